@@ -1,0 +1,61 @@
+package io.kvmserver.cli;
+
+import io.kvmserver.config.TomlSubset;
+import java.io.IOException;
+import java.nio.charset.CharacterCodingException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.EnumMap;
+import java.util.Map;
+
+/**
+ * Reads {@code kvmserver.toml}: the keys are the long flag names plus {@code program} and
+ * {@code args}, and every value means what the flag of the same name means (see
+ * {@link CommandLineType}). Unknown keys are errors, not warnings, because a misspelt
+ * {@code alow-read} silently running a program without its intended permissions (or with
+ * permissions the user thought they had removed) is worse than refusing to start.
+ */
+final class CommandLineConfigFile {
+
+    static final String DEFAULT_NAME = "kvmserver.toml";
+
+    private CommandLineConfigFile() {
+    }
+
+    /**
+     * Reads the file chosen by {@code -c}, or {@code kvmserver.toml} in the working directory if
+     * that exists.
+     *
+     * @param named the value of {@code -c}/{@code --config}, or null; relative to {@code wd}
+     * @return the converted values, empty when no file applies
+     */
+    static Map<CommandLineOption, Object> load(String named, Path wd) {
+        Path file = wd.resolve(named == null ? DEFAULT_NAME : named);
+        if (named == null && !Files.isRegularFile(file)) {
+            return Map.of();
+        }
+        if (!Files.isRegularFile(file)) {
+            throw new IllegalArgumentException("--config: " + file + " does not exist or is not a file");
+        }
+        Map<CommandLineOption, Object> values = new EnumMap<>(CommandLineOption.class);
+        read(file).forEach((key, entry) -> {
+            String where = file + ":" + entry.line() + ": " + key;
+            CommandLineOption option = CommandLineOption.byFileKey(key)
+                    .orElseThrow(() -> new IllegalArgumentException(file + ":" + entry.line() + ": unknown key '"
+                            + key + "'" + (key.equals("config") || key.equals("help")
+                                    ? " (it can only be given on the command line)" : "")));
+            values.put(option, option.type.fromToml(where, entry.value(), option.implicitValue));
+        });
+        return values;
+    }
+
+    private static Map<String, TomlSubset.Entry> read(Path file) {
+        try {
+            return TomlSubset.parse(Files.readString(file), file.toString());
+        } catch (CharacterCodingException e) {
+            throw new IllegalArgumentException(file + " is not valid UTF-8", e);
+        } catch (IOException e) {
+            throw new IllegalArgumentException("cannot read " + file + ": " + e.getMessage(), e);
+        }
+    }
+}

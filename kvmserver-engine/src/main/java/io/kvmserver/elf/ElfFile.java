@@ -1,0 +1,195 @@
+package io.kvmserver.elf;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A parsed, validated x86-64 ELF executable (or shared object, for the dynamic loader).
+ *
+ * <p>All validation happens here, before any VM exists, so that a bad program gets one clear
+ * message: missing file, not ELF, 32-bit, wrong machine, truncated headers, segments that lie
+ * outside the file or the address space.
+ */
+public final class ElfFile {
+
+    public static final int ET_EXEC = 2;
+    public static final int ET_DYN = 3;
+    public static final int PT_LOAD = 1;
+    public static final int PT_DYNAMIC = 2;
+    public static final int PT_INTERP = 3;
+    public static final int PT_PHDR = 6;
+    public static final int PT_GNU_STACK = 0x6474e551;
+    public static final int PF_X = 1;
+    public static final int PF_W = 2;
+    public static final int PF_R = 4;
+    private static final int EM_X86_64 = 62;
+    private static final int EHDR_SIZE = 64;
+    private static final int PHDR_SIZE = 56;
+    private static final int MAX_PHDRS = 512;
+
+    /** One program header. */
+    public record Segment(int type, int flags, long offset, long vaddr, long fileSize, long memSize, long align) {
+    }
+
+    private final Path path;
+    private final byte[] bytes;
+    private final int type;
+    private final long entry;
+    private final long phoff;
+    private final int phnum;
+    private final List<Segment> segments;
+    private final String interpreter;
+
+    private ElfFile(Path path, byte[] bytes) {
+        this.path = path;
+        this.bytes = bytes;
+        ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        if (bytes.length < 4 || b.getInt(0) != 0x464c457f) {
+            throw fail("is not an ELF executable (no ELF magic)");
+        }
+        if (bytes.length < EHDR_SIZE) {
+            throw fail("is truncated: " + bytes.length + " bytes, shorter than an ELF header");
+        }
+        if (bytes[4] != 2) {
+            throw fail("is a 32-bit ELF file; only x86-64 (ELFCLASS64) programs can run");
+        }
+        if (bytes[5] != 1) {
+            throw fail("is a big-endian ELF file; only little-endian x86-64 programs can run");
+        }
+        int machine = b.getShort(18) & 0xffff;
+        if (machine != EM_X86_64) {
+            throw fail("is built for ELF machine " + machine + ", not x86-64 (62)");
+        }
+        this.type = b.getShort(16) & 0xffff;
+        if (type != ET_EXEC && type != ET_DYN) {
+            throw fail("is not an executable (ELF type " + type + ")");
+        }
+        this.entry = b.getLong(24);
+        this.phoff = b.getLong(32);
+        int phentsize = b.getShort(54) & 0xffff;
+        this.phnum = b.getShort(56) & 0xffff;
+        if (phnum == 0 || phnum > MAX_PHDRS || phentsize != PHDR_SIZE) {
+            throw fail("has an invalid program header table (" + phnum + " entries of " + phentsize + " bytes)");
+        }
+        if (phoff < 0 || phoff > bytes.length || (long) phnum * PHDR_SIZE > bytes.length - phoff) {
+            throw fail("is truncated: its program headers end past the end of the file");
+        }
+        List<Segment> list = new ArrayList<>(phnum);
+        String interp = null;
+        for (int i = 0; i < phnum; i++) {
+            int p = (int) (phoff + (long) i * PHDR_SIZE);
+            Segment s = new Segment(b.getInt(p), b.getInt(p + 4), b.getLong(p + 8), b.getLong(p + 16),
+                    b.getLong(p + 32), b.getLong(p + 40), b.getLong(p + 48));
+            if (s.type() == PT_LOAD || s.type() == PT_INTERP) {
+                if (s.offset() < 0 || s.fileSize() < 0 || s.offset() > bytes.length
+                        || s.fileSize() > bytes.length - s.offset()) {
+                    throw fail("is truncated: segment " + i + " lies past the end of the file");
+                }
+            }
+            if (s.type() == PT_LOAD) {
+                if (s.memSize() < s.fileSize() || s.vaddr() < 0 || s.memSize() < 0
+                        || s.vaddr() > Long.MAX_VALUE - s.memSize()) {
+                    throw fail("has an invalid loadable segment " + i);
+                }
+                if (s.align() > 1 && (s.vaddr() - s.offset()) % 4096 != 0) {
+                    throw fail("has a loadable segment " + i + " whose address and offset disagree modulo the page size");
+                }
+            }
+            if (s.type() == PT_INTERP) {
+                int end = (int) (s.offset() + s.fileSize());
+                int start = (int) s.offset();
+                while (end > start && bytes[end - 1] == 0) {
+                    end--;
+                }
+                interp = new String(bytes, start, end - start, StandardCharsets.UTF_8);
+            }
+            list.add(s);
+        }
+        if (list.stream().noneMatch(s -> s.type() == PT_LOAD)) {
+            throw fail("has no loadable segment");
+        }
+        this.segments = List.copyOf(list);
+        this.interpreter = interp;
+    }
+
+    /** Reads and validates {@code path}; every failure is an {@link ElfException} naming it. */
+    public static ElfFile read(Path path) {
+        byte[] bytes;
+        try {
+            if (Files.isDirectory(path)) {
+                throw new ElfException("program " + path + " is a directory, not an executable file");
+            }
+            bytes = Files.readAllBytes(path);
+        } catch (NoSuchFileException e) {
+            throw new ElfException("program " + path + " does not exist");
+        } catch (AccessDeniedException e) {
+            throw new ElfException("program " + path + " cannot be read: permission denied");
+        } catch (IOException e) {
+            throw new ElfException("program " + path + " cannot be read: " + e.getMessage());
+        }
+        return new ElfFile(path, bytes);
+    }
+
+    private ElfException fail(String what) {
+        return new ElfException("program " + path + " " + what);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public byte[] bytes() {
+        return bytes;
+    }
+
+    /** Position-independent: loaded at a base address the engine chooses. */
+    public boolean isPositionIndependent() {
+        return type == ET_DYN;
+    }
+
+    public long entry() {
+        return entry;
+    }
+
+    public long programHeaderOffset() {
+        return phoff;
+    }
+
+    public int programHeaderCount() {
+        return phnum;
+    }
+
+    public List<Segment> segments() {
+        return segments;
+    }
+
+    /** The {@code PT_INTERP} path of a dynamic executable, or null for a static one. */
+    public String interpreter() {
+        return interpreter;
+    }
+
+    /** Lowest page-aligned address of the loadable segments (before relocation). */
+    public long lowAddress() {
+        return segments.stream().filter(s -> s.type() == PT_LOAD).mapToLong(Segment::vaddr).min().orElseThrow()
+                & ~0xfffL;
+    }
+
+    /** One past the highest address of the loadable segments (before relocation). */
+    public long highAddress() {
+        return segments.stream().filter(s -> s.type() == PT_LOAD).mapToLong(s -> s.vaddr() + s.memSize()).max()
+                .orElseThrow();
+    }
+
+    /** Whether a {@code PT_GNU_STACK} header asks for an executable stack. */
+    public boolean wantsExecutableStack() {
+        return segments.stream().anyMatch(s -> s.type() == PT_GNU_STACK && (s.flags() & PF_X) != 0);
+    }
+}

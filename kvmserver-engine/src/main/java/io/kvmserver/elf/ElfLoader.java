@@ -1,0 +1,108 @@
+package io.kvmserver.elf;
+
+import io.kvmserver.linux.AddressSpace;
+import io.kvmserver.linux.SyscallError;
+
+/**
+ * Loads an executable, and its dynamic loader when it has one, into a fresh address space, as the
+ * Linux kernel's {@code execve} does: the program at its own addresses (or at
+ * {@link #PIE_BASE} when position-independent), the loader where {@code mmap} would put it.
+ */
+public final class ElfLoader {
+
+    /** Where position-independent executables go: low, so that small address spaces fit. */
+    public static final long PIE_BASE = 0x40_0000L;
+
+    private ElfLoader() {
+    }
+
+    public static LoadedProgram load(AddressSpace memory, ElfFile program, ElfFile interpreter) {
+        long bias = program.isPositionIndependent() ? PIE_BASE - program.lowAddress() : 0;
+        long low = program.lowAddress() + bias;
+        long high = AddressSpace.pageUp(program.highAddress() + bias);
+        if (!memory.isUserRange(low, high - low) || !memory.isFree(low, high - low)) {
+            throw new ElfException("program " + program.path() + " wants addresses 0x" + Long.toHexString(low)
+                    + "-0x" + Long.toHexString(high) + ", outside the guest's " + (memory.limit() >> 20)
+                    + " MiB address space; raise --max-main-memory");
+        }
+        mapSegments(memory, program, bias);
+        long interpreterBase = 0;
+        long entry = program.entry() + bias;
+        if (interpreter != null) {
+            long span = AddressSpace.pageUp(interpreter.highAddress()) - interpreter.lowAddress();
+            long base = memory.findFree(span);
+            if (base < 0) {
+                throw new ElfException("no room for the dynamic loader " + interpreter.path()
+                        + " in the guest address space; raise --max-main-memory");
+            }
+            long interpBias = base - interpreter.lowAddress();
+            mapSegments(memory, interpreter, interpBias);
+            interpreterBase = base;
+            entry = interpreter.entry() + interpBias;
+        }
+        return new LoadedProgram(entry, program.entry() + bias, programHeaderAddress(program) + bias,
+                program.programHeaderCount(), interpreterBase, program.highAddress() + bias);
+    }
+
+    private static void mapSegments(AddressSpace memory, ElfFile elf, long bias) {
+        long previousEnd = 0;
+        int previousProt = 0;
+        for (ElfFile.Segment s : elf.segments()) {
+            if (s.type() != ElfFile.PT_LOAD || s.memSize() == 0) {
+                continue;
+            }
+            long start = AddressSpace.pageDown(s.vaddr() + bias);
+            long end = AddressSpace.pageUp(s.vaddr() + bias + s.memSize());
+            int prot = protection(s.flags());
+            String name = elf.path().toString();
+            try {
+                memory.map(start, end - start, prot, name);
+                if (start < previousEnd) {
+                    // Two segments share a page: it needs the permissions of both.
+                    memory.map(start, Math.min(previousEnd, end) - start, prot | previousProt, name);
+                }
+            } catch (SyscallError e) {
+                throw new ElfException("program " + elf.path() + " does not fit in the guest address space"
+                        + " (segment at 0x" + Long.toHexString(start) + "); raise --max-main-memory or --max-address-space");
+            }
+            previousEnd = end;
+            previousProt = prot;
+        }
+        // Copy contents only once every page is mapped: mapping zeroes what it replaces.
+        for (ElfFile.Segment s : elf.segments()) {
+            if (s.type() == ElfFile.PT_LOAD && s.fileSize() > 0) {
+                memory.memory().write(s.vaddr() + bias, elf.bytes(), (int) s.offset(), (int) s.fileSize());
+            }
+        }
+    }
+
+    private static int protection(int flags) {
+        int prot = 0;
+        if ((flags & ElfFile.PF_R) != 0) {
+            prot |= AddressSpace.PROT_READ;
+        }
+        if ((flags & ElfFile.PF_W) != 0) {
+            prot |= AddressSpace.PROT_WRITE;
+        }
+        if ((flags & ElfFile.PF_X) != 0) {
+            prot |= AddressSpace.PROT_EXEC;
+        }
+        return prot;
+    }
+
+    /** The unrelocated address of the program headers: from PT_PHDR, or the segment holding them. */
+    private static long programHeaderAddress(ElfFile elf) {
+        for (ElfFile.Segment s : elf.segments()) {
+            if (s.type() == ElfFile.PT_PHDR) {
+                return s.vaddr();
+            }
+        }
+        long phoff = elf.programHeaderOffset();
+        for (ElfFile.Segment s : elf.segments()) {
+            if (s.type() == ElfFile.PT_LOAD && phoff >= s.offset() && phoff < s.offset() + s.fileSize()) {
+                return s.vaddr() + (phoff - s.offset());
+            }
+        }
+        throw new ElfException("program " + elf.path() + " does not load its own program headers");
+    }
+}

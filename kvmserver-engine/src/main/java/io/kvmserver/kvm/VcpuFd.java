@@ -1,0 +1,178 @@
+package io.kvmserver.kvm;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+
+/**
+ * A vCPU file descriptor and its shared {@code struct kvm_run}.
+ *
+ * <p>General registers are exchanged through {@code KVM_CAP_SYNC_REGS}: after every exit they are
+ * already in {@code kvm_run}, and writing them back costs a flag, not an ioctl. That is why the
+ * register accessors here read and write {@code kvm_run} directly.
+ */
+public final class VcpuFd implements AutoCloseable {
+
+    private static final int EINTR = 4;
+    private static final int EAGAIN = 11;
+
+    private final int fd;
+    private final long runAddress;
+    private final long runSize;
+    private final Pointer run;
+    private final Pointer syncRegs;
+    private boolean registersDirty;
+
+    VcpuFd(VmFd vm, int fd) {
+        this.fd = fd;
+        this.runSize = vm.kvm().vcpuMmapSize();
+        try {
+            this.runAddress = LibC.mmap(0, runSize, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd, 0);
+        } catch (LastErrorException e) {
+            LibC.close(fd);
+            throw new KvmException("mmap of kvm_run failed", e.getErrorCode());
+        }
+        this.run = new Pointer(runAddress);
+        this.syncRegs = run.share(KvmAbi.RUN_SYNC_REGS);
+        setCpuid(vm.kvm().supportedCpuid());
+        run.setLong(KvmAbi.RUN_VALID_REGS, KvmAbi.KVM_SYNC_X86_REGS);
+    }
+
+    /**
+     * Enters the guest until the next exit and returns the exit reason. An interrupted run
+     * ({@code EINTR}, for example after {@link #requestImmediateExit()}) returns
+     * {@link KvmAbi#KVM_EXIT_INTR}.
+     */
+    public int run() {
+        if (registersDirty) {
+            run.setLong(KvmAbi.RUN_DIRTY_REGS, KvmAbi.KVM_SYNC_X86_REGS);
+            registersDirty = false;
+        }
+        try {
+            LibC.ioctl(fd, KvmAbi.KVM_RUN, 0L);
+        } catch (LastErrorException e) {
+            if (e.getErrorCode() == EINTR || e.getErrorCode() == EAGAIN) {
+                run.setByte(KvmAbi.RUN_IMMEDIATE_EXIT, (byte) 0);
+                return KvmAbi.KVM_EXIT_INTR;
+            }
+            throw new KvmException("KVM_RUN failed", e.getErrorCode());
+        }
+        return run.getInt(KvmAbi.RUN_EXIT_REASON);
+    }
+
+    /**
+     * Makes the current or next {@code KVM_RUN} return at once. Safe from any thread; pair it with
+     * a signal to the vCPU thread to interrupt a run already in the guest.
+     */
+    public void requestImmediateExit() {
+        run.setByte(KvmAbi.RUN_IMMEDIATE_EXIT, (byte) 1);
+    }
+
+    public void clearImmediateExit() {
+        run.setByte(KvmAbi.RUN_IMMEDIATE_EXIT, (byte) 0);
+    }
+
+    // ---- kvm_run exit details ----
+
+    public int ioPort() {
+        return run.getShort(KvmAbi.RUN_IO_PORT) & 0xffff;
+    }
+
+    public boolean ioIsOut() {
+        return run.getByte(KvmAbi.RUN_IO_DIRECTION) == 1;
+    }
+
+    public long internalErrorSuberror() {
+        return run.getInt(KvmAbi.RUN_INTERNAL_SUBERROR) & 0xffffffffL;
+    }
+
+    public long failEntryReason() {
+        return run.getLong(KvmAbi.RUN_FAIL_ENTRY_REASON);
+    }
+
+    // ---- general registers through sync regs ----
+
+    /** Reads a register by its {@code struct kvm_regs} offset (see {@link KvmAbi#RAX} ...). */
+    public long reg(int offset) {
+        return syncRegs.getLong(offset);
+    }
+
+    public void setReg(int offset, long value) {
+        syncRegs.setLong(offset, value);
+        registersDirty = true;
+    }
+
+    /** Copies all general registers, RIP and RFLAGS into {@code dest} (144 bytes). */
+    public void saveRegs(Memory dest) {
+        byte[] tmp = syncRegs.getByteArray(0, KvmAbi.REGS_SIZE);
+        dest.write(0, tmp, 0, tmp.length);
+    }
+
+    public void loadRegs(Pointer src) {
+        byte[] tmp = src.getByteArray(0, KvmAbi.REGS_SIZE);
+        syncRegs.write(0, tmp, 0, tmp.length);
+        registersDirty = true;
+    }
+
+    // ---- ioctls for state that is not synced ----
+
+    public void getSregs(Memory sregs) {
+        ioctl(KvmAbi.KVM_GET_SREGS, sregs, "KVM_GET_SREGS");
+    }
+
+    public void setSregs(Memory sregs) {
+        ioctl(KvmAbi.KVM_SET_SREGS, sregs, "KVM_SET_SREGS");
+    }
+
+    /** Sets MSRs from a {@code struct kvm_msrs}; fails unless every entry was accepted. */
+    public void setMsrs(Memory msrs) {
+        int count = msrs.getInt(0);
+        int done = ioctl(KvmAbi.KVM_SET_MSRS, msrs, "KVM_SET_MSRS");
+        if (done != count) {
+            long index = msrs.getInt(KvmAbi.MSRS_ENTRIES + (long) done * KvmAbi.MSR_ENTRY_SIZE) & 0xffffffffL;
+            throw new KvmException("KVM_SET_MSRS rejected MSR 0x" + Long.toHexString(index));
+        }
+    }
+
+    public void getMsrs(Memory msrs) {
+        int count = msrs.getInt(0);
+        int done = ioctl(KvmAbi.KVM_GET_MSRS, msrs, "KVM_GET_MSRS");
+        if (done != count) {
+            throw new KvmException("KVM_GET_MSRS returned " + done + " of " + count + " MSRs");
+        }
+    }
+
+    public void getXcrs(Memory xcrs) {
+        ioctl(KvmAbi.KVM_GET_XCRS, xcrs, "KVM_GET_XCRS");
+    }
+
+    public void setXcrs(Memory xcrs) {
+        ioctl(KvmAbi.KVM_SET_XCRS, xcrs, "KVM_SET_XCRS");
+    }
+
+    public void getXsave(Memory xsave) {
+        ioctl(KvmAbi.KVM_GET_XSAVE, xsave, "KVM_GET_XSAVE");
+    }
+
+    public void setXsave(Memory xsave) {
+        ioctl(KvmAbi.KVM_SET_XSAVE, xsave, "KVM_SET_XSAVE");
+    }
+
+    private void setCpuid(Memory cpuid) {
+        ioctl(KvmAbi.KVM_SET_CPUID2, cpuid, "KVM_SET_CPUID2");
+    }
+
+    private int ioctl(long request, Pointer arg, String name) {
+        try {
+            return LibC.ioctl(fd, request, arg);
+        } catch (LastErrorException e) {
+            throw new KvmException(name + " failed", e.getErrorCode());
+        }
+    }
+
+    @Override
+    public void close() {
+        LibC.munmap(runAddress, runSize);
+        LibC.close(fd);
+    }
+}

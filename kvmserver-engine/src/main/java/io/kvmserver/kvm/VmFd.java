@@ -1,0 +1,60 @@
+package io.kvmserver.kvm;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+
+/** A KVM virtual machine file descriptor: guest memory slots and vCPU creation. */
+public final class VmFd implements AutoCloseable {
+
+    /** Where KVM may put the three pages Intel needs for real-mode emulation: out of our way. */
+    private static final long TSS_ADDRESS = 0xfffb_d000L;
+
+    private final Kvm kvm;
+    private final int fd;
+    private final Memory region = new Memory(KvmAbi.MEMORY_REGION_SIZE);
+
+    VmFd(Kvm kvm, int fd) {
+        this.kvm = kvm;
+        this.fd = fd;
+        try {
+            LibC.ioctl(fd, KvmAbi.KVM_SET_TSS_ADDR, TSS_ADDRESS);
+        } catch (LastErrorException e) {
+            LibC.close(fd);
+            throw new KvmException("KVM_SET_TSS_ADDR failed", e.getErrorCode());
+        }
+    }
+
+    public Kvm kvm() {
+        return kvm;
+    }
+
+    /** Maps {@code size} bytes of host memory at {@code hostAddress} as guest physical memory. */
+    public void setUserMemoryRegion(int slot, long guestPhysical, long size, long hostAddress) {
+        region.setInt(0, slot);
+        region.setInt(4, 0);
+        region.setLong(8, guestPhysical);
+        region.setLong(16, size);
+        region.setLong(24, hostAddress);
+        try {
+            LibC.ioctl(fd, KvmAbi.KVM_SET_USER_MEMORY_REGION, region);
+        } catch (LastErrorException e) {
+            throw new KvmException("KVM_SET_USER_MEMORY_REGION (slot " + slot + ", " + size + " bytes) failed",
+                    e.getErrorCode());
+        }
+    }
+
+    public VcpuFd createVcpu(int id) {
+        int vcpuFd;
+        try {
+            vcpuFd = LibC.ioctl(fd, KvmAbi.KVM_CREATE_VCPU, id);
+        } catch (LastErrorException e) {
+            throw new KvmException("KVM_CREATE_VCPU failed", e.getErrorCode());
+        }
+        return new VcpuFd(this, vcpuFd);
+    }
+
+    @Override
+    public void close() {
+        LibC.close(fd);
+    }
+}

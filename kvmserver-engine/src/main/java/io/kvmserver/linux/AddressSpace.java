@@ -1,0 +1,395 @@
+package io.kvmserver.linux;
+
+import io.kvmserver.vm.GuestMemory;
+import io.kvmserver.x86.GuestLayout;
+import io.kvmserver.x86.PageTables;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The program's virtual memory: the list of mappings (what {@code /proc/self/maps} would show),
+ * the program break, and the page tables that enforce them.
+ *
+ * <p>Every guest pointer a system call receives is checked here against the mappings, with
+ * overflow-safe arithmetic, before the host touches guest memory: a bad one is {@code EFAULT},
+ * exactly as on Linux. The mapping list and the break are part of the per-VM state that a reset
+ * restores ({@link #copy()}).
+ */
+public final class AddressSpace {
+
+    public static final int PROT_READ = 1;
+    public static final int PROT_WRITE = 2;
+    public static final int PROT_EXEC = 4;
+    private static final long PAGE = GuestLayout.PAGE_SIZE;
+
+    /** One mapping: {@code [start, end)} with its protection and a name for maps output. */
+    public record Mapping(long start, long end, int prot, String name) {
+        long length() {
+            return end - start;
+        }
+    }
+
+    private final GuestMemory memory;
+    private final PageTables tables;
+    private final long limit;
+    private final long maxMappedBytes;
+    private TreeMap<Long, Mapping> mappings = new TreeMap<>();
+    private long mappedBytes;
+    private long brkStart;
+    private long brk;
+    private long mmapTop;
+    private boolean tlbFlushNeeded;
+
+    public AddressSpace(GuestMemory memory, PageTables tables, long limit, long maxMappedBytes) {
+        this.memory = memory;
+        this.tables = tables;
+        this.limit = limit;
+        this.maxMappedBytes = maxMappedBytes;
+        this.mmapTop = limit;
+    }
+
+    public GuestMemory memory() {
+        return memory;
+    }
+
+    public PageTables pageTables() {
+        return tables;
+    }
+
+    /** One past the highest address a program may use. */
+    public long limit() {
+        return limit;
+    }
+
+    public static long pageUp(long value) {
+        return (value + PAGE - 1) & -PAGE;
+    }
+
+    public static long pageDown(long value) {
+        return value & -PAGE;
+    }
+
+    // ---- mapping ----
+
+    /** Whether {@code [start, start + length)} is a valid user range (aligned, in bounds). */
+    public boolean isUserRange(long start, long length) {
+        return (start & (PAGE - 1)) == 0 && length > 0 && start >= GuestLayout.USER_START && start <= limit
+                && length <= limit - start;
+    }
+
+    /** Maps a page-aligned range, replacing whatever was there. Throws ENOMEM over the limit. */
+    public void map(long start, long length, int prot, String name) {
+        if (!isUserRange(start, length)) {
+            throw new SyscallError(Errno.ENOMEM);
+        }
+        long replaced = overlap(start, start + length);
+        if (mappedBytes - replaced + length > maxMappedBytes) {
+            throw new SyscallError(Errno.ENOMEM);
+        }
+        cut(start, start + length, true);
+        mappings.put(start, new Mapping(start, start + length, prot, name));
+        mappedBytes += length;
+        applyPageTables(start, length, prot);
+    }
+
+    /** Unmaps a page-aligned range; unmapped parts are fine (as {@code munmap}). */
+    public void unmap(long start, long length) {
+        cut(start, start + length, true);
+        if (tables.set(start, length, 0)) {
+            tlbFlushNeeded = true;
+        }
+    }
+
+    /** Changes protection; ENOMEM when part of the range is not mapped (as {@code mprotect}). */
+    public void protect(long start, long length, int prot) {
+        long end = start + length;
+        if (covered(start, end) != length) {
+            throw new SyscallError(Errno.ENOMEM);
+        }
+        TreeMap<Long, Mapping> pieces = new TreeMap<>();
+        for (Mapping m : mappings.subMap(floorStart(start), true, end, false).values()) {
+            if (m.end() > start) {
+                pieces.put(m.start(), m);
+            }
+        }
+        cut(start, end, false);
+        for (Mapping m : pieces.values()) {
+            long s = Math.max(start, m.start());
+            long e = Math.min(end, m.end());
+            mappings.put(s, new Mapping(s, e, prot, m.name()));
+            mappedBytes += e - s;
+            applyPageTables(s, e - s, prot);
+        }
+    }
+
+    private void applyPageTables(long start, long length, int prot) {
+        if (tables.set(start, length, PageTables.leafFlags(prot, true))) {
+            tlbFlushNeeded = true;
+        }
+    }
+
+    /** Bytes of {@code [start, end)} that are mapped. */
+    private long covered(long start, long end) {
+        long total = 0;
+        for (Mapping m : mappings.subMap(floorStart(start), true, end, false).values()) {
+            total += Math.max(0, Math.min(end, m.end()) - Math.max(start, m.start()));
+        }
+        return total;
+    }
+
+    private long overlap(long start, long end) {
+        return covered(start, end);
+    }
+
+    private long floorStart(long address) {
+        Long k = mappings.floorKey(address);
+        return k == null ? 0 : k;
+    }
+
+    /**
+     * Removes {@code [start, end)} from the mapping list, splitting mappings at the edges, and
+     * with {@code zero}, zeroes the pages it removed: unmapped memory always reads as zeros, so
+     * that a later anonymous mapping of the same range is clean, as Linux promises.
+     */
+    private void cut(long start, long end, boolean zero) {
+        Map<Long, Mapping> hit = new TreeMap<>(mappings.subMap(floorStart(start), true, end, false));
+        for (Mapping m : hit.values()) {
+            if (m.end() <= start) {
+                continue;
+            }
+            if (zero) {
+                long zs = Math.max(start, m.start());
+                memory.zero(zs, Math.min(end, m.end()) - zs);
+            }
+            mappings.remove(m.start());
+            mappedBytes -= m.length();
+            if (m.start() < start) {
+                mappings.put(m.start(), new Mapping(m.start(), start, m.prot(), m.name()));
+                mappedBytes += start - m.start();
+            }
+            if (m.end() > end) {
+                mappings.put(end, new Mapping(end, m.end(), m.prot(), m.name()));
+                mappedBytes += m.end() - end;
+            }
+        }
+    }
+
+    /**
+     * Finds a free range of {@code length} bytes, top-down below the mmap area's top, as Linux
+     * does. Returns -1 when there is none.
+     */
+    public long findFree(long length) {
+        long candidateEnd = mmapTop;
+        for (Mapping m : mappings.descendingMap().values()) {
+            if (m.start() >= candidateEnd) {
+                continue;
+            }
+            if (m.end() <= candidateEnd - length && candidateEnd - length >= brkLimit()) {
+                return candidateEnd - length;
+            }
+            candidateEnd = Math.min(candidateEnd, m.start());
+        }
+        long start = candidateEnd - length;
+        return start >= brkLimit() && start >= GuestLayout.USER_START ? start : -1;
+    }
+
+    /** The break may not grow into the mmap area; leave it room to grow into the first gigabyte. */
+    private long brkLimit() {
+        return brk + PAGE;
+    }
+
+    public boolean isFree(long start, long length) {
+        return isUserRange(start, length) && covered(start, start + length) == 0;
+    }
+
+    public void setMmapTop(long top) {
+        this.mmapTop = top;
+    }
+
+    /** The mapping containing {@code address}, or null. */
+    public Mapping find(long address) {
+        Map.Entry<Long, Mapping> e = mappings.floorEntry(address);
+        return e != null && e.getValue().end() > address ? e.getValue() : null;
+    }
+
+    // ---- the program break ----
+
+    public void initBreak(long start) {
+        this.brkStart = start;
+        this.brk = start;
+    }
+
+    public long brk() {
+        return brk;
+    }
+
+    /** {@code brk(2)}: moves the break if the new one is valid and free, returns the current break. */
+    public long setBreak(long requested) {
+        if (requested < brkStart || requested >= limit) {
+            return brk;
+        }
+        long oldEnd = pageUp(brk);
+        long newEnd = pageUp(requested);
+        try {
+            if (newEnd > oldEnd) {
+                if (!isFree(oldEnd, newEnd - oldEnd)) {
+                    return brk;
+                }
+                map(oldEnd, newEnd - oldEnd, PROT_READ | PROT_WRITE, "[heap]");
+            } else if (newEnd < oldEnd) {
+                unmap(newEnd, oldEnd - newEnd);
+            }
+        } catch (SyscallError e) {
+            return brk;
+        }
+        brk = requested;
+        return brk;
+    }
+
+    // ---- pointer checks ----
+
+    /**
+     * Checks that {@code [address, address + length)} is mapped with at least {@code prot};
+     * throws {@code EFAULT} otherwise. Zero-length ranges are always valid, as on Linux.
+     */
+    public void check(long address, long length, int prot) {
+        if (length == 0) {
+            return;
+        }
+        if (address < 0 || length < 0 || address > limit || length > limit - address) {
+            throw new SyscallError(Errno.EFAULT);
+        }
+        long end = address + length;
+        long at = address;
+        Map.Entry<Long, Mapping> e = mappings.floorEntry(address);
+        while (at < end) {
+            if (e == null || e.getValue().end() <= at || (e.getValue().prot() & prot) != prot) {
+                throw new SyscallError(Errno.EFAULT);
+            }
+            at = e.getValue().end();
+            if (at < end) {
+                e = mappings.ceilingEntry(at);
+                if (e == null || e.getKey() != at) {
+                    throw new SyscallError(Errno.EFAULT);
+                }
+            }
+        }
+    }
+
+    /** Host address of a readable guest range. */
+    public long readable(long address, long length) {
+        check(address, length, PROT_READ);
+        return memory.host(address, length);
+    }
+
+    /** Host address of a writable guest range, recorded as written by the host. */
+    public long writable(long address, long length) {
+        check(address, length, PROT_WRITE);
+        memory.willWrite(address, length);
+        return memory.host(address, length);
+    }
+
+    public byte[] readBytes(long address, int length) {
+        check(address, length, PROT_READ);
+        return memory.read(address, length);
+    }
+
+    public void writeBytes(long address, byte[] bytes, int offset, int length) {
+        check(address, length, PROT_WRITE);
+        memory.write(address, bytes, offset, length);
+    }
+
+    public void writeBytes(long address, byte[] bytes) {
+        writeBytes(address, bytes, 0, bytes.length);
+    }
+
+    public long readLong(long address) {
+        check(address, 8, PROT_READ);
+        return memory.getLong(address);
+    }
+
+    public int readInt(long address) {
+        check(address, 4, PROT_READ);
+        return memory.getInt(address);
+    }
+
+    public void writeLong(long address, long value) {
+        check(address, 8, PROT_WRITE);
+        memory.putLong(address, value);
+    }
+
+    public void writeInt(long address, int value) {
+        check(address, 4, PROT_WRITE);
+        memory.putInt(address, value);
+    }
+
+    /**
+     * Reads a NUL-terminated string of at most {@code max} bytes; {@code ENAMETOOLONG} when no
+     * NUL comes first, {@code EFAULT} when it runs into unmapped memory.
+     */
+    public byte[] readCString(long address, int max) {
+        byte[] buf = new byte[Math.min(max, 256)];
+        int n = 0;
+        while (true) {
+            if (n == max) {
+                throw new SyscallError(Errno.ENAMETOOLONG);
+            }
+            check(address + n, 1, PROT_READ);
+            byte b = memory.getByte(address + n);
+            if (b == 0) {
+                return java.util.Arrays.copyOf(buf, n);
+            }
+            if (n == buf.length) {
+                buf = java.util.Arrays.copyOf(buf, Math.min(max, buf.length * 2));
+            }
+            buf[n++] = b;
+        }
+    }
+
+    public String readPath(long address) {
+        byte[] raw = readCString(address, 4096);
+        return new String(raw, StandardCharsets.UTF_8);
+    }
+
+    // ---- TLB ----
+
+    /** Whether a present mapping changed since the last call, so the guest's TLB must be flushed. */
+    public boolean takeTlbFlush() {
+        boolean f = tlbFlushNeeded;
+        tlbFlushNeeded = false;
+        return f;
+    }
+
+    // ---- introspection ----
+
+    public Iterable<Mapping> mappings() {
+        return mappings.values();
+    }
+
+    public long mappedBytes() {
+        return mappedBytes;
+    }
+
+    /** A copy of the bookkeeping (not the memory): part of a VM snapshot. */
+    public AddressSpace copy(GuestMemory otherMemory, PageTables otherTables) {
+        AddressSpace c = new AddressSpace(otherMemory, otherTables, limit, maxMappedBytes);
+        c.mappings = new TreeMap<>(mappings);
+        c.mappedBytes = mappedBytes;
+        c.brkStart = brkStart;
+        c.brk = brk;
+        c.mmapTop = mmapTop;
+        return c;
+    }
+
+    /** {@code /proc/self/maps} text for the program's mappings. */
+    public String maps() {
+        StringBuilder sb = new StringBuilder();
+        for (Mapping m : mappings.values()) {
+            sb.append(String.format("%08x-%08x %c%c%cp 00000000 00:00 0 %s%n", m.start(), m.end(),
+                    (m.prot() & PROT_READ) != 0 ? 'r' : '-', (m.prot() & PROT_WRITE) != 0 ? 'w' : '-',
+                    (m.prot() & PROT_EXEC) != 0 ? 'x' : '-', m.name() == null ? "" : "                          " + m.name()));
+        }
+        return sb.toString();
+    }
+}

@@ -1,0 +1,131 @@
+package io.kvmserver.linux;
+
+/**
+ * The guest's file descriptor table. Guest fd numbers are the VM's own; host fd numbers never
+ * reach the guest. Bounded by {@link #LIMIT} ({@code RLIMIT_NOFILE}), so a guest that opens
+ * without closing gets {@code EMFILE}, not unbounded host fds.
+ */
+public final class FdTable {
+
+    public static final int LIMIT = 1024;
+
+    private final FileDescription[] files = new FileDescription[LIMIT];
+    private final boolean[] closeOnExec = new boolean[LIMIT];
+
+    /** The description behind {@code fd}; {@code EBADF} when there is none. */
+    public FileDescription get(long fd) {
+        if (fd < 0 || fd >= LIMIT || files[(int) fd] == null) {
+            throw new SyscallError(Errno.EBADF);
+        }
+        return files[(int) fd];
+    }
+
+    public boolean isOpen(long fd) {
+        return fd >= 0 && fd < LIMIT && files[(int) fd] != null;
+    }
+
+    /** Installs a new description at the lowest free fd at or above {@code minimum}. */
+    public int install(FileDescription file, int minimum, boolean cloexec) {
+        for (int fd = Math.max(0, minimum); fd < LIMIT; fd++) {
+            if (files[fd] == null) {
+                files[fd] = file;
+                closeOnExec[fd] = cloexec;
+                return fd;
+            }
+        }
+        file.release();
+        throw new SyscallError(Errno.EMFILE);
+    }
+
+    /** Makes {@code newFd} refer to the same description as {@code oldFd}, closing what was there. */
+    public int duplicateTo(int oldFd, long newFd, boolean cloexec) {
+        FileDescription file = get(oldFd);
+        if (newFd < 0 || newFd >= LIMIT) {
+            throw new SyscallError(Errno.EBADF);
+        }
+        int target = (int) newFd;
+        if (files[target] == file) {
+            closeOnExec[target] = cloexec;
+            return target;
+        }
+        file.retain();
+        FileDescription previous = files[target];
+        files[target] = file;
+        closeOnExec[target] = cloexec;
+        if (previous != null) {
+            previous.release();
+        }
+        return target;
+    }
+
+    public int duplicate(int oldFd, int minimum, boolean cloexec) {
+        FileDescription file = get(oldFd);
+        if (minimum < 0 || minimum >= LIMIT) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        file.retain();
+        return install(file, minimum, cloexec);
+    }
+
+    public void close(long fd) {
+        FileDescription file = get(fd);
+        files[(int) fd] = null;
+        closeOnExec[(int) fd] = false;
+        file.release();
+    }
+
+    public boolean closeOnExec(int fd) {
+        get(fd);
+        return closeOnExec[fd];
+    }
+
+    public void setCloseOnExec(int fd, boolean value) {
+        get(fd);
+        closeOnExec[fd] = value;
+    }
+
+    public int openCount() {
+        int n = 0;
+        for (FileDescription f : files) {
+            if (f != null) {
+                n++;
+            }
+        }
+        return n;
+    }
+
+    /** Closes every fd, releasing host resources the table owns. */
+    public void closeAll() {
+        for (int fd = 0; fd < LIMIT; fd++) {
+            if (files[fd] != null) {
+                FileDescription f = files[fd];
+                files[fd] = null;
+                f.release();
+            }
+        }
+    }
+
+    /**
+     * A copy for another VM: each description is forked once (so fds that shared one still do),
+     * sharing host resources but none of the mutable state.
+     */
+    public FdTable fork() {
+        FdTable copy = new FdTable();
+        java.util.IdentityHashMap<FileDescription, FileDescription> forked = new java.util.IdentityHashMap<>();
+        for (int fd = 0; fd < LIMIT; fd++) {
+            FileDescription f = files[fd];
+            if (f != null) {
+                FileDescription c = forked.get(f);
+                if (c == null) {
+                    c = f.fork();
+                    forked.put(f, c);
+                } else {
+                    c.retain();
+                }
+                copy.files[fd] = c;
+                copy.closeOnExec[fd] = closeOnExec[fd];
+            }
+        }
+        return copy;
+    }
+}

@@ -1,0 +1,101 @@
+package io.kvmserver.linux;
+
+/**
+ * An open file description, as Linux has them: what one or more guest fds refer to. Each kind of
+ * file (host file, console, pipe, socket, epoll, eventfd) overrides the operations it supports;
+ * the defaults return the errno Linux gives for a file that does not support them.
+ *
+ * <p>Buffers arrive as <em>host</em> addresses of guest ranges that the caller has already
+ * checked against the guest's mappings, so an implementation never sees a raw guest pointer.
+ */
+public abstract class FileDescription {
+
+    private int references = 1;
+    /** {@code O_APPEND}, {@code O_NONBLOCK} and friends, as {@code F_GETFL} reports them. */
+    protected int statusFlags;
+
+    protected FileDescription(int statusFlags) {
+        this.statusFlags = statusFlags;
+    }
+
+    public long read(long hostBuffer, long count) {
+        return -Errno.EINVAL;
+    }
+
+    public long write(long hostBuffer, long count) {
+        return -Errno.EINVAL;
+    }
+
+    public long pread(long hostBuffer, long count, long offset) {
+        return -Errno.ESPIPE;
+    }
+
+    public long pwrite(long hostBuffer, long count, long offset) {
+        return -Errno.ESPIPE;
+    }
+
+    public long seek(long offset, int whence) {
+        return -Errno.ESPIPE;
+    }
+
+    /** Writes a {@code struct stat} (144 bytes on x86-64) to the host address. */
+    public abstract long stat(long hostStatBuffer);
+
+    public long getdents64(long hostBuffer, long count) {
+        return -Errno.ENOTDIR;
+    }
+
+    public long ioctl(long request, long argument, AddressSpace memory) {
+        return -Errno.ENOTTY;
+    }
+
+    public long truncate(long length) {
+        return -Errno.EINVAL;
+    }
+
+    public long sync() {
+        return 0;
+    }
+
+    /** The host fd behind this description, for {@code mmap} of files; -1 when there is none. */
+    public int hostFd() {
+        return -1;
+    }
+
+    /** The guest path it was opened with, for {@code /proc/self/fd} and {@code fchdir}. */
+    public String path() {
+        return null;
+    }
+
+    public boolean isDirectory() {
+        return false;
+    }
+
+    public int statusFlags() {
+        return statusFlags;
+    }
+
+    public void setStatusFlags(int flags) {
+        this.statusFlags = flags;
+    }
+
+    /**
+     * A copy for another VM's fd table, sharing host resources but not mutable state such as the
+     * file offset; the copy never closes what it shares.
+     */
+    public abstract FileDescription fork();
+
+    final void retain() {
+        references++;
+    }
+
+    /** Drops one reference; releases host resources with the last one. */
+    final void release() {
+        if (--references == 0) {
+            closeHost();
+        }
+    }
+
+    /** Closes host resources this description owns. */
+    protected abstract void closeHost();
+}

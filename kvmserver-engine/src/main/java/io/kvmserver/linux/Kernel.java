@@ -1,0 +1,46 @@
+package io.kvmserver.linux;
+
+import io.kvmserver.sandbox.FileSystemPolicy;
+import java.util.List;
+
+/**
+ * What every VM of one program shares and never changes: the syscall table, the permission
+ * policies, the console, the program's identity. Per-VM state is in {@link LinuxProcess}.
+ */
+public final class Kernel {
+
+    private final SyscallTable table;
+    private final FileSystemPolicy fileSystem;
+    private final GuestConsole console;
+    private final String programHostPath;
+    private final List<String> environment;
+
+    public Kernel(SyscallTable table, FileSystemPolicy fileSystem, GuestConsole console, String programHostPath,
+            List<String> environment) {
+        this.table = table;
+        this.fileSystem = fileSystem;
+        this.console = console;
+        this.programHostPath = programHostPath;
+        this.environment = List.copyOf(environment);
+    }
+
+    public SyscallTable table() {
+        return table;
+    }
+
+    public FileSystemPolicy fileSystem() {
+        return fileSystem;
+    }
+
+    public GuestConsole console() {
+        return console;
+    }
+
+    public String programHostPath() {
+        return programHostPath;
+    }
+
+    public List<String> environment() {
+        return environment;
+    }
+}

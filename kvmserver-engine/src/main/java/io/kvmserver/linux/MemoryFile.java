@@ -1,0 +1,92 @@
+package io.kvmserver.linux;
+
+import com.sun.jna.Pointer;
+
+/**
+ * A read-only file whose contents the engine makes up, such as the stand-in for
+ * {@code /proc/self/maps}: nothing on the host is opened.
+ */
+public final class MemoryFile extends FileDescription {
+
+    private static final int S_IFREG = 0100000;
+
+    private final byte[] content;
+    private final String path;
+    private long offset;
+
+    public MemoryFile(byte[] content, String path) {
+        super(OpenFlags.O_RDONLY);
+        this.content = content;
+        this.path = path;
+    }
+
+    @Override
+    public long read(long hostBuffer, long count) {
+        long n = pread(hostBuffer, count, offset);
+        if (n > 0) {
+            offset += n;
+        }
+        return n;
+    }
+
+    @Override
+    public long pread(long hostBuffer, long count, long position) {
+        if (position < 0) {
+            return -Errno.EINVAL;
+        }
+        if (position >= content.length) {
+            return 0;
+        }
+        int n = (int) Math.min(count, content.length - position);
+        new Pointer(hostBuffer).write(0, content, (int) position, n);
+        return n;
+    }
+
+    @Override
+    public long write(long hostBuffer, long count) {
+        return -Errno.EBADF;
+    }
+
+    @Override
+    public long seek(long requested, int whence) {
+        long base = switch (whence) {
+            case 0 -> 0;
+            case 1 -> offset;
+            case 2 -> content.length;
+            default -> -1;
+        };
+        if (base < 0 || base + requested < 0) {
+            return -Errno.EINVAL;
+        }
+        offset = base + requested;
+        return offset;
+    }
+
+    @Override
+    public long stat(long hostStatBuffer) {
+        Pointer p = new Pointer(hostStatBuffer);
+        p.setMemory(0, 144, (byte) 0);
+        p.setLong(16, 1); // st_nlink
+        p.setInt(24, S_IFREG | 0444); // st_mode
+        p.setLong(48, 0); // st_size: like procfs, unknown until read
+        p.setLong(56, 4096); // st_blksize
+        return 0;
+    }
+
+    @Override
+    public String path() {
+        return path;
+    }
+
+    @Override
+    public FileDescription fork() {
+        MemoryFile copy = new MemoryFile(content, path);
+        copy.offset = offset;
+        copy.statusFlags = statusFlags;
+        return copy;
+    }
+
+    @Override
+    protected void closeHost() {
+    }
+}

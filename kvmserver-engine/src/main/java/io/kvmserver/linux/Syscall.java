@@ -1,0 +1,111 @@
+package io.kvmserver.linux;
+
+/**
+ * The system call being handled on one vCPU: its number and arguments, the process it belongs
+ * to, and the effects a handler asks of the vCPU loop (exit, new FS base, a TLB flush).
+ *
+ * <p>One instance per vCPU is reused for every call, so that dispatching allocates nothing.
+ */
+public final class Syscall {
+
+    private final Kernel kernel;
+    private LinuxProcess process;
+    private long number;
+    private final long[] args = new long[6];
+
+    private boolean exitRequested;
+    private int exitStatus;
+    private int fatalSignal;
+    private boolean segmentBasesChanged;
+
+    public Syscall(Kernel kernel, LinuxProcess process) {
+        this.kernel = kernel;
+        this.process = process;
+    }
+
+    public void begin(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
+        this.number = nr;
+        args[0] = a0;
+        args[1] = a1;
+        args[2] = a2;
+        args[3] = a3;
+        args[4] = a4;
+        args[5] = a5;
+    }
+
+    public Kernel kernel() {
+        return kernel;
+    }
+
+    public LinuxProcess process() {
+        return process;
+    }
+
+    public void setProcess(LinuxProcess process) {
+        this.process = process;
+        clearEffects();
+    }
+
+    public AddressSpace memory() {
+        return process.memory();
+    }
+
+    public FdTable files() {
+        return process.files();
+    }
+
+    public long number() {
+        return number;
+    }
+
+    /** Argument {@code i} as the raw 64-bit register. */
+    public long arg(int i) {
+        return args[i];
+    }
+
+    /** Argument {@code i} as a C {@code int}: the kernel ignores the upper half of the register. */
+    public int intArg(int i) {
+        return (int) args[i];
+    }
+
+    // ---- effects for the vCPU loop ----
+
+    public void requestExit(int status) {
+        exitRequested = true;
+        exitStatus = status;
+    }
+
+    public void requestFatalSignal(int signal) {
+        exitRequested = true;
+        fatalSignal = signal;
+    }
+
+    public boolean exitRequested() {
+        return exitRequested;
+    }
+
+    public int exitStatus() {
+        return exitStatus;
+    }
+
+    public int fatalSignal() {
+        return fatalSignal;
+    }
+
+    public void markSegmentBasesChanged() {
+        segmentBasesChanged = true;
+    }
+
+    public boolean takeSegmentBasesChanged() {
+        boolean v = segmentBasesChanged;
+        segmentBasesChanged = false;
+        return v;
+    }
+
+    public void clearEffects() {
+        exitRequested = false;
+        exitStatus = 0;
+        fatalSignal = 0;
+        segmentBasesChanged = false;
+    }
+}

@@ -1,0 +1,69 @@
+package io.kvmserver.linux;
+
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * System call dispatch: a table indexed by number, filled by one class per family. A handler
+ * returns the value for RAX ({@code -errno} on failure) or throws {@link SyscallError}. An
+ * unknown number returns {@code ENOSYS} and is logged once per number; a handler bug returns
+ * {@code EINVAL}... never an exception into the vCPU loop, because the guest is hostile and a
+ * host exception would be a way to take the server down.
+ */
+public final class SyscallTable {
+
+    private static final Logger log = LoggerFactory.getLogger(SyscallTable.class);
+
+    /** One system call's implementation. */
+    @FunctionalInterface
+    public interface Handler {
+        long handle(Syscall call);
+    }
+
+    private final Handler[] handlers = new Handler[SyscallNumbers.COUNT];
+    private final AtomicIntegerArray reported = new AtomicIntegerArray(SyscallNumbers.COUNT + 1);
+
+    /** The full Linux table the engine implements. */
+    public static SyscallTable standard() {
+        SyscallTable t = new SyscallTable();
+        MemorySyscalls.register(t);
+        FileSyscalls.register(t);
+        ProcessSyscalls.register(t);
+        TimeSyscalls.register(t);
+        SignalSyscalls.register(t);
+        return t;
+    }
+
+    public void register(int number, Handler handler) {
+        if (handlers[number] != null) {
+            throw new IllegalStateException("system call " + SyscallNumbers.name(number) + " registered twice");
+        }
+        handlers[number] = handler;
+    }
+
+    public boolean isImplemented(int number) {
+        return number >= 0 && number < handlers.length && handlers[number] != null;
+    }
+
+    public long dispatch(Syscall call) {
+        long nr = call.number();
+        Handler h = nr >= 0 && nr < handlers.length ? handlers[(int) nr] : null;
+        if (h == null) {
+            int slot = nr >= 0 && nr < handlers.length ? (int) nr : handlers.length;
+            if (reported.compareAndSet(slot, 0, 1)) {
+                log.warn("guest called unimplemented system call {} ({}): returning ENOSYS",
+                        SyscallNumbers.name(nr), nr);
+            }
+            return -Errno.ENOSYS;
+        }
+        try {
+            return h.handle(call);
+        } catch (SyscallError e) {
+            return -e.errno();
+        } catch (RuntimeException e) {
+            log.error("bug in the emulation of {}: returning EINVAL to the guest", SyscallNumbers.name(nr), e);
+            return -Errno.EINVAL;
+        }
+    }
+}

@@ -1,0 +1,111 @@
+package io.kvmserver.linux;
+
+import io.kvmserver.kvm.LibC;
+
+/**
+ * Time family. Clocks are the host's, read straight into guest memory. Sleeping really sleeps:
+ * the request-time limit still applies, because it is enforced from another thread.
+ */
+final class TimeSyscalls {
+
+    private static final int TIMER_ABSTIME = 1;
+    private static final long NANOS = 1_000_000_000L;
+
+    private TimeSyscalls() {
+    }
+
+    static void register(SyscallTable t) {
+        t.register(SyscallNumbers.CLOCK_GETTIME, TimeSyscalls::clockGettime);
+        t.register(SyscallNumbers.CLOCK_GETRES, TimeSyscalls::clockGetres);
+        t.register(SyscallNumbers.GETTIMEOFDAY, TimeSyscalls::gettimeofday);
+        t.register(SyscallNumbers.TIME, TimeSyscalls::time);
+        t.register(SyscallNumbers.NANOSLEEP, c -> sleep(c, 1, 0, c.arg(0), c.arg(1)));
+        t.register(SyscallNumbers.CLOCK_NANOSLEEP, c -> sleep(c, c.intArg(0), c.intArg(1), c.arg(2), c.arg(3)));
+        t.register(SyscallNumbers.TIMES, c -> {
+            if (c.arg(0) != 0) {
+                c.memory().writeBytes(c.arg(0), new byte[32]);
+            }
+            return System.nanoTime() / 10_000_000L;
+        });
+    }
+
+    private static boolean validClock(int clock) {
+        // REALTIME, MONOTONIC, PROCESS_CPUTIME, THREAD_CPUTIME, MONOTONIC_RAW, *_COARSE, BOOTTIME
+        return clock >= 0 && clock <= 7;
+    }
+
+    private static long host(HostFile.HostCall call) {
+        return HostFile.call(call);
+    }
+
+    static long clockGettime(Syscall c) {
+        int clock = c.intArg(0);
+        if (!validClock(clock)) {
+            return -Errno.EINVAL;
+        }
+        long buf = c.memory().writable(c.arg(1), 16);
+        return host(() -> LibC.syscall(SyscallNumbers.CLOCK_GETTIME, clock, buf, 0, 0, 0, 0));
+    }
+
+    static long clockGetres(Syscall c) {
+        int clock = c.intArg(0);
+        if (!validClock(clock)) {
+            return -Errno.EINVAL;
+        }
+        if (c.arg(1) == 0) {
+            return 0;
+        }
+        long buf = c.memory().writable(c.arg(1), 16);
+        return host(() -> LibC.syscall(SyscallNumbers.CLOCK_GETRES, clock, buf, 0, 0, 0, 0));
+    }
+
+    static long gettimeofday(Syscall c) {
+        if (c.arg(0) != 0) {
+            long buf = c.memory().writable(c.arg(0), 16);
+            long rc = host(() -> LibC.syscall(SyscallNumbers.GETTIMEOFDAY, buf, 0, 0, 0, 0, 0));
+            if (rc < 0) {
+                return rc;
+            }
+        }
+        if (c.arg(1) != 0) {
+            c.memory().writeLong(c.arg(1), 0); // struct timezone: UTC
+        }
+        return 0;
+    }
+
+    static long time(Syscall c) {
+        long now = System.currentTimeMillis() / 1000;
+        if (c.arg(0) != 0) {
+            c.memory().writeLong(c.arg(0), now);
+        }
+        return now;
+    }
+
+    static long sleep(Syscall c, int clock, int flags, long request, long remain) {
+        if (!validClock(clock) || clock == 2 || clock == 3) {
+            return clock == 2 || clock == 3 ? -Errno.EOPNOTSUPP : -Errno.EINVAL;
+        }
+        long seconds = c.memory().readLong(request);
+        long nanos = c.memory().readLong(request + 8);
+        if (seconds < 0 || nanos < 0 || nanos >= NANOS) {
+            return -Errno.EINVAL;
+        }
+        if ((flags & TIMER_ABSTIME) != 0) {
+            long hostRequest = c.memory().readable(request, 16);
+            return host(() -> LibC.syscall(SyscallNumbers.CLOCK_NANOSLEEP, clock, TIMER_ABSTIME, hostRequest, 0, 0, 0));
+        }
+        long total = seconds > Long.MAX_VALUE / NANOS ? Long.MAX_VALUE : seconds * NANOS + nanos;
+        try {
+            Thread.sleep(total / 1_000_000L, (int) (total % 1_000_000L));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            if (remain != 0) {
+                c.memory().writeLong(remain, 0);
+                c.memory().writeLong(remain + 8, 0);
+            }
+            return -Errno.EINTR;
+        }
+        return 0;
+    }
+
+}

@@ -1,0 +1,251 @@
+package io.kvmserver.sandbox;
+
+import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Volume;
+import io.kvmserver.linux.Errno;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+
+/**
+ * Decides which host file a guest path names, and whether the guest may use it. The guest is
+ * hostile: no {@code ..}, symlink or {@code /proc/self} trick may leave the allowed set.
+ *
+ * <p>A lookup goes through these steps:
+ * <ol>
+ *   <li><b>Syntax.</b> An empty path is {@code ENOENT}; 4096 bytes or more, or a component over
+ *       255 bytes, is {@code ENAMETOOLONG}.</li>
+ *   <li><b>Lexical normalization</b> against the guest's cwd: {@code .}, duplicate slashes and
+ *       {@code ..} (never above {@code /}) are removed before anything is checked, so the check
+ *       sees the path the guest named. (Linux would apply {@code ..} after following a symlink;
+ *       here a guest {@code link/..} is simply the directory holding {@code link}.)</li>
+ *   <li><b>{@code /proc/self}</b>: {@code /proc/self/exe} opens the program; readlink-style
+ *       lookups ({@link #resolveNoFollow}) of it and every other {@code /proc/self/...} path are
+ *       {@link Resolution.Kind#VIRTUAL}, because the host's {@code /proc/self} describes the JVM.
+ *       This holds even with {@code --allow-all}.</li>
+ *   <li><b>Volumes</b>: the longest volume whose guest path is a segment prefix maps the path to
+ *       its host path ({@code /data} matches {@code /data} and {@code /data/x}, never
+ *       {@code /database}). Without a volume the guest path is the host path.</li>
+ *   <li><b>Lexical check</b> of that host path against the grants.</li>
+ *   <li><b>Host walk</b> ({@link HostWalk}): each component is examined with
+ *       {@code NOFOLLOW_LINKS}; symlinks are followed by the walk itself (relative or absolute,
+ *       at most 40, then {@code ELOOP}), and every path it passes must be granted, lead to a grant
+ *       or be a symlink met while resolving the grants (see {@link GrantSet}). The target's
+ *       real path is checked once more for the access.</li>
+ * </ol>
+ *
+ * <p><b>Grants.</b> {@code --allow-read}/{@code --allow-write} paths are host trees;
+ * write implies read; a volume grants its host tree for read, and for write when writable,
+ * but only to paths reached through that volume (the host location of a volume is not visible
+ * under its host name unless another grant covers it). Always granted: reading the program file,
+ * the files passed as implicitly readable (the loader and libraries of a dynamic program),
+ * {@code /dev/urandom} and {@code /dev/random}, reading and writing {@code /dev/null} and
+ * {@code /dev/zero}. Trees never reach into {@code /proc}, {@code /sys} or {@code /dev} unless
+ * they are inside them (see {@link Grant}). {@code --allow-all} grants everything.
+ *
+ * <p><b>Errors.</b> A path outside the readable set, or a symlink walk that leaves it, is
+ * {@code ENOENT} for both accesses, so the guest cannot tell a forbidden file from a missing
+ * one. A write to a readable but not writable path (including a read-only volume) is
+ * {@code EACCES}. A missing file is {@code ENOENT} for reads; for a write whose last component
+ * does not exist (create, mkdir, the new name of a rename), the real path of its parent plus
+ * the name is checked and returned.
+ *
+ * <p><b>Unix sockets.</b> Binding and connecting both need {@link Access#WRITE} on the socket's
+ * path: binding creates a file, and Linux itself requires write permission on a socket to
+ * connect to it. Treating connect as a read would let {@code --allow-read} (meaning {@code /})
+ * reach {@code /var/run/docker.sock} and every other local service.
+ *
+ * <p><b>Races.</b> The answer is true when it is given. The returned host path contains no
+ * symlink, and the caller opens it with {@code O_NOFOLLOW}; a directory that another process
+ * (or another request VM, in a shared writable directory) swaps for a symlink in between could
+ * still redirect the open, which {@code openat2(RESOLVE_NO_SYMLINKS)} would close.
+ */
+public final class FileSystemPolicy {
+
+    private static final String PROC_SELF = "/proc/self";
+
+    private final Scope global;
+    private final List<MountedVolume> volumes;
+    private final Path programRealPath;
+    private final String programGuestPath;
+
+    /** What one lookup may use: global grants, plus those of the volume it went through. */
+    private record Scope(GrantSet read, GrantSet write) {
+        Scope plus(Scope other) {
+            return new Scope(read.plus(other.read), write.plus(other.write));
+        }
+    }
+
+    private record MountedVolume(Path guestPath, Path hostPath, Scope scope) {
+    }
+
+    /**
+     * Builds the policy; resolves the host's symlinks of every grant once, now.
+     *
+     * @param options the permissions
+     * @param programHostPath the executable (its own path and real path are readable)
+     * @param implicitlyReadable further host files the guest may read, such as the dynamic
+     *     loader and the libraries of a dynamic program
+     * @throws IllegalArgumentException if the program does not exist
+     */
+    public FileSystemPolicy(KvmServerOptions options, Path programHostPath, Set<Path> implicitlyReadable) {
+        Path program = programHostPath.toAbsolutePath().normalize();
+        HostWalk.Result real = HostWalk.walk(program, true, p -> true, null);
+        if (real.errno() != 0 || !real.exists()) {
+            throw new IllegalArgumentException("program " + program + " does not exist");
+        }
+        programRealPath = real.path();
+        if (options.allowAll()) {
+            GrantSet everything = GrantSet.of(Grant.everything());
+            global = new Scope(everything, everything);
+        } else {
+            global = globalScope(options, program, implicitlyReadable);
+        }
+        volumes = options.volumes().stream()
+                .map(v -> new MountedVolume(Path.of(v.guestPath()), Path.of(v.hostPath()), global.plus(volumeScope(v))))
+                .sorted(Comparator.comparingInt((MountedVolume v) -> v.guestPath().getNameCount()).reversed())
+                .toList();
+        programGuestPath = guestPathOf(program, options.volumes());
+    }
+
+    /**
+     * Resolves a path whose last component is followed if it is a symlink, as {@code open},
+     * {@code stat}, {@code execve}, {@code chdir} and {@code connect} do.
+     */
+    public Resolution resolve(String guestCwd, String guestPath, Access access) {
+        return resolve(guestCwd, guestPath, access, true);
+    }
+
+    /**
+     * Resolves a path whose last component is not followed, as {@code lstat}, {@code readlink},
+     * {@code unlink}, {@code rmdir}, {@code rename}, {@code symlink} and
+     * {@code open(O_NOFOLLOW)} do: a symlink there is the result itself, so that removing a link
+     * removes the link and not its target. {@code /proc/self/exe} is then virtual, so that
+     * {@code readlink} can answer with {@link #programGuestPath()}.
+     */
+    public Resolution resolveNoFollow(String guestCwd, String guestPath, Access access) {
+        return resolve(guestCwd, guestPath, access, false);
+    }
+
+    /** True if the guest may read this real host path (any grant, any volume). */
+    public boolean mayRead(Path hostRealPath) {
+        return global.read().covers(hostRealPath)
+                || volumes.stream().anyMatch(v -> v.scope().read().covers(hostRealPath));
+    }
+
+    /** True if the guest may write this real host path (any grant, any volume). */
+    public boolean mayWrite(Path hostRealPath) {
+        return global.write().covers(hostRealPath)
+                || volumes.stream().anyMatch(v -> v.scope().write().covers(hostRealPath));
+    }
+
+    /**
+     * The program's path as the guest sees it (for {@code AT_EXECFN} and
+     * {@code readlink("/proc/self/exe")}): its host path, or the guest path of the volume that
+     * holds it.
+     */
+    public String programGuestPath() {
+        return programGuestPath;
+    }
+
+    private Resolution resolve(String guestCwd, String guestPath, Access access, boolean followLast) {
+        Objects.requireNonNull(access, "access");
+        int syntax = GuestPaths.syntaxErrno(guestPath);
+        if (syntax != 0) {
+            return Resolution.denied(syntax);
+        }
+        String guest = GuestPaths.normalize(guestCwd, guestPath);
+        if (guest.equals(PROC_SELF) || guest.startsWith(PROC_SELF + "/")) {
+            return procSelf(guest, access, followLast);
+        }
+        Path guestAsPath = Path.of(guest);
+        Path host = guestAsPath;
+        Scope scope = global;
+        for (MountedVolume volume : volumes) {
+            if (guestAsPath.startsWith(volume.guestPath())) {
+                host = volume.hostPath().resolve(volume.guestPath().relativize(guestAsPath));
+                scope = volume.scope();
+                break;
+            }
+        }
+        int lexical = deniedErrno(scope, host, access);
+        if (lexical != 0) {
+            return Resolution.denied(lexical);
+        }
+        HostWalk.Result walked = HostWalk.walk(host, followLast, scope.read()::traversable, null);
+        if (walked.errno() != 0) {
+            return Resolution.denied(walked.errno() == HostWalk.OUTSIDE ? Errno.ENOENT : walked.errno());
+        }
+        if (!walked.exists() && access == Access.READ) {
+            return Resolution.denied(Errno.ENOENT);
+        }
+        int real = deniedErrno(scope, walked.path(), access);
+        return real != 0 ? Resolution.denied(real) : Resolution.allowed(walked.path().toString(), guest);
+    }
+
+    private Resolution procSelf(String guest, Access access, boolean followLast) {
+        String name = guest.equals(PROC_SELF) ? "" : guest.substring(PROC_SELF.length() + 1);
+        if (!name.equals("exe") || !followLast) {
+            return Resolution.virtual(name, guest);
+        }
+        return access == Access.READ
+                ? Resolution.allowed(programRealPath.toString(), guest)
+                : Resolution.denied(Errno.EACCES);
+    }
+
+    private static int deniedErrno(Scope scope, Path host, Access access) {
+        if (access == Access.WRITE && scope.write().covers(host)) {
+            return 0;
+        }
+        if (scope.read().covers(host)) {
+            return access == Access.READ ? 0 : Errno.EACCES;
+        }
+        return Errno.ENOENT;
+    }
+
+    private static Scope globalScope(KvmServerOptions options, Path program, Set<Path> implicitlyReadable) {
+        List<GrantSet> read = new ArrayList<>();
+        List<GrantSet> write = new ArrayList<>();
+        options.allowRead().forEach(p -> read.add(GrantSet.of(Grant.tree(Path.of(p)))));
+        for (String p : options.allowWrite()) {
+            GrantSet grant = GrantSet.of(Grant.tree(Path.of(p)));
+            read.add(grant);
+            write.add(grant);
+        }
+        read.add(GrantSet.of(Grant.file(program)));
+        implicitlyReadable.forEach(p -> read.add(GrantSet.of(Grant.file(p.toAbsolutePath().normalize()))));
+        for (String device : List.of("/dev/urandom", "/dev/random")) {
+            read.add(GrantSet.of(Grant.file(Path.of(device))));
+        }
+        for (String device : List.of("/dev/null", "/dev/zero")) {
+            GrantSet grant = GrantSet.of(Grant.file(Path.of(device)));
+            read.add(grant);
+            write.add(grant);
+        }
+        return new Scope(union(read), union(write));
+    }
+
+    private static Scope volumeScope(Volume volume) {
+        GrantSet tree = GrantSet.of(Grant.tree(Path.of(volume.hostPath())));
+        return new Scope(tree, volume.writable() ? tree : GrantSet.EMPTY);
+    }
+
+    private static GrantSet union(List<GrantSet> sets) {
+        GrantSet all = GrantSet.EMPTY;
+        for (GrantSet set : sets) {
+            all = all.plus(set);
+        }
+        return all;
+    }
+
+    private static String guestPathOf(Path program, List<Volume> volumes) {
+        return volumes.stream()
+                .filter(v -> program.startsWith(v.hostPath()))
+                .max(Comparator.comparingInt(v -> Path.of(v.hostPath()).getNameCount()))
+                .map(v -> Path.of(v.guestPath()).resolve(Path.of(v.hostPath()).relativize(program)).toString())
+                .orElse(program.toString());
+    }
+}

@@ -1,0 +1,99 @@
+package io.kvmserver.server;
+
+import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.elf.DynamicDependencies;
+import io.kvmserver.elf.ElfException;
+import io.kvmserver.elf.ElfFile;
+import io.kvmserver.kvm.Kvm;
+import io.kvmserver.kvm.LibC;
+import io.kvmserver.linux.ConsoleFile;
+import io.kvmserver.linux.FdTable;
+import io.kvmserver.linux.GuestConsole;
+import io.kvmserver.linux.HostFile;
+import io.kvmserver.linux.Kernel;
+import io.kvmserver.linux.OpenFlags;
+import io.kvmserver.linux.SyscallTable;
+import io.kvmserver.sandbox.EnvironmentPolicy;
+import io.kvmserver.sandbox.FileSystemPolicy;
+import io.kvmserver.vm.GuestVm;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * A program ready to boot: its ELF file (and dynamic loader) read and validated, its
+ * permissions, environment and argv decided. Everything that can be wrong with the user's input
+ * is found here, before any VM exists.
+ */
+public final class Program {
+
+    private final KvmServerOptions options;
+    private final ElfFile executable;
+    private final ElfFile interpreter;
+    private final Kernel kernel;
+    private final List<String> argv;
+
+    private Program(KvmServerOptions options, ElfFile executable, ElfFile interpreter, Kernel kernel,
+            List<String> argv) {
+        this.options = options;
+        this.executable = executable;
+        this.interpreter = interpreter;
+        this.kernel = kernel;
+        this.argv = argv;
+    }
+
+    /** Reads and validates the program; throws {@link ElfException} with a user-facing message. */
+    public static Program prepare(KvmServerOptions options, GuestConsole console, Map<String, String> hostEnv) {
+        Path path = Path.of(options.program());
+        if (!path.isAbsolute()) {
+            path = Path.of(options.cwd()).resolve(path).normalize();
+        }
+        ElfFile executable = ElfFile.read(path);
+        ElfFile interpreter = null;
+        if (executable.interpreter() != null) {
+            try {
+                interpreter = ElfFile.read(Path.of(executable.interpreter()));
+            } catch (ElfException e) {
+                throw new ElfException("program " + path + " is dynamically linked, but its dynamic loader cannot"
+                        + " be used: " + e.getMessage());
+            }
+            if (interpreter.interpreter() != null || !interpreter.isPositionIndependent()) {
+                throw new ElfException("dynamic loader " + interpreter.path() + " of " + path
+                        + " is not a position-independent, self-contained loader");
+            }
+        }
+        FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable));
+        List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
+        Kernel kernel = new Kernel(SyscallTable.standard(), policy, console, path.toString(), env);
+        List<String> argv = new ArrayList<>();
+        argv.add(options.program());
+        argv.addAll(options.args());
+        return new Program(options, executable, interpreter, kernel, List.copyOf(argv));
+    }
+
+    public KvmServerOptions options() {
+        return options;
+    }
+
+    public Kernel kernel() {
+        return kernel;
+    }
+
+    /** Creates the VM with the program loaded at its entry point; stdin reads as empty. */
+    public GuestVm boot(Kvm kvm) {
+        FdTable files = new FdTable();
+        int devNull = LibC.open("/dev/null\0".getBytes(StandardCharsets.US_ASCII), LibC.O_RDWR | LibC.O_CLOEXEC, 0);
+        files.install(new HostFile(devNull, true, OpenFlags.O_RDONLY, false, false, "/dev/null"), 0, false);
+        files.install(new ConsoleFile(kernel.console(), 1), 1, false);
+        files.install(new ConsoleFile(kernel.console(), 2), 2, false);
+        return GuestVm.boot(kvm, kernel, executable, interpreter, argv, guestCwd(), options.maxMainMemory(),
+                options.maxAddressSpace(), files);
+    }
+
+    private String guestCwd() {
+        String cwd = options.cwd();
+        return cwd == null || cwd.isEmpty() ? "/" : cwd;
+    }
+}

@@ -1,0 +1,229 @@
+package io.kvmserver.vm;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Pointer;
+import io.kvmserver.kvm.KvmException;
+import io.kvmserver.kvm.LibC;
+
+/**
+ * Guest physical memory: one {@code memfd} mapped into the host, whose offsets are guest
+ * physical addresses.
+ *
+ * <p>The template maps the memfd {@code MAP_SHARED}; a request VM maps the same memfd
+ * {@code MAP_PRIVATE}, so the host kernel gives it copy-on-write pages that the template and
+ * other VMs can never see. Both are {@code MAP_NORESERVE}: the host allocates only pages that are
+ * touched.
+ *
+ * <p>Every access is bounds-checked here with overflow-safe arithmetic; whether the guest's
+ * <em>page tables</em> allow an access is the address space's business, not this class's. Every
+ * host write goes through this class so that a request VM can record the pages the host dirtied
+ * (KVM's dirty log only sees the guest's own writes).
+ */
+public final class GuestMemory implements AutoCloseable {
+
+    private final int memfd;
+    private final boolean ownsMemfd;
+    private final long size;
+    private final long hostBase;
+    private final Pointer base;
+    private HostWriteListener writeListener = HostWriteListener.NONE;
+
+    /** Told about every host write into guest memory, page by page. */
+    @FunctionalInterface
+    public interface HostWriteListener {
+        HostWriteListener NONE = (address, length) -> { };
+
+        void written(long address, long length);
+    }
+
+    private GuestMemory(int memfd, boolean ownsMemfd, long size, int mapFlags) {
+        this.memfd = memfd;
+        this.ownsMemfd = ownsMemfd;
+        this.size = size;
+        try {
+            this.hostBase = LibC.mmap(0, size, LibC.PROT_READ | LibC.PROT_WRITE,
+                    mapFlags | LibC.MAP_NORESERVE, memfd, 0);
+        } catch (LastErrorException e) {
+            throw new KvmException("cannot map " + (size >> 20) + " MiB of guest memory", e.getErrorCode());
+        }
+        this.base = new Pointer(hostBase);
+    }
+
+    /** Creates fresh, zeroed guest memory of {@code size} bytes, shared with future forks. */
+    public static GuestMemory create(String name, long size) {
+        int fd;
+        try {
+            fd = LibC.memfd_create(name, LibC.MFD_CLOEXEC);
+        } catch (LastErrorException e) {
+            throw new KvmException("memfd_create failed", e.getErrorCode());
+        }
+        try {
+            LibC.ftruncate(fd, size);
+            return new GuestMemory(fd, true, size, LibC.MAP_SHARED);
+        } catch (LastErrorException e) {
+            LibC.close(fd);
+            throw new KvmException("cannot size guest memory to " + (size >> 20) + " MiB", e.getErrorCode());
+        } catch (RuntimeException e) {
+            LibC.close(fd);
+            throw e;
+        }
+    }
+
+    /** A private copy-on-write view of this memory, for a request VM. */
+    public GuestMemory forkPrivate() {
+        return new GuestMemory(memfd, false, size, LibC.MAP_PRIVATE);
+    }
+
+    public void setWriteListener(HostWriteListener listener) {
+        this.writeListener = listener == null ? HostWriteListener.NONE : listener;
+    }
+
+    public long size() {
+        return size;
+    }
+
+    public long hostBase() {
+        return hostBase;
+    }
+
+    /** Whether {@code [address, address + length)} lies inside guest memory; overflow-safe. */
+    public boolean contains(long address, long length) {
+        return address >= 0 && length >= 0 && address <= size && length <= size - address;
+    }
+
+    private void check(long address, long length) {
+        if (!contains(address, length)) {
+            throw new IllegalArgumentException("guest range 0x" + Long.toHexString(address) + "+" + length
+                    + " outside guest memory");
+        }
+    }
+
+    /** The host address of a guest byte, for handing guest buffers to host system calls. */
+    public long host(long address, long length) {
+        check(address, length);
+        return hostBase + address;
+    }
+
+    /** Call before a host system call writes into {@code [address, address+length)}. */
+    public void willWrite(long address, long length) {
+        check(address, length);
+        writeListener.written(address, length);
+    }
+
+    public long getLong(long address) {
+        check(address, 8);
+        return base.getLong(address);
+    }
+
+    public int getInt(long address) {
+        check(address, 4);
+        return base.getInt(address);
+    }
+
+    public byte getByte(long address) {
+        check(address, 1);
+        return base.getByte(address);
+    }
+
+    public void read(long address, byte[] dest, int offset, int length) {
+        check(address, length);
+        base.read(address, dest, offset, length);
+    }
+
+    public byte[] read(long address, int length) {
+        byte[] b = new byte[length];
+        read(address, b, 0, length);
+        return b;
+    }
+
+    public void putLong(long address, long value) {
+        willWrite(address, 8);
+        base.setLong(address, value);
+    }
+
+    public void putInt(long address, int value) {
+        willWrite(address, 4);
+        base.setInt(address, value);
+    }
+
+    public void putShort(long address, short value) {
+        willWrite(address, 2);
+        base.setShort(address, value);
+    }
+
+    public void putByte(long address, byte value) {
+        willWrite(address, 1);
+        base.setByte(address, value);
+    }
+
+    public void write(long address, byte[] src, int offset, int length) {
+        willWrite(address, length);
+        base.write(address, src, offset, length);
+    }
+
+    public void write(long address, byte[] src) {
+        write(address, src, 0, src.length);
+    }
+
+    public void fill(long address, long length, byte value) {
+        willWrite(address, length);
+        base.setMemory(address, length, value);
+    }
+
+    /** Copies page contents from another memory of the same size (a reset from the template). */
+    public void copyFrom(GuestMemory source, long address, long length) {
+        check(address, length);
+        source.check(address, length);
+        LibC.memcpy(hostBase + address, source.hostBase + address, length);
+    }
+
+    /**
+     * Makes a page-aligned range read as zeros, as freshly mapped anonymous memory must. The
+     * template punches a hole in the memfd (freeing the pages); a private view cannot, because
+     * dropping its pages would bring back the template's contents, so it writes zeros.
+     */
+    public void zero(long address, long length) {
+        check(address, length);
+        if (ownsMemfd) {
+            try {
+                LibC.fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, address, length);
+                return;
+            } catch (LastErrorException e) {
+                // file systems without hole punching: fall through to writing zeros
+            }
+        }
+        fill(address, length, (byte) 0);
+    }
+
+    private static final int FALLOC_FL_KEEP_SIZE = 1;
+    private static final int FALLOC_FL_PUNCH_HOLE = 2;
+
+    /** Copies guest memory within this VM (as {@code mremap} moves pages). */
+    public void move(long to, long from, long length) {
+        check(from, length);
+        willWrite(to, length);
+        LibC.memmove(hostBase + to, hostBase + from, length);
+    }
+
+    /** Gives pages back to the host; a private mapping falls back to the template's contents. */
+    public void discard(long address, long length) {
+        check(address, length);
+        try {
+            LibC.madvise(hostBase + address, length, LibC.MADV_DONTNEED);
+        } catch (LastErrorException e) {
+            throw new KvmException("madvise(MADV_DONTNEED) failed", e.getErrorCode());
+        }
+    }
+
+    public int memfd() {
+        return memfd;
+    }
+
+    @Override
+    public void close() {
+        LibC.munmap(hostBase, size);
+        if (ownsMemfd) {
+            LibC.close(memfd);
+        }
+    }
+}

@@ -1,0 +1,45 @@
+package io.kvmserver.x86;
+
+/**
+ * Where the engine's own structures live in guest memory.
+ *
+ * <p>Guest virtual addresses equal guest physical addresses for everything the program sees, so
+ * that host access to guest memory is a bounds check plus an offset. The low 64 KiB hold the
+ * descriptor tables, the trap stubs and the exception stack (mapped, because an exception through
+ * an unmapped IDT or TSS triple-faults); page 0 stays unmapped so that NULL faults. Page tables
+ * live in a pool above the program's address range, mapped supervisor-only so that the CPU can
+ * walk them and the program cannot touch them.
+ */
+public final class GuestLayout {
+
+    private GuestLayout() {
+    }
+
+    public static final long PAGE_SIZE = 4096;
+
+    public static final long GDT = 0x1000;
+    /** The TSS shares the GDT's page. */
+    public static final long TSS = 0x1080;
+    public static final long IDT = 0x2000;
+    /** {@code LSTAR}: the syscall entry, executable from CPL 3 and CPL 0. */
+    public static final long SYSCALL_ENTRY = 0x3000;
+    /** One 16-byte entry per exception vector, run at CPL 0. */
+    public static final long EXCEPTION_ENTRIES = 0x4000;
+    /** The IST1/RSP0 stack every exception runs on; grows down from its top. */
+    public static final long EXCEPTION_STACK_BOTTOM = 0x5000;
+    public static final long EXCEPTION_STACK_TOP = 0x7000;
+    /** First address a program may map (Linux's default {@code vm.mmap_min_addr}). */
+    public static final long USER_START = 0x10000;
+
+    public static final int GDT_ENTRIES = 7;
+    public static final int EXCEPTION_VECTORS = 32;
+
+    public static final int KERNEL_CS = 0x08;
+    public static final int KERNEL_SS = 0x10;
+    public static final int USER_SS = 0x18 | 3;
+    public static final int USER_CS = 0x20 | 3;
+    public static final int TSS_SELECTOR = 0x28;
+
+    /** Size of the CPU-pushed frame plus the error code on the exception stack. */
+    public static final long EXCEPTION_FRAME = EXCEPTION_STACK_TOP - 6 * 8;
+}

@@ -1,0 +1,143 @@
+package io.kvmserver.x86;
+
+import io.kvmserver.vm.GuestMemory;
+
+/**
+ * Four-level x86-64 page tables, built and edited by the host in a pool of guest physical pages.
+ *
+ * <p>Guest virtual equals guest physical, so a mapping is only a permission: present, writable,
+ * user, no-execute. Tables are allocated from a bump pointer in the pool and never freed: the
+ * pool is sized for the whole address range, and a request VM's reset restores the bump pointer
+ * along with the pages. Intermediate entries grant everything; leaves decide.
+ */
+public final class PageTables {
+
+    public static final long PRESENT = 1L;
+    public static final long WRITABLE = 1L << 1;
+    public static final long USER = 1L << 2;
+    public static final long NO_EXECUTE = 1L << 63;
+    private static final long ADDRESS_MASK = 0x000f_ffff_ffff_f000L;
+    private static final long TABLE_FLAGS = PRESENT | WRITABLE | USER;
+
+    private final GuestMemory memory;
+    private final long poolStart;
+    private final long poolEnd;
+    private long next;
+
+    public PageTables(GuestMemory memory, long poolStart, long poolEnd) {
+        this.memory = memory;
+        this.poolStart = poolStart;
+        this.poolEnd = poolEnd;
+        this.next = poolStart + GuestLayout.PAGE_SIZE; // the first pool page is the PML4
+    }
+
+    /** Pool pages needed to map {@code addressRange} bytes with 4 KiB pages, plus the PML4. */
+    public static long poolSizeFor(long addressRange) {
+        long pages = (addressRange + GuestLayout.PAGE_SIZE - 1) / GuestLayout.PAGE_SIZE;
+        long pts = (pages + 511) / 512;
+        long pds = (pts + 511) / 512 + 1;
+        long pdpts = (pds + 511) / 512 + 1;
+        return (pts + pds + pdpts + 2) * GuestLayout.PAGE_SIZE;
+    }
+
+    public long root() {
+        return poolStart;
+    }
+
+    public long poolStart() {
+        return poolStart;
+    }
+
+    public long poolEnd() {
+        return poolEnd;
+    }
+
+    /** The allocation cursor, saved with a snapshot so that a reset can restore it. */
+    public long cursor() {
+        return next;
+    }
+
+    public void restoreCursor(long cursor) {
+        this.next = cursor;
+    }
+
+    /** Leaf flags for a mapping with the given {@code PROT_*} bits, or 0 for an inaccessible page. */
+    public static long leafFlags(int prot, boolean user) {
+        if ((prot & 7) == 0) {
+            return 0;
+        }
+        long flags = PRESENT | (user ? USER : 0);
+        if ((prot & 2) != 0) {
+            flags |= WRITABLE;
+        }
+        if ((prot & 4) == 0) {
+            flags |= NO_EXECUTE;
+        }
+        return flags;
+    }
+
+    /**
+     * Sets the leaf entries of {@code [address, address + length)} (page-aligned) to
+     * {@code flags}; flags 0 unmaps. Returns whether an entry that was present changed, in which
+     * case the guest's TLB must be flushed before it runs again.
+     */
+    public boolean set(long address, long length, long flags) {
+        boolean downgraded = false;
+        long end = address + length;
+        long va = address;
+        while (va < end) {
+            long pt = table(va, flags != 0);
+            long chunkEnd = Math.min(end, (va | 0x1fffffL) + 1);
+            if (pt == 0) {
+                va = chunkEnd;
+                continue;
+            }
+            for (; va < chunkEnd; va += GuestLayout.PAGE_SIZE) {
+                long slot = pt + ((va >>> 12) & 511) * 8;
+                long old = memory.getLong(slot);
+                long entry = flags == 0 ? 0 : (va & ADDRESS_MASK) | flags;
+                if (old != entry) {
+                    if ((old & PRESENT) != 0) {
+                        downgraded = true;
+                    }
+                    memory.putLong(slot, entry);
+                }
+            }
+        }
+        return downgraded;
+    }
+
+    /** The leaf entry for {@code address}, or 0 when not mapped. */
+    public long entry(long address) {
+        long pt = table(address, false);
+        return pt == 0 ? 0 : memory.getLong(pt + ((address >>> 12) & 511) * 8);
+    }
+
+    /** The page table covering {@code va}, created on demand; 0 when absent and not created. */
+    private long table(long va, boolean create) {
+        long table = poolStart;
+        for (int shift = 39; shift >= 21; shift -= 9) {
+            long slot = table + ((va >>> shift) & 511) * 8;
+            long entry = memory.getLong(slot);
+            if ((entry & PRESENT) == 0) {
+                if (!create) {
+                    return 0;
+                }
+                entry = allocate() | TABLE_FLAGS;
+                memory.putLong(slot, entry);
+            }
+            table = entry & ADDRESS_MASK;
+        }
+        return table;
+    }
+
+    private long allocate() {
+        if (next >= poolEnd) {
+            throw new IllegalStateException("page-table pool exhausted");
+        }
+        long page = next;
+        next += GuestLayout.PAGE_SIZE;
+        memory.fill(page, GuestLayout.PAGE_SIZE, (byte) 0);
+        return page;
+    }
+}
