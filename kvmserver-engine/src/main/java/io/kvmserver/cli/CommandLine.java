@@ -47,19 +47,30 @@ public final class CommandLine {
             throws UsageException {
         Path wd = workingDirectory.toAbsolutePath().normalize();
         try {
-            Map<CommandLineOption, Object> fromArgs = CommandLineScanner.scan(argv);
-            Map<CommandLineOption, Object> settings = new EnumMap<>(CommandLineOption.class);
-            settings.putAll(CommandLineConfigFile.load((String) fromArgs.remove(CommandLineOption.CONFIG), wd));
+            Map<CommandLineOption, CommandLineSetting> fromArgs = CommandLineScanner.scan(argv);
+            CommandLineSetting config = fromArgs.remove(CommandLineOption.CONFIG);
+            Map<CommandLineOption, CommandLineSetting> settings = new EnumMap<>(CommandLineOption.class);
+            settings.putAll(CommandLineConfigFile.load(config == null ? null : (String) config.value(), wd));
             settings.putAll(fromArgs);
             if (!settings.containsKey(CommandLineOption.PROGRAM)) {
                 throw new IllegalArgumentException("program is required: kvmserver [OPTIONS] program [args...]");
             }
             KvmServerOptions.Builder builder = KvmServerOptions.builder().cwd(wd.toString());
-            settings.forEach((option, value) -> option.apply(builder, value, wd));
-            builder.program(findProgram((String) settings.get(CommandLineOption.PROGRAM), wd, hostEnv));
+            settings.forEach((option, setting) -> apply(builder, option, setting, wd));
+            CommandLineSetting program = settings.get(CommandLineOption.PROGRAM);
+            builder.program(findProgram((String) program.value(), wd, hostEnv));
             return builder.build();
         } catch (IllegalArgumentException e) {
             throw UsageException.of(e.getMessage());
+        }
+    }
+
+    private static void apply(KvmServerOptions.Builder builder, CommandLineOption option, CommandLineSetting setting,
+            Path wd) {
+        try {
+            option.apply(builder, setting.value(), wd);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(setting.where() + ": " + e.getMessage(), e);
         }
     }
 

@@ -29,7 +29,7 @@ final class CommandLineConfigFile {
      * @param named the value of {@code -c}/{@code --config}, or null; relative to {@code wd}
      * @return the converted values, empty when no file applies
      */
-    static Map<CommandLineOption, Object> load(String named, Path wd) {
+    static Map<CommandLineOption, CommandLineSetting> load(String named, Path wd) {
         Path file = wd.resolve(named == null ? DEFAULT_NAME : named);
         if (named == null && !Files.isRegularFile(file)) {
             return Map.of();
@@ -37,14 +37,14 @@ final class CommandLineConfigFile {
         if (!Files.isRegularFile(file)) {
             throw new IllegalArgumentException("--config: " + file + " does not exist or is not a file");
         }
-        Map<CommandLineOption, Object> values = new EnumMap<>(CommandLineOption.class);
+        Map<CommandLineOption, CommandLineSetting> values = new EnumMap<>(CommandLineOption.class);
         read(file).forEach((key, entry) -> {
             String where = file + ":" + entry.line() + ": " + key;
             CommandLineOption option = CommandLineOption.byFileKey(key)
                     .orElseThrow(() -> new IllegalArgumentException(file + ":" + entry.line() + ": unknown key '"
                             + key + "'" + (key.equals("config") || key.equals("help")
                                     ? " (it can only be given on the command line)" : "")));
-            values.put(option, option.type.fromToml(where, entry.value(), option.implicitValue));
+            values.put(option, new CommandLineSetting(option.type.fromToml(where, entry.value(), option.implicitValue), where));
         });
         return values;
     }

@@ -24,7 +24,7 @@ import java.util.Map;
 final class CommandLineScanner {
 
     private final List<String> argv;
-    private final Map<CommandLineOption, Object> values = new EnumMap<>(CommandLineOption.class);
+    private final Map<CommandLineOption, CommandLineSetting> values = new EnumMap<>(CommandLineOption.class);
     private int next;
 
     private CommandLineScanner(List<String> argv) {
@@ -40,7 +40,7 @@ final class CommandLineScanner {
      * @throws UsageException at {@code -h}/{@code --help}, wherever it stands before the program
      * @throws IllegalArgumentException for unknown flags and malformed values
      */
-    static Map<CommandLineOption, Object> scan(List<String> argv) throws UsageException {
+    static Map<CommandLineOption, CommandLineSetting> scan(List<String> argv) throws UsageException {
         CommandLineScanner scanner = new CommandLineScanner(argv);
         scanner.scanAll();
         return scanner.values;
@@ -62,8 +62,9 @@ final class CommandLineScanner {
             }
         }
         if (next < argv.size()) {
-            values.put(CommandLineOption.PROGRAM, argv.get(next));
-            values.put(CommandLineOption.ARGS, List.copyOf(argv.subList(next + 1, argv.size())));
+            values.put(CommandLineOption.PROGRAM, new CommandLineSetting(argv.get(next), "program"));
+            values.put(CommandLineOption.ARGS,
+                    new CommandLineSetting(List.copyOf(argv.subList(next + 1, argv.size())), "args"));
         }
     }
 
@@ -105,13 +106,13 @@ final class CommandLineScanner {
             throw UsageException.helpRequest();
         }
         Object value = option.type.fromArgument(option.flag(), text, option.implicitValue);
-        Object previous = values.get(option);
+        CommandLineSetting previous = values.get(option);
         if (previous == null || option.type == CommandLineType.FLAG) {
-            values.put(option, value);
+            values.put(option, new CommandLineSetting(value, option.flag()));
         } else if (option.type.accumulates()) {
-            List<Object> all = new ArrayList<>((List<?>) previous);
+            List<Object> all = new ArrayList<>((List<?>) previous.value());
             all.addAll((List<?>) value);
-            values.put(option, List.copyOf(all));
+            values.put(option, new CommandLineSetting(List.copyOf(all), option.flag()));
         } else {
             throw new IllegalArgumentException(option.flag() + " is given more than once");
         }

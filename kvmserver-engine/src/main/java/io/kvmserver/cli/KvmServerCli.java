@@ -6,13 +6,10 @@ import io.kvmserver.kvm.Kvm;
 import io.kvmserver.kvm.KvmException;
 import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.server.Program;
-import io.kvmserver.vm.GuestVm;
+import io.kvmserver.server.ProgramRunner;
 import io.kvmserver.vm.RunResult;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 
 /**
  * {@code java -jar kvmserver-cli.jar [OPTIONS] program [args...]}: the C++ kvmserver's command
@@ -34,12 +31,12 @@ public final class KvmServerCli {
         try {
             options = CommandLine.parse(Arrays.asList(args), Path.of("").toAbsolutePath(), System.getenv());
         } catch (UsageException e) {
+            if (e.helpRequested()) {
+                System.out.print(CommandLine.help());
+                return 0;
+            }
             System.err.println("kvmserver: " + e.getMessage());
             return 2;
-        }
-        if (options == null) {
-            System.out.print(CommandLine.help());
-            return 0;
         }
         if (options.printConfig()) {
             System.out.print(options.describe());
@@ -50,21 +47,7 @@ public final class KvmServerCli {
         }
         try (Kvm kvm = Kvm.open()) {
             Program program = Program.prepare(options, GuestConsole.inherit(), System.getenv());
-            try (GuestVm vm = program.boot(kvm)) {
-                ScheduledExecutorService watchdog = Executors.newSingleThreadScheduledExecutor(r -> {
-                    Thread t = new Thread(r, "kvmserver-watchdog");
-                    t.setDaemon(true);
-                    return t;
-                });
-                watchdog.schedule(vm::interrupt, options.maxBootTime().toNanos(), TimeUnit.NANOSECONDS);
-                RunResult result;
-                try {
-                    result = vm.run();
-                } finally {
-                    watchdog.shutdownNow();
-                }
-                return report(options, result);
-            }
+            return report(options, ProgramRunner.run(kvm, program, options.maxBootTime()));
         } catch (ElfException | KvmException e) {
             System.err.println("kvmserver: " + e.getMessage());
             return 1;

@@ -69,6 +69,8 @@ public final class LibC {
 
     public static native int madvise(long addr, long length, int advice) throws LastErrorException;
 
+    public static native int mprotect(long addr, long length, int prot) throws LastErrorException;
+
     public static native int memfd_create(String name, int flags) throws LastErrorException;
 
     public static native int ftruncate(int fd, long length) throws LastErrorException;

@@ -96,9 +96,7 @@ public final class AddressSpace {
     /** Unmaps a page-aligned range; unmapped parts are fine (as {@code munmap}). */
     public void unmap(long start, long length) {
         cut(start, start + length, true);
-        if (tables.set(start, length, 0)) {
-            tlbFlushNeeded = true;
-        }
+        setPageTables(start, length, 0);
     }
 
     /** Changes protection; ENOMEM when part of the range is not mapped (as {@code mprotect}). */
@@ -124,7 +122,17 @@ public final class AddressSpace {
     }
 
     private void applyPageTables(long start, long length, int prot) {
-        if (tables.set(start, length, PageTables.leafFlags(prot, true))) {
+        setPageTables(start, length, PageTables.leafFlags(prot, true));
+    }
+
+    /**
+     * Edits the page tables; when a page loses a permission, also drops what KVM cached for the
+     * range ({@link GuestMemory#invalidateTranslations}: under shadow paging a TLB flush alone
+     * leaves the old permission in force) and asks for a guest TLB flush.
+     */
+    private void setPageTables(long start, long length, long flags) {
+        if (tables.set(start, length, flags)) {
+            memory.invalidateTranslations(start, length);
             tlbFlushNeeded = true;
         }
     }

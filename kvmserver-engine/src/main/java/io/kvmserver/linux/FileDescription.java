@@ -71,6 +71,36 @@ public abstract class FileDescription {
         return false;
     }
 
+    // ---- readiness, for poll, select and epoll ----
+
+    /** The host fd a wait watches for this file; -1 when readiness is known without the host. */
+    public int pollHostFd() {
+        return hostFd();
+    }
+
+    /**
+     * Host poll events to watch for these guest events; 0 leaves the file out of the host wait
+     * (a shared listener that may not accept right now).
+     */
+    public short pollEvents(short guestEvents) {
+        return guestEvents;
+    }
+
+    /** Readiness of a file with no host fd: such files (console, made-up files) never block. */
+    public short readinessWithoutHost(short events) {
+        return (short) (events & (HostWaiter.POLLIN | HostWaiter.POLLOUT));
+    }
+
+    /** Turns the host's poll answer into the guest's; may act on it (a shared listener accepts). */
+    public short ready(short hostRevents) {
+        return hostRevents;
+    }
+
+    /** Whether this is a socket the program listens on: waiting on it is waiting for requests. */
+    public boolean isListener() {
+        return false;
+    }
+
     public int statusFlags() {
         return statusFlags;
     }

@@ -37,6 +37,7 @@ final class FileSyscalls {
     private static final int S_IFREG = 0100000;
     private static final int S_IFDIR = 0040000;
     private static final int S_IFBLK = 0060000;
+    private static final int S_IFIFO = 0010000;
 
     private FileSyscalls() {
     }
@@ -488,7 +489,7 @@ final class FileSyscalls {
         long[] fds = new long[1];
         try (Memory pair = new Memory(8)) {
             long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.PIPE2, com.sun.jna.Pointer.nativeValue(pair),
-                    OpenFlags.O_CLOEXEC | (flags & OpenFlags.O_NONBLOCK), 0, 0, 0, 0));
+                    OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK, 0, 0, 0, 0));
             if (rc < 0) {
                 return rc;
             }
@@ -498,9 +499,9 @@ final class FileSyscalls {
         int writeHost = (int) (fds[0] >>> 32);
         boolean cloexec = (flags & OpenFlags.O_CLOEXEC) != 0;
         int status = flags & OpenFlags.O_NONBLOCK;
-        int r = files.install(new HostFile(readHost, true, OpenFlags.O_RDONLY | status, false, false, "pipe:"), 0,
+        int r = files.install(new StreamFile(readHost, true, OpenFlags.O_RDONLY | status, "pipe:", S_IFIFO), 0,
                 cloexec);
-        int w = files.install(new HostFile(writeHost, true, OpenFlags.O_WRONLY | status, false, false, "pipe:"), 0,
+        int w = files.install(new StreamFile(writeHost, true, OpenFlags.O_WRONLY | status, "pipe:", S_IFIFO), 0,
                 cloexec);
         c.memory().writeInt(fdsAddress, r);
         c.memory().writeInt(fdsAddress + 4, w);

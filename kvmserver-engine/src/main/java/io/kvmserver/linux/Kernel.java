@@ -1,6 +1,7 @@
 package io.kvmserver.linux;
 
 import io.kvmserver.sandbox.FileSystemPolicy;
+import io.kvmserver.sandbox.NetworkPolicy;
 import java.util.List;
 
 /**
@@ -11,14 +12,16 @@ public final class Kernel {
 
     private final SyscallTable table;
     private final FileSystemPolicy fileSystem;
+    private final NetworkPolicy network;
     private final GuestConsole console;
     private final String programHostPath;
     private final List<String> environment;
 
-    public Kernel(SyscallTable table, FileSystemPolicy fileSystem, GuestConsole console, String programHostPath,
-            List<String> environment) {
+    public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
+            String programHostPath, List<String> environment) {
         this.table = table;
         this.fileSystem = fileSystem;
+        this.network = network;
         this.console = console;
         this.programHostPath = programHostPath;
         this.environment = List.copyOf(environment);
@@ -30,6 +33,10 @@ public final class Kernel {
 
     public FileSystemPolicy fileSystem() {
         return fileSystem;
+    }
+
+    public NetworkPolicy network() {
+        return network;
     }
 
     public GuestConsole console() {

@@ -17,6 +17,8 @@ public final class Syscall {
     private int exitStatus;
     private int fatalSignal;
     private boolean segmentBasesChanged;
+    private boolean freezeOnListenerWait;
+    private boolean freezeRequested;
 
     public Syscall(Kernel kernel, LinuxProcess process) {
         this.kernel = kernel;
@@ -102,7 +104,28 @@ public final class Syscall {
         return v;
     }
 
+    /** In the template: a wait on the listening socket freezes the program instead of waiting. */
+    public void setFreezeOnListenerWait(boolean value) {
+        this.freezeOnListenerWait = value;
+    }
+
+    public boolean freezeOnListenerWait() {
+        return freezeOnListenerWait;
+    }
+
+    /** The program is about to wait for a connection: stop here, before the wait is performed. */
+    public void requestFreeze() {
+        freezeRequested = true;
+    }
+
+    public boolean takeFreezeRequested() {
+        boolean v = freezeRequested;
+        freezeRequested = false;
+        return v;
+    }
+
     public void clearEffects() {
+        freezeRequested = false;
         exitRequested = false;
         exitStatus = 0;
         fatalSignal = 0;

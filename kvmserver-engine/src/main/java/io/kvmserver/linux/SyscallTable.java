@@ -32,6 +32,8 @@ public final class SyscallTable {
         ProcessSyscalls.register(t);
         TimeSyscalls.register(t);
         SignalSyscalls.register(t);
+        NetSyscalls.register(t);
+        WaitSyscalls.register(t);
         return t;
     }
 

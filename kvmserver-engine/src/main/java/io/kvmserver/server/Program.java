@@ -15,6 +15,7 @@ import io.kvmserver.linux.OpenFlags;
 import io.kvmserver.linux.SyscallTable;
 import io.kvmserver.sandbox.EnvironmentPolicy;
 import io.kvmserver.sandbox.FileSystemPolicy;
+import io.kvmserver.sandbox.NetworkPolicy;
 import io.kvmserver.vm.GuestVm;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -66,7 +67,8 @@ public final class Program {
         }
         FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable));
         List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
-        Kernel kernel = new Kernel(SyscallTable.standard(), policy, console, path.toString(), env);
+        Kernel kernel = new Kernel(SyscallTable.standard(), policy, new NetworkPolicy(options), console,
+                path.toString(), env);
         List<String> argv = new ArrayList<>();
         argv.add(options.program());
         argv.addAll(options.args());

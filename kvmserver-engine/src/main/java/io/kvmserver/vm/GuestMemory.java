@@ -215,6 +215,31 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
+    /**
+     * Makes KVM forget every translation it cached for {@code [address, address + length)}, so that
+     * the next guest access walks the guest page tables again.
+     *
+     * <p>Why this is needed: the host edits the guest's page tables through its own mapping, which
+     * KVM does not see. Under shadow paging (the nested PVM hosts, and any host without EPT/NPT)
+     * KVM keeps write-protected shadow copies of the guest's page tables and trusts them until the
+     * <em>guest</em> writes to them, so neither {@code KVM_SET_SREGS} nor a guest CR3 reload makes
+     * it re-read an entry the host changed: a page made read-only by {@code mprotect} stays
+     * writable for the guest. Changing the host protection of the data pages, here to read-only
+     * and back, fires KVM's MMU notifier for them, and KVM zaps every shadow entry that maps
+     * them; the guest's next access faults into KVM, which then builds the entry from the current
+     * guest page tables. The contents are untouched. Only for permission downgrades: upgrades are
+     * seen anyway, because the stale entry faults and KVM re-walks.
+     */
+    public void invalidateTranslations(long address, long length) {
+        check(address, length);
+        try {
+            LibC.mprotect(hostBase + address, length, LibC.PROT_READ);
+            LibC.mprotect(hostBase + address, length, LibC.PROT_READ | LibC.PROT_WRITE);
+        } catch (LastErrorException e) {
+            throw new KvmException("mprotect of guest memory failed", e.getErrorCode());
+        }
+    }
+
     public int memfd() {
         return memfd;
     }

@@ -78,8 +78,10 @@ public final class PageTables {
 
     /**
      * Sets the leaf entries of {@code [address, address + length)} (page-aligned) to
-     * {@code flags}; flags 0 unmaps. Returns whether an entry that was present changed, in which
-     * case the guest's TLB must be flushed before it runs again.
+     * {@code flags}; flags 0 unmaps. Returns whether an entry that was present lost a permission
+     * (present, writable, user or executable), in which case translations the guest or KVM cached
+     * must be dropped before it runs again. A gained permission needs nothing: the stale
+     * translation faults and the page tables are walked again.
      */
     public boolean set(long address, long length, long flags) {
         boolean downgraded = false;
@@ -97,7 +99,7 @@ public final class PageTables {
                 long old = memory.getLong(slot);
                 long entry = flags == 0 ? 0 : (va & ADDRESS_MASK) | flags;
                 if (old != entry) {
-                    if ((old & PRESENT) != 0) {
+                    if ((old & PRESENT) != 0 && losesPermission(old, entry)) {
                         downgraded = true;
                     }
                     memory.putLong(slot, entry);
@@ -105,6 +107,12 @@ public final class PageTables {
             }
         }
         return downgraded;
+    }
+
+    private static boolean losesPermission(long old, long entry) {
+        long granted = PRESENT | WRITABLE | USER;
+        return (old & granted & ~entry) != 0 || ((entry & NO_EXECUTE) & ~old) != 0
+                || (old & ADDRESS_MASK) != (entry & ADDRESS_MASK);
     }
 
     /** The leaf entry for {@code address}, or 0 when not mapped. */

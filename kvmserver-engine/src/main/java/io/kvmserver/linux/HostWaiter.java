@@ -1,0 +1,164 @@
+package io.kvmserver.linux;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+import io.kvmserver.kvm.KvmException;
+import io.kvmserver.kvm.LibC;
+
+/**
+ * Where a VM's thread blocks when the guest waits: every blocking wait is a host {@code poll}
+ * that also watches this waiter's eventfd, so that another thread can end any wait at once
+ * ({@link #kick()}) to stop a request that ran out of time or to shut down.
+ *
+ * <p>Each VM runs on its own thread and blocks only there, so the waiter is found through the
+ * current thread ({@link #current()}): file descriptions need no reference to their VM and can
+ * move between VMs when a template is forked.
+ */
+public final class HostWaiter implements AutoCloseable {
+
+    public static final short POLLIN = 0x001;
+    public static final short POLLPRI = 0x002;
+    public static final short POLLOUT = 0x004;
+    public static final short POLLERR = 0x008;
+    public static final short POLLHUP = 0x010;
+    public static final short POLLNVAL = 0x020;
+    public static final short POLLRDHUP = 0x2000;
+    private static final int EFD_NONBLOCK = 04000;
+    private static final int EFD_CLOEXEC = 02000000;
+    private static final int EINTR = 4;
+    /** A wait that ended because of {@link #kick()}. */
+    public static final long KICKED = -1;
+
+    private static final ThreadLocal<HostWaiter> CURRENT = new ThreadLocal<>();
+
+    private final int kickFd;
+    private final Memory pollfds = new Memory((FdTable.LIMIT + 2) * 8L);
+    private final Memory counter = new Memory(8);
+    private volatile boolean kicked;
+    private ConnectionTracker connections = ConnectionTracker.UNLIMITED;
+    private final Readiness readiness = new Readiness();
+
+    public HostWaiter() {
+        try {
+            kickFd = (int) LibC.syscall(SyscallNumbers.EVENTFD2, 0, EFD_NONBLOCK | EFD_CLOEXEC, 0, 0, 0, 0);
+        } catch (LastErrorException e) {
+            throw new KvmException("eventfd2 failed", e.getErrorCode());
+        }
+    }
+
+    /** The waiter of the VM running on this thread. */
+    public static HostWaiter current() {
+        HostWaiter w = CURRENT.get();
+        if (w == null) {
+            throw new IllegalStateException("no VM runs on this thread");
+        }
+        return w;
+    }
+
+    /** Binds this waiter to the calling thread, for the VM that runs on it. */
+    public void bindToCurrentThread() {
+        CURRENT.set(this);
+    }
+
+    public static void unbindCurrentThread() {
+        CURRENT.remove();
+    }
+
+    Readiness readiness() {
+        return readiness;
+    }
+
+    /** How this VM takes connections from a shared listener. */
+    public ConnectionTracker connections() {
+        return connections;
+    }
+
+    public void setConnections(ConnectionTracker tracker) {
+        this.connections = tracker;
+    }
+
+    /** Ends the current wait, and makes every later one end at once until {@link #reset()}. */
+    public void kick() {
+        kicked = true;
+        counter.setLong(0, 1);
+        try {
+            LibC.write(kickFd, com.sun.jna.Pointer.nativeValue(counter), 8);
+        } catch (LastErrorException ignored) {
+            // the counter is already non-zero: the wait ends anyway
+        }
+    }
+
+    public boolean isKicked() {
+        return kicked;
+    }
+
+    public void reset() {
+        kicked = false;
+        try (Memory drain = new Memory(8)) {
+            LibC.read(kickFd, com.sun.jna.Pointer.nativeValue(drain), 8);
+        } catch (LastErrorException ignored) {
+            // nothing to drain
+        }
+    }
+
+    /** The {@code struct pollfd} array to fill before {@link #poll(int, long)}. */
+    public Memory pollfds() {
+        return pollfds;
+    }
+
+    public static void setPollfd(Memory buffer, int index, int fd, short events) {
+        long at = index * 8L;
+        buffer.setInt(at, fd);
+        buffer.setShort(at + 4, events);
+        buffer.setShort(at + 6, (short) 0);
+    }
+
+    public static short revents(Memory buffer, int index) {
+        return buffer.getShort(index * 8L + 6);
+    }
+
+    /**
+     * Polls the first {@code count} entries of {@link #pollfds()} for up to {@code timeoutMillis}
+     * (negative: forever). Returns the number of ready entries, 0 on timeout, {@link #KICKED}
+     * when kicked, or {@code -errno}.
+     */
+    public long poll(int count, long timeoutMillis) {
+        if (kicked) {
+            return KICKED;
+        }
+        setPollfd(pollfds, count, kickFd, POLLIN);
+        long deadline = timeoutMillis < 0 ? Long.MAX_VALUE : System.nanoTime() + timeoutMillis * 1_000_000L;
+        while (true) {
+            long remaining = timeoutMillis < 0 ? -1 : Math.max(0, (deadline - System.nanoTime()) / 1_000_000L);
+            int wait = (int) Math.min(remaining, Integer.MAX_VALUE);
+            long n;
+            try {
+                n = LibC.syscall(SyscallNumbers.POLL, com.sun.jna.Pointer.nativeValue(pollfds), count + 1, wait, 0, 0,
+                        0);
+            } catch (LastErrorException e) {
+                if (e.getErrorCode() == EINTR) {
+                    continue;
+                }
+                return -e.getErrorCode();
+            }
+            if (kicked || revents(pollfds, count) != 0) {
+                return KICKED;
+            }
+            return n;
+        }
+    }
+
+    /** Waits until one host fd is ready for {@code events}; true when ready, false when kicked. */
+    public boolean awaitOne(int fd, short events) {
+        setPollfd(pollfds, 0, fd, events);
+        long n = poll(1, -1);
+        return n != KICKED;
+    }
+
+    @Override
+    public void close() {
+        LibC.close(kickFd);
+        pollfds.close();
+        counter.close();
+    }
+}

@@ -1,0 +1,529 @@
+package io.kvmserver.linux;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import io.kvmserver.kvm.LibC;
+import io.kvmserver.sandbox.Access;
+import io.kvmserver.sandbox.NetworkPolicy;
+import io.kvmserver.sandbox.Resolution;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Sockets family, over real host sockets: TCP and UDP on IPv4 and IPv6, and unix sockets whose
+ * paths are checked like files. Every {@code bind} and {@code connect} (and every datagram's
+ * destination) is checked against the network policy; a denial is {@code EACCES} and logged.
+ */
+final class NetSyscalls {
+
+    private static final Logger log = LoggerFactory.getLogger(NetSyscalls.class);
+
+    static final int AF_UNIX = 1;
+    static final int AF_INET = 2;
+    static final int AF_INET6 = 10;
+    private static final int SOCK_TYPE_MASK = 0xf;
+    private static final int SOCK_NONBLOCK = 04000;
+    private static final int SOCK_CLOEXEC = 02000000;
+    private static final int SOCKADDR_MAX = 128;
+    private static final int UNIX_PATH_MAX = 108;
+    private static final int OPTVAL_MAX = 256;
+    private static final int SOL_SOCKET = 1;
+    private static final int IPPROTO_IP = 0;
+    private static final int IPPROTO_TCP = 6;
+    private static final int IPPROTO_UDP = 17;
+    private static final int IPPROTO_IPV6 = 41;
+    private static final int SO_BINDTODEVICE = 25;
+    private static final int MSG_ALLOWED = 0x1 | 0x2 | 0x8 | 0x20 | 0x40 | 0x100 | 0x4000 | 0x8000 | 0x10000000
+            | 0x40000000;
+
+    private NetSyscalls() {
+    }
+
+    static void register(SyscallTable t) {
+        t.register(SyscallNumbers.SOCKET, NetSyscalls::socket);
+        t.register(SyscallNumbers.SOCKETPAIR, NetSyscalls::socketpair);
+        t.register(SyscallNumbers.BIND, NetSyscalls::bind);
+        t.register(SyscallNumbers.LISTEN, NetSyscalls::listen);
+        t.register(SyscallNumbers.ACCEPT, c -> accept(c, c.intArg(0), c.arg(1), c.arg(2), 0));
+        t.register(SyscallNumbers.ACCEPT4, c -> accept(c, c.intArg(0), c.arg(1), c.arg(2), c.intArg(3)));
+        t.register(SyscallNumbers.CONNECT, NetSyscalls::connect);
+        t.register(SyscallNumbers.GETSOCKNAME, c -> socketName(c, SyscallNumbers.GETSOCKNAME));
+        t.register(SyscallNumbers.GETPEERNAME, c -> socketName(c, SyscallNumbers.GETPEERNAME));
+        t.register(SyscallNumbers.SETSOCKOPT, NetSyscalls::setsockopt);
+        t.register(SyscallNumbers.GETSOCKOPT, NetSyscalls::getsockopt);
+        t.register(SyscallNumbers.SHUTDOWN, c -> {
+            SocketFile s = socket(c, c.intArg(0));
+            int how = c.intArg(1);
+            return how < 0 || how > 2 ? -Errno.EINVAL
+                    : HostFile.call(() -> LibC.syscall(SyscallNumbers.SHUTDOWN, s.hostFd(), how, 0, 0, 0, 0));
+        });
+        t.register(SyscallNumbers.SENDTO, NetSyscalls::sendto);
+        t.register(SyscallNumbers.RECVFROM, NetSyscalls::recvfrom);
+        t.register(SyscallNumbers.SENDMSG, c -> msg(c, true));
+        t.register(SyscallNumbers.RECVMSG, c -> msg(c, false));
+        t.register(SyscallNumbers.SENDFILE, NetSyscalls::sendfile);
+    }
+
+    private static SocketFile socket(Syscall c, int fd) {
+        FileDescription f = c.files().get(fd);
+        if (!(f instanceof SocketFile s)) {
+            throw new SyscallError(Errno.ENOTSOCK);
+        }
+        return s;
+    }
+
+    private static NetworkPolicy policy(Syscall c) {
+        return c.kernel().network();
+    }
+
+    static long socket(Syscall c) {
+        int domain = c.intArg(0);
+        int type = c.intArg(1);
+        int protocol = c.intArg(2);
+        if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX) {
+            return -Errno.EAFNOSUPPORT;
+        }
+        if ((type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) {
+            return -Errno.EINVAL;
+        }
+        int kind = type & SOCK_TYPE_MASK;
+        if (kind != 1 && kind != 2 && kind != 5) { // STREAM, DGRAM, SEQPACKET: no raw sockets
+            return -Errno.ESOCKTNOSUPPORT;
+        }
+        long fd = HostFile.call(() -> LibC.syscall(SyscallNumbers.SOCKET, domain, kind | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                protocol, 0, 0, 0));
+        if (fd < 0) {
+            return fd;
+        }
+        int status = OpenFlags.O_RDWR | ((type & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
+        return c.files().install(new SocketFile((int) fd, true, status, domain, kind, false), 0,
+                (type & SOCK_CLOEXEC) != 0);
+    }
+
+    static long socketpair(Syscall c) {
+        int domain = c.intArg(0);
+        int type = c.intArg(1);
+        if (domain != AF_UNIX) {
+            return -Errno.EOPNOTSUPP;
+        }
+        int kind = type & SOCK_TYPE_MASK;
+        c.memory().check(c.arg(3), 8, AddressSpace.PROT_WRITE);
+        if (c.files().openCount() + 2 > FdTable.LIMIT) {
+            return -Errno.EMFILE;
+        }
+        long[] pair = new long[1];
+        try (Memory fds = new Memory(8)) {
+            long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.SOCKETPAIR, AF_UNIX,
+                    kind | SOCK_NONBLOCK | SOCK_CLOEXEC, c.intArg(2), Pointer.nativeValue(fds), 0, 0));
+            if (rc < 0) {
+                return rc;
+            }
+            pair[0] = fds.getLong(0);
+        }
+        int status = OpenFlags.O_RDWR | ((type & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
+        boolean cloexec = (type & SOCK_CLOEXEC) != 0;
+        int a = c.files().install(new SocketFile((int) pair[0], true, status, AF_UNIX, kind, false), 0, cloexec);
+        int b = c.files().install(new SocketFile((int) (pair[0] >>> 32), true, status, AF_UNIX, kind, false), 0,
+                cloexec);
+        c.memory().writeInt(c.arg(3), a);
+        c.memory().writeInt(c.arg(3) + 4, b);
+        return 0;
+    }
+
+    /**
+     * Reads a guest sockaddr, checks it against the policy for {@code listening} or connecting,
+     * and returns the bytes the host call gets (a unix path is replaced by its host path).
+     */
+    static byte[] checkedAddress(Syscall c, SocketFile s, long address, long length, boolean listening) {
+        if (length < 2 || length > SOCKADDR_MAX) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        byte[] sa = c.memory().readBytes(address, (int) length);
+        int family = (sa[0] & 0xff) | ((sa[1] & 0xff) << 8);
+        if (family != s.domain()) {
+            throw new SyscallError(family == AF_UNIX || s.domain() == AF_UNIX ? Errno.EINVAL : Errno.EAFNOSUPPORT);
+        }
+        switch (family) {
+            case AF_INET, AF_INET6 -> {
+                int need = family == AF_INET ? 16 : 24;
+                if (length < need) {
+                    throw new SyscallError(Errno.EINVAL);
+                }
+                int port = ((sa[2] & 0xff) << 8) | (sa[3] & 0xff);
+                InetAddress ip;
+                try {
+                    ip = InetAddress.getByAddress(family == AF_INET ? Arrays.copyOfRange(sa, 4, 8)
+                            : Arrays.copyOfRange(sa, 8, 24));
+                } catch (UnknownHostException e) {
+                    throw new SyscallError(Errno.EINVAL);
+                }
+                NetworkPolicy p = policy(c);
+                boolean allowed = listening ? p.mayListen(ip, port) : p.mayConnect(ip, port);
+                if (!allowed) {
+                    log.warn("denied {} to {} port {}: not allowed by --allow-net/--allow-{}",
+                            listening ? "listen" : "connect", ip.getHostAddress(), port, listening ? "listen" : "connect");
+                    throw new SyscallError(Errno.EACCES);
+                }
+                return sa;
+            }
+            case AF_UNIX -> {
+                return unixAddress(c, sa, listening);
+            }
+            default -> throw new SyscallError(Errno.EAFNOSUPPORT);
+        }
+    }
+
+    private static byte[] unixAddress(Syscall c, byte[] sa, boolean binding) {
+        if (sa.length == 2) {
+            return sa; // autobind (abstract)
+        }
+        if (sa[2] == 0) {
+            if (!policy(c).mayUseAbstractUnixSockets()) {
+                log.warn("denied abstract unix socket: needs --allow-net");
+                throw new SyscallError(Errno.EACCES);
+            }
+            return sa;
+        }
+        int end = 2;
+        while (end < sa.length && sa[end] != 0) {
+            end++;
+        }
+        String path = new String(sa, 2, end - 2, StandardCharsets.UTF_8);
+        Resolution r = c.kernel().fileSystem().resolve(c.process().cwd(), path, Access.WRITE);
+        if (r.errno() != 0 || r.hostPath() == null) {
+            log.warn("denied unix socket {} {}: not writable under --allow-write/--volume", binding ? "bind" : "connect",
+                    path);
+            throw new SyscallError(r.errno() != 0 ? r.errno() : Errno.EACCES);
+        }
+        byte[] host = r.hostPath().getBytes(StandardCharsets.UTF_8);
+        if (host.length >= UNIX_PATH_MAX) {
+            throw new SyscallError(Errno.ENAMETOOLONG);
+        }
+        byte[] out = new byte[2 + host.length + 1];
+        out[0] = (byte) AF_UNIX;
+        System.arraycopy(host, 0, out, 2, host.length);
+        return out;
+    }
+
+    static long bind(Syscall c) {
+        SocketFile s = socket(c, c.intArg(0));
+        byte[] sa = checkedAddress(c, s, c.arg(1), c.arg(2) & 0xffffffffL, true);
+        return HostFile.call(() -> LibC.syscall(SyscallNumbers.BIND, s.hostFd(), sa, sa.length, 0, 0, 0));
+    }
+
+    static long listen(Syscall c) {
+        SocketFile s = socket(c, c.intArg(0));
+        if (s.domain() != AF_UNIX && !isBound(s)) {
+            // listen() on an unbound socket picks any address and port: that needs the widest grant.
+            try {
+                if (!policy(c).mayListen(InetAddress.getByAddress(new byte[s.domain() == AF_INET ? 4 : 16]), 0)) {
+                    return -Errno.EACCES;
+                }
+            } catch (UnknownHostException e) {
+                return -Errno.EINVAL;
+            }
+        }
+        long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.LISTEN, s.hostFd(), Math.min(c.intArg(1), 4096), 0, 0,
+                0, 0));
+        if (rc == 0) {
+            s.markListening();
+        }
+        return rc;
+    }
+
+    private static boolean isBound(SocketFile s) {
+        try (Memory sa = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
+            len.setInt(0, SOCKADDR_MAX);
+            long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.GETSOCKNAME, s.hostFd(), Pointer.nativeValue(sa),
+                    Pointer.nativeValue(len), 0, 0, 0));
+            return rc == 0 && (sa.getShort(2) != 0);
+        }
+    }
+
+    static long accept(Syscall c, int fd, long addr, long addrLength, int flags) {
+        SocketFile s = socket(c, fd);
+        if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) {
+            return -Errno.EINVAL;
+        }
+        if (!s.isListener()) {
+            return -Errno.EINVAL;
+        }
+        int guestLength = 0;
+        if (addr != 0) {
+            guestLength = c.memory().readInt(addrLength);
+            if (guestLength < 0) {
+                return -Errno.EINVAL;
+            }
+            c.memory().check(addr, guestLength, AddressSpace.PROT_WRITE);
+        }
+        if (c.freezeOnListenerWait() && (s.statusFlags() & OpenFlags.O_NONBLOCK) == 0) {
+            c.requestFreeze();
+            return 0;
+        }
+        if (c.files().openCount() >= FdTable.LIMIT) {
+            return -Errno.EMFILE;
+        }
+        long hostFd;
+        byte[] peer;
+        try (Memory sa = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
+            hostFd = s.acceptHost(sa, len);
+            if (hostFd < 0) {
+                return hostFd;
+            }
+            peer = sa.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX));
+        }
+        boolean request = s.acceptsRequests();
+        int status = OpenFlags.O_RDWR | ((flags & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
+        int guestFd = c.files().install(new SocketFile((int) hostFd, true, status, s.domain(), s.type(), request), 0,
+                (flags & SOCK_CLOEXEC) != 0);
+        if (addr != 0) {
+            c.memory().writeBytes(addr, peer, 0, Math.min(peer.length, guestLength));
+            c.memory().writeInt(addrLength, peer.length);
+        }
+        return guestFd;
+    }
+
+    static long connect(Syscall c) {
+        SocketFile s = socket(c, c.intArg(0));
+        byte[] sa = checkedAddress(c, s, c.arg(1), c.arg(2) & 0xffffffffL, false);
+        long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.CONNECT, s.hostFd(), sa, sa.length, 0, 0, 0));
+        if (rc != -Errno.EINPROGRESS || (s.statusFlags() & OpenFlags.O_NONBLOCK) != 0) {
+            return rc;
+        }
+        if (!HostWaiter.current().awaitOne(s.hostFd(), HostWaiter.POLLOUT)) {
+            return -Errno.EINTR;
+        }
+        try (Memory err = new Memory(4); Memory len = new Memory(4)) {
+            len.setInt(0, 4);
+            long r = HostFile.call(() -> LibC.syscall(SyscallNumbers.GETSOCKOPT, s.hostFd(), SOL_SOCKET, 4 /* SO_ERROR */,
+                    Pointer.nativeValue(err), Pointer.nativeValue(len), 0));
+            return r < 0 ? r : -err.getInt(0);
+        }
+    }
+
+    static long socketName(Syscall c, int which) {
+        SocketFile s = socket(c, c.intArg(0));
+        int guestLength = c.memory().readInt(c.arg(2));
+        if (guestLength < 0) {
+            return -Errno.EINVAL;
+        }
+        try (Memory sa = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
+            len.setInt(0, SOCKADDR_MAX);
+            long rc = HostFile.call(() -> LibC.syscall(which, s.hostFd(), Pointer.nativeValue(sa), Pointer.nativeValue(len),
+                    0, 0, 0));
+            if (rc < 0) {
+                return rc;
+            }
+            int actual = Math.min(len.getInt(0), SOCKADDR_MAX);
+            c.memory().writeBytes(c.arg(1), sa.getByteArray(0, actual), 0, Math.min(actual, guestLength));
+            c.memory().writeInt(c.arg(2), actual);
+            return 0;
+        }
+    }
+
+    private static boolean allowedOption(int level, int name) {
+        return (level == SOL_SOCKET && name != SO_BINDTODEVICE) || level == IPPROTO_TCP || level == IPPROTO_IP
+                || level == IPPROTO_IPV6 || level == IPPROTO_UDP;
+    }
+
+    static long setsockopt(Syscall c) {
+        SocketFile s = socket(c, c.intArg(0));
+        int level = c.intArg(1);
+        int name = c.intArg(2);
+        long length = c.arg(4) & 0xffffffffL;
+        if (!allowedOption(level, name)) {
+            return -Errno.ENOPROTOOPT;
+        }
+        if (length > OPTVAL_MAX) {
+            return -Errno.EINVAL;
+        }
+        long value = length == 0 ? 0 : c.memory().readable(c.arg(3), length);
+        return HostFile.call(() -> LibC.syscall(SyscallNumbers.SETSOCKOPT, s.hostFd(), level, name, value, length, 0));
+    }
+
+    static long getsockopt(Syscall c) {
+        SocketFile s = socket(c, c.intArg(0));
+        int level = c.intArg(1);
+        int name = c.intArg(2);
+        if (!allowedOption(level, name)) {
+            return -Errno.ENOPROTOOPT;
+        }
+        int guestLength = c.memory().readInt(c.arg(4));
+        if (guestLength < 0) {
+            return -Errno.EINVAL;
+        }
+        try (Memory value = new Memory(OPTVAL_MAX); Memory len = new Memory(4)) {
+            len.setInt(0, Math.min(guestLength, OPTVAL_MAX));
+            long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.GETSOCKOPT, s.hostFd(), level, name,
+                    Pointer.nativeValue(value), Pointer.nativeValue(len), 0));
+            if (rc < 0) {
+                return rc;
+            }
+            int actual = Math.min(len.getInt(0), guestLength);
+            c.memory().writeBytes(c.arg(3), value.getByteArray(0, actual), 0, actual);
+            c.memory().writeInt(c.arg(4), actual);
+            return 0;
+        }
+    }
+
+    static long sendto(Syscall c) {
+        SocketFile s = socket(c, c.intArg(0));
+        long count = Math.min(c.arg(2), 0x7ffff000L);
+        int flags = c.intArg(3) & MSG_ALLOWED;
+        long buffer = c.memory().readable(c.arg(1), count);
+        if (c.arg(4) == 0) {
+            return s.io(HostWaiter.POLLOUT, () -> LibC.syscall(SyscallNumbers.SENDTO, s.hostFd(), buffer, count,
+                    flags | 0x40 /* MSG_DONTWAIT */, 0, 0));
+        }
+        byte[] sa = checkedAddress(c, s, c.arg(4), c.arg(5) & 0xffffffffL, false);
+        try (Memory to = new Memory(sa.length)) {
+            to.write(0, sa, 0, sa.length);
+            return s.io(HostWaiter.POLLOUT, () -> LibC.syscall(SyscallNumbers.SENDTO, s.hostFd(), buffer, count,
+                    flags | 0x40, Pointer.nativeValue(to), sa.length));
+        }
+    }
+
+    static long recvfrom(Syscall c) {
+        SocketFile s = socket(c, c.intArg(0));
+        long count = Math.min(c.arg(2), 0x7ffff000L);
+        int flags = c.intArg(3) & MSG_ALLOWED;
+        long buffer = c.memory().writable(c.arg(1), count);
+        if (c.arg(4) == 0) {
+            return s.io(HostWaiter.POLLIN, () -> LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), buffer, count,
+                    flags | 0x40, 0, 0));
+        }
+        int guestLength = c.memory().readInt(c.arg(5));
+        if (guestLength < 0) {
+            return -Errno.EINVAL;
+        }
+        try (Memory from = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
+            len.setInt(0, SOCKADDR_MAX);
+            long n = s.io(HostWaiter.POLLIN, () -> LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), buffer, count,
+                    flags | 0x40, Pointer.nativeValue(from), Pointer.nativeValue(len)));
+            if (n >= 0) {
+                int actual = Math.min(len.getInt(0), SOCKADDR_MAX);
+                c.memory().writeBytes(c.arg(4), from.getByteArray(0, actual), 0, Math.min(actual, guestLength));
+                c.memory().writeInt(c.arg(5), actual);
+            }
+            return n;
+        }
+    }
+
+    /**
+     * sendmsg and recvmsg with the iovecs pointing straight into guest memory. Ancillary data
+     * (passing fds, credentials) is not supported: a request to send it is {@code EOPNOTSUPP},
+     * and none is ever received.
+     */
+    static long msg(Syscall c, boolean sending) {
+        SocketFile s = socket(c, c.intArg(0));
+        long msghdr = c.arg(1);
+        int flags = c.intArg(2) & MSG_ALLOWED;
+        AddressSpace m = c.memory();
+        m.check(msghdr, 56, AddressSpace.PROT_READ | (sending ? 0 : AddressSpace.PROT_WRITE));
+        long name = m.readLong(msghdr);
+        int nameLength = m.readInt(msghdr + 8);
+        long iov = m.readLong(msghdr + 16);
+        long iovCount = m.readLong(msghdr + 24);
+        long controlLength = m.readLong(msghdr + 40);
+        if (iovCount < 0 || iovCount > 1024 || nameLength < 0) {
+            return -Errno.EINVAL;
+        }
+        if (sending && controlLength != 0) {
+            return -Errno.EOPNOTSUPP;
+        }
+        byte[] destination = sending && name != 0 ? checkedAddress(c, s, name, nameLength, false) : null;
+        try (Memory hostIov = new Memory(Math.max(16, iovCount * 16)); Memory hdr = new Memory(56);
+                Memory sa = new Memory(SOCKADDR_MAX)) {
+            for (int i = 0; i < iovCount; i++) {
+                long base = m.readLong(iov + i * 16L);
+                long len = m.readLong(iov + i * 16L + 8);
+                if (len < 0) {
+                    return -Errno.EINVAL;
+                }
+                hostIov.setLong(i * 16L, len == 0 ? 0 : sending ? m.readable(base, len) : m.writable(base, len));
+                hostIov.setLong(i * 16L + 8, len);
+            }
+            hdr.clear();
+            if (destination != null) {
+                sa.write(0, destination, 0, destination.length);
+                hdr.setLong(0, Pointer.nativeValue(sa));
+                hdr.setInt(8, destination.length);
+            } else if (!sending && name != 0) {
+                hdr.setLong(0, Pointer.nativeValue(sa));
+                hdr.setInt(8, SOCKADDR_MAX);
+            }
+            hdr.setLong(16, Pointer.nativeValue(hostIov));
+            hdr.setLong(24, iovCount);
+            int nr = sending ? SyscallNumbers.SENDMSG : SyscallNumbers.RECVMSG;
+            long n = s.io(sending ? HostWaiter.POLLOUT : HostWaiter.POLLIN,
+                    () -> LibC.syscall(nr, s.hostFd(), Pointer.nativeValue(hdr), flags | 0x40, 0, 0, 0));
+            if (n >= 0 && !sending) {
+                if (name != 0) {
+                    int actual = Math.min(hdr.getInt(8), SOCKADDR_MAX);
+                    m.writeBytes(name, sa.getByteArray(0, actual), 0, Math.min(actual, nameLength));
+                    m.writeInt(msghdr + 8, actual);
+                }
+                m.writeLong(msghdr + 40, 0); // no control data
+                m.writeInt(msghdr + 48, hdr.getInt(48) & ~0x8); // msg_flags, without MSG_CTRUNC
+            }
+            return n;
+        }
+    }
+
+    /** sendfile: from a file (at the given or the file's own offset) to any writable fd. */
+    static long sendfile(Syscall c) {
+        FileDescription out = c.files().get(c.intArg(0));
+        FileDescription in = c.files().get(c.intArg(1));
+        long offsetAddress = c.arg(2);
+        long count = Math.min(c.arg(3), 0x7ffff000L);
+        if (count < 0) {
+            return -Errno.EINVAL;
+        }
+        long chunk = Math.min(count, 64 * 1024);
+        long total = 0;
+        long offset = offsetAddress != 0 ? c.memory().readLong(offsetAddress) : -1;
+        if (offset < -1) {
+            return -Errno.EINVAL;
+        }
+        try (Memory buffer = new Memory(Math.max(1, chunk))) {
+            long address = Pointer.nativeValue(buffer);
+            while (total < count) {
+                long want = Math.min(chunk, count - total);
+                long n = offset >= 0 ? in.pread(address, want, offset + total) : in.read(address, want);
+                if (n <= 0) {
+                    if (total == 0 && n < 0) {
+                        return n;
+                    }
+                    break;
+                }
+                long written = 0;
+                while (written < n) {
+                    long w = out.write(address + written, n - written);
+                    if (w <= 0) {
+                        if (total + written == 0) {
+                            return w;
+                        }
+                        total += written;
+                        if (offsetAddress != 0) {
+                            c.memory().writeLong(offsetAddress, offset + total);
+                        }
+                        return total;
+                    }
+                    written += w;
+                }
+                total += n;
+                if (n < want) {
+                    break;
+                }
+            }
+        }
+        if (offsetAddress != 0) {
+            c.memory().writeLong(offsetAddress, offset + total);
+        }
+        return total;
+    }
+}

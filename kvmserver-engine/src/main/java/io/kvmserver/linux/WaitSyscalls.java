@@ -1,0 +1,405 @@
+package io.kvmserver.linux;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import io.kvmserver.kvm.LibC;
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * Waiting family: poll, ppoll, select, pselect6, epoll, eventfd and timerfd.
+ *
+ * <p>In the template, a wait that includes the program's listening socket is where the engine
+ * freezes it ({@link Syscall#requestFreeze()}): the program is ready for requests. A request VM
+ * then performs that same wait for real.
+ */
+final class WaitSyscalls {
+
+    private static final int EPOLL_CTL_ADD = 1;
+    private static final int EPOLL_CTL_DEL = 2;
+    private static final int EPOLL_CTL_MOD = 3;
+    private static final int EPOLL_EVENT_SIZE = 12;
+    private static final int FD_SETSIZE = 1024;
+    private static final int EFD_SEMAPHORE = 1;
+    private static final int EFD_NONBLOCK = 04000;
+    private static final int EFD_CLOEXEC = 02000000;
+
+    private WaitSyscalls() {
+    }
+
+    static void register(SyscallTable t) {
+        t.register(SyscallNumbers.POLL, c -> poll(c, c.arg(0), c.arg(1), c.intArg(2)));
+        t.register(SyscallNumbers.PPOLL, c -> poll(c, c.arg(0), c.arg(1), timespecMillis(c, c.arg(2))));
+        t.register(SyscallNumbers.SELECT, c -> select(c, timevalMillis(c, c.arg(4))));
+        t.register(SyscallNumbers.PSELECT6, c -> select(c, timespecMillis(c, c.arg(4))));
+        t.register(SyscallNumbers.EPOLL_CREATE, c -> c.arg(0) <= 0 ? -Errno.EINVAL
+                : c.files().install(new EpollFile(), 0, false));
+        t.register(SyscallNumbers.EPOLL_CREATE1, c -> (c.intArg(0) & ~OpenFlags.O_CLOEXEC) != 0 ? -Errno.EINVAL
+                : c.files().install(new EpollFile(), 0, c.intArg(0) != 0));
+        t.register(SyscallNumbers.EPOLL_CTL, WaitSyscalls::epollCtl);
+        t.register(SyscallNumbers.EPOLL_WAIT, c -> epollWait(c, c.intArg(2), c.intArg(3)));
+        t.register(SyscallNumbers.EPOLL_PWAIT, c -> epollWait(c, c.intArg(2), c.intArg(3)));
+        t.register(SyscallNumbers.EPOLL_PWAIT2, c -> epollWait(c, c.intArg(2), timespecMillis(c, c.arg(3))));
+        t.register(SyscallNumbers.EVENTFD, c -> eventfd(c, c.intArg(0), 0));
+        t.register(SyscallNumbers.EVENTFD2, c -> eventfd(c, c.intArg(0), c.intArg(1)));
+        t.register(SyscallNumbers.TIMERFD_CREATE, WaitSyscalls::timerfdCreate);
+        t.register(SyscallNumbers.TIMERFD_SETTIME, WaitSyscalls::timerfdSettime);
+        t.register(SyscallNumbers.TIMERFD_GETTIME, WaitSyscalls::timerfdGettime);
+    }
+
+    /** A {@code struct timespec} timeout in milliseconds, rounded up; null pointer: forever. */
+    static long timespecMillis(Syscall c, long address) {
+        if (address == 0) {
+            return -1;
+        }
+        long seconds = c.memory().readLong(address);
+        long nanos = c.memory().readLong(address + 8);
+        if (seconds < 0 || nanos < 0 || nanos >= 1_000_000_000L) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        return seconds > Long.MAX_VALUE / 2000 ? Long.MAX_VALUE / 2 : seconds * 1000 + (nanos + 999_999) / 1_000_000;
+    }
+
+    static long timevalMillis(Syscall c, long address) {
+        if (address == 0) {
+            return -1;
+        }
+        long seconds = c.memory().readLong(address);
+        long micros = c.memory().readLong(address + 8);
+        if (seconds < 0 || micros < 0 || micros >= 1_000_000L) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        return seconds > Long.MAX_VALUE / 2000 ? Long.MAX_VALUE / 2 : seconds * 1000 + (micros + 999) / 1000;
+    }
+
+    static long poll(Syscall c, long fds, long count, long timeoutMillis) {
+        if (count < 0 || count > FdTable.LIMIT) {
+            return -Errno.EINVAL;
+        }
+        AddressSpace m = c.memory();
+        m.check(fds, count * 8, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE);
+        Readiness r = Readiness.current();
+        boolean listener = false;
+        for (int i = 0; i < count; i++) {
+            int fd = m.readInt(fds + i * 8L);
+            short events = (short) (m.memory().getInt(fds + i * 8L + 4) & 0xffff);
+            r.events[i] = (short) (events | Readiness.ALWAYS);
+            if (fd < 0) {
+                r.files[i] = null;
+                r.events[i] = 0;
+                continue;
+            }
+            r.files[i] = c.files().isOpen(fd) ? c.files().get(fd) : null;
+            listener |= r.files[i] != null && r.files[i].isListener();
+        }
+        if (listener && c.freezeOnListenerWait()) {
+            c.requestFreeze();
+            return 0;
+        }
+        // Entries with a negative fd take part as "never ready".
+        for (int i = 0; i < count; i++) {
+            if (r.events[i] == 0 && r.files[i] == null) {
+                r.files[i] = NeverReady.INSTANCE;
+            }
+        }
+        long n = r.await((int) count, timeoutMillis < 0 ? -1 : timeoutMillis);
+        if (n < 0) {
+            return n;
+        }
+        for (int i = 0; i < count; i++) {
+            m.memory().putShort(fds + i * 8L + 6, r.revents[i]);
+        }
+        return n;
+    }
+
+    static long select(Syscall c, long timeoutMillis) {
+        int nfds = c.intArg(0);
+        long readSet = c.arg(1);
+        long writeSet = c.arg(2);
+        long exceptSet = c.arg(3);
+        if (nfds < 0 || nfds > FD_SETSIZE) {
+            return -Errno.EINVAL;
+        }
+        AddressSpace m = c.memory();
+        int words = (nfds + 63) / 64;
+        long[] read = new long[words];
+        long[] write = new long[words];
+        long[] except = new long[words];
+        for (int w = 0; w < words; w++) {
+            read[w] = readSet == 0 ? 0 : m.readLong(readSet + w * 8L);
+            write[w] = writeSet == 0 ? 0 : m.readLong(writeSet + w * 8L);
+            except[w] = exceptSet == 0 ? 0 : m.readLong(exceptSet + w * 8L);
+        }
+        Readiness r = Readiness.current();
+        int count = 0;
+        int[] fdOf = new int[nfds];
+        boolean listener = false;
+        for (int fd = 0; fd < nfds; fd++) {
+            long bit = 1L << (fd & 63);
+            short ev = 0;
+            if ((read[fd >> 6] & bit) != 0) {
+                ev |= HostWaiter.POLLIN;
+            }
+            if ((write[fd >> 6] & bit) != 0) {
+                ev |= HostWaiter.POLLOUT;
+            }
+            if ((except[fd >> 6] & bit) != 0) {
+                ev |= HostWaiter.POLLPRI;
+            }
+            if (ev == 0) {
+                continue;
+            }
+            FileDescription f = c.files().get(fd); // EBADF for a closed fd in a set, as select(2)
+            listener |= f.isListener();
+            r.files[count] = f;
+            r.events[count] = ev;
+            fdOf[count++] = fd;
+        }
+        if (listener && c.freezeOnListenerWait()) {
+            c.requestFreeze();
+            return 0;
+        }
+        long n = r.await(count, timeoutMillis);
+        if (n < 0) {
+            return n;
+        }
+        java.util.Arrays.fill(read, 0);
+        java.util.Arrays.fill(write, 0);
+        java.util.Arrays.fill(except, 0);
+        int total = 0;
+        for (int i = 0; i < count; i++) {
+            int fd = fdOf[i];
+            long bit = 1L << (fd & 63);
+            short rv = r.revents[i];
+            if ((rv & (HostWaiter.POLLIN | HostWaiter.POLLHUP | HostWaiter.POLLERR)) != 0
+                    && (r.events[i] & HostWaiter.POLLIN) != 0) {
+                read[fd >> 6] |= bit;
+                total++;
+            }
+            if ((rv & (HostWaiter.POLLOUT | HostWaiter.POLLERR)) != 0 && (r.events[i] & HostWaiter.POLLOUT) != 0) {
+                write[fd >> 6] |= bit;
+                total++;
+            }
+            if ((rv & HostWaiter.POLLPRI) != 0 && (r.events[i] & HostWaiter.POLLPRI) != 0) {
+                except[fd >> 6] |= bit;
+                total++;
+            }
+        }
+        for (int w = 0; w < words; w++) {
+            if (readSet != 0) {
+                m.writeLong(readSet + w * 8L, read[w]);
+            }
+            if (writeSet != 0) {
+                m.writeLong(writeSet + w * 8L, write[w]);
+            }
+            if (exceptSet != 0) {
+                m.writeLong(exceptSet + w * 8L, except[w]);
+            }
+        }
+        return total;
+    }
+
+    private static EpollFile epoll(Syscall c, int fd) {
+        FileDescription f = c.files().get(fd);
+        if (!(f instanceof EpollFile e)) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        return e;
+    }
+
+    static long epollCtl(Syscall c) {
+        EpollFile ep = epoll(c, c.intArg(0));
+        int op = c.intArg(1);
+        int fd = c.intArg(2);
+        long event = c.arg(3);
+        FileDescription target = c.files().get(fd);
+        if (target == ep) {
+            return -Errno.EINVAL;
+        }
+        if (target instanceof HostFile h && h.hostFd() >= 0 && !h.isDirectory() && h.path() != null
+                && !h.path().startsWith("/dev/")) {
+            return -Errno.EPERM; // regular files are always ready; epoll refuses them
+        }
+        Map<Integer, EpollFile.Interest> interests = ep.interests();
+        switch (op) {
+            case EPOLL_CTL_ADD, EPOLL_CTL_MOD -> {
+                int events = c.memory().readInt(event);
+                long data = c.memory().readLong(event + 4);
+                EpollFile.Interest existing = interests.get(fd);
+                if (op == EPOLL_CTL_ADD) {
+                    if (existing != null) {
+                        return -Errno.EEXIST;
+                    }
+                    interests.put(fd, new EpollFile.Interest(events, data));
+                } else {
+                    if (existing == null) {
+                        return -Errno.ENOENT;
+                    }
+                    if ((existing.events & EpollFile.EPOLLEXCLUSIVE) != 0) {
+                        return -Errno.EINVAL;
+                    }
+                    existing.events = events;
+                    existing.data = data;
+                    existing.disabled = false;
+                }
+                return 0;
+            }
+            case EPOLL_CTL_DEL -> {
+                return interests.remove(fd) == null ? -Errno.ENOENT : 0;
+            }
+            default -> {
+                return -Errno.EINVAL;
+            }
+        }
+    }
+
+    static long epollWait(Syscall c, int maxEvents, long timeoutMillis) {
+        EpollFile ep = epoll(c, c.intArg(0));
+        long events = c.arg(1);
+        if (maxEvents <= 0 || maxEvents > Integer.MAX_VALUE / EPOLL_EVENT_SIZE) {
+            return -Errno.EINVAL;
+        }
+        AddressSpace m = c.memory();
+        m.check(events, (long) maxEvents * EPOLL_EVENT_SIZE, AddressSpace.PROT_WRITE);
+        Readiness r = Readiness.current();
+        int count = 0;
+        int[] fdOf = new int[ep.interests().size()];
+        boolean listener = false;
+        for (Iterator<Map.Entry<Integer, EpollFile.Interest>> it = ep.interests().entrySet().iterator(); it.hasNext();) {
+            Map.Entry<Integer, EpollFile.Interest> e = it.next();
+            if (!c.files().isOpen(e.getKey())) {
+                it.remove(); // closing the last fd of a file removes its registrations
+                continue;
+            }
+            if (e.getValue().disabled) {
+                continue;
+            }
+            FileDescription f = c.files().get(e.getKey());
+            listener |= f.isListener();
+            r.files[count] = f;
+            r.events[count] = (short) (e.getValue().events | Readiness.ALWAYS);
+            fdOf[count++] = e.getKey();
+        }
+        if (listener && c.freezeOnListenerWait()) {
+            c.requestFreeze();
+            return 0;
+        }
+        long n = r.await(count, timeoutMillis < 0 ? -1 : timeoutMillis);
+        if (n < 0) {
+            return n;
+        }
+        int written = 0;
+        for (int i = 0; i < count && written < maxEvents; i++) {
+            if (r.revents[i] == 0) {
+                continue;
+            }
+            EpollFile.Interest interest = ep.interests().get(fdOf[i]);
+            long at = events + (long) written * EPOLL_EVENT_SIZE;
+            m.writeInt(at, r.revents[i] & 0xffff);
+            m.memory().putLong(at + 4, interest.data);
+            if ((interest.events & EpollFile.EPOLLONESHOT) != 0) {
+                interest.disabled = true;
+            }
+            written++;
+        }
+        return written;
+    }
+
+    static long eventfd(Syscall c, int initial, int flags) {
+        if ((flags & ~(EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC)) != 0) {
+            return -Errno.EINVAL;
+        }
+        long fd = HostFile.call(() -> LibC.syscall(SyscallNumbers.EVENTFD2, initial & 0xffffffffL,
+                (flags & EFD_SEMAPHORE) | EFD_NONBLOCK | EFD_CLOEXEC, 0, 0, 0, 0));
+        if (fd < 0) {
+            return fd;
+        }
+        int status = OpenFlags.O_RDWR | (flags & EFD_NONBLOCK);
+        return c.files().install(new StreamFile((int) fd, true, status, "anon_inode:[eventfd]", 0), 0,
+                (flags & EFD_CLOEXEC) != 0);
+    }
+
+    static long timerfdCreate(Syscall c) {
+        int clock = c.intArg(0);
+        int flags = c.intArg(1);
+        if ((flags & ~(EFD_NONBLOCK | EFD_CLOEXEC)) != 0) {
+            return -Errno.EINVAL;
+        }
+        if (clock != 0 && clock != 1 && clock != 7) { // REALTIME, MONOTONIC, BOOTTIME
+            return -Errno.EINVAL;
+        }
+        long fd = HostFile.call(() -> LibC.syscall(SyscallNumbers.TIMERFD_CREATE, clock, EFD_NONBLOCK | EFD_CLOEXEC, 0,
+                0, 0, 0));
+        if (fd < 0) {
+            return fd;
+        }
+        int status = OpenFlags.O_RDWR | (flags & EFD_NONBLOCK);
+        return c.files().install(new StreamFile((int) fd, true, status, "anon_inode:[timerfd]", 0), 0,
+                (flags & EFD_CLOEXEC) != 0);
+    }
+
+    private static StreamFile timerfd(Syscall c, int fd) {
+        FileDescription f = c.files().get(fd);
+        if (!(f instanceof StreamFile s) || !"anon_inode:[timerfd]".equals(s.path())) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        return s;
+    }
+
+    static long timerfdSettime(Syscall c) {
+        StreamFile t = timerfd(c, c.intArg(0));
+        int flags = c.intArg(1);
+        if ((flags & ~3) != 0) {
+            return -Errno.EINVAL;
+        }
+        byte[] value = c.memory().readBytes(c.arg(2), 32);
+        try (Memory in = new Memory(32); Memory out = new Memory(32)) {
+            in.write(0, value, 0, 32);
+            long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.TIMERFD_SETTIME, t.hostFd(), flags,
+                    Pointer.nativeValue(in), Pointer.nativeValue(out), 0, 0));
+            if (rc == 0 && c.arg(3) != 0) {
+                c.memory().writeBytes(c.arg(3), out.getByteArray(0, 32));
+            }
+            return rc;
+        }
+    }
+
+    static long timerfdGettime(Syscall c) {
+        StreamFile t = timerfd(c, c.intArg(0));
+        long host = c.memory().writable(c.arg(1), 32);
+        return HostFile.call(() -> LibC.syscall(SyscallNumbers.TIMERFD_GETTIME, t.hostFd(), host, 0, 0, 0, 0));
+    }
+
+    /** Stands in for a negative fd in a poll array: takes part, never ready. */
+    private static final class NeverReady extends FileDescription {
+        static final NeverReady INSTANCE = new NeverReady();
+
+        NeverReady() {
+            super(0);
+        }
+
+        @Override
+        public int pollHostFd() {
+            return -1;
+        }
+
+        @Override
+        public short readinessWithoutHost(short events) {
+            return 0;
+        }
+
+        @Override
+        public long stat(long hostStatBuffer) {
+            return -Errno.EBADF;
+        }
+
+        @Override
+        public FileDescription fork() {
+            return this;
+        }
+
+        @Override
+        protected void closeHost() {
+        }
+    }
+}
