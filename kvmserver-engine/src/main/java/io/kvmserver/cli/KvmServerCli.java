@@ -2,19 +2,21 @@ package io.kvmserver.cli;
 
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.elf.ElfException;
-import io.kvmserver.kvm.Kvm;
 import io.kvmserver.kvm.KvmException;
 import io.kvmserver.linux.GuestConsole;
-import io.kvmserver.server.Program;
-import io.kvmserver.server.ProgramRunner;
+import io.kvmserver.server.KvmServer;
+import io.kvmserver.server.KvmServerException;
 import io.kvmserver.vm.RunResult;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
 
 /**
  * {@code java -jar kvmserver-cli.jar [OPTIONS] program [args...]}: the C++ kvmserver's command
- * line. The guest's stdout and stderr are this process's; its exit status is ours; a crash is one
- * line on stderr and status 128 + signal, as a shell reports it.
+ * line. A server program is served until this process is stopped (SIGINT or SIGTERM shut it down
+ * gracefully); a program that is not a server runs to completion: its stdout and stderr are this
+ * process's, its exit status is ours, a crash is one line on stderr and status 128 + signal, as a
+ * shell reports it.
  */
 public final class KvmServerCli {
 
@@ -45,28 +47,29 @@ public final class KvmServerCli {
         if (options.verbose()) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
         }
-        try (Kvm kvm = Kvm.open()) {
-            Program program = Program.prepare(options, GuestConsole.inherit(), System.getenv());
-            return report(options, ProgramRunner.run(kvm, program, options.maxBootTime()));
+        KvmServer server;
+        try {
+            server = KvmServer.start(options, GuestConsole.inherit(), System.getenv());
+        } catch (KvmServerException e) {
+            if (e.result() != null && e.result().kind() == RunResult.Kind.EXITED) {
+                return e.result().exitStatus(); // not a server: a program that ran to completion
+            }
+            System.err.println("kvmserver: " + e.getMessage());
+            return e.result() != null ? e.result().shellStatus() : 1;
         } catch (ElfException | KvmException e) {
             System.err.println("kvmserver: " + e.getMessage());
             return 1;
         }
-    }
-
-    private static int report(KvmServerOptions options, RunResult result) {
-        switch (result.kind()) {
-            case EXITED:
-                return result.exitStatus();
-            case CRASHED:
-                System.err.println("kvmserver: program " + options.program() + " crashed: " + result.detail());
-                return result.shellStatus();
-            case TIMED_OUT:
-                System.err.println("kvmserver: program " + options.program() + " did not finish within --max-boot-time "
-                        + options.maxBootTime().toMillis() / 1000.0 + " s; stopped (" + result.detail() + ")");
-                return result.shellStatus();
-            default:
-                return 1;
+        CountDownLatch stopped = new CountDownLatch(1);
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            server.close();
+            stopped.countDown();
+        }, "kvmserver-shutdown"));
+        try {
+            stopped.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
+        return 0;
     }
 }

@@ -55,11 +55,16 @@ public final class ElfFile {
         if (bytes.length < 4 || b.getInt(0) != 0x464c457f) {
             throw fail("is not an ELF executable (no ELF magic)");
         }
+        // The class comes before the size check: a 32-bit ELF header is only 52 bytes long, and
+        // "32-bit" is the useful answer for it, not "truncated".
+        if (bytes.length > 4 && bytes[4] == 1) {
+            throw fail("is a 32-bit ELF file; only x86-64 (ELFCLASS64) programs can run");
+        }
         if (bytes.length < EHDR_SIZE) {
             throw fail("is truncated: " + bytes.length + " bytes, shorter than an ELF header");
         }
         if (bytes[4] != 2) {
-            throw fail("is a 32-bit ELF file; only x86-64 (ELFCLASS64) programs can run");
+            throw fail("has an invalid ELF class " + bytes[4] + "; only x86-64 (ELFCLASS64) programs can run");
         }
         if (bytes[5] != 1) {
             throw fail("is a big-endian ELF file; only little-endian x86-64 programs can run");

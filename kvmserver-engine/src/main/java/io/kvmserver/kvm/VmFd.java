@@ -12,6 +12,7 @@ public final class VmFd implements AutoCloseable {
     private final Kvm kvm;
     private final int fd;
     private final Memory region = new Memory(KvmAbi.MEMORY_REGION_SIZE);
+    private final Memory dirtyLog = new Memory(16);
 
     VmFd(Kvm kvm, int fd) {
         this.kvm = kvm;
@@ -28,10 +29,17 @@ public final class VmFd implements AutoCloseable {
         return kvm;
     }
 
+    /** {@code KVM_MEM_LOG_DIRTY_PAGES}: KVM records every page the guest writes in the slot. */
+    public static final int MEM_LOG_DIRTY_PAGES = 1;
+
     /** Maps {@code size} bytes of host memory at {@code hostAddress} as guest physical memory. */
     public void setUserMemoryRegion(int slot, long guestPhysical, long size, long hostAddress) {
+        setUserMemoryRegion(slot, 0, guestPhysical, size, hostAddress);
+    }
+
+    public void setUserMemoryRegion(int slot, int flags, long guestPhysical, long size, long hostAddress) {
         region.setInt(0, slot);
-        region.setInt(4, 0);
+        region.setInt(4, flags);
         region.setLong(8, guestPhysical);
         region.setLong(16, size);
         region.setLong(24, hostAddress);
@@ -40,6 +48,21 @@ public final class VmFd implements AutoCloseable {
         } catch (LastErrorException e) {
             throw new KvmException("KVM_SET_USER_MEMORY_REGION (slot " + slot + ", " + size + " bytes) failed",
                     e.getErrorCode());
+        }
+    }
+
+    /**
+     * {@code KVM_GET_DIRTY_LOG}: copies the slot's dirty bitmap (one bit per page, in 64-bit
+     * words) into {@code bitmap} and clears it in KVM, re-arming write tracking.
+     */
+    public void getDirtyLog(int slot, Memory bitmap) {
+        dirtyLog.setInt(0, slot);
+        dirtyLog.setInt(4, 0);
+        dirtyLog.setPointer(8, bitmap);
+        try {
+            LibC.ioctl(fd, KvmAbi.KVM_GET_DIRTY_LOG, dirtyLog);
+        } catch (LastErrorException e) {
+            throw new KvmException("KVM_GET_DIRTY_LOG failed", e.getErrorCode());
         }
     }
 

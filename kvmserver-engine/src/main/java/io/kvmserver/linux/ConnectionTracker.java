@@ -31,4 +31,9 @@ public interface ConnectionTracker {
 
     /** The program closed (the last fd of) a connection it accepted. */
     void closed();
+
+    /** Whether the VM's request is over, so its run should end at the next system call. */
+    default boolean finished() {
+        return false;
+    }
 }

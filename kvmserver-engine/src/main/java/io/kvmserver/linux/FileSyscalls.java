@@ -105,6 +105,14 @@ final class FileSyscalls {
             c.files().get(c.intArg(0));
             return 0;
         });
+        // Refused on purpose, with the EPERM of a file system that does not support links
+        // (link(2), symlink(2)). A hard link of a readable file into a writable directory would
+        // make the file writable through the new name; a symlink's target would be read in the
+        // host's namespace, not the guest's (volumes), so it would not mean what the guest wrote.
+        t.register(SyscallNumbers.LINK, c -> -Errno.EPERM);
+        t.register(SyscallNumbers.LINKAT, c -> -Errno.EPERM);
+        t.register(SyscallNumbers.SYMLINK, c -> -Errno.EPERM);
+        t.register(SyscallNumbers.SYMLINKAT, c -> -Errno.EPERM);
     }
 
     // ---- paths ----
@@ -112,6 +120,16 @@ final class FileSyscalls {
     /** Where a path argument leads: resolved through the policy, relative to cwd or a dirfd. */
     static Resolution resolve(Syscall c, int dirfd, long pathAddress, Access access,
             boolean allowEmpty) {
+        return resolve(c, dirfd, pathAddress, access, allowEmpty, true);
+    }
+
+    /**
+     * As {@link #resolve(Syscall, int, long, Access, boolean)}; with {@code follow} false the last
+     * component is not followed if it is a symlink, for calls that act on the link itself
+     * (unlink, rename, lstat, readlink): otherwise unlinking a link would delete its target.
+     */
+    static Resolution resolve(Syscall c, int dirfd, long pathAddress, Access access,
+            boolean allowEmpty, boolean follow) {
         String path = c.memory().readPath(pathAddress);
         String base = c.process().cwd();
         if (path.isEmpty()) {
@@ -130,7 +148,8 @@ final class FileSyscalls {
             }
             base = dir.path();
         }
-        Resolution r = c.kernel().fileSystem().resolve(base, path, access);
+        Resolution r = follow ? c.kernel().fileSystem().resolve(base, path, access)
+                : c.kernel().fileSystem().resolveNoFollow(base, path, access);
         if (r.errno() != 0) {
             throw new SyscallError(r.errno());
         }
@@ -300,7 +319,8 @@ final class FileSyscalls {
         if ((flags & OpenFlags.AT_EMPTY_PATH) != 0 && c.memory().readCString(pathAddress, PATH_MAX).length == 0) {
             return c.files().get(dirfd).stat(host);
         }
-        Resolution r = resolve(c, dirfd, pathAddress, Access.READ, false);
+        Resolution r = resolve(c, dirfd, pathAddress, Access.READ, false,
+                (flags & OpenFlags.AT_SYMLINK_NOFOLLOW) == 0);
         if (isVirtual(r)) {
             return new MemoryFile(new byte[0], r.guestPath()).stat(host);
         }
@@ -530,7 +550,7 @@ final class FileSyscalls {
         if ((flags & ~OpenFlags.AT_REMOVEDIR) != 0) {
             return -Errno.EINVAL;
         }
-        Resolution r = resolve(c, dirfd, pathAddress, Access.WRITE, false);
+        Resolution r = resolve(c, dirfd, pathAddress, Access.WRITE, false, false);
         if (isVirtual(r)) {
             return -Errno.EACCES;
         }
@@ -550,8 +570,8 @@ final class FileSyscalls {
         if ((flags & ~7) != 0) {
             return -Errno.EINVAL;
         }
-        Resolution from = resolve(c, oldDirfd, oldPath, Access.WRITE, false);
-        Resolution to = resolve(c, newDirfd, newPath, Access.WRITE, false);
+        Resolution from = resolve(c, oldDirfd, oldPath, Access.WRITE, false, false);
+        Resolution to = resolve(c, newDirfd, newPath, Access.WRITE, false, false);
         if (isVirtual(from) || isVirtual(to)) {
             return -Errno.EACCES;
         }

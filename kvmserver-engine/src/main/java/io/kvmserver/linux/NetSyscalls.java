@@ -231,6 +231,7 @@ final class NetSyscalls {
                 0, 0));
         if (rc == 0) {
             s.markListening();
+            c.listening(s);
         }
         return rc;
     }
@@ -261,7 +262,7 @@ final class NetSyscalls {
             c.memory().check(addr, guestLength, AddressSpace.PROT_WRITE);
         }
         if (c.freezeOnListenerWait() && (s.statusFlags() & OpenFlags.O_NONBLOCK) == 0) {
-            c.requestFreeze();
+            c.requestFreeze(s);
             return 0;
         }
         if (c.files().openCount() >= FdTable.LIMIT) {

@@ -15,14 +15,14 @@ public class SocketFile extends StreamFile {
     private final int domain;
     private final int type;
     private boolean listening;
-    /** Accepted from the shared listener: closing it ends the request. */
-    private final boolean requestConnection;
+    /** Told when this connection, accepted from a listener, is closed: that can end a request. */
+    private final ConnectionTracker tracker;
 
     public SocketFile(int fd, boolean owner, int statusFlags, int domain, int type, boolean requestConnection) {
         super(fd, owner, statusFlags, "socket:", S_IFSOCK);
         this.domain = domain;
         this.type = type;
-        this.requestConnection = requestConnection;
+        this.tracker = requestConnection ? HostWaiter.current().connections() : null;
     }
 
     public int domain() {
@@ -75,8 +75,8 @@ public class SocketFile extends StreamFile {
     @Override
     protected void closeHost() {
         super.closeHost();
-        if (requestConnection) {
-            HostWaiter.current().connections().closed();
+        if (tracker != null) {
+            tracker.closed();
         }
     }
 }

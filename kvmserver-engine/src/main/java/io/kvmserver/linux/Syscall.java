@@ -17,8 +17,9 @@ public final class Syscall {
     private int exitStatus;
     private int fatalSignal;
     private boolean segmentBasesChanged;
-    private boolean freezeOnListenerWait;
+    private volatile boolean freezeOnListenerWait;
     private boolean freezeRequested;
+    private volatile FileDescription listener;
 
     public Syscall(Kernel kernel, LinuxProcess process) {
         this.kernel = kernel;
@@ -113,9 +114,23 @@ public final class Syscall {
         return freezeOnListenerWait;
     }
 
-    /** The program is about to wait for a connection: stop here, before the wait is performed. */
-    public void requestFreeze() {
+    /**
+     * The program is about to wait for a connection on {@code listeningSocket}: stop here, before
+     * the wait is performed.
+     */
+    public void requestFreeze(FileDescription listeningSocket) {
         freezeRequested = true;
+        listener = listeningSocket;
+    }
+
+    /** The socket the program last listened on, or null: warmup connects to it. */
+    public FileDescription listener() {
+        return listener;
+    }
+
+    /** Called when the program starts listening on a socket. */
+    public void listening(FileDescription socket) {
+        listener = socket;
     }
 
     public boolean takeFreezeRequested() {

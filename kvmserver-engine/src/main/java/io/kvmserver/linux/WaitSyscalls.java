@@ -10,7 +10,7 @@ import java.util.Map;
  * Waiting family: poll, ppoll, select, pselect6, epoll, eventfd and timerfd.
  *
  * <p>In the template, a wait that includes the program's listening socket is where the engine
- * freezes it ({@link Syscall#requestFreeze()}): the program is ready for requests. A request VM
+ * freezes it ({@link Syscall#requestFreeze}): the program is ready for requests. A request VM
  * then performs that same wait for real.
  */
 final class WaitSyscalls {
@@ -79,7 +79,7 @@ final class WaitSyscalls {
         AddressSpace m = c.memory();
         m.check(fds, count * 8, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE);
         Readiness r = Readiness.current();
-        boolean listener = false;
+        FileDescription listener = null;
         for (int i = 0; i < count; i++) {
             int fd = m.readInt(fds + i * 8L);
             short events = (short) (m.memory().getInt(fds + i * 8L + 4) & 0xffff);
@@ -90,10 +90,12 @@ final class WaitSyscalls {
                 continue;
             }
             r.files[i] = c.files().isOpen(fd) ? c.files().get(fd) : null;
-            listener |= r.files[i] != null && r.files[i].isListener();
+            if (r.files[i] != null && r.files[i].isListener()) {
+                listener = r.files[i];
+            }
         }
-        if (listener && c.freezeOnListenerWait()) {
-            c.requestFreeze();
+        if (listener != null && c.freezeOnListenerWait()) {
+            c.requestFreeze(listener);
             return 0;
         }
         // Entries with a negative fd take part as "never ready".
@@ -133,7 +135,7 @@ final class WaitSyscalls {
         Readiness r = Readiness.current();
         int count = 0;
         int[] fdOf = new int[nfds];
-        boolean listener = false;
+        FileDescription listener = null;
         for (int fd = 0; fd < nfds; fd++) {
             long bit = 1L << (fd & 63);
             short ev = 0;
@@ -150,13 +152,15 @@ final class WaitSyscalls {
                 continue;
             }
             FileDescription f = c.files().get(fd); // EBADF for a closed fd in a set, as select(2)
-            listener |= f.isListener();
+            if (f.isListener()) {
+                listener = f;
+            }
             r.files[count] = f;
             r.events[count] = ev;
             fdOf[count++] = fd;
         }
-        if (listener && c.freezeOnListenerWait()) {
-            c.requestFreeze();
+        if (listener != null && c.freezeOnListenerWait()) {
+            c.requestFreeze(listener);
             return 0;
         }
         long n = r.await(count, timeoutMillis);
@@ -264,7 +268,7 @@ final class WaitSyscalls {
         Readiness r = Readiness.current();
         int count = 0;
         int[] fdOf = new int[ep.interests().size()];
-        boolean listener = false;
+        FileDescription listener = null;
         for (Iterator<Map.Entry<Integer, EpollFile.Interest>> it = ep.interests().entrySet().iterator(); it.hasNext();) {
             Map.Entry<Integer, EpollFile.Interest> e = it.next();
             if (!c.files().isOpen(e.getKey())) {
@@ -275,13 +279,15 @@ final class WaitSyscalls {
                 continue;
             }
             FileDescription f = c.files().get(e.getKey());
-            listener |= f.isListener();
+            if (f.isListener()) {
+                listener = f;
+            }
             r.files[count] = f;
             r.events[count] = (short) (e.getValue().events | Readiness.ALWAYS);
             fdOf[count++] = e.getKey();
         }
-        if (listener && c.freezeOnListenerWait()) {
-            c.requestFreeze();
+        if (listener != null && c.freezeOnListenerWait()) {
+            c.requestFreeze(listener);
             return 0;
         }
         long n = r.await(count, timeoutMillis < 0 ? -1 : timeoutMillis);

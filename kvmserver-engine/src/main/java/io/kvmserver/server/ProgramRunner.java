@@ -33,7 +33,7 @@ public final class ProgramRunner {
 
     /** Runs an already booted VM under a time limit enforced from the watchdog thread. */
     public static RunResult run(GuestVm vm, Duration limit) {
-        ScheduledFuture<?> stop = WATCHDOG.schedule(vm::interrupt, limit.toNanos(), TimeUnit.NANOSECONDS);
+        ScheduledFuture<?> stop = WATCHDOG.schedule((Runnable) vm::interrupt, limit.toNanos(), TimeUnit.NANOSECONDS);
         try {
             return vm.run();
         } finally {

@@ -12,8 +12,10 @@ import io.kvmserver.kvm.VcpuFd;
 import io.kvmserver.kvm.VmFd;
 import io.kvmserver.linux.AddressSpace;
 import io.kvmserver.linux.FdTable;
+import io.kvmserver.linux.HostWaiter;
 import io.kvmserver.linux.Kernel;
 import io.kvmserver.linux.LinuxProcess;
+import io.kvmserver.linux.SyscallNumbers;
 import io.kvmserver.linux.Syscall;
 import io.kvmserver.linux.SyscallTable;
 import io.kvmserver.x86.CpuSetup;
@@ -21,15 +23,25 @@ import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.PageTables;
 import io.kvmserver.x86.TrapStub;
 import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One KVM virtual machine with one vCPU running one Linux program, and the loop that runs it:
  * each exit is a system call to emulate or a fault to report.
  *
+ * <p>A VM is either booted from an ELF file (the template) or forked from a frozen template
+ * ({@link #fork}): then its memory is a private copy-on-write view of the template's, KVM logs the
+ * pages it writes, and {@link #reset()} puts memory, registers and kernel state back.
+ *
  * <p>The loop allocates nothing per exit: registers are read through sync regs, the system call
  * context is reused, and errors are returned as values.
  */
 public final class GuestVm implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(GuestVm.class);
+    /** Logs every system call at INFO: for debugging the engine, far too slow for anything else. */
+    private static final boolean TRACE = Boolean.getBoolean("kvmserver.trace");
 
     /** The stack the program starts with, at the top of its address space (RLIMIT_STACK). */
     static final long STACK_SIZE = 8L << 20;
@@ -41,10 +53,6 @@ public final class GuestVm implements AutoCloseable {
     private static final int SIGFPE = 8;
     private static final int SIGTRAP = 5;
 
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(GuestVm.class);
-    /** Logs every system call at INFO: for debugging the engine, far too slow for anything else. */
-    private static final boolean TRACE = Boolean.getBoolean("kvmserver.trace");
-
     private final VmFd vm;
     private final VcpuFd vcpu;
     private final GuestMemory memory;
@@ -52,18 +60,23 @@ public final class GuestVm implements AutoCloseable {
     private final Kernel kernel;
     private final SyscallTable table;
     private final Syscall syscall;
+    private final HostWaiter waiter = new HostWaiter();
+    private final VmSnapshot source;
+    private final DirtyPages dirty;
     private LinuxProcess process;
     private final Memory sregs = new Memory(KvmAbi.SREGS_SIZE);
     private final Memory segmentBases = CpuSetup.msrBlock(new long[][] {{CpuSetup.MSR_FS_BASE, 0},
         {CpuSetup.MSR_GS_BASE, 0}});
 
-    private volatile boolean stopRequested;
+    private volatile RunResult.Kind stopKind;
+    private volatile String stopDetail;
     private volatile long vcpuThread;
+    private boolean lastTrapDirect;
     private long exits;
     private long syscalls;
 
     private GuestVm(VmFd vm, VcpuFd vcpu, GuestMemory memory, PageTables tables, Kernel kernel,
-            LinuxProcess process) {
+            LinuxProcess process, VmSnapshot source, DirtyPages dirty) {
         this.vm = vm;
         this.vcpu = vcpu;
         this.memory = memory;
@@ -71,6 +84,8 @@ public final class GuestVm implements AutoCloseable {
         this.kernel = kernel;
         this.table = kernel.table();
         this.process = process;
+        this.source = source;
+        this.dirty = dirty;
         this.syscall = new Syscall(kernel, process);
     }
 
@@ -103,14 +118,14 @@ public final class GuestVm implements AutoCloseable {
             vm.setUserMemoryRegion(0, 0, memory.size(), memory.hostBase());
             VcpuFd vcpu = vm.createVcpu(0);
             CpuSetup.configure(vcpu, tables.root(), kvm.supportedXcr0());
+            // Sync regs are pushed into the vCPU on the first run, so set every one of them.
             for (int r = KvmAbi.RAX; r <= KvmAbi.R15; r += 8) {
                 vcpu.setReg(r, 0);
             }
             vcpu.setReg(KvmAbi.RIP, loaded.entry());
             vcpu.setReg(KvmAbi.RSP, sp);
             vcpu.setReg(KvmAbi.RFLAGS, CpuSetup.USER_RFLAGS_FIXED);
-            // Sync regs hold stale values until the first exit: push ours with a full set.
-            return new GuestVm(vm, vcpu, memory, tables, kernel, process);
+            return new GuestVm(vm, vcpu, memory, tables, kernel, process, null, null);
         } catch (RuntimeException e) {
             if (vm != null) {
                 vm.close();
@@ -120,12 +135,115 @@ public final class GuestVm implements AutoCloseable {
         }
     }
 
+    /**
+     * Freezes this VM, which must just have returned {@link RunResult.Kind#WAITING}: the state
+     * from which request VMs start, inside the trap stub, about to perform the wait again.
+     */
+    public VmSnapshot freeze(Kvm kvm) {
+        Memory regs = new Memory(KvmAbi.REGS_SIZE);
+        vcpu.saveRegs(regs);
+        // Re-execute the trap instruction: on the PVM path the #GP entry's out (its frame is
+        // still on the exception stack), on the hardware path the LSTAR stub's out.
+        regs.setLong(KvmAbi.RIP, lastTrapDirect ? GuestLayout.SYSCALL_ENTRY : TrapStub.exceptionEntry(13));
+        Memory frozenSregs = new Memory(KvmAbi.SREGS_SIZE);
+        vcpu.getSregs(frozenSregs);
+        Memory xsave = new Memory(KvmAbi.XSAVE_SIZE);
+        vcpu.getXsave(xsave);
+        return new VmSnapshot(kernel, memory, process, regs, frozenSregs, xsave, kvm.supportedXcr0(), tables.cursor());
+    }
+
+    /** A request VM: its own KVM VM and vCPU over a private copy-on-write view of the template. */
+    public static GuestVm fork(Kvm kvm, VmSnapshot snapshot) {
+        GuestMemory memory = snapshot.memory().forkPrivate();
+        VmFd vm = null;
+        try {
+            PageTables tables = new PageTables(memory, snapshot.process().memory().pageTables().poolStart(),
+                    snapshot.process().memory().pageTables().poolEnd());
+            tables.restoreCursor(snapshot.pageTableCursor());
+            vm = kvm.createVm();
+            vm.setUserMemoryRegion(0, VmFd.MEM_LOG_DIRTY_PAGES, 0, memory.size(), memory.hostBase());
+            VcpuFd vcpu = vm.createVcpu(0);
+            CpuSetup.configure(vcpu, tables.root(), snapshot.xcr0());
+            DirtyPages dirty = new DirtyPages(vm, memory.size());
+            memory.setWriteListener(dirty);
+            LinuxProcess process = snapshot.process().fork(memory, tables);
+            GuestVm forked = new GuestVm(vm, vcpu, memory, tables, snapshot.kernel(), process, snapshot, dirty);
+            forked.restoreCpu();
+            return forked;
+        } catch (RuntimeException e) {
+            if (vm != null) {
+                vm.close();
+            }
+            memory.close();
+            throw e;
+        }
+    }
+
+    private void restoreCpu() {
+        vcpu.setSregs(source.sregs());
+        vcpu.setXsave(source.xsave());
+        vcpu.loadRegs(source.regs());
+        segmentBases.setLong(8 + 8, process.fsBase());
+        segmentBases.setLong(8 + 16 + 8, process.gsBase());
+        vcpu.setMsrs(segmentBases);
+    }
+
+    /** What a reset did: pages restored from the template. */
+    public record ResetStats(long pages, long nanos) {
+    }
+
+    /**
+     * Puts a forked VM back to the template: every page it (or the host for it) wrote, its
+     * registers and FPU state, and its emulated kernel state; closes every fd it opened. With
+     * {@code keepWorkingMemory} the pages stay private copies (the next request does not pay a
+     * copy-on-write fault again); otherwise they are given back to the host.
+     */
+    public ResetStats reset(boolean keepWorkingMemory, long keepLimitBytes) {
+        if (source == null) {
+            throw new IllegalStateException("only a forked VM can be reset");
+        }
+        long start = System.nanoTime();
+        process.files().closeAll();
+        dirty.harvest();
+        boolean keep = keepWorkingMemory && dirty.count() * GuestLayout.PAGE_SIZE <= keepLimitBytes;
+        GuestMemory template = source.memory();
+        long pages = dirty.drain(keep ? (address, length) -> memory.copyFrom(template, address, length)
+                : memory::discard);
+        // The copies above are host writes, but they restore the template: nothing to track.
+        dirty.harvest();
+        dirty.drain((address, length) -> { });
+        tables.restoreCursor(source.pageTableCursor());
+        process = source.process().fork(memory, tables);
+        syscall.setProcess(process);
+        waiter.reset();
+        stopKind = null;
+        restoreCpu();
+        return new ResetStats(pages, System.nanoTime() - start);
+    }
+
+    /** Pages dirtied since the last reset (harvesting KVM's log first); safe from any thread. */
+    public long dirtyPages() {
+        if (dirty == null) {
+            return 0;
+        }
+        dirty.harvest();
+        return dirty.count();
+    }
+
     public LinuxProcess process() {
         return process;
     }
 
     public GuestMemory memory() {
         return memory;
+    }
+
+    public HostWaiter waiter() {
+        return waiter;
+    }
+
+    public Syscall syscallContext() {
+        return syscall;
     }
 
     public long exits() {
@@ -138,7 +256,14 @@ public final class GuestVm implements AutoCloseable {
 
     /** Asks a running {@link #run()} to stop as soon as possible; safe from any thread. */
     public void interrupt() {
-        stopRequested = true;
+        interrupt(RunResult.Kind.TIMED_OUT, "time limit reached");
+    }
+
+    /** Stops a running {@link #run()}, which returns a result of {@code kind}; from any thread. */
+    public void interrupt(RunResult.Kind kind, String detail) {
+        stopDetail = detail;
+        stopKind = kind;
+        waiter.kick();
         vcpu.requestImmediateExit();
         long thread = vcpuThread;
         if (thread != 0) {
@@ -146,21 +271,24 @@ public final class GuestVm implements AutoCloseable {
         }
     }
 
-    /** Runs the guest until it exits, crashes, or is interrupted. */
+    /** Runs the guest until it exits, crashes, waits for a connection, or is interrupted. */
     public RunResult run() {
         VcpuInterrupter.install();
+        waiter.bindToCurrentThread();
         vcpuThread = LibC.pthread_self();
         try {
             while (true) {
-                if (stopRequested) {
-                    return RunResult.timedOut("stopped at RIP 0x" + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
+                RunResult.Kind stop = stopKind;
+                if (stop != null) {
+                    return RunResult.of(stop, stopDetail + " at RIP 0x" + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
                 }
                 int reason = vcpu.run();
                 exits++;
                 RunResult result = switch (reason) {
                     case KvmAbi.KVM_EXIT_IO -> onPortIo();
                     case KvmAbi.KVM_EXIT_INTR -> null;
-                    case KvmAbi.KVM_EXIT_SHUTDOWN -> crash(SIGSEGV, "triple fault");
+                    case KvmAbi.KVM_EXIT_SHUTDOWN -> crash(SIGSEGV, "triple fault at RIP 0x"
+                            + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
                     case KvmAbi.KVM_EXIT_HLT -> crash(SIGSEGV, "hlt executed");
                     case KvmAbi.KVM_EXIT_INTERNAL_ERROR -> crash(SIGILL,
                             "KVM internal error " + vcpu.internalErrorSuberror() + " (instruction KVM cannot emulate)");
@@ -174,6 +302,8 @@ public final class GuestVm implements AutoCloseable {
             }
         } finally {
             vcpuThread = 0;
+            vcpu.clearImmediateExit();
+            HostWaiter.unbindCurrentThread();
         }
     }
 
@@ -181,8 +311,11 @@ public final class GuestVm implements AutoCloseable {
         int port = vcpu.ioPort();
         if (port == TrapStub.PORT_SYSCALL) {
             // Hardware path: syscall entered the stub at CPL 0; sysretq returns to RCX with R11.
+            lastTrapDirect = true;
             RunResult r = emulateSyscall();
-            vcpu.setReg(KvmAbi.R11, sanitizeFlags(vcpu.reg(KvmAbi.R11)));
+            if (r == null) {
+                vcpu.setReg(KvmAbi.R11, sanitizeFlags(vcpu.reg(KvmAbi.R11)));
+            }
             return r;
         }
         int vector = port - TrapStub.PORT_EXCEPTION_BASE;
@@ -199,9 +332,12 @@ public final class GuestVm implements AutoCloseable {
         if (vector == 13 && rip == TrapStub.SYSCALL_OUT_RIP && (cs & 3) == 3) {
             // PVM path: syscall stayed at CPL 3, the stub's out raised #GP. Complete the call and
             // let the #GP entry's iretq return to RCX with the flags syscall saved in R11.
+            lastTrapDirect = false;
             RunResult r = emulateSyscall();
-            memory.putLong(frame + 8, vcpu.reg(KvmAbi.RCX));
-            memory.putLong(frame + 24, sanitizeFlags(vcpu.reg(KvmAbi.R11)));
+            if (r == null) {
+                memory.putLong(frame + 8, vcpu.reg(KvmAbi.RCX));
+                memory.putLong(frame + 24, sanitizeFlags(vcpu.reg(KvmAbi.R11)));
+            }
             return r;
         }
         return fault(vector, errorCode, rip);
@@ -211,16 +347,24 @@ public final class GuestVm implements AutoCloseable {
         return (rflags & CpuSetup.USER_RFLAGS_MASK) | CpuSetup.USER_RFLAGS_FIXED;
     }
 
+    /** Emulates the call in the registers; null to go on running, or why the run ends. */
     private RunResult emulateSyscall() {
         syscalls++;
-        if (TRACE) {
-            log.info("syscall {}({}, {}, {}) rip=0x{}", io.kvmserver.linux.SyscallNumbers.name(vcpu.reg(KvmAbi.RAX)),
-                    Long.toHexString(vcpu.reg(KvmAbi.RDI)), Long.toHexString(vcpu.reg(KvmAbi.RSI)),
-                    Long.toHexString(vcpu.reg(KvmAbi.RDX)), Long.toHexString(vcpu.reg(KvmAbi.RCX)));
-        }
         syscall.begin(vcpu.reg(KvmAbi.RAX), vcpu.reg(KvmAbi.RDI), vcpu.reg(KvmAbi.RSI), vcpu.reg(KvmAbi.RDX),
                 vcpu.reg(KvmAbi.R10), vcpu.reg(KvmAbi.R8), vcpu.reg(KvmAbi.R9));
+        if (TRACE) {
+            log.info("syscall {}({}, {}, {}, {})", SyscallNumbers.name(syscall.number()),
+                    Long.toHexString(syscall.arg(0)), Long.toHexString(syscall.arg(1)),
+                    Long.toHexString(syscall.arg(2)), Long.toHexString(syscall.arg(3)));
+        }
         long result = table.dispatch(syscall);
+        if (TRACE) {
+            log.info("  = {}", result);
+        }
+        if (syscall.takeFreezeRequested()) {
+            return RunResult.of(RunResult.Kind.WAITING, "waiting for connections in "
+                    + SyscallNumbers.name(syscall.number()));
+        }
         if (syscall.exitRequested()) {
             int signal = syscall.fatalSignal();
             int status = syscall.exitStatus();
@@ -229,16 +373,16 @@ public final class GuestVm implements AutoCloseable {
                     : RunResult.exited(status);
         }
         vcpu.setReg(KvmAbi.RAX, result);
-        if (TRACE) {
-            log.info("  = {}", result);
-        }
         if (syscall.takeSegmentBasesChanged()) {
             segmentBases.setLong(8 + 8, process.fsBase());
             segmentBases.setLong(8 + 16 + 8, process.gsBase());
             vcpu.setMsrs(segmentBases);
         }
-        if (process.memory().takeTlbFlush() && !Boolean.getBoolean("kvmserver.noflush")) {
+        if (process.memory().takeTlbFlush()) {
             flushTlb();
+        }
+        if (waiter.connections().finished()) {
+            return RunResult.of(RunResult.Kind.REQUEST_DONE, "connection closed");
         }
         return null;
     }
@@ -280,6 +424,10 @@ public final class GuestVm implements AutoCloseable {
         process.files().closeAll();
         vcpu.close();
         vm.close();
+        if (dirty != null) {
+            dirty.close();
+        }
+        waiter.close();
         memory.close();
     }
 }

@@ -19,7 +19,13 @@ public record RunResult(Kind kind, int exitStatus, int signal, String detail) {
         /** The run went past its deadline and was stopped from another thread. */
         TIMED_OUT,
         /** The program blocked waiting for a connection on its listening socket. */
-        WAITING
+        WAITING,
+        /** The program closed the connection of its request (ephemeral mode). */
+        REQUEST_DONE,
+        /** The request dirtied more memory than allowed. */
+        MEMORY_LIMIT,
+        /** The VM was stopped because the server shuts down. */
+        STOPPED
     }
 
     public static RunResult exited(int status) {
@@ -28,6 +34,10 @@ public record RunResult(Kind kind, int exitStatus, int signal, String detail) {
 
     public static RunResult crashed(int signal, String detail) {
         return new RunResult(Kind.CRASHED, 128 + signal, signal, detail);
+    }
+
+    public static RunResult of(Kind kind, String detail) {
+        return new RunResult(kind, kind == Kind.TIMED_OUT ? 124 : 0, 0, detail);
     }
 
     public static RunResult timedOut(String detail) {

@@ -1,0 +1,252 @@
+package io.kvmserver.server;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.kvm.Kvm;
+import io.kvmserver.kvm.LibC;
+import io.kvmserver.linux.FileDescription;
+import io.kvmserver.linux.GuestConsole;
+import io.kvmserver.linux.SyscallNumbers;
+import io.kvmserver.vm.GuestVm;
+import io.kvmserver.vm.RunResult;
+import io.kvmserver.vm.VmSnapshot;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running server: the program booted in a template VM until it waited for connections, then
+ * frozen, and {@code threads} request VMs forked from it, each serving connections on its own
+ * thread. This is the engine's entry point for the CLI and for the Spring Boot integration.
+ */
+public final class KvmServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(KvmServer.class);
+
+    /** A request VM as health checks and the Actuator endpoint see it. */
+    public record VmState(int id, boolean alive, boolean busy, long exits) {
+    }
+
+    private final KvmServerOptions options;
+    private final Kvm kvm;
+    private final GuestVm template;
+    private final VmSnapshot snapshot;
+    private final List<RequestWorker> workers;
+    private final ServerStats stats;
+    private final ScheduledExecutorService timers;
+    private final InetSocketAddress listenAddress;
+    private final long templateResidentBytes;
+    private volatile boolean closed;
+
+    private KvmServer(KvmServerOptions options, Kvm kvm, GuestVm template, VmSnapshot snapshot,
+            List<RequestWorker> workers, ServerStats stats, ScheduledExecutorService timers,
+            InetSocketAddress listenAddress, long templateResidentBytes) {
+        this.options = options;
+        this.kvm = kvm;
+        this.template = template;
+        this.snapshot = snapshot;
+        this.workers = workers;
+        this.stats = stats;
+        this.timers = timers;
+        this.listenAddress = listenAddress;
+        this.templateResidentBytes = templateResidentBytes;
+    }
+
+    /**
+     * Boots the program, runs it (and its warmup requests) until it waits for connections, and
+     * starts the request VMs. Throws {@link KvmServerException} when the program ends, crashes or
+     * runs out of boot time first; {@link io.kvmserver.elf.ElfException} and
+     * {@link io.kvmserver.kvm.KvmException} for a bad program or an unusable KVM.
+     */
+    public static KvmServer start(KvmServerOptions options, GuestConsole console, Map<String, String> hostEnv) {
+        Program program = Program.prepare(options, console, hostEnv);
+        Kvm kvm = Kvm.open();
+        GuestVm template = null;
+        ScheduledExecutorService timers = Executors.newScheduledThreadPool(1, r -> {
+            Thread t = new Thread(r, "kvmserver-timers");
+            t.setDaemon(true);
+            return t;
+        });
+        List<RequestWorker> workers = new ArrayList<>();
+        try {
+            template = program.boot(kvm);
+            RunResult result = bootTemplate(template, options, timers);
+            if (result.kind() != RunResult.Kind.WAITING) {
+                throw new KvmServerException(describeBootFailure(options, result), result);
+            }
+            FileDescription listener = template.syscallContext().listener();
+            InetSocketAddress address = listener == null ? null : localAddress(listener.hostFd());
+            VmSnapshot snapshot = template.freeze(kvm);
+            long templateBytes = template.process().memory().mappedBytes();
+            ServerStats stats = new ServerStats();
+            int threads = options.effectiveThreads();
+            for (int i = 0; i < threads; i++) {
+                workers.add(new RequestWorker(i, GuestVm.fork(kvm, snapshot), options, stats, timers));
+            }
+            workers.forEach(RequestWorker::start);
+            log.info("kvmserver: {} is serving on {} with {} request VM{} ({})", options.program(),
+                    address == null ? "its listening socket" : address, threads, threads == 1 ? "" : "s",
+                    options.ephemeral() ? "ephemeral: reset after every connection" : "not ephemeral");
+            return new KvmServer(options, kvm, template, snapshot, List.copyOf(workers), stats, timers, address,
+                    templateBytes);
+        } catch (RuntimeException e) {
+            workers.forEach(RequestWorker::close);
+            if (template != null) {
+                template.close();
+            }
+            timers.shutdownNow();
+            kvm.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Runs the template until it waits for connections. With warmup, a client sends the warmup
+     * requests once the program listens, and the template is frozen at the first wait after the
+     * last of them.
+     */
+    private static RunResult bootTemplate(GuestVm template, KvmServerOptions options,
+            ScheduledExecutorService timers) {
+        boolean warmup = options.warmup() > 0;
+        template.syscallContext().setFreezeOnListenerWait(!warmup);
+        ScheduledFuture<?> limit = timers.schedule(() -> template.interrupt(RunResult.Kind.TIMED_OUT,
+                "boot ran past --max-boot-time"), options.maxBootTime().toNanos(), TimeUnit.NANOSECONDS);
+        Thread client = null;
+        if (warmup) {
+            client = new Thread(() -> Warmup.run(template, options), "kvmserver-warmup");
+            client.setDaemon(true);
+            client.start();
+        }
+        try {
+            return template.run();
+        } finally {
+            limit.cancel(false);
+            if (client != null) {
+                client.interrupt();
+            }
+            template.waiter().reset();
+        }
+    }
+
+    private static String describeBootFailure(KvmServerOptions options, RunResult result) {
+        String program = "program " + options.program();
+        return switch (result.kind()) {
+            case EXITED -> program + " exited with status " + result.exitStatus()
+                    + " before it waited for connections; is it a server, and may it listen (--allow-listen)?";
+            case CRASHED -> program + " crashed before it waited for connections: " + result.detail();
+            case TIMED_OUT -> program + " did not wait for connections within --max-boot-time "
+                    + options.maxBootTime().toMillis() / 1000.0 + " s (" + result.detail() + ")";
+            default -> program + " stopped before it waited for connections: " + result.detail();
+        };
+    }
+
+    /** The address a host socket is bound to, or null for a non-IP socket. */
+    static InetSocketAddress localAddress(int hostFd) {
+        try (Memory sa = new Memory(128); Memory len = new Memory(4)) {
+            len.setInt(0, 128);
+            LibC.syscall(SyscallNumbers.GETSOCKNAME, hostFd, Pointer.nativeValue(sa), Pointer.nativeValue(len), 0, 0, 0);
+            int family = sa.getShort(0) & 0xffff;
+            int port = ((sa.getByte(2) & 0xff) << 8) | (sa.getByte(3) & 0xff);
+            byte[] ip = family == 2 ? sa.getByteArray(4, 4) : family == 10 ? sa.getByteArray(8, 16) : null;
+            return ip == null ? null : new InetSocketAddress(InetAddress.getByAddress(ip), port);
+        } catch (Exception e) {
+            return null;
+        }
+    }
+
+    public KvmServerOptions options() {
+        return options;
+    }
+
+    public ServerStats stats() {
+        return stats;
+    }
+
+    /** The address the program listens on (null for a unix socket). */
+    public InetSocketAddress listenAddress() {
+        return listenAddress;
+    }
+
+    /** Bytes the template's program has mapped: the image every request VM shares. */
+    public long templateMappedBytes() {
+        return templateResidentBytes;
+    }
+
+    public List<VmState> vms() {
+        List<VmState> states = new ArrayList<>(workers.size());
+        for (RequestWorker w : workers) {
+            states.add(new VmState(w.id(), w.alive(), w.busy(), w.exits()));
+        }
+        return Collections.unmodifiableList(states);
+    }
+
+    public int threads() {
+        return workers.size();
+    }
+
+    public long aliveVms() {
+        return workers.stream().filter(RequestWorker::alive).count();
+    }
+
+    public long busyVms() {
+        return workers.stream().filter(RequestWorker::busy).count();
+    }
+
+    public boolean isRunning() {
+        return !closed && aliveVms() > 0;
+    }
+
+    /** Stops accepting, lets requests in flight finish for up to {@code grace}, then cuts them. */
+    public void close(Duration grace) {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        workers.forEach(RequestWorker::stop);
+        long deadline = System.nanoTime() + grace.toNanos();
+        try {
+            for (RequestWorker w : workers) {
+                long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000L);
+                w.join(left);
+            }
+            for (RequestWorker w : workers) {
+                if (w.alive()) {
+                    w.cut();
+                    w.join(5_000);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        for (RequestWorker w : workers) {
+            if (w.alive()) {
+                log.error("request VM {} did not stop; leaving its resources to process exit", w.id());
+            } else {
+                w.close();
+            }
+        }
+        timers.shutdownNow();
+        template.close();
+        kvm.close();
+    }
+
+    @Override
+    public void close() {
+        close(Duration.ofSeconds(10));
+    }
+
+    VmSnapshot snapshot() {
+        return snapshot;
+    }
+}

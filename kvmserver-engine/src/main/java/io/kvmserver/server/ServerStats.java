@@ -1,0 +1,107 @@
+package io.kvmserver.server;
+
+import java.util.concurrent.atomic.LongAdder;
+
+/**
+ * Counters of a running server, shared by its request VMs: what the Actuator health indicator
+ * and the Micrometer binder report. Reads are cheap and lock-free.
+ */
+public final class ServerStats {
+
+    /** How one request ended. */
+    public enum Outcome {
+        /** The program answered and closed the connection. */
+        OK,
+        /** The request ran past {@code max-request-time}. */
+        TIMEOUT,
+        /** The program faulted or killed itself. */
+        CRASH,
+        /** The program exited. */
+        EXIT,
+        /** The request dirtied more than {@code max-request-memory}. */
+        MEMORY_LIMIT
+    }
+
+    private final LongAdder[] outcomes = new LongAdder[Outcome.values().length];
+    private final LongAdder requestNanos = new LongAdder();
+    private final LongAdder resets = new LongAdder();
+    private final LongAdder resetNanos = new LongAdder();
+    private final LongAdder resetPages = new LongAdder();
+    private final LongAdder exits = new LongAdder();
+    private final LongAdder failedResets = new LongAdder();
+    private volatile String lastFailure;
+
+    public ServerStats() {
+        for (int i = 0; i < outcomes.length; i++) {
+            outcomes[i] = new LongAdder();
+        }
+    }
+
+    void request(Outcome outcome, long nanos, String failure) {
+        outcomes[outcome.ordinal()].increment();
+        requestNanos.add(nanos);
+        if (failure != null) {
+            lastFailure = outcome + ": " + failure;
+        }
+    }
+
+    void exits(long vmExits) {
+        exits.add(vmExits);
+    }
+
+    void reset(long pages, long nanos) {
+        resets.increment();
+        resetPages.add(pages);
+        resetNanos.add(nanos);
+    }
+
+    void resetFailed(String why) {
+        failedResets.increment();
+        lastFailure = "reset failed: " + why;
+    }
+
+    public long requests(Outcome outcome) {
+        return outcomes[outcome.ordinal()].sum();
+    }
+
+    public long requests() {
+        long n = 0;
+        for (LongAdder a : outcomes) {
+            n += a.sum();
+        }
+        return n;
+    }
+
+    public long failures() {
+        return requests() - requests(Outcome.OK);
+    }
+
+    public long requestNanos() {
+        return requestNanos.sum();
+    }
+
+    public long resets() {
+        return resets.sum();
+    }
+
+    public long resetNanos() {
+        return resetNanos.sum();
+    }
+
+    public long resetPages() {
+        return resetPages.sum();
+    }
+
+    public long vmExits() {
+        return exits.sum();
+    }
+
+    public long failedResets() {
+        return failedResets.sum();
+    }
+
+    /** A one-line description of the most recent failure, or null. */
+    public String lastFailure() {
+        return lastFailure;
+    }
+}

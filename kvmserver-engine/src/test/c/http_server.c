@@ -1,0 +1,132 @@
+/*
+ * A small epoll HTTP/1.1 server for the serving and isolation tests. One request per
+ * connection (Connection: close). Paths:
+ *   /            "hello"
+ *   /counter     increments a global and a heap counter, answers both
+ *   /secret/XYZ  stores XYZ in a global buffer;  /peek  answers the buffer
+ *   /file        appends a line to $STATE_DIR/state.txt, answers the file's line count
+ *   /fd          opens /dev/null and leaves it open, answers the fd number
+ *   /loop /crash /exit /alloc/N   misbehave: spin, fault, exit(3), dirty N MiB
+ * Usage: http_server [port] [state-dir]
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static long counter;
+static long *heap_counter;
+static char secret[64] = "pristine";
+static const char *state_dir = ".";
+
+static void respond(int fd, const char *body) {
+    char buf[512];
+    int n = snprintf(buf, sizeof buf,
+                     "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     strlen(body), body);
+    write(fd, buf, n);
+}
+
+static void handle(int fd) {
+    char req[2048];
+    int got = 0;
+    while (got < (int) sizeof req - 1) {
+        int n = read(fd, req + got, sizeof req - 1 - got);
+        if (n <= 0) break;
+        got += n;
+        req[got] = 0;
+        if (strstr(req, "\r\n\r\n")) break;
+    }
+    req[got] = 0;
+    char path[256] = "/";
+    sscanf(req, "GET %255s", path);
+    char body[256];
+    if (strcmp(path, "/counter") == 0) {
+        counter++;
+        (*heap_counter)++;
+        snprintf(body, sizeof body, "global=%ld heap=%ld", counter, *heap_counter);
+    } else if (strncmp(path, "/secret/", 8) == 0) {
+        snprintf(secret, sizeof secret, "%s", path + 8);
+        snprintf(body, sizeof body, "stored");
+    } else if (strcmp(path, "/peek") == 0) {
+        snprintf(body, sizeof body, "%s", secret);
+    } else if (strcmp(path, "/file") == 0) {
+        char name[512];
+        snprintf(name, sizeof name, "%s/state.txt", state_dir);
+        FILE *f = fopen(name, "a+");
+        if (!f) {
+            snprintf(body, sizeof body, "fopen failed: %s", strerror(errno));
+        } else {
+            fputs("line\n", f);
+            fflush(f);
+            rewind(f);
+            int lines = 0, c;
+            while ((c = fgetc(f)) != EOF) lines += c == '\n';
+            fclose(f);
+            snprintf(body, sizeof body, "lines=%d", lines);
+        }
+    } else if (strcmp(path, "/fd") == 0) {
+        int leaked = open("/dev/null", O_RDONLY);
+        snprintf(body, sizeof body, "fd=%d", leaked);
+    } else if (strcmp(path, "/loop") == 0) {
+        for (volatile long i = 0;; i++) {
+        }
+    } else if (strcmp(path, "/crash") == 0) {
+        *(volatile int *) 16 = 1;
+    } else if (strcmp(path, "/exit") == 0) {
+        exit(3);
+    } else if (strncmp(path, "/alloc/", 7) == 0) {
+        long mib = atol(path + 7);
+        char *p = malloc(mib << 20);
+        for (long i = 0; p && i < (mib << 20); i += 4096) p[i] = 1;
+        snprintf(body, sizeof body, "allocated=%ld", mib);
+    } else {
+        snprintf(body, sizeof body, "hello");
+    }
+    respond(fd, body);
+}
+
+int main(int argc, char **argv) {
+    int port = argc > 1 ? atoi(argv[1]) : 8000;
+    if (argc > 2) state_dir = argv[2];
+    heap_counter = calloc(1, sizeof *heap_counter);
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(ls, (struct sockaddr *) &addr, sizeof addr) < 0) {
+        perror("bind");
+        return 1;
+    }
+    if (listen(ls, 128) < 0) {
+        perror("listen");
+        return 1;
+    }
+    printf("listening on %d\n", port);
+    fflush(stdout);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
+    epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
+    for (;;) {
+        struct epoll_event events[16];
+        int n = epoll_wait(ep, events, 16, -1);
+        if (n < 0 && errno == EINTR) continue;
+        for (int i = 0; i < n; i++) {
+            if (events[i].data.fd == ls) {
+                int c;
+                while ((c = accept4(ls, NULL, NULL, 0)) >= 0) {
+                    handle(c);
+                    close(c);
+                }
+            }
+        }
+    }
+}

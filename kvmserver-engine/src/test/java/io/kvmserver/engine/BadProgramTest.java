@@ -1,0 +1,150 @@
+package io.kvmserver.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.cli.KvmServerCli;
+import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.elf.ElfException;
+import io.kvmserver.linux.GuestConsole;
+import io.kvmserver.server.Program;
+import io.kvmserver.testing.GuestPrograms;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Bad input is refused with a clear message by {@link Program#prepare}, before any VM (or even
+ * {@code /dev/kvm}) is involved; the CLI turns it into one line on stderr and status 1.
+ */
+class BadProgramTest {
+
+    @TempDir
+    Path dir;
+
+    private static final GuestConsole DISCARD = (stream, address, length) -> length;
+
+    private static String prepareError(Path program) {
+        KvmServerOptions options = KvmServerOptions.builder().program(program.toString()).args(List.of())
+                .cwd(program.getParent().toString()).build();
+        Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(
+                () -> Program.prepare(options, DISCARD, Map.of()));
+        assertThat(thrown).as("Program.prepare(" + program + ")").isInstanceOf(ElfException.class);
+        return thrown.getMessage();
+    }
+
+    private Path write(String name, byte[] bytes) throws IOException {
+        Path p = Files.write(dir.resolve(name), bytes);
+        p.toFile().setExecutable(true);
+        return p;
+    }
+
+    private static byte[] validElf() throws IOException {
+        return Files.readAllBytes(GuestPrograms.get("hello"));
+    }
+
+    @Test
+    void missingFile() {
+        assertThat(prepareError(dir.resolve("nothing-here"))).contains("nothing-here", "does not exist");
+    }
+
+    @Test
+    void directory() {
+        assertThat(prepareError(dir)).contains(dir.toString(), "is a directory");
+    }
+
+    @Test
+    void textFile() throws IOException {
+        Path p = write("script.txt", "#!/bin/sh\necho hi\n".getBytes(StandardCharsets.US_ASCII));
+        assertThat(prepareError(p)).contains("script.txt", "not an ELF");
+    }
+
+    @Test
+    void emptyFile() throws IOException {
+        assertThat(prepareError(write("empty", new byte[0]))).contains("not an ELF");
+    }
+
+    @Test
+    void thirtyTwoBitElf() throws IOException {
+        // A minimal ELFCLASS32 i386 executable header (52 bytes), as gcc -m32 would start one.
+        ByteBuffer b = ByteBuffer.allocate(52).order(ByteOrder.LITTLE_ENDIAN);
+        b.put(new byte[] {0x7f, 'E', 'L', 'F', 1, 1, 1, 0}).put(new byte[8]);
+        b.putShort((short) 2).putShort((short) 3).putInt(1).putInt(0x8049000).putInt(52).putInt(0).putInt(0)
+                .putShort((short) 52).putShort((short) 32).putShort((short) 0).putShort((short) 40)
+                .putShort((short) 0).putShort((short) 0);
+        assertThat(prepareError(write("elf32", b.array()))).contains("32-bit");
+    }
+
+    @Test
+    void wrongMachine() throws IOException {
+        byte[] elf = validElf();
+        elf[18] = (byte) 183; // EM_AARCH64
+        elf[19] = 0;
+        assertThat(prepareError(write("arm64", elf))).contains("machine 183", "not x86-64");
+    }
+
+    @Test
+    void truncatedHeader() throws IOException {
+        assertThat(prepareError(write("short", Arrays.copyOf(validElf(), 40)))).contains("truncated");
+    }
+
+    @Test
+    void truncatedProgramHeaders() throws IOException {
+        assertThat(prepareError(write("nophdrs", Arrays.copyOf(validElf(), 64)))).contains("truncated");
+    }
+
+    @Test
+    void truncatedSegments() throws IOException {
+        byte[] elf = validElf();
+        assertThat(prepareError(write("half", Arrays.copyOf(elf, elf.length / 2)))).contains("truncated");
+    }
+
+    @Test
+    void theCliReportsBadInputInOneLineWithStatusOne() throws IOException {
+        Path text = write("notes.txt", "just text\n".getBytes(StandardCharsets.US_ASCII));
+        PrintStream saved = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status;
+        try {
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            status = KvmServerCli.run(new String[] {text.toString()});
+        } finally {
+            System.setErr(saved);
+        }
+        assertThat(status).isEqualTo(1);
+        assertThat(err.toString(StandardCharsets.UTF_8))
+                .isEqualTo("kvmserver: program " + text + " is not an ELF executable (no ELF magic)\n");
+    }
+
+    @Test
+    void theCliReportsAMissingProgramAsAUsageError() {
+        PrintStream saved = System.err;
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int status;
+        try {
+            System.setErr(new PrintStream(err, true, StandardCharsets.UTF_8));
+            status = KvmServerCli.run(new String[] {dir.resolve("missing").toString()});
+        } finally {
+            System.setErr(saved);
+        }
+        assertThat(status).isNotZero();
+        assertThat(err.toString(StandardCharsets.UTF_8)).contains(dir.resolve("missing").toString(), "does not exist");
+    }
+
+    @Test
+    void validProgramPasses() {
+        Path hello = GuestPrograms.get("hello");
+        KvmServerOptions options = KvmServerOptions.builder().program(hello.toString()).args(List.of())
+                .cwd(hello.getParent().toString()).build();
+        assertThat(Program.prepare(options, DISCARD, Map.of())).isNotNull();
+    }
+}

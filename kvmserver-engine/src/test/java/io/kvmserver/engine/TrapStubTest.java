@@ -1,0 +1,106 @@
+package io.kvmserver.engine;
+
+import io.kvmserver.x86.CpuSetup;
+import io.kvmserver.x86.GuestLayout;
+import io.kvmserver.x86.PageTables;
+import io.kvmserver.x86.TrapStub;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.testing.HostTools;
+import io.kvmserver.vm.GuestMemory;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The trap stub's bytes in {@link TrapStub} are what GNU {@code as} makes of the annotated source
+ * {@code trap-stub.S}, and {@link CpuSetup} puts them, and the IDT gates, where the layout says.
+ */
+class TrapStubTest {
+
+    private static byte[] text;
+    private static Map<String, Integer> symbols;
+
+    @BeforeAll
+    static void assemble(@TempDir Path dir) throws IOException {
+        HostTools.assumeInstalled("as", "objcopy", "nm");
+        Path source = dir.resolve("trap-stub.S");
+        try (InputStream in = TrapStub.class.getResourceAsStream("trap-stub.S")) {
+            assertThat(in).as("trap-stub.S beside TrapStub in the resources").isNotNull();
+            Files.copy(in, source);
+        }
+        Path object = dir.resolve("trap-stub.o");
+        Path binary = dir.resolve("trap-stub.bin");
+        HostTools.run(List.of("as", "--64", "-o", object.toString(), source.toString()));
+        HostTools.run(List.of("objcopy", "-O", "binary", "-j", ".text", object.toString(), binary.toString()));
+        text = Files.readAllBytes(binary);
+        symbols = new HashMap<>();
+        for (String line : HostTools.run(List.of("nm", object.toString())).split("\n")) {
+            String[] f = line.trim().split("\\s+");
+            if (f.length == 3) {
+                symbols.put(f[2], Integer.parseInt(f[0], 16));
+            }
+        }
+    }
+
+    private static byte[] assembled(String symbol, int length) {
+        Integer at = symbols.get(symbol);
+        assertThat(at).as("symbol " + symbol + " in trap-stub.S").isNotNull();
+        assertThat(at + length).as("end of " + symbol).isLessThanOrEqualTo(text.length);
+        return Arrays.copyOfRange(text, at, at + length);
+    }
+
+    @Test
+    void syscallEntryMatchesTheAssembledSource() {
+        byte[] expected = TrapStub.syscallEntry();
+        assertThat(assembled("syscall_entry", expected.length)).containsExactly(expected);
+    }
+
+    @Test
+    void exceptionEntriesMatchTheAssembledSourceSixteenBytesApart() {
+        byte[] expected = TrapStub.exceptionEntries();
+        assertThat(expected).hasSize(GuestLayout.EXCEPTION_VECTORS * 16);
+        int start = symbols.get("exception_entries");
+        assertThat(start % 16).isZero();
+        assertThat(text.length - start).as("nothing after the last entry").isEqualTo(expected.length);
+        for (int v = 0; v < GuestLayout.EXCEPTION_VECTORS; v++) {
+            assertThat(Arrays.copyOfRange(text, start + v * 16, start + v * 16 + 16)).as("vector " + v)
+                    .containsExactly(Arrays.copyOfRange(expected, v * 16, v * 16 + 16));
+        }
+    }
+
+    @Test
+    void cpuSetupPlacesTheStubAndTheIdtGatesAtTheLayoutAddresses() {
+        long userLimit = 1L << 20;
+        try (GuestMemory memory = GuestMemory.create("trap-stub-test", userLimit + PageTables.poolSizeFor(userLimit))) {
+            PageTables tables = new PageTables(memory, userLimit, memory.size());
+            CpuSetup.writeSystemRegion(memory, tables);
+            byte[] entry = TrapStub.syscallEntry();
+            assertThat(memory.read(GuestLayout.SYSCALL_ENTRY, entry.length)).containsExactly(entry);
+            assertThat(memory.read(GuestLayout.EXCEPTION_ENTRIES, TrapStub.exceptionEntries().length))
+                    .containsExactly(TrapStub.exceptionEntries());
+            for (int v = 0; v < GuestLayout.EXCEPTION_VECTORS; v++) {
+                long low = memory.getLong(GuestLayout.IDT + v * 16L);
+                long high = memory.getLong(GuestLayout.IDT + v * 16L + 8);
+                long target = (low & 0xffff) | ((low >>> 48) << 16) | (high << 32);
+                assertThat(target).as("IDT gate " + v).isEqualTo(GuestLayout.EXCEPTION_ENTRIES + v * 16L)
+                        .isEqualTo(TrapStub.exceptionEntry(v));
+            }
+            // The syscall entry is executable from CPL 3 (PVM hosts stay there); the rest is not user.
+            assertThat(tables.entry(GuestLayout.SYSCALL_ENTRY) & (PageTables.USER | PageTables.NO_EXECUTE))
+                    .isEqualTo(PageTables.USER);
+            assertThat(tables.entry(GuestLayout.EXCEPTION_ENTRIES) & (PageTables.USER | PageTables.NO_EXECUTE))
+                    .isZero();
+            assertThat(tables.entry(0)).as("page 0 stays unmapped").isZero();
+        }
+    }
+}
