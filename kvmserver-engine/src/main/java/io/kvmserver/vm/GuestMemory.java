@@ -231,6 +231,10 @@ public final class GuestMemory implements AutoCloseable {
      * seen anyway, because the stale entry faults and KVM re-walks.
      */
     public void invalidateTranslations(long address, long length) {
+        if (address >= size) {
+            return;
+        }
+        length = Math.min(length, size - address);
         check(address, length);
         try {
             LibC.mprotect(hostBase + address, length, LibC.PROT_READ);

@@ -157,9 +157,7 @@ public final class GuestVm implements AutoCloseable {
         GuestMemory memory = snapshot.memory().forkPrivate();
         VmFd vm = null;
         try {
-            PageTables tables = new PageTables(memory, snapshot.process().memory().pageTables().poolStart(),
-                    snapshot.process().memory().pageTables().poolEnd());
-            tables.restoreCursor(snapshot.pageTableCursor());
+            PageTables tables = snapshot.process().memory().pageTables().fork(memory);
             vm = kvm.createVm();
             vm.setUserMemoryRegion(0, VmFd.MEM_LOG_DIRTY_PAGES, 0, memory.size(), memory.hostBase());
             VcpuFd vcpu = vm.createVcpu(0);
@@ -207,8 +205,18 @@ public final class GuestVm implements AutoCloseable {
         dirty.harvest();
         boolean keep = keepWorkingMemory && dirty.count() * GuestLayout.PAGE_SIZE <= keepLimitBytes;
         GuestMemory template = source.memory();
-        long pages = dirty.drain(keep ? (address, length) -> memory.copyFrom(template, address, length)
-                : memory::discard);
+        long pages = dirty.drain((address, length) -> {
+            if (tables.inPool(address + length - 1)) {
+                // Under shadow paging KVM keeps translations the restored tables no longer have.
+                tables.forEachRestoredTranslation(template, address, length, source.pageTableCursor(),
+                        memory::invalidateTranslations);
+            }
+            if (keep) {
+                memory.copyFrom(template, address, length);
+            } else {
+                memory.discard(address, length);
+            }
+        });
         // The copies above are host writes, but they restore the template: nothing to track.
         dirty.harvest();
         dirty.drain((address, length) -> { });

@@ -19,16 +19,80 @@ public final class PageTables {
     private static final long ADDRESS_MASK = 0x000f_ffff_ffff_f000L;
     private static final long TABLE_FLAGS = PRESENT | WRITABLE | USER;
 
+    private static final long ACCESSED_DIRTY = 0x60L;
+
     private final GuestMemory memory;
     private final long poolStart;
     private final long poolEnd;
     private long next;
+    /**
+     * For each pool page: the address shift of its entries (39 for the PML4 ... 12 for a page
+     * table) and the first virtual address it maps. A reset needs them to tell which
+     * translations a restored table page takes away.
+     */
+    private final byte[] entryShift;
+    private final long[] baseAddress;
 
     public PageTables(GuestMemory memory, long poolStart, long poolEnd) {
         this.memory = memory;
         this.poolStart = poolStart;
         this.poolEnd = poolEnd;
         this.next = poolStart + GuestLayout.PAGE_SIZE; // the first pool page is the PML4
+        int pages = (int) ((poolEnd - poolStart) / GuestLayout.PAGE_SIZE);
+        this.entryShift = new byte[pages];
+        this.baseAddress = new long[pages];
+        entryShift[0] = 39;
+    }
+
+    private PageTables(PageTables template, GuestMemory memory) {
+        this.memory = memory;
+        this.poolStart = template.poolStart;
+        this.poolEnd = template.poolEnd;
+        this.next = template.next;
+        this.entryShift = template.entryShift.clone();
+        this.baseAddress = template.baseAddress.clone();
+    }
+
+    /** The same tables over another VM's (copy-on-write) view of the memory. */
+    public PageTables fork(GuestMemory forkedMemory) {
+        return new PageTables(this, forkedMemory);
+    }
+
+    /** Whether {@code address} lies in the page-table pool. */
+    public boolean inPool(long address) {
+        return address >= poolStart && address < poolEnd;
+    }
+
+    /**
+     * Before a reset copies the template's version of the pool pages {@code [address, address +
+     * length)} back: reports every virtual range whose translation the template's version removes
+     * or changes (ignoring accessed and dirty bits), so that the caller can drop what KVM cached
+     * for it. Tables created after the snapshot are skipped: their parent entries cover them.
+     */
+    public void forEachRestoredTranslation(GuestMemory template, long address, long length, long snapshotCursor,
+            RangeConsumer changed) {
+        long from = Math.max(address, poolStart);
+        long to = Math.min(address + length, Math.min(poolEnd, snapshotCursor));
+        for (long page = from & -GuestLayout.PAGE_SIZE; page < to; page += GuestLayout.PAGE_SIZE) {
+            int index = (int) ((page - poolStart) / GuestLayout.PAGE_SIZE);
+            int shift = entryShift[index];
+            if (shift == 0) {
+                continue;
+            }
+            for (int i = 0; i < 512; i++) {
+                long now = memory.getLong(page + i * 8L);
+                long then = template.getLong(page + i * 8L);
+                if ((now & PRESENT) != 0 && ((now ^ then) & ~ACCESSED_DIRTY) != 0) {
+                    changed.range(baseAddress[index] + ((long) i << shift), 1L << shift);
+                }
+            }
+        }
+    }
+
+    /** Receives a virtual address range. */
+    @FunctionalInterface
+    public interface RangeConsumer {
+        void range(long address, long length);
     }
 
     /** Pool pages needed to map {@code addressRange} bytes with 4 KiB pages, plus the PML4. */
@@ -131,7 +195,11 @@ public final class PageTables {
                 if (!create) {
                     return 0;
                 }
-                entry = allocate() | TABLE_FLAGS;
+                long page = allocate();
+                int index = (int) ((page - poolStart) / GuestLayout.PAGE_SIZE);
+                entryShift[index] = (byte) (shift - 9);
+                baseAddress[index] = va & -(1L << shift);
+                entry = page | TABLE_FLAGS;
                 memory.putLong(slot, entry);
             }
             table = entry & ADDRESS_MASK;

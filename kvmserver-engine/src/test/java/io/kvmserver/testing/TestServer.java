@@ -1,0 +1,86 @@
+package io.kvmserver.testing;
+
+import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.linux.GuestConsole;
+import io.kvmserver.server.KvmServer;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.function.UnaryOperator;
+
+/** A real {@link KvmServer} on a free loopback port, and a plain HTTP/1.1 client for it. */
+public final class TestServer implements AutoCloseable {
+
+    private final KvmServer server;
+    private final int port;
+
+    private TestServer(KvmServer server, int port) {
+        this.server = server;
+        this.port = port;
+    }
+
+    /** Starts {@code program port extraArgs...} with the given options. */
+    public static TestServer start(Path program, List<String> extraArgs, UnaryOperator<KvmServerOptions.Builder> options) {
+        int port = freePort();
+        List<String> args = new java.util.ArrayList<>();
+        args.add(Integer.toString(port));
+        args.addAll(extraArgs);
+        KvmServerOptions built = options.apply(KvmServerOptions.builder()
+                .program(program.toString())
+                .args(args)
+                .cwd(Path.of("").toAbsolutePath().toString())
+                .allowListen(List.of("127.0.0.1:" + port))
+                .maxBootTime(Duration.ofSeconds(30))
+                .maxRequestTime(Duration.ofSeconds(10))
+                .maxMainMemory(1L << 30)).build();
+        GuestConsole quiet = (stream, address, length) -> length;
+        return new TestServer(KvmServer.start(built, quiet, Map.of()), port);
+    }
+
+    public static int freePort() {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    public KvmServer server() {
+        return server;
+    }
+
+    public int port() {
+        return port;
+    }
+
+    /** GET {@code path} on a new connection; returns the body, or the exception's class name. */
+    public String get(String path) {
+        try (Socket s = new Socket()) {
+            s.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
+            s.setSoTimeout(15_000);
+            OutputStream out = s.getOutputStream();
+            out.write(("GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                    .getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = s.getInputStream();
+            String response = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            int body = response.indexOf("\r\n\r\n");
+            return body < 0 ? "NO-RESPONSE:" + response : response.substring(body + 4);
+        } catch (IOException e) {
+            return "ERROR:" + e.getClass().getSimpleName();
+        }
+    }
+
+    @Override
+    public void close() {
+        server.close(Duration.ofSeconds(5));
+    }
+}
