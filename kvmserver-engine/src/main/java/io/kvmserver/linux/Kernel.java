@@ -16,6 +16,7 @@ public final class Kernel {
     private final GuestConsole console;
     private final String programHostPath;
     private final List<String> environment;
+    private final Denials denials = new Denials();
 
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
             String programHostPath, List<String> environment) {
@@ -33,6 +34,11 @@ public final class Kernel {
 
     public FileSystemPolicy fileSystem() {
         return fileSystem;
+    }
+
+    /** Permission denials of every VM of this program. */
+    public Denials denials() {
+        return denials;
     }
 
     public NetworkPolicy network() {

@@ -10,8 +10,6 @@ import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Sockets family, over real host sockets: TCP and UDP on IPv4 and IPv6, and unix sockets whose
@@ -19,8 +17,6 @@ import org.slf4j.LoggerFactory;
  * destination) is checked against the network policy; a denial is {@code EACCES} and logged.
  */
 final class NetSyscalls {
-
-    private static final Logger log = LoggerFactory.getLogger(NetSyscalls.class);
 
     static final int AF_UNIX = 1;
     static final int AF_INET = 2;
@@ -164,8 +160,9 @@ final class NetSyscalls {
                 NetworkPolicy p = policy(c);
                 boolean allowed = listening ? p.mayListen(ip, port) : p.mayConnect(ip, port);
                 if (!allowed) {
-                    log.warn("denied {} to {} port {}: not allowed by --allow-net/--allow-{}",
-                            listening ? "listen" : "connect", ip.getHostAddress(), port, listening ? "listen" : "connect");
+                    c.kernel().denials().record(listening ? Denials.Kind.LISTEN : Denials.Kind.CONNECT,
+                            ip.getHostAddress() + " port " + port,
+                            "not allowed by --allow-net/--allow-" + (listening ? "listen" : "connect"));
                     throw new SyscallError(Errno.EACCES);
                 }
                 return sa;
@@ -183,7 +180,7 @@ final class NetSyscalls {
         }
         if (sa[2] == 0) {
             if (!policy(c).mayUseAbstractUnixSockets()) {
-                log.warn("denied abstract unix socket: needs --allow-net");
+                c.kernel().denials().record(Denials.Kind.UNIX_SOCKET, "(abstract)", "needs --allow-all");
                 throw new SyscallError(Errno.EACCES);
             }
             return sa;
@@ -195,8 +192,8 @@ final class NetSyscalls {
         String path = new String(sa, 2, end - 2, StandardCharsets.UTF_8);
         Resolution r = c.kernel().fileSystem().resolve(c.process().cwd(), path, Access.WRITE);
         if (r.errno() != 0 || r.hostPath() == null) {
-            log.warn("denied unix socket {} {}: not writable under --allow-write/--volume", binding ? "bind" : "connect",
-                    path);
+            c.kernel().denials().record(Denials.Kind.UNIX_SOCKET, (binding ? "bind " : "connect ") + path,
+                    "not writable under --allow-write/--volume");
             throw new SyscallError(r.errno() != 0 ? r.errno() : Errno.EACCES);
         }
         byte[] host = r.hostPath().getBytes(StandardCharsets.UTF_8);

@@ -27,13 +27,16 @@ public final class TestServer implements AutoCloseable {
         this.port = port;
     }
 
-    /** Starts {@code program port extraArgs...} with the given options. */
+    /**
+     * Starts {@code program port extraArgs...} with the given options. Options that set their own
+     * args may write {@code PORT} where the port goes.
+     */
     public static TestServer start(Path program, List<String> extraArgs, UnaryOperator<KvmServerOptions.Builder> options) {
         int port = freePort();
         List<String> args = new java.util.ArrayList<>();
         args.add(Integer.toString(port));
         args.addAll(extraArgs);
-        KvmServerOptions built = options.apply(KvmServerOptions.builder()
+        KvmServerOptions configured = options.apply(KvmServerOptions.builder()
                 .program(program.toString())
                 .args(args)
                 .cwd(Path.of("").toAbsolutePath().toString())
@@ -41,6 +44,8 @@ public final class TestServer implements AutoCloseable {
                 .maxBootTime(Duration.ofSeconds(30))
                 .maxRequestTime(Duration.ofSeconds(10))
                 .maxMainMemory(1L << 30)).build();
+        KvmServerOptions built = configured.toBuilder().args(configured.args().stream()
+                .map(a -> a.equals("PORT") ? Integer.toString(port) : a).toList()).build();
         GuestConsole quiet = (stream, address, length) -> length;
         return new TestServer(KvmServer.start(built, quiet, Map.of()), port);
     }
