@@ -18,6 +18,8 @@ final class Readiness {
     final FileDescription[] files = new FileDescription[FdTable.LIMIT];
     final short[] events = new short[FdTable.LIMIT];
     final short[] revents = new short[FdTable.LIMIT];
+    /** The guest fd of each entry, for callers that report by fd (select, epoll). */
+    final int[] fds = new int[FdTable.LIMIT];
     private final int[] polled = new int[FdTable.LIMIT];
 
     /** The scratch lists of the VM running on this thread. */

@@ -134,7 +134,7 @@ final class WaitSyscalls {
         }
         Readiness r = Readiness.current();
         int count = 0;
-        int[] fdOf = new int[nfds];
+        int[] fdOf = r.fds;
         FileDescription listener = null;
         for (int fd = 0; fd < nfds; fd++) {
             long bit = 1L << (fd & 63);
@@ -267,7 +267,7 @@ final class WaitSyscalls {
         m.check(events, (long) maxEvents * EPOLL_EVENT_SIZE, AddressSpace.PROT_WRITE);
         Readiness r = Readiness.current();
         int count = 0;
-        int[] fdOf = new int[ep.interests().size()];
+        int[] fdOf = r.fds;
         FileDescription listener = null;
         for (Iterator<Map.Entry<Integer, EpollFile.Interest>> it = ep.interests().entrySet().iterator(); it.hasNext();) {
             Map.Entry<Integer, EpollFile.Interest> e = it.next();

@@ -1,0 +1,66 @@
+package io.kvmserver.serving;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.testing.Eventually;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+
+/** Warmup before the freeze, and a server that leaves nothing behind: fds, threads, requests. */
+@RequiresKvm
+class LifecycleTest {
+
+    @Test
+    void warmupRequestsArePartOfTheTemplate() {
+        try (TestServer s = TestServer.start(GuestPrograms.get("http_server"), List.of(),
+                b -> b.warmup(3).warmupPath("/counter").ephemeral(true))) {
+            for (int i = 0; i < 5; i++) {
+                assertThat(s.get("/counter")).isEqualTo("global=4 heap=4");
+            }
+        }
+    }
+
+    @Test
+    void thousandsOfResetsLeakNoHostFdsAndCloseReleasesEverything() throws IOException {
+        long before = openFds();
+        int requests = 1000;
+        try (TestServer s = TestServer.start(GuestPrograms.get("http_server"), List.of(),
+                b -> b.ephemeral(true).threads(2))) {
+            for (int i = 0; i < 50; i++) {
+                assertThat(s.get("/fd")).isEqualTo("fd=6");
+            }
+            Eventually.reaches(s.server().stats()::resets, 50);
+            long warm = openFds();
+            for (int i = 0; i < requests; i++) {
+                assertThat(s.get(i % 2 == 0 ? "/fd" : "/counter")).isNotEmpty();
+            }
+            assertThat(Eventually.reaches(s.server().stats()::resets, 50 + requests)).isEqualTo(50 + requests);
+            assertThat(openFds()).as("host fds after %d more resets", requests).isEqualTo(warm);
+        }
+        assertThat(openFds()).as("host fds after close").isEqualTo(before);
+        assertThat(Thread.getAllStackTraces().keySet().stream()
+                .filter(t -> t.getName().startsWith("kvmserver-request-vm")).filter(Thread::isAlive))
+                .as("request VM threads after close").isEmpty();
+    }
+
+    @Test
+    void gracefulCloseLetsARequestInFlightFinish() throws Exception {
+        TestServer s = TestServer.start(GuestPrograms.get("http_server"), List.of(), b -> b.ephemeral(true));
+        assertThat(s.get("/")).isEqualTo("hello");
+        s.close();
+        assertThat(s.get("/")).as("nothing listens after close").startsWith("ERROR:");
+    }
+
+    private static long openFds() throws IOException {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        }
+    }
+}

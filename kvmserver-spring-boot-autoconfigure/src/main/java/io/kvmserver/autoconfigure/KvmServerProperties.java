@@ -1,0 +1,483 @@
+package io.kvmserver.autoconfigure;
+
+import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Volume;
+import java.time.Duration;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.springframework.boot.context.properties.ConfigurationProperties;
+import org.springframework.boot.context.properties.bind.DefaultValue;
+import org.springframework.boot.convert.DataSizeUnit;
+import org.springframework.boot.convert.DurationUnit;
+import org.springframework.util.unit.DataSize;
+import org.springframework.util.unit.DataUnit;
+
+/**
+ * Configuration of the kvmserver run by the application, under {@code kvmserver.*}. Every
+ * setting of the C++ kvmserver's command line has a property here, with the same default.
+ *
+ * <p>Instances are immutable and valid: the constructor checks the whole configuration with the
+ * engine's own rules ({@link KvmServerOptions}) and reports a problem with the property names
+ * users wrote, so that a mistake stops the application while it binds its configuration, not
+ * when the guest is already booting.
+ */
+@ConfigurationProperties("kvmserver")
+public final class KvmServerProperties {
+
+    /**
+     * Whether to run the kvmserver. The server runs when this is true, or unset while
+     * 'kvmserver.program' is set.
+     */
+    private final boolean enabled;
+
+    /**
+     * The x86-64 Linux executable to run: an absolute path, a path relative to the application's
+     * working directory, or a 'classpath:' resource (extracted to a temporary file, so that a
+     * program can ship inside the application's jar).
+     */
+    private final String program;
+
+    /**
+     * Arguments of the program, without argv[0]. An argument starting with 'classpath:' is
+     * replaced by the path of the extracted resource, and the guest may read it.
+     */
+    private final List<String> args;
+
+    /** The guest's working directory (absolute). Defaults to the application's working directory. */
+    private final String cwd;
+
+    /**
+     * Environment variables of the guest, as NAME=VALUE. They win over host variables passed
+     * with 'kvmserver.permissions.allow-env'.
+     */
+    private final List<String> env;
+
+    /** Number of request VMs, each serving one connection at a time; 0 for one per CPU. */
+    private final int threads;
+
+    /** Whether to reset a request VM to the frozen template after every connection. */
+    private final boolean ephemeral;
+
+    /**
+     * Whether a reset keeps the pages the request dirtied as private memory of the request VM,
+     * so that the next request does not fault on them again.
+     */
+    private final boolean ephemeralKeepWorkingMemory;
+
+    /** Whether to log more about the server. */
+    private final boolean verbose;
+
+    /** Requests sent to the program before its template is frozen. */
+    private final Warmup warmup;
+
+    /** What the guest may read, write, see and connect to. */
+    private final Permissions permissions;
+
+    /** Time and memory limits. */
+    private final Limits limits;
+
+    public KvmServerProperties(@DefaultValue("true") boolean enabled, String program, @DefaultValue List<String> args,
+            String cwd, @DefaultValue List<String> env, @DefaultValue("1") int threads,
+            @DefaultValue("false") boolean ephemeral, @DefaultValue("true") boolean ephemeralKeepWorkingMemory,
+            @DefaultValue("false") boolean verbose, @DefaultValue Warmup warmup,
+            @DefaultValue Permissions permissions, @DefaultValue Limits limits) {
+        this.enabled = enabled;
+        this.program = program;
+        this.args = List.copyOf(args);
+        this.cwd = cwd;
+        this.env = List.copyOf(env);
+        this.threads = threads;
+        this.ephemeral = ephemeral;
+        this.ephemeralKeepWorkingMemory = ephemeralKeepWorkingMemory;
+        this.verbose = verbose;
+        this.warmup = warmup;
+        this.permissions = permissions;
+        this.limits = limits;
+        if (enabled) {
+            toOptions(program, args, List.of());
+        }
+    }
+
+    public boolean isEnabled() {
+        return this.enabled;
+    }
+
+    public String getProgram() {
+        return this.program;
+    }
+
+    public List<String> getArgs() {
+        return this.args;
+    }
+
+    public String getCwd() {
+        return this.cwd;
+    }
+
+    public List<String> getEnv() {
+        return this.env;
+    }
+
+    public int getThreads() {
+        return this.threads;
+    }
+
+    public boolean isEphemeral() {
+        return this.ephemeral;
+    }
+
+    public boolean isEphemeralKeepWorkingMemory() {
+        return this.ephemeralKeepWorkingMemory;
+    }
+
+    public boolean isVerbose() {
+        return this.verbose;
+    }
+
+    public Warmup getWarmup() {
+        return this.warmup;
+    }
+
+    public Permissions getPermissions() {
+        return this.permissions;
+    }
+
+    public Limits getLimits() {
+        return this.limits;
+    }
+
+    /**
+     * The engine configuration these properties describe.
+     *
+     * @param program the program's host path (this configuration's program, resolved)
+     * @param args the program's arguments (resources resolved)
+     * @param extraReadable host paths the guest must be able to read in addition to
+     *     {@code allow-read}: the extracted classpath resources
+     * @return the engine's options, before customizers
+     * @throws IllegalArgumentException naming the {@code kvmserver.*} property that is wrong
+     */
+    public KvmServerOptions.Builder toOptions(String program, List<String> args, List<String> extraReadable) {
+        if (program == null || program.isBlank()) {
+            throw new IllegalArgumentException("kvmserver.program must be set to the executable to run");
+        }
+        List<String> allowRead = new ArrayList<>(this.permissions.allowRead);
+        if (!this.permissions.allowAll) {
+            allowRead.addAll(extraReadable);
+        }
+        KvmServerOptions.Builder builder = KvmServerOptions.builder()
+            .program(program)
+            .args(args)
+            .env(this.env)
+            .threads(this.threads)
+            .ephemeral(this.ephemeral)
+            .ephemeralKeepWorkingMemory(this.ephemeralKeepWorkingMemory)
+            .verbose(this.verbose)
+            .warmup(this.warmup.count)
+            .warmupPath(this.warmup.path)
+            .allowAll(this.permissions.allowAll)
+            .allowRead(allowRead)
+            .allowWrite(this.permissions.allowWrite)
+            .allowEnv(this.permissions.allowEnv)
+            .allowNet(this.permissions.allowNet)
+            .allowConnect(this.permissions.allowConnect)
+            .allowListen(this.permissions.allowListen)
+            .volumes(volumes(this.permissions.volumes))
+            .maxBootTime(this.limits.maxBootTime)
+            .maxRequestTime(this.limits.maxRequestTime)
+            .maxMainMemory(this.limits.maxMainMemory.toBytes())
+            .maxAddressSpace(this.limits.maxAddressSpace.toBytes())
+            .maxRequestMemory(this.limits.maxRequestMemory.toBytes())
+            .limitRequestMemory(this.limits.limitRequestMemory.toBytes());
+        if (this.cwd != null) {
+            builder.cwd(this.cwd);
+        }
+        try {
+            builder.build();
+        }
+        catch (IllegalArgumentException ex) {
+            throw new IllegalArgumentException(PropertyNames.rewrite(ex.getMessage()), ex);
+        }
+        return builder;
+    }
+
+    private static List<Volume> volumes(List<VolumeProperties> volumes) {
+        List<Volume> result = new ArrayList<>();
+        for (int i = 0; i < volumes.size(); i++) {
+            VolumeProperties volume = volumes.get(i);
+            try {
+                result.add(new Volume(volume.host, volume.guest, volume.mode.writable));
+            }
+            catch (IllegalArgumentException | NullPointerException ex) {
+                throw new IllegalArgumentException("kvmserver.permissions.volumes[" + i + "]: "
+                        + ((ex.getMessage() != null) ? ex.getMessage() : "host and guest must both be set"), ex);
+            }
+        }
+        return result;
+    }
+
+    /** Warmup requests, sent once the program listens and before the template is frozen. */
+    public static final class Warmup {
+
+        /** Number of warmup requests (C++ --warmup). */
+        private final int count;
+
+        /** HTTP path the warmup requests ask for. */
+        private final String path;
+
+        public Warmup(@DefaultValue("0") int count, @DefaultValue("/") String path) {
+            this.count = count;
+            this.path = path;
+        }
+
+        public int getCount() {
+            return this.count;
+        }
+
+        public String getPath() {
+            return this.path;
+        }
+
+    }
+
+    /**
+     * The guest's sandbox. Nothing is allowed unless listed; a program that must listen needs
+     * 'allow-listen' (or 'allow-net'), and a dynamically linked one needs to read its libraries.
+     */
+    public static final class Permissions {
+
+        /** Whether to lift every restriction on files, environment and network; excludes the other permissions. */
+        private final boolean allowAll;
+
+        /** Host path prefixes the guest may read, for example '/' or '/usr/lib'. */
+        private final List<String> allowRead;
+
+        /** Host path prefixes the guest may write (and read). */
+        private final List<String> allowWrite;
+
+        /** Host environment variables passed to the guest: a NAME, a PREFIX_* or '*'. */
+        private final List<String> allowEnv;
+
+        /** Whether the guest may connect and listen anywhere. */
+        private final boolean allowNet;
+
+        /** host:port rules for outgoing connections ('*' or an empty host for any address, port 0 or none for any port). */
+        private final List<String> allowConnect;
+
+        /** host:port rules for listening sockets, for example '127.0.0.1:8000'. */
+        private final List<String> allowListen;
+
+        /** Host paths mapped to other guest paths. */
+        private final List<VolumeProperties> volumes;
+
+        public Permissions(@DefaultValue("false") boolean allowAll, @DefaultValue List<String> allowRead,
+                @DefaultValue List<String> allowWrite, @DefaultValue List<String> allowEnv,
+                @DefaultValue("false") boolean allowNet, @DefaultValue List<String> allowConnect,
+                @DefaultValue List<String> allowListen, @DefaultValue List<VolumeProperties> volumes) {
+            this.allowAll = allowAll;
+            this.allowRead = List.copyOf(allowRead);
+            this.allowWrite = List.copyOf(allowWrite);
+            this.allowEnv = List.copyOf(allowEnv);
+            this.allowNet = allowNet;
+            this.allowConnect = List.copyOf(allowConnect);
+            this.allowListen = List.copyOf(allowListen);
+            this.volumes = List.copyOf(volumes);
+        }
+
+        public boolean isAllowAll() {
+            return this.allowAll;
+        }
+
+        public List<String> getAllowRead() {
+            return this.allowRead;
+        }
+
+        public List<String> getAllowWrite() {
+            return this.allowWrite;
+        }
+
+        public List<String> getAllowEnv() {
+            return this.allowEnv;
+        }
+
+        public boolean isAllowNet() {
+            return this.allowNet;
+        }
+
+        public List<String> getAllowConnect() {
+            return this.allowConnect;
+        }
+
+        public List<String> getAllowListen() {
+            return this.allowListen;
+        }
+
+        public List<VolumeProperties> getVolumes() {
+            return this.volumes;
+        }
+
+    }
+
+    /** A host directory or file that the guest sees at another path (C++ --volume). */
+    public static final class VolumeProperties {
+
+        /** Absolute host path. */
+        private final String host;
+
+        /** Absolute path at which the guest sees it. */
+        private final String guest;
+
+        /** Access of the guest: r (read-only), w or rw (read and write). */
+        private final VolumeMode mode;
+
+        public VolumeProperties(String host, String guest, @DefaultValue("r") VolumeMode mode) {
+            this.host = host;
+            this.guest = guest;
+            this.mode = mode;
+        }
+
+        public String getHost() {
+            return this.host;
+        }
+
+        public String getGuest() {
+            return this.guest;
+        }
+
+        public VolumeMode getMode() {
+            return this.mode;
+        }
+
+    }
+
+    /** The access modes of a volume, spelled as in the C++ --volume flag. */
+    public enum VolumeMode {
+
+        /** Read-only. */
+        R(false),
+
+        /** Read and write. */
+        W(true),
+
+        /** Read and write. */
+        RW(true);
+
+        private final boolean writable;
+
+        VolumeMode(boolean writable) {
+            this.writable = writable;
+        }
+
+        public boolean isWritable() {
+            return this.writable;
+        }
+
+    }
+
+    /** Time and memory limits of the template and the request VMs. */
+    public static final class Limits {
+
+        /** How long the program may take to start and wait for connections. */
+        private final Duration maxBootTime;
+
+        /** How long one request may take before its VM is stopped and reset. */
+        private final Duration maxRequestTime;
+
+        /** Guest memory of the program. */
+        private final DataSize maxMainMemory;
+
+        /** Guest address space. */
+        private final DataSize maxAddressSpace;
+
+        /** Memory one request may dirty before it is stopped. */
+        private final DataSize maxRequestMemory;
+
+        /** Private memory a request VM keeps after its reset. */
+        private final DataSize limitRequestMemory;
+
+        public Limits(@DefaultValue("20s") @DurationUnit(ChronoUnit.SECONDS) Duration maxBootTime,
+                @DefaultValue("8s") @DurationUnit(ChronoUnit.SECONDS) Duration maxRequestTime,
+                @DefaultValue("8192MB") @DataSizeUnit(DataUnit.MEGABYTES) DataSize maxMainMemory,
+                @DefaultValue("131072MB") @DataSizeUnit(DataUnit.MEGABYTES) DataSize maxAddressSpace,
+                @DefaultValue("128MB") @DataSizeUnit(DataUnit.MEGABYTES) DataSize maxRequestMemory,
+                @DefaultValue("128MB") @DataSizeUnit(DataUnit.MEGABYTES) DataSize limitRequestMemory) {
+            this.maxBootTime = maxBootTime;
+            this.maxRequestTime = maxRequestTime;
+            this.maxMainMemory = maxMainMemory;
+            this.maxAddressSpace = maxAddressSpace;
+            this.maxRequestMemory = maxRequestMemory;
+            this.limitRequestMemory = limitRequestMemory;
+        }
+
+        public Duration getMaxBootTime() {
+            return this.maxBootTime;
+        }
+
+        public Duration getMaxRequestTime() {
+            return this.maxRequestTime;
+        }
+
+        public DataSize getMaxMainMemory() {
+            return this.maxMainMemory;
+        }
+
+        public DataSize getMaxAddressSpace() {
+            return this.maxAddressSpace;
+        }
+
+        public DataSize getMaxRequestMemory() {
+            return this.maxRequestMemory;
+        }
+
+        public DataSize getLimitRequestMemory() {
+            return this.limitRequestMemory;
+        }
+
+    }
+
+    /** Rewrites the engine's messages, which name C++ flags, in terms of these properties. */
+    static final class PropertyNames {
+
+        private static final Pattern FLAG = Pattern.compile("--[a-z][a-z-]*");
+
+        private static final Map<String, String> NAMES = Map.ofEntries(Map.entry("--cwd", "kvmserver.cwd"),
+                Map.entry("--env", "kvmserver.env"), Map.entry("--threads", "kvmserver.threads"),
+                Map.entry("--warmup", "kvmserver.warmup.count"), Map.entry("--warmup-path", "kvmserver.warmup.path"),
+                Map.entry("--allow-all", "kvmserver.permissions.allow-all"),
+                Map.entry("--allow-read", "kvmserver.permissions.allow-read"),
+                Map.entry("--allow-write", "kvmserver.permissions.allow-write"),
+                Map.entry("--allow-env", "kvmserver.permissions.allow-env"),
+                Map.entry("--allow-net", "kvmserver.permissions.allow-net"),
+                Map.entry("--allow-connect", "kvmserver.permissions.allow-connect"),
+                Map.entry("--allow-listen", "kvmserver.permissions.allow-listen"),
+                Map.entry("--volume", "kvmserver.permissions.volumes"),
+                Map.entry("--max-boot-time", "kvmserver.limits.max-boot-time"),
+                Map.entry("--max-request-time", "kvmserver.limits.max-request-time"),
+                Map.entry("--max-main-memory", "kvmserver.limits.max-main-memory"),
+                Map.entry("--max-address-space", "kvmserver.limits.max-address-space"),
+                Map.entry("--max-request-memory", "kvmserver.limits.max-request-memory"),
+                Map.entry("--limit-request-memory", "kvmserver.limits.limit-request-memory"));
+
+        private PropertyNames() {
+        }
+
+        static String rewrite(String message) {
+            if (message.startsWith("a program to run is required")) {
+                return "kvmserver.program must be set to the executable to run";
+            }
+            Matcher matcher = FLAG.matcher(message);
+            StringBuilder result = new StringBuilder();
+            while (matcher.find()) {
+                String name = NAMES.getOrDefault(matcher.group(), matcher.group());
+                matcher.appendReplacement(result, Matcher.quoteReplacement(name));
+            }
+            matcher.appendTail(result);
+            return result.toString();
+        }
+
+    }
+
+}
