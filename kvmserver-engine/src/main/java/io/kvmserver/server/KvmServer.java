@@ -191,6 +191,41 @@ public final class KvmServer implements AutoCloseable {
         return Collections.unmodifiableList(states);
     }
 
+    /** Permission denials of every VM of the program, by kind. */
+    public io.kvmserver.linux.Denials denials() {
+        return snapshot.kernel().denials();
+    }
+
+    /**
+     * System calls made by the request VMs, by name, most frequent first, at most {@code limit}
+     * names (the rest are summed under "other"): bounded cardinality for metrics.
+     */
+    public Map<String, Long> syscallCounts(int limit) {
+        long[] totals = new long[SyscallNumbers.COUNT + 1];
+        workers.forEach(w -> w.addSyscallCounts(totals));
+        List<Integer> order = new ArrayList<>();
+        for (int i = 0; i < totals.length; i++) {
+            if (totals[i] > 0) {
+                order.add(i);
+            }
+        }
+        order.sort((a, b) -> Long.compare(totals[b], totals[a]));
+        Map<String, Long> out = new java.util.LinkedHashMap<>();
+        long other = 0;
+        for (int i = 0; i < order.size(); i++) {
+            int nr = order.get(i);
+            if (i < limit && nr < SyscallNumbers.COUNT) {
+                out.put(SyscallNumbers.name(nr), totals[nr]);
+            } else {
+                other += totals[nr];
+            }
+        }
+        if (other > 0) {
+            out.put("other", other);
+        }
+        return out;
+    }
+
     public int threads() {
         return workers.size();
     }

@@ -76,6 +76,10 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         return vm.exits();
     }
 
+    void addSyscallCounts(long[] totals) {
+        vm.addSyscallCounts(totals);
+    }
+
     // ---- ConnectionTracker, called on this worker's thread ----
 
     @Override

@@ -23,7 +23,7 @@ public final class ServerStats {
     }
 
     private final LongAdder[] outcomes = new LongAdder[Outcome.values().length];
-    private final LongAdder requestNanos = new LongAdder();
+    private final LongAdder[] outcomeNanos = new LongAdder[Outcome.values().length];
     private final LongAdder resets = new LongAdder();
     private final LongAdder resetNanos = new LongAdder();
     private final LongAdder resetPages = new LongAdder();
@@ -34,12 +34,13 @@ public final class ServerStats {
     public ServerStats() {
         for (int i = 0; i < outcomes.length; i++) {
             outcomes[i] = new LongAdder();
+            outcomeNanos[i] = new LongAdder();
         }
     }
 
     void request(Outcome outcome, long nanos, String failure) {
         outcomes[outcome.ordinal()].increment();
-        requestNanos.add(nanos);
+        outcomeNanos[outcome.ordinal()].add(nanos);
         if (failure != null) {
             lastFailure = outcome + ": " + failure;
         }
@@ -77,7 +78,16 @@ public final class ServerStats {
     }
 
     public long requestNanos() {
-        return requestNanos.sum();
+        long n = 0;
+        for (LongAdder a : outcomeNanos) {
+            n += a.sum();
+        }
+        return n;
+    }
+
+    /** Nanoseconds spent in requests that ended with {@code outcome}: a timer per outcome. */
+    public long requestNanos(Outcome outcome) {
+        return outcomeNanos[outcome.ordinal()].sum();
     }
 
     public long resets() {

@@ -74,6 +74,8 @@ public final class GuestVm implements AutoCloseable {
     private boolean lastTrapDirect;
     private long exits;
     private long syscalls;
+    /** Calls per system call number (the last slot counts numbers out of range). */
+    private final long[] syscallCounts = new long[SyscallNumbers.COUNT + 1];
 
     private GuestVm(VmFd vm, VcpuFd vcpu, GuestMemory memory, PageTables tables, Kernel kernel,
             LinuxProcess process, VmSnapshot source, DirtyPages dirty) {
@@ -262,6 +264,13 @@ public final class GuestVm implements AutoCloseable {
         return syscalls;
     }
 
+    /** Adds this VM's calls per system call number into {@code totals} (racy reads: for metrics). */
+    public void addSyscallCounts(long[] totals) {
+        for (int i = 0; i < syscallCounts.length && i < totals.length; i++) {
+            totals[i] += syscallCounts[i];
+        }
+    }
+
     /** Asks a running {@link #run()} to stop as soon as possible; safe from any thread. */
     public void interrupt() {
         interrupt(RunResult.Kind.TIMED_OUT, "time limit reached");
@@ -358,6 +367,8 @@ public final class GuestVm implements AutoCloseable {
     /** Emulates the call in the registers; null to go on running, or why the run ends. */
     private RunResult emulateSyscall() {
         syscalls++;
+        long nr = vcpu.reg(KvmAbi.RAX);
+        syscallCounts[nr >= 0 && nr < SyscallNumbers.COUNT ? (int) nr : SyscallNumbers.COUNT]++;
         syscall.begin(vcpu.reg(KvmAbi.RAX), vcpu.reg(KvmAbi.RDI), vcpu.reg(KvmAbi.RSI), vcpu.reg(KvmAbi.RDX),
                 vcpu.reg(KvmAbi.R10), vcpu.reg(KvmAbi.R8), vcpu.reg(KvmAbi.R9));
         if (TRACE) {
