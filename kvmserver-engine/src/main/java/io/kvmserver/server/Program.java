@@ -17,6 +17,7 @@ import io.kvmserver.sandbox.EnvironmentPolicy;
 import io.kvmserver.sandbox.FileSystemPolicy;
 import io.kvmserver.sandbox.NetworkPolicy;
 import io.kvmserver.vm.GuestVm;
+import io.kvmserver.vm.TrapPathCheck;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -85,6 +86,7 @@ public final class Program {
 
     /** Creates the VM with the program loaded at its entry point; stdin reads as empty. */
     public GuestVm boot(Kvm kvm) {
+        TrapPathCheck.verify(kvm);
         FdTable files = new FdTable();
         int devNull = LibC.open("/dev/null\0".getBytes(StandardCharsets.US_ASCII), LibC.O_RDWR | LibC.O_CLOEXEC, 0);
         files.install(new HostFile(devNull, true, OpenFlags.O_RDONLY, false, false, "/dev/null"), 0, false);

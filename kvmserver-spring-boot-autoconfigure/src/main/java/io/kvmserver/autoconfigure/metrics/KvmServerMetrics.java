@@ -1,0 +1,99 @@
+package io.kvmserver.autoconfigure.metrics;
+
+import io.kvmserver.autoconfigure.KvmServerLifecycle;
+import io.kvmserver.server.KvmServer;
+import io.kvmserver.server.ServerStats;
+import io.kvmserver.server.ServerStats.Outcome;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.FunctionTimer;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.BaseUnits;
+import io.micrometer.core.instrument.binder.MeterBinder;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+import java.util.function.ToDoubleFunction;
+import java.util.function.ToLongFunction;
+
+/**
+ * Micrometer meters of the kvmserver. Meters are registered when the registry is created, which
+ * is before the server starts, so every meter reads the server through the lifecycle and shows
+ * zero (or NaN for gauges) while no server runs. Counters are cumulative in the engine; after a
+ * restart of the server they start again from zero.
+ *
+ * <ul>
+ * <li>{@code kvmserver.requests} (timer, tag {@code outcome}: ok, timeout, crash, exit,
+ * memory-limit): connections served and the time they took.</li>
+ * <li>{@code kvmserver.resets} (timer): resets of request VMs to the template.</li>
+ * <li>{@code kvmserver.reset.pages} (counter): memory pages restored by resets; divided by the
+ * reset count, the pages dirtied per request.</li>
+ * <li>{@code kvmserver.reset.failures} (counter): resets that failed, each taking a VM out.</li>
+ * <li>{@code kvmserver.vm.exits} (counter): exits of the request VMs to the host (system calls,
+ * faults, interrupts).</li>
+ * <li>{@code kvmserver.vms} (gauge, tag {@code state}: busy, idle): request VMs by state.</li>
+ * <li>{@code kvmserver.template.memory} (gauge, bytes): memory mapped by the frozen template,
+ * which every request VM shares.</li>
+ * </ul>
+ */
+public class KvmServerMetrics implements MeterBinder {
+
+    private final KvmServerLifecycle lifecycle;
+
+    public KvmServerMetrics(KvmServerLifecycle lifecycle) {
+        this.lifecycle = lifecycle;
+    }
+
+    @Override
+    public void bindTo(MeterRegistry registry) {
+        for (Outcome outcome : Outcome.values()) {
+            FunctionTimer
+                .builder("kvmserver.requests", this.lifecycle, (l) -> stat(l, (s) -> s.requests(outcome)),
+                        (l) -> stat(l, (s) -> s.requestNanos(outcome)), TimeUnit.NANOSECONDS)
+                .tag("outcome", outcome.name().toLowerCase(Locale.ROOT).replace('_', '-'))
+                .description("Connections served by request VMs, by how they ended")
+                .register(registry);
+        }
+        FunctionTimer
+            .builder("kvmserver.resets", this.lifecycle, (l) -> stat(l, ServerStats::resets),
+                    (l) -> stat(l, ServerStats::resetNanos), TimeUnit.NANOSECONDS)
+            .description("Resets of request VMs to the frozen template")
+            .register(registry);
+        counter(registry, "kvmserver.reset.pages", ServerStats::resetPages, "Memory pages restored by resets",
+                "pages");
+        counter(registry, "kvmserver.reset.failures", ServerStats::failedResets,
+                "Resets that failed; each takes a request VM out of service", null);
+        counter(registry, "kvmserver.vm.exits", ServerStats::vmExits, "Exits of the request VMs to the host", null);
+        gauge(registry, "kvmserver.vms", "busy", KvmServer::busyVms);
+        gauge(registry, "kvmserver.vms", "idle", (server) -> server.aliveVms() - server.busyVms());
+        Gauge.builder("kvmserver.template.memory", this.lifecycle, (l) -> server(l, KvmServer::templateMappedBytes))
+            .baseUnit(BaseUnits.BYTES)
+            .description("Memory mapped by the frozen template, shared by every request VM")
+            .register(registry);
+    }
+
+    private void counter(MeterRegistry registry, String name, ToLongFunction<ServerStats> value, String description,
+            String unit) {
+        FunctionCounter.builder(name, this.lifecycle, (l) -> stat(l, value))
+            .description(description)
+            .baseUnit(unit)
+            .register(registry);
+    }
+
+    private void gauge(MeterRegistry registry, String name, String state, ToDoubleFunction<KvmServer> value) {
+        Gauge.builder(name, this.lifecycle, (l) -> server(l, value))
+            .tag("state", state)
+            .description("Request VMs by state")
+            .register(registry);
+    }
+
+    private static double stat(KvmServerLifecycle lifecycle, ToLongFunction<ServerStats> value) {
+        KvmServer server = lifecycle.getServer();
+        return (server != null) ? value.applyAsLong(server.stats()) : 0;
+    }
+
+    private static double server(KvmServerLifecycle lifecycle, ToDoubleFunction<KvmServer> value) {
+        KvmServer server = lifecycle.getServer();
+        return (server != null) ? value.applyAsDouble(server) : Double.NaN;
+    }
+
+}
