@@ -47,14 +47,14 @@ public class KvmServerMetrics implements MeterBinder {
     public void bindTo(MeterRegistry registry) {
         for (Outcome outcome : Outcome.values()) {
             FunctionTimer
-                .builder("kvmserver.requests", this.lifecycle, (l) -> stat(l, (s) -> s.requests(outcome)),
+                .builder("kvmserver.requests", this.lifecycle, (l) -> count(l, (s) -> s.requests(outcome)),
                         (l) -> stat(l, (s) -> s.requestNanos(outcome)), TimeUnit.NANOSECONDS)
                 .tag("outcome", outcome.name().toLowerCase(Locale.ROOT).replace('_', '-'))
                 .description("Connections served by request VMs, by how they ended")
                 .register(registry);
         }
         FunctionTimer
-            .builder("kvmserver.resets", this.lifecycle, (l) -> stat(l, ServerStats::resets),
+            .builder("kvmserver.resets", this.lifecycle, (l) -> count(l, ServerStats::resets),
                     (l) -> stat(l, ServerStats::resetNanos), TimeUnit.NANOSECONDS)
             .description("Resets of request VMs to the frozen template")
             .register(registry);
@@ -86,9 +86,13 @@ public class KvmServerMetrics implements MeterBinder {
             .register(registry);
     }
 
-    private static double stat(KvmServerLifecycle lifecycle, ToLongFunction<ServerStats> value) {
+    private static long count(KvmServerLifecycle lifecycle, ToLongFunction<ServerStats> value) {
         KvmServer server = lifecycle.getServer();
         return (server != null) ? value.applyAsLong(server.stats()) : 0;
+    }
+
+    private static double stat(KvmServerLifecycle lifecycle, ToLongFunction<ServerStats> value) {
+        return count(lifecycle, value);
     }
 
     private static double server(KvmServerLifecycle lifecycle, ToDoubleFunction<KvmServer> value) {
