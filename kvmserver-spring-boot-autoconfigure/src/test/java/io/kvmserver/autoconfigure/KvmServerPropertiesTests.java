@@ -1,0 +1,168 @@
+package io.kvmserver.autoconfigure;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Volume;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.springframework.boot.context.properties.EnableConfigurationProperties;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.util.unit.DataSize;
+
+/**
+ * Binding and validation of {@code kvmserver.*}: every property, its default, and messages that
+ * name the property. Binding happens without starting a server.
+ */
+class KvmServerPropertiesTests {
+
+    private final ApplicationContextRunner runner = new ApplicationContextRunner()
+        .withUserConfiguration(PropertiesConfiguration.class);
+
+    @Test
+    void defaultsAreThoseOfTheCppKvmserver() {
+        this.runner.withPropertyValues("kvmserver.program=/srv/server").run((context) -> {
+            KvmServerProperties properties = context.getBean(KvmServerProperties.class);
+            assertThat(properties.isEnabled()).isTrue();
+            assertThat(properties.getThreads()).isOne();
+            assertThat(properties.getLimits().getMaxBootTime()).isEqualTo(Duration.ofSeconds(20));
+            assertThat(properties.getLimits().getMaxMainMemory()).isEqualTo(DataSize.ofMegabytes(8192));
+            KvmServerOptions options = properties.toOptions("/srv/server", List.of(), List.of()).build();
+            assertThat(options).isEqualTo(KvmServerOptions.builder().program("/srv/server").build());
+        });
+    }
+
+    @Test
+    void bindsEveryProperty() {
+        this.runner.withPropertyValues("kvmserver.program=/srv/server", "kvmserver.args[0]=8000",
+                "kvmserver.args[1]=--quiet", "kvmserver.cwd=/srv", "kvmserver.env=A=1,B=two",
+                "kvmserver.threads=4", "kvmserver.ephemeral=true", "kvmserver.ephemeral-keep-working-memory=false",
+                "kvmserver.verbose=true", "kvmserver.warmup.count=100", "kvmserver.warmup.path=/ping",
+                "kvmserver.permissions.allow-read=/usr,/lib", "kvmserver.permissions.allow-write=/tmp",
+                "kvmserver.permissions.allow-env=PATH,API_*", "kvmserver.permissions.allow-net=true",
+                "kvmserver.permissions.allow-connect=example.org:443", "kvmserver.permissions.allow-listen=127.0.0.1:8000",
+                "kvmserver.permissions.volumes[0].host=/data", "kvmserver.permissions.volumes[0].guest=/mnt/data",
+                "kvmserver.permissions.volumes[0].mode=rw", "kvmserver.permissions.volumes[1].host=/etc/app",
+                "kvmserver.permissions.volumes[1].guest=/config", "kvmserver.limits.max-boot-time=1m",
+                "kvmserver.limits.max-request-time=250ms", "kvmserver.limits.max-main-memory=1GB",
+                "kvmserver.limits.max-address-space=4096", "kvmserver.limits.max-request-memory=64MB",
+                "kvmserver.limits.limit-request-memory=0")
+            .run((context) -> {
+                KvmServerProperties properties = context.getBean(KvmServerProperties.class);
+                assertThat(properties.getArgs()).containsExactly("8000", "--quiet");
+                assertThat(properties.getPermissions().getVolumes()).hasSize(2);
+                KvmServerOptions options = properties.toOptions("/srv/server", properties.getArgs(), List.of())
+                    .build();
+                assertThat(options).isEqualTo(KvmServerOptions.builder()
+                    .program("/srv/server")
+                    .args(List.of("8000", "--quiet"))
+                    .cwd("/srv")
+                    .env(List.of("A=1", "B=two"))
+                    .threads(4)
+                    .ephemeral(true)
+                    .ephemeralKeepWorkingMemory(false)
+                    .verbose(true)
+                    .warmup(100)
+                    .warmupPath("/ping")
+                    .allowRead(List.of("/usr", "/lib"))
+                    .allowWrite(List.of("/tmp"))
+                    .allowEnv(List.of("PATH", "API_*"))
+                    .allowNet(true)
+                    .allowConnect(List.of("example.org:443"))
+                    .allowListen(List.of("127.0.0.1:8000"))
+                    .volumes(List.of(new Volume("/data", "/mnt/data", true), new Volume("/etc/app", "/config", false)))
+                    .maxBootTime(Duration.ofMinutes(1))
+                    .maxRequestTime(Duration.ofMillis(250))
+                    .maxMainMemory(1024 * KvmServerOptions.MIB)
+                    .maxAddressSpace(4096 * KvmServerOptions.MIB)
+                    .maxRequestMemory(64 * KvmServerOptions.MIB)
+                    .limitRequestMemory(0)
+                    .build());
+            });
+    }
+
+    @Test
+    void unitlessDurationsAreSecondsAndUnitlessSizesAreMegabytes() {
+        this.runner.withPropertyValues("kvmserver.program=/srv/server", "kvmserver.limits.max-request-time=3",
+                "kvmserver.limits.max-request-memory=256").run((context) -> {
+                    KvmServerProperties.Limits limits = context.getBean(KvmServerProperties.class).getLimits();
+                    assertThat(limits.getMaxRequestTime()).isEqualTo(Duration.ofSeconds(3));
+                    assertThat(limits.getMaxRequestMemory()).isEqualTo(DataSize.ofMegabytes(256));
+                });
+    }
+
+    @Test
+    void extractedResourcesBecomeReadableUnlessEverythingIs() {
+        this.runner.withPropertyValues("kvmserver.program=/srv/server", "kvmserver.permissions.allow-read=/usr")
+            .run((context) -> assertThat(context.getBean(KvmServerProperties.class)
+                .toOptions("/tmp/x/server", List.of(), List.of("/tmp/x"))
+                .build()
+                .allowRead()).containsExactly("/usr", "/tmp/x"));
+        this.runner.withPropertyValues("kvmserver.program=/srv/server", "kvmserver.permissions.allow-all=true")
+            .run((context) -> assertThat(context.getBean(KvmServerProperties.class)
+                .toOptions("/tmp/x/server", List.of(), List.of("/tmp/x"))
+                .build()
+                .allowRead()).isEmpty());
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @CsvSource(delimiter = '|', value = {
+            "kvmserver.enabled=true | kvmserver.program must be set",
+            "kvmserver.threads=-1 | kvmserver.threads must be at least 0",
+            "kvmserver.warmup.count=-5 | kvmserver.warmup.count must be at least 0",
+            "kvmserver.warmup.path=ping | kvmserver.warmup.path must start with '/'",
+            "kvmserver.cwd=relative | kvmserver.cwd path 'relative' must be absolute",
+            "kvmserver.env=NOEQUALS | kvmserver.env 'NOEQUALS' must be NAME=VALUE",
+            "kvmserver.permissions.allow-read=usr | kvmserver.permissions.allow-read path 'usr' must be absolute",
+            "kvmserver.permissions.allow-env=A*B | kvmserver.permissions.allow-env 'A*B'",
+            "kvmserver.permissions.allow-listen=::1 | kvmserver.permissions.allow-listen: '::1'",
+            "kvmserver.permissions.volumes[0].host=data | kvmserver.permissions.volumes[0]: volume host path 'data' must be absolute",
+            "kvmserver.limits.max-boot-time=0s | kvmserver.limits.max-boot-time must be more than 0 seconds",
+            "kvmserver.limits.max-request-time=-1s | kvmserver.limits.max-request-time must be more than 0 seconds",
+            "kvmserver.limits.max-main-memory=1500KB | kvmserver.limits.max-main-memory must be a whole number of MiB",
+            "kvmserver.limits.max-main-memory=200GB | kvmserver.limits.max-main-memory (204800 MiB) must not exceed kvmserver.limits.max-address-space",
+            "kvmserver.limits.max-request-memory=0 | kvmserver.limits.max-request-memory must be at least 1 MiB" })
+    void invalidValuesAreReportedWithThePropertyName(String property, String message) {
+        List<String> values = new java.util.ArrayList<>(List.of(property));
+        if (!property.startsWith("kvmserver.enabled")) {
+            values.add("kvmserver.program=/srv/server");
+        }
+        if (property.contains("volumes[0]")) {
+            values.add("kvmserver.permissions.volumes[0].guest=/data");
+        }
+        this.runner.withPropertyValues(values.toArray(String[]::new)).run((context) -> {
+            assertThat(context).hasFailed();
+            assertThat(context.getStartupFailure()).rootCause().hasMessageContaining(message);
+        });
+    }
+
+    @Test
+    void allowAllExcludesOtherPermissionsByName() {
+        this.runner
+            .withPropertyValues("kvmserver.program=/srv/server", "kvmserver.permissions.allow-all=true",
+                    "kvmserver.permissions.allow-net=true")
+            .run((context) -> assertThat(context.getStartupFailure()).rootCause()
+                .hasMessageContaining(
+                        "kvmserver.permissions.allow-all excludes kvmserver.permissions.allow-net"));
+    }
+
+    @Test
+    void anUnknownVolumeModeIsABindingError() {
+        this.runner
+            .withPropertyValues("kvmserver.program=/srv/server", "kvmserver.permissions.volumes[0].host=/a",
+                    "kvmserver.permissions.volumes[0].guest=/b", "kvmserver.permissions.volumes[0].mode=x")
+            .run((context) -> assertThat(context.getStartupFailure())
+                .hasMessageContaining("kvmserver.permissions.volumes[0].mode"));
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @EnableConfigurationProperties(KvmServerProperties.class)
+    static class PropertiesConfiguration {
+
+    }
+
+}
