@@ -26,6 +26,8 @@ public final class HostWaiter implements AutoCloseable {
     private static final int EFD_NONBLOCK = 04000;
     private static final int EFD_CLOEXEC = 02000000;
     private static final int EINTR = 4;
+    private static final int EPOLLEXCLUSIVE = 1 << 28;
+    private static final int EPOLL_CTL_ADD = 1;
     /** A wait that ended because of {@link #kick()}. */
     public static final long KICKED = -1;
 
@@ -37,6 +39,8 @@ public final class HostWaiter implements AutoCloseable {
     private volatile boolean kicked;
     private ConnectionTracker connections = ConnectionTracker.UNLIMITED;
     private final Readiness readiness = new Readiness();
+    private int exclusiveEpoll = -1;
+    private int exclusiveListener = -1;
 
     public HostWaiter() {
         try {
@@ -62,6 +66,44 @@ public final class HostWaiter implements AutoCloseable {
 
     public static void unbindCurrentThread() {
         CURRENT.remove();
+    }
+
+    /**
+     * A host epoll fd, private to this VM, that becomes readable when a connection arrives on the
+     * shared {@code listenerFd}. It is registered with {@code EPOLLEXCLUSIVE}, so a new
+     * connection wakes one waiting VM rather than all of them: no thundering herd. The waits
+     * poll this fd in place of the listener itself.
+     */
+    public int exclusiveWaitFd(int listenerFd) {
+        if (exclusiveListener == listenerFd) {
+            return exclusiveEpoll;
+        }
+        closeExclusive();
+        try (Memory event = new Memory(12)) {
+            int ep = (int) LibC.syscall(SyscallNumbers.EPOLL_CREATE1, EFD_CLOEXEC, 0, 0, 0, 0, 0);
+            event.setInt(0, POLLIN | EPOLLEXCLUSIVE);
+            event.setLong(4, listenerFd);
+            try {
+                LibC.syscall(SyscallNumbers.EPOLL_CTL, ep, EPOLL_CTL_ADD, listenerFd,
+                        com.sun.jna.Pointer.nativeValue(event), 0, 0);
+            } catch (LastErrorException e) {
+                LibC.close(ep);
+                throw e;
+            }
+            exclusiveEpoll = ep;
+            exclusiveListener = listenerFd;
+            return ep;
+        } catch (LastErrorException e) {
+            return listenerFd; // no EPOLLEXCLUSIVE (Linux < 4.5): every VM wakes, one wins
+        }
+    }
+
+    private void closeExclusive() {
+        if (exclusiveEpoll >= 0) {
+            LibC.close(exclusiveEpoll);
+            exclusiveEpoll = -1;
+            exclusiveListener = -1;
+        }
     }
 
     Readiness readiness() {
@@ -157,6 +199,7 @@ public final class HostWaiter implements AutoCloseable {
 
     @Override
     public void close() {
+        closeExclusive();
         LibC.close(kickFd);
         pollfds.close();
         counter.close();

@@ -7,10 +7,12 @@ import io.kvmserver.kvm.LibC;
 /**
  * The template's listening socket as a request VM sees it: one host fd shared by every VM.
  *
- * <p>When a wait finds the host listener readable, the engine accepts at once, on this VM's
- * thread; the VM that wins the race keeps the connection for the program's next
- * {@code accept4}, the others see the listener not ready and keep waiting, so no program ever
- * sees a readiness it cannot act on. In ephemeral mode a VM takes one connection per request
+ * <p>Each VM waits for connections through its own {@code EPOLLEXCLUSIVE} registration of the
+ * listener ({@link HostWaiter#exclusiveWaitFd}), so the host wakes one waiting VM per
+ * connection. When a wait finds the listener readable, the engine accepts at once, on this
+ * VM's thread, and keeps the connection for the program's next {@code accept4}; should two VMs
+ * still race, the loser sees the listener not ready and keeps waiting, so no program ever sees
+ * a readiness it cannot act on. In ephemeral mode a VM takes one connection per request
  * ({@link ConnectionTracker}); after that the listener reports not ready and {@code accept4}
  * returns {@code EAGAIN} until the reset.
  */
@@ -38,7 +40,7 @@ public final class SharedListener extends SocketFile {
 
     @Override
     public int pollHostFd() {
-        return pendingFd >= 0 ? -1 : fd;
+        return pendingFd >= 0 ? -1 : HostWaiter.current().exclusiveWaitFd(fd);
     }
 
     @Override
@@ -80,7 +82,8 @@ public final class SharedListener extends SocketFile {
             if (!guestBlocking()) {
                 return -Errno.EAGAIN;
             }
-            if (!HostWaiter.current().awaitOne(fd, HostWaiter.POLLIN)) {
+            HostWaiter waiter = HostWaiter.current();
+            if (!waiter.awaitOne(waiter.exclusiveWaitFd(fd), HostWaiter.POLLIN)) {
                 return -Errno.EINTR;
             }
         }

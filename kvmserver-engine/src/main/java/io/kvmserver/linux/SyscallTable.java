@@ -1,6 +1,7 @@
 package io.kvmserver.linux;
 
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,6 +22,12 @@ public final class SyscallTable {
         long handle(Syscall call);
     }
 
+    /**
+     * Handler bugs caught in this JVM ({@link #emulationBugs()}): each one is a guest-triggered
+     * host exception, so tests that attack the engine assert that this count does not move.
+     */
+    private static final AtomicLong EMULATION_BUGS = new AtomicLong();
+
     private final Handler[] handlers = new Handler[SyscallNumbers.COUNT];
     private final AtomicIntegerArray reported = new AtomicIntegerArray(SyscallNumbers.COUNT + 1);
 
@@ -35,6 +42,11 @@ public final class SyscallTable {
         NetSyscalls.register(t);
         WaitSyscalls.register(t);
         return t;
+    }
+
+    /** How many handler bugs ("bug in the emulation" log lines) this JVM has seen so far. */
+    public static long emulationBugs() {
+        return EMULATION_BUGS.get();
     }
 
     public void register(int number, Handler handler) {
@@ -64,6 +76,7 @@ public final class SyscallTable {
         } catch (SyscallError e) {
             return -e.errno();
         } catch (RuntimeException e) {
+            EMULATION_BUGS.incrementAndGet();
             log.error("bug in the emulation of {}: returning EINVAL to the guest", SyscallNumbers.name(nr), e);
             return -Errno.EINVAL;
         }

@@ -199,7 +199,8 @@ public final class KvmServerProperties {
             builder.build();
         }
         catch (IllegalArgumentException ex) {
-            throw new IllegalArgumentException(PropertyNames.rewrite(ex.getMessage()), ex);
+            // Not chained: the rewritten message is the engine's, in the terms users configured.
+            throw new IllegalArgumentException(PropertyNames.rewrite(ex.getMessage()));
         }
         return builder;
     }
@@ -213,7 +214,7 @@ public final class KvmServerProperties {
             }
             catch (IllegalArgumentException | NullPointerException ex) {
                 throw new IllegalArgumentException("kvmserver.permissions.volumes[" + i + "]: "
-                        + ((ex.getMessage() != null) ? ex.getMessage() : "host and guest must both be set"), ex);
+                        + ((ex.getMessage() != null) ? ex.getMessage() : "host and guest must both be set"));
             }
         }
         return result;

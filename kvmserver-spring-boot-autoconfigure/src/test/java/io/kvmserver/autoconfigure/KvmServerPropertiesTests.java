@@ -156,7 +156,7 @@ class KvmServerPropertiesTests {
             .withPropertyValues("kvmserver.program=/srv/server", "kvmserver.permissions.volumes[0].host=/a",
                     "kvmserver.permissions.volumes[0].guest=/b", "kvmserver.permissions.volumes[0].mode=x")
             .run((context) -> assertThat(context.getStartupFailure())
-                .hasMessageContaining("kvmserver.permissions.volumes[0].mode"));
+                .hasStackTraceContaining("Failed to bind properties under 'kvmserver.permissions.volumes[0].mode'"));
     }
 
     @Configuration(proxyBeanMethods = false)
