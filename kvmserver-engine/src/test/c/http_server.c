@@ -6,7 +6,7 @@
  *   /secret/XYZ  stores XYZ in a global buffer;  /peek  answers the buffer
  *   /file        appends a line to $STATE_DIR/state.txt, answers the file's line count
  *   /fd          opens /dev/null and leaves it open, answers the fd number
- *   /loop /crash /exit /alloc/N   misbehave: spin, fault, exit(3), dirty N MiB
+ *   /loop /sleep /crash /exit /alloc/N   misbehave: spin, sleep 30 s, fault, exit(3), dirty N MiB
  * Usage: http_server [port] [state-dir]
  */
 #define _GNU_SOURCE
@@ -75,6 +75,9 @@ static void handle(int fd) {
     } else if (strcmp(path, "/fd") == 0) {
         int leaked = open("/dev/null", O_RDONLY);
         snprintf(body, sizeof body, "fd=%d", leaked);
+    } else if (strcmp(path, "/sleep") == 0) {
+        sleep(30);
+        snprintf(body, sizeof body, "woke");
     } else if (strcmp(path, "/loop") == 0) {
         for (volatile long i = 0;; i++) {
         }

@@ -343,15 +343,23 @@ public final class AddressSpace {
             if (n == max) {
                 throw new SyscallError(Errno.ENAMETOOLONG);
             }
-            check(address + n, 1, PROT_READ);
-            byte b = memory.getByte(address + n);
-            if (b == 0) {
-                return java.util.Arrays.copyOf(buf, n);
+            // One mapping check per page, then the bytes up to the page's end in one copy.
+            long at = address + n;
+            if (at < 0) {
+                throw new SyscallError(Errno.EFAULT);
             }
-            if (n == buf.length) {
-                buf = java.util.Arrays.copyOf(buf, Math.min(max, buf.length * 2));
+            int chunk = (int) Math.min(max - n, PAGE - (at & (PAGE - 1)));
+            check(at, chunk, PROT_READ);
+            if (buf.length < n + chunk) {
+                buf = java.util.Arrays.copyOf(buf, Math.min(max, Math.max(buf.length * 2, n + chunk)));
             }
-            buf[n++] = b;
+            memory.read(at, buf, n, chunk);
+            for (int i = n; i < n + chunk; i++) {
+                if (buf[i] == 0) {
+                    return java.util.Arrays.copyOf(buf, i);
+                }
+            }
+            n += chunk;
         }
     }
 

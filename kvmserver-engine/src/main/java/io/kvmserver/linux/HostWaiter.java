@@ -190,6 +190,39 @@ public final class HostWaiter implements AutoCloseable {
         }
     }
 
+    /**
+     * Sleeps for {@code nanos} (a guest's nanosleep), waking early only when kicked: a sleeping
+     * request still ends at its time limit. Returns true when the full time passed.
+     */
+    public boolean sleep(long nanos) {
+        if (kicked) {
+            return false;
+        }
+        setPollfd(pollfds, 0, kickFd, POLLIN);
+        long deadline = System.nanoTime() + nanos;
+        try (Memory timeout = new Memory(16)) {
+            while (true) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return true;
+                }
+                timeout.setLong(0, left / 1_000_000_000L);
+                timeout.setLong(8, left % 1_000_000_000L);
+                try {
+                    long n = LibC.syscall(SyscallNumbers.PPOLL, com.sun.jna.Pointer.nativeValue(pollfds), 1,
+                            com.sun.jna.Pointer.nativeValue(timeout), 0, 8, 0);
+                    if (n > 0 || kicked) {
+                        return false;
+                    }
+                } catch (LastErrorException e) {
+                    if (e.getErrorCode() != EINTR) {
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
     /** Waits until one host fd is ready for {@code events}; true when ready, false when kicked. */
     public boolean awaitOne(int fd, short events) {
         setPollfd(pollfds, 0, fd, events);

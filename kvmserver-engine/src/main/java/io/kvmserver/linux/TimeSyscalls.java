@@ -3,8 +3,8 @@ package io.kvmserver.linux;
 import io.kvmserver.kvm.LibC;
 
 /**
- * Time family. Clocks are the host's, read straight into guest memory. Sleeping really sleeps:
- * the request-time limit still applies, because it is enforced from another thread.
+ * Time family. Clocks are the host's, read straight into guest memory. Sleeping really sleeps,
+ * in the VM's {@link HostWaiter}, so that a request's time limit still ends it.
  */
 final class TimeSyscalls {
 
@@ -90,15 +90,20 @@ final class TimeSyscalls {
         if (seconds < 0 || nanos < 0 || nanos >= NANOS) {
             return -Errno.EINVAL;
         }
-        if ((flags & TIMER_ABSTIME) != 0) {
-            long hostRequest = c.memory().readable(request, 16);
-            return host(() -> LibC.syscall(SyscallNumbers.CLOCK_NANOSLEEP, clock, TIMER_ABSTIME, hostRequest, 0, 0, 0));
-        }
         long total = seconds > Long.MAX_VALUE / NANOS ? Long.MAX_VALUE : seconds * NANOS + nanos;
-        try {
-            Thread.sleep(total / 1_000_000L, (int) (total % 1_000_000L));
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+        if ((flags & TIMER_ABSTIME) != 0) {
+            try (com.sun.jna.Memory now = new com.sun.jna.Memory(16)) {
+                long rc = host(() -> LibC.syscall(SyscallNumbers.CLOCK_GETTIME, clock,
+                        com.sun.jna.Pointer.nativeValue(now), 0, 0, 0, 0));
+                if (rc < 0) {
+                    return rc;
+                }
+                long current = now.getLong(0) * NANOS + now.getLong(8);
+                total = Math.max(0, total - current);
+            }
+            remain = 0; // an absolute sleep reports no remaining time
+        }
+        if (!HostWaiter.current().sleep(total)) {
             if (remain != 0) {
                 c.memory().writeLong(remain, 0);
                 c.memory().writeLong(remain + 8, 0);

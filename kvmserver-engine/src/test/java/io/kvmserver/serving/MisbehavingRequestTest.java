@@ -32,7 +32,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 class MisbehavingRequestTest {
 
     @ParameterizedTest(name = "{0} -> {1}")
-    @CsvSource({"/loop, TIMEOUT", "/crash, CRASH", "/exit, EXIT", "/alloc/64, MEMORY_LIMIT"})
+    @CsvSource({"/loop, TIMEOUT", "/sleep, TIMEOUT", "/crash, CRASH", "/exit, EXIT", "/alloc/64, MEMORY_LIMIT"})
     void aBadRequestIsStoppedAndTheServerGoesOn(String path, ServerStats.Outcome outcome) {
         try (TestServer s = TestServer.start(GuestPrograms.get("http_server"), List.of(),
                 b -> b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(1))

@@ -1,0 +1,136 @@
+package io.kvmserver.autoconfigure;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.jayway.jsonpath.DocumentContext;
+import com.jayway.jsonpath.JsonPath;
+import io.kvmserver.autoconfigure.testing.GuestPrograms;
+import io.kvmserver.autoconfigure.testing.Http;
+import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.micrometer.core.instrument.FunctionTimer;
+import io.micrometer.core.instrument.MeterRegistry;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.boot.test.context.SpringBootTest;
+import org.springframework.boot.test.context.SpringBootTest.WebEnvironment;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+
+/**
+ * A whole application with the real engine: the guest serves over loopback while the
+ * application serves Actuator, and health, meters and the endpoint report what happened.
+ */
+@RequiresKvm
+@SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT,
+        properties = { "management.endpoint.health.show-details=always",
+                "management.endpoints.web.exposure.include=health,kvmserver,metrics" })
+class KvmServerApplicationTests {
+
+    private static final int GUEST_PORT = GuestPrograms.freePort();
+
+    private static final int REQUESTS = 25;
+
+    @LocalServerPort
+    private int port;
+
+    @Autowired
+    private MeterRegistry registry;
+
+    @Autowired
+    private KvmServerLifecycle lifecycle;
+
+    @DynamicPropertySource
+    static void guest(DynamicPropertyRegistry registry) {
+        registry.add("kvmserver.program", () -> GuestPrograms.httpServer().toString());
+        registry.add("kvmserver.args", () -> GUEST_PORT);
+        registry.add("kvmserver.ephemeral", () -> true);
+        registry.add("kvmserver.threads", () -> 2);
+        registry.add("kvmserver.permissions.allow-listen", () -> "127.0.0.1:" + GUEST_PORT);
+        registry.add("kvmserver.limits.max-main-memory", () -> "256MB");
+    }
+
+    @Test
+    void servesIsolatedRequestsAndReportsThem() throws Exception {
+        for (int i = 0; i < REQUESTS; i++) {
+            // Ephemeral: every connection sees the template's pristine counters.
+            assertThat(Http.get(GUEST_PORT, "/counter")).as("request %d", i).isEqualTo("global=1 heap=1");
+        }
+        waitFor(() -> this.lifecycle.getServer().stats().resets() == REQUESTS);
+
+        FunctionTimer ok = this.registry.get("kvmserver.requests").tag("outcome", "ok").functionTimer();
+        assertThat(ok.count()).isEqualTo(REQUESTS);
+        assertThat(ok.totalTime(TimeUnit.NANOSECONDS)).isPositive();
+        assertThat(this.registry.get("kvmserver.requests").tag("outcome", "crash").functionTimer().count()).isZero();
+        assertThat(this.registry.get("kvmserver.resets").functionTimer().count()).isEqualTo(REQUESTS);
+        assertThat(this.registry.get("kvmserver.reset.pages").functionCounter().count()).isPositive();
+        assertThat(this.registry.get("kvmserver.vm.exits").functionCounter().count()).isPositive();
+        assertThat(this.registry.get("kvmserver.vms").tag("state", "idle").gauge().value()).isEqualTo(2);
+        assertThat(this.registry.get("kvmserver.vms").tag("state", "busy").gauge().value()).isZero();
+        assertThat(this.registry.get("kvmserver.template.memory").gauge().value()).isPositive();
+
+        DocumentContext health = JsonPath.parse(actuator("/actuator/health"));
+        assertThat(health.<String>read("$.status")).isEqualTo("UP");
+        Map<String, Object> kvmserver = health.read("$.components.kvmserver");
+        assertThat(kvmserver).containsEntry("status", "UP");
+        assertThat(health.<Map<String, Object>>read("$.components.kvmserver.details"))
+            .containsEntry("program", GuestPrograms.httpServer().toString())
+            .containsEntry("threads", 2)
+            .containsEntry("ready", 2)
+            .containsEntry("busy", 0)
+            .containsEntry("ephemeral", true)
+            .containsEntry("requests", REQUESTS)
+            .containsEntry("resets", REQUESTS)
+            .containsEntry("failures", 0)
+            .containsEntry("listenAddress", "127.0.0.1:" + GUEST_PORT);
+
+        DocumentContext endpoint = JsonPath.parse(actuator("/actuator/kvmserver"));
+        assertThat(endpoint.<Boolean>read("$.running")).isTrue();
+        assertThat(endpoint.<Integer>read("$.vms.length()")).isEqualTo(2);
+        assertThat(endpoint.<Integer>read("$.stats.requests")).isEqualTo(REQUESTS);
+    }
+
+    @Test
+    void failedRequestsAreCountedByOutcomeAndReportedInHealth() throws Exception {
+        assertThat(Http.get(GUEST_PORT, "/crash")).startsWith("NO-RESPONSE");
+        waitFor(() -> this.lifecycle.getServer().stats().failures() == 1);
+        assertThat(this.registry.get("kvmserver.requests").tag("outcome", "crash").functionTimer().count())
+            .isEqualTo(1);
+        DocumentContext health = JsonPath.parse(actuator("/actuator/health"));
+        assertThat(health.<String>read("$.components.kvmserver.status")).isEqualTo("UP");
+        assertThat(health.<String>read("$.components.kvmserver.details.lastFailure")).startsWith("CRASH");
+        assertThat(Http.get(GUEST_PORT, "/")).isEqualTo("hello");
+    }
+
+    private String actuator(String path) throws Exception {
+        HttpResponse<String> response = HttpClient.newHttpClient()
+            .send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + this.port + path)).build(),
+                    HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).as("status of %s", path).isEqualTo(200);
+        return response.body();
+    }
+
+    static void waitFor(BooleanSupplier condition) throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!condition.getAsBoolean()) {
+            assertThat(System.nanoTime()).as("condition not met within 10 s").isLessThan(deadline);
+            Thread.sleep(10);
+        }
+    }
+
+    @SpringBootConfiguration
+    @EnableAutoConfiguration
+    static class Application {
+
+    }
+
+}

@@ -1,0 +1,165 @@
+package io.kvmserver.autoconfigure;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.autoconfigure.endpoint.KvmServerEndpoint;
+import io.kvmserver.autoconfigure.endpoint.KvmServerEndpointAutoConfiguration;
+import io.kvmserver.autoconfigure.health.KvmServerHealthContributorAutoConfiguration;
+import io.kvmserver.autoconfigure.health.KvmServerHealthIndicator;
+import io.kvmserver.autoconfigure.metrics.KvmServerMetrics;
+import io.kvmserver.autoconfigure.metrics.KvmServerMetricsAutoConfiguration;
+import io.kvmserver.autoconfigure.testing.GuestPrograms;
+import io.kvmserver.autoconfigure.testing.Http;
+import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.linux.GuestConsole;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.health.contributor.Status;
+import org.springframework.boot.test.context.runner.ApplicationContextRunner;
+import org.springframework.context.annotation.Bean;
+import org.springframework.context.annotation.Configuration;
+import org.springframework.core.io.DefaultResourceLoader;
+
+/** Conditions of the auto-configurations, and the beans they contribute. */
+class KvmServerAutoConfigurationTests {
+
+    private final ApplicationContextRunner runner = new ApplicationContextRunner()
+        .withConfiguration(AutoConfigurations.of(KvmServerAutoConfiguration.class,
+                KvmServerHealthContributorAutoConfiguration.class, KvmServerMetricsAutoConfiguration.class,
+                KvmServerEndpointAutoConfiguration.class));
+
+    @Test
+    void backsOffWithoutProgram() {
+        this.runner.run((context) -> assertThat(context).hasNotFailed()
+            .doesNotHaveBean(KvmServerLifecycle.class)
+            .doesNotHaveBean(KvmServerProperties.class)
+            .doesNotHaveBean(KvmServerHealthIndicator.class)
+            .doesNotHaveBean(KvmServerMetrics.class));
+    }
+
+    @Test
+    void backsOffWhenDisabledEvenWithProgram() {
+        this.runner.withPropertyValues("kvmserver.enabled=false", "kvmserver.program=/srv/server")
+            .run((context) -> assertThat(context).hasNotFailed().doesNotHaveBean(KvmServerLifecycle.class));
+    }
+
+    @Test
+    void enabledWithoutProgramFailsNamingTheProperty() {
+        this.runner.withPropertyValues("kvmserver.enabled=true")
+            .run((context) -> assertThat(context.getStartupFailure()).rootCause()
+                .hasMessage("kvmserver.program must be set to the executable to run"));
+    }
+
+    @Test
+    @RequiresKvm
+    void startsTheServerWithHealthMetricsAndEndpoint() {
+        int port = GuestPrograms.freePort();
+        this.runner.withPropertyValues(serverProperties(port))
+            .withPropertyValues("management.endpoints.web.exposure.include=kvmserver")
+            .run((context) -> {
+                assertThat(context).hasNotFailed()
+                    .hasSingleBean(KvmServerLifecycle.class)
+                    .hasSingleBean(Slf4jGuestConsole.class)
+                    .hasSingleBean(KvmServerHealthIndicator.class)
+                    .hasSingleBean(KvmServerMetrics.class)
+                    .hasSingleBean(KvmServerEndpoint.class);
+                assertThat(context.getBean(KvmServerLifecycle.class).isRunning()).isTrue();
+                assertThat(Http.get(port, "/")).isEqualTo("hello");
+                assertThat(context.getBean(KvmServerHealthIndicator.class).health().getStatus()).isEqualTo(Status.UP);
+                assertThat(context.getBean(KvmServerEndpoint.class).kvmserver().vms()).hasSize(1);
+            });
+    }
+
+    @Test
+    @RequiresKvm
+    void endpointIsNotCreatedUnlessExposed() {
+        this.runner.withPropertyValues(serverProperties(GuestPrograms.freePort()))
+            .run((context) -> assertThat(context).hasNotFailed().doesNotHaveBean(KvmServerEndpoint.class));
+    }
+
+    @Test
+    @RequiresKvm
+    void healthIndicatorCanBeDisabled() {
+        this.runner.withPropertyValues(serverProperties(GuestPrograms.freePort()))
+            .withPropertyValues("management.health.kvmserver.enabled=false")
+            .run((context) -> assertThat(context).hasNotFailed().doesNotHaveBean(KvmServerHealthIndicator.class));
+    }
+
+    @Test
+    @RequiresKvm
+    void userConsoleAndCustomizersAreUsed() {
+        int port = GuestPrograms.freePort();
+        this.runner.withUserConfiguration(UserConsoleConfiguration.class)
+            .withPropertyValues(serverProperties(port))
+            .run((context) -> {
+                assertThat(context).hasNotFailed().doesNotHaveBean(Slf4jGuestConsole.class);
+                // The guest prints "listening on <port>" when it starts.
+                assertThat(context.getBean(UserConsoleConfiguration.class).written.get()).isPositive();
+                assertThat(context.getBean(KvmServerLifecycle.class).getServer().threads()).isEqualTo(2);
+            });
+    }
+
+    @Test
+    void userLifecycleWins() {
+        this.runner.withUserConfiguration(UserLifecycleConfiguration.class)
+            .withPropertyValues("kvmserver.program=/srv/server")
+            .run((context) -> assertThat(context).hasNotFailed()
+                .getBean(KvmServerLifecycle.class)
+                .isSameAs(context.getBean(UserLifecycleConfiguration.class).lifecycle));
+    }
+
+    static String[] serverProperties(int port) {
+        return new String[] { "kvmserver.program=" + GuestPrograms.httpServer(), "kvmserver.args=" + port,
+                "kvmserver.permissions.allow-listen=127.0.0.1:" + port, "kvmserver.limits.max-main-memory=256MB" };
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class UserConsoleConfiguration {
+
+        final AtomicLong written = new AtomicLong();
+
+        @Bean
+        GuestConsole userConsole() {
+            return (stream, address, length) -> {
+                this.written.addAndGet(length);
+                return length;
+            };
+        }
+
+        @Bean
+        KvmServerOptionsCustomizer twoThreads() {
+            return (builder) -> builder.threads(2);
+        }
+
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    static class UserLifecycleConfiguration {
+
+        /** Never started: its start is a no-op because it is created as already stopped. */
+        final KvmServerLifecycle lifecycle = new KvmServerLifecycle(
+                new KvmServerProperties(false, null, List.of(), null, List.of(), 1, false, true, false,
+                        new KvmServerProperties.Warmup(0, "/"),
+                        new KvmServerProperties.Permissions(false, List.of(), List.of(), List.of(), false, List.of(),
+                                List.of(), List.of()),
+                        null),
+                (stream, address, length) -> length, List.of(), new DefaultResourceLoader(), Duration.ofSeconds(1)) {
+
+            @Override
+            public boolean isAutoStartup() {
+                return false;
+            }
+
+        };
+
+        @Bean
+        KvmServerLifecycle userLifecycle() {
+            return this.lifecycle;
+        }
+
+    }
+
+}
