@@ -398,6 +398,8 @@ final class NetSyscalls {
         if (guestLength < 0) {
             return -Errno.EINVAL;
         }
+        // Checked before receiving: a datagram consumed and then lost to EFAULT would be gone.
+        c.memory().check(c.arg(4), guestLength, AddressSpace.PROT_WRITE);
         try (Memory from = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
             len.setInt(0, SOCKADDR_MAX);
             long n = s.io(HostWaiter.POLLIN, () -> LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), buffer, count,

@@ -48,8 +48,10 @@ final class ProcessSyscalls {
         t.register(SyscallNumbers.GET_ROBUST_LIST, c -> -Errno.EPERM);
         t.register(SyscallNumbers.RSEQ, ProcessSyscalls::rseq);
         t.register(SyscallNumbers.PRLIMIT64, ProcessSyscalls::prlimit64);
-        t.register(SyscallNumbers.GETRLIMIT, c -> prlimit(c, c.intArg(0), 0, c.arg(1)));
-        t.register(SyscallNumbers.SETRLIMIT, c -> prlimit(c, c.intArg(0), c.arg(1), 0));
+        // getrlimit/setrlimit share prlimit64's code, where NULL means "not given"; their own
+        // pointer is required, so NULL is EFAULT (getrlimit(2)).
+        t.register(SyscallNumbers.GETRLIMIT, c -> c.arg(1) == 0 ? -Errno.EFAULT : prlimit(c, c.intArg(0), 0, c.arg(1)));
+        t.register(SyscallNumbers.SETRLIMIT, c -> c.arg(1) == 0 ? -Errno.EFAULT : prlimit(c, c.intArg(0), c.arg(1), 0));
         t.register(SyscallNumbers.UNAME, ProcessSyscalls::uname);
         t.register(SyscallNumbers.GETPID, c -> LinuxProcess.PID);
         t.register(SyscallNumbers.GETTID, c -> LinuxProcess.PID);
@@ -72,6 +74,9 @@ final class ProcessSyscalls {
         t.register(SyscallNumbers.SCHED_YIELD, c -> 0);
         t.register(SyscallNumbers.SCHED_GETSCHEDULER, c -> 0);
         t.register(SyscallNumbers.SCHED_GETPARAM, c -> {
+            if (c.arg(1) == 0) {
+                return -Errno.EINVAL; // sched_getparam(2): "param is NULL"
+            }
             c.memory().writeInt(c.arg(1), 0);
             return 0;
         });

@@ -29,22 +29,54 @@ final class WaitSyscalls {
 
     static void register(SyscallTable t) {
         t.register(SyscallNumbers.POLL, c -> poll(c, c.arg(0), c.arg(1), c.intArg(2)));
-        t.register(SyscallNumbers.PPOLL, c -> poll(c, c.arg(0), c.arg(1), timespecMillis(c, c.arg(2))));
+        t.register(SyscallNumbers.PPOLL, c -> {
+            long timeout = timespecMillis(c, c.arg(2));
+            checkSigmask(c, c.arg(3), c.arg(4));
+            return poll(c, c.arg(0), c.arg(1), timeout);
+        });
         t.register(SyscallNumbers.SELECT, c -> select(c, timevalMillis(c, c.arg(4))));
-        t.register(SyscallNumbers.PSELECT6, c -> select(c, timespecMillis(c, c.arg(4))));
+        t.register(SyscallNumbers.PSELECT6, c -> {
+            long timeout = timespecMillis(c, c.arg(4));
+            if (c.arg(5) != 0) { // struct { const sigset_t *ss; size_t ss_len; }
+                checkSigmask(c, c.memory().readLong(c.arg(5)), c.memory().readLong(c.arg(5) + 8));
+            }
+            return select(c, timeout);
+        });
         t.register(SyscallNumbers.EPOLL_CREATE, c -> c.arg(0) <= 0 ? -Errno.EINVAL
                 : c.files().install(new EpollFile(), 0, false));
         t.register(SyscallNumbers.EPOLL_CREATE1, c -> (c.intArg(0) & ~OpenFlags.O_CLOEXEC) != 0 ? -Errno.EINVAL
                 : c.files().install(new EpollFile(), 0, c.intArg(0) != 0));
         t.register(SyscallNumbers.EPOLL_CTL, WaitSyscalls::epollCtl);
         t.register(SyscallNumbers.EPOLL_WAIT, c -> epollWait(c, c.intArg(2), c.intArg(3)));
-        t.register(SyscallNumbers.EPOLL_PWAIT, c -> epollWait(c, c.intArg(2), c.intArg(3)));
-        t.register(SyscallNumbers.EPOLL_PWAIT2, c -> epollWait(c, c.intArg(2), timespecMillis(c, c.arg(3))));
+        t.register(SyscallNumbers.EPOLL_PWAIT, c -> {
+            checkSigmask(c, c.arg(4), c.arg(5));
+            return epollWait(c, c.intArg(2), c.intArg(3));
+        });
+        t.register(SyscallNumbers.EPOLL_PWAIT2, c -> {
+            long timeout = timespecMillis(c, c.arg(3));
+            checkSigmask(c, c.arg(4), c.arg(5));
+            return epollWait(c, c.intArg(2), timeout);
+        });
         t.register(SyscallNumbers.EVENTFD, c -> eventfd(c, c.intArg(0), 0));
         t.register(SyscallNumbers.EVENTFD2, c -> eventfd(c, c.intArg(0), c.intArg(1)));
         t.register(SyscallNumbers.TIMERFD_CREATE, WaitSyscalls::timerfdCreate);
         t.register(SyscallNumbers.TIMERFD_SETTIME, WaitSyscalls::timerfdSettime);
         t.register(SyscallNumbers.TIMERFD_GETTIME, WaitSyscalls::timerfdGettime);
+    }
+
+    /**
+     * The signal mask of ppoll, pselect6 and epoll_pwait(2): no signal is ever delivered during a
+     * wait here, so the mask changes nothing, but a bad one is still the error Linux gives
+     * ({@code EINVAL} for a size other than 8, {@code EFAULT} for a bad pointer), not ignored.
+     */
+    static void checkSigmask(Syscall c, long address, long size) {
+        if (address == 0) {
+            return;
+        }
+        if (size != 8) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        c.memory().check(address, 8, AddressSpace.PROT_READ);
     }
 
     /** A {@code struct timespec} timeout in milliseconds, rounded up; null pointer: forever. */

@@ -47,11 +47,8 @@ public final class GuestVm implements AutoCloseable {
     static final long STACK_SIZE = 8L << 20;
     /** Unmapped pages between the stack and the mmap area, so a stack overflow faults. */
     static final long STACK_GUARD = 1L << 20;
-    private static final int SIGSEGV = 11;
-    private static final int SIGBUS = 7;
-    private static final int SIGILL = 4;
-    private static final int SIGFPE = 8;
-    private static final int SIGTRAP = 5;
+    private static final int SIGSEGV = Faults.SIGSEGV;
+    private static final int SIGILL = Faults.SIGILL;
 
     private final VmFd vm;
     private final VcpuFd vcpu;
@@ -413,25 +410,12 @@ public final class GuestVm implements AutoCloseable {
     }
 
     private RunResult fault(int vector, long errorCode, long rip) {
-        String where = " at RIP 0x" + Long.toHexString(rip);
-        return switch (vector) {
-            case 14 -> {
-                vcpu.getSregs(sregs);
-                long cr2 = sregs.getLong(KvmAbi.SREGS_CR2);
-                String access = (errorCode & 16) != 0 ? "executing" : (errorCode & 2) != 0 ? "writing" : "reading";
-                String why = (errorCode & 1) != 0 ? "protection violation" : "unmapped address";
-                yield crash(SIGSEGV, "segmentation fault " + access + " 0x" + Long.toHexString(cr2) + " ("
-                        + why + ")" + where);
-            }
-            case 0 -> crash(SIGFPE, "division error" + where);
-            case 16, 19 -> crash(SIGFPE, "floating-point exception" + where);
-            case 6 -> crash(SIGILL, "illegal instruction" + where);
-            case 1, 3 -> crash(SIGTRAP, "breakpoint or trap" + where);
-            case 17 -> crash(SIGBUS, "alignment check" + where);
-            case 13 -> crash(SIGSEGV, "general protection fault (privileged instruction or bad segment)" + where);
-            default -> crash(SIGSEGV, "CPU exception " + vector + " (error code 0x" + Long.toHexString(errorCode)
-                    + ")" + where);
-        };
+        long cr2 = 0;
+        if (vector == Faults.PAGE_FAULT) {
+            vcpu.getSregs(sregs);
+            cr2 = sregs.getLong(KvmAbi.SREGS_CR2);
+        }
+        return Faults.describe(vector, errorCode, rip, cr2);
     }
 
     private RunResult crash(int signal, String detail) {
