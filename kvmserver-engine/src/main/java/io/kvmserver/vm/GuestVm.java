@@ -403,7 +403,12 @@ public final class GuestVm implements AutoCloseable {
         return null;
     }
 
-    /** Reloading CR3 through KVM_SET_SREGS drops every cached translation of the guest. */
+    /**
+     * Re-sets the special registers after the page tables lost a permission. The translations
+     * themselves are dropped by {@link GuestMemory#invalidateTranslations} (KVM's MMU notifier,
+     * which flushes shadow entries and, on EPT/NPT hosts, the guest's TLB); this makes KVM
+     * re-evaluate its paging context as well, for KVMs that cache it across exits.
+     */
     private void flushTlb() {
         vcpu.getSregs(sregs);
         vcpu.setSregs(sregs);
