@@ -83,6 +83,7 @@ class KvmServerApplicationTests {
         assertThat(this.registry.get("kvmserver.vms").tag("state", "idle").gauge().value()).isEqualTo(2);
         assertThat(this.registry.get("kvmserver.vms").tag("state", "busy").gauge().value()).isZero();
         assertThat(this.registry.get("kvmserver.template.memory").gauge().value()).isPositive();
+        assertThat(this.registry.get("kvmserver.denials").tag("kind", "listen").functionCounter().count()).isZero();
 
         DocumentContext health = JsonPath.parse(actuator("/actuator/health"));
         assertThat(health.<String>read("$.status")).isEqualTo("UP");
@@ -103,6 +104,7 @@ class KvmServerApplicationTests {
         assertThat(endpoint.<Boolean>read("$.running")).isTrue();
         assertThat(endpoint.<Integer>read("$.vms.length()")).isEqualTo(2);
         assertThat(endpoint.<Integer>read("$.stats.requests")).isEqualTo(REQUESTS);
+        assertThat(endpoint.<Integer>read("$.syscalls.accept4")).isGreaterThanOrEqualTo(REQUESTS);
     }
 
     @Test

@@ -7,6 +7,7 @@ import io.kvmserver.server.KvmServer.VmState;
 import io.kvmserver.server.ServerStats;
 import java.net.InetSocketAddress;
 import java.util.List;
+import java.util.Map;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
 import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
 
@@ -16,6 +17,9 @@ import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
  */
 @Endpoint(id = "kvmserver")
 public class KvmServerEndpoint {
+
+    /** How many system call names the endpoint lists; the rest are summed as "other". */
+    private static final int SYSCALL_NAMES = 20;
 
     private final KvmServerLifecycle lifecycle;
 
@@ -27,7 +31,7 @@ public class KvmServerEndpoint {
     public KvmServerDescriptor kvmserver() {
         KvmServer server = this.lifecycle.getServer();
         if (server == null) {
-            return new KvmServerDescriptor(this.lifecycle.getProgram(), false, null, null, null, List.of());
+            return new KvmServerDescriptor(this.lifecycle.getProgram(), false, null, null, null, Map.of(), List.of());
         }
         KvmServerOptions options = server.options();
         InetSocketAddress address = server.listenAddress();
@@ -38,7 +42,7 @@ public class KvmServerEndpoint {
                         options.maxRequestTime().toMillis(), options.maxRequestMemory()),
                 new StatsDescriptor(stats.requests(), stats.failures(), stats.resets(), stats.resetPages(),
                         stats.vmExits(), stats.failedResets(), stats.lastFailure(), server.templateMappedBytes()),
-                server.vms());
+                server.syscallCounts(SYSCALL_NAMES), server.vms());
     }
 
     /**
@@ -50,10 +54,11 @@ public class KvmServerEndpoint {
      * stopped
      * @param options the settings that shape serving
      * @param stats counters since the server started
+     * @param syscalls system calls of the request VMs by name, most frequent first
      * @param vms each request VM: id, alive, busy, exits
      */
     public record KvmServerDescriptor(String program, boolean running, String listenAddress,
-            OptionsDescriptor options, StatsDescriptor stats, List<VmState> vms) {
+            OptionsDescriptor options, StatsDescriptor stats, Map<String, Long> syscalls, List<VmState> vms) {
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.kvmserver.autoconfigure.metrics;
 
 import io.kvmserver.autoconfigure.KvmServerLifecycle;
+import io.kvmserver.linux.Denials;
 import io.kvmserver.server.KvmServer;
 import io.kvmserver.server.ServerStats;
 import io.kvmserver.server.ServerStats.Outcome;
@@ -30,6 +31,8 @@ import java.util.function.ToLongFunction;
  * <li>{@code kvmserver.reset.failures} (counter): resets that failed, each taking a VM out.</li>
  * <li>{@code kvmserver.vm.exits} (counter): exits of the request VMs to the host (system calls,
  * faults, interrupts).</li>
+ * <li>{@code kvmserver.denials} (counter, tag {@code kind}: read, write, connect, listen,
+ * unix-socket): operations the guest's permissions refused.</li>
  * <li>{@code kvmserver.vms} (gauge, tag {@code state}: busy, idle): request VMs by state.</li>
  * <li>{@code kvmserver.template.memory} (gauge, bytes): memory mapped by the frozen template,
  * which every request VM shares.</li>
@@ -65,7 +68,15 @@ public class KvmServerMetrics implements MeterBinder {
         counter(registry, "kvmserver.vm.exits", ServerStats::vmExits, "Exits of the request VMs to the host", null);
         gauge(registry, "kvmserver.vms", "busy", KvmServer::busyVms);
         gauge(registry, "kvmserver.vms", "idle", (server) -> server.aliveVms() - server.busyVms());
-        Gauge.builder("kvmserver.template.memory", this.lifecycle, (l) -> server(l, KvmServer::templateMappedBytes))
+        for (Denials.Kind kind : Denials.Kind.values()) {
+            FunctionCounter
+                .builder("kvmserver.denials", this.lifecycle,
+                        (l) -> server(l, (server) -> server.denials().count(kind), 0))
+                .tag("kind", kind.name().toLowerCase(Locale.ROOT).replace('_', '-'))
+                .description("Operations of the guest refused by its permissions")
+                .register(registry);
+        }
+        Gauge.builder("kvmserver.template.memory", this.lifecycle, (l) -> server(l, KvmServer::templateMappedBytes, Double.NaN))
             .baseUnit(BaseUnits.BYTES)
             .description("Memory mapped by the frozen template, shared by every request VM")
             .register(registry);
@@ -80,7 +91,7 @@ public class KvmServerMetrics implements MeterBinder {
     }
 
     private void gauge(MeterRegistry registry, String name, String state, ToDoubleFunction<KvmServer> value) {
-        Gauge.builder(name, this.lifecycle, (l) -> server(l, value))
+        Gauge.builder(name, this.lifecycle, (l) -> server(l, value, Double.NaN))
             .tag("state", state)
             .description("Request VMs by state")
             .register(registry);
@@ -95,9 +106,9 @@ public class KvmServerMetrics implements MeterBinder {
         return count(lifecycle, value);
     }
 
-    private static double server(KvmServerLifecycle lifecycle, ToDoubleFunction<KvmServer> value) {
+    private static double server(KvmServerLifecycle lifecycle, ToDoubleFunction<KvmServer> value, double stopped) {
         KvmServer server = lifecycle.getServer();
-        return (server != null) ? value.applyAsDouble(server) : Double.NaN;
+        return (server != null) ? value.applyAsDouble(server) : stopped;
     }
 
 }
