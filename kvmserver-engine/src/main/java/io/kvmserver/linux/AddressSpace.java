@@ -257,12 +257,19 @@ public final class AddressSpace {
 
     // ---- pointer checks ----
 
+    /** Linux's {@code TASK_SIZE_MAX} on x86-64 with 4-level paging: where user space ends. */
+    private static final long TASK_SIZE_MAX = 0x7fff_ffff_f000L;
+
     /**
      * Checks that {@code [address, address + length)} is mapped with at least {@code prot};
-     * throws {@code EFAULT} otherwise. Zero-length ranges are always valid, as on Linux.
+     * throws {@code EFAULT} otherwise. Zero-length ranges are valid anywhere in user space, as
+     * Linux's {@code access_ok} has it; beyond it (kernel or non-canonical) they are EFAULT too.
      */
     public void check(long address, long length, int prot) {
         if (length == 0) {
+            if (address < 0 || address > TASK_SIZE_MAX) {
+                throw new SyscallError(Errno.EFAULT);
+            }
             return;
         }
         if (address < 0 || length < 0 || address > limit || length > limit - address) {
@@ -288,24 +295,39 @@ public final class AddressSpace {
     /** Host address of a readable guest range. */
     public long readable(long address, long length) {
         check(address, length, PROT_READ);
-        return memory.host(address, length);
+        return length == 0 ? emptyRange() : memory.host(address, length);
     }
 
     /** Host address of a writable guest range, recorded as written by the host. */
     public long writable(long address, long length) {
         check(address, length, PROT_WRITE);
+        if (length == 0) {
+            return emptyRange();
+        }
         memory.willWrite(address, length);
         return memory.host(address, length);
     }
 
-    public byte[] readBytes(long address, int length) {
-        check(address, length, PROT_READ);
-        return memory.read(address, length);
+    /**
+     * What a zero-length range gives the host call: the start of guest memory, never touched.
+     * The guest's own address may lie anywhere in user space, far outside guest memory, and is
+     * not translated (the fuzzer found {@code read(fd, wild, 0)} throwing here).
+     */
+    private long emptyRange() {
+        return memory.host(0, 0);
     }
 
+    public byte[] readBytes(long address, int length) {
+        check(address, length, PROT_READ);
+        return length == 0 ? new byte[0] : memory.read(address, length);
+    }
+
+    /** Zero bytes to a valid user address are nothing to do (the address may lie outside guest memory). */
     public void writeBytes(long address, byte[] bytes, int offset, int length) {
         check(address, length, PROT_WRITE);
-        memory.write(address, bytes, offset, length);
+        if (length > 0) {
+            memory.write(address, bytes, offset, length);
+        }
     }
 
     public void writeBytes(long address, byte[] bytes) {
