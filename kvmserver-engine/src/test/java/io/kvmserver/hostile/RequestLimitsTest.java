@@ -1,0 +1,40 @@
+package io.kvmserver.hostile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.server.ServerStats;
+import io.kvmserver.testing.Eventually;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * {@code max-request-time} holds whatever the request is doing when it runs out: spinning in the
+ * guest or sleeping in the host ({@code nanosleep}, {@code clock_nanosleep}): the worker is back
+ * for the next request in about the limit, not after the guest's hour of sleep.
+ */
+@RequiresKvm
+@Timeout(60)
+class RequestLimitsTest {
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"/slow/3600000", "/loop"})
+    void aLongRequestIsCutOffAtTheLimit(String path) {
+        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_server"), List.of(), b -> b.ephemeral(true)
+                .threads(1).maxRequestTime(Duration.ofSeconds(1)).maxMainMemory(HostileRuns.MEMORY))) {
+            assertThat(s.get("/normal/0")).isEqualTo("ok 0");
+            long start = System.nanoTime();
+            assertThat(s.get(path)).doesNotContain("slept");
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertThat(millis).as("time until the connection was closed").isBetween(900L, 5_000L);
+            assertThat(Eventually.reaches(() -> s.server().stats().requests(ServerStats.Outcome.TIMEOUT), 1))
+                    .isEqualTo(1);
+            assertThat(s.get("/normal/1")).isEqualTo("ok 1");
+        }
+    }
+}
