@@ -28,11 +28,6 @@ final class NetSyscalls {
     private static final int UNIX_PATH_MAX = 108;
     private static final int OPTVAL_MAX = 256;
     private static final int SOL_SOCKET = 1;
-    private static final int IPPROTO_IP = 0;
-    private static final int IPPROTO_TCP = 6;
-    private static final int IPPROTO_UDP = 17;
-    private static final int IPPROTO_IPV6 = 41;
-    private static final int SO_BINDTODEVICE = 25;
     private static final int MSG_ALLOWED = 0x1 | 0x2 | 0x8 | 0x20 | 0x40 | 0x100 | 0x4000 | 0x8000 | 0x10000000
             | 0x40000000;
 
@@ -323,17 +318,12 @@ final class NetSyscalls {
         }
     }
 
-    private static boolean allowedOption(int level, int name) {
-        return (level == SOL_SOCKET && name != SO_BINDTODEVICE) || level == IPPROTO_TCP || level == IPPROTO_IP
-                || level == IPPROTO_IPV6 || level == IPPROTO_UDP;
-    }
-
     static long setsockopt(Syscall c) {
         SocketFile s = socket(c, c.intArg(0));
         int level = c.intArg(1);
         int name = c.intArg(2);
         long length = c.arg(4) & 0xffffffffL;
-        if (!allowedOption(level, name)) {
+        if (!SocketOptions.allowed(level, name)) {
             return -Errno.ENOPROTOOPT;
         }
         if (length > OPTVAL_MAX) {
@@ -347,7 +337,7 @@ final class NetSyscalls {
         SocketFile s = socket(c, c.intArg(0));
         int level = c.intArg(1);
         int name = c.intArg(2);
-        if (!allowedOption(level, name)) {
+        if (!SocketOptions.allowed(level, name)) {
             return -Errno.ENOPROTOOPT;
         }
         int guestLength = c.memory().readInt(c.arg(4));
