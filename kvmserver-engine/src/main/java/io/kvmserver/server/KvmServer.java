@@ -191,6 +191,29 @@ public final class KvmServer implements AutoCloseable {
         return Collections.unmodifiableList(states);
     }
 
+    /**
+     * Where one VM's guest memory is mapped in this process: for measuring resident memory (for
+     * example the {@code Rss} and {@code Anonymous} lines of {@code /proc/self/smaps}).
+     *
+     * @param vm          "template" or "request-N"
+     * @param hostAddress start of the mapping
+     * @param bytes       length of the mapping
+     * @param shared      true for the template's shared memfd mapping, false for a request VM's
+     *                    private copy-on-write view of it
+     */
+    public record GuestMapping(String vm, long hostAddress, long bytes, boolean shared) {
+    }
+
+    /** The guest memory mappings of the template and of every request VM, template first. */
+    public List<GuestMapping> guestMappings() {
+        List<GuestMapping> out = new ArrayList<>(workers.size() + 1);
+        out.add(new GuestMapping("template", template.memory().hostBase(), template.memory().size(), true));
+        for (RequestWorker w : workers) {
+            out.add(new GuestMapping("request-" + w.id(), w.memoryHostBase(), w.memorySize(), false));
+        }
+        return Collections.unmodifiableList(out);
+    }
+
     /** Permission denials of every VM of the program, by kind. */
     public io.kvmserver.linux.Denials denials() {
         return snapshot.kernel().denials();

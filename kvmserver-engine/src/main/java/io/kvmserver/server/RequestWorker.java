@@ -76,6 +76,14 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         return vm.exits();
     }
 
+    long memoryHostBase() {
+        return vm.memory().hostBase();
+    }
+
+    long memorySize() {
+        return vm.memory().size();
+    }
+
     void addSyscallCounts(long[] totals) {
         vm.addSyscallCounts(totals);
     }

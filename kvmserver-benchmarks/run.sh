@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Builds the engine and the benchmark harnesses, compiles the guest C programs with gcc, and runs
+# every benchmark, printing markdown (results on stdout, progress on stderr).
+#
+#   ./kvmserver-benchmarks/run.sh            # takes /tmp/kvmserver-mvn.lock itself, for the whole run
+#   flock /tmp/kvmserver-mvn.lock ./kvmserver-benchmarks/run.sh   # also fine: an inherited lock is seen
+#
+# Knobs (environment): REQUESTS (5000 per server configuration), WARMUP (1000), RUNS (200 hello
+# runs), CLI_RUNS (10), LOOP_CALLS (20000 getppid calls in the VM), PIN_CPU (0), UNPINNED (1: also
+# run the server benchmark without taskset), SKIP_BUILD (0), KVMSERVER_MVN_LOCK.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+SELF="$ROOT/kvmserver-benchmarks/run.sh"
+LOCK="${KVMSERVER_MVN_LOCK:-/tmp/kvmserver-mvn.lock}"
+
+# Hold the Maven lock for the whole run, so that no build competes for the 2 CPUs. flock(1)
+# leaves the lock's fd open in its child: if we inherited it, the lock is already ours.
+held=no
+for fd in /proc/$$/fd/*; do
+  if [ "$(readlink "$fd" 2>/dev/null || true)" = "$LOCK" ]; then held=yes; fi
+done
+if [ "$held" = no ]; then
+  echo "run.sh: waiting for $LOCK ..." >&2
+  exec flock "$LOCK" "$SELF" "$@"
+fi
+
+REQUESTS="${REQUESTS:-5000}"
+WARMUP="${WARMUP:-1000}"
+RUNS="${RUNS:-200}"
+CLI_RUNS="${CLI_RUNS:-10}"
+LOOP_CALLS="${LOOP_CALLS:-20000}"
+PIN_CPU="${PIN_CPU:-0}"
+UNPINNED="${UNPINNED:-1}"
+BENCH="$ROOT/kvmserver-benchmarks"
+GUEST="$BENCH/target/guest"
+
+cd "$ROOT"
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  echo "run.sh: building kvmserver-engine and kvmserver-benchmarks ..." >&2
+  mvn -q -B -o package -pl kvmserver-engine,kvmserver-benchmarks -Dmaven.test.skip=true >&2
+fi
+
+echo "run.sh: compiling the guest programs ..." >&2
+mkdir -p "$GUEST"
+CFLAGS="-O2 -Wall"
+gcc $CFLAGS -static -o "$GUEST/hello-static" "$BENCH/src/main/c/hello.c"
+gcc $CFLAGS -o "$GUEST/hello-dynamic" "$BENCH/src/main/c/hello.c"
+gcc $CFLAGS -static -o "$GUEST/getppid_loop" "$BENCH/src/main/c/getppid_loop.c"
+gcc $CFLAGS -o "$GUEST/spawn_bench" "$BENCH/src/main/c/spawn_bench.c"
+gcc $CFLAGS -o "$GUEST/http_client" "$BENCH/src/main/c/http_client.c"
+# The same epoll HTTP server the engine's serving tests use, linked statically.
+gcc $CFLAGS -Wno-unused-result -static -o "$GUEST/http_server" "$ROOT/kvmserver-engine/src/test/c/http_server.c"
+
+JAVA=(java -XX:+UseSerialGC -Xms256m -Xmx256m -Dorg.slf4j.simpleLogger.defaultLogLevel=warn
+      -cp "$BENCH/target/kvmserver-benchmarks.jar")
+PIN=(taskset -c "$PIN_CPU")
+
+echo "## Machine"
+echo
+echo "- date: $(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' + local changes')"
+echo "- CPUs: $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "- kernel: $(uname -r); KVM modules: $(ls /sys/module | grep -E '^kvm' | tr '\n' ' ')($(grep -qwE 'vmx|svm' /proc/cpuinfo && echo 'vmx/svm flag present' || echo 'no vmx/svm flag: nested PVM'))"
+echo "- JDK: $(java -version 2>&1 | sed -n 2p)"
+echo "- gcc: $(gcc --version | head -1)"
+echo "- load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "## Engine: start to exit, syscall round trip, exits (pinned: taskset -c $PIN_CPU)"
+"${PIN[@]}" "${JAVA[@]}" io.kvmserver.benchmarks.EngineBenchmarks \
+  --hello "$GUEST/hello-static" --hello-dynamic "$GUEST/hello-dynamic" --loop "$GUEST/getppid_loop" \
+  --spawn "$GUEST/spawn_bench" --cli-jar "$ROOT/kvmserver-engine/target/kvmserver-cli.jar" \
+  --runs "$RUNS" --cli-runs "$CLI_RUNS" --loop-calls "$LOOP_CALLS"
+
+echo "## Server: one request per new connection"
+"${PIN[@]}" "${JAVA[@]}" io.kvmserver.benchmarks.ServerBenchmarks \
+  --server "$GUEST/http_server" --c-client "$GUEST/http_client" \
+  --requests "$REQUESTS" --warmup "$WARMUP" --max-seconds 60 \
+  --configs native,native-c,t1,e1,e1-small,e1-c,e1-notail,e2,e4 \
+  --title "pinned: client, server and JVM on CPU $PIN_CPU (taskset -c $PIN_CPU)"
+if [ "$UNPINNED" = 1 ]; then
+  "${JAVA[@]}" io.kvmserver.benchmarks.ServerBenchmarks \
+    --server "$GUEST/http_server" --c-client "$GUEST/http_client" \
+    --requests "$REQUESTS" --warmup "$WARMUP" --max-seconds 60 \
+    --configs native,native-c,t1,e1,e2,e4 \
+    --title "unpinned: scheduler's choice of the $(nproc) CPUs"
+fi
+echo "- load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"
