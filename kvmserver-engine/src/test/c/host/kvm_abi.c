@@ -21,6 +21,8 @@ int main(void) {
     C(KVM_EXIT_UNKNOWN); C(KVM_EXIT_EXCEPTION); C(KVM_EXIT_IO); C(KVM_EXIT_HLT); C(KVM_EXIT_MMIO);
     C(KVM_EXIT_SHUTDOWN); C(KVM_EXIT_FAIL_ENTRY); C(KVM_EXIT_INTR); C(KVM_EXIT_INTERNAL_ERROR);
     C(KVM_SYNC_X86_REGS); C(KVM_SYNC_X86_SREGS);
+    C(KVM_EXIT_DIRTY_RING_FULL); C(KVM_DIRTY_LOG_PAGE_OFFSET); C(KVM_DIRTY_GFN_F_DIRTY); C(KVM_DIRTY_GFN_F_RESET);
+    V(DIRTY_GFN_SIZE, sizeof(struct kvm_dirty_gfn));
 
     V(RUN_IMMEDIATE_EXIT, offsetof(struct kvm_run, immediate_exit));
     V(RUN_EXIT_REASON, offsetof(struct kvm_run, exit_reason));

@@ -60,6 +60,14 @@ public final class KvmAbi {
     public static final int KVM_EXIT_FAIL_ENTRY = 9;
     public static final int KVM_EXIT_INTR = 10;
     public static final int KVM_EXIT_INTERNAL_ERROR = 17;
+    public static final int KVM_EXIT_DIRTY_RING_FULL = 31;
+
+    /** Page offset of the dirty ring in a vCPU's mmap ({@code asm/kvm.h}). */
+    public static final int KVM_DIRTY_LOG_PAGE_OFFSET = 64;
+    /** {@code struct kvm_dirty_gfn}: flags, slot, offset. */
+    public static final int DIRTY_GFN_SIZE = 16;
+    public static final int KVM_DIRTY_GFN_F_DIRTY = 1;
+    public static final int KVM_DIRTY_GFN_F_RESET = 2;
 
     public static final int KVM_SYNC_X86_REGS = 1;
     public static final int KVM_SYNC_X86_SREGS = 2;

@@ -22,6 +22,8 @@ public final class VcpuFd implements AutoCloseable {
     private final Pointer run;
     private final Pointer syncRegs;
     private boolean registersDirty;
+    private long ringAddress;
+    private long ringSize;
 
     VcpuFd(VmFd vm, int fd) {
         this.fd = fd;
@@ -70,6 +72,22 @@ public final class VcpuFd implements AutoCloseable {
 
     public void clearImmediateExit() {
         run.setByte(KvmAbi.RUN_IMMEDIATE_EXIT, (byte) 0);
+    }
+
+    /**
+     * Maps this vCPU's dirty ring of {@code bytes} (enabled on the VM before the vCPU was
+     * created); unmapped with the vCPU.
+     */
+    public Pointer mapDirtyRing(long bytes) {
+        try {
+            long address = LibC.mmap(0, bytes, LibC.PROT_READ | LibC.PROT_WRITE, LibC.MAP_SHARED, fd,
+                    (long) KvmAbi.KVM_DIRTY_LOG_PAGE_OFFSET * 4096);
+            ringAddress = address;
+            ringSize = bytes;
+            return new Pointer(address);
+        } catch (LastErrorException e) {
+            throw new KvmException("mmap of the dirty ring failed", e.getErrorCode());
+        }
     }
 
     // ---- kvm_run exit details ----
@@ -172,6 +190,9 @@ public final class VcpuFd implements AutoCloseable {
 
     @Override
     public void close() {
+        if (ringAddress != 0) {
+            LibC.munmap(ringAddress, ringSize);
+        }
         LibC.munmap(runAddress, runSize);
         LibC.close(fd);
     }

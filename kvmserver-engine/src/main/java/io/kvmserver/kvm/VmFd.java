@@ -66,6 +66,27 @@ public final class VmFd implements AutoCloseable {
         }
     }
 
+    /** {@code KVM_ENABLE_CAP} with one argument. */
+    public void enableCap(int capability, long argument) {
+        try (Memory cap = new Memory(KvmAbi.ENABLE_CAP_SIZE)) {
+            cap.clear();
+            cap.setInt(0, capability);
+            cap.setLong(8, argument);
+            LibC.ioctl(fd, KvmAbi.KVM_ENABLE_CAP, cap);
+        } catch (LastErrorException e) {
+            throw new KvmException("KVM_ENABLE_CAP " + capability + " failed", e.getErrorCode());
+        }
+    }
+
+    /** {@code KVM_RESET_DIRTY_RINGS}: re-arms write tracking for every harvested ring entry. */
+    public int resetDirtyRings() {
+        try {
+            return LibC.ioctl(fd, KvmAbi.KVM_RESET_DIRTY_RINGS, 0L);
+        } catch (LastErrorException e) {
+            throw new KvmException("KVM_RESET_DIRTY_RINGS failed", e.getErrorCode());
+        }
+    }
+
     public VcpuFd createVcpu(int id) {
         int vcpuFd;
         try {
