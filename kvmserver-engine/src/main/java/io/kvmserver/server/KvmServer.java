@@ -219,6 +219,29 @@ public final class KvmServer implements AutoCloseable {
         return snapshot.kernel().denials();
     }
 
+    /** System calls of one name made by the request VMs so far (0 for an unknown name). */
+    public long syscallCount(String name) {
+        long[] totals = new long[SyscallNumbers.COUNT + 1];
+        workers.forEach(w -> w.addSyscallCounts(totals));
+        for (int nr = 0; nr < SyscallNumbers.COUNT; nr++) {
+            if (totals[nr] > 0 && SyscallNumbers.name(nr).equals(name)) {
+                return totals[nr];
+            }
+        }
+        return 0;
+    }
+
+    /** All system calls made by the request VMs so far. */
+    public long syscallTotal() {
+        long[] totals = new long[SyscallNumbers.COUNT + 1];
+        workers.forEach(w -> w.addSyscallCounts(totals));
+        long sum = 0;
+        for (long t : totals) {
+            sum += t;
+        }
+        return sum;
+    }
+
     /**
      * System calls made by the request VMs, by name, most frequent first, at most {@code limit}
      * names (the rest are summed under "other"): bounded cardinality for metrics.

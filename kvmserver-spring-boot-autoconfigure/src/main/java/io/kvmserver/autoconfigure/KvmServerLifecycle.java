@@ -106,13 +106,27 @@ public class KvmServerLifecycle implements SmartLifecycle {
             if (running == null) {
                 return;
             }
+            Duration grace = drainTime(this.shutdownTimeout);
             logger.info("kvmserver: stopping " + running.options().program() + ", waiting up to "
-                    + this.shutdownTimeout.toMillis() + " ms for requests in flight");
-            running.close(this.shutdownTimeout);
+                    + grace.toMillis() + " ms for requests in flight");
+            running.close(grace);
             this.files.close();
             this.server = null;
             this.files = null;
         }
+    }
+
+    /**
+     * How long requests in flight may run on: most of the shutdown phase, keeping a fifth of it
+     * (at most 2 s) to cut what is left and release the VMs, so that the lifecycle processor,
+     * which waits no longer than the phase timeout, sees the server stopped.
+     */
+    static Duration drainTime(Duration phaseTimeout) {
+        Duration reserve = phaseTimeout.dividedBy(5);
+        if (reserve.compareTo(Duration.ofSeconds(2)) > 0) {
+            reserve = Duration.ofSeconds(2);
+        }
+        return phaseTimeout.minus(reserve);
     }
 
     @Override

@@ -84,6 +84,13 @@ class KvmServerApplicationTests {
         assertThat(this.registry.get("kvmserver.vms").tag("state", "busy").gauge().value()).isZero();
         assertThat(this.registry.get("kvmserver.template.memory").gauge().value()).isPositive();
         assertThat(this.registry.get("kvmserver.denials").tag("kind", "listen").functionCounter().count()).isZero();
+        // Each ephemeral request accepts, writes and closes exactly once, and reads at least once.
+        for (String call : new String[] {"accept4", "write", "close"}) {
+            assertThat(this.registry.get("kvmserver.syscalls").tag("name", call).functionCounter().count())
+                .as(call).isEqualTo(REQUESTS);
+        }
+        assertThat(this.registry.get("kvmserver.syscalls").tag("name", "read").functionCounter().count())
+            .isGreaterThanOrEqualTo(REQUESTS);
 
         DocumentContext health = JsonPath.parse(actuator("/actuator/health"));
         assertThat(health.<String>read("$.status")).isEqualTo("UP");

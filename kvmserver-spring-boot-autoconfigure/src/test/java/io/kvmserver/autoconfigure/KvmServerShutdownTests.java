@@ -40,7 +40,8 @@ class KvmServerShutdownTests {
         context.close();
         long millis = (System.nanoTime() - start) / 1_000_000;
 
-        assertThat(millis).as("shutdown time").isBetween(900L, 10_000L);
+        // The request got most of the 1 s phase (drain time 800 ms) and was then cut.
+        assertThat(millis).as("shutdown time").isBetween(700L, 10_000L);
         assertThat(spinning.get()).startsWith("NO-RESPONSE");
         assertThat(lifecycle.isRunning()).isFalse();
         assertThat(lifecycle.getServer()).isNull();

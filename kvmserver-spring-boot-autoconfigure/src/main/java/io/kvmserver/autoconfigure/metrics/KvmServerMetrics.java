@@ -11,6 +11,7 @@ import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.BaseUnits;
 import io.micrometer.core.instrument.binder.MeterBinder;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
@@ -36,9 +37,20 @@ import java.util.function.ToLongFunction;
  * <li>{@code kvmserver.vms} (gauge, tag {@code state}: busy, idle): request VMs by state.</li>
  * <li>{@code kvmserver.template.memory} (gauge, bytes): memory mapped by the frozen template,
  * which every request VM shares.</li>
+ * <li>{@code kvmserver.syscalls} (counter, tag {@code name}): system calls of the request VMs,
+ * for a fixed list of the calls servers make (the rest under {@code other}), so that the number
+ * of time series is bounded whatever the guest calls.</li>
  * </ul>
  */
 public class KvmServerMetrics implements MeterBinder {
+
+    /** The system calls with a series of their own; every other call counts as {@code other}. */
+    static final List<String> TRACKED_SYSCALLS = List.of("read", "write", "readv", "writev", "pread64",
+            "pwrite64", "openat", "close", "newfstatat", "fstat", "statx", "lseek", "mmap", "munmap", "mprotect",
+            "brk", "madvise", "futex", "epoll_wait", "epoll_pwait", "epoll_ctl", "poll", "ppoll", "select",
+            "accept", "accept4", "recvfrom", "sendto", "recvmsg", "sendmsg", "sendfile", "shutdown",
+            "setsockopt", "getsockopt", "clock_gettime", "gettimeofday", "nanosleep", "getrandom", "ioctl",
+            "fcntl", "getpid", "exit_group");
 
     private final KvmServerLifecycle lifecycle;
 
@@ -76,6 +88,20 @@ public class KvmServerMetrics implements MeterBinder {
                 .description("Operations of the guest refused by its permissions")
                 .register(registry);
         }
+        for (String name : TRACKED_SYSCALLS) {
+            FunctionCounter.builder("kvmserver.syscalls", this.lifecycle,
+                    (l) -> server(l, (server) -> server.syscallCount(name), 0))
+                .tag("name", name)
+                .description("System calls of the request VMs")
+                .register(registry);
+        }
+        FunctionCounter.builder("kvmserver.syscalls", this.lifecycle, (l) -> server(l, (server) -> {
+            long tracked = 0;
+            for (String name : TRACKED_SYSCALLS) {
+                tracked += server.syscallCount(name);
+            }
+            return server.syscallTotal() - tracked;
+        }, 0)).tag("name", "other").description("System calls of the request VMs").register(registry);
         Gauge.builder("kvmserver.template.memory", this.lifecycle, (l) -> server(l, KvmServer::templateMappedBytes, Double.NaN))
             .baseUnit(BaseUnits.BYTES)
             .description("Memory mapped by the frozen template, shared by every request VM")
