@@ -40,7 +40,9 @@ public final class SyscallTable {
         TimeSyscalls.register(t);
         SignalSyscalls.register(t);
         NetSyscalls.register(t);
-        WaitSyscalls.register(t);
+        PollSyscalls.register(t);
+        EpollSyscalls.register(t);
+        EventFdSyscalls.register(t);
         return t;
     }
 

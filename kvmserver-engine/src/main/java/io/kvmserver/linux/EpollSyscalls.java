@@ -1,0 +1,146 @@
+package io.kvmserver.linux;
+
+import java.util.Iterator;
+import java.util.Map;
+
+/**
+ * epoll: instances are plain VM state ({@link EpollFile}), and a wait is one {@link Readiness}
+ * poll over the interest list. A wait on a set holding the listening socket is where the template
+ * freezes ({@link Syscall#requestFreeze}).
+ */
+final class EpollSyscalls {
+
+    private static final int EPOLL_CTL_ADD = 1;
+    private static final int EPOLL_CTL_DEL = 2;
+    private static final int EPOLL_CTL_MOD = 3;
+    private static final int EPOLL_EVENT_SIZE = 12;
+
+    private EpollSyscalls() {
+    }
+
+    static void register(SyscallTable t) {
+        t.register(SyscallNumbers.EPOLL_CREATE, c -> c.arg(0) <= 0 ? -Errno.EINVAL
+                : c.files().install(new EpollFile(), 0, false));
+        t.register(SyscallNumbers.EPOLL_CREATE1, c -> (c.intArg(0) & ~OpenFlags.O_CLOEXEC) != 0 ? -Errno.EINVAL
+                : c.files().install(new EpollFile(), 0, c.intArg(0) != 0));
+        t.register(SyscallNumbers.EPOLL_CTL, EpollSyscalls::epollCtl);
+        t.register(SyscallNumbers.EPOLL_WAIT, c -> epollWait(c, c.intArg(2), c.intArg(3)));
+        t.register(SyscallNumbers.EPOLL_PWAIT, c -> {
+            PollSyscalls.checkSigmask(c, c.arg(4), c.arg(5));
+            return epollWait(c, c.intArg(2), c.intArg(3));
+        });
+        t.register(SyscallNumbers.EPOLL_PWAIT2, c -> {
+            long timeout = PollSyscalls.timespecMillis(c, c.arg(3));
+            PollSyscalls.checkSigmask(c, c.arg(4), c.arg(5));
+            return epollWait(c, c.intArg(2), timeout);
+        });
+    }
+
+    private static EpollFile epoll(Syscall c, int fd) {
+        FileDescription f = c.files().get(fd);
+        if (!(f instanceof EpollFile e)) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        return e;
+    }
+
+    static long epollCtl(Syscall c) {
+        EpollFile ep = epoll(c, c.intArg(0));
+        int op = c.intArg(1);
+        int fd = c.intArg(2);
+        long event = c.arg(3);
+        FileDescription target = c.files().get(fd);
+        if (target == ep) {
+            return -Errno.EINVAL;
+        }
+        if (target instanceof HostFile h && h.hostFd() >= 0 && !h.isDirectory() && h.path() != null
+                && !h.path().startsWith("/dev/")) {
+            return -Errno.EPERM; // regular files are always ready; epoll refuses them
+        }
+        Map<Integer, EpollFile.Interest> interests = ep.interests();
+        switch (op) {
+            case EPOLL_CTL_ADD, EPOLL_CTL_MOD -> {
+                int events = c.memory().readInt(event);
+                long data = c.memory().readLong(event + 4);
+                EpollFile.Interest existing = interests.get(fd);
+                if (op == EPOLL_CTL_ADD) {
+                    if (existing != null) {
+                        return -Errno.EEXIST;
+                    }
+                    interests.put(fd, new EpollFile.Interest(events, data));
+                } else {
+                    if (existing == null) {
+                        return -Errno.ENOENT;
+                    }
+                    if ((existing.events & EpollFile.EPOLLEXCLUSIVE) != 0) {
+                        return -Errno.EINVAL;
+                    }
+                    existing.events = events;
+                    existing.data = data;
+                    existing.disabled = false;
+                }
+                return 0;
+            }
+            case EPOLL_CTL_DEL -> {
+                return interests.remove(fd) == null ? -Errno.ENOENT : 0;
+            }
+            default -> {
+                return -Errno.EINVAL;
+            }
+        }
+    }
+
+    static long epollWait(Syscall c, int maxEvents, long timeoutMillis) {
+        EpollFile ep = epoll(c, c.intArg(0));
+        long events = c.arg(1);
+        if (maxEvents <= 0 || maxEvents > Integer.MAX_VALUE / EPOLL_EVENT_SIZE) {
+            return -Errno.EINVAL;
+        }
+        AddressSpace m = c.memory();
+        m.check(events, (long) maxEvents * EPOLL_EVENT_SIZE, AddressSpace.PROT_WRITE);
+        Readiness r = Readiness.current();
+        int count = 0;
+        int[] fdOf = r.fds;
+        FileDescription listener = null;
+        for (Iterator<Map.Entry<Integer, EpollFile.Interest>> it = ep.interests().entrySet().iterator(); it.hasNext();) {
+            Map.Entry<Integer, EpollFile.Interest> e = it.next();
+            if (!c.files().isOpen(e.getKey())) {
+                it.remove(); // closing the last fd of a file removes its registrations
+                continue;
+            }
+            if (e.getValue().disabled) {
+                continue;
+            }
+            FileDescription f = c.files().get(e.getKey());
+            if (f.isListener()) {
+                listener = f;
+            }
+            r.files[count] = f;
+            r.events[count] = (short) (e.getValue().events | Readiness.ALWAYS);
+            fdOf[count++] = e.getKey();
+        }
+        if (listener != null && c.freezeOnListenerWait()) {
+            c.requestFreeze(listener);
+            return 0;
+        }
+        long n = r.await(count, timeoutMillis < 0 ? -1 : timeoutMillis);
+        if (n < 0) {
+            return n;
+        }
+        int written = 0;
+        for (int i = 0; i < count && written < maxEvents; i++) {
+            if (r.revents[i] == 0) {
+                continue;
+            }
+            EpollFile.Interest interest = ep.interests().get(fdOf[i]);
+            long at = events + (long) written * EPOLL_EVENT_SIZE;
+            m.writeInt(at, r.revents[i] & 0xffff);
+            m.memory().putLong(at + 4, interest.data);
+            if ((interest.events & EpollFile.EPOLLONESHOT) != 0) {
+                interest.disabled = true;
+            }
+            written++;
+        }
+        return written;
+    }
+}

@@ -1,0 +1,92 @@
+package io.kvmserver.linux;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import io.kvmserver.kvm.LibC;
+
+/**
+ * eventfd and timerfd: counters and timers as fds, backed by non-blocking host fds whose
+ * blocking the engine emulates ({@link StreamFile}), so a wait on them can be cut short.
+ */
+final class EventFdSyscalls {
+
+    private static final int EFD_SEMAPHORE = 1;
+    private static final int EFD_NONBLOCK = 04000;
+    private static final int EFD_CLOEXEC = 02000000;
+
+    private EventFdSyscalls() {
+    }
+
+    static void register(SyscallTable t) {
+        t.register(SyscallNumbers.EVENTFD, c -> eventfd(c, c.intArg(0), 0));
+        t.register(SyscallNumbers.EVENTFD2, c -> eventfd(c, c.intArg(0), c.intArg(1)));
+        t.register(SyscallNumbers.TIMERFD_CREATE, EventFdSyscalls::timerfdCreate);
+        t.register(SyscallNumbers.TIMERFD_SETTIME, EventFdSyscalls::timerfdSettime);
+        t.register(SyscallNumbers.TIMERFD_GETTIME, EventFdSyscalls::timerfdGettime);
+    }
+
+    static long eventfd(Syscall c, int initial, int flags) {
+        if ((flags & ~(EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC)) != 0) {
+            return -Errno.EINVAL;
+        }
+        long fd = HostFile.call(() -> LibC.syscall(SyscallNumbers.EVENTFD2, initial & 0xffffffffL,
+                (flags & EFD_SEMAPHORE) | EFD_NONBLOCK | EFD_CLOEXEC, 0, 0, 0, 0));
+        if (fd < 0) {
+            return fd;
+        }
+        int status = OpenFlags.O_RDWR | (flags & EFD_NONBLOCK);
+        return c.files().install(new StreamFile((int) fd, true, status, "anon_inode:[eventfd]", 0), 0,
+                (flags & EFD_CLOEXEC) != 0);
+    }
+
+    static long timerfdCreate(Syscall c) {
+        int clock = c.intArg(0);
+        int flags = c.intArg(1);
+        if ((flags & ~(EFD_NONBLOCK | EFD_CLOEXEC)) != 0) {
+            return -Errno.EINVAL;
+        }
+        if (clock != 0 && clock != 1 && clock != 7) { // REALTIME, MONOTONIC, BOOTTIME
+            return -Errno.EINVAL;
+        }
+        long fd = HostFile.call(() -> LibC.syscall(SyscallNumbers.TIMERFD_CREATE, clock, EFD_NONBLOCK | EFD_CLOEXEC, 0,
+                0, 0, 0));
+        if (fd < 0) {
+            return fd;
+        }
+        int status = OpenFlags.O_RDWR | (flags & EFD_NONBLOCK);
+        return c.files().install(new StreamFile((int) fd, true, status, "anon_inode:[timerfd]", 0), 0,
+                (flags & EFD_CLOEXEC) != 0);
+    }
+
+    private static StreamFile timerfd(Syscall c, int fd) {
+        FileDescription f = c.files().get(fd);
+        if (!(f instanceof StreamFile s) || !"anon_inode:[timerfd]".equals(s.path())) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        return s;
+    }
+
+    static long timerfdSettime(Syscall c) {
+        StreamFile t = timerfd(c, c.intArg(0));
+        int flags = c.intArg(1);
+        if ((flags & ~3) != 0) {
+            return -Errno.EINVAL;
+        }
+        byte[] value = c.memory().readBytes(c.arg(2), 32);
+        try (Memory in = new Memory(32); Memory out = new Memory(32)) {
+            in.write(0, value, 0, 32);
+            long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.TIMERFD_SETTIME, t.hostFd(), flags,
+                    Pointer.nativeValue(in), Pointer.nativeValue(out), 0, 0));
+            if (rc == 0 && c.arg(3) != 0) {
+                c.memory().writeBytes(c.arg(3), out.getByteArray(0, 32));
+            }
+            return rc;
+        }
+    }
+
+    static long timerfdGettime(Syscall c) {
+        StreamFile t = timerfd(c, c.intArg(0));
+        long host = c.memory().writable(c.arg(1), 32);
+        return HostFile.call(() -> LibC.syscall(SyscallNumbers.TIMERFD_GETTIME, t.hostFd(), host, 0, 0, 0, 0));
+    }
+}

@@ -1,0 +1,237 @@
+package io.kvmserver.linux;
+
+/**
+ * poll, ppoll, select and pselect6: one {@link Readiness} wait over the files the program names.
+ *
+ * <p>In the template, a wait that includes the program's listening socket is where the engine
+ * freezes it ({@link Syscall#requestFreeze}): the program is ready for requests. A request VM
+ * then performs that same wait for real.
+ */
+final class PollSyscalls {
+
+    private static final int FD_SETSIZE = 1024;
+
+    private PollSyscalls() {
+    }
+
+    static void register(SyscallTable t) {
+        t.register(SyscallNumbers.POLL, c -> poll(c, c.arg(0), c.arg(1), c.intArg(2)));
+        t.register(SyscallNumbers.PPOLL, c -> {
+            long timeout = timespecMillis(c, c.arg(2));
+            checkSigmask(c, c.arg(3), c.arg(4));
+            return poll(c, c.arg(0), c.arg(1), timeout);
+        });
+        t.register(SyscallNumbers.SELECT, c -> select(c, timevalMillis(c, c.arg(4))));
+        t.register(SyscallNumbers.PSELECT6, c -> {
+            long timeout = timespecMillis(c, c.arg(4));
+            if (c.arg(5) != 0) { // struct { const sigset_t *ss; size_t ss_len; }
+                checkSigmask(c, c.memory().readLong(c.arg(5)), c.memory().readLong(c.arg(5) + 8));
+            }
+            return select(c, timeout);
+        });
+    }
+
+    /**
+     * The signal mask of ppoll, pselect6 and epoll_pwait(2): no signal is ever delivered during a
+     * wait here, so the mask changes nothing, but a bad one is still the error Linux gives
+     * ({@code EINVAL} for a size other than 8, {@code EFAULT} for a bad pointer), not ignored.
+     */
+    static void checkSigmask(Syscall c, long address, long size) {
+        if (address == 0) {
+            return;
+        }
+        if (size != 8) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        c.memory().check(address, 8, AddressSpace.PROT_READ);
+    }
+
+    /** A {@code struct timespec} timeout in milliseconds, rounded up; null pointer: forever. */
+    static long timespecMillis(Syscall c, long address) {
+        if (address == 0) {
+            return -1;
+        }
+        long seconds = c.memory().readLong(address);
+        long nanos = c.memory().readLong(address + 8);
+        if (seconds < 0 || nanos < 0 || nanos >= 1_000_000_000L) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        return seconds > Long.MAX_VALUE / 2000 ? Long.MAX_VALUE / 2 : seconds * 1000 + (nanos + 999_999) / 1_000_000;
+    }
+
+    static long timevalMillis(Syscall c, long address) {
+        if (address == 0) {
+            return -1;
+        }
+        long seconds = c.memory().readLong(address);
+        long micros = c.memory().readLong(address + 8);
+        if (seconds < 0 || micros < 0 || micros >= 1_000_000L) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        return seconds > Long.MAX_VALUE / 2000 ? Long.MAX_VALUE / 2 : seconds * 1000 + (micros + 999) / 1000;
+    }
+
+    static long poll(Syscall c, long fds, long count, long timeoutMillis) {
+        if (count < 0 || count > FdTable.LIMIT) {
+            return -Errno.EINVAL;
+        }
+        AddressSpace m = c.memory();
+        m.check(fds, count * 8, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE);
+        Readiness r = Readiness.current();
+        FileDescription listener = null;
+        for (int i = 0; i < count; i++) {
+            int fd = m.readInt(fds + i * 8L);
+            short events = (short) (m.memory().getInt(fds + i * 8L + 4) & 0xffff);
+            r.events[i] = (short) (events | Readiness.ALWAYS);
+            if (fd < 0) {
+                r.files[i] = null;
+                r.events[i] = 0;
+                continue;
+            }
+            r.files[i] = c.files().isOpen(fd) ? c.files().get(fd) : null;
+            if (r.files[i] != null && r.files[i].isListener()) {
+                listener = r.files[i];
+            }
+        }
+        if (listener != null && c.freezeOnListenerWait()) {
+            c.requestFreeze(listener);
+            return 0;
+        }
+        // Entries with a negative fd take part as "never ready".
+        for (int i = 0; i < count; i++) {
+            if (r.events[i] == 0 && r.files[i] == null) {
+                r.files[i] = NeverReady.INSTANCE;
+            }
+        }
+        long n = r.await((int) count, timeoutMillis < 0 ? -1 : timeoutMillis);
+        if (n < 0) {
+            return n;
+        }
+        for (int i = 0; i < count; i++) {
+            m.memory().putShort(fds + i * 8L + 6, r.revents[i]);
+        }
+        return n;
+    }
+
+    static long select(Syscall c, long timeoutMillis) {
+        int nfds = c.intArg(0);
+        long readSet = c.arg(1);
+        long writeSet = c.arg(2);
+        long exceptSet = c.arg(3);
+        if (nfds < 0 || nfds > FD_SETSIZE) {
+            return -Errno.EINVAL;
+        }
+        AddressSpace m = c.memory();
+        int words = (nfds + 63) / 64;
+        long[] read = new long[words];
+        long[] write = new long[words];
+        long[] except = new long[words];
+        for (int w = 0; w < words; w++) {
+            read[w] = readSet == 0 ? 0 : m.readLong(readSet + w * 8L);
+            write[w] = writeSet == 0 ? 0 : m.readLong(writeSet + w * 8L);
+            except[w] = exceptSet == 0 ? 0 : m.readLong(exceptSet + w * 8L);
+        }
+        Readiness r = Readiness.current();
+        int count = 0;
+        int[] fdOf = r.fds;
+        FileDescription listener = null;
+        for (int fd = 0; fd < nfds; fd++) {
+            long bit = 1L << (fd & 63);
+            short ev = 0;
+            if ((read[fd >> 6] & bit) != 0) {
+                ev |= HostWaiter.POLLIN;
+            }
+            if ((write[fd >> 6] & bit) != 0) {
+                ev |= HostWaiter.POLLOUT;
+            }
+            if ((except[fd >> 6] & bit) != 0) {
+                ev |= HostWaiter.POLLPRI;
+            }
+            if (ev == 0) {
+                continue;
+            }
+            FileDescription f = c.files().get(fd); // EBADF for a closed fd in a set, as select(2)
+            if (f.isListener()) {
+                listener = f;
+            }
+            r.files[count] = f;
+            r.events[count] = ev;
+            fdOf[count++] = fd;
+        }
+        if (listener != null && c.freezeOnListenerWait()) {
+            c.requestFreeze(listener);
+            return 0;
+        }
+        long n = r.await(count, timeoutMillis);
+        if (n < 0) {
+            return n;
+        }
+        java.util.Arrays.fill(read, 0);
+        java.util.Arrays.fill(write, 0);
+        java.util.Arrays.fill(except, 0);
+        int total = 0;
+        for (int i = 0; i < count; i++) {
+            int fd = fdOf[i];
+            long bit = 1L << (fd & 63);
+            short rv = r.revents[i];
+            if ((rv & (HostWaiter.POLLIN | HostWaiter.POLLHUP | HostWaiter.POLLERR)) != 0
+                    && (r.events[i] & HostWaiter.POLLIN) != 0) {
+                read[fd >> 6] |= bit;
+                total++;
+            }
+            if ((rv & (HostWaiter.POLLOUT | HostWaiter.POLLERR)) != 0 && (r.events[i] & HostWaiter.POLLOUT) != 0) {
+                write[fd >> 6] |= bit;
+                total++;
+            }
+            if ((rv & HostWaiter.POLLPRI) != 0 && (r.events[i] & HostWaiter.POLLPRI) != 0) {
+                except[fd >> 6] |= bit;
+                total++;
+            }
+        }
+        for (int w = 0; w < words; w++) {
+            if (readSet != 0) {
+                m.writeLong(readSet + w * 8L, read[w]);
+            }
+            if (writeSet != 0) {
+                m.writeLong(writeSet + w * 8L, write[w]);
+            }
+            if (exceptSet != 0) {
+                m.writeLong(exceptSet + w * 8L, except[w]);
+            }
+        }
+        return total;
+    }
+
+    /** Stands in for a negative fd in a poll array: takes part, never ready. */
+    private static final class NeverReady extends FileDescription {
+        static final NeverReady INSTANCE = new NeverReady();
+
+        NeverReady() {
+            super(0);
+        }
+
+        @Override
+        public int pollHostFd() {
+            return -1;
+        }
+
+        @Override
+        public short readinessWithoutHost(short events) {
+            return 0;
+        }
+
+        @Override
+        public long stat(long hostStatBuffer) {
+            return -Errno.EBADF;
+        }
+
+        @Override
+        public FileDescription fork() {
+            return this;
+        }
+
+        @Override
+        protected void closeHost() {
+        }
+    }
+}
