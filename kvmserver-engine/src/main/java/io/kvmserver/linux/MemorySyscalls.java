@@ -35,6 +35,15 @@ final class MemorySyscalls {
         t.register(SyscallNumbers.MUNLOCKALL, c -> 0);
     }
 
+    /** The page-rounded size of {@code [addr, addr + length)}; {@code ENOMEM} outside user space. */
+    private static long userRangeSize(AddressSpace m, long addr, long length) {
+        long size = pageUp(length);
+        if (size <= 0 || !m.isUserRange(addr, size)) {
+            throw new SyscallError(Errno.ENOMEM);
+        }
+        return size;
+    }
+
     private static boolean aligned(long address) {
         return (address & (PAGE - 1)) == 0;
     }
@@ -141,12 +150,8 @@ final class MemorySyscalls {
         if (length == 0) {
             return 0;
         }
-        long size = pageUp(length);
         AddressSpace m = c.memory();
-        if (size <= 0 || !m.isUserRange(addr, size)) {
-            return -Errno.ENOMEM;
-        }
-        m.protect(addr, size, prot);
+        m.protect(addr, userRangeSize(m, addr, length), prot);
         return 0;
     }
 
@@ -218,11 +223,8 @@ final class MemorySyscalls {
         if (length == 0) {
             return 0;
         }
-        long size = pageUp(length);
         AddressSpace m = c.memory();
-        if (size <= 0 || !m.isUserRange(addr, size)) {
-            return -Errno.ENOMEM;
-        }
+        long size = userRangeSize(m, addr, length);
         for (long at = addr; at < addr + size; ) {
             AddressSpace.Mapping mapping = m.find(at);
             if (mapping == null) {

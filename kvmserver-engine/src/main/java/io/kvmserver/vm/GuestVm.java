@@ -183,13 +183,15 @@ public final class GuestVm implements AutoCloseable {
         }
     }
 
+    /**
+     * Puts the vCPU back at the freeze point. The special registers carry the FS and GS bases
+     * too, so three transfers restore everything the program can change: sregs, XSAVE, and the
+     * general registers (through sync regs, at the next entry).
+     */
     private void restoreCpu() {
         vcpu.setSregs(source.sregs());
         vcpu.setXsave(source.xsave());
         vcpu.loadRegs(source.regs());
-        segmentBases.setLong(8 + 8, process.fsBase());
-        segmentBases.setLong(8 + 16 + 8, process.gsBase());
-        vcpu.setMsrs(segmentBases);
     }
 
     /** What a reset did: pages restored from the template. */
