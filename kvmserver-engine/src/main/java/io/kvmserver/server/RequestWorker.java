@@ -119,6 +119,10 @@ final class RequestWorker implements Runnable, ConnectionTracker {
                 finished = true;
             } else {
                 endRequest(ServerStats.Outcome.OK, null);
+                if (stopping) {
+                    // stop() saw the VM busy and left it to finish: it just has.
+                    vm.interrupt(RunResult.Kind.STOPPED, "server shutting down");
+                }
             }
         }
     }

@@ -58,6 +58,18 @@ class LifecycleTest {
         assertThat(s.get("/")).as("nothing listens after close").startsWith("ERROR:");
     }
 
+    @Test
+    void anIdleNonEphemeralServerStopsWithoutWaitingForTheGracePeriod() {
+        TestServer s = TestServer.start(GuestPrograms.get("http_server"), List.of(), b -> b.ephemeral(false));
+        for (int i = 0; i < 20; i++) {
+            assertThat(s.get("/")).isEqualTo("hello");
+        }
+        long start = System.nanoTime();
+        s.server().close(java.time.Duration.ofSeconds(60));
+        // Not a speed assertion: a server that waited for the grace period would take 60 s.
+        assertThat((System.nanoTime() - start) / 1_000_000_000L).as("seconds to close").isLessThan(30);
+    }
+
     private static long openFds() throws IOException {
         try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
             return fds.count();
