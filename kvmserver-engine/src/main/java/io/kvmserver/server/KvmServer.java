@@ -214,6 +214,20 @@ public final class KvmServer implements AutoCloseable {
         return Collections.unmodifiableList(out);
     }
 
+    /** Resident bytes of the template's guest memory: the image every request VM shares. */
+    public long templateResidentBytes() {
+        return ResidentMemory.of(template.memory().hostBase(), template.memory().size()).rssBytes();
+    }
+
+    /** Bytes the request VMs own: their private copy-on-write copies of template pages, summed. */
+    public long requestVmPrivateBytes() {
+        long sum = 0;
+        for (RequestWorker w : workers) {
+            sum += ResidentMemory.of(w.memoryHostBase(), w.memorySize()).anonymousBytes();
+        }
+        return sum;
+    }
+
     /** Permission denials of every VM of the program, by kind. */
     public io.kvmserver.linux.Denials denials() {
         return snapshot.kernel().denials();

@@ -83,6 +83,9 @@ class KvmServerApplicationTests {
         assertThat(this.registry.get("kvmserver.vms").tag("state", "idle").gauge().value()).isEqualTo(2);
         assertThat(this.registry.get("kvmserver.vms").tag("state", "busy").gauge().value()).isZero();
         assertThat(this.registry.get("kvmserver.template.memory").gauge().value()).isPositive();
+        assertThat(this.registry.get("kvmserver.memory.resident").tag("vm", "template").gauge().value()).isPositive();
+        // Each request VM keeps the pages its requests dirtied as private copies (working memory).
+        assertThat(this.registry.get("kvmserver.memory.resident").tag("vm", "request").gauge().value()).isPositive();
         assertThat(this.registry.get("kvmserver.denials").tag("kind", "listen").functionCounter().count()).isZero();
         // Each ephemeral request accepts, writes and closes exactly once, and reads at least once.
         for (String call : new String[] {"accept4", "write", "close"}) {

@@ -37,6 +37,8 @@ import java.util.function.ToLongFunction;
  * <li>{@code kvmserver.vms} (gauge, tag {@code state}: busy, idle): request VMs by state.</li>
  * <li>{@code kvmserver.template.memory} (gauge, bytes): memory mapped by the frozen template,
  * which every request VM shares.</li>
+ * <li>{@code kvmserver.memory.resident} (gauge, bytes, tag {@code vm}: template, request): the
+ * template's resident guest memory, and the request VMs' private copies together.</li>
  * <li>{@code kvmserver.syscalls} (counter, tag {@code name}): system calls of the request VMs,
  * for a fixed list of the calls servers make (the rest under {@code other}), so that the number
  * of time series is bounded whatever the guest calls.</li>
@@ -88,6 +90,18 @@ public class KvmServerMetrics implements MeterBinder {
                 .description("Operations of the guest refused by its permissions")
                 .register(registry);
         }
+        Gauge.builder("kvmserver.memory.resident", this.lifecycle,
+                (l) -> server(l, KvmServer::templateResidentBytes, Double.NaN))
+            .tag("vm", "template")
+            .baseUnit(BaseUnits.BYTES)
+            .description("Resident guest memory of the frozen template (shared by every request VM)")
+            .register(registry);
+        Gauge.builder("kvmserver.memory.resident", this.lifecycle,
+                (l) -> server(l, KvmServer::requestVmPrivateBytes, Double.NaN))
+            .tag("vm", "request")
+            .baseUnit(BaseUnits.BYTES)
+            .description("Private copies of the request VMs: what they cost beyond the template")
+            .register(registry);
         for (String name : TRACKED_SYSCALLS) {
             FunctionCounter.builder("kvmserver.syscalls", this.lifecycle,
                     (l) -> server(l, (server) -> server.syscallCount(name), 0))
