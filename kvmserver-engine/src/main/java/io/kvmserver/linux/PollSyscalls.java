@@ -48,27 +48,27 @@ final class PollSyscalls {
 
     /** A {@code struct timespec} timeout in milliseconds, rounded up; null pointer: forever. */
     static long timespecMillis(Syscall c, long address) {
-        if (address == 0) {
-            return -1;
-        }
-        long seconds = c.memory().readLong(address);
-        long nanos = c.memory().readLong(address + 8);
-        if (seconds < 0 || nanos < 0 || nanos >= 1_000_000_000L) {
-            throw new SyscallError(Errno.EINVAL);
-        }
-        return seconds > Long.MAX_VALUE / 2000 ? Long.MAX_VALUE / 2 : seconds * 1000 + (nanos + 999_999) / 1_000_000;
+        return timeoutMillis(c, address, 1_000_000_000L);
     }
 
+    /** A {@code struct timeval} timeout in milliseconds, rounded up; null pointer: forever. */
     static long timevalMillis(Syscall c, long address) {
+        return timeoutMillis(c, address, 1_000_000L);
+    }
+
+    /** {seconds, fraction} with {@code perSecond} fractions a second, as milliseconds. */
+    private static long timeoutMillis(Syscall c, long address, long perSecond) {
         if (address == 0) {
             return -1;
         }
         long seconds = c.memory().readLong(address);
-        long micros = c.memory().readLong(address + 8);
-        if (seconds < 0 || micros < 0 || micros >= 1_000_000L) {
+        long fraction = c.memory().readLong(address + 8);
+        if (seconds < 0 || fraction < 0 || fraction >= perSecond) {
             throw new SyscallError(Errno.EINVAL);
         }
-        return seconds > Long.MAX_VALUE / 2000 ? Long.MAX_VALUE / 2 : seconds * 1000 + (micros + 999) / 1000;
+        long perMilli = perSecond / 1000;
+        return seconds > Long.MAX_VALUE / 2000 ? Long.MAX_VALUE / 2
+                : seconds * 1000 + (fraction + perMilli - 1) / perMilli;
     }
 
     static long poll(Syscall c, long fds, long count, long timeoutMillis) {
