@@ -135,6 +135,9 @@ public final class HostWaiter implements AutoCloseable {
     }
 
     public void reset() {
+        if (!kicked) {
+            return; // nothing was written to the eventfd: spare the reset a host call
+        }
         kicked = false;
         try (Memory drain = new Memory(8)) {
             LibC.read(kickFd, com.sun.jna.Pointer.nativeValue(drain), 8);
