@@ -28,8 +28,14 @@ final class NetSyscalls {
     private static final int UNIX_PATH_MAX = 108;
     private static final int OPTVAL_MAX = 256;
     private static final int SOL_SOCKET = 1;
-    private static final int MSG_ALLOWED = 0x1 | 0x2 | 0x8 | 0x20 | 0x40 | 0x100 | 0x4000 | 0x8000 | 0x10000000
-            | 0x40000000;
+    /**
+     * Host sockets are non-blocking whatever the guest asked: the guest's blocking is emulated
+     * ({@link StreamFile}), so every host send and receive carries this flag.
+     */
+    private static final int MSG_DONTWAIT = 0x40;
+    /** OOB, PEEK, CTRUNC, TRUNC, DONTWAIT, WAITALL, NOSIGNAL, MORE, FASTOPEN, CMSG_CLOEXEC. */
+    private static final int MSG_ALLOWED = 0x1 | 0x2 | 0x8 | 0x20 | MSG_DONTWAIT | 0x100 | 0x4000 | 0x8000
+            | 0x20000000 | 0x40000000;
 
     private NetSyscalls() {
     }
@@ -365,13 +371,13 @@ final class NetSyscalls {
         long buffer = c.memory().readable(c.arg(1), count);
         if (c.arg(4) == 0) {
             return s.io(HostWaiter.POLLOUT, () -> LibC.syscall(SyscallNumbers.SENDTO, s.hostFd(), buffer, count,
-                    flags | 0x40 /* MSG_DONTWAIT */, 0, 0));
+                    flags | MSG_DONTWAIT, 0, 0));
         }
         byte[] sa = checkedAddress(c, s, c.arg(4), c.arg(5) & 0xffffffffL, false);
         try (Memory to = new Memory(sa.length)) {
             to.write(0, sa, 0, sa.length);
             return s.io(HostWaiter.POLLOUT, () -> LibC.syscall(SyscallNumbers.SENDTO, s.hostFd(), buffer, count,
-                    flags | 0x40, Pointer.nativeValue(to), sa.length));
+                    flags | MSG_DONTWAIT, Pointer.nativeValue(to), sa.length));
         }
     }
 
@@ -382,7 +388,7 @@ final class NetSyscalls {
         long buffer = c.memory().writable(c.arg(1), count);
         if (c.arg(4) == 0) {
             return s.io(HostWaiter.POLLIN, () -> LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), buffer, count,
-                    flags | 0x40, 0, 0));
+                    flags | MSG_DONTWAIT, 0, 0));
         }
         int guestLength = c.memory().readInt(c.arg(5));
         if (guestLength < 0) {
@@ -393,7 +399,7 @@ final class NetSyscalls {
         try (Memory from = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
             len.setInt(0, SOCKADDR_MAX);
             long n = s.io(HostWaiter.POLLIN, () -> LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), buffer, count,
-                    flags | 0x40, Pointer.nativeValue(from), Pointer.nativeValue(len)));
+                    flags | MSG_DONTWAIT, Pointer.nativeValue(from), Pointer.nativeValue(len)));
             if (n >= 0) {
                 int actual = Math.min(len.getInt(0), SOCKADDR_MAX);
                 c.memory().writeBytes(c.arg(4), from.getByteArray(0, actual), 0, Math.min(actual, guestLength));
@@ -450,7 +456,7 @@ final class NetSyscalls {
             hdr.setLong(24, iovCount);
             int nr = sending ? SyscallNumbers.SENDMSG : SyscallNumbers.RECVMSG;
             long n = s.io(sending ? HostWaiter.POLLOUT : HostWaiter.POLLIN,
-                    () -> LibC.syscall(nr, s.hostFd(), Pointer.nativeValue(hdr), flags | 0x40, 0, 0, 0));
+                    () -> LibC.syscall(nr, s.hostFd(), Pointer.nativeValue(hdr), flags | MSG_DONTWAIT, 0, 0, 0));
             if (n >= 0 && !sending) {
                 if (name != 0) {
                     int actual = Math.min(hdr.getInt(8), SOCKADDR_MAX);
