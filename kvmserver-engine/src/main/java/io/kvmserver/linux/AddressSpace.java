@@ -22,6 +22,12 @@ public final class AddressSpace {
     public static final int PROT_WRITE = 2;
     public static final int PROT_EXEC = 4;
     private static final long PAGE = GuestLayout.PAGE_SIZE;
+    /**
+     * Linux's default {@code vm.max_map_count}: more mappings than this are {@code ENOMEM}, so
+     * that a guest cannot grow the engine's bookkeeping without bound. Adjacent mappings alike in
+     * protection and name are merged, as Linux merges them, so ordinary programs stay far below.
+     */
+    public static final int MAX_MAP_COUNT = 65530;
 
     /** One mapping: {@code [start, end)} with its protection and a name for maps output. */
     public record Mapping(long start, long end, int prot, String name) {
@@ -87,14 +93,58 @@ public final class AddressSpace {
         if (mappedBytes - replaced + length > maxMappedBytes) {
             throw new SyscallError(Errno.ENOMEM);
         }
+        requireRoomFor(countAfterCut(start, start + length) + 1);
         cut(start, start + length, true);
-        mappings.put(start, new Mapping(start, start + length, prot, name));
+        insert(new Mapping(start, start + length, prot, name));
         mappedBytes += length;
         applyPageTables(start, length, prot);
     }
 
-    /** Unmaps a page-aligned range; unmapped parts are fine (as {@code munmap}). */
+    /** ENOMEM when the mapping list would grow past {@link #MAX_MAP_COUNT}. */
+    private void requireRoomFor(int count) {
+        if (count > MAX_MAP_COUNT) {
+            throw new SyscallError(Errno.ENOMEM);
+        }
+    }
+
+    /** How many mappings there would be after removing {@code [start, end)}. */
+    private int countAfterCut(long start, long end) {
+        int count = mappings.size();
+        for (Mapping m : mappings.subMap(floorStart(start), true, end, false).values()) {
+            if (m.end() > start) {
+                count += (m.start() < start ? 1 : 0) + (m.end() > end ? 1 : 0) - 1;
+            }
+        }
+        return count;
+    }
+
+    /** Adds a mapping, merged with neighbours that touch it and are alike, as Linux merges areas. */
+    private void insert(Mapping m) {
+        long start = m.start();
+        long end = m.end();
+        Map.Entry<Long, Mapping> before = mappings.lowerEntry(start);
+        if (before != null && before.getValue().end() == start && alike(before.getValue(), m)) {
+            start = before.getKey();
+            mappings.remove(start);
+        }
+        Mapping after = mappings.get(end);
+        if (after != null && alike(after, m)) {
+            end = after.end();
+            mappings.remove(after.start());
+        }
+        mappings.put(start, new Mapping(start, end, m.prot(), m.name()));
+    }
+
+    private static boolean alike(Mapping a, Mapping b) {
+        return a.prot() == b.prot() && java.util.Objects.equals(a.name(), b.name());
+    }
+
+    /**
+     * Unmaps a page-aligned range; unmapped parts are fine (as {@code munmap}). ENOMEM when it
+     * would split a mapping past {@link #MAX_MAP_COUNT}, as Linux's munmap.
+     */
     public void unmap(long start, long length) {
+        requireRoomFor(countAfterCut(start, start + length));
         cut(start, start + length, true);
         setPageTables(start, length, 0);
     }
@@ -111,11 +161,12 @@ public final class AddressSpace {
                 pieces.put(m.start(), m);
             }
         }
+        requireRoomFor(countAfterCut(start, end) + pieces.size());
         cut(start, end, false);
         for (Mapping m : pieces.values()) {
             long s = Math.max(start, m.start());
             long e = Math.min(end, m.end());
-            mappings.put(s, new Mapping(s, e, prot, m.name()));
+            insert(new Mapping(s, e, prot, m.name()));
             mappedBytes += e - s;
             applyPageTables(s, e - s, prot);
         }
@@ -213,6 +264,16 @@ public final class AddressSpace {
 
     public void setMmapTop(long top) {
         this.mmapTop = top;
+    }
+
+    /** The first mapping that contains or lies above {@code address}, or null. */
+    public Mapping mappingAtOrAbove(long address) {
+        Mapping containing = find(address);
+        if (containing != null) {
+            return containing;
+        }
+        Map.Entry<Long, Mapping> e = mappings.ceilingEntry(address);
+        return e == null ? null : e.getValue();
     }
 
     /** The mapping containing {@code address}, or null. */
@@ -420,14 +481,15 @@ public final class AddressSpace {
         return c;
     }
 
-    /** {@code /proc/self/maps} text for the program's mappings. */
-    public String maps() {
-        StringBuilder sb = new StringBuilder();
-        for (Mapping m : mappings.values()) {
-            sb.append(String.format("%08x-%08x %c%c%cp 00000000 00:00 0 %s%n", m.start(), m.end(),
-                    (m.prot() & PROT_READ) != 0 ? 'r' : '-', (m.prot() & PROT_WRITE) != 0 ? 'w' : '-',
-                    (m.prot() & PROT_EXEC) != 0 ? 'x' : '-', m.name() == null ? "" : "                          " + m.name()));
-        }
-        return sb.toString();
+    /** One line of {@code /proc/self/maps} for a mapping. */
+    public static String mapsLine(Mapping m) {
+        return String.format("%08x-%08x %c%c%cp 00000000 00:00 0 %s%n", m.start(), m.end(),
+                (m.prot() & PROT_READ) != 0 ? 'r' : '-', (m.prot() & PROT_WRITE) != 0 ? 'w' : '-',
+                (m.prot() & PROT_EXEC) != 0 ? 'x' : '-', m.name() == null ? "" : "                          " + m.name());
+    }
+
+    /** How many mappings the program has (at most {@link #MAX_MAP_COUNT}). */
+    public int mappingCount() {
+        return mappings.size();
     }
 }

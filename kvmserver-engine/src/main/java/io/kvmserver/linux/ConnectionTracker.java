@@ -36,4 +36,28 @@ public interface ConnectionTracker {
     default boolean finished() {
         return false;
     }
+
+    /** A connection of the request was installed as a guest socket on host fd {@code hostFd}. */
+    default void connectionOpened(int hostFd) {
+    }
+
+    /** The program read from or wrote to a connection of the request. */
+    default void connectionUsed() {
+    }
+
+    /**
+     * The host fd of the request's connection to watch while the program waits, so that the
+     * request ends when the client has hung up and nothing is left to read; -1 for none.
+     */
+    default int hangupWatchFd() {
+        return -1;
+    }
+
+    /** The client of the watched connection hung up with nothing left to read, while the program waited. */
+    default void clientHungUp() {
+    }
+
+    /** The client hung up but data is left to read: no need to watch until the program reads. */
+    default void clientHungUpWithData() {
+    }
 }

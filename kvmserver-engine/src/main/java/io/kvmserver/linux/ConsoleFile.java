@@ -45,7 +45,7 @@ public final class ConsoleFile extends FileDescription {
     }
 
     @Override
-    public FileDescription fork() {
+    public FileDescription fork(ForkContext context) {
         return new ConsoleFile(console, stream);
     }
 

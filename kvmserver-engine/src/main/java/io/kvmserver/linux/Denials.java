@@ -30,6 +30,16 @@ public final class Denials {
         }
     }
 
+    /** Records a denial; the hint names what would have allowed it. */
+    public void record(Kind kind, String target) {
+        record(kind, target, switch (kind) {
+            case READ, WRITE -> "outside --allow-read/--allow-write/--volume";
+            case CONNECT -> "not allowed by --allow-net/--allow-connect";
+            case LISTEN -> "not allowed by --allow-net/--allow-listen";
+            case UNIX_SOCKET -> "not writable under --allow-write/--volume";
+        });
+    }
+
     public void record(Kind kind, String target, String hint) {
         counts[kind.ordinal()].increment();
         boolean network = kind == Kind.CONNECT || kind == Kind.LISTEN || kind == Kind.UNIX_SOCKET;

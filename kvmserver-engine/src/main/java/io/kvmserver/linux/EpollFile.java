@@ -70,7 +70,7 @@ public final class EpollFile extends FileDescription {
     }
 
     @Override
-    public FileDescription fork() {
+    public FileDescription fork(ForkContext context) {
         return new EpollFile(this);
     }
 

@@ -24,13 +24,13 @@ final class EpollSyscalls {
         t.register(SyscallNumbers.EPOLL_CREATE1, c -> (c.intArg(0) & ~OpenFlags.O_CLOEXEC) != 0 ? -Errno.EINVAL
                 : c.files().install(new EpollFile(), 0, c.intArg(0) != 0));
         t.register(SyscallNumbers.EPOLL_CTL, EpollSyscalls::epollCtl);
-        t.register(SyscallNumbers.EPOLL_WAIT, c -> epollWait(c, c.intArg(2), c.intArg(3)));
+        t.register(SyscallNumbers.EPOLL_WAIT, c -> epollWait(c, c.intArg(2), PollSyscalls.millisToNanos(c.intArg(3))));
         t.register(SyscallNumbers.EPOLL_PWAIT, c -> {
             PollSyscalls.checkSigmask(c, c.arg(4), c.arg(5));
-            return epollWait(c, c.intArg(2), c.intArg(3));
+            return epollWait(c, c.intArg(2), PollSyscalls.millisToNanos(c.intArg(3)));
         });
         t.register(SyscallNumbers.EPOLL_PWAIT2, c -> {
-            long timeout = PollSyscalls.timespecMillis(c, c.arg(3));
+            long timeout = PollSyscalls.timespecNanos(c, c.arg(3));
             PollSyscalls.checkSigmask(c, c.arg(4), c.arg(5));
             return epollWait(c, c.intArg(2), timeout);
         });
@@ -90,7 +90,7 @@ final class EpollSyscalls {
         }
     }
 
-    static long epollWait(Syscall c, int maxEvents, long timeoutMillis) {
+    static long epollWait(Syscall c, int maxEvents, long timeoutNanos) {
         EpollFile ep = epoll(c, c.intArg(0));
         long events = c.arg(1);
         if (maxEvents <= 0 || maxEvents > Integer.MAX_VALUE / EPOLL_EVENT_SIZE) {
@@ -119,11 +119,10 @@ final class EpollSyscalls {
             r.events[count] = (short) (e.getValue().events | Readiness.ALWAYS);
             fdOf[count++] = e.getKey();
         }
-        if (listener != null && c.freezeOnListenerWait()) {
-            c.requestFreeze(listener);
+        long n = r.awaitOrFreeze(c, count, timeoutNanos, listener);
+        if (n == Readiness.FROZEN) {
             return 0;
         }
-        long n = r.await(count, timeoutMillis < 0 ? -1 : timeoutMillis);
         if (n < 0) {
             return n;
         }

@@ -1,5 +1,6 @@
 package io.kvmserver.linux;
 
+import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.kvmserver.kvm.LibC;
@@ -29,14 +30,14 @@ final class EventFdSyscalls {
         if ((flags & ~(EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC)) != 0) {
             return -Errno.EINVAL;
         }
-        long fd = HostFile.call(() -> LibC.syscall(SyscallNumbers.EVENTFD2, initial & 0xffffffffL,
-                (flags & EFD_SEMAPHORE) | EFD_NONBLOCK | EFD_CLOEXEC, 0, 0, 0, 0));
-        if (fd < 0) {
-            return fd;
-        }
         int status = OpenFlags.O_RDWR | (flags & EFD_NONBLOCK);
-        return c.files().install(new StreamFile((int) fd, true, status, "anon_inode:[eventfd]", 0), 0,
-                (flags & EFD_CLOEXEC) != 0);
+        EventFdFile file;
+        try {
+            file = EventFdFile.create(initial & 0xffffffffL, (flags & EFD_SEMAPHORE) != 0, status);
+        } catch (LastErrorException e) {
+            return -e.getErrorCode();
+        }
+        return c.files().install(file, 0, (flags & EFD_CLOEXEC) != 0);
     }
 
     static long timerfdCreate(Syscall c) {
@@ -48,26 +49,26 @@ final class EventFdSyscalls {
         if (clock != 0 && clock != 1 && clock != 7) { // REALTIME, MONOTONIC, BOOTTIME
             return -Errno.EINVAL;
         }
-        long fd = HostFile.call(() -> LibC.syscall(SyscallNumbers.TIMERFD_CREATE, clock, EFD_NONBLOCK | EFD_CLOEXEC, 0,
-                0, 0, 0));
-        if (fd < 0) {
-            return fd;
-        }
         int status = OpenFlags.O_RDWR | (flags & EFD_NONBLOCK);
-        return c.files().install(new StreamFile((int) fd, true, status, "anon_inode:[timerfd]", 0), 0,
-                (flags & EFD_CLOEXEC) != 0);
+        TimerFdFile file;
+        try {
+            file = TimerFdFile.create(clock, status);
+        } catch (LastErrorException e) {
+            return -e.getErrorCode();
+        }
+        return c.files().install(file, 0, (flags & EFD_CLOEXEC) != 0);
     }
 
-    private static StreamFile timerfd(Syscall c, int fd) {
+    private static TimerFdFile timerfd(Syscall c, int fd) {
         FileDescription f = c.files().get(fd);
-        if (!(f instanceof StreamFile s) || !"anon_inode:[timerfd]".equals(s.path())) {
+        if (!(f instanceof TimerFdFile t)) {
             throw new SyscallError(Errno.EINVAL);
         }
-        return s;
+        return t;
     }
 
     static long timerfdSettime(Syscall c) {
-        StreamFile t = timerfd(c, c.intArg(0));
+        TimerFdFile t = timerfd(c, c.intArg(0));
         int flags = c.intArg(1);
         if ((flags & ~3) != 0) {
             return -Errno.EINVAL;
@@ -85,7 +86,7 @@ final class EventFdSyscalls {
     }
 
     static long timerfdGettime(Syscall c) {
-        StreamFile t = timerfd(c, c.intArg(0));
+        TimerFdFile t = timerfd(c, c.intArg(0));
         long host = c.memory().writable(c.arg(1), 32);
         return HostFile.call(() -> LibC.syscall(SyscallNumbers.TIMERFD_GETTIME, t.hostFd(), host, 0, 0, 0, 0));
     }

@@ -105,26 +105,49 @@ public final class FdTable {
         }
     }
 
+    /** Each open description once (fds that share one are visited once). */
+    public void forEach(java.util.function.Consumer<FileDescription> action) {
+        java.util.Set<FileDescription> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+        for (FileDescription f : files) {
+            if (f != null && seen.add(f)) {
+                action.accept(f);
+            }
+        }
+    }
+
+    /** The template is being frozen: every description captures what its forks replicate. */
+    public void freeze() {
+        forEach(FileDescription::freeze);
+    }
+
     /**
-     * A copy for another VM: each description is forked once (so fds that shared one still do),
-     * sharing host resources but none of the mutable state.
+     * A copy for a request VM: each description is forked once (so fds that shared one still
+     * do), with nothing mutable shared with this table (see {@link FileDescription#fork}). If a
+     * fork fails half way, what was already made is released before the failure propagates.
      */
-    public FdTable fork() {
+    FdTable fork(ForkContext context) {
         FdTable copy = new FdTable();
         java.util.IdentityHashMap<FileDescription, FileDescription> forked = new java.util.IdentityHashMap<>();
-        for (int fd = 0; fd < LIMIT; fd++) {
-            FileDescription f = files[fd];
-            if (f != null) {
-                FileDescription c = forked.get(f);
-                if (c == null) {
-                    c = f.fork();
-                    forked.put(f, c);
-                } else {
-                    c.retain();
+        try {
+            for (int fd = 0; fd < LIMIT; fd++) {
+                FileDescription f = files[fd];
+                if (f != null) {
+                    FileDescription c = forked.get(f);
+                    if (c == null) {
+                        c = f.fork(context);
+                        forked.put(f, c);
+                    } else {
+                        c.retain();
+                    }
+                    copy.files[fd] = c;
+                    copy.closeOnExec[fd] = closeOnExec[fd];
                 }
-                copy.files[fd] = c;
-                copy.closeOnExec[fd] = closeOnExec[fd];
             }
+        } catch (RuntimeException e) {
+            copy.closeAll();
+            throw e;
+        } finally {
+            context.finish();
         }
         return copy;
     }

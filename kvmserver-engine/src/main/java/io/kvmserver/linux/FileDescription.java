@@ -62,9 +62,22 @@ public abstract class FileDescription {
         return -1;
     }
 
-    /** The guest path it was opened with, for {@code /proc/self/fd} and {@code fchdir}. */
+    /** The guest path it was opened with, for {@code /proc/self/fd}. */
     public String path() {
         return null;
+    }
+
+    /**
+     * For a directory: its guest path now, which may differ from {@link #path()} when it has been
+     * renamed since it was opened; null when the guest can no longer name it.
+     */
+    public String currentGuestPath(io.kvmserver.sandbox.FileSystemPolicy policy) {
+        return null;
+    }
+
+    /** Whether the guest may change this file's times or mode through the descriptor. */
+    public boolean mayChangeAttributes(io.kvmserver.sandbox.FileSystemPolicy policy) {
+        return false;
     }
 
     public boolean isDirectory() {
@@ -110,10 +123,20 @@ public abstract class FileDescription {
     }
 
     /**
-     * A copy for another VM's fd table, sharing host resources but not mutable state such as the
-     * file offset; the copy never closes what it shares.
+     * A copy for a request VM's fd table. Nothing mutable may be shared with the template or with
+     * another VM: the copy either shares a host object nobody can change through it (a regular
+     * file's host fd, whose offset is kept here), builds its own replica of the object in the
+     * state the template froze it in ({@link ForkContext#replica}), or refuses what would change
+     * a shared object. The copy never closes what it shares.
      */
-    public abstract FileDescription fork();
+    public abstract FileDescription fork(ForkContext context);
+
+    /**
+     * Called once on each of the template's descriptions when it is frozen, before any fork:
+     * captures what forks must replicate (data buffered in a pipe, an eventfd's counter).
+     */
+    public void freeze() {
+    }
 
     final void retain() {
         references++;

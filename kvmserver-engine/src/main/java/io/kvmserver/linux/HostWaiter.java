@@ -26,6 +26,7 @@ public final class HostWaiter implements AutoCloseable {
     private static final int EFD_NONBLOCK = 04000;
     private static final int EFD_CLOEXEC = 02000000;
     private static final int EINTR = 4;
+    private static final long FIONREAD = 0x541b;
     private static final int EPOLLEXCLUSIVE = 1 << 28;
     private static final int EPOLL_CTL_ADD = 1;
     /** A wait that ended because of {@link #kick()}. */
@@ -36,6 +37,8 @@ public final class HostWaiter implements AutoCloseable {
     private final int kickFd;
     private final Memory pollfds = new Memory((FdTable.LIMIT + 2) * 8L);
     private final Memory counter = new Memory(8);
+    private final Memory timespec = new Memory(16);
+    private final Memory drain = new Memory(8);
     private volatile boolean kicked;
     private ConnectionTracker connections = ConnectionTracker.UNLIMITED;
     private final Readiness readiness = new Readiness();
@@ -130,6 +133,19 @@ public final class HostWaiter implements AutoCloseable {
         }
     }
 
+    /**
+     * Ends the current wait (or the next one) once, with {@code EINTR}, without making later
+     * waits end: a nudge, as the warmup gives the template so that it reaches its next wait.
+     */
+    public void wake() {
+        counter.setLong(0, 1);
+        try {
+            LibC.write(kickFd, com.sun.jna.Pointer.nativeValue(counter), 8);
+        } catch (LastErrorException ignored) {
+            // the counter is already non-zero: the wait ends anyway
+        }
+    }
+
     public boolean isKicked() {
         return kicked;
     }
@@ -139,7 +155,15 @@ public final class HostWaiter implements AutoCloseable {
             return; // nothing was written to the eventfd: spare the reset a host call
         }
         kicked = false;
-        try (Memory drain = new Memory(8)) {
+        drainWake();
+    }
+
+    /** Empties the kick eventfd, unless a kick is in force (then every wait must keep ending). */
+    private void drainWake() {
+        if (kicked) {
+            return;
+        }
+        try {
             LibC.read(kickFd, com.sun.jna.Pointer.nativeValue(drain), 8);
         } catch (LastErrorException ignored) {
             // nothing to drain
@@ -163,31 +187,56 @@ public final class HostWaiter implements AutoCloseable {
     }
 
     /**
-     * Polls the first {@code count} entries of {@link #pollfds()} for up to {@code timeoutMillis}
+     * Polls the first {@code count} entries of {@link #pollfds()} for up to {@code timeoutNanos}
      * (negative: forever). Returns the number of ready entries, 0 on timeout, {@link #KICKED}
      * when kicked, or {@code -errno}.
      */
-    public long poll(int count, long timeoutMillis) {
+    public long poll(int count, long timeoutNanos) {
         if (kicked) {
             return KICKED;
         }
-        setPollfd(pollfds, count, kickFd, POLLIN);
-        long deadline = timeoutMillis < 0 ? Long.MAX_VALUE : System.nanoTime() + timeoutMillis * 1_000_000L;
+        // A wait that may block also watches the request's connection: if its client hangs up
+        // while the program waits for something else, the request is over.
+        int watch = timeoutNanos != 0 ? connections.hangupWatchFd() : -1;
+        int extra = 0;
+        if (watch >= 0) {
+            setPollfd(pollfds, count, watch, POLLRDHUP);
+            extra = 1;
+        }
+        int kickIndex = count + extra;
+        setPollfd(pollfds, kickIndex, kickFd, POLLIN);
+        long deadline = Deadline.after(timeoutNanos);
         while (true) {
-            long remaining = timeoutMillis < 0 ? -1 : Math.max(0, (deadline - System.nanoTime()) / 1_000_000L);
-            int wait = (int) Math.min(remaining, Integer.MAX_VALUE);
+            long left = Deadline.remaining(deadline);
+            if (left >= 0) {
+                timespec.setLong(0, left / 1_000_000_000L);
+                timespec.setLong(8, left % 1_000_000_000L);
+            }
             long n;
             try {
-                n = LibC.syscall(SyscallNumbers.POLL, com.sun.jna.Pointer.nativeValue(pollfds), count + 1, wait, 0, 0,
-                        0);
+                n = LibC.syscall(SyscallNumbers.PPOLL, com.sun.jna.Pointer.nativeValue(pollfds), kickIndex + 1,
+                        left < 0 ? 0 : com.sun.jna.Pointer.nativeValue(timespec), 0, 8, 0);
             } catch (LastErrorException e) {
                 if (e.getErrorCode() == EINTR) {
                     continue;
                 }
                 return -e.getErrorCode();
             }
-            if (kicked || revents(pollfds, count) != 0) {
+            if (kicked) {
                 return KICKED;
+            }
+            if (revents(pollfds, kickIndex) != 0) {
+                drainWake();
+                return KICKED;
+            }
+            if (extra != 0 && revents(pollfds, count) != 0) {
+                if (nothingToRead(watch)) {
+                    connections.clientHungUp();
+                    return KICKED;
+                }
+                // Hung up with data left: the program will read it; stop watching until it has.
+                connections.clientHungUpWithData();
+                return n - 1 > 0 ? n - 1 : poll(count, Deadline.remaining(deadline));
             }
             return n;
         }
@@ -198,39 +247,39 @@ public final class HostWaiter implements AutoCloseable {
      * request still ends at its time limit. Returns true when the full time passed.
      */
     public boolean sleep(long nanos) {
-        if (kicked) {
-            return false;
-        }
-        setPollfd(pollfds, 0, kickFd, POLLIN);
-        long deadline = System.nanoTime() + nanos;
-        try (Memory timeout = new Memory(16)) {
-            while (true) {
-                long left = deadline - System.nanoTime();
-                if (left <= 0) {
-                    return true;
-                }
-                timeout.setLong(0, left / 1_000_000_000L);
-                timeout.setLong(8, left % 1_000_000_000L);
-                try {
-                    long n = LibC.syscall(SyscallNumbers.PPOLL, com.sun.jna.Pointer.nativeValue(pollfds), 1,
-                            com.sun.jna.Pointer.nativeValue(timeout), 0, 8, 0);
-                    if (n > 0 || kicked) {
-                        return false;
-                    }
-                } catch (LastErrorException e) {
-                    if (e.getErrorCode() != EINTR) {
-                        return false;
-                    }
-                }
-            }
+        return poll(0, Math.max(0, nanos)) == 0;
+    }
+
+    private boolean nothingToRead(int fd) {
+        counter.setInt(0, 0);
+        try {
+            LibC.ioctl(fd, FIONREAD, com.sun.jna.Pointer.nativeValue(counter));
+            return counter.getInt(0) == 0;
+        } catch (LastErrorException e) {
+            return true; // the connection is broken: nothing will ever be read from it
         }
     }
 
+    /** {@link #awaitOne(int, short, long)}: the fd became ready. */
+    public static final int WAIT_READY = 1;
+    /** {@link #awaitOne(int, short, long)}: the timeout passed first. */
+    public static final int WAIT_TIMED_OUT = 0;
+    /** {@link #awaitOne(int, short, long)}: the VM was kicked. */
+    public static final int WAIT_KICKED = -1;
+
     /** Waits until one host fd is ready for {@code events}; true when ready, false when kicked. */
     public boolean awaitOne(int fd, short events) {
+        return awaitOne(fd, events, -1) == WAIT_READY;
+    }
+
+    /**
+     * Waits up to {@code timeoutNanos} (negative: forever) until one host fd is ready for
+     * {@code events}: {@link #WAIT_READY}, {@link #WAIT_TIMED_OUT} or {@link #WAIT_KICKED}.
+     */
+    public int awaitOne(int fd, short events, long timeoutNanos) {
         setPollfd(pollfds, 0, fd, events);
-        long n = poll(1, -1);
-        return n != KICKED;
+        long n = poll(1, timeoutNanos);
+        return n == KICKED ? WAIT_KICKED : n > 0 ? WAIT_READY : n == 0 ? WAIT_TIMED_OUT : WAIT_READY;
     }
 
     @Override
@@ -239,5 +288,7 @@ public final class HostWaiter implements AutoCloseable {
         LibC.close(kickFd);
         pollfds.close();
         counter.close();
+        timespec.close();
+        drain.close();
     }
 }

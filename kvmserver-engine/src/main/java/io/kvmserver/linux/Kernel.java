@@ -8,22 +8,23 @@ import java.util.List;
  * What every VM of one program shares and never changes: the syscall table, the permission
  * policies, the console, the program's identity. Per-VM state is in {@link LinuxProcess}.
  */
-public final class Kernel {
+public final class Kernel implements AutoCloseable {
 
     private final SyscallTable table;
     private final FileSystemPolicy fileSystem;
     private final NetworkPolicy network;
-    private final GuestConsole console;
+    private final BufferedConsole console;
     private final String programHostPath;
     private final List<String> environment;
     private final Denials denials = new Denials();
+    private final ServedEndpoints served = new ServedEndpoints();
 
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
             String programHostPath, List<String> environment) {
         this.table = table;
         this.fileSystem = fileSystem;
         this.network = network;
-        this.console = console;
+        this.console = BufferedConsole.of(console);
         this.programHostPath = programHostPath;
         this.environment = List.copyOf(environment);
     }
@@ -41,12 +42,25 @@ public final class Kernel {
         return denials;
     }
 
+    /** What the frozen template listens on, which request VMs may not take over. */
+    public ServedEndpoints served() {
+        return served;
+    }
+
     public NetworkPolicy network() {
         return network;
     }
 
-    public GuestConsole console() {
+    /** Guest output: bounded, so that no VM ever blocks on the real console. */
+    public BufferedConsole console() {
         return console;
+    }
+
+    /** Flushes guest output and releases what the policies hold; once no VM of the program runs. */
+    @Override
+    public void close() {
+        console.close();
+        fileSystem.close();
     }
 
     public String programHostPath() {

@@ -52,9 +52,19 @@ public final class LinuxProcess {
         this.rlimitMax = o.rlimitMax.clone();
     }
 
-    /** A copy for a VM with other memory: same state, shared host fds, nothing mutable shared. */
+    /**
+     * A copy for a VM with other memory: the same state, and nothing mutable shared with this
+     * process (host objects it made are replicated, see {@link FileDescription#fork}).
+     */
     public LinuxProcess fork(GuestMemory memory, PageTables tables) {
-        return new LinuxProcess(this, addressSpace.copy(memory, tables), files.fork());
+        AddressSpace space = addressSpace.copy(memory, tables);
+        FdTable forkedFiles;
+        try {
+            forkedFiles = files.fork(new ForkContext(space));
+        } catch (RuntimeException e) {
+            throw new IllegalStateException("cannot fork the template's open files: " + e.getMessage(), e);
+        }
+        return new LinuxProcess(this, space, forkedFiles);
     }
 
     public AddressSpace memory() {

@@ -79,7 +79,7 @@ public final class MemoryFile extends FileDescription {
     }
 
     @Override
-    public FileDescription fork() {
+    public FileDescription fork(ForkContext context) {
         MemoryFile copy = new MemoryFile(content, path);
         copy.offset = offset;
         copy.statusFlags = statusFlags;

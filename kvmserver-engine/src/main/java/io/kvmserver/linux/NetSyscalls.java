@@ -1,5 +1,6 @@
 package io.kvmserver.linux;
 
+import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.kvmserver.kvm.LibC;
@@ -15,6 +16,13 @@ import java.util.Arrays;
  * Sockets family, over real host sockets: TCP and UDP on IPv4 and IPv6, and unix sockets whose
  * paths are checked like files. Every {@code bind} and {@code connect} (and every datagram's
  * destination) is checked against the network policy; a denial is {@code EACCES} and logged.
+ * No request may bind an address the server listens on ({@code EADDRINUSE}, see
+ * {@link ServedEndpoints}).
+ *
+ * <p>A unix socket path is resolved like a file, and the host call is given a path through the
+ * engine's own descriptors ({@code /proc/self/fd/N/name} for the directory a bind creates the
+ * socket in, {@code /proc/self/fd/N} for the socket a connect reaches), so that nothing can be
+ * renamed in between to redirect it. The guest sees the names it used, never the host's.
  */
 final class NetSyscalls {
 
@@ -48,15 +56,14 @@ final class NetSyscalls {
         t.register(SyscallNumbers.ACCEPT, c -> accept(c, c.intArg(0), c.arg(1), c.arg(2), 0));
         t.register(SyscallNumbers.ACCEPT4, c -> accept(c, c.intArg(0), c.arg(1), c.arg(2), c.intArg(3)));
         t.register(SyscallNumbers.CONNECT, NetSyscalls::connect);
-        t.register(SyscallNumbers.GETSOCKNAME, c -> socketName(c, SyscallNumbers.GETSOCKNAME));
-        t.register(SyscallNumbers.GETPEERNAME, c -> socketName(c, SyscallNumbers.GETPEERNAME));
+        t.register(SyscallNumbers.GETSOCKNAME, c -> socketName(c, false));
+        t.register(SyscallNumbers.GETPEERNAME, c -> socketName(c, true));
         t.register(SyscallNumbers.SETSOCKOPT, NetSyscalls::setsockopt);
         t.register(SyscallNumbers.GETSOCKOPT, NetSyscalls::getsockopt);
         t.register(SyscallNumbers.SHUTDOWN, c -> {
             SocketFile s = socket(c, c.intArg(0));
             int how = c.intArg(1);
-            return how < 0 || how > 2 ? -Errno.EINVAL
-                    : HostFile.call(() -> LibC.syscall(SyscallNumbers.SHUTDOWN, s.hostFd(), how, 0, 0, 0, 0));
+            return how < 0 || how > 2 ? -Errno.EINVAL : s.shutdown(how);
         });
         t.register(SyscallNumbers.SENDTO, NetSyscalls::sendto);
         t.register(SyscallNumbers.RECVFROM, NetSyscalls::recvfrom);
@@ -91,14 +98,14 @@ final class NetSyscalls {
         if (kind != 1 && kind != 2 && kind != 5) { // STREAM, DGRAM, SEQPACKET: no raw sockets
             return -Errno.ESOCKTNOSUPPORT;
         }
-        long fd = HostFile.call(() -> LibC.syscall(SyscallNumbers.SOCKET, domain, kind | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                protocol, 0, 0, 0));
-        if (fd < 0) {
-            return fd;
-        }
         int status = OpenFlags.O_RDWR | ((type & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
-        return c.files().install(new SocketFile((int) fd, true, status, domain, kind, false), 0,
-                (type & SOCK_CLOEXEC) != 0);
+        SocketFile s;
+        try {
+            s = SocketFile.create(domain, kind, protocol, status);
+        } catch (LastErrorException e) {
+            return -e.getErrorCode();
+        }
+        return c.files().install(s, 0, (type & SOCK_CLOEXEC) != 0);
     }
 
     static long socketpair(Syscall c) {
@@ -107,35 +114,70 @@ final class NetSyscalls {
         if (domain != AF_UNIX) {
             return -Errno.EOPNOTSUPP;
         }
+        if ((type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) {
+            return -Errno.EINVAL;
+        }
         int kind = type & SOCK_TYPE_MASK;
         c.memory().check(c.arg(3), 8, AddressSpace.PROT_WRITE);
         if (c.files().openCount() + 2 > FdTable.LIMIT) {
             return -Errno.EMFILE;
         }
-        long[] pair = new long[1];
-        try (Memory fds = new Memory(8)) {
-            long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.SOCKETPAIR, AF_UNIX,
-                    kind | SOCK_NONBLOCK | SOCK_CLOEXEC, c.intArg(2), Pointer.nativeValue(fds), 0, 0));
-            if (rc < 0) {
-                return rc;
-            }
-            pair[0] = fds.getLong(0);
+        UnixPair pair;
+        try {
+            pair = UnixPair.create(kind, c.intArg(2));
+        } catch (LastErrorException e) {
+            return -e.getErrorCode();
         }
         int status = OpenFlags.O_RDWR | ((type & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
         boolean cloexec = (type & SOCK_CLOEXEC) != 0;
-        int a = c.files().install(new SocketFile((int) pair[0], true, status, AF_UNIX, kind, false), 0, cloexec);
-        int b = c.files().install(new SocketFile((int) (pair[0] >>> 32), true, status, AF_UNIX, kind, false), 0,
-                cloexec);
+        int a = c.files().install(new SocketFile(pair.fd(0), true, status, AF_UNIX, kind, c.intArg(2), null, pair, 0),
+                0, cloexec);
+        int b = c.files().install(new SocketFile(pair.fd(1), true, status, AF_UNIX, kind, c.intArg(2), null, pair, 1),
+                0, cloexec);
         c.memory().writeInt(c.arg(3), a);
         c.memory().writeInt(c.arg(3) + 4, b);
         return 0;
     }
 
     /**
-     * Reads a guest sockaddr, checks it against the policy for {@code listening} or connecting,
-     * and returns the bytes the host call gets (a unix path is replaced by its host path).
+     * A guest socket address made ready for the host call: the bytes it gets and, for a unix
+     * path, the descriptors those bytes name, held until the call is done.
      */
-    static byte[] checkedAddress(Syscall c, SocketFile s, long address, long length, boolean listening) {
+    private static final class HostAddress implements AutoCloseable {
+        final byte[] sockaddr;
+        final String unixName;
+        final String unixHostPath;
+        private final Resolution resolution;
+        private final int pathFd;
+
+        HostAddress(byte[] sockaddr, String unixName, String unixHostPath, Resolution resolution, int pathFd) {
+            this.sockaddr = sockaddr;
+            this.unixName = unixName;
+            this.unixHostPath = unixHostPath;
+            this.resolution = resolution;
+            this.pathFd = pathFd;
+        }
+
+        static HostAddress plain(byte[] sockaddr) {
+            return new HostAddress(sockaddr, null, null, null, -1);
+        }
+
+        @Override
+        public void close() {
+            if (pathFd >= 0) {
+                LibC.close(pathFd);
+            }
+            if (resolution != null) {
+                resolution.close();
+            }
+        }
+    }
+
+    /**
+     * Reads a guest sockaddr, checks it against the policy for {@code binding} (bind, and the
+     * address a listen would take) or connecting (connect, datagram destinations).
+     */
+    private static HostAddress checkedAddress(Syscall c, SocketFile s, long address, long length, boolean binding) {
         if (length < 2 || length > SOCKADDR_MAX) {
             throw new SyscallError(Errno.EINVAL);
         }
@@ -159,45 +201,73 @@ final class NetSyscalls {
                     throw new SyscallError(Errno.EINVAL);
                 }
                 NetworkPolicy p = policy(c);
-                boolean allowed = listening ? p.mayListen(ip, port) : p.mayConnect(ip, port);
+                boolean allowed = binding ? p.mayListen(ip, port) : p.mayConnect(ip, port);
                 if (!allowed) {
-                    c.kernel().denials().record(listening ? Denials.Kind.LISTEN : Denials.Kind.CONNECT,
-                            ip.getHostAddress() + " port " + port,
-                            "not allowed by --allow-net/--allow-" + (listening ? "listen" : "connect"));
+                    c.kernel().denials().record(binding ? Denials.Kind.LISTEN : Denials.Kind.CONNECT,
+                            ip.getHostAddress() + " port " + port);
                     throw new SyscallError(Errno.EACCES);
                 }
-                return sa;
+                return HostAddress.plain(sa);
             }
             case AF_UNIX -> {
-                return unixAddress(c, sa, listening);
+                return unixAddress(c, sa, binding);
             }
             default -> throw new SyscallError(Errno.EAFNOSUPPORT);
         }
     }
 
-    private static byte[] unixAddress(Syscall c, byte[] sa, boolean binding) {
+    private static HostAddress unixAddress(Syscall c, byte[] sa, boolean binding) {
         if (sa.length == 2) {
-            return sa; // autobind (abstract)
+            return HostAddress.plain(sa); // autobind (abstract)
         }
         if (sa[2] == 0) {
             if (!policy(c).mayUseAbstractUnixSockets()) {
-                c.kernel().denials().record(Denials.Kind.UNIX_SOCKET, "(abstract)", "needs --allow-all");
+                c.kernel().denials().record(Denials.Kind.UNIX_SOCKET, "(abstract)");
                 throw new SyscallError(Errno.EACCES);
             }
-            return sa;
+            return HostAddress.plain(sa);
         }
         int end = 2;
         while (end < sa.length && sa[end] != 0) {
             end++;
         }
         String path = new String(sa, 2, end - 2, StandardCharsets.UTF_8);
-        Resolution r = c.kernel().fileSystem().resolve(c.process().cwd(), path, Access.WRITE);
-        if (r.errno() != 0 || r.hostPath() == null) {
-            c.kernel().denials().record(Denials.Kind.UNIX_SOCKET, (binding ? "bind " : "connect ") + path,
-                    "not writable under --allow-write/--volume");
+        // Binding creates the socket file and must not follow a symlink there; connecting reaches
+        // the socket the path names. Both need write access, as Linux requires for connect.
+        Resolution r = binding ? c.kernel().fileSystem().resolveNoFollow(c.process().cwd(), path, Access.WRITE)
+                : c.kernel().fileSystem().resolve(c.process().cwd(), path, Access.WRITE);
+        if (r.errno() != 0 || r.isVirtual()) {
+            if (r.byPolicy() || r.isVirtual()) {
+                c.kernel().denials().record(Denials.Kind.UNIX_SOCKET, (binding ? "bind " : "connect ") + path);
+            }
+            r.close();
             throw new SyscallError(r.errno() != 0 ? r.errno() : Errno.EACCES);
         }
-        byte[] host = r.hostPath().getBytes(StandardCharsets.UTF_8);
+        try {
+            if (binding) {
+                if (r.exists()) {
+                    throw new SyscallError(Errno.EADDRINUSE);
+                }
+                String via = "/proc/self/fd/" + r.directoryFd() + "/" + r.name();
+                return new HostAddress(unixSockaddr(via), path, r.hostPath(), r, -1);
+            }
+            if (!r.exists()) {
+                throw new SyscallError(Errno.ENOENT);
+            }
+            int socketFd = (int) HostFile.call(() -> LibC.openat(r.directoryFd(), r.nameBytes(),
+                    OpenFlags.O_PATH | OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC, 0));
+            if (socketFd < 0) {
+                throw new SyscallError(-socketFd);
+            }
+            return new HostAddress(unixSockaddr("/proc/self/fd/" + socketFd), path, r.hostPath(), r, socketFd);
+        } catch (RuntimeException e) {
+            r.close();
+            throw e;
+        }
+    }
+
+    private static byte[] unixSockaddr(String path) {
+        byte[] host = path.getBytes(StandardCharsets.UTF_8);
         if (host.length >= UNIX_PATH_MAX) {
             throw new SyscallError(Errno.ENAMETOOLONG);
         }
@@ -209,13 +279,21 @@ final class NetSyscalls {
 
     static long bind(Syscall c) {
         SocketFile s = socket(c, c.intArg(0));
-        byte[] sa = checkedAddress(c, s, c.arg(1), c.arg(2) & 0xffffffffL, true);
-        return HostFile.call(() -> LibC.syscall(SyscallNumbers.BIND, s.hostFd(), sa, sa.length, 0, 0, 0));
+        try (HostAddress a = checkedAddress(c, s, c.arg(1), c.arg(2) & 0xffffffffL, true)) {
+            if (s.domain() != AF_UNIX && c.kernel().served().conflicts(s.type(), a.sockaddr)) {
+                return -Errno.EADDRINUSE; // the server's own address: SO_REUSEPORT or not
+            }
+            long rc = s.bind(a.sockaddr);
+            if (rc == 0 && a.unixName != null) {
+                s.boundTo(a.unixName, a.unixHostPath);
+            }
+            return rc;
+        }
     }
 
     static long listen(Syscall c) {
         SocketFile s = socket(c, c.intArg(0));
-        if (s.domain() != AF_UNIX && !isBound(s)) {
+        if (s.domain() != AF_UNIX && !s.isListener() && !isBound(s)) {
             // listen() on an unbound socket picks any address and port: that needs the widest grant.
             try {
                 if (!policy(c).mayListen(InetAddress.getByAddress(new byte[s.domain() == AF_INET ? 4 : 16]), 0)) {
@@ -225,10 +303,8 @@ final class NetSyscalls {
                 return -Errno.EINVAL;
             }
         }
-        long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.LISTEN, s.hostFd(), Math.min(c.intArg(1), 4096), 0, 0,
-                0, 0));
+        long rc = s.listen(Math.max(0, Math.min(c.intArg(1), 4096)));
         if (rc == 0) {
-            s.markListening();
             c.listening(s);
         }
         return rc;
@@ -259,7 +335,7 @@ final class NetSyscalls {
             }
             c.memory().check(addr, guestLength, AddressSpace.PROT_WRITE);
         }
-        if (c.freezeOnListenerWait() && (s.statusFlags() & OpenFlags.O_NONBLOCK) == 0) {
+        if (c.freezeOnListenerWait() && (s.statusFlags() & OpenFlags.O_NONBLOCK) == 0 && !connectionWaiting(s)) {
             c.requestFreeze(s);
             return 0;
         }
@@ -275,36 +351,63 @@ final class NetSyscalls {
             }
             peer = sa.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX));
         }
-        boolean request = s.acceptsRequests();
+        ConnectionTracker tracker = s.acceptsRequests() ? HostWaiter.current().connections() : null;
         int status = OpenFlags.O_RDWR | ((flags & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
-        int guestFd = c.files().install(new SocketFile((int) hostFd, true, status, s.domain(), s.type(), request), 0,
+        int guestFd = c.files().install(SocketFile.accepted((int) hostFd, s, status, tracker), 0,
                 (flags & SOCK_CLOEXEC) != 0);
         if (addr != 0) {
-            c.memory().writeBytes(addr, peer, 0, Math.min(peer.length, guestLength));
-            c.memory().writeInt(addrLength, peer.length);
+            byte[] shown = guestAddress(peer, null);
+            c.memory().writeBytes(addr, shown, 0, Math.min(shown.length, guestLength));
+            c.memory().writeInt(addrLength, shown.length);
         }
         return guestFd;
     }
 
+    /** Whether a connection is already queued on the template's listener (then accept does not block). */
+    private static boolean connectionWaiting(SocketFile s) {
+        HostWaiter.setPollfd(HostWaiter.current().pollfds(), 0, s.hostFd(), HostWaiter.POLLIN);
+        return HostWaiter.current().poll(1, 0) > 0;
+    }
+
     static long connect(Syscall c) {
         SocketFile s = socket(c, c.intArg(0));
-        byte[] sa = checkedAddress(c, s, c.arg(1), c.arg(2) & 0xffffffffL, false);
-        long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.CONNECT, s.hostFd(), sa, sa.length, 0, 0, 0));
+        long rc;
+        String unixName;
+        try (HostAddress a = checkedAddress(c, s, c.arg(1), c.arg(2) & 0xffffffffL, false)) {
+            rc = s.connect(a.sockaddr);
+            unixName = a.unixName;
+        }
+        if (rc == 0 && unixName != null) {
+            s.connectedTo(unixName);
+        }
         if (rc != -Errno.EINPROGRESS || (s.statusFlags() & OpenFlags.O_NONBLOCK) != 0) {
             return rc;
         }
-        if (!HostWaiter.current().awaitOne(s.hostFd(), HostWaiter.POLLOUT)) {
+        // A blocking connect: wait for the outcome, as long as SO_SNDTIMEO allows (then EINPROGRESS).
+        int waited = HostWaiter.current().awaitOne(s.hostFd(), HostWaiter.POLLOUT, s.timeoutNanos(HostWaiter.POLLOUT));
+        if (waited == HostWaiter.WAIT_KICKED) {
             return -Errno.EINTR;
+        }
+        if (waited == HostWaiter.WAIT_TIMED_OUT) {
+            return -Errno.EINPROGRESS;
         }
         try (Memory err = new Memory(4); Memory len = new Memory(4)) {
             len.setInt(0, 4);
             long r = HostFile.call(() -> LibC.syscall(SyscallNumbers.GETSOCKOPT, s.hostFd(), SOL_SOCKET, 4 /* SO_ERROR */,
                     Pointer.nativeValue(err), Pointer.nativeValue(len), 0));
+            if (r == 0 && err.getInt(0) == 0 && unixName != null) {
+                s.connectedTo(unixName);
+            }
             return r < 0 ? r : -err.getInt(0);
         }
     }
 
-    static long socketName(Syscall c, int which) {
+    /**
+     * getsockname and getpeername. Unix names are the guest's: the name a socket was bound or
+     * connected with, an abstract name as it is, and no host path ever (an unnamed address in
+     * its place).
+     */
+    static long socketName(Syscall c, boolean peer) {
         SocketFile s = socket(c, c.intArg(0));
         int guestLength = c.memory().readInt(c.arg(2));
         if (guestLength < 0) {
@@ -312,16 +415,36 @@ final class NetSyscalls {
         }
         try (Memory sa = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
             len.setInt(0, SOCKADDR_MAX);
-            long rc = HostFile.call(() -> LibC.syscall(which, s.hostFd(), Pointer.nativeValue(sa), Pointer.nativeValue(len),
+            int nr = peer ? SyscallNumbers.GETPEERNAME : SyscallNumbers.GETSOCKNAME;
+            long rc = HostFile.call(() -> LibC.syscall(nr, s.hostFd(), Pointer.nativeValue(sa), Pointer.nativeValue(len),
                     0, 0, 0));
             if (rc < 0) {
                 return rc;
             }
-            int actual = Math.min(len.getInt(0), SOCKADDR_MAX);
-            c.memory().writeBytes(c.arg(1), sa.getByteArray(0, actual), 0, Math.min(actual, guestLength));
-            c.memory().writeInt(c.arg(2), actual);
+            byte[] host = sa.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX));
+            byte[] shown = guestAddress(host, peer ? s.peerName() : s.localName());
+            c.memory().writeBytes(c.arg(1), shown, 0, Math.min(shown.length, guestLength));
+            c.memory().writeInt(c.arg(2), shown.length);
             return 0;
         }
+    }
+
+    /** An address the host returned, as the guest may see it (see {@link #socketName}). */
+    private static byte[] guestAddress(byte[] host, String unixName) {
+        if (host.length < 2 || ((host[0] & 0xff) | ((host[1] & 0xff) << 8)) != AF_UNIX) {
+            return host;
+        }
+        if (unixName != null) {
+            byte[] name = unixName.getBytes(StandardCharsets.UTF_8);
+            byte[] out = new byte[2 + name.length + 1];
+            out[0] = (byte) AF_UNIX;
+            System.arraycopy(name, 0, out, 2, name.length);
+            return out;
+        }
+        if (host.length > 2 && host[2] == 0) {
+            return host; // abstract: the guest's own name
+        }
+        return new byte[] {(byte) AF_UNIX, 0}; // unnamed, or a host path the guest must not see
     }
 
     static long setsockopt(Syscall c) {
@@ -335,8 +458,12 @@ final class NetSyscalls {
         if (length > OPTVAL_MAX) {
             return -Errno.EINVAL;
         }
-        long value = length == 0 ? 0 : c.memory().readable(c.arg(3), length);
-        return HostFile.call(() -> LibC.syscall(SyscallNumbers.SETSOCKOPT, s.hostFd(), level, name, value, length, 0));
+        byte[] value = c.memory().readBytes(c.arg(3), (int) length);
+        int refused = SocketOptions.refusedValue(level, name, value);
+        if (refused != 0) {
+            return -refused;
+        }
+        return s.setOption(level, name, value);
     }
 
     static long getsockopt(Syscall c) {
@@ -352,8 +479,7 @@ final class NetSyscalls {
         }
         try (Memory value = new Memory(OPTVAL_MAX); Memory len = new Memory(4)) {
             len.setInt(0, Math.min(guestLength, OPTVAL_MAX));
-            long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.GETSOCKOPT, s.hostFd(), level, name,
-                    Pointer.nativeValue(value), Pointer.nativeValue(len), 0));
+            long rc = s.getOption(level, name, value, len);
             if (rc < 0) {
                 return rc;
             }
@@ -373,11 +499,11 @@ final class NetSyscalls {
             return s.io(HostWaiter.POLLOUT, () -> LibC.syscall(SyscallNumbers.SENDTO, s.hostFd(), buffer, count,
                     flags | MSG_DONTWAIT, 0, 0));
         }
-        byte[] sa = checkedAddress(c, s, c.arg(4), c.arg(5) & 0xffffffffL, false);
-        try (Memory to = new Memory(sa.length)) {
-            to.write(0, sa, 0, sa.length);
+        try (HostAddress a = checkedAddress(c, s, c.arg(4), c.arg(5) & 0xffffffffL, false);
+                Memory to = new Memory(a.sockaddr.length)) {
+            to.write(0, a.sockaddr, 0, a.sockaddr.length);
             return s.io(HostWaiter.POLLOUT, () -> LibC.syscall(SyscallNumbers.SENDTO, s.hostFd(), buffer, count,
-                    flags | MSG_DONTWAIT, Pointer.nativeValue(to), sa.length));
+                    flags | MSG_DONTWAIT, Pointer.nativeValue(to), a.sockaddr.length));
         }
     }
 
@@ -401,9 +527,9 @@ final class NetSyscalls {
             long n = s.io(HostWaiter.POLLIN, () -> LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), buffer, count,
                     flags | MSG_DONTWAIT, Pointer.nativeValue(from), Pointer.nativeValue(len)));
             if (n >= 0) {
-                int actual = Math.min(len.getInt(0), SOCKADDR_MAX);
-                c.memory().writeBytes(c.arg(4), from.getByteArray(0, actual), 0, Math.min(actual, guestLength));
-                c.memory().writeInt(c.arg(5), actual);
+                byte[] shown = guestAddress(from.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX)), null);
+                c.memory().writeBytes(c.arg(4), shown, 0, Math.min(shown.length, guestLength));
+                c.memory().writeInt(c.arg(5), shown.length);
             }
             return n;
         }
@@ -431,8 +557,8 @@ final class NetSyscalls {
         if (sending && controlLength != 0) {
             return -Errno.EOPNOTSUPP;
         }
-        byte[] destination = sending && name != 0 ? checkedAddress(c, s, name, nameLength, false) : null;
-        try (Memory hostIov = new Memory(Math.max(16, iovCount * 16)); Memory hdr = new Memory(56);
+        try (HostAddress destination = sending && name != 0 ? checkedAddress(c, s, name, nameLength, false) : null;
+                Memory hostIov = new Memory(Math.max(16, iovCount * 16)); Memory hdr = new Memory(56);
                 Memory sa = new Memory(SOCKADDR_MAX)) {
             for (int i = 0; i < iovCount; i++) {
                 long base = m.readLong(iov + i * 16L);
@@ -445,9 +571,9 @@ final class NetSyscalls {
             }
             hdr.clear();
             if (destination != null) {
-                sa.write(0, destination, 0, destination.length);
+                sa.write(0, destination.sockaddr, 0, destination.sockaddr.length);
                 hdr.setLong(0, Pointer.nativeValue(sa));
-                hdr.setInt(8, destination.length);
+                hdr.setInt(8, destination.sockaddr.length);
             } else if (!sending && name != 0) {
                 hdr.setLong(0, Pointer.nativeValue(sa));
                 hdr.setInt(8, SOCKADDR_MAX);
@@ -459,9 +585,9 @@ final class NetSyscalls {
                     () -> LibC.syscall(nr, s.hostFd(), Pointer.nativeValue(hdr), flags | MSG_DONTWAIT, 0, 0, 0));
             if (n >= 0 && !sending) {
                 if (name != 0) {
-                    int actual = Math.min(hdr.getInt(8), SOCKADDR_MAX);
-                    m.writeBytes(name, sa.getByteArray(0, actual), 0, Math.min(actual, nameLength));
-                    m.writeInt(msghdr + 8, actual);
+                    byte[] shown = guestAddress(sa.getByteArray(0, Math.min(hdr.getInt(8), SOCKADDR_MAX)), null);
+                    m.writeBytes(name, shown, 0, Math.min(shown.length, nameLength));
+                    m.writeInt(msghdr + 8, shown.length);
                 }
                 m.writeLong(msghdr + 40, 0); // no control data
                 m.writeInt(msghdr + 48, hdr.getInt(48) & ~0x8); // msg_flags, without MSG_CTRUNC

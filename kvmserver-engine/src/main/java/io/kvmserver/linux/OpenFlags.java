@@ -36,5 +36,6 @@ public final class OpenFlags {
     public static final int AT_REMOVEDIR = 0x200;
     public static final int AT_EACCESS = 0x200;
     public static final int AT_SYMLINK_FOLLOW = 0x400;
+    public static final int AT_NO_AUTOMOUNT = 0x800;
     public static final int AT_EMPTY_PATH = 0x1000;
 }

@@ -15,15 +15,15 @@ final class PollSyscalls {
     }
 
     static void register(SyscallTable t) {
-        t.register(SyscallNumbers.POLL, c -> poll(c, c.arg(0), c.arg(1), c.intArg(2)));
+        t.register(SyscallNumbers.POLL, c -> poll(c, c.arg(0), c.arg(1), millisToNanos(c.intArg(2))));
         t.register(SyscallNumbers.PPOLL, c -> {
-            long timeout = timespecMillis(c, c.arg(2));
+            long timeout = timespecNanos(c, c.arg(2));
             checkSigmask(c, c.arg(3), c.arg(4));
             return poll(c, c.arg(0), c.arg(1), timeout);
         });
-        t.register(SyscallNumbers.SELECT, c -> select(c, timevalMillis(c, c.arg(4))));
+        t.register(SyscallNumbers.SELECT, c -> select(c, timevalNanos(c, c.arg(4))));
         t.register(SyscallNumbers.PSELECT6, c -> {
-            long timeout = timespecMillis(c, c.arg(4));
+            long timeout = timespecNanos(c, c.arg(4));
             if (c.arg(5) != 0) { // struct { const sigset_t *ss; size_t ss_len; }
                 checkSigmask(c, c.memory().readLong(c.arg(5)), c.memory().readLong(c.arg(5) + 8));
             }
@@ -46,18 +46,23 @@ final class PollSyscalls {
         c.memory().check(address, 8, AddressSpace.PROT_READ);
     }
 
-    /** A {@code struct timespec} timeout in milliseconds, rounded up; null pointer: forever. */
-    static long timespecMillis(Syscall c, long address) {
-        return timeoutMillis(c, address, 1_000_000_000L);
+    /** A millisecond timeout as poll(2) and epoll_wait(2) take it: negative means forever. */
+    static long millisToNanos(int millis) {
+        return millis < 0 ? -1 : millis * 1_000_000L;
     }
 
-    /** A {@code struct timeval} timeout in milliseconds, rounded up; null pointer: forever. */
-    static long timevalMillis(Syscall c, long address) {
-        return timeoutMillis(c, address, 1_000_000L);
+    /** A {@code struct timespec} timeout in nanoseconds, saturating; null pointer: forever (-1). */
+    static long timespecNanos(Syscall c, long address) {
+        return timeoutNanos(c, address, 1_000_000_000L);
     }
 
-    /** {seconds, fraction} with {@code perSecond} fractions a second, as milliseconds. */
-    private static long timeoutMillis(Syscall c, long address, long perSecond) {
+    /** A {@code struct timeval} timeout in nanoseconds, saturating; null pointer: forever (-1). */
+    static long timevalNanos(Syscall c, long address) {
+        return timeoutNanos(c, address, 1_000_000L);
+    }
+
+    /** {seconds, fraction} with {@code perSecond} fractions a second, as nanoseconds. */
+    private static long timeoutNanos(Syscall c, long address, long perSecond) {
         if (address == 0) {
             return -1;
         }
@@ -66,12 +71,10 @@ final class PollSyscalls {
         if (seconds < 0 || fraction < 0 || fraction >= perSecond) {
             throw new SyscallError(Errno.EINVAL);
         }
-        long perMilli = perSecond / 1000;
-        return seconds > Long.MAX_VALUE / 2000 ? Long.MAX_VALUE / 2
-                : seconds * 1000 + (fraction + perMilli - 1) / perMilli;
+        return Deadline.nanos(seconds, fraction, perSecond);
     }
 
-    static long poll(Syscall c, long fds, long count, long timeoutMillis) {
+    static long poll(Syscall c, long fds, long count, long timeoutNanos) {
         if (count < 0 || count > FdTable.LIMIT) {
             return -Errno.EINVAL;
         }
@@ -93,17 +96,16 @@ final class PollSyscalls {
                 listener = r.files[i];
             }
         }
-        if (listener != null && c.freezeOnListenerWait()) {
-            c.requestFreeze(listener);
-            return 0;
-        }
         // Entries with a negative fd take part as "never ready".
         for (int i = 0; i < count; i++) {
             if (r.events[i] == 0 && r.files[i] == null) {
                 r.files[i] = NeverReady.INSTANCE;
             }
         }
-        long n = r.await((int) count, timeoutMillis < 0 ? -1 : timeoutMillis);
+        long n = r.awaitOrFreeze(c, (int) count, timeoutNanos, listener);
+        if (n == Readiness.FROZEN) {
+            return 0;
+        }
         if (n < 0) {
             return n;
         }
@@ -113,7 +115,7 @@ final class PollSyscalls {
         return n;
     }
 
-    static long select(Syscall c, long timeoutMillis) {
+    static long select(Syscall c, long timeoutNanos) {
         int nfds = c.intArg(0);
         long readSet = c.arg(1);
         long writeSet = c.arg(2);
@@ -158,11 +160,10 @@ final class PollSyscalls {
             r.events[count] = ev;
             fdOf[count++] = fd;
         }
-        if (listener != null && c.freezeOnListenerWait()) {
-            c.requestFreeze(listener);
+        long n = r.awaitOrFreeze(c, count, timeoutNanos, listener);
+        if (n == Readiness.FROZEN) {
             return 0;
         }
-        long n = r.await(count, timeoutMillis);
         if (n < 0) {
             return n;
         }
@@ -226,7 +227,7 @@ final class PollSyscalls {
         }
 
         @Override
-        public FileDescription fork() {
+        public FileDescription fork(ForkContext context) {
             return this;
         }
 

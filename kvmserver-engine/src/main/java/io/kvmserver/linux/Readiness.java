@@ -22,20 +22,42 @@ final class Readiness {
     final int[] fds = new int[FdTable.LIMIT];
     private final int[] polled = new int[FdTable.LIMIT];
 
+    /** {@link #awaitOrFreeze}: the template froze at this wait instead of performing it. */
+    static final long FROZEN = Long.MIN_VALUE;
+
     /** The scratch lists of the VM running on this thread. */
     static Readiness current() {
         return HostWaiter.current().readiness();
     }
 
     /**
-     * Waits until one of the first {@code count} entries is ready, or {@code timeoutMillis}
+     * {@link #await}, except in a template that is to freeze at its wait for connections: a wait
+     * that holds the listening socket and would block (a timeout other than 0, and nothing ready
+     * now) freezes it instead ({@link #FROZEN}). A zero-timeout poll, as start-up code makes while
+     * it sets up, or a wait with something already ready, is performed: freezing there would
+     * make every request VM run the rest of the start-up again.
+     */
+    long awaitOrFreeze(Syscall c, int count, long timeoutNanos, FileDescription listener) {
+        if (listener == null || !c.freezeOnListenerWait() || timeoutNanos == 0) {
+            return await(count, timeoutNanos);
+        }
+        long now = await(count, 0);
+        if (now != 0) {
+            return now;
+        }
+        c.requestFreeze(listener);
+        return FROZEN;
+    }
+
+    /**
+     * Waits until one of the first {@code count} entries is ready, or {@code timeoutNanos}
      * passes (negative: forever). Fills {@link #revents}; returns how many entries are ready,
      * or {@code -EINTR} when the VM was kicked. A null file reports {@code POLLNVAL}.
      */
-    long await(int count, long timeoutMillis) {
+    long await(int count, long timeoutNanos) {
         HostWaiter waiter = HostWaiter.current();
         Memory pollfds = waiter.pollfds();
-        long deadline = timeoutMillis < 0 ? Long.MAX_VALUE : System.nanoTime() + timeoutMillis * 1_000_000L;
+        long deadline = Deadline.after(timeoutNanos);
         while (true) {
             int ready = 0;
             int k = 0;
@@ -63,7 +85,7 @@ final class Readiness {
                 HostWaiter.setPollfd(pollfds, k, hostFd, wanted);
                 polled[k++] = i;
             }
-            long remaining = timeoutMillis < 0 ? -1 : Math.max(0, (deadline - System.nanoTime()) / 1_000_000L);
+            long remaining = Deadline.remaining(deadline);
             long n = waiter.poll(k, ready > 0 ? 0 : remaining);
             if (n == HostWaiter.KICKED) {
                 return -Errno.EINTR;

@@ -15,32 +15,108 @@ import io.kvmserver.kvm.LibC;
  * a readiness it cannot act on. In ephemeral mode a VM takes one connection per request
  * ({@link ConnectionTracker}); after that the listener reports not ready and {@code accept4}
  * returns {@code EAGAIN} until the reset.
+ *
+ * <p>No request VM may change the host socket: every VM and every later request depends on it.
+ * What a program may do to its listening socket is answered in this VM's own view instead:
+ * options it sets are kept here (and given to the connections it accepts, as Linux passes a
+ * listener's options on), {@code shutdown} closes the listener for this VM only until its reset,
+ * {@code listen} keeps the template's backlog, and {@code bind} and {@code connect} give the
+ * errors Linux gives for a listening socket.
  */
 public final class SharedListener extends SocketFile {
 
+    private static final int SHUT_RD = 0;
+    private static final int SHUT_RDWR = 2;
+
     private final Memory peer = new Memory(128);
     private final Memory peerLength = new Memory(4);
+    /** Options this VM set on the listener: its own view, never the host socket's. */
+    private final SocketOptionLog overlay = new SocketOptionLog();
+    private boolean shut;
     private int pendingFd = -1;
     private byte[] pendingPeer;
 
-    SharedListener(int fd, int statusFlags, int domain, int type) {
-        super(fd, false, statusFlags, domain, type, false);
+    SharedListener(SocketFile template) {
+        super(template.fd, false, template.statusFlags(), template.domain(), template.type(), template.protocol(),
+                null, null, -1);
         markListening();
+        boundTo(template.localName(), template.boundHostPath());
+        options.replaceWith(template.options);
+    }
+
+    // ---- the listener as this VM sees it ----
+
+    @Override
+    long bind(byte[] address) {
+        return -Errno.EINVAL; // already bound
     }
 
     @Override
+    long listen(int backlog) {
+        shut = false; // a listener closed by shutdown listens again, with the template's backlog
+        return 0;
+    }
+
+    @Override
+    long connect(byte[] address) {
+        return -Errno.EISCONN; // what inet_stream_connect answers for a listening socket
+    }
+
+    /** shutdown(2) of a listening socket: reading shut down closes it (for this VM), writing is a no-op. */
+    @Override
+    long shutdown(int how) {
+        if (how == SHUT_RD || how == SHUT_RDWR) {
+            shut = true;
+            closePending();
+        }
+        return 0;
+    }
+
+    @Override
+    long setOption(int level, int name, byte[] value) {
+        if (value.length < 4) {
+            return -Errno.EINVAL;
+        }
+        overlay.record(level, name, value);
+        remember(level, name, value);
+        return 0;
+    }
+
+    @Override
+    long getOption(int level, int name, Memory value, Memory length) {
+        byte[] own = overlay.valueOf(level, name);
+        if (own == null) {
+            return super.getOption(level, name, value, length); // reading the shared socket changes nothing
+        }
+        int n = Math.min(own.length, length.getInt(0));
+        value.write(0, own, 0, n);
+        length.setInt(0, n);
+        return 0;
+    }
+
+    @Override
+    public long io(short events, HostFile.HostCall op) {
+        return -Errno.ENOTCONN;
+    }
+
+    // ---- waiting and accepting ----
+
+    @Override
     public short pollEvents(short guestEvents) {
-        return pendingFd >= 0 || !HostWaiter.current().connections().mayAccept() ? 0 : guestEvents;
+        return pendingFd >= 0 || shut || !HostWaiter.current().connections().mayAccept() ? 0 : guestEvents;
     }
 
     @Override
     public short readinessWithoutHost(short events) {
+        if (shut) {
+            return HostWaiter.POLLHUP;
+        }
         return pendingFd >= 0 ? (short) (events & HostWaiter.POLLIN) : 0;
     }
 
     @Override
     public int pollHostFd() {
-        return pendingFd >= 0 ? -1 : HostWaiter.current().exclusiveWaitFd(fd);
+        return pendingFd >= 0 || shut ? -1 : HostWaiter.current().exclusiveWaitFd(fd);
     }
 
     @Override
@@ -55,7 +131,7 @@ public final class SharedListener extends SocketFile {
     }
 
     private boolean tryAccept() {
-        if (!HostWaiter.current().connections().mayAccept()) {
+        if (shut || !HostWaiter.current().connections().mayAccept()) {
             return false;
         }
         peerLength.setInt(0, (int) peer.size());
@@ -66,13 +142,18 @@ public final class SharedListener extends SocketFile {
         }
         pendingFd = (int) n;
         pendingPeer = peer.getByteArray(0, Math.min(peerLength.getInt(0), 128));
+        overlay.applyTo(pendingFd); // accepted sockets inherit the listener's options
         HostWaiter.current().connections().accepted();
         return true;
     }
 
     @Override
     public long acceptHost(Memory peerOut, Memory peerLengthOut) {
+        long deadline = Deadline.after(timeoutNanos(HostWaiter.POLLIN));
         while (pendingFd < 0) {
+            if (shut) {
+                return -Errno.EINVAL;
+            }
             if (!HostWaiter.current().connections().mayAccept()) {
                 return -Errno.EAGAIN;
             }
@@ -83,8 +164,12 @@ public final class SharedListener extends SocketFile {
                 return -Errno.EAGAIN;
             }
             HostWaiter waiter = HostWaiter.current();
-            if (!waiter.awaitOne(waiter.exclusiveWaitFd(fd), HostWaiter.POLLIN)) {
+            int waited = waiter.awaitOne(waiter.exclusiveWaitFd(fd), HostWaiter.POLLIN, Deadline.remaining(deadline));
+            if (waited == HostWaiter.WAIT_KICKED) {
                 return -Errno.EINTR;
+            }
+            if (waited == HostWaiter.WAIT_TIMED_OUT) {
+                return -Errno.EAGAIN;
             }
         }
         int taken = pendingFd;
@@ -96,17 +181,23 @@ public final class SharedListener extends SocketFile {
     }
 
     @Override
-    public FileDescription fork() {
-        return new SharedListener(fd, statusFlags, domain(), type());
+    public FileDescription fork(ForkContext context) {
+        throw new IllegalStateException("a request VM's listener is never forked");
+    }
+
+    private void closePending() {
+        if (pendingFd >= 0) {
+            LibC.close(pendingFd);
+            pendingFd = -1;
+        }
     }
 
     @Override
     protected void closeHost() {
         // The host listener belongs to the template; only a connection taken but never handed
         // to the program is ours to close.
-        if (pendingFd >= 0) {
-            LibC.close(pendingFd);
-            pendingFd = -1;
-        }
+        closePending();
+        peer.close();
+        peerLength.close();
     }
 }

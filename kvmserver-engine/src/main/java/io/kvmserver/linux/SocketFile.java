@@ -1,28 +1,78 @@
 package io.kvmserver.linux;
 
+import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.kvmserver.kvm.LibC;
 
 /**
  * A host socket. Like every stream its host fd is non-blocking and the guest's blocking is
- * emulated; a listening socket forked into a request VM becomes a {@link SharedListener}.
+ * emulated, with the guest's {@code SO_RCVTIMEO} and {@code SO_SNDTIMEO} as the waits' limits.
+ *
+ * <p>What a request VM gets of a socket the template made before it was frozen: the listening
+ * socket becomes a {@link SharedListener} (one host socket for all VMs, which no VM can change);
+ * one end of a socketpair becomes its end of a new socketpair holding the data the template's
+ * held ({@link UnixPair}); any other socket becomes a new socket of the same kind, unbound and
+ * unconnected, with the same options: a connection of the template's cannot be shared, so a
+ * request VM finds it gone ({@code ENOTCONN}) and connects again.
  */
 public class SocketFile extends StreamFile {
 
     static final int S_IFSOCK = 0140000;
+    static final int SOL_SOCKET = 1;
+    static final int SO_RCVTIMEO_OLD = 20;
+    static final int SO_SNDTIMEO_OLD = 21;
+    static final int SO_RCVTIMEO_NEW = 66;
+    static final int SO_SNDTIMEO_NEW = 67;
+    private static final int SOCK_NONBLOCK = 04000;
+    private static final int SOCK_CLOEXEC = 02000000;
 
     private final int domain;
     private final int type;
+    private final int protocol;
     private boolean listening;
     /** Told when this connection, accepted from a listener, is closed: that can end a request. */
     private final ConnectionTracker tracker;
+    /** Options set on this socket, to be set again on a fork's replica. */
+    protected final SocketOptionLog options;
+    private long receiveTimeoutNanos = -1;
+    private long sendTimeoutNanos = -1;
+    /** The unix socket names as the guest wrote them: the host's are paths the guest must not see. */
+    private String localName;
+    private String peerName;
+    /** Where a bound unix socket is on the host: the server must keep it (see {@link ServedEndpoints}). */
+    private String boundHostPath;
+    private final UnixPair pair;
+    private final int pairSide;
 
-    public SocketFile(int fd, boolean owner, int statusFlags, int domain, int type, boolean requestConnection) {
+    SocketFile(int fd, boolean owner, int statusFlags, int domain, int type, int protocol, ConnectionTracker tracker,
+            UnixPair pair, int pairSide) {
         super(fd, owner, statusFlags, "socket:", S_IFSOCK);
         this.domain = domain;
         this.type = type;
-        this.tracker = requestConnection ? HostWaiter.current().connections() : null;
+        this.protocol = protocol;
+        this.tracker = tracker;
+        this.options = new SocketOptionLog();
+        this.pair = pair;
+        this.pairSide = pairSide;
+        if (tracker != null) {
+            tracker.connectionOpened(fd);
+        }
+    }
+
+    /** A new host socket, non-blocking whatever the guest asked (blocking is emulated). */
+    static SocketFile create(int domain, int type, int protocol, int statusFlags) {
+        int fd = (int) LibC.syscall(SyscallNumbers.SOCKET, domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol, 0,
+                0, 0);
+        return new SocketFile(fd, true, statusFlags, domain, type, protocol, null, null, -1);
+    }
+
+    /** A connection accepted from {@code listener}; {@code tracker} when it belongs to a request. */
+    static SocketFile accepted(int fd, SocketFile listener, int statusFlags, ConnectionTracker tracker) {
+        SocketFile s = new SocketFile(fd, true, statusFlags, listener.domain, listener.type, listener.protocol,
+                tracker, null, -1);
+        s.localName = listener.localName;
+        return s;
     }
 
     public int domain() {
@@ -33,13 +83,116 @@ public class SocketFile extends StreamFile {
         return type;
     }
 
-    public void markListening() {
+    int protocol() {
+        return protocol;
+    }
+
+    void markListening() {
         listening = true;
     }
 
     @Override
     public boolean isListener() {
         return listening;
+    }
+
+    // ---- unix socket names ----
+
+    /** The guest's name for this unix socket's own address, or null (unnamed, or not unix). */
+    String localName() {
+        return localName;
+    }
+
+    String peerName() {
+        return peerName;
+    }
+
+    /** After a successful bind of a unix socket: its guest name and where it is on the host. */
+    void boundTo(String guestName, String hostPath) {
+        this.localName = guestName;
+        this.boundHostPath = hostPath;
+    }
+
+    void connectedTo(String guestName) {
+        this.peerName = guestName;
+    }
+
+    String boundHostPath() {
+        return boundHostPath;
+    }
+
+    // ---- operations a shared socket answers differently ----
+
+    long bind(byte[] address) {
+        return HostFile.call(() -> LibC.syscall(SyscallNumbers.BIND, fd, address, address.length, 0, 0, 0));
+    }
+
+    long listen(int backlog) {
+        long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.LISTEN, fd, backlog, 0, 0, 0, 0));
+        if (rc == 0) {
+            listening = true;
+        }
+        return rc;
+    }
+
+    long connect(byte[] address) {
+        return HostFile.call(() -> LibC.syscall(SyscallNumbers.CONNECT, fd, address, address.length, 0, 0, 0));
+    }
+
+    long shutdown(int how) {
+        return HostFile.call(() -> LibC.syscall(SyscallNumbers.SHUTDOWN, fd, how, 0, 0, 0, 0));
+    }
+
+    /**
+     * setsockopt with the value already copied out of the guest; remembered for replicas, and
+     * for the time limits of blocking calls.
+     */
+    long setOption(int level, int name, byte[] value) {
+        long rc;
+        try (Memory host = new Memory(Math.max(1, value.length))) {
+            host.write(0, value, 0, value.length);
+            rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.SETSOCKOPT, fd, level, name, Pointer.nativeValue(host),
+                    value.length, 0));
+        }
+        if (rc == 0) {
+            remember(level, name, value);
+        }
+        return rc;
+    }
+
+    /** Records a value that was set, and takes the I/O time limits from it. */
+    protected final void remember(int level, int name, byte[] value) {
+        options.record(level, name, value);
+        if (level == SOL_SOCKET && value.length >= 16) {
+            long timeout = timeoutNanos(value);
+            if (name == SO_RCVTIMEO_OLD || name == SO_RCVTIMEO_NEW) {
+                receiveTimeoutNanos = timeout;
+            } else if (name == SO_SNDTIMEO_OLD || name == SO_SNDTIMEO_NEW) {
+                sendTimeoutNanos = timeout;
+            }
+        }
+    }
+
+    /** A {@code struct timeval} (seconds, microseconds) as a timeout; zero means none, as socket(7) has it. */
+    private static long timeoutNanos(byte[] timeval) {
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(timeval).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long seconds = b.getLong(0);
+        long micros = b.getLong(8);
+        if (seconds < 0 || micros < 0 || (seconds == 0 && micros == 0)) {
+            return -1;
+        }
+        return Deadline.nanos(seconds, Math.min(micros, 999_999), 1_000_000L);
+    }
+
+    /** getsockopt into host buffers {@code value} (of {@code length.getInt(0)} bytes) and {@code length}. */
+    long getOption(int level, int name, Memory value, Memory length) {
+        return HostFile.call(() -> LibC.syscall(SyscallNumbers.GETSOCKOPT, fd, level, name, Pointer.nativeValue(value),
+                Pointer.nativeValue(length), 0));
+    }
+
+    @Override
+    protected long timeoutNanos(short events) {
+        return (events & HostWaiter.POLLOUT) != 0 ? sendTimeoutNanos : receiveTimeoutNanos;
     }
 
     /**
@@ -59,17 +212,58 @@ public class SocketFile extends StreamFile {
 
     /** Sends or receives with emulated blocking: the common shape of all socket I/O. */
     public long io(short events, HostFile.HostCall op) {
+        if (tracker != null) {
+            tracker.connectionUsed();
+        }
         return blocking(events, op);
     }
 
     @Override
-    public FileDescription fork() {
-        if (listening) {
-            return new SharedListener(fd, statusFlags, domain, type);
+    public long read(long hostBuffer, long count) {
+        return io(HostWaiter.POLLIN, () -> LibC.read(fd, hostBuffer, count));
+    }
+
+    @Override
+    public long write(long hostBuffer, long count) {
+        return io(HostWaiter.POLLOUT, () -> LibC.write(fd, hostBuffer, count));
+    }
+
+    @Override
+    public void freeze() {
+        if (pair != null) {
+            pair.freeze(pairSide);
         }
-        SocketFile copy = new SocketFile(fd, false, statusFlags, domain, type, false);
-        copy.listening = listening;
+    }
+
+    @Override
+    public FileDescription fork(ForkContext context) {
+        if (listening) {
+            return new SharedListener(this);
+        }
+        if (pair != null) {
+            UnixPair.Replica replica = context.replica(pair, pair::replicate);
+            SocketFile copy = new SocketFile(replica.claim(pairSide), true, statusFlags, domain, type, protocol, null,
+                    replica.pair(), pairSide);
+            options.applyTo(copy.fd);
+            copy.adoptOptions(this);
+            return copy;
+        }
+        SocketFile copy;
+        try {
+            copy = create(domain, type, protocol, statusFlags);
+        } catch (LastErrorException e) {
+            throw new IllegalStateException("cannot replicate a socket of the template: "
+                    + LibC.describe(e.getErrorCode()));
+        }
+        options.applyTo(copy.fd);
+        copy.adoptOptions(this);
         return copy;
+    }
+
+    private void adoptOptions(SocketFile template) {
+        options.replaceWith(template.options);
+        receiveTimeoutNanos = template.receiveTimeoutNanos;
+        sendTimeoutNanos = template.sendTimeoutNanos;
     }
 
     @Override

@@ -28,18 +28,30 @@ public class StreamFile extends FileDescription {
 
     /**
      * Runs a non-blocking host operation, waiting for {@code events} between tries while it
-     * would block and the guest asked to block. {@code -EINTR} when the wait was kicked.
+     * would block and the guest asked to block: {@code -EINTR} when the wait was kicked,
+     * {@code -EAGAIN} when the description's timeout for that direction passed
+     * ({@code SO_RCVTIMEO}, {@code SO_SNDTIMEO}).
      */
     protected final long blocking(short events, HostFile.HostCall op) {
+        long deadline = Deadline.after(timeoutNanos(events));
         while (true) {
             long n = HostFile.call(op);
             if (n != -Errno.EAGAIN || !guestBlocking()) {
                 return n;
             }
-            if (!HostWaiter.current().awaitOne(fd, events)) {
+            int waited = HostWaiter.current().awaitOne(fd, events, Deadline.remaining(deadline));
+            if (waited == HostWaiter.WAIT_KICKED) {
                 return -Errno.EINTR;
             }
+            if (waited == HostWaiter.WAIT_TIMED_OUT) {
+                return -Errno.EAGAIN;
+            }
         }
+    }
+
+    /** How long a blocking operation waiting for {@code events} may wait; negative: forever. */
+    protected long timeoutNanos(short events) {
+        return -1;
     }
 
     @Override
@@ -81,8 +93,13 @@ public class StreamFile extends FileDescription {
         return mode;
     }
 
+    /**
+     * A FIFO or device opened by path: the copy shares the host fd, whose only state is the
+     * file's own (data in a FIFO is the file system's, as between processes on Linux); its
+     * blocking and flags are the copy's.
+     */
     @Override
-    public FileDescription fork() {
+    public FileDescription fork(ForkContext context) {
         return new StreamFile(fd, false, statusFlags, name, mode);
     }
 

@@ -1,5 +1,6 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.vm.GuestMemory;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
@@ -36,6 +37,7 @@ public final class SyscallTable {
         SyscallTable t = new SyscallTable();
         MemorySyscalls.register(t);
         FileSyscalls.register(t);
+        PathSyscalls.register(t);
         ProcessSyscalls.register(t);
         TimeSyscalls.register(t);
         SignalSyscalls.register(t);
@@ -77,6 +79,8 @@ public final class SyscallTable {
             return h.handle(call);
         } catch (SyscallError e) {
             return -e.errno();
+        } catch (GuestMemory.LimitExceeded e) {
+            throw e; // not a failure of the call: the request is over, the vCPU loop stops it
         } catch (RuntimeException e) {
             EMULATION_BUGS.incrementAndGet();
             log.error("bug in the emulation of {}: returning EINVAL to the guest", SyscallNumbers.name(nr), e);

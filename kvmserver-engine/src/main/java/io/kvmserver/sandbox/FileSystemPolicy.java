@@ -58,12 +58,12 @@ import java.util.Set;
  * connect to it. Treating connect as a read would let {@code --allow-read} (meaning {@code /})
  * reach {@code /var/run/docker.sock} and every other local service.
  *
- * <p><b>Races.</b> The answer is true when it is given. The returned host path contains no
- * symlink, and the caller opens it with {@code O_NOFOLLOW}; a directory that another process
- * (or another request VM, in a shared writable directory) swaps for a symlink in between could
- * still redirect the open, which {@code openat2(RESOLVE_NO_SYMLINKS)} would close.
+ * <p><b>Races.</b> The answer holds the directory it found open ({@link Resolution#directoryFd()})
+ * and the caller acts on a single name inside it with an {@code *at} call that does not follow a
+ * symlink, so a directory that another request VM or a host process swaps for a symlink after the
+ * check can make the call fail, never land outside the grants ({@link HostWalk}).
  */
-public final class FileSystemPolicy {
+public final class FileSystemPolicy implements AutoCloseable {
 
     private static final String PROC_SELF = "/proc/self";
 
@@ -71,6 +71,10 @@ public final class FileSystemPolicy {
     private final List<MountedVolume> volumes;
     private final Path programRealPath;
     private final String programGuestPath;
+    /** What {@code /proc/self/exe} may reach: the program's real path and nothing else. */
+    private final Scope programScope;
+    /** {@code O_PATH} descriptor of the host's {@code /}: where every walk starts. */
+    private final int rootFd;
 
     /** What one lookup may use: global grants, plus those of the volume it went through. */
     private record Scope(GrantSet read, GrantSet write) {
@@ -93,11 +97,13 @@ public final class FileSystemPolicy {
      */
     public FileSystemPolicy(KvmServerOptions options, Path programHostPath, Set<Path> implicitlyReadable) {
         Path program = programHostPath.toAbsolutePath().normalize();
-        HostWalk.Result real = HostWalk.walk(program, true, p -> true, null);
-        if (real.errno() != 0 || !real.exists()) {
+        Path real = GrantSet.realPath(program);
+        if (real == null) {
             throw new IllegalArgumentException("program " + program + " does not exist");
         }
-        programRealPath = real.path();
+        programRealPath = real;
+        programScope = new Scope(GrantSet.of(Grant.file(real)), GrantSet.EMPTY);
+        rootFd = HostWalk.openRoot();
         if (options.allowAll()) {
             GrantSet everything = GrantSet.of(Grant.everything());
             global = new Scope(everything, everything);
@@ -155,7 +161,7 @@ public final class FileSystemPolicy {
         Objects.requireNonNull(access, "access");
         int syntax = GuestPaths.syntaxErrno(guestPath);
         if (syntax != 0) {
-            return Resolution.denied(syntax);
+            return Resolution.failed(syntax);
         }
         String guest = GuestPaths.normalize(guestCwd, guestPath);
         if (guest.equals(PROC_SELF) || guest.startsWith(PROC_SELF + "/")) {
@@ -173,17 +179,62 @@ public final class FileSystemPolicy {
         }
         int lexical = deniedErrno(scope, host, access);
         if (lexical != 0) {
-            return Resolution.denied(lexical);
+            return Resolution.refused(lexical);
         }
-        HostWalk.Result walked = HostWalk.walk(host, followLast, scope.read()::traversable, null);
+        return walk(scope, host, guest, access, followLast);
+    }
+
+    private Resolution walk(Scope scope, Path host, String guest, Access access, boolean followLast) {
+        HostWalk.Result walked = HostWalk.walk(rootFd, host, followLast, scope.read()::traversable, null);
+        if (walked.errno() == HostWalk.OUTSIDE) {
+            return Resolution.refused(Errno.ENOENT);
+        }
         if (walked.errno() != 0) {
-            return Resolution.denied(walked.errno() == HostWalk.OUTSIDE ? Errno.ENOENT : walked.errno());
+            return Resolution.failed(walked.errno());
         }
+        Resolution found = Resolution.allowed(walked, guest);
         if (!walked.exists() && access == Access.READ) {
-            return Resolution.denied(Errno.ENOENT);
+            found.close();
+            return Resolution.failed(Errno.ENOENT);
         }
         int real = deniedErrno(scope, walked.path(), access);
-        return real != 0 ? Resolution.denied(real) : Resolution.allowed(walked.path().toString(), guest);
+        if (real != 0) {
+            found.close();
+            return Resolution.refused(real);
+        }
+        return found;
+    }
+
+    /**
+     * The guest path of a directory the guest holds open, where it is now: the host may have
+     * moved it (another VM renamed it) since it was opened. Null when it is no longer anywhere the
+     * guest can name (moved out of its volume, or deleted).
+     *
+     * @param guestPathAtOpen the guest path it was opened with
+     * @param hostPathAtOpen the host path it resolved to then
+     * @param hostPathNow where the host says it is now ({@code /proc/self/fd})
+     */
+    public String currentGuestPath(String guestPathAtOpen, String hostPathAtOpen, String hostPathNow) {
+        if (hostPathNow == null || !hostPathNow.startsWith("/") || hostPathNow.endsWith(" (deleted)")) {
+            return null;
+        }
+        if (hostPathNow.equals(hostPathAtOpen)) {
+            return guestPathAtOpen;
+        }
+        Path now = Path.of(hostPathNow);
+        Path guestAtOpen = Path.of(guestPathAtOpen);
+        for (MountedVolume volume : volumes) {
+            if (guestAtOpen.startsWith(volume.guestPath())) {
+                return now.startsWith(volume.hostPath())
+                        ? volume.guestPath().resolve(volume.hostPath().relativize(now)).toString() : null;
+            }
+        }
+        for (MountedVolume volume : volumes) {
+            if (now.startsWith(volume.guestPath())) {
+                return null; // a volume hides this host path from the guest
+            }
+        }
+        return hostPathNow;
     }
 
     private Resolution procSelf(String guest, Access access, boolean followLast) {
@@ -191,9 +242,10 @@ public final class FileSystemPolicy {
         if (!name.equals("exe") || !followLast) {
             return Resolution.virtual(name, guest);
         }
-        return access == Access.READ
-                ? Resolution.allowed(programRealPath.toString(), guest)
-                : Resolution.denied(Errno.EACCES);
+        if (access != Access.READ) {
+            return Resolution.refused(Errno.EACCES);
+        }
+        return walk(programScope, programRealPath, guest, access, true);
     }
 
     private static int deniedErrno(Scope scope, Path host, Access access) {
@@ -239,6 +291,11 @@ public final class FileSystemPolicy {
             all = all.plus(set);
         }
         return all;
+    }
+
+    @Override
+    public void close() {
+        HostWalk.close(rootFd);
     }
 
     private static String guestPathOf(Path program, List<Volume> volumes) {

@@ -30,12 +30,30 @@ final class GrantSet {
     /** A set of just {@code grant}, plus its real path and waypoints when it exists on the host. */
     static GrantSet of(Grant grant) {
         List<Path> links = new ArrayList<>();
-        HostWalk.Result real = HostWalk.walk(grant.path(), true, p -> true, links);
+        Path real = realPath(grant.path(), links);
         List<Grant> grants = new ArrayList<>(List.of(grant));
-        if (real.errno() == 0 && real.exists() && !real.path().equals(grant.path())) {
-            grants.add(grant.singleFile() ? Grant.file(real.path()) : Grant.tree(real.path()));
+        if (real != null && !real.equals(grant.path())) {
+            grants.add(grant.singleFile() ? Grant.file(real) : Grant.tree(real));
         }
         return new GrantSet(grants, links);
+    }
+
+    /** The host's real path of an existing {@code path}, or null when it does not exist. */
+    static Path realPath(Path path) {
+        return realPath(path, new ArrayList<>());
+    }
+
+    private static Path realPath(Path path, List<Path> followedLinks) {
+        int root = HostWalk.openRoot();
+        try {
+            HostWalk.Result real = HostWalk.walk(root, path, true, p -> true, followedLinks);
+            if (real.parentFd() >= 0) {
+                HostWalk.close(real.parentFd());
+            }
+            return real.errno() == 0 && real.exists() ? real.path() : null;
+        } finally {
+            HostWalk.close(root);
+        }
     }
 
     GrantSet plus(GrantSet other) {

@@ -92,7 +92,8 @@ public final class KvmServer implements AutoCloseable {
             ServerStats stats = new ServerStats();
             int threads = options.effectiveThreads();
             for (int i = 0; i < threads; i++) {
-                workers.add(new RequestWorker(i, GuestVm.fork(kvm, snapshot), options, stats, timers));
+                workers.add(new RequestWorker(i, () -> GuestVm.fork(kvm, snapshot, options.maxRequestMemory()), options,
+                        stats, timers));
             }
             workers.forEach(RequestWorker::start);
             log.info("kvmserver: {} is serving on {} with {} request VM{} ({})", options.program(),
@@ -101,12 +102,15 @@ public final class KvmServer implements AutoCloseable {
             return new KvmServer(options, kvm, template, snapshot, List.copyOf(workers), stats, timers, address,
                     templateBytes);
         } catch (RuntimeException e) {
+            timers.shutdownNow();
             workers.forEach(RequestWorker::close);
             if (template != null) {
                 template.close();
             }
-            timers.shutdownNow();
             kvm.close();
+            // Whatever the program printed before it ended is what explains the failure: all of it.
+            program.kernel().console().flush(-1, TimeUnit.SECONDS);
+            program.close();
             throw e;
         }
     }
@@ -324,16 +328,30 @@ public final class KvmServer implements AutoCloseable {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        // No timer may run any more before VMs are unmapped: a late limit check would read a
+        // dirty ring that is gone.
+        timers.shutdownNow();
+        try {
+            if (!timers.awaitTermination(5, TimeUnit.SECONDS)) {
+                log.error("kvmserver timers did not stop within 5 s");
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        boolean leaked = false;
         for (RequestWorker w : workers) {
             if (w.alive()) {
                 log.error("request VM {} did not stop; leaving its resources to process exit", w.id());
+                leaked = true;
             } else {
                 w.close();
             }
         }
-        timers.shutdownNow();
-        template.close();
-        kvm.close();
+        if (!leaked) {
+            template.close();
+            kvm.close();
+        }
+        snapshot.kernel().close();
     }
 
     @Override

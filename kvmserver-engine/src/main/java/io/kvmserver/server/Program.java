@@ -29,7 +29,7 @@ import java.util.Map;
  * permissions, environment and argv decided. Everything that can be wrong with the user's input
  * is found here, before any VM exists.
  */
-public final class Program {
+public final class Program implements AutoCloseable {
 
     private final KvmServerOptions options;
     private final ElfFile executable;
@@ -88,12 +88,19 @@ public final class Program {
     public GuestVm boot(Kvm kvm) {
         TrapPathCheck.verify(kvm);
         FdTable files = new FdTable();
-        int devNull = LibC.open("/dev/null\0".getBytes(StandardCharsets.US_ASCII), LibC.O_RDWR | LibC.O_CLOEXEC, 0);
-        files.install(new HostFile(devNull, true, OpenFlags.O_RDONLY, false, false, "/dev/null"), 0, false);
+        int devNull = LibC.open("/dev/null\0".getBytes(StandardCharsets.US_ASCII),
+                LibC.O_RDWR | LibC.O_CLOEXEC | OpenFlags.O_NONBLOCK, 0);
+        files.install(HostFile.opened(devNull, OpenFlags.O_RDONLY, "/dev/null", "/dev/null"), 0, false);
         files.install(new ConsoleFile(kernel.console(), 1), 1, false);
         files.install(new ConsoleFile(kernel.console(), 2), 2, false);
         return GuestVm.boot(kvm, kernel, executable, interpreter, argv, guestCwd(), options.maxMainMemory(),
                 options.maxAddressSpace(), files);
+    }
+
+    /** Flushes the program's output and releases what its policies hold. */
+    @Override
+    public void close() {
+        kernel.close();
     }
 
     private String guestCwd() {

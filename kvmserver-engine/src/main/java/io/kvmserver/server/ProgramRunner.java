@@ -24,10 +24,15 @@ public final class ProgramRunner {
     private ProgramRunner() {
     }
 
-    /** Boots {@code program} and runs it until it exits, crashes or exceeds {@code limit}. */
+    /**
+     * Boots {@code program} and runs it until it exits, crashes or exceeds {@code limit}; returns
+     * once all it wrote has reached the console.
+     */
     public static RunResult run(Kvm kvm, Program program, Duration limit) {
         try (GuestVm vm = program.boot(kvm)) {
             return run(vm, limit);
+        } finally {
+            program.kernel().console().flush(-1, TimeUnit.SECONDS);
         }
     }
 

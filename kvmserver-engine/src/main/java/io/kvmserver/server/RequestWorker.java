@@ -7,6 +7,7 @@ import io.kvmserver.vm.RunResult;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,20 +17,34 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The worker is also the VM's {@link ConnectionTracker}: it starts the request's time limit
  * when the program accepts a connection, and in ephemeral mode ends the run when the program
- * closes that connection.
+ * closes that connection, or when its client has hung up while the program waits with nothing
+ * left to read on it (a TCP health probe that connects and closes).
+ *
+ * <p>The worker outlives its own failures: whatever its thread meets (an engine exception, an
+ * {@link OutOfMemoryError}, a reset that cannot complete), it throws the VM away, forks a new one
+ * from the template and serves on; it never dies silently and leaves the server a VM short.
  */
 final class RequestWorker implements Runnable, ConnectionTracker {
 
     private static final Logger log = LoggerFactory.getLogger(RequestWorker.class);
     private static final long MEMORY_CHECK_MILLIS = 50;
+    private static final long REPLACE_RETRY_MILLIS = 100;
+    private static final long REPLACE_RETRY_MAX_MILLIS = 5_000;
+
+    /**
+     * Runs on the worker's thread before every run of its VM. For tests of the engine's own
+     * failures, which no guest can cause: they make it throw (an {@link OutOfMemoryError}, say).
+     */
+    static volatile java.util.function.IntConsumer beforeRun = id -> { };
 
     private final int id;
-    private final GuestVm vm;
+    private final Supplier<GuestVm> vmFactory;
     private final KvmServerOptions options;
     private final ServerStats stats;
     private final ScheduledExecutorService timers;
     private final Thread thread;
 
+    private volatile GuestVm vm;
     private volatile boolean stopping;
     private volatile boolean busy;
     private volatile long requestStart;
@@ -37,15 +52,19 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     private boolean resetting;
     private boolean taken;
     private boolean finished;
+    private int watchedFd = -1;
+    private boolean watchSuppressed;
     private ScheduledFuture<?> deadline;
     private ScheduledFuture<?> memoryCheck;
 
-    RequestWorker(int id, GuestVm vm, KvmServerOptions options, ServerStats stats, ScheduledExecutorService timers) {
+    RequestWorker(int id, Supplier<GuestVm> vmFactory, KvmServerOptions options, ServerStats stats,
+            ScheduledExecutorService timers) {
         this.id = id;
-        this.vm = vm;
+        this.vmFactory = vmFactory;
         this.options = options;
         this.stats = stats;
         this.timers = timers;
+        this.vm = vmFactory.get();
         this.thread = new Thread(this, "kvmserver-request-vm-" + id);
         thread.setDaemon(true);
         vm.waiter().setConnections(this);
@@ -62,6 +81,11 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     /** Whether the VM is serving a connection right now. */
     boolean busy() {
         return busy;
+    }
+
+    /** When the current request started ({@link System#nanoTime()}), meaningful while {@link #busy()}. */
+    long requestStartNanos() {
+        return requestStart;
     }
 
     boolean alive() {
@@ -101,12 +125,43 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         if (openConnections++ == 0) {
             busy = true;
             requestStart = System.nanoTime();
-            deadline = timers.schedule(() -> vm.interrupt(RunResult.Kind.TIMED_OUT,
+            GuestVm current = vm;
+            long epoch = current.epoch();
+            deadline = timers.schedule(() -> current.interrupt(epoch, RunResult.Kind.TIMED_OUT,
                     "request ran past --max-request-time " + options.maxRequestTime().toMillis() / 1000.0 + " s"),
                     options.maxRequestTime().toNanos(), TimeUnit.NANOSECONDS);
-            memoryCheck = timers.scheduleWithFixedDelay(this::checkMemory, MEMORY_CHECK_MILLIS, MEMORY_CHECK_MILLIS,
-                    TimeUnit.MILLISECONDS);
+            if (!current.dirtyRing()) {
+                // Without the dirty ring the guest's writes are only seen by harvesting the bitmap.
+                memoryCheck = timers.scheduleWithFixedDelay(() -> checkMemory(current, epoch), MEMORY_CHECK_MILLIS,
+                        MEMORY_CHECK_MILLIS, TimeUnit.MILLISECONDS);
+            }
         }
+    }
+
+    @Override
+    public void connectionOpened(int hostFd) {
+        watchedFd = hostFd;
+        watchSuppressed = false;
+    }
+
+    @Override
+    public void connectionUsed() {
+        watchSuppressed = false;
+    }
+
+    @Override
+    public int hangupWatchFd() {
+        return options.ephemeral() && openConnections > 0 && !watchSuppressed ? watchedFd : -1;
+    }
+
+    @Override
+    public void clientHungUp() {
+        finished = true;
+    }
+
+    @Override
+    public void clientHungUpWithData() {
+        watchSuppressed = true;
     }
 
     @Override
@@ -115,6 +170,7 @@ final class RequestWorker implements Runnable, ConnectionTracker {
             return; // the reset closes what the request left open: not a request of its own
         }
         if (openConnections > 0 && --openConnections == 0) {
+            watchedFd = -1;
             if (options.ephemeral()) {
                 finished = true;
             } else {
@@ -132,11 +188,10 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         return finished;
     }
 
-    private void checkMemory() {
-        long bytes = vm.dirtyPages() * 4096L;
-        if (bytes > options.maxRequestMemory()) {
-            vm.interrupt(RunResult.Kind.MEMORY_LIMIT, "request dirtied " + (bytes >> 20)
-                    + " MiB, more than --max-request-memory " + (options.maxRequestMemory() >> 20) + " MiB");
+    private void checkMemory(GuestVm current, long epoch) {
+        if (current.pollMemoryLimit()) {
+            current.interrupt(epoch, RunResult.Kind.MEMORY_LIMIT, "request dirtied more than --max-request-memory "
+                    + (options.maxRequestMemory() >> 20) + " MiB");
         }
     }
 
@@ -166,34 +221,38 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     @Override
     public void run() {
         while (!stopping) {
-            long exitsBefore = vm.exits();
-            RunResult result;
             try {
-                result = vm.run();
-            } catch (RuntimeException e) {
-                log.error("request VM {} failed; resetting it", id, e);
-                result = RunResult.crashed(6, "engine error: " + e);
+                serveOnce();
+            } catch (Throwable t) { // NOPMD: whatever happens, this VM's slot must keep serving
+                onEngineFailure(t);
             }
-            if (result.kind() == RunResult.Kind.STOPPED && stopping) {
-                break;
-            }
-            ServerStats.Outcome outcome = switch (result.kind()) {
-                case REQUEST_DONE -> ServerStats.Outcome.OK;
-                case TIMED_OUT -> ServerStats.Outcome.TIMEOUT;
-                case MEMORY_LIMIT -> ServerStats.Outcome.MEMORY_LIMIT;
-                case EXITED -> ServerStats.Outcome.EXIT;
-                default -> ServerStats.Outcome.CRASH;
-            };
-            if (outcome != ServerStats.Outcome.OK) {
-                log.warn("request VM {}: {} ({}); resetting the VM", id, outcome.name().toLowerCase(), result.detail());
-            }
-            endRequest(outcome, outcome == ServerStats.Outcome.OK ? null : result.detail());
-            stats.exits(vm.exits() - exitsBefore);
-            if (stopping) {
-                break;
-            }
-            reset();
         }
+    }
+
+    /** Runs the VM until its request ends, accounts for it, and resets the VM. */
+    private void serveOnce() {
+        beforeRun.accept(id);
+        long exitsBefore = vm.exits();
+        RunResult result = vm.run();
+        if (result.kind() == RunResult.Kind.STOPPED && stopping) {
+            return;
+        }
+        ServerStats.Outcome outcome = switch (result.kind()) {
+            case REQUEST_DONE -> ServerStats.Outcome.OK;
+            case TIMED_OUT -> ServerStats.Outcome.TIMEOUT;
+            case MEMORY_LIMIT -> ServerStats.Outcome.MEMORY_LIMIT;
+            case EXITED -> ServerStats.Outcome.EXIT;
+            default -> ServerStats.Outcome.CRASH;
+        };
+        if (outcome != ServerStats.Outcome.OK) {
+            log.warn("request VM {}: {} ({}); resetting the VM", id, outcome.name().toLowerCase(), result.detail());
+        }
+        endRequest(outcome, outcome == ServerStats.Outcome.OK ? null : result.detail());
+        stats.exits(vm.exits() - exitsBefore);
+        if (stopping) {
+            return;
+        }
+        reset();
     }
 
     private void reset() {
@@ -201,15 +260,65 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         try {
             GuestVm.ResetStats r = vm.reset(options.ephemeralKeepWorkingMemory(), options.limitRequestMemory());
             stats.reset(r.pages(), r.nanos());
-        } catch (RuntimeException e) {
-            log.error("request VM {} could not be reset; it stops serving", id, e);
-            stats.resetFailed(e.toString());
-            stopping = true;
         } finally {
             resetting = false;
-            taken = false;
-            finished = false;
-            openConnections = 0;
+            clearRequestState();
+        }
+    }
+
+    private void clearRequestState() {
+        taken = false;
+        finished = false;
+        openConnections = 0;
+        watchedFd = -1;
+        watchSuppressed = false;
+    }
+
+    /**
+     * The engine failed on this worker's thread (not the guest: a guest's failure is a result).
+     * The VM is in an unknown state: it is closed and a new one is forked from the template.
+     */
+    private void onEngineFailure(Throwable failure) {
+        log.error("request VM {}: the engine failed ({}); replacing the VM", id, failure.toString(), failure);
+        try {
+            endRequest(ServerStats.Outcome.CRASH, "engine failure: " + failure);
+            stats.resetFailed(failure.toString());
+        } catch (Throwable ignored) { // NOPMD: accounting must not stop the recovery
+            busy = false;
+        }
+        replaceVm();
+    }
+
+    private void replaceVm() {
+        GuestVm old = vm;
+        resetting = true;
+        try {
+            old.close();
+        } catch (Throwable t) { // NOPMD: a VM that cannot even be closed is left to the process exit
+            log.error("request VM {}: closing the failed VM failed too", id, t);
+        } finally {
+            resetting = false;
+            clearRequestState();
+        }
+        long backoff = REPLACE_RETRY_MILLIS;
+        while (!stopping) {
+            try {
+                GuestVm fresh = vmFactory.get();
+                fresh.waiter().setConnections(this);
+                vm = fresh;
+                log.info("request VM {} replaced; serving again", id);
+                return;
+            } catch (Throwable t) { // NOPMD: keep trying, the slot must not stay empty
+                log.error("request VM {}: cannot fork a new VM from the template ({}); retrying in {} ms", id,
+                        t.toString(), backoff);
+                try {
+                    Thread.sleep(backoff);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                }
+                backoff = Math.min(backoff * 2, REPLACE_RETRY_MAX_MILLIS);
+            }
         }
     }
 
@@ -230,6 +339,7 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         thread.join(millis);
     }
 
+    /** Releases the VM; only once the worker's thread has stopped. */
     void close() {
         vm.close();
     }

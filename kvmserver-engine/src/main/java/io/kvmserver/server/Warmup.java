@@ -61,8 +61,8 @@ final class Warmup {
             log.warn("warmup request failed: {}; freezing the template as it is", e.toString());
         }
         template.syscallContext().setFreezeOnListenerWait(true);
-        // End the wait the template is in, so that it reaches the freeze point at its next one.
-        template.waiter().kick();
+        // End the wait the template is in, once, so that it reaches the freeze point at its next one.
+        template.waiter().wake();
     }
 
 }

@@ -28,7 +28,19 @@ public final class GuestMemory implements AutoCloseable {
     private final Pointer base;
     private HostWriteListener writeListener = HostWriteListener.NONE;
 
-    /** Told about every host write into guest memory, page by page. */
+    /**
+     * A host write on the guest's behalf that would take a request past its memory limit: the
+     * run is stopped before the write happens.
+     */
+    public static final class LimitExceeded extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+
+        public LimitExceeded(long dirtyPages, long limitPages) {
+            super("request dirtied " + dirtyPages + " pages, the limit is " + limitPages, null, false, false);
+        }
+    }
+
+    /** Told about every host write into guest memory, page by page; may refuse it by throwing. */
     @FunctionalInterface
     public interface HostWriteListener {
         HostWriteListener NONE = (address, length) -> { };
@@ -178,9 +190,12 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     /**
-     * Makes a page-aligned range read as zeros, as freshly mapped anonymous memory must. The
-     * template punches a hole in the memfd (freeing the pages); a private view cannot, because
-     * dropping its pages would bring back the template's contents, so it writes zeros.
+     * Makes a page-aligned range read as zeros, as freshly mapped anonymous memory must, without
+     * the host allocating memory for the guest: an unmap of gigabytes it never touched must cost
+     * nothing. The template punches a hole in the memfd (freeing the pages). A private view
+     * drops its own copies, so that the template's pages show through again, and writes zeros only
+     * where the template holds data ({@code SEEK_DATA}): the copies it makes there are bounded by
+     * the template's size, and they are host writes, counted like any other.
      */
     public void zero(long address, long length) {
         check(address, length);
@@ -190,9 +205,35 @@ public final class GuestMemory implements AutoCloseable {
                 return;
             } catch (LastErrorException e) {
                 // file systems without hole punching: fall through to writing zeros
+                fill(address, length, (byte) 0);
+                return;
             }
         }
-        fill(address, length, (byte) 0);
+        discard(address, length);
+        long end = address + length;
+        long at = address;
+        while (at < end) {
+            long data = seek(at, SEEK_DATA);
+            if (data < 0 || data >= end) {
+                return;
+            }
+            long hole = seek(data, SEEK_HOLE);
+            long stop = hole < 0 ? end : Math.min(hole, end);
+            fill(data, stop - data, (byte) 0);
+            at = stop;
+        }
+    }
+
+    private static final int SEEK_DATA = 3;
+    private static final int SEEK_HOLE = 4;
+
+    /** lseek on the template's memfd ({@code SEEK_DATA}, {@code SEEK_HOLE}); -1 past the last data. */
+    private long seek(long offset, int whence) {
+        try {
+            return LibC.lseek(memfd, offset, whence);
+        } catch (LastErrorException e) {
+            return -1; // ENXIO: no data at or after offset
+        }
     }
 
     private static final int FALLOC_FL_KEEP_SIZE = 1;

@@ -65,6 +65,9 @@ public final class GuestVm implements AutoCloseable {
     private final Memory segmentBases = CpuSetup.msrBlock(new long[][] {{CpuSetup.MSR_FS_BASE, 0},
         {CpuSetup.MSR_GS_BASE, 0}});
 
+    private final Object interruptLock = new Object();
+    private long epoch;
+    private volatile boolean closed;
     private volatile RunResult.Kind stopKind;
     private volatile String stopDetail;
     private volatile long vcpuThread;
@@ -109,7 +112,7 @@ public final class GuestVm implements AutoCloseable {
             space.map(stackBottom, STACK_SIZE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE
                     | (program.wantsExecutableStack() ? AddressSpace.PROT_EXEC : 0), "[stack]");
             long hwcap = kvm.cpuid(1, 0)[3] & 0xffffffffL;
-            long sp = InitialStack.write(space, userLimit, loaded, kernel.programHostPath(), argv,
+            long sp = InitialStack.write(space, userLimit, loaded, kernel.fileSystem().programGuestPath(), argv,
                     kernel.environment(), hwcap);
             LinuxProcess process = new LinuxProcess(space, files, cwd);
 
@@ -139,6 +142,8 @@ public final class GuestVm implements AutoCloseable {
      * from which request VMs start, inside the trap stub, about to perform the wait again.
      */
     public VmSnapshot freeze(Kvm kvm) {
+        process.files().freeze();
+        kernel.served().publish(process.files());
         Memory regs = new Memory(KvmAbi.REGS_SIZE);
         vcpu.saveRegs(regs);
         // Re-execute the trap instruction: on the PVM path the #GP entry's out (its frame is
@@ -151,36 +156,49 @@ public final class GuestVm implements AutoCloseable {
         return new VmSnapshot(kernel, memory, process, regs, frozenSregs, xsave, kvm.supportedXcr0(), tables.cursor());
     }
 
-    /** A request VM: its own KVM VM and vCPU over a private copy-on-write view of the template. */
-    public static GuestVm fork(Kvm kvm, VmSnapshot snapshot) {
+    /**
+     * A request VM: its own KVM VM and vCPU over a private copy-on-write view of the template.
+     * A request may dirty at most {@code requestMemoryLimit} bytes between resets.
+     */
+    public static GuestVm fork(Kvm kvm, VmSnapshot snapshot, long requestMemoryLimit) {
         GuestMemory memory = snapshot.memory().forkPrivate();
         VmFd vm = null;
+        VcpuFd vcpu = null;
         try {
             PageTables tables = snapshot.process().memory().pageTables().fork(memory);
             vm = kvm.createVm();
             // The dirty ring makes a reset cost what the request touched, not what the guest has.
-            boolean ring = kvm.checkExtension(KvmAbi.KVM_CAP_DIRTY_LOG_RING)
-                    >= DirtyPages.RING_ENTRIES * KvmAbi.DIRTY_GFN_SIZE;
+            int entries = DirtyPages.ringEntriesFor(requestMemoryLimit);
+            long ringBytes = (long) entries * KvmAbi.DIRTY_GFN_SIZE;
+            boolean ring = kvm.checkExtension(KvmAbi.KVM_CAP_DIRTY_LOG_RING) >= ringBytes;
             if (ring) {
-                vm.enableCap(KvmAbi.KVM_CAP_DIRTY_LOG_RING, (long) DirtyPages.RING_ENTRIES * KvmAbi.DIRTY_GFN_SIZE);
+                vm.enableCap(KvmAbi.KVM_CAP_DIRTY_LOG_RING, ringBytes);
             }
             vm.setUserMemoryRegion(0, VmFd.MEM_LOG_DIRTY_PAGES, 0, memory.size(), memory.hostBase());
-            VcpuFd vcpu = vm.createVcpu(0);
+            vcpu = vm.createVcpu(0);
             CpuSetup.configure(vcpu, tables.root(), snapshot.xcr0());
-            DirtyPages dirty = new DirtyPages(vm, memory.size(),
-                    ring ? vcpu.mapDirtyRing((long) DirtyPages.RING_ENTRIES * KvmAbi.DIRTY_GFN_SIZE) : null);
+            DirtyPages dirty = new DirtyPages(vm, memory.size(), ring ? vcpu.mapDirtyRing(ringBytes) : null, entries);
+            dirty.setLimit(requestMemoryLimit / GuestLayout.PAGE_SIZE);
             memory.setWriteListener(dirty);
             LinuxProcess process = snapshot.process().fork(memory, tables);
             GuestVm forked = new GuestVm(vm, vcpu, memory, tables, snapshot.kernel(), process, snapshot, dirty);
             forked.restoreCpu();
             return forked;
         } catch (RuntimeException e) {
+            if (vcpu != null) {
+                vcpu.close();
+            }
             if (vm != null) {
                 vm.close();
             }
             memory.close();
             throw e;
         }
+    }
+
+    /** Whether this VM logs dirty pages through KVM's ring (true) or must be polled (bitmap). */
+    public boolean dirtyRing() {
+        return dirty != null && dirty.hasRing();
     }
 
     /**
@@ -209,6 +227,14 @@ public final class GuestVm implements AutoCloseable {
             throw new IllegalStateException("only a forked VM can be reset");
         }
         long start = System.nanoTime();
+        // A new request epoch first: a time limit or kick aimed at the request that just ended
+        // and firing from now on finds an old epoch and leaves the next request alone.
+        synchronized (interruptLock) {
+            epoch++;
+            stopKind = null;
+            waiter.reset();
+            vcpu.clearImmediateExit();
+        }
         process.files().closeAll();
         dirty.harvest();
         boolean keep = keepWorkingMemory && dirty.count() * GuestLayout.PAGE_SIZE <= keepLimitBytes;
@@ -230,19 +256,29 @@ public final class GuestVm implements AutoCloseable {
         tables.restoreCursor(source.pageTableCursor());
         process = source.process().fork(memory, tables);
         syscall.setProcess(process);
-        waiter.reset();
-        stopKind = null;
         restoreCpu();
         return new ResetStats(pages, System.nanoTime() - start);
     }
 
-    /** Pages dirtied since the last reset (harvesting KVM's log first); safe from any thread. */
+    /**
+     * Pages dirtied since the last reset, as far as the vCPU loop has collected them (it does at
+     * every exit); safe from any thread, and never touches KVM's log.
+     */
     public long dirtyPages() {
+        return dirty == null ? 0 : dirty.count();
+    }
+
+    /**
+     * Harvests KVM's dirty log now and tells whether the request is past its memory limit: for
+     * the bitmap fallback, where only a harvest sees the guest's writes. Safe from a watchdog
+     * thread, and after {@link #close()} (then false).
+     */
+    public boolean pollMemoryLimit() {
         if (dirty == null) {
-            return 0;
+            return false;
         }
         dirty.harvest();
-        return dirty.count();
+        return dirty.overLimit();
     }
 
     public LinuxProcess process() {
@@ -281,8 +317,37 @@ public final class GuestVm implements AutoCloseable {
         interrupt(RunResult.Kind.TIMED_OUT, "time limit reached");
     }
 
+    /**
+     * The current request's epoch: {@link #reset()} starts a new one. A timer armed for one
+     * request passes its epoch to {@link #interrupt(long, RunResult.Kind, String)}, so that if
+     * it fires late, after the reset, it cannot stop the next request.
+     */
+    public long epoch() {
+        synchronized (interruptLock) {
+            return epoch;
+        }
+    }
+
     /** Stops a running {@link #run()}, which returns a result of {@code kind}; from any thread. */
     public void interrupt(RunResult.Kind kind, String detail) {
+        synchronized (interruptLock) {
+            stop(kind, detail);
+        }
+    }
+
+    /** {@link #interrupt(RunResult.Kind, String)}, only if the VM is still in request {@code epoch}. */
+    public void interrupt(long expectedEpoch, RunResult.Kind kind, String detail) {
+        synchronized (interruptLock) {
+            if (epoch == expectedEpoch) {
+                stop(kind, detail);
+            }
+        }
+    }
+
+    private void stop(RunResult.Kind kind, String detail) {
+        if (closed) {
+            return;
+        }
         stopDetail = detail;
         stopKind = kind;
         waiter.kick();
@@ -306,22 +371,18 @@ public final class GuestVm implements AutoCloseable {
                 }
                 int reason = vcpu.run();
                 exits++;
-                RunResult result = switch (reason) {
-                    case KvmAbi.KVM_EXIT_IO -> onPortIo();
-                    case KvmAbi.KVM_EXIT_INTR -> null;
-                    case KvmAbi.KVM_EXIT_DIRTY_RING_FULL -> {
-                        dirty.harvest();
-                        yield null;
+                if (dirty != null) {
+                    dirty.collect();
+                    if (dirty.overLimit()) {
+                        return memoryLimit();
                     }
-                    case KvmAbi.KVM_EXIT_SHUTDOWN -> crash(SIGSEGV, "triple fault at RIP 0x"
-                            + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
-                    case KvmAbi.KVM_EXIT_HLT -> crash(SIGSEGV, "hlt executed");
-                    case KvmAbi.KVM_EXIT_INTERNAL_ERROR -> crash(SIGILL,
-                            "KVM internal error " + vcpu.internalErrorSuberror() + " (instruction KVM cannot emulate)");
-                    case KvmAbi.KVM_EXIT_FAIL_ENTRY -> crash(SIGSEGV,
-                            "VM entry failed, hardware reason 0x" + Long.toHexString(vcpu.failEntryReason()));
-                    default -> crash(SIGSEGV, "unexpected KVM exit " + reason);
-                };
+                }
+                RunResult result;
+                try {
+                    result = onExit(reason);
+                } catch (GuestMemory.LimitExceeded e) {
+                    return memoryLimit();
+                }
                 if (result != null) {
                     return result;
                 }
@@ -331,6 +392,31 @@ public final class GuestVm implements AutoCloseable {
             vcpu.clearImmediateExit();
             HostWaiter.unbindCurrentThread();
         }
+    }
+
+    private RunResult memoryLimit() {
+        return RunResult.of(RunResult.Kind.MEMORY_LIMIT, "request dirtied " + (dirty.count() * GuestLayout.PAGE_SIZE >> 20)
+                + " MiB of guest memory, more than its limit");
+    }
+
+    /** What one exit means: null to go on running, or why the run ends. */
+    private RunResult onExit(int reason) {
+        return switch (reason) {
+            case KvmAbi.KVM_EXIT_IO -> onPortIo();
+            case KvmAbi.KVM_EXIT_INTR -> null;
+            case KvmAbi.KVM_EXIT_DIRTY_RING_FULL -> {
+                dirty.harvest();
+                yield null;
+            }
+            case KvmAbi.KVM_EXIT_SHUTDOWN -> crash(SIGSEGV, "triple fault at RIP 0x"
+                    + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
+            case KvmAbi.KVM_EXIT_HLT -> crash(SIGSEGV, "hlt executed");
+            case KvmAbi.KVM_EXIT_INTERNAL_ERROR -> crash(SIGILL,
+                    "KVM internal error " + vcpu.internalErrorSuberror() + " (instruction KVM cannot emulate)");
+            case KvmAbi.KVM_EXIT_FAIL_ENTRY -> crash(SIGSEGV,
+                    "VM entry failed, hardware reason 0x" + Long.toHexString(vcpu.failEntryReason()));
+            default -> crash(SIGSEGV, "unexpected KVM exit " + reason);
+        };
     }
 
     private RunResult onPortIo() {
@@ -439,14 +525,24 @@ public final class GuestVm implements AutoCloseable {
         return RunResult.crashed(signal, detail);
     }
 
+    /**
+     * Releases the VM. Idempotent; interrupts and dirty-page queries from other threads after it
+     * do nothing. The caller must make sure no thread runs the vCPU any more.
+     */
     @Override
     public void close() {
+        synchronized (interruptLock) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        if (dirty != null) {
+            dirty.close(); // before the ring is unmapped with the vCPU
+        }
         process.files().closeAll();
         vcpu.close();
         vm.close();
-        if (dirty != null) {
-            dirty.close();
-        }
         waiter.close();
         memory.close();
     }

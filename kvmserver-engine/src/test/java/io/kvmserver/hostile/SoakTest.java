@@ -23,9 +23,12 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Load on loopback against ephemeral request VMs ({@code threads 2}): concurrent clients send a
- * mix of normal, slow, crashing and looping requests ({@code hostile_server.c}). Every normal
- * request must get its own right answer, and after a warm-up the JVM's fd count and resident
- * memory must stay flat.
+ * mix of normal, slow, crashing and looping requests and the attacks of the isolation suite
+ * ({@code hostile_isolation.c}: writes into the template's pipes and counters, shutting down and
+ * hijacking the listener, FIFOs that block, gigabyte unmaps, giant console writes, host writes
+ * past the memory limit, unbounded ppoll). Every normal request must get its own right answer,
+ * every check of the template's shared objects must find them pristine, and after a warm-up the
+ * JVM's fd count and resident memory must stay flat.
  *
  * <p>Bounded for CI: {@code -Dsoak.seconds} (default 60) of load, of which the first quarter is
  * warm-up. A longer run: {@code -Dsoak.seconds=600}; results are recorded in
@@ -62,13 +65,22 @@ class SoakTest {
         return sample();
     }
 
+    /** Attacks on what VMs share; each answers something, or is cut off at the time limit. */
+    private static final List<String> ATTACKS = List.of("/shared/write", "/listener/break", "/listener/hijack",
+            "/fifo/write", "/fifo/block", "/memory/unmap", "/console/huge", "/read-zero/256", "/ppoll",
+            "/stdout/flood", "/race/probe/100", "/lock/try", "/names", "/sockopt");
+    private static final String PRISTINE = "pipe=template-pipe pair=template-pair event=5 timer=armed";
+
     @Test
-    void mixedLoadLosesNoNormalRequestAndLeaksNothing() throws Exception {
+    void mixedLoadLosesNoNormalRequestAndLeaksNothing(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        new ProcessBuilder("mkfifo", dir.resolve("fifo").toString()).start().waitFor();
+        Files.createDirectories(dir.resolve("d"));
         long bugs = SyscallTable.emulationBugs();
         AtomicLong normal = new AtomicLong();
         AtomicLong slow = new AtomicLong();
         AtomicLong crash = new AtomicLong();
         AtomicLong loop = new AtomicLong();
+        AtomicLong attacks = new AtomicLong();
         List<String> wrong = java.util.Collections.synchronizedList(new ArrayList<>());
         long start = System.nanoTime();
         long warmupEnd = start + Duration.ofSeconds(SECONDS).toNanos() / 4;
@@ -77,8 +89,11 @@ class SoakTest {
         Sample last;
         List<Long> rssTrail = new ArrayList<>();
         ServerStats stats;
-        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_server"), List.of(), b -> b.ephemeral(true)
-                .threads(2).maxRequestTime(Duration.ofSeconds(1)).maxMainMemory(HostileRuns.MEMORY))) {
+        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_isolation"),
+                List.of(dir.toString(), dir.toString()), b -> b.ephemeral(true).threads(2)
+                        .maxRequestTime(Duration.ofSeconds(1)).maxMainMemory(4L << 30)
+                        .maxRequestMemory(64L << 20).limitRequestMemory(64L << 20)
+                        .allowWrite(List.of(dir.toString())))) {
             ExecutorService clients = Executors.newFixedThreadPool(CLIENTS);
             // Warm-up, then the measured phase; fds and RSS are sampled between phases, with no
             // connection in flight, and at the end.
@@ -90,18 +105,30 @@ class SoakTest {
                         SplittableRandom random = new SplittableRandom(client * 31L + phaseEnd);
                         for (long i = 0; System.nanoTime() < phaseEnd; i++) {
                             int dice = random.nextInt(100);
-                            if (dice < 86) {
+                            if (dice < 80) {
                                 String id = client + "-" + phaseEnd % 1000 + "-" + i;
                                 String body = s.get("/normal/" + id);
                                 normal.incrementAndGet();
                                 if (!body.equals("ok " + id)) {
                                     wrong.add(id + " -> " + body);
                                 }
-                            } else if (dice < 93) {
+                            } else if (dice < 83) {
+                                String body = s.get("/shared/read");
+                                normal.incrementAndGet();
+                                if (!body.equals(PRISTINE)) {
+                                    wrong.add("shared -> " + body);
+                                }
+                            } else if (dice < 88) {
                                 String body = s.get("/slow/" + (20 + random.nextInt(100)));
                                 slow.incrementAndGet();
                                 if (!body.equals("slept")) {
                                     wrong.add("slow -> " + body);
+                                }
+                            } else if (dice < 93) {
+                                String body = s.get(ATTACKS.get(random.nextInt(ATTACKS.size())));
+                                attacks.incrementAndGet();
+                                if (body.contains("HIJACKED")) {
+                                    wrong.add("hijacked -> " + body);
                                 }
                             } else if (dice < 99) {
                                 s.get("/crash");
@@ -130,15 +157,16 @@ class SoakTest {
             stats = s.server().stats();
         }
         String report = String.format("soak: %d s, %d clients, threads 2, ephemeral: normal=%d slow=%d crash=%d loop=%d"
-                + " wrong-or-lost=%d resets=%d failed-resets=%d; host fds after warm-up %d, at end %d;"
-                + " VmRSS after warm-up %d MiB, at end %d MiB; VmRSS each second (MiB): %s%n", SECONDS, CLIENTS, normal.get(), slow.get(),
-                crash.get(), loop.get(), wrong.size(), stats.resets(), stats.failedResets(), warm.fds(), last.fds(),
-                warm.rssKib() >> 10, last.rssKib() >> 10, rssTrail);
+                + " attacks=%d wrong-or-lost=%d resets=%d failed-resets=%d; host fds after warm-up %d, at end %d;"
+                + " VmRSS after warm-up %d MiB, at end %d MiB; VmRSS each second (MiB): %s%n", SECONDS, CLIENTS,
+                normal.get(), slow.get(), crash.get(), loop.get(), attacks.get(), wrong.size(), stats.resets(),
+                stats.failedResets(), warm.fds(), last.fds(), warm.rssKib() >> 10, last.rssKib() >> 10, rssTrail);
         System.out.print(report);
         Files.writeString(Path.of("target/soak-report.txt"), report);
         assertThat(wrong).as("normal requests with a wrong or missing answer").isEmpty();
         assertThat(normal.get()).isGreaterThan(SECONDS * 5);
         assertThat(crash.get() + loop.get()).isPositive();
+        assertThat(attacks.get()).isPositive();
         assertThat(stats.failedResets()).isZero();
         assertThat(stats.requests(ServerStats.Outcome.CRASH)).isEqualTo(crash.get());
         assertThat(last.fds()).as("host fds at the end vs after warm-up").isBetween(warm.fds() - FD_SLACK,

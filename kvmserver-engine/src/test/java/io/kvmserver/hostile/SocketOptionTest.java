@@ -24,7 +24,7 @@ class SocketOptionTest {
                 nodelay=0 errno=0
                 attach_filter=-1 errno=92
                 attach_bpf=-1 errno=92
-                mark=-1 errno=92
+                mark=-1 errno=1
                 ipt_set_replace=-1 errno=92
                 zerocopy_receive=-1 errno=92
                 ulp=-1 errno=92

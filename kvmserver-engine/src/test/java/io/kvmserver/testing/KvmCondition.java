@@ -7,11 +7,11 @@ import org.junit.jupiter.api.extension.ExecutionCondition;
 import org.junit.jupiter.api.extension.ExtensionContext;
 
 /** The condition behind {@link RequiresKvm}. */
-final class KvmCondition implements ExecutionCondition {
+public final class KvmCondition implements ExecutionCondition {
 
     private static final String REQUIRE = "KVMSERVER_REQUIRE_KVM";
 
-    static boolean required() {
+    public static boolean required() {
         return "1".equals(System.getenv(REQUIRE)) || "true".equalsIgnoreCase(System.getenv(REQUIRE));
     }
 

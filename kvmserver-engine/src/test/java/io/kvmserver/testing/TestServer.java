@@ -32,6 +32,12 @@ public final class TestServer implements AutoCloseable {
      * args may write {@code PORT} where the port goes.
      */
     public static TestServer start(Path program, List<String> extraArgs, UnaryOperator<KvmServerOptions.Builder> options) {
+        return start(program, extraArgs, options, (stream, address, length) -> length);
+    }
+
+    /** As {@link #start(Path, List, UnaryOperator)}, with the guest's output going to {@code console}. */
+    public static TestServer start(Path program, List<String> extraArgs, UnaryOperator<KvmServerOptions.Builder> options,
+            GuestConsole console) {
         int port = freePort();
         List<String> args = new java.util.ArrayList<>();
         args.add(Integer.toString(port));
@@ -46,8 +52,7 @@ public final class TestServer implements AutoCloseable {
                 .maxMainMemory(1L << 30)).build();
         KvmServerOptions built = configured.toBuilder().args(configured.args().stream()
                 .map(a -> a.equals("PORT") ? Integer.toString(port) : a).toList()).build();
-        GuestConsole quiet = (stream, address, length) -> length;
-        return new TestServer(KvmServer.start(built, quiet, Map.of()), port);
+        return new TestServer(KvmServer.start(built, console, Map.of()), port);
     }
 
     public static int freePort() {

@@ -1,0 +1,213 @@
+package io.kvmserver.linux;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import io.kvmserver.kvm.LibC;
+import java.util.ArrayDeque;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Guest output between the VMs and wherever it goes (the runner's stdout, a logger): a bounded
+ * buffer that a thread of its own drains into the real console.
+ *
+ * <p>Why: the real console can block (a full pipe to a slow reader, a stalled log appender). A VM
+ * thread must never block in the host on its guest's behalf, or a request outlives its time
+ * limit and a server with one VM stops serving. Here a guest write only copies into the buffer;
+ * when the buffer is full it waits in the VM's waiter (so the request's time limit and shutdown
+ * still end it), never on the real console. Nothing the guest wrote is dropped. The copy is in
+ * bounded chunks: no allocation is sized by what the guest passes.
+ */
+public final class BufferedConsole implements GuestConsole, AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(BufferedConsole.class);
+    /** Bytes held at most: guest writes beyond it wait for the real console to catch up. */
+    static final int CAPACITY = 256 * 1024;
+    /** The largest piece handed to the real console at once. */
+    private static final int CHUNK = 64 * 1024;
+    private static final long FULL_RETRY_NANOS = 1_000_000L;
+
+    private record Segment(int stream, int length) {
+    }
+
+    private final GuestConsole target;
+    private final Memory ring = new Memory(CAPACITY);
+    private final ArrayDeque<Segment> segments = new ArrayDeque<>();
+    private final Object lock = new Object();
+    private int head;
+    private int used;
+    private boolean draining;
+    private boolean closed;
+    private Thread drainer;
+
+    private BufferedConsole(GuestConsole target) {
+        this.target = target;
+    }
+
+    /** Buffers writes to {@code target}, which may block; {@code target} is called from one thread. */
+    public static BufferedConsole of(GuestConsole target) {
+        return target instanceof BufferedConsole b ? b : new BufferedConsole(target);
+    }
+
+    /**
+     * Copies what fits of {@code length} bytes (at most {@link #CHUNK}) and returns that count, as
+     * a short write to a pipe would; waits while the buffer is full, {@code -EINTR} if the VM is
+     * kicked meanwhile.
+     */
+    @Override
+    public long write(int stream, long hostAddress, long length) {
+        if (length <= 0) {
+            return 0;
+        }
+        int want = (int) Math.min(length, CHUNK);
+        while (true) {
+            synchronized (lock) {
+                if (closed) {
+                    return -Errno.EPIPE;
+                }
+                int free = CAPACITY - used;
+                if (free > 0) {
+                    int n = Math.min(want, free);
+                    copyIn(stream, hostAddress, n);
+                    startDrainer();
+                    lock.notifyAll();
+                    return n;
+                }
+            }
+            if (!waitForSpace()) {
+                return -Errno.EINTR;
+            }
+        }
+    }
+
+    private void copyIn(int stream, long from, int n) {
+        int tail = (head + used) % CAPACITY;
+        int first = Math.min(n, CAPACITY - tail);
+        LibC.memcpy(Pointer.nativeValue(ring) + tail, from, first);
+        if (first < n) {
+            LibC.memcpy(Pointer.nativeValue(ring), from + first, n - first);
+        }
+        used += n;
+        Segment last = segments.peekLast();
+        if (last != null && last.stream == stream) {
+            segments.pollLast();
+            segments.addLast(new Segment(stream, last.length + n));
+        } else {
+            segments.addLast(new Segment(stream, n));
+        }
+    }
+
+    private static boolean waitForSpace() {
+        try {
+            return HostWaiter.current().sleep(FULL_RETRY_NANOS);
+        } catch (IllegalStateException notOnAVmThread) {
+            try {
+                Thread.sleep(1);
+                return true;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+    }
+
+    private void startDrainer() {
+        if (drainer == null) {
+            drainer = new Thread(this::drain, "kvmserver-console");
+            drainer.setDaemon(true);
+            drainer.start();
+        }
+    }
+
+    private void drain() {
+        while (true) {
+            int stream;
+            int start;
+            int n;
+            synchronized (lock) {
+                while (used == 0 && !closed) {
+                    try {
+                        lock.wait();
+                    } catch (InterruptedException e) {
+                        return;
+                    }
+                }
+                if (used == 0) {
+                    return;
+                }
+                Segment s = segments.peekFirst();
+                stream = s.stream;
+                start = head;
+                n = Math.min(Math.min(s.length, CHUNK), CAPACITY - head);
+                draining = true;
+            }
+            writeFully(stream, Pointer.nativeValue(ring) + start, n);
+            synchronized (lock) {
+                Segment s = segments.pollFirst();
+                if (s.length > n) {
+                    segments.addFirst(new Segment(s.stream, s.length - n));
+                }
+                head = (head + n) % CAPACITY;
+                used -= n;
+                draining = false;
+                lock.notifyAll();
+            }
+        }
+    }
+
+    private void writeFully(int stream, long address, int length) {
+        long done = 0;
+        while (done < length) {
+            long n;
+            try {
+                n = target.write(stream, address + done, length - done);
+            } catch (RuntimeException e) {
+                log.warn("guest output could not be written: {}", e.toString());
+                return;
+            }
+            if (n <= 0) {
+                if (n != -Errno.EINTR && n != -Errno.EAGAIN) {
+                    return; // the real console is gone (EPIPE): nothing more can reach it
+                }
+                continue;
+            }
+            done += n;
+        }
+    }
+
+    /**
+     * Waits until everything written so far has reached the real console, for at most
+     * {@code timeout} (negative: as long as it takes). Returns whether it all did.
+     */
+    public boolean flush(long timeout, TimeUnit unit) {
+        long deadline = timeout < 0 ? Long.MAX_VALUE : System.nanoTime() + unit.toNanos(timeout);
+        synchronized (lock) {
+            while (used > 0 || draining) {
+                long left = deadline - System.nanoTime();
+                if (left <= 0) {
+                    return false;
+                }
+                try {
+                    TimeUnit.NANOSECONDS.timedWait(lock, Math.min(left, 100_000_000L));
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return false;
+                }
+            }
+            return true;
+        }
+    }
+
+    /** Flushes (for at most 5 s) and stops the draining thread; later writes fail with {@code EPIPE}. */
+    @Override
+    public void close() {
+        if (!flush(5, TimeUnit.SECONDS)) {
+            log.warn("guest output still waiting after 5 s was dropped: the console did not take it");
+        }
+        synchronized (lock) {
+            closed = true;
+            lock.notifyAll();
+        }
+    }
+}

@@ -1,0 +1,120 @@
+package io.kvmserver.linux;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import io.kvmserver.kvm.LibC;
+
+/**
+ * Advisory locks: {@code flock(2)} and {@code fcntl(2)} record locks, real between request VMs
+ * that share a volume, so that SQLite-style locking keeps their files consistent.
+ *
+ * <p>Each VM is one process, and the host sees all VMs as one process (the JVM): POSIX record
+ * locks on the host would never conflict between them. Open file description ({@code F_OFD_*})
+ * locks do, and they are taken here on each description's own host fd
+ * ({@link HostFile#privateHostFd()}), so two VMs conflict as two processes would, and a lock ends
+ * with the description: at the latest when the VM's reset closes it. The host call never blocks:
+ * a waiting lock ({@code F_SETLKW}, {@code flock} without {@code LOCK_NB}) is retried in the VM's
+ * waiter, so that the request's time limit ends the wait.
+ */
+final class FileLocks {
+
+    static final int F_GETLK = 5;
+    static final int F_SETLK = 6;
+    static final int F_SETLKW = 7;
+    static final int F_OFD_GETLK = 36;
+    static final int F_OFD_SETLK = 37;
+    static final int F_OFD_SETLKW = 38;
+    private static final int LOCK_SH = 1;
+    private static final int LOCK_EX = 2;
+    private static final int LOCK_NB = 4;
+    private static final int LOCK_UN = 8;
+    private static final int FLOCK_SIZE = 32;
+    private static final int F_RDLCK = 0;
+    private static final int F_WRLCK = 1;
+    private static final int F_UNLCK = 2;
+    /** How often a waiting lock tries again. */
+    private static final long RETRY_NANOS = 2_000_000L;
+
+    private FileLocks() {
+    }
+
+    static long flock(Syscall c) {
+        FileDescription f = c.files().get(c.intArg(0));
+        int operation = c.intArg(1);
+        int kind = operation & ~LOCK_NB;
+        if (kind != LOCK_SH && kind != LOCK_EX && kind != LOCK_UN) {
+            return -Errno.EINVAL;
+        }
+        int fd = lockFd(f);
+        if (fd < 0) {
+            return fd;
+        }
+        boolean wait = (operation & LOCK_NB) == 0 && kind != LOCK_UN;
+        return retrying(wait, () -> LibC.syscall(SyscallNumbers.FLOCK, fd, kind | (kind == LOCK_UN ? 0 : LOCK_NB), 0,
+                0, 0, 0));
+    }
+
+    /** fcntl's lock commands, POSIX and OFD alike, as OFD locks on the description's own host fd. */
+    static long fcntl(Syscall c, FileDescription f, int command, long flockAddress) {
+        AddressSpace m = c.memory();
+        boolean get = command == F_GETLK || command == F_OFD_GETLK;
+        m.check(flockAddress, FLOCK_SIZE, AddressSpace.PROT_READ | (get ? AddressSpace.PROT_WRITE : 0));
+        byte[] request = m.readBytes(flockAddress, FLOCK_SIZE);
+        int type = (request[0] & 0xff) | (request[1] << 8);
+        if (type != F_RDLCK && type != F_WRLCK && type != F_UNLCK) {
+            return -Errno.EINVAL;
+        }
+        int access = f.statusFlags() & OpenFlags.O_ACCMODE;
+        if (!get && ((type == F_RDLCK && access == OpenFlags.O_WRONLY) || (type == F_WRLCK && access == OpenFlags.O_RDONLY))) {
+            return -Errno.EBADF; // fcntl(2): the lock type needs the matching access mode
+        }
+        if ((command == F_OFD_GETLK || command == F_OFD_SETLK || command == F_OFD_SETLKW) && readPid(request) != 0) {
+            return -Errno.EINVAL;
+        }
+        int fd = lockFd(f);
+        if (fd < 0) {
+            return fd;
+        }
+        try (Memory flock = new Memory(FLOCK_SIZE)) {
+            flock.write(0, request, 0, FLOCK_SIZE);
+            flock.setInt(24, 0); // l_pid: 0 for OFD locks
+            long address = Pointer.nativeValue(flock);
+            if (get) {
+                long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.FCNTL, fd, F_OFD_GETLK, address, 0, 0, 0));
+                if (rc == 0) {
+                    m.writeBytes(flockAddress, flock.getByteArray(0, FLOCK_SIZE));
+                }
+                return rc;
+            }
+            boolean wait = command == F_SETLKW || command == F_OFD_SETLKW;
+            return retrying(wait, () -> LibC.syscall(SyscallNumbers.FCNTL, fd, F_OFD_SETLK, address, 0, 0, 0));
+        }
+    }
+
+    private static int readPid(byte[] flock) {
+        return (flock[24] & 0xff) | (flock[25] & 0xff) << 8 | (flock[26] & 0xff) << 16 | flock[27] << 24;
+    }
+
+    /** The host fd whose locks are this description's alone; {@code -errno} for a file without one. */
+    private static int lockFd(FileDescription f) {
+        if (f instanceof HostFile h) {
+            int fd = h.privateHostFd();
+            return fd < 0 ? fd : fd;
+        }
+        return f.hostFd() >= 0 ? -Errno.EINVAL : -Errno.EBADF;
+    }
+
+    /** Runs a non-blocking lock call; while it conflicts and the guest waits, tries again. */
+    private static long retrying(boolean wait, HostFile.HostCall call) {
+        while (true) {
+            long rc = HostFile.call(call);
+            boolean conflict = rc == -Errno.EAGAIN || rc == -Errno.EACCES;
+            if (!conflict || !wait) {
+                return rc == -Errno.EACCES ? -Errno.EAGAIN : rc;
+            }
+            if (!HostWaiter.current().sleep(RETRY_NANOS)) {
+                return -Errno.EINTR;
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+package io.kvmserver.hostile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.linux.SyscallTable;
+import io.kvmserver.server.ServerStats;
+import io.kvmserver.testing.Eventually;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The host never allocates memory for a guest without a bound: zeroing gigabytes the guest never
+ * touched costs nothing, the engine's own bookkeeping has Linux's limits, and output is copied in
+ * bounded chunks. Measured on this JVM's own resident memory.
+ */
+@RequiresKvm
+class HostMemoryTest {
+
+    private static final long MIB = 1L << 20;
+
+    private static TestServer start(Path dir) {
+        return TestServer.start(GuestPrograms.get("hostile_isolation"), List.of(dir.toString(), dir.toString()),
+                b -> b.allowWrite(List.of(dir.toString())).ephemeral(true).threads(1).maxMainMemory(8L << 30));
+    }
+
+    /** A field of this JVM's {@code /proc/self/status}, in bytes. */
+    static long status(String field) throws IOException {
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith(field + ":")) {
+                return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+            }
+        }
+        throw new IllegalStateException("no " + field + " in /proc/self/status");
+    }
+
+    /**
+     * Starts measuring this JVM's peak resident memory from now ({@code clear_refs} 5 resets
+     * {@code VmHWM}), and returns the resident memory now.
+     */
+    static long resetPeak() throws IOException {
+        Files.writeString(Path.of("/proc/self/clear_refs"), "5");
+        return status("VmRSS");
+    }
+
+    /** How far this JVM's peak resident memory rose above {@code base} since {@link #resetPeak()}. */
+    static long peakGrowth(long base) throws IOException {
+        return status("VmHWM") - base;
+    }
+
+    @Test
+    void unmappingGigabytesTheGuestNeverTouchedAllocatesNothing(@TempDir Path dir) throws Exception {
+        try (TestServer s = start(dir)) {
+            s.get("/normal/0");
+            long base = resetPeak();
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/memory/unmap")).isEqualTo("madvise=0 fixed=ok munmap=0");
+            }
+            assertThat(peakGrowth(base)).as("JVM peak resident growth for 3 x 3 GiB zeroed").isLessThan(256 * MIB);
+            ServerStats stats = s.server().stats();
+            assertThat(stats.failures()).isZero();
+        }
+    }
+
+    @Test
+    void mappingsStopAtLinuxsMapCountAndTheirListingIsStreamed(@TempDir Path dir) throws Exception {
+        long bugs = SyscallTable.emulationBugs();
+        try (TestServer s = start(dir)) {
+            String answer = s.get("/memory/maps");
+            assertThat(answer).matches("mapped=\\d+ enomem=16 lines=\\d+ bytes=\\d+");
+            long mapped = Long.parseLong(answer.replaceAll("mapped=(\\d+).*", "$1"));
+            long lines = Long.parseLong(answer.replaceAll(".*lines=(\\d+).*", "$1"));
+            assertThat(mapped).isBetween(60_000L, 65_530L);
+            assertThat(lines).isBetween(mapped, 65_530L);
+            assertThat(s.get("/normal/1")).isEqualTo("ok 1");
+        }
+        assertThat(SyscallTable.emulationBugs()).isEqualTo(bugs);
+    }
+
+    @Test
+    void aGiantConsoleWriteIsTakenInBoundedChunks(@TempDir Path dir) throws Exception {
+        try (TestServer s = start(dir)) {
+            long base = resetPeak();
+            String answer = s.get("/console/huge");
+            assertThat(answer).startsWith("wrote=");
+            long written = Long.parseLong(answer.substring("wrote=".length()));
+            assertThat(written).as("a short write, as to a pipe").isBetween(1L, 64 * 1024L);
+            assertThat(peakGrowth(base)).isLessThan(256 * MIB);
+        }
+    }
+
+    @Test
+    void hostWritesForTheGuestStopAtTheRequestMemoryLimit(@TempDir Path dir) throws Exception {
+        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_isolation"),
+                List.of(dir.toString(), dir.toString()), b -> b.ephemeral(true).threads(1).maxMainMemory(2L << 30)
+                        .maxRequestMemory(64 * MIB).limitRequestMemory(64 * MIB))) {
+            ServerStats stats = s.server().stats();
+            long base = resetPeak();
+            s.get("/read-zero/512");
+            assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.MEMORY_LIMIT), 1)).isEqualTo(1);
+            assertThat(peakGrowth(base)).as("JVM peak resident growth for a 512 MiB read into guest memory")
+                    .isLessThan(192 * MIB);
+            assertThat(s.get("/")).isNotEmpty();
+        }
+    }
+}

@@ -1,0 +1,89 @@
+package io.kvmserver.hostile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.linux.GuestConsole;
+import io.kvmserver.server.ServerStats;
+import io.kvmserver.testing.Eventually;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * No host call made for a guest outlasts the request's time limit or the server's shutdown: a
+ * FIFO without a peer, a blocking read on it, a console that does not take output, a timeout
+ * too large to add to a clock. The server keeps serving with a single VM.
+ */
+@RequiresKvm
+class HostWaitsTest {
+
+    private static final Duration LIMIT = Duration.ofMillis(1500);
+
+    private static TestServer start(Path dir, GuestConsole console, UnaryOperator<KvmServerOptions.Builder> more)
+            throws Exception {
+        Files.deleteIfExists(dir.resolve("fifo"));
+        new ProcessBuilder("mkfifo", dir.resolve("fifo").toString()).start().waitFor();
+        return TestServer.start(GuestPrograms.get("hostile_isolation"), List.of(dir.toString(), dir.toString()),
+                b -> more.apply(b.allowWrite(List.of(dir.toString())).ephemeral(true).threads(1)
+                        .maxRequestTime(LIMIT)), console);
+    }
+
+    @Test
+    void blockingFifoCallsEndAtTheRequestTimeLimitAndTheOnlyVmServesOn(@TempDir Path dir) throws Exception {
+        try (TestServer s = start(dir, (stream, address, length) -> length, b -> b)) {
+            assertThat(s.get("/fifo/read")).as("open for reading with no writer: at once, then EOF")
+                    .isEqualTo("read=0");
+            for (String blocking : List.of("/fifo/write", "/fifo/block", "/ppoll")) {
+                assertThat(s.get(blocking)).as(blocking).doesNotContain("open=").doesNotContain("returned=");
+                assertThat(s.get("/normal/1")).as("served after " + blocking).isEqualTo("ok 1");
+            }
+            ServerStats stats = s.server().stats();
+            assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.TIMEOUT), 3)).isEqualTo(3);
+        }
+    }
+
+    @Test
+    void aConsoleThatTakesNothingNeverHoldsAVmPastItsLimit(@TempDir Path dir) throws Exception {
+        CountDownLatch never = new CountDownLatch(1);
+        GuestConsole stuck = (stream, address, length) -> {
+            try {
+                never.await(); // a stdout pipe nobody reads
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return length;
+        };
+        TestServer s = start(dir, stuck, b -> b);
+        try {
+            s.get("/stdout/flood");
+            assertThat(s.get("/normal/2")).isEqualTo("ok 2");
+            ServerStats stats = s.server().stats();
+            assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.TIMEOUT), 1)).isEqualTo(1);
+        } finally {
+            never.countDown();
+            s.close();
+        }
+    }
+
+    @Test
+    void shutdownDoesNotWaitForAVmBlockedInTheHost(@TempDir Path dir) throws Exception {
+        TestServer s = start(dir, (stream, address, length) -> length, b -> b.maxRequestTime(Duration.ofMinutes(10)));
+        CompletableFuture<String> blocked = CompletableFuture.supplyAsync(() -> s.get("/fifo/write"));
+        assertThat(Eventually.reaches(() -> s.server().busyVms(), 1)).isEqualTo(1);
+        CompletableFuture<Void> closing = CompletableFuture.runAsync(() -> s.server().close(Duration.ofMillis(500)));
+        closing.get(30, TimeUnit.SECONDS); // a host wait that ignored shutdown would hang here
+        assertThat(s.server().aliveVms()).isZero();
+        blocked.get(30, TimeUnit.SECONDS);
+    }
+}

@@ -1,0 +1,64 @@
+package io.kvmserver.hostile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.config.Volume;
+import io.kvmserver.testing.Eventually;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Linux behaviour that programs depend on and that a sandbox can easily get wrong: locks between
+ * request VMs sharing a volume, socket time limits, mkdir of an existing read-only directory,
+ * socket options that need host capabilities, and names that must be the guest's, never the host's.
+ */
+@RequiresKvm
+class LinuxBehaviourTest {
+
+    @Test
+    void locksConflictBetweenRequestVmsSharingAVolume(@TempDir Path volume) throws Exception {
+        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_isolation"), List.of("/data", "/data"),
+                b -> b.volumes(List.of(new Volume(volume.toString(), "/data", true))).ephemeral(true).threads(2))) {
+            CompletableFuture<String> holder = CompletableFuture.supplyAsync(() -> s.get("/lock/hold/2000"));
+            assertThat(Eventually.reaches(() -> Files.exists(volume.resolve("locked")) ? 1 : 0, 1)).isEqualTo(1);
+            assertThat(s.get("/lock/try")).isEqualTo("try=EAGAIN getlk=locked flock=EAGAIN");
+            assertThat(holder.get(30, TimeUnit.SECONDS)).isEqualTo("held=0 flock=0");
+            assertThat(s.get("/lock/try")).as("released with the holder's request")
+                    .isEqualTo("try=0 getlk=unlocked flock=0");
+        }
+    }
+
+    @Test
+    void socketsKeepTheirReceiveTimeoutAndRefusePrivilegedOptions(@TempDir Path dir) {
+        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_isolation"), List.of(dir.toString(), "/"),
+                b -> b.allowWrite(List.of(dir.toString())).ephemeral(true))) {
+            assertThat(s.get("/rcvtimeo")).isEqualTo("recv=-1 errno=EAGAIN waited=yes");
+            assertThat(s.get("/sockopt")).isEqualTo(
+                    "transparent=EPERM freebind=EPERM mark=EPERM prio7=EPERM prio3=0 v6transparent=EPERM");
+        }
+    }
+
+    @Test
+    void guestNamesAreTheGuestsAndMkdirOfAReadOnlyDirectoryIsEexist(@TempDir Path tmp) throws Exception {
+        Path app = Files.createDirectories(tmp.resolve("app"));
+        Path program = Files.copy(GuestPrograms.get("hostile_isolation"), app.resolve("server"),
+                StandardCopyOption.COPY_ATTRIBUTES);
+        Path data = Files.createDirectories(tmp.resolve("data"));
+        Path readOnly = Files.createDirectories(tmp.resolve("ro/existing"));
+        try (TestServer s = TestServer.start(program, List.of("/data", "/ro/existing"), b -> b
+                .volumes(List.of(new Volume(app.toString(), "/app", false), new Volume(data.toString(), "/data", true),
+                        new Volume(readOnly.getParent().toString(), "/ro", false))).ephemeral(true))) {
+            assertThat(s.get("/names")).isEqualTo("bind=0 sock=/data/u.sock exe=/app/server execfn=/app/server");
+            assertThat(s.get("/mkdir/ro")).isEqualTo("mkdir=EEXIST");
+        }
+    }
+}

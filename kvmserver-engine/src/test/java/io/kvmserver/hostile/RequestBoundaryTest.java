@@ -1,0 +1,65 @@
+package io.kvmserver.hostile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.server.ServerStats;
+import io.kvmserver.testing.CapturedConsole;
+import io.kvmserver.testing.Eventually;
+import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Where requests begin and end, with the unmodified python3 and its asyncio server: a client that
+ * connects and hangs up without a word (a TCP health probe) ends its request at once instead of
+ * holding the VM until the time limit, and the template is frozen where the program waits for
+ * connections, not at a zero-timeout poll inside its start-up.
+ */
+@RequiresKvm
+class RequestBoundaryTest {
+
+    private static final Path PYTHON = Path.of("/usr/bin/python3");
+    private static final Path SCRIPTS = Path.of("src/test/python").toAbsolutePath();
+
+    private static TestServer python(String script, CapturedConsole console) throws Exception {
+        Path stdlib = PYTHON.toRealPath().getParent().getParent().resolve("lib")
+                .resolve(PYTHON.toRealPath().getFileName().toString());
+        return TestServer.start(PYTHON, List.of(), b -> b.args(List.of(SCRIPTS.resolve(script).toString(), "PORT"))
+                .allowRead(List.of(stdlib.toString(), SCRIPTS.toString())).ephemeral(true).threads(1)
+                .maxRequestTime(Duration.ofSeconds(60)), console);
+    }
+
+    @Test
+    void aClientThatConnectsAndHangsUpFreesTheVmAtOnce() throws Exception {
+        try (TestServer s = python("asyncio_server.py", new CapturedConsole())) {
+            ServerStats stats = s.server().stats();
+            for (int i = 0; i < 3; i++) {
+                try (Socket probe = new Socket()) {
+                    probe.connect(new InetSocketAddress("127.0.0.1", s.port()));
+                }
+                // Bounded well below the 60 s request limit: the probe's request must end by itself.
+                assertThat(Eventually.reaches(stats::resets, i * 2 + 1L)).as("reset after probe %d", i)
+                        .isGreaterThanOrEqualTo(i * 2 + 1L);
+                assertThat(s.get("/")).isEqualTo("python served=1");
+                assertThat(Eventually.reaches(stats::resets, i * 2 + 2L)).isGreaterThanOrEqualTo(i * 2 + 2L);
+            }
+            assertThat(stats.requests(ServerStats.Outcome.TIMEOUT)).isZero();
+        }
+    }
+
+    @Test
+    void startUpAfterAZeroTimeoutPollRunsOnceInTheTemplate() throws Exception {
+        CapturedConsole console = new CapturedConsole();
+        try (TestServer s = python("asyncio_startup.py", console)) {
+            for (int i = 0; i < 5; i++) {
+                assertThat(s.get("/")).isEqualTo("served=1");
+            }
+        }
+        assertThat(console.text().split("start-up finished", -1)).as(console.text()).hasSize(2);
+    }
+}
