@@ -20,7 +20,7 @@ class RuntimeFixturesNativeTest {
 
     private static void assertCounts(RuntimeGuest guest) {
         int port = TestServer.freePort();
-        try (NativeServer server = NativeServer.start(guest.nativeCommand(port), port)) {
+        try (NativeServer server = NativeServer.start(guest.nativeCommand(port), guest.env(), port)) {
             for (int n = 1; n <= CONNECTIONS; n++) {
                 assertThat(guest.ask(port)).as("%s, connection %d\n%s", guest, n, server.output())
                         .isEqualTo(guest.answerAfter().apply(n));

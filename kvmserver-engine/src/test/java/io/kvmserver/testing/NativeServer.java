@@ -27,13 +27,20 @@ public final class NativeServer implements AutoCloseable {
         this.command = command;
     }
 
-    /** Starts {@code command} and returns once it accepts connections on {@code port}. */
-    public static NativeServer start(List<String> command, int port) {
+    /**
+     * Starts {@code command} with {@code env} ({@code NAME=VALUE}) added to this process's
+     * environment, and returns once it accepts connections on {@code port}.
+     */
+    public static NativeServer start(List<String> command, List<String> env, int port) {
         try {
             Path output = Files.createTempFile(Files.createDirectories(Path.of("target/native-servers")), "server", ".log");
-            Process p = new ProcessBuilder(command).redirectErrorStream(true)
-                    .redirectOutput(output.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
-                    .start();
+            ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(output.toFile()).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+            for (String variable : env) {
+                int eq = variable.indexOf('=');
+                builder.environment().put(variable.substring(0, eq), variable.substring(eq + 1));
+            }
+            Process p = builder.start();
             NativeServer server = new NativeServer(p, output, command);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(START_SECONDS);
             while (!server.accepts(port)) {

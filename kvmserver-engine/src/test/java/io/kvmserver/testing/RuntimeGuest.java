@@ -17,18 +17,20 @@ import java.util.function.UnaryOperator;
  * @param program     the executable, every link resolved
  * @param args        its arguments; {@code PORT} (alone or as {@code HOST:PORT}) is the port
  * @param allowRead   what the guest reads besides its program and shared libraries
+ * @param allowWrite  where the guest writes
  * @param env         its environment, {@code NAME=VALUE}
  * @param mainMemory  the guest's address range in bytes (JIT runtimes reserve many GiB)
  * @param request     the bytes a client sends on a new connection
  * @param httpBody    whether the answer is the body of an HTTP response (else the whole reply)
  * @param answerAfter the answer once the process has served {@code n} requests, this one included
  */
-public record RuntimeGuest(String name, Path program, List<String> args, List<String> allowRead, List<String> env,
+public record RuntimeGuest(String name, Path program, List<String> args, List<String> allowRead, List<String> allowWrite,
+        List<String> env,
         long mainMemory, String request, boolean httpBody, IntFunction<String> answerAfter) {
 
     /** The engine options that run this guest (add ephemeral, threads ... on top). */
     public UnaryOperator<KvmServerOptions.Builder> options() {
-        return b -> b.args(args).allowRead(allowRead).env(env).maxMainMemory(mainMemory);
+        return b -> b.args(args).allowRead(allowRead).allowWrite(allowWrite).env(env).maxMainMemory(mainMemory);
     }
 
     /** The command line that runs this guest natively on {@code port}. */
