@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,30 +22,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 
-static const char *check;
-static int failures;
-
-static void report(const char *verdict, const char *fmt, va_list ap) {
-    printf("%s %s: ", verdict, check);
-    vprintf(fmt, ap);
-    putchar('\n');
-    fflush(stdout);
-}
-static void ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void ok(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    report("OK", fmt, ap);
-    va_end(ap);
-}
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    report("FAIL", fmt, ap);
-    va_end(ap);
-    failures++;
-}
+#include "checks.h"
 
 static int install(int signo, void (*handler)(int, siginfo_t *, void *), int flags) {
     struct sigaction sa;
@@ -314,10 +290,7 @@ static void sigpipe_default(void) {
 }
 
 int main(int argc, char **argv) {
-    static const struct {
-        const char *name;
-        void (*run)(void);
-    } checks[] = {
+    static const struct check checks[] = {
         {"segv-fix", segv_fix},
         {"sigaltstack", sigaltstack_check},
         {"stack-overflow", stack_overflow},
@@ -325,17 +298,5 @@ int main(int argc, char **argv) {
         {"sigpipe-ignored", sigpipe_ignored},
         {"sigpipe-default", sigpipe_default},
     };
-    if (argc != 2) {
-        fprintf(stderr, "usage: signals segv-fix|sigaltstack|stack-overflow|sigalrm|sigpipe-ignored|sigpipe-default\n");
-        return 2;
-    }
-    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-        if (strcmp(argv[1], checks[i].name) == 0) {
-            check = checks[i].name;
-            checks[i].run();
-            return failures == 0 ? 0 : 1;
-        }
-    }
-    fprintf(stderr, "signals: unknown check '%s'\n", argv[1]);
-    return 2;
+    return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);
 }

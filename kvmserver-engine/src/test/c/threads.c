@@ -20,32 +20,7 @@
 #include <unistd.h>
 #include <x86intrin.h>
 
-static const char *check;
-static int failures;
-
-static void ok(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-#include <stdarg.h>
-static void report(const char *verdict, const char *fmt, va_list ap) {
-    printf("%s %s: ", verdict, check);
-    vprintf(fmt, ap);
-    putchar('\n');
-    fflush(stdout);
-}
-static void ok(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    report("OK", fmt, ap);
-    va_end(ap);
-}
-static void fail(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    report("FAIL", fmt, ap);
-    va_end(ap);
-    failures++;
-}
+#include "checks.h"
 
 static pid_t tid(void) { return (pid_t)syscall(SYS_gettid); }
 
@@ -335,27 +310,12 @@ static void robust_mutex(void) {
 }
 
 int main(int argc, char **argv) {
-    static const struct {
-        const char *name;
-        void (*run)(void);
-    } checks[] = {
+    static const struct check checks[] = {
         {"create-join", create_join},
         {"mutex-condvar", mutex_condvar},
         {"tls", tls},
         {"spin-wait", spin_wait},
         {"robust-mutex", robust_mutex},
     };
-    if (argc != 2) {
-        fprintf(stderr, "usage: threads create-join|mutex-condvar|tls|spin-wait|robust-mutex\n");
-        return 2;
-    }
-    for (size_t i = 0; i < sizeof checks / sizeof checks[0]; i++) {
-        if (strcmp(argv[1], checks[i].name) == 0) {
-            check = checks[i].name;
-            checks[i].run();
-            return failures == 0 ? 0 : 1;
-        }
-    }
-    fprintf(stderr, "threads: unknown check '%s'\n", argv[1]);
-    return 2;
+    return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);
 }
