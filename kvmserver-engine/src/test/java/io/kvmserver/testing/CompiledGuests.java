@@ -28,8 +28,12 @@ public final class CompiledGuests {
     public static Path go(String name) {
         return BUILT.computeIfAbsent("go:" + name, key -> {
             Path binary = OUTPUT.resolve(name).toAbsolutePath();
-            build(name, List.of(Runtimes.require("go").toString(), "build", "-trimpath", "-o", binary.toString(), "."),
+            Map<String, String> env = new java.util.HashMap<>(
                     Map.of("CGO_ENABLED", "0", "GOFLAGS", "-mod=mod", "GOPROXY", "off", "GOTOOLCHAIN", "local"));
+            if (System.getenv("GOCACHE") == null && System.getenv("HOME") == null && System.getenv("XDG_CACHE_HOME") == null) {
+                env.put("GOCACHE", OUTPUT.resolve("go-cache").toAbsolutePath().toString()); // go refuses to build without one
+            }
+            build(name, List.of(Runtimes.require("go").toString(), "build", "-trimpath", "-o", binary.toString(), "."), env);
             return binary;
         });
     }
