@@ -2,22 +2,30 @@ package io.kvmserver.testing;
 
 import com.sun.jna.Pointer;
 import io.kvmserver.linux.GuestConsole;
-import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 
-/** A guest console that keeps everything the guest printed, both streams together. */
+/**
+ * Keeps what a served guest writes to stdout and stderr (its last 64 KiB), so that a test that
+ * fails can show why the program did not start or answer.
+ */
 public final class CapturedConsole implements GuestConsole {
 
-    private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    private static final int KEEP = 64 * 1024;
+
+    private final StringBuilder text = new StringBuilder();
 
     @Override
     public synchronized long write(int stream, long hostAddress, long length) {
-        byte[] chunk = new Pointer(hostAddress).getByteArray(0, (int) length);
-        bytes.write(chunk, 0, chunk.length);
+        int n = (int) Math.min(length, KEEP);
+        text.append(new String(new Pointer(hostAddress).getByteArray(length - n, n), StandardCharsets.UTF_8));
+        if (text.length() > KEEP) {
+            text.delete(0, text.length() - KEEP);
+        }
         return length;
     }
 
+    /** Everything kept so far, for an assertion message. */
     public synchronized String text() {
-        return bytes.toString(StandardCharsets.UTF_8);
+        return text.toString();
     }
 }

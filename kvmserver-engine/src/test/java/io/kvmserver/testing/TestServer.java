@@ -29,13 +29,13 @@ public final class TestServer implements AutoCloseable {
 
     /**
      * Starts {@code program port extraArgs...} with the given options. Options that set their own
-     * args may write {@code PORT} where the port goes.
+     * args may write {@code PORT} where the port goes, alone or as {@code HOST:PORT}.
      */
     public static TestServer start(Path program, List<String> extraArgs, UnaryOperator<KvmServerOptions.Builder> options) {
         return start(program, extraArgs, options, (stream, address, length) -> length);
     }
 
-    /** As {@link #start(Path, List, UnaryOperator)}, with the guest's output going to {@code console}. */
+    /** As {@link #start(Path, List, UnaryOperator)}, with the guest's stdout and stderr going to {@code console}. */
     public static TestServer start(Path program, List<String> extraArgs, UnaryOperator<KvmServerOptions.Builder> options,
             GuestConsole console) {
         int port = freePort();
@@ -51,8 +51,16 @@ public final class TestServer implements AutoCloseable {
                 .maxRequestTime(Duration.ofSeconds(10))
                 .maxMainMemory(1L << 30)).build();
         KvmServerOptions built = configured.toBuilder().args(configured.args().stream()
-                .map(a -> a.equals("PORT") ? Integer.toString(port) : a).toList()).build();
+                .map(a -> withPort(a, port)).toList()).build();
         return new TestServer(KvmServer.start(built, console, Map.of()), port);
+    }
+
+    /** {@code arg} with the placeholder {@code PORT} (alone, or in {@code HOST:PORT}) replaced by {@code port}. */
+    public static String withPort(String arg, int port) {
+        if (arg.equals("PORT")) {
+            return Integer.toString(port);
+        }
+        return arg.endsWith(":PORT") ? arg.substring(0, arg.length() - "PORT".length()) + port : arg;
     }
 
     public static int freePort() {
@@ -73,17 +81,32 @@ public final class TestServer implements AutoCloseable {
 
     /** GET {@code path} on a new connection; returns the body, or the exception's class name. */
     public String get(String path) {
+        String response = exchange("GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        if (response.startsWith("ERROR:")) {
+            return response;
+        }
+        int body = response.indexOf("\r\n\r\n");
+        return body < 0 ? "NO-RESPONSE:" + response : response.substring(body + 4);
+    }
+
+    /**
+     * Sends {@code request} on a new connection and returns everything the server sends until it
+     * closes the connection, or the exception's class name.
+     */
+    public String exchange(String request) {
+        return exchange(port, request);
+    }
+
+    /** {@link #exchange(String)} with any server on a loopback port. */
+    public static String exchange(int port, String request) {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
             s.setSoTimeout(15_000);
             OutputStream out = s.getOutputStream();
-            out.write(("GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                    .getBytes(StandardCharsets.US_ASCII));
+            out.write(request.getBytes(StandardCharsets.US_ASCII));
             out.flush();
             InputStream in = s.getInputStream();
-            String response = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            int body = response.indexOf("\r\n\r\n");
-            return body < 0 ? "NO-RESPONSE:" + response : response.substring(body + 4);
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {
             return "ERROR:" + e.getClass().getSimpleName();
         }

@@ -1,0 +1,3 @@
+module kvmserver.io/guests/gocounter
+
+go 1.19
