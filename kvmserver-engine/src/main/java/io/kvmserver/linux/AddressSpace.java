@@ -4,6 +4,8 @@ import io.kvmserver.vm.GuestMemory;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.PageTables;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -420,10 +422,14 @@ public final class AddressSpace {
         return c;
     }
 
-    /** {@code /proc/self/maps} text for the program's mappings. */
+    /** {@code /proc/self/maps} text for the program's mappings, after the engine's vDSO pages. */
     public String maps() {
         StringBuilder sb = new StringBuilder();
-        for (Mapping m : mappings.values()) {
+        List<Mapping> all = new ArrayList<>();
+        all.add(new Mapping(GuestLayout.VVAR, GuestLayout.VVAR + PAGE, PROT_READ, "[vvar]"));
+        all.add(new Mapping(GuestLayout.VDSO, GuestLayout.VDSO + GuestLayout.VDSO_SIZE, PROT_READ | PROT_EXEC, "[vdso]"));
+        all.addAll(mappings.values());
+        for (Mapping m : all) {
             sb.append(String.format("%08x-%08x %c%c%cp 00000000 00:00 0 %s%n", m.start(), m.end(),
                     (m.prot() & PROT_READ) != 0 ? 'r' : '-', (m.prot() & PROT_WRITE) != 0 ? 'w' : '-',
                     (m.prot() & PROT_EXEC) != 0 ? 'x' : '-', m.name() == null ? "" : "                          " + m.name()));

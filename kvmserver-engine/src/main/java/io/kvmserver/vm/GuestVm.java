@@ -18,6 +18,9 @@ import io.kvmserver.linux.LinuxProcess;
 import io.kvmserver.linux.SyscallNumbers;
 import io.kvmserver.linux.Syscall;
 import io.kvmserver.linux.SyscallTable;
+import io.kvmserver.vdso.GuestClock;
+import io.kvmserver.vdso.TimePage;
+import io.kvmserver.vdso.VdsoImage;
 import io.kvmserver.x86.CpuSetup;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.PageTables;
@@ -60,6 +63,8 @@ public final class GuestVm implements AutoCloseable {
     private final HostWaiter waiter = new HostWaiter();
     private final VmSnapshot source;
     private final DirtyPages dirty;
+    /** The vDSO's time page, for a booted VM (a template): the host writes it until close. */
+    private TimePage timePage;
     private LinuxProcess process;
     private final Memory sregs = new Memory(KvmAbi.SREGS_SIZE);
     private final Memory segmentBases = CpuSetup.msrBlock(new long[][] {{CpuSetup.MSR_FS_BASE, 0},
@@ -109,8 +114,9 @@ public final class GuestVm implements AutoCloseable {
             space.map(stackBottom, STACK_SIZE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE
                     | (program.wantsExecutableStack() ? AddressSpace.PROT_EXEC : 0), "[stack]");
             long hwcap = kvm.cpuid(1, 0)[3] & 0xffffffffL;
+            installVdso(memory, tables);
             long sp = InitialStack.write(space, userLimit, loaded, kernel.programHostPath(), argv,
-                    kernel.environment(), hwcap);
+                    kernel.environment(), hwcap, GuestLayout.VDSO);
             LinuxProcess process = new LinuxProcess(space, files, cwd);
 
             vm = kvm.createVm();
@@ -124,7 +130,11 @@ public final class GuestVm implements AutoCloseable {
             vcpu.setReg(KvmAbi.RIP, loaded.entry());
             vcpu.setReg(KvmAbi.RSP, sp);
             vcpu.setReg(KvmAbi.RFLAGS, CpuSetup.USER_RFLAGS_FIXED);
-            return new GuestVm(vm, vcpu, memory, tables, kernel, process, null, null);
+            GuestVm booted = new GuestVm(vm, vcpu, memory, tables, kernel, process, null, null);
+            // Last: nothing can fail after it, and the host writes the page from now until close.
+            booted.timePage = GuestClock.shared(kvm).attach(memory.host(GuestLayout.VVAR, GuestLayout.PAGE_SIZE),
+                    GuestLayout.USER_START, userLimit);
+            return booted;
         } catch (RuntimeException e) {
             if (vm != null) {
                 vm.close();
@@ -132,6 +142,17 @@ public final class GuestVm implements AutoCloseable {
             memory.close();
             throw e;
         }
+    }
+
+    /**
+     * Writes the vDSO image and maps it and its time page for the program, read-only. They live in
+     * the engine's low region, which the program cannot map over; request VMs share the template's
+     * pages, and the host keeps the time page current (GuestClock).
+     */
+    private static void installVdso(GuestMemory memory, PageTables tables) {
+        memory.write(GuestLayout.VDSO, VdsoImage.bytes());
+        tables.set(GuestLayout.VDSO, GuestLayout.VDSO_SIZE, PageTables.PRESENT | PageTables.USER);
+        tables.set(GuestLayout.VVAR, GuestLayout.PAGE_SIZE, PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
     }
 
     /**
@@ -441,6 +462,9 @@ public final class GuestVm implements AutoCloseable {
 
     @Override
     public void close() {
+        if (timePage != null) {
+            timePage.close();
+        }
         process.files().closeAll();
         vcpu.close();
         vm.close();
