@@ -24,7 +24,7 @@
 #include <x86intrin.h>
 
 /* The vDSO and the host agree to within about a microsecond; allow a few. */
-#define SLACK_NS 20000LL
+#define SLACK_NS 5000LL
 
 static long long ns(struct timespec t) {
     return t.tv_sec * 1000000000LL + t.tv_nsec;

@@ -33,12 +33,15 @@ import org.slf4j.LoggerFactory;
  * (~2.5 µs here), and bracketing it between two host {@code clock_gettime} calls pairs a TSC
  * value with the host's clocks to within about a microsecond.
  *
- * <p>Every {@link #PERIOD_NANOS} it pairs the TSC with the host's clocks again, estimates their
- * rate per tick over the last samples (NTP slews {@code CLOCK_REALTIME}, {@code CLOCK_MONOTONIC}
- * and {@code CLOCK_BOOTTIME} alike; {@code CLOCK_MONOTONIC_RAW} never), and steers each guest
- * clock toward its host clock ({@link Timeline}): monotonic, within about a microsecond of the
- * host while the host's frequency is steady. The coarse clocks are their fine counterparts. The
- * CPU-time clocks are not served from the page: the vDSO makes the system call.
+ * <p>The clocks are built as the host kernel builds them: {@code CLOCK_MONOTONIC} and
+ * {@code CLOCK_MONOTONIC_RAW} are lines in the TSC ({@link Timeline}); {@code CLOCK_REALTIME} and
+ * {@code CLOCK_BOOTTIME} are {@code CLOCK_MONOTONIC} plus an offset, which changes only when the
+ * host's does (the clock is set; the host resumes from suspend), since NTP slews all three alike.
+ * Every {@link #PERIOD_NANOS} the host pairs the TSC with its clocks again, estimates their rate
+ * per tick over the last samples, and steers the two lines toward its own: monotonic, within
+ * about a microsecond of the host while the host's frequency is steady. The coarse clocks are
+ * their fine counterparts. The CPU-time clocks are not served from the page: the vDSO makes the
+ * system call.
  *
  * <p>Without TSC offset control (Linux before 5.16), without a constant, non-stop TSC, or when
  * the clock VM cannot be made, nothing is served from the page, and the vDSO makes the system
@@ -58,6 +61,11 @@ public final class GuestClock {
     private static final long LEAD_NANOS = 1_000_000;
     private static final int TSC_BRACKETS = 7;
     private static final int OFFSET_BRACKETS = 5;
+    /**
+     * A change of the host's realtime or boottime offset smaller than this is measurement noise
+     * (a bracket of two JNA calls, a few hundred nanoseconds), not the clock being set.
+     */
+    private static final long OFFSET_STEP_NS = 5_000;
 
     static final int CLOCK_REALTIME = 0;
     static final int CLOCK_MONOTONIC = 1;
@@ -77,10 +85,12 @@ public final class GuestClock {
     private final long periodTicks;
     private final long leadTicks;
     private final List<TimePage> pages = new ArrayList<>();
-    private Timeline realtime = new Timeline(true);
-    private Timeline monotonic = new Timeline(false);
-    private Timeline raw = new Timeline(false);
-    private Timeline boottime = new Timeline(false);
+    private Timeline monotonic = new Timeline();
+    private Timeline raw = new Timeline();
+    /** {@code CLOCK_REALTIME - CLOCK_MONOTONIC}, as published. */
+    private long realtimeOffset;
+    /** {@code CLOCK_BOOTTIME - CLOCK_MONOTONIC}, as published: never negative, never smaller. */
+    private long boottimeOffset;
     private final RateHistory monotonicRate = new RateHistory(RATE_SAMPLES);
     private final RateHistory rawRate = new RateHistory(RATE_SAMPLES);
     private final long[] clocks = new long[TimePage.CLOCKS * 3];
@@ -89,13 +99,13 @@ public final class GuestClock {
     private long updates;
     private ScheduledExecutorService updater;
 
-    /** A TSC value and the host's clocks at that TSC. */
+    /** A TSC value, the host's clocks at that TSC, and the host's offsets from CLOCK_MONOTONIC. */
     private static final class Sample {
         long tsc;
         long monotonic;
-        long realtime;
         long raw;
-        long boottime;
+        long realtimeOffset;
+        long boottimeOffset;
     }
 
     private GuestClock(VmFd vm, VcpuFd vcpu, long tscHz) {
@@ -220,39 +230,40 @@ public final class GuestClock {
 
     /**
      * Pairs the TSC with the host's clocks and computes the next publication into
-     * {@link #clocks}. A clock that slows down meets its old line {@link #LEAD_NANOS} ahead; if
-     * the host could not publish well before that (preempted), it starts over with fresh samples.
+     * {@link #clocks}. A line that slows down meets its old one {@link #LEAD_NANOS} ahead; if the
+     * host could not publish well before that (preempted), it starts over with fresh samples.
      */
     private void update() {
         for (int attempt = 0; attempt < 3; attempt++) {
             sample(sample);
             monotonicRate.add(sample.tsc, sample.monotonic);
             rawRate.add(sample.tsc, sample.raw);
-            long monotonicMult = monotonicRate.mult(nominalMult, RATE_MIN_BASELINE_NANOS);
-            long rawMult = rawRate.mult(nominalMult, RATE_MIN_BASELINE_NANOS);
-            Timeline nextRealtime = realtime.copy();
             Timeline nextMonotonic = monotonic.copy();
             Timeline nextRaw = raw.copy();
-            Timeline nextBoottime = boottime.copy();
             long now = sample.tsc;
-            long meet = Math.max(Math.max(
-                    nextRealtime.steer(now, sample.realtime, monotonicMult, periodTicks, leadTicks),
-                    nextMonotonic.steer(now, sample.monotonic, monotonicMult, periodTicks, leadTicks)), Math.max(
-                    nextRaw.steer(now, sample.raw, rawMult, periodTicks, leadTicks),
-                    nextBoottime.steer(now, sample.boottime, monotonicMult, periodTicks, leadTicks)));
+            long meet = Math.max(
+                    nextMonotonic.steer(now, sample.monotonic, monotonicRate.mult(nominalMult, RATE_MIN_BASELINE_NANOS),
+                            periodTicks, leadTicks),
+                    nextRaw.steer(now, sample.raw, rawRate.mult(nominalMult, RATE_MIN_BASELINE_NANOS),
+                            periodTicks, leadTicks));
             if (meet > now && readTsc() > meet - leadTicks / 2) {
                 continue;
             }
-            realtime = nextRealtime;
             monotonic = nextMonotonic;
             raw = nextRaw;
-            boottime = nextBoottime;
-            realtime.writeTo(clocks, CLOCK_REALTIME);
-            realtime.writeTo(clocks, CLOCK_REALTIME_COARSE);
-            monotonic.writeTo(clocks, CLOCK_MONOTONIC);
-            monotonic.writeTo(clocks, CLOCK_MONOTONIC_COARSE);
-            raw.writeTo(clocks, CLOCK_MONOTONIC_RAW);
-            boottime.writeTo(clocks, CLOCK_BOOTTIME);
+            // The host's realtime was set (either way); its boottime grew by a suspend.
+            if (updates == 0 || Math.abs(sample.realtimeOffset - realtimeOffset) > OFFSET_STEP_NS) {
+                realtimeOffset = sample.realtimeOffset;
+            }
+            if (updates == 0 || sample.boottimeOffset > boottimeOffset + OFFSET_STEP_NS) {
+                boottimeOffset = Math.max(boottimeOffset, sample.boottimeOffset);
+            }
+            monotonic.writeTo(clocks, CLOCK_REALTIME, realtimeOffset);
+            monotonic.writeTo(clocks, CLOCK_REALTIME_COARSE, realtimeOffset);
+            monotonic.writeTo(clocks, CLOCK_MONOTONIC, 0);
+            monotonic.writeTo(clocks, CLOCK_MONOTONIC_COARSE, 0);
+            raw.writeTo(clocks, CLOCK_MONOTONIC_RAW, 0);
+            monotonic.writeTo(clocks, CLOCK_BOOTTIME, boottimeOffset);
             lastUpdate = System.nanoTime();
             updates++;
             return;
@@ -304,9 +315,9 @@ public final class GuestClock {
                 s.monotonic = before + (after - before) / 2;
             }
         }
-        s.realtime = s.monotonic + offsetFromMonotonic(CLOCK_REALTIME);
         s.raw = s.monotonic + offsetFromMonotonic(CLOCK_MONOTONIC_RAW);
-        s.boottime = s.monotonic + offsetFromMonotonic(CLOCK_BOOTTIME);
+        s.realtimeOffset = offsetFromMonotonic(CLOCK_REALTIME);
+        s.boottimeOffset = offsetFromMonotonic(CLOCK_BOOTTIME);
     }
 
     private long offsetFromMonotonic(int clock) {

@@ -16,9 +16,8 @@ package io.kvmserver.vdso;
  * ({@link GuestClock} checks), so no reader of the old entry gets past it.</li>
  * </ul>
  * Errors are corrected within one period by a rate change of at most {@link #MAX_SLEW} (like
- * NTP's slew); an error beyond {@link #STEP_NS} steps the clock: forward always,
- * and backward only for a clock that may go back ({@code CLOCK_REALTIME}, when the host's was set
- * back).
+ * NTP's slew); a clock behind by more than {@link #STEP_NS} steps forward, one ahead never steps
+ * back.
  */
 final class Timeline {
 
@@ -27,17 +26,14 @@ final class Timeline {
     /** Largest rate correction, as a fraction of the rate: 500 ppm. */
     static final long MAX_SLEW = 2000;
 
-    private final boolean mayStepBack;
     private long tscBase;
     private long baseNs;
     private long mult;
 
-    Timeline(boolean mayStepBack) {
-        this.mayStepBack = mayStepBack;
+    Timeline() {
     }
 
     private Timeline(Timeline o) {
-        this.mayStepBack = o.mayStepBack;
         this.tscBase = o.tscBase;
         this.baseNs = o.baseNs;
         this.mult = o.mult;
@@ -84,7 +80,7 @@ final class Timeline {
         }
         long guestNs = at(now);
         long error = guestNs - hostNs;
-        if (error < -STEP_NS || (mayStepBack && error > STEP_NS)) {
+        if (error < -STEP_NS) {
             set(now, hostNs, rateMult);
             return now;
         }
@@ -114,10 +110,10 @@ final class Timeline {
         this.mult = mult;
     }
 
-    /** Writes {tsc base, ns, mult} at {@code entry * 3} of {@code clocks}. */
-    void writeTo(long[] clocks, int entry) {
+    /** Writes {tsc base, ns + offset, mult} at {@code entry * 3} of {@code clocks}. */
+    void writeTo(long[] clocks, int entry, long offsetNs) {
         clocks[entry * 3] = tscBase;
-        clocks[entry * 3 + 1] = baseNs;
+        clocks[entry * 3 + 1] = baseNs + offsetNs;
         clocks[entry * 3 + 2] = mult;
     }
 }

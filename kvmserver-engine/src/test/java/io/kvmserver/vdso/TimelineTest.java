@@ -37,41 +37,38 @@ class TimelineTest {
     @Test
     void noPublicationLetsTimeGoBack() {
         SplittableRandom random = new SplittableRandom(7);
-        for (boolean mayStepBack : new boolean[] {false, true}) {
-            Timeline clock = new Timeline(mayStepBack);
-            long tsc = 1_000_000_000_000L;
-            long host = 5_000_000_000L;
-            clock.steer(tsc, host, RATE, PERIOD, LEAD);
-            for (int update = 0; update < 20_000; update++) {
-                long elapsed = random.nextLong(PERIOD / 2, 2 * PERIOD);
-                tsc += elapsed;
-                // The host's clock runs at a slightly different rate and jitters, sometimes jumps.
-                host += Timeline.scale(elapsed, RATE + random.nextLong(-RATE / 5000, RATE / 5000))
-                        + random.nextLong(-3_000, 3_000) + (random.nextInt(50) == 0 ? random.nextLong(-3_000_000, 3_000_000) : 0);
-                long rate = RATE + random.nextLong(-RATE / 100_000, RATE / 100_000);
-                Timeline old = clock.copy();
-                long meet = clock.steer(tsc, host, rate, PERIOD, LEAD);
-                assertThat(meet).isIn(tsc, tsc + LEAD);
-                assertThat(clock.mult()).isPositive();
-                boolean stepped = clock.at(tsc) < old.at(tsc);
-                if (stepped) {
-                    assertThat(mayStepBack).as("only a clock that may go back steps back").isTrue();
-                    assertThat(old.at(tsc) - host).isGreaterThan(Timeline.STEP_NS);
-                    continue;
-                }
-                for (long t = tsc; t <= meet; t += Math.max(1, (meet - tsc) / 97)) {
-                    assertThat(clock.at(t)).as("update %d at tsc +%d", update, t - tsc).isGreaterThanOrEqualTo(old.at(t));
-                }
-                assertThat(clock.at(meet)).isGreaterThanOrEqualTo(old.at(meet));
-                assertThat(clock.at(meet + 1)).isGreaterThanOrEqualTo(clock.at(meet));
+        Timeline clock = new Timeline();
+        long tsc = 1_000_000_000_000L;
+        long host = 5_000_000_000L;
+        clock.steer(tsc, host, RATE, PERIOD, LEAD);
+        int steps = 0;
+        for (int update = 0; update < 20_000; update++) {
+            long elapsed = random.nextLong(PERIOD / 2, 2 * PERIOD);
+            tsc += elapsed;
+            // The host's clock runs at a slightly different rate and jitters, sometimes jumps.
+            host += Timeline.scale(elapsed, RATE + random.nextLong(-RATE / 5000, RATE / 5000))
+                    + random.nextLong(-3_000, 3_000) + (random.nextInt(50) == 0 ? random.nextLong(-3_000_000, 3_000_000) : 0);
+            long rate = RATE + random.nextLong(-RATE / 100_000, RATE / 100_000);
+            Timeline old = clock.copy();
+            long meet = clock.steer(tsc, host, rate, PERIOD, LEAD);
+            assertThat(meet).isIn(tsc, tsc + LEAD);
+            assertThat(clock.mult()).isPositive();
+            if (clock.at(tsc) > old.at(tsc) + Timeline.STEP_NS) {
+                steps++;
             }
+            for (long t = tsc; t <= meet; t += Math.max(1, (meet - tsc) / 97)) {
+                assertThat(clock.at(t)).as("update %d at tsc +%d", update, t - tsc).isGreaterThanOrEqualTo(old.at(t));
+            }
+            assertThat(clock.at(meet)).isGreaterThanOrEqualTo(old.at(meet));
+            assertThat(clock.at(meet + 1)).isGreaterThanOrEqualTo(clock.at(meet));
         }
+        assertThat(steps).as("the host's jumps forward were stepped").isPositive();
     }
 
     @Test
     void aSmallErrorIsGoneWithinAPeriodInEitherDirection() {
         for (long error : new long[] {-400_000, -3_000, 2_500, 400_000}) {
-            Timeline clock = new Timeline(false);
+            Timeline clock = new Timeline();
             long tsc = 0;
             long host = 1_000_000_000L;
             clock.steer(tsc, host + error, RATE, PERIOD, LEAD);
@@ -87,23 +84,17 @@ class TimelineTest {
 
     @Test
     void aClockBehindByMoreThanAStepJumpsForwardAndOneAheadNeverJumpsBack() {
-        Timeline monotonic = new Timeline(false);
+        Timeline monotonic = new Timeline();
         monotonic.steer(0, 1_000_000_000L, RATE, PERIOD, LEAD);
         long now = monotonic.at(PERIOD);
         monotonic.steer(PERIOD, now + 5_000_000, RATE, PERIOD, LEAD);
         assertThat(monotonic.at(PERIOD)).isEqualTo(now + 5_000_000);
 
-        Timeline ahead = new Timeline(false);
+        Timeline ahead = new Timeline();
         ahead.steer(0, 1_000_000_000L, RATE, PERIOD, LEAD);
         now = ahead.at(PERIOD);
         ahead.steer(PERIOD, now - 5_000_000, RATE, PERIOD, LEAD);
         assertThat(ahead.at(PERIOD + LEAD)).isGreaterThanOrEqualTo(now);
         assertThat(ahead.mult()).as("slews at the limit").isEqualTo(RATE - RATE / Timeline.MAX_SLEW);
-
-        Timeline realtime = new Timeline(true);
-        realtime.steer(0, 1_000_000_000L, RATE, PERIOD, LEAD);
-        now = realtime.at(PERIOD);
-        realtime.steer(PERIOD, now - 3_600_000_000_000L, RATE, PERIOD, LEAD);
-        assertThat(realtime.at(PERIOD)).as("the host's clock was set back an hour").isEqualTo(now - 3_600_000_000_000L);
     }
 }
