@@ -240,7 +240,9 @@ public final class GuestVm implements AutoCloseable {
                 tables.forEachRestoredTranslation(template, address, length, source.pageTableCursor(),
                         memory::invalidateTranslations);
             }
-            if (keep) {
+            // The time page must stay the template's, which the host keeps current: a private
+            // copy would freeze the guest's clock parameters. (Only a CPL 0 program could dirty it.)
+            if (keep && (address >= GuestLayout.VVAR + GuestLayout.PAGE_SIZE || address + length <= GuestLayout.VVAR)) {
                 memory.copyFrom(template, address, length);
             } else {
                 memory.discard(address, length);

@@ -54,12 +54,20 @@ text_start:
         jb      \fail                   # wrapped around
         .endm
 
+# As check_pointer, but NULL passes too: the call then writes nothing there.
+        .macro  check_optional_pointer ptr, size, fail
+        test    \ptr, \ptr
+        jz      .Lnull\@
+        check_pointer \ptr, \size, \fail
+.Lnull\@:
+        .endm
+
 # rax = the clock's nanoseconds now, for the clock whose entry is at offset r9 in a slot; jumps to
 # \fallback when the host does not serve it (multiplier 0). The host never rewrites the current
 # slot: it fills the other one and then increments seq, so a reader retries only when a
 # publication happened while it read. lfence keeps rdtsc after the loads before it and before the
 # final check of seq. delta * mult is a signed 128-bit product: the host may put TSC_BASE a little
-# in the future when it slows a clock down (see TimePage). Clobbers rcx, rdx, r8, r10, r11.
+# in the future when it slows a clock down (see Timeline.java). Clobbers rcx, rdx, r8, r10, r11.
         .macro  read_clock fallback
         lea     vvar(%rip), %r10
 .Lretry\@:
@@ -92,6 +100,14 @@ text_start:
         shr     $11, %rdx
         .endm
 
+# rax nanoseconds as rdx seconds and rcx nanoseconds of the second. Clobbers rax.
+        .macro  split_seconds
+        mov     %rax, %rcx
+        seconds
+        imul    $1000000000, %rdx, %rax
+        sub     %rax, %rcx
+        .endm
+
 # long clock_gettime(clockid_t clock, struct timespec *ts)
         .balign 16, 0xcc
 clock_gettime:
@@ -103,10 +119,7 @@ clock_gettime:
         lea     (%r9,%r9,2), %r9
         shl     $3, %r9                         # clock * CLOCK_SIZE
         read_clock .Lclock_gettime_syscall
-        mov     %rax, %rcx
-        seconds
-        imul    $1000000000, %rdx, %rax
-        sub     %rax, %rcx
+        split_seconds
         mov     %rdx, (%rsi)
         mov     %rcx, 8(%rsi)
         xor     %eax, %eax
@@ -120,18 +133,13 @@ clock_gettime:
         .balign 16, 0xcc
 gettimeofday:
         endbr64
-        test    %rsi, %rsi
-        jz      1f
-        check_pointer %rsi, 8, .Lgettimeofday_syscall
-1:      test    %rdi, %rdi
+        check_optional_pointer %rsi, 8, .Lgettimeofday_syscall
+        test    %rdi, %rdi
         jz      2f                              # only the time zone wanted
         check_pointer %rdi, 16, .Lgettimeofday_syscall
         xor     %r9d, %r9d                      # CLOCK_REALTIME
         read_clock .Lgettimeofday_syscall
-        mov     %rax, %rcx
-        seconds
-        imul    $1000000000, %rdx, %rax
-        sub     %rax, %rcx
+        split_seconds
         imul    $274877907, %rcx, %rcx
         shr     $38, %rcx                       # nanoseconds / 1000
         mov     %rdx, (%rdi)
@@ -150,10 +158,8 @@ gettimeofday:
         .balign 16, 0xcc
 time:
         endbr64
-        test    %rdi, %rdi
-        jz      1f
-        check_pointer %rdi, 8, .Ltime_syscall
-1:      xor     %r9d, %r9d                      # CLOCK_REALTIME
+        check_optional_pointer %rdi, 8, .Ltime_syscall
+        xor     %r9d, %r9d                      # CLOCK_REALTIME
         read_clock .Ltime_syscall
         seconds
         mov     %rdx, %rax
@@ -171,13 +177,9 @@ time:
         .balign 16, 0xcc
 getcpu:
         endbr64
+        check_optional_pointer %rdi, 4, .Lgetcpu_syscall
+        check_optional_pointer %rsi, 4, .Lgetcpu_syscall
         test    %rdi, %rdi
-        jz      1f
-        check_pointer %rdi, 4, .Lgetcpu_syscall
-1:      test    %rsi, %rsi
-        jz      2f
-        check_pointer %rsi, 4, .Lgetcpu_syscall
-2:      test    %rdi, %rdi
         jz      3f
         movl    $0, (%rdi)
 3:      test    %rsi, %rsi

@@ -2,16 +2,11 @@ package io.kvmserver.vdso;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.kvmserver.testing.HostTools;
+import io.kvmserver.testing.Assembly;
 import io.kvmserver.x86.GuestLayout;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.HexFormat;
-import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -23,36 +18,17 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class VdsoCodeTest {
 
+    private static Assembly assembly;
     private static byte[] text;
-    private static Map<String, Long> symbols;
-    private static String relocations;
 
     @BeforeAll
     static void assemble(@TempDir Path dir) throws IOException {
-        HostTools.assumeInstalled("as", "objcopy", "nm", "readelf");
-        Path source = dir.resolve("vdso.S");
-        try (InputStream in = VdsoCode.class.getResourceAsStream("vdso.S")) {
-            assertThat(in).as("vdso.S beside VdsoCode in the resources").isNotNull();
-            Files.copy(in, source);
-        }
-        Path object = dir.resolve("vdso.o");
-        Path binary = dir.resolve("vdso.bin");
-        HostTools.run(List.of("as", "--64", "-o", object.toString(), source.toString()));
-        HostTools.run(List.of("objcopy", "-O", "binary", "-j", ".text", object.toString(), binary.toString()));
-        text = Files.readAllBytes(binary);
-        symbols = new HashMap<>();
-        for (String line : HostTools.run(List.of("nm", object.toString())).split("\n")) {
-            String[] f = line.trim().split("\\s+");
-            if (f.length == 3) {
-                symbols.put(f[2], Long.parseUnsignedLong(f[0], 16));
-            }
-        }
-        relocations = HostTools.run(List.of("readelf", "-r", object.toString()));
+        assembly = Assembly.of(VdsoCode.class, "vdso.S", dir);
+        text = assembly.text();
     }
 
     private static long symbol(String name) {
-        assertThat(symbols).as("symbol %s in vdso.S", name).containsKey(name);
-        return symbols.get(name);
+        return assembly.symbol(name);
     }
 
     @Test
@@ -93,7 +69,7 @@ class VdsoCodeTest {
 
     @Test
     void theCodeIsPositionIndependent() {
-        assertThat(relocations).contains("There are no relocations in this file.");
+        assertThat(assembly.relocations()).contains("There are no relocations in this file.");
     }
 
     private static String hexLines(byte[] bytes) {
