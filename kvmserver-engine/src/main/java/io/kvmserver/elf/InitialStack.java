@@ -63,7 +63,8 @@ public final class InitialStack {
             envAddresses[i] = sp = pushString(memory, sp, envp.get(i));
         }
         long[][] auxv = {
-            {AT_SYSINFO_EHDR, vdso}, {AT_PHDR, program.phdr()}, {AT_PHENT, 56}, {AT_PHNUM, program.phnum()}, {AT_PAGESZ, 4096},
+            {AT_SYSINFO_EHDR, vdso},
+            {AT_PHDR, program.phdr()}, {AT_PHENT, 56}, {AT_PHNUM, program.phnum()}, {AT_PAGESZ, 4096},
             {AT_BASE, program.interpreterBase()}, {AT_FLAGS, 0}, {AT_ENTRY, program.programEntry()},
             {AT_UID, UID}, {AT_EUID, UID}, {AT_GID, UID}, {AT_EGID, UID}, {AT_SECURE, 0},
             {AT_HWCAP, hwcap}, {AT_HWCAP2, 0}, {AT_CLKTCK, 100}, {AT_RANDOM, randomAddress},

@@ -77,6 +77,7 @@ public final class GuestClock {
 
     private static GuestClock shared;
 
+    /** The clock vCPU's VM, open for the JVM's life: the vCPU reads the TSC every guest reads. */
     private final VmFd vm;
     private final VcpuFd vcpu;
     private final Memory tscMsr = new Memory(KvmAbi.MSRS_ENTRIES + KvmAbi.MSR_ENTRY_SIZE);
@@ -134,25 +135,29 @@ public final class GuestClock {
             return new GuestClock(null, null, 0);
         }
         VmFd vm = null;
+        VcpuFd vcpu = null;
+        String why;
         try {
             vm = kvm.createVm();
-            VcpuFd vcpu = vm.createVcpu(0);
-            if (!vcpu.hasTscOffset()) {
-                log.info("guest clocks are read through system calls: this KVM cannot set a vCPU's TSC offset"
-                        + " (KVM_VCPU_TSC_OFFSET, Linux 5.16 or newer), so guests may not read the host's TSC");
-                vcpu.close();
-                vm.close();
-                return new GuestClock(null, null, 0);
+            vcpu = vm.createVcpu(0);
+            long khz = vcpu.tscKhz();
+            if (vcpu.hasTscOffset() && khz > 0) {
+                vcpu.setTscOffset(0);
+                return new GuestClock(vm, vcpu, khz * 1000);
             }
-            vcpu.setTscOffset(0);
-            return new GuestClock(vm, vcpu, vcpu.tscKhz() * 1000);
+            why = khz <= 0 ? "KVM does not know the TSC's frequency" : "this KVM cannot set a vCPU's TSC offset"
+                    + " (KVM_VCPU_TSC_OFFSET, Linux 5.16 or newer), so guests may not read the host's TSC";
         } catch (KvmException e) {
-            log.warn("guest clocks are read through system calls: cannot make the clock vCPU ({})", e.getMessage());
-            if (vm != null) {
-                vm.close();
-            }
-            return new GuestClock(null, null, 0);
+            why = "cannot make the clock vCPU (" + e.getMessage() + ")";
         }
+        log.info("guest clocks are read through system calls: {}", why);
+        if (vcpu != null) {
+            vcpu.close();
+        }
+        if (vm != null) {
+            vm.close();
+        }
+        return new GuestClock(null, null, 0);
     }
 
     /** Why the host's TSC cannot be the guests' clock source, or null when it can. */

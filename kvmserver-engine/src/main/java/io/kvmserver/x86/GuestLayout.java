@@ -7,9 +7,8 @@ package io.kvmserver.x86;
  * that host access to guest memory is a bounds check plus an offset. The low 64 KiB hold the
  * descriptor tables, the trap stubs and the exception stack (mapped, because an exception through
  * an unmapped IDT or TSS triple-faults), and the vDSO with its time page; page 0 stays unmapped
- * so that NULL faults. Page tables
- * live in a pool above the program's address range, mapped supervisor-only so that the CPU can
- * walk them and the program cannot touch them.
+ * so that NULL faults. Page tables live in a pool above the program's address range, mapped
+ * supervisor-only so that the CPU can walk them and the program cannot touch them.
  */
 public final class GuestLayout {
 

@@ -68,9 +68,10 @@ class GuestClocksTest {
         assertThat(loop.status()).as(loop.toString()).isZero();
         assertThat(loop.stdout()).contains("calls=1000000 ", "backwards=0");
         assertThat(loop.syscalls(SyscallNumbers.CLOCK_GETTIME)).as(loop.toString()).isZero();
-        // The program's start and its printf take the same exits with and without the loop.
+        // A handful of exits in all (the C library's start, the printf, the exit), and the same
+        // with and without the loop.
         assertThat(loop.exits()).as("exits with the loop vs without: %d vs %d", loop.exits(), none.exits())
-                .isLessThanOrEqualTo(none.exits() + 5);
+                .isLessThan(60).isLessThanOrEqualTo(none.exits() + 5);
     }
 
     @Test
