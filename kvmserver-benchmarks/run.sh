@@ -6,8 +6,9 @@
 #   flock /tmp/kvmserver-mvn.lock ./kvmserver-benchmarks/run.sh   # also fine: an inherited lock is seen
 #
 # Knobs (environment): REQUESTS (5000 per server configuration), WARMUP (1000), RUNS (200 hello
-# runs), CLI_RUNS (10), LOOP_CALLS (20000 getppid calls in the VM), PIN_CPU (0), UNPINNED (1: also
-# run the server benchmark without taskset), SKIP_BUILD (0), KVMSERVER_MVN_LOCK.
+# runs), CLI_RUNS (10), LOOP_CALLS (20000 getppid calls in the VM), CLOCK_CALLS (1000000
+# clock_gettime calls), PIN_CPU (0), UNPINNED (1: also run the server benchmark without taskset),
+# SKIP_BUILD (0), KVMSERVER_MVN_LOCK.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,6 +31,7 @@ WARMUP="${WARMUP:-1000}"
 RUNS="${RUNS:-200}"
 CLI_RUNS="${CLI_RUNS:-10}"
 LOOP_CALLS="${LOOP_CALLS:-20000}"
+CLOCK_CALLS="${CLOCK_CALLS:-1000000}"
 PIN_CPU="${PIN_CPU:-0}"
 UNPINNED="${UNPINNED:-1}"
 BENCH="$ROOT/kvmserver-benchmarks"
@@ -47,6 +49,7 @@ CFLAGS="-O2 -Wall"
 gcc $CFLAGS -static -o "$GUEST/hello-static" "$BENCH/src/main/c/hello.c"
 gcc $CFLAGS -o "$GUEST/hello-dynamic" "$BENCH/src/main/c/hello.c"
 gcc $CFLAGS -static -o "$GUEST/getppid_loop" "$BENCH/src/main/c/getppid_loop.c"
+gcc $CFLAGS -static -o "$GUEST/clock_loop" "$BENCH/src/main/c/clock_loop.c"
 gcc $CFLAGS -o "$GUEST/spawn_bench" "$BENCH/src/main/c/spawn_bench.c"
 gcc $CFLAGS -o "$GUEST/http_client" "$BENCH/src/main/c/http_client.c"
 # The same epoll HTTP server the engine's serving tests use, linked statically.
@@ -69,7 +72,8 @@ echo "## Engine: start to exit, syscall round trip, exits (pinned: taskset -c $P
 "${PIN[@]}" "${JAVA[@]}" io.kvmserver.benchmarks.EngineBenchmarks \
   --hello "$GUEST/hello-static" --hello-dynamic "$GUEST/hello-dynamic" --loop "$GUEST/getppid_loop" \
   --spawn "$GUEST/spawn_bench" --cli-jar "$ROOT/kvmserver-engine/target/kvmserver-cli.jar" \
-  --runs "$RUNS" --cli-runs "$CLI_RUNS" --loop-calls "$LOOP_CALLS"
+  --runs "$RUNS" --cli-runs "$CLI_RUNS" --loop-calls "$LOOP_CALLS" \
+  --clock-loop "$GUEST/clock_loop" --clock-calls "$CLOCK_CALLS"
 
 echo "## Server: one request per new connection"
 "${PIN[@]}" "${JAVA[@]}" io.kvmserver.benchmarks.ServerBenchmarks \

@@ -16,6 +16,8 @@ int main(void) {
     C(KVM_RESET_DIRTY_RINGS); C(KVM_SET_TSS_ADDR);
     C(KVM_RUN); C(KVM_GET_REGS); C(KVM_SET_REGS); C(KVM_GET_SREGS); C(KVM_SET_SREGS); C(KVM_GET_MSRS);
     C(KVM_SET_MSRS); C(KVM_SET_CPUID2); C(KVM_GET_XSAVE); C(KVM_SET_XSAVE); C(KVM_GET_XCRS); C(KVM_SET_XCRS);
+    C(KVM_GET_TSC_KHZ); C(KVM_SET_DEVICE_ATTR); C(KVM_GET_DEVICE_ATTR); C(KVM_HAS_DEVICE_ATTR);
+    C(KVM_VCPU_TSC_CTRL); C(KVM_VCPU_TSC_OFFSET);
     C(KVM_CAP_SYNC_REGS); C(KVM_CAP_IMMEDIATE_EXIT); C(KVM_CAP_XCRS); C(KVM_CAP_DIRTY_LOG_RING);
     C(KVM_API_VERSION);
     C(KVM_EXIT_UNKNOWN); C(KVM_EXIT_EXCEPTION); C(KVM_EXIT_IO); C(KVM_EXIT_HLT); C(KVM_EXIT_MMIO);
@@ -74,5 +76,6 @@ int main(void) {
     V(XCRS_SIZE, sizeof(struct kvm_xcrs));
     V(XSAVE_SIZE, offsetof(struct kvm_xsave, region) + sizeof(((struct kvm_xsave *) 0)->region));
     V(ENABLE_CAP_SIZE, sizeof(struct kvm_enable_cap));
+    V(DEVICE_ATTR_SIZE, sizeof(struct kvm_device_attr));
     return 0;
 }

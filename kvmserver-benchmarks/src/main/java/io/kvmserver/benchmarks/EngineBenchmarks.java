@@ -24,12 +24,14 @@ import java.util.regex.Pattern;
 
 /**
  * Start-to-exit time of a hello world natively and under the engine, the cost of one emulated
- * system call round trip ({@code getppid} in a loop), and the VM exits and system calls of the
- * hello-world run.
+ * system call round trip ({@code getppid} in a loop), the VM exits and system calls of the
+ * hello-world run, and the cost of reading the clock ({@code clock_gettime} in a loop, through the
+ * vDSO and through the system call).
  *
  * <p>Usage: {@code EngineBenchmarks --hello /abs/hello-static [--hello-dynamic /abs/hello-dynamic]
  * --loop /abs/getppid_loop --spawn /abs/spawn_bench [--cli-jar /abs/kvmserver-cli.jar]
- * [--runs 200] [--cli-runs 10] [--loop-calls 20000] [--native-loop-calls 2000000]}
+ * [--runs 200] [--cli-runs 10] [--loop-calls 20000] [--native-loop-calls 2000000]
+ * [--clock-loop /abs/clock_loop [--clock-calls 1000000] [--clock-syscall-calls 20000]]}
  */
 public final class EngineBenchmarks {
 
@@ -127,41 +129,99 @@ public final class EngineBenchmarks {
             out.append("| native | ").append(nativeLoopCalls).append(" | ")
                     .append(String.format("%.3f µs", median(nativeNs) / 1e3))
                     .append(" | - | median of 5 runs, the loop's own CLOCK_MONOTONIC |\n");
-            List<Double> hostNs = new ArrayList<>();
-            List<Double> guestNs = new ArrayList<>();
-            List<Double> exitsPerCall = new ArrayList<>();
-            List<Double> kernelExitsPerCall = new ArrayList<>();
-            Map<String, Double> countersPerCall = Map.of();
-            for (int i = 0; i < 5; i++) {
-                EngineRun zero = runInProcess(kvm, loop, List.of("0"));
-                EngineRun many = runInProcess(kvm, loop, List.of(Integer.toString(loopCalls)));
-                hostNs.add((many.runNanos() - zero.runNanos()) / (double) loopCalls);
-                exitsPerCall.add((many.exits() - zero.exits()) / (double) loopCalls);
-                kernelExitsPerCall.add((many.kvmCounters().getOrDefault("exits", 0.0)
-                        - zero.kvmCounters().getOrDefault("exits", 0.0)) / loopCalls);
-                Map<String, Double> perCall = new java.util.TreeMap<>();
-                many.kvmCounters().forEach((k, v) -> {
-                    double d = (v - zero.kvmCounters().getOrDefault(k, 0.0)) / loopCalls;
-                    if (d >= 0.005) {
-                        perCall.put(k, d);
-                    }
-                });
-                countersPerCall = perCall;
-                guestNs.add(parseNs(many.stdout()));
-            }
+            LoopCost getppid = loopCost(kvm, loop, List.of(), loopCalls, SyscallNumbers.GETPPID);
             out.append("| engine | ").append(loopCalls).append(" | ")
-                    .append(String.format("%.1f µs", median(hostNs) / 1e3)).append(" | ")
-                    .append(String.format("%.2f", median(exitsPerCall)))
+                    .append(String.format("%.1f µs", getppid.hostNs() / 1e3)).append(" | ")
+                    .append(String.format("%.2f", getppid.exitsPerCall()))
                     .append(" | median of 5: host-timed GuestVm.run with K calls minus with 0 calls, / K |\n");
             out.append("| engine | ").append(loopCalls).append(" | ")
-                    .append(String.format("%.1f µs", median(guestNs) / 1e3)).append(" | ")
-                    .append(String.format("%.2f", median(exitsPerCall)))
+                    .append(String.format("%.1f µs", getppid.guestNs() / 1e3)).append(" | ")
+                    .append(String.format("%.2f", getppid.exitsPerCall()))
                     .append(" | median of 5: the guest loop's own CLOCK_MONOTONIC |\n");
             out.append("\nKVM's own exit counter (in-kernel exits included, `KVM_GET_STATS_FD`): ")
-                    .append(String.format("%.2f", median(kernelExitsPerCall))).append(" exits per getppid call.")
-                    .append(" All KVM counters per call (last run): ").append(format(countersPerCall)).append("\n");
+                    .append(String.format("%.2f", getppid.kernelExitsPerCall())).append(" exits per getppid call.")
+                    .append(" All KVM counters per call (last run): ").append(format(getppid.countersPerCall()))
+                    .append("\n");
+
+            String clockLoop = args.get("clock-loop", null);
+            if (clockLoop != null) {
+                System.err.println("[engine] clock_gettime loop ...");
+                clockRows(out, kvm, Path.of(clockLoop).toAbsolutePath(), args.getInt("clock-calls", 1_000_000),
+                        args.getInt("clock-syscall-calls", 20_000));
+            }
         }
         System.out.println(out);
+    }
+
+    /**
+     * clock_gettime(CLOCK_MONOTONIC) in a loop: natively, in the engine through the C library (the
+     * vDSO), and in the engine through syscall(2) (what every read cost before the vDSO).
+     */
+    private static void clockRows(StringBuilder out, Kvm kvm, Path loop, int calls, int syscallCalls)
+            throws IOException, InterruptedException {
+        out.append("\n#### clock_gettime(CLOCK_MONOTONIC) in a loop\n\n");
+        out.append("| how | calls | per call (guest's own clock) | per call (host-timed) | vs native | exits per call"
+                + " | clock_gettime system calls per call |\n|---|---:|---:|---:|---:|---:|---:|\n");
+        List<Double> nativeNs = new ArrayList<>();
+        for (int i = 0; i < 5; i++) {
+            nativeNs.add(parseNs(runNative(List.of(loop.toString(), Integer.toString(calls)))));
+        }
+        double nat = median(nativeNs);
+        out.append(String.format("| native | %d | %.1f ns | - | 1 | - | - |%n", calls, nat));
+        LoopCost vdso = loopCost(kvm, loop, List.of(), calls, SyscallNumbers.CLOCK_GETTIME);
+        out.append(String.format("| engine, C library (vDSO) | %d | %.1f ns | %.1f ns | %.1fx | %.6f | %.6f |%n", calls,
+                vdso.guestNs(), vdso.hostNs(), vdso.guestNs() / nat, vdso.exitsPerCall(), vdso.syscallsPerCall()));
+        LoopCost syscall = loopCost(kvm, loop, List.of("syscall"), syscallCalls, SyscallNumbers.CLOCK_GETTIME);
+        out.append(String.format("| engine, syscall(2) (no vDSO) | %d | %.1f µs | %.1f µs | %.0fx | %.2f | %.2f |%n",
+                syscallCalls, syscall.guestNs() / 1e3, syscall.hostNs() / 1e3, syscall.guestNs() / nat,
+                syscall.exitsPerCall(), syscall.syscallsPerCall()));
+        out.append(String.format("%nMedians of 5 runs; the engine's rows take a run with K calls minus a run with 0 calls."
+                + " KVM's own exit counter (in-kernel exits included) per vDSO call: %.6f.%n", vdso.kernelExitsPerCall()));
+    }
+
+    /** What one call of a guest loop costs, from runs with K and with 0 calls (medians of 5). */
+    record LoopCost(double hostNs, double guestNs, double exitsPerCall, double kernelExitsPerCall,
+            double syscallsPerCall, Map<String, Double> countersPerCall) {
+    }
+
+    /**
+     * Runs {@code program 0 extra...} and {@code program K extra...} five times each; the
+     * program prints its own {@code ns_per_call}. {@code syscall} is the number counted per call.
+     */
+    private static LoopCost loopCost(Kvm kvm, Path program, List<String> extra, int calls, int syscall) {
+        List<Double> hostNs = new ArrayList<>();
+        List<Double> guestNs = new ArrayList<>();
+        List<Double> exitsPerCall = new ArrayList<>();
+        List<Double> kernelExitsPerCall = new ArrayList<>();
+        List<Double> syscallsPerCall = new ArrayList<>();
+        Map<String, Double> countersPerCall = Map.of();
+        for (int i = 0; i < 5; i++) {
+            EngineRun zero = runInProcess(kvm, program, withCalls(0, extra));
+            EngineRun many = runInProcess(kvm, program, withCalls(calls, extra));
+            hostNs.add((many.runNanos() - zero.runNanos()) / (double) calls);
+            exitsPerCall.add((many.exits() - zero.exits()) / (double) calls);
+            kernelExitsPerCall.add((many.kvmCounters().getOrDefault("exits", 0.0)
+                    - zero.kvmCounters().getOrDefault("exits", 0.0)) / calls);
+            syscallsPerCall.add((many.syscallCounts()[syscall] - zero.syscallCounts()[syscall]) / (double) calls);
+            Map<String, Double> perCall = new java.util.TreeMap<>();
+            many.kvmCounters().forEach((k, v) -> {
+                double d = (v - zero.kvmCounters().getOrDefault(k, 0.0)) / calls;
+                if (d >= 0.005) {
+                    perCall.put(k, d);
+                }
+            });
+            countersPerCall = perCall;
+            guestNs.add(parseNs(many.stdout()));
+        }
+        return new LoopCost(median(hostNs), median(guestNs), median(exitsPerCall), median(kernelExitsPerCall),
+                median(syscallsPerCall), countersPerCall);
+    }
+
+    private static List<String> withCalls(int calls, List<String> extra) {
+        List<String> args = new ArrayList<>();
+        args.add(Integer.toString(calls));
+        args.addAll(extra);
+        return args;
     }
 
     private static void row(StringBuilder out, String name, Latencies l) {

@@ -32,6 +32,7 @@ public final class InitialStack {
     private static final int AT_RANDOM = 25;
     private static final int AT_HWCAP2 = 26;
     private static final int AT_EXECFN = 31;
+    private static final int AT_SYSINFO_EHDR = 33;
     private static final int UID = 1000;
 
     private static final SecureRandom RANDOM = new SecureRandom();
@@ -41,10 +42,10 @@ public final class InitialStack {
 
     /**
      * Builds the stack below {@code top} and returns the initial stack pointer (16-byte aligned,
-     * pointing at argc).
+     * pointing at argc). {@code vdso} is the vDSO's address ({@code AT_SYSINFO_EHDR}).
      */
     public static long write(AddressSpace memory, long top, LoadedProgram program, String execPath, List<String> argv,
-            List<String> envp, long hwcap) {
+            List<String> envp, long hwcap, long vdso) {
         long sp = top;
         byte[] random = new byte[16];
         RANDOM.nextBytes(random);
@@ -62,6 +63,7 @@ public final class InitialStack {
             envAddresses[i] = sp = pushString(memory, sp, envp.get(i));
         }
         long[][] auxv = {
+            {AT_SYSINFO_EHDR, vdso},
             {AT_PHDR, program.phdr()}, {AT_PHENT, 56}, {AT_PHNUM, program.phnum()}, {AT_PAGESZ, 4096},
             {AT_BASE, program.interpreterBase()}, {AT_FLAGS, 0}, {AT_ENTRY, program.programEntry()},
             {AT_UID, UID}, {AT_EUID, UID}, {AT_GID, UID}, {AT_EGID, UID}, {AT_SECURE, 0},

@@ -41,6 +41,14 @@ public final class KvmAbi {
     public static final long KVM_SET_XSAVE = 0x5000aea5L;
     public static final long KVM_GET_XCRS = 0x8188aea6L;
     public static final long KVM_SET_XCRS = 0x4188aea7L;
+    public static final long KVM_GET_TSC_KHZ = 0xaea3L;
+    public static final long KVM_SET_DEVICE_ATTR = 0x4018aee1L;
+    public static final long KVM_GET_DEVICE_ATTR = 0x4018aee2L;
+    public static final long KVM_HAS_DEVICE_ATTR = 0x4018aee3L;
+
+    // vCPU device attributes (asm/kvm.h): the TSC offset, guest TSC = host TSC + offset.
+    public static final int KVM_VCPU_TSC_CTRL = 0;
+    public static final int KVM_VCPU_TSC_OFFSET = 0;
 
     // Capabilities.
     public static final int KVM_CAP_SYNC_REGS = 0x4a;
@@ -162,4 +170,7 @@ public final class KvmAbi {
 
     // struct kvm_enable_cap
     public static final int ENABLE_CAP_SIZE = 104;
+
+    // struct kvm_device_attr: flags, group, attr, addr (of the value)
+    public static final int DEVICE_ATTR_SIZE = 24;
 }

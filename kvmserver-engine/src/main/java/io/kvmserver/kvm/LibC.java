@@ -97,6 +97,9 @@ public final class LibC {
     public static native long syscall(long number, long a1, byte[] path1, long a3, byte[] path2, long a5, long a6)
             throws LastErrorException;
 
+    /** The C library's {@code clock_gettime} (the host's vDSO): fills a {@code struct timespec}. */
+    public static native int clock_gettime(int clock, long timespec) throws LastErrorException;
+
     public static native long pthread_self();
 
     public static native int pthread_kill(long thread, int signal);

@@ -176,6 +176,52 @@ public final class VcpuFd implements AutoCloseable {
         ioctl(KvmAbi.KVM_SET_XSAVE, xsave, "KVM_SET_XSAVE");
     }
 
+    // ---- the guest's TSC ----
+
+    /** {@code KVM_GET_TSC_KHZ}: the frequency of the TSC this vCPU's guest reads. */
+    public long tscKhz() {
+        try {
+            return LibC.ioctl(fd, KvmAbi.KVM_GET_TSC_KHZ, 0L);
+        } catch (LastErrorException e) {
+            throw new KvmException("KVM_GET_TSC_KHZ failed", e.getErrorCode());
+        }
+    }
+
+    /** Whether user space can set this vCPU's TSC offset ({@code KVM_VCPU_TSC_OFFSET}, Linux 5.16+). */
+    public boolean hasTscOffset() {
+        try (Memory attr = tscOffsetAttribute()) {
+            LibC.ioctl(fd, KvmAbi.KVM_HAS_DEVICE_ATTR, attr);
+            return true;
+        } catch (LastErrorException e) {
+            return false;
+        }
+    }
+
+    /** Sets the guest TSC to the host TSC plus {@code offset} (an unscaled TSC, as here). */
+    public void setTscOffset(long offset) {
+        try (Memory attr = tscOffsetAttribute()) {
+            attr.setLong(KvmAbi.DEVICE_ATTR_SIZE, offset);
+            ioctl(KvmAbi.KVM_SET_DEVICE_ATTR, attr, "KVM_SET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)");
+        }
+    }
+
+    public long tscOffset() {
+        try (Memory attr = tscOffsetAttribute()) {
+            ioctl(KvmAbi.KVM_GET_DEVICE_ATTR, attr, "KVM_GET_DEVICE_ATTR(KVM_VCPU_TSC_OFFSET)");
+            return attr.getLong(KvmAbi.DEVICE_ATTR_SIZE);
+        }
+    }
+
+    /** A {@code struct kvm_device_attr} for the TSC offset, with room for the value after it. */
+    private static Memory tscOffsetAttribute() {
+        Memory attr = new Memory(KvmAbi.DEVICE_ATTR_SIZE + 8);
+        attr.clear();
+        attr.setInt(4, KvmAbi.KVM_VCPU_TSC_CTRL);
+        attr.setLong(8, KvmAbi.KVM_VCPU_TSC_OFFSET);
+        attr.setLong(16, Pointer.nativeValue(attr) + KvmAbi.DEVICE_ATTR_SIZE);
+        return attr;
+    }
+
     private void setCpuid(Memory cpuid) {
         ioctl(KvmAbi.KVM_SET_CPUID2, cpuid, "KVM_SET_CPUID2");
     }

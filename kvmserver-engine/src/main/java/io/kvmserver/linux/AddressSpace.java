@@ -4,6 +4,8 @@ import io.kvmserver.vm.GuestMemory;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.PageTables;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -266,8 +268,21 @@ public final class AddressSpace {
         this.mmapTop = top;
     }
 
-    /** The first mapping that contains or lies above {@code address}, or null. */
+    /** The engine's pages the guest sees, below the program's: the vDSO's data page and image. */
+    private static final List<Mapping> ENGINE_MAPPINGS = List.of(
+            new Mapping(GuestLayout.VVAR, GuestLayout.VVAR + PAGE, PROT_READ, "[vvar]"),
+            new Mapping(GuestLayout.VDSO, GuestLayout.VDSO + GuestLayout.VDSO_SIZE, PROT_READ | PROT_EXEC, "[vdso]"));
+
+    /**
+     * The first mapping that contains or lies above {@code address}, or null, for
+     * {@code /proc/self/maps}: the engine's vDSO pages first, then the program's.
+     */
     public Mapping mappingAtOrAbove(long address) {
+        for (Mapping m : ENGINE_MAPPINGS) {
+            if (m.end() > address) {
+                return m;
+            }
+        }
         Mapping containing = find(address);
         if (containing != null) {
             return containing;

@@ -18,6 +18,9 @@ import io.kvmserver.linux.LinuxProcess;
 import io.kvmserver.linux.SyscallNumbers;
 import io.kvmserver.linux.Syscall;
 import io.kvmserver.linux.SyscallTable;
+import io.kvmserver.vdso.GuestClock;
+import io.kvmserver.vdso.TimePage;
+import io.kvmserver.vdso.VdsoImage;
 import io.kvmserver.x86.CpuSetup;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.PageTables;
@@ -60,6 +63,8 @@ public final class GuestVm implements AutoCloseable {
     private final HostWaiter waiter = new HostWaiter();
     private final VmSnapshot source;
     private final DirtyPages dirty;
+    /** The vDSO's time page, for a booted VM (a template): the host writes it until close. */
+    private TimePage timePage;
     private LinuxProcess process;
     private final Memory sregs = new Memory(KvmAbi.SREGS_SIZE);
     private final Memory segmentBases = CpuSetup.msrBlock(new long[][] {{CpuSetup.MSR_FS_BASE, 0},
@@ -112,8 +117,9 @@ public final class GuestVm implements AutoCloseable {
             space.map(stackBottom, STACK_SIZE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE
                     | (program.wantsExecutableStack() ? AddressSpace.PROT_EXEC : 0), "[stack]");
             long hwcap = kvm.cpuid(1, 0)[3] & 0xffffffffL;
+            installVdso(memory, tables);
             long sp = InitialStack.write(space, userLimit, loaded, kernel.fileSystem().programGuestPath(), argv,
-                    kernel.environment(), hwcap);
+                    kernel.environment(), hwcap, GuestLayout.VDSO);
             LinuxProcess process = new LinuxProcess(space, files, cwd);
 
             vm = kvm.createVm();
@@ -127,7 +133,11 @@ public final class GuestVm implements AutoCloseable {
             vcpu.setReg(KvmAbi.RIP, loaded.entry());
             vcpu.setReg(KvmAbi.RSP, sp);
             vcpu.setReg(KvmAbi.RFLAGS, CpuSetup.USER_RFLAGS_FIXED);
-            return new GuestVm(vm, vcpu, memory, tables, kernel, process, null, null);
+            GuestVm booted = new GuestVm(vm, vcpu, memory, tables, kernel, process, null, null);
+            // Last: nothing can fail after it, and the host writes the page from now until close.
+            booted.timePage = GuestClock.shared(kvm).attach(memory.host(GuestLayout.VVAR, GuestLayout.PAGE_SIZE),
+                    GuestLayout.USER_START, userLimit);
+            return booted;
         } catch (RuntimeException e) {
             if (vm != null) {
                 vm.close();
@@ -135,6 +145,17 @@ public final class GuestVm implements AutoCloseable {
             memory.close();
             throw e;
         }
+    }
+
+    /**
+     * Writes the vDSO image and maps it and its time page for the program, read-only. They live in
+     * the engine's low region, which the program cannot map over; request VMs share the template's
+     * pages, and the host keeps the time page current (GuestClock).
+     */
+    private static void installVdso(GuestMemory memory, PageTables tables) {
+        memory.write(GuestLayout.VDSO, VdsoImage.bytes());
+        tables.set(GuestLayout.VDSO, GuestLayout.VDSO_SIZE, PageTables.PRESENT | PageTables.USER);
+        tables.set(GuestLayout.VVAR, GuestLayout.PAGE_SIZE, PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
     }
 
     /**
@@ -245,7 +266,9 @@ public final class GuestVm implements AutoCloseable {
                 tables.forEachRestoredTranslation(template, address, length, source.pageTableCursor(),
                         memory::invalidateTranslations);
             }
-            if (keep) {
+            // The time page must stay the template's, which the host keeps current: a private
+            // copy would freeze the guest's clock parameters. (Only a CPL 0 program could dirty it.)
+            if (keep && (address >= GuestLayout.VVAR + GuestLayout.PAGE_SIZE || address + length <= GuestLayout.VVAR)) {
                 memory.copyFrom(template, address, length);
             } else {
                 memory.discard(address, length);
@@ -536,6 +559,9 @@ public final class GuestVm implements AutoCloseable {
                 return;
             }
             closed = true;
+        }
+        if (timePage != null) {
+            timePage.close();
         }
         if (dirty != null) {
             dirty.close(); // before the ring is unmapped with the vCPU

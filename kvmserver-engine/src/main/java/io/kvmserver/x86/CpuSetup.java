@@ -120,6 +120,10 @@ public final class CpuSetup {
             {MSR_KERNEL_GS_BASE, 0},
         };
         vcpu.setMsrs(msrBlock(msrs));
+        // Every guest reads the host's TSC, so that one time page serves every VM (vdso.GuestClock).
+        if (vcpu.hasTscOffset()) {
+            vcpu.setTscOffset(0);
+        }
 
         Memory xcrs = new Memory(KvmAbi.XCRS_SIZE);
         xcrs.clear();

@@ -6,9 +6,9 @@ package io.kvmserver.x86;
  * <p>Guest virtual addresses equal guest physical addresses for everything the program sees, so
  * that host access to guest memory is a bounds check plus an offset. The low 64 KiB hold the
  * descriptor tables, the trap stubs and the exception stack (mapped, because an exception through
- * an unmapped IDT or TSS triple-faults); page 0 stays unmapped so that NULL faults. Page tables
- * live in a pool above the program's address range, mapped supervisor-only so that the CPU can
- * walk them and the program cannot touch them.
+ * an unmapped IDT or TSS triple-faults), and the vDSO with its time page; page 0 stays unmapped
+ * so that NULL faults. Page tables live in a pool above the program's address range, mapped
+ * supervisor-only so that the CPU can walk them and the program cannot touch them.
  */
 public final class GuestLayout {
 
@@ -28,6 +28,16 @@ public final class GuestLayout {
     /** The IST1/RSP0 stack every exception runs on; grows down from its top. */
     public static final long EXCEPTION_STACK_BOTTOM = 0x5000;
     public static final long EXCEPTION_STACK_TOP = 0x7000;
+    /**
+     * The time page ({@code [vvar]}): read-only for the program, written only by the host, and
+     * the page just below the vDSO image, which finds it RIP-relative. Both live here, out of the
+     * program's reach, so that no munmap or MAP_FIXED can put the program's memory where the host
+     * writes the time.
+     */
+    public static final long VVAR = 0x8000;
+    /** The vDSO image ({@code [vdso]}, {@code AT_SYSINFO_EHDR}): read and execute for the program. */
+    public static final long VDSO = 0x9000;
+    public static final long VDSO_SIZE = 0x1000;
     /** First address a program may map (Linux's default {@code vm.mmap_min_addr}). */
     public static final long USER_START = 0x10000;
 

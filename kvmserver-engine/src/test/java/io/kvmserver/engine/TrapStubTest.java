@@ -7,16 +7,11 @@ import io.kvmserver.x86.TrapStub;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.kvmserver.testing.HostTools;
+import io.kvmserver.testing.Assembly;
 import io.kvmserver.vm.GuestMemory;
 import java.io.IOException;
-import java.io.InputStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -28,33 +23,16 @@ import org.junit.jupiter.api.io.TempDir;
 class TrapStubTest {
 
     private static byte[] text;
-    private static Map<String, Integer> symbols;
+    private static Assembly assembly;
 
     @BeforeAll
     static void assemble(@TempDir Path dir) throws IOException {
-        HostTools.assumeInstalled("as", "objcopy", "nm");
-        Path source = dir.resolve("trap-stub.S");
-        try (InputStream in = TrapStub.class.getResourceAsStream("trap-stub.S")) {
-            assertThat(in).as("trap-stub.S beside TrapStub in the resources").isNotNull();
-            Files.copy(in, source);
-        }
-        Path object = dir.resolve("trap-stub.o");
-        Path binary = dir.resolve("trap-stub.bin");
-        HostTools.run(List.of("as", "--64", "-o", object.toString(), source.toString()));
-        HostTools.run(List.of("objcopy", "-O", "binary", "-j", ".text", object.toString(), binary.toString()));
-        text = Files.readAllBytes(binary);
-        symbols = new HashMap<>();
-        for (String line : HostTools.run(List.of("nm", object.toString())).split("\n")) {
-            String[] f = line.trim().split("\\s+");
-            if (f.length == 3) {
-                symbols.put(f[2], Integer.parseInt(f[0], 16));
-            }
-        }
+        assembly = Assembly.of(TrapStub.class, "trap-stub.S", dir);
+        text = assembly.text();
     }
 
     private static byte[] assembled(String symbol, int length) {
-        Integer at = symbols.get(symbol);
-        assertThat(at).as("symbol " + symbol + " in trap-stub.S").isNotNull();
+        int at = (int) assembly.symbol(symbol);
         assertThat(at + length).as("end of " + symbol).isLessThanOrEqualTo(text.length);
         return Arrays.copyOfRange(text, at, at + length);
     }
@@ -69,7 +47,7 @@ class TrapStubTest {
     void exceptionEntriesMatchTheAssembledSourceSixteenBytesApart() {
         byte[] expected = TrapStub.exceptionEntries();
         assertThat(expected).hasSize(GuestLayout.EXCEPTION_VECTORS * 16);
-        int start = symbols.get("exception_entries");
+        int start = (int) assembly.symbol("exception_entries");
         assertThat(start % 16).isZero();
         assertThat(text.length - start).as("nothing after the last entry").isEqualTo(expected.length);
         for (int v = 0; v < GuestLayout.EXCEPTION_VECTORS; v++) {

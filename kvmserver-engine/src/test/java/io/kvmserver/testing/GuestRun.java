@@ -4,8 +4,10 @@ import com.sun.jna.Pointer;
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.kvm.Kvm;
 import io.kvmserver.linux.GuestConsole;
+import io.kvmserver.linux.SyscallNumbers;
 import io.kvmserver.server.Program;
 import io.kvmserver.server.ProgramRunner;
+import io.kvmserver.vm.GuestVm;
 import io.kvmserver.vm.RunResult;
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
@@ -18,10 +20,15 @@ import java.util.function.UnaryOperator;
 /** Runs a guest program to completion in a real VM and captures what it printed. */
 public final class GuestRun {
 
-    /** What a run produced. */
-    public record Outcome(RunResult result, String stdout, String stderr) {
+    /** What a run produced, and the VM exits and system calls (by number) it took. */
+    public record Outcome(RunResult result, String stdout, String stderr, long exits, long[] syscallCounts) {
         public int status() {
             return result.shellStatus();
+        }
+
+        /** Calls of the system call {@code number} the engine emulated. */
+        public long syscalls(int number) {
+            return syscallCounts[number];
         }
 
         @Override
@@ -56,10 +63,15 @@ public final class GuestRun {
             (stream == 1 ? out : err).write(bytes, 0, bytes.length);
             return length;
         };
-        try (Kvm kvm = Kvm.open()) {
-            Program p = Program.prepare(built, console, hostEnv);
-            RunResult result = ProgramRunner.run(kvm, p, built.maxBootTime());
-            return new Outcome(result, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        try (Kvm kvm = Kvm.open(); Program p = Program.prepare(built, console, hostEnv)) {
+            try (GuestVm vm = p.boot(kvm)) {
+                RunResult result = ProgramRunner.run(vm, built.maxBootTime());
+                p.kernel().console().flush(-1, java.util.concurrent.TimeUnit.SECONDS);
+                long[] counts = new long[SyscallNumbers.COUNT + 1];
+                vm.addSyscallCounts(counts);
+                return new Outcome(result, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8),
+                        vm.exits(), counts);
+            }
         }
     }
 }
