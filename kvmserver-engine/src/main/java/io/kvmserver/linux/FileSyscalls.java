@@ -151,8 +151,7 @@ final class FileSyscalls {
         Resolution r = follow ? c.kernel().fileSystem().resolve(base, path, access)
                 : c.kernel().fileSystem().resolveNoFollow(base, path, access);
         if (r.errno() != 0) {
-            c.kernel().denials().record(access == Access.WRITE ? Denials.Kind.WRITE : Denials.Kind.READ, path,
-                    "outside --allow-read/--allow-write/--volume, or missing");
+            c.kernel().denials().record(access == Access.WRITE ? Denials.Kind.WRITE : Denials.Kind.READ, path);
             throw new SyscallError(r.errno());
         }
         return r;

@@ -162,8 +162,7 @@ final class NetSyscalls {
                 boolean allowed = listening ? p.mayListen(ip, port) : p.mayConnect(ip, port);
                 if (!allowed) {
                     c.kernel().denials().record(listening ? Denials.Kind.LISTEN : Denials.Kind.CONNECT,
-                            ip.getHostAddress() + " port " + port,
-                            "not allowed by --allow-net/--allow-" + (listening ? "listen" : "connect"));
+                            (family == AF_INET ? ip.getHostAddress() : "[" + ip.getHostAddress() + "]") + ":" + port);
                     throw new SyscallError(Errno.EACCES);
                 }
                 return sa;
@@ -181,7 +180,8 @@ final class NetSyscalls {
         }
         if (sa[2] == 0) {
             if (!policy(c).mayUseAbstractUnixSockets()) {
-                c.kernel().denials().record(Denials.Kind.UNIX_SOCKET, "(abstract)", "needs --allow-all");
+                c.kernel().denials().record(Denials.Kind.UNIX_SOCKET,
+                        "@" + new String(sa, 3, sa.length - 3, StandardCharsets.ISO_8859_1));
                 throw new SyscallError(Errno.EACCES);
             }
             return sa;
@@ -193,8 +193,7 @@ final class NetSyscalls {
         String path = new String(sa, 2, end - 2, StandardCharsets.UTF_8);
         Resolution r = c.kernel().fileSystem().resolve(c.process().cwd(), path, Access.WRITE);
         if (r.errno() != 0 || r.hostPath() == null) {
-            c.kernel().denials().record(Denials.Kind.UNIX_SOCKET, (binding ? "bind " : "connect ") + path,
-                    "not writable under --allow-write/--volume");
+            c.kernel().denials().record(Denials.Kind.UNIX_SOCKET, path);
             throw new SyscallError(r.errno() != 0 ? r.errno() : Errno.EACCES);
         }
         byte[] host = r.hostPath().getBytes(StandardCharsets.UTF_8);

@@ -1,6 +1,7 @@
 package io.kvmserver.server;
 
 import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Option;
 import io.kvmserver.linux.ConnectionTracker;
 import io.kvmserver.vm.GuestVm;
 import io.kvmserver.vm.RunResult;
@@ -68,6 +69,11 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         return thread.isAlive();
     }
 
+    /** How long the current request has been running, 0 when idle. */
+    long requestMillis() {
+        return busy ? (System.nanoTime() - requestStart) / 1_000_000 : 0;
+    }
+
     long dirtyPages() {
         return vm.dirtyPages();
     }
@@ -99,10 +105,11 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     public void accepted() {
         taken = true;
         if (openConnections++ == 0) {
+            requestStart = System.nanoTime(); // before busy: readers of busy then see this start
             busy = true;
-            requestStart = System.nanoTime();
             deadline = timers.schedule(() -> vm.interrupt(RunResult.Kind.TIMED_OUT,
-                    "request ran past --max-request-time " + options.maxRequestTime().toMillis() / 1000.0 + " s"),
+                    "request ran past " + options.nameOf(Option.MAX_REQUEST_TIME) + " "
+                    + options.maxRequestTime().toMillis() / 1000.0 + " s"),
                     options.maxRequestTime().toNanos(), TimeUnit.NANOSECONDS);
             memoryCheck = timers.scheduleWithFixedDelay(this::checkMemory, MEMORY_CHECK_MILLIS, MEMORY_CHECK_MILLIS,
                     TimeUnit.MILLISECONDS);
@@ -136,7 +143,8 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         long bytes = vm.dirtyPages() * 4096L;
         if (bytes > options.maxRequestMemory()) {
             vm.interrupt(RunResult.Kind.MEMORY_LIMIT, "request dirtied " + (bytes >> 20)
-                    + " MiB, more than --max-request-memory " + (options.maxRequestMemory() >> 20) + " MiB");
+                    + " MiB, more than " + options.nameOf(Option.MAX_REQUEST_MEMORY) + " "
+                    + (options.maxRequestMemory() >> 20) + " MiB");
         }
     }
 
