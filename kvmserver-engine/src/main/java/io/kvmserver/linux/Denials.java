@@ -3,6 +3,7 @@ package io.kvmserver.linux;
 import io.kvmserver.config.Option;
 import io.kvmserver.config.OptionNaming;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -132,8 +133,8 @@ public final class Denials {
     }
 
     /**
-     * The first denials as lines for a message about a failed start, expected probes last, or
-     * {@code ""} if nothing was denied.
+     * The first denials as lines for a message about a failed start, expected probes last, each
+     * hint only once (every denied file has the same one), or {@code ""} if nothing was denied.
      */
     public String summary() {
         List<Denial> denials = new ArrayList<>(first());
@@ -143,8 +144,13 @@ public final class Denials {
         denials.sort((a, b) -> Boolean.compare(a.expectedProbe(), b.expectedProbe()));
         StringBuilder out = new StringBuilder("\nThe program was denied (the first ").append(denials.size())
                 .append(" distinct; the logger " + LOGGER_NAME + " shows all):");
+        Set<String> hinted = new HashSet<>();
         for (Denial denial : denials) {
-            out.append("\n  ").append(denial).append(denial.expectedProbe() ? EXPECTED : "");
+            out.append("\n  ").append(denial.kind().tag()).append(' ').append(denial.target());
+            if (hinted.add(denial.hint())) {
+                out.append(": ").append(denial.hint());
+            }
+            out.append(denial.expectedProbe() ? EXPECTED : "");
         }
         return out.toString();
     }

@@ -56,13 +56,15 @@ class DenialsTest {
         spring.record(Kind.UNIX_SOCKET, "/var/run/nscd/socket");
         spring.record(Kind.CONNECT, "127.0.0.53:53");
         spring.record(Kind.READ, "/etc/app.conf");
+        spring.record(Kind.READ, "/etc/app.d/other.conf");
 
         assertThat(Denials.isExpectedProbe(Kind.CONNECT, "[2001:db8::1]:53")).isTrue();
         assertThat(Denials.isExpectedProbe(Kind.CONNECT, "10.0.0.1:5353")).isFalse();
         assertThat(Denials.isExpectedProbe(Kind.UNIX_SOCKET, "/run/nscd/socket")).isTrue();
         assertThat(Denials.isExpectedProbe(Kind.READ, "/etc/hosts")).isFalse();
-        assertThat(spring.summary()).startsWith("\nThe program was denied (the first 3 distinct; the logger"
-                + " kvmserver.denials shows all):\n  read /etc/app.conf: ")
+        assertThat(spring.summary()).startsWith("\nThe program was denied (the first 4 distinct; the logger"
+                + " kvmserver.denials shows all):\n  read /etc/app.conf: allow it with kvmserver.permissions.allow-read"
+                + " (a directory that contains it) or kvmserver.permissions.volumes\n  read /etc/app.d/other.conf\n")
                 .contains("\n  unix-socket /var/run/nscd/socket: allow it with kvmserver.permissions.allow-write"
                         + " (a directory that contains it) (a probe most programs make and do without)");
     }
