@@ -10,11 +10,10 @@ import io.kvmserver.config.Volume;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.springframework.boot.context.properties.bind.UnboundConfigurationPropertiesException;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
@@ -99,10 +98,16 @@ class KvmServerPropertiesTests {
      * that toOptions forgets, or maps to the wrong setting, fails here.
      */
     @ParameterizedTest
-    @EnumSource(Option.class)
+    @MethodSource("io.kvmserver.autoconfigure.ConfigurationMetadataTests#springSettings")
     void eachPropertyReachesItsSetting(Option option) {
-        Assumptions.assumeTrue(option.springProperty().isPresent() && !option.isPositional(),
-                () -> option + " has no property of its own here");
+        if (option.isPositional()) {
+            this.runner.withPropertyValues("kvmserver.program=/srv/p", "kvmserver.args=a").run((context) -> {
+                KvmServerProperties properties = context.getBean(KvmServerProperties.class);
+                assertThat((option == Option.PROGRAM) ? properties.getProgram() : properties.getArgs())
+                    .isEqualTo((option == Option.PROGRAM) ? "/srv/p" : List.of("a"));
+            });
+            return; // the lifecycle resolves the program and its arguments before they reach toOptions
+        }
         String name = option.springProperty().get();
         Object expected = (option.example() != null)
                 ? option.type().fromArgument(name, option.example(), option.implicitValue())
