@@ -12,8 +12,8 @@ import java.util.Map;
 /**
  * Reads {@code kvmserver.toml}: the keys are the catalog's keys ({@link Option#key()}), the long
  * flag names plus {@code program} and {@code args}, and every value means what the flag of the
- * same name means (see {@link io.kvmserver.config.OptionType}). Unknown keys are errors, not warnings, because a misspelt
- * {@code alow-read} silently running a program without its intended permissions (or with
+ * same name means (see {@link io.kvmserver.config.OptionType}). Unknown keys are errors, not
+ * warnings, because a misspelt {@code alow-read} silently running a program without its intended permissions (or with
  * permissions the user thought they had removed) is worse than refusing to start.
  */
 final class CommandLineConfigFile {

@@ -24,8 +24,6 @@ final class GuestLines {
 
     private int length;
 
-    private boolean dropping;
-
     /**
      * @param maxLine the longest line passed on
      * @param truncate true to drop the rest of a longer line, false to pass it on in pieces
@@ -59,7 +57,6 @@ final class GuestLines {
         if (b == '\n') {
             this.sink.accept(decode());
             this.length = 0;
-            this.dropping = false;
         }
         else if (this.length < this.line.length) {
             this.line[this.length++] = b;
@@ -69,9 +66,7 @@ final class GuestLines {
             this.line[0] = b;
             this.length = 1;
         }
-        else if (!this.dropping) {
-            this.dropping = true;
-        }
+        // else: truncating, the rest of the line is dropped
     }
 
     private String decode() {

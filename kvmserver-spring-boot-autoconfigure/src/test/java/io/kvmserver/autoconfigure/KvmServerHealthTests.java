@@ -3,6 +3,7 @@ package io.kvmserver.autoconfigure;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.jayway.jsonpath.JsonPath;
+import io.kvmserver.autoconfigure.KvmServerLifecycle.State;
 import io.kvmserver.autoconfigure.testing.GuestPrograms;
 import io.kvmserver.autoconfigure.testing.Http;
 import io.kvmserver.autoconfigure.testing.RequiresKvm;
@@ -44,7 +45,8 @@ class KvmServerHealthTests {
                         "--management.endpoint.health.show-details=always",
                         "--management.endpoint.health.probes.enabled=true",
                         "--management.endpoint.health.group.readiness.include=readinessState,kvmserver",
-                        "--kvmserver.program=" + GuestPrograms.probingServer(), "--kvmserver.args=" + guestPort + ",3000",
+                        "--kvmserver.program=" + GuestPrograms.probingServer(),
+                        "--kvmserver.args=" + guestPort + ",3000",
                         "--kvmserver.permissions.allow-listen=127.0.0.1:" + guestPort,
                         "--kvmserver.limits.max-main-memory=256MB"));
         HttpResponse<String> health = awaitResponse(port, "/actuator/health");
@@ -54,6 +56,7 @@ class KvmServerHealthTests {
         assertThat(get(port, "/actuator/health/readiness").statusCode()).isEqualTo(503);
 
         try (ConfigurableApplicationContext context = starting.get(60, TimeUnit.SECONDS)) {
+            assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);
             assertThat(Http.get(guestPort, "/")).isEqualTo("hello");
             HttpResponse<String> ready = get(port, "/actuator/health/readiness");
             assertThat(ready.statusCode()).isEqualTo(200);

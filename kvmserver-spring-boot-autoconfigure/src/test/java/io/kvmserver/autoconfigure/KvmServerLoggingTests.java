@@ -2,6 +2,7 @@ package io.kvmserver.autoconfigure;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kvmserver.autoconfigure.KvmServerLifecycle.State;
 import io.kvmserver.autoconfigure.testing.GuestPrograms;
 import io.kvmserver.autoconfigure.testing.Http;
 import io.kvmserver.autoconfigure.testing.RequiresKvm;
@@ -31,6 +32,7 @@ class KvmServerLoggingTests {
         int other = GuestPrograms.freePort();
         try (ConfigurableApplicationContext context = run(GuestPrograms.probingServer(), port + ",0," + other,
                 "--kvmserver.permissions.allow-listen=127.0.0.1:" + port)) {
+            assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);
             assertThat(Http.get(port, "/")).isEqualTo("hello");
         }
         List<String> warnings = lines(output, " WARN ");
@@ -50,6 +52,7 @@ class KvmServerLoggingTests {
         int port = GuestPrograms.freePort();
         try (ConfigurableApplicationContext context = run(GuestPrograms.probingServer(), String.valueOf(port),
                 "--kvmserver.permissions.allow-listen=127.0.0.1:" + port, "--kvmserver.verbose=true")) {
+            assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);
             assertThat(Http.get(port, "/")).isEqualTo("hello");
         }
         List<String> denials = lines(output, "kvmserver.denials");
@@ -66,6 +69,7 @@ class KvmServerLoggingTests {
         int port = GuestPrograms.freePort();
         try (ConfigurableApplicationContext context = run(GuestPrograms.probingServer(), String.valueOf(port),
                 "--kvmserver.permissions.allow-listen=127.0.0.1:" + port, "--kvmserver.output.stdout-level=warn")) {
+            assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);
             assertThat(Http.get(port, "/")).isEqualTo("hello");
         }
         assertThat(lines(output, "kvmserver.guest.stdout")).singleElement().asString()
@@ -78,6 +82,7 @@ class KvmServerLoggingTests {
         try (ConfigurableApplicationContext context = run(GuestPrograms.httpServer(), String.valueOf(port),
                 "--kvmserver.permissions.allow-listen=127.0.0.1:" + port, "--kvmserver.ephemeral=true",
                 "--kvmserver.limits.max-request-time=1s")) {
+            assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);
             assertThat(Http.get(port, "/loop")).startsWith("NO-RESPONSE");
             KvmServerApplicationTests.waitFor(() -> output.getAll().contains("resetting the VM"));
         }

@@ -131,7 +131,8 @@ class KubernetesManifestTests {
         int guest = GuestPrograms.freePort();
         String manifestPort = String.valueOf(containerPort("guest"));
         Map<String, Object> variables = new HashMap<>();
-        environment().forEach((name, value) -> variables.put(name, value.replace(manifestPort, String.valueOf(guest))));
+        environment().forEach((name, value) -> variables.put(name,
+                value.replace(manifestPort, String.valueOf(guest))));
         // Named like the process environment, so that Spring maps the variables' names the same way.
         StandardEnvironment environment = new StandardEnvironment();
         environment.getPropertySources().addFirst(new SystemEnvironmentPropertySource("manifest-systemEnvironment", variables));
