@@ -2,7 +2,8 @@
  * The sample's guest: a plain epoll HTTP/1.1 server, nothing kvmserver-specific. It counts the
  * requests it has served in a global variable; under kvmserver in ephemeral mode every
  * connection is served by a fresh copy of the process, so the count is always 1.
- * Usage: hello-server [port]   (listens on 127.0.0.1, default 8000)
+ * Usage: hello-server [port [address]]   (default 8000 on 127.0.0.1; 0.0.0.0 for every interface,
+ * as in a container whose clients come from outside)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -40,11 +41,15 @@ static void handle(int fd) {
 
 int main(int argc, char **argv) {
     int port = argc > 1 ? atoi(argv[1]) : 8000;
+    const char *host = argc > 2 ? argv[2] : "127.0.0.1";
     int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     struct sockaddr_in address = {.sin_family = AF_INET, .sin_port = htons(port)};
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (inet_pton(AF_INET, host, &address.sin_addr) != 1) {
+        fprintf(stderr, "hello-server: '%s' is not an IPv4 address\n", host);
+        return 2;
+    }
     if (bind(listener, (struct sockaddr *) &address, sizeof address) < 0) {
         perror("bind");
         return 1;
@@ -53,7 +58,7 @@ int main(int argc, char **argv) {
         perror("listen");
         return 1;
     }
-    printf("hello-server listening on 127.0.0.1:%d\n", port);
+    printf("hello-server listening on %s:%d\n", host, port);
     fflush(stdout);
     int epoll = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event event = {.events = EPOLLIN, .data.fd = listener};

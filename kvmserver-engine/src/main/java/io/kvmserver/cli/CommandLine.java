@@ -1,6 +1,8 @@
 package io.kvmserver.cli;
 
 import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Option;
+import io.kvmserver.config.OptionType;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.EnumMap;
@@ -28,7 +30,7 @@ import java.util.stream.Stream;
  */
 public final class CommandLine {
 
-    private static final int HELP_COLUMN = 30;
+    private static final int HELP_COLUMN = 34;
     private static final int HELP_WIDTH = 92;
 
     private CommandLine() {
@@ -47,17 +49,16 @@ public final class CommandLine {
             throws UsageException {
         Path wd = workingDirectory.toAbsolutePath().normalize();
         try {
-            Map<CommandLineOption, CommandLineSetting> fromArgs = CommandLineScanner.scan(argv);
-            CommandLineSetting config = fromArgs.remove(CommandLineOption.CONFIG);
-            Map<CommandLineOption, CommandLineSetting> settings = new EnumMap<>(CommandLineOption.class);
-            settings.putAll(CommandLineConfigFile.load(config == null ? null : (String) config.value(), wd));
-            settings.putAll(fromArgs);
-            if (!settings.containsKey(CommandLineOption.PROGRAM)) {
+            CommandLineScanner.Scan scan = CommandLineScanner.scan(argv);
+            Map<Option, CommandLineSetting> settings = new EnumMap<>(Option.class);
+            settings.putAll(CommandLineConfigFile.load(scan.configFile(), wd));
+            settings.putAll(scan.settings());
+            if (!settings.containsKey(Option.PROGRAM)) {
                 throw new IllegalArgumentException("program is required: kvmserver [OPTIONS] program [args...]");
             }
             KvmServerOptions.Builder builder = KvmServerOptions.builder().cwd(wd.toString());
             settings.forEach((option, setting) -> apply(builder, option, setting, wd));
-            CommandLineSetting program = settings.get(CommandLineOption.PROGRAM);
+            CommandLineSetting program = settings.get(Option.PROGRAM);
             builder.program(findProgram((String) program.value(), wd, hostEnv));
             return builder.build();
         } catch (IllegalArgumentException e) {
@@ -65,8 +66,7 @@ public final class CommandLine {
         }
     }
 
-    private static void apply(KvmServerOptions.Builder builder, CommandLineOption option, CommandLineSetting setting,
-            Path wd) {
+    private static void apply(KvmServerOptions.Builder builder, Option option, CommandLineSetting setting, Path wd) {
         try {
             option.apply(builder, setting.value(), wd);
         } catch (IllegalArgumentException e) {
@@ -74,32 +74,87 @@ public final class CommandLine {
         }
     }
 
-    /** The usage text, in the layout of the C++ kvmserver's {@code --help}. */
+    /** The usage text: every flag of the catalog by section, with its default and an example. */
     public static String help() {
         StringBuilder out = new StringBuilder("kvmserver [OPTIONS] program [args...]\n");
-        for (CommandLineOption.Section section : CommandLineOption.Section.values()) {
-            out.append('\n').append(section.title).append(":\n");
-            for (CommandLineOption option : CommandLineOption.values()) {
-                if (option.section == section) {
-                    appendHelpLine(out, option);
+        for (Option.Section section : Option.Section.values()) {
+            out.append('\n').append(section.title()).append(":\n");
+            if (section == Option.Section.GENERAL) {
+                appendHelpLine(out, syntax(CommandLineFlag.HELP), HELP_TEXT);
+                appendHelpLine(out, syntax(CommandLineFlag.CONFIG), CONFIG_TEXT + " [default: " + CONFIG_DEFAULT + "]");
+            }
+            for (Option option : Option.values()) {
+                if (option.section() == section) {
+                    appendHelpLine(out, syntax(option), helpText(option));
                 }
             }
         }
         return out.toString();
     }
 
-    private static void appendHelpLine(StringBuilder out, CommandLineOption option) {
-        String names = !option.isFlag() ? "  " + option.key
-                : option.shortName != '\0' ? "  -" + option.shortName + ",     --" + option.key
-                : "          --" + option.key;
-        String head = names + (option.signature.isEmpty() ? "" : " " + option.signature);
+    /** What {@code -h} does, in the help text and the README. */
+    static final String HELP_TEXT = "Print this help and exit.";
+
+    /** What {@code -c} does, in the help text and the README. */
+    static final String CONFIG_TEXT = "Read settings from a TOML file whose keys are the long flag names;"
+            + " flags on the command line win.";
+
+    /** Which file {@code -c} reads when it is not given. */
+    static final String CONFIG_DEFAULT = CommandLineConfigFile.DEFAULT_NAME + " if present";
+
+    /** How a setting is written on the command line: {@code -t, --threads N}, {@code --allow-read[=PATHS]}. */
+    static String syntax(Option option) {
+        if (option.isPositional()) {
+            return option.type().accumulates() ? option.key() + "..." : option.key();
+        }
+        return syntax(CommandLineFlag.byLongName(option.key()).orElseThrow());
+    }
+
+    private static String syntax(CommandLineFlag flag) {
+        String names = (flag.shortName() != '\0' ? "-" + flag.shortName() + ", " : "") + "--" + flag.name();
+        String valueName = flag.option() != null ? flag.option().valueName() : "FILE";
+        return switch (flag.type()) {
+            case FLAG -> names;
+            case LIST -> names + "[=" + valueName + "]";
+            default -> names + " " + valueName;
+        };
+    }
+
+    /** What a flag does, with what it means alone and its unit: the README's "meaning". */
+    static String meaning(Option option) {
+        StringBuilder text = new StringBuilder(option.flagDescription());
+        if (option.implicitValue() != null) {
+            text.append(" Alone: ").append(option.implicitValue()).append('.');
+        }
+        if (option.type().unit() != null) {
+            text.append(" In ").append(option.type().unit()).append('.');
+        }
+        return text.toString();
+    }
+
+    /** The help text of a setting: its {@link #meaning}, its default and an example. */
+    static String helpText(Option option) {
+        StringBuilder text = new StringBuilder(meaning(option));
+        if (option.type() != OptionType.FLAG && !option.defaultText().equals("none")) {
+            text.append(" [default: ").append(option.defaultText()).append(']');
+        }
+        if (option.example() != null) {
+            text.append(" (e.g. ").append(option.flag()).append(option.type() == OptionType.LIST ? "=" : " ")
+                    .append(option.example()).append(')');
+        }
+        return text.toString();
+    }
+
+    private static void appendHelpLine(StringBuilder out, String syntax, String text) {
+        String head = (syntax.startsWith("-") && !syntax.startsWith("--") || !syntax.startsWith("-") ? "  " : "      ")
+                + syntax;
         out.append(head);
         if (head.length() + 2 > HELP_COLUMN) {
             out.append('\n').append(" ".repeat(HELP_COLUMN));
         } else {
             out.append(" ".repeat(HELP_COLUMN - head.length()));
         }
-        out.append(wrap(option.description)).append('\n');
+        out.append(wrap(text)).append('\n');
     }
 
     /** Breaks a description into lines of at most {@link #HELP_WIDTH} columns, indented to the help column. */

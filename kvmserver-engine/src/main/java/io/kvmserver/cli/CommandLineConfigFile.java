@@ -1,5 +1,6 @@
 package io.kvmserver.cli;
 
+import io.kvmserver.config.Option;
 import io.kvmserver.config.TomlSubset;
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
@@ -9,10 +10,10 @@ import java.util.EnumMap;
 import java.util.Map;
 
 /**
- * Reads {@code kvmserver.toml}: the keys are the long flag names plus {@code program} and
- * {@code args}, and every value means what the flag of the same name means (see
- * {@link CommandLineType}). Unknown keys are errors, not warnings, because a misspelt
- * {@code alow-read} silently running a program without its intended permissions (or with
+ * Reads {@code kvmserver.toml}: the keys are the catalog's keys ({@link Option#key()}), the long
+ * flag names plus {@code program} and {@code args}, and every value means what the flag of the
+ * same name means (see {@link io.kvmserver.config.OptionType}). Unknown keys are errors, not
+ * warnings, because a misspelt {@code alow-read} silently running a program without its intended permissions (or with
  * permissions the user thought they had removed) is worse than refusing to start.
  */
 final class CommandLineConfigFile {
@@ -29,7 +30,7 @@ final class CommandLineConfigFile {
      * @param named the value of {@code -c}/{@code --config}, or null; relative to {@code wd}
      * @return the converted values, empty when no file applies
      */
-    static Map<CommandLineOption, CommandLineSetting> load(String named, Path wd) {
+    static Map<Option, CommandLineSetting> load(String named, Path wd) {
         Path file = wd.resolve(named == null ? DEFAULT_NAME : named);
         if (named == null && !Files.isRegularFile(file)) {
             return Map.of();
@@ -37,14 +38,15 @@ final class CommandLineConfigFile {
         if (!Files.isRegularFile(file)) {
             throw new IllegalArgumentException("--config: " + file + " does not exist or is not a file");
         }
-        Map<CommandLineOption, CommandLineSetting> values = new EnumMap<>(CommandLineOption.class);
+        Map<Option, CommandLineSetting> values = new EnumMap<>(Option.class);
         read(file).forEach((key, entry) -> {
             String where = file + ":" + entry.line() + ": " + key;
-            CommandLineOption option = CommandLineOption.byFileKey(key)
+            Option option = Option.byKey(key)
                     .orElseThrow(() -> new IllegalArgumentException(file + ":" + entry.line() + ": unknown key '"
-                            + key + "'" + (key.equals("config") || key.equals("help")
+                            + key + "'" + (CommandLineFlag.byLongName(key).isPresent()
                                     ? " (it can only be given on the command line)" : "")));
-            values.put(option, new CommandLineSetting(option.type.fromToml(where, entry.value(), option.implicitValue), where));
+            Object value = option.type().fromToml(where, entry.value(), option.implicitValue());
+            values.put(option, new CommandLineSetting(value, where));
         });
         return values;
     }

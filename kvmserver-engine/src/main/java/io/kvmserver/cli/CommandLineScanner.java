@@ -1,5 +1,7 @@
 package io.kvmserver.cli;
 
+import io.kvmserver.config.Option;
+import io.kvmserver.config.OptionType;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.List;
@@ -23,8 +25,19 @@ import java.util.Map;
  */
 final class CommandLineScanner {
 
+    /**
+     * What the arguments say.
+     *
+     * @param settings the converted value of every setting given, with {@link Option#PROGRAM}
+     *     and {@link Option#ARGS} when a program was given
+     * @param configFile the value of {@code -c}/{@code --config}, or null
+     */
+    record Scan(Map<Option, CommandLineSetting> settings, String configFile) {
+    }
+
     private final List<String> argv;
-    private final Map<CommandLineOption, CommandLineSetting> values = new EnumMap<>(CommandLineOption.class);
+    private final Map<Option, CommandLineSetting> values = new EnumMap<>(Option.class);
+    private String configFile;
     private int next;
 
     private CommandLineScanner(List<String> argv) {
@@ -34,16 +47,13 @@ final class CommandLineScanner {
     /**
      * Scans all arguments.
      *
-     * @return the converted value of every option given, {@link CommandLineOption#CONFIG}
-     *     included, and {@link CommandLineOption#PROGRAM} with {@link CommandLineOption#ARGS} when a
-     *     program was given
      * @throws UsageException at {@code -h}/{@code --help}, wherever it stands before the program
      * @throws IllegalArgumentException for unknown flags and malformed values
      */
-    static Map<CommandLineOption, CommandLineSetting> scan(List<String> argv) throws UsageException {
+    static Scan scan(List<String> argv) throws UsageException {
         CommandLineScanner scanner = new CommandLineScanner(argv);
         scanner.scanAll();
-        return scanner.values;
+        return new Scan(scanner.values, scanner.configFile);
     }
 
     private void scanAll() throws UsageException {
@@ -62,59 +72,67 @@ final class CommandLineScanner {
             }
         }
         if (next < argv.size()) {
-            values.put(CommandLineOption.PROGRAM, new CommandLineSetting(argv.get(next), "program"));
-            values.put(CommandLineOption.ARGS,
-                    new CommandLineSetting(List.copyOf(argv.subList(next + 1, argv.size())), "args"));
+            values.put(Option.PROGRAM, new CommandLineSetting(argv.get(next), Option.PROGRAM.flag()));
+            values.put(Option.ARGS,
+                    new CommandLineSetting(List.copyOf(argv.subList(next + 1, argv.size())), Option.ARGS.flag()));
         }
     }
 
     private void longOption(String text) throws UsageException {
         int equals = text.indexOf('=');
         String name = equals < 0 ? text : text.substring(0, equals);
-        CommandLineOption option = CommandLineOption.byLongFlag(name)
+        CommandLineFlag flag = CommandLineFlag.byLongName(name)
                 .orElseThrow(() -> new IllegalArgumentException("unknown option '--" + name + "'"));
         String value = equals < 0 ? null : text.substring(equals + 1);
-        if (value == null && option.type.valueRequired()) {
-            value = requiredNext(option);
+        if (value == null && flag.type().valueRequired()) {
+            value = requiredNext(flag);
         }
-        set(option, value);
+        set(flag, value);
     }
 
     private void shortOptions(String cluster) throws UsageException {
         for (int i = 0; i < cluster.length(); i++) {
             char name = cluster.charAt(i);
-            CommandLineOption option = CommandLineOption.byShortFlag(name)
+            CommandLineFlag flag = CommandLineFlag.byShortName(name)
                     .orElseThrow(() -> new IllegalArgumentException("unknown option '-" + name + "'"));
-            if (option.type.valueRequired()) {
+            if (flag.type().valueRequired()) {
                 String rest = cluster.substring(i + 1);
-                set(option, rest.isEmpty() ? requiredNext(option) : rest);
+                set(flag, rest.isEmpty() ? requiredNext(flag) : rest);
                 return;
             }
-            set(option, null);
+            set(flag, null);
         }
     }
 
-    private String requiredNext(CommandLineOption option) {
+    private String requiredNext(CommandLineFlag flag) {
         if (next >= argv.size()) {
-            throw new IllegalArgumentException(option.flag() + " needs a value");
+            throw new IllegalArgumentException(flag.display() + " needs a value");
         }
         return argv.get(next++);
     }
 
-    private void set(CommandLineOption option, String text) throws UsageException {
-        if (option == CommandLineOption.HELP) {
+    private void set(CommandLineFlag flag, String text) throws UsageException {
+        if (flag == CommandLineFlag.HELP) {
             throw UsageException.helpRequest();
         }
-        Object value = option.type.fromArgument(option.flag(), text, option.implicitValue);
+        Object value = flag.type().fromArgument(flag.display(), text, flag.implicitValue());
+        if (flag == CommandLineFlag.CONFIG) {
+            if (configFile != null) {
+                throw new IllegalArgumentException(flag.display() + " is given more than once");
+            }
+            configFile = (String) value;
+            return;
+        }
+        Option option = flag.option();
         CommandLineSetting previous = values.get(option);
-        if (previous == null || option.type == CommandLineType.FLAG) {
-            values.put(option, new CommandLineSetting(value, option.flag()));
-        } else if (option.type.accumulates()) {
+        if (previous == null || flag.type() == OptionType.FLAG) {
+            values.put(option, new CommandLineSetting(value, flag.display()));
+        } else if (flag.type().accumulates()) {
             List<Object> all = new ArrayList<>((List<?>) previous.value());
             all.addAll((List<?>) value);
-            values.put(option, new CommandLineSetting(List.copyOf(all), option.flag()));
+            values.put(option, new CommandLineSetting(List.copyOf(all), flag.display()));
         } else {
-            throw new IllegalArgumentException(option.flag() + " is given more than once");
+            throw new IllegalArgumentException(flag.display() + " is given more than once");
         }
     }
 }

@@ -1,6 +1,9 @@
 package io.kvmserver.config;
 
+import java.net.InetAddress;
+import java.net.UnknownHostException;
 import java.util.Objects;
+import java.util.regex.Pattern;
 
 /**
  * One {@code --allow-connect} or {@code --allow-listen} rule, {@code host:port}.
@@ -14,6 +17,14 @@ import java.util.Objects;
  * @param port 1-65535, or 0 for any
  */
 public record HostPort(String host, int port) {
+
+    /** A DNS name: dot-separated labels of letters, digits and inner hyphens (RFC 1123). */
+    private static final String LABEL = "[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?";
+
+    private static final Pattern HOST_NAME = Pattern.compile("(?=.{1,253}$)" + LABEL + "(\\." + LABEL + ")*\\.?");
+
+    private static final Pattern IPV4 = Pattern.compile(
+            "((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])");
 
     /** Checks the port range. */
     public HostPort {
@@ -47,7 +58,48 @@ public record HostPort(String host, int port) {
             host = colon < 0 ? rule : rule.substring(0, colon);
             port = colon < 0 ? "" : rule.substring(colon + 1);
         }
-        return new HostPort(anyHost(host) ? "" : host, parsePort(port, rule));
+        if (anyHost(host)) {
+            return new HostPort("", parsePort(port, rule));
+        }
+        checkHost(host, rule.startsWith("["), rule);
+        return new HostPort(host, parsePort(port, rule));
+    }
+
+    /** True if the host is an IP address literal (or any address), not a name to resolve. */
+    public boolean isAddress() {
+        return anyHost() || host.indexOf(':') >= 0 || IPV4.matcher(host).matches();
+    }
+
+    /** True if the host is an address literal, any address, or {@code localhost}. */
+    public boolean isLocalAddress() {
+        return isAddress() || host.equalsIgnoreCase("localhost");
+    }
+
+    private static void checkHost(String host, boolean bracketed, String rule) {
+        if (bracketed) {
+            if (!isIpv6Literal(host)) {
+                throw new IllegalArgumentException("'" + rule + "': '" + host + "' is not an IPv6 address");
+            }
+        } else if (host.chars().allMatch(c -> c == '.' || c >= '0' && c <= '9')) {
+            if (!IPV4.matcher(host).matches()) {
+                throw new IllegalArgumentException("'" + rule + "': '" + host + "' is not an IPv4 address");
+            }
+        } else if (!HOST_NAME.matcher(host).matches()) {
+            throw new IllegalArgumentException("'" + rule + "': '" + host + "' is neither an address nor a host name");
+        }
+    }
+
+    /** Parses an IPv6 literal; in brackets, {@link InetAddress} never falls back to a lookup. */
+    private static boolean isIpv6Literal(String host) {
+        if (host.indexOf(':') < 0) {
+            return false;
+        }
+        try {
+            InetAddress.getByName("[" + host + "]");
+            return true;
+        } catch (UnknownHostException e) {
+            return false;
+        }
     }
 
     /** True if the rule matches every address. */

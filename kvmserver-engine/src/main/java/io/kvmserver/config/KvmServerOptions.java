@@ -1,26 +1,28 @@
 package io.kvmserver.config;
 
-import java.math.BigDecimal;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
-import java.util.stream.Collectors;
 
 /**
- * Every setting of one kvmserver, with the defaults of the C++ kvmserver.
+ * Every setting of one kvmserver, with the defaults of the C++ kvmserver. What each setting
+ * means, its flag, key, property and default are in the catalog, {@link Option}.
  *
  * <p>The compact constructor is the single place where a configuration is judged: whether it
- * came from the command line, a {@code kvmserver.toml} or Java code, an instance that exists is
- * valid, so the engine never re-checks it. Messages name the command-line flag, because that is
- * what users know from the help text and the file keys are the same names.
+ * came from the command line, a {@code kvmserver.toml}, Spring Boot properties or Java code, an
+ * instance that exists is valid, so the engine never re-checks it. Messages name settings the
+ * way their users do, through {@link #naming()}: {@code --max-request-time} for the command line,
+ * {@code kvmserver.limits.max-request-time} for Spring Boot. The engine uses {@link #nameOf} for
+ * every message about a setting, so that a Spring user never reads a command-line flag.
  *
  * <p>Permission lists follow the C++ flag semantics: an empty list means the permission is not
  * granted; {@code --allow-read} without a value is {@code ["/"]}, {@code --allow-env} without a
  * value is {@code ["*"]}, {@code --allow-connect}/{@code --allow-listen} without a value are
  * {@code ["*"]} (any address, any port). Paths in {@code allowRead}, {@code allowWrite} and
- * {@code cwd} must be absolute; they are stored lexically normalized.
+ * {@code cwd} must be absolute; they are stored lexically normalized. Listen rules name local
+ * addresses, never host names, so that checking them needs no network lookup.
  *
  * <p>Memory limits are in bytes but must be whole MiB, because the flags and the file count in
  * MiB and {@link #describe()} must print a configuration that reads back unchanged.
@@ -28,7 +30,7 @@ import java.util.stream.Collectors;
  * @param program the host path of the executable to run
  * @param args the program's arguments, without {@code argv[0]}
  * @param cwd the guest's working directory (absolute)
- * @param env explicit {@code NAME=VALUE} variables from {@code --env}; they win over allowed host variables
+ * @param env explicit {@code NAME=VALUE} variables; they win over allowed host variables
  * @param threads the number of request VMs, 0 for one per CPU (see {@link #effectiveThreads()})
  * @param ephemeral reset a request VM after every connection
  * @param warmup the number of warmup requests sent before the template is frozen
@@ -41,7 +43,7 @@ import java.util.stream.Collectors;
  * @param allowEnv host variable names passed to the guest: {@code NAME}, {@code PREFIX_*} or {@code *}
  * @param allowNet connect and listen anywhere
  * @param allowConnect {@code host:port} rules for outgoing connections, see {@link HostPort}
- * @param allowListen {@code host:port} rules for listening sockets, see {@link HostPort}
+ * @param allowListen {@code address:port} rules for listening sockets, see {@link HostPort}
  * @param volumes host paths mapped to other guest paths
  * @param maxBootTime how long the program may take to reach its listening wait
  * @param maxRequestTime how long one request may take
@@ -50,8 +52,9 @@ import java.util.stream.Collectors;
  * @param maxRequestMemory bytes one request may dirty before it is stopped
  * @param limitRequestMemory bytes of private memory a request VM keeps after its reset
  * @param ephemeralKeepWorkingMemory keep the pages a request dirtied private after the reset
- *     (so the next request does not fault on them again); {@code --no-ephemeral-keep-working-memory}
- *     turns it off
+ *     (so the next request does not fault on them again)
+ * @param naming how messages name the settings: {@link OptionNaming#COMMAND_LINE} unless the
+ *     configuration came from elsewhere
  */
 public record KvmServerOptions(
         String program,
@@ -78,7 +81,8 @@ public record KvmServerOptions(
         long maxAddressSpace,
         long maxRequestMemory,
         long limitRequestMemory,
-        boolean ephemeralKeepWorkingMemory) {
+        boolean ephemeralKeepWorkingMemory,
+        OptionNaming naming) {
 
     /** One mebibyte, the unit of every memory flag. */
     public static final long MIB = 1L << 20;
@@ -91,37 +95,41 @@ public record KvmServerOptions(
 
     /** Validates everything and makes the lists immutable. */
     public KvmServerOptions {
-        program = requireNonBlank(program, "program", "a program to run is required");
+        Objects.requireNonNull(naming, "naming");
+        Checks check = new Checks(naming);
+        if (Objects.requireNonNull(program, "program").isBlank()) {
+            throw check.invalid(Option.PROGRAM, " must be set to the executable to run");
+        }
         args = List.copyOf(args);
-        cwd = absolute(requireNonBlank(cwd, "cwd", "--cwd must not be empty"), "--cwd");
+        cwd = check.absolute(Objects.requireNonNull(cwd, "cwd"), Option.CWD);
         env = List.copyOf(env);
-        env.forEach(KvmServerOptions::checkEnvAssignment);
-        requireAtLeast(threads, 0, "--threads");
-        requireAtLeast(warmup, 0, "--warmup");
+        env.forEach(check::envAssignment);
+        check.atLeast(threads, 0, Option.THREADS);
+        check.atLeast(warmup, 0, Option.WARMUP);
         if (!Objects.requireNonNull(warmupPath, "warmupPath").startsWith("/")) {
-            throw new IllegalArgumentException("--warmup-path must start with '/', got '" + warmupPath + "'");
+            throw check.invalid(Option.WARMUP_PATH, " must start with '/', got '" + warmupPath + "'");
         }
-        allowRead = absolutePaths(allowRead, "--allow-read");
-        allowWrite = absolutePaths(allowWrite, "--allow-write");
+        allowRead = allowRead.stream().map(p -> check.absolute(p, Option.ALLOW_READ)).toList();
+        allowWrite = allowWrite.stream().map(p -> check.absolute(p, Option.ALLOW_WRITE)).toList();
         allowEnv = List.copyOf(allowEnv);
-        allowEnv.forEach(KvmServerOptions::checkEnvPattern);
-        allowConnect = hostPortRules(allowConnect, "--allow-connect");
-        allowListen = hostPortRules(allowListen, "--allow-listen");
+        allowEnv.forEach(check::envPattern);
+        allowConnect = check.hostPortRules(allowConnect, Option.ALLOW_CONNECT);
+        allowListen = check.hostPortRules(allowListen, Option.ALLOW_LISTEN);
         volumes = List.copyOf(volumes);
-        checkDistinctGuestPaths(volumes);
+        check.distinctGuestPaths(volumes);
         if (allowAll) {
-            checkAllowAllAlone(allowRead, allowWrite, allowEnv, allowNet, allowConnect, allowListen, volumes);
+            check.allowAllAlone(allowRead, allowWrite, allowEnv, allowNet, allowConnect, allowListen, volumes);
         }
-        requirePositive(maxBootTime, "--max-boot-time");
-        requirePositive(maxRequestTime, "--max-request-time");
-        requireMemory(maxAddressSpace, MIB, MAX_ADDRESS_SPACE_LIMIT, "--max-address-space");
-        requireMemory(maxMainMemory, MIB, Long.MAX_VALUE, "--max-main-memory");
+        check.positive(maxBootTime, Option.MAX_BOOT_TIME);
+        check.positive(maxRequestTime, Option.MAX_REQUEST_TIME);
+        check.memory(maxAddressSpace, MIB, MAX_ADDRESS_SPACE_LIMIT, Option.MAX_ADDRESS_SPACE);
+        check.memory(maxMainMemory, MIB, Long.MAX_VALUE, Option.MAX_MAIN_MEMORY);
         if (maxMainMemory > maxAddressSpace) {
-            throw new IllegalArgumentException("--max-main-memory (" + maxMainMemory / MIB
-                    + " MiB) must not exceed --max-address-space (" + maxAddressSpace / MIB + " MiB)");
+            throw check.invalid(Option.MAX_MAIN_MEMORY, " (" + maxMainMemory / MIB + " MiB) must not exceed "
+                    + naming.nameOf(Option.MAX_ADDRESS_SPACE) + " (" + maxAddressSpace / MIB + " MiB)");
         }
-        requireMemory(maxRequestMemory, MIB, Long.MAX_VALUE, "--max-request-memory");
-        requireMemory(limitRequestMemory, 0, Long.MAX_VALUE, "--limit-request-memory");
+        check.memory(maxRequestMemory, MIB, Long.MAX_VALUE, Option.MAX_REQUEST_MEMORY);
+        check.memory(limitRequestMemory, 0, Long.MAX_VALUE, Option.LIMIT_REQUEST_MEMORY);
     }
 
     /** A builder holding the C++ kvmserver's defaults, with the JVM's working directory as cwd. */
@@ -140,177 +148,164 @@ public record KvmServerOptions(
     }
 
     /**
-     * Renders this configuration as a {@code kvmserver.toml}, one key per flag, for
+     * The name of a setting as the people who configured this server write it, for messages:
+     * {@code --max-request-time} or {@code kvmserver.limits.max-request-time}.
+     */
+    public String nameOf(Option option) {
+        return naming.nameOf(option);
+    }
+
+    /**
+     * Renders this configuration as a {@code kvmserver.toml}, one key per setting, for
      * {@code --print-config}. Reading the result back (as a config file, with no flags) gives
      * this configuration again, except {@code printConfig}, which is left out so that the printed
      * file runs the server instead of printing itself.
      */
     public String describe() {
         StringBuilder out = new StringBuilder();
-        line(out, "program", TomlSubset.quote(program));
-        line(out, "args", array(args));
-        line(out, "cwd", TomlSubset.quote(cwd));
-        line(out, "env", array(env));
-        line(out, "threads", threads);
-        line(out, "ephemeral", ephemeral);
-        line(out, "warmup", warmup);
-        line(out, "warmup-path", TomlSubset.quote(warmupPath));
-        line(out, "verbose", verbose);
-        out.append('\n');
-        line(out, "allow-all", allowAll);
-        line(out, "allow-read", array(allowRead));
-        line(out, "allow-write", array(allowWrite));
-        line(out, "allow-env", array(allowEnv));
-        line(out, "allow-net", allowNet);
-        line(out, "allow-connect", array(allowConnect));
-        line(out, "allow-listen", array(allowListen));
-        line(out, "volume", array(volumes.stream().map(Volume::spec).toList()));
-        out.append('\n');
-        line(out, "max-boot-time", seconds(maxBootTime));
-        line(out, "max-request-time", seconds(maxRequestTime));
-        line(out, "max-main-memory", maxMainMemory / MIB);
-        line(out, "max-address-space", maxAddressSpace / MIB);
-        line(out, "max-request-memory", maxRequestMemory / MIB);
-        line(out, "limit-request-memory", limitRequestMemory / MIB);
-        line(out, "no-ephemeral-keep-working-memory", !ephemeralKeepWorkingMemory);
+        Option.Section section = Option.Section.PROGRAM;
+        for (Option option : Option.values()) {
+            if (option == Option.PRINT_CONFIG) {
+                continue;
+            }
+            if (option.section() != section) {
+                out.append('\n');
+                section = option.section();
+            }
+            out.append(option.key()).append(" = ").append(option.type().toToml(option.valueIn(this))).append('\n');
+        }
         return out.toString();
     }
 
-    private static void line(StringBuilder out, String key, Object value) {
-        out.append(key).append(" = ").append(value).append('\n');
-    }
+    /** The validations of the compact constructor, with messages in the users' naming. */
+    private record Checks(OptionNaming naming) {
 
-    private static String array(List<String> values) {
-        return values.stream().map(TomlSubset::quote).collect(Collectors.joining(", ", "[", "]"));
-    }
-
-    private static String seconds(Duration duration) {
-        BigDecimal seconds = BigDecimal.valueOf(duration.getSeconds()).add(BigDecimal.valueOf(duration.getNano(), 9));
-        return seconds.stripTrailingZeros().toPlainString();
-    }
-
-    private static String requireNonBlank(String value, String name, String message) {
-        if (Objects.requireNonNull(value, name).isBlank()) {
-            throw new IllegalArgumentException(message);
+        InvalidOptionException invalid(Option option, String problem) {
+            return new InvalidOptionException(option, naming.nameOf(option) + problem);
         }
-        return value;
-    }
 
-    private static String absolute(String path, String flag) {
-        if (!path.startsWith("/")) {
-            throw new IllegalArgumentException(flag + " path '" + path + "' must be absolute");
+        String absolute(String path, Option option) {
+            if (!path.startsWith("/")) {
+                throw invalid(option, " path '" + path + "' must be absolute");
+            }
+            return Path.of(path).normalize().toString();
         }
-        return Path.of(path).normalize().toString();
-    }
 
-    private static List<String> absolutePaths(List<String> paths, String flag) {
-        return paths.stream().map(p -> absolute(p, flag)).toList();
-    }
+        List<String> hostPortRules(List<String> rules, Option option) {
+            for (String rule : rules) {
+                HostPort hostPort;
+                try {
+                    hostPort = HostPort.parse(rule);
+                } catch (IllegalArgumentException e) {
+                    throw new InvalidOptionException(option, naming.nameOf(option) + ": " + e.getMessage(), e);
+                }
+                if (option == Option.ALLOW_LISTEN && !hostPort.isLocalAddress()) {
+                    throw invalid(option, ": '" + rule + "' names a host; a listen rule names a local address: an IP"
+                            + " address such as 127.0.0.1:8000 or [::1]:8000, localhost, or *:8000 for any address");
+                }
+            }
+            return List.copyOf(rules);
+        }
 
-    private static List<String> hostPortRules(List<String> rules, String flag) {
-        for (String rule : rules) {
-            try {
-                HostPort.parse(rule);
-            } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(flag + ": " + e.getMessage(), e);
+        void envAssignment(String assignment) {
+            if (assignment.indexOf('=') <= 0) {
+                throw invalid(Option.ENV, " '" + assignment + "' must be NAME=VALUE with a non-empty NAME");
             }
         }
-        return List.copyOf(rules);
-    }
 
-    private static void checkEnvAssignment(String assignment) {
-        if (assignment.indexOf('=') <= 0) {
-            throw new IllegalArgumentException("--env '" + assignment + "' must be NAME=VALUE with a non-empty NAME");
-        }
-    }
-
-    private static void checkEnvPattern(String pattern) {
-        int star = pattern.indexOf('*');
-        if (pattern.isEmpty() || pattern.indexOf('=') >= 0 || star >= 0 && star != pattern.length() - 1) {
-            throw new IllegalArgumentException("--allow-env '" + pattern
-                    + "' must be a variable NAME, a PREFIX_* or *");
-        }
-    }
-
-    private static void checkDistinctGuestPaths(List<Volume> volumes) {
-        List<String> seen = new ArrayList<>();
-        for (Volume volume : volumes) {
-            if (seen.contains(volume.guestPath())) {
-                throw new IllegalArgumentException("--volume maps guest path " + volume.guestPath() + " twice");
+        void envPattern(String pattern) {
+            int star = pattern.indexOf('*');
+            if (pattern.isEmpty() || pattern.indexOf('=') >= 0 || star >= 0 && star != pattern.length() - 1) {
+                throw invalid(Option.ALLOW_ENV, " '" + pattern + "' must be a variable NAME, a PREFIX_* or *");
             }
-            seen.add(volume.guestPath());
+        }
+
+        void distinctGuestPaths(List<Volume> volumes) {
+            List<String> seen = new ArrayList<>();
+            for (Volume volume : volumes) {
+                if (seen.contains(volume.guestPath())) {
+                    throw invalid(Option.VOLUME, " maps guest path " + volume.guestPath() + " twice");
+                }
+                seen.add(volume.guestPath());
+            }
+        }
+
+        void allowAllAlone(List<String> allowRead, List<String> allowWrite, List<String> allowEnv, boolean allowNet,
+                List<String> allowConnect, List<String> allowListen, List<Volume> volumes) {
+            Option other = !allowRead.isEmpty() ? Option.ALLOW_READ
+                    : !allowWrite.isEmpty() ? Option.ALLOW_WRITE
+                    : !allowEnv.isEmpty() ? Option.ALLOW_ENV
+                    : allowNet ? Option.ALLOW_NET
+                    : !allowConnect.isEmpty() ? Option.ALLOW_CONNECT
+                    : !allowListen.isEmpty() ? Option.ALLOW_LISTEN
+                    : !volumes.isEmpty() ? Option.VOLUME
+                    : null;
+            if (other != null) {
+                String allowAll = naming.nameOf(Option.ALLOW_ALL);
+                throw new InvalidOptionException(other, allowAll + " excludes " + naming.nameOf(other) + ": "
+                        + allowAll + " already grants everything, so drop one of them");
+            }
+        }
+
+        void atLeast(int value, int min, Option option) {
+            if (value < min) {
+                throw invalid(option, " must be at least " + min + ", got " + value);
+            }
+        }
+
+        void positive(Duration duration, Option option) {
+            if (Objects.requireNonNull(duration, option.key()).isNegative() || duration.isZero()) {
+                throw invalid(option, " must be more than 0 seconds, got " + OptionType.seconds(duration));
+            }
+        }
+
+        void memory(long bytes, long min, long max, Option option) {
+            if (bytes % MIB != 0) {
+                throw invalid(option, " must be a whole number of MiB, got " + bytes + " bytes");
+            }
+            if (bytes < min) {
+                throw invalid(option, " must be at least " + min / MIB + " MiB, got " + bytes / MIB);
+            }
+            if (bytes > max) {
+                throw invalid(option, " must be at most " + max / MIB + " MiB, got " + bytes / MIB);
+            }
         }
     }
 
-    private static void checkAllowAllAlone(List<String> allowRead, List<String> allowWrite, List<String> allowEnv,
-            boolean allowNet, List<String> allowConnect, List<String> allowListen, List<Volume> volumes) {
-        String other = !allowRead.isEmpty() ? "--allow-read"
-                : !allowWrite.isEmpty() ? "--allow-write"
-                : !allowEnv.isEmpty() ? "--allow-env"
-                : allowNet ? "--allow-net"
-                : !allowConnect.isEmpty() ? "--allow-connect"
-                : !allowListen.isEmpty() ? "--allow-listen"
-                : !volumes.isEmpty() ? "--volume"
-                : null;
-        if (other != null) {
-            throw new IllegalArgumentException("--allow-all excludes " + other
-                    + ": --allow-all already grants everything, so drop one of them");
-        }
-    }
-
-    private static void requireAtLeast(int value, int min, String flag) {
-        if (value < min) {
-            throw new IllegalArgumentException(flag + " must be at least " + min + ", got " + value);
-        }
-    }
-
-    private static void requirePositive(Duration duration, String flag) {
-        if (Objects.requireNonNull(duration, flag).isNegative() || duration.isZero()) {
-            throw new IllegalArgumentException(flag + " must be more than 0 seconds, got " + seconds(duration));
-        }
-    }
-
-    private static void requireMemory(long bytes, long min, long max, String flag) {
-        if (bytes % MIB != 0) {
-            throw new IllegalArgumentException(flag + " must be a whole number of MiB, got " + bytes + " bytes");
-        }
-        if (bytes < min) {
-            throw new IllegalArgumentException(flag + " must be at least " + min / MIB + " MiB, got " + bytes / MIB);
-        }
-        if (bytes > max) {
-            throw new IllegalArgumentException(flag + " must be at most " + max / MIB + " MiB, got " + bytes / MIB);
-        }
-    }
-
-    /** Collects settings one by one; starts from the defaults of the C++ kvmserver. */
+    /**
+     * Collects settings one by one; starts from the defaults of the catalog ({@link Option}),
+     * which are the C++ kvmserver's, with the JVM's working directory as cwd.
+     */
     public static final class Builder {
         private String program = "";
-        private List<String> args = List.of();
+        private List<String> args;
         private String cwd = System.getProperty("user.dir");
-        private List<String> env = List.of();
-        private int threads = 1;
+        private List<String> env;
+        private int threads;
         private boolean ephemeral;
         private int warmup;
-        private String warmupPath = "/";
+        private String warmupPath;
         private boolean verbose;
         private boolean printConfig;
         private boolean allowAll;
-        private List<String> allowRead = List.of();
-        private List<String> allowWrite = List.of();
-        private List<String> allowEnv = List.of();
+        private List<String> allowRead;
+        private List<String> allowWrite;
+        private List<String> allowEnv;
         private boolean allowNet;
-        private List<String> allowConnect = List.of();
-        private List<String> allowListen = List.of();
-        private List<Volume> volumes = List.of();
-        private Duration maxBootTime = Duration.ofSeconds(20);
-        private Duration maxRequestTime = Duration.ofSeconds(8);
-        private long maxMainMemory = 8192 * MIB;
-        private long maxAddressSpace = 131072 * MIB;
-        private long maxRequestMemory = 128 * MIB;
-        private long limitRequestMemory = 128 * MIB;
-        private boolean ephemeralKeepWorkingMemory = true;
+        private List<String> allowConnect;
+        private List<String> allowListen;
+        private List<Volume> volumes;
+        private Duration maxBootTime;
+        private Duration maxRequestTime;
+        private long maxMainMemory;
+        private long maxAddressSpace;
+        private long maxRequestMemory;
+        private long limitRequestMemory;
+        private boolean ephemeralKeepWorkingMemory;
+        private OptionNaming naming = OptionNaming.COMMAND_LINE;
 
         private Builder() {
+            Option.applyDefaults(this);
         }
 
         private Builder(KvmServerOptions o) {
@@ -339,6 +334,13 @@ public record KvmServerOptions(
             maxRequestMemory = o.maxRequestMemory;
             limitRequestMemory = o.limitRequestMemory;
             ephemeralKeepWorkingMemory = o.ephemeralKeepWorkingMemory;
+            naming = o.naming;
+        }
+
+        /** How messages name the settings; {@link OptionNaming#COMMAND_LINE} unless set. */
+        public Builder naming(OptionNaming value) {
+            naming = value;
+            return this;
         }
 
         public Builder program(String value) {
@@ -466,12 +468,16 @@ public record KvmServerOptions(
             return this;
         }
 
-        /** Validates and builds; the exception message names the offending flag. */
+        /**
+         * Validates and builds.
+         *
+         * @throws InvalidOptionException naming the offending setting in the builder's naming
+         */
         public KvmServerOptions build() {
             return new KvmServerOptions(program, args, cwd, env, threads, ephemeral, warmup, warmupPath, verbose,
                     printConfig, allowAll, allowRead, allowWrite, allowEnv, allowNet, allowConnect, allowListen,
                     volumes, maxBootTime, maxRequestTime, maxMainMemory, maxAddressSpace, maxRequestMemory,
-                    limitRequestMemory, ephemeralKeepWorkingMemory);
+                    limitRequestMemory, ephemeralKeepWorkingMemory, naming);
         }
     }
 }

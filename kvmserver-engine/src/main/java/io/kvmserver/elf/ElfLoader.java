@@ -1,7 +1,9 @@
 package io.kvmserver.elf;
 
+import io.kvmserver.config.Option;
 import io.kvmserver.linux.AddressSpace;
 import io.kvmserver.linux.SyscallError;
+import java.util.List;
 
 /**
  * Loads an executable, and its dynamic loader when it has one, into a fresh address space, as the
@@ -23,7 +25,7 @@ public final class ElfLoader {
         if (!memory.isUserRange(low, high - low) || !memory.isFree(low, high - low)) {
             throw new ElfException("program " + program.path() + " wants addresses 0x" + Long.toHexString(low)
                     + "-0x" + Long.toHexString(high) + ", outside the guest's " + (memory.limit() >> 20)
-                    + " MiB address space; raise --max-main-memory");
+                    + " MiB address space", List.of(Option.MAX_MAIN_MEMORY));
         }
         mapSegments(memory, program, bias);
         long interpreterBase = 0;
@@ -33,7 +35,7 @@ public final class ElfLoader {
             long base = memory.findFree(span);
             if (base < 0) {
                 throw new ElfException("no room for the dynamic loader " + interpreter.path()
-                        + " in the guest address space; raise --max-main-memory");
+                        + " in the guest address space", List.of(Option.MAX_MAIN_MEMORY));
             }
             long interpBias = base - interpreter.lowAddress();
             mapSegments(memory, interpreter, interpBias);
@@ -63,7 +65,8 @@ public final class ElfLoader {
                 }
             } catch (SyscallError e) {
                 throw new ElfException("program " + elf.path() + " does not fit in the guest address space"
-                        + " (segment at 0x" + Long.toHexString(start) + "); raise --max-main-memory or --max-address-space");
+                        + " (segment at 0x" + Long.toHexString(start) + ")",
+                        List.of(Option.MAX_MAIN_MEMORY, Option.MAX_ADDRESS_SPACE));
             }
             previousEnd = end;
             previousProt = prot;

@@ -16,11 +16,18 @@ public final class Kernel implements AutoCloseable {
     private final BufferedConsole console;
     private final String programHostPath;
     private final List<String> environment;
-    private final Denials denials = new Denials();
+    private final Denials denials;
     private final ServedEndpoints served = new ServedEndpoints();
 
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
             String programHostPath, List<String> environment) {
+        this(table, fileSystem, network, console, programHostPath, environment, new Denials());
+    }
+
+    /** @param denials where denials are recorded, with the naming and verbosity of the configuration */
+    public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
+            String programHostPath, List<String> environment, Denials denials) {
+        this.denials = denials;
         this.table = table;
         this.fileSystem = fileSystem;
         this.network = network;

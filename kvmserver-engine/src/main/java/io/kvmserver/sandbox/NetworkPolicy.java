@@ -2,6 +2,7 @@ package io.kvmserver.sandbox;
 
 import io.kvmserver.config.HostPort;
 import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Option;
 import java.net.Inet6Address;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
@@ -61,8 +62,8 @@ public final class NetworkPolicy {
     NetworkPolicy(KvmServerOptions options, HostResolver resolver) {
         allowAll = options.allowAll();
         allowNet = options.allowNet();
-        connect = rules(options.allowConnect(), "--allow-connect", resolver);
-        listen = rules(options.allowListen(), "--allow-listen", resolver);
+        connect = rules(options.allowConnect(), options.nameOf(Option.ALLOW_CONNECT), resolver);
+        listen = rules(options.allowListen(), options.nameOf(Option.ALLOW_LISTEN), resolver);
     }
 
     /** True if the guest may connect (or send a datagram) to {@code address:port}. */

@@ -3,6 +3,7 @@ package io.kvmserver.server;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Option;
 import io.kvmserver.kvm.Kvm;
 import io.kvmserver.kvm.LibC;
 import io.kvmserver.linux.FileDescription;
@@ -34,8 +35,12 @@ public final class KvmServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(KvmServer.class);
 
-    /** A request VM as health checks and the Actuator endpoint see it. */
-    public record VmState(int id, boolean alive, boolean busy, long exits) {
+    /**
+     * A request VM as health checks and the Actuator endpoint see it.
+     *
+     * @param requestMillis how long the VM's current request has been running, 0 when idle
+     */
+    public record VmState(int id, boolean alive, boolean busy, long exits, long requestMillis) {
     }
 
     private final KvmServerOptions options;
@@ -83,7 +88,8 @@ public final class KvmServer implements AutoCloseable {
             template = program.boot(kvm);
             RunResult result = bootTemplate(template, options, timers);
             if (result.kind() != RunResult.Kind.WAITING) {
-                throw new KvmServerException(describeBootFailure(options, result), result);
+                throw new KvmServerException(describeBootFailure(options, result), result,
+                        program.kernel().denials());
             }
             FileDescription listener = template.syscallContext().listener();
             InetSocketAddress address = listener == null ? null : localAddress(listener.hostFd());
@@ -125,7 +131,8 @@ public final class KvmServer implements AutoCloseable {
         boolean warmup = options.warmup() > 0;
         template.syscallContext().setFreezeOnListenerWait(!warmup);
         ScheduledFuture<?> limit = timers.schedule(() -> template.interrupt(RunResult.Kind.TIMED_OUT,
-                "boot ran past --max-boot-time"), options.maxBootTime().toNanos(), TimeUnit.NANOSECONDS);
+                "boot ran past " + options.nameOf(Option.MAX_BOOT_TIME)),
+                options.maxBootTime().toNanos(), TimeUnit.NANOSECONDS);
         Thread client = null;
         if (warmup) {
             client = new Thread(() -> Warmup.run(template, options), "kvmserver-warmup");
@@ -147,9 +154,11 @@ public final class KvmServer implements AutoCloseable {
         String program = "program " + options.program();
         return switch (result.kind()) {
             case EXITED -> program + " exited with status " + result.exitStatus()
-                    + " before it waited for connections; is it a server, and may it listen (--allow-listen)?";
+                    + " before it waited for connections; is it a server, and may it listen ("
+                    + options.nameOf(Option.ALLOW_LISTEN) + ")?";
             case CRASHED -> program + " crashed before it waited for connections: " + result.detail();
-            case TIMED_OUT -> program + " did not wait for connections within --max-boot-time "
+            case TIMED_OUT -> program + " did not wait for connections within "
+                    + options.nameOf(Option.MAX_BOOT_TIME) + " "
                     + options.maxBootTime().toMillis() / 1000.0 + " s (" + result.detail() + ")";
             default -> program + " stopped before it waited for connections: " + result.detail();
         };
@@ -190,7 +199,7 @@ public final class KvmServer implements AutoCloseable {
     public List<VmState> vms() {
         List<VmState> states = new ArrayList<>(workers.size());
         for (RequestWorker w : workers) {
-            states.add(new VmState(w.id(), w.alive(), w.busy(), w.exits()));
+            states.add(new VmState(w.id(), w.alive(), w.busy(), w.exits(), w.requestMillis()));
         }
         return Collections.unmodifiableList(states);
     }

@@ -7,6 +7,7 @@ import io.kvmserver.elf.ElfFile;
 import io.kvmserver.kvm.Kvm;
 import io.kvmserver.kvm.LibC;
 import io.kvmserver.linux.ConsoleFile;
+import io.kvmserver.linux.Denials;
 import io.kvmserver.linux.FdTable;
 import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.linux.HostFile;
@@ -69,7 +70,7 @@ public final class Program implements AutoCloseable {
         FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable));
         List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
         Kernel kernel = new Kernel(SyscallTable.standard(), policy, new NetworkPolicy(options), console,
-                path.toString(), env);
+                path.toString(), env, new Denials(options.naming(), options.verbose()));
         List<String> argv = new ArrayList<>();
         argv.add(options.program());
         argv.addAll(options.args());
@@ -93,8 +94,12 @@ public final class Program implements AutoCloseable {
         files.install(HostFile.opened(devNull, OpenFlags.O_RDONLY, "/dev/null", "/dev/null"), 0, false);
         files.install(new ConsoleFile(kernel.console(), 1), 1, false);
         files.install(new ConsoleFile(kernel.console(), 2), 2, false);
-        return GuestVm.boot(kvm, kernel, executable, interpreter, argv, guestCwd(), options.maxMainMemory(),
-                options.maxAddressSpace(), files);
+        try {
+            return GuestVm.boot(kvm, kernel, executable, interpreter, argv, guestCwd(), options.maxMainMemory(),
+                    options.maxAddressSpace(), files);
+        } catch (ElfException e) {
+            throw e.named(options.naming());
+        }
     }
 
     /** Flushes the program's output and releases what its policies hold. */

@@ -1,6 +1,7 @@
 package io.kvmserver.server;
 
 import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Option;
 import io.kvmserver.linux.ConnectionTracker;
 import io.kvmserver.vm.GuestVm;
 import io.kvmserver.vm.RunResult;
@@ -92,6 +93,11 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         return thread.isAlive();
     }
 
+    /** How long the current request has been running, 0 when idle. */
+    long requestMillis() {
+        return busy ? (System.nanoTime() - requestStart) / 1_000_000 : 0;
+    }
+
     long dirtyPages() {
         return vm.dirtyPages();
     }
@@ -123,12 +129,13 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     public void accepted() {
         taken = true;
         if (openConnections++ == 0) {
+            requestStart = System.nanoTime(); // before busy: readers of busy then see this start
             busy = true;
-            requestStart = System.nanoTime();
             GuestVm current = vm;
             long epoch = current.epoch();
             deadline = timers.schedule(() -> current.interrupt(epoch, RunResult.Kind.TIMED_OUT,
-                    "request ran past --max-request-time " + options.maxRequestTime().toMillis() / 1000.0 + " s"),
+                    "request ran past " + options.nameOf(Option.MAX_REQUEST_TIME) + " "
+                    + options.maxRequestTime().toMillis() / 1000.0 + " s"),
                     options.maxRequestTime().toNanos(), TimeUnit.NANOSECONDS);
             if (!current.dirtyRing()) {
                 // Without the dirty ring the guest's writes are only seen by harvesting the bitmap.
@@ -190,7 +197,8 @@ final class RequestWorker implements Runnable, ConnectionTracker {
 
     private void checkMemory(GuestVm current, long epoch) {
         if (current.pollMemoryLimit()) {
-            current.interrupt(epoch, RunResult.Kind.MEMORY_LIMIT, "request dirtied more than --max-request-memory "
+            current.interrupt(epoch, RunResult.Kind.MEMORY_LIMIT, "request dirtied more than "
+                    + options.nameOf(Option.MAX_REQUEST_MEMORY) + " "
                     + (options.maxRequestMemory() >> 20) + " MiB");
         }
     }
@@ -244,10 +252,14 @@ final class RequestWorker implements Runnable, ConnectionTracker {
             case EXITED -> ServerStats.Outcome.EXIT;
             default -> ServerStats.Outcome.CRASH;
         };
+        String detail = result.kind() == RunResult.Kind.MEMORY_LIMIT && !result.detail().contains("more than")
+                ? result.detail() + ", more than " + options.nameOf(Option.MAX_REQUEST_MEMORY) + " "
+                        + (options.maxRequestMemory() >> 20) + " MiB"
+                : result.detail();
         if (outcome != ServerStats.Outcome.OK) {
-            log.warn("request VM {}: {} ({}); resetting the VM", id, outcome.name().toLowerCase(), result.detail());
+            log.warn("request VM {}: {} ({}); resetting the VM", id, outcome.name().toLowerCase(), detail);
         }
-        endRequest(outcome, outcome == ServerStats.Outcome.OK ? null : result.detail());
+        endRequest(outcome, outcome == ServerStats.Outcome.OK ? null : detail);
         stats.exits(vm.exits() - exitsBefore);
         if (stopping) {
             return;

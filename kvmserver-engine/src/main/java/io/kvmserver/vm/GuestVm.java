@@ -418,8 +418,8 @@ public final class GuestVm implements AutoCloseable {
     }
 
     private RunResult memoryLimit() {
-        return RunResult.of(RunResult.Kind.MEMORY_LIMIT, "request dirtied " + (dirty.count() * GuestLayout.PAGE_SIZE >> 20)
-                + " MiB of guest memory, more than its limit");
+        return RunResult.of(RunResult.Kind.MEMORY_LIMIT, "request dirtied "
+                + (dirty.count() * GuestLayout.PAGE_SIZE >> 20) + " MiB of guest memory");
     }
 
     /** What one exit means: null to go on running, or why the run ends. */

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Option;
 import io.kvmserver.config.Volume;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -219,13 +220,16 @@ class CommandLineTest {
         String help = CommandLine.help();
 
         assertThat(help).startsWith("kvmserver [OPTIONS] program [args...]\n");
-        for (CommandLineOption option : CommandLineOption.values()) {
-            assertThat(help).contains(option.isFlag() ? "--" + option.key + " " : "  " + option.key + " ");
-            if (option.shortName != '\0') {
-                assertThat(help).contains("-" + option.shortName + ",     --" + option.key);
+        for (Option option : Option.values()) {
+            assertThat(help).containsPattern("  " + java.util.regex.Pattern.quote(CommandLine.syntax(option)) + "[ \n]");
+            if (option.shortFlag() != '\0') {
+                assertThat(help).contains("  -" + option.shortFlag() + ", --" + option.key());
             }
         }
-        assertThat(help).contains("Permissions:", "Advanced:", "Number of request VMs (0 to use cpu count)");
+        assertThat(help).contains("Permissions:", "Limits:", "  -h, --help", "  -c, --config FILE",
+                "      --allow-read[=PATHS]");
+        assertThat(help.replaceAll("\\s+", " ")).contains("-t, --threads N Number of request VMs, each serving one"
+                + " connection at a time; 0 for one per CPU. [default: 1] (e.g. --threads 4)");
     }
 
     @Test

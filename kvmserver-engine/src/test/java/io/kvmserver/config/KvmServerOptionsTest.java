@@ -89,7 +89,7 @@ class KvmServerOptionsTest {
 
     static Stream<Arguments> invalid() {
         return Stream.of(
-                bad(b -> b.program(" "), "a program to run is required"),
+                bad(b -> b.program(" "), "program must be set to the executable to run"),
                 bad(b -> b.cwd("relative"), "--cwd path 'relative' must be absolute"),
                 bad(b -> b.threads(-1), "--threads must be at least 0, got -1"),
                 bad(b -> b.warmup(-2), "--warmup must be at least 0, got -2"),
@@ -102,6 +102,10 @@ class KvmServerOptionsTest {
                 bad(b -> b.allowEnv(List.of("A=B")), "--allow-env 'A=B'"),
                 bad(b -> b.allowConnect(List.of("::1:80")), "--allow-connect: '::1:80': write IPv6 addresses in brackets"),
                 bad(b -> b.allowListen(List.of("host:http")), "--allow-listen: 'host:http': port 'http'"),
+                bad(b -> b.allowListen(List.of("not-an-address")), "--allow-listen: 'not-an-address' names a host; a"
+                        + " listen rule names a local address"),
+                bad(b -> b.allowConnect(List.of("exa mple.com:80")), "--allow-connect: 'exa mple.com:80': 'exa mple.com'"
+                        + " is neither an address nor a host name"),
                 bad(b -> b.volumes(List.of(new Volume("/a", "/g", false), new Volume("/b", "/g/", true))),
                         "--volume maps guest path /g twice"),
                 bad(b -> b.allowAll(true).allowRead(List.of("/")), "--allow-all excludes --allow-read"),
@@ -129,8 +133,16 @@ class KvmServerOptionsTest {
     @MethodSource("invalid")
     void rejectsInvalidSettingsNamingTheFlag(UnaryOperator<KvmServerOptions.Builder> change, String message) {
         assertThatThrownBy(() -> change.apply(valid()).build())
-                .isInstanceOf(IllegalArgumentException.class)
+                .isInstanceOf(InvalidOptionException.class)
                 .hasMessageStartingWith(message);
+    }
+
+    @Test
+    void listenRulesMayNameLocalhostButNoOtherHost() {
+        assertThat(valid().allowListen(List.of("localhost:8000", "[::1]:8000", "*:80")).build().allowListen())
+                .containsExactly("localhost:8000", "[::1]:8000", "*:80");
+        assertThat(valid().allowConnect(List.of("not-an-address:80")).build().allowConnect())
+                .containsExactly("not-an-address:80");
     }
 
     @Test

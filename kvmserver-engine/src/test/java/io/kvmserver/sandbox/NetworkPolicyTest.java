@@ -153,9 +153,9 @@ class NetworkPolicyTest {
 
     @Test
     void anUnresolvableHostStopsTheStart() {
-        assertThatThrownBy(() -> policy(b -> b.allowListen(List.of("nowhere.invalid:80"))))
+        assertThatThrownBy(() -> policy(b -> b.allowConnect(List.of("nowhere.invalid:80"))))
                 .isInstanceOf(IllegalArgumentException.class)
-                .hasMessageStartingWith("--allow-listen: cannot resolve host 'nowhere.invalid'");
+                .hasMessageStartingWith("--allow-connect: cannot resolve host 'nowhere.invalid'");
     }
 
     @Test

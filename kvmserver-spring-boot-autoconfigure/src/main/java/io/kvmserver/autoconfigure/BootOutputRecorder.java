@@ -1,17 +1,16 @@
 package io.kvmserver.autoconfigure;
 
-import com.sun.jna.Pointer;
 import io.kvmserver.linux.GuestConsole;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
-import java.util.Arrays;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.List;
 
 /**
  * Passes guest output on to the configured console and, until {@link #stop()}, keeps its last
  * lines: when the program ends before it serves, those lines usually hold the reason
- * ({@code bind: Address already in use}), and the failure analysis shows them.
+ * ({@code bind: Address already in use}), and the failure analysis shows them. Memory is bounded
+ * whatever the guest writes: {@value #MAX_LINES} lines of at most {@value #MAX_LINE_LENGTH} bytes.
  */
 final class BootOutputRecorder implements GuestConsole {
 
@@ -23,7 +22,9 @@ final class BootOutputRecorder implements GuestConsole {
 
     private final Deque<String> lines = new ArrayDeque<>();
 
-    private final StringBuilder partial = new StringBuilder();
+    private final GuestLines stdout = new GuestLines(MAX_LINE_LENGTH, true, this::addLine);
+
+    private final GuestLines stderr = new GuestLines(MAX_LINE_LENGTH, true, this::addLine);
 
     private volatile boolean recording = true;
 
@@ -34,29 +35,18 @@ final class BootOutputRecorder implements GuestConsole {
     @Override
     public long write(int stream, long hostAddress, long length) {
         if (this.recording) {
-            record(new Pointer(hostAddress).getByteArray(0, (int) length));
+            synchronized (this) {
+                ((stream == 2) ? this.stderr : this.stdout).write(hostAddress, length);
+            }
         }
         return this.delegate.write(stream, hostAddress, length);
     }
 
-    private synchronized void record(byte[] bytes) {
-        for (String piece : new String(bytes, StandardCharsets.UTF_8).split("(?<=\n)")) {
-            if (this.partial.length() < MAX_LINE_LENGTH) {
-                this.partial.append(piece, 0, Math.min(piece.length(), MAX_LINE_LENGTH - this.partial.length()));
-            }
-            if (piece.endsWith("\n")) {
-                addLine();
-            }
-        }
-    }
-
-    private void addLine() {
-        String line = this.partial.toString().strip();
-        this.partial.setLength(0);
+    private void addLine(String line) {
         if (this.lines.size() == MAX_LINES) {
             this.lines.removeFirst();
         }
-        this.lines.addLast(line);
+        this.lines.addLast(line.strip());
     }
 
     /** Stops recording, once the server serves and boot output no longer matters. */
@@ -64,14 +54,16 @@ final class BootOutputRecorder implements GuestConsole {
         this.recording = false;
     }
 
-    /** The recorded lines, with an unterminated last line included. */
+    /** The recorded lines, with unterminated last lines included. */
     synchronized List<String> lines() {
-        String[] result = this.lines.toArray(String[]::new);
-        if (this.partial.length() > 0) {
-            result = Arrays.copyOf(result, result.length + 1);
-            result[result.length - 1] = this.partial.toString().strip();
+        List<String> result = new ArrayList<>(this.lines);
+        for (GuestLines stream : List.of(this.stdout, this.stderr)) {
+            String partial = stream.partial().strip();
+            if (!partial.isEmpty()) {
+                result.add(partial);
+            }
         }
-        return List.of(result);
+        return List.copyOf(result);
     }
 
 }

@@ -4,6 +4,7 @@ import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.server.KvmServer;
 import java.time.Duration;
 import org.springframework.beans.factory.ObjectProvider;
+import org.springframework.boot.SpringBootVersion;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnMissingBean;
@@ -27,10 +28,15 @@ public final class KvmServerAutoConfiguration {
     /** Spring Boot's default of {@code spring.lifecycle.timeout-per-shutdown-phase}. */
     private static final Duration DEFAULT_SHUTDOWN_TIMEOUT = Duration.ofSeconds(30);
 
+    /** Refuses to run on a Spring Boot older than the one the starter is built for. */
+    KvmServerAutoConfiguration() {
+        UnsupportedSpringBootException.check(SpringBootVersion.getVersion());
+    }
+
     @Bean
     @ConditionalOnMissingBean
-    GuestConsole kvmServerGuestConsole() {
-        return new Slf4jGuestConsole();
+    GuestConsole kvmServerGuestConsole(KvmServerProperties properties) {
+        return new Slf4jGuestConsole(properties.getOutput().getStdoutLevel(), properties.getOutput().getStderrLevel());
     }
 
     @Bean

@@ -1,28 +1,37 @@
 package io.kvmserver.autoconfigure;
 
 import io.kvmserver.autoconfigure.GuestFiles.ProgramResourceNotFoundException;
+import io.kvmserver.config.OptionNaming;
 import io.kvmserver.elf.ElfException;
+import io.kvmserver.kvm.KvmException;
 import io.kvmserver.kvm.KvmUnavailableException;
+import io.kvmserver.linux.Denials;
 import io.kvmserver.server.KvmServerException;
 import io.kvmserver.vm.RunResult;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Collectors;
 import org.springframework.boot.diagnostics.AbstractFailureAnalyzer;
 import org.springframework.boot.diagnostics.FailureAnalysis;
 
 /**
- * Explains why the kvmserver did not start, for the failures a new user meets first: no usable
- * {@code /dev/kvm}, a program that is missing or not an x86-64 Linux executable, and a program
- * that ended or hung before it waited for connections, most often because it could not listen.
+ * Explains why the kvmserver did not start, with an action for each failure: no usable
+ * {@code /dev/kvm}, a program that is missing, not an x86-64 Linux executable or too large for
+ * its limits, a program that ended or hung before it waited for connections (with what it was
+ * denied, which usually says why), an address in use, and anything else the engine reports.
  *
- * <p>The engine reports a failed listen as what it is to the program, an error from
- * {@code bind}, after which servers exit. The analysis therefore reads the program's last
- * output lines for the standard error texts ({@code Permission denied},
- * {@code Address already in use}) to tell a denied address from one in use.
+ * <p>Denied listens and reads come from the engine's record of denials; an address in use is
+ * recognised from the program's error output ({@code Address already in use}), since it is the
+ * host's answer, not a denial.
  */
 class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupException> {
+
+    private static final String ALLOW_LISTEN = "kvmserver.permissions.allow-listen";
+
+    private static final String ALLOW_READ = "kvmserver.permissions.allow-read";
 
     @Override
     protected FailureAnalysis analyze(Throwable rootFailure, KvmServerStartupException cause) {
@@ -32,9 +41,22 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
                     "Make /dev/kvm usable by the user running the application: add the user to the 'kvm' group"
                             + " (sudo usermod -aG kvm $USER, then log in again). In a container, pass the device"
                             + " and its group: docker run --device /dev/kvm --group-add $(getent group kvm | cut -d: -f3)"
-                            + " (podman: --device /dev/kvm --group-add keep-groups). On a machine without KVM, set"
-                            + " kvmserver.enabled=false.",
+                            + " (podman: --device /dev/kvm --group-add keep-groups); on Kubernetes see"
+                            + " docs/kubernetes.md. On a machine without KVM, set kvmserver.enabled=false.",
                     cause);
+        }
+        if (engineFailure instanceof KvmException) {
+            return new FailureAnalysis("KVM refused an operation kvmserver needs: " + engineFailure.getMessage(),
+                    "kvmserver needs an x86-64 host whose KVM supports the features it uses; on a nested VM, check"
+                            + " that the outer hypervisor exposes them. Start with kvmserver.verbose=true for details.",
+                    cause);
+        }
+        if (engineFailure instanceof ElfException elf && !elf.limitsToRaise().isEmpty()) {
+            return new FailureAnalysis("The kvmserver program " + cause.getProgram() + " does not fit in its guest"
+                    + " memory: " + engineFailure.getMessage(), "Raise " + elf.limitsToRaise()
+                        .stream()
+                        .map(OptionNaming.SPRING_BOOT::nameOf)
+                        .collect(Collectors.joining(" or ")) + ".", cause);
         }
         if (engineFailure instanceof ElfException || engineFailure instanceof ProgramResourceNotFoundException) {
             return analyzeProgram(cause, engineFailure);
@@ -42,7 +64,19 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
         if (engineFailure instanceof KvmServerException serverFailure && serverFailure.result() != null) {
             return analyzeBoot(cause, serverFailure);
         }
-        return null;
+        if (engineFailure instanceof UncheckedIOException) {
+            return new FailureAnalysis("kvmserver could not prepare " + cause.getProgram() + ": "
+                    + engineFailure.getMessage(), "kvmserver extracts classpath: programs and arguments to the"
+                            + " temporary directory (java.io.tmpdir): make it writable and executable, or set"
+                            + " kvmserver.program to a file on disk.", cause);
+        }
+        if (engineFailure instanceof IllegalArgumentException) {
+            return new FailureAnalysis("kvmserver could not start " + cause.getProgram() + ": "
+                    + engineFailure.getMessage(), "Correct the property named above.", cause);
+        }
+        return new FailureAnalysis("kvmserver could not start " + cause.getProgram() + ": " + engineFailure,
+                "This is unexpected. Start with kvmserver.verbose=true and logging.level.io.kvmserver=debug, and"
+                        + " report the log with the exception.", cause);
     }
 
     private FailureAnalysis analyzeProgram(KvmServerStartupException cause, Throwable engineFailure) {
@@ -72,29 +106,40 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
                             + " something else first) cannot be served by kvmserver.",
                     cause);
         }
-        String text = String.join("\n", cause.getGuestOutput()).toLowerCase(Locale.ROOT);
-        if (text.contains("address already in use") || text.contains("eaddrinuse")) {
-            return new FailureAnalysis("The kvmserver program could not listen: its address is already in use."
-                    + output,
-                    "Stop the process that uses the address (ss -ltnp shows it), or configure the program (through"
-                            + " kvmserver.args) to listen on another port, and allow that port in"
-                            + " kvmserver.permissions.allow-listen.",
+        List<Denials.Denial> listens = denied(failure, Denials.Kind.LISTEN);
+        if (!listens.isEmpty()) {
+            String address = listens.get(0).target();
+            return new FailureAnalysis("The kvmserver program was denied listening on " + address + ": "
+                    + failure.getMessage() + output,
+                    "Add '" + address + "' to " + ALLOW_LISTEN + " (or the address the program should listen on).",
                     cause);
         }
-        if (text.contains("permission denied") || text.contains("eacces")) {
-            return new FailureAnalysis("The kvmserver program was denied an operation it needs to start, most"
-                    + " likely listening on its address, which kvmserver only allows when"
-                    + " kvmserver.permissions.allow-listen or allow-net permits it." + output,
-                    "Add the address the program listens on to kvmserver.permissions.allow-listen, for example"
-                            + " '127.0.0.1:8000'. If it was a file that was denied, add its directory to"
-                            + " kvmserver.permissions.allow-read or allow-write.",
+        String text = String.join("\n", cause.getGuestOutput()).toLowerCase(Locale.ROOT);
+        if (text.contains("address already in use") || text.contains("eaddrinuse")) {
+            return new FailureAnalysis("The kvmserver program could not listen: its address is already in use. "
+                    + failure.getMessage() + output,
+                    "Stop the process that uses the address (ss -ltnp shows it), or configure the program (through"
+                            + " kvmserver.args) to listen on another port, and allow that port in " + ALLOW_LISTEN
+                            + ".",
+                    cause);
+        }
+        if (!denied(failure, Denials.Kind.READ).isEmpty()) {
+            return new FailureAnalysis("The kvmserver program stopped before it served, after it was denied reading"
+                    + " files: " + failure.getMessage() + output,
+                    "Allow the program to read what it needs: add the directories of the files listed above to "
+                            + ALLOW_READ + " (for python3, '/usr'; a dynamically linked program's own libraries are"
+                            + " readable without it).",
                     cause);
         }
         return new FailureAnalysis(failure.getMessage() + output,
                 "kvmserver serves programs that listen and wait for connections. Check the program's output above;"
-                        + " a server needs kvmserver.permissions.allow-listen for its address, and a dynamically"
-                        + " linked program needs kvmserver.permissions.allow-read for its libraries.",
+                        + " a server needs " + ALLOW_LISTEN + " for its address, and a program that reads files"
+                        + " needs " + ALLOW_READ + " for them.",
                 cause);
+    }
+
+    private static List<Denials.Denial> denied(KvmServerException failure, Denials.Kind kind) {
+        return failure.denials().stream().filter((denial) -> denial.kind() == kind && !denial.expectedProbe()).toList();
     }
 
     private static String guestOutput(List<String> lines) {

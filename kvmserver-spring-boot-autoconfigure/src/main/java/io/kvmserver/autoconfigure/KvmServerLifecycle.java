@@ -1,36 +1,84 @@
 package io.kvmserver.autoconfigure;
 
 import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.elf.ElfFile;
 import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.server.KvmServer;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
+import org.springframework.beans.factory.InitializingBean;
+import org.springframework.boot.availability.AvailabilityChangeEvent;
+import org.springframework.boot.availability.LivenessState;
+import org.springframework.context.ApplicationEventPublisher;
+import org.springframework.context.ApplicationEventPublisherAware;
 import org.springframework.context.SmartLifecycle;
 import org.springframework.core.io.ResourceLoader;
 
 /**
  * Runs the kvmserver as part of the application context's lifecycle.
  *
- * <p>{@link #start()} runs while the context refreshes, before the application reports that it
- * is ready (and accepts traffic): it boots the program's template, freezes it when the program
- * waits for connections and starts the request VMs, so that readiness means the guest serves. A
- * failure stops the application with a {@link KvmServerStartupException}, which the failure
- * analyzer explains.
+ * <p>Everything that can be checked without running the program is checked when the bean is
+ * created, before the web server starts: the options (after customizers) and the program, which
+ * must exist and be an x86-64 ELF executable ({@code classpath:} resources are extracted then).
+ * {@link #start()} runs while the context refreshes, after the web server has started and before
+ * the application reports that it is ready: it boots the program's template, freezes it when the
+ * program waits for connections and starts the request VMs, so that readiness means the guest
+ * serves. A failure stops the application with a {@link KvmServerStartupException}, which the
+ * failure analyzer explains.
+ *
+ * <p>While it serves, a watchdog checks every second for a request VM stuck past its limits
+ * ({@link StuckVms}) or no request VM left; it then publishes {@link LivenessState#BROKEN} (and
+ * {@link LivenessState#CORRECT} again once that is over), so that the liveness probe restarts an
+ * application whose server cannot recover.
  *
  * <p>The server stops in {@link #PHASE}, the phase in which the web server shuts down
  * gracefully: request VMs stop accepting, requests in flight may finish within
  * {@code spring.lifecycle.timeout-per-shutdown-phase}, and then the VMs are cut.
  */
-public class KvmServerLifecycle implements SmartLifecycle {
+public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, ApplicationEventPublisherAware {
 
     /** The phase of web server graceful shutdown: both servers drain at the same time. */
     public static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 1024;
 
+    private static final Duration WATCHDOG_PERIOD = Duration.ofSeconds(1);
+
     private static final Log logger = LogFactory.getLog(KvmServerLifecycle.class);
+
+    /** Where the server is in its life, as health reports it. */
+    public enum State {
+
+        /** Created; the program has not been booted. */
+        NEW,
+
+        /** The program is booting in its template VM. */
+        STARTING,
+
+        /** The request VMs serve connections. */
+        SERVING,
+
+        /** Requests in flight are finishing; no new connection is taken. */
+        STOPPING,
+
+        /** Stopped after serving. */
+        STOPPED,
+
+        /** The program could not be started. */
+        FAILED;
+
+        /** The state as health details show it: {@code serving}. */
+        public String tag() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+
+    }
 
     private final KvmServerProperties properties;
 
@@ -46,7 +94,17 @@ public class KvmServerLifecycle implements SmartLifecycle {
 
     private volatile KvmServer server;
 
+    private volatile State state = State.NEW;
+
+    private KvmServerOptions options;
+
     private GuestFiles files;
+
+    private ApplicationEventPublisher publisher;
+
+    private ScheduledExecutorService watchdog;
+
+    private volatile boolean reportedBroken;
 
     /**
      * Creates the lifecycle; nothing runs until {@link #start()}.
@@ -66,26 +124,67 @@ public class KvmServerLifecycle implements SmartLifecycle {
     }
 
     @Override
+    public void setApplicationEventPublisher(ApplicationEventPublisher applicationEventPublisher) {
+        this.publisher = applicationEventPublisher;
+    }
+
+    /** Checks the configuration and the program while the bean is created, before anything serves. */
+    @Override
+    public void afterPropertiesSet() {
+        if (isAutoStartup()) {
+            synchronized (this.monitor) {
+                prepare();
+            }
+        }
+    }
+
+    /**
+     * Resolves the program and its arguments, applies the customizers and checks the result,
+     * including that the program is an x86-64 ELF executable.
+     */
+    private void prepare() {
+        if (this.options != null) {
+            return;
+        }
+        GuestFiles guestFiles = new GuestFiles(this.resourceLoader);
+        String program = this.properties.getProgram();
+        try {
+            program = guestFiles.program(program);
+            List<String> args = this.properties.getArgs().stream().map(guestFiles::argument).toList();
+            Path extracted = guestFiles.directory();
+            KvmServerOptions.Builder builder = this.properties.toOptions(program, args,
+                    (extracted != null) ? List.of(extracted.toString()) : List.of());
+            this.customizers.forEach((customizer) -> customizer.customize(builder));
+            KvmServerOptions prepared = builder.build();
+            ElfFile.read(Path.of(prepared.program()));
+            this.options = prepared;
+            this.files = guestFiles;
+        }
+        catch (RuntimeException ex) {
+            guestFiles.close();
+            this.state = State.FAILED;
+            throw new KvmServerStartupException(program, List.of(), ex);
+        }
+    }
+
+    @Override
     public void start() {
         synchronized (this.monitor) {
             if (this.server != null) {
                 return;
             }
-            GuestFiles guestFiles = new GuestFiles(this.resourceLoader);
+            prepare();
+            this.state = State.STARTING;
             BootOutputRecorder recorder = new BootOutputRecorder(this.console);
-            String program = this.properties.getProgram();
             try {
-                program = guestFiles.program(program);
-                List<String> args = this.properties.getArgs().stream().map(guestFiles::argument).toList();
-                Path extracted = guestFiles.directory();
-                KvmServerOptions.Builder builder = this.properties.toOptions(program, args,
-                        (extracted != null) ? List.of(extracted.toString()) : List.of());
-                this.customizers.forEach((customizer) -> customizer.customize(builder));
-                this.server = KvmServer.start(builder.build(), recorder, hostEnvironment());
-                this.files = guestFiles;
+                this.server = KvmServer.start(this.options, recorder, hostEnvironment());
+                this.state = State.SERVING;
+                startWatchdog();
             }
             catch (RuntimeException ex) {
-                guestFiles.close();
+                this.state = State.FAILED;
+                String program = this.options.program();
+                release();
                 throw new KvmServerStartupException(program, recorder.lines(), ex);
             }
             finally {
@@ -106,14 +205,28 @@ public class KvmServerLifecycle implements SmartLifecycle {
             if (running == null) {
                 return;
             }
+            this.state = State.STOPPING;
+            stopWatchdog();
             Duration grace = drainTime(this.shutdownTimeout);
-            logger.info("kvmserver: stopping " + running.options().program() + ", waiting up to "
-                    + grace.toMillis() + " ms for requests in flight");
+            String program = running.options().program();
+            logger.info("kvmserver: stopping " + program + ", waiting up to " + grace.toMillis()
+                    + " ms for requests in flight");
             running.close(grace);
-            this.files.close();
             this.server = null;
-            this.files = null;
+            release();
+            this.state = State.STOPPED;
+            logger.info("kvmserver: stopped " + program + " after " + running.stats().requests() + " request"
+                    + ((running.stats().requests() == 1) ? "" : "s"));
         }
+    }
+
+    /** Deletes extracted files; the next start prepares again. */
+    private void release() {
+        if (this.files != null) {
+            this.files.close();
+        }
+        this.files = null;
+        this.options = null;
     }
 
     /**
@@ -157,9 +270,57 @@ public class KvmServerLifecycle implements SmartLifecycle {
         return this.server;
     }
 
+    /** Where the server is in its life. */
+    public State getState() {
+        return this.state;
+    }
+
     /** The configured program, as written in {@code kvmserver.program}. */
     public String getProgram() {
         return this.properties.getProgram();
+    }
+
+    private void startWatchdog() {
+        if (this.publisher == null) {
+            return;
+        }
+        this.watchdog = Executors.newSingleThreadScheduledExecutor((task) -> {
+            Thread thread = new Thread(task, "kvmserver-liveness");
+            thread.setDaemon(true);
+            return thread;
+        });
+        this.watchdog.scheduleWithFixedDelay(this::checkLiveness, WATCHDOG_PERIOD.toMillis(),
+                WATCHDOG_PERIOD.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    private void stopWatchdog() {
+        if (this.watchdog != null) {
+            this.watchdog.shutdownNow();
+            this.watchdog = null;
+        }
+    }
+
+    /** Publishes BROKEN while the server cannot recover by itself, CORRECT once it is over. */
+    private void checkLiveness() {
+        KvmServer running = this.server;
+        if (running == null) {
+            return;
+        }
+        List<KvmServer.VmState> stuck = StuckVms.of(running);
+        boolean broken = !stuck.isEmpty() || running.aliveVms() == 0;
+        if (broken && !this.reportedBroken) {
+            logger.error("kvmserver: " + (stuck.isEmpty() ? "no request VM is alive"
+                    : "request VM " + stuck.get(0).id() + " is stuck " + stuck.get(0).requestMillis()
+                            + " ms into a request, past " + StuckVms.threshold(running).toMillis() + " ms")
+                    + "; reporting the application's liveness as BROKEN");
+            AvailabilityChangeEvent.publish(this.publisher, this, LivenessState.BROKEN);
+            this.reportedBroken = true;
+        }
+        else if (!broken && this.reportedBroken) {
+            logger.info("kvmserver: every request VM is serving again; liveness is CORRECT");
+            AvailabilityChangeEvent.publish(this.publisher, this, LivenessState.CORRECT);
+            this.reportedBroken = false;
+        }
     }
 
 }

@@ -1,18 +1,19 @@
 package io.kvmserver.autoconfigure;
 
+import io.kvmserver.config.InvalidOptionException;
 import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Option;
+import io.kvmserver.config.OptionNaming;
 import io.kvmserver.config.Volume;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.boot.convert.DataSizeUnit;
 import org.springframework.boot.convert.DurationUnit;
+import org.springframework.boot.logging.LogLevel;
 import org.springframework.util.unit.DataSize;
 import org.springframework.util.unit.DataUnit;
 
@@ -20,13 +21,26 @@ import org.springframework.util.unit.DataUnit;
  * Configuration of the kvmserver run by the application, under {@code kvmserver.*}. Every
  * setting of the C++ kvmserver's command line has a property here, with the same default.
  *
+ * <p>The settings are described once, in the engine's catalog ({@link Option}); the javadoc of
+ * each property repeats the catalog's description (the configuration processor reads it from
+ * here), followed by what a bare number means and by what is particular to Spring Boot, and a
+ * test checks the generated metadata against the catalog.
+ *
  * <p>Instances are immutable and valid: the constructor checks the whole configuration with the
- * engine's own rules ({@link KvmServerOptions}) and reports a problem with the property names
- * users wrote, so that a mistake stops the application while it binds its configuration, not
- * when the guest is already booting.
+ * engine's own rules ({@link KvmServerOptions}), which name settings by these properties
+ * ({@link OptionNaming#SPRING_BOOT}), so that a mistake stops the application while it binds its
+ * configuration, before the web server starts. Unknown {@code kvmserver.*} keys are refused,
+ * like unknown flags and file keys.
  */
-@ConfigurationProperties("kvmserver")
+@ConfigurationProperties(prefix = "kvmserver", ignoreUnknownFields = false)
 public final class KvmServerProperties {
+
+    /**
+     * The properties that exist only in Spring Boot: every other {@code kvmserver.*} property
+     * is the Spring name of a setting of the catalog.
+     */
+    public static final List<String> SPRING_ONLY = List.of("kvmserver.enabled", "kvmserver.output.stdout-level",
+            "kvmserver.output.stderr-level");
 
     /**
      * Whether to run the kvmserver. The server runs when this is true, or unset while
@@ -35,25 +49,22 @@ public final class KvmServerProperties {
     private final boolean enabled;
 
     /**
-     * The x86-64 Linux executable to run: an absolute path, a path relative to the application's
-     * working directory, or a 'classpath:' resource (extracted to a temporary file, so that a
-     * program can ship inside the application's jar).
+     * The x86-64 Linux executable to run. An absolute path, a path relative to the application's
+     * working directory, or a 'classpath:' resource (extracted to a private temporary directory
+     * that the guest may read, deleted on stop).
      */
     private final String program;
 
     /**
-     * Arguments of the program, without argv[0]. An argument starting with 'classpath:' is
-     * replaced by the path of the extracted resource, and the guest may read it.
+     * Arguments of the program, without argv[0]. An argument 'classpath:...' is replaced by the
+     * path of the extracted resource.
      */
     private final List<String> args;
 
     /** The guest's working directory (absolute). Defaults to the application's working directory. */
     private final String cwd;
 
-    /**
-     * Environment variables of the guest, as NAME=VALUE. They win over host variables passed
-     * with 'kvmserver.permissions.allow-env'.
-     */
+    /** Environment variables of the guest, as NAME=VALUE; they win over passed host variables. */
     private final List<String> env;
 
     /** Number of request VMs, each serving one connection at a time; 0 for one per CPU. */
@@ -63,12 +74,12 @@ public final class KvmServerProperties {
     private final boolean ephemeral;
 
     /**
-     * Whether a reset keeps the pages the request dirtied as private memory of the request VM,
-     * so that the next request does not fault on them again.
+     * Whether a reset keeps the pages a request dirtied private to the VM, so that the next
+     * request does not fault on them again.
      */
     private final boolean ephemeralKeepWorkingMemory;
 
-    /** Whether to log more about the server. */
+    /** Whether to log more about the server, including every permission denial. */
     private final boolean verbose;
 
     /** Requests sent to the program before its template is frozen. */
@@ -80,11 +91,14 @@ public final class KvmServerProperties {
     /** Time and memory limits. */
     private final Limits limits;
 
+    /** How the program's output is logged. */
+    private final Output output;
+
     public KvmServerProperties(@DefaultValue("true") boolean enabled, String program, @DefaultValue List<String> args,
             String cwd, @DefaultValue List<String> env, @DefaultValue("1") int threads,
             @DefaultValue("false") boolean ephemeral, @DefaultValue("true") boolean ephemeralKeepWorkingMemory,
             @DefaultValue("false") boolean verbose, @DefaultValue Warmup warmup,
-            @DefaultValue Permissions permissions, @DefaultValue Limits limits) {
+            @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output) {
         this.enabled = enabled;
         this.program = program;
         this.args = List.copyOf(args);
@@ -97,8 +111,9 @@ public final class KvmServerProperties {
         this.warmup = warmup;
         this.permissions = permissions;
         this.limits = limits;
+        this.output = output;
         if (enabled) {
-            toOptions(program, args, List.of());
+            toOptions(program, args, List.of()).build();
         }
     }
 
@@ -150,26 +165,29 @@ public final class KvmServerProperties {
         return this.limits;
     }
 
+    public Output getOutput() {
+        return this.output;
+    }
+
     /**
-     * The engine configuration these properties describe.
-     *
+     * The engine configuration these properties describe, not yet validated: customizers may
+     * still change it, and {@link KvmServerOptions.Builder#build()} then reports a problem with
+     * the property's name.
      * @param program the program's host path (this configuration's program, resolved)
      * @param args the program's arguments (resources resolved)
      * @param extraReadable host paths the guest must be able to read in addition to
-     *     {@code allow-read}: the extracted classpath resources
-     * @return the engine's options, before customizers
-     * @throws IllegalArgumentException naming the {@code kvmserver.*} property that is wrong
+     * {@code allow-read}: the extracted classpath resources
+     * @return the engine's options, named in Spring Boot's terms, before customizers
+     * @throws InvalidOptionException for a volume that is not valid
      */
     public KvmServerOptions.Builder toOptions(String program, List<String> args, List<String> extraReadable) {
-        if (program == null || program.isBlank()) {
-            throw new IllegalArgumentException("kvmserver.program must be set to the executable to run");
-        }
         List<String> allowRead = new ArrayList<>(this.permissions.allowRead);
         if (!this.permissions.allowAll) {
             allowRead.addAll(extraReadable);
         }
         KvmServerOptions.Builder builder = KvmServerOptions.builder()
-            .program(program)
+            .naming(OptionNaming.SPRING_BOOT)
+            .program((program != null) ? program : "")
             .args(args)
             .env(this.env)
             .threads(this.threads)
@@ -195,13 +213,6 @@ public final class KvmServerProperties {
         if (this.cwd != null) {
             builder.cwd(this.cwd);
         }
-        try {
-            builder.build();
-        }
-        catch (IllegalArgumentException ex) {
-            // Not chained: the rewritten message is the engine's, in the terms users configured.
-            throw new IllegalArgumentException(PropertyNames.rewrite(ex.getMessage()));
-        }
         return builder;
     }
 
@@ -213,8 +224,9 @@ public final class KvmServerProperties {
                 result.add(new Volume(volume.host, volume.guest, volume.mode.writable));
             }
             catch (IllegalArgumentException | NullPointerException ex) {
-                throw new IllegalArgumentException("kvmserver.permissions.volumes[" + i + "]: "
-                        + ((ex.getMessage() != null) ? ex.getMessage() : "host and guest must both be set"));
+                throw new InvalidOptionException(Option.VOLUME,
+                        OptionNaming.SPRING_BOOT.nameOf(Option.VOLUME) + "[" + i + "]: "
+                                + ((ex.getMessage() != null) ? ex.getMessage() : "host and guest must both be set"));
             }
         }
         return result;
@@ -223,10 +235,10 @@ public final class KvmServerProperties {
     /** Warmup requests, sent once the program listens and before the template is frozen. */
     public static final class Warmup {
 
-        /** Number of warmup requests (C++ --warmup). */
+        /** Number of requests sent to the program once it listens, before its template is frozen. */
         private final int count;
 
-        /** HTTP path the warmup requests ask for. */
+        /** HTTP path of the warmup requests. */
         private final String path;
 
         public Warmup(@DefaultValue("0") int count, @DefaultValue("/") String path) {
@@ -250,28 +262,41 @@ public final class KvmServerProperties {
      */
     public static final class Permissions {
 
-        /** Whether to lift every restriction on files, environment and network; excludes the other permissions. */
+        /**
+         * Whether to lift every restriction on files, environment and network; excludes the
+         * other permissions.
+         */
         private final boolean allowAll;
 
-        /** Host path prefixes the guest may read, for example '/' or '/usr/lib'. */
+        /** Host path prefixes the guest may read ('/' for everything). */
         private final List<String> allowRead;
 
         /** Host path prefixes the guest may write (and read). */
         private final List<String> allowWrite;
 
-        /** Host environment variables passed to the guest: a NAME, a PREFIX_* or '*'. */
+        /** Host environment variables passed to the guest: NAME, PREFIX_* or * for all. */
         private final List<String> allowEnv;
 
         /** Whether the guest may connect and listen anywhere. */
         private final boolean allowNet;
 
-        /** host:port rules for outgoing connections ('*' or an empty host for any address, port 0 or none for any port). */
+        /**
+         * host:port rules for outgoing connections: a host name or an IP address (IPv6 in
+         * brackets), '*' or an empty host for any address, port 0 or none for any port.
+         */
         private final List<String> allowConnect;
 
-        /** host:port rules for listening sockets, for example '127.0.0.1:8000'. */
+        /**
+         * address:port rules for listening sockets: an IP address (IPv6 in brackets) or
+         * localhost, '*' or an empty host for any address, port 0 or none for any port. For
+         * example '127.0.0.1:8000'.
+         */
         private final List<String> allowListen;
 
-        /** Host paths mapped to other guest paths. */
+        /**
+         * Host paths the guest sees at other paths, read-only unless the mode is w or rw. Each has
+         * a 'host' and a 'guest' path (both absolute) and a 'mode' (r, w or rw; r if unset).
+         */
         private final List<VolumeProperties> volumes;
 
         public Permissions(@DefaultValue("false") boolean allowAll, @DefaultValue List<String> allowRead,
@@ -381,22 +406,40 @@ public final class KvmServerProperties {
     /** Time and memory limits of the template and the request VMs. */
     public static final class Limits {
 
-        /** How long the program may take to start and wait for connections. */
+        /**
+         * How long the program may take to start and wait for connections. A bare number means
+         * seconds.
+         */
         private final Duration maxBootTime;
 
-        /** How long one request may take before its VM is stopped and reset. */
+        /**
+         * How long one request may take before its VM is stopped and reset. A bare number means
+         * seconds.
+         */
         private final Duration maxRequestTime;
 
-        /** Guest memory of the program. */
+        /**
+         * Guest memory of the program: the guest's whole physical address range. A bare number
+         * means megabytes (MiB); only whole MiB are allowed.
+         */
         private final DataSize maxMainMemory;
 
-        /** Guest address space. */
+        /**
+         * Cap on the memory the program may map. A bare number means megabytes (MiB); only whole
+         * MiB are allowed.
+         */
         private final DataSize maxAddressSpace;
 
-        /** Memory one request may dirty before it is stopped. */
+        /**
+         * Memory one request may dirty before it is stopped. A bare number means megabytes
+         * (MiB); only whole MiB are allowed.
+         */
         private final DataSize maxRequestMemory;
 
-        /** Private memory a request VM keeps after its reset. */
+        /**
+         * Private memory a request VM keeps after its reset; above it, a reset gives pages back.
+         * A bare number means megabytes (MiB); only whole MiB are allowed.
+         */
         private final DataSize limitRequestMemory;
 
         public Limits(@DefaultValue("20s") @DurationUnit(ChronoUnit.SECONDS) Duration maxBootTime,
@@ -439,44 +482,33 @@ public final class KvmServerProperties {
 
     }
 
-    /** Rewrites the engine's messages, which name C++ flags, in terms of these properties. */
-    static final class PropertyNames {
+    /** How the program's standard output and standard error are logged. */
+    public static final class Output {
 
-        private static final Pattern FLAG = Pattern.compile("--[a-z][a-z-]*");
+        /**
+         * Level at which the lines the program writes to its standard output are logged, on
+         * the logger 'kvmserver.guest.stdout'.
+         */
+        private final LogLevel stdoutLevel;
 
-        private static final Map<String, String> NAMES = Map.ofEntries(Map.entry("--cwd", "kvmserver.cwd"),
-                Map.entry("--env", "kvmserver.env"), Map.entry("--threads", "kvmserver.threads"),
-                Map.entry("--warmup", "kvmserver.warmup.count"), Map.entry("--warmup-path", "kvmserver.warmup.path"),
-                Map.entry("--allow-all", "kvmserver.permissions.allow-all"),
-                Map.entry("--allow-read", "kvmserver.permissions.allow-read"),
-                Map.entry("--allow-write", "kvmserver.permissions.allow-write"),
-                Map.entry("--allow-env", "kvmserver.permissions.allow-env"),
-                Map.entry("--allow-net", "kvmserver.permissions.allow-net"),
-                Map.entry("--allow-connect", "kvmserver.permissions.allow-connect"),
-                Map.entry("--allow-listen", "kvmserver.permissions.allow-listen"),
-                Map.entry("--volume", "kvmserver.permissions.volumes"),
-                Map.entry("--max-boot-time", "kvmserver.limits.max-boot-time"),
-                Map.entry("--max-request-time", "kvmserver.limits.max-request-time"),
-                Map.entry("--max-main-memory", "kvmserver.limits.max-main-memory"),
-                Map.entry("--max-address-space", "kvmserver.limits.max-address-space"),
-                Map.entry("--max-request-memory", "kvmserver.limits.max-request-memory"),
-                Map.entry("--limit-request-memory", "kvmserver.limits.limit-request-memory"));
+        /**
+         * Level at which the lines the program writes to its standard error are logged, on the
+         * logger 'kvmserver.guest.stderr'. Servers write access logs there, so it is not a
+         * warning by default.
+         */
+        private final LogLevel stderrLevel;
 
-        private PropertyNames() {
+        public Output(@DefaultValue("info") LogLevel stdoutLevel, @DefaultValue("info") LogLevel stderrLevel) {
+            this.stdoutLevel = stdoutLevel;
+            this.stderrLevel = stderrLevel;
         }
 
-        static String rewrite(String message) {
-            if (message.startsWith("a program to run is required")) {
-                return "kvmserver.program must be set to the executable to run";
-            }
-            Matcher matcher = FLAG.matcher(message);
-            StringBuilder result = new StringBuilder();
-            while (matcher.find()) {
-                String name = NAMES.getOrDefault(matcher.group(), matcher.group());
-                matcher.appendReplacement(result, Matcher.quoteReplacement(name));
-            }
-            matcher.appendTail(result);
-            return result.toString();
+        public LogLevel getStdoutLevel() {
+            return this.stdoutLevel;
+        }
+
+        public LogLevel getStderrLevel() {
+            return this.stderrLevel;
         }
 
     }

@@ -1,68 +1,86 @@
 package io.kvmserver.autoconfigure;
 
-import com.sun.jna.Pointer;
 import io.kvmserver.linux.GuestConsole;
-import java.io.ByteArrayOutputStream;
-import java.nio.charset.StandardCharsets;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
+import org.springframework.boot.logging.LogLevel;
 
 /**
- * Routes the guest's stdout and stderr to the {@code kvmserver.guest} logger, one log event per
- * line: stdout at INFO, stderr at WARN. The output of all VMs of the server goes through one
- * buffer per stream, so lines written at the same moment by two request VMs may interleave.
- * Output that does not end in a newline is held until the next newline (or 8 KiB).
+ * Routes the guest's standard output and standard error to SLF4J, one log event per line, each
+ * stream on its own logger ({@value #STDOUT_LOGGER}, {@value #STDERR_LOGGER}) at its own level
+ * ({@code kvmserver.output.stdout-level} and {@code stderr-level}, INFO by default: servers write
+ * access logs to stderr, which are not warnings). The output of all VMs of the server goes
+ * through one line buffer per stream, so lines written at the same moment by two request VMs
+ * may interleave. A line longer than 8 KiB is logged in pieces; output that does not end in a
+ * newline is held until the next one.
  */
 public class Slf4jGuestConsole implements GuestConsole {
 
-    /** The logger name, so that users can set {@code logging.level.kvmserver.guest}. */
-    public static final String LOGGER_NAME = "kvmserver.guest";
+    /** The logger of the guest's standard output. */
+    public static final String STDOUT_LOGGER = "kvmserver.guest.stdout";
+
+    /** The logger of the guest's standard error. */
+    public static final String STDERR_LOGGER = "kvmserver.guest.stderr";
 
     private static final int MAX_LINE = 8192;
 
-    private final Logger logger;
+    private final Stream stdout;
 
-    private final ByteArrayOutputStream stdout = new ByteArrayOutputStream();
+    private final Stream stderr;
 
-    private final ByteArrayOutputStream stderr = new ByteArrayOutputStream();
-
+    /** Both streams at INFO. */
     public Slf4jGuestConsole() {
-        this(LoggerFactory.getLogger(LOGGER_NAME));
+        this(LogLevel.INFO, LogLevel.INFO);
     }
 
-    Slf4jGuestConsole(Logger logger) {
-        this.logger = logger;
+    public Slf4jGuestConsole(LogLevel stdoutLevel, LogLevel stderrLevel) {
+        this.stdout = new Stream(LoggerFactory.getLogger(STDOUT_LOGGER), stdoutLevel);
+        this.stderr = new Stream(LoggerFactory.getLogger(STDERR_LOGGER), stderrLevel);
     }
 
     @Override
     public long write(int stream, long hostAddress, long length) {
-        byte[] bytes = new Pointer(hostAddress).getByteArray(0, (int) length);
-        ByteArrayOutputStream buffer = (stream == 2) ? this.stderr : this.stdout;
-        synchronized (buffer) {
-            for (byte b : bytes) {
-                if (b == '\n') {
-                    emit(stream, buffer);
-                }
-                else {
-                    buffer.write(b);
-                    if (buffer.size() >= MAX_LINE) {
-                        emit(stream, buffer);
-                    }
-                }
-            }
-        }
+        ((stream == 2) ? this.stderr : this.stdout).write(hostAddress, length);
         return length;
     }
 
-    private void emit(int stream, ByteArrayOutputStream buffer) {
-        String line = buffer.toString(StandardCharsets.UTF_8);
-        buffer.reset();
-        if (stream == 2) {
-            this.logger.warn(line);
+    /** One stream: its logger, its level and its line buffer. */
+    private static final class Stream {
+
+        private final Logger logger;
+
+        private final Level level;
+
+        private final GuestLines lines;
+
+        Stream(Logger logger, LogLevel level) {
+            this.logger = logger;
+            this.level = slf4j(level);
+            this.lines = new GuestLines(MAX_LINE, false, this::log);
         }
-        else {
-            this.logger.info(line);
+
+        synchronized void write(long hostAddress, long length) {
+            if (this.level != null && this.logger.isEnabledForLevel(this.level)) {
+                this.lines.write(hostAddress, length);
+            }
         }
+
+        private void log(String line) {
+            this.logger.atLevel(this.level).log(line);
+        }
+
+        private static Level slf4j(LogLevel level) {
+            return switch (level) {
+                case TRACE -> Level.TRACE;
+                case DEBUG -> Level.DEBUG;
+                case INFO -> Level.INFO;
+                case WARN -> Level.WARN;
+                case ERROR, FATAL -> Level.ERROR;
+                case OFF -> null;
+            };
+        }
+
     }
 
 }

@@ -13,6 +13,7 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -37,7 +38,8 @@ import org.springframework.test.context.DynamicPropertySource;
 @RequiresKvm
 @SpringBootTest(webEnvironment = WebEnvironment.RANDOM_PORT,
         properties = { "management.endpoint.health.show-details=always",
-                "management.endpoints.web.exposure.include=health,kvmserver,metrics" })
+                "management.endpoints.web.exposure.include=health,kvmserver,metrics",
+                "management.endpoint.kvmserver.show-values=always" })
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class KvmServerApplicationTests {
 
@@ -108,13 +110,18 @@ class KvmServerApplicationTests {
             .containsEntry("requests", REQUESTS)
             .containsEntry("resets", REQUESTS)
             .containsEntry("failures", 0)
-            .containsEntry("listenAddress", "127.0.0.1:" + GUEST_PORT);
+            .containsEntry("listenAddress", "127.0.0.1:" + GUEST_PORT)
+            .containsEntry("state", "serving")
+            .containsEntry("stuck", 0);
 
         DocumentContext endpoint = JsonPath.parse(actuator("/actuator/kvmserver"));
         assertThat(endpoint.<Boolean>read("$.running")).isTrue();
         assertThat(endpoint.<Integer>read("$.vms.length()")).isEqualTo(2);
         assertThat(endpoint.<Integer>read("$.stats.requests")).isEqualTo(REQUESTS);
         assertThat(endpoint.<Integer>read("$.syscalls.accept4")).isGreaterThanOrEqualTo(REQUESTS);
+        assertThat(endpoint.<String>read("$.state")).isEqualTo("serving");
+        assertThat(endpoint.<List<String>>read("$.options.args")).containsExactly(String.valueOf(GUEST_PORT));
+        assertThat(endpoint.<Integer>read("$.vms[0].requestMillis")).isZero();
     }
 
     @Test
@@ -126,7 +133,8 @@ class KvmServerApplicationTests {
             .isEqualTo(1);
         DocumentContext health = JsonPath.parse(actuator("/actuator/health"));
         assertThat(health.<String>read("$.components.kvmserver.status")).isEqualTo("UP");
-        assertThat(health.<String>read("$.components.kvmserver.details.lastFailure")).startsWith("CRASH");
+        DocumentContext endpoint = JsonPath.parse(actuator("/actuator/kvmserver"));
+        assertThat(endpoint.<String>read("$.stats.lastFailure")).startsWith("CRASH");
         assertThat(Http.get(GUEST_PORT, "/")).isEqualTo("hello");
     }
 

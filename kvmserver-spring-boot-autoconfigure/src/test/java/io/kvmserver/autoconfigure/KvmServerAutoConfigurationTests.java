@@ -11,12 +11,18 @@ import io.kvmserver.autoconfigure.metrics.KvmServerMetricsAutoConfiguration;
 import io.kvmserver.autoconfigure.testing.GuestPrograms;
 import io.kvmserver.autoconfigure.testing.Http;
 import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.elf.ElfException;
 import io.kvmserver.linux.GuestConsole;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
+import org.springframework.boot.actuate.endpoint.SanitizingFunction;
+import org.springframework.boot.actuate.endpoint.SecurityContext;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
+import org.springframework.boot.micrometer.metrics.autoconfigure.CompositeMeterRegistryAutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.MetricsAutoConfiguration;
+import org.springframework.boot.micrometer.metrics.autoconfigure.export.simple.SimpleMetricsExportAutoConfiguration;
 import org.springframework.boot.health.contributor.Status;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Bean;
@@ -29,7 +35,8 @@ class KvmServerAutoConfigurationTests {
     private final ApplicationContextRunner runner = new ApplicationContextRunner()
         .withConfiguration(AutoConfigurations.of(KvmServerAutoConfiguration.class,
                 KvmServerHealthContributorAutoConfiguration.class, KvmServerMetricsAutoConfiguration.class,
-                KvmServerEndpointAutoConfiguration.class));
+                KvmServerEndpointAutoConfiguration.class, MetricsAutoConfiguration.class,
+                CompositeMeterRegistryAutoConfiguration.class, SimpleMetricsExportAutoConfiguration.class));
 
     @Test
     void backsOffWithoutProgram() {
@@ -69,8 +76,45 @@ class KvmServerAutoConfigurationTests {
                 assertThat(context.getBean(KvmServerLifecycle.class).isRunning()).isTrue();
                 assertThat(Http.get(port, "/")).isEqualTo("hello");
                 assertThat(context.getBean(KvmServerHealthIndicator.class).health().getStatus()).isEqualTo(Status.UP);
-                assertThat(context.getBean(KvmServerEndpoint.class).kvmserver().vms()).hasSize(1);
+                assertThat(context.getBean(KvmServerEndpoint.class).kvmserver(SecurityContext.NONE).vms()).hasSize(1);
+                // Arguments may hold secrets: hidden unless show-values says otherwise.
+                assertThat(context.getBean(KvmServerEndpoint.class).kvmserver(SecurityContext.NONE).options().args())
+                    .containsExactly("******");
             });
+    }
+
+    @Test
+    @RequiresKvm
+    void endpointShowsValuesWhenAllowedThroughTheSanitizingFunctions() {
+        int port = GuestPrograms.freePort();
+        this.runner.withUserConfiguration(SanitizingConfiguration.class)
+            .withPropertyValues(serverProperties(port))
+            .withPropertyValues("kvmserver.args=" + port + ",--token=secret",
+                    "management.endpoints.web.exposure.include=kvmserver",
+                    "management.endpoint.kvmserver.show-values=always")
+            .run((context) -> assertThat(
+                    context.getBean(KvmServerEndpoint.class).kvmserver(SecurityContext.NONE).options().args())
+                .containsExactly(String.valueOf(port), "<token>"));
+    }
+
+    @Test
+    @RequiresKvm
+    void metricsBackOffWithoutAMeterRegistry() {
+        new ApplicationContextRunner()
+            .withConfiguration(AutoConfigurations.of(KvmServerAutoConfiguration.class,
+                    KvmServerMetricsAutoConfiguration.class))
+            .withPropertyValues(serverProperties(GuestPrograms.freePort()))
+            .run((context) -> assertThat(context).hasNotFailed()
+                .hasSingleBean(KvmServerLifecycle.class)
+                .doesNotHaveBean(KvmServerMetrics.class));
+    }
+
+    @Test
+    void theServerIsNotStartedButEverythingIsCheckedWhenTheBeanIsCreated() {
+        this.runner.withPropertyValues("kvmserver.program=/nonexistent/server")
+            .run((context) -> assertThat(context.getStartupFailure()).rootCause()
+                .isInstanceOf(ElfException.class)
+                .hasMessage("program /nonexistent/server does not exist"));
     }
 
     @Test
@@ -117,6 +161,16 @@ class KvmServerAutoConfigurationTests {
     }
 
     @Configuration(proxyBeanMethods = false)
+    static class SanitizingConfiguration {
+
+        @Bean
+        SanitizingFunction hideTokens() {
+            return (data) -> String.valueOf(data.getValue()).startsWith("--token=") ? data.withValue("<token>") : data;
+        }
+
+    }
+
+    @Configuration(proxyBeanMethods = false)
     static class UserConsoleConfiguration {
 
         final AtomicLong written = new AtomicLong();
@@ -145,7 +199,7 @@ class KvmServerAutoConfigurationTests {
                         new KvmServerProperties.Warmup(0, "/"),
                         new KvmServerProperties.Permissions(false, List.of(), List.of(), List.of(), false, List.of(),
                                 List.of(), List.of()),
-                        null),
+                        null, null),
                 (stream, address, length) -> length, List.of(), new DefaultResourceLoader(), Duration.ofSeconds(1)) {
 
             @Override

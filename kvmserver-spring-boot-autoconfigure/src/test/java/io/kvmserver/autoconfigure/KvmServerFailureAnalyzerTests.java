@@ -11,112 +11,224 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.builder.SpringApplicationBuilder;
 import org.springframework.boot.diagnostics.FailureAnalysis;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.boot.test.system.OutputCaptureExtension;
 import org.springframework.context.annotation.Configuration;
-import org.springframework.context.annotation.Import;
 
 /**
- * The failure analysis of each start failure, from real failed application starts (except for a
- * missing /dev/kvm, which a test cannot arrange on a machine that has one).
+ * Every start-up mistake of issue 12, made for real: a Spring Boot application is started with
+ * the mistake, fails, and the test reads what the user reads, the "APPLICATION FAILED TO START"
+ * report, in Spring's property names, with an action, and without a stack trace. (Except a
+ * missing /dev/kvm and an old Spring Boot, which a test cannot arrange on this machine.)
  */
+@ExtendWith(OutputCaptureExtension.class)
 class KvmServerFailureAnalyzerTests {
-
-    private final KvmServerFailureAnalyzer analyzer = new KvmServerFailureAnalyzer();
 
     @Test
     void noKvm() {
         KvmServerStartupException failure = new KvmServerStartupException("/srv/server", List.of(),
                 new KvmUnavailableException("no permission to open /dev/kvm: add the user to the 'kvm' group", 13));
-        FailureAnalysis analysis = this.analyzer.analyze(new IllegalStateException("start failed", failure));
+        FailureAnalysis analysis = new KvmServerFailureAnalyzer()
+            .analyze(new IllegalStateException("start failed", failure));
         assertThat(analysis.getDescription()).contains("kvmserver needs KVM", "no permission to open /dev/kvm");
         assertThat(analysis.getAction()).contains("'kvm' group", "--device /dev/kvm", "kvmserver.enabled=false");
     }
 
     @Test
-    void programNotFound() {
-        FailureAnalysis analysis = analyzeStart("kvmserver.program=/nonexistent/server");
-        assertThat(analysis.getDescription()).contains("/nonexistent/server was not found");
-        assertThat(analysis.getAction()).contains("Set kvmserver.program to an existing executable");
+    void springBootThree() {
+        Throwable failure = catchThrowable(() -> UnsupportedSpringBootException.check("3.5.7"));
+        FailureAnalysis analysis = new KvmServerConfigurationFailureAnalyzer(null)
+            .analyze(new IllegalStateException("could not create the configuration", failure));
+        assertThat(analysis.getDescription())
+            .isEqualTo("kvmserver's Spring Boot starter needs Spring Boot 4 or later; this application runs Spring"
+                    + " Boot 3.5.7.");
+        assertThat(analysis.getAction()).startsWith("Upgrade the application to Spring Boot 4");
+        assertThat(catchThrowable(() -> UnsupportedSpringBootException.check("4.0.7"))).isNull();
+        assertThat(catchThrowable(() -> UnsupportedSpringBootException.check("5.0.0-SNAPSHOT"))).isNull();
     }
 
     @Test
-    void classpathProgramNotFound() {
-        FailureAnalysis analysis = analyzeStart("kvmserver.program=classpath:guest/missing");
-        assertThat(analysis.getDescription()).contains("classpath:guest/missing does not exist");
-        assertThat(analysis.getAction()).contains("Set kvmserver.program to an existing executable");
+    void programNotFoundIsReportedBeforeTheWebServerStarts(CapturedOutput output) {
+        String report = failedStart(output, true, "kvmserver.program=/nonexistent/server");
+        assertThat(report).contains("The kvmserver program /nonexistent/server was not found",
+                "Set kvmserver.program to an existing executable");
+        assertThat(output.getAll()).doesNotContain("Tomcat started on port");
     }
 
     @Test
-    void programIsNotAnElfExecutable(@TempDir Path dir) throws IOException {
+    void classpathProgramNotFound(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.program=classpath:guest/missing"))
+            .contains("classpath:guest/missing does not exist", "Set kvmserver.program to an existing executable");
+    }
+
+    @Test
+    void programIsNotAnElfExecutable(@TempDir Path dir, CapturedOutput output) throws IOException {
         Path script = Files.writeString(dir.resolve("server.py"), "print('hello')\n");
-        FailureAnalysis analysis = analyzeStart("kvmserver.program=" + script);
-        assertThat(analysis.getDescription()).contains(script + " cannot be run");
-        assertThat(analysis.getAction()).contains("x86-64 Linux ELF", "kvmserver.args");
+        assertThat(failedStart(output, true, "kvmserver.program=" + script)).contains(script + " cannot be run",
+                "x86-64 Linux ELF", "kvmserver.args");
+        assertThat(output.getAll()).doesNotContain("Tomcat started on port");
+    }
+
+    @Test
+    void misspeltKeyIsRefusedWithTheKeyAndTheLikelyProperty(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.program=/bin/true", "kvmserver.treads=4",
+                "kvmserver.max-request-time=5s"))
+            .contains("kvmserver.treads is not a kvmserver property",
+                    "kvmserver.max-request-time is not a kvmserver property",
+                    "Did you mean kvmserver.threads instead of kvmserver.treads?",
+                    "Did you mean kvmserver.limits.max-request-time instead of kvmserver.max-request-time?");
+    }
+
+    @Test
+    void aListenRuleThatNamesAHostIsRefusedWhileBindingWithItsOrigin(@TempDir Path dir, CapturedOutput output)
+            throws IOException {
+        Path config = Files.writeString(dir.resolve("application.properties"),
+                "kvmserver.program=/bin/true\nkvmserver.permissions.allow-listen=not-an-address\n");
+        assertThat(failedStart(output, true, "spring.config.location=file:" + config))
+            .contains("Invalid kvmserver configuration: kvmserver.permissions.allow-listen: 'not-an-address' names"
+                    + " a host; a listen rule names a local address",
+                    "kvmserver.permissions.allow-listen is set in URL [file:" + config + "] - 2:",
+                    "Change kvmserver.permissions.allow-listen");
+        assertThat(output.getAll()).doesNotContain("Tomcat started on port");
+    }
+
+    @Test
+    void limitsThatContradictEachOtherNameBothProperties(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.program=/bin/true", "kvmserver.limits.max-main-memory=200GB"))
+            .contains("kvmserver.limits.max-main-memory (204800 MiB) must not exceed"
+                    + " kvmserver.limits.max-address-space (131072 MiB)", "Change kvmserver.limits.max-main-memory");
+    }
+
+    @Test
+    void aValueOfTheWrongTypeNamesTheProperty(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.program=/bin/true", "kvmserver.threads=four"))
+            .contains("kvmserver.threads", "four");
+    }
+
+    @Test
+    void enabledWithoutAProgram(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.enabled=true"))
+            .contains("kvmserver.program must be set to the executable to run", "Change kvmserver.program");
     }
 
     @Test
     @RequiresKvm
-    void programExitsBeforeWaiting() {
-        FailureAnalysis analysis = analyzeStart("kvmserver.program=" + GuestPrograms.notAServer(),
-                "kvmserver.limits.max-main-memory=256MB");
-        assertThat(analysis.getDescription()).contains("exited with status 3 before it waited for connections",
-                "Last output of the program:", "not a server after all");
-        assertThat(analysis.getAction()).contains("listen and wait for connections");
+    void programExitsBeforeWaiting(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.notAServer(),
+                "kvmserver.limits.max-main-memory=256MB"))
+            .contains("exited with status 3 before it waited for connections",
+                    "may it listen (kvmserver.permissions.allow-listen)?", "Last output of the program:",
+                    "not a server after all", "listen and wait for connections");
     }
 
     @Test
     @RequiresKvm
-    void programTimesOutBeforeWaiting() {
-        FailureAnalysis analysis = analyzeStart("kvmserver.program=" + GuestPrograms.bootLoop(),
-                "kvmserver.limits.max-boot-time=500ms", "kvmserver.limits.max-main-memory=256MB");
-        assertThat(analysis.getDescription()).contains("did not wait for connections within --max-boot-time");
-        assertThat(analysis.getAction()).contains("Raise kvmserver.limits.max-boot-time");
+    void programTimesOutBeforeWaiting(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.bootLoop(),
+                "kvmserver.limits.max-boot-time=500ms", "kvmserver.limits.max-main-memory=256MB"))
+            .contains("did not wait for connections within kvmserver.limits.max-boot-time 0.5 s",
+                    "Raise kvmserver.limits.max-boot-time");
     }
 
     @Test
     @RequiresKvm
-    void listenAddressDenied() {
+    void programTooLargeForItsMemory(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.httpServer(),
+                "kvmserver.limits.max-main-memory=2MB"))
+            .contains("does not fit in its guest memory", "Raise kvmserver.limits.max-main-memory");
+    }
+
+    @Test
+    @RequiresKvm
+    void listenAddressDenied(CapturedOutput output) {
         int port = GuestPrograms.freePort();
-        FailureAnalysis analysis = analyzeStart("kvmserver.program=" + GuestPrograms.httpServer(),
-                "kvmserver.args=" + port, "kvmserver.limits.max-main-memory=256MB");
-        assertThat(analysis.getDescription()).contains("denied", "bind: Permission denied");
-        assertThat(analysis.getAction()).contains("kvmserver.permissions.allow-listen");
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.httpServer(),
+                "kvmserver.args=" + port, "kvmserver.limits.max-main-memory=256MB"))
+            .contains("The kvmserver program was denied listening on 127.0.0.1:" + port,
+                    "listen 127.0.0.1:" + port + ": allow it with kvmserver.permissions.allow-listen=127.0.0.1:"
+                            + port,
+                    "bind: Permission denied", "Add '127.0.0.1:" + port + "' to kvmserver.permissions.allow-listen");
     }
 
     @Test
     @RequiresKvm
-    void listenAddressInUse() throws IOException {
+    void listenAddressInUse(CapturedOutput output) throws IOException {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             int port = taken.getLocalPort();
-            FailureAnalysis analysis = analyzeStart("kvmserver.program=" + GuestPrograms.httpServer(),
+            assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.httpServer(),
                     "kvmserver.args=" + port, "kvmserver.permissions.allow-listen=127.0.0.1:" + port,
-                    "kvmserver.limits.max-main-memory=256MB");
-            assertThat(analysis.getDescription()).contains("already in use", "bind: Address already in use");
-            assertThat(analysis.getAction()).contains("ss -ltnp");
+                    "kvmserver.limits.max-main-memory=256MB"))
+                .contains("already in use", "bind: Address already in use", "ss -ltnp");
         }
     }
 
-    private FailureAnalysis analyzeStart(String... properties) {
-        Throwable failure = catchThrowable(() -> new SpringApplicationBuilder(Application.class)
-            .web(WebApplicationType.NONE)
-            .properties(properties)
-            .properties("spring.main.banner-mode=off")
-            .run()
+    @Test
+    @RequiresKvm
+    void pythonWithoutItsStandardLibrary(CapturedOutput output) {
+        int port = GuestPrograms.freePort();
+        assertThat(failedStart(output, false, "kvmserver.program=/usr/bin/python3",
+                "kvmserver.args=-m,http.server," + port + ",--bind,127.0.0.1",
+                "kvmserver.permissions.allow-listen=127.0.0.1:" + port, "kvmserver.limits.max-main-memory=1GB",
+                "kvmserver.limits.max-boot-time=60s"))
+            .contains("after it was denied reading files", "The program was denied",
+                    "read /usr/lib/python3", "allow it with kvmserver.permissions.allow-read",
+                    "add the directories of the files listed above to kvmserver.permissions.allow-read (for python3,"
+                            + " '/usr'");
+    }
+
+    @Test
+    @RequiresKvm
+    void anUnresolvableConnectHost(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.httpServer(),
+                "kvmserver.permissions.allow-connect=nowhere.invalid:80", "kvmserver.limits.max-main-memory=256MB"))
+            .contains("kvmserver.permissions.allow-connect: cannot resolve host 'nowhere.invalid'",
+                    "Correct the property named above.");
+    }
+
+    /**
+     * Starts an application with {@code properties}, expects it to fail, and returns the failure
+     * report printed for the user, checking that it is a report with an action and not a stack
+     * trace.
+     */
+    static String failedStart(CapturedOutput output, boolean web, String... properties) {
+        List<String> args = new ArrayList<>();
+        for (String property : properties) {
+            args.add("--" + property);
+        }
+        args.addAll(List.of("--spring.main.banner-mode=off", "--server.port=0"));
+        Throwable failure = catchThrowable(() -> new SpringApplicationBuilder(web ? WebApplication.class
+                : Application.class)
+            .web(web ? WebApplicationType.SERVLET : WebApplicationType.NONE)
+            .run(args.toArray(String[]::new))
             .close());
         assertThat(failure).as("the application must fail to start").isNotNull();
-        FailureAnalysis analysis = this.analyzer.analyze(failure);
-        assertThat(analysis).as("analysis of %s", failure).isNotNull();
-        return analysis;
+        String all = output.getAll();
+        int report = all.lastIndexOf("APPLICATION FAILED TO START");
+        assertThat(report).as("a failure analysis in:%n%s", all).isNotNegative();
+        String text = all.substring(report);
+        assertThat(text).contains("Description:", "Action:").doesNotContain("\tat ");
+        assertThat(all).doesNotContain("Application run failed");
+        return text;
     }
 
     @Configuration(proxyBeanMethods = false)
-    @Import(KvmServerAutoConfiguration.class)
+    @EnableAutoConfiguration
     static class Application {
+
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @EnableAutoConfiguration
+    static class WebApplication {
 
     }
 

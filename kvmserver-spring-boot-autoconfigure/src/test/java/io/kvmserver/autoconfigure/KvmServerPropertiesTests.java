@@ -2,13 +2,19 @@ package io.kvmserver.autoconfigure;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kvmserver.config.InvalidOptionException;
 import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Option;
+import io.kvmserver.config.OptionNaming;
 import io.kvmserver.config.Volume;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.springframework.boot.context.properties.bind.UnboundConfigurationPropertiesException;
 import org.springframework.boot.context.properties.EnableConfigurationProperties;
 import org.springframework.boot.test.context.runner.ApplicationContextRunner;
 import org.springframework.context.annotation.Configuration;
@@ -32,7 +38,8 @@ class KvmServerPropertiesTests {
             assertThat(properties.getLimits().getMaxBootTime()).isEqualTo(Duration.ofSeconds(20));
             assertThat(properties.getLimits().getMaxMainMemory()).isEqualTo(DataSize.ofMegabytes(8192));
             KvmServerOptions options = properties.toOptions("/srv/server", List.of(), List.of()).build();
-            assertThat(options).isEqualTo(KvmServerOptions.builder().program("/srv/server").build());
+            assertThat(options).isEqualTo(
+                    KvmServerOptions.builder().program("/srv/server").naming(OptionNaming.SPRING_BOOT).build());
         });
     }
 
@@ -81,8 +88,64 @@ class KvmServerPropertiesTests {
                     .maxAddressSpace(4096 * KvmServerOptions.MIB)
                     .maxRequestMemory(64 * KvmServerOptions.MIB)
                     .limitRequestMemory(0)
+                    .naming(OptionNaming.SPRING_BOOT)
                     .build());
             });
+    }
+
+    /**
+     * Each setting's property, set to the catalog's example, reaches that setting: a property
+     * that toOptions forgets, or maps to the wrong setting, fails here.
+     */
+    @ParameterizedTest
+    @MethodSource("io.kvmserver.autoconfigure.ConfigurationMetadataTests#springSettings")
+    void eachPropertyReachesItsSetting(Option option) {
+        if (option.isPositional()) {
+            this.runner.withPropertyValues("kvmserver.program=/srv/p", "kvmserver.args=a").run((context) -> {
+                KvmServerProperties properties = context.getBean(KvmServerProperties.class);
+                assertThat((option == Option.PROGRAM) ? properties.getProgram() : properties.getArgs())
+                    .isEqualTo((option == Option.PROGRAM) ? "/srv/p" : List.of("a"));
+            });
+            return; // the lifecycle resolves the program and its arguments before they reach toOptions
+        }
+        String name = option.springProperty().get();
+        Object expected = (option.example() != null)
+                ? option.type().fromArgument(name, option.example(), option.implicitValue())
+                : !(Boolean) option.defaultValue();
+        List<String> values = new ArrayList<>(List.of("kvmserver.program=/srv/server"));
+        if (option == Option.VOLUME) {
+            String[] spec = option.example().split(":");
+            values.addAll(List.of(name + "[0].host=" + spec[0], name + "[0].guest=" + spec[1],
+                    name + "[0].mode=" + spec[2]));
+        }
+        else {
+            Object value = (expected instanceof List<?> list) ? String.join(",", list.stream().map(String::valueOf).toList())
+                    : (expected instanceof Boolean flag) ? option.isInverted() != flag : option.example();
+            values.add(name + "=" + value);
+        }
+        this.runner.withPropertyValues(values.toArray(String[]::new)).run((context) -> {
+            KvmServerOptions options = context.getBean(KvmServerProperties.class)
+                .toOptions("/srv/server", List.of(), List.of())
+                .build();
+            assertThat(option.valueIn(options)).isEqualTo(expected).isNotEqualTo(option.defaultValue());
+        });
+    }
+
+    @Test
+    void unknownKeysAreRefusedWithTheKeyNamed() {
+        this.runner.withPropertyValues("kvmserver.program=/srv/server", "kvmserver.treads=4")
+            .run((context) -> assertThat(context.getStartupFailure())
+                .hasRootCauseInstanceOf(UnboundConfigurationPropertiesException.class)
+                .rootCause()
+                .hasMessageContaining("kvmserver.treads"));
+    }
+
+    @Test
+    void systemPropertiesAndEnvironmentVariablesAreNotCheckedForUnknownKeys() {
+        // KVMSERVER_REQUIRE_KVM in the environment is kvmserver.require.kvm to Spring: not a typo.
+        this.runner.withPropertyValues("kvmserver.program=/srv/server")
+            .withSystemProperties("kvmserver.something-else=1")
+            .run((context) -> assertThat(context).hasNotFailed());
     }
 
     @Test
@@ -120,6 +183,9 @@ class KvmServerPropertiesTests {
             "kvmserver.permissions.allow-read=usr | kvmserver.permissions.allow-read path 'usr' must be absolute",
             "kvmserver.permissions.allow-env=A*B | kvmserver.permissions.allow-env 'A*B'",
             "kvmserver.permissions.allow-listen=::1 | kvmserver.permissions.allow-listen: '::1'",
+            "kvmserver.permissions.allow-listen=not-an-address | kvmserver.permissions.allow-listen: 'not-an-address' names a host; a listen rule names a local address",
+            "kvmserver.permissions.allow-connect=exa_mple.com:80 | kvmserver.permissions.allow-connect: 'exa_mple.com:80': 'exa_mple.com' is neither an address nor a host name",
+            "kvmserver.permissions.volumes[0].guest=/a | kvmserver.permissions.volumes maps guest path /a twice",
             "kvmserver.permissions.volumes[0].host=data | kvmserver.permissions.volumes[0]: volume host path 'data' must be absolute",
             "kvmserver.limits.max-boot-time=0s | kvmserver.limits.max-boot-time must be more than 0 seconds",
             "kvmserver.limits.max-request-time=-1s | kvmserver.limits.max-request-time must be more than 0 seconds",
@@ -131,12 +197,19 @@ class KvmServerPropertiesTests {
         if (!property.startsWith("kvmserver.enabled")) {
             values.add("kvmserver.program=/srv/server");
         }
-        if (property.contains("volumes[0]")) {
+        if (property.contains("volumes[0].host")) {
             values.add("kvmserver.permissions.volumes[0].guest=/data");
+        }
+        if (property.contains("volumes[0].guest")) {
+            values.addAll(List.of("kvmserver.permissions.volumes[0].host=/h0", "kvmserver.permissions.volumes[1].host=/h1",
+                    "kvmserver.permissions.volumes[1].guest=/a"));
         }
         this.runner.withPropertyValues(values.toArray(String[]::new)).run((context) -> {
             assertThat(context).hasFailed();
-            assertThat(context.getStartupFailure()).rootCause().hasMessageContaining(message);
+            assertThat(KvmServerConfigurationFailureAnalyzer.findCause(context.getStartupFailure(),
+                    InvalidOptionException.class))
+                .as("the engine's judgement of %s", property)
+                .hasMessageContaining(message);
         });
     }
 

@@ -6,14 +6,28 @@ import io.kvmserver.server.KvmServer;
 import io.kvmserver.server.KvmServer.VmState;
 import io.kvmserver.server.ServerStats;
 import java.net.InetSocketAddress;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import org.springframework.boot.actuate.endpoint.SanitizableData;
+import org.springframework.boot.actuate.endpoint.Sanitizer;
+import org.springframework.boot.actuate.endpoint.SanitizingFunction;
+import org.springframework.boot.actuate.endpoint.SecurityContext;
+import org.springframework.boot.actuate.endpoint.Show;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
 import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
 
 /**
  * {@code /actuator/kvmserver}: the live state of the server and of each request VM, for looking
  * at a running server without a metrics backend.
+ *
+ * <p>The program's arguments and the last failure may hold secrets (a token passed as an
+ * argument, guest data in a crash report). They go through Spring Boot's sanitizing support like
+ * the values of the {@code env} endpoint: hidden unless
+ * {@code management.endpoint.kvmserver.show-values} allows them, and then passed through the
+ * application's {@link SanitizingFunction} beans, under the keys {@code kvmserver.args[n]} and
+ * {@code kvmserver.last-failure}.
  */
 @Endpoint(id = "kvmserver")
 public class KvmServerEndpoint {
@@ -23,48 +37,82 @@ public class KvmServerEndpoint {
 
     private final KvmServerLifecycle lifecycle;
 
-    public KvmServerEndpoint(KvmServerLifecycle lifecycle) {
+    private final Sanitizer sanitizer;
+
+    private final Show showValues;
+
+    private final Set<String> roles;
+
+    /**
+     * @param lifecycle the server to describe
+     * @param sanitizingFunctions the application's sanitizing functions
+     * @param showValues when to show sensitive values
+     * @param roles the roles that may see them when {@code showValues} is
+     * {@link Show#WHEN_AUTHORIZED}
+     */
+    public KvmServerEndpoint(KvmServerLifecycle lifecycle, Iterable<SanitizingFunction> sanitizingFunctions,
+            Show showValues, Set<String> roles) {
         this.lifecycle = lifecycle;
+        this.sanitizer = new Sanitizer(sanitizingFunctions);
+        this.showValues = showValues;
+        this.roles = Set.copyOf(roles);
     }
 
     @ReadOperation
-    public KvmServerDescriptor kvmserver() {
+    public KvmServerDescriptor kvmserver(SecurityContext securityContext) {
+        boolean show = this.showValues.isShown(securityContext, this.roles);
         KvmServer server = this.lifecycle.getServer();
+        String state = this.lifecycle.getState().tag();
         if (server == null) {
-            return new KvmServerDescriptor(this.lifecycle.getProgram(), false, null, null, null, Map.of(), List.of());
+            return new KvmServerDescriptor(this.lifecycle.getProgram(), state, false, null, null, null, Map.of(),
+                    List.of());
         }
         KvmServerOptions options = server.options();
         InetSocketAddress address = server.listenAddress();
         ServerStats stats = server.stats();
-        return new KvmServerDescriptor(options.program(), server.isRunning(),
+        List<String> args = new ArrayList<>();
+        for (int i = 0; i < options.args().size(); i++) {
+            args.add(sanitize("kvmserver.args[" + i + "]", options.args().get(i), show));
+        }
+        String lastFailure = (stats.lastFailure() != null)
+                ? sanitize("kvmserver.last-failure", stats.lastFailure(), show) : null;
+        return new KvmServerDescriptor(options.program(), state, server.isRunning(),
                 (address != null) ? address.getAddress().getHostAddress() + ":" + address.getPort() : null,
-                new OptionsDescriptor(options.args(), options.threads(), options.ephemeral(),
+                new OptionsDescriptor(args, options.threads(), options.ephemeral(),
                         options.maxRequestTime().toMillis(), options.maxRequestMemory()),
                 new StatsDescriptor(stats.requests(), stats.failures(), stats.resets(), stats.resetPages(),
-                        stats.vmExits(), stats.failedResets(), stats.lastFailure(), server.templateMappedBytes()),
+                        stats.vmExits(), stats.failedResets(), lastFailure, server.templateMappedBytes()),
                 server.syscallCounts(SYSCALL_NAMES), server.vms());
+    }
+
+    private String sanitize(String key, String value, boolean show) {
+        Object sanitized = this.sanitizer.sanitize(new SanitizableData(null, key, value), show);
+        return (sanitized != null) ? sanitized.toString() : null;
     }
 
     /**
      * The server as the endpoint shows it.
      *
      * @param program the host path of the program
+     * @param state where the server is in its life: new, starting, serving, stopping, stopped,
+     * failed
      * @param running whether the server is serving
      * @param listenAddress the address the program listens on, null for a unix socket or when
      * stopped
      * @param options the settings that shape serving
      * @param stats counters since the server started
      * @param syscalls system calls of the request VMs by name, most frequent first
-     * @param vms each request VM: id, alive, busy, exits
+     * @param vms each request VM: id, alive, busy, exits, and how long its current request has
+     * been running (requestMillis)
      */
-    public record KvmServerDescriptor(String program, boolean running, String listenAddress,
+    public record KvmServerDescriptor(String program, String state, boolean running, String listenAddress,
             OptionsDescriptor options, StatsDescriptor stats, Map<String, Long> syscalls, List<VmState> vms) {
     }
 
     /**
      * Settings of the running server.
      *
-     * @param args the program's arguments
+     * @param args the program's arguments, sanitized
      * @param threads the configured number of request VMs (0: one per CPU)
      * @param ephemeral whether VMs reset after every connection
      * @param maxRequestTimeMillis the time limit of a request
@@ -83,7 +131,7 @@ public class KvmServerEndpoint {
      * @param resetPages pages restored by resets
      * @param vmExits exits of request VMs to the host
      * @param failedResets resets that failed
-     * @param lastFailure the most recent failure, or null
+     * @param lastFailure the most recent failure, sanitized, or null
      * @param templateMappedBytes memory mapped by the template
      */
     public record StatsDescriptor(long requests, long failures, long resets, long resetPages, long vmExits,

@@ -38,7 +38,8 @@ import java.util.function.ToLongFunction;
  * <li>{@code kvmserver.template.memory} (gauge, bytes): memory mapped by the frozen template,
  * which every request VM shares.</li>
  * <li>{@code kvmserver.memory.resident} (gauge, bytes, tag {@code vm}: template, request): the
- * template's resident guest memory, and the request VMs' private copies together.</li>
+ * template's resident guest memory, and the request VMs' private copies together, from one read
+ * of {@code /proc/self/smaps} per second at most ({@link ResidentMemorySampler}).</li>
  * <li>{@code kvmserver.syscalls} (counter, tag {@code name}): system calls of the request VMs,
  * for a fixed list of the calls servers make (the rest under {@code other}), so that the number
  * of time series is bounded whatever the guest calls.</li>
@@ -56,8 +57,15 @@ public class KvmServerMetrics implements MeterBinder {
 
     private final KvmServerLifecycle lifecycle;
 
+    private final ResidentMemorySampler residentMemory = new ResidentMemorySampler();
+
     public KvmServerMetrics(KvmServerLifecycle lifecycle) {
         this.lifecycle = lifecycle;
+    }
+
+    /** How many times the resident-memory gauges have read {@code /proc/self/smaps}. */
+    int residentMemoryPasses() {
+        return this.residentMemory.passes();
     }
 
     @Override
@@ -86,18 +94,18 @@ public class KvmServerMetrics implements MeterBinder {
             FunctionCounter
                 .builder("kvmserver.denials", this.lifecycle,
                         (l) -> server(l, (server) -> server.denials().count(kind), 0))
-                .tag("kind", kind.name().toLowerCase(Locale.ROOT).replace('_', '-'))
+                .tag("kind", kind.tag())
                 .description("Operations of the guest refused by its permissions")
                 .register(registry);
         }
         Gauge.builder("kvmserver.memory.resident", this.lifecycle,
-                (l) -> server(l, KvmServer::templateResidentBytes, Double.NaN))
+                (l) -> server(l, (server) -> this.residentMemory.sample(server).templateBytes(), Double.NaN))
             .tag("vm", "template")
             .baseUnit(BaseUnits.BYTES)
             .description("Resident guest memory of the frozen template (shared by every request VM)")
             .register(registry);
         Gauge.builder("kvmserver.memory.resident", this.lifecycle,
-                (l) -> server(l, KvmServer::requestVmPrivateBytes, Double.NaN))
+                (l) -> server(l, (server) -> this.residentMemory.sample(server).requestPrivateBytes(), Double.NaN))
             .tag("vm", "request")
             .baseUnit(BaseUnits.BYTES)
             .description("Private copies of the request VMs: what they cost beyond the template")

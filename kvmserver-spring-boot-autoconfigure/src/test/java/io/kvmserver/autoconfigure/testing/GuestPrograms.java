@@ -19,7 +19,8 @@ public final class GuestPrograms {
 
     private static final Map<String, Path> SOURCES = Map.of("http_server",
             Path.of("../kvmserver-engine/src/test/c/http_server.c"), "boot_loop", Path.of("src/test/c/boot_loop.c"),
-            "not_a_server", Path.of("src/test/c/not_a_server.c"));
+            "not_a_server", Path.of("src/test/c/not_a_server.c"), "probing_server",
+            Path.of("src/test/c/probing_server.c"));
 
     private static final Path OUTPUT = Path.of("target/guest-programs");
 
@@ -44,6 +45,14 @@ public final class GuestPrograms {
     /** Prints "not a server after all" and exits with status 3. */
     public static Path notAServer() {
         return get("not_a_server");
+    }
+
+    /**
+     * {@code <port> [boot-delay-ms]}: probes nscd and DNS and reads /etc/hostname as libc programs
+     * do, waits the delay, then answers {@code hello} on 127.0.0.1:port.
+     */
+    public static Path probingServer() {
+        return get("probing_server");
     }
 
     public static int freePort() {

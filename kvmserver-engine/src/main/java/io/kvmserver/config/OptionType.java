@@ -1,27 +1,27 @@
-package io.kvmserver.cli;
+package io.kvmserver.config;
 
-import io.kvmserver.config.KvmServerOptions;
-import io.kvmserver.config.TomlSubset;
 import java.math.BigDecimal;
 import java.math.RoundingMode;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.stream.Collectors;
 
 /**
- * How the value of one option is written, on the command line and in the configuration file,
- * and what Java value it becomes. Both sources convert here, so that a key means exactly the
- * same in {@code kvmserver.toml} as the flag of the same name.
+ * How the value of one {@link Option} is written, on the command line and in
+ * {@code kvmserver.toml}, what Java value it becomes, and how {@link KvmServerOptions#describe()}
+ * writes it back. Both sources convert here, so that a key means exactly the same in the file as
+ * the flag of the same name.
  *
  * <p>{@code where} names the source in messages: {@code --threads} for the command line,
  * {@code kvmserver.toml:3: threads} for the file.
  */
-enum CommandLineType {
+public enum OptionType {
 
     /** A switch: present means true; {@code --flag=false} or {@code key = false} turns it off. */
     FLAG {
         @Override
-        Object fromArgument(String where, String text, String implicitValue) {
+        public Object fromArgument(String where, String text, String implicitValue) {
             if (text == null || text.equals("true")) {
                 return Boolean.TRUE;
             }
@@ -32,7 +32,7 @@ enum CommandLineType {
         }
 
         @Override
-        Object fromToml(String where, Object value, String implicitValue) {
+        public Object fromToml(String where, Object value, String implicitValue) {
             if (value instanceof Boolean) {
                 return value;
             }
@@ -43,12 +43,12 @@ enum CommandLineType {
     /** A non-negative int such as a thread count; becomes an {@link Integer}. */
     UINT {
         @Override
-        Object fromArgument(String where, String text, String implicitValue) {
+        public Object fromArgument(String where, String text, String implicitValue) {
             return toInt(where, digits(where, text, "a non-negative integer"), text);
         }
 
         @Override
-        Object fromToml(String where, Object value, String implicitValue) {
+        public Object fromToml(String where, Object value, String implicitValue) {
             if (value instanceof Long number && number >= 0) {
                 return toInt(where, number, value);
             }
@@ -66,12 +66,12 @@ enum CommandLineType {
     /** A size in MiB; becomes a {@link Long} count of bytes. */
     MIB {
         @Override
-        Object fromArgument(String where, String text, String implicitValue) {
+        public Object fromArgument(String where, String text, String implicitValue) {
             return toBytes(where, digits(where, text, "a whole number of MiB"), text);
         }
 
         @Override
-        Object fromToml(String where, Object value, String implicitValue) {
+        public Object fromToml(String where, Object value, String implicitValue) {
             if (value instanceof Long number && number >= 0) {
                 return toBytes(where, number, value);
             }
@@ -89,7 +89,7 @@ enum CommandLineType {
     /** Seconds, fractions allowed; becomes a {@link Duration} rounded to nanoseconds. */
     SECONDS {
         @Override
-        Object fromArgument(String where, String text, String implicitValue) {
+        public Object fromArgument(String where, String text, String implicitValue) {
             try {
                 return toDuration(where, new BigDecimal(text), text);
             } catch (NumberFormatException e) {
@@ -98,7 +98,7 @@ enum CommandLineType {
         }
 
         @Override
-        Object fromToml(String where, Object value, String implicitValue) {
+        public Object fromToml(String where, Object value, String implicitValue) {
             if (value instanceof Long number) {
                 return toDuration(where, BigDecimal.valueOf(number), value);
             }
@@ -119,12 +119,12 @@ enum CommandLineType {
     /** Any text; becomes a {@link String}. */
     STRING {
         @Override
-        Object fromArgument(String where, String text, String implicitValue) {
+        public Object fromArgument(String where, String text, String implicitValue) {
             return text;
         }
 
         @Override
-        Object fromToml(String where, Object value, String implicitValue) {
+        public Object fromToml(String where, Object value, String implicitValue) {
             if (value instanceof String) {
                 return value;
             }
@@ -139,12 +139,12 @@ enum CommandLineType {
      */
     REPEATED {
         @Override
-        Object fromArgument(String where, String text, String implicitValue) {
+        public Object fromArgument(String where, String text, String implicitValue) {
             return List.of(text);
         }
 
         @Override
-        Object fromToml(String where, Object value, String implicitValue) {
+        public Object fromToml(String where, Object value, String implicitValue) {
             return strings(where, value);
         }
     },
@@ -157,12 +157,12 @@ enum CommandLineType {
      */
     LIST {
         @Override
-        Object fromArgument(String where, String text, String implicitValue) {
+        public Object fromArgument(String where, String text, String implicitValue) {
             return text == null ? List.of(implicitValue) : split(where, text);
         }
 
         @Override
-        Object fromToml(String where, Object value, String implicitValue) {
+        public Object fromToml(String where, Object value, String implicitValue) {
             if (value instanceof Boolean granted) {
                 return granted ? List.of(implicitValue) : List.of();
             }
@@ -183,19 +183,70 @@ enum CommandLineType {
      *     {@link #FLAG} and {@link #LIST}, see {@link #valueRequired()})
      * @param implicitValue what a {@link #LIST} flag without a value means
      */
-    abstract Object fromArgument(String where, String text, String implicitValue);
+    public abstract Object fromArgument(String where, String text, String implicitValue);
 
-    /** Converts a value read by {@link io.kvmserver.config.TomlSubset}. */
-    abstract Object fromToml(String where, Object value, String implicitValue);
+    /** Converts a value read by {@link TomlSubset}. */
+    public abstract Object fromToml(String where, Object value, String implicitValue);
 
     /** True if the flag must have a value, given as {@code --flag=value} or {@code --flag value}. */
-    boolean valueRequired() {
+    public boolean valueRequired() {
         return this != FLAG && this != LIST;
     }
 
     /** True if repeating the flag adds values; other flags may be given only once. */
-    boolean accumulates() {
+    public boolean accumulates() {
         return this == REPEATED || this == LIST;
+    }
+
+    /**
+     * The unit a bare number is counted in: {@code "seconds"}, {@code "MiB"}, or null for a
+     * value without a unit.
+     */
+    public String unit() {
+        return switch (this) {
+            case SECONDS -> "seconds";
+            case MIB -> "MiB";
+            default -> null;
+        };
+    }
+
+    /**
+     * Writes a converted value the way {@link #fromToml} reads it back: the inverse of the
+     * conversion, for {@code --print-config}.
+     */
+    public String toToml(Object value) {
+        return switch (this) {
+            case FLAG, UINT -> value.toString();
+            case MIB -> Long.toString((Long) value / KvmServerOptions.MIB);
+            case SECONDS -> seconds((Duration) value);
+            case STRING -> TomlSubset.quote((String) value);
+            case REPEATED, LIST -> ((List<?>) value).stream()
+                    .map(item -> TomlSubset.quote((String) item))
+                    .collect(Collectors.joining(", ", "[", "]"));
+        };
+    }
+
+    /**
+     * Writes a converted value for people, as a command-line user would type it: {@code 8192}
+     * for 8192 MiB, {@code 2.5} for 2.5 seconds, {@code off} and {@code none} for an unset
+     * switch and an empty list.
+     */
+    public String display(Object value) {
+        return switch (this) {
+            case FLAG -> (Boolean) value ? "on" : "off";
+            case UINT -> value.toString();
+            case MIB -> Long.toString((Long) value / KvmServerOptions.MIB);
+            case SECONDS -> seconds((Duration) value);
+            case STRING -> (String) value;
+            case REPEATED, LIST -> ((List<?>) value).isEmpty() ? "none"
+                    : ((List<?>) value).stream().map(Object::toString).collect(Collectors.joining(","));
+        };
+    }
+
+    /** A duration as a plain decimal number of seconds, without trailing zeros. */
+    static String seconds(Duration duration) {
+        BigDecimal seconds = BigDecimal.valueOf(duration.getSeconds()).add(BigDecimal.valueOf(duration.getNano(), 9));
+        return seconds.stripTrailingZeros().toPlainString();
     }
 
     private static long digits(String where, String text, String what) {

@@ -1,0 +1,118 @@
+package io.kvmserver.autoconfigure;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.jayway.jsonpath.JsonPath;
+import io.kvmserver.autoconfigure.KvmServerLifecycle.State;
+import io.kvmserver.autoconfigure.testing.GuestPrograms;
+import io.kvmserver.autoconfigure.testing.Http;
+import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.server.KvmServer;
+import io.kvmserver.server.KvmServer.VmState;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.springframework.boot.WebApplicationType;
+import org.springframework.boot.availability.ApplicationAvailability;
+import org.springframework.boot.availability.LivenessState;
+import org.springframework.boot.builder.SpringApplicationBuilder;
+import org.springframework.context.ConfigurableApplicationContext;
+
+/**
+ * Health follows Spring Boot's conventions: out of service while the template boots (the web
+ * server already answers), ready only once the guest serves, and a liveness that is not fooled by
+ * a long request within its limits but notices a VM stuck past them.
+ */
+class KvmServerHealthTests {
+
+    private final HttpClient client = HttpClient.newHttpClient();
+
+    @Test
+    @RequiresKvm
+    void outOfServiceWhileTheProgramBootsThenUpAndReady() throws Exception {
+        int guestPort = GuestPrograms.freePort();
+        int port = GuestPrograms.freePort();
+        CompletableFuture<ConfigurableApplicationContext> starting = CompletableFuture
+            .supplyAsync(() -> new SpringApplicationBuilder(KvmServerApplicationTests.Application.class)
+                .web(WebApplicationType.SERVLET)
+                .run("--spring.main.banner-mode=off", "--server.port=" + port,
+                        "--management.endpoint.health.show-details=always",
+                        "--management.endpoint.health.probes.enabled=true",
+                        "--management.endpoint.health.group.readiness.include=readinessState,kvmserver",
+                        "--kvmserver.program=" + GuestPrograms.probingServer(),
+                        "--kvmserver.args=" + guestPort + ",3000",
+                        "--kvmserver.permissions.allow-listen=127.0.0.1:" + guestPort,
+                        "--kvmserver.limits.max-main-memory=256MB"));
+        HttpResponse<String> health = awaitResponse(port, "/actuator/health");
+        assertThat(JsonPath.<String>read(health.body(), "$.components.kvmserver.status")).isEqualTo("OUT_OF_SERVICE");
+        assertThat(JsonPath.<String>read(health.body(), "$.components.kvmserver.details.state")).isIn("new",
+                "starting");
+        assertThat(get(port, "/actuator/health/readiness").statusCode()).isEqualTo(503);
+
+        try (ConfigurableApplicationContext context = starting.get(60, TimeUnit.SECONDS)) {
+            assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);
+            assertThat(Http.get(guestPort, "/")).isEqualTo("hello");
+            HttpResponse<String> ready = get(port, "/actuator/health/readiness");
+            assertThat(ready.statusCode()).isEqualTo(200);
+            assertThat(JsonPath.<String>read(get(port, "/actuator/health").body(), "$.components.kvmserver.status"))
+                .isEqualTo("UP");
+            assertThat(get(port, "/actuator/health/liveness").statusCode()).isEqualTo(200);
+        }
+    }
+
+    @Test
+    @RequiresKvm
+    void aLongRequestWithinItsLimitIsNotStuck() throws Exception {
+        int guestPort = GuestPrograms.freePort();
+        try (ConfigurableApplicationContext context = new SpringApplicationBuilder(
+                KvmServerApplicationTests.Application.class)
+            .web(WebApplicationType.NONE)
+            .run("--spring.main.banner-mode=off", "--spring.lifecycle.timeout-per-shutdown-phase=1s",
+                    "--kvmserver.program=" + GuestPrograms.httpServer(), "--kvmserver.args=" + guestPort,
+                    "--kvmserver.ephemeral=true", "--kvmserver.permissions.allow-listen=127.0.0.1:" + guestPort,
+                    "--kvmserver.limits.max-request-time=60s", "--kvmserver.limits.max-main-memory=256MB")) {
+            KvmServer server = context.getBean(KvmServerLifecycle.class).getServer();
+            CompletableFuture.runAsync(() -> Http.get(guestPort, "/loop"));
+            KvmServerApplicationTests.waitFor(() -> server.vms().get(0).requestMillis() > 2500);
+            assertThat(StuckVms.of(server)).isEmpty();
+            assertThat(context.getBean(ApplicationAvailability.class).getLivenessState())
+                .isEqualTo(LivenessState.CORRECT);
+        }
+    }
+
+    @Test
+    void aVmBusyPastItsLimitAndTheGraceIsStuck() {
+        Duration threshold = Duration.ofSeconds(8).plusSeconds(StuckVms.GRACE_SECONDS);
+        VmState idle = new VmState(0, true, false, 10, 0);
+        VmState working = new VmState(1, true, true, 10, 7_000);
+        VmState stuck = new VmState(2, true, true, 10, 18_001);
+        VmState dead = new VmState(3, false, true, 10, 60_000);
+
+        assertThat(StuckVms.of(List.of(idle, working, stuck, dead), threshold)).containsExactly(stuck);
+    }
+
+    private HttpResponse<String> awaitResponse(int port, String path) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (true) {
+            try {
+                return get(port, path);
+            }
+            catch (java.net.ConnectException ex) {
+                assertThat(System.nanoTime()).as("the web server did not start").isLessThan(deadline);
+                Thread.sleep(20);
+            }
+        }
+    }
+
+    private HttpResponse<String> get(int port, String path) throws Exception {
+        return this.client.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+}

@@ -1,0 +1,39 @@
+package io.kvmserver.sample;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.List;
+import org.springframework.boot.test.system.CapturedOutput;
+import org.springframework.context.ConfigurableApplicationContext;
+
+/** What the sample's tests share: asking the running application over HTTP, reading its log. */
+final class SampleRuns {
+
+    private static final HttpClient CLIENT = HttpClient.newHttpClient();
+
+    private SampleRuns() {
+    }
+
+    /** GET a path of the application's own web server (Actuator). */
+    static HttpResponse<String> get(ConfigurableApplicationContext context, String path) throws Exception {
+        int port = context.getEnvironment().getRequiredProperty("local.server.port", Integer.class);
+        return CLIENT.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    /**
+     * Checks that a normal run logged nothing at WARN or ERROR and that the server said it had
+     * stopped: the log a user of the sample reads.
+     */
+    static void assertCleanLog(CapturedOutput output) {
+        List<String> lines = output.getAll().lines().toList();
+        assertThat(lines).as("the log of a normal run").noneMatch((line) -> line.contains(" WARN ")
+                || line.contains(" ERROR ") || line.startsWith("WARNING") || line.contains("Exception"));
+        assertThat(lines).anyMatch((line) -> line.contains("kvmserver: stopped "));
+    }
+
+}
