@@ -4,7 +4,7 @@ import com.sun.jna.Pointer;
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.kvm.Kvm;
 import io.kvmserver.linux.GuestConsole;
-import io.kvmserver.linux.SyscallNumbers;
+import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.server.Program;
 import io.kvmserver.server.ProgramRunner;
 import io.kvmserver.vm.GuestVm;

@@ -3,7 +3,7 @@ package io.kvmserver.benchmarks;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;

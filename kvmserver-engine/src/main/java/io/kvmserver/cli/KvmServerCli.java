@@ -2,7 +2,7 @@ package io.kvmserver.cli;
 
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.elf.ElfException;
-import io.kvmserver.kvm.KvmException;
+import io.kvmserver.host.HostCallException;
 import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.server.KvmServer;
 import io.kvmserver.server.KvmServerException;
@@ -56,7 +56,7 @@ public final class KvmServerCli {
             }
             System.err.println("kvmserver: " + e.getMessage());
             return e.result() != null ? e.result().shellStatus() : 1;
-        } catch (ElfException | KvmException e) {
+        } catch (ElfException | HostCallException e) {
             System.err.println("kvmserver: " + e.getMessage());
             return 1;
         }

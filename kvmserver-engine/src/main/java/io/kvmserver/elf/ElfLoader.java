@@ -1,8 +1,7 @@
 package io.kvmserver.elf;
 
 import io.kvmserver.config.Option;
-import io.kvmserver.linux.AddressSpace;
-import io.kvmserver.linux.SyscallError;
+import io.kvmserver.x86.GuestLayout;
 import java.util.List;
 
 /**
@@ -18,11 +17,11 @@ public final class ElfLoader {
     private ElfLoader() {
     }
 
-    public static LoadedProgram load(AddressSpace memory, ElfFile program, ElfFile interpreter) {
+    public static LoadedProgram load(LoadTarget memory, ElfFile program, ElfFile interpreter) {
         long bias = program.isPositionIndependent() ? PIE_BASE - program.lowAddress() : 0;
         long low = program.lowAddress() + bias;
-        long high = AddressSpace.pageUp(program.highAddress() + bias);
-        if (!memory.isUserRange(low, high - low) || !memory.isFree(low, high - low)) {
+        long high = pageUp(program.highAddress() + bias);
+        if (!memory.isFree(low, high - low)) {
             throw new ElfException("program " + program.path() + " wants addresses 0x" + Long.toHexString(low)
                     + "-0x" + Long.toHexString(high) + ", outside the guest's " + (memory.limit() >> 20)
                     + " MiB address space", List.of(Option.MAX_MAIN_MEMORY));
@@ -31,7 +30,7 @@ public final class ElfLoader {
         long interpreterBase = 0;
         long entry = program.entry() + bias;
         if (interpreter != null) {
-            long span = AddressSpace.pageUp(interpreter.highAddress()) - interpreter.lowAddress();
+            long span = pageUp(interpreter.highAddress()) - interpreter.lowAddress();
             long base = memory.findFree(span);
             if (base < 0) {
                 throw new ElfException("no room for the dynamic loader " + interpreter.path()
@@ -46,24 +45,23 @@ public final class ElfLoader {
                 program.programHeaderCount(), interpreterBase, program.highAddress() + bias);
     }
 
-    private static void mapSegments(AddressSpace memory, ElfFile elf, long bias) {
+    private static void mapSegments(LoadTarget memory, ElfFile elf, long bias) {
         long previousEnd = 0;
         int previousProt = 0;
         for (ElfFile.Segment s : elf.segments()) {
             if (s.type() != ElfFile.PT_LOAD || s.memSize() == 0) {
                 continue;
             }
-            long start = AddressSpace.pageDown(s.vaddr() + bias);
-            long end = AddressSpace.pageUp(s.vaddr() + bias + s.memSize());
+            long start = pageDown(s.vaddr() + bias);
+            long end = pageUp(s.vaddr() + bias + s.memSize());
             int prot = protection(s.flags());
             String name = elf.path().toString();
-            try {
-                memory.map(start, end - start, prot, name);
-                if (start < previousEnd) {
-                    // Two segments share a page: it needs the permissions of both.
-                    memory.map(start, Math.min(previousEnd, end) - start, prot | previousProt, name);
-                }
-            } catch (SyscallError e) {
+            boolean mapped = memory.tryMap(start, end - start, prot, name);
+            if (mapped && start < previousEnd) {
+                // Two segments share a page: it needs the permissions of both.
+                mapped = memory.tryMap(start, Math.min(previousEnd, end) - start, prot | previousProt, name);
+            }
+            if (!mapped) {
                 throw new ElfException("program " + elf.path() + " does not fit in the guest address space"
                         + " (segment at 0x" + Long.toHexString(start) + ")",
                         List.of(Option.MAX_MAIN_MEMORY, Option.MAX_ADDRESS_SPACE));
@@ -74,21 +72,29 @@ public final class ElfLoader {
         // Copy contents only once every page is mapped: mapping zeroes what it replaces.
         for (ElfFile.Segment s : elf.segments()) {
             if (s.type() == ElfFile.PT_LOAD && s.fileSize() > 0) {
-                memory.memory().write(s.vaddr() + bias, elf.bytes(), (int) s.offset(), (int) s.fileSize());
+                memory.load(s.vaddr() + bias, elf.bytes(), (int) s.offset(), (int) s.fileSize());
             }
         }
+    }
+
+    private static long pageUp(long value) {
+        return (value + GuestLayout.PAGE_SIZE - 1) & -GuestLayout.PAGE_SIZE;
+    }
+
+    private static long pageDown(long value) {
+        return value & -GuestLayout.PAGE_SIZE;
     }
 
     private static int protection(int flags) {
         int prot = 0;
         if ((flags & ElfFile.PF_R) != 0) {
-            prot |= AddressSpace.PROT_READ;
+            prot |= LoadTarget.PROT_READ;
         }
         if ((flags & ElfFile.PF_W) != 0) {
-            prot |= AddressSpace.PROT_WRITE;
+            prot |= LoadTarget.PROT_WRITE;
         }
         if ((flags & ElfFile.PF_X) != 0) {
-            prot |= AddressSpace.PROT_EXEC;
+            prot |= LoadTarget.PROT_EXEC;
         }
         return prot;
     }

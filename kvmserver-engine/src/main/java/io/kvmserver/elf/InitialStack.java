@@ -1,6 +1,5 @@
 package io.kvmserver.elf;
 
-import io.kvmserver.linux.AddressSpace;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -44,14 +43,14 @@ public final class InitialStack {
      * Builds the stack below {@code top} and returns the initial stack pointer (16-byte aligned,
      * pointing at argc). {@code vdso} is the vDSO's address ({@code AT_SYSINFO_EHDR}).
      */
-    public static long write(AddressSpace memory, long top, LoadedProgram program, String execPath, List<String> argv,
+    public static long write(LoadTarget memory, long top, LoadedProgram program, String execPath, List<String> argv,
             List<String> envp, long hwcap, long vdso) {
         long sp = top;
         byte[] random = new byte[16];
         RANDOM.nextBytes(random);
         sp -= 16;
         long randomAddress = sp;
-        memory.memory().write(randomAddress, random);
+        write(memory, randomAddress, random);
         long platform = sp = pushString(memory, sp, "x86_64");
         long execfn = sp = pushString(memory, sp, execPath);
         long[] argvAddresses = new long[argv.size()];
@@ -89,14 +88,18 @@ public final class InitialStack {
         for (long[] pair : auxv) {
             b.putLong(pair[0]).putLong(pair[1]);
         }
-        memory.memory().write(sp, b.array());
+        write(memory, sp, b.array());
         return sp;
     }
 
-    private static long pushString(AddressSpace memory, long sp, String s) {
+    private static void write(LoadTarget memory, long address, byte[] bytes) {
+        memory.load(address, bytes, 0, bytes.length);
+    }
+
+    private static long pushString(LoadTarget memory, long sp, String s) {
         byte[] bytes = (s + "\0").getBytes(StandardCharsets.UTF_8);
         long at = sp - bytes.length;
-        memory.memory().write(at, bytes);
+        write(memory, at, bytes);
         return at;
     }
 }

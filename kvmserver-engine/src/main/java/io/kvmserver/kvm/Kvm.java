@@ -1,8 +1,11 @@
 package io.kvmserver.kvm;
 
+import io.kvmserver.host.LibC;
+
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import java.nio.charset.StandardCharsets;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The KVM system file descriptor ({@code /dev/kvm}): capability queries and VM creation.
@@ -11,6 +14,8 @@ import java.nio.charset.StandardCharsets;
  * that each new vCPU does not ask the kernel again.
  */
 public final class Kvm implements AutoCloseable {
+
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     public static final String DEVICE = "/dev/kvm";
 
@@ -130,7 +135,10 @@ public final class Kvm implements AutoCloseable {
     }
 
     @Override
+    /** Closes {@code /dev/kvm}; idempotent. */
     public void close() {
-        LibC.close(fd);
+        if (closed.compareAndSet(false, true)) {
+            LibC.close(fd);
+        }
     }
 }

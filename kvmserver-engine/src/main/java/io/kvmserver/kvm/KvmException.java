@@ -1,26 +1,20 @@
 package io.kvmserver.kvm;
 
+import io.kvmserver.host.HostCallException;
+
 /**
- * A KVM or host system call failed. Carries the errno so that callers can react to specific
- * failures (for example {@code EINTR} from {@code KVM_RUN}) without parsing text.
+ * A KVM call failed ({@code /dev/kvm}, a VM or vCPU ioctl). Carries the errno, as every failed
+ * host call does ({@link HostCallException}).
  */
-public class KvmException extends RuntimeException {
+public class KvmException extends HostCallException {
 
     private static final long serialVersionUID = 1L;
 
-    private final int errno;
-
     public KvmException(String message, int errno) {
-        super(errno == 0 ? message : message + ": " + LibC.describe(errno) + " (errno " + errno + ")");
-        this.errno = errno;
+        super(message, errno);
     }
 
     public KvmException(String message) {
         this(message, 0);
-    }
-
-    /** The host errno of the failed call, or 0 when the failure was not a failed call. */
-    public int errno() {
-        return errno;
     }
 }

@@ -1,8 +1,11 @@
 package io.kvmserver.kvm;
 
+import io.kvmserver.host.LibC;
+
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * A vCPU file descriptor and its shared {@code struct kvm_run}.
@@ -22,6 +25,8 @@ public final class VcpuFd implements AutoCloseable {
     private final Pointer run;
     private final Pointer syncRegs;
     private boolean registersDirty;
+    private final VcpuExit.Io io = new VcpuExit.Io();
+    private final AtomicBoolean closed = new AtomicBoolean();
     private long ringAddress;
     private long ringSize;
 
@@ -41,11 +46,11 @@ public final class VcpuFd implements AutoCloseable {
     }
 
     /**
-     * Enters the guest until the next exit and returns the exit reason. An interrupted run
-     * ({@code EINTR}, for example after {@link #requestImmediateExit()}) returns
-     * {@link KvmAbi#KVM_EXIT_INTR}.
+     * Enters the guest until the next exit and returns what happened. An interrupted run
+     * ({@code EINTR}, for example after {@link #requestImmediateExit()}) is
+     * {@link VcpuExit#INTERRUPTED}. The returned {@link VcpuExit.Io} is valid until the next run.
      */
-    public int run() {
+    public VcpuExit run() {
         if (registersDirty) {
             run.setLong(KvmAbi.RUN_DIRTY_REGS, KvmAbi.KVM_SYNC_X86_REGS);
             registersDirty = false;
@@ -55,11 +60,30 @@ public final class VcpuFd implements AutoCloseable {
         } catch (LastErrorException e) {
             if (e.getErrorCode() == EINTR || e.getErrorCode() == EAGAIN) {
                 run.setByte(KvmAbi.RUN_IMMEDIATE_EXIT, (byte) 0);
-                return KvmAbi.KVM_EXIT_INTR;
+                return VcpuExit.INTERRUPTED;
             }
             throw new KvmException("KVM_RUN failed", e.getErrorCode());
         }
-        return run.getInt(KvmAbi.RUN_EXIT_REASON);
+        return decodeExit();
+    }
+
+    private VcpuExit decodeExit() {
+        int reason = run.getInt(KvmAbi.RUN_EXIT_REASON);
+        return switch (reason) {
+            case KvmAbi.KVM_EXIT_IO -> {
+                io.set(run.getShort(KvmAbi.RUN_IO_PORT) & 0xffff, run.getByte(KvmAbi.RUN_IO_DIRECTION) == 1,
+                        run.getByte(KvmAbi.RUN_IO_SIZE));
+                yield io;
+            }
+            case KvmAbi.KVM_EXIT_INTR -> VcpuExit.INTERRUPTED;
+            case KvmAbi.KVM_EXIT_HLT -> VcpuExit.HLT;
+            case KvmAbi.KVM_EXIT_SHUTDOWN -> VcpuExit.SHUTDOWN;
+            case KvmAbi.KVM_EXIT_DIRTY_RING_FULL -> VcpuExit.DIRTY_RING_FULL;
+            case KvmAbi.KVM_EXIT_INTERNAL_ERROR ->
+                new VcpuExit.InternalError(run.getInt(KvmAbi.RUN_INTERNAL_SUBERROR) & 0xffffffffL);
+            case KvmAbi.KVM_EXIT_FAIL_ENTRY -> new VcpuExit.FailEntry(run.getLong(KvmAbi.RUN_FAIL_ENTRY_REASON));
+            default -> new VcpuExit.Other(reason);
+        };
     }
 
     /**
@@ -88,24 +112,6 @@ public final class VcpuFd implements AutoCloseable {
         } catch (LastErrorException e) {
             throw new KvmException("mmap of the dirty ring failed", e.getErrorCode());
         }
-    }
-
-    // ---- kvm_run exit details ----
-
-    public int ioPort() {
-        return run.getShort(KvmAbi.RUN_IO_PORT) & 0xffff;
-    }
-
-    public boolean ioIsOut() {
-        return run.getByte(KvmAbi.RUN_IO_DIRECTION) == 1;
-    }
-
-    public long internalErrorSuberror() {
-        return run.getInt(KvmAbi.RUN_INTERNAL_SUBERROR) & 0xffffffffL;
-    }
-
-    public long failEntryReason() {
-        return run.getLong(KvmAbi.RUN_FAIL_ENTRY_REASON);
     }
 
     // ---- general registers through sync regs ----
@@ -234,8 +240,12 @@ public final class VcpuFd implements AutoCloseable {
         }
     }
 
+    /** Unmaps {@code kvm_run} (and the dirty ring) and closes the vCPU; idempotent. */
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
         if (ringAddress != 0) {
             LibC.munmap(ringAddress, ringSize);
         }

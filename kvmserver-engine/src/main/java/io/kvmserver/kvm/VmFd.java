@@ -1,10 +1,15 @@
 package io.kvmserver.kvm;
 
+import io.kvmserver.host.LibC;
+
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /** A KVM virtual machine file descriptor: guest memory slots and vCPU creation. */
 public final class VmFd implements AutoCloseable {
+
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     /** Where KVM may put the three pages Intel needs for real-mode emulation: out of our way. */
     private static final long TSS_ADDRESS = 0xfffb_d000L;
@@ -98,7 +103,10 @@ public final class VmFd implements AutoCloseable {
     }
 
     @Override
+    /** Closes the VM; idempotent. */
     public void close() {
-        LibC.close(fd);
+        if (closed.compareAndSet(false, true)) {
+            LibC.close(fd);
+        }
     }
 }

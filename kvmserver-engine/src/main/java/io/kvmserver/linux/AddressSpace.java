@@ -1,6 +1,9 @@
 package io.kvmserver.linux;
 
-import io.kvmserver.vm.GuestMemory;
+import io.kvmserver.host.Errno;
+
+import io.kvmserver.elf.LoadTarget;
+import io.kvmserver.memory.GuestMemory;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.PageTables;
 import java.nio.charset.StandardCharsets;
@@ -18,11 +21,8 @@ import java.util.TreeMap;
  * exactly as on Linux. The mapping list and the break are part of the per-VM state that a reset
  * restores ({@link #copy()}).
  */
-public final class AddressSpace {
+public final class AddressSpace implements LoadTarget {
 
-    public static final int PROT_READ = 1;
-    public static final int PROT_WRITE = 2;
-    public static final int PROT_EXEC = 4;
     private static final long PAGE = GuestLayout.PAGE_SIZE;
     /**
      * Linux's default {@code vm.max_map_count}: more mappings than this are {@code ENOMEM}, so
@@ -66,6 +66,7 @@ public final class AddressSpace {
     }
 
     /** One past the highest address a program may use. */
+    @Override
     public long limit() {
         return limit;
     }
@@ -149,6 +150,21 @@ public final class AddressSpace {
         requireRoomFor(countAfterCut(start, start + length));
         cut(start, start + length, true);
         setPageTables(start, length, 0);
+    }
+
+    @Override
+    public boolean tryMap(long start, long length, int prot, String name) {
+        try {
+            map(start, length, prot, name);
+            return true;
+        } catch (SyscallError e) {
+            return false;
+        }
+    }
+
+    @Override
+    public void load(long address, byte[] bytes, int offset, int length) {
+        memory.write(address, bytes, offset, length);
     }
 
     /** Changes protection; ENOMEM when part of the range is not mapped (as {@code mprotect}). */
@@ -240,6 +256,7 @@ public final class AddressSpace {
      * Finds a free range of {@code length} bytes, top-down below the mmap area's top, as Linux
      * does. Returns -1 when there is none.
      */
+    @Override
     public long findFree(long length) {
         long candidateEnd = mmapTop;
         for (Mapping m : mappings.descendingMap().values()) {
@@ -260,6 +277,7 @@ public final class AddressSpace {
         return brk + PAGE;
     }
 
+    @Override
     public boolean isFree(long start, long length) {
         return isUserRange(start, length) && covered(start, start + length) == 0;
     }

@@ -1,8 +1,10 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.Errno;
+
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 import java.util.ArrayDeque;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -50,13 +52,18 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
         return target instanceof BufferedConsole b ? b : new BufferedConsole(target);
     }
 
-    /**
-     * Copies what fits of {@code length} bytes (at most {@link #CHUNK}) and returns that count, as
-     * a short write to a pipe would; waits while the buffer is full, {@code -EINTR} if the VM is
-     * kicked meanwhile.
-     */
+    /** A write from outside any VM: waits for space with a plain sleep. */
     @Override
     public long write(int stream, long hostAddress, long length) {
+        return write(null, stream, hostAddress, length);
+    }
+
+    /**
+     * Copies what fits of {@code length} bytes (at most {@link #CHUNK}) and returns that count, as
+     * a short write to a pipe would; waits in the VM's {@code waiter} while the buffer is full,
+     * {@code -EINTR} if the VM is kicked meanwhile.
+     */
+    public long write(HostWaiter waiter, int stream, long hostAddress, long length) {
         if (length <= 0) {
             return 0;
         }
@@ -75,7 +82,7 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
                     return n;
                 }
             }
-            if (!waitForSpace()) {
+            if (!waitForSpace(waiter)) {
                 return -Errno.EINTR;
             }
         }
@@ -98,17 +105,16 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
         }
     }
 
-    private static boolean waitForSpace() {
+    private static boolean waitForSpace(HostWaiter waiter) {
+        if (waiter != null) {
+            return waiter.sleep(FULL_RETRY_NANOS);
+        }
         try {
-            return HostWaiter.current().sleep(FULL_RETRY_NANOS);
-        } catch (IllegalStateException notOnAVmThread) {
-            try {
-                Thread.sleep(1);
-                return true;
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return false;
-            }
+            Thread.sleep(1);
+            return true;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
         }
     }
 

@@ -1,5 +1,9 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.Errno;
+
 /**
  * The guest's standard output or error: writes go to a {@link GuestConsole}, which the CLI
  * connects to its own stdout and stderr and the Spring integration to a logger.
@@ -8,23 +12,23 @@ public final class ConsoleFile extends FileDescription {
 
     private static final int S_IFCHR = 0020000;
 
-    private final GuestConsole console;
+    private final BufferedConsole console;
     private final int stream;
 
-    public ConsoleFile(GuestConsole console, int stream) {
+    public ConsoleFile(BufferedConsole console, int stream) {
         super(OpenFlags.O_WRONLY);
         this.console = console;
         this.stream = stream;
     }
 
     @Override
-    public long read(long hostBuffer, long count) {
+    public long read(HostWaiter waiter, long hostBuffer, long count) {
         return -Errno.EBADF;
     }
 
     @Override
-    public long write(long hostBuffer, long count) {
-        return console.write(stream, hostBuffer, count);
+    public long write(HostWaiter waiter, long hostBuffer, long count) {
+        return console.write(waiter, stream, hostBuffer, count);
     }
 
     @Override

@@ -1,5 +1,7 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
 import java.util.TreeMap;
 
 /**
@@ -60,7 +62,7 @@ public final class EpollFile extends FileDescription {
     }
 
     @Override
-    public int pollHostFd() {
+    public int pollHostFd(HostWaiter waiter) {
         return -1;
     }
 

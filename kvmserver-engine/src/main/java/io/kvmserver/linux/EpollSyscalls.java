@@ -1,5 +1,11 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
 import java.util.Iterator;
 import java.util.Map;
 
@@ -37,11 +43,7 @@ final class EpollSyscalls {
     }
 
     private static EpollFile epoll(Syscall c, int fd) {
-        FileDescription f = c.files().get(fd);
-        if (!(f instanceof EpollFile e)) {
-            throw new SyscallError(Errno.EINVAL);
-        }
-        return e;
+        return c.files().get(fd, EpollFile.class, Errno.EINVAL);
     }
 
     static long epollCtl(Syscall c) {
@@ -98,7 +100,7 @@ final class EpollSyscalls {
         }
         AddressSpace m = c.memory();
         m.check(events, (long) maxEvents * EPOLL_EVENT_SIZE, AddressSpace.PROT_WRITE);
-        Readiness r = Readiness.current();
+        Readiness r = c.waiter().readiness();
         int count = 0;
         int[] fdOf = r.fds;
         FileDescription listener = null;

@@ -1,8 +1,10 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.SyscallNumbers;
+
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 
 /**
  * An eventfd. A fork gets an eventfd of its own holding the counter the template's had when it

@@ -1,9 +1,15 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 
 /**
  * eventfd and timerfd: counters and timers as fds, backed by non-blocking host fds whose
@@ -60,11 +66,7 @@ final class EventFdSyscalls {
     }
 
     private static TimerFdFile timerfd(Syscall c, int fd) {
-        FileDescription f = c.files().get(fd);
-        if (!(f instanceof TimerFdFile t)) {
-            throw new SyscallError(Errno.EINVAL);
-        }
-        return t;
+        return c.files().get(fd, TimerFdFile.class, Errno.EINVAL);
     }
 
     static long timerfdSettime(Syscall c) {

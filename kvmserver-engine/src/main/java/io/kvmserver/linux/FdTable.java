@@ -1,5 +1,7 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.Errno;
+
 /**
  * The guest's file descriptor table. Guest fd numbers are the VM's own; host fd numbers never
  * reach the guest. Bounded by {@link #LIMIT} ({@code RLIMIT_NOFILE}), so a guest that opens
@@ -18,6 +20,19 @@ public final class FdTable {
             throw new SyscallError(Errno.EBADF);
         }
         return files[(int) fd];
+    }
+
+    /**
+     * The description behind {@code fd} when it is a {@code type}: {@code EBADF} when there is
+     * none, {@code errnoIfOther} when it is something else (as epoll_ctl's {@code EINVAL} or a
+     * socket call's {@code ENOTSOCK}).
+     */
+    public <T extends FileDescription> T get(long fd, Class<T> type, int errnoIfOther) {
+        FileDescription f = get(fd);
+        if (!type.isInstance(f)) {
+            throw new SyscallError(errnoIfOther);
+        }
+        return type.cast(f);
     }
 
     public boolean isOpen(long fd) {

@@ -1,5 +1,7 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.Errno;
+
 /**
  * An open file description, as Linux has them: what one or more guest fds refer to. Each kind of
  * file (host file, console, pipe, socket, epoll, eventfd) overrides the operations it supports;
@@ -18,11 +20,11 @@ public abstract class FileDescription {
         this.statusFlags = statusFlags;
     }
 
-    public long read(long hostBuffer, long count) {
+    public long read(HostWaiter waiter, long hostBuffer, long count) {
         return -Errno.EINVAL;
     }
 
-    public long write(long hostBuffer, long count) {
+    public long write(HostWaiter waiter, long hostBuffer, long count) {
         return -Errno.EINVAL;
     }
 
@@ -87,7 +89,7 @@ public abstract class FileDescription {
     // ---- readiness, for poll, select and epoll ----
 
     /** The host fd a wait watches for this file; -1 when readiness is known without the host. */
-    public int pollHostFd() {
+    public int pollHostFd(HostWaiter waiter) {
         return hostFd();
     }
 
@@ -95,7 +97,7 @@ public abstract class FileDescription {
      * Host poll events to watch for these guest events; 0 leaves the file out of the host wait
      * (a shared listener that may not accept right now).
      */
-    public short pollEvents(short guestEvents) {
+    public short pollEvents(HostWaiter waiter, short guestEvents) {
         return guestEvents;
     }
 
@@ -105,7 +107,7 @@ public abstract class FileDescription {
     }
 
     /** Turns the host's poll answer into the guest's; may act on it (a shared listener accepts). */
-    public short ready(short hostRevents) {
+    public short ready(HostWaiter waiter, short hostRevents) {
         return hostRevents;
     }
 

@@ -1,8 +1,14 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 
 /**
  * Advisory locks: {@code flock(2)} and {@code fcntl(2)} record locks, real between request VMs
@@ -50,7 +56,7 @@ final class FileLocks {
             return fd;
         }
         boolean wait = (operation & LOCK_NB) == 0 && kind != LOCK_UN;
-        return retrying(wait, () -> LibC.syscall(SyscallNumbers.FLOCK, fd, kind | (kind == LOCK_UN ? 0 : LOCK_NB), 0,
+        return retrying(c, wait, () -> LibC.syscall(SyscallNumbers.FLOCK, fd, kind | (kind == LOCK_UN ? 0 : LOCK_NB), 0,
                 0, 0, 0));
     }
 
@@ -87,7 +93,7 @@ final class FileLocks {
                 return rc;
             }
             boolean wait = command == F_SETLKW || command == F_OFD_SETLKW;
-            return retrying(wait, () -> LibC.syscall(SyscallNumbers.FCNTL, fd, F_OFD_SETLK, address, 0, 0, 0));
+            return retrying(c, wait, () -> LibC.syscall(SyscallNumbers.FCNTL, fd, F_OFD_SETLK, address, 0, 0, 0));
         }
     }
 
@@ -105,14 +111,14 @@ final class FileLocks {
     }
 
     /** Runs a non-blocking lock call; while it conflicts and the guest waits, tries again. */
-    private static long retrying(boolean wait, HostFile.HostCall call) {
+    private static long retrying(Syscall c, boolean wait, HostFile.HostCall call) {
         while (true) {
             long rc = HostFile.call(call);
             boolean conflict = rc == -Errno.EAGAIN || rc == -Errno.EACCES;
             if (!conflict || !wait) {
                 return rc == -Errno.EACCES ? -Errno.EAGAIN : rc;
             }
-            if (!HostWaiter.current().sleep(RETRY_NANOS)) {
+            if (!c.waiter().sleep(RETRY_NANOS)) {
                 return -Errno.EINTR;
             }
         }

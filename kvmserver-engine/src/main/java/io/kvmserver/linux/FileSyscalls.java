@@ -1,6 +1,12 @@
 package io.kvmserver.linux;
 
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
+import io.kvmserver.host.LibC;
 
 /**
  * Files family, by descriptor: I/O, seeking, status, duplication, pipes, fcntl and ioctl. Every
@@ -75,39 +81,43 @@ final class FileSyscalls {
     }
 
     static long read(Syscall c) {
-        FileDescription f = c.files().get(c.intArg(0));
-        long count = Math.min(c.arg(2), MAX_RW);
-        if (c.arg(2) < 0) {
-            return -Errno.EINVAL;
-        }
-        return f.read(c.memory().writable(c.arg(1), count), count);
+        return transfer(c, false, false);
     }
 
     static long write(Syscall c) {
-        FileDescription f = c.files().get(c.intArg(0));
-        long count = Math.min(c.arg(2), MAX_RW);
-        if (c.arg(2) < 0) {
-            return -Errno.EINVAL;
-        }
-        return f.write(c.memory().readable(c.arg(1), count), count);
+        return transfer(c, true, false);
     }
 
     static long pread64(Syscall c) {
-        FileDescription f = c.files().get(c.intArg(0));
-        long count = Math.min(c.arg(2), MAX_RW);
-        if (c.arg(2) < 0 || c.arg(3) < 0) {
-            return -Errno.EINVAL;
-        }
-        return f.pread(c.memory().writable(c.arg(1), count), count, c.arg(3));
+        return transfer(c, false, true);
     }
 
     static long pwrite64(Syscall c) {
+        return transfer(c, true, true);
+    }
+
+    /**
+     * read, write, pread64 and pwrite64 ({@code fd, buf, count[, offset]}): the buffer checked for
+     * the direction, the count capped as Linux caps one transfer.
+     */
+    private static long transfer(Syscall c, boolean writing, boolean positioned) {
         FileDescription f = c.files().get(c.intArg(0));
-        long count = Math.min(c.arg(2), MAX_RW);
-        if (c.arg(2) < 0 || c.arg(3) < 0) {
+        long requested = c.arg(2);
+        long position = positioned ? c.arg(3) : -1;
+        if (requested < 0 || (positioned && position < 0)) {
             return -Errno.EINVAL;
         }
-        return f.pwrite(c.memory().readable(c.arg(1), count), count, c.arg(3));
+        long count = Math.min(requested, MAX_RW);
+        long host = writing ? c.memory().readable(c.arg(1), count) : c.memory().writable(c.arg(1), count);
+        return transfer(c, f, writing, host, count, position);
+    }
+
+    /** One transfer on a description, at {@code position} or (if negative) at its own offset. */
+    private static long transfer(Syscall c, FileDescription f, boolean writing, long host, long count, long position) {
+        if (position >= 0) {
+            return writing ? f.pwrite(host, count, position) : f.pread(host, count, position);
+        }
+        return writing ? f.write(c.waiter(), host, count) : f.read(c.waiter(), host, count);
     }
 
     /** readv, writev, preadv, pwritev: one buffer at a time, stopping at a short transfer. */
@@ -136,12 +146,7 @@ final class FileSyscalls {
             } catch (SyscallError e) {
                 return total > 0 ? total : -e.errno();
             }
-            long n;
-            if (position >= 0) {
-                n = writing ? f.pwrite(host, len, position + total) : f.pread(host, len, position + total);
-            } else {
-                n = writing ? f.write(host, len) : f.read(host, len);
-            }
+            long n = transfer(c, f, writing, host, len, position >= 0 ? position + total : -1);
             if (n < 0) {
                 return total > 0 ? total : n;
             }

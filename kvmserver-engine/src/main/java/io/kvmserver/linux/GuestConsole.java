@@ -1,7 +1,7 @@
 package io.kvmserver.linux;
 
 import com.sun.jna.LastErrorException;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 
 /** Where the guest's stdout (stream 1) and stderr (stream 2) go. */
 @FunctionalInterface

@@ -1,8 +1,14 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 import io.kvmserver.sandbox.FileSystemPolicy;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -88,7 +94,7 @@ public final class HostFile extends FileDescription {
     }
 
     @Override
-    public long read(long hostBuffer, long count) {
+    public long read(HostWaiter waiter, long hostBuffer, long count) {
         if (directory) {
             return -Errno.EISDIR;
         }
@@ -103,7 +109,7 @@ public final class HostFile extends FileDescription {
     }
 
     @Override
-    public long write(long hostBuffer, long count) {
+    public long write(HostWaiter waiter, long hostBuffer, long count) {
         if (pathOnly) {
             return -Errno.EBADF;
         }

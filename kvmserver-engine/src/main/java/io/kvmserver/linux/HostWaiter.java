@@ -1,20 +1,25 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.SyscallNumbers;
+
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
-import io.kvmserver.kvm.KvmException;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.HostCallException;
+import io.kvmserver.host.LibC;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Where a VM's thread blocks when the guest waits: every blocking wait is a host {@code poll}
  * that also watches this waiter's eventfd, so that another thread can end any wait at once
  * ({@link #kick()}) to stop a request that ran out of time or to shut down.
  *
- * <p>Each VM runs on its own thread and blocks only there, so the waiter is found through the
- * current thread ({@link #current()}): file descriptions need no reference to their VM and can
- * move between VMs when a template is forked.
+ * <p>Each VM blocks only on its own thread; the waiter is handed to every operation that may block
+ * (system calls reach it through their {@link Syscall} context), so file descriptions hold no
+ * reference to their VM and a template's can be forked into any VM.
  */
 public final class HostWaiter implements AutoCloseable {
+
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     public static final short POLLIN = 0x001;
     public static final short POLLPRI = 0x002;
@@ -32,8 +37,6 @@ public final class HostWaiter implements AutoCloseable {
     /** A wait that ended because of {@link #kick()}. */
     public static final long KICKED = -1;
 
-    private static final ThreadLocal<HostWaiter> CURRENT = new ThreadLocal<>();
-
     private final int kickFd;
     private final Memory pollfds = new Memory((FdTable.LIMIT + 2) * 8L);
     private final Memory counter = new Memory(8);
@@ -41,7 +44,7 @@ public final class HostWaiter implements AutoCloseable {
     private final Memory drain = new Memory(8);
     private volatile boolean kicked;
     private ConnectionTracker connections = ConnectionTracker.UNLIMITED;
-    private final Readiness readiness = new Readiness();
+    private final Readiness readiness = new Readiness(this);
     private int exclusiveEpoll = -1;
     private int exclusiveListener = -1;
 
@@ -49,26 +52,8 @@ public final class HostWaiter implements AutoCloseable {
         try {
             kickFd = (int) LibC.syscall(SyscallNumbers.EVENTFD2, 0, EFD_NONBLOCK | EFD_CLOEXEC, 0, 0, 0, 0);
         } catch (LastErrorException e) {
-            throw new KvmException("eventfd2 failed", e.getErrorCode());
+            throw new HostCallException("eventfd2 failed", e.getErrorCode());
         }
-    }
-
-    /** The waiter of the VM running on this thread. */
-    public static HostWaiter current() {
-        HostWaiter w = CURRENT.get();
-        if (w == null) {
-            throw new IllegalStateException("no VM runs on this thread");
-        }
-        return w;
-    }
-
-    /** Binds this waiter to the calling thread, for the VM that runs on it. */
-    public void bindToCurrentThread() {
-        CURRENT.set(this);
-    }
-
-    public static void unbindCurrentThread() {
-        CURRENT.remove();
     }
 
     /**
@@ -283,7 +268,11 @@ public final class HostWaiter implements AutoCloseable {
     }
 
     @Override
+    /** Releases the waiter's host fds and buffers; idempotent. */
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
         closeExclusive();
         LibC.close(kickFd);
         pollfds.close();

@@ -1,6 +1,6 @@
 package io.kvmserver.linux;
 
-import io.kvmserver.vm.GuestMemory;
+import io.kvmserver.memory.GuestMemory;
 import io.kvmserver.x86.PageTables;
 
 /**

@@ -1,5 +1,9 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.Errno;
+
 import com.sun.jna.Pointer;
 import java.nio.charset.StandardCharsets;
 
@@ -25,7 +29,7 @@ final class MapsFile extends FileDescription {
     }
 
     @Override
-    public long read(long hostBuffer, long count) {
+    public long read(HostWaiter waiter, long hostBuffer, long count) {
         Pointer out = new Pointer(hostBuffer);
         long written = 0;
         while (written < count) {
@@ -52,7 +56,7 @@ final class MapsFile extends FileDescription {
     }
 
     @Override
-    public long write(long hostBuffer, long count) {
+    public long write(HostWaiter waiter, long hostBuffer, long count) {
         return -Errno.EBADF;
     }
 

@@ -1,5 +1,9 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.Errno;
+
 import com.sun.jna.Pointer;
 
 /**
@@ -21,7 +25,7 @@ public final class MemoryFile extends FileDescription {
     }
 
     @Override
-    public long read(long hostBuffer, long count) {
+    public long read(HostWaiter waiter, long hostBuffer, long count) {
         long n = pread(hostBuffer, count, offset);
         if (n > 0) {
             offset += n;
@@ -43,7 +47,7 @@ public final class MemoryFile extends FileDescription {
     }
 
     @Override
-    public long write(long hostBuffer, long count) {
+    public long write(HostWaiter waiter, long hostBuffer, long count) {
         return -Errno.EBADF;
     }
 

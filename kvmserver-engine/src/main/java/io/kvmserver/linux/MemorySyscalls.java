@@ -1,5 +1,11 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
 import static io.kvmserver.linux.AddressSpace.pageUp;
 
 /** Memory family: {@code brk}, {@code mmap}, {@code munmap}, {@code mprotect}, {@code mremap}, {@code madvise}. */
@@ -44,6 +50,11 @@ final class MemorySyscalls {
         return size;
     }
 
+    /** Only {@code PROT_READ}, {@code PROT_WRITE} and {@code PROT_EXEC} (or none): mmap and mprotect refuse the rest. */
+    private static boolean validProtection(int prot) {
+        return (prot & ~(AddressSpace.PROT_READ | AddressSpace.PROT_WRITE | AddressSpace.PROT_EXEC)) == 0;
+    }
+
     private static boolean aligned(long address) {
         return (address & (PAGE - 1)) == 0;
     }
@@ -67,7 +78,7 @@ final class MemorySyscalls {
                 || !aligned(offset) || offset < 0) {
             return -Errno.EINVAL;
         }
-        if ((prot & ~(AddressSpace.PROT_READ | AddressSpace.PROT_WRITE | AddressSpace.PROT_EXEC)) != 0) {
+        if (!validProtection(prot)) {
             return -Errno.EINVAL;
         }
         long size = pageUp(length);
@@ -144,7 +155,7 @@ final class MemorySyscalls {
         long addr = c.arg(0);
         long length = c.arg(1);
         int prot = c.intArg(2) & ~0x0300_0000; // PROT_GROWSDOWN / PROT_GROWSUP
-        if (!aligned(addr) || (prot & ~7) != 0) {
+        if (!aligned(addr) || !validProtection(prot)) {
             return -Errno.EINVAL;
         }
         if (length == 0) {

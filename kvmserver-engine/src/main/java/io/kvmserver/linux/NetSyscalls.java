@@ -1,9 +1,15 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 import io.kvmserver.sandbox.Access;
 import io.kvmserver.sandbox.NetworkPolicy;
 import io.kvmserver.sandbox.Resolution;
@@ -73,11 +79,7 @@ final class NetSyscalls {
     }
 
     private static SocketFile socket(Syscall c, int fd) {
-        FileDescription f = c.files().get(fd);
-        if (!(f instanceof SocketFile s)) {
-            throw new SyscallError(Errno.ENOTSOCK);
-        }
-        return s;
+        return c.files().get(fd, SocketFile.class, Errno.ENOTSOCK);
     }
 
     private static NetworkPolicy policy(Syscall c) {
@@ -336,7 +338,7 @@ final class NetSyscalls {
             }
             c.memory().check(addr, guestLength, AddressSpace.PROT_WRITE);
         }
-        if (c.freezeOnListenerWait() && (s.statusFlags() & OpenFlags.O_NONBLOCK) == 0 && !connectionWaiting(s)) {
+        if (c.freezeOnListenerWait() && (s.statusFlags() & OpenFlags.O_NONBLOCK) == 0 && !connectionWaiting(c, s)) {
             c.requestFreeze(s);
             return 0;
         }
@@ -346,13 +348,13 @@ final class NetSyscalls {
         long hostFd;
         byte[] peer;
         try (Memory sa = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
-            hostFd = s.acceptHost(sa, len);
+            hostFd = s.acceptHost(c.waiter(), sa, len);
             if (hostFd < 0) {
                 return hostFd;
             }
             peer = sa.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX));
         }
-        ConnectionTracker tracker = s.acceptsRequests() ? HostWaiter.current().connections() : null;
+        ConnectionTracker tracker = s.acceptsRequests() ? c.waiter().connections() : null;
         int status = OpenFlags.O_RDWR | ((flags & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
         int guestFd = c.files().install(SocketFile.accepted((int) hostFd, s, status, tracker), 0,
                 (flags & SOCK_CLOEXEC) != 0);
@@ -365,9 +367,9 @@ final class NetSyscalls {
     }
 
     /** Whether a connection is already queued on the template's listener (then accept does not block). */
-    private static boolean connectionWaiting(SocketFile s) {
-        HostWaiter.setPollfd(HostWaiter.current().pollfds(), 0, s.hostFd(), HostWaiter.POLLIN);
-        return HostWaiter.current().poll(1, 0) > 0;
+    private static boolean connectionWaiting(Syscall c, SocketFile s) {
+        HostWaiter.setPollfd(c.waiter().pollfds(), 0, s.hostFd(), HostWaiter.POLLIN);
+        return c.waiter().poll(1, 0) > 0;
     }
 
     static long connect(Syscall c) {
@@ -385,7 +387,7 @@ final class NetSyscalls {
             return rc;
         }
         // A blocking connect: wait for the outcome, as long as SO_SNDTIMEO allows (then EINPROGRESS).
-        int waited = HostWaiter.current().awaitOne(s.hostFd(), HostWaiter.POLLOUT, s.timeoutNanos(HostWaiter.POLLOUT));
+        int waited = c.waiter().awaitOne(s.hostFd(), HostWaiter.POLLOUT, s.timeoutNanos(HostWaiter.POLLOUT));
         if (waited == HostWaiter.WAIT_KICKED) {
             return -Errno.EINTR;
         }
@@ -492,44 +494,50 @@ final class NetSyscalls {
     }
 
     static long sendto(Syscall c) {
-        SocketFile s = socket(c, c.intArg(0));
-        long count = Math.min(c.arg(2), 0x7ffff000L);
-        int flags = c.intArg(3) & MSG_ALLOWED;
-        long buffer = c.memory().readable(c.arg(1), count);
-        if (c.arg(4) == 0) {
-            return s.io(HostWaiter.POLLOUT, () -> LibC.syscall(SyscallNumbers.SENDTO, s.hostFd(), buffer, count,
-                    flags | MSG_DONTWAIT, 0, 0));
-        }
-        try (HostAddress a = checkedAddress(c, s, c.arg(4), c.arg(5) & 0xffffffffL, false);
-                Memory to = new Memory(a.sockaddr.length)) {
-            to.write(0, a.sockaddr, 0, a.sockaddr.length);
-            return s.io(HostWaiter.POLLOUT, () -> LibC.syscall(SyscallNumbers.SENDTO, s.hostFd(), buffer, count,
-                    flags | MSG_DONTWAIT, Pointer.nativeValue(to), a.sockaddr.length));
-        }
+        return transfer(c, true);
     }
 
     static long recvfrom(Syscall c) {
+        return transfer(c, false);
+    }
+
+    /**
+     * sendto and recvfrom ({@code fd, buf, len, flags, addr, addrlen}): the buffer checked for the
+     * direction; a destination is checked against the policy, a source address written back as
+     * the guest may see it.
+     */
+    private static long transfer(Syscall c, boolean sending) {
         SocketFile s = socket(c, c.intArg(0));
         long count = Math.min(c.arg(2), 0x7ffff000L);
-        int flags = c.intArg(3) & MSG_ALLOWED;
-        long buffer = c.memory().writable(c.arg(1), count);
-        if (c.arg(4) == 0) {
-            return s.io(HostWaiter.POLLIN, () -> LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), buffer, count,
-                    flags | MSG_DONTWAIT, 0, 0));
+        int flags = (c.intArg(3) & MSG_ALLOWED) | MSG_DONTWAIT;
+        long buffer = sending ? c.memory().readable(c.arg(1), count) : c.memory().writable(c.arg(1), count);
+        int nr = sending ? SyscallNumbers.SENDTO : SyscallNumbers.RECVFROM;
+        short events = sending ? HostWaiter.POLLOUT : HostWaiter.POLLIN;
+        long address = c.arg(4);
+        if (address == 0) {
+            return s.io(c.waiter(), events, () -> LibC.syscall(nr, s.hostFd(), buffer, count, flags, 0, 0));
+        }
+        if (sending) {
+            try (HostAddress a = checkedAddress(c, s, address, c.arg(5) & 0xffffffffL, false);
+                    Memory to = new Memory(a.sockaddr.length)) {
+                to.write(0, a.sockaddr, 0, a.sockaddr.length);
+                return s.io(c.waiter(), events, () -> LibC.syscall(nr, s.hostFd(), buffer, count, flags,
+                        Pointer.nativeValue(to), a.sockaddr.length));
+            }
         }
         int guestLength = c.memory().readInt(c.arg(5));
         if (guestLength < 0) {
             return -Errno.EINVAL;
         }
         // Checked before receiving: a datagram consumed and then lost to EFAULT would be gone.
-        c.memory().check(c.arg(4), guestLength, AddressSpace.PROT_WRITE);
+        c.memory().check(address, guestLength, AddressSpace.PROT_WRITE);
         try (Memory from = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
             len.setInt(0, SOCKADDR_MAX);
-            long n = s.io(HostWaiter.POLLIN, () -> LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), buffer, count,
-                    flags | MSG_DONTWAIT, Pointer.nativeValue(from), Pointer.nativeValue(len)));
+            long n = s.io(c.waiter(), events, () -> LibC.syscall(nr, s.hostFd(), buffer, count, flags,
+                    Pointer.nativeValue(from), Pointer.nativeValue(len)));
             if (n >= 0) {
                 byte[] shown = guestAddress(from.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX)), null);
-                c.memory().writeBytes(c.arg(4), shown, 0, Math.min(shown.length, guestLength));
+                c.memory().writeBytes(address, shown, 0, Math.min(shown.length, guestLength));
                 c.memory().writeInt(c.arg(5), shown.length);
             }
             return n;
@@ -582,7 +590,7 @@ final class NetSyscalls {
             hdr.setLong(16, Pointer.nativeValue(hostIov));
             hdr.setLong(24, iovCount);
             int nr = sending ? SyscallNumbers.SENDMSG : SyscallNumbers.RECVMSG;
-            long n = s.io(sending ? HostWaiter.POLLOUT : HostWaiter.POLLIN,
+            long n = s.io(c.waiter(), sending ? HostWaiter.POLLOUT : HostWaiter.POLLIN,
                     () -> LibC.syscall(nr, s.hostFd(), Pointer.nativeValue(hdr), flags | MSG_DONTWAIT, 0, 0, 0));
             if (n >= 0 && !sending) {
                 if (name != 0) {
@@ -616,7 +624,7 @@ final class NetSyscalls {
             long address = Pointer.nativeValue(buffer);
             while (total < count) {
                 long want = Math.min(chunk, count - total);
-                long n = offset >= 0 ? in.pread(address, want, offset + total) : in.read(address, want);
+                long n = offset >= 0 ? in.pread(address, want, offset + total) : in.read(c.waiter(), address, want);
                 if (n <= 0) {
                     if (total == 0 && n < 0) {
                         return n;
@@ -625,7 +633,7 @@ final class NetSyscalls {
                 }
                 long written = 0;
                 while (written < n) {
-                    long w = out.write(address + written, n - written);
+                    long w = out.write(c.waiter(), address + written, n - written);
                     if (w <= 0) {
                         if (total + written == 0) {
                             return w;

@@ -1,9 +1,15 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 import io.kvmserver.sandbox.Access;
 import io.kvmserver.sandbox.FileSystemPolicy;
 import io.kvmserver.sandbox.Resolution;
@@ -201,7 +207,7 @@ final class PathSyscalls {
             if (!waitForReader) {
                 return fd;
             }
-            if (!HostWaiter.current().sleep(FIFO_OPEN_RETRY_NANOS)) {
+            if (!c.waiter().sleep(FIFO_OPEN_RETRY_NANOS)) {
                 return -Errno.EINTR;
             }
         }

@@ -1,5 +1,7 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
 /** One end of a {@link Pipe}: a host pipe fd whose blocking the engine emulates. */
 final class PipeFile extends StreamFile {
 

@@ -1,5 +1,9 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
 /**
  * poll, ppoll, select and pselect6: one {@link Readiness} wait over the files the program names.
  *
@@ -80,7 +84,7 @@ final class PollSyscalls {
         }
         AddressSpace m = c.memory();
         m.check(fds, count * 8, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE);
-        Readiness r = Readiness.current();
+        Readiness r = c.waiter().readiness();
         FileDescription listener = null;
         for (int i = 0; i < count; i++) {
             int fd = m.readInt(fds + i * 8L);
@@ -133,7 +137,7 @@ final class PollSyscalls {
             write[w] = writeSet == 0 ? 0 : m.readLong(writeSet + w * 8L);
             except[w] = exceptSet == 0 ? 0 : m.readLong(exceptSet + w * 8L);
         }
-        Readiness r = Readiness.current();
+        Readiness r = c.waiter().readiness();
         int count = 0;
         int[] fdOf = r.fds;
         FileDescription listener = null;
@@ -212,7 +216,7 @@ final class PollSyscalls {
         }
 
         @Override
-        public int pollHostFd() {
+        public int pollHostFd(HostWaiter waiter) {
             return -1;
         }
 

@@ -1,7 +1,11 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
 import com.sun.jna.LastErrorException;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 import java.nio.charset.StandardCharsets;
 
 /**

@@ -1,5 +1,7 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.Errno;
+
 import com.sun.jna.Memory;
 
 /**
@@ -25,9 +27,10 @@ final class Readiness {
     /** {@link #awaitOrFreeze}: the template froze at this wait instead of performing it. */
     static final long FROZEN = Long.MIN_VALUE;
 
-    /** The scratch lists of the VM running on this thread. */
-    static Readiness current() {
-        return HostWaiter.current().readiness();
+    private final HostWaiter waiter;
+
+    Readiness(HostWaiter waiter) {
+        this.waiter = waiter;
     }
 
     /**
@@ -55,7 +58,6 @@ final class Readiness {
      * or {@code -EINTR} when the VM was kicked. A null file reports {@code POLLNVAL}.
      */
     long await(int count, long timeoutNanos) {
-        HostWaiter waiter = HostWaiter.current();
         Memory pollfds = waiter.pollfds();
         long deadline = Deadline.after(timeoutNanos);
         while (true) {
@@ -69,7 +71,7 @@ final class Readiness {
                     ready++;
                     continue;
                 }
-                int hostFd = f.pollHostFd();
+                int hostFd = f.pollHostFd(waiter);
                 if (hostFd < 0) {
                     short r = f.readinessWithoutHost(events[i]);
                     if (r != 0) {
@@ -78,7 +80,7 @@ final class Readiness {
                     }
                     continue;
                 }
-                short wanted = f.pollEvents(events[i]);
+                short wanted = f.pollEvents(waiter, events[i]);
                 if (wanted == 0) {
                     continue;
                 }
@@ -99,7 +101,7 @@ final class Readiness {
                     continue;
                 }
                 int i = polled[j];
-                short r = (short) (files[i].ready(hostRevents) & (events[i] | ALWAYS));
+                short r = (short) (files[i].ready(waiter, hostRevents) & (events[i] | ALWAYS));
                 if (r != 0) {
                     revents[i] = r;
                     ready++;

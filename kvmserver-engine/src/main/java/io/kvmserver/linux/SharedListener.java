@@ -1,8 +1,14 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 
 /**
  * The template's listening socket as a request VM sees it: one host fd shared by every VM.
@@ -95,15 +101,15 @@ public final class SharedListener extends SocketFile {
     }
 
     @Override
-    public long io(short events, HostFile.HostCall op) {
+    public long io(HostWaiter waiter, short events, HostFile.HostCall op) {
         return -Errno.ENOTCONN;
     }
 
     // ---- waiting and accepting ----
 
     @Override
-    public short pollEvents(short guestEvents) {
-        return pendingFd >= 0 || shut || !HostWaiter.current().connections().mayAccept() ? 0 : guestEvents;
+    public short pollEvents(HostWaiter waiter, short guestEvents) {
+        return pendingFd >= 0 || shut || !waiter.connections().mayAccept() ? 0 : guestEvents;
     }
 
     @Override
@@ -115,23 +121,23 @@ public final class SharedListener extends SocketFile {
     }
 
     @Override
-    public int pollHostFd() {
-        return pendingFd >= 0 || shut ? -1 : HostWaiter.current().exclusiveWaitFd(fd);
+    public int pollHostFd(HostWaiter waiter) {
+        return pendingFd >= 0 || shut ? -1 : waiter.exclusiveWaitFd(fd);
     }
 
     @Override
-    public short ready(short hostRevents) {
+    public short ready(HostWaiter waiter, short hostRevents) {
         if ((hostRevents & HostWaiter.POLLIN) == 0) {
             return hostRevents;
         }
-        if (pendingFd < 0 && !tryAccept()) {
+        if (pendingFd < 0 && !tryAccept(waiter)) {
             return (short) (hostRevents & ~HostWaiter.POLLIN);
         }
         return hostRevents;
     }
 
-    private boolean tryAccept() {
-        if (shut || !HostWaiter.current().connections().mayAccept()) {
+    private boolean tryAccept(HostWaiter waiter) {
+        if (shut || !waiter.connections().mayAccept()) {
             return false;
         }
         peerLength.setInt(0, (int) peer.size());
@@ -143,27 +149,26 @@ public final class SharedListener extends SocketFile {
         pendingFd = (int) n;
         pendingPeer = peer.getByteArray(0, Math.min(peerLength.getInt(0), 128));
         overlay.applyTo(pendingFd); // accepted sockets inherit the listener's options
-        HostWaiter.current().connections().accepted();
+        waiter.connections().accepted();
         return true;
     }
 
     @Override
-    public long acceptHost(Memory peerOut, Memory peerLengthOut) {
+    public long acceptHost(HostWaiter waiter, Memory peerOut, Memory peerLengthOut) {
         long deadline = Deadline.after(timeoutNanos(HostWaiter.POLLIN));
         while (pendingFd < 0) {
             if (shut) {
                 return -Errno.EINVAL;
             }
-            if (!HostWaiter.current().connections().mayAccept()) {
+            if (!waiter.connections().mayAccept()) {
                 return -Errno.EAGAIN;
             }
-            if (tryAccept()) {
+            if (tryAccept(waiter)) {
                 break;
             }
             if (!guestBlocking()) {
                 return -Errno.EAGAIN;
             }
-            HostWaiter waiter = HostWaiter.current();
             int waited = waiter.awaitOne(waiter.exclusiveWaitFd(fd), HostWaiter.POLLIN, Deadline.remaining(deadline));
             if (waited == HostWaiter.WAIT_KICKED) {
                 return -Errno.EINTR;

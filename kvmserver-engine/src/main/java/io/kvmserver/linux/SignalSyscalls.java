@@ -1,5 +1,9 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
 /**
  * Signals family. Dispositions and masks are recorded (and reset with the VM); a signal the
  * program sends itself with the default action of terminating ends it, as {@code abort()}

@@ -1,9 +1,13 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.SyscallNumbers;
+
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 
 /**
  * A host socket. Like every stream its host fd is non-blocking and the guest's blocking is
@@ -199,9 +203,9 @@ public class SocketFile extends StreamFile {
      * accept4 on this socket: waits (if the guest blocks) for a connection and installs nothing;
      * returns the new host fd or {@code -errno}. {@code peer}/{@code peerLength} receive the address.
      */
-    public long acceptHost(Memory peer, Memory peerLength) {
+    public long acceptHost(HostWaiter waiter, Memory peer, Memory peerLength) {
         peerLength.setInt(0, (int) peer.size());
-        return blocking(HostWaiter.POLLIN, () -> LibC.syscall(SyscallNumbers.ACCEPT4, fd, Pointer.nativeValue(peer),
+        return blocking(waiter, HostWaiter.POLLIN, () -> LibC.syscall(SyscallNumbers.ACCEPT4, fd, Pointer.nativeValue(peer),
                 Pointer.nativeValue(peerLength), OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC, 0, 0));
     }
 
@@ -210,22 +214,13 @@ public class SocketFile extends StreamFile {
         return listening;
     }
 
-    /** Sends or receives with emulated blocking: the common shape of all socket I/O. */
-    public long io(short events, HostFile.HostCall op) {
+    /** Sends or receives; a request's connection tells its tracker that the program used it. */
+    @Override
+    public long io(HostWaiter waiter, short events, HostFile.HostCall op) {
         if (tracker != null) {
             tracker.connectionUsed();
         }
-        return blocking(events, op);
-    }
-
-    @Override
-    public long read(long hostBuffer, long count) {
-        return io(HostWaiter.POLLIN, () -> LibC.read(fd, hostBuffer, count));
-    }
-
-    @Override
-    public long write(long hostBuffer, long count) {
-        return io(HostWaiter.POLLOUT, () -> LibC.write(fd, hostBuffer, count));
+        return blocking(waiter, events, op);
     }
 
     @Override

@@ -1,5 +1,7 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.Errno;
+
 import java.util.BitSet;
 
 /**

@@ -1,6 +1,12 @@
 package io.kvmserver.linux;
 
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.OpenFlags;
+
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
+import io.kvmserver.host.LibC;
 
 /**
  * A host fd that is a stream rather than a file: pipe, eventfd, timerfd, socket. The host fd is
@@ -32,14 +38,14 @@ public class StreamFile extends FileDescription {
      * {@code -EAGAIN} when the description's timeout for that direction passed
      * ({@code SO_RCVTIMEO}, {@code SO_SNDTIMEO}).
      */
-    protected final long blocking(short events, HostFile.HostCall op) {
+    protected final long blocking(HostWaiter waiter, short events, HostFile.HostCall op) {
         long deadline = Deadline.after(timeoutNanos(events));
         while (true) {
             long n = HostFile.call(op);
             if (n != -Errno.EAGAIN || !guestBlocking()) {
                 return n;
             }
-            int waited = HostWaiter.current().awaitOne(fd, events, Deadline.remaining(deadline));
+            int waited = waiter.awaitOne(fd, events, Deadline.remaining(deadline));
             if (waited == HostWaiter.WAIT_KICKED) {
                 return -Errno.EINTR;
             }
@@ -54,14 +60,19 @@ public class StreamFile extends FileDescription {
         return -1;
     }
 
-    @Override
-    public long read(long hostBuffer, long count) {
-        return blocking(HostWaiter.POLLIN, () -> LibC.read(fd, hostBuffer, count));
+    /** One transfer on the stream, with emulated blocking: what read, write, send and recv share. */
+    public long io(HostWaiter waiter, short events, HostFile.HostCall op) {
+        return blocking(waiter, events, op);
     }
 
     @Override
-    public long write(long hostBuffer, long count) {
-        return blocking(HostWaiter.POLLOUT, () -> LibC.write(fd, hostBuffer, count));
+    public long read(HostWaiter waiter, long hostBuffer, long count) {
+        return io(waiter, HostWaiter.POLLIN, () -> LibC.read(fd, hostBuffer, count));
+    }
+
+    @Override
+    public long write(HostWaiter waiter, long hostBuffer, long count) {
+        return io(waiter, HostWaiter.POLLOUT, () -> LibC.write(fd, hostBuffer, count));
     }
 
     @Override

@@ -9,6 +9,7 @@ package io.kvmserver.linux;
 public final class Syscall {
 
     private final Kernel kernel;
+    private final HostWaiter waiter;
     private LinuxProcess process;
     private long number;
     private final long[] args = new long[6];
@@ -21,9 +22,10 @@ public final class Syscall {
     private boolean freezeRequested;
     private volatile FileDescription listener;
 
-    public Syscall(Kernel kernel, LinuxProcess process) {
+    public Syscall(Kernel kernel, LinuxProcess process, HostWaiter waiter) {
         this.kernel = kernel;
         this.process = process;
+        this.waiter = waiter;
     }
 
     public void begin(long nr, long a0, long a1, long a2, long a3, long a4, long a5) {
@@ -38,6 +40,11 @@ public final class Syscall {
 
     public Kernel kernel() {
         return kernel;
+    }
+
+    /** Where the call blocks, if it must: the VM's waiter, which its time limit can end. */
+    public HostWaiter waiter() {
+        return waiter;
     }
 
     public LinuxProcess process() {

@@ -1,6 +1,10 @@
 package io.kvmserver.linux;
 
-import io.kvmserver.vm.GuestMemory;
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
+import io.kvmserver.memory.GuestMemory;
 import java.util.concurrent.atomic.AtomicIntegerArray;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;

@@ -1,6 +1,10 @@
 package io.kvmserver.linux;
 
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.SyscallNumbers;
+
+import io.kvmserver.host.Errno;
+
+import io.kvmserver.host.LibC;
 
 /**
  * Time family. Clocks are the host's, read straight into guest memory. Sleeping really sleeps,
@@ -108,7 +112,7 @@ final class TimeSyscalls {
             }
             remain = 0; // an absolute sleep reports no remaining time
         }
-        if (!HostWaiter.current().sleep(total)) {
+        if (!c.waiter().sleep(total)) {
             if (remain != 0) {
                 c.memory().writeLong(remain, 0);
                 c.memory().writeLong(remain + 8, 0);

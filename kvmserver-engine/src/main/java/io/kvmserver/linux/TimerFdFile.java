@@ -1,8 +1,10 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.SyscallNumbers;
+
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 
 /**
  * A timerfd. A fork gets a timer of its own on the same clock, armed to expire when the

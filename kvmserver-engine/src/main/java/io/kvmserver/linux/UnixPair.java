@@ -1,9 +1,11 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.SyscallNumbers;
+
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -2,13 +2,14 @@ package io.kvmserver.sandbox;
 
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.config.Volume;
-import io.kvmserver.linux.Errno;
+import io.kvmserver.host.Errno;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Decides which host file a guest path names, and whether the guest may use it. The guest is
@@ -64,6 +65,8 @@ import java.util.Set;
  * check can make the call fail, never land outside the grants ({@link HostWalk}).
  */
 public final class FileSystemPolicy implements AutoCloseable {
+
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     private static final String PROC_SELF = "/proc/self";
 
@@ -294,8 +297,11 @@ public final class FileSystemPolicy implements AutoCloseable {
     }
 
     @Override
+    /** Closes the root descriptor the walks start from; idempotent. */
     public void close() {
-        HostWalk.close(rootFd);
+        if (closed.compareAndSet(false, true)) {
+            HostWalk.close(rootFd);
+        }
     }
 
     private static String guestPathOf(Path program, List<Volume> volumes) {

@@ -1,6 +1,6 @@
 package io.kvmserver.sandbox;
 
-import io.kvmserver.linux.Errno;
+import io.kvmserver.host.Errno;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.Deque;

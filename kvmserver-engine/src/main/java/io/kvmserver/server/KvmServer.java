@@ -5,10 +5,10 @@ import com.sun.jna.Pointer;
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.config.Option;
 import io.kvmserver.kvm.Kvm;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 import io.kvmserver.linux.FileDescription;
 import io.kvmserver.linux.GuestConsole;
-import io.kvmserver.linux.SyscallNumbers;
+import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.vm.GuestVm;
 import io.kvmserver.vm.RunResult;
 import io.kvmserver.vm.VmSnapshot;
@@ -72,7 +72,8 @@ public final class KvmServer implements AutoCloseable {
      * Boots the program, runs it (and its warmup requests) until it waits for connections, and
      * starts the request VMs. Throws {@link KvmServerException} when the program ends, crashes or
      * runs out of boot time first; {@link io.kvmserver.elf.ElfException} and
-     * {@link io.kvmserver.kvm.KvmException} for a bad program or an unusable KVM.
+     * {@link io.kvmserver.host.HostCallException} (a {@link io.kvmserver.kvm.KvmException} for KVM) for a bad
+     * program, an unusable KVM or a host that refuses guest memory.
      */
     public static KvmServer start(KvmServerOptions options, GuestConsole console, Map<String, String> hostEnv) {
         Program program = Program.prepare(options, console, hostEnv);

@@ -6,7 +6,7 @@ import com.sun.jna.Pointer;
 import io.kvmserver.kvm.Kvm;
 import io.kvmserver.kvm.KvmAbi;
 import io.kvmserver.kvm.KvmException;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 import io.kvmserver.kvm.VcpuFd;
 import io.kvmserver.kvm.VmFd;
 import java.io.IOException;

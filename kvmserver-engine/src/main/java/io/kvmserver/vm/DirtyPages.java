@@ -1,5 +1,7 @@
 package io.kvmserver.vm;
 
+import io.kvmserver.memory.GuestMemory;
+
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.kvmserver.kvm.KvmAbi;

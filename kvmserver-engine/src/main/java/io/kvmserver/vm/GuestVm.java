@@ -1,5 +1,7 @@
 package io.kvmserver.vm;
 
+import io.kvmserver.memory.GuestMemory;
+
 import com.sun.jna.Memory;
 import io.kvmserver.elf.ElfFile;
 import io.kvmserver.elf.ElfLoader;
@@ -7,7 +9,8 @@ import io.kvmserver.elf.InitialStack;
 import io.kvmserver.elf.LoadedProgram;
 import io.kvmserver.kvm.Kvm;
 import io.kvmserver.kvm.KvmAbi;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
+import io.kvmserver.kvm.VcpuExit;
 import io.kvmserver.kvm.VcpuFd;
 import io.kvmserver.kvm.VmFd;
 import io.kvmserver.linux.AddressSpace;
@@ -15,7 +18,7 @@ import io.kvmserver.linux.FdTable;
 import io.kvmserver.linux.HostWaiter;
 import io.kvmserver.linux.Kernel;
 import io.kvmserver.linux.LinuxProcess;
-import io.kvmserver.linux.SyscallNumbers;
+import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.linux.Syscall;
 import io.kvmserver.linux.SyscallTable;
 import io.kvmserver.vdso.GuestClock;
@@ -93,7 +96,7 @@ public final class GuestVm implements AutoCloseable {
         this.process = process;
         this.source = source;
         this.dirty = dirty;
-        this.syscall = new Syscall(kernel, process);
+        this.syscall = new Syscall(kernel, process, waiter);
     }
 
     /**
@@ -384,7 +387,6 @@ public final class GuestVm implements AutoCloseable {
     /** Runs the guest until it exits, crashes, waits for a connection, or is interrupted. */
     public RunResult run() {
         VcpuInterrupter.install();
-        waiter.bindToCurrentThread();
         vcpuThread = LibC.pthread_self();
         try {
             while (true) {
@@ -392,7 +394,7 @@ public final class GuestVm implements AutoCloseable {
                 if (stop != null) {
                     return RunResult.of(stop, stopDetail + " at RIP 0x" + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
                 }
-                int reason = vcpu.run();
+                VcpuExit exit = vcpu.run();
                 exits++;
                 if (dirty != null) {
                     dirty.collect();
@@ -402,7 +404,7 @@ public final class GuestVm implements AutoCloseable {
                 }
                 RunResult result;
                 try {
-                    result = onExit(reason);
+                    result = onExit(exit);
                 } catch (GuestMemory.LimitExceeded e) {
                     return memoryLimit();
                 }
@@ -413,7 +415,6 @@ public final class GuestVm implements AutoCloseable {
         } finally {
             vcpuThread = 0;
             vcpu.clearImmediateExit();
-            HostWaiter.unbindCurrentThread();
         }
     }
 
@@ -423,27 +424,26 @@ public final class GuestVm implements AutoCloseable {
     }
 
     /** What one exit means: null to go on running, or why the run ends. */
-    private RunResult onExit(int reason) {
-        return switch (reason) {
-            case KvmAbi.KVM_EXIT_IO -> onPortIo();
-            case KvmAbi.KVM_EXIT_INTR -> null;
-            case KvmAbi.KVM_EXIT_DIRTY_RING_FULL -> {
+    private RunResult onExit(VcpuExit exit) {
+        return switch (exit.reason()) {
+            case IO -> onPortIo((VcpuExit.Io) exit);
+            case INTERRUPTED -> null;
+            case DIRTY_RING_FULL -> {
                 dirty.harvest();
                 yield null;
             }
-            case KvmAbi.KVM_EXIT_SHUTDOWN -> crash(SIGSEGV, "triple fault at RIP 0x"
-                    + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
-            case KvmAbi.KVM_EXIT_HLT -> crash(SIGSEGV, "hlt executed");
-            case KvmAbi.KVM_EXIT_INTERNAL_ERROR -> crash(SIGILL,
-                    "KVM internal error " + vcpu.internalErrorSuberror() + " (instruction KVM cannot emulate)");
-            case KvmAbi.KVM_EXIT_FAIL_ENTRY -> crash(SIGSEGV,
-                    "VM entry failed, hardware reason 0x" + Long.toHexString(vcpu.failEntryReason()));
-            default -> crash(SIGSEGV, "unexpected KVM exit " + reason);
+            case SHUTDOWN -> crash(SIGSEGV, "triple fault at RIP 0x" + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
+            case HLT -> crash(SIGSEGV, "hlt executed");
+            case INTERNAL_ERROR -> crash(SIGILL, "KVM internal error " + ((VcpuExit.InternalError) exit).suberror()
+                    + " (instruction KVM cannot emulate)");
+            case FAIL_ENTRY -> crash(SIGSEGV, "VM entry failed, hardware reason 0x"
+                    + Long.toHexString(((VcpuExit.FailEntry) exit).hardwareReason()));
+            case OTHER -> crash(SIGSEGV, "unexpected KVM exit " + ((VcpuExit.Other) exit).exitReason());
         };
     }
 
-    private RunResult onPortIo() {
-        int port = vcpu.ioPort();
+    private RunResult onPortIo(VcpuExit.Io io) {
+        int port = io.port();
         if (port == TrapStub.PORT_SYSCALL) {
             // Hardware path: syscall entered the stub at CPL 0; sysretq returns to RCX with R11.
             lastTrapDirect = true;

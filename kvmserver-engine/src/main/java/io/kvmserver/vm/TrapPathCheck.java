@@ -1,8 +1,11 @@
 package io.kvmserver.vm;
 
+import io.kvmserver.memory.GuestMemory;
+
 import io.kvmserver.kvm.Kvm;
 import io.kvmserver.kvm.KvmAbi;
 import io.kvmserver.kvm.KvmException;
+import io.kvmserver.kvm.VcpuExit;
 import io.kvmserver.kvm.VcpuFd;
 import io.kvmserver.kvm.VmFd;
 import io.kvmserver.x86.CpuSetup;
@@ -77,11 +80,11 @@ public final class TrapPathCheck {
         String path = null;
         int done = 0;
         for (int exits = 0; exits < MAX_EXITS && done < ROUND_TRIPS; exits++) {
-            int reason = vcpu.run();
-            if (reason != KvmAbi.KVM_EXIT_IO) {
-                throw unusable("KVM exit " + reason + " at RIP 0x" + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
+            VcpuExit exit = vcpu.run();
+            if (!(exit instanceof VcpuExit.Io io)) {
+                throw unusable("KVM exit " + exit + " at RIP 0x" + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
             }
-            int port = vcpu.ioPort();
+            int port = io.port();
             long frame = vcpu.reg(KvmAbi.RSP);
             if (port == TrapStub.PORT_SYSCALL && vcpu.reg(KvmAbi.RAX) == 110) {
                 path = "CPL 0 (syscall switched privilege)";

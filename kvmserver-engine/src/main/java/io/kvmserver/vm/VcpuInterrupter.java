@@ -5,7 +5,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import io.kvmserver.kvm.KvmException;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 
 /**
  * Stops a vCPU that is running guest code, from another thread: the only way to end a guest

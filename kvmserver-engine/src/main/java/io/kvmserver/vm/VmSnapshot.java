@@ -1,5 +1,7 @@
 package io.kvmserver.vm;
 
+import io.kvmserver.memory.GuestMemory;
+
 import com.sun.jna.Memory;
 import io.kvmserver.linux.Kernel;
 import io.kvmserver.linux.LinuxProcess;

@@ -3,7 +3,7 @@ package io.kvmserver.x86;
 import com.sun.jna.Memory;
 import io.kvmserver.kvm.KvmAbi;
 import io.kvmserver.kvm.VcpuFd;
-import io.kvmserver.vm.GuestMemory;
+import io.kvmserver.memory.GuestMemory;
 
 /**
  * Puts a vCPU into 64-bit long mode with the program at CPL 3, and writes the descriptor tables

@@ -1,6 +1,6 @@
 package io.kvmserver.x86;
 
-import io.kvmserver.vm.GuestMemory;
+import io.kvmserver.memory.GuestMemory;
 
 /**
  * Four-level x86-64 page tables, built and edited by the host in a pool of guest physical pages.

@@ -3,6 +3,7 @@ package io.kvmserver.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kvmserver.kvm.KvmAbi;
+import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.HostTools;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
@@ -34,7 +35,7 @@ class KvmAbiTest {
         }
         Path binary = dir.resolve("kvm_abi");
         HostTools.run(List.of("gcc", "-Wall", "-o", binary.toString(),
-                Path.of("src/test/c/host/kvm_abi.c").toAbsolutePath().toString()));
+                GuestPrograms.sourceDirectory().resolve("host/kvm_abi.c").toString()));
         Map<String, Long> header = new LinkedHashMap<>();
         for (String line : HostTools.run(List.of(binary.toString())).split("\n")) {
             String[] f = line.split(" ");

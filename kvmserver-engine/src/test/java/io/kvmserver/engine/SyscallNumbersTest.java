@@ -3,7 +3,7 @@ package io.kvmserver.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.kvmserver.linux.SyscallNumbers;
+import io.kvmserver.host.SyscallNumbers;
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
 import java.nio.file.Files;

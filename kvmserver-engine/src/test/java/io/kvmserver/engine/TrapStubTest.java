@@ -8,7 +8,7 @@ import io.kvmserver.x86.TrapStub;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kvmserver.testing.Assembly;
-import io.kvmserver.vm.GuestMemory;
+import io.kvmserver.memory.GuestMemory;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Arrays;

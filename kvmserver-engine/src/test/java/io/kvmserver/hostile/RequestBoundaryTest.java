@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.kvmserver.server.ServerStats;
 import io.kvmserver.testing.CapturedConsole;
 import io.kvmserver.testing.Eventually;
+import io.kvmserver.testing.Fixtures;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
 import java.net.InetSocketAddress;
@@ -24,7 +25,7 @@ import org.junit.jupiter.api.Test;
 class RequestBoundaryTest {
 
     private static final Path PYTHON = Path.of("/usr/bin/python3");
-    private static final Path SCRIPTS = Path.of("src/test/python").toAbsolutePath();
+    private static final Path SCRIPTS = Fixtures.directory("python");
 
     private static TestServer python(String script, CapturedConsole console) throws Exception {
         Path stdlib = PYTHON.toRealPath().getParent().getParent().resolve("lib")

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.config.Volume;
-import io.kvmserver.linux.Errno;
+import io.kvmserver.host.Errno;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

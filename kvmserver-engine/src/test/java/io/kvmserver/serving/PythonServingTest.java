@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.kvmserver.server.ServerStats;
 import io.kvmserver.testing.Eventually;
+import io.kvmserver.testing.Fixtures;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
 import java.nio.file.Files;
@@ -17,7 +18,7 @@ import org.junit.jupiter.api.Test;
 class PythonServingTest {
 
     private static final Path PYTHON = Path.of("/usr/bin/python3");
-    private static final Path SCRIPT = Path.of("src/test/python/asyncio_server.py").toAbsolutePath();
+    private static final Path SCRIPT = Fixtures.file("python", "asyncio_server.py");
 
     @Test
     void servesEveryConnectionFromAPristinePythonProcess() throws Exception {

@@ -17,7 +17,6 @@ import java.util.concurrent.TimeUnit;
  */
 public final class CompiledGuests {
 
-    private static final Path SOURCES = Path.of("src/test/guests");
     private static final Path OUTPUT = Path.of("target/guest-programs");
     private static final ConcurrentHashMap<String, Path> BUILT = new ConcurrentHashMap<>();
 
@@ -49,7 +48,7 @@ public final class CompiledGuests {
     }
 
     private static void build(String name, List<String> command, Map<String, String> env) {
-        Path directory = SOURCES.resolve(name).toAbsolutePath();
+        Path directory = Fixtures.directory("guests").resolve(name);
         try {
             Files.createDirectories(OUTPUT);
             ProcessBuilder builder = new ProcessBuilder(command).directory(directory.toFile()).redirectErrorStream(true);

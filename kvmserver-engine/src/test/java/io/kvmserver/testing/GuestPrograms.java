@@ -10,7 +10,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Compiles the C guest programs in {@code src/test/c} with the host's {@code gcc}, once per test
+ * Compiles the C guest programs ({@code src/test/c} of the engine, see {@link Fixtures}) with the host's {@code gcc}, once per test
  * run, into {@code target/guest-programs}: the real programs the tests run in the VM.
  */
 public final class GuestPrograms {
@@ -26,7 +26,6 @@ public final class GuestPrograms {
         }
     }
 
-    private static final Path SOURCES = Path.of("src/test/c");
     private static final Path OUTPUT = Path.of("target/guest-programs");
     private static final ConcurrentHashMap<String, Path> BUILT = new ConcurrentHashMap<>();
 
@@ -42,12 +41,13 @@ public final class GuestPrograms {
         return get(name, Linking.STATIC);
     }
 
+    /** Where the C fixtures are, as a directory (see {@link Fixtures}). */
     public static Path sourceDirectory() {
-        return SOURCES.toAbsolutePath();
+        return Fixtures.directory("c");
     }
 
     private static Path compile(String name, Linking linking) {
-        Path source = SOURCES.resolve(name + ".c").toAbsolutePath();
+        Path source = sourceDirectory().resolve(name + ".c");
         Path binary = OUTPUT.resolve(name + "-" + linking.name().toLowerCase()).toAbsolutePath();
         try {
             Files.createDirectories(OUTPUT);

@@ -10,7 +10,7 @@ import java.util.List;
  */
 public final class RuntimeGuests {
 
-    private static final Path GUESTS = Path.of("src/test/guests").toAbsolutePath();
+    private static final Path GUESTS = Fixtures.directory("guests");
     private static final String HTTP_GET = "GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
     /** V8 and JavaScriptCore reserve GiBs of address space at start-up: the CLI's default range. */
     private static final long JIT_MEMORY = 8L << 30;

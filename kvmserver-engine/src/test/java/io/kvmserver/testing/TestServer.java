@@ -64,11 +64,7 @@ public final class TestServer implements AutoCloseable {
     }
 
     public static int freePort() {
-        try (ServerSocket s = new ServerSocket(0)) {
-            return s.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
+        return Http.freePort();
     }
 
     public KvmServer server() {
@@ -81,12 +77,7 @@ public final class TestServer implements AutoCloseable {
 
     /** GET {@code path} on a new connection; returns the body, or the exception's class name. */
     public String get(String path) {
-        String response = exchange("GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-        if (response.startsWith("ERROR:")) {
-            return response;
-        }
-        int body = response.indexOf("\r\n\r\n");
-        return body < 0 ? "NO-RESPONSE:" + response : response.substring(body + 4);
+        return Http.get(port, path);
     }
 
     /**

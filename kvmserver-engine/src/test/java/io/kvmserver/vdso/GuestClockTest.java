@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.kvmserver.kvm.Kvm;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.x86.GuestLayout;
 import org.junit.jupiter.api.Test;

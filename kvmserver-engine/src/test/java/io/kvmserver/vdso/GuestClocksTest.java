@@ -3,7 +3,7 @@ package io.kvmserver.vdso;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kvmserver.kvm.Kvm;
-import io.kvmserver.linux.SyscallNumbers;
+import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.GuestPrograms.Linking;
 import io.kvmserver.testing.GuestRun;

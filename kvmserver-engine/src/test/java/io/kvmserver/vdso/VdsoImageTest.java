@@ -2,6 +2,7 @@ package io.kvmserver.vdso;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.HostTools;
 import io.kvmserver.x86.GuestLayout;
 import java.io.IOException;
@@ -83,7 +84,7 @@ class VdsoImageTest {
         HostTools.assumeInstalled("gcc");
         Path lookup = dir.resolve("vdso_lookup");
         HostTools.run(List.of("gcc", "-Wall", "-o", lookup.toString(),
-                Path.of("src/test/c/host/vdso_lookup.c").toAbsolutePath().toString()));
+                GuestPrograms.sourceDirectory().resolve("host/vdso_lookup.c").toString()));
         List<String> command = new ArrayList<>(List.of(lookup.toString(), image.toString()));
         List<String> expected = new ArrayList<>();
         for (VdsoCode.Function f : VdsoCode.FUNCTIONS) {

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.LibC;
 import io.kvmserver.server.ServerStats;
 import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestPrograms;

@@ -3,6 +3,7 @@ package io.kvmserver.autoconfigure;
 import io.kvmserver.autoconfigure.GuestFiles.ProgramResourceNotFoundException;
 import io.kvmserver.config.OptionNaming;
 import io.kvmserver.elf.ElfException;
+import io.kvmserver.host.HostCallException;
 import io.kvmserver.kvm.KvmException;
 import io.kvmserver.kvm.KvmUnavailableException;
 import io.kvmserver.linux.Denials;
@@ -50,6 +51,13 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
                     "kvmserver needs an x86-64 host whose KVM supports the features it uses; on a nested VM, check"
                             + " that the outer hypervisor exposes them. Start with kvmserver.verbose=true for details.",
                     cause);
+        }
+        if (engineFailure instanceof HostCallException) {
+            return new FailureAnalysis("The host refused kvmserver a resource it needs: " + engineFailure.getMessage(),
+                    "Guest memory is reserved as kvmserver.limits.max-main-memory per VM (allocated as it is"
+                            + " used): check the host's memory overcommit settings and limits (ulimit -v, the"
+                            + " container's memory limit), or lower kvmserver.limits.max-main-memory or"
+                            + " kvmserver.threads.", cause);
         }
         if (engineFailure instanceof ElfException elf && !elf.limitsToRaise().isEmpty()) {
             return new FailureAnalysis("The kvmserver program " + cause.getProgram() + " does not fit in its guest"

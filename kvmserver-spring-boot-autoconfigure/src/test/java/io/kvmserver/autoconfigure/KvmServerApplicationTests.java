@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.jayway.jsonpath.DocumentContext;
 import com.jayway.jsonpath.JsonPath;
-import io.kvmserver.autoconfigure.testing.GuestPrograms;
-import io.kvmserver.autoconfigure.testing.Http;
-import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.RequiresKvm;
 import io.micrometer.core.instrument.FunctionTimer;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.net.URI;
@@ -43,7 +43,7 @@ import org.springframework.test.context.DynamicPropertySource;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class KvmServerApplicationTests {
 
-    private static final int GUEST_PORT = GuestPrograms.freePort();
+    private static final int GUEST_PORT = Http.freePort();
 
     private static final int REQUESTS = 25;
 
@@ -58,7 +58,7 @@ class KvmServerApplicationTests {
 
     @DynamicPropertySource
     static void guest(DynamicPropertyRegistry registry) {
-        registry.add("kvmserver.program", () -> GuestPrograms.httpServer().toString());
+        registry.add("kvmserver.program", () -> GuestPrograms.get("http_server").toString());
         registry.add("kvmserver.args", () -> GUEST_PORT);
         registry.add("kvmserver.ephemeral", () -> true);
         registry.add("kvmserver.threads", () -> 2);
@@ -102,7 +102,7 @@ class KvmServerApplicationTests {
         Map<String, Object> kvmserver = health.read("$.components.kvmserver");
         assertThat(kvmserver).containsEntry("status", "UP");
         assertThat(health.<Map<String, Object>>read("$.components.kvmserver.details"))
-            .containsEntry("program", GuestPrograms.httpServer().toString())
+            .containsEntry("program", GuestPrograms.get("http_server").toString())
             .containsEntry("threads", 2)
             .containsEntry("ready", 2)
             .containsEntry("busy", 0)

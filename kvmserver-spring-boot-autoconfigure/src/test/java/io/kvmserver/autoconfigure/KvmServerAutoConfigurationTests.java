@@ -8,9 +8,9 @@ import io.kvmserver.autoconfigure.health.KvmServerHealthContributorAutoConfigura
 import io.kvmserver.autoconfigure.health.KvmServerHealthIndicator;
 import io.kvmserver.autoconfigure.metrics.KvmServerMetrics;
 import io.kvmserver.autoconfigure.metrics.KvmServerMetricsAutoConfiguration;
-import io.kvmserver.autoconfigure.testing.GuestPrograms;
-import io.kvmserver.autoconfigure.testing.Http;
-import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.elf.ElfException;
 import io.kvmserver.linux.GuestConsole;
 import java.time.Duration;
@@ -63,7 +63,7 @@ class KvmServerAutoConfigurationTests {
     @Test
     @RequiresKvm
     void startsTheServerWithHealthMetricsAndEndpoint() {
-        int port = GuestPrograms.freePort();
+        int port = Http.freePort();
         this.runner.withPropertyValues(serverProperties(port))
             .withPropertyValues("management.endpoints.web.exposure.include=kvmserver")
             .run((context) -> {
@@ -86,7 +86,7 @@ class KvmServerAutoConfigurationTests {
     @Test
     @RequiresKvm
     void endpointShowsValuesWhenAllowedThroughTheSanitizingFunctions() {
-        int port = GuestPrograms.freePort();
+        int port = Http.freePort();
         this.runner.withUserConfiguration(SanitizingConfiguration.class)
             .withPropertyValues(serverProperties(port))
             .withPropertyValues("kvmserver.args=" + port + ",--token=secret",
@@ -103,7 +103,7 @@ class KvmServerAutoConfigurationTests {
         new ApplicationContextRunner()
             .withConfiguration(AutoConfigurations.of(KvmServerAutoConfiguration.class,
                     KvmServerMetricsAutoConfiguration.class))
-            .withPropertyValues(serverProperties(GuestPrograms.freePort()))
+            .withPropertyValues(serverProperties(Http.freePort()))
             .run((context) -> assertThat(context).hasNotFailed()
                 .hasSingleBean(KvmServerLifecycle.class)
                 .doesNotHaveBean(KvmServerMetrics.class));
@@ -120,14 +120,14 @@ class KvmServerAutoConfigurationTests {
     @Test
     @RequiresKvm
     void endpointIsNotCreatedUnlessExposed() {
-        this.runner.withPropertyValues(serverProperties(GuestPrograms.freePort()))
+        this.runner.withPropertyValues(serverProperties(Http.freePort()))
             .run((context) -> assertThat(context).hasNotFailed().doesNotHaveBean(KvmServerEndpoint.class));
     }
 
     @Test
     @RequiresKvm
     void healthIndicatorCanBeDisabled() {
-        this.runner.withPropertyValues(serverProperties(GuestPrograms.freePort()))
+        this.runner.withPropertyValues(serverProperties(Http.freePort()))
             .withPropertyValues("management.health.kvmserver.enabled=false")
             .run((context) -> assertThat(context).hasNotFailed().doesNotHaveBean(KvmServerHealthIndicator.class));
     }
@@ -135,7 +135,7 @@ class KvmServerAutoConfigurationTests {
     @Test
     @RequiresKvm
     void userConsoleAndCustomizersAreUsed() {
-        int port = GuestPrograms.freePort();
+        int port = Http.freePort();
         this.runner.withUserConfiguration(UserConsoleConfiguration.class)
             .withPropertyValues(serverProperties(port))
             .run((context) -> {
@@ -156,7 +156,7 @@ class KvmServerAutoConfigurationTests {
     }
 
     static String[] serverProperties(int port) {
-        return new String[] { "kvmserver.program=" + GuestPrograms.httpServer(), "kvmserver.args=" + port,
+        return new String[] { "kvmserver.program=" + GuestPrograms.get("http_server"), "kvmserver.args=" + port,
                 "kvmserver.permissions.allow-listen=127.0.0.1:" + port, "kvmserver.limits.max-main-memory=256MB" };
     }
 

@@ -3,8 +3,9 @@ package io.kvmserver.autoconfigure;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
-import io.kvmserver.autoconfigure.testing.GuestPrograms;
-import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.kvm.KvmUnavailableException;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -123,7 +124,7 @@ class KvmServerFailureAnalyzerTests {
     @Test
     @RequiresKvm
     void programExitsBeforeWaiting(CapturedOutput output) {
-        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.notAServer(),
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.get("not_a_server"),
                 "kvmserver.limits.max-main-memory=256MB"))
             .contains("exited with status 3 before it waited for connections",
                     "may it listen (kvmserver.permissions.allow-listen)?", "Last output of the program:",
@@ -133,7 +134,7 @@ class KvmServerFailureAnalyzerTests {
     @Test
     @RequiresKvm
     void programTimesOutBeforeWaiting(CapturedOutput output) {
-        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.bootLoop(),
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.get("boot_loop"),
                 "kvmserver.limits.max-boot-time=500ms", "kvmserver.limits.max-main-memory=256MB"))
             .contains("did not wait for connections within kvmserver.limits.max-boot-time 0.5 s",
                     "Raise kvmserver.limits.max-boot-time");
@@ -142,7 +143,7 @@ class KvmServerFailureAnalyzerTests {
     @Test
     @RequiresKvm
     void programTooLargeForItsMemory(CapturedOutput output) {
-        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.httpServer(),
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.get("http_server"),
                 "kvmserver.limits.max-main-memory=2MB"))
             .contains("does not fit in its guest memory", "Raise kvmserver.limits.max-main-memory");
     }
@@ -150,8 +151,8 @@ class KvmServerFailureAnalyzerTests {
     @Test
     @RequiresKvm
     void listenAddressDenied(CapturedOutput output) {
-        int port = GuestPrograms.freePort();
-        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.httpServer(),
+        int port = Http.freePort();
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.get("http_server"),
                 "kvmserver.args=" + port, "kvmserver.limits.max-main-memory=256MB"))
             .contains("The kvmserver program was denied listening on 127.0.0.1:" + port,
                     "listen 127.0.0.1:" + port + ": allow it with kvmserver.permissions.allow-listen=127.0.0.1:"
@@ -164,7 +165,7 @@ class KvmServerFailureAnalyzerTests {
     void listenAddressInUse(CapturedOutput output) throws IOException {
         try (ServerSocket taken = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             int port = taken.getLocalPort();
-            assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.httpServer(),
+            assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.get("http_server"),
                     "kvmserver.args=" + port, "kvmserver.permissions.allow-listen=127.0.0.1:" + port,
                     "kvmserver.limits.max-main-memory=256MB"))
                 .contains("already in use", "bind: Address already in use", "ss -ltnp");
@@ -174,7 +175,7 @@ class KvmServerFailureAnalyzerTests {
     @Test
     @RequiresKvm
     void pythonWithoutItsStandardLibrary(CapturedOutput output) {
-        int port = GuestPrograms.freePort();
+        int port = Http.freePort();
         assertThat(failedStart(output, false, "kvmserver.program=/usr/bin/python3",
                 "kvmserver.args=-m,http.server," + port + ",--bind,127.0.0.1",
                 "kvmserver.permissions.allow-listen=127.0.0.1:" + port, "kvmserver.limits.max-main-memory=1GB",
@@ -188,7 +189,7 @@ class KvmServerFailureAnalyzerTests {
     @Test
     @RequiresKvm
     void anUnresolvableConnectHost(CapturedOutput output) {
-        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.httpServer(),
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.get("http_server"),
                 "kvmserver.permissions.allow-connect=nowhere.invalid:80", "kvmserver.limits.max-main-memory=256MB"))
             .contains("kvmserver.permissions.allow-connect: cannot resolve host 'nowhere.invalid'",
                     "Correct the property named above.");

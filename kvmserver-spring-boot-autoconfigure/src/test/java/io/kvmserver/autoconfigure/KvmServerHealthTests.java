@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.jayway.jsonpath.JsonPath;
 import io.kvmserver.autoconfigure.KvmServerLifecycle.State;
-import io.kvmserver.autoconfigure.testing.GuestPrograms;
-import io.kvmserver.autoconfigure.testing.Http;
-import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.server.KvmServer;
 import io.kvmserver.server.KvmServer.VmState;
 import java.net.URI;
@@ -36,8 +36,8 @@ class KvmServerHealthTests {
     @Test
     @RequiresKvm
     void outOfServiceWhileTheProgramBootsThenUpAndReady() throws Exception {
-        int guestPort = GuestPrograms.freePort();
-        int port = GuestPrograms.freePort();
+        int guestPort = Http.freePort();
+        int port = Http.freePort();
         CompletableFuture<ConfigurableApplicationContext> starting = CompletableFuture
             .supplyAsync(() -> new SpringApplicationBuilder(KvmServerApplicationTests.Application.class)
                 .web(WebApplicationType.SERVLET)
@@ -45,7 +45,7 @@ class KvmServerHealthTests {
                         "--management.endpoint.health.show-details=always",
                         "--management.endpoint.health.probes.enabled=true",
                         "--management.endpoint.health.group.readiness.include=readinessState,kvmserver",
-                        "--kvmserver.program=" + GuestPrograms.probingServer(),
+                        "--kvmserver.program=" + GuestPrograms.get("probing_server"),
                         "--kvmserver.args=" + guestPort + ",3000",
                         "--kvmserver.permissions.allow-listen=127.0.0.1:" + guestPort,
                         "--kvmserver.limits.max-main-memory=256MB"));
@@ -69,12 +69,12 @@ class KvmServerHealthTests {
     @Test
     @RequiresKvm
     void aLongRequestWithinItsLimitIsNotStuck() throws Exception {
-        int guestPort = GuestPrograms.freePort();
+        int guestPort = Http.freePort();
         try (ConfigurableApplicationContext context = new SpringApplicationBuilder(
                 KvmServerApplicationTests.Application.class)
             .web(WebApplicationType.NONE)
             .run("--spring.main.banner-mode=off", "--spring.lifecycle.timeout-per-shutdown-phase=1s",
-                    "--kvmserver.program=" + GuestPrograms.httpServer(), "--kvmserver.args=" + guestPort,
+                    "--kvmserver.program=" + GuestPrograms.get("http_server"), "--kvmserver.args=" + guestPort,
                     "--kvmserver.ephemeral=true", "--kvmserver.permissions.allow-listen=127.0.0.1:" + guestPort,
                     "--kvmserver.limits.max-request-time=60s", "--kvmserver.limits.max-main-memory=256MB")) {
             KvmServer server = context.getBean(KvmServerLifecycle.class).getServer();

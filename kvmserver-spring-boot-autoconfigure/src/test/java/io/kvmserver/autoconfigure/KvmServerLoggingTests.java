@@ -3,9 +3,9 @@ package io.kvmserver.autoconfigure;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kvmserver.autoconfigure.KvmServerLifecycle.State;
-import io.kvmserver.autoconfigure.testing.GuestPrograms;
-import io.kvmserver.autoconfigure.testing.Http;
-import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.RequiresKvm;
 import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -28,9 +28,9 @@ class KvmServerLoggingTests {
 
     @Test
     void probesEveryProgramMakesDoNotWarnAndRealDenialsDoInPropertyNames(CapturedOutput output) {
-        int port = GuestPrograms.freePort();
-        int other = GuestPrograms.freePort();
-        try (ConfigurableApplicationContext context = run(GuestPrograms.probingServer(), port + ",0," + other,
+        int port = Http.freePort();
+        int other = Http.freePort();
+        try (ConfigurableApplicationContext context = run(GuestPrograms.get("probing_server"), port + ",0," + other,
                 "--kvmserver.permissions.allow-listen=127.0.0.1:" + port)) {
             assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);
             assertThat(Http.get(port, "/")).isEqualTo("hello");
@@ -44,13 +44,13 @@ class KvmServerLoggingTests {
         assertThat(lines(output, "kvmserver.guest.stdout")).singleElement().asString()
             .contains(" INFO ", "listening on " + port);
         assertThat(lines(output, "KvmServerLifecycle")).anySatisfy((line) -> assertThat(line)
-            .contains("kvmserver: stopped " + GuestPrograms.probingServer() + " after 1 request"));
+            .contains("kvmserver: stopped " + GuestPrograms.get("probing_server") + " after 1 request"));
     }
 
     @Test
     void verboseShowsEveryDenialOnce(CapturedOutput output) {
-        int port = GuestPrograms.freePort();
-        try (ConfigurableApplicationContext context = run(GuestPrograms.probingServer(), String.valueOf(port),
+        int port = Http.freePort();
+        try (ConfigurableApplicationContext context = run(GuestPrograms.get("probing_server"), String.valueOf(port),
                 "--kvmserver.permissions.allow-listen=127.0.0.1:" + port, "--kvmserver.verbose=true")) {
             assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);
             assertThat(Http.get(port, "/")).isEqualTo("hello");
@@ -66,8 +66,8 @@ class KvmServerLoggingTests {
 
     @Test
     void guestOutputLevelsAreConfigurablePerStream(CapturedOutput output) {
-        int port = GuestPrograms.freePort();
-        try (ConfigurableApplicationContext context = run(GuestPrograms.probingServer(), String.valueOf(port),
+        int port = Http.freePort();
+        try (ConfigurableApplicationContext context = run(GuestPrograms.get("probing_server"), String.valueOf(port),
                 "--kvmserver.permissions.allow-listen=127.0.0.1:" + port, "--kvmserver.output.stdout-level=warn")) {
             assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);
             assertThat(Http.get(port, "/")).isEqualTo("hello");
@@ -78,8 +78,8 @@ class KvmServerLoggingTests {
 
     @Test
     void aRequestPastItsTimeLimitIsReportedWithThePropertyName(CapturedOutput output) throws Exception {
-        int port = GuestPrograms.freePort();
-        try (ConfigurableApplicationContext context = run(GuestPrograms.httpServer(), String.valueOf(port),
+        int port = Http.freePort();
+        try (ConfigurableApplicationContext context = run(GuestPrograms.get("http_server"), String.valueOf(port),
                 "--kvmserver.permissions.allow-listen=127.0.0.1:" + port, "--kvmserver.ephemeral=true",
                 "--kvmserver.limits.max-request-time=1s")) {
             assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);

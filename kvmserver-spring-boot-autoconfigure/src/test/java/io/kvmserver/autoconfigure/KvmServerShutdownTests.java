@@ -2,9 +2,9 @@ package io.kvmserver.autoconfigure;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.kvmserver.autoconfigure.testing.GuestPrograms;
-import io.kvmserver.autoconfigure.testing.Http;
-import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.server.KvmServer;
 import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
@@ -18,12 +18,12 @@ class KvmServerShutdownTests {
 
     @Test
     void closingTheContextDrainsWithinTheShutdownPhaseTimeoutAndStopsEveryVm() throws Exception {
-        int port = GuestPrograms.freePort();
+        int port = Http.freePort();
         ConfigurableApplicationContext context = new SpringApplicationBuilder(
                 KvmServerApplicationTests.Application.class)
             .web(WebApplicationType.NONE)
             .properties("spring.main.banner-mode=off", "spring.lifecycle.timeout-per-shutdown-phase=1s",
-                    "kvmserver.program=" + GuestPrograms.httpServer(), "kvmserver.args=" + port,
+                    "kvmserver.program=" + GuestPrograms.get("http_server"), "kvmserver.args=" + port,
                     "kvmserver.ephemeral=true", "kvmserver.threads=2",
                     "kvmserver.permissions.allow-listen=127.0.0.1:" + port, "kvmserver.limits.max-request-time=60s",
                     "kvmserver.limits.max-main-memory=256MB")

@@ -3,9 +3,8 @@ package io.kvmserver.sample;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kvmserver.autoconfigure.KvmServerLifecycle;
-import io.kvmserver.autoconfigure.testing.GuestPrograms;
-import io.kvmserver.autoconfigure.testing.Http;
-import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.RequiresKvm;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -128,7 +127,7 @@ class KubernetesManifestTests {
     @Test
     @RequiresKvm
     void theManifestsEnvironmentConfiguresTheSampleAndItsProbesAnswer() throws Exception {
-        int guest = GuestPrograms.freePort();
+        int guest = Http.freePort();
         String manifestPort = String.valueOf(containerPort("guest"));
         Map<String, Object> variables = new HashMap<>();
         environment().forEach((name, value) -> variables.put(name,

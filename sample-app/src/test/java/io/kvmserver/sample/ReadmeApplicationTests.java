@@ -2,9 +2,8 @@ package io.kvmserver.sample;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.kvmserver.autoconfigure.testing.GuestPrograms;
-import io.kvmserver.autoconfigure.testing.Http;
-import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.RequiresKvm;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,7 +31,7 @@ class ReadmeApplicationTests {
 
     @Test
     void theReadmesConfigurationServes(@TempDir Path dir, CapturedOutput output) throws Exception {
-        int guest = GuestPrograms.freePort();
+        int guest = Http.freePort();
         String yaml = String.join("\n---\n", yamlBlocks("## Spring Boot")).replace("8000", String.valueOf(guest));
         assertThat(yaml).contains("kvmserver:", "management:");
         Path config = Files.writeString(dir.resolve("application.yml"), yaml);

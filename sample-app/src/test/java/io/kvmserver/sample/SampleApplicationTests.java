@@ -3,9 +3,8 @@ package io.kvmserver.sample;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.jayway.jsonpath.JsonPath;
-import io.kvmserver.autoconfigure.testing.GuestPrograms;
-import io.kvmserver.autoconfigure.testing.Http;
-import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.RequiresKvm;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 import org.springframework.boot.SpringApplication;
@@ -24,7 +23,7 @@ class SampleApplicationTests {
 
     @Test
     void theCServerServesIsolatedRequestsAndStopsCleanly(CapturedOutput output) throws Exception {
-        int guest = GuestPrograms.freePort();
+        int guest = Http.freePort();
         try (ConfigurableApplicationContext context = SpringApplication.run(SampleApplication.class,
                 "--server.port=0", "--kvmserver.args=" + guest,
                 "--kvmserver.permissions.allow-listen=127.0.0.1:" + guest)) {
@@ -44,7 +43,7 @@ class SampleApplicationTests {
 
     @Test
     void thePythonProfileServesTheUnmodifiedInterpreterWithoutWarnings(CapturedOutput output) throws Exception {
-        int guest = GuestPrograms.freePort();
+        int guest = Http.freePort();
         try (ConfigurableApplicationContext context = SpringApplication.run(SampleApplication.class,
                 "--spring.profiles.active=python", "--server.port=0",
                 "--kvmserver.args=classpath:guest/hello_server.py," + guest,

@@ -3,9 +3,9 @@ package io.kvmserver.autoconfigure.metrics;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kvmserver.autoconfigure.KvmServerAutoConfiguration;
-import io.kvmserver.autoconfigure.testing.GuestPrograms;
-import io.kvmserver.autoconfigure.testing.Http;
-import io.kvmserver.autoconfigure.testing.RequiresKvm;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.RequiresKvm;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.junit.jupiter.api.Test;
 import org.springframework.boot.autoconfigure.AutoConfigurations;
@@ -25,9 +25,9 @@ class KvmServerMetricsTests {
 
     @Test
     void aScrapeReadsProcAtMostOnceForEveryResidentMemoryGauge() {
-        int port = GuestPrograms.freePort();
+        int port = Http.freePort();
         this.runner
-            .withPropertyValues("kvmserver.program=" + GuestPrograms.httpServer(), "kvmserver.args=" + port,
+            .withPropertyValues("kvmserver.program=" + GuestPrograms.get("http_server"), "kvmserver.args=" + port,
                     "kvmserver.threads=2", "kvmserver.permissions.allow-listen=127.0.0.1:" + port,
                     "kvmserver.limits.max-main-memory=256MB")
             .run((context) -> {

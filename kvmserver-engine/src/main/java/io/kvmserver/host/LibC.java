@@ -1,4 +1,4 @@
-package io.kvmserver.kvm;
+package io.kvmserver.host;
 
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Native;

@@ -1,4 +1,4 @@
-package io.kvmserver.linux;
+package io.kvmserver.host;
 
 /** {@code open(2)} and {@code fcntl(2)} flag values on x86-64. */
 public final class OpenFlags {

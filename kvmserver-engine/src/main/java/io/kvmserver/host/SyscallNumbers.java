@@ -1,4 +1,4 @@
-package io.kvmserver.linux;
+package io.kvmserver.host;
 
 /**
  * x86-64 Linux system call numbers, generated from {@code asm/unistd_64.h}.

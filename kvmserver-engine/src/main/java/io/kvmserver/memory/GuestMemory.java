@@ -1,9 +1,10 @@
-package io.kvmserver.vm;
+package io.kvmserver.memory;
 
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Pointer;
-import io.kvmserver.kvm.KvmException;
-import io.kvmserver.kvm.LibC;
+import io.kvmserver.host.HostCallException;
+import io.kvmserver.host.LibC;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * Guest physical memory: one {@code memfd} mapped into the host, whose offsets are guest
@@ -20,6 +21,8 @@ import io.kvmserver.kvm.LibC;
  * (KVM's dirty log only sees the guest's own writes).
  */
 public final class GuestMemory implements AutoCloseable {
+
+    private final AtomicBoolean closed = new AtomicBoolean();
 
     private final int memfd;
     private final boolean ownsMemfd;
@@ -56,7 +59,7 @@ public final class GuestMemory implements AutoCloseable {
             this.hostBase = LibC.mmap(0, size, LibC.PROT_READ | LibC.PROT_WRITE,
                     mapFlags | LibC.MAP_NORESERVE, memfd, 0);
         } catch (LastErrorException e) {
-            throw new KvmException("cannot map " + (size >> 20) + " MiB of guest memory", e.getErrorCode());
+            throw new HostCallException("cannot map " + (size >> 20) + " MiB of guest memory", e.getErrorCode());
         }
         this.base = new Pointer(hostBase);
     }
@@ -67,14 +70,14 @@ public final class GuestMemory implements AutoCloseable {
         try {
             fd = LibC.memfd_create(name, LibC.MFD_CLOEXEC);
         } catch (LastErrorException e) {
-            throw new KvmException("memfd_create failed", e.getErrorCode());
+            throw new HostCallException("memfd_create failed", e.getErrorCode());
         }
         try {
             LibC.ftruncate(fd, size);
             return new GuestMemory(fd, true, size, LibC.MAP_SHARED);
         } catch (LastErrorException e) {
             LibC.close(fd);
-            throw new KvmException("cannot size guest memory to " + (size >> 20) + " MiB", e.getErrorCode());
+            throw new HostCallException("cannot size guest memory to " + (size >> 20) + " MiB", e.getErrorCode());
         } catch (RuntimeException e) {
             LibC.close(fd);
             throw e;
@@ -252,7 +255,7 @@ public final class GuestMemory implements AutoCloseable {
         try {
             LibC.madvise(hostBase + address, length, LibC.MADV_DONTNEED);
         } catch (LastErrorException e) {
-            throw new KvmException("madvise(MADV_DONTNEED) failed", e.getErrorCode());
+            throw new HostCallException("madvise(MADV_DONTNEED) failed", e.getErrorCode());
         }
     }
 
@@ -281,7 +284,7 @@ public final class GuestMemory implements AutoCloseable {
             LibC.mprotect(hostBase + address, length, LibC.PROT_READ);
             LibC.mprotect(hostBase + address, length, LibC.PROT_READ | LibC.PROT_WRITE);
         } catch (LastErrorException e) {
-            throw new KvmException("mprotect of guest memory failed", e.getErrorCode());
+            throw new HostCallException("mprotect of guest memory failed", e.getErrorCode());
         }
     }
 
@@ -290,7 +293,11 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     @Override
+    /** Unmaps the memory (and closes the memfd it owns); idempotent. */
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
         LibC.munmap(hostBase, size);
         if (ownsMemfd) {
             LibC.close(memfd);

@@ -1,4 +1,4 @@
-package io.kvmserver.linux;
+package io.kvmserver.host;
 
 /** Linux errno values (from {@code asm-generic/errno*.h}); handlers return them negated. */
 public final class Errno {
