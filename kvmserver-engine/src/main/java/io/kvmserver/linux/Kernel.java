@@ -18,6 +18,7 @@ public final class Kernel implements AutoCloseable {
     private final List<String> environment;
     private final Denials denials;
     private final ServedEndpoints served = new ServedEndpoints();
+    private final RouteSocket route;
 
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
             String programHostPath, List<String> environment) {
@@ -27,6 +28,13 @@ public final class Kernel implements AutoCloseable {
     /** @param denials where denials are recorded, with the naming and verbosity of the configuration */
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
             String programHostPath, List<String> environment, Denials denials) {
+        this(table, fileSystem, network, console, programHostPath, environment, denials, null);
+    }
+
+    /** @param route the address the engine serves privately, or null (see {@link RouteSocket}) */
+    public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
+            String programHostPath, List<String> environment, Denials denials, RouteSocket route) {
+        this.route = route;
         this.denials = denials;
         this.table = table;
         this.fileSystem = fileSystem;
@@ -54,6 +62,11 @@ public final class Kernel implements AutoCloseable {
         return served;
     }
 
+    /** The route address, served privately, or null when the program's listener is served on the network. */
+    public RouteSocket route() {
+        return route;
+    }
+
     public NetworkPolicy network() {
         return network;
     }
@@ -68,6 +81,9 @@ public final class Kernel implements AutoCloseable {
     public void close() {
         console.close();
         fileSystem.close();
+        if (route != null) {
+            route.close();
+        }
     }
 
     public String programHostPath() {

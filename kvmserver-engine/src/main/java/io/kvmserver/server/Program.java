@@ -12,6 +12,7 @@ import io.kvmserver.linux.FdTable;
 import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.linux.HostFile;
 import io.kvmserver.linux.Kernel;
+import io.kvmserver.linux.RouteSocket;
 import io.kvmserver.host.OpenFlags;
 import io.kvmserver.linux.SyscallTable;
 import io.kvmserver.sandbox.EnvironmentPolicy;
@@ -69,8 +70,10 @@ public final class Program implements AutoCloseable {
         }
         FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable));
         List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
-        Kernel kernel = new Kernel(SyscallTable.standard(), policy, new NetworkPolicy(options), console,
-                path.toString(), env, new Denials(options.naming(), options.verbose()));
+        NetworkPolicy network = new NetworkPolicy(options);
+        RouteSocket route = options.routeAddress().isEmpty() ? null : RouteSocket.create(options.routeAddress());
+        Kernel kernel = new Kernel(SyscallTable.standard(), policy, network, console, path.toString(), env,
+                new Denials(options.naming(), options.verbose()), route);
         List<String> argv = new ArrayList<>();
         argv.add(options.program());
         argv.addAll(options.args());
