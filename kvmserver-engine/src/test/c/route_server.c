@@ -5,6 +5,8 @@
  *   /names         the TCP names it sees: the listener's and the connection's getsockname and
  *                  getpeername, SO_DOMAIN, and TCP_NODELAY after setting it on the connection
  *   /rebind        binds a new socket to the listener's own address, answers the errno (98: in use)
+ *   /reach/PATH    tries to connect a unix socket to /PATH, to open /PATH's directory and to bind a
+ *                  unix socket next to it; answers the three errnos (0 for success)
  *   /headers       answers the request's head (request line and headers) as its body
  *   /echo          streams the request body (Content-Length) back as it reads it
  *   /upload        reads the request body (Content-Length), answers its length and byte sum
@@ -23,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static long counter;
@@ -115,6 +120,24 @@ static void handle(int fd) {
         int rc = bind(s, (struct sockaddr *) &bound, sizeof bound);
         snprintf(body, sizeof body, "rebind=%d", rc == 0 ? 0 : errno);
         close(s);
+        respond(fd, 200, "", body);
+    } else if (strncmp(path, "/reach/", 7) == 0) {
+        struct sockaddr_un target = {.sun_family = AF_UNIX};
+        snprintf(target.sun_path, sizeof target.sun_path, "%s", path + 6);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        int connected = connect(s, (struct sockaddr *) &target, sizeof target) == 0 ? 0 : errno;
+        close(s);
+        char dir[256];
+        snprintf(dir, sizeof dir, "%s", path + 6);
+        int opened = open(dirname(dir), O_RDONLY | O_DIRECTORY);
+        int open_errno = opened >= 0 ? 0 : errno;
+        if (opened >= 0) close(opened);
+        struct sockaddr_un mine = {.sun_family = AF_UNIX};
+        snprintf(mine.sun_path, sizeof mine.sun_path, "%s/c1", dir);
+        s = socket(AF_UNIX, SOCK_STREAM, 0);
+        int bound = bind(s, (struct sockaddr *) &mine, sizeof mine) == 0 ? 0 : errno;
+        close(s);
+        snprintf(body, sizeof body, "connect=%d open=%d bind=%d", connected, open_errno, bound);
         respond(fd, 200, "", body);
     } else if (strcmp(path, "/headers") == 0) {
         buf[head] = 0;

@@ -68,10 +68,11 @@ public final class Program implements AutoCloseable {
                         + " is not a position-independent, self-contained loader");
             }
         }
-        FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable));
+        RouteSocket route = options.routeAddress().isEmpty() ? null : RouteSocket.create(options.routeAddress());
+        FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable),
+                route == null ? List.of() : List.of(route.directory()));
         List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
         NetworkPolicy network = new NetworkPolicy(options);
-        RouteSocket route = options.routeAddress().isEmpty() ? null : RouteSocket.create(options.routeAddress());
         Kernel kernel = new Kernel(SyscallTable.standard(), policy, network, console, path.toString(), env,
                 new Denials(options.naming(), options.verbose()), route);
         List<String> argv = new ArrayList<>();

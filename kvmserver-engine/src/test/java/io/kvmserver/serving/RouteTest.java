@@ -90,6 +90,21 @@ class RouteTest {
         }
     }
 
+    /**
+     * The socket's directory is never the guest's, not even with every permission: a request
+     * cannot connect to the route socket (and be served, uncounted, by another VM), list the
+     * directory, or bind a name there that a routed client could be taken for.
+     */
+    @Test
+    void noGuestReachesTheRouteSocketsDirectoryWhateverItMay() throws Exception {
+        int port = Http.freePort();
+        try (KvmServer server = start(port, b -> b.allowAll(true))) {
+            String reach = exchange(server.route(), "/reach" + server.route().socket()).body();
+            assertThat(reach).isEqualTo("connect=2 open=2 bind=2"); // ENOENT, as for what does not exist
+            assertThat(exchange(server.route(), "/counter").body()).isEqualTo("counter=1");
+        }
+    }
+
     @Test
     void aRequestThatCrashesOrRunsPastItsLimitIsReportedAsSuch() throws Exception {
         int port = Http.freePort();
