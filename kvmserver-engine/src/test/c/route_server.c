@@ -91,6 +91,8 @@ static void handle(int fd) {
     int head = read_head(fd, buf, 8192, &extra);
     char path[256] = "/";
     sscanf(buf, "%*s %255s", path);
+    char *query = strchr(path, '?');
+    if (query) *query = 0; /* paths are matched without their query */
     char body[1024];
     if (strcmp(path, "/counter") == 0) {
         snprintf(body, sizeof body, "counter=%ld", ++counter);
