@@ -143,6 +143,19 @@ class RouteTest {
     }
 
     @Test
+    void withoutEphemeralModeAVmKeepsItsStateAndReportsEachConnectionWithoutAReset() throws Exception {
+        int port = Http.freePort();
+        try (KvmServer server = start(port, b -> b.threads(1).ephemeral(false))) {
+            for (int i = 1; i <= 3; i++) {
+                Exchange e = exchange(server.route(), "/counter");
+                assertThat(e.body()).isEqualTo("counter=" + i);
+                assertThat(e.report().outcome()).isEqualTo(ServerStats.Outcome.OK);
+                assertThat(e.report().resetPages()).isZero();
+            }
+        }
+    }
+
+    @Test
     void otherClientsOfTheSocketAreServedAndWarmupGoesThroughIt() throws Exception {
         int port = Http.freePort();
         try (KvmServer server = start(port, b -> b.warmup(2).warmupPath("/counter"))) {

@@ -24,7 +24,7 @@ final class KvmServerNames {
         }
         List<String> names = new ArrayList<>();
         for (String name : servers(binder).keySet()) {
-            if (binder.bind("kvmserver.servers." + name + ".enabled", Boolean.class).orElse(true)) {
+            if (binder.bind("kvmserver.servers[" + name + "].enabled", Boolean.class).orElse(true)) {
                 names.add(name);
             }
         }

@@ -170,6 +170,10 @@ public abstract class KvmServerSettings {
                             + " example 127.0.0.1:8000) when " + naming.property("route.paths") + " is set",
                     null);
         }
+        if (this.route.getMaxWait().isNegative()) {
+            throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.max-wait"),
+                    naming.property("route.max-wait") + " must not be negative, got " + this.route.getMaxWait(), null);
+        }
         for (String path : this.route.getPaths()) {
             if (!path.startsWith("/")) {
                 throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.paths"),

@@ -23,7 +23,7 @@ class OnKvmServerRouteCondition extends SpringBootCondition {
         Map<String, Object> servers = binder.bind("kvmserver.servers", Bindable.mapOf(String.class, Object.class))
             .orElse(Map.of());
         for (String name : servers.keySet()) {
-            if (!paths(binder, "kvmserver.servers." + name + ".route.paths").isEmpty()) {
+            if (!paths(binder, "kvmserver.servers[" + name + "].route.paths").isEmpty()) {
                 return ConditionOutcome.match(message.because("kvmserver.servers." + name + ".route.paths is set"));
             }
         }
