@@ -8,7 +8,7 @@
 # Knobs (environment): REQUESTS (5000 per server configuration), WARMUP (1000), RUNS (200 hello
 # runs), CLI_RUNS (10), LOOP_CALLS (20000 getppid calls in the VM), CLOCK_CALLS (1000000
 # clock_gettime calls), PIN_CPU (0), UNPINNED (1: also run the server benchmark without taskset),
-# SKIP_BUILD (0), KVMSERVER_MVN_LOCK.
+# SKIP_BUILD (0), ROUTES (1: also the routes benchmark on the sample application), KVMSERVER_MVN_LOCK.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -38,9 +38,14 @@ BENCH="$ROOT/kvmserver-benchmarks"
 GUEST="$BENCH/target/guest"
 
 cd "$ROOT"
+ROUTES="${ROUTES:-1}"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "run.sh: building kvmserver-engine and kvmserver-benchmarks ..." >&2
   mvn -q -B -o package -pl kvmserver-engine,kvmserver-benchmarks -Dmaven.test.skip=true >&2
+  if [ "$ROUTES" = 1 ]; then
+    echo "run.sh: building the sample application ..." >&2
+    mvn -q -B -o package -pl sample-app -am -Dmaven.test.skip=true >&2
+  fi
 fi
 
 echo "run.sh: compiling the guest programs ..." >&2
@@ -87,5 +92,11 @@ if [ "$UNPINNED" = 1 ]; then
     --requests "$REQUESTS" --warmup "$WARMUP" --max-seconds 60 \
     --configs native,native-c,t1,e1,e2,e4 \
     --title "unpinned: scheduler's choice of the $(nproc) CPUs"
+fi
+if [ "$ROUTES" = 1 ]; then
+  echo "## Routes: what the application adds (one request per new connection)"
+  "${PIN[@]}" "${JAVA[@]}" io.kvmserver.benchmarks.RouteBenchmarks \
+    --app "$ROOT/sample-app/target/sample-app.jar" --requests "$REQUESTS" --warmup "$WARMUP" --max-seconds 60 \
+    --title "pinned: client, application and request VMs on CPU $PIN_CPU (taskset -c $PIN_CPU)"
 fi
 echo "- load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

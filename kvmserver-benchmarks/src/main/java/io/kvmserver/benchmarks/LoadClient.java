@@ -2,6 +2,8 @@ package io.kvmserver.benchmarks;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -9,15 +11,24 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The load generator: sequential HTTP/1.1 GETs on loopback, each on a new TCP connection
- * (connect, send the request, read the response to EOF), timed from before {@code connect} to
- * the end of the response (EOF). Bounded by a request count and a total time, so it always stops
- * by itself. Blocking sockets, one request in flight, no pipelining, no connection reuse.
+ * The load generator: sequential HTTP/1.1 GETs on loopback, each on a new TCP connection, or a
+ * new unix socket connection (connect, send the request, read the response to EOF), timed from
+ * before {@code connect} to the end of the response (EOF). Bounded by a request count and a total
+ * time, so it always stops by itself. Blocking sockets, one request in flight, no pipelining, no
+ * connection reuse.
  */
 final class LoadClient {
 
-    /** What a run measured: latencies of the successful requests, and how many failed. */
-    record Result(Latencies latencies, int ok, int failed, double seconds, String firstFailure) {
+    /**
+     * What a run measured: latencies of the successful requests, and how many failed.
+     *
+     * @param raw the successful requests' durations in nanoseconds, sorted (empty when not kept)
+     */
+    record Result(Latencies latencies, int ok, int failed, double seconds, String firstFailure, long[] raw) {
+
+        Result(Latencies latencies, int ok, int failed, double seconds, String firstFailure) {
+            this(latencies, ok, failed, seconds, firstFailure, new long[0]);
+        }
     }
 
     /** Called between two requests, outside the timed interval (the no-tail variant waits here). */
@@ -28,21 +39,31 @@ final class LoadClient {
         void afterRequest(int completed);
     }
 
-    private static final byte[] REQUEST = ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            .getBytes(StandardCharsets.US_ASCII);
-    private static final byte[] EXPECTED_BODY = "hello".getBytes(StandardCharsets.US_ASCII);
-
-    private final InetSocketAddress address;
     private static final long REQUEST_TIMEOUT_NANOS = 10_000_000_000L;
 
+    private final SocketAddress address;
+    private final byte[] expectedBody;
     private final byte[] buffer = new byte[4096];
-    private final ByteBuffer request = ByteBuffer.allocateDirect(REQUEST.length).put(REQUEST);
+    private final ByteBuffer request;
     private final ByteBuffer response = ByteBuffer.allocateDirect(4096);
     private volatile SocketChannel current;
     private volatile long currentDeadline;
 
+    /** {@code GET /} on 127.0.0.1:{@code port}, expecting the body {@code hello}. */
     LoadClient(int port) {
-        this.address = new InetSocketAddress("127.0.0.1", port);
+        this(new InetSocketAddress("127.0.0.1", port), "/", "hello");
+    }
+
+    /**
+     * {@code GET path} on {@code address} (an {@link InetSocketAddress} or a
+     * {@link java.net.UnixDomainSocketAddress}), expecting a 200 whose body ends with {@code expectedBody}.
+     */
+    LoadClient(SocketAddress address, String path, String expectedBody) {
+        this.address = address;
+        this.expectedBody = expectedBody.getBytes(StandardCharsets.US_ASCII);
+        byte[] line = ("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII);
+        this.request = ByteBuffer.allocateDirect(line.length).put(line);
         Thread watchdog = new Thread(this::watch, "load-client-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();
@@ -70,7 +91,8 @@ final class LoadClient {
             }
             pause.afterRequest(i + 1);
         }
-        return new Result(Latencies.of(nanos, ok), ok, failed, (System.nanoTime() - start) / 1e9, firstFailure);
+        return new Result(Latencies.of(nanos, ok), ok, failed, (System.nanoTime() - start) / 1e9, firstFailure,
+                java.util.Arrays.copyOf(nanos, ok));
     }
 
     /**
@@ -81,10 +103,13 @@ final class LoadClient {
      */
     String request() {
         int total = 0;
-        try (SocketChannel ch = SocketChannel.open()) {
+        boolean tcp = address instanceof InetSocketAddress;
+        try (SocketChannel ch = tcp ? SocketChannel.open() : SocketChannel.open(StandardProtocolFamily.UNIX)) {
             current = ch;
             currentDeadline = System.nanoTime() + REQUEST_TIMEOUT_NANOS;
-            ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            if (tcp) {
+                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            }
             ch.connect(address);
             request.clear();
             while (request.hasRemaining()) {
@@ -123,18 +148,19 @@ final class LoadClient {
         }
     }
 
-    private static String check(byte[] b, int length) {
+    private String check(byte[] b, int length) {
+        byte[] expected = expectedBody;
         String head = "HTTP/1.1 200 ";
         for (int i = 0; i < head.length(); i++) {
             if (i >= length || b[i] != head.charAt(i)) {
                 return "unexpected response: " + new String(b, 0, Math.min(length, 80), StandardCharsets.US_ASCII);
             }
         }
-        if (length < EXPECTED_BODY.length) {
+        if (length < expected.length) {
             return "short response";
         }
-        for (int i = 0; i < EXPECTED_BODY.length; i++) {
-            if (b[length - EXPECTED_BODY.length + i] != EXPECTED_BODY[i]) {
+        for (int i = 0; i < expected.length; i++) {
+            if (b[length - expected.length + i] != expected[i]) {
                 return "unexpected body: " + new String(b, 0, length, StandardCharsets.US_ASCII);
             }
         }

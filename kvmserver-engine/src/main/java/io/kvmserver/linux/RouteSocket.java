@@ -89,18 +89,26 @@ public final class RouteSocket implements AutoCloseable {
         return new RouteSocket(address, hosts, hostPort.port(), privateDirectory());
     }
 
-    /** A new directory only this user may enter, short enough for the socket paths made in it. */
+    /**
+     * A new directory only this user may enter, short enough for the socket paths made in it: in
+     * {@code /dev/shm} when it is there (a memory file system: binding a client's name there costs
+     * no disk metadata), else in the temporary directory.
+     */
     private static Path privateDirectory() {
-        for (String parent : new String[] {System.getProperty("java.io.tmpdir"), "/tmp"}) {
+        for (String parent : new String[] {"/dev/shm", System.getProperty("java.io.tmpdir"), "/tmp"}) {
             Path base = Path.of(parent);
             // "kvmserver-route-" and the random part createTempDirectory adds, then "/" and a name.
-            if (base.toString().length() + 40 + 1 + CLIENT_NAME_MAX >= UNIX_PATH_MAX || !Files.isDirectory(base)) {
+            if (base.toString().length() + 40 + 1 + CLIENT_NAME_MAX >= UNIX_PATH_MAX || !Files.isDirectory(base)
+                    || !Files.isWritable(base)) {
                 continue;
             }
             try {
                 return Files.createTempDirectory(base, "kvmserver-route-",
                         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             } catch (IOException e) {
+                if (parent.startsWith("/dev/")) {
+                    continue;
+                }
                 throw new UncheckedIOException("cannot create the private directory of the route socket in " + base, e);
             }
         }

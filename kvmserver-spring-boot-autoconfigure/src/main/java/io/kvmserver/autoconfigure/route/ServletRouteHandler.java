@@ -67,9 +67,14 @@ final class ServletRouteHandler {
             exchange.admit();
             Connection connection = connect(exchange);
             InputStreamResponseListener listener = new InputStreamResponseListener();
-            // Sending reads the client's body with blocking reads: on the client's threads, so that this
-            // one is free to stream the answer while the body still comes in.
-            this.routes.client().getExecutor().execute(() -> connection.send(exchange.request(), listener));
+            if (body == null) {
+                connection.send(exchange.request(), listener);
+            }
+            else {
+                // Sending reads the client's body with blocking reads: on the client's threads, so that
+                // this one is free to stream the answer while the body still comes in.
+                this.routes.client().getExecutor().execute(() -> connection.send(exchange.request(), listener));
+            }
             Response answer;
             try {
                 answer = listener.get(this.server.timeout().toMillis(), TimeUnit.MILLISECONDS);
