@@ -104,7 +104,8 @@ public final class RouteBenchmarks {
 
     /** Waits until the application has started; returns the route's unix socket from its log. */
     private static Path awaitStart(Process process) throws IOException {
-        BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
+        BufferedReader out = new BufferedReader(
+                new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
         Path socket = null;
         String line;
         while ((line = out.readLine()) != null) {
@@ -136,9 +137,9 @@ public final class RouteBenchmarks {
 
     /** Requests served by the application's request VMs so far, from its Actuator endpoint. */
     private static long vmRequests(int port) throws Exception {
+        URI endpoint = URI.create("http://127.0.0.1:" + port + "/actuator/kvmserver/default");
         String json = HttpClient.newHttpClient()
-            .send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/actuator/kvmserver/default")).build(),
-                    HttpResponse.BodyHandlers.ofString())
+            .send(HttpRequest.newBuilder(endpoint).build(), HttpResponse.BodyHandlers.ofString())
             .body();
         Matcher m = Pattern.compile("\"stats\":\\{\"requests\":(\\d+)").matcher(json);
         return m.find() ? Long.parseLong(m.group(1)) : -1;

@@ -506,8 +506,8 @@ public record KvmServerOptions(
         public KvmServerOptions build() {
             return new KvmServerOptions(program, args, cwd, env, threads, ephemeral, warmup, warmupPath, verbose,
                     printConfig, allowAll, allowRead, allowWrite, allowEnv, allowNet, allowConnect, allowListen,
-                    routeAddress, volumes, maxBootTime, maxRequestTime, maxMainMemory, maxAddressSpace, maxRequestMemory,
-                    limitRequestMemory, ephemeralKeepWorkingMemory, naming);
+                    routeAddress, volumes, maxBootTime, maxRequestTime, maxMainMemory, maxAddressSpace,
+                    maxRequestMemory, limitRequestMemory, ephemeralKeepWorkingMemory, naming);
         }
     }
 }

@@ -106,7 +106,8 @@ class KvmServerOptionsTest {
                         + " listen rule names a local address"),
                 bad(b -> b.routeAddress("example.com:8000"), "--route-address: 'example.com:8000' must be the local"
                         + " address and port the program listens on"),
-                bad(b -> b.routeAddress("127.0.0.1"), "--route-address: '127.0.0.1' must be the local address and port"),
+                bad(b -> b.routeAddress("127.0.0.1"),
+                        "--route-address: '127.0.0.1' must be the local address and port"),
                 bad(b -> b.routeAddress("127.0.0.1:x"), "--route-address: '127.0.0.1:x': port 'x'"),
                 bad(b -> b.allowConnect(List.of("exa mple.com:80")), "--allow-connect: 'exa mple.com:80': 'exa mple.com'"
                         + " is neither an address nor a host name"),
@@ -175,7 +176,8 @@ class KvmServerOptionsTest {
     void describeWritesEveryKeyAsToml() {
         KvmServerOptions o = valid().args(List.of("-c", "print(\"hi\")")).env(List.of("A=1")).threads(2)
                 .ephemeral(true).allowRead(List.of("/usr", "/etc/ssl")).allowEnv(List.of("API_*"))
-                .allowListen(List.of("[::1]:8000")).routeAddress("127.0.0.1:9000").volumes(List.of(new Volume("/srv/data", "/data", true)))
+                .allowListen(List.of("[::1]:8000")).routeAddress("127.0.0.1:9000")
+                .volumes(List.of(new Volume("/srv/data", "/data", true)))
                 .maxBootTime(Duration.ofMillis(2500)).maxRequestTime(Duration.ofSeconds(8))
                 .maxMainMemory(1024 * MIB).ephemeralKeepWorkingMemory(false).printConfig(true).build();
 

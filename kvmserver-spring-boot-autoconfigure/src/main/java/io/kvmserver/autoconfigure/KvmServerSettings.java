@@ -164,7 +164,8 @@ public abstract class KvmServerSettings {
      */
     void validate(ServerNaming naming) {
         toOptions(this.program, this.args, List.of(), naming).build();
-        if (!this.route.getPaths().isEmpty() && (this.route.getAddress() == null || this.route.getAddress().isEmpty())) {
+        boolean noAddress = this.route.getAddress() == null || this.route.getAddress().isEmpty();
+        if (!this.route.getPaths().isEmpty() && noAddress) {
             throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.nameOf(Option.ROUTE_ADDRESS),
                     naming.nameOf(Option.ROUTE_ADDRESS) + " must be set to the address the program listens on (for"
                             + " example 127.0.0.1:8000) when " + naming.property("route.paths") + " is set",

@@ -231,7 +231,7 @@ class KvmServerPropertiesTests {
             "kvmserver.limits.max-main-memory=1500KB | kvmserver.limits.max-main-memory must be a whole number of MiB",
             "kvmserver.limits.max-main-memory=200GB | kvmserver.limits.max-main-memory (204800 MiB) must not exceed kvmserver.limits.max-address-space",
             "kvmserver.limits.max-request-memory=0 | kvmserver.limits.max-request-memory must be at least 1 MiB",
-            "kvmserver.route.address=example.com:80 | kvmserver.route.address: 'example.com:80' must be the local address and port the program listens on",
+            "kvmserver.route.address=example.com:80 | kvmserver.route.address: 'example.com:80' must be the local address",
             "kvmserver.route.max-wait=-1s | kvmserver.route.max-wait must not be negative" })
     void invalidValuesAreReportedWithThePropertyName(String property, String message) {
         List<String> values = new java.util.ArrayList<>(List.of(property));

@@ -139,7 +139,8 @@ public class KvmServerEndpoint {
      * been running (requestMillis)
      */
     public record KvmServerDescriptor(String program, String state, boolean running, String listenAddress,
-            String routeAddress, OptionsDescriptor options, StatsDescriptor stats, Map<String, Long> syscalls, List<VmState> vms) {
+            String routeAddress, OptionsDescriptor options, StatsDescriptor stats, Map<String, Long> syscalls,
+            List<VmState> vms) {
     }
 
     /**

@@ -3,6 +3,8 @@ package io.kvmserver.autoconfigure.route;
 import io.kvmserver.autoconfigure.KvmServerAutoConfiguration;
 import io.kvmserver.autoconfigure.KvmServerLifecycle;
 import io.micrometer.observation.ObservationRegistry;
+import java.util.List;
+import java.util.function.BiConsumer;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
@@ -47,14 +49,13 @@ public final class KvmServerRouteAutoConfiguration {
 
         @Bean
         RouteMappings kvmServerRouteMappings(KvmServerRoutes routes,
-                @Qualifier("requestMappingHandlerMapping") org.springframework.web.servlet.mvc.method.annotation.RequestMappingHandlerMapping mapping) {
-            for (RoutedServer server : routes.servers()) {
-                mapping.registerMapping(org.springframework.web.servlet.mvc.method.RequestMappingInfo
-                    .paths(server.paths().toArray(String[]::new))
-                    .options(mapping.getBuilderConfiguration())
-                    .build(), new ServletRouteHandler(routes, server), ServletRouteHandler.HANDLE);
-            }
-            return new RouteMappings(routes.servers().stream().flatMap((server) -> server.paths().stream()).toList());
+                @Qualifier("requestMappingHandlerMapping")
+                org.springframework.web.servlet.mvc.method.annotation.RequestMappingHandlerMapping mapping) {
+            return RouteMappings.register(routes, (paths, server) -> mapping.registerMapping(
+                    org.springframework.web.servlet.mvc.method.RequestMappingInfo.paths(paths)
+                        .options(mapping.getBuilderConfiguration())
+                        .build(),
+                    new ServletRouteHandler(routes, server), ServletRouteHandler.HANDLE));
         }
 
     }
@@ -66,27 +67,34 @@ public final class KvmServerRouteAutoConfiguration {
 
         @Bean
         RouteMappings kvmServerRouteMappings(KvmServerRoutes routes,
-                @Qualifier("requestMappingHandlerMapping") org.springframework.web.reactive.result.method.annotation.RequestMappingHandlerMapping mapping) {
+                @Qualifier("requestMappingHandlerMapping")
+                org.springframework.web.reactive.result.method.annotation.RequestMappingHandlerMapping mapping) {
             org.springframework.web.reactive.result.method.RequestMappingInfo.BuilderConfiguration options =
                     new org.springframework.web.reactive.result.method.RequestMappingInfo.BuilderConfiguration();
             options.setPatternParser(mapping.getPathPatternParser());
-            for (RoutedServer server : routes.servers()) {
-                mapping.registerMapping(org.springframework.web.reactive.result.method.RequestMappingInfo
-                    .paths(server.paths().toArray(String[]::new))
-                    .options(options)
-                    .build(), new ReactiveRouteHandler(routes, server), ReactiveRouteHandler.HANDLE);
-            }
-            return new RouteMappings(routes.servers().stream().flatMap((server) -> server.paths().stream()).toList());
+            return RouteMappings.register(routes, (paths, server) -> mapping.registerMapping(
+                    org.springframework.web.reactive.result.method.RequestMappingInfo.paths(paths)
+                        .options(options)
+                        .build(),
+                    new ReactiveRouteHandler(routes, server), ReactiveRouteHandler.HANDLE));
         }
 
     }
 
     /**
-     * The path patterns mapped to routes, in the application's request mappings.
+     * The path patterns mapped to routes, in the application's request mappings: each route is a
+     * request mapping of the application, registered like a controller's handler method.
      *
      * @param paths every route's patterns
      */
-    public record RouteMappings(java.util.List<String> paths) {
+    public record RouteMappings(List<String> paths) {
+
+        /** Maps each server's patterns with {@code register}, which the web stack provides. */
+        static RouteMappings register(KvmServerRoutes routes, BiConsumer<String[], RoutedServer> register) {
+            routes.servers().forEach((server) -> register.accept(server.paths().toArray(String[]::new), server));
+            return new RouteMappings(routes.servers().stream().flatMap((server) -> server.paths().stream()).toList());
+        }
+
     }
 
     /** Routes need a web application to receive requests: a configuration that has none is a mistake. */

@@ -31,10 +31,12 @@ import reactor.core.scheduler.Schedulers;
 /**
  * Spring WebFlux's side of a route: forwards the request to a request VM of the server and
  * streams the program's answer back, with back pressure both ways (one buffer in flight each
- * way). It is mapped as a handler method of the application's {@code RequestMappingHandlerMapping},
- * like a controller's, so that {@code @ControllerAdvice} exception handlers apply to routes. Waiting for a free request VM, and for the report of a VM that gave no answer, happens on
- * the bounded elastic scheduler, never on an event loop. A failure before the answer began is a
- * {@link KvmServerRouteException}, which WebFlux's error handling turns into the response.
+ * way). It is mapped as a handler method of the application's
+ * {@code RequestMappingHandlerMapping}, like a controller's, so that {@code @ControllerAdvice}
+ * exception handlers apply to routes. Waiting for a free request VM, and for the report of a VM
+ * that gave no answer, happens on the bounded elastic scheduler, never on an event loop. A
+ * failure before the answer began is a {@link KvmServerRouteException}, which WebFlux's error
+ * handling turns into the response.
  */
 final class ReactiveRouteHandler {
 
@@ -129,7 +131,8 @@ final class ReactiveRouteHandler {
     private static ForwardedHeaders.Incoming incoming(ServerHttpRequest request) {
         String remote = (request.getRemoteAddress() != null && request.getRemoteAddress().getAddress() != null)
                 ? request.getRemoteAddress().getAddress().getHostAddress() : "unknown";
-        int port = (request.getLocalAddress() != null) ? request.getLocalAddress().getPort() : request.getURI().getPort();
+        int port = (request.getLocalAddress() != null) ? request.getLocalAddress().getPort()
+                : request.getURI().getPort();
         return new ForwardedHeaders.Incoming(request.getMethod().name(), request.getURI().getRawPath(),
                 request.getURI().getRawQuery(), request.getHeaders(), remote, request.getURI().getScheme(), port);
     }

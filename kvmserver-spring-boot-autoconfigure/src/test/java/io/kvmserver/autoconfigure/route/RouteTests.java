@@ -86,7 +86,9 @@ abstract class RouteTests {
             assertThat(response.body()).as("request %d", i).isEqualTo("counter=1");
         }
         assertThat(this.client.get("/spring").body()).as("a controller beside the routes").isEqualTo("from Spring");
-        RouteClient.waitFor(() -> this.observed.contexts.stream().filter((c) -> c.getPath().equals("/counter")).count() >= 5);
+        RouteClient.waitFor(() -> this.observed.contexts.stream()
+            .filter((c) -> c.getPath().equals("/counter"))
+            .count() >= 5);
         KvmServerRouteObservationContext context = this.observed.contexts.stream()
             .filter((c) -> c.getPath().equals("/counter") && c.getReport() != null)
             .findFirst()
@@ -168,7 +170,8 @@ abstract class RouteTests {
         HttpResponse<String> busy = this.client.get("/counter");
         assertThat(busy.statusCode()).isEqualTo(503);
         assertThat(busy.headers().firstValue("Retry-After")).hasValue("1");
-        assertThat(busy.body()).startsWith("advised busy: no request VM of the kvmserver default was free within 300 ms");
+        assertThat(busy.body())
+            .startsWith("advised busy: no request VM of the kvmserver default was free within 300 ms");
         assertThat(first.get().statusCode()).isEqualTo(504);
         assertThat(second.get().statusCode()).isEqualTo(504);
         assertThat(this.client.get("/counter").body()).isEqualTo("counter=1");
