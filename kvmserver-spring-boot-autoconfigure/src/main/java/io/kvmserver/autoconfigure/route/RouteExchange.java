@@ -45,6 +45,8 @@ final class RouteExchange {
 
     private volatile boolean followed;
 
+    private volatile Connection connection;
+
     /**
      * Builds the request for the program and starts observing.
      * @param body the request's body, or null when it has none
@@ -108,6 +110,7 @@ final class RouteExchange {
     CompletableFuture<Connection> connect() {
         this.request.transport(this.connections.transport);
         return this.routes.client().resolveDestination(this.request).newConnection().thenApply((connection) -> {
+            this.connection = connection;
             this.admission.follow(connection.getLocalSocketAddress());
             this.followed = true;
             return connection;
@@ -165,6 +168,10 @@ final class RouteExchange {
      * stops the observation when the VM's report comes (on the route's threads, never the VM's).
      */
     void finish(int status, Throwable error) {
+        Connection used = this.connection;
+        if (used != null) {
+            used.close(); // whatever the program answered, its connection ends with the request
+        }
         this.context.setStatus(status);
         if (error != null) {
             this.observation.error(error);
