@@ -2,6 +2,7 @@ package io.kvmserver.autoconfigure.route;
 
 import io.kvmserver.autoconfigure.KvmServerLifecycle;
 import io.micrometer.observation.ObservationRegistry;
+import java.nio.channels.SelectableChannel;
 import java.util.List;
 import org.eclipse.jetty.client.HttpClient;
 import org.eclipse.jetty.client.transport.HttpClientTransportOverHTTP;
@@ -38,7 +39,15 @@ public class KvmServerRoutes implements DisposableBean {
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("kvmserver-route");
         threads.setDaemon(true);
-        ClientConnector connector = new ClientConnector();
+        ClientConnector connector = new ClientConnector() {
+
+            @Override
+            protected void configure(SelectableChannel channel) {
+                // Every channel is a unix socket: TCP's options do not apply, and trying each one
+                // costs an exception per connection.
+            }
+
+        };
         connector.setExecutor(threads);
         this.client = new HttpClient(new HttpClientTransportOverHTTP(connector));
         this.client.setExecutor(threads);
