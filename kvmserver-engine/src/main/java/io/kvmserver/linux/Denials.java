@@ -53,7 +53,9 @@ public final class Denials {
         /** Binding an address to listen on; the target is {@code address:port}, IPv6 in brackets. */
         LISTEN,
         /** Binding or connecting a unix socket; the target is its path, or {@code @name} for an abstract one. */
-        UNIX_SOCKET;
+        UNIX_SOCKET,
+        /** Starting a new process; the target is how: {@code fork}, {@code vfork}, or the program {@code execve} named. */
+        PROCESS;
 
         /** The kind as metrics and messages write it: {@code read}, {@code unix-socket}. */
         public String tag() {
@@ -207,6 +209,8 @@ public final class Denials {
                     + name(Option.ALLOW_NET);
             case UNIX_SOCKET -> target.startsWith("@") ? "abstract unix sockets need " + name(Option.ALLOW_ALL)
                     : "allow it with " + name(Option.ALLOW_WRITE) + " (a directory that contains it)";
+            case PROCESS -> "a VM runs one program and no other processes (threads are fine); do the work in the"
+                    + " program itself";
         };
     }
 

@@ -380,6 +380,14 @@ final class NetSyscalls {
             rc = s.connect(a.sockaddr);
             unixName = a.unixName;
         }
+        if (c.waiter().retrying()) {
+            // The same connect, tried again after the thread waited: it is in progress or done.
+            if (rc == -Errno.EALREADY) {
+                rc = -Errno.EINPROGRESS;
+            } else if (rc == -Errno.EISCONN) {
+                rc = 0;
+            }
+        }
         if (rc == 0 && unixName != null) {
             s.connectedTo(unixName);
         }
@@ -387,7 +395,11 @@ final class NetSyscalls {
             return rc;
         }
         // A blocking connect: wait for the outcome, as long as SO_SNDTIMEO allows (then EINPROGRESS).
-        int waited = c.waiter().awaitOne(s.hostFd(), HostWaiter.POLLOUT, s.timeoutNanos(HostWaiter.POLLOUT));
+        long deadline = c.waiter().deadlineAfter(s.timeoutNanos(HostWaiter.POLLOUT));
+        int waited = c.waiter().awaitOne(s.hostFd(), HostWaiter.POLLOUT, Deadline.remaining(deadline));
+        if (waited == HostWaiter.WAIT_PARKED) {
+            return Syscall.RESTART;
+        }
         if (waited == HostWaiter.WAIT_KICKED) {
             return -Errno.EINTR;
         }

@@ -207,7 +207,11 @@ final class PathSyscalls {
             if (!waitForReader) {
                 return fd;
             }
-            if (!c.waiter().sleep(FIFO_OPEN_RETRY_NANOS)) {
+            int slept = c.waiter().sleep(FIFO_OPEN_RETRY_NANOS);
+            if (slept == HostWaiter.WAIT_PARKED) {
+                return Syscall.RESTART;
+            }
+            if (slept == HostWaiter.WAIT_KICKED) {
                 return -Errno.EINTR;
             }
         }

@@ -59,7 +59,7 @@ final class Readiness {
      */
     long await(int count, long timeoutNanos) {
         Memory pollfds = waiter.pollfds();
-        long deadline = Deadline.after(timeoutNanos);
+        long deadline = waiter.deadlineAfter(timeoutNanos);
         while (true) {
             int ready = 0;
             int k = 0;
@@ -89,6 +89,9 @@ final class Readiness {
             }
             long remaining = Deadline.remaining(deadline);
             long n = waiter.poll(k, ready > 0 ? 0 : remaining);
+            if (n == HostWaiter.PARKED) {
+                return Syscall.RESTART;
+            }
             if (n == HostWaiter.KICKED) {
                 return -Errno.EINTR;
             }

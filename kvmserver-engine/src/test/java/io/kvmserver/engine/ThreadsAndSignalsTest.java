@@ -8,15 +8,12 @@ import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.vm.RunResult;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The kernel features of issue 10, one C check per test ({@code src/test/c/threads.c} and
  * {@code signals.c}; each passes natively). A check prints {@code OK <check>: ...} or
- * {@code FAIL <check>: ...}; a run that hangs is stopped at its boot deadline and fails. Those
- * tagged {@code runtimes} need threads and signal delivery in the engine and are excluded from the
- * build until they land (kvmserver-engine/pom.xml).
+ * {@code FAIL <check>: ...}; a run that hangs is stopped at its boot deadline and fails.
  */
 @RequiresKvm
 class ThreadsAndSignalsTest {
@@ -34,55 +31,46 @@ class ThreadsAndSignalsTest {
     }
 
     @Test
-    @Tag("runtimes")
     void pthreadCreateAndJoin() {
         assertPasses("threads", "create-join");
     }
 
     @Test
-    @Tag("runtimes")
     void mutexAndCondvarUnderContention() {
         assertPasses("threads", "mutex-condvar");
     }
 
     @Test
-    @Tag("runtimes")
     void threadLocalStorage() {
         assertPasses("threads", "tls");
     }
 
     @Test
-    @Tag("runtimes")
     void aSpinningThreadIsPreemptedSoTheThreadItWaitsForRuns() {
         assertPasses("threads", "spin-wait");
     }
 
     @Test
-    @Tag("runtimes")
     void aRobustMutexWhoseOwnerDiesIsOwnerDead() {
         assertPasses("threads", "robust-mutex");
     }
 
     @Test
-    @Tag("runtimes")
     void aSigsegvHandlerFixesTheFaultAndTheProgramContinues() {
         assertPasses("signals", "segv-fix");
     }
 
     @Test
-    @Tag("runtimes")
     void aHandlerWithSaOnstackRunsOnTheAlternateStack() {
         assertPasses("signals", "sigaltstack");
     }
 
     @Test
-    @Tag("runtimes")
     void aStackOverflowIsCaughtOnTheAlternateStack() {
         assertPasses("signals", "stack-overflow");
     }
 
     @Test
-    @Tag("runtimes")
     void alarmAndSetitimerDeliverSigalrm() {
         assertPasses("signals", "sigalrm");
     }
@@ -93,7 +81,6 @@ class ThreadsAndSignalsTest {
     }
 
     @Test
-    @Tag("runtimes")
     void writingToAClosedSocketWithTheDefaultActionDiesOfSigpipe() {
         GuestRun.Outcome o = run("signals", "sigpipe-default");
         assertThat(o.stdout()).as(o.toString()).startsWith("writing sigpipe-default:").doesNotContain("FAIL");
