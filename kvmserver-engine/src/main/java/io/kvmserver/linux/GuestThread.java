@@ -171,7 +171,12 @@ public final class GuestThread {
 
     @Override
     public String toString() {
-        return "thread " + tid + " " + state.name().toLowerCase() + (parked != null ? " in " + parked : "");
+        return switch (state) {
+            case RUNNING -> "thread " + tid + " running";
+            case RUNNABLE -> "thread " + tid + " ready to run";
+            case PARKED -> "thread " + tid + " waiting in " + parked;
+            case EXITED -> "thread " + tid + " exited";
+        };
     }
 
     /**

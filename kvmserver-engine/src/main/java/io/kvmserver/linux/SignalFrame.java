@@ -1,5 +1,6 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.Errno;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
@@ -154,8 +155,9 @@ public final class SignalFrame {
     /**
      * Reads back the frame a handler returns through ({@code rt_sigreturn}, with RSP just above
      * pretcode) into {@code ctx}, which holds the thread's current state; returns the signal mask
-     * to restore. The registers and the FPU image are the handler's to change, so what comes back
-     * is sanitized: only user flags, only enabled XSAVE components, valid MXCSR bits.
+     * to restore. The registers and the FPU image are the handler's to change: only the flags a
+     * program may set come back (as Linux's FIX_EFLAGS), the code and stack segments are always
+     * the user ones, and an FPU image XRSTOR would refuse fails the return.
      *
      * @throws SyscallError EFAULT when the frame is not readable
      */
@@ -180,8 +182,14 @@ public final class SignalFrame {
         return b.getLong(UC_SIGMASK);
     }
 
+    /**
+     * The FPU image a frame's fpstate points at, in the standard format KVM takes. What XRSTOR
+     * would refuse (reserved MXCSR bits, components XCR0 does not enable, a compacted or dirty
+     * header) makes the return fail as on Linux, which kills with SIGSEGV; an image without the
+     * extended magic (or whose sizes lie) restores only the legacy x87/SSE area.
+     */
     private static byte[] readFpu(AddressSpace m, long fpstate, FpuFormat fpu) {
-        byte[] image = fpu.initialImage().clone();
+        byte[] image = fpu.initialImage();
         if (fpstate == 0) {
             return image;
         }
@@ -194,16 +202,27 @@ public final class SignalFrame {
         byte[] user = extended ? m.readBytes(fpstate, fpu.xstateSize()) : legacy;
         System.arraycopy(user, 0, image, 0, user.length);
         ByteBuffer ib = ByteBuffer.wrap(image).order(ByteOrder.LITTLE_ENDIAN);
-        ib.putInt(MXCSR, ib.getInt(MXCSR) & MXCSR_MASK);
+        if ((ib.getInt(MXCSR) & ~MXCSR_MASK) != 0) {
+            throw new SyscallError(Errno.EFAULT);
+        }
         for (int i = SW_BYTES; i < FXSAVE_SIZE; i++) {
             image[i] = 0;
         }
-        // Only what XCR0 enables, in the standard format; without the extended magic, x87 and SSE.
-        long present = extended ? ib.getLong(XSTATE_HEADER) & fpu.xfeatures() : 0x3;
-        for (int i = XSTATE_HEADER; i < XSTATE_HEADER + XSTATE_HEADER_SIZE; i++) {
-            image[i] = 0;
+        if (extended) {
+            long present = ib.getLong(XSTATE_HEADER);
+            boolean dirtyHeader = false;
+            for (int i = XSTATE_HEADER + 8; i < XSTATE_HEADER + XSTATE_HEADER_SIZE; i++) {
+                dirtyHeader |= image[i] != 0;
+            }
+            if ((present & ~fpu.xfeatures()) != 0 || dirtyHeader) {
+                throw new SyscallError(Errno.EFAULT);
+            }
+        } else {
+            for (int i = XSTATE_HEADER; i < XSTATE_HEADER + XSTATE_HEADER_SIZE; i++) {
+                image[i] = 0;
+            }
+            ib.putLong(XSTATE_HEADER, 0x3); // x87 and SSE from the legacy area
         }
-        ib.putLong(XSTATE_HEADER, present);
         return image;
     }
 }

@@ -7,6 +7,7 @@ import io.kvmserver.config.Option;
 import io.kvmserver.kvm.Kvm;
 import io.kvmserver.host.LibC;
 import io.kvmserver.linux.FileDescription;
+import io.kvmserver.linux.Scheduler;
 import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.vm.GuestVm;
@@ -89,7 +90,7 @@ public final class KvmServer implements AutoCloseable {
             template = program.boot(kvm);
             RunResult result = bootTemplate(template, options, timers);
             if (result.kind() != RunResult.Kind.WAITING) {
-                throw new KvmServerException(describeBootFailure(options, result), result,
+                throw new KvmServerException(describeBootFailure(options, result, template), result,
                         program.kernel().denials());
             }
             FileDescription listener = template.syscallContext().listener();
@@ -151,8 +152,9 @@ public final class KvmServer implements AutoCloseable {
         }
     }
 
-    private static String describeBootFailure(KvmServerOptions options, RunResult result) {
+    private static String describeBootFailure(KvmServerOptions options, RunResult result, GuestVm template) {
         String program = "program " + options.program();
+        Scheduler threads = template.process().scheduler();
         return switch (result.kind()) {
             case EXITED -> program + " exited with status " + result.exitStatus()
                     + " before it waited for connections; is it a server, and may it listen ("
@@ -160,7 +162,8 @@ public final class KvmServer implements AutoCloseable {
             case CRASHED -> program + " crashed before it waited for connections: " + result.detail();
             case TIMED_OUT -> program + " did not wait for connections within "
                     + options.nameOf(Option.MAX_BOOT_TIME) + " "
-                    + options.maxBootTime().toMillis() / 1000.0 + " s (" + result.detail() + ")";
+                    + options.maxBootTime().toMillis() / 1000.0 + " s (" + result.detail() + "); "
+                    + (threads.liveCount() == 1 ? "its thread: " : "its threads: ") + threads.describe();
             default -> program + " stopped before it waited for connections: " + result.detail();
         };
     }

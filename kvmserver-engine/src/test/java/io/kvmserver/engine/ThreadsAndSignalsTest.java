@@ -1,10 +1,15 @@
 package io.kvmserver.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.kvmserver.linux.Denials;
+import io.kvmserver.server.KvmServerException;
+import io.kvmserver.testing.CapturedConsole;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.GuestRun;
 import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
 import io.kvmserver.vm.RunResult;
 import java.time.Duration;
 import java.util.List;
@@ -87,5 +92,104 @@ class ThreadsAndSignalsTest {
         assertThat(o.result().kind()).as(o.toString()).isEqualTo(RunResult.Kind.CRASHED);
         assertThat(o.result().signal()).as(o.toString()).isEqualTo(13);
         assertThat(o.status()).isEqualTo(141);
+    }
+
+    @Test
+    void futexRequeueWakeOpBitsetAndRealtimeDeadlines() {
+        assertPasses("threads", "futex-ops");
+    }
+
+    @Test
+    void aThreadMayOutliveTheMainThread() {
+        GuestRun.Outcome o = run("threads", "thread-exit");
+        assertThat(o.stdout()).as(o.toString()).contains("OK thread-exit:").doesNotContain("FAIL");
+        assertThat(o.status()).as(o.toString()).isZero();
+    }
+
+    @Test
+    void exitFromASecondThreadEndsTheProcessWithItsStatus() {
+        GuestRun.Outcome o = run("threads", "exit-group-from-thread");
+        assertThat(o.result().kind()).as(o.toString()).isEqualTo(RunResult.Kind.EXITED);
+        assertThat(o.status()).as(o.toString()).isEqualTo(7);
+    }
+
+    @Test
+    void threadCreationStopsWithEagainAtTheLimit() {
+        GuestRun.Outcome o = run("threads", "thread-limit");
+        // 256 threads per process: the main thread and 255 more.
+        assertThat(o.stdout()).as(o.toString()).startsWith("OK thread-limit: 255 threads, then EAGAIN");
+        assertThat(o.status()).as(o.toString()).isZero();
+    }
+
+    @Test
+    void aSignalSentToAThreadRunsItsHandlerThere() {
+        assertPasses("threads", "tgkill");
+    }
+
+    @Test
+    void threadsHandATokenBackAndForthWithSchedYield() {
+        assertPasses("threads", "yield");
+    }
+
+    @Test
+    void newProcessesAreRefusedAndShownAsDenials() {
+        GuestRun.Outcome o = run("threads", "no-new-processes");
+        assertThat(o.stdout()).as(o.toString()).startsWith("OK no-new-processes:");
+        assertThat(o.denials()).as(o.toString())
+                .anySatisfy(d -> {
+                    assertThat(d.kind()).isEqualTo(Denials.Kind.PROCESS);
+                    assertThat(d.target()).isEqualTo("fork");
+                })
+                .anySatisfy(d -> {
+                    assertThat(d.kind()).isEqualTo(Denials.Kind.PROCESS);
+                    assertThat(d.target()).isEqualTo("/bin/true");
+                    assertThat(d.hint()).contains("no other processes");
+                });
+    }
+
+    @Test
+    void aTemplateWhoseThreadsNeverWaitForConnectionsSaysWhatEachIsDoing() {
+        CapturedConsole console = new CapturedConsole();
+        assertThatThrownBy(() -> TestServer.start(GuestPrograms.get("threads"), List.of(),
+                b -> b.args(List.of("never-serves")).maxBootTime(Duration.ofSeconds(2)), console).close())
+                .isInstanceOf(KvmServerException.class)
+                .hasMessageContaining("did not wait for connections within")
+                .hasMessageContaining("its threads: thread 1 waiting in futex")
+                .hasMessageContaining("thread 2 waiting in futex");
+    }
+
+    @Test
+    void aHandlerChangesTheContextItReturnsTo() {
+        assertPasses("signals", "context-redirect");
+    }
+
+    @Test
+    void cpuFaultsDeliverSigfpeSigillAndSigtrapWithLinuxSiginfo() {
+        assertPasses("signals", "cpu-faults");
+    }
+
+    @Test
+    void saRestartRestartsAnInterruptedReadAndItsAbsenceIsEintr() {
+        assertPasses("signals", "sa-restart");
+    }
+
+    @Test
+    void sigtimedwaitTakesASignalFromAnotherThreadOrTimesOut() {
+        assertPasses("signals", "sigtimedwait");
+    }
+
+    @Test
+    void signalfdTurnsABlockedSignalIntoARecord() {
+        assertPasses("signals", "signalfd");
+    }
+
+    @Test
+    void aPosixTimerInterruptsAProgramThatMakesNoCalls() {
+        assertPasses("signals", "timer-create");
+    }
+
+    @Test
+    void aSignalAProgramSendsItselfIsHandledBeforeKillReturns() {
+        assertPasses("signals", "kill-self");
     }
 }
