@@ -3,6 +3,7 @@
  *
  *   threads create-join | mutex-condvar | tls | spin-wait | robust-mutex | futex-ops | thread-exit
  *           | exit-group-from-thread | thread-limit | tgkill | yield | no-new-processes | never-serves
+ *           | epoll-edge
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed
  * (exit-group-from-thread exits with status 7 from a second thread instead).
@@ -20,6 +21,9 @@
 #include <linux/futex.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -593,6 +597,69 @@ static void no_new_processes(void) {
     ok("fork ENOSYS, posix_spawn %s, execve EACCES", strerror(e));
 }
 
+/* ---- epoll-edge: edge-triggered registrations report each edge once; another thread makes new ones. ---- */
+
+static int edge_eventfd;
+
+static void *write_eventfd_later(void *arg) {
+    (void)arg;
+    sleep_ms(50);
+    uint64_t one = 1;
+    if (write(edge_eventfd, &one, sizeof one) != sizeof one) {
+        return (void *)1;
+    }
+    return NULL;
+}
+
+static void epoll_edge(void) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.fd = sv[0]};
+    epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
+    struct epoll_event got[4];
+    int n1 = epoll_wait(ep, got, 4, 0);
+    int first = n1 == 1 ? (int)got[0].events : 0;
+    int n2 = epoll_wait(ep, got, 4, 0);
+    if (n1 != 1 || !(first & EPOLLOUT) || n2 != 0) {
+        fail("a writable socket: %d events (%#x), then %d; want 1 with EPOLLOUT, then 0", n1, first, n2);
+        return;
+    }
+    if (write(sv[1], "x", 1) != 1) {
+        fail("write: %s", strerror(errno));
+        return;
+    }
+    int n3 = epoll_wait(ep, got, 4, 1000);
+    if (n3 != 1 || !(got[0].events & EPOLLIN)) {
+        fail("data arrived: %d events, want EPOLLIN", n3);
+        return;
+    }
+    edge_eventfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event wake = {.events = EPOLLIN | EPOLLET, .data.fd = edge_eventfd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, edge_eventfd, &wake);
+    uint64_t one = 1;
+    if (write(edge_eventfd, &one, sizeof one) != sizeof one) {
+        fail("write eventfd: %s", strerror(errno));
+        return;
+    }
+    int n4 = epoll_wait(ep, got, 4, 1000);
+    int n5 = epoll_wait(ep, got, 4, 0);
+    if (n4 != 1 || got[0].data.fd != edge_eventfd || n5 != 0) {
+        fail("eventfd written: %d events, then %d; want 1, then 0", n4, n5);
+        return;
+    }
+    /* Still readable (nobody read it): only a new write is a new edge, and it must wake this wait. */
+    pthread_t t;
+    pthread_create(&t, NULL, write_eventfd_later, NULL);
+    int n6 = epoll_wait(ep, got, 4, 5000);
+    pthread_join(t, NULL);
+    if (n6 != 1 || got[0].data.fd != edge_eventfd) {
+        fail("a second write by another thread: %d events, want the eventfd's new edge", n6);
+        return;
+    }
+    ok("each edge once: writable, data, eventfd writes (one from another thread during the wait)");
+}
+
 /* ---- never-serves: every thread waits, none for connections: a template that never freezes. ---- */
 
 static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -628,6 +695,7 @@ int main(int argc, char **argv) {
         {"yield", yield_check},
         {"no-new-processes", no_new_processes},
         {"never-serves", never_serves},
+        {"epoll-edge", epoll_edge},
     };
     return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);
 }

@@ -12,6 +12,9 @@ import io.kvmserver.host.SyscallNumbers;
  */
 public final class GuestThread {
 
+    private static final FileDescription[] NO_FILES = new FileDescription[0];
+    private static final long[] NO_EPOCHS = new long[0];
+
     /** Where a thread is. */
     public enum State {
         RUNNING, RUNNABLE, PARKED, EXITED
@@ -214,10 +217,29 @@ public final class GuestThread {
             this.signalSet = signalSet;
         }
 
+        /**
+         * Files an edge-triggered epoll wait left out of its host poll because it reported them
+         * already, with their I/O epochs then: I/O on one of them re-arms its edge, so the call is
+         * tried again ({@link Scheduler}).
+         */
+        FileDescription[] edgeFiles = NO_FILES;
+        long[] edgeEpochs = NO_EPOCHS;
+
+        /** Whether the program did I/O on an edge-triggered file this wait left out. */
+        boolean edgeRearmed() {
+            for (int i = 0; i < edgeFiles.length; i++) {
+                if (edgeFiles[i].ioEpoch() != edgeEpochs[i]) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** A copy for a forked process: the files are the other VM's, so the copy tries again. */
         Parked copy() {
             Parked c = new Parked(number, args.clone(), fds.clone(), events.clone(), count, deadline, futexAddress,
                     futexBitset, signalSet);
-            c.retry = retry;
+            c.retry = retry || edgeFiles.length > 0;
             return c;
         }
 

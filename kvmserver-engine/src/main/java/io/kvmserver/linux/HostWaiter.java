@@ -186,6 +186,7 @@ public final class HostWaiter implements AutoCloseable {
     private long recordedFutex = -1;
     private int recordedBitset;
     private long recordedSignals;
+    private final java.util.List<FileDescription> recordedEdgeFiles = new java.util.ArrayList<>();
 
     /**
      * Whether a wait must not block the host thread but be recorded for the scheduler: when other
@@ -244,7 +245,16 @@ public final class HostWaiter implements AutoCloseable {
         recordedDeadline = deadline;
     }
 
+    /**
+     * Adds to the wait just recorded a file an edge-triggered epoll left out of it (see
+     * {@link GuestThread.Parked#edgeFiles}).
+     */
+    void recordEdgeFile(FileDescription f) {
+        recordedEdgeFiles.add(f);
+    }
+
     private void clearRecorded() {
+        recordedEdgeFiles.clear();
         recordedCount = 0;
         recordedFutex = -1;
         recordedBitset = 0;
@@ -258,6 +268,13 @@ public final class HostWaiter implements AutoCloseable {
                 java.util.Arrays.copyOf(recordedFds, recordedCount), java.util.Arrays.copyOf(recordedEvents,
                         recordedCount), recordedCount, recordedDeadline, recordedFutex, recordedBitset,
                 recordedSignals);
+        if (!recordedEdgeFiles.isEmpty()) {
+            p.edgeFiles = recordedEdgeFiles.toArray(new FileDescription[0]);
+            p.edgeEpochs = new long[p.edgeFiles.length];
+            for (int i = 0; i < p.edgeFiles.length; i++) {
+                p.edgeEpochs[i] = p.edgeFiles[i].ioEpoch();
+            }
+        }
         clearRecorded();
         return p;
     }

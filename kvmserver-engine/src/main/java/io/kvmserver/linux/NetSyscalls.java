@@ -327,6 +327,7 @@ final class NetSyscalls {
         if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) {
             return -Errno.EINVAL;
         }
+        s.touched();
         if (!s.isListener()) {
             return -Errno.EINVAL;
         }

@@ -60,7 +60,7 @@ public final class Scheduler {
         for (GuestThread t : threads) {
             GuestThread.Parked p = t.parked();
             if (p != null && p.futexAddress < 0 && (p.count > 0 || p.deadline != Deadline.NEVER)) {
-                p.retry = true;
+                p.retry = true; // (Parked.copy marks those that watched edge-triggered files)
             }
         }
     }
@@ -359,6 +359,12 @@ public final class Scheduler {
      * {@link #RUNNABLE} when a thread is runnable, {@link #KICKED}, or 1 when none is.
      */
     private int pollOnce(Syscall c, long timeoutNanos) {
+        for (int i = 0; i < threads.size(); i++) {
+            GuestThread.Parked p = threads.get(i).parked();
+            if (p != null && p.edgeRearmed()) {
+                p.retry = true;
+            }
+        }
         retryMarked(c);
         long now = System.nanoTime();
         c.process().timers().fireDue(c.process(), now);

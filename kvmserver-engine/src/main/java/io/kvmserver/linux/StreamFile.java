@@ -39,6 +39,7 @@ public class StreamFile extends FileDescription {
      * ({@code SO_RCVTIMEO}, {@code SO_SNDTIMEO}).
      */
     protected final long blocking(HostWaiter waiter, short events, HostFile.HostCall op) {
+        touched();
         long deadline = waiter.deadlineAfter(timeoutNanos(events));
         while (true) {
             long n = HostFile.call(op);

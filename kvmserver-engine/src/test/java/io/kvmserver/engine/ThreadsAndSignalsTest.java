@@ -192,4 +192,9 @@ class ThreadsAndSignalsTest {
     void aSignalAProgramSendsItselfIsHandledBeforeKillReturns() {
         assertPasses("signals", "kill-self");
     }
+
+    @Test
+    void edgeTriggeredEpollReportsEachEdgeOnceAndWakesForOnesOtherThreadsMake() {
+        assertPasses("threads", "epoll-edge");
+    }
 }
