@@ -44,6 +44,12 @@ record Guest(String key, String title, String program, List<String> args, List<S
                 Setup.NONE);
     }
 
+    /** The same guest under another key and title (a variant with other permissions, say). */
+    Guest named(String newKey, String newTitle) {
+        return new Guest(newKey, newTitle, program, args, allowRead, allowWrite, env, mainMemory, bodyPrefix,
+                ephemeralBody, setup);
+    }
+
     Guest reads(String... paths) {
         return new Guest(key, title, program, args, List.of(paths), allowWrite, env, mainMemory, bodyPrefix,
                 ephemeralBody, setup);

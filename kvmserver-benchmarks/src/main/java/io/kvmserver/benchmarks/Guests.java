@@ -37,6 +37,9 @@ final class Guests {
         add(guests, Guest.of("nginx", "nginx (return 200)", "/usr/sbin/nginx", "-p", "WORK", "-c", "WORK/nginx.conf",
                 "-e", "stderr")
                 .reads("WORK").writes("WORK/run").answers("hello", "hello").setup(Guests::nginxConfig));
+        // The same with WORK writable: engines before 073b1d2 answered mkdir of an existing directory
+        // without write permission with EACCES, not EEXIST; for comparisons with them.
+        add(guests, guests.get("nginx").named("nginx-w", "nginx (return 200), WORK writable").writes("WORK"));
         // php -S with Debian's php.ini and opcache, whose hits + misses count the requests served;
         // the opcache lock file goes to WORK/run instead of /tmp.
         add(guests, Guest.of("php", "php -S (opcache)", "/usr/bin/php", "-d", "opcache.lockfile_path=WORK/run",

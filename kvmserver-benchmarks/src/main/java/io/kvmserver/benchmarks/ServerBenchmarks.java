@@ -1,7 +1,6 @@
 package io.kvmserver.benchmarks;
 
 import io.kvmserver.config.KvmServerOptions;
-import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.server.KvmServer;
 import io.kvmserver.server.ServerStats;
 import java.io.IOException;
@@ -27,7 +26,9 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Usage: {@code ServerBenchmarks --root /abs/repo --c-server /abs/http_server [--c-client /abs/http_client]
  * [--plan "c:native,t1,e1 python:native,t1,e1"] [--requests 3000] [--warmup 300] [--max-seconds 60]
- * [--work /abs/dir] [--title TEXT]}. Configurations: {@code native}, {@code native-c} (the C
+ * [--work /abs/dir] [--title TEXT] [--csv /abs/file --label TEXT]}. With {@code --csv}, every row is
+ * also appended to a file as one comma-separated line that starts with the label, for runs
+ * compared across invocations (two engines side by side). Configurations: {@code native}, {@code native-c} (the C
  * client), {@code t1} (threads=1), {@code e1} (ephemeral threads=1), {@code e1-small} (with
  * {@code --max-main-memory 256}), {@code e1-c}, {@code e1-notail}, {@code e2}, {@code e4}.
  */
@@ -36,10 +37,11 @@ public final class ServerBenchmarks {
     /** One configuration's results; {@code failure} says why a configuration did not run at all. */
     record Row(String name, LoadClient.Result result, Double exitsPerRequest, Double syscallsPerRequest,
             Double resetPagesPerRequest, Latencies resetTimes, Double inVmMicros, String memory,
-            Map<String, Double> syscallMix, Map<String, Double> kvmCounters, String threads, String failure) {
+            Map<String, Double> syscallMix, Map<String, Double> kvmCounters, String threads, String failure,
+            long startNanos) {
 
         static Row failed(String name, String why) {
-            return new Row(name, null, null, null, null, null, null, null, Map.of(), Map.of(), null, why);
+            return new Row(name, null, null, null, null, null, null, null, Map.of(), Map.of(), null, why, 0);
         }
     }
 
@@ -140,6 +142,45 @@ public final class ServerBenchmarks {
             print(guest.title() + ", " + title, rows);
         }
         printSummary(title, results);
+        String csv = args.get("csv", null);
+        if (csv != null) {
+            appendCsv(Path.of(csv), args.get("label", title), results);
+        }
+    }
+
+    /** Columns of the --csv lines. */
+    static final String CSV_HEADER = "label,guest,config,ok,failed,avg_ns,p50_ns,p90_ns,p99_ns,syscalls,exits,"
+            + "kvm_exits,pf_fixed,reset_pages,reset_ns,start_ns";
+
+    private static void appendCsv(Path file, String label, Map<Guest, List<Row>> results) throws IOException {
+        StringBuilder b = new StringBuilder();
+        if (!Files.exists(file)) {
+            b.append(CSV_HEADER).append('\n');
+        }
+        results.forEach((guest, rows) -> {
+            for (Row r : rows) {
+                String config = CONFIGS.values().stream().filter(c -> c.name().equals(r.name())).findFirst()
+                        .map(Config::key).orElse(r.name());
+                b.append(label.replace(',', ';')).append(',').append(guest.key()).append(',').append(config);
+                if (!ok(r)) {
+                    b.append(",0,").append(r.result() == null ? 0 : r.result().failed()).append(",,,,,,,,,,,\n");
+                    continue;
+                }
+                Latencies l = r.result().latencies();
+                b.append(',').append(r.result().ok()).append(',').append(r.result().failed())
+                        .append(',').append(Math.round(l.avgNanos())).append(',').append(l.p50Nanos())
+                        .append(',').append(l.p90Nanos()).append(',').append(l.p99Nanos())
+                        .append(',').append(num(r.syscallsPerRequest(), "%.2f").replace("-", ""))
+                        .append(',').append(num(r.exitsPerRequest(), "%.2f").replace("-", ""))
+                        .append(',').append(num(r.kvmCounters().get("exits"), "%.2f").replace("-", ""))
+                        .append(',').append(num(r.kvmCounters().get("pf_fixed"), "%.2f").replace("-", ""))
+                        .append(',').append(num(r.resetPagesPerRequest(), "%.2f").replace("-", ""))
+                        .append(',').append(r.resetTimes() == null ? "" : Math.round(r.resetTimes().avgNanos()))
+                        .append(',').append(r.startNanos()).append('\n');
+            }
+        });
+        Files.writeString(file, b, StandardCharsets.UTF_8, java.nio.file.StandardOpenOption.CREATE,
+                java.nio.file.StandardOpenOption.APPEND);
     }
 
     private static Row runOne(Guest guest, Config config, Run run) {
@@ -155,21 +196,25 @@ public final class ServerBenchmarks {
                     : engineRun(guest, config, port, work, run);
         } catch (Exception | Error e) { // NOPMD: whatever failed, the table says what
             String message = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
-            return Row.failed(config.name(), e.getClass().getSimpleName() + ": " + message);
+            // The harness's own IllegalStateExceptions already name what failed.
+            return Row.failed(config.name(), e instanceof IllegalStateException ? message
+                    : e.getClass().getSimpleName() + ": " + message);
         }
     }
 
     private static Row nativeRun(Guest guest, Config config, int port, Path work, Run run) throws Exception {
         Path stderr = work.resolve("native-stderr.txt");
+        long startedAt = System.nanoTime();
         Process p = new ProcessBuilder(guest.command(port, work)).directory(work.toFile())
                 .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(stderr.toFile()).start();
         try {
             awaitListening(p, port, stderr);
+            long startNanos = System.nanoTime() - startedAt;
             Client client = client(port, config.cClient(), guest, false);
             client.run(run.warmup(), run.maxSeconds(), LoadClient.Pause.NONE);
             LoadClient.Result r = client.run(run.requests(), run.maxSeconds(), LoadClient.Pause.NONE);
             return new Row(config.name(), r, null, null, null, null, null, vmRss(p.pid()) + " | - | - | -", Map.of(),
-                    Map.of(), null, null);
+                    Map.of(), null, null, startNanos);
         } finally {
             p.destroy();
             if (!p.waitFor(5, TimeUnit.SECONDS)) {
@@ -228,14 +273,26 @@ public final class ServerBenchmarks {
                 .allowListen(List.of("127.0.0.1:" + port))
                 .maxBootTime(Duration.ofSeconds(30))
                 .build();
-        GuestConsole quiet = (stream, address, length) -> length;
+        BootConsole console = new BootConsole();
         boolean ephemeral = config.ephemeral();
         boolean noTail = config.noTail();
         int requests = run.requests();
         int warmup = run.warmup();
         double maxSeconds = run.maxSeconds();
         String name = config.name();
-        try (KvmServer kvm = KvmServer.start(options, quiet, Map.of())) {
+        long startedAt = System.nanoTime();
+        KvmServer started;
+        try {
+            started = KvmServer.start(options, console, Map.of());
+        } catch (RuntimeException e) {
+            String output = console.tail();
+            throw new IllegalStateException(e.getClass().getSimpleName() + ": "
+                    + String.valueOf(e.getMessage()).lines().findFirst().orElse("")
+                    + (output.isEmpty() ? "" : "; its output: " + output), e);
+        }
+        console.serving();
+        try (KvmServer kvm = started) {
+            long startNanos = System.nanoTime() - startedAt;
             Client client = client(port, config.cClient(), guest, ephemeral);
             ServerStats stats = kvm.stats();
             client.run(warmup, maxSeconds, waitForReset(stats, noTail));
@@ -285,7 +342,7 @@ public final class ServerBenchmarks {
                     served == 0 ? null : syscalls / (double) served,
                     resets == 0 ? null : (stats.resetPages() - resetPages0) / (double) resets, resetTime,
                     served == 0 ? null : (stats.requestNanos() - requestNanos0) / (double) served / 1e3,
-                    memory(kvm), mix, kvmCounters, threadTable(name, threads0, threads1, served), null);
+                    memory(kvm), mix, kvmCounters, threadTable(name, threads0, threads1, served), null, startNanos);
         }
     }
 
@@ -377,11 +434,13 @@ public final class ServerBenchmarks {
                     .append(" | ").append(r.inVmMicros() == null ? "-" : Latencies.fmt(r.inVmMicros() * 1e3))
                     .append(" |\n");
         }
-        b.append("\n| name | native process VmRSS | template Rss | request VM Rss (avg) | request VM private copies (avg) |\n");
-        b.append("|---|---:|---:|---:|---:|\n");
+        b.append("\n| name | start to listening | native process VmRSS | template Rss | request VM Rss (avg)"
+                + " | request VM private copies (avg) |\n");
+        b.append("|---|---:|---:|---:|---:|---:|\n");
         for (Row r : rows) {
             if (r.memory() != null) {
-                b.append("| ").append(r.name()).append(" | ").append(r.memory()).append(" |\n");
+                b.append("| ").append(r.name()).append(" | ").append(Latencies.fmt(r.startNanos())).append(" | ")
+                        .append(r.memory()).append(" |\n");
             }
         }
         for (Row r : rows) {
