@@ -2,7 +2,9 @@
 # Where a request's time goes on the host side: runs one guest in one configuration under
 # ServerBenchmarks for a while and, once it is warm, looks at the JVM from outside with perf:
 #   1. `perf trace -s` for TRACE_SECONDS: every host system call of every JVM thread, with counts
-#      and times (ioctl = the KVM calls), divided by the requests served meanwhile;
+#      and times; then `perf trace` of the request VM thread alone for one second, call by call,
+#      summed per call and per ioctl command (KVM_RUN, KVM_SET_SREGS...) and divided by the
+#      requests it served meanwhile (its host accept4 calls, one per request);
 #   2. `perf record -g` for RECORD_SECONDS: CPU samples of every thread with call chains, Java
 #      frames named through the JIT's perf map (-XX:+DumpPerfMapAtExit, -XX:+PreserveFramePointer);
 #      reported per thread, self time by symbol, and the callers of the reset.
@@ -58,6 +60,39 @@ echo "profile.sh: $GUEST_KEY $CONFIG, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 JVM=$!
 sleep "$WARM_SECONDS"
 perf trace -s -p "$JVM" -o "$OUT/trace-summary.txt" -- sleep "$TRACE_SECONDS" 2>/dev/null || true
+VM_TID=""
+for task in /proc/"$JVM"/task/*; do
+  if [ "$(cat "$task/comm" 2>/dev/null)" = kvmserver-reque ]; then VM_TID="${task##*/}"; break; fi
+done
+if [ -n "$VM_TID" ]; then
+  perf trace --tid "$VM_TID" -o "$OUT/trace-vm-thread.txt" -- sleep 1 2>/dev/null || true
+  # "  12.345 ( 0.012 ms): ioctl(fd: 12, cmd: KVM_RUN) = 0": count and time per call and ioctl
+  # command (perf names KVM_SET_XSAVE KVM_SIGNAL_MSI: both are _IOW(KVMIO, 0xa5, ...)).
+  awk '
+{
+  i = index($0, " ms): ")
+  if (i == 0) next
+  call = substr($0, i + 6)
+  if (call ~ /^[^ (]+\/[0-9]+ /) sub(/^[^ ]+ /, "", call)   # "comm/tid " when several threads are traced
+  if (call ~ /\.\.\. *$/ || call ~ /^\.\.\./) next          # halves of a call interrupted by another event
+  name = call; sub(/\(.*/, "", name)
+  if (name == "ioctl" && match(call, /cmd: [A-Za-z0-9_]+/)) name = "ioctl " substr(call, RSTART + 5, RLENGTH - 5)
+  ms = substr($0, 1, i - 1); sub(/^.*\( */, "", ms)
+  count[name]++; total[name] += ms; if (name == "accept4") requests++
+}
+END {
+  if (requests == 0) exit
+  for (n in count) printf "| %s | %.2f | %.1f | %.1f |\n", n, count[n] / requests, total[n] * 1000 / count[n], total[n] * 1000 / requests
+}
+  ' "$OUT/trace-vm-thread.txt" | sort -t'|' -k5 -rn > "$OUT/vm-thread-calls.rows" || true
+  {
+    echo "Host calls of the request VM thread in 1 s: $(grep -c ' accept4(' "$OUT/trace-vm-thread.txt") requests (accept4)"
+    echo
+    echo "| host call | per request | µs per call | µs per request |"
+    echo "|---|---:|---:|---:|"
+    cat "$OUT/vm-thread-calls.rows"
+  } > "$OUT/vm-thread-calls.md"
+fi
 perf record -F "$FREQ" -g -p "$JVM" -o "$OUT/perf.data" -- sleep "$RECORD_SECONDS" 2>"$OUT/perf-record.err" || true
 wait "$JVM" || true
 perf report -i "$OUT/perf.data" --no-children --sort comm,sym --stdio 2>/dev/null > "$OUT/report-self.txt" || true

@@ -85,8 +85,8 @@ fi
 # One plan per pinning: the C server in every configuration, each other guest natively, not
 # ephemeral and ephemeral (see ServerBenchmarks for the configuration names).
 plan() {
-  local c="$1" rest="$2" p="c:$c"
-  for g in $GUESTS; do p="$p $g:$rest"; done
+  local p="c:$1" g
+  for g in $GUESTS; do p="$p $g:$2"; done
   echo "$p"
 }
 SERVER=(io.kvmserver.benchmarks.ServerBenchmarks --root "$ROOT" --c-server "$GUEST/http_server"
