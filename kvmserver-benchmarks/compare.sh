@@ -18,18 +18,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SELF="$ROOT/kvmserver-benchmarks/compare.sh"
-LOCK="${KVMSERVER_MVN_LOCK:-/tmp/kvmserver-mvn.lock}"
 [ $# -ge 2 ] || { echo "usage: $0 CHECKOUT CHECKOUT..." >&2; exit 2; }
-
-held=no
-for fd in /proc/$$/fd/*; do
-  if [ "$(readlink "$fd" 2>/dev/null || true)" = "$LOCK" ]; then held=yes; fi
-done
-if [ "$held" = no ]; then
-  echo "compare.sh: waiting for $LOCK ..." >&2
-  exec flock "$LOCK" "$SELF" "$@"
-fi
+# shellcheck source=with-lock.sh
+. "$ROOT/kvmserver-benchmarks/with-lock.sh"
+hold_lock "$ROOT/kvmserver-benchmarks/compare.sh" "$@"
 
 PASSES="${PASSES:-4}"
 REQUESTS="${REQUESTS:-2000}"

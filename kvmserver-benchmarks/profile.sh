@@ -18,16 +18,10 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SELF="$ROOT/kvmserver-benchmarks/profile.sh"
-LOCK="${KVMSERVER_MVN_LOCK:-/tmp/kvmserver-mvn.lock}"
 [ $# -eq 2 ] || { echo "usage: $0 GUEST CONFIG" >&2; exit 2; }
-held=no
-for fd in /proc/$$/fd/*; do
-  if [ "$(readlink "$fd" 2>/dev/null || true)" = "$LOCK" ]; then held=yes; fi
-done
-if [ "$held" = no ]; then
-  exec flock "$LOCK" "$SELF" "$@"
-fi
+# shellcheck source=with-lock.sh
+. "$ROOT/kvmserver-benchmarks/with-lock.sh"
+hold_lock "$ROOT/kvmserver-benchmarks/profile.sh" "$@"
 
 GUEST_KEY="$1"
 CONFIG="$2"

@@ -14,19 +14,9 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SELF="$ROOT/kvmserver-benchmarks/run.sh"
-LOCK="${KVMSERVER_MVN_LOCK:-/tmp/kvmserver-mvn.lock}"
-
-# Hold the Maven lock for the whole run, so that no build competes for the 2 CPUs. flock(1)
-# leaves the lock's fd open in its child: if we inherited it, the lock is already ours.
-held=no
-for fd in /proc/$$/fd/*; do
-  if [ "$(readlink "$fd" 2>/dev/null || true)" = "$LOCK" ]; then held=yes; fi
-done
-if [ "$held" = no ]; then
-  echo "run.sh: waiting for $LOCK ..." >&2
-  exec flock "$LOCK" "$SELF" "$@"
-fi
+# shellcheck source=with-lock.sh
+. "$ROOT/kvmserver-benchmarks/with-lock.sh"
+hold_lock "$ROOT/kvmserver-benchmarks/run.sh" "$@"
 
 REQUESTS="${REQUESTS:-5000}"
 WARMUP="${WARMUP:-1000}"
