@@ -4,7 +4,8 @@
 #   1. `perf trace -s` for TRACE_SECONDS: every host system call of every JVM thread, with counts
 #      and times; then `perf trace` of the request VM thread alone for one second, call by call,
 #      summed per call and per ioctl command (KVM_RUN, KVM_SET_SREGS...) and divided by the
-#      requests it served meanwhile (its host accept4 calls, one per request);
+#      requests it served meanwhile (its host accept4 calls, one per request), and each reset
+#      split into its host calls and the Java between them;
 #   2. `perf record -g` for RECORD_SECONDS: CPU samples of every thread with call chains, Java
 #      frames named through the JIT's perf map (-XX:+DumpPerfMapAtExit, -XX:+PreserveFramePointer);
 #      reported per thread, self time by symbol, and the callers of the reset.
@@ -60,25 +61,7 @@ for task in /proc/"$JVM"/task/*; do
 done
 if [ -n "$VM_TID" ]; then
   perf trace --tid "$VM_TID" -o "$OUT/trace-vm-thread.txt" -- sleep 1 2>/dev/null || true
-  # "  12.345 ( 0.012 ms): ioctl(fd: 12, cmd: KVM_RUN) = 0": count and time per call and ioctl
-  # command (perf names KVM_SET_XSAVE KVM_SIGNAL_MSI: both are _IOW(KVMIO, 0xa5, ...)).
-  awk '
-{
-  i = index($0, " ms): ")
-  if (i == 0) next
-  call = substr($0, i + 6)
-  if (call ~ /^[^ (]+\/[0-9]+ /) sub(/^[^ ]+ /, "", call)   # "comm/tid " when several threads are traced
-  if (call ~ /\.\.\. *$/ || call ~ /^\.\.\./) next          # halves of a call interrupted by another event
-  name = call; sub(/\(.*/, "", name)
-  if (name == "ioctl" && match(call, /cmd: [A-Za-z0-9_]+/)) name = "ioctl " substr(call, RSTART + 5, RLENGTH - 5)
-  ms = substr($0, 1, i - 1); sub(/^.*\( */, "", ms)
-  count[name]++; total[name] += ms; if (name == "accept4") requests++
-}
-END {
-  if (requests == 0) exit
-  for (n in count) printf "| %s | %.2f | %.1f | %.1f |\n", n, count[n] / requests, total[n] * 1000 / count[n], total[n] * 1000 / requests
-}
-  ' "$OUT/trace-vm-thread.txt" | sort -t'|' -k5 -rn > "$OUT/vm-thread-calls.rows" || true
+  awk -f "$BENCH/src/main/awk/host-calls.awk" "$OUT/trace-vm-thread.txt" | sort -t'|' -k5 -rn > "$OUT/vm-thread-calls.rows" || true
   {
     echo "Host calls of the request VM thread in 1 s: $(grep -c ' accept4(' "$OUT/trace-vm-thread.txt") requests (accept4)"
     echo
@@ -86,6 +69,7 @@ END {
     echo "|---|---:|---:|---:|"
     cat "$OUT/vm-thread-calls.rows"
   } > "$OUT/vm-thread-calls.md"
+  awk -f "$BENCH/src/main/awk/reset-steps.awk" "$OUT/trace-vm-thread.txt" > "$OUT/reset-steps.txt" || true
 fi
 perf record -F "$FREQ" -g -p "$JVM" -o "$OUT/perf.data" -- sleep "$RECORD_SECONDS" 2>"$OUT/perf-record.err" || true
 wait "$JVM" || true
