@@ -30,9 +30,12 @@ final class LoadClient {
 
     private static final byte[] REQUEST = ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
             .getBytes(StandardCharsets.US_ASCII);
-    private static final byte[] EXPECTED_BODY = "hello".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] HEAD = "HTTP/1.1 200 ".getBytes(StandardCharsets.US_ASCII);
 
     private final InetSocketAddress address;
+    /** What every body starts with, and, when not null, what it must be exactly. */
+    private final byte[] bodyPrefix;
+    private final byte[] exactBody;
     private static final long REQUEST_TIMEOUT_NANOS = 10_000_000_000L;
 
     private final byte[] buffer = new byte[4096];
@@ -41,8 +44,11 @@ final class LoadClient {
     private volatile SocketChannel current;
     private volatile long currentDeadline;
 
-    LoadClient(int port) {
+    /** A client of {@code 127.0.0.1:port} whose answers must start with {@code bodyPrefix} (or be {@code exactBody}). */
+    LoadClient(int port, String bodyPrefix, String exactBody) {
         this.address = new InetSocketAddress("127.0.0.1", port);
+        this.bodyPrefix = bodyPrefix.getBytes(StandardCharsets.US_ASCII);
+        this.exactBody = exactBody == null ? null : exactBody.getBytes(StandardCharsets.US_ASCII);
         Thread watchdog = new Thread(this::watch, "load-client-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();
@@ -123,21 +129,40 @@ final class LoadClient {
         }
     }
 
-    private static String check(byte[] b, int length) {
-        String head = "HTTP/1.1 200 ";
-        for (int i = 0; i < head.length(); i++) {
-            if (i >= length || b[i] != head.charAt(i)) {
+    /** Null when {@code b[0, length)} is a 200 response with the expected body; allocates only on failure. */
+    private String check(byte[] b, int length) {
+        for (int i = 0; i < HEAD.length; i++) {
+            if (i >= length || b[i] != HEAD[i]) {
                 return "unexpected response: " + new String(b, 0, Math.min(length, 80), StandardCharsets.US_ASCII);
             }
         }
-        if (length < EXPECTED_BODY.length) {
-            return "short response";
+        int body = bodyStart(b, length);
+        if (body < 0) {
+            return "no end of headers: " + new String(b, 0, Math.min(length, 80), StandardCharsets.US_ASCII);
         }
-        for (int i = 0; i < EXPECTED_BODY.length; i++) {
-            if (b[length - EXPECTED_BODY.length + i] != EXPECTED_BODY[i]) {
-                return "unexpected body: " + new String(b, 0, length, StandardCharsets.US_ASCII);
+        boolean ok = exactBody != null ? equalsAt(b, body, length, exactBody)
+                : length - body >= bodyPrefix.length && equalsAt(b, body, body + bodyPrefix.length, bodyPrefix);
+        return ok ? null : "unexpected body: " + new String(b, body, Math.min(length - body, 80), StandardCharsets.US_ASCII);
+    }
+
+    private static int bodyStart(byte[] b, int length) {
+        for (int i = 3; i < length; i++) {
+            if (b[i] == '\n' && b[i - 1] == '\r' && b[i - 2] == '\n' && b[i - 3] == '\r') {
+                return i + 1;
             }
         }
-        return null;
+        return -1;
+    }
+
+    private static boolean equalsAt(byte[] b, int from, int to, byte[] expected) {
+        if (to - from != expected.length) {
+            return false;
+        }
+        for (int i = 0; i < expected.length; i++) {
+            if (b[from + i] != expected[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 }
