@@ -9,8 +9,9 @@ import io.kvmserver.host.LibC;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Process family: identity, exit, thread-area setup glibc performs at start, limits, randomness,
- * and the calls a sandboxed program is refused ({@code execve}, {@code fork}, {@code ptrace}, ...).
+ * Process family: identity, limits, scheduling answers for one CPU, randomness, and the calls a
+ * sandboxed program is refused ({@code execve}, {@code ptrace}, {@code mount}, ...). Threads,
+ * their exit and TLS are {@link ThreadSyscalls}.
  */
 final class ProcessSyscalls {
 
