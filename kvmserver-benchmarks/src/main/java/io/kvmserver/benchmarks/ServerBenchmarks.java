@@ -290,7 +290,7 @@ public final class ServerBenchmarks {
                     new java.net.InetSocketAddress("127.0.0.1", port))) {
                 return;
             } catch (IOException notYet) {
-                Thread.sleep(20);
+                Thread.sleep(2); // the resolution of the native start-to-serving time
             }
         }
         throw new IllegalStateException("native server did not listen on " + port + " within 30 s");

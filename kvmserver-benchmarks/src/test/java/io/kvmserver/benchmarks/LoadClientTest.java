@@ -91,6 +91,13 @@ class LoadClientTest {
     }
 
     @Test
+    void anHttp10AnswerCounts() throws Exception {
+        LoadClient.Result r = new LoadClient(serve("HTTP/1.0 200 OK\r\n\r\nhello"), get("hello"), "hello")
+                .run(1, 10, LoadClient.Pause.NONE);
+        assertThat(r.ok()).isEqualTo(1);
+    }
+
+    @Test
     void anotherStatusIsAFailure() throws Exception {
         LoadClient.Result r = new LoadClient(serve("HTTP/1.1 500 Oops\r\n\r\nhello"), get("hello"), "hello")
                 .run(1, 10, LoadClient.Pause.NONE);

@@ -9,7 +9,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The harness's configurations run for real: real guests (python3 and redis-server from
+ * The harness's configurations run for real: real guests (python3, its http.server and redis-server from
  * {@code .ci/install-guests}) in the engine and natively, through the load client, with the
  * declared answers. A short run each; the numbers are not looked at, the answers and the
  * measurements' presence are.
@@ -59,6 +59,12 @@ class ServerBenchmarksKvmTest {
     @Test
     void redisAnswersIncrOverItsProtocolInAWarmedTemplate() {
         assertServedEveryRequest(run(GUESTS.get("redis"), "e1-w2"));
+    }
+
+    /** A thread per connection, HTTP/1.0 answers, a path of its own that the warmup asks for too. */
+    @Test
+    void pythonsHttpServerServesItsFileFromAWarmedTemplate() {
+        assertServedEveryRequest(run(GUESTS.get("python-http"), "e1-w2"));
     }
 
     @Test
