@@ -15,12 +15,16 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.ToLongFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Per-connection latency of server programs ({@link Guests}: the C epoll server, python3 asyncio,
  * nginx, php -S, and issue 10's runtimes: Go, tokio, redis, bun, python3 -m http.server, deno),
- * natively (a host process) and under the engine in each serving mode, all in one run, with the engine's VM exits, system calls by name, KVM's own counters (shadow page faults),
- * reset pages and reset time per request, what the JVM's threads did per request, and the
+ * natively (a host process) and under the engine in each serving mode, all in one run, with the
+ * engine's VM exits, system calls by name, KVM's own counters (shadow page faults), reset pages
+ * and reset time per request, what the JVM's threads did per request, and the
  * resident memory of the native process, the template and the request VMs, and the time from start
  * to serving. A guest that is not installed, does not start or answers wrongly gets a row that says
  * so.
@@ -83,7 +87,8 @@ public final class ServerBenchmarks {
             long mainMemory, int templateWarmup) {
     }
 
-    private static final java.util.regex.Pattern WARMED = java.util.regex.Pattern.compile("e1-w(\\d+)");
+    /** {@code e1-wN}: ephemeral threads=1 from a template that served N warmup requests. */
+    private static final Pattern WARMED = Pattern.compile("e1-w(\\d+)");
 
     private static final Map<String, Config> CONFIGS = new LinkedHashMap<>();
 
@@ -109,7 +114,7 @@ public final class ServerBenchmarks {
         if (config != null) {
             return config;
         }
-        java.util.regex.Matcher warmed = WARMED.matcher(key);
+        Matcher warmed = WARMED.matcher(key);
         if (warmed.matches()) {
             int n = Integer.parseInt(warmed.group(1));
             if (n > 0) {
@@ -612,7 +617,7 @@ public final class ServerBenchmarks {
         return r == null ? "-" : r.failure() != null ? "failed" : Latencies.fmt(r.startNanos());
     }
 
-    private static String memory(Row r, java.util.function.ToLongFunction<Memory> part) {
+    private static String memory(Row r, ToLongFunction<Memory> part) {
         return r == null ? "-" : r.memory() == null ? "failed" : Memory.kib(part.applyAsLong(r.memory()));
     }
 
