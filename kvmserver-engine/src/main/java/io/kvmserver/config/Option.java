@@ -74,6 +74,12 @@ public enum Option {
             .describe("Whether to log more about the server, including every permission denial.")
             .defaultValue(false)
             .reads(KvmServerOptions::verbose).writes((b, v, base) -> b.verbose((Boolean) v))),
+    TRACE(flag("trace", OptionType.FLAG, "")
+            .spring("kvmserver.trace")
+            .describe("Whether to log every system call of the program (its VM, thread, arguments, result and"
+                    + " any permission denial) at INFO, to find out why a program fails. Slow.")
+            .defaultValue(false)
+            .reads(KvmServerOptions::trace).writes((b, v, base) -> b.trace((Boolean) v))),
     PRINT_CONFIG(flag("print-config", OptionType.FLAG, "")
             .describe("Print the configuration as TOML and exit without running the program.")
             .defaultValue(false)

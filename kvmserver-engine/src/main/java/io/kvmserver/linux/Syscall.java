@@ -21,6 +21,9 @@ public final class Syscall {
     private volatile boolean freezeOnListenerWait;
     private boolean freezeRequested;
     private volatile FileDescription listener;
+    /** The permission denial this call met, for the trace; null if none. */
+    private Denials.Kind deniedKind;
+    private String deniedTarget;
 
     public Syscall(Kernel kernel, LinuxProcess process, HostWaiter waiter) {
         this.kernel = kernel;
@@ -36,6 +39,8 @@ public final class Syscall {
         args[3] = a3;
         args[4] = a4;
         args[5] = a5;
+        deniedKind = null;
+        deniedTarget = null;
     }
 
     public Kernel kernel() {
@@ -76,6 +81,26 @@ public final class Syscall {
     /** Argument {@code i} as a C {@code int}: the kernel ignores the upper half of the register. */
     public int intArg(int i) {
         return (int) args[i];
+    }
+
+    /**
+     * Records that the policy denied this call {@code kind} access to {@code target}: counted and
+     * logged by the program's {@link Denials}, and shown next to the call in the trace.
+     */
+    public void deny(Denials.Kind kind, String target) {
+        kernel.denials().record(kind, target);
+        deniedKind = kind;
+        deniedTarget = target;
+    }
+
+    /** What the policy denied the current call, or null. */
+    public Denials.Kind deniedKind() {
+        return deniedKind;
+    }
+
+    /** The path or address the current call was denied, or null. */
+    public String deniedTarget() {
+        return deniedTarget;
     }
 
     // ---- effects for the vCPU loop ----
@@ -138,6 +163,11 @@ public final class Syscall {
     /** Called when the program starts listening on a socket. */
     public void listening(FileDescription socket) {
         listener = socket;
+    }
+
+    /** Whether the current call froze the template (without consuming the request). */
+    public boolean freezeRequested() {
+        return freezeRequested;
     }
 
     public boolean takeFreezeRequested() {

@@ -99,8 +99,9 @@ public final class KvmServer implements AutoCloseable {
             ServerStats stats = new ServerStats();
             int threads = options.effectiveThreads();
             for (int i = 0; i < threads; i++) {
-                workers.add(new RequestWorker(i, () -> GuestVm.fork(kvm, snapshot, options.maxRequestMemory()), options,
-                        stats, timers));
+                int number = i;
+                workers.add(new RequestWorker(i, () -> GuestVm.fork(kvm, snapshot, options.maxRequestMemory(), number),
+                        options, stats, timers));
             }
             workers.forEach(RequestWorker::start);
             log.info("kvmserver: {} is serving on {} with {} request VM{} ({})", options.program(),

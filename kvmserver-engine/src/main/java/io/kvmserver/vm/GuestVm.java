@@ -21,6 +21,7 @@ import io.kvmserver.linux.LinuxProcess;
 import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.linux.Syscall;
 import io.kvmserver.linux.SyscallTable;
+import io.kvmserver.linux.SyscallTrace;
 import io.kvmserver.vdso.GuestClock;
 import io.kvmserver.vdso.TimePage;
 import io.kvmserver.vdso.VdsoImage;
@@ -46,8 +47,6 @@ import org.slf4j.LoggerFactory;
 public final class GuestVm implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(GuestVm.class);
-    /** Logs every system call at INFO: for debugging the engine, far too slow for anything else. */
-    private static final boolean TRACE = Boolean.getBoolean("kvmserver.trace");
 
     /** The stack the program starts with, at the top of its address space (RLIMIT_STACK). */
     static final long STACK_SIZE = 8L << 20;
@@ -66,6 +65,8 @@ public final class GuestVm implements AutoCloseable {
     private final HostWaiter waiter = new HostWaiter();
     private final VmSnapshot source;
     private final DirtyPages dirty;
+    /** The system call trace, or null when it is off (the option {@code trace}). */
+    private final SyscallTrace trace;
     /** The vDSO's time page, for a booted VM (a template): the host writes it until close. */
     private TimePage timePage;
     private LinuxProcess process;
@@ -86,7 +87,7 @@ public final class GuestVm implements AutoCloseable {
     private final long[] syscallCounts = new long[SyscallNumbers.COUNT + 1];
 
     private GuestVm(VmFd vm, VcpuFd vcpu, GuestMemory memory, PageTables tables, Kernel kernel,
-            LinuxProcess process, VmSnapshot source, DirtyPages dirty) {
+            LinuxProcess process, VmSnapshot source, DirtyPages dirty, SyscallTrace trace) {
         this.vm = vm;
         this.vcpu = vcpu;
         this.memory = memory;
@@ -96,6 +97,7 @@ public final class GuestVm implements AutoCloseable {
         this.process = process;
         this.source = source;
         this.dirty = dirty;
+        this.trace = trace;
         this.syscall = new Syscall(kernel, process, waiter);
     }
 
@@ -136,7 +138,8 @@ public final class GuestVm implements AutoCloseable {
             vcpu.setReg(KvmAbi.RIP, loaded.entry());
             vcpu.setReg(KvmAbi.RSP, sp);
             vcpu.setReg(KvmAbi.RFLAGS, CpuSetup.USER_RFLAGS_FIXED);
-            GuestVm booted = new GuestVm(vm, vcpu, memory, tables, kernel, process, null, null);
+            GuestVm booted = new GuestVm(vm, vcpu, memory, tables, kernel, process, null, null,
+                    kernel.tracing() ? SyscallTrace.template() : null);
             // Last: nothing can fail after it, and the host writes the page from now until close.
             booted.timePage = GuestClock.shared(kvm).attach(memory.host(GuestLayout.VVAR, GuestLayout.PAGE_SIZE),
                     GuestLayout.USER_START, userLimit);
@@ -185,6 +188,11 @@ public final class GuestVm implements AutoCloseable {
      * A request may dirty at most {@code requestMemoryLimit} bytes between resets.
      */
     public static GuestVm fork(Kvm kvm, VmSnapshot snapshot, long requestMemoryLimit) {
+        return fork(kvm, snapshot, requestMemoryLimit, 0);
+    }
+
+    /** {@link #fork(Kvm, VmSnapshot, long)}, as request VM {@code number} in the system call trace. */
+    public static GuestVm fork(Kvm kvm, VmSnapshot snapshot, long requestMemoryLimit, int number) {
         GuestMemory memory = snapshot.memory().forkPrivate();
         VmFd vm = null;
         VcpuFd vcpu = null;
@@ -205,7 +213,8 @@ public final class GuestVm implements AutoCloseable {
             dirty.setLimit(requestMemoryLimit / GuestLayout.PAGE_SIZE);
             memory.setWriteListener(dirty);
             LinuxProcess process = snapshot.process().fork(memory, tables);
-            GuestVm forked = new GuestVm(vm, vcpu, memory, tables, snapshot.kernel(), process, snapshot, dirty);
+            GuestVm forked = new GuestVm(vm, vcpu, memory, tables, snapshot.kernel(), process, snapshot, dirty,
+                    snapshot.kernel().tracing() ? SyscallTrace.requestVm(number) : null);
             forked.restoreCpu();
             return forked;
         } catch (RuntimeException e) {
@@ -489,14 +498,9 @@ public final class GuestVm implements AutoCloseable {
         syscallCounts[nr >= 0 && nr < SyscallNumbers.COUNT ? (int) nr : SyscallNumbers.COUNT]++;
         syscall.begin(vcpu.reg(KvmAbi.RAX), vcpu.reg(KvmAbi.RDI), vcpu.reg(KvmAbi.RSI), vcpu.reg(KvmAbi.RDX),
                 vcpu.reg(KvmAbi.R10), vcpu.reg(KvmAbi.R8), vcpu.reg(KvmAbi.R9));
-        if (TRACE) {
-            log.info("syscall {}({}, {}, {}, {})", SyscallNumbers.name(syscall.number()),
-                    Long.toHexString(syscall.arg(0)), Long.toHexString(syscall.arg(1)),
-                    Long.toHexString(syscall.arg(2)), Long.toHexString(syscall.arg(3)));
-        }
         long result = table.dispatch(syscall);
-        if (TRACE) {
-            log.info("  = {}", result);
+        if (trace != null) {
+            trace.log(1, syscall, result);
         }
         if (syscall.takeFreezeRequested()) {
             return RunResult.of(RunResult.Kind.WAITING, "waiting for connections in "

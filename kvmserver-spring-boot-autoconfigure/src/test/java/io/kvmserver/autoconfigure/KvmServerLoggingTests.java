@@ -65,6 +65,23 @@ class KvmServerLoggingTests {
     }
 
     @Test
+    void traceLogsEverySystemCallOfTheTemplateAndTheRequestVms(CapturedOutput output) {
+        int port = Http.freePort();
+        try (ConfigurableApplicationContext context = run(GuestPrograms.get("probing_server"), String.valueOf(port),
+                "--kvmserver.permissions.allow-listen=127.0.0.1:" + port, "--kvmserver.trace=true")) {
+            assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);
+            assertThat(Http.get(port, "/")).isEqualTo("hello");
+        }
+        List<String> trace = lines(output, "io.kvmserver.trace");
+        assertThat(trace).allSatisfy((line) -> assertThat(line).contains(" INFO "));
+        assertThat(trace).anySatisfy((line) -> assertThat(line).contains("template tid 1: openat(AT_FDCWD,"
+                + " \"/etc/hostname\"", "[denied read /etc/hostname: allow it with kvmserver.permissions.allow-read"));
+        assertThat(trace).anySatisfy((line) -> assertThat(line).contains("template tid 1: listen(")
+            .endsWith(") = 0"));
+        assertThat(trace).anySatisfy((line) -> assertThat(line).contains("request VM 0 tid 1: accept"));
+    }
+
+    @Test
     void guestOutputLevelsAreConfigurablePerStream(CapturedOutput output) {
         int port = Http.freePort();
         try (ConfigurableApplicationContext context = run(GuestPrograms.get("probing_server"), String.valueOf(port),
