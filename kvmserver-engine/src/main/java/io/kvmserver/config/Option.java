@@ -142,12 +142,13 @@ public enum Option {
             .reads(KvmServerOptions::maxRequestTime).writes((b, v, base) -> b.maxRequestTime((Duration) v))),
     MAX_MAIN_MEMORY(limit("max-main-memory", OptionType.MIB, "MiB")
             .spring("kvmserver.limits.max-main-memory")
-            .describe("Guest memory of the program: the guest's whole physical address range.")
+            .describe("Memory the program may map readable, writable or executable; address space it only"
+                    + " reserves (PROT_NONE) does not count, and only the pages it touches use host memory.")
             .defaultValue(8192 * KvmServerOptions.MIB).example("1024")
             .reads(KvmServerOptions::maxMainMemory).writes((b, v, base) -> b.maxMainMemory((Long) v))),
     MAX_ADDRESS_SPACE(limit("max-address-space", OptionType.MIB, "MiB")
             .spring("kvmserver.limits.max-address-space")
-            .describe("Cap on the memory the program may map.")
+            .describe("The program's address range: every mapping, reservations included, lies below it.")
             .defaultValue(131072 * KvmServerOptions.MIB).example("262144")
             .reads(KvmServerOptions::maxAddressSpace).writes((b, v, base) -> b.maxAddressSpace((Long) v))),
     MAX_REQUEST_MEMORY(limit("max-request-memory", OptionType.MIB, "MiB")

@@ -107,14 +107,16 @@ public final class GuestVm implements AutoCloseable {
      */
     public static GuestVm boot(Kvm kvm, Kernel kernel, ElfFile program, ElfFile interpreter, List<String> argv,
             String cwd, long mainMemory, long maxAddressSpace, FdTable files) {
-        long userLimit = mainMemory & -GuestLayout.PAGE_SIZE;
+        // The guest's memory spans its whole address range, so that reservations cost address space
+        // only; mainMemory bounds what the program maps accessible (MemorySlots, AddressSpace).
+        long userLimit = maxAddressSpace & -GuestLayout.PAGE_SIZE;
         long poolSize = PageTables.poolSizeFor(userLimit);
         GuestMemory memory = GuestMemory.create("kvmserver-template", userLimit + poolSize);
         VmFd vm = null;
         try {
             PageTables tables = new PageTables(memory, userLimit, userLimit + poolSize);
             CpuSetup.writeSystemRegion(memory, tables);
-            AddressSpace space = new AddressSpace(memory, tables, userLimit, maxAddressSpace);
+            AddressSpace space = new AddressSpace(memory, tables, userLimit, mainMemory);
             long stackBottom = userLimit - STACK_SIZE;
             space.setMmapTop(stackBottom - STACK_GUARD);
             LoadedProgram loaded = ElfLoader.load(space, program, interpreter);
@@ -128,7 +130,7 @@ public final class GuestVm implements AutoCloseable {
             LinuxProcess process = new LinuxProcess(space, files, cwd);
 
             vm = kvm.createVm();
-            vm.setUserMemoryRegion(0, 0, memory.size(), memory.hostBase());
+            MemorySlots.attach(vm, memory, 0);
             VcpuFd vcpu = vm.createVcpu(0);
             CpuSetup.configure(vcpu, tables.root(), kvm.supportedXcr0());
             // Sync regs are pushed into the vCPU on the first run, so set every one of them.
@@ -206,10 +208,10 @@ public final class GuestVm implements AutoCloseable {
             if (ring) {
                 vm.enableCap(KvmAbi.KVM_CAP_DIRTY_LOG_RING, ringBytes);
             }
-            vm.setUserMemoryRegion(0, VmFd.MEM_LOG_DIRTY_PAGES, 0, memory.size(), memory.hostBase());
+            MemorySlots.attach(vm, memory, VmFd.MEM_LOG_DIRTY_PAGES);
             vcpu = vm.createVcpu(0);
             CpuSetup.configure(vcpu, tables.root(), snapshot.xcr0());
-            DirtyPages dirty = new DirtyPages(vm, memory.size(), ring ? vcpu.mapDirtyRing(ringBytes) : null, entries);
+            DirtyPages dirty = new DirtyPages(vm, memory, ring ? vcpu.mapDirtyRing(ringBytes) : null, entries);
             dirty.setLimit(requestMemoryLimit / GuestLayout.PAGE_SIZE);
             memory.setWriteListener(dirty);
             LinuxProcess process = snapshot.process().fork(memory, tables);

@@ -42,6 +42,7 @@ public final class PageTables {
         this.entryShift = new byte[pages];
         this.baseAddress = new long[pages];
         entryShift[0] = 39;
+        memory.expose(poolStart, GuestLayout.PAGE_SIZE);
     }
 
     private PageTables(PageTables template, GuestMemory memory) {
@@ -148,6 +149,9 @@ public final class PageTables {
      * translation faults and the page tables are walked again.
      */
     public boolean set(long address, long length, long flags) {
+        if (flags != 0) {
+            memory.expose(address, length); // what the guest can reach must be guest memory KVM knows
+        }
         boolean downgraded = false;
         long end = address + length;
         long va = address;
@@ -213,6 +217,7 @@ public final class PageTables {
         }
         long page = next;
         next += GuestLayout.PAGE_SIZE;
+        memory.expose(page, GuestLayout.PAGE_SIZE);
         memory.fill(page, GuestLayout.PAGE_SIZE, (byte) 0);
         return page;
     }

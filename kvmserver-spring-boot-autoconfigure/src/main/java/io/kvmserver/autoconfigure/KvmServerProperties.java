@@ -432,14 +432,15 @@ public final class KvmServerProperties {
         private final Duration maxRequestTime;
 
         /**
-         * Guest memory of the program: the guest's whole physical address range. A bare number
-         * means megabytes (MiB); only whole MiB are allowed.
+         * Memory the program may map readable, writable or executable; address space it only
+         * reserves (PROT_NONE) does not count, and only the pages it touches use host memory. A
+         * bare number means megabytes (MiB); only whole MiB are allowed.
          */
         private final DataSize maxMainMemory;
 
         /**
-         * Cap on the memory the program may map. A bare number means megabytes (MiB); only whole
-         * MiB are allowed.
+         * The program's address range: every mapping, reservations included, lies below it. A
+         * bare number means megabytes (MiB); only whole MiB are allowed.
          */
         private final DataSize maxAddressSpace;
 
