@@ -43,6 +43,7 @@ public final class SyscallTable {
         FileSyscalls.register(t);
         PathSyscalls.register(t);
         ProcessSyscalls.register(t);
+        CapabilitySyscalls.register(t);
         TimeSyscalls.register(t);
         SignalSyscalls.register(t);
         NetSyscalls.register(t);
