@@ -121,10 +121,27 @@ public final class AddressSpace implements LoadTarget {
         applyPageTables(start, length, prot);
     }
 
-    /** ENOMEM when giving {@code [start, end)} protection {@code prot} would pass the accessible-bytes limit. */
+    /**
+     * How many more guest memory chunks than its accessible bytes fill a program may reach: its
+     * mappings need not be packed, but scattering pages over the whole range would make the VM
+     * hold a KVM memory slot (kernel memory) per chunk. See {@code MemorySlots}.
+     */
+    public static final int EXPOSURE_SLACK = 16;
+
+    /**
+     * ENOMEM when giving {@code [start, end)} protection {@code prot} would pass the accessible-bytes
+     * limit, or spread the program over more chunks of guest memory than that limit justifies.
+     */
     private void requireAccessible(long start, long end, int prot) {
-        if (prot != PROT_NONE
-                && accessibleBytes - covered(start, end, true) + (end - start) > maxAccessibleBytes) {
+        if (prot == PROT_NONE) {
+            return;
+        }
+        if (accessibleBytes - covered(start, end, true) + (end - start) > maxAccessibleBytes) {
+            throw new SyscallError(Errno.ENOMEM);
+        }
+        long chunk = memory.chunkSize();
+        long allowed = (maxAccessibleBytes + chunk - 1) / chunk + EXPOSURE_SLACK;
+        if (memory.exposedChunkCount() + memory.unexposedChunks(start, end - start) > allowed) {
             throw new SyscallError(Errno.ENOMEM);
         }
     }

@@ -70,11 +70,13 @@ public final class GuestMemory implements AutoCloseable {
         }
     }
 
-    /** Told about each chunk of guest memory when it is first exposed to the VM. */
-    @FunctionalInterface
+    /** Told about each chunk of guest memory when it is first exposed to the VM, and when it is withdrawn. */
     public interface ExposureListener {
         /** Chunk {@code index} covers guest physical {@code [address, address + length)}. */
         void exposed(int index, long address, long length);
+
+        /** Chunk {@code index}, exposed before, is no longer reachable by the VM. */
+        void withdrawn(int index, long address, long length);
     }
 
     /** Told about every host write into guest memory, page by page; may refuse it by throwing. */
@@ -166,6 +168,56 @@ public final class GuestMemory implements AutoCloseable {
                     exposureListener.exposed(chunk, chunkStart(chunk), chunkLength(chunk));
                 }
                 exposed[chunk >>> 6] |= bit; // only once the VM has the chunk
+            }
+        }
+    }
+
+    /** How many chunks of {@code [address, address + length)} are not exposed yet. */
+    public synchronized int unexposedChunks(long address, long length) {
+        check(address, length);
+        int count = 0;
+        if (length > 0) {
+            int last = (int) ((address + length - 1) >>> chunkShift);
+            for (int chunk = (int) (address >>> chunkShift); chunk <= last; chunk++) {
+                count += (exposed[chunk >>> 6] & (1L << (chunk & 63))) == 0 ? 1 : 0;
+            }
+        }
+        return count;
+    }
+
+    /** How many chunks are exposed. */
+    public synchronized int exposedChunkCount() {
+        int count = 0;
+        for (long word : exposed) {
+            count += Long.bitCount(word);
+        }
+        return count;
+    }
+
+    /**
+     * Withdraws every chunk exposed here but not in {@code reference} (the template this private
+     * view was forked from), once there are more than {@code keep} of them: a request VM keeps the
+     * few chunks its requests keep using, but one request cannot leave it holding many.
+     */
+    public synchronized void trimExposure(GuestMemory reference, int keep) {
+        long[] base;
+        synchronized (reference) {
+            base = reference.exposed.clone();
+        }
+        int extra = 0;
+        for (int w = 0; w < exposed.length; w++) {
+            extra += Long.bitCount(exposed[w] & ~base[w]);
+        }
+        if (extra <= keep) {
+            return;
+        }
+        for (int w = 0; w < exposed.length; w++) {
+            for (long word = exposed[w] & ~base[w]; word != 0; word &= word - 1) {
+                int chunk = (w << 6) + Long.numberOfTrailingZeros(word);
+                if (exposureListener != null) {
+                    exposureListener.withdrawn(chunk, chunkStart(chunk), chunkLength(chunk));
+                }
+                exposed[w] &= ~(1L << (chunk & 63));
             }
         }
     }

@@ -209,7 +209,11 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
 
     private void harvestBitmap() {
         for (int chunk : memory.exposedChunks()) {
-            vm.getDirtyLog(chunk, kvmBitmap);
+            try {
+                vm.getDirtyLog(chunk, kvmBitmap);
+            } catch (io.kvmserver.kvm.KvmException e) {
+                continue; // withdrawn by a reset meanwhile (MemorySlots): nothing of it is dirty any more
+            }
             kvmBitmap.read(0, scratch, 0, scratch.length);
             long base = (long) chunk << chunkPageShift;
             for (int i = 0; i < scratch.length; i++) {

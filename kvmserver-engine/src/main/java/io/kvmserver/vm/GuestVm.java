@@ -291,6 +291,7 @@ public final class GuestVm implements AutoCloseable {
         // The copies above are host writes KVM does not log, and go around the write listener:
         // restoring the template leaves nothing to track.
         tables.restoreCursor(source.pageTableCursor());
+        memory.trimExposure(template, MemorySlots.KEPT_AFTER_RESET);
         process = source.process().fork(memory, tables);
         syscall.setProcess(process);
         restoreCpu();

@@ -14,11 +14,21 @@ import io.kvmserver.memory.GuestMemory;
  * (shadow paging) with {@code /proc/meminfo}'s VmallocUsed: a 128 GiB slot costs ~330 MiB of kernel
  * memory and 75-330 ms to create, per VM; a 64 MiB one ~175 KiB and ~0.05 ms. Virtual machine
  * monitors solve the same problem the same way for sparse guest memory (QEMU's virtio-mem maps its
- * device memory as many slots and only the plugged ones). A request VM keeps the slots it gained
- * across resets: they hold no data (the page tables decide what the guest reaches), and the set is
- * bounded by the chunk count.
+ * device memory as many slots and only the plugged ones).
+ *
+ * <p>What bounds them: a program may spread its accessible mappings over at most
+ * {@link io.kvmserver.linux.AddressSpace#EXPOSURE_SLACK} chunks more than they fill (more is
+ * {@code ENOMEM}), so that scattering single pages cannot buy slots (kernel memory) beyond what its
+ * {@code max-main-memory} would cost as one slot. A request VM keeps the slots its requests
+ * gained across resets (they hold no data: the page tables decide what the guest reaches, and
+ * deleting a slot makes KVM drop its shadow pages, which is slow here), unless a reset finds more
+ * than {@link #KEPT_AFTER_RESET} of them: then they go, so that one request cannot leave the VM
+ * short of slots for the next.
  */
 final class MemorySlots {
+
+    /** Chunks beyond the template's that a request VM keeps at its reset. */
+    static final int KEPT_AFTER_RESET = 16;
 
     private MemorySlots() {
     }
@@ -28,7 +38,16 @@ final class MemorySlots {
      * a slot of {@code vm} with {@code flags} ({@link VmFd#MEM_LOG_DIRTY_PAGES} for a request VM).
      */
     static void attach(VmFd vm, GuestMemory memory, int flags) {
-        memory.setExposureListener((index, address, length) ->
-                vm.setUserMemoryRegion(index, flags, address, length, memory.hostBase() + address));
+        memory.setExposureListener(new GuestMemory.ExposureListener() {
+            @Override
+            public void exposed(int index, long address, long length) {
+                vm.setUserMemoryRegion(index, flags, address, length, memory.hostBase() + address);
+            }
+
+            @Override
+            public void withdrawn(int index, long address, long length) {
+                vm.setUserMemoryRegion(index, flags, address, 0, memory.hostBase() + address); // size 0 deletes
+            }
+        });
     }
 }

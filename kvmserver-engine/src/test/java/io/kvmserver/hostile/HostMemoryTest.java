@@ -84,6 +84,24 @@ class HostMemoryTest {
         assertThat(SyscallTable.emulationBugs()).isEqualTo(bugs);
     }
 
+    /**
+     * One writable page in every 64 MiB of the address range would make the VM hold a KVM memory
+     * slot (kernel memory) per chunk: the program gets ENOMEM once its pages span 16 chunks more
+     * than max-main-memory (1 GiB here: 16 chunks) fills, and the reset withdraws the chunks the
+     * request added, so that the next request in the VM gets as far in other chunks.
+     */
+    @Test
+    void scatteringPagesOverTheAddressRangeIsBoundedAndTheResetUndoesIt(@TempDir Path dir) throws Exception {
+        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_isolation"),
+                List.of(dir.toString(), dir.toString()), b -> b.ephemeral(true).threads(1).maxMainMemory(1L << 30))) {
+            String first = s.get("/memory/scatter/2");
+            assertThat(first).matches("scattered=\\d+ errno=ENOMEM");
+            assertThat(Long.parseLong(first.replaceAll("\\D+(\\d+).*", "$1"))).isBetween(16L, 32L);
+            assertThat(s.get("/memory/scatter/66")).isEqualTo(first);
+            assertThat(s.server().stats().failures()).isZero();
+        }
+    }
+
     @Test
     void aGiantConsoleWriteIsTakenInBoundedChunks(@TempDir Path dir) throws Exception {
         try (TestServer s = start(dir)) {
