@@ -12,7 +12,7 @@ import static io.kvmserver.linux.AddressSpace.pageUp;
 
 /**
  * Memory family: {@code brk}, {@code mmap}, {@code munmap}, {@code mprotect}, {@code mremap},
- * {@code madvise} and the protection keys calls.
+ * {@code madvise}, the protection keys calls, and System V shared memory (absent).
  *
  * <p>The kernel this answers as: x86-64 Linux 6.1 with {@code vm.mmap_min_addr} 65536, no huge
  * pages reserved ({@code vm.nr_hugepages} 0, transparent huge pages on request), no System V IPC,
@@ -72,6 +72,15 @@ final class MemorySyscalls {
         t.register(SyscallNumbers.MUNLOCK, c -> 0);
         t.register(SyscallNumbers.MLOCKALL, c -> 0);
         t.register(SyscallNumbers.MUNLOCKALL, c -> 0);
+        // System V IPC: ENOSYS, as from a kernel built without it (CONFIG_SYSVIPC=n), deliberately
+        // and without the unimplemented-call warning. A VM is one process, and a segment attached
+        // twice needs one memory at two addresses, which guest virtual = guest physical cannot give.
+        for (int nr : new int[] {SyscallNumbers.SHMGET, SyscallNumbers.SHMAT, SyscallNumbers.SHMDT,
+            SyscallNumbers.SHMCTL, SyscallNumbers.SEMGET, SyscallNumbers.SEMOP, SyscallNumbers.SEMTIMEDOP,
+            SyscallNumbers.SEMCTL, SyscallNumbers.MSGGET, SyscallNumbers.MSGSND, SyscallNumbers.MSGRCV,
+            SyscallNumbers.MSGCTL}) {
+            t.register(nr, c -> -Errno.ENOSYS);
+        }
         t.register(SyscallNumbers.PKEY_ALLOC, MemorySyscalls::pkeyAlloc);
         t.register(SyscallNumbers.PKEY_FREE, c -> -Errno.EINVAL); // no key was ever allocated
         t.register(SyscallNumbers.PKEY_MPROTECT, MemorySyscalls::pkeyMprotect);
