@@ -3,6 +3,8 @@ package io.kvmserver.vm;
 import io.kvmserver.memory.GuestMemory;
 
 import com.sun.jna.Memory;
+import io.kvmserver.config.Option;
+import io.kvmserver.elf.ElfException;
 import io.kvmserver.elf.ElfFile;
 import io.kvmserver.elf.ElfLoader;
 import io.kvmserver.elf.InitialStack;
@@ -121,8 +123,12 @@ public final class GuestVm implements AutoCloseable {
             space.setMmapTop(stackBottom - STACK_GUARD);
             LoadedProgram loaded = ElfLoader.load(space, program, interpreter);
             space.initBreak(AddressSpace.pageUp(loaded.programEnd()));
-            space.map(stackBottom, STACK_SIZE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE
-                    | (program.wantsExecutableStack() ? AddressSpace.PROT_EXEC : 0), "[stack]");
+            if (!space.tryMap(stackBottom, STACK_SIZE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE
+                    | (program.wantsExecutableStack() ? AddressSpace.PROT_EXEC : 0), "[stack]")) {
+                throw new ElfException("program " + program.path() + " and its " + (STACK_SIZE >> 20)
+                        + " MiB stack do not fit in " + (mainMemory >> 20) + " MiB of guest memory",
+                        List.of(Option.MAX_MAIN_MEMORY));
+            }
             long hwcap = kvm.cpuid(1, 0)[3] & 0xffffffffL;
             installVdso(memory, tables);
             long sp = InitialStack.write(space, userLimit, loaded, kernel.fileSystem().programGuestPath(), argv,
