@@ -55,13 +55,7 @@ class DirtyPagesTest {
             MemorySlots.attach(vm, memory, VmFd.MEM_LOG_DIRTY_PAGES);
             assertThat(memory.exposedChunks()).contains(0, 3, 7);
             try (VcpuFd vcpu = vm.createVcpu(0)) {
-                CpuSetup.configure(vcpu, tables.root(), kvm.supportedXcr0());
-                for (int r = KvmAbi.RAX; r <= KvmAbi.R15; r += 8) {
-                    vcpu.setReg(r, 0);
-                }
-                vcpu.setReg(KvmAbi.RIP, CODE);
-                vcpu.setReg(KvmAbi.RSP, CODE + 2 * GuestLayout.PAGE_SIZE);
-                vcpu.setReg(KvmAbi.RFLAGS, CpuSetup.USER_RFLAGS_FIXED);
+                CpuSetup.startUserCode(vcpu, tables.root(), kvm.supportedXcr0(), CODE, CODE + 2 * GuestLayout.PAGE_SIZE);
                 DirtyPages dirty = new DirtyPages(vm, memory,
                         ring ? vcpu.mapDirtyRing((long) entries * KvmAbi.DIRTY_GFN_SIZE) : null, entries);
                 VcpuExit exit = vcpu.run();
