@@ -102,6 +102,23 @@ class HostMemoryTest {
         }
     }
 
+    /**
+     * Memory a request maps where nothing was before gets its KVM memory slot during the request:
+     * the guest's writes there are logged like any other, so max-request-memory stops the request.
+     */
+    @Test
+    void writesToMemoryExposedDuringTheRequestCountAgainstTheRequestMemoryLimit(@TempDir Path dir) throws Exception {
+        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_isolation"),
+                List.of(dir.toString(), dir.toString()), b -> b.ephemeral(true).threads(1).maxMainMemory(1L << 30)
+                        .maxRequestMemory(64 * MIB).limitRequestMemory(64 * MIB))) {
+            ServerStats stats = s.server().stats();
+            assertThat(s.get("/memory/far/16")).isEqualTo("touched=16");
+            s.get("/memory/far/256");
+            assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.MEMORY_LIMIT), 1)).isEqualTo(1);
+            assertThat(s.get("/memory/far/16")).isEqualTo("touched=16");
+        }
+    }
+
     @Test
     void aGiantConsoleWriteIsTakenInBoundedChunks(@TempDir Path dir) throws Exception {
         try (TestServer s = start(dir)) {
