@@ -30,6 +30,13 @@ class HostMemoryTest {
                 b -> b.allowWrite(List.of(dir.toString())).ephemeral(true).threads(1).maxMainMemory(8L << 30));
     }
 
+    /** One ephemeral request VM whose requests may dirty {@code limit} bytes, with 2 GiB of memory. */
+    private static TestServer startWithRequestLimit(Path dir, long limit) {
+        return TestServer.start(GuestPrograms.get("hostile_isolation"), List.of(dir.toString(), dir.toString()),
+                b -> b.ephemeral(true).threads(1).maxMainMemory(2L << 30).maxRequestMemory(limit)
+                        .limitRequestMemory(limit));
+    }
+
     /** A field of this JVM's {@code /proc/self/status}, in bytes. */
     static long status(String field) throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
@@ -108,9 +115,7 @@ class HostMemoryTest {
      */
     @Test
     void writesToMemoryExposedDuringTheRequestCountAgainstTheRequestMemoryLimit(@TempDir Path dir) throws Exception {
-        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_isolation"),
-                List.of(dir.toString(), dir.toString()), b -> b.ephemeral(true).threads(1).maxMainMemory(1L << 30)
-                        .maxRequestMemory(64 * MIB).limitRequestMemory(64 * MIB))) {
+        try (TestServer s = startWithRequestLimit(dir, 64 * MIB)) {
             ServerStats stats = s.server().stats();
             assertThat(s.get("/memory/far/16")).isEqualTo("touched=16");
             s.get("/memory/far/256");
@@ -133,9 +138,7 @@ class HostMemoryTest {
 
     @Test
     void hostWritesForTheGuestStopAtTheRequestMemoryLimit(@TempDir Path dir) throws Exception {
-        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_isolation"),
-                List.of(dir.toString(), dir.toString()), b -> b.ephemeral(true).threads(1).maxMainMemory(2L << 30)
-                        .maxRequestMemory(64 * MIB).limitRequestMemory(64 * MIB))) {
+        try (TestServer s = startWithRequestLimit(dir, 64 * MIB)) {
             ServerStats stats = s.server().stats();
             long base = resetPeak();
             s.get("/read-zero/512");
