@@ -5,29 +5,31 @@
 #   ./kvmserver-benchmarks/run.sh            # takes /tmp/kvmserver-mvn.lock itself, for the whole run
 #   flock /tmp/kvmserver-mvn.lock ./kvmserver-benchmarks/run.sh   # also fine: an inherited lock is seen
 #
-# Knobs (environment): REQUESTS (5000 per server configuration), WARMUP (1000), RUNS (200 hello
-# runs), CLI_RUNS (10), LOOP_CALLS (20000 getppid calls in the VM), CLOCK_CALLS (1000000
-# clock_gettime calls), PIN_CPU (0), UNPINNED (1: also run the server benchmark without taskset),
-# SKIP_BUILD (0), ROUTES (1: also the routes benchmark on the sample application), KVMSERVER_MVN_LOCK.
+# Knobs (environment): REQUESTS (5000 per server configuration), WARMUP (1000), MAX_SECONDS (15 per
+# server configuration: the slow guests stop there), RUNS (200 hello runs), CLI_RUNS (10), LOOP_CALLS
+# (20000 getppid calls in the VM), CLOCK_CALLS (1000000 clock_gettime calls), PIN_CPU (0), UNPINNED
+# (1: also run the server benchmarks without taskset), GUESTS ("python nginx php": the guests run
+# beside the C server, from .ci/install-guests), SERVERS (1: run them), RUNTIMES ("go tokio redis bun
+# python-http php deno": issue 10's runtimes, natively, threads=1, ephemeral and ephemeral after
+# RUNTIME_WARMUP (20) warmup requests, pinned; "" for none), ENGINE (1: run EngineBenchmarks),
+# ROUTES (1: also the routes benchmark on the sample application), SKIP_BUILD (0), KVMSERVER_MVN_LOCK.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-SELF="$ROOT/kvmserver-benchmarks/run.sh"
-LOCK="${KVMSERVER_MVN_LOCK:-/tmp/kvmserver-mvn.lock}"
-
-# Hold the Maven lock for the whole run, so that no build competes for the 2 CPUs. flock(1)
-# leaves the lock's fd open in its child: if we inherited it, the lock is already ours.
-held=no
-for fd in /proc/$$/fd/*; do
-  if [ "$(readlink "$fd" 2>/dev/null || true)" = "$LOCK" ]; then held=yes; fi
-done
-if [ "$held" = no ]; then
-  echo "run.sh: waiting for $LOCK ..." >&2
-  exec flock "$LOCK" "$SELF" "$@"
-fi
+# shellcheck source=with-lock.sh
+. "$ROOT/kvmserver-benchmarks/with-lock.sh"
+# shellcheck source=servers.sh
+. "$ROOT/kvmserver-benchmarks/servers.sh"
+hold_lock "$ROOT/kvmserver-benchmarks/run.sh" "$@"
 
 REQUESTS="${REQUESTS:-5000}"
 WARMUP="${WARMUP:-1000}"
+MAX_SECONDS="${MAX_SECONDS:-15}"
+GUESTS="${GUESTS:-python nginx php}"
+SERVERS="${SERVERS:-1}"
+RUNTIMES="${RUNTIMES-go tokio redis bun python-http php deno}"
+RUNTIME_WARMUP="${RUNTIME_WARMUP:-20}"
+ENGINE="${ENGINE:-1}"
 RUNS="${RUNS:-200}"
 CLI_RUNS="${CLI_RUNS:-10}"
 LOOP_CALLS="${LOOP_CALLS:-20000}"
@@ -57,8 +59,8 @@ gcc $CFLAGS -static -o "$GUEST/getppid_loop" "$BENCH/src/main/c/getppid_loop.c"
 gcc $CFLAGS -static -o "$GUEST/clock_loop" "$BENCH/src/main/c/clock_loop.c"
 gcc $CFLAGS -o "$GUEST/spawn_bench" "$BENCH/src/main/c/spawn_bench.c"
 gcc $CFLAGS -o "$GUEST/http_client" "$BENCH/src/main/c/http_client.c"
-# The same epoll HTTP server the engine's serving tests use, linked statically.
-gcc $CFLAGS -Wno-unused-result -static -o "$GUEST/http_server" "$ROOT/kvmserver-engine/src/test/c/http_server.c"
+# The same servers the engine's tests run: the C epoll server, the Go and tokio counters.
+build_servers "$GUEST"
 
 JAVA=(java -XX:+UseSerialGC -Xms256m -Xmx256m -Dorg.slf4j.simpleLogger.defaultLogLevel=warn
       -cp "$BENCH/target/kvmserver-benchmarks.jar")
@@ -73,25 +75,45 @@ echo "- JDK: $(java -version 2>&1 | sed -n 2p)"
 echo "- gcc: $(gcc --version | head -1)"
 echo "- load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "## Engine: start to exit, syscall round trip, exits (pinned: taskset -c $PIN_CPU)"
-"${PIN[@]}" "${JAVA[@]}" io.kvmserver.benchmarks.EngineBenchmarks \
-  --hello "$GUEST/hello-static" --hello-dynamic "$GUEST/hello-dynamic" --loop "$GUEST/getppid_loop" \
-  --spawn "$GUEST/spawn_bench" --cli-jar "$ROOT/kvmserver-engine/target/kvmserver-cli.jar" \
-  --runs "$RUNS" --cli-runs "$CLI_RUNS" --loop-calls "$LOOP_CALLS" \
-  --clock-loop "$GUEST/clock_loop" --clock-calls "$CLOCK_CALLS"
+if [ "$ENGINE" = 1 ]; then
+  echo "## Engine: start to exit, syscall round trip, exits (pinned: taskset -c $PIN_CPU)"
+  "${PIN[@]}" "${JAVA[@]}" io.kvmserver.benchmarks.EngineBenchmarks \
+    --hello "$GUEST/hello-static" --hello-dynamic "$GUEST/hello-dynamic" --loop "$GUEST/getppid_loop" \
+    --spawn "$GUEST/spawn_bench" --cli-jar "$ROOT/kvmserver-engine/target/kvmserver-cli.jar" \
+    --runs "$RUNS" --cli-runs "$CLI_RUNS" --loop-calls "$LOOP_CALLS" \
+    --clock-loop "$GUEST/clock_loop" --clock-calls "$CLOCK_CALLS"
+fi
 
-echo "## Server: one request per new connection"
-"${PIN[@]}" "${JAVA[@]}" io.kvmserver.benchmarks.ServerBenchmarks \
-  --server "$GUEST/http_server" --c-client "$GUEST/http_client" \
-  --requests "$REQUESTS" --warmup "$WARMUP" --max-seconds 60 \
-  --configs native,native-c,t1,e1,e1-small,e1-c,e1-notail,e2,e4 \
-  --title "pinned: client, server and JVM on CPU $PIN_CPU (taskset -c $PIN_CPU)"
-if [ "$UNPINNED" = 1 ]; then
-  "${JAVA[@]}" io.kvmserver.benchmarks.ServerBenchmarks \
-    --server "$GUEST/http_server" --c-client "$GUEST/http_client" \
-    --requests "$REQUESTS" --warmup "$WARMUP" --max-seconds 60 \
-    --configs native,native-c,t1,e1,e2,e4 \
+# One plan per pinning: the C server in every configuration, each other guest natively, not
+# ephemeral and ephemeral (see ServerBenchmarks for the configuration names).
+plan() {
+  local p="c:$1" g
+  for g in $GUESTS; do p="$p $g:$2"; done
+  echo "$p"
+}
+SERVER=(io.kvmserver.benchmarks.ServerBenchmarks --root "$ROOT" --programs "$GUEST"
+        --c-client "$GUEST/http_client" --work "$BENCH/target/guest-work"
+        --requests "$REQUESTS" --warmup "$WARMUP" --max-seconds "$MAX_SECONDS")
+if [ "$SERVERS" = 1 ]; then
+  echo "## Server: one request per new connection"
+  echo "- load average before the pinned run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "${PIN[@]}" "${JAVA[@]}" "${SERVER[@]}" \
+    --plan "$(plan native,native-c,t1,e1,e1-small,e1-c,e1-notail,e2,e4 native,t1,e1,e1-notail)" \
+    --title "pinned: client, server and JVM on CPU $PIN_CPU (taskset -c $PIN_CPU)"
+fi
+if [ "$SERVERS" = 1 ] && [ "$UNPINNED" = 1 ]; then
+  echo "- load average before the unpinned run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "${JAVA[@]}" "${SERVER[@]}" \
+    --plan "$(plan native,native-c,t1,e1,e2,e4 native,t1,e1,e2)" \
     --title "unpinned: scheduler's choice of the $(nproc) CPUs"
+fi
+if [ -n "$RUNTIMES" ]; then
+  echo "## Runtimes (issue 10): native, threads=1, ephemeral, ephemeral after $RUNTIME_WARMUP warmup requests"
+  echo "- load average before the runtimes: $(cut -d' ' -f1-3 /proc/loadavg)"
+  p=""
+  for g in $RUNTIMES; do p="$p $g:native,t1,e1,e1-w$RUNTIME_WARMUP"; done
+  "${PIN[@]}" "${JAVA[@]}" "${SERVER[@]}" --plan "$p" \
+    --title "pinned: client, server and JVM on CPU $PIN_CPU (taskset -c $PIN_CPU)"
 fi
 if [ "$ROUTES" = 1 ]; then
   echo "## Routes: what the application adds (one request per new connection)"

@@ -138,7 +138,8 @@ int main(int argc, char **argv) {
     report("execveat", syscall(SYS_execveat, AT_FDCWD, "/bin/sh", sh, environ, 0));
     report("fork", syscall(SYS_fork));
     report("vfork", syscall(SYS_vfork));
-    report("clone-thread", syscall(SYS_clone, CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD, 0, 0, 0, 0));
+    report("clone-process", syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0));
+    report("clone-vfork", syscall(SYS_clone, CLONE_VM | CLONE_VFORK | SIGCHLD, 0, 0, 0, 0));
     report("clone3", syscall(SYS_clone3, NULL, 0));
     report("ptrace", syscall(SYS_ptrace, 16 /* PTRACE_ATTACH */, 1, 0, 0));
     report("kill-init", kill(1234, SIGKILL));

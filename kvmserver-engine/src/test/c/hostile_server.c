@@ -8,7 +8,8 @@
  *   /leave         leaves state behind: memory, heap, brk, a fixed mapping, fds, an epoll
  *                  registration, a signal handler and mask, umask, cwd, an rlimit, the offset and
  *                  flags of a template fd, FS (see close_with_bogus_fs) and GS base, x87 control
- *                  word, MXCSR, xmm15, ymm15
+ *                  word, MXCSR, xmm15, ymm15, a thread that spins forever, a POSIX timer and an
+ *                  interval timer still armed, and a pending (blocked) signal
  *   /check         answers what of that state it sees (all "pristine" after an ephemeral reset)
  * Usage: hostile_server PORT STATE_FILE
  */
@@ -27,6 +28,9 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <pthread.h>
+#include <time.h>
 
 static long marker = 1;
 static long *heap_marker;
@@ -42,6 +46,14 @@ static unsigned short seen_fcw;
 static unsigned seen_mxcsr;
 static unsigned long seen_xmm15[2];
 static unsigned long seen_ymm15_high[2];
+
+static volatile long spins;
+
+static void *spin_forever(void *arg) {
+    (void) arg;
+    for (;;) spins++;
+    return NULL;
+}
 
 static void on_usr1(int sig) {
     (void) sig;
@@ -108,6 +120,16 @@ static void leave(void) {
     lseek(template_file, 3, SEEK_SET);
     fcntl(template_file, F_SETFL, O_NONBLOCK);
     syscall(SYS_arch_prctl, ARCH_SET_GS, 0x12345000UL);
+    pthread_t spinner;
+    pthread_create(&spinner, NULL, spin_forever, NULL);
+    struct sigevent tick = {.sigev_notify = SIGEV_SIGNAL, .sigev_signo = SIGUSR2};
+    timer_t timer;
+    timer_create(CLOCK_MONOTONIC, &tick, &timer);
+    struct itimerspec every_ms = {{0, 1000000}, {0, 1000000}};
+    timer_settime(timer, 0, &every_ms, NULL);
+    struct itimerval minute = {{0, 0}, {60, 0}};
+    setitimer(ITIMER_REAL, &minute, NULL);
+    raise(SIGUSR2);
 }
 
 /*
@@ -146,7 +168,16 @@ static void check(char *body, size_t size) {
     int fds = open_fds();
     long offset = lseek(template_file, 0, SEEK_CUR);
     int flags = fcntl(template_file, F_GETFL) & O_NONBLOCK;
-    snprintf(body, size,
+    sigset_t pending;
+    sigpending(&pending);
+    struct itimerspec timer;
+    int timer_armed = timer_gettime((timer_t) 0, &timer) == 0;
+    struct itimerval itimer;
+    getitimer(ITIMER_REAL, &itimer);
+    long spins_before = spins;
+    struct timespec pause_20ms = {0, 20000000};
+    nanosleep(&pause_20ms, NULL);
+    int len = snprintf(body, size,
              "marker=%ld heap=%ld brk=%s mapping=%s fds=%d epoll=%d handler=%s mask=%s umask=%03o cwd=%s nofile=%s "
              "offset=%ld nonblock=%d gs=%s fcw=%04x mxcsr=%04x xmm15=%lx ymm15=%lx",
              marker, *heap_marker, sbrk(0) == brk0 ? "same" : "moved", mapped ? "leaked" : "none", fds, registered,
@@ -154,6 +185,9 @@ static void check(char *body, size_t size) {
              strcmp(cwd, cwd0) ? "changed" : "same", nofile.rlim_cur == nofile0.rlim_cur ? "same" : "changed",
              offset, flags != 0, gs == gs0 ? "same" : "changed", seen_fcw,
              seen_mxcsr, seen_xmm15[0], seen_ymm15_high[0]);
+    snprintf(body + len, size - len, " pending=%s timer=%s itimer=%s spinner=%s",
+             sigismember(&pending, SIGUSR2) ? "set" : "clear", timer_armed ? "armed" : "none",
+             itimer.it_value.tv_sec || itimer.it_value.tv_usec ? "armed" : "off", spins != spins_before ? "moving" : "still");
 }
 
 static void handle(int fd) {

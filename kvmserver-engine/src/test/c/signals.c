@@ -2,6 +2,8 @@
  * Signal delivery programs depend on (issue 10), one check per run:
  *
  *   signals segv-fix | sigaltstack | stack-overflow | sigalrm | sigpipe-ignored | sigpipe-default
+ *           | context-redirect | cpu-faults | sa-restart | sigtimedwait | signalfd | timer-create
+ *           | kill-self
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed;
  * sigpipe-default must instead be killed by SIGPIPE (status 141) after printing its "writing" line.
@@ -14,7 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/signalfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -289,6 +294,305 @@ static void sigpipe_default(void) {
     fail("write returned %zd (%s) instead of killing the process with SIGPIPE", n, strerror(errno));
 }
 
+
+/* ---- context-redirect: a handler changes the saved context; the program resumes with it. ---- */
+
+extern char redirect_fault[], redirect_resume[];
+static volatile int redirected;
+
+static void redirect(int signo, siginfo_t *info, void *context) {
+    (void)signo;
+    (void)info;
+    ucontext_t *uc = context;
+    /* Clobber the FPU in the handler: what the program had must come back from the frame. */
+    volatile double x = 1.5;
+    for (int i = 0; i < 10; i++) {
+        x = x * 3.25 + 1;
+    }
+    if (uc->uc_mcontext.gregs[REG_RIP] == (greg_t)redirect_fault) {
+        uc->uc_mcontext.gregs[REG_RIP] = (greg_t)redirect_resume;
+        uc->uc_mcontext.gregs[REG_RBX] = 0x1234; /* as a JIT patches registers before resuming */
+        redirected++;
+    }
+}
+
+static void context_redirect(void) {
+    if (install(SIGSEGV, redirect, 0) != 0) {
+        return;
+    }
+    double kept = 2.71828;
+    long rbx, r12 = 0x5a5a5a5a5a5aL, r12_after;
+    __asm__ volatile(
+        "movq %[d], %%xmm7\n"
+        "xorq %%rax, %%rax\n"
+        "movq $0, %%rbx\n"
+        "redirect_fault: movl $1, (%%rax)\n" /* NULL write: SIGSEGV */
+        "ud2\n" /* never reached: the handler moves RIP past it */
+        "redirect_resume: movq %%rbx, %[rbx]\n"
+        "movq %%r12, %[r12after]\n"
+        "movq %%xmm7, %[d]\n"
+        : [rbx] "=r"(rbx), [r12after] "=r"(r12_after), [d] "+x"(kept)
+        : "r"(r12)
+        : "rax", "rbx", "xmm7", "memory");
+    (void)r12;
+    if (redirected != 1 || rbx != 0x1234) {
+        fail("redirected %d times, rbx %#lx, want once and 0x1234", redirected, rbx);
+    } else if (kept != 2.71828) {
+        fail("xmm7 came back as %f, want 2.71828", kept);
+    } else {
+        ok("the handler moved RIP and set RBX; XMM state survived the handler's own FPU use");
+    }
+}
+
+/* ---- cpu-faults: SIGFPE, SIGILL and SIGTRAP with the siginfo Linux gives. ---- */
+
+static sigjmp_buf recover;
+static volatile siginfo_t last;
+
+static void catch_and_jump(int signo, siginfo_t *info, void *context) {
+    (void)signo;
+    (void)context;
+    last = *info;
+    siglongjmp(recover, 1);
+}
+
+static volatile int traps;
+
+static void count_trap(int signo, siginfo_t *info, void *context) {
+    (void)signo;
+    (void)context;
+    last = *info;
+    traps++;
+}
+
+extern char ud2_at[];
+
+static void cpu_faults(void) {
+    if (install(SIGFPE, catch_and_jump, SA_NODEFER) != 0 || install(SIGILL, catch_and_jump, SA_NODEFER) != 0
+            || install(SIGTRAP, count_trap, 0) != 0) {
+        return;
+    }
+    volatile int zero = 0;
+    if (sigsetjmp(recover, 1) == 0) {
+        volatile int q = 10 / zero;
+        (void)q;
+        fail("10 / 0 did not fault");
+        return;
+    }
+    if (last.si_signo != SIGFPE || last.si_code != FPE_INTDIV) {
+        fail("division by zero: signo %d code %d, want SIGFPE FPE_INTDIV", last.si_signo, last.si_code);
+        return;
+    }
+    if (sigsetjmp(recover, 1) == 0) {
+        __asm__ volatile("ud2_at: ud2");
+        fail("ud2 did not fault");
+        return;
+    }
+    if (last.si_signo != SIGILL || last.si_code != ILL_ILLOPN || last.si_addr != (void *)ud2_at) {
+        fail("ud2: signo %d code %d addr %p, want SIGILL ILL_ILLOPN %p", last.si_signo, last.si_code,
+             last.si_addr, (void *)ud2_at);
+        return;
+    }
+    __asm__ volatile("int3");
+    if (traps != 1 || last.si_signo != SIGTRAP || last.si_code != SI_KERNEL) {
+        fail("int3: %d traps, signo %d code %#x, want one SIGTRAP SI_KERNEL", traps, last.si_signo, last.si_code);
+        return;
+    }
+    ok("SIGFPE FPE_INTDIV, SIGILL ILL_ILLOPN at the ud2, SIGTRAP SI_KERNEL after int3 returned");
+}
+
+/* ---- sa-restart: a read interrupted by a handler restarts with SA_RESTART, fails EINTR without. ---- */
+
+static volatile int usr1s;
+
+static void count_usr1(int signo, siginfo_t *info, void *context) {
+    (void)signo;
+    (void)info;
+    (void)context;
+    usr1s++;
+}
+
+static pthread_t main_thread;
+static int late_pipe[2];
+
+static void *signal_then_write(void *arg) {
+    (void)arg;
+    struct timespec t = {0, 50000000};
+    nanosleep(&t, NULL);
+    pthread_kill(main_thread, SIGUSR1);
+    nanosleep(&t, NULL);
+    if (write(late_pipe[1], "x", 1) != 1) {
+        return (void *)1;
+    }
+    return NULL;
+}
+
+static ssize_t interrupted_read(int flags) {
+    install(SIGUSR1, count_usr1, flags);
+    if (pipe(late_pipe) != 0) {
+        return -2;
+    }
+    main_thread = pthread_self();
+    pthread_t t;
+    pthread_create(&t, NULL, signal_then_write, NULL);
+    char c;
+    ssize_t n = read(late_pipe[0], &c, 1);
+    int saved = errno;
+    pthread_join(t, NULL);
+    close(late_pipe[0]);
+    close(late_pipe[1]);
+    errno = saved;
+    return n;
+}
+
+static void sa_restart(void) {
+    ssize_t n = interrupted_read(SA_RESTART);
+    if (n != 1 || usr1s != 1) {
+        fail("with SA_RESTART the read returned %zd (%s) after %d handlers, want 1 byte", n, strerror(errno), usr1s);
+        return;
+    }
+    n = interrupted_read(0);
+    if (n != -1 || errno != EINTR || usr1s != 2) {
+        fail("without SA_RESTART the read returned %zd (%s), want EINTR", n, strerror(errno));
+        return;
+    }
+    ok("restarted with SA_RESTART, EINTR without");
+}
+
+/* ---- sigtimedwait: takes a blocked signal sent by another thread, or times out. ---- */
+
+static void *send_usr2(void *arg) {
+    struct timespec t = {0, 30000000};
+    nanosleep(&t, NULL);
+    pthread_kill(*(pthread_t *)arg, SIGUSR2);
+    return NULL;
+}
+
+static void sigtimedwait_check(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    pthread_t self = pthread_self(), t;
+    pthread_create(&t, NULL, send_usr2, &self);
+    siginfo_t info;
+    struct timespec timeout = {5, 0};
+    int sig = sigtimedwait(&set, &info, &timeout);
+    pthread_join(t, NULL);
+    /* pthread_kill sends with tgkill (SI_TKILL) or, in newer glibc, rt_tgsigqueueinfo (SI_USER). */
+    if (sig != SIGUSR2 || info.si_signo != SIGUSR2 || info.si_code > 0 || info.si_pid != getpid()) {
+        fail("sigtimedwait: %d, signo %d code %d pid %d", sig, info.si_signo, info.si_code, info.si_pid);
+        return;
+    }
+    struct timespec short_wait = {0, 50000000};
+    int64_t start = now_ms();
+    sig = sigtimedwait(&set, &info, &short_wait);
+    int64_t waited = now_ms() - start;
+    if (sig != -1 || errno != EAGAIN || waited < 40) {
+        fail("sigtimedwait with nothing pending: %d (%s) after %lld ms, want EAGAIN after 50", sig,
+             strerror(errno), (long long)waited);
+        return;
+    }
+    ok("took SIGUSR2 (code %d) from another thread; EAGAIN after %lld ms", info.si_code, (long long)waited);
+}
+
+/* ---- signalfd: a blocked signal becomes a readable record. ---- */
+
+static void signalfd_check(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    int fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (fd < 0) {
+        fail("signalfd: %s", strerror(errno));
+        return;
+    }
+    struct pollfd p = {fd, POLLIN, 0};
+    if (poll(&p, 1, 0) != 0) {
+        fail("readable before any signal");
+        return;
+    }
+    kill(getpid(), SIGUSR1);
+    if (poll(&p, 1, 1000) != 1 || !(p.revents & POLLIN)) {
+        fail("not readable after kill(SIGUSR1)");
+        return;
+    }
+    struct signalfd_siginfo record;
+    ssize_t n = read(fd, &record, sizeof record);
+    if (n != sizeof record || record.ssi_signo != SIGUSR1 || record.ssi_code != SI_USER
+            || record.ssi_pid != (uint32_t)getpid()) {
+        fail("read %zd: signo %u code %d pid %u", n, record.ssi_signo, record.ssi_code, record.ssi_pid);
+        return;
+    }
+    if (read(fd, &record, sizeof record) != -1 || errno != EAGAIN || poll(&p, 1, 0) != 0) {
+        fail("still readable after the only signal was read");
+        return;
+    }
+    ok("poll, then one record for kill(SIGUSR1), then EAGAIN");
+}
+
+/* ---- timer-create: a POSIX timer's signals carry its value and SI_TIMER. ---- */
+
+static volatile int ticks;
+static volatile int tick_value, tick_code;
+
+static void on_tick(int signo, siginfo_t *info, void *context) {
+    (void)signo;
+    (void)context;
+    ticks++;
+    tick_value = info->si_value.sival_int;
+    tick_code = info->si_code;
+}
+
+static void timer_create_check(void) {
+    if (install(SIGRTMIN + 1, on_tick, SA_RESTART) != 0) {
+        return;
+    }
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    ev.sigev_notify = SIGEV_SIGNAL;
+    ev.sigev_signo = SIGRTMIN + 1;
+    ev.sigev_value.sival_int = 42;
+    timer_t timer;
+    if (timer_create(CLOCK_MONOTONIC, &ev, &timer) != 0) {
+        fail("timer_create: %s", strerror(errno));
+        return;
+    }
+    struct itimerspec every = {{0, 20000000}, {0, 20000000}};
+    timer_settime(timer, 0, &every, NULL);
+    int64_t start = now_ms();
+    while (ticks < 3 && now_ms() - start < 5000) {
+        /* spin: the timer must interrupt a program that makes no system call */
+    }
+    timer_delete(timer);
+    if (ticks < 3 || tick_value != 42 || tick_code != SI_TIMER) {
+        fail("%d ticks, value %d code %d, want 3 with 42 SI_TIMER", ticks, tick_value, tick_code);
+        return;
+    }
+    ok("3 ticks of a 20 ms timer while spinning, value 42, SI_TIMER");
+}
+
+/* ---- kill-self: a signal a thread sends itself runs its handler before kill returns. ---- */
+
+static void kill_self(void) {
+    if (install(SIGUSR1, count_usr1, 0) != 0) {
+        return;
+    }
+    kill(getpid(), SIGUSR1);
+    int after_kill = usr1s;
+    raise(SIGUSR1);
+    if (after_kill != 1 || usr1s != 2) {
+        fail("%d handlers after kill, %d after raise, want 1 and 2", after_kill, usr1s);
+        return;
+    }
+    if (kill(12345, SIGUSR1) != -1 || errno != ESRCH) {
+        fail("kill of another pid: %s, want ESRCH", strerror(errno));
+        return;
+    }
+    ok("kill and raise ran the handler before returning; ESRCH for another pid");
+}
+
 int main(int argc, char **argv) {
     static const struct check checks[] = {
         {"segv-fix", segv_fix},
@@ -297,6 +601,13 @@ int main(int argc, char **argv) {
         {"sigalrm", sigalrm},
         {"sigpipe-ignored", sigpipe_ignored},
         {"sigpipe-default", sigpipe_default},
+        {"context-redirect", context_redirect},
+        {"cpu-faults", cpu_faults},
+        {"sa-restart", sa_restart},
+        {"sigtimedwait", sigtimedwait_check},
+        {"signalfd", signalfd_check},
+        {"timer-create", timer_create_check},
+        {"kill-self", kill_self},
     };
     return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);
 }

@@ -1,9 +1,12 @@
 /*
  * Kernel features threaded programs need (issue 10), one check per run:
  *
- *   threads create-join | mutex-condvar | tls | spin-wait | robust-mutex
+ *   threads create-join | mutex-condvar | tls | spin-wait | robust-mutex | futex-ops | thread-exit
+ *           | exit-group-from-thread | thread-limit | tgkill | yield | no-new-processes | never-serves
+ *           | epoll-edge
  *
- * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed.
+ * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed
+ * (exit-group-from-thread exits with status 7 from a second thread instead).
  * A check that hangs is a failure too: the test that runs it has a deadline.
  */
 #define _GNU_SOURCE
@@ -15,7 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <x86intrin.h>
@@ -309,6 +319,367 @@ static void robust_mutex(void) {
     ok("EOWNERDEAD after the owner exited, and for a waiter blocked when it died");
 }
 
+
+/* ---- futex-ops: the operations beyond WAIT and WAKE that glibc, Go and Rust use. ---- */
+
+static long futex(uint32_t *uaddr, int op, uint32_t val, const struct timespec *timeout, uint32_t *uaddr2,
+                  uint32_t val3) {
+    return syscall(SYS_futex, uaddr, op, val, timeout, uaddr2, val3);
+}
+
+static uint32_t word_a, word_b;
+static atomic_int waiting;
+
+static void *wait_on_a(void *arg) {
+    (void)arg;
+    atomic_fetch_add(&waiting, 1);
+    long r = futex(&word_a, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    return (void *)r;
+}
+
+static int wait_for_waiters(int n) {
+    for (int i = 0; i < 200 && atomic_load(&waiting) < n; i++) {
+        sleep_ms(5);
+    }
+    sleep_ms(20); /* let the last one get from the counter into the kernel */
+    return atomic_load(&waiting) == n;
+}
+
+static void futex_ops(void) {
+    /* A value that changed: EAGAIN at once. */
+    word_a = 1;
+    if (futex(&word_a, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0) != -1 || errno != EAGAIN) {
+        fail("FUTEX_WAIT on a changed value: %s, want EAGAIN", strerror(errno));
+        return;
+    }
+    /* An absolute CLOCK_REALTIME deadline 50 ms away: ETIMEDOUT after it. */
+    word_a = 0;
+    struct timespec at;
+    clock_gettime(CLOCK_REALTIME, &at);
+    at.tv_nsec += 50000000;
+    if (at.tv_nsec >= 1000000000) {
+        at.tv_sec++;
+        at.tv_nsec -= 1000000000;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    long r = futex(&word_a, FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, 0, &at, NULL, FUTEX_BITSET_MATCH_ANY);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long waited = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    if (r != -1 || errno != ETIMEDOUT || waited < 40) {
+        fail("FUTEX_WAIT_BITSET|CLOCK_REALTIME: %ld (%s) after %ld ms, want ETIMEDOUT after 50", r, strerror(errno),
+             waited);
+        return;
+    }
+    /* CMP_REQUEUE: wake one of three waiters, move the other two to word_b, wake them there. */
+    pthread_t t[3];
+    atomic_store(&waiting, 0);
+    for (int i = 0; i < 3; i++) {
+        pthread_create(&t[i], NULL, wait_on_a, NULL);
+    }
+    if (!wait_for_waiters(3)) {
+        fail("the waiters did not start");
+        return;
+    }
+    if (futex(&word_a, FUTEX_CMP_REQUEUE_PRIVATE, 1, (void *)2, &word_b, 1) != -1 || errno != EAGAIN) {
+        fail("FUTEX_CMP_REQUEUE with a stale value: %s, want EAGAIN", strerror(errno));
+        return;
+    }
+    r = futex(&word_a, FUTEX_CMP_REQUEUE_PRIVATE, 1, (void *)2, &word_b, 0);
+    if (r != 3) {
+        fail("FUTEX_CMP_REQUEUE woke and moved %ld, want 3", r);
+        return;
+    }
+    if ((r = futex(&word_a, FUTEX_WAKE_PRIVATE, 10, NULL, NULL, 0)) != 0) {
+        fail("FUTEX_WAKE on the old word after the requeue woke %ld, want 0", r);
+        return;
+    }
+    /* WAKE_OP: set word_b to 5, wake waiters on word_a (none) and, since the old value was 0, on word_b. */
+    r = futex(&word_a, FUTEX_WAKE_OP_PRIVATE, 1, (void *)10, &word_b,
+              FUTEX_OP(FUTEX_OP_SET, 5, FUTEX_OP_CMP_EQ, 0));
+    if (r != 2 || word_b != 5) {
+        fail("FUTEX_WAKE_OP woke %ld and left %u, want 2 and 5", r, word_b);
+        return;
+    }
+    for (int i = 0; i < 3; i++) {
+        void *ret;
+        pthread_join(t[i], &ret);
+        if ((long)ret != 0) {
+            fail("a woken waiter's FUTEX_WAIT returned %ld", (long)ret);
+            return;
+        }
+    }
+    /* WAKE_BITSET wakes only the waiters whose bitset it meets. */
+    if (futex(&word_a, FUTEX_WAKE_BITSET_PRIVATE, 1, NULL, NULL, 0) != -1 || errno != EINVAL) {
+        fail("FUTEX_WAKE_BITSET with bitset 0: %s, want EINVAL", strerror(errno));
+        return;
+    }
+    ok("EAGAIN, CLOCK_REALTIME deadline after %ld ms, CMP_REQUEUE 1+2, WAKE_OP 2", waited);
+}
+
+/* ---- thread-exit: pthread_exit and return end a thread; the main thread may end first. ---- */
+
+static void *exits_early(void *arg) {
+    (void)arg;
+    pthread_exit((void *)42);
+}
+
+static void *outlives_main(void *arg) {
+    (void)arg;
+    sleep_ms(50);
+    printf("OK thread-exit: a thread outlived the main thread and ended the process with exit(0)\n");
+    fflush(stdout);
+    exit(0);
+}
+
+static void thread_exit(void) {
+    pthread_t t;
+    void *ret;
+    pthread_create(&t, NULL, exits_early, NULL);
+    pthread_join(t, &ret);
+    if ((long)ret != 42) {
+        fail("pthread_exit(42) joined as %ld", (long)ret);
+        return;
+    }
+    pthread_create(&t, NULL, outlives_main, NULL);
+    syscall(SYS_exit, 0); /* only the main thread ends */
+}
+
+/* ---- exit-group-from-thread: exit() in a second thread ends every thread with its status. ---- */
+
+static void *exit_seven(void *arg) {
+    (void)arg;
+    printf("exiting exit-group-from-thread: status 7 from thread %d\n", tid());
+    fflush(stdout);
+    exit(7);
+}
+
+static void exit_group_from_thread(void) {
+    pthread_t t;
+    pthread_create(&t, NULL, exit_seven, NULL);
+    for (;;) {
+        pause();
+    }
+}
+
+/* ---- thread-limit: thread creation fails with EAGAIN at the limit, and the process goes on. ---- */
+
+static void *park_forever(void *arg) {
+    (void)arg;
+    for (;;) {
+        pause();
+    }
+    return NULL;
+}
+
+static void thread_limit(void) {
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, 64 * 1024);
+    int created_count = 0, e = 0;
+    pthread_t t;
+    while (created_count < 4096 && (e = pthread_create(&t, &a, park_forever, NULL)) == 0) {
+        created_count++;
+    }
+    if (e == 0) {
+        ok("%d threads without reaching a limit", created_count); /* natively */
+    } else if (e != EAGAIN) {
+        fail("after %d threads pthread_create gave %s, want EAGAIN", created_count, strerror(e));
+    } else if (created_count < 100) {
+        fail("only %d threads before EAGAIN", created_count);
+    } else {
+        ok("%d threads, then EAGAIN", created_count);
+    }
+    fflush(stdout);
+    _exit(failures == 0 ? 0 : 1);
+}
+
+/* ---- tgkill: a signal sent to one thread runs its handler on that thread. ---- */
+
+static volatile pid_t handled_on;
+
+static void note_tid(int signo) {
+    (void)signo;
+    handled_on = tid();
+}
+
+static pid_t target_tid;
+static atomic_int target_ready;
+
+static void *signal_target(void *arg) {
+    (void)arg;
+    target_tid = tid();
+    atomic_store(&target_ready, 1);
+    while (handled_on == 0) {
+        sleep_ms(1);
+    }
+    return NULL;
+}
+
+static void tgkill_check(void) {
+    signal(SIGUSR1, note_tid);
+    pthread_t t;
+    pthread_create(&t, NULL, signal_target, NULL);
+    while (!atomic_load(&target_ready)) {
+        sleep_ms(1);
+    }
+    if (syscall(SYS_tgkill, getpid(), target_tid, SIGUSR1) != 0) {
+        fail("tgkill: %s", strerror(errno));
+        return;
+    }
+    pthread_join(t, NULL);
+    if (syscall(SYS_tgkill, getpid(), target_tid, SIGUSR1) != -1 || errno != ESRCH) {
+        fail("tgkill to a thread that ended: %s, want ESRCH", strerror(errno));
+    } else if (handled_on != target_tid) {
+        fail("the handler ran on thread %d, want %d", handled_on, target_tid);
+    } else {
+        ok("the handler ran on the target thread %d; ESRCH once it ended", target_tid);
+    }
+}
+
+/* ---- yield: two threads that hand a token back and forth with sched_yield. ---- */
+
+static atomic_int token;
+
+static void *ponger(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 100; i++) {
+        while (atomic_load(&token) != 2 * i + 1) {
+            sched_yield();
+        }
+        atomic_store(&token, 2 * i + 2);
+    }
+    return NULL;
+}
+
+static void yield_check(void) {
+    pthread_t t;
+    pthread_create(&t, NULL, ponger, NULL);
+    for (int i = 0; i < 100; i++) {
+        while (atomic_load(&token) != 2 * i) {
+            sched_yield();
+        }
+        atomic_store(&token, 2 * i + 1);
+    }
+    pthread_join(t, NULL);
+    if (atomic_load(&token) != 200) {
+        fail("token %d, want 200", atomic_load(&token));
+    } else {
+        ok("100 round trips through sched_yield");
+    }
+}
+
+/* ---- no-new-processes: fork, vfork, posix_spawn and execve are refused; threads are not. ---- */
+
+extern char **environ;
+
+static void no_new_processes(void) {
+    pid_t p = fork();
+    if (p == 0) {
+        _exit(0);
+    }
+    if (p != -1 || errno != ENOSYS) {
+        fail("fork: %d (%s), want ENOSYS", p, strerror(errno));
+        return;
+    }
+    char *argv[] = {"/bin/true", NULL};
+    pid_t child;
+    int e = posix_spawn(&child, "/bin/true", NULL, NULL, argv, environ);
+    if (e == 0) {
+        fail("posix_spawn started pid %d", child);
+        return;
+    }
+    execve("/bin/true", argv, environ);
+    if (errno != EACCES) {
+        fail("execve: %s, want EACCES", strerror(errno));
+        return;
+    }
+    ok("fork ENOSYS, posix_spawn %s, execve EACCES", strerror(e));
+}
+
+/* ---- epoll-edge: edge-triggered registrations report each edge once; another thread makes new ones. ---- */
+
+static int edge_eventfd;
+
+static void *write_eventfd_later(void *arg) {
+    (void)arg;
+    sleep_ms(50);
+    uint64_t one = 1;
+    if (write(edge_eventfd, &one, sizeof one) != sizeof one) {
+        return (void *)1;
+    }
+    return NULL;
+}
+
+static void epoll_edge(void) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET, .data.fd = sv[0]};
+    epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
+    struct epoll_event got[4];
+    int n1 = epoll_wait(ep, got, 4, 0);
+    int first = n1 == 1 ? (int)got[0].events : 0;
+    int n2 = epoll_wait(ep, got, 4, 0);
+    if (n1 != 1 || !(first & EPOLLOUT) || n2 != 0) {
+        fail("a writable socket: %d events (%#x), then %d; want 1 with EPOLLOUT, then 0", n1, first, n2);
+        return;
+    }
+    if (write(sv[1], "x", 1) != 1) {
+        fail("write: %s", strerror(errno));
+        return;
+    }
+    int n3 = epoll_wait(ep, got, 4, 1000);
+    if (n3 != 1 || !(got[0].events & EPOLLIN)) {
+        fail("data arrived: %d events, want EPOLLIN", n3);
+        return;
+    }
+    edge_eventfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event wake = {.events = EPOLLIN | EPOLLET, .data.fd = edge_eventfd};
+    epoll_ctl(ep, EPOLL_CTL_ADD, edge_eventfd, &wake);
+    uint64_t one = 1;
+    if (write(edge_eventfd, &one, sizeof one) != sizeof one) {
+        fail("write eventfd: %s", strerror(errno));
+        return;
+    }
+    int n4 = epoll_wait(ep, got, 4, 1000);
+    int n5 = epoll_wait(ep, got, 4, 0);
+    if (n4 != 1 || got[0].data.fd != edge_eventfd || n5 != 0) {
+        fail("eventfd written: %d events, then %d; want 1, then 0", n4, n5);
+        return;
+    }
+    /* Still readable (nobody read it): only a new write is a new edge, and it must wake this wait. */
+    pthread_t t;
+    pthread_create(&t, NULL, write_eventfd_later, NULL);
+    int n6 = epoll_wait(ep, got, 4, 5000);
+    pthread_join(t, NULL);
+    if (n6 != 1 || got[0].data.fd != edge_eventfd) {
+        fail("a second write by another thread: %d events, want the eventfd's new edge", n6);
+        return;
+    }
+    ok("each edge once: writable, data, eventfd writes (one from another thread during the wait)");
+}
+
+/* ---- never-serves: every thread waits, none for connections: a template that never freezes. ---- */
+
+static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t idle_cond = PTHREAD_COND_INITIALIZER;
+
+static void *wait_forever(void *arg) {
+    (void)arg;
+    pthread_mutex_lock(&idle_lock);
+    for (;;) {
+        pthread_cond_wait(&idle_cond, &idle_lock);
+    }
+    return NULL;
+}
+
+static void never_serves(void) {
+    pthread_t t;
+    pthread_create(&t, NULL, wait_forever, NULL);
+    pthread_join(t, NULL);
+}
+
 int main(int argc, char **argv) {
     static const struct check checks[] = {
         {"create-join", create_join},
@@ -316,6 +687,15 @@ int main(int argc, char **argv) {
         {"tls", tls},
         {"spin-wait", spin_wait},
         {"robust-mutex", robust_mutex},
+        {"futex-ops", futex_ops},
+        {"thread-exit", thread_exit},
+        {"exit-group-from-thread", exit_group_from_thread},
+        {"thread-limit", thread_limit},
+        {"tgkill", tgkill_check},
+        {"yield", yield_check},
+        {"no-new-processes", no_new_processes},
+        {"never-serves", never_serves},
+        {"epoll-edge", epoll_edge},
     };
     return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);
 }

@@ -2,8 +2,9 @@ package io.kvmserver.benchmarks;
 
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
-import io.kvmserver.host.LibC;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -16,7 +17,9 @@ import java.util.TreeMap;
  * KVM's own per-vCPU counters ({@code KVM_GET_STATS_FD}, Linux 5.14+), summed over every vCPU
  * of this process, found read-only through {@code /proc/self/fd}: they count the exits KVM
  * handles in the kernel (shadow page faults, for example) that the engine's own exit counter,
- * which sees only the exits that reach user space, cannot see.
+ * which sees only the exits that reach user space, cannot see. It binds the three C library
+ * functions it needs itself, so that the harness also runs against older engines (whose own
+ * binding lived elsewhere), for side-by-side comparisons.
  */
 final class KvmStats {
 
@@ -24,6 +27,19 @@ final class KvmStats {
     private static final long KVM_GET_STATS_FD = 0xAECEL;
 
     private KvmStats() {
+    }
+
+    /** ioctl, pread and close, bound directly. */
+    private static final class LibC {
+        static {
+            Native.register(NativeLibrary.getInstance("c"));
+        }
+
+        static native int ioctl(int fd, long request, long arg) throws LastErrorException;
+
+        static native long pread(int fd, long buf, long count, long offset) throws LastErrorException;
+
+        static native int close(int fd) throws LastErrorException;
     }
 
     /** Counter name to the sum over all vCPUs of this process; empty if the kernel lacks stats fds. */

@@ -8,22 +8,20 @@ import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The load generator: sequential HTTP/1.1 GETs on loopback, each on a new TCP connection, or a
- * new unix socket connection (connect, send the request, read the response to EOF), timed from
- * before {@code connect} to the end of the response (EOF). Bounded by a request count and a total
- * time, so it always stops by itself. Blocking sockets, one request in flight, no pipelining, no
- * connection reuse.
+ * The load generator: sequential requests on loopback, each on a new TCP or unix socket connection (connect,
+ * send the guest's request, read the answer to EOF), timed from before {@code connect} to the end
+ * of the answer (EOF). The request is an HTTP/1.1 GET (the status must be 200, the body is
+ * checked) or raw bytes whose whole reply is checked (redis: {@code INCR}, {@code QUIT}). Bounded
+ * by a request count and a total time, so it always stops by itself. Blocking sockets, one
+ * request in flight, no pipelining, no connection reuse.
  */
 final class LoadClient {
 
-    /**
-     * What a run measured: latencies of the successful requests, and how many failed.
-     *
-     * @param raw the successful requests' durations in nanoseconds, sorted (empty when not kept)
-     */
+    /** What a run measured: latencies of the successful requests, and how many failed. */
     record Result(Latencies latencies, int ok, int failed, double seconds, String firstFailure, long[] raw) {
 
         Result(Latencies latencies, int ok, int failed, double seconds, String firstFailure) {
@@ -39,31 +37,42 @@ final class LoadClient {
         void afterRequest(int completed);
     }
 
-    private static final long REQUEST_TIMEOUT_NANOS = 10_000_000_000L;
+    /** The status line's start: any HTTP/1.x version (python's http.server answers 1.0), status 200. */
+    private static final byte[] HEAD = "HTTP/1.? 200 ".getBytes(StandardCharsets.US_ASCII);
 
     private final SocketAddress address;
-    private final byte[] expectedBody;
+    /** Whether the answer is an HTTP response (else the whole reply is checked). */
+    private final boolean http;
+    /** What every body (or reply) starts with, and, when not null, what it must be exactly. */
+    private final byte[] bodyPrefix;
+    private final byte[] exactBody;
+    private static final long REQUEST_TIMEOUT_NANOS = 10_000_000_000L;
+
     private final byte[] buffer = new byte[4096];
     private final ByteBuffer request;
     private final ByteBuffer response = ByteBuffer.allocateDirect(4096);
     private volatile SocketChannel current;
     private volatile long currentDeadline;
 
-    /** {@code GET /} on 127.0.0.1:{@code port}, expecting the body {@code hello}. */
-    LoadClient(int port) {
-        this(new InetSocketAddress("127.0.0.1", port), "/", "hello");
+    /**
+     * A client of {@code 127.0.0.1:port} that sends {@code exchange}'s request; every answer must
+     * start with its prefix, or be {@code exactAnswer} when that is not null.
+     */
+    LoadClient(int port, Guest.Exchange exchange, String exactAnswer) {
+        this(new InetSocketAddress("127.0.0.1", port), exchange, exactAnswer);
     }
 
     /**
-     * {@code GET path} on {@code address} (an {@link InetSocketAddress} or a
-     * {@link java.net.UnixDomainSocketAddress}), expecting a 200 whose body ends with {@code expectedBody}.
+     * A client of {@code address} (an {@link InetSocketAddress} or a
+     * {@link java.net.UnixDomainSocketAddress}) that sends {@code exchange}'s request.
      */
-    LoadClient(SocketAddress address, String path, String expectedBody) {
+    LoadClient(SocketAddress address, Guest.Exchange exchange, String exactAnswer) {
         this.address = address;
-        this.expectedBody = expectedBody.getBytes(StandardCharsets.US_ASCII);
-        byte[] line = ("GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-                .getBytes(StandardCharsets.US_ASCII);
-        this.request = ByteBuffer.allocateDirect(line.length).put(line);
+        byte[] bytes = exchange.request().getBytes(StandardCharsets.US_ASCII);
+        this.request = ByteBuffer.allocateDirect(bytes.length).put(bytes);
+        this.http = exchange.http();
+        this.bodyPrefix = exchange.prefix().getBytes(StandardCharsets.US_ASCII);
+        this.exactBody = exactAnswer == null ? null : exactAnswer.getBytes(StandardCharsets.US_ASCII);
         Thread watchdog = new Thread(this::watch, "load-client-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();
@@ -92,7 +101,7 @@ final class LoadClient {
             pause.afterRequest(i + 1);
         }
         return new Result(Latencies.of(nanos, ok), ok, failed, (System.nanoTime() - start) / 1e9, firstFailure,
-                java.util.Arrays.copyOf(nanos, ok));
+                Arrays.copyOf(nanos, ok));
     }
 
     /**
@@ -148,22 +157,52 @@ final class LoadClient {
         }
     }
 
+    /**
+     * Null when {@code b[0, length)} is a 200 response with the expected body (or, not HTTP, the
+     * expected reply); allocates only on failure.
+     */
     private String check(byte[] b, int length) {
-        byte[] expected = expectedBody;
-        String head = "HTTP/1.1 200 ";
-        for (int i = 0; i < head.length(); i++) {
-            if (i >= length || b[i] != head.charAt(i)) {
+        if (!http) {
+            return expected(b, 0, length) ? null
+                    : "unexpected reply: " + new String(b, 0, Math.min(length, 80), StandardCharsets.US_ASCII);
+        }
+        for (int i = 0; i < HEAD.length; i++) {
+            if (i >= length || b[i] != HEAD[i] && HEAD[i] != '?') {
                 return "unexpected response: " + new String(b, 0, Math.min(length, 80), StandardCharsets.US_ASCII);
             }
         }
-        if (length < expected.length) {
-            return "short response";
+        int body = bodyStart(b, length);
+        if (body < 0) {
+            return "no end of headers: " + new String(b, 0, Math.min(length, 80), StandardCharsets.US_ASCII);
         }
-        for (int i = 0; i < expected.length; i++) {
-            if (b[length - expected.length + i] != expected[i]) {
-                return "unexpected body: " + new String(b, 0, length, StandardCharsets.US_ASCII);
+        return expected(b, body, length) ? null
+                : "unexpected body: " + new String(b, body, Math.min(length - body, 80), StandardCharsets.US_ASCII);
+    }
+
+    /** Whether {@code b[from, to)} is the exact answer, or starts with the prefix when none is exact. */
+    private boolean expected(byte[] b, int from, int to) {
+        return exactBody != null ? equalsAt(b, from, to, exactBody)
+                : to - from >= bodyPrefix.length && equalsAt(b, from, from + bodyPrefix.length, bodyPrefix);
+    }
+
+    private static int bodyStart(byte[] b, int length) {
+        for (int i = 3; i < length; i++) {
+            if (b[i] == '\n' && b[i - 1] == '\r' && b[i - 2] == '\n' && b[i - 3] == '\r') {
+                return i + 1;
             }
         }
-        return null;
+        return -1;
+    }
+
+    private static boolean equalsAt(byte[] b, int from, int to, byte[] expected) {
+        if (to - from != expected.length) {
+            return false;
+        }
+        for (int i = 0; i < expected.length; i++) {
+            if (b[from + i] != expected[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 }

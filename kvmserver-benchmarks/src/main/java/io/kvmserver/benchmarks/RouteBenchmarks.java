@@ -99,7 +99,7 @@ public final class RouteBenchmarks {
     }
 
     private static Target target(String name, SocketAddress address, String path, String body) {
-        return new Target(name, new LoadClient(address, path, body), new ArrayList<>());
+        return new Target(name, new LoadClient(address, Guest.Exchange.get(path, body, warmup -> body), body), new ArrayList<>());
     }
 
     /** Waits until the application has started; returns the route's unix socket from its log. */

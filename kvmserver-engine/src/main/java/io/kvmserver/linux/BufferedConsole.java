@@ -82,7 +82,11 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
                     return n;
                 }
             }
-            if (!waitForSpace(waiter)) {
+            int waited = waitForSpace(waiter);
+            if (waited == HostWaiter.WAIT_PARKED) {
+                return Syscall.RESTART;
+            }
+            if (waited == HostWaiter.WAIT_KICKED) {
                 return -Errno.EINTR;
             }
         }
@@ -105,16 +109,16 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
         }
     }
 
-    private static boolean waitForSpace(HostWaiter waiter) {
+    private static int waitForSpace(HostWaiter waiter) {
         if (waiter != null) {
             return waiter.sleep(FULL_RETRY_NANOS);
         }
         try {
             Thread.sleep(1);
-            return true;
+            return HostWaiter.WAIT_TIMED_OUT;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return false;
+            return HostWaiter.WAIT_KICKED;
         }
     }
 

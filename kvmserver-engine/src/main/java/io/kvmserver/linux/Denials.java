@@ -53,7 +53,9 @@ public final class Denials {
         /** Binding an address to listen on; the target is {@code address:port}, IPv6 in brackets. */
         LISTEN,
         /** Binding or connecting a unix socket; the target is its path, or {@code @name} for an abstract one. */
-        UNIX_SOCKET;
+        UNIX_SOCKET,
+        /** Starting a new process; the target is how: {@code fork}, {@code vfork}, or the program {@code execve} named. */
+        PROCESS;
 
         /** The kind as metrics and messages write it: {@code read}, {@code unix-socket}. */
         public String tag() {
@@ -173,7 +175,7 @@ public final class Denials {
      * The target with control characters escaped: it comes from the guest, and a newline in a
      * path must not forge a log line.
      */
-    private static String printable(String target) {
+    static String printable(String target) {
         StringBuilder out = null;
         for (int i = 0; i < target.length(); i++) {
             char c = target.charAt(i);
@@ -195,7 +197,8 @@ public final class Denials {
         }
     }
 
-    private String hint(Kind kind, String target) {
+    /** Which setting would allow {@code kind} on {@code target}, in the configuration's naming. */
+    public String hint(Kind kind, String target) {
         return switch (kind) {
             case READ -> "allow it with " + name(Option.ALLOW_READ) + " (a directory that contains it) or "
                     + name(Option.VOLUME);
@@ -207,6 +210,8 @@ public final class Denials {
                     + name(Option.ALLOW_NET);
             case UNIX_SOCKET -> target.startsWith("@") ? "abstract unix sockets need " + name(Option.ALLOW_ALL)
                     : "allow it with " + name(Option.ALLOW_WRITE) + " (a directory that contains it)";
+            case PROCESS -> "a VM runs one program and no other processes (threads are fine); do the work in the"
+                    + " program itself";
         };
     }
 

@@ -6,9 +6,13 @@ import java.util.TreeMap;
 
 /**
  * An emulated epoll instance: its interest list is plain VM state (so it forks and resets with
- * the fd table), and a wait is one {@link Readiness} poll over it. Edge-triggered registrations
- * are reported level-triggered: a program that reads until {@code EAGAIN}, as edge-triggered
- * programs must, sees the same data, at the cost of an extra wake-up at most.
+ * the fd table), and a wait is one {@link Readiness} poll over it.
+ *
+ * <p>An edge-triggered registration reports a readiness once, and again only after the program
+ * did I/O on the file ({@link FileDescription#touched}): reading until
+ * {@code EAGAIN}, as edge-triggered programs must, re-arms it, while a socket that simply stays
+ * writable is not reported over and over (tokio and mio register every socket for both
+ * directions, edge-triggered, and would otherwise spin).
  */
 public final class EpollFile extends FileDescription {
 
@@ -22,6 +26,9 @@ public final class EpollFile extends FileDescription {
         int events;
         long data;
         boolean disabled;
+        /** Edge-triggered: the events reported since the program last did I/O on the file. */
+        short reported;
+        long reportedEpoch = -1;
 
         Interest(int events, long data) {
             this.events = events;
@@ -31,6 +38,8 @@ public final class EpollFile extends FileDescription {
         Interest copy() {
             Interest c = new Interest(events, data);
             c.disabled = disabled;
+            c.reported = reported;
+            c.reportedEpoch = reportedEpoch;
             return c;
         }
     }
@@ -46,6 +55,29 @@ public final class EpollFile extends FileDescription {
         super(other.statusFlags);
         interests = new TreeMap<>();
         other.interests.forEach((fd, i) -> interests.put(fd, i.copy()));
+    }
+
+    /** The events of {@code interest} a wait must not report again (edge-triggered, not re-armed). */
+    static short alreadyReported(Interest interest, FileDescription f) {
+        if ((interest.events & EPOLLET) == 0) {
+            return 0;
+        }
+        if (interest.reportedEpoch != f.ioEpoch()) {
+            interest.reported = 0;
+            interest.reportedEpoch = f.ioEpoch();
+        }
+        return interest.reported;
+    }
+
+    /** Records what was just reported for an edge-triggered interest; false if nothing new is. */
+    static boolean report(Interest interest, short ready) {
+        if ((interest.events & EPOLLET) == 0) {
+            return true;
+        }
+        boolean fresh = (ready & ~interest.reported) != 0;
+        // Bits left out of this wait (reported before) were not looked at: they stay reported.
+        interest.reported |= ready;
+        return fresh;
     }
 
     TreeMap<Integer, Interest> interests() {

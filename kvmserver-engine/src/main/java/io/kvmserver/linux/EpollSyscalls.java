@@ -119,6 +119,7 @@ final class EpollSyscalls {
             }
             r.files[count] = f;
             r.events[count] = (short) (e.getValue().events | Readiness.ALWAYS);
+            r.suppress[count] = EpollFile.alreadyReported(e.getValue(), f);
             fdOf[count++] = e.getKey();
         }
         long n = r.awaitOrFreeze(c, count, timeoutNanos, listener);
@@ -134,6 +135,9 @@ final class EpollSyscalls {
                 continue;
             }
             EpollFile.Interest interest = ep.interests().get(fdOf[i]);
+            if (!EpollFile.report(interest, r.revents[i])) {
+                continue;
+            }
             long at = events + (long) written * EPOLL_EVENT_SIZE;
             m.writeInt(at, r.revents[i] & 0xffff);
             m.memory().putLong(at + 4, interest.data);

@@ -13,6 +13,12 @@ import io.kvmserver.host.Errno;
 public abstract class FileDescription {
 
     private int references = 1;
+    /**
+     * Counts the guest's transfers on this file (reads, writes, sends, receives, accepts): an
+     * edge-triggered epoll registration re-arms once the program has done I/O since it last
+     * reported the file ({@link EpollFile}).
+     */
+    private long ioEpoch;
     /** {@code O_APPEND}, {@code O_NONBLOCK} and friends, as {@code F_GETFL} reports them. */
     protected int statusFlags;
 
@@ -114,6 +120,15 @@ public abstract class FileDescription {
     /** Whether this is a socket the program listens on: waiting on it is waiting for requests. */
     public boolean isListener() {
         return false;
+    }
+
+    /** The program transferred data on this file (or tried to). */
+    public final void touched() {
+        ioEpoch++;
+    }
+
+    final long ioEpoch() {
+        return ioEpoch;
     }
 
     public int statusFlags() {

@@ -118,7 +118,11 @@ final class FileLocks {
             if (!conflict || !wait) {
                 return rc == -Errno.EACCES ? -Errno.EAGAIN : rc;
             }
-            if (!c.waiter().sleep(RETRY_NANOS)) {
+            int slept = c.waiter().sleep(RETRY_NANOS);
+            if (slept == HostWaiter.WAIT_PARKED) {
+                return Syscall.RESTART;
+            }
+            if (slept == HostWaiter.WAIT_KICKED) {
                 return -Errno.EINTR;
             }
         }

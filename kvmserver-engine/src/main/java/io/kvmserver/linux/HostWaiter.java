@@ -171,12 +171,147 @@ public final class HostWaiter implements AutoCloseable {
         return buffer.getShort(index * 8L + 6);
     }
 
+    // ---- parking: a thread's wait while other threads may run ----
+
+    /** {@link #poll}: the wait was recorded, not performed: the calling thread must park. */
+    public static final long PARKED = -2;
+
+    private boolean parking;
+    private long retryDeadline = Deadline.NEVER;
+    private boolean retrying;
+    private final int[] recordedFds = new int[FdTable.LIMIT + 2];
+    private final short[] recordedEvents = new short[FdTable.LIMIT + 2];
+    private int recordedCount;
+    private long recordedDeadline = Deadline.NEVER;
+    private long recordedFutex = -1;
+    private int recordedBitset;
+    private long recordedSignals;
+    private final java.util.List<FileDescription> recordedEdgeFiles = new java.util.ArrayList<>();
+
+    /**
+     * Whether a wait must not block the host thread but be recorded for the scheduler: when other
+     * guest threads could run meanwhile, or when the scheduler tries a parked call again.
+     */
+    public void setParking(boolean parking) {
+        this.parking = parking;
+    }
+
+    public boolean parking() {
+        return parking;
+    }
+
+    /**
+     * The scheduler tries a parked call again: its waits use the deadline it parked with, not a
+     * new one from its relative timeout ({@link #deadlineAfter}).
+     */
+    void beginRetry(long deadline) {
+        retrying = true;
+        retryDeadline = deadline;
+    }
+
+    void endRetry() {
+        retrying = false;
+        retryDeadline = Deadline.NEVER;
+    }
+
+    /** Whether the call running is a parked call tried again. */
+    public boolean retrying() {
+        return retrying;
+    }
+
+    /**
+     * The deadline of a wait of {@code timeoutNanos} (negative: none) starting now; for a call
+     * tried again, the deadline it first had, so that waiting again does not start its time over.
+     */
+    public long deadlineAfter(long timeoutNanos) {
+        if (timeoutNanos == 0) {
+            return Deadline.after(0);
+        }
+        return retrying ? retryDeadline : Deadline.after(timeoutNanos);
+    }
+
+    /** Records a futex wait for the scheduler (see {@link #takeRecorded}). */
+    public void recordFutex(long address, int bitset, long deadline) {
+        clearRecorded();
+        recordedFutex = address;
+        recordedBitset = bitset;
+        recordedDeadline = deadline;
+    }
+
+    /** Records a wait for any signal in {@code set} (rt_sigsuspend, rt_sigtimedwait, pause). */
+    public void recordSignalWait(long set, long deadline) {
+        clearRecorded();
+        recordedSignals = set;
+        recordedDeadline = deadline;
+    }
+
+    /**
+     * Adds to the wait just recorded a file an edge-triggered epoll left out of it (see
+     * {@link GuestThread.Parked#edgeFiles}).
+     */
+    void recordEdgeFile(FileDescription f) {
+        recordedEdgeFiles.add(f);
+    }
+
+    private void clearRecorded() {
+        recordedEdgeFiles.clear();
+        recordedCount = 0;
+        recordedFutex = -1;
+        recordedBitset = 0;
+        recordedSignals = 0;
+        recordedDeadline = Deadline.NEVER;
+    }
+
+    /** What the last parked wait waits for, as the scheduler keeps it, for the call {@code number(args)}. */
+    GuestThread.Parked takeRecorded(long number, long[] args) {
+        GuestThread.Parked p = new GuestThread.Parked(number, args.clone(),
+                java.util.Arrays.copyOf(recordedFds, recordedCount), java.util.Arrays.copyOf(recordedEvents,
+                        recordedCount), recordedCount, recordedDeadline, recordedFutex, recordedBitset,
+                recordedSignals);
+        if (!recordedEdgeFiles.isEmpty()) {
+            p.edgeFiles = recordedEdgeFiles.toArray(new FileDescription[0]);
+            p.edgeEpochs = new long[p.edgeFiles.length];
+            for (int i = 0; i < p.edgeFiles.length; i++) {
+                p.edgeEpochs[i] = p.edgeFiles[i].ioEpoch();
+            }
+        }
+        clearRecorded();
+        return p;
+    }
+
     /**
      * Polls the first {@code count} entries of {@link #pollfds()} for up to {@code timeoutNanos}
      * (negative: forever). Returns the number of ready entries, 0 on timeout, {@link #KICKED}
-     * when kicked, or {@code -errno}.
+     * when kicked, or {@code -errno}; or {@link #PARKED} when parking (a wait that would block
+     * is recorded instead of performed).
      */
     public long poll(int count, long timeoutNanos) {
+        if (kicked) {
+            return KICKED;
+        }
+        if (parking && timeoutNanos != 0) {
+            // Whatever is ready now is the answer; only a wait that would block is recorded.
+            long now = pollAll(count, 0);
+            if (now != 0) {
+                return now;
+            }
+            clearRecorded();
+            for (int i = 0; i < count; i++) {
+                recordedFds[i] = pollfds.getInt(i * 8L);
+                recordedEvents[i] = pollfds.getShort(i * 8L + 4);
+            }
+            recordedCount = count;
+            recordedDeadline = retrying ? retryDeadline : Deadline.after(timeoutNanos);
+            return PARKED;
+        }
+        return pollAll(count, timeoutNanos);
+    }
+
+    /**
+     * {@link #poll}, always performed: the scheduler's wait on behalf of every parked thread,
+     * which only the deadline, a kick or a ready fd ends.
+     */
+    public long pollAll(int count, long timeoutNanos) {
         if (kicked) {
             return KICKED;
         }
@@ -221,7 +356,7 @@ public final class HostWaiter implements AutoCloseable {
                 }
                 // Hung up with data left: the program will read it; stop watching until it has.
                 connections.clientHungUpWithData();
-                return n - 1 > 0 ? n - 1 : poll(count, Deadline.remaining(deadline));
+                return n - 1 > 0 ? n - 1 : pollAll(count, Deadline.remaining(deadline));
             }
             return n;
         }
@@ -229,10 +364,12 @@ public final class HostWaiter implements AutoCloseable {
 
     /**
      * Sleeps for {@code nanos} (a guest's nanosleep), waking early only when kicked: a sleeping
-     * request still ends at its time limit. Returns true when the full time passed.
+     * request still ends at its time limit. Returns {@link #WAIT_TIMED_OUT} when the full time
+     * passed, {@link #WAIT_KICKED}, or {@link #WAIT_PARKED} when parking.
      */
-    public boolean sleep(long nanos) {
-        return poll(0, Math.max(0, nanos)) == 0;
+    public int sleep(long nanos) {
+        long n = poll(0, Math.max(0, nanos));
+        return n == PARKED ? WAIT_PARKED : n == 0 ? WAIT_TIMED_OUT : WAIT_KICKED;
     }
 
     private boolean nothingToRead(int fd) {
@@ -251,19 +388,21 @@ public final class HostWaiter implements AutoCloseable {
     public static final int WAIT_TIMED_OUT = 0;
     /** {@link #awaitOne(int, short, long)}: the VM was kicked. */
     public static final int WAIT_KICKED = -1;
+    /** {@link #awaitOne(int, short, long)}: the wait was recorded; the thread must park. */
+    public static final int WAIT_PARKED = -2;
 
-    /** Waits until one host fd is ready for {@code events}; true when ready, false when kicked. */
-    public boolean awaitOne(int fd, short events) {
-        return awaitOne(fd, events, -1) == WAIT_READY;
-    }
 
     /**
      * Waits up to {@code timeoutNanos} (negative: forever) until one host fd is ready for
-     * {@code events}: {@link #WAIT_READY}, {@link #WAIT_TIMED_OUT} or {@link #WAIT_KICKED}.
+     * {@code events}: {@link #WAIT_READY}, {@link #WAIT_TIMED_OUT}, {@link #WAIT_KICKED} or
+     * {@link #WAIT_PARKED}.
      */
     public int awaitOne(int fd, short events, long timeoutNanos) {
         setPollfd(pollfds, 0, fd, events);
         long n = poll(1, timeoutNanos);
+        if (n == PARKED) {
+            return WAIT_PARKED;
+        }
         return n == KICKED ? WAIT_KICKED : n > 0 ? WAIT_READY : n == 0 ? WAIT_TIMED_OUT : WAIT_READY;
     }
 

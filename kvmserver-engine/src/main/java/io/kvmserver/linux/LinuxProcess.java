@@ -5,7 +5,8 @@ import io.kvmserver.x86.PageTables;
 
 /**
  * Everything the emulated kernel keeps for one VM's program, in one object: memory bookkeeping,
- * fds, current directory, umask, signals, thread records, FS base, rlimits.
+ * fds, current directory, umask, signal dispositions, threads (with their registers, masks and
+ * TLS bases, see {@link Scheduler}), interval timers, rlimits.
  *
  * <p>Keeping it in one place is what makes a reset complete: a request VM starts from
  * {@link #fork} of the template's process and is reset by taking a fresh fork, so a new piece of
@@ -14,17 +15,16 @@ import io.kvmserver.x86.PageTables;
 public final class LinuxProcess {
 
     public static final int PID = 1;
+    /** The unprivileged user the program runs as, in every id call. */
+    public static final int UID = 1000;
 
     private final AddressSpace addressSpace;
     private final FdTable files;
     private final SignalState signals;
+    private final Scheduler scheduler;
+    private final Timers timers;
     private String cwd;
     private int umask = 0022;
-    private long fsBase;
-    private long gsBase;
-    private long clearChildTid;
-    private long robustList;
-    private long rseqArea;
     private final long[] rlimitCur;
     private final long[] rlimitMax;
 
@@ -32,6 +32,8 @@ public final class LinuxProcess {
         this.addressSpace = addressSpace;
         this.files = files;
         this.signals = new SignalState();
+        this.scheduler = new Scheduler();
+        this.timers = new Timers();
         this.cwd = cwd;
         this.rlimitCur = Rlimits.defaults(false);
         this.rlimitMax = Rlimits.defaults(true);
@@ -41,15 +43,17 @@ public final class LinuxProcess {
         this.addressSpace = addressSpace;
         this.files = files;
         this.signals = o.signals.copy();
+        this.scheduler = o.scheduler.copy();
+        this.timers = o.timers.copy();
         this.cwd = o.cwd;
         this.umask = o.umask;
-        this.fsBase = o.fsBase;
-        this.gsBase = o.gsBase;
-        this.clearChildTid = o.clearChildTid;
-        this.robustList = o.robustList;
-        this.rseqArea = o.rseqArea;
         this.rlimitCur = o.rlimitCur.clone();
         this.rlimitMax = o.rlimitMax.clone();
+        files.forEach(f -> {
+            if (f instanceof SignalFdFile s) {
+                s.attach(this); // the copy reads this process's signals, never the template's
+            }
+        });
     }
 
     /**
@@ -79,6 +83,16 @@ public final class LinuxProcess {
         return signals;
     }
 
+    /** The threads, and whose turn it is on the vCPU. */
+    public Scheduler scheduler() {
+        return scheduler;
+    }
+
+    /** {@code setitimer}, {@code alarm} and {@code timer_create} timers. */
+    public Timers timers() {
+        return timers;
+    }
+
     public String cwd() {
         return cwd;
     }
@@ -93,46 +107,6 @@ public final class LinuxProcess {
 
     public void setUmask(int umask) {
         this.umask = umask & 0777;
-    }
-
-    public long fsBase() {
-        return fsBase;
-    }
-
-    public void setFsBase(long fsBase) {
-        this.fsBase = fsBase;
-    }
-
-    public long gsBase() {
-        return gsBase;
-    }
-
-    public void setGsBase(long gsBase) {
-        this.gsBase = gsBase;
-    }
-
-    public long clearChildTid() {
-        return clearChildTid;
-    }
-
-    public void setClearChildTid(long address) {
-        this.clearChildTid = address;
-    }
-
-    public long robustList() {
-        return robustList;
-    }
-
-    public void setRobustList(long head) {
-        this.robustList = head;
-    }
-
-    public long rseqArea() {
-        return rseqArea;
-    }
-
-    public void setRseqArea(long area) {
-        this.rseqArea = area;
     }
 
     public long[] rlimitCur() {

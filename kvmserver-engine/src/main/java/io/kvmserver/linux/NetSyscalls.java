@@ -205,7 +205,7 @@ final class NetSyscalls {
                 NetworkPolicy p = policy(c);
                 boolean allowed = binding ? p.mayListen(ip, port) : p.mayConnect(ip, port);
                 if (!allowed) {
-                    c.kernel().denials().record(binding ? Denials.Kind.LISTEN : Denials.Kind.CONNECT,
+                    c.deny(binding ? Denials.Kind.LISTEN : Denials.Kind.CONNECT,
                             (family == AF_INET ? ip.getHostAddress() : "[" + ip.getHostAddress() + "]") + ":" + port);
                     throw new SyscallError(Errno.EACCES);
                 }
@@ -224,7 +224,7 @@ final class NetSyscalls {
         }
         if (sa[2] == 0) {
             if (!policy(c).mayUseAbstractUnixSockets()) {
-                c.kernel().denials().record(Denials.Kind.UNIX_SOCKET,
+                c.deny(Denials.Kind.UNIX_SOCKET,
                         "@" + new String(sa, 3, sa.length - 3, StandardCharsets.ISO_8859_1));
                 throw new SyscallError(Errno.EACCES);
             }
@@ -241,7 +241,7 @@ final class NetSyscalls {
                 : c.kernel().fileSystem().resolve(c.process().cwd(), path, Access.WRITE);
         if (r.errno() != 0 || r.isVirtual()) {
             if (r.byPolicy() || r.isVirtual()) {
-                c.kernel().denials().record(Denials.Kind.UNIX_SOCKET, path);
+                c.deny(Denials.Kind.UNIX_SOCKET, path);
             }
             r.close();
             throw new SyscallError(r.errno() != 0 ? r.errno() : Errno.EACCES);
@@ -346,6 +346,7 @@ final class NetSyscalls {
         if ((flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) {
             return -Errno.EINVAL;
         }
+        s.touched();
         if (!s.isListener()) {
             return -Errno.EINVAL;
         }
@@ -399,6 +400,14 @@ final class NetSyscalls {
             rc = s.connect(a.sockaddr);
             unixName = a.unixName;
         }
+        if (c.waiter().retrying()) {
+            // The same connect, tried again after the thread waited: it is in progress or done.
+            if (rc == -Errno.EALREADY) {
+                rc = -Errno.EINPROGRESS;
+            } else if (rc == -Errno.EISCONN) {
+                rc = 0;
+            }
+        }
         if (rc == 0 && unixName != null) {
             s.connectedTo(unixName);
         }
@@ -406,7 +415,11 @@ final class NetSyscalls {
             return rc;
         }
         // A blocking connect: wait for the outcome, as long as SO_SNDTIMEO allows (then EINPROGRESS).
-        int waited = c.waiter().awaitOne(s.hostFd(), HostWaiter.POLLOUT, s.timeoutNanos(HostWaiter.POLLOUT));
+        long deadline = c.waiter().deadlineAfter(s.timeoutNanos(HostWaiter.POLLOUT));
+        int waited = c.waiter().awaitOne(s.hostFd(), HostWaiter.POLLOUT, Deadline.remaining(deadline));
+        if (waited == HostWaiter.WAIT_PARKED) {
+            return Syscall.RESTART;
+        }
         if (waited == HostWaiter.WAIT_KICKED) {
             return -Errno.EINTR;
         }

@@ -9,48 +9,21 @@ import io.kvmserver.host.LibC;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Process family: identity, exit, thread-area setup glibc performs at start, limits, randomness,
- * and the calls a sandboxed program is refused ({@code execve}, {@code fork}, {@code ptrace}, ...).
+ * Process family: identity, limits, scheduling answers for one CPU, randomness, and the calls a
+ * sandboxed program is refused ({@code execve}, {@code ptrace}, {@code mount}, ...). Threads,
+ * their exit and TLS are {@link ThreadSyscalls}.
  */
 final class ProcessSyscalls {
 
-    private static final int ARCH_SET_GS = 0x1001;
-    private static final int ARCH_SET_FS = 0x1002;
-    private static final int ARCH_GET_FS = 0x1003;
-    private static final int ARCH_GET_GS = 0x1004;
-    private static final int ARCH_GET_CPUID = 0x1011;
-    private static final int ARCH_SET_CPUID = 0x1012;
-    private static final long USER_LIMIT = 0x0000_8000_0000_0000L;
-    private static final int FUTEX_WAIT = 0;
-    private static final int FUTEX_WAKE = 1;
-    private static final int FUTEX_WAIT_BITSET = 9;
-    private static final int FUTEX_WAKE_BITSET = 10;
-    private static final int FUTEX_CMD_MASK = ~(128 | 256); // PRIVATE, CLOCK_REALTIME
     private static final int GRND_NONBLOCK = 1;
     private static final int GRND_RANDOM = 2;
     private static final int GRND_INSECURE = 4;
-    private static final int UID = 1000;
+    private static final int UID = LinuxProcess.UID;
 
     private ProcessSyscalls() {
     }
 
     static void register(SyscallTable t) {
-        t.register(SyscallNumbers.EXIT, c -> exit(c));
-        t.register(SyscallNumbers.EXIT_GROUP, c -> exit(c));
-        t.register(SyscallNumbers.ARCH_PRCTL, ProcessSyscalls::archPrctl);
-        t.register(SyscallNumbers.SET_TID_ADDRESS, c -> {
-            c.process().setClearChildTid(c.arg(0));
-            return LinuxProcess.PID;
-        });
-        t.register(SyscallNumbers.SET_ROBUST_LIST, c -> {
-            if (c.arg(1) != 24) {
-                return -Errno.EINVAL;
-            }
-            c.process().setRobustList(c.arg(0));
-            return 0;
-        });
-        t.register(SyscallNumbers.GET_ROBUST_LIST, c -> -Errno.EPERM);
-        t.register(SyscallNumbers.RSEQ, ProcessSyscalls::rseq);
         t.register(SyscallNumbers.PRLIMIT64, ProcessSyscalls::prlimit64);
         // getrlimit/setrlimit share prlimit64's code, where NULL means "not given"; their own
         // pointer is required, so NULL is EFAULT (getrlimit(2)).
@@ -58,7 +31,6 @@ final class ProcessSyscalls {
         t.register(SyscallNumbers.SETRLIMIT, c -> c.arg(1) == 0 ? -Errno.EFAULT : prlimit(c, c.intArg(0), c.arg(1), 0));
         t.register(SyscallNumbers.UNAME, ProcessSyscalls::uname);
         t.register(SyscallNumbers.GETPID, c -> LinuxProcess.PID);
-        t.register(SyscallNumbers.GETTID, c -> LinuxProcess.PID);
         t.register(SyscallNumbers.GETPPID, c -> 0);
         t.register(SyscallNumbers.GETPGRP, c -> LinuxProcess.PID);
         t.register(SyscallNumbers.GETPGID, c -> LinuxProcess.PID);
@@ -75,7 +47,6 @@ final class ProcessSyscalls {
         t.register(SyscallNumbers.SETGID, c -> c.arg(0) == UID ? 0 : -Errno.EPERM);
         t.register(SyscallNumbers.SCHED_GETAFFINITY, ProcessSyscalls::schedGetaffinity);
         t.register(SyscallNumbers.SCHED_SETAFFINITY, c -> 0);
-        t.register(SyscallNumbers.SCHED_YIELD, c -> 0);
         t.register(SyscallNumbers.SCHED_GETSCHEDULER, c -> 0);
         t.register(SyscallNumbers.SCHED_GETPARAM, c -> {
             if (c.arg(1) == 0) {
@@ -89,20 +60,14 @@ final class ProcessSyscalls {
         t.register(SyscallNumbers.GETCPU, ProcessSyscalls::getcpu);
         t.register(SyscallNumbers.GETRANDOM, ProcessSyscalls::getrandom);
         t.register(SyscallNumbers.PRCTL, ProcessSyscalls::prctl);
-        t.register(SyscallNumbers.FUTEX, ProcessSyscalls::futex);
         t.register(SyscallNumbers.SYSINFO, ProcessSyscalls::sysinfo);
         t.register(SyscallNumbers.GETRUSAGE, c -> {
             c.memory().writeBytes(c.arg(1), new byte[144]);
             return 0;
         });
         // Refused: one VM is one process, and nothing in it may reach the host's processes.
-        for (int nr : new int[] {SyscallNumbers.EXECVE, SyscallNumbers.EXECVEAT}) {
-            t.register(nr, c -> -Errno.EACCES);
-        }
-        for (int nr : new int[] {SyscallNumbers.FORK, SyscallNumbers.VFORK, SyscallNumbers.CLONE,
-            SyscallNumbers.CLONE3}) {
-            t.register(nr, c -> -Errno.EAGAIN);
-        }
+        t.register(SyscallNumbers.EXECVE, c -> refuseExec(c, c.arg(0)));
+        t.register(SyscallNumbers.EXECVEAT, c -> refuseExec(c, c.arg(1)));
         t.register(SyscallNumbers.WAIT4, c -> -Errno.ECHILD);
         t.register(SyscallNumbers.WAITID, c -> -Errno.ECHILD);
         for (int nr : new int[] {SyscallNumbers.PTRACE, SyscallNumbers.MOUNT, SyscallNumbers.UMOUNT2,
@@ -119,70 +84,20 @@ final class ProcessSyscalls {
         }
     }
 
-    static long exit(Syscall c) {
-        c.requestExit(c.intArg(0) & 0xff);
-        return 0;
-    }
-
-    static long archPrctl(Syscall c) {
-        int code = c.intArg(0);
-        long addr = c.arg(1);
-        switch (code) {
-            case ARCH_SET_FS, ARCH_SET_GS -> {
-                if (addr < 0 || addr >= USER_LIMIT) {
-                    return -Errno.EPERM;
-                }
-                if (code == ARCH_SET_FS) {
-                    c.process().setFsBase(addr);
-                } else {
-                    c.process().setGsBase(addr);
-                }
-                c.markSegmentBasesChanged();
-                return 0;
-            }
-            case ARCH_GET_FS -> {
-                c.memory().writeLong(addr, c.process().fsBase());
-                return 0;
-            }
-            case ARCH_GET_GS -> {
-                c.memory().writeLong(addr, c.process().gsBase());
-                return 0;
-            }
-            case ARCH_GET_CPUID -> {
-                return 1;
-            }
-            case ARCH_SET_CPUID -> {
-                return -Errno.ENODEV;
-            }
-            default -> {
-                return -Errno.EINVAL;
-            }
+    /**
+     * execve: the program may not replace itself or start another one (a VM runs one program,
+     * which is what its template froze). {@code EACCES}, as for a file that may not be executed,
+     * and a denial naming the program, so the user sees what it tried.
+     */
+    static long refuseExec(Syscall c, long path) {
+        String name;
+        try {
+            name = c.memory().readPath(path);
+        } catch (SyscallError e) {
+            return -e.errno();
         }
-    }
-
-    /** rseq: accept the registration and report CPU 0, the only one the VM has. */
-    static long rseq(Syscall c) {
-        long area = c.arg(0);
-        long length = c.arg(1) & 0xffffffffL;
-        int flags = c.intArg(2);
-        if (flags == 1) { // RSEQ_FLAG_UNREGISTER
-            if (c.process().rseqArea() != area) {
-                return -Errno.EINVAL;
-            }
-            c.process().setRseqArea(0);
-            return 0;
-        }
-        if (flags != 0 || length < 32 || (area & 31) != 0) {
-            return -Errno.EINVAL;
-        }
-        if (c.process().rseqArea() != 0) {
-            return c.process().rseqArea() == area ? -Errno.EBUSY : -Errno.EINVAL;
-        }
-        c.memory().check(area, 32, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE);
-        c.memory().writeInt(area, 0); // cpu_id_start
-        c.memory().writeInt(area + 4, 0); // cpu_id
-        c.process().setRseqArea(area);
-        return 0;
+        c.kernel().denials().record(Denials.Kind.PROCESS, name);
+        return -Errno.EACCES;
     }
 
     static long prlimit64(Syscall c) {
@@ -280,6 +195,9 @@ final class ProcessSyscalls {
 
     static long prctl(Syscall c) {
         int option = c.intArg(0);
+        if (CapabilitySyscalls.isPrctlOption(option)) {
+            return CapabilitySyscalls.prctl(c, option);
+        }
         return switch (option) {
             case 15 -> { // PR_SET_NAME
                 c.memory().readCString(c.arg(1), 16 + 4096);
@@ -289,7 +207,7 @@ final class ProcessSyscalls {
                 c.memory().writeBytes(c.arg(1), "kvmserver\0\0\0\0\0\0\0".getBytes(StandardCharsets.US_ASCII));
                 yield 0;
             }
-            case 1, 38, 4, 36, 8 -> 0; // PDEATHSIG, NO_NEW_PRIVS, SET_DUMPABLE, CHILD_SUBREAPER, SET_KEEPCAPS
+            case 1, 38, 4, 36 -> 0; // PDEATHSIG, NO_NEW_PRIVS, SET_DUMPABLE, CHILD_SUBREAPER
             case 3 -> 0; // PR_GET_DUMPABLE
             case 39 -> 1; // PR_GET_NO_NEW_PRIVS: always, in a sandbox
             case 22, 21 -> option == 21 ? 2 : -Errno.EINVAL; // seccomp: report filter mode, refuse new
@@ -298,43 +216,13 @@ final class ProcessSyscalls {
         };
     }
 
-    /**
-     * futex, as far as one thread needs it: a wait whose value no longer matches returns
-     * {@code EAGAIN}; a wait that matches could never be woken (there is no other thread), so it
-     * is a deadlock, which Linux would let hang: we return {@code ETIMEDOUT} when there is a
-     * timeout and {@code EDEADLK} otherwise so that the program fails instead of hanging.
-     */
-    static long futex(Syscall c) {
-        long uaddr = c.arg(0);
-        int op = c.intArg(1) & FUTEX_CMD_MASK;
-        int value = c.intArg(2);
-        if ((uaddr & 3) != 0) {
-            return -Errno.EINVAL;
-        }
-        switch (op) {
-            case FUTEX_WAIT, FUTEX_WAIT_BITSET -> {
-                int current = c.memory().readInt(uaddr);
-                if (current != value) {
-                    return -Errno.EAGAIN;
-                }
-                return c.arg(3) != 0 ? -Errno.ETIMEDOUT : -Errno.EDEADLK;
-            }
-            case FUTEX_WAKE, FUTEX_WAKE_BITSET -> {
-                c.memory().check(uaddr, 4, AddressSpace.PROT_READ);
-                return 0;
-            }
-            default -> {
-                return -Errno.ENOSYS;
-            }
-        }
-    }
-
     static long sysinfo(Syscall c) {
         byte[] info = new byte[112];
         java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(info).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, System.nanoTime() / 1_000_000_000L); // uptime
-        b.putLong(32, c.memory().limit()); // totalram
-        b.putLong(40, c.memory().limit() - c.memory().mappedBytes()); // freeram
+        // The program's memory is what it may map accessible (max-main-memory), not its address range.
+        b.putLong(32, c.memory().maxAccessibleBytes()); // totalram
+        b.putLong(40, c.memory().maxAccessibleBytes() - c.memory().accessibleBytes()); // freeram
         b.putShort(80, (short) 1); // procs
         b.putInt(104, 1); // mem_unit
         c.memory().writeBytes(c.arg(0), info);

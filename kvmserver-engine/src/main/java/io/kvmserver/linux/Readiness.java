@@ -20,6 +20,11 @@ final class Readiness {
     final FileDescription[] files = new FileDescription[FdTable.LIMIT];
     final short[] events = new short[FdTable.LIMIT];
     final short[] revents = new short[FdTable.LIMIT];
+    /**
+     * Events of each entry that do not count as ready (an edge-triggered epoll registration that
+     * reported them already); zeroed after every wait, so only epoll sets them.
+     */
+    final short[] suppress = new short[FdTable.LIMIT];
     /** The guest fd of each entry, for callers that report by fd (select, epoll). */
     final int[] fds = new int[FdTable.LIMIT];
     private final int[] polled = new int[FdTable.LIMIT];
@@ -58,8 +63,16 @@ final class Readiness {
      * or {@code -EINTR} when the VM was kicked. A null file reports {@code POLLNVAL}.
      */
     long await(int count, long timeoutNanos) {
+        try {
+            return awaitReady(count, timeoutNanos);
+        } finally {
+            java.util.Arrays.fill(suppress, 0, count, (short) 0);
+        }
+    }
+
+    private long awaitReady(int count, long timeoutNanos) {
         Memory pollfds = waiter.pollfds();
-        long deadline = Deadline.after(timeoutNanos);
+        long deadline = waiter.deadlineAfter(timeoutNanos);
         while (true) {
             int ready = 0;
             int k = 0;
@@ -74,13 +87,17 @@ final class Readiness {
                 int hostFd = f.pollHostFd(waiter);
                 if (hostFd < 0) {
                     short r = f.readinessWithoutHost(events[i]);
-                    if (r != 0) {
+                    if ((r & ~suppress[i]) != 0) {
                         revents[i] = r;
                         ready++;
                     }
                     continue;
                 }
-                short wanted = f.pollEvents(waiter, events[i]);
+                // A hang-up or error already reported stays: polling for it would never block.
+                if ((suppress[i] & (HostWaiter.POLLHUP | HostWaiter.POLLERR)) != 0) {
+                    continue;
+                }
+                short wanted = f.pollEvents(waiter, (short) (events[i] & ~suppress[i]));
                 if (wanted == 0) {
                     continue;
                 }
@@ -89,6 +106,14 @@ final class Readiness {
             }
             long remaining = Deadline.remaining(deadline);
             long n = waiter.poll(k, ready > 0 ? 0 : remaining);
+            if (n == HostWaiter.PARKED) {
+                for (int i = 0; i < count; i++) {
+                    if (suppress[i] != 0 && files[i] != null) {
+                        waiter.recordEdgeFile(files[i]);
+                    }
+                }
+                return Syscall.RESTART;
+            }
             if (n == HostWaiter.KICKED) {
                 return -Errno.EINTR;
             }
@@ -102,7 +127,7 @@ final class Readiness {
                 }
                 int i = polled[j];
                 short r = (short) (files[i].ready(waiter, hostRevents) & (events[i] | ALWAYS));
-                if (r != 0) {
+                if ((r & ~suppress[i]) != 0) {
                     revents[i] = r;
                     ready++;
                 }

@@ -156,7 +156,7 @@ public final class SharedListener extends SocketFile {
 
     @Override
     public long acceptHost(HostWaiter waiter, Memory peerOut, Memory peerLengthOut) {
-        long deadline = Deadline.after(timeoutNanos(HostWaiter.POLLIN));
+        long deadline = waiter.deadlineAfter(timeoutNanos(HostWaiter.POLLIN));
         while (pendingFd < 0) {
             if (shut) {
                 return -Errno.EINVAL;
@@ -171,6 +171,9 @@ public final class SharedListener extends SocketFile {
                 return -Errno.EAGAIN;
             }
             int waited = waiter.awaitOne(waiter.exclusiveWaitFd(fd), HostWaiter.POLLIN, Deadline.remaining(deadline));
+            if (waited == HostWaiter.WAIT_PARKED) {
+                return Syscall.RESTART;
+            }
             if (waited == HostWaiter.WAIT_KICKED) {
                 return -Errno.EINTR;
             }

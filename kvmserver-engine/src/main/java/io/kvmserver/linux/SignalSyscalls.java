@@ -1,25 +1,28 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.Errno;
+import io.kvmserver.host.OpenFlags;
 import io.kvmserver.host.SyscallNumbers;
 
-import io.kvmserver.host.Errno;
-
 /**
- * Signals family. Dispositions and masks are recorded (and reset with the VM); a signal the
- * program sends itself with the default action of terminating ends it, as {@code abort()}
- * expects. Signals to other processes are refused: there are none.
+ * Signals family: dispositions ({@code rt_sigaction}), each thread's mask and alternate stack,
+ * sending ({@code kill}, {@code tgkill}, {@code rt_sigqueueinfo}), returning from a handler
+ * ({@code rt_sigreturn}), waiting for signals ({@code rt_sigsuspend}, {@code pause},
+ * {@code rt_sigtimedwait}) and {@code signalfd}. Sending and delivery themselves are
+ * {@link Signals}; the frame a handler runs on is {@link SignalFrame}.
+ *
+ * <p>There is one process: every pid but the program's own (1) is {@code ESRCH}.
  */
 final class SignalSyscalls {
 
-    private static final int SIGKILL = 9;
-    private static final int SIGSTOP = 19;
     private static final int SIG_BLOCK = 0;
     private static final int SIG_UNBLOCK = 1;
     private static final int SIG_SETMASK = 2;
-    private static final int SS_DISABLE = 2;
     private static final long MINSIGSTKSZ = 2048;
-    /** Signals whose default action is to ignore them (SIGCHLD, SIGCONT, SIGURG, SIGWINCH). */
-    private static final long DEFAULT_IGNORED = (1L << 16) | (1L << 17) | (1L << 22) | (1L << 27);
+    private static final long SIGSET_SIZE = 8;
+    private static final long UNBLOCKABLE = SignalState.bit(SignalState.SIGKILL) | SignalState.bit(SignalState.SIGSTOP);
+    private static final int SFD_NONBLOCK = OpenFlags.O_NONBLOCK;
+    private static final int SFD_CLOEXEC = OpenFlags.O_CLOEXEC;
 
     private SignalSyscalls() {
     }
@@ -27,46 +30,59 @@ final class SignalSyscalls {
     static void register(SyscallTable t) {
         t.register(SyscallNumbers.RT_SIGACTION, SignalSyscalls::rtSigaction);
         t.register(SyscallNumbers.RT_SIGPROCMASK, SignalSyscalls::rtSigprocmask);
+        t.register(SyscallNumbers.RT_SIGPENDING, SignalSyscalls::rtSigpending);
         t.register(SyscallNumbers.SIGALTSTACK, SignalSyscalls::sigaltstack);
-        t.register(SyscallNumbers.KILL, c -> signalSelf(c, c.arg(0), c.intArg(1)));
-        t.register(SyscallNumbers.TKILL, c -> signalSelf(c, c.arg(0), c.intArg(1)));
-        t.register(SyscallNumbers.TGKILL, c -> signalSelf(c, c.arg(1), c.intArg(2)));
-        t.register(SyscallNumbers.RT_SIGRETURN, c -> {
-            c.requestFatalSignal(11); // no signal frame was ever delivered: a forged return
-            return 0;
-        });
+        t.register(SyscallNumbers.KILL, SignalSyscalls::kill);
+        t.register(SyscallNumbers.TKILL, c -> c.arg(0) <= 0 || (int) c.arg(0) != c.arg(0) ? -Errno.EINVAL
+                : signalThread(c, c.arg(0), Siginfo.sent(c.intArg(1), Siginfo.SI_TKILL)));
+        t.register(SyscallNumbers.TGKILL, c -> tgkill(c, c.arg(0), c.arg(1), c.intArg(2),
+                Siginfo.sent(c.intArg(2), Siginfo.SI_TKILL)));
+        t.register(SyscallNumbers.RT_SIGQUEUEINFO, SignalSyscalls::rtSigqueueinfo);
+        t.register(SyscallNumbers.RT_TGSIGQUEUEINFO, SignalSyscalls::rtTgsigqueueinfo);
+        t.register(SyscallNumbers.RT_SIGRETURN, SignalSyscalls::rtSigreturn);
+        t.register(SyscallNumbers.RT_SIGSUSPEND, SignalSyscalls::rtSigsuspend);
+        t.register(SyscallNumbers.PAUSE, c -> suspend(c, c.thread().blocked()));
+        t.register(SyscallNumbers.RT_SIGTIMEDWAIT, SignalSyscalls::rtSigtimedwait);
+        t.register(SyscallNumbers.SIGNALFD, c -> signalfd(c, c.intArg(0), c.arg(1), c.arg(2), 0));
+        t.register(SyscallNumbers.SIGNALFD4, c -> signalfd(c, c.intArg(0), c.arg(1), c.arg(2), c.intArg(3)));
     }
 
-    private static boolean validSignal(int sig) {
-        return sig >= 1 && sig <= SignalState.NSIG;
-    }
-
+    /** {@code rt_sigaction(sig, act, oldact, sigsetsize)} with the kernel's {@code struct sigaction}. */
     static long rtSigaction(Syscall c) {
         int sig = c.intArg(0);
         long act = c.arg(1);
         long oldAct = c.arg(2);
-        if (c.arg(3) != 8 || !validSignal(sig)) {
+        if (c.arg(3) != SIGSET_SIZE || !SignalState.valid(sig)) {
             return -Errno.EINVAL;
         }
         AddressSpace m = c.memory();
-        long[] newValues = null;
+        SignalState s = c.process().signals();
+        long[] values = null;
         if (act != 0) {
-            if (sig == SIGKILL || sig == SIGSTOP) {
+            if (sig == SignalState.SIGKILL || sig == SignalState.SIGSTOP) {
                 return -Errno.EINVAL;
             }
             m.check(act, 32, AddressSpace.PROT_READ);
-            newValues = new long[] {m.readLong(act), m.readLong(act + 8), m.readLong(act + 16), m.readLong(act + 24)};
+            values = new long[] {m.readLong(act), m.readLong(act + 8), m.readLong(act + 16), m.readLong(act + 24)};
         }
         if (oldAct != 0) {
             long[] old = new long[4];
-            c.process().signals().get(sig, old);
+            s.get(sig, old);
             m.check(oldAct, 32, AddressSpace.PROT_WRITE);
             for (int i = 0; i < 4; i++) {
                 m.writeLong(oldAct + i * 8L, old[i]);
             }
         }
-        if (newValues != null) {
-            c.process().signals().set(sig, newValues[0], newValues[1], newValues[2], newValues[3]);
+        if (values != null) {
+            s.set(sig, values[0], values[1], values[2], values[3] & ~UNBLOCKABLE);
+            if (s.ignores(sig)) {
+                // POSIX: a pending signal whose action becomes "ignore" is discarded, blocked or not.
+                s.pending().discard(sig);
+                for (GuestThread t : c.process().scheduler().threads()) {
+                    t.pending().discard(sig);
+                }
+                SignalFdFile.refresh(c.process());
+            }
         }
         return 0;
     }
@@ -75,11 +91,11 @@ final class SignalSyscalls {
         int how = c.intArg(0);
         long set = c.arg(1);
         long oldSet = c.arg(2);
-        if (c.arg(3) != 8) {
+        if (c.arg(3) != SIGSET_SIZE) {
             return -Errno.EINVAL;
         }
-        SignalState s = c.process().signals();
-        long current = s.blocked();
+        GuestThread t = c.thread();
+        long current = t.blocked();
         long value = 0;
         if (set != 0) {
             if (how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK) {
@@ -91,64 +107,239 @@ final class SignalSyscalls {
             c.memory().writeLong(oldSet, current);
         }
         if (set != 0) {
-            s.setBlocked(switch (how) {
+            t.setBlocked(switch (how) {
                 case SIG_BLOCK -> current | value;
                 case SIG_UNBLOCK -> current & ~value;
                 default -> value;
             });
         }
+        return 0; // a signal this unblocked is delivered as the call returns
+    }
+
+    static long rtSigpending(Syscall c) {
+        if (Long.compareUnsigned(c.arg(1), SIGSET_SIZE) > 0) {
+            return -Errno.EINVAL;
+        }
+        GuestThread t = c.thread();
+        long pending = (t.pending().set() | c.process().signals().pending().set()) & t.blocked();
+        byte[] bytes = new byte[(int) c.arg(1)];
+        for (int i = 0; i < bytes.length; i++) {
+            bytes[i] = (byte) (pending >>> (8 * i));
+        }
+        c.memory().writeBytes(c.arg(0), bytes);
         return 0;
+    }
+
+    /** Whether {@code sigaltstack} accepts these flags and size (shared with {@code rt_sigreturn}'s restore). */
+    static boolean validAltStack(int flags, long size) {
+        int mode = flags & ~SignalState.SS_AUTODISARM;
+        if (mode != 0 && mode != SignalState.SS_ONSTACK && mode != SignalState.SS_DISABLE) {
+            return false;
+        }
+        return mode == SignalState.SS_DISABLE || size >= MINSIGSTKSZ;
     }
 
     static long sigaltstack(Syscall c) {
         long ss = c.arg(0);
         long oldSs = c.arg(1);
-        SignalState s = c.process().signals();
+        GuestThread t = c.thread();
         AddressSpace m = c.memory();
-        long[] newValues = null;
+        long sp = c.cpu().userStackPointer();
+        long newSp = 0;
+        int newFlags = 0;
+        long newSize = 0;
         if (ss != 0) {
             m.check(ss, 24, AddressSpace.PROT_READ);
-            long sp = m.readLong(ss);
-            int flags = m.readInt(ss + 8);
-            long size = m.readLong(ss + 16);
-            if ((flags & ~(SS_DISABLE | (1 << 31))) != 0) {
+            newSp = m.readLong(ss);
+            newFlags = m.readInt(ss + 8);
+            newSize = m.readLong(ss + 16);
+            int mode = newFlags & ~SignalState.SS_AUTODISARM;
+            if (mode != 0 && mode != SignalState.SS_ONSTACK && mode != SignalState.SS_DISABLE) {
                 return -Errno.EINVAL;
             }
-            if ((flags & SS_DISABLE) == 0 && size < MINSIGSTKSZ) {
+            if (t.onAltStack(sp)) {
+                return -Errno.EPERM;
+            }
+            if (mode != SignalState.SS_DISABLE && newSize < MINSIGSTKSZ) {
                 return -Errno.ENOMEM;
             }
-            newValues = new long[] {sp, flags, size};
         }
         if (oldSs != 0) {
             m.check(oldSs, 24, AddressSpace.PROT_WRITE);
-            m.writeLong(oldSs, s.altStack());
-            m.writeInt(oldSs + 8, s.altStackFlags());
+            boolean disabled = t.altStackSize() == 0 || (t.altStackFlags() & SignalState.SS_DISABLE) != 0;
+            m.writeLong(oldSs, t.altStack());
+            m.writeInt(oldSs + 8, (disabled ? SignalState.SS_DISABLE : t.onAltStack(sp) ? SignalState.SS_ONSTACK : 0)
+                    | (t.altStackFlags() & SignalState.SS_AUTODISARM));
             m.writeInt(oldSs + 12, 0);
-            m.writeLong(oldSs + 16, s.altStackSize());
+            m.writeLong(oldSs + 16, t.altStackSize());
         }
-        if (newValues != null) {
-            s.setAltStack(newValues[0], newValues[2], (int) newValues[1]);
+        if (ss != 0) {
+            boolean disable = (newFlags & ~SignalState.SS_AUTODISARM) == SignalState.SS_DISABLE;
+            t.setAltStack(disable ? 0 : newSp, disable ? 0 : newSize,
+                    disable ? SignalState.SS_DISABLE : newFlags & SignalState.SS_AUTODISARM);
         }
         return 0;
     }
 
-    static long signalSelf(Syscall c, long pid, int sig) {
-        if (pid != LinuxProcess.PID && pid != 0) {
-            return pid < 0 ? -Errno.EPERM : -Errno.ESRCH;
+    /** kill: the program may signal itself (pid 1, its group 0 or -1); there is no other process. */
+    static long kill(Syscall c) {
+        long pid = c.arg(0);
+        int sig = c.intArg(1);
+        if (sig != 0 && !SignalState.valid(sig)) {
+            return -Errno.EINVAL;
+        }
+        boolean self = pid == LinuxProcess.PID || pid == 0 || pid == -LinuxProcess.PID;
+        if (!self) {
+            return -Errno.ESRCH; // -1 means every process but the caller: there is none
         }
         if (sig == 0) {
             return 0;
         }
-        if (!validSignal(sig)) {
+        return Signals.sendToProcess(c.process(), Siginfo.sent(sig, Siginfo.SI_USER)) ? 0 : -Errno.EAGAIN;
+    }
+
+    static long tgkill(Syscall c, long tgid, long tid, int sig, Siginfo info) {
+        if (tgid <= 0 || tid <= 0 || (int) tgid != tgid || (int) tid != tid) {
             return -Errno.EINVAL;
         }
-        SignalState s = c.process().signals();
-        long handler = s.handler(sig);
-        boolean blocked = (s.blocked() & (1L << (sig - 1))) != 0 && sig != SIGKILL && sig != SIGSTOP;
-        if (sig == SIGKILL || (!blocked && handler == SignalState.SIG_DFL && (DEFAULT_IGNORED & (1L << sig)) == 0)) {
-            c.requestFatalSignal(sig);
+        if (tgid != LinuxProcess.PID) {
+            return -Errno.ESRCH;
         }
-        // A handled, ignored or blocked signal is not delivered: there is no signal frame support.
-        return 0;
+        return signalThread(c, tid, info);
+    }
+
+    private static long signalThread(Syscall c, long tid, Siginfo info) {
+        int sig = info.signo();
+        if (sig != 0 && !SignalState.valid(sig)) {
+            return -Errno.EINVAL;
+        }
+        GuestThread t = c.process().scheduler().find(tid);
+        if (t == null) {
+            return -Errno.ESRCH;
+        }
+        if (sig == 0) {
+            return 0;
+        }
+        return Signals.sendToThread(c.process(), t, info) ? 0 : -Errno.EAGAIN;
+    }
+
+    /** The siginfo a program queues with {@code rt_sigqueueinfo}: its code, pid, uid and value. */
+    private static Siginfo queuedInfo(Syscall c, int sig, long address) {
+        byte[] raw = c.memory().readBytes(address, Siginfo.SIZE);
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(raw).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        return new Siginfo(sig, b.getInt(8), 0, b.getInt(16), b.getInt(20), b.getLong(24));
+    }
+
+    static long rtSigqueueinfo(Syscall c) {
+        long pid = c.arg(0);
+        int sig = c.intArg(1);
+        Siginfo info = queuedInfo(c, sig, c.arg(2));
+        if (pid != LinuxProcess.PID) {
+            return -Errno.ESRCH;
+        }
+        if (!SignalState.valid(sig)) {
+            return sig == 0 ? 0 : -Errno.EINVAL;
+        }
+        return Signals.sendToProcess(c.process(), info) ? 0 : -Errno.EAGAIN;
+    }
+
+    static long rtTgsigqueueinfo(Syscall c) {
+        int sig = c.intArg(2);
+        return tgkill(c, c.arg(0), c.arg(1), sig, queuedInfo(c, sig, c.arg(3)));
+    }
+
+    /**
+     * rt_sigreturn: the handler returned; the thread goes on with the context saved in its frame
+     * (as the handler may have changed it) and the mask it had. A frame that cannot be read
+     * kills the program with SIGSEGV, as on Linux.
+     */
+    static long rtSigreturn(Syscall c) {
+        GuestThread t = c.thread();
+        UserContext ctx = new UserContext();
+        c.cpu().capture(ctx);
+        long mask;
+        try {
+            mask = SignalFrame.pop(c.memory(), t, ctx, c.fpuFormat());
+        } catch (SyscallError e) {
+            c.requestFatalSignal(SignalState.SIGSEGV);
+            return 0;
+        }
+        t.setBlocked(mask);
+        c.replaceContext(ctx);
+        return ctx.get(UserContext.RAX);
+    }
+
+    static long rtSigsuspend(Syscall c) {
+        if (c.arg(1) != SIGSET_SIZE) {
+            return -Errno.EINVAL;
+        }
+        long mask = c.memory().readLong(c.arg(0));
+        GuestThread t = c.thread();
+        t.setSavedMask(t.blocked());
+        return suspend(c, mask);
+    }
+
+    /**
+     * Waits, with {@code mask} blocked, until a signal runs a handler (or ends the program):
+     * always {@code EINTR}, after which the handler's frame carries the mask to go back to.
+     */
+    private static long suspend(Syscall c, long mask) {
+        GuestThread t = c.thread();
+        t.setBlocked(mask);
+        if (Signals.hasDeliverable(c.process(), t)) {
+            return -Errno.EINTR;
+        }
+        c.waiter().recordSignalWait(~t.blocked(), Deadline.NEVER);
+        return Syscall.RESTART;
+    }
+
+    /** rt_sigtimedwait: takes a pending signal of the set (blocked, as it should be) without a handler. */
+    static long rtSigtimedwait(Syscall c) {
+        if (c.arg(3) != SIGSET_SIZE) {
+            return -Errno.EINVAL;
+        }
+        long set = c.memory().readLong(c.arg(0)) & ~UNBLOCKABLE;
+        long timeout = -1;
+        if (c.arg(2) != 0) {
+            timeout = FutexSyscalls.relativeTimeout(c, c.arg(2));
+            if (timeout == Long.MIN_VALUE) {
+                return -Errno.EINVAL;
+            }
+        }
+        GuestThread t = c.thread();
+        Siginfo info = t.pending().take(set);
+        if (info == null) {
+            info = c.process().signals().pending().take(set);
+        }
+        if (info != null) {
+            SignalFdFile.refresh(c.process());
+            if (c.arg(1) != 0) {
+                c.memory().writeBytes(c.arg(1), info.bytes());
+            }
+            return info.signo();
+        }
+        long deadline = c.waiter().deadlineAfter(timeout);
+        if (deadline != Deadline.NEVER && Deadline.remaining(deadline) == 0) {
+            return -Errno.EAGAIN;
+        }
+        c.waiter().recordSignalWait(set, deadline);
+        return Syscall.RESTART;
+    }
+
+    static long signalfd(Syscall c, int fd, long maskAddress, long size, int flags) {
+        if (size != SIGSET_SIZE || (flags & ~(SFD_NONBLOCK | SFD_CLOEXEC)) != 0) {
+            return -Errno.EINVAL;
+        }
+        long mask = c.memory().readLong(maskAddress) & ~UNBLOCKABLE;
+        if (fd != -1) {
+            SignalFdFile existing = c.files().get(fd, SignalFdFile.class, Errno.EINVAL);
+            existing.setMask(mask);
+            return fd;
+        }
+        if (c.files().openCount() >= FdTable.LIMIT) {
+            return -Errno.EMFILE;
+        }
+        SignalFdFile file = SignalFdFile.create(c.process(), mask, flags & SFD_NONBLOCK);
+        return c.files().install(file, 0, (flags & SFD_CLOEXEC) != 0);
     }
 }

@@ -39,13 +39,17 @@ public class StreamFile extends FileDescription {
      * ({@code SO_RCVTIMEO}, {@code SO_SNDTIMEO}).
      */
     protected final long blocking(HostWaiter waiter, short events, HostFile.HostCall op) {
-        long deadline = Deadline.after(timeoutNanos(events));
+        touched();
+        long deadline = waiter.deadlineAfter(timeoutNanos(events));
         while (true) {
             long n = HostFile.call(op);
             if (n != -Errno.EAGAIN || !guestBlocking()) {
                 return n;
             }
             int waited = waiter.awaitOne(fd, events, Deadline.remaining(deadline));
+            if (waited == HostWaiter.WAIT_PARKED) {
+                return Syscall.RESTART;
+            }
             if (waited == HostWaiter.WAIT_KICKED) {
                 return -Errno.EINTR;
             }

@@ -8,11 +8,31 @@ package io.kvmserver.linux;
  */
 public final class Syscall {
 
+    /**
+     * What a handler returns when the call must wait while other threads run: the thread parks
+     * (its wait is recorded by the {@link HostWaiter}) and the call is finished later, on its
+     * behalf ({@link #retry}). Linux's {@code ERESTARTSYS}; never seen by the guest.
+     */
+    public static final long RESTART = -512;
+
+    /**
+     * The vCPU's view of the calling thread, for the calls that work on its whole CPU state:
+     * {@code clone} copies it, {@code rt_sigreturn} replaces it.
+     */
+    public interface ThreadCpu {
+        /** The calling thread's user context as this call will return to it (RAX aside), FPU included. */
+        void capture(UserContext into);
+
+        /** The calling thread's user stack pointer. */
+        long userStackPointer();
+    }
+
     private final Kernel kernel;
     private final HostWaiter waiter;
     private LinuxProcess process;
     private long number;
     private final long[] args = new long[6];
+    private final long[] savedArgs = new long[6];
 
     private boolean exitRequested;
     private int exitStatus;
@@ -21,6 +41,15 @@ public final class Syscall {
     private volatile boolean freezeOnListenerWait;
     private boolean freezeRequested;
     private volatile FileDescription listener;
+    private ThreadCpu cpu;
+    private SyscallTrace trace;
+    private FpuFormat fpuFormat;
+    private boolean yieldRequested;
+    private UserContext replacement;
+    private boolean threadExited;
+    /** The permission denial this call met, for the trace; null if none. */
+    private Denials.Kind deniedKind;
+    private String deniedTarget;
 
     public Syscall(Kernel kernel, LinuxProcess process, HostWaiter waiter) {
         this.kernel = kernel;
@@ -36,6 +65,8 @@ public final class Syscall {
         args[3] = a3;
         args[4] = a4;
         args[5] = a5;
+        deniedKind = null;
+        deniedTarget = null;
     }
 
     public Kernel kernel() {
@@ -49,6 +80,76 @@ public final class Syscall {
 
     public LinuxProcess process() {
         return process;
+    }
+
+    /** The thread making the call. */
+    public GuestThread thread() {
+        return process.scheduler().current();
+    }
+
+    /** Where calls finished on a parked thread's behalf are traced; null when the trace is off. */
+    public void setTrace(SyscallTrace trace) {
+        this.trace = trace;
+    }
+
+    public void setCpu(ThreadCpu cpu) {
+        this.cpu = cpu;
+    }
+
+    public ThreadCpu cpu() {
+        return cpu;
+    }
+
+    public void setFpuFormat(FpuFormat format) {
+        this.fpuFormat = format;
+    }
+
+    /** The FPU state's format on this VM's CPU, for signal frames. */
+    public FpuFormat fpuFormat() {
+        return fpuFormat;
+    }
+
+    /** {@code sched_yield}: let another runnable thread have the vCPU. */
+    public void requestYield() {
+        yieldRequested = true;
+    }
+
+    public boolean takeYield() {
+        boolean v = yieldRequested;
+        yieldRequested = false;
+        return v;
+    }
+
+    /**
+     * Finishes a parked thread's call on its behalf (as the scheduler does once what it waits for
+     * may have happened): the same handler, with the thread as the caller, waiting only until the
+     * deadline the call first had. Returns the call's result, or {@link #RESTART} when it must
+     * wait on (the waiter has recorded what for).
+     */
+    long retry(GuestThread t, long nr, long[] callArgs, long deadline) {
+        long savedNumber = number;
+        System.arraycopy(args, 0, savedArgs, 0, 6);
+        Scheduler scheduler = process.scheduler();
+        GuestThread running = scheduler.current();
+        boolean parking = waiter.parking();
+        scheduler.setCurrentForCall(t);
+        waiter.setParking(true);
+        waiter.beginRetry(deadline);
+        try {
+            number = nr;
+            System.arraycopy(callArgs, 0, args, 0, 6);
+            long result = kernel.table().dispatch(this);
+            if (trace != null && result != RESTART) {
+                trace.log(t.tid(), this, result);
+            }
+            return result;
+        } finally {
+            waiter.endRetry();
+            waiter.setParking(parking);
+            scheduler.setCurrentForCall(running);
+            number = savedNumber;
+            System.arraycopy(savedArgs, 0, args, 0, 6);
+        }
     }
 
     public void setProcess(LinuxProcess process) {
@@ -78,6 +179,26 @@ public final class Syscall {
         return (int) args[i];
     }
 
+    /**
+     * Records that the policy denied this call {@code kind} access to {@code target}: counted and
+     * logged by the program's {@link Denials}, and shown next to the call in the trace.
+     */
+    public void deny(Denials.Kind kind, String target) {
+        kernel.denials().record(kind, target);
+        deniedKind = kind;
+        deniedTarget = target;
+    }
+
+    /** What the policy denied the current call, or null. */
+    public Denials.Kind deniedKind() {
+        return deniedKind;
+    }
+
+    /** The path or address the current call was denied, or null. */
+    public String deniedTarget() {
+        return deniedTarget;
+    }
+
     // ---- effects for the vCPU loop ----
 
     public void requestExit(int status) {
@@ -100,6 +221,33 @@ public final class Syscall {
 
     public int fatalSignal() {
         return fatalSignal;
+    }
+
+    /** What the call that just returned {@link #RESTART} waits for, as the scheduler parks it. */
+    public GuestThread.Parked parkedCall() {
+        return waiter.takeRecorded(number, args);
+    }
+
+    /** Return from this call into {@code context} instead ({@code rt_sigreturn}): all of it, RAX included. */
+    public void replaceContext(UserContext context) {
+        replacement = context;
+    }
+
+    public UserContext takeReplacement() {
+        UserContext r = replacement;
+        replacement = null;
+        return r;
+    }
+
+    /** The calling thread has exited: the vCPU goes to another one. */
+    public void markThreadExited() {
+        threadExited = true;
+    }
+
+    public boolean takeThreadExited() {
+        boolean v = threadExited;
+        threadExited = false;
+        return v;
     }
 
     public void markSegmentBasesChanged() {
@@ -140,6 +288,11 @@ public final class Syscall {
         listener = socket;
     }
 
+    /** Whether a freeze was requested, without taking the request. */
+    public boolean freezeRequested() {
+        return freezeRequested;
+    }
+
     public boolean takeFreezeRequested() {
         boolean v = freezeRequested;
         freezeRequested = false;
@@ -152,5 +305,8 @@ public final class Syscall {
         exitStatus = 0;
         fatalSignal = 0;
         segmentBasesChanged = false;
+        replacement = null;
+        threadExited = false;
+        yieldRequested = false;
     }
 }

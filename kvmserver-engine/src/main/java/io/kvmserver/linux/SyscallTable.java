@@ -43,8 +43,12 @@ public final class SyscallTable {
         FileSyscalls.register(t);
         PathSyscalls.register(t);
         ProcessSyscalls.register(t);
+        ThreadSyscalls.register(t);
+        FutexSyscalls.register(t);
+        CapabilitySyscalls.register(t);
         TimeSyscalls.register(t);
         SignalSyscalls.register(t);
+        TimerSyscalls.register(t);
         NetSyscalls.register(t);
         PollSyscalls.register(t);
         EpollSyscalls.register(t);
@@ -80,7 +84,11 @@ public final class SyscallTable {
             return -Errno.ENOSYS;
         }
         try {
-            return h.handle(call);
+            long result = h.handle(call);
+            if (result == -Errno.EPIPE) {
+                Signals.brokenPipe(call);
+            }
+            return result;
         } catch (SyscallError e) {
             return -e.errno();
         } catch (GuestMemory.LimitExceeded e) {

@@ -101,21 +101,19 @@ final class TimeSyscalls {
         }
         long total = seconds > Long.MAX_VALUE / NANOS ? Long.MAX_VALUE : seconds * NANOS + nanos;
         if ((flags & TIMER_ABSTIME) != 0) {
-            try (com.sun.jna.Memory now = new com.sun.jna.Memory(16)) {
-                long rc = host(() -> LibC.syscall(SyscallNumbers.CLOCK_GETTIME, clock,
-                        com.sun.jna.Pointer.nativeValue(now), 0, 0, 0, 0));
-                if (rc < 0) {
-                    return rc;
-                }
-                long current = now.getLong(0) * NANOS + now.getLong(8);
-                total = Math.max(0, total - current);
-            }
+            total = Math.max(0, total - HostClock.now(clock));
             remain = 0; // an absolute sleep reports no remaining time
         }
-        if (!c.waiter().sleep(total)) {
+        long deadline = c.waiter().deadlineAfter(total);
+        int slept = c.waiter().sleep(Deadline.remaining(deadline));
+        if (slept == HostWaiter.WAIT_PARKED) {
+            return Syscall.RESTART;
+        }
+        if (slept == HostWaiter.WAIT_KICKED) {
             if (remain != 0) {
-                c.memory().writeLong(remain, 0);
-                c.memory().writeLong(remain + 8, 0);
+                long left = Math.max(0, Deadline.remaining(deadline));
+                c.memory().writeLong(remain, left / NANOS);
+                c.memory().writeLong(remain + 8, left % NANOS);
             }
             return -Errno.EINTR;
         }

@@ -7,6 +7,7 @@ import io.kvmserver.config.Option;
 import io.kvmserver.kvm.Kvm;
 import io.kvmserver.host.LibC;
 import io.kvmserver.linux.FileDescription;
+import io.kvmserver.linux.Scheduler;
 import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.linux.RouteSocket;
 import io.kvmserver.host.SyscallNumbers;
@@ -92,7 +93,7 @@ public final class KvmServer implements AutoCloseable {
             template = program.boot(kvm);
             RunResult result = bootTemplate(template, options, timers);
             if (result.kind() != RunResult.Kind.WAITING) {
-                throw new KvmServerException(describeBootFailure(options, result), result,
+                throw new KvmServerException(describeBootFailure(options, result, template), result,
                         program.kernel().denials());
             }
             RouteSocket routeSocket = program.kernel().route();
@@ -104,13 +105,15 @@ public final class KvmServer implements AutoCloseable {
             FileDescription listener = template.syscallContext().listener();
             InetSocketAddress address = listener == null ? null : localAddress(listener.hostFd());
             VmSnapshot snapshot = template.freeze(kvm);
-            long templateBytes = template.process().memory().mappedBytes();
+            // Accessible memory: address space reserved with PROT_NONE is not memory.
+            long templateBytes = template.process().memory().accessibleBytes();
             ServerStats stats = new ServerStats();
             int threads = options.effectiveThreads();
             Route route = routeSocket == null ? null : new Route(routeSocket, threads);
             for (int i = 0; i < threads; i++) {
-                workers.add(new RequestWorker(i, () -> GuestVm.fork(kvm, snapshot, options.maxRequestMemory()), options,
-                        stats, timers, route));
+                int number = i;
+                workers.add(new RequestWorker(i, () -> GuestVm.fork(kvm, snapshot, options.maxRequestMemory(), number),
+                        options, stats, timers, route));
             }
             workers.forEach(RequestWorker::start);
             log.info("kvmserver: {} is serving {} with {} request VM{} ({})", options.program(),
@@ -163,8 +166,9 @@ public final class KvmServer implements AutoCloseable {
         }
     }
 
-    private static String describeBootFailure(KvmServerOptions options, RunResult result) {
+    private static String describeBootFailure(KvmServerOptions options, RunResult result, GuestVm template) {
         String program = "program " + options.program();
+        Scheduler threads = template.process().scheduler();
         return switch (result.kind()) {
             case EXITED -> program + " exited with status " + result.exitStatus()
                     + " before it waited for connections; is it a server, and may it listen ("
@@ -172,7 +176,8 @@ public final class KvmServer implements AutoCloseable {
             case CRASHED -> program + " crashed before it waited for connections: " + result.detail();
             case TIMED_OUT -> program + " did not wait for connections within "
                     + options.nameOf(Option.MAX_BOOT_TIME) + " "
-                    + options.maxBootTime().toMillis() / 1000.0 + " s (" + result.detail() + ")";
+                    + options.maxBootTime().toMillis() / 1000.0 + " s (" + result.detail() + "); "
+                    + (threads.liveCount() == 1 ? "its thread: " : "its threads: ") + threads.describe();
             default -> program + " stopped before it waited for connections: " + result.detail();
         };
     }
@@ -212,7 +217,7 @@ public final class KvmServer implements AutoCloseable {
         return route;
     }
 
-    /** Bytes the template's program has mapped: the image every request VM shares. */
+    /** Bytes the template's program has mapped accessible (not reservations): the image every request VM shares. */
     public long templateMappedBytes() {
         return templateResidentBytes;
     }

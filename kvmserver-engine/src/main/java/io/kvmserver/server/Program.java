@@ -72,9 +72,11 @@ public final class Program implements AutoCloseable {
         FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable),
                 route == null ? List.of() : List.of(route.directory()));
         List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
+        // -Dkvmserver.trace=true is the trace's older spelling, kept as an alias of the option.
+        boolean trace = options.trace() || Boolean.getBoolean("kvmserver.trace");
         NetworkPolicy network = new NetworkPolicy(options);
         Kernel kernel = new Kernel(SyscallTable.standard(), policy, network, console, path.toString(), env,
-                new Denials(options.naming(), options.verbose()), route);
+                new Denials(options.naming(), options.verbose()), trace, route);
         List<String> argv = new ArrayList<>();
         argv.add(options.program());
         argv.addAll(options.args());

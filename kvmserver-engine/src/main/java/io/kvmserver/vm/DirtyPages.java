@@ -13,10 +13,11 @@ import java.util.Arrays;
  * the host wrote for it (system call results, page-table edits), which KVM cannot see.
  *
  * <p>KVM reports guest writes through the vCPU's dirty ring when the host has one (one entry per
- * newly dirtied page: the cost follows the pages a request touched), or else through the memory
- * slot's dirty bitmap (one bit per page of the whole slot: the cost follows guest memory size).
- * Pages are kept as a list, with a bitmap only to drop duplicates, so that counting and draining
- * never scan guest memory.
+ * newly dirtied page, naming its slot: the cost follows the pages a request touched), or else
+ * through each memory slot's dirty bitmap (one bit per page of every exposed chunk, see
+ * {@link MemorySlots}). Pages are kept as a list, with a bitmap per chunk (made when the chunk first
+ * has a dirty page) only to drop duplicates, so that counting and draining never scan guest memory
+ * and a VM whose address range is mostly reservations pays nothing for them.
  *
  * <p>The limit on what one request may dirty ({@code max-request-memory}) holds when pages get
  * dirtied: a host write on the guest's behalf past it throws {@link GuestMemory.LimitExceeded}
@@ -34,7 +35,11 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
     private static final int MIN_RING_ENTRIES = 1024;
 
     private final VmFd vm;
-    private final long[] seen;
+    private final GuestMemory memory;
+    /** log2 of the pages per chunk. */
+    private final int chunkPageShift;
+    /** Per chunk, one bit per page already in {@link #pages}; null until the chunk has one. */
+    private final long[][] seen;
     private long[] pages = new long[1024];
     private int count;
     private final Pointer ring;
@@ -59,25 +64,49 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
         return Math.max(MIN_RING_ENTRIES, entries);
     }
 
-    /** Tracks through the dirty {@code ring} of the VM's vCPU, or, if null, the slot's bitmap. */
-    DirtyPages(VmFd vm, long memorySize, Pointer ring, int ringEntries) {
+    /**
+     * Tracks the VM's writes to {@code memory} through the dirty {@code ring} of its vCPU, or, if
+     * null, the bitmaps of its memory slots.
+     */
+    DirtyPages(VmFd vm, GuestMemory memory, Pointer ring, int ringEntries) {
         this.vm = vm;
+        this.memory = memory;
         this.ringEntries = ringEntries;
-        long totalPages = memorySize >>> PAGE_SHIFT;
-        int words = (int) ((totalPages + 63) / 64);
-        this.seen = new long[words];
+        this.chunkPageShift = Long.numberOfTrailingZeros(memory.chunkSize()) - PAGE_SHIFT;
+        this.seen = new long[memory.chunkCount()][];
         this.ring = ring;
-        this.scratch = ring == null ? new long[words] : null;
-        this.kvmBitmap = ring == null ? new Memory(words * 8L) : null;
+        int chunkWords = (1 << chunkPageShift) / 64;
+        this.scratch = ring == null ? new long[chunkWords] : null;
+        this.kvmBitmap = ring == null ? new Memory(chunkWords * 8L) : null;
+    }
+
+    /** Whether {@code page} is recorded; with {@code mark}, records it. False for a page outside memory. */
+    private boolean seen(long page, boolean mark) {
+        long chunk = page >>> chunkPageShift;
+        if (page < 0 || chunk >= seen.length) {
+            return true;
+        }
+        long[] bits = seen[(int) chunk];
+        if (bits == null) {
+            if (!mark) {
+                return false;
+            }
+            bits = new long[(1 << chunkPageShift) / 64];
+            seen[(int) chunk] = bits;
+        }
+        int index = (int) (page & ((1 << chunkPageShift) - 1));
+        long bit = 1L << (index & 63);
+        boolean was = (bits[index >>> 6] & bit) != 0;
+        if (mark) {
+            bits[index >>> 6] |= bit;
+        }
+        return was;
     }
 
     private void add(long page) {
-        int word = (int) (page >>> 6);
-        long bit = 1L << (page & 63);
-        if (word < 0 || word >= seen.length || (seen[word] & bit) != 0) {
+        if (seen(page, true)) {
             return;
         }
-        seen[word] |= bit;
         if (count == pages.length) {
             pages = Arrays.copyOf(pages, count * 2);
         }
@@ -119,8 +148,7 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
     private long newPages(long first, long last) {
         long fresh = 0;
         for (long p = first; p <= last; p++) {
-            int word = (int) (p >>> 6);
-            if (word >= 0 && word < seen.length && (seen[word] & (1L << (p & 63))) == 0) {
+            if (!seen(p, false)) {
                 fresh++;
             }
         }
@@ -147,7 +175,9 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
                     != KvmAbi.KVM_DIRTY_GFN_F_DIRTY) {
                 return;
             }
-            add(ring.getLong(entry + 8));
+            // The entry names its slot (the chunk, see MemorySlots) and the page's offset in it.
+            int slot = ring.getInt(entry + 4) & 0xffff;
+            add(((long) slot << chunkPageShift) + ring.getLong(entry + 8));
             ringIndex++;
         }
     }
@@ -178,14 +208,21 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
     }
 
     private void harvestBitmap() {
-        vm.getDirtyLog(0, kvmBitmap);
-        kvmBitmap.read(0, scratch, 0, scratch.length);
-        for (int i = 0; i < scratch.length; i++) {
-            long w = scratch[i];
-            while (w != 0) {
-                int b = Long.numberOfTrailingZeros(w);
-                w &= w - 1;
-                add(((long) i << 6) + b);
+        for (int chunk : memory.exposedChunks()) {
+            try {
+                vm.getDirtyLog(chunk, kvmBitmap);
+            } catch (io.kvmserver.kvm.KvmException e) {
+                continue; // withdrawn by a reset meanwhile (MemorySlots): nothing of it is dirty any more
+            }
+            kvmBitmap.read(0, scratch, 0, scratch.length);
+            long base = (long) chunk << chunkPageShift;
+            for (int i = 0; i < scratch.length; i++) {
+                long w = scratch[i];
+                while (w != 0) {
+                    int b = Long.numberOfTrailingZeros(w);
+                    w &= w - 1;
+                    add(base + ((long) i << 6) + b);
+                }
             }
         }
     }
@@ -208,10 +245,10 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
         while (i < count) {
             long start = pages[i];
             long end = start + 1;
-            seen[(int) (start >>> 6)] &= ~(1L << (start & 63));
+            forget(start);
             i++;
             while (i < count && pages[i] == end) {
-                seen[(int) (end >>> 6)] &= ~(1L << (end & 63));
+                forget(end);
                 end++;
                 i++;
             }
@@ -220,6 +257,11 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
         long drained = count;
         count = 0;
         return drained;
+    }
+
+    private void forget(long page) {
+        int index = (int) (page & ((1 << chunkPageShift) - 1));
+        seen[(int) (page >>> chunkPageShift)][index >>> 6] &= ~(1L << (index & 63));
     }
 
     /** Stops all tracking; later calls from any thread do nothing (the ring may be unmapped next). */

@@ -3,6 +3,8 @@ package io.kvmserver.vm;
 import io.kvmserver.memory.GuestMemory;
 
 import com.sun.jna.Memory;
+import io.kvmserver.config.Option;
+import io.kvmserver.elf.ElfException;
 import io.kvmserver.elf.ElfFile;
 import io.kvmserver.elf.ElfLoader;
 import io.kvmserver.elf.InitialStack;
@@ -19,8 +21,18 @@ import io.kvmserver.linux.HostWaiter;
 import io.kvmserver.linux.Kernel;
 import io.kvmserver.linux.LinuxProcess;
 import io.kvmserver.host.SyscallNumbers;
+import io.kvmserver.linux.FpuFormat;
+import io.kvmserver.linux.GuestThread;
+import io.kvmserver.linux.Scheduler;
+import io.kvmserver.linux.SignalFrame;
+import io.kvmserver.linux.SignalState;
+import io.kvmserver.linux.Siginfo;
+import io.kvmserver.linux.Signals;
 import io.kvmserver.linux.Syscall;
 import io.kvmserver.linux.SyscallTable;
+import io.kvmserver.linux.UserContext;
+import io.kvmserver.kvm.KvmException;
+import io.kvmserver.linux.SyscallTrace;
 import io.kvmserver.vdso.GuestClock;
 import io.kvmserver.vdso.TimePage;
 import io.kvmserver.vdso.VdsoImage;
@@ -40,14 +52,18 @@ import org.slf4j.LoggerFactory;
  * ({@link #fork}): then its memory is a private copy-on-write view of the template's, KVM logs the
  * pages it writes, and {@link #reset()} puts memory, registers and kernel state back.
  *
- * <p>The loop allocates nothing per exit: registers are read through sync regs, the system call
- * context is reused, and errors are returned as values.
+ * <p>The program's threads take turns on the one vCPU ({@link Scheduler}): a thread whose call
+ * must wait is parked and another one runs; a time slice ({@link TimeSlice}) makes a thread that
+ * computes without calls give the vCPU up, and its tick also fires the program's timers. Signals
+ * are delivered whenever a thread is about to return to user mode: after a call, a fault, a
+ * switch or a tick ({@link Signals}).
+ *
+ * <p>The loop allocates nothing per exit of a single-threaded program: registers are read through
+ * sync regs, the system call context is reused, and errors are returned as values.
  */
 public final class GuestVm implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(GuestVm.class);
-    /** Logs every system call at INFO: for debugging the engine, far too slow for anything else. */
-    private static final boolean TRACE = Boolean.getBoolean("kvmserver.trace");
 
     /** The stack the program starts with, at the top of its address space (RLIMIT_STACK). */
     static final long STACK_SIZE = 8L << 20;
@@ -55,6 +71,8 @@ public final class GuestVm implements AutoCloseable {
     static final long STACK_GUARD = 1L << 20;
     private static final int SIGSEGV = Faults.SIGSEGV;
     private static final int SIGILL = Faults.SIGILL;
+    /** How long a thread keeps the vCPU while another one is runnable. */
+    static final long TIME_SLICE_NANOS = 10_000_000L;
 
     private final VmFd vm;
     private final VcpuFd vcpu;
@@ -66,12 +84,18 @@ public final class GuestVm implements AutoCloseable {
     private final HostWaiter waiter = new HostWaiter();
     private final VmSnapshot source;
     private final DirtyPages dirty;
+    /** The system call trace, or null when it is off (the option {@code trace}). */
+    private final SyscallTrace trace;
     /** The vDSO's time page, for a booted VM (a template): the host writes it until close. */
     private TimePage timePage;
     private LinuxProcess process;
     private final Memory sregs = new Memory(KvmAbi.SREGS_SIZE);
     private final Memory segmentBases = CpuSetup.msrBlock(new long[][] {{CpuSetup.MSR_FS_BASE, 0},
         {CpuSetup.MSR_GS_BASE, 0}});
+    private final FpuFormat fpuFormat;
+    private final ContextSwitch cpu;
+    private final TimeSlice slice = new TimeSlice();
+    private long sliceStart;
 
     private final Object interruptLock = new Object();
     private long epoch;
@@ -79,14 +103,14 @@ public final class GuestVm implements AutoCloseable {
     private volatile RunResult.Kind stopKind;
     private volatile String stopDetail;
     private volatile long vcpuThread;
-    private boolean lastTrapDirect;
     private long exits;
     private long syscalls;
     /** Calls per system call number (the last slot counts numbers out of range). */
     private final long[] syscallCounts = new long[SyscallNumbers.COUNT + 1];
 
     private GuestVm(VmFd vm, VcpuFd vcpu, GuestMemory memory, PageTables tables, Kernel kernel,
-            LinuxProcess process, VmSnapshot source, DirtyPages dirty) {
+            LinuxProcess process, VmSnapshot source, DirtyPages dirty, FpuFormat fpuFormat,
+            SyscallTrace trace) {
         this.vm = vm;
         this.vcpu = vcpu;
         this.memory = memory;
@@ -96,7 +120,31 @@ public final class GuestVm implements AutoCloseable {
         this.process = process;
         this.source = source;
         this.dirty = dirty;
+        this.trace = trace;
         this.syscall = new Syscall(kernel, process, waiter);
+        syscall.setTrace(trace);
+        this.fpuFormat = fpuFormat;
+        this.cpu = new ContextSwitch(vcpu, memory, fpuFormat);
+        syscall.setFpuFormat(fpuFormat);
+        syscall.setCpu(new Syscall.ThreadCpu() {
+            @Override
+            public void capture(UserContext into) {
+                cpu.capture(into);
+                UserContext own = GuestVm.this.process.scheduler().current().context();
+                into.fsBase = own.fsBase;
+                into.gsBase = own.gsBase;
+            }
+
+            @Override
+            public long userStackPointer() {
+                return cpu.userStackPointer();
+            }
+        });
+    }
+
+    /** The XSAVE layout for {@code xcr0} on this host, as signal frames carry it. */
+    private static FpuFormat fpuFormat(Kvm kvm, long xcr0) {
+        return FpuFormat.of(xcr0, i -> kvm.cpuid(0xd, i));
     }
 
     /**
@@ -105,20 +153,26 @@ public final class GuestVm implements AutoCloseable {
      */
     public static GuestVm boot(Kvm kvm, Kernel kernel, ElfFile program, ElfFile interpreter, List<String> argv,
             String cwd, long mainMemory, long maxAddressSpace, FdTable files) {
-        long userLimit = mainMemory & -GuestLayout.PAGE_SIZE;
+        // The guest's memory spans its whole address range, so that reservations cost address space
+        // only; mainMemory bounds what the program maps accessible (MemorySlots, AddressSpace).
+        long userLimit = maxAddressSpace & -GuestLayout.PAGE_SIZE;
         long poolSize = PageTables.poolSizeFor(userLimit);
         GuestMemory memory = GuestMemory.create("kvmserver-template", userLimit + poolSize);
         VmFd vm = null;
         try {
             PageTables tables = new PageTables(memory, userLimit, userLimit + poolSize);
             CpuSetup.writeSystemRegion(memory, tables);
-            AddressSpace space = new AddressSpace(memory, tables, userLimit, maxAddressSpace);
+            AddressSpace space = new AddressSpace(memory, tables, userLimit, mainMemory);
             long stackBottom = userLimit - STACK_SIZE;
             space.setMmapTop(stackBottom - STACK_GUARD);
             LoadedProgram loaded = ElfLoader.load(space, program, interpreter);
             space.initBreak(AddressSpace.pageUp(loaded.programEnd()));
-            space.map(stackBottom, STACK_SIZE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE
-                    | (program.wantsExecutableStack() ? AddressSpace.PROT_EXEC : 0), "[stack]");
+            if (!space.tryMap(stackBottom, STACK_SIZE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE
+                    | (program.wantsExecutableStack() ? AddressSpace.PROT_EXEC : 0), "[stack]")) {
+                throw new ElfException("program " + program.path() + " and its " + (STACK_SIZE >> 20)
+                        + " MiB stack do not fit in " + (mainMemory >> 20) + " MiB of guest memory",
+                        List.of(Option.MAX_MAIN_MEMORY));
+            }
             long hwcap = kvm.cpuid(1, 0)[3] & 0xffffffffL;
             installVdso(memory, tables);
             long sp = InitialStack.write(space, userLimit, loaded, kernel.fileSystem().programGuestPath(), argv,
@@ -126,7 +180,7 @@ public final class GuestVm implements AutoCloseable {
             LinuxProcess process = new LinuxProcess(space, files, cwd);
 
             vm = kvm.createVm();
-            vm.setUserMemoryRegion(0, 0, memory.size(), memory.hostBase());
+            MemorySlots.attach(vm, memory, 0);
             VcpuFd vcpu = vm.createVcpu(0);
             CpuSetup.configure(vcpu, tables.root(), kvm.supportedXcr0());
             // Sync regs are pushed into the vCPU on the first run, so set every one of them.
@@ -136,7 +190,8 @@ public final class GuestVm implements AutoCloseable {
             vcpu.setReg(KvmAbi.RIP, loaded.entry());
             vcpu.setReg(KvmAbi.RSP, sp);
             vcpu.setReg(KvmAbi.RFLAGS, CpuSetup.USER_RFLAGS_FIXED);
-            GuestVm booted = new GuestVm(vm, vcpu, memory, tables, kernel, process, null, null);
+            GuestVm booted = new GuestVm(vm, vcpu, memory, tables, kernel, process, null, null,
+                    fpuFormat(kvm, kvm.supportedXcr0()), kernel.tracing() ? SyscallTrace.template() : null);
             // Last: nothing can fail after it, and the host writes the page from now until close.
             booted.timePage = GuestClock.shared(kvm).attach(memory.host(GuestLayout.VVAR, GuestLayout.PAGE_SIZE),
                     GuestLayout.USER_START, userLimit);
@@ -163,16 +218,14 @@ public final class GuestVm implements AutoCloseable {
 
     /**
      * Freezes this VM, which must just have returned {@link RunResult.Kind#WAITING}: the state
-     * from which request VMs start, inside the trap stub, about to perform the wait again.
+     * from which request VMs start, in the thread that waits for connections, about to make its
+     * wait again (see {@link #freezeAt}); every other thread is parked where it waits.
      */
     public VmSnapshot freeze(Kvm kvm) {
         process.files().freeze();
         kernel.served().publish(process.files());
         Memory regs = new Memory(KvmAbi.REGS_SIZE);
         vcpu.saveRegs(regs);
-        // Re-execute the trap instruction: on the PVM path the #GP entry's out (its frame is
-        // still on the exception stack), on the hardware path the LSTAR stub's out.
-        regs.setLong(KvmAbi.RIP, lastTrapDirect ? GuestLayout.SYSCALL_ENTRY : TrapStub.exceptionEntry(13));
         Memory frozenSregs = new Memory(KvmAbi.SREGS_SIZE);
         vcpu.getSregs(frozenSregs);
         Memory xsave = new Memory(KvmAbi.XSAVE_SIZE);
@@ -185,6 +238,11 @@ public final class GuestVm implements AutoCloseable {
      * A request may dirty at most {@code requestMemoryLimit} bytes between resets.
      */
     public static GuestVm fork(Kvm kvm, VmSnapshot snapshot, long requestMemoryLimit) {
+        return fork(kvm, snapshot, requestMemoryLimit, 0);
+    }
+
+    /** {@link #fork(Kvm, VmSnapshot, long)}, as request VM {@code number} in the system call trace. */
+    public static GuestVm fork(Kvm kvm, VmSnapshot snapshot, long requestMemoryLimit, int number) {
         GuestMemory memory = snapshot.memory().forkPrivate();
         VmFd vm = null;
         VcpuFd vcpu = null;
@@ -198,14 +256,16 @@ public final class GuestVm implements AutoCloseable {
             if (ring) {
                 vm.enableCap(KvmAbi.KVM_CAP_DIRTY_LOG_RING, ringBytes);
             }
-            vm.setUserMemoryRegion(0, VmFd.MEM_LOG_DIRTY_PAGES, 0, memory.size(), memory.hostBase());
+            MemorySlots.attach(vm, memory, VmFd.MEM_LOG_DIRTY_PAGES);
             vcpu = vm.createVcpu(0);
             CpuSetup.configure(vcpu, tables.root(), snapshot.xcr0());
-            DirtyPages dirty = new DirtyPages(vm, memory.size(), ring ? vcpu.mapDirtyRing(ringBytes) : null, entries);
+            DirtyPages dirty = new DirtyPages(vm, memory, ring ? vcpu.mapDirtyRing(ringBytes) : null, entries);
             dirty.setLimit(requestMemoryLimit / GuestLayout.PAGE_SIZE);
             memory.setWriteListener(dirty);
             LinuxProcess process = snapshot.process().fork(memory, tables);
-            GuestVm forked = new GuestVm(vm, vcpu, memory, tables, snapshot.kernel(), process, snapshot, dirty);
+            GuestVm forked = new GuestVm(vm, vcpu, memory, tables, snapshot.kernel(), process, snapshot, dirty,
+                    fpuFormat(kvm, snapshot.xcr0()),
+                    snapshot.kernel().tracing() ? SyscallTrace.requestVm(number) : null);
             forked.restoreCpu();
             return forked;
         } catch (RuntimeException e) {
@@ -280,6 +340,7 @@ public final class GuestVm implements AutoCloseable {
         // The copies above are host writes KVM does not log, and go around the write listener:
         // restoring the template leaves nothing to track.
         tables.restoreCursor(source.pageTableCursor());
+        memory.trimExposure(template, MemorySlots.KEPT_AFTER_RESET);
         process = source.process().fork(memory, tables);
         syscall.setProcess(process);
         restoreCpu();
@@ -388,12 +449,14 @@ public final class GuestVm implements AutoCloseable {
     public RunResult run() {
         VcpuInterrupter.install();
         vcpuThread = LibC.pthread_self();
+        sliceStart = System.nanoTime();
         try {
             while (true) {
                 RunResult.Kind stop = stopKind;
                 if (stop != null) {
-                    return RunResult.of(stop, stopDetail + " at RIP 0x" + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
+                    return stopped(stop);
                 }
+                updateTick();
                 VcpuExit exit = vcpu.run();
                 exits++;
                 if (dirty != null) {
@@ -413,8 +476,28 @@ public final class GuestVm implements AutoCloseable {
                 }
             }
         } finally {
+            slice.disarm();
             vcpuThread = 0;
             vcpu.clearImmediateExit();
+        }
+    }
+
+    private RunResult stopped(RunResult.Kind kind) {
+        return RunResult.of(kind, stopDetail + " at RIP 0x" + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
+    }
+
+    /**
+     * Keeps the time-slice tick running exactly while something needs it: another thread to
+     * switch to or parked calls to look after, or a guest timer to fire.
+     */
+    private void updateTick() {
+        boolean wanted = process.scheduler().liveCount() > 1 || process.timers().armed();
+        if (wanted != slice.armed()) {
+            if (wanted) {
+                slice.arm(TIME_SLICE_NANOS);
+            } else {
+                slice.disarm();
+            }
         }
     }
 
@@ -427,7 +510,7 @@ public final class GuestVm implements AutoCloseable {
     private RunResult onExit(VcpuExit exit) {
         return switch (exit.reason()) {
             case IO -> onPortIo((VcpuExit.Io) exit);
-            case INTERRUPTED -> null;
+            case INTERRUPTED -> onTick();
             case DIRTY_RING_FULL -> {
                 dirty.harvest();
                 yield null;
@@ -446,12 +529,8 @@ public final class GuestVm implements AutoCloseable {
         int port = io.port();
         if (port == TrapStub.PORT_SYSCALL) {
             // Hardware path: syscall entered the stub at CPL 0; sysretq returns to RCX with R11.
-            lastTrapDirect = true;
-            RunResult r = emulateSyscall();
-            if (r == null) {
-                vcpu.setReg(KvmAbi.R11, sanitizeFlags(vcpu.reg(KvmAbi.R11)));
-            }
-            return r;
+            cpu.stoppedAt(ContextSwitch.Stop.SYSCALL_DIRECT);
+            return emulateSyscall();
         }
         int vector = port - TrapStub.PORT_EXCEPTION_BASE;
         if (vector < 0 || vector >= GuestLayout.EXCEPTION_VECTORS) {
@@ -467,19 +546,11 @@ public final class GuestVm implements AutoCloseable {
         if (vector == 13 && rip == TrapStub.SYSCALL_OUT_RIP && (cs & 3) == 3) {
             // PVM path: syscall stayed at CPL 3, the stub's out raised #GP. Complete the call and
             // let the #GP entry's iretq return to RCX with the flags syscall saved in R11.
-            lastTrapDirect = false;
-            RunResult r = emulateSyscall();
-            if (r == null) {
-                memory.putLong(frame + 8, vcpu.reg(KvmAbi.RCX));
-                memory.putLong(frame + 24, sanitizeFlags(vcpu.reg(KvmAbi.R11)));
-            }
-            return r;
+            cpu.stoppedAt(ContextSwitch.Stop.SYSCALL_VIA_GP);
+            return emulateSyscall();
         }
-        return fault(vector, errorCode, rip);
-    }
-
-    private static long sanitizeFlags(long rflags) {
-        return (rflags & CpuSetup.USER_RFLAGS_MASK) | CpuSetup.USER_RFLAGS_FIXED;
+        cpu.stoppedAt(ContextSwitch.Stop.EXCEPTION);
+        return fault(vector, errorCode, rip, (cs & 3) == 3);
     }
 
     /** Emulates the call in the registers; null to go on running, or why the run ends. */
@@ -487,32 +558,46 @@ public final class GuestVm implements AutoCloseable {
         syscalls++;
         long nr = vcpu.reg(KvmAbi.RAX);
         syscallCounts[nr >= 0 && nr < SyscallNumbers.COUNT ? (int) nr : SyscallNumbers.COUNT]++;
-        syscall.begin(vcpu.reg(KvmAbi.RAX), vcpu.reg(KvmAbi.RDI), vcpu.reg(KvmAbi.RSI), vcpu.reg(KvmAbi.RDX),
+        Scheduler threads = process.scheduler();
+        // A wait blocks the host thread only when nothing else could happen meanwhile.
+        waiter.setParking(threads.liveCount() > 1 || process.timers().armed());
+        syscall.begin(nr, vcpu.reg(KvmAbi.RDI), vcpu.reg(KvmAbi.RSI), vcpu.reg(KvmAbi.RDX),
                 vcpu.reg(KvmAbi.R10), vcpu.reg(KvmAbi.R8), vcpu.reg(KvmAbi.R9));
-        if (TRACE) {
-            log.info("syscall {}({}, {}, {}, {})", SyscallNumbers.name(syscall.number()),
-                    Long.toHexString(syscall.arg(0)), Long.toHexString(syscall.arg(1)),
-                    Long.toHexString(syscall.arg(2)), Long.toHexString(syscall.arg(3)));
-        }
+        int tid = trace != null ? threads.current().tid() : 0;
         long result = table.dispatch(syscall);
-        if (TRACE) {
-            log.info("  = {}", result);
+        if (trace != null) {
+            trace.log(tid, syscall, result);
         }
         if (syscall.takeFreezeRequested()) {
-            return RunResult.of(RunResult.Kind.WAITING, "waiting for connections in "
-                    + SyscallNumbers.name(syscall.number()));
+            return freezeAt(threads.current());
         }
         if (syscall.exitRequested()) {
             int signal = syscall.fatalSignal();
             int status = syscall.exitStatus();
             syscall.clearEffects();
-            return signal != 0 ? crash(signal, "killed by signal " + signal + " (raised by the program)")
-                    : RunResult.exited(status);
+            return signal != 0 ? killedBy(signal, "raised by the program") : RunResult.exited(status);
         }
-        vcpu.setReg(KvmAbi.RAX, result);
+        if (syscall.takeThreadExited()) {
+            return switchThread();
+        }
+        GuestThread current = threads.current();
+        if (result == Syscall.RESTART) {
+            cpu.capture(current.context());
+            threads.park(current, syscall.parkedCall());
+            return switchThread();
+        }
+        UserContext replacement = syscall.takeReplacement();
+        if (replacement != null) {
+            RunResult bad = load(replacement);
+            if (bad != null) {
+                return bad;
+            }
+        } else {
+            returnFromSyscall(result);
+        }
         if (syscall.takeSegmentBasesChanged()) {
-            segmentBases.setLong(8 + 8, process.fsBase());
-            segmentBases.setLong(8 + 16 + 8, process.gsBase());
+            segmentBases.setLong(8 + 8, current.context().fsBase);
+            segmentBases.setLong(8 + 16 + 8, current.context().gsBase);
             vcpu.setMsrs(segmentBases);
         }
         if (process.memory().takeTlbFlush()) {
@@ -521,7 +606,142 @@ public final class GuestVm implements AutoCloseable {
         if (waiter.connections().finished()) {
             return RunResult.of(RunResult.Kind.REQUEST_DONE, "connection closed");
         }
-        return null;
+        if (syscall.takeYield() || threads.othersRunnable() && System.nanoTime() - sliceStart >= TIME_SLICE_NANOS) {
+            if (threads.othersRunnable()) {
+                cpu.capture(current.context());
+                threads.yieldCurrent();
+                return switchThread();
+            }
+        }
+        return deliverSignals(current);
+    }
+
+    /** A normal return: RAX gets the result; the flags syscall saved must be a user program's. */
+    private void returnFromSyscall(long result) {
+        vcpu.setReg(KvmAbi.RAX, result);
+        if (cpu.stop() == ContextSwitch.Stop.SYSCALL_DIRECT) {
+            vcpu.setReg(KvmAbi.R11, ContextSwitch.sanitizeFlags(vcpu.reg(KvmAbi.R11)));
+        } else {
+            memory.putLong(GuestLayout.EXCEPTION_FRAME + 8, vcpu.reg(KvmAbi.RCX));
+            memory.putLong(GuestLayout.EXCEPTION_FRAME + 24, ContextSwitch.sanitizeFlags(vcpu.reg(KvmAbi.R11)));
+        }
+    }
+
+    /** Resumes {@code ctx} on the vCPU; a crash when KVM refuses its FPU state (a forged frame). */
+    private RunResult load(UserContext ctx) {
+        try {
+            cpu.load(ctx);
+            return null;
+        } catch (KvmException e) {
+            return crash(SIGSEGV, "invalid FPU state in a signal frame (" + e.getMessage() + ")");
+        }
+    }
+
+    /**
+     * The template reached its wait for connections in {@code t}: it freezes there, with the
+     * thread's context back at the {@code syscall} instruction so that every request VM makes the
+     * wait again. If another thread could still run, it runs first (the thread tries again
+     * later): a template freezes only once all of its start-up work is done.
+     */
+    private RunResult freezeAt(GuestThread t) {
+        cpu.capture(t.context());
+        Signals.rewind(t.context(), syscall.number());
+        Scheduler threads = process.scheduler();
+        if (threads.othersRunnable()) {
+            threads.yieldCurrent();
+            return switchThread();
+        }
+        RunResult bad = load(t.context());
+        return bad != null ? bad : RunResult.of(RunResult.Kind.WAITING, "waiting for connections in "
+                + SyscallNumbers.name(syscall.number()));
+    }
+
+    /**
+     * The running thread left the vCPU (parked, yielded or exited): the next runnable one gets it,
+     * after waiting for one if none is. Ends the run when the wait is cut short (a time limit, a
+     * client that hung up) or when the template reaches its freeze point.
+     */
+    private RunResult switchThread() {
+        Scheduler threads = process.scheduler();
+        GuestThread next = threads.next();
+        while (next == null) {
+            int outcome = threads.awaitRunnable(syscall);
+            if (outcome == Scheduler.KICKED) {
+                if (waiter.connections().finished()) {
+                    return RunResult.of(RunResult.Kind.REQUEST_DONE, "connection closed");
+                }
+                RunResult.Kind stop = stopKind;
+                return stop != null ? stopped(stop) : RunResult.of(RunResult.Kind.TIMED_OUT, "interrupted");
+            }
+            if (outcome == Scheduler.FREEZE) {
+                syscall.takeFreezeRequested();
+                GuestThread t = threads.freezing();
+                long nr = t.parked().number();
+                threads.beginFreeze(t);
+                RunResult bad = load(t.context());
+                return bad != null ? bad : RunResult.of(RunResult.Kind.WAITING, "waiting for connections in "
+                        + SyscallNumbers.name(nr));
+            }
+            next = threads.next();
+        }
+        sliceStart = System.nanoTime();
+        if (Signals.hasDeliverable(process, next)) {
+            int fatal = Signals.deliver(syscall, next, next.context(), fpuFormat, GuestLayout.USER_CS,
+                    GuestLayout.USER_SS);
+            if (fatal != Signals.DELIVERED) {
+                return killedBy(fatal, "sent to thread " + next.tid());
+            }
+        }
+        return load(next.context());
+    }
+
+    /**
+     * Delivers the running thread's pending signals before it returns to user mode: its context
+     * is taken off the vCPU only when there is one.
+     */
+    private RunResult deliverSignals(GuestThread t) {
+        long now = System.nanoTime();
+        process.timers().fireDue(process, now);
+        if (!Signals.hasDeliverable(process, t)) {
+            return null;
+        }
+        UserContext ctx = t.context();
+        cpu.capture(ctx);
+        int fatal = Signals.deliver(syscall, t, ctx, fpuFormat, GuestLayout.USER_CS, GuestLayout.USER_SS);
+        if (fatal != Signals.DELIVERED) {
+            return killedBy(fatal, "sent to the program");
+        }
+        return load(ctx);
+    }
+
+    /**
+     * A tick of the time slice (or any other interruption of KVM_RUN): fires due timers, looks
+     * after parked calls, and when another thread is runnable and the running one has had its
+     * slice, switches. Only in user mode: a tick that finds the vCPU in the trap stub waits for
+     * the next one.
+     */
+    private RunResult onTick() {
+        if (stopKind != null || !slice.armed()) {
+            return null;
+        }
+        long rip = vcpu.reg(KvmAbi.RIP);
+        if (rip >= GuestLayout.SYSCALL_ENTRY && rip < GuestLayout.EXCEPTION_STACK_BOTTOM) {
+            return null;
+        }
+        cpu.stoppedAt(ContextSwitch.Stop.USER);
+        Scheduler threads = process.scheduler();
+        GuestThread current = threads.current();
+        boolean others = threads.poll(syscall);
+        if (others && System.nanoTime() - sliceStart >= TIME_SLICE_NANOS) {
+            cpu.capture(current.context());
+            threads.yieldCurrent();
+            return switchThread();
+        }
+        return deliverSignals(current);
+    }
+
+    private RunResult killedBy(int signal, String how) {
+        return crash(signal, "killed by " + SignalState.name(signal) + " (" + how + ")");
     }
 
     /**
@@ -535,11 +755,33 @@ public final class GuestVm implements AutoCloseable {
         vcpu.setSregs(sregs);
     }
 
-    private RunResult fault(int vector, long errorCode, long rip) {
+    /**
+     * A CPU exception. In user mode, a handler the program installed for the signal runs (a JIT
+     * that catches its own SIGSEGV, a guard page); otherwise the program dies of the signal, with
+     * a description of the fault.
+     */
+    private RunResult fault(int vector, long errorCode, long rip, boolean userMode) {
         long cr2 = 0;
         if (vector == Faults.PAGE_FAULT) {
             vcpu.getSregs(sregs);
             cr2 = sregs.getLong(KvmAbi.SREGS_CR2);
+        }
+        GuestThread t = process.scheduler().current();
+        if (userMode && t != null) {
+            SignalState signals = process.signals();
+            boolean mapped = vector == Faults.PAGE_FAULT && process.memory().find(cr2) != null;
+            Siginfo probe = Faults.signal(vector, rip, cr2, mapped, null);
+            if (probe != null && signals.handler(probe.signo()) != SignalState.SIG_DFL
+                    && signals.handler(probe.signo()) != SignalState.SIG_IGN) {
+                UserContext ctx = t.context();
+                cpu.capture(ctx);
+                Siginfo info = Faults.signal(vector, rip, cr2, mapped, ctx.fpu);
+                int fatal = Signals.deliverFault(syscall, t, ctx, info, new SignalFrame.Trap(vector, errorCode, cr2),
+                        fpuFormat, GuestLayout.USER_CS, GuestLayout.USER_SS);
+                if (fatal == Signals.DELIVERED) {
+                    return load(ctx);
+                }
+            }
         }
         return Faults.describe(vector, errorCode, rip, cr2);
     }
@@ -566,6 +808,7 @@ public final class GuestVm implements AutoCloseable {
         if (dirty != null) {
             dirty.close(); // before the ring is unmapped with the vCPU
         }
+        slice.close();
         process.files().closeAll();
         vcpu.close();
         vm.close();

@@ -1,22 +1,24 @@
 package io.kvmserver.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.kvmserver.linux.Denials;
+import io.kvmserver.server.KvmServerException;
+import io.kvmserver.testing.CapturedConsole;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.GuestRun;
 import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
 import io.kvmserver.vm.RunResult;
 import java.time.Duration;
 import java.util.List;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
 /**
  * The kernel features of issue 10, one C check per test ({@code src/test/c/threads.c} and
  * {@code signals.c}; each passes natively). A check prints {@code OK <check>: ...} or
- * {@code FAIL <check>: ...}; a run that hangs is stopped at its boot deadline and fails. Those
- * tagged {@code runtimes} need threads and signal delivery in the engine and are excluded from the
- * build until they land (kvmserver-engine/pom.xml).
+ * {@code FAIL <check>: ...}; a run that hangs is stopped at its boot deadline and fails.
  */
 @RequiresKvm
 class ThreadsAndSignalsTest {
@@ -34,55 +36,46 @@ class ThreadsAndSignalsTest {
     }
 
     @Test
-    @Tag("runtimes")
     void pthreadCreateAndJoin() {
         assertPasses("threads", "create-join");
     }
 
     @Test
-    @Tag("runtimes")
     void mutexAndCondvarUnderContention() {
         assertPasses("threads", "mutex-condvar");
     }
 
     @Test
-    @Tag("runtimes")
     void threadLocalStorage() {
         assertPasses("threads", "tls");
     }
 
     @Test
-    @Tag("runtimes")
     void aSpinningThreadIsPreemptedSoTheThreadItWaitsForRuns() {
         assertPasses("threads", "spin-wait");
     }
 
     @Test
-    @Tag("runtimes")
     void aRobustMutexWhoseOwnerDiesIsOwnerDead() {
         assertPasses("threads", "robust-mutex");
     }
 
     @Test
-    @Tag("runtimes")
     void aSigsegvHandlerFixesTheFaultAndTheProgramContinues() {
         assertPasses("signals", "segv-fix");
     }
 
     @Test
-    @Tag("runtimes")
     void aHandlerWithSaOnstackRunsOnTheAlternateStack() {
         assertPasses("signals", "sigaltstack");
     }
 
     @Test
-    @Tag("runtimes")
     void aStackOverflowIsCaughtOnTheAlternateStack() {
         assertPasses("signals", "stack-overflow");
     }
 
     @Test
-    @Tag("runtimes")
     void alarmAndSetitimerDeliverSigalrm() {
         assertPasses("signals", "sigalrm");
     }
@@ -93,12 +86,115 @@ class ThreadsAndSignalsTest {
     }
 
     @Test
-    @Tag("runtimes")
     void writingToAClosedSocketWithTheDefaultActionDiesOfSigpipe() {
         GuestRun.Outcome o = run("signals", "sigpipe-default");
         assertThat(o.stdout()).as(o.toString()).startsWith("writing sigpipe-default:").doesNotContain("FAIL");
         assertThat(o.result().kind()).as(o.toString()).isEqualTo(RunResult.Kind.CRASHED);
         assertThat(o.result().signal()).as(o.toString()).isEqualTo(13);
         assertThat(o.status()).isEqualTo(141);
+    }
+
+    @Test
+    void futexRequeueWakeOpBitsetAndRealtimeDeadlines() {
+        assertPasses("threads", "futex-ops");
+    }
+
+    @Test
+    void aThreadMayOutliveTheMainThread() {
+        GuestRun.Outcome o = run("threads", "thread-exit");
+        assertThat(o.stdout()).as(o.toString()).contains("OK thread-exit:").doesNotContain("FAIL");
+        assertThat(o.status()).as(o.toString()).isZero();
+    }
+
+    @Test
+    void exitFromASecondThreadEndsTheProcessWithItsStatus() {
+        GuestRun.Outcome o = run("threads", "exit-group-from-thread");
+        assertThat(o.result().kind()).as(o.toString()).isEqualTo(RunResult.Kind.EXITED);
+        assertThat(o.status()).as(o.toString()).isEqualTo(7);
+    }
+
+    @Test
+    void threadCreationStopsWithEagainAtTheLimit() {
+        GuestRun.Outcome o = run("threads", "thread-limit");
+        // 256 threads per process: the main thread and 255 more.
+        assertThat(o.stdout()).as(o.toString()).startsWith("OK thread-limit: 255 threads, then EAGAIN");
+        assertThat(o.status()).as(o.toString()).isZero();
+    }
+
+    @Test
+    void aSignalSentToAThreadRunsItsHandlerThere() {
+        assertPasses("threads", "tgkill");
+    }
+
+    @Test
+    void threadsHandATokenBackAndForthWithSchedYield() {
+        assertPasses("threads", "yield");
+    }
+
+    @Test
+    void newProcessesAreRefusedAndShownAsDenials() {
+        GuestRun.Outcome o = run("threads", "no-new-processes");
+        assertThat(o.stdout()).as(o.toString()).startsWith("OK no-new-processes:");
+        assertThat(o.denials()).as(o.toString())
+                .anySatisfy(d -> {
+                    assertThat(d.kind()).isEqualTo(Denials.Kind.PROCESS);
+                    assertThat(d.target()).isEqualTo("fork");
+                })
+                .anySatisfy(d -> {
+                    assertThat(d.kind()).isEqualTo(Denials.Kind.PROCESS);
+                    assertThat(d.target()).isEqualTo("/bin/true");
+                    assertThat(d.hint()).contains("no other processes");
+                });
+    }
+
+    @Test
+    void aTemplateWhoseThreadsNeverWaitForConnectionsSaysWhatEachIsDoing() {
+        CapturedConsole console = new CapturedConsole();
+        assertThatThrownBy(() -> TestServer.start(GuestPrograms.get("threads"), List.of(),
+                b -> b.args(List.of("never-serves")).maxBootTime(Duration.ofSeconds(2)), console).close())
+                .isInstanceOf(KvmServerException.class)
+                .hasMessageContaining("did not wait for connections within")
+                .hasMessageContaining("its threads: thread 1 waiting in futex")
+                .hasMessageContaining("thread 2 waiting in futex");
+    }
+
+    @Test
+    void aHandlerChangesTheContextItReturnsTo() {
+        assertPasses("signals", "context-redirect");
+    }
+
+    @Test
+    void cpuFaultsDeliverSigfpeSigillAndSigtrapWithLinuxSiginfo() {
+        assertPasses("signals", "cpu-faults");
+    }
+
+    @Test
+    void saRestartRestartsAnInterruptedReadAndItsAbsenceIsEintr() {
+        assertPasses("signals", "sa-restart");
+    }
+
+    @Test
+    void sigtimedwaitTakesASignalFromAnotherThreadOrTimesOut() {
+        assertPasses("signals", "sigtimedwait");
+    }
+
+    @Test
+    void signalfdTurnsABlockedSignalIntoARecord() {
+        assertPasses("signals", "signalfd");
+    }
+
+    @Test
+    void aPosixTimerInterruptsAProgramThatMakesNoCalls() {
+        assertPasses("signals", "timer-create");
+    }
+
+    @Test
+    void aSignalAProgramSendsItselfIsHandledBeforeKillReturns() {
+        assertPasses("signals", "kill-self");
+    }
+
+    @Test
+    void edgeTriggeredEpollReportsEachEdgeOnceAndWakesForOnesOtherThreadsMake() {
+        assertPasses("threads", "epoll-edge");
     }
 }

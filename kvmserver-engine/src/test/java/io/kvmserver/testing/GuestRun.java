@@ -3,6 +3,7 @@ package io.kvmserver.testing;
 import com.sun.jna.Pointer;
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.kvm.Kvm;
+import io.kvmserver.linux.Denials;
 import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.server.Program;
@@ -21,7 +22,8 @@ import java.util.function.UnaryOperator;
 public final class GuestRun {
 
     /** What a run produced, and the VM exits and system calls (by number) it took. */
-    public record Outcome(RunResult result, String stdout, String stderr, long exits, long[] syscallCounts) {
+    public record Outcome(RunResult result, String stdout, String stderr, long exits, long[] syscallCounts,
+            List<Denials.Denial> denials) {
         public int status() {
             return result.shellStatus();
         }
@@ -70,7 +72,7 @@ public final class GuestRun {
                 long[] counts = new long[SyscallNumbers.COUNT + 1];
                 vm.addSyscallCounts(counts);
                 return new Outcome(result, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8),
-                        vm.exits(), counts);
+                        vm.exits(), counts, p.kernel().denials().first());
             }
         }
     }

@@ -51,9 +51,10 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
         }
         if (engineFailure instanceof HostCallException) {
             return new FailureAnalysis("The host refused kvmserver a resource it needs: " + engineFailure.getMessage(),
-                    "Guest memory is reserved as " + naming.nameOf(Option.MAX_MAIN_MEMORY) + " per VM (allocated"
-                            + " as it is used): check the host's memory overcommit settings and limits (ulimit -v,"
-                            + " the container's memory limit), or lower " + naming.nameOf(Option.MAX_MAIN_MEMORY)
+                    "Each VM maps " + naming.nameOf(Option.MAX_ADDRESS_SPACE) + " of host address space (memory is"
+                            + " allocated only as it is used): check the host's memory overcommit settings and"
+                            + " limits (ulimit -v, the container's memory limit), or lower "
+                            + naming.nameOf(Option.MAX_ADDRESS_SPACE) + ", " + naming.nameOf(Option.MAX_MAIN_MEMORY)
                             + " or " + naming.nameOf(Option.THREADS) + ".", cause);
         }
         if (engineFailure instanceof ElfException elf && !elf.limitsToRaise().isEmpty()) {

@@ -48,11 +48,11 @@ public final class KvmServerProperties extends KvmServerSettings {
     public KvmServerProperties(@DefaultValue("true") boolean enabled, String program, @DefaultValue List<String> args,
             String cwd, @DefaultValue List<String> env, @DefaultValue("1") int threads,
             @DefaultValue("false") boolean ephemeral, @DefaultValue("true") boolean ephemeralKeepWorkingMemory,
-            @DefaultValue("false") boolean verbose, @DefaultValue Warmup warmup,
-            @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output,
+            @DefaultValue("false") boolean verbose, @DefaultValue("false") boolean trace,
+            @DefaultValue Warmup warmup, @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output,
             @DefaultValue Route route, @DefaultValue Map<String, Server> servers) {
-        super(enabled, program, args, cwd, env, threads, ephemeral, ephemeralKeepWorkingMemory, verbose, warmup,
-                permissions, limits, output, route);
+        super(enabled, program, args, cwd, env, threads, ephemeral, ephemeralKeepWorkingMemory, verbose, trace,
+                warmup, permissions, limits, output, route);
         this.servers = new LinkedHashMap<>(servers);
         if (hasDefaultServer()) {
             validate(ServerNaming.DEFAULT);
@@ -111,11 +111,11 @@ public final class KvmServerProperties extends KvmServerSettings {
         public Server(@DefaultValue("true") boolean enabled, String program, @DefaultValue List<String> args,
                 String cwd, @DefaultValue List<String> env, @DefaultValue("1") int threads,
                 @DefaultValue("false") boolean ephemeral, @DefaultValue("true") boolean ephemeralKeepWorkingMemory,
-                @DefaultValue("false") boolean verbose, @DefaultValue Warmup warmup,
-                @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output,
+                @DefaultValue("false") boolean verbose, @DefaultValue("false") boolean trace,
+                @DefaultValue Warmup warmup, @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output,
                 @DefaultValue Route route) {
-            super(enabled, program, args, cwd, env, threads, ephemeral, ephemeralKeepWorkingMemory, verbose, warmup,
-                    permissions, limits, output, route);
+            super(enabled, program, args, cwd, env, threads, ephemeral, ephemeralKeepWorkingMemory, verbose, trace,
+                    warmup, permissions, limits, output, route);
         }
 
     }
@@ -307,14 +307,15 @@ public final class KvmServerProperties extends KvmServerSettings {
         private final Duration maxRequestTime;
 
         /**
-         * Guest memory of the program: the guest's whole physical address range. A bare number
-         * means megabytes (MiB); only whole MiB are allowed.
+         * Memory the program may map readable, writable or executable; address space it only
+         * reserves (PROT_NONE) does not count, and only the pages it touches use host memory. A
+         * bare number means megabytes (MiB); only whole MiB are allowed.
          */
         private final DataSize maxMainMemory;
 
         /**
-         * Cap on the memory the program may map. A bare number means megabytes (MiB); only whole
-         * MiB are allowed.
+         * The program's address range: every mapping, reservations included, lies below it. A
+         * bare number means megabytes (MiB); only whole MiB are allowed.
          */
         private final DataSize maxAddressSpace;
 

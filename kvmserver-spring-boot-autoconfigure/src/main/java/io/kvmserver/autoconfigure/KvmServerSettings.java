@@ -67,6 +67,13 @@ public abstract class KvmServerSettings {
     /** Whether to log more about the server, including every permission denial. */
     private final boolean verbose;
 
+    /**
+     * Whether to log every system call of the program (its VM, thread, arguments, result and any
+     * permission denial) at INFO, to find out why a program fails. Slow. The logger is
+     * 'io.kvmserver.trace'.
+     */
+    private final boolean trace;
+
     /** Requests sent to the program before its template is frozen. */
     private final Warmup warmup;
 
@@ -83,7 +90,7 @@ public abstract class KvmServerSettings {
     private final Route route;
 
     KvmServerSettings(boolean enabled, String program, List<String> args, String cwd, List<String> env, int threads,
-            boolean ephemeral, boolean ephemeralKeepWorkingMemory, boolean verbose, Warmup warmup,
+            boolean ephemeral, boolean ephemeralKeepWorkingMemory, boolean verbose, boolean trace, Warmup warmup,
             Permissions permissions, Limits limits, Output output, Route route) {
         this.enabled = enabled;
         this.program = program;
@@ -94,6 +101,7 @@ public abstract class KvmServerSettings {
         this.ephemeral = ephemeral;
         this.ephemeralKeepWorkingMemory = ephemeralKeepWorkingMemory;
         this.verbose = verbose;
+        this.trace = trace;
         this.warmup = warmup;
         this.permissions = permissions;
         this.limits = limits;
@@ -135,6 +143,10 @@ public abstract class KvmServerSettings {
 
     public boolean isVerbose() {
         return this.verbose;
+    }
+
+    public boolean isTrace() {
+        return this.trace;
     }
 
     public Warmup getWarmup() {
@@ -214,6 +226,7 @@ public abstract class KvmServerSettings {
             .ephemeral(this.ephemeral)
             .ephemeralKeepWorkingMemory(this.ephemeralKeepWorkingMemory)
             .verbose(this.verbose)
+            .trace(this.trace)
             .warmup(this.warmup.getCount())
             .warmupPath(this.warmup.getPath())
             .allowAll(this.permissions.isAllowAll())

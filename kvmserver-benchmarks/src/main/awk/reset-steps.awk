@@ -1,0 +1,25 @@
+# Splits each reset in a `perf trace --tid` output of a request VM thread into its host calls and
+# the gaps between them (Java): the run of KVM_RESET_DIRTY_RINGS, KVM_SET_SREGS, KVM_SET_XSAVE
+# (which perf names KVM_SIGNAL_MSI) and the KVM_RUN that follows. Used by profile.sh.
+function parse(line,   i, ts, dur, rest) {
+  i = index(line, " ms): "); if (i == 0) return 0
+  ts = line; sub(/^ */, "", ts); split(ts, a, " "); T = a[1] + 0
+  dur = substr(line, 1, i - 1); sub(/^.*\( */, "", dur); D = dur + 0
+  rest = substr(line, i + 6); N = rest; sub(/\(.*/, "", N)
+  if (N == "ioctl" && match(rest, /cmd: [A-Za-z0-9_]+/)) N = substr(rest, RSTART + 5, RLENGTH - 5)
+  return 1
+}
+{
+  if ($0 ~ /\.\.\./ || !parse($0)) { state = 0; next }
+  if (N == "KVM_RESET_DIRTY_RINGS" && state == 0 && last_end > 0) { g1 = T - last_end; rdr = D; e = T + D; state = 1; before = last_name }
+  else if (state == 1 && N == "KVM_SET_SREGS") { g2 = T - e; sregs = D; e = T + D; state = 2 }
+  else if (state == 2 && N == "KVM_SIGNAL_MSI") { g3 = T - e; xsave = D; e = T + D; state = 3 }
+  else if (state == 3 && N == "KVM_RUN") { g4 = T - e; n++; s1 += g1; s2 += rdr; s3 += g2; s4 += sregs; s5 += g3; s6 += xsave; s7 += g4; run += D; state = 0 }
+  else if (state != 0) { other[N]++; state = state }
+  last_end = T + D; last_name = N
+}
+END {
+  printf "resets: %d (µs averages)\n", n
+  printf "from the previous host call to KVM_RESET_DIRTY_RINGS: %.1f\nKVM_RESET_DIRTY_RINGS: %.1f\nto KVM_SET_SREGS (page copies, process fork): %.1f\nKVM_SET_SREGS: %.1f\nto KVM_SET_XSAVE: %.1f\nKVM_SET_XSAVE: %.1f\nto the next KVM_RUN: %.1f\nthat KVM_RUN (the frozen wait re-executed): %.1f\n", s1*1000/n, s2*1000/n, s3*1000/n, s4*1000/n, s5*1000/n, s6*1000/n, s7*1000/n, run*1000/n
+  for (k in other) printf "other calls inside resets: %s %d\n", k, other[k]
+}

@@ -1,0 +1,474 @@
+package io.kvmserver.linux;
+
+import com.sun.jna.Memory;
+import io.kvmserver.host.Errno;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The process's threads and whose turn it is on the VM's one vCPU.
+ *
+ * <p>A thread whose system call must wait is parked ({@link #park}) and another runnable thread
+ * takes the vCPU. Futex waits are queued by address and woken by {@link #wakeFutex}; every other
+ * wait is a system call to try again: when nothing is runnable, {@link #awaitRunnable} waits on
+ * the host for whatever the parked calls wait for (their host fds, their deadlines, the process's
+ * timers) and tries those calls again, so each one finds out afresh whether it can go on.
+ *
+ * <p>All of it is per-process state: a fork copies it whole, so a request VM starts with every
+ * thread of the template where it was.
+ */
+public final class Scheduler {
+
+    /** Tid of the first thread: the process id. */
+    public static final int MAIN_TID = LinuxProcess.PID;
+
+    private final List<GuestThread> threads = new ArrayList<>();
+    private final ArrayDeque<GuestThread> runnable = new ArrayDeque<>();
+    private final Map<Long, ArrayDeque<GuestThread>> futexQueues = new HashMap<>();
+    private GuestThread current;
+    private int nextTid = MAIN_TID + 1;
+
+    /** The process's first thread, running. */
+    Scheduler() {
+        GuestThread main = new GuestThread(MAIN_TID, new UserContext());
+        main.setState(GuestThread.State.RUNNING);
+        threads.add(main);
+        current = main;
+    }
+
+    private Scheduler(Scheduler o) {
+        Map<GuestThread, GuestThread> copies = new IdentityHashMap<>();
+        for (GuestThread t : o.threads) {
+            GuestThread c = t.copy();
+            copies.put(t, c);
+            threads.add(c);
+        }
+        o.runnable.forEach(t -> runnable.add(copies.get(t)));
+        o.futexQueues.forEach((address, queue) -> {
+            ArrayDeque<GuestThread> copy = new ArrayDeque<>();
+            queue.forEach(t -> copy.add(copies.get(t)));
+            futexQueues.put(address, copy);
+        });
+        current = copies.get(o.current);
+        nextTid = o.nextTid;
+        // The parked calls' host fds are the other VM's: each finds out afresh in this one.
+        for (GuestThread t : threads) {
+            GuestThread.Parked p = t.parked();
+            if (p != null && p.futexAddress < 0 && (p.count > 0 || p.deadline != Deadline.NEVER)) {
+                p.retry = true; // (Parked.copy marks those that watched edge-triggered files)
+            }
+        }
+    }
+
+    Scheduler copy() {
+        return new Scheduler(this);
+    }
+
+    /** The thread on the vCPU. */
+    public GuestThread current() {
+        return current;
+    }
+
+    /**
+     * Makes {@code t} the caller of a system call run on its behalf ({@link Syscall#retry}), or
+     * puts back the thread that was current; no state changes.
+     */
+    void setCurrentForCall(GuestThread t) {
+        current = t;
+    }
+
+    /** Live threads, in the order they were made. */
+    public List<GuestThread> threads() {
+        return threads;
+    }
+
+    public int liveCount() {
+        return threads.size();
+    }
+
+    /** The live thread with {@code tid}, or null. */
+    public GuestThread find(long tid) {
+        for (GuestThread t : threads) {
+            if (t.tid() == tid) {
+                return t;
+            }
+        }
+        return null;
+    }
+
+    /** A new thread with a copy of {@code context}, runnable; null when {@code limit} threads live already. */
+    GuestThread create(int limit, UserContext context) {
+        if (threads.size() >= limit) {
+            return null;
+        }
+        GuestThread t = new GuestThread(nextTid++, context);
+        threads.add(t);
+        t.setState(GuestThread.State.RUNNABLE);
+        runnable.addLast(t);
+        return t;
+    }
+
+    /** The running thread must wait: it leaves the vCPU, parked. */
+    public void park(GuestThread t, GuestThread.Parked why) {
+        t.setState(GuestThread.State.PARKED);
+        t.setParked(why);
+        if (why.futexAddress >= 0) {
+            futexQueues.computeIfAbsent(why.futexAddress, a -> new ArrayDeque<>()).addLast(t);
+        }
+        if (current == t) {
+            current = null;
+        }
+    }
+
+    /** A parked (or running) thread may go on, its system call returning {@code result}. */
+    public void makeRunnable(GuestThread t, long result) {
+        unqueueFutex(t);
+        t.setParked(null);
+        t.context().set(UserContext.RAX, result);
+        if (t.state() != GuestThread.State.RUNNABLE) {
+            t.setState(GuestThread.State.RUNNABLE);
+            runnable.addLast(t);
+        }
+        if (current == t) {
+            current = null;
+        }
+    }
+
+    /** The running thread gives up the vCPU but may go on at once (a time slice ended, sched_yield). */
+    public void yieldCurrent() {
+        GuestThread t = current;
+        if (t != null) {
+            t.setState(GuestThread.State.RUNNABLE);
+            runnable.addLast(t);
+            current = null;
+        }
+    }
+
+    /**
+     * A parked thread makes its call again from the start (its context goes back to the
+     * {@code syscall} instruction): for a wait whose outcome changed in a way only the call can
+     * tell, such as {@code rt_sigtimedwait} when a signal it waits for arrives.
+     */
+    void restartParked(GuestThread t) {
+        long nr = t.parked().number;
+        makeRunnable(t, 0);
+        Signals.rewind(t.context(), nr);
+    }
+
+    /** A signal interrupts a parked thread's call: it fails with EINTR, or starts over after the handler. */
+    void interrupt(GuestThread t) {
+        long nr = t.parked().number;
+        makeRunnable(t, -Errno.EINTR);
+        t.setInterruptedCall(nr);
+    }
+
+    /**
+     * The template freezes with {@code t} waiting for connections: it becomes the running thread,
+     * its context back at the {@code syscall} instruction, so that every request VM makes the wait
+     * again, in its own world.
+     */
+    public void beginFreeze(GuestThread t) {
+        long nr = t.parked().number;
+        unqueueFutex(t);
+        runnable.remove(t);
+        t.setParked(null);
+        t.setState(GuestThread.State.RUNNING);
+        Signals.rewind(t.context(), nr);
+        current = t;
+    }
+
+    /** The next thread to run, made current; null when none is runnable. */
+    public GuestThread next() {
+        GuestThread t = runnable.pollFirst();
+        if (t != null) {
+            t.setState(GuestThread.State.RUNNING);
+            current = t;
+        }
+        return t;
+    }
+
+    /** Whether a thread other than the running one could run now. */
+    public boolean othersRunnable() {
+        return !runnable.isEmpty();
+    }
+
+    /** Whether every thread but {@code t} is parked. */
+    public boolean othersAllParked(GuestThread t) {
+        for (GuestThread other : threads) {
+            if (other != t && other.state() != GuestThread.State.PARKED) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /** The thread leaves the process for good. */
+    void exit(GuestThread t) {
+        unqueueFutex(t);
+        runnable.remove(t);
+        threads.remove(t);
+        t.setState(GuestThread.State.EXITED);
+        t.setParked(null);
+        if (current == t) {
+            current = null;
+        }
+    }
+
+    // ---- futexes ----
+
+    /** Wakes up to {@code count} waiters on {@code address} whose bitset meets {@code bitset}; how many woke. */
+    public int wakeFutex(long address, int count, int bitset) {
+        ArrayDeque<GuestThread> queue = futexQueues.get(address);
+        if (queue == null) {
+            return 0;
+        }
+        int woken = 0;
+        for (Iterator<GuestThread> it = queue.iterator(); it.hasNext() && woken < count;) {
+            GuestThread t = it.next();
+            if ((t.parked().futexBitset & bitset) != 0) {
+                it.remove();
+                t.setParked(null);
+                makeRunnable(t, 0);
+                woken++;
+            }
+        }
+        if (queue.isEmpty()) {
+            futexQueues.remove(address);
+        }
+        return woken;
+    }
+
+    /**
+     * Wakes up to {@code wake} waiters on {@code from} and moves up to {@code move} more to
+     * {@code to}; how many woke plus how many moved.
+     */
+    public int requeueFutex(long from, int wake, long to, int move) {
+        int woken = wakeFutex(from, wake, -1);
+        ArrayDeque<GuestThread> queue = futexQueues.get(from);
+        int moved = 0;
+        while (queue != null && !queue.isEmpty() && moved < move) {
+            GuestThread t = queue.pollFirst();
+            GuestThread.Parked p = t.parked();
+            GuestThread.Parked there = new GuestThread.Parked(p.number, p.args, p.fds, p.events, p.count, p.deadline,
+                    to, p.futexBitset, p.signalSet);
+            t.setParked(there);
+            futexQueues.computeIfAbsent(to, a -> new ArrayDeque<>()).addLast(t);
+            moved++;
+        }
+        if (queue != null && queue.isEmpty()) {
+            futexQueues.remove(from);
+        }
+        return woken + moved;
+    }
+
+    private void unqueueFutex(GuestThread t) {
+        GuestThread.Parked p = t.parked();
+        if (p != null && p.futexAddress >= 0) {
+            ArrayDeque<GuestThread> queue = futexQueues.get(p.futexAddress);
+            if (queue != null) {
+                queue.remove(t);
+                if (queue.isEmpty()) {
+                    futexQueues.remove(p.futexAddress);
+                }
+            }
+        }
+    }
+
+    // ---- waiting for a thread to become runnable ----
+
+    /** {@link #awaitRunnable}: a thread is runnable. */
+    public static final int RUNNABLE = 0;
+    /** {@link #awaitRunnable}: the VM was kicked (a time limit, shutdown, a client hang-up). */
+    public static final int KICKED = -1;
+    /**
+     * {@link #awaitRunnable}: the template is to freeze, every thread waiting and one of them
+     * waiting for connections: that thread is {@link #freezing()}.
+     */
+    public static final int FREEZE = -2;
+
+    private GuestThread freezing;
+
+    /** The thread found waiting for connections when {@link #awaitRunnable} returned {@link #FREEZE}. */
+    public GuestThread freezing() {
+        return freezing;
+    }
+
+    /**
+     * Waits until some thread is runnable: tries again the parked calls that asked to be, expires
+     * deadlines, fires the process's timers, and otherwise waits on the host for every host fd a
+     * parked call waits for, tries those calls again, and repeats. A one-shot wake
+     * ({@link HostWaiter#wake}) makes it look again, which is how the warmup gets a template that
+     * waits in parked threads to its freeze point.
+     */
+    public int awaitRunnable(Syscall c) {
+        HostWaiter waiter = c.waiter();
+        while (true) {
+            int found = pollOnce(c, 0);
+            if (found == KICKED) {
+                if (waiter.isKicked() || waiter.connections().finished()) {
+                    return KICKED;
+                }
+                continue; // a one-shot wake: look again, the freeze point may be here now
+            }
+            if (found == RUNNABLE) {
+                return RUNNABLE;
+            }
+            if (c.freezeOnListenerWait()) {
+                // Every thread waits: a wait on the listening socket freezes the template now.
+                for (GuestThread t : threads) {
+                    if (t.state() == GuestThread.State.PARKED && t.parked() != null && t.parked().count > 0) {
+                        t.parked().retry = true;
+                    }
+                }
+                if (retryMarked(c)) {
+                    return FREEZE;
+                }
+                if (!runnable.isEmpty()) {
+                    return RUNNABLE;
+                }
+            }
+            found = pollOnce(c, -1);
+            if (found == KICKED && (waiter.isKicked() || waiter.connections().finished())) {
+                return KICKED;
+            }
+            if (found == RUNNABLE) {
+                return RUNNABLE;
+            }
+        }
+    }
+
+    /**
+     * Between two exits of a thread that keeps the vCPU (a time slice ended): fires due timers,
+     * expires deadlines and looks, without waiting, whether a parked call may go on. Returns
+     * whether another thread is runnable now.
+     */
+    public boolean poll(Syscall c) {
+        pollOnce(c, 0);
+        return !runnable.isEmpty();
+    }
+
+    /**
+     * One round: retries marked calls, fires timers, expires deadlines; then, if no thread is
+     * runnable, polls every parked call's host fds for up to {@code timeoutNanos} (0: just look,
+     * -1: until the earliest deadline) and marks the calls whose fds are ready. Returns
+     * {@link #RUNNABLE} when a thread is runnable, {@link #KICKED}, or 1 when none is.
+     */
+    private int pollOnce(Syscall c, long timeoutNanos) {
+        for (int i = 0; i < threads.size(); i++) {
+            GuestThread.Parked p = threads.get(i).parked();
+            if (p != null && p.edgeRearmed()) {
+                p.retry = true;
+            }
+        }
+        retryMarked(c);
+        long now = System.nanoTime();
+        c.process().timers().fireDue(c.process(), now);
+        expireDeadlines(c, now);
+        retryMarked(c);
+        if (!runnable.isEmpty() && timeoutNanos != 0) {
+            return RUNNABLE;
+        }
+        Memory pollfds = c.waiter().pollfds();
+        int count = 0;
+        long deadline = c.process().timers().nextDeadline();
+        owners.clear();
+        for (GuestThread t : threads) {
+            GuestThread.Parked p = t.parked();
+            if (t.state() != GuestThread.State.PARKED || p == null) {
+                continue;
+            }
+            deadline = Math.min(deadline, p.deadline);
+            for (int i = 0; i < p.count && count < FdTable.LIMIT; i++) {
+                HostWaiter.setPollfd(pollfds, count++, p.fds[i], p.events[i]);
+                owners.add(t);
+            }
+        }
+        if (count == 0 && timeoutNanos == 0) {
+            return runnable.isEmpty() ? 1 : RUNNABLE;
+        }
+        long n = c.waiter().pollAll(count, timeoutNanos == 0 ? 0 : Deadline.remaining(deadline));
+        if (n == HostWaiter.KICKED) {
+            return KICKED;
+        }
+        for (int i = 0; i < count && n > 0; i++) {
+            GuestThread.Parked p = owners.get(i).parked();
+            if (HostWaiter.revents(pollfds, i) != 0 && p != null) {
+                p.retry = true;
+            }
+        }
+        retryMarked(c);
+        return runnable.isEmpty() ? 1 : RUNNABLE;
+    }
+
+    private final List<GuestThread> owners = new ArrayList<>();
+
+    /**
+     * Tries again every parked call marked for it (fd readiness, a fork, a freeze probe); true
+     * when one of them asked the template to freeze (that thread is then {@link #freezing()}).
+     */
+    private boolean retryMarked(Syscall c) {
+        for (int i = 0; i < threads.size(); i++) {
+            GuestThread t = threads.get(i);
+            GuestThread.Parked p = t.parked();
+            if (t.state() == GuestThread.State.PARKED && p != null && p.retry) {
+                p.retry = false;
+                if (retry(c, t)) {
+                    freezing = t;
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    private void expireDeadlines(Syscall c, long now) {
+        for (int i = 0; i < threads.size(); i++) {
+            GuestThread t = threads.get(i);
+            GuestThread.Parked p = t.parked();
+            if (t.state() == GuestThread.State.PARKED && p != null && p.deadline <= now) {
+                if (p.futexAddress >= 0) {
+                    makeRunnable(t, -Errno.ETIMEDOUT);
+                } else {
+                    p.retry = true;
+                }
+            }
+        }
+    }
+
+    /**
+     * Runs a parked thread's call again on the host, on its behalf: it goes on, or parks again.
+     * True when instead the call asked the template to freeze (the thread stays parked).
+     */
+    boolean retry(Syscall c, GuestThread t) {
+        GuestThread.Parked p = t.parked();
+        long result = c.retry(t, p.number, p.args, p.deadline);
+        if (c.freezeRequested()) {
+            return true;
+        }
+        if (result == Syscall.RESTART) {
+            GuestThread.Parked again = c.waiter().takeRecorded(p.number, p.args);
+            unqueueFutex(t);
+            park(t, again);
+        } else {
+            makeRunnable(t, result);
+        }
+        return false;
+    }
+
+    /** What each thread is doing, for a user who needs to know why a program did not get anywhere. */
+    public String describe() {
+        StringBuilder sb = new StringBuilder();
+        for (GuestThread t : threads) {
+            if (sb.length() > 0) {
+                sb.append("; ");
+            }
+            sb.append(t);
+        }
+        return sb.toString();
+    }
+}

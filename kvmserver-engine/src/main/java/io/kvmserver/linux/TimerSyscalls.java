@@ -1,0 +1,210 @@
+package io.kvmserver.linux;
+
+import io.kvmserver.host.Errno;
+import io.kvmserver.host.SyscallNumbers;
+
+/**
+ * Timers family: the interval timers ({@code setitimer}, {@code getitimer}, {@code alarm}) and
+ * POSIX timers ({@code timer_create} and friends), which send signals when they expire. The
+ * timers themselves are {@link Timers}; {@code timerfd} is a file and lives with eventfd.
+ */
+final class TimerSyscalls {
+
+    private static final long NANOS = 1_000_000_000L;
+    private static final long MICROS = 1_000_000L;
+    private static final int TIMER_ABSTIME = 1;
+    private static final int SIGEV_THREAD = 2;
+    private static final int CLOCK_MONOTONIC_RAW = 4;
+    private static final int CLOCK_REALTIME_COARSE = 5;
+    private static final int CLOCK_MONOTONIC_COARSE = 6;
+    private static final int CLOCK_REALTIME_ALARM = 8;
+    private static final int CLOCK_BOOTTIME_ALARM = 9;
+    private static final int CLOCK_TAI = 11;
+
+    private TimerSyscalls() {
+    }
+
+    static void register(SyscallTable t) {
+        t.register(SyscallNumbers.SETITIMER, TimerSyscalls::setitimer);
+        t.register(SyscallNumbers.GETITIMER, TimerSyscalls::getitimer);
+        t.register(SyscallNumbers.ALARM, TimerSyscalls::alarm);
+        t.register(SyscallNumbers.TIMER_CREATE, TimerSyscalls::timerCreate);
+        t.register(SyscallNumbers.TIMER_SETTIME, TimerSyscalls::timerSettime);
+        t.register(SyscallNumbers.TIMER_GETTIME, TimerSyscalls::timerGettime);
+        t.register(SyscallNumbers.TIMER_GETOVERRUN, c -> {
+            Timers.PosixTimer timer = c.process().timers().get(c.arg(0));
+            return timer == null ? -Errno.EINVAL : timer.overrun;
+        });
+        t.register(SyscallNumbers.TIMER_DELETE, c -> {
+            Timers.PosixTimer timer = c.process().timers().get(c.arg(0));
+            if (timer == null) {
+                return -Errno.EINVAL;
+            }
+            c.process().timers().delete((int) c.arg(0));
+            return 0;
+        });
+    }
+
+    // ---- setitimer ----
+
+    static long setitimer(Syscall c) {
+        int which = c.intArg(0);
+        if (which < Timers.ITIMER_REAL || which > Timers.ITIMER_PROF) {
+            return -Errno.EINVAL;
+        }
+        long interval = 0;
+        long value = 0;
+        if (c.arg(1) != 0) {
+            interval = timeval(c, c.arg(1));
+            value = timeval(c, c.arg(1) + 16);
+            if (interval < 0 || value < 0) {
+                return -Errno.EINVAL;
+            }
+        }
+        if (c.arg(2) != 0) {
+            writeItimer(c, c.arg(2), which);
+        }
+        c.process().timers().setItimer(which, value == 0 ? Deadline.NEVER : Deadline.after(value), interval);
+        return 0;
+    }
+
+    static long getitimer(Syscall c) {
+        int which = c.intArg(0);
+        if (which < Timers.ITIMER_REAL || which > Timers.ITIMER_PROF) {
+            return -Errno.EINVAL;
+        }
+        writeItimer(c, c.arg(1), which);
+        return 0;
+    }
+
+    /** alarm: ITIMER_REAL in whole seconds; returns the seconds the previous alarm had left, rounded. */
+    static long alarm(Syscall c) {
+        long seconds = c.arg(0) & 0xffffffffL;
+        Timers timers = c.process().timers();
+        long left = remaining(timers.itimerDeadline(Timers.ITIMER_REAL));
+        timers.setItimer(Timers.ITIMER_REAL, seconds == 0 ? Deadline.NEVER : Deadline.after(seconds * NANOS), 0);
+        long old = (left + NANOS / 2) / NANOS;
+        return left > 0 && old == 0 ? 1 : old;
+    }
+
+    private static void writeItimer(Syscall c, long address, int which) {
+        Timers timers = c.process().timers();
+        long interval = timers.itimerInterval(which);
+        long left = remaining(timers.itimerDeadline(which));
+        AddressSpace m = c.memory();
+        m.check(address, 32, AddressSpace.PROT_WRITE);
+        m.writeLong(address, interval / NANOS);
+        m.writeLong(address + 8, (interval % NANOS + 999) / 1000);
+        m.writeLong(address + 16, left / NANOS);
+        // A timer that is about to fire still reports a microsecond, as Linux does.
+        m.writeLong(address + 24, left > 0 && left < 1000 ? 1 : (left % NANOS + 999) / 1000);
+    }
+
+    /** A {@code struct timeval} as nanoseconds; -1 when invalid. */
+    private static long timeval(Syscall c, long address) {
+        long seconds = c.memory().readLong(address);
+        long micros = c.memory().readLong(address + 8);
+        if (seconds < 0 || micros < 0 || micros >= MICROS) {
+            return -1;
+        }
+        return Deadline.nanos(seconds, micros, MICROS);
+    }
+
+    private static long remaining(long deadline) {
+        return deadline == Deadline.NEVER ? 0 : Math.max(0, deadline - System.nanoTime());
+    }
+
+    // ---- POSIX timers ----
+
+    static long timerCreate(Syscall c) {
+        int clock = c.intArg(0);
+        if (clock == CLOCK_MONOTONIC_RAW || clock == CLOCK_REALTIME_COARSE || clock == CLOCK_MONOTONIC_COARSE) {
+            return -Errno.EOPNOTSUPP;
+        }
+        if (clock == CLOCK_REALTIME_ALARM || clock == CLOCK_BOOTTIME_ALARM) {
+            return -Errno.EPERM; // needs CAP_WAKE_ALARM
+        }
+        if (clock < 0 || clock > CLOCK_TAI || clock == 10) {
+            return -Errno.EINVAL;
+        }
+        int notify = Timers.SIGEV_SIGNAL;
+        int signo = SignalState.SIGALRM;
+        int tid = 0;
+        long value = -1;
+        if (c.arg(1) != 0) {
+            AddressSpace m = c.memory();
+            m.check(c.arg(1), 64, AddressSpace.PROT_READ);
+            value = m.readLong(c.arg(1));
+            signo = m.readInt(c.arg(1) + 8);
+            notify = m.readInt(c.arg(1) + 12);
+            tid = m.readInt(c.arg(1) + 16);
+            if (notify == SIGEV_THREAD) {
+                notify = Timers.SIGEV_SIGNAL;
+            }
+            if (notify == (Timers.SIGEV_THREAD_ID | Timers.SIGEV_SIGNAL)) {
+                if (c.process().scheduler().find(tid) == null) {
+                    return -Errno.EINVAL;
+                }
+            } else if (notify != Timers.SIGEV_SIGNAL && notify != Timers.SIGEV_NONE) {
+                return -Errno.EINVAL;
+            }
+            if (notify != Timers.SIGEV_NONE && !SignalState.valid(signo)) {
+                return -Errno.EINVAL;
+            }
+        }
+        c.memory().check(c.arg(2), 4, AddressSpace.PROT_WRITE);
+        Timers timers = c.process().timers();
+        // Without a sigevent, the signal's value is the timer's id.
+        int id = timers.create(clock, notify, signo, tid, value, c.arg(1) == 0);
+        if (id < 0) {
+            return -Errno.EAGAIN;
+        }
+        c.memory().writeInt(c.arg(2), id);
+        return 0;
+    }
+
+    static long timerSettime(Syscall c) {
+        Timers timers = c.process().timers();
+        Timers.PosixTimer timer = timers.get(c.arg(0));
+        if (timer == null) {
+            return -Errno.EINVAL;
+        }
+        long interval = FutexSyscalls.relativeTimeout(c, c.arg(2));
+        long value = FutexSyscalls.relativeTimeout(c, c.arg(2) + 16);
+        if (interval == Long.MIN_VALUE || value == Long.MIN_VALUE) {
+            return -Errno.EINVAL;
+        }
+        if (c.arg(3) != 0) {
+            writeTimer(c, c.arg(3), timer);
+        }
+        long deadline;
+        if (value == 0) {
+            deadline = Deadline.NEVER;
+        } else if ((c.intArg(1) & TIMER_ABSTIME) != 0) {
+            deadline = HostClock.deadlineOf(timer.clock, value);
+        } else {
+            deadline = Deadline.after(value);
+        }
+        timers.arm(timer, deadline, interval);
+        return 0;
+    }
+
+    static long timerGettime(Syscall c) {
+        Timers.PosixTimer timer = c.process().timers().get(c.arg(0));
+        if (timer == null) {
+            return -Errno.EINVAL;
+        }
+        writeTimer(c, c.arg(1), timer);
+        return 0;
+    }
+
+    private static void writeTimer(Syscall c, long address, Timers.PosixTimer timer) {
+        long left = remaining(timer.deadline);
+        AddressSpace m = c.memory();
+        m.check(address, 32, AddressSpace.PROT_WRITE);
+        m.writeLong(address, timer.interval / NANOS);
+        m.writeLong(address + 8, timer.interval % NANOS);
+        m.writeLong(address + 16, left / NANOS);
+        m.writeLong(address + 24, left % NANOS);
+    }
+}
