@@ -12,8 +12,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.client.Connection;
-import org.eclipse.jetty.client.InputStreamRequestContent;
 import org.eclipse.jetty.client.InputStreamResponseListener;
+import org.eclipse.jetty.client.OutputStreamRequestContent;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
 import org.springframework.http.HttpHeaders;
@@ -24,8 +24,8 @@ import org.springframework.util.ReflectionUtils;
  * the program's answer back. It is mapped as a handler method of the application's
  * {@code RequestMappingHandlerMapping}, like a controller's, so that everything that applies to
  * controllers applies to routes: filters, the best-matching pattern in observations and
- * {@code @ControllerAdvice} exception handlers. The request body streams to the program on the HTTP client's
- * threads while this thread streams the answer to the client, so neither is ever held whole and
+ * {@code @ControllerAdvice} exception handlers. The request body streams to the program from a thread
+ * of the routes while this thread streams the answer to the client, so neither is ever held whole and
  * a program may answer while it still reads. Runs behind the application's filters (security,
  * tracing); a failure before the answer began is a {@link KvmServerRouteException}, which the
  * application's exception handling turns into the response.
@@ -51,15 +51,15 @@ final class ServletRouteHandler {
     public void handle(HttpServletRequest request, HttpServletResponse response) throws IOException {
         ForwardedHeaders.Incoming incoming = incoming(request);
         long length = incoming.contentLength();
-        Request.Content body = (length == 0) ? null : new InputStreamRequestContent(request.getContentType(),
-                request.getInputStream()) {
+        OutputStreamRequestContent body = (length == 0) ? null
+                : new OutputStreamRequestContent(request.getContentType()) {
 
-            @Override
-            public long getLength() {
-                return length; // the program gets the client's Content-Length, not a chunked body
-            }
+                    @Override
+                    public long getLength() {
+                        return length; // the program gets the client's Content-Length, not a chunked body
+                    }
 
-        };
+                };
         RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, body, null);
         int status = 0;
         Throwable error = null;
@@ -67,13 +67,13 @@ final class ServletRouteHandler {
             exchange.admit();
             Connection connection = connect(exchange);
             InputStreamResponseListener listener = new InputStreamResponseListener();
-            if (body == null) {
-                connection.send(exchange.request(), listener);
-            }
-            else {
-                // Sending reads the client's body with blocking reads: on the client's threads, so that
-                // this one is free to stream the answer while the body still comes in.
-                this.routes.client().getExecutor().execute(() -> connection.send(exchange.request(), listener));
+            connection.send(exchange.request(), listener);
+            if (body != null) {
+                // The client's body is copied with blocking reads and writes on a thread of the routes, so
+                // that this one is free to stream the answer while the body still comes in, and so that
+                // no blocking read ever runs on the HTTP client's selector (which would stop the answer).
+                InputStream in = request.getInputStream();
+                this.routes.client().getExecutor().execute(() -> copyBody(in, body));
             }
             Response answer;
             try {
@@ -108,6 +108,16 @@ final class ServletRouteHandler {
         }
         finally {
             exchange.finish(status, error);
+        }
+    }
+
+    /** Copies the client's body to the program's request; a client that fails fails the request. */
+    private static void copyBody(InputStream in, OutputStreamRequestContent body) {
+        try (OutputStream out = body.getOutputStream()) {
+            in.transferTo(out);
+        }
+        catch (IOException ex) {
+            body.fail(ex);
         }
     }
 

@@ -64,8 +64,7 @@ abstract class RouteTests {
         registry.add("kvmserver.threads", () -> 2);
         registry.add("kvmserver.ephemeral", () -> true);
         registry.add("kvmserver.limits.max-main-memory", () -> "256MB");
-        // Long enough for 64 MiB each way on a loaded 2-CPU machine; /sleep sleeps 30 s.
-        registry.add("kvmserver.limits.max-request-time", () -> "5s");
+        registry.add("kvmserver.limits.max-request-time", () -> "2s");
         registry.add("kvmserver.route.max-wait", () -> "300ms");
         registry.add("kvmserver.route.paths",
                 () -> "/counter,/names,/headers,/echo,/upload,/download/**,/cookie,/status/**,/sleep,/crash");
