@@ -12,7 +12,7 @@
 # beside the C server, from .ci/install-guests), SERVERS (1: run them), RUNTIMES ("go tokio redis bun
 # python-http php deno": issue 10's runtimes, natively, threads=1, ephemeral and ephemeral after
 # RUNTIME_WARMUP (20) warmup requests, pinned; "" for none), ENGINE (1: run EngineBenchmarks),
-# SKIP_BUILD (0), KVMSERVER_MVN_LOCK.
+# ROUTES (1: also the routes benchmark on the sample application), SKIP_BUILD (0), KVMSERVER_MVN_LOCK.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -40,9 +40,14 @@ BENCH="$ROOT/kvmserver-benchmarks"
 GUEST="$BENCH/target/guest"
 
 cd "$ROOT"
+ROUTES="${ROUTES:-1}"
 if [ "${SKIP_BUILD:-0}" != 1 ]; then
   echo "run.sh: building kvmserver-engine and kvmserver-benchmarks ..." >&2
   mvn -q -B -o package -pl kvmserver-engine,kvmserver-benchmarks -Dmaven.test.skip=true >&2
+  if [ "$ROUTES" = 1 ]; then
+    echo "run.sh: building the sample application ..." >&2
+    mvn -q -B -o package -pl sample-app -am -Dmaven.test.skip=true >&2
+  fi
 fi
 
 echo "run.sh: compiling the guest programs ..." >&2
@@ -109,5 +114,11 @@ if [ -n "$RUNTIMES" ]; then
   for g in $RUNTIMES; do p="$p $g:native,t1,e1,e1-w$RUNTIME_WARMUP"; done
   "${PIN[@]}" "${JAVA[@]}" "${SERVER[@]}" --plan "$p" \
     --title "pinned: client, server and JVM on CPU $PIN_CPU (taskset -c $PIN_CPU)"
+fi
+if [ "$ROUTES" = 1 ]; then
+  echo "## Routes: what the application adds (one request per new connection)"
+  "${PIN[@]}" "${JAVA[@]}" io.kvmserver.benchmarks.RouteBenchmarks \
+    --app "$ROOT/sample-app/target/sample-app.jar" --requests "$REQUESTS" --warmup "$WARMUP" --max-seconds 60 \
+    --title "pinned: client, application and request VMs on CPU $PIN_CPU (taskset -c $PIN_CPU)"
 fi
 echo "- load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

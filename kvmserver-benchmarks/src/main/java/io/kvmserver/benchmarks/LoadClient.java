@@ -2,14 +2,17 @@ package io.kvmserver.benchmarks;
 
 import java.io.IOException;
 import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.net.StandardProtocolFamily;
 import java.net.StandardSocketOptions;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The load generator: sequential requests on loopback, each on a new TCP connection (connect,
+ * The load generator: sequential requests on loopback, each on a new TCP or unix socket connection (connect,
  * send the guest's request, read the answer to EOF), timed from before {@code connect} to the end
  * of the answer (EOF). The request is an HTTP/1.1 GET (the status must be 200, the body is
  * checked) or raw bytes whose whole reply is checked (redis: {@code INCR}, {@code QUIT}). Bounded
@@ -19,7 +22,11 @@ import java.util.concurrent.locks.LockSupport;
 final class LoadClient {
 
     /** What a run measured: latencies of the successful requests, and how many failed. */
-    record Result(Latencies latencies, int ok, int failed, double seconds, String firstFailure) {
+    record Result(Latencies latencies, int ok, int failed, double seconds, String firstFailure, long[] raw) {
+
+        Result(Latencies latencies, int ok, int failed, double seconds, String firstFailure) {
+            this(latencies, ok, failed, seconds, firstFailure, new long[0]);
+        }
     }
 
     /** Called between two requests, outside the timed interval (the no-tail variant waits here). */
@@ -33,7 +40,7 @@ final class LoadClient {
     /** The status line's start: any HTTP/1.x version (python's http.server answers 1.0), status 200. */
     private static final byte[] HEAD = "HTTP/1.? 200 ".getBytes(StandardCharsets.US_ASCII);
 
-    private final InetSocketAddress address;
+    private final SocketAddress address;
     /** Whether the answer is an HTTP response (else the whole reply is checked). */
     private final boolean http;
     /** What every body (or reply) starts with, and, when not null, what it must be exactly. */
@@ -52,7 +59,15 @@ final class LoadClient {
      * start with its prefix, or be {@code exactAnswer} when that is not null.
      */
     LoadClient(int port, Guest.Exchange exchange, String exactAnswer) {
-        this.address = new InetSocketAddress("127.0.0.1", port);
+        this(new InetSocketAddress("127.0.0.1", port), exchange, exactAnswer);
+    }
+
+    /**
+     * A client of {@code address} (an {@link InetSocketAddress} or a
+     * {@link java.net.UnixDomainSocketAddress}) that sends {@code exchange}'s request.
+     */
+    LoadClient(SocketAddress address, Guest.Exchange exchange, String exactAnswer) {
+        this.address = address;
         byte[] bytes = exchange.request().getBytes(StandardCharsets.US_ASCII);
         this.request = ByteBuffer.allocateDirect(bytes.length).put(bytes);
         this.http = exchange.http();
@@ -85,7 +100,8 @@ final class LoadClient {
             }
             pause.afterRequest(i + 1);
         }
-        return new Result(Latencies.of(nanos, ok), ok, failed, (System.nanoTime() - start) / 1e9, firstFailure);
+        return new Result(Latencies.of(nanos, ok), ok, failed, (System.nanoTime() - start) / 1e9, firstFailure,
+                Arrays.copyOf(nanos, ok));
     }
 
     /**
@@ -96,10 +112,13 @@ final class LoadClient {
      */
     String request() {
         int total = 0;
-        try (SocketChannel ch = SocketChannel.open()) {
+        boolean tcp = address instanceof InetSocketAddress;
+        try (SocketChannel ch = tcp ? SocketChannel.open() : SocketChannel.open(StandardProtocolFamily.UNIX)) {
             current = ch;
             currentDeadline = System.nanoTime() + REQUEST_TIMEOUT_NANOS;
-            ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            if (tcp) {
+                ch.setOption(StandardSocketOptions.TCP_NODELAY, true);
+            }
             ch.connect(address);
             request.clear();
             while (request.hasRemaining()) {

@@ -45,6 +45,8 @@ import java.util.Objects;
  * @param allowNet connect and listen anywhere
  * @param allowConnect {@code host:port} rules for outgoing connections, see {@link HostPort}
  * @param allowListen {@code address:port} rules for listening sockets, see {@link HostPort}
+ * @param routeAddress the {@code address:port} the program listens on that the engine serves privately
+ *     (through a unix socket of its own, see {@link HostPort}), or empty for none
  * @param volumes host paths mapped to other guest paths
  * @param maxBootTime how long the program may take to reach its listening wait
  * @param maxRequestTime how long one request may take
@@ -76,6 +78,7 @@ public record KvmServerOptions(
         boolean allowNet,
         List<String> allowConnect,
         List<String> allowListen,
+        String routeAddress,
         List<Volume> volumes,
         Duration maxBootTime,
         Duration maxRequestTime,
@@ -117,6 +120,7 @@ public record KvmServerOptions(
         allowEnv.forEach(check::envPattern);
         allowConnect = check.hostPortRules(allowConnect, Option.ALLOW_CONNECT);
         allowListen = check.hostPortRules(allowListen, Option.ALLOW_LISTEN);
+        check.routeAddress(Objects.requireNonNull(routeAddress, "routeAddress"));
         volumes = List.copyOf(volumes);
         check.distinctGuestPaths(volumes);
         if (allowAll) {
@@ -183,7 +187,7 @@ public record KvmServerOptions(
     private record Checks(OptionNaming naming) {
 
         InvalidOptionException invalid(Option option, String problem) {
-            return new InvalidOptionException(option, naming.nameOf(option) + problem);
+            return new InvalidOptionException(option, naming.nameOf(option), naming.nameOf(option) + problem, null);
         }
 
         String absolute(String path, Option option) {
@@ -199,7 +203,8 @@ public record KvmServerOptions(
                 try {
                     hostPort = HostPort.parse(rule);
                 } catch (IllegalArgumentException e) {
-                    throw new InvalidOptionException(option, naming.nameOf(option) + ": " + e.getMessage(), e);
+                    throw new InvalidOptionException(option, naming.nameOf(option), naming.nameOf(option) + ": "
+                            + e.getMessage(), e);
                 }
                 if (option == Option.ALLOW_LISTEN && !hostPort.isLocalAddress()) {
                     throw invalid(option, ": '" + rule + "' names a host; a listen rule names a local address: an IP"
@@ -207,6 +212,23 @@ public record KvmServerOptions(
                 }
             }
             return List.copyOf(rules);
+        }
+
+        void routeAddress(String address) {
+            if (address.isEmpty()) {
+                return;
+            }
+            HostPort hostPort;
+            try {
+                hostPort = HostPort.parse(address);
+            } catch (IllegalArgumentException e) {
+                throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.nameOf(Option.ROUTE_ADDRESS),
+                        naming.nameOf(Option.ROUTE_ADDRESS) + ": " + e.getMessage(), e);
+            }
+            if (!hostPort.isLocalAddress() || hostPort.anyPort()) {
+                throw invalid(Option.ROUTE_ADDRESS, ": '" + address + "' must be the local address and port the"
+                        + " program listens on, such as 127.0.0.1:8000, [::1]:8000, localhost:8000 or *:8000");
+            }
         }
 
         void envAssignment(String assignment) {
@@ -244,8 +266,9 @@ public record KvmServerOptions(
                     : null;
             if (other != null) {
                 String allowAll = naming.nameOf(Option.ALLOW_ALL);
-                throw new InvalidOptionException(other, allowAll + " excludes " + naming.nameOf(other) + ": "
-                        + allowAll + " already grants everything, so drop one of them");
+                throw new InvalidOptionException(other, naming.nameOf(other), allowAll + " excludes "
+                        + naming.nameOf(other) + ": " + allowAll + " already grants everything, so drop one of them",
+                        null);
             }
         }
 
@@ -297,6 +320,7 @@ public record KvmServerOptions(
         private boolean allowNet;
         private List<String> allowConnect;
         private List<String> allowListen;
+        private String routeAddress;
         private List<Volume> volumes;
         private Duration maxBootTime;
         private Duration maxRequestTime;
@@ -330,6 +354,7 @@ public record KvmServerOptions(
             allowNet = o.allowNet;
             allowConnect = o.allowConnect;
             allowListen = o.allowListen;
+            routeAddress = o.routeAddress;
             volumes = o.volumes;
             maxBootTime = o.maxBootTime;
             maxRequestTime = o.maxRequestTime;
@@ -437,6 +462,11 @@ public record KvmServerOptions(
             return this;
         }
 
+        public Builder routeAddress(String value) {
+            routeAddress = value;
+            return this;
+        }
+
         public Builder volumes(List<Volume> value) {
             volumes = value;
             return this;
@@ -485,8 +515,8 @@ public record KvmServerOptions(
         public KvmServerOptions build() {
             return new KvmServerOptions(program, args, cwd, env, threads, ephemeral, warmup, warmupPath, verbose,
                     trace, printConfig, allowAll, allowRead, allowWrite, allowEnv, allowNet, allowConnect, allowListen,
-                    volumes, maxBootTime, maxRequestTime, maxMainMemory, maxAddressSpace, maxRequestMemory,
-                    limitRequestMemory, ephemeralKeepWorkingMemory, naming);
+                    routeAddress, volumes, maxBootTime, maxRequestTime, maxMainMemory, maxAddressSpace,
+                    maxRequestMemory, limitRequestMemory, ephemeralKeepWorkingMemory, naming);
         }
     }
 }

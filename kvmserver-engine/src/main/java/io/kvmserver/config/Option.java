@@ -123,6 +123,13 @@ public enum Option {
                     + " localhost, '*' or an empty host for any address, port 0 or none for any port.")
             .defaultValue(List.of()).example("127.0.0.1:8000")
             .reads(KvmServerOptions::allowListen).writes((b, v, base) -> b.allowListen(strings(v)))),
+    ROUTE_ADDRESS(permission("route-address", OptionType.STRING, "ADDRESS:PORT")
+            .spring("kvmserver.route.address")
+            .describe("The address:port the program listens on, served privately: the engine backs that listening"
+                    + " socket with a unix socket of its own instead of a TCP port, so the program needs no listen"
+                    + " permission for it and only the engine's clients (the application's routes) reach it.")
+            .defaultValue("").defaultText("none").example("127.0.0.1:8000")
+            .reads(KvmServerOptions::routeAddress).writes((b, v, base) -> b.routeAddress((String) v))),
     VOLUME(permission("volume", OptionType.REPEATED, "HOST:GUEST[:r|w|rw]")
             .spring("kvmserver.permissions.volumes")
             .describe("Host paths the guest sees at other paths, read-only unless the mode is w or rw.")

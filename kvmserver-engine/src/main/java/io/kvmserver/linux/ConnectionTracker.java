@@ -29,6 +29,14 @@ public interface ConnectionTracker {
     /** The program accepted a connection from the listener. */
     void accepted();
 
+    /**
+     * The program accepted a connection from the listener whose client has the address
+     * {@code peer} (the host's {@code sockaddr}): for a tracker that follows routed connections.
+     */
+    default void acceptedFrom(byte[] peer) {
+        accepted();
+    }
+
     /** The program closed (the last fd of) a connection it accepted. */
     void closed();
 

@@ -19,6 +19,7 @@ public final class Kernel implements AutoCloseable {
     private final Denials denials;
     private final ServedEndpoints served = new ServedEndpoints();
     private final boolean trace;
+    private final RouteSocket route;
 
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
             String programHostPath, List<String> environment) {
@@ -28,13 +29,17 @@ public final class Kernel implements AutoCloseable {
     /** @param denials where denials are recorded, with the naming and verbosity of the configuration */
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
             String programHostPath, List<String> environment, Denials denials) {
-        this(table, fileSystem, network, console, programHostPath, environment, denials, false);
+        this(table, fileSystem, network, console, programHostPath, environment, denials, false, null);
     }
 
-    /** @param trace whether every VM of the program logs its system calls ({@link SyscallTrace}) */
+    /**
+     * @param trace whether every VM of the program logs its system calls ({@link SyscallTrace})
+     * @param route the address the engine serves privately, or null (see {@link RouteSocket})
+     */
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
-            String programHostPath, List<String> environment, Denials denials, boolean trace) {
+            String programHostPath, List<String> environment, Denials denials, boolean trace, RouteSocket route) {
         this.trace = trace;
+        this.route = route;
         this.denials = denials;
         this.table = table;
         this.fileSystem = fileSystem;
@@ -67,6 +72,11 @@ public final class Kernel implements AutoCloseable {
         return served;
     }
 
+    /** The route address, served privately, or null when the program's listener is served on the network. */
+    public RouteSocket route() {
+        return route;
+    }
+
     public NetworkPolicy network() {
         return network;
     }
@@ -81,6 +91,9 @@ public final class Kernel implements AutoCloseable {
     public void close() {
         console.close();
         fileSystem.close();
+        if (route != null) {
+            route.close();
+        }
     }
 
     public String programHostPath() {

@@ -282,6 +282,10 @@ final class NetSyscalls {
 
     static long bind(Syscall c) {
         SocketFile s = socket(c, c.intArg(0));
+        long routed = routeBind(c, s);
+        if (routed != RouteSocket.NOT_ROUTED) {
+            return routed;
+        }
         try (HostAddress a = checkedAddress(c, s, c.arg(1), c.arg(2) & 0xffffffffL, true)) {
             if (s.domain() != AF_UNIX && c.kernel().served().conflicts(s.type(), a.sockaddr)) {
                 return -Errno.EADDRINUSE; // the server's own address: SO_REUSEPORT or not
@@ -294,9 +298,24 @@ final class NetSyscalls {
         }
     }
 
+    /** A bind of the route address takes it without a host bind (see {@link RouteSocket}). */
+    private static long routeBind(Syscall c, SocketFile s) {
+        RouteSocket route = c.kernel().route();
+        long length = c.arg(2) & 0xffffffffL;
+        if (route == null || s.domain() == AF_UNIX || length < 16 || length > SOCKADDR_MAX) {
+            return RouteSocket.NOT_ROUTED;
+        }
+        return route.bind(s, c.memory().readBytes(c.arg(1), (int) length));
+    }
+
     static long listen(Syscall c) {
         SocketFile s = socket(c, c.intArg(0));
-        if (s.domain() != AF_UNIX && !s.isListener() && !isBound(s)) {
+        if (s.route() != null && !s.isListener()) {
+            long backed = s.route().route().back(s); // the private unix socket takes the host socket's place
+            if (backed < 0) {
+                return backed;
+            }
+        } else if (s.domain() != AF_UNIX && !s.isListener() && !isBound(s)) {
             // listen() on an unbound socket picks any address and port: that needs the widest grant.
             try {
                 if (!policy(c).mayListen(InetAddress.getByAddress(new byte[s.domain() == AF_INET ? 4 : 16]), 0)) {
@@ -357,10 +376,10 @@ final class NetSyscalls {
         }
         ConnectionTracker tracker = s.acceptsRequests() ? c.waiter().connections() : null;
         int status = OpenFlags.O_RDWR | ((flags & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
-        int guestFd = c.files().install(SocketFile.accepted((int) hostFd, s, status, tracker), 0,
-                (flags & SOCK_CLOEXEC) != 0);
+        SocketFile connection = SocketFile.accepted((int) hostFd, s, status, tracker);
+        int guestFd = c.files().install(connection, 0, (flags & SOCK_CLOEXEC) != 0);
         if (addr != 0) {
-            byte[] shown = guestAddress(peer, null);
+            byte[] shown = connection.route() != null ? connection.route().peer() : guestAddress(peer, null);
             c.memory().writeBytes(addr, shown, 0, Math.min(shown.length, guestLength));
             c.memory().writeInt(addrLength, shown.length);
         }
@@ -428,6 +447,15 @@ final class NetSyscalls {
         int guestLength = c.memory().readInt(c.arg(2));
         if (guestLength < 0) {
             return -Errno.EINVAL;
+        }
+        if (s.route() != null) { // the TCP names the program believes in, not the unix socket's
+            byte[] shown = peer ? s.route().peer() : s.route().local();
+            if (shown == null) {
+                return -Errno.ENOTCONN;
+            }
+            c.memory().writeBytes(c.arg(1), shown, 0, Math.min(shown.length, guestLength));
+            c.memory().writeInt(c.arg(2), shown.length);
+            return 0;
         }
         try (Memory sa = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
             len.setInt(0, SOCKADDR_MAX);

@@ -48,6 +48,7 @@ public final class SharedListener extends SocketFile {
         markListening();
         boundTo(template.localName(), template.boundHostPath());
         options.replaceWith(template.options);
+        route = template.route;
     }
 
     // ---- the listener as this VM sees it ----
@@ -149,7 +150,7 @@ public final class SharedListener extends SocketFile {
         pendingFd = (int) n;
         pendingPeer = peer.getByteArray(0, Math.min(peerLength.getInt(0), 128));
         overlay.applyTo(pendingFd); // accepted sockets inherit the listener's options
-        waiter.connections().accepted();
+        waiter.connections().acceptedFrom(pendingPeer);
         return true;
     }
 

@@ -28,6 +28,9 @@ public class SocketFile extends StreamFile {
     static final int SO_SNDTIMEO_OLD = 21;
     static final int SO_RCVTIMEO_NEW = 66;
     static final int SO_SNDTIMEO_NEW = 67;
+    private static final int SO_PROTOCOL = 38;
+    private static final int SO_DOMAIN = 39;
+    private static final int IPPROTO_TCP = 6;
     private static final int SOCK_NONBLOCK = 04000;
     private static final int SOCK_CLOEXEC = 02000000;
 
@@ -48,6 +51,8 @@ public class SocketFile extends StreamFile {
     private String boundHostPath;
     private final UnixPair pair;
     private final int pairSide;
+    /** Set when this socket holds the route address, or is a connection accepted on it. */
+    RouteSocket.Binding route;
 
     SocketFile(int fd, boolean owner, int statusFlags, int domain, int type, int protocol, ConnectionTracker tracker,
             UnixPair pair, int pairSide) {
@@ -76,6 +81,9 @@ public class SocketFile extends StreamFile {
         SocketFile s = new SocketFile(fd, true, statusFlags, listener.domain, listener.type, listener.protocol,
                 tracker, null, -1);
         s.localName = listener.localName;
+        if (listener.route != null) {
+            s.route = listener.route.accepted();
+        }
         return s;
     }
 
@@ -125,6 +133,17 @@ public class SocketFile extends StreamFile {
         return boundHostPath;
     }
 
+    // ---- the route address (see RouteSocket) ----
+
+    /** This socket's part in the route address, or null for an ordinary socket. */
+    RouteSocket.Binding route() {
+        return route;
+    }
+
+    void routeTo(RouteSocket.Binding binding) {
+        this.route = binding;
+    }
+
     // ---- operations a shared socket answers differently ----
 
     long bind(byte[] address) {
@@ -152,6 +171,10 @@ public class SocketFile extends StreamFile {
      * for the time limits of blocking calls.
      */
     long setOption(int level, int name, byte[] value) {
+        if (route != null && level != SOL_SOCKET) {
+            remember(level, name, value); // a unix socket has no TCP or IP options: the program's own view
+            return 0;
+        }
         long rc;
         try (Memory host = new Memory(Math.max(1, value.length))) {
             host.write(0, value, 0, value.length);
@@ -190,8 +213,32 @@ public class SocketFile extends StreamFile {
 
     /** getsockopt into host buffers {@code value} (of {@code length.getInt(0)} bytes) and {@code length}. */
     long getOption(int level, int name, Memory value, Memory length) {
+        if (route != null && (level != SOL_SOCKET || name == SO_PROTOCOL || name == SO_DOMAIN)) {
+            return routeOption(level, name, value, length);
+        }
         return HostFile.call(() -> LibC.syscall(SyscallNumbers.GETSOCKOPT, fd, level, name, Pointer.nativeValue(value),
                 Pointer.nativeValue(length), 0));
+    }
+
+    /**
+     * An option of a route socket as the program's TCP socket would answer it: its family and
+     * protocol, and the TCP and IP options as it set them (0 for those it never set).
+     */
+    private long routeOption(int level, int name, Memory value, Memory length) {
+        byte[] set = options.valueOf(level, name);
+        if (level == SOL_SOCKET) {
+            set = intBytes(name == SO_DOMAIN ? domain : IPPROTO_TCP);
+        } else if (set == null) {
+            set = intBytes(0);
+        }
+        int n = Math.min(set.length, length.getInt(0));
+        value.write(0, set, 0, n);
+        length.setInt(0, n);
+        return 0;
+    }
+
+    private static byte[] intBytes(int v) {
+        return new byte[] {(byte) v, (byte) (v >> 8), (byte) (v >> 16), (byte) (v >> 24)};
     }
 
     @Override
@@ -264,6 +311,9 @@ public class SocketFile extends StreamFile {
     @Override
     protected void closeHost() {
         super.closeHost();
+        if (route != null && route.peer() == null) {
+            route.route().released(this);
+        }
         if (tracker != null) {
             tracker.closed();
         }

@@ -45,7 +45,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * the files passed as implicitly readable (the loader and libraries of a dynamic program),
  * {@code /dev/urandom} and {@code /dev/random}, reading and writing {@code /dev/null} and
  * {@code /dev/zero}. Trees never reach into {@code /proc}, {@code /sys} or {@code /dev} unless
- * they are inside them (see {@link Grant}). {@code --allow-all} grants everything.
+ * they are inside them (see {@link Grant}). {@code --allow-all} grants everything but the engine's
+ * own private directories (the route socket's), which no grant reaches.
  *
  * <p><b>Errors.</b> A path outside the readable set, or a symlink walk that leaves it, is
  * {@code ENOENT} for both accesses, so the guest cannot tell a forbidden file from a missing
@@ -78,6 +79,8 @@ public final class FileSystemPolicy implements AutoCloseable {
     private final Scope programScope;
     /** {@code O_PATH} descriptor of the host's {@code /}: where every walk starts. */
     private final int rootFd;
+    /** The engine's own directories, as configured and as real paths: never the guest's, whatever it may. */
+    private final List<Path> hidden;
 
     /** What one lookup may use: global grants, plus those of the volume it went through. */
     private record Scope(GrantSet read, GrantSet write) {
@@ -99,6 +102,26 @@ public final class FileSystemPolicy implements AutoCloseable {
      * @throws IllegalArgumentException if the program does not exist
      */
     public FileSystemPolicy(KvmServerOptions options, Path programHostPath, Set<Path> implicitlyReadable) {
+        this(options, programHostPath, implicitlyReadable, List.of());
+    }
+
+    /**
+     * As {@link #FileSystemPolicy(KvmServerOptions, Path, Set)}, with directories of the engine's
+     * own that the guest may never reach, not even with {@code --allow-all}: lookups in them, or
+     * walks through them, are {@code ENOENT}.
+     */
+    public FileSystemPolicy(KvmServerOptions options, Path programHostPath, Set<Path> implicitlyReadable,
+            List<Path> hiddenDirectories) {
+        List<Path> hide = new ArrayList<>();
+        for (Path directory : hiddenDirectories) {
+            Path absolute = directory.toAbsolutePath().normalize();
+            hide.add(absolute);
+            Path real = GrantSet.realPath(absolute);
+            if (real != null && !real.equals(absolute)) {
+                hide.add(real);
+            }
+        }
+        hidden = List.copyOf(hide);
         Path program = programHostPath.toAbsolutePath().normalize();
         Path real = GrantSet.realPath(program);
         if (real == null) {
@@ -141,13 +164,13 @@ public final class FileSystemPolicy implements AutoCloseable {
 
     /** True if the guest may read this real host path (any grant, any volume). */
     public boolean mayRead(Path hostRealPath) {
-        return global.read().covers(hostRealPath)
+        return !isHidden(hostRealPath) && global.read().covers(hostRealPath)
                 || volumes.stream().anyMatch(v -> v.scope().read().covers(hostRealPath));
     }
 
     /** True if the guest may write this real host path (any grant, any volume). */
     public boolean mayWrite(Path hostRealPath) {
-        return global.write().covers(hostRealPath)
+        return !isHidden(hostRealPath) && global.write().covers(hostRealPath)
                 || volumes.stream().anyMatch(v -> v.scope().write().covers(hostRealPath));
     }
 
@@ -180,7 +203,7 @@ public final class FileSystemPolicy implements AutoCloseable {
                 break;
             }
         }
-        int lexical = deniedErrno(scope, host, access);
+        int lexical = isHidden(host) ? Errno.ENOENT : deniedErrno(scope, host, access);
         if (lexical != 0) {
             return Resolution.refused(lexical);
         }
@@ -188,7 +211,8 @@ public final class FileSystemPolicy implements AutoCloseable {
     }
 
     private Resolution walk(Scope scope, Path host, String guest, Access access, boolean followLast) {
-        HostWalk.Result walked = HostWalk.walk(rootFd, host, followLast, scope.read()::traversable, null);
+        HostWalk.Result walked = HostWalk.walk(rootFd, host, followLast,
+                p -> !isHidden(p) && scope.read().traversable(p), null);
         if (walked.errno() == HostWalk.OUTSIDE) {
             return Resolution.refused(Errno.ENOENT);
         }
@@ -200,7 +224,7 @@ public final class FileSystemPolicy implements AutoCloseable {
             found.close();
             return Resolution.failed(Errno.ENOENT);
         }
-        int real = deniedErrno(scope, walked.path(), access);
+        int real = isHidden(walked.path()) ? Errno.ENOENT : deniedErrno(scope, walked.path(), access);
         if (real != 0) {
             found.close();
             return Resolution.refused(real);
@@ -249,6 +273,15 @@ public final class FileSystemPolicy implements AutoCloseable {
             return Resolution.refused(Errno.EACCES);
         }
         return walk(programScope, programRealPath, guest, access, true);
+    }
+
+    private boolean isHidden(Path host) {
+        for (Path directory : hidden) {
+            if (host.startsWith(directory)) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static int deniedErrno(Scope scope, Path host, Access access) {

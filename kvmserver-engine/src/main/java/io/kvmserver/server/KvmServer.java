@@ -9,6 +9,7 @@ import io.kvmserver.host.LibC;
 import io.kvmserver.linux.FileDescription;
 import io.kvmserver.linux.Scheduler;
 import io.kvmserver.linux.GuestConsole;
+import io.kvmserver.linux.RouteSocket;
 import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.vm.GuestVm;
 import io.kvmserver.vm.RunResult;
@@ -53,11 +54,13 @@ public final class KvmServer implements AutoCloseable {
     private final ScheduledExecutorService timers;
     private final InetSocketAddress listenAddress;
     private final long templateResidentBytes;
+    private final Route route;
     private volatile boolean closed;
 
     private KvmServer(KvmServerOptions options, Kvm kvm, GuestVm template, VmSnapshot snapshot,
             List<RequestWorker> workers, ServerStats stats, ScheduledExecutorService timers,
-            InetSocketAddress listenAddress, long templateResidentBytes) {
+            InetSocketAddress listenAddress, long templateResidentBytes, Route route) {
+        this.route = route;
         this.options = options;
         this.kvm = kvm;
         this.template = template;
@@ -93,6 +96,12 @@ public final class KvmServer implements AutoCloseable {
                 throw new KvmServerException(describeBootFailure(options, result, template), result,
                         program.kernel().denials());
             }
+            RouteSocket routeSocket = program.kernel().route();
+            if (routeSocket != null && !routeSocket.isListening()) {
+                throw new KvmServerException("program " + options.program() + " waits for connections, but not on "
+                        + options.nameOf(Option.ROUTE_ADDRESS) + " " + routeSocket.address() + ": set it to the"
+                        + " address the program listens on", result, program.kernel().denials());
+            }
             FileDescription listener = template.syscallContext().listener();
             InetSocketAddress address = listener == null ? null : localAddress(listener.hostFd());
             VmSnapshot snapshot = template.freeze(kvm);
@@ -100,17 +109,20 @@ public final class KvmServer implements AutoCloseable {
             long templateBytes = template.process().memory().accessibleBytes();
             ServerStats stats = new ServerStats();
             int threads = options.effectiveThreads();
+            Route route = routeSocket == null ? null : new Route(routeSocket, threads);
             for (int i = 0; i < threads; i++) {
                 int number = i;
                 workers.add(new RequestWorker(i, () -> GuestVm.fork(kvm, snapshot, options.maxRequestMemory(), number),
-                        options, stats, timers));
+                        options, stats, timers, route));
             }
             workers.forEach(RequestWorker::start);
-            log.info("kvmserver: {} is serving on {} with {} request VM{} ({})", options.program(),
-                    address == null ? "its listening socket" : address, threads, threads == 1 ? "" : "s",
+            log.info("kvmserver: {} is serving {} with {} request VM{} ({})", options.program(),
+                    route != null ? route.address() + " privately, on unix socket " + route.socket()
+                            : address == null ? "its listening socket" : "on " + address,
+                    threads, threads == 1 ? "" : "s",
                     options.ephemeral() ? "ephemeral: reset after every connection" : "not ephemeral");
             return new KvmServer(options, kvm, template, snapshot, List.copyOf(workers), stats, timers, address,
-                    templateBytes);
+                    templateBytes, route);
         } catch (RuntimeException e) {
             timers.shutdownNow();
             workers.forEach(RequestWorker::close);
@@ -192,9 +204,17 @@ public final class KvmServer implements AutoCloseable {
         return stats;
     }
 
-    /** The address the program listens on (null for a unix socket). */
+    /** The address the program listens on (null for a unix socket, and for a route address served privately). */
     public InetSocketAddress listenAddress() {
         return listenAddress;
+    }
+
+    /**
+     * The private way into the request VMs when the program's listener is the route address
+     * ({@code route-address}), for an application that routes requests to it; null otherwise.
+     */
+    public Route route() {
+        return route;
     }
 
     /** Bytes the template's program has mapped accessible (not reservations): the image every request VM shares. */
@@ -328,6 +348,9 @@ public final class KvmServer implements AutoCloseable {
         }
         closed = true;
         workers.forEach(RequestWorker::stop);
+        if (route != null) {
+            route.stopAdmitting(); // routed requests in flight finish; none waits for a VM any more
+        }
         long deadline = System.nanoTime() + grace.toNanos();
         try {
             for (RequestWorker w : workers) {
@@ -342,6 +365,9 @@ public final class KvmServer implements AutoCloseable {
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        }
+        if (route != null) {
+            route.close();
         }
         // No timer may run any more before VMs are unmapped: a late limit check would read a
         // dirty ring that is gone.

@@ -12,6 +12,7 @@ import io.kvmserver.linux.FdTable;
 import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.linux.HostFile;
 import io.kvmserver.linux.Kernel;
+import io.kvmserver.linux.RouteSocket;
 import io.kvmserver.host.OpenFlags;
 import io.kvmserver.linux.SyscallTable;
 import io.kvmserver.sandbox.EnvironmentPolicy;
@@ -67,12 +68,15 @@ public final class Program implements AutoCloseable {
                         + " is not a position-independent, self-contained loader");
             }
         }
-        FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable));
+        RouteSocket route = options.routeAddress().isEmpty() ? null : RouteSocket.create(options.routeAddress());
+        FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable),
+                route == null ? List.of() : List.of(route.directory()));
         List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
         // -Dkvmserver.trace=true is the trace's older spelling, kept as an alias of the option.
         boolean trace = options.trace() || Boolean.getBoolean("kvmserver.trace");
-        Kernel kernel = new Kernel(SyscallTable.standard(), policy, new NetworkPolicy(options), console,
-                path.toString(), env, new Denials(options.naming(), options.verbose()), trace);
+        NetworkPolicy network = new NetworkPolicy(options);
+        Kernel kernel = new Kernel(SyscallTable.standard(), policy, network, console, path.toString(), env,
+                new Denials(options.naming(), options.verbose()), trace, route);
         List<String> argv = new ArrayList<>();
         argv.add(options.program());
         argv.addAll(options.args());

@@ -5,6 +5,8 @@ import io.kvmserver.config.Option;
 import io.kvmserver.linux.ConnectionTracker;
 import io.kvmserver.vm.GuestVm;
 import io.kvmserver.vm.RunResult;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
@@ -57,9 +59,21 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     private boolean watchSuppressed;
     private ScheduledFuture<?> deadline;
     private ScheduledFuture<?> memoryCheck;
+    /** The server's route, or null: connections accepted from it report how their request went. */
+    private final Route route;
+    private final List<Route.Connection> routed = new ArrayList<>(1);
+    private long exitsAtAccept;
+    private long lastRequestNanos;
+    private long lastRequestExits;
 
     RequestWorker(int id, Supplier<GuestVm> vmFactory, KvmServerOptions options, ServerStats stats,
             ScheduledExecutorService timers) {
+        this(id, vmFactory, options, stats, timers, null);
+    }
+
+    RequestWorker(int id, Supplier<GuestVm> vmFactory, KvmServerOptions options, ServerStats stats,
+            ScheduledExecutorService timers, Route route) {
+        this.route = route;
         this.id = id;
         this.vmFactory = vmFactory;
         this.options = options;
@@ -126,9 +140,19 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     }
 
     @Override
+    public void acceptedFrom(byte[] peer) {
+        Route.Connection connection = route == null ? null : route.accepted(id, peer);
+        if (connection != null) {
+            routed.add(connection);
+        }
+        accepted();
+    }
+
+    @Override
     public void accepted() {
         taken = true;
         if (openConnections++ == 0) {
+            exitsAtAccept = vm.exits();
             requestStart = System.nanoTime(); // before busy: readers of busy then see this start
             busy = true;
             GuestVm current = vm;
@@ -182,6 +206,7 @@ final class RequestWorker implements Runnable, ConnectionTracker {
                 finished = true;
             } else {
                 endRequest(ServerStats.Outcome.OK, null);
+                reportRouted(ServerStats.Outcome.OK, null, 0);
                 if (stopping) {
                     // stop() saw the VM busy and left it to finish: it just has.
                     vm.interrupt(RunResult.Kind.STOPPED, "server shutting down");
@@ -216,12 +241,26 @@ final class RequestWorker implements Runnable, ConnectionTracker {
 
     private void endRequest(ServerStats.Outcome outcome, String failure) {
         cancelTimers();
+        lastRequestNanos = busy ? System.nanoTime() - requestStart : 0;
+        lastRequestExits = vm.exits() - exitsAtAccept;
         if (busy) {
-            stats.request(outcome, System.nanoTime() - requestStart, failure);
+            stats.request(outcome, lastRequestNanos, failure);
         } else if (failure != null) {
             stats.request(outcome, 0, failure);
         }
         busy = false;
+    }
+
+    /** Tells the routed connections of the request that just ended how it went; the VM is free again. */
+    private void reportRouted(ServerStats.Outcome outcome, String failure, long resetPages) {
+        if (routed.isEmpty()) {
+            return;
+        }
+        RequestReport report = new RequestReport(id, outcome, failure, lastRequestNanos, lastRequestExits, resetPages);
+        for (Route.Connection connection : routed) {
+            route.finished(connection, report);
+        }
+        routed.clear();
     }
 
     // ---- the loop ----
@@ -259,19 +298,24 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         if (outcome != ServerStats.Outcome.OK) {
             log.warn("request VM {}: {} ({}); resetting the VM", id, outcome.name().toLowerCase(), detail);
         }
-        endRequest(outcome, outcome == ServerStats.Outcome.OK ? null : detail);
+        String failure = outcome == ServerStats.Outcome.OK ? null : detail;
+        endRequest(outcome, failure);
         stats.exits(vm.exits() - exitsBefore);
         if (stopping) {
+            reportRouted(outcome, failure, 0);
             return;
         }
-        reset();
+        long pages = reset();
+        reportRouted(outcome, failure, pages);
     }
 
-    private void reset() {
+    /** Resets the VM to the template; returns the pages restored. */
+    private long reset() {
         resetting = true;
         try {
             GuestVm.ResetStats r = vm.reset(options.ephemeralKeepWorkingMemory(), options.limitRequestMemory());
             stats.reset(r.pages(), r.nanos());
+            return r.pages();
         } finally {
             resetting = false;
             clearRequestState();
@@ -299,6 +343,7 @@ final class RequestWorker implements Runnable, ConnectionTracker {
             busy = false;
         }
         replaceVm();
+        reportRouted(ServerStats.Outcome.CRASH, "engine failure: " + failure, 0);
     }
 
     private void replaceVm() {

@@ -2,6 +2,7 @@ package io.kvmserver.server;
 
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.linux.FileDescription;
+import io.kvmserver.linux.RouteSocket;
 import io.kvmserver.vm.GuestVm;
 import java.io.IOException;
 import java.io.InputStream;
@@ -9,6 +10,9 @@ import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -26,30 +30,41 @@ final class Warmup {
     private Warmup() {
     }
 
+    /** One warmup request: sent, and its answer read to the end. */
+    private static void send(OutputStream out, InputStream in, KvmServerOptions options) throws IOException {
+        out.write(("GET " + options.warmupPath() + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        in.transferTo(OutputStream.nullOutputStream());
+    }
+
     static void run(GuestVm template, KvmServerOptions options) {
         try {
             FileDescription listener;
             while ((listener = template.syscallContext().listener()) == null) {
                 Thread.sleep(5);
             }
+            RouteSocket route = template.syscallContext().kernel().route();
             InetSocketAddress address = KvmServer.localAddress(listener.hostFd());
-            if (address == null) {
+            if (route != null && route.isListening()) {
+                for (int i = 0; i < options.warmup(); i++) {
+                    try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(route.socket()))) {
+                        send(Channels.newOutputStream(channel), Channels.newInputStream(channel), options);
+                    }
+                }
+                log.info("kvmserver: sent {} warmup request(s) to {} through its route socket", options.warmup(),
+                        route.address());
+            } else if (address == null) {
                 log.warn("warmup skipped: the program listens on a unix socket");
             } else {
                 if (address.getAddress().isAnyLocalAddress()) {
                     address = new InetSocketAddress(InetAddress.getLoopbackAddress(), address.getPort());
                 }
-                byte[] request = ("GET " + options.warmupPath() + " HTTP/1.1\r\nHost: localhost\r\n"
-                        + "Connection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII);
                 for (int i = 0; i < options.warmup(); i++) {
                     try (Socket s = new Socket()) {
                         s.connect(address, 5_000);
                         s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, options.maxRequestTime().toMillis()));
-                        OutputStream out = s.getOutputStream();
-                        out.write(request);
-                        out.flush();
-                        InputStream in = s.getInputStream();
-                        in.transferTo(OutputStream.nullOutputStream());
+                        send(s.getOutputStream(), s.getInputStream(), options);
                     }
                 }
                 log.info("kvmserver: sent {} warmup request(s) to {}", options.warmup(), address);

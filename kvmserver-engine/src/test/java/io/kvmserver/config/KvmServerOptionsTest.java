@@ -104,6 +104,11 @@ class KvmServerOptionsTest {
                 bad(b -> b.allowListen(List.of("host:http")), "--allow-listen: 'host:http': port 'http'"),
                 bad(b -> b.allowListen(List.of("not-an-address")), "--allow-listen: 'not-an-address' names a host; a"
                         + " listen rule names a local address"),
+                bad(b -> b.routeAddress("example.com:8000"), "--route-address: 'example.com:8000' must be the local"
+                        + " address and port the program listens on"),
+                bad(b -> b.routeAddress("127.0.0.1"),
+                        "--route-address: '127.0.0.1' must be the local address and port"),
+                bad(b -> b.routeAddress("127.0.0.1:x"), "--route-address: '127.0.0.1:x': port 'x'"),
                 bad(b -> b.allowConnect(List.of("exa mple.com:80")), "--allow-connect: 'exa mple.com:80': 'exa mple.com'"
                         + " is neither an address nor a host name"),
                 bad(b -> b.volumes(List.of(new Volume("/a", "/g", false), new Volume("/b", "/g/", true))),
@@ -146,6 +151,13 @@ class KvmServerOptionsTest {
     }
 
     @Test
+    void aRouteAddressIsALocalAddressAndPortAndNotAPermission() {
+        assertThat(valid().routeAddress("localhost:8000").build().routeAddress()).isEqualTo("localhost:8000");
+        assertThat(valid().routeAddress("*:8000").allowAll(true).build().routeAddress()).isEqualTo("*:8000");
+        assertThat(valid().build().routeAddress()).isEmpty();
+    }
+
+    @Test
     void acceptsTheBoundaries() {
         KvmServerOptions o = valid().threads(0).limitRequestMemory(0).maxMainMemory(MIB).maxAddressSpace(MIB)
                 .maxRequestMemory(MIB).maxBootTime(Duration.ofNanos(1)).allowAll(true).build();
@@ -164,7 +176,8 @@ class KvmServerOptionsTest {
     void describeWritesEveryKeyAsToml() {
         KvmServerOptions o = valid().args(List.of("-c", "print(\"hi\")")).env(List.of("A=1")).threads(2)
                 .ephemeral(true).allowRead(List.of("/usr", "/etc/ssl")).allowEnv(List.of("API_*"))
-                .allowListen(List.of("[::1]:8000")).volumes(List.of(new Volume("/srv/data", "/data", true)))
+                .allowListen(List.of("[::1]:8000")).routeAddress("127.0.0.1:9000")
+                .volumes(List.of(new Volume("/srv/data", "/data", true)))
                 .maxBootTime(Duration.ofMillis(2500)).maxRequestTime(Duration.ofSeconds(8))
                 .maxMainMemory(1024 * MIB).ephemeralKeepWorkingMemory(false).printConfig(true).build();
 
@@ -180,12 +193,13 @@ class KvmServerOptionsTest {
                 "allow-read = [\"/usr\", \"/etc/ssl\"]\n",
                 "allow-env = [\"API_*\"]\n",
                 "allow-listen = [\"[::1]:8000\"]\n",
+                "route-address = \"127.0.0.1:9000\"\n",
                 "volume = [\"/srv/data:/data:rw\"]\n",
                 "max-boot-time = 2.5\n",
                 "max-request-time = 8\n",
                 "max-main-memory = 1024\n",
                 "no-ephemeral-keep-working-memory = true\n");
         assertThat(toml).doesNotContain("print-config");
-        assertThat(TomlSubset.parse(toml, "printed")).hasSize(25);
+        assertThat(TomlSubset.parse(toml, "printed")).hasSize(26);
     }
 }

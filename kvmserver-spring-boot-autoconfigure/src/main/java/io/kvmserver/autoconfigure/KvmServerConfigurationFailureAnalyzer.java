@@ -55,7 +55,8 @@ class KvmServerConfigurationFailureAnalyzer implements FailureAnalyzer, Ordered 
         }
         InvalidOptionException invalid = findCause(failure, InvalidOptionException.class);
         if (invalid != null) {
-            String property = invalid.option().springProperty().orElse(invalid.option().flag());
+            String property = invalid.settingName()
+                .orElseGet(() -> invalid.option().springProperty().orElse(invalid.option().flag()));
             return new FailureAnalysis("Invalid kvmserver configuration: " + invalid.getMessage() + "."
                     + origin(property).map((origin) -> "\n\n" + property + " is set in " + origin + ".").orElse(""),
                     "Change " + property + " (or the KvmServerOptionsCustomizer that sets it). Every kvmserver"
@@ -95,8 +96,23 @@ class KvmServerConfigurationFailureAnalyzer implements FailureAnalyzer, Ordered 
                 + "Correct or remove the key; the README lists every kvmserver property.", cause);
     }
 
-    /** The known property that {@code name} most likely misspells, if one is close enough. */
+    /**
+     * The known property that {@code name} most likely misspells, if one is close enough; for a
+     * named server's key, the same property of that server.
+     */
     static Optional<String> suggest(String name) {
+        String servers = PREFIX + "servers.";
+        int dot = name.indexOf('.', servers.length());
+        if (name.startsWith(servers) && dot > 0) {
+            String server = name.substring(servers.length(), dot);
+            return suggestSetting(PREFIX + name.substring(dot + 1))
+                .filter((known) -> !known.equals(PREFIX + "servers"))
+                .map((known) -> servers + server + "." + known.substring(PREFIX.length()));
+        }
+        return suggestSetting(name);
+    }
+
+    private static Optional<String> suggestSetting(String name) {
         String normalized = name.replaceAll("\\[\\d+\\]", "");
         String lastSegment = normalized.substring(normalized.lastIndexOf('.') + 1);
         List<String> known = knownProperties();

@@ -1,7 +1,7 @@
 package io.kvmserver.autoconfigure;
 
 import io.kvmserver.autoconfigure.GuestFiles.ProgramResourceNotFoundException;
-import io.kvmserver.config.OptionNaming;
+import io.kvmserver.config.Option;
 import io.kvmserver.elf.ElfException;
 import io.kvmserver.host.HostCallException;
 import io.kvmserver.kvm.KvmException;
@@ -30,13 +30,10 @@ import org.springframework.boot.diagnostics.FailureAnalysis;
  */
 class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupException> {
 
-    private static final String ALLOW_LISTEN = "kvmserver.permissions.allow-listen";
-
-    private static final String ALLOW_READ = "kvmserver.permissions.allow-read";
-
     @Override
     protected FailureAnalysis analyze(Throwable rootFailure, KvmServerStartupException cause) {
         Throwable engineFailure = cause.getCause();
+        ServerNaming naming = cause.getNaming();
         if (engineFailure instanceof KvmUnavailableException) {
             return new FailureAnalysis("kvmserver needs KVM, but " + engineFailure.getMessage(),
                     "Make /dev/kvm usable by the user running the application: add the user to the 'kvm' group"
@@ -54,17 +51,17 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
         }
         if (engineFailure instanceof HostCallException) {
             return new FailureAnalysis("The host refused kvmserver a resource it needs: " + engineFailure.getMessage(),
-                    "Each VM maps kvmserver.limits.max-address-space of host address space (memory is"
+                    "Each VM maps " + naming.nameOf(Option.MAX_ADDRESS_SPACE) + " of host address space (memory is"
                             + " allocated only as it is used): check the host's memory overcommit settings and"
-                            + " limits (ulimit -v, the container's memory limit), or lower"
-                            + " kvmserver.limits.max-address-space, kvmserver.limits.max-main-memory or"
-                            + " kvmserver.threads.", cause);
+                            + " limits (ulimit -v, the container's memory limit), or lower "
+                            + naming.nameOf(Option.MAX_ADDRESS_SPACE) + ", " + naming.nameOf(Option.MAX_MAIN_MEMORY)
+                            + " or " + naming.nameOf(Option.THREADS) + ".", cause);
         }
         if (engineFailure instanceof ElfException elf && !elf.limitsToRaise().isEmpty()) {
             return new FailureAnalysis("The kvmserver program " + cause.getProgram() + " does not fit in its guest"
                     + " memory: " + engineFailure.getMessage(), "Raise " + elf.limitsToRaise()
                         .stream()
-                        .map(OptionNaming.SPRING_BOOT::nameOf)
+                        .map(naming::nameOf)
                         .collect(Collectors.joining(" or ")) + ".", cause);
         }
         if (engineFailure instanceof ElfException || engineFailure instanceof ProgramResourceNotFoundException) {
@@ -76,8 +73,8 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
         if (engineFailure instanceof UncheckedIOException) {
             return new FailureAnalysis("kvmserver could not prepare " + cause.getProgram() + ": "
                     + engineFailure.getMessage(), "kvmserver extracts classpath: programs and arguments to the"
-                            + " temporary directory (java.io.tmpdir): make it writable and executable, or set"
-                            + " kvmserver.program to a file on disk.", cause);
+                            + " temporary directory (java.io.tmpdir): make it writable and executable, or set "
+                            + naming.nameOf(Option.PROGRAM) + " to a file on disk.", cause);
         }
         if (engineFailure instanceof IllegalArgumentException) {
             return new FailureAnalysis("kvmserver could not start " + cause.getProgram() + ": "
@@ -90,37 +87,56 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
 
     private FailureAnalysis analyzeProgram(KvmServerStartupException cause, Throwable engineFailure) {
         String program = cause.getProgram();
+        String property = cause.getNaming().nameOf(Option.PROGRAM);
         boolean missing = engineFailure instanceof ProgramResourceNotFoundException
                 || (program != null && !Files.exists(Path.of(program)));
         if (missing) {
             return new FailureAnalysis("The kvmserver program " + program + " was not found: "
                     + engineFailure.getMessage(),
-                    "Set kvmserver.program to an existing executable: an absolute path, a path relative to the"
+                    "Set " + property + " to an existing executable: an absolute path, a path relative to the"
                             + " application's working directory, or a classpath: resource.",
                     cause);
         }
         return new FailureAnalysis("The kvmserver program " + program + " cannot be run: " + engineFailure.getMessage(),
-                "kvmserver runs x86-64 Linux ELF executables. For a script, set kvmserver.program to its interpreter"
-                        + " (for example /usr/bin/python3) and pass the script in kvmserver.args.",
+                "kvmserver runs x86-64 Linux ELF executables. For a script, set " + property + " to its interpreter"
+                        + " (for example /usr/bin/python3) and pass the script in "
+                        + cause.getNaming().nameOf(Option.ARGS) + ".",
                 cause);
     }
 
     private FailureAnalysis analyzeBoot(KvmServerStartupException cause, KvmServerException failure) {
         String output = guestOutput(cause.getGuestOutput());
         RunResult.Kind kind = failure.result().kind();
+        ServerNaming naming = cause.getNaming();
+        String allowListen = naming.nameOf(Option.ALLOW_LISTEN);
+        String allowRead = naming.nameOf(Option.ALLOW_READ);
+        String routeAddress = naming.nameOf(Option.ROUTE_ADDRESS);
+        if (kind == RunResult.Kind.WAITING) {
+            // The only boot that reaches its wait for connections and still fails: not on the route address.
+            return new FailureAnalysis(failure.getMessage() + output, "Set " + routeAddress + " to the address the"
+                    + " program listens on (its arguments or configuration decide it), or let the program listen on "
+                    + routeAddress + ".", cause);
+        }
         if (kind == RunResult.Kind.TIMED_OUT) {
             return new FailureAnalysis(failure.getMessage() + output,
-                    "Raise kvmserver.limits.max-boot-time if the program needs longer to start. A server that never"
-                            + " waits for connections on a listening socket (for example one that waits for"
+                    "Raise " + naming.nameOf(Option.MAX_BOOT_TIME) + " if the program needs longer to start. A server"
+                            + " that never waits for connections on a listening socket (for example one that waits for"
                             + " something else first) cannot be served by kvmserver.",
                     cause);
         }
         List<Denials.Denial> listens = denied(failure, Denials.Kind.LISTEN);
         if (!listens.isEmpty()) {
             String address = listens.get(0).target();
+            if (!cause.getRouteAddress().isEmpty()) {
+                return new FailureAnalysis("The kvmserver program listens on " + address + ", not on its route address "
+                        + cause.getRouteAddress() + " (" + routeAddress + "): " + failure.getMessage() + output,
+                        "Set " + routeAddress + " to '" + address + "', or configure the program (through "
+                                + naming.nameOf(Option.ARGS) + ") to listen on " + cause.getRouteAddress() + ".",
+                        cause);
+            }
             return new FailureAnalysis("The kvmserver program was denied listening on " + address + ": "
                     + failure.getMessage() + output,
-                    "Add '" + address + "' to " + ALLOW_LISTEN + " (or the address the program should listen on).",
+                    "Add '" + address + "' to " + allowListen + " (or the address the program should listen on).",
                     cause);
         }
         String text = String.join("\n", cause.getGuestOutput()).toLowerCase(Locale.ROOT);
@@ -128,7 +144,8 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
             return new FailureAnalysis("The kvmserver program could not listen: its address is already in use. "
                     + failure.getMessage() + output,
                     "Stop the process that uses the address (ss -ltnp shows it), or configure the program (through"
-                            + " kvmserver.args) to listen on another port, and allow that port in " + ALLOW_LISTEN
+                            + " " + naming.nameOf(Option.ARGS) + ") to listen on another port, and allow that port in "
+                            + allowListen
                             + ".",
                     cause);
         }
@@ -136,14 +153,14 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
             return new FailureAnalysis("The kvmserver program stopped before it served, after it was denied reading"
                     + " files: " + failure.getMessage() + output,
                     "Allow the program to read what it needs: add the directories of the files listed above to "
-                            + ALLOW_READ + " (for python3, '/usr'; a dynamically linked program's own libraries are"
+                            + allowRead + " (for python3, '/usr'; a dynamically linked program's own libraries are"
                             + " readable without it).",
                     cause);
         }
         return new FailureAnalysis(failure.getMessage() + output,
                 "kvmserver serves programs that listen and wait for connections. Check the program's output above;"
-                        + " a server needs " + ALLOW_LISTEN + " for its address, and a program that reads files"
-                        + " needs " + ALLOW_READ + " for them.",
+                        + " a server needs " + allowListen + " for its address, and a program that reads files"
+                        + " needs " + allowRead + " for them.",
                 cause);
     }
 

@@ -80,7 +80,9 @@ public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, App
 
     }
 
-    private final KvmServerProperties properties;
+    private final ServerNaming naming;
+
+    private final KvmServerSettings settings;
 
     private final GuestConsole console;
 
@@ -107,7 +109,7 @@ public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, App
     private volatile boolean reportedBroken;
 
     /**
-     * Creates the lifecycle; nothing runs until {@link #start()}.
+     * Creates the lifecycle of the default server; nothing runs until {@link #start()}.
      * @param properties the configuration
      * @param console where the guest's stdout and stderr go
      * @param customizers applied to the options after the properties, in order
@@ -116,7 +118,22 @@ public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, App
      */
     public KvmServerLifecycle(KvmServerProperties properties, GuestConsole console,
             List<KvmServerOptionsCustomizer> customizers, ResourceLoader resourceLoader, Duration shutdownTimeout) {
-        this.properties = properties;
+        this(ServerNaming.DEFAULT, properties, console, customizers, resourceLoader, shutdownTimeout);
+    }
+
+    /**
+     * Creates the lifecycle of one server; nothing runs until {@link #start()}.
+     * @param naming the server's name, and how its properties are named
+     * @param settings the server's configuration
+     * @param console where the guest's stdout and stderr go
+     * @param customizers applied to the options after the properties, in order
+     * @param resourceLoader resolves {@code classpath:} programs and arguments
+     * @param shutdownTimeout how long requests in flight may take to finish on shutdown
+     */
+    public KvmServerLifecycle(ServerNaming naming, KvmServerSettings settings, GuestConsole console,
+            List<KvmServerOptionsCustomizer> customizers, ResourceLoader resourceLoader, Duration shutdownTimeout) {
+        this.naming = naming;
+        this.settings = settings;
         this.console = console;
         this.customizers = List.copyOf(customizers);
         this.resourceLoader = resourceLoader;
@@ -147,14 +164,14 @@ public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, App
             return;
         }
         GuestFiles guestFiles = new GuestFiles(this.resourceLoader);
-        String program = this.properties.getProgram();
+        String program = this.settings.getProgram();
         try {
             program = guestFiles.program(program);
-            List<String> args = this.properties.getArgs().stream().map(guestFiles::argument).toList();
+            List<String> args = this.settings.getArgs().stream().map(guestFiles::argument).toList();
             Path extracted = guestFiles.directory();
-            KvmServerOptions.Builder builder = this.properties.toOptions(program, args,
-                    (extracted != null) ? List.of(extracted.toString()) : List.of());
-            this.customizers.forEach((customizer) -> customizer.customize(builder));
+            KvmServerOptions.Builder builder = this.settings.toOptions(program, args,
+                    (extracted != null) ? List.of(extracted.toString()) : List.of(), this.naming);
+            this.customizers.forEach((customizer) -> customizer.customize(this.naming.name(), builder));
             KvmServerOptions prepared = builder.build();
             ElfFile.read(Path.of(prepared.program()));
             this.options = prepared;
@@ -163,7 +180,7 @@ public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, App
         catch (RuntimeException ex) {
             guestFiles.close();
             this.state = State.FAILED;
-            throw new KvmServerStartupException(program, List.of(), ex);
+            throw new KvmServerStartupException(this.naming, program, routeAddress(), List.of(), ex);
         }
     }
 
@@ -184,8 +201,9 @@ public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, App
             catch (RuntimeException ex) {
                 this.state = State.FAILED;
                 String program = this.options.program();
+                String routeAddress = this.options.routeAddress();
                 release();
-                throw new KvmServerStartupException(program, recorder.lines(), ex);
+                throw new KvmServerStartupException(this.naming, program, routeAddress, recorder.lines(), ex);
             }
             finally {
                 recorder.stop();
@@ -209,13 +227,13 @@ public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, App
             stopWatchdog();
             Duration grace = drainTime(this.shutdownTimeout);
             String program = running.options().program();
-            logger.info("kvmserver: stopping " + program + ", waiting up to " + grace.toMillis()
+            logger.info(logPrefix() + "stopping " + program + ", waiting up to " + grace.toMillis()
                     + " ms for requests in flight");
             running.close(grace);
             this.server = null;
             release();
             this.state = State.STOPPED;
-            logger.info("kvmserver: stopped " + program + " after " + running.stats().requests() + " request"
+            logger.info(logPrefix() + "stopped " + program + " after " + running.stats().requests() + " request"
                     + ((running.stats().requests() == 1) ? "" : "s"));
         }
     }
@@ -277,7 +295,32 @@ public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, App
 
     /** The configured program, as written in {@code kvmserver.program}. */
     public String getProgram() {
-        return this.properties.getProgram();
+        return this.settings.getProgram();
+    }
+
+    /** The server's name: {@value ServerNaming#DEFAULT_NAME}, or its key under {@code kvmserver.servers}. */
+    public String getName() {
+        return this.naming.name();
+    }
+
+    /** How the server's properties are named. */
+    public ServerNaming getNaming() {
+        return this.naming;
+    }
+
+    /** The server's configuration. */
+    public KvmServerSettings getSettings() {
+        return this.settings;
+    }
+
+    private String routeAddress() {
+        String address = this.settings.getRoute().getAddress();
+        return (address != null) ? address : "";
+    }
+
+    /** "kvmserver: " for the default server, "kvmserver render: " for a named one. */
+    private String logPrefix() {
+        return this.naming.isDefault() ? "kvmserver: " : "kvmserver " + this.naming.name() + ": ";
     }
 
     private void startWatchdog() {
@@ -309,7 +352,7 @@ public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, App
         List<KvmServer.VmState> stuck = StuckVms.of(running);
         boolean broken = !stuck.isEmpty() || running.aliveVms() == 0;
         if (broken && !this.reportedBroken) {
-            logger.error("kvmserver: " + (stuck.isEmpty() ? "no request VM is alive"
+            logger.error(logPrefix() + (stuck.isEmpty() ? "no request VM is alive"
                     : "request VM " + stuck.get(0).id() + " is stuck " + stuck.get(0).requestMillis()
                             + " ms into a request, past " + StuckVms.threshold(running).toMillis() + " ms")
                     + "; reporting the application's liveness as BROKEN");
@@ -317,7 +360,7 @@ public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, App
             this.reportedBroken = true;
         }
         else if (!broken && this.reportedBroken) {
-            logger.info("kvmserver: every request VM is serving again; liveness is CORRECT");
+            logger.info(logPrefix() + "every request VM is serving again; liveness is CORRECT");
             AvailabilityChangeEvent.publish(this.publisher, this, LivenessState.CORRECT);
             this.reportedBroken = false;
         }

@@ -4,11 +4,11 @@ import io.kvmserver.config.InvalidOptionException;
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.config.Option;
 import io.kvmserver.config.OptionNaming;
-import io.kvmserver.config.Volume;
 import java.time.Duration;
 import java.time.temporal.ChronoUnit;
-import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.springframework.boot.context.properties.ConfigurationProperties;
 import org.springframework.boot.context.properties.bind.DefaultValue;
 import org.springframework.boot.convert.DataSizeUnit;
@@ -18,231 +18,106 @@ import org.springframework.util.unit.DataSize;
 import org.springframework.util.unit.DataUnit;
 
 /**
- * Configuration of the kvmserver run by the application, under {@code kvmserver.*}. Every
- * setting of the C++ kvmserver's command line has a property here, with the same default.
+ * Configuration of the kvmservers run by the application, under {@code kvmserver.*}: the
+ * application's default server, configured right here, and any number of named servers under
+ * {@code kvmserver.servers.<name>.*}, each with the same settings ({@link KvmServerSettings}).
  *
- * <p>The settings are described once, in the engine's catalog ({@link Option}); the javadoc of
- * each property repeats the catalog's description (the configuration processor reads it from
- * here), followed by what a bare number means and by what is particular to Spring Boot, and a
- * test checks the generated metadata against the catalog.
- *
- * <p>Instances are immutable and valid: the constructor checks the whole configuration with the
- * engine's own rules ({@link KvmServerOptions}), which name settings by these properties
- * ({@link OptionNaming#SPRING_BOOT}), so that a mistake stops the application while it binds its
- * configuration, before the web server starts. Unknown {@code kvmserver.*} keys are refused,
- * like unknown flags and file keys.
+ * <p>Instances are immutable and valid: the constructor checks every server with the engine's own
+ * rules ({@link KvmServerOptions}), which name settings by these properties
+ * ({@link OptionNaming#SPRING_BOOT}, {@link ServerNaming} for a named server), so that a mistake
+ * stops the application while it binds its configuration, before the web server starts. Unknown
+ * {@code kvmserver.*} keys are refused, like unknown flags and file keys.
  */
 @ConfigurationProperties(prefix = "kvmserver", ignoreUnknownFields = false)
-public final class KvmServerProperties {
+public final class KvmServerProperties extends KvmServerSettings {
 
     /**
      * The properties that exist only in Spring Boot: every other {@code kvmserver.*} property
      * is the Spring name of a setting of the catalog.
      */
     public static final List<String> SPRING_ONLY = List.of("kvmserver.enabled", "kvmserver.output.stdout-level",
-            "kvmserver.output.stderr-level");
+            "kvmserver.output.stderr-level", "kvmserver.route.paths", "kvmserver.route.max-wait",
+            "kvmserver.servers");
 
     /**
-     * Whether to run the kvmserver. The server runs when this is true, or unset while
-     * 'kvmserver.program' is set.
+     * Further servers, by name (lower-case letters, digits and hyphens), each with the same
+     * settings as the default server: 'kvmserver.servers.render.program' and so on.
      */
-    private final boolean enabled;
-
-    /**
-     * The x86-64 Linux executable to run. An absolute path, a path relative to the application's
-     * working directory, or a 'classpath:' resource (extracted to a private temporary directory
-     * that the guest may read, deleted on stop).
-     */
-    private final String program;
-
-    /**
-     * Arguments of the program, without argv[0]. An argument 'classpath:...' is replaced by the
-     * path of the extracted resource.
-     */
-    private final List<String> args;
-
-    /** The guest's working directory (absolute). Defaults to the application's working directory. */
-    private final String cwd;
-
-    /** Environment variables of the guest, as NAME=VALUE; they win over passed host variables. */
-    private final List<String> env;
-
-    /** Number of request VMs, each serving one connection at a time; 0 for one per CPU. */
-    private final int threads;
-
-    /** Whether to reset a request VM to the frozen template after every connection. */
-    private final boolean ephemeral;
-
-    /**
-     * Whether a reset keeps the pages a request dirtied private to the VM, so that the next
-     * request does not fault on them again.
-     */
-    private final boolean ephemeralKeepWorkingMemory;
-
-    /** Whether to log more about the server, including every permission denial. */
-    private final boolean verbose;
-
-    /**
-     * Whether to log every system call of the program (its VM, thread, arguments, result and any
-     * permission denial) at INFO, to find out why a program fails. Slow. The logger is
-     * 'io.kvmserver.trace'.
-     */
-    private final boolean trace;
-
-    /** Requests sent to the program before its template is frozen. */
-    private final Warmup warmup;
-
-    /** What the guest may read, write, see and connect to. */
-    private final Permissions permissions;
-
-    /** Time and memory limits. */
-    private final Limits limits;
-
-    /** How the program's output is logged. */
-    private final Output output;
+    private final Map<String, Server> servers;
 
     public KvmServerProperties(@DefaultValue("true") boolean enabled, String program, @DefaultValue List<String> args,
             String cwd, @DefaultValue List<String> env, @DefaultValue("1") int threads,
             @DefaultValue("false") boolean ephemeral, @DefaultValue("true") boolean ephemeralKeepWorkingMemory,
-            @DefaultValue("false") boolean verbose, @DefaultValue("false") boolean trace, @DefaultValue Warmup warmup,
-            @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output) {
-        this.enabled = enabled;
-        this.program = program;
-        this.args = List.copyOf(args);
-        this.cwd = cwd;
-        this.env = List.copyOf(env);
-        this.threads = threads;
-        this.ephemeral = ephemeral;
-        this.ephemeralKeepWorkingMemory = ephemeralKeepWorkingMemory;
-        this.verbose = verbose;
-        this.trace = trace;
-        this.warmup = warmup;
-        this.permissions = permissions;
-        this.limits = limits;
-        this.output = output;
-        if (enabled) {
-            toOptions(program, args, List.of()).build();
+            @DefaultValue("false") boolean verbose, @DefaultValue("false") boolean trace,
+            @DefaultValue Warmup warmup, @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output,
+            @DefaultValue Route route, @DefaultValue Map<String, Server> servers) {
+        super(enabled, program, args, cwd, env, threads, ephemeral, ephemeralKeepWorkingMemory, verbose, trace,
+                warmup, permissions, limits, output, route);
+        this.servers = new LinkedHashMap<>(servers);
+        if (hasDefaultServer()) {
+            validate(ServerNaming.DEFAULT);
         }
-    }
-
-    public boolean isEnabled() {
-        return this.enabled;
-    }
-
-    public String getProgram() {
-        return this.program;
-    }
-
-    public List<String> getArgs() {
-        return this.args;
-    }
-
-    public String getCwd() {
-        return this.cwd;
-    }
-
-    public List<String> getEnv() {
-        return this.env;
-    }
-
-    public int getThreads() {
-        return this.threads;
-    }
-
-    public boolean isEphemeral() {
-        return this.ephemeral;
-    }
-
-    public boolean isEphemeralKeepWorkingMemory() {
-        return this.ephemeralKeepWorkingMemory;
-    }
-
-    public boolean isVerbose() {
-        return this.verbose;
-    }
-
-    public boolean isTrace() {
-        return this.trace;
-    }
-
-    public Warmup getWarmup() {
-        return this.warmup;
-    }
-
-    public Permissions getPermissions() {
-        return this.permissions;
-    }
-
-    public Limits getLimits() {
-        return this.limits;
-    }
-
-    public Output getOutput() {
-        return this.output;
+        this.servers.forEach((name, server) -> {
+            if (!ServerNaming.isValidName(name) || (name.equals(ServerNaming.DEFAULT_NAME) && hasDefaultServer())) {
+                throw new InvalidOptionException(Option.PROGRAM, "kvmserver.servers." + name,
+                        "kvmserver.servers." + name + ": '" + name + "' cannot name a server: use lower-case letters,"
+                                + " digits and inner hyphens"
+                                + (name.equals(ServerNaming.DEFAULT_NAME) ? ", and not 'default', which is the name of"
+                                        + " the server configured at kvmserver.*" : ""),
+                        null);
+            }
+            if (enabled && server.isEnabled()) {
+                server.validate(ServerNaming.of(name));
+            }
+        });
     }
 
     /**
-     * The engine configuration these properties describe, not yet validated: customizers may
-     * still change it, and {@link KvmServerOptions.Builder#build()} then reports a problem with
-     * the property's name.
-     * @param program the program's host path (this configuration's program, resolved)
-     * @param args the program's arguments (resources resolved)
-     * @param extraReadable host paths the guest must be able to read in addition to
-     * {@code allow-read}: the extracted classpath resources
-     * @return the engine's options, named in Spring Boot's terms, before customizers
-     * @throws InvalidOptionException for a volume that is not valid
+     * Whether the settings at {@code kvmserver.*} configure a server: the program is set, or no
+     * named server is (then a missing program is the mistake to report).
      */
-    public KvmServerOptions.Builder toOptions(String program, List<String> args, List<String> extraReadable) {
-        List<String> allowRead = new ArrayList<>(this.permissions.allowRead);
-        if (!this.permissions.allowAll) {
-            allowRead.addAll(extraReadable);
-        }
-        KvmServerOptions.Builder builder = KvmServerOptions.builder()
-            .naming(OptionNaming.SPRING_BOOT)
-            .program((program != null) ? program : "")
-            .args(args)
-            .env(this.env)
-            .threads(this.threads)
-            .ephemeral(this.ephemeral)
-            .ephemeralKeepWorkingMemory(this.ephemeralKeepWorkingMemory)
-            .verbose(this.verbose)
-            .trace(this.trace)
-            .warmup(this.warmup.count)
-            .warmupPath(this.warmup.path)
-            .allowAll(this.permissions.allowAll)
-            .allowRead(allowRead)
-            .allowWrite(this.permissions.allowWrite)
-            .allowEnv(this.permissions.allowEnv)
-            .allowNet(this.permissions.allowNet)
-            .allowConnect(this.permissions.allowConnect)
-            .allowListen(this.permissions.allowListen)
-            .volumes(volumes(this.permissions.volumes))
-            .maxBootTime(this.limits.maxBootTime)
-            .maxRequestTime(this.limits.maxRequestTime)
-            .maxMainMemory(this.limits.maxMainMemory.toBytes())
-            .maxAddressSpace(this.limits.maxAddressSpace.toBytes())
-            .maxRequestMemory(this.limits.maxRequestMemory.toBytes())
-            .limitRequestMemory(this.limits.limitRequestMemory.toBytes());
-        if (this.cwd != null) {
-            builder.cwd(this.cwd);
-        }
-        return builder;
+    public boolean hasDefaultServer() {
+        return isEnabled() && (getProgram() != null || this.servers.isEmpty());
     }
 
-    private static List<Volume> volumes(List<VolumeProperties> volumes) {
-        List<Volume> result = new ArrayList<>();
-        for (int i = 0; i < volumes.size(); i++) {
-            VolumeProperties volume = volumes.get(i);
-            try {
-                result.add(new Volume(volume.host, volume.guest, volume.mode.writable));
-            }
-            catch (IllegalArgumentException | NullPointerException ex) {
-                throw new InvalidOptionException(Option.VOLUME,
-                        OptionNaming.SPRING_BOOT.nameOf(Option.VOLUME) + "[" + i + "]: "
-                                + ((ex.getMessage() != null) ? ex.getMessage() : "host and guest must both be set"));
-            }
+    public Map<String, Server> getServers() {
+        return this.servers;
+    }
+
+    /**
+     * The servers to run, by name, in configuration order: the default server first (named
+     * {@value ServerNaming#DEFAULT_NAME}), then every enabled named server; none when
+     * {@code kvmserver.enabled} is false.
+     */
+    public Map<String, KvmServerSettings> enabledServers() {
+        Map<String, KvmServerSettings> enabled = new LinkedHashMap<>();
+        if (!isEnabled()) {
+            return enabled;
         }
-        return result;
+        if (hasDefaultServer()) {
+            enabled.put(ServerNaming.DEFAULT_NAME, this);
+        }
+        this.servers.forEach((name, server) -> {
+            if (server.isEnabled()) {
+                enabled.put(name, server);
+            }
+        });
+        return enabled;
+    }
+
+    /** A named server's settings: the same as the default server's, under {@code kvmserver.servers.<name>}. */
+    public static final class Server extends KvmServerSettings {
+
+        public Server(@DefaultValue("true") boolean enabled, String program, @DefaultValue List<String> args,
+                String cwd, @DefaultValue List<String> env, @DefaultValue("1") int threads,
+                @DefaultValue("false") boolean ephemeral, @DefaultValue("true") boolean ephemeralKeepWorkingMemory,
+                @DefaultValue("false") boolean verbose, @DefaultValue("false") boolean trace,
+                @DefaultValue Warmup warmup, @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output,
+                @DefaultValue Route route) {
+            super(enabled, program, args, cwd, env, threads, ephemeral, ephemeralKeepWorkingMemory, verbose, trace,
+                    warmup, permissions, limits, output, route);
+        }
+
     }
 
     /** Warmup requests, sent once the program listens and before the template is frozen. */
@@ -523,6 +398,55 @@ public final class KvmServerProperties {
 
         public LogLevel getStderrLevel() {
             return this.stderrLevel;
+        }
+
+    }
+
+
+    /**
+     * Requests of the application that the program serves: they are forwarded, through the
+     * application's filters (security, tracing, error handling), to a request VM of the program,
+     * which listens privately on the route address (no TCP port, no listen permission).
+     */
+    public static final class Route {
+
+        /**
+         * Path patterns of the requests forwarded to the program, such as '/render/**' (Spring's
+         * path pattern syntax); the path is forwarded as it is. Needs 'route.address'.
+         */
+        private final List<String> paths;
+
+        /**
+         * The address:port the program listens on, served privately: the engine backs that
+         * listening socket with a unix socket of its own instead of a TCP port, so the program
+         * needs no listen permission for it and only the engine's clients (the application's
+         * routes) reach it.
+         */
+        private final String address;
+
+        /**
+         * How long a routed request waits for a free request VM before it is answered 503
+         * Service Unavailable. A bare number means seconds.
+         */
+        private final Duration maxWait;
+
+        public Route(@DefaultValue List<String> paths, String address,
+                @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) Duration maxWait) {
+            this.paths = List.copyOf(paths);
+            this.address = address;
+            this.maxWait = maxWait;
+        }
+
+        public List<String> getPaths() {
+            return this.paths;
+        }
+
+        public String getAddress() {
+            return this.address;
+        }
+
+        public Duration getMaxWait() {
+            return this.maxWait;
         }
 
     }

@@ -21,7 +21,11 @@ class OnKvmServerEnabledCondition extends SpringBootCondition {
         if (environment.containsProperty("kvmserver.program")) {
             return ConditionOutcome.match(message.because("kvmserver.program is set"));
         }
-        return ConditionOutcome.noMatch(message.because("neither kvmserver.program nor kvmserver.enabled is set"));
+        if (KvmServerNames.anyNamed(environment)) {
+            return ConditionOutcome.match(message.because("kvmserver.servers is set"));
+        }
+        return ConditionOutcome.noMatch(
+                message.because("neither kvmserver.program, kvmserver.servers nor kvmserver.enabled is set"));
     }
 
 }

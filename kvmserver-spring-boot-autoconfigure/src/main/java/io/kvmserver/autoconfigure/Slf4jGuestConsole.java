@@ -39,6 +39,16 @@ public class Slf4jGuestConsole implements GuestConsole {
         this.stderr = new Stream(LoggerFactory.getLogger(STDERR_LOGGER), stderrLevel);
     }
 
+    /**
+     * The console of a named server: its streams on loggers of their own below the default
+     * server's, {@code kvmserver.guest.stdout.<server>} and {@code kvmserver.guest.stderr.<server>},
+     * so that one logging level can cover every server's stream.
+     */
+    public Slf4jGuestConsole(String server, LogLevel stdoutLevel, LogLevel stderrLevel) {
+        this.stdout = new Stream(LoggerFactory.getLogger(STDOUT_LOGGER + "." + server), stdoutLevel);
+        this.stderr = new Stream(LoggerFactory.getLogger(STDERR_LOGGER + "." + server), stderrLevel);
+    }
+
     @Override
     public long write(int stream, long hostAddress, long length) {
         ((stream == 2) ? this.stderr : this.stdout).write(hostAddress, length);

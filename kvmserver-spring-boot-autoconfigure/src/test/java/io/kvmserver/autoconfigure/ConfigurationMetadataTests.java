@@ -101,8 +101,8 @@ class ConfigurationMetadataTests {
     /** The default as Spring Boot writes it ({@code 20s}, {@code 8192MB}), or null when there is none. */
     static Object springDefault(Option option) {
         Object value = option.defaultValue();
-        if (value == null || value instanceof List<?>) {
-            return null;
+        if (value == null || value instanceof List<?> || "".equals(value)) {
+            return null; // lists default to empty, and an empty text means none: no default in the metadata
         }
         return switch (option.type()) {
             case FLAG -> option.isInverted() != (Boolean) value;

@@ -75,7 +75,10 @@ class KvmServerApplicationTests {
         }
         waitFor(() -> this.lifecycle.getServer().stats().resets() == REQUESTS);
 
-        FunctionTimer ok = this.registry.get("kvmserver.requests").tag("outcome", "ok").functionTimer();
+        FunctionTimer ok = this.registry.get("kvmserver.requests")
+            .tag("outcome", "ok")
+            .tag("server", "default")
+            .functionTimer();
         assertThat(ok.count()).isEqualTo(REQUESTS);
         assertThat(ok.totalTime(TimeUnit.NANOSECONDS)).isPositive();
         assertThat(this.registry.get("kvmserver.requests").tag("outcome", "crash").functionTimer().count()).isZero();
@@ -114,7 +117,9 @@ class KvmServerApplicationTests {
             .containsEntry("state", "serving")
             .containsEntry("stuck", 0);
 
-        DocumentContext endpoint = JsonPath.parse(actuator("/actuator/kvmserver"));
+        assertThat(JsonPath.parse(actuator("/actuator/kvmserver")).<Map<String, Object>>read("$.servers"))
+            .containsOnlyKeys("default");
+        DocumentContext endpoint = JsonPath.parse(actuator("/actuator/kvmserver/default"));
         assertThat(endpoint.<Boolean>read("$.running")).isTrue();
         assertThat(endpoint.<Integer>read("$.vms.length()")).isEqualTo(2);
         assertThat(endpoint.<Integer>read("$.stats.requests")).isEqualTo(REQUESTS);
@@ -134,7 +139,7 @@ class KvmServerApplicationTests {
         DocumentContext health = JsonPath.parse(actuator("/actuator/health"));
         assertThat(health.<String>read("$.components.kvmserver.status")).isEqualTo("UP");
         DocumentContext endpoint = JsonPath.parse(actuator("/actuator/kvmserver"));
-        assertThat(endpoint.<String>read("$.stats.lastFailure")).startsWith("CRASH");
+        assertThat(endpoint.<String>read("$.servers.default.stats.lastFailure")).startsWith("CRASH");
         assertThat(Http.get(GUEST_PORT, "/")).isEqualTo("hello");
     }
 

@@ -76,10 +76,15 @@ class KvmServerAutoConfigurationTests {
                 assertThat(context.getBean(KvmServerLifecycle.class).isRunning()).isTrue();
                 assertThat(Http.get(port, "/")).isEqualTo("hello");
                 assertThat(context.getBean(KvmServerHealthIndicator.class).health().getStatus()).isEqualTo(Status.UP);
-                assertThat(context.getBean(KvmServerEndpoint.class).kvmserver(SecurityContext.NONE).vms()).hasSize(1);
+                assertThat(context.getBean(KvmServerEndpoint.class).server(SecurityContext.NONE, "default").vms())
+                    .hasSize(1);
                 // Arguments may hold secrets: hidden unless show-values says otherwise.
-                assertThat(context.getBean(KvmServerEndpoint.class).kvmserver(SecurityContext.NONE).options().args())
-                    .containsExactly("******");
+                assertThat(context.getBean(KvmServerEndpoint.class)
+                    .kvmserver(SecurityContext.NONE)
+                    .servers()
+                    .get("default")
+                    .options()
+                    .args()).containsExactly("******");
             });
     }
 
@@ -93,7 +98,7 @@ class KvmServerAutoConfigurationTests {
                     "management.endpoints.web.exposure.include=kvmserver",
                     "management.endpoint.kvmserver.show-values=always")
             .run((context) -> assertThat(
-                    context.getBean(KvmServerEndpoint.class).kvmserver(SecurityContext.NONE).options().args())
+                    context.getBean(KvmServerEndpoint.class).server(SecurityContext.NONE, "default").options().args())
                 .containsExactly(String.valueOf(port), "<token>"));
     }
 
@@ -199,7 +204,7 @@ class KvmServerAutoConfigurationTests {
                         new KvmServerProperties.Warmup(0, "/"),
                         new KvmServerProperties.Permissions(false, List.of(), List.of(), List.of(), false, List.of(),
                                 List.of(), List.of()),
-                        null, null),
+                        null, null, null, java.util.Map.of()),
                 (stream, address, length) -> length, List.of(), new DefaultResourceLoader(), Duration.ofSeconds(1)) {
 
             @Override

@@ -195,6 +195,62 @@ class KvmServerFailureAnalyzerTests {
                     "Correct the property named above.");
     }
 
+    @Test
+    @RequiresKvm
+    void aProgramThatListensElsewhereThanItsRouteAddress(CapturedOutput output) {
+        int port = Http.freePort();
+        int route = Http.freePort();
+        assertThat(failedStart(output, true, "kvmserver.program=" + GuestPrograms.get("http_server"),
+                "kvmserver.args=" + port, "kvmserver.route.address=127.0.0.1:" + route,
+                "kvmserver.route.paths=/render/**", "kvmserver.limits.max-main-memory=256MB"))
+            .contains("The kvmserver program listens on 127.0.0.1:" + port + ", not on its route address 127.0.0.1:"
+                    + route + " (kvmserver.route.address)",
+                    "Set kvmserver.route.address to '127.0.0.1:" + port + "'");
+    }
+
+    @Test
+    @RequiresKvm
+    void aProgramAllowedToListenElsewhereThanItsRouteAddress(CapturedOutput output) {
+        int port = Http.freePort();
+        int route = Http.freePort();
+        assertThat(failedStart(output, true, "kvmserver.program=" + GuestPrograms.get("http_server"),
+                "kvmserver.args=" + port, "kvmserver.permissions.allow-listen=127.0.0.1:" + port,
+                "kvmserver.route.address=127.0.0.1:" + route, "kvmserver.route.paths=/render/**",
+                "kvmserver.limits.max-main-memory=256MB"))
+            .contains("waits for connections, but not on kvmserver.route.address 127.0.0.1:" + route,
+                    "Set kvmserver.route.address to the address the program listens on");
+    }
+
+    @Test
+    void routePathsNeedARouteAddress(CapturedOutput output) {
+        assertThat(failedStart(output, true, "kvmserver.program=/bin/true", "kvmserver.route.paths=/render/**"))
+            .contains("kvmserver.route.address must be set to the address the program listens on (for example"
+                    + " 127.0.0.1:8000) when kvmserver.route.paths is set", "Change kvmserver.route.address");
+    }
+
+    @Test
+    void routesNeedAWebApplication(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.program=/bin/true", "kvmserver.route.paths=/render/**",
+                "kvmserver.route.address=127.0.0.1:8000"))
+            .contains("kvmserver.route.paths needs a web application", "spring-boot-starter-webmvc");
+    }
+
+    @Test
+    void aNamedServersMistakesAreNamedByItsProperties(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.servers.render.program=/bin/true",
+                "kvmserver.servers.render.treads=4"))
+            .contains("kvmserver.servers.render.treads is not a kvmserver property",
+                    "Did you mean kvmserver.servers.render.threads instead of kvmserver.servers.render.treads?");
+        assertThat(failedStart(output, false, "kvmserver.servers.render.program=/bin/true",
+                "kvmserver.servers.render.limits.max-request-time=0s"))
+            .contains("kvmserver.servers.render.limits.max-request-time must be more than 0 seconds",
+                    "Change kvmserver.servers.render.limits.max-request-time");
+        assertThat(failedStart(output, false, "kvmserver.servers.render.threads=2"))
+            .contains("kvmserver.servers.render.program must be set to the executable to run");
+        assertThat(failedStart(output, false, "kvmserver.servers.Render_1.program=/bin/true"))
+            .contains("kvmserver.servers.Render_1: 'Render_1' cannot name a server");
+    }
+
     /**
      * Starts an application with {@code properties}, expects it to fail, and returns the failure
      * report printed for the user, checking that it is a report with an action and not a stack

@@ -134,6 +134,45 @@ class KvmServerPropertiesTests {
     }
 
     @Test
+    void namedServersHaveEverySettingOfTheDefaultServerAndTheirOwnNames() {
+        this.runner.withPropertyValues("kvmserver.servers.render.program=/srv/render",
+                "kvmserver.servers.render.threads=3", "kvmserver.servers.render.route.address=127.0.0.1:9000",
+                "kvmserver.servers.render.route.paths=/render/**", "kvmserver.servers.render.route.max-wait=2",
+                "kvmserver.servers.off.program=/srv/off", "kvmserver.servers.off.enabled=false")
+            .run((context) -> {
+                KvmServerProperties properties = context.getBean(KvmServerProperties.class);
+                assertThat(properties.hasDefaultServer()).isFalse();
+                assertThat(properties.enabledServers()).containsOnlyKeys("render");
+                KvmServerProperties.Server render = properties.getServers().get("render");
+                assertThat(render.getRoute().getPaths()).containsExactly("/render/**");
+                assertThat(render.getRoute().getMaxWait()).isEqualTo(Duration.ofSeconds(2));
+                KvmServerOptions options = render.toOptions("/srv/render", List.of(), List.of(),
+                        ServerNaming.of("render")).build();
+                assertThat(options.threads()).isEqualTo(3);
+                assertThat(options.routeAddress()).isEqualTo("127.0.0.1:9000");
+                assertThat(options.nameOf(Option.THREADS)).isEqualTo("kvmserver.servers.render.threads");
+            });
+    }
+
+    @Test
+    void theDefaultServerAndNamedServersRunSideBySide() {
+        this.runner.withPropertyValues("kvmserver.program=/srv/main", "kvmserver.servers.side.program=/srv/side")
+            .run((context) -> assertThat(context.getBean(KvmServerProperties.class).enabledServers())
+                .containsOnlyKeys("default", "side"));
+        this.runner.withPropertyValues("kvmserver.program=/srv/main", "kvmserver.servers.default.program=/srv/x")
+            .run((context) -> assertThat(context.getStartupFailure()).rootCause()
+                .hasMessageContaining("and not 'default', which is the name of the server configured at kvmserver.*"));
+    }
+
+    @Test
+    void routePathsArePathPatterns() {
+        this.runner.withPropertyValues("kvmserver.program=/srv/server", "kvmserver.route.address=127.0.0.1:8000",
+                "kvmserver.route.paths=render/**")
+            .run((context) -> assertThat(context.getStartupFailure()).rootCause()
+                .hasMessage("kvmserver.route.paths 'render/**' must start with '/', as in '/render/**'"));
+    }
+
+    @Test
     void unknownKeysAreRefusedWithTheKeyNamed() {
         this.runner.withPropertyValues("kvmserver.program=/srv/server", "kvmserver.treads=4")
             .run((context) -> assertThat(context.getStartupFailure())
@@ -193,7 +232,9 @@ class KvmServerPropertiesTests {
             "kvmserver.limits.max-request-time=-1s | kvmserver.limits.max-request-time must be more than 0 seconds",
             "kvmserver.limits.max-main-memory=1500KB | kvmserver.limits.max-main-memory must be a whole number of MiB",
             "kvmserver.limits.max-main-memory=200GB | kvmserver.limits.max-main-memory (204800 MiB) must not exceed kvmserver.limits.max-address-space",
-            "kvmserver.limits.max-request-memory=0 | kvmserver.limits.max-request-memory must be at least 1 MiB" })
+            "kvmserver.limits.max-request-memory=0 | kvmserver.limits.max-request-memory must be at least 1 MiB",
+            "kvmserver.route.address=example.com:80 | kvmserver.route.address: 'example.com:80' must be the local address",
+            "kvmserver.route.max-wait=-1s | kvmserver.route.max-wait must not be negative" })
     void invalidValuesAreReportedWithThePropertyName(String property, String message) {
         List<String> values = new java.util.ArrayList<>(List.of(property));
         if (!property.startsWith("kvmserver.enabled")) {

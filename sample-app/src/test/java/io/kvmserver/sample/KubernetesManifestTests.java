@@ -3,11 +3,9 @@ package io.kvmserver.sample;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kvmserver.autoconfigure.KvmServerLifecycle;
-import io.kvmserver.testing.Http;
 import io.kvmserver.testing.RequiresKvm;
 import io.micrometer.core.instrument.MeterRegistry;
 import java.io.IOException;
-import java.net.InetSocketAddress;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -66,15 +64,17 @@ class KubernetesManifestTests {
             .get(0);
     }
 
+    /** One port: the application's, where its routes reach the guest, which listens privately. */
     @Test
     void portsAreTheSamples() {
+        assertThat(list(container.get("ports"))).singleElement()
+            .satisfies((port) -> assertThat(map(port)).containsEntry("name", "http"));
         assertThat(containerPort("http")).isEqualTo(sampleConfiguration.getProperty("server.port"));
-        int guest = containerPort("guest");
-        assertThat(sampleConfiguration.getProperty("kvmserver.args[0]")).isEqualTo(String.valueOf(guest));
-        assertThat(environment().get("KVMSERVER_ARGS")).startsWith(guest + ",");
-        assertThat(environment().get("KVMSERVER_PERMISSIONS_ALLOWLISTEN")).endsWith(":" + guest);
+        assertThat(sampleConfiguration.getProperty("kvmserver.route.address")).isNotNull();
+        assertThat(sampleConfiguration.getProperty("kvmserver.route.paths[0]")).isNotNull();
+        assertThat(environment()).doesNotContainKeys("KVMSERVER_PERMISSIONS_ALLOWLISTEN");
         assertThat(list(at(service, "spec", "ports"))).singleElement()
-            .satisfies((port) -> assertThat(map(port)).containsEntry("targetPort", "guest"));
+            .satisfies((port) -> assertThat(map(port)).containsEntry("targetPort", "http"));
     }
 
     @Test
@@ -121,17 +121,13 @@ class KubernetesManifestTests {
     }
 
     /**
-     * Starts the sample with the manifest's environment (the guest's port moved to a free one) and
-     * asks it what the probes ask.
+     * Starts the sample with the manifest's environment and asks it what the probes ask, and what
+     * the Service sends it: a request for the guest, through the routes.
      */
     @Test
     @RequiresKvm
     void theManifestsEnvironmentConfiguresTheSampleAndItsProbesAnswer() throws Exception {
-        int guest = Http.freePort();
-        String manifestPort = String.valueOf(containerPort("guest"));
-        Map<String, Object> variables = new HashMap<>();
-        environment().forEach((name, value) -> variables.put(name,
-                value.replace(manifestPort, String.valueOf(guest))));
+        Map<String, Object> variables = new HashMap<>(environment());
         // Named like the process environment, so that Spring maps the variables' names the same way.
         StandardEnvironment environment = new StandardEnvironment();
         environment.getPropertySources().addFirst(new SystemEnvironmentPropertySource("manifest-systemEnvironment", variables));
@@ -139,10 +135,9 @@ class KubernetesManifestTests {
             .environment(environment)
             .web(WebApplicationType.SERVLET)
             .run("--server.port=0")) {
-            InetSocketAddress listening = context.getBean(KvmServerLifecycle.class).getServer().listenAddress();
-            assertThat(listening.getAddress().isAnyLocalAddress()).as("listens on %s", listening).isTrue();
-            assertThat(listening.getPort()).isEqualTo(guest);
-            assertThat(Http.get(guest, "/")).startsWith("Hello from a KVM-isolated C server!");
+            assertThat(context.getBean(KvmServerLifecycle.class).getServer().threads())
+                .isEqualTo(Integer.parseInt(environment().get("KVMSERVER_THREADS")));
+            assertThat(SampleRuns.get(context, "/guest/").body()).startsWith("Hello from a KVM-isolated C server!");
             for (String probe : List.of("livenessProbe", "readinessProbe", "startupProbe")) {
                 assertThat(SampleRuns.get(context, (String) at(container, probe, "httpGet", "path")).statusCode())
                     .as(probe)

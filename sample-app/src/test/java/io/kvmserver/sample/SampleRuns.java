@@ -6,6 +6,8 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.util.Base64;
 import java.util.List;
 import org.springframework.boot.test.system.CapturedOutput;
 import org.springframework.context.ConfigurableApplicationContext;
@@ -18,11 +20,23 @@ final class SampleRuns {
     private SampleRuns() {
     }
 
-    /** GET a path of the application's own web server (Actuator). */
+    /** GET a path of the application's own web server: its routes, its controller, Actuator. */
     static HttpResponse<String> get(ConfigurableApplicationContext context, String path) throws Exception {
-        int port = context.getEnvironment().getRequiredProperty("local.server.port", Integer.class);
-        return CLIENT.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+        return CLIENT.send(request(context, path).build(), HttpResponse.BodyHandlers.ofString());
+    }
+
+    /** GET a path with basic auth. */
+    static HttpResponse<String> get(ConfigurableApplicationContext context, String path, String user,
+            String password) throws Exception {
+        String credentials = Base64.getEncoder()
+            .encodeToString((user + ":" + password).getBytes(StandardCharsets.UTF_8));
+        return CLIENT.send(request(context, path).header("Authorization", "Basic " + credentials).build(),
                 HttpResponse.BodyHandlers.ofString());
+    }
+
+    private static HttpRequest.Builder request(ConfigurableApplicationContext context, String path) {
+        int port = context.getEnvironment().getRequiredProperty("local.server.port", Integer.class);
+        return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path));
     }
 
     /**

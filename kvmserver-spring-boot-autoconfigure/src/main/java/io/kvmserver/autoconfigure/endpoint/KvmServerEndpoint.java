@@ -7,6 +7,7 @@ import io.kvmserver.server.KvmServer.VmState;
 import io.kvmserver.server.ServerStats;
 import java.net.InetSocketAddress;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -17,17 +18,20 @@ import org.springframework.boot.actuate.endpoint.SecurityContext;
 import org.springframework.boot.actuate.endpoint.Show;
 import org.springframework.boot.actuate.endpoint.annotation.Endpoint;
 import org.springframework.boot.actuate.endpoint.annotation.ReadOperation;
+import org.springframework.boot.actuate.endpoint.annotation.Selector;
 
 /**
- * {@code /actuator/kvmserver}: the live state of the server and of each request VM, for looking
- * at a running server without a metrics backend.
+ * {@code /actuator/kvmserver}: the live state of every server and of each request VM, for
+ * looking at running servers without a metrics backend; {@code /actuator/kvmserver/{name}} shows
+ * one server ({@code default} for the server configured at {@code kvmserver.*}).
  *
  * <p>The program's arguments and the last failure may hold secrets (a token passed as an
  * argument, guest data in a crash report). They go through Spring Boot's sanitizing support like
  * the values of the {@code env} endpoint: hidden unless
  * {@code management.endpoint.kvmserver.show-values} allows them, and then passed through the
  * application's {@link SanitizingFunction} beans, under the keys {@code kvmserver.args[n]} and
- * {@code kvmserver.last-failure}.
+ * {@code kvmserver.last-failure} ({@code kvmserver.servers.<name>.args[n]} and so on for a named
+ * server).
  */
 @Endpoint(id = "kvmserver")
 public class KvmServerEndpoint {
@@ -35,7 +39,7 @@ public class KvmServerEndpoint {
     /** How many system call names the endpoint lists; the rest are summed as "other". */
     private static final int SYSCALL_NAMES = 20;
 
-    private final KvmServerLifecycle lifecycle;
+    private final List<KvmServerLifecycle> lifecycles;
 
     private final Sanitizer sanitizer;
 
@@ -44,27 +48,45 @@ public class KvmServerEndpoint {
     private final Set<String> roles;
 
     /**
-     * @param lifecycle the server to describe
+     * @param lifecycles the servers to describe
      * @param sanitizingFunctions the application's sanitizing functions
      * @param showValues when to show sensitive values
      * @param roles the roles that may see them when {@code showValues} is
      * {@link Show#WHEN_AUTHORIZED}
      */
-    public KvmServerEndpoint(KvmServerLifecycle lifecycle, Iterable<SanitizingFunction> sanitizingFunctions,
+    public KvmServerEndpoint(List<KvmServerLifecycle> lifecycles, Iterable<SanitizingFunction> sanitizingFunctions,
             Show showValues, Set<String> roles) {
-        this.lifecycle = lifecycle;
+        this.lifecycles = List.copyOf(lifecycles);
         this.sanitizer = new Sanitizer(sanitizingFunctions);
         this.showValues = showValues;
         this.roles = Set.copyOf(roles);
     }
 
+    /** Every server, by name. */
     @ReadOperation
-    public KvmServerDescriptor kvmserver(SecurityContext securityContext) {
+    public KvmServersDescriptor kvmserver(SecurityContext securityContext) {
+        Map<String, KvmServerDescriptor> servers = new LinkedHashMap<>();
+        this.lifecycles.forEach((lifecycle) -> servers.put(lifecycle.getName(), describe(lifecycle, securityContext)));
+        return new KvmServersDescriptor(servers);
+    }
+
+    /** One server, by name; null (404) for a name no server has. */
+    @ReadOperation
+    public KvmServerDescriptor server(SecurityContext securityContext, @Selector String name) {
+        return this.lifecycles.stream()
+            .filter((lifecycle) -> lifecycle.getName().equals(name))
+            .findFirst()
+            .map((lifecycle) -> describe(lifecycle, securityContext))
+            .orElse(null);
+    }
+
+    private KvmServerDescriptor describe(KvmServerLifecycle lifecycle, SecurityContext securityContext) {
         boolean show = this.showValues.isShown(securityContext, this.roles);
-        KvmServer server = this.lifecycle.getServer();
-        String state = this.lifecycle.getState().tag();
+        KvmServer server = lifecycle.getServer();
+        String state = lifecycle.getState().tag();
+        String prefix = lifecycle.getNaming().prefix();
         if (server == null) {
-            return new KvmServerDescriptor(this.lifecycle.getProgram(), state, false, null, null, null, Map.of(),
+            return new KvmServerDescriptor(lifecycle.getProgram(), state, false, null, null, null, null, Map.of(),
                     List.of());
         }
         KvmServerOptions options = server.options();
@@ -72,12 +94,13 @@ public class KvmServerEndpoint {
         ServerStats stats = server.stats();
         List<String> args = new ArrayList<>();
         for (int i = 0; i < options.args().size(); i++) {
-            args.add(sanitize("kvmserver.args[" + i + "]", options.args().get(i), show));
+            args.add(sanitize(prefix + "args[" + i + "]", options.args().get(i), show));
         }
         String lastFailure = (stats.lastFailure() != null)
-                ? sanitize("kvmserver.last-failure", stats.lastFailure(), show) : null;
+                ? sanitize(prefix + "last-failure", stats.lastFailure(), show) : null;
         return new KvmServerDescriptor(options.program(), state, server.isRunning(),
                 (address != null) ? address.getAddress().getHostAddress() + ":" + address.getPort() : null,
+                (server.route() != null) ? server.route().address() : null,
                 new OptionsDescriptor(args, options.threads(), options.ephemeral(),
                         options.maxRequestTime().toMillis(), options.maxRequestMemory()),
                 new StatsDescriptor(stats.requests(), stats.failures(), stats.resets(), stats.resetPages(),
@@ -91,14 +114,24 @@ public class KvmServerEndpoint {
     }
 
     /**
+     * Every server of the application.
+     *
+     * @param servers each server by name: {@code default} for the one configured at {@code kvmserver.*}
+     */
+    public record KvmServersDescriptor(Map<String, KvmServerDescriptor> servers) {
+    }
+
+    /**
      * The server as the endpoint shows it.
      *
      * @param program the host path of the program
      * @param state where the server is in its life: new, starting, serving, stopping, stopped,
      * failed
      * @param running whether the server is serving
-     * @param listenAddress the address the program listens on, null for a unix socket or when
-     * stopped
+     * @param listenAddress the address the program listens on, null for a unix socket, a route
+     * address, or when stopped
+     * @param routeAddress the address the program listens on privately, for the application's
+     * routes, or null
      * @param options the settings that shape serving
      * @param stats counters since the server started
      * @param syscalls system calls of the request VMs by name, most frequent first
@@ -106,7 +139,8 @@ public class KvmServerEndpoint {
      * been running (requestMillis)
      */
     public record KvmServerDescriptor(String program, String state, boolean running, String listenAddress,
-            OptionsDescriptor options, StatsDescriptor stats, Map<String, Long> syscalls, List<VmState> vms) {
+            String routeAddress, OptionsDescriptor options, StatsDescriptor stats, Map<String, Long> syscalls,
+            List<VmState> vms) {
     }
 
     /**

@@ -27,9 +27,9 @@ public final class KvmServerEndpointAutoConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    KvmServerEndpoint kvmServerEndpoint(KvmServerLifecycle lifecycle, KvmServerEndpointProperties properties,
-            ObjectProvider<SanitizingFunction> sanitizingFunctions) {
-        return new KvmServerEndpoint(lifecycle, sanitizingFunctions.orderedStream().toList(),
+    KvmServerEndpoint kvmServerEndpoint(ObjectProvider<KvmServerLifecycle> lifecycles,
+            KvmServerEndpointProperties properties, ObjectProvider<SanitizingFunction> sanitizingFunctions) {
+        return new KvmServerEndpoint(lifecycles.orderedStream().toList(), sanitizingFunctions.orderedStream().toList(),
                 properties.getShowValues(), properties.getRoles());
     }
 

@@ -3,6 +3,7 @@ package io.kvmserver.autoconfigure.health;
 import io.kvmserver.autoconfigure.KvmServerLifecycle;
 import io.kvmserver.autoconfigure.KvmServerLifecycle.State;
 import io.kvmserver.autoconfigure.StuckVms;
+import io.kvmserver.config.Option;
 import io.kvmserver.server.KvmServer;
 import io.kvmserver.server.ServerStats;
 import java.util.List;
@@ -39,6 +40,9 @@ public class KvmServerHealthIndicator extends AbstractHealthIndicator {
         State state = this.lifecycle.getState();
         KvmServer server = this.lifecycle.getServer();
         builder.withDetail("program", this.lifecycle.getProgram()).withDetail("state", state.tag());
+        if (!this.lifecycle.getNaming().isDefault()) {
+            builder.withDetail("server", this.lifecycle.getName());
+        }
         if (server == null) {
             switch (state) {
                 case FAILED -> builder.down().withDetail("reason", "the program could not be started");
@@ -57,7 +61,8 @@ public class KvmServerHealthIndicator extends AbstractHealthIndicator {
         }
         else {
             builder.down().withDetail("reason", (alive == 0) ? "no request VM is alive"
-                    : "every request VM is stuck in a request past kvmserver.limits.max-request-time");
+                    : "every request VM is stuck in a request past "
+                            + this.lifecycle.getNaming().nameOf(Option.MAX_REQUEST_TIME));
         }
         builder.withDetail("threads", vms.size())
             .withDetail("ready", alive - busy)
@@ -67,6 +72,9 @@ public class KvmServerHealthIndicator extends AbstractHealthIndicator {
             .withDetail("requests", stats.requests())
             .withDetail("resets", stats.resets())
             .withDetail("failures", stats.failures());
+        if (server.route() != null) {
+            builder.withDetail("routeAddress", server.route().address());
+        }
         if (server.listenAddress() != null) {
             builder.withDetail("listenAddress", server.listenAddress().getAddress().getHostAddress() + ":"
                     + server.listenAddress().getPort());

@@ -3,6 +3,7 @@ package io.kvmserver.autoconfigure.metrics;
 import io.kvmserver.autoconfigure.KvmServerAutoConfiguration;
 import io.kvmserver.autoconfigure.KvmServerLifecycle;
 import io.micrometer.core.instrument.MeterRegistry;
+import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.boot.autoconfigure.AutoConfiguration;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnBean;
 import org.springframework.boot.autoconfigure.condition.ConditionalOnClass;
@@ -25,8 +26,8 @@ public final class KvmServerMetricsAutoConfiguration {
 
     @Bean
     @ConditionalOnMissingBean
-    KvmServerMetrics kvmServerMetrics(KvmServerLifecycle lifecycle) {
-        return new KvmServerMetrics(lifecycle);
+    KvmServerMetrics kvmServerMetrics(ObjectProvider<KvmServerLifecycle> lifecycles) {
+        return new KvmServerMetrics(lifecycles.orderedStream().toList());
     }
 
 }

@@ -1,0 +1,107 @@
+package io.kvmserver.autoconfigure.route;
+
+import java.util.HashSet;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.function.BiConsumer;
+import org.eclipse.jetty.http.HttpField;
+import org.eclipse.jetty.http.HttpFields;
+import org.springframework.http.HttpHeaders;
+
+/**
+ * The headers of a routed request on its way to the program, and of its answer on the way back,
+ * as a proxy must treat them (RFC 9110, section 7.6.1): hop-by-hop headers, and those the
+ * {@code Connection} header names, concern one connection and are dropped; the program learns
+ * where the request came from through {@code X-Forwarded-For}, {@code -Proto}, {@code -Host} and
+ * {@code -Port}, each appended to what an earlier proxy may have set (the last value is the
+ * application's own view). The connection to the program is the request's alone, and is closed
+ * after it: ephemeral request VMs serve one connection each.
+ */
+final class ForwardedHeaders {
+
+    private static final Set<String> HOP_BY_HOP = Set.of("connection", "keep-alive", "proxy-authenticate",
+            "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade");
+
+    private ForwardedHeaders() {
+    }
+
+    /**
+     * The client's request as the route saw it.
+     *
+     * @param method the HTTP method
+     * @param path the raw (still encoded) path
+     * @param query the raw query, or null
+     * @param headers the request's headers
+     * @param remoteAddress the client's address
+     * @param scheme http or https
+     * @param port the port the application received the request on
+     */
+    record Incoming(String method, String path, String query, HttpHeaders headers, String remoteAddress, String scheme,
+            int port) {
+
+        /** The path and query as the request line carries them, one leading slash (as Tomcat normalizes). */
+        String target() {
+            String single = path.replaceFirst("^/+", "/");
+            return (query != null) ? single + "?" + query : single;
+        }
+
+        /** The length of the request's body: -1 when unknown (chunked), 0 when it has none. */
+        long contentLength() {
+            long length = headers.getContentLength();
+            if (length >= 0) {
+                return length;
+            }
+            String encoding = headers.getFirst(HttpHeaders.TRANSFER_ENCODING);
+            return (encoding != null && !encoding.isBlank()) ? -1 : 0;
+        }
+
+    }
+
+    /** The headers the program receives. */
+    static void toProgram(Incoming request, HttpFields.Mutable out) {
+        Set<String> dropped = connectionHeaders(request.headers().get(HttpHeaders.CONNECTION));
+        dropped.add("expect"); // 100-continue is the application's to answer: it reads the body
+        request.headers().forEach((name, values) -> {
+            if (!dropped.contains(name.toLowerCase(Locale.ROOT))) {
+                values.forEach((value) -> out.add(name, value));
+            }
+        });
+        String host = request.headers().getFirst(HttpHeaders.HOST);
+        append(out, "X-Forwarded-For", request.remoteAddress());
+        append(out, "X-Forwarded-Proto", request.scheme());
+        if (host != null) {
+            append(out, "X-Forwarded-Host", host);
+        }
+        append(out, "X-Forwarded-Port", String.valueOf(request.port()));
+        out.put("Connection", "close");
+    }
+
+    /** The program's answer headers, as the client receives them. */
+    static void toClient(HttpFields programHeaders, BiConsumer<String, String> out) {
+        Set<String> dropped = connectionHeaders(programHeaders.getValuesList("Connection"));
+        for (HttpField field : programHeaders) {
+            if (!dropped.contains(field.getLowerCaseName())) {
+                out.accept(field.getName(), field.getValue());
+            }
+        }
+    }
+
+    private static Set<String> connectionHeaders(List<String> connection) {
+        Set<String> dropped = new HashSet<>(HOP_BY_HOP);
+        if (connection != null) {
+            for (String value : connection) {
+                for (String token : value.split(",")) {
+                    dropped.add(token.strip().toLowerCase(Locale.ROOT));
+                }
+            }
+        }
+        return dropped;
+    }
+
+    private static void append(HttpFields.Mutable headers, String name, String value) {
+        String earlier = headers.get(name);
+        headers.put(name, (earlier != null) ? earlier + ", " + value : value);
+    }
+
+}

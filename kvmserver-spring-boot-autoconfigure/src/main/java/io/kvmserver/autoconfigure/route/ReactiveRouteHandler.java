@@ -1,0 +1,199 @@
+package io.kvmserver.autoconfigure.route;
+
+import io.micrometer.observation.Observation;
+import java.lang.reflect.Method;
+import java.nio.ByteBuffer;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import org.eclipse.jetty.client.AsyncRequestContent;
+import org.eclipse.jetty.client.Response;
+import org.eclipse.jetty.client.Result;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.util.Callback;
+import org.reactivestreams.Subscription;
+import org.springframework.core.io.buffer.DataBuffer;
+import org.springframework.core.io.buffer.DataBufferFactory;
+import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpStatusCode;
+import org.springframework.http.server.reactive.ServerHttpRequest;
+import org.springframework.http.server.reactive.ServerHttpResponse;
+import org.springframework.web.server.ServerWebExchange;
+import org.springframework.util.ReflectionUtils;
+import reactor.adapter.JdkFlowAdapter;
+import reactor.core.publisher.BaseSubscriber;
+import reactor.core.publisher.Flux;
+import reactor.core.publisher.Mono;
+import reactor.core.scheduler.Schedulers;
+
+/**
+ * Spring WebFlux's side of a route: forwards the request to a request VM of the server and
+ * streams the program's answer back, with back pressure both ways (one buffer in flight each
+ * way). It is mapped as a handler method of the application's
+ * {@code RequestMappingHandlerMapping}, like a controller's, so that {@code @ControllerAdvice}
+ * exception handlers apply to routes. Waiting for a free request VM, and for the report of a VM
+ * that gave no answer, happens on the bounded elastic scheduler, never on an event loop. A
+ * failure before the answer began is a {@link KvmServerRouteException}, which WebFlux's error
+ * handling turns into the response.
+ */
+final class ReactiveRouteHandler {
+
+    /** The handler method: {@link #handle}. */
+    static final Method HANDLE = ReflectionUtils.findMethod(ReactiveRouteHandler.class, "handle",
+            ServerWebExchange.class);
+
+    /** Where WebFlux keeps the observation of the server's request in the Reactor context. */
+    private static final String CURRENT_OBSERVATION = "micrometer.observation";
+
+    private final KvmServerRoutes routes;
+
+    private final RoutedServer server;
+
+    ReactiveRouteHandler(KvmServerRoutes routes, RoutedServer server) {
+        this.routes = routes;
+        this.server = server;
+    }
+
+    /** Routes one request. */
+    public Mono<Void> handle(ServerWebExchange web) {
+        return Mono.deferContextual((reactorContext) -> {
+            Observation parent = reactorContext.getOrDefault(CURRENT_OBSERVATION, null);
+            ServerHttpRequest request = web.getRequest();
+            ForwardedHeaders.Incoming incoming = incoming(request);
+            long length = incoming.contentLength();
+            AsyncRequestContent body = (length == 0) ? null : new AsyncRequestContent() {
+
+                @Override
+                public long getLength() {
+                    return length; // the program gets the client's Content-Length, not a chunked body
+                }
+
+            };
+            RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, body, parent);
+            AtomicInteger status = new AtomicInteger();
+            AtomicReference<Throwable> error = new AtomicReference<>();
+            return Mono.fromRunnable(exchange::admit)
+                .subscribeOn(Schedulers.boundedElastic())
+                .then(Mono.defer(() -> Mono.fromFuture(exchange.connect())))
+                .flatMap((connection) -> {
+                    Answer answer = new Answer();
+                    if (body != null) {
+                        request.getBody().subscribe(new BodyWriter(body));
+                    }
+                    connection.send(exchange.request(), answer);
+                    return Mono.fromFuture(answer.headers);
+                })
+                .onErrorResume((ex) -> !(ex instanceof KvmServerRouteException),
+                        (ex) -> Mono.fromCallable(() -> exchange.failed(unwrap(ex)))
+                            .subscribeOn(Schedulers.boundedElastic())
+                            .flatMap(Mono::error))
+                .flatMap((answer) -> {
+                    ServerHttpResponse response = web.getResponse();
+                    status.set(answer.response.getStatus());
+                    response.setStatusCode(HttpStatusCode.valueOf(answer.response.getStatus()));
+                    ForwardedHeaders.toClient(answer.response.getHeaders(), response.getHeaders()::add);
+                    return response.writeWith(content(answer.content, response.bufferFactory()));
+                })
+                .doOnError((ex) -> {
+                    error.set(ex);
+                    if (ex instanceof KvmServerRouteException route) {
+                        status.set(route.getStatusCode().value());
+                    }
+                })
+                .doFinally((signal) -> exchange.finish(status.get(), error.get()));
+        });
+    }
+
+    /** The program's answer as WebFlux buffers: each chunk copied once, read only as WebFlux asks. */
+    private static Flux<DataBuffer> content(Content.Source source, DataBufferFactory buffers) {
+        return JdkFlowAdapter.flowPublisherToFlux(Content.Source.asPublisher(source))
+            .filter(Content.Chunk::hasRemaining)
+            .map((chunk) -> buffers.wrap(copy(chunk.getByteBuffer())));
+    }
+
+    private static ByteBuffer copy(ByteBuffer buffer) {
+        ByteBuffer copy = ByteBuffer.allocate(buffer.remaining());
+        copy.put(buffer).flip();
+        return copy;
+    }
+
+    private static Throwable unwrap(Throwable failure) {
+        Throwable cause = failure;
+        while ((cause instanceof CompletionException || cause instanceof ExecutionException)
+                && cause.getCause() != null) {
+            cause = cause.getCause();
+        }
+        return cause;
+    }
+
+    private static ForwardedHeaders.Incoming incoming(ServerHttpRequest request) {
+        String remote = (request.getRemoteAddress() != null && request.getRemoteAddress().getAddress() != null)
+                ? request.getRemoteAddress().getAddress().getHostAddress() : "unknown";
+        int port = (request.getLocalAddress() != null) ? request.getLocalAddress().getPort()
+                : request.getURI().getPort();
+        return new ForwardedHeaders.Incoming(request.getMethod().name(), request.getURI().getRawPath(),
+                request.getURI().getRawQuery(), request.getHeaders(), remote, request.getURI().getScheme(), port);
+    }
+
+    /** The program's answer: its headers, and then its content, as Jetty delivers them. */
+    private static final class Answer implements Response.Listener {
+
+        private final CompletableFuture<Answer> headers = new CompletableFuture<>();
+
+        private Response response;
+
+        private Content.Source content;
+
+        @Override
+        public void onContentSource(Response response, Content.Source contentSource) {
+            this.response = response;
+            this.content = contentSource;
+            this.headers.complete(this);
+        }
+
+        @Override
+        public void onComplete(Result result) {
+            if (result.isFailed()) {
+                this.headers.completeExceptionally(result.getFailure());
+            }
+        }
+
+    }
+
+    /** Writes the client's request body into the program's request, one buffer at a time. */
+    private static final class BodyWriter extends BaseSubscriber<DataBuffer> {
+
+        private final AsyncRequestContent content;
+
+        BodyWriter(AsyncRequestContent content) {
+            this.content = content;
+        }
+
+        @Override
+        protected void hookOnSubscribe(Subscription subscription) {
+            request(1);
+        }
+
+        @Override
+        protected void hookOnNext(DataBuffer buffer) {
+            byte[] bytes = new byte[buffer.readableByteCount()];
+            buffer.read(bytes);
+            DataBufferUtils.release(buffer);
+            this.content.write(ByteBuffer.wrap(bytes), Callback.from(() -> request(1), (failure) -> cancel()));
+        }
+
+        @Override
+        protected void hookOnComplete() {
+            this.content.close();
+        }
+
+        @Override
+        protected void hookOnError(Throwable failure) {
+            this.content.fail(failure);
+        }
+
+    }
+
+}

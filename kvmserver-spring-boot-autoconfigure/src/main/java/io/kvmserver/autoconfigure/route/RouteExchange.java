@@ -1,0 +1,205 @@
+package io.kvmserver.autoconfigure.route;
+
+import io.kvmserver.server.RequestReport;
+import io.kvmserver.server.Route;
+import io.kvmserver.server.ServerStats;
+import io.micrometer.observation.Observation;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.eclipse.jetty.client.Connection;
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.http.HttpVersion;
+import org.springframework.http.HttpStatus;
+
+/**
+ * One routed request, whichever web stack received it: the request for the program, built from
+ * the client's; its place in a free request VM; a connection of its own to the program's private
+ * socket; and, when the program could not answer, the status that says why (from the request
+ * VM's report). Observed from start to the request VM's report.
+ */
+final class RouteExchange {
+
+    private static final DefaultKvmServerRouteObservationConvention DEFAULT_CONVENTION =
+            new DefaultKvmServerRouteObservationConvention();
+
+    /** How long the observation waits for the request VM's report once the answer has gone. */
+    private static final Duration REPORT_AFTER_ANSWER = Duration.ofSeconds(5);
+
+    private final KvmServerRoutes routes;
+
+    private final RoutedServer server;
+
+    private final Request request;
+
+    private final KvmServerRouteObservationContext context;
+
+    private final Observation observation;
+
+    private RoutedServer.Connections connections;
+
+    private Route.Admission admission;
+
+    private volatile boolean followed;
+
+    private volatile Connection connection;
+
+    /**
+     * Builds the request for the program and starts observing.
+     * @param body the request's body, or null when it has none
+     * @param parent the observation of the application's request, or null for the one in scope
+     */
+    RouteExchange(KvmServerRoutes routes, RoutedServer server, ForwardedHeaders.Incoming incoming,
+            Request.Content body, Observation parent) {
+        this.routes = routes;
+        this.server = server;
+        long timeout = server.timeout().toMillis();
+        this.request = routes.client()
+            .newRequest("localhost", 80)
+            .method(incoming.method())
+            .path(incoming.target())
+            .version(HttpVersion.HTTP_1_1)
+            .timeout(timeout, TimeUnit.MILLISECONDS)
+            .idleTimeout(timeout, TimeUnit.MILLISECONDS)
+            .headers((headers) -> ForwardedHeaders.toProgram(incoming, headers));
+        if (body != null) {
+            this.request.body(body);
+        }
+        this.context = new KvmServerRouteObservationContext(server.name(), this.request, incoming.method(),
+                incoming.path());
+        Observation created = Observation.createNotStarted(routes.convention(), DEFAULT_CONVENTION,
+                () -> this.context, routes.observations()); // a child of the observation in scope, if any
+        if (parent != null) {
+            created.parentObservation(parent);
+        }
+        this.observation = created.start();
+    }
+
+    Observation observation() {
+        return this.observation;
+    }
+
+    /**
+     * Takes a place in a free request VM, waiting up to {@code route.max-wait}.
+     * @throws KvmServerRouteException 503 when none is free in time, or the server does not serve
+     */
+    void admit() {
+        RoutedServer.Connections current = this.server.connections();
+        if (current == null) {
+            throw fail(HttpStatus.SERVICE_UNAVAILABLE, "unavailable",
+                    "the kvmserver " + this.server.name() + " is not serving", null);
+        }
+        try {
+            this.admission = current.route.admit(this.server.maxWait());
+        }
+        catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            throw fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", "interrupted while waiting for a free request VM", ex);
+        }
+        if (this.admission == null) {
+            throw fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", "no request VM of the kvmserver " + this.server.name()
+                    + " was free within " + this.server.maxWait().toMillis() + " ms", null);
+        }
+        this.connections = current;
+    }
+
+    /** A connection of the request's own to the program, tied to its place in a request VM; after {@link #admit()}. */
+    CompletableFuture<Connection> connect() {
+        this.request.transport(this.connections.transport);
+        return this.routes.client().resolveDestination(this.request).newConnection().thenApply((connection) -> {
+            this.connection = connection;
+            this.admission.follow(connection.getLocalSocketAddress());
+            this.followed = true;
+            return connection;
+        });
+    }
+
+    /** The request for the program, to send on the connection. */
+    Request request() {
+        return this.request;
+    }
+
+    /**
+     * Why the program gave no answer, as the request VM reports it: 504 when it ran past its
+     * time limit, 502 when it crashed, exited, ran out of memory or closed the connection.
+     * Waits for the report (the VM is reset by then).
+     */
+    KvmServerRouteException failed(Throwable cause) {
+        RequestReport report = null;
+        if (this.followed) {
+            try {
+                report = this.admission.report().get(this.server.timeout().toMillis(), TimeUnit.MILLISECONDS);
+            }
+            catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+            }
+            catch (ExecutionException | TimeoutException ex) {
+                // no report: the server stopped, or the program still holds the connection
+            }
+        }
+        String name = this.server.name();
+        if (report == null) {
+            return fail(HttpStatus.BAD_GATEWAY, "failed", "the kvmserver " + name + " gave no answer: " + cause,
+                    cause);
+        }
+        this.context.setReport(report);
+        String outcome = tag(report.outcome());
+        return switch (report.outcome()) {
+            case TIMEOUT -> fail(HttpStatus.GATEWAY_TIMEOUT, outcome, "request VM " + report.vm() + " of the kvmserver "
+                    + name + " ran past its time limit: " + report.failure(), cause);
+            case OK -> fail(HttpStatus.BAD_GATEWAY, outcome, "request VM " + report.vm() + " of the kvmserver " + name
+                    + " closed the connection without an answer", cause);
+            default -> fail(HttpStatus.BAD_GATEWAY, outcome, "request VM " + report.vm() + " of the kvmserver " + name
+                    + " failed: " + report.failure(), cause);
+        };
+    }
+
+    private KvmServerRouteException fail(HttpStatus status, String outcome, String detail, Throwable cause) {
+        this.context.setOutcome(outcome);
+        return new KvmServerRouteException(status, this.server.name(), outcome, detail, cause);
+    }
+
+    /**
+     * The exchange is over: the application answered {@code status} (0 if nothing was sent), and
+     * {@code error} went wrong, if anything. Frees the request's place once its VM is done, and
+     * stops the observation when the VM's report comes (on the route's threads, never the VM's).
+     */
+    void finish(int status, Throwable error) {
+        Connection used = this.connection;
+        if (used != null) {
+            used.close(); // whatever the program answered, its connection ends with the request
+        }
+        this.context.setStatus(status);
+        if (error != null) {
+            this.observation.error(error);
+        }
+        Route.Admission place = this.admission;
+        if (place == null || !this.followed) {
+            if (place != null) {
+                place.close();
+                this.context.setOutcome("failed");
+            }
+            this.observation.stop();
+            return;
+        }
+        place.close();
+        place.report()
+            .orTimeout(REPORT_AFTER_ANSWER.toMillis(), TimeUnit.MILLISECONDS)
+            .whenCompleteAsync((report, failure) -> {
+                if (report != null) {
+                    this.context.setReport(report);
+                    this.context.setOutcome(tag(report.outcome()));
+                }
+                this.observation.stop();
+            }, this.routes.client().getExecutor());
+    }
+
+    /** An engine outcome as the observation and exception name it: {@code memory-limit}. */
+    static String tag(ServerStats.Outcome outcome) {
+        return outcome.name().toLowerCase(Locale.ROOT).replace('_', '-');
+    }
+
+}

@@ -1,0 +1,85 @@
+package io.kvmserver.autoconfigure.route;
+
+import io.kvmserver.autoconfigure.KvmServerLifecycle;
+import io.kvmserver.server.KvmServer;
+import io.kvmserver.server.Route;
+import java.io.IOException;
+import java.nio.channels.SelectableChannel;
+import java.time.Duration;
+import java.util.List;
+import org.eclipse.jetty.io.Transport;
+
+/**
+ * One server's route: the requests it takes ({@code route.paths}), how long they wait for a free
+ * request VM ({@code route.max-wait}), and the way to its request VMs while it serves.
+ */
+final class RoutedServer {
+
+    /** How long past {@code max-request-time} the route waits for the program before it gives up. */
+    private static final Duration GRACE = Duration.ofSeconds(10);
+
+    private final KvmServerLifecycle lifecycle;
+
+    private volatile Connections connections;
+
+    RoutedServer(KvmServerLifecycle lifecycle) {
+        this.lifecycle = lifecycle;
+    }
+
+    String name() {
+        return this.lifecycle.getName();
+    }
+
+    List<String> paths() {
+        return this.lifecycle.getSettings().getRoute().getPaths();
+    }
+
+    Duration maxWait() {
+        return this.lifecycle.getSettings().getRoute().getMaxWait();
+    }
+
+    /** How long a routed request may take at most: the engine cuts it at max-request-time, this is the safety net. */
+    Duration timeout() {
+        return this.lifecycle.getSettings().getLimits().getMaxRequestTime().plus(GRACE);
+    }
+
+    /** The way into the running server's request VMs, or null while it does not serve. */
+    Connections connections() {
+        KvmServer server = this.lifecycle.getServer();
+        Route route = (server != null && server.isRunning()) ? server.route() : null;
+        if (route == null) {
+            return null;
+        }
+        Connections current = this.connections;
+        if (current == null || current.route != route) {
+            current = new Connections(route);
+            this.connections = current;
+        }
+        return current;
+    }
+
+    /**
+     * A running server's route, with the Jetty transport that connects to it: a unix socket
+     * channel whose name the request VM that takes it reports back to (see {@link Route}).
+     */
+    static final class Connections {
+
+        final Route route;
+
+        final Transport transport;
+
+        Connections(Route route) {
+            this.route = route;
+            this.transport = new Transport.TCPUnix(route.socket()) {
+
+                @Override
+                public SelectableChannel newSelectableChannel() throws IOException {
+                    return route.newChannel();
+                }
+
+            };
+        }
+
+    }
+
+}

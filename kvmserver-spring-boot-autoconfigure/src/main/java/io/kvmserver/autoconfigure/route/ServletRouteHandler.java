@@ -1,0 +1,177 @@
+package io.kvmserver.autoconfigure.route;
+
+import io.micrometer.observation.Observation;
+import jakarta.servlet.http.HttpServletRequest;
+import jakarta.servlet.http.HttpServletResponse;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.reflect.Method;
+import java.util.Collections;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.eclipse.jetty.client.Connection;
+import org.eclipse.jetty.client.InputStreamResponseListener;
+import org.eclipse.jetty.client.OutputStreamRequestContent;
+import org.eclipse.jetty.client.Request;
+import org.eclipse.jetty.client.Response;
+import org.springframework.http.HttpHeaders;
+import org.springframework.util.ReflectionUtils;
+
+/**
+ * Spring MVC's side of a route: forwards the request to a request VM of the server and streams
+ * the program's answer back. It is mapped as a handler method of the application's
+ * {@code RequestMappingHandlerMapping}, like a controller's, so that everything that applies to
+ * controllers applies to routes: filters, the best-matching pattern in observations and
+ * {@code @ControllerAdvice} exception handlers. The request body streams to the program from a thread
+ * of the routes while this thread streams the answer to the client, so neither is ever held whole and
+ * a program may answer while it still reads. Runs behind the application's filters (security,
+ * tracing); a failure before the answer began is a {@link KvmServerRouteException}, which the
+ * application's exception handling turns into the response.
+ */
+final class ServletRouteHandler {
+
+    /** The handler method: {@link #handle}. */
+    static final Method HANDLE = ReflectionUtils.findMethod(ServletRouteHandler.class, "handle",
+            HttpServletRequest.class, HttpServletResponse.class);
+
+    private static final int BUFFER = 16 * 1024;
+
+    private final KvmServerRoutes routes;
+
+    private final RoutedServer server;
+
+    ServletRouteHandler(KvmServerRoutes routes, RoutedServer server) {
+        this.routes = routes;
+        this.server = server;
+    }
+
+    /** Routes one request. */
+    public void handle(HttpServletRequest request, HttpServletResponse response) throws IOException {
+        ForwardedHeaders.Incoming incoming = incoming(request);
+        long length = incoming.contentLength();
+        OutputStreamRequestContent body = (length == 0) ? null
+                : new OutputStreamRequestContent(request.getContentType()) {
+
+                    @Override
+                    public long getLength() {
+                        return length; // the program gets the client's Content-Length, not a chunked body
+                    }
+
+                };
+        RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, body, null);
+        int status = 0;
+        Throwable error = null;
+        try (Observation.Scope scope = exchange.observation().openScope()) {
+            exchange.admit();
+            Connection connection = connect(exchange);
+            InputStreamResponseListener listener = new InputStreamResponseListener();
+            connection.send(exchange.request(), listener);
+            if (body != null) {
+                // The client's body is copied with blocking reads and writes on a thread of the routes, so
+                // that this one is free to stream the answer while the body still comes in, and so that
+                // no blocking read ever runs on the HTTP client's selector (which would stop the answer).
+                InputStream in = request.getInputStream();
+                this.routes.client().getExecutor().execute(() -> copyBody(in, body));
+            }
+            Response answer;
+            try {
+                answer = listener.get(this.server.timeout().toMillis(), TimeUnit.MILLISECONDS);
+            }
+            catch (ExecutionException ex) {
+                throw exchange.failed(ex.getCause());
+            }
+            catch (TimeoutException ex) {
+                listener.getInputStream().close();
+                throw exchange.failed(ex);
+            }
+            catch (InterruptedException ex) {
+                Thread.currentThread().interrupt();
+                throw exchange.failed(ex);
+            }
+            response.setStatus(answer.getStatus());
+            ForwardedHeaders.toClient(answer.getHeaders(), response::addHeader);
+            try (InputStream in = listener.getInputStream()) {
+                copy(in, response, exchange);
+            }
+            status = answer.getStatus();
+        }
+        catch (KvmServerRouteException ex) {
+            status = ex.getStatusCode().value();
+            error = ex;
+            throw ex;
+        }
+        catch (IOException | RuntimeException ex) {
+            error = ex;
+            throw ex;
+        }
+        finally {
+            exchange.finish(status, error);
+        }
+    }
+
+    /** Copies the client's body to the program's request; a client that fails fails the request. */
+    private static void copyBody(InputStream in, OutputStreamRequestContent body) {
+        try (OutputStream out = body.getOutputStream()) {
+            in.transferTo(out);
+        }
+        catch (IOException ex) {
+            body.fail(ex);
+        }
+    }
+
+    private static Connection connect(RouteExchange exchange) {
+        try {
+            return exchange.connect().get();
+        }
+        catch (ExecutionException ex) {
+            throw exchange.failed(ex.getCause());
+        }
+        catch (InterruptedException ex) {
+            Thread.currentThread().interrupt();
+            throw exchange.failed(ex);
+        }
+    }
+
+    /**
+     * Streams the program's answer to the client, flushing whenever the program has nothing more
+     * ready. The program failing mid-answer turns into a 502 or 504 while nothing has been sent;
+     * after that only cutting the client's connection (the exception) can say it.
+     */
+    private static void copy(InputStream in, HttpServletResponse response, RouteExchange exchange)
+            throws IOException {
+        OutputStream out = response.getOutputStream();
+        byte[] buffer = new byte[BUFFER];
+        while (true) {
+            int n;
+            try {
+                n = in.read(buffer);
+            }
+            catch (IOException ex) {
+                if (!response.isCommitted()) {
+                    response.reset();
+                    throw exchange.failed(ex);
+                }
+                throw ex;
+            }
+            if (n < 0) {
+                break;
+            }
+            out.write(buffer, 0, n);
+            if (in.available() == 0) {
+                out.flush();
+            }
+        }
+    }
+
+    private static ForwardedHeaders.Incoming incoming(HttpServletRequest request) {
+        HttpHeaders headers = new HttpHeaders();
+        for (String name : Collections.list(request.getHeaderNames())) {
+            headers.addAll(name, Collections.list(request.getHeaders(name)));
+        }
+        return new ForwardedHeaders.Incoming(request.getMethod(), request.getRequestURI(), request.getQueryString(),
+                headers, request.getRemoteAddr(), request.getScheme(), request.getServerPort());
+    }
+
+}

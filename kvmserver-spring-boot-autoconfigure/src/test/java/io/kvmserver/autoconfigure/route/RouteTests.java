@@ -1,0 +1,240 @@
+package io.kvmserver.autoconfigure.route;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.autoconfigure.KvmServerLifecycle;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.RequiresKvm;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.observation.Observation;
+import io.micrometer.observation.ObservationHandler;
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.boot.SpringBootConfiguration;
+import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
+import org.springframework.boot.test.web.server.LocalServerPort;
+import org.springframework.context.annotation.Bean;
+import org.springframework.http.ResponseEntity;
+import org.springframework.test.context.DynamicPropertyRegistry;
+import org.springframework.test.context.DynamicPropertySource;
+import org.springframework.web.bind.annotation.ExceptionHandler;
+import org.springframework.web.bind.annotation.GetMapping;
+import org.springframework.web.bind.annotation.RestController;
+import org.springframework.web.bind.annotation.RestControllerAdvice;
+
+/**
+ * An application that routes requests to a real C server in real request VMs, the same with
+ * Spring MVC ({@link ServletRouteTests}) and WebFlux ({@link ReactiveRouteTests}): the program
+ * listens on TCP as ever, but only through the route, without a port or a listen permission.
+ * The routes sit beside a plain controller, behind the application's error handling and
+ * observations.
+ */
+@RequiresKvm
+abstract class RouteTests {
+
+    private static final int GUEST_PORT = Http.freePort();
+
+    private static final int MIB = 1 << 20;
+
+    @LocalServerPort
+    private int port;
+
+    @Autowired
+    private KvmServerLifecycle lifecycle;
+
+    @Autowired
+    private MeterRegistry meters;
+
+    @Autowired
+    private Observed observed;
+
+    private RouteClient client;
+
+    /** The configuration both web stacks share. */
+    @DynamicPropertySource
+    static void guest(DynamicPropertyRegistry registry) {
+        registry.add("kvmserver.threads", () -> 2);
+        registry.add("kvmserver.ephemeral", () -> true);
+        registry.add("kvmserver.limits.max-main-memory", () -> "256MB");
+        registry.add("kvmserver.limits.max-request-time", () -> "2s");
+        registry.add("kvmserver.route.max-wait", () -> "300ms");
+        registry.add("kvmserver.route.paths",
+                () -> "/counter,/names,/headers,/echo,/upload,/download/**,/cookie,/status/**,/sleep,/crash");
+        registry.add("kvmserver.program", () -> GuestPrograms.get("route_server").toString());
+        registry.add("kvmserver.args", () -> GUEST_PORT);
+        registry.add("kvmserver.route.address", () -> "127.0.0.1:" + GUEST_PORT);
+    }
+
+    @BeforeEach
+    void client() {
+        this.client = new RouteClient(this.port);
+    }
+
+    @Test
+    void everyRoutedRequestGetsAFreshCopyOfTheProgramAndIsObserved() throws Exception {
+        for (int i = 0; i < 5; i++) {
+            HttpResponse<String> response = this.client.get("/counter");
+            assertThat(response.statusCode()).isEqualTo(200);
+            assertThat(response.body()).as("request %d", i).isEqualTo("counter=1");
+        }
+        assertThat(this.client.get("/spring").body()).as("a controller beside the routes").isEqualTo("from Spring");
+        RouteClient.waitFor(() -> this.observed.contexts.stream()
+            .filter((c) -> c.getPath().equals("/counter"))
+            .count() >= 5);
+        KvmServerRouteObservationContext context = this.observed.contexts.stream()
+            .filter((c) -> c.getPath().equals("/counter") && c.getReport() != null)
+            .findFirst()
+            .orElseThrow();
+        assertThat(context.getServer()).isEqualTo("default");
+        assertThat(context.getOutcome()).isEqualTo("ok");
+        assertThat(context.getStatus()).isEqualTo(200);
+        assertThat(context.getReport().vm()).isBetween(0, 1);
+        assertThat(context.getReport().exits()).isPositive();
+        assertThat(context.getReport().resetPages()).isPositive();
+        assertThat(context.getParentObservation()).as("a child of the server's request observation").isNotNull();
+        Timer timer = this.meters.get("kvmserver.route.requests")
+            .tag("server", "default")
+            .tag("outcome", "ok")
+            .tag("status", "200")
+            .tag("method", "GET")
+            .timer();
+        assertThat(timer.count()).isGreaterThanOrEqualTo(5);
+        assertThat(Http.get(GUEST_PORT, "/counter")).as("no TCP port").startsWith("ERROR:");
+    }
+
+    @Test
+    void theProgramSeesTcpNamesAndForwardedHeadersButNoHopByHopOnes() throws Exception {
+        String names = this.client.get("/names").body();
+        assertThat(names).matches("listener=127\\.0\\.0\\.1:" + GUEST_PORT + " local=127\\.0\\.0\\.1:" + GUEST_PORT
+                + " peer=127\\.0\\.0\\.1:\\d+ family=2 domain=2 nodelay=1");
+        String head = this.client.raw("GET /headers?q=a%20b HTTP/1.1\r\nHost: 127.0.0.1:" + this.port
+                + "\r\nX-Custom: kept\r\nKeep-Alive: timeout=5\r\nX-Forwarded-For: 10.0.0.1\r\nUpgrade: websocket"
+                + "\r\nX-Hop: dropped\r\nConnection: Upgrade, X-Hop, close\r\n\r\n");
+        head = head.substring(head.indexOf("\r\n\r\n") + 4);
+        assertThat(head).startsWith("GET /headers?q=a%20b HTTP/1.1\r\n");
+        assertThat(head.toLowerCase()).contains("x-custom: kept", "x-forwarded-for: 10.0.0.1, 127.0.0.1",
+                "x-forwarded-proto: http", "x-forwarded-host: 127.0.0.1:" + this.port,
+                "x-forwarded-port: " + this.port, "host: 127.0.0.1:" + this.port, "connection: close")
+            .doesNotContain("keep-alive", "upgrade", "x-hop", "user-agent: jetty");
+    }
+
+    @Test
+    void theProgramsStatusAndHeadersComeBackAndItsCookiesAreNeverKept() throws Exception {
+        HttpResponse<String> status = this.client.get("/status/418");
+        assertThat(status.statusCode()).isEqualTo(418);
+        assertThat(status.headers().firstValue("X-Guest")).hasValue("yes");
+        HttpResponse<String> cookie = this.client.get("/cookie");
+        assertThat(cookie.headers().firstValue("Set-Cookie")).hasValue("session=guest-secret; Path=/");
+        assertThat(this.client.get("/headers").body().toLowerCase()).as("the next client's request")
+            .doesNotContain("cookie");
+    }
+
+    @Test
+    void bodiesOf64MibStreamBothWays() throws Exception {
+        assertThat(this.client.upload("/upload", 64L * MIB))
+            .isEqualTo("bytes=" + (64L * MIB) + " sum=" + RouteClient.patternSum(64L * MIB));
+        String[] download = this.client.download("/download/64");
+        String[] expected = RouteClient.digest(new RouteClient.PatternStream(64L * MIB));
+        assertThat(download).containsExactly(expected);
+        assertThat(this.client.echoBeforeTheRequestEnds("/echo", 1000)).isEqualTo(1000);
+        assertThat(this.client.echoBeforeTheRequestEnds("/echo", MIB)).isEqualTo(MIB);
+    }
+
+    @Test
+    void aProgramThatRunsPastItsLimitIs504AndOneThatCrashesIs502() throws Exception {
+        HttpResponse<String> slow = this.client.get("/sleep");
+        assertThat(slow.statusCode()).isEqualTo(504);
+        assertThat(slow.body()).as("the application's advice answers").startsWith("advised timeout: request VM ")
+            .contains("ran past its time limit");
+        HttpResponse<String> crash = this.client.get("/crash");
+        assertThat(crash.statusCode()).isEqualTo(502);
+        assertThat(crash.body()).startsWith("advised crash: request VM ");
+        assertThat(this.client.get("/counter").body()).isEqualTo("counter=1");
+        RouteClient.waitFor(() -> this.observed.contexts.stream().anyMatch((c) -> c.getOutcome().equals("timeout")));
+        assertThat(this.observed.contexts).anyMatch((c) -> c.getOutcome().equals("crash") && c.getStatus() == 502);
+    }
+
+    @Test
+    void noFreeVmWithinTheWaitIs503() throws Exception {
+        CompletableFuture<HttpResponse<String>> first = CompletableFuture.supplyAsync(() -> sleep());
+        CompletableFuture<HttpResponse<String>> second = CompletableFuture.supplyAsync(() -> sleep());
+        RouteClient.waitFor(() -> this.lifecycle.getServer().busyVms() == 2);
+        HttpResponse<String> busy = this.client.get("/counter");
+        assertThat(busy.statusCode()).isEqualTo(503);
+        assertThat(busy.headers().firstValue("Retry-After")).hasValue("1");
+        assertThat(busy.body())
+            .startsWith("advised busy: no request VM of the kvmserver default was free within 300 ms");
+        assertThat(first.get().statusCode()).isEqualTo(504);
+        assertThat(second.get().statusCode()).isEqualTo(504);
+        assertThat(this.client.get("/counter").body()).isEqualTo("counter=1");
+    }
+
+    private HttpResponse<String> sleep() {
+        try {
+            return this.client.get("/sleep");
+        }
+        catch (Exception ex) {
+            throw new IllegalStateException(ex);
+        }
+    }
+
+    @SpringBootConfiguration
+    @EnableAutoConfiguration
+    static class Application {
+
+        @Bean
+        Observed observed() {
+            return new Observed();
+        }
+
+        /** The application's own error handling, which applies to routes as to controllers. */
+        @RestControllerAdvice
+        static class Advice {
+
+            @ExceptionHandler
+            ResponseEntity<String> routeFailed(KvmServerRouteException ex) {
+                return ResponseEntity.status(ex.getStatusCode())
+                    .headers(ex.getHeaders())
+                    .body("advised " + ex.getOutcome() + ": " + ex.getMessage());
+            }
+
+        }
+
+        @RestController
+        static class Plain {
+
+            @GetMapping("/spring")
+            String hello() {
+                return "from Spring";
+            }
+
+        }
+
+    }
+
+    /** Every routed request's observation, once stopped. */
+    static class Observed implements ObservationHandler<KvmServerRouteObservationContext> {
+
+        final List<KvmServerRouteObservationContext> contexts = new CopyOnWriteArrayList<>();
+
+        @Override
+        public void onStop(KvmServerRouteObservationContext context) {
+            this.contexts.add(context);
+        }
+
+        @Override
+        public boolean supportsContext(Observation.Context context) {
+            return context instanceof KvmServerRouteObservationContext;
+        }
+
+    }
+
+}
