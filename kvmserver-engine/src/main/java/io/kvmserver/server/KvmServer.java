@@ -209,6 +209,18 @@ public final class KvmServer implements AutoCloseable {
     }
 
     /**
+     * Pages the request VMs keep writable across resets because every request rewrites them, and
+     * restore at every reset instead of tracking their writes (hot pages), summed over the VMs.
+     */
+    public long hotPages() {
+        long sum = 0;
+        for (RequestWorker w : workers) {
+            sum += w.hotPages();
+        }
+        return sum;
+    }
+
+    /**
      * Where one VM's guest memory is mapped in this process: for measuring resident memory (for
      * example the {@code Rss} and {@code Anonymous} lines of {@code /proc/self/smaps}).
      *

@@ -106,6 +106,10 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         return vm.exits();
     }
 
+    int hotPages() {
+        return vm.hotPages();
+    }
+
     long memoryHostBase() {
         return vm.memory().hostBase();
     }
