@@ -20,9 +20,9 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -80,11 +80,13 @@ public final class KvmServer implements AutoCloseable {
         Program program = Program.prepare(options, console, hostEnv);
         Kvm kvm = Kvm.open();
         GuestVm template = null;
-        ScheduledExecutorService timers = Executors.newScheduledThreadPool(1, r -> {
+        ScheduledThreadPoolExecutor timers = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "kvmserver-timers");
             t.setDaemon(true);
             return t;
         });
+        // A cancelled limit leaves the queue at once rather than when it would have expired.
+        timers.setRemoveOnCancelPolicy(true);
         List<RequestWorker> workers = new ArrayList<>();
         try {
             template = program.boot(kvm);
@@ -104,6 +106,14 @@ public final class KvmServer implements AutoCloseable {
                         stats, timers));
             }
             workers.forEach(RequestWorker::start);
+            long period = RequestWorker.timeLimitCheckPeriodNanos(options);
+            List<RequestWorker> limited = List.copyOf(workers);
+            timers.scheduleAtFixedRate(() -> {
+                long now = System.nanoTime();
+                for (RequestWorker w : limited) {
+                    w.enforceTimeLimit(now);
+                }
+            }, period, period, TimeUnit.NANOSECONDS);
             log.info("kvmserver: {} is serving on {} with {} request VM{} ({})", options.program(),
                     address == null ? "its listening socket" : address, threads, threads == 1 ? "" : "s",
                     options.ephemeral() ? "ephemeral: reset after every connection" : "not ephemeral");

@@ -420,6 +420,16 @@ public final class GuestVm implements AutoCloseable {
         }
     }
 
+    /**
+     * A request begins (its connection was accepted): a new epoch, so that a time limit aimed at
+     * the request before it, in a VM that is not reset between requests, cannot stop this one.
+     */
+    public long beginRequest() {
+        synchronized (interruptLock) {
+            return ++epoch;
+        }
+    }
+
     /** Stops a running {@link #run()}, which returns a result of {@code kind}; from any thread. */
     public void interrupt(RunResult.Kind kind, String detail) {
         synchronized (interruptLock) {
