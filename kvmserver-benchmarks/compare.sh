@@ -21,6 +21,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 [ $# -ge 2 ] || { echo "usage: $0 CHECKOUT CHECKOUT..." >&2; exit 2; }
 # shellcheck source=with-lock.sh
 . "$ROOT/kvmserver-benchmarks/with-lock.sh"
+# shellcheck source=servers.sh
+. "$ROOT/kvmserver-benchmarks/servers.sh"
 hold_lock "$ROOT/kvmserver-benchmarks/compare.sh" "$@"
 
 PASSES="${PASSES:-4}"
@@ -53,7 +55,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
 fi
 mkdir -p "$GUEST" "$OUT"
 rm -f "$OUT/compare.csv" "$OUT/calls.txt"
-gcc -O2 -Wall -Wno-unused-result -static -o "$GUEST/http_server" "$ROOT/kvmserver-engine/src/test/c/http_server.c" 2>/dev/null
+build_servers "$GUEST" 2>/dev/null
 gcc -O2 -Wall -static -o "$GUEST/syscall_costs" "$BENCH/src/main/c/syscall_costs.c"
 
 root_of() { echo "${CHECKOUT[$1]}"; }
@@ -91,7 +93,7 @@ for pass in $(seq 1 "$PASSES"); do
       echo "compare.sh: pass $pass, $pin, $e (load $(cut -d' ' -f1 /proc/loadavg)) ..." >&2
       # shellcheck disable=SC2046
       "${PIN[@]}" $(java_with "$e") io.kvmserver.benchmarks.ServerBenchmarks --root "$ROOT" \
-        --c-server "$GUEST/http_server" --work "$BENCH/target/guest-work" --plan "$PLAN" \
+        --programs "$GUEST" --work "$BENCH/target/guest-work" --plan "$PLAN" \
         --requests "$REQUESTS" --warmup "$WARMUP" --max-seconds "$MAX_SECONDS" \
         --title "$e, $pin, pass $pass" --csv "$OUT/compare.csv" --label "$e/$pin" \
         > "$OUT/$e-$pin-$pass.md" 2> "$OUT/$e-$pin-$pass.err" || echo "compare.sh: $e $pin pass $pass failed" >&2

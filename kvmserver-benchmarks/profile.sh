@@ -22,6 +22,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 [ $# -eq 2 ] || { echo "usage: $0 GUEST CONFIG" >&2; exit 2; }
 # shellcheck source=with-lock.sh
 . "$ROOT/kvmserver-benchmarks/with-lock.sh"
+# shellcheck source=servers.sh
+. "$ROOT/kvmserver-benchmarks/servers.sh"
 hold_lock "$ROOT/kvmserver-benchmarks/profile.sh" "$@"
 
 GUEST_KEY="$1"
@@ -39,8 +41,7 @@ if [ "${SKIP_BUILD:-1}" != 1 ]; then
   (cd "$ROOT" && mvn -q -B -o package -pl kvmserver-engine,kvmserver-benchmarks -Dmaven.test.skip=true >&2)
 fi
 mkdir -p "$OUT" "$GUEST"
-[ -x "$GUEST/http_server" ] || gcc -O2 -Wno-unused-result -static -o "$GUEST/http_server" \
-  "$ROOT/kvmserver-engine/src/test/c/http_server.c"
+[ -x "$GUEST/http_server" ] && [ -x "$GUEST/go-counter" ] && [ -x "$GUEST/tokio-counter" ] || build_servers "$GUEST"
 
 PIN=()
 [ -n "$PIN_CPU" ] && PIN=(taskset -c "$PIN_CPU")
@@ -49,7 +50,7 @@ echo "profile.sh: $GUEST_KEY $CONFIG, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 "${PIN[@]}" java -XX:+UseSerialGC -Xms256m -Xmx256m -Xlog:gc:file="$OUT/gc.log" \
   -XX:+UnlockDiagnosticVMOptions -XX:+DumpPerfMapAtExit -XX:+PreserveFramePointer \
   -Dorg.slf4j.simpleLogger.defaultLogLevel=warn -cp "$BENCH/target/kvmserver-benchmarks.jar" \
-  io.kvmserver.benchmarks.ServerBenchmarks --root "$ROOT" --c-server "$GUEST/http_server" \
+  io.kvmserver.benchmarks.ServerBenchmarks --root "$ROOT" --programs "$GUEST" \
   --work "$BENCH/target/guest-work" --plan "$GUEST_KEY:$CONFIG" --requests 1000000 --warmup 1000 \
   --max-seconds "$TOTAL" --title "profile" > "$OUT/tables.md" 2> "$OUT/stderr.txt" &
 JVM=$!

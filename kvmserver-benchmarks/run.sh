@@ -9,19 +9,26 @@
 # server configuration: the slow guests stop there), RUNS (200 hello runs), CLI_RUNS (10), LOOP_CALLS
 # (20000 getppid calls in the VM), CLOCK_CALLS (1000000 clock_gettime calls), PIN_CPU (0), UNPINNED
 # (1: also run the server benchmarks without taskset), GUESTS ("python nginx php": the guests run
-# beside the C server, from .ci/install-guests), ENGINE (1: run EngineBenchmarks), SKIP_BUILD (0),
-# KVMSERVER_MVN_LOCK.
+# beside the C server, from .ci/install-guests), SERVERS (1: run them), RUNTIMES ("go tokio redis bun
+# python-http php deno": issue 10's runtimes, natively, threads=1, ephemeral and ephemeral after
+# RUNTIME_WARMUP (20) warmup requests, pinned; "" for none), ENGINE (1: run EngineBenchmarks),
+# SKIP_BUILD (0), KVMSERVER_MVN_LOCK.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 # shellcheck source=with-lock.sh
 . "$ROOT/kvmserver-benchmarks/with-lock.sh"
+# shellcheck source=servers.sh
+. "$ROOT/kvmserver-benchmarks/servers.sh"
 hold_lock "$ROOT/kvmserver-benchmarks/run.sh" "$@"
 
 REQUESTS="${REQUESTS:-5000}"
 WARMUP="${WARMUP:-1000}"
 MAX_SECONDS="${MAX_SECONDS:-15}"
 GUESTS="${GUESTS:-python nginx php}"
+SERVERS="${SERVERS:-1}"
+RUNTIMES="${RUNTIMES-go tokio redis bun python-http php deno}"
+RUNTIME_WARMUP="${RUNTIME_WARMUP:-20}"
 ENGINE="${ENGINE:-1}"
 RUNS="${RUNS:-200}"
 CLI_RUNS="${CLI_RUNS:-10}"
@@ -47,8 +54,8 @@ gcc $CFLAGS -static -o "$GUEST/getppid_loop" "$BENCH/src/main/c/getppid_loop.c"
 gcc $CFLAGS -static -o "$GUEST/clock_loop" "$BENCH/src/main/c/clock_loop.c"
 gcc $CFLAGS -o "$GUEST/spawn_bench" "$BENCH/src/main/c/spawn_bench.c"
 gcc $CFLAGS -o "$GUEST/http_client" "$BENCH/src/main/c/http_client.c"
-# The same epoll HTTP server the engine's serving tests use, linked statically.
-gcc $CFLAGS -Wno-unused-result -static -o "$GUEST/http_server" "$ROOT/kvmserver-engine/src/test/c/http_server.c"
+# The same servers the engine's tests run: the C epoll server, the Go and tokio counters.
+build_servers "$GUEST"
 
 JAVA=(java -XX:+UseSerialGC -Xms256m -Xmx256m -Dorg.slf4j.simpleLogger.defaultLogLevel=warn
       -cp "$BENCH/target/kvmserver-benchmarks.jar")
@@ -79,18 +86,28 @@ plan() {
   for g in $GUESTS; do p="$p $g:$2"; done
   echo "$p"
 }
-SERVER=(io.kvmserver.benchmarks.ServerBenchmarks --root "$ROOT" --c-server "$GUEST/http_server"
+SERVER=(io.kvmserver.benchmarks.ServerBenchmarks --root "$ROOT" --programs "$GUEST"
         --c-client "$GUEST/http_client" --work "$BENCH/target/guest-work"
         --requests "$REQUESTS" --warmup "$WARMUP" --max-seconds "$MAX_SECONDS")
-echo "## Server: one request per new connection"
-echo "- load average before the pinned run: $(cut -d' ' -f1-3 /proc/loadavg)"
-"${PIN[@]}" "${JAVA[@]}" "${SERVER[@]}" \
-  --plan "$(plan native,native-c,t1,e1,e1-small,e1-c,e1-notail,e2,e4 native,t1,e1,e1-notail)" \
-  --title "pinned: client, server and JVM on CPU $PIN_CPU (taskset -c $PIN_CPU)"
-if [ "$UNPINNED" = 1 ]; then
+if [ "$SERVERS" = 1 ]; then
+  echo "## Server: one request per new connection"
+  echo "- load average before the pinned run: $(cut -d' ' -f1-3 /proc/loadavg)"
+  "${PIN[@]}" "${JAVA[@]}" "${SERVER[@]}" \
+    --plan "$(plan native,native-c,t1,e1,e1-small,e1-c,e1-notail,e2,e4 native,t1,e1,e1-notail)" \
+    --title "pinned: client, server and JVM on CPU $PIN_CPU (taskset -c $PIN_CPU)"
+fi
+if [ "$SERVERS" = 1 ] && [ "$UNPINNED" = 1 ]; then
   echo "- load average before the unpinned run: $(cut -d' ' -f1-3 /proc/loadavg)"
   "${JAVA[@]}" "${SERVER[@]}" \
     --plan "$(plan native,native-c,t1,e1,e2,e4 native,t1,e1,e2)" \
     --title "unpinned: scheduler's choice of the $(nproc) CPUs"
+fi
+if [ -n "$RUNTIMES" ]; then
+  echo "## Runtimes (issue 10): native, threads=1, ephemeral, ephemeral after $RUNTIME_WARMUP warmup requests"
+  echo "- load average before the runtimes: $(cut -d' ' -f1-3 /proc/loadavg)"
+  p=""
+  for g in $RUNTIMES; do p="$p $g:native,t1,e1,e1-w$RUNTIME_WARMUP"; done
+  "${PIN[@]}" "${JAVA[@]}" "${SERVER[@]}" --plan "$p" \
+    --title "pinned: client, server and JVM on CPU $PIN_CPU (taskset -c $PIN_CPU)"
 fi
 echo "- load average after the run: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -15,6 +15,10 @@
  *   /console/huge        one write(1) of 1 GiB of mapped memory
  *   /memory/unmap        maps 3 GiB, madvise(DONTNEED)s it, maps over it with MAP_FIXED, unmaps it
  *   /memory/maps         maps pages until ENOMEM, then reads /proc/self/maps to the end
+ *   /memory/scatter/G    maps one writable page in every 64 MiB from G GiB up until ENOMEM, touches
+ *                        each: "scattered=N errno=NAME"
+ *   /memory/far/MB       maps MB MiB at 100 GiB (memory no request touched before) and writes
+ *                        every page: "touched=MB"
  *   /read-zero/MB        reads MB MiB of /dev/zero into fresh memory in one read(2)
  *   /mkdir/ro            mkdir of RODIR, an existing directory it may not write
  *   /sockopt             setsockopt of options that need host capabilities
@@ -273,6 +277,35 @@ static void memory_maps(char *body, size_t size) {
     snprintf(body, size, "mapped=%ld enomem=%ld lines=%ld bytes=%ld", mapped, enomem, lines, bytes);
 }
 
+static void memory_scatter(char *body, size_t size, long gib) {
+    long scattered = 0;
+    int last = 0;
+    for (long i = 0; i < 4096; i++) {
+        char *at = (char *) (gib << 30) + (i << 26);
+        char *r = mmap(at, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (r == MAP_FAILED) {
+            last = errno;
+            if (errno == EEXIST) continue; /* the program's own mappings near the top */
+            break;
+        }
+        r[0] = 1;
+        scattered++;
+    }
+    snprintf(body, size, "scattered=%ld errno=%s", scattered, en(last));
+}
+
+static void memory_far(char *body, size_t size, long mb) {
+    char *at = (char *) (100UL << 30);
+    char *p = mmap(at, (size_t) mb << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+                   -1, 0);
+    if (p == MAP_FAILED) {
+        snprintf(body, size, "mmap=%s", en(errno));
+        return;
+    }
+    for (size_t i = 0; i < (size_t) mb << 20; i += 4096) p[i] = 1;
+    snprintf(body, size, "touched=%ld", mb);
+}
+
 static void read_zero(char *body, size_t size, long mb) {
     size_t len = (size_t) mb << 20;
     char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -460,6 +493,8 @@ static void handle(int fd) {
     else if (!strcmp(path, "/console/huge")) console_huge(body, sizeof body);
     else if (!strcmp(path, "/memory/unmap")) memory_unmap(body, sizeof body);
     else if (!strcmp(path, "/memory/maps")) memory_maps(body, sizeof body);
+    else if (!strncmp(path, "/memory/scatter/", 16)) memory_scatter(body, sizeof body, atol(path + 16));
+    else if (!strncmp(path, "/memory/far/", 12)) memory_far(body, sizeof body, atol(path + 12));
     else if (!strncmp(path, "/read-zero/", 11)) read_zero(body, sizeof body, atol(path + 11));
     else if (!strcmp(path, "/mkdir/ro")) snprintf(body, sizeof body, "mkdir=%s", en(mkdir(rodir, 0755) < 0 ? errno : 0));
     else if (!strcmp(path, "/sockopt")) sockopts(body, sizeof body);

@@ -9,10 +9,12 @@ import java.nio.charset.StandardCharsets;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * The load generator: sequential HTTP/1.1 GETs on loopback, each on a new TCP connection
- * (connect, send the request, read the response to EOF), timed from before {@code connect} to
- * the end of the response (EOF). Bounded by a request count and a total time, so it always stops
- * by itself. Blocking sockets, one request in flight, no pipelining, no connection reuse.
+ * The load generator: sequential requests on loopback, each on a new TCP connection (connect,
+ * send the guest's request, read the answer to EOF), timed from before {@code connect} to the end
+ * of the answer (EOF). The request is an HTTP/1.1 GET (the status must be 200, the body is
+ * checked) or raw bytes whose whole reply is checked (redis: {@code INCR}, {@code QUIT}). Bounded
+ * by a request count and a total time, so it always stops by itself. Blocking sockets, one
+ * request in flight, no pipelining, no connection reuse.
  */
 final class LoadClient {
 
@@ -28,27 +30,34 @@ final class LoadClient {
         void afterRequest(int completed);
     }
 
-    private static final byte[] REQUEST = ("GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
-            .getBytes(StandardCharsets.US_ASCII);
-    private static final byte[] HEAD = "HTTP/1.1 200 ".getBytes(StandardCharsets.US_ASCII);
+    /** The status line's start: any HTTP/1.x version (python's http.server answers 1.0), status 200. */
+    private static final byte[] HEAD = "HTTP/1.? 200 ".getBytes(StandardCharsets.US_ASCII);
 
     private final InetSocketAddress address;
-    /** What every body starts with, and, when not null, what it must be exactly. */
+    /** Whether the answer is an HTTP response (else the whole reply is checked). */
+    private final boolean http;
+    /** What every body (or reply) starts with, and, when not null, what it must be exactly. */
     private final byte[] bodyPrefix;
     private final byte[] exactBody;
     private static final long REQUEST_TIMEOUT_NANOS = 10_000_000_000L;
 
     private final byte[] buffer = new byte[4096];
-    private final ByteBuffer request = ByteBuffer.allocateDirect(REQUEST.length).put(REQUEST);
+    private final ByteBuffer request;
     private final ByteBuffer response = ByteBuffer.allocateDirect(4096);
     private volatile SocketChannel current;
     private volatile long currentDeadline;
 
-    /** A client of {@code 127.0.0.1:port} whose answers must start with {@code bodyPrefix} (or be {@code exactBody}). */
-    LoadClient(int port, String bodyPrefix, String exactBody) {
+    /**
+     * A client of {@code 127.0.0.1:port} that sends {@code exchange}'s request; every answer must
+     * start with its prefix, or be {@code exactAnswer} when that is not null.
+     */
+    LoadClient(int port, Guest.Exchange exchange, String exactAnswer) {
         this.address = new InetSocketAddress("127.0.0.1", port);
-        this.bodyPrefix = bodyPrefix.getBytes(StandardCharsets.US_ASCII);
-        this.exactBody = exactBody == null ? null : exactBody.getBytes(StandardCharsets.US_ASCII);
+        byte[] bytes = exchange.request().getBytes(StandardCharsets.US_ASCII);
+        this.request = ByteBuffer.allocateDirect(bytes.length).put(bytes);
+        this.http = exchange.http();
+        this.bodyPrefix = exchange.prefix().getBytes(StandardCharsets.US_ASCII);
+        this.exactBody = exactAnswer == null ? null : exactAnswer.getBytes(StandardCharsets.US_ASCII);
         Thread watchdog = new Thread(this::watch, "load-client-watchdog");
         watchdog.setDaemon(true);
         watchdog.start();
@@ -129,10 +138,17 @@ final class LoadClient {
         }
     }
 
-    /** Null when {@code b[0, length)} is a 200 response with the expected body; allocates only on failure. */
+    /**
+     * Null when {@code b[0, length)} is a 200 response with the expected body (or, not HTTP, the
+     * expected reply); allocates only on failure.
+     */
     private String check(byte[] b, int length) {
+        if (!http) {
+            return expected(b, 0, length) ? null
+                    : "unexpected reply: " + new String(b, 0, Math.min(length, 80), StandardCharsets.US_ASCII);
+        }
         for (int i = 0; i < HEAD.length; i++) {
-            if (i >= length || b[i] != HEAD[i]) {
+            if (i >= length || b[i] != HEAD[i] && HEAD[i] != '?') {
                 return "unexpected response: " + new String(b, 0, Math.min(length, 80), StandardCharsets.US_ASCII);
             }
         }
@@ -140,9 +156,14 @@ final class LoadClient {
         if (body < 0) {
             return "no end of headers: " + new String(b, 0, Math.min(length, 80), StandardCharsets.US_ASCII);
         }
-        boolean ok = exactBody != null ? equalsAt(b, body, length, exactBody)
-                : length - body >= bodyPrefix.length && equalsAt(b, body, body + bodyPrefix.length, bodyPrefix);
-        return ok ? null : "unexpected body: " + new String(b, body, Math.min(length - body, 80), StandardCharsets.US_ASCII);
+        return expected(b, body, length) ? null
+                : "unexpected body: " + new String(b, body, Math.min(length - body, 80), StandardCharsets.US_ASCII);
+    }
+
+    /** Whether {@code b[from, to)} is the exact answer, or starts with the prefix when none is exact. */
+    private boolean expected(byte[] b, int from, int to) {
+        return exactBody != null ? equalsAt(b, from, to, exactBody)
+                : to - from >= bodyPrefix.length && equalsAt(b, from, from + bodyPrefix.length, bodyPrefix);
     }
 
     private static int bodyStart(byte[] b, int length) {

@@ -15,57 +15,114 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.function.ToLongFunction;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * Per-connection latency of server programs ({@link Guests}: the C epoll server, python3 asyncio,
- * nginx, php -S), natively (a host process) and under the engine in each serving mode, all in one
- * run, with the engine's VM exits, system calls by name, KVM's own counters (shadow page faults),
- * reset pages and reset time per request, what the JVM's threads did per request, and the
- * resident memory of the native process, the template and the request VMs. A guest that is not
- * installed, does not start or answers wrongly gets a row that says so.
+ * nginx, php -S, and issue 10's runtimes: Go, tokio, redis, bun, python3 -m http.server, deno),
+ * natively (a host process) and under the engine in each serving mode, all in one run, with the
+ * engine's VM exits, system calls by name, KVM's own counters (shadow page faults), reset pages
+ * and reset time per request, what the JVM's threads did per request, and the
+ * resident memory of the native process, the template and the request VMs, and the time from start
+ * to serving. A guest that is not installed, does not start or answers wrongly gets a row that says
+ * so.
  *
- * <p>Usage: {@code ServerBenchmarks --root /abs/repo --c-server /abs/http_server [--c-client /abs/http_client]
+ * <p>Usage: {@code ServerBenchmarks --root /abs/repo --programs /abs/dir [--c-client /abs/http_client]
  * [--plan "c:native,t1,e1 python:native,t1,e1"] [--requests 3000] [--warmup 300] [--max-seconds 60]
  * [--work /abs/dir] [--title TEXT] [--csv /abs/file --label TEXT]}. With {@code --csv}, every row is
  * also appended to a file as one comma-separated line that starts with the label, for runs
  * compared across invocations (two engines side by side). Configurations: {@code native}, {@code native-c} (the C
  * client), {@code t1} (threads=1), {@code e1} (ephemeral threads=1), {@code e1-small} (with
- * {@code --max-main-memory 256}), {@code e1-c}, {@code e1-notail}, {@code e2}, {@code e4}.
+ * {@code --max-main-memory 256}), {@code e1-c}, {@code e1-notail}, {@code e2}, {@code e4}, and
+ * {@code e1-wN} (ephemeral threads=1 whose template served N warmup requests before it froze,
+ * {@code --warmup N}). {@code --programs} is the directory of the servers {@code run.sh} compiled.
  */
 public final class ServerBenchmarks {
 
     /** One configuration's results; {@code failure} says why a configuration did not run at all. */
-    record Row(String name, LoadClient.Result result, Double exitsPerRequest, Double syscallsPerRequest,
-            Double resetPagesPerRequest, Latencies resetTimes, Double inVmMicros, String memory,
+    record Row(Config config, LoadClient.Result result, Double exitsPerRequest, Double syscallsPerRequest,
+            Double resetPagesPerRequest, Latencies resetTimes, Double inVmMicros, Memory memory,
             Map<String, Double> syscallMix, Map<String, Double> kvmCounters, String threads, String failure,
             long startNanos) {
 
-        static Row failed(String name, String why) {
-            return new Row(name, null, null, null, null, null, null, null, Map.of(), Map.of(), null, why, 0);
+        static Row failed(Config config, String why) {
+            return new Row(config, null, null, null, null, null, null, null, Map.of(), Map.of(), null, why, 0);
+        }
+
+        String name() {
+            return config.name();
         }
     }
 
-    /** A configuration of one guest: its row's name, and how the engine serves (null: natively). */
-    private record Config(String key, String name, int threads, boolean ephemeral, boolean noTail, boolean cClient,
-            long mainMemory) {
+    /**
+     * Resident memory after a run, in bytes, -1 where it does not apply: the native process's
+     * {@code VmRSS}; the template's shared mapping, a request VM's private mapping (template pages
+     * it mapped plus its own copies) and its own copies (average and largest).
+     */
+    record Memory(long nativeRss, long templateRss, long vmRss, long vmPrivate, long vmPrivateMax) {
+
+        static Memory ofNative(long rss) {
+            return new Memory(rss, -1, -1, -1, -1);
+        }
+
+        static String kib(long bytes) {
+            return bytes < 0 ? "-" : Smaps.kib(bytes, true);
+        }
+
+        /** The cells of the memory table: native, template, request VM, its own copies. */
+        String cells() {
+            return kib(nativeRss) + " | " + kib(templateRss) + " | " + kib(vmRss) + " | " + kib(vmPrivate)
+                    + (vmPrivateMax < 0 ? "" : " (max " + kib(vmPrivateMax) + ")");
+        }
     }
+
+    /**
+     * A configuration of one guest: its row's name, and how the engine serves (threads 0: natively).
+     * {@code templateWarmup} is the engine's {@code --warmup}: requests the template serves before it
+     * freezes.
+     */
+    record Config(String key, String name, int threads, boolean ephemeral, boolean noTail, boolean cClient,
+            long mainMemory, int templateWarmup) {
+    }
+
+    /** {@code e1-wN}: ephemeral threads=1 from a template that served N warmup requests. */
+    private static final Pattern WARMED = Pattern.compile("e1-w(\\d+)");
 
     private static final Map<String, Config> CONFIGS = new LinkedHashMap<>();
 
     static {
         for (Config c : List.of(
-                new Config("native", "native", 0, false, false, false, 0),
-                new Config("native-c", "native, C client", 0, false, false, true, 0),
-                new Config("t1", "kvmserver threads=1", 1, false, false, false, 0),
-                new Config("e1", "kvmserver ephemeral threads=1", 1, true, false, false, 0),
+                new Config("native", "native", 0, false, false, false, 0, 0),
+                new Config("native-c", "native, C client", 0, false, false, true, 0, 0),
+                new Config("t1", "kvmserver threads=1", 1, false, false, false, 0, 0),
+                new Config("e1", "kvmserver ephemeral threads=1", 1, true, false, false, 0, 0),
                 new Config("e1-small", "kvmserver ephemeral threads=1, --max-main-memory 256", 1, true, false, false,
-                        256L << 20),
-                new Config("e1-c", "kvmserver ephemeral threads=1, C client", 1, true, false, true, 0),
-                new Config("e1-notail", "kvmserver ephemeral threads=1 no-tail", 1, true, true, false, 0),
-                new Config("e2", "kvmserver ephemeral threads=2", 2, true, false, false, 0),
-                new Config("e4", "kvmserver ephemeral threads=4", 4, true, false, false, 0))) {
+                        256L << 20, 0),
+                new Config("e1-c", "kvmserver ephemeral threads=1, C client", 1, true, false, true, 0, 0),
+                new Config("e1-notail", "kvmserver ephemeral threads=1 no-tail", 1, true, true, false, 0, 0),
+                new Config("e2", "kvmserver ephemeral threads=2", 2, true, false, false, 0, 0),
+                new Config("e4", "kvmserver ephemeral threads=4", 4, true, false, false, 0, 0))) {
             CONFIGS.put(c.key(), c);
         }
+    }
+
+    /** The configuration named {@code key}: one of {@link #CONFIGS}, or {@code e1-wN}. */
+    static Config config(String key) {
+        Config config = CONFIGS.get(key);
+        if (config != null) {
+            return config;
+        }
+        Matcher warmed = WARMED.matcher(key);
+        if (warmed.matches()) {
+            int n = Integer.parseInt(warmed.group(1));
+            if (n > 0) {
+                return new Config(key, "kvmserver ephemeral threads=1 --warmup " + n, 1, true, false, false, 0, n);
+            }
+        }
+        throw new IllegalArgumentException("unknown configuration " + key + "; known: " + CONFIGS.keySet()
+                + " and e1-wN (N > 0 warmup requests)");
     }
 
     /** The C client ({@code http_client.c}), when given: a cross-check of the Java client. */
@@ -76,9 +133,11 @@ public final class ServerBenchmarks {
         LoadClient.Result run(int requests, double maxSeconds, LoadClient.Pause pause) throws IOException;
     }
 
-    private static Client client(int port, boolean c, Guest guest, boolean ephemeral) {
-        if (!c) {
-            LoadClient java = new LoadClient(port, guest.bodyPrefix(), ephemeral ? guest.ephemeralBody() : null);
+    private static Client client(int port, Config config, Guest guest) {
+        if (!config.cClient()) {
+            Guest.Exchange exchange = guest.exchange();
+            LoadClient java = new LoadClient(port, exchange,
+                    config.ephemeral() ? exchange.ephemeralAnswer(config.templateWarmup()) : null);
             return java::run;
         }
         if (cClient == null || !"c".equals(guest.key())) {
@@ -106,22 +165,22 @@ public final class ServerBenchmarks {
         };
     }
 
-    /** What every run of one invocation shares. */
-    private record Run(int requests, int warmup, double maxSeconds, Path work) {
+    /** What every run of one invocation shares: the client's requests, its warm-up requests, its time. */
+    record Run(int requests, int warmup, double maxSeconds, Path work) {
     }
 
     public static void main(String[] argv) throws Exception {
         Args args = new Args(argv);
-        Path cServer = Path.of(args.get("c-server", args.get("server", "http_server"))).toAbsolutePath();
+        Path programs = Path.of(args.get("programs", ".")).toAbsolutePath();
         Path root = Path.of(args.get("root", ".")).toAbsolutePath().normalize();
         Run run = new Run(args.getInt("requests", 3000), args.getInt("warmup", 300),
                 args.getDouble("max-seconds", 60),
-                Path.of(args.get("work", cServer.getParent().resolve("guest-work").toString())).toAbsolutePath());
+                Path.of(args.get("work", programs.resolve("guest-work").toString())).toAbsolutePath());
         String title = args.get("title", "server latency");
         String c = args.get("c-client", null);
         cClient = c == null ? null : Path.of(c).toAbsolutePath();
         String plan = args.get("plan", "c:" + args.get("configs", "native,t1,e1,e1-notail,e2,e4"));
-        Map<String, Guest> guests = Guests.all(root, cServer);
+        Map<String, Guest> guests = Guests.all(root, programs);
         Map<Guest, List<Row>> results = new LinkedHashMap<>();
         for (String entry : plan.trim().split("\\s+")) {
             int colon = entry.indexOf(':');
@@ -131,10 +190,7 @@ public final class ServerBenchmarks {
             }
             List<Row> rows = new ArrayList<>();
             for (String key : (colon < 0 ? "native,t1,e1" : entry.substring(colon + 1)).split(",")) {
-                Config config = CONFIGS.get(key);
-                if (config == null) {
-                    throw new IllegalArgumentException("unknown configuration " + key + "; known: " + CONFIGS.keySet());
-                }
+                Config config = config(key);
                 System.err.println("[server] " + title + ": " + guest.key() + " " + key + " ...");
                 rows.add(runOne(guest, config, run));
             }
@@ -159,9 +215,7 @@ public final class ServerBenchmarks {
         }
         results.forEach((guest, rows) -> {
             for (Row r : rows) {
-                String config = CONFIGS.values().stream().filter(c -> c.name().equals(r.name())).findFirst()
-                        .map(Config::key).orElse(r.name());
-                b.append(label.replace(',', ';')).append(',').append(guest.key()).append(',').append(config);
+                b.append(label.replace(',', ';')).append(',').append(guest.key()).append(',').append(r.config().key());
                 if (!ok(r)) {
                     b.append(",0,").append(r.result() == null ? 0 : r.result().failed()).append(",,,,,,,,,,,\n");
                     continue;
@@ -183,9 +237,10 @@ public final class ServerBenchmarks {
                 java.nio.file.StandardOpenOption.APPEND);
     }
 
-    private static Row runOne(Guest guest, Config config, Run run) {
+    static Row runOne(Guest guest, Config config, Run run) {
         if (!Files.isExecutable(Path.of(guest.program()))) {
-            return Row.failed(config.name(), guest.program() + " is not installed (bash .ci/install-guests)");
+            return Row.failed(config, guest.program() + " is missing (bash .ci/install-guests; run.sh builds the C, Go"
+                    + " and Rust servers)");
         }
         try {
             Path work = run.work().resolve(guest.key());
@@ -197,7 +252,7 @@ public final class ServerBenchmarks {
         } catch (Exception | Error e) { // NOPMD: whatever failed, the table says what
             String message = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
             // The harness's own IllegalStateExceptions already name what failed.
-            return Row.failed(config.name(), e instanceof IllegalStateException ? message
+            return Row.failed(config, e instanceof IllegalStateException ? message
                     : e.getClass().getSimpleName() + ": " + message);
         }
     }
@@ -205,15 +260,20 @@ public final class ServerBenchmarks {
     private static Row nativeRun(Guest guest, Config config, int port, Path work, Run run) throws Exception {
         Path stderr = work.resolve("native-stderr.txt");
         long startedAt = System.nanoTime();
-        Process p = new ProcessBuilder(guest.command(port, work)).directory(work.toFile())
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(stderr.toFile()).start();
+        ProcessBuilder builder = new ProcessBuilder(guest.command(port, work)).directory(work.toFile())
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(stderr.toFile());
+        for (String nameValue : Guest.fill(guest.settings().env(), port, work)) {
+            int eq = nameValue.indexOf('=');
+            builder.environment().put(nameValue.substring(0, eq), nameValue.substring(eq + 1));
+        }
+        Process p = builder.start();
         try {
             awaitListening(p, port, stderr);
             long startNanos = System.nanoTime() - startedAt;
-            Client client = client(port, config.cClient(), guest, false);
+            Client client = client(port, config, guest);
             client.run(run.warmup(), run.maxSeconds(), LoadClient.Pause.NONE);
             LoadClient.Result r = client.run(run.requests(), run.maxSeconds(), LoadClient.Pause.NONE);
-            return new Row(config.name(), r, null, null, null, null, null, vmRss(p.pid()) + " | - | - | -", Map.of(),
+            return new Row(config, r, null, null, null, null, null, Memory.ofNative(vmRss(p.pid())), Map.of(),
                     Map.of(), null, null, startNanos);
         } finally {
             p.destroy();
@@ -235,29 +295,30 @@ public final class ServerBenchmarks {
                     new java.net.InetSocketAddress("127.0.0.1", port))) {
                 return;
             } catch (IOException notYet) {
-                Thread.sleep(20);
+                Thread.sleep(2); // the resolution of the native start-to-serving time
             }
         }
         throw new IllegalStateException("native server did not listen on " + port + " within 30 s");
     }
 
-    /** The process's resident memory from {@code /proc/PID/status}, or "?". */
-    private static String vmRss(long pid) {
+    /** The process's resident memory from {@code /proc/PID/status}, in bytes, or -1. */
+    private static long vmRss(long pid) {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
                 if (line.startsWith("VmRSS:")) {
-                    return line.substring(6).trim().replace("kB", "KiB");
+                    return Long.parseLong(line.substring(6).replace("kB", "").trim()) << 10;
                 }
             }
-        } catch (IOException e) {
+        } catch (IOException | NumberFormatException e) {
             // gone
         }
-        return "?";
+        return -1;
     }
 
     private static Row engineRun(Guest guest, Config config, int port, Path work, Run run) throws IOException {
         KvmServerOptions.Builder builder = KvmServerOptions.builder();
-        long memory = config.mainMemory() != 0 ? config.mainMemory() : guest.mainMemory();
+        Guest.Settings settings = guest.settings();
+        long memory = config.mainMemory() != 0 ? config.mainMemory() : settings.mainMemory();
         if (memory != 0) {
             builder.maxMainMemory(memory); // else the default, 8192 MiB, as in the CLI
         }
@@ -265,11 +326,13 @@ public final class ServerBenchmarks {
                 .program(guest.program())
                 .args(guest.command(port, work).subList(1, guest.args().size() + 1))
                 .cwd(work.toString())
-                .env(Guest.fill(guest.env(), port, work))
-                .allowRead(Guest.fill(guest.allowRead(), port, work))
-                .allowWrite(Guest.fill(guest.allowWrite(), port, work))
+                .env(Guest.fill(settings.env(), port, work))
+                .allowRead(Guest.fill(settings.allowRead(), port, work))
+                .allowWrite(Guest.fill(settings.allowWrite(), port, work))
                 .threads(config.threads())
                 .ephemeral(config.ephemeral())
+                .warmup(config.templateWarmup())
+                .warmupPath(guest.exchange().warmupPath())
                 .allowListen(List.of("127.0.0.1:" + port))
                 .maxBootTime(Duration.ofSeconds(30))
                 .build();
@@ -293,7 +356,7 @@ public final class ServerBenchmarks {
         console.serving();
         try (KvmServer kvm = started) {
             long startNanos = System.nanoTime() - startedAt;
-            Client client = client(port, config.cClient(), guest, ephemeral);
+            Client client = client(port, config, guest);
             ServerStats stats = kvm.stats();
             client.run(warmup, maxSeconds, waitForReset(stats, noTail));
             long requests0 = stats.requests();
@@ -338,7 +401,7 @@ public final class ServerBenchmarks {
                 double avg = (stats.resetNanos() - resetNanos0) / (double) resets;
                 resetTime = new Latencies((int) resets, avg, 0, 0, 0, 0);
             }
-            return new Row(name, r, served == 0 ? null : exits / (double) served,
+            return new Row(config, r, served == 0 ? null : exits / (double) served,
                     served == 0 ? null : syscalls / (double) served,
                     resets == 0 ? null : (stats.resetPages() - resetPages0) / (double) resets, resetTime,
                     served == 0 ? null : (stats.requestNanos() - requestNanos0) / (double) served / 1e3,
@@ -375,8 +438,8 @@ public final class ServerBenchmarks {
         return n;
     }
 
-    /** "template Rss | request VM Rss | request VM private", from /proc/self/smaps. */
-    private static String memory(KvmServer kvm) {
+    /** The template's and the request VMs' resident memory, from /proc/self/smaps. */
+    private static Memory memory(KvmServer kvm) {
         long templateRss = 0;
         long rss = 0;
         long anon = 0;
@@ -393,8 +456,7 @@ public final class ServerBenchmarks {
                 maxAnon = Math.max(maxAnon, s.anonymousBytes());
             }
         }
-        return "- | " + Smaps.kib(templateRss, true) + " | " + Smaps.kib(vms == 0 ? 0 : rss / vms, true) + " | "
-                + Smaps.kib(vms == 0 ? 0 : anon / vms, true) + " (max " + Smaps.kib(maxAnon, true) + ")";
+        return new Memory(-1, templateRss, vms == 0 ? 0 : rss / vms, vms == 0 ? 0 : anon / vms, maxAnon);
     }
 
     private static int freePort() throws IOException {
@@ -440,7 +502,7 @@ public final class ServerBenchmarks {
         for (Row r : rows) {
             if (r.memory() != null) {
                 b.append("| ").append(r.name()).append(" | ").append(Latencies.fmt(r.startNanos())).append(" | ")
-                        .append(r.memory()).append(" |\n");
+                        .append(r.memory().cells()).append(" |\n");
             }
         }
         for (Row r : rows) {
@@ -470,34 +532,93 @@ public final class ServerBenchmarks {
         System.out.println(b);
     }
 
-    /** One line per guest: native, non-ephemeral and ephemeral p50, and the ratios the issue asks for. */
     private static void printSummary(String title, Map<Guest, List<Row>> results) {
+        System.out.println(summary(title, results));
+    }
+
+    /**
+     * One line per guest: native, non-ephemeral, ephemeral and (when the plan has an {@code e1-wN})
+     * warmed ephemeral p50 and the ratios the issues ask for; then, per guest, the time from start
+     * to serving and the resident memory of the native process against the template and a request
+     * VM.
+     */
+    static String summary(String title, Map<Guest, List<Row>> results) {
+        Config warm = results.values().stream().flatMap(List::stream).map(Row::config)
+                .filter(c -> c.templateWarmup() > 0).findFirst().orElse(null);
+        String warmed = warm == null ? null : "ephemeral --warmup " + warm.templateWarmup();
         StringBuilder b = new StringBuilder();
         b.append("\n#### Summary, ").append(title).append("\n\n");
-        b.append("| guest | native p50 | threads=1 p50 | ephemeral p50 | ephemeral / native | ephemeral p90 / p50"
-                + " | ephemeral / threads=1 | syscalls/req | shadow PF/req | reset pages/req | reset time |\n");
-        b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        b.append("| guest | native p50 | threads=1 p50 | ephemeral p50 | ");
+        if (warm != null) {
+            b.append(warmed).append(" p50 | ");
+        }
+        b.append("ephemeral / native | ephemeral p90 / p50 | ephemeral / threads=1 | ");
+        if (warm != null) {
+            b.append("warmed / threads=1 | ");
+        }
+        b.append("syscalls/req | shadow PF/req | reset pages/req | reset time |\n");
+        b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|").append(warm == null ? "" : "---:|---:|")
+                .append('\n');
         results.forEach((guest, rows) -> {
             Row nat = find(rows, "native");
-            Row t1 = find(rows, CONFIGS.get("t1").name());
-            Row e1 = find(rows, CONFIGS.get("e1").name());
+            Row t1 = find(rows, "t1");
+            Row e1 = find(rows, "e1");
+            Row w = warm == null ? null : find(rows, warm.key());
             b.append("| ").append(guest.title()).append(" | ").append(p50(nat)).append(" | ").append(p50(t1))
-                    .append(" | ").append(p50(e1)).append(" | ").append(ratio(e1, nat)).append(" | ")
+                    .append(" | ").append(p50(e1)).append(" | ");
+            if (warm != null) {
+                b.append(p50(w)).append(" | ");
+            }
+            b.append(ratio(e1, nat)).append(" | ")
                     .append(ok(e1) ? String.format("%.2f", e1.result().latencies().p90Nanos()
                             / (double) e1.result().latencies().p50Nanos()) : "-")
-                    .append(" | ").append(ratio(e1, t1))
-                    .append(" | ").append(ok(e1) ? num(e1.syscallsPerRequest(), "%.1f") : "-")
+                    .append(" | ").append(ratio(e1, t1));
+            if (warm != null) {
+                b.append(" | ").append(ratio(w, t1));
+            }
+            b.append(" | ").append(ok(e1) ? num(e1.syscallsPerRequest(), "%.1f") : "-")
                     .append(" | ").append(ok(e1) ? num(e1.kvmCounters().get("pf_fixed"), "%.1f") : "-")
                     .append(" | ").append(ok(e1) ? num(e1.resetPagesPerRequest(), "%.1f") : "-")
                     .append(" | ").append(ok(e1) && e1.resetTimes() != null
                             ? Latencies.fmt(e1.resetTimes().avgNanos()) : "-")
                     .append(" |\n");
         });
-        System.out.println(b);
+        b.append("\n| guest | start to serving: native | threads=1 | ephemeral |")
+                .append(warm == null ? "" : " " + warmed + " |")
+                .append(" native VmRSS | template Rss | request VM Rss | request VM own copies |")
+                .append(warm == null ? "" : " template Rss, warmed | request VM own copies, warmed |").append('\n');
+        b.append("|---|---:|---:|---:|---:|---:|---:|---:|").append(warm == null ? "" : "---:|---:|---:|")
+                .append('\n');
+        results.forEach((guest, rows) -> {
+            Row nat = find(rows, "native");
+            Row e1 = find(rows, "e1");
+            Row w = warm == null ? null : find(rows, warm.key());
+            b.append("| ").append(guest.title()).append(" | ").append(start(nat)).append(" | ")
+                    .append(start(find(rows, "t1"))).append(" | ").append(start(e1)).append(" | ");
+            if (warm != null) {
+                b.append(start(w)).append(" | ");
+            }
+            b.append(memory(nat, Memory::nativeRss)).append(" | ").append(memory(e1, Memory::templateRss))
+                    .append(" | ").append(memory(e1, Memory::vmRss)).append(" | ").append(memory(e1, Memory::vmPrivate));
+            if (warm != null) {
+                b.append(" | ").append(memory(w, Memory::templateRss)).append(" | ").append(memory(w, Memory::vmPrivate));
+            }
+            b.append(" |\n");
+        });
+        return b.toString();
     }
 
-    private static Row find(List<Row> rows, String name) {
-        return rows.stream().filter(r -> r.name().equals(name)).findFirst().orElse(null);
+    private static Row find(List<Row> rows, String key) {
+        return rows.stream().filter(r -> r.config().key().equals(key)).findFirst().orElse(null);
+    }
+
+    /** Start to serving of a row that ran ("-" not planned, "failed"). */
+    private static String start(Row r) {
+        return r == null ? "-" : r.failure() != null ? "failed" : Latencies.fmt(r.startNanos());
+    }
+
+    private static String memory(Row r, ToLongFunction<Memory> part) {
+        return r == null ? "-" : r.memory() == null ? "failed" : Memory.kib(part.applyAsLong(r.memory()));
     }
 
     private static boolean ok(Row r) {

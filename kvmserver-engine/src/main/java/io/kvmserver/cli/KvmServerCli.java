@@ -4,6 +4,7 @@ import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.elf.ElfException;
 import io.kvmserver.host.HostCallException;
 import io.kvmserver.linux.GuestConsole;
+import io.kvmserver.linux.SyscallTrace;
 import io.kvmserver.server.KvmServer;
 import io.kvmserver.server.KvmServerException;
 import io.kvmserver.vm.RunResult;
@@ -46,6 +47,10 @@ public final class KvmServerCli {
         }
         if (options.verbose()) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
+        }
+        if (options.trace()) {
+            // The trace is what the user asked to see, whatever the level of the other loggers.
+            System.setProperty("org.slf4j.simpleLogger.log." + SyscallTrace.LOGGER_NAME, "info");
         }
         KvmServer server;
         try {

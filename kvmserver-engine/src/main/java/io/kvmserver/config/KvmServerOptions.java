@@ -36,6 +36,7 @@ import java.util.Objects;
  * @param warmup the number of warmup requests sent before the template is frozen
  * @param warmupPath the HTTP path of the warmup requests
  * @param verbose log more
+ * @param trace log every system call of the program (the logger {@code io.kvmserver.trace})
  * @param printConfig print the configuration and exit without running the program
  * @param allowAll no sandbox restrictions on files, environment or network
  * @param allowRead host path prefixes the guest may read
@@ -66,6 +67,7 @@ public record KvmServerOptions(
         int warmup,
         String warmupPath,
         boolean verbose,
+        boolean trace,
         boolean printConfig,
         boolean allowAll,
         List<String> allowRead,
@@ -286,6 +288,7 @@ public record KvmServerOptions(
         private int warmup;
         private String warmupPath;
         private boolean verbose;
+        private boolean trace;
         private boolean printConfig;
         private boolean allowAll;
         private List<String> allowRead;
@@ -318,6 +321,7 @@ public record KvmServerOptions(
             warmup = o.warmup;
             warmupPath = o.warmupPath;
             verbose = o.verbose;
+            trace = o.trace;
             printConfig = o.printConfig;
             allowAll = o.allowAll;
             allowRead = o.allowRead;
@@ -385,6 +389,11 @@ public record KvmServerOptions(
 
         public Builder verbose(boolean value) {
             verbose = value;
+            return this;
+        }
+
+        public Builder trace(boolean value) {
+            trace = value;
             return this;
         }
 
@@ -475,7 +484,7 @@ public record KvmServerOptions(
          */
         public KvmServerOptions build() {
             return new KvmServerOptions(program, args, cwd, env, threads, ephemeral, warmup, warmupPath, verbose,
-                    printConfig, allowAll, allowRead, allowWrite, allowEnv, allowNet, allowConnect, allowListen,
+                    trace, printConfig, allowAll, allowRead, allowWrite, allowEnv, allowNet, allowConnect, allowListen,
                     volumes, maxBootTime, maxRequestTime, maxMainMemory, maxAddressSpace, maxRequestMemory,
                     limitRequestMemory, ephemeralKeepWorkingMemory, naming);
         }

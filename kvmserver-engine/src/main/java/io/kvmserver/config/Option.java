@@ -74,6 +74,12 @@ public enum Option {
             .describe("Whether to log more about the server, including every permission denial.")
             .defaultValue(false)
             .reads(KvmServerOptions::verbose).writes((b, v, base) -> b.verbose((Boolean) v))),
+    TRACE(flag("trace", OptionType.FLAG, "")
+            .spring("kvmserver.trace")
+            .describe("Whether to log every system call of the program (its VM, thread, arguments, result and"
+                    + " any permission denial) at INFO, to find out why a program fails. Slow.")
+            .defaultValue(false)
+            .reads(KvmServerOptions::trace).writes((b, v, base) -> b.trace((Boolean) v))),
     PRINT_CONFIG(flag("print-config", OptionType.FLAG, "")
             .describe("Print the configuration as TOML and exit without running the program.")
             .defaultValue(false)
@@ -136,12 +142,13 @@ public enum Option {
             .reads(KvmServerOptions::maxRequestTime).writes((b, v, base) -> b.maxRequestTime((Duration) v))),
     MAX_MAIN_MEMORY(limit("max-main-memory", OptionType.MIB, "MiB")
             .spring("kvmserver.limits.max-main-memory")
-            .describe("Guest memory of the program: the guest's whole physical address range.")
+            .describe("Memory the program may map readable, writable or executable; address space it only"
+                    + " reserves (PROT_NONE) does not count, and only the pages it touches use host memory.")
             .defaultValue(8192 * KvmServerOptions.MIB).example("1024")
             .reads(KvmServerOptions::maxMainMemory).writes((b, v, base) -> b.maxMainMemory((Long) v))),
     MAX_ADDRESS_SPACE(limit("max-address-space", OptionType.MIB, "MiB")
             .spring("kvmserver.limits.max-address-space")
-            .describe("Cap on the memory the program may map.")
+            .describe("The program's address range: every mapping, reservations included, lies below it.")
             .defaultValue(131072 * KvmServerOptions.MIB).example("262144")
             .reads(KvmServerOptions::maxAddressSpace).writes((b, v, base) -> b.maxAddressSpace((Long) v))),
     MAX_REQUEST_MEMORY(limit("max-request-memory", OptionType.MIB, "MiB")

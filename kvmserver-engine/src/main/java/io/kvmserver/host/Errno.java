@@ -137,4 +137,24 @@ public final class Errno {
     public static final int ENOTRECOVERABLE = 131;
     public static final int ERFKILL = 132;
     public static final int EHWPOISON = 133;
+
+    /** Names by number, read from the constants above so that the two cannot disagree. */
+    private static final String[] NAMES = new String[EHWPOISON + 1];
+
+    static {
+        for (java.lang.reflect.Field field : Errno.class.getFields()) {
+            if (field.getType() == int.class && field.getName().startsWith("E")) {
+                try {
+                    NAMES[field.getInt(null)] = field.getName();
+                } catch (IllegalAccessException e) {
+                    throw new ExceptionInInitializerError(e);
+                }
+            }
+        }
+    }
+
+    /** The symbolic name of {@code errno} ({@code "ENOENT"}), or {@code "E<number>"} for one Linux does not define. */
+    public static String name(int errno) {
+        return errno > 0 && errno < NAMES.length && NAMES[errno] != null ? NAMES[errno] : "E" + errno;
+    }
 }

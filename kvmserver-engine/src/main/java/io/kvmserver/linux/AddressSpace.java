@@ -20,10 +20,22 @@ import java.util.TreeMap;
  * overflow-safe arithmetic, before the host touches guest memory: a bad one is {@code EFAULT},
  * exactly as on Linux. The mapping list and the break are part of the per-VM state that a reset
  * restores ({@link #copy()}).
+ *
+ * <p>Two limits, as Linux has address-space and memory limits: the address range ({@code limit},
+ * the option {@code max-address-space}) holds every mapping, reservations included, and the bytes
+ * mapped with some access ({@code maxAccessibleBytes}, the option {@code max-main-memory}) bound
+ * what the program can make the host allocate. A {@code PROT_NONE} reservation counts only against
+ * the range: its pages are absent from the page tables (so an access faults) and cost the host
+ * nothing. Accessible mappings count whether or not they were made with {@code MAP_NORESERVE}, as
+ * Linux counts them under strict overcommit ({@code vm.overcommit_memory=2}): every page the
+ * program can touch, it can make the host allocate, and the engine has no cheaper moment than the
+ * mapping to refuse it (guest page faults do not reach it).
  */
 public final class AddressSpace implements LoadTarget {
 
     private static final long PAGE = GuestLayout.PAGE_SIZE;
+    /** No access: a reservation, or a guard page. */
+    public static final int PROT_NONE = 0;
     /**
      * Linux's default {@code vm.max_map_count}: more mappings than this are {@code ENOMEM}, so
      * that a guest cannot grow the engine's bookkeeping without bound. Adjacent mappings alike in
@@ -41,19 +53,24 @@ public final class AddressSpace implements LoadTarget {
     private final GuestMemory memory;
     private final PageTables tables;
     private final long limit;
-    private final long maxMappedBytes;
+    private final long maxAccessibleBytes;
     private TreeMap<Long, Mapping> mappings = new TreeMap<>();
     private long mappedBytes;
+    private long accessibleBytes;
     private long brkStart;
     private long brk;
     private long mmapTop;
     private boolean tlbFlushNeeded;
 
-    public AddressSpace(GuestMemory memory, PageTables tables, long limit, long maxMappedBytes) {
+    /**
+     * @param limit              one past the highest address the program may map
+     * @param maxAccessibleBytes the most bytes the program may map readable, writable or executable
+     */
+    public AddressSpace(GuestMemory memory, PageTables tables, long limit, long maxAccessibleBytes) {
         this.memory = memory;
         this.tables = tables;
         this.limit = limit;
-        this.maxMappedBytes = maxMappedBytes;
+        this.maxAccessibleBytes = maxAccessibleBytes;
         this.mmapTop = limit;
     }
 
@@ -87,20 +104,54 @@ public final class AddressSpace implements LoadTarget {
                 && length <= limit - start;
     }
 
-    /** Maps a page-aligned range, replacing whatever was there. Throws ENOMEM over the limit. */
+    /**
+     * Maps a page-aligned range, replacing whatever was there. Throws ENOMEM outside the range,
+     * past the accessible-bytes limit or past {@link #MAX_MAP_COUNT}.
+     */
     public void map(long start, long length, int prot, String name) {
         if (!isUserRange(start, length)) {
             throw new SyscallError(Errno.ENOMEM);
         }
-        long replaced = overlap(start, start + length);
-        if (mappedBytes - replaced + length > maxMappedBytes) {
-            throw new SyscallError(Errno.ENOMEM);
-        }
+        requireAccessible(start, start + length, prot);
         requireRoomFor(countAfterCut(start, start + length) + 1);
         cut(start, start + length, true);
-        insert(new Mapping(start, start + length, prot, name));
-        mappedBytes += length;
+        Mapping mapping = new Mapping(start, start + length, prot, name);
+        insert(mapping);
+        account(mapping, 1);
         applyPageTables(start, length, prot);
+    }
+
+    /**
+     * How many more guest memory chunks than its accessible bytes fill a program may reach: its
+     * mappings need not be packed, but scattering pages over the whole range would make the VM
+     * hold a KVM memory slot (kernel memory) per chunk. See {@code MemorySlots}.
+     */
+    public static final int EXPOSURE_SLACK = 16;
+
+    /**
+     * ENOMEM when giving {@code [start, end)} protection {@code prot} would pass the accessible-bytes
+     * limit, or spread the program over more chunks of guest memory than that limit justifies.
+     */
+    private void requireAccessible(long start, long end, int prot) {
+        if (prot == PROT_NONE) {
+            return;
+        }
+        if (accessibleBytes - covered(start, end, true) + (end - start) > maxAccessibleBytes) {
+            throw new SyscallError(Errno.ENOMEM);
+        }
+        long chunk = memory.chunkSize();
+        long allowed = (maxAccessibleBytes + chunk - 1) / chunk + EXPOSURE_SLACK;
+        if (memory.exposedChunkCount() + memory.unexposedChunks(start, end - start) > allowed) {
+            throw new SyscallError(Errno.ENOMEM);
+        }
+    }
+
+    /** Adds ({@code sign} 1) or removes (-1) a mapping's bytes from the totals. */
+    private void account(Mapping m, int sign) {
+        mappedBytes += sign * m.length();
+        if (m.prot() != PROT_NONE) {
+            accessibleBytes += sign * m.length();
+        }
     }
 
     /** ENOMEM when the mapping list would grow past {@link #MAX_MAP_COUNT}. */
@@ -167,12 +218,16 @@ public final class AddressSpace implements LoadTarget {
         memory.write(address, bytes, offset, length);
     }
 
-    /** Changes protection; ENOMEM when part of the range is not mapped (as {@code mprotect}). */
+    /**
+     * Changes protection; ENOMEM when part of the range is not mapped (as {@code mprotect}), or
+     * when it would pass the accessible-bytes limit.
+     */
     public void protect(long start, long length, int prot) {
         long end = start + length;
-        if (covered(start, end) != length) {
+        if (covered(start, end, false) != length) {
             throw new SyscallError(Errno.ENOMEM);
         }
+        requireAccessible(start, end, prot);
         TreeMap<Long, Mapping> pieces = new TreeMap<>();
         for (Mapping m : mappings.subMap(floorStart(start), true, end, false).values()) {
             if (m.end() > start) {
@@ -184,8 +239,9 @@ public final class AddressSpace implements LoadTarget {
         for (Mapping m : pieces.values()) {
             long s = Math.max(start, m.start());
             long e = Math.min(end, m.end());
-            insert(new Mapping(s, e, prot, m.name()));
-            mappedBytes += e - s;
+            Mapping piece = new Mapping(s, e, prot, m.name());
+            insert(piece);
+            account(piece, 1);
             applyPageTables(s, e - s, prot);
         }
     }
@@ -206,17 +262,15 @@ public final class AddressSpace implements LoadTarget {
         }
     }
 
-    /** Bytes of {@code [start, end)} that are mapped. */
-    private long covered(long start, long end) {
+    /** Bytes of {@code [start, end)} that are mapped (with {@code accessible}: not PROT_NONE). */
+    private long covered(long start, long end, boolean accessible) {
         long total = 0;
         for (Mapping m : mappings.subMap(floorStart(start), true, end, false).values()) {
-            total += Math.max(0, Math.min(end, m.end()) - Math.max(start, m.start()));
+            if (!accessible || m.prot() != PROT_NONE) {
+                total += Math.max(0, Math.min(end, m.end()) - Math.max(start, m.start()));
+            }
         }
         return total;
-    }
-
-    private long overlap(long start, long end) {
-        return covered(start, end);
     }
 
     private long floorStart(long address) {
@@ -240,14 +294,16 @@ public final class AddressSpace implements LoadTarget {
                 memory.zero(zs, Math.min(end, m.end()) - zs);
             }
             mappings.remove(m.start());
-            mappedBytes -= m.length();
+            account(m, -1);
             if (m.start() < start) {
-                mappings.put(m.start(), new Mapping(m.start(), start, m.prot(), m.name()));
-                mappedBytes += start - m.start();
+                Mapping before = new Mapping(m.start(), start, m.prot(), m.name());
+                mappings.put(m.start(), before);
+                account(before, 1);
             }
             if (m.end() > end) {
-                mappings.put(end, new Mapping(end, m.end(), m.prot(), m.name()));
-                mappedBytes += m.end() - end;
+                Mapping after = new Mapping(end, m.end(), m.prot(), m.name());
+                mappings.put(end, after);
+                account(after, 1);
             }
         }
     }
@@ -272,6 +328,25 @@ public final class AddressSpace implements LoadTarget {
         return start >= brkLimit() && start >= GuestLayout.USER_START ? start : -1;
     }
 
+    /**
+     * Finds a free range of {@code length} bytes in {@code [low, high)} (clipped to the program's
+     * range), bottom-up, as Linux places {@code MAP_32BIT} mappings. Returns -1 when there is none.
+     */
+    public long findFreeBetween(long length, long low, long high) {
+        long end = Math.min(high, limit);
+        long candidate = Math.max(low, GuestLayout.USER_START);
+        for (Mapping m : mappings.subMap(floorStart(candidate), true, end, false).values()) {
+            if (m.end() <= candidate) {
+                continue;
+            }
+            if (m.start() >= candidate && m.start() - candidate >= length) {
+                break;
+            }
+            candidate = Math.max(candidate, m.end());
+        }
+        return candidate < end && end - candidate >= length ? candidate : -1;
+    }
+
     /** The break may not grow into the mmap area; leave it room to grow into the first gigabyte. */
     private long brkLimit() {
         return brk + PAGE;
@@ -279,7 +354,7 @@ public final class AddressSpace implements LoadTarget {
 
     @Override
     public boolean isFree(long start, long length) {
-        return isUserRange(start, length) && covered(start, start + length) == 0;
+        return isUserRange(start, length) && covered(start, start + length, false) == 0;
     }
 
     public void setMmapTop(long top) {
@@ -499,15 +574,27 @@ public final class AddressSpace implements LoadTarget {
         return mappings.values();
     }
 
+    /** Bytes mapped, reservations included. */
     public long mappedBytes() {
         return mappedBytes;
     }
 
+    /** Bytes mapped readable, writable or executable: what counts against {@link #maxAccessibleBytes()}. */
+    public long accessibleBytes() {
+        return accessibleBytes;
+    }
+
+    /** The most bytes the program may map accessible (the option {@code max-main-memory}). */
+    public long maxAccessibleBytes() {
+        return maxAccessibleBytes;
+    }
+
     /** A copy of the bookkeeping (not the memory): part of a VM snapshot. */
     public AddressSpace copy(GuestMemory otherMemory, PageTables otherTables) {
-        AddressSpace c = new AddressSpace(otherMemory, otherTables, limit, maxMappedBytes);
+        AddressSpace c = new AddressSpace(otherMemory, otherTables, limit, maxAccessibleBytes);
         c.mappings = new TreeMap<>(mappings);
         c.mappedBytes = mappedBytes;
+        c.accessibleBytes = accessibleBytes;
         c.brkStart = brkStart;
         c.brk = brk;
         c.mmapTop = mmapTop;

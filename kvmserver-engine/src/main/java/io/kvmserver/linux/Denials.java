@@ -175,7 +175,7 @@ public final class Denials {
      * The target with control characters escaped: it comes from the guest, and a newline in a
      * path must not forge a log line.
      */
-    private static String printable(String target) {
+    static String printable(String target) {
         StringBuilder out = null;
         for (int i = 0; i < target.length(); i++) {
             char c = target.charAt(i);
@@ -197,7 +197,8 @@ public final class Denials {
         }
     }
 
-    private String hint(Kind kind, String target) {
+    /** Which setting would allow {@code kind} on {@code target}, in the configuration's naming. */
+    public String hint(Kind kind, String target) {
         return switch (kind) {
             case READ -> "allow it with " + name(Option.ALLOW_READ) + " (a directory that contains it) or "
                     + name(Option.VOLUME);

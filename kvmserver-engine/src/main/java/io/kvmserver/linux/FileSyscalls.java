@@ -34,6 +34,7 @@ final class FileSyscalls {
 
     static void register(SyscallTable t) {
         t.register(SyscallNumbers.CLOSE, FileSyscalls::close);
+        t.register(SyscallNumbers.CLOSE_RANGE, FileSyscalls::closeRange);
         t.register(SyscallNumbers.READ, FileSyscalls::read);
         t.register(SyscallNumbers.WRITE, FileSyscalls::write);
         t.register(SyscallNumbers.PREAD64, FileSyscalls::pread64);
@@ -77,6 +78,38 @@ final class FileSyscalls {
 
     static long close(Syscall c) {
         c.files().close(c.intArg(0));
+        return 0;
+    }
+
+    private static final int CLOSE_RANGE_UNSHARE = 1 << 1;
+    private static final int CLOSE_RANGE_CLOEXEC = 1 << 2;
+
+    /**
+     * close_range(2): closes, or with {@code CLOSE_RANGE_CLOEXEC} marks close-on-exec, every open
+     * fd from {@code first} to {@code last} (unsigned; {@code ~0U} means all). Threads always share
+     * the process's one table (clone without {@code CLONE_FILES} is refused), so
+     * {@code CLOSE_RANGE_UNSHARE} cannot give the caller a private copy: it closes in the shared
+     * table, which is what it does for a single-threaded program, its only user in practice
+     * (before an exec, which is refused anyway).
+     */
+    static long closeRange(Syscall c) {
+        long first = c.arg(0) & 0xffff_ffffL;
+        long last = c.arg(1) & 0xffff_ffffL;
+        int flags = c.intArg(2);
+        if ((flags & ~(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC)) != 0 || first > last) {
+            return -Errno.EINVAL;
+        }
+        FdTable files = c.files();
+        for (long fd = first; fd <= Math.min(last, FdTable.LIMIT - 1); fd++) {
+            if (!files.isOpen(fd)) {
+                continue;
+            }
+            if ((flags & CLOSE_RANGE_CLOEXEC) != 0) {
+                files.setCloseOnExec((int) fd, true);
+            } else {
+                files.close(fd);
+            }
+        }
         return 0;
     }
 

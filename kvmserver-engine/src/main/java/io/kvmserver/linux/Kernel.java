@@ -18,6 +18,7 @@ public final class Kernel implements AutoCloseable {
     private final List<String> environment;
     private final Denials denials;
     private final ServedEndpoints served = new ServedEndpoints();
+    private final boolean trace;
 
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
             String programHostPath, List<String> environment) {
@@ -27,6 +28,13 @@ public final class Kernel implements AutoCloseable {
     /** @param denials where denials are recorded, with the naming and verbosity of the configuration */
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
             String programHostPath, List<String> environment, Denials denials) {
+        this(table, fileSystem, network, console, programHostPath, environment, denials, false);
+    }
+
+    /** @param trace whether every VM of the program logs its system calls ({@link SyscallTrace}) */
+    public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
+            String programHostPath, List<String> environment, Denials denials, boolean trace) {
+        this.trace = trace;
         this.denials = denials;
         this.table = table;
         this.fileSystem = fileSystem;
@@ -47,6 +55,11 @@ public final class Kernel implements AutoCloseable {
     /** Permission denials of every VM of this program. */
     public Denials denials() {
         return denials;
+    }
+
+    /** Whether the program's VMs log every system call ({@link SyscallTrace}). */
+    public boolean tracing() {
+        return trace;
     }
 
     /** What the frozen template listens on, which request VMs may not take over. */

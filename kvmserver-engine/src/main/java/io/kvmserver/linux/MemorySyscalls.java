@@ -6,9 +6,18 @@ import io.kvmserver.host.SyscallNumbers;
 
 import io.kvmserver.host.Errno;
 
+import io.kvmserver.x86.GuestLayout;
+
 import static io.kvmserver.linux.AddressSpace.pageUp;
 
-/** Memory family: {@code brk}, {@code mmap}, {@code munmap}, {@code mprotect}, {@code mremap}, {@code madvise}. */
+/**
+ * Memory family: {@code brk}, {@code mmap}, {@code munmap}, {@code mprotect}, {@code mremap},
+ * {@code madvise}, the protection keys calls, and System V shared memory (absent).
+ *
+ * <p>The kernel this answers as: x86-64 Linux 6.1 with {@code vm.mmap_min_addr} 65536, no huge
+ * pages reserved ({@code vm.nr_hugepages} 0, transparent huge pages on request), no System V IPC,
+ * and a CPU without protection keys.
+ */
 final class MemorySyscalls {
 
     static final int MAP_SHARED = 0x01;
@@ -17,11 +26,35 @@ final class MemorySyscalls {
     static final int MAP_TYPE = 0x0f;
     static final int MAP_FIXED = 0x10;
     static final int MAP_ANONYMOUS = 0x20;
+    static final int MAP_32BIT = 0x40;
+    static final int MAP_HUGETLB = 0x40000;
+    static final int MAP_SYNC = 0x80000;
     static final int MAP_FIXED_NOREPLACE = 0x100000;
+    /** The flags {@code MAP_SHARED_VALIDATE} knows (Linux's {@code LEGACY_MAP_MASK} and the two newer ones). */
+    private static final int MAP_KNOWN_FLAGS = 0x0007_ff7f | (0x3f << 26) | MAP_SYNC | MAP_FIXED_NOREPLACE;
+    /** {@code MAP_HUGETLB}'s page size, as log2 in these bits ({@code MAP_HUGE_2MB}, {@code MAP_HUGE_1GB}). */
+    private static final int MAP_HUGE_SHIFT = 26;
+    private static final int MAP_HUGE_MASK = 0x3f;
+    /** Where {@code MAP_32BIT} puts a mapping that has no usable hint: the second GiB, as Linux x86-64. */
+    static final long MAP_32BIT_START = 0x4000_0000L;
+    static final long MAP_32BIT_END = 0x8000_0000L;
+    /** Linux's {@code TASK_SIZE} on x86-64 with 4-level paging: no user range reaches past it. */
+    private static final long TASK_SIZE = 0x7fff_ffff_f000L;
+    /** Linux's {@code MAX_LFS_FILESIZE}: a file mapping past it is {@code EOVERFLOW}. */
+    private static final long MAX_FILE_OFFSET = Long.MAX_VALUE;
+    static final int PROT_SEM = 0x8;
     static final int MREMAP_MAYMOVE = 1;
     static final int MREMAP_FIXED = 2;
     static final int MADV_DONTNEED = 4;
     static final int MADV_FREE = 8;
+    static final int MADV_REMOVE = 9;
+    static final int MADV_COLLAPSE = 25;
+    static final int MADV_HWPOISON = 100;
+    static final int MADV_SOFT_OFFLINE = 101;
+    /** The advice values Linux 6.1 knows besides the poisoning ones: 0-4 and 8-25. */
+    private static final long KNOWN_ADVICE = 0x1fL | (((1L << 18) - 1) << 8);
+    static final int PKEY_DISABLE_ACCESS = 1;
+    static final int PKEY_DISABLE_WRITE = 2;
     private static final long PAGE = 4096;
 
     private MemorySyscalls() {
@@ -39,6 +72,18 @@ final class MemorySyscalls {
         t.register(SyscallNumbers.MUNLOCK, c -> 0);
         t.register(SyscallNumbers.MLOCKALL, c -> 0);
         t.register(SyscallNumbers.MUNLOCKALL, c -> 0);
+        // System V IPC: ENOSYS, as from a kernel built without it (CONFIG_SYSVIPC=n), deliberately
+        // and without the unimplemented-call warning. A VM is one process, and a segment attached
+        // twice needs one memory at two addresses, which guest virtual = guest physical cannot give.
+        for (int nr : new int[] {SyscallNumbers.SHMGET, SyscallNumbers.SHMAT, SyscallNumbers.SHMDT,
+            SyscallNumbers.SHMCTL, SyscallNumbers.SEMGET, SyscallNumbers.SEMOP, SyscallNumbers.SEMTIMEDOP,
+            SyscallNumbers.SEMCTL, SyscallNumbers.MSGGET, SyscallNumbers.MSGSND, SyscallNumbers.MSGRCV,
+            SyscallNumbers.MSGCTL}) {
+            t.register(nr, c -> -Errno.ENOSYS);
+        }
+        t.register(SyscallNumbers.PKEY_ALLOC, MemorySyscalls::pkeyAlloc);
+        t.register(SyscallNumbers.PKEY_FREE, c -> -Errno.EINVAL); // no key was ever allocated
+        t.register(SyscallNumbers.PKEY_MPROTECT, MemorySyscalls::pkeyMprotect);
     }
 
     /** The page-rounded size of {@code [addr, addr + length)}; {@code ENOMEM} outside user space. */
@@ -50,9 +95,11 @@ final class MemorySyscalls {
         return size;
     }
 
-    /** Only {@code PROT_READ}, {@code PROT_WRITE} and {@code PROT_EXEC} (or none): mmap and mprotect refuse the rest. */
+    private static final int PROT_RWX = AddressSpace.PROT_READ | AddressSpace.PROT_WRITE | AddressSpace.PROT_EXEC;
+
+    /** What mprotect accepts: read, write, execute and the no-op {@code PROT_SEM}. */
     private static boolean validProtection(int prot) {
-        return (prot & ~(AddressSpace.PROT_READ | AddressSpace.PROT_WRITE | AddressSpace.PROT_EXEC)) == 0;
+        return (prot & ~(PROT_RWX | PROT_SEM)) == 0;
     }
 
     private static boolean aligned(long address) {
@@ -65,29 +112,46 @@ final class MemorySyscalls {
         return c.arg(0) == 0 ? m.brk() : m.setBreak(c.arg(0));
     }
 
+    /**
+     * mmap(2). Linux's checks in its order: the type and alignment ({@code EINVAL}), the length
+     * ({@code ENOMEM}), the offset ({@code EOVERFLOW}), the file, huge pages, then the place.
+     * Unknown protection bits are ignored, as Linux's mmap ignores them.
+     */
     static long mmap(Syscall c) {
         long addr = c.arg(0);
         long length = c.arg(1);
-        int prot = c.intArg(2);
+        int prot = c.intArg(2) & PROT_RWX;
         int flags = c.intArg(3);
         int fd = c.intArg(4);
         long offset = c.arg(5);
         AddressSpace m = c.memory();
         int type = flags & MAP_TYPE;
-        if (length == 0 || (type != MAP_SHARED && type != MAP_PRIVATE && type != MAP_SHARED_VALIDATE)
-                || !aligned(offset) || offset < 0) {
-            return -Errno.EINVAL;
+        boolean anonymous = (flags & MAP_ANONYMOUS) != 0;
+        if ((flags & MAP_FIXED_NOREPLACE) != 0) {
+            flags |= MAP_FIXED; // and it wins over MAP_FIXED: never replaces
         }
-        if (!validProtection(prot)) {
-            return -Errno.EINVAL;
+        boolean fixed = (flags & MAP_FIXED) != 0;
+        if (length == 0 || !aligned(offset) || (fixed && !aligned(addr))
+                || (type != MAP_SHARED && type != MAP_PRIVATE && (type != MAP_SHARED_VALIDATE || anonymous))) {
+            return -Errno.EINVAL; // an anonymous mapping has nothing for MAP_SHARED_VALIDATE to validate
         }
         long size = pageUp(length);
-        if (size <= 0 || size > m.limit()) {
+        if (size <= 0 || Long.compareUnsigned(size, TASK_SIZE) > 0) {
             return -Errno.ENOMEM;
         }
+        long pages = offset >>> 12;
+        if (pages + (size >>> 12) < pages) {
+            return -Errno.EOVERFLOW;
+        }
         FileDescription file = null;
-        if ((flags & MAP_ANONYMOUS) == 0) {
+        if (!anonymous) {
             file = c.files().get(fd);
+            if ((flags & MAP_HUGETLB) != 0) {
+                return -Errno.EINVAL; // only a hugetlbfs file may be mapped with huge pages
+            }
+            if (type == MAP_SHARED_VALIDATE && ((flags & ~MAP_KNOWN_FLAGS) != 0 || (flags & MAP_SYNC) != 0)) {
+                return -Errno.EOPNOTSUPP; // MAP_SYNC needs a DAX file
+            }
             if (file.hostFd() < 0 || file.isDirectory()) {
                 return -Errno.ENODEV;
             }
@@ -100,23 +164,29 @@ final class MemorySyscalls {
                 // coherent with the file, and pretending would lose writes silently.
                 return (access == OpenFlags.O_RDWR) ? -Errno.ENODEV : -Errno.EACCES;
             }
+            if (offset < 0 || size > MAX_FILE_OFFSET - offset) {
+                return -Errno.EOVERFLOW;
+            }
+        } else if ((flags & MAP_HUGETLB) != 0) {
+            return hugePages(flags, addr, fixed);
         }
         long start;
-        if ((flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) != 0) {
-            if (!aligned(addr)) {
-                return -Errno.EINVAL;
+        if (fixed) {
+            if (Long.compareUnsigned(addr, TASK_SIZE - size) > 0) {
+                return -Errno.ENOMEM;
+            }
+            if (addr < GuestLayout.USER_START) {
+                return -Errno.EPERM; // below vm.mmap_min_addr: where the engine's own pages live
             }
             if (!m.isUserRange(addr, size)) {
                 return -Errno.ENOMEM;
             }
-            if ((flags & MAP_FIXED) == 0 && !m.isFree(addr, size)) {
+            if ((flags & MAP_FIXED_NOREPLACE) != 0 && !m.isFree(addr, size)) {
                 return -Errno.EEXIST;
             }
             start = addr;
-        } else if (addr != 0 && aligned(addr) && m.isFree(addr, size)) {
-            start = addr;
         } else {
-            start = m.findFree(size);
+            start = place(m, addr, size, (flags & MAP_32BIT) != 0);
             if (start < 0) {
                 return -Errno.ENOMEM;
             }
@@ -136,18 +206,57 @@ final class MemorySyscalls {
         return start;
     }
 
+    /**
+     * Where a mapping without {@code MAP_FIXED} goes: at its hint (rounded up to a page) when that
+     * is free, else top-down below the stack, or, with {@code MAP_32BIT}, bottom-up in the second
+     * GiB (the hint counts then only if the mapping ends below 2 GiB). -1 when there is no room.
+     */
+    private static long place(AddressSpace m, long hint, long size, boolean below2GiB) {
+        long at = pageUp(hint);
+        if (hint != 0 && at >= GuestLayout.USER_START && (!below2GiB || (at < MAP_32BIT_END && size <= MAP_32BIT_END - at))
+                && m.isFree(at, size)) {
+            return at;
+        }
+        return below2GiB ? m.findFreeBetween(size, MAP_32BIT_START, MAP_32BIT_END) : m.findFree(size);
+    }
+
+    /**
+     * {@code MAP_HUGETLB} on anonymous memory: Linux without reserved huge pages (the default,
+     * {@code vm.nr_hugepages} 0) refuses it with ENOMEM, and programs then map ordinary pages
+     * (php's opcache does). A page size x86-64 does not have is EINVAL, and so is a fixed address
+     * not aligned to it. With {@code MAP_NORESERVE} Linux would map it and send SIGBUS at the
+     * first touch; ENOMEM here lets the program fall back instead.
+     */
+    private static long hugePages(int flags, long addr, boolean fixed) {
+        int log2 = (flags >>> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+        if (log2 != 0 && log2 != 21 && log2 != 30) {
+            return -Errno.EINVAL;
+        }
+        long hugePage = 1L << (log2 == 0 ? 21 : log2);
+        if (fixed && (addr & (hugePage - 1)) != 0) {
+            return -Errno.EINVAL;
+        }
+        return -Errno.ENOMEM;
+    }
+
+    /**
+     * munmap(2): any range of user space, mapped or not, is fine; only the part the program can
+     * map (from {@code vm.mmap_min_addr} to the end of its address range) holds anything to unmap.
+     */
     static long munmap(Syscall c) {
         long addr = c.arg(0);
         long length = c.arg(1);
-        if (!aligned(addr) || length <= 0) {
-            return -Errno.EINVAL;
-        }
         long size = pageUp(length);
-        AddressSpace m = c.memory();
-        if (!m.isUserRange(addr, size)) {
+        if (!aligned(addr) || length == 0 || size <= 0 || Long.compareUnsigned(size, TASK_SIZE) > 0
+                || Long.compareUnsigned(addr, TASK_SIZE - size) > 0) {
             return -Errno.EINVAL;
         }
-        m.unmap(addr, size);
+        AddressSpace m = c.memory();
+        long from = Math.max(addr, GuestLayout.USER_START);
+        long to = Math.min(addr + size, m.limit());
+        if (from < to) {
+            m.unmap(from, to - from);
+        }
         return 0;
     }
 
@@ -155,15 +264,48 @@ final class MemorySyscalls {
         long addr = c.arg(0);
         long length = c.arg(1);
         int prot = c.intArg(2) & ~0x0300_0000; // PROT_GROWSDOWN / PROT_GROWSUP
-        if (!aligned(addr) || !validProtection(prot)) {
+        return protect(c, addr, length, prot, -1);
+    }
+
+    /** mprotect(2), with Linux's checks in its order; {@code pkey} -1 for none, any other never allocated. */
+    private static long protect(Syscall c, long addr, long length, int prot, int pkey) {
+        if (!aligned(addr)) {
             return -Errno.EINVAL;
         }
         if (length == 0) {
             return 0;
         }
+        long size = pageUp(length);
+        if (size <= 0 || addr + size <= addr) {
+            return -Errno.ENOMEM;
+        }
+        if (!validProtection(prot) || pkey != -1) {
+            return -Errno.EINVAL;
+        }
         AddressSpace m = c.memory();
-        m.protect(addr, userRangeSize(m, addr, length), prot);
+        m.protect(addr, userRangeSize(m, addr, length), prot & PROT_RWX);
         return 0;
+    }
+
+    /**
+     * pkey_alloc(2) on a CPU without protection keys: {@code ENOSPC}, which the man page names for
+     * that case (V8 then keeps its code pages W^X with mprotect), after the argument checks.
+     */
+    static long pkeyAlloc(Syscall c) {
+        long flags = c.arg(0);
+        long rights = c.arg(1);
+        if (flags != 0 || (rights & ~(long) (PKEY_DISABLE_ACCESS | PKEY_DISABLE_WRITE)) != 0) {
+            return -Errno.EINVAL;
+        }
+        return -Errno.ENOSPC;
+    }
+
+    /**
+     * pkey_mprotect(2): key -1 is plain mprotect; any other key was never allocated (without
+     * protection keys not even key 0 is), so {@code EINVAL} once the other arguments pass.
+     */
+    static long pkeyMprotect(Syscall c) {
+        return protect(c, c.arg(0), c.arg(1), c.intArg(2) & ~0x0300_0000, c.intArg(3));
     }
 
     static long mremap(Syscall c) {
@@ -224,12 +366,21 @@ final class MemorySyscalls {
         return newAddr;
     }
 
+    /**
+     * madvise(2): advice is a hint the engine may ignore, except that memory given back reads as
+     * zeros. {@code MADV_HUGEPAGE} succeeds (transparent huge pages on request);
+     * {@code MADV_COLLAPSE} finds nothing to collapse; poisoning needs {@code CAP_SYS_ADMIN}.
+     */
     static long madvise(Syscall c) {
         long addr = c.arg(0);
         long length = c.arg(1);
         int advice = c.intArg(2);
-        if (!aligned(addr) || length < 0) {
+        boolean known = advice >= 0 && advice < 64 && (KNOWN_ADVICE & (1L << advice)) != 0;
+        if (!aligned(addr) || length < 0 || (!known && advice != MADV_HWPOISON && advice != MADV_SOFT_OFFLINE)) {
             return -Errno.EINVAL;
+        }
+        if (advice == MADV_HWPOISON || advice == MADV_SOFT_OFFLINE) {
+            return -Errno.EPERM;
         }
         if (length == 0) {
             return 0;
@@ -243,10 +394,10 @@ final class MemorySyscalls {
             }
             at = mapping.end();
         }
-        if (advice == MADV_DONTNEED || advice == MADV_FREE) {
+        if (advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE) {
             // Private anonymous memory reads as zeros after MADV_DONTNEED.
             m.memory().zero(addr, size);
         }
-        return 0;
+        return advice == MADV_COLLAPSE ? -Errno.EINVAL : 0;
     }
 }

@@ -205,7 +205,7 @@ final class NetSyscalls {
                 NetworkPolicy p = policy(c);
                 boolean allowed = binding ? p.mayListen(ip, port) : p.mayConnect(ip, port);
                 if (!allowed) {
-                    c.kernel().denials().record(binding ? Denials.Kind.LISTEN : Denials.Kind.CONNECT,
+                    c.deny(binding ? Denials.Kind.LISTEN : Denials.Kind.CONNECT,
                             (family == AF_INET ? ip.getHostAddress() : "[" + ip.getHostAddress() + "]") + ":" + port);
                     throw new SyscallError(Errno.EACCES);
                 }
@@ -224,7 +224,7 @@ final class NetSyscalls {
         }
         if (sa[2] == 0) {
             if (!policy(c).mayUseAbstractUnixSockets()) {
-                c.kernel().denials().record(Denials.Kind.UNIX_SOCKET,
+                c.deny(Denials.Kind.UNIX_SOCKET,
                         "@" + new String(sa, 3, sa.length - 3, StandardCharsets.ISO_8859_1));
                 throw new SyscallError(Errno.EACCES);
             }
@@ -241,7 +241,7 @@ final class NetSyscalls {
                 : c.kernel().fileSystem().resolve(c.process().cwd(), path, Access.WRITE);
         if (r.errno() != 0 || r.isVirtual()) {
             if (r.byPolicy() || r.isVirtual()) {
-                c.kernel().denials().record(Denials.Kind.UNIX_SOCKET, path);
+                c.deny(Denials.Kind.UNIX_SOCKET, path);
             }
             r.close();
             throw new SyscallError(r.errno() != 0 ? r.errno() : Errno.EACCES);

@@ -127,7 +127,7 @@ final class PathSyscalls {
         Resolution r = follow ? policy.resolve(base, path, access) : policy.resolveNoFollow(base, path, access);
         if (r.errno() != 0) {
             if (r.byPolicy()) {
-                c.kernel().denials().record(access == Access.WRITE ? Denials.Kind.WRITE : Denials.Kind.READ, path);
+                c.deny(access == Access.WRITE ? Denials.Kind.WRITE : Denials.Kind.READ, path);
             }
             throw new SyscallError(r.errno());
         }

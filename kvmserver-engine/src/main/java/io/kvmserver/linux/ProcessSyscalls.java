@@ -9,8 +9,9 @@ import io.kvmserver.host.LibC;
 import java.nio.charset.StandardCharsets;
 
 /**
- * Process family: identity, exit, thread-area setup glibc performs at start, limits, randomness,
- * and the calls a sandboxed program is refused ({@code execve}, {@code fork}, {@code ptrace}, ...).
+ * Process family: identity, limits, scheduling answers for one CPU, randomness, and the calls a
+ * sandboxed program is refused ({@code execve}, {@code ptrace}, {@code mount}, ...). Threads,
+ * their exit and TLS are {@link ThreadSyscalls}.
  */
 final class ProcessSyscalls {
 
@@ -194,6 +195,9 @@ final class ProcessSyscalls {
 
     static long prctl(Syscall c) {
         int option = c.intArg(0);
+        if (CapabilitySyscalls.isPrctlOption(option)) {
+            return CapabilitySyscalls.prctl(c, option);
+        }
         return switch (option) {
             case 15 -> { // PR_SET_NAME
                 c.memory().readCString(c.arg(1), 16 + 4096);
@@ -203,7 +207,7 @@ final class ProcessSyscalls {
                 c.memory().writeBytes(c.arg(1), "kvmserver\0\0\0\0\0\0\0".getBytes(StandardCharsets.US_ASCII));
                 yield 0;
             }
-            case 1, 38, 4, 36, 8 -> 0; // PDEATHSIG, NO_NEW_PRIVS, SET_DUMPABLE, CHILD_SUBREAPER, SET_KEEPCAPS
+            case 1, 38, 4, 36 -> 0; // PDEATHSIG, NO_NEW_PRIVS, SET_DUMPABLE, CHILD_SUBREAPER
             case 3 -> 0; // PR_GET_DUMPABLE
             case 39 -> 1; // PR_GET_NO_NEW_PRIVS: always, in a sandbox
             case 22, 21 -> option == 21 ? 2 : -Errno.EINVAL; // seccomp: report filter mode, refuse new
@@ -216,8 +220,9 @@ final class ProcessSyscalls {
         byte[] info = new byte[112];
         java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(info).order(java.nio.ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, System.nanoTime() / 1_000_000_000L); // uptime
-        b.putLong(32, c.memory().limit()); // totalram
-        b.putLong(40, c.memory().limit() - c.memory().mappedBytes()); // freeram
+        // The program's memory is what it may map accessible (max-main-memory), not its address range.
+        b.putLong(32, c.memory().maxAccessibleBytes()); // totalram
+        b.putLong(40, c.memory().maxAccessibleBytes() - c.memory().accessibleBytes()); // freeram
         b.putShort(80, (short) 1); // procs
         b.putInt(104, 1); // mem_unit
         c.memory().writeBytes(c.arg(0), info);

@@ -42,10 +42,14 @@ public final class Syscall {
     private boolean freezeRequested;
     private volatile FileDescription listener;
     private ThreadCpu cpu;
+    private SyscallTrace trace;
     private FpuFormat fpuFormat;
     private boolean yieldRequested;
     private UserContext replacement;
     private boolean threadExited;
+    /** The permission denial this call met, for the trace; null if none. */
+    private Denials.Kind deniedKind;
+    private String deniedTarget;
 
     public Syscall(Kernel kernel, LinuxProcess process, HostWaiter waiter) {
         this.kernel = kernel;
@@ -61,6 +65,8 @@ public final class Syscall {
         args[3] = a3;
         args[4] = a4;
         args[5] = a5;
+        deniedKind = null;
+        deniedTarget = null;
     }
 
     public Kernel kernel() {
@@ -79,6 +85,11 @@ public final class Syscall {
     /** The thread making the call. */
     public GuestThread thread() {
         return process.scheduler().current();
+    }
+
+    /** Where calls finished on a parked thread's behalf are traced; null when the trace is off. */
+    public void setTrace(SyscallTrace trace) {
+        this.trace = trace;
     }
 
     public void setCpu(ThreadCpu cpu) {
@@ -127,7 +138,11 @@ public final class Syscall {
         try {
             number = nr;
             System.arraycopy(callArgs, 0, args, 0, 6);
-            return kernel.table().dispatch(this);
+            long result = kernel.table().dispatch(this);
+            if (trace != null && result != RESTART) {
+                trace.log(t.tid(), this, result);
+            }
+            return result;
         } finally {
             waiter.endRetry();
             waiter.setParking(parking);
@@ -162,6 +177,26 @@ public final class Syscall {
     /** Argument {@code i} as a C {@code int}: the kernel ignores the upper half of the register. */
     public int intArg(int i) {
         return (int) args[i];
+    }
+
+    /**
+     * Records that the policy denied this call {@code kind} access to {@code target}: counted and
+     * logged by the program's {@link Denials}, and shown next to the call in the trace.
+     */
+    public void deny(Denials.Kind kind, String target) {
+        kernel.denials().record(kind, target);
+        deniedKind = kind;
+        deniedTarget = target;
+    }
+
+    /** What the policy denied the current call, or null. */
+    public Denials.Kind deniedKind() {
+        return deniedKind;
+    }
+
+    /** The path or address the current call was denied, or null. */
+    public String deniedTarget() {
+        return deniedTarget;
     }
 
     // ---- effects for the vCPU loop ----

@@ -45,6 +45,7 @@ public final class SyscallTable {
         ProcessSyscalls.register(t);
         ThreadSyscalls.register(t);
         FutexSyscalls.register(t);
+        CapabilitySyscalls.register(t);
         TimeSyscalls.register(t);
         SignalSyscalls.register(t);
         TimerSyscalls.register(t);

@@ -98,12 +98,14 @@ public final class KvmServer implements AutoCloseable {
             FileDescription listener = template.syscallContext().listener();
             InetSocketAddress address = listener == null ? null : localAddress(listener.hostFd());
             VmSnapshot snapshot = template.freeze(kvm);
-            long templateBytes = template.process().memory().mappedBytes();
+            // Accessible memory: address space reserved with PROT_NONE is not memory.
+            long templateBytes = template.process().memory().accessibleBytes();
             ServerStats stats = new ServerStats();
             int threads = options.effectiveThreads();
             for (int i = 0; i < threads; i++) {
-                workers.add(new RequestWorker(i, () -> GuestVm.fork(kvm, snapshot, options.maxRequestMemory()), options,
-                        stats, timers));
+                int number = i;
+                workers.add(new RequestWorker(i, () -> GuestVm.fork(kvm, snapshot, options.maxRequestMemory(), number),
+                        options, stats, timers));
             }
             workers.forEach(RequestWorker::start);
             long period = RequestWorker.timeLimitCheckPeriodNanos(options);
@@ -205,7 +207,7 @@ public final class KvmServer implements AutoCloseable {
         return listenAddress;
     }
 
-    /** Bytes the template's program has mapped: the image every request VM shares. */
+    /** Bytes the template's program has mapped accessible (not reservations): the image every request VM shares. */
     public long templateMappedBytes() {
         return templateResidentBytes;
     }

@@ -69,8 +69,10 @@ public final class Program implements AutoCloseable {
         }
         FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable));
         List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
+        // -Dkvmserver.trace=true is the trace's older spelling, kept as an alias of the option.
+        boolean trace = options.trace() || Boolean.getBoolean("kvmserver.trace");
         Kernel kernel = new Kernel(SyscallTable.standard(), policy, new NetworkPolicy(options), console,
-                path.toString(), env, new Denials(options.naming(), options.verbose()));
+                path.toString(), env, new Denials(options.naming(), options.verbose()), trace);
         List<String> argv = new ArrayList<>();
         argv.add(options.program());
         argv.addAll(options.args());

@@ -16,10 +16,11 @@ import java.util.Arrays;
  * the host wrote for it (system call results, page-table edits), which KVM cannot see.
  *
  * <p>KVM reports guest writes through the vCPU's dirty ring when the host has one (one entry per
- * newly dirtied page: the cost follows the pages a request touched), or else through the memory
- * slot's dirty bitmap (one bit per page of the whole slot: the cost follows guest memory size).
- * Pages are kept as a list, with a bitmap only to drop duplicates, so that counting and draining
- * never scan guest memory.
+ * newly dirtied page, naming its slot: the cost follows the pages a request touched), or else
+ * through each memory slot's dirty bitmap (one bit per page of every exposed chunk, see
+ * {@link MemorySlots}). Pages are kept as a list, with a bitmap per chunk (made when the chunk first
+ * has a dirty page) only to drop duplicates, so that counting and draining never scan guest memory
+ * and a VM whose address range is mostly reservations pays nothing for them.
  *
  * <p>The limit on what one request may dirty ({@code max-request-memory}) holds when pages get
  * dirtied: a host write on the guest's behalf past it throws {@link GuestMemory.LimitExceeded}
@@ -68,7 +69,11 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
     private static final int NO_SLOT = 0xffff;
 
     private final VmFd vm;
-    private final long[] seen;
+    private final GuestMemory memory;
+    /** log2 of the pages per chunk. */
+    private final int chunkPageShift;
+    /** Per chunk, one bit per page already in {@link #pages} or hot; null until the chunk has one. */
+    private final long[][] seen;
     /** Pages dirtied in this request, hot pages aside, in the order they were seen. */
     private long[] pages = new long[1024];
     private int listed;
@@ -86,7 +91,8 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
     private final Memory kvmBitmap;
 
     // ---- hot pages (with the ring only) ----
-    private final long[] hot;
+    /** Per chunk, one bit per hot page; null until the chunk has one. */
+    private final long[][] hot;
     private long[] hotList = new long[0];
     /** Per hot page: resets in a row it held the template's content, and how many make it a probe. */
     private int[] hotIdle = new int[0];
@@ -131,27 +137,64 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
         return Math.max(MIN_RING_ENTRIES, entries);
     }
 
-    /** Tracks through the dirty {@code ring} of the VM's vCPU, or, if null, the slot's bitmap. */
-    DirtyPages(VmFd vm, long memorySize, Pointer ring, int ringEntries) {
+    /**
+     * Tracks the VM's writes to {@code memory} through the dirty {@code ring} of its vCPU, or, if
+     * null, the bitmaps of its memory slots.
+     */
+    DirtyPages(VmFd vm, GuestMemory memory, Pointer ring, int ringEntries) {
         this.vm = vm;
+        this.memory = memory;
         this.ringEntries = ringEntries;
-        long totalPages = memorySize >>> PAGE_SHIFT;
-        int words = (int) ((totalPages + 63) / 64);
-        this.seen = new long[words];
+        this.chunkPageShift = Long.numberOfTrailingZeros(memory.chunkSize()) - PAGE_SHIFT;
+        this.seen = new long[memory.chunkCount()][];
         this.ring = ring == null ? null
                 : ring.getByteBuffer(0, (long) ringEntries * KvmAbi.DIRTY_GFN_SIZE).order(ByteOrder.nativeOrder());
-        this.scratch = ring == null ? new long[words] : null;
-        this.kvmBitmap = ring == null ? new Memory(words * 8L) : null;
-        this.hot = ring == null ? null : new long[words];
+        int chunkWords = (1 << chunkPageShift) / 64;
+        this.scratch = ring == null ? new long[chunkWords] : null;
+        this.kvmBitmap = ring == null ? new Memory(chunkWords * 8L) : null;
+        this.hot = ring == null ? null : new long[memory.chunkCount()][];
+    }
+
+    /** Whether {@code page} is recorded; with {@code mark}, records it. True for a page outside memory. */
+    private boolean seen(long page, boolean mark) {
+        return page < 0 || (page >>> chunkPageShift) >= seen.length || testBit(seen, page, mark);
+    }
+
+    /**
+     * Whether {@code page}'s bit is set in a map of per-chunk bitmaps (each made when its chunk
+     * first has a bit set); with {@code mark}, sets it. {@code page} must be inside memory.
+     */
+    private boolean testBit(long[][] map, long page, boolean mark) {
+        int chunk = (int) (page >>> chunkPageShift);
+        long[] bits = map[chunk];
+        if (bits == null) {
+            if (!mark) {
+                return false;
+            }
+            bits = new long[(1 << chunkPageShift) / 64];
+            map[chunk] = bits;
+        }
+        int index = (int) (page & ((1 << chunkPageShift) - 1));
+        long bit = 1L << (index & 63);
+        boolean was = (bits[index >>> 6] & bit) != 0;
+        if (mark) {
+            bits[index >>> 6] |= bit;
+        }
+        return was;
+    }
+
+    private void clearBit(long[][] map, long page) {
+        long[] bits = map[(int) (page >>> chunkPageShift)];
+        if (bits != null) {
+            int index = (int) (page & ((1 << chunkPageShift) - 1));
+            bits[index >>> 6] &= ~(1L << (index & 63));
+        }
     }
 
     private void add(long page) {
-        int word = (int) (page >>> 6);
-        long bit = 1L << (page & 63);
-        if (word < 0 || word >= seen.length || (seen[word] & bit) != 0) {
+        if (seen(page, true)) {
             return;
         }
-        seen[word] |= bit;
         if (listed == pages.length) {
             pages = Arrays.copyOf(pages, listed * 2);
         }
@@ -207,8 +250,7 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
     private long newPages(long first, long last) {
         long fresh = 0;
         for (long p = first; p <= last; p++) {
-            int word = (int) (p >>> 6);
-            if (word >= 0 && word < seen.length && (seen[word] & (1L << (p & 63))) == 0) {
+            if (!seen(p, false)) {
                 fresh++;
             }
         }
@@ -235,9 +277,9 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
                     != KvmAbi.KVM_DIRTY_GFN_F_DIRTY) {
                 return;
             }
-            // KVM publishes the flags last: the offset must not be read before them.
+            // KVM publishes the flags last: the slot and offset must not be read before them.
             VarHandle.acquireFence();
-            long page = ring.getLong(entry + 8);
+            long page = entryPage(entry);
             add(page);
             if (reportedCount < reported.length && page >= hotFirst && page < hotEnd) {
                 reported[reportedCount++] = page;
@@ -275,6 +317,8 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
         collect();
         if (learn) {
             promote();
+        } else {
+            reportedCount = 0;
         }
         recycle();
     }
@@ -314,7 +358,7 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
         if (hotCount == hotLimit) {
             return;
         }
-        hot[(int) (page >>> 6)] |= 1L << (page & 63);
+        testBit(hot, page, true);
         hotList[hotCount] = page;
         hotIdle[hotCount] = 0;
         hotProbeAfter[hotCount] = probeAfter;
@@ -323,8 +367,16 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
     }
 
     private boolean isHot(long page) {
-        int word = (int) (page >>> 6);
-        return hot != null && word >= 0 && word < hot.length && (hot[word] & (1L << (page & 63))) != 0;
+        return hotCount > 0 && page >= hotFirst && page < hotEnd && testBit(hot, page, false);
+    }
+
+    /**
+     * The page a ring entry names: its slot is the chunk (slot number = chunk index, see
+     * {@link MemorySlots}) and its offset the page within the chunk.
+     */
+    private long entryPage(int entry) {
+        int slot = ring.getInt(entry + 4) & 0xffff;
+        return ((long) slot << chunkPageShift) + ring.getLong(entry + 8);
     }
 
     /**
@@ -337,7 +389,7 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
         }
         for (long i = recycledIndex; i < ringIndex; i++) {
             int entry = (int) (i % ringEntries) * KvmAbi.DIRTY_GFN_SIZE;
-            if (hotCount > 0 && isHot(ring.getLong(entry + 8))) {
+            if (isHot(entryPage(entry))) {
                 ring.putInt(entry + 4, NO_SLOT);
             }
             ring.putInt(entry, KvmAbi.KVM_DIRTY_GFN_F_RESET);
@@ -347,14 +399,21 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
     }
 
     private void harvestBitmap() {
-        vm.getDirtyLog(0, kvmBitmap);
-        kvmBitmap.read(0, scratch, 0, scratch.length);
-        for (int i = 0; i < scratch.length; i++) {
-            long w = scratch[i];
-            while (w != 0) {
-                int b = Long.numberOfTrailingZeros(w);
-                w &= w - 1;
-                add(((long) i << 6) + b);
+        for (int chunk : memory.exposedChunks()) {
+            try {
+                vm.getDirtyLog(chunk, kvmBitmap);
+            } catch (io.kvmserver.kvm.KvmException e) {
+                continue; // withdrawn by a reset meanwhile (MemorySlots): nothing of it is dirty any more
+            }
+            kvmBitmap.read(0, scratch, 0, scratch.length);
+            long base = (long) chunk << chunkPageShift;
+            for (int i = 0; i < scratch.length; i++) {
+                long w = scratch[i];
+                while (w != 0) {
+                    int b = Long.numberOfTrailingZeros(w);
+                    w &= w - 1;
+                    add(base + ((long) i << 6) + b);
+                }
             }
         }
     }
@@ -400,9 +459,9 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
                 continue;
             }
             long end = start + 1;
-            seen[(int) (start >>> 6)] &= ~(1L << (start & 63));
+            forget(start);
             while (i < n && pages[i] == end && !isHot(end)) {
-                seen[(int) (end >>> 6)] &= ~(1L << (end & 63));
+                forget(end);
                 end++;
                 i++;
             }
@@ -432,7 +491,7 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
             if (!keep) {
                 memory.discard(address);
                 restored++;
-                forget(i, page);
+                forgetHot(i, page);
                 continue;
             }
             if (memory.restore(address)) {
@@ -452,7 +511,7 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
             long page = hotList[probe];
             probePage = page;
             probeAgainAfter = Math.min(MAX_PROBE_IDLE_RESETS, hotProbeAfter[probe] * 2);
-            forget(probe, page);
+            forgetHot(probe, page);
             memory.discard(page << PAGE_SHIFT);
         }
         count = hotCount;
@@ -460,12 +519,17 @@ final class DirtyPages implements GuestMemory.HostWriteListener {
     }
 
     /** Takes the hot page at {@code index} out of the hot set (the last one takes its place). */
-    private void forget(int index, long page) {
-        hot[(int) (page >>> 6)] &= ~(1L << (page & 63));
-        seen[(int) (page >>> 6)] &= ~(1L << (page & 63));
+    private void forgetHot(int index, long page) {
+        clearBit(hot, page);
+        forget(page);
         hotCount--;
         hotList[index] = hotList[hotCount];
         hotIdle[index] = hotIdle[hotCount];
+        hotProbeAfter[index] = hotProbeAfter[hotCount];
+    }
+
+    private void forget(long page) {
+        clearBit(seen, page);
     }
 
     /** Stops all tracking; later calls from any thread do nothing (the ring may be unmapped next). */

@@ -3,6 +3,8 @@ package io.kvmserver.vm;
 import io.kvmserver.memory.GuestMemory;
 
 import com.sun.jna.Memory;
+import io.kvmserver.config.Option;
+import io.kvmserver.elf.ElfException;
 import io.kvmserver.elf.ElfFile;
 import io.kvmserver.elf.ElfLoader;
 import io.kvmserver.elf.InitialStack;
@@ -30,6 +32,7 @@ import io.kvmserver.linux.Syscall;
 import io.kvmserver.linux.SyscallTable;
 import io.kvmserver.linux.UserContext;
 import io.kvmserver.kvm.KvmException;
+import io.kvmserver.linux.SyscallTrace;
 import io.kvmserver.vdso.GuestClock;
 import io.kvmserver.vdso.TimePage;
 import io.kvmserver.vdso.VdsoImage;
@@ -61,8 +64,6 @@ import org.slf4j.LoggerFactory;
 public final class GuestVm implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(GuestVm.class);
-    /** Logs every system call at INFO: for debugging the engine, far too slow for anything else. */
-    private static final boolean TRACE = Boolean.getBoolean("kvmserver.trace");
 
     /** The stack the program starts with, at the top of its address space (RLIMIT_STACK). */
     static final long STACK_SIZE = 8L << 20;
@@ -83,6 +84,8 @@ public final class GuestVm implements AutoCloseable {
     private final HostWaiter waiter = new HostWaiter();
     private final VmSnapshot source;
     private final DirtyPages dirty;
+    /** The system call trace, or null when it is off (the option {@code trace}). */
+    private final SyscallTrace trace;
     /** The vDSO's time page, for a booted VM (a template): the host writes it until close. */
     private TimePage timePage;
     private LinuxProcess process;
@@ -120,7 +123,8 @@ public final class GuestVm implements AutoCloseable {
     private final long[] syscallCounts = new long[SyscallNumbers.COUNT + 1];
 
     private GuestVm(VmFd vm, VcpuFd vcpu, GuestMemory memory, PageTables tables, Kernel kernel,
-            LinuxProcess process, VmSnapshot source, DirtyPages dirty, FpuFormat fpuFormat) {
+            LinuxProcess process, VmSnapshot source, DirtyPages dirty, FpuFormat fpuFormat,
+            SyscallTrace trace) {
         this.vm = vm;
         this.vcpu = vcpu;
         this.memory = memory;
@@ -130,7 +134,9 @@ public final class GuestVm implements AutoCloseable {
         this.process = process;
         this.source = source;
         this.dirty = dirty;
+        this.trace = trace;
         this.syscall = new Syscall(kernel, process, waiter);
+        syscall.setTrace(trace);
         this.fpuFormat = fpuFormat;
         this.cpu = new ContextSwitch(vcpu, memory, fpuFormat);
         syscall.setFpuFormat(fpuFormat);
@@ -161,20 +167,26 @@ public final class GuestVm implements AutoCloseable {
      */
     public static GuestVm boot(Kvm kvm, Kernel kernel, ElfFile program, ElfFile interpreter, List<String> argv,
             String cwd, long mainMemory, long maxAddressSpace, FdTable files) {
-        long userLimit = mainMemory & -GuestLayout.PAGE_SIZE;
+        // The guest's memory spans its whole address range, so that reservations cost address space
+        // only; mainMemory bounds what the program maps accessible (MemorySlots, AddressSpace).
+        long userLimit = maxAddressSpace & -GuestLayout.PAGE_SIZE;
         long poolSize = PageTables.poolSizeFor(userLimit);
         GuestMemory memory = GuestMemory.create("kvmserver-template", userLimit + poolSize);
         VmFd vm = null;
         try {
             PageTables tables = new PageTables(memory, userLimit, userLimit + poolSize);
             CpuSetup.writeSystemRegion(memory, tables);
-            AddressSpace space = new AddressSpace(memory, tables, userLimit, maxAddressSpace);
+            AddressSpace space = new AddressSpace(memory, tables, userLimit, mainMemory);
             long stackBottom = userLimit - STACK_SIZE;
             space.setMmapTop(stackBottom - STACK_GUARD);
             LoadedProgram loaded = ElfLoader.load(space, program, interpreter);
             space.initBreak(AddressSpace.pageUp(loaded.programEnd()));
-            space.map(stackBottom, STACK_SIZE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE
-                    | (program.wantsExecutableStack() ? AddressSpace.PROT_EXEC : 0), "[stack]");
+            if (!space.tryMap(stackBottom, STACK_SIZE, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE
+                    | (program.wantsExecutableStack() ? AddressSpace.PROT_EXEC : 0), "[stack]")) {
+                throw new ElfException("program " + program.path() + " and its " + (STACK_SIZE >> 20)
+                        + " MiB stack do not fit in " + (mainMemory >> 20) + " MiB of guest memory",
+                        List.of(Option.MAX_MAIN_MEMORY));
+            }
             long hwcap = kvm.cpuid(1, 0)[3] & 0xffffffffL;
             installVdso(memory, tables);
             long sp = InitialStack.write(space, userLimit, loaded, kernel.fileSystem().programGuestPath(), argv,
@@ -182,7 +194,7 @@ public final class GuestVm implements AutoCloseable {
             LinuxProcess process = new LinuxProcess(space, files, cwd);
 
             vm = kvm.createVm();
-            vm.setUserMemoryRegion(0, 0, memory.size(), memory.hostBase());
+            MemorySlots.attach(vm, memory, 0);
             VcpuFd vcpu = vm.createVcpu(0);
             CpuSetup.configure(vcpu, tables.root(), kvm.supportedXcr0());
             // Sync regs are pushed into the vCPU on the first run, so set every one of them.
@@ -193,7 +205,7 @@ public final class GuestVm implements AutoCloseable {
             vcpu.setReg(KvmAbi.RSP, sp);
             vcpu.setReg(KvmAbi.RFLAGS, CpuSetup.USER_RFLAGS_FIXED);
             GuestVm booted = new GuestVm(vm, vcpu, memory, tables, kernel, process, null, null,
-                    fpuFormat(kvm, kvm.supportedXcr0()));
+                    fpuFormat(kvm, kvm.supportedXcr0()), kernel.tracing() ? SyscallTrace.template() : null);
             // Last: nothing can fail after it, and the host writes the page from now until close.
             booted.timePage = GuestClock.shared(kvm).attach(memory.host(GuestLayout.VVAR, GuestLayout.PAGE_SIZE),
                     GuestLayout.USER_START, userLimit);
@@ -240,6 +252,11 @@ public final class GuestVm implements AutoCloseable {
      * A request may dirty at most {@code requestMemoryLimit} bytes between resets.
      */
     public static GuestVm fork(Kvm kvm, VmSnapshot snapshot, long requestMemoryLimit) {
+        return fork(kvm, snapshot, requestMemoryLimit, 0);
+    }
+
+    /** {@link #fork(Kvm, VmSnapshot, long)}, as request VM {@code number} in the system call trace. */
+    public static GuestVm fork(Kvm kvm, VmSnapshot snapshot, long requestMemoryLimit, int number) {
         GuestMemory memory = snapshot.memory().forkPrivate();
         VmFd vm = null;
         VcpuFd vcpu = null;
@@ -253,15 +270,16 @@ public final class GuestVm implements AutoCloseable {
             if (ring) {
                 vm.enableCap(KvmAbi.KVM_CAP_DIRTY_LOG_RING, ringBytes);
             }
-            vm.setUserMemoryRegion(0, VmFd.MEM_LOG_DIRTY_PAGES, 0, memory.size(), memory.hostBase());
+            MemorySlots.attach(vm, memory, VmFd.MEM_LOG_DIRTY_PAGES);
             vcpu = vm.createVcpu(0);
             CpuSetup.configure(vcpu, tables.root(), snapshot.xcr0());
-            DirtyPages dirty = new DirtyPages(vm, memory.size(), ring ? vcpu.mapDirtyRing(ringBytes) : null, entries);
+            DirtyPages dirty = new DirtyPages(vm, memory, ring ? vcpu.mapDirtyRing(ringBytes) : null, entries);
             dirty.setLimit(requestMemoryLimit / GuestLayout.PAGE_SIZE, GuestLayout.USER_START, tables.poolStart());
             memory.setWriteListener(dirty);
             LinuxProcess process = snapshot.process().fork(memory, tables);
             GuestVm forked = new GuestVm(vm, vcpu, memory, tables, snapshot.kernel(), process, snapshot, dirty,
-                    fpuFormat(kvm, snapshot.xcr0()));
+                    fpuFormat(kvm, snapshot.xcr0()),
+                    snapshot.kernel().tracing() ? SyscallTrace.requestVm(number) : null);
             forked.restoreCpu();
             return forked;
         } catch (RuntimeException e) {
@@ -324,6 +342,7 @@ public final class GuestVm implements AutoCloseable {
         // The copies above are host writes KVM does not log, and go around the write listener:
         // restoring the template leaves nothing to track.
         tables.restoreCursor(source.pageTableCursor());
+        memory.trimExposure(source.memory(), MemorySlots.KEPT_AFTER_RESET);
         process = source.process().fork(memory, tables);
         syscall.setProcess(process);
         restoreCpu();
@@ -578,14 +597,10 @@ public final class GuestVm implements AutoCloseable {
         waiter.setParking(threads.liveCount() > 1 || process.timers().armed());
         syscall.begin(nr, vcpu.reg(KvmAbi.RDI), vcpu.reg(KvmAbi.RSI), vcpu.reg(KvmAbi.RDX),
                 vcpu.reg(KvmAbi.R10), vcpu.reg(KvmAbi.R8), vcpu.reg(KvmAbi.R9));
-        if (TRACE) {
-            log.info("syscall {}({}, {}, {}, {})", SyscallNumbers.name(syscall.number()),
-                    Long.toHexString(syscall.arg(0)), Long.toHexString(syscall.arg(1)),
-                    Long.toHexString(syscall.arg(2)), Long.toHexString(syscall.arg(3)));
-        }
+        int tid = trace != null ? threads.current().tid() : 0;
         long result = table.dispatch(syscall);
-        if (TRACE) {
-            log.info("  = {}", result);
+        if (trace != null) {
+            trace.log(tid, syscall, result);
         }
         if (syscall.takeFreezeRequested()) {
             return freezeAt(threads.current());

@@ -64,13 +64,7 @@ public final class TrapPathCheck {
                     PageTables.PRESENT | PageTables.USER | PageTables.WRITABLE | PageTables.NO_EXECUTE);
             vm.setUserMemoryRegion(0, 0, memory.size(), memory.hostBase());
             try (VcpuFd vcpu = vm.createVcpu(0)) {
-                CpuSetup.configure(vcpu, tables.root(), kvm.supportedXcr0());
-                for (int r = KvmAbi.RAX; r <= KvmAbi.R15; r += 8) {
-                    vcpu.setReg(r, 0);
-                }
-                vcpu.setReg(KvmAbi.RIP, CODE);
-                vcpu.setReg(KvmAbi.RSP, CODE + 2 * GuestLayout.PAGE_SIZE);
-                vcpu.setReg(KvmAbi.RFLAGS, CpuSetup.USER_RFLAGS_FIXED);
+                CpuSetup.startUserCode(vcpu, tables.root(), kvm.supportedXcr0(), CODE, CODE + 2 * GuestLayout.PAGE_SIZE);
                 return roundTrips(vcpu, memory);
             }
         }

@@ -81,6 +81,20 @@ public final class CpuSetup {
                 | (((base >>> 24) & 0xffL) << 56);
     }
 
+    /**
+     * {@link #configure} the vCPU, and set every general register (sync regs push them all at the
+     * first run) to start CPL 3 code at {@code rip} with the stack at {@code rsp}.
+     */
+    public static void startUserCode(VcpuFd vcpu, long pageTableRoot, long xcr0, long rip, long rsp) {
+        configure(vcpu, pageTableRoot, xcr0);
+        for (int r = KvmAbi.RAX; r <= KvmAbi.R15; r += 8) {
+            vcpu.setReg(r, 0);
+        }
+        vcpu.setReg(KvmAbi.RIP, rip);
+        vcpu.setReg(KvmAbi.RSP, rsp);
+        vcpu.setReg(KvmAbi.RFLAGS, USER_RFLAGS_FIXED);
+    }
+
     /** Long mode, CPL 3 segments, our descriptor tables, syscall MSRs and every XSAVE feature. */
     public static void configure(VcpuFd vcpu, long pageTableRoot, long xcr0) {
         Memory sregs = new Memory(KvmAbi.SREGS_SIZE);

@@ -28,20 +28,21 @@ public final class PageTables {
     /**
      * For each pool page: the address shift of its entries (39 for the PML4 ... 12 for a page
      * table) and the first virtual address it maps. A reset needs them to tell which
-     * translations a restored table page takes away.
+     * translations a restored table page takes away. Grown as tables are allocated: the pool is
+     * sized for the whole address range, and a program uses a sliver of it.
      */
-    private final byte[] entryShift;
-    private final long[] baseAddress;
+    private byte[] entryShift;
+    private long[] baseAddress;
 
     public PageTables(GuestMemory memory, long poolStart, long poolEnd) {
         this.memory = memory;
         this.poolStart = poolStart;
         this.poolEnd = poolEnd;
         this.next = poolStart + GuestLayout.PAGE_SIZE; // the first pool page is the PML4
-        int pages = (int) ((poolEnd - poolStart) / GuestLayout.PAGE_SIZE);
-        this.entryShift = new byte[pages];
-        this.baseAddress = new long[pages];
+        this.entryShift = new byte[64];
+        this.baseAddress = new long[64];
         entryShift[0] = 39;
+        memory.expose(poolStart, GuestLayout.PAGE_SIZE);
     }
 
     private PageTables(PageTables template, GuestMemory memory) {
@@ -49,8 +50,9 @@ public final class PageTables {
         this.poolStart = template.poolStart;
         this.poolEnd = template.poolEnd;
         this.next = template.next;
-        this.entryShift = template.entryShift.clone();
-        this.baseAddress = template.baseAddress.clone();
+        int used = (int) ((template.next - template.poolStart) / GuestLayout.PAGE_SIZE);
+        this.entryShift = java.util.Arrays.copyOf(template.entryShift, Math.max(64, used));
+        this.baseAddress = java.util.Arrays.copyOf(template.baseAddress, Math.max(64, used));
     }
 
     /** The same tables over another VM's (copy-on-write) view of the memory. */
@@ -75,7 +77,7 @@ public final class PageTables {
         long to = Math.min(address + length, Math.min(poolEnd, snapshotCursor));
         for (long page = from & -GuestLayout.PAGE_SIZE; page < to; page += GuestLayout.PAGE_SIZE) {
             int index = (int) ((page - poolStart) / GuestLayout.PAGE_SIZE);
-            int shift = entryShift[index];
+            int shift = index < entryShift.length ? entryShift[index] : 0;
             if (shift == 0) {
                 continue;
             }
@@ -148,6 +150,9 @@ public final class PageTables {
      * translation faults and the page tables are walked again.
      */
     public boolean set(long address, long length, long flags) {
+        if (flags != 0) {
+            memory.expose(address, length); // what the guest can reach must be guest memory KVM knows
+        }
         boolean downgraded = false;
         long end = address + length;
         long va = address;
@@ -197,6 +202,10 @@ public final class PageTables {
                 }
                 long page = allocate();
                 int index = (int) ((page - poolStart) / GuestLayout.PAGE_SIZE);
+                if (index >= entryShift.length) {
+                    entryShift = java.util.Arrays.copyOf(entryShift, Math.max(index + 1, entryShift.length * 2));
+                    baseAddress = java.util.Arrays.copyOf(baseAddress, entryShift.length);
+                }
                 entryShift[index] = (byte) (shift - 9);
                 baseAddress[index] = va & -(1L << shift);
                 entry = page | TABLE_FLAGS;
@@ -213,6 +222,7 @@ public final class PageTables {
         }
         long page = next;
         next += GuestLayout.PAGE_SIZE;
+        memory.expose(page, GuestLayout.PAGE_SIZE);
         memory.fill(page, GuestLayout.PAGE_SIZE, (byte) 0);
         return page;
     }

@@ -186,6 +186,6 @@ class KvmServerOptionsTest {
                 "max-main-memory = 1024\n",
                 "no-ephemeral-keep-working-memory = true\n");
         assertThat(toml).doesNotContain("print-config");
-        assertThat(TomlSubset.parse(toml, "printed")).hasSize(24);
+        assertThat(TomlSubset.parse(toml, "printed")).hasSize(25);
     }
 }

@@ -30,6 +30,13 @@ class HostMemoryTest {
                 b -> b.allowWrite(List.of(dir.toString())).ephemeral(true).threads(1).maxMainMemory(8L << 30));
     }
 
+    /** One ephemeral request VM whose requests may dirty {@code limit} bytes, with 2 GiB of memory. */
+    private static TestServer startWithRequestLimit(Path dir, long limit) {
+        return TestServer.start(GuestPrograms.get("hostile_isolation"), List.of(dir.toString(), dir.toString()),
+                b -> b.ephemeral(true).threads(1).maxMainMemory(2L << 30).maxRequestMemory(limit)
+                        .limitRequestMemory(limit));
+    }
+
     /** A field of this JVM's {@code /proc/self/status}, in bytes. */
     static long status(String field) throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
@@ -84,6 +91,39 @@ class HostMemoryTest {
         assertThat(SyscallTable.emulationBugs()).isEqualTo(bugs);
     }
 
+    /**
+     * One writable page in every 64 MiB of the address range would make the VM hold a KVM memory
+     * slot (kernel memory) per chunk: the program gets ENOMEM once its pages span 16 chunks more
+     * than max-main-memory (1 GiB here: 16 chunks) fills, and the reset withdraws the chunks the
+     * request added, so that the next request in the VM gets as far in other chunks.
+     */
+    @Test
+    void scatteringPagesOverTheAddressRangeIsBoundedAndTheResetUndoesIt(@TempDir Path dir) throws Exception {
+        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_isolation"),
+                List.of(dir.toString(), dir.toString()), b -> b.ephemeral(true).threads(1).maxMainMemory(1L << 30))) {
+            String first = s.get("/memory/scatter/2");
+            assertThat(first).matches("scattered=\\d+ errno=ENOMEM");
+            assertThat(Long.parseLong(first.replaceAll("\\D+(\\d+).*", "$1"))).isBetween(16L, 32L);
+            assertThat(s.get("/memory/scatter/66")).isEqualTo(first);
+            assertThat(s.server().stats().failures()).isZero();
+        }
+    }
+
+    /**
+     * Memory a request maps where nothing was before gets its KVM memory slot during the request:
+     * the guest's writes there are logged like any other, so max-request-memory stops the request.
+     */
+    @Test
+    void writesToMemoryExposedDuringTheRequestCountAgainstTheRequestMemoryLimit(@TempDir Path dir) throws Exception {
+        try (TestServer s = startWithRequestLimit(dir, 64 * MIB)) {
+            ServerStats stats = s.server().stats();
+            assertThat(s.get("/memory/far/16")).isEqualTo("touched=16");
+            s.get("/memory/far/256");
+            assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.MEMORY_LIMIT), 1)).isEqualTo(1);
+            assertThat(s.get("/memory/far/16")).isEqualTo("touched=16");
+        }
+    }
+
     @Test
     void aGiantConsoleWriteIsTakenInBoundedChunks(@TempDir Path dir) throws Exception {
         try (TestServer s = start(dir)) {
@@ -98,9 +138,7 @@ class HostMemoryTest {
 
     @Test
     void hostWritesForTheGuestStopAtTheRequestMemoryLimit(@TempDir Path dir) throws Exception {
-        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_isolation"),
-                List.of(dir.toString(), dir.toString()), b -> b.ephemeral(true).threads(1).maxMainMemory(2L << 30)
-                        .maxRequestMemory(64 * MIB).limitRequestMemory(64 * MIB))) {
+        try (TestServer s = startWithRequestLimit(dir, 64 * MIB)) {
             ServerStats stats = s.server().stats();
             long base = resetPeak();
             s.get("/read-zero/512");

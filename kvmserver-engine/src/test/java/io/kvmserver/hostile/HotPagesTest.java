@@ -2,13 +2,18 @@ package io.kvmserver.hostile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.server.ServerStats;
 import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
+import java.time.Duration;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Pages every request rewrites become hot: the engine stops tracking the guest's writes to them
@@ -20,12 +25,27 @@ import org.junit.jupiter.api.Test;
 @RequiresKvm
 class HotPagesTest {
 
-    /** The pages of hot_pages.c that its /write requests rewrite. */
-    private static final int REWRITTEN = 64;
+    /**
+     * The pages of hot_pages.c that its /write requests rewrite: 64 of a static array and one in
+     * each of 3 chunks of their own (KVM memory slots other than the array's).
+     */
+    private static final int REWRITTEN = 67;
 
     private static TestServer start(long maxRequestMemory) {
+        return start(b -> b.maxRequestMemory(maxRequestMemory));
+    }
+
+    private static TestServer start(UnaryOperator<KvmServerOptions.Builder> options) {
         return TestServer.start(GuestPrograms.get("hot_pages"), List.of(),
-                b -> b.ephemeral(true).threads(1).maxRequestMemory(maxRequestMemory));
+                b -> options.apply(b.ephemeral(true).threads(1)));
+    }
+
+    /** Three requests that rewrite the same pages: then they are hot. */
+    private static void makeHot(TestServer s) {
+        for (int i = 1; i <= 3; i++) {
+            assertThat(s.get("/write/" + i)).isEqualTo("ok");
+        }
+        assertThat(hotPagesAfterReset(s)).as("pages two requests in a row wrote").isGreaterThanOrEqualTo(REWRITTEN);
     }
 
     /** Waits until the VM has been reset after every request so far, then reads the hot pages. */
@@ -103,6 +123,62 @@ class HotPagesTest {
             s.get("/dirty/" + (1024 - hot + 16));
             assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.MEMORY_LIMIT), 1)).isEqualTo(1);
             assertThat(s.get("/check")).isEqualTo("pristine");
+        }
+    }
+
+    /**
+     * Attacks on hot pages, each in several requests, each followed by one that finds every page
+     * as the template had it: the host writing into hot pages ({@code getrandom}), the guest
+     * unmapping them and mapping fresh pages there or giving them back with {@code MADV_DONTNEED},
+     * four guest threads writing them, a request that overflows the dirty ring (1024 entries with
+     * a 16 MiB limit) between two rounds of writes, and one that crashes after writing them.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"/host/", "/unmap/", "/threads/", "/fill/", "/crash/"})
+    void attacksOnHotPagesNeverReachTheNextRequest(String attack) {
+        try (TestServer s = start(16L << 20)) {
+            makeHot(s);
+            for (int i = 0; i < 4; i++) {
+                String answer = s.get(attack + (40 + i));
+                if (!attack.equals("/crash/")) {
+                    assertThat(answer).isEqualTo("ok");
+                }
+                assertThat(s.get("/check")).as("after %s%d", attack, 40 + i).isEqualTo("pristine");
+            }
+            assertThat(hotPagesAfterReset(s)).as("the attacks ran on hot pages").isGreaterThanOrEqualTo(REWRITTEN - 3);
+            long crashes = s.server().stats().requests(ServerStats.Outcome.CRASH);
+            assertThat(crashes).isEqualTo(attack.equals("/crash/") ? 4 : 0);
+        }
+    }
+
+    /** A request stopped by max-request-time while it rewrites hot pages leaves nothing behind. */
+    @Test
+    void aRequestStoppedWhileItWritesHotPagesLeavesNothing() {
+        try (TestServer s = start(b -> b.maxRequestTime(Duration.ofMillis(500)))) {
+            makeHot(s);
+            for (int i = 0; i < 2; i++) {
+                s.get("/spin/" + (50 + i));
+                assertThat(s.get("/check")).isEqualTo("pristine");
+            }
+            assertThat(s.server().stats().requests(ServerStats.Outcome.TIMEOUT)).isEqualTo(2);
+        }
+    }
+
+    /**
+     * Pages a request maps where the template has nothing, one in each of 20 chunks the template
+     * never exposed: every request writes them (they become hot, in memory slots a reset withdraws
+     * past 16 kept chunks and the next request registers again), and every request must find
+     * fresh zeros there.
+     */
+    @Test
+    void hotPagesInChunksTheResetWithdrawsReadAsZerosInTheNextRequest() {
+        try (TestServer s = start(128L << 20)) {
+            for (int i = 0; i < 8; i++) {
+                assertThat(s.get("/far/" + (60 + i))).isEqualTo("zero");
+            }
+            assertThat(hotPagesAfterReset(s)).as("the far pages became hot").isGreaterThanOrEqualTo(20);
+            assertThat(s.get("/check")).isEqualTo("pristine");
+            assertThat(s.server().stats().failures()).isZero();
         }
     }
 }

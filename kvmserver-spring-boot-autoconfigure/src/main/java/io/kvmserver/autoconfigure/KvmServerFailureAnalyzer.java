@@ -54,9 +54,10 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
         }
         if (engineFailure instanceof HostCallException) {
             return new FailureAnalysis("The host refused kvmserver a resource it needs: " + engineFailure.getMessage(),
-                    "Guest memory is reserved as kvmserver.limits.max-main-memory per VM (allocated as it is"
-                            + " used): check the host's memory overcommit settings and limits (ulimit -v, the"
-                            + " container's memory limit), or lower kvmserver.limits.max-main-memory or"
+                    "Each VM maps kvmserver.limits.max-address-space of host address space (memory is"
+                            + " allocated only as it is used): check the host's memory overcommit settings and"
+                            + " limits (ulimit -v, the container's memory limit), or lower"
+                            + " kvmserver.limits.max-address-space, kvmserver.limits.max-main-memory or"
                             + " kvmserver.threads.", cause);
         }
         if (engineFailure instanceof ElfException elf && !elf.limitsToRaise().isEmpty()) {

@@ -82,6 +82,13 @@ public final class KvmServerProperties {
     /** Whether to log more about the server, including every permission denial. */
     private final boolean verbose;
 
+    /**
+     * Whether to log every system call of the program (its VM, thread, arguments, result and any
+     * permission denial) at INFO, to find out why a program fails. Slow. The logger is
+     * 'io.kvmserver.trace'.
+     */
+    private final boolean trace;
+
     /** Requests sent to the program before its template is frozen. */
     private final Warmup warmup;
 
@@ -97,7 +104,7 @@ public final class KvmServerProperties {
     public KvmServerProperties(@DefaultValue("true") boolean enabled, String program, @DefaultValue List<String> args,
             String cwd, @DefaultValue List<String> env, @DefaultValue("1") int threads,
             @DefaultValue("false") boolean ephemeral, @DefaultValue("true") boolean ephemeralKeepWorkingMemory,
-            @DefaultValue("false") boolean verbose, @DefaultValue Warmup warmup,
+            @DefaultValue("false") boolean verbose, @DefaultValue("false") boolean trace, @DefaultValue Warmup warmup,
             @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output) {
         this.enabled = enabled;
         this.program = program;
@@ -108,6 +115,7 @@ public final class KvmServerProperties {
         this.ephemeral = ephemeral;
         this.ephemeralKeepWorkingMemory = ephemeralKeepWorkingMemory;
         this.verbose = verbose;
+        this.trace = trace;
         this.warmup = warmup;
         this.permissions = permissions;
         this.limits = limits;
@@ -153,6 +161,10 @@ public final class KvmServerProperties {
         return this.verbose;
     }
 
+    public boolean isTrace() {
+        return this.trace;
+    }
+
     public Warmup getWarmup() {
         return this.warmup;
     }
@@ -194,6 +206,7 @@ public final class KvmServerProperties {
             .ephemeral(this.ephemeral)
             .ephemeralKeepWorkingMemory(this.ephemeralKeepWorkingMemory)
             .verbose(this.verbose)
+            .trace(this.trace)
             .warmup(this.warmup.count)
             .warmupPath(this.warmup.path)
             .allowAll(this.permissions.allowAll)
@@ -419,14 +432,15 @@ public final class KvmServerProperties {
         private final Duration maxRequestTime;
 
         /**
-         * Guest memory of the program: the guest's whole physical address range. A bare number
-         * means megabytes (MiB); only whole MiB are allowed.
+         * Memory the program may map readable, writable or executable; address space it only
+         * reserves (PROT_NONE) does not count, and only the pages it touches use host memory. A
+         * bare number means megabytes (MiB); only whole MiB are allowed.
          */
         private final DataSize maxMainMemory;
 
         /**
-         * Cap on the memory the program may map. A bare number means megabytes (MiB); only whole
-         * MiB are allowed.
+         * The program's address range: every mapping, reservations included, lies below it. A
+         * bare number means megabytes (MiB); only whole MiB are allowed.
          */
         private final DataSize maxAddressSpace;
 

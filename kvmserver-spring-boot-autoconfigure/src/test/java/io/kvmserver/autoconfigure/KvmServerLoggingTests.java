@@ -49,12 +49,7 @@ class KvmServerLoggingTests {
 
     @Test
     void verboseShowsEveryDenialOnce(CapturedOutput output) {
-        int port = Http.freePort();
-        try (ConfigurableApplicationContext context = run(GuestPrograms.get("probing_server"), String.valueOf(port),
-                "--kvmserver.permissions.allow-listen=127.0.0.1:" + port, "--kvmserver.verbose=true")) {
-            assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);
-            assertThat(Http.get(port, "/")).isEqualTo("hello");
-        }
+        serveOneRequest("--kvmserver.verbose=true");
         List<String> denials = lines(output, "kvmserver.denials");
         assertThat(denials).allSatisfy((line) -> assertThat(line).contains(" INFO "));
         assertThat(denials).anySatisfy((line) -> assertThat(line).contains(
@@ -65,15 +60,33 @@ class KvmServerLoggingTests {
     }
 
     @Test
+    void traceLogsEverySystemCallOfTheTemplateAndTheRequestVms(CapturedOutput output) {
+        serveOneRequest("--kvmserver.trace=true");
+        List<String> trace = lines(output, "io.kvmserver.trace");
+        assertThat(trace).allSatisfy((line) -> assertThat(line).contains(" INFO "));
+        assertThat(trace).anySatisfy((line) -> assertThat(line).contains("template tid 1: openat(AT_FDCWD,"
+                + " \"/etc/hostname\"", "[denied read /etc/hostname: allow it with kvmserver.permissions.allow-read"));
+        assertThat(trace).anySatisfy((line) -> assertThat(line).contains("template tid 1: listen(")
+            .endsWith(") = 0"));
+        assertThat(trace).anySatisfy((line) -> assertThat(line).contains("request VM 0 tid 1: accept"));
+    }
+
+    @Test
     void guestOutputLevelsAreConfigurablePerStream(CapturedOutput output) {
+        int port = serveOneRequest("--kvmserver.output.stdout-level=warn");
+        assertThat(lines(output, "kvmserver.guest.stdout")).singleElement().asString()
+            .contains(" WARN ", "listening on " + port);
+    }
+
+    /** Runs probing_server with {@code property}, sends it one request, stops it; returns its port. */
+    private static int serveOneRequest(String property) {
         int port = Http.freePort();
         try (ConfigurableApplicationContext context = run(GuestPrograms.get("probing_server"), String.valueOf(port),
-                "--kvmserver.permissions.allow-listen=127.0.0.1:" + port, "--kvmserver.output.stdout-level=warn")) {
+                "--kvmserver.permissions.allow-listen=127.0.0.1:" + port, property)) {
             assertThat(context.getBean(KvmServerLifecycle.class).getState()).isEqualTo(State.SERVING);
             assertThat(Http.get(port, "/")).isEqualTo("hello");
         }
-        assertThat(lines(output, "kvmserver.guest.stdout")).singleElement().asString()
-            .contains(" WARN ", "listening on " + port);
+        return port;
     }
 
     @Test

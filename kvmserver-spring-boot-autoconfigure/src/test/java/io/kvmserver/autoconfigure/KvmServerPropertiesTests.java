@@ -48,7 +48,8 @@ class KvmServerPropertiesTests {
         this.runner.withPropertyValues("kvmserver.program=/srv/server", "kvmserver.args[0]=8000",
                 "kvmserver.args[1]=--quiet", "kvmserver.cwd=/srv", "kvmserver.env=A=1,B=two",
                 "kvmserver.threads=4", "kvmserver.ephemeral=true", "kvmserver.ephemeral-keep-working-memory=false",
-                "kvmserver.verbose=true", "kvmserver.warmup.count=100", "kvmserver.warmup.path=/ping",
+                "kvmserver.verbose=true", "kvmserver.trace=true", "kvmserver.warmup.count=100",
+                "kvmserver.warmup.path=/ping",
                 "kvmserver.permissions.allow-read=/usr,/lib", "kvmserver.permissions.allow-write=/tmp",
                 "kvmserver.permissions.allow-env=PATH,API_*", "kvmserver.permissions.allow-net=true",
                 "kvmserver.permissions.allow-connect=example.org:443", "kvmserver.permissions.allow-listen=127.0.0.1:8000",
@@ -73,6 +74,7 @@ class KvmServerPropertiesTests {
                     .ephemeral(true)
                     .ephemeralKeepWorkingMemory(false)
                     .verbose(true)
+                    .trace(true)
                     .warmup(100)
                     .warmupPath("/ping")
                     .allowRead(List.of("/usr", "/lib"))

@@ -1,0 +1,188 @@
+/*
+ * System calls the runtimes make at start-up besides memory and threads (issue 10), one check per
+ * run:
+ *
+ *   kernel_calls close-range | capabilities | pkeys
+ *
+ * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed. Where
+ * Linux's answer depends on the host (root's capabilities, a CPU with protection keys) the check
+ * accepts each answer Linux can give and prints which one it got.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/close_range.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "checks.h"
+
+static const char *name(long r) {
+    return r == -1 ? strerrorname_np(errno) : "0";
+}
+
+/* ---- close-range: closes or marks close-on-exec a range, unsigned bounds, EINVAL for bad input. ---- */
+
+static int is_open(int fd) {
+    return fcntl(fd, F_GETFD) != -1;
+}
+
+static void close_range_check(void) {
+    for (int fd = 10; fd <= 15; fd++) {
+        if (dup2(1, fd) != fd) {
+            fail("dup2: %s", strerror(errno));
+            return;
+        }
+    }
+    if (syscall(SYS_close_range, 11, 13, 0) != 0) {
+        fail("close_range(11, 13): %s", strerror(errno));
+        return;
+    }
+    if (!is_open(10) || is_open(11) || is_open(12) || is_open(13) || !is_open(14)) {
+        fail("close_range(11, 13) closed the wrong fds");
+        return;
+    }
+    if (syscall(SYS_close_range, 14, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+        fail("close_range(14, ~0U, CLOEXEC): %s", strerror(errno));
+        return;
+    }
+    if (fcntl(14, F_GETFD) != FD_CLOEXEC || fcntl(15, F_GETFD) != FD_CLOEXEC || fcntl(10, F_GETFD) != 0) {
+        fail("CLOSE_RANGE_CLOEXEC: fd 14 %d, 15 %d, 10 %d", fcntl(14, F_GETFD), fcntl(15, F_GETFD), fcntl(10, F_GETFD));
+        return;
+    }
+    long reversed = syscall(SYS_close_range, 5, 3, 0);
+    const char *reversed_errno = name(reversed);
+    long bad_flags = syscall(SYS_close_range, 20, 30, 1);
+    const char *bad_flags_errno = name(bad_flags);
+    long unshare = syscall(SYS_close_range, 14, 14, CLOSE_RANGE_UNSHARE);
+    long past_limit = syscall(SYS_close_range, 0x7fffffff, ~0U, 0);
+    if (strcmp(reversed_errno, "EINVAL") != 0 || strcmp(bad_flags_errno, "EINVAL") != 0) {
+        fail("first > last: %s, unknown flag: %s", reversed_errno, bad_flags_errno);
+    } else if (unshare != 0 || is_open(14) || past_limit != 0 || !is_open(15)) {
+        fail("CLOSE_RANGE_UNSHARE %ld, past the table %ld", unshare, past_limit);
+    } else if (write(1, "", 0) != 0) {
+        fail("stdout closed");
+    } else {
+        ok("closed 11-13, marked 14-15 close-on-exec, EINVAL for first > last and unknown flags, UNSHARE closes");
+    }
+}
+
+/* ---- capabilities: none in any set, and none can be raised. ---- */
+
+static void capabilities(void) {
+    struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0xff, sizeof data);
+    if (syscall(SYS_capget, &header, data) != 0) {
+        fail("capget: %s", strerror(errno));
+        return;
+    }
+    int root = geteuid() == 0;
+    if (!root && (data[0].effective | data[0].permitted | data[0].inheritable | data[1].effective
+                  | data[1].permitted | data[1].inheritable) != 0) {
+        fail("an unprivileged process has capabilities: %#x %#x", data[0].effective, data[0].permitted);
+        return;
+    }
+    struct __user_cap_header_struct probe = {0, 0};
+    long probed = syscall(SYS_capget, &probe, NULL);
+    struct __user_cap_header_struct bad = {0x12345678, 0};
+    long bad_version = syscall(SYS_capget, &bad, data);
+    const char *bad_version_errno = name(bad_version);
+    struct __user_cap_header_struct other = {_LINUX_CAPABILITY_VERSION_3, 999999};
+    long other_pid = syscall(SYS_capget, &other, data);
+    const char *other_errno = name(other_pid);
+    struct __user_cap_header_struct negative = {_LINUX_CAPABILITY_VERSION_3, -1};
+    long negative_pid = syscall(SYS_capget, &negative, data);
+    const char *negative_errno = name(negative_pid);
+    if (probed != 0 || probe.version != _LINUX_CAPABILITY_VERSION_3) {
+        fail("capget with version 0 and no data: %ld, version %#x", probed, probe.version);
+        return;
+    }
+    if (strcmp(bad_version_errno, "EINVAL") != 0 || bad.version != _LINUX_CAPABILITY_VERSION_3
+        || strcmp(other_errno, "ESRCH") != 0 || strcmp(negative_errno, "EINVAL") != 0) {
+        fail("bad version %s, other pid %s, pid -1 %s", bad_version_errno, other_errno, negative_errno);
+        return;
+    }
+    struct __user_cap_data_struct none[2];
+    memset(none, 0, sizeof none);
+    header.pid = 0;
+    long drop = syscall(SYS_capset, &header, none);
+    const char *drop_errno = name(drop);
+    none[0].effective = none[0].permitted = 1U << 10; /* CAP_NET_BIND_SERVICE */
+    long raise = syscall(SYS_capset, &header, none);
+    const char *raise_errno = name(raise);
+    if (drop != 0 || strcmp(raise_errno, "EPERM") != 0) {
+        fail("capset: dropping all %s, raising one %s", drop_errno, raise_errno);
+        return;
+    }
+    long bset0 = prctl(PR_CAPBSET_READ, 0, 0, 0, 0);
+    int last = -1;
+    for (int cap = 0; cap < 64; cap++) {
+        if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) < 0) {
+            if (errno != EINVAL) {
+                fail("PR_CAPBSET_READ %d: %s", cap, strerror(errno));
+                return;
+            }
+            break;
+        }
+        last = cap;
+    }
+    long drop_bset = prctl(PR_CAPBSET_DROP, 0, 0, 0, 0);
+    const char *drop_bset_errno = name(drop_bset);
+    long ambient_set = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, 10, 0, 0);
+    long ambient_raise = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, 10, 0, 0);
+    const char *ambient_raise_errno = name(ambient_raise);
+    long ambient_clear = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+    long ambient_bad = prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, 99, 0, 0);
+    const char *ambient_bad_errno = name(ambient_bad);
+    long securebits = prctl(PR_GET_SECUREBITS, 0, 0, 0, 0);
+    if (last < 37 || (bset0 != 0 && bset0 != 1) || ambient_set != 0 || strcmp(ambient_raise_errno, "EPERM") != 0
+        || ambient_clear != 0 || strcmp(ambient_bad_errno, "EINVAL") != 0 || securebits < 0) {
+        fail("bounding set %ld up to %d, ambient is-set %ld raise %s clear %ld bad %s, securebits %ld", bset0, last,
+             ambient_set, ambient_raise_errno, ambient_clear, ambient_bad_errno, securebits);
+        return;
+    }
+    ok("%s, capset raise EPERM, bounding set read %ld for 0..%d then EINVAL, bounding set drop %s, ambient raise EPERM",
+       root ? "root's capabilities dropped" : "no capabilities", bset0, last, drop_bset_errno);
+}
+
+/* ---- pkeys: ENOSPC without protection keys; key -1 is plain mprotect; bad arguments EINVAL. ---- */
+
+static void pkeys(void) {
+    char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long key = syscall(SYS_pkey_alloc, 0, 0);
+    const char *alloc = key >= 0 ? "a key" : strerrorname_np(errno);
+    long bad_flags = syscall(SYS_pkey_alloc, 1, 0);
+    const char *bad_flags_errno = name(bad_flags);
+    long bad_rights = syscall(SYS_pkey_alloc, 0, 4);
+    const char *bad_rights_errno = name(bad_rights);
+    long plain = syscall(SYS_pkey_mprotect, page, 4096, PROT_READ, -1);
+    long unallocated = syscall(SYS_pkey_mprotect, page, 4096, PROT_READ, 9);
+    const char *unallocated_errno = name(unallocated);
+    long free_unallocated = syscall(SYS_pkey_free, 9);
+    const char *free_errno = name(free_unallocated);
+    if (key < 0 && strcmp(alloc, "ENOSPC") != 0) {
+        fail("pkey_alloc: %s (a key or ENOSPC)", alloc);
+    } else if (strcmp(bad_flags_errno, "EINVAL") != 0 || strcmp(bad_rights_errno, "EINVAL") != 0) {
+        fail("pkey_alloc bad flags %s, bad rights %s", bad_flags_errno, bad_rights_errno);
+    } else if (plain != 0 || strcmp(unallocated_errno, "EINVAL") != 0 || strcmp(free_errno, "EINVAL") != 0) {
+        fail("pkey_mprotect -1 %ld, unallocated key %s, pkey_free unallocated %s", plain, unallocated_errno,
+             free_errno);
+    } else {
+        ok("pkey_alloc %s, bad arguments EINVAL, pkey_mprotect -1 is mprotect, unallocated keys EINVAL", alloc);
+    }
+}
+
+int main(int argc, char **argv) {
+    static const struct check checks[] = {
+        {"close-range", close_range_check},
+        {"capabilities", capabilities},
+        {"pkeys", pkeys},
+    };
+    return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);
+}

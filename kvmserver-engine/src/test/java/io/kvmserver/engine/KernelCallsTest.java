@@ -1,0 +1,45 @@
+package io.kvmserver.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.host.SyscallNumbers;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.GuestRun;
+import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.vm.RunResult;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Calls the runtimes make at start-up ({@code src/test/c/kernel_calls.c}, one check per test; each
+ * passes natively too, as root and as an unprivileged user): {@code close_range} (bun),
+ * capabilities (node's {@code capget}, redis's {@code PR_CAPBSET_READ}) and protection keys (V8).
+ * The engine answers as Linux does for an unprivileged process on a CPU without protection keys.
+ */
+@RequiresKvm
+class KernelCallsTest {
+
+    private static GuestRun.Outcome passes(String check) {
+        GuestRun.Outcome o = GuestRun.run(GuestPrograms.get("kernel_calls"), List.of(check));
+        assertThat(o.stdout()).as(o.toString()).startsWith("OK " + check + ":").doesNotContain("FAIL");
+        assertThat(o.result().kind()).as(o.toString()).isEqualTo(RunResult.Kind.EXITED);
+        assertThat(o.status()).as(o.toString()).isZero();
+        return o;
+    }
+
+    @Test
+    void closeRangeClosesOrMarksCloseOnExecAndRefusesBadArguments() {
+        assertThat(passes("close-range").syscalls(SyscallNumbers.CLOSE_RANGE)).isEqualTo(6);
+    }
+
+    @Test
+    void aSandboxedProcessHasNoCapabilitiesAndCannotRaiseAny() {
+        assertThat(passes("capabilities").stdout()).contains("no capabilities, capset raise EPERM,"
+                + " bounding set read 0 for 0..40 then EINVAL, bounding set drop EPERM, ambient raise EPERM");
+    }
+
+    @Test
+    void protectionKeysAreAbsentAsOnACpuWithoutThem() {
+        assertThat(passes("pkeys").stdout()).contains("pkey_alloc ENOSPC,");
+    }
+}
