@@ -85,12 +85,14 @@ final class Guests {
                 .reads(realParent(bun, 2), bunScript.getParent().toString()).env("NO_COLOR=1")
                 .memoryMiB(8192).counts(""));
         // DENO_NO_UPDATE_CHECK: deno would otherwise resolve and contact its release server.
+        // DENO_DIR: its cache, which it must be able to create (there is no HOME in the guest).
         Path denoScript = fixtures.resolve("deno-counter/counter.js");
         String deno = onPath("deno");
         add(guests, Guest.of("deno", "deno 2 (Deno.serve)", deno, "run", "--allow-net=127.0.0.1",
                 denoScript.toString(), "PORT")
                 .reads(realParent(deno, 1), denoScript.getParent().toString())
-                .env("DENO_NO_UPDATE_CHECK=1", "NO_COLOR=1").memoryMiB(8192).counts(""));
+                .writes("WORK/deno").env("DENO_NO_UPDATE_CHECK=1", "NO_COLOR=1", "DENO_DIR=WORK/deno")
+                .memoryMiB(8192).counts("").setup((work, port) -> makeDirs(work, "deno")));
     }
 
     private static void add(Map<String, Guest> guests, Guest guest) {

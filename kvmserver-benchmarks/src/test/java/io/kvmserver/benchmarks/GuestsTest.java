@@ -94,7 +94,7 @@ class GuestsTest {
     void theJitRuntimesGetTheDefaultEightGibAndTheirEnvironment() {
         assertThat(GUESTS.get("deno").settings().mainMemory()).isEqualTo(8192L << 20);
         assertThat(GUESTS.get("bun").settings().mainMemory()).isEqualTo(8192L << 20);
-        assertThat(GUESTS.get("deno").settings().env()).containsExactly("DENO_NO_UPDATE_CHECK=1", "NO_COLOR=1");
+        assertThat(GUESTS.get("deno").settings().env()).containsExactly("DENO_NO_UPDATE_CHECK=1", "NO_COLOR=1", "DENO_DIR=WORK/deno");
         assertThat(GUESTS.get("deno").args()).startsWith("run", "--allow-net=127.0.0.1");
         for (String key : List.of("go", "tokio", "redis", "python-http", "php")) {
             assertThat(GUESTS.get(key).settings().mainMemory()).as(key).isEqualTo(1024L << 20);

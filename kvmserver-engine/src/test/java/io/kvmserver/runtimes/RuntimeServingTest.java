@@ -11,7 +11,6 @@ import io.kvmserver.testing.RuntimeGuest;
 import io.kvmserver.testing.RuntimeGuests;
 import io.kvmserver.testing.TestServer;
 import java.util.List;
-import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -20,9 +19,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * Issue 10, done when: each runtime people serve HTTP with runs unmodified in the engine, and
  * every ephemeral request VM sees the template's process: its per-process counter answers as
  * after one request, on every new connection ({@link RuntimeFixturesNativeTest} shows that the
- * same fixtures count natively). deno, tagged {@code runtimes}, needs reservations of many GiB
- * of address space (issue 10, item 4) and is excluded from the build until they land
- * (kvmserver-engine/pom.xml).
+ * same fixtures count natively).
  */
 @RequiresKvm
 class RuntimeServingTest {
@@ -64,7 +61,6 @@ class RuntimeServingTest {
     }
 
     @Test
-    @Tag("runtimes")
     void deno() {
         assertEveryConnectionSeesTheTemplate(RuntimeGuests.deno());
     }
@@ -117,7 +113,6 @@ class RuntimeServingTest {
     }
 
     @Test
-    @Tag("runtimes")
     void aWarmedUpDeno() {
         assertEveryConnectionSeesTheTemplate(RuntimeGuests.deno(), 3);
     }

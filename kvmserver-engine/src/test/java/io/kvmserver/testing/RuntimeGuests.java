@@ -25,9 +25,23 @@ public final class RuntimeGuests {
         Path script = GUESTS.resolve("deno-counter/counter.js");
         // npm links /usr/bin/deno to the binary in its package directory, bun to bin/bun.exe in its.
         // DENO_NO_UPDATE_CHECK: deno would otherwise resolve and contact its release server.
+        // DENO_DIR: its cache, which it must be able to create (there is no HOME in the guest).
+        Path cache = scratch("deno-dir");
         return new RuntimeGuest("deno", deno, List.of("run", "--allow-net=127.0.0.1", script.toString(), "PORT"),
-                List.of(Runtimes.realPath(deno).getParent().toString(), script.getParent().toString()), List.of(),
-                List.of("DENO_NO_UPDATE_CHECK=1", "NO_COLOR=1"), JIT_MEMORY, HTTP_GET, true, Integer::toString);
+                List.of(Runtimes.realPath(deno).getParent().toString(), script.getParent().toString()),
+                List.of(cache.toString()), List.of("DENO_NO_UPDATE_CHECK=1", "NO_COLOR=1", "DENO_DIR=" + cache),
+                JIT_MEMORY, HTTP_GET, true, Integer::toString);
+    }
+
+    /** A directory of the tests' own under target/, for a guest's cache. */
+    private static Path scratch(String name) {
+        Path dir = Path.of("target", name).toAbsolutePath();
+        try {
+            java.nio.file.Files.createDirectories(dir);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return dir;
     }
 
     /** bun with its default settings (concurrent GC on), {@code Bun.serve}. */
