@@ -83,6 +83,8 @@ public final class LibC {
 
     public static native long memmove(long dest, long src, long n);
 
+    public static native int memcmp(long a, long b, long n);
+
     public static native int fallocate(int fd, int mode, long offset, long length) throws LastErrorException;
 
     /** The raw system call: used for calls glibc wraps differently from the kernel ABI. */

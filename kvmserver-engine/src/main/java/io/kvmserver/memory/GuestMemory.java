@@ -360,6 +360,21 @@ public final class GuestMemory implements AutoCloseable {
     }
 
     /**
+     * Puts {@code source}'s content back at {@code [address, address + length)} unless it is
+     * there already: a compare stops at the first difference, where a copy always writes the
+     * whole range. Returns whether anything was copied.
+     */
+    public boolean restoreFrom(GuestMemory source, long address, long length) {
+        check(address, length);
+        source.check(address, length);
+        if (LibC.memcmp(hostBase + address, source.hostBase + address, length) == 0) {
+            return false;
+        }
+        LibC.memcpy(hostBase + address, source.hostBase + address, length);
+        return true;
+    }
+
+    /**
      * Makes a page-aligned range read as zeros, as freshly mapped anonymous memory must, without
      * the host allocating memory for the guest: an unmap of gigabytes it never touched must cost
      * nothing. The template punches a hole in the memfd (freeing the pages). A private view

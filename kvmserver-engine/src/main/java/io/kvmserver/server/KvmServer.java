@@ -21,9 +21,9 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -83,11 +83,13 @@ public final class KvmServer implements AutoCloseable {
         Program program = Program.prepare(options, console, hostEnv);
         Kvm kvm = Kvm.open();
         GuestVm template = null;
-        ScheduledExecutorService timers = Executors.newScheduledThreadPool(1, r -> {
+        ScheduledThreadPoolExecutor timers = new ScheduledThreadPoolExecutor(1, r -> {
             Thread t = new Thread(r, "kvmserver-timers");
             t.setDaemon(true);
             return t;
         });
+        // A cancelled limit leaves the queue at once rather than when it would have expired.
+        timers.setRemoveOnCancelPolicy(true);
         List<RequestWorker> workers = new ArrayList<>();
         try {
             template = program.boot(kvm);
@@ -116,6 +118,14 @@ public final class KvmServer implements AutoCloseable {
                         options, stats, timers, route));
             }
             workers.forEach(RequestWorker::start);
+            long period = RequestWorker.timeLimitCheckPeriodNanos(options);
+            List<RequestWorker> limited = List.copyOf(workers);
+            timers.scheduleAtFixedRate(() -> {
+                long now = System.nanoTime();
+                for (RequestWorker w : limited) {
+                    w.enforceTimeLimit(now);
+                }
+            }, period, period, TimeUnit.NANOSECONDS);
             log.info("kvmserver: {} is serving {} with {} request VM{} ({})", options.program(),
                     route != null ? route.address() + " privately, on unix socket " + route.socket()
                             : address == null ? "its listening socket" : "on " + address,
@@ -228,6 +238,18 @@ public final class KvmServer implements AutoCloseable {
             states.add(new VmState(w.id(), w.alive(), w.busy(), w.exits(), w.requestMillis()));
         }
         return Collections.unmodifiableList(states);
+    }
+
+    /**
+     * Pages the request VMs keep writable across resets because every request rewrites them, and
+     * restore at every reset instead of tracking their writes (hot pages), summed over the VMs.
+     */
+    public long hotPages() {
+        long sum = 0;
+        for (RequestWorker w : workers) {
+            sum += w.hotPages();
+        }
+        return sum;
     }
 
     /**

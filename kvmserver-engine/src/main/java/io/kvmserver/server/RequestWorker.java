@@ -51,13 +51,14 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     private volatile boolean stopping;
     private volatile boolean busy;
     private volatile long requestStart;
+    /** The VM's epoch for the request in progress: what the time limit aims at. */
+    private volatile long requestEpoch;
     private int openConnections;
     private boolean resetting;
     private boolean taken;
     private boolean finished;
     private int watchedFd = -1;
     private boolean watchSuppressed;
-    private ScheduledFuture<?> deadline;
     private ScheduledFuture<?> memoryCheck;
     /** The server's route, or null: connections accepted from it report how their request went. */
     private final Route route;
@@ -120,6 +121,10 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         return vm.exits();
     }
 
+    int hotPages() {
+        return vm.hotPages();
+    }
+
     long memoryHostBase() {
         return vm.memory().hostBase();
     }
@@ -152,21 +157,38 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     public void accepted() {
         taken = true;
         if (openConnections++ == 0) {
-            exitsAtAccept = vm.exits();
-            requestStart = System.nanoTime(); // before busy: readers of busy then see this start
-            busy = true;
             GuestVm current = vm;
-            long epoch = current.epoch();
-            deadline = timers.schedule(() -> current.interrupt(epoch, RunResult.Kind.TIMED_OUT,
-                    "request ran past " + options.nameOf(Option.MAX_REQUEST_TIME) + " "
-                    + options.maxRequestTime().toMillis() / 1000.0 + " s"),
-                    options.maxRequestTime().toNanos(), TimeUnit.NANOSECONDS);
+            exitsAtAccept = current.exits();
+            requestStart = System.nanoTime(); // before busy: readers of busy then see this start
+            requestEpoch = current.beginRequest();
+            busy = true;
             if (!current.dirtyRing()) {
                 // Without the dirty ring the guest's writes are only seen by harvesting the bitmap.
+                long epoch = requestEpoch;
                 memoryCheck = timers.scheduleWithFixedDelay(() -> checkMemory(current, epoch), MEMORY_CHECK_MILLIS,
                         MEMORY_CHECK_MILLIS, TimeUnit.MILLISECONDS);
             }
         }
+    }
+
+    /**
+     * Stops the request in progress if it has run past {@code max-request-time}. Called by the
+     * server's timer thread every few milliseconds (see {@link #timeLimitCheckPeriodNanos}), so
+     * that a request costs the timer nothing: no task per request, no wake-up per request.
+     */
+    void enforceTimeLimit(long now) {
+        // The epoch before the start: a start read after it belongs to that request or a later one.
+        long epoch = requestEpoch;
+        long start = requestStart;
+        if (busy && now - start >= options.maxRequestTime().toNanos()) {
+            vm.interrupt(epoch, RunResult.Kind.TIMED_OUT, "request ran past "
+                    + options.nameOf(Option.MAX_REQUEST_TIME) + " " + options.maxRequestTime().toMillis() / 1000.0 + " s");
+        }
+    }
+
+    /** How often the time limits are checked: a tenth of the limit, between 1 and 100 ms. */
+    static long timeLimitCheckPeriodNanos(KvmServerOptions options) {
+        return Math.max(1_000_000L, Math.min(100_000_000L, options.maxRequestTime().toNanos() / 10));
     }
 
     @Override
@@ -229,10 +251,6 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     }
 
     private void cancelTimers() {
-        if (deadline != null) {
-            deadline.cancel(false);
-            deadline = null;
-        }
         if (memoryCheck != null) {
             memoryCheck.cancel(false);
             memoryCheck = null;

@@ -93,6 +93,20 @@ public final class GuestVm implements AutoCloseable {
     private final Memory segmentBases = CpuSetup.msrBlock(new long[][] {{CpuSetup.MSR_FS_BASE, 0},
         {CpuSetup.MSR_GS_BASE, 0}});
     private final FpuFormat fpuFormat;
+    /** Whether the reset in progress keeps the pages it restores as private copies. */
+    private boolean resetKeeps;
+    private final DirtyPages.RangeConsumer restoreRange = this::restoreRange;
+    private final DirtyPages.HotPages hotPages = new DirtyPages.HotPages() {
+        @Override
+        public boolean restore(long address) {
+            return memory.restoreFrom(source.memory(), address, GuestLayout.PAGE_SIZE);
+        }
+
+        @Override
+        public void discard(long address) {
+            memory.discard(address, GuestLayout.PAGE_SIZE);
+        }
+    };
     private final ContextSwitch cpu;
     private final TimeSlice slice = new TimeSlice();
     private long sliceStart;
@@ -260,7 +274,7 @@ public final class GuestVm implements AutoCloseable {
             vcpu = vm.createVcpu(0);
             CpuSetup.configure(vcpu, tables.root(), snapshot.xcr0());
             DirtyPages dirty = new DirtyPages(vm, memory, ring ? vcpu.mapDirtyRing(ringBytes) : null, entries);
-            dirty.setLimit(requestMemoryLimit / GuestLayout.PAGE_SIZE);
+            dirty.setLimit(requestMemoryLimit / GuestLayout.PAGE_SIZE, GuestLayout.USER_START, tables.poolStart());
             memory.setWriteListener(dirty);
             LinuxProcess process = snapshot.process().fork(memory, tables);
             GuestVm forked = new GuestVm(vm, vcpu, memory, tables, snapshot.kernel(), process, snapshot, dirty,
@@ -296,7 +310,7 @@ public final class GuestVm implements AutoCloseable {
         vcpu.loadRegs(source.regs());
     }
 
-    /** What a reset did: pages restored from the template. */
+    /** What a reset did: pages restored from the template (hot ones included), and how long it took. */
     public record ResetStats(long pages, long nanos) {
     }
 
@@ -304,7 +318,8 @@ public final class GuestVm implements AutoCloseable {
      * Puts a forked VM back to the template: every page it (or the host for it) wrote, its
      * registers and FPU state, and its emulated kernel state; closes every fd it opened. With
      * {@code keepWorkingMemory} the pages stay private copies (the next request does not pay a
-     * copy-on-write fault again); otherwise they are given back to the host.
+     * copy-on-write fault again), and pages every request rewrites stay writable (hot pages, see
+     * {@link DirtyPages}); otherwise they are given back to the host.
      */
     public ResetStats reset(boolean keepWorkingMemory, long keepLimitBytes) {
         if (source == null) {
@@ -320,31 +335,40 @@ public final class GuestVm implements AutoCloseable {
             vcpu.clearImmediateExit();
         }
         process.files().closeAll();
-        dirty.harvest();
-        boolean keep = keepWorkingMemory && dirty.count() * GuestLayout.PAGE_SIZE <= keepLimitBytes;
-        GuestMemory template = source.memory();
-        long pages = dirty.drain((address, length) -> {
-            if (tables.inPool(address + length - 1)) {
-                // Under shadow paging KVM keeps translations the restored tables no longer have.
-                tables.forEachRestoredTranslation(template, address, length, source.pageTableCursor(),
-                        memory::invalidateTranslations);
-            }
-            // The time page must stay the template's, which the host keeps current: a private
-            // copy would freeze the guest's clock parameters. (Only a CPL 0 program could dirty it.)
-            if (keep && (address >= GuestLayout.VVAR + GuestLayout.PAGE_SIZE || address + length <= GuestLayout.VVAR)) {
-                memory.copyFrom(template, address, length);
-            } else {
-                memory.discard(address, length);
-            }
-        });
+        dirty.harvestForReset(keepWorkingMemory);
+        resetKeeps = keepWorkingMemory && dirty.count() * GuestLayout.PAGE_SIZE <= keepLimitBytes;
+        long pages = dirty.drain(restoreRange);
+        pages += dirty.restoreHot(resetKeeps, hotPages);
         // The copies above are host writes KVM does not log, and go around the write listener:
         // restoring the template leaves nothing to track.
         tables.restoreCursor(source.pageTableCursor());
-        memory.trimExposure(template, MemorySlots.KEPT_AFTER_RESET);
+        memory.trimExposure(source.memory(), MemorySlots.KEPT_AFTER_RESET);
         process = source.process().fork(memory, tables);
         syscall.setProcess(process);
         restoreCpu();
         return new ResetStats(pages, System.nanoTime() - start);
+    }
+
+    /** Restores one run of dirty pages from the template (or gives it back to the host). */
+    private void restoreRange(long address, long length) {
+        GuestMemory template = source.memory();
+        if (tables.inPool(address + length - 1)) {
+            // Under shadow paging KVM keeps translations the restored tables no longer have.
+            tables.forEachRestoredTranslation(template, address, length, source.pageTableCursor(),
+                    memory::invalidateTranslations);
+        }
+        // The time page must stay the template's, which the host keeps current: a private
+        // copy would freeze the guest's clock parameters. (Only a CPL 0 program could dirty it.)
+        if (resetKeeps && (address >= GuestLayout.VVAR + GuestLayout.PAGE_SIZE || address + length <= GuestLayout.VVAR)) {
+            memory.copyFrom(template, address, length);
+        } else {
+            memory.discard(address, length);
+        }
+    }
+
+    /** Pages hot in this VM now (see {@link DirtyPages}): restored at every reset, never faulting. */
+    public int hotPages() {
+        return dirty == null ? 0 : dirty.hotCount();
     }
 
     /**
@@ -412,6 +436,16 @@ public final class GuestVm implements AutoCloseable {
     public long epoch() {
         synchronized (interruptLock) {
             return epoch;
+        }
+    }
+
+    /**
+     * A request begins (its connection was accepted): a new epoch, so that a time limit aimed at
+     * the request before it, in a VM that is not reset between requests, cannot stop this one.
+     */
+    public long beginRequest() {
+        synchronized (interruptLock) {
+            return ++epoch;
         }
     }
 

@@ -1,0 +1,221 @@
+/*
+ * A server whose requests rewrite the same pages, for the hot-page tests: after two such requests
+ * the engine keeps those pages writable (no dirty-tracking fault) and restores them at every
+ * reset instead. One request per connection, blocking accept. Paths:
+ *   /write/V   writes byte V at four places in each of the PAGES pages of a static array
+ *   /same      writes into every page and puts the old bytes back (written, left as they were)
+ *   /rest      touches none of them
+ *   /check     answers "pristine" if every page holds the template's bytes, else the first page
+ *              and byte that differ
+ *   /mark/V    writes V into the first page only
+ *   /dirty/N   writes into N pages of another array (at most 2048), none of them hot before
+ * and the attacks on hot pages (each leaves guest memory changed; /check must find it pristine):
+ *   /far/V     one page in each of FAR_CHUNKS chunks no template page is in: each must read as
+ *              zeros (else "leak K"), then gets V (the pages may become hot in chunks a reset
+ *              withdraws)
+ *   /host/V    the host writes into every page (getrandom into it) after the guest wrote V
+ *   /unmap/V   writes V, then unmaps two pages and maps fresh ones there, and gives one back
+ *              with MADV_DONTNEED, writing V into them
+ *   /threads/V four threads write V into a quarter of the pages each
+ *   /fill/V    writes V, dirties 2048 other pages (past a 1024-entry dirty ring), writes V+1
+ *   /crash/V   writes V, then faults
+ *   /spin/V    writes V for ever (max-request-time stops it)
+ * The pages also include one page in each of SPREAD_CHUNKS other chunks, mapped before the
+ * server listens: hot pages in several KVM memory slots.
+ * Usage: hot_pages PORT
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define PAGES 64
+#define PAGE 4096
+
+static unsigned char pages[PAGES][PAGE] __attribute__((aligned(PAGE)));
+static unsigned char spare[2048][PAGE] __attribute__((aligned(PAGE)));
+
+#define CHUNK (64UL << 20)
+#define SPREAD_CHUNKS 3
+#define SPREAD_BASE (40UL << 30)
+#define FAR_CHUNKS 20
+#define FAR_BASE (48UL << 30)
+/* One page in each of SPREAD_CHUNKS chunks, part of the template. */
+static unsigned char *spread[SPREAD_CHUNKS];
+static volatile int *volatile nowhere;
+
+static void respond(int fd, const char *body) {
+    char buf[512];
+    int n = snprintf(buf, sizeof buf, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s",
+                     strlen(body), body);
+    write(fd, buf, n);
+}
+
+static void write_pages(int from, int to, unsigned char v) {
+    for (int p = from; p < to; p++) {
+        for (int at = 0; at < PAGE; at += PAGE / 4) pages[p][at + p % 7] = v;
+    }
+}
+
+static void write_all(unsigned char v) {
+    write_pages(0, PAGES, v);
+    for (int c = 0; c < SPREAD_CHUNKS; c++) spread[c][c * 8] = v;
+}
+
+struct quarter {
+    int from;
+    unsigned char v;
+};
+
+static void *write_quarter(void *arg) {
+    struct quarter *q = arg;
+    write_pages(q->from, q->from + PAGES / 4, q->v);
+    return NULL;
+}
+
+/* Fresh memory at the same far addresses in every request: it must read as zeros. */
+static void far(char *body, size_t size, unsigned char v) {
+    for (int k = 0; k < FAR_CHUNKS; k++) {
+        unsigned char *want = (unsigned char *) (FAR_BASE + k * CHUNK);
+        unsigned char *page = mmap(want, PAGE, PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (page != want) {
+            snprintf(body, size, "mmap %d: errno %d", k, errno);
+            return;
+        }
+        for (int at = 0; at < PAGE; at++) {
+            if (page[at]) {
+                snprintf(body, size, "leak %d byte %d is %d", k, at, page[at]);
+                return;
+            }
+        }
+        page[k * 4] = v;
+        page[PAGE - 1] = v;
+    }
+    snprintf(body, size, "zero");
+}
+
+static void remap(unsigned char v) {
+    write_all(v);
+    if (mmap(pages[3], 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
+            != pages[3]) {
+        abort();
+    }
+    memset(pages[3], v, 2 * PAGE);
+    madvise(pages[5], PAGE, MADV_DONTNEED);
+    memset(pages[5], v, PAGE);
+}
+
+static void check(char *body, size_t size) {
+    for (int c = 0; c < SPREAD_CHUNKS; c++) {
+        for (int at = 0; at < PAGE; at++) {
+            if (spread[c][at] != (unsigned char) (c + at * 3)) {
+                snprintf(body, size, "spread %d byte %d is %d", c, at, spread[c][at]);
+                return;
+            }
+        }
+    }
+    for (int p = 0; p < PAGES; p++) {
+        for (int at = 0; at < PAGE; at++) {
+            unsigned char want = (unsigned char) (p * 31 + at);
+            if (pages[p][at] != want) {
+                snprintf(body, size, "page %d byte %d is %d", p, at, pages[p][at]);
+                return;
+            }
+        }
+    }
+    snprintf(body, size, "pristine");
+}
+
+static void handle(int fd) {
+    char req[1024];
+    int got = read(fd, req, sizeof req - 1);
+    req[got > 0 ? got : 0] = 0;
+    char path[128] = "/";
+    sscanf(req, "GET %127s", path);
+    char body[128] = "ok";
+    if (!strncmp(path, "/write/", 7)) {
+        write_all((unsigned char) atoi(path + 7));
+    } else if (!strcmp(path, "/same")) {
+        for (int p = 0; p < PAGES; p++) {
+            volatile unsigned char *b = &pages[p][PAGE / 2];
+            unsigned char old = *b;
+            *b = old + 1;
+            *b = old;
+        }
+    } else if (!strncmp(path, "/mark/", 6)) {
+        pages[0][0] = (unsigned char) atoi(path + 6);
+    } else if (!strncmp(path, "/dirty/", 7)) {
+        int n = atoi(path + 7);
+        for (int p = 0; p < n && p < 2048; p++) ((volatile unsigned char *) spare[p])[p % PAGE] = 1;
+    } else if (!strncmp(path, "/far/", 5)) {
+        far(body, sizeof body, (unsigned char) atoi(path + 5));
+    } else if (!strncmp(path, "/host/", 6)) {
+        write_all((unsigned char) atoi(path + 6));
+        for (int p = 0; p < PAGES; p++) {
+            if (getrandom(&pages[p][PAGE / 3], 64, 0) != 64) snprintf(body, sizeof body, "getrandom failed");
+        }
+        for (int c = 0; c < SPREAD_CHUNKS; c++) getrandom(spread[c] + 100, 64, 0);
+    } else if (!strncmp(path, "/unmap/", 7)) {
+        remap((unsigned char) atoi(path + 7));
+    } else if (!strncmp(path, "/threads/", 9)) {
+        pthread_t t[4];
+        struct quarter q[4];
+        for (int i = 0; i < 4; i++) {
+            q[i] = (struct quarter) {i * PAGES / 4, (unsigned char) atoi(path + 9)};
+            if (pthread_create(&t[i], NULL, write_quarter, &q[i])) snprintf(body, sizeof body, "no thread");
+        }
+        for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    } else if (!strncmp(path, "/fill/", 6)) {
+        unsigned char v = (unsigned char) atoi(path + 6);
+        write_all(v);
+        for (int p = 0; p < 2048; p++) ((volatile unsigned char *) spare[p])[p % PAGE] = 2;
+        write_all(v + 1);
+    } else if (!strncmp(path, "/crash/", 7)) {
+        write_all((unsigned char) atoi(path + 7));
+        *nowhere = 1;
+    } else if (!strncmp(path, "/spin/", 6)) {
+        for (unsigned char v = (unsigned char) atoi(path + 6);; v++) write_all(v);
+    } else if (!strcmp(path, "/check")) {
+        check(body, sizeof body);
+    }
+    respond(fd, body);
+}
+
+int main(int argc, char **argv) {
+    for (int p = 0; p < PAGES; p++) {
+        for (int at = 0; at < PAGE; at++) pages[p][at] = (unsigned char) (p * 31 + at);
+    }
+    for (int c = 0; c < SPREAD_CHUNKS; c++) {
+        void *want = (void *) (SPREAD_BASE + c * CHUNK);
+        spread[c] = mmap(want, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        if (spread[c] != want) {
+            perror("mmap");
+            return 1;
+        }
+        for (int at = 0; at < PAGE; at++) spread[c][at] = (unsigned char) (c + at * 3);
+    }
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(argc > 1 ? atoi(argv[1]) : 8000)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(ls, (struct sockaddr *) &addr, sizeof addr) < 0 || listen(ls, 64) < 0) {
+        perror("bind/listen");
+        return 1;
+    }
+    for (;;) {
+        int conn = accept(ls, NULL, NULL);
+        if (conn < 0) continue;
+        handle(conn);
+        close(conn);
+    }
+}
