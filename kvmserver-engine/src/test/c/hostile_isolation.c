@@ -28,6 +28,9 @@
  *                        DIR/locked, and holds them MS ms
  *   /lock/try            tries both locks without waiting
  *   /race/swap/MS        swaps DIR/d and DIR/s (renameat2 RENAME_EXCHANGE) for MS ms
+ *   /linger/set          SO_LINGER {1, 60} on the connection: "linger=ONOFF,SECONDS" as it reads back
+ *   /linger/flood        SO_LINGER {1, 60} on the connection, fills it (a client that does not
+ *                        read) and waits: only the reset closes it
  *   /race/probe/MS       reads, creates, makes directories in and connects under DIR/d for MS ms,
  *                        counting what it reaches of OUTSIDE (the secret "outside-secret")
  *   /dirfd               renames a directory it holds open and opens a file through the dirfd
@@ -465,6 +468,32 @@ static void whiteout(char *body, size_t size) {
     snprintf(body, size, "whiteout=%s", en(rc < 0 ? errno : 0));
 }
 
+/* A lingering close waits until the peer took the data, up to l_linger seconds. */
+static void linger_set(int fd, char *body, size_t size) {
+    struct linger lg = {1, 60};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    struct linger back = {0};
+    socklen_t l = sizeof back;
+    getsockopt(fd, SOL_SOCKET, SO_LINGER, &back, &l);
+    snprintf(body, size, "linger=%d,%d", back.l_onoff, back.l_linger);
+}
+
+static void linger_flood(int fd, char *body, size_t size) {
+    struct linger lg = {1, 60};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    static char chunk[65536];
+    memset(chunk, 'x', sizeof chunk);
+    long sent = 0;
+    for (int i = 0; i < 4096; i++) {
+        ssize_t n = write(fd, chunk, sizeof chunk);
+        if (n <= 0) break;
+        sent += n;
+    }
+    snprintf(body, size, "sent=%ld", sent);
+    for (;;) pause(); /* until the time limit: the reset closes the connection */
+}
+
 static void handle(int fd) {
     char req[2048];
     int got = 0;
@@ -506,6 +535,8 @@ static void handle(int fd) {
     else if (!strncmp(path, "/race/probe/", 12)) race_probe(body, sizeof body, atol(path + 12));
     else if (!strcmp(path, "/dirfd")) dirfd_rename(body, sizeof body);
     else if (!strcmp(path, "/whiteout")) whiteout(body, sizeof body);
+    else if (!strcmp(path, "/linger/set")) linger_set(fd, body, sizeof body);
+    else if (!strcmp(path, "/linger/flood")) linger_flood(fd, body, sizeof body);
     else if (!strncmp(path, "/normal/", 8)) snprintf(body, sizeof body, "ok %s", path + 8);
     else if (!strncmp(path, "/slow/", 6)) {
         long ms = atol(path + 6);

@@ -30,6 +30,9 @@ public class SocketFile extends StreamFile {
     static final int SO_SNDTIMEO_NEW = 67;
     private static final int SO_PROTOCOL = 38;
     private static final int SO_DOMAIN = 39;
+    static final int SO_LINGER = 13;
+    /** {@code struct linger}: int l_onoff, int l_linger. */
+    private static final int LINGER_SIZE = 8;
     private static final int IPPROTO_TCP = 6;
     private static final int SOCK_NONBLOCK = 04000;
     private static final int SOCK_CLOEXEC = 02000000;
@@ -175,6 +178,13 @@ public class SocketFile extends StreamFile {
             remember(level, name, value); // a unix socket has no TCP or IP options: the program's own view
             return 0;
         }
+        if (level == SOL_SOCKET && name == SO_LINGER && lingers(value)) {
+            // A lingering close blocks the host thread that closes the socket (the reset's, the
+            // VM's) for up to l_linger seconds, whatever O_NONBLOCK says: the program keeps its
+            // own view, and the host closes in the background as without the option.
+            remember(level, name, value);
+            return 0;
+        }
         long rc;
         try (Memory host = new Memory(Math.max(1, value.length))) {
             host.write(0, value, 0, value.length);
@@ -216,6 +226,13 @@ public class SocketFile extends StreamFile {
         if (route != null && (level != SOL_SOCKET || name == SO_PROTOCOL || name == SO_DOMAIN)) {
             return routeOption(level, name, value, length);
         }
+        byte[] linger = level == SOL_SOCKET && name == SO_LINGER ? options.valueOf(level, name) : null;
+        if (linger != null && lingers(linger)) {
+            int n = Math.min(LINGER_SIZE, Math.max(0, length.getInt(0)));
+            value.write(0, linger, 0, n);
+            length.setInt(0, n);
+            return 0;
+        }
         return HostFile.call(() -> LibC.syscall(SyscallNumbers.GETSOCKOPT, fd, level, name, Pointer.nativeValue(value),
                 Pointer.nativeValue(length), 0));
     }
@@ -235,6 +252,15 @@ public class SocketFile extends StreamFile {
         value.write(0, set, 0, n);
         length.setInt(0, n);
         return 0;
+    }
+
+    /** Whether a {@code struct linger} asks close to wait: l_onoff and l_linger both non-zero. */
+    static boolean lingers(byte[] value) {
+        return value.length >= LINGER_SIZE && intAt(value, 0) != 0 && intAt(value, 4) != 0;
+    }
+
+    private static int intAt(byte[] b, int at) {
+        return (b[at] & 0xff) | (b[at + 1] & 0xff) << 8 | (b[at + 2] & 0xff) << 16 | b[at + 3] << 24;
     }
 
     private static byte[] intBytes(int v) {

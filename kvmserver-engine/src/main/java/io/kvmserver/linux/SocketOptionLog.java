@@ -45,9 +45,15 @@ final class SocketOptionLog {
         return null;
     }
 
-    /** Sets every recorded option on a host socket; an option the host refuses is left out. */
+    /**
+     * Sets every recorded option on a host socket; an option the host refuses is left out, and so
+     * is a lingering close, which the program only sees (see {@link SocketFile#setOption}).
+     */
     void applyTo(int hostFd) {
         for (Entry e : entries) {
+            if (e.level == SocketOptions.SOL_SOCKET && e.name == SocketFile.SO_LINGER && SocketFile.lingers(e.value)) {
+                continue;
+            }
             try (Memory value = new Memory(Math.max(1, e.value.length))) {
                 value.write(0, e.value, 0, e.value.length);
                 HostFile.call(() -> LibC.syscall(SyscallNumbers.SETSOCKOPT, hostFd, e.level, e.name,

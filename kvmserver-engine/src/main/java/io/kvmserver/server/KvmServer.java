@@ -123,7 +123,13 @@ public final class KvmServer implements AutoCloseable {
             timers.scheduleAtFixedRate(() -> {
                 long now = System.nanoTime();
                 for (RequestWorker w : limited) {
-                    w.enforceTimeLimit(now);
+                    // A periodic task that throws is never run again: one failure must not end
+                    // every later time limit.
+                    try {
+                        w.enforceTimeLimit(now);
+                    } catch (RuntimeException | Error e) {
+                        log.error("kvmserver: checking the time limit of request VM {} failed", w.id(), e);
+                    }
                 }
             }, period, period, TimeUnit.NANOSECONDS);
             log.info("kvmserver: {} is serving {} with {} request VM{} ({})", options.program(),

@@ -9,6 +9,8 @@ import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -50,6 +52,24 @@ class HostWaitsTest {
             }
             ServerStats stats = s.server().stats();
             assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.TIMEOUT), 3)).isEqualTo(3);
+        }
+    }
+
+    /**
+     * A lingering close waits for the peer to take the data: set on the host socket, the reset
+     * that closes a connection whose client reads nothing would hold the only VM for a minute.
+     */
+    @Test
+    void aLingeringCloseNeverHoldsTheVm(@TempDir Path dir) throws Exception {
+        try (TestServer s = start(dir, (stream, address, length) -> length, b -> b)) {
+            assertThat(s.get("/linger/set")).as("the program sees the option it set").isEqualTo("linger=1,60");
+            try (Socket unread = new Socket("127.0.0.1", s.port())) {
+                unread.getOutputStream().write("GET /linger/flood HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                assertThat(s.get("/normal/3")).as("served while the first client still reads nothing")
+                        .isEqualTo("ok 3");
+            }
+            ServerStats stats = s.server().stats();
+            assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.TIMEOUT), 1)).isEqualTo(1);
         }
     }
 
