@@ -3,7 +3,7 @@
  *
  *   threads create-join | mutex-condvar | tls | spin-wait | robust-mutex | futex-ops | thread-exit
  *           | exit-group-from-thread | thread-limit | tgkill | yield | no-new-processes | never-serves
- *           | epoll-edge
+ *           | epoll-edge | epoll-late-add
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed
  * (exit-group-from-thread exits with status 7 from a second thread instead).
@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -660,6 +661,66 @@ static void epoll_edge(void) {
     ok("each edge once: writable, data, eventfd writes (one from another thread during the wait)");
 }
 
+/* ---- epoll-late-add: a file added (through a dup of the epoll fd) while another thread waits wakes it. ---- */
+
+static int late_epoll;
+static int late_ready_first;
+static int late_release[2];
+
+static void *add_later(void *arg) {
+    (void)arg;
+    sleep_ms(50);
+    int efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    uint64_t one = 1;
+    if (late_ready_first && write(efd, &one, sizeof one) != sizeof one) {
+        return (void *)1;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = efd};
+    if (epoll_ctl(late_epoll, EPOLL_CTL_ADD, efd, &ev) != 0) {
+        return (void *)1;
+    }
+    sleep_ms(50);
+    if (!late_ready_first && write(efd, &one, sizeof one) != sizeof one) {
+        return (void *)1;
+    }
+    /* Stays until the wait is over: its exit must not be what ends the wait. */
+    char c;
+    if (read(late_release[0], &c, 1) != 1) {
+        return (void *)1;
+    }
+    return NULL;
+}
+
+static void epoll_late_add(void) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    late_epoll = fcntl(ep, F_DUPFD_CLOEXEC, 3); /* as tokio: its registrations go through a dup */
+    int idle[2];
+    pipe(idle); /* the wait's only file at first: never ready */
+    struct epoll_event never = {.events = EPOLLIN, .data.fd = idle[0]};
+    epoll_ctl(ep, EPOLL_CTL_ADD, idle[0], &never);
+    pipe(late_release);
+    for (late_ready_first = 0; late_ready_first <= 1; late_ready_first++) {
+        pthread_t t;
+        pthread_create(&t, NULL, add_later, NULL);
+        struct epoll_event got[4];
+        int n = epoll_wait(ep, got, 4, 5000);
+        if (write(late_release[1], "x", 1) != 1) {
+            fail("release: %s", strerror(errno));
+            return;
+        }
+        void *rc;
+        pthread_join(t, &rc);
+        if (rc != NULL || n != 1 || !(got[0].events & EPOLLIN)) {
+            fail("%s added while this thread waited: %d events, want 1",
+                 late_ready_first ? "a ready eventfd" : "an eventfd written later", n);
+            return;
+        }
+        epoll_ctl(ep, EPOLL_CTL_DEL, got[0].data.fd, NULL);
+        close(got[0].data.fd);
+    }
+    ok("a wait in progress sees files another thread adds, ready or made ready later");
+}
+
 /* ---- never-serves: every thread waits, none for connections: a template that never freezes. ---- */
 
 static pthread_mutex_t idle_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -696,6 +757,7 @@ int main(int argc, char **argv) {
         {"no-new-processes", no_new_processes},
         {"never-serves", never_serves},
         {"epoll-edge", epoll_edge},
+        {"epoll-late-add", epoll_late_add},
     };
     return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);
 }

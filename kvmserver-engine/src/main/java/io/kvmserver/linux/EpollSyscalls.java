@@ -59,6 +59,16 @@ final class EpollSyscalls {
                 && !h.path().startsWith("/dev/")) {
             return -Errno.EPERM; // regular files are always ready; epoll refuses them
         }
+        long rc = changeInterests(c, ep, op, fd, event);
+        if (rc == 0) {
+            // Linux wakes a waiter when a file it now watches is or becomes ready: a thread parked
+            // in epoll_wait on this instance (through any of its fds) looks again with the new list.
+            c.process().scheduler().epollInterestsChanged(c.files(), ep);
+        }
+        return rc;
+    }
+
+    private static long changeInterests(Syscall c, EpollFile ep, int op, int fd, long event) {
         Map<Integer, EpollFile.Interest> interests = ep.interests();
         switch (op) {
             case EPOLL_CTL_ADD, EPOLL_CTL_MOD -> {

@@ -1,5 +1,7 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.SyscallNumbers;
+
 import com.sun.jna.Memory;
 import io.kvmserver.host.Errno;
 import java.util.ArrayDeque;
@@ -406,6 +408,27 @@ public final class Scheduler {
     }
 
     private final List<GuestThread> owners = new ArrayList<>();
+
+    /**
+     * epoll_ctl changed what {@code epoll} watches: every thread parked in an epoll wait on it
+     * (through any fd of the description) tries again, so that its host poll covers the new list.
+     * Without this, a runtime whose I/O thread waits before the listener is added (tokio) never
+     * hears of a connection.
+     */
+    public void epollInterestsChanged(FdTable files, FileDescription epoll) {
+        for (GuestThread t : threads) {
+            GuestThread.Parked p = t.parked();
+            if (t.state() == GuestThread.State.PARKED && p != null && isEpollWait(p.number())
+                    && files.isOpen(p.args[0]) && files.get(p.args[0]) == epoll) {
+                p.retry = true;
+            }
+        }
+    }
+
+    private static boolean isEpollWait(long number) {
+        return number == SyscallNumbers.EPOLL_WAIT || number == SyscallNumbers.EPOLL_PWAIT
+                || number == SyscallNumbers.EPOLL_PWAIT2;
+    }
 
     /**
      * Tries again every parked call marked for it (fd readiness, a fork, a freeze probe); true

@@ -197,4 +197,10 @@ class ThreadsAndSignalsTest {
     void edgeTriggeredEpollReportsEachEdgeOnceAndWakesForOnesOtherThreadsMake() {
         assertPasses("threads", "epoll-edge");
     }
+
+    /** Files added through a duplicate of the epoll fd while a wait is in progress, ready or not yet. */
+    @Test
+    void anEpollWaitInProgressSeesFilesAnotherThreadAdds() {
+        assertPasses("threads", "epoll-late-add");
+    }
 }

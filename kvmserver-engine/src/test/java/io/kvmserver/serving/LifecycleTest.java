@@ -9,6 +9,7 @@ import io.kvmserver.testing.TestServer;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -23,6 +24,21 @@ class LifecycleTest {
                 b -> b.warmup(3).warmupPath("/counter").ephemeral(true))) {
             for (int i = 0; i < 5; i++) {
                 assertThat(s.get("/counter")).isEqualTo("global=4 heap=4");
+            }
+        }
+    }
+
+    /**
+     * tokio's shape: the I/O thread waits in epoll_wait before the listener exists, and the main
+     * thread adds it through a duplicate of the epoll fd. The waiting thread must hear of the
+     * warmup's connections (it once heard only when the warmup gave up).
+     */
+    @Test
+    void warmupReachesAListenerAddedWhileAnotherThreadWaits() {
+        try (TestServer s = TestServer.start(GuestPrograms.get("late_listener_server"), List.of(),
+                b -> b.warmup(3).ephemeral(true).maxRequestTime(Duration.ofSeconds(2)))) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/")).isEqualTo("served=4");
             }
         }
     }
