@@ -96,7 +96,7 @@ public final class GuestVm implements AutoCloseable {
     /** Whether the reset in progress keeps the pages it restores as private copies. */
     private boolean resetKeeps;
     private final DirtyPages.RangeConsumer restoreRange = this::restoreRange;
-    private final DirtyPages.HotPages hotPages = new DirtyPages.HotPages() {
+    private final HotPageSet.PageRestorer hotPages = new HotPageSet.PageRestorer() {
         @Override
         public boolean restore(long address) {
             return memory.restoreFrom(source.memory(), address, GuestLayout.PAGE_SIZE);
@@ -366,7 +366,7 @@ public final class GuestVm implements AutoCloseable {
         }
     }
 
-    /** Pages hot in this VM now (see {@link DirtyPages}): restored at every reset, never faulting. */
+    /** Pages hot in this VM now (see {@link HotPageSet}): restored at every reset, never faulting. */
     public int hotPages() {
         return dirty == null ? 0 : dirty.hotCount();
     }
