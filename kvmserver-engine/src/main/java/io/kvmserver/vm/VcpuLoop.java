@@ -1,0 +1,501 @@
+package io.kvmserver.vm;
+
+import com.sun.jna.Memory;
+import io.kvmserver.host.LibC;
+import io.kvmserver.host.SyscallNumbers;
+import io.kvmserver.kvm.KvmAbi;
+import io.kvmserver.kvm.KvmException;
+import io.kvmserver.kvm.VcpuExit;
+import io.kvmserver.kvm.VcpuFd;
+import io.kvmserver.linux.FpuFormat;
+import io.kvmserver.linux.GuestThread;
+import io.kvmserver.linux.HostWaiter;
+import io.kvmserver.linux.Kernel;
+import io.kvmserver.linux.LinuxProcess;
+import io.kvmserver.linux.Scheduler;
+import io.kvmserver.linux.SignalFrame;
+import io.kvmserver.linux.SignalState;
+import io.kvmserver.linux.Siginfo;
+import io.kvmserver.linux.Signals;
+import io.kvmserver.linux.Syscall;
+import io.kvmserver.linux.SyscallTable;
+import io.kvmserver.linux.SyscallTrace;
+import io.kvmserver.linux.UserContext;
+import io.kvmserver.memory.GuestMemory;
+import io.kvmserver.x86.CpuSetup;
+import io.kvmserver.x86.GuestLayout;
+import io.kvmserver.x86.TrapStub;
+
+/**
+ * The vCPU loop of one {@link GuestVm}: runs the vCPU and decides what each exit means, a system
+ * call to emulate, a fault to deliver or report, a tick of the time slice. It is apart from
+ * {@link GuestVm} so that the lifecycle (boot, fork, freeze, reset, close) and the hot path can
+ * each be read on their own; it lives as long as its VM, and a reset hands it the new process.
+ *
+ * <p>The program's threads take turns on the one vCPU ({@link Scheduler}): a thread whose call
+ * must wait is parked and another one runs; a time slice ({@link TimeSlice}) makes a thread that
+ * computes without calls give the vCPU up, and its tick also fires the program's timers. Signals
+ * are delivered whenever a thread is about to return to user mode: after a call, a fault, a
+ * switch or a tick ({@link Signals}).
+ *
+ * <p>The loop allocates nothing per exit of a single-threaded program: registers are read through
+ * sync regs, the system call context is reused, and errors are returned as values.
+ */
+final class VcpuLoop {
+
+    private static final int SIGSEGV = Faults.SIGSEGV;
+    private static final int SIGILL = Faults.SIGILL;
+    /** How long a thread keeps the vCPU while another one is runnable. */
+    static final long TIME_SLICE_NANOS = 10_000_000L;
+
+    private final VcpuFd vcpu;
+    private final GuestMemory memory;
+    private final SyscallTable table;
+    private final Syscall syscall;
+    private final HostWaiter waiter;
+    /** The request VM's dirty pages, or null for a template (which is never reset). */
+    private final DirtyPages dirty;
+    /** The system call trace, or null when it is off (the option {@code trace}). */
+    private final SyscallTrace trace;
+    private final FpuFormat fpuFormat;
+    private final ContextSwitch cpu;
+    private final TimeSlice slice = new TimeSlice();
+    private final Memory sregs = new Memory(KvmAbi.SREGS_SIZE);
+    private final Memory segmentBases = CpuSetup.msrBlock(new long[][] {{CpuSetup.MSR_FS_BASE, 0},
+        {CpuSetup.MSR_GS_BASE, 0}});
+    private LinuxProcess process;
+    private long sliceStart;
+
+    private volatile RunResult.Kind stopKind;
+    private volatile String stopDetail;
+    private volatile long vcpuThread;
+    private long exits;
+    private long syscalls;
+    /** Calls per system call number (the last slot counts numbers out of range). */
+    private final long[] syscallCounts = new long[SyscallNumbers.COUNT + 1];
+
+    VcpuLoop(VcpuFd vcpu, GuestMemory memory, Kernel kernel, LinuxProcess process, HostWaiter waiter,
+            DirtyPages dirty, FpuFormat fpuFormat, SyscallTrace trace) {
+        this.vcpu = vcpu;
+        this.memory = memory;
+        this.table = kernel.table();
+        this.process = process;
+        this.waiter = waiter;
+        this.dirty = dirty;
+        this.trace = trace;
+        this.syscall = new Syscall(kernel, process, waiter);
+        syscall.setTrace(trace);
+        this.fpuFormat = fpuFormat;
+        this.cpu = new ContextSwitch(vcpu, memory, fpuFormat);
+        syscall.setFpuFormat(fpuFormat);
+        syscall.setCpu(new Syscall.ThreadCpu() {
+            @Override
+            public void capture(UserContext into) {
+                cpu.capture(into);
+                UserContext own = VcpuLoop.this.process.scheduler().current().context();
+                into.fsBase = own.fsBase;
+                into.gsBase = own.gsBase;
+            }
+
+            @Override
+            public long userStackPointer() {
+                return cpu.userStackPointer();
+            }
+        });
+    }
+
+    /** The process a reset rebuilt from the template: the next run and every call act on it. */
+    void setProcess(LinuxProcess process) {
+        this.process = process;
+        syscall.setProcess(process);
+    }
+
+    Syscall syscall() {
+        return syscall;
+    }
+
+    long exits() {
+        return exits;
+    }
+
+    long syscalls() {
+        return syscalls;
+    }
+
+    /** Adds the calls per system call number into {@code totals} (racy reads: for metrics). */
+    void addSyscallCounts(long[] totals) {
+        for (int i = 0; i < syscallCounts.length && i < totals.length; i++) {
+            totals[i] += syscallCounts[i];
+        }
+    }
+
+    /**
+     * Makes a running (or the next) {@link #run()} return a result of {@code kind}; from any
+     * thread. {@link GuestVm} calls it under its interrupt lock, only while the VM is open.
+     */
+    void stop(RunResult.Kind kind, String detail) {
+        stopDetail = detail;
+        stopKind = kind;
+        waiter.kick();
+        vcpu.requestImmediateExit();
+        long thread = vcpuThread;
+        if (thread != 0) {
+            VcpuInterrupter.kick(thread);
+        }
+    }
+
+    /** Forgets a stop aimed at the request that just ended (under {@link GuestVm}'s interrupt lock). */
+    void clearStop() {
+        stopKind = null;
+    }
+
+    /** Runs the guest until it exits, crashes, waits for a connection, or is interrupted. */
+    RunResult run() {
+        VcpuInterrupter.install();
+        vcpuThread = LibC.pthread_self();
+        sliceStart = System.nanoTime();
+        try {
+            while (true) {
+                RunResult.Kind stop = stopKind;
+                if (stop != null) {
+                    return stopped(stop);
+                }
+                updateTick();
+                VcpuExit exit = vcpu.run();
+                exits++;
+                if (dirty != null) {
+                    dirty.collect();
+                    if (dirty.overLimit()) {
+                        return memoryLimit();
+                    }
+                }
+                RunResult result;
+                try {
+                    result = onExit(exit);
+                } catch (GuestMemory.LimitExceeded e) {
+                    return memoryLimit();
+                }
+                if (result != null) {
+                    return result;
+                }
+            }
+        } finally {
+            slice.disarm();
+            vcpuThread = 0;
+            vcpu.clearImmediateExit();
+        }
+    }
+
+    private RunResult stopped(RunResult.Kind kind) {
+        return RunResult.of(kind, stopDetail + " at RIP 0x" + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
+    }
+
+    /**
+     * Keeps the time-slice tick running exactly while something needs it: another thread to
+     * switch to or parked calls to look after, or a guest timer to fire.
+     */
+    private void updateTick() {
+        boolean wanted = process.scheduler().liveCount() > 1 || process.timers().armed();
+        if (wanted != slice.armed()) {
+            if (wanted) {
+                slice.arm(TIME_SLICE_NANOS);
+            } else {
+                slice.disarm();
+            }
+        }
+    }
+
+    private RunResult memoryLimit() {
+        return RunResult.of(RunResult.Kind.MEMORY_LIMIT, "request dirtied "
+                + (dirty.count() * GuestLayout.PAGE_SIZE >> 20) + " MiB of guest memory");
+    }
+
+    /** What one exit means: null to go on running, or why the run ends. */
+    private RunResult onExit(VcpuExit exit) {
+        return switch (exit.reason()) {
+            case IO -> onPortIo((VcpuExit.Io) exit);
+            case INTERRUPTED -> onTick();
+            case DIRTY_RING_FULL -> {
+                dirty.harvest();
+                yield null;
+            }
+            case SHUTDOWN -> crash(SIGSEGV, "triple fault at RIP 0x" + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
+            case HLT -> crash(SIGSEGV, "hlt executed");
+            case INTERNAL_ERROR -> crash(SIGILL, "KVM internal error " + ((VcpuExit.InternalError) exit).suberror()
+                    + " (instruction KVM cannot emulate)");
+            case FAIL_ENTRY -> crash(SIGSEGV, "VM entry failed, hardware reason 0x"
+                    + Long.toHexString(((VcpuExit.FailEntry) exit).hardwareReason()));
+            case OTHER -> crash(SIGSEGV, "unexpected KVM exit " + ((VcpuExit.Other) exit).exitReason());
+        };
+    }
+
+    private RunResult onPortIo(VcpuExit.Io io) {
+        int port = io.port();
+        if (port == TrapStub.PORT_SYSCALL) {
+            // Hardware path: syscall entered the stub at CPL 0; sysretq returns to RCX with R11.
+            cpu.stoppedAt(ContextSwitch.Stop.SYSCALL_DIRECT);
+            return emulateSyscall();
+        }
+        int vector = port - TrapStub.PORT_EXCEPTION_BASE;
+        if (vector < 0 || vector >= GuestLayout.EXCEPTION_VECTORS) {
+            return crash(SIGSEGV, "write to unexpected I/O port 0x" + Integer.toHexString(port));
+        }
+        long frame = vcpu.reg(KvmAbi.RSP);
+        if (frame != GuestLayout.EXCEPTION_FRAME) {
+            return crash(SIGSEGV, "exception " + vector + " with a corrupt exception stack");
+        }
+        long errorCode = memory.getLong(frame);
+        long rip = memory.getLong(frame + 8);
+        long cs = memory.getLong(frame + 16);
+        if (vector == 13 && rip == TrapStub.SYSCALL_OUT_RIP && (cs & 3) == 3) {
+            // PVM path: syscall stayed at CPL 3, the stub's out raised #GP. Complete the call and
+            // let the #GP entry's iretq return to RCX with the flags syscall saved in R11.
+            cpu.stoppedAt(ContextSwitch.Stop.SYSCALL_VIA_GP);
+            return emulateSyscall();
+        }
+        cpu.stoppedAt(ContextSwitch.Stop.EXCEPTION);
+        return fault(vector, errorCode, rip, (cs & 3) == 3);
+    }
+
+    /** Emulates the call in the registers; null to go on running, or why the run ends. */
+    private RunResult emulateSyscall() {
+        syscalls++;
+        long nr = vcpu.reg(KvmAbi.RAX);
+        syscallCounts[nr >= 0 && nr < SyscallNumbers.COUNT ? (int) nr : SyscallNumbers.COUNT]++;
+        Scheduler threads = process.scheduler();
+        // A wait blocks the host thread only when nothing else could happen meanwhile.
+        waiter.setParking(threads.liveCount() > 1 || process.timers().armed());
+        syscall.begin(nr, vcpu.reg(KvmAbi.RDI), vcpu.reg(KvmAbi.RSI), vcpu.reg(KvmAbi.RDX),
+                vcpu.reg(KvmAbi.R10), vcpu.reg(KvmAbi.R8), vcpu.reg(KvmAbi.R9));
+        int tid = trace != null ? threads.current().tid() : 0;
+        long result = table.dispatch(syscall);
+        if (trace != null) {
+            trace.log(tid, syscall, result);
+        }
+        if (syscall.takeFreezeRequested()) {
+            return freezeAt(threads.current());
+        }
+        if (syscall.exitRequested()) {
+            int signal = syscall.fatalSignal();
+            int status = syscall.exitStatus();
+            syscall.clearEffects();
+            return signal != 0 ? killedBy(signal, "raised by the program") : RunResult.exited(status);
+        }
+        if (syscall.takeThreadExited()) {
+            return switchThread();
+        }
+        GuestThread current = threads.current();
+        if (result == Syscall.RESTART) {
+            cpu.capture(current.context());
+            threads.park(current, syscall.parkedCall());
+            return switchThread();
+        }
+        UserContext replacement = syscall.takeReplacement();
+        if (replacement != null) {
+            RunResult bad = load(replacement);
+            if (bad != null) {
+                return bad;
+            }
+        } else {
+            returnFromSyscall(result);
+        }
+        if (syscall.takeSegmentBasesChanged()) {
+            segmentBases.setLong(8 + 8, current.context().fsBase);
+            segmentBases.setLong(8 + 16 + 8, current.context().gsBase);
+            vcpu.setMsrs(segmentBases);
+        }
+        if (process.memory().takeTlbFlush()) {
+            flushTlb();
+        }
+        if (waiter.connections().finished()) {
+            return RunResult.of(RunResult.Kind.REQUEST_DONE, "connection closed");
+        }
+        if (syscall.takeYield() || threads.othersRunnable() && System.nanoTime() - sliceStart >= TIME_SLICE_NANOS) {
+            if (threads.othersRunnable()) {
+                cpu.capture(current.context());
+                threads.yieldCurrent();
+                return switchThread();
+            }
+        }
+        return deliverSignals(current);
+    }
+
+    /** A normal return: RAX gets the result; the flags syscall saved must be a user program's. */
+    private void returnFromSyscall(long result) {
+        vcpu.setReg(KvmAbi.RAX, result);
+        if (cpu.stop() == ContextSwitch.Stop.SYSCALL_DIRECT) {
+            vcpu.setReg(KvmAbi.R11, ContextSwitch.sanitizeFlags(vcpu.reg(KvmAbi.R11)));
+        } else {
+            memory.putLong(GuestLayout.EXCEPTION_FRAME + 8, vcpu.reg(KvmAbi.RCX));
+            memory.putLong(GuestLayout.EXCEPTION_FRAME + 24, ContextSwitch.sanitizeFlags(vcpu.reg(KvmAbi.R11)));
+        }
+    }
+
+    /** Resumes {@code ctx} on the vCPU; a crash when KVM refuses its FPU state (a forged frame). */
+    private RunResult load(UserContext ctx) {
+        try {
+            cpu.load(ctx);
+            return null;
+        } catch (KvmException e) {
+            return crash(SIGSEGV, "invalid FPU state in a signal frame (" + e.getMessage() + ")");
+        }
+    }
+
+    /**
+     * The template reached its wait for connections in {@code t}: it freezes there, with the
+     * thread's context back at the {@code syscall} instruction so that every request VM makes the
+     * wait again. If another thread could still run, it runs first (the thread tries again
+     * later): a template freezes only once all of its start-up work is done.
+     */
+    private RunResult freezeAt(GuestThread t) {
+        cpu.capture(t.context());
+        Signals.rewind(t.context(), syscall.number());
+        Scheduler threads = process.scheduler();
+        if (threads.othersRunnable()) {
+            threads.yieldCurrent();
+            return switchThread();
+        }
+        RunResult bad = load(t.context());
+        return bad != null ? bad : RunResult.of(RunResult.Kind.WAITING, "waiting for connections in "
+                + SyscallNumbers.name(syscall.number()));
+    }
+
+    /**
+     * The running thread left the vCPU (parked, yielded or exited): the next runnable one gets it,
+     * after waiting for one if none is. Ends the run when the wait is cut short (a time limit, a
+     * client that hung up) or when the template reaches its freeze point.
+     */
+    private RunResult switchThread() {
+        Scheduler threads = process.scheduler();
+        GuestThread next = threads.next();
+        while (next == null) {
+            int outcome = threads.awaitRunnable(syscall);
+            if (outcome == Scheduler.KICKED) {
+                if (waiter.connections().finished()) {
+                    return RunResult.of(RunResult.Kind.REQUEST_DONE, "connection closed");
+                }
+                RunResult.Kind stop = stopKind;
+                return stop != null ? stopped(stop) : RunResult.of(RunResult.Kind.TIMED_OUT, "interrupted");
+            }
+            if (outcome == Scheduler.FREEZE) {
+                syscall.takeFreezeRequested();
+                GuestThread t = threads.freezing();
+                long nr = t.parked().number();
+                threads.beginFreeze(t);
+                RunResult bad = load(t.context());
+                return bad != null ? bad : RunResult.of(RunResult.Kind.WAITING, "waiting for connections in "
+                        + SyscallNumbers.name(nr));
+            }
+            next = threads.next();
+        }
+        sliceStart = System.nanoTime();
+        if (Signals.hasDeliverable(process, next)) {
+            int fatal = Signals.deliver(syscall, next, next.context(), fpuFormat, GuestLayout.USER_CS,
+                    GuestLayout.USER_SS);
+            if (fatal != Signals.DELIVERED) {
+                return killedBy(fatal, "sent to thread " + next.tid());
+            }
+        }
+        return load(next.context());
+    }
+
+    /**
+     * Delivers the running thread's pending signals before it returns to user mode: its context
+     * is taken off the vCPU only when there is one.
+     */
+    private RunResult deliverSignals(GuestThread t) {
+        long now = System.nanoTime();
+        process.timers().fireDue(process, now);
+        if (!Signals.hasDeliverable(process, t)) {
+            return null;
+        }
+        UserContext ctx = t.context();
+        cpu.capture(ctx);
+        int fatal = Signals.deliver(syscall, t, ctx, fpuFormat, GuestLayout.USER_CS, GuestLayout.USER_SS);
+        if (fatal != Signals.DELIVERED) {
+            return killedBy(fatal, "sent to the program");
+        }
+        return load(ctx);
+    }
+
+    /**
+     * A tick of the time slice (or any other interruption of KVM_RUN): fires due timers, looks
+     * after parked calls, and when another thread is runnable and the running one has had its
+     * slice, switches. Only in user mode: a tick that finds the vCPU in the trap stub waits for
+     * the next one.
+     */
+    private RunResult onTick() {
+        if (stopKind != null || !slice.armed()) {
+            return null;
+        }
+        long rip = vcpu.reg(KvmAbi.RIP);
+        if (rip >= GuestLayout.SYSCALL_ENTRY && rip < GuestLayout.EXCEPTION_STACK_BOTTOM) {
+            return null;
+        }
+        cpu.stoppedAt(ContextSwitch.Stop.USER);
+        Scheduler threads = process.scheduler();
+        GuestThread current = threads.current();
+        boolean others = threads.poll(syscall);
+        if (others && System.nanoTime() - sliceStart >= TIME_SLICE_NANOS) {
+            cpu.capture(current.context());
+            threads.yieldCurrent();
+            return switchThread();
+        }
+        return deliverSignals(current);
+    }
+
+    private RunResult killedBy(int signal, String how) {
+        return crash(signal, "killed by " + SignalState.name(signal) + " (" + how + ")");
+    }
+
+    /**
+     * Re-sets the special registers after the page tables lost a permission. The translations
+     * themselves are dropped by {@link GuestMemory#invalidateTranslations} (KVM's MMU notifier,
+     * which flushes shadow entries and, on EPT/NPT hosts, the guest's TLB); this makes KVM
+     * re-evaluate its paging context as well, for KVMs that cache it across exits.
+     */
+    private void flushTlb() {
+        vcpu.getSregs(sregs);
+        vcpu.setSregs(sregs);
+    }
+
+    /**
+     * A CPU exception. In user mode, a handler the program installed for the signal runs (a JIT
+     * that catches its own SIGSEGV, a guard page); otherwise the program dies of the signal, with
+     * a description of the fault.
+     */
+    private RunResult fault(int vector, long errorCode, long rip, boolean userMode) {
+        long cr2 = 0;
+        if (vector == Faults.PAGE_FAULT) {
+            vcpu.getSregs(sregs);
+            cr2 = sregs.getLong(KvmAbi.SREGS_CR2);
+        }
+        GuestThread t = process.scheduler().current();
+        if (userMode && t != null) {
+            SignalState signals = process.signals();
+            boolean mapped = vector == Faults.PAGE_FAULT && process.memory().find(cr2) != null;
+            Siginfo probe = Faults.signal(vector, rip, cr2, mapped, null);
+            if (probe != null && signals.handler(probe.signo()) != SignalState.SIG_DFL
+                    && signals.handler(probe.signo()) != SignalState.SIG_IGN) {
+                UserContext ctx = t.context();
+                cpu.capture(ctx);
+                Siginfo info = Faults.signal(vector, rip, cr2, mapped, ctx.fpu);
+                int fatal = Signals.deliverFault(syscall, t, ctx, info, new SignalFrame.Trap(vector, errorCode, cr2),
+                        fpuFormat, GuestLayout.USER_CS, GuestLayout.USER_SS);
+                if (fatal == Signals.DELIVERED) {
+                    return load(ctx);
+                }
+            }
+        }
+        return Faults.describe(vector, errorCode, rip, cr2);
+    }
+
+    private RunResult crash(int signal, String detail) {
+        return RunResult.crashed(signal, detail);
+    }
+
+    /** Stops the time-slice timer for good. */
+    void close() {
+        slice.close();
+    }
+}
