@@ -65,6 +65,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_request.h"
+
 #ifndef RENAME_EXCHANGE
 #define RENAME_EXCHANGE (1 << 1)
 #endif
@@ -495,18 +497,8 @@ static void linger_flood(int fd, char *body, size_t size) {
 }
 
 static void handle(int fd) {
-    char req[2048];
-    int got = 0;
-    while (got < (int) sizeof req - 1) {
-        int n = read(fd, req + got, sizeof req - 1 - got);
-        if (n <= 0) break;
-        got += n;
-        req[got] = 0;
-        if (strstr(req, "\r\n\r\n")) break;
-    }
-    req[got] = 0;
-    char path[256] = "/";
-    sscanf(req, "GET %255s", path);
+    char path[256];
+    read_request_path(fd, path, sizeof path);
     char body[2048];
     snprintf(body, sizeof body, "unknown");
     if (!strcmp(path, "/shared/write")) shared_write(body, sizeof body);

@@ -32,6 +32,8 @@
 #include <pthread.h>
 #include <time.h>
 
+#include "http_request.h"
+
 static long marker = 1;
 static long *heap_marker;
 static int ep, ls, template_file;
@@ -191,18 +193,8 @@ static void check(char *body, size_t size) {
 }
 
 static void handle(int fd) {
-    char req[2048];
-    int got = 0;
-    while (got < (int) sizeof req - 1) {
-        int n = read(fd, req + got, sizeof req - 1 - got);
-        if (n <= 0) break;
-        got += n;
-        req[got] = 0;
-        if (strstr(req, "\r\n\r\n")) break;
-    }
-    req[got] = 0;
-    char path[256] = "/";
-    sscanf(req, "GET %255s", path);
+    char path[256];
+    read_request_path(fd, path, sizeof path);
     char body[768];
     if (!strncmp(path, "/normal/", 8)) {
         snprintf(body, sizeof body, "ok %s", path + 8);

@@ -21,6 +21,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http_request.h"
+
 static long counter;
 static long *heap_counter;
 static char secret[64] = "pristine";
@@ -35,18 +37,8 @@ static void respond(int fd, const char *body) {
 }
 
 static void handle(int fd) {
-    char req[2048];
-    int got = 0;
-    while (got < (int) sizeof req - 1) {
-        int n = read(fd, req + got, sizeof req - 1 - got);
-        if (n <= 0) break;
-        got += n;
-        req[got] = 0;
-        if (strstr(req, "\r\n\r\n")) break;
-    }
-    req[got] = 0;
-    char path[256] = "/";
-    sscanf(req, "GET %255s", path);
+    char path[256];
+    read_request_path(fd, path, sizeof path);
     char body[256];
     if (strcmp(path, "/counter") == 0) {
         counter++;

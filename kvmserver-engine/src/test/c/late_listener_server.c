@@ -19,20 +19,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "http_request.h"
+
 static int ep;
 static int listener = -1;
 static int served;
 
 static void respond(int fd) {
-    char req[1024];
-    int got = 0;
-    while (got < (int) sizeof req - 1) {
-        int n = read(fd, req + got, sizeof req - 1 - got);
-        if (n <= 0) break;
-        got += n;
-        req[got] = 0;
-        if (strstr(req, "\r\n\r\n")) break;
-    }
+    char path[256];
+    read_request_path(fd, path, sizeof path);
     char body[64], out[256];
     int len = snprintf(body, sizeof body, "served=%d", ++served);
     int n = snprintf(out, sizeof out, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", len,
