@@ -98,7 +98,7 @@ final class FileLocks {
     }
 
     private static int readPid(byte[] flock) {
-        return (flock[24] & 0xff) | (flock[25] & 0xff) << 8 | (flock[26] & 0xff) << 16 | flock[27] << 24;
+        return LittleEndian.intAt(flock, 24);
     }
 
     /** The host fd whose locks are this description's alone; {@code -errno} for a file without one. */

@@ -416,7 +416,8 @@ public final class Scheduler {
      * hears of a connection.
      */
     public void epollInterestsChanged(FdTable files, FileDescription epoll) {
-        for (GuestThread t : threads) {
+        for (int i = 0; i < threads.size(); i++) {
+            GuestThread t = threads.get(i);
             GuestThread.Parked p = t.parked();
             if (t.state() == GuestThread.State.PARKED && p != null && isEpollWait(p.number())
                     && files.isOpen(p.args[0]) && files.get(p.args[0]) == epoll) {

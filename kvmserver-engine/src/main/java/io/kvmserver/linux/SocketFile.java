@@ -244,9 +244,9 @@ public class SocketFile extends StreamFile {
     private long routeOption(int level, int name, Memory value, Memory length) {
         byte[] set = options.valueOf(level, name);
         if (level == SOL_SOCKET) {
-            set = intBytes(name == SO_DOMAIN ? domain : IPPROTO_TCP);
+            set = LittleEndian.intBytes(name == SO_DOMAIN ? domain : IPPROTO_TCP);
         } else if (set == null) {
-            set = intBytes(0);
+            set = LittleEndian.intBytes(0);
         }
         int n = Math.min(set.length, length.getInt(0));
         value.write(0, set, 0, n);
@@ -256,15 +256,7 @@ public class SocketFile extends StreamFile {
 
     /** Whether a {@code struct linger} asks close to wait: l_onoff and l_linger both non-zero. */
     static boolean lingers(byte[] value) {
-        return value.length >= LINGER_SIZE && intAt(value, 0) != 0 && intAt(value, 4) != 0;
-    }
-
-    private static int intAt(byte[] b, int at) {
-        return (b[at] & 0xff) | (b[at + 1] & 0xff) << 8 | (b[at + 2] & 0xff) << 16 | b[at + 3] << 24;
-    }
-
-    private static byte[] intBytes(int v) {
-        return new byte[] {(byte) v, (byte) (v >> 8), (byte) (v >> 16), (byte) (v >> 24)};
+        return value.length >= LINGER_SIZE && LittleEndian.intAt(value, 0) != 0 && LittleEndian.intAt(value, 4) != 0;
     }
 
     @Override

@@ -71,7 +71,7 @@ final class SocketOptions {
             return Errno.EPERM;
         }
         if (level == SOL_SOCKET && name == SO_PRIORITY && value.length >= 4) {
-            int priority = (value[0] & 0xff) | (value[1] & 0xff) << 8 | (value[2] & 0xff) << 16 | value[3] << 24;
+            int priority = LittleEndian.intAt(value, 0);
             return priority < 0 || priority > MAX_UNPRIVILEGED_PRIORITY ? Errno.EPERM : 0;
         }
         if ((level == IPPROTO_IP && IP_PRIVILEGED.get(name)) || (level == IPPROTO_IPV6 && IPV6_PRIVILEGED.get(name))) {

@@ -28,8 +28,6 @@ import io.kvmserver.x86.CpuSetup;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.PageTables;
 import java.util.List;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * One KVM virtual machine with one vCPU running one Linux program: its lifecycle, and the API the
@@ -43,8 +41,6 @@ import org.slf4j.LoggerFactory;
  * keeps a late interruption from stopping the next request.
  */
 public final class GuestVm implements AutoCloseable {
-
-    private static final Logger log = LoggerFactory.getLogger(GuestVm.class);
 
     /** The stack the program starts with, at the top of its address space (RLIMIT_STACK). */
     static final long STACK_SIZE = 8L << 20;

@@ -81,8 +81,6 @@ final class HotPageSet {
     private int reportedCount;
     private long[] reportedBefore = new long[0];
     private int reportedBeforeCount;
-    private long promotedTotal;
-    private long demotedTotal;
 
     HotPageSet(int chunkCount, int chunkPageShift, PageBitmap seen) {
         this.hot = new PageBitmap(chunkCount, chunkPageShift);
@@ -136,10 +134,7 @@ final class HotPageSet {
                 makeHot(page, PROBE_IDLE_RESETS);
             }
         }
-        if (probePage >= 0) {
-            demotedTotal++; // the guest left it alone for a whole request: it stays cold
-            probePage = -1;
-        }
+        probePage = -1; // settled: a probed page the guest left alone for a whole request stays cold
         long[] before = reportedBefore;
         reportedBefore = reported;
         reportedBeforeCount = unique;
@@ -156,7 +151,6 @@ final class HotPageSet {
         idle[count] = 0;
         probeAfter[count] = idleResetsToProbe;
         count++;
-        promotedTotal++;
     }
 
     /** Whether {@code page} is hot: KVM does not log its writes. */
@@ -167,15 +161,6 @@ final class HotPageSet {
     /** Pages hot now. */
     int count() {
         return count;
-    }
-
-    /** Pages made hot, and gone cold again, since the VM was made. */
-    long promotedTotal() {
-        return promotedTotal;
-    }
-
-    long demotedTotal() {
-        return demotedTotal;
     }
 
     /**
