@@ -14,8 +14,11 @@
  *              zeros (else "leak K"), then gets V (the pages may become hot in chunks a reset
  *              withdraws)
  *   /host/V    the host writes into every page (getrandom into it) after the guest wrote V
- *   /unmap/V   writes V, then unmaps two pages and maps fresh ones there, and gives one back
- *              with MADV_DONTNEED, writing V into them
+ *   /unmap/V   writes V, then unmaps two pages and maps fresh ones there (they must read as
+ *              zeros, else "stale"), and gives one back with MADV_DONTNEED, writing V into them
+ *   /gone/V    writes V, then unmaps two pages and makes a third read-only: a read of the
+ *              unmapped ones and a write to the read-only one must each fault (else "reached"),
+ *              however writable KVM kept the hot pages before
  *   /threads/V four threads write V into a quarter of the pages each
  *   /fill/V    writes V, dirties 2048 other pages (past a 1024-entry dirty ring), writes V+1
  *   /crash/V   writes V, then faults
@@ -28,6 +31,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <netinet/in.h>
@@ -103,15 +108,59 @@ static void far(char *body, size_t size, unsigned char v) {
     snprintf(body, size, "zero");
 }
 
-static void remap(unsigned char v) {
+static void remap(char *body, size_t size, unsigned char v) {
     write_all(v);
     if (mmap(pages[3], 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0)
             != pages[3]) {
         abort();
     }
+    const unsigned char *fresh = (const unsigned char *) pages + 3 * PAGE;
+    for (int at = 0; at < 2 * PAGE; at++) {
+        if (fresh[at]) {
+            snprintf(body, size, "stale byte %d is %d", at, fresh[at]);
+            break;
+        }
+    }
     memset(pages[3], v, 2 * PAGE);
     madvise(pages[5], PAGE, MADV_DONTNEED);
     memset(pages[5], v, PAGE);
+}
+
+static sigjmp_buf fault_exit;
+
+static void on_fault(int sig) {
+    (void) sig;
+    siglongjmp(fault_exit, 1);
+}
+
+/* Whether touching *at (a read, or a write of v) faults: 1 if it did. */
+static int faults(volatile unsigned char *at, int write, unsigned char v) {
+    if (sigsetjmp(fault_exit, 1)) {
+        return 1;
+    }
+    if (write) {
+        *at = v;
+    } else {
+        (void) *at;
+    }
+    return 0;
+}
+
+static void gone(char *body, size_t size, unsigned char v) {
+    write_all(v);
+    struct sigaction sa = {.sa_handler = on_fault};
+    sigaction(SIGSEGV, &sa, NULL);
+    /* One change at a time: the host work of the second may drop KVM's view of the first. */
+    if (munmap(pages[6], 2 * PAGE) != 0) {
+        snprintf(body, size, "munmap: errno %d", errno);
+    } else if (!faults(&pages[6][6], 0, v) || !faults(&pages[7][PAGE - 1], 0, v)) {
+        snprintf(body, size, "reached an unmapped page");
+    } else if (mprotect(pages[9], PAGE, PROT_READ) != 0) {
+        snprintf(body, size, "mprotect: errno %d", errno);
+    } else if (!faults(&pages[9][9], 1, v + 1)) {
+        snprintf(body, size, "reached a read-only page by writing");
+    }
+    signal(SIGSEGV, SIG_DFL);
 }
 
 static void check(char *body, size_t size) {
@@ -165,7 +214,9 @@ static void handle(int fd) {
         }
         for (int c = 0; c < SPREAD_CHUNKS; c++) getrandom(spread[c] + 100, 64, 0);
     } else if (!strncmp(path, "/unmap/", 7)) {
-        remap((unsigned char) atoi(path + 7));
+        remap(body, sizeof body, (unsigned char) atoi(path + 7));
+    } else if (!strncmp(path, "/gone/", 6)) {
+        gone(body, sizeof body, (unsigned char) atoi(path + 6));
     } else if (!strncmp(path, "/threads/", 9)) {
         pthread_t t[4];
         struct quarter q[4];

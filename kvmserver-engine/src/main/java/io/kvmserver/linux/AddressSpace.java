@@ -280,8 +280,8 @@ public final class AddressSpace implements LoadTarget {
 
     /**
      * Removes {@code [start, end)} from the mapping list, splitting mappings at the edges, and
-     * with {@code zero}, zeroes the pages it removed: unmapped memory always reads as zeros, so
-     * that a later anonymous mapping of the same range is clean, as Linux promises.
+     * with {@code zero}, unmaps and zeroes the pages it removed: unmapped memory always reads as
+     * zeros, so that a later anonymous mapping of the same range is clean, as Linux promises.
      */
     private void cut(long start, long end, boolean zero) {
         Map<Long, Mapping> hit = new TreeMap<>(mappings.subMap(floorStart(start), true, end, false));
@@ -291,7 +291,14 @@ public final class AddressSpace implements LoadTarget {
             }
             if (zero) {
                 long zs = Math.max(start, m.start());
-                memory.zero(zs, Math.min(end, m.end()) - zs);
+                long length = Math.min(end, m.end()) - zs;
+                // Zeroing gives the pages back to the host, which drops what KVM cached for them:
+                // clearing their entries needs no invalidateTranslations, whose mprotect pair
+                // would split the host mapping and make KVM drop a whole 2 MiB around the range.
+                if (tables.set(zs, length, 0)) {
+                    tlbFlushNeeded = true;
+                }
+                memory.zero(zs, length);
             }
             mappings.remove(m.start());
             account(m, -1);

@@ -381,6 +381,9 @@ public final class GuestMemory implements AutoCloseable {
      * drops its own copies, so that the template's pages show through again, and writes zeros only
      * where the template holds data ({@code SEEK_DATA}): the copies it makes there are bounded by
      * the template's size, and they are host writes, counted like any other.
+     *
+     * <p>Either way the host's MMU notifier fires for exactly the range, so KVM drops every
+     * translation it cached for it, as {@link #invalidateTranslations} would (callers rely on it).
      */
     public void zero(long address, long length) {
         check(address, length);
@@ -389,8 +392,9 @@ public final class GuestMemory implements AutoCloseable {
                 LibC.fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, address, length);
                 return;
             } catch (LastErrorException e) {
-                // file systems without hole punching: fall through to writing zeros
+                // file systems without hole punching: write zeros, and drop the translations
                 fill(address, length, (byte) 0);
+                invalidateTranslations(address, length);
                 return;
             }
         }
