@@ -19,6 +19,10 @@
  *   /gone/V    writes V, then unmaps two pages and makes a third read-only: a read of the
  *              unmapped ones and a write to the read-only one must each fault (else "reached"),
  *              however writable KVM kept the hot pages before
+ *   /regrow/V  unmaps four pages, maps them again piecemeal (two inside, then the two ends):
+ *              each must read as zeros, else "stale"; then writes V into them
+ *   /holes/V   unmaps every other page of HOLES pages of template data in `spare` (more unmapped
+ *              ranges than the engine defers zeroing for), maps them all again: zeros, else "stale"
  *   /threads/V four threads write V into a quarter of the pages each
  *   /fill/V    writes V, dirties 2048 other pages (past a 1024-entry dirty ring), writes V+1
  *   /crash/V   writes V, then faults
@@ -126,6 +130,49 @@ static void remap(char *body, size_t size, unsigned char v) {
     memset(pages[5], v, PAGE);
 }
 
+/* Maps n fresh pages at `at`; "" if they read as zeros, else what differs. */
+static int fresh_zeros(unsigned char *at, int n, char *body, size_t size) {
+    if (mmap(at, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != at) {
+        snprintf(body, size, "mmap: errno %d", errno);
+        return 0;
+    }
+    for (int i = 0; i < n * PAGE; i++) {
+        if (at[i]) {
+            snprintf(body, size, "stale byte %d at %p is %d", i % PAGE, (void *) (at + i), at[i]);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void regrow(char *body, size_t size, unsigned char v) {
+    unsigned char *base = (unsigned char *) pages + 10 * PAGE;
+    write_all(v);
+    if (munmap(base, 4 * PAGE) != 0) {
+        snprintf(body, size, "munmap: errno %d", errno);
+        return;
+    }
+    if (fresh_zeros(base + PAGE, 2, body, size) && fresh_zeros(base, 1, body, size)
+            && fresh_zeros(base + 3 * PAGE, 1, body, size)) {
+        memset(base, v, 4 * PAGE);
+    }
+}
+
+#define HOLES 200
+static void holes(char *body, size_t size, unsigned char v) {
+    for (int p = 0; p < HOLES; p += 2) {
+        spare[p][9] = v;
+        if (munmap(spare[p], PAGE) != 0) {
+            snprintf(body, size, "munmap: errno %d", errno);
+            return;
+        }
+    }
+    for (int p = 0; p < HOLES; p += 2) {
+        if (!fresh_zeros(spare[p], 1, body, size)) return;
+        spare[p][9] = v;
+    }
+}
+
 static sigjmp_buf fault_exit;
 
 static void on_fault(int sig) {
@@ -181,6 +228,12 @@ static void check(char *body, size_t size) {
             }
         }
     }
+    for (int p = 0; p < HOLES; p++) {
+        if (spare[p][0] != 1 || spare[p][9] != 0) {
+            snprintf(body, size, "spare page %d is %d %d", p, spare[p][0], spare[p][9]);
+            return;
+        }
+    }
     snprintf(body, size, "pristine");
 }
 
@@ -215,6 +268,10 @@ static void handle(int fd) {
         for (int c = 0; c < SPREAD_CHUNKS; c++) getrandom(spread[c] + 100, 64, 0);
     } else if (!strncmp(path, "/unmap/", 7)) {
         remap(body, sizeof body, (unsigned char) atoi(path + 7));
+    } else if (!strncmp(path, "/regrow/", 8)) {
+        regrow(body, sizeof body, (unsigned char) atoi(path + 8));
+    } else if (!strncmp(path, "/holes/", 7)) {
+        holes(body, sizeof body, (unsigned char) atoi(path + 7));
     } else if (!strncmp(path, "/gone/", 6)) {
         gone(body, sizeof body, (unsigned char) atoi(path + 6));
     } else if (!strncmp(path, "/threads/", 9)) {
@@ -254,6 +311,7 @@ int main(int argc, char **argv) {
         }
         for (int at = 0; at < PAGE; at++) spread[c][at] = (unsigned char) (c + at * 3);
     }
+    for (int p = 0; p < HOLES; p++) spare[p][0] = 1; /* template data for /holes/ */
     int ls = socket(AF_INET, SOCK_STREAM, 0);
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

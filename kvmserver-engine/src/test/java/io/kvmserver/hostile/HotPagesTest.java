@@ -131,12 +131,14 @@ class HotPagesTest {
      * as the template had it: the host writing into hot pages ({@code getrandom}), the guest
      * unmapping them and mapping fresh pages there (which must read as zeros) or giving them back
      * with {@code MADV_DONTNEED}, the guest unmapping them or making them read-only and touching
-     * them anyway (KVM kept them writable: the access must still fault),
+     * them anyway (KVM kept them writable: the access must still fault), unmapping pages of
+     * template data and mapping them again, piecemeal or as many separate holes (each must read as
+     * zeros, though the engine zeroes unmapped memory only when it is mapped again),
      * four guest threads writing them, a request that overflows the dirty ring (1024 entries with
      * a 16 MiB limit) between two rounds of writes, and one that crashes after writing them.
      */
     @ParameterizedTest
-    @ValueSource(strings = {"/host/", "/unmap/", "/gone/", "/threads/", "/fill/", "/crash/"})
+    @ValueSource(strings = {"/host/", "/unmap/", "/gone/", "/regrow/", "/holes/", "/threads/", "/fill/", "/crash/"})
     void attacksOnHotPagesNeverReachTheNextRequest(String attack) {
         try (TestServer s = start(16L << 20)) {
             makeHot(s);
