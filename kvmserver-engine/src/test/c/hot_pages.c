@@ -21,8 +21,8 @@
  *              however writable KVM kept the hot pages before
  *   /regrow/V  unmaps four pages, maps them again piecemeal (two inside, then the two ends):
  *              each must read as zeros, else "stale"; then writes V into them
- *   /holes/V   unmaps every other page of HOLES pages of template data in `spare` (more unmapped
- *              ranges than the engine defers zeroing for), maps them all again: zeros, else "stale"
+ *   /holes/V   unmaps every other page of HOLES pages of template data in `spare` (private
+ *              copies of some), maps them all again: zeros, else "stale"
  *   /threads/V four threads write V into a quarter of the pages each
  *   /fill/V    writes V, dirties 2048 other pages (past a 1024-entry dirty ring), writes V+1
  *   /crash/V   writes V, then faults

@@ -61,13 +61,6 @@ public final class AddressSpace implements LoadTarget {
     private long brk;
     private long mmapTop;
     private boolean tlbFlushNeeded;
-    /**
-     * Unmapped ranges through which a private view still shows the template's data (start to
-     * end; see {@link GuestMemory#release}), zeroed when mapped again; null when there are none.
-     */
-    private TreeMap<Long, Long> unzeroed;
-    /** The most {@link #unzeroed} ranges kept: past it, unmapped memory is zeroed at once. */
-    static final int MAX_UNZEROED_RANGES = 64;
 
     /**
      * @param limit              one past the highest address the program may map
@@ -122,7 +115,6 @@ public final class AddressSpace implements LoadTarget {
         requireAccessible(start, start + length, prot);
         requireRoomFor(countAfterCut(start, start + length) + 1);
         cut(start, start + length, true);
-        zeroUnzeroed(start, start + length);
         Mapping mapping = new Mapping(start, start + length, prot, name);
         insert(mapping);
         account(mapping, 1);
@@ -306,7 +298,7 @@ public final class AddressSpace implements LoadTarget {
                 if (tables.set(zs, length, 0)) {
                     tlbFlushNeeded = true;
                 }
-                release(zs, zs + length);
+                memory.zero(zs, length);
             }
             mappings.remove(m.start());
             account(m, -1);
@@ -320,55 +312,6 @@ public final class AddressSpace implements LoadTarget {
                 mappings.put(end, after);
                 account(after, 1);
             }
-        }
-    }
-
-    /** Gives back unmapped memory, zeroing it now or when it is mapped again ({@link #unzeroed}). */
-    private void release(long start, long end) {
-        if (unzeroed != null && unzeroed.size() >= MAX_UNZEROED_RANGES) {
-            memory.zero(start, end - start);
-            return;
-        }
-        if (!memory.release(start, end - start)) {
-            return;
-        }
-        if (unzeroed == null) {
-            unzeroed = new TreeMap<>();
-        }
-        Map.Entry<Long, Long> before = unzeroed.floorEntry(start);
-        if (before != null && before.getValue() >= start) {
-            start = before.getKey();
-            end = Math.max(end, before.getValue());
-        }
-        Map.Entry<Long, Long> next = unzeroed.ceilingEntry(start);
-        while (next != null && next.getKey() <= end) {
-            end = Math.max(end, next.getValue());
-            unzeroed.remove(next.getKey());
-            next = unzeroed.ceilingEntry(start);
-        }
-        unzeroed.put(start, end);
-    }
-
-    /** Zeroes what {@link #unzeroed} holds of {@code [start, end)}, which is about to be mapped. */
-    private void zeroUnzeroed(long start, long end) {
-        if (unzeroed == null) {
-            return;
-        }
-        Map.Entry<Long, Long> e = unzeroed.lowerEntry(end);
-        while (e != null && e.getValue() > start) {
-            long from = e.getKey();
-            long to = e.getValue();
-            unzeroed.remove(from);
-            long zs = Math.max(start, from);
-            long ze = Math.min(end, to);
-            memory.zeroTemplateData(zs, ze - zs);
-            if (from < start) {
-                unzeroed.put(from, start);
-            }
-            if (to > end) {
-                unzeroed.put(end, to);
-            }
-            e = unzeroed.lowerEntry(end);
         }
     }
 
@@ -662,7 +605,6 @@ public final class AddressSpace implements LoadTarget {
         c.brkStart = brkStart;
         c.brk = brk;
         c.mmapTop = mmapTop;
-        c.unzeroed = unzeroed == null ? null : new TreeMap<>(unzeroed);
         return c;
     }
 

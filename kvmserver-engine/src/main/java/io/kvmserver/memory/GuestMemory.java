@@ -399,36 +399,6 @@ public final class GuestMemory implements AutoCloseable {
             }
         }
         discard(address, length);
-        zeroTemplateData(address, length);
-    }
-
-    /**
-     * Gives back the pages of a range the program no longer maps, and drops KVM's translations of
-     * them (as {@link #zero}). The template punches a hole, as {@link #zero} does; a private view
-     * only drops its own copies, so the template's data shows through the range until
-     * {@link #zeroTemplateData}: nothing can read it while it is unmapped, and most unmapped
-     * ranges are never mapped again before the reset restores the template's anyway (an
-     * interpreter's arenas: python3 gives back and takes again 256 KiB every request).
-     *
-     * @return whether the template's data may show through: {@link #zeroTemplateData} must run
-     *         before the range is mapped again
-     */
-    public boolean release(long address, long length) {
-        if (ownsMemfd) {
-            zero(address, length);
-            return false;
-        }
-        check(address, length);
-        discard(address, length);
-        return true;
-    }
-
-    /**
-     * Writes zeros over the template's data in a range of a private view (where {@code SEEK_DATA}
-     * finds it), leaving the rest, which reads as zeros already, unallocated.
-     */
-    public void zeroTemplateData(long address, long length) {
-        check(address, length);
         long end = address + length;
         long at = address;
         while (at < end) {

@@ -133,7 +133,7 @@ class HotPagesTest {
      * with {@code MADV_DONTNEED}, the guest unmapping them or making them read-only and touching
      * them anyway (KVM kept them writable: the access must still fault), unmapping pages of
      * template data and mapping them again, piecemeal or as many separate holes (each must read as
-     * zeros, though the engine zeroes unmapped memory only when it is mapped again),
+     * zeros),
      * four guest threads writing them, a request that overflows the dirty ring (1024 entries with
      * a 16 MiB limit) between two rounds of writes, and one that crashes after writing them.
      */
