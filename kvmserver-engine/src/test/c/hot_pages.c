@@ -23,6 +23,11 @@
  *              each must read as zeros, else "stale"; then writes V into them
  *   /holes/V   unmaps every other page of HOLES pages of template data in `spare` (private
  *              copies of some), maps them all again: zeros, else "stale"
+ *   /grant/V   makes a read-only page of the program writable and writes V into it, and maps
+ *              and writes a page at FAR_BASE - CHUNK, where the template maps nothing
+ *   /revoked   after a /grant/: the write to the read-only page and a read of the page the
+ *              template does not map must each fault (else "reached"): the reset's page tables
+ *              took back what /grant/ was given, however long KVM had kept the page writable
  *   /threads/V four threads write V into a quarter of the pages each
  *   /fill/V    writes V, dirties 2048 other pages (past a 1024-entry dirty ring), writes V+1
  *   /crash/V   writes V, then faults
@@ -210,6 +215,36 @@ static void gone(char *body, size_t size, unsigned char v) {
     signal(SIGSEGV, SIG_DFL);
 }
 
+static const unsigned char read_only[PAGE] __attribute__((aligned(PAGE))) = {1, 2, 3};
+#define GRANTED ((unsigned char *) (FAR_BASE - CHUNK))
+
+static void grant(char *body, size_t size, unsigned char v) {
+    unsigned char *ro = (unsigned char *) read_only;
+    if (mprotect(ro, PAGE, PROT_READ | PROT_WRITE) != 0
+            || mmap(GRANTED, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0)
+                   != GRANTED) {
+        snprintf(body, size, "mprotect/mmap: errno %d", errno);
+        return;
+    }
+    for (int i = 0; i < 16; i++) {
+        ((volatile unsigned char *) ro)[i * 256] = v;
+        GRANTED[i * 256] = v;
+    }
+}
+
+static void revoked(char *body, size_t size) {
+    struct sigaction sa = {.sa_handler = on_fault};
+    sigaction(SIGSEGV, &sa, NULL);
+    if (!faults((volatile unsigned char *) read_only + 256, 1, 9)) {
+        snprintf(body, size, "reached the read-only page by writing");
+    } else if (!faults(GRANTED + 256, 0, 0)) {
+        snprintf(body, size, "reached a page the template does not map");
+    } else if (read_only[0] != 1 || read_only[256] != 0) {
+        snprintf(body, size, "the read-only page holds %d %d", read_only[0], read_only[256]);
+    }
+    signal(SIGSEGV, SIG_DFL);
+}
+
 static void check(char *body, size_t size) {
     for (int c = 0; c < SPREAD_CHUNKS; c++) {
         for (int at = 0; at < PAGE; at++) {
@@ -272,6 +307,10 @@ static void handle(int fd) {
         regrow(body, sizeof body, (unsigned char) atoi(path + 8));
     } else if (!strncmp(path, "/holes/", 7)) {
         holes(body, sizeof body, (unsigned char) atoi(path + 7));
+    } else if (!strncmp(path, "/grant/", 7)) {
+        grant(body, sizeof body, (unsigned char) atoi(path + 7));
+    } else if (!strcmp(path, "/revoked")) {
+        revoked(body, sizeof body);
     } else if (!strncmp(path, "/gone/", 6)) {
         gone(body, sizeof body, (unsigned char) atoi(path + 6));
     } else if (!strncmp(path, "/threads/", 9)) {

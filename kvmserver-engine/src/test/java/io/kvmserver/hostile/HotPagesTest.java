@@ -169,6 +169,28 @@ class HotPagesTest {
     }
 
     /**
+     * Permissions a request gains are gone in the next, though the pages were hot (KVM kept them
+     * writable, and the reset puts back the template's page tables behind KVM's back): a
+     * read-only page of the program made writable, and a page mapped where the template has none.
+     */
+    @Test
+    void whatARequestMappedOrMadeWritableFaultsInTheNext() {
+        try (TestServer s = start(16L << 20)) {
+            long hotBefore = 0;
+            for (int i = 0; i < 4; i++) {
+                // Two requests in a row write the pages: hot from then on.
+                assertThat(s.get("/grant/" + (70 + i))).isEqualTo("ok");
+                assertThat(s.get("/grant/" + (80 + i))).isEqualTo("ok");
+                hotBefore = Math.max(hotBefore, hotPagesAfterReset(s));
+                assertThat(s.get("/revoked")).as("after /grant/%d", 80 + i).isEqualTo("ok");
+            }
+            assertThat(hotBefore).as("the granted pages became hot").isGreaterThanOrEqualTo(2);
+            assertThat(s.get("/check")).isEqualTo("pristine");
+            assertThat(s.server().stats().failures()).isZero();
+        }
+    }
+
+    /**
      * Pages a request maps where the template has nothing, one in each of 20 chunks the template
      * never exposed: every request writes them (they become hot, in memory slots a reset withdraws
      * past 16 kept chunks and the next request registers again), and every request must find
