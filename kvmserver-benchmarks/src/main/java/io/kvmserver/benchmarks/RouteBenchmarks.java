@@ -39,7 +39,7 @@ public final class RouteBenchmarks {
 
     private static final Pattern SOCKET = Pattern.compile("privately, on unix socket (\\S+) with");
 
-    private static final String GUEST_BODY = "Requests this process has served: 1\n";
+    static final String GUEST_BODY = "Hello from a KVM-isolated C server! Requests this process has served: 1\n";
 
     /** One target and what it measured, over every round. */
     private record Target(String name, LoadClient client, List<long[]> rounds) {

@@ -459,6 +459,12 @@ public final class GuestMemory implements AutoCloseable {
      * them; the guest's next access faults into KVM, which then builds the entry from the current
      * guest page tables. The contents are untouched. Only for permission downgrades: upgrades are
      * seen anyway, because the stale entry faults and KVM re-walks.
+     *
+     * <p>The template's shared mapping gets {@code MADV_DONTNEED} instead, which unmaps the pages
+     * and leaves their contents in the memfd: the notifier fires for exactly the range. The pair
+     * of {@code mprotect}s splits the host mapping, and splitting it inside a 2 MiB block makes
+     * the kernel fire the notifier for the whole block, so a private view (where
+     * {@code MADV_DONTNEED} would drop the request's data) pays with faults on its neighbours.
      */
     public void invalidateTranslations(long address, long length) {
         if (address >= size) {
@@ -466,6 +472,10 @@ public final class GuestMemory implements AutoCloseable {
         }
         length = Math.min(length, size - address);
         check(address, length);
+        if (ownsMemfd) {
+            discard(address, length);
+            return;
+        }
         try {
             LibC.mprotect(hostBase + address, length, LibC.PROT_READ);
             LibC.mprotect(hostBase + address, length, LibC.PROT_READ | LibC.PROT_WRITE);
