@@ -43,9 +43,7 @@ final class Readiness {
      * that holds the listening socket and would block (a timeout other than 0, and nothing ready
      * now) freezes it instead ({@link #FROZEN}). A zero-timeout poll, as start-up code makes while
      * it sets up, or a wait with something already ready, is performed: freezing there would
-     * make every request VM run the rest of the start-up again. So is the first such wait when it
-     * would end soon ({@link Syscall#delaysFreezeUntil}): its timer fires in the template, not in
-     * every request VM.
+     * make every request VM run the rest of the start-up again.
      */
     long awaitOrFreeze(Syscall c, int count, long timeoutNanos, FileDescription listener) {
         if (listener == null || !c.freezeOnListenerWait() || timeoutNanos == 0) {
@@ -54,9 +52,6 @@ final class Readiness {
         long now = await(count, 0);
         if (now != 0) {
             return now;
-        }
-        if (c.delaysFreezeUntil(waiter.deadlineAfter(timeoutNanos))) {
-            return await(count, timeoutNanos);
         }
         c.requestFreeze(listener);
         return FROZEN;

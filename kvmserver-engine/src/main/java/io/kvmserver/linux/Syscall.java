@@ -40,8 +40,6 @@ public final class Syscall {
     private boolean segmentBasesChanged;
     private volatile boolean freezeOnListenerWait;
     private boolean freezeRequested;
-    /** Until when the freeze lets a timer fire ({@link #delaysFreezeUntil}); UNSET, or NOT_DELAYED. */
-    private long freezeDelayEnds = FREEZE_DELAY_UNSET;
     private volatile FileDescription listener;
     private ThreadCpu cpu;
     private SyscallTrace trace;
@@ -278,32 +276,6 @@ public final class Syscall {
     public void requestFreeze(FileDescription listeningSocket) {
         freezeRequested = true;
         listener = listeningSocket;
-    }
-
-    /**
-     * The longest a template's freeze waits for a timer the program left due: an event loop that
-     * reaches its wait for connections with a timer due within this much (node, bun and deno arm
-     * start-up timers) runs it before it freezes, instead of every request VM finding it overdue
-     * and running it again. Longer timers are left to the request VMs, as real time demands.
-     */
-    public static final long FREEZE_TIMER_HORIZON_NANOS = 1_000_000_000L;
-    private static final long FREEZE_DELAY_UNSET = Long.MIN_VALUE;
-    private static final long NOT_DELAYED = Long.MIN_VALUE + 1;
-
-    /**
-     * Whether a template at its wait for connections, which would end at {@code deadline}
-     * ({@link Deadline#NEVER} for none), performs that wait instead of freezing: only while the
-     * first such wait's timer, if it was due within {@link #FREEZE_TIMER_HORIZON_NANOS}, has not
-     * fired. Once, so that a program whose timers re-arm themselves still freezes, and a wait that
-     * ends later than that first timer freezes at once.
-     */
-    public boolean delaysFreezeUntil(long deadline) {
-        if (freezeDelayEnds == FREEZE_DELAY_UNSET) {
-            boolean soon = deadline != Deadline.NEVER && deadline - System.nanoTime() <= FREEZE_TIMER_HORIZON_NANOS;
-            // The slack covers the same wait's deadline computed again when it is parked.
-            freezeDelayEnds = soon ? deadline + 10_000_000L : NOT_DELAYED;
-        }
-        return freezeDelayEnds != NOT_DELAYED && deadline != Deadline.NEVER && deadline - freezeDelayEnds <= 0;
     }
 
     /** The socket the program last listened on, or null: warmup connects to it. */

@@ -43,32 +43,6 @@ class LifecycleTest {
         }
     }
 
-    /**
-     * An event loop that reaches its wait for connections with a timer due soon (node, bun and
-     * deno arm start-up timers): the template runs the timer before it freezes, so no request VM
-     * finds it overdue and runs it again.
-     */
-    @Test
-    void aTimerDueSoonFiresInTheTemplateNotInEveryRequest() {
-        try (TestServer s = TestServer.start(GuestPrograms.get("timer_server"), List.of("300"),
-                b -> b.ephemeral(true).threads(2))) {
-            for (int i = 0; i < 4; i++) {
-                assertThat(s.get("/")).isEqualTo("fired-before=1 fired-here=0");
-            }
-        }
-    }
-
-    /** A timer due later than the freeze waits for is left to the request VMs, as real time demands. */
-    @Test
-    void aTimerDueLaterIsLeftToTheRequests() {
-        try (TestServer s = TestServer.start(GuestPrograms.get("timer_server"), List.of("30000"),
-                b -> b.ephemeral(true))) {
-            for (int i = 0; i < 3; i++) {
-                assertThat(s.get("/")).isEqualTo("fired-before=0 fired-here=0");
-            }
-        }
-    }
-
     @Test
     void thousandsOfResetsLeakNoHostFdsAndCloseReleasesEverything() throws IOException {
         long before = openFds();
