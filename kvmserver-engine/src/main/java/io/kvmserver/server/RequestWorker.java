@@ -317,8 +317,9 @@ final class RequestWorker implements Runnable, ConnectionTracker {
             log.warn("request VM {}: {} ({}); resetting the VM", id, outcome.name().toLowerCase(), detail);
         }
         String failure = outcome == ServerStats.Outcome.OK ? null : detail;
-        endRequest(outcome, failure);
+        // Exits first: whoever sees the request counted sees its exits too.
         stats.exits(vm.exits() - exitsBefore);
+        endRequest(outcome, failure);
         if (stopping) {
             reportRouted(outcome, failure, 0);
             return;

@@ -68,6 +68,26 @@ final class ContextSwitch {
         return stop;
     }
 
+    /**
+     * A VM forked or reset at its template's freeze point sits on the #GP entry's {@code iretq},
+     * its exception frame pointing at the {@code syscall} instruction of the program's wait
+     * ({@link #load} of the rewound context). Entering the guest would only execute that
+     * instruction and trap straight back: a whole exit (~45 µs on PVM) in every request. This
+     * puts the vCPU in the state of that trap instead, RCX and R11 as the instruction sets them
+     * and the return through the frame, so that the engine can make the call at once. False,
+     * changing nothing, when the vCPU is anywhere else (a template that froze in user mode).
+     */
+    boolean stopAtFrozenSyscall() {
+        if (vcpu.reg(KvmAbi.RIP) != IRET_TAIL || vcpu.reg(KvmAbi.RSP) != FRAME
+                || memory.getLong(FRAME + 16) != GuestLayout.USER_CS) {
+            return false;
+        }
+        vcpu.setReg(KvmAbi.RCX, memory.getLong(FRAME + 8) + 2);
+        vcpu.setReg(KvmAbi.R11, memory.getLong(FRAME + 24));
+        stop = Stop.SYSCALL_VIA_GP;
+        return true;
+    }
+
     /** The user stack pointer of the thread on the vCPU. */
     long userStackPointer() {
         return switch (stop) {

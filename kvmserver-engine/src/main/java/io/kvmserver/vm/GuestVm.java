@@ -248,6 +248,7 @@ public final class GuestVm implements AutoCloseable {
         vcpu.setSregs(source.sregs());
         vcpu.setXsave(source.xsave());
         vcpu.loadRegs(source.regs());
+        loop.resumeAtFrozenWait();
     }
 
     /** What a reset did: pages restored from the template (hot ones included), and how long it took. */

@@ -59,6 +59,8 @@ final class VcpuLoop {
     private final SyscallTrace trace;
     private final FpuFormat fpuFormat;
     private final ContextSwitch cpu;
+    /** Set by {@link #resumeAtFrozenWait}: the next run starts with the frozen wait. */
+    private boolean atFrozenWait;
     private final TimeSlice slice = new TimeSlice();
     private final Memory sregs = new Memory(KvmAbi.SREGS_SIZE);
     private final Memory segmentBases = CpuSetup.msrBlock(new long[][] {{CpuSetup.MSR_FS_BASE, 0},
@@ -150,6 +152,14 @@ final class VcpuLoop {
     }
 
     /** Runs the guest until it exits, crashes, waits for a connection, or is interrupted. */
+    /**
+     * The vCPU was just put back at the template's freeze point (a fork or a reset): the next
+     * run makes the frozen wait on the host, without the exit that entering the guest would cost.
+     */
+    void resumeAtFrozenWait() {
+        atFrozenWait = true;
+    }
+
     RunResult run() {
         VcpuInterrupter.install();
         vcpuThread = LibC.pthread_self();
@@ -161,6 +171,22 @@ final class VcpuLoop {
                     return stopped(stop);
                 }
                 updateTick();
+                if (atFrozenWait) {
+                    atFrozenWait = false;
+                    if (cpu.stopAtFrozenSyscall()) {
+                        // The frozen wait, made without entering the guest (see stopAtFrozenSyscall).
+                        RunResult result;
+                        try {
+                            result = emulateSyscall();
+                        } catch (GuestMemory.LimitExceeded e) {
+                            return memoryLimit();
+                        }
+                        if (result != null) {
+                            return result;
+                        }
+                        continue;
+                    }
+                }
                 VcpuExit exit = vcpu.run();
                 exits++;
                 if (dirty != null) {

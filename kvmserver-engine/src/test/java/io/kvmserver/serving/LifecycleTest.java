@@ -43,6 +43,28 @@ class LifecycleTest {
         }
     }
 
+    /**
+     * A request VM starts at the template's frozen wait and makes that call on the host without
+     * entering the guest. A blocking-accept server makes four calls per request (accept, read,
+     * write, close); only the last three are exits to the engine, each request VM's accept being
+     * the frozen one.
+     */
+    @Test
+    void aRequestVmMakesItsFrozenWaitWithoutAnExit() {
+        try (TestServer s = TestServer.start(GuestPrograms.get("hot_pages"), List.of(), b -> b.ephemeral(true))) {
+            var stats = s.server().stats();
+            assertThat(s.get("/rest")).isEqualTo("ok");
+            Eventually.reaches(stats::requests, 1);
+            long before = stats.vmExits();
+            int requests = 20;
+            for (int i = 0; i < requests; i++) {
+                assertThat(s.get("/rest")).isEqualTo("ok");
+            }
+            Eventually.reaches(stats::requests, 1 + requests);
+            assertThat((double) (stats.vmExits() - before) / requests).as("exits per request").isEqualTo(3.0);
+        }
+    }
+
     @Test
     void thousandsOfResetsLeakNoHostFdsAndCloseReleasesEverything() throws IOException {
         long before = openFds();
