@@ -164,6 +164,10 @@ final class VcpuLoop {
         VcpuInterrupter.install();
         vcpuThread = LibC.pthread_self();
         sliceStart = System.nanoTime();
+        // Taken whatever this run does: only the first entry after a fork or reset may find the
+        // vCPU at the frozen wait (a thread resumed later sits on the same iretq, elsewhere).
+        boolean frozenWait = atFrozenWait;
+        atFrozenWait = false;
         try {
             while (true) {
                 RunResult.Kind stop = stopKind;
@@ -171,8 +175,8 @@ final class VcpuLoop {
                     return stopped(stop);
                 }
                 updateTick();
-                if (atFrozenWait) {
-                    atFrozenWait = false;
+                if (frozenWait) {
+                    frozenWait = false;
                     if (cpu.stopAtFrozenSyscall()) {
                         // The frozen wait, made without entering the guest (see stopAtFrozenSyscall).
                         RunResult result;
