@@ -128,13 +128,12 @@ public final class VcpuFd implements AutoCloseable {
 
     /** Copies all general registers, RIP and RFLAGS into {@code dest} (144 bytes). */
     public void saveRegs(Memory dest) {
-        byte[] tmp = syncRegs.getByteArray(0, KvmAbi.REGS_SIZE);
-        dest.write(0, tmp, 0, tmp.length);
+        LibC.memcpy(Pointer.nativeValue(dest), Pointer.nativeValue(syncRegs), KvmAbi.REGS_SIZE);
     }
 
+    /** The reverse of {@link #saveRegs}, at every reset: native to native, nothing allocated. */
     public void loadRegs(Pointer src) {
-        byte[] tmp = src.getByteArray(0, KvmAbi.REGS_SIZE);
-        syncRegs.write(0, tmp, 0, tmp.length);
+        LibC.memcpy(Pointer.nativeValue(syncRegs), Pointer.nativeValue(src), KvmAbi.REGS_SIZE);
         registersDirty = true;
     }
 

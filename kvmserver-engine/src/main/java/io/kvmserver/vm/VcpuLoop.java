@@ -175,33 +175,12 @@ final class VcpuLoop {
                     return stopped(stop);
                 }
                 updateTick();
-                if (frozenWait) {
-                    frozenWait = false;
-                    if (cpu.stopAtFrozenSyscall()) {
-                        // The frozen wait, made without entering the guest (see stopAtFrozenSyscall).
-                        RunResult result;
-                        try {
-                            result = emulateSyscall();
-                        } catch (GuestMemory.LimitExceeded e) {
-                            return memoryLimit();
-                        }
-                        if (result != null) {
-                            return result;
-                        }
-                        continue;
-                    }
-                }
-                VcpuExit exit = vcpu.run();
-                exits++;
-                if (dirty != null) {
-                    dirty.collect();
-                    if (dirty.overLimit()) {
-                        return memoryLimit();
-                    }
-                }
+                // The frozen wait, made without entering the guest (see stopAtFrozenSyscall).
+                boolean atWait = frozenWait && cpu.stopAtFrozenSyscall();
+                frozenWait = false;
                 RunResult result;
                 try {
-                    result = onExit(exit);
+                    result = atWait ? emulateSyscall() : enterGuest();
                 } catch (GuestMemory.LimitExceeded e) {
                     return memoryLimit();
                 }
@@ -214,6 +193,19 @@ final class VcpuLoop {
             vcpuThread = 0;
             vcpu.clearImmediateExit();
         }
+    }
+
+    /** Runs the guest to its next exit; null to go on running, or why the run ends. */
+    private RunResult enterGuest() {
+        VcpuExit exit = vcpu.run();
+        exits++;
+        if (dirty != null) {
+            dirty.collect();
+            if (dirty.overLimit()) {
+                return memoryLimit();
+            }
+        }
+        return onExit(exit);
     }
 
     private RunResult stopped(RunResult.Kind kind) {
