@@ -1,7 +1,8 @@
 /*
  * Kernel features threaded programs need (issue 10), one check per run:
  *
- *   threads create-join | mutex-condvar | tls | spin-wait | robust-mutex | futex-ops | thread-exit
+ *   threads create-join | mutex-condvar | tls | spin-wait | robust-mutex | futex-ops | futex-attacks
+ *           | thread-exit
  *           | exit-group-from-thread | thread-limit | tgkill | yield | no-new-processes | never-serves
  *           | epoll-edge | epoll-late-add
  *
@@ -344,6 +345,47 @@ static int wait_for_waiters(int n) {
     }
     sleep_ms(20); /* let the last one get from the counter into the kernel */
     return atomic_load(&waiting) == n;
+}
+
+/* ---- futex-attacks: requeues a hostile program aims at the host's futex queues. ---- */
+
+static void futex_attacks(void) {
+    pthread_t t;
+    atomic_store(&waiting, 0);
+    word_a = 0;
+    pthread_create(&t, NULL, wait_on_a, NULL);
+    if (!wait_for_waiters(1)) {
+        fail("the waiter did not start");
+        return;
+    }
+    /* A queue requeued onto itself, as many as INT_MAX: one waiter, moved where it is, at once. */
+    long r = futex(&word_a, FUTEX_REQUEUE_PRIVATE, 0, (void *)0x7fffffffL, &word_a, 0);
+    if (r != 1) {
+        fail("FUTEX_REQUEUE onto the same word: %ld (%s), want 1", r, strerror(errno));
+        return;
+    }
+    /* Kernel addresses as either word: EFAULT, and the waiter stays where it was. */
+    unsigned *kernel = (unsigned *)0xffff800000001000UL;
+    if (futex(&word_a, FUTEX_REQUEUE_PRIVATE, 0, (void *)1, kernel, 0) != -1 || errno != EFAULT) {
+        fail("FUTEX_REQUEUE to a kernel address: %s, want EFAULT", strerror(errno));
+        return;
+    }
+    if (futex(kernel, FUTEX_REQUEUE_PRIVATE, 0, (void *)1, &word_a, 0) != -1 || errno != EFAULT) {
+        fail("FUTEX_REQUEUE from a kernel address: %s, want EFAULT", strerror(errno));
+        return;
+    }
+    if (futex(kernel, FUTEX_WAKE_OP_PRIVATE, 1, (void *)1, &word_b, FUTEX_OP(FUTEX_OP_SET, 0, FUTEX_OP_CMP_EQ, 0))
+            != -1 || errno != EFAULT) {
+        fail("FUTEX_WAKE_OP on a kernel address: %s, want EFAULT", strerror(errno));
+        return;
+    }
+    if ((r = futex(&word_a, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0)) != 1) {
+        fail("FUTEX_WAKE after the attacks woke %ld, want the one waiter", r);
+        return;
+    }
+    void *ret;
+    pthread_join(t, &ret);
+    ok("self-requeue of INT_MAX moved 1, kernel addresses EFAULT, the waiter woke");
 }
 
 static void futex_ops(void) {
@@ -749,6 +791,7 @@ int main(int argc, char **argv) {
         {"spin-wait", spin_wait},
         {"robust-mutex", robust_mutex},
         {"futex-ops", futex_ops},
+        {"futex-attacks", futex_attacks},
         {"thread-exit", thread_exit},
         {"exit-group-from-thread", exit_group_from_thread},
         {"thread-limit", thread_limit},

@@ -102,10 +102,19 @@ final class FutexSyscalls {
      * not look at the memory.
      */
     private static long wake(Syscall c, long uaddr, int count, int bitset) {
-        if (Long.compareUnsigned(uaddr, ThreadSyscalls.USER_LIMIT) >= 0) {
+        if (!userAddress(uaddr)) {
             return -Errno.EFAULT;
         }
         return c.process().scheduler().wakeFutex(uaddr, Math.max(1, count), bitset);
+    }
+
+    /**
+     * Whether a futex word's address is a user address. Wakes and requeues key the scheduler's
+     * queues by address without reading the word, so an address Linux would fault on must be
+     * refused here (a negative key would read as "in no queue" and leave a waiter queued for good).
+     */
+    private static boolean userAddress(long uaddr) {
+        return Long.compareUnsigned(uaddr, ThreadSyscalls.USER_LIMIT) < 0;
     }
 
     private static long requeue(Syscall c, long uaddr, int wake, long uaddr2, int move, boolean compare,
@@ -115,6 +124,9 @@ final class FutexSyscalls {
         }
         if ((uaddr2 & 3) != 0) {
             return -Errno.EINVAL;
+        }
+        if (!userAddress(uaddr) || !userAddress(uaddr2)) {
+            return -Errno.EFAULT;
         }
         if (compare && c.memory().readInt(uaddr) != expected) {
             return -Errno.EAGAIN;
@@ -137,6 +149,9 @@ final class FutexSyscalls {
         }
         if ((uaddr2 & 3) != 0) {
             return -Errno.EINVAL;
+        }
+        if (!userAddress(uaddr)) {
+            return -Errno.EFAULT;
         }
         if (shift) {
             oparg = 1 << (oparg & 31);

@@ -252,20 +252,26 @@ public final class Scheduler {
     public int requeueFutex(long from, int wake, long to, int move) {
         int woken = wakeFutex(from, wake, -1);
         ArrayDeque<GuestThread> queue = futexQueues.get(from);
-        int moved = 0;
-        while (queue != null && !queue.isEmpty() && moved < move) {
+        if (queue == null) {
+            return woken;
+        }
+        // At most the waiters there are: a queue moved onto itself would otherwise cycle for ever.
+        int moving = Math.min(move, queue.size());
+        if (from == to) {
+            return woken + moving; // requeued where they already wait, as Linux does
+        }
+        ArrayDeque<GuestThread> target = futexQueues.computeIfAbsent(to, a -> new ArrayDeque<>());
+        for (int i = 0; i < moving; i++) {
             GuestThread t = queue.pollFirst();
             GuestThread.Parked p = t.parked();
-            GuestThread.Parked there = new GuestThread.Parked(p.number, p.args, p.fds, p.events, p.count, p.deadline,
-                    to, p.futexBitset, p.signalSet);
-            t.setParked(there);
-            futexQueues.computeIfAbsent(to, a -> new ArrayDeque<>()).addLast(t);
-            moved++;
+            t.setParked(new GuestThread.Parked(p.number, p.args, p.fds, p.events, p.count, p.deadline, to,
+                    p.futexBitset, p.signalSet));
+            target.addLast(t);
         }
-        if (queue != null && queue.isEmpty()) {
+        if (queue.isEmpty()) {
             futexQueues.remove(from);
         }
-        return woken + moved;
+        return woken + moving;
     }
 
     private void unqueueFutex(GuestThread t) {

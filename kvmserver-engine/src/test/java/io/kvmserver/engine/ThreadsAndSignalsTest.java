@@ -99,6 +99,16 @@ class ThreadsAndSignalsTest {
         assertPasses("threads", "futex-ops");
     }
 
+    /**
+     * Requeues aimed at the host's futex queues: a queue requeued onto itself INT_MAX times (the
+     * host once cycled its waiters that many times), and kernel addresses as either word (once
+     * taken as queue keys that no wake could reach).
+     */
+    @Test
+    void futexRequeueAttacksCostNothingAndLoseNoWaiter() {
+        assertPasses("threads", "futex-attacks");
+    }
+
     @Test
     void aThreadMayOutliveTheMainThread() {
         GuestRun.Outcome o = run("threads", "thread-exit");
