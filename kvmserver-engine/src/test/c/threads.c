@@ -4,7 +4,7 @@
  *   threads create-join | mutex-condvar | tls | spin-wait | robust-mutex | futex-ops | futex-attacks
  *           | thread-exit
  *           | exit-group-from-thread | thread-limit | tgkill | yield | no-new-processes | never-serves
- *           | epoll-edge | epoll-late-add
+ *           | epoll-edge | epoll-mod-rearm | epoll-late-add
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed
  * (exit-group-from-thread exits with status 7 from a second thread instead).
@@ -654,6 +654,34 @@ static void *write_eventfd_later(void *arg) {
     return NULL;
 }
 
+/* ---- epoll-mod-rearm: EPOLL_CTL_MOD of a ready edge-triggered fd reports it again (libuv re-arms so). ---- */
+
+static void epoll_mod_rearm(void) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLET, .data.fd = sv[0]};
+    epoll_ctl(ep, EPOLL_CTL_ADD, sv[0], &ev);
+    if (write(sv[1], "x", 1) != 1) {
+        fail("write: %s", strerror(errno));
+        return;
+    }
+    struct epoll_event got[4];
+    int n1 = epoll_wait(ep, got, 4, 1000);
+    int n2 = epoll_wait(ep, got, 4, 0);
+    if (n1 != 1 || n2 != 0) {
+        fail("data arrived: %d events, then %d; want 1, then 0", n1, n2);
+        return;
+    }
+    epoll_ctl(ep, EPOLL_CTL_MOD, sv[0], &ev);
+    int n3 = epoll_wait(ep, got, 4, 0);
+    if (n3 != 1 || !(got[0].events & EPOLLIN)) {
+        fail("after EPOLL_CTL_MOD of the unread socket: %d events, want EPOLLIN again", n3);
+        return;
+    }
+    ok("an unread edge-triggered socket is reported again after EPOLL_CTL_MOD");
+}
+
 static void epoll_edge(void) {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     int sv[2];
@@ -800,6 +828,7 @@ int main(int argc, char **argv) {
         {"no-new-processes", no_new_processes},
         {"never-serves", never_serves},
         {"epoll-edge", epoll_edge},
+        {"epoll-mod-rearm", epoll_mod_rearm},
         {"epoll-late-add", epoll_late_add},
     };
     return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);

@@ -90,6 +90,9 @@ final class EpollSyscalls {
                     existing.events = events;
                     existing.data = data;
                     existing.disabled = false;
+                    // As Linux's ep_modify: a file ready now is reported again, edge-triggered or not.
+                    existing.reported = 0;
+                    existing.reportedEpoch = -1;
                 }
                 return 0;
             }

@@ -208,6 +208,12 @@ class ThreadsAndSignalsTest {
         assertPasses("threads", "epoll-edge");
     }
 
+    /** EPOLL_CTL_MOD of a ready edge-triggered socket reports it again, as Linux's ep_modify does. */
+    @Test
+    void epollCtlModReportsAReadyEdgeTriggeredSocketAgain() {
+        assertPasses("threads", "epoll-mod-rearm");
+    }
+
     /** Files added through a duplicate of the epoll fd while a wait is in progress, ready or not yet. */
     @Test
     void anEpollWaitInProgressSeesFilesAnotherThreadAdds() {
