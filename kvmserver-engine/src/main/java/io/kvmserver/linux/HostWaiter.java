@@ -39,7 +39,13 @@ public final class HostWaiter implements AutoCloseable {
 
     private final int kickFd;
     private final Memory pollfds = new Memory((FdTable.LIMIT + 2) * 8L);
-    private final Memory counter = new Memory(8);
+    /**
+     * The 1 that {@link #kick} and {@link #wake} add to the eventfd: written once, only read, since
+     * other threads kick while the vCPU thread uses {@link #readable}.
+     */
+    private final Memory one = new Memory(8);
+    /** {@code FIONREAD}'s answer, for the vCPU thread alone. */
+    private final Memory readable = new Memory(8);
     private final Memory timespec = new Memory(16);
     private final Memory drain = new Memory(8);
     private volatile boolean kicked;
@@ -49,6 +55,7 @@ public final class HostWaiter implements AutoCloseable {
     private int exclusiveListener = -1;
 
     public HostWaiter() {
+        one.setLong(0, 1);
         try {
             kickFd = (int) LibC.syscall(SyscallNumbers.EVENTFD2, 0, EFD_NONBLOCK | EFD_CLOEXEC, 0, 0, 0, 0);
         } catch (LastErrorException e) {
@@ -110,12 +117,7 @@ public final class HostWaiter implements AutoCloseable {
     /** Ends the current wait, and makes every later one end at once until {@link #reset()}. */
     public void kick() {
         kicked = true;
-        counter.setLong(0, 1);
-        try {
-            LibC.write(kickFd, com.sun.jna.Pointer.nativeValue(counter), 8);
-        } catch (LastErrorException ignored) {
-            // the counter is already non-zero: the wait ends anyway
-        }
+        addOne();
     }
 
     /**
@@ -123,9 +125,12 @@ public final class HostWaiter implements AutoCloseable {
      * waits end: a nudge, as the warmup gives the template so that it reaches its next wait.
      */
     public void wake() {
-        counter.setLong(0, 1);
+        addOne();
+    }
+
+    private void addOne() {
         try {
-            LibC.write(kickFd, com.sun.jna.Pointer.nativeValue(counter), 8);
+            LibC.write(kickFd, com.sun.jna.Pointer.nativeValue(one), 8);
         } catch (LastErrorException ignored) {
             // the counter is already non-zero: the wait ends anyway
         }
@@ -373,10 +378,10 @@ public final class HostWaiter implements AutoCloseable {
     }
 
     private boolean nothingToRead(int fd) {
-        counter.setInt(0, 0);
+        readable.setInt(0, 0);
         try {
-            LibC.ioctl(fd, FIONREAD, com.sun.jna.Pointer.nativeValue(counter));
-            return counter.getInt(0) == 0;
+            LibC.ioctl(fd, FIONREAD, com.sun.jna.Pointer.nativeValue(readable));
+            return readable.getInt(0) == 0;
         } catch (LastErrorException e) {
             return true; // the connection is broken: nothing will ever be read from it
         }
@@ -415,7 +420,8 @@ public final class HostWaiter implements AutoCloseable {
         closeExclusive();
         LibC.close(kickFd);
         pollfds.close();
-        counter.close();
+        one.close();
+        readable.close();
         timespec.close();
         drain.close();
     }
