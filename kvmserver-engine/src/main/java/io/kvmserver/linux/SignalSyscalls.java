@@ -181,16 +181,19 @@ final class SignalSyscalls {
         return 0;
     }
 
-    /** kill: the program may signal itself (pid 1, its group 0 or -1); there is no other process. */
+    /**
+     * kill: the program may signal itself (pid 1, or its group 0); there is no other process.
+     * {@code pid_t} is an int: -1 is every process but the caller (none here), however the
+     * register holding it was extended.
+     */
     static long kill(Syscall c) {
-        long pid = c.arg(0);
+        int pid = c.intArg(0);
         int sig = c.intArg(1);
         if (sig != 0 && !SignalState.valid(sig)) {
             return -Errno.EINVAL;
         }
-        boolean self = pid == LinuxProcess.PID || pid == 0 || pid == -LinuxProcess.PID;
-        if (!self) {
-            return -Errno.ESRCH; // -1 means every process but the caller: there is none
+        if (pid != LinuxProcess.PID && pid != 0) {
+            return -Errno.ESRCH;
         }
         if (sig == 0) {
             return 0;
