@@ -3,7 +3,7 @@
  *
  *   signals segv-fix | sigaltstack | stack-overflow | sigalrm | sigpipe-ignored | sigpipe-default
  *           | context-redirect | cpu-faults | sa-restart | sigtimedwait | signalfd | timer-create
- *           | kill-self
+ *           | timer-settime-args | kill-self
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed;
  * sigpipe-default must instead be killed by SIGPIPE (status 141) after printing its "writing" line.
@@ -22,6 +22,7 @@
 #include <sys/signalfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 #include <ucontext.h>
@@ -573,6 +574,36 @@ static void timer_create_check(void) {
     ok("3 ticks of a 20 ms timer while spinning, value 42, SI_TIMER");
 }
 
+/* ---- timer-settime-args: the new value is required, then copied, before Linux looks the timer up. ---- */
+
+static void timer_settime_args(void) {
+    int id;
+    if (syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, &id) != 0) {
+        fail("timer_create: %s", strerror(errno));
+        return;
+    }
+    long null_value = syscall(SYS_timer_settime, id, 0, NULL, NULL);
+    int e1 = errno;
+    long null_bad_id = syscall(SYS_timer_settime, 12345, 0, NULL, NULL);
+    int e2 = errno;
+    long bad_value = syscall(SYS_timer_settime, id, 0, (void *)8, NULL);
+    int e3 = errno;
+    long bad_value_bad_id = syscall(SYS_timer_settime, 12345, 0, (void *)8, NULL);
+    int e5 = errno;
+    struct itimerspec bad_nsec = {{0, 0}, {0, 1000000000}};
+    long invalid = syscall(SYS_timer_settime, id, 0, &bad_nsec, NULL);
+    int e4 = errno;
+    syscall(SYS_timer_delete, id);
+    if (null_value != -1 || e1 != EINVAL || null_bad_id != -1 || e2 != EINVAL || bad_value != -1 || e3 != EFAULT
+            || bad_value_bad_id != -1 || e5 != EFAULT || invalid != -1 || e4 != EINVAL) {
+        fail("NULL %ld/%s, NULL for a bad id %ld/%s, unmapped %ld/%s, unmapped for a bad id %ld/%s,"
+             " tv_nsec 1e9 %ld/%s", null_value, strerrorname_np(e1), null_bad_id, strerrorname_np(e2), bad_value,
+             strerrorname_np(e3), bad_value_bad_id, strerrorname_np(e5), invalid, strerrorname_np(e4));
+        return;
+    }
+    ok("EINVAL for a NULL new value, EFAULT for an unmapped one (whatever the id), EINVAL for tv_nsec 1e9");
+}
+
 /* ---- kill-self: a signal a thread sends itself runs its handler before kill returns. ---- */
 
 static void kill_self(void) {
@@ -607,6 +638,7 @@ int main(int argc, char **argv) {
         {"sigtimedwait", sigtimedwait_check},
         {"signalfd", signalfd_check},
         {"timer-create", timer_create_check},
+        {"timer-settime-args", timer_settime_args},
         {"kill-self", kill_self},
     };
     return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);

@@ -163,20 +163,27 @@ final class TimerSyscalls {
         return 0;
     }
 
+    /**
+     * timer_settime: as Linux, the new value is required (EINVAL, not EFAULT, for NULL), and copied
+     * and checked before the timer is looked up; the old value is written once the timer is armed.
+     */
     static long timerSettime(Syscall c) {
-        Timers timers = c.process().timers();
-        Timers.PosixTimer timer = timers.get(c.arg(0));
-        if (timer == null) {
+        if (c.arg(2) == 0) {
             return -Errno.EINVAL;
         }
+        c.memory().check(c.arg(2), 32, AddressSpace.PROT_READ);
         long interval = FutexSyscalls.relativeTimeout(c, c.arg(2));
         long value = FutexSyscalls.relativeTimeout(c, c.arg(2) + 16);
         if (interval == Long.MIN_VALUE || value == Long.MIN_VALUE) {
             return -Errno.EINVAL;
         }
-        if (c.arg(3) != 0) {
-            writeTimer(c, c.arg(3), timer);
+        Timers timers = c.process().timers();
+        Timers.PosixTimer timer = timers.get(c.arg(0));
+        if (timer == null) {
+            return -Errno.EINVAL;
         }
+        long oldInterval = timer.interval;
+        long oldDeadline = timer.deadline;
         long deadline;
         if (value == 0) {
             deadline = Deadline.NEVER;
@@ -186,6 +193,9 @@ final class TimerSyscalls {
             deadline = Deadline.after(value);
         }
         timers.arm(timer, deadline, interval);
+        if (c.arg(3) != 0) {
+            writeTimer(c, c.arg(3), oldInterval, oldDeadline);
+        }
         return 0;
     }
 
@@ -194,16 +204,16 @@ final class TimerSyscalls {
         if (timer == null) {
             return -Errno.EINVAL;
         }
-        writeTimer(c, c.arg(1), timer);
+        writeTimer(c, c.arg(1), timer.interval, timer.deadline);
         return 0;
     }
 
-    private static void writeTimer(Syscall c, long address, Timers.PosixTimer timer) {
-        long left = remaining(timer.deadline);
+    private static void writeTimer(Syscall c, long address, long interval, long deadline) {
+        long left = remaining(deadline);
         AddressSpace m = c.memory();
         m.check(address, 32, AddressSpace.PROT_WRITE);
-        m.writeLong(address, timer.interval / NANOS);
-        m.writeLong(address + 8, timer.interval % NANOS);
+        m.writeLong(address, interval / NANOS);
+        m.writeLong(address + 8, interval % NANOS);
         m.writeLong(address + 16, left / NANOS);
         m.writeLong(address + 24, left % NANOS);
     }

@@ -198,6 +198,12 @@ class ThreadsAndSignalsTest {
         assertPasses("signals", "timer-create");
     }
 
+    /** timer_settime: NULL new value EINVAL; the value is copied (EFAULT) before the id is looked up. */
+    @Test
+    void timerSettimeChecksItsNewValueAsLinuxDoes() {
+        assertPasses("signals", "timer-settime-args");
+    }
+
     @Test
     void aSignalAProgramSendsItselfIsHandledBeforeKillReturns() {
         assertPasses("signals", "kill-self");
