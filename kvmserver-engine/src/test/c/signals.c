@@ -3,7 +3,7 @@
  *
  *   signals segv-fix | sigaltstack | stack-overflow | sigalrm | sigpipe-ignored | sigpipe-default
  *           | context-redirect | cpu-faults | sa-restart | sigtimedwait | signalfd | timer-create
- *           | timer-settime-args | kill-self
+ *           | timer-settime-args | itimer-args | kill-self
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed;
  * sigpipe-default must instead be killed by SIGPIPE (status 141) after printing its "writing" line.
@@ -604,6 +604,55 @@ static void timer_settime_args(void) {
     ok("EINVAL for a NULL new value, EFAULT for an unmapped one (whatever the id), EINVAL for tv_nsec 1e9");
 }
 
+/*
+ * ---- itimer-args: a tv_usec outside [0, 999999] or a negative tv_sec is EINVAL (checked before
+ * `which`); what getitimer and the old value report is a valid timeval, never past what was set. ----
+ */
+
+static void itimer_args(void) {
+    signal(SIGALRM, SIG_IGN);
+    static const struct itimerval bad[] = {
+        {{0, 0}, {0, 1000000}}, {{0, 1000000}, {1, 0}}, {{0, 0}, {0, -1}},
+        {{0, -1}, {1, 0}},      {{0, 0}, {-1, 0}},      {{-1, 0}, {1, 0}},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (syscall(SYS_setitimer, ITIMER_REAL, &bad[i], NULL) != -1 || errno != EINVAL) {
+            fail("setitimer {{%ld, %ld}, {%ld, %ld}}: %s, want EINVAL", bad[i].it_interval.tv_sec,
+                 bad[i].it_interval.tv_usec, bad[i].it_value.tv_sec, bad[i].it_value.tv_usec, strerrorname_np(errno));
+            return;
+        }
+    }
+    if (syscall(SYS_setitimer, 7, (void *)8, NULL) != -1 || errno != EFAULT) {
+        fail("setitimer of a bad which from an unmapped value: %s, want EFAULT", strerrorname_np(errno));
+        return;
+    }
+    struct itimerval top = {{0, 999999}, {0, 999999}}, got;
+    if (setitimer(ITIMER_REAL, &top, NULL) != 0 || getitimer(ITIMER_REAL, &got) != 0) {
+        fail("setitimer/getitimer of {0, 999999}: %s", strerror(errno));
+        return;
+    }
+    if (got.it_interval.tv_sec != 0 || got.it_interval.tv_usec != 999999 || got.it_value.tv_sec != 0
+            || got.it_value.tv_usec <= 0 || got.it_value.tv_usec > 999999) {
+        fail("{0, 999999} read back as interval {%ld, %ld} value {%ld, %ld}", got.it_interval.tv_sec,
+             got.it_interval.tv_usec, got.it_value.tv_sec, got.it_value.tv_usec);
+        return;
+    }
+    /* Right after it is set, a 3 s timer has 2.999999... s left: never {2, 1000000} nor {3, 0}. */
+    struct itimerval three = {{0, 0}, {3, 0}}, old;
+    for (int i = 0; i < 2000; i++) {
+        setitimer(ITIMER_REAL, &three, NULL);
+        setitimer(ITIMER_REAL, &three, &old);
+        if (old.it_value.tv_usec < 0 || old.it_value.tv_usec > 999999 || old.it_value.tv_sec != 2) {
+            fail("3 s just set reported {%ld, %ld} left", old.it_value.tv_sec, old.it_value.tv_usec);
+            return;
+        }
+    }
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    ok("EINVAL for tv_usec outside [0, 999999] or a negative tv_sec, EFAULT before a bad which;"
+       " {0, 999999} read back exactly; 3 s just set reads {2, <1000000}");
+}
+
 /* ---- kill-self: a signal a thread sends itself runs its handler before kill returns. ---- */
 
 static void kill_self(void) {
@@ -639,6 +688,7 @@ int main(int argc, char **argv) {
         {"signalfd", signalfd_check},
         {"timer-create", timer_create_check},
         {"timer-settime-args", timer_settime_args},
+        {"itimer-args", itimer_args},
         {"kill-self", kill_self},
     };
     return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);

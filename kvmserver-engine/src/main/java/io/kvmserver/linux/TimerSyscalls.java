@@ -47,24 +47,32 @@ final class TimerSyscalls {
 
     // ---- setitimer ----
 
+    /**
+     * setitimer: as Linux, the new value (none means disarm) is copied and checked before
+     * {@code which}, and the old value is written once the timer is set.
+     */
     static long setitimer(Syscall c) {
-        int which = c.intArg(0);
-        if (which < Timers.ITIMER_REAL || which > Timers.ITIMER_PROF) {
-            return -Errno.EINVAL;
-        }
         long interval = 0;
         long value = 0;
         if (c.arg(1) != 0) {
+            c.memory().check(c.arg(1), 32, AddressSpace.PROT_READ);
             interval = timeval(c, c.arg(1));
             value = timeval(c, c.arg(1) + 16);
             if (interval < 0 || value < 0) {
                 return -Errno.EINVAL;
             }
         }
-        if (c.arg(2) != 0) {
-            writeItimer(c, c.arg(2), which);
+        int which = c.intArg(0);
+        if (which < Timers.ITIMER_REAL || which > Timers.ITIMER_PROF) {
+            return -Errno.EINVAL;
         }
-        c.process().timers().setItimer(which, value == 0 ? Deadline.NEVER : Deadline.after(value), interval);
+        Timers timers = c.process().timers();
+        long oldInterval = timers.itimerInterval(which);
+        long oldDeadline = timers.itimerDeadline(which);
+        timers.setItimer(which, value == 0 ? Deadline.NEVER : Deadline.after(value), interval);
+        if (c.arg(2) != 0) {
+            writeItimer(c, c.arg(2), oldInterval, oldDeadline);
+        }
         return 0;
     }
 
@@ -73,7 +81,8 @@ final class TimerSyscalls {
         if (which < Timers.ITIMER_REAL || which > Timers.ITIMER_PROF) {
             return -Errno.EINVAL;
         }
-        writeItimer(c, c.arg(1), which);
+        Timers timers = c.process().timers();
+        writeItimer(c, c.arg(1), timers.itimerInterval(which), timers.itimerDeadline(which));
         return 0;
     }
 
@@ -87,17 +96,25 @@ final class TimerSyscalls {
         return left > 0 && old == 0 ? 1 : old;
     }
 
-    private static void writeItimer(Syscall c, long address, int which) {
-        Timers timers = c.process().timers();
-        long interval = timers.itimerInterval(which);
-        long left = remaining(timers.itimerDeadline(which));
+    private static void writeItimer(Syscall c, long address, long interval, long deadline) {
+        // An armed timer reports at least a microsecond (Linux does for one already due): 0 reads as disarmed.
+        long left = deadline == Deadline.NEVER ? 0 : Math.max(1000, remaining(deadline));
+        long[] i = toTimeval(interval);
+        long[] v = toTimeval(left);
         AddressSpace m = c.memory();
         m.check(address, 32, AddressSpace.PROT_WRITE);
-        m.writeLong(address, interval / NANOS);
-        m.writeLong(address + 8, (interval % NANOS + 999) / 1000);
-        m.writeLong(address + 16, left / NANOS);
-        // A timer that is about to fire still reports a microsecond, as Linux does.
-        m.writeLong(address + 24, left > 0 && left < 1000 ? 1 : (left % NANOS + 999) / 1000);
+        m.writeLong(address, i[0]);
+        m.writeLong(address + 8, i[1]);
+        m.writeLong(address + 16, v[0]);
+        m.writeLong(address + 24, v[1]);
+    }
+
+    /**
+     * Nanoseconds as a {@code struct timeval}, {seconds, microseconds}, the microseconds truncated
+     * as Linux's getitimer does: rounding up in the fraction alone gave a tv_usec of 1000000.
+     */
+    static long[] toTimeval(long nanos) {
+        return new long[] {nanos / NANOS, nanos % NANOS / 1000};
     }
 
     /** A {@code struct timeval} as nanoseconds; -1 when invalid. */

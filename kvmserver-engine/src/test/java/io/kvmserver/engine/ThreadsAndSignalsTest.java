@@ -204,6 +204,12 @@ class ThreadsAndSignalsTest {
         assertPasses("signals", "timer-settime-args");
     }
 
+    /** setitimer: tv_usec outside [0, 999999] is EINVAL; what getitimer reports is a valid timeval. */
+    @Test
+    void intervalTimersTakeAndReportOnlyValidTimevals() {
+        assertPasses("signals", "itimer-args");
+    }
+
     @Test
     void aSignalAProgramSendsItselfIsHandledBeforeKillReturns() {
         assertPasses("signals", "kill-self");
