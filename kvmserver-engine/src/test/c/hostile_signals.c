@@ -232,7 +232,31 @@ static void clone_args(void) {
              r2, strerror(e2), r3, strerror(e3), r4, strerror(e4));
         return;
     }
-    ok("EPERM for a kernel TLS, E2BIG for unknown clone3 fields and sizes, EINVAL for CLONE_THREAD alone");
+    /* A stack without a size, a size without a stack, and stacks that wrap or end past user space. */
+    static const uint64_t stacks[][2] = {
+        {0x10000, 0},
+        {0, 0x10000},
+        {0xfffffffffffff000UL, 0x2000},
+        {0x1000, 0xffffffffffffffffUL},
+        {0x7fffffffe000UL, 0x8000000000000000UL},
+        {0xffff800000000000UL, 0x1000},
+    };
+    for (size_t i = 0; i < sizeof stacks / sizeof stacks[0]; i++) {
+        uint64_t bad[11] = {0}; /* flags 0: a fork, which Linux refuses for the stack before anything else */
+        bad[5] = stacks[i][0];
+        bad[6] = stacks[i][1];
+        long r = syscall(SYS_clone3, bad, sizeof bad);
+        if (r == 0) {
+            _exit(0); /* a child, had the kernel accepted it */
+        }
+        if (r != -1 || errno != EINVAL) {
+            fail("clone3 stack %#lx size %#lx: %ld/%s, want EINVAL", (unsigned long)stacks[i][0],
+                 (unsigned long)stacks[i][1], r, strerror(errno));
+            return;
+        }
+    }
+    ok("EPERM for a kernel TLS, E2BIG for unknown clone3 fields and sizes, EINVAL for CLONE_THREAD alone"
+       " and for a clone3 stack without a size, a size without a stack, or one that wraps or leaves user space");
 }
 
 static volatile long depth;

@@ -434,7 +434,7 @@ public final class AddressSpace implements LoadTarget {
     // ---- pointer checks ----
 
     /** Linux's {@code TASK_SIZE_MAX} on x86-64 with 4-level paging: where user space ends. */
-    private static final long TASK_SIZE_MAX = 0x7fff_ffff_f000L;
+    static final long TASK_SIZE_MAX = 0x7fff_ffff_f000L;
 
     /**
      * Checks that {@code [address, address + length)} is mapped with at least {@code prot};

@@ -126,10 +126,16 @@ final class ThreadSyscalls {
         long setTidSize = size >= 80 ? m.readLong(at + 72) : 0;
         long cgroup = size >= CLONE_ARGS_SIZE_VER2 ? m.readLong(at + 80) : 0;
         if ((exitSignal & ~CSIGNAL) != 0 || (flags >>> 32) != 0 || setTidSize != 0 || cgroup != 0
-                || (stack == 0) != (stackSize == 0)) {
+                || (stack == 0) != (stackSize == 0) || !userRange(stack, stackSize)) {
             return -Errno.EINVAL;
         }
         return clone(c, flags, exitSignal, stack == 0 ? 0 : stack + stackSize, parentTid, childTid, tls);
+    }
+
+    /** Whether [start, start + length) lies in user space without wrapping: Linux's access_ok of a clone3 stack. */
+    private static boolean userRange(long start, long length) {
+        return Long.compareUnsigned(length, AddressSpace.TASK_SIZE_MAX) <= 0
+                && Long.compareUnsigned(start, AddressSpace.TASK_SIZE_MAX - length) <= 0;
     }
 
     /**
