@@ -34,10 +34,6 @@ final class PendingSignals {
         return set;
     }
 
-    boolean isEmpty() {
-        return set == 0;
-    }
-
     /** Adds a signal; false when a real-time signal's queue is full. */
     boolean add(Siginfo info) {
         int sig = info.signo();
