@@ -48,8 +48,9 @@ final class FutexSyscalls {
         }
         switch (op) {
             case FUTEX_WAIT -> {
-                long timeout = c.arg(3) == 0 ? -1 : relativeTimeout(c, c.arg(3));
-                return timeout == Long.MIN_VALUE ? -Errno.EINVAL : wait(c, uaddr, val, timeout, FUTEX_BITSET_MATCH_ANY);
+                long timeout = c.arg(3) == 0 ? -1 : GuestTime.timespec(c.memory(), c.arg(3));
+                return timeout == GuestTime.INVALID ? -Errno.EINVAL
+                        : wait(c, uaddr, val, timeout, FUTEX_BITSET_MATCH_ANY);
             }
             case FUTEX_WAIT_BITSET -> {
                 int bitset = c.intArg(5);
@@ -58,7 +59,7 @@ final class FutexSyscalls {
                 }
                 long timeout = c.arg(3) == 0 ? -1
                         : absoluteTimeout(c, c.arg(3), realtime ? CLOCK_REALTIME : CLOCK_MONOTONIC);
-                return timeout == Long.MIN_VALUE ? -Errno.EINVAL : wait(c, uaddr, val, timeout, bitset);
+                return timeout == GuestTime.INVALID ? -Errno.EINVAL : wait(c, uaddr, val, timeout, bitset);
             }
             case FUTEX_WAKE -> {
                 return wake(c, uaddr, val, FUTEX_BITSET_MATCH_ANY);
@@ -182,20 +183,13 @@ final class FutexSyscalls {
         return woken;
     }
 
-    /** A relative timespec as nanoseconds; {@code Long.MIN_VALUE} when invalid. */
-    static long relativeTimeout(Syscall c, long timespec) {
-        long seconds = c.memory().readLong(timespec);
-        long nanos = c.memory().readLong(timespec + 8);
-        if (seconds < 0 || nanos < 0 || nanos >= 1_000_000_000L) {
-            return Long.MIN_VALUE;
-        }
-        return Deadline.nanos(seconds, nanos, 1_000_000_000L);
-    }
-
-    /** An absolute timespec on {@code clock} as nanoseconds from now (0 when past); MIN_VALUE when invalid. */
+    /**
+     * An absolute timespec on {@code clock} as nanoseconds from now (0 when past);
+     * {@link GuestTime#INVALID} when invalid.
+     */
     static long absoluteTimeout(Syscall c, long timespec, int clock) {
-        long at = relativeTimeout(c, timespec);
-        if (at == Long.MIN_VALUE) {
+        long at = GuestTime.timespec(c.memory(), timespec);
+        if (at == GuestTime.INVALID) {
             return at;
         }
         return Math.max(0, at - HostClock.now(clock));

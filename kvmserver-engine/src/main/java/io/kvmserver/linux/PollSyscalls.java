@@ -57,25 +57,19 @@ final class PollSyscalls {
 
     /** A {@code struct timespec} timeout in nanoseconds, saturating; null pointer: forever (-1). */
     static long timespecNanos(Syscall c, long address) {
-        return timeoutNanos(c, address, 1_000_000_000L);
+        return address == 0 ? -1 : validTimeout(GuestTime.timespec(c.memory(), address));
     }
 
     /** A {@code struct timeval} timeout in nanoseconds, saturating; null pointer: forever (-1). */
     static long timevalNanos(Syscall c, long address) {
-        return timeoutNanos(c, address, 1_000_000L);
+        return address == 0 ? -1 : validTimeout(GuestTime.timeval(c.memory(), address));
     }
 
-    /** {seconds, fraction} with {@code perSecond} fractions a second, as nanoseconds. */
-    private static long timeoutNanos(Syscall c, long address, long perSecond) {
-        if (address == 0) {
-            return -1;
-        }
-        long seconds = c.memory().readLong(address);
-        long fraction = c.memory().readLong(address + 8);
-        if (seconds < 0 || fraction < 0 || fraction >= perSecond) {
+    private static long validTimeout(long nanos) {
+        if (nanos == GuestTime.INVALID) {
             throw new SyscallError(Errno.EINVAL);
         }
-        return Deadline.nanos(seconds, fraction, perSecond);
+        return nanos;
     }
 
     static long poll(Syscall c, long fds, long count, long timeoutNanos) {

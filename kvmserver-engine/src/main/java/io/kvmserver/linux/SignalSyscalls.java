@@ -304,8 +304,8 @@ final class SignalSyscalls {
         long set = c.memory().readLong(c.arg(0)) & ~UNBLOCKABLE;
         long timeout = -1;
         if (c.arg(2) != 0) {
-            timeout = FutexSyscalls.relativeTimeout(c, c.arg(2));
-            if (timeout == Long.MIN_VALUE) {
+            timeout = GuestTime.timespec(c.memory(), c.arg(2));
+            if (timeout == GuestTime.INVALID) {
                 return -Errno.EINVAL;
             }
         }

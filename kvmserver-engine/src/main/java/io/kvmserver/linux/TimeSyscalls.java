@@ -94,12 +94,10 @@ final class TimeSyscalls {
         if (!validClock(clock) || clock == 2 || clock == 3) {
             return clock == 2 || clock == 3 ? -Errno.EOPNOTSUPP : -Errno.EINVAL;
         }
-        long seconds = c.memory().readLong(request);
-        long nanos = c.memory().readLong(request + 8);
-        if (seconds < 0 || nanos < 0 || nanos >= NANOS) {
+        long total = GuestTime.timespec(c.memory(), request);
+        if (total == GuestTime.INVALID) {
             return -Errno.EINVAL;
         }
-        long total = seconds > Long.MAX_VALUE / NANOS ? Long.MAX_VALUE : seconds * NANOS + nanos;
         if ((flags & TIMER_ABSTIME) != 0) {
             total = Math.max(0, total - HostClock.now(clock));
             remain = 0; // an absolute sleep reports no remaining time

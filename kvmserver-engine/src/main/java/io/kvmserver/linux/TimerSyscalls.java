@@ -11,7 +11,6 @@ import io.kvmserver.host.SyscallNumbers;
 final class TimerSyscalls {
 
     private static final long NANOS = 1_000_000_000L;
-    private static final long MICROS = 1_000_000L;
     private static final int TIMER_ABSTIME = 1;
     private static final int SIGEV_THREAD = 2;
     private static final int CLOCK_MONOTONIC_RAW = 4;
@@ -56,9 +55,9 @@ final class TimerSyscalls {
         long value = 0;
         if (c.arg(1) != 0) {
             c.memory().check(c.arg(1), 32, AddressSpace.PROT_READ);
-            interval = timeval(c, c.arg(1));
-            value = timeval(c, c.arg(1) + 16);
-            if (interval < 0 || value < 0) {
+            interval = GuestTime.timeval(c.memory(), c.arg(1));
+            value = GuestTime.timeval(c.memory(), c.arg(1) + 16);
+            if (interval == GuestTime.INVALID || value == GuestTime.INVALID) {
                 return -Errno.EINVAL;
             }
         }
@@ -115,16 +114,6 @@ final class TimerSyscalls {
      */
     static long[] toTimeval(long nanos) {
         return new long[] {nanos / NANOS, nanos % NANOS / 1000};
-    }
-
-    /** A {@code struct timeval} as nanoseconds; -1 when invalid. */
-    private static long timeval(Syscall c, long address) {
-        long seconds = c.memory().readLong(address);
-        long micros = c.memory().readLong(address + 8);
-        if (seconds < 0 || micros < 0 || micros >= MICROS) {
-            return -1;
-        }
-        return Deadline.nanos(seconds, micros, MICROS);
     }
 
     private static long remaining(long deadline) {
@@ -189,9 +178,9 @@ final class TimerSyscalls {
             return -Errno.EINVAL;
         }
         c.memory().check(c.arg(2), 32, AddressSpace.PROT_READ);
-        long interval = FutexSyscalls.relativeTimeout(c, c.arg(2));
-        long value = FutexSyscalls.relativeTimeout(c, c.arg(2) + 16);
-        if (interval == Long.MIN_VALUE || value == Long.MIN_VALUE) {
+        long interval = GuestTime.timespec(c.memory(), c.arg(2));
+        long value = GuestTime.timespec(c.memory(), c.arg(2) + 16);
+        if (interval == GuestTime.INVALID || value == GuestTime.INVALID) {
             return -Errno.EINVAL;
         }
         Timers timers = c.process().timers();
