@@ -132,11 +132,13 @@ final class SignalSyscalls {
 
     /** Whether {@code sigaltstack} accepts these flags and size (shared with {@code rt_sigreturn}'s restore). */
     static boolean validAltStack(int flags, long size) {
+        return knownAltStackMode(flags)
+                && ((flags & ~SignalState.SS_AUTODISARM) == SignalState.SS_DISABLE || size >= MINSIGSTKSZ);
+    }
+
+    private static boolean knownAltStackMode(int flags) {
         int mode = flags & ~SignalState.SS_AUTODISARM;
-        if (mode != 0 && mode != SignalState.SS_ONSTACK && mode != SignalState.SS_DISABLE) {
-            return false;
-        }
-        return mode == SignalState.SS_DISABLE || size >= MINSIGSTKSZ;
+        return mode == 0 || mode == SignalState.SS_ONSTACK || mode == SignalState.SS_DISABLE;
     }
 
     static long sigaltstack(Syscall c) {
@@ -153,14 +155,14 @@ final class SignalSyscalls {
             newSp = m.readLong(ss);
             newFlags = m.readInt(ss + 8);
             newSize = m.readLong(ss + 16);
-            int mode = newFlags & ~SignalState.SS_AUTODISARM;
-            if (mode != 0 && mode != SignalState.SS_ONSTACK && mode != SignalState.SS_DISABLE) {
+            // The mode is checked before "in use" and the size after it, so the errno is Linux's.
+            if (!knownAltStackMode(newFlags)) {
                 return -Errno.EINVAL;
             }
             if (t.onAltStack(sp)) {
                 return -Errno.EPERM;
             }
-            if (mode != SignalState.SS_DISABLE && newSize < MINSIGSTKSZ) {
+            if (!validAltStack(newFlags, newSize)) {
                 return -Errno.ENOMEM;
             }
         }
