@@ -121,6 +121,7 @@ static void leave(void) {
     setrlimit(RLIMIT_NOFILE, &low);
     lseek(template_file, 3, SEEK_SET);
     fcntl(template_file, F_SETFL, O_NONBLOCK);
+    fcntl(template_file, F_SETFD, FD_CLOEXEC); /* a per-fd flag: the reset reuses the fd table */
     syscall(SYS_arch_prctl, ARCH_SET_GS, 0x12345000UL);
     pthread_t spinner;
     pthread_create(&spinner, NULL, spin_forever, NULL);
@@ -170,6 +171,7 @@ static void check(char *body, size_t size) {
     int fds = open_fds();
     long offset = lseek(template_file, 0, SEEK_CUR);
     int flags = fcntl(template_file, F_GETFL) & O_NONBLOCK;
+    int cloexec = fcntl(template_file, F_GETFD) & FD_CLOEXEC;
     sigset_t pending;
     sigpending(&pending);
     struct itimerspec timer;
@@ -187,9 +189,10 @@ static void check(char *body, size_t size) {
              strcmp(cwd, cwd0) ? "changed" : "same", nofile.rlim_cur == nofile0.rlim_cur ? "same" : "changed",
              offset, flags != 0, gs == gs0 ? "same" : "changed", seen_fcw,
              seen_mxcsr, seen_xmm15[0], seen_ymm15_high[0]);
-    snprintf(body + len, size - len, " pending=%s timer=%s itimer=%s spinner=%s",
+    snprintf(body + len, size - len, " pending=%s timer=%s itimer=%s spinner=%s cloexec=%d",
              sigismember(&pending, SIGUSR2) ? "set" : "clear", timer_armed ? "armed" : "none",
-             itimer.it_value.tv_sec || itimer.it_value.tv_usec ? "armed" : "off", spins != spins_before ? "moving" : "still");
+             itimer.it_value.tv_sec || itimer.it_value.tv_usec ? "armed" : "off", spins != spins_before ? "moving" : "still",
+             cloexec);
 }
 
 static void handle(int fd) {

@@ -141,8 +141,22 @@ public final class FdTable {
      * fork fails half way, what was already made is released before the failure propagates.
      */
     FdTable fork(ForkContext context) {
-        FdTable copy = new FdTable();
-        java.util.IdentityHashMap<FileDescription, FileDescription> forked = new java.util.IdentityHashMap<>();
+        return fork(context, new FdTable());
+    }
+
+    /**
+     * {@link #fork(ForkContext)} into {@code copy}: a new table, or the table of a process nobody
+     * runs any more whose fds the reset has all closed (reusing its arrays spares the reset
+     * allocating them). Refused if any fd is still open there: it would leak into the copy.
+     */
+    FdTable fork(ForkContext context, FdTable copy) {
+        for (int fd = 0; fd < LIMIT; fd++) {
+            if (copy.files[fd] != null) {
+                throw new IllegalStateException("fd " + fd + " is still open in the table to fork into");
+            }
+        }
+        java.util.Arrays.fill(copy.closeOnExec, false);
+        java.util.IdentityHashMap<FileDescription, FileDescription> forked = new java.util.IdentityHashMap<>(16);
         try {
             for (int fd = 0; fd < LIMIT; fd++) {
                 FileDescription f = files[fd];

@@ -25,8 +25,10 @@ public final class ForkContext {
     }
 
     private final AddressSpace memory;
-    private final Map<Object, Object> replicas = new IdentityHashMap<>();
-    private final List<Replica> toFinish = new ArrayList<>();
+    // Sized for the few host objects a template shares between descriptions (a fork is made at
+    // every reset, and the default sizes would be most of what it allocates); they grow if needed.
+    private final Map<Object, Object> replicas = new IdentityHashMap<>(4);
+    private final List<Replica> toFinish = new ArrayList<>(2);
 
     ForkContext(AddressSpace memory) {
         this.memory = memory;

@@ -46,9 +46,9 @@ public final class GuestThread {
         this.pending = new PendingSignals();
     }
 
-    private GuestThread(GuestThread o) {
+    private GuestThread(GuestThread o, byte[] spareFpu) {
         this.tid = o.tid;
-        this.context = o.context.copy();
+        this.context = o.context.copy(spareFpu);
         this.state = o.state;
         this.parked = o.parked == null ? null : o.parked.copy();
         this.blocked = o.blocked;
@@ -63,9 +63,12 @@ public final class GuestThread {
         this.interruptedCall = o.interruptedCall;
     }
 
-    /** A copy for a forked process: same state, nothing shared. */
-    GuestThread copy() {
-        return new GuestThread(this);
+    /**
+     * A copy for a forked process: same state, nothing shared; the FPU state goes into
+     * {@code spareFpu} if it fits (see {@link UserContext#copy(byte[])}), null for a new area.
+     */
+    GuestThread copy(byte[] spareFpu) {
+        return new GuestThread(this, spareFpu);
     }
 
     public int tid() {

@@ -39,16 +39,16 @@ public final class LinuxProcess {
         this.rlimitMax = Rlimits.defaults(true);
     }
 
-    private LinuxProcess(LinuxProcess o, AddressSpace addressSpace, FdTable files) {
+    private LinuxProcess(LinuxProcess o, AddressSpace addressSpace, FdTable files, LinuxProcess spent) {
         this.addressSpace = addressSpace;
         this.files = files;
-        this.signals = o.signals.copy();
-        this.scheduler = o.scheduler.copy();
-        this.timers = o.timers.copy();
+        this.signals = o.signals.copyInto(spent != null ? spent.signals : new SignalState());
+        this.scheduler = o.scheduler.copy(spent != null ? spent.scheduler : null);
+        this.timers = o.timers.copyInto(spent != null ? spent.timers : new Timers());
         this.cwd = o.cwd;
         this.umask = o.umask;
-        this.rlimitCur = o.rlimitCur.clone();
-        this.rlimitMax = o.rlimitMax.clone();
+        this.rlimitCur = copy(o.rlimitCur, spent != null ? spent.rlimitCur : null);
+        this.rlimitMax = copy(o.rlimitMax, spent != null ? spent.rlimitMax : null);
         files.forEach(f -> {
             if (f instanceof SignalFdFile s) {
                 s.attach(this); // the copy reads this process's signals, never the template's
@@ -61,14 +61,33 @@ public final class LinuxProcess {
      * process (host objects it made are replicated, see {@link FileDescription#fork}).
      */
     public LinuxProcess fork(GuestMemory memory, PageTables tables) {
+        return fork(memory, tables, null);
+    }
+
+    /**
+     * {@link #fork(GuestMemory, PageTables)} for a reset: {@code spent} is the process the VM ran
+     * until now, whose fds are all closed and which nobody uses again. Its largest parts (the fd
+     * table, the signal dispositions, the threads' FPU areas) are overwritten with this process's
+     * state instead of allocated anew; everything else is new, as in a first fork.
+     */
+    public LinuxProcess fork(GuestMemory memory, PageTables tables, LinuxProcess spent) {
         AddressSpace space = addressSpace.copy(memory, tables);
         FdTable forkedFiles;
         try {
-            forkedFiles = files.fork(new ForkContext(space));
+            forkedFiles = spent != null ? files.fork(new ForkContext(space), spent.files)
+                    : files.fork(new ForkContext(space));
         } catch (RuntimeException e) {
             throw new IllegalStateException("cannot fork the template's open files: " + e.getMessage(), e);
         }
-        return new LinuxProcess(this, space, forkedFiles);
+        return new LinuxProcess(this, space, forkedFiles, spent);
+    }
+
+    private static long[] copy(long[] from, long[] into) {
+        if (into == null) {
+            return from.clone();
+        }
+        System.arraycopy(from, 0, into, 0, from.length);
+        return into;
     }
 
     public AddressSpace memory() {

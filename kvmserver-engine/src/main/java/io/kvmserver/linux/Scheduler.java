@@ -43,10 +43,15 @@ public final class Scheduler {
         current = main;
     }
 
-    private Scheduler(Scheduler o) {
-        Map<GuestThread, GuestThread> copies = new IdentityHashMap<>();
+    private Scheduler(Scheduler o, Scheduler spent) {
+        Map<GuestThread, GuestThread> copies = new IdentityHashMap<>(o.threads.size());
+        int spare = 0;
         for (GuestThread t : o.threads) {
-            GuestThread c = t.copy();
+            byte[] fpu = null;
+            while (fpu == null && spent != null && spare < spent.threads.size()) {
+                fpu = spent.threads.get(spare++).context().fpu;
+            }
+            GuestThread c = t.copy(fpu);
             copies.put(t, c);
             threads.add(c);
         }
@@ -67,8 +72,13 @@ public final class Scheduler {
         }
     }
 
-    Scheduler copy() {
-        return new Scheduler(this);
+    /**
+     * A copy for a forked process. {@code spent}, when not null, is the scheduler of a process
+     * nobody runs any more (a reset VM's last request): its threads' FPU areas are reused for the
+     * copies, so that a reset does not allocate them again.
+     */
+    Scheduler copy(Scheduler spent) {
+        return new Scheduler(this, spent);
     }
 
     /** The thread on the vCPU. */

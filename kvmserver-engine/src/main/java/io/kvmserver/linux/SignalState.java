@@ -123,8 +123,12 @@ public final class SignalState {
         return sig == SIGKILL || (handler[sig] == SIG_DFL && ((DEFAULT_IGNORED | DEFAULT_STOP) & bit(sig)) == 0);
     }
 
-    public SignalState copy() {
-        SignalState c = new SignalState();
+    /**
+     * Makes {@code c} (the signal state of a process nobody runs any more, or a new one) a copy
+     * of this one: every disposition and pending signal is overwritten, so a reset reuses the
+     * arrays instead of allocating them.
+     */
+    SignalState copyInto(SignalState c) {
         System.arraycopy(handler, 0, c.handler, 0, handler.length);
         System.arraycopy(flags, 0, c.flags, 0, flags.length);
         System.arraycopy(restorer, 0, c.restorer, 0, restorer.length);

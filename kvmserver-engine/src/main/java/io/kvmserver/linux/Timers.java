@@ -62,8 +62,11 @@ public final class Timers {
         }
     }
 
-    Timers copy() {
-        Timers c = new Timers();
+    /**
+     * Makes {@code c} (the timers of a process nobody runs any more, or new ones) a copy of these:
+     * every slot is overwritten, so a reset reuses the table instead of allocating it.
+     */
+    Timers copyInto(Timers c) {
         System.arraycopy(itimerDeadline, 0, c.itimerDeadline, 0, 3);
         System.arraycopy(itimerInterval, 0, c.itimerInterval, 0, 3);
         for (int i = 0; i < POSIX_LIMIT; i++) {

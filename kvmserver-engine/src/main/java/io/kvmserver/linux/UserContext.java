@@ -51,11 +51,26 @@ public final class UserContext {
 
     /** A deep copy. */
     public UserContext copy() {
+        return copy(null);
+    }
+
+    /**
+     * A deep copy whose XSAVE area is written into {@code spareFpu} when it has the right size
+     * (an area the reset took from a context nobody uses any more): a reset then copies a thread's
+     * 4 KiB of FPU state instead of allocating it. Every byte is overwritten, so nothing of the
+     * spare's earlier owner survives.
+     */
+    UserContext copy(byte[] spareFpu) {
         UserContext c = new UserContext();
         System.arraycopy(regs, 0, c.regs, 0, COUNT);
         c.fsBase = fsBase;
         c.gsBase = gsBase;
-        c.fpu = fpu == null ? null : fpu.clone();
+        if (fpu != null && spareFpu != null && spareFpu.length == fpu.length) {
+            System.arraycopy(fpu, 0, spareFpu, 0, fpu.length);
+            c.fpu = spareFpu;
+        } else {
+            c.fpu = fpu == null ? null : fpu.clone();
+        }
         return c;
     }
 

@@ -45,6 +45,8 @@ public final class GuestMemory implements AutoCloseable {
     private final int chunkShift;
     /** One bit per chunk: exposed to the VM. */
     private final long[] exposed;
+    /** The reference's exposure, copied here by {@link #trimExposure} at every reset (without allocating). */
+    private final long[] trimScratch;
     private ExposureListener exposureListener;
 
     /**
@@ -94,6 +96,7 @@ public final class GuestMemory implements AutoCloseable {
         this.chunkShift = chunkShiftFor(size);
         long chunks = ((size - 1) >>> chunkShift) + 1;
         this.exposed = exposed != null ? exposed.clone() : new long[(int) ((chunks + 63) >>> 6)];
+        this.trimScratch = new long[this.exposed.length];
         try {
             this.hostBase = LibC.mmap(0, size, LibC.PROT_READ | LibC.PROT_WRITE,
                     mapFlags | LibC.MAP_NORESERVE, memfd, 0);
@@ -200,9 +203,9 @@ public final class GuestMemory implements AutoCloseable {
      * few chunks its requests keep using, but one request cannot leave it holding many.
      */
     public synchronized void trimExposure(GuestMemory reference, int keep) {
-        long[] base;
+        long[] base = trimScratch;
         synchronized (reference) {
-            base = reference.exposed.clone();
+            System.arraycopy(reference.exposed, 0, base, 0, base.length);
         }
         int extra = 0;
         for (int w = 0; w < exposed.length; w++) {

@@ -284,7 +284,7 @@ public final class GuestVm implements AutoCloseable {
         // restoring the template leaves nothing to track.
         tables.restoreCursor(source.pageTableCursor());
         memory.trimExposure(source.memory(), MemorySlots.KEPT_AFTER_RESET);
-        process = source.process().fork(memory, tables);
+        process = source.process().fork(memory, tables, process);
         loop.setProcess(process);
         restoreCpu();
         return new ResetStats(pages, System.nanoTime() - start);
