@@ -38,7 +38,7 @@ final class NetSyscalls {
     private static final int SOCK_TYPE_MASK = 0xf;
     private static final int SOCK_NONBLOCK = 04000;
     private static final int SOCK_CLOEXEC = 02000000;
-    private static final int SOCKADDR_MAX = 128;
+    private static final int SOCKADDR_MAX = Syscall.SOCKADDR_SCRATCH;
     private static final int UNIX_PATH_MAX = 108;
     private static final int OPTVAL_MAX = 256;
     private static final int SOL_SOCKET = 1;
@@ -365,15 +365,13 @@ final class NetSyscalls {
         if (c.files().openCount() >= FdTable.LIMIT) {
             return -Errno.EMFILE;
         }
-        long hostFd;
-        byte[] peer;
-        try (Memory sa = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
-            hostFd = s.acceptHost(c.waiter(), sa, len);
-            if (hostFd < 0) {
-                return hostFd;
-            }
-            peer = sa.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX));
+        Memory sa = c.sockaddrScratch();
+        Memory len = c.sockaddrLengthScratch();
+        long hostFd = s.acceptHost(c.waiter(), sa, len);
+        if (hostFd < 0) {
+            return hostFd;
         }
+        byte[] peer = sa.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX));
         ConnectionTracker tracker = s.acceptsRequests() ? c.waiter().connections() : null;
         int status = OpenFlags.O_RDWR | ((flags & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
         SocketFile connection = SocketFile.accepted((int) hostFd, s, status, tracker);
@@ -457,20 +455,20 @@ final class NetSyscalls {
             c.memory().writeInt(c.arg(2), shown.length);
             return 0;
         }
-        try (Memory sa = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
-            len.setInt(0, SOCKADDR_MAX);
-            int nr = peer ? SyscallNumbers.GETPEERNAME : SyscallNumbers.GETSOCKNAME;
-            long rc = HostFile.call(() -> LibC.syscall(nr, s.hostFd(), Pointer.nativeValue(sa), Pointer.nativeValue(len),
-                    0, 0, 0));
-            if (rc < 0) {
-                return rc;
-            }
-            byte[] host = sa.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX));
-            byte[] shown = guestAddress(host, peer ? s.peerName() : s.localName());
-            c.memory().writeBytes(c.arg(1), shown, 0, Math.min(shown.length, guestLength));
-            c.memory().writeInt(c.arg(2), shown.length);
-            return 0;
+        Memory sa = c.sockaddrScratch();
+        Memory len = c.sockaddrLengthScratch();
+        len.setInt(0, SOCKADDR_MAX);
+        int nr = peer ? SyscallNumbers.GETPEERNAME : SyscallNumbers.GETSOCKNAME;
+        long rc = HostFile.call(() -> LibC.syscall(nr, s.hostFd(), Pointer.nativeValue(sa), Pointer.nativeValue(len),
+                0, 0, 0));
+        if (rc < 0) {
+            return rc;
         }
+        byte[] host = sa.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX));
+        byte[] shown = guestAddress(host, peer ? s.peerName() : s.localName());
+        c.memory().writeBytes(c.arg(1), shown, 0, Math.min(shown.length, guestLength));
+        c.memory().writeInt(c.arg(2), shown.length);
+        return 0;
     }
 
     /** An address the host returned, as the guest may see it (see {@link #socketName}). */

@@ -1,5 +1,7 @@
 package io.kvmserver.linux;
 
+import com.sun.jna.Memory;
+
 /**
  * The system call being handled on one vCPU: its number and arguments, the process it belongs
  * to, and the effects a handler asks of the vCPU loop (exit, new FS base, a TLB flush).
@@ -33,6 +35,11 @@ public final class Syscall {
     private long number;
     private final long[] args = new long[6];
     private final long[] savedArgs = new long[6];
+    // Native buffers for a host socket address and its length: accept and getpeername run on
+    // every request, and a JNA Memory per call is a malloc, a free and a tracking-map entry.
+    // One call at a time uses them (the VM's vCPU thread makes every host call).
+    private final Memory sockaddr = new Memory(SOCKADDR_SCRATCH);
+    private final Memory sockaddrLength = new Memory(4);
 
     private boolean exitRequested;
     private int exitStatus;
@@ -47,6 +54,7 @@ public final class Syscall {
     private boolean yieldRequested;
     private UserContext replacement;
     private boolean threadExited;
+    static final int SOCKADDR_SCRATCH = 128;
     /** The permission denial this call met, for the trace; null if none. */
     private Denials.Kind deniedKind;
     private String deniedTarget;
@@ -308,5 +316,15 @@ public final class Syscall {
         replacement = null;
         threadExited = false;
         yieldRequested = false;
+    }
+
+    /** A native buffer of {@link #SOCKADDR_SCRATCH} bytes for a host call's socket address, valid during this call. */
+    Memory sockaddrScratch() {
+        return sockaddr;
+    }
+
+    /** A native buffer of 4 bytes for a host call's {@code socklen_t}, valid during this call. */
+    Memory sockaddrLengthScratch() {
+        return sockaddrLength;
     }
 }

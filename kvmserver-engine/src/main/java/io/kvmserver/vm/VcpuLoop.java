@@ -47,6 +47,8 @@ final class VcpuLoop {
     private static final int SIGILL = Faults.SIGILL;
     /** How long a thread keeps the vCPU while another one is runnable. */
     static final long TIME_SLICE_NANOS = 10_000_000L;
+    /** How every ephemeral request ends (one immutable result, not one per request). */
+    private static final RunResult CONNECTION_CLOSED = RunResult.of(RunResult.Kind.REQUEST_DONE, "connection closed");
 
     private final VcpuFd vcpu;
     private final GuestMemory memory;
@@ -330,7 +332,7 @@ final class VcpuLoop {
             flushTlb();
         }
         if (waiter.connections().finished()) {
-            return RunResult.of(RunResult.Kind.REQUEST_DONE, "connection closed");
+            return CONNECTION_CLOSED;
         }
         if (syscall.takeYield() || threads.othersRunnable() && System.nanoTime() - sliceStart >= TIME_SLICE_NANOS) {
             if (threads.othersRunnable()) {
@@ -394,7 +396,7 @@ final class VcpuLoop {
             int outcome = threads.awaitRunnable(syscall);
             if (outcome == Scheduler.KICKED) {
                 if (waiter.connections().finished()) {
-                    return RunResult.of(RunResult.Kind.REQUEST_DONE, "connection closed");
+                    return CONNECTION_CLOSED;
                 }
                 RunResult.Kind stop = stopKind;
                 return stop != null ? stopped(stop) : RunResult.of(RunResult.Kind.TIMED_OUT, "interrupted");
