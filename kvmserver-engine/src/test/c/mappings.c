@@ -3,6 +3,7 @@
  *
  *   mappings map-32bit | map-32bit-full | hugetlb | fixed-noreplace | fixed-replace | fixed-low
  *            | reserve-48g | reserve-commit | hostile-lengths | guard-page | reservation-fault
+ *            | stale-pointers
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed, except
  * guard-page and reservation-fault, which print the address they touch and must then die of
@@ -451,6 +452,46 @@ static void reservation_fault(void) {
     fail("the read of the reservation did not fault (%d)", c);
 }
 
+/* ---- stale-pointers: a pointer valid a moment ago is checked again after every change of the map. ---- */
+
+/* Each map change sits between two calls on the same pointer with no other pointer in between:
+ * the engine remembers the mapping its last check found, and a change it failed to forget would
+ * let the second call through. */
+#define RESULT(call) ((call) >= 0 ? 0 : errno)
+
+static void stale_pointers(void) {
+    long page = sysconf(_SC_PAGESIZE);
+    static const char fill[256] = {1};
+    int p[2];
+    if (pipe(p) != 0 || write(p[1], fill, sizeof fill) != sizeof fill) {
+        fail("pipe: %s", err());
+        return;
+    }
+    char *a = mmap(NULL, 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(a, 7, 4 * page);
+    int steps[7];
+    steps[0] = RESULT(write(p[1], a + page, 16));                 /* valid */
+    mprotect(a + page, page, PROT_NONE);
+    steps[1] = RESULT(write(p[1], a + page, 16));                 /* EFAULT */
+    mprotect(a + page, page, PROT_READ);
+    steps[2] = RESULT(write(p[1], a + page, 16));                 /* valid */
+    steps[3] = RESULT(read(p[0], a + page, 16));                  /* EFAULT: read-only */
+    steps[4] = RESULT(write(p[1], a + 3 * page, 16));             /* valid */
+    munmap(a + 3 * page, page);
+    steps[5] = RESULT(write(p[1], a + 3 * page, 16));             /* EFAULT */
+    mmap(a + 3 * page, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    steps[6] = RESULT(read(p[0], a + 3 * page, 16));              /* valid */
+    static const int expected[7] = {0, EFAULT, 0, EFAULT, 0, EFAULT, 0};
+    for (int i = 0; i < 7; i++) {
+        if (steps[i] != expected[i]) {
+            fail("step %d: %s where %s was expected", i, steps[i] ? strerror(steps[i]) : "success",
+                 expected[i] ? strerror(expected[i]) : "success");
+            return;
+        }
+    }
+    ok("each pointer check saw the map as it was at the time");
+}
+
 int main(int argc, char **argv) {
     static const struct check checks[] = {
         {"map-32bit", map_32bit},
@@ -464,6 +505,7 @@ int main(int argc, char **argv) {
         {"hostile-lengths", hostile_lengths},
         {"guard-page", guard_page},
         {"reservation-fault", reservation_fault},
+        {"stale-pointers", stale_pointers},
     };
     return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);
 }

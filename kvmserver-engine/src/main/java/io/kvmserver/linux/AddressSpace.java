@@ -55,6 +55,13 @@ public final class AddressSpace implements LoadTarget {
     private final long limit;
     private final long maxAccessibleBytes;
     private TreeMap<Long, Mapping> mappings = new TreeMap<>();
+    /**
+     * The mapping the last pointer check found wholly covering its range, or null. A system call
+     * checks several pointers into one mapping (each {@code iovec} of a {@code writev}, each
+     * field read), and a lookup in {@link #mappings} boxes its key on every call. Every change to
+     * the list goes through {@link #putMapping} or {@link #removeMapping}, which forget it.
+     */
+    private Mapping lastChecked;
     private long mappedBytes;
     private long accessibleBytes;
     private long brkStart;
@@ -179,14 +186,24 @@ public final class AddressSpace implements LoadTarget {
         Map.Entry<Long, Mapping> before = mappings.lowerEntry(start);
         if (before != null && before.getValue().end() == start && alike(before.getValue(), m)) {
             start = before.getKey();
-            mappings.remove(start);
+            removeMapping(start);
         }
         Mapping after = mappings.get(end);
         if (after != null && alike(after, m)) {
             end = after.end();
-            mappings.remove(after.start());
+            removeMapping(after.start());
         }
-        mappings.put(start, new Mapping(start, end, m.prot(), m.name()));
+        putMapping(new Mapping(start, end, m.prot(), m.name()));
+    }
+
+    private void putMapping(Mapping m) {
+        lastChecked = null;
+        mappings.put(m.start(), m);
+    }
+
+    private void removeMapping(long start) {
+        lastChecked = null;
+        mappings.remove(start);
     }
 
     private static boolean alike(Mapping a, Mapping b) {
@@ -300,16 +317,16 @@ public final class AddressSpace implements LoadTarget {
                 }
                 memory.zero(zs, length);
             }
-            mappings.remove(m.start());
+            removeMapping(m.start());
             account(m, -1);
             if (m.start() < start) {
                 Mapping before = new Mapping(m.start(), start, m.prot(), m.name());
-                mappings.put(m.start(), before);
+                putMapping(before);
                 account(before, 1);
             }
             if (m.end() > end) {
                 Mapping after = new Mapping(end, m.end(), m.prot(), m.name());
-                mappings.put(end, after);
+                putMapping(after);
                 account(after, 1);
             }
         }
@@ -452,8 +469,16 @@ public final class AddressSpace implements LoadTarget {
             throw new SyscallError(Errno.EFAULT);
         }
         long end = address + length;
+        Mapping last = lastChecked;
+        if (last != null && address >= last.start() && end <= last.end() && (last.prot() & prot) == prot) {
+            return;
+        }
         long at = address;
         Map.Entry<Long, Mapping> e = mappings.floorEntry(address);
+        if (e != null && e.getValue().end() >= end && (e.getValue().prot() & prot) == prot) {
+            lastChecked = e.getValue();
+            return;
+        }
         while (at < end) {
             if (e == null || e.getValue().end() <= at || (e.getValue().prot() & prot) != prot) {
                 throw new SyscallError(Errno.EFAULT);

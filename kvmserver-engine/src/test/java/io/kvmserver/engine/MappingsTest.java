@@ -92,6 +92,12 @@ class MappingsTest {
         passes(Linking.STATIC, "hostile-lengths");
     }
 
+    /** The engine remembers the mapping its last pointer check found: every change of the map must forget it. */
+    @Test
+    void aPointerIsCheckedAgainstTheMapAsItIsNowAfterMprotectMunmapAndMmap() {
+        passes(Linking.STATIC, "stale-pointers");
+    }
+
     @Test
     void aGuardPageIsEfaultForSystemCallsAndFaultsWhenWritten() {
         assertFaults("guard-page", "guard page at 0x([0-9a-f]+), touching it\n", "writing 0x", 8);
