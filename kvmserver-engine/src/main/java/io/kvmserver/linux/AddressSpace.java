@@ -62,6 +62,13 @@ public final class AddressSpace implements LoadTarget {
      * the list goes through {@link #putMapping} or {@link #removeMapping}, which forget it.
      */
     private Mapping lastChecked;
+    /**
+     * Whether {@link #mappings} is shared with the address space it was copied from or into: a
+     * reset copies the template's list, and most requests never change it, so the copy shares it
+     * and whichever side changes it first takes a private copy then ({@link #ownMappings}).
+     * Volatile: the template's flag is set by the forks of request VMs, on their threads.
+     */
+    private volatile boolean mappingsShared;
     private long mappedBytes;
     private long accessibleBytes;
     private long brkStart;
@@ -197,13 +204,23 @@ public final class AddressSpace implements LoadTarget {
     }
 
     private void putMapping(Mapping m) {
+        ownMappings();
         lastChecked = null;
         mappings.put(m.start(), m);
     }
 
     private void removeMapping(long start) {
+        ownMappings();
         lastChecked = null;
         mappings.remove(start);
+    }
+
+    /** Before a change: a list still shared with another address space is copied first. */
+    private void ownMappings() {
+        if (mappingsShared) {
+            mappings = new TreeMap<>(mappings);
+            mappingsShared = false;
+        }
     }
 
     private static boolean alike(Mapping a, Mapping b) {
@@ -624,7 +641,9 @@ public final class AddressSpace implements LoadTarget {
     /** A copy of the bookkeeping (not the memory): part of a VM snapshot. */
     public AddressSpace copy(GuestMemory otherMemory, PageTables otherTables) {
         AddressSpace c = new AddressSpace(otherMemory, otherTables, limit, maxAccessibleBytes);
-        c.mappings = new TreeMap<>(mappings);
+        mappingsShared = true;
+        c.mappings = mappings;
+        c.mappingsShared = true;
         c.mappedBytes = mappedBytes;
         c.accessibleBytes = accessibleBytes;
         c.brkStart = brkStart;
