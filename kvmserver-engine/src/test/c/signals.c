@@ -3,13 +3,14 @@
  *
  *   signals segv-fix | sigaltstack | stack-overflow | sigalrm | sigpipe-ignored | sigpipe-default
  *           | context-redirect | cpu-faults | sa-restart | sigtimedwait | signalfd | timer-create
- *           | timer-settime-args | itimer-args | kill-self
+ *           | timer-settime-args | itimer-args | timer-huge | kill-self
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed;
  * sigpipe-default must instead be killed by SIGPIPE (status 141) after printing its "writing" line.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -653,6 +654,99 @@ static void itimer_args(void) {
        " {0, 999999} read back exactly; 3 s just set reads {2, <1000000}");
 }
 
+/*
+ * ---- timer-huge: a timer set for longer than the clock can count stays armed. Linux saturates its
+ * expiry at KTIME_MAX (about 292 years of CLOCK_MONOTONIC), so getitimer and timer_gettime report
+ * KTIME_MAX - now left: never 0 (disarmed), never negative, the fraction inside one second. A
+ * periodic timer with a huge interval fires once and then stays armed the same way. ----
+ */
+
+/* At least a century left (KTIME_MAX - now is ~292 years minus the uptime), fraction in range. */
+static int huge_left(long sec, long frac, long per_second) {
+    return sec >= 3155760000L && sec <= 9223372036L && frac >= 0 && frac < per_second;
+}
+
+static volatile int huge_alarms;
+
+static void count_huge_alarm(int signo) {
+    (void)signo;
+    huge_alarms++;
+}
+
+static void timer_huge(void) {
+    static const long secs[] = {LONG_MAX, LONG_MAX / 2, 9223372036L, 9223372036L - 1000};
+    signal(SIGALRM, SIG_IGN);
+    for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
+        struct itimerval v = {{0, 0}, {secs[i], 999999}}, got, old;
+        if (syscall(SYS_setitimer, ITIMER_REAL, &v, NULL) != 0 || syscall(SYS_getitimer, ITIMER_REAL, &got) != 0) {
+            fail("setitimer/getitimer of {%ld, 999999}: %s", secs[i], strerror(errno));
+            return;
+        }
+        struct itimerval off = {{0, 0}, {0, 0}};
+        syscall(SYS_setitimer, ITIMER_REAL, &off, &old);
+        if (!huge_left(got.it_value.tv_sec, got.it_value.tv_usec, 1000000)
+                || !huge_left(old.it_value.tv_sec, old.it_value.tv_usec, 1000000)) {
+            fail("setitimer {%ld, 999999}: getitimer read {%ld, %ld} left, the old value {%ld, %ld}; want armed"
+                 " with ~KTIME_MAX - now left", secs[i], got.it_value.tv_sec, got.it_value.tv_usec,
+                 old.it_value.tv_sec, old.it_value.tv_usec);
+            return;
+        }
+    }
+    int id;
+    if (syscall(SYS_timer_create, CLOCK_MONOTONIC, NULL, &id) != 0) {
+        fail("timer_create: %s", strerror(errno));
+        return;
+    }
+    for (size_t i = 0; i < sizeof secs / sizeof secs[0]; i++) {
+        for (int flags = 0; flags <= TIMER_ABSTIME; flags += TIMER_ABSTIME) {
+            struct itimerspec v = {{0, 0}, {secs[i], 999999999}}, got, old;
+            if (syscall(SYS_timer_settime, id, flags, &v, NULL) != 0 || syscall(SYS_timer_gettime, id, &got) != 0) {
+                fail("timer_settime/gettime of {%ld, 999999999} flags %d: %s", secs[i], flags, strerror(errno));
+                return;
+            }
+            struct itimerspec off = {{0, 0}, {0, 0}};
+            syscall(SYS_timer_settime, id, 0, &off, &old);
+            if (!huge_left(got.it_value.tv_sec, got.it_value.tv_nsec, 1000000000)
+                    || !huge_left(old.it_value.tv_sec, old.it_value.tv_nsec, 1000000000)) {
+                fail("timer_settime {%ld, 999999999} flags %d: timer_gettime read {%ld, %ld} left, the old value"
+                     " {%ld, %ld}; want armed with ~KTIME_MAX - now left", secs[i], flags, got.it_value.tv_sec,
+                     got.it_value.tv_nsec, old.it_value.tv_sec, old.it_value.tv_nsec);
+                return;
+            }
+        }
+    }
+    /* Due in a microsecond, then every LONG_MAX / 2 seconds: one signal, and the timer stays armed. */
+    signal(SIGALRM, count_huge_alarm);
+    struct itimerval periodic = {{LONG_MAX / 2, 0}, {0, 1}}, got;
+    setitimer(ITIMER_REAL, &periodic, NULL);
+    int64_t start = now_ms();
+    while (huge_alarms == 0 && now_ms() - start < 5000) {
+    }
+    getitimer(ITIMER_REAL, &got);
+    struct itimerval off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &off, NULL);
+    struct itimerspec pspec = {{LONG_MAX / 2, 0}, {0, 1}}, pgot;
+    syscall(SYS_timer_settime, id, 0, &pspec, NULL);
+    struct timespec pause = {0, 10000000};
+    nanosleep(&pause, NULL);
+    syscall(SYS_timer_gettime, id, &pgot);
+    syscall(SYS_timer_delete, id);
+    signal(SIGALRM, SIG_IGN);
+    if (huge_alarms != 2 || !huge_left(got.it_value.tv_sec, got.it_value.tv_usec, 1000000)
+            || got.it_interval.tv_sec != 9223372036L || got.it_interval.tv_usec != 854775
+            || !huge_left(pgot.it_value.tv_sec, pgot.it_value.tv_nsec, 1000000000)
+            || pgot.it_interval.tv_sec != 9223372036L || pgot.it_interval.tv_nsec != 854775807) {
+        fail("every LONG_MAX / 2 s: %d signals, want 2; after its first, getitimer read interval {%ld, %ld} value"
+             " {%ld, %ld} and timer_gettime interval {%ld, %ld} value {%ld, %ld}; want the interval saturated"
+             " ({9223372036, 854775[807]}) and the timer still armed", huge_alarms, got.it_interval.tv_sec,
+             got.it_interval.tv_usec, got.it_value.tv_sec, got.it_value.tv_usec, pgot.it_interval.tv_sec,
+             pgot.it_interval.tv_nsec, pgot.it_value.tv_sec, pgot.it_value.tv_nsec);
+        return;
+    }
+    ok("{LONG_MAX, ...} down to {9223371036, ...}: setitimer and timer_settime (relative and TIMER_ABSTIME)"
+       " stay armed with %ld s left; a LONG_MAX / 2 s interval fires once and stays armed", got.it_value.tv_sec);
+}
+
 /* ---- kill-self: a signal a thread sends itself runs its handler before kill returns. ---- */
 
 static void kill_self(void) {
@@ -689,6 +783,7 @@ int main(int argc, char **argv) {
         {"timer-create", timer_create_check},
         {"timer-settime-args", timer_settime_args},
         {"itimer-args", itimer_args},
+        {"timer-huge", timer_huge},
         {"kill-self", kill_self},
     };
     return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);

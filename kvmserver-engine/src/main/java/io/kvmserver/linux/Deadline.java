@@ -11,6 +11,13 @@ final class Deadline {
     /** No deadline: wait until something happens. */
     static final long NEVER = Long.MAX_VALUE;
 
+    /**
+     * The latest deadline of an armed timer, which never comes. Linux saturates a timer's expiry at
+     * {@code KTIME_MAX} (the most nanoseconds of CLOCK_MONOTONIC, which {@link System#nanoTime()}
+     * reads) and keeps it armed, reporting {@code KTIME_MAX - now} left; {@link #NEVER} means disarmed.
+     */
+    static final long LATEST = NEVER - 1;
+
     private Deadline() {
     }
 
@@ -22,6 +29,11 @@ final class Deadline {
         long now = System.nanoTime();
         long at = now + nanos;
         return ((now ^ at) & (nanos ^ at)) < 0 || at == NEVER ? NEVER : at;
+    }
+
+    /** The deadline of a timer armed to expire {@code nanos} (not negative) from now: saturates at {@link #LATEST}, never {@link #NEVER}. */
+    static long armedAfter(long nanos) {
+        return Math.min(after(nanos), LATEST);
     }
 
     /** Nanoseconds left until {@code deadline}: 0 once it passed, -1 for {@link #NEVER}. */

@@ -68,7 +68,7 @@ final class TimerSyscalls {
         Timers timers = c.process().timers();
         long oldInterval = timers.itimerInterval(which);
         long oldDeadline = timers.itimerDeadline(which);
-        timers.setItimer(which, value == 0 ? Deadline.NEVER : Deadline.after(value), interval);
+        timers.setItimer(which, value == 0 ? Deadline.NEVER : Deadline.armedAfter(value), interval);
         if (c.arg(2) != 0) {
             writeItimer(c, c.arg(2), oldInterval, oldDeadline);
         }
@@ -90,7 +90,7 @@ final class TimerSyscalls {
         long seconds = c.arg(0) & 0xffffffffL;
         Timers timers = c.process().timers();
         long left = remaining(timers.itimerDeadline(Timers.ITIMER_REAL));
-        timers.setItimer(Timers.ITIMER_REAL, seconds == 0 ? Deadline.NEVER : Deadline.after(seconds * NANOS), 0);
+        timers.setItimer(Timers.ITIMER_REAL, seconds == 0 ? Deadline.NEVER : Deadline.armedAfter(seconds * NANOS), 0);
         long old = (left + NANOS / 2) / NANOS;
         return left > 0 && old == 0 ? 1 : old;
     }
@@ -172,6 +172,8 @@ final class TimerSyscalls {
     /**
      * timer_settime: as Linux, the new value is required (EINVAL, not EFAULT, for NULL), and copied
      * and checked before the timer is looked up; the old value is written once the timer is armed.
+     * A value past the clock's range arms the timer at {@link Deadline#LATEST}, as Linux saturates
+     * it at KTIME_MAX: it stays armed and reports what is left until then.
      */
     static long timerSettime(Syscall c) {
         if (c.arg(2) == 0) {
@@ -194,9 +196,9 @@ final class TimerSyscalls {
         if (value == 0) {
             deadline = Deadline.NEVER;
         } else if ((c.intArg(1) & TIMER_ABSTIME) != 0) {
-            deadline = HostClock.deadlineOf(timer.clock, value);
+            deadline = Math.min(HostClock.deadlineOf(timer.clock, value), Deadline.LATEST);
         } else {
-            deadline = Deadline.after(value);
+            deadline = Deadline.armedAfter(value);
         }
         timers.arm(timer, deadline, interval);
         if (c.arg(3) != 0) {

@@ -76,9 +76,12 @@ public final class Timers {
         return c;
     }
 
-    /** Whether any timer is armed: then the vCPU loop must keep time slices running. */
+    /**
+     * Whether any timer may fire: then the vCPU loop must keep time slices running. One armed at
+     * {@link Deadline#LATEST} (saturated, as Linux saturates at KTIME_MAX) never will.
+     */
     public boolean armed() {
-        return next != Deadline.NEVER;
+        return next < Deadline.LATEST;
     }
 
     /** The earliest deadline of an armed timer, or {@link Deadline#NEVER}. */
@@ -185,12 +188,19 @@ public final class Timers {
         recompute();
     }
 
+    /**
+     * The next expiry of a timer due at {@code due}: disarmed without an interval, otherwise the
+     * first period after {@code now}, saturated at {@link Deadline#LATEST} as Linux saturates at
+     * KTIME_MAX (a huge interval leaves the timer armed, never firing again).
+     */
     private static long reload(long due, long interval, long now) {
         if (interval <= 0) {
             return Deadline.NEVER;
         }
         long missed = (now - due) / interval + 1;
-        long at = due + missed * interval;
-        return at < due ? Deadline.NEVER : at;
+        if (missed > (Deadline.LATEST - due) / interval) {
+            return Deadline.LATEST;
+        }
+        return due + missed * interval;
     }
 }

@@ -210,6 +210,12 @@ class ThreadsAndSignalsTest {
         assertPasses("signals", "itimer-args");
     }
 
+    /** A timer set past KTIME_MAX stays armed, as Linux saturates its expiry: it never reads as disarmed. */
+    @Test
+    void aTimerSetForLongerThanTheClockCountsStaysArmed() {
+        assertPasses("signals", "timer-huge");
+    }
+
     @Test
     void aSignalAProgramSendsItselfIsHandledBeforeKillReturns() {
         assertPasses("signals", "kill-self");
