@@ -1,8 +1,8 @@
 /*
  * Signal delivery programs depend on (issue 10), one check per run:
  *
- *   signals segv-fix | sigaltstack | stack-overflow | sigalrm | sigpipe-ignored | sigpipe-default
- *           | context-redirect | cpu-faults | sa-restart | sigtimedwait | signalfd | timer-create
+ *   signals segv-fix | sigaltstack | altstack-autodisarm | stack-overflow | sigalrm | sigpipe-ignored
+ *           | sigpipe-default | context-redirect | cpu-faults | sa-restart | sigtimedwait | signalfd | timer-create
  *           | timer-settime-args | itimer-args | timer-huge | kill-self
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed;
@@ -145,6 +145,128 @@ static void sigaltstack_check(void) {
     } else {
         ok("the handler ran on the alternate stack and saw SS_ONSTACK");
     }
+}
+
+/*
+ * ---- altstack-autodisarm: an alternate stack registered with SS_AUTODISARM is disarmed while a
+ * handler runs (any handler: Linux disarms it whenever it saves it in a frame), and the frame's
+ * uc_stack holds the stack as registered, flags included, so rt_sigreturn re-arms it with
+ * SS_AUTODISARM. uc_stack.ss_flags are the flags sigaltstack was given (SS_ONSTACK too), not the
+ * state a query computes: a signal nested on a stack registered with flags 0 reads 0 there. ----
+ */
+
+#ifndef SS_AUTODISARM
+#define SS_AUTODISARM (1U << 31)
+#endif
+
+struct alt_seen {
+    uintptr_t sp;
+    stack_t query, saved;
+};
+
+static volatile int alt_nest;
+static struct alt_seen alt_outer, alt_inner;
+
+static void alt_record(struct alt_seen *seen, void *context) {
+    volatile char here;
+    seen->sp = (uintptr_t)&here;
+    sigaltstack(NULL, &seen->query);
+    seen->saved = ((ucontext_t *)context)->uc_stack;
+}
+
+static void alt_inner_handler(int signo, siginfo_t *info, void *context) {
+    (void)signo;
+    (void)info;
+    alt_record(&alt_inner, context);
+}
+
+static void alt_outer_handler(int signo, siginfo_t *info, void *context) {
+    (void)signo;
+    (void)info;
+    alt_record(&alt_outer, context);
+    if (alt_nest) {
+        raise(SIGUSR2);
+    }
+}
+
+static int alt_is(const stack_t *s, void *sp, int flags, size_t size) {
+    return s->ss_sp == sp && s->ss_flags == flags && s->ss_size == size;
+}
+
+static int alt_register(int flags) {
+    stack_t ss = {.ss_sp = alt_stack, .ss_size = alt_size, .ss_flags = flags};
+    if (sigaltstack(&ss, NULL) != 0) {
+        fail("sigaltstack with flags %#x: %s", flags, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+#define ALT_FMT "{%p, %#x, %zu}"
+#define ALT_ARGS(s) (s).ss_sp, (s).ss_flags, (s).ss_size
+
+static void altstack_autodisarm(void) {
+    const int armed = SS_AUTODISARM, registered = SS_ONSTACK | SS_AUTODISARM;
+    if (setup_alt_stack() != 0 || alt_register(registered) != 0
+            || install(SIGUSR1, alt_outer_handler, SA_ONSTACK) != 0 || install(SIGUSR2, alt_inner_handler, 0) != 0) {
+        return;
+    }
+    stack_t before, after;
+    sigaltstack(NULL, &before);
+    for (int round = 1; round <= 2; round++) {
+        memset(&alt_outer, 0, sizeof alt_outer);
+        raise(SIGUSR1);
+        sigaltstack(NULL, &after);
+        if (!alt_is(&before, alt_stack, armed, alt_size) || !on_alt(alt_outer.sp)
+                || !alt_is(&alt_outer.query, NULL, SS_DISABLE, 0)
+                || !alt_is(&alt_outer.saved, alt_stack, registered, alt_size)
+                || !alt_is(&after, alt_stack, armed, alt_size)) {
+            fail("SS_ONSTACK|SS_AUTODISARM, signal %d: before " ALT_FMT ", in the handler (%s the alternate stack)"
+                 " sigaltstack " ALT_FMT " and uc_stack " ALT_FMT ", after " ALT_FMT "; want before and after {%p,"
+                 " %#x, %zu}, in the handler on it, {(nil), 0x2, 0} and {%p, %#x, %zu}", round, ALT_ARGS(before),
+                 on_alt(alt_outer.sp) ? "on" : "off", ALT_ARGS(alt_outer.query), ALT_ARGS(alt_outer.saved),
+                 ALT_ARGS(after), (void *)alt_stack, armed, alt_size, (void *)alt_stack, registered, alt_size);
+            return;
+        }
+    }
+    /* A handler without SA_ONSTACK runs on the thread's stack, and still finds the stack disarmed. */
+    memset(&alt_inner, 0, sizeof alt_inner);
+    raise(SIGUSR2);
+    sigaltstack(NULL, &after);
+    if (on_alt(alt_inner.sp) || !alt_is(&alt_inner.query, NULL, SS_DISABLE, 0)
+            || !alt_is(&alt_inner.saved, alt_stack, registered, alt_size) || !alt_is(&after, alt_stack, armed, alt_size)) {
+        fail("SS_AUTODISARM, a handler without SA_ONSTACK: %s the alternate stack, sigaltstack " ALT_FMT
+             ", uc_stack " ALT_FMT ", after " ALT_FMT "; want off it, {(nil), 0x2, 0}, the registered stack, re-armed",
+             on_alt(alt_inner.sp) ? "on" : "off", ALT_ARGS(alt_inner.query), ALT_ARGS(alt_inner.saved),
+             ALT_ARGS(after));
+        return;
+    }
+    /* Nested on a stack registered with flags 0: uc_stack reads 0 (as registered), not SS_ONSTACK. */
+    if (alt_register(0) != 0) {
+        return;
+    }
+    alt_nest = 1;
+    memset(&alt_inner, 0, sizeof alt_inner);
+    raise(SIGUSR1);
+    alt_nest = 0;
+    if (!on_alt(alt_inner.sp) || !alt_is(&alt_inner.query, alt_stack, SS_ONSTACK, alt_size)
+            || !alt_is(&alt_inner.saved, alt_stack, 0, alt_size)) {
+        fail("flags 0, a signal nested on the alternate stack: %s it, sigaltstack " ALT_FMT ", uc_stack " ALT_FMT
+             "; want on it, SS_ONSTACK in the query, the flags as registered (0) in uc_stack",
+             on_alt(alt_inner.sp) ? "on" : "off", ALT_ARGS(alt_inner.query), ALT_ARGS(alt_inner.saved));
+        return;
+    }
+    /* Disabled with SS_AUTODISARM: the flag is kept, and reported. */
+    stack_t off = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE | SS_AUTODISARM};
+    sigaltstack(&off, NULL);
+    sigaltstack(NULL, &after);
+    if (!alt_is(&after, NULL, SS_DISABLE | SS_AUTODISARM, 0)) {
+        fail("disabled with SS_DISABLE|SS_AUTODISARM, sigaltstack reported " ALT_FMT "; want {(nil), %#x, 0}",
+             ALT_ARGS(after), SS_DISABLE | SS_AUTODISARM);
+        return;
+    }
+    ok("SS_AUTODISARM: disarmed in any handler, uc_stack holds {stack, SS_ONSTACK|SS_AUTODISARM, size} as"
+       " registered and sigreturn re-arms it; a nested uc_stack reads the registered flags; SS_DISABLE keeps it");
 }
 
 /* ---- stack-overflow: running off the stack is a SIGSEGV the alternate stack can handle. ---- */
@@ -771,6 +893,7 @@ int main(int argc, char **argv) {
     static const struct check checks[] = {
         {"segv-fix", segv_fix},
         {"sigaltstack", sigaltstack_check},
+        {"altstack-autodisarm", altstack_autodisarm},
         {"stack-overflow", stack_overflow},
         {"sigalrm", sigalrm},
         {"sigpipe-ignored", sigpipe_ignored},

@@ -128,8 +128,16 @@ public final class GuestThread {
         altStackFlags = flags;
     }
 
-    /** Whether {@code sp} lies on the alternate signal stack (then it is in use). */
+    /**
+     * Whether the alternate signal stack is in use at {@code sp}, as Linux's on_sig_stack: never
+     * while it is registered with SS_AUTODISARM (a handler that entered it disarmed it).
+     */
     public boolean onAltStack(long sp) {
+        return (altStackFlags & SignalState.SS_AUTODISARM) == 0 && withinAltStack(sp);
+    }
+
+    /** Whether {@code sp} lies on the registered alternate signal stack, whatever its flags. */
+    public boolean withinAltStack(long sp) {
         return (altStackFlags & SignalState.SS_DISABLE) == 0 && sp > altStack && sp - altStack <= altStackSize;
     }
 

@@ -99,7 +99,7 @@ public final class SignalFrame {
         }
         long fpstate = (sp - (fpu.xstateSize() + 4)) & -64L;
         long frame = ((fpstate - SIZE) & -16L) - 8;
-        if ((wasOnAltStack || entering) && !t.onAltStack(frame)) {
+        if ((wasOnAltStack || entering) && !t.withinAltStack(frame)) {
             return false;
         }
         m.check(frame, fpstate + fpu.xstateSize() + 4 - frame, AddressSpace.PROT_WRITE);
@@ -120,9 +120,10 @@ public final class SignalFrame {
         ByteBuffer b = ByteBuffer.allocate(SIZE).order(ByteOrder.LITTLE_ENDIAN);
         b.putLong(0, restorer);
         b.putLong(UCONTEXT, UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS);
+        // The stack as sigaltstack registered it, flags and all (SS_AUTODISARM, even SS_ONSTACK),
+        // as Linux's __save_altstack: rt_sigreturn restores exactly that.
         b.putLong(UC_STACK, t.altStack());
-        b.putInt(UC_STACK + 8, t.altStackSize() == 0 || (t.altStackFlags() & SignalState.SS_DISABLE) != 0
-                ? SignalState.SS_DISABLE : wasOnAltStack ? SignalState.SS_ONSTACK : 0);
+        b.putInt(UC_STACK + 8, t.altStackFlags());
         b.putLong(UC_STACK + 16, t.altStackSize());
         for (int r = 0; r < UserContext.COUNT; r++) {
             b.putLong(SIGCONTEXT + SIGCONTEXT_SLOT[r], ctx.get(r));
@@ -138,7 +139,8 @@ public final class SignalFrame {
         b.put(SIGINFO, info.bytes());
         m.writeBytes(frame, b.array());
 
-        if (entering && (t.altStackFlags() & SignalState.SS_AUTODISARM) != 0) {
+        // SS_AUTODISARM: saved in the frame, the stack is disarmed for whatever handler runs.
+        if ((t.altStackFlags() & SignalState.SS_AUTODISARM) != 0) {
             t.setAltStack(0, 0, SignalState.SS_DISABLE);
         }
         ctx.set(UserContext.RDI, info.signo());

@@ -176,9 +176,9 @@ final class SignalSyscalls {
             m.writeLong(oldSs + 16, t.altStackSize());
         }
         if (ss != 0) {
+            // The flags are kept as given (Linux's sas_ss_flags): a signal frame's uc_stack holds them.
             boolean disable = (newFlags & ~SignalState.SS_AUTODISARM) == SignalState.SS_DISABLE;
-            t.setAltStack(disable ? 0 : newSp, disable ? 0 : newSize,
-                    disable ? SignalState.SS_DISABLE : newFlags & SignalState.SS_AUTODISARM);
+            t.setAltStack(disable ? 0 : newSp, disable ? 0 : newSize, newFlags);
         }
         return 0;
     }

@@ -70,6 +70,12 @@ class ThreadsAndSignalsTest {
         assertPasses("signals", "sigaltstack");
     }
 
+    /** SS_AUTODISARM: disarmed while a handler runs; uc_stack keeps the flags as registered, so sigreturn re-arms it. */
+    @Test
+    void anAutodisarmedAlternateStackIsReArmedWithItsFlagsWhenTheHandlerReturns() {
+        assertPasses("signals", "altstack-autodisarm");
+    }
+
     @Test
     void aStackOverflowIsCaughtOnTheAlternateStack() {
         assertPasses("signals", "stack-overflow");
