@@ -3,7 +3,7 @@
  *
  *   signals segv-fix | sigaltstack | altstack-autodisarm | stack-overflow | sigalrm | sigpipe-ignored
  *           | sigpipe-default | context-redirect | cpu-faults | sa-restart | sigtimedwait | signalfd | timer-create
- *           | timer-settime-args | itimer-args | timer-huge | kill-self
+ *           | timer-settime-args | itimer-args | timer-huge | wait-sigmask | kill-self
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed;
  * sigpipe-default must instead be killed by SIGPIPE (status 141) after printing its "writing" line.
@@ -19,7 +19,9 @@
 #include <string.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/signalfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -869,6 +871,122 @@ static void timer_huge(void) {
        " stay armed with %ld s left; a LONG_MAX / 2 s interval fires once and stays armed", got.it_value.tv_sec);
 }
 
+/* ---- wait-sigmask: ppoll, pselect6 and epoll_pwait wait with the mask they are given. ---- */
+
+static int usr1_blocked(void) {
+    sigset_t now;
+    sigprocmask(SIG_BLOCK, NULL, &now);
+    return sigismember(&now, SIGUSR1);
+}
+
+static int usr1_pending(void) {
+    sigset_t now;
+    sigpending(&now);
+    return sigismember(&now, SIGUSR1);
+}
+
+/* One of the three waits on fd (-1: nothing) for up to ms, with every signal blocked but SIGUSR1
+ * and SIGALRM; which: 0 ppoll, 1 pselect6, 2 epoll_pwait. */
+static int masked_wait(int which, int fd, int ms) {
+    sigset_t mask;
+    sigfillset(&mask);
+    sigdelset(&mask, SIGUSR1);
+    sigdelset(&mask, SIGALRM);
+    if (which == 0) {
+        struct pollfd p = {fd, POLLIN, 0};
+        struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+        return ppoll(&p, fd >= 0, &t, &mask);
+    }
+    if (which == 1) {
+        fd_set r;
+        FD_ZERO(&r);
+        if (fd >= 0) FD_SET(fd, &r);
+        struct timespec t = {ms / 1000, (ms % 1000) * 1000000L};
+        return pselect(fd >= 0 ? fd + 1 : 0, &r, NULL, NULL, &t, &mask);
+    }
+    int ep = epoll_create1(0);
+    if (fd >= 0) {
+        struct epoll_event ev = {.events = EPOLLIN};
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    }
+    struct epoll_event out;
+    int n = epoll_pwait(ep, &out, 1, ms, &mask);
+    int saved = errno;
+    close(ep);
+    errno = saved;
+    return n;
+}
+
+static void wait_sigmask(void) {
+    static const char *names[] = {"ppoll", "pselect6", "epoll_pwait"};
+    install(SIGUSR1, count_usr1, 0);
+    install(SIGALRM, count_alarm, 0);
+    sigset_t both;
+    sigemptyset(&both);
+    sigaddset(&both, SIGUSR1);
+    sigaddset(&both, SIGALRM);
+    sigprocmask(SIG_BLOCK, &both, NULL);
+    int ready[2];
+    if (pipe(ready) != 0 || write(ready[1], "x", 1) != 1) {
+        fail("pipe: %s", strerror(errno));
+        return;
+    }
+    for (int which = 0; which < 3; which++) {
+        /* A signal pending before the call and let through by its mask: EINTR at once, the
+         * handler runs, and the mask is the caller's again afterwards. */
+        int before = usr1s;
+        raise(SIGUSR1);
+        int64_t start = now_ms();
+        int n = masked_wait(which, -1, 2000);
+        int e = errno;
+        if (n != -1 || e != EINTR || usr1s != before + 1 || now_ms() - start > 1000 || !usr1_blocked()) {
+            fail("%s with SIGUSR1 pending: %d (%s), %d handlers, %lld ms, blocked after: %d", names[which], n,
+                 strerror(e), usr1s - before, (long long)(now_ms() - start), usr1_blocked());
+            return;
+        }
+        /* A file ready wins over the pending signal; the signal stays pending, blocked again. */
+        before = usr1s;
+        raise(SIGUSR1);
+        n = masked_wait(which, ready[0], 2000);
+        if (n != 1 || usr1s != before || !usr1_pending() || !usr1_blocked()) {
+            fail("%s with a ready file and SIGUSR1 pending: %d, %d handlers, pending %d, blocked %d", names[which], n,
+                 usr1s - before, usr1_pending(), usr1_blocked());
+            return;
+        }
+        sigset_t just_usr1;
+        sigemptyset(&just_usr1);
+        sigaddset(&just_usr1, SIGUSR1);
+        int taken;
+        sigwait(&just_usr1, &taken);
+        /* A signal that arrives during the wait, blocked outside it: EINTR, one handler. */
+        int alarms_before = alarms;
+        struct itimerval in_50ms = {{0, 0}, {0, 50000}};
+        setitimer(ITIMER_REAL, &in_50ms, NULL);
+        start = now_ms();
+        n = masked_wait(which, -1, 3000);
+        e = errno;
+        if (n != -1 || e != EINTR || alarms != alarms_before + 1 || now_ms() - start > 2000) {
+            fail("%s with SIGALRM during the wait: %d (%s), %d handlers, %lld ms", names[which], n, strerror(e),
+                 alarms - alarms_before, (long long)(now_ms() - start));
+            return;
+        }
+        sigset_t now;
+        sigprocmask(SIG_BLOCK, NULL, &now);
+        if (!sigismember(&now, SIGALRM) || !sigismember(&now, SIGUSR1)) {
+            fail("%s: the caller's mask was not restored after the handler", names[which]);
+            return;
+        }
+        /* A timeout with nothing pending restores the mask too. */
+        n = masked_wait(which, -1, 20);
+        if (n != 0 || !usr1_blocked()) {
+            fail("%s timing out: %d, blocked after: %d", names[which], n, usr1_blocked());
+            return;
+        }
+    }
+    ok("each wait ran with its mask: a pending signal it lets through is EINTR at once, one arriving during it "
+       "interrupts it, a ready file wins, and the caller's mask is back afterwards");
+}
+
 /* ---- kill-self: a signal a thread sends itself runs its handler before kill returns. ---- */
 
 static void kill_self(void) {
@@ -907,6 +1025,7 @@ int main(int argc, char **argv) {
         {"timer-settime-args", timer_settime_args},
         {"itimer-args", itimer_args},
         {"timer-huge", timer_huge},
+        {"wait-sigmask", wait_sigmask},
         {"kill-self", kill_self},
     };
     return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);

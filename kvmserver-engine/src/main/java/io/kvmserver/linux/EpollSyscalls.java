@@ -31,15 +31,10 @@ final class EpollSyscalls {
                 : c.files().install(new EpollFile(), 0, c.intArg(0) != 0));
         t.register(SyscallNumbers.EPOLL_CTL, EpollSyscalls::epollCtl);
         t.register(SyscallNumbers.EPOLL_WAIT, c -> epollWait(c, c.intArg(2), PollSyscalls.millisToNanos(c.intArg(3))));
-        t.register(SyscallNumbers.EPOLL_PWAIT, c -> {
-            PollSyscalls.checkSigmask(c, c.arg(4), c.arg(5));
-            return epollWait(c, c.intArg(2), PollSyscalls.millisToNanos(c.intArg(3)));
-        });
-        t.register(SyscallNumbers.EPOLL_PWAIT2, c -> {
-            long timeout = PollSyscalls.timespecNanos(c, c.arg(3));
-            PollSyscalls.checkSigmask(c, c.arg(4), c.arg(5));
-            return epollWait(c, c.intArg(2), timeout);
-        });
+        t.register(SyscallNumbers.EPOLL_PWAIT, c -> WaitMask.wait(c, c.arg(4), c.arg(5),
+                PollSyscalls.millisToNanos(c.intArg(3)), (s, timeout) -> epollWait(s, s.intArg(2), timeout)));
+        t.register(SyscallNumbers.EPOLL_PWAIT2, c -> WaitMask.wait(c, c.arg(4), c.arg(5),
+                PollSyscalls.timespecNanos(c, c.arg(3)), (s, timeout) -> epollWait(s, s.intArg(2), timeout)));
     }
 
     private static EpollFile epoll(Syscall c, int fd) {

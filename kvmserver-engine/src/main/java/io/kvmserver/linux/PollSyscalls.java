@@ -20,34 +20,16 @@ final class PollSyscalls {
 
     static void register(SyscallTable t) {
         t.register(SyscallNumbers.POLL, c -> poll(c, c.arg(0), c.arg(1), millisToNanos(c.intArg(2))));
-        t.register(SyscallNumbers.PPOLL, c -> {
-            long timeout = timespecNanos(c, c.arg(2));
-            checkSigmask(c, c.arg(3), c.arg(4));
-            return poll(c, c.arg(0), c.arg(1), timeout);
-        });
+        t.register(SyscallNumbers.PPOLL, c -> WaitMask.wait(c, c.arg(3), c.arg(4), timespecNanos(c, c.arg(2)),
+                (s, timeout) -> poll(s, s.arg(0), s.arg(1), timeout)));
         t.register(SyscallNumbers.SELECT, c -> select(c, timevalNanos(c, c.arg(4))));
         t.register(SyscallNumbers.PSELECT6, c -> {
             long timeout = timespecNanos(c, c.arg(4));
-            if (c.arg(5) != 0) { // struct { const sigset_t *ss; size_t ss_len; }
-                checkSigmask(c, c.memory().readLong(c.arg(5)), c.memory().readLong(c.arg(5) + 8));
-            }
-            return select(c, timeout);
+            // The sixth argument is a struct { const sigset_t *ss; size_t ss_len; }, or NULL.
+            long mask = c.arg(5) == 0 ? 0 : c.memory().readLong(c.arg(5));
+            long size = c.arg(5) == 0 ? 0 : c.memory().readLong(c.arg(5) + 8);
+            return WaitMask.wait(c, mask, size, timeout, PollSyscalls::select);
         });
-    }
-
-    /**
-     * The signal mask of ppoll, pselect6 and epoll_pwait(2): no signal is ever delivered during a
-     * wait here, so the mask changes nothing, but a bad one is still the error Linux gives
-     * ({@code EINVAL} for a size other than 8, {@code EFAULT} for a bad pointer), not ignored.
-     */
-    static void checkSigmask(Syscall c, long address, long size) {
-        if (address == 0) {
-            return;
-        }
-        if (size != 8) {
-            throw new SyscallError(Errno.EINVAL);
-        }
-        c.memory().check(address, 8, AddressSpace.PROT_READ);
     }
 
     /** A millisecond timeout as poll(2) and epoll_wait(2) take it: negative means forever. */

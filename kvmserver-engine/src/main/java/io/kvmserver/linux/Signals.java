@@ -88,6 +88,16 @@ public final class Signals {
         }
     }
 
+    /**
+     * {@code t} returns to user mode and no signal is delivered: a mask a wait set aside
+     * ({@code rt_sigsuspend}, {@code ppoll} and the like, see {@link WaitMask}) is the thread's
+     * again, as Linux's {@code restore_saved_sigmask}. (An interrupted wait whose signal another
+     * thread took returns {@code EINTR} with the caller's mask.)
+     */
+    public static void returnWithoutSignal(GuestThread t) {
+        WaitMask.restore(t);
+    }
+
     /** Whether {@code t} has a pending signal it does not block: then {@link #deliver} has work. */
     public static boolean hasDeliverable(LinuxProcess p, GuestThread t) {
         return ((t.pending().set() | p.signals().pending().set()) & ~t.blocked()) != 0;

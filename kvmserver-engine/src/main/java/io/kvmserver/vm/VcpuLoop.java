@@ -419,6 +419,8 @@ final class VcpuLoop {
             if (fatal != Signals.DELIVERED) {
                 return killedBy(fatal, "sent to thread " + next.tid());
             }
+        } else {
+            Signals.returnWithoutSignal(next);
         }
         return load(next.context());
     }
@@ -431,6 +433,7 @@ final class VcpuLoop {
         long now = System.nanoTime();
         process.timers().fireDue(process, now);
         if (!Signals.hasDeliverable(process, t)) {
+            Signals.returnWithoutSignal(t);
             return null;
         }
         UserContext ctx = t.context();

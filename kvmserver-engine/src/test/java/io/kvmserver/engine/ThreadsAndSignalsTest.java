@@ -222,6 +222,16 @@ class ThreadsAndSignalsTest {
         assertPasses("signals", "timer-huge");
     }
 
+    /**
+     * ppoll, pselect6 and epoll_pwait wait with the mask they are given: a signal it lets through
+     * interrupts the wait (pending before it or arriving during it), and the caller's mask is back
+     * after the handler, after a result and after a timeout.
+     */
+    @Test
+    void thePollFamilyWaitsWithTheSignalMaskItIsGiven() {
+        assertPasses("signals", "wait-sigmask");
+    }
+
     @Test
     void aSignalAProgramSendsItselfIsHandledBeforeKillReturns() {
         assertPasses("signals", "kill-self");
