@@ -53,6 +53,14 @@ public final class HostWaiter implements AutoCloseable {
     private final Readiness readiness = new Readiness(this);
     private int exclusiveEpoll = -1;
     private int exclusiveListener = -1;
+    /**
+     * Whether the VM waits with every thread parked and the shared listener among what it waits
+     * for: back at its wait for clients, however long its connections stay open. Written by the
+     * vCPU thread, read by the time-limit check ({@link #waitingForClients}).
+     */
+    private volatile boolean waitingForClients;
+    /** When the last such wait ended ({@link System#nanoTime()}), 0 if none did since the reset. */
+    private volatile long clientWaitEnded;
 
     public HostWaiter() {
         one.setLong(0, 1);
@@ -141,11 +149,38 @@ public final class HostWaiter implements AutoCloseable {
     }
 
     public void reset() {
+        waitingForClients = false;
+        clientWaitEnded = 0;
         if (!kicked) {
             return; // nothing was written to the eventfd: spare the reset a host call
         }
         kicked = false;
         drainWake();
+    }
+
+    /** Whether one of the first {@code count} pollfds is how this VM's waits watch the shared listener. */
+    private boolean watchesListener(int count) {
+        for (int i = 0; i < count; i++) {
+            int fd = pollfds.getInt(i * 8L);
+            if (fd >= 0 && (fd == exclusiveEpoll || fd == exclusiveListener)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * Whether the VM is waiting for its clients now: every thread parked, the shared listener
+     * among what they wait for. Without ephemeral, such a VM is idle as a server process between
+     * requests is, however long its connections stay open.
+     */
+    public boolean waitingForClients() {
+        return waitingForClients;
+    }
+
+    /** When the VM last stopped waiting for its clients ({@link System#nanoTime()}); 0 if not since the reset. */
+    public long clientWaitEnded() {
+        return clientWaitEnded;
     }
 
     /** Empties the kick eventfd, unless a kick is in force (then every wait must keep ending). */
@@ -320,6 +355,23 @@ public final class HostWaiter implements AutoCloseable {
         if (kicked) {
             return KICKED;
         }
+        // A wait that may block is made with every guest thread waiting (one thread's own call,
+        // or the scheduler's wait for all of them): with the listener among its fds, the VM is
+        // back at its wait for clients.
+        boolean forClients = timeoutNanos != 0 && watchesListener(count);
+        if (!forClients) {
+            return pollHost(count, timeoutNanos);
+        }
+        waitingForClients = true;
+        try {
+            return pollHost(count, timeoutNanos);
+        } finally {
+            clientWaitEnded = System.nanoTime(); // before the flag: a reader that sees it clear sees this
+            waitingForClients = false;
+        }
+    }
+
+    private long pollHost(int count, long timeoutNanos) {
         // A wait that may block also watches the request's connection: if its client hangs up
         // while the program waits for something else, the request is over.
         int watch = timeoutNanos != 0 ? connections.hangupWatchFd() : -1;

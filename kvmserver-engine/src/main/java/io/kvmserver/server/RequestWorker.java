@@ -3,6 +3,7 @@ package io.kvmserver.server;
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.config.Option;
 import io.kvmserver.linux.ConnectionTracker;
+import io.kvmserver.linux.HostWaiter;
 import io.kvmserver.vm.GuestVm;
 import io.kvmserver.vm.RunResult;
 import java.util.ArrayList;
@@ -172,7 +173,9 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     }
 
     /**
-     * Stops the request in progress if it has run past {@code max-request-time}. Called by the
+     * Stops the request in progress if it has run past {@code max-request-time}: in ephemeral
+     * mode the connection's whole life, otherwise the time since the VM last waited for its
+     * clients (see {@link HostWaiter#waitingForClients}). Called by the
      * server's timer thread every few milliseconds (see {@link #timeLimitCheckPeriodNanos}), so
      * that a request costs the timer nothing: no task per request, no wake-up per request.
      */
@@ -180,7 +183,20 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         // The epoch before the start: a start read after it belongs to that request or a later one.
         long epoch = requestEpoch;
         long start = requestStart;
-        if (busy && now - start >= options.maxRequestTime().toNanos()) {
+        if (!busy) {
+            return;
+        }
+        if (!options.ephemeral()) {
+            // Without ephemeral the VM runs like a server process: connections that overlap (a
+            // pool of persistent ones) never let the request end, so what is limited is the time
+            // since the VM last waited for its clients with nothing else to do.
+            HostWaiter waiter = vm.waiter();
+            if (waiter.waitingForClients()) {
+                return;
+            }
+            start = Math.max(start, waiter.clientWaitEnded());
+        }
+        if (now - start >= options.maxRequestTime().toNanos()) {
             vm.interrupt(epoch, RunResult.Kind.TIMED_OUT, "request ran past "
                     + options.nameOf(Option.MAX_REQUEST_TIME) + " " + options.maxRequestTime().toMillis() / 1000.0 + " s");
         }

@@ -48,6 +48,23 @@ class MisbehavingRequestTest {
         }
     }
 
+    /**
+     * Without ephemeral a request that spins or sleeps is stopped all the same: the VM is not
+     * waiting for its clients (see {@code PythonServingTest} for one that is, and is left alone).
+     */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"/loop", "/sleep"})
+    void withoutEphemeralARequestThatNeverWaitsForClientsIsStopped(String path) {
+        try (TestServer s = TestServer.start(GuestPrograms.get("http_server"), List.of(),
+                b -> b.ephemeral(false).threads(1).maxRequestTime(Duration.ofSeconds(1)))) {
+            assertThat(s.get("/counter")).isEqualTo("global=1 heap=1");
+            s.get(path);
+            ServerStats stats = s.server().stats();
+            assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.TIMEOUT), 1)).isEqualTo(1);
+            assertThat(s.get("/counter")).as("served by the reset VM").isEqualTo("global=1 heap=1");
+        }
+    }
+
     @Test
     void aDeniedListenStopsStartupWithAClearError() {
         int port = TestServer.freePort();

@@ -8,8 +8,14 @@ import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.Fixtures;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -35,6 +41,46 @@ class PythonServingTest {
             ServerStats stats = s.server().stats();
             assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.OK), 30)).isEqualTo(30);
             assertThat(stats.failures()).isZero();
+        }
+    }
+
+    /**
+     * Without ephemeral the VM is a long-lived server process: a client that keeps a connection
+     * open and silent for longer than {@code max-request-time}, while other clients come and go,
+     * is no runaway request. The VM is waiting for its clients the whole time; it is neither
+     * stopped nor reset (the process's count goes on), and the silent client is answered at last.
+     */
+    @Test
+    void withoutEphemeralAnIdleConnectionOutlivesTheRequestTimeLimit() throws Exception {
+        assumeTrue(Files.isExecutable(PYTHON), "skipped: /usr/bin/python3 is not installed");
+        Path stdlib = PYTHON.toRealPath().getParent().getParent().resolve("lib")
+                .resolve(PYTHON.toRealPath().getFileName().toString());
+        try (TestServer s = TestServer.start(PYTHON, List.of(), b -> b
+                .args(List.of(SCRIPT.toString(), "PORT"))
+                .allowRead(List.of(stdlib.toString(), SCRIPT.getParent().toString()))
+                .ephemeral(false).threads(1).maxRequestTime(Duration.ofSeconds(1)));
+                Socket silent = new Socket()) {
+            silent.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
+            silent.setSoTimeout(10_000);
+            OutputStream out = silent.getOutputStream();
+            out.write("GET / HTTP/1.1\r\nHost: x\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            int served = 0;
+            long end = System.nanoTime() + Duration.ofMillis(2500).toNanos();
+            while (System.nanoTime() < end) {
+                String body = s.get("/");
+                assertThat(body).as("a request while the silent connection is open").startsWith("python served=");
+                served = Integer.parseInt(body.substring("python served=".length()));
+                Thread.sleep(200);
+            }
+            out.write("\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            InputStream in = silent.getInputStream();
+            String answer = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+            assertThat(answer).as("the silent client's answer").endsWith("python served=" + (served + 1));
+            ServerStats stats = s.server().stats();
+            assertThat(stats.requests(ServerStats.Outcome.TIMEOUT)).isZero();
+            assertThat(stats.resets()).isZero();
         }
     }
 }
