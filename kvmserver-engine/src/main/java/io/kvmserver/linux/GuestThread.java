@@ -258,6 +258,11 @@ public final class GuestThread {
             return number;
         }
 
+        /** Argument {@code i} of the parked call, as the program passed it. */
+        public long arg(int i) {
+            return args[i];
+        }
+
         @Override
         public String toString() {
             return SyscallNumbers.name(number) + (futexAddress >= 0 ? "(0x" + Long.toHexString(futexAddress) + ")" : "");

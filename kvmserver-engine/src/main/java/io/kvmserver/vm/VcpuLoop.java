@@ -211,7 +211,29 @@ final class VcpuLoop {
     }
 
     private RunResult stopped(RunResult.Kind kind) {
-        return RunResult.of(kind, stopDetail + " at RIP 0x" + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
+        return RunResult.of(kind, stopDetail + " " + whereStopped());
+    }
+
+    /**
+     * Where the program was when it was stopped, for the log: the system calls its threads were
+     * waiting in (a program stuck on the host is told apart from one spinning), else its RIP.
+     */
+    private String whereStopped() {
+        long rip = vcpu.reg(KvmAbi.RIP);
+        StringBuilder b = new StringBuilder();
+        GuestThread current = process.scheduler().current();
+        if (rip >= GuestLayout.SYSCALL_ENTRY && rip < GuestLayout.EXCEPTION_STACK_BOTTOM && current != null
+                && current.parked() == null && syscall.number() >= 0) {
+            b.append("waiting in ").append(SyscallNumbers.name(syscall.number())).append('(').append(syscall.arg(0))
+                    .append(", ...)");
+        }
+        for (GuestThread t : process.scheduler().threads()) {
+            if (t.parked() != null) {
+                b.append(b.length() == 0 ? "waiting: " : "; ").append("thread ").append(t.tid()).append(" in ")
+                        .append(SyscallNumbers.name(t.parked().number())).append('(').append(t.parked().arg(0)).append(", ...)");
+            }
+        }
+        return b.length() == 0 ? "at RIP 0x" + Long.toHexString(rip) : b.toString();
     }
 
     /**

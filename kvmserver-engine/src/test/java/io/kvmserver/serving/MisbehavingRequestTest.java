@@ -53,14 +53,15 @@ class MisbehavingRequestTest {
      * waiting for its clients (see {@code PythonServingTest} for one that is, and is left alone).
      */
     @ParameterizedTest(name = "{0}")
-    @CsvSource({"/loop", "/sleep"})
-    void withoutEphemeralARequestThatNeverWaitsForClientsIsStopped(String path) {
+    @CsvSource({"/loop, at RIP 0x", "/sleep, waiting in clock_nanosleep("})
+    void withoutEphemeralARequestThatNeverWaitsForClientsIsStopped(String path, String where) {
         try (TestServer s = TestServer.start(GuestPrograms.get("http_server"), List.of(),
                 b -> b.ephemeral(false).threads(1).maxRequestTime(Duration.ofSeconds(1)))) {
             assertThat(s.get("/counter")).isEqualTo("global=1 heap=1");
             s.get(path);
             ServerStats stats = s.server().stats();
             assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.TIMEOUT), 1)).isEqualTo(1);
+            assertThat(stats.lastFailure()).as("where the log says the program was").contains(where);
             assertThat(s.get("/counter")).as("served by the reset VM").isEqualTo("global=1 heap=1");
         }
     }
