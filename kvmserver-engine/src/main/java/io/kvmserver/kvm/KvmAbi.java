@@ -34,6 +34,15 @@ public final class KvmAbi {
     public static final long KVM_SET_REGS = 0x4090ae82L;
     public static final long KVM_GET_SREGS = 0x8138ae83L;
     public static final long KVM_SET_SREGS = 0x4138ae84L;
+    /** {@code _IOR(KVMIO, 0x9f, struct kvm_vcpu_events)} and its {@code _IOW(KVMIO, 0xa0, ...)}. */
+    public static final long KVM_GET_VCPU_EVENTS = 0x8040ae9fL;
+    public static final long KVM_SET_VCPU_EVENTS = 0x4040aea0L;
+    /** {@code sizeof(struct kvm_vcpu_events)}. */
+    public static final int VCPU_EVENTS_SIZE = 64;
+    /** {@code kvm_vcpu_events.flags}: the NMI-pending and interrupt-shadow fields are to be set too. */
+    public static final int VCPU_EVENTS_FLAGS = 20;
+    public static final int KVM_VCPUEVENT_VALID_NMI_PENDING = 0x1;
+    public static final int KVM_VCPUEVENT_VALID_SHADOW = 0x4;
     public static final long KVM_GET_MSRS = 0xc008ae88L;
     public static final long KVM_SET_MSRS = 0x4008ae89L;
     public static final long KVM_SET_CPUID2 = 0x4008ae90L;

@@ -147,6 +147,15 @@ public final class VcpuFd implements AutoCloseable {
         ioctl(KvmAbi.KVM_SET_SREGS, sregs, "KVM_SET_SREGS");
     }
 
+    /** Reads the pending and injected exception, interrupt and NMI state ({@code struct kvm_vcpu_events}). */
+    public void getVcpuEvents(Memory events) {
+        ioctl(KvmAbi.KVM_GET_VCPU_EVENTS, events, "KVM_GET_VCPU_EVENTS");
+    }
+
+    public void setVcpuEvents(Memory events) {
+        ioctl(KvmAbi.KVM_SET_VCPU_EVENTS, events, "KVM_SET_VCPU_EVENTS");
+    }
+
     /** Sets MSRs from a {@code struct kvm_msrs}; fails unless every entry was accepted. */
     public void setMsrs(Memory msrs) {
         int count = msrs.getInt(0);

@@ -50,6 +50,8 @@ public final class GuestVm implements AutoCloseable {
     private final VmFd vm;
     private final VcpuFd vcpu;
     private final GuestMemory memory;
+    /** {@code struct kvm_vcpu_events}, cleared at every reset (see {@link #restoreCpu}). */
+    private final Memory events = new Memory(KvmAbi.VCPU_EVENTS_SIZE);
     private final PageTables tables;
     private final Kernel kernel;
     private final HostWaiter waiter = new HostWaiter();
@@ -248,6 +250,12 @@ public final class GuestVm implements AutoCloseable {
         vcpu.setSregs(source.sregs());
         vcpu.setXsave(source.xsave());
         vcpu.loadRegs(source.regs());
+        // A run the engine stopped (a time limit, a kick) can leave KVM with an exception or
+        // interrupt it was about to deliver: on PVM every system call is a #GP that KVM injects.
+        // The template froze with none, and the next request must start with none.
+        events.clear();
+        events.setInt(KvmAbi.VCPU_EVENTS_FLAGS, KvmAbi.KVM_VCPUEVENT_VALID_NMI_PENDING | KvmAbi.KVM_VCPUEVENT_VALID_SHADOW);
+        vcpu.setVcpuEvents(events);
         loop.resumeAtFrozenWait();
     }
 
@@ -363,6 +371,11 @@ public final class GuestVm implements AutoCloseable {
 
     public GuestMemory memory() {
         return memory;
+    }
+
+    /** The VM's vCPU, for tests in this package that set up what a run could leave behind. */
+    VcpuFd vcpu() {
+        return vcpu;
     }
 
     public HostWaiter waiter() {
