@@ -3,6 +3,7 @@ package io.kvmserver.serving;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.server.ServerStats;
 import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.Fixtures;
@@ -17,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 
 /** The distribution's python3 running an unmodified asyncio HTTP server, one VM per connection. */
@@ -26,15 +28,19 @@ class PythonServingTest {
     private static final Path PYTHON = Path.of("/usr/bin/python3");
     private static final Path SCRIPT = Fixtures.file("python", "asyncio_server.py");
 
-    @Test
-    void servesEveryConnectionFromAPristinePythonProcess() throws Exception {
+    /** The asyncio server, allowed to read its script and the standard library, configured by {@code options}. */
+    private static TestServer start(UnaryOperator<KvmServerOptions.Builder> options) throws Exception {
         assumeTrue(Files.isExecutable(PYTHON), "skipped: /usr/bin/python3 is not installed");
         Path stdlib = PYTHON.toRealPath().getParent().getParent().resolve("lib")
                 .resolve(PYTHON.toRealPath().getFileName().toString());
-        try (TestServer s = TestServer.start(PYTHON, List.of(), b -> b
+        return TestServer.start(PYTHON, List.of(), b -> options.apply(b
                 .args(List.of(SCRIPT.toString(), "PORT"))
-                .allowRead(List.of(stdlib.toString(), SCRIPT.getParent().toString()))
-                .ephemeral(true).threads(2))) {
+                .allowRead(List.of(stdlib.toString(), SCRIPT.getParent().toString()))));
+    }
+
+    @Test
+    void servesEveryConnectionFromAPristinePythonProcess() throws Exception {
+        try (TestServer s = start(b -> b.ephemeral(true).threads(2))) {
             for (int i = 0; i < 30; i++) {
                 assertThat(s.get("/")).as("request %d", i).isEqualTo("python served=1");
             }
@@ -52,13 +58,7 @@ class PythonServingTest {
      */
     @Test
     void withoutEphemeralAnIdleConnectionOutlivesTheRequestTimeLimit() throws Exception {
-        assumeTrue(Files.isExecutable(PYTHON), "skipped: /usr/bin/python3 is not installed");
-        Path stdlib = PYTHON.toRealPath().getParent().getParent().resolve("lib")
-                .resolve(PYTHON.toRealPath().getFileName().toString());
-        try (TestServer s = TestServer.start(PYTHON, List.of(), b -> b
-                .args(List.of(SCRIPT.toString(), "PORT"))
-                .allowRead(List.of(stdlib.toString(), SCRIPT.getParent().toString()))
-                .ephemeral(false).threads(1).maxRequestTime(Duration.ofSeconds(1)));
+        try (TestServer s = start(b -> b.ephemeral(false).threads(1).maxRequestTime(Duration.ofSeconds(1)));
                 Socket silent = new Socket()) {
             silent.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
             silent.setSoTimeout(10_000);
