@@ -51,6 +51,10 @@ int main(void) {
     V(RIP, offsetof(struct kvm_regs, rip)); V(RFLAGS, offsetof(struct kvm_regs, rflags));
 
     V(SREGS_SIZE, sizeof(struct kvm_sregs));
+    C(KVM_GET_VCPU_EVENTS); C(KVM_SET_VCPU_EVENTS);
+    C(KVM_VCPUEVENT_VALID_NMI_PENDING); C(KVM_VCPUEVENT_VALID_SHADOW);
+    V(VCPU_EVENTS_SIZE, sizeof(struct kvm_vcpu_events));
+    V(VCPU_EVENTS_FLAGS, offsetof(struct kvm_vcpu_events, flags));
     V(SREGS_CS, offsetof(struct kvm_sregs, cs)); V(SREGS_DS, offsetof(struct kvm_sregs, ds));
     V(SREGS_ES, offsetof(struct kvm_sregs, es)); V(SREGS_FS, offsetof(struct kvm_sregs, fs));
     V(SREGS_GS, offsetof(struct kvm_sregs, gs)); V(SREGS_SS, offsetof(struct kvm_sregs, ss));
