@@ -55,6 +55,11 @@ class StaleInterruptTest {
                 Kvm kvm = Kvm.open();
                 GuestVm vm = GuestVm.fork(kvm, s.server().snapshot(), 128L << 20);
                 Memory events = new Memory(KvmAbi.VCPU_EVENTS_SIZE)) {
+            CompletableFuture<RunResult> run = CompletableFuture.supplyAsync(vm::run);
+            Thread.sleep(200);
+            vm.interrupt(vm.epoch(), RunResult.Kind.TIMED_OUT, "a time limit");
+            assertThat(run.get(10, TimeUnit.SECONDS).kind()).isEqualTo(RunResult.Kind.TIMED_OUT);
+            // What the kick could have left in KVM, had it landed while a #GP was being injected:
             events.clear();
             events.setByte(0, (byte) 1); // exception.injected
             events.setByte(1, (byte) 13); // #GP
