@@ -457,9 +457,9 @@ public final class GuestVm implements AutoCloseable {
     /** Runs the guest until it exits, crashes, waits for a connection, or is interrupted. */
     public RunResult run() {
         RunResult result = loop.run();
-        // A request that ended on its own ended at a system call's exit, with nothing in flight
-        // in KVM; any other end may have cut KVM_RUN short (see restoreCpu).
-        runCutShort = result.kind() != RunResult.Kind.REQUEST_DONE;
+        // A request that ended on its own, at a system call's exit, left nothing in flight in
+        // KVM; any other end, or a last KVM_RUN cut short by a kick or tick, may have (see restoreCpu).
+        runCutShort = result.kind() != RunResult.Kind.REQUEST_DONE || !loop.lastExitAtIo();
         return result;
     }
 

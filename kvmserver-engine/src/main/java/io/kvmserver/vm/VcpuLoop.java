@@ -47,6 +47,12 @@ final class VcpuLoop {
     private static final int SIGILL = Faults.SIGILL;
     /** How long a thread keeps the vCPU while another one is runnable. */
     static final long TIME_SLICE_NANOS = 10_000_000L;
+    /**
+     * Whether the last KVM_RUN ended at the trap stub's {@code out} (a system call or a fault the
+     * stub took): then KVM has nothing in flight. Any other end (a kick, a tick) may have cut an
+     * exception's injection short. True until the vCPU first runs.
+     */
+    private boolean lastExitAtIo = true;
     /** How every ephemeral request ends (one immutable result, not one per request). */
     private static final RunResult CONNECTION_CLOSED = RunResult.of(RunResult.Kind.REQUEST_DONE, "connection closed");
 
@@ -158,6 +164,11 @@ final class VcpuLoop {
      * The vCPU was just put back at the template's freeze point (a fork or a reset): the next
      * run makes the frozen wait on the host, without the exit that entering the guest would cost.
      */
+    /** Whether the last KVM_RUN ended at the trap stub's {@code out}, with nothing in flight in KVM. */
+    boolean lastExitAtIo() {
+        return lastExitAtIo;
+    }
+
     void resumeAtFrozenWait() {
         atFrozenWait = true;
     }
@@ -201,6 +212,7 @@ final class VcpuLoop {
     private RunResult enterGuest() {
         VcpuExit exit = vcpu.run();
         exits++;
+        lastExitAtIo = exit.reason() == VcpuExit.Reason.IO;
         if (dirty != null) {
             dirty.collect();
             if (dirty.overLimit()) {
