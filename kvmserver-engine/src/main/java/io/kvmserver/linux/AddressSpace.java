@@ -619,10 +619,6 @@ public final class AddressSpace implements LoadTarget {
 
     // ---- introspection ----
 
-    public Iterable<Mapping> mappings() {
-        return mappings.values();
-    }
-
     /** Bytes mapped, reservations included. */
     public long mappedBytes() {
         return mappedBytes;

@@ -136,18 +136,12 @@ public final class FdTable {
     }
 
     /**
-     * A copy for a request VM: each description is forked once (so fds that shared one still
-     * do), with nothing mutable shared with this table (see {@link FileDescription#fork}). If a
-     * fork fails half way, what was already made is released before the failure propagates.
-     */
-    FdTable fork(ForkContext context) {
-        return fork(context, new FdTable());
-    }
-
-    /**
-     * {@link #fork(ForkContext)} into {@code copy}: a new table, or the table of a process nobody
+     * A copy for a request VM, made in {@code copy}: a new table, or the table of a process nobody
      * runs any more whose fds the reset has all closed (reusing its arrays spares the reset
-     * allocating them). Refused if any fd is still open there: it would leak into the copy.
+     * allocating them; refused if any fd is still open there, which would leak into the copy).
+     * Each description is forked once (so fds that shared one still do), with nothing mutable
+     * shared with this table (see {@link FileDescription#fork}). If a fork fails half way, what
+     * was already made is released before the failure propagates.
      */
     FdTable fork(ForkContext context, FdTable copy) {
         for (int fd = 0; fd < LIMIT; fd++) {

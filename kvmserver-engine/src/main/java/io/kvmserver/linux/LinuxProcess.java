@@ -74,8 +74,7 @@ public final class LinuxProcess {
         AddressSpace space = addressSpace.copy(memory, tables);
         FdTable forkedFiles;
         try {
-            forkedFiles = spent != null ? files.fork(new ForkContext(space), spent.files)
-                    : files.fork(new ForkContext(space));
+            forkedFiles = files.fork(new ForkContext(space), spent != null ? spent.files : new FdTable());
         } catch (RuntimeException e) {
             throw new IllegalStateException("cannot fork the template's open files: " + e.getMessage(), e);
         }
