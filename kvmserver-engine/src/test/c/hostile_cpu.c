@@ -65,6 +65,9 @@ int main(int argc, char **argv) {
     else if (!strcmp(how, "write-idt")) *(volatile long *) 0x2000 = 0;
     else if (!strcmp(how, "write-stub")) *(volatile char *) 0x3000 = (char) 0xf4;
     else if (!strcmp(how, "write-entries")) *(volatile char *) 0x4000 = (char) 0xf4;
+    else if (!strcmp(how, "write-doorbell")) *(volatile short *) 0xa000 = 0x23; /* as the syscall entry does */
+    else if (!strcmp(how, "read-doorbell")) printf("read %x\n", *(volatile char *) 0xa010);
+    else if (!strcmp(how, "exec-doorbell")) ((void (*)(void)) 0xa000)();
     else if (!strcmp(how, "write-exception-stack")) *(volatile long *) 0x6ff8 = 0;
     else if (!strcmp(how, "write-pool")) *(volatile long *) address = 0;
     else if (!strcmp(how, "read-pool")) printf("read %lx\n", *(volatile long *) address);

@@ -208,6 +208,11 @@ static void handle(int fd) {
         snprintf(body, sizeof body, "slept");
     } else if (!strcmp(path, "/crash")) {
         *(volatile int *) (long) atoi("16") = 1;
+    } else if (!strcmp(path, "/doorbell-read")) {
+        /* the engine's system call page: an MMIO read KVM completes at the vCPU's next run */
+        snprintf(body, sizeof body, "read %d", *(volatile int *) 0xa008);
+    } else if (!strcmp(path, "/doorbell-write")) {
+        *(volatile long *) 0xa000 = 0x23;
     } else if (!strcmp(path, "/loop")) {
         for (volatile long i = 0;; i++) {
         }

@@ -33,6 +33,10 @@ int main(void) {
     V(RUN_IO_PORT, offsetof(struct kvm_run, io.port));
     V(RUN_IO_COUNT, offsetof(struct kvm_run, io.count));
     V(RUN_IO_DATA_OFFSET, offsetof(struct kvm_run, io.data_offset));
+    V(RUN_MMIO_PHYS_ADDR, offsetof(struct kvm_run, mmio.phys_addr));
+    V(RUN_MMIO_DATA, offsetof(struct kvm_run, mmio.data));
+    V(RUN_MMIO_LEN, offsetof(struct kvm_run, mmio.len));
+    V(RUN_MMIO_IS_WRITE, offsetof(struct kvm_run, mmio.is_write));
     V(RUN_INTERNAL_SUBERROR, offsetof(struct kvm_run, internal.suberror));
     V(RUN_FAIL_ENTRY_REASON, offsetof(struct kvm_run, fail_entry.hardware_entry_failure_reason));
     V(RUN_VALID_REGS, offsetof(struct kvm_run, kvm_valid_regs));

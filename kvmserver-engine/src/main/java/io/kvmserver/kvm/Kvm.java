@@ -108,6 +108,12 @@ public final class Kvm implements AutoCloseable {
         return 0x3L; // x87 and SSE: always present in long mode
     }
 
+    /** Bits of a guest-physical address (CPUID 0x80000008 EAX[7:0]; 36 when KVM reports none). */
+    public int guestPhysicalAddressBits() {
+        int bits = cpuid(0x80000008, 0)[0] & 0xff;
+        return bits == 0 ? 36 : bits;
+    }
+
     /** CPUID {@code function}/{@code index} as KVM will report it to guests: {eax, ebx, ecx, edx}. */
     public int[] cpuid(int function, int index) {
         int count = supportedCpuid.getInt(0);

@@ -97,6 +97,10 @@ public final class KvmAbi {
     public static final int RUN_IO_PORT = 34;
     public static final int RUN_IO_COUNT = 36;
     public static final int RUN_IO_DATA_OFFSET = 40;
+    public static final int RUN_MMIO_PHYS_ADDR = 32;
+    public static final int RUN_MMIO_DATA = 40;
+    public static final int RUN_MMIO_LEN = 48;
+    public static final int RUN_MMIO_IS_WRITE = 52;
     public static final int RUN_INTERNAL_SUBERROR = 32;
     public static final int RUN_FAIL_ENTRY_REASON = 32;
     public static final int RUN_VALID_REGS = 288;

@@ -5,15 +5,16 @@ package io.kvmserver.kvm;
  * each carrying only the fields of {@code kvm_run} that are valid for that reason (as rust-vmm's
  * {@code VcpuExit}). Switch on {@link #reason()}, then use the type's fields.
  *
- * <p>The vCPU loop allocates nothing per exit: exits without data are constants, and the port I/O
- * exit, the one every system call makes, is one object per vCPU filled again at each exit, valid
- * until the next {@code run()}. The rare exits that end a run carry their data in new records.
+ * <p>The vCPU loop allocates nothing per exit: exits without data are constants, and the MMIO exit
+ * (every system call makes one) and the port I/O exit (every exception) are one object each per
+ * vCPU, filled again at each exit and valid until the next {@code run()}. The rare exits that end a
+ * run carry their data in new records.
  */
 public sealed interface VcpuExit {
 
     /** The exit reasons the engine tells apart ({@code KVM_EXIT_*}). */
     enum Reason {
-        IO, INTERRUPTED, HLT, SHUTDOWN, DIRTY_RING_FULL, INTERNAL_ERROR, FAIL_ENTRY, OTHER
+        IO, MMIO, INTERRUPTED, HLT, SHUTDOWN, DIRTY_RING_FULL, INTERNAL_ERROR, FAIL_ENTRY, OTHER
     }
 
     Reason reason();
@@ -50,6 +51,53 @@ public sealed interface VcpuExit {
         /** Bytes per access: 1, 2 or 4. */
         public int size() {
             return size;
+        }
+    }
+
+    /**
+     * {@code KVM_EXIT_MMIO}: the guest accessed a guest-physical address no memory slot covers.
+     * KVM has decoded the instruction; a write is complete once the vCPU runs again (nothing of it
+     * is left to do), a read waits for {@link #data} to be filled and completes at the next
+     * {@code KVM_RUN}, which also moves RIP past the instruction.
+     */
+    final class Mmio implements VcpuExit {
+        private long address;
+        private long data;
+        private int length;
+        private boolean write;
+
+        Mmio() {
+        }
+
+        void set(long address, long data, int length, boolean write) {
+            this.address = address;
+            this.data = data;
+            this.length = length;
+            this.write = write;
+        }
+
+        @Override
+        public Reason reason() {
+            return Reason.MMIO;
+        }
+
+        /** The guest-physical address accessed. */
+        public long address() {
+            return address;
+        }
+
+        /** What a write stored, little-endian in the low {@link #length} bytes (zero-extended). */
+        public long data() {
+            return data;
+        }
+
+        /** Bytes accessed: 1 to 8. */
+        public int length() {
+            return length;
+        }
+
+        public boolean isWrite() {
+            return write;
         }
     }
 

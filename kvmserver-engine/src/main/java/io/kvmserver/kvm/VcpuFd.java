@@ -26,6 +26,7 @@ public final class VcpuFd implements AutoCloseable {
     private final Pointer syncRegs;
     private boolean registersDirty;
     private final VcpuExit.Io io = new VcpuExit.Io();
+    private final VcpuExit.Mmio mmio = new VcpuExit.Mmio();
     private final AtomicBoolean closed = new AtomicBoolean();
     private long ringAddress;
     private long ringSize;
@@ -48,7 +49,8 @@ public final class VcpuFd implements AutoCloseable {
     /**
      * Enters the guest until the next exit and returns what happened. An interrupted run
      * ({@code EINTR}, for example after {@link #requestImmediateExit()}) is
-     * {@link VcpuExit#INTERRUPTED}. The returned {@link VcpuExit.Io} is valid until the next run.
+     * {@link VcpuExit#INTERRUPTED}. A returned {@link VcpuExit.Io} or {@link VcpuExit.Mmio} is
+     * valid until the next run.
      */
     public VcpuExit run() {
         if (registersDirty) {
@@ -75,6 +77,13 @@ public final class VcpuFd implements AutoCloseable {
                         run.getByte(KvmAbi.RUN_IO_SIZE));
                 yield io;
             }
+            case KvmAbi.KVM_EXIT_MMIO -> {
+                int length = Math.min(run.getInt(KvmAbi.RUN_MMIO_LEN), 8);
+                long data = run.getLong(KvmAbi.RUN_MMIO_DATA);
+                mmio.set(run.getLong(KvmAbi.RUN_MMIO_PHYS_ADDR), length >= 8 ? data : data & ((1L << (8 * length)) - 1),
+                        length, run.getByte(KvmAbi.RUN_MMIO_IS_WRITE) != 0);
+                yield mmio;
+            }
             case KvmAbi.KVM_EXIT_INTR -> VcpuExit.INTERRUPTED;
             case KvmAbi.KVM_EXIT_HLT -> VcpuExit.HLT;
             case KvmAbi.KVM_EXIT_SHUTDOWN -> VcpuExit.SHUTDOWN;
@@ -92,6 +101,22 @@ public final class VcpuFd implements AutoCloseable {
      */
     public void requestImmediateExit() {
         run.setByte(KvmAbi.RUN_IMMEDIATE_EXIT, (byte) 1);
+    }
+
+    /**
+     * Finishes what the last exit left in flight in KVM (an MMIO read completes into its register
+     * and moves RIP on), without running a guest instruction: a {@code KVM_RUN} with
+     * {@code immediate_exit} set, which completes pending operations and then returns
+     * {@code EINTR}. A read is completed with zeros. Needed before the vCPU's state is replaced (a
+     * reset): otherwise the next run would complete the old instruction into the new state.
+     */
+    public void completePendingExit() {
+        run.setLong(KvmAbi.RUN_MMIO_DATA, 0);
+        requestImmediateExit();
+        VcpuExit exit = run();
+        if (exit != VcpuExit.INTERRUPTED) {
+            throw new KvmException("KVM_RUN with immediate_exit ran the guest (exit " + exit + ")");
+        }
     }
 
     public void clearImmediateExit() {

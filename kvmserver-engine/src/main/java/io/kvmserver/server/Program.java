@@ -1,6 +1,8 @@
 package io.kvmserver.server;
 
+import io.kvmserver.config.InvalidOptionException;
 import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Option;
 import io.kvmserver.elf.DynamicDependencies;
 import io.kvmserver.elf.ElfException;
 import io.kvmserver.elf.ElfFile;
@@ -94,6 +96,7 @@ public final class Program implements AutoCloseable {
     /** Creates the VM with the program loaded at its entry point; stdin reads as empty. */
     public GuestVm boot(Kvm kvm) {
         TrapPathCheck.verify(kvm);
+        checkAddressWidth(kvm);
         FdTable files = new FdTable();
         int devNull = LibC.open("/dev/null\0".getBytes(StandardCharsets.US_ASCII),
                 LibC.O_RDWR | LibC.O_CLOEXEC | OpenFlags.O_NONBLOCK, 0);
@@ -105,6 +108,23 @@ public final class Program implements AutoCloseable {
                     options.maxAddressSpace(), files);
         } catch (ElfException e) {
             throw e.named(options.naming());
+        }
+    }
+
+    /**
+     * The guest's memory spans its address space, and the system call doorbell lies just above
+     * it, so all of it must be a guest-physical address this machine's vCPUs can form (CPUID
+     * 0x80000008); beyond that every system call would fault.
+     */
+    private void checkAddressWidth(Kvm kvm) {
+        int bits = kvm.guestPhysicalAddressBits();
+        long highest = GuestVm.highestPhysicalAddress(options.maxAddressSpace());
+        if (highest >= 1L << bits) {
+            Option option = Option.MAX_ADDRESS_SPACE;
+            throw new InvalidOptionException(option, options.naming().nameOf(option) + " ("
+                    + options.maxAddressSpace() / (1L << 20) + " MiB) is more than this machine's virtual machines can"
+                    + " address: " + bits + "-bit guest-physical addresses (" + (1L << bits >> 30) + " GiB), and the"
+                    + " engine's page tables live above the address space; lower it");
         }
     }
 

@@ -73,8 +73,15 @@ public final class ServerStats {
         return n;
     }
 
+    /** Requests that did not end well: the other outcomes summed (never negative while requests are counted). */
     public long failures() {
-        return requests() - requests(Outcome.OK);
+        long n = 0;
+        for (int i = 0; i < outcomes.length; i++) {
+            if (i != Outcome.OK.ordinal()) {
+                n += outcomes[i].sum();
+            }
+        }
+        return n;
     }
 
     public long requestNanos() {

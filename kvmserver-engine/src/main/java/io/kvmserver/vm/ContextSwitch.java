@@ -15,14 +15,15 @@ import io.kvmserver.x86.TrapStub;
  * threads, signal handlers and {@code rt_sigreturn} need, on the one vCPU a VM has.
  *
  * <p>Where the user state is depends on how the vCPU stopped ({@link Stop}): after a system call
- * the return address is in RCX and the flags in R11 (and, on the PVM path, the user stack pointer
- * in the #GP frame); after a fault all three are in the exception frame; after a time slice the
- * vCPU is in user mode and they are in the registers.
+ * the return address is in RCX and the flags in R11; after a fault (or at a frozen wait returned
+ * to through the exception frame) RIP, RFLAGS and RSP are in the exception frame; after a time
+ * slice the vCPU is in user mode and they are in the registers.
  *
- * <p>Loading a context never changes the special registers: when the vCPU is in the trap stub
- * (CPL 0), the context is returned to through an {@code iretq} frame the host writes on the
- * exception stack, and the vCPU continues at the {@code iretq} of an exception entry; when it is in
- * user mode, the registers are simply set. Both work the same on hardware VMX and on PVM.
+ * <p>Loading a context never changes the special registers: when the vCPU is at CPL 0 in the
+ * trap stub (an exception entry; the syscall entry on hardware VMX), the context is returned to
+ * through an {@code iretq} frame the host writes on the exception stack, and the vCPU continues at
+ * the {@code iretq} of an exception entry; when it is at CPL 3 (user code, or the syscall entry on
+ * PVM, where {@code syscall} does not change privilege), the registers are simply set.
  */
 final class ContextSwitch {
 
@@ -30,8 +31,16 @@ final class ContextSwitch {
     enum Stop {
         /** {@code syscall} entered the stub at CPL 0 (hardware): user RSP is still in RSP. */
         SYSCALL_DIRECT,
-        /** {@code syscall} stayed at CPL 3 and the stub's {@code out} raised #GP (PVM). */
-        SYSCALL_VIA_GP,
+        /**
+         * {@code syscall} stayed at CPL 3 (PVM): the vCPU is in user mode at the stub's doorbell
+         * write, user RSP in RSP; the host returns by setting RIP and RFLAGS.
+         */
+        SYSCALL_IN_USER_MODE,
+        /**
+         * At the {@code syscall} of a frozen wait, to be returned to through the exception frame
+         * (the template froze with the vCPU at CPL 0, as on hardware VMX).
+         */
+        SYSCALL_AT_FRAME,
         /** A CPU exception in user mode: the exception frame holds RIP, RFLAGS and RSP. */
         EXCEPTION,
         /** Interrupted in user mode (a time slice ended): everything is in the registers. */
@@ -69,31 +78,62 @@ final class ContextSwitch {
     }
 
     /**
-     * A VM forked or reset at its template's freeze point sits on the #GP entry's {@code iretq},
-     * its exception frame pointing at the {@code syscall} instruction of the program's wait
-     * ({@link #load} of the rewound context). Entering the guest would only execute that
-     * instruction and trap straight back: a whole exit (~45 µs on PVM) in every request. This
-     * puts the vCPU in the state of that trap instead, RCX and R11 as the instruction sets them
-     * and the return through the frame, so that the engine can make the call at once. False,
-     * changing nothing, when the vCPU is anywhere else (a template that froze in user mode).
+     * A VM forked or reset at its template's freeze point is about to execute the
+     * {@code syscall} instruction of the program's wait ({@link #load} of the rewound context):
+     * in user mode at that instruction (PVM), or on an exception entry's {@code iretq} whose frame
+     * points at it (a template whose vCPU froze at CPL 0). Entering the guest would only execute
+     * that instruction and trap straight back: a whole exit (~30-45 µs on PVM) in every request.
+     * This puts the vCPU in the state of that trap instead, RCX and R11 as the instruction sets
+     * them, so that the engine can make the call at once. False, changing nothing, when the vCPU
+     * is anywhere else.
      */
     boolean stopAtFrozenSyscall() {
-        if (vcpu.reg(KvmAbi.RIP) != IRET_TAIL || vcpu.reg(KvmAbi.RSP) != FRAME
-                || memory.getLong(FRAME + 16) != GuestLayout.USER_CS) {
-            return false;
+        long rip = vcpu.reg(KvmAbi.RIP);
+        if (rip == IRET_TAIL && vcpu.reg(KvmAbi.RSP) == FRAME && memory.getLong(FRAME + 16) == GuestLayout.USER_CS) {
+            vcpu.setReg(KvmAbi.RCX, memory.getLong(FRAME + 8) + 2);
+            vcpu.setReg(KvmAbi.R11, memory.getLong(FRAME + 24));
+            stop = Stop.SYSCALL_AT_FRAME;
+            return true;
         }
-        vcpu.setReg(KvmAbi.RCX, memory.getLong(FRAME + 8) + 2);
-        vcpu.setReg(KvmAbi.R11, memory.getLong(FRAME + 24));
-        stop = Stop.SYSCALL_VIA_GP;
-        return true;
+        if (rip >= GuestLayout.USER_START && rip <= memory.size() - 2 && memory.getByte(rip) == 0x0f
+                && memory.getByte(rip + 1) == 0x05) {
+            vcpu.setReg(KvmAbi.RCX, rip + 2);
+            vcpu.setReg(KvmAbi.R11, vcpu.reg(KvmAbi.RFLAGS));
+            vcpu.setReg(KvmAbi.RIP, TrapStub.SYSCALL_DOORBELL_RIP);
+            stop = Stop.SYSCALL_IN_USER_MODE;
+            return true;
+        }
+        return false;
     }
 
     /** The user stack pointer of the thread on the vCPU. */
     long userStackPointer() {
         return switch (stop) {
-            case SYSCALL_VIA_GP, EXCEPTION -> memory.getLong(FRAME + 32);
+            case SYSCALL_AT_FRAME, EXCEPTION -> memory.getLong(FRAME + 32);
             default -> vcpu.reg(KvmAbi.RSP);
         };
+    }
+
+    /**
+     * Returns from the system call the vCPU stopped in with {@code result} in RAX, and the flags
+     * {@code syscall} saved in R11 made a user program's: through {@code sysretq} (CPL 0), the
+     * exception frame, or, in user mode, by setting RIP and RFLAGS as {@code sysretq} would.
+     */
+    void returnFromSyscall(long result) {
+        vcpu.setReg(KvmAbi.RAX, result);
+        long flags = sanitizeFlags(vcpu.reg(KvmAbi.R11));
+        switch (stop) {
+            case SYSCALL_DIRECT -> vcpu.setReg(KvmAbi.R11, flags);
+            case SYSCALL_IN_USER_MODE -> {
+                vcpu.setReg(KvmAbi.RIP, vcpu.reg(KvmAbi.RCX));
+                vcpu.setReg(KvmAbi.RFLAGS, flags);
+                stop = Stop.USER;
+            }
+            default -> {
+                memory.putLong(FRAME + 8, vcpu.reg(KvmAbi.RCX));
+                memory.putLong(FRAME + 24, flags);
+            }
+        }
     }
 
     /** Copies the vCPU's user state into {@code ctx} (its FS and GS bases are not touched). */
@@ -102,7 +142,7 @@ final class ContextSwitch {
             ctx.regs[r] = vcpu.reg(GPR[r]);
         }
         switch (stop) {
-            case SYSCALL_DIRECT, SYSCALL_VIA_GP -> {
+            case SYSCALL_DIRECT, SYSCALL_IN_USER_MODE, SYSCALL_AT_FRAME -> {
                 ctx.regs[UserContext.RIP] = vcpu.reg(KvmAbi.RCX);
                 ctx.regs[UserContext.RFLAGS] = sanitizeFlags(vcpu.reg(KvmAbi.R11));
             }
@@ -131,10 +171,11 @@ final class ContextSwitch {
             }
         }
         long flags = sanitizeFlags(ctx.regs[UserContext.RFLAGS]);
-        if (stop == Stop.USER) {
+        if (stop == Stop.USER || stop == Stop.SYSCALL_IN_USER_MODE) {
             vcpu.setReg(KvmAbi.RSP, ctx.regs[UserContext.RSP]);
             vcpu.setReg(KvmAbi.RIP, ctx.regs[UserContext.RIP]);
             vcpu.setReg(KvmAbi.RFLAGS, flags);
+            stop = Stop.USER;
         } else {
             memory.putLong(FRAME + 8, ctx.regs[UserContext.RIP]);
             memory.putLong(FRAME + 16, GuestLayout.USER_CS);

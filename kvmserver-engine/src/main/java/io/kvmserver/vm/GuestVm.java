@@ -106,6 +106,15 @@ public final class GuestVm implements AutoCloseable {
     }
 
     /**
+     * The highest guest-physical address a VM of {@code maxAddressSpace} uses: the end of its
+     * memory (the address space and the page-table pool above it) plus the system call doorbell.
+     */
+    public static long highestPhysicalAddress(long maxAddressSpace) {
+        long userLimit = maxAddressSpace & -GuestLayout.PAGE_SIZE;
+        return GuestLayout.doorbellPhysical(userLimit + PageTables.poolSizeFor(userLimit)) + GuestLayout.PAGE_SIZE - 1;
+    }
+
+    /**
      * Creates a VM, loads {@code program} (and its dynamic loader) into it, and sets the vCPU at
      * the entry point with argv, envp and the auxiliary vector on the stack. Nothing runs yet.
      */
@@ -459,7 +468,7 @@ public final class GuestVm implements AutoCloseable {
         RunResult result = loop.run();
         // A request that ended on its own, at a system call's exit, left nothing in flight in
         // KVM; any other end, or a last KVM_RUN cut short by a kick or tick, may have (see restoreCpu).
-        runCutShort = result.kind() != RunResult.Kind.REQUEST_DONE || !loop.lastExitAtIo();
+        runCutShort = result.kind() != RunResult.Kind.REQUEST_DONE || !loop.lastExitAtTrap();
         return result;
     }
 

@@ -1,17 +1,18 @@
 package io.kvmserver.vm;
 
-import io.kvmserver.memory.GuestMemory;
-
 import io.kvmserver.kvm.Kvm;
 import io.kvmserver.kvm.KvmAbi;
 import io.kvmserver.kvm.KvmException;
 import io.kvmserver.kvm.VcpuExit;
 import io.kvmserver.kvm.VcpuFd;
 import io.kvmserver.kvm.VmFd;
+import io.kvmserver.memory.GuestMemory;
 import io.kvmserver.x86.CpuSetup;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.PageTables;
 import io.kvmserver.x86.TrapStub;
+import java.util.LinkedHashSet;
+import java.util.Set;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,44 +55,60 @@ public final class TrapPathCheck {
 
     /** Runs {@code userCode} at CPL 3 and expects three system calls from it. */
     static String run(Kvm kvm, byte[] userCode) {
+        return run(kvm, userCode, false);
+    }
+
+    /**
+     * Runs {@code code} at CPL 3, or at CPL 0 when {@code kernelMode} (to try the path of hosts
+     * where {@code syscall} switches privilege: the first call comes from CPL 0 and its
+     * {@code sysretq} drops to CPL 3), and expects three system calls from it; returns the paths
+     * they took, in order, joined by ", " when they differ.
+     */
+    static String run(Kvm kvm, byte[] code, boolean kernelMode) {
         try (GuestMemory memory = GuestMemory.create("kvmserver-trap-check", MEMORY + PageTables.poolSizeFor(MEMORY));
                 VmFd vm = kvm.createVm()) {
             PageTables tables = new PageTables(memory, MEMORY, memory.size());
             CpuSetup.writeSystemRegion(memory, tables);
-            memory.write(CODE, userCode);
+            memory.write(CODE, code);
             tables.set(CODE, GuestLayout.PAGE_SIZE, PageTables.PRESENT | PageTables.USER);
             tables.set(CODE + GuestLayout.PAGE_SIZE, GuestLayout.PAGE_SIZE,
                     PageTables.PRESENT | PageTables.USER | PageTables.WRITABLE | PageTables.NO_EXECUTE);
             vm.setUserMemoryRegion(0, 0, memory.size(), memory.hostBase());
             try (VcpuFd vcpu = vm.createVcpu(0)) {
                 CpuSetup.startUserCode(vcpu, tables.root(), kvm.supportedXcr0(), CODE, CODE + 2 * GuestLayout.PAGE_SIZE);
-                return roundTrips(vcpu, memory);
+                if (kernelMode) {
+                    CpuSetup.enterKernelMode(vcpu);
+                }
+                return roundTrips(vcpu, GuestLayout.doorbellPhysical(memory.size()));
             }
         }
     }
 
-    private static String roundTrips(VcpuFd vcpu, GuestMemory memory) {
-        String path = null;
+    private static String roundTrips(VcpuFd vcpu, long doorbell) {
+        Set<String> paths = new LinkedHashSet<>();
         int done = 0;
         for (int exits = 0; exits < MAX_EXITS && done < ROUND_TRIPS; exits++) {
             VcpuExit exit = vcpu.run();
-            if (!(exit instanceof VcpuExit.Io io)) {
-                throw unusable("KVM exit " + exit + " at RIP 0x" + Long.toHexString(vcpu.reg(KvmAbi.RIP)));
-            }
-            int port = io.port();
-            long frame = vcpu.reg(KvmAbi.RSP);
-            if (port == TrapStub.PORT_SYSCALL && vcpu.reg(KvmAbi.RAX) == 110) {
-                path = "CPL 0 (syscall switched privilege)";
-            } else if (port == TrapStub.PORT_EXCEPTION_BASE + 13 && frame == GuestLayout.EXCEPTION_FRAME
-                    && memory.getLong(frame + 8) == TrapStub.SYSCALL_OUT_RIP && vcpu.reg(KvmAbi.RAX) == 110) {
-                path = "#GP (syscall stayed at CPL 3)";
-                memory.putLong(frame + 8, vcpu.reg(KvmAbi.RCX));
-                memory.putLong(frame + 24, (vcpu.reg(KvmAbi.R11) & CpuSetup.USER_RFLAGS_MASK)
-                        | CpuSetup.USER_RFLAGS_FIXED);
-            } else {
-                int vector = port - TrapStub.PORT_EXCEPTION_BASE;
+            long rip = vcpu.reg(KvmAbi.RIP);
+            if (exit instanceof VcpuExit.Io io) {
+                int vector = io.port() - TrapStub.PORT_EXCEPTION_BASE;
                 throw unusable(vector >= 0 && vector < 32 ? "CPU exception " + vector + " instead of a system call"
-                        : "unexpected I/O port 0x" + Integer.toHexString(port));
+                        : "unexpected I/O port 0x" + Integer.toHexString(io.port()));
+            }
+            if (!(exit instanceof VcpuExit.Mmio mmio) || mmio.address() != doorbell || !mmio.isWrite()
+                    || rip != TrapStub.SYSCALL_DOORBELL_RIP || vcpu.reg(KvmAbi.RAX) != 110) {
+                throw unusable("KVM exit " + exit + " at RIP 0x" + Long.toHexString(rip));
+            }
+            long flags = (vcpu.reg(KvmAbi.R11) & CpuSetup.USER_RFLAGS_MASK) | CpuSetup.USER_RFLAGS_FIXED;
+            if (mmio.data() == GuestLayout.KERNEL_CS) {
+                paths.add("CPL 0 (syscall switched privilege; sysretq returns)");
+                vcpu.setReg(KvmAbi.R11, flags);
+            } else if (mmio.data() == GuestLayout.USER_CS) {
+                paths.add("CPL 3 (syscall stayed in user mode; the host returns)");
+                vcpu.setReg(KvmAbi.RIP, vcpu.reg(KvmAbi.RCX));
+                vcpu.setReg(KvmAbi.RFLAGS, flags);
+            } else {
+                throw unusable("the system call entry ran with code segment 0x" + Long.toHexString(mmio.data()));
             }
             vcpu.setReg(KvmAbi.RAX, 0);
             done++;
@@ -99,7 +116,7 @@ public final class TrapPathCheck {
         if (done < ROUND_TRIPS) {
             throw unusable("no system call arrived");
         }
-        return path;
+        return String.join(", ", paths);
     }
 
     private static KvmException unusable(String what) {

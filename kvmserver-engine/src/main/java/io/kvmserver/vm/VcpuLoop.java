@@ -48,16 +48,18 @@ final class VcpuLoop {
     /** How long a thread keeps the vCPU while another one is runnable. */
     static final long TIME_SLICE_NANOS = 10_000_000L;
     /**
-     * Whether the last KVM_RUN ended at the trap stub's {@code out} (a system call or a fault the
-     * stub took): then KVM has nothing in flight. Any other end (a kick, a tick) may have cut an
-     * exception's injection short. True until the vCPU first runs.
+     * Whether the last KVM_RUN ended at the trap stub (a system call's doorbell write or the
+     * {@code out} of a fault the stub took): then KVM has nothing in flight. Any other end (a
+     * kick, a tick) may have cut an exception's injection short. True until the vCPU first runs.
      */
-    private boolean lastExitAtIo = true;
+    private boolean lastExitAtTrap = true;
     /** How every ephemeral request ends (one immutable result, not one per request). */
     private static final RunResult CONNECTION_CLOSED = RunResult.of(RunResult.Kind.REQUEST_DONE, "connection closed");
 
     private final VcpuFd vcpu;
     private final GuestMemory memory;
+    /** The guest-physical address of the system call doorbell. */
+    private final long doorbell;
     private final SyscallTable table;
     private final Syscall syscall;
     private final HostWaiter waiter;
@@ -88,6 +90,7 @@ final class VcpuLoop {
             DirtyPages dirty, FpuFormat fpuFormat, SyscallTrace trace) {
         this.vcpu = vcpu;
         this.memory = memory;
+        this.doorbell = GuestLayout.doorbellPhysical(memory.size());
         this.table = kernel.table();
         this.process = process;
         this.waiter = waiter;
@@ -164,9 +167,12 @@ final class VcpuLoop {
      * The vCPU was just put back at the template's freeze point (a fork or a reset): the next
      * run makes the frozen wait on the host, without the exit that entering the guest would cost.
      */
-    /** Whether the last KVM_RUN ended at the trap stub's {@code out}, with nothing in flight in KVM. */
-    boolean lastExitAtIo() {
-        return lastExitAtIo;
+    /**
+     * Whether the last KVM_RUN ended at the trap stub (the doorbell's write or an exception
+     * entry's {@code out}), with nothing in flight in KVM.
+     */
+    boolean lastExitAtTrap() {
+        return lastExitAtTrap;
     }
 
     void resumeAtFrozenWait() {
@@ -212,7 +218,7 @@ final class VcpuLoop {
     private RunResult enterGuest() {
         VcpuExit exit = vcpu.run();
         exits++;
-        lastExitAtIo = exit.reason() == VcpuExit.Reason.IO;
+        lastExitAtTrap = exit.reason() == VcpuExit.Reason.MMIO || exit.reason() == VcpuExit.Reason.IO;
         if (dirty != null) {
             dirty.collect();
             if (dirty.overLimit()) {
@@ -271,6 +277,7 @@ final class VcpuLoop {
     /** What one exit means: null to go on running, or why the run ends. */
     private RunResult onExit(VcpuExit exit) {
         return switch (exit.reason()) {
+            case MMIO -> onMmio((VcpuExit.Mmio) exit);
             case IO -> onPortIo((VcpuExit.Io) exit);
             case INTERRUPTED -> onTick();
             case DIRTY_RING_FULL -> {
@@ -287,16 +294,39 @@ final class VcpuLoop {
         };
     }
 
-    private RunResult onPortIo(VcpuExit.Io io) {
-        int port = io.port();
-        if (port == TrapStub.PORT_SYSCALL) {
-            // Hardware path: syscall entered the stub at CPL 0; sysretq returns to RCX with R11.
-            cpu.stoppedAt(ContextSwitch.Stop.SYSCALL_DIRECT);
-            return emulateSyscall();
+    /**
+     * An MMIO exit: the syscall entry ringing the doorbell (every system call), or the program
+     * touching the doorbell page itself, which Linux would answer with SIGSEGV (nothing is
+     * mapped below {@code mmap_min_addr}). The data of the entry's write is the code segment it
+     * ran with: CPL 3 on PVM, CPL 0 where {@code syscall} changes privilege.
+     */
+    private RunResult onMmio(VcpuExit.Mmio mmio) {
+        if (mmio.isWrite() && mmio.address() == doorbell && mmio.length() == 2
+                && vcpu.reg(KvmAbi.RIP) == TrapStub.SYSCALL_DOORBELL_RIP) {
+            if (mmio.data() == GuestLayout.USER_CS) {
+                cpu.stoppedAt(ContextSwitch.Stop.SYSCALL_IN_USER_MODE);
+                return emulateSyscall();
+            }
+            if (mmio.data() == GuestLayout.KERNEL_CS) {
+                cpu.stoppedAt(ContextSwitch.Stop.SYSCALL_DIRECT);
+                return emulateSyscall();
+            }
         }
-        int vector = port - TrapStub.PORT_EXCEPTION_BASE;
+        // Not the entry's write: finish the access in KVM now (a read would otherwise complete
+        // into whatever state the vCPU holds at its next run, the next request's after a reset).
+        long rip = vcpu.reg(KvmAbi.RIP);
+        vcpu.completePendingExit();
+        lastExitAtTrap = false;
+        return crash(SIGSEGV, "segmentation fault " + (mmio.isWrite() ? "writing" : "reading") + " 0x"
+                + Long.toHexString(GuestLayout.SYSCALL_DOORBELL + (mmio.address() & (GuestLayout.PAGE_SIZE - 1)))
+                + " (the engine's system call page) near RIP 0x" + Long.toHexString(rip));
+    }
+
+    /** A port I/O exit: only the exception entries make them (an exception, or a stray program's). */
+    private RunResult onPortIo(VcpuExit.Io io) {
+        int vector = io.port() - TrapStub.PORT_EXCEPTION_BASE;
         if (vector < 0 || vector >= GuestLayout.EXCEPTION_VECTORS) {
-            return crash(SIGSEGV, "write to unexpected I/O port 0x" + Integer.toHexString(port));
+            return crash(SIGSEGV, "write to unexpected I/O port 0x" + Integer.toHexString(io.port()));
         }
         long frame = vcpu.reg(KvmAbi.RSP);
         if (frame != GuestLayout.EXCEPTION_FRAME) {
@@ -305,12 +335,6 @@ final class VcpuLoop {
         long errorCode = memory.getLong(frame);
         long rip = memory.getLong(frame + 8);
         long cs = memory.getLong(frame + 16);
-        if (vector == 13 && rip == TrapStub.SYSCALL_OUT_RIP && (cs & 3) == 3) {
-            // PVM path: syscall stayed at CPL 3, the stub's out raised #GP. Complete the call and
-            // let the #GP entry's iretq return to RCX with the flags syscall saved in R11.
-            cpu.stoppedAt(ContextSwitch.Stop.SYSCALL_VIA_GP);
-            return emulateSyscall();
-        }
         cpu.stoppedAt(ContextSwitch.Stop.EXCEPTION);
         return fault(vector, errorCode, rip, (cs & 3) == 3);
     }
@@ -329,6 +353,12 @@ final class VcpuLoop {
         long result = table.dispatch(syscall);
         if (trace != null) {
             trace.log(tid, syscall, result);
+        }
+        RunResult.Kind stop = stopKind;
+        if (stop != null) {
+            // Stopped during the call (a wait cut short): the run ends with the vCPU still in the
+            // call, so that the log can say which call the program was in.
+            return stopped(stop);
         }
         if (syscall.takeFreezeRequested()) {
             return freezeAt(threads.current());
@@ -355,7 +385,7 @@ final class VcpuLoop {
                 return bad;
             }
         } else {
-            returnFromSyscall(result);
+            cpu.returnFromSyscall(result);
         }
         if (syscall.takeSegmentBasesChanged()) {
             segmentBases.setLong(8 + 8, current.context().fsBase);
@@ -376,17 +406,6 @@ final class VcpuLoop {
             }
         }
         return deliverSignals(current);
-    }
-
-    /** A normal return: RAX gets the result; the flags syscall saved must be a user program's. */
-    private void returnFromSyscall(long result) {
-        vcpu.setReg(KvmAbi.RAX, result);
-        if (cpu.stop() == ContextSwitch.Stop.SYSCALL_DIRECT) {
-            vcpu.setReg(KvmAbi.R11, ContextSwitch.sanitizeFlags(vcpu.reg(KvmAbi.R11)));
-        } else {
-            memory.putLong(GuestLayout.EXCEPTION_FRAME + 8, vcpu.reg(KvmAbi.RCX));
-            memory.putLong(GuestLayout.EXCEPTION_FRAME + 24, ContextSwitch.sanitizeFlags(vcpu.reg(KvmAbi.R11)));
-        }
     }
 
     /** Resumes {@code ctx} on the vCPU; a crash when KVM refuses its FPU state (a forged frame). */

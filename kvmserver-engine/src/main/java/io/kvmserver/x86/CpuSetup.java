@@ -72,6 +72,7 @@ public final class CpuSetup {
         // The syscall entry must be executable at CPL 3 as well: on PVM hosts syscall stays there.
         tables.set(GuestLayout.SYSCALL_ENTRY, page, PageTables.PRESENT | PageTables.USER);
         tables.set(GuestLayout.EXCEPTION_ENTRIES, page, PageTables.PRESENT);
+        tables.mapDoorbell(GuestLayout.SYSCALL_DOORBELL, GuestLayout.doorbellPhysical(memory.size()));
         tables.set(GuestLayout.EXCEPTION_STACK_BOTTOM, GuestLayout.EXCEPTION_STACK_TOP - GuestLayout.EXCEPTION_STACK_BOTTOM,
                 PageTables.PRESENT | PageTables.WRITABLE | PageTables.NO_EXECUTE);
     }
@@ -145,6 +146,19 @@ public final class CpuSetup {
         xcrs.setInt(8, 0); // XCR0
         xcrs.setLong(16, xcr0);
         vcpu.setXcrs(xcrs);
+    }
+
+    /**
+     * Puts a {@link #configure configured} vCPU at CPL 0 (kernel code and stack segments), for
+     * the start-up check of the system call path where {@code syscall} switches privilege: the
+     * engine never runs a program there.
+     */
+    public static void enterKernelMode(VcpuFd vcpu) {
+        Memory sregs = new Memory(KvmAbi.SREGS_SIZE);
+        vcpu.getSregs(sregs);
+        segment(sregs, KvmAbi.SREGS_CS, GuestLayout.KERNEL_CS, 11, 0, true);
+        segment(sregs, KvmAbi.SREGS_SS, GuestLayout.KERNEL_SS, 3, 0, false);
+        vcpu.setSregs(sregs);
     }
 
     /** A {@code struct kvm_msrs} holding {@code {index, value}} pairs. */

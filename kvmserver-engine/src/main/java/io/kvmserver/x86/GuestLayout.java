@@ -38,8 +38,23 @@ public final class GuestLayout {
     /** The vDSO image ({@code [vdso]}, {@code AT_SYSINFO_EHDR}): read and execute for the program. */
     public static final long VDSO = 0x9000;
     public static final long VDSO_SIZE = 0x1000;
+    /**
+     * The system call doorbell: the page the syscall entry writes to ({@code mov %cs, ...}) to
+     * reach the host. It is mapped writable for CPL 3 (on PVM the entry runs there) to a
+     * guest-physical page outside guest memory ({@link #doorbellPhysical}), so the write is an
+     * MMIO exit, not a memory access: nothing is ever stored in it.
+     */
+    public static final long SYSCALL_DOORBELL = 0xa000;
     /** First address a program may map (Linux's default {@code vm.mmap_min_addr}). */
     public static final long USER_START = 0x10000;
+
+    /**
+     * The guest-physical page behind {@link #SYSCALL_DOORBELL}: the first page after guest memory
+     * of {@code memorySize} bytes, which no memory slot covers (slots never reach past the memory).
+     */
+    public static long doorbellPhysical(long memorySize) {
+        return (memorySize + PAGE_SIZE - 1) & -PAGE_SIZE;
+    }
 
     public static final int GDT_ENTRIES = 7;
     public static final int EXCEPTION_VECTORS = 32;

@@ -6,7 +6,7 @@ import io.kvmserver.memory.GuestMemory;
  * Four-level x86-64 page tables, built and edited by the host in a pool of guest physical pages.
  *
  * <p>Guest virtual equals guest physical, so a mapping is only a permission: present, writable,
- * user, no-execute. Tables are allocated from a bump pointer in the pool and never freed: the
+ * user, no-execute. The one exception is the system call doorbell ({@link #mapDoorbell}). Tables are allocated from a bump pointer in the pool and never freed: the
  * pool is sized for the whole address range, and a request VM's reset restores the bump pointer
  * along with the pages. Intermediate entries grant everything; leaves decide.
  */
@@ -176,6 +176,21 @@ public final class PageTables {
             }
         }
         return downgraded;
+    }
+
+    /**
+     * Maps the page at {@code address} to {@code physical}, a guest-physical page outside guest
+     * memory, writable from CPL 3 and never executable: every access to it is an MMIO exit. The
+     * only mapping that is not the identity, set once in a template and copied by its forks
+     * (accessed and dirty already, so that no access ever writes the table page).
+     */
+    public void mapDoorbell(long address, long physical) {
+        if (physical < memory.size()) {
+            throw new IllegalArgumentException("the doorbell must be outside guest memory: 0x" + Long.toHexString(physical));
+        }
+        long pt = table(address, true);
+        memory.putLong(pt + ((address >>> 12) & 511) * 8,
+                (physical & ADDRESS_MASK) | PRESENT | WRITABLE | USER | NO_EXECUTE | ACCESSED_DIRTY);
     }
 
     private static boolean losesPermission(long old, long entry) {

@@ -5,25 +5,29 @@ package io.kvmserver.x86;
  * this class in the resources, and {@code TrapStubTest} assembles that file with {@code as} and
  * compares the bytes.
  *
- * <p>Why two ports for a system call: on hardware VMX, {@code syscall} enters {@code LSTAR} at
- * CPL 0, the stub's {@code out} exits directly on {@link #PORT_SYSCALL} and {@code sysretq}
- * returns. On nested PVM hosts {@code syscall} stays at CPL 3, the same {@code out} raises #GP,
- * and the CPL 0 #GP entry exits on {@code PORT_EXCEPTION_BASE + 13}; the host recognises the
- * faulting RIP as the stub and completes the call through the {@code iretq} frame. The stub is
- * the same bytes in both cases, so nothing depends on which kind of host we run on.
+ * <p>A system call reaches the host through one instruction, whatever privilege {@code syscall}
+ * left the vCPU at: {@code mov %cs, SYSCALL_DOORBELL} writes the code segment selector to a page
+ * with no guest memory behind it, an MMIO exit whose data says where the stub runs. On hardware
+ * VMX {@code syscall} entered at CPL 0 (the data is the kernel selector): the host emulates the
+ * call and the stub's {@code sysretq} returns. On nested PVM hosts {@code syscall} stays at CPL 3
+ * (the user selector): the host emulates the call and returns to RCX itself, setting RIP and
+ * RFLAGS; the {@code sysretq} is never reached. An earlier stub used {@code out}, which at CPL 3
+ * raises #GP and reaches the host through the exception entry, four KVM exits per call instead of
+ * two (~10-15 µs more per call on PVM, measured side by side: docs/benchmarks.md).
  */
 public final class TrapStub {
 
     private TrapStub() {
     }
 
-    /** {@code out 0x80, al} from CPL 0: a system call on hosts where syscall switches CPL. */
-    public static final int PORT_SYSCALL = 0x80;
     /** Exception vector {@code v} exits on port {@code PORT_EXCEPTION_BASE + v}. */
     public static final int PORT_EXCEPTION_BASE = 0xa0;
 
-    /** RIP of the {@code out} instruction at the syscall entry (faults there at CPL 3). */
-    public static final long SYSCALL_OUT_RIP = GuestLayout.SYSCALL_ENTRY;
+    /** Length of the syscall entry's {@code mov %cs, SYSCALL_DOORBELL}. */
+    private static final int DOORBELL_WRITE_LENGTH = 7;
+
+    /** RIP after the syscall entry's doorbell write, where the vCPU stands at its MMIO exit. */
+    public static final long SYSCALL_DOORBELL_RIP = GuestLayout.SYSCALL_ENTRY + DOORBELL_WRITE_LENGTH;
 
     private static final int EXCEPTION_ENTRY_SIZE = 16;
 
@@ -33,9 +37,11 @@ public final class TrapStub {
                 || vector == 29 || vector == 30;
     }
 
-    /** {@code out 0x80, al; sysretq} */
+    /** {@code mov %cs, SYSCALL_DOORBELL; sysretq} */
     public static byte[] syscallEntry() {
-        return new byte[] {(byte) 0xe6, (byte) PORT_SYSCALL, 0x48, 0x0f, 0x07};
+        int doorbell = (int) GuestLayout.SYSCALL_DOORBELL;
+        return new byte[] {(byte) 0x8c, 0x0c, 0x25, (byte) doorbell, (byte) (doorbell >>> 8), (byte) (doorbell >>> 16),
+            (byte) (doorbell >>> 24), 0x48, 0x0f, 0x07};
     }
 
     /**

@@ -2,18 +2,22 @@
 # TrapStubTest assembles this file and compares them.
 #
 # Nothing here saves or clobbers a register: the host reads and writes the program's
-# registers directly (KVM sync regs), and `out imm8, %al` needs no scratch register.
+# registers directly (KVM sync regs), and neither the doorbell write nor `out imm8, %al`
+# needs a scratch register.
 
         .code64
         .text
 
 # ---- LSTAR: the syscall entry (guest address 0x3000, user-executable, read-only) ----
-# Hardware VMX: syscall arrives here at CPL 0. The out exits to the host on port 0x80;
-# the host emulates the call, puts the result in RAX, and sysretq returns to RCX/R11.
-# Nested PVM: syscall arrives here still at CPL 3. The out raises #GP (IOPL is 0),
-# which the vector 13 entry below turns into an exit on port 0xad.
+# The doorbell (guest address 0xa000) is mapped to a guest-physical page with no memory
+# behind it: storing CS there is an MMIO exit, and the data tells the host the privilege
+# syscall left us at.
+# Hardware VMX: syscall arrives here at CPL 0 (CS 0x08). The host emulates the call, puts
+# the result in RAX, and sysretq returns to RCX/R11.
+# Nested PVM: syscall arrives here still at CPL 3 (CS 0x23). The host emulates the call
+# and sets RIP and RFLAGS from RCX and R11 itself; the sysretq is not reached.
 syscall_entry:
-        outb    %al, $0x80
+        movw    %cs, 0xa000
         sysretq
 
 # ---- Exception entries (guest address 0x4000, supervisor-only), 16 bytes apart ----

@@ -79,6 +79,12 @@ class TrapStubTest {
             assertThat(tables.entry(GuestLayout.EXCEPTION_ENTRIES) & (PageTables.USER | PageTables.NO_EXECUTE))
                     .isZero();
             assertThat(tables.entry(0)).as("page 0 stays unmapped").isZero();
+            // The doorbell: writable from CPL 3, never executable, and behind it no guest memory.
+            long doorbell = tables.entry(GuestLayout.SYSCALL_DOORBELL);
+            assertThat(doorbell & (PageTables.PRESENT | PageTables.WRITABLE | PageTables.USER | PageTables.NO_EXECUTE))
+                    .isEqualTo(PageTables.PRESENT | PageTables.WRITABLE | PageTables.USER | PageTables.NO_EXECUTE);
+            assertThat(doorbell & 0x000f_ffff_ffff_f000L).isEqualTo(GuestLayout.doorbellPhysical(memory.size()))
+                    .isGreaterThanOrEqualTo(memory.size());
         }
     }
 }

@@ -15,7 +15,7 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Privileged instructions, writes to the engine's own pages (descriptor tables, trap stub,
- * exception stack, page tables), stack overflow and memory bombs ({@code hostile_cpu.c}): each
+ * exception stack, page tables, the system call doorbell), stack overflow and memory bombs ({@code hostile_cpu.c}): each
  * ends in a clean crash report or a clean error the program sees, never a hang, a host
  * exception or a VM that keeps running with damaged tables.
  */
@@ -49,7 +49,8 @@ class CpuAttackTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource({"write-gdt, writing 0x1000", "write-tss, writing 0x1084", "write-idt, writing 0x2000",
-        "write-stub, writing 0x3000", "write-entries, writing 0x4000", "write-exception-stack, writing 0x6ff8",
+        "write-stub, writing 0x3000", "write-entries, writing 0x4000", "write-doorbell, writing 0xa000",
+        "read-doorbell, reading 0xa010", "exec-doorbell, executing 0xa000", "write-exception-stack, writing 0x6ff8",
         "write-pool, writing 0x4000000", "read-pool, reading 0x4000000", "exec-entries, executing 0x4000"})
     void theEnginesPagesAreOutOfReach(String how, String access) {
         GuestRun.Outcome o = attack(how);

@@ -65,6 +65,25 @@ class RequestStateLeakTest {
         }
     }
 
+    /**
+     * A request that touches the engine's system call page (an MMIO access, which KVM completes
+     * at the vCPU's next run: a read writes a register and moves RIP on) dies of SIGSEGV, and the
+     * next request starts from the template's registers, not from that completion.
+     */
+    @Test
+    void aRequestThatTouchesTheSystemCallPageDiesAndLeavesNothingPending(@TempDir Path dir) throws Exception {
+        try (TestServer s = start(dir, true)) {
+            String pristine = s.get("/check");
+            for (int i = 1; i <= 3; i++) {
+                assertThat(s.get("/doorbell-read")).matches("NO-RESPONSE:.*|ERROR:.*");
+                assertThat(s.get("/normal/" + i)).isEqualTo("ok " + i);
+                assertThat(s.get("/doorbell-write")).matches("NO-RESPONSE:.*|ERROR:.*");
+                assertThat(s.get("/check")).isEqualTo(pristine);
+            }
+            assertThat(s.server().stats().requests(ServerStats.Outcome.CRASH)).isEqualTo(6);
+        }
+    }
+
     /** The fuzzer inside a request: whatever it does, the VM is reset and serves the next one. */
     @Test
     void aFuzzingRequestIsResetAndTheServerGoesOn(@TempDir Path dir) throws Exception {

@@ -59,7 +59,7 @@ class DirtyPagesTest {
                 DirtyPages dirty = new DirtyPages(vm, memory,
                         ring ? vcpu.mapDirtyRing((long) entries * KvmAbi.DIRTY_GFN_SIZE) : null, entries);
                 VcpuExit exit = vcpu.run();
-                assertThat(exit).isInstanceOf(VcpuExit.Io.class); // the syscall after the writes
+                assertThat(exit).isInstanceOf(VcpuExit.Mmio.class); // the syscall after the writes
                 dirty.harvest();
                 List<Long> pages = new ArrayList<>();
                 dirty.drain((address, length) -> {
