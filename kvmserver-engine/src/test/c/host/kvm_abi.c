@@ -42,6 +42,7 @@ int main(void) {
     V(RUN_VALID_REGS, offsetof(struct kvm_run, kvm_valid_regs));
     V(RUN_DIRTY_REGS, offsetof(struct kvm_run, kvm_dirty_regs));
     V(RUN_SYNC_REGS, offsetof(struct kvm_run, s.regs));
+    V(RUN_SYNC_SREGS, offsetof(struct kvm_run, s.regs.sregs));
 
     V(REGS_SIZE, sizeof(struct kvm_regs));
     V(RAX, offsetof(struct kvm_regs, rax)); V(RBX, offsetof(struct kvm_regs, rbx));

@@ -106,6 +106,8 @@ public final class KvmAbi {
     public static final int RUN_VALID_REGS = 288;
     public static final int RUN_DIRTY_REGS = 296;
     public static final int RUN_SYNC_REGS = 304;
+    /** {@code kvm_run.s.regs.sregs}: special registers KVM applies at the next run when marked dirty. */
+    public static final int RUN_SYNC_SREGS = 448;
 
     // struct kvm_regs: sixteen general registers in this order, then rip and rflags.
     public static final int REGS_SIZE = 144;

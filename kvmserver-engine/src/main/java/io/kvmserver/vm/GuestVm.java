@@ -254,11 +254,12 @@ public final class GuestVm implements AutoCloseable {
 
     /**
      * Puts the vCPU back at the freeze point. The special registers carry the FS and GS bases
-     * too, so three transfers restore everything the program can change: sregs, XSAVE, and the
-     * general registers (through sync regs, at the next entry).
+     * too, so three transfers restore everything the program can change: XSAVE (an ioctl), and
+     * the special and general registers (through sync regs, applied by the next entry without an
+     * ioctl of their own).
      */
     private void restoreCpu() {
-        vcpu.setSregs(source.sregs());
+        vcpu.setSregsAtNextRun(source.sregs());
         vcpu.setXsave(source.xsave());
         vcpu.loadRegs(source.regs());
         // A run the engine stopped (a time limit, a kick) can leave KVM with an exception or

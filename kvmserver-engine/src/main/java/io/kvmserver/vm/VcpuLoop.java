@@ -392,9 +392,6 @@ final class VcpuLoop {
             segmentBases.setLong(8 + 16 + 8, current.context().gsBase);
             vcpu.setMsrs(segmentBases);
         }
-        if (process.memory().takeTlbFlush()) {
-            flushTlb();
-        }
         if (waiter.connections().finished()) {
             return CONNECTION_CLOSED;
         }
@@ -526,17 +523,6 @@ final class VcpuLoop {
 
     private RunResult killedBy(int signal, String how) {
         return crash(signal, "killed by " + SignalState.name(signal) + " (" + how + ")");
-    }
-
-    /**
-     * Re-sets the special registers after the page tables lost a permission. The translations
-     * themselves are dropped by {@link GuestMemory#invalidateTranslations} (KVM's MMU notifier,
-     * which flushes shadow entries and, on EPT/NPT hosts, the guest's TLB); this makes KVM
-     * re-evaluate its paging context as well, for KVMs that cache it across exits.
-     */
-    private void flushTlb() {
-        vcpu.getSregs(sregs);
-        vcpu.setSregs(sregs);
     }
 
     /**
