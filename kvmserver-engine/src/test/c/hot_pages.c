@@ -135,24 +135,6 @@ static void remap(char *body, size_t size, unsigned char v) {
     memset(pages[5], v, PAGE);
 }
 
-/*
- * Maps 64 fresh pages wherever mmap puts them, reads every one (which leaves zero pages in the
- * template's memfd: shmem fills a hole it is read through), and unmaps them: python3's receive
- * buffer, in every request. "zero" if everything read as zeros.
- */
-static void read_unmap(char *body, size_t size) {
-    int n = 64;
-    volatile unsigned char *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        snprintf(body, size, "mmap: errno %d", errno);
-        return;
-    }
-    unsigned sum = 0;
-    for (int i = 0; i < n * PAGE; i += 512) sum += p[i];
-    munmap((void *) p, n * PAGE);
-    snprintf(body, size, sum ? "stale %u" : "zero", sum);
-}
-
 /* Maps n fresh pages at `at`; "" if they read as zeros, else what differs. */
 static int fresh_zeros(unsigned char *at, int n, char *body, size_t size) {
     if (mmap(at, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != at) {
@@ -321,8 +303,6 @@ static void handle(int fd) {
         for (int c = 0; c < SPREAD_CHUNKS; c++) getrandom(spread[c] + 100, 64, 0);
     } else if (!strncmp(path, "/unmap/", 7)) {
         remap(body, sizeof body, (unsigned char) atoi(path + 7));
-    } else if (!strcmp(path, "/read-unmap")) {
-        read_unmap(body, sizeof body);
     } else if (!strncmp(path, "/regrow/", 8)) {
         regrow(body, sizeof body, (unsigned char) atoi(path + 8));
     } else if (!strncmp(path, "/holes/", 7)) {

@@ -1,7 +1,6 @@
 package io.kvmserver.memory;
 
 import com.sun.jna.LastErrorException;
-import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.kvmserver.host.HostCallException;
 import io.kvmserver.host.LibC;
@@ -49,14 +48,6 @@ public final class GuestMemory implements AutoCloseable {
     /** The reference's exposure, copied here by {@link #trimExposure} at every reset (without allocating). */
     private final long[] trimScratch;
     private ExposureListener exposureListener;
-    /**
-     * For a private view, where the memory it was forked from is mapped in this process (0 for
-     * the memory that owns the memfd): {@link #zero} reads the template's content there.
-     */
-    private long templateBase;
-    private static final long PAGE = 4096;
-    /** One page of zeros, to tell the template's zero pages from its data. */
-    private static final Memory ZERO_PAGE = zeroPage();
 
     /**
      * The smallest chunk: 64 MiB costs ~170 KiB of KVM metadata and ~0.05 ms to register, so that a
@@ -141,16 +132,8 @@ public final class GuestMemory implements AutoCloseable {
      */
     public GuestMemory forkPrivate() {
         synchronized (this) {
-            GuestMemory view = new GuestMemory(memfd, false, size, LibC.MAP_PRIVATE, exposed);
-            view.templateBase = hostBase;
-            return view;
+            return new GuestMemory(memfd, false, size, LibC.MAP_PRIVATE, exposed);
         }
-    }
-
-    private static Memory zeroPage() {
-        Memory page = new Memory(PAGE);
-        page.clear();
-        return page;
     }
 
     private static int chunkShiftFor(long size) {
@@ -399,8 +382,8 @@ public final class GuestMemory implements AutoCloseable {
      * the host allocating memory for the guest: an unmap of gigabytes it never touched must cost
      * nothing. The template punches a hole in the memfd (freeing the pages). A private view
      * drops its own copies, so that the template's pages show through again, and writes zeros only
-     * where the template holds data ({@code SEEK_DATA}) that is not zero: the copies it makes there
-     * are bounded by the template's size, and they are host writes, counted like any other.
+     * where the template holds data ({@code SEEK_DATA}): the copies it makes there are bounded by
+     * the template's size, and they are host writes, counted like any other.
      *
      * <p>Either way the host's MMU notifier fires for exactly the range, so KVM drops every
      * translation it cached for it, as {@link #invalidateTranslations} would (callers rely on it).
@@ -428,38 +411,8 @@ public final class GuestMemory implements AutoCloseable {
             }
             long hole = seek(data, SEEK_HOLE);
             long stop = hole < 0 ? end : Math.min(hole, end);
-            zeroWhereTemplateIsNot(data, stop);
+            fill(data, stop - data, (byte) 0);
             at = stop;
-        }
-    }
-
-    /**
-     * Writes zeros over the pages of {@code [from, to)} whose template content is not zero. "Data"
-     * to {@code SEEK_DATA} includes the zero pages the memfd gains whenever a view reads a hole
-     * (shmem fills a hole it is read through with a new zero page): python3 maps and unmaps a 256 KiB
-     * buffer where its template had unmapped a library, in every request, and writing zeros there
-     * (a copy-on-write fault per page) was ~190 µs of each request. The template's content no
-     * longer changes once it is frozen (only the template writes the memfd), so a zero page there
-     * stays one, and this view, whose own copy was just dropped, reads it as zeros.
-     */
-    private void zeroWhereTemplateIsNot(long from, long to) {
-        if (templateBase == 0) {
-            fill(from, to - from, (byte) 0);
-            return;
-        }
-        long zeros = Pointer.nativeValue(ZERO_PAGE);
-        long run = -1;
-        for (long page = from; page < to; page += PAGE) {
-            boolean templateZero = LibC.memcmp(templateBase + page, zeros, Math.min(PAGE, to - page)) == 0;
-            if (!templateZero && run < 0) {
-                run = page;
-            } else if (templateZero && run >= 0) {
-                fill(run, page - run, (byte) 0);
-                run = -1;
-            }
-        }
-        if (run >= 0) {
-            fill(run, to - run, (byte) 0);
         }
     }
 

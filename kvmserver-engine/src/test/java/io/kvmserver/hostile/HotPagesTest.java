@@ -191,39 +191,6 @@ class HotPagesTest {
     }
 
     /**
-     * A request that maps fresh memory, reads it and unmaps it (python3's receive buffer, in every
-     * request): the reads leave zero pages in the template's memfd, where unmapped memory must
-     * read as zeros. Writing zeros of the request's own there (a copy-on-write fault per page,
-     * ~190 µs of every python3 request) is not needed: the template's zero pages show through.
-     * The request then costs the reset no more pages than one that writes a page.
-     */
-    @Test
-    void unmappingMemoryThatReadsAsZeroInTheTemplateCopiesNothing() {
-        try (TestServer s = start(128L << 20)) {
-            for (int i = 0; i < 3; i++) {
-                assertThat(s.get("/read-unmap")).isEqualTo("zero");
-            }
-            // A request that writes one page restores a handful (its stack, the connection's
-            // buffers); with zeros of its own at every unmap, the 64 pages would be restored too
-            // (and, written in request after request, become hot and be restored after every one).
-            assertThat(resetPagesOf(s, "/read-unmap")).as("pages restored after a map-read-unmap request").isLessThan(16);
-            assertThat(resetPagesOf(s, "/mark/1")).as("pages restored after a request that writes one").isLessThan(16);
-            assertThat(s.get("/check")).isEqualTo("pristine");
-            assertThat(s.server().stats().failures()).isZero();
-        }
-    }
-
-    /** The pages the reset after a request for {@code path} restored. */
-    private static long resetPagesOf(TestServer s, String path) {
-        ServerStats stats = s.server().stats();
-        Eventually.reaches(stats::resets, stats.requests());
-        long before = stats.resetPages();
-        assertThat(s.get(path)).isIn("ok", "zero");
-        Eventually.reaches(stats::resets, stats.requests());
-        return stats.resetPages() - before;
-    }
-
-    /**
      * Pages a request maps where the template has nothing, one in each of 20 chunks the template
      * never exposed: every request writes them (they become hot, in memory slots a reset withdraws
      * past 16 kept chunks and the next request registers again), and every request must find
