@@ -3,7 +3,7 @@
 # ServerBenchmarks for a while and, once it is warm, looks at the JVM from outside with perf:
 #   1. `perf trace -s` for TRACE_SECONDS: every host system call of every JVM thread, with counts
 #      and times; then `perf trace` of the request VM thread alone for one second, call by call,
-#      summed per call and per ioctl command (KVM_RUN, KVM_SET_SREGS...) and divided by the
+#      summed per call and per ioctl command (KVM_RUN, KVM_SET_XSAVE...) and divided by the
 #      requests it served meanwhile (its host accept4 calls, one per request), and each reset
 #      split into its host calls and the Java between them;
 #   2. `perf record -g` for RECORD_SECONDS: CPU samples of every thread with call chains, Java
