@@ -77,6 +77,11 @@ public final class GuestVm implements AutoCloseable {
         }
 
         @Override
+        public void copy(long address) {
+            memory.copyFrom(source.memory(), address, GuestLayout.PAGE_SIZE);
+        }
+
+        @Override
         public void discard(long address) {
             memory.discard(address, GuestLayout.PAGE_SIZE);
         }
