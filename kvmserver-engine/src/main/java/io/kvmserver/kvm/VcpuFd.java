@@ -199,10 +199,8 @@ public final class VcpuFd implements AutoCloseable {
 
     /** Applies special registers set for the next run now, before an ioctl that could overlap them. */
     private void applyPendingSregs() {
-        if (sregsPending) {
-            sregsPending = false;
-            ioctl(KvmAbi.KVM_SET_SREGS, syncSregs, "KVM_SET_SREGS");
-        }
+        sregsPending = false; // first: the ioctl below must not apply them again
+        ioctl(KvmAbi.KVM_SET_SREGS, syncSregs, "KVM_SET_SREGS");
     }
 
     /** Reads the pending and injected exception, interrupt and NMI state ({@code struct kvm_vcpu_events}). */
@@ -299,8 +297,8 @@ public final class VcpuFd implements AutoCloseable {
     }
 
     private int ioctl(long request, Pointer arg, String name) {
-        if (sregsPending && request != KvmAbi.KVM_SET_XSAVE && request != KvmAbi.KVM_GET_XSAVE
-                && request != KvmAbi.KVM_SET_SREGS) {
+        // XSAVE state does not overlap the special registers; everything else is kept in order.
+        if (sregsPending && request != KvmAbi.KVM_SET_XSAVE && request != KvmAbi.KVM_GET_XSAVE) {
             applyPendingSregs();
         }
         try {

@@ -73,10 +73,6 @@ final class ContextSwitch {
         stop = how;
     }
 
-    Stop stop() {
-        return stop;
-    }
-
     /**
      * A VM forked or reset at its template's freeze point is about to execute the
      * {@code syscall} instruction of the program's wait ({@link #load} of the rewound context):

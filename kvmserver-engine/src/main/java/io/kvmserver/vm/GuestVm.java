@@ -115,8 +115,13 @@ public final class GuestVm implements AutoCloseable {
      * memory (the address space and the page-table pool above it) plus the system call doorbell.
      */
     public static long highestPhysicalAddress(long maxAddressSpace) {
+        return GuestLayout.doorbellPhysical(memorySize(maxAddressSpace)) + GuestLayout.PAGE_SIZE - 1;
+    }
+
+    /** Guest memory for {@code maxAddressSpace}: the program's address range, then the page-table pool. */
+    private static long memorySize(long maxAddressSpace) {
         long userLimit = maxAddressSpace & -GuestLayout.PAGE_SIZE;
-        return GuestLayout.doorbellPhysical(userLimit + PageTables.poolSizeFor(userLimit)) + GuestLayout.PAGE_SIZE - 1;
+        return userLimit + PageTables.poolSizeFor(userLimit);
     }
 
     /**
@@ -128,11 +133,10 @@ public final class GuestVm implements AutoCloseable {
         // The guest's memory spans its whole address range, so that reservations cost address space
         // only; mainMemory bounds what the program maps accessible (MemorySlots, AddressSpace).
         long userLimit = maxAddressSpace & -GuestLayout.PAGE_SIZE;
-        long poolSize = PageTables.poolSizeFor(userLimit);
-        GuestMemory memory = GuestMemory.create("kvmserver-template", userLimit + poolSize);
+        GuestMemory memory = GuestMemory.create("kvmserver-template", memorySize(maxAddressSpace));
         VmFd vm = null;
         try {
-            PageTables tables = new PageTables(memory, userLimit, userLimit + poolSize);
+            PageTables tables = new PageTables(memory, userLimit, memory.size());
             CpuSetup.writeSystemRegion(memory, tables);
             AddressSpace space = new AddressSpace(memory, tables, userLimit, mainMemory);
             long stackBottom = userLimit - STACK_SIZE;
@@ -268,8 +272,9 @@ public final class GuestVm implements AutoCloseable {
         vcpu.setXsave(source.xsave());
         vcpu.loadRegs(source.regs());
         // A run the engine stopped (a time limit, a kick) can leave KVM with an exception or
-        // interrupt it was about to deliver: on PVM every system call is a #GP that KVM injects.
-        // The template froze with none, and the next request must start with none. (The ioctl
+        // interrupt it was about to deliver (a fault of the program's, which KVM injects; before
+        // the doorbell, on PVM, every system call was such a #GP). The template froze with none,
+        // and the next request must start with none. (The ioctl
         // costs ~15-20 µs here, so a request that ended at a system call, as most do, skips it.)
         if (runCutShort) {
             events.clear();

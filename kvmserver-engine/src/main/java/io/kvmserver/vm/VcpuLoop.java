@@ -162,11 +162,6 @@ final class VcpuLoop {
         stopKind = null;
     }
 
-    /** Runs the guest until it exits, crashes, waits for a connection, or is interrupted. */
-    /**
-     * The vCPU was just put back at the template's freeze point (a fork or a reset): the next
-     * run makes the frozen wait on the host, without the exit that entering the guest would cost.
-     */
     /**
      * Whether the last KVM_RUN ended at the trap stub (the doorbell's write or an exception
      * entry's {@code out}), with nothing in flight in KVM.
@@ -175,10 +170,15 @@ final class VcpuLoop {
         return lastExitAtTrap;
     }
 
+    /**
+     * The vCPU was just put back at the template's freeze point (a fork or a reset): the next
+     * run makes the frozen wait on the host, without the exit that entering the guest would cost.
+     */
     void resumeAtFrozenWait() {
         atFrozenWait = true;
     }
 
+    /** Runs the guest until it exits, crashes, waits for a connection, or is interrupted. */
     RunResult run() {
         VcpuInterrupter.install();
         vcpuThread = LibC.pthread_self();
