@@ -13,6 +13,12 @@
  *   doorbell  `mov %cs, DOORBELL`: a write to a page with no memory slot behind it, an MMIO exit
  *             whose data is the code segment; the host returns by setting RIP and RFLAGS (the engine)
  *
+ * Two more PATHs take the doorbell apart: between two doorbell calls the program runs 100 of
+ *   in-guest  `syscall`s the stub answers itself (returning through its own stack: `popfq` from R11,
+ *             `jmp *%rcx`), what a call costs that never reaches the host: PVM's `syscall` alone
+ *   cpuid     `cpuid`s, an exit that KVM handles in the kernel without returning to this program
+ * and the probe prints the cost of one of them (the time per round, less a doorbell call, / 100).
+ *
  * On the nested PVM hosts of this project, `syscall` does not change privilege, so the stub runs at
  * CPL 3; `iopl` and `int3` do not reach the host there (the probe says what happened instead).
  */
@@ -42,9 +48,11 @@ int main(int argc, char **argv) {
     int calls = argc > 1 ? atoi(argv[1]) : 10000;
     const char *path = argc > 2 ? argv[2] : "doorbell";
     int gp = !strcmp(path, "gp"), iopl = !strcmp(path, "iopl"), int3 = !strcmp(path, "int3");
-    int doorbell = !strcmp(path, "doorbell");
+    int in_guest = !strcmp(path, "in-guest"), cpuid_exit = !strcmp(path, "cpuid");
+    int inner = in_guest || cpuid_exit ? 100 : 0;
+    int doorbell = !strcmp(path, "doorbell") || inner;
     if (!gp && !iopl && !int3 && !doorbell) {
-        fprintf(stderr, "usage: %s CALLS gp|iopl|int3|doorbell\n", argv[0]);
+        fprintf(stderr, "usage: %s CALLS gp|iopl|int3|doorbell|in-guest|cpuid\n", argv[0]);
         return 2;
     }
     uint8_t *mem = mmap(NULL, MEM, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -81,11 +89,37 @@ int main(int argc, char **argv) {
     uint8_t stub_out[] = {0xe6, 0x80, 0x48, 0x0f, 0x07};                            /* out 0x80, al; sysretq */
     uint8_t stub_int3[] = {0xcc, 0x48, 0x0f, 0x07};                                 /* int3; sysretq */
     uint8_t stub_doorbell[] = {0x8c, 0x0c, 0x25, 0x00, 0x00, 0x40, 0x00, 0x48, 0x0f, 0x07}; /* mov %cs, DOORBELL; sysretq */
-    if (doorbell) memcpy(mem + STUB, stub_doorbell, sizeof stub_doorbell);
+    /* in-guest: a call other than 110 returns at once, through a stack of the stub's own (the
+     * program's red zone is not the stub's to use):
+     *   cmp eax, 110; je doorbell; mov [0x8ff8], rsp; mov esp, 0x8ff8; push r11; popfq;
+     *   mov rsp, [0x8ff8]; jmp rcx; doorbell: mov %cs, DOORBELL; sysretq */
+    uint8_t stub_in_guest[] = {0x83, 0xf8, 110, 0x74, 0x1a, 0x48, 0x89, 0x24, 0x25, 0xf8, 0x8f, 0x00, 0x00,
+                               0xbc, 0xf8, 0x8f, 0x00, 0x00, 0x41, 0x53, 0x9d, 0x48, 0x8b, 0x24, 0x25, 0xf8,
+                               0x8f, 0x00, 0x00, 0xff, 0xe1, 0x8c, 0x0c, 0x25, 0x00, 0x00, 0x40, 0x00, 0x48,
+                               0x0f, 0x07};
+    if (in_guest) memcpy(mem + STUB, stub_in_guest, sizeof stub_in_guest);
+    else if (doorbell) memcpy(mem + STUB, stub_doorbell, sizeof stub_doorbell);
     else if (int3) memcpy(mem + STUB, stub_int3, sizeof stub_int3);
     else memcpy(mem + STUB, stub_out, sizeof stub_out);
-    uint8_t user[] = {0xb8, 110, 0, 0, 0, 0x0f, 0x05, 0xeb, 0xf7}; /* mov eax, 110; syscall; jmp back */
-    memcpy(mem + USER_CODE, user, sizeof user);
+    /* loop: mov r8d, INNER; inner: (nothing | mov eax, 39; syscall | xor eax, eax; cpuid);
+     * dec r8d; jnz inner (when INNER); mov eax, 110; syscall; jmp loop */
+    uint8_t *user = mem + USER_CODE;
+    int n = 0;
+    uint8_t load_inner[] = {0x41, 0xb8, inner, 0, 0, 0};
+    uint8_t call_in_guest[] = {0xb8, 39, 0, 0, 0, 0x0f, 0x05};
+    uint8_t call_cpuid[] = {0x31, 0xc0, 0x0f, 0xa2};
+    uint8_t count_down[] = {0x41, 0xff, 0xc8, 0x75, 0};
+    uint8_t call_host[] = {0xb8, 110, 0, 0, 0, 0x0f, 0x05, 0xeb, 0};
+    if (inner) {
+        memcpy(user + n, load_inner, sizeof load_inner), n += sizeof load_inner;
+        int body = n;
+        if (in_guest) memcpy(user + n, call_in_guest, sizeof call_in_guest), n += sizeof call_in_guest;
+        else memcpy(user + n, call_cpuid, sizeof call_cpuid), n += sizeof call_cpuid;
+        memcpy(user + n, count_down, sizeof count_down), n += sizeof count_down;
+        user[n - 1] = (uint8_t) (body - n);
+    }
+    memcpy(user + n, call_host, sizeof call_host), n += sizeof call_host;
+    user[n - 1] = (uint8_t) (0 - n);
 
     int vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
     struct kvm_run *run = mmap(NULL, ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0), PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
@@ -150,6 +184,12 @@ int main(int argc, char **argv) {
         r->rax = 0;
         run->kvm_dirty_regs = KVM_SYNC_X86_REGS;
     }
-    printf("%s: %.1f us per system call (%d calls)\n", path, (now_us() - start) / calls, calls);
+    double per_round = (now_us() - start) / calls;
+    if (inner) {
+        printf("%s: %.1f us per round of %d, so about %.1f us each beside a doorbell call (run the doorbell path "
+               "for that)\n", path, per_round, inner, per_round / inner);
+    } else {
+        printf("%s: %.1f us per system call (%d calls)\n", path, per_round, calls);
+    }
     return 0;
 }
