@@ -376,6 +376,9 @@ final class NetSyscalls {
         int status = OpenFlags.O_RDWR | ((flags & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
         SocketFile connection = SocketFile.accepted((int) hostFd, s, status, tracker);
         int guestFd = c.files().install(connection, 0, (flags & SOCK_CLOEXEC) != 0);
+        if (tracker != null && c.guestCalls() != null) {
+            c.guestCalls().accepted(guestFd, connection, fd, s);
+        }
         if (addr != 0) {
             byte[] shown = connection.route() != null ? connection.route().peer() : guestAddress(peer, null);
             c.memory().writeBytes(addr, shown, 0, Math.min(shown.length, guestLength));

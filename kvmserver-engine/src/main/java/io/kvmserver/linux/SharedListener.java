@@ -154,6 +154,14 @@ public final class SharedListener extends SocketFile {
         return true;
     }
 
+    /**
+     * Whether {@code accept} fails with {@code EAGAIN} now, whatever the program's blocking: this
+     * VM took its request's one connection, and none is kept for it.
+     */
+    boolean refusesAccept(HostWaiter waiter) {
+        return pendingFd < 0 && !shut && !waiter.connections().mayAccept();
+    }
+
     @Override
     public long acceptHost(HostWaiter waiter, Memory peerOut, Memory peerLengthOut) {
         long deadline = waiter.deadlineAfter(timeoutNanos(HostWaiter.POLLIN));

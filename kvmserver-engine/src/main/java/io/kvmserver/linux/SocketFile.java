@@ -23,6 +23,8 @@ import io.kvmserver.host.LibC;
 public class SocketFile extends StreamFile {
 
     static final int S_IFSOCK = 0140000;
+    static final int SOCK_STREAM = 1;
+    private static final int SHUT_RD = 0;
     static final int SOL_SOCKET = 1;
     static final int SO_RCVTIMEO_OLD = 20;
     static final int SO_SNDTIMEO_OLD = 21;
@@ -41,6 +43,7 @@ public class SocketFile extends StreamFile {
     private final int type;
     private final int protocol;
     private boolean listening;
+    private boolean writeShut;
     /** Told when this connection, accepted from a listener, is closed: that can end a request. */
     private final ConnectionTracker tracker;
     /** Options set on this socket, to be set again on a fork's replica. */
@@ -166,7 +169,23 @@ public class SocketFile extends StreamFile {
     }
 
     long shutdown(int how) {
-        return HostFile.call(() -> LibC.syscall(SyscallNumbers.SHUTDOWN, fd, how, 0, 0, 0, 0));
+        long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.SHUTDOWN, fd, how, 0, 0, 0, 0));
+        if (rc == 0 && how != SHUT_RD) {
+            writeShut = true;
+        }
+        return rc;
+    }
+
+    /** Whether the program shut this socket down for writing (a write would fail with EPIPE). */
+    boolean writeShut() {
+        return writeShut;
+    }
+
+    /** Tells a request's tracker that the program used this connection (as every send and receive does). */
+    void connectionUsed() {
+        if (tracker != null) {
+            tracker.connectionUsed();
+        }
     }
 
     /**

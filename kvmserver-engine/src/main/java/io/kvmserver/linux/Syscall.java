@@ -58,6 +58,7 @@ public final class Syscall {
     /** The permission denial this call met, for the trace; null if none. */
     private Denials.Kind deniedKind;
     private String deniedTarget;
+    private GuestCalls guestCalls;
 
     public Syscall(Kernel kernel, LinuxProcess process, HostWaiter waiter) {
         this.kernel = kernel;
@@ -163,6 +164,18 @@ public final class Syscall {
     public void setProcess(LinuxProcess process) {
         this.process = process;
         clearEffects();
+        if (guestCalls != null) {
+            guestCalls.reset();
+        }
+    }
+
+    /** The calls the syscall entry answers in the guest, told of the connections the program accepts. */
+    public void setGuestCalls(GuestCalls calls) {
+        this.guestCalls = calls;
+    }
+
+    GuestCalls guestCalls() {
+        return guestCalls;
     }
 
     public AddressSpace memory() {

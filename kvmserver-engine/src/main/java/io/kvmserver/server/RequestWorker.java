@@ -186,6 +186,8 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         if (!busy) {
             return;
         }
+        // Writes the program queued in the guest and then computed on without a call: sent now.
+        vm.performQueuedCalls();
         if (!options.ephemeral()) {
             // Without ephemeral the VM runs like a server process: connections that overlap (a
             // pool of persistent ones) never let the request end, so what is limited is the time

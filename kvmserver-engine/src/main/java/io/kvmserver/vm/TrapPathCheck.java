@@ -34,6 +34,7 @@ public final class TrapPathCheck {
     static final byte[] SYSCALL_LOOP = {(byte) 0xb8, 110, 0, 0, 0, 0x0f, 0x05, (byte) 0xeb, (byte) 0xf7};
 
     private static volatile String verifiedPath;
+    private static final String USER_MODE_PATH = "CPL 3 (syscall stayed in user mode; the host returns)";
 
     private TrapPathCheck() {
     }
@@ -51,6 +52,14 @@ public final class TrapPathCheck {
             }
         }
         return path;
+    }
+
+    /**
+     * Whether {@code syscall} from CPL 3 reaches the syscall entry still at CPL 3 here (nested
+     * PVM), every time: then the entry may answer calls in the guest and return with a jump.
+     */
+    public static boolean syscallStaysInUserMode(Kvm kvm) {
+        return verify(kvm).equals(USER_MODE_PATH);
     }
 
     /** Runs {@code userCode} at CPL 3 and expects three system calls from it. */
@@ -104,7 +113,7 @@ public final class TrapPathCheck {
                 paths.add("CPL 0 (syscall switched privilege; sysretq returns)");
                 vcpu.setReg(KvmAbi.R11, flags);
             } else if (mmio.data() == GuestLayout.USER_CS) {
-                paths.add("CPL 3 (syscall stayed in user mode; the host returns)");
+                paths.add(USER_MODE_PATH);
                 vcpu.setReg(KvmAbi.RIP, vcpu.reg(KvmAbi.RCX));
                 vcpu.setReg(KvmAbi.RFLAGS, flags);
             } else {

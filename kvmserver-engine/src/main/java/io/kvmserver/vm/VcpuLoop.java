@@ -8,6 +8,7 @@ import io.kvmserver.kvm.KvmException;
 import io.kvmserver.kvm.VcpuExit;
 import io.kvmserver.kvm.VcpuFd;
 import io.kvmserver.linux.FpuFormat;
+import io.kvmserver.linux.GuestCalls;
 import io.kvmserver.linux.GuestThread;
 import io.kvmserver.linux.HostWaiter;
 import io.kvmserver.linux.Kernel;
@@ -23,6 +24,7 @@ import io.kvmserver.linux.SyscallTrace;
 import io.kvmserver.linux.UserContext;
 import io.kvmserver.memory.GuestMemory;
 import io.kvmserver.x86.CpuSetup;
+import io.kvmserver.x86.GuestCallPages;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.TrapStub;
 
@@ -69,6 +71,8 @@ final class VcpuLoop {
     private final SyscallTrace trace;
     private final FpuFormat fpuFormat;
     private final ContextSwitch cpu;
+    /** The calls the syscall entry answers in the guest: published before each entry, performed after. */
+    private final GuestCalls calls;
     /** Set by {@link #resumeAtFrozenWait}: the next run starts with the frozen wait. */
     private boolean atFrozenWait;
     private final TimeSlice slice = new TimeSlice();
@@ -87,7 +91,7 @@ final class VcpuLoop {
     private final long[] syscallCounts = new long[SyscallNumbers.COUNT + 1];
 
     VcpuLoop(VcpuFd vcpu, GuestMemory memory, Kernel kernel, LinuxProcess process, HostWaiter waiter,
-            DirtyPages dirty, FpuFormat fpuFormat, SyscallTrace trace) {
+            DirtyPages dirty, FpuFormat fpuFormat, SyscallTrace trace, boolean answersInGuest) {
         this.vcpu = vcpu;
         this.memory = memory;
         this.doorbell = GuestLayout.doorbellPhysical(memory.size());
@@ -98,6 +102,8 @@ final class VcpuLoop {
         this.trace = trace;
         this.syscall = new Syscall(kernel, process, waiter);
         syscall.setTrace(trace);
+        this.calls = new GuestCalls(memory, answersInGuest);
+        syscall.setGuestCalls(calls);
         this.fpuFormat = fpuFormat;
         this.cpu = new ContextSwitch(vcpu, memory, fpuFormat);
         syscall.setFpuFormat(fpuFormat);
@@ -157,6 +163,18 @@ final class VcpuLoop {
         }
     }
 
+    /**
+     * Makes the running {@code KVM_RUN} return if the program queued calls in the guest, so that
+     * they are performed now rather than at its next exit (a program computing after a queued
+     * write); from any thread, under {@link GuestVm}'s interrupt lock while the VM is open.
+     */
+    void nudgeIfCallsQueued() {
+        long thread = vcpuThread;
+        if (thread != 0 && calls.pending()) {
+            VcpuInterrupter.kick(thread);
+        }
+    }
+
     /** Forgets a stop aimed at the request that just ended (under {@link GuestVm}'s interrupt lock). */
     void clearStop() {
         stopKind = null;
@@ -193,6 +211,7 @@ final class VcpuLoop {
                 if (stop != null) {
                     return stopped(stop);
                 }
+                calls.publish(process.files(), waiter);
                 updateTick();
                 // The frozen wait, made without entering the guest (see stopAtFrozenSyscall).
                 boolean atWait = frozenWait && cpu.stopAtFrozenSyscall();
@@ -218,6 +237,11 @@ final class VcpuLoop {
     private RunResult enterGuest() {
         VcpuExit exit = vcpu.run();
         exits++;
+        // Before anything else the exit leads to (a call, a fault, a stop, a reset): what the
+        // program queued happened before it.
+        if (calls.pending()) {
+            syscalls += calls.flush(process.files(), syscallCounts);
+        }
         lastExitAtTrap = exit.reason() == VcpuExit.Reason.MMIO || exit.reason() == VcpuExit.Reason.IO;
         if (dirty != null) {
             dirty.collect();
@@ -301,8 +325,9 @@ final class VcpuLoop {
      * ran with: CPL 3 on PVM, CPL 0 where {@code syscall} changes privilege.
      */
     private RunResult onMmio(VcpuExit.Mmio mmio) {
+        long at = vcpu.reg(KvmAbi.RIP);
         if (mmio.isWrite() && mmio.address() == doorbell && mmio.length() == 2
-                && vcpu.reg(KvmAbi.RIP) == TrapStub.SYSCALL_DOORBELL_RIP) {
+                && (at == TrapStub.SYSCALL_DOORBELL_RIP || at == TrapStub.FAST_DOORBELL_RIP)) {
             if (mmio.data() == GuestLayout.USER_CS) {
                 cpu.stoppedAt(ContextSwitch.Stop.SYSCALL_IN_USER_MODE);
                 return emulateSyscall();
@@ -531,6 +556,15 @@ final class VcpuLoop {
      * a description of the fault.
      */
     private RunResult fault(int vector, long errorCode, long rip, boolean userMode) {
+        if (userMode && rip == TrapStub.FAST_COPY_RIP && vector == Faults.PAGE_FAULT && calls.enabled()) {
+            // The syscall entry copying a bad buffer of the program's: the host makes the call
+            // instead (EFAULT), with the registers the entry saved before the copy.
+            vcpu.setReg(KvmAbi.RCX, memory.getLong(GuestCallPages.SAVED_RCX));
+            vcpu.setReg(KvmAbi.RSI, memory.getLong(GuestCallPages.SAVED_RSI));
+            vcpu.setReg(KvmAbi.RDI, memory.getLong(GuestCallPages.SAVED_RDI));
+            memory.putLong(GuestLayout.EXCEPTION_FRAME + 8, TrapStub.FAST_SLOW_PATH);
+            return null;
+        }
         long cr2 = 0;
         if (vector == Faults.PAGE_FAULT) {
             vcpu.getSregs(sregs);

@@ -64,6 +64,10 @@ public final class CpuSetup {
             memory.putLong(GuestLayout.IDT + v * 16L + 8, handler >>> 32);
         }
         memory.write(GuestLayout.SYSCALL_ENTRY, TrapStub.syscallEntry());
+        memory.write(TrapStub.FAST_SYSCALL_ENTRY, TrapStub.fastSyscallEntry());
+        // Nothing to answer in the guest until the host says so.
+        memory.putInt(GuestCallPages.CONNECTION_FD, -1);
+        memory.putInt(GuestCallPages.LISTENER_FD, -1);
         memory.write(GuestLayout.EXCEPTION_ENTRIES, TrapStub.exceptionEntries());
 
         long page = GuestLayout.PAGE_SIZE;
@@ -72,6 +76,9 @@ public final class CpuSetup {
         // The syscall entry must be executable at CPL 3 as well: on PVM hosts syscall stays there.
         tables.set(GuestLayout.SYSCALL_ENTRY, page, PageTables.PRESENT | PageTables.USER);
         tables.set(GuestLayout.EXCEPTION_ENTRIES, page, PageTables.PRESENT);
+        tables.set(GuestCallPages.ANSWERS, page, PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
+        tables.set(GuestCallPages.QUEUE, page,
+                PageTables.PRESENT | PageTables.USER | PageTables.WRITABLE | PageTables.NO_EXECUTE);
         tables.mapDoorbell(GuestLayout.SYSCALL_DOORBELL, GuestLayout.doorbellPhysical(memory.size()));
         tables.set(GuestLayout.EXCEPTION_STACK_BOTTOM, GuestLayout.EXCEPTION_STACK_TOP - GuestLayout.EXCEPTION_STACK_BOTTOM,
                 PageTables.PRESENT | PageTables.WRITABLE | PageTables.NO_EXECUTE);
@@ -98,6 +105,14 @@ public final class CpuSetup {
 
     /** Long mode, CPL 3 segments, our descriptor tables, syscall MSRs and every XSAVE feature. */
     public static void configure(VcpuFd vcpu, long pageTableRoot, long xcr0) {
+        configure(vcpu, pageTableRoot, xcr0, GuestLayout.SYSCALL_ENTRY);
+    }
+
+    /**
+     * {@link #configure(VcpuFd, long, long)} with {@code syscallEntry} in LSTAR: the plain entry,
+     * or {@link TrapStub#FAST_SYSCALL_ENTRY} where {@code syscall} is known to stay at CPL 3.
+     */
+    public static void configure(VcpuFd vcpu, long pageTableRoot, long xcr0, long syscallEntry) {
         Memory sregs = new Memory(KvmAbi.SREGS_SIZE);
         vcpu.getSregs(sregs);
         segment(sregs, KvmAbi.SREGS_CS, GuestLayout.USER_CS, 11, 3, true);
@@ -127,7 +142,7 @@ public final class CpuSetup {
 
         long[][] msrs = {
             {MSR_STAR, ((long) (GuestLayout.KERNEL_SS) << 48) | ((long) GuestLayout.KERNEL_CS << 32)},
-            {MSR_LSTAR, GuestLayout.SYSCALL_ENTRY},
+            {MSR_LSTAR, syscallEntry},
             {MSR_CSTAR, GuestLayout.SYSCALL_ENTRY},
             {MSR_FMASK, FMASK},
             {MSR_FS_BASE, 0},

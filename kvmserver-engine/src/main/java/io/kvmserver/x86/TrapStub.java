@@ -29,6 +29,43 @@ public final class TrapStub {
     /** RIP after the syscall entry's doorbell write, where the vCPU stands at its MMIO exit. */
     public static final long SYSCALL_DOORBELL_RIP = GuestLayout.SYSCALL_ENTRY + DOORBELL_WRITE_LENGTH;
 
+    /**
+     * LSTAR on hosts where {@code syscall} stays at CPL 3 (nested PVM): answers a few calls of a
+     * served connection in the guest ({@link GuestCallPages}) and rings the doorbell for the rest.
+     * It runs at CPL 3 and returns with {@code jmp *%rcx}, so it is never the entry where
+     * {@code syscall} enters CPL 0.
+     */
+    public static final long FAST_SYSCALL_ENTRY = GuestLayout.SYSCALL_ENTRY + 0x40;
+
+    /** The fast entry's doorbell write ({@code slow} in the source): every call it does not answer. */
+    public static final long FAST_SLOW_PATH = FAST_SYSCALL_ENTRY + 0x2f;
+
+    /** RIP after the fast entry's doorbell write. */
+    public static final long FAST_DOORBELL_RIP = FAST_SLOW_PATH + DOORBELL_WRITE_LENGTH;
+
+    /**
+     * The fast entry's {@code rep movsb} of the program's buffer into the queue page: a fault there
+     * is the program's bad pointer, answered by the host ({@code EFAULT}) once RCX, RSI and RDI are
+     * back from the save area and the entry resumes at {@link #FAST_SLOW_PATH}.
+     */
+    public static final long FAST_COPY_RIP = FAST_SYSCALL_ENTRY + 0xae;
+
+    /** The assembled {@code fast_syscall_entry} (trap-stub.S; TrapStubTest compares). */
+    private static final String FAST_SYSCALL_ENTRY_CODE = ""
+            + "41f7c300010000752685ff78224883f80174344883f82c7420483d200100000f84f20000004883f82b0f84f50000008c"
+            + "0c2500a00000480f074d85c075f149f7c2ffbfffff75e8393c2500b0000075dff7042504b000000200000074d2833c25"
+            + "00c000000873c84885d274c348890c2518c000008b0c250cb000002b0c2504c000000f82820000004839ca777d488934"
+            + "2520c0000048893c2528c000008b3c2504c000004881c700c100004889d1f3a4488b342520c00000488b3c2528c00000"
+            + "8b0c2500c00000c1e104c78180c000000100000089b984c000008b042504c00000898188c0000089918cc0000001d089"
+            + "042504c00000ff042500c000004889d0488b0c2518c00000eb2e488b0c2518c00000e918ffffff41f7c2fff7f7ff0f85"
+            + "0bffffff393c2508b000000f85fefeffff48c7c0f5ffffff4889242510c00000bc80c0000041539d488b242510c00000"
+            + "ffe1";
+
+    /** The fast entry's machine code, to be placed at {@link #FAST_SYSCALL_ENTRY}. */
+    public static byte[] fastSyscallEntry() {
+        return java.util.HexFormat.of().parseHex(FAST_SYSCALL_ENTRY_CODE);
+    }
+
     private static final int EXCEPTION_ENTRY_SIZE = 16;
 
     /** Vectors for which the CPU pushes an error code. */

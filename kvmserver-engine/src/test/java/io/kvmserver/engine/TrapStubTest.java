@@ -1,6 +1,7 @@
 package io.kvmserver.engine;
 
 import io.kvmserver.x86.CpuSetup;
+import io.kvmserver.x86.GuestCallPages;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.PageTables;
 import io.kvmserver.x86.TrapStub;
@@ -41,6 +42,22 @@ class TrapStubTest {
     void syscallEntryMatchesTheAssembledSource() {
         byte[] expected = TrapStub.syscallEntry();
         assertThat(assembled("syscall_entry", expected.length)).containsExactly(expected);
+    }
+
+    @Test
+    void fastSyscallEntryMatchesTheAssembledSourceAndItsAddresses() {
+        byte[] expected = TrapStub.fastSyscallEntry();
+        assertThat(assembled("fast_syscall_entry", expected.length)).containsExactly(expected);
+        long entry = assembly.symbol("syscall_entry");
+        // The source lays the page out as the guest sees it: syscall_entry at SYSCALL_ENTRY.
+        assertThat(GuestLayout.SYSCALL_ENTRY + assembly.symbol("fast_syscall_entry") - entry)
+                .isEqualTo(TrapStub.FAST_SYSCALL_ENTRY);
+        assertThat(GuestLayout.SYSCALL_ENTRY + assembly.symbol("slow") - entry).isEqualTo(TrapStub.FAST_SLOW_PATH);
+        assertThat(GuestLayout.SYSCALL_ENTRY + assembly.symbol("copy") - entry).isEqualTo(TrapStub.FAST_COPY_RIP);
+        assertThat(Arrays.copyOfRange(text, (int) assembly.symbol("slow"), (int) assembly.symbol("slow") + 7))
+                .as("the slow path is the doorbell write").containsExactly(Arrays.copyOf(TrapStub.syscallEntry(), 7));
+        assertThat(TrapStub.FAST_SYSCALL_ENTRY + expected.length).as("the fast entry fits its page")
+                .isLessThanOrEqualTo(GuestLayout.SYSCALL_ENTRY + GuestLayout.PAGE_SIZE);
     }
 
     @Test
@@ -85,6 +102,17 @@ class TrapStubTest {
                     .isEqualTo(PageTables.PRESENT | PageTables.WRITABLE | PageTables.USER | PageTables.NO_EXECUTE);
             assertThat(doorbell & 0x000f_ffff_ffff_f000L).isEqualTo(GuestLayout.doorbellPhysical(memory.size()))
                     .isGreaterThanOrEqualTo(memory.size());
+            // The calls answered in the guest: the fast entry beside the plain one, the answer page
+            // readable only, the queue page writable, neither executable; nothing to answer yet.
+            byte[] fast = TrapStub.fastSyscallEntry();
+            assertThat(memory.read(TrapStub.FAST_SYSCALL_ENTRY, fast.length)).containsExactly(fast);
+            long mask = PageTables.PRESENT | PageTables.WRITABLE | PageTables.USER | PageTables.NO_EXECUTE;
+            assertThat(tables.entry(GuestCallPages.ANSWERS) & mask)
+                    .isEqualTo(PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
+            assertThat(tables.entry(GuestCallPages.QUEUE) & mask).isEqualTo(mask);
+            assertThat(memory.getInt(GuestCallPages.CONNECTION_FD)).isEqualTo(-1);
+            assertThat(memory.getInt(GuestCallPages.LISTENER_FD)).isEqualTo(-1);
+            assertThat(memory.getInt(GuestCallPages.COUNT)).isZero();
         }
     }
 }

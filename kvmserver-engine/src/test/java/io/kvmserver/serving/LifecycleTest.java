@@ -2,10 +2,13 @@ package io.kvmserver.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kvmserver.kvm.Kvm;
+
 import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
+import io.kvmserver.vm.TrapPathCheck;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -47,10 +50,15 @@ class LifecycleTest {
      * A request VM starts at the template's frozen wait and makes that call on the host without
      * entering the guest. A blocking-accept server makes four calls per request (accept, read,
      * write, close); only the last three are exits to the engine, each request VM's accept being
-     * the frozen one.
+     * the frozen one, and where the syscall entry queues writes in the guest (PVM), two: the
+     * write waits for the close.
      */
     @Test
     void aRequestVmMakesItsFrozenWaitWithoutAnExit() {
+        double expected;
+        try (Kvm kvm = Kvm.open()) {
+            expected = TrapPathCheck.syscallStaysInUserMode(kvm) ? 2.0 : 3.0;
+        }
         try (TestServer s = TestServer.start(GuestPrograms.get("hot_pages"), List.of(), b -> b.ephemeral(true))) {
             var stats = s.server().stats();
             assertThat(s.get("/rest")).isEqualTo("ok");
@@ -61,7 +69,7 @@ class LifecycleTest {
                 assertThat(s.get("/rest")).isEqualTo("ok");
             }
             Eventually.reaches(stats::requests, 1 + requests);
-            assertThat((double) (stats.vmExits() - before) / requests).as("exits per request").isEqualTo(3.0);
+            assertThat((double) (stats.vmExits() - before) / requests).as("exits per request").isEqualTo(expected);
         }
     }
 

@@ -1,0 +1,231 @@
+package io.kvmserver.linux;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import io.kvmserver.host.LibC;
+import io.kvmserver.host.OpenFlags;
+import io.kvmserver.host.SyscallNumbers;
+import io.kvmserver.memory.GuestMemory;
+import io.kvmserver.x86.GuestCallPages;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The host's side of the calls the PVM syscall entry answers in the guest ({@link GuestCallPages}):
+ * what it publishes before every entry into the guest, and the queued calls it performs at every
+ * exit, before anything else. On PVM a call that reaches the host costs ~70 µs more than one the
+ * entry answers (docs/benchmarks.md), and two calls a served connection makes need nothing from
+ * the host at once: writing the response, and an event loop's accept that finds nothing more.
+ *
+ * <p>Why the answers are Linux's: the page is computed from the VM's state before the program last
+ * entered the guest, and since then only the program ran, changing nothing the host sees but
+ * through the queue, whose bytes the entry counts against the budget. A write is
+ * queued only within what the connection's send queue takes without blocking (it was empty and
+ * its send buffer at least {@link #MIN_SEND_BUFFER}, bytes queued at most
+ * {@link GuestCallPages#DATA_SIZE}), so the host's send takes all of it, as Linux's would have at
+ * the call. The one difference a peer can see is when: a queued write reaches the socket at the
+ * program's next exit, not at its call. A server makes its next call (close, or the wait) at
+ * once; the host performs the queue at an exit of any kind (a fault and a time limit included),
+ * and the server's periodic check of its VMs makes a VM with calls queued exit, so a program that
+ * computes after its write without a call has it sent within one period (a tenth of
+ * {@code max-request-time}, at most 100 ms). An error the socket had by
+ * then (the client reset the connection) is the error of a write made just before it arrived:
+ * the bytes are dropped, and there is no SIGPIPE.
+ *
+ * <p>The queue page is the program's to write: every entry is checked as the call would be (a
+ * write only to the connection the host published, from within the data area), so a forged entry
+ * is at most a call the program could have made, and the host does a bounded amount of
+ * non-blocking work per exit.
+ */
+public final class GuestCalls {
+
+    private static final Logger log = LoggerFactory.getLogger(GuestCalls.class);
+    /** The send buffer a connection needs for its writes to be queued (Linux's default is 16 KiB). */
+    static final int MIN_SEND_BUFFER = 4 * GuestCallPages.DATA_SIZE;
+    private static final int SIOCOUTQ = 0x5411;
+    private static final int SOL_SOCKET = 1;
+    private static final int SO_SNDBUF = 7;
+    private static final int MSG_DONTWAIT = 0x40;
+    private static final int MSG_NOSIGNAL = 0x4000;
+    private static final int WRITE = SyscallNumbers.WRITE;
+
+    private final GuestMemory memory;
+    private final boolean enabled;
+    /** An int and its length, for the host calls that read the connection's state. */
+    private final Memory scratch = new Memory(8);
+
+    /** The connection this VM serves (accepted from a request's listener) and its guest fd. */
+    private SocketFile connection;
+    private int connectionFd = -1;
+    /** The listener it came from, which may refuse further accepts (a request VM's). */
+    private SharedListener listener;
+    private int listenerFd = -1;
+
+    /** What the answer page holds (valid when {@link #published}); written only when it changes. */
+    private boolean published;
+    private int shownConnectionFd;
+    private int shownFlags;
+    private int shownListenerFd;
+    private int shownBudget;
+
+    /** {@code enabled}: whether the VM's LSTAR is the entry that uses the pages. */
+    public GuestCalls(GuestMemory memory, boolean enabled) {
+        this.memory = memory;
+        this.enabled = enabled;
+    }
+
+    public boolean enabled() {
+        return enabled;
+    }
+
+    /**
+     * The program accepted {@code connection} as guest fd {@code fd} from the listener at guest fd
+     * {@code listenerFd}, for a request: the connection whose last calls the entry may answer.
+     */
+    void accepted(int fd, SocketFile connection, int listenerFd, SocketFile listener) {
+        this.connection = connection;
+        this.connectionFd = fd;
+        this.listener = listener instanceof SharedListener shared ? shared : null;
+        this.listenerFd = this.listener != null ? listenerFd : -1;
+    }
+
+    /**
+     * A new process (a fork or a reset): it holds no connection yet, and the answer page holds
+     * whatever its template's last said, so the next {@link #publish} writes it whatever it holds.
+     */
+    public void reset() {
+        connection = null;
+        connectionFd = -1;
+        listener = null;
+        listenerFd = -1;
+        published = false;
+    }
+
+    /**
+     * Writes the answer page for the state the program will find when it next runs: called before
+     * every entry into the guest. Costs two host calls while a connection the entry may write to
+     * is open, none otherwise.
+     */
+    public void publish(FdTable files, HostWaiter waiter) {
+        if (!enabled) {
+            return;
+        }
+        int fd = -1;
+        int flags = 0;
+        int budget = 0;
+        if (connectionFd >= 0 && files.isOpen(connectionFd) && files.get(connectionFd) == connection) {
+            if (takesWritesNow(connection)) {
+                fd = connectionFd;
+                flags = GuestCallPages.WRITES_QUEUED;
+                budget = GuestCallPages.DATA_SIZE;
+            }
+        } else {
+            connection = null;
+            connectionFd = -1;
+        }
+        int refusing = -1;
+        // Only a non-blocking accept fails: a blocking one, when the request is over, ends the run.
+        // Linux looks for a free fd (EMFILE) before it finds nothing to accept.
+        if (listenerFd >= 0 && files.isOpen(listenerFd) && files.get(listenerFd) == listener
+                && (listener.statusFlags() & OpenFlags.O_NONBLOCK) != 0 && listener.refusesAccept(waiter)
+                && files.openCount() < FdTable.LIMIT) {
+            refusing = listenerFd;
+        }
+        if (published && fd == shownConnectionFd && flags == shownFlags && refusing == shownListenerFd
+                && budget == shownBudget) {
+            return;
+        }
+        memory.putInt(GuestCallPages.CONNECTION_FD, fd);
+        memory.putInt(GuestCallPages.CONNECTION_FLAGS, flags);
+        memory.putInt(GuestCallPages.LISTENER_FD, refusing);
+        memory.putInt(GuestCallPages.WRITE_BUDGET, budget);
+        shownConnectionFd = fd;
+        shownFlags = flags;
+        shownListenerFd = refusing;
+        shownBudget = budget;
+        published = true;
+    }
+
+    /**
+     * Whether a send of up to {@link GuestCallPages#DATA_SIZE} bytes on {@code s} now takes every
+     * byte without blocking: a stream socket not shut down for writing, nothing in its send queue
+     * (sent or not, unacknowledged bytes count), and a send buffer of at least
+     * {@link #MIN_SEND_BUFFER}.
+     */
+    private boolean takesWritesNow(SocketFile s) {
+        if ((s.type() & 0xf) != SocketFile.SOCK_STREAM || s.writeShut()) {
+            return false;
+        }
+        try {
+            LibC.syscall(SyscallNumbers.IOCTL, s.hostFd(), SIOCOUTQ, Pointer.nativeValue(scratch), 0, 0, 0);
+            if (scratch.getInt(0) != 0) {
+                return false;
+            }
+            scratch.setInt(4, 4);
+            LibC.syscall(SyscallNumbers.GETSOCKOPT, s.hostFd(), SOL_SOCKET, SO_SNDBUF, Pointer.nativeValue(scratch),
+                    Pointer.nativeValue(scratch) + 4, 0);
+            return scratch.getInt(0) >= MIN_SEND_BUFFER;
+        } catch (LastErrorException e) {
+            return false;
+        }
+    }
+
+    /** Whether the program queued calls since the host last looked (a read of one guest int). */
+    public boolean pending() {
+        return enabled && memory.getInt(GuestCallPages.COUNT) != 0;
+    }
+
+    /**
+     * Performs the queued calls in order and empties the queue: called at an exit, before the
+     * host does anything else for the VM. Returns how many were performed (for the call counts);
+     * an entry that is not a call the entry queues is dropped, as a forged one.
+     */
+    public int flush(FdTable files, long[] callCounts) {
+        int count = memory.getInt(GuestCallPages.COUNT);
+        int done = 0;
+        if (count > 0 && count <= GuestCallPages.MAX_ENTRIES) {
+            for (int i = 0; i < count; i++) {
+                long entry = GuestCallPages.ENTRIES + (long) i * GuestCallPages.ENTRY_SIZE;
+                int nr = memory.getInt(entry);
+                int fd = memory.getInt(entry + 4);
+                if (connection == null || fd != connectionFd || !files.isOpen(fd) || files.get(fd) != connection) {
+                    continue; // not the connection the host published: the program wrote this entry
+                }
+                if (nr == WRITE) {
+                    long offset = memory.getInt(entry + 8) & 0xffffffffL;
+                    long length = memory.getInt(entry + 12) & 0xffffffffL;
+                    if (length == 0 || offset + length > GuestCallPages.DATA_SIZE) {
+                        continue;
+                    }
+                    send(connection, memory.host(GuestCallPages.DATA + offset, length), length);
+                } else {
+                    continue;
+                }
+                callCounts[nr]++;
+                done++;
+            }
+        }
+        memory.putInt(GuestCallPages.COUNT, 0);
+        memory.putInt(GuestCallPages.BYTES, 0);
+        return done;
+    }
+
+    /** One queued write: never blocks, never raises SIGPIPE (see the class comment). */
+    private static void send(SocketFile s, long hostBuffer, long length) {
+        s.touched();
+        s.connectionUsed();
+        long sent;
+        try {
+            sent = LibC.syscall(SyscallNumbers.SENDTO, s.hostFd(), hostBuffer, length, MSG_DONTWAIT | MSG_NOSIGNAL, 0, 0);
+        } catch (LastErrorException e) {
+            log.debug("a queued write of {} bytes found the connection closed ({})", length,
+                    LibC.describe(e.getErrorCode()));
+            return;
+        }
+        if (sent < length) {
+            // Cannot happen within the budget the host published; said, so that it would be seen.
+            log.warn("a queued write of {} bytes to a request's connection sent {}: the rest is lost", length, sent);
+        }
+    }
+}

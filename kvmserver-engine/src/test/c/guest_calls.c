@@ -1,0 +1,174 @@
+/*
+ * A server for the tests of the calls the syscall entry answers in the guest on PVM hosts
+ * (GuestCallsTest): a non-blocking listener polled like an event loop's, one request per
+ * connection, and a request that tries again to accept (EAGAIN) before it waits. Paths:
+ *   /parts/N      the response in N writes (header, then the body a byte per write): queued in the
+ *                 guest up to 8 at a time, the rest through the host, all in order
+ *   /sendto       the response by sendto(..., MSG_NOSIGNAL, NULL, 0)
+ *   /big          a 12000-byte body in one write: more than the guest queue takes
+ *   /efault       a write from an unmapped address and one that runs into an unmapped page:
+ *                 "efault efault" when both fail with EFAULT, as on Linux
+ *   /spin/MS      the response, then MS milliseconds of computing without a call: the client
+ *                 must have the response long before the close
+ *   /crash        the response, then a fault that kills the program: the response still arrives
+ *   /accept       accept4 on the listener after the request's connection: "EAGAIN EINVAL EBADF"
+ *                 for valid flags, unknown flags and fd -1
+ *   /answers      reads the answer page ("conn=FD flags=F listener=FD" as the program saw it
+ *                 while it had written nothing) and tries to write it: "protected" if that faults
+ *   /forge        writes queue entries of its own (to stdout, outside the data area, too many),
+ *                 makes a call, and answers "survived": the host must drop every one of them
+ * Usage: guest_calls PORT
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ANSWERS 0xb000UL
+#define QUEUE 0xc000UL
+
+static sigjmp_buf escape;
+
+static void on_segv(int sig) {
+    (void) sig;
+    siglongjmp(escape, 1);
+}
+
+static void header(int fd, size_t length) {
+    char h[128];
+    int n = snprintf(h, sizeof h, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n", length);
+    write(fd, h, n);
+}
+
+static void respond(int fd, const char *body) {
+    header(fd, strlen(body));
+    write(fd, body, strlen(body));
+}
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static void serve(int listener, int fd, const char *path) {
+    if (!strncmp(path, "/parts/", 7)) {
+        int n = atoi(path + 7);
+        header(fd, n - 1);
+        for (int i = 1; i < n; i++) {
+            char c = 'a' + i % 26;
+            write(fd, &c, 1);
+        }
+    } else if (!strcmp(path, "/sendto")) {
+        const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsendto";
+        sendto(fd, r, strlen(r), MSG_NOSIGNAL, NULL, 0);
+    } else if (!strcmp(path, "/big")) {
+        static char body[12000];
+        for (size_t i = 0; i < sizeof body; i++) body[i] = 'A' + i % 26;
+        header(fd, sizeof body);
+        write(fd, body, sizeof body);
+    } else if (!strcmp(path, "/efault")) {
+        char result[64];
+        void *volatile nowhere = (void *) 16;
+        long r1 = write(fd, nowhere, 10);
+        int e1 = errno;
+        char *two = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        memset(two, 'x', 8192);
+        munmap(two + 4096, 4096);
+        long r2 = write(fd, two + 4000, 200);
+        int e2 = errno;
+        snprintf(result, sizeof result, "%s %s", r1 == -1 && e1 == EFAULT ? "efault" : "wrote",
+                 r2 == -1 && e2 == EFAULT ? "efault" : "wrote");
+        respond(fd, result);
+    } else if (!strncmp(path, "/spin/", 6)) {
+        respond(fd, "spinning");
+        double until = now_ms() + atoi(path + 6);
+        volatile unsigned long spins = 0;
+        while (now_ms() < until) spins++; /* clock_gettime is the vDSO's: no call */
+    } else if (!strcmp(path, "/crash")) {
+        respond(fd, "crashing");
+        volatile int *volatile null_page = (int *) 8;
+        *null_page = 1;
+    } else if (!strcmp(path, "/accept")) {
+        char result[64];
+        int a = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        int e1 = errno;
+        int b = accept4(listener, NULL, NULL, 0x40);
+        int e2 = errno;
+        int c = accept4(-1, NULL, NULL, 0);
+        int e3 = errno;
+        snprintf(result, sizeof result, "%s %s %s", a == -1 && e1 == EAGAIN ? "EAGAIN" : "accepted",
+                 b == -1 && e2 == EINVAL ? "EINVAL" : "other", c == -1 && e3 == EBADF ? "EBADF" : "other");
+        respond(fd, result);
+    } else if (!strcmp(path, "/answers")) {
+        char result[96];
+        volatile int32_t *answers = (int32_t *) ANSWERS;
+        snprintf(result, sizeof result, "conn=%d flags=%d listener=%d", answers[0], answers[1], answers[2]);
+        signal(SIGSEGV, on_segv);
+        const char *protection = "writable";
+        if (sigsetjmp(escape, 1) == 0) {
+            answers[2] = fd; /* would make the entry answer EAGAIN for the connection */
+        } else {
+            protection = "protected";
+        }
+        strcat(result, " ");
+        strcat(result, protection);
+        respond(fd, result);
+    } else if (!strcmp(path, "/forge")) {
+        volatile uint32_t *q = (uint32_t *) QUEUE;
+        const char *forged = "FORGED\n";
+        memcpy((char *) (QUEUE + 256), forged, strlen(forged));
+        /* a write to stdout, a write past the data area, then a count of a thousand */
+        q[32] = 1, q[33] = 1, q[34] = 0, q[35] = (uint32_t) strlen(forged);
+        q[36] = 1, q[37] = (uint32_t) fd, q[38] = 4000, q[39] = 1000;
+        q[0] = 2;
+        getppid();
+        q[0] = 1000;
+        getppid();
+        q[0] = 0xffffffffu;
+        getppid();
+        respond(fd, "survived");
+    } else {
+        respond(fd, "unknown");
+    }
+}
+
+int main(int argc, char **argv) {
+    int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1])), .sin_addr.s_addr = htonl(0x7f000001)};
+    if (bind(listener, (struct sockaddr *) &a, sizeof a) || listen(listener, 64)) return 1;
+    for (;;) {
+        struct pollfd p = {.fd = listener, .events = POLLIN};
+        poll(&p, 1, -1);
+        for (;;) {
+            int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+            if (fd < 0) break;
+            char request[1024];
+            size_t have = 0;
+            while (have < sizeof request - 1) {
+                ssize_t n = read(fd, request + have, sizeof request - 1 - have);
+                if (n <= 0) break;
+                have += n;
+                request[have] = 0;
+                if (strstr(request, "\r\n\r\n")) break;
+            }
+            request[have] = 0;
+            char path[256] = "/";
+            sscanf(request, "GET %255s", path);
+            serve(listener, fd, path);
+            close(fd);
+        }
+    }
+}

@@ -1,0 +1,190 @@
+package io.kvmserver.hostile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.kvm.Kvm;
+import io.kvmserver.server.ServerStats;
+import io.kvmserver.testing.CapturedConsole;
+import io.kvmserver.testing.Eventually;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
+import io.kvmserver.vm.TrapPathCheck;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The calls the PVM syscall entry answers in the guest ({@code GuestCalls}, {@code guest_calls.c}):
+ * writes to the served connection queued in the guest and performed by the host at the next exit,
+ * and {@code accept} on a request VM's spent listener answered {@code EAGAIN}. What a client
+ * receives must be what Linux would have sent, in order, whatever the program does after its
+ * write (computes, crashes) and whatever it writes into the queue page itself; a bad buffer gets
+ * {@code EFAULT}; the answer page is the host's alone. On hosts where {@code syscall} enters CPL 0
+ * (hardware VMX) the entry is not used: the same answers come from the host.
+ */
+@RequiresKvm
+class GuestCallsTest {
+
+    private static boolean answeredInGuest;
+
+    @BeforeAll
+    static void whereSystemCallsGo() {
+        try (Kvm kvm = Kvm.open()) {
+            answeredInGuest = TrapPathCheck.syscallStaysInUserMode(kvm);
+        }
+    }
+
+    private static TestServer start(UnaryOperator<KvmServerOptions.Builder> options) {
+        return start(options, new CapturedConsole());
+    }
+
+    private static TestServer start(UnaryOperator<KvmServerOptions.Builder> options, CapturedConsole console) {
+        return TestServer.start(GuestPrograms.get("guest_calls"), List.of(),
+                b -> options.apply(b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(20))), console);
+    }
+
+    private static String body(int length, int from) {
+        StringBuilder b = new StringBuilder();
+        for (int i = from; i < from + length; i++) {
+            b.append((char) ('a' + i % 26));
+        }
+        return b.toString();
+    }
+
+    /** The VM exits a request to {@code path} took, once the VM is back at the template. */
+    private static long exitsOf(TestServer s, String path, String expected) {
+        ServerStats stats = s.server().stats();
+        Eventually.reaches(stats::resets, stats.requests());
+        long before = s.server().vms().get(0).exits();
+        assertThat(s.get(path)).isEqualTo(expected);
+        Eventually.reaches(stats::resets, stats.requests());
+        return s.server().vms().get(0).exits() - before;
+    }
+
+    @Test
+    void writesQueuedInTheGuestReachTheClientInOrder() {
+        try (TestServer s = start(b -> b)) {
+            for (int parts : new int[] {2, 4, 9, 30}) {
+                assertThat(s.get("/parts/" + parts)).as("%d writes", parts).isEqualTo(body(parts - 1, 1));
+            }
+            assertThat(s.get("/sendto")).isEqualTo("sendto");
+            StringBuilder big = new StringBuilder();
+            for (int i = 0; i < 12000; i++) {
+                big.append((char) ('A' + i % 26));
+            }
+            assertThat(s.get("/big")).as("more than the queue takes").isEqualTo(big.toString());
+            long one = exitsOf(s, "/parts/2", body(1, 1));
+            long eight = exitsOf(s, "/parts/8", body(7, 1));
+            if (answeredInGuest) {
+                // Eight writes cost the exits of two: all of them wait in the guest for the close.
+                assertThat(eight).as("exits of 8 writes against 2 (%d)", one).isEqualTo(one);
+            } else {
+                assertThat(eight).as("exits of 8 writes against 2, each through the host").isEqualTo(one + 6);
+            }
+            assertThat(s.server().stats().failures()).isZero();
+        }
+    }
+
+    @Test
+    void aBadBufferGetsEfaultAsFromTheHost() {
+        try (TestServer s = start(b -> b)) {
+            assertThat(s.get("/efault")).isEqualTo("efault efault");
+            assertThat(s.get("/parts/3")).isEqualTo(body(2, 1));
+        }
+    }
+
+    /**
+     * A program that writes its response and then computes without a call: the response must not
+     * wait for the program's next exit (here, its close seconds later).
+     */
+    @Test
+    void aQueuedResponseIsSentWhileTheProgramComputes() throws IOException {
+        try (TestServer s = start(b -> b); Socket c = new Socket()) {
+            c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
+            c.setSoTimeout(15_000);
+            long start = System.nanoTime();
+            c.getOutputStream().write("GET /spin/6000 HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            InputStream in = c.getInputStream();
+            byte[] buf = new byte[256];
+            StringBuilder got = new StringBuilder();
+            while (!got.toString().endsWith("spinning")) {
+                int n = in.read(buf);
+                assertThat(n).as("bytes before the connection closed").isPositive();
+                got.append(new String(buf, 0, n, StandardCharsets.US_ASCII));
+            }
+            long millis = (System.nanoTime() - start) / 1_000_000;
+            assertThat(millis).as("ms to the whole response; the program computes for 6000 after it")
+                    .isLessThan(3_000);
+        }
+    }
+
+    @Test
+    void aQueuedResponseArrivesWhenTheProgramCrashesAfterIt() {
+        try (TestServer s = start(b -> b)) {
+            assertThat(s.get("/crash")).isEqualTo("crashing");
+            Eventually.reaches(() -> s.server().stats().requests(ServerStats.Outcome.CRASH), 1L);
+            assertThat(s.get("/parts/4")).isEqualTo(body(3, 1));
+        }
+    }
+
+    @Test
+    void acceptOnTheSpentListenerAnswersAsLinux() {
+        try (TestServer s = start(b -> b)) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/accept")).isEqualTo("EAGAIN EINVAL EBADF");
+            }
+        }
+        try (TestServer s = start(b -> b.ephemeral(false))) {
+            assertThat(s.get("/accept")).as("a VM that is not reset").isEqualTo("EAGAIN EINVAL EBADF");
+        }
+    }
+
+    @Test
+    void theAnswerPageIsTheHostsAndReadOnly() {
+        try (TestServer s = start(b -> b)) {
+            String seen = s.get("/answers");
+            if (answeredInGuest) {
+                assertThat(seen).matches("conn=(\\d+) flags=2 listener=(\\d+) protected");
+                assertThat(seen.replaceAll("conn=(\\d+) .*", "$1")).isNotEqualTo(seen.replaceAll(".*listener=(\\d+).*", "$1"));
+            } else {
+                assertThat(seen).isEqualTo("conn=-1 flags=0 listener=-1 protected");
+            }
+            assertThat(s.get("/accept")).as("after a request tried to change the page").isEqualTo("EAGAIN EINVAL EBADF");
+        }
+        try (TestServer s = start(b -> b.trace(true))) {
+            assertThat(s.get("/answers")).as("traced: every call goes to the host")
+                    .isEqualTo("conn=-1 flags=0 listener=-1 protected");
+        }
+    }
+
+    @Test
+    void queueEntriesTheProgramForgesAreDropped() {
+        CapturedConsole console = new CapturedConsole();
+        try (TestServer s = start(b -> b, console)) {
+            assertThat(s.get("/forge")).isEqualTo("survived");
+            assertThat(s.get("/parts/5")).isEqualTo(body(4, 1));
+            assertThat(s.get("/forge")).isEqualTo("survived");
+            assertThat(console.text()).doesNotContain("FORGED");
+            assertThat(s.server().stats().failures()).isZero();
+        }
+    }
+
+    @Test
+    void aVmThatIsNotResetQueuesForEveryConnection() {
+        try (TestServer s = start(b -> b.ephemeral(false))) {
+            for (int i = 0; i < 6; i++) {
+                assertThat(s.get("/parts/" + (3 + i))).isEqualTo(body(2 + i, 1));
+                assertThat(s.get("/sendto")).isEqualTo("sendto");
+            }
+        }
+    }
+}
