@@ -5,12 +5,20 @@
  *   /parts/N      the response in N writes (header, then the body a byte per write): queued in the
  *                 guest up to 8 at a time, the rest through the host, all in order
  *   /sendto       the response by sendto(..., MSG_NOSIGNAL, NULL, 0)
+ *   /writev/N     the response by one writev of N iovecs (the header, then a byte each): up to 8
+ *                 queued in the guest, more through the host
+ *   /badiov       writev from an unmapped iovec array, and of an iovec whose base is unmapped:
+ *                 "efault efault"
  *   /big          a 12000-byte body in one write: more than the guest queue takes
  *   /efault       a write from an unmapped address and one that runs into an unmapped page:
  *                 "efault efault" when both fail with EFAULT, as on Linux
  *   /spin/MS      the response, then MS milliseconds of computing without a call: the client
  *                 must have the response long before the close
  *   /crash        the response, then a fault that kills the program: the response still arrives
+ *   /options      FIONBIO and TCP_NODELAY set (queued) and read back (through the host, after the
+ *                 queue), getsockname whole, cut short (4 bytes, the full length back) and with a
+ *                 negative length, and the three with bad pointers:
+ *                 "nonblock=1 nodelay=1 name=A.B.C.D:PORT/16 short=2/16 EINVAL EFAULT EFAULT EFAULT"
  *   /accept       accept4 on the listener after the request's connection: "EAGAIN EINVAL EBADF"
  *                 for valid flags, unknown flags and fd -1
  *   /answers      reads the answer page ("conn=FD flags=F listener=FD" as the program saw it
@@ -21,6 +29,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <setjmp.h>
@@ -31,6 +42,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,6 +84,28 @@ static void serve(int listener, int fd, const char *path) {
     } else if (!strcmp(path, "/sendto")) {
         const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsendto";
         sendto(fd, r, strlen(r), MSG_NOSIGNAL, NULL, 0);
+    } else if (!strncmp(path, "/writev/", 8)) {
+        int n = atoi(path + 8);
+        char h[128], body[64];
+        struct iovec iov[64];
+        int hl = snprintf(h, sizeof h, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", n - 1);
+        iov[0] = (struct iovec){h, hl};
+        for (int i = 1; i < n; i++) {
+            body[i] = 'a' + i % 26;
+            iov[i] = (struct iovec){body + i, 1};
+        }
+        writev(fd, iov, n);
+    } else if (!strcmp(path, "/badiov")) {
+        char result[64];
+        struct iovec *volatile nowhere = (struct iovec *) 16;
+        long r1 = writev(fd, nowhere, 1);
+        int e1 = errno;
+        struct iovec bad[2] = {{"x", 1}, {(void *) 16, 4}};
+        long r2 = writev(fd, bad, 2);
+        int e2 = errno;
+        snprintf(result, sizeof result, "%s %s", r1 == -1 && e1 == EFAULT ? "efault" : "wrote",
+                 r2 == -1 && e2 == EFAULT ? "efault" : "wrote");
+        respond(fd, result);
     } else if (!strcmp(path, "/big")) {
         static char body[12000];
         for (size_t i = 0; i < sizeof body; i++) body[i] = 'A' + i % 26;
@@ -99,6 +133,39 @@ static void serve(int listener, int fd, const char *path) {
         respond(fd, "crashing");
         volatile int *volatile null_page = (int *) 8;
         *null_page = 1;
+    } else if (!strcmp(path, "/options")) {
+        char result[256];
+        int one = 1, value = 0;
+        socklen_t vlen = sizeof value;
+        ioctl(fd, FIONBIO, &one);
+        int nonblock = (fcntl(fd, F_GETFL) & O_NONBLOCK) != 0;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &value, &vlen);
+        struct sockaddr_in name;
+        socklen_t nlen = sizeof name;
+        getsockname(fd, (struct sockaddr *) &name, &nlen);
+        struct sockaddr_in cut = {0};
+        socklen_t clen = 4;
+        getsockname(fd, (struct sockaddr *) &cut, &clen);
+        socklen_t negative = (socklen_t) -1;
+        int rn = getsockname(fd, (struct sockaddr *) &cut, &negative);
+        int en = errno;
+        void *volatile nowhere = (void *) 16;
+        int rb = getsockname(fd, nowhere, &nlen);
+        int eb = errno;
+        int rs = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, nowhere, sizeof one);
+        int es = errno;
+        int ri = ioctl(fd, FIONBIO, nowhere);
+        int ei = errno;
+        unsigned char *ip = (unsigned char *) &name.sin_addr;
+        snprintf(result, sizeof result, "nonblock=%d nodelay=%d name=%d.%d.%d.%d:%d/%u short=%d/%u %s %s %s %s",
+                 nonblock, value != 0, ip[0], ip[1], ip[2], ip[3], ntohs(name.sin_port), (unsigned) nlen,
+                 cut.sin_family, (unsigned) clen, rn == -1 && en == EINVAL ? "EINVAL" : "other",
+                 rb == -1 && eb == EFAULT ? "EFAULT" : "other", rs == -1 && es == EFAULT ? "EFAULT" : "other",
+                 ri == -1 && ei == EFAULT ? "EFAULT" : "other");
+        int zero = 0;
+        ioctl(fd, FIONBIO, &zero);
+        respond(fd, result);
     } else if (!strcmp(path, "/accept")) {
         char result[64];
         int a = accept4(listener, NULL, NULL, SOCK_CLOEXEC);

@@ -163,6 +163,16 @@ final class FileSyscalls {
         }
         AddressSpace m = c.memory();
         m.check(iov, count * 16, AddressSpace.PROT_READ);
+        if (writing && f instanceof SocketFile) {
+            // A socket takes the vector as one message: Linux copies it whole or fails it with
+            // EFAULT, and sends no part of it before a bad buffer.
+            for (int i = 0; i < count; i++) {
+                long len = m.readLong(iov + i * 16L + 8);
+                if (len > 0) {
+                    m.readable(m.readLong(iov + i * 16L), len);
+                }
+            }
+        }
         long total = 0;
         for (int i = 0; i < count; i++) {
             long base = m.readLong(iov + i * 16L);
@@ -282,9 +292,7 @@ final class FileSyscalls {
         long arg = c.arg(2);
         FileDescription f = c.files().get(fd);
         if (request == FIONBIO) {
-            int on = c.memory().readInt(arg);
-            int flags = f.statusFlags();
-            f.setStatusFlags(on != 0 ? flags | OpenFlags.O_NONBLOCK : flags & ~OpenFlags.O_NONBLOCK);
+            setNonBlocking(f, c.memory().readInt(arg) != 0);
             return 0;
         }
         if (request == FIOCLEX || request == FIONCLEX) {
@@ -292,6 +300,12 @@ final class FileSyscalls {
             return 0;
         }
         return f.ioctl(request, arg, c.memory());
+    }
+
+    /** ioctl FIONBIO: the description's own O_NONBLOCK (the host fd is always non-blocking). */
+    static void setNonBlocking(FileDescription f, boolean on) {
+        int flags = f.statusFlags();
+        f.setStatusFlags(on ? flags | OpenFlags.O_NONBLOCK : flags & ~OpenFlags.O_NONBLOCK);
     }
 
     static long fstatfs(Syscall c) {

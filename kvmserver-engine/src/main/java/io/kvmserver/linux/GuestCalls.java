@@ -15,8 +15,9 @@ import org.slf4j.LoggerFactory;
  * The host's side of the calls the PVM syscall entry answers in the guest ({@link GuestCallPages}):
  * what it publishes before every entry into the guest, and the queued calls it performs at every
  * exit, before anything else. On PVM a call that reaches the host costs ~70 µs more than one the
- * entry answers (docs/benchmarks.md), and two calls a served connection makes need nothing from
- * the host at once: writing the response, and an event loop's accept that finds nothing more.
+ * entry answers (docs/benchmarks.md), and several calls a server makes on the connection it
+ * serves need nothing from the host at once: writing the response, setting {@code TCP_NODELAY} or
+ * {@code FIONBIO}, asking for its local address, and an event loop's accept that finds nothing.
  *
  * <p>Why the answers are Linux's: the page is computed from the VM's state before the program last
  * entered the guest, and since then only the program ran, changing nothing the host sees but
@@ -33,10 +34,10 @@ import org.slf4j.LoggerFactory;
  * then (the client reset the connection) is the error of a write made just before it arrived:
  * the bytes are dropped, and there is no SIGPIPE.
  *
- * <p>The queue page is the program's to write: every entry is checked as the call would be (a
- * write only to the connection the host published, from within the data area), so a forged entry
- * is at most a call the program could have made, and the host does a bounded amount of
- * non-blocking work per exit.
+ * <p>The queue page is the program's to write: every entry is checked as the call would be (only
+ * on the connection the host published; a write from within the data area; a setsockopt only of
+ * {@code TCP_NODELAY} on a TCP connection), so a forged entry is at most a call the program could
+ * have made, and the host does a bounded amount of non-blocking work per exit.
  */
 public final class GuestCalls {
 
@@ -49,6 +50,13 @@ public final class GuestCalls {
     private static final int MSG_DONTWAIT = 0x40;
     private static final int MSG_NOSIGNAL = 0x4000;
     private static final int WRITE = SyscallNumbers.WRITE;
+    private static final int SETSOCKOPT = SyscallNumbers.SETSOCKOPT;
+    private static final int IOCTL = SyscallNumbers.IOCTL;
+    private static final int IPPROTO_TCP = 6;
+    private static final int TCP_NODELAY = 1;
+    private static final int AF_INET = 2;
+    private static final int AF_INET6 = 10;
+    private static final byte[] NO_NAME = new byte[0];
 
     private final GuestMemory memory;
     private final boolean enabled;
@@ -62,8 +70,18 @@ public final class GuestCalls {
     private SharedListener listener;
     private int listenerFd = -1;
 
+    /** Its local address as getsockname gives it ({@link #NO_NAME}: the host answers). */
+    private byte[] connectionName = NO_NAME;
+    /** Whether setsockopt(TCP_NODELAY) on it is 0 whatever the value (a TCP connection, or a route's). */
+    private boolean connectionTcp;
+    /** Whether {@link #takesWritesNow} was asked since the connection's last transfer, and its answer. */
+    private boolean writesChecked;
+    private long writesCheckedAt;
+    private boolean writesAnswer;
+
     /** What the answer page holds (valid when {@link #published}); written only when it changes. */
     private boolean published;
+    private byte[] shownName = NO_NAME;
     private int shownConnectionFd;
     private int shownFlags;
     private int shownListenerFd;
@@ -84,8 +102,16 @@ public final class GuestCalls {
      * {@code listenerFd}, for a request: the connection whose last calls the entry may answer.
      */
     void accepted(int fd, SocketFile connection, int listenerFd, SocketFile listener) {
+        if (!enabled) {
+            return;
+        }
         this.connection = connection;
         this.connectionFd = fd;
+        byte[] name = NetSyscalls.localName(connection);
+        this.connectionName = name != null && name.length <= GuestCallPages.NAME_MAX ? name : NO_NAME;
+        this.connectionTcp = connection.route() != null || ((connection.type() & 0xf) == SocketFile.SOCK_STREAM
+                && (connection.domain() == AF_INET || connection.domain() == AF_INET6));
+        this.writesChecked = false;
         this.listener = listener instanceof SharedListener shared ? shared : null;
         this.listenerFd = this.listener != null ? listenerFd : -1;
     }
@@ -97,6 +123,9 @@ public final class GuestCalls {
     public void reset() {
         connection = null;
         connectionFd = -1;
+        connectionName = NO_NAME;
+        connectionTcp = false;
+        writesChecked = false;
         listener = null;
         listenerFd = -1;
         published = false;
@@ -114,10 +143,13 @@ public final class GuestCalls {
         int fd = -1;
         int flags = 0;
         int budget = 0;
+        byte[] name = NO_NAME;
         if (connectionFd >= 0 && files.isOpen(connectionFd) && files.get(connectionFd) == connection) {
-            if (takesWritesNow(connection)) {
-                fd = connectionFd;
-                flags = GuestCallPages.WRITES_QUEUED;
+            fd = connectionFd;
+            name = connectionName;
+            flags = GuestCallPages.FIONBIO_QUEUED | (connectionTcp ? GuestCallPages.NODELAY_QUEUED : 0);
+            if (writesNow()) {
+                flags |= GuestCallPages.WRITES_QUEUED;
                 budget = GuestCallPages.DATA_SIZE;
             }
         } else {
@@ -133,8 +165,13 @@ public final class GuestCalls {
             refusing = listenerFd;
         }
         if (published && fd == shownConnectionFd && flags == shownFlags && refusing == shownListenerFd
-                && budget == shownBudget) {
+                && budget == shownBudget && name == shownName) {
             return;
+        }
+        if (!published || name != shownName) {
+            memory.write(GuestCallPages.NAME, name, 0, name.length);
+            memory.putInt(GuestCallPages.NAME_LENGTH, name.length);
+            shownName = name;
         }
         memory.putInt(GuestCallPages.CONNECTION_FD, fd);
         memory.putInt(GuestCallPages.CONNECTION_FLAGS, flags);
@@ -145,6 +182,21 @@ public final class GuestCalls {
         shownListenerFd = refusing;
         shownBudget = budget;
         published = true;
+    }
+
+    /**
+     * {@link #takesWritesNow} for the connection, asked again only after it transferred data (or
+     * tried to) or when its last answer was no: the answer holds until then, as nothing else
+     * fills its send queue.
+     */
+    private boolean writesNow() {
+        long epoch = connection.ioEpoch();
+        if (!writesChecked || epoch != writesCheckedAt || !writesAnswer) {
+            writesAnswer = takesWritesNow(connection);
+            writesCheckedAt = epoch;
+            writesChecked = true;
+        }
+        return writesAnswer && !connection.writeShut();
     }
 
     /**
@@ -189,16 +241,22 @@ public final class GuestCalls {
                 long entry = GuestCallPages.ENTRIES + (long) i * GuestCallPages.ENTRY_SIZE;
                 int nr = memory.getInt(entry);
                 int fd = memory.getInt(entry + 4);
+                int a = memory.getInt(entry + 8);
+                int b = memory.getInt(entry + 12);
                 if (connection == null || fd != connectionFd || !files.isOpen(fd) || files.get(fd) != connection) {
                     continue; // not the connection the host published: the program wrote this entry
                 }
                 if (nr == WRITE) {
-                    long offset = memory.getInt(entry + 8) & 0xffffffffL;
-                    long length = memory.getInt(entry + 12) & 0xffffffffL;
+                    long offset = a & 0xffffffffL;
+                    long length = b & 0xffffffffL;
                     if (length == 0 || offset + length > GuestCallPages.DATA_SIZE) {
                         continue;
                     }
                     send(connection, memory.host(GuestCallPages.DATA + offset, length), length);
+                } else if (nr == SETSOCKOPT && connectionTcp) {
+                    NetSyscalls.setOption(connection, IPPROTO_TCP, TCP_NODELAY, LittleEndian.intBytes(a));
+                } else if (nr == IOCTL) {
+                    FileSyscalls.setNonBlocking(connection, a != 0);
                 } else {
                     continue;
                 }

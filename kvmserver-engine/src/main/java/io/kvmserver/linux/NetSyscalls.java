@@ -467,11 +467,32 @@ final class NetSyscalls {
         if (rc < 0) {
             return rc;
         }
-        byte[] host = sa.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX));
-        byte[] shown = guestAddress(host, peer ? s.peerName() : s.localName());
+        byte[] shown = shownAddress(s, peer, sa, len.getInt(0));
         c.memory().writeBytes(c.arg(1), shown, 0, Math.min(shown.length, guestLength));
         c.memory().writeInt(c.arg(2), shown.length);
         return 0;
+    }
+
+    /** The address the host put in {@code sa}, {@code length} bytes, as the program may see it. */
+    private static byte[] shownAddress(SocketFile s, boolean peer, Memory sa, int length) {
+        byte[] host = sa.getByteArray(0, Math.min(length, SOCKADDR_MAX));
+        return guestAddress(host, peer ? s.peerName() : s.localName());
+    }
+
+    /**
+     * What getsockname gives the program for the connection {@code s} it accepted, or null when
+     * that takes the host (an error): for {@link GuestCalls} to publish once per connection.
+     */
+    static byte[] localName(SocketFile s) {
+        if (s.route() != null) {
+            return s.route().local();
+        }
+        try (Memory sa = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
+            len.setInt(0, SOCKADDR_MAX);
+            long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.GETSOCKNAME, s.hostFd(), Pointer.nativeValue(sa),
+                    Pointer.nativeValue(len), 0, 0, 0));
+            return rc < 0 ? null : shownAddress(s, false, sa, len.getInt(0));
+        }
     }
 
     /** An address the host returned, as the guest may see it (see {@link #socketName}). */
@@ -503,7 +524,11 @@ final class NetSyscalls {
         if (length > OPTVAL_MAX) {
             return -Errno.EINVAL;
         }
-        byte[] value = c.memory().readBytes(c.arg(3), (int) length);
+        return setOption(s, level, name, c.memory().readBytes(c.arg(3), (int) length));
+    }
+
+    /** setsockopt of an allowed option whose value is read: refused if it needs a capability. */
+    static long setOption(SocketFile s, int level, int name, byte[] value) {
         int refused = SocketOptions.refusedValue(level, name, value);
         if (refused != 0) {
             return -refused;

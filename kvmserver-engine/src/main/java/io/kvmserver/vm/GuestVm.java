@@ -25,6 +25,7 @@ import io.kvmserver.vdso.GuestClock;
 import io.kvmserver.vdso.TimePage;
 import io.kvmserver.vdso.VdsoImage;
 import io.kvmserver.x86.CpuSetup;
+import io.kvmserver.x86.GuestCallPages;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.TrapStub;
 import io.kvmserver.x86.PageTables;
@@ -253,7 +254,8 @@ public final class GuestVm implements AutoCloseable {
             boolean answers = answersInGuest(kvm, snapshot.kernel());
             CpuSetup.configure(vcpu, tables.root(), snapshot.xcr0(), syscallEntry(answers));
             DirtyPages dirty = new DirtyPages(vm, memory, ring ? vcpu.mapDirtyRing(ringBytes) : null, entries);
-            dirty.setLimit(requestMemoryLimit / GuestLayout.PAGE_SIZE, GuestLayout.USER_START, tables.poolStart());
+            // The syscall entry's queue page, written in every request that queues a call, may be hot too.
+            dirty.setLimit(requestMemoryLimit / GuestLayout.PAGE_SIZE, GuestCallPages.QUEUE, tables.poolStart());
             memory.setWriteListener(dirty);
             LinuxProcess process = snapshot.process().fork(memory, tables);
             GuestVm forked = new GuestVm(vm, vcpu, memory, tables, snapshot.kernel(), process, snapshot, dirty,

@@ -556,9 +556,11 @@ final class VcpuLoop {
      * a description of the fault.
      */
     private RunResult fault(int vector, long errorCode, long rip, boolean userMode) {
-        if (userMode && rip == TrapStub.FAST_COPY_RIP && vector == Faults.PAGE_FAULT && calls.enabled()) {
-            // The syscall entry copying a bad buffer of the program's: the host makes the call
-            // instead (EFAULT), with the registers the entry saved before the copy.
+        if (userMode && calls.enabled() && (vector == Faults.PAGE_FAULT || vector == Faults.GENERAL_PROTECTION)
+                && rip >= TrapStub.FAST_SYSCALL_ENTRY && rip < TrapStub.FAST_SYSCALL_END) {
+            // The syscall entry used a bad pointer of the program's: the host makes the call
+            // instead (EFAULT), with the registers the entry saved on entry.
+            vcpu.setReg(KvmAbi.RAX, memory.getLong(GuestCallPages.SAVED_RAX));
             vcpu.setReg(KvmAbi.RCX, memory.getLong(GuestCallPages.SAVED_RCX));
             vcpu.setReg(KvmAbi.RSI, memory.getLong(GuestCallPages.SAVED_RSI));
             vcpu.setReg(KvmAbi.RDI, memory.getLong(GuestCallPages.SAVED_RDI));

@@ -6,8 +6,8 @@ package io.kvmserver.x86;
  *
  * <p>The <em>answer page</em> is written only by the host, before every entry into the guest, and
  * is read-only for the program: what the entry may answer without the host (the served
- * connection, whether its close and writes may be queued and how many bytes it takes without
- * blocking, a listener with nothing to accept). The <em>queue page</em> is the entry's, and so the
+ * connection, its local address, which calls on it may be queued and how many bytes it takes
+ * without blocking, a non-blocking listener with nothing to accept). The <em>queue page</em> is the entry's, and so the
  * program's too: the calls it queued, their bytes, a save area and a few bytes of stack. The host
  * reads it only while the vCPU is stopped and checks each entry as it would the call itself.
  */
@@ -20,13 +20,23 @@ public final class GuestCallPages {
     public static final long ANSWERS = 0xb000;
     /** {@code int}: the guest fd of the connection the VM serves, or -1. */
     public static final long CONNECTION_FD = ANSWERS;
-    /** {@code int}: {@link #WRITES_QUEUED} when writes to that connection may be queued. */
+    /** {@code int}: what the entry may answer for that connection: the {@code *_QUEUED} bits. */
     public static final long CONNECTION_FLAGS = ANSWERS + 4;
     /** {@code int}: a listener whose {@code accept} fails with {@code EAGAIN} now, or -1. */
     public static final long LISTENER_FD = ANSWERS + 8;
     /** {@code int}: bytes the connection takes without blocking now, at most {@link #DATA_SIZE}. */
     public static final long WRITE_BUDGET = ANSWERS + 12;
+    /** {@code int}: the length of the connection's local address (getsockname's), 0 when not published. */
+    public static final long NAME_LENGTH = ANSWERS + 16;
+    /** The connection's local address as getsockname gives it, at most {@link #NAME_MAX} bytes. */
+    public static final long NAME = ANSWERS + 32;
+    public static final int NAME_MAX = 128;
+    /** {@code ioctl(conn, FIONBIO, &v)} may be queued. */
+    public static final int FIONBIO_QUEUED = 1;
+    /** Writes to the connection may be queued, within {@link #WRITE_BUDGET}. */
     public static final int WRITES_QUEUED = 2;
+    /** {@code setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &v, 4)} may be queued (a TCP connection). */
+    public static final int NODELAY_QUEUED = 4;
 
     /** The queue page: written by the entry (and maybe the program), never executable. */
     public static final long QUEUE = 0xc000;
@@ -34,11 +44,15 @@ public final class GuestCallPages {
     public static final long COUNT = QUEUE;
     /** {@code int}: data bytes queued. */
     public static final long BYTES = QUEUE + 4;
-    /** Where the entry saved RCX, RSI and RDI before copying a buffer (see {@link TrapStub#FAST_COPY_RIP}). */
+    /** Where the entry saved RAX, RCX, RSI and RDI on entry (see {@link TrapStub#FAST_SYSCALL_END}). */
     public static final long SAVED_RCX = QUEUE + 24;
     public static final long SAVED_RSI = QUEUE + 32;
     public static final long SAVED_RDI = QUEUE + 40;
-    /** 16 bytes each: {@code u32} system call number, fd, data offset, data length. */
+    public static final long SAVED_RAX = QUEUE + 48;
+    /**
+     * 16 bytes each: {@code u32} system call number, fd, and two arguments: a write's data offset
+     * and length, or the {@code int} value of a queued setsockopt or ioctl and 0.
+     */
     public static final long ENTRIES = QUEUE + 128;
     public static final int ENTRY_SIZE = 16;
     public static final int MAX_ENTRIES = 8;

@@ -38,28 +38,41 @@ public final class TrapStub {
     public static final long FAST_SYSCALL_ENTRY = GuestLayout.SYSCALL_ENTRY + 0x40;
 
     /** The fast entry's doorbell write ({@code slow} in the source): every call it does not answer. */
-    public static final long FAST_SLOW_PATH = FAST_SYSCALL_ENTRY + 0x2f;
+    public static final long FAST_SLOW_PATH = FAST_SYSCALL_ENTRY + 0x77;
 
     /** RIP after the fast entry's doorbell write. */
     public static final long FAST_DOORBELL_RIP = FAST_SLOW_PATH + DOORBELL_WRITE_LENGTH;
 
     /**
-     * The fast entry's {@code rep movsb} of the program's buffer into the queue page: a fault there
-     * is the program's bad pointer, answered by the host ({@code EFAULT}) once RCX, RSI and RDI are
-     * back from the save area and the entry resumes at {@link #FAST_SLOW_PATH}.
+     * The end of the fast entry. A #PF or #GP between {@link #FAST_SYSCALL_ENTRY} and here is the
+     * entry touching the program's memory through a pointer the program passed: the host answers
+     * that call itself ({@code EFAULT}), once RAX, RCX, RSI and RDI are back from the save area
+     * ({@link GuestCallPages#SAVED_RCX}) and the entry resumes at {@link #FAST_SLOW_PATH}.
      */
-    public static final long FAST_COPY_RIP = FAST_SYSCALL_ENTRY + 0xae;
+    public static final long FAST_SYSCALL_END = FAST_SYSCALL_ENTRY + 0x39c;
 
     /** The assembled {@code fast_syscall_entry} (trap-stub.S; TrapStubTest compares). */
     private static final String FAST_SYSCALL_ENTRY_CODE = ""
-            + "41f7c300010000752685ff78224883f80174344883f82c7420483d200100000f84f20000004883f82b0f84f50000008c"
-            + "0c2500a00000480f074d85c075f149f7c2ffbfffff75e8393c2500b0000075dff7042504b000000200000074d2833c25"
-            + "00c000000873c84885d274c348890c2518c000008b0c250cb000002b0c2504c000000f82820000004839ca777d488934"
-            + "2520c0000048893c2528c000008b3c2504c000004881c700c100004889d1f3a4488b342520c00000488b3c2528c00000"
-            + "8b0c2500c00000c1e104c78180c000000100000089b984c000008b042504c00000898188c0000089918cc0000001d089"
-            + "042504c00000ff042500c000004889d0488b0c2518c00000eb2e488b0c2518c00000e918ffffff41f7c2fff7f7ff0f85"
-            + "0bffffff393c2508b000000f85fefeffff48c7c0f5ffffff4889242510c00000bc80c0000041539d488b242510c00000"
-            + "ffe1";
+            + "41f7c300010000756e85ff786a48890c2518c000004889342520c0000048893c2528c000004889042530c000004883f8"
+            + "0174764883f82c74624883f8140f84ff0000004883f8330f84b00200004883f8360f84f90100004883f8100f842e0200"
+            + "00483d200100000f84dc0200004883f82b0f84df0200008c0c2500a00000480f07488b0c2518c00000488b342520c000"
+            + "00488b3c2528c00000ebdc4d85c075d749f7c2ffbfffff75ce393c2500b0000075c5f7042504b000000200000074b883"
+            + "3c2500c000000873ae4885d274a98b0c250cb000002b0c2504c0000072a34839ca779e8b3c2504c000004881c700c100"
+            + "004889d1f3a48b0c2500c00000c1e104c78180c00000010000008b042528c00000898184c000008b042504c000008981"
+            + "88c0000089918cc0000001d089042504c00000ff042500c000004889d0e928020000393c2500b000000f8528fffffff7"
+            + "042504b00000020000000f8417ffffff833c2500c00000080f8309ffffff4883fa010f82fffeffff4883fa080f87f5fe"
+            + "ffff8b0c250cb000002b0c2504c000000f82ebfeffff48890c2548c0000089142540c000004889342538c000008b3c25"
+            + "04c000004881c700c1000031c0488b342538c00000488b4e08488b364883042538c0000010483b0c2548c00000776448"
+            + "290c2548c000004801c8f3a4ff0c2540c0000075c84885c074498b0c2500c00000c1e104c78180c00000010000008b3c"
+            + "2528c0000089b984c000008b3c2504c0000089b988c0000089818cc0000001c7893c2504c00000ff042500c00000e927"
+            + "010000488b042530c00000e931feffff393c2500b000000f851afefffff7042504b00000040000000f8409feffff83fe"
+            + "060f8500feffff83fa010f85f7fdffff4183f8040f85edfdffff4c89d6eb2d393c2500b000000f85dbfdfffff7042504"
+            + "b00000010000000f84cafdffff81fe215400000f85befdffff4889d6833c2500c00000080f83b7fdffff8b368b0c2500"
+            + "c00000c1e104898180c0000089b984c0000089b188c00000c7818cc0000000000000ff042500c0000031c0eb6d393c25"
+            + "00b000000f856dfdffff833c2510b00000000f845ffdffff8b0a85c90f885ffdffff3b0c2510b0000076078b0c2510b0"
+            + "00004889f7be20b00000f3a48b0c2510b00000890a31c0eb2141f7c2fff7f7ff0f8521fdffff393c2508b000000f8514"
+            + "fdffff48c7c0f5ffffff488b342520c00000488b3c2528c00000488b0c2518c000004889242510c00000bc80c0000041"
+            + "539d488b242510c00000ffe1";
 
     /** The fast entry's machine code, to be placed at {@link #FAST_SYSCALL_ENTRY}. */
     public static byte[] fastSyscallEntry() {

@@ -22,29 +22,37 @@ syscall_entry:
 
 # ---- LSTAR on nested PVM: calls answered in the guest (guest address 0x3040) ----
 # On PVM a system call costs ~25 µs to reach this entry and ~70 µs more to reach the host
-# and back (docs/benchmarks.md, "Calls answered in the guest"). A few calls a served
-# connection makes are answered here from what the host published before it last entered
-# the guest (the answer page, read-only for the program) and, for a write, queued for the
-# host, which performs the queue at the next exit of any kind before it does anything else
-# (the queue page, which the program may write as well: the host checks every entry as it
-# would the call, and a forged one is a call the program could have made). Anything else
-# rings the doorbell.
-#   write(conn, buf, n) and sendto(conn, buf, n, 0 | MSG_NOSIGNAL, NULL, _): the bytes are
-#       copied to the queue and n is returned, within what the host published the
-#       connection's send queue takes without blocking.
-#   accept4(listener, ...) and accept(listener, ...): -EAGAIN when the host published that
-#       this request VM's non-blocking listener has nothing to give (its one connection was
-#       taken) and the flags are valid.
-# The entry saves what it changes in the queue page and runs on a few bytes of stack there:
-# the program's stack, red zone included, is never touched. Registers are preserved as by
-# the kernel (RCX and R11 are the syscall instruction's). A fault while copying the
-# program's buffer is the host's to fix: it puts RCX, RSI and RDI back from the save area
-# and resumes at `slow`, so a bad pointer gets EFAULT from the host, as on Linux.
+# and back (docs/benchmarks.md, "Calls answered in the guest"). A few calls a server makes
+# on the connection it serves are answered here from what the host published before it
+# last entered the guest (the answer page, read-only for the program), and those with an
+# effect on the host are queued for it; the host performs the queue at the next exit of
+# any kind before it does anything else (the queue page, which the program may write as
+# well: the host checks every entry as it would the call, and a forged one is a call the
+# program could have made). Anything else rings the doorbell. On the connection:
+#   write(conn, buf, n), sendto(conn, buf, n, 0 | MSG_NOSIGNAL, NULL, _), and writev(conn,
+#       iov, 1..8): the bytes are copied to the queue and their count is returned, within what
+#       the host published the connection's send queue takes without blocking;
+#   setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &v, 4) on a TCP connection: queued, 0;
+#   ioctl(conn, FIONBIO, &v): queued, 0;
+#   getsockname(conn, addr, &len): the published address, as the kernel copies it.
+# And accept4(listener, ...), accept(listener, ...): -EAGAIN when the host published that
+# this request VM's non-blocking listener has nothing to give (its one connection was
+# taken) and the flags are valid.
+# The entry saves RAX, RCX, RSI and RDI in the queue page first and runs on a few bytes of
+# stack there: the program's stack, red zone included, is never touched, and registers are
+# kept as the kernel keeps them (RCX and R11 are the syscall instruction's). A fault on the
+# program's memory here (#PF, or #GP for a non-canonical pointer) is the host's to fix: it
+# puts the four back and resumes at `slow`, so a bad pointer gets EFAULT from the host.
         .set    ANSWERS, 0xb000
         .set    A_CONN_FD, ANSWERS + 0          # int: the served connection, or -1
-        .set    A_CONN_FLAGS, ANSWERS + 4       # bit 1: writes to it are queued
+        .set    A_CONN_FLAGS, ANSWERS + 4       # what may be answered for it (the bits below)
         .set    A_LISTENER_FD, ANSWERS + 8      # int: a listener answering EAGAIN, or -1
         .set    A_WRITE_BUDGET, ANSWERS + 12    # bytes the connection takes now, <= Q_DATA_SIZE
+        .set    A_NAME_LENGTH, ANSWERS + 16     # int: length of its local address, 0 if none
+        .set    A_NAME, ANSWERS + 32            # its local address as getsockname gives it
+        .set    CONN_FIONBIO, 1
+        .set    CONN_WRITES, 2
+        .set    CONN_NODELAY, 4
         .set    QUEUE, 0xc000
         .set    Q_COUNT, QUEUE + 0              # entries queued
         .set    Q_BYTES, QUEUE + 4              # data bytes queued
@@ -52,13 +60,19 @@ syscall_entry:
         .set    Q_SAVE_RCX, QUEUE + 24
         .set    Q_SAVE_RSI, QUEUE + 32
         .set    Q_SAVE_RDI, QUEUE + 40
+        .set    Q_SAVE_RAX, QUEUE + 48
+        .set    Q_IOV_NEXT, QUEUE + 56          # writev: the next iovec
+        .set    Q_IOV_LEFT, QUEUE + 64          # writev: iovecs left
+        .set    Q_ROOM, QUEUE + 72              # writev: bytes the queue still takes
         .set    Q_STACK_TOP, QUEUE + 128
-        .set    Q_ENTRIES, QUEUE + 128          # 8 x {u32 nr, u32 fd, u32 offset, u32 length}
+        .set    Q_ENTRIES, QUEUE + 128          # 8 x {u32 nr, u32 fd, u32 a, u32 b}
         .set    Q_MAX_ENTRIES, 8
         .set    Q_DATA, QUEUE + 256             # the bytes of queued writes
         .set    TF, 0x100
         .set    MSG_NOSIGNAL, 0x4000
         .set    ACCEPT4_FLAGS, 0x80800          # SOCK_NONBLOCK | SOCK_CLOEXEC
+        .set    FIONBIO, 0x5421
+        .set    IOV_QUEUED_MAX, 8
 
         .balign 64, 0xcc
 fast_syscall_entry:
@@ -66,10 +80,22 @@ fast_syscall_entry:
         jnz     slow
         testl   %edi, %edi              # every call here takes an fd first; a negative one is EBADF
         js      slow
+        movq    %rcx, Q_SAVE_RCX
+        movq    %rsi, Q_SAVE_RSI
+        movq    %rdi, Q_SAVE_RDI
+        movq    %rax, Q_SAVE_RAX
         cmpq    $1, %rax
         je      write
         cmpq    $44, %rax
         je      sendto
+        cmpq    $20, %rax
+        je      writev
+        cmpq    $51, %rax
+        je      getsockname
+        cmpq    $54, %rax
+        je      setsockopt
+        cmpq    $16, %rax
+        je      ioctl
         cmpq    $288, %rax
         je      accept4
         cmpq    $43, %rax
@@ -77,6 +103,12 @@ fast_syscall_entry:
 slow:
         movw    %cs, 0xa000
         sysretq                         # not reached: on PVM the host returns to RCX
+
+restore_slow:
+        movq    Q_SAVE_RCX, %rcx
+        movq    Q_SAVE_RSI, %rsi
+        movq    Q_SAVE_RDI, %rdi
+        jmp     slow
 
 sendto:
         testq   %r8, %r8                # an address: not a plain write
@@ -86,31 +118,26 @@ sendto:
 write:
         cmpl    %edi, A_CONN_FD
         jne     slow
-        testl   $2, A_CONN_FLAGS
+        testl   $CONN_WRITES, A_CONN_FLAGS
         jz      slow
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     slow
         testq   %rdx, %rdx
         jz      slow
-        movq    %rcx, Q_SAVE_RCX
         movl    A_WRITE_BUDGET, %ecx
         subl    Q_BYTES, %ecx           # room left (the queue page is the program's: check it)
         jb      restore_slow
         cmpq    %rcx, %rdx
         ja      restore_slow
-        movq    %rsi, Q_SAVE_RSI
-        movq    %rdi, Q_SAVE_RDI
         movl    Q_BYTES, %edi
         addq    $Q_DATA, %rdi
         movq    %rdx, %rcx
-copy:
-        rep movsb
-        movq    Q_SAVE_RSI, %rsi
-        movq    Q_SAVE_RDI, %rdi
+        rep movsb                       # from the program's buffer
         movl    Q_COUNT, %ecx
         shll    $4, %ecx
         movl    $1, Q_ENTRIES(%rcx)
-        movl    %edi, Q_ENTRIES + 4(%rcx)
+        movl    Q_SAVE_RDI, %eax
+        movl    %eax, Q_ENTRIES + 4(%rcx)
         movl    Q_BYTES, %eax
         movl    %eax, Q_ENTRIES + 8(%rcx)
         movl    %edx, Q_ENTRIES + 12(%rcx)
@@ -118,12 +145,112 @@ copy:
         movl    %eax, Q_BYTES
         incl    Q_COUNT
         movq    %rdx, %rax
-        movq    Q_SAVE_RCX, %rcx
         jmp     done
 
-restore_slow:
-        movq    Q_SAVE_RCX, %rcx
-        jmp     slow
+writev:
+        cmpl    %edi, A_CONN_FD
+        jne     slow
+        testl   $CONN_WRITES, A_CONN_FLAGS
+        jz      slow
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     slow
+        cmpq    $1, %rdx                # no iovec, or more than the queue takes (vlen is an
+        jb      slow                    # unsigned long): the host
+        cmpq    $IOV_QUEUED_MAX, %rdx
+        ja      slow
+        movl    A_WRITE_BUDGET, %ecx
+        subl    Q_BYTES, %ecx
+        jb      restore_slow
+        movq    %rcx, Q_ROOM
+        movl    %edx, Q_IOV_LEFT
+        movq    %rsi, Q_IOV_NEXT
+        movl    Q_BYTES, %edi
+        addq    $Q_DATA, %rdi
+        xorl    %eax, %eax              # bytes so far
+1:      movq    Q_IOV_NEXT, %rsi
+        movq    8(%rsi), %rcx           # iov_len, from the program's memory
+        movq    (%rsi), %rsi            # iov_base
+        addq    $16, Q_IOV_NEXT
+        cmpq    Q_ROOM, %rcx
+        ja      writev_slow
+        subq    %rcx, Q_ROOM
+        addq    %rcx, %rax
+        rep movsb                       # from the program's buffer
+        decl    Q_IOV_LEFT
+        jnz     1b
+        testq   %rax, %rax              # nothing to write: the host says what that returns
+        jz      writev_slow
+        movl    Q_COUNT, %ecx
+        shll    $4, %ecx
+        movl    $1, Q_ENTRIES(%rcx)
+        movl    Q_SAVE_RDI, %edi
+        movl    %edi, Q_ENTRIES + 4(%rcx)
+        movl    Q_BYTES, %edi
+        movl    %edi, Q_ENTRIES + 8(%rcx)
+        movl    %eax, Q_ENTRIES + 12(%rcx)
+        addl    %eax, %edi
+        movl    %edi, Q_BYTES
+        incl    Q_COUNT
+        jmp     done
+
+writev_slow:
+        movq    Q_SAVE_RAX, %rax
+        jmp     restore_slow
+
+setsockopt:
+        cmpl    %edi, A_CONN_FD
+        jne     slow
+        testl   $CONN_NODELAY, A_CONN_FLAGS
+        jz      slow
+        cmpl    $6, %esi                # IPPROTO_TCP
+        jne     slow
+        cmpl    $1, %edx                # TCP_NODELAY
+        jne     slow
+        cmpl    $4, %r8d
+        jne     slow
+        movq    %r10, %rsi
+        jmp     queue_int
+
+ioctl:
+        cmpl    %edi, A_CONN_FD
+        jne     slow
+        testl   $CONN_FIONBIO, A_CONN_FLAGS
+        jz      slow
+        cmpl    $FIONBIO, %esi
+        jne     slow
+        movq    %rdx, %rsi
+queue_int:                              # queues {RAX, fd, *(int *) RSI, 0} and returns 0
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     restore_slow
+        movl    (%rsi), %esi            # from the program's memory
+        movl    Q_COUNT, %ecx
+        shll    $4, %ecx
+        movl    %eax, Q_ENTRIES(%rcx)
+        movl    %edi, Q_ENTRIES + 4(%rcx)
+        movl    %esi, Q_ENTRIES + 8(%rcx)
+        movl    $0, Q_ENTRIES + 12(%rcx)
+        incl    Q_COUNT
+        xorl    %eax, %eax
+        jmp     done
+
+getsockname:
+        cmpl    %edi, A_CONN_FD
+        jne     slow
+        cmpl    $0, A_NAME_LENGTH
+        je      slow
+        movl    (%rdx), %ecx            # the program's length
+        testl   %ecx, %ecx              # negative: EINVAL, from the host
+        js      restore_slow
+        cmpl    A_NAME_LENGTH, %ecx
+        jbe     1f
+        movl    A_NAME_LENGTH, %ecx
+1:      movq    %rsi, %rdi
+        movl    $A_NAME, %esi
+        rep movsb                       # to the program's buffer
+        movl    A_NAME_LENGTH, %ecx
+        movl    %ecx, (%rdx)
+        xorl    %eax, %eax
+        jmp     done
 
 accept4:
         testl   $~ACCEPT4_FLAGS, %r10d  # unknown flags: EINVAL, from the host
@@ -133,12 +260,16 @@ accept:
         jne     slow
         movq    $-11, %rax              # EAGAIN
 done:
+        movq    Q_SAVE_RSI, %rsi
+        movq    Q_SAVE_RDI, %rdi
+        movq    Q_SAVE_RCX, %rcx
         movq    %rsp, Q_SAVE_RSP        # RFLAGS back from R11 as sysretq would (TF excluded
         movl    $Q_STACK_TOP, %esp      # above; IF and IOPL are not the program's to set)
         pushq   %r11
         popfq
         movq    Q_SAVE_RSP, %rsp
         jmpq    *%rcx
+fast_syscall_end:
 
 # ---- Exception entries (guest address 0x4000, supervisor-only), 16 bytes apart ----
 # Every vector runs at CPL 0 on IST1. Vectors without a CPU error code push a dummy

@@ -53,7 +53,8 @@ class TrapStubTest {
         assertThat(GuestLayout.SYSCALL_ENTRY + assembly.symbol("fast_syscall_entry") - entry)
                 .isEqualTo(TrapStub.FAST_SYSCALL_ENTRY);
         assertThat(GuestLayout.SYSCALL_ENTRY + assembly.symbol("slow") - entry).isEqualTo(TrapStub.FAST_SLOW_PATH);
-        assertThat(GuestLayout.SYSCALL_ENTRY + assembly.symbol("copy") - entry).isEqualTo(TrapStub.FAST_COPY_RIP);
+        assertThat(GuestLayout.SYSCALL_ENTRY + assembly.symbol("fast_syscall_end") - entry)
+                .isEqualTo(TrapStub.FAST_SYSCALL_END).isEqualTo(TrapStub.FAST_SYSCALL_ENTRY + expected.length);
         assertThat(Arrays.copyOfRange(text, (int) assembly.symbol("slow"), (int) assembly.symbol("slow") + 7))
                 .as("the slow path is the doorbell write").containsExactly(Arrays.copyOf(TrapStub.syscallEntry(), 7));
         assertThat(TrapStub.FAST_SYSCALL_ENTRY + expected.length).as("the fast entry fits its page")

@@ -24,8 +24,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The calls the PVM syscall entry answers in the guest ({@code GuestCalls}, {@code guest_calls.c}):
- * writes to the served connection queued in the guest and performed by the host at the next exit,
- * and {@code accept} on a request VM's spent listener answered {@code EAGAIN}. What a client
+ * writes (and writevs), {@code TCP_NODELAY} and {@code FIONBIO} on the served connection queued in the guest and
+ * performed by the host at the next exit, its {@code getsockname} answered from the address the
+ * host published, and {@code accept} on a request VM's spent listener answered {@code EAGAIN}. What a client
  * receives must be what Linux would have sent, in order, whatever the program does after its
  * write (computes, crashes) and whatever it writes into the queue page itself; a bad buffer gets
  * {@code EFAULT}; the answer page is the host's alone. On hosts where {@code syscall} enters CPL 0
@@ -77,6 +78,9 @@ class GuestCallsTest {
                 assertThat(s.get("/parts/" + parts)).as("%d writes", parts).isEqualTo(body(parts - 1, 1));
             }
             assertThat(s.get("/sendto")).isEqualTo("sendto");
+            for (int iovecs : new int[] {2, 8, 9, 12}) {
+                assertThat(s.get("/writev/" + iovecs)).as("writev of %d", iovecs).isEqualTo(body(iovecs - 1, 1));
+            }
             StringBuilder big = new StringBuilder();
             for (int i = 0; i < 12000; i++) {
                 big.append((char) ('A' + i % 26));
@@ -98,6 +102,7 @@ class GuestCallsTest {
     void aBadBufferGetsEfaultAsFromTheHost() {
         try (TestServer s = start(b -> b)) {
             assertThat(s.get("/efault")).isEqualTo("efault efault");
+            assertThat(s.get("/badiov")).isEqualTo("efault efault");
             assertThat(s.get("/parts/3")).isEqualTo(body(2, 1));
         }
     }
@@ -137,6 +142,17 @@ class GuestCallsTest {
     }
 
     @Test
+    void optionsAndTheLocalAddressAnswerAsLinux() {
+        try (TestServer s = start(b -> b)) {
+            String expected = "nonblock=1 nodelay=1 name=127.0.0.1:" + s.port()
+                    + "/16 short=2/16 EINVAL EFAULT EFAULT EFAULT";
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/options")).isEqualTo(expected);
+            }
+        }
+    }
+
+    @Test
     void acceptOnTheSpentListenerAnswersAsLinux() {
         try (TestServer s = start(b -> b)) {
             for (int i = 0; i < 3; i++) {
@@ -153,7 +169,8 @@ class GuestCallsTest {
         try (TestServer s = start(b -> b)) {
             String seen = s.get("/answers");
             if (answeredInGuest) {
-                assertThat(seen).matches("conn=(\\d+) flags=2 listener=(\\d+) protected");
+                // FIONBIO, writes and TCP_NODELAY may be queued for the connection
+                assertThat(seen).matches("conn=(\\d+) flags=7 listener=(\\d+) protected");
                 assertThat(seen.replaceAll("conn=(\\d+) .*", "$1")).isNotEqualTo(seen.replaceAll(".*listener=(\\d+).*", "$1"));
             } else {
                 assertThat(seen).isEqualTo("conn=-1 flags=0 listener=-1 protected");
