@@ -19,6 +19,12 @@
  *                 queue), getsockname whole, cut short (4 bytes, the full length back) and with a
  *                 negative length, and the three with bad pointers:
  *                 "nonblock=1 nodelay=1 name=A.B.C.D:PORT/16 short=2/16 EINVAL EFAULT EFAULT EFAULT"
+ *   /epoll        zero-timeout waits that find nothing (three in a row), then ones that must find
+ *                 what a call made ready since (a pipe written, a ready fd added; a removal keeps it
+ *                 empty): "0 0 0 pipe=1 del=0 add=1"
+ *   /polls/N      N zero-timeout waits in a row on an instance with nothing ready: "polled"
+ *   /spinpoll     writes "ready\n", then polls the connection with zero-timeout waits and nothing
+ *                 else until the client's next byte arrives (at most 5 s): "saw X" or "starved"
  *   /accept       accept4 on the listener after the request's connection: "EAGAIN EINVAL EBADF"
  *                 for valid flags, unknown flags and fd -1
  *   /answers      reads the answer page ("conn=FD flags=F listener=FD" as the program saw it
@@ -40,11 +46,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "http_request.h"
 
 #define ANSWERS 0xb000UL
 #define QUEUE 0xc000UL
@@ -166,6 +175,45 @@ static void serve(int listener, int fd, const char *path) {
         int zero = 0;
         ioctl(fd, FIONBIO, &zero);
         respond(fd, result);
+    } else if (!strcmp(path, "/epoll")) {
+        char result[96];
+        struct epoll_event ev[4];
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+        int p[2], q[2];
+        pipe(p);
+        pipe(q);
+        write(q[1], "q", 1);
+        struct epoll_event in = {.events = EPOLLIN};
+        epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &in);
+        int a = epoll_wait(ep, ev, 4, 0), b = epoll_wait(ep, ev, 4, 0), c = epoll_wait(ep, ev, 4, 0);
+        write(p[1], "p", 1);
+        int d = epoll_wait(ep, ev, 4, 0);
+        epoll_ctl(ep, EPOLL_CTL_DEL, p[0], NULL);
+        int e = epoll_wait(ep, ev, 4, 0);
+        epoll_ctl(ep, EPOLL_CTL_ADD, q[0], &in);
+        int f = epoll_wait(ep, ev, 4, 0);
+        snprintf(result, sizeof result, "%d %d %d pipe=%d del=%d add=%d", a, b, c, d, e, f);
+        respond(fd, result);
+    } else if (!strncmp(path, "/polls/", 7)) {
+        int ep = epoll_create1(EPOLL_CLOEXEC), p[2];
+        struct epoll_event in = {.events = EPOLLIN}, ev[2];
+        pipe(p);
+        epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &in);
+        for (int i = atoi(path + 7); i > 0; i--) epoll_wait(ep, ev, 2, 0);
+        respond(fd, "polled");
+    } else if (!strcmp(path, "/spinpoll")) {
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event in = {.events = EPOLLIN}, ev[2];
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &in);
+        header(fd, 6 + 5);
+        write(fd, "ready\n", 6);
+        double until = now_ms() + 5000;
+        int n = 0;
+        while (n == 0 && now_ms() < until) n = epoll_wait(ep, ev, 2, 0);
+        char c = '?', result[16];
+        if (n > 0) read(fd, &c, 1);
+        snprintf(result, sizeof result, n > 0 ? "saw %c" : "starv", c);
+        write(fd, result, 5);
     } else if (!strcmp(path, "/accept")) {
         char result[64];
         int a = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
@@ -222,18 +270,8 @@ int main(int argc, char **argv) {
         for (;;) {
             int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
             if (fd < 0) break;
-            char request[1024];
-            size_t have = 0;
-            while (have < sizeof request - 1) {
-                ssize_t n = read(fd, request + have, sizeof request - 1 - have);
-                if (n <= 0) break;
-                have += n;
-                request[have] = 0;
-                if (strstr(request, "\r\n\r\n")) break;
-            }
-            request[have] = 0;
-            char path[256] = "/";
-            sscanf(request, "GET %255s", path);
+            char path[256];
+            read_request_path(fd, path, sizeof path);
             serve(listener, fd, path);
             close(fd);
         }

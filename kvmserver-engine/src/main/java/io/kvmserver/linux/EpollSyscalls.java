@@ -55,6 +55,9 @@ final class EpollSyscalls {
             return -Errno.EPERM; // regular files are always ready; epoll refuses them
         }
         long rc = changeInterests(c, ep, op, fd, event);
+        if (rc == 0 && op == EPOLL_CTL_DEL && c.guestCalls() != null) {
+            c.guestCalls().epollInterestRemoved(c.intArg(0));
+        }
         if (rc == 0) {
             // Linux wakes a waiter when a file it now watches is or becomes ready: a thread parked
             // in epoll_wait on this instance (through any of its fds) looks again with the new list.
@@ -153,6 +156,9 @@ final class EpollSyscalls {
                 interest.disabled = true;
             }
             written++;
+        }
+        if (written == 0 && timeoutNanos == 0 && c.guestCalls() != null) {
+            c.guestCalls().epollFoundNothing(c.intArg(0), ep);
         }
         return written;
     }

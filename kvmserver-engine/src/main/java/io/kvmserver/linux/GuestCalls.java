@@ -17,7 +17,8 @@ import org.slf4j.LoggerFactory;
  * exit, before anything else. On PVM a call that reaches the host costs ~70 µs more than one the
  * entry answers (docs/benchmarks.md), and several calls a server makes on the connection it
  * serves need nothing from the host at once: writing the response, setting {@code TCP_NODELAY} or
- * {@code FIONBIO}, asking for its local address, and an event loop's accept that finds nothing.
+ * {@code FIONBIO}, asking for its local address, an event loop's accept that finds nothing, and
+ * its zero-timeout poll that finds nothing again (at most once before the host looks itself).
  *
  * <p>Why the answers are Linux's: the page is computed from the VM's state before the program last
  * entered the guest, and since then only the program ran, changing nothing the host sees but
@@ -79,6 +80,15 @@ public final class GuestCalls {
     private long writesCheckedAt;
     private boolean writesAnswer;
 
+    /**
+     * An epoll instance whose last wait on the host had a zero timeout and found nothing, and its
+     * fd; -1 once the host has made any other call for the program (see {@link #beforeHostCall}).
+     */
+    private int emptyEpollFd = -1;
+    private EpollFile emptyEpoll;
+    /** {@link #emptyEpollFd} before the call the host is making now. */
+    private int emptyBefore = -1;
+
     /** What the answer page holds (valid when {@link #published}); written only when it changes. */
     private boolean published;
     private byte[] shownName = NO_NAME;
@@ -86,6 +96,7 @@ public final class GuestCalls {
     private int shownFlags;
     private int shownListenerFd;
     private int shownBudget;
+    private int shownEpollFd;
 
     /** {@code enabled}: whether the VM's LSTAR is the entry that uses the pages. */
     public GuestCalls(GuestMemory memory, boolean enabled) {
@@ -121,6 +132,9 @@ public final class GuestCalls {
      * whatever its template's last said, so the next {@link #publish} writes it whatever it holds.
      */
     public void reset() {
+        emptyEpollFd = -1;
+        emptyEpoll = null;
+        emptyBefore = -1;
         connection = null;
         connectionFd = -1;
         connectionName = NO_NAME;
@@ -164,10 +178,17 @@ public final class GuestCalls {
                 && files.openCount() < FdTable.LIMIT) {
             refusing = listenerFd;
         }
+        int epoll = emptyEpollFd >= 0 && files.isOpen(emptyEpollFd) && files.get(emptyEpollFd) == emptyEpoll
+                ? emptyEpollFd : -1;
+        if (epoll >= 0 && memory.getInt(GuestCallPages.EPOLL_ANSWERED) != 0) {
+            memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0); // one answer per entry
+        }
         if (published && fd == shownConnectionFd && flags == shownFlags && refusing == shownListenerFd
-                && budget == shownBudget && name == shownName) {
+                && budget == shownBudget && name == shownName && epoll == shownEpollFd) {
             return;
         }
+        memory.putInt(GuestCallPages.EPOLL_FD, epoll);
+        shownEpollFd = epoll;
         if (!published || name != shownName) {
             memory.write(GuestCallPages.NAME, name, 0, name.length);
             memory.putInt(GuestCallPages.NAME_LENGTH, name.length);
@@ -220,6 +241,28 @@ public final class GuestCalls {
             return scratch.getInt(0) >= MIN_SEND_BUFFER;
         } catch (LastErrorException e) {
             return false;
+        }
+    }
+
+    /**
+     * The host is about to make a call for the program: from now on a zero-timeout epoll wait may
+     * find something (the call may make a file ready), unless the call itself says otherwise.
+     */
+    public void beforeHostCall() {
+        emptyBefore = emptyEpollFd;
+        emptyEpollFd = -1;
+    }
+
+    /** A wait on {@code ep} (fd {@code fd}) with a zero timeout found nothing ready. */
+    void epollFoundNothing(int fd, EpollFile ep) {
+        emptyEpollFd = fd;
+        emptyEpoll = ep;
+    }
+
+    /** A registration was removed from epoll fd {@code fd}: that makes nothing ready. */
+    void epollInterestRemoved(int fd) {
+        if (fd == emptyBefore) {
+            emptyEpollFd = fd;
         }
     }
 

@@ -374,6 +374,7 @@ final class VcpuLoop {
         waiter.setParking(threads.liveCount() > 1 || process.timers().armed());
         syscall.begin(nr, vcpu.reg(KvmAbi.RDI), vcpu.reg(KvmAbi.RSI), vcpu.reg(KvmAbi.RDX),
                 vcpu.reg(KvmAbi.R10), vcpu.reg(KvmAbi.R8), vcpu.reg(KvmAbi.R9));
+        calls.beforeHostCall();
         int tid = trace != null ? threads.current().tid() : 0;
         long result = table.dispatch(syscall);
         if (trace != null) {

@@ -68,6 +68,7 @@ public final class CpuSetup {
         // Nothing to answer in the guest until the host says so.
         memory.putInt(GuestCallPages.CONNECTION_FD, -1);
         memory.putInt(GuestCallPages.LISTENER_FD, -1);
+        memory.putInt(GuestCallPages.EPOLL_FD, -1);
         memory.write(GuestLayout.EXCEPTION_ENTRIES, TrapStub.exceptionEntries());
 
         long page = GuestLayout.PAGE_SIZE;

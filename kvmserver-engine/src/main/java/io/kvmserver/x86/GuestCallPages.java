@@ -7,7 +7,8 @@ package io.kvmserver.x86;
  * <p>The <em>answer page</em> is written only by the host, before every entry into the guest, and
  * is read-only for the program: what the entry may answer without the host (the served
  * connection, its local address, which calls on it may be queued and how many bytes it takes
- * without blocking, a non-blocking listener with nothing to accept). The <em>queue page</em> is the entry's, and so the
+ * without blocking, a non-blocking listener with nothing to accept, an epoll instance found with
+ * nothing ready). The <em>queue page</em> is the entry's, and so the
  * program's too: the calls it queued, their bytes, a save area and a few bytes of stack. The host
  * reads it only while the vCPU is stopped and checks each entry as it would the call itself.
  */
@@ -28,6 +29,11 @@ public final class GuestCallPages {
     public static final long WRITE_BUDGET = ANSWERS + 12;
     /** {@code int}: the length of the connection's local address (getsockname's), 0 when not published. */
     public static final long NAME_LENGTH = ANSWERS + 16;
+    /**
+     * {@code int}: an epoll fd whose last wait on the host, with a zero timeout, found nothing, and
+     * nothing but the program ran since: the entry answers one such wait per entry with 0. Or -1.
+     */
+    public static final long EPOLL_FD = ANSWERS + 24;
     /** The connection's local address as getsockname gives it, at most {@link #NAME_MAX} bytes. */
     public static final long NAME = ANSWERS + 32;
     public static final int NAME_MAX = 128;
@@ -49,6 +55,8 @@ public final class GuestCallPages {
     public static final long SAVED_RSI = QUEUE + 32;
     public static final long SAVED_RDI = QUEUE + 40;
     public static final long SAVED_RAX = QUEUE + 48;
+    /** {@code int}: set by the entry when it answered an epoll wait; the host clears it for the next entry. */
+    public static final long EPOLL_ANSWERED = QUEUE + 80;
     /**
      * 16 bytes each: {@code u32} system call number, fd, and two arguments: a write's data offset
      * and length, or the {@code int} value of a queued setsockopt or ioctl and 0.

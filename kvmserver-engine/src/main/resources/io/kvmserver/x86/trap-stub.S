@@ -35,6 +35,10 @@ syscall_entry:
 #   setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &v, 4) on a TCP connection: queued, 0;
 #   ioctl(conn, FIONBIO, &v): queued, 0;
 #   getsockname(conn, addr, &len): the published address, as the kernel copies it.
+# And epoll_wait(ep, events, 1..64, 0), epoll_pwait(..., 0, NULL, _): 0, once per entry, when
+# the host's last call was such a wait on ep that found nothing (only the program ran since,
+# and nothing it does in the guest makes a file ready; once per entry, so that a program
+# polling in a loop still reaches the host, where what arrived since is found).
 # And accept4(listener, ...), accept(listener, ...): -EAGAIN when the host published that
 # this request VM's non-blocking listener has nothing to give (its one connection was
 # taken) and the flags are valid.
@@ -49,6 +53,7 @@ syscall_entry:
         .set    A_LISTENER_FD, ANSWERS + 8      # int: a listener answering EAGAIN, or -1
         .set    A_WRITE_BUDGET, ANSWERS + 12    # bytes the connection takes now, <= Q_DATA_SIZE
         .set    A_NAME_LENGTH, ANSWERS + 16     # int: length of its local address, 0 if none
+        .set    A_EPOLL_FD, ANSWERS + 24        # int: an epoll fd with nothing ready, or -1
         .set    A_NAME, ANSWERS + 32            # its local address as getsockname gives it
         .set    CONN_FIONBIO, 1
         .set    CONN_WRITES, 2
@@ -64,6 +69,7 @@ syscall_entry:
         .set    Q_IOV_NEXT, QUEUE + 56          # writev: the next iovec
         .set    Q_IOV_LEFT, QUEUE + 64          # writev: iovecs left
         .set    Q_ROOM, QUEUE + 72              # writev: bytes the queue still takes
+        .set    Q_EPOLL_ANSWERED, QUEUE + 80    # nonzero once an epoll wait was answered here
         .set    Q_STACK_TOP, QUEUE + 128
         .set    Q_ENTRIES, QUEUE + 128          # 8 x {u32 nr, u32 fd, u32 a, u32 b}
         .set    Q_MAX_ENTRIES, 8
@@ -73,6 +79,8 @@ syscall_entry:
         .set    ACCEPT4_FLAGS, 0x80800          # SOCK_NONBLOCK | SOCK_CLOEXEC
         .set    FIONBIO, 0x5421
         .set    IOV_QUEUED_MAX, 8
+        .set    EPOLL_EVENTS_MAX, 64
+        .set    USER_END, 0x7ffffffff000        # Linux's access_ok: the buffer is below this
 
         .balign 64, 0xcc
 fast_syscall_entry:
@@ -96,6 +104,10 @@ fast_syscall_entry:
         je      setsockopt
         cmpq    $16, %rax
         je      ioctl
+        cmpq    $232, %rax
+        je      epoll_wait
+        cmpq    $281, %rax
+        je      epoll_pwait
         cmpq    $288, %rax
         je      accept4
         cmpq    $43, %rax
@@ -133,19 +145,8 @@ write:
         addq    $Q_DATA, %rdi
         movq    %rdx, %rcx
         rep movsb                       # from the program's buffer
-        movl    Q_COUNT, %ecx
-        shll    $4, %ecx
-        movl    $1, Q_ENTRIES(%rcx)
-        movl    Q_SAVE_RDI, %eax
-        movl    %eax, Q_ENTRIES + 4(%rcx)
-        movl    Q_BYTES, %eax
-        movl    %eax, Q_ENTRIES + 8(%rcx)
-        movl    %edx, Q_ENTRIES + 12(%rcx)
-        addl    %edx, %eax
-        movl    %eax, Q_BYTES
-        incl    Q_COUNT
-        movq    %rdx, %rax
-        jmp     done
+        movl    %edx, %eax
+        jmp     queue_write
 
 writev:
         cmpl    %edi, A_CONN_FD
@@ -180,6 +181,7 @@ writev:
         jnz     1b
         testq   %rax, %rax              # nothing to write: the host says what that returns
         jz      writev_slow
+queue_write:                            # queues {write, fd, Q_BYTES, EAX} and returns EAX
         movl    Q_COUNT, %ecx
         shll    $4, %ecx
         movl    $1, Q_ENTRIES(%rcx)
@@ -249,6 +251,27 @@ getsockname:
         rep movsb                       # to the program's buffer
         movl    A_NAME_LENGTH, %ecx
         movl    %ecx, (%rdx)
+        xorl    %eax, %eax
+        jmp     done
+
+epoll_pwait:
+        testq   %r8, %r8                # a signal mask for the wait: the host
+        jnz     slow
+epoll_wait:
+        cmpl    %edi, A_EPOLL_FD
+        jne     slow
+        testl   %r10d, %r10d            # a timeout: the host
+        jnz     slow
+        cmpl    $1, %edx                # maxevents; larger ones, and EINVAL, from the host
+        jl      slow
+        cmpl    $EPOLL_EVENTS_MAX, %edx
+        jg      slow
+        movabsq $USER_END - 12 * EPOLL_EVENTS_MAX, %rcx
+        cmpq    %rcx, %rsi
+        jae     restore_slow
+        cmpl    $0, Q_EPOLL_ANSWERED
+        jne     restore_slow
+        movl    $1, Q_EPOLL_ANSWERED
         xorl    %eax, %eax
         jmp     done
 

@@ -26,7 +26,8 @@ import org.junit.jupiter.api.Test;
  * The calls the PVM syscall entry answers in the guest ({@code GuestCalls}, {@code guest_calls.c}):
  * writes (and writevs), {@code TCP_NODELAY} and {@code FIONBIO} on the served connection queued in the guest and
  * performed by the host at the next exit, its {@code getsockname} answered from the address the
- * host published, and {@code accept} on a request VM's spent listener answered {@code EAGAIN}. What a client
+ * host published, {@code accept} on a request VM's spent listener answered {@code EAGAIN}, and a
+ * zero-timeout epoll wait answered 0 right after the host found nothing. What a client
  * receives must be what Linux would have sent, in order, whatever the program does after its
  * write (computes, crashes) and whatever it writes into the queue page itself; a bad buffer gets
  * {@code EFAULT}; the answer page is the host's alone. On hosts where {@code syscall} enters CPL 0
@@ -149,6 +150,48 @@ class GuestCallsTest {
             for (int i = 0; i < 3; i++) {
                 assertThat(s.get("/options")).isEqualTo(expected);
             }
+        }
+    }
+
+    @Test
+    void zeroTimeoutPollsThatFindNothingAnswerAsLinux() {
+        try (TestServer s = start(b -> b)) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/epoll")).isEqualTo("0 0 0 pipe=1 del=0 add=1");
+            }
+            long two = exitsOf(s, "/polls/2", "polled");
+            long six = exitsOf(s, "/polls/6", "polled");
+            // Where the guest answers, every other wait in a row: one wait answered in the guest
+            // per entry, so that a program polling in a loop still reaches the host.
+            assertThat(six - two).as("exits of 4 more waits").isEqualTo(answeredInGuest ? 2 : 4);
+        }
+    }
+
+    /**
+     * A program that polls its connection with zero-timeout waits and makes no other call: the
+     * client's next bytes must reach it (the guest answers at most one wait per entry).
+     */
+    @Test
+    void aProgramPollingInALoopSeesWhatArrives() throws IOException, InterruptedException {
+        try (TestServer s = start(b -> b); Socket c = new Socket()) {
+            c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
+            c.setSoTimeout(15_000);
+            c.getOutputStream().write("GET /spinpoll HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            InputStream in = c.getInputStream();
+            StringBuilder got = new StringBuilder();
+            byte[] buf = new byte[256];
+            while (!got.toString().endsWith("ready\n")) {
+                int n = in.read(buf);
+                assertThat(n).isPositive();
+                got.append(new String(buf, 0, n, StandardCharsets.US_ASCII));
+            }
+            Thread.sleep(200);
+            c.getOutputStream().write('X');
+            got.setLength(0);
+            for (int n; (n = in.read(buf)) > 0;) {
+                got.append(new String(buf, 0, n, StandardCharsets.US_ASCII));
+            }
+            assertThat(got.toString()).isEqualTo("saw X");
         }
     }
 
