@@ -35,10 +35,11 @@ import org.slf4j.LoggerFactory;
  * then (the client reset the connection) is the error of a write made just before it arrived:
  * the bytes are dropped, and there is no SIGPIPE.
  *
- * <p>The queue page is the program's to write: every entry is checked as the call would be (only
- * on the connection the host published; a write from within the data area; a setsockopt only of
- * {@code TCP_NODELAY} on a TCP connection), so a forged entry is at most a call the program could
- * have made, and the host does a bounded amount of non-blocking work per exit.
+ * <p>The queue page is the program's to write: every entry is checked as the call would be, and
+ * against what the answer page allowed (only on the connection the host published; writes from
+ * within the data area and, together, within the budget; a setsockopt only of {@code TCP_NODELAY}
+ * on a TCP connection), so a forged entry is at most a call the program could have made, the
+ * host's sends always take every byte, and it does a bounded amount of non-blocking work per exit.
  */
 public final class GuestCalls {
 
@@ -110,15 +111,12 @@ public final class GuestCalls {
 
     /**
      * The program accepted {@code connection} as guest fd {@code fd} from the listener at guest fd
-     * {@code listenerFd}, for a request: the connection whose last calls the entry may answer.
+     * {@code listenerFd}, for a request: the connection whose calls the entry may answer;
+     * {@code name} is its local address as getsockname gives it (null: the host answers).
      */
-    void accepted(int fd, SocketFile connection, int listenerFd, SocketFile listener) {
-        if (!enabled) {
-            return;
-        }
+    void accepted(int fd, SocketFile connection, byte[] name, int listenerFd, SocketFile listener) {
         this.connection = connection;
         this.connectionFd = fd;
-        byte[] name = NetSyscalls.localName(connection);
         this.connectionName = name != null && name.length <= GuestCallPages.NAME_MAX ? name : NO_NAME;
         this.connectionTcp = connection.route() != null || ((connection.type() & 0xf) == SocketFile.SOCK_STREAM
                 && (connection.domain() == AF_INET || connection.domain() == AF_INET6));
@@ -279,6 +277,8 @@ public final class GuestCalls {
     public int flush(FdTable files, long[] callCounts) {
         int count = memory.getInt(GuestCallPages.COUNT);
         int done = 0;
+        // What the page allowed when the program last entered the guest bounds what is performed.
+        long budget = published && (shownFlags & GuestCallPages.WRITES_QUEUED) != 0 ? shownBudget : 0;
         if (count > 0 && count <= GuestCallPages.MAX_ENTRIES) {
             for (int i = 0; i < count; i++) {
                 long entry = GuestCallPages.ENTRIES + (long) i * GuestCallPages.ENTRY_SIZE;
@@ -292,13 +292,14 @@ public final class GuestCalls {
                 if (nr == WRITE) {
                     long offset = a & 0xffffffffL;
                     long length = b & 0xffffffffL;
-                    if (length == 0 || offset + length > GuestCallPages.DATA_SIZE) {
+                    if (length == 0 || length > budget || offset + length > GuestCallPages.DATA_SIZE) {
                         continue;
                     }
+                    budget -= length;
                     send(connection, memory.host(GuestCallPages.DATA + offset, length), length);
-                } else if (nr == SETSOCKOPT && connectionTcp) {
+                } else if (nr == SETSOCKOPT && (shownFlags & GuestCallPages.NODELAY_QUEUED) != 0) {
                     NetSyscalls.setOption(connection, IPPROTO_TCP, TCP_NODELAY, LittleEndian.intBytes(a));
-                } else if (nr == IOCTL) {
+                } else if (nr == IOCTL && (shownFlags & GuestCallPages.FIONBIO_QUEUED) != 0) {
                     FileSyscalls.setNonBlocking(connection, a != 0);
                 } else {
                     continue;

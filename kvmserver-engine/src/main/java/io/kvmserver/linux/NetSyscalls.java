@@ -376,8 +376,8 @@ final class NetSyscalls {
         int status = OpenFlags.O_RDWR | ((flags & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
         SocketFile connection = SocketFile.accepted((int) hostFd, s, status, tracker);
         int guestFd = c.files().install(connection, 0, (flags & SOCK_CLOEXEC) != 0);
-        if (tracker != null && c.guestCalls() != null) {
-            c.guestCalls().accepted(guestFd, connection, fd, s);
+        if (tracker != null && c.guestCalls() != null && c.guestCalls().enabled()) {
+            c.guestCalls().accepted(guestFd, connection, shownLocalAddress(c, connection), fd, s);
         }
         if (addr != 0) {
             byte[] shown = connection.route() != null ? connection.route().peer() : guestAddress(peer, null);
@@ -483,16 +483,20 @@ final class NetSyscalls {
      * What getsockname gives the program for the connection {@code s} it accepted, or null when
      * that takes the host (an error): for {@link GuestCalls} to publish once per connection.
      */
-    static byte[] localName(SocketFile s) {
+    static byte[] shownLocalAddress(Syscall c, SocketFile s) {
         if (s.route() != null) {
             return s.route().local();
         }
-        try (Memory sa = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
-            len.setInt(0, SOCKADDR_MAX);
-            long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.GETSOCKNAME, s.hostFd(), Pointer.nativeValue(sa),
-                    Pointer.nativeValue(len), 0, 0, 0));
-            return rc < 0 ? null : shownAddress(s, false, sa, len.getInt(0));
+        Memory sa = c.sockaddrScratch();
+        Memory len = c.sockaddrLengthScratch();
+        len.setInt(0, SOCKADDR_MAX);
+        try {
+            LibC.syscall(SyscallNumbers.GETSOCKNAME, s.hostFd(), Pointer.nativeValue(sa), Pointer.nativeValue(len), 0,
+                    0, 0);
+        } catch (LastErrorException e) {
+            return null;
         }
+        return shownAddress(s, false, sa, len.getInt(0));
     }
 
     /** An address the host returned, as the guest may see it (see {@link #socketName}). */
