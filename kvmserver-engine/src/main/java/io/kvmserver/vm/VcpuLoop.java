@@ -206,30 +206,45 @@ final class VcpuLoop {
         boolean frozenWait = atFrozenWait;
         atFrozenWait = false;
         try {
-            while (true) {
-                RunResult.Kind stop = stopKind;
-                if (stop != null) {
-                    return stopped(stop);
-                }
-                calls.publish(process.files(), waiter);
-                updateTick();
-                // The frozen wait, made without entering the guest (see stopAtFrozenSyscall).
-                boolean atWait = frozenWait && cpu.stopAtFrozenSyscall();
-                frozenWait = false;
-                RunResult result;
+            RunResult result = runUntilDone(frozenWait);
+            // A run that ends inside the syscall entry (a time limit, a crash) leaves its
+            // committed queue entries to be performed here: the entry never resumes.
+            if (calls.pending()) {
                 try {
-                    result = atWait ? emulateSyscall() : enterGuest();
+                    syscalls += calls.flush(process.files(), syscallCounts);
                 } catch (GuestMemory.LimitExceeded e) {
-                    return memoryLimit();
-                }
-                if (result != null) {
-                    return result;
+                    // the queue was performed; emptying it would pass the limit, and the VM is done
                 }
             }
+            return result;
         } finally {
             slice.disarm();
             vcpuThread = 0;
             vcpu.clearImmediateExit();
+        }
+    }
+
+    /** The run's loop: enters the guest and handles its exits until the run ends. */
+    private RunResult runUntilDone(boolean frozenWait) {
+        while (true) {
+            RunResult.Kind stop = stopKind;
+            if (stop != null) {
+                return stopped(stop);
+            }
+            updateTick();
+            // The frozen wait, made without entering the guest (see stopAtFrozenSyscall).
+            boolean atWait = frozenWait && cpu.stopAtFrozenSyscall();
+            frozenWait = false;
+            RunResult result;
+            try {
+                calls.publish(process.files(), waiter);
+                result = atWait ? emulateSyscall() : enterGuest();
+            } catch (GuestMemory.LimitExceeded e) {
+                return memoryLimit();
+            }
+            if (result != null) {
+                return result;
+            }
         }
     }
 
@@ -238,8 +253,10 @@ final class VcpuLoop {
         VcpuExit exit = vcpu.run();
         exits++;
         // Before anything else the exit leads to (a call, a fault, a stop, a reset): what the
-        // program queued happened before it.
-        if (calls.pending()) {
+        // program queued happened before it. Not while the syscall entry is halfway through
+        // queueing a call (a tick or a kick stopped it there): emptying the queue under it would
+        // make it reuse bytes already queued. It resumes, and the next exit performs the queue.
+        if (calls.pending() && !insideFastEntry()) {
             syscalls += calls.flush(process.files(), syscallCounts);
         }
         lastExitAtTrap = exit.reason() == VcpuExit.Reason.MMIO || exit.reason() == VcpuExit.Reason.IO;
@@ -250,6 +267,13 @@ final class VcpuLoop {
             }
         }
         return onExit(exit);
+    }
+
+    /** Whether the vCPU stopped inside the PVM syscall entry, anywhere but at its doorbell. */
+    private boolean insideFastEntry() {
+        long rip = vcpu.reg(KvmAbi.RIP);
+        return rip >= TrapStub.FAST_SYSCALL_ENTRY && rip < TrapStub.FAST_SYSCALL_END
+                && rip != TrapStub.FAST_DOORBELL_RIP;
     }
 
     private RunResult stopped(RunResult.Kind kind) {
