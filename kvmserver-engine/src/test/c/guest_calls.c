@@ -22,6 +22,10 @@
  *   /epoll        zero-timeout waits that find nothing (three in a row), then ones that must find
  *                 what a call made ready since (a pipe written, a ready fd added; a removal keeps it
  *                 empty): "0 0 0 pipe=1 del=0 add=1"
+ *   /epollctl     the connection added to and removed from an epoll instance, each change seen
+ *                 by the next wait, as Linux answers them (queued in the guest where the host
+ *                 published the registration): "add=0 wait=1 data=ok exist=EEXIST del=0
+ *                 noent=ENOENT wait=0 add=0 wait=1 del=0 fault=EFAULT excl=0"
  *   /polls/N      N zero-timeout waits in a row on an instance with nothing ready: "polled"
  *   /spinpoll     writes "ready\n", then polls the connection with zero-timeout waits and nothing
  *                 else until the client's next byte arrives (at most 5 s): "saw X" or "starved"
@@ -193,6 +197,29 @@ static void serve(int listener, int fd, const char *path) {
         epoll_ctl(ep, EPOLL_CTL_ADD, q[0], &in);
         int f = epoll_wait(ep, ev, 4, 0);
         snprintf(result, sizeof result, "%d %d %d pipe=%d del=%d add=%d", a, b, c, d, e, f);
+        respond(fd, result);
+    } else if (!strcmp(path, "/epollctl")) {
+        char result[160];
+        int ep = epoll_create1(EPOLL_CLOEXEC);
+        struct epoll_event out = {.events = EPOLLOUT, .data.u64 = 0x1122334455667788ULL}, ev[4];
+        struct epoll_event excl = {.events = EPOLLOUT | EPOLLEXCLUSIVE};
+        int add1 = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &out);
+        int wait1 = epoll_wait(ep, ev, 4, 0);
+        int data = wait1 == 1 && ev[0].data.u64 == 0x1122334455667788ULL && (ev[0].events & EPOLLOUT);
+        int exist = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &out) == -1 && errno == EEXIST;
+        int del1 = epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+        int noent = epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL) == -1 && errno == ENOENT;
+        int wait2 = epoll_wait(ep, ev, 4, 0);
+        int add2 = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &out);
+        int wait3 = epoll_wait(ep, ev, 4, 0);
+        int del2 = epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+        struct epoll_event *volatile nowhere = (struct epoll_event *) 16;
+        int fault = epoll_ctl(ep, EPOLL_CTL_ADD, fd, nowhere) == -1 && errno == EFAULT;
+        int ex = epoll_ctl(ep, EPOLL_CTL_ADD, fd, &excl);
+        snprintf(result, sizeof result,
+                 "add=%d wait=%d data=%s exist=%s del=%d noent=%s wait=%d add=%d wait=%d del=%d fault=%s excl=%d",
+                 add1, wait1, data ? "ok" : "wrong", exist ? "EEXIST" : "other", del1, noent ? "ENOENT" : "other",
+                 wait2, add2, wait3, del2, fault ? "EFAULT" : "other", ex);
         respond(fd, result);
     } else if (!strncmp(path, "/polls/", 7)) {
         int ep = epoll_create1(EPOLL_CLOEXEC), p[2];

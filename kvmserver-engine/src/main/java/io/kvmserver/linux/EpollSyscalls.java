@@ -54,24 +54,38 @@ final class EpollSyscalls {
                 && !h.path().startsWith("/dev/")) {
             return -Errno.EPERM; // regular files are always ready; epoll refuses them
         }
-        long rc = changeInterests(c, ep, op, fd, event);
+        int events = 0;
+        long data = 0;
+        if (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) {
+            events = c.memory().readInt(event);
+            data = c.memory().readLong(event + 4);
+        }
+        if (c.guestCalls() != null) {
+            c.guestCalls().epollUsed(c.intArg(0), ep);
+        }
+        long rc = control(c.process(), ep, op, fd, events, data);
         if (rc == 0 && op == EPOLL_CTL_DEL && c.guestCalls() != null) {
             c.guestCalls().epollInterestRemoved(c.intArg(0));
-        }
-        if (rc == 0) {
-            // Linux wakes a waiter when a file it now watches is or becomes ready: a thread parked
-            // in epoll_wait on this instance (through any of its fds) looks again with the new list.
-            c.process().scheduler().epollInterestsChanged(c.files(), ep);
         }
         return rc;
     }
 
-    private static long changeInterests(Syscall c, EpollFile ep, int op, int fd, long event) {
+    /**
+     * epoll_ctl once its event is read: changes the interest list, and a thread parked in a wait
+     * on the instance looks again (Linux wakes a waiter when a file it now watches is ready).
+     */
+    static long control(LinuxProcess process, EpollFile ep, int op, int fd, int events, long data) {
+        long rc = changeInterests(ep, op, fd, events, data);
+        if (rc == 0) {
+            process.scheduler().epollInterestsChanged(process.files(), ep);
+        }
+        return rc;
+    }
+
+    private static long changeInterests(EpollFile ep, int op, int fd, int events, long data) {
         Map<Integer, EpollFile.Interest> interests = ep.interests();
         switch (op) {
             case EPOLL_CTL_ADD, EPOLL_CTL_MOD -> {
-                int events = c.memory().readInt(event);
-                long data = c.memory().readLong(event + 4);
                 EpollFile.Interest existing = interests.get(fd);
                 if (op == EPOLL_CTL_ADD) {
                     if (existing != null) {
@@ -157,8 +171,11 @@ final class EpollSyscalls {
             }
             written++;
         }
-        if (written == 0 && timeoutNanos == 0 && c.guestCalls() != null) {
-            c.guestCalls().epollFoundNothing(c.intArg(0), ep);
+        if (c.guestCalls() != null) {
+            c.guestCalls().epollUsed(c.intArg(0), ep);
+            if (written == 0 && timeoutNanos == 0) {
+                c.guestCalls().epollFoundNothing(c.intArg(0), ep);
+            }
         }
         return written;
     }

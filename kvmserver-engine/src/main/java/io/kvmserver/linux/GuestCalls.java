@@ -17,8 +17,9 @@ import org.slf4j.LoggerFactory;
  * exit, before anything else. On PVM a call that reaches the host costs ~70 µs more than one the
  * entry answers (docs/benchmarks.md), and several calls a server makes on the connection it
  * serves need nothing from the host at once: writing the response, setting {@code TCP_NODELAY} or
- * {@code FIONBIO}, asking for its local address, an event loop's accept that finds nothing, and
- * its zero-timeout poll that finds nothing again (at most once before the host looks itself).
+ * {@code FIONBIO}, adding it to or removing it from its epoll instance, asking for its local
+ * address, an event loop's accept that finds nothing, and its zero-timeout poll that finds
+ * nothing again (at most once before the host looks itself).
  *
  * <p>Why the answers are Linux's: the page is computed from the VM's state before the program last
  * entered the guest, and since then only the program ran, changing nothing the host sees but
@@ -38,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * <p>The queue page is the program's to write: every entry is checked as the call would be, and
  * against what the answer page allowed (only on the connection the host published; writes from
  * within the data area and, together, within the budget; a setsockopt only of {@code TCP_NODELAY}
- * on a TCP connection), so a forged entry is at most a call the program could have made, the
+ * on a TCP connection; an epoll_ctl only as the registration was published), so a forged entry is at most a call the program could have made, the
  * host's sends always take every byte, and it does a bounded amount of non-blocking work per exit.
  */
 public final class GuestCalls {
@@ -54,6 +55,9 @@ public final class GuestCalls {
     private static final int WRITE = SyscallNumbers.WRITE;
     private static final int SETSOCKOPT = SyscallNumbers.SETSOCKOPT;
     private static final int IOCTL = SyscallNumbers.IOCTL;
+    private static final int EPOLL_CTL = SyscallNumbers.EPOLL_CTL;
+    private static final int EPOLL_CTL_ADD = 1;
+    private static final int EPOLL_CTL_DEL = 2;
     private static final int IPPROTO_TCP = 6;
     private static final int TCP_NODELAY = 1;
     private static final int AF_INET = 2;
@@ -89,6 +93,9 @@ public final class GuestCalls {
     private EpollFile emptyEpoll;
     /** {@link #emptyEpollFd} before the call the host is making now. */
     private int emptyBefore = -1;
+    /** The epoll instance the program last waited on or changed, and its fd. */
+    private int usedEpollFd = -1;
+    private EpollFile usedEpoll;
 
     /** What the answer page holds (valid when {@link #published}); written only when it changes. */
     private boolean published;
@@ -98,6 +105,8 @@ public final class GuestCalls {
     private int shownListenerFd;
     private int shownBudget;
     private int shownEpollFd;
+    private int shownEpollCtlFd;
+    private EpollFile shownEpollCtl;
 
     /** {@code enabled}: whether the VM's LSTAR is the entry that uses the pages. */
     public GuestCalls(GuestMemory memory, boolean enabled) {
@@ -130,6 +139,9 @@ public final class GuestCalls {
      * whatever its template's last said, so the next {@link #publish} writes it whatever it holds.
      */
     public void reset() {
+        usedEpollFd = -1;
+        usedEpoll = null;
+        shownEpollCtl = null;
         emptyEpollFd = -1;
         emptyEpoll = null;
         emptyBefore = -1;
@@ -156,10 +168,16 @@ public final class GuestCalls {
         int flags = 0;
         int budget = 0;
         byte[] name = NO_NAME;
+        int epollCtl = -1;
         if (connectionFd >= 0 && files.isOpen(connectionFd) && files.get(connectionFd) == connection) {
             fd = connectionFd;
             name = connectionName;
             flags = GuestCallPages.FIONBIO_QUEUED | (connectionTcp ? GuestCallPages.NODELAY_QUEUED : 0);
+            if (usedEpollFd >= 0 && files.isOpen(usedEpollFd) && files.get(usedEpollFd) == usedEpoll) {
+                epollCtl = usedEpollFd;
+                flags |= usedEpoll.interests().containsKey(connectionFd) ? GuestCallPages.REGISTERED
+                        : GuestCallPages.UNREGISTERED;
+            }
             if (writesNow()) {
                 flags |= GuestCallPages.WRITES_QUEUED;
                 budget = GuestCallPages.DATA_SIZE;
@@ -181,12 +199,16 @@ public final class GuestCalls {
         if (epoll >= 0 && memory.getInt(GuestCallPages.EPOLL_ANSWERED) != 0) {
             memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0); // one answer per entry
         }
+        shownEpollCtl = epollCtl >= 0 ? usedEpoll : null;
         if (published && fd == shownConnectionFd && flags == shownFlags && refusing == shownListenerFd
-                && budget == shownBudget && name == shownName && epoll == shownEpollFd) {
+                && budget == shownBudget && name == shownName && epoll == shownEpollFd
+                && epollCtl == shownEpollCtlFd) {
             return;
         }
         memory.putInt(GuestCallPages.EPOLL_FD, epoll);
         shownEpollFd = epoll;
+        memory.putInt(GuestCallPages.EPOLL_CTL_FD, epollCtl);
+        shownEpollCtlFd = epollCtl;
         if (!published || name != shownName) {
             memory.write(GuestCallPages.NAME, name, 0, name.length);
             memory.putInt(GuestCallPages.NAME_LENGTH, name.length);
@@ -251,6 +273,12 @@ public final class GuestCalls {
         emptyEpollFd = -1;
     }
 
+    /** The program waited on, or changed, the epoll instance {@code ep} at fd {@code fd}. */
+    void epollUsed(int fd, EpollFile ep) {
+        usedEpollFd = fd;
+        usedEpoll = ep;
+    }
+
     /** A wait on {@code ep} (fd {@code fd}) with a zero timeout found nothing ready. */
     void epollFoundNothing(int fd, EpollFile ep) {
         emptyEpollFd = fd;
@@ -274,7 +302,8 @@ public final class GuestCalls {
      * host does anything else for the VM. Returns how many were performed (for the call counts);
      * an entry that is not a call the entry queues is dropped, as a forged one.
      */
-    public int flush(FdTable files, long[] callCounts) {
+    public int flush(LinuxProcess process, long[] callCounts) {
+        FdTable files = process.files();
         int count = memory.getInt(GuestCallPages.COUNT);
         int done = 0;
         // What the page allowed when the program last entered the guest bounds what is performed.
@@ -301,6 +330,15 @@ public final class GuestCalls {
                     NetSyscalls.setOption(connection, IPPROTO_TCP, TCP_NODELAY, LittleEndian.intBytes(a));
                 } else if (nr == IOCTL && (shownFlags & GuestCallPages.FIONBIO_QUEUED) != 0) {
                     FileSyscalls.setNonBlocking(connection, a != 0);
+                } else if (nr == EPOLL_CTL && shownEpollCtl != null && files.isOpen(shownEpollCtlFd)
+                        && files.get(shownEpollCtlFd) == shownEpollCtl
+                        && ((b == EPOLL_CTL_ADD && (shownFlags & GuestCallPages.UNREGISTERED) != 0)
+                            || (b == EPOLL_CTL_DEL && (shownFlags & GuestCallPages.REGISTERED) != 0))) {
+                    // One per entry, checked by the entry as the host published the registration.
+                    long data = memory.getLong(GuestCallPages.EPOLL_DATA);
+                    EpollSyscalls.control(process, shownEpollCtl, b, fd, b == EPOLL_CTL_ADD ? a : 0,
+                            b == EPOLL_CTL_ADD ? data : 0);
+                    epollUsed(shownEpollCtlFd, shownEpollCtl);
                 } else {
                     continue;
                 }
@@ -310,6 +348,7 @@ public final class GuestCalls {
         }
         memory.putInt(GuestCallPages.COUNT, 0);
         memory.putInt(GuestCallPages.BYTES, 0);
+        memory.putInt(GuestCallPages.EPOLL_CTL_QUEUED, 0);
         return done;
     }
 

@@ -211,7 +211,7 @@ final class VcpuLoop {
             // committed queue entries to be performed here: the entry never resumes.
             if (calls.pending()) {
                 try {
-                    syscalls += calls.flush(process.files(), syscallCounts);
+                    syscalls += calls.flush(process, syscallCounts);
                 } catch (GuestMemory.LimitExceeded e) {
                     // the queue was performed; emptying it would pass the limit, and the VM is done
                 }
@@ -257,7 +257,7 @@ final class VcpuLoop {
         // queueing a call (a tick or a kick stopped it there): emptying the queue under it would
         // make it reuse bytes already queued. It resumes, and the next exit performs the queue.
         if (calls.pending() && !insideFastEntry()) {
-            syscalls += calls.flush(process.files(), syscallCounts);
+            syscalls += calls.flush(process, syscallCounts);
         }
         lastExitAtTrap = exit.reason() == VcpuExit.Reason.MMIO || exit.reason() == VcpuExit.Reason.IO;
         if (dirty != null) {

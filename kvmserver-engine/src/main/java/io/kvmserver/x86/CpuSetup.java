@@ -69,6 +69,7 @@ public final class CpuSetup {
         memory.putInt(GuestCallPages.CONNECTION_FD, -1);
         memory.putInt(GuestCallPages.LISTENER_FD, -1);
         memory.putInt(GuestCallPages.EPOLL_FD, -1);
+        memory.putInt(GuestCallPages.EPOLL_CTL_FD, -1);
         memory.write(GuestLayout.EXCEPTION_ENTRIES, TrapStub.exceptionEntries());
 
         long page = GuestLayout.PAGE_SIZE;

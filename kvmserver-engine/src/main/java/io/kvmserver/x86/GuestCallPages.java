@@ -34,6 +34,11 @@ public final class GuestCallPages {
      * nothing but the program ran since: the entry answers one such wait per entry with 0. Or -1.
      */
     public static final long EPOLL_FD = ANSWERS + 24;
+    /**
+     * {@code int}: the epoll fd the program last waited on or changed, for which the connection's
+     * registration is published ({@link #REGISTERED}, {@link #UNREGISTERED}); or -1.
+     */
+    public static final long EPOLL_CTL_FD = ANSWERS + 28;
     /** The connection's local address as getsockname gives it, at most {@link #NAME_MAX} bytes. */
     public static final long NAME = ANSWERS + 32;
     public static final int NAME_MAX = 128;
@@ -43,6 +48,10 @@ public final class GuestCallPages {
     public static final int WRITES_QUEUED = 2;
     /** {@code setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &v, 4)} may be queued (a TCP connection). */
     public static final int NODELAY_QUEUED = 4;
+    /** The connection is in {@link #EPOLL_CTL_FD}'s interest list: {@code EPOLL_CTL_DEL} of it may be queued. */
+    public static final int REGISTERED = 8;
+    /** It is not: {@code EPOLL_CTL_ADD} of it may be queued. */
+    public static final int UNREGISTERED = 16;
 
     /** The queue page: written by the entry (and maybe the program), never executable. */
     public static final long QUEUE = 0xc000;
@@ -57,9 +66,14 @@ public final class GuestCallPages {
     public static final long SAVED_RAX = QUEUE + 48;
     /** {@code int}: set by the entry when it answered an epoll wait; the host clears it for the next entry. */
     public static final long EPOLL_ANSWERED = QUEUE + 80;
+    /** {@code long}: the data of the queued {@code EPOLL_CTL_ADD} (its events are in the entry). */
+    public static final long EPOLL_DATA = QUEUE + 88;
+    /** {@code int}: set by the entry when it queued an epoll_ctl (one per entry); the host clears it. */
+    public static final long EPOLL_CTL_QUEUED = QUEUE + 96;
     /**
      * 16 bytes each: {@code u32} system call number, fd, and two arguments: a write's data offset
-     * and length, or the {@code int} value of a queued setsockopt or ioctl and 0.
+     * and length, the {@code int} value of a queued setsockopt or ioctl and 0, or an epoll_ctl's
+     * events and operation (its epoll fd is {@link #EPOLL_CTL_FD}).
      */
     public static final long ENTRIES = QUEUE + 128;
     public static final int ENTRY_SIZE = 16;

@@ -35,6 +35,10 @@ syscall_entry:
 #   setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &v, 4) on a TCP connection: queued, 0;
 #   ioctl(conn, FIONBIO, &v): queued, 0;
 #   getsockname(conn, addr, &len): the published address, as the kernel copies it.
+#   epoll_ctl(ep, EPOLL_CTL_ADD, conn, &ev) and epoll_ctl(ep, EPOLL_CTL_DEL, conn, _) on the
+#       epoll instance the program last used, as the host published conn's registration in it:
+#       queued, 0; one per entry (the registration the page gives is stale after it), and no
+#       epoll wait is answered here after an ADD (what it adds may be ready).
 # And epoll_wait(ep, events, 1..64, 0), epoll_pwait(..., 0, NULL, _): 0, once per entry, when
 # the host's last call was such a wait on ep that found nothing (only the program ran since,
 # and nothing it does in the guest makes a file ready; once per entry, so that a program
@@ -54,10 +58,13 @@ syscall_entry:
         .set    A_WRITE_BUDGET, ANSWERS + 12    # bytes the connection takes now, <= Q_DATA_SIZE
         .set    A_NAME_LENGTH, ANSWERS + 16     # int: length of its local address, 0 if none
         .set    A_EPOLL_FD, ANSWERS + 24        # int: an epoll fd with nothing ready, or -1
+        .set    A_EPOLL_CTL_FD, ANSWERS + 28    # int: the epoll fd the program last used, or -1
         .set    A_NAME, ANSWERS + 32            # its local address as getsockname gives it
         .set    CONN_FIONBIO, 1
         .set    CONN_WRITES, 2
         .set    CONN_NODELAY, 4
+        .set    CONN_REGISTERED, 8              # in A_EPOLL_CTL_FD's interest list
+        .set    CONN_UNREGISTERED, 16           # not in it
         .set    QUEUE, 0xc000
         .set    Q_COUNT, QUEUE + 0              # entries queued
         .set    Q_BYTES, QUEUE + 4              # data bytes queued
@@ -70,6 +77,8 @@ syscall_entry:
         .set    Q_IOV_LEFT, QUEUE + 64          # writev: iovecs left
         .set    Q_ROOM, QUEUE + 72              # writev: bytes the queue still takes
         .set    Q_EPOLL_ANSWERED, QUEUE + 80    # nonzero once an epoll wait was answered here
+        .set    Q_EPOLL_DATA, QUEUE + 88        # the queued EPOLL_CTL_ADD's data
+        .set    Q_EPOLL_CTL_QUEUED, QUEUE + 96  # nonzero once an epoll_ctl was queued
         .set    Q_STACK_TOP, QUEUE + 128
         .set    Q_ENTRIES, QUEUE + 128          # 8 x {u32 nr, u32 fd, u32 a, u32 b}
         .set    Q_MAX_ENTRIES, 8
@@ -80,6 +89,9 @@ syscall_entry:
         .set    FIONBIO, 0x5421
         .set    IOV_QUEUED_MAX, 8
         .set    EPOLL_EVENTS_MAX, 64
+        .set    EPOLL_CTL_ADD, 1
+        .set    EPOLL_CTL_DEL, 2
+        .set    EPOLL_PLAIN_EVENTS, 0xc00027df  # IN PRI OUT ERR HUP RDNORM RDBAND WRNORM WRBAND MSG RDHUP ONESHOT ET
         .set    USER_END, 0x7ffffffff000        # Linux's access_ok: the buffer is below this
 
         .balign 64, 0xcc
@@ -104,6 +116,8 @@ fast_syscall_entry:
         je      setsockopt
         cmpq    $16, %rax
         je      ioctl
+        cmpq    $233, %rax
+        je      epoll_ctl
         cmpq    $232, %rax
         je      epoll_wait
         cmpq    $281, %rax
@@ -251,6 +265,42 @@ getsockname:
         rep movsb                       # to the program's buffer
         movl    A_NAME_LENGTH, %ecx
         movl    %ecx, (%rdx)
+        xorl    %eax, %eax
+        jmp     done
+
+epoll_ctl:
+        cmpl    %edi, A_EPOLL_CTL_FD
+        jne     slow
+        cmpl    %edx, A_CONN_FD
+        jne     slow
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     slow
+        cmpl    $0, Q_EPOLL_CTL_QUEUED
+        jne     slow
+        cmpl    $EPOLL_CTL_DEL, %esi
+        je      1f
+        cmpl    $EPOLL_CTL_ADD, %esi
+        jne     slow
+        testl   $CONN_UNREGISTERED, A_CONN_FLAGS
+        jz      slow
+        movl    (%r10), %ecx            # the event, from the program's memory
+        testl   $~EPOLL_PLAIN_EVENTS, %ecx
+        jnz     restore_slow            # EPOLLEXCLUSIVE, EPOLLWAKEUP, unknown bits: the host
+        movq    4(%r10), %rdi
+        movq    %rdi, Q_EPOLL_DATA
+        movl    $1, Q_EPOLL_ANSWERED    # what was added may be ready: no wait answered here
+        jmp     2f
+1:      testl   $CONN_REGISTERED, A_CONN_FLAGS
+        jz      slow
+        xorl    %ecx, %ecx
+2:      movl    $1, Q_EPOLL_CTL_QUEUED
+        movl    Q_COUNT, %edi
+        shll    $4, %edi
+        movl    %eax, Q_ENTRIES(%rdi)
+        movl    %edx, Q_ENTRIES + 4(%rdi)
+        movl    %ecx, Q_ENTRIES + 8(%rdi)
+        movl    %esi, Q_ENTRIES + 12(%rdi)
+        incl    Q_COUNT
         xorl    %eax, %eax
         jmp     done
 

@@ -24,7 +24,8 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The calls the PVM syscall entry answers in the guest ({@code GuestCalls}, {@code guest_calls.c}):
- * writes (and writevs), {@code TCP_NODELAY} and {@code FIONBIO} on the served connection queued in the guest and
+ * writes (and writevs), {@code TCP_NODELAY}, {@code FIONBIO} and epoll registrations of the served
+ * connection queued in the guest and
  * performed by the host at the next exit, its {@code getsockname} answered from the address the
  * host published, {@code accept} on a request VM's spent listener answered {@code EAGAIN}, and a
  * zero-timeout epoll wait answered 0 right after the host found nothing. What a client
@@ -158,6 +159,9 @@ class GuestCallsTest {
         try (TestServer s = start(b -> b)) {
             for (int i = 0; i < 3; i++) {
                 assertThat(s.get("/epoll")).isEqualTo("0 0 0 pipe=1 del=0 add=1");
+                // A queued ADD is performed before the next wait, which the guest does not answer.
+                assertThat(s.get("/epollctl")).isEqualTo("add=0 wait=1 data=ok exist=EEXIST del=0 noent=ENOENT"
+                        + " wait=0 add=0 wait=1 del=0 fault=EFAULT excl=0");
             }
             long two = exitsOf(s, "/polls/2", "polled");
             long six = exitsOf(s, "/polls/6", "polled");
