@@ -7,10 +7,11 @@ package io.kvmserver.x86;
  * <p>The <em>answer page</em> is written only by the host, before every entry into the guest, and
  * is read-only for the program: what the entry may answer without the host (the served
  * connection, its local address, which calls on it may be queued and how many bytes it takes
- * without blocking, a non-blocking listener with nothing to accept, an epoll instance found with
- * nothing ready). The <em>queue page</em> is the entry's, and so the
- * program's too: the calls it queued, their bytes, a save area and a few bytes of stack. The host
- * reads it only while the vCPU is stopped and checks each entry as it would the call itself.
+ * without blocking, its registration in an epoll instance, a non-blocking listener with nothing to
+ * accept, an epoll instance found with nothing ready). The <em>queue page</em> is the entry's, and
+ * so the program's too: the calls it queued, their bytes, a save area and a few bytes of stack.
+ * The host reads it only while the vCPU is stopped and not halfway through the entry, and checks
+ * each entry as it would the call itself.
  */
 public final class GuestCallPages {
 
@@ -21,7 +22,10 @@ public final class GuestCallPages {
     public static final long ANSWERS = 0xb000;
     /** {@code int}: the guest fd of the connection the VM serves, or -1. */
     public static final long CONNECTION_FD = ANSWERS;
-    /** {@code int}: what the entry may answer for that connection: the {@code *_QUEUED} bits. */
+    /**
+     * {@code int}: what the entry may answer for that connection: the {@code *_QUEUED} bits, and
+     * its registration in {@link #EPOLL_CTL_FD} ({@link #REGISTERED} or {@link #UNREGISTERED}).
+     */
     public static final long CONNECTION_FLAGS = ANSWERS + 4;
     /** {@code int}: a listener whose {@code accept} fails with {@code EAGAIN} now, or -1. */
     public static final long LISTENER_FD = ANSWERS + 8;
