@@ -48,7 +48,6 @@ public final class GuestCalls {
     /** The send buffer a connection needs for its writes to be queued (Linux's default is 16 KiB). */
     static final int MIN_SEND_BUFFER = 4 * GuestCallPages.DATA_SIZE;
     private static final int SIOCOUTQ = 0x5411;
-    private static final int SOL_SOCKET = 1;
     private static final int SO_SNDBUF = 7;
     private static final int MSG_DONTWAIT = 0x40;
     private static final int MSG_NOSIGNAL = 0x4000;
@@ -60,8 +59,6 @@ public final class GuestCalls {
     private static final int EPOLL_CTL_DEL = 2;
     private static final int IPPROTO_TCP = 6;
     private static final int TCP_NODELAY = 1;
-    private static final int AF_INET = 2;
-    private static final int AF_INET6 = 10;
     private static final byte[] NO_NAME = new byte[0];
 
     private final GuestMemory memory;
@@ -80,9 +77,8 @@ public final class GuestCalls {
     private byte[] connectionName = NO_NAME;
     /** Whether setsockopt(TCP_NODELAY) on it is 0 whatever the value (a TCP connection, or a route's). */
     private boolean connectionTcp;
-    /** Whether {@link #takesWritesNow} was asked since the connection's last transfer, and its answer. */
-    private boolean writesChecked;
-    private long writesCheckedAt;
+    /** The connection's transfer count when {@link #takesWritesNow} was last asked (-1: not yet), and its answer. */
+    private long writesCheckedAt = -1;
     private boolean writesAnswer;
 
     /**
@@ -127,9 +123,9 @@ public final class GuestCalls {
         this.connection = connection;
         this.connectionFd = fd;
         this.connectionName = name != null && name.length <= GuestCallPages.NAME_MAX ? name : NO_NAME;
-        this.connectionTcp = connection.route() != null || ((connection.type() & 0xf) == SocketFile.SOCK_STREAM
-                && (connection.domain() == AF_INET || connection.domain() == AF_INET6));
-        this.writesChecked = false;
+        this.connectionTcp = connection.route() != null || (connection.type() == SocketFile.SOCK_STREAM
+                && (connection.domain() == NetSyscalls.AF_INET || connection.domain() == NetSyscalls.AF_INET6));
+        this.writesCheckedAt = -1;
         this.listener = listener instanceof SharedListener shared ? shared : null;
         this.listenerFd = this.listener != null ? listenerFd : -1;
     }
@@ -149,7 +145,7 @@ public final class GuestCalls {
         connectionFd = -1;
         connectionName = NO_NAME;
         connectionTcp = false;
-        writesChecked = false;
+        writesCheckedAt = -1;
         listener = null;
         listenerFd = -1;
         published = false;
@@ -157,8 +153,8 @@ public final class GuestCalls {
 
     /**
      * Writes the answer page for the state the program will find when it next runs: called before
-     * every entry into the guest. Costs two host calls while a connection the entry may write to
-     * is open, none otherwise.
+     * every entry into the guest. Costs two host calls when the connection transferred data since
+     * its send queue was last asked about (or the answer was no), none otherwise.
      */
     public void publish(FdTable files, HostWaiter waiter) {
         if (!enabled) {
@@ -169,11 +165,11 @@ public final class GuestCalls {
         int budget = 0;
         byte[] name = NO_NAME;
         int epollCtl = -1;
-        if (connectionFd >= 0 && files.isOpen(connectionFd) && files.get(connectionFd) == connection) {
+        if (holds(files, connectionFd, connection)) {
             fd = connectionFd;
             name = connectionName;
             flags = GuestCallPages.FIONBIO_QUEUED | (connectionTcp ? GuestCallPages.NODELAY_QUEUED : 0);
-            if (usedEpollFd >= 0 && files.isOpen(usedEpollFd) && files.get(usedEpollFd) == usedEpoll) {
+            if (holds(files, usedEpollFd, usedEpoll)) {
                 epollCtl = usedEpollFd;
                 flags |= usedEpoll.interests().containsKey(connectionFd) ? GuestCallPages.REGISTERED
                         : GuestCallPages.UNREGISTERED;
@@ -189,13 +185,12 @@ public final class GuestCalls {
         int refusing = -1;
         // Only a non-blocking accept fails: a blocking one, when the request is over, ends the run.
         // Linux looks for a free fd (EMFILE) before it finds nothing to accept.
-        if (listenerFd >= 0 && files.isOpen(listenerFd) && files.get(listenerFd) == listener
+        if (holds(files, listenerFd, listener)
                 && (listener.statusFlags() & OpenFlags.O_NONBLOCK) != 0 && listener.refusesAccept(waiter)
                 && files.openCount() < FdTable.LIMIT) {
             refusing = listenerFd;
         }
-        int epoll = emptyEpollFd >= 0 && files.isOpen(emptyEpollFd) && files.get(emptyEpollFd) == emptyEpoll
-                ? emptyEpollFd : -1;
+        int epoll = holds(files, emptyEpollFd, emptyEpoll) ? emptyEpollFd : -1;
         if (epoll >= 0 && memory.getInt(GuestCallPages.EPOLL_ANSWERED) != 0) {
             memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0); // one answer per entry
         }
@@ -232,10 +227,9 @@ public final class GuestCalls {
      */
     private boolean writesNow() {
         long epoch = connection.ioEpoch();
-        if (!writesChecked || epoch != writesCheckedAt || !writesAnswer) {
+        if (epoch != writesCheckedAt || !writesAnswer) {
             writesAnswer = takesWritesNow(connection);
             writesCheckedAt = epoch;
-            writesChecked = true;
         }
         return writesAnswer && !connection.writeShut();
     }
@@ -247,7 +241,7 @@ public final class GuestCalls {
      * {@link #MIN_SEND_BUFFER}.
      */
     private boolean takesWritesNow(SocketFile s) {
-        if ((s.type() & 0xf) != SocketFile.SOCK_STREAM || s.writeShut()) {
+        if (s.type() != SocketFile.SOCK_STREAM || s.writeShut()) {
             return false;
         }
         try {
@@ -256,7 +250,7 @@ public final class GuestCalls {
                 return false;
             }
             scratch.setInt(4, 4);
-            LibC.syscall(SyscallNumbers.GETSOCKOPT, s.hostFd(), SOL_SOCKET, SO_SNDBUF, Pointer.nativeValue(scratch),
+            LibC.syscall(SyscallNumbers.GETSOCKOPT, s.hostFd(), SocketFile.SOL_SOCKET, SO_SNDBUF, Pointer.nativeValue(scratch),
                     Pointer.nativeValue(scratch) + 4, 0);
             return scratch.getInt(0) >= MIN_SEND_BUFFER;
         } catch (LastErrorException e) {
@@ -292,6 +286,11 @@ public final class GuestCalls {
         }
     }
 
+    /** Whether {@code fd} still holds {@code file}: what was published about it still applies. */
+    private static boolean holds(FdTable files, int fd, FileDescription file) {
+        return file != null && fd >= 0 && files.isOpen(fd) && files.get(fd) == file;
+    }
+
     /** Whether the program queued calls since the host last looked (a read of one guest int). */
     public boolean pending() {
         return enabled && memory.getInt(GuestCallPages.COUNT) != 0;
@@ -315,7 +314,7 @@ public final class GuestCalls {
                 int fd = memory.getInt(entry + 4);
                 int a = memory.getInt(entry + 8);
                 int b = memory.getInt(entry + 12);
-                if (connection == null || fd != connectionFd || !files.isOpen(fd) || files.get(fd) != connection) {
+                if (fd != connectionFd || !holds(files, fd, connection)) {
                     continue; // not the connection the host published: the program wrote this entry
                 }
                 if (nr == WRITE) {
@@ -330,8 +329,7 @@ public final class GuestCalls {
                     NetSyscalls.setOption(connection, IPPROTO_TCP, TCP_NODELAY, LittleEndian.intBytes(a));
                 } else if (nr == IOCTL && (shownFlags & GuestCallPages.FIONBIO_QUEUED) != 0) {
                     FileSyscalls.setNonBlocking(connection, a != 0);
-                } else if (nr == EPOLL_CTL && shownEpollCtl != null && files.isOpen(shownEpollCtlFd)
-                        && files.get(shownEpollCtlFd) == shownEpollCtl
+                } else if (nr == EPOLL_CTL && holds(files, shownEpollCtlFd, shownEpollCtl)
                         && ((b == EPOLL_CTL_ADD && (shownFlags & GuestCallPages.UNREGISTERED) != 0)
                             || (b == EPOLL_CTL_DEL && (shownFlags & GuestCallPages.REGISTERED) != 0))) {
                     // One per entry, checked by the entry as the host published the registration.

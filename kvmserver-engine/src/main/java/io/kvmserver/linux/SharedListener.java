@@ -31,9 +31,6 @@ import io.kvmserver.host.LibC;
  */
 public final class SharedListener extends SocketFile {
 
-    private static final int SHUT_RD = 0;
-    private static final int SHUT_RDWR = 2;
-
     private final Memory peer = new Memory(128);
     private final Memory peerLength = new Memory(4);
     /** Options this VM set on the listener: its own view, never the host socket's. */

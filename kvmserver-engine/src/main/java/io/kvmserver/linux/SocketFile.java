@@ -24,7 +24,8 @@ public class SocketFile extends StreamFile {
 
     static final int S_IFSOCK = 0140000;
     static final int SOCK_STREAM = 1;
-    private static final int SHUT_RD = 0;
+    static final int SHUT_RD = 0;
+    static final int SHUT_RDWR = 2;
     static final int SOL_SOCKET = 1;
     static final int SO_RCVTIMEO_OLD = 20;
     static final int SO_SNDTIMEO_OLD = 21;
