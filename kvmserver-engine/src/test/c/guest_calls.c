@@ -31,10 +31,12 @@
  *                 else until the client's next byte arrives (at most 5 s): "saw X" or "starved"
  *   /accept       accept4 on the listener after the request's connection: "EAGAIN EINVAL EBADF"
  *                 for valid flags, unknown flags and fd -1
- *   /answers      reads the answer page ("conn=FD flags=F listener=FD" as the program saw it
- *                 while it had written nothing) and tries to write it: "protected" if that faults
- *   /forge        writes queue entries of its own (to stdout, outside the data area, too many),
- *                 makes a call, and answers "survived": the host must drop every one of them
+ *   /answers      reads the answer page and the queue page's connection fd ("fd=FD conn=FD
+ *                 accept=FD queued=FD flags=F listener=FD" as the program saw them while it had
+ *                 written nothing) and tries to write the answer page: "protected" if that faults
+ *   /forge        writes queue entries of its own after what it queued (to stdout, outside the
+ *                 data area, too many), makes a call, and answers "survived": the host must drop
+ *                 every one of them
  * Usage: guest_calls PORT
  */
 #define _GNU_SOURCE
@@ -253,9 +255,11 @@ static void serve(int listener, int fd, const char *path) {
                  b == -1 && e2 == EINVAL ? "EINVAL" : "other", c == -1 && e3 == EBADF ? "EBADF" : "other");
         respond(fd, result);
     } else if (!strcmp(path, "/answers")) {
-        char result[96];
+        char result[128];
         volatile int32_t *answers = (int32_t *) ANSWERS;
-        snprintf(result, sizeof result, "conn=%d flags=%d listener=%d", answers[0], answers[1], answers[2]);
+        volatile int32_t *queue = (int32_t *) QUEUE;
+        snprintf(result, sizeof result, "fd=%d conn=%d accept=%d queued=%d flags=%d listener=%d", fd, answers[0],
+                 answers[40], queue[25], answers[1], answers[2]);
         signal(SIGSEGV, on_segv);
         const char *protection = "writable";
         if (sigsetjmp(escape, 1) == 0) {
@@ -270,10 +274,13 @@ static void serve(int listener, int fd, const char *path) {
         volatile uint32_t *q = (uint32_t *) QUEUE;
         const char *forged = "FORGED\n";
         memcpy((char *) (QUEUE + 256), forged, strlen(forged));
-        /* a write to stdout, a write past the data area, then a count of a thousand */
-        q[32] = 1, q[33] = 1, q[34] = 0, q[35] = (uint32_t) strlen(forged);
-        q[36] = 1, q[37] = (uint32_t) fd, q[38] = 4000, q[39] = 1000;
-        q[0] = 2;
+        /* after what the program queued: a write to stdout, a write past the data area, then a
+           count of a thousand */
+        uint32_t n = q[0] < 7 ? q[0] : 6;
+        volatile uint32_t *e = q + 32 + 4 * n;
+        e[0] = 1, e[1] = 1, e[2] = 0, e[3] = (uint32_t) strlen(forged);
+        e[4] = 1, e[5] = (uint32_t) fd, e[6] = 4000, e[7] = 1000;
+        q[0] = n + 2;
         getppid();
         q[0] = 1000;
         getppid();

@@ -99,6 +99,16 @@ public final class FdTable {
         closeOnExec[fd] = value;
     }
 
+    /** The fd the next {@link #install} from 0 takes, or -1 when the table is full. */
+    public int lowestFree() {
+        for (int fd = 0; fd < LIMIT; fd++) {
+            if (files[fd] == null) {
+                return fd;
+            }
+        }
+        return -1;
+    }
+
     public int openCount() {
         int n = 0;
         for (FileDescription f : files) {

@@ -16,10 +16,11 @@ import org.slf4j.LoggerFactory;
  * what it publishes before every entry into the guest, and the queued calls it performs at every
  * exit, before anything else. On PVM a call that reaches the host costs ~70 µs more than one the
  * entry answers (docs/benchmarks.md), and several calls a server makes on the connection it
- * serves need nothing from the host at once: writing the response, setting {@code TCP_NODELAY} or
- * {@code FIONBIO}, adding it to or removing it from its epoll instance, asking for its local
- * address, an event loop's accept that finds nothing, and its zero-timeout poll that finds
- * nothing again (at most once before the host looks itself).
+ * serves need nothing from the host at once: accepting it (the host took it from the listener
+ * for the request already), reading the request (the host read it ahead with a peek), writing the
+ * response, setting {@code TCP_NODELAY} or {@code FIONBIO}, adding it to or removing it from its
+ * epoll instance, asking for its local address, an event loop's accept that finds nothing more,
+ * and its zero-timeout poll that finds nothing again (at most once before the host looks itself).
  *
  * <p>Why the answers are Linux's: the page is computed from the VM's state before the program last
  * entered the guest, and since then only the program ran, changing nothing the host sees but
@@ -36,11 +37,22 @@ import org.slf4j.LoggerFactory;
  * then (the client reset the connection) is the error of a write made just before it arrived:
  * the bytes are dropped, and there is no SIGPIPE.
  *
+ * <p>A read is answered from bytes the host peeked at before the entry, so the socket still holds
+ * them: the read gives what both have (a stream read may always return fewer bytes than arrived),
+ * and the host takes exactly as many from the socket at the next exit, before any other read or
+ * wait of the program's can see it. Only for a stream whose reads return what it holds (not shut
+ * down for reading, no {@code SO_RCVLOWAT}). An accept is answered with the connection the host
+ * already took from the shared listener for this request (a request VM's listener keeps it until
+ * the program accepts, see {@link SharedListener}), at the fd the host's accept would install it
+ * at now: the lowest free one, which nothing but the host changes.
+ *
  * <p>The queue page is the program's to write: every entry is checked as the call would be, and
  * against what the answer page allowed (only on the connection the host published; writes from
- * within the data area and, together, within the budget; a setsockopt only of {@code TCP_NODELAY}
- * on a TCP connection; an epoll_ctl only as the registration was published), so a forged entry is at most a call the program could have made, the
- * host's sends always take every byte, and it does a bounded amount of non-blocking work per exit.
+ * within the data area and, together, within the budget; reads, together, within the bytes read
+ * ahead; a setsockopt only of {@code TCP_NODELAY} on a TCP connection; an epoll_ctl only as the
+ * registration was published; one accept, of the connection published, at the fd published), so a
+ * forged entry is at most a call the program could have made, the host's sends always take every
+ * byte, its receives never wait, and it does a bounded amount of non-blocking work per exit.
  */
 public final class GuestCalls {
 
@@ -51,6 +63,14 @@ public final class GuestCalls {
     private static final int SO_SNDBUF = 7;
     private static final int MSG_DONTWAIT = 0x40;
     private static final int MSG_NOSIGNAL = 0x4000;
+    private static final int MSG_PEEK = 2;
+    private static final int SOCK_NONBLOCK = 04000;
+    private static final int SOCK_CLOEXEC = 02000000;
+    /** Shared listeners looked for in a new process's table: a server listens on one or two. */
+    private static final int MAX_LISTENERS = 4;
+    private static final int READ = SyscallNumbers.READ;
+    private static final int RECVFROM = SyscallNumbers.RECVFROM;
+    private static final int ACCEPT4 = SyscallNumbers.ACCEPT4;
     private static final int WRITE = SyscallNumbers.WRITE;
     private static final int SETSOCKOPT = SyscallNumbers.SETSOCKOPT;
     private static final int IOCTL = SyscallNumbers.IOCTL;
@@ -65,13 +85,29 @@ public final class GuestCalls {
     private final boolean enabled;
     /** An int and its length, for the host calls that read the connection's state. */
     private final Memory scratch = new Memory(8);
+    /** The local address of a connection not accepted yet. */
+    private final Memory sockaddr = new Memory(GuestCallPages.NAME_MAX);
+    /** Where the host takes the bytes of the program's queued reads (the program has them already). */
+    private final Memory drained = new Memory(GuestCallPages.READ_MAX);
 
     /** The connection this VM serves (accepted from a request's listener) and its guest fd. */
     private SocketFile connection;
     private int connectionFd = -1;
-    /** The listener it came from, which may refuse further accepts (a request VM's). */
-    private SharedListener listener;
-    private int listenerFd = -1;
+
+    /** The shared listeners in the process's table when it was new, and their fds; -1: not looked for yet. */
+    private final SharedListener[] listeners = new SharedListener[MAX_LISTENERS];
+    private final int[] listenerFds = new int[MAX_LISTENERS];
+    private int listenerCount = -1;
+
+    /** What was found about the connection a listener keeps for the program (whose peer is {@link #describedPeer}). */
+    private byte[] describedPeer;
+    private byte[] waitingName = NO_NAME;
+    private boolean waitingTakesWrites;
+
+    /** The bytes read ahead into the answer page: {@link #peeked} of {@link #peekedFrom}'s at its transfer count {@link #peekedEpoch}. */
+    private SocketFile peekedFrom;
+    private long peekedEpoch;
+    private int peeked;
 
     /** Its local address as getsockname gives it ({@link #NO_NAME}: the host answers). */
     private byte[] connectionName = NO_NAME;
@@ -103,6 +139,11 @@ public final class GuestCalls {
     private int shownEpollFd;
     private int shownEpollCtlFd;
     private EpollFile shownEpollCtl;
+    private SharedListener shownListener;
+    private int shownAcceptFd;
+    private int shownRefuses;
+    private byte[] shownPeer = NO_NAME;
+    private int shownReadLength;
 
     /** {@code enabled}: whether the VM's LSTAR is the entry that uses the pages. */
     public GuestCalls(GuestMemory memory, boolean enabled) {
@@ -115,19 +156,21 @@ public final class GuestCalls {
     }
 
     /**
-     * The program accepted {@code connection} as guest fd {@code fd} from the listener at guest fd
-     * {@code listenerFd}, for a request: the connection whose calls the entry may answer;
-     * {@code name} is its local address as getsockname gives it (null: the host answers).
+     * The program accepted {@code connection} as guest fd {@code fd} for a request: the connection
+     * whose calls the entry may answer; {@code name} is its local address as getsockname gives it
+     * (null: the host answers).
      */
-    void accepted(int fd, SocketFile connection, byte[] name, int listenerFd, SocketFile listener) {
+    void accepted(int fd, SocketFile connection, byte[] name) {
         this.connection = connection;
         this.connectionFd = fd;
         this.connectionName = name != null && name.length <= GuestCallPages.NAME_MAX ? name : NO_NAME;
-        this.connectionTcp = connection.route() != null || (connection.type() == SocketFile.SOCK_STREAM
-                && (connection.domain() == NetSyscalls.AF_INET || connection.domain() == NetSyscalls.AF_INET6));
+        this.connectionTcp = connection.route() != null || isTcp(connection);
         this.writesCheckedAt = -1;
-        this.listener = listener instanceof SharedListener shared ? shared : null;
-        this.listenerFd = this.listener != null ? listenerFd : -1;
+    }
+
+    private static boolean isTcp(SocketFile s) {
+        return s.type() == SocketFile.SOCK_STREAM
+                && (s.domain() == NetSyscalls.AF_INET || s.domain() == NetSyscalls.AF_INET6);
     }
 
     /**
@@ -146,58 +189,114 @@ public final class GuestCalls {
         connectionName = NO_NAME;
         connectionTcp = false;
         writesCheckedAt = -1;
-        listener = null;
-        listenerFd = -1;
+        java.util.Arrays.fill(listeners, null);
+        listenerCount = -1;
+        describedPeer = null;
+        waitingName = NO_NAME;
+        peekedFrom = null;
+        peeked = 0;
         published = false;
     }
 
     /**
      * Writes the answer page for the state the program will find when it next runs: called before
-     * every entry into the guest. Costs two host calls when the connection transferred data since
-     * its send queue was last asked about (or the answer was no), none otherwise.
+     * every entry into the guest, except one that resumes the syscall entry halfway (the page stays
+     * as it found it). Costs a peek at the connection while the bytes read ahead are used up or
+     * none were there, two host calls when the connection transferred data since its send queue was
+     * last asked about (or the answer was no), none otherwise.
      */
     public void publish(FdTable files, HostWaiter waiter) {
         if (!enabled) {
             return;
         }
+        if (listenerCount < 0) {
+            findListeners(files);
+        }
         int fd = -1;
         int flags = 0;
         int budget = 0;
         byte[] name = NO_NAME;
-        int epollCtl = -1;
-        if (holds(files, connectionFd, connection)) {
+        byte[] peer = NO_NAME;
+        int acceptFd = -1;
+        int refuses = 0;
+        int listenerFd = -1;
+        SharedListener listener = null;
+        int readLength = 0;
+        int shown = -1; // the fd the connection fields are about: the served connection, or acceptFd
+        // A listener that keeps a connection for the program, or that has nothing more to give.
+        // Linux looks for a free fd (EMFILE) before it looks for a connection.
+        for (int i = 0; i < listenerCount && acceptFd < 0; i++) {
+            SharedListener l = listeners[i];
+            if (!holds(files, listenerFds[i], l)) {
+                continue;
+            }
+            boolean refusing = (l.statusFlags() & OpenFlags.O_NONBLOCK) != 0 && l.refusesOnceTaken(waiter);
+            if (l.pendingHostFd() >= 0 && answersAccept(l)) {
+                int free = files.lowestFree();
+                if (free < 0) {
+                    continue;
+                }
+                listener = l;
+                listenerFd = listenerFds[i];
+                acceptFd = free;
+                refuses = refusing && files.openCount() + 1 < FdTable.LIMIT ? 1 : 0;
+            } else if (listenerFd < 0 && refusing && l.pendingHostFd() < 0 && files.openCount() < FdTable.LIMIT) {
+                listener = l;
+                listenerFd = listenerFds[i];
+                refuses = 1;
+            }
+        }
+        if (acceptFd >= 0) {
+            int hostFd = listener.pendingHostFd();
+            if (listener.pendingPeer() != describedPeer) {
+                describeWaiting(listener, hostFd);
+            }
+            shown = acceptFd;
+            name = waitingName;
+            peer = describedPeer;
+            flags = GuestCallPages.FIONBIO_QUEUED | GuestCallPages.NODELAY_QUEUED;
+            if (waitingTakesWrites) {
+                flags |= GuestCallPages.WRITES_QUEUED;
+                budget = GuestCallPages.DATA_SIZE;
+            }
+            readLength = listener.readsWhatItHolds() ? peek(null, hostFd, 0) : 0;
+        } else if (holds(files, connectionFd, connection)) {
             fd = connectionFd;
+            shown = fd;
             name = connectionName;
             flags = GuestCallPages.FIONBIO_QUEUED | (connectionTcp ? GuestCallPages.NODELAY_QUEUED : 0);
-            if (holds(files, usedEpollFd, usedEpoll)) {
-                epollCtl = usedEpollFd;
-                flags |= usedEpoll.interests().containsKey(connectionFd) ? GuestCallPages.REGISTERED
-                        : GuestCallPages.UNREGISTERED;
-            }
             if (writesNow()) {
                 flags |= GuestCallPages.WRITES_QUEUED;
                 budget = GuestCallPages.DATA_SIZE;
+            }
+            if (connection.readsWhatItHolds()) {
+                long epoch = connection.ioEpoch();
+                readLength = peekedFrom == connection && peekedEpoch == epoch && peeked > 0 ? peeked
+                        : peek(connection, connection.hostFd(), epoch);
             }
         } else {
             connection = null;
             connectionFd = -1;
         }
-        int refusing = -1;
-        // Only a non-blocking accept fails: a blocking one, when the request is over, ends the run.
-        // Linux looks for a free fd (EMFILE) before it finds nothing to accept.
-        if (holds(files, listenerFd, listener)
-                && (listener.statusFlags() & OpenFlags.O_NONBLOCK) != 0 && listener.refusesAccept(waiter)
-                && files.openCount() < FdTable.LIMIT) {
-            refusing = listenerFd;
+        int epollCtl = -1;
+        if (shown >= 0 && holds(files, usedEpollFd, usedEpoll)) {
+            epollCtl = usedEpollFd;
+            flags |= usedEpoll.interests().containsKey(shown) ? GuestCallPages.REGISTERED : GuestCallPages.UNREGISTERED;
         }
-        int epoll = holds(files, emptyEpollFd, emptyEpoll) ? emptyEpollFd : -1;
+        // Bytes that arrived after the host's wait found nothing: that answer is not Linux's now.
+        int epoll = readLength == 0 && holds(files, emptyEpollFd, emptyEpoll) ? emptyEpollFd : -1;
         if (epoll >= 0 && memory.getInt(GuestCallPages.EPOLL_ANSWERED) != 0) {
             memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0); // one answer per entry
         }
+        if (memory.getInt(GuestCallPages.QUEUED_CONNECTION_FD) != fd) {
+            memory.putInt(GuestCallPages.QUEUED_CONNECTION_FD, fd);
+        }
         shownEpollCtl = epollCtl >= 0 ? usedEpoll : null;
-        if (published && fd == shownConnectionFd && flags == shownFlags && refusing == shownListenerFd
+        shownListener = listener;
+        if (published && fd == shownConnectionFd && flags == shownFlags && listenerFd == shownListenerFd
                 && budget == shownBudget && name == shownName && epoll == shownEpollFd
-                && epollCtl == shownEpollCtlFd) {
+                && epollCtl == shownEpollCtlFd && acceptFd == shownAcceptFd && refuses == shownRefuses
+                && peer == shownPeer && readLength == shownReadLength) {
             return;
         }
         memory.putInt(GuestCallPages.EPOLL_FD, epoll);
@@ -209,15 +308,80 @@ public final class GuestCalls {
             memory.putInt(GuestCallPages.NAME_LENGTH, name.length);
             shownName = name;
         }
+        if (!published || peer != shownPeer) {
+            memory.write(GuestCallPages.PEER, peer, 0, peer.length);
+            memory.putInt(GuestCallPages.PEER_LENGTH, peer.length);
+            shownPeer = peer;
+        }
         memory.putInt(GuestCallPages.CONNECTION_FD, fd);
         memory.putInt(GuestCallPages.CONNECTION_FLAGS, flags);
-        memory.putInt(GuestCallPages.LISTENER_FD, refusing);
+        memory.putInt(GuestCallPages.LISTENER_FD, listenerFd);
         memory.putInt(GuestCallPages.WRITE_BUDGET, budget);
+        memory.putInt(GuestCallPages.ACCEPT_FD, acceptFd);
+        memory.putInt(GuestCallPages.LISTENER_REFUSES, refuses);
+        memory.putInt(GuestCallPages.READ_LENGTH, readLength);
         shownConnectionFd = fd;
         shownFlags = flags;
-        shownListenerFd = refusing;
+        shownListenerFd = listenerFd;
         shownBudget = budget;
+        shownAcceptFd = acceptFd;
+        shownRefuses = refuses;
+        shownReadLength = readLength;
         published = true;
+    }
+
+    /** Looks for the shared listeners of a new process (a request VM's): at most {@link #MAX_LISTENERS}. */
+    private void findListeners(FdTable files) {
+        listenerCount = 0;
+        for (int fd = 0; fd < FdTable.LIMIT && listenerCount < MAX_LISTENERS; fd++) {
+            if (files.isOpen(fd) && files.get(fd) instanceof SharedListener l) {
+                listeners[listenerCount] = l;
+                listenerFds[listenerCount++] = fd;
+            }
+        }
+    }
+
+    /**
+     * Whether the entry may hand out the connection {@code l} keeps: a TCP one that is not routed
+     * (whose addresses the host shows as they are), with a peer address the page holds.
+     */
+    private static boolean answersAccept(SharedListener l) {
+        byte[] peer = l.pendingPeer();
+        return l.route() == null && isTcp(l) && peer != null && peer.length <= GuestCallPages.NAME_MAX;
+    }
+
+    /** Finds the local address, and the send queue's state, of the connection {@code l} keeps (host fd {@code hostFd}). */
+    private void describeWaiting(SharedListener l, int hostFd) {
+        describedPeer = l.pendingPeer();
+        scratch.setInt(0, GuestCallPages.NAME_MAX);
+        try {
+            LibC.syscall(SyscallNumbers.GETSOCKNAME, hostFd, Pointer.nativeValue(sockaddr), Pointer.nativeValue(scratch),
+                    0, 0, 0);
+            waitingName = sockaddr.getByteArray(0, Math.min(scratch.getInt(0), GuestCallPages.NAME_MAX));
+        } catch (LastErrorException e) {
+            waitingName = NO_NAME;
+        }
+        waitingTakesWrites = takesWritesNow(hostFd);
+    }
+
+    /**
+     * Reads ahead what the connection at {@code hostFd} holds, without taking it, into the answer
+     * page; remembers it for {@code from} at its transfer count {@code epoch} (null: a connection
+     * not accepted yet, which is peeked at again before every entry). Returns the bytes there.
+     */
+    private int peek(SocketFile from, int hostFd, long epoch) {
+        memory.willWrite(GuestCallPages.READ_DATA, GuestCallPages.READ_MAX);
+        long at = memory.host(GuestCallPages.READ_DATA, GuestCallPages.READ_MAX);
+        long n;
+        try {
+            n = LibC.syscall(SyscallNumbers.RECVFROM, hostFd, at, GuestCallPages.READ_MAX, MSG_PEEK | MSG_DONTWAIT, 0, 0);
+        } catch (LastErrorException e) {
+            n = 0; // nothing yet (EAGAIN), or an error the program's own read will find
+        }
+        peekedFrom = from;
+        peekedEpoch = epoch;
+        peeked = (int) n;
+        return peeked;
     }
 
     /**
@@ -226,31 +390,31 @@ public final class GuestCalls {
      * fills its send queue.
      */
     private boolean writesNow() {
+        if (connection.type() != SocketFile.SOCK_STREAM || connection.writeShut()) {
+            return false;
+        }
         long epoch = connection.ioEpoch();
         if (epoch != writesCheckedAt || !writesAnswer) {
-            writesAnswer = takesWritesNow(connection);
+            writesAnswer = takesWritesNow(connection.hostFd());
             writesCheckedAt = epoch;
         }
-        return writesAnswer && !connection.writeShut();
+        return writesAnswer;
     }
 
     /**
-     * Whether a send of up to {@link GuestCallPages#DATA_SIZE} bytes on {@code s} now takes every
-     * byte without blocking: a stream socket not shut down for writing, nothing in its send queue
-     * (sent or not, unacknowledged bytes count), and a send buffer of at least
+     * Whether a send of up to {@link GuestCallPages#DATA_SIZE} bytes on the stream socket at
+     * {@code hostFd}, not shut down for writing, now takes every byte without blocking: nothing in
+     * its send queue (sent or not, unacknowledged bytes count), and a send buffer of at least
      * {@link #MIN_SEND_BUFFER}.
      */
-    private boolean takesWritesNow(SocketFile s) {
-        if (s.type() != SocketFile.SOCK_STREAM || s.writeShut()) {
-            return false;
-        }
+    private boolean takesWritesNow(int hostFd) {
         try {
-            LibC.syscall(SyscallNumbers.IOCTL, s.hostFd(), SIOCOUTQ, Pointer.nativeValue(scratch), 0, 0, 0);
+            LibC.syscall(SyscallNumbers.IOCTL, hostFd, SIOCOUTQ, Pointer.nativeValue(scratch), 0, 0, 0);
             if (scratch.getInt(0) != 0) {
                 return false;
             }
             scratch.setInt(4, 4);
-            LibC.syscall(SyscallNumbers.GETSOCKOPT, s.hostFd(), SocketFile.SOL_SOCKET, SO_SNDBUF, Pointer.nativeValue(scratch),
+            LibC.syscall(SyscallNumbers.GETSOCKOPT, hostFd, SocketFile.SOL_SOCKET, SO_SNDBUF, Pointer.nativeValue(scratch),
                     Pointer.nativeValue(scratch) + 4, 0);
             return scratch.getInt(0) >= MIN_SEND_BUFFER;
         } catch (LastErrorException e) {
@@ -301,12 +465,14 @@ public final class GuestCalls {
      * host does anything else for the VM. Returns how many were performed (for the call counts);
      * an entry that is not a call the entry queues is dropped, as a forged one.
      */
-    public int flush(LinuxProcess process, long[] callCounts) {
-        FdTable files = process.files();
+    public int flush(Syscall c, long[] callCounts) {
+        FdTable files = c.files();
         int count = memory.getInt(GuestCallPages.COUNT);
         int done = 0;
         // What the page allowed when the program last entered the guest bounds what is performed.
         long budget = published && (shownFlags & GuestCallPages.WRITES_QUEUED) != 0 ? shownBudget : 0;
+        long unread = published ? shownReadLength : 0;
+        boolean acceptable = published && shownAcceptFd >= 0;
         if (count > 0 && count <= GuestCallPages.MAX_ENTRIES) {
             for (int i = 0; i < count; i++) {
                 long entry = GuestCallPages.ENTRIES + (long) i * GuestCallPages.ENTRY_SIZE;
@@ -314,10 +480,22 @@ public final class GuestCalls {
                 int fd = memory.getInt(entry + 4);
                 int a = memory.getInt(entry + 8);
                 int b = memory.getInt(entry + 12);
-                if (fd != connectionFd || !holds(files, fd, connection)) {
+                if (nr == ACCEPT4) {
+                    if (!acceptable || !acceptsAsPublished(files, fd, a, b)) {
+                        continue;
+                    }
+                    acceptable = false;
+                    accept(c, fd, a, b);
+                } else if (fd != connectionFd || !holds(files, fd, connection)) {
                     continue; // not the connection the host published: the program wrote this entry
-                }
-                if (nr == WRITE) {
+                } else if (nr == READ || nr == RECVFROM) {
+                    long length = a & 0xffffffffL;
+                    if (length == 0 || length > unread) {
+                        continue;
+                    }
+                    unread -= length;
+                    drain(connection, length);
+                } else if (nr == WRITE) {
                     long offset = a & 0xffffffffL;
                     long length = b & 0xffffffffL;
                     if (length == 0 || length > budget || offset + length > GuestCallPages.DATA_SIZE) {
@@ -334,7 +512,7 @@ public final class GuestCalls {
                             || (b == EPOLL_CTL_DEL && (shownFlags & GuestCallPages.REGISTERED) != 0))) {
                     // One per entry, checked by the entry as the host published the registration.
                     long data = memory.getLong(GuestCallPages.EPOLL_DATA);
-                    EpollSyscalls.control(process, shownEpollCtl, b, fd, b == EPOLL_CTL_ADD ? a : 0,
+                    EpollSyscalls.control(c.process(), shownEpollCtl, b, fd, b == EPOLL_CTL_ADD ? a : 0,
                             b == EPOLL_CTL_ADD ? data : 0);
                     epollUsed(shownEpollCtlFd, shownEpollCtl);
                 } else {
@@ -347,7 +525,47 @@ public final class GuestCalls {
         memory.putInt(GuestCallPages.COUNT, 0);
         memory.putInt(GuestCallPages.BYTES, 0);
         memory.putInt(GuestCallPages.EPOLL_CTL_QUEUED, 0);
+        memory.putInt(GuestCallPages.READ_TAKEN, 0);
         return done;
+    }
+
+    /**
+     * Whether a queued accept is the one the page allowed: on the listener published, of the
+     * connection it still keeps, at the fd published, with flags accept4 takes.
+     */
+    private boolean acceptsAsPublished(FdTable files, int fd, int flags, int givenFd) {
+        return fd == shownListenerFd && holds(files, fd, shownListener) && givenFd == shownAcceptFd
+                && (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == 0 && shownListener.pendingHostFd() >= 0;
+    }
+
+    /** The queued accept: the host's own, which installs the connection at the fd the program was given. */
+    private static void accept(Syscall c, int listenerFd, int flags, int givenFd) {
+        long installed;
+        try {
+            installed = NetSyscalls.accept(c, listenerFd, 0, 0, flags);
+        } catch (SyscallError e) {
+            installed = -e.errno();
+        }
+        if (installed != givenFd) {
+            // Cannot happen: nothing but the host changes the table, and it did not since it published.
+            log.warn("an accept the program made in the guest gave fd {}, the host's {}", givenFd, installed);
+        }
+    }
+
+    /** Takes the bytes of a queued read from the connection: the ones the read gave, still at its head. */
+    private void drain(SocketFile s, long length) {
+        s.touched();
+        s.connectionUsed();
+        long taken;
+        try {
+            taken = LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), Pointer.nativeValue(drained), length, MSG_DONTWAIT, 0, 0);
+        } catch (LastErrorException e) {
+            taken = -e.getErrorCode();
+        }
+        if (taken != length) {
+            // Cannot happen: only the program reads the socket, and the bytes were there at the peek.
+            log.warn("a read of {} bytes the program made in the guest took {} from the connection", length, taken);
+        }
     }
 
     /** One queued write: never blocks, never raises SIGPIPE (see the class comment). */

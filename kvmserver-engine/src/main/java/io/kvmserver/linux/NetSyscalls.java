@@ -377,7 +377,7 @@ final class NetSyscalls {
         SocketFile connection = SocketFile.accepted((int) hostFd, s, status, tracker);
         int guestFd = c.files().install(connection, 0, (flags & SOCK_CLOEXEC) != 0);
         if (tracker != null && c.guestCalls() != null && c.guestCalls().enabled()) {
-            c.guestCalls().accepted(guestFd, connection, shownLocalAddress(c, connection), fd, s);
+            c.guestCalls().accepted(guestFd, connection, shownLocalAddress(c, connection));
         }
         if (addr != 0) {
             byte[] shown = connection.route() != null ? connection.route().peer() : guestAddress(peer, null);

@@ -156,7 +156,22 @@ public final class SharedListener extends SocketFile {
      * VM took its request's one connection, and none is kept for it.
      */
     boolean refusesAccept(HostWaiter waiter) {
-        return pendingFd < 0 && !shut && !waiter.connections().mayAccept();
+        return pendingFd < 0 && refusesOnceTaken(waiter);
+    }
+
+    /** Whether {@code accept} fails with {@code EAGAIN} once the connection kept here (if any) is taken. */
+    boolean refusesOnceTaken(HostWaiter waiter) {
+        return !shut && !waiter.connections().mayAccept();
+    }
+
+    /** The host fd of the connection taken for this VM and not yet handed to the program, or -1. */
+    int pendingHostFd() {
+        return pendingFd;
+    }
+
+    /** Its peer's address, as the host's accept gave it. */
+    byte[] pendingPeer() {
+        return pendingPeer;
     }
 
     @Override

@@ -25,6 +25,7 @@ public class SocketFile extends StreamFile {
     static final int S_IFSOCK = 0140000;
     static final int SOCK_STREAM = 1;
     static final int SHUT_RD = 0;
+    static final int SHUT_WR = 1;
     static final int SHUT_RDWR = 2;
     static final int SOL_SOCKET = 1;
     static final int SO_RCVTIMEO_OLD = 20;
@@ -34,6 +35,7 @@ public class SocketFile extends StreamFile {
     private static final int SO_PROTOCOL = 38;
     private static final int SO_DOMAIN = 39;
     static final int SO_LINGER = 13;
+    static final int SO_RCVLOWAT = 18;
     /** {@code struct linger}: int l_onoff, int l_linger. */
     private static final int LINGER_SIZE = 8;
     private static final int IPPROTO_TCP = 6;
@@ -45,6 +47,7 @@ public class SocketFile extends StreamFile {
     private final int protocol;
     private boolean listening;
     private boolean writeShut;
+    private boolean readShut;
     /** Told when this connection, accepted from a listener, is closed: that can end a request. */
     private final ConnectionTracker tracker;
     /** Options set on this socket, to be set again on a fork's replica. */
@@ -88,6 +91,10 @@ public class SocketFile extends StreamFile {
         SocketFile s = new SocketFile(fd, true, statusFlags, listener.domain, listener.type, listener.protocol,
                 tracker, null, -1);
         s.localName = listener.localName;
+        byte[] lowWater = listener.options.valueOf(SOL_SOCKET, SO_RCVLOWAT);
+        if (lowWater != null) {
+            s.options.record(SOL_SOCKET, SO_RCVLOWAT, lowWater); // inherited, as Linux's accept does
+        }
         if (listener.route != null) {
             s.route = listener.route.accepted();
         }
@@ -174,7 +181,18 @@ public class SocketFile extends StreamFile {
         if (rc == 0 && how != SHUT_RD) {
             writeShut = true;
         }
+        if (rc == 0 && how != SHUT_WR) {
+            readShut = true;
+        }
         return rc;
+    }
+
+    /**
+     * Whether a read of this socket returns the bytes it holds, as many as the call asks for up to
+     * those: a stream not shut down for reading, whose program set no {@code SO_RCVLOWAT}.
+     */
+    boolean readsWhatItHolds() {
+        return type == SOCK_STREAM && !readShut && options.valueOf(SOL_SOCKET, SO_RCVLOWAT) == null;
     }
 
     /** Whether the program shut this socket down for writing (a write would fail with EPIPE). */

@@ -211,7 +211,7 @@ final class VcpuLoop {
             // committed queue entries to be performed here: the entry never resumes.
             if (calls.pending()) {
                 try {
-                    syscalls += calls.flush(process, syscallCounts);
+                    syscalls += calls.flush(syscall, syscallCounts);
                 } catch (GuestMemory.LimitExceeded e) {
                     // the queue was performed; emptying it would pass the limit, and the VM is done
                 }
@@ -237,7 +237,9 @@ final class VcpuLoop {
             frozenWait = false;
             RunResult result;
             try {
-                calls.publish(process.files(), waiter);
+                if (!insideFastEntry()) { // halfway through, the entry goes on with the page it read
+                    calls.publish(process.files(), waiter);
+                }
                 result = atWait ? emulateSyscall() : enterGuest();
             } catch (GuestMemory.LimitExceeded e) {
                 return memoryLimit();
@@ -257,7 +259,7 @@ final class VcpuLoop {
         // queueing a call (a tick or a kick stopped it there): emptying the queue under it would
         // make it reuse bytes already queued. It resumes, and the next exit performs the queue.
         if (calls.pending() && !insideFastEntry()) {
-            syscalls += calls.flush(process, syscallCounts);
+            syscalls += calls.flush(syscall, syscallCounts);
         }
         lastExitAtTrap = exit.reason() == VcpuExit.Reason.MMIO || exit.reason() == VcpuExit.Reason.IO;
         if (dirty != null) {

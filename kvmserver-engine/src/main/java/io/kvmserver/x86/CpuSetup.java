@@ -70,6 +70,8 @@ public final class CpuSetup {
         memory.putInt(GuestCallPages.LISTENER_FD, -1);
         memory.putInt(GuestCallPages.EPOLL_FD, -1);
         memory.putInt(GuestCallPages.EPOLL_CTL_FD, -1);
+        memory.putInt(GuestCallPages.ACCEPT_FD, -1);
+        memory.putInt(GuestCallPages.QUEUED_CONNECTION_FD, -1);
         memory.write(GuestLayout.EXCEPTION_ENTRIES, TrapStub.exceptionEntries());
 
         long page = GuestLayout.PAGE_SIZE;

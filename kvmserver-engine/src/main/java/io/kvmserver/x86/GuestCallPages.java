@@ -7,9 +7,11 @@ package io.kvmserver.x86;
  * <p>The <em>answer page</em> is written only by the host, before every entry into the guest, and
  * is read-only for the program: what the entry may answer without the host (the served
  * connection, its local address, which calls on it may be queued and how many bytes it takes
- * without blocking, its registration in an epoll instance, a non-blocking listener with nothing to
- * accept, an epoll instance found with nothing ready). The <em>queue page</em> is the entry's, and
- * so the program's too: the calls it queued, their bytes, a save area and a few bytes of stack.
+ * without blocking, the bytes it has to read, its registration in an epoll instance, a connection
+ * the listener has waiting and the fd it gets, or a non-blocking listener with nothing to accept,
+ * an epoll instance found with nothing ready). The <em>queue page</em> is the entry's, and so the
+ * program's too: the calls it queued, their bytes, which fd is the served connection now, how much
+ * of the read-ahead was read, a save area and a few bytes of stack.
  * The host reads it only while the vCPU is stopped and not halfway through the entry, and checks
  * each entry as it would the call itself.
  */
@@ -20,19 +22,28 @@ public final class GuestCallPages {
 
     /** The answer page: read-only for the program, never executable. */
     public static final long ANSWERS = 0xb000;
-    /** {@code int}: the guest fd of the connection the VM serves, or -1. */
+    /**
+     * {@code int}: the guest fd of the connection the VM serves, or -1. When a connection waits at
+     * {@link #LISTENER_FD}, the {@code CONNECTION_*}, {@code NAME*}, {@code WRITE_BUDGET} and
+     * {@code READ_*} fields are that connection's, at {@link #ACCEPT_FD}, and this is -1.
+     */
     public static final long CONNECTION_FD = ANSWERS;
     /**
      * {@code int}: what the entry may answer for that connection: the {@code *_QUEUED} bits, and
      * its registration in {@link #EPOLL_CTL_FD} ({@link #REGISTERED} or {@link #UNREGISTERED}).
      */
     public static final long CONNECTION_FLAGS = ANSWERS + 4;
-    /** {@code int}: a listener whose {@code accept} fails with {@code EAGAIN} now, or -1. */
+    /**
+     * {@code int}: a listener whose {@code accept} the entry answers ({@link #ACCEPT_FD},
+     * {@link #LISTENER_REFUSES}), or -1.
+     */
     public static final long LISTENER_FD = ANSWERS + 8;
     /** {@code int}: bytes the connection takes without blocking now, at most {@link #DATA_SIZE}. */
     public static final long WRITE_BUDGET = ANSWERS + 12;
     /** {@code int}: the length of the connection's local address (getsockname's), 0 when not published. */
     public static final long NAME_LENGTH = ANSWERS + 16;
+    /** {@code int}: bytes at {@link #READ_DATA}, the connection's next ones (read ahead with a peek). */
+    public static final long READ_LENGTH = ANSWERS + 20;
     /**
      * {@code int}: an epoll fd whose last wait on the host, with a zero timeout, found nothing, and
      * nothing but the program ran since: the entry answers one such wait per entry with 0. Or -1.
@@ -46,6 +57,17 @@ public final class GuestCallPages {
     /** The connection's local address as getsockname gives it, at most {@link #NAME_MAX} bytes. */
     public static final long NAME = ANSWERS + 32;
     public static final int NAME_MAX = 128;
+    /** {@code int}: the fd a connection waiting at {@link #LISTENER_FD} gets when accepted now, or -1. */
+    public static final long ACCEPT_FD = ANSWERS + 160;
+    /** {@code int}: the length of its peer's address. */
+    public static final long PEER_LENGTH = ANSWERS + 164;
+    /** Its peer's address as accept gives it, at most {@link #NAME_MAX} bytes. */
+    public static final long PEER = ANSWERS + 168;
+    /** {@code int}: nonzero when accept on {@link #LISTENER_FD} fails with {@code EAGAIN} once no connection waits. */
+    public static final long LISTENER_REFUSES = ANSWERS + 296;
+    /** The bytes read ahead, to the end of the page. */
+    public static final long READ_DATA = ANSWERS + 512;
+    public static final int READ_MAX = (int) (GuestLayout.PAGE_SIZE - 512);
     /** {@code ioctl(conn, FIONBIO, &v)} may be queued. */
     public static final int FIONBIO_QUEUED = 1;
     /** Writes to the connection may be queued, within {@link #WRITE_BUDGET}. */
@@ -75,9 +97,19 @@ public final class GuestCallPages {
     /** {@code int}: set by the entry when it queued an epoll_ctl (one per entry); the host clears it. */
     public static final long EPOLL_CTL_QUEUED = QUEUE + 96;
     /**
+     * {@code int}: the fd of the served connection for the entry: the host's {@link #CONNECTION_FD},
+     * or the one the entry accepted ({@link #ACCEPT_FD}). The host writes it before an entry with
+     * an empty queue.
+     */
+    public static final long QUEUED_CONNECTION_FD = QUEUE + 100;
+    /** {@code int}: bytes of {@link #READ_DATA} the entry has given the program; the host clears it. */
+    public static final long READ_TAKEN = QUEUE + 104;
+    /**
      * 16 bytes each: {@code u32} system call number, fd, and two arguments: a write's data offset
-     * and length, the {@code int} value of a queued setsockopt or ioctl and 0, or an epoll_ctl's
-     * events and operation (its epoll fd is {@link #EPOLL_CTL_FD}).
+     * and length, the {@code int} value of a queued setsockopt or ioctl and 0, an epoll_ctl's
+     * events and operation (its epoll fd is {@link #EPOLL_CTL_FD}), a read's (or recvfrom's) count
+     * and 0, or an accept4's flags and the fd the program was given (the entry's fd is the
+     * listener's).
      */
     public static final long ENTRIES = QUEUE + 128;
     public static final int ENTRY_SIZE = 16;

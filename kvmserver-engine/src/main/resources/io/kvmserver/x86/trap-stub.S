@@ -43,9 +43,17 @@ syscall_entry:
 # the host's last call was such a wait on ep that found nothing (only the program ran since,
 # and nothing it does in the guest makes a file ready; once per entry, so that a program
 # polling in a loop still reaches the host, where what arrived since is found).
-# And accept4(listener, ...), accept(listener, ...): -EAGAIN when the host published that
-# this request VM's non-blocking listener has nothing to give (its one connection was
-# taken) and the flags are valid.
+# read(conn, buf, n) and recvfrom(conn, buf, n, 0 | MSG_DONTWAIT, NULL, _): the bytes the
+# host read ahead (a peek, so the socket still holds them), as many as both have; the count
+# is queued and the host takes that many from the socket at the next exit, before anything
+# else can read or wait on it.
+# And accept4(listener, addr, &len, flags), accept(listener, addr, &len): the connection
+# the host took from the listener for this request, at the fd it would get now (the
+# lowest free one), its peer's address copied as the kernel copies it; the accept is queued
+# and the connection is from then on the served one (Q_CONN_FD). Once that is taken, or
+# when there is none: -EAGAIN when the host published that the non-blocking listener has
+# nothing more to give (this request VM's one connection was taken). Invalid flags go to
+# the host.
 # The entry saves RAX, RCX, RSI and RDI in the queue page first and runs on a few bytes of
 # stack there: the program's stack, red zone included, is never touched, and registers are
 # kept as the kernel keeps them (RCX and R11 are the syscall instruction's). A fault on the
@@ -54,12 +62,18 @@ syscall_entry:
         .set    ANSWERS, 0xb000
         .set    A_CONN_FD, ANSWERS + 0          # int: the served connection, or -1
         .set    A_CONN_FLAGS, ANSWERS + 4       # what may be answered for it (the bits below)
-        .set    A_LISTENER_FD, ANSWERS + 8      # int: a listener answering EAGAIN, or -1
+        .set    A_LISTENER_FD, ANSWERS + 8      # int: the listener the two below are for, or -1
         .set    A_WRITE_BUDGET, ANSWERS + 12    # bytes the connection takes now, <= Q_DATA_SIZE
         .set    A_NAME_LENGTH, ANSWERS + 16     # int: length of its local address, 0 if none
         .set    A_EPOLL_FD, ANSWERS + 24        # int: an epoll fd with nothing ready, or -1
         .set    A_EPOLL_CTL_FD, ANSWERS + 28    # int: the epoll fd the program last used, or -1
+        .set    A_READ_LENGTH, ANSWERS + 20     # int: bytes read ahead at A_READ_DATA
         .set    A_NAME, ANSWERS + 32            # its local address as getsockname gives it
+        .set    A_ACCEPT_FD, ANSWERS + 160      # int: the fd a waiting connection gets, or -1
+        .set    A_PEER_LENGTH, ANSWERS + 164    # int: the length of its peer's address
+        .set    A_PEER, ANSWERS + 168           # its peer's address as accept gives it
+        .set    A_LISTENER_REFUSES, ANSWERS + 296 # int: accept answers EAGAIN once none waits
+        .set    A_READ_DATA, ANSWERS + 512      # the connection's next bytes
         .set    CONN_FIONBIO, 1
         .set    CONN_WRITES, 2
         .set    CONN_NODELAY, 4
@@ -79,12 +93,15 @@ syscall_entry:
         .set    Q_EPOLL_ANSWERED, QUEUE + 80    # nonzero once an epoll wait was answered here
         .set    Q_EPOLL_DATA, QUEUE + 88        # the queued EPOLL_CTL_ADD's data
         .set    Q_EPOLL_CTL_QUEUED, QUEUE + 96  # nonzero once an epoll_ctl was queued
+        .set    Q_CONN_FD, QUEUE + 100          # int: the served connection (the host's, or accepted here)
+        .set    Q_READ_TAKEN, QUEUE + 104       # int: bytes of A_READ_DATA already read
         .set    Q_STACK_TOP, QUEUE + 128
         .set    Q_ENTRIES, QUEUE + 128          # 8 x {u32 nr, u32 fd, u32 a, u32 b}
         .set    Q_MAX_ENTRIES, 8
         .set    Q_DATA, QUEUE + 256             # the bytes of queued writes
         .set    TF, 0x100
         .set    MSG_NOSIGNAL, 0x4000
+        .set    MSG_DONTWAIT, 0x40
         .set    ACCEPT4_FLAGS, 0x80800          # SOCK_NONBLOCK | SOCK_CLOEXEC
         .set    FIONBIO, 0x5421
         .set    IOV_QUEUED_MAX, 8
@@ -104,6 +121,10 @@ fast_syscall_entry:
         movq    %rsi, Q_SAVE_RSI
         movq    %rdi, Q_SAVE_RDI
         movq    %rax, Q_SAVE_RAX
+        testq   %rax, %rax
+        je      read
+        cmpq    $45, %rax
+        je      recvfrom
         cmpq    $1, %rax
         je      write
         cmpq    $44, %rax
@@ -142,7 +163,7 @@ sendto:
         testq   $~MSG_NOSIGNAL, %r10
         jnz     slow
 write:
-        cmpl    %edi, A_CONN_FD
+        cmpl    %edi, Q_CONN_FD
         jne     slow
         testl   $CONN_WRITES, A_CONN_FLAGS
         jz      slow
@@ -163,7 +184,7 @@ write:
         jmp     queue_write
 
 writev:
-        cmpl    %edi, A_CONN_FD
+        cmpl    %edi, Q_CONN_FD
         jne     slow
         testl   $CONN_WRITES, A_CONN_FLAGS
         jz      slow
@@ -210,11 +231,47 @@ queue_write:                            # queues {write, fd, Q_BYTES, EAX} and r
         jmp     done
 
 writev_slow:
+restore_rax_slow:
         movq    Q_SAVE_RAX, %rax
         jmp     restore_slow
 
+recvfrom:
+        testq   %r8, %r8                # the sender's address: the host
+        jnz     slow
+        testq   $~MSG_DONTWAIT, %r10    # MSG_PEEK, MSG_WAITALL, ...: the host
+        jnz     slow
+read:
+        cmpl    %edi, Q_CONN_FD
+        jne     slow
+        testq   %rdx, %rdx
+        jz      slow
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     slow
+        movl    A_READ_LENGTH, %ecx
+        subl    Q_READ_TAKEN, %ecx      # bytes left (the queue page is the program's: check it)
+        jbe     restore_slow
+        cmpq    %rcx, %rdx
+        jae     1f
+        movl    %edx, %ecx
+1:      movl    %ecx, %eax
+        movq    %rsi, %rdi
+        movl    Q_READ_TAKEN, %esi
+        addq    $A_READ_DATA, %rsi
+        rep movsb                       # to the program's buffer
+        addl    %eax, Q_READ_TAKEN
+        movl    Q_COUNT, %ecx
+        shll    $4, %ecx
+        movl    Q_SAVE_RAX, %edi
+        movl    %edi, Q_ENTRIES(%rcx)   # {read or recvfrom, fd, EAX, 0}
+        movl    Q_SAVE_RDI, %edi
+        movl    %edi, Q_ENTRIES + 4(%rcx)
+        movl    %eax, Q_ENTRIES + 8(%rcx)
+        movl    $0, Q_ENTRIES + 12(%rcx)
+        incl    Q_COUNT
+        jmp     done
+
 setsockopt:
-        cmpl    %edi, A_CONN_FD
+        cmpl    %edi, Q_CONN_FD
         jne     slow
         testl   $CONN_NODELAY, A_CONN_FLAGS
         jz      slow
@@ -228,7 +285,7 @@ setsockopt:
         jmp     queue_int
 
 ioctl:
-        cmpl    %edi, A_CONN_FD
+        cmpl    %edi, Q_CONN_FD
         jne     slow
         testl   $CONN_FIONBIO, A_CONN_FLAGS
         jz      slow
@@ -250,7 +307,7 @@ queue_int:                              # queues {RAX, fd, *(int *) RSI, 0} and 
         jmp     done
 
 getsockname:
-        cmpl    %edi, A_CONN_FD
+        cmpl    %edi, Q_CONN_FD
         jne     slow
         cmpl    $0, A_NAME_LENGTH
         je      slow
@@ -271,7 +328,7 @@ getsockname:
 epoll_ctl:
         cmpl    %edi, A_EPOLL_CTL_FD
         jne     slow
-        cmpl    %edx, A_CONN_FD
+        cmpl    %edx, Q_CONN_FD
         jne     slow
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     slow
@@ -331,6 +388,42 @@ accept4:
 accept:
         cmpl    %edi, A_LISTENER_FD
         jne     slow
+        movl    A_ACCEPT_FD, %eax
+        testl   %eax, %eax
+        js      refuse                  # none waits
+        cmpl    %eax, Q_CONN_FD
+        je      refuse                  # taken here already
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     restore_rax_slow
+        testq   %rsi, %rsi              # no address wanted
+        jz      1f
+        movl    (%rdx), %ecx            # the program's length
+        testl   %ecx, %ecx              # negative: EINVAL, from the host
+        js      restore_rax_slow
+        cmpl    A_PEER_LENGTH, %ecx
+        jbe     2f
+        movl    A_PEER_LENGTH, %ecx
+2:      movq    %rsi, %rdi
+        movl    $A_PEER, %esi
+        rep movsb                       # to the program's buffer
+        movl    A_PEER_LENGTH, %ecx
+        movl    %ecx, (%rdx)
+1:      xorl    %esi, %esi              # accept's flags are 0, accept4's in R10
+        cmpl    $288, Q_SAVE_RAX
+        cmovel  %r10d, %esi
+        movl    Q_COUNT, %ecx
+        shll    $4, %ecx
+        movl    $288, Q_ENTRIES(%rcx)   # {accept4, listener, flags, fd}
+        movl    Q_SAVE_RDI, %edi
+        movl    %edi, Q_ENTRIES + 4(%rcx)
+        movl    %esi, Q_ENTRIES + 8(%rcx)
+        movl    %eax, Q_ENTRIES + 12(%rcx)
+        incl    Q_COUNT
+        movl    %eax, Q_CONN_FD
+        jmp     done
+refuse:
+        cmpl    $0, A_LISTENER_REFUSES
+        je      restore_rax_slow
         movq    $-11, %rax              # EAGAIN
 done:
         movq    Q_SAVE_RSI, %rsi

@@ -63,14 +63,22 @@ class GuestCallsTest {
         return b.toString();
     }
 
-    /** The VM exits a request to {@code path} took, once the VM is back at the template. */
+    /**
+     * The fewest VM exits of three requests to {@code path}, each counted once the VM is back at
+     * the template: a request whose bytes reach the server after the host read ahead reads them
+     * through the host, one exit more.
+     */
     private static long exitsOf(TestServer s, String path, String expected) {
         ServerStats stats = s.server().stats();
-        Eventually.reaches(stats::resets, stats.requests());
-        long before = s.server().vms().get(0).exits();
-        assertThat(s.get(path)).isEqualTo(expected);
-        Eventually.reaches(stats::resets, stats.requests());
-        return s.server().vms().get(0).exits() - before;
+        long fewest = Long.MAX_VALUE;
+        for (int i = 0; i < 3; i++) {
+            Eventually.reaches(stats::resets, stats.requests());
+            long before = s.server().vms().get(0).exits();
+            assertThat(s.get(path)).isEqualTo(expected);
+            Eventually.reaches(stats::resets, stats.requests());
+            fewest = Math.min(fewest, s.server().vms().get(0).exits() - before);
+        }
+        return fewest;
     }
 
     @Test
@@ -89,12 +97,13 @@ class GuestCallsTest {
             }
             assertThat(s.get("/big")).as("more than the queue takes").isEqualTo(big.toString());
             long one = exitsOf(s, "/parts/2", body(1, 1));
-            long eight = exitsOf(s, "/parts/8", body(7, 1));
+            long six = exitsOf(s, "/parts/6", body(5, 1));
             if (answeredInGuest) {
-                // Eight writes cost the exits of two: all of them wait in the guest for the close.
-                assertThat(eight).as("exits of 8 writes against 2 (%d)", one).isEqualTo(one);
+                // Six writes cost the exits of two: all of them wait in the guest for the close,
+                // with the accept and the read (eight entries).
+                assertThat(six).as("exits of 6 writes against 2 (%d)", one).isEqualTo(one);
             } else {
-                assertThat(eight).as("exits of 8 writes against 2, each through the host").isEqualTo(one + 6);
+                assertThat(six).as("exits of 6 writes against 2, each through the host").isEqualTo(one + 4);
             }
             assertThat(s.server().stats().failures()).isZero();
         }
@@ -216,17 +225,18 @@ class GuestCallsTest {
         try (TestServer s = start(b -> b)) {
             String seen = s.get("/answers");
             if (answeredInGuest) {
-                // FIONBIO, writes and TCP_NODELAY may be queued for the connection
-                assertThat(seen).matches("conn=(\\d+) flags=7 listener=(\\d+) protected");
-                assertThat(seen.replaceAll("conn=(\\d+) .*", "$1")).isNotEqualTo(seen.replaceAll(".*listener=(\\d+).*", "$1"));
+                // FIONBIO, writes and TCP_NODELAY may be queued for the connection. It was
+                // accepted in the guest (the page still says which fd it would get), or, when its
+                // bytes came after the host read ahead, the host published it at the read.
+                assertThat(seen).matches("fd=4 (conn=-1 accept=4|conn=4 accept=-1) queued=4 flags=7 listener=3 protected");
             } else {
-                assertThat(seen).isEqualTo("conn=-1 flags=0 listener=-1 protected");
+                assertThat(seen).isEqualTo("fd=4 conn=-1 accept=-1 queued=-1 flags=0 listener=-1 protected");
             }
             assertThat(s.get("/accept")).as("after a request tried to change the page").isEqualTo("EAGAIN EINVAL EBADF");
         }
         try (TestServer s = start(b -> b.trace(true))) {
             assertThat(s.get("/answers")).as("traced: every call goes to the host")
-                    .isEqualTo("conn=-1 flags=0 listener=-1 protected");
+                    .isEqualTo("fd=4 conn=-1 accept=-1 queued=-1 flags=0 listener=-1 protected");
         }
     }
 

@@ -50,26 +50,30 @@ class LifecycleTest {
      * A request VM starts at the template's frozen wait and makes that call on the host without
      * entering the guest. A blocking-accept server makes four calls per request (accept, read,
      * write, close); only the last three are exits to the engine, each request VM's accept being
-     * the frozen one, and where the syscall entry queues writes in the guest (PVM), two: the
-     * write waits for the close.
+     * the frozen one, and where the syscall entry answers calls in the guest (PVM), one: the read
+     * is answered from the bytes the host read ahead and the write waits for the close. (A
+     * request whose bytes arrive after the host looked reads them through the host: the median.)
      */
     @Test
     void aRequestVmMakesItsFrozenWaitWithoutAnExit() {
-        double expected;
+        long expected;
         try (Kvm kvm = Kvm.open()) {
-            expected = TrapPathCheck.syscallStaysInUserMode(kvm) ? 2.0 : 3.0;
+            expected = TrapPathCheck.syscallStaysInUserMode(kvm) ? 1 : 3;
         }
         try (TestServer s = TestServer.start(GuestPrograms.get("hot_pages"), List.of(), b -> b.ephemeral(true))) {
             var stats = s.server().stats();
             assertThat(s.get("/rest")).isEqualTo("ok");
             Eventually.reaches(stats::requests, 1);
-            long before = stats.vmExits();
-            int requests = 20;
+            int requests = 21;
+            long[] exits = new long[requests];
             for (int i = 0; i < requests; i++) {
+                long before = stats.vmExits();
                 assertThat(s.get("/rest")).isEqualTo("ok");
+                Eventually.reaches(stats::requests, 2 + i);
+                exits[i] = stats.vmExits() - before;
             }
-            Eventually.reaches(stats::requests, 1 + requests);
-            assertThat((double) (stats.vmExits() - before) / requests).as("exits per request").isEqualTo(expected);
+            java.util.Arrays.sort(exits);
+            assertThat(exits[requests / 2]).as("exits of the median request").isEqualTo(expected);
         }
     }
 
