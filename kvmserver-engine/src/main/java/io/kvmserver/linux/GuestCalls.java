@@ -283,8 +283,10 @@ public final class GuestCalls {
             epollCtl = usedEpollFd;
             flags |= usedEpoll.interests().containsKey(shown) ? GuestCallPages.REGISTERED : GuestCallPages.UNREGISTERED;
         }
-        // Bytes that arrived after the host's wait found nothing: that answer is not Linux's now.
-        int epoll = readLength == 0 && holds(files, emptyEpollFd, emptyEpoll) ? emptyEpollFd : -1;
+        // Bytes that arrived after the host's wait found nothing, on a connection that wait
+        // watches: its answer is not Linux's now.
+        int epoll = holds(files, emptyEpollFd, emptyEpoll)
+                && (readLength == 0 || !emptyEpoll.interests().containsKey(shown)) ? emptyEpollFd : -1;
         if (epoll >= 0 && memory.getInt(GuestCallPages.EPOLL_ANSWERED) != 0) {
             memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0); // one answer per entry
         }
