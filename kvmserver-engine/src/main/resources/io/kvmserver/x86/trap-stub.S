@@ -111,6 +111,23 @@ syscall_entry:
         .set    EPOLL_PLAIN_EVENTS, 0xc00027df  # IN PRI OUT ERR HUP RDNORM RDBAND WRNORM WRBAND MSG RDHUP ONESHOT ET
         .set    USER_END, 0x7ffffffff000        # Linux's access_ok: the buffer is below this
 
+# Copies a published address to the program's buffer (RSI) and length (the int at RDX) as the
+# kernel copies one: cut to the program's length, the full length written back. A negative
+# length goes to \negative (EINVAL, from the host). Clobbers RCX, RSI and RDI.
+        .macro  copy_address address, length, negative
+        movl    (%rdx), %ecx            # the program's length
+        testl   %ecx, %ecx
+        js      \negative
+        cmpl    \length, %ecx
+        jbe     1f
+        movl    \length, %ecx
+1:      movq    %rsi, %rdi
+        movl    $\address, %esi
+        rep movsb                       # to the program's buffer
+        movl    \length, %ecx
+        movl    %ecx, (%rdx)
+        .endm
+
         .balign 64, 0xcc
 fast_syscall_entry:
         testl   $TF, %r11d              # a program stepping through its calls: the host returns
@@ -311,17 +328,7 @@ getsockname:
         jne     slow
         cmpl    $0, A_NAME_LENGTH
         je      slow
-        movl    (%rdx), %ecx            # the program's length
-        testl   %ecx, %ecx              # negative: EINVAL, from the host
-        js      restore_slow
-        cmpl    A_NAME_LENGTH, %ecx
-        jbe     1f
-        movl    A_NAME_LENGTH, %ecx
-1:      movq    %rsi, %rdi
-        movl    $A_NAME, %esi
-        rep movsb                       # to the program's buffer
-        movl    A_NAME_LENGTH, %ecx
-        movl    %ecx, (%rdx)
+        copy_address A_NAME, A_NAME_LENGTH, restore_slow
         xorl    %eax, %eax
         jmp     done
 
@@ -396,19 +403,9 @@ accept:
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     restore_rax_slow
         testq   %rsi, %rsi              # no address wanted
-        jz      1f
-        movl    (%rdx), %ecx            # the program's length
-        testl   %ecx, %ecx              # negative: EINVAL, from the host
-        js      restore_rax_slow
-        cmpl    A_PEER_LENGTH, %ecx
-        jbe     2f
-        movl    A_PEER_LENGTH, %ecx
-2:      movq    %rsi, %rdi
-        movl    $A_PEER, %esi
-        rep movsb                       # to the program's buffer
-        movl    A_PEER_LENGTH, %ecx
-        movl    %ecx, (%rdx)
-1:      xorl    %esi, %esi              # accept's flags are 0, accept4's in R10
+        jz      3f
+        copy_address A_PEER, A_PEER_LENGTH, restore_rax_slow
+3:      xorl    %esi, %esi              # accept's flags are 0, accept4's in R10
         cmpl    $288, Q_SAVE_RAX
         cmovel  %r10d, %esi
         movl    Q_COUNT, %ecx
