@@ -37,14 +37,15 @@ import org.slf4j.LoggerFactory;
  * then (the client reset the connection) is the error of a write made just before it arrived:
  * the bytes are dropped, and there is no SIGPIPE.
  *
- * <p>A read is answered from bytes the host peeked at before the entry, so the socket still holds
- * them: the read gives what both have (a stream read may always return fewer bytes than arrived),
- * and the host takes exactly as many from the socket at the next exit, before any other read or
- * wait of the program's can see it. Only for a stream whose reads return what it holds (not shut
- * down for reading, no {@code SO_RCVLOWAT}). An accept is answered with the connection the host
- * already took from the shared listener for this request (a request VM's listener keeps it until
- * the program accepts, see {@link SharedListener}), at the fd the host's accept would install it
- * at now: the lowest free one, which nothing but the host changes.
+ * <p>A read is answered from bytes the host peeked at before the entry ({@link ReadAhead}), so
+ * the socket still holds them: the read gives what both have (a stream read may always return
+ * fewer bytes than arrived), and the host takes exactly as many from the socket at the next exit,
+ * before any other read or wait of the program's can see it. Only for a stream whose reads
+ * return what it holds (not shut down for reading, no {@code SO_RCVLOWAT}). An accept is
+ * answered with the connection the host already took from the shared listener for this request
+ * (a request VM's listener keeps it until the program accepts, see {@link SharedListener}), at
+ * the fd the host's accept would install it at now: the lowest free one, which nothing but the
+ * host changes.
  *
  * <p>The queue page is the program's to write: every entry is checked as the call would be, and
  * against what the answer page allowed (only on the connection the host published; writes from
@@ -63,7 +64,6 @@ public final class GuestCalls {
     private static final int SO_SNDBUF = 7;
     private static final int MSG_DONTWAIT = 0x40;
     private static final int MSG_NOSIGNAL = 0x4000;
-    private static final int MSG_PEEK = 2;
     private static final int SOCK_NONBLOCK = 04000;
     private static final int SOCK_CLOEXEC = 02000000;
     /** Shared listeners looked for in a new process's table: a server listens on one or two. */
@@ -87,12 +87,20 @@ public final class GuestCalls {
     private final Memory scratch = new Memory(8);
     /** The local address of a connection not accepted yet. */
     private final Memory sockaddr = new Memory(GuestCallPages.NAME_MAX);
-    /** Where the host takes the bytes of the program's queued reads (the program has them already). */
-    private final Memory drained = new Memory(GuestCallPages.READ_MAX);
+    /** The connection's next bytes, for the reads the entry answers. */
+    private final ReadAhead readAhead;
 
     /** The connection this VM serves (accepted from a request's listener) and its guest fd. */
     private SocketFile connection;
     private int connectionFd = -1;
+
+    /** Its local address as getsockname gives it ({@link #NO_NAME}: the host answers). */
+    private byte[] connectionName = NO_NAME;
+    /** Whether setsockopt(TCP_NODELAY) on it is 0 whatever the value (a TCP connection, or a route's). */
+    private boolean connectionTcp;
+    /** The connection's transfer count when {@link #takesWritesNow} was last asked (-1: not yet), and its answer. */
+    private long writesCheckedAt = -1;
+    private boolean writesAnswer;
 
     /** The shared listeners in the process's table when it was new, and their fds; -1: not looked for yet. */
     private final SharedListener[] listeners = new SharedListener[MAX_LISTENERS];
@@ -103,19 +111,6 @@ public final class GuestCalls {
     private byte[] describedPeer;
     private byte[] waitingName = NO_NAME;
     private boolean waitingTakesWrites;
-
-    /** The bytes read ahead into the answer page: {@link #peeked} of {@link #peekedFrom}'s at its transfer count {@link #peekedEpoch}. */
-    private SocketFile peekedFrom;
-    private long peekedEpoch;
-    private int peeked;
-
-    /** Its local address as getsockname gives it ({@link #NO_NAME}: the host answers). */
-    private byte[] connectionName = NO_NAME;
-    /** Whether setsockopt(TCP_NODELAY) on it is 0 whatever the value (a TCP connection, or a route's). */
-    private boolean connectionTcp;
-    /** The connection's transfer count when {@link #takesWritesNow} was last asked (-1: not yet), and its answer. */
-    private long writesCheckedAt = -1;
-    private boolean writesAnswer;
 
     /**
      * An epoll instance whose last wait on the host had a zero timeout and found nothing, and its
@@ -131,24 +126,67 @@ public final class GuestCalls {
 
     /** What the answer page holds (valid when {@link #published}); written only when it changes. */
     private boolean published;
-    private byte[] shownName = NO_NAME;
-    private int shownConnectionFd;
-    private int shownFlags;
-    private int shownListenerFd;
-    private int shownBudget;
-    private int shownEpollFd;
-    private int shownEpollCtlFd;
+    private final Page shown = new Page();
+    /** What the next entry's page is to hold, computed before every entry. */
+    private final Page next = new Page();
+    /** The objects behind {@link #shown}'s epoll and listener fds, for checking queued entries against them. */
     private EpollFile shownEpollCtl;
     private SharedListener shownListener;
-    private int shownAcceptFd;
-    private int shownRefuses;
-    private byte[] shownPeer = NO_NAME;
-    private int shownReadLength;
+
+    /** The answer page's fields (see {@link GuestCallPages}); names and addresses compared by identity. */
+    private static final class Page {
+        int connectionFd;
+        int flags;
+        int budget;
+        byte[] name;
+        int readLength;
+        int listenerFd;
+        int acceptFd;
+        int refuses;
+        byte[] peer;
+        int epollFd;
+        int epollCtlFd;
+
+        void clear() {
+            connectionFd = -1;
+            flags = 0;
+            budget = 0;
+            name = NO_NAME;
+            readLength = 0;
+            listenerFd = -1;
+            acceptFd = -1;
+            refuses = 0;
+            peer = NO_NAME;
+            epollFd = -1;
+            epollCtlFd = -1;
+        }
+
+        boolean sameAs(Page o) {
+            return connectionFd == o.connectionFd && flags == o.flags && budget == o.budget && name == o.name
+                    && readLength == o.readLength && listenerFd == o.listenerFd && acceptFd == o.acceptFd
+                    && refuses == o.refuses && peer == o.peer && epollFd == o.epollFd && epollCtlFd == o.epollCtlFd;
+        }
+
+        void copyFrom(Page o) {
+            connectionFd = o.connectionFd;
+            flags = o.flags;
+            budget = o.budget;
+            name = o.name;
+            readLength = o.readLength;
+            listenerFd = o.listenerFd;
+            acceptFd = o.acceptFd;
+            refuses = o.refuses;
+            peer = o.peer;
+            epollFd = o.epollFd;
+            epollCtlFd = o.epollCtlFd;
+        }
+    }
 
     /** {@code enabled}: whether the VM's LSTAR is the entry that uses the pages. */
     public GuestCalls(GuestMemory memory, boolean enabled) {
         this.memory = memory;
         this.enabled = enabled;
+        this.readAhead = new ReadAhead(memory);
     }
 
     public boolean enabled() {
@@ -193,8 +231,7 @@ public final class GuestCalls {
         listenerCount = -1;
         describedPeer = null;
         waitingName = NO_NAME;
-        peekedFrom = null;
-        peeked = 0;
+        readAhead.forget();
         published = false;
     }
 
@@ -212,123 +249,133 @@ public final class GuestCalls {
         if (listenerCount < 0) {
             findListeners(files);
         }
-        int fd = -1;
-        int flags = 0;
-        int budget = 0;
-        byte[] name = NO_NAME;
-        byte[] peer = NO_NAME;
-        int acceptFd = -1;
-        int refuses = 0;
-        int listenerFd = -1;
-        SharedListener listener = null;
-        int readLength = 0;
-        int shown = -1; // the fd the connection fields are about: the served connection, or acceptFd
-        // A listener that keeps a connection for the program, or that has nothing more to give.
-        // Linux looks for a free fd (EMFILE) before it looks for a connection.
-        for (int i = 0; i < listenerCount && acceptFd < 0; i++) {
+        Page page = next;
+        page.clear();
+        SharedListener listener = showListener(page, files, waiter);
+        int about = page.acceptFd >= 0 ? showWaiting(page, listener) : showConnection(page, files);
+        showEpoll(page, files, about);
+        if (memory.getInt(GuestCallPages.QUEUED_CONNECTION_FD) != page.connectionFd) {
+            memory.putInt(GuestCallPages.QUEUED_CONNECTION_FD, page.connectionFd);
+        }
+        shownEpollCtl = page.epollCtlFd >= 0 ? usedEpoll : null;
+        shownListener = listener;
+        if (!published || !page.sameAs(shown)) {
+            write(page);
+        }
+    }
+
+    /**
+     * A listener that keeps a connection for the program (its fd, and the fd the connection gets),
+     * or, when none does, one whose accept fails with {@code EAGAIN}: returned, or null. Linux looks
+     * for a free fd ({@code EMFILE}) before it looks for a connection.
+     */
+    private SharedListener showListener(Page page, FdTable files, HostWaiter waiter) {
+        SharedListener shownOne = null;
+        for (int i = 0; i < listenerCount; i++) {
             SharedListener l = listeners[i];
             if (!holds(files, listenerFds[i], l)) {
                 continue;
             }
+            // Only a non-blocking accept fails: a blocking one, when the request is over, ends the run.
             boolean refusing = (l.statusFlags() & OpenFlags.O_NONBLOCK) != 0 && l.refusesOnceTaken(waiter);
-            if (l.pendingHostFd() >= 0 && answersAccept(l)) {
+            if (l.pendingHostFd() >= 0) {
                 int free = files.lowestFree();
-                if (free < 0) {
-                    continue;
+                if (answersAccept(l) && free >= 0) {
+                    page.listenerFd = listenerFds[i];
+                    page.acceptFd = free;
+                    page.refuses = refusing && files.openCount() + 1 < FdTable.LIMIT ? 1 : 0;
+                    return l;
                 }
-                listener = l;
-                listenerFd = listenerFds[i];
-                acceptFd = free;
-                refuses = refusing && files.openCount() + 1 < FdTable.LIMIT ? 1 : 0;
-            } else if (listenerFd < 0 && refusing && l.pendingHostFd() < 0 && files.openCount() < FdTable.LIMIT) {
-                listener = l;
-                listenerFd = listenerFds[i];
-                refuses = 1;
+            } else if (shownOne == null && refusing && files.openCount() < FdTable.LIMIT) {
+                page.listenerFd = listenerFds[i];
+                page.refuses = 1;
+                shownOne = l;
             }
         }
-        if (acceptFd >= 0) {
-            int hostFd = listener.pendingHostFd();
-            if (listener.pendingPeer() != describedPeer) {
-                describeWaiting(listener, hostFd);
-            }
-            shown = acceptFd;
-            name = waitingName;
-            peer = describedPeer;
-            flags = GuestCallPages.FIONBIO_QUEUED | GuestCallPages.NODELAY_QUEUED;
-            if (waitingTakesWrites) {
-                flags |= GuestCallPages.WRITES_QUEUED;
-                budget = GuestCallPages.DATA_SIZE;
-            }
-            readLength = listener.readsWhatItHolds() ? peek(null, hostFd, 0) : 0;
-        } else if (holds(files, connectionFd, connection)) {
-            fd = connectionFd;
-            shown = fd;
-            name = connectionName;
-            flags = GuestCallPages.FIONBIO_QUEUED | (connectionTcp ? GuestCallPages.NODELAY_QUEUED : 0);
-            if (writesNow()) {
-                flags |= GuestCallPages.WRITES_QUEUED;
-                budget = GuestCallPages.DATA_SIZE;
-            }
-            if (connection.readsWhatItHolds()) {
-                long epoch = connection.ioEpoch();
-                readLength = peekedFrom == connection && peekedEpoch == epoch && peeked > 0 ? peeked
-                        : peek(connection, connection.hostFd(), epoch);
-            }
-        } else {
+        return shownOne;
+    }
+
+    /**
+     * The connection {@code listener} keeps, as the connection fields (the served connection is
+     * then -1 until the program accepts this one); returns the fd it gets.
+     */
+    private int showWaiting(Page page, SharedListener listener) {
+        int hostFd = listener.pendingHostFd();
+        if (listener.pendingPeer() != describedPeer) {
+            describeWaiting(listener, hostFd);
+        }
+        page.name = waitingName;
+        page.peer = describedPeer;
+        page.flags = GuestCallPages.FIONBIO_QUEUED | GuestCallPages.NODELAY_QUEUED;
+        if (waitingTakesWrites) {
+            page.flags |= GuestCallPages.WRITES_QUEUED;
+            page.budget = GuestCallPages.DATA_SIZE;
+        }
+        page.readLength = listener.readsWhatItHolds() ? readAhead.ofWaiting(hostFd) : 0;
+        return page.acceptFd;
+    }
+
+    /** The served connection, if the program still holds it, as the connection fields; returns its fd or -1. */
+    private int showConnection(Page page, FdTable files) {
+        if (!holds(files, connectionFd, connection)) {
             connection = null;
             connectionFd = -1;
+            return -1;
         }
-        int epollCtl = -1;
-        if (shown >= 0 && holds(files, usedEpollFd, usedEpoll)) {
-            epollCtl = usedEpollFd;
-            flags |= usedEpoll.interests().containsKey(shown) ? GuestCallPages.REGISTERED : GuestCallPages.UNREGISTERED;
+        page.connectionFd = connectionFd;
+        page.name = connectionName;
+        page.flags = GuestCallPages.FIONBIO_QUEUED | (connectionTcp ? GuestCallPages.NODELAY_QUEUED : 0);
+        if (writesNow()) {
+            page.flags |= GuestCallPages.WRITES_QUEUED;
+            page.budget = GuestCallPages.DATA_SIZE;
+        }
+        if (connection.readsWhatItHolds()) {
+            page.readLength = readAhead.of(connection);
+        }
+        return connectionFd;
+    }
+
+    /**
+     * The connection at fd {@code about}'s registration in the epoll instance the program last
+     * used, and an instance whose zero-timeout wait the entry may answer with nothing.
+     */
+    private void showEpoll(Page page, FdTable files, int about) {
+        if (about >= 0 && holds(files, usedEpollFd, usedEpoll)) {
+            page.epollCtlFd = usedEpollFd;
+            page.flags |= usedEpoll.interests().containsKey(about) ? GuestCallPages.REGISTERED
+                    : GuestCallPages.UNREGISTERED;
         }
         // Bytes that arrived after the host's wait found nothing, on a connection that wait
         // watches: its answer is not Linux's now.
-        int epoll = holds(files, emptyEpollFd, emptyEpoll)
-                && (readLength == 0 || !emptyEpoll.interests().containsKey(shown)) ? emptyEpollFd : -1;
-        if (epoll >= 0 && memory.getInt(GuestCallPages.EPOLL_ANSWERED) != 0) {
-            memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0); // one answer per entry
+        if (holds(files, emptyEpollFd, emptyEpoll)
+                && (page.readLength == 0 || !emptyEpoll.interests().containsKey(about))) {
+            page.epollFd = emptyEpollFd;
+            if (memory.getInt(GuestCallPages.EPOLL_ANSWERED) != 0) {
+                memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0); // one answer per entry
+            }
         }
-        if (memory.getInt(GuestCallPages.QUEUED_CONNECTION_FD) != fd) {
-            memory.putInt(GuestCallPages.QUEUED_CONNECTION_FD, fd);
+    }
+
+    /** Writes {@code page} into the answer page (addresses only when they changed) and keeps it as {@link #shown}. */
+    private void write(Page page) {
+        if (!published || page.name != shown.name) {
+            memory.write(GuestCallPages.NAME, page.name, 0, page.name.length);
+            memory.putInt(GuestCallPages.NAME_LENGTH, page.name.length);
         }
-        shownEpollCtl = epollCtl >= 0 ? usedEpoll : null;
-        shownListener = listener;
-        if (published && fd == shownConnectionFd && flags == shownFlags && listenerFd == shownListenerFd
-                && budget == shownBudget && name == shownName && epoll == shownEpollFd
-                && epollCtl == shownEpollCtlFd && acceptFd == shownAcceptFd && refuses == shownRefuses
-                && peer == shownPeer && readLength == shownReadLength) {
-            return;
+        if (!published || page.peer != shown.peer) {
+            memory.write(GuestCallPages.PEER, page.peer, 0, page.peer.length);
+            memory.putInt(GuestCallPages.PEER_LENGTH, page.peer.length);
         }
-        memory.putInt(GuestCallPages.EPOLL_FD, epoll);
-        shownEpollFd = epoll;
-        memory.putInt(GuestCallPages.EPOLL_CTL_FD, epollCtl);
-        shownEpollCtlFd = epollCtl;
-        if (!published || name != shownName) {
-            memory.write(GuestCallPages.NAME, name, 0, name.length);
-            memory.putInt(GuestCallPages.NAME_LENGTH, name.length);
-            shownName = name;
-        }
-        if (!published || peer != shownPeer) {
-            memory.write(GuestCallPages.PEER, peer, 0, peer.length);
-            memory.putInt(GuestCallPages.PEER_LENGTH, peer.length);
-            shownPeer = peer;
-        }
-        memory.putInt(GuestCallPages.CONNECTION_FD, fd);
-        memory.putInt(GuestCallPages.CONNECTION_FLAGS, flags);
-        memory.putInt(GuestCallPages.LISTENER_FD, listenerFd);
-        memory.putInt(GuestCallPages.WRITE_BUDGET, budget);
-        memory.putInt(GuestCallPages.ACCEPT_FD, acceptFd);
-        memory.putInt(GuestCallPages.LISTENER_REFUSES, refuses);
-        memory.putInt(GuestCallPages.READ_LENGTH, readLength);
-        shownConnectionFd = fd;
-        shownFlags = flags;
-        shownListenerFd = listenerFd;
-        shownBudget = budget;
-        shownAcceptFd = acceptFd;
-        shownRefuses = refuses;
-        shownReadLength = readLength;
+        memory.putInt(GuestCallPages.CONNECTION_FD, page.connectionFd);
+        memory.putInt(GuestCallPages.CONNECTION_FLAGS, page.flags);
+        memory.putInt(GuestCallPages.WRITE_BUDGET, page.budget);
+        memory.putInt(GuestCallPages.READ_LENGTH, page.readLength);
+        memory.putInt(GuestCallPages.LISTENER_FD, page.listenerFd);
+        memory.putInt(GuestCallPages.ACCEPT_FD, page.acceptFd);
+        memory.putInt(GuestCallPages.LISTENER_REFUSES, page.refuses);
+        memory.putInt(GuestCallPages.EPOLL_FD, page.epollFd);
+        memory.putInt(GuestCallPages.EPOLL_CTL_FD, page.epollCtlFd);
+        shown.copyFrom(page);
         published = true;
     }
 
@@ -364,26 +411,6 @@ public final class GuestCalls {
             waitingName = NO_NAME;
         }
         waitingTakesWrites = takesWritesNow(hostFd);
-    }
-
-    /**
-     * Reads ahead what the connection at {@code hostFd} holds, without taking it, into the answer
-     * page; remembers it for {@code from} at its transfer count {@code epoch} (null: a connection
-     * not accepted yet, which is peeked at again before every entry). Returns the bytes there.
-     */
-    private int peek(SocketFile from, int hostFd, long epoch) {
-        memory.willWrite(GuestCallPages.READ_DATA, GuestCallPages.READ_MAX);
-        long at = memory.host(GuestCallPages.READ_DATA, GuestCallPages.READ_MAX);
-        long n;
-        try {
-            n = LibC.syscall(SyscallNumbers.RECVFROM, hostFd, at, GuestCallPages.READ_MAX, MSG_PEEK | MSG_DONTWAIT, 0, 0);
-        } catch (LastErrorException e) {
-            n = 0; // nothing yet (EAGAIN), or an error the program's own read will find
-        }
-        peekedFrom = from;
-        peekedEpoch = epoch;
-        peeked = (int) n;
-        return peeked;
     }
 
     /**
@@ -472,9 +499,9 @@ public final class GuestCalls {
         int count = memory.getInt(GuestCallPages.COUNT);
         int done = 0;
         // What the page allowed when the program last entered the guest bounds what is performed.
-        long budget = published && (shownFlags & GuestCallPages.WRITES_QUEUED) != 0 ? shownBudget : 0;
-        long unread = published ? shownReadLength : 0;
-        boolean acceptable = published && shownAcceptFd >= 0;
+        long budget = published && (shown.flags & GuestCallPages.WRITES_QUEUED) != 0 ? shown.budget : 0;
+        long unread = published ? shown.readLength : 0;
+        boolean acceptable = published && shown.acceptFd >= 0;
         if (count > 0 && count <= GuestCallPages.MAX_ENTRIES) {
             for (int i = 0; i < count; i++) {
                 long entry = GuestCallPages.ENTRIES + (long) i * GuestCallPages.ENTRY_SIZE;
@@ -496,7 +523,7 @@ public final class GuestCalls {
                         continue;
                     }
                     unread -= length;
-                    drain(connection, length);
+                    readAhead.take(connection, length);
                 } else if (nr == WRITE) {
                     long offset = a & 0xffffffffL;
                     long length = b & 0xffffffffL;
@@ -505,18 +532,18 @@ public final class GuestCalls {
                     }
                     budget -= length;
                     send(connection, memory.host(GuestCallPages.DATA + offset, length), length);
-                } else if (nr == SETSOCKOPT && (shownFlags & GuestCallPages.NODELAY_QUEUED) != 0) {
+                } else if (nr == SETSOCKOPT && (shown.flags & GuestCallPages.NODELAY_QUEUED) != 0) {
                     NetSyscalls.setOption(connection, IPPROTO_TCP, TCP_NODELAY, LittleEndian.intBytes(a));
-                } else if (nr == IOCTL && (shownFlags & GuestCallPages.FIONBIO_QUEUED) != 0) {
+                } else if (nr == IOCTL && (shown.flags & GuestCallPages.FIONBIO_QUEUED) != 0) {
                     FileSyscalls.setNonBlocking(connection, a != 0);
-                } else if (nr == EPOLL_CTL && holds(files, shownEpollCtlFd, shownEpollCtl)
-                        && ((b == EPOLL_CTL_ADD && (shownFlags & GuestCallPages.UNREGISTERED) != 0)
-                            || (b == EPOLL_CTL_DEL && (shownFlags & GuestCallPages.REGISTERED) != 0))) {
+                } else if (nr == EPOLL_CTL && holds(files, shown.epollCtlFd, shownEpollCtl)
+                        && ((b == EPOLL_CTL_ADD && (shown.flags & GuestCallPages.UNREGISTERED) != 0)
+                            || (b == EPOLL_CTL_DEL && (shown.flags & GuestCallPages.REGISTERED) != 0))) {
                     // One per entry, checked by the entry as the host published the registration.
                     long data = memory.getLong(GuestCallPages.EPOLL_DATA);
                     EpollSyscalls.control(c.process(), shownEpollCtl, b, fd, b == EPOLL_CTL_ADD ? a : 0,
                             b == EPOLL_CTL_ADD ? data : 0);
-                    epollUsed(shownEpollCtlFd, shownEpollCtl);
+                    epollUsed(shown.epollCtlFd, shownEpollCtl);
                 } else {
                     continue;
                 }
@@ -536,7 +563,7 @@ public final class GuestCalls {
      * connection it still keeps, at the fd published, with flags accept4 takes.
      */
     private boolean acceptsAsPublished(FdTable files, int fd, int flags, int givenFd) {
-        return fd == shownListenerFd && holds(files, fd, shownListener) && givenFd == shownAcceptFd
+        return fd == shown.listenerFd && holds(files, fd, shownListener) && givenFd == shown.acceptFd
                 && (flags & ~(SOCK_NONBLOCK | SOCK_CLOEXEC)) == 0 && shownListener.pendingHostFd() >= 0;
     }
 
@@ -551,22 +578,6 @@ public final class GuestCalls {
         if (installed != givenFd) {
             // Cannot happen: nothing but the host changes the table, and it did not since it published.
             log.warn("an accept the program made in the guest gave fd {}, the host's {}", givenFd, installed);
-        }
-    }
-
-    /** Takes the bytes of a queued read from the connection: the ones the read gave, still at its head. */
-    private void drain(SocketFile s, long length) {
-        s.touched();
-        s.connectionUsed();
-        long taken;
-        try {
-            taken = LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), Pointer.nativeValue(drained), length, MSG_DONTWAIT, 0, 0);
-        } catch (LastErrorException e) {
-            taken = -e.getErrorCode();
-        }
-        if (taken != length) {
-            // Cannot happen: only the program reads the socket, and the bytes were there at the peek.
-            log.warn("a read of {} bytes the program made in the guest took {} from the connection", length, taken);
         }
     }
 

@@ -1,0 +1,98 @@
+package io.kvmserver.linux;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import io.kvmserver.host.LibC;
+import io.kvmserver.host.SyscallNumbers;
+import io.kvmserver.memory.GuestMemory;
+import io.kvmserver.x86.GuestCallPages;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The next bytes of the connection a request VM serves, read ahead into its answer page
+ * ({@link GuestCallPages#READ_DATA}) so that the PVM syscall entry answers the program's reads
+ * from them ({@link GuestCalls}), and the taking of the bytes those reads gave.
+ *
+ * <p>Read ahead with {@code MSG_PEEK}: the socket keeps the bytes, so everything the host does
+ * with it (a read through the host, a wait, the hang-up watch) sees it as the program left it
+ * once the reads answered in the guest are taken, which the host does at the next exit before
+ * anything else. Only the program reads the socket, so the bytes taken are the ones it was given.
+ * The page is the VM's own and is restored at every reset; what it holds is remembered per
+ * connection object and transfer count, never per host fd number, which the next connection of
+ * a VM that is not reset may reuse.
+ */
+final class ReadAhead {
+
+    private static final Logger log = LoggerFactory.getLogger(ReadAhead.class);
+    private static final int MSG_PEEK = 2;
+    private static final int MSG_DONTWAIT = 0x40;
+
+    private final GuestMemory memory;
+    /** Where the bytes of the program's reads are taken to (it has them already). */
+    private final Memory taken = new Memory(GuestCallPages.READ_MAX);
+    /** The page holds {@link #peeked} bytes of {@link #from}'s, read at its transfer count {@link #epoch}. */
+    private SocketFile from;
+    private long epoch;
+    private int peeked;
+
+    ReadAhead(GuestMemory memory) {
+        this.memory = memory;
+    }
+
+    /**
+     * The bytes read ahead for the served connection {@code s}: peeked at again when its bytes
+     * were taken since (a transfer of any kind counts) or the last peek found none.
+     */
+    int of(SocketFile s) {
+        long now = s.ioEpoch();
+        if (from != s || epoch != now || peeked == 0) {
+            peek(s.hostFd());
+            from = s;
+            epoch = now;
+        }
+        return peeked;
+    }
+
+    /** The bytes read ahead for a connection not accepted yet (host fd {@code hostFd}): peeked at every time. */
+    int ofWaiting(int hostFd) {
+        peek(hostFd);
+        from = null;
+        return peeked;
+    }
+
+    /** Nothing is read ahead (a new process: its page is its template's). */
+    void forget() {
+        from = null;
+        peeked = 0;
+    }
+
+    private void peek(int hostFd) {
+        memory.willWrite(GuestCallPages.READ_DATA, GuestCallPages.READ_MAX);
+        long at = memory.host(GuestCallPages.READ_DATA, GuestCallPages.READ_MAX);
+        long n;
+        try {
+            n = LibC.syscall(SyscallNumbers.RECVFROM, hostFd, at, GuestCallPages.READ_MAX, MSG_PEEK | MSG_DONTWAIT, 0, 0);
+        } catch (LastErrorException e) {
+            n = 0; // nothing yet (EAGAIN), or an error the program's own read will find
+        }
+        peeked = (int) n;
+    }
+
+    /** Takes the {@code length} bytes a read answered in the guest gave, from the head of {@code s}; never blocks. */
+    void take(SocketFile s, long length) {
+        s.touched();
+        s.connectionUsed();
+        long n;
+        try {
+            n = LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), Pointer.nativeValue(taken), length, MSG_DONTWAIT, 0, 0);
+        } catch (LastErrorException e) {
+            n = -e.getErrorCode();
+        }
+        if (n != length) {
+            // Cannot happen: only the program reads the socket, and the bytes were there at the peek.
+            log.warn("a read of {} bytes the program made in the guest took {} from the connection", length, n);
+        }
+    }
+}
