@@ -17,8 +17,10 @@
  *   /crash        the response, then a fault that kills the program: the response still arrives
  *   /options      FIONBIO and TCP_NODELAY set (queued) and read back (through the host, after the
  *                 queue), getsockname whole, cut short (4 bytes, the full length back) and with a
- *                 negative length, and the three with bad pointers:
- *                 "nonblock=1 nodelay=1 name=A.B.C.D:PORT/16 short=2/16 EINVAL EFAULT EFAULT EFAULT"
+ *                 negative length, the three with bad pointers, keepalive set as Go and redis set
+ *                 it and read back, and the keepalive values at the edges of Linux's ranges:
+ *                 "nonblock=1 nodelay=1 name=A.B.C.D:PORT/16 short=2/16 EINVAL EFAULT EFAULT EFAULT
+ *                 keepalive=1/30/5/4 E0EEE0E"
  *   /epoll        zero-timeout waits that find nothing (three in a row), then ones that must find
  *                 what a call made ready since (a pipe written, a ready fd added; a removal keeps it
  *                 empty): "0 0 0 pipe=1 del=0 add=1"
@@ -172,12 +174,32 @@ static void serve(int listener, int fd, const char *path) {
         int es = errno;
         int ri = ioctl(fd, FIONBIO, nowhere);
         int ei = errno;
+        /* keepalive as Go and redis set it: each value read back, then the ranges' edges */
+        int idle = 30, intvl = 5, cnt = 4, got[4];
+        setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one);
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof intvl);
+        setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof cnt);
+        const int options[4][2] = {{SOL_SOCKET, SO_KEEPALIVE}, {IPPROTO_TCP, TCP_KEEPIDLE},
+                                   {IPPROTO_TCP, TCP_KEEPINTVL}, {IPPROTO_TCP, TCP_KEEPCNT}};
+        for (int i = 0; i < 4; i++) {
+            vlen = sizeof got[i];
+            getsockopt(fd, options[i][0], options[i][1], &got[i], &vlen);
+        }
+        const int edges[][3] = {{TCP_KEEPIDLE, 0}, {TCP_KEEPIDLE, 32767}, {TCP_KEEPIDLE, 32768},
+                                {TCP_KEEPINTVL, -1}, {TCP_KEEPINTVL, 32768}, {TCP_KEEPCNT, 127}, {TCP_KEEPCNT, 128}};
+        char edge[64] = "";
+        for (unsigned i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+            int rc = setsockopt(fd, IPPROTO_TCP, edges[i][0], &edges[i][1], sizeof(int));
+            strcat(edge, rc == 0 ? "0" : errno == EINVAL ? "E" : "?");
+        }
         unsigned char *ip = (unsigned char *) &name.sin_addr;
-        snprintf(result, sizeof result, "nonblock=%d nodelay=%d name=%d.%d.%d.%d:%d/%u short=%d/%u %s %s %s %s",
+        snprintf(result, sizeof result,
+                 "nonblock=%d nodelay=%d name=%d.%d.%d.%d:%d/%u short=%d/%u %s %s %s %s keepalive=%d/%d/%d/%d %s",
                  nonblock, value != 0, ip[0], ip[1], ip[2], ip[3], ntohs(name.sin_port), (unsigned) nlen,
                  cut.sin_family, (unsigned) clen, rn == -1 && en == EINVAL ? "EINVAL" : "other",
                  rb == -1 && eb == EFAULT ? "EFAULT" : "other", rs == -1 && es == EFAULT ? "EFAULT" : "other",
-                 ri == -1 && ei == EFAULT ? "EFAULT" : "other");
+                 ri == -1 && ei == EFAULT ? "EFAULT" : "other", got[0] != 0, got[1], got[2], got[3], edge);
         int zero = 0;
         ioctl(fd, FIONBIO, &zero);
         respond(fd, result);

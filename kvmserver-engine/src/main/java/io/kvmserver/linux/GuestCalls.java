@@ -18,9 +18,10 @@ import org.slf4j.LoggerFactory;
  * entry answers (docs/benchmarks.md), and several calls a server makes on the connection it
  * serves need nothing from the host at once: accepting it (the host took it from the listener
  * for the request already), reading the request (the host read it ahead with a peek), writing the
- * response, setting {@code TCP_NODELAY} or {@code FIONBIO}, adding it to or removing it from its
- * epoll instance, asking for its local address, an event loop's accept that finds nothing more,
- * and its zero-timeout poll that finds nothing again (at most once before the host looks itself).
+ * response, setting {@code TCP_NODELAY}, keepalive or {@code FIONBIO}, adding it to or removing it
+ * from its epoll instance, asking for its local address, an event loop's accept that finds nothing
+ * more, and its zero-timeout poll that finds nothing again (at most once before the host looks
+ * itself).
  *
  * <p>Why the answers are Linux's: the page is computed from the VM's state before the program last
  * entered the guest, and since then only the program ran, changing nothing the host sees but
@@ -50,7 +51,8 @@ import org.slf4j.LoggerFactory;
  * <p>The queue page is the program's to write: every entry is checked as the call would be, and
  * against what the answer page allowed (only on the connection the host published; writes from
  * within the data area and, together, within the budget; reads, together, within the bytes read
- * ahead; a setsockopt only of {@code TCP_NODELAY} on a TCP connection; an epoll_ctl only as the
+ * ahead; a setsockopt only of the options the entry queues, with their values' ranges, on a TCP
+ * connection; an epoll_ctl only as the
  * registration was published; one accept, of the connection published, at the fd published), so a
  * forged entry is at most a call the program could have made, the host's sends always take every
  * byte, its receives never wait, and it does a bounded amount of non-blocking work per exit.
@@ -77,8 +79,12 @@ public final class GuestCalls {
     private static final int EPOLL_CTL = SyscallNumbers.EPOLL_CTL;
     private static final int EPOLL_CTL_ADD = 1;
     private static final int EPOLL_CTL_DEL = 2;
+    private static final int SO_KEEPALIVE = 9;
     private static final int IPPROTO_TCP = 6;
     private static final int TCP_NODELAY = 1;
+    private static final int TCP_KEEPIDLE = 4;
+    private static final int TCP_KEEPINTVL = 5;
+    private static final int TCP_KEEPCNT = 6;
     private static final byte[] NO_NAME = new byte[0];
 
     private final GuestMemory memory;
@@ -96,7 +102,7 @@ public final class GuestCalls {
 
     /** Its local address as getsockname gives it ({@link #NO_NAME}: the host answers). */
     private byte[] connectionName = NO_NAME;
-    /** Whether setsockopt(TCP_NODELAY) on it is 0 whatever the value (a TCP connection, or a route's). */
+    /** Whether it takes the TCP options the entry queues (a TCP connection, or a route's). */
     private boolean connectionTcp;
     /** The connection's transfer count when {@link #takesWritesNow} was last asked (-1: not yet), and its answer. */
     private long writesCheckedAt = -1;
@@ -306,7 +312,7 @@ public final class GuestCalls {
         }
         page.name = waitingName;
         page.peer = describedPeer;
-        page.flags = GuestCallPages.FIONBIO_QUEUED | GuestCallPages.NODELAY_QUEUED;
+        page.flags = GuestCallPages.FIONBIO_QUEUED | GuestCallPages.OPTIONS_QUEUED;
         if (waitingTakesWrites) {
             page.flags |= GuestCallPages.WRITES_QUEUED;
             page.budget = GuestCallPages.DATA_SIZE;
@@ -324,7 +330,7 @@ public final class GuestCalls {
         }
         page.connectionFd = connectionFd;
         page.name = connectionName;
-        page.flags = GuestCallPages.FIONBIO_QUEUED | (connectionTcp ? GuestCallPages.NODELAY_QUEUED : 0);
+        page.flags = GuestCallPages.FIONBIO_QUEUED | (connectionTcp ? GuestCallPages.OPTIONS_QUEUED : 0);
         if (writesNow()) {
             page.flags |= GuestCallPages.WRITES_QUEUED;
             page.budget = GuestCallPages.DATA_SIZE;
@@ -532,8 +538,9 @@ public final class GuestCalls {
                     }
                     budget -= length;
                     send(connection, memory.host(GuestCallPages.DATA + offset, length), length);
-                } else if (nr == SETSOCKOPT && (shown.flags & GuestCallPages.NODELAY_QUEUED) != 0) {
-                    NetSyscalls.setOption(connection, IPPROTO_TCP, TCP_NODELAY, LittleEndian.intBytes(a));
+                } else if (nr == SETSOCKOPT && (shown.flags & GuestCallPages.OPTIONS_QUEUED) != 0
+                        && queuesOption(b >>> 8, b & 0xff, a)) {
+                    NetSyscalls.setOption(connection, b >>> 8, b & 0xff, LittleEndian.intBytes(a));
                 } else if (nr == IOCTL && (shown.flags & GuestCallPages.FIONBIO_QUEUED) != 0) {
                     FileSyscalls.setNonBlocking(connection, a != 0);
                 } else if (nr == EPOLL_CTL && holds(files, shown.epollCtlFd, shownEpollCtl)
@@ -556,6 +563,26 @@ public final class GuestCalls {
         memory.putInt(GuestCallPages.EPOLL_CTL_QUEUED, 0);
         memory.putInt(GuestCallPages.READ_TAKEN, 0);
         return done;
+    }
+
+    /**
+     * Whether the entry queues setsockopt of {@code name} at {@code level} with {@code value}: the
+     * options a server sets on every connection, where Linux takes the value (its ranges checked
+     * here as by {@code do_tcp_setsockopt}; outside them the host answers {@code EINVAL}).
+     */
+    static boolean queuesOption(int level, int name, int value) {
+        if (level == SocketFile.SOL_SOCKET) {
+            return name == SO_KEEPALIVE;
+        }
+        if (level != IPPROTO_TCP) {
+            return false;
+        }
+        return switch (name) {
+            case TCP_NODELAY -> true;
+            case TCP_KEEPIDLE, TCP_KEEPINTVL -> value >= 1 && value <= 32767;
+            case TCP_KEEPCNT -> value >= 1 && value <= 127;
+            default -> false;
+        };
     }
 
     /**

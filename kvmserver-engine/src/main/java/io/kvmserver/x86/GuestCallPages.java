@@ -72,8 +72,12 @@ public final class GuestCallPages {
     public static final int FIONBIO_QUEUED = 1;
     /** Writes to the connection may be queued, within {@link #WRITE_BUDGET}. */
     public static final int WRITES_QUEUED = 2;
-    /** {@code setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &v, 4)} may be queued (a TCP connection). */
-    public static final int NODELAY_QUEUED = 4;
+    /**
+     * {@code setsockopt(conn, level, name, &v, 4)} may be queued (a TCP connection, or a route's) for
+     * {@code TCP_NODELAY}, {@code SO_KEEPALIVE}, and {@code TCP_KEEPIDLE}, {@code TCP_KEEPINTVL},
+     * {@code TCP_KEEPCNT} within Linux's ranges.
+     */
+    public static final int OPTIONS_QUEUED = 4;
     /** The connection is in {@link #EPOLL_CTL_FD}'s interest list: {@code EPOLL_CTL_DEL} of it may be queued. */
     public static final int REGISTERED = 8;
     /** It is not: {@code EPOLL_CTL_ADD} of it may be queued. */
@@ -106,7 +110,8 @@ public final class GuestCallPages {
     public static final long READ_TAKEN = QUEUE + 104;
     /**
      * 16 bytes each: {@code u32} system call number, fd, and two arguments: a write's data offset
-     * and length, the {@code int} value of a queued setsockopt or ioctl and 0, an epoll_ctl's
+     * and length, the {@code int} value of a queued setsockopt and its {@code level << 8 | name},
+     * the {@code int} value of a queued ioctl and 0, an epoll_ctl's
      * events and operation (its epoll fd is {@link #EPOLL_CTL_FD}), a read's (or recvfrom's) count
      * and 0, or an accept4's flags and the fd the program was given (the entry's fd is the
      * listener's).

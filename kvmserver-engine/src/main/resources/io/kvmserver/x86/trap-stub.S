@@ -32,7 +32,8 @@ syscall_entry:
 #   write(conn, buf, n), sendto(conn, buf, n, 0 | MSG_NOSIGNAL, NULL, _), and writev(conn,
 #       iov, 1..8): the bytes are copied to the queue and their count is returned, within what
 #       the host published the connection's send queue takes without blocking;
-#   setsockopt(conn, IPPROTO_TCP, TCP_NODELAY, &v, 4) on a TCP connection: queued, 0;
+#   setsockopt(conn, ..., &v, 4) on a TCP connection of TCP_NODELAY, SO_KEEPALIVE, and
+#       TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT within Linux's ranges: queued, 0;
 #   ioctl(conn, FIONBIO, &v): queued, 0;
 #   getsockname(conn, addr, &len): the published address, as the kernel copies it.
 #   epoll_ctl(ep, EPOLL_CTL_ADD, conn, &ev) and epoll_ctl(ep, EPOLL_CTL_DEL, conn, _) on the
@@ -76,7 +77,7 @@ syscall_entry:
         .set    A_READ_DATA, ANSWERS + 512      # the connection's next bytes
         .set    CONN_FIONBIO, 1
         .set    CONN_WRITES, 2
-        .set    CONN_NODELAY, 4
+        .set    CONN_OPTIONS, 4
         .set    CONN_REGISTERED, 8              # in A_EPOLL_CTL_FD's interest list
         .set    CONN_UNREGISTERED, 16           # not in it
         .set    QUEUE, 0xc000
@@ -104,6 +105,15 @@ syscall_entry:
         .set    MSG_DONTWAIT, 0x40
         .set    ACCEPT4_FLAGS, 0x80800          # SOCK_NONBLOCK | SOCK_CLOEXEC
         .set    FIONBIO, 0x5421
+        .set    SOL_SOCKET, 1
+        .set    SO_KEEPALIVE, 9
+        .set    IPPROTO_TCP, 6
+        .set    TCP_NODELAY, 1
+        .set    TCP_KEEPIDLE, 4
+        .set    TCP_KEEPINTVL, 5
+        .set    TCP_KEEPCNT, 6
+        .set    TCP_KEEP_MAX, 32767             # MAX_TCP_KEEPIDLE and MAX_TCP_KEEPINTVL
+        .set    TCP_KEEPCNT_MAX, 127            # MAX_TCP_KEEPCNT
         .set    IOV_QUEUED_MAX, 8
         .set    EPOLL_EVENTS_MAX, 64
         .set    EPOLL_CTL_ADD, 1
@@ -287,19 +297,50 @@ read:
         incl    Q_COUNT
         jmp     done
 
-setsockopt:
+setsockopt:                             # queues {setsockopt, fd, value, level << 8 | name}
         cmpl    %edi, Q_CONN_FD
         jne     slow
-        testl   $CONN_NODELAY, A_CONN_FLAGS
+        testl   $CONN_OPTIONS, A_CONN_FLAGS
         jz      slow
-        cmpl    $6, %esi                # IPPROTO_TCP
+        cmpl    $4, %r8d                # an int: other lengths, the host
         jne     slow
-        cmpl    $1, %edx                # TCP_NODELAY
-        jne     slow
-        cmpl    $4, %r8d
-        jne     slow
-        movq    %r10, %rsi
-        jmp     queue_int
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     slow
+        movl    (%r10), %ecx            # the value, from the program's memory
+        cmpl    $SOL_SOCKET, %esi
+        je      1f
+        cmpl    $IPPROTO_TCP, %esi
+        jne     restore_slow
+        cmpl    $TCP_NODELAY, %edx
+        je      2f
+        cmpl    $1, %ecx                # the keepalive times and count: at least 1, or EINVAL
+        jl      restore_slow
+        cmpl    $TCP_KEEPCNT, %edx
+        je      3f
+        cmpl    $TCP_KEEPIDLE, %edx
+        je      4f
+        cmpl    $TCP_KEEPINTVL, %edx
+        jne     restore_slow
+4:      cmpl    $TCP_KEEP_MAX, %ecx
+        jg      restore_slow
+        jmp     2f
+3:      cmpl    $TCP_KEEPCNT_MAX, %ecx
+        jg      restore_slow
+        jmp     2f
+1:      cmpl    $SO_KEEPALIVE, %edx
+        jne     restore_slow
+2:      movl    Q_COUNT, %edi
+        shll    $4, %edi
+        movl    %eax, Q_ENTRIES(%rdi)
+        movl    Q_SAVE_RDI, %eax
+        movl    %eax, Q_ENTRIES + 4(%rdi)
+        movl    %ecx, Q_ENTRIES + 8(%rdi)
+        shll    $8, %esi
+        orl     %edx, %esi
+        movl    %esi, Q_ENTRIES + 12(%rdi)
+        incl    Q_COUNT
+        xorl    %eax, %eax
+        jmp     done
 
 ioctl:
         cmpl    %edi, Q_CONN_FD
@@ -309,7 +350,7 @@ ioctl:
         cmpl    $FIONBIO, %esi
         jne     slow
         movq    %rdx, %rsi
-queue_int:                              # queues {RAX, fd, *(int *) RSI, 0} and returns 0
+queue_int:                              # queues {ioctl, fd, *(int *) RSI, 0} and returns 0
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     restore_slow
         movl    (%rsi), %esi            # from the program's memory

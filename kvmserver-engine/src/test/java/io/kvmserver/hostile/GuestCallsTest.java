@@ -156,7 +156,7 @@ class GuestCallsTest {
     void optionsAndTheLocalAddressAnswerAsLinux() {
         try (TestServer s = start(b -> b)) {
             String expected = "nonblock=1 nodelay=1 name=127.0.0.1:" + s.port()
-                    + "/16 short=2/16 EINVAL EFAULT EFAULT EFAULT";
+                    + "/16 short=2/16 EINVAL EFAULT EFAULT EFAULT keepalive=1/30/5/4 E0EEE0E";
             for (int i = 0; i < 3; i++) {
                 assertThat(s.get("/options")).isEqualTo(expected);
             }
