@@ -19,6 +19,9 @@ import org.slf4j.LoggerFactory;
  * with it (a read through the host, a wait, the hang-up watch) sees it as the program left it
  * once the reads answered in the guest are taken, which the host does at the next exit before
  * anything else. Only the program reads the socket, so the bytes taken are the ones it was given.
+ * A peek is made only when the socket holds bytes ({@code FIONREAD}): a peek that finds none
+ * returns the socket's pending error and clears it (a reset's {@code ECONNRESET}), which the
+ * program's own read would then never see.
  * The page is the VM's own and is restored at every reset; what it holds is remembered per
  * connection object and transfer count, never per host fd number, which the next connection of
  * a VM that is not reset may reuse.
@@ -28,10 +31,12 @@ final class ReadAhead {
     private static final Logger log = LoggerFactory.getLogger(ReadAhead.class);
     private static final int MSG_PEEK = 2;
     private static final int MSG_DONTWAIT = 0x40;
+    private static final int FIONREAD = 0x541b;
 
     private final GuestMemory memory;
     /** Where the bytes of the program's reads are taken to (it has them already). */
     private final Memory taken = new Memory(GuestCallPages.READ_MAX);
+    private final Memory available = new Memory(4);
     /** The page holds {@link #peeked} bytes of {@link #from}'s, read at its transfer count {@link #epoch}. */
     private SocketFile from;
     private long epoch;
@@ -69,13 +74,22 @@ final class ReadAhead {
     }
 
     private void peek(int hostFd) {
+        peeked = 0;
+        try {
+            LibC.syscall(SyscallNumbers.IOCTL, hostFd, FIONREAD, Pointer.nativeValue(available), 0, 0, 0);
+        } catch (LastErrorException e) {
+            return;
+        }
+        if (available.getInt(0) <= 0) {
+            return;
+        }
         memory.willWrite(GuestCallPages.READ_DATA, GuestCallPages.READ_MAX);
         long at = memory.host(GuestCallPages.READ_DATA, GuestCallPages.READ_MAX);
         long n;
         try {
             n = LibC.syscall(SyscallNumbers.RECVFROM, hostFd, at, GuestCallPages.READ_MAX, MSG_PEEK | MSG_DONTWAIT, 0, 0);
         } catch (LastErrorException e) {
-            n = 0; // nothing yet (EAGAIN), or an error the program's own read will find
+            n = 0; // cannot happen with bytes there; the program's own read finds out
         }
         peeked = (int) n;
     }
