@@ -5,6 +5,8 @@
  *   /parts/N      the response in N writes (header, then the body a byte per write): queued in the
  *                 guest up to 8 at a time, the rest through the host, all in order
  *   /sendto       the response by sendto(..., MSG_NOSIGNAL, NULL, 0)
+ *   /shutdown     the response, then shutdown(SHUT_WR) and a write (EPIPE): "shutdown=0
+ *                 write=EPIPE" on stderr; then it reads to the client's end
  *   /writev/N     the response by one writev of N iovecs (the header, then a byte each): up to 8
  *                 queued in the guest, more through the host
  *   /badiov       writev from an unmapped iovec array, and of an iovec whose base is unmapped:
@@ -101,6 +103,19 @@ static void serve(int listener, int fd, const char *path) {
     } else if (!strcmp(path, "/sendto")) {
         const char *r = "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nConnection: close\r\n\r\nsendto";
         sendto(fd, r, strlen(r), MSG_NOSIGNAL, NULL, 0);
+    } else if (!strcmp(path, "/shutdown")) {
+        /* the response, then shut down for writing: a write after it fails with EPIPE (what
+           happened goes to stderr), and the client's end can still be read */
+        signal(SIGPIPE, SIG_IGN);
+        respond(fd, "shut");
+        int r1 = shutdown(fd, SHUT_WR);
+        int w = write(fd, "late", 4);
+        int ew = errno;
+        fprintf(stderr, "shutdown=%d write=%s\n", r1, w == -1 && ew == EPIPE ? "EPIPE" : "other");
+        char rest[16];
+        while (read(fd, rest, sizeof rest) > 0) {
+        }
+        signal(SIGPIPE, SIG_DFL);
     } else if (!strncmp(path, "/writev/", 8)) {
         int n = atoi(path + 8);
         char h[128], body[64];

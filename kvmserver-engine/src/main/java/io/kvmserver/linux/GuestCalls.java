@@ -18,10 +18,10 @@ import org.slf4j.LoggerFactory;
  * entry answers (docs/benchmarks.md), and several calls a server makes on the connection it
  * serves need nothing from the host at once: accepting it (the host took it from the listener
  * for the request already), reading the request (the host read it ahead with a peek), writing the
- * response, setting {@code TCP_NODELAY}, keepalive or {@code FIONBIO}, adding it to or removing it
- * from its epoll instance, asking for its local address, an event loop's accept that finds nothing
- * more, and its zero-timeout poll that finds nothing again (at most once before the host looks
- * itself).
+ * response and shutting it down for writing, setting {@code TCP_NODELAY}, keepalive or
+ * {@code FIONBIO}, adding it to or removing it from its epoll instance, asking for its local
+ * address, an event loop's accept that finds nothing more, and its zero-timeout poll that finds
+ * nothing again (at most once before the host looks itself).
  *
  * <p>Why the answers are Linux's: the page is computed from the VM's state before the program last
  * entered the guest, and since then only the program ran, changing nothing the host sees but
@@ -74,6 +74,8 @@ public final class GuestCalls {
     private static final int RECVFROM = SyscallNumbers.RECVFROM;
     private static final int ACCEPT4 = SyscallNumbers.ACCEPT4;
     private static final int WRITE = SyscallNumbers.WRITE;
+    private static final int SHUTDOWN = SyscallNumbers.SHUTDOWN;
+    private static final int SHUT_WR = 1;
     private static final int SETSOCKOPT = SyscallNumbers.SETSOCKOPT;
     private static final int IOCTL = SyscallNumbers.IOCTL;
     private static final int EPOLL_CTL = SyscallNumbers.EPOLL_CTL;
@@ -312,7 +314,7 @@ public final class GuestCalls {
         }
         page.name = waitingName;
         page.peer = describedPeer;
-        page.flags = GuestCallPages.FIONBIO_QUEUED | GuestCallPages.OPTIONS_QUEUED;
+        page.flags = GuestCallPages.FIONBIO_QUEUED | GuestCallPages.OPTIONS_QUEUED | GuestCallPages.SHUTDOWN_QUEUED;
         if (waitingTakesWrites) {
             page.flags |= GuestCallPages.WRITES_QUEUED;
             page.budget = GuestCallPages.DATA_SIZE;
@@ -331,6 +333,9 @@ public final class GuestCalls {
         page.connectionFd = connectionFd;
         page.name = connectionName;
         page.flags = GuestCallPages.FIONBIO_QUEUED | (connectionTcp ? GuestCallPages.OPTIONS_QUEUED : 0);
+        if (connection.type() == SocketFile.SOCK_STREAM && !connection.writeShut()) {
+            page.flags |= GuestCallPages.SHUTDOWN_QUEUED;
+        }
         if (writesNow()) {
             page.flags |= GuestCallPages.WRITES_QUEUED;
             page.budget = GuestCallPages.DATA_SIZE;
@@ -533,7 +538,8 @@ public final class GuestCalls {
                 } else if (nr == WRITE) {
                     long offset = a & 0xffffffffL;
                     long length = b & 0xffffffffL;
-                    if (length == 0 || length > budget || offset + length > GuestCallPages.DATA_SIZE) {
+                    if (length == 0 || length > budget || offset + length > GuestCallPages.DATA_SIZE
+                            || connection.writeShut()) {
                         continue;
                     }
                     budget -= length;
@@ -541,6 +547,9 @@ public final class GuestCalls {
                 } else if (nr == SETSOCKOPT && (shown.flags & GuestCallPages.OPTIONS_QUEUED) != 0
                         && queuesOption(b >>> 8, b & 0xff, a)) {
                     NetSyscalls.setOption(connection, b >>> 8, b & 0xff, LittleEndian.intBytes(a));
+                } else if (nr == SHUTDOWN && (shown.flags & GuestCallPages.SHUTDOWN_QUEUED) != 0 && a == SHUT_WR
+                        && !connection.writeShut()) {
+                    connection.shutdown(SHUT_WR);
                 } else if (nr == IOCTL && (shown.flags & GuestCallPages.FIONBIO_QUEUED) != 0) {
                     FileSyscalls.setNonBlocking(connection, a != 0);
                 } else if (nr == EPOLL_CTL && holds(files, shown.epollCtlFd, shownEpollCtl)
@@ -562,6 +571,7 @@ public final class GuestCalls {
         memory.putInt(GuestCallPages.BYTES, 0);
         memory.putInt(GuestCallPages.EPOLL_CTL_QUEUED, 0);
         memory.putInt(GuestCallPages.READ_TAKEN, 0);
+        memory.putInt(GuestCallPages.WRITE_SHUT, 0);
         return done;
     }
 

@@ -82,6 +82,8 @@ public final class GuestCallPages {
     public static final int REGISTERED = 8;
     /** It is not: {@code EPOLL_CTL_ADD} of it may be queued. */
     public static final int UNREGISTERED = 16;
+    /** {@code shutdown(conn, SHUT_WR)} may be queued (a stream not shut down for writing). */
+    public static final int SHUTDOWN_QUEUED = 32;
 
     /** The queue page: written by the entry (and maybe the program), never executable. */
     public static final long QUEUE = 0xc000;
@@ -108,10 +110,12 @@ public final class GuestCallPages {
     public static final long QUEUED_CONNECTION_FD = QUEUE + 100;
     /** {@code int}: bytes of {@link #READ_DATA} the entry has given the program; the host clears it. */
     public static final long READ_TAKEN = QUEUE + 104;
+    /** {@code int}: set by the entry when it queued a {@code shutdown(SHUT_WR)}, after which it queues no write; the host clears it. */
+    public static final long WRITE_SHUT = QUEUE + 108;
     /**
      * 16 bytes each: {@code u32} system call number, fd, and two arguments: a write's data offset
      * and length, the {@code int} value of a queued setsockopt and its {@code level << 8 | name},
-     * the {@code int} value of a queued ioctl and 0, an epoll_ctl's
+     * the {@code int} value of a queued ioctl and 0, a shutdown's {@code SHUT_WR} and 0, an epoll_ctl's
      * events and operation (its epoll fd is {@link #EPOLL_CTL_FD}), a read's (or recvfrom's) count
      * and 0, or an accept4's flags and the fd the program was given (the entry's fd is the
      * listener's).

@@ -35,6 +35,8 @@ syscall_entry:
 #   setsockopt(conn, ..., &v, 4) on a TCP connection of TCP_NODELAY, SO_KEEPALIVE, and
 #       TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT within Linux's ranges: queued, 0;
 #   ioctl(conn, FIONBIO, &v): queued, 0;
+#   shutdown(conn, SHUT_WR) of a stream not shut down for writing: queued, 0 (and the entry
+#       queues no write after it);
 #   getsockname(conn, addr, &len): the published address, as the kernel copies it.
 #   epoll_ctl(ep, EPOLL_CTL_ADD, conn, &ev) and epoll_ctl(ep, EPOLL_CTL_DEL, conn, _) on the
 #       epoll instance the program last used, as the host published conn's registration in it:
@@ -80,6 +82,7 @@ syscall_entry:
         .set    CONN_OPTIONS, 4
         .set    CONN_REGISTERED, 8              # in A_EPOLL_CTL_FD's interest list
         .set    CONN_UNREGISTERED, 16           # not in it
+        .set    CONN_SHUTDOWN, 32               # shutdown(SHUT_WR) may be queued
         .set    QUEUE, 0xc000
         .set    Q_COUNT, QUEUE + 0              # entries queued
         .set    Q_BYTES, QUEUE + 4              # data bytes queued
@@ -96,6 +99,7 @@ syscall_entry:
         .set    Q_EPOLL_CTL_QUEUED, QUEUE + 96  # nonzero once an epoll_ctl was queued
         .set    Q_CONN_FD, QUEUE + 100          # int: the served connection (the host's, or accepted here)
         .set    Q_READ_TAKEN, QUEUE + 104       # int: bytes of A_READ_DATA already read
+        .set    Q_WRITE_SHUT, QUEUE + 108       # nonzero once a shutdown(SHUT_WR) was queued
         .set    Q_STACK_TOP, QUEUE + 128
         .set    Q_ENTRIES, QUEUE + 128          # 8 x {u32 nr, u32 fd, u32 a, u32 b}
         .set    Q_MAX_ENTRIES, 8
@@ -114,6 +118,7 @@ syscall_entry:
         .set    TCP_KEEPCNT, 6
         .set    TCP_KEEP_MAX, 32767             # MAX_TCP_KEEPIDLE and MAX_TCP_KEEPINTVL
         .set    TCP_KEEPCNT_MAX, 127            # MAX_TCP_KEEPCNT
+        .set    SHUT_WR, 1
         .set    IOV_QUEUED_MAX, 8
         .set    EPOLL_EVENTS_MAX, 64
         .set    EPOLL_CTL_ADD, 1
@@ -174,6 +179,8 @@ fast_syscall_entry:
         je      accept4
         cmpq    $43, %rax
         je      accept
+        cmpq    $48, %rax
+        je      shutdown
 slow:
         movw    %cs, 0xa000
         sysretq                         # not reached: on PVM the host returns to RCX
@@ -194,6 +201,8 @@ write:
         jne     slow
         testl   $CONN_WRITES, A_CONN_FLAGS
         jz      slow
+        cmpl    $0, Q_WRITE_SHUT        # shut down for writing here: EPIPE, from the host
+        jne     slow
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     slow
         testq   %rdx, %rdx
@@ -215,6 +224,8 @@ writev:
         jne     slow
         testl   $CONN_WRITES, A_CONN_FLAGS
         jz      slow
+        cmpl    $0, Q_WRITE_SHUT
+        jne     slow
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     slow
         cmpq    $1, %rdx                # no iovec, or more than the queue takes (vlen is an
@@ -361,6 +372,28 @@ queue_int:                              # queues {ioctl, fd, *(int *) RSI, 0} an
         movl    %esi, Q_ENTRIES + 8(%rcx)
         movl    $0, Q_ENTRIES + 12(%rcx)
         incl    Q_COUNT
+        xorl    %eax, %eax
+        jmp     done
+
+shutdown:                               # queues {shutdown, fd, SHUT_WR, 0} and returns 0
+        cmpl    %edi, Q_CONN_FD
+        jne     slow
+        testl   $CONN_SHUTDOWN, A_CONN_FLAGS
+        jz      slow
+        cmpl    $SHUT_WR, %esi
+        jne     slow
+        cmpl    $0, Q_WRITE_SHUT        # a second one: the host
+        jne     slow
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     slow
+        movl    Q_COUNT, %ecx
+        shll    $4, %ecx
+        movl    %eax, Q_ENTRIES(%rcx)
+        movl    %edi, Q_ENTRIES + 4(%rcx)
+        movl    %esi, Q_ENTRIES + 8(%rcx)
+        movl    $0, Q_ENTRIES + 12(%rcx)
+        incl    Q_COUNT
+        movl    $1, Q_WRITE_SHUT
         xorl    %eax, %eax
         jmp     done
 

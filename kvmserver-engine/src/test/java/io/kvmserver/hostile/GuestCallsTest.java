@@ -225,10 +225,10 @@ class GuestCallsTest {
         try (TestServer s = start(b -> b)) {
             String seen = s.get("/answers");
             if (answeredInGuest) {
-                // FIONBIO, writes and TCP_NODELAY may be queued for the connection. It was
+                // FIONBIO, writes, TCP options and shutdown may be queued for the connection. It was
                 // accepted in the guest (the page still says which fd it would get), or, when its
                 // bytes came after the host read ahead, the host published it at the read.
-                assertThat(seen).matches("fd=4 (conn=-1 accept=4|conn=4 accept=-1) queued=4 flags=7 listener=3 protected");
+                assertThat(seen).matches("fd=4 (conn=-1 accept=4|conn=4 accept=-1) queued=4 flags=39 listener=3 protected");
             } else {
                 assertThat(seen).isEqualTo("fd=4 conn=-1 accept=-1 queued=-1 flags=0 listener=-1 protected");
             }
@@ -250,6 +250,34 @@ class GuestCallsTest {
             assertThat(console.text()).doesNotContain("FORGED");
             assertThat(s.server().stats().failures()).isZero();
         }
+    }
+
+    /**
+     * A response, then shutdown(SHUT_WR): the client gets the response and the end of the stream
+     * (before the program closes), and the program a write that fails with EPIPE after it, as on
+     * Linux, whether the shutdown was queued in the guest or made by the host.
+     */
+    @Test
+    void aShutdownForWritingEndsTheStreamAndLaterWrites() throws IOException {
+        CapturedConsole console = new CapturedConsole();
+        try (TestServer s = start(b -> b, console)) {
+            for (int i = 0; i < 3; i++) {
+                try (Socket c = new Socket()) {
+                    c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
+                    c.setSoTimeout(15_000);
+                    c.getOutputStream().write("GET /shutdown HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    String got = new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                    assertThat(got).endsWith("\r\n\r\nshut");
+                }
+            }
+            assertThat(Eventually.reaches(() -> count(console.text(), "shutdown=0 write=EPIPE"), 3))
+                    .as(console.text()).isEqualTo(3);
+            assertThat(s.get("/parts/3")).as("the next request writes again").isEqualTo(body(2, 1));
+        }
+    }
+
+    private static long count(String text, String line) {
+        return text.lines().filter(line::equals).count();
     }
 
     @Test
