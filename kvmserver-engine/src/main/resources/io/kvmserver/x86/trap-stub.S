@@ -365,6 +365,7 @@ queue_int:                              # queues {ioctl, fd, *(int *) RSI, 0} an
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     restore_slow
         movl    (%rsi), %esi            # from the program's memory
+queue_value:                            # queues {RAX, fd, ESI, 0} and returns 0
         movl    Q_COUNT, %ecx
         shll    $4, %ecx
         movl    %eax, Q_ENTRIES(%rcx)
@@ -386,16 +387,8 @@ shutdown:                               # queues {shutdown, fd, SHUT_WR, 0} and 
         jne     slow
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     slow
-        movl    Q_COUNT, %ecx
-        shll    $4, %ecx
-        movl    %eax, Q_ENTRIES(%rcx)
-        movl    %edi, Q_ENTRIES + 4(%rcx)
-        movl    %esi, Q_ENTRIES + 8(%rcx)
-        movl    $0, Q_ENTRIES + 12(%rcx)
-        incl    Q_COUNT
         movl    $1, Q_WRITE_SHUT
-        xorl    %eax, %eax
-        jmp     done
+        jmp     queue_value
 
 getsockname:
         cmpl    %edi, Q_CONN_FD
