@@ -29,6 +29,10 @@ syscall_entry:
 # any kind before it does anything else (the queue page, which the program may write as
 # well: the host checks every entry as it would the call, and a forged one is a call the
 # program could have made). Anything else rings the doorbell. On the connection:
+#   read(conn, buf, n), recvfrom(conn, buf, n, 0 | MSG_DONTWAIT, NULL, _): the bytes the
+#       host read ahead (a peek, so the socket still holds them), as many as both have; the
+#       count is queued and the host takes that many from the socket at the next exit, before
+#       anything else can read or wait on it;
 #   write(conn, buf, n), sendto(conn, buf, n, 0 | MSG_NOSIGNAL, NULL, _), and writev(conn,
 #       iov, 1..8): the bytes are copied to the queue and their count is returned, within what
 #       the host published the connection's send queue takes without blocking;
@@ -37,7 +41,7 @@ syscall_entry:
 #   ioctl(conn, FIONBIO, &v): queued, 0;
 #   shutdown(conn, SHUT_WR) of a stream not shut down for writing: queued, 0 (and the entry
 #       queues no write after it);
-#   getsockname(conn, addr, &len): the published address, as the kernel copies it.
+#   getsockname(conn, addr, &len): the published address, as the kernel copies it;
 #   epoll_ctl(ep, EPOLL_CTL_ADD, conn, &ev) and epoll_ctl(ep, EPOLL_CTL_DEL, conn, _) on the
 #       epoll instance the program last used, as the host published conn's registration in it:
 #       queued, 0; one per entry (the registration the page gives is stale after it), and no
@@ -45,11 +49,8 @@ syscall_entry:
 # And epoll_wait(ep, events, 1..64, 0), epoll_pwait(..., 0, NULL, _): 0, once per entry, when
 # the host's last call was such a wait on ep that found nothing (only the program ran since,
 # and nothing it does in the guest makes a file ready; once per entry, so that a program
-# polling in a loop still reaches the host, where what arrived since is found).
-# read(conn, buf, n) and recvfrom(conn, buf, n, 0 | MSG_DONTWAIT, NULL, _): the bytes the
-# host read ahead (a peek, so the socket still holds them), as many as both have; the count
-# is queued and the host takes that many from the socket at the next exit, before anything
-# else can read or wait on it.
+# polling in a loop still reaches the host, where what arrived since is found), unless bytes
+# were read ahead since on a connection ep watches.
 # And accept4(listener, addr, &len, flags), accept(listener, addr, &len): the connection
 # the host took from the listener for this request, at the fd it would get now (the
 # lowest free one), its peer's address copied as the kernel copies it; the accept is queued
