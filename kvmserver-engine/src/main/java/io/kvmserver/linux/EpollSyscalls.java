@@ -155,6 +155,7 @@ final class EpollSyscalls {
             return n;
         }
         int written = 0;
+        FileDescription reported = null;
         for (int i = 0; i < count && written < maxEvents; i++) {
             if (r.revents[i] == 0) {
                 continue;
@@ -169,12 +170,17 @@ final class EpollSyscalls {
             if ((interest.events & EpollFile.EPOLLONESHOT) != 0) {
                 interest.disabled = true;
             }
+            reported = r.files[i];
             written++;
         }
         if (c.guestCalls() != null) {
             c.guestCalls().epollUsed(c.intArg(0), ep);
             if (written == 0 && timeoutNanos == 0) {
                 c.guestCalls().epollFoundNothing(c.intArg(0), ep);
+            } else if (n == 1 && written == 1 && reported instanceof SharedListener only) {
+                // Everything the wait looked at was seen: one file ready, reported, and it was the
+                // listener (n counts the ready ones, more than maxevents may hold).
+                c.guestCalls().epollFoundOnly(c.intArg(0), ep, only);
             }
         }
         return written;

@@ -93,7 +93,7 @@ public final class GuestCalls {
     private final boolean enabled;
     /** An int and its length, for the host calls that read the connection's state. */
     private final Memory scratch = new Memory(8);
-    /** The local address of a connection not accepted yet. */
+    /** The local address of a connection not accepted yet; also a timerfd's setting, read. */
     private final Memory sockaddr = new Memory(GuestCallPages.NAME_MAX);
     /** The connection's next bytes, for the reads the entry answers. */
     private final ReadAhead readAhead;
@@ -126,6 +126,13 @@ public final class GuestCalls {
      */
     private int emptyEpollFd = -1;
     private EpollFile emptyEpoll;
+    /**
+     * An epoll instance whose last wait on the host found only {@link #onlyListener} ready, and
+     * its fd; -1 once the host has made any other call for the program.
+     */
+    private int onlyListenerEpollFd = -1;
+    private EpollFile onlyListenerEpoll;
+    private SharedListener onlyListener;
     /** {@link #emptyEpollFd} before the call the host is making now. */
     private int emptyBefore = -1;
     /** The epoll instance the program last waited on or changed, and its fd. */
@@ -153,6 +160,7 @@ public final class GuestCalls {
         int refuses;
         byte[] peer;
         int epollFd;
+        int epollAcceptFd;
         int epollCtlFd;
 
         void clear() {
@@ -166,13 +174,15 @@ public final class GuestCalls {
             refuses = 0;
             peer = NO_NAME;
             epollFd = -1;
+            epollAcceptFd = -1;
             epollCtlFd = -1;
         }
 
         boolean sameAs(Page o) {
             return connectionFd == o.connectionFd && flags == o.flags && budget == o.budget && name == o.name
                     && readLength == o.readLength && listenerFd == o.listenerFd && acceptFd == o.acceptFd
-                    && refuses == o.refuses && peer == o.peer && epollFd == o.epollFd && epollCtlFd == o.epollCtlFd;
+                    && refuses == o.refuses && peer == o.peer && epollFd == o.epollFd && epollAcceptFd == o.epollAcceptFd
+                    && epollCtlFd == o.epollCtlFd;
         }
 
         void copyFrom(Page o) {
@@ -186,6 +196,7 @@ public final class GuestCalls {
             refuses = o.refuses;
             peer = o.peer;
             epollFd = o.epollFd;
+            epollAcceptFd = o.epollAcceptFd;
             epollCtlFd = o.epollCtlFd;
         }
     }
@@ -229,6 +240,9 @@ public final class GuestCalls {
         shownEpollCtl = null;
         emptyEpollFd = -1;
         emptyEpoll = null;
+        onlyListenerEpollFd = -1;
+        onlyListenerEpoll = null;
+        onlyListener = null;
         emptyBefore = -1;
         connection = null;
         connectionFd = -1;
@@ -261,7 +275,7 @@ public final class GuestCalls {
         page.clear();
         SharedListener listener = showListener(page, files, waiter);
         int about = page.acceptFd >= 0 ? showWaiting(page, listener) : showConnection(page, files);
-        showEpoll(page, files, about);
+        showEpoll(page, files, about, listener);
         if (memory.getInt(GuestCallPages.QUEUED_CONNECTION_FD) != page.connectionFd) {
             memory.putInt(GuestCallPages.QUEUED_CONNECTION_FD, page.connectionFd);
         }
@@ -348,9 +362,10 @@ public final class GuestCalls {
 
     /**
      * The connection at fd {@code about}'s registration in the epoll instance the program last
-     * used, and an instance whose zero-timeout wait the entry may answer with nothing.
+     * used, and an instance whose zero-timeout wait the entry may answer with nothing (now, or
+     * once the program took the connection {@code listener} keeps).
      */
-    private void showEpoll(Page page, FdTable files, int about) {
+    private void showEpoll(Page page, FdTable files, int about, SharedListener listener) {
         if (about >= 0 && holds(files, usedEpollFd, usedEpoll)) {
             page.epollCtlFd = usedEpollFd;
             page.flags |= usedEpoll.interests().containsKey(about) ? GuestCallPages.REGISTERED
@@ -358,12 +373,19 @@ public final class GuestCalls {
         }
         // Bytes that arrived after the host's wait found nothing, on a connection that wait
         // watches: its answer is not Linux's now.
-        if (holds(files, emptyEpollFd, emptyEpoll)
+        if (holds(files, emptyEpollFd, emptyEpoll) && !watchesTime(files, emptyEpoll)
                 && (page.readLength == 0 || !emptyEpoll.interests().containsKey(about))) {
             page.epollFd = emptyEpollFd;
-            if (memory.getInt(GuestCallPages.EPOLL_ANSWERED) != 0) {
-                memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0); // one answer per entry
-            }
+        }
+        // The wait that found only the listener ready: once its connection is taken (and it
+        // refuses more), nothing in the instance is, the new connection not being in it.
+        if (page.acceptFd >= 0 && page.refuses != 0 && listener == onlyListener
+                && holds(files, onlyListenerEpollFd, onlyListenerEpoll) && !watchesTime(files, onlyListenerEpoll)
+                && !onlyListenerEpoll.interests().containsKey(page.acceptFd)) {
+            page.epollAcceptFd = onlyListenerEpollFd;
+        }
+        if ((page.epollFd >= 0 || page.epollAcceptFd >= 0) && memory.getInt(GuestCallPages.EPOLL_ANSWERED) != 0) {
+            memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0); // one answer per entry
         }
     }
 
@@ -385,9 +407,25 @@ public final class GuestCalls {
         memory.putInt(GuestCallPages.ACCEPT_FD, page.acceptFd);
         memory.putInt(GuestCallPages.LISTENER_REFUSES, page.refuses);
         memory.putInt(GuestCallPages.EPOLL_FD, page.epollFd);
+        memory.putInt(GuestCallPages.EPOLL_ACCEPT_FD, page.epollAcceptFd);
         memory.putInt(GuestCallPages.EPOLL_CTL_FD, page.epollCtlFd);
         shown.copyFrom(page);
         published = true;
+    }
+
+    /**
+     * Whether {@code ep} watches a file that time alone makes ready (an armed timerfd, a signalfd:
+     * a timer's signal), so that "nothing was ready" at the host's wait says nothing of later: the
+     * program can read the clock in the guest, past a deadline, and then wait.
+     */
+    private boolean watchesTime(FdTable files, EpollFile ep) {
+        for (Integer fd : ep.interests().keySet()) {
+            FileDescription f = files.isOpen(fd) ? files.get(fd) : null;
+            if ((f instanceof TimerFdFile timer && timer.armed(sockaddr)) || f instanceof SignalFdFile) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** Looks for the shared listeners of a new process (a request VM's): at most {@link #MAX_LISTENERS}. */
@@ -469,12 +507,23 @@ public final class GuestCalls {
     public void beforeHostCall() {
         emptyBefore = emptyEpollFd;
         emptyEpollFd = -1;
+        onlyListenerEpollFd = -1;
     }
 
     /** The program waited on, or changed, the epoll instance {@code ep} at fd {@code fd}. */
     void epollUsed(int fd, EpollFile ep) {
         usedEpollFd = fd;
         usedEpoll = ep;
+    }
+
+    /**
+     * A wait on {@code ep} (fd {@code fd}) found {@code listener} ready and nothing else: once the
+     * program takes the connection it keeps, a zero-timeout wait on {@code ep} finds nothing.
+     */
+    void epollFoundOnly(int fd, EpollFile ep, SharedListener listener) {
+        onlyListenerEpollFd = fd;
+        onlyListenerEpoll = ep;
+        onlyListener = listener;
     }
 
     /** A wait on {@code ep} (fd {@code fd}) with a zero timeout found nothing ready. */

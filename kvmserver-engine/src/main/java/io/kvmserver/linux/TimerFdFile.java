@@ -31,6 +31,12 @@ final class TimerFdFile extends StreamFile {
         return new TimerFdFile(fd, statusFlags, clock);
     }
 
+    /** Whether the timer is armed (it will expire), read into {@code setting} ({@value #ITIMERSPEC_SIZE} bytes or more). */
+    boolean armed(Memory setting) {
+        return HostFile.call(() -> LibC.syscall(SyscallNumbers.TIMERFD_GETTIME, fd, Pointer.nativeValue(setting), 0, 0,
+                0, 0)) != 0 || setting.getLong(16) != 0 || setting.getLong(24) != 0;
+    }
+
     @Override
     public FileDescription fork(ForkContext context) {
         TimerFdFile copy = create(clock, statusFlags);

@@ -71,6 +71,7 @@ public final class CpuSetup {
         memory.putInt(GuestCallPages.EPOLL_FD, -1);
         memory.putInt(GuestCallPages.EPOLL_CTL_FD, -1);
         memory.putInt(GuestCallPages.ACCEPT_FD, -1);
+        memory.putInt(GuestCallPages.EPOLL_ACCEPT_FD, -1);
         memory.putInt(GuestCallPages.QUEUED_CONNECTION_FD, -1);
         memory.write(GuestLayout.EXCEPTION_ENTRIES, TrapStub.exceptionEntries());
 

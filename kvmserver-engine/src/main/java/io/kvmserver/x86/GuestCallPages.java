@@ -65,6 +65,12 @@ public final class GuestCallPages {
     public static final long PEER = ANSWERS + 168;
     /** {@code int}: nonzero when accept on {@link #LISTENER_FD} fails with {@code EAGAIN} once no connection waits. */
     public static final long LISTENER_REFUSES = ANSWERS + 296;
+    /**
+     * {@code int}: an epoll fd whose last wait on the host found only {@link #LISTENER_FD} ready:
+     * once the program has taken the connection at {@link #ACCEPT_FD}, the entry answers one
+     * zero-timeout wait on it per entry with 0, as for {@link #EPOLL_FD}. Or -1.
+     */
+    public static final long EPOLL_ACCEPT_FD = ANSWERS + 300;
     /** The bytes read ahead, to the end of the page. */
     public static final long READ_DATA = ANSWERS + 512;
     public static final int READ_MAX = (int) (GuestLayout.PAGE_SIZE - 512);

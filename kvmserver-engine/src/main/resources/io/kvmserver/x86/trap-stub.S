@@ -50,7 +50,8 @@ syscall_entry:
 # the host's last call was such a wait on ep that found nothing (only the program ran since,
 # and nothing it does in the guest makes a file ready; once per entry, so that a program
 # polling in a loop still reaches the host, where what arrived since is found), unless bytes
-# were read ahead since on a connection ep watches.
+# were read ahead since on a connection ep watches. Also when the host's last wait on ep found
+# only the listener ready and the program took its connection here since.
 # And accept4(listener, addr, &len, flags), accept(listener, addr, &len): the connection
 # the host took from the listener for this request, at the fd it would get now (the
 # lowest free one), its peer's address copied as the kernel copies it; the accept is queued
@@ -77,6 +78,8 @@ syscall_entry:
         .set    A_PEER_LENGTH, ANSWERS + 164    # int: the length of its peer's address
         .set    A_PEER, ANSWERS + 168           # its peer's address as accept gives it
         .set    A_LISTENER_REFUSES, ANSWERS + 296 # int: accept answers EAGAIN once none waits
+        .set    A_EPOLL_ACCEPT_FD, ANSWERS + 300 # int: an epoll fd with nothing ready once the
+                                                # connection at A_ACCEPT_FD is taken, or -1
         .set    A_READ_DATA, ANSWERS + 512      # the connection's next bytes
         .set    CONN_FIONBIO, 1
         .set    CONN_WRITES, 2
@@ -441,8 +444,13 @@ epoll_pwait:
         jnz     slow
 epoll_wait:
         cmpl    %edi, A_EPOLL_FD
+        je      1f
+        cmpl    %edi, A_EPOLL_ACCEPT_FD
         jne     slow
-        testl   %r10d, %r10d            # a timeout: the host
+        movl    A_ACCEPT_FD, %ecx
+        cmpl    %ecx, Q_CONN_FD         # the connection taken here: the listener has no more
+        jne     restore_slow
+1:      testl   %r10d, %r10d            # a timeout: the host
         jnz     slow
         cmpl    $1, %edx                # maxevents; larger ones, and EINVAL, from the host
         jl      slow
