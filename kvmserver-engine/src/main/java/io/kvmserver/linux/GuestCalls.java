@@ -387,6 +387,9 @@ public final class GuestCalls {
         if ((page.epollFd >= 0 || page.epollAcceptFd >= 0) && memory.getInt(GuestCallPages.EPOLL_ANSWERED) != 0) {
             memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0); // one answer per entry
         }
+        if (page.epollAcceptFd >= 0 && memory.getInt(GuestCallPages.ACCEPT_WAITS) != 0) {
+            memory.putInt(GuestCallPages.ACCEPT_WAITS, 0);
+        }
     }
 
     /** Writes {@code page} into the answer page (addresses only when they changed) and keeps it as {@link #shown}. */

@@ -67,8 +67,8 @@ public final class GuestCallPages {
     public static final long LISTENER_REFUSES = ANSWERS + 296;
     /**
      * {@code int}: an epoll fd whose last wait on the host found only {@link #LISTENER_FD} ready:
-     * once the program has taken the connection at {@link #ACCEPT_FD}, the entry answers one
-     * zero-timeout wait on it per entry with 0, as for {@link #EPOLL_FD}. Or -1.
+     * once the program has taken the connection at {@link #ACCEPT_FD}, the entry answers up to
+     * two zero-timeout waits on it per entry with 0 (see {@link #ACCEPT_WAITS}). Or -1.
      */
     public static final long EPOLL_ACCEPT_FD = ANSWERS + 300;
     /** The bytes read ahead, to the end of the page. */
@@ -116,6 +116,8 @@ public final class GuestCallPages {
     public static final long QUEUED_CONNECTION_FD = QUEUE + 100;
     /** {@code int}: bytes of {@link #READ_DATA} the entry has given the program; the host clears it. */
     public static final long READ_TAKEN = QUEUE + 104;
+    /** {@code int}: waits the entry answered by {@link #EPOLL_ACCEPT_FD}; the host clears it for the next entry. */
+    public static final long ACCEPT_WAITS = QUEUE + 112;
     /** {@code int}: set by the entry when it queued a {@code shutdown(SHUT_WR)}, after which it queues no write; the host clears it. */
     public static final long WRITE_SHUT = QUEUE + 108;
     /**

@@ -51,7 +51,8 @@ syscall_entry:
 # and nothing it does in the guest makes a file ready; once per entry, so that a program
 # polling in a loop still reaches the host, where what arrived since is found), unless bytes
 # were read ahead since on a connection ep watches. Also when the host's last wait on ep found
-# only the listener ready and the program took its connection here since.
+# only the listener ready and the program took its connection here since (twice per entry:
+# an event loop polls more than once before it registers the connection).
 # And accept4(listener, addr, &len, flags), accept(listener, addr, &len): the connection
 # the host took from the listener for this request, at the fd it would get now (the
 # lowest free one), its peer's address copied as the kernel copies it; the accept is queued
@@ -104,6 +105,8 @@ syscall_entry:
         .set    Q_CONN_FD, QUEUE + 100          # int: the served connection (the host's, or accepted here)
         .set    Q_READ_TAKEN, QUEUE + 104       # int: bytes of A_READ_DATA already read
         .set    Q_WRITE_SHUT, QUEUE + 108       # nonzero once a shutdown(SHUT_WR) was queued
+        .set    Q_ACCEPT_WAITS, QUEUE + 112     # waits answered after the accept here
+        .set    ACCEPT_WAITS_MAX, 2
         .set    Q_STACK_TOP, QUEUE + 128
         .set    Q_ENTRIES, QUEUE + 128          # 8 x {u32 nr, u32 fd, u32 a, u32 b}
         .set    Q_MAX_ENTRIES, 8
@@ -447,9 +450,6 @@ epoll_wait:
         je      1f
         cmpl    %edi, A_EPOLL_ACCEPT_FD
         jne     slow
-        movl    A_ACCEPT_FD, %ecx
-        cmpl    %ecx, Q_CONN_FD         # the connection taken here: the listener has no more
-        jne     restore_slow
 1:      testl   %r10d, %r10d            # a timeout: the host
         jnz     slow
         cmpl    $1, %edx                # maxevents; larger ones, and EINVAL, from the host
@@ -459,10 +459,19 @@ epoll_wait:
         movabsq $USER_END - 12 * EPOLL_EVENTS_MAX, %rcx
         cmpq    %rcx, %rsi
         jae     restore_slow
-        cmpl    $0, Q_EPOLL_ANSWERED
+        cmpl    $0, Q_EPOLL_ANSWERED    # answered, or set by a queued ADD (what it adds may be ready)
         jne     restore_slow
-        movl    $1, Q_EPOLL_ANSWERED
-        xorl    %eax, %eax
+        cmpl    %edi, A_EPOLL_FD
+        je      2f
+        movl    A_ACCEPT_FD, %ecx
+        cmpl    %ecx, Q_CONN_FD         # the connection taken here: the listener has no more
+        jne     restore_slow
+        cmpl    $ACCEPT_WAITS_MAX, Q_ACCEPT_WAITS
+        jae     restore_slow            # then the host, for a program polling in a loop
+        incl    Q_ACCEPT_WAITS
+        jmp     3f
+2:      movl    $1, Q_EPOLL_ANSWERED
+3:      xorl    %eax, %eax
         jmp     done
 
 accept4:

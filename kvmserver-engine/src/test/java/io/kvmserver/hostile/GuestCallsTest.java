@@ -176,7 +176,13 @@ class GuestCallsTest {
             long six = exitsOf(s, "/polls/6", "polled");
             // Where the guest answers, every other wait in a row: one wait answered in the guest
             // per entry, so that a program polling in a loop still reaches the host.
-            assertThat(six - two).as("exits of 4 more waits").isEqualTo(answeredInGuest ? 2 : 4);
+            // (An exit between the waits, a tick or the server's periodic kick, starts a new entry:
+            // one wait more may be answered then, seen once in a loaded run.)
+            if (answeredInGuest) {
+                assertThat(six - two).as("exits of 4 more waits (%d, %d)", two, six).isBetween(1L, 2L);
+            } else {
+                assertThat(six - two).as("exits of 4 more waits (%d, %d)", two, six).isEqualTo(4);
+            }
         }
     }
 
