@@ -2,14 +2,13 @@ package io.kvmserver.hostile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.kvmserver.kvm.Kvm;
 import io.kvmserver.server.ServerStats;
 import io.kvmserver.testing.CapturedConsole;
 import io.kvmserver.testing.Eventually;
+import io.kvmserver.testing.GuestAnswers;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
-import io.kvmserver.vm.TrapPathCheck;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
@@ -30,9 +29,7 @@ class AcceptWaitTest {
 
     @BeforeAll
     static void whereSystemCallsGo() {
-        try (Kvm kvm = Kvm.open()) {
-            answeredInGuest = TrapPathCheck.syscallStaysInUserMode(kvm);
-        }
+        answeredInGuest = GuestAnswers.onThisHost();
     }
 
     private static TestServer start(String mode) {

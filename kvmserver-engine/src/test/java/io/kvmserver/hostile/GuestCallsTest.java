@@ -3,14 +3,13 @@ package io.kvmserver.hostile;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kvmserver.config.KvmServerOptions;
-import io.kvmserver.kvm.Kvm;
 import io.kvmserver.server.ServerStats;
 import io.kvmserver.testing.CapturedConsole;
 import io.kvmserver.testing.Eventually;
+import io.kvmserver.testing.GuestAnswers;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
-import io.kvmserver.vm.TrapPathCheck;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.InetSocketAddress;
@@ -41,9 +40,7 @@ class GuestCallsTest {
 
     @BeforeAll
     static void whereSystemCallsGo() {
-        try (Kvm kvm = Kvm.open()) {
-            answeredInGuest = TrapPathCheck.syscallStaysInUserMode(kvm);
-        }
+        answeredInGuest = GuestAnswers.onThisHost();
     }
 
     private static TestServer start(UnaryOperator<KvmServerOptions.Builder> options) {
