@@ -28,11 +28,8 @@
 int main(int argc, char **argv) {
     int timer = argc > 2 && !strcmp(argv[2], "timer");
     int spin = argc > 2 && !strcmp(argv[2], "spin");
-    int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1])), .sin_addr.s_addr = htonl(0x7f000001)};
-    if (bind(listener, (struct sockaddr *) &a, sizeof a) || listen(listener, 64)) return 1;
+    int listener = listen_on_loopback(atoi(argv[1]));
+    if (listener < 0) return 1;
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
     epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);

@@ -330,11 +330,8 @@ static void serve(int listener, int fd, const char *path) {
 }
 
 int main(int argc, char **argv) {
-    int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1])), .sin_addr.s_addr = htonl(0x7f000001)};
-    if (bind(listener, (struct sockaddr *) &a, sizeof a) || listen(listener, 64)) return 1;
+    int listener = listen_on_loopback(atoi(argv[1]));
+    if (listener < 0) return 1;
     for (;;) {
         struct pollfd p = {.fd = listener, .events = POLLIN};
         poll(&p, 1, -1);

@@ -1,13 +1,29 @@
 /*
- * The request side of the test servers: one HTTP request head read from a connection, and the
- * path of its GET. Each server answers one request per connection, so the head is all it reads.
+ * What the test servers share: their non-blocking listener on loopback, and one HTTP request head
+ * read from a connection with the path of its GET. Each server answers one request per
+ * connection, so the head is all it reads.
  */
 #ifndef KVMSERVER_TEST_HTTP_REQUEST_H
 #define KVMSERVER_TEST_HTTP_REQUEST_H
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
+
+/* A non-blocking TCP listener on 127.0.0.1:port (SO_REUSEADDR, backlog 64), or -1. */
+static inline int listen_on_loopback(int port) {
+    int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    if (bind(listener, (struct sockaddr *) &a, sizeof a) || listen(listener, 64)) {
+        return -1;
+    }
+    return listener;
+}
 
 /* Reads the head of a request (up to 2 KiB) and writes its GET path to path ("/" if none). */
 static inline void read_request_path(int fd, char *path, size_t path_size) {

@@ -31,6 +31,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "http_request.h"
+
 #define QUEUE 0xc000UL
 
 static char request[65536];
@@ -117,11 +119,8 @@ static void forge(void) {
 
 int main(int argc, char **argv) {
     const char *mode = argc > 2 ? argv[2] : "full";
-    int listener = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    int one = 1;
-    setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atoi(argv[1])), .sin_addr.s_addr = htonl(0x7f000001)};
-    if (bind(listener, (struct sockaddr *) &a, sizeof a) || listen(listener, 64)) return 1;
+    int listener = listen_on_loopback(atoi(argv[1]));
+    if (listener < 0) return 1;
     for (;;) {
         struct pollfd p = {.fd = listener, .events = POLLIN};
         poll(&p, 1, -1);

@@ -152,14 +152,9 @@ public final class SharedListener extends SocketFile {
     }
 
     /**
-     * Whether {@code accept} fails with {@code EAGAIN} now, whatever the program's blocking: this
-     * VM took its request's one connection, and none is kept for it.
+     * Whether {@code accept} fails with {@code EAGAIN} once the connection kept here (if any) is
+     * taken, whatever the program's blocking: this VM took its request's one connection.
      */
-    boolean refusesAccept(HostWaiter waiter) {
-        return pendingFd < 0 && refusesOnceTaken(waiter);
-    }
-
-    /** Whether {@code accept} fails with {@code EAGAIN} once the connection kept here (if any) is taken. */
     boolean refusesOnceTaken(HostWaiter waiter) {
         return !shut && !waiter.connections().mayAccept();
     }
