@@ -33,6 +33,9 @@ public final class PageTables {
      */
     private byte[] entryShift;
     private long[] baseAddress;
+    /** A table page of this VM's and the template's, read whole by {@link #forEachRestoredTranslation}. */
+    private final long[] entriesNow = new long[512];
+    private final long[] entriesThen = new long[512];
 
     public PageTables(GuestMemory memory, long poolStart, long poolEnd) {
         this.memory = memory;
@@ -81,9 +84,11 @@ public final class PageTables {
             if (shift == 0) {
                 continue;
             }
+            memory.read(page, entriesNow, 0, 512);
+            template.read(page, entriesThen, 0, 512);
             for (int i = 0; i < 512; i++) {
-                long now = memory.getLong(page + i * 8L);
-                long then = template.getLong(page + i * 8L);
+                long now = entriesNow[i];
+                long then = entriesThen[i];
                 if ((now & PRESENT) != 0 && ((now ^ then) & ~ACCESSED_DIRTY) != 0) {
                     changed.range(baseAddress[index] + ((long) i << shift), 1L << shift);
                 }
