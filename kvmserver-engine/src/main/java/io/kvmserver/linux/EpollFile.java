@@ -80,6 +80,25 @@ public final class EpollFile extends FileDescription {
         return fresh;
     }
 
+    /**
+     * A wait answered in the guest reported {@code ready} for {@code interest} on {@code f} (the
+     * wait right after the registration, see {@link GuestCalls}): recorded as the host's wait
+     * records it (edge-triggered: reported; one-shot: disabled). False, and nothing recorded,
+     * unless {@code ready} is a non-empty part of what the host published ({@code published})
+     * and the registration wants, as the entry computes it.
+     */
+    static boolean reportedInGuest(Interest interest, FileDescription f, int ready, int published) {
+        if (interest == null || interest.disabled || ready == 0 || (ready & ~(published & interest.events)) != 0) {
+            return false;
+        }
+        alreadyReported(interest, f);
+        report(interest, (short) ready);
+        if ((interest.events & EPOLLONESHOT) != 0) {
+            interest.disabled = true;
+        }
+        return true;
+    }
+
     TreeMap<Integer, Interest> interests() {
         return interests;
     }

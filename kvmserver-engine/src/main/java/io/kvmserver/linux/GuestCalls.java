@@ -19,9 +19,10 @@ import org.slf4j.LoggerFactory;
  * serves need nothing from the host at once: accepting it (the host took it from the listener
  * for the request already), reading the request (the host read it ahead with a peek), writing the
  * response and shutting it down for writing, setting {@code TCP_NODELAY}, keepalive or
- * {@code FIONBIO}, adding it to or removing it from its epoll instance, asking for its local
- * address, an event loop's accept that finds nothing more, and its zero-timeout poll that finds
- * nothing again (at most once before the host looks itself).
+ * {@code FIONBIO}, adding it to or removing it from its epoll instance and the wait right after
+ * the add (the host polled the connection, and vouched that nothing else in the instance is
+ * ready), asking for its local address, an event loop's accept that finds nothing more, and its
+ * zero-timeout poll that finds nothing again (at most once before the host looks itself).
  *
  * <p>Why the answers are Linux's: the page is computed from the VM's state before the program last
  * entered the guest, and since then only the program ran, changing nothing the host sees but
@@ -88,11 +89,23 @@ public final class GuestCalls {
     private static final int TCP_KEEPINTVL = 5;
     private static final int TCP_KEEPCNT = 6;
     private static final byte[] NO_NAME = new byte[0];
+    private static final int EPOLL_WAIT = SyscallNumbers.EPOLL_WAIT;
+    private static final short POLLRDNORM = 0x40;
+    private static final short POLLRDBAND = 0x80;
+    private static final short POLLWRNORM = 0x100;
+    private static final short POLLWRBAND = 0x200;
+    /** Everything poll reports on a socket beside an error and a hang-up (always reported). */
+    private static final short READY_WHEN_ADDED_ASKED = HostWaiter.POLLIN | HostWaiter.POLLPRI | HostWaiter.POLLOUT
+            | POLLRDNORM | POLLRDBAND | POLLWRNORM | POLLWRBAND | HostWaiter.POLLRDHUP;
+    /** What the entry answers with: the rest goes to the host. */
+    private static final int READY_WHEN_ADDED_ANSWERED = HostWaiter.POLLIN | HostWaiter.POLLOUT | POLLRDNORM | POLLWRNORM;
 
     private final GuestMemory memory;
     private final boolean enabled;
     /** An int and its length, for the host calls that read the connection's state. */
     private final Memory scratch = new Memory(8);
+    /** One {@code struct pollfd}, for {@link #readyWhenAdded}. */
+    private final Memory pollfd = new Memory(8);
     /** The local address of a connection not accepted yet; also a timerfd's setting, read. */
     private final Memory sockaddr = new Memory(GuestCallPages.NAME_MAX);
     /** The connection's next bytes, for the reads the entry answers. */
@@ -162,6 +175,7 @@ public final class GuestCalls {
         int epollFd;
         int epollAcceptFd;
         int epollCtlFd;
+        int connectionEvents;
 
         void clear() {
             connectionFd = -1;
@@ -176,13 +190,14 @@ public final class GuestCalls {
             epollFd = -1;
             epollAcceptFd = -1;
             epollCtlFd = -1;
+            connectionEvents = 0;
         }
 
         boolean sameAs(Page o) {
             return connectionFd == o.connectionFd && flags == o.flags && budget == o.budget && name == o.name
                     && readLength == o.readLength && listenerFd == o.listenerFd && acceptFd == o.acceptFd
                     && refuses == o.refuses && peer == o.peer && epollFd == o.epollFd && epollAcceptFd == o.epollAcceptFd
-                    && epollCtlFd == o.epollCtlFd;
+                    && epollCtlFd == o.epollCtlFd && connectionEvents == o.connectionEvents;
         }
 
         void copyFrom(Page o) {
@@ -198,6 +213,7 @@ public final class GuestCalls {
             epollFd = o.epollFd;
             epollAcceptFd = o.epollAcceptFd;
             epollCtlFd = o.epollCtlFd;
+            connectionEvents = o.connectionEvents;
         }
     }
 
@@ -276,6 +292,9 @@ public final class GuestCalls {
         SharedListener listener = showListener(page, files, waiter);
         int about = page.acceptFd >= 0 ? showWaiting(page, listener) : showConnection(page, files);
         showEpoll(page, files, about, listener);
+        if (addedAlone(page)) {
+            page.connectionEvents = readyWhenAdded(page.acceptFd >= 0 ? listener.pendingHostFd() : connection.hostFd());
+        }
         if (memory.getInt(GuestCallPages.QUEUED_CONNECTION_FD) != page.connectionFd) {
             memory.putInt(GuestCallPages.QUEUED_CONNECTION_FD, page.connectionFd);
         }
@@ -392,6 +411,35 @@ public final class GuestCalls {
         }
     }
 
+    /**
+     * Whether the wait after the program adds the connection to the epoll instance it last used
+     * would find the connection ready and nothing else: it is not in the instance, bytes were read
+     * ahead, and the instance had nothing ready at the host's last wait (or only the listener,
+     * whose connection this is).
+     */
+    private static boolean addedAlone(Page page) {
+        return (page.flags & GuestCallPages.UNREGISTERED) != 0 && page.readLength > 0
+                && (page.epollFd == page.epollCtlFd || page.epollAcceptFd == page.epollCtlFd);
+    }
+
+    /**
+     * What the connection at {@code hostFd} is ready for now, as a wait would report it: a poll
+     * of one fd. 0 unless it is readable and nothing but readable or writable (a hang-up, an error,
+     * urgent data: the host answers).
+     */
+    private int readyWhenAdded(int hostFd) {
+        pollfd.setInt(0, hostFd);
+        pollfd.setShort(4, READY_WHEN_ADDED_ASKED);
+        pollfd.setShort(6, (short) 0);
+        try {
+            LibC.syscall(SyscallNumbers.POLL, Pointer.nativeValue(pollfd), 1, 0, 0, 0, 0);
+        } catch (LastErrorException e) {
+            return 0;
+        }
+        int revents = pollfd.getShort(6) & 0xffff;
+        return (revents & ~READY_WHEN_ADDED_ANSWERED) == 0 && (revents & HostWaiter.POLLIN) != 0 ? revents : 0;
+    }
+
     /** Writes {@code page} into the answer page (addresses only when they changed) and keeps it as {@link #shown}. */
     private void write(Page page) {
         if (!published || page.name != shown.name) {
@@ -412,6 +460,7 @@ public final class GuestCalls {
         memory.putInt(GuestCallPages.EPOLL_FD, page.epollFd);
         memory.putInt(GuestCallPages.EPOLL_ACCEPT_FD, page.epollAcceptFd);
         memory.putInt(GuestCallPages.EPOLL_CTL_FD, page.epollCtlFd);
+        memory.putInt(GuestCallPages.CONNECTION_EVENTS, page.connectionEvents);
         shown.copyFrom(page);
         published = true;
     }
@@ -565,6 +614,7 @@ public final class GuestCalls {
         long budget = published && (shown.flags & GuestCallPages.WRITES_QUEUED) != 0 ? shown.budget : 0;
         long unread = published ? shown.readLength : 0;
         boolean acceptable = published && shown.acceptFd >= 0;
+        boolean added = false;
         if (count > 0 && count <= GuestCallPages.MAX_ENTRIES) {
             for (int i = 0; i < count; i++) {
                 long entry = GuestCallPages.ENTRIES + (long) i * GuestCallPages.ENTRY_SIZE;
@@ -612,6 +662,11 @@ public final class GuestCalls {
                     EpollSyscalls.control(c.process(), shownEpollCtl, b, fd, b == EPOLL_CTL_ADD ? a : 0,
                             b == EPOLL_CTL_ADD ? data : 0);
                     epollUsed(shown.epollCtlFd, shownEpollCtl);
+                    added = b == EPOLL_CTL_ADD;
+                } else if (nr == EPOLL_WAIT && added && b == shown.epollCtlFd && holds(files, b, shownEpollCtl)
+                        && EpollFile.reportedInGuest(shownEpollCtl.interests().get(fd), connection, a,
+                                shown.connectionEvents)) {
+                    added = false; // one wait after the ADD, as the entry answers
                 } else {
                     continue;
                 }

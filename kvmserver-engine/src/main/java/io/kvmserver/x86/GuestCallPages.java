@@ -9,7 +9,8 @@ package io.kvmserver.x86;
  * connection, its local address, which calls on it may be queued and how many bytes it takes
  * without blocking, the bytes it has to read, its registration in an epoll instance, a connection
  * the listener has waiting and the fd it gets, or a non-blocking listener with nothing to accept,
- * an epoll instance found with nothing ready). The <em>queue page</em> is the entry's, and so the
+ * an epoll instance found with nothing ready, what the connection is ready for when added to
+ * one). The <em>queue page</em> is the entry's, and so the
  * program's too: the calls it queued, their bytes, which fd is the served connection now, how much
  * of the read-ahead was read, a save area and a few bytes of stack.
  * The host reads it only while the vCPU is stopped and not halfway through the entry, and checks
@@ -71,6 +72,14 @@ public final class GuestCallPages {
      * two zero-timeout waits on it per entry with 0 (see {@link #ACCEPT_WAITS}). Or -1.
      */
     public static final long EPOLL_ACCEPT_FD = ANSWERS + 300;
+    /**
+     * {@code int}: what the connection is ready for (epoll's {@code EPOLLIN}, {@code EPOLLOUT} and
+     * their {@code NORM} bits, nothing else) when it is not in {@link #EPOLL_CTL_FD}'s interest
+     * list, bytes were read ahead, and that instance has nothing else ready ({@link #EPOLL_FD}, or
+     * {@link #EPOLL_ACCEPT_FD} once the connection is taken): the entry answers the wait after
+     * the program adds it there. Else 0.
+     */
+    public static final long CONNECTION_EVENTS = ANSWERS + 304;
     /** The bytes read ahead, to the end of the page. */
     public static final long READ_DATA = ANSWERS + 512;
     public static final int READ_MAX = (int) (GuestLayout.PAGE_SIZE - 512);
@@ -106,8 +115,12 @@ public final class GuestCallPages {
     public static final long EPOLL_ANSWERED = QUEUE + 80;
     /** {@code long}: the data of the queued {@code EPOLL_CTL_ADD} (its events are in the entry). */
     public static final long EPOLL_DATA = QUEUE + 88;
-    /** {@code int}: set by the entry when it queued an epoll_ctl (one per entry); the host clears it. */
+    /**
+     * {@code int}: the operation of the epoll_ctl the entry queued (one per entry), or
+     * {@link #EPOLL_ADD_ANSWERED} once it answered the wait after an ADD; the host clears it.
+     */
     public static final long EPOLL_CTL_QUEUED = QUEUE + 96;
+    public static final int EPOLL_ADD_ANSWERED = 3;
     /**
      * {@code int}: the fd of the served connection for the entry: the host's {@link #CONNECTION_FD},
      * or the one the entry accepted ({@link #ACCEPT_FD}). The host writes it before an entry with
@@ -118,13 +131,16 @@ public final class GuestCallPages {
     public static final long READ_TAKEN = QUEUE + 104;
     /** {@code int}: waits the entry answered by {@link #EPOLL_ACCEPT_FD}; the host clears it for the next entry. */
     public static final long ACCEPT_WAITS = QUEUE + 112;
+    /** {@code int}: the events of the queued {@code EPOLL_CTL_ADD}. */
+    public static final long EPOLL_EVENTS = QUEUE + 116;
     /** {@code int}: set by the entry when it queued a {@code shutdown(SHUT_WR)}, after which it queues no write; the host clears it. */
     public static final long WRITE_SHUT = QUEUE + 108;
     /**
      * 16 bytes each: {@code u32} system call number, fd, and two arguments: a write's data offset
      * and length, the {@code int} value of a queued setsockopt and its {@code level << 8 | name},
      * the {@code int} value of a queued ioctl and 0, a shutdown's {@code SHUT_WR} and 0, an epoll_ctl's
-     * events and operation (its epoll fd is {@link #EPOLL_CTL_FD}), a read's (or recvfrom's) count
+     * events and operation (its epoll fd is {@link #EPOLL_CTL_FD}), the events an epoll wait after
+     * an ADD reported and the epoll fd, a read's (or recvfrom's) count
      * and 0, or an accept4's flags and the fd the program was given (the entry's fd is the
      * listener's).
      */

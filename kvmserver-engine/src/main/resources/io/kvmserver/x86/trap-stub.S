@@ -44,8 +44,12 @@ syscall_entry:
 #   getsockname(conn, addr, &len): the published address, as the kernel copies it;
 #   epoll_ctl(ep, EPOLL_CTL_ADD, conn, &ev) and epoll_ctl(ep, EPOLL_CTL_DEL, conn, _) on the
 #       epoll instance the program last used, as the host published conn's registration in it:
-#       queued, 0; one per entry (the registration the page gives is stale after it), and no
-#       epoll wait is answered here after an ADD (what it adds may be ready).
+#       queued, 0; one per entry (the registration the page gives is stale after it). After an
+#       ADD, the one wait answered here is the next on that instance, when the host published
+#       that nothing else in it is ready (see below) and what conn is ready for (A_CONN_EVENTS:
+#       bytes read ahead and none read since, no write or shutdown queued): conn's event, with
+#       the data the ADD gave, whatever the timeout (it is ready now); queued for the host, which
+#       records it as reported (edge-triggered, one-shot) after performing the ADD.
 # And epoll_wait(ep, events, 1..64, 0), epoll_pwait(..., 0, NULL, _): 0, once per entry, when
 # the host's last call was such a wait on ep that found nothing (only the program ran since,
 # and nothing it does in the guest makes a file ready; once per entry, so that a program
@@ -81,6 +85,8 @@ syscall_entry:
         .set    A_LISTENER_REFUSES, ANSWERS + 296 # int: accept answers EAGAIN once none waits
         .set    A_EPOLL_ACCEPT_FD, ANSWERS + 300 # int: an epoll fd with nothing ready once the
                                                 # connection at A_ACCEPT_FD is taken, or -1
+        .set    A_CONN_EVENTS, ANSWERS + 304    # int: what conn is ready for (IN, OUT and their
+                                                # NORMs only) when added to A_EPOLL_CTL_FD, or 0
         .set    A_READ_DATA, ANSWERS + 512      # the connection's next bytes
         .set    CONN_FIONBIO, 1
         .set    CONN_WRITES, 2
@@ -101,11 +107,13 @@ syscall_entry:
         .set    Q_ROOM, QUEUE + 72              # writev: bytes the queue still takes
         .set    Q_EPOLL_ANSWERED, QUEUE + 80    # nonzero once an epoll wait was answered here
         .set    Q_EPOLL_DATA, QUEUE + 88        # the queued EPOLL_CTL_ADD's data
-        .set    Q_EPOLL_CTL_QUEUED, QUEUE + 96  # nonzero once an epoll_ctl was queued
+        .set    Q_EPOLL_CTL_QUEUED, QUEUE + 96  # the op of the epoll_ctl queued (ADD, DEL), 0 if
+                                                # none, EPOLL_ADD_ANSWERED after the wait after an ADD
         .set    Q_CONN_FD, QUEUE + 100          # int: the served connection (the host's, or accepted here)
         .set    Q_READ_TAKEN, QUEUE + 104       # int: bytes of A_READ_DATA already read
         .set    Q_WRITE_SHUT, QUEUE + 108       # nonzero once a shutdown(SHUT_WR) was queued
         .set    Q_ACCEPT_WAITS, QUEUE + 112     # waits answered after the accept here
+        .set    Q_EPOLL_EVENTS, QUEUE + 116     # the queued EPOLL_CTL_ADD's events
         .set    ACCEPT_WAITS_MAX, 2
         .set    Q_STACK_TOP, QUEUE + 128
         .set    Q_ENTRIES, QUEUE + 128          # 8 x {u32 nr, u32 fd, u32 a, u32 b}
@@ -130,6 +138,8 @@ syscall_entry:
         .set    EPOLL_EVENTS_MAX, 64
         .set    EPOLL_CTL_ADD, 1
         .set    EPOLL_CTL_DEL, 2
+        .set    EPOLL_ADD_ANSWERED, 3
+        .set    EPOLL_WAIT_MAX_EVENTS, 0x0aaaaaaa # INT_MAX / sizeof(struct epoll_event): EINVAL above
         .set    EPOLL_PLAIN_EVENTS, 0xc00027df  # IN PRI OUT ERR HUP RDNORM RDBAND WRNORM WRBAND MSG RDHUP ONESHOT ET
         .set    USER_END, 0x7ffffffff000        # Linux's access_ok: the buffer is below this
 
@@ -409,6 +419,8 @@ getsockname:
 epoll_ctl:
         cmpl    %edi, A_EPOLL_CTL_FD
         jne     slow
+        testl   %edx, %edx              # EBADF, from the host (Q_CONN_FD is -1 before an accept)
+        js      slow
         cmpl    %edx, Q_CONN_FD
         jne     slow
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
@@ -426,12 +438,13 @@ epoll_ctl:
         jnz     restore_slow            # EPOLLEXCLUSIVE, EPOLLWAKEUP, unknown bits: the host
         movq    4(%r10), %rdi
         movq    %rdi, Q_EPOLL_DATA
-        movl    $1, Q_EPOLL_ANSWERED    # what was added may be ready: no wait answered here
+        movl    %ecx, Q_EPOLL_EVENTS
+        movl    $1, Q_EPOLL_ANSWERED    # what was added may be ready: no empty wait answered here
         jmp     2f
 1:      testl   $CONN_REGISTERED, A_CONN_FLAGS
         jz      slow
         xorl    %ecx, %ecx
-2:      movl    $1, Q_EPOLL_CTL_QUEUED
+2:      movl    %esi, Q_EPOLL_CTL_QUEUED
         movl    Q_COUNT, %edi
         shll    $4, %edi
         movl    %eax, Q_ENTRIES(%rdi)
@@ -446,6 +459,9 @@ epoll_pwait:
         testq   %r8, %r8                # a signal mask for the wait: the host
         jnz     slow
 epoll_wait:
+        cmpl    $EPOLL_CTL_ADD, Q_EPOLL_CTL_QUEUED
+        je      epoll_wait_added
+epoll_wait_empty:
         cmpl    %edi, A_EPOLL_FD
         je      1f
         cmpl    %edi, A_EPOLL_ACCEPT_FD
@@ -472,6 +488,55 @@ epoll_wait:
         jmp     3f
 2:      movl    $1, Q_EPOLL_ANSWERED
 3:      xorl    %eax, %eax
+        jmp     done
+
+epoll_wait_added:                       # the wait after an ADD of conn, on that instance
+        cmpl    %edi, A_EPOLL_CTL_FD
+        jne     epoll_wait_empty
+        cmpl    %edi, A_EPOLL_FD        # nothing else in it is ready: it found nothing ...
+        je      1f
+        cmpl    %edi, A_EPOLL_ACCEPT_FD # ... or only the listener, whose connection is conn
+        jne     slow
+        movl    A_ACCEPT_FD, %ecx
+        cmpl    %ecx, Q_CONN_FD
+        jne     restore_slow
+1:      cmpl    $0, Q_READ_TAKEN        # what A_CONN_EVENTS says still holds
+        jne     restore_slow
+        cmpl    $0, Q_BYTES
+        jne     restore_slow
+        cmpl    $0, Q_WRITE_SHUT
+        jne     restore_slow
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     restore_slow
+        cmpl    $1, %edx                # maxevents: EINVAL, from the host
+        jl      restore_slow
+        cmpl    $EPOLL_WAIT_MAX_EVENTS, %edx
+        jg      restore_slow
+        movabsq $USER_END, %rcx         # the whole array within user space, or EFAULT
+        cmpq    %rcx, %rsi
+        jae     restore_slow
+        subq    %rsi, %rcx
+        movslq  %edx, %rax
+        imulq   $12, %rax
+        cmpq    %rcx, %rax
+        ja      restore_rax_slow
+        movl    A_CONN_EVENTS, %ecx
+        andl    Q_EPOLL_EVENTS, %ecx
+        jz      restore_rax_slow        # not ready for what it was added for: the host waits
+        movl    %ecx, (%rsi)            # to the program's array
+        movq    Q_EPOLL_DATA, %rax
+        movq    %rax, 4(%rsi)
+        movl    Q_COUNT, %eax
+        shll    $4, %eax
+        movl    $232, Q_ENTRIES(%rax)   # {epoll_wait, conn, events, ep}
+        movl    Q_CONN_FD, %esi
+        movl    %esi, Q_ENTRIES + 4(%rax)
+        movl    %ecx, Q_ENTRIES + 8(%rax)
+        movl    %edi, Q_ENTRIES + 12(%rax)
+        incl    Q_COUNT
+        movl    $EPOLL_ADD_ANSWERED, Q_EPOLL_CTL_QUEUED
+        movl    $1, Q_EPOLL_ANSWERED
+        movl    $1, %eax
         jmp     done
 
 accept4:
