@@ -11,6 +11,8 @@
  *   negative  a length of -1 first (EINVAL), then a full accept
  *   badaddr   an unmapped address first (EFAULT), then a full accept
  *   badlen    an address with no length pointer first (EFAULT), then a full accept
+ *   banner    a full accept, then the server speaks first ("ready\n") and reads the request
+ *             the client sends once it has that
  *   forge     a full accept, then queue entries of its own before reading: an accept at another
  *             fd, a read of more than was read ahead, a read on stdin, and a claim that more than
  *             the read-ahead was read; the host must drop or contain every one
@@ -165,6 +167,9 @@ int main(int argc, char **argv) {
         }
         if (!strcmp(mode, "forge")) {
             forge();
+        }
+        if (!strcmp(mode, "banner")) {
+            write(fd, "ready\n", 6);
         }
         long got = read_request(fd);
         int n = snprintf(response, sizeof response, "%s: %saccept=%s fd=%d read=%ld\n", mode, result, address, fd, got);

@@ -342,7 +342,8 @@ public final class GuestCalls {
      */
     private int showWaiting(Page page, SharedListener listener) {
         int hostFd = listener.pendingHostFd();
-        if (listener.pendingPeer() != describedPeer) {
+        boolean firstLook = listener.pendingPeer() != describedPeer;
+        if (firstLook) {
             describeWaiting(listener, hostFd);
         }
         page.name = waitingName;
@@ -352,7 +353,7 @@ public final class GuestCalls {
             page.flags |= GuestCallPages.WRITES_QUEUED;
             page.budget = GuestCallPages.DATA_SIZE;
         }
-        page.readLength = listener.readsWhatItHolds() ? readAhead.ofWaiting(hostFd) : 0;
+        page.readLength = listener.readsWhatItHolds() ? readAhead.ofWaiting(hostFd, firstLook) : 0;
         return page.acceptFd;
     }
 

@@ -120,6 +120,31 @@ class ReadAheadTest {
     }
 
     /**
+     * A server that speaks first, to a client that sends nothing until it has heard it: the host,
+     * which finds no bytes to read ahead for the new connection, does not wait for them.
+     */
+    @Test
+    void aServerThatSpeaksFirstIsHeardBeforeTheClientSends() throws IOException {
+        try (TestServer s = start("banner", b -> b)) {
+            for (int i = 0; i < 3; i++) {
+                String sent = request(100);
+                try (Socket c = new Socket()) {
+                    c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
+                    c.setSoTimeout(5_000);
+                    InputStream in = c.getInputStream();
+                    byte[] banner = in.readNBytes(6);
+                    assertThat(new String(banner, StandardCharsets.US_ASCII)).isEqualTo("ready\n");
+                    OutputStream out = c.getOutputStream();
+                    out.write(sent.getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    String got = new String(in.readAllBytes(), StandardCharsets.US_ASCII);
+                    assertThat(bodyOf(got)).isEqualTo(expected("banner: accept=peer fd=4", sent));
+                }
+            }
+        }
+    }
+
+    /**
      * A connection the client reset before the program accepted it: the program's first read gets
      * {@code ECONNRESET}, as on Linux. (Reading ahead must not take the error: a peek that finds no
      * bytes returns and clears it, and the read would then find the end of the stream.)
