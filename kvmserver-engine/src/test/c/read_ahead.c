@@ -13,6 +13,9 @@
  *   badlen    an address with no length pointer first (EFAULT), then a full accept
  *   banner    a full accept, then the server speaks first ("ready\n") and reads the request
  *             the client sends once it has that
+ *   late      a full accept; once the request is read (said on stdout), 100 ms of reading the
+ *             clock (the client resets the connection meanwhile), then the response's head is written and one byte
+ *             read: prints "late: write=W read=R" on stdout (OK, a byte count, or the errno's name)
  *   forge     a full accept, then queue entries of its own before reading: an accept at another
  *             fd, a read of more than was read ahead, a read on stdin, and a claim that more than
  *             the read-ahead was read; the host must drop or contain every one
@@ -31,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http_request.h"
@@ -172,6 +176,23 @@ int main(int argc, char **argv) {
             write(fd, "ready\n", 6);
         }
         long got = read_request(fd);
+        if (!strcmp(mode, "late")) {
+            printf("late: request read\n");
+            fflush(stdout);
+            struct timespec start, now;
+            clock_gettime(CLOCK_MONOTONIC, &start);
+            do {
+                clock_gettime(CLOCK_MONOTONIC, &now);
+            } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 100000000L);
+            long w = write(fd, "HTTP/1.1 200 OK\r\n\r\n", 19);
+            const char *wrote = w < 0 ? strerrorname_np(errno) : "OK";
+            char byte;
+            long r = read(fd, &byte, 1);
+            printf("late: write=%s read=%s\n", wrote, r < 0 ? strerrorname_np(errno) : r == 0 ? "0" : "1");
+            fflush(stdout);
+            close(fd);
+            continue;
+        }
         int n = snprintf(response, sizeof response, "%s: %saccept=%s fd=%d read=%ld\n", mode, result, address, fd, got);
         if (got > 0) {
             memcpy(response + n, request, got);

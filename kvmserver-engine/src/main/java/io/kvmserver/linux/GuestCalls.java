@@ -36,8 +36,8 @@ import org.slf4j.LoggerFactory;
  * and the server's periodic check of its VMs makes a VM with calls queued exit, so a program that
  * computes after its write without a call has it sent within one period (a tenth of
  * {@code max-request-time}, at most 100 ms). An error the socket had by
- * then (the client reset the connection) is the error of a write made just before it arrived:
- * the bytes are dropped, and there is no SIGPIPE.
+ * then (the client reset the connection) arrived just after the write: the bytes are dropped,
+ * there is no SIGPIPE, and the error is left for the program's next call to find.
  *
  * <p>A read is answered from bytes the host peeked at before the entry ({@link ReadAhead}), so
  * the socket still holds them: the read gives what both have (a stream read may always return
@@ -104,7 +104,7 @@ public final class GuestCalls {
     private final boolean enabled;
     /** An int and its length, for the host calls that read the connection's state. */
     private final Memory scratch = new Memory(8);
-    /** One {@code struct pollfd}, for {@link #readyWhenAdded}. */
+    /** One {@code struct pollfd}, for {@link #readyWhenAdded} and {@link #errorPending}. */
     private final Memory pollfd = new Memory(8);
     /** The local address of a connection not accepted yet; also a timerfd's setting, read. */
     private final Memory sockaddr = new Memory(GuestCallPages.NAME_MAX);
@@ -441,6 +441,19 @@ public final class GuestCalls {
         return (revents & ~READY_WHEN_ADDED_ANSWERED) == 0 && (revents & HostWaiter.POLLIN) != 0 ? revents : 0;
     }
 
+    /** Whether the socket at {@code hostFd} has an error pending (poll's {@code POLLERR}, which does not clear it). */
+    private boolean errorPending(int hostFd) {
+        pollfd.setInt(0, hostFd);
+        pollfd.setShort(4, (short) 0);
+        pollfd.setShort(6, (short) 0);
+        try {
+            LibC.syscall(SyscallNumbers.POLL, Pointer.nativeValue(pollfd), 1, 0, 0, 0, 0);
+        } catch (LastErrorException e) {
+            return false;
+        }
+        return (pollfd.getShort(6) & HostWaiter.POLLERR) != 0;
+    }
+
     /** Writes {@code page} into the answer page (addresses only when they changed) and keeps it as {@link #shown}. */
     private void write(Page page) {
         if (!published || page.name != shown.name) {
@@ -726,10 +739,20 @@ public final class GuestCalls {
         }
     }
 
-    /** One queued write: never blocks, never raises SIGPIPE (see the class comment). */
-    private static void send(SocketFile s, long hostBuffer, long length) {
+    /**
+     * One queued write: never blocks, never raises SIGPIPE (see the class comment). A socket with
+     * an error pending (the client reset the connection after the host last looked) is not sent
+     * to: a send would return the error and clear it, and the program, whose write succeeded
+     * before the reset arrived, must find the reset at its next call, as on Linux.
+     */
+    private void send(SocketFile s, long hostBuffer, long length) {
         s.touched();
         s.connectionUsed();
+        if (errorPending(s.hostFd())) {
+            log.debug("a queued write of {} bytes found the connection reset: the program's next call finds the error",
+                    length);
+            return;
+        }
         long sent;
         try {
             sent = LibC.syscall(SyscallNumbers.SENDTO, s.hostFd(), hostBuffer, length, MSG_DONTWAIT | MSG_NOSIGNAL, 0, 0);

@@ -52,6 +52,10 @@ class ReadAheadTest {
                 b -> options.apply(b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(20))), console);
     }
 
+    private static long lines(CapturedConsole console, String prefix) {
+        return console.text().lines().filter(l -> l.startsWith(prefix)).count();
+    }
+
     /** A request with a body of {@code length} bytes, all different from their neighbours. */
     private static String request(int length) {
         StringBuilder body = new StringBuilder();
@@ -168,6 +172,34 @@ class ReadAheadTest {
             assertThat(bodyOf(got)).isEqualTo(expected("full: accept=peer fd=4", sent));
             assertThat(Eventually.reaches(() -> console.text().contains("read: Connection reset by peer") ? 1 : 0, 1))
                     .as("the program's read of the reset connection: %s", console.text()).isEqualTo(1);
+        }
+    }
+
+    /**
+     * The client resets the connection while the program computes, and the program then writes
+     * (a write the guest queues: the send queue was empty when the host last looked) and reads.
+     * Either the write came first and the read finds the reset, or the write found it and the read
+     * the end of the stream; never both a write that succeeded and a read that finds no error (the
+     * host's send of the queued bytes took the socket's error: it must leave it to the program).
+     */
+    @Test
+    void aResetWhileTheProgramComputesIsFoundByItsNextCall() throws IOException {
+        CapturedConsole console = new CapturedConsole();
+        try (TestServer s = start("late", b -> b, console)) {
+            for (int i = 0; i < 3; i++) {
+                try (Socket c = new Socket()) {
+                    c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
+                    c.getOutputStream().write(request(10).getBytes(StandardCharsets.US_ASCII));
+                    c.getOutputStream().flush();
+                    c.setSoLinger(true, 0);
+                    long read = i + 1;
+                    assertThat(Eventually.reaches(() -> lines(console, "late: request read"), read)).isEqualTo(read);
+                } // reset
+                long done = i + 1;
+                assertThat(Eventually.reaches(() -> lines(console, "late: write="), done)).as(console.text()).isEqualTo(done);
+            }
+            assertThat(console.text().lines().filter(l -> l.startsWith("late: write=")))
+                    .allMatch(l -> l.equals("late: write=OK read=ECONNRESET") || l.equals("late: write=ECONNRESET read=0"));
         }
     }
 
