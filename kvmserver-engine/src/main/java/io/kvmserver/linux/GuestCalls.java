@@ -69,6 +69,8 @@ public final class GuestCalls {
     private static final int MSG_NOSIGNAL = 0x4000;
     private static final int SOCK_NONBLOCK = 04000;
     private static final int SOCK_CLOEXEC = 02000000;
+    /** Registrations an instance may have for {@link #quietNow} to poll it before an entry. */
+    private static final int QUIET_MAX_INTERESTS = 8;
     /** Shared listeners looked for in a new process's table: a server listens on one or two. */
     private static final int MAX_LISTENERS = 4;
     private static final int READ = SyscallNumbers.READ;
@@ -291,7 +293,7 @@ public final class GuestCalls {
         page.clear();
         SharedListener listener = showListener(page, files, waiter);
         int about = page.acceptFd >= 0 ? showWaiting(page, listener) : showConnection(page, files);
-        showEpoll(page, files, about, listener);
+        showEpoll(page, files, about, listener, waiter);
         if (addedAlone(page)) {
             page.connectionEvents = readyWhenAdded(page.acceptFd >= 0 ? listener.pendingHostFd() : connection.hostFd());
         }
@@ -385,7 +387,7 @@ public final class GuestCalls {
      * used, and an instance whose zero-timeout wait the entry may answer with nothing (now, or
      * once the program took the connection {@code listener} keeps).
      */
-    private void showEpoll(Page page, FdTable files, int about, SharedListener listener) {
+    private void showEpoll(Page page, FdTable files, int about, SharedListener listener, HostWaiter waiter) {
         if (about >= 0 && holds(files, usedEpollFd, usedEpoll)) {
             page.epollCtlFd = usedEpollFd;
             page.flags |= usedEpoll.interests().containsKey(about) ? GuestCallPages.REGISTERED
@@ -396,6 +398,11 @@ public final class GuestCalls {
         if (holds(files, emptyEpollFd, emptyEpoll) && !watchesTime(files, emptyEpoll)
                 && (page.readLength == 0 || !emptyEpoll.interests().containsKey(about))) {
             page.epollFd = emptyEpollFd;
+        } else if ((page.flags & GuestCallPages.REGISTERED) != 0 && !watchesTime(files, usedEpoll)
+                && quietNow(files, usedEpoll, waiter)) {
+            // Serving the connection, the instance it is in has nothing ready now: what a
+            // zero-timeout wait made now would find (python3 asyncio polls after its response).
+            page.epollFd = usedEpollFd;
         }
         // The wait that found only the listener ready: once its connection is taken (and it
         // refuses more), nothing in the instance is, the new connection not being in it.
@@ -405,10 +412,10 @@ public final class GuestCalls {
             page.epollAcceptFd = onlyListenerEpollFd;
         }
         if ((page.epollFd >= 0 || page.epollAcceptFd >= 0) && memory.getInt(GuestCallPages.EPOLL_ANSWERED) != 0) {
-            memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0); // one answer per entry
+            memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0);
         }
-        if (page.epollAcceptFd >= 0 && memory.getInt(GuestCallPages.ACCEPT_WAITS) != 0) {
-            memory.putInt(GuestCallPages.ACCEPT_WAITS, 0);
+        if ((page.epollFd >= 0 || page.epollAcceptFd >= 0) && memory.getInt(GuestCallPages.EMPTY_WAITS) != 0) {
+            memory.putInt(GuestCallPages.EMPTY_WAITS, 0); // two answers per entry
         }
     }
 
@@ -452,6 +459,57 @@ public final class GuestCalls {
             return false;
         }
         return (pollfd.getShort(6) & HostWaiter.POLLERR) != 0;
+    }
+
+    /**
+     * Whether a zero-timeout wait on {@code ep} made now would report nothing: its registrations'
+     * files polled once, as the wait polls them (edge-triggered events already reported left
+     * out), for an instance of at most {@link #QUIET_MAX_INTERESTS}. False, without a look, when
+     * a listener would be polled: its readiness takes a connection, which only the program's own
+     * wait may do.
+     */
+    private static boolean quietNow(FdTable files, EpollFile ep, HostWaiter waiter) {
+        if (ep.interests().size() > QUIET_MAX_INTERESTS) {
+            return false;
+        }
+        Memory pollfds = waiter.pollfds();
+        int polled = 0;
+        for (java.util.Map.Entry<Integer, EpollFile.Interest> e : ep.interests().entrySet()) {
+            EpollFile.Interest interest = e.getValue();
+            int fd = e.getKey();
+            if (interest.disabled || !files.isOpen(fd)) {
+                continue; // a wait skips both (and forgets a closed file's registration)
+            }
+            FileDescription f = files.get(fd);
+            short events = (short) (interest.events | Readiness.ALWAYS);
+            short suppress = EpollFile.alreadyReported(interest, f);
+            int hostFd = f.pollHostFd(waiter);
+            if (hostFd < 0) {
+                if ((f.readinessWithoutHost(events) & ~suppress) != 0) {
+                    return false;
+                }
+                continue;
+            }
+            if ((suppress & (HostWaiter.POLLHUP | HostWaiter.POLLERR)) != 0) {
+                continue;
+            }
+            short wanted = f.pollEvents(waiter, (short) (events & ~suppress));
+            if (wanted == 0) {
+                continue;
+            }
+            if (f.isListener()) {
+                return false;
+            }
+            HostWaiter.setPollfd(pollfds, polled++, hostFd, wanted);
+        }
+        if (polled == 0) {
+            return true;
+        }
+        try {
+            return LibC.syscall(SyscallNumbers.POLL, Pointer.nativeValue(pollfds), polled, 0, 0, 0, 0) == 0;
+        } catch (LastErrorException e) {
+            return false;
+        }
     }
 
     /** Writes {@code page} into the answer page (addresses only when they changed) and keeps it as {@link #shown}. */

@@ -46,8 +46,10 @@ public final class GuestCallPages {
     /** {@code int}: bytes at {@link #READ_DATA}, the connection's next ones (read ahead with a peek). */
     public static final long READ_LENGTH = ANSWERS + 20;
     /**
-     * {@code int}: an epoll fd whose last wait on the host, with a zero timeout, found nothing, and
-     * nothing but the program ran since: the entry answers one such wait per entry with 0. Or -1.
+     * {@code int}: an epoll fd whose last wait on the host, with a zero timeout, found nothing, or
+     * whose files the host polled before the entry and found nothing ready, and nothing but the
+     * program ran since: the entry answers up to two such waits per entry with 0
+     * ({@link #EMPTY_WAITS}). Or -1.
      */
     public static final long EPOLL_FD = ANSWERS + 24;
     /**
@@ -69,7 +71,7 @@ public final class GuestCallPages {
     /**
      * {@code int}: an epoll fd whose last wait on the host found only {@link #LISTENER_FD} ready:
      * once the program has taken the connection at {@link #ACCEPT_FD}, the entry answers up to
-     * two zero-timeout waits on it per entry with 0 (see {@link #ACCEPT_WAITS}). Or -1.
+     * two zero-timeout waits on it per entry with 0 (see {@link #EMPTY_WAITS}). Or -1.
      */
     public static final long EPOLL_ACCEPT_FD = ANSWERS + 300;
     /**
@@ -111,7 +113,10 @@ public final class GuestCallPages {
     public static final long SAVED_RSI = QUEUE + 32;
     public static final long SAVED_RDI = QUEUE + 40;
     public static final long SAVED_RAX = QUEUE + 48;
-    /** {@code int}: set by the entry when it answered an epoll wait; the host clears it for the next entry. */
+    /**
+     * {@code int}: set by the entry when it queued an ADD (what it adds may be ready: no wait is
+     * answered with 0 after it) or answered the wait after one; the host clears it for the next entry.
+     */
     public static final long EPOLL_ANSWERED = QUEUE + 80;
     /** {@code long}: the data of the queued {@code EPOLL_CTL_ADD} (its events are in the entry). */
     public static final long EPOLL_DATA = QUEUE + 88;
@@ -129,8 +134,11 @@ public final class GuestCallPages {
     public static final long QUEUED_CONNECTION_FD = QUEUE + 100;
     /** {@code int}: bytes of {@link #READ_DATA} the entry has given the program; the host clears it. */
     public static final long READ_TAKEN = QUEUE + 104;
-    /** {@code int}: waits the entry answered by {@link #EPOLL_ACCEPT_FD}; the host clears it for the next entry. */
-    public static final long ACCEPT_WAITS = QUEUE + 112;
+    /**
+     * {@code int}: zero-timeout waits the entry answered with 0 ({@link #EPOLL_FD},
+     * {@link #EPOLL_ACCEPT_FD}), at most two per entry; the host clears it for the next entry.
+     */
+    public static final long EMPTY_WAITS = QUEUE + 112;
     /** {@code int}: the events of the queued {@code EPOLL_CTL_ADD}. */
     public static final long EPOLL_EVENTS = QUEUE + 116;
     /** {@code int}: set by the entry when it queued a {@code shutdown(SHUT_WR)}, after which it queues no write; the host clears it. */

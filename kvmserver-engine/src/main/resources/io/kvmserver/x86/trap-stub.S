@@ -50,13 +50,14 @@ syscall_entry:
 #       bytes read ahead and none read since, no write or shutdown queued): conn's event, with
 #       the data the ADD gave, whatever the timeout (it is ready now); queued for the host, which
 #       records it as reported (edge-triggered, one-shot) after performing the ADD.
-# And epoll_wait(ep, events, 1..64, 0), epoll_pwait(..., 0, NULL, _): 0, once per entry, when
-# the host's last call was such a wait on ep that found nothing (only the program ran since,
-# and nothing it does in the guest makes a file ready; once per entry, so that a program
-# polling in a loop still reaches the host, where what arrived since is found), unless bytes
-# were read ahead since on a connection ep watches. Also when the host's last wait on ep found
-# only the listener ready and the program took its connection here since (twice per entry:
-# an event loop polls more than once before it registers the connection).
+# And epoll_wait(ep, events, 1..64, 0), epoll_pwait(..., 0, NULL, _): 0, twice per entry (an
+# event loop polls twice in a row; then the host, so that a program polling in a loop finds
+# what arrived since), when the host's last call was such a wait on ep that found nothing, or
+# the host polled ep's files before the entry and found nothing (only the program ran since,
+# and nothing it does in the guest makes a file ready: not after an ADD, or a shutdown, which
+# can make a hang-up ready), unless bytes were read ahead since on a connection ep watches.
+# Also when the host's last wait on ep found only the listener ready and the program took its
+# connection here since.
 # And accept4(listener, addr, &len, flags), accept(listener, addr, &len): the connection
 # the host took from the listener for this request, at the fd it would get now (the
 # lowest free one), its peer's address copied as the kernel copies it; the accept is queued
@@ -105,16 +106,16 @@ syscall_entry:
         .set    Q_IOV_NEXT, QUEUE + 56          # writev: the next iovec
         .set    Q_IOV_LEFT, QUEUE + 64          # writev: iovecs left
         .set    Q_ROOM, QUEUE + 72              # writev: bytes the queue still takes
-        .set    Q_EPOLL_ANSWERED, QUEUE + 80    # nonzero once an epoll wait was answered here
+        .set    Q_EPOLL_ANSWERED, QUEUE + 80    # nonzero once an ADD was queued: no wait answered 0
         .set    Q_EPOLL_DATA, QUEUE + 88        # the queued EPOLL_CTL_ADD's data
         .set    Q_EPOLL_CTL_QUEUED, QUEUE + 96  # the op of the epoll_ctl queued (ADD, DEL), 0 if
                                                 # none, EPOLL_ADD_ANSWERED after the wait after an ADD
         .set    Q_CONN_FD, QUEUE + 100          # int: the served connection (the host's, or accepted here)
         .set    Q_READ_TAKEN, QUEUE + 104       # int: bytes of A_READ_DATA already read
         .set    Q_WRITE_SHUT, QUEUE + 108       # nonzero once a shutdown(SHUT_WR) was queued
-        .set    Q_ACCEPT_WAITS, QUEUE + 112     # waits answered after the accept here
+        .set    Q_EMPTY_WAITS, QUEUE + 112      # waits answered with 0 here
         .set    Q_EPOLL_EVENTS, QUEUE + 116     # the queued EPOLL_CTL_ADD's events
-        .set    ACCEPT_WAITS_MAX, 2
+        .set    EMPTY_WAITS_MAX, 2              # an event loop polls twice in a row
         .set    Q_STACK_TOP, QUEUE + 128
         .set    Q_ENTRIES, QUEUE + 128          # 8 x {u32 nr, u32 fd, u32 a, u32 b}
         .set    Q_MAX_ENTRIES, 8
@@ -475,19 +476,19 @@ epoll_wait_empty:
         movabsq $USER_END - 12 * EPOLL_EVENTS_MAX, %rcx
         cmpq    %rcx, %rsi
         jae     restore_slow
-        cmpl    $0, Q_EPOLL_ANSWERED    # answered, or set by a queued ADD (what it adds may be ready)
+        cmpl    $0, Q_EPOLL_ANSWERED    # set by a queued ADD (what it adds may be ready)
+        jne     restore_slow
+        cmpl    $0, Q_WRITE_SHUT        # a shutdown queued since: a hang-up may be ready now
         jne     restore_slow
         cmpl    %edi, A_EPOLL_FD
         je      2f
         movl    A_ACCEPT_FD, %ecx
         cmpl    %ecx, Q_CONN_FD         # the connection taken here: the listener has no more
         jne     restore_slow
-        cmpl    $ACCEPT_WAITS_MAX, Q_ACCEPT_WAITS
+2:      cmpl    $EMPTY_WAITS_MAX, Q_EMPTY_WAITS
         jae     restore_slow            # then the host, for a program polling in a loop
-        incl    Q_ACCEPT_WAITS
-        jmp     3f
-2:      movl    $1, Q_EPOLL_ANSWERED
-3:      xorl    %eax, %eax
+        incl    Q_EMPTY_WAITS
+        xorl    %eax, %eax
         jmp     done
 
 epoll_wait_added:                       # the wait after an ADD of conn, on that instance

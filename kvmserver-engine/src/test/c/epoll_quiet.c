@@ -1,0 +1,100 @@
+/*
+ * A server for the test of the zero-timeout epoll waits the PVM syscall entry answers with 0
+ * because the host polled the instance before the entry and found nothing ready
+ * (QuietWaitTest), as python3's asyncio polls twice after it wrote its response. The loop: wait
+ * for the listener (data 1), accept, add the connection (EPOLLIN, data 7), wait, read the
+ * request; then, by MODE:
+ *   quiet     getppid (a call the host answers), then three zero-timeout waits
+ *   more      100 ms asleep (the client sends more bytes meanwhile), then one zero-timeout wait
+ *   eventfd   an eventfd in the instance (data 2) written, then one zero-timeout wait
+ *   listener  100 ms asleep (another client connects meanwhile; the VM is not ephemeral, so its
+ *             listener may accept it), then one zero-timeout wait
+ * Answers "waits=R1,R2,... data=D" (each wait's result; D: the first event's data of the last
+ * wait that found one, or -).
+ * Usage: epoll_quiet PORT MODE
+ */
+#define _GNU_SOURCE
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_request.h"
+
+int main(int argc, char **argv) {
+    const char *mode = argc > 2 ? argv[2] : "quiet";
+    int listener = listen_on_loopback(atoi(argv[1]));
+    if (listener < 0) return 1;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
+    epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+    int efd = -1;
+    if (!strcmp(mode, "eventfd")) {
+        efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        ev.data.u64 = 2;
+        epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
+    }
+    int waits = !strcmp(mode, "quiet") ? 3 : 1;
+    for (;;) {
+        struct epoll_event got[8];
+        int n = epoll_wait(ep, got, 8, -1);
+        int listener_ready = 0;
+        for (int i = 0; i < n; i++) listener_ready |= got[i].data.u64 == 1;
+        if (!listener_ready) {
+            continue;
+        }
+        int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        if (fd < 0) {
+            continue;
+        }
+        ev.events = EPOLLIN;
+        ev.data.u64 = 7;
+        epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+        epoll_wait(ep, got, 8, 1000);
+        char path[256];
+        read_request_path(fd, path, sizeof path);
+        if (!strcmp(mode, "quiet")) {
+            syscall(SYS_getppid);
+        } else if (efd >= 0) {
+            uint64_t one = 1;
+            write(efd, &one, sizeof one);
+        } else {
+            struct timespec nap = {.tv_nsec = 100000000};
+            nanosleep(&nap, NULL);
+        }
+        char body[128];
+        int b = snprintf(body, sizeof body, "waits=");
+        unsigned long long data = 0;
+        int found = 0;
+        for (int i = 0; i < waits; i++) {
+            int r = epoll_wait(ep, got, 8, 0);
+            if (r > 0) {
+                data = got[0].data.u64;
+                found = 1;
+            }
+            b += snprintf(body + b, sizeof body - b, i ? ",%d" : "%d", r);
+        }
+        b += found ? snprintf(body + b, sizeof body - b, " data=%llu", data) : snprintf(body + b, sizeof body - b, " data=-");
+        if (efd >= 0) {
+            uint64_t count;
+            read(efd, &count, sizeof count);
+        }
+        if (!strcmp(mode, "more")) {
+            char extra[5]; /* read before the close, which would otherwise reset the connection */
+            read(fd, extra, sizeof extra);
+        }
+        epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+        char head[128];
+        int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", b);
+        write(fd, head, h);
+        write(fd, body, b);
+        close(fd);
+    }
+}
