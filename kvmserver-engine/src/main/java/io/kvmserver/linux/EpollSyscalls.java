@@ -175,6 +175,9 @@ final class EpollSyscalls {
         }
         if (c.guestCalls() != null) {
             c.guestCalls().epollUsed(c.intArg(0), ep);
+            if (timeoutNanos == 0) {
+                c.guestCalls().waitedWithoutTimeout();
+            }
             if (written == 0 && timeoutNanos == 0) {
                 c.guestCalls().epollFoundNothing(c.intArg(0), ep);
             } else if (n == 1 && written == 1 && reported instanceof SharedListener only) {

@@ -150,6 +150,11 @@ public final class GuestCalls {
     private SharedListener onlyListener;
     /** {@link #emptyEpollFd} before the call the host is making now. */
     private int emptyBefore = -1;
+    /**
+     * Whether the program waits with a zero timeout (seen once, kept for the VM's life): only
+     * for such a program is the instance polled before an entry ({@link #quietNow}).
+     */
+    private boolean pollsWithoutTimeout;
     /** The epoll instance the program last waited on or changed, and its fd. */
     private int usedEpollFd = -1;
     private EpollFile usedEpoll;
@@ -398,8 +403,8 @@ public final class GuestCalls {
         if (holds(files, emptyEpollFd, emptyEpoll) && !watchesTime(files, emptyEpoll)
                 && (page.readLength == 0 || !emptyEpoll.interests().containsKey(about))) {
             page.epollFd = emptyEpollFd;
-        } else if ((page.flags & GuestCallPages.REGISTERED) != 0 && !watchesTime(files, usedEpoll)
-                && quietNow(files, usedEpoll, waiter)) {
+        } else if (pollsWithoutTimeout() && (page.flags & GuestCallPages.REGISTERED) != 0
+                && !watchesTime(files, usedEpoll) && quietNow(files, usedEpoll, waiter)) {
             // Serving the connection, the instance it is in has nothing ready now: what a
             // zero-timeout wait made now would find (python3 asyncio polls after its response).
             page.epollFd = usedEpollFd;
@@ -648,6 +653,19 @@ public final class GuestCalls {
         onlyListenerEpollFd = fd;
         onlyListenerEpoll = ep;
         onlyListener = listener;
+    }
+
+    /** The program waited on an epoll instance with a zero timeout, through the host. */
+    void waitedWithoutTimeout() {
+        pollsWithoutTimeout = true;
+    }
+
+    /** Whether the program has waited with a zero timeout, through the host or answered in the guest. */
+    private boolean pollsWithoutTimeout() {
+        if (!pollsWithoutTimeout && memory.getInt(GuestCallPages.EMPTY_WAITS) != 0) {
+            pollsWithoutTimeout = true;
+        }
+        return pollsWithoutTimeout;
     }
 
     /** A wait on {@code ep} (fd {@code fd}) with a zero timeout found nothing ready. */
