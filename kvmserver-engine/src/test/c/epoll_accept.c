@@ -30,9 +30,8 @@ int main(int argc, char **argv) {
     int spin = argc > 2 && !strcmp(argv[2], "spin");
     int listener = listen_on_loopback(atoi(argv[1]));
     if (listener < 0) return 1;
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
-    epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+    int ep = epoll_watching_listener(listener);
+    struct epoll_event ev = {.events = EPOLLIN};
     int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     ev.data.u64 = 2;
     epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);

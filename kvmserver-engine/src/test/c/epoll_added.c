@@ -42,9 +42,8 @@ int main(int argc, char **argv) {
     const char *mode = argc > 2 ? argv[2] : "plain";
     int listener = listen_on_loopback(atoi(argv[1]));
     if (listener < 0) return 1;
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
-    epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+    int ep = epoll_watching_listener(listener);
+    struct epoll_event ev = {.events = EPOLLIN};
     int efd = -1;
     if (mode_is(mode, "busy")) {
         efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -58,10 +57,7 @@ int main(int argc, char **argv) {
     int second_wait = mode_is(mode, "level") || mode_is(mode, "edge") || mode_is(mode, "oneshot");
     for (;;) {
         struct epoll_event got[8];
-        int first = epoll_wait(ep, got, 8, -1);
-        int listener_ready = 0;
-        for (int i = 0; i < first; i++) listener_ready |= got[i].data.u64 == 1;
-        if (!listener_ready) {
+        if (!listener_reported(got, epoll_wait(ep, got, 8, -1))) {
             continue;
         }
         int badfd = -2;

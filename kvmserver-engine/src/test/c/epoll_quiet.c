@@ -32,9 +32,8 @@ int main(int argc, char **argv) {
     const char *mode = argc > 2 ? argv[2] : "quiet";
     int listener = listen_on_loopback(atoi(argv[1]));
     if (listener < 0) return 1;
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
-    epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+    int ep = epoll_watching_listener(listener);
+    struct epoll_event ev = {.events = EPOLLIN};
     int efd = -1;
     if (!strcmp(mode, "eventfd")) {
         efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -44,10 +43,7 @@ int main(int argc, char **argv) {
     int waits = !strcmp(mode, "quiet") ? 3 : 1;
     for (;;) {
         struct epoll_event got[8];
-        int n = epoll_wait(ep, got, 8, -1);
-        int listener_ready = 0;
-        for (int i = 0; i < n; i++) listener_ready |= got[i].data.u64 == 1;
-        if (!listener_ready) {
+        if (!listener_reported(got, epoll_wait(ep, got, 8, -1))) {
             continue;
         }
         int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);

@@ -1,5 +1,6 @@
 /*
- * What the test servers share: their non-blocking listener on loopback, and one HTTP request head
+ * What the test servers share: their non-blocking listener on loopback (and an epoll instance
+ * watching it), and one HTTP request head
  * read from a connection with the path of its GET. Each server answers one request per
  * connection, so the head is all it reads.
  */
@@ -10,6 +11,7 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +25,22 @@ static inline int listen_on_loopback(int port) {
         return -1;
     }
     return listener;
+}
+
+/* An epoll instance (close-on-exec) that watches listener for EPOLLIN, with data 1. */
+static inline int epoll_watching_listener(int listener) {
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
+    epoll_ctl(ep, EPOLL_CTL_ADD, listener, &ev);
+    return ep;
+}
+
+/* Whether one of the n events a wait returned is the listener's (data 1). */
+static inline int listener_reported(const struct epoll_event *got, int n) {
+    for (int i = 0; i < n; i++) {
+        if (got[i].data.u64 == 1) return 1;
+    }
+    return 0;
 }
 
 /* Reads the head of a request (up to 2 KiB) and writes its GET path to path ("/" if none). */

@@ -2,9 +2,7 @@ package io.kvmserver.hostile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.kvmserver.server.ServerStats;
 import io.kvmserver.testing.CapturedConsole;
-import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestAnswers;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.RequiresKvm;
@@ -39,16 +37,7 @@ class AcceptWaitTest {
 
     /** The fewest exits of three requests (a request whose bytes arrive late reads through the host). */
     private static long exits(TestServer s, String expected) {
-        ServerStats stats = s.server().stats();
-        long fewest = Long.MAX_VALUE;
-        for (int i = 0; i < 3; i++) {
-            Eventually.reaches(stats::resets, stats.requests());
-            long before = s.server().vms().get(0).exits();
-            assertThat(s.get("/")).isEqualTo(expected);
-            Eventually.reaches(stats::resets, stats.requests());
-            fewest = Math.min(fewest, s.server().vms().get(0).exits() - before);
-        }
-        return fewest;
+        return GuestAnswers.fewestExits(s, 3, () -> assertThat(s.get("/")).isEqualTo(expected));
     }
 
     @Test

@@ -66,16 +66,7 @@ class GuestCallsTest {
      * through the host, one exit more.
      */
     private static long exitsOf(TestServer s, String path, String expected) {
-        ServerStats stats = s.server().stats();
-        long fewest = Long.MAX_VALUE;
-        for (int i = 0; i < 3; i++) {
-            Eventually.reaches(stats::resets, stats.requests());
-            long before = s.server().vms().get(0).exits();
-            assertThat(s.get(path)).isEqualTo(expected);
-            Eventually.reaches(stats::resets, stats.requests());
-            fewest = Math.min(fewest, s.server().vms().get(0).exits() - before);
-        }
-        return fewest;
+        return GuestAnswers.fewestExits(s, 3, () -> assertThat(s.get(path)).isEqualTo(expected));
     }
 
     @Test

@@ -3,9 +3,7 @@ package io.kvmserver.hostile;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kvmserver.config.KvmServerOptions;
-import io.kvmserver.server.ServerStats;
 import io.kvmserver.testing.CapturedConsole;
-import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestAnswers;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.RequiresKvm;
@@ -54,15 +52,7 @@ class QuietWaitTest {
     @Test
     void twoPollsAfterAHostCallAreAnsweredWithoutTheHostAndTheThirdReachesIt() {
         try (TestServer s = start("quiet", b -> b.ephemeral(true))) {
-            ServerStats stats = s.server().stats();
-            long fewest = Long.MAX_VALUE;
-            for (int i = 0; i < 3; i++) {
-                Eventually.reaches(stats::resets, stats.requests());
-                long before = s.server().vms().get(0).exits();
-                assertThat(s.get("/")).isEqualTo("waits=0,0,0 data=-");
-                Eventually.reaches(stats::resets, stats.requests());
-                fewest = Math.min(fewest, s.server().vms().get(0).exits() - before);
-            }
+            long fewest = GuestAnswers.fewestExits(s, 3, () -> assertThat(s.get("/")).isEqualTo("waits=0,0,0 data=-"));
             // In the guest: the accept, the add, the wait after it, the read, two of the polls,
             // the delete and the writes. Exits: getppid, the third poll and the close.
             if (answeredInGuest) {
