@@ -13,7 +13,8 @@
 # beside the C server, from .ci/install-guests), SERVERS (1: run them), RUNTIMES ("go tokio redis bun
 # python-http php deno": issue 10's runtimes, natively, threads=1, ephemeral and ephemeral after
 # RUNTIME_WARMUP (20) warmup requests, pinned; "" for none), ENGINE (1: run EngineBenchmarks),
-# ROUTES (1: also the routes benchmark on the sample application), SKIP_BUILD (0), KVMSERVER_MVN_LOCK.
+# ROUTES (1: also the routes benchmark on the sample application), LATENCIES (a directory: each
+# configuration's single request latencies, in the order sent), SKIP_BUILD (0), KVMSERVER_MVN_LOCK.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -94,7 +95,8 @@ plan() {
 }
 SERVER=(io.kvmserver.benchmarks.ServerBenchmarks --root "$ROOT" --programs "$GUEST"
         --c-client "$GUEST/http_client" --work "$BENCH/target/guest-work"
-        --requests "$REQUESTS" --warmup "$WARMUP" --max-seconds "$MAX_SECONDS")
+        --requests "$REQUESTS" --warmup "$WARMUP" --max-seconds "$MAX_SECONDS"
+        ${LATENCIES:+--latencies "$LATENCIES"})
 if [ "$SERVERS" = 1 ]; then
   echo "## Server: one request per new connection"
   echo "- load average before the pinned run: $(cut -d' ' -f1-3 /proc/loadavg)"

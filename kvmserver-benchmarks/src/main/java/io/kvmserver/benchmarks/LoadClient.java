@@ -21,7 +21,7 @@ import java.util.concurrent.locks.LockSupport;
  */
 final class LoadClient {
 
-    /** What a run measured: latencies of the successful requests, and how many failed. */
+    /** What a run measured: latencies of the successful requests (summarized, and raw in the order sent), and how many failed. */
     record Result(Latencies latencies, int ok, int failed, double seconds, String firstFailure, long[] raw) {
 
         Result(Latencies latencies, int ok, int failed, double seconds, String firstFailure) {
@@ -100,8 +100,9 @@ final class LoadClient {
             }
             pause.afterRequest(i + 1);
         }
+        long[] inOrder = Arrays.copyOf(nanos, ok); // before the summary sorts them
         return new Result(Latencies.of(nanos, ok), ok, failed, (System.nanoTime() - start) / 1e9, firstFailure,
-                Arrays.copyOf(nanos, ok));
+                inOrder);
     }
 
     /**

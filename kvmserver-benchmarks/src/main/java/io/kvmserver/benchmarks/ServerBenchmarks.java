@@ -31,9 +31,12 @@ import java.util.regex.Pattern;
  *
  * <p>Usage: {@code ServerBenchmarks --root /abs/repo --programs /abs/dir [--c-client /abs/http_client]
  * [--plan "c:native,t1,e1 python:native,t1,e1"] [--requests 3000] [--warmup 300] [--max-seconds 60]
- * [--work /abs/dir] [--title TEXT] [--csv /abs/file --label TEXT]}. With {@code --csv}, every row is
- * also appended to a file as one comma-separated line that starts with the label, for runs
- * compared across invocations (two engines side by side). Configurations: {@code native}, {@code native-c} (the C
+ * [--work /abs/dir] [--title TEXT] [--csv /abs/file --label TEXT] [--latencies /abs/dir]}. With
+ * {@code --csv}, every row is also appended to a file as one comma-separated line that starts with
+ * the label, for runs compared across invocations (two engines side by side). With
+ * {@code --latencies}, each configuration's single request latencies are written to a file of
+ * that directory, one number of nanoseconds per line in the order the requests were sent (where
+ * a tail comes from: a second mode, a slow phase, requests after a collection). Configurations: {@code native}, {@code native-c} (the C
  * client), {@code t1} (threads=1), {@code e1} (ephemeral threads=1), {@code e1-small} (with
  * {@code --max-main-memory 256}), {@code e1-c}, {@code e1-notail}, {@code e2}, {@code e4}, and
  * {@code e1-wN} (ephemeral threads=1 whose template served N warmup requests before it froze,
@@ -182,6 +185,8 @@ public final class ServerBenchmarks {
         String plan = args.get("plan", "c:" + args.get("configs", "native,t1,e1,e1-notail,e2,e4"));
         Map<String, Guest> guests = Guests.all(root, programs);
         Map<Guest, List<Row>> results = new LinkedHashMap<>();
+        String latenciesDir = args.get("latencies", null);
+        Path latencies = latenciesDir == null ? null : Files.createDirectories(Path.of(latenciesDir));
         for (String entry : plan.trim().split("\\s+")) {
             int colon = entry.indexOf(':');
             Guest guest = guests.get(colon < 0 ? entry : entry.substring(0, colon));
@@ -192,7 +197,11 @@ public final class ServerBenchmarks {
             for (String key : (colon < 0 ? "native,t1,e1" : entry.substring(colon + 1)).split(",")) {
                 Config config = config(key);
                 System.err.println("[server] " + title + ": " + guest.key() + " " + key + " ...");
-                rows.add(runOne(guest, config, run));
+                Row row = runOne(guest, config, run);
+                rows.add(row);
+                if (latencies != null && row.result() != null) {
+                    writeLatencies(latencies.resolve(guest.key() + "-" + key + "-" + slug(title) + ".txt"), row.result().raw());
+                }
             }
             results.put(guest, rows);
             print(guest.title() + ", " + title, rows);
@@ -202,6 +211,20 @@ public final class ServerBenchmarks {
         if (csv != null) {
             appendCsv(Path.of(csv), args.get("label", title), results);
         }
+    }
+
+    private static void writeLatencies(Path file, long[] nanos) throws IOException {
+        StringBuilder b = new StringBuilder(nanos.length * 8);
+        for (long n : nanos) {
+            b.append(n).append('\n');
+        }
+        Files.writeString(file, b);
+    }
+
+    /** A title as part of a file name: letters and digits, runs of anything else as one dash. */
+    private static String slug(String title) {
+        String s = title.replaceAll("[^A-Za-z0-9]+", "-").replaceAll("^-|-$", "");
+        return s.length() > 40 ? s.substring(0, 40) : s;
     }
 
     /** Columns of the --csv lines. */
