@@ -441,29 +441,26 @@ public final class GuestCalls {
      * urgent data: the host answers).
      */
     private int readyWhenAdded(int hostFd) {
+        int revents = pollNow(hostFd, READY_WHEN_ADDED_ASKED);
+        return (revents & ~READY_WHEN_ADDED_ANSWERED) == 0 && (revents & HostWaiter.POLLIN) != 0 ? revents : 0;
+    }
+
+    /** Whether the socket at {@code hostFd} has an error pending (poll's {@code POLLERR}, which does not clear it). */
+    private boolean errorPending(int hostFd) {
+        return (pollNow(hostFd, (short) 0) & HostWaiter.POLLERR) != 0;
+    }
+
+    /** A zero-timeout poll of one host fd for {@code events}: its revents, or 0 when the poll fails. */
+    private int pollNow(int hostFd, short events) {
         pollfd.setInt(0, hostFd);
-        pollfd.setShort(4, READY_WHEN_ADDED_ASKED);
+        pollfd.setShort(4, events);
         pollfd.setShort(6, (short) 0);
         try {
             LibC.syscall(SyscallNumbers.POLL, Pointer.nativeValue(pollfd), 1, 0, 0, 0, 0);
         } catch (LastErrorException e) {
             return 0;
         }
-        int revents = pollfd.getShort(6) & 0xffff;
-        return (revents & ~READY_WHEN_ADDED_ANSWERED) == 0 && (revents & HostWaiter.POLLIN) != 0 ? revents : 0;
-    }
-
-    /** Whether the socket at {@code hostFd} has an error pending (poll's {@code POLLERR}, which does not clear it). */
-    private boolean errorPending(int hostFd) {
-        pollfd.setInt(0, hostFd);
-        pollfd.setShort(4, (short) 0);
-        pollfd.setShort(6, (short) 0);
-        try {
-            LibC.syscall(SyscallNumbers.POLL, Pointer.nativeValue(pollfd), 1, 0, 0, 0, 0);
-        } catch (LastErrorException e) {
-            return false;
-        }
-        return (pollfd.getShort(6) & HostWaiter.POLLERR) != 0;
+        return pollfd.getShort(6) & 0xffff;
     }
 
     /**
