@@ -69,8 +69,6 @@ public final class GuestCalls {
     private static final int MSG_NOSIGNAL = 0x4000;
     private static final int SOCK_NONBLOCK = 04000;
     private static final int SOCK_CLOEXEC = 02000000;
-    /** Registrations an instance may have for {@link #quietNow} to poll it before an entry. */
-    private static final int QUIET_MAX_INTERESTS = 8;
     /** Shared listeners looked for in a new process's table: a server listens on one or two. */
     private static final int MAX_LISTENERS = 4;
     private static final int READ = SyscallNumbers.READ;
@@ -90,7 +88,7 @@ public final class GuestCalls {
     private static final int TCP_KEEPIDLE = 4;
     private static final int TCP_KEEPINTVL = 5;
     private static final int TCP_KEEPCNT = 6;
-    private static final byte[] NO_NAME = new byte[0];
+    private static final byte[] NO_NAME = AnswerPage.NO_NAME;
     private static final int EPOLL_WAIT = SyscallNumbers.EPOLL_WAIT;
     private static final short POLLRDNORM = 0x40;
     private static final short POLLRDBAND = 0x80;
@@ -106,9 +104,9 @@ public final class GuestCalls {
     private final boolean enabled;
     /** An int and its length, for the host calls that read the connection's state. */
     private final Memory scratch = new Memory(8);
-    /** One {@code struct pollfd}, for {@link #readyWhenAdded} and {@link #errorPending}. */
-    private final Memory pollfd = new Memory(8);
-    /** The local address of a connection not accepted yet; also a timerfd's setting, read. */
+    /** The host's looks at readiness before an entry (and before a queued send). */
+    private final ReadinessProbe probe = new ReadinessProbe();
+    /** The local address of a connection not accepted yet. */
     private final Memory sockaddr = new Memory(GuestCallPages.NAME_MAX);
     /** The connection's next bytes, for the reads the entry answers. */
     private final ReadAhead readAhead;
@@ -152,7 +150,7 @@ public final class GuestCalls {
     private int emptyBefore = -1;
     /**
      * Whether the program waits with a zero timeout (seen once, kept for the VM's life): only
-     * for such a program is the instance polled before an entry ({@link #quietNow}).
+     * for such a program is the instance polled before an entry ({@link ReadinessProbe#quietNow}).
      */
     private boolean pollsWithoutTimeout;
     /** The epoll instance the program last waited on or changed, and its fd. */
@@ -161,68 +159,13 @@ public final class GuestCalls {
 
     /** What the answer page holds (valid when {@link #published}); written only when it changes. */
     private boolean published;
-    private final Page shown = new Page();
+    private final AnswerPage shown = new AnswerPage();
     /** What the next entry's page is to hold, computed before every entry. */
-    private final Page next = new Page();
+    private final AnswerPage next = new AnswerPage();
     /** The objects behind {@link #shown}'s epoll and listener fds, for checking queued entries against them. */
     private EpollFile shownEpollCtl;
     private SharedListener shownListener;
 
-    /** The answer page's fields (see {@link GuestCallPages}); names and addresses compared by identity. */
-    private static final class Page {
-        int connectionFd;
-        int flags;
-        int budget;
-        byte[] name;
-        int readLength;
-        int listenerFd;
-        int acceptFd;
-        int refuses;
-        byte[] peer;
-        int epollFd;
-        int epollAcceptFd;
-        int epollCtlFd;
-        int connectionEvents;
-
-        void clear() {
-            connectionFd = -1;
-            flags = 0;
-            budget = 0;
-            name = NO_NAME;
-            readLength = 0;
-            listenerFd = -1;
-            acceptFd = -1;
-            refuses = 0;
-            peer = NO_NAME;
-            epollFd = -1;
-            epollAcceptFd = -1;
-            epollCtlFd = -1;
-            connectionEvents = 0;
-        }
-
-        boolean sameAs(Page o) {
-            return connectionFd == o.connectionFd && flags == o.flags && budget == o.budget && name == o.name
-                    && readLength == o.readLength && listenerFd == o.listenerFd && acceptFd == o.acceptFd
-                    && refuses == o.refuses && peer == o.peer && epollFd == o.epollFd && epollAcceptFd == o.epollAcceptFd
-                    && epollCtlFd == o.epollCtlFd && connectionEvents == o.connectionEvents;
-        }
-
-        void copyFrom(Page o) {
-            connectionFd = o.connectionFd;
-            flags = o.flags;
-            budget = o.budget;
-            name = o.name;
-            readLength = o.readLength;
-            listenerFd = o.listenerFd;
-            acceptFd = o.acceptFd;
-            refuses = o.refuses;
-            peer = o.peer;
-            epollFd = o.epollFd;
-            epollAcceptFd = o.epollAcceptFd;
-            epollCtlFd = o.epollCtlFd;
-            connectionEvents = o.connectionEvents;
-        }
-    }
 
     /** {@code enabled}: whether the VM's LSTAR is the entry that uses the pages. */
     public GuestCalls(GuestMemory memory, boolean enabled) {
@@ -294,7 +237,7 @@ public final class GuestCalls {
         if (listenerCount < 0) {
             findListeners(files);
         }
-        Page page = next;
+        AnswerPage page = next;
         page.clear();
         SharedListener listener = showListener(page, files, waiter);
         int about = page.acceptFd >= 0 ? showWaiting(page, listener) : showConnection(page, files);
@@ -317,7 +260,7 @@ public final class GuestCalls {
      * or, when none does, one whose accept fails with {@code EAGAIN}: returned, or null. Linux looks
      * for a free fd ({@code EMFILE}) before it looks for a connection.
      */
-    private SharedListener showListener(Page page, FdTable files, HostWaiter waiter) {
+    private SharedListener showListener(AnswerPage page, FdTable files, HostWaiter waiter) {
         SharedListener shownOne = null;
         for (int i = 0; i < listenerCount; i++) {
             SharedListener l = listeners[i];
@@ -347,7 +290,7 @@ public final class GuestCalls {
      * The connection {@code listener} keeps, as the connection fields (the served connection is
      * then -1 until the program accepts this one); returns the fd it gets.
      */
-    private int showWaiting(Page page, SharedListener listener) {
+    private int showWaiting(AnswerPage page, SharedListener listener) {
         int hostFd = listener.pendingHostFd();
         boolean firstLook = listener.pendingPeer() != describedPeer;
         if (firstLook) {
@@ -365,7 +308,7 @@ public final class GuestCalls {
     }
 
     /** The served connection, if the program still holds it, as the connection fields; returns its fd or -1. */
-    private int showConnection(Page page, FdTable files) {
+    private int showConnection(AnswerPage page, FdTable files) {
         if (!holds(files, connectionFd, connection)) {
             connection = null;
             connectionFd = -1;
@@ -392,7 +335,7 @@ public final class GuestCalls {
      * used, and an instance whose zero-timeout wait the entry may answer with nothing (now, or
      * once the program took the connection {@code listener} keeps).
      */
-    private void showEpoll(Page page, FdTable files, int about, SharedListener listener, HostWaiter waiter) {
+    private void showEpoll(AnswerPage page, FdTable files, int about, SharedListener listener, HostWaiter waiter) {
         if (about >= 0 && holds(files, usedEpollFd, usedEpoll)) {
             page.epollCtlFd = usedEpollFd;
             page.flags |= usedEpoll.interests().containsKey(about) ? GuestCallPages.REGISTERED
@@ -400,11 +343,11 @@ public final class GuestCalls {
         }
         // Bytes that arrived after the host's wait found nothing, on a connection that wait
         // watches: its answer is not Linux's now.
-        if (holds(files, emptyEpollFd, emptyEpoll) && !watchesTime(files, emptyEpoll)
+        if (holds(files, emptyEpollFd, emptyEpoll) && !probe.watchesTime(files, emptyEpoll)
                 && (page.readLength == 0 || !emptyEpoll.interests().containsKey(about))) {
             page.epollFd = emptyEpollFd;
         } else if (pollsWithoutTimeout() && (page.flags & GuestCallPages.REGISTERED) != 0
-                && !watchesTime(files, usedEpoll) && quietNow(files, usedEpoll, waiter)) {
+                && !probe.watchesTime(files, usedEpoll) && probe.quietNow(files, usedEpoll, waiter)) {
             // Serving the connection, the instance it is in has nothing ready now: what a
             // zero-timeout wait made now would find (python3 asyncio polls after its response).
             page.epollFd = usedEpollFd;
@@ -412,7 +355,7 @@ public final class GuestCalls {
         // The wait that found only the listener ready: once its connection is taken (and it
         // refuses more), nothing in the instance is, the new connection not being in it.
         if (page.acceptFd >= 0 && page.refuses != 0 && listener == onlyListener
-                && holds(files, onlyListenerEpollFd, onlyListenerEpoll) && !watchesTime(files, onlyListenerEpoll)
+                && holds(files, onlyListenerEpollFd, onlyListenerEpoll) && !probe.watchesTime(files, onlyListenerEpoll)
                 && !onlyListenerEpoll.interests().containsKey(page.acceptFd)) {
             page.epollAcceptFd = onlyListenerEpollFd;
         }
@@ -430,7 +373,7 @@ public final class GuestCalls {
      * ahead, and the instance had nothing ready at the host's last wait (or only the listener,
      * whose connection this is).
      */
-    private static boolean addedAlone(Page page) {
+    private static boolean addedAlone(AnswerPage page) {
         return (page.flags & GuestCallPages.UNREGISTERED) != 0 && page.readLength > 0
                 && (page.epollFd == page.epollCtlFd || page.epollAcceptFd == page.epollCtlFd);
     }
@@ -441,117 +384,24 @@ public final class GuestCalls {
      * urgent data: the host answers).
      */
     private int readyWhenAdded(int hostFd) {
-        int revents = pollNow(hostFd, READY_WHEN_ADDED_ASKED);
+        int revents = probe.pollNow(hostFd, READY_WHEN_ADDED_ASKED);
         return (revents & ~READY_WHEN_ADDED_ANSWERED) == 0 && (revents & HostWaiter.POLLIN) != 0 ? revents : 0;
     }
 
     /** Whether the socket at {@code hostFd} has an error pending (poll's {@code POLLERR}, which does not clear it). */
     private boolean errorPending(int hostFd) {
-        return (pollNow(hostFd, (short) 0) & HostWaiter.POLLERR) != 0;
+        return (probe.pollNow(hostFd, (short) 0) & HostWaiter.POLLERR) != 0;
     }
 
-    /** A zero-timeout poll of one host fd for {@code events}: its revents, or 0 when the poll fails. */
-    private int pollNow(int hostFd, short events) {
-        pollfd.setInt(0, hostFd);
-        pollfd.setShort(4, events);
-        pollfd.setShort(6, (short) 0);
-        try {
-            LibC.syscall(SyscallNumbers.POLL, Pointer.nativeValue(pollfd), 1, 0, 0, 0, 0);
-        } catch (LastErrorException e) {
-            return 0;
-        }
-        return pollfd.getShort(6) & 0xffff;
-    }
 
-    /**
-     * Whether a zero-timeout wait on {@code ep} made now would report nothing: its registrations'
-     * files polled once, as the wait polls them (edge-triggered events already reported left
-     * out), for an instance of at most {@link #QUIET_MAX_INTERESTS}. False, without a look, when
-     * a listener would be polled: its readiness takes a connection, which only the program's own
-     * wait may do.
-     */
-    private static boolean quietNow(FdTable files, EpollFile ep, HostWaiter waiter) {
-        if (ep.interests().size() > QUIET_MAX_INTERESTS) {
-            return false;
-        }
-        Memory pollfds = waiter.pollfds();
-        int polled = 0;
-        for (java.util.Map.Entry<Integer, EpollFile.Interest> e : ep.interests().entrySet()) {
-            EpollFile.Interest interest = e.getValue();
-            int fd = e.getKey();
-            if (interest.disabled || !files.isOpen(fd)) {
-                continue; // a wait skips both (and forgets a closed file's registration)
-            }
-            FileDescription f = files.get(fd);
-            short events = (short) (interest.events | Readiness.ALWAYS);
-            short suppress = EpollFile.alreadyReported(interest, f);
-            int hostFd = f.pollHostFd(waiter);
-            if (hostFd < 0) {
-                if ((f.readinessWithoutHost(events) & ~suppress) != 0) {
-                    return false;
-                }
-                continue;
-            }
-            if ((suppress & (HostWaiter.POLLHUP | HostWaiter.POLLERR)) != 0) {
-                continue;
-            }
-            short wanted = f.pollEvents(waiter, (short) (events & ~suppress));
-            if (wanted == 0) {
-                continue;
-            }
-            if (f.isListener()) {
-                return false;
-            }
-            HostWaiter.setPollfd(pollfds, polled++, hostFd, wanted);
-        }
-        if (polled == 0) {
-            return true;
-        }
-        try {
-            return LibC.syscall(SyscallNumbers.POLL, Pointer.nativeValue(pollfds), polled, 0, 0, 0, 0) == 0;
-        } catch (LastErrorException e) {
-            return false;
-        }
-    }
 
-    /** Writes {@code page} into the answer page (addresses only when they changed) and keeps it as {@link #shown}. */
-    private void write(Page page) {
-        if (!published || page.name != shown.name) {
-            memory.write(GuestCallPages.NAME, page.name, 0, page.name.length);
-            memory.putInt(GuestCallPages.NAME_LENGTH, page.name.length);
-        }
-        if (!published || page.peer != shown.peer) {
-            memory.write(GuestCallPages.PEER, page.peer, 0, page.peer.length);
-            memory.putInt(GuestCallPages.PEER_LENGTH, page.peer.length);
-        }
-        memory.putInt(GuestCallPages.CONNECTION_FD, page.connectionFd);
-        memory.putInt(GuestCallPages.CONNECTION_FLAGS, page.flags);
-        memory.putInt(GuestCallPages.WRITE_BUDGET, page.budget);
-        memory.putInt(GuestCallPages.READ_LENGTH, page.readLength);
-        memory.putInt(GuestCallPages.LISTENER_FD, page.listenerFd);
-        memory.putInt(GuestCallPages.ACCEPT_FD, page.acceptFd);
-        memory.putInt(GuestCallPages.LISTENER_REFUSES, page.refuses);
-        memory.putInt(GuestCallPages.EPOLL_FD, page.epollFd);
-        memory.putInt(GuestCallPages.EPOLL_ACCEPT_FD, page.epollAcceptFd);
-        memory.putInt(GuestCallPages.EPOLL_CTL_FD, page.epollCtlFd);
-        memory.putInt(GuestCallPages.CONNECTION_EVENTS, page.connectionEvents);
+
+
+    /** Writes {@code page} into the answer page (all of it the first time) and keeps it as {@link #shown}. */
+    private void write(AnswerPage page) {
+        page.writeInto(memory, published ? shown : null);
         shown.copyFrom(page);
         published = true;
-    }
-
-    /**
-     * Whether {@code ep} watches a file that time alone makes ready (an armed timerfd, a signalfd:
-     * a timer's signal), so that "nothing was ready" at the host's wait says nothing of later: the
-     * program can read the clock in the guest, past a deadline, and then wait.
-     */
-    private boolean watchesTime(FdTable files, EpollFile ep) {
-        for (Integer fd : ep.interests().keySet()) {
-            FileDescription f = files.isOpen(fd) ? files.get(fd) : null;
-            if ((f instanceof TimerFdFile timer && timer.armed(sockaddr)) || f instanceof SignalFdFile) {
-                return true;
-            }
-        }
-        return false;
     }
 
     /** Looks for the shared listeners of a new process (a request VM's): at most {@link #MAX_LISTENERS}. */

@@ -1,0 +1,104 @@
+package io.kvmserver.linux;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import io.kvmserver.host.LibC;
+import io.kvmserver.host.SyscallNumbers;
+
+/**
+ * What the host looks at before an entry to vouch for the answers of {@link GuestCalls}: one
+ * fd's readiness now, whether an epoll instance has anything ready now, and whether time alone
+ * can make something in it ready. Every look is a zero-timeout host call that changes nothing:
+ * a poll, or {@code timerfd_gettime}; a listener, whose readiness takes a connection, is never
+ * looked at. Not thread-safe: the VM's thread's own, between its waits.
+ */
+final class ReadinessProbe {
+
+    /** Registrations an instance may have for {@link #quietNow} to poll it before an entry. */
+    static final int QUIET_MAX_INTERESTS = 8;
+
+    /** One {@code struct pollfd}. */
+    private final Memory pollfd = new Memory(8);
+    /** A timerfd's setting ({@code struct itimerspec}). */
+    private final Memory timerSetting = new Memory(32);
+
+    /** A zero-timeout poll of one host fd for {@code events}: its revents, or 0 when the poll fails. */
+    int pollNow(int hostFd, short events) {
+        pollfd.setInt(0, hostFd);
+        pollfd.setShort(4, events);
+        pollfd.setShort(6, (short) 0);
+        try {
+            LibC.syscall(SyscallNumbers.POLL, Pointer.nativeValue(pollfd), 1, 0, 0, 0, 0);
+        } catch (LastErrorException e) {
+            return 0;
+        }
+        return pollfd.getShort(6) & 0xffff;
+    }
+
+    /**
+     * Whether a zero-timeout wait on {@code ep} made now would report nothing: its registrations'
+     * files polled once, as the wait polls them (edge-triggered events already reported left
+     * out), for an instance of at most {@link #QUIET_MAX_INTERESTS}. False, without a look, when
+     * a listener would be polled: its readiness takes a connection, which only the program's own
+     * wait may do. Uses the waiter's poll array, which only a wait fills.
+     */
+    boolean quietNow(FdTable files, EpollFile ep, HostWaiter waiter) {
+        if (ep.interests().size() > QUIET_MAX_INTERESTS) {
+            return false;
+        }
+        Memory pollfds = waiter.pollfds();
+        int polled = 0;
+        for (java.util.Map.Entry<Integer, EpollFile.Interest> e : ep.interests().entrySet()) {
+            EpollFile.Interest interest = e.getValue();
+            int fd = e.getKey();
+            if (interest.disabled || !files.isOpen(fd)) {
+                continue; // a wait skips both (and forgets a closed file's registration)
+            }
+            FileDescription f = files.get(fd);
+            short events = (short) (interest.events | Readiness.ALWAYS);
+            short suppress = EpollFile.alreadyReported(interest, f);
+            int hostFd = f.pollHostFd(waiter);
+            if (hostFd < 0) {
+                if ((f.readinessWithoutHost(events) & ~suppress) != 0) {
+                    return false;
+                }
+                continue;
+            }
+            if ((suppress & (HostWaiter.POLLHUP | HostWaiter.POLLERR)) != 0) {
+                continue;
+            }
+            short wanted = f.pollEvents(waiter, (short) (events & ~suppress));
+            if (wanted == 0) {
+                continue;
+            }
+            if (f.isListener()) {
+                return false;
+            }
+            HostWaiter.setPollfd(pollfds, polled++, hostFd, wanted);
+        }
+        if (polled == 0) {
+            return true;
+        }
+        try {
+            return LibC.syscall(SyscallNumbers.POLL, Pointer.nativeValue(pollfds), polled, 0, 0, 0, 0) == 0;
+        } catch (LastErrorException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Whether {@code ep} watches a file that time alone makes ready (an armed timerfd, a signalfd:
+     * a timer's signal), so that "nothing was ready" at the host's wait says nothing of later: the
+     * program can read the clock in the guest, past a deadline, and then wait.
+     */
+    boolean watchesTime(FdTable files, EpollFile ep) {
+        for (Integer fd : ep.interests().keySet()) {
+            FileDescription f = files.isOpen(fd) ? files.get(fd) : null;
+            if ((f instanceof TimerFdFile timer && timer.armed(timerSetting)) || f instanceof SignalFdFile) {
+                return true;
+            }
+        }
+        return false;
+    }
+}
