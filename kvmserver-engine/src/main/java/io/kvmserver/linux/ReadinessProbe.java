@@ -39,9 +39,9 @@ final class ReadinessProbe {
     /**
      * Whether a zero-timeout wait on {@code ep} made now would report nothing: its registrations'
      * files polled once, as the wait polls them (edge-triggered events already reported left
-     * out), for an instance of at most {@link #QUIET_MAX_INTERESTS}. False, without a look, when
-     * a listener would be polled: its readiness takes a connection, which only the program's own
-     * wait may do. Uses the waiter's poll array, which only a wait fills.
+     * out), for an instance of at most {@link #QUIET_MAX_INTERESTS}. A listener is never polled:
+     * its readiness takes a connection, which only the program's own wait may do; one that may
+     * accept now makes the answer false. Uses the waiter's poll array, which only a wait fills.
      */
     boolean quietNow(FdTable files, EpollFile ep, HostWaiter waiter) {
         if (ep.interests().size() > QUIET_MAX_INTERESTS) {
@@ -58,6 +58,15 @@ final class ReadinessProbe {
             FileDescription f = files.get(fd);
             short events = (short) (interest.events | Readiness.ALWAYS);
             short suppress = EpollFile.alreadyReported(interest, f);
+            if (f.isListener()) {
+                // Known only when ready without a look (a connection kept for the program) or when
+                // it may not accept now: a poll of it would take a connection.
+                if ((f.readinessWithoutHost(events) & ~suppress) != 0
+                        || f.pollEvents(waiter, (short) (events & ~suppress)) != 0) {
+                    return false;
+                }
+                continue;
+            }
             int hostFd = f.pollHostFd(waiter);
             if (hostFd < 0) {
                 if ((f.readinessWithoutHost(events) & ~suppress) != 0) {
@@ -71,9 +80,6 @@ final class ReadinessProbe {
             short wanted = f.pollEvents(waiter, (short) (events & ~suppress));
             if (wanted == 0) {
                 continue;
-            }
-            if (f.isListener()) {
-                return false;
             }
             HostWaiter.setPollfd(pollfds, polled++, hostFd, wanted);
         }

@@ -101,6 +101,9 @@ class QuietWaitTest {
     void aListenerThatMayAcceptIsLeftToTheProgramsOwnPoll() throws IOException, InterruptedException {
         try (TestServer s = start("listener", b -> b.ephemeral(false)); Socket first = new Socket();
                 Socket second = new Socket()) {
+            // A first connection alone: the program's poll after it shows the host a program that
+            // polls with a zero timeout, the only kind for which it looks before an entry.
+            assertThat(s.get("/")).isEqualTo("waits=0 data=-");
             first.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
             first.setSoTimeout(15_000);
             first.getOutputStream().write(REQUEST.getBytes(StandardCharsets.US_ASCII));
