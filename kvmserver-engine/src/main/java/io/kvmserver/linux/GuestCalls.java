@@ -90,15 +90,6 @@ public final class GuestCalls {
     private static final int TCP_KEEPCNT = 6;
     private static final byte[] NO_NAME = AnswerPage.NO_NAME;
     private static final int EPOLL_WAIT = SyscallNumbers.EPOLL_WAIT;
-    private static final short POLLRDNORM = 0x40;
-    private static final short POLLRDBAND = 0x80;
-    private static final short POLLWRNORM = 0x100;
-    private static final short POLLWRBAND = 0x200;
-    /** Everything poll reports on a socket beside an error and a hang-up (always reported). */
-    private static final short READY_WHEN_ADDED_ASKED = HostWaiter.POLLIN | HostWaiter.POLLPRI | HostWaiter.POLLOUT
-            | POLLRDNORM | POLLRDBAND | POLLWRNORM | POLLWRBAND | HostWaiter.POLLRDHUP;
-    /** What the entry answers with: the rest goes to the host. */
-    private static final int READY_WHEN_ADDED_ANSWERED = HostWaiter.POLLIN | HostWaiter.POLLOUT | POLLRDNORM | POLLWRNORM;
 
     private final GuestMemory memory;
     private final boolean enabled;
@@ -243,7 +234,7 @@ public final class GuestCalls {
         int about = page.acceptFd >= 0 ? showWaiting(page, listener) : showConnection(page, files);
         showEpoll(page, files, about, listener, waiter);
         if (addedAlone(page)) {
-            page.connectionEvents = readyWhenAdded(page.acceptFd >= 0 ? listener.pendingHostFd() : connection.hostFd());
+            page.connectionEvents = probe.readyWhenAdded(page.acceptFd >= 0 ? listener.pendingHostFd() : connection.hostFd());
         }
         if (memory.getInt(GuestCallPages.QUEUED_CONNECTION_FD) != page.connectionFd) {
             memory.putInt(GuestCallPages.QUEUED_CONNECTION_FD, page.connectionFd);
@@ -347,7 +338,7 @@ public final class GuestCalls {
                 && (page.readLength == 0 || !emptyEpoll.interests().containsKey(about))) {
             page.epollFd = emptyEpollFd;
         } else if (pollsWithoutTimeout() && (page.flags & GuestCallPages.REGISTERED) != 0
-                && !probe.watchesTime(files, usedEpoll) && probe.quietNow(files, usedEpoll, waiter)) {
+                && probe.quietNow(files, usedEpoll, waiter)) {
             // Serving the connection, the instance it is in has nothing ready now: what a
             // zero-timeout wait made now would find (python3 asyncio polls after its response).
             page.epollFd = usedEpollFd;
@@ -377,25 +368,6 @@ public final class GuestCalls {
         return (page.flags & GuestCallPages.UNREGISTERED) != 0 && page.readLength > 0
                 && (page.epollFd == page.epollCtlFd || page.epollAcceptFd == page.epollCtlFd);
     }
-
-    /**
-     * What the connection at {@code hostFd} is ready for now, as a wait would report it: a poll
-     * of one fd. 0 unless it is readable and nothing but readable or writable (a hang-up, an error,
-     * urgent data: the host answers).
-     */
-    private int readyWhenAdded(int hostFd) {
-        int revents = probe.pollNow(hostFd, READY_WHEN_ADDED_ASKED);
-        return (revents & ~READY_WHEN_ADDED_ANSWERED) == 0 && (revents & HostWaiter.POLLIN) != 0 ? revents : 0;
-    }
-
-    /** Whether the socket at {@code hostFd} has an error pending (poll's {@code POLLERR}, which does not clear it). */
-    private boolean errorPending(int hostFd) {
-        return (probe.pollNow(hostFd, (short) 0) & HostWaiter.POLLERR) != 0;
-    }
-
-
-
-
 
     /** Writes {@code page} into the answer page (all of it the first time) and keeps it as {@link #shown}. */
     private void write(AnswerPage page) {
@@ -671,7 +643,7 @@ public final class GuestCalls {
     private void send(SocketFile s, long hostBuffer, long length) {
         s.touched();
         s.connectionUsed();
-        if (errorPending(s.hostFd())) {
+        if (probe.errorPending(s.hostFd())) {
             log.debug("a queued write of {} bytes found the connection reset: the program's next call finds the error",
                     length);
             return;

@@ -27,6 +27,10 @@ public final class HostWaiter implements AutoCloseable {
     public static final short POLLERR = 0x008;
     public static final short POLLHUP = 0x010;
     public static final short POLLNVAL = 0x020;
+    public static final short POLLRDNORM = 0x040;
+    public static final short POLLRDBAND = 0x080;
+    public static final short POLLWRNORM = 0x100;
+    public static final short POLLWRBAND = 0x200;
     public static final short POLLRDHUP = 0x2000;
     private static final int EFD_NONBLOCK = 04000;
     private static final int EFD_CLOEXEC = 02000000;

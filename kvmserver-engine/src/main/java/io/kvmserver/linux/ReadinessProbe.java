@@ -23,8 +23,31 @@ final class ReadinessProbe {
     /** A timerfd's setting ({@code struct itimerspec}). */
     private final Memory timerSetting = new Memory(32);
 
+    /** Everything poll reports on a socket beside an error and a hang-up (always reported). */
+    private static final short READY_WHEN_ADDED_ASKED = HostWaiter.POLLIN | HostWaiter.POLLPRI | HostWaiter.POLLOUT
+            | HostWaiter.POLLRDNORM | HostWaiter.POLLRDBAND | HostWaiter.POLLWRNORM | HostWaiter.POLLWRBAND
+            | HostWaiter.POLLRDHUP;
+    /** What the entry answers a wait with: anything else goes to the host. */
+    private static final int READY_WHEN_ADDED_ANSWERED = HostWaiter.POLLIN | HostWaiter.POLLOUT | HostWaiter.POLLRDNORM
+            | HostWaiter.POLLWRNORM;
+
+    /**
+     * What the connection at {@code hostFd} is ready for now, as a wait would report it once the
+     * program adds it to an instance: 0 unless it is readable and nothing but readable or
+     * writable (a hang-up, an error, urgent data: the host answers).
+     */
+    int readyWhenAdded(int hostFd) {
+        int revents = pollNow(hostFd, READY_WHEN_ADDED_ASKED);
+        return (revents & ~READY_WHEN_ADDED_ANSWERED) == 0 && (revents & HostWaiter.POLLIN) != 0 ? revents : 0;
+    }
+
+    /** Whether the socket at {@code hostFd} has an error pending (poll's {@code POLLERR}, which does not clear it). */
+    boolean errorPending(int hostFd) {
+        return (pollNow(hostFd, (short) 0) & HostWaiter.POLLERR) != 0;
+    }
+
     /** A zero-timeout poll of one host fd for {@code events}: its revents, or 0 when the poll fails. */
-    int pollNow(int hostFd, short events) {
+    private int pollNow(int hostFd, short events) {
         pollfd.setInt(0, hostFd);
         pollfd.setShort(4, events);
         pollfd.setShort(6, (short) 0);
@@ -41,7 +64,9 @@ final class ReadinessProbe {
      * files polled once, as the wait polls them (edge-triggered events already reported left
      * out), for an instance of at most {@link #QUIET_MAX_INTERESTS}. A listener is never polled:
      * its readiness takes a connection, which only the program's own wait may do; one that may
-     * accept now makes the answer false. Uses the waiter's poll array, which only a wait fills.
+     * accept now makes the answer false, and so does a file time alone makes ready
+     * ({@link #timeMakesReady}): nothing ready now says nothing of the program's later wait. Uses
+     * the waiter's poll array, which only a wait fills.
      */
     boolean quietNow(FdTable files, EpollFile ep, HostWaiter waiter) {
         if (ep.interests().size() > QUIET_MAX_INTERESTS) {
@@ -56,6 +81,9 @@ final class ReadinessProbe {
                 continue; // a wait skips both (and forgets a closed file's registration)
             }
             FileDescription f = files.get(fd);
+            if (timeMakesReady(f)) {
+                return false;
+            }
             short events = (short) (interest.events | Readiness.ALWAYS);
             short suppress = EpollFile.alreadyReported(interest, f);
             if (f.isListener()) {
@@ -100,11 +128,15 @@ final class ReadinessProbe {
      */
     boolean watchesTime(FdTable files, EpollFile ep) {
         for (Integer fd : ep.interests().keySet()) {
-            FileDescription f = files.isOpen(fd) ? files.get(fd) : null;
-            if ((f instanceof TimerFdFile timer && timer.armed(timerSetting)) || f instanceof SignalFdFile) {
+            if (files.isOpen(fd) && timeMakesReady(files.get(fd))) {
                 return true;
             }
         }
         return false;
+    }
+
+    /** An armed timerfd, or a signalfd (a timer's signal): files the clock alone makes ready. */
+    private boolean timeMakesReady(FileDescription f) {
+        return (f instanceof TimerFdFile timer && timer.armed(timerSetting)) || f instanceof SignalFdFile;
     }
 }
