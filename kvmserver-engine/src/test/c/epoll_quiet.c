@@ -7,6 +7,8 @@
  *   quiet     getppid (a call the host answers), then three zero-timeout waits
  *   more      100 ms asleep (the client sends more bytes meanwhile), then one zero-timeout wait
  *   eventfd   an eventfd in the instance (data 2) written, then one zero-timeout wait
+ *   timer     a timerfd in the instance (data 3) armed for 2 ms, getppid (the host looks, before
+ *             the timer is due), 5 ms of reading the clock in the guest, one zero-timeout wait
  *   listener  100 ms asleep (another client connects meanwhile; the VM is not ephemeral, so its
  *             listener may accept it), then one zero-timeout wait
  * Answers "waits=R1,R2,... data=D" (each wait's result; D: the first event's data of the last
@@ -23,6 +25,7 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +42,12 @@ int main(int argc, char **argv) {
         efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         ev.data.u64 = 2;
         epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
+    }
+    int tfd = -1;
+    if (!strcmp(mode, "timer")) {
+        tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        ev.data.u64 = 3;
+        epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
     }
     int waits = !strcmp(mode, "quiet") ? 3 : 1;
     for (;;) {
@@ -58,6 +67,15 @@ int main(int argc, char **argv) {
         read_request_path(fd, path, sizeof path);
         if (!strcmp(mode, "quiet")) {
             syscall(SYS_getppid);
+        } else if (tfd >= 0) {
+            struct itimerspec soon = {.it_value = {.tv_nsec = 2000000}};
+            timerfd_settime(tfd, 0, &soon, NULL);
+            syscall(SYS_getppid);
+            struct timespec start, now;
+            clock_gettime(CLOCK_MONOTONIC, &start);
+            do {
+                clock_gettime(CLOCK_MONOTONIC, &now);
+            } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 5000000L);
         } else if (efd >= 0) {
             uint64_t one = 1;
             write(efd, &one, sizeof one);
@@ -78,9 +96,9 @@ int main(int argc, char **argv) {
             b += snprintf(body + b, sizeof body - b, i ? ",%d" : "%d", r);
         }
         b += found ? snprintf(body + b, sizeof body - b, " data=%llu", data) : snprintf(body + b, sizeof body - b, " data=-");
-        if (efd >= 0) {
+        if (efd >= 0 || tfd >= 0) {
             uint64_t count;
-            read(efd, &count, sizeof count);
+            read(efd >= 0 ? efd : tfd, &count, sizeof count);
         }
         if (!strcmp(mode, "more")) {
             char extra[5]; /* read before the close, which would otherwise reset the connection */

@@ -93,6 +93,19 @@ class QuietWaitTest {
     }
 
     /**
+     * A timer in the instance, armed but not due when the host looked: the program reads the clock
+     * in the guest past its deadline, and its poll must find it (time alone made it ready).
+     */
+    @Test
+    void aTimerThatFiresAfterTheHostLookedIsFound() {
+        try (TestServer s = start("timer", b -> b.ephemeral(true))) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/")).isEqualTo("waits=1 data=3");
+            }
+        }
+    }
+
+    /**
      * A VM that is not reset may take the next connection: a poll of its listener would take it,
      * so the host does not look before the entry, and the program's poll finds the client that
      * connected while it slept.
