@@ -7,6 +7,7 @@ import io.kvmserver.linux.FpuFormat;
 import io.kvmserver.linux.UserContext;
 import io.kvmserver.memory.GuestMemory;
 import io.kvmserver.x86.CpuSetup;
+import io.kvmserver.x86.GuestCallPages;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.TrapStub;
 
@@ -61,16 +62,98 @@ final class ContextSwitch {
     private final Memory segmentBases = CpuSetup.msrBlock(new long[][] {{CpuSetup.MSR_FS_BASE, 0},
         {CpuSetup.MSR_GS_BASE, 0}});
     private Stop stop = Stop.USER;
+    /** Whether a reset's FPU state is loaded by the guest ({@link #restoreFpu}). */
+    private final boolean fpuRestoredInGuest;
+    /** The FPU state a reset gave the vCPU that it does not have yet, or null. */
+    private Memory pendingFpu;
+    /** Whether the vCPU is at, or stopped inside, {@link TrapStub#FPU_RESTORE_ENTRY} to load it. */
+    private boolean restoringFpu;
 
-    ContextSwitch(VcpuFd vcpu, GuestMemory memory, FpuFormat fpu) {
+    ContextSwitch(VcpuFd vcpu, GuestMemory memory, FpuFormat fpu, boolean fpuRestoredInGuest) {
         this.vcpu = vcpu;
         this.memory = memory;
+        this.fpuRestoredInGuest = fpuRestoredInGuest;
         byte[] init = fpu.initialImage();
         initialFpu.write(0, init, 0, init.length);
     }
 
     void stoppedAt(Stop how) {
         stop = how;
+    }
+
+    /**
+     * Gives the vCPU the FPU state {@code image} (a reset's: the template's, also at
+     * {@link GuestLayout#FPU_IMAGE}). {@code KVM_SET_XSAVE} costs ~5 µs on PVM, where every vCPU
+     * ioctl loads and puts the vCPU through the outer hypervisor, so there the next entry starts
+     * at {@link TrapStub#FPU_RESTORE_ENTRY}, which restores it in the guest ({@link #beforeEntry}).
+     * Until the guest has run past it, the host reads and replaces the vCPU's state only after
+     * making the restore itself ({@link #settleFpu}): no previous state is ever seen.
+     */
+    void restoreFpu(Memory image) {
+        restoringFpu = false;
+        if (fpuRestoredInGuest) {
+            pendingFpu = image;
+        } else {
+            pendingFpu = null;
+            vcpu.setXsave(image);
+        }
+    }
+
+    /** Called right before an entry: with an FPU restore pending, the entry starts with it. */
+    void beforeEntry() {
+        if (pendingFpu == null || restoringFpu) {
+            return;
+        }
+        memory.putLong(GuestCallPages.RESUME_RIP, vcpu.reg(KvmAbi.RIP));
+        memory.putLong(GuestCallPages.RESUME_RAX, vcpu.reg(KvmAbi.RAX));
+        memory.putLong(GuestCallPages.RESUME_RDX, vcpu.reg(KvmAbi.RDX));
+        vcpu.setReg(KvmAbi.RIP, TrapStub.FPU_RESTORE_ENTRY);
+        restoringFpu = true;
+    }
+
+    /**
+     * Called right after an exit: once the vCPU has left {@link TrapStub#FPU_RESTORE_ENTRY}, the
+     * pending state is loaded. It never faults (the image is KVM's own, its XSTATE_BV within XCR0);
+     * if it did, the program must not go on with the state it had before.
+     */
+    void afterExit() {
+        if (!restoringFpu) {
+            return;
+        }
+        long rip = vcpu.reg(KvmAbi.RIP);
+        if (inFpuRestore(rip)) {
+            return; // not entered (an immediate exit), or interrupted on the way
+        }
+        if (rip >= GuestLayout.EXCEPTION_ENTRIES && rip < GuestLayout.EXCEPTION_ENTRIES + GuestLayout.PAGE_SIZE
+                && inFpuRestore(memory.getLong(FRAME + 8))) {
+            throw new IllegalStateException("the reset's FPU restore faulted at 0x"
+                    + Long.toHexString(memory.getLong(FRAME + 8)) + " (vector " + (rip - GuestLayout.EXCEPTION_ENTRIES) / 16 + ")");
+        }
+        pendingFpu = null;
+        restoringFpu = false;
+    }
+
+    private static boolean inFpuRestore(long rip) {
+        return rip >= TrapStub.FPU_RESTORE_ENTRY && rip < TrapStub.FPU_RESTORE_END;
+    }
+
+    /**
+     * Makes a pending FPU restore on the host, before the host reads the vCPU's state: the
+     * registers {@link #beforeEntry} changed go back to what they were (the restore's few
+     * instructions change nothing else), and the state is set with the ioctl.
+     */
+    private void settleFpu() {
+        if (pendingFpu == null) {
+            return;
+        }
+        if (restoringFpu) {
+            vcpu.setReg(KvmAbi.RIP, memory.getLong(GuestCallPages.RESUME_RIP));
+            vcpu.setReg(KvmAbi.RAX, memory.getLong(GuestCallPages.RESUME_RAX));
+            vcpu.setReg(KvmAbi.RDX, memory.getLong(GuestCallPages.RESUME_RDX));
+            restoringFpu = false;
+        }
+        vcpu.setXsave(pendingFpu);
+        pendingFpu = null;
     }
 
     /**
@@ -134,6 +217,7 @@ final class ContextSwitch {
 
     /** Copies the vCPU's user state into {@code ctx} (its FS and GS bases are not touched). */
     void capture(UserContext ctx) {
+        settleFpu();
         for (int r = 0; r < GPR.length; r++) {
             ctx.regs[r] = vcpu.reg(GPR[r]);
         }
@@ -161,6 +245,8 @@ final class ContextSwitch {
 
     /** Makes the vCPU resume {@code ctx} in user mode at its next entry. */
     void load(UserContext ctx) {
+        pendingFpu = null; // ctx's state replaces it, registers and all
+        restoringFpu = false;
         for (int r = 0; r < GPR.length; r++) {
             if (r != UserContext.RSP) {
                 vcpu.setReg(GPR[r], ctx.regs[r]);

@@ -105,7 +105,7 @@ final class VcpuLoop {
         this.calls = new GuestCalls(memory, answersInGuest);
         syscall.setGuestCalls(calls);
         this.fpuFormat = fpuFormat;
-        this.cpu = new ContextSwitch(vcpu, memory, fpuFormat);
+        this.cpu = new ContextSwitch(vcpu, memory, fpuFormat, answersInGuest);
         syscall.setFpuFormat(fpuFormat);
         syscall.setCpu(new Syscall.ThreadCpu() {
             @Override
@@ -196,6 +196,15 @@ final class VcpuLoop {
         atFrozenWait = true;
     }
 
+    ContextSwitch cpu() {
+        return cpu;
+    }
+
+    /** Gives the vCPU a reset's FPU state, before the program runs again ({@link ContextSwitch#restoreFpu}). */
+    void restoreFpu(Memory image) {
+        cpu.restoreFpu(image);
+    }
+
     /** Runs the guest until it exits, crashes, waits for a connection, or is interrupted. */
     RunResult run() {
         VcpuInterrupter.install();
@@ -252,8 +261,10 @@ final class VcpuLoop {
 
     /** Runs the guest to its next exit; null to go on running, or why the run ends. */
     private RunResult enterGuest() {
+        cpu.beforeEntry();
         VcpuExit exit = vcpu.run();
         exits++;
+        cpu.afterExit();
         // Before anything else the exit leads to (a call, a fault, a stop, a reset): what the
         // program queued happened before it. Not while the syscall entry is halfway through
         // queueing a call (a tick or a kick stopped it there): emptying the queue under it would

@@ -65,6 +65,7 @@ public final class CpuSetup {
         }
         memory.write(GuestLayout.SYSCALL_ENTRY, TrapStub.syscallEntry());
         memory.write(TrapStub.FAST_SYSCALL_ENTRY, TrapStub.fastSyscallEntry());
+        memory.write(TrapStub.FPU_RESTORE_ENTRY, TrapStub.fpuRestoreEntry());
         // Nothing to answer in the guest until the host says so.
         memory.putInt(GuestCallPages.CONNECTION_FD, -1);
         memory.putInt(GuestCallPages.LISTENER_FD, -1);
@@ -84,6 +85,7 @@ public final class CpuSetup {
         tables.set(GuestCallPages.ANSWERS, page, PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
         tables.set(GuestCallPages.QUEUE, page,
                 PageTables.PRESENT | PageTables.USER | PageTables.WRITABLE | PageTables.NO_EXECUTE);
+        tables.set(GuestLayout.FPU_IMAGE, page, PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
         tables.mapDoorbell(GuestLayout.SYSCALL_DOORBELL, GuestLayout.doorbellPhysical(memory.size()));
         tables.set(GuestLayout.EXCEPTION_STACK_BOTTOM, GuestLayout.EXCEPTION_STACK_TOP - GuestLayout.EXCEPTION_STACK_BOTTOM,
                 PageTables.PRESENT | PageTables.WRITABLE | PageTables.NO_EXECUTE);

@@ -82,6 +82,14 @@ public final class GuestCallPages {
      * the program adds it there. Else 0.
      */
     public static final long CONNECTION_EVENTS = ANSWERS + 304;
+    /**
+     * Where the first entry after a reset resumes once {@link TrapStub#FPU_RESTORE_ENTRY} has
+     * restored the template's FPU state, and the RAX and RDX it had: written by the host before
+     * that entry, read by nothing else.
+     */
+    public static final long RESUME_RIP = ANSWERS + 320;
+    public static final long RESUME_RAX = ANSWERS + 328;
+    public static final long RESUME_RDX = ANSWERS + 336;
     /** The bytes read ahead, to the end of the page. */
     public static final long READ_DATA = ANSWERS + 512;
     public static final int READ_MAX = (int) (GuestLayout.PAGE_SIZE - 512);

@@ -39,6 +39,12 @@ public final class GuestLayout {
     public static final long VDSO = 0x9000;
     public static final long VDSO_SIZE = 0x1000;
     /**
+     * The template's XSAVE image, which {@link TrapStub#FPU_RESTORE_ENTRY} restores at a request
+     * VM's first entry after a reset: readable for the program (it is its own state at the
+     * freeze), never writable or executable.
+     */
+    public static final long FPU_IMAGE = 0xd000;
+    /**
      * The system call doorbell: the page the syscall entry writes to ({@code mov %cs, ...}) to
      * reach the host. It is mapped writable for CPL 3 (on PVM the entry runs there) to a
      * guest-physical page outside guest memory ({@link #doorbellPhysical}), so the write is an

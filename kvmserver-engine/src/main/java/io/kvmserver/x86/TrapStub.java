@@ -106,6 +106,26 @@ public final class TrapStub {
         return java.util.HexFormat.of().parseHex(FAST_SYSCALL_ENTRY_CODE);
     }
 
+    /**
+     * Where a request VM's first entry after a reset starts, on hosts where the fast entry is used
+     * (nested PVM): {@code xrstor} of the template's FPU image at {@link GuestLayout#FPU_IMAGE},
+     * then RAX, RDX and RIP from {@link GuestCallPages#RESUME_RAX}, {@link GuestCallPages#RESUME_RDX}
+     * and {@link GuestCallPages#RESUME_RIP}. In the syscall entry's page, after the fast entry.
+     */
+    public static final long FPU_RESTORE_ENTRY = GuestLayout.SYSCALL_ENTRY + 0xf00;
+
+    /** The end of {@code fpu_restore_entry}: a vCPU stopped in between has not reached the program yet. */
+    public static final long FPU_RESTORE_END = FPU_RESTORE_ENTRY + 0x2a;
+
+    /** The assembled {@code fpu_restore_entry} (trap-stub.S; TrapStubTest compares). */
+    private static final String FPU_RESTORE_CODE =
+            "b8ffffffffbaffffffff480fae2c2500d00000488b042548b10000488b142550b10000ff242540b10000";
+
+    /** The FPU restore's machine code, to be placed at {@link #FPU_RESTORE_ENTRY}. */
+    public static byte[] fpuRestoreEntry() {
+        return java.util.HexFormat.of().parseHex(FPU_RESTORE_CODE);
+    }
+
     private static final int EXCEPTION_ENTRY_SIZE = 16;
 
     /** Vectors for which the CPU pushes an error code. */

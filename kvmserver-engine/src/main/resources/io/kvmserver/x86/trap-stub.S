@@ -88,7 +88,11 @@ syscall_entry:
                                                 # connection at A_ACCEPT_FD is taken, or -1
         .set    A_CONN_EVENTS, ANSWERS + 304    # int: what conn is ready for (IN, OUT and their
                                                 # NORMs only) when added to A_EPOLL_CTL_FD, or 0
+        .set    A_RESUME_RIP, ANSWERS + 320     # fpu_restore_entry: where the request VM's first
+        .set    A_RESUME_RAX, ANSWERS + 328     # entry after a reset was to start, and the two
+        .set    A_RESUME_RDX, ANSWERS + 336     # registers the XRSTOR mask takes
         .set    A_READ_DATA, ANSWERS + 512      # the connection's next bytes
+        .set    FPU_IMAGE, 0xd000               # the template's XSAVE image (read-only, user)
         .set    CONN_FIONBIO, 1
         .set    CONN_WRITES, 2
         .set    CONN_OPTIONS, 4
@@ -584,6 +588,24 @@ done:
         movq    Q_SAVE_RSP, %rsp
         jmpq    *%rcx
 fast_syscall_end:
+
+# ---- The template's FPU state, restored in the guest (guest address 0x3f00) ----
+# A reset must put back the program's FPU, SSE, AVX and AVX-512 state. KVM_SET_XSAVE costs ~5 µs
+# on PVM (every vCPU ioctl loads and puts the vCPU, reading MSRs through the outer hypervisor),
+# so a request VM's first entry after a reset starts here instead: XRSTOR of the template's image
+# (all of XCR0; the image's XSTATE_BV, masked with XCR0 by the host, sets the rest to their
+# initial state, as KVM_SET_XSAVE would), then RAX, RDX and RIP as the host had them. Neither
+# instruction changes RFLAGS or the stack. A program that jumps here itself only loads the
+# template's FPU state and the values the host put in its answer page.
+        .balign 16, 0xcc
+fpu_restore_entry:
+        movl    $-1, %eax
+        movl    $-1, %edx
+        xrstor64 FPU_IMAGE
+        movq    A_RESUME_RAX, %rax
+        movq    A_RESUME_RDX, %rdx
+        jmpq    *A_RESUME_RIP
+fpu_restore_end:
 
 # ---- Exception entries (guest address 0x4000, supervisor-only), 16 bytes apart ----
 # Every vector runs at CPL 0 on IST1. Vectors without a CPU error code push a dummy

@@ -62,6 +62,22 @@ class TrapStubTest {
     }
 
     @Test
+    void fpuRestoreMatchesTheAssembledSourceAndFitsAfterTheFastEntry() {
+        byte[] expected = TrapStub.fpuRestoreEntry();
+        assertThat(assembled("fpu_restore_entry", expected.length)).containsExactly(expected);
+        assertThat(assembly.symbol("fpu_restore_end") - assembly.symbol("fpu_restore_entry"))
+                .isEqualTo(expected.length).isEqualTo(TrapStub.FPU_RESTORE_END - TrapStub.FPU_RESTORE_ENTRY);
+        assertThat(TrapStub.FPU_RESTORE_ENTRY).as("after the fast entry").isGreaterThanOrEqualTo(TrapStub.FAST_SYSCALL_END);
+        assertThat(TrapStub.FPU_RESTORE_END).as("in the syscall entry's page")
+                .isLessThanOrEqualTo(GuestLayout.SYSCALL_ENTRY + GuestLayout.PAGE_SIZE);
+        assertThat(assembly.symbol("FPU_IMAGE")).isEqualTo(GuestLayout.FPU_IMAGE);
+        assertThat(assembly.symbol("A_RESUME_RIP")).isEqualTo(GuestCallPages.RESUME_RIP);
+        assertThat(assembly.symbol("A_RESUME_RAX")).isEqualTo(GuestCallPages.RESUME_RAX);
+        assertThat(assembly.symbol("A_RESUME_RDX")).isEqualTo(GuestCallPages.RESUME_RDX);
+        assertThat(GuestLayout.FPU_IMAGE % 64).as("XRSTOR's alignment").isZero();
+    }
+
+    @Test
     void exceptionEntriesMatchTheAssembledSourceSixteenBytesApart() {
         byte[] expected = TrapStub.exceptionEntries();
         assertThat(expected).hasSize(GuestLayout.EXCEPTION_VECTORS * 16);
@@ -111,6 +127,11 @@ class TrapStubTest {
             assertThat(tables.entry(GuestCallPages.ANSWERS) & mask)
                     .isEqualTo(PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
             assertThat(tables.entry(GuestCallPages.QUEUE) & mask).isEqualTo(mask);
+            byte[] restore = TrapStub.fpuRestoreEntry();
+            assertThat(memory.read(TrapStub.FPU_RESTORE_ENTRY, restore.length)).containsExactly(restore);
+            assertThat(tables.entry(GuestLayout.FPU_IMAGE) & mask)
+                    .as("the FPU image: readable by the program, nothing else")
+                    .isEqualTo(PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
             assertThat(memory.getInt(GuestCallPages.CONNECTION_FD)).isEqualTo(-1);
             assertThat(memory.getInt(GuestCallPages.LISTENER_FD)).isEqualTo(-1);
             assertThat(memory.getInt(GuestCallPages.COUNT)).isZero();
