@@ -55,6 +55,8 @@ public final class AddressSpace implements LoadTarget {
     private final long limit;
     private final long maxAccessibleBytes;
     private TreeMap<Long, Mapping> mappings = new TreeMap<>();
+    private int changes;
+    private long lastMapped;
     /**
      * The mapping the last pointer check found wholly covering its range, or null. A system call
      * checks several pointers into one mapping (each {@code iovec} of a {@code writev}, each
@@ -132,6 +134,7 @@ public final class AddressSpace implements LoadTarget {
         insert(mapping);
         account(mapping, 1);
         applyPageTables(start, length, prot);
+        lastMapped = start;
     }
 
     /**
@@ -205,13 +208,25 @@ public final class AddressSpace implements LoadTarget {
     private void putMapping(Mapping m) {
         ownMappings();
         lastChecked = null;
+        changes++;
         mappings.put(m.start(), m);
     }
 
     private void removeMapping(long start) {
         ownMappings();
         lastChecked = null;
+        changes++;
         mappings.remove(start);
+    }
+
+    /** Counts the changes of the mapping list: what a caller computed from it holds while this stays. */
+    public int changes() {
+        return changes;
+    }
+
+    /** Where {@link #map} last mapped: the program's newest mapping, the likeliest to be resized or unmapped next. */
+    public long lastMapped() {
+        return lastMapped;
     }
 
     /** Before a change: a list still shared with another address space is copied first. */
@@ -635,6 +650,7 @@ public final class AddressSpace implements LoadTarget {
         c.brkStart = brkStart;
         c.brk = brk;
         c.mmapTop = mmapTop;
+        c.lastMapped = lastMapped;
         return c;
     }
 

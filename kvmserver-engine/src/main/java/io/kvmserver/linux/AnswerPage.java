@@ -25,6 +25,9 @@ final class AnswerPage {
     int epollAcceptFd;
     int epollCtlFd;
     int connectionEvents;
+    boolean unmaps;
+    long mapStart;
+    long mapEnd;
 
     void clear() {
         connectionFd = -1;
@@ -40,13 +43,17 @@ final class AnswerPage {
         epollAcceptFd = -1;
         epollCtlFd = -1;
         connectionEvents = 0;
+        unmaps = false;
+        mapStart = 0;
+        mapEnd = 0;
     }
 
     boolean sameAs(AnswerPage o) {
         return connectionFd == o.connectionFd && flags == o.flags && budget == o.budget && name == o.name
                 && readLength == o.readLength && listenerFd == o.listenerFd && acceptFd == o.acceptFd
                 && refuses == o.refuses && peer == o.peer && epollFd == o.epollFd && epollAcceptFd == o.epollAcceptFd
-                && epollCtlFd == o.epollCtlFd && connectionEvents == o.connectionEvents;
+                && epollCtlFd == o.epollCtlFd && connectionEvents == o.connectionEvents && unmaps == o.unmaps
+                && mapStart == o.mapStart && mapEnd == o.mapEnd;
     }
 
     void copyFrom(AnswerPage o) {
@@ -63,6 +70,9 @@ final class AnswerPage {
         epollAcceptFd = o.epollAcceptFd;
         epollCtlFd = o.epollCtlFd;
         connectionEvents = o.connectionEvents;
+        unmaps = o.unmaps;
+        mapStart = o.mapStart;
+        mapEnd = o.mapEnd;
     }
 
     /**
@@ -89,5 +99,8 @@ final class AnswerPage {
         memory.putInt(GuestCallPages.EPOLL_ACCEPT_FD, epollAcceptFd);
         memory.putInt(GuestCallPages.EPOLL_CTL_FD, epollCtlFd);
         memory.putInt(GuestCallPages.CONNECTION_EVENTS, connectionEvents);
+        memory.putInt(GuestCallPages.UNMAPS, unmaps ? 1 : 0);
+        memory.putLong(GuestCallPages.MAP_START, mapStart);
+        memory.putLong(GuestCallPages.MAP_END, mapEnd);
     }
 }

@@ -90,6 +90,8 @@ public final class GuestCalls {
     private static final int TCP_KEEPCNT = 6;
     private static final byte[] NO_NAME = AnswerPage.NO_NAME;
     private static final int EPOLL_WAIT = SyscallNumbers.EPOLL_WAIT;
+    private static final int MUNMAP = SyscallNumbers.MUNMAP;
+    private static final int MREMAP = SyscallNumbers.MREMAP;
 
     private final GuestMemory memory;
     private final boolean enabled;
@@ -150,6 +152,12 @@ public final class GuestCalls {
 
     /** What the answer page holds (valid when {@link #published}); written only when it changes. */
     private boolean published;
+    /** What {@link #showMappings} last found, in which address space and after how many of its changes. */
+    private AddressSpace mapsOf;
+    private int mapsChanges;
+    private boolean mapsUnmap;
+    private long mapsStart;
+    private long mapsEnd;
     private final AnswerPage shown = new AnswerPage();
     /** What the next entry's page is to hold, computed before every entry. */
     private final AnswerPage next = new AnswerPage();
@@ -212,6 +220,7 @@ public final class GuestCalls {
         waitingName = NO_NAME;
         readAhead.forget();
         published = false;
+        mapsOf = null;
     }
 
     /**
@@ -221,7 +230,7 @@ public final class GuestCalls {
      * none were there, two host calls when the connection transferred data since its send queue was
      * last asked about (or the answer was no), none otherwise.
      */
-    public void publish(FdTable files, HostWaiter waiter) {
+    public void publish(FdTable files, AddressSpace maps, HostWaiter waiter) {
         if (!enabled) {
             return;
         }
@@ -233,6 +242,7 @@ public final class GuestCalls {
         SharedListener listener = showListener(page, files, waiter);
         int about = page.acceptFd >= 0 ? showWaiting(page, listener) : showConnection(page, files);
         showEpoll(page, files, about, listener, waiter);
+        showMappings(page, maps);
         if (addedAlone(page)) {
             page.connectionEvents = probe.readyWhenAdded(page.acceptFd >= 0 ? listener.pendingHostFd() : connection.hostFd());
         }
@@ -506,6 +516,25 @@ public final class GuestCalls {
     }
 
     /** Whether the program queued calls since the host last looked (a read of one guest int). */
+    /**
+     * The program's newest mapping, and whether the entry may queue munmap and a shrinking mremap
+     * at all: the mapping count must leave room for a split per queue entry. Looked up again only
+     * when the mapping list changed (a host call), so an entry costs no lookup and no allocation.
+     */
+    private void showMappings(AnswerPage page, AddressSpace maps) {
+        if (maps != mapsOf || maps.changes() != mapsChanges) {
+            mapsOf = maps;
+            mapsChanges = maps.changes();
+            AddressSpace.Mapping newest = maps.find(maps.lastMapped());
+            mapsUnmap = maps.mappingCount() + GuestCallPages.MAX_ENTRIES <= AddressSpace.MAX_MAP_COUNT;
+            mapsStart = newest != null && mapsUnmap ? newest.start() : 0;
+            mapsEnd = newest != null && mapsUnmap ? newest.end() : 0;
+        }
+        page.unmaps = mapsUnmap;
+        page.mapStart = mapsStart;
+        page.mapEnd = mapsEnd;
+    }
+
     public boolean pending() {
         return enabled && memory.getInt(GuestCallPages.COUNT) != 0;
     }
@@ -537,6 +566,11 @@ public final class GuestCalls {
                     }
                     acceptable = false;
                     accept(c, fd, a, b);
+                } else if (nr == MUNMAP || nr == MREMAP) {
+                    // {nr, pages, address}: an unmap, of the range or of the tail the mremap cut off
+                    if (!published || !shown.unmaps || !unmapped(c, memory.getLong(entry + 8), fd & 0xffffffffL)) {
+                        continue;
+                    }
                 } else if (fd != connectionFd || !holds(files, fd, connection)) {
                     continue; // not the connection the host published: the program wrote this entry
                 } else if (nr == READ || nr == RECVFROM) {
@@ -588,7 +622,20 @@ public final class GuestCalls {
         memory.putInt(GuestCallPages.EPOLL_CTL_QUEUED, 0);
         memory.putInt(GuestCallPages.READ_TAKEN, 0);
         memory.putInt(GuestCallPages.WRITE_SHUT, 0);
+        memory.putInt(GuestCallPages.MAPS_CHANGED, 0);
         return done;
+    }
+
+    /**
+     * A queued unmap, checked as munmap checks its arguments (the program may have written the
+     * entry: then it is a munmap it could have made itself). False when those checks fail.
+     */
+    private static boolean unmapped(Syscall c, long address, long pages) {
+        try {
+            return MemorySyscalls.unmap(c.memory(), address, pages << 12) == 0;
+        } catch (SyscallError e) {
+            return false; // ENOMEM: more splits than the page allowed for, so not the entry's
+        }
     }
 
     /**

@@ -244,14 +244,20 @@ final class MemorySyscalls {
      * map (from {@code vm.mmap_min_addr} to the end of its address range) holds anything to unmap.
      */
     static long munmap(Syscall c) {
-        long addr = c.arg(0);
-        long length = c.arg(1);
+        return unmap(c.memory(), c.arg(0), c.arg(1));
+    }
+
+    /**
+     * munmap(2) of {@code length} bytes at {@code addr}: 0 or a negative errno. Also how the host
+     * performs the munmap and shrinking mremap the syscall entry answered in the guest and queued
+     * ({@link GuestCalls#flush}), with the same checks.
+     */
+    static long unmap(AddressSpace m, long addr, long length) {
         long size = pageUp(length);
         if (!aligned(addr) || length == 0 || size <= 0 || Long.compareUnsigned(size, TASK_SIZE) > 0
                 || Long.compareUnsigned(addr, TASK_SIZE - size) > 0) {
             return -Errno.EINVAL;
         }
-        AddressSpace m = c.memory();
         long from = Math.max(addr, GuestLayout.USER_START);
         long to = Math.min(addr + size, m.limit());
         if (from < to) {
@@ -325,7 +331,21 @@ final class MemorySyscalls {
             return -Errno.ENOMEM;
         }
         AddressSpace.Mapping mapping = m.find(oldAddr);
-        if (mapping == null || oldSize == 0 || mapping.end() - oldAddr < oldSize) {
+        if (mapping == null || oldSize == 0) {
+            return -Errno.EFAULT;
+        }
+        // A shrink in place unmaps the tail, wherever the old range ends (Linux looks only for a
+        // mapping at its address); a move or a growth needs the whole old range in the mapping.
+        if ((flags & MREMAP_FIXED) == 0 && newSize <= oldSize) {
+            if (newSize < oldSize) {
+                m.unmap(oldAddr + newSize, oldSize - newSize);
+            }
+            return oldAddr;
+        }
+        if (newSize > TASK_SIZE) {
+            return -Errno.EINVAL; // a growth beyond user space (Linux 6.18, checked natively)
+        }
+        if (mapping.end() - oldAddr < oldSize) {
             return -Errno.EFAULT;
         }
         if ((flags & MREMAP_FIXED) != 0) {
@@ -333,12 +353,6 @@ final class MemorySyscalls {
                 return -Errno.EINVAL;
             }
             return move(m, mapping, oldAddr, oldSize, newAddr, newSize);
-        }
-        if (newSize <= oldSize) {
-            if (newSize < oldSize) {
-                m.unmap(oldAddr + newSize, oldSize - newSize);
-            }
-            return oldAddr;
         }
         long tail = oldAddr + oldSize;
         if (m.isFree(tail, newSize - oldSize)) {

@@ -83,6 +83,19 @@ public final class GuestCallPages {
      */
     public static final long CONNECTION_EVENTS = ANSWERS + 304;
     /**
+     * Nonzero when the entry may answer {@code munmap} and a shrinking {@code mremap} and queue
+     * the unmap: the program's mapping count leaves room for every split the queue's entries can
+     * make (Linux's munmap fails with {@code ENOMEM} past {@code vm.max_map_count}).
+     */
+    public static final long UNMAPS = ANSWERS + 308;
+    /**
+     * The extent of the mapping that holds the program's newest one (merged with alike
+     * neighbours, as the host's list has it), or 0 and 0: where a shrinking {@code mremap} is
+     * answered in the guest, Linux's {@code EFAULT} depending on the mapping at its address.
+     */
+    public static final long MAP_START = ANSWERS + 344;
+    public static final long MAP_END = ANSWERS + 352;
+    /**
      * Where the first entry after a reset resumes once {@link TrapStub#FPU_RESTORE_ENTRY} has
      * restored the template's FPU state, and the RAX and RDX it had: written by the host before
      * that entry, read by nothing else.
@@ -116,6 +129,8 @@ public final class GuestCallPages {
     public static final long COUNT = QUEUE;
     /** {@code int}: data bytes queued. */
     public static final long BYTES = QUEUE + 4;
+    /** Nonzero once the entry queued a munmap or mremap: {@link #MAP_START} may be stale until the host looks. */
+    public static final long MAPS_CHANGED = QUEUE + 8;
     /** Where the entry saved RAX, RCX, RSI and RDI on entry (see {@link TrapStub#FAST_SYSCALL_END}). */
     public static final long SAVED_RCX = QUEUE + 24;
     public static final long SAVED_RSI = QUEUE + 32;

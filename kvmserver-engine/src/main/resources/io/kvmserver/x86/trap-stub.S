@@ -58,6 +58,10 @@ syscall_entry:
 # can make a hang-up ready), unless bytes were read ahead since on a connection ep watches.
 # Also when the host's last wait on ep found only the listener ready and the program took its
 # connection here since.
+# And munmap(addr, len), and an mremap that shrinks a range of the program's newest mapping in
+# place: queued, 0 (the old address), when the host published that the mapping count leaves
+# room (see `munmap` below: the pages stay the program's until the next exit, and every call but
+# these two goes to the host until then).
 # And accept4(listener, addr, &len, flags), accept(listener, addr, &len): the connection
 # the host took from the listener for this request, at the fd it would get now (the
 # lowest free one), its peer's address copied as the kernel copies it; the accept is queued
@@ -88,6 +92,10 @@ syscall_entry:
                                                 # connection at A_ACCEPT_FD is taken, or -1
         .set    A_CONN_EVENTS, ANSWERS + 304    # int: what conn is ready for (IN, OUT and their
                                                 # NORMs only) when added to A_EPOLL_CTL_FD, or 0
+        .set    A_UNMAPS, ANSWERS + 308         # int: nonzero when munmap and mremap may be queued
+                                                # (the mapping count leaves room for their splits)
+        .set    A_MAP_START, ANSWERS + 344      # the program's newest mapping, as the host's list
+        .set    A_MAP_END, ANSWERS + 352        # has it (merged with its neighbours), or 0, 0
         .set    A_RESUME_RIP, ANSWERS + 320     # fpu_restore_entry: where the request VM's first
         .set    A_RESUME_RAX, ANSWERS + 328     # entry after a reset was to start, and the two
         .set    A_RESUME_RDX, ANSWERS + 336     # registers the XRSTOR mask takes
@@ -102,6 +110,7 @@ syscall_entry:
         .set    QUEUE, 0xc000
         .set    Q_COUNT, QUEUE + 0              # entries queued
         .set    Q_BYTES, QUEUE + 4              # data bytes queued
+        .set    Q_MAPS_CHANGED, QUEUE + 8       # nonzero once a munmap or mremap was queued
         .set    Q_SAVE_RSP, QUEUE + 16
         .set    Q_SAVE_RCX, QUEUE + 24
         .set    Q_SAVE_RSI, QUEUE + 32
@@ -147,6 +156,10 @@ syscall_entry:
         .set    EPOLL_WAIT_MAX_EVENTS, 0x0aaaaaaa # INT_MAX / sizeof(struct epoll_event): EINVAL above
         .set    EPOLL_PLAIN_EVENTS, 0xc00027df  # IN PRI OUT ERR HUP RDNORM RDBAND WRNORM WRBAND MSG RDHUP ONESHOT ET
         .set    USER_END, 0x7ffffffff000        # Linux's access_ok: the buffer is below this
+        .set    USER_PAGES, USER_END >> 12      # TASK_SIZE in pages
+        .set    MREMAP_MAYMOVE, 1
+        .set    SYS_MUNMAP, 11
+        .set    SYS_MREMAP, 25
 
 # Copies a published address to the program's buffer (RSI) and length (the int at RDX) as the
 # kernel copies one: cut to the program's length, the full length written back. A negative
@@ -165,16 +178,37 @@ syscall_entry:
         movl    %ecx, (%rdx)
         .endm
 
+# Queues {EAX, ESI pages, RDI address}: an unmap the host performs at the next exit. RSI holds
+# the pages: 2^32 of them (16 TiB) or more go to the host. Clobbers ECX.
+        .macro  queue_unmap
+        movq    %rsi, %rcx
+        shrq    $32, %rcx
+        jnz     restore_rax_slow
+        movl    Q_COUNT, %ecx
+        shll    $4, %ecx
+        movl    %eax, Q_ENTRIES(%rcx)
+        movl    %esi, Q_ENTRIES + 4(%rcx)
+        movq    %rdi, Q_ENTRIES + 8(%rcx)
+        incl    Q_COUNT
+        movl    $1, Q_MAPS_CHANGED
+        .endm
+
         .balign 64, 0xcc
 fast_syscall_entry:
         testl   $TF, %r11d              # a program stepping through its calls: the host returns
         jnz     slow
-        testl   %edi, %edi              # every call here takes an fd first; a negative one is EBADF
-        js      slow
         movq    %rcx, Q_SAVE_RCX
         movq    %rsi, Q_SAVE_RSI
         movq    %rdi, Q_SAVE_RDI
         movq    %rax, Q_SAVE_RAX
+        cmpq    $SYS_MUNMAP, %rax       # these two take an address first
+        je      munmap
+        cmpq    $SYS_MREMAP, %rax
+        je      mremap
+        cmpl    $0, Q_MAPS_CHANGED      # an unmap queued: the host first (the program's buffers
+        jne     slow                    # may be in it, and Linux gives EFAULT for those)
+        testl   %edi, %edi              # every other call here takes an fd first; a negative one
+        js      slow                    # is EBADF
         testq   %rax, %rax
         je      read
         cmpq    $45, %rax
@@ -573,6 +607,84 @@ accept:
         incl    Q_COUNT
         movl    %eax, Q_CONN_FD
         jmp     done
+# munmap(addr, length): 0, the unmap queued as {munmap, pages, addr}; the host performs it at the
+# next exit, before anything else. Its answer depends on no mapping: only the range's alignment
+# and bounds are checked (EINVAL otherwise, from the host), and the host published that the
+# mapping count leaves room for the splits of every entry the queue holds (ENOMEM otherwise).
+# Until that exit the pages stay readable and writable to the program: memory it gave up, which
+# only a program that touches it itself after unmapping it could notice (Linux would raise
+# SIGSEGV); every other call goes to the host meanwhile, which performs the queue first, so that
+# no call reads or writes a buffer in unmapped memory (Linux: EFAULT).
+munmap:
+        cmpl    $0, A_UNMAPS
+        je      slow
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     slow
+        testl   $0xfff, %edi            # not page-aligned
+        jnz     slow
+        addq    $0xfff, %rsi            # the length in pages, rounded up
+        jc      restore_slow
+        shrq    $12, %rsi
+        jz      restore_slow            # nothing to unmap
+        movabsq $USER_PAGES, %rcx
+        subq    %rsi, %rcx
+        jb      restore_slow            # longer than user space
+        shlq    $12, %rcx
+        cmpq    %rcx, %rdi
+        ja      restore_slow            # ends beyond it
+        movl    $SYS_MUNMAP, %eax
+        queue_unmap
+        xorl    %eax, %eax
+        jmp     done
+
+# mremap(old, old_length, new_length, 0 | MREMAP_MAYMOVE, _) that shrinks (or keeps) a range
+# in place: old, and the tail queued as {mremap, pages, tail}, which the host unmaps as that
+# mremap would. Linux's EFAULT depends on whether a mapping holds old (only that: a shrink
+# unmaps the tail wherever the old range ends): answered here when old is in the program's
+# newest mapping as the host published it, and not after a munmap or mremap queued since.
+mremap:
+        cmpl    $0, A_UNMAPS
+        je      slow
+        cmpl    $0, Q_MAPS_CHANGED      # the extent below may be stale
+        jne     slow
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     slow
+        testq   $~MREMAP_MAYMOVE, %r10  # MREMAP_FIXED, or an unknown flag
+        jnz     slow
+        testl   $0xfff, %edi
+        jnz     slow
+        testq   %rdx, %rdx              # a new length of 0
+        jz      slow
+        movabsq $USER_END, %rcx         # lengths whose page counts overflow: the host
+        cmpq    %rcx, %rdx
+        jae     restore_slow
+        cmpq    %rcx, %rsi
+        jae     restore_slow
+        addq    $0xfff, %rsi            # the old size
+        andq    $-4096, %rsi
+        jz      restore_slow            # 0: EFAULT
+        movq    %rdx, %rcx              # the new size
+        addq    $0xfff, %rcx
+        andq    $-4096, %rcx
+        cmpq    %rsi, %rcx
+        ja      restore_slow            # it grows: the host
+        cmpq    A_MAP_START, %rdi
+        jb      restore_slow            # old is not in the newest mapping: the host
+        cmpq    A_MAP_END, %rdi
+        jae     restore_slow
+        movabsq $USER_END, %rax         # an old range that ends beyond user space: the host
+        subq    %rsi, %rax
+        cmpq    %rax, %rdi
+        ja      restore_rax_slow
+        subq    %rcx, %rsi              # the bytes cut off
+        jz      1f
+        addq    %rcx, %rdi              # where they start
+        shrq    $12, %rsi
+        movl    $SYS_MREMAP, %eax
+        queue_unmap
+1:      movq    Q_SAVE_RDI, %rax
+        jmp     done
+
 refuse:
         cmpl    $0, A_LISTENER_REFUSES
         je      restore_rax_slow

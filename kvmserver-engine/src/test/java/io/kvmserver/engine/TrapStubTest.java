@@ -78,6 +78,15 @@ class TrapStubTest {
     }
 
     @Test
+    void theUnmapsAnsweredInTheGuestReadAndWriteWhereTheHostDoes() {
+        assertThat(assembly.symbol("A_UNMAPS")).isEqualTo(GuestCallPages.UNMAPS);
+        assertThat(assembly.symbol("A_MAP_START")).isEqualTo(GuestCallPages.MAP_START);
+        assertThat(assembly.symbol("A_MAP_END")).isEqualTo(GuestCallPages.MAP_END);
+        assertThat(assembly.symbol("Q_MAPS_CHANGED")).isEqualTo(GuestCallPages.MAPS_CHANGED);
+        assertThat(assembly.symbol("USER_PAGES") << 12).as("TASK_SIZE").isEqualTo(0x7fff_ffff_f000L);
+    }
+
+    @Test
     void exceptionEntriesMatchTheAssembledSourceSixteenBytesApart() {
         byte[] expected = TrapStub.exceptionEntries();
         assertThat(expected).hasSize(GuestLayout.EXCEPTION_VECTORS * 16);

@@ -1,0 +1,86 @@
+package io.kvmserver.hostile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.testing.CapturedConsole;
+import io.kvmserver.testing.GuestAnswers;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The munmap and shrinking mremap the PVM syscall entry answers in the guest and queues for the
+ * host (python3 maps, shrinks and unmaps a receive buffer in every request): Linux's answers,
+ * checked natively first, including the ones the entry leaves to the host; the unmap done by the
+ * next call the host answers; and a queue entry the program forged is checked as munmap checks
+ * its arguments, so it cannot unmap the engine's system region.
+ */
+@RequiresKvm
+class UnmapInGuestTest {
+
+    private static boolean answeredInGuest;
+
+    @BeforeAll
+    static void whereSystemCallsGo() {
+        answeredInGuest = GuestAnswers.onThisHost();
+    }
+
+    private static TestServer start(String mode) {
+        return TestServer.start(GuestPrograms.get("unmap_queued"), List.of(mode),
+                b -> b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(20)), new CapturedConsole());
+    }
+
+    @Test
+    void pythonsReceiveBufferIsShrunkAndUnmappedWithoutTheHost() {
+        try (TestServer s = start("python")) {
+            long fewest = GuestAnswers.fewestExits(s, 3, () -> assertThat(s.get("/")).isEqualTo("moved=0 munmap=0"));
+            // The mmap exits; the mremap and the munmap are queued; the write of the response
+            // then goes to the host, which performs them first (its buffer could be in what they
+            // unmap); the close exits.
+            if (answeredInGuest) {
+                assertThat(fewest).as("exits of a request").isEqualTo(3);
+            } else {
+                assertThat(fewest).as("exits of a request").isGreaterThan(3);
+            }
+        }
+    }
+
+    @Test
+    void everyAnswerIsLinuxsAndTheUnmapIsDoneByTheNextCallTheHostAnswers() {
+        try (TestServer s = start("checks")) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/")).isEqualTo(
+                        "shrink=1 same=1 again=1 einval=22,22,22 munmap=0 segv=1 gone=14 stale=14 fixed=22 past=1 huge=22 older=1");
+            }
+        }
+    }
+
+    /**
+     * At vm.max_map_count a munmap that splits a mapping fails with ENOMEM: the host publishes
+     * that the entry may queue unmaps only while the count leaves room for every split, and no
+     * munmap answered 0 leaves its page mapped.
+     */
+    @Test
+    void aMunmapThatWouldPassTheMappingLimitIsLeftToTheHost() {
+        try (TestServer s = TestServer.start(GuestPrograms.get("unmap_queued"), List.of("full"),
+                b -> b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(60)).maxMainMemory(1024L << 20),
+                new CapturedConsole())) {
+            // Natively "unmapped=0": Linux's mprotect that fails at the limit has made one of its
+            // two splits, the engine's none, so here the first munmap still has room for one.
+            assertThat(s.get("/")).isIn("full=1 unmapped=0 lies=0", "full=1 unmapped=1 lies=0");
+        }
+    }
+
+    @Test
+    void aForgedQueueEntryCannotUnmapTheEnginesSystemRegion() {
+        try (TestServer s = start("forge")) {
+            for (int i = 0; i < 2; i++) {
+                assertThat(s.get("/")).isEqualTo("alive=1");
+            }
+        }
+    }
+}
