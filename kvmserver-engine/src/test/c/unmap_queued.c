@@ -11,6 +11,8 @@
  *            end (Linux looks only at the mapping at its address), a growth beyond user space
  *            (ENOMEM), a shrink of an older mapping; answers "shrink=1 same=1 again=1
  *            einval=22,22,22 munmap=0 segv=1 gone=14 stale=14 fixed=22 past=1 huge=22 older=1"
+ *   buffers  a writev whose iovec array, and a write whose bytes, are in pages just unmapped
+ *            with no call between: EFAULT; answers "writev=14 write=14"
  *   full     munmaps that would split a mapping when the program has vm.max_map_count of them:
  *            ENOMEM, and every one that returned 0 did unmap; answers "full=1 unmapped=0 lies=0"
  *            (the engine: unmapped=1, its mprotect at the limit leaving no half-made split)
@@ -31,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "http_request.h"
@@ -128,6 +131,24 @@ static int full(char *body, size_t size) {
     return snprintf(body, size, "full=%d unmapped=%d lies=%d", i < pages - 64, n, lies);
 }
 
+/*
+ * Writes whose buffers are in pages just unmapped, with no call between: the iovec array of a
+ * writev, then the bytes of a write. Linux: EFAULT, nothing sent.
+ */
+static int buffers(int fd, char *body, size_t size) {
+    char *w = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(w, 'x', 4 * PAGE);
+    struct iovec *array = (struct iovec *) (w + 3 * PAGE);
+    array[0].iov_base = w;
+    array[0].iov_len = 10;
+    munmap(w + 2 * PAGE, 2 * PAGE);
+    int ev = err(writev(fd, array, 1));
+    munmap(w + PAGE, PAGE);
+    int ew = err(write(fd, w + PAGE + 100, 10));
+    munmap(w, PAGE);
+    return snprintf(body, size, "writev=%d write=%d", ev, ew);
+}
+
 /* The queue page's count and first entry ({nr, pages, address} for an unmap). */
 #define QUEUE 0xc000L
 #define QUEUE_ENTRIES (QUEUE + 128)
@@ -166,7 +187,8 @@ int main(int argc, char **argv) {
         char body[256];
         int b = !strcmp(mode, "checks") ? checks(body, sizeof body)
                 : !strcmp(mode, "forge") ? forge(body, sizeof body)
-                : !strcmp(mode, "full") ? full(body, sizeof body) : python(body, sizeof body);
+                : !strcmp(mode, "full") ? full(body, sizeof body)
+                : !strcmp(mode, "buffers") ? buffers(fd, body, sizeof body) : python(body, sizeof body);
         char head[128];
         int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", b);
         write(fd, head, h);

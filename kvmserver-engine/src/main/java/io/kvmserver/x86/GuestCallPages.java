@@ -129,7 +129,10 @@ public final class GuestCallPages {
     public static final long COUNT = QUEUE;
     /** {@code int}: data bytes queued. */
     public static final long BYTES = QUEUE + 4;
-    /** Nonzero once the entry queued a munmap or mremap: {@link #MAP_START} may be stale until the host looks. */
+    /**
+     * Nonzero once the entry queued a munmap or mremap: {@link #MAP_START} may be stale until the
+     * host looks, and every call but the writes (see {@link #UNMAP_LOW}) goes to the host.
+     */
     public static final long MAPS_CHANGED = QUEUE + 8;
     /** Where the entry saved RAX, RCX, RSI and RDI on entry (see {@link TrapStub#FAST_SYSCALL_END}). */
     public static final long SAVED_RCX = QUEUE + 24;
@@ -178,7 +181,14 @@ public final class GuestCallPages {
     public static final long ENTRIES = QUEUE + 128;
     public static final int ENTRY_SIZE = 16;
     public static final int MAX_ENTRIES = 8;
+    /**
+     * {@code long}s: the lowest address the queued unmaps take and the end of the highest (0 and 0
+     * when none is queued). While they span something, a write whose buffer meets that span goes
+     * to the host (Linux: {@code EFAULT}), which performs the queue first.
+     */
+    public static final long UNMAP_LOW = QUEUE + 256;
+    public static final long UNMAP_HIGH = QUEUE + 264;
     /** The bytes of queued writes. */
-    public static final long DATA = QUEUE + 256;
-    public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 256);
+    public static final long DATA = QUEUE + 272;
+    public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 272);
 }

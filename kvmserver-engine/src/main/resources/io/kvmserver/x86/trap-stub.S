@@ -132,7 +132,9 @@ syscall_entry:
         .set    Q_STACK_TOP, QUEUE + 128
         .set    Q_ENTRIES, QUEUE + 128          # 8 x {u32 nr, u32 fd, u32 a, u32 b}
         .set    Q_MAX_ENTRIES, 8
-        .set    Q_DATA, QUEUE + 256             # the bytes of queued writes
+        .set    Q_UNMAP_LOW, QUEUE + 256        # the lowest address a queued unmap takes, and
+        .set    Q_UNMAP_HIGH, QUEUE + 264       # the end of the highest (0, 0: none queued)
+        .set    Q_DATA, QUEUE + 272             # the bytes of queued writes
         .set    TF, 0x100
         .set    MSG_NOSIGNAL, 0x4000
         .set    MSG_DONTWAIT, 0x40
@@ -178,8 +180,9 @@ syscall_entry:
         movl    %ecx, (%rdx)
         .endm
 
-# Queues {EAX, ESI pages, RDI address}: an unmap the host performs at the next exit. RSI holds
-# the pages: 2^32 of them (16 TiB) or more go to the host. Clobbers ECX.
+# Queues {EAX, ESI pages, RDI address}: an unmap the host performs at the next exit, and widens
+# [Q_UNMAP_LOW, Q_UNMAP_HIGH) to take it. RSI holds the pages: 2^32 of them (16 TiB) or more go
+# to the host. Clobbers RAX and RCX.
         .macro  queue_unmap
         movq    %rsi, %rcx
         shrq    $32, %rcx
@@ -191,6 +194,34 @@ syscall_entry:
         movq    %rdi, Q_ENTRIES + 8(%rcx)
         incl    Q_COUNT
         movl    $1, Q_MAPS_CHANGED
+        cmpq    $0, Q_UNMAP_HIGH
+        je      .Lfirst\@
+        cmpq    Q_UNMAP_LOW, %rdi
+        jae     .Llow\@
+.Lfirst\@:
+        movq    %rdi, Q_UNMAP_LOW
+.Llow\@:
+        movq    %rsi, %rax
+        shlq    $12, %rax
+        addq    %rdi, %rax
+        cmpq    Q_UNMAP_HIGH, %rax
+        jbe     .Lhigh\@
+        movq    %rax, Q_UNMAP_HIGH
+.Lhigh\@:
+        .endm
+
+# Goes to \fail when [\base, \base + \length) meets [Q_UNMAP_LOW, Q_UNMAP_HIGH), the range the
+# queued unmaps span (with none queued, Q_UNMAP_HIGH is 0 and nothing meets it). \length is
+# clobbered on the way to \fail only; the lengths given here are at most the queue's room, so
+# the sum does not wrap.
+        .macro  outside_unmapped base, length, fail
+        cmpq    Q_UNMAP_HIGH, \base
+        jae     .Lout\@
+        addq    \base, \length
+        cmpq    Q_UNMAP_LOW, \length
+        ja      \fail
+        subq    \base, \length
+.Lout\@:
         .endm
 
         .balign 64, 0xcc
@@ -205,10 +236,10 @@ fast_syscall_entry:
         je      munmap
         cmpq    $SYS_MREMAP, %rax
         je      mremap
-        cmpl    $0, Q_MAPS_CHANGED      # an unmap queued: the host first (the program's buffers
-        jne     slow                    # may be in it, and Linux gives EFAULT for those)
         testl   %edi, %edi              # every other call here takes an fd first; a negative one
         js      slow                    # is EBADF
+        cmpl    $0, Q_MAPS_CHANGED
+        jne     after_unmap
         testq   %rax, %rax
         je      read
         cmpq    $45, %rax
@@ -268,9 +299,10 @@ write:
         jb      restore_slow
         cmpq    %rcx, %rdx
         ja      restore_slow
+        movq    %rdx, %rcx
+        outside_unmapped %rsi, %rcx, restore_slow
         movl    Q_BYTES, %edi
         addq    $Q_DATA, %rdi
-        movq    %rdx, %rcx
         rep movsb                       # from the program's buffer
         movl    %edx, %eax
         jmp     queue_write
@@ -288,6 +320,9 @@ writev:
         jb      slow                    # unsigned long): the host
         cmpq    $IOV_QUEUED_MAX, %rdx
         ja      slow
+        movq    %rdx, %rcx              # the iovec array
+        shlq    $4, %rcx
+        outside_unmapped %rsi, %rcx, restore_slow
         movl    A_WRITE_BUDGET, %ecx
         subl    Q_BYTES, %ecx
         jb      restore_slow
@@ -303,6 +338,7 @@ writev:
         addq    $16, Q_IOV_NEXT
         cmpq    Q_ROOM, %rcx
         ja      writev_slow
+        outside_unmapped %rsi, %rcx, writev_slow
         subq    %rcx, Q_ROOM
         addq    %rcx, %rax
         rep movsb                       # from the program's buffer
@@ -323,6 +359,18 @@ queue_write:                            # queues {write, fd, Q_BYTES, EAX} and r
         movl    %edi, Q_BYTES
         incl    Q_COUNT
         jmp     done
+
+# An unmap is queued: the program's buffers may be in it, and Linux gives EFAULT for those. The
+# writes check theirs against the range the queued unmaps span; every other call goes to the
+# host, which performs the queue first.
+after_unmap:
+        cmpq    $1, %rax
+        je      write
+        cmpq    $44, %rax
+        je      sendto
+        cmpq    $20, %rax
+        je      writev
+        jmp     slow
 
 writev_slow:
 restore_rax_slow:

@@ -83,6 +83,9 @@ class TrapStubTest {
         assertThat(assembly.symbol("A_MAP_START")).isEqualTo(GuestCallPages.MAP_START);
         assertThat(assembly.symbol("A_MAP_END")).isEqualTo(GuestCallPages.MAP_END);
         assertThat(assembly.symbol("Q_MAPS_CHANGED")).isEqualTo(GuestCallPages.MAPS_CHANGED);
+        assertThat(assembly.symbol("Q_UNMAP_LOW")).isEqualTo(GuestCallPages.UNMAP_LOW);
+        assertThat(assembly.symbol("Q_UNMAP_HIGH")).isEqualTo(GuestCallPages.UNMAP_HIGH);
+        assertThat(assembly.symbol("Q_DATA")).isEqualTo(GuestCallPages.DATA);
         assertThat(assembly.symbol("USER_PAGES") << 12).as("TASK_SIZE").isEqualTo(0x7fff_ffff_f000L);
     }
 
