@@ -13,6 +13,8 @@
  *            einval=22,22,22 munmap=0 segv=1 gone=14 stale=14 fixed=22 past=1 huge=22 older=1"
  *   buffers  a writev whose iovec array, and a write whose bytes, are in pages just unmapped
  *            with no call between: EFAULT; answers "writev=14 write=14"
+ *   wait     an epoll wait whose events array is in a page just unmapped, right after the
+ *            connection was added (writable: an event to report): EFAULT; answers "wait=14"
  *   full     munmaps that would split a mapping when the program has vm.max_map_count of them:
  *            ENOMEM, and every one that returned 0 did unmap; answers "full=1 unmapped=0 lies=0"
  *            (the engine: unmapped=1, its mprotect at the limit leaving no half-made split)
@@ -149,6 +151,24 @@ static int buffers(int fd, char *body, size_t size) {
     return snprintf(body, size, "writev=%d write=%d", ev, ew);
 }
 
+/*
+ * Before the request is read: the connection added to the instance (EPOLLIN | EPOLLOUT: it is
+ * writable at once), the page of the events array (mapped before the server waits, so that no
+ * call reaches the host between the accept and the wait) unmapped, and the wait. Linux: EFAULT
+ * (an event to copy, and nowhere to copy it).
+ */
+static char *events_page;
+
+static int wait_into_unmapped(int ep, int fd) {
+    char *e = events_page;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.u64 = 7};
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+    munmap(e, PAGE);
+    int ew = err(epoll_wait(ep, (struct epoll_event *) e, 8, 1000));
+    epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+    return ew;
+}
+
 /* The queue page's count and first entry ({nr, pages, address} for an unmap). */
 #define QUEUE 0xc000L
 #define QUEUE_ENTRIES (QUEUE + 128)
@@ -173,6 +193,7 @@ int main(int argc, char **argv) {
     int listener = listen_on_loopback(atoi(argv[1]));
     if (listener < 0) return 1;
     int ep = epoll_watching_listener(listener);
+    events_page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     for (;;) {
         struct epoll_event got[8];
         if (!listener_reported(got, epoll_wait(ep, got, 8, -1))) {
@@ -182,13 +203,15 @@ int main(int argc, char **argv) {
         if (fd < 0) {
             continue;
         }
+        int waited = !strcmp(mode, "wait") ? wait_into_unmapped(ep, fd) : 0;
         char path[256];
         read_request_path(fd, path, sizeof path);
         char body[256];
         int b = !strcmp(mode, "checks") ? checks(body, sizeof body)
                 : !strcmp(mode, "forge") ? forge(body, sizeof body)
                 : !strcmp(mode, "full") ? full(body, sizeof body)
-                : !strcmp(mode, "buffers") ? buffers(fd, body, sizeof body) : python(body, sizeof body);
+                : !strcmp(mode, "buffers") ? buffers(fd, body, sizeof body)
+                : !strcmp(mode, "wait") ? snprintf(body, sizeof body, "wait=%d", waited) : python(body, sizeof body);
         char head[128];
         int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", b);
         write(fd, head, h);

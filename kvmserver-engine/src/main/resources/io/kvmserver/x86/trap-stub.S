@@ -361,8 +361,9 @@ queue_write:                            # queues {write, fd, Q_BYTES, EAX} and r
         jmp     done
 
 # An unmap is queued: the program's buffers may be in it, and Linux gives EFAULT for those. The
-# writes check theirs against the range the queued unmaps span; every other call goes to the
-# host, which performs the queue first.
+# writes, and the wait after an ADD, check theirs against the range the queued unmaps span (a
+# wait answered 0 writes nothing, and Linux checks only that its array is in user space); every
+# other call goes to the host, which performs the queue first.
 after_unmap:
         cmpq    $1, %rax
         je      write
@@ -370,6 +371,10 @@ after_unmap:
         je      sendto
         cmpq    $20, %rax
         je      writev
+        cmpq    $232, %rax
+        je      epoll_wait
+        cmpq    $281, %rax
+        je      epoll_pwait
         jmp     slow
 
 writev_slow:
@@ -607,6 +612,8 @@ epoll_wait_added:                       # the wait after an ADD of conn, on that
         imulq   $12, %rax
         cmpq    %rcx, %rax
         ja      restore_rax_slow
+        movl    $12, %ecx               # the event written, in what an unmap queued takes: EFAULT
+        outside_unmapped %rsi, %rcx, restore_rax_slow
         movl    A_CONN_EVENTS, %ecx
         andl    Q_EPOLL_EVENTS, %ecx
         jz      restore_rax_slow        # not ready for what it was added for: the host waits

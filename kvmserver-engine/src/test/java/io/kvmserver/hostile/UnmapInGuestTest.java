@@ -70,6 +70,11 @@ class UnmapInGuestTest {
                 assertThat(s.get("/")).isEqualTo("writev=14 write=14");
             }
         }
+        try (TestServer s = start("wait")) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/")).as("the wait after the add, into an array just unmapped").isEqualTo("wait=14");
+            }
+        }
     }
 
     /**
