@@ -11,6 +11,12 @@
  *             the timer is due), 5 ms of reading the clock in the guest, one zero-timeout wait
  *   listener  100 ms asleep (another client connects meanwhile; the VM is not ephemeral, so its
  *             listener may accept it), then one zero-timeout wait
+ *   unread    getppid before the request is read (the host looks while its bytes wait), then,
+ *             the request read, three zero-timeout waits
+ *   partial   getppid before the request is read, one byte of it read, one zero-timeout wait
+ *             (the rest is still there), then the rest read
+ *   big       as partial for a request larger than the host reads ahead (3584 bytes): those
+ *             read, one zero-timeout wait (more is there), then the rest read
  * Answers "waits=R1,R2,... data=D" (each wait's result; D: the first event's data of the last
  * wait that found one, or -).
  * Usage: epoll_quiet PORT MODE
@@ -49,7 +55,8 @@ int main(int argc, char **argv) {
         ev.data.u64 = 3;
         epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
     }
-    int waits = !strcmp(mode, "quiet") ? 3 : 1;
+    int waits = !strcmp(mode, "quiet") || !strcmp(mode, "unread") ? 3 : 1;
+    int unread = !strcmp(mode, "unread") || !strcmp(mode, "partial") || !strcmp(mode, "big");
     for (;;) {
         struct epoll_event got[8];
         if (!listener_reported(got, epoll_wait(ep, got, 8, -1))) {
@@ -64,7 +71,20 @@ int main(int argc, char **argv) {
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
         epoll_wait(ep, got, 8, 1000);
         char path[256];
-        read_request_path(fd, path, sizeof path);
+        if (unread) {
+            syscall(SYS_getppid);
+        }
+        static char head_part[3584];
+        if (!strcmp(mode, "partial")) {
+            read(fd, head_part, 1);
+        } else if (!strcmp(mode, "big")) {
+            for (int got_bytes = 0, n; got_bytes < (int) sizeof head_part; got_bytes += n) {
+                n = read(fd, head_part + got_bytes, sizeof head_part - got_bytes);
+                if (n <= 0) break;
+            }
+        } else {
+            read_request_path(fd, path, sizeof path);
+        }
         if (!strcmp(mode, "quiet")) {
             syscall(SYS_getppid);
         } else if (tfd >= 0) {
@@ -79,6 +99,8 @@ int main(int argc, char **argv) {
         } else if (efd >= 0) {
             uint64_t one = 1;
             write(efd, &one, sizeof one);
+        } else if (unread) {
+            /* the waits below */
         } else {
             struct timespec nap = {.tv_nsec = 100000000};
             nanosleep(&nap, NULL);
@@ -99,6 +121,9 @@ int main(int argc, char **argv) {
         if (efd >= 0 || tfd >= 0) {
             uint64_t count;
             read(efd >= 0 ? efd : tfd, &count, sizeof count);
+        }
+        if (!strcmp(mode, "partial") || !strcmp(mode, "big")) {
+            read_request_path(fd, path, sizeof path);
         }
         if (!strcmp(mode, "more")) {
             char extra[5]; /* read before the close, which would otherwise reset the connection */

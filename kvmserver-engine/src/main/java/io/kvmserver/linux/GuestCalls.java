@@ -352,6 +352,13 @@ public final class GuestCalls {
             // Serving the connection, the instance it is in has nothing ready now: what a
             // zero-timeout wait made now would find (python3 asyncio polls after its response).
             page.epollFd = usedEpollFd;
+        } else if (pollsWithoutTimeout() && (page.flags & GuestCallPages.REGISTERED) != 0 && page.readLength > 0
+                && page.acceptFd < 0 && connection != null
+                && probe.quietOnceRead(files, usedEpoll, about, connection, page.readLength, waiter)) {
+            // Nothing but the request's bytes, read ahead: once the program has read them all
+            // in the guest (the entry checks), the same.
+            page.epollFd = usedEpollFd;
+            page.flags |= GuestCallPages.QUIET_ONCE_READ;
         }
         // The wait that found only the listener ready: once its connection is taken (and it
         // refuses more), nothing in the instance is, the new connection not being in it.

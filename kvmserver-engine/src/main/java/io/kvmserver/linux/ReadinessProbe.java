@@ -17,6 +17,8 @@ final class ReadinessProbe {
 
     /** Registrations an instance may have for {@link #quietNow} to poll it before an entry. */
     static final int QUIET_MAX_INTERESTS = 8;
+    private static final int EPOLLIN = 0x1;
+    private static final long FIONREAD = 0x541b;
 
     /** One {@code struct pollfd}. */
     private final Memory pollfd = new Memory(8);
@@ -27,6 +29,9 @@ final class ReadinessProbe {
     private static final short READY_WHEN_ADDED_ASKED = HostWaiter.POLLIN | HostWaiter.POLLPRI | HostWaiter.POLLOUT
             | HostWaiter.POLLRDNORM | HostWaiter.POLLRDBAND | HostWaiter.POLLWRNORM | HostWaiter.POLLWRBAND
             | HostWaiter.POLLRDHUP;
+    /** What poll reports on a socket for reading (an error and a hang-up always). */
+    private static final short READ_ASKED = HostWaiter.POLLIN | HostWaiter.POLLPRI | HostWaiter.POLLRDNORM
+            | HostWaiter.POLLRDBAND | HostWaiter.POLLRDHUP;
     /** What the entry answers a wait with: anything else goes to the host. */
     private static final int READY_WHEN_ADDED_ANSWERED = HostWaiter.POLLIN | HostWaiter.POLLOUT | HostWaiter.POLLRDNORM
             | HostWaiter.POLLWRNORM;
@@ -69,6 +74,37 @@ final class ReadinessProbe {
      * the waiter's poll array, which only a wait fills.
      */
     boolean quietNow(FdTable files, EpollFile ep, HostWaiter waiter) {
+        return quietBut(files, ep, -1, waiter);
+    }
+
+    /**
+     * Whether a zero-timeout wait on {@code ep} would report nothing once the program has read the
+     * {@code readAhead} bytes the host read ahead on its connection {@code conn} (at {@code connFd}),
+     * and nothing else: {@code conn} is registered for {@code EPOLLIN} alone, level-triggered, it
+     * is readable and nothing else (no hang-up, error or urgent data), the socket holds exactly
+     * those bytes, and the rest of the instance is quiet ({@link #quietNow}). Linux's answer at
+     * the host's look, had the program's reads happened then (python3 asyncio reads its request
+     * and polls twice after its response, with no call the host answers between).
+     */
+    boolean quietOnceRead(FdTable files, EpollFile ep, int connFd, SocketFile conn, int readAhead, HostWaiter waiter) {
+        EpollFile.Interest interest = ep.interests().get(connFd);
+        if (interest == null || interest.disabled || interest.events != EPOLLIN || readAhead <= 0) {
+            return false;
+        }
+        int hostFd = conn.hostFd();
+        if (pollNow(hostFd, READ_ASKED) != (HostWaiter.POLLIN | HostWaiter.POLLRDNORM)) {
+            return false;
+        }
+        try {
+            LibC.syscall(SyscallNumbers.IOCTL, hostFd, FIONREAD, Pointer.nativeValue(pollfd), 0, 0, 0);
+        } catch (LastErrorException e) {
+            return false;
+        }
+        return pollfd.getInt(0) == readAhead && quietBut(files, ep, connFd, waiter);
+    }
+
+    /** {@link #quietNow}, leaving the registration of {@code skipFd} out (-1: none). */
+    private boolean quietBut(FdTable files, EpollFile ep, int skipFd, HostWaiter waiter) {
         if (ep.interests().size() > QUIET_MAX_INTERESTS) {
             return false;
         }
@@ -77,7 +113,7 @@ final class ReadinessProbe {
         for (java.util.Map.Entry<Integer, EpollFile.Interest> e : ep.interests().entrySet()) {
             EpollFile.Interest interest = e.getValue();
             int fd = e.getKey();
-            if (interest.disabled || !files.isOpen(fd)) {
+            if (fd == skipFd || interest.disabled || !files.isOpen(fd)) {
                 continue; // a wait skips both (and forgets a closed file's registration)
             }
             FileDescription f = files.get(fd);

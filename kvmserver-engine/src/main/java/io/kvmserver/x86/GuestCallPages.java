@@ -122,6 +122,11 @@ public final class GuestCallPages {
     public static final int UNREGISTERED = 16;
     /** {@code shutdown(conn, SHUT_WR)} may be queued (a stream not shut down for writing). */
     public static final int SHUTDOWN_QUEUED = 32;
+    /**
+     * {@link #EPOLL_FD} holds only once the program has read every byte read ahead
+     * ({@link #READ_TAKEN} equal to {@link #READ_LENGTH}): the connection was ready with just those.
+     */
+    public static final int QUIET_ONCE_READ = 64;
 
     /** The queue page: written by the entry (and maybe the program), never executable. */
     public static final long QUEUE = 0xc000;

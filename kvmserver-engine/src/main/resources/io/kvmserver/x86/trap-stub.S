@@ -55,7 +55,10 @@ syscall_entry:
 # what arrived since), when the host's last call was such a wait on ep that found nothing, or
 # the host polled ep's files before the entry and found nothing (only the program ran since,
 # and nothing it does in the guest makes a file ready: not after an ADD, or a shutdown, which
-# can make a hang-up ready), unless bytes were read ahead since on a connection ep watches.
+# can make a hang-up ready), unless bytes were read ahead since on a connection ep watches;
+# or, when the served connection was ready with nothing but the bytes read ahead (registered
+# for EPOLLIN alone, level-triggered, the socket holding exactly those), once the program has
+# read them all here (CONN_QUIET_ONCE_READ).
 # Also when the host's last wait on ep found only the listener ready and the program took its
 # connection here since.
 # And munmap(addr, len), and an mremap that shrinks a range of the program's newest mapping in
@@ -107,6 +110,7 @@ syscall_entry:
         .set    CONN_REGISTERED, 8              # in A_EPOLL_CTL_FD's interest list
         .set    CONN_UNREGISTERED, 16           # not in it
         .set    CONN_SHUTDOWN, 32               # shutdown(SHUT_WR) may be queued
+        .set    CONN_QUIET_ONCE_READ, 64        # A_EPOLL_FD holds once every byte read ahead is read
         .set    QUEUE, 0xc000
         .set    Q_COUNT, QUEUE + 0              # entries queued
         .set    Q_BYTES, QUEUE + 4              # data bytes queued
@@ -576,7 +580,13 @@ epoll_wait_empty:
         movl    A_ACCEPT_FD, %ecx
         cmpl    %ecx, Q_CONN_FD         # the connection taken here: the listener has no more
         jne     restore_slow
-2:      cmpl    $EMPTY_WAITS_MAX, Q_EMPTY_WAITS
+        jmp     3f
+2:      testl   $CONN_QUIET_ONCE_READ, A_CONN_FLAGS
+        jz      3f                      # quiet now; or quiet once the program has read every
+        movl    A_READ_LENGTH, %ecx     # byte read ahead, which were all the connection held
+        cmpl    %ecx, Q_READ_TAKEN
+        jne     restore_slow
+3:      cmpl    $EMPTY_WAITS_MAX, Q_EMPTY_WAITS
         jae     restore_slow            # then the host, for a program polling in a loop
         incl    Q_EMPTY_WAITS
         xorl    %eax, %eax

@@ -63,6 +63,52 @@ class QuietWaitTest {
         }
     }
 
+    /**
+     * The host looked while the request's bytes waited, read ahead, and nothing else was ready:
+     * once the program has read them all in the guest, its polls are answered there too (python3
+     * asyncio reads its request and polls after its response with no call the host answers between).
+     */
+    @Test
+    void pollsAfterTheProgramReadWhatTheHostReadAheadAreAnsweredWithoutTheHost() {
+        try (TestServer s = start("unread", b -> b.ephemeral(true))) {
+            long fewest = GuestAnswers.fewestExits(s, 3, () -> assertThat(s.get("/")).isEqualTo("waits=0,0,0 data=-"));
+            if (answeredInGuest) {
+                assertThat(fewest).as("exits of a request: getppid, the third poll, the close").isEqualTo(3);
+            } else {
+                assertThat(fewest).as("exits of a request").isGreaterThan(3);
+            }
+        }
+    }
+
+    /** Part of the request still unread: the connection is still readable, and the poll says so. */
+    @Test
+    void aPollBeforeEverythingReadAheadIsReadFindsTheConnection() {
+        try (TestServer s = start("partial", b -> b.ephemeral(true))) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/")).isEqualTo("waits=1 data=7");
+            }
+        }
+    }
+
+    /** More than the host reads ahead: read what it read ahead, and the connection is still readable. */
+    @Test
+    void aPollAfterWhatWasReadAheadFindsTheRestOfALargeRequest() throws IOException {
+        try (TestServer s = start("big", b -> b.ephemeral(true))) {
+            for (int i = 0; i < 3; i++) {
+                try (Socket c = new Socket()) {
+                    c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
+                    c.setSoTimeout(15_000);
+                    OutputStream out = c.getOutputStream();
+                    out.write(("GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + "a".repeat(5000) + "\r\n\r\n")
+                            .getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    String got = new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                    assertThat(bodyOf(got)).isEqualTo("waits=1 data=7");
+                }
+            }
+        }
+    }
+
     @Test
     void bytesThatArrivedBeforeTheHostLookedAreFound() throws IOException, InterruptedException {
         try (TestServer s = start("more", b -> b.ephemeral(true))) {
