@@ -11,8 +11,9 @@
  *            end (Linux looks only at the mapping at its address), a growth beyond user space
  *            (ENOMEM), a shrink of an older mapping; answers "shrink=1 same=1 again=1
  *            einval=22,22,22 munmap=0 segv=1 gone=14 stale=14 fixed=22 past=1 huge=22 older=1"
- *   buffers  a writev whose iovec array, and a write whose bytes, are in pages just unmapped
- *            with no call between: EFAULT; answers "writev=14 write=14"
+ *   buffers  a writev whose iovec array, a write whose bytes and an epoll_ctl ADD whose event
+ *            are in pages just unmapped with no call between: EFAULT; answers
+ *            "writev=14 write=14 add=14"
  *   wait     an epoll wait whose events array is in a page just unmapped, right after the
  *            connection was added (writable: an event to report): EFAULT; answers "wait=14"
  *   full     munmaps that would split a mapping when the program has vm.max_map_count of them:
@@ -134,21 +135,27 @@ static int full(char *body, size_t size) {
 }
 
 /*
- * Writes whose buffers are in pages just unmapped, with no call between: the iovec array of a
- * writev, then the bytes of a write. Linux: EFAULT, nothing sent.
+ * Calls whose buffers are in a page just unmapped, with no call between, each after an unmap of
+ * its own: the iovec array of a writev, the bytes of a write, the event of an epoll_ctl ADD.
+ * Linux: EFAULT, nothing sent or added.
  */
-static int buffers(int fd, char *body, size_t size) {
+static int buffers(int ep, int fd, char *body, size_t size) {
     char *w = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     memset(w, 'x', 4 * PAGE);
     struct iovec *array = (struct iovec *) (w + 3 * PAGE);
     array[0].iov_base = w;
     array[0].iov_len = 10;
-    munmap(w + 2 * PAGE, 2 * PAGE);
+    struct epoll_event *event = (struct epoll_event *) (w + 2 * PAGE);
+    event->events = EPOLLIN;
+    event->data.u64 = 7;
+    munmap(w + 3 * PAGE, PAGE);
     int ev = err(writev(fd, array, 1));
     munmap(w + PAGE, PAGE);
     int ew = err(write(fd, w + PAGE + 100, 10));
+    munmap(w + 2 * PAGE, PAGE);
+    int ea = err(epoll_ctl(ep, EPOLL_CTL_ADD, fd, event));
     munmap(w, PAGE);
-    return snprintf(body, size, "writev=%d write=%d", ev, ew);
+    return snprintf(body, size, "writev=%d write=%d add=%d", ev, ew, ea);
 }
 
 /*
@@ -210,7 +217,7 @@ int main(int argc, char **argv) {
         int b = !strcmp(mode, "checks") ? checks(body, sizeof body)
                 : !strcmp(mode, "forge") ? forge(body, sizeof body)
                 : !strcmp(mode, "full") ? full(body, sizeof body)
-                : !strcmp(mode, "buffers") ? buffers(fd, body, sizeof body)
+                : !strcmp(mode, "buffers") ? buffers(ep, fd, body, sizeof body)
                 : !strcmp(mode, "wait") ? snprintf(body, sizeof body, "wait=%d", waited) : python(body, sizeof body);
         char head[128];
         int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", b);

@@ -365,9 +365,9 @@ queue_write:                            # queues {write, fd, Q_BYTES, EAX} and r
         jmp     done
 
 # An unmap is queued: the program's buffers may be in it, and Linux gives EFAULT for those. The
-# writes, and the wait after an ADD, check theirs against the range the queued unmaps span (a
-# wait answered 0 writes nothing, and Linux checks only that its array is in user space); every
-# other call goes to the host, which performs the queue first.
+# writes, an epoll_ctl ADD and the wait after it check theirs against the range the queued
+# unmaps span (a DEL reads nothing; a wait answered 0 writes nothing, and Linux checks only that
+# its array is in user space); every other call goes to the host, which performs the queue first.
 after_unmap:
         cmpq    $1, %rax
         je      write
@@ -379,6 +379,8 @@ after_unmap:
         je      epoll_wait
         cmpq    $281, %rax
         je      epoll_pwait
+        cmpq    $233, %rax
+        je      epoll_ctl
         jmp     slow
 
 writev_slow:
@@ -529,6 +531,8 @@ epoll_ctl:
         jne     slow
         testl   $CONN_UNREGISTERED, A_CONN_FLAGS
         jz      slow
+        movl    $12, %ecx               # the event, in what an unmap queued takes: EFAULT
+        outside_unmapped %r10, %rcx, restore_slow
         movl    (%r10), %ecx            # the event, from the program's memory
         testl   $~EPOLL_PLAIN_EVENTS, %ecx
         jnz     restore_slow            # EPOLLEXCLUSIVE, EPOLLWAKEUP, unknown bits: the host

@@ -51,7 +51,9 @@ class WaitAfterAddTest {
     @Test
     void theWaitAfterTheAddIsAnsweredWithoutTheHost() {
         try (TestServer s = start("plain")) {
-            long fewest = GuestAnswers.fewestExits(s, 3,
+            // The fewest of five: a request whose bytes reach the server after the host looked
+            // reads them through the host (seen once in three under a loaded test JVM).
+            long fewest = GuestAnswers.fewestExits(s, 5,
                     () -> assertThat(s.get("/")).isEqualTo("n=1 events=0x1 data=7 second=-2"));
             // In the guest: the accept, the add, the wait, the read and the writes; the close exits.
             if (answeredInGuest) {
