@@ -59,10 +59,7 @@ int main(int argc, char **argv) {
     int unread = !strcmp(mode, "unread") || !strcmp(mode, "partial") || !strcmp(mode, "big");
     for (;;) {
         struct epoll_event got[8];
-        if (!listener_reported(got, epoll_wait(ep, got, 8, -1))) {
-            continue;
-        }
-        int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        int fd = accept_when_reported(ep, listener);
         if (fd < 0) {
             continue;
         }

@@ -43,6 +43,16 @@ static inline int listener_reported(const struct epoll_event *got, int n) {
     return 0;
 }
 
+/* Waits on ep (which watches listener with data 1) until the listener is reported, and accepts
+ * (close-on-exec): the connection, or -1 when another took it first. */
+static inline int accept_when_reported(int ep, int listener) {
+    struct epoll_event got[8];
+    if (!listener_reported(got, epoll_wait(ep, got, 8, -1))) {
+        return -1;
+    }
+    return accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+}
+
 /* Reads the head of a request (up to 2 KiB) and writes its GET path to path ("/" if none). */
 static inline void read_request_path(int fd, char *path, size_t path_size) {
     char req[2048];

@@ -202,11 +202,7 @@ int main(int argc, char **argv) {
     int ep = epoll_watching_listener(listener);
     events_page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     for (;;) {
-        struct epoll_event got[8];
-        if (!listener_reported(got, epoll_wait(ep, got, 8, -1))) {
-            continue;
-        }
-        int fd = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+        int fd = accept_when_reported(ep, listener);
         if (fd < 0) {
             continue;
         }

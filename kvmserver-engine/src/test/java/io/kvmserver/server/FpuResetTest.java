@@ -30,31 +30,36 @@ class FpuResetTest {
     private static final int MXCSR = 24;
     private static final int XMM15 = 160 + 15 * 16;
 
-    @Test
-    void beforeTheProgramRunsAgainTheHostReadsTheTemplatesFpuState() throws Exception {
+    /** What a test does with a request VM just reset after a request left its FPU state changed. */
+    private interface AfterReset {
+        void check(GuestVm vm, byte[] template);
+    }
+
+    private static void afterReset(AfterReset test) {
         try (TestServer s = TestServer.start(GuestPrograms.get("http_server"), List.of(), b -> b.ephemeral(true));
                 Kvm kvm = Kvm.open();
                 GuestVm vm = GuestVm.fork(kvm, s.server().snapshot(), 128L << 20)) {
             byte[] template = s.server().snapshot().xsave().getByteArray(0, KvmAbi.XSAVE_SIZE);
             leaveFpuStateOfALastRequest(vm, template);
             vm.reset(true, 128L << 20);
+            test.check(vm, template);
+        }
+    }
 
+    @Test
+    void beforeTheProgramRunsAgainTheHostReadsTheTemplatesFpuState() {
+        afterReset((vm, template) -> {
             UserContext seen = VmInternals.capture(vm);
             assertThat(Arrays.copyOfRange(seen.fpu, XMM15, XMM15 + 16)).as("xmm15")
                     .containsExactly(Arrays.copyOfRange(template, XMM15, XMM15 + 16));
             assertThat(Arrays.copyOfRange(seen.fpu, MXCSR, MXCSR + 4)).as("MXCSR")
                     .containsExactly(Arrays.copyOfRange(template, MXCSR, MXCSR + 4));
-        }
+        });
     }
 
     @Test
-    void aVcpuStoppedBeforeItsFpuRestoreRanGetsItsRegistersBack() throws Exception {
-        try (TestServer s = TestServer.start(GuestPrograms.get("http_server"), List.of(), b -> b.ephemeral(true));
-                Kvm kvm = Kvm.open();
-                GuestVm vm = GuestVm.fork(kvm, s.server().snapshot(), 128L << 20)) {
-            byte[] template = s.server().snapshot().xsave().getByteArray(0, KvmAbi.XSAVE_SIZE);
-            leaveFpuStateOfALastRequest(vm, template);
-            vm.reset(true, 128L << 20);
+    void aVcpuStoppedBeforeItsFpuRestoreRanGetsItsRegistersBack() {
+        afterReset((vm, template) -> {
             var vcpu = VmInternals.vcpu(vm);
             long rip = vcpu.reg(KvmAbi.RIP);
             long rax = vcpu.reg(KvmAbi.RAX);
@@ -78,7 +83,7 @@ class FpuResetTest {
             assertThat(Arrays.copyOfRange(seen.fpu, XMM15, XMM15 + 16)).as("xmm15")
                     .containsExactly(Arrays.copyOfRange(template, XMM15, XMM15 + 16));
             assertThat(vcpu.reg(KvmAbi.RIP)).as("the vCPU resumes where it was to").isEqualTo(rip);
-        }
+        });
     }
 
     /** What a request could leave in the vCPU: xmm15 and MXCSR changed. */
