@@ -17,6 +17,8 @@
  *             (the rest is still there), then the rest read
  *   big       as partial for a request larger than the host reads ahead (3584 bytes): those
  *             read, one zero-timeout wait (more is there), then the rest read
+ *   writable  as unread, with the connection added for EPOLLIN | EPOLLOUT: one zero-timeout wait
+ *             after the request is read finds it writable
  * Answers "waits=R1,R2,... data=D" (each wait's result; D: the first event's data of the last
  * wait that found one, or -).
  * Usage: epoll_quiet PORT MODE
@@ -56,14 +58,15 @@ int main(int argc, char **argv) {
         epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
     }
     int waits = !strcmp(mode, "quiet") || !strcmp(mode, "unread") ? 3 : 1;
-    int unread = !strcmp(mode, "unread") || !strcmp(mode, "partial") || !strcmp(mode, "big");
+    int unread = !strcmp(mode, "unread") || !strcmp(mode, "partial") || !strcmp(mode, "big")
+                 || !strcmp(mode, "writable");
     for (;;) {
         struct epoll_event got[8];
         int fd = accept_when_reported(ep, listener);
         if (fd < 0) {
             continue;
         }
-        ev.events = EPOLLIN;
+        ev.events = !strcmp(mode, "writable") ? EPOLLIN | EPOLLOUT : EPOLLIN;
         ev.data.u64 = 7;
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
         epoll_wait(ep, got, 8, 1000);

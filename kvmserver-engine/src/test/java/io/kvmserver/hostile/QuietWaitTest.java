@@ -90,6 +90,16 @@ class QuietWaitTest {
         }
     }
 
+    /** Registered for EPOLLOUT as well: the connection is writable, whatever was read. */
+    @Test
+    void aConnectionWatchedForWritingIsFoundWritable() {
+        try (TestServer s = start("writable", b -> b.ephemeral(true))) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/")).isEqualTo("waits=1 data=7");
+            }
+        }
+    }
+
     /** More than the host reads ahead: read what it read ahead, and the connection is still readable. */
     @Test
     void aPollAfterWhatWasReadAheadFindsTheRestOfALargeRequest() throws IOException {
