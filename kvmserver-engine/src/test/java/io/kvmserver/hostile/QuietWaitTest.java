@@ -90,6 +90,26 @@ class QuietWaitTest {
         }
     }
 
+    /**
+     * The client shut its side down after the request: once the request is read the connection is
+     * still readable (the end of the stream), and every poll says so.
+     */
+    @Test
+    void aConnectionTheClientShutDownStaysReadable() throws IOException {
+        try (TestServer s = start("unread", b -> b.ephemeral(true))) {
+            for (int i = 0; i < 3; i++) {
+                try (Socket c = new Socket()) {
+                    c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
+                    c.setSoTimeout(15_000);
+                    c.getOutputStream().write(REQUEST.getBytes(StandardCharsets.US_ASCII));
+                    c.shutdownOutput();
+                    String got = new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                    assertThat(bodyOf(got)).isEqualTo("waits=1,1,1 data=7");
+                }
+            }
+        }
+    }
+
     /** Registered for EPOLLOUT as well: the connection is writable, whatever was read. */
     @Test
     void aConnectionWatchedForWritingIsFoundWritable() {
