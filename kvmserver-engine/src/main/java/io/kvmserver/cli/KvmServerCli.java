@@ -48,7 +48,7 @@ public final class KvmServerCli {
         if (options.verbose()) {
             System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "debug");
         }
-        if (options.trace()) {
+        if (options.trace() || options.traceHostCalls()) {
             // The trace is what the user asked to see, whatever the level of the other loggers.
             System.setProperty("org.slf4j.simpleLogger.log." + SyscallTrace.LOGGER_NAME, "info");
         }

@@ -37,6 +37,8 @@ import java.util.Objects;
  * @param warmupPath the HTTP path of the warmup requests
  * @param verbose log more
  * @param trace log every system call of the program (the logger {@code io.kvmserver.trace})
+ * @param traceHostCalls log only the system calls that reach the host (the calls answered in the
+ *        guest on PVM stay answered there, unlogged)
  * @param printConfig print the configuration and exit without running the program
  * @param allowAll no sandbox restrictions on files, environment or network
  * @param allowRead host path prefixes the guest may read
@@ -70,6 +72,7 @@ public record KvmServerOptions(
         String warmupPath,
         boolean verbose,
         boolean trace,
+        boolean traceHostCalls,
         boolean printConfig,
         boolean allowAll,
         List<String> allowRead,
@@ -312,6 +315,7 @@ public record KvmServerOptions(
         private String warmupPath;
         private boolean verbose;
         private boolean trace;
+        private boolean traceHostCalls;
         private boolean printConfig;
         private boolean allowAll;
         private List<String> allowRead;
@@ -346,6 +350,7 @@ public record KvmServerOptions(
             warmupPath = o.warmupPath;
             verbose = o.verbose;
             trace = o.trace;
+            traceHostCalls = o.traceHostCalls;
             printConfig = o.printConfig;
             allowAll = o.allowAll;
             allowRead = o.allowRead;
@@ -419,6 +424,11 @@ public record KvmServerOptions(
 
         public Builder trace(boolean value) {
             trace = value;
+            return this;
+        }
+
+        public Builder traceHostCalls(boolean value) {
+            traceHostCalls = value;
             return this;
         }
 
@@ -514,7 +524,7 @@ public record KvmServerOptions(
          */
         public KvmServerOptions build() {
             return new KvmServerOptions(program, args, cwd, env, threads, ephemeral, warmup, warmupPath, verbose,
-                    trace, printConfig, allowAll, allowRead, allowWrite, allowEnv, allowNet, allowConnect, allowListen,
+                    trace, traceHostCalls, printConfig, allowAll, allowRead, allowWrite, allowEnv, allowNet, allowConnect, allowListen,
                     routeAddress, volumes, maxBootTime, maxRequestTime, maxMainMemory, maxAddressSpace,
                     maxRequestMemory, limitRequestMemory, ephemeralKeepWorkingMemory, naming);
         }

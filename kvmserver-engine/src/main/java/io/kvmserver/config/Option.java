@@ -80,6 +80,13 @@ public enum Option {
                     + " any permission denial) at INFO, to find out why a program fails. Slow.")
             .defaultValue(false)
             .reads(KvmServerOptions::trace).writes((b, v, base) -> b.trace((Boolean) v))),
+    TRACE_HOST_CALLS(flag("trace-host-calls", OptionType.FLAG, "")
+            .spring("kvmserver.trace-host-calls")
+            .describe("Whether to log only the system calls that reach the host, as the trace logs them: where"
+                    + " calls are answered in the guest (nested PVM hosts) they are left out, and still answered"
+                    + " there, so the log shows what a request costs in exits.")
+            .defaultValue(false)
+            .reads(KvmServerOptions::traceHostCalls).writes((b, v, base) -> b.traceHostCalls((Boolean) v))),
     PRINT_CONFIG(flag("print-config", OptionType.FLAG, "")
             .describe("Print the configuration as TOML and exit without running the program.")
             .defaultValue(false)

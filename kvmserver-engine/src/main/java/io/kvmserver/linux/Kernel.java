@@ -18,8 +18,18 @@ public final class Kernel implements AutoCloseable {
     private final List<String> environment;
     private final Denials denials;
     private final ServedEndpoints served = new ServedEndpoints();
-    private final boolean trace;
+    private final Tracing tracing;
     private final RouteSocket route;
+
+    /** Which system calls the program's VMs log ({@link SyscallTrace}). */
+    public enum Tracing {
+        /** None. */
+        OFF,
+        /** Every call the program makes: no call is answered in the guest. */
+        ALL,
+        /** The calls that reach the host: those answered in the guest on PVM stay there, unlogged. */
+        HOST_CALLS
+    }
 
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
             String programHostPath, List<String> environment) {
@@ -29,16 +39,16 @@ public final class Kernel implements AutoCloseable {
     /** @param denials where denials are recorded, with the naming and verbosity of the configuration */
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
             String programHostPath, List<String> environment, Denials denials) {
-        this(table, fileSystem, network, console, programHostPath, environment, denials, false, null);
+        this(table, fileSystem, network, console, programHostPath, environment, denials, Tracing.OFF, null);
     }
 
     /**
-     * @param trace whether every VM of the program logs its system calls ({@link SyscallTrace})
+     * @param tracing which system calls every VM of the program logs ({@link SyscallTrace})
      * @param route the address the engine serves privately, or null (see {@link RouteSocket})
      */
     public Kernel(SyscallTable table, FileSystemPolicy fileSystem, NetworkPolicy network, GuestConsole console,
-            String programHostPath, List<String> environment, Denials denials, boolean trace, RouteSocket route) {
-        this.trace = trace;
+            String programHostPath, List<String> environment, Denials denials, Tracing tracing, RouteSocket route) {
+        this.tracing = tracing;
         this.route = route;
         this.denials = denials;
         this.table = table;
@@ -62,9 +72,14 @@ public final class Kernel implements AutoCloseable {
         return denials;
     }
 
-    /** Whether the program's VMs log every system call ({@link SyscallTrace}). */
+    /** Whether the program's VMs log system calls ({@link SyscallTrace}): every one, or those that reach the host. */
     public boolean tracing() {
-        return trace;
+        return tracing != Tracing.OFF;
+    }
+
+    /** Whether the trace leaves out the calls answered in the guest, which stay answered there. */
+    public boolean tracesHostCallsOnly() {
+        return tracing == Tracing.HOST_CALLS;
     }
 
     /** What the frozen template listens on, which request VMs may not take over. */

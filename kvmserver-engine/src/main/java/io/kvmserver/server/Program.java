@@ -76,9 +76,11 @@ public final class Program implements AutoCloseable {
         List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
         // -Dkvmserver.trace=true is the trace's older spelling, kept as an alias of the option.
         boolean trace = options.trace() || Boolean.getBoolean("kvmserver.trace");
+        Kernel.Tracing tracing = trace ? Kernel.Tracing.ALL
+                : options.traceHostCalls() ? Kernel.Tracing.HOST_CALLS : Kernel.Tracing.OFF;
         NetworkPolicy network = new NetworkPolicy(options);
         Kernel kernel = new Kernel(SyscallTable.standard(), policy, network, console, path.toString(), env,
-                new Denials(options.naming(), options.verbose()), trace, route);
+                new Denials(options.naming(), options.verbose()), tracing, route);
         List<String> argv = new ArrayList<>();
         argv.add(options.program());
         argv.addAll(options.args());

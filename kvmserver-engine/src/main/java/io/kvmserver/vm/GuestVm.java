@@ -113,11 +113,11 @@ public final class GuestVm implements AutoCloseable {
     /**
      * Whether the VM's LSTAR is the entry that answers some calls in the guest
      * ({@link TrapStub#FAST_SYSCALL_ENTRY}): where {@code syscall} stays at CPL 3 (nested PVM,
-     * where a call the host answers costs ~70 µs more), and not while calls are traced (the trace
-     * shows every call the program makes).
+     * where a call the host answers costs ~70 µs more), and not while every call is traced (that
+     * trace shows every call the program makes; the trace of host calls leaves them answered here).
      */
     private static boolean answersInGuest(Kvm kvm, Kernel kernel) {
-        return !kernel.tracing() && TrapPathCheck.syscallStaysInUserMode(kvm);
+        return (!kernel.tracing() || kernel.tracesHostCallsOnly()) && TrapPathCheck.syscallStaysInUserMode(kvm);
     }
 
     private static long syscallEntry(boolean answersInGuest) {

@@ -3,8 +3,10 @@ package io.kvmserver.engine;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kvmserver.testing.CliProcess;
+import io.kvmserver.testing.GuestAnswers;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.RequiresKvm;
+import java.util.List;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
@@ -30,6 +32,30 @@ class SyscallTraceTest {
                 .contains("openat(AT_FDCWD, \"/etc/hostname\", 0x0, 0) = -" + errno)
                 .contains("template tid 1: write(1, \"/etc/hostname read errno=" + errno + "\\n\", ")
                 .contains("template tid 1: exit_group(0) = ?");
+    }
+
+    /**
+     * The trace of host calls: the calls the guest answers stay answered there and are left out
+     * (on PVM, a munmap), the rest are traced as by --trace.
+     */
+    @Test
+    void theTraceOfHostCallsLeavesOutWhatTheGuestAnswers() {
+        String program = GuestPrograms.get("unmap_once").toString();
+        CliProcess.Outcome all = CliProcess.run("--trace", program);
+        CliProcess.Outcome host = CliProcess.run("--trace-host-calls", program);
+        for (CliProcess.Outcome o : List.of(all, host)) {
+            assertThat(o.exitCode()).as(o.toString()).isZero();
+            assertThat(o.stdout()).isEqualTo("munmap=0\n");
+            assertThat(o.stderr()).as(o.toString()).contains("template tid 1: mmap(NULL, 8192, 0x3, 0x22, -1, 0x0) = ")
+                    .contains("template tid 1: exit_group(0) = ?");
+        }
+        assertThat(all.stderr()).as(all.toString()).contains("template tid 1: munmap(");
+        if (GuestAnswers.onThisHost()) {
+            assertThat(host.stderr()).as(host.toString()).doesNotContain("munmap(");
+        } else {
+            assertThat(host.stderr()).as("no call is answered in the guest here: the same trace")
+                    .contains("template tid 1: munmap(");
+        }
     }
 
     @Test

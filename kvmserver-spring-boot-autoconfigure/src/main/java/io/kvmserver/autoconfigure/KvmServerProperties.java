@@ -49,10 +49,10 @@ public final class KvmServerProperties extends KvmServerSettings {
             String cwd, @DefaultValue List<String> env, @DefaultValue("1") int threads,
             @DefaultValue("false") boolean ephemeral, @DefaultValue("true") boolean ephemeralKeepWorkingMemory,
             @DefaultValue("false") boolean verbose, @DefaultValue("false") boolean trace,
-            @DefaultValue Warmup warmup, @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output,
+            @DefaultValue("false") boolean traceHostCalls, @DefaultValue Warmup warmup, @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output,
             @DefaultValue Route route, @DefaultValue Map<String, Server> servers) {
         super(enabled, program, args, cwd, env, threads, ephemeral, ephemeralKeepWorkingMemory, verbose, trace,
-                warmup, permissions, limits, output, route);
+                traceHostCalls, warmup, permissions, limits, output, route);
         this.servers = new LinkedHashMap<>(servers);
         if (hasDefaultServer()) {
             validate(ServerNaming.DEFAULT);
@@ -112,10 +112,10 @@ public final class KvmServerProperties extends KvmServerSettings {
                 String cwd, @DefaultValue List<String> env, @DefaultValue("1") int threads,
                 @DefaultValue("false") boolean ephemeral, @DefaultValue("true") boolean ephemeralKeepWorkingMemory,
                 @DefaultValue("false") boolean verbose, @DefaultValue("false") boolean trace,
-                @DefaultValue Warmup warmup, @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output,
+                @DefaultValue("false") boolean traceHostCalls, @DefaultValue Warmup warmup, @DefaultValue Permissions permissions, @DefaultValue Limits limits, @DefaultValue Output output,
                 @DefaultValue Route route) {
             super(enabled, program, args, cwd, env, threads, ephemeral, ephemeralKeepWorkingMemory, verbose, trace,
-                    warmup, permissions, limits, output, route);
+                    traceHostCalls, warmup, permissions, limits, output, route);
         }
 
     }

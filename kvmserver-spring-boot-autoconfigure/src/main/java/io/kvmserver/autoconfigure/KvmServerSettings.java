@@ -74,6 +74,13 @@ public abstract class KvmServerSettings {
      */
     private final boolean trace;
 
+    /**
+     * Whether to log only the system calls that reach the host, as the trace logs them: where calls
+     * are answered in the guest (nested PVM hosts) they are left out, and still answered there, so
+     * the log shows what a request costs in exits. The logger is 'io.kvmserver.trace'.
+     */
+    private final boolean traceHostCalls;
+
     /** Requests sent to the program before its template is frozen. */
     private final Warmup warmup;
 
@@ -90,7 +97,8 @@ public abstract class KvmServerSettings {
     private final Route route;
 
     KvmServerSettings(boolean enabled, String program, List<String> args, String cwd, List<String> env, int threads,
-            boolean ephemeral, boolean ephemeralKeepWorkingMemory, boolean verbose, boolean trace, Warmup warmup,
+            boolean ephemeral, boolean ephemeralKeepWorkingMemory, boolean verbose, boolean trace,
+            boolean traceHostCalls, Warmup warmup,
             Permissions permissions, Limits limits, Output output, Route route) {
         this.enabled = enabled;
         this.program = program;
@@ -102,6 +110,7 @@ public abstract class KvmServerSettings {
         this.ephemeralKeepWorkingMemory = ephemeralKeepWorkingMemory;
         this.verbose = verbose;
         this.trace = trace;
+        this.traceHostCalls = traceHostCalls;
         this.warmup = warmup;
         this.permissions = permissions;
         this.limits = limits;
@@ -147,6 +156,10 @@ public abstract class KvmServerSettings {
 
     public boolean isTrace() {
         return this.trace;
+    }
+
+    public boolean isTraceHostCalls() {
+        return this.traceHostCalls;
     }
 
     public Warmup getWarmup() {
@@ -227,6 +240,7 @@ public abstract class KvmServerSettings {
             .ephemeralKeepWorkingMemory(this.ephemeralKeepWorkingMemory)
             .verbose(this.verbose)
             .trace(this.trace)
+            .traceHostCalls(this.traceHostCalls)
             .warmup(this.warmup.getCount())
             .warmupPath(this.warmup.getPath())
             .allowAll(this.permissions.isAllowAll())
