@@ -200,6 +200,6 @@ class KvmServerOptionsTest {
                 "max-main-memory = 1024\n",
                 "no-ephemeral-keep-working-memory = true\n");
         assertThat(toml).doesNotContain("print-config");
-        assertThat(TomlSubset.parse(toml, "printed")).hasSize(26);
+        assertThat(TomlSubset.parse(toml, "printed")).hasSize(27);
     }
 }
