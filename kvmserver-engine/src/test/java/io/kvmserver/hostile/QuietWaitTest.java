@@ -98,14 +98,7 @@ class QuietWaitTest {
     void aConnectionTheClientShutDownStaysReadable() throws IOException {
         try (TestServer s = start("unread", b -> b.ephemeral(true))) {
             for (int i = 0; i < 3; i++) {
-                try (Socket c = new Socket()) {
-                    c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
-                    c.setSoTimeout(15_000);
-                    c.getOutputStream().write(REQUEST.getBytes(StandardCharsets.US_ASCII));
-                    c.shutdownOutput();
-                    String got = new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-                    assertThat(bodyOf(got)).isEqualTo("waits=1,1,1 data=7");
-                }
+                assertThat(bodyOfRawRequest(s, REQUEST, true)).isEqualTo("waits=1,1,1 data=7");
             }
         }
     }
@@ -125,17 +118,22 @@ class QuietWaitTest {
     void aPollAfterWhatWasReadAheadFindsTheRestOfALargeRequest() throws IOException {
         try (TestServer s = start("big", b -> b.ephemeral(true))) {
             for (int i = 0; i < 3; i++) {
-                try (Socket c = new Socket()) {
-                    c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
-                    c.setSoTimeout(15_000);
-                    OutputStream out = c.getOutputStream();
-                    out.write(("GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + "a".repeat(5000) + "\r\n\r\n")
-                            .getBytes(StandardCharsets.US_ASCII));
-                    out.flush();
-                    String got = new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-                    assertThat(bodyOf(got)).isEqualTo("waits=1 data=7");
-                }
+                String request = "GET / HTTP/1.1\r\nHost: x\r\nX-Pad: " + "a".repeat(5000) + "\r\n\r\n";
+                assertThat(bodyOfRawRequest(s, request, false)).isEqualTo("waits=1 data=7");
             }
+        }
+    }
+
+    /** Sends {@code request} on a new connection (then shuts the client's side down, or not): the response's body. */
+    private static String bodyOfRawRequest(TestServer s, String request, boolean shutDown) throws IOException {
+        try (Socket c = new Socket()) {
+            c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
+            c.setSoTimeout(15_000);
+            c.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+            if (shutDown) {
+                c.shutdownOutput();
+            }
+            return bodyOf(new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII));
         }
     }
 
