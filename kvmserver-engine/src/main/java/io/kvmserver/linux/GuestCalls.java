@@ -629,7 +629,6 @@ public final class GuestCalls {
         memory.putInt(GuestCallPages.EPOLL_CTL_QUEUED, 0);
         memory.putInt(GuestCallPages.READ_TAKEN, 0);
         memory.putInt(GuestCallPages.WRITE_SHUT, 0);
-        memory.putInt(GuestCallPages.MAPS_CHANGED, 0);
         memory.putLong(GuestCallPages.UNMAP_LOW, 0);
         memory.putLong(GuestCallPages.UNMAP_HIGH, 0);
         return done;

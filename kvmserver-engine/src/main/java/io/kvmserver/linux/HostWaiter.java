@@ -434,12 +434,17 @@ public final class HostWaiter implements AutoCloseable {
     }
 
     private boolean nothingToRead(int fd) {
+        return bytesToRead(fd) <= 0; // -1: the connection is broken, nothing will ever be read from it
+    }
+
+    /** The bytes the socket at host fd {@code fd} holds ({@code FIONREAD}), or -1 when it cannot say; the vCPU thread's. */
+    int bytesToRead(int fd) {
         readable.setInt(0, 0);
         try {
             LibC.ioctl(fd, FIONREAD, com.sun.jna.Pointer.nativeValue(readable));
-            return readable.getInt(0) == 0;
+            return readable.getInt(0);
         } catch (LastErrorException e) {
-            return true; // the connection is broken: nothing will ever be read from it
+            return -1;
         }
     }
 

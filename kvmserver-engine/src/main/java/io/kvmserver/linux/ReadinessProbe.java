@@ -18,7 +18,6 @@ final class ReadinessProbe {
     /** Registrations an instance may have for {@link #quietNow} to poll it before an entry. */
     static final int QUIET_MAX_INTERESTS = 8;
     private static final int EPOLLIN = 0x1;
-    private static final long FIONREAD = 0x541b;
 
     /** One {@code struct pollfd}. */
     private final Memory pollfd = new Memory(8);
@@ -95,12 +94,7 @@ final class ReadinessProbe {
         if (pollNow(hostFd, READ_ASKED) != (HostWaiter.POLLIN | HostWaiter.POLLRDNORM)) {
             return false;
         }
-        try {
-            LibC.syscall(SyscallNumbers.IOCTL, hostFd, FIONREAD, Pointer.nativeValue(pollfd), 0, 0, 0);
-        } catch (LastErrorException e) {
-            return false;
-        }
-        return pollfd.getInt(0) == readAhead && quietBut(files, ep, connFd, waiter);
+        return waiter.bytesToRead(hostFd) == readAhead && quietBut(files, ep, connFd, waiter);
     }
 
     /** {@link #quietNow}, leaving the registration of {@code skipFd} out (-1: none). */

@@ -134,11 +134,6 @@ public final class GuestCallPages {
     public static final long COUNT = QUEUE;
     /** {@code int}: data bytes queued. */
     public static final long BYTES = QUEUE + 4;
-    /**
-     * Nonzero once the entry queued a munmap or mremap: {@link #MAP_START} may be stale until the
-     * host looks, and every call but the writes (see {@link #UNMAP_LOW}) goes to the host.
-     */
-    public static final long MAPS_CHANGED = QUEUE + 8;
     /** Where the entry saved RAX, RCX, RSI and RDI on entry (see {@link TrapStub#FAST_SYSCALL_END}). */
     public static final long SAVED_RCX = QUEUE + 24;
     public static final long SAVED_RSI = QUEUE + 32;
@@ -188,8 +183,10 @@ public final class GuestCallPages {
     public static final int MAX_ENTRIES = 8;
     /**
      * {@code long}s: the lowest address the queued unmaps take and the end of the highest (0 and 0
-     * when none is queued). While they span something, a write whose buffer meets that span goes
-     * to the host (Linux: {@code EFAULT}), which performs the queue first.
+     * when none is queued: a span never ends at 0, so {@link #UNMAP_HIGH} nonzero says an unmap is
+     * queued). While they span something, {@link #MAP_START} may be stale until the host looks, a
+     * write or epoll call whose buffer meets that span goes to the host (Linux: {@code EFAULT}),
+     * which performs the queue first, and so does every other call but zero-timeout waits.
      */
     public static final long UNMAP_LOW = QUEUE + 256;
     public static final long UNMAP_HIGH = QUEUE + 264;

@@ -114,7 +114,6 @@ syscall_entry:
         .set    QUEUE, 0xc000
         .set    Q_COUNT, QUEUE + 0              # entries queued
         .set    Q_BYTES, QUEUE + 4              # data bytes queued
-        .set    Q_MAPS_CHANGED, QUEUE + 8       # nonzero once a munmap or mremap was queued
         .set    Q_SAVE_RSP, QUEUE + 16
         .set    Q_SAVE_RCX, QUEUE + 24
         .set    Q_SAVE_RSI, QUEUE + 32
@@ -137,7 +136,8 @@ syscall_entry:
         .set    Q_ENTRIES, QUEUE + 128          # 8 x {u32 nr, u32 fd, u32 a, u32 b}
         .set    Q_MAX_ENTRIES, 8
         .set    Q_UNMAP_LOW, QUEUE + 256        # the lowest address a queued unmap takes, and
-        .set    Q_UNMAP_HIGH, QUEUE + 264       # the end of the highest (0, 0: none queued)
+        .set    Q_UNMAP_HIGH, QUEUE + 264       # the end of the highest (0, 0: none queued; so
+                                                # nonzero once a munmap or mremap was queued)
         .set    Q_DATA, QUEUE + 272             # the bytes of queued writes
         .set    TF, 0x100
         .set    MSG_NOSIGNAL, 0x4000
@@ -197,7 +197,6 @@ syscall_entry:
         movl    %esi, Q_ENTRIES + 4(%rcx)
         movq    %rdi, Q_ENTRIES + 8(%rcx)
         incl    Q_COUNT
-        movl    $1, Q_MAPS_CHANGED
         cmpq    $0, Q_UNMAP_HIGH
         je      .Lfirst\@
         cmpq    Q_UNMAP_LOW, %rdi
@@ -242,7 +241,7 @@ fast_syscall_entry:
         je      mremap
         testl   %edi, %edi              # every other call here takes an fd first; a negative one
         js      slow                    # is EBADF
-        cmpl    $0, Q_MAPS_CHANGED
+        cmpq    $0, Q_UNMAP_HIGH        # an unmap queued (its span never ends at 0)
         jne     after_unmap
         testq   %rax, %rax
         je      read
@@ -714,7 +713,7 @@ munmap:
 mremap:
         cmpl    $0, A_UNMAPS
         je      slow
-        cmpl    $0, Q_MAPS_CHANGED      # the extent below may be stale
+        cmpq    $0, Q_UNMAP_HIGH        # an unmap queued: the extent below may be stale
         jne     slow
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     slow

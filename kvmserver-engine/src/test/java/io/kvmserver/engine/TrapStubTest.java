@@ -82,7 +82,6 @@ class TrapStubTest {
         assertThat(assembly.symbol("A_UNMAPS")).isEqualTo(GuestCallPages.UNMAPS);
         assertThat(assembly.symbol("A_MAP_START")).isEqualTo(GuestCallPages.MAP_START);
         assertThat(assembly.symbol("A_MAP_END")).isEqualTo(GuestCallPages.MAP_END);
-        assertThat(assembly.symbol("Q_MAPS_CHANGED")).isEqualTo(GuestCallPages.MAPS_CHANGED);
         assertThat(assembly.symbol("Q_UNMAP_LOW")).isEqualTo(GuestCallPages.UNMAP_LOW);
         assertThat(assembly.symbol("Q_UNMAP_HIGH")).isEqualTo(GuestCallPages.UNMAP_HIGH);
         assertThat(assembly.symbol("Q_DATA")).isEqualTo(GuestCallPages.DATA);
