@@ -542,19 +542,31 @@ public final class GuestCalls {
         page.mapEnd = mapsEnd;
     }
 
+    /** Whether the program queued calls or the entry answered some without a queue entry: a flush is due. */
     public boolean pending() {
-        return enabled && memory.getInt(GuestCallPages.COUNT) != 0;
+        return enabled && (memory.getInt(GuestCallPages.COUNT) != 0 || talliesAny());
+    }
+
+    /** Whether the entry answered a call without a queue entry since the last exit. */
+    private boolean talliesAny() {
+        for (int slot = 0; slot < GuestCallPages.tallySlots(); slot++) {
+            if (memory.getInt(GuestCallPages.TALLY + 4L * slot) != 0) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**
      * Performs the queued calls in order and empties the queue: called at an exit, before the
-     * host does anything else for the VM. Returns how many were performed (for the call counts);
-     * an entry that is not a call the entry queues is dropped, as a forged one.
+     * host does anything else for the VM. Returns how many were performed, with the calls the
+     * entry answered without a queue entry (for the call counts); an entry that is not a call the
+     * entry queues is dropped, as a forged one.
      */
-    public int flush(Syscall c, long[] callCounts) {
+    public long flush(Syscall c, long[] callCounts) {
         FdTable files = c.files();
         int count = memory.getInt(GuestCallPages.COUNT);
-        int done = 0;
+        long done = 0;
         // What the page allowed when the program last entered the guest bounds what is performed.
         long budget = published && (shown.flags & GuestCallPages.WRITES_QUEUED) != 0 ? shown.budget : 0;
         long unread = published ? shown.readLength : 0;
@@ -624,6 +636,7 @@ public final class GuestCalls {
                 done++;
             }
         }
+        done += tallied(callCounts);
         memory.putInt(GuestCallPages.COUNT, 0);
         memory.putInt(GuestCallPages.BYTES, 0);
         memory.putInt(GuestCallPages.EPOLL_CTL_QUEUED, 0);
@@ -632,6 +645,25 @@ public final class GuestCalls {
         memory.putLong(GuestCallPages.UNMAP_LOW, 0);
         memory.putLong(GuestCallPages.UNMAP_HIGH, 0);
         return done;
+    }
+
+    /**
+     * The calls the entry answered without a queue entry, added to {@code callCounts} by name and
+     * cleared. Their number, for the VM's call total: a program that wrote the slots itself can
+     * inflate only its own counts, at most 2^32 - 1 per slot and exit.
+     */
+    private long tallied(long[] callCounts) {
+        long calls = 0;
+        for (int slot = 0; slot < GuestCallPages.tallySlots(); slot++) {
+            long at = GuestCallPages.TALLY + 4L * slot;
+            int n = memory.getInt(at);
+            if (n != 0) {
+                memory.putInt(at, 0);
+                callCounts[GuestCallPages.talliedCall(slot)] += Integer.toUnsignedLong(n);
+                calls += Integer.toUnsignedLong(n);
+            }
+        }
+        return calls;
     }
 
     /**

@@ -190,7 +190,30 @@ public final class GuestCallPages {
      */
     public static final long UNMAP_LOW = QUEUE + 256;
     public static final long UNMAP_HIGH = QUEUE + 264;
+    /**
+     * {@code u32} each: the calls the entry answered without a queue entry since the last exit, by
+     * slot (the system call numbers in {@link #TALLIED_CALLS}): the host adds them to the VM's call
+     * counts at the next exit and clears them, so that every call is counted by name wherever it
+     * was answered. The program can write them: then it misstates only its own counts.
+     */
+    public static final long TALLY = QUEUE + 272;
+    /**
+     * The calls of the {@link #TALLY} slots, in order: {@code epoll_wait} and {@code epoll_pwait}
+     * answered 0 (zero timeout, nothing ready), {@code getsockname}, {@code accept} and
+     * {@code accept4} answered {@code EAGAIN}, an {@code mremap} that cuts nothing off.
+     */
+    private static final int[] TALLIED_CALLS = {232, 281, 51, 43, 288, 25};
     /** The bytes of queued writes. */
-    public static final long DATA = QUEUE + 272;
-    public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 272);
+    public static final long DATA = QUEUE + 304;
+    public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 304);
+
+    /** How many {@link #TALLY} slots there are. */
+    public static int tallySlots() {
+        return TALLIED_CALLS.length;
+    }
+
+    /** The system call number tallied in {@code slot}. */
+    public static int talliedCall(int slot) {
+        return TALLIED_CALLS[slot];
+    }
 }

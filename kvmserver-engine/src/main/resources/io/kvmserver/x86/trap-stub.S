@@ -138,7 +138,16 @@ syscall_entry:
         .set    Q_UNMAP_LOW, QUEUE + 256        # the lowest address a queued unmap takes, and
         .set    Q_UNMAP_HIGH, QUEUE + 264       # the end of the highest (0, 0: none queued; so
                                                 # nonzero once a munmap or mremap was queued)
-        .set    Q_DATA, QUEUE + 272             # the bytes of queued writes
+        .set    Q_TALLY, QUEUE + 272            # u32 each: calls answered here without a queue entry,
+                                                # by slot; the host adds them to the VM's call counts
+                                                # at its next exit, so every call is counted by name
+        .set    TALLY_EPOLL_WAIT, Q_TALLY       # epoll_wait and epoll_pwait answered 0
+        .set    TALLY_EPOLL_PWAIT, Q_TALLY + 4
+        .set    TALLY_GETSOCKNAME, Q_TALLY + 8
+        .set    TALLY_ACCEPT, Q_TALLY + 12      # accept and accept4 answered EAGAIN
+        .set    TALLY_ACCEPT4, Q_TALLY + 16
+        .set    TALLY_MREMAP, Q_TALLY + 20      # an mremap that cuts nothing off
+        .set    Q_DATA, QUEUE + 304             # the bytes of queued writes
         .set    TF, 0x100
         .set    MSG_NOSIGNAL, 0x4000
         .set    MSG_DONTWAIT, 0x40
@@ -166,6 +175,8 @@ syscall_entry:
         .set    MREMAP_MAYMOVE, 1
         .set    SYS_MUNMAP, 11
         .set    SYS_MREMAP, 25
+        .set    SYS_EPOLL_WAIT, 232
+        .set    SYS_ACCEPT4, 288
 
 # Copies a published address to the program's buffer (RSI) and length (the int at RDX) as the
 # kernel copies one: cut to the program's length, the full length written back. A negative
@@ -510,6 +521,7 @@ getsockname:
         cmpl    $0, A_NAME_LENGTH
         je      slow
         copy_address A_NAME, A_NAME_LENGTH, restore_slow
+        incl    TALLY_GETSOCKNAME
         xorl    %eax, %eax
         jmp     done
 
@@ -592,6 +604,11 @@ epoll_wait_empty:
 3:      cmpl    $EMPTY_WAITS_MAX, Q_EMPTY_WAITS
         jae     restore_slow            # then the host, for a program polling in a loop
         incl    Q_EMPTY_WAITS
+        movl    $TALLY_EPOLL_WAIT, %ecx
+        cmpl    $SYS_EPOLL_WAIT, Q_SAVE_RAX
+        je      4f
+        movl    $TALLY_EPOLL_PWAIT, %ecx
+4:      incl    (%rcx)
         xorl    %eax, %eax
         jmp     done
 
@@ -745,7 +762,10 @@ mremap:
         cmpq    %rax, %rdi
         ja      restore_rax_slow
         subq    %rcx, %rsi              # the bytes cut off
-        jz      1f
+        jnz     2f
+        incl    TALLY_MREMAP
+        jmp     1f
+2:
         addq    %rcx, %rdi              # where they start
         shrq    $12, %rsi
         movl    $SYS_MREMAP, %eax
@@ -756,6 +776,11 @@ mremap:
 refuse:
         cmpl    $0, A_LISTENER_REFUSES
         je      restore_rax_slow
+        movl    $TALLY_ACCEPT4, %ecx
+        cmpl    $SYS_ACCEPT4, Q_SAVE_RAX
+        je      1f
+        movl    $TALLY_ACCEPT, %ecx
+1:      incl    (%rcx)
         movq    $-11, %rax              # EAGAIN
 done:
         movq    Q_SAVE_RSI, %rsi

@@ -1,5 +1,6 @@
 package io.kvmserver.engine;
 
+import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.x86.CpuSetup;
 import io.kvmserver.x86.GuestCallPages;
 import io.kvmserver.x86.GuestLayout;
@@ -85,7 +86,22 @@ class TrapStubTest {
         assertThat(assembly.symbol("Q_UNMAP_LOW")).isEqualTo(GuestCallPages.UNMAP_LOW);
         assertThat(assembly.symbol("Q_UNMAP_HIGH")).isEqualTo(GuestCallPages.UNMAP_HIGH);
         assertThat(assembly.symbol("Q_DATA")).isEqualTo(GuestCallPages.DATA);
+        assertThat(assembly.symbol("Q_TALLY")).isEqualTo(GuestCallPages.TALLY);
         assertThat(assembly.symbol("USER_PAGES") << 12).as("TASK_SIZE").isEqualTo(0x7fff_ffff_f000L);
+    }
+
+    @Test
+    void theTallySlotsAreTheCallsTheHostCountsThemAs() {
+        String[] slots = {"TALLY_EPOLL_WAIT", "TALLY_EPOLL_PWAIT", "TALLY_GETSOCKNAME", "TALLY_ACCEPT",
+            "TALLY_ACCEPT4", "TALLY_MREMAP"};
+        String[] calls = {"epoll_wait", "epoll_pwait", "getsockname", "accept", "accept4", "mremap"};
+        assertThat(GuestCallPages.tallySlots()).isEqualTo(slots.length);
+        for (int i = 0; i < slots.length; i++) {
+            assertThat(assembly.symbol(slots[i])).as(slots[i]).isEqualTo(GuestCallPages.TALLY + 4L * i);
+            assertThat(SyscallNumbers.name(GuestCallPages.talliedCall(i))).as(slots[i]).isEqualTo(calls[i]);
+        }
+        assertThat(GuestCallPages.TALLY + 4L * slots.length).as("the tallies end before the data")
+                .isLessThanOrEqualTo(GuestCallPages.DATA);
     }
 
     @Test
