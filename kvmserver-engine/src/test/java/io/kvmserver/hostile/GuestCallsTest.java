@@ -140,11 +140,16 @@ class GuestCallsTest {
         }
     }
 
+    /** What {@code /options} answers on Linux (and must answer in the VM) for the server {@code s}. */
+    private static String optionsAnswer(TestServer s) {
+        return "nonblock=1 nodelay=1 name=127.0.0.1:" + s.port()
+                + "/16 short=2/16 EINVAL EFAULT EFAULT EFAULT keepalive=1/30/5/4 E0EEE0E";
+    }
+
     @Test
     void optionsAndTheLocalAddressAnswerAsLinux() {
         try (TestServer s = start(b -> b)) {
-            String expected = "nonblock=1 nodelay=1 name=127.0.0.1:" + s.port()
-                    + "/16 short=2/16 EINVAL EFAULT EFAULT EFAULT keepalive=1/30/5/4 E0EEE0E";
+            String expected = optionsAnswer(s);
             for (int i = 0; i < 3; i++) {
                 assertThat(s.get("/options")).isEqualTo(expected);
             }
@@ -223,8 +228,7 @@ class GuestCallsTest {
     @Test
     void callsAnsweredInTheGuestAreCountedByName() {
         try (TestServer s = start(b -> b)) {
-            String options = "nonblock=1 nodelay=1 name=127.0.0.1:" + s.port()
-                    + "/16 short=2/16 EINVAL EFAULT EFAULT EFAULT keepalive=1/30/5/4 E0EEE0E";
+            String options = optionsAnswer(s);
             for (int i = 0; i < 2; i++) {
                 long two = callsOf(s, "/polls/2", "polled", "epoll_wait");
                 long six = callsOf(s, "/polls/6", "polled", "epoll_wait");
