@@ -51,8 +51,10 @@ class LifecycleTest {
      * entering the guest. A blocking-accept server makes four calls per request (accept, read,
      * write, close); only the last three are exits to the engine, each request VM's accept being
      * the frozen one, and where the syscall entry answers calls in the guest (PVM), one: the read
-     * is answered from the bytes the host read ahead and the write waits for the close. (A
-     * request whose bytes arrive after the host looked reads them through the host: the median.)
+     * is answered from the bytes the host read ahead and the write waits for the close. A request
+     * whose bytes arrive after the host looked reads them through the host, one exit more, which
+     * in a loaded test run happens to most of them: the fewest exits of 21 requests, which a
+     * frozen wait made in the guest would raise for every one.
      */
     @Test
     void aRequestVmMakesItsFrozenWaitWithoutAnExit() {
@@ -72,8 +74,8 @@ class LifecycleTest {
                 Eventually.reaches(stats::requests, 2 + i);
                 exits[i] = stats.vmExits() - before;
             }
-            java.util.Arrays.sort(exits);
-            assertThat(exits[requests / 2]).as("exits of the median request").isEqualTo(expected);
+            assertThat(java.util.Arrays.stream(exits).min().orElseThrow()).as("exits of the request with fewest")
+                    .isEqualTo(expected);
         }
     }
 
