@@ -8,7 +8,8 @@
 # Knobs (environment): REQUESTS (5000 per server configuration), WARMUP (5000: steady state, see
 # docs/benchmarks.md "How to run"), MAX_SECONDS (15 per
 # server configuration: the slow guests stop there), RUNS (200 hello runs), CLI_RUNS (10), LOOP_CALLS
-# (20000 getppid calls in the VM), CLOCK_CALLS (1000000 clock_gettime calls), PIN_CPU (0), UNPINNED
+# (20000 getppid calls in the VM), CLOCK_CALLS (1000000 clock_gettime calls), TRAP_CALLS (10000 calls
+# per trap_paths.c path), PIN_CPU (0), UNPINNED
 # (1: also run the server benchmarks without taskset), GUESTS ("python nginx php": the guests run
 # beside the C server, from .ci/install-guests), SERVERS (1: run them), RUNTIMES ("go tokio redis bun
 # python-http php deno": issue 10's runtimes, natively, threads=1, ephemeral and ephemeral after
@@ -36,6 +37,7 @@ RUNS="${RUNS:-200}"
 CLI_RUNS="${CLI_RUNS:-10}"
 LOOP_CALLS="${LOOP_CALLS:-20000}"
 CLOCK_CALLS="${CLOCK_CALLS:-1000000}"
+TRAP_CALLS="${TRAP_CALLS:-10000}"
 PIN_CPU="${PIN_CPU:-0}"
 UNPINNED="${UNPINNED:-1}"
 BENCH="$ROOT/kvmserver-benchmarks"
@@ -61,6 +63,7 @@ gcc $CFLAGS -static -o "$GUEST/getppid_loop" "$BENCH/src/main/c/getppid_loop.c"
 gcc $CFLAGS -static -o "$GUEST/clock_loop" "$BENCH/src/main/c/clock_loop.c"
 gcc $CFLAGS -o "$GUEST/spawn_bench" "$BENCH/src/main/c/spawn_bench.c"
 gcc $CFLAGS -o "$GUEST/http_client" "$BENCH/src/main/c/http_client.c"
+gcc $CFLAGS -o "$GUEST/trap_paths" "$BENCH/src/main/c/trap_paths.c"
 # The same servers the engine's tests run: the C epoll server, the Go and tokio counters.
 build_servers "$GUEST"
 
@@ -84,6 +87,18 @@ if [ "$ENGINE" = 1 ]; then
     --spawn "$GUEST/spawn_bench" --cli-jar "$ROOT/kvmserver-engine/target/kvmserver-cli.jar" \
     --runs "$RUNS" --cli-runs "$CLI_RUNS" --loop-calls "$LOOP_CALLS" \
     --clock-loop "$GUEST/clock_loop" --clock-calls "$CLOCK_CALLS"
+  # The host's own price of a trap, which bounds what any engine can do here: a system call that
+  # reaches the host (the doorbell), one the trap stub answers in the guest (on nested PVM,
+  # `syscall` alone), and an exit KVM handles in the kernel.
+  echo
+  echo "#### What a trap costs on this host (trap_paths.c: a bare VM of its own, no engine; $TRAP_CALLS calls)"
+  echo
+  echo "| path | what the probe measured |"
+  echo "|---|---|"
+  for p in doorbell in-guest cpuid; do
+    line=$("${PIN[@]}" "$GUEST/trap_paths" "$TRAP_CALLS" "$p" 2>&1 | grep "^$p: [0-9]" | tail -1)
+    echo "| \`$p\` | ${line:-"$p: no figure: this host does not take that path (run the probe by hand)"} |" | sed "s/| $p: /| /"
+  done
 fi
 
 # One plan per pinning: the C server in every configuration, each other guest natively, not
