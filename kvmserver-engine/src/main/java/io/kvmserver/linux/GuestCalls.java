@@ -159,6 +159,17 @@ public final class GuestCalls {
     private long mapsStart;
     private long mapsEnd;
     private final AnswerPage shown = new AnswerPage();
+
+    /**
+     * What the page allowed when the program last entered, left for the rest of the queue while
+     * {@link #flush} performs it: bytes it may still send and take from the read-ahead, whether
+     * the published accept is still to be taken, and whether an ADD was just performed (the wait
+     * after it may follow).
+     */
+    private long flushBudget;
+    private long flushUnread;
+    private boolean flushAcceptable;
+    private boolean flushAdded;
     /** What the next entry's page is to hold, computed before every entry. */
     private final AnswerPage next = new AnswerPage();
     /** The objects behind {@link #shown}'s epoll and listener fds, for checking queued entries against them. */
@@ -564,76 +575,22 @@ public final class GuestCalls {
      * entry queues is dropped, as a forged one.
      */
     public long flush(Syscall c, long[] callCounts) {
-        FdTable files = c.files();
         int count = memory.getInt(GuestCallPages.COUNT);
         long done = 0;
         // What the page allowed when the program last entered the guest bounds what is performed.
-        long budget = published && (shown.flags & GuestCallPages.WRITES_QUEUED) != 0 ? shown.budget : 0;
-        long unread = published ? shown.readLength : 0;
-        boolean acceptable = published && shown.acceptFd >= 0;
-        boolean added = false;
+        flushBudget = published && (shown.flags & GuestCallPages.WRITES_QUEUED) != 0 ? shown.budget : 0;
+        flushUnread = published ? shown.readLength : 0;
+        flushAcceptable = published && shown.acceptFd >= 0;
+        flushAdded = false;
         if (count > 0 && count <= GuestCallPages.MAX_ENTRIES) {
             for (int i = 0; i < count; i++) {
                 long entry = GuestCallPages.ENTRIES + (long) i * GuestCallPages.ENTRY_SIZE;
                 int nr = memory.getInt(entry);
-                int fd = memory.getInt(entry + 4);
-                int a = memory.getInt(entry + 8);
-                int b = memory.getInt(entry + 12);
-                if (nr == ACCEPT4) {
-                    if (!acceptable || !acceptsAsPublished(files, fd, a, b)) {
-                        continue;
-                    }
-                    acceptable = false;
-                    accept(c, fd, a, b);
-                } else if (nr == MUNMAP || nr == MREMAP) {
-                    // {nr, pages, address}: an unmap, of the range or of the tail the mremap cut off
-                    if (!published || !shown.unmaps || !unmapped(c, memory.getLong(entry + 8), fd & 0xffffffffL)) {
-                        continue;
-                    }
-                } else if (fd != connectionFd || !holds(files, fd, connection)) {
-                    continue; // not the connection the host published: the program wrote this entry
-                } else if (nr == READ || nr == RECVFROM) {
-                    long length = a & 0xffffffffL;
-                    if (length == 0 || length > unread) {
-                        continue;
-                    }
-                    unread -= length;
-                    readAhead.take(connection, length);
-                } else if (nr == WRITE) {
-                    long offset = a & 0xffffffffL;
-                    long length = b & 0xffffffffL;
-                    if (length == 0 || length > budget || offset + length > GuestCallPages.DATA_SIZE
-                            || connection.writeShut()) {
-                        continue;
-                    }
-                    budget -= length;
-                    send(connection, memory.host(GuestCallPages.DATA + offset, length), length);
-                } else if (nr == SETSOCKOPT && (shown.flags & GuestCallPages.OPTIONS_QUEUED) != 0
-                        && queuesOption(b >>> 8, b & 0xff, a)) {
-                    NetSyscalls.setOption(connection, b >>> 8, b & 0xff, LittleEndian.intBytes(a));
-                } else if (nr == SHUTDOWN && (shown.flags & GuestCallPages.SHUTDOWN_QUEUED) != 0 && a == SHUT_WR
-                        && !connection.writeShut()) {
-                    connection.shutdown(SHUT_WR);
-                } else if (nr == IOCTL && (shown.flags & GuestCallPages.FIONBIO_QUEUED) != 0) {
-                    FileSyscalls.setNonBlocking(connection, a != 0);
-                } else if (nr == EPOLL_CTL && holds(files, shown.epollCtlFd, shownEpollCtl)
-                        && ((b == EPOLL_CTL_ADD && (shown.flags & GuestCallPages.UNREGISTERED) != 0)
-                            || (b == EPOLL_CTL_DEL && (shown.flags & GuestCallPages.REGISTERED) != 0))) {
-                    // One per entry, checked by the entry as the host published the registration.
-                    long data = memory.getLong(GuestCallPages.EPOLL_DATA);
-                    EpollSyscalls.control(c.process(), shownEpollCtl, b, fd, b == EPOLL_CTL_ADD ? a : 0,
-                            b == EPOLL_CTL_ADD ? data : 0);
-                    epollUsed(shown.epollCtlFd, shownEpollCtl);
-                    added = b == EPOLL_CTL_ADD;
-                } else if (nr == EPOLL_WAIT && added && b == shown.epollCtlFd && holds(files, b, shownEpollCtl)
-                        && EpollFile.reportedInGuest(shownEpollCtl.interests().get(fd), connection, a,
-                                shown.connectionEvents)) {
-                    added = false; // one wait after the ADD, as the entry answers
-                } else {
-                    continue;
+                if (performed(c, entry, nr, memory.getInt(entry + 4), memory.getInt(entry + 8),
+                        memory.getInt(entry + 12))) {
+                    callCounts[nr]++;
+                    done++;
                 }
-                callCounts[nr]++;
-                done++;
             }
         }
         done += tallied(callCounts);
@@ -645,6 +602,75 @@ public final class GuestCalls {
         memory.putLong(GuestCallPages.UNMAP_LOW, 0);
         memory.putLong(GuestCallPages.UNMAP_HIGH, 0);
         return done;
+    }
+
+    /**
+     * Performs one queue entry {nr, fd, a, b} at {@code entry} if it is a call the entry queues as
+     * the host published it; false for anything else (the program wrote it), which is dropped.
+     */
+    private boolean performed(Syscall c, long entry, int nr, int fd, int a, int b) {
+        FdTable files = c.files();
+        if (nr == ACCEPT4) {
+            if (!flushAcceptable || !acceptsAsPublished(files, fd, a, b)) {
+                return false;
+            }
+            flushAcceptable = false;
+            accept(c, fd, a, b);
+            return true;
+        }
+        if (nr == MUNMAP || nr == MREMAP) {
+            // {nr, pages, address}: an unmap, of the range or of the tail the mremap cut off
+            return published && shown.unmaps && unmapped(c, memory.getLong(entry + 8), fd & 0xffffffffL);
+        }
+        if (fd != connectionFd || !holds(files, fd, connection)) {
+            return false; // not the connection the host published: the program wrote this entry
+        }
+        return performedOnConnection(c, files, nr, fd, a, b);
+    }
+
+    /** Performs a queued call of the served connection; false if the page did not allow it. */
+    private boolean performedOnConnection(Syscall c, FdTable files, int nr, int fd, int a, int b) {
+        if (nr == READ || nr == RECVFROM) {
+            long length = a & 0xffffffffL;
+            if (length == 0 || length > flushUnread) {
+                return false;
+            }
+            flushUnread -= length;
+            readAhead.take(connection, length);
+        } else if (nr == WRITE) {
+            long offset = a & 0xffffffffL;
+            long length = b & 0xffffffffL;
+            if (length == 0 || length > flushBudget || offset + length > GuestCallPages.DATA_SIZE
+                    || connection.writeShut()) {
+                return false;
+            }
+            flushBudget -= length;
+            send(connection, memory.host(GuestCallPages.DATA + offset, length), length);
+        } else if (nr == SETSOCKOPT && (shown.flags & GuestCallPages.OPTIONS_QUEUED) != 0
+                && queuesOption(b >>> 8, b & 0xff, a)) {
+            NetSyscalls.setOption(connection, b >>> 8, b & 0xff, LittleEndian.intBytes(a));
+        } else if (nr == SHUTDOWN && (shown.flags & GuestCallPages.SHUTDOWN_QUEUED) != 0 && a == SHUT_WR
+                && !connection.writeShut()) {
+            connection.shutdown(SHUT_WR);
+        } else if (nr == IOCTL && (shown.flags & GuestCallPages.FIONBIO_QUEUED) != 0) {
+            FileSyscalls.setNonBlocking(connection, a != 0);
+        } else if (nr == EPOLL_CTL && holds(files, shown.epollCtlFd, shownEpollCtl)
+                && ((b == EPOLL_CTL_ADD && (shown.flags & GuestCallPages.UNREGISTERED) != 0)
+                    || (b == EPOLL_CTL_DEL && (shown.flags & GuestCallPages.REGISTERED) != 0))) {
+            // One per entry, checked by the entry as the host published the registration.
+            long data = memory.getLong(GuestCallPages.EPOLL_DATA);
+            EpollSyscalls.control(c.process(), shownEpollCtl, b, fd, b == EPOLL_CTL_ADD ? a : 0,
+                    b == EPOLL_CTL_ADD ? data : 0);
+            epollUsed(shown.epollCtlFd, shownEpollCtl);
+            flushAdded = b == EPOLL_CTL_ADD;
+        } else if (nr == EPOLL_WAIT && flushAdded && b == shown.epollCtlFd && holds(files, b, shownEpollCtl)
+                && EpollFile.reportedInGuest(shownEpollCtl.interests().get(fd), connection, a,
+                        shown.connectionEvents)) {
+            flushAdded = false; // one wait after the ADD, as the entry answers
+        } else {
+            return false;
+        }
+        return true;
     }
 
     /**
