@@ -212,12 +212,7 @@ class GuestCallsTest {
      * once the VM is back at the template (the count of the exit that ends the request included).
      */
     private static long callsOf(TestServer s, String path, String expected, String name) {
-        ServerStats stats = s.server().stats();
-        Eventually.reaches(stats::resets, stats.requests());
-        long before = s.server().syscallCounts(Integer.MAX_VALUE).getOrDefault(name, 0L);
-        assertThat(s.get(path)).isEqualTo(expected);
-        Eventually.reaches(stats::resets, stats.requests());
-        return s.server().syscallCounts(Integer.MAX_VALUE).getOrDefault(name, 0L) - before;
+        return GuestAnswers.calls(s, name, () -> assertThat(s.get(path)).isEqualTo(expected));
     }
 
     /**

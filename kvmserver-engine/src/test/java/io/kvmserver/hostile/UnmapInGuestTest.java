@@ -59,6 +59,22 @@ class UnmapInGuestTest {
     }
 
     /**
+     * Every mremap and munmap of a request is counted by name, queued, answered without an entry
+     * (a same-size remap) or made through the host: the checks make nine of each.
+     */
+    @Test
+    void everyRemapAndUnmapIsCountedWhereverItWasAnswered() {
+        try (TestServer s = start("checks")) {
+            String expected = "shrink=1 same=1 again=1 einval=22,22,22 munmap=0 segv=1 gone=14 stale=14 fixed=22 past=1"
+                    + " huge=22 older=1";
+            assertThat(s.get("/")).isEqualTo(expected);
+            Runnable request = () -> assertThat(s.get("/")).isEqualTo(expected);
+            assertThat(GuestAnswers.calls(s, "mremap", request)).as("mremap calls of a request").isEqualTo(9);
+            assertThat(GuestAnswers.calls(s, "munmap", request)).as("munmap calls of a request").isEqualTo(9);
+        }
+    }
+
+    /**
      * While an unmap is queued the entry still answers writes and epoll calls (python3 sends its
      * response and removes its connection after it shrank its buffer), but one whose iovec array,
      * bytes, event or events array are in what the queue unmaps goes to the host, which unmaps

@@ -43,4 +43,18 @@ public final class GuestAnswers {
         }
         return fewest;
     }
+
+    /**
+     * The calls named {@code name} that one run of {@code request} makes, as {@code s} counts
+     * them (wherever each was answered), once the VM is back at the template: the count of the
+     * exit that ends the request included.
+     */
+    public static long calls(TestServer s, String name, Runnable request) {
+        ServerStats stats = s.server().stats();
+        Eventually.reaches(stats::resets, stats.requests());
+        long before = s.server().syscallCounts(Integer.MAX_VALUE).getOrDefault(name, 0L);
+        request.run();
+        Eventually.reaches(stats::resets, stats.requests());
+        return s.server().syscallCounts(Integer.MAX_VALUE).getOrDefault(name, 0L) - before;
+    }
 }
