@@ -19,7 +19,8 @@
  *   forge     a full accept, then queue entries of its own before reading: an accept at another
  *             fd, a read of more than was read ahead, a read on stdin, and a claim that more than
  *             the read-ahead was read; the host must drop or contain every one
- * and answers "MODE: accept=RESULT fd=FD" and the request as it read it: the head, then the body
+ * (a getpeername that fails says so on stderr: "getpeername: ENOTCONN" for a connection the peer
+ * reset), and answers "MODE: accept=RESULT fd=FD" and the request as it read it: the head, then the body
  * (Content-Length bytes), read in pieces of 1, 7, 64, 3 and 500 bytes by read, recvfrom,
  * recvfrom(MSG_DONTWAIT) (a poll first when nothing is there), read, and recvfrom(MSG_PEEK)
  * followed by a read of as many.
@@ -161,7 +162,9 @@ int main(int argc, char **argv) {
         }
         struct sockaddr_in actual;
         socklen_t actual_length = sizeof actual;
-        getpeername(fd, (struct sockaddr *) &actual, &actual_length);
+        if (getpeername(fd, (struct sockaddr *) &actual, &actual_length) != 0) {
+            fprintf(stderr, "getpeername: %s\n", strerrorname_np(errno));
+        }
         const char *address = "none";
         if (!strcmp(mode, "short")) {
             address = length == sizeof actual && !memcmp(&peer, &actual, 4) && ((unsigned char *) &peer)[4] == 0xaa

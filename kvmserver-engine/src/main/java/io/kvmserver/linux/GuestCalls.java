@@ -110,6 +110,8 @@ public final class GuestCalls {
 
     /** Its local address as getsockname gives it ({@link #NO_NAME}: the host answers). */
     private byte[] connectionName = NO_NAME;
+    /** Its peer's address as getpeername gave it when it was accepted ({@link #NO_NAME}: the host answers). */
+    private byte[] connectionPeer = NO_NAME;
     /** Whether it takes the TCP options the entry queues (a TCP connection, or a route's). */
     private boolean connectionTcp;
     /** The connection's transfer count when {@link #takesWritesNow} was last asked (-1: not yet), and its answer. */
@@ -198,6 +200,8 @@ public final class GuestCalls {
         this.connectionFd = fd;
         this.connectionName = name != null && name.length <= GuestCallPages.NAME_MAX ? name : NO_NAME;
         this.connectionTcp = connection.route() != null || isTcp(connection);
+        // A route's connection shows the program an address of its own: the host answers for it.
+        this.connectionPeer = connection.route() == null && isTcp(connection) ? peerOf(connection.hostFd()) : NO_NAME;
         this.writesCheckedAt = -1;
     }
 
@@ -223,6 +227,7 @@ public final class GuestCalls {
         connection = null;
         connectionFd = -1;
         connectionName = NO_NAME;
+        connectionPeer = NO_NAME;
         connectionTcp = false;
         writesCheckedAt = -1;
         java.util.Arrays.fill(listeners, null);
@@ -311,6 +316,9 @@ public final class GuestCalls {
         page.name = waitingName;
         page.peer = describedPeer;
         page.flags = GuestCallPages.FIONBIO_QUEUED | GuestCallPages.OPTIONS_QUEUED | GuestCallPages.SHUTDOWN_QUEUED;
+        if (peerNamed(hostFd, describedPeer)) {
+            page.flags |= GuestCallPages.PEER_NAMED;
+        }
         if (waitingTakesWrites) {
             page.flags |= GuestCallPages.WRITES_QUEUED;
             page.budget = GuestCallPages.DATA_SIZE;
@@ -329,6 +337,10 @@ public final class GuestCalls {
         page.connectionFd = connectionFd;
         page.name = connectionName;
         page.flags = GuestCallPages.FIONBIO_QUEUED | (connectionTcp ? GuestCallPages.OPTIONS_QUEUED : 0);
+        if (connectionPeer.length > 0 && peerNamed(connection.hostFd(), connectionPeer)) {
+            page.peer = connectionPeer;
+            page.flags |= GuestCallPages.PEER_NAMED;
+        }
         if (connection.type() == SocketFile.SOCK_STREAM && !connection.writeShut()) {
             page.flags |= GuestCallPages.SHUTDOWN_QUEUED;
         }
@@ -427,15 +439,47 @@ public final class GuestCalls {
     /** Finds the local address, and the send queue's state, of the connection {@code l} keeps (host fd {@code hostFd}). */
     private void describeWaiting(SharedListener l, int hostFd) {
         describedPeer = l.pendingPeer();
+        int length = addressOf(SyscallNumbers.GETSOCKNAME, hostFd);
+        waitingName = length < 0 ? NO_NAME : sockaddr.getByteArray(0, length);
+        waitingTakesWrites = takesWritesNow(hostFd);
+    }
+
+    /**
+     * Asks the host for the local ({@code getsockname}) or peer ({@code getpeername}) address of
+     * the socket at {@code hostFd} into {@link #sockaddr}: its length (at most
+     * {@link GuestCallPages#NAME_MAX}), or -1 when the call fails.
+     */
+    private int addressOf(int nr, int hostFd) {
         scratch.setInt(0, GuestCallPages.NAME_MAX);
         try {
-            LibC.syscall(SyscallNumbers.GETSOCKNAME, hostFd, Pointer.nativeValue(sockaddr), Pointer.nativeValue(scratch),
-                    0, 0, 0);
-            waitingName = sockaddr.getByteArray(0, Math.min(scratch.getInt(0), GuestCallPages.NAME_MAX));
+            LibC.syscall(nr, hostFd, Pointer.nativeValue(sockaddr), Pointer.nativeValue(scratch), 0, 0, 0);
         } catch (LastErrorException e) {
-            waitingName = NO_NAME;
+            return -1;
         }
-        waitingTakesWrites = takesWritesNow(hostFd);
+        return Math.min(scratch.getInt(0), GuestCallPages.NAME_MAX);
+    }
+
+    /** The peer's address of the socket at {@code hostFd} as getpeername gives it now, or {@link #NO_NAME}. */
+    private byte[] peerOf(int hostFd) {
+        int length = addressOf(SyscallNumbers.GETPEERNAME, hostFd);
+        return length < 0 ? NO_NAME : sockaddr.getByteArray(0, length);
+    }
+
+    /**
+     * Whether getpeername of the socket at {@code hostFd} gives {@code peer} now: asked before
+     * every entry that may answer it, since a peer that reset the connection makes Linux answer
+     * {@code ENOTCONN} from then on. Allocates nothing.
+     */
+    private boolean peerNamed(int hostFd, byte[] peer) {
+        if (peer == null || peer.length == 0 || addressOf(SyscallNumbers.GETPEERNAME, hostFd) != peer.length) {
+            return false;
+        }
+        for (int i = 0; i < peer.length; i++) {
+            if (sockaddr.getByte(i) != peer[i]) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

@@ -127,6 +127,12 @@ public final class GuestCallPages {
      * ({@link #READ_TAKEN} equal to {@link #READ_LENGTH}): the connection was ready with just those.
      */
     public static final int QUIET_ONCE_READ = 64;
+    /**
+     * {@link #PEER} is the connection's peer as getpeername gives it now: the host's own
+     * getpeername of it returned exactly that when it filled the page (not once the peer has reset
+     * the connection, when Linux answers {@code ENOTCONN}).
+     */
+    public static final int PEER_NAMED = 128;
 
     /** The queue page: written by the entry (and maybe the program), never executable. */
     public static final long QUEUE = 0xc000;
@@ -200,9 +206,10 @@ public final class GuestCallPages {
     /**
      * The calls of the {@link #TALLY} slots, in order: {@code epoll_wait} and {@code epoll_pwait}
      * answered 0 (zero timeout, nothing ready), {@code getsockname}, {@code accept} and
-     * {@code accept4} answered {@code EAGAIN}, an {@code mremap} that cuts nothing off.
+     * {@code accept4} answered {@code EAGAIN}, an {@code mremap} that cuts nothing off,
+     * {@code getpeername}.
      */
-    private static final int[] TALLIED_CALLS = {232, 281, 51, 43, 288, 25};
+    private static final int[] TALLIED_CALLS = {232, 281, 51, 43, 288, 25, 52};
     /** The bytes of queued writes. */
     public static final long DATA = QUEUE + 304;
     public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 304);

@@ -111,6 +111,7 @@ syscall_entry:
         .set    CONN_UNREGISTERED, 16           # not in it
         .set    CONN_SHUTDOWN, 32               # shutdown(SHUT_WR) may be queued
         .set    CONN_QUIET_ONCE_READ, 64        # A_EPOLL_FD holds once every byte read ahead is read
+        .set    CONN_PEER_NAMED, 128            # A_PEER is its peer as getpeername gives it now
         .set    QUEUE, 0xc000
         .set    Q_COUNT, QUEUE + 0              # entries queued
         .set    Q_BYTES, QUEUE + 4              # data bytes queued
@@ -147,6 +148,7 @@ syscall_entry:
         .set    TALLY_ACCEPT, Q_TALLY + 12      # accept and accept4 answered EAGAIN
         .set    TALLY_ACCEPT4, Q_TALLY + 16
         .set    TALLY_MREMAP, Q_TALLY + 20      # an mremap that cuts nothing off
+        .set    TALLY_GETPEERNAME, Q_TALLY + 24
         .set    Q_DATA, QUEUE + 304             # the bytes of queued writes
         .set    TF, 0x100
         .set    MSG_NOSIGNAL, 0x4000
@@ -266,6 +268,8 @@ fast_syscall_entry:
         je      writev
         cmpq    $51, %rax
         je      getsockname
+        cmpq    $52, %rax
+        je      getpeername
         cmpq    $54, %rax
         je      setsockopt
         cmpq    $16, %rax
@@ -522,6 +526,18 @@ getsockname:
         je      slow
         copy_address A_NAME, A_NAME_LENGTH, restore_slow
         incl    TALLY_GETSOCKNAME
+        xorl    %eax, %eax
+        jmp     done
+
+# getpeername of the connection: its peer as the host's own getpeername gave it when it filled
+# the page (CONN_PEER_NAMED; not once the peer has reset the connection: ENOTCONN, from the host).
+getpeername:
+        cmpl    %edi, Q_CONN_FD
+        jne     slow
+        testl   $CONN_PEER_NAMED, A_CONN_FLAGS
+        jz      slow
+        copy_address A_PEER, A_PEER_LENGTH, restore_slow
+        incl    TALLY_GETPEERNAME
         xorl    %eax, %eax
         jmp     done
 

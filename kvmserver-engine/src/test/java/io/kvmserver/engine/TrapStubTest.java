@@ -93,8 +93,8 @@ class TrapStubTest {
     @Test
     void theTallySlotsAreTheCallsTheHostCountsThemAs() {
         String[] slots = {"TALLY_EPOLL_WAIT", "TALLY_EPOLL_PWAIT", "TALLY_GETSOCKNAME", "TALLY_ACCEPT",
-            "TALLY_ACCEPT4", "TALLY_MREMAP"};
-        String[] calls = {"epoll_wait", "epoll_pwait", "getsockname", "accept", "accept4", "mremap"};
+            "TALLY_ACCEPT4", "TALLY_MREMAP", "TALLY_GETPEERNAME"};
+        String[] calls = {"epoll_wait", "epoll_pwait", "getsockname", "accept", "accept4", "mremap", "getpeername"};
         assertThat(GuestCallPages.tallySlots()).isEqualTo(slots.length);
         for (int i = 0; i < slots.length; i++) {
             assertThat(assembly.symbol(slots[i])).as(slots[i]).isEqualTo(GuestCallPages.TALLY + 4L * i);
@@ -102,6 +102,8 @@ class TrapStubTest {
         }
         assertThat(GuestCallPages.TALLY + 4L * slots.length).as("the tallies end before the data")
                 .isLessThanOrEqualTo(GuestCallPages.DATA);
+        assertThat(assembly.symbol("CONN_PEER_NAMED")).isEqualTo(GuestCallPages.PEER_NAMED);
+        assertThat(assembly.symbol("CONN_QUIET_ONCE_READ")).isEqualTo(GuestCallPages.QUIET_ONCE_READ);
     }
 
     @Test

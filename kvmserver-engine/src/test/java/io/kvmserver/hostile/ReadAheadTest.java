@@ -149,8 +149,9 @@ class ReadAheadTest {
     }
 
     /**
-     * A connection the client reset before the program accepted it: the program's first read gets
-     * {@code ECONNRESET}, as on Linux. (Reading ahead must not take the error: a peek that finds no
+     * A connection the client reset before the program accepted it: its getpeername gets
+     * {@code ENOTCONN} (the guest does not answer it from the address the host read before the
+     * reset) and the program's first read gets {@code ECONNRESET}, as on Linux. (Reading ahead must not take the error: a peek that finds no
      * bytes returns and clears it, and the read would then find the end of the stream.)
      */
     @Test
@@ -172,6 +173,8 @@ class ReadAheadTest {
             assertThat(bodyOf(got)).isEqualTo(expected("full: accept=peer fd=4", sent));
             assertThat(Eventually.reaches(() -> console.text().contains("read: Connection reset by peer") ? 1 : 0, 1))
                     .as("the program's read of the reset connection: %s", console.text()).isEqualTo(1);
+            assertThat(console.text()).as("the program's getpeername of the reset connection")
+                    .contains("getpeername: ENOTCONN");
         }
     }
 
@@ -237,10 +240,11 @@ class ReadAheadTest {
     }
 
     /**
-     * Where the guest answers, a request whose bytes were there when the host looked makes two
-     * exits, the getpeername the program checks the accepted address with and its close: the
-     * accept, the reads and the writes wait in the guest. (A request whose bytes arrive after the
-     * host looked reads them through the host: the fewest of a few.)
+     * Where the guest answers, a request whose bytes were there when the host looked makes one
+     * exit, its close: the accept, the getpeername the program checks the accepted address with
+     * (the address it gives is compared with accept's), the reads and the writes are answered or
+     * wait in the guest. (A request whose bytes arrive after the host looked reads them through
+     * the host: the fewest of a few.)
      */
     @Test
     void aRequestReadAheadExitsOnlyToClose() {
@@ -250,7 +254,7 @@ class ReadAheadTest {
                     () -> assertThat(bodyOf(s.exchange(sent))).isEqualTo(expected("full: accept=peer fd=4", sent)));
             // Through the host: the accept, the getpeername, the reads of 1, 7 and 64 bytes the
             // request of 72 takes, the two writes and the close.
-            assertThat(fewest).as("exits of a request").isEqualTo(answeredInGuest ? 2 : 8);
+            assertThat(fewest).as("exits of a request").isEqualTo(answeredInGuest ? 1 : 8);
         }
     }
 }
