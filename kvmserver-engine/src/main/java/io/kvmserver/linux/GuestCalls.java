@@ -337,7 +337,7 @@ public final class GuestCalls {
         page.connectionFd = connectionFd;
         page.name = connectionName;
         page.flags = GuestCallPages.FIONBIO_QUEUED | (connectionTcp ? GuestCallPages.OPTIONS_QUEUED : 0);
-        if (connectionPeer.length > 0 && peerNamed(connection.hostFd(), connectionPeer)) {
+        if (peerNamed(connection.hostFd(), connectionPeer)) {
             page.peer = connectionPeer;
             page.flags |= GuestCallPages.PEER_NAMED;
         }

@@ -102,6 +102,10 @@ class TrapStubTest {
         }
         assertThat(GuestCallPages.TALLY + 4L * slots.length).as("the tallies end before the data")
                 .isLessThanOrEqualTo(GuestCallPages.DATA);
+    }
+
+    @Test
+    void theConnectionFlagsTheEntryTestsAreTheHostsBits() {
         assertThat(assembly.symbol("CONN_PEER_NAMED")).isEqualTo(GuestCallPages.PEER_NAMED);
         assertThat(assembly.symbol("CONN_QUIET_ONCE_READ")).isEqualTo(GuestCallPages.QUIET_ONCE_READ);
     }
