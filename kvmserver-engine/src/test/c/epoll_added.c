@@ -16,9 +16,14 @@
  *   badfd    before the accept, an add of fd -1 (EBADF), then as plain
  *   badbuf   the wait gets an events array outside the address space (EFAULT), then one with
  *            maxevents 0 (EINVAL), then a good one
+ *   python   EPOLLIN, as python3's asyncio: the wait, the read of the request, a zero-timeout
+ *            wait (nothing left to read: 0), the DEL of the connection, another (0)
+ *   pybig    the same for a request of 5000 bytes of which the server reads 3584 (what the host
+ *            reads ahead), so the wait after the read finds the rest (1)
  * Answers "n=N events=0xE data=D second=S" (the wait after the add: how many, the first one's
  * events and data; S: what a second zero-timeout wait returned, or -2 when not made), and for
- * badbuf "efault=A einval=B n=N events=0xE"; badfd prefixes "badfd=E ".
+ * badbuf "efault=A einval=B n=N events=0xE"; badfd prefixes "badfd=E "; python and pybig
+ * "n=N events=0xE read=R deleted=D" (R, D: the waits after the read and after the DEL).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -80,7 +85,26 @@ int main(int argc, char **argv) {
         epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
         char body[128];
         int b;
-        if (mode_is(mode, "badbuf")) {
+        if (mode_is(mode, "python") || mode_is(mode, "pybig")) {
+            int n = epoll_wait(ep, got, 8, 1000);
+            static char request[3584];
+            if (mode_is(mode, "pybig")) {
+                for (int got_bytes = 0, r; got_bytes < (int) sizeof request; got_bytes += r) {
+                    r = read(fd, request + got_bytes, sizeof request - got_bytes);
+                    if (r <= 0) break;
+                }
+            } else {
+                read_request_path(fd, path, sizeof path);
+            }
+            int after_read = epoll_wait(ep, got + 4, 4, 0);
+            epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+            int after_delete = epoll_wait(ep, got + 4, 4, 0);
+            if (after_read > 0) {
+                read(fd, request, sizeof request); /* the rest: closing with it unread would reset */
+            }
+            b = snprintf(body, sizeof body, "n=%d events=0x%x read=%d deleted=%d", n, n > 0 ? got[0].events : 0,
+                         after_read, after_delete);
+        } else if (mode_is(mode, "badbuf")) {
             int efault = epoll_wait(ep, (struct epoll_event *) 8, 8, 1000) < 0 ? errno : 0;
             int einval = epoll_wait(ep, got, 0, 1000) < 0 ? errno : 0;
             int n = epoll_wait(ep, got, 8, 1000);
@@ -93,7 +117,9 @@ int main(int argc, char **argv) {
             b += snprintf(body + b, sizeof body - b, "n=%d events=0x%x data=%llu second=%d", n, n > 0 ? got[0].events : 0,
                          n > 0 ? (unsigned long long) got[0].data.u64 : 0ULL, s);
         }
-        if (!mode_is(mode, "early")) read_request_path(fd, path, sizeof path);
+        if (!mode_is(mode, "early") && !mode_is(mode, "python") && !mode_is(mode, "pybig")) {
+            read_request_path(fd, path, sizeof path);
+        }
         char head[128];
         int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", b);
         write(fd, head, h);

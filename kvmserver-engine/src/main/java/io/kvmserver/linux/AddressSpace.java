@@ -76,6 +76,14 @@ public final class AddressSpace implements LoadTarget {
     private long brkStart;
     private long brk;
     private long mmapTop;
+    /**
+     * The reservation ({@link #reserve}): {@code [reservedStart, reservedEnd)}, empty when they are
+     * equal. Mapped read-write in the page tables, absent from {@link #mappings}.
+     */
+    private long reservedStart;
+    private long reservedEnd;
+    /** {@link #roomAboveReservation()}, or -1 until asked again after a change of the list. */
+    private long roomAbove = -1;
 
     /**
      * @param limit              one past the highest address the program may map
@@ -129,6 +137,7 @@ public final class AddressSpace implements LoadTarget {
         }
         requireAccessible(start, start + length, prot);
         requireRoomFor(countAfterCut(start, start + length) + 1);
+        releaseReservationOver(start, start + length);
         cut(start, start + length, true);
         Mapping mapping = new Mapping(start, start + length, prot, name);
         insert(mapping);
@@ -208,6 +217,7 @@ public final class AddressSpace implements LoadTarget {
     private void putMapping(Mapping m) {
         ownMappings();
         lastChecked = null;
+        roomAbove = -1;
         changes++;
         mappings.put(m.start(), m);
     }
@@ -215,6 +225,7 @@ public final class AddressSpace implements LoadTarget {
     private void removeMapping(long start) {
         ownMappings();
         lastChecked = null;
+        roomAbove = -1;
         changes++;
         mappings.remove(start);
     }
@@ -247,6 +258,7 @@ public final class AddressSpace implements LoadTarget {
      */
     public void unmap(long start, long length) {
         requireRoomFor(countAfterCut(start, start + length));
+        releaseReservationOver(start, start + length);
         cut(start, start + length, true);
         setPageTables(start, length, 0);
     }
@@ -443,6 +455,132 @@ public final class AddressSpace implements LoadTarget {
     public Mapping find(long address) {
         Map.Entry<Long, Mapping> e = mappings.floorEntry(address);
         return e != null && e.getValue().end() > address ? e.getValue() : null;
+    }
+
+    // ---- the reservation ----
+
+    /**
+     * Reserves {@code length} bytes where the next anonymous mapping of that length would go (the
+     * top of the highest free gap that holds it), for mappings the syscall entry makes in the guest
+     * ({@code GuestCalls}): their pages are mapped read-write in the page tables now, so that
+     * taking them later changes no page table entry (no exit, and no translation KVM has to build
+     * again), while the mapping list, {@code /proc/self/maps} and every check of a pointer treat
+     * them as free until {@link #mapReserved} takes them. Their memory is zero, as all free memory
+     * is. False, and nothing reserved, when there is no room for them, when they would pass the
+     * accessible-bytes limit or when a reservation exists already.
+     */
+    public boolean reserve(long length) {
+        long start = findFree(length);
+        if (reservedEnd != reservedStart || start < 0 || !isUserRange(start, length)) {
+            return false;
+        }
+        try {
+            requireAccessible(start, start + length, PROT_READ | PROT_WRITE);
+        } catch (SyscallError e) {
+            return false;
+        }
+        tables.set(start, length, PageTables.leafFlags(PROT_READ | PROT_WRITE, true));
+        reservedStart = start;
+        reservedEnd = start + length;
+        roomAbove = -1;
+        roomAboveReservation(); // once, in the template: its copies start with it
+        changes++;
+        return true;
+    }
+
+    /** Where the reservation starts (the same as {@link #reservedEnd()} when there is none). */
+    public long reservedStart() {
+        return reservedStart;
+    }
+
+    /** Where it ends: a mapping taken from it ends here. */
+    public long reservedEnd() {
+        return reservedEnd;
+    }
+
+    /**
+     * Whether an anonymous mapping taken from the top of the reservation goes where
+     * {@link #findFree} would put it: a mapping (or the top of the mmap area) starts at its end,
+     * so no free page above it belongs to its gap, the mapping list leaves room for a split per
+     * queue entry, and all of it fits the accessible-bytes limit.
+     */
+    public boolean reservationAtTopOfItsGap(int entries) {
+        if (reservedEnd == reservedStart || mappings.size() + entries > MAX_MAP_COUNT
+                || accessibleBytes + (reservedEnd - reservedStart) > maxAccessibleBytes) {
+            return false;
+        }
+        return reservedEnd == mmapTop || mappings.containsKey(reservedEnd);
+    }
+
+    /**
+     * The longest free gap above the reservation (below the top of the mmap area): a mapping that
+     * long or shorter goes there ({@link #findFree} looks from the top down), one longer to the
+     * reservation. Kept until the list changes, and copied with it.
+     */
+    public long roomAboveReservation() {
+        if (roomAbove < 0) {
+            long room = 0;
+            long free = reservedEnd;
+            for (Mapping m : mappings.tailMap(reservedEnd, true).values()) {
+                if (m.start() >= mmapTop) {
+                    break;
+                }
+                room = Math.max(room, m.start() - free);
+                free = Math.max(free, m.end());
+            }
+            roomAbove = Math.max(room, mmapTop - free);
+        }
+        return roomAbove;
+    }
+
+    /**
+     * The end of the mapping {@link #mapReserved} would make: the mapping that starts at the
+     * reservation's end, when it is an anonymous read-write one it merges with, or that end.
+     */
+    public long reservedMappingExtentEnd() {
+        Mapping above = mappings.get(reservedEnd);
+        return above != null && above.prot() == (PROT_READ | PROT_WRITE) && above.name() == null
+                ? above.end() : reservedEnd;
+    }
+
+    /**
+     * Makes {@code [start, start + length)}, the top of the reservation, an anonymous read-write
+     * mapping (the one the syscall entry answered an mmap with) without touching the page tables;
+     * false, and nothing changed, for any other range or when the mapping would pass a limit.
+     */
+    public boolean mapReserved(long start, long length) {
+        if (length <= 0 || (length & (PAGE - 1)) != 0 || start < reservedStart || start + length != reservedEnd) {
+            return false;
+        }
+        try {
+            requireAccessible(start, start + length, PROT_READ | PROT_WRITE);
+            requireRoomFor(mappings.size() + 1);
+        } catch (SyscallError e) {
+            return false;
+        }
+        Mapping mapping = new Mapping(start, start + length, PROT_READ | PROT_WRITE, null);
+        insert(mapping);
+        account(mapping, 1);
+        lastMapped = start;
+        reservedEnd = start;
+        return true;
+    }
+
+    /**
+     * Before the host maps or unmaps {@code [start, end)}: a reservation that range meets is given
+     * up whole (its page table entries cleared, its memory zeroed, as the program may have written
+     * there), so that a mapping made over it is clean and a touch of what is left of it faults.
+     */
+    private void releaseReservationOver(long start, long end) {
+        if (reservedStart < reservedEnd && start < reservedEnd && end > reservedStart) {
+            long length = reservedEnd - reservedStart;
+            tables.set(reservedStart, length, 0);
+            memory.zero(reservedStart, length);
+            reservedStart = 0;
+            reservedEnd = 0;
+            roomAbove = -1;
+            changes++;
+        }
     }
 
     // ---- the program break ----
@@ -651,6 +789,9 @@ public final class AddressSpace implements LoadTarget {
         c.brk = brk;
         c.mmapTop = mmapTop;
         c.lastMapped = lastMapped;
+        c.reservedStart = reservedStart;
+        c.reservedEnd = reservedEnd;
+        c.roomAbove = roomAbove;
         return c;
     }
 

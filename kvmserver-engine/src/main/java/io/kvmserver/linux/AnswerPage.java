@@ -28,6 +28,10 @@ final class AnswerPage {
     boolean unmaps;
     long mapStart;
     long mapEnd;
+    long reservedStart;
+    long reservedEnd;
+    long roomAbove;
+    long reservedExtentEnd;
 
     void clear() {
         connectionFd = -1;
@@ -46,6 +50,10 @@ final class AnswerPage {
         unmaps = false;
         mapStart = 0;
         mapEnd = 0;
+        reservedStart = 0;
+        reservedEnd = 0;
+        roomAbove = 0;
+        reservedExtentEnd = 0;
     }
 
     boolean sameAs(AnswerPage o) {
@@ -53,7 +61,8 @@ final class AnswerPage {
                 && readLength == o.readLength && listenerFd == o.listenerFd && acceptFd == o.acceptFd
                 && refuses == o.refuses && peer == o.peer && epollFd == o.epollFd && epollAcceptFd == o.epollAcceptFd
                 && epollCtlFd == o.epollCtlFd && connectionEvents == o.connectionEvents && unmaps == o.unmaps
-                && mapStart == o.mapStart && mapEnd == o.mapEnd;
+                && mapStart == o.mapStart && mapEnd == o.mapEnd && reservedStart == o.reservedStart
+                && reservedEnd == o.reservedEnd && roomAbove == o.roomAbove && reservedExtentEnd == o.reservedExtentEnd;
     }
 
     void copyFrom(AnswerPage o) {
@@ -73,6 +82,10 @@ final class AnswerPage {
         unmaps = o.unmaps;
         mapStart = o.mapStart;
         mapEnd = o.mapEnd;
+        reservedStart = o.reservedStart;
+        reservedEnd = o.reservedEnd;
+        roomAbove = o.roomAbove;
+        reservedExtentEnd = o.reservedExtentEnd;
     }
 
     /**
@@ -102,5 +115,9 @@ final class AnswerPage {
         memory.putInt(GuestCallPages.UNMAPS, unmaps ? 1 : 0);
         memory.putLong(GuestCallPages.MAP_START, mapStart);
         memory.putLong(GuestCallPages.MAP_END, mapEnd);
+        memory.putLong(GuestCallPages.RESERVED_START, reservedStart);
+        memory.putLong(GuestCallPages.RESERVED_END, reservedEnd);
+        memory.putLong(GuestCallPages.ROOM_ABOVE, roomAbove);
+        memory.putLong(GuestCallPages.RESERVED_EXTENT_END, reservedExtentEnd);
     }
 }

@@ -92,6 +92,7 @@ public final class GuestCalls {
     private static final int EPOLL_WAIT = SyscallNumbers.EPOLL_WAIT;
     private static final int MUNMAP = SyscallNumbers.MUNMAP;
     private static final int MREMAP = SyscallNumbers.MREMAP;
+    private static final int MMAP = SyscallNumbers.MMAP;
 
     private final GuestMemory memory;
     private final boolean enabled;
@@ -160,6 +161,11 @@ public final class GuestCalls {
     private boolean mapsUnmap;
     private long mapsStart;
     private long mapsEnd;
+    /** What {@link #showMappings} last found about the reservation: all 0 when the entry may not map from it. */
+    private long reservedStart;
+    private long reservedEnd;
+    private long roomAbove;
+    private long reservedExtentEnd;
     private final AnswerPage shown = new AnswerPage();
 
     /**
@@ -172,6 +178,8 @@ public final class GuestCalls {
     private long flushUnread;
     private boolean flushAcceptable;
     private boolean flushAdded;
+    /** Whether this flush performed an ADD of the connection that no DEL has undone yet. */
+    private boolean flushRegistered;
     /** What the next entry's page is to hold, computed before every entry. */
     private final AnswerPage next = new AnswerPage();
     /** The objects behind {@link #shown}'s epoll and listener fds, for checking queued entries against them. */
@@ -390,11 +398,17 @@ public final class GuestCalls {
                 && !onlyListenerEpoll.interests().containsKey(page.acceptFd)) {
             page.epollAcceptFd = onlyListenerEpollFd;
         }
+        if (page.epollAcceptFd >= 0 && page.readLength > 0
+                && probe.holdsOnly(listener.pendingHostFd(), page.readLength, waiter)) {
+            // Once the program has read what was read ahead, the connection it added is not
+            // readable (python3 asyncio polls after it read its request).
+            page.flags |= GuestCallPages.HOLDS_READ_AHEAD;
+        }
         if ((page.epollFd >= 0 || page.epollAcceptFd >= 0) && memory.getInt(GuestCallPages.EPOLL_ANSWERED) != 0) {
             memory.putInt(GuestCallPages.EPOLL_ANSWERED, 0);
         }
         if ((page.epollFd >= 0 || page.epollAcceptFd >= 0) && memory.getInt(GuestCallPages.EMPTY_WAITS) != 0) {
-            memory.putInt(GuestCallPages.EMPTY_WAITS, 0); // two answers per entry
+            memory.putInt(GuestCallPages.EMPTY_WAITS, 0); // four answers per entry
         }
     }
 
@@ -591,10 +605,19 @@ public final class GuestCalls {
             mapsUnmap = maps.mappingCount() + GuestCallPages.MAX_ENTRIES <= AddressSpace.MAX_MAP_COUNT;
             mapsStart = newest != null && mapsUnmap ? newest.start() : 0;
             mapsEnd = newest != null && mapsUnmap ? newest.end() : 0;
+            boolean reserved = maps.reservationAtTopOfItsGap(GuestCallPages.MAX_ENTRIES);
+            reservedStart = reserved ? maps.reservedStart() : 0;
+            reservedEnd = reserved ? maps.reservedEnd() : 0;
+            roomAbove = reserved ? maps.roomAboveReservation() : 0;
+            reservedExtentEnd = reserved ? maps.reservedMappingExtentEnd() : 0;
         }
         page.unmaps = mapsUnmap;
         page.mapStart = mapsStart;
         page.mapEnd = mapsEnd;
+        page.reservedStart = reservedStart;
+        page.reservedEnd = reservedEnd;
+        page.roomAbove = roomAbove;
+        page.reservedExtentEnd = reservedExtentEnd;
     }
 
     /** Whether the program queued calls or the entry answered some without a queue entry: a flush is due. */
@@ -626,6 +649,7 @@ public final class GuestCalls {
         flushUnread = published ? shown.readLength : 0;
         flushAcceptable = published && shown.acceptFd >= 0;
         flushAdded = false;
+        flushRegistered = false;
         if (count > 0 && count <= GuestCallPages.MAX_ENTRIES) {
             for (int i = 0; i < count; i++) {
                 long entry = GuestCallPages.ENTRIES + (long) i * GuestCallPages.ENTRY_SIZE;
@@ -645,6 +669,7 @@ public final class GuestCalls {
         memory.putInt(GuestCallPages.WRITE_SHUT, 0);
         memory.putLong(GuestCallPages.UNMAP_LOW, 0);
         memory.putLong(GuestCallPages.UNMAP_HIGH, 0);
+        memory.putLong(GuestCallPages.RESERVED_TAKEN, 0);
         return done;
     }
 
@@ -665,6 +690,12 @@ public final class GuestCalls {
         if (nr == MUNMAP || nr == MREMAP) {
             // {nr, pages, address}: an unmap, of the range or of the tail the mremap cut off
             return published && shown.unmaps && unmapped(c, memory.getLong(entry + 8), fd & 0xffffffffL);
+        }
+        if (nr == MMAP) {
+            // {mmap, pages, address}: the top of the reservation as the page published it
+            long length = (fd & 0xffffffffL) << 12;
+            return published && shown.reservedEnd != 0 && length > shown.roomAbove
+                    && c.memory().mapReserved(memory.getLong(entry + 8), length);
         }
         if (fd != connectionFd || !holds(files, fd, connection)) {
             return false; // not the connection the host published: the program wrote this entry
@@ -699,14 +730,16 @@ public final class GuestCalls {
         } else if (nr == IOCTL && (shown.flags & GuestCallPages.FIONBIO_QUEUED) != 0) {
             FileSyscalls.setNonBlocking(connection, a != 0);
         } else if (nr == EPOLL_CTL && holds(files, shown.epollCtlFd, shownEpollCtl)
-                && ((b == EPOLL_CTL_ADD && (shown.flags & GuestCallPages.UNREGISTERED) != 0)
-                    || (b == EPOLL_CTL_DEL && (shown.flags & GuestCallPages.REGISTERED) != 0))) {
-            // One per entry, checked by the entry as the host published the registration.
+                && ((b == EPOLL_CTL_ADD && (shown.flags & GuestCallPages.UNREGISTERED) != 0 && !flushRegistered)
+                    || (b == EPOLL_CTL_DEL && ((shown.flags & GuestCallPages.REGISTERED) != 0 || flushRegistered)))) {
+            // One per entry, checked by the entry as the host published the registration; or a
+            // DEL after the ADD this queue performed.
             long data = memory.getLong(GuestCallPages.EPOLL_DATA);
             EpollSyscalls.control(c.process(), shownEpollCtl, b, fd, b == EPOLL_CTL_ADD ? a : 0,
                     b == EPOLL_CTL_ADD ? data : 0);
             epollUsed(shown.epollCtlFd, shownEpollCtl);
             flushAdded = b == EPOLL_CTL_ADD;
+            flushRegistered = b == EPOLL_CTL_ADD;
         } else if (nr == EPOLL_WAIT && flushAdded && b == shown.epollCtlFd && holds(files, b, shownEpollCtl)
                 && EpollFile.reportedInGuest(shownEpollCtl.interests().get(fd), connection, a,
                         shown.connectionEvents)) {

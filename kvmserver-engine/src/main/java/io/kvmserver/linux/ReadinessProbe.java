@@ -90,11 +90,17 @@ final class ReadinessProbe {
         if (interest == null || interest.disabled || interest.events != EPOLLIN || readAhead <= 0) {
             return false;
         }
-        int hostFd = conn.hostFd();
-        if (pollNow(hostFd, READ_ASKED) != (HostWaiter.POLLIN | HostWaiter.POLLRDNORM)) {
-            return false;
-        }
-        return waiter.bytesToRead(hostFd) == readAhead && quietBut(files, ep, connFd, waiter);
+        return holdsOnly(conn.hostFd(), readAhead, waiter) && quietBut(files, ep, connFd, waiter);
+    }
+
+    /**
+     * Whether the socket at {@code hostFd} holds exactly {@code readAhead} bytes and nothing else
+     * a poll reports for reading (no end of stream, no error): once they are read it is not
+     * readable.
+     */
+    boolean holdsOnly(int hostFd, int readAhead, HostWaiter waiter) {
+        return pollNow(hostFd, READ_ASKED) == (HostWaiter.POLLIN | HostWaiter.POLLRDNORM)
+                && waiter.bytesToRead(hostFd) == readAhead;
     }
 
     /** {@link #quietNow}, leaving the registration of {@code skipFd} out (-1: none). */

@@ -68,6 +68,8 @@ public final class GuestVm implements AutoCloseable {
     private TimePage timePage;
     private LinuxProcess process;
     private final VcpuLoop loop;
+    /** Whether the syscall entry answers calls in the guest ({@link #answersInGuest}). */
+    private final boolean answersInGuest;
     /** Whether the reset in progress keeps the pages it restores as private copies. */
     private boolean resetKeeps;
     private final DirtyPages.RangeConsumer restoreRange = this::restoreRange;
@@ -108,6 +110,7 @@ public final class GuestVm implements AutoCloseable {
         this.source = source;
         this.dirty = dirty;
         this.loop = new VcpuLoop(vcpu, memory, kernel, process, waiter, dirty, fpuFormat, trace, answersInGuest);
+        this.answersInGuest = answersInGuest;
     }
 
     /**
@@ -219,6 +222,11 @@ public final class GuestVm implements AutoCloseable {
      */
     public VmSnapshot freeze(Kvm kvm) {
         process.files().freeze();
+        if (answersInGuest) {
+            // Where the syscall entry answers anonymous mmaps (GuestCalls): every request VM
+            // starts with it, and a reset gives back what a request took of it.
+            process.memory().reserve(GuestCallPages.RESERVATION);
+        }
         kernel.served().publish(process.files());
         Memory regs = new Memory(KvmAbi.REGS_SIZE);
         vcpu.saveRegs(regs);

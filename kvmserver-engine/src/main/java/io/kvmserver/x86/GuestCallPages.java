@@ -48,7 +48,7 @@ public final class GuestCallPages {
     /**
      * {@code int}: an epoll fd whose last wait on the host, with a zero timeout, found nothing, or
      * whose files the host polled before the entry and found nothing ready, and nothing but the
-     * program ran since: the entry answers up to two such waits per entry with 0
+     * program ran since: the entry answers up to four such waits per entry with 0
      * ({@link #EMPTY_WAITS}). Or -1.
      */
     public static final long EPOLL_FD = ANSWERS + 24;
@@ -71,7 +71,7 @@ public final class GuestCallPages {
     /**
      * {@code int}: an epoll fd whose last wait on the host found only {@link #LISTENER_FD} ready:
      * once the program has taken the connection at {@link #ACCEPT_FD}, the entry answers up to
-     * two zero-timeout waits on it per entry with 0 (see {@link #EMPTY_WAITS}). Or -1.
+     * four zero-timeout waits on it per entry with 0 (see {@link #EMPTY_WAITS}). Or -1.
      */
     public static final long EPOLL_ACCEPT_FD = ANSWERS + 300;
     /**
@@ -95,6 +95,27 @@ public final class GuestCallPages {
      */
     public static final long MAP_START = ANSWERS + 344;
     public static final long MAP_END = ANSWERS + 352;
+    /**
+     * The program's reservation (see {@code AddressSpace.reserve}), or 0 and 0: the entry answers
+     * {@code mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, _, 0)} with
+     * its top {@code length} bytes (less what it took since, {@link #RESERVED_TAKEN}) and queues
+     * {mmap, pages, address} when the length is more than {@link #ROOM_ABOVE} and no unmap is
+     * queued. Published only while a mapping made there goes where the host would put it.
+     */
+    public static final long RESERVED_START = ANSWERS + 360;
+    /**
+     * The size of the reservation a template freezes with: python3's asyncio server maps a
+     * 260 KiB receive buffer in every request; a few of those.
+     */
+    public static final long RESERVATION = 1L << 20;
+    public static final long RESERVED_END = ANSWERS + 368;
+    /** The longest free gap above the reservation: a mapping that fits it goes there, through the host. */
+    public static final long ROOM_ABOVE = ANSWERS + 376;
+    /**
+     * Where the mapping the entry makes from the reservation ends once the host's list merges it
+     * with its neighbour: the extent a shrinking {@code mremap} of it is answered within.
+     */
+    public static final long RESERVED_EXTENT_END = ANSWERS + 384;
     /**
      * Where the first entry after a reset resumes once {@link TrapStub#FPU_RESTORE_ENTRY} has
      * restored the template's FPU state, and the RAX and RDX it had: written by the host before
@@ -133,6 +154,13 @@ public final class GuestCallPages {
      * the connection, when Linux answers {@code ENOTCONN}).
      */
     public static final int PEER_NAMED = 128;
+    /**
+     * The connection waiting at {@link #ACCEPT_FD} holds the bytes read ahead and nothing else (no
+     * more, no end of stream, no error; the host polled it): added to {@link #EPOLL_ACCEPT_FD} for
+     * {@code EPOLLIN} alone, it is not ready once the program has read them all, and the entry
+     * answers that instance's zero-timeout waits with 0 then too.
+     */
+    public static final int HOLDS_READ_AHEAD = 256;
 
     /** The queue page: written by the entry (and maybe the program), never executable. */
     public static final long QUEUE = 0xc000;
@@ -140,6 +168,11 @@ public final class GuestCallPages {
     public static final long COUNT = QUEUE;
     /** {@code int}: data bytes queued. */
     public static final long BYTES = QUEUE + 4;
+    /**
+     * {@code long}: bytes of the reservation the entry mapped since the host looked (the newest
+     * mapping is at {@link #RESERVED_END} less these); the host clears it.
+     */
+    public static final long RESERVED_TAKEN = QUEUE + 8;
     /** Where the entry saved RAX, RCX, RSI and RDI on entry (see {@link TrapStub#FAST_SYSCALL_END}). */
     public static final long SAVED_RCX = QUEUE + 24;
     public static final long SAVED_RSI = QUEUE + 32;
@@ -168,7 +201,7 @@ public final class GuestCallPages {
     public static final long READ_TAKEN = QUEUE + 104;
     /**
      * {@code int}: zero-timeout waits the entry answered with 0 ({@link #EPOLL_FD},
-     * {@link #EPOLL_ACCEPT_FD}), at most two per entry; the host clears it for the next entry.
+     * {@link #EPOLL_ACCEPT_FD}), at most four per entry; the host clears it for the next entry.
      */
     public static final long EMPTY_WAITS = QUEUE + 112;
     /** {@code int}: the events of the queued {@code EPOLL_CTL_ADD}. */
@@ -186,7 +219,7 @@ public final class GuestCallPages {
      */
     public static final long ENTRIES = QUEUE + 128;
     public static final int ENTRY_SIZE = 16;
-    public static final int MAX_ENTRIES = 8;
+    public static final int MAX_ENTRIES = 16;
     /**
      * {@code long}s: the lowest address the queued unmaps take and the end of the highest (0 and 0
      * when none is queued: a span never ends at 0, so {@link #UNMAP_HIGH} nonzero says an unmap is
@@ -194,15 +227,15 @@ public final class GuestCallPages {
      * write or epoll call whose buffer meets that span goes to the host (Linux: {@code EFAULT}),
      * which performs the queue first, and so does every other call but zero-timeout waits.
      */
-    public static final long UNMAP_LOW = QUEUE + 256;
-    public static final long UNMAP_HIGH = QUEUE + 264;
+    public static final long UNMAP_LOW = QUEUE + 384;
+    public static final long UNMAP_HIGH = QUEUE + 392;
     /**
      * {@code u32} each: the calls the entry answered without a queue entry since the last exit, by
      * slot (the system call numbers in {@link #TALLIED_CALLS}): the host adds them to the VM's call
      * counts at the next exit and clears them, so that every call is counted by name wherever it
      * was answered. The program can write them: then it misstates only its own counts.
      */
-    public static final long TALLY = QUEUE + 272;
+    public static final long TALLY = QUEUE + 400;
     /**
      * The calls of the {@link #TALLY} slots, in order: {@code epoll_wait} and {@code epoll_pwait}
      * answered 0 (zero timeout, nothing ready), {@code getsockname}, {@code accept} and
@@ -211,8 +244,8 @@ public final class GuestCallPages {
      */
     private static final int[] TALLIED_CALLS = {232, 281, 51, 43, 288, 25, 52};
     /** The bytes of queued writes. */
-    public static final long DATA = QUEUE + 304;
-    public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 304);
+    public static final long DATA = QUEUE + 432;
+    public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 432);
 
     /** How many {@link #TALLY} slots there are. */
     public static int tallySlots() {

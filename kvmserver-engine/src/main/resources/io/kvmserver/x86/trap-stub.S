@@ -50,9 +50,10 @@ syscall_entry:
 #       bytes read ahead and none read since, no write or shutdown queued): conn's event, with
 #       the data the ADD gave, whatever the timeout (it is ready now); queued for the host, which
 #       records it as reported (edge-triggered, one-shot) after performing the ADD.
-# And epoll_wait(ep, events, 1..64, 0), epoll_pwait(..., 0, NULL, _): 0, twice per entry (an
-# event loop polls twice in a row; then the host, so that a program polling in a loop finds
-# what arrived since), when the host's last call was such a wait on ep that found nothing, or
+# And epoll_wait(ep, events, 1..64, 0), epoll_pwait(..., 0, NULL, _): 0, four times per entry
+# (python3's event loop polls four times between an accept and a close, with its other calls
+# answered here; then the host, so that a program polling in a loop finds what arrived since),
+# when the host's last call was such a wait on ep that found nothing, or
 # the host polled ep's files before the entry and found nothing (only the program ran since,
 # and nothing it does in the guest makes a file ready: not after an ADD, or a shutdown, which
 # can make a hang-up ready), unless bytes were read ahead since on a connection ep watches;
@@ -99,6 +100,11 @@ syscall_entry:
                                                 # (the mapping count leaves room for their splits)
         .set    A_MAP_START, ANSWERS + 344      # the program's newest mapping, as the host's list
         .set    A_MAP_END, ANSWERS + 352        # has it (merged with its neighbours), or 0, 0
+        .set    A_RES_START, ANSWERS + 360      # the reservation anonymous mmaps are answered
+        .set    A_RES_END, ANSWERS + 368        # from, or 0, 0
+        .set    A_ROOM_ABOVE, ANSWERS + 376     # the longest free gap above it: mmaps that fit
+                                                # it go to the host (it places them there)
+        .set    A_RES_EXTENT_END, ANSWERS + 384 # the end of a mapping made from it, merged
         .set    A_RESUME_RIP, ANSWERS + 320     # fpu_restore_entry: where the request VM's first
         .set    A_RESUME_RAX, ANSWERS + 328     # entry after a reset was to start, and the two
         .set    A_RESUME_RDX, ANSWERS + 336     # registers the XRSTOR mask takes
@@ -112,9 +118,11 @@ syscall_entry:
         .set    CONN_SHUTDOWN, 32               # shutdown(SHUT_WR) may be queued
         .set    CONN_QUIET_ONCE_READ, 64        # A_EPOLL_FD holds once every byte read ahead is read
         .set    CONN_PEER_NAMED, 128            # A_PEER is its peer as getpeername gives it now
+        .set    CONN_HOLDS_READ_AHEAD, 256      # it holds the bytes read ahead and nothing else
         .set    QUEUE, 0xc000
         .set    Q_COUNT, QUEUE + 0              # entries queued
         .set    Q_BYTES, QUEUE + 4              # data bytes queued
+        .set    Q_RES_TAKEN, QUEUE + 8          # bytes of the reservation mapped since the host looked
         .set    Q_SAVE_RSP, QUEUE + 16
         .set    Q_SAVE_RCX, QUEUE + 24
         .set    Q_SAVE_RSI, QUEUE + 32
@@ -132,14 +140,14 @@ syscall_entry:
         .set    Q_WRITE_SHUT, QUEUE + 108       # nonzero once a shutdown(SHUT_WR) was queued
         .set    Q_EMPTY_WAITS, QUEUE + 112      # waits answered with 0 here
         .set    Q_EPOLL_EVENTS, QUEUE + 116     # the queued EPOLL_CTL_ADD's events
-        .set    EMPTY_WAITS_MAX, 2              # an event loop polls twice in a row
+        .set    EMPTY_WAITS_MAX, 4              # python3 asyncio polls four times a request
         .set    Q_STACK_TOP, QUEUE + 128
-        .set    Q_ENTRIES, QUEUE + 128          # 8 x {u32 nr, u32 fd, u32 a, u32 b}
-        .set    Q_MAX_ENTRIES, 8
-        .set    Q_UNMAP_LOW, QUEUE + 256        # the lowest address a queued unmap takes, and
-        .set    Q_UNMAP_HIGH, QUEUE + 264       # the end of the highest (0, 0: none queued; so
+        .set    Q_ENTRIES, QUEUE + 128          # 16 x {u32 nr, u32 fd, u32 a, u32 b}
+        .set    Q_MAX_ENTRIES, 16
+        .set    Q_UNMAP_LOW, QUEUE + 384        # the lowest address a queued unmap takes, and
+        .set    Q_UNMAP_HIGH, QUEUE + 392       # the end of the highest (0, 0: none queued; so
                                                 # nonzero once a munmap or mremap was queued)
-        .set    Q_TALLY, QUEUE + 272            # u32 each: calls answered here without a queue entry,
+        .set    Q_TALLY, QUEUE + 400            # u32 each: calls answered here without a queue entry,
                                                 # by slot; the host adds them to the VM's call counts
                                                 # at its next exit, so every call is counted by name
         .set    TALLY_EPOLL_WAIT, Q_TALLY       # epoll_wait and epoll_pwait answered 0
@@ -149,7 +157,7 @@ syscall_entry:
         .set    TALLY_ACCEPT4, Q_TALLY + 16
         .set    TALLY_MREMAP, Q_TALLY + 20      # an mremap that cuts nothing off
         .set    TALLY_GETPEERNAME, Q_TALLY + 24
-        .set    Q_DATA, QUEUE + 304             # the bytes of queued writes
+        .set    Q_DATA, QUEUE + 432             # the bytes of queued writes
         .set    TF, 0x100
         .set    MSG_NOSIGNAL, 0x4000
         .set    MSG_DONTWAIT, 0x40
@@ -170,12 +178,16 @@ syscall_entry:
         .set    EPOLL_CTL_ADD, 1
         .set    EPOLL_CTL_DEL, 2
         .set    EPOLL_ADD_ANSWERED, 3
+        .set    EPOLLIN, 1
         .set    EPOLL_WAIT_MAX_EVENTS, 0x0aaaaaaa # INT_MAX / sizeof(struct epoll_event): EINVAL above
         .set    EPOLL_PLAIN_EVENTS, 0xc00027df  # IN PRI OUT ERR HUP RDNORM RDBAND WRNORM WRBAND MSG RDHUP ONESHOT ET
         .set    USER_END, 0x7ffffffff000        # Linux's access_ok: the buffer is below this
         .set    USER_PAGES, USER_END >> 12      # TASK_SIZE in pages
         .set    MREMAP_MAYMOVE, 1
+        .set    SYS_MMAP, 9
         .set    SYS_MUNMAP, 11
+        .set    PROT_READ_WRITE, 3
+        .set    MAP_PRIVATE_ANONYMOUS, 0x22
         .set    SYS_MREMAP, 25
         .set    SYS_EPOLL_WAIT, 232
         .set    SYS_ACCEPT4, 288
@@ -248,10 +260,12 @@ fast_syscall_entry:
         movq    %rsi, Q_SAVE_RSI
         movq    %rdi, Q_SAVE_RDI
         movq    %rax, Q_SAVE_RAX
-        cmpq    $SYS_MUNMAP, %rax       # these two take an address first
+        cmpq    $SYS_MUNMAP, %rax       # these three take an address first
         je      munmap
         cmpq    $SYS_MREMAP, %rax
         je      mremap
+        cmpq    $SYS_MMAP, %rax
+        je      mmap
         testl   %edi, %edi              # every other call here takes an fd first; a negative one
         js      slow                    # is EBADF
         cmpq    $0, Q_UNMAP_HIGH        # an unmap queued (its span never ends at 0)
@@ -551,7 +565,7 @@ epoll_ctl:
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     slow
         cmpl    $0, Q_EPOLL_CTL_QUEUED
-        jne     slow
+        jne     epoll_ctl_after_add
         cmpl    $EPOLL_CTL_DEL, %esi
         je      1f
         cmpl    $EPOLL_CTL_ADD, %esi
@@ -570,6 +584,7 @@ epoll_ctl:
         jmp     2f
 1:      testl   $CONN_REGISTERED, A_CONN_FLAGS
         jz      slow
+epoll_ctl_del:
         xorl    %ecx, %ecx
 2:      movl    %esi, Q_EPOLL_CTL_QUEUED
         movl    Q_COUNT, %edi
@@ -581,6 +596,20 @@ epoll_ctl:
         incl    Q_COUNT
         xorl    %eax, %eax
         jmp     done
+
+# A DEL of conn after the ADD queued in this entry (python3 removes the connection from its
+# instance after its response): conn is registered, by that ADD. Queued, 0; the instance is then
+# as it was before the ADD, so empty waits on it are answered again. One epoll_ctl more per
+# entry, and no other after it (Q_EPOLL_CTL_QUEUED is the DEL's).
+epoll_ctl_after_add:
+        cmpl    $EPOLL_CTL_DEL, %esi
+        jne     slow
+        cmpl    $EPOLL_CTL_ADD, Q_EPOLL_CTL_QUEUED
+        je      1f
+        cmpl    $EPOLL_ADD_ANSWERED, Q_EPOLL_CTL_QUEUED
+        jne     slow
+1:      movl    $0, Q_EPOLL_ANSWERED
+        jmp     epoll_ctl_del
 
 epoll_pwait:
         testq   %r8, %r8                # a signal mask for the wait: the host
@@ -602,10 +631,10 @@ epoll_wait_empty:
         movabsq $USER_END - 12 * EPOLL_EVENTS_MAX, %rcx
         cmpq    %rcx, %rsi
         jae     restore_slow
-        cmpl    $0, Q_EPOLL_ANSWERED    # set by a queued ADD (what it adds may be ready)
-        jne     restore_slow
         cmpl    $0, Q_WRITE_SHUT        # a shutdown queued since: a hang-up may be ready now
         jne     restore_slow
+        cmpl    $0, Q_EPOLL_ANSWERED    # set by a queued ADD (what it adds may be ready)
+        jne     5f
         cmpl    %edi, A_EPOLL_FD
         je      2f
         movl    A_ACCEPT_FD, %ecx
@@ -627,6 +656,25 @@ epoll_wait_empty:
 4:      incl    (%rcx)
         xorl    %eax, %eax
         jmp     done
+# After the ADD of conn and the wait after it (python3 reads its request, then polls): on the
+# instance that held only the listener, whose connection conn is, added for EPOLLIN alone
+# (level-triggered), when conn held nothing but the bytes read ahead (no more, no end of stream,
+# no error: CONN_HOLDS_READ_AHEAD) and the program has read them all here: nothing is ready.
+5:      cmpl    $EPOLL_ADD_ANSWERED, Q_EPOLL_CTL_QUEUED
+        jne     restore_slow
+        cmpl    %edi, A_EPOLL_ACCEPT_FD
+        jne     restore_slow
+        movl    A_ACCEPT_FD, %ecx
+        cmpl    %ecx, Q_CONN_FD
+        jne     restore_slow
+        cmpl    $EPOLLIN, Q_EPOLL_EVENTS
+        jne     restore_slow
+        testl   $CONN_HOLDS_READ_AHEAD, A_CONN_FLAGS
+        jz      restore_slow
+        movl    A_READ_LENGTH, %ecx
+        cmpl    %ecx, Q_READ_TAKEN
+        jne     restore_slow
+        jmp     3b
 
 epoll_wait_added:                       # the wait after an ADD of conn, on that instance
         cmpl    %edi, A_EPOLL_CTL_FD
@@ -769,11 +817,21 @@ mremap:
         andq    $-4096, %rcx
         cmpq    %rsi, %rcx
         ja      restore_slow            # it grows: the host
-        cmpq    A_MAP_START, %rdi
-        jb      restore_slow            # old is not in the newest mapping: the host
+        movq    Q_RES_TAKEN, %rax       # the newest mapping was made here, from the reservation
+        testq   %rax, %rax
+        jz      3f
+        negq    %rax
+        addq    A_RES_END, %rax         # it starts at the reservation's end less what was taken,
+        cmpq    %rax, %rdi              # and ends where the host's list will merge it
+        jb      restore_rax_slow
+        cmpq    A_RES_EXTENT_END, %rdi
+        jae     restore_rax_slow
+        jmp     4f
+3:      cmpq    A_MAP_START, %rdi
+        jb      restore_rax_slow        # old is not in the newest mapping: the host
         cmpq    A_MAP_END, %rdi
-        jae     restore_slow
-        movabsq $USER_END, %rax         # an old range that ends beyond user space: the host
+        jae     restore_rax_slow
+4:      movabsq $USER_END, %rax         # an old range that ends beyond user space: the host
         subq    %rsi, %rax
         cmpq    %rax, %rdi
         ja      restore_rax_slow
@@ -787,6 +845,61 @@ mremap:
         movl    $SYS_MREMAP, %eax
         queue_unmap
 1:      movq    Q_SAVE_RDI, %rax
+        jmp     done
+
+# mmap(NULL, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, _, 0): the top length
+# bytes of the reservation (less what was taken since the host looked), queued as {mmap, pages,
+# address}: the host adds the mapping to its list at the next exit. The pages are in the page
+# tables already (zero, as every free page) and stay there, so neither the call nor the first
+# touch of them leaves the guest. Answered only where the host would have put it: the host
+# publishes the reservation only while a mapping starts at its end (so no free page above it
+# belongs to its gap) and the length must be more than the longest free gap above it (which
+# top-down placement tries first). Not after an unmap queued (the gap may have grown above);
+# any other flag, protection, hint or offset, a length of 0 or one the reservation does not
+# hold go to the host.
+mmap:
+        testq   %rdi, %rdi              # a hint
+        jnz     slow
+        cmpq    $PROT_READ_WRITE, %rdx
+        jne     slow
+        cmpq    $MAP_PRIVATE_ANONYMOUS, %r10
+        jne     slow
+        testq   %r9, %r9                # an offset
+        jnz     slow
+        cmpq    $0, A_RES_END           # no reservation published
+        je      slow
+        cmpq    $0, Q_UNMAP_HIGH
+        jne     slow
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     slow
+        movabsq $USER_END, %rcx         # a length whose page count overflows: the host
+        cmpq    %rcx, %rsi
+        jae     restore_slow
+        addq    $0xfff, %rsi            # the length in whole pages
+        andq    $-4096, %rsi
+        jz      restore_slow            # 0: EINVAL
+        cmpq    A_ROOM_ABOVE, %rsi
+        jbe     restore_slow            # it fits a gap above: the host puts it there
+        movq    A_RES_END, %rax
+        subq    A_RES_START, %rax       # the reservation's size,
+        movq    Q_RES_TAKEN, %rcx
+        cmpq    %rax, %rcx
+        ja      restore_rax_slow        # (a count the program wrote itself)
+        subq    %rcx, %rax              # what is left of it
+        cmpq    %rax, %rsi
+        ja      restore_rax_slow        # it does not hold the mapping: the host
+        addq    %rsi, %rcx
+        movq    A_RES_END, %rdi
+        subq    %rcx, %rdi              # the mapping's start
+        shrq    $12, %rsi
+        movl    Q_COUNT, %eax
+        shll    $4, %eax
+        movl    $SYS_MMAP, Q_ENTRIES(%rax)
+        movl    %esi, Q_ENTRIES + 4(%rax)
+        movq    %rdi, Q_ENTRIES + 8(%rax)
+        movq    %rcx, Q_RES_TAKEN
+        incl    Q_COUNT
+        movq    %rdi, %rax
         jmp     done
 
 refuse:

@@ -91,6 +91,19 @@ class TrapStubTest {
     }
 
     @Test
+    void theMmapsAnsweredInTheGuestReadAndWriteWhereTheHostDoes() {
+        assertThat(assembly.symbol("A_RES_START")).isEqualTo(GuestCallPages.RESERVED_START);
+        assertThat(assembly.symbol("A_RES_END")).isEqualTo(GuestCallPages.RESERVED_END);
+        assertThat(assembly.symbol("A_ROOM_ABOVE")).isEqualTo(GuestCallPages.ROOM_ABOVE);
+        assertThat(assembly.symbol("A_RES_EXTENT_END")).isEqualTo(GuestCallPages.RESERVED_EXTENT_END);
+        assertThat(assembly.symbol("Q_RES_TAKEN")).isEqualTo(GuestCallPages.RESERVED_TAKEN);
+        assertThat(GuestCallPages.RESERVED_EXTENT_END + 8).as("the answer page's fields end before the bytes read ahead")
+                .isLessThanOrEqualTo(GuestCallPages.READ_DATA);
+        assertThat(GuestCallPages.RESERVED_TAKEN + 8).as("the queue page's save area starts after it")
+                .isLessThanOrEqualTo(GuestCallPages.QUEUE + 16);
+    }
+
+    @Test
     void theTallySlotsAreTheCallsTheHostCountsThemAs() {
         String[] slots = {"TALLY_EPOLL_WAIT", "TALLY_EPOLL_PWAIT", "TALLY_GETSOCKNAME", "TALLY_ACCEPT",
             "TALLY_ACCEPT4", "TALLY_MREMAP", "TALLY_GETPEERNAME"};
@@ -108,6 +121,8 @@ class TrapStubTest {
     void theConnectionFlagsTheEntryTestsAreTheHostsBits() {
         assertThat(assembly.symbol("CONN_PEER_NAMED")).isEqualTo(GuestCallPages.PEER_NAMED);
         assertThat(assembly.symbol("CONN_QUIET_ONCE_READ")).isEqualTo(GuestCallPages.QUIET_ONCE_READ);
+        assertThat(assembly.symbol("CONN_HOLDS_READ_AHEAD")).isEqualTo(GuestCallPages.HOLDS_READ_AHEAD);
+        assertThat(assembly.symbol("EPOLL_ADD_ANSWERED")).isEqualTo(GuestCallPages.EPOLL_ADD_ANSWERED);
     }
 
     @Test

@@ -64,6 +64,40 @@ class WaitAfterAddTest {
         }
     }
 
+    /**
+     * python3's asyncio after the wait: it reads the request, polls, removes the connection and
+     * polls again, all in the guest (when the connection held only the bytes the host read
+     * ahead), so the close is the request's one exit.
+     */
+    @Test
+    void pollsAfterTheReadAndTheDeleteAreAnsweredWithoutTheHost() {
+        try (TestServer s = start("python")) {
+            long fewest = GuestAnswers.fewestExits(s, 5,
+                    () -> assertThat(s.get("/")).isEqualTo("n=1 events=0x1 read=0 deleted=0"));
+            if (answeredInGuest) {
+                assertThat(fewest).as("exits of a request").isEqualTo(1);
+            } else {
+                assertThat(fewest).as("exits of a request").isGreaterThan(1);
+            }
+        }
+    }
+
+    /**
+     * The connection holds more than the host read ahead: once the program has read those bytes
+     * it is still readable, and the poll after the read says so (the host's, as on Linux).
+     */
+    @Test
+    void aPollAfterTheReadFindsBytesBeyondWhatWasReadAhead() {
+        String request = "GET / HTTP/1.1\r\nX: " + "a".repeat(5000 - 24) + "\r\n\r\n";
+        try (TestServer s = start("pybig")) {
+            for (int i = 0; i < 3; i++) {
+                String response = s.exchange(request);
+                assertThat(response.substring(response.indexOf("\r\n\r\n") + 4))
+                        .isEqualTo("n=1 events=0x1 read=1 deleted=0");
+            }
+        }
+    }
+
     @Test
     void aLevelTriggeredConnectionIsReportedAgain() {
         assertThat(answers("level")).allMatch("n=1 events=0x1 data=7 second=1"::equals);
