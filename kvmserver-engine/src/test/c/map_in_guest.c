@@ -38,26 +38,11 @@
 #include <unistd.h>
 
 #include "http_request.h"
+#include "write_faults.h"
 
 #define PAGE 4096L
 #define RW (PROT_READ | PROT_WRITE)
 #define ANON (MAP_PRIVATE | MAP_ANONYMOUS)
-
-static sigjmp_buf on_segv;
-
-static void segv(int sig) {
-    (void) sig;
-    siglongjmp(on_segv, 1);
-}
-
-/* Whether a write to p raises SIGSEGV. */
-static int write_faults(volatile char *p) {
-    if (sigsetjmp(on_segv, 1)) {
-        return 1;
-    }
-    *p = 1;
-    return 0;
-}
 
 static int all_zero(const char *p, long length) {
     for (long i = 0; i < length; i++) {
@@ -169,8 +154,7 @@ static int python(int ep, int fd, char *body, size_t size) {
 }
 
 int main(int argc, char **argv) {
-    struct sigaction sa = {.sa_handler = segv, .sa_flags = SA_NODEFER};
-    sigaction(SIGSEGV, &sa, NULL);
+    install_segv_catcher();
     int listener = listen_on_loopback(atoi(argv[1]));
     if (listener < 0) return 1;
     int ep = epoll_watching_listener(listener);

@@ -40,24 +40,9 @@
 #include <unistd.h>
 
 #include "http_request.h"
+#include "write_faults.h"
 
 #define PAGE 4096L
-
-static sigjmp_buf on_segv;
-
-static void segv(int sig) {
-    (void) sig;
-    siglongjmp(on_segv, 1);
-}
-
-/* Whether a write to p raises SIGSEGV. */
-static int write_faults(volatile char *p) {
-    if (sigsetjmp(on_segv, 1)) {
-        return 1;
-    }
-    *p = 1;
-    return 0;
-}
 
 static int python(char *body, size_t size) {
     char *p = mmap(NULL, 266240, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -195,8 +180,7 @@ static int forge(char *body, size_t size) {
 
 int main(int argc, char **argv) {
     const char *mode = argc > 2 ? argv[2] : "python";
-    struct sigaction sa = {.sa_handler = segv};
-    sigaction(SIGSEGV, &sa, NULL);
+    install_segv_catcher();
     int listener = listen_on_loopback(atoi(argv[1]));
     if (listener < 0) return 1;
     int ep = epoll_watching_listener(listener);

@@ -45,6 +45,18 @@ public final class GuestAnswers {
     }
 
     /**
+     * Checks the fewest exits a request made ({@link #fewestExits}): {@code inGuest} where calls
+     * are answered in the guest, more elsewhere (there each of those calls is an exit).
+     */
+    public static void expectExits(long fewest, long inGuest, String description) {
+        if (onThisHost()) {
+            org.assertj.core.api.Assertions.assertThat(fewest).as(description).isEqualTo(inGuest);
+        } else {
+            org.assertj.core.api.Assertions.assertThat(fewest).as(description).isGreaterThan(inGuest);
+        }
+    }
+
+    /**
      * The calls named {@code name} that one run of {@code request} makes, as {@code s} counts
      * them (wherever each was answered), once the VM is back at the template: the count of the
      * exit that ends the request included.
