@@ -19,6 +19,10 @@
  *            answers "flooded=1" (MapInGuestTest runs it with a 1 MiB request memory limit:
  *            the request ends at that call)
  *   /half    the same with two mmaps (512 KiB); answers "flooded=1"
+ *   /place   where mmaps go when the reservation is not at the top of its gap, or a gap above
+ *            it holds the mapping: 16 pages mapped and unmapped, then 32 (ending where the 16
+ *            did: the top of their gap); then two of 16 pages, the upper one unmapped, and 8
+ *            pages (in that hole or higher, not below the lower one); answers "top=1 above=1"
  *   /python  /fresh after what python3's asyncio server does with a new connection: FIONBIO,
  *            TCP_NODELAY, an EPOLL_CTL_ADD; with the accept, the read and the response's two
  *            writes, ten calls the entry queues for one exit (the close); answers as /fresh
@@ -144,6 +148,24 @@ static int flood(int buffers, char *body, size_t size) {
     return snprintf(body, size, "flooded=1");
 }
 
+static int place(char *body, size_t size) {
+    char *a = mmap(NULL, 16 * PAGE, RW, ANON, -1, 0);
+    munmap(a, 16 * PAGE);
+    getppid(); /* the unmap performed: a hole above the rest of the reservation */
+    char *b = mmap(NULL, 32 * PAGE, RW, ANON, -1, 0); /* at the top of the hole's gap */
+    munmap(b, 32 * PAGE);
+    getppid();
+    char *x = mmap(NULL, 16 * PAGE, RW, ANON, -1, 0);
+    char *y = mmap(NULL, 16 * PAGE, RW, ANON, -1, 0);
+    munmap(x, 16 * PAGE);
+    getppid(); /* a 16-page gap above y, the reservation's end */
+    char *z = mmap(NULL, 8 * PAGE, RW, ANON, -1, 0);
+    int above = z > y;
+    munmap(z, 8 * PAGE);
+    munmap(y, 16 * PAGE);
+    return snprintf(body, size, "top=%d above=%d", b + 32 * PAGE == a + 16 * PAGE, above);
+}
+
 static int python(int ep, int fd, char *body, size_t size) {
     int on = 1;
     ioctl(fd, FIONBIO, &on);
@@ -172,6 +194,7 @@ int main(int argc, char **argv) {
                 : !strcmp(path, "/flood") ? flood(4, body, sizeof body)
                 : !strcmp(path, "/half") ? flood(2, body, sizeof body)
                 : !strcmp(path, "/python") ? python(ep, fd, body, sizeof body)
+                : !strcmp(path, "/place") ? place(body, sizeof body)
                 : fresh(body, sizeof body);
         char head[128];
         int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", b);

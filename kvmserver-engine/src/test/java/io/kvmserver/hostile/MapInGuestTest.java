@@ -64,6 +64,20 @@ class MapInGuestTest {
         }
     }
 
+    /**
+     * The entry maps from the reservation only where the host would put the mapping: not while
+     * a free hole lies above it (the gap's top is higher), and not a mapping a free gap above it
+     * holds.
+     */
+    @Test
+    void mappingsGoWhereTheHostWouldPutThem() {
+        try (TestServer s = start(b -> b)) {
+            for (int i = 0; i < 2; i++) {
+                assertThat(s.get("/place")).isEqualTo("top=1 above=1");
+            }
+        }
+    }
+
     @Test
     void theMappingIsListedAndTheReservationIsNot() {
         try (TestServer s = start(b -> b)) {
