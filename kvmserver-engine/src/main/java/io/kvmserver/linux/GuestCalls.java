@@ -264,7 +264,7 @@ public final class GuestCalls {
         AnswerPage page = next;
         page.clear();
         SharedListener listener = showListener(page, files, waiter);
-        int about = page.acceptFd >= 0 ? showWaiting(page, listener) : showConnection(page, files);
+        int about = page.acceptFd >= 0 ? showWaiting(page, listener, waiter) : showConnection(page, files, waiter);
         showEpoll(page, files, about, listener, waiter);
         showMappings(page, maps);
         if (addedAlone(page)) {
@@ -315,7 +315,7 @@ public final class GuestCalls {
      * The connection {@code listener} keeps, as the connection fields (the served connection is
      * then -1 until the program accepts this one); returns the fd it gets.
      */
-    private int showWaiting(AnswerPage page, SharedListener listener) {
+    private int showWaiting(AnswerPage page, SharedListener listener, HostWaiter waiter) {
         int hostFd = listener.pendingHostFd();
         boolean firstLook = listener.pendingPeer() != describedPeer;
         if (firstLook) {
@@ -332,11 +332,25 @@ public final class GuestCalls {
             page.budget = GuestCallPages.DATA_SIZE;
         }
         page.readLength = listener.readsWhatItHolds() ? readAhead.ofWaiting(hostFd, firstLook) : 0;
+        if (listener.readsWhatItHolds()) {
+            showEndOfStream(page, hostFd, waiter);
+        }
         return page.acceptFd;
     }
 
+    /**
+     * Whether the peer ended the stream right after the bytes read ahead (all of them in the page:
+     * fewer than it holds): then a read past them returns 0, in the guest too (redis reads the end
+     * of stream before it closes).
+     */
+    private void showEndOfStream(AnswerPage page, int hostFd, HostWaiter waiter) {
+        if (page.readLength < GuestCallPages.READ_MAX && probe.endsAfter(hostFd, page.readLength, waiter)) {
+            page.flags |= GuestCallPages.ENDS_AFTER_READ_AHEAD;
+        }
+    }
+
     /** The served connection, if the program still holds it, as the connection fields; returns its fd or -1. */
-    private int showConnection(AnswerPage page, FdTable files) {
+    private int showConnection(AnswerPage page, FdTable files, HostWaiter waiter) {
         if (!holds(files, connectionFd, connection)) {
             connection = null;
             connectionFd = -1;
@@ -358,6 +372,7 @@ public final class GuestCalls {
         }
         if (connection.readsWhatItHolds()) {
             page.readLength = readAhead.of(connection);
+            showEndOfStream(page, connection.hostFd(), waiter);
         }
         return connectionFd;
     }
@@ -707,7 +722,11 @@ public final class GuestCalls {
     private boolean performedOnConnection(Syscall c, FdTable files, int nr, int fd, int a, int b) {
         if (nr == READ || nr == RECVFROM) {
             long length = a & 0xffffffffL;
-            if (length == 0 || length > flushUnread) {
+            if (length == 0) {
+                // A read at the end of the stream, after every byte read ahead: nothing to take.
+                return (shown.flags & GuestCallPages.ENDS_AFTER_READ_AHEAD) != 0 && flushUnread == 0;
+            }
+            if (length > flushUnread) {
                 return false;
             }
             flushUnread -= length;

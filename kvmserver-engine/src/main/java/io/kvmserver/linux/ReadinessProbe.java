@@ -103,6 +103,16 @@ final class ReadinessProbe {
                 && waiter.bytesToRead(hostFd) == readAhead;
     }
 
+    /**
+     * Whether the stream socket at {@code hostFd} holds exactly {@code readAhead} bytes and then
+     * the peer's end of stream (no error, no hang-up of both sides): once they are read, a read
+     * returns 0.
+     */
+    boolean endsAfter(int hostFd, int readAhead, HostWaiter waiter) {
+        return pollNow(hostFd, READ_ASKED) == (HostWaiter.POLLIN | HostWaiter.POLLRDNORM | HostWaiter.POLLRDHUP)
+                && waiter.bytesToRead(hostFd) == readAhead;
+    }
+
     /** {@link #quietNow}, leaving the registration of {@code skipFd} out (-1: none). */
     private boolean quietBut(FdTable files, EpollFile ep, int skipFd, HostWaiter waiter) {
         if (ep.interests().size() > QUIET_MAX_INTERESTS) {

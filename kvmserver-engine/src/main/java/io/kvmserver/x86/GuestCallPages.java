@@ -161,6 +161,12 @@ public final class GuestCallPages {
      * answers that instance's zero-timeout waits with 0 then too.
      */
     public static final int HOLDS_READ_AHEAD = 256;
+    /**
+     * The connection's stream ends right after the bytes read ahead (the peer shut down its side,
+     * nothing else is pending; the host polled it): once the program has read them all, the entry
+     * answers its reads with 0, as Linux's at the end of a stream, and queues them with a count of 0.
+     */
+    public static final int ENDS_AFTER_READ_AHEAD = 512;
 
     /** The queue page: written by the entry (and maybe the program), never executable. */
     public static final long QUEUE = 0xc000;

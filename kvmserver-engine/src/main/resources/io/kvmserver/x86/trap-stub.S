@@ -32,7 +32,8 @@ syscall_entry:
 #   read(conn, buf, n), recvfrom(conn, buf, n, 0 | MSG_DONTWAIT, NULL, _): the bytes the
 #       host read ahead (a peek, so the socket still holds them), as many as both have; the
 #       count is queued and the host takes that many from the socket at the next exit, before
-#       anything else can read or wait on it;
+#       anything else can read or wait on it; once they are all read, 0 (queued with a count
+#       of 0) when the host found the peer's end of stream right after them;
 #   write(conn, buf, n), sendto(conn, buf, n, 0 | MSG_NOSIGNAL, NULL, _), and writev(conn,
 #       iov, 1..8): the bytes are copied to the queue and their count is returned, within what
 #       the host published the connection's send queue takes without blocking;
@@ -119,6 +120,7 @@ syscall_entry:
         .set    CONN_QUIET_ONCE_READ, 64        # A_EPOLL_FD holds once every byte read ahead is read
         .set    CONN_PEER_NAMED, 128            # A_PEER is its peer as getpeername gives it now
         .set    CONN_HOLDS_READ_AHEAD, 256      # it holds the bytes read ahead and nothing else
+        .set    CONN_ENDS_AFTER_READ_AHEAD, 512 # its stream ends after the bytes read ahead
         .set    QUEUE, 0xc000
         .set    Q_COUNT, QUEUE + 0              # entries queued
         .set    Q_BYTES, QUEUE + 4              # data bytes queued
@@ -430,8 +432,11 @@ read:
         jae     slow
         movl    A_READ_LENGTH, %ecx
         subl    Q_READ_TAKEN, %ecx      # bytes left (the queue page is the program's: check it)
-        jbe     restore_slow
-        cmpq    %rcx, %rdx
+        jb      restore_slow
+        jnz     2f
+        testl   $CONN_ENDS_AFTER_READ_AHEAD, A_CONN_FLAGS
+        jz      restore_slow            # none left: 0 if the stream ends after them, else the host
+2:      cmpq    %rcx, %rdx
         jae     1f
         movl    %edx, %ecx
 1:      movl    %ecx, %eax

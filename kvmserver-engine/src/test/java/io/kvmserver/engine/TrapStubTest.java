@@ -122,6 +122,7 @@ class TrapStubTest {
         assertThat(assembly.symbol("CONN_PEER_NAMED")).isEqualTo(GuestCallPages.PEER_NAMED);
         assertThat(assembly.symbol("CONN_QUIET_ONCE_READ")).isEqualTo(GuestCallPages.QUIET_ONCE_READ);
         assertThat(assembly.symbol("CONN_HOLDS_READ_AHEAD")).isEqualTo(GuestCallPages.HOLDS_READ_AHEAD);
+        assertThat(assembly.symbol("CONN_ENDS_AFTER_READ_AHEAD")).isEqualTo(GuestCallPages.ENDS_AFTER_READ_AHEAD);
         assertThat(assembly.symbol("EPOLL_ADD_ANSWERED")).isEqualTo(GuestCallPages.EPOLL_ADD_ANSWERED);
     }
 

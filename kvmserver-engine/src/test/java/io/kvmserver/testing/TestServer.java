@@ -90,12 +90,27 @@ public final class TestServer implements AutoCloseable {
 
     /** {@link #exchange(String)} with any server on a loopback port. */
     public static String exchange(int port, String request) {
+        return exchange(port, request, false);
+    }
+
+    /**
+     * {@link #exchange(String)}, ending the stream after the request ({@code shutdownOutput}) when
+     * {@code endStream}: the server reads the end of the stream after the request.
+     */
+    public String exchange(String request, boolean endStream) {
+        return exchange(port, request, endStream);
+    }
+
+    private static String exchange(int port, String request, boolean endStream) {
         try (Socket s = new Socket()) {
             s.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
             s.setSoTimeout(15_000);
             OutputStream out = s.getOutputStream();
             out.write(request.getBytes(StandardCharsets.US_ASCII));
             out.flush();
+            if (endStream) {
+                s.shutdownOutput();
+            }
             InputStream in = s.getInputStream();
             return new String(in.readAllBytes(), StandardCharsets.UTF_8);
         } catch (IOException e) {

@@ -1,0 +1,87 @@
+package io.kvmserver.hostile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.testing.CapturedConsole;
+import io.kvmserver.testing.GuestAnswers;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.TestServer;
+import io.kvmserver.testing.RequiresKvm;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A read at the end of the stream the PVM syscall entry answers in the guest (redis reads its
+ * client's end of stream before it closes): 0 once the program has read every byte the host read
+ * ahead, when the host found the peer's end of stream right after them; when more bytes follow
+ * than were read ahead, the host reads them first, in order, and then the end. The fixture's
+ * answers were checked natively.
+ */
+@RequiresKvm
+class EndOfStreamTest {
+
+    private static TestServer start(String... mode) {
+        return TestServer.start(GuestPrograms.get("read_eof"), List.of(mode),
+                b -> b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(20)), new CapturedConsole());
+    }
+
+    private static String bodyOf(String response) {
+        return response.substring(response.indexOf("\r\n\r\n") + 4);
+    }
+
+    @Test
+    void theEndOfTheStreamAfterTheRequestIsReadWithoutTheHost() {
+        String request = "GET / HTTP/1.1\r\n\r\n";
+        try (TestServer s = start()) {
+            long fewest = GuestAnswers.fewestExits(s, 5,
+                    () -> assertThat(bodyOf(s.exchange(request, true))).isEqualTo("bytes=18 end=0"));
+            // In the guest: the accept, the read, the read of the end, the writes; the close exits.
+            GuestAnswers.expectExits(fewest, 1, "exits of a request");
+            assertThat(GuestAnswers.calls(s, "read", () -> assertThat(bodyOf(s.exchange(request, true)))
+                    .isEqualTo("bytes=18 end=0"))).as("reads of a request, wherever answered").isEqualTo(2);
+        }
+    }
+
+    /**
+     * Bytes that arrive, with the end of the stream, after the host read ahead and while the
+     * program makes a call the host answers: the host's poll finds more than it read ahead, so
+     * the program reads them all (through the host) before the end.
+     */
+    @Test
+    void bytesThatArriveAfterTheReadAheadComeBeforeTheEnd() throws IOException, InterruptedException {
+        try (TestServer s = start("late")) {
+            for (int i = 0; i < 3; i++) {
+                try (Socket c = new Socket()) {
+                    c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
+                    c.setSoTimeout(15_000);
+                    OutputStream out = c.getOutputStream();
+                    out.write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    Thread.sleep(30); // the program sleeps 100 ms before it reads
+                    out.write("y".repeat(100).getBytes(StandardCharsets.US_ASCII));
+                    out.flush();
+                    c.shutdownOutput();
+                    String response = new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+                    assertThat(bodyOf(response)).isEqualTo("bytes=118 end=0");
+                }
+            }
+        }
+    }
+
+    /** More bytes than the host reads ahead: the rest through the host, then the end of the stream. */
+    @Test
+    void bytesBeyondWhatWasReadAheadComeBeforeTheEnd() {
+        String request = "x".repeat(5000);
+        try (TestServer s = start()) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(bodyOf(s.exchange(request, true))).isEqualTo("bytes=5000 end=0");
+            }
+        }
+    }
+}
