@@ -29,6 +29,12 @@ public final class GuestLayout {
     public static final long EXCEPTION_STACK_BOTTOM = 0x5000;
     public static final long EXCEPTION_STACK_TOP = 0x7000;
     /**
+     * The page of the template's FPU restore ({@link TrapStub#FPU_RESTORE_ENTRY}): code, executable
+     * at CPL 3 (on PVM the program's first entry after a reset starts there) and read-only. A page
+     * of its own, so that the syscall entry's page is the fast entry's to grow into.
+     */
+    public static final long FPU_RESTORE = 0x7000;
+    /**
      * The time page ({@code [vvar]}): read-only for the program, written only by the host, and
      * the page just below the vDSO image, which finds it RIP-relative. Both live here, out of the
      * program's reach, so that no munmap or MAP_FIXED can put the program's memory where the host

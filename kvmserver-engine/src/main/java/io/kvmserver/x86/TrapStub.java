@@ -141,9 +141,9 @@ public final class TrapStub {
      * Where a request VM's first entry after a reset starts, on hosts where the fast entry is used
      * (nested PVM): {@code xrstor} of the template's FPU image at {@link GuestLayout#FPU_IMAGE},
      * then RAX, RDX and RIP from {@link GuestCallPages#RESUME_RAX}, {@link GuestCallPages#RESUME_RDX}
-     * and {@link GuestCallPages#RESUME_RIP}. In the syscall entry's page, after the fast entry.
+     * and {@link GuestCallPages#RESUME_RIP}. In a page of its own ({@link GuestLayout#FPU_RESTORE}).
      */
-    public static final long FPU_RESTORE_ENTRY = GuestLayout.SYSCALL_ENTRY + 0xf00;
+    public static final long FPU_RESTORE_ENTRY = GuestLayout.FPU_RESTORE;
 
     /** The end of {@code fpu_restore_entry}: a vCPU stopped in between has not reached the program yet. */
     public static final long FPU_RESTORE_END = FPU_RESTORE_ENTRY + 0x2a;

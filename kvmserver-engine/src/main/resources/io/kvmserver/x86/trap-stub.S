@@ -928,7 +928,7 @@ done:
         jmpq    *%rcx
 fast_syscall_end:
 
-# ---- The template's FPU state, restored in the guest (guest address 0x3f00) ----
+# ---- The template's FPU state, restored in the guest (guest address 0x7000, a page of its own) ----
 # A reset must put back the program's FPU, SSE, AVX and AVX-512 state. KVM_SET_XSAVE costs ~5 µs
 # on PVM (every vCPU ioctl loads and puts the vCPU, reading MSRs through the outer hypervisor),
 # so a request VM's first entry after a reset starts here instead: XRSTOR of the template's image

@@ -63,14 +63,17 @@ class TrapStubTest {
     }
 
     @Test
-    void fpuRestoreMatchesTheAssembledSourceAndFitsAfterTheFastEntry() {
+    void fpuRestoreMatchesTheAssembledSourceInAPageOfItsOwn() {
         byte[] expected = TrapStub.fpuRestoreEntry();
         assertThat(assembled("fpu_restore_entry", expected.length)).containsExactly(expected);
         assertThat(assembly.symbol("fpu_restore_end") - assembly.symbol("fpu_restore_entry"))
                 .isEqualTo(expected.length).isEqualTo(TrapStub.FPU_RESTORE_END - TrapStub.FPU_RESTORE_ENTRY);
-        assertThat(TrapStub.FPU_RESTORE_ENTRY).as("after the fast entry").isGreaterThanOrEqualTo(TrapStub.FAST_SYSCALL_END);
-        assertThat(TrapStub.FPU_RESTORE_END).as("in the syscall entry's page")
+        assertThat(TrapStub.FAST_SYSCALL_END).as("the fast entry in the syscall entry's page")
                 .isLessThanOrEqualTo(GuestLayout.SYSCALL_ENTRY + GuestLayout.PAGE_SIZE);
+        assertThat(TrapStub.FPU_RESTORE_ENTRY).as("in a page of its own").isEqualTo(GuestLayout.FPU_RESTORE);
+        assertThat(TrapStub.FPU_RESTORE_END).isLessThanOrEqualTo(GuestLayout.FPU_RESTORE + GuestLayout.PAGE_SIZE);
+        assertThat(GuestLayout.FPU_RESTORE).as("above the exception stack, below the time page")
+                .isGreaterThanOrEqualTo(GuestLayout.EXCEPTION_STACK_TOP).isLessThan(GuestLayout.VVAR);
         assertThat(assembly.symbol("FPU_IMAGE")).isEqualTo(GuestLayout.FPU_IMAGE);
         assertThat(assembly.symbol("A_RESUME_RIP")).isEqualTo(GuestCallPages.RESUME_RIP);
         assertThat(assembly.symbol("A_RESUME_RAX")).isEqualTo(GuestCallPages.RESUME_RAX);
