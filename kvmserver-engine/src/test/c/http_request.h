@@ -71,4 +71,12 @@ static inline void read_request_path(int fd, char *path, size_t path_size) {
     sscanf(req, format, path);
 }
 
+/* Answers 200 with body (length bytes) and Connection: close, in two writes: the head, then the body. */
+static inline void write_response(int fd, const char *body, int length) {
+    char head[128];
+    int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", length);
+    write(fd, head, h);
+    write(fd, body, length);
+}
+
 #endif

@@ -428,6 +428,11 @@ read:
         jne     slow
         testq   %rdx, %rdx
         jz      slow
+        movabsq $USER_END, %rcx         # the whole buffer within user space (Linux's access_ok,
+        subq    %rdx, %rcx              # before it looks at the socket), or the host: EFAULT
+        jb      restore_slow
+        cmpq    %rcx, %rsi
+        ja      restore_slow
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     slow
         movl    A_READ_LENGTH, %ecx

@@ -74,6 +74,20 @@ class EndOfStreamTest {
         }
     }
 
+    /**
+     * A read whose count runs past the end of user space gets Linux's EFAULT (its access check
+     * comes before it looks at the socket), though the bytes read ahead are there and the entry
+     * would copy only those; the bytes are then read as sent.
+     */
+    @Test
+    void aReadWhoseBufferRunsPastUserSpaceGetsEfault() {
+        try (TestServer s = start("badbuf")) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(bodyOf(s.exchange("GET / HTTP/1.1\r\n\r\n", true))).isEqualTo("bad=-14 bytes=18 end=0");
+            }
+        }
+    }
+
     /** More bytes than the host reads ahead: the rest through the host, then the end of the stream. */
     @Test
     void bytesBeyondWhatWasReadAheadComeBeforeTheEnd() {
