@@ -120,10 +120,7 @@ int main(int argc, char **argv) {
         if (!mode_is(mode, "early") && !mode_is(mode, "python") && !mode_is(mode, "pybig")) {
             read_request_path(fd, path, sizeof path);
         }
-        char head[128];
-        int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", b);
-        write(fd, head, h);
-        write(fd, body, b);
+        write_response(fd, body, b);
         close(fd);
     }
 }

@@ -130,10 +130,7 @@ int main(int argc, char **argv) {
             read(fd, extra, sizeof extra);
         }
         epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-        char head[128];
-        int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", b);
-        write(fd, head, h);
-        write(fd, body, b);
+        write_response(fd, body, b);
         close(fd);
     }
 }

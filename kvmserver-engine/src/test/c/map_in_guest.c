@@ -196,10 +196,7 @@ int main(int argc, char **argv) {
                 : !strcmp(path, "/python") ? python(ep, fd, body, sizeof body)
                 : !strcmp(path, "/place") ? place(body, sizeof body)
                 : fresh(body, sizeof body);
-        char head[128];
-        int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", b);
-        write(fd, head, h);
-        write(fd, body, b);
+        write_response(fd, body, b);
         close(fd);
     }
 }

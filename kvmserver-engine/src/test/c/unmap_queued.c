@@ -199,10 +199,7 @@ int main(int argc, char **argv) {
                 : !strcmp(mode, "full") ? full(body, sizeof body)
                 : !strcmp(mode, "buffers") ? buffers(ep, fd, body, sizeof body)
                 : !strcmp(mode, "wait") ? snprintf(body, sizeof body, "wait=%d", waited) : python(body, sizeof body);
-        char head[128];
-        int h = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n", b);
-        write(fd, head, h);
-        write(fd, body, b);
+        write_response(fd, body, b);
         close(fd);
     }
 }

@@ -539,9 +539,11 @@ public final class AddressSpace implements LoadTarget {
      */
     public long reservedMappingExtentEnd() {
         Mapping above = mappings.get(reservedEnd);
-        return above != null && above.prot() == (PROT_READ | PROT_WRITE) && above.name() == null
-                ? above.end() : reservedEnd;
+        return above != null && alike(above, RESERVED_KIND) ? above.end() : reservedEnd;
     }
+
+    /** What a mapping taken from the reservation is: anonymous, read-write ({@link #alike} compares the rest). */
+    private static final Mapping RESERVED_KIND = new Mapping(0, 0, PROT_READ | PROT_WRITE, null);
 
     /**
      * Makes {@code [start, start + length)}, the top of the reservation, an anonymous read-write

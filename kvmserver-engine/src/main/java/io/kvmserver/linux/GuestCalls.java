@@ -182,6 +182,11 @@ public final class GuestCalls {
     private boolean flushRegistered;
     /** What the next entry's page is to hold, computed before every entry. */
     private final AnswerPage next = new AnswerPage();
+    /**
+     * Whether the connection the page describes held the bytes read ahead and nothing else when
+     * the host polled it before this entry ({@link #showAfterReadAhead}); false when none is read.
+     */
+    private boolean holdsReadAhead;
     /** The objects behind {@link #shown}'s epoll and listener fds, for checking queued entries against them. */
     private EpollFile shownEpollCtl;
     private SharedListener shownListener;
@@ -263,6 +268,7 @@ public final class GuestCalls {
         }
         AnswerPage page = next;
         page.clear();
+        holdsReadAhead = false;
         SharedListener listener = showListener(page, files, waiter);
         int about = page.acceptFd >= 0 ? showWaiting(page, listener, waiter) : showConnection(page, files, waiter);
         showEpoll(page, files, about, listener, waiter);
@@ -333,20 +339,22 @@ public final class GuestCalls {
         }
         page.readLength = listener.readsWhatItHolds() ? readAhead.ofWaiting(hostFd, firstLook) : 0;
         if (listener.readsWhatItHolds()) {
-            showEndOfStream(page, hostFd, waiter);
+            showAfterReadAhead(page, hostFd, waiter);
         }
         return page.acceptFd;
     }
 
     /**
-     * Whether the peer ended the stream right after the bytes read ahead (all of them in the page:
-     * fewer than it holds): then a read past them returns 0, in the guest too (redis reads the end
-     * of stream before it closes).
+     * What the connection holds after the bytes read ahead, one poll of it: nothing else
+     * ({@link #holdsReadAhead}: once the program has read them it is not readable, which lets
+     * polls after them be answered in the guest, see {@link #showEpoll}) or the peer's end of
+     * stream ({@link GuestCallPages#ENDS_AFTER_READ_AHEAD}: a read past them returns 0, in the
+     * guest too; redis reads the end of stream before it closes).
      */
-    private void showEndOfStream(AnswerPage page, int hostFd, HostWaiter waiter) {
-        if (page.readLength < GuestCallPages.READ_MAX && probe.endsAfter(hostFd, page.readLength, waiter)) {
-            page.flags |= GuestCallPages.ENDS_AFTER_READ_AHEAD;
-        }
+    private void showAfterReadAhead(AnswerPage page, int hostFd, HostWaiter waiter) {
+        int found = probe.afterReadAhead(hostFd, page.readLength, waiter);
+        holdsReadAhead = found == GuestCallPages.HOLDS_READ_AHEAD;
+        page.flags |= found & GuestCallPages.ENDS_AFTER_READ_AHEAD;
     }
 
     /** The served connection, if the program still holds it, as the connection fields; returns its fd or -1. */
@@ -372,7 +380,7 @@ public final class GuestCalls {
         }
         if (connection.readsWhatItHolds()) {
             page.readLength = readAhead.of(connection);
-            showEndOfStream(page, connection.hostFd(), waiter);
+            showAfterReadAhead(page, connection.hostFd(), waiter);
         }
         return connectionFd;
     }
@@ -400,7 +408,7 @@ public final class GuestCalls {
             page.epollFd = usedEpollFd;
         } else if (pollsWithoutTimeout() && (page.flags & GuestCallPages.REGISTERED) != 0 && page.readLength > 0
                 && page.acceptFd < 0 && connection != null
-                && probe.quietOnceRead(files, usedEpoll, about, connection, page.readLength, waiter)) {
+                && probe.quietOnceRead(files, usedEpoll, about, holdsReadAhead, waiter)) {
             // Nothing but the request's bytes, read ahead: once the program has read them all
             // in the guest (the entry checks), the same.
             page.epollFd = usedEpollFd;
@@ -413,8 +421,7 @@ public final class GuestCalls {
                 && !onlyListenerEpoll.interests().containsKey(page.acceptFd)) {
             page.epollAcceptFd = onlyListenerEpollFd;
         }
-        if (page.epollAcceptFd >= 0 && page.readLength > 0
-                && probe.holdsOnly(listener.pendingHostFd(), page.readLength, waiter)) {
+        if (page.epollAcceptFd >= 0 && holdsReadAhead) {
             // Once the program has read what was read ahead, the connection it added is not
             // readable (python3 asyncio polls after it read its request).
             page.flags |= GuestCallPages.HOLDS_READ_AHEAD;

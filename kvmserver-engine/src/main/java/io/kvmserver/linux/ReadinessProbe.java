@@ -1,5 +1,6 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.x86.GuestCallPages;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
@@ -78,39 +79,37 @@ final class ReadinessProbe {
 
     /**
      * Whether a zero-timeout wait on {@code ep} would report nothing once the program has read the
-     * {@code readAhead} bytes the host read ahead on its connection {@code conn} (at {@code connFd}),
-     * and nothing else: {@code conn} is registered for {@code EPOLLIN} alone, level-triggered, it
-     * is readable and nothing else (no hang-up, error or urgent data), the socket holds exactly
-     * those bytes, and the rest of the instance is quiet ({@link #quietNow}). Linux's answer at
-     * the host's look, had the program's reads happened then (python3 asyncio reads its request
-     * and polls twice after its response, with no call the host answers between).
+     * bytes the host read ahead on its connection at {@code connFd}, and nothing else: the
+     * connection is registered for {@code EPOLLIN} alone, level-triggered, the socket holds exactly
+     * those bytes and nothing else ({@code holdsReadAhead}: {@link #afterReadAhead} found
+     * {@link GuestCallPages#HOLDS_READ_AHEAD}), and the rest of the instance is quiet
+     * ({@link #quietNow}). Linux's answer at the host's look, had the program's reads happened then
+     * (python3 asyncio reads its request and polls twice after its response, with no call the host
+     * answers between).
      */
-    boolean quietOnceRead(FdTable files, EpollFile ep, int connFd, SocketFile conn, int readAhead, HostWaiter waiter) {
+    boolean quietOnceRead(FdTable files, EpollFile ep, int connFd, boolean holdsReadAhead, HostWaiter waiter) {
         EpollFile.Interest interest = ep.interests().get(connFd);
-        if (interest == null || interest.disabled || interest.events != EPOLLIN || readAhead <= 0) {
+        if (interest == null || interest.disabled || interest.events != EPOLLIN || !holdsReadAhead) {
             return false;
         }
-        return holdsOnly(conn.hostFd(), readAhead, waiter) && quietBut(files, ep, connFd, waiter);
+        return quietBut(files, ep, connFd, waiter);
     }
 
     /**
-     * Whether the socket at {@code hostFd} holds exactly {@code readAhead} bytes and nothing else
-     * a poll reports for reading (no end of stream, no error): once they are read it is not
-     * readable.
+     * What the stream socket at {@code hostFd} holds after the {@code readAhead} bytes the host read
+     * ahead, from one poll (and, when it says so much, one {@code FIONREAD}):
+     * {@link GuestCallPages#HOLDS_READ_AHEAD} when it holds exactly those and nothing else a poll
+     * reports for reading (once they are read it is not readable),
+     * {@link GuestCallPages#ENDS_AFTER_READ_AHEAD} when it holds exactly those and then the peer's
+     * end of stream (once they are read, a read returns 0), 0 for anything else (more bytes, an
+     * error, a hang-up of both sides, urgent data).
      */
-    boolean holdsOnly(int hostFd, int readAhead, HostWaiter waiter) {
-        return pollNow(hostFd, READ_ASKED) == (HostWaiter.POLLIN | HostWaiter.POLLRDNORM)
-                && waiter.bytesToRead(hostFd) == readAhead;
-    }
-
-    /**
-     * Whether the stream socket at {@code hostFd} holds exactly {@code readAhead} bytes and then
-     * the peer's end of stream (no error, no hang-up of both sides): once they are read, a read
-     * returns 0.
-     */
-    boolean endsAfter(int hostFd, int readAhead, HostWaiter waiter) {
-        return pollNow(hostFd, READ_ASKED) == (HostWaiter.POLLIN | HostWaiter.POLLRDNORM | HostWaiter.POLLRDHUP)
-                && waiter.bytesToRead(hostFd) == readAhead;
+    int afterReadAhead(int hostFd, int readAhead, HostWaiter waiter) {
+        int revents = pollNow(hostFd, READ_ASKED);
+        int found = revents == (HostWaiter.POLLIN | HostWaiter.POLLRDNORM) ? GuestCallPages.HOLDS_READ_AHEAD
+                : revents == (HostWaiter.POLLIN | HostWaiter.POLLRDNORM | HostWaiter.POLLRDHUP)
+                        ? GuestCallPages.ENDS_AFTER_READ_AHEAD : 0;
+        return found != 0 && waiter.bytesToRead(hostFd) == readAhead ? found : 0;
     }
 
     /** {@link #quietNow}, leaving the registration of {@code skipFd} out (-1: none). */

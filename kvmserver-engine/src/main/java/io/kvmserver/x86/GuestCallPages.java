@@ -158,7 +158,7 @@ public final class GuestCallPages {
      * The connection waiting at {@link #ACCEPT_FD} holds the bytes read ahead and nothing else (no
      * more, no end of stream, no error; the host polled it): added to {@link #EPOLL_ACCEPT_FD} for
      * {@code EPOLLIN} alone, it is not ready once the program has read them all, and the entry
-     * answers that instance's zero-timeout waits with 0 then too.
+     * answers that instance's zero-timeout waits with 0 then too. Published with that instance only.
      */
     public static final int HOLDS_READ_AHEAD = 256;
     /**
