@@ -82,8 +82,15 @@ public final class AddressSpace implements LoadTarget {
      */
     private long reservedStart;
     private long reservedEnd;
-    /** {@link #roomAboveReservation()}, or -1 until asked again after a change of the list. */
+    /**
+     * What {@link #surveyReservation} found above the reservation: the longest free gap below the
+     * top of the mmap area ({@link #roomAboveReservation}), or -1 until it looks again after a
+     * change of the list; whether a mapping (or that top) starts at its end; where a mapping taken
+     * from it ends once merged ({@link #reservedMappingExtentEnd}). Copied with the list.
+     */
     private long roomAbove = -1;
+    private boolean reservationAtTop;
+    private long reservedExtentEnd;
 
     /**
      * @param limit              one past the highest address the program may map
@@ -483,7 +490,7 @@ public final class AddressSpace implements LoadTarget {
         reservedStart = start;
         reservedEnd = start + length;
         roomAbove = -1;
-        roomAboveReservation(); // once, in the template: its copies start with it
+        surveyReservation(); // once, in the template: its copies start with it
         changes++;
         return true;
     }
@@ -509,27 +516,17 @@ public final class AddressSpace implements LoadTarget {
                 || accessibleBytes + (reservedEnd - reservedStart) > maxAccessibleBytes) {
             return false;
         }
-        return reservedEnd == mmapTop || mappings.containsKey(reservedEnd);
+        surveyReservation();
+        return reservationAtTop;
     }
 
     /**
      * The longest free gap above the reservation (below the top of the mmap area): a mapping that
      * long or shorter goes there ({@link #findFree} looks from the top down), one longer to the
-     * reservation. Kept until the list changes, and copied with it.
+     * reservation.
      */
     public long roomAboveReservation() {
-        if (roomAbove < 0) {
-            long room = 0;
-            long free = reservedEnd;
-            for (Mapping m : mappings.tailMap(reservedEnd, true).values()) {
-                if (m.start() >= mmapTop) {
-                    break;
-                }
-                room = Math.max(room, m.start() - free);
-                free = Math.max(free, m.end());
-            }
-            roomAbove = Math.max(room, mmapTop - free);
-        }
+        surveyReservation();
         return roomAbove;
     }
 
@@ -538,8 +535,36 @@ public final class AddressSpace implements LoadTarget {
      * reservation's end, when it is an anonymous read-write one it merges with, or that end.
      */
     public long reservedMappingExtentEnd() {
-        Mapping above = mappings.get(reservedEnd);
-        return above != null && alike(above, RESERVED_KIND) ? above.end() : reservedEnd;
+        surveyReservation();
+        return reservedExtentEnd;
+    }
+
+    /**
+     * One walk of the mappings above the reservation, kept until the list changes: the template
+     * makes it when it reserves, and every request VM starts with its result (no lookup, no boxed
+     * key, per request).
+     */
+    private void surveyReservation() {
+        if (roomAbove >= 0) {
+            return;
+        }
+        long room = 0;
+        long free = reservedEnd;
+        Mapping first = null;
+        for (Mapping m : mappings.tailMap(reservedEnd, true).values()) {
+            if (m.start() >= mmapTop) {
+                break;
+            }
+            if (first == null) {
+                first = m;
+            }
+            room = Math.max(room, m.start() - free);
+            free = Math.max(free, m.end());
+        }
+        roomAbove = Math.max(room, mmapTop - free);
+        Mapping above = first != null && first.start() == reservedEnd ? first : null;
+        reservationAtTop = reservedEnd == mmapTop || above != null;
+        reservedExtentEnd = above != null && alike(above, RESERVED_KIND) ? above.end() : reservedEnd;
     }
 
     /** What a mapping taken from the reservation is: anonymous, read-write ({@link #alike} compares the rest). */
@@ -794,6 +819,8 @@ public final class AddressSpace implements LoadTarget {
         c.reservedStart = reservedStart;
         c.reservedEnd = reservedEnd;
         c.roomAbove = roomAbove;
+        c.reservationAtTop = reservationAtTop;
+        c.reservedExtentEnd = reservedExtentEnd;
         return c;
     }
 
