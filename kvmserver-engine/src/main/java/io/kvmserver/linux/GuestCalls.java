@@ -161,11 +161,6 @@ public final class GuestCalls {
     private boolean mapsUnmap;
     private long mapsStart;
     private long mapsEnd;
-    /** What {@link #showMappings} last found about the reservation: all 0 when the entry may not map from it. */
-    private long reservedStart;
-    private long reservedEnd;
-    private long roomAbove;
-    private long reservedExtentEnd;
     private final AnswerPage shown = new AnswerPage();
 
     /**
@@ -618,6 +613,8 @@ public final class GuestCalls {
      * The program's newest mapping, and whether the entry may queue munmap and a shrinking mremap
      * at all: the mapping count must leave room for a split per queue entry. Looked up again only
      * when the mapping list changed (a host call), so an entry costs no lookup and no allocation.
+     * And the reservation anonymous mmaps are answered from, while a mapping made there goes where
+     * the host would put it (the list keeps what that takes).
      */
     private void showMappings(AnswerPage page, AddressSpace maps) {
         if (maps != mapsOf || maps.changes() != mapsChanges) {
@@ -627,19 +624,16 @@ public final class GuestCalls {
             mapsUnmap = maps.mappingCount() + GuestCallPages.MAX_ENTRIES <= AddressSpace.MAX_MAP_COUNT;
             mapsStart = newest != null && mapsUnmap ? newest.start() : 0;
             mapsEnd = newest != null && mapsUnmap ? newest.end() : 0;
-            boolean reserved = maps.reservationAtTopOfItsGap(GuestCallPages.MAX_ENTRIES);
-            reservedStart = reserved ? maps.reservedStart() : 0;
-            reservedEnd = reserved ? maps.reservedEnd() : 0;
-            roomAbove = reserved ? maps.roomAboveReservation() : 0;
-            reservedExtentEnd = reserved ? maps.reservedMappingExtentEnd() : 0;
         }
         page.unmaps = mapsUnmap;
         page.mapStart = mapsStart;
         page.mapEnd = mapsEnd;
-        page.reservedStart = reservedStart;
-        page.reservedEnd = reservedEnd;
-        page.roomAbove = roomAbove;
-        page.reservedExtentEnd = reservedExtentEnd;
+        if (maps.reservationAtTopOfItsGap(GuestCallPages.MAX_ENTRIES)) { // kept by the list: no lookup
+            page.reservedStart = maps.reservedStart();
+            page.reservedEnd = maps.reservedEnd();
+            page.roomAbove = maps.roomAboveReservation();
+            page.reservedExtentEnd = maps.reservedMappingExtentEnd();
+        }
     }
 
     /** Whether the program queued calls or the entry answered some without a queue entry: a flush is due. */
