@@ -22,7 +22,10 @@ import org.slf4j.LoggerFactory;
  * {@code FIONBIO}, adding it to or removing it from its epoll instance and the wait right after
  * the add (the host polled the connection, and vouched that nothing else in the instance is
  * ready), asking for its local address, an event loop's accept that finds nothing more, and its
- * zero-timeout poll that finds nothing again (at most once before the host looks itself).
+ * zero-timeout poll that finds nothing again (at most once before the host looks itself). And one
+ * call about the process rather than the connection: {@code rt_sigaction}, answered from the
+ * process's actions as the host last wrote them ({@link DispositionsPage}), a new action queued
+ * and installed here, as the call installs one.
  *
  * <p>Why the answers are Linux's: the page is computed from the VM's state before the program last
  * entered the guest, and since then only the program ran, changing nothing the host sees but
@@ -93,6 +96,7 @@ public final class GuestCalls {
     private static final int MUNMAP = SyscallNumbers.MUNMAP;
     private static final int MREMAP = SyscallNumbers.MREMAP;
     private static final int MMAP = SyscallNumbers.MMAP;
+    private static final int RT_SIGACTION = SyscallNumbers.RT_SIGACTION;
 
     private final GuestMemory memory;
     private final boolean enabled;
@@ -104,6 +108,8 @@ public final class GuestCalls {
     private final Memory sockaddr = new Memory(GuestCallPages.NAME_MAX);
     /** The connection's next bytes, for the reads the entry answers. */
     private final ReadAhead readAhead;
+    /** The process's signal actions, for the {@code rt_sigaction}s the entry answers. */
+    private final DispositionsPage dispositions;
 
     /** The connection this VM serves (accepted from a request's listener) and its guest fd. */
     private SocketFile connection;
@@ -192,6 +198,7 @@ public final class GuestCalls {
         this.memory = memory;
         this.enabled = enabled;
         this.readAhead = new ReadAhead(memory);
+        this.dispositions = new DispositionsPage(memory);
     }
 
     public boolean enabled() {
@@ -243,6 +250,7 @@ public final class GuestCalls {
         describedPeer = null;
         waitingName = NO_NAME;
         readAhead.forget();
+        dispositions.forget();
         published = false;
         mapsOf = null;
     }
@@ -254,10 +262,11 @@ public final class GuestCalls {
      * none were there, two host calls when the connection transferred data since its send queue was
      * last asked about (or the answer was no), none otherwise.
      */
-    public void publish(FdTable files, AddressSpace maps, HostWaiter waiter) {
+    public void publish(FdTable files, AddressSpace maps, SignalState actions, HostWaiter waiter) {
         if (!enabled) {
             return;
         }
+        dispositions.show(actions);
         if (listenerCount < 0) {
             findListeners(files);
         }
@@ -686,6 +695,7 @@ public final class GuestCalls {
         memory.putLong(GuestCallPages.UNMAP_LOW, 0);
         memory.putLong(GuestCallPages.UNMAP_HIGH, 0);
         memory.putLong(GuestCallPages.RESERVED_TAKEN, 0);
+        memory.putLong(GuestCallPages.SIGACTIONS_QUEUED, 0);
         return done;
     }
 
@@ -712,6 +722,9 @@ public final class GuestCalls {
             long length = (fd & 0xffffffffL) << 12;
             return published && shown.reservedEnd != 0 && length > shown.roomAbove
                     && c.memory().mapReserved(memory.getLong(entry + 8), length);
+        }
+        if (nr == RT_SIGACTION) {
+            return installed(c, fd, a & 0xffffffffL);
         }
         if (fd != connectionFd || !holds(files, fd, connection)) {
             return false; // not the connection the host published: the program wrote this entry
@@ -767,6 +780,23 @@ public final class GuestCalls {
         } else {
             return false;
         }
+        return true;
+    }
+
+    /**
+     * A queued {@code rt_sigaction(sig, act, ...)}: {rt_sigaction, sig, the offset of act's 32 bytes
+     * in the data, 0}. Installed as the call installs an action (any handler, flags and mask are
+     * the program's to choose; SIGKILL and SIGSTOP keep theirs); false for a signal that takes
+     * none or bytes outside the data, which the entry never queues.
+     */
+    private boolean installed(Syscall c, int sig, long offset) {
+        if (!SignalState.valid(sig) || !SignalSyscalls.settable(sig)
+                || offset > GuestCallPages.DATA_SIZE - GuestCallPages.ACTION_SIZE) {
+            return false;
+        }
+        long at = GuestCallPages.DATA + offset;
+        SignalSyscalls.install(c.process(), sig, memory.getLong(at), memory.getLong(at + 8), memory.getLong(at + 16),
+                memory.getLong(at + 24));
         return true;
     }
 

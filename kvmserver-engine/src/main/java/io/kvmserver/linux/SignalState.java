@@ -61,6 +61,8 @@ public final class SignalState {
     private final long[] restorer = new long[NSIG + 1];
     private final long[] mask = new long[NSIG + 1];
     private final PendingSignals pending = new PendingSignals();
+    /** Counts changes of the actions, so that the page that shows them is written only after one. */
+    private long changes;
 
     /** The mask bit of signal {@code sig} (1 to 64). */
     public static long bit(int sig) {
@@ -99,6 +101,12 @@ public final class SignalState {
         flags[sig] = newFlags;
         restorer[sig] = newRestorer;
         mask[sig] = newMask;
+        changes++;
+    }
+
+    /** How many times the actions changed (a copy into this object counts as one). */
+    public long changes() {
+        return changes;
     }
 
     /** Signals sent to the process as a whole, not yet delivered to a thread. */
@@ -134,6 +142,7 @@ public final class SignalState {
         System.arraycopy(restorer, 0, c.restorer, 0, restorer.length);
         System.arraycopy(mask, 0, c.mask, 0, mask.length);
         c.pending.copyFrom(pending);
+        c.changes++;
         return c;
     }
 

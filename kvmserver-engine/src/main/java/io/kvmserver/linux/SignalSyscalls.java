@@ -47,44 +47,72 @@ final class SignalSyscalls {
         t.register(SyscallNumbers.SIGNALFD4, c -> signalfd(c, c.intArg(0), c.arg(1), c.arg(2), c.intArg(3)));
     }
 
-    /** {@code rt_sigaction(sig, act, oldact, sigsetsize)} with the kernel's {@code struct sigaction}. */
+    /**
+     * {@code rt_sigaction(sig, act, oldact, sigsetsize)} with the kernel's {@code struct sigaction},
+     * in Linux's order: the new action is read (EFAULT) before the signal is checked (EINVAL), and
+     * installed before the old one is written out, so that an {@code oldact} that faults returns
+     * EFAULT with the new action in place.
+     */
     static long rtSigaction(Syscall c) {
         int sig = c.intArg(0);
         long act = c.arg(1);
         long oldAct = c.arg(2);
-        if (c.arg(3) != SIGSET_SIZE || !SignalState.valid(sig)) {
+        if (c.arg(3) != SIGSET_SIZE) {
             return -Errno.EINVAL;
         }
         AddressSpace m = c.memory();
-        SignalState s = c.process().signals();
-        long[] values = null;
+        long handler = 0;
+        long flags = 0;
+        long restorer = 0;
+        long mask = 0;
         if (act != 0) {
-            if (sig == SignalState.SIGKILL || sig == SignalState.SIGSTOP) {
-                return -Errno.EINVAL;
-            }
             m.check(act, 32, AddressSpace.PROT_READ);
-            values = new long[] {m.readLong(act), m.readLong(act + 8), m.readLong(act + 16), m.readLong(act + 24)};
+            handler = m.readLong(act);
+            flags = m.readLong(act + 8);
+            restorer = m.readLong(act + 16);
+            mask = m.readLong(act + 24);
+        }
+        if (!SignalState.valid(sig) || (act != 0 && !settable(sig))) {
+            return -Errno.EINVAL;
+        }
+        SignalState s = c.process().signals();
+        long oldHandler = s.handler(sig);
+        long oldFlags = s.flags(sig);
+        long oldRestorer = s.restorer(sig);
+        long oldMask = s.mask(sig);
+        if (act != 0) {
+            install(c.process(), sig, handler, flags, restorer, mask);
         }
         if (oldAct != 0) {
-            long[] old = new long[4];
-            s.get(sig, old);
             m.check(oldAct, 32, AddressSpace.PROT_WRITE);
-            for (int i = 0; i < 4; i++) {
-                m.writeLong(oldAct + i * 8L, old[i]);
-            }
-        }
-        if (values != null) {
-            s.set(sig, values[0], values[1], values[2], values[3] & ~UNBLOCKABLE);
-            if (s.ignores(sig)) {
-                // POSIX: a pending signal whose action becomes "ignore" is discarded, blocked or not.
-                s.pending().discard(sig);
-                for (GuestThread t : c.process().scheduler().threads()) {
-                    t.pending().discard(sig);
-                }
-                SignalFdFile.refresh(c.process());
-            }
+            m.writeLong(oldAct, oldHandler);
+            m.writeLong(oldAct + 8, oldFlags);
+            m.writeLong(oldAct + 16, oldRestorer);
+            m.writeLong(oldAct + 24, oldMask);
         }
         return 0;
+    }
+
+    /** Whether {@code sig} (1 to 64) may be given an action: all but SIGKILL and SIGSTOP. */
+    static boolean settable(int sig) {
+        return sig != SignalState.SIGKILL && sig != SignalState.SIGSTOP;
+    }
+
+    /**
+     * Gives {@code sig} (a {@link #settable} signal) a new action: from {@code rt_sigaction}, or
+     * queued by the syscall entry ({@link GuestCalls}).
+     */
+    static void install(LinuxProcess process, int sig, long handler, long flags, long restorer, long mask) {
+        SignalState s = process.signals();
+        s.set(sig, handler, flags, restorer, mask & ~UNBLOCKABLE);
+        if (s.ignores(sig)) {
+            // POSIX: a pending signal whose action becomes "ignore" is discarded, blocked or not.
+            s.pending().discard(sig);
+            for (GuestThread t : process.scheduler().threads()) {
+                t.pending().discard(sig);
+            }
+            SignalFdFile.refresh(process);
+        }
     }
 
     static long rtSigprocmask(Syscall c) {

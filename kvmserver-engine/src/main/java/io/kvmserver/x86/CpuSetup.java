@@ -87,6 +87,8 @@ public final class CpuSetup {
         tables.set(GuestCallPages.QUEUE, page,
                 PageTables.PRESENT | PageTables.USER | PageTables.WRITABLE | PageTables.NO_EXECUTE);
         tables.set(GuestLayout.FPU_IMAGE, page, PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
+        // Every action SIG_DFL, as in a new process, until the host writes the process's.
+        tables.set(GuestCallPages.DISPOSITIONS, page, PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
         tables.mapDoorbell(GuestLayout.SYSCALL_DOORBELL, GuestLayout.doorbellPhysical(memory.size()));
         tables.set(GuestLayout.EXCEPTION_STACK_BOTTOM, GuestLayout.EXCEPTION_STACK_TOP - GuestLayout.EXCEPTION_STACK_BOTTOM,
                 PageTables.PRESENT | PageTables.WRITABLE | PageTables.NO_EXECUTE);

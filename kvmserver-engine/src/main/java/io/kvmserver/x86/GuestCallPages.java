@@ -1,7 +1,7 @@
 package io.kvmserver.x86;
 
 /**
- * The two pages through which the PVM syscall entry ({@link TrapStub#FAST_SYSCALL_ENTRY}) answers
+ * The pages through which the PVM syscall entry ({@link TrapStub#FAST_SYSCALL_ENTRY}) answers
  * calls in the guest, laid out as {@code trap-stub.S} reads and writes them.
  *
  * <p>The <em>answer page</em> is written only by the host, before every entry into the guest, and
@@ -246,12 +246,29 @@ public final class GuestCallPages {
      * The calls of the {@link #TALLY} slots, in order: {@code epoll_wait} and {@code epoll_pwait}
      * answered 0 (zero timeout, nothing ready), {@code getsockname}, {@code accept} and
      * {@code accept4} answered {@code EAGAIN}, an {@code mremap} that cuts nothing off,
-     * {@code getpeername}.
+     * {@code getpeername}, an {@code rt_sigaction} that only gets an action.
      */
-    private static final int[] TALLIED_CALLS = {232, 281, 51, 43, 288, 25, 52};
-    /** The bytes of queued writes. */
-    public static final long DATA = QUEUE + 432;
-    public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 432);
+    private static final int[] TALLIED_CALLS = {232, 281, 51, 43, 288, 25, 52, 13};
+    /**
+     * {@code long}: bit {@code sig - 1} set once the entry queued an action for signal {@code sig}
+     * ({@link #DISPOSITIONS} is stale for it: the entry sends that signal's next
+     * {@code rt_sigaction} to the host, which performs the queue first); the host clears it.
+     */
+    public static final long SIGACTIONS_QUEUED = QUEUE + 432;
+    /** The bytes of queued writes, and the 32-byte actions of queued {@code rt_sigaction}s. */
+    public static final long DATA = QUEUE + 448;
+    public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 448);
+
+    /**
+     * The dispositions page: the process's signal actions as {@code rt_sigaction} gives them, 32
+     * bytes each ({@code struct sigaction} as the kernel takes it: handler, flags, restorer, mask),
+     * signal 1 first. Written only by the host, before every entry into the guest, when they
+     * changed; read-only for the program, never executable. The entry answers {@code oldact} from
+     * it and queues {@code act} as {rt_sigaction, sig, its offset in {@link #DATA}, 0}.
+     */
+    public static final long DISPOSITIONS = 0xe000;
+    /** The bytes of one action in {@link #DISPOSITIONS} and in {@link #DATA}. */
+    public static final int ACTION_SIZE = 32;
 
     /** How many {@link #TALLY} slots there are. */
     public static int tallySlots() {

@@ -67,6 +67,8 @@ syscall_entry:
 # place: queued, 0 (the old address), when the host published that the mapping count leaves
 # room (see `munmap` below: the pages stay the program's until the next exit, and every call but
 # these two goes to the host until then).
+# And rt_sigaction(sig, act, oldact, 8): the old action from the page of the process's
+# actions the host writes (DISPOSITIONS), the new one queued (see `rt_sigaction` below).
 # And accept4(listener, addr, &len, flags), accept(listener, addr, &len): the connection
 # the host took from the listener for this request, at the fd it would get now (the
 # lowest free one), its peer's address copied as the kernel copies it; the accept is queued
@@ -159,7 +161,17 @@ syscall_entry:
         .set    TALLY_ACCEPT4, Q_TALLY + 16
         .set    TALLY_MREMAP, Q_TALLY + 20      # an mremap that cuts nothing off
         .set    TALLY_GETPEERNAME, Q_TALLY + 24
-        .set    Q_DATA, QUEUE + 432             # the bytes of queued writes
+        .set    TALLY_RT_SIGACTION, Q_TALLY + 28 # rt_sigaction with no new action
+        .set    Q_SIGACTIONS_QUEUED, QUEUE + 432 # u64: bit sig - 1 set once an action for sig was
+                                                # queued (DISPOSITIONS is stale for it until the host looks)
+        .set    Q_DATA, QUEUE + 448             # the bytes of queued writes and actions
+        .set    Q_DATA_SIZE, 4096 - 448
+        .set    DISPOSITIONS, 0xe000            # 64 x {handler, flags, restorer, mask}, signal 1 first:
+                                                # the process's actions (read-only, the host's)
+        .set    SYS_RT_SIGACTION, 13
+        .set    SIGKILL, 9
+        .set    SIGSTOP, 19
+        .set    USER_START, 0x10000             # nothing below is the program's: EFAULT
         .set    TF, 0x100
         .set    MSG_NOSIGNAL, 0x4000
         .set    MSG_DONTWAIT, 0x40
@@ -302,15 +314,83 @@ fast_syscall_entry:
         je      accept
         cmpq    $48, %rax
         je      shutdown
+        cmpq    $SYS_RT_SIGACTION, %rax
+        je      rt_sigaction
 slow:
         movw    %cs, 0xa000
         sysretq                         # not reached: on PVM the host returns to RCX
 
+writev_slow:
+restore_rax_slow:
+        movq    Q_SAVE_RAX, %rax
 restore_slow:
         movq    Q_SAVE_RCX, %rcx
         movq    Q_SAVE_RSI, %rsi
         movq    Q_SAVE_RDI, %rdi
         jmp     slow
+
+# rt_sigaction(sig, act, oldact, 8): the old action from DISPOSITIONS, which the host writes
+# before every entry from the process's actions; the new one copied to the queue and queued
+# {rt_sigaction, sig, its offset in Q_DATA, 0}, to be installed by the host at the next exit
+# before anything else (php installs its handlers for every request: a get and a set for each of
+# eight signals). A signal whose action was queued in this entry goes to the host (the page is
+# stale for it; the host performs the queue first), and so do a sigsetsize other than 8 and a
+# signal outside 1..64 (EINVAL), an action for SIGKILL or SIGSTOP (EINVAL), and a pointer outside
+# user space (EFAULT: below USER_START here; beyond its end the copy faults). A fault on either
+# pointer: the host performs the whole call again.
+rt_sigaction:
+        cmpq    $8, %r10
+        jne     slow
+        leal    -1(%rdi), %ecx          # the signal's bit
+        cmpl    $63, %ecx
+        ja      restore_slow
+        btq     %rcx, Q_SIGACTIONS_QUEUED
+        jc      restore_slow
+        testq   %rdx, %rdx
+        jz      1f
+        cmpq    $USER_START, %rdx       # (past the end of user space: a fault, and the host)
+        jb      restore_slow
+1:      testq   %rsi, %rsi
+        jz      1f
+        cmpl    $SIGKILL, %edi
+        je      restore_slow
+        cmpl    $SIGSTOP, %edi
+        je      restore_slow
+        cmpq    $USER_START, %rsi
+        jb      restore_slow
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     restore_rax_slow
+        movl    Q_BYTES, %eax
+        cmpl    $Q_DATA_SIZE - 32, %eax # (the queue page is the program's: check it)
+        ja      restore_rax_slow
+1:      testq   %rdx, %rdx
+        jz      1f
+        movl    %edi, %esi
+        shll    $5, %esi
+        addl    $DISPOSITIONS - 32, %esi
+        movq    %rdx, %rdi
+        movl    $4, %ecx
+        rep movsq                       # the old action, to the program's oldact
+        movq    Q_SAVE_RSI, %rsi
+1:      testq   %rsi, %rsi
+        jz      2f
+        leaq    Q_DATA(%rax), %rdi
+        movl    $4, %ecx
+        rep movsq                       # the new action, from the program's act
+        movl    Q_COUNT, %ecx
+        shll    $4, %ecx
+        movl    $SYS_RT_SIGACTION, Q_ENTRIES(%rcx)
+        movl    Q_SAVE_RDI, %edi
+        movl    %edi, Q_ENTRIES + 4(%rcx)
+        movl    %eax, Q_ENTRIES + 8(%rcx)
+        addl    $32, Q_BYTES
+        incl    Q_COUNT
+        decl    %edi
+        btsq    %rdi, Q_SIGACTIONS_QUEUED
+        jmp     3f
+2:      incl    TALLY_RT_SIGACTION      # a get alone: no queue entry counts it
+3:      xorl    %eax, %eax
+        jmp     done
 
 sendto:
         testq   %r8, %r8                # an address: not a plain write
@@ -412,11 +492,6 @@ after_unmap:
         cmpq    $233, %rax
         je      epoll_ctl
         jmp     slow
-
-writev_slow:
-restore_rax_slow:
-        movq    Q_SAVE_RAX, %rax
-        jmp     restore_slow
 
 recvfrom:
         testq   %r8, %r8                # the sender's address: the host

@@ -89,6 +89,10 @@ class TrapStubTest {
         assertThat(assembly.symbol("Q_UNMAP_LOW")).isEqualTo(GuestCallPages.UNMAP_LOW);
         assertThat(assembly.symbol("Q_UNMAP_HIGH")).isEqualTo(GuestCallPages.UNMAP_HIGH);
         assertThat(assembly.symbol("Q_DATA")).isEqualTo(GuestCallPages.DATA);
+        assertThat(assembly.symbol("Q_DATA_SIZE")).isEqualTo(GuestCallPages.DATA_SIZE);
+        assertThat(assembly.symbol("Q_SIGACTIONS_QUEUED")).isEqualTo(GuestCallPages.SIGACTIONS_QUEUED);
+        assertThat(assembly.symbol("DISPOSITIONS")).isEqualTo(GuestCallPages.DISPOSITIONS);
+        assertThat(assembly.symbol("USER_START")).isEqualTo(GuestLayout.USER_START);
         assertThat(assembly.symbol("Q_TALLY")).isEqualTo(GuestCallPages.TALLY);
         assertThat(assembly.symbol("USER_PAGES") << 12).as("TASK_SIZE").isEqualTo(0x7fff_ffff_f000L);
     }
@@ -109,14 +113,17 @@ class TrapStubTest {
     @Test
     void theTallySlotsAreTheCallsTheHostCountsThemAs() {
         String[] slots = {"TALLY_EPOLL_WAIT", "TALLY_EPOLL_PWAIT", "TALLY_GETSOCKNAME", "TALLY_ACCEPT",
-            "TALLY_ACCEPT4", "TALLY_MREMAP", "TALLY_GETPEERNAME"};
-        String[] calls = {"epoll_wait", "epoll_pwait", "getsockname", "accept", "accept4", "mremap", "getpeername"};
+            "TALLY_ACCEPT4", "TALLY_MREMAP", "TALLY_GETPEERNAME", "TALLY_RT_SIGACTION"};
+        String[] calls = {"epoll_wait", "epoll_pwait", "getsockname", "accept", "accept4", "mremap", "getpeername",
+            "rt_sigaction"};
         assertThat(GuestCallPages.tallySlots()).isEqualTo(slots.length);
         for (int i = 0; i < slots.length; i++) {
             assertThat(assembly.symbol(slots[i])).as(slots[i]).isEqualTo(GuestCallPages.TALLY + 4L * i);
             assertThat(SyscallNumbers.name(GuestCallPages.talliedCall(i))).as(slots[i]).isEqualTo(calls[i]);
         }
-        assertThat(GuestCallPages.TALLY + 4L * slots.length).as("the tallies end before the data")
+        assertThat(GuestCallPages.TALLY + 4L * slots.length).as("the tallies end before the queued actions' bits")
+                .isLessThanOrEqualTo(GuestCallPages.SIGACTIONS_QUEUED);
+        assertThat(GuestCallPages.SIGACTIONS_QUEUED + 8).as("which end before the data")
                 .isLessThanOrEqualTo(GuestCallPages.DATA);
     }
 
@@ -183,6 +190,9 @@ class TrapStubTest {
             assertThat(memory.read(TrapStub.FPU_RESTORE_ENTRY, restore.length)).containsExactly(restore);
             assertThat(tables.entry(GuestLayout.FPU_IMAGE) & mask)
                     .as("the FPU image: readable by the program, nothing else")
+                    .isEqualTo(PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
+            assertThat(tables.entry(GuestCallPages.DISPOSITIONS) & mask)
+                    .as("the signal actions: readable by the program, written by the host only")
                     .isEqualTo(PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
             assertThat(memory.getInt(GuestCallPages.CONNECTION_FD)).isEqualTo(-1);
             assertThat(memory.getInt(GuestCallPages.LISTENER_FD)).isEqualTo(-1);

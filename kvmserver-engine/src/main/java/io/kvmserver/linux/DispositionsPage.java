@@ -1,0 +1,71 @@
+package io.kvmserver.linux;
+
+import io.kvmserver.memory.GuestMemory;
+import io.kvmserver.x86.GuestCallPages;
+
+/**
+ * The process's signal actions as the PVM syscall entry reads them ({@link GuestCallPages#DISPOSITIONS}),
+ * kept equal to its {@link SignalState} before every entry: php installs its signal handlers for
+ * every request (a get and a set of each of eight signals), sixteen exits of ~100 µs each on a
+ * nested PVM host, which the entry answers from this page and its queue instead.
+ *
+ * <p>Only what changed is written, and only after the actions changed ({@link SignalState#changes}):
+ * a request that installs nothing costs a comparison of two longs and dirties no page. After a
+ * fork or a reset the page holds what the template's did when it froze, which need not be what
+ * the template's actions were by then (the last ones the entry queued were installed at the
+ * freezing exit): the first look reads the page back once and writes what differs.
+ */
+final class DispositionsPage {
+
+    /** Four longs per signal: handler, flags, restorer, mask. */
+    private static final int LONGS = SignalState.NSIG * 4;
+
+    private final GuestMemory memory;
+    /** What the page holds, when {@link #known}. */
+    private final long[] shown = new long[LONGS];
+    private boolean known;
+    /** The actions it was last made equal to, and after how many of their changes. */
+    private SignalState shownOf;
+    private long shownChanges;
+
+    DispositionsPage(GuestMemory memory) {
+        this.memory = memory;
+    }
+
+    /** A fork or a reset: the page is the template's now, whatever this one last wrote. */
+    void forget() {
+        known = false;
+        shownOf = null;
+    }
+
+    /** Makes the page show {@code actions}, writing the signals whose action differs. Allocates nothing. */
+    void show(SignalState actions) {
+        if (actions == shownOf && actions.changes() == shownChanges) {
+            return;
+        }
+        if (!known) {
+            memory.read(GuestCallPages.DISPOSITIONS, shown, 0, LONGS);
+            known = true;
+        }
+        for (int sig = 1; sig <= SignalState.NSIG; sig++) {
+            int at = (sig - 1) * 4;
+            long handler = actions.handler(sig);
+            long flags = actions.flags(sig);
+            long restorer = actions.restorer(sig);
+            long mask = actions.mask(sig);
+            if (shown[at] != handler || shown[at + 1] != flags || shown[at + 2] != restorer || shown[at + 3] != mask) {
+                long address = GuestCallPages.DISPOSITIONS + (long) (sig - 1) * GuestCallPages.ACTION_SIZE;
+                memory.putLong(address, handler);
+                memory.putLong(address + 8, flags);
+                memory.putLong(address + 16, restorer);
+                memory.putLong(address + 24, mask);
+                shown[at] = handler;
+                shown[at + 1] = flags;
+                shown[at + 2] = restorer;
+                shown[at + 3] = mask;
+            }
+        }
+        shownOf = actions;
+        shownChanges = actions.changes();
+    }
+}
