@@ -4,7 +4,7 @@
  * for the modes that need one (the page-table pool).
  *   privileged instructions: hlt cli sti out in wrmsr rdmsr movcr3 lgdt lidt int80 int3 int14
  *     icebp sysret swapgs iretq-kernel ljmp-kernel movss-kernel xsetbv invlpg wbinvd clts
- *   engine pages: write-gdt write-idt write-stub write-entries write-exception-stack
+ *   engine pages: write-gdt write-idt write-stub write-stub-end write-entries write-exception-stack
  *     write-pool read-pool exec-entries jump-stub-noncanonical
  *   stack-overflow, heap-bomb, mmap-bomb, huge-mmap, stack-bomb
  */
@@ -64,14 +64,15 @@ int main(int argc, char **argv) {
     else if (!strcmp(how, "write-tss")) *(volatile long *) 0x1084 = 0x7000;
     else if (!strcmp(how, "write-idt")) *(volatile long *) 0x2000 = 0;
     else if (!strcmp(how, "write-stub")) *(volatile char *) 0x3000 = (char) 0xf4;
-    else if (!strcmp(how, "write-entries")) *(volatile char *) 0x4000 = (char) 0xf4;
+    else if (!strcmp(how, "write-entries")) *(volatile char *) 0xf000 = (char) 0xf4;
     else if (!strcmp(how, "write-doorbell")) *(volatile short *) 0xa000 = 0x23; /* as the syscall entry does */
     else if (!strcmp(how, "read-doorbell")) printf("read %x\n", *(volatile char *) 0xa010);
     else if (!strcmp(how, "exec-doorbell")) ((void (*)(void)) 0xa000)();
     else if (!strcmp(how, "write-exception-stack")) *(volatile long *) 0x6ff8 = 0;
     else if (!strcmp(how, "write-pool")) *(volatile long *) address = 0;
     else if (!strcmp(how, "read-pool")) printf("read %lx\n", *(volatile long *) address);
-    else if (!strcmp(how, "exec-entries")) ((void (*)(void)) 0x4000)();
+    else if (!strcmp(how, "exec-entries")) ((void (*)(void)) 0xf000)();
+    else if (!strcmp(how, "write-stub-end")) *(volatile char *) 0x4ff8 = (char) 0xf4;
     else if (!strcmp(how, "jump-stub-noncanonical")) {
         /* the stub's out, reached without syscall: it returns to RCX, here non-canonical */
         __asm__ volatile("mov $39, %%eax; movabs $0x8000000000001000, %%rcx; mov $0x202, %%r11; jmp *%0"

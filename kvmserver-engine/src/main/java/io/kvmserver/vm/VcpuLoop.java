@@ -301,7 +301,7 @@ final class VcpuLoop {
         long rip = vcpu.reg(KvmAbi.RIP);
         StringBuilder b = new StringBuilder();
         GuestThread current = process.scheduler().current();
-        if (rip >= GuestLayout.SYSCALL_ENTRY && rip < GuestLayout.EXCEPTION_STACK_BOTTOM && current != null
+        if (GuestLayout.inTrapCode(rip) && current != null
                 && current.parked() == null && syscall.number() >= 0) {
             b.append("waiting in ").append(SyscallNumbers.name(syscall.number())).append('(').append(syscall.arg(0))
                     .append(", ...)");
@@ -569,7 +569,7 @@ final class VcpuLoop {
             return null;
         }
         long rip = vcpu.reg(KvmAbi.RIP);
-        if (rip >= GuestLayout.SYSCALL_ENTRY && rip < GuestLayout.EXCEPTION_STACK_BOTTOM) {
+        if (GuestLayout.inTrapCode(rip)) {
             return null;
         }
         cpu.stoppedAt(ContextSwitch.Stop.USER);

@@ -80,7 +80,8 @@ public final class CpuSetup {
         tables.set(GuestLayout.GDT, page, PageTables.PRESENT | PageTables.WRITABLE | PageTables.NO_EXECUTE);
         tables.set(GuestLayout.IDT, page, PageTables.PRESENT | PageTables.NO_EXECUTE);
         // The syscall entry must be executable at CPL 3 as well: on PVM hosts syscall stays there.
-        tables.set(GuestLayout.SYSCALL_ENTRY, page, PageTables.PRESENT | PageTables.USER);
+        tables.set(GuestLayout.SYSCALL_ENTRY, GuestLayout.SYSCALL_ENTRY_END - GuestLayout.SYSCALL_ENTRY,
+                PageTables.PRESENT | PageTables.USER);
         tables.set(GuestLayout.FPU_RESTORE, page, PageTables.PRESENT | PageTables.USER);
         tables.set(GuestLayout.EXCEPTION_ENTRIES, page, PageTables.PRESENT);
         tables.set(GuestCallPages.ANSWERS, page, PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);

@@ -21,10 +21,18 @@ public final class GuestLayout {
     /** The TSS shares the GDT's page. */
     public static final long TSS = 0x1080;
     public static final long IDT = 0x2000;
-    /** {@code LSTAR}: the syscall entry, executable from CPL 3 and CPL 0. */
+    /**
+     * {@code LSTAR}: the syscall entry, executable from CPL 3 and CPL 0. Its code, with the PVM
+     * entry that answers calls in the guest ({@link TrapStub#FAST_SYSCALL_ENTRY}), takes the two
+     * pages up to {@link #SYSCALL_ENTRY_END}.
+     */
     public static final long SYSCALL_ENTRY = 0x3000;
-    /** One 16-byte entry per exception vector, run at CPL 0. */
-    public static final long EXCEPTION_ENTRIES = 0x4000;
+    public static final long SYSCALL_ENTRY_END = 0x5000;
+    /**
+     * One 16-byte entry per exception vector, run at CPL 0: in the last page below the program's,
+     * so that the syscall entry's code is one run of pages.
+     */
+    public static final long EXCEPTION_ENTRIES = 0xf000;
     /** The IST1/RSP0 stack every exception runs on; grows down from its top. */
     public static final long EXCEPTION_STACK_BOTTOM = 0x5000;
     public static final long EXCEPTION_STACK_TOP = 0x7000;
@@ -57,6 +65,15 @@ public final class GuestLayout {
      * MMIO exit, not a memory access: nothing is ever stored in it.
      */
     public static final long SYSCALL_DOORBELL = 0xa000;
+    /**
+     * Whether {@code rip} is in the engine's trap code: the syscall entry or an exception entry
+     * (a vCPU stopped there is halfway through a call or an exception, not in the program).
+     */
+    public static boolean inTrapCode(long rip) {
+        return (rip >= SYSCALL_ENTRY && rip < SYSCALL_ENTRY_END)
+                || (rip >= EXCEPTION_ENTRIES && rip < EXCEPTION_ENTRIES + PAGE_SIZE);
+    }
+
     /** First address a program may map (Linux's default {@code vm.mmap_min_addr}). */
     public static final long USER_START = 0x10000;
 

@@ -1026,7 +1026,7 @@ fpu_restore_entry:
         jmpq    *A_RESUME_RIP
 fpu_restore_end:
 
-# ---- Exception entries (guest address 0x4000, supervisor-only), 16 bytes apart ----
+# ---- Exception entries (guest address 0xf000, supervisor-only), 16 bytes apart ----
 # Every vector runs at CPL 0 on IST1. Vectors without a CPU error code push a dummy
 # one so that all frames look alike: [error, rip, cs, rflags, rsp, ss].
 # The host sees the exit on port 0xa0 + vector, reads the frame, and either completes

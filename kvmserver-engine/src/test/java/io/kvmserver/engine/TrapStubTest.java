@@ -58,8 +58,8 @@ class TrapStubTest {
                 .isEqualTo(TrapStub.FAST_SYSCALL_END).isEqualTo(TrapStub.FAST_SYSCALL_ENTRY + expected.length);
         assertThat(Arrays.copyOfRange(text, (int) assembly.symbol("slow"), (int) assembly.symbol("slow") + 7))
                 .as("the slow path is the doorbell write").containsExactly(Arrays.copyOf(TrapStub.syscallEntry(), 7));
-        assertThat(TrapStub.FAST_SYSCALL_ENTRY + expected.length).as("the fast entry fits its page")
-                .isLessThanOrEqualTo(GuestLayout.SYSCALL_ENTRY + GuestLayout.PAGE_SIZE);
+        assertThat(TrapStub.FAST_SYSCALL_ENTRY + expected.length).as("the fast entry fits the syscall entry's pages")
+                .isLessThanOrEqualTo(GuestLayout.SYSCALL_ENTRY_END);
     }
 
     @Test
@@ -68,8 +68,8 @@ class TrapStubTest {
         assertThat(assembled("fpu_restore_entry", expected.length)).containsExactly(expected);
         assertThat(assembly.symbol("fpu_restore_end") - assembly.symbol("fpu_restore_entry"))
                 .isEqualTo(expected.length).isEqualTo(TrapStub.FPU_RESTORE_END - TrapStub.FPU_RESTORE_ENTRY);
-        assertThat(TrapStub.FAST_SYSCALL_END).as("the fast entry in the syscall entry's page")
-                .isLessThanOrEqualTo(GuestLayout.SYSCALL_ENTRY + GuestLayout.PAGE_SIZE);
+        assertThat(TrapStub.FAST_SYSCALL_END).as("the fast entry in the syscall entry's pages")
+                .isLessThanOrEqualTo(GuestLayout.SYSCALL_ENTRY_END);
         assertThat(TrapStub.FPU_RESTORE_ENTRY).as("in a page of its own").isEqualTo(GuestLayout.FPU_RESTORE);
         assertThat(TrapStub.FPU_RESTORE_END).isLessThanOrEqualTo(GuestLayout.FPU_RESTORE + GuestLayout.PAGE_SIZE);
         assertThat(GuestLayout.FPU_RESTORE).as("above the exception stack, below the time page")
@@ -169,6 +169,9 @@ class TrapStubTest {
             // The syscall entry is executable from CPL 3 (PVM hosts stay there); the rest is not user.
             assertThat(tables.entry(GuestLayout.SYSCALL_ENTRY) & (PageTables.USER | PageTables.NO_EXECUTE))
                     .isEqualTo(PageTables.USER);
+            assertThat(tables.entry(GuestLayout.SYSCALL_ENTRY_END - GuestLayout.PAGE_SIZE)
+                    & (PageTables.PRESENT | PageTables.WRITABLE | PageTables.USER | PageTables.NO_EXECUTE))
+                    .as("its second page too, read-only").isEqualTo(PageTables.PRESENT | PageTables.USER);
             assertThat(tables.entry(GuestLayout.EXCEPTION_ENTRIES) & (PageTables.USER | PageTables.NO_EXECUTE))
                     .isZero();
             assertThat(tables.entry(0)).as("page 0 stays unmapped").isZero();

@@ -49,9 +49,10 @@ class CpuAttackTest {
 
     @ParameterizedTest(name = "{0}")
     @CsvSource({"write-gdt, writing 0x1000", "write-tss, writing 0x1084", "write-idt, writing 0x2000",
-        "write-stub, writing 0x3000", "write-entries, writing 0x4000", "write-doorbell, writing 0xa000",
+        "write-stub, writing 0x3000", "write-stub-end, writing 0x4ff8", "write-entries, writing 0xf000",
+        "write-doorbell, writing 0xa000",
         "read-doorbell, reading 0xa010", "exec-doorbell, executing 0xa000", "write-exception-stack, writing 0x6ff8",
-        "write-pool, writing 0x4000000", "read-pool, reading 0x4000000", "exec-entries, executing 0x4000"})
+        "write-pool, writing 0x4000000", "read-pool, reading 0x4000000", "exec-entries, executing 0xf000"})
     void theEnginesPagesAreOutOfReach(String how, String access) {
         GuestRun.Outcome o = attack(how);
         assertThat(o.result().kind()).as(o.toString()).isEqualTo(RunResult.Kind.CRASHED);
