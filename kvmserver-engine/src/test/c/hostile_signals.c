@@ -141,7 +141,7 @@ static void handler_in_stub(void) {
     attacking();
     struct {
         uint64_t handler, flags, restorer, mask;
-    } act = {0x4000, 0x04000000 /* SA_RESTORER */ | SA_SIGINFO, 0x4000, 0};
+    } act = {0xf000, 0x04000000 /* SA_RESTORER */ | SA_SIGINFO, 0xf000, 0}; /* the exception entries */
     if (syscall(SYS_rt_sigaction, SIGUSR1, &act, NULL, 8) != 0) {
         printf("FAIL %s: rt_sigaction: %s\n", check, strerror(errno));
         _exit(1);

@@ -10,6 +10,9 @@
  *   /look   the same gets, and nothing set
  *   /checks the answers Linux gives to bad arguments, a get after a set, a handler that runs,
  *           and an action of SIG_IGN that discards a pending signal (compared with a native run)
+ *   /masks  the same for rt_sigprocmask: bad arguments, changes within one entry, a signal sent
+ *           while the entry's mask blocks it, a pending one delivered when unblocked, gettid in
+ *           the main thread and in a new one (compared with a native run)
  *   /forge  (in the engine only) queue entries the entry never makes: an action for SIGKILL, one
  *           whose bytes lie past the queue's data; then what SIGKILL's and SIGUSR2's actions are
  *   /page   (in the engine only) SIGUSR1's action as the dispositions page shows it, and whether
@@ -23,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -30,7 +34,7 @@
 #include "http_request.h"
 
 #define QUEUE 0xc000
-#define QUEUE_DATA (QUEUE + 448)
+#define QUEUE_DATA (QUEUE + 464)
 #define DISPOSITIONS 0xe000
 
 /* The kernel's struct sigaction on x86-64, as rt_sigaction takes it. */
@@ -158,6 +162,73 @@ static int checks(char *out, size_t size) {
                     still_pending);
 }
 
+static long raw_sigprocmask(long how, const void *set, void *old, long size) {
+    long r = syscall(SYS_rt_sigprocmask, how, set, old, size);
+    return r < 0 ? -errno : r;
+}
+
+static void *thread_ids(void *result) {
+    long a = syscall(SYS_gettid);
+    getppid(); /* through the host: the page is written again before the next entry */
+    long b = syscall(SYS_gettid);
+    *(int *) result = a == b && a != getpid();
+    return NULL;
+}
+
+static int masks(char *out, size_t size) {
+    uint64_t usr1 = 1UL << (SIGUSR1 - 1), usr2 = 1UL << (SIGUSR2 - 1), all = ~0UL, got = 0;
+    struct sigaction act;
+    memset(&act, 0, sizeof act);
+    act.sa_sigaction = request_handler;
+    act.sa_flags = SA_SIGINFO;
+    sigaction(SIGUSR1, &act, NULL);
+    long size4 = raw_sigprocmask(SIG_BLOCK, &usr2, NULL, 4);
+    long bad_how = raw_sigprocmask(3, &usr2, NULL, 8);
+    long bad_how_set = raw_sigprocmask(3, (void *) 16, NULL, 8);
+    long get_any_how = raw_sigprocmask(99, NULL, &got, 8);
+    long set_low = raw_sigprocmask(SIG_BLOCK, (void *) 16, NULL, 8);
+    long old_low = raw_sigprocmask(SIG_BLOCK, NULL, (void *) 16, 8);
+    long old_engine = raw_sigprocmask(SIG_BLOCK, NULL, (void *) 0xc800, 8);
+    long set_high = raw_sigprocmask(SIG_BLOCK, (void *) (0x7ffffffff000L - 4), NULL, 8);
+    void *readonly = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long old_readonly = raw_sigprocmask(SIG_BLOCK, &usr2, readonly, 8);
+    raw_sigprocmask(SIG_BLOCK, NULL, &got, 8);
+    int applied = (got & usr2) != 0;
+    /* changes within one entry */
+    raw_sigprocmask(SIG_SETMASK, &all, NULL, 8);
+    raw_sigprocmask(SIG_BLOCK, NULL, &got, 8);
+    int unblockable = (got & ((1UL << (SIGKILL - 1)) | (1UL << (SIGSTOP - 1)))) != 0;
+    int all_else = (got | (1UL << (SIGKILL - 1)) | (1UL << (SIGSTOP - 1))) == all;
+    raw_sigprocmask(SIG_UNBLOCK, &all, NULL, 8);
+    raw_sigprocmask(SIG_BLOCK, &usr1, NULL, 8);
+    raw_sigprocmask(SIG_BLOCK, NULL, &got, 8);
+    int blocked_then = got == usr1;
+    /* sent while the entry's mask blocks it: pending, not delivered; delivered once unblocked */
+    request_ran = 0;
+    raise(SIGUSR1);
+    int ran_blocked = request_ran;
+    sigset_t pending;
+    sigpending(&pending);
+    int was_pending = sigismember(&pending, SIGUSR1);
+    raw_sigprocmask(SIG_UNBLOCK, &usr1, NULL, 8);
+    int ran_unblocked = request_ran;
+    raw_sigprocmask(SIG_SETMASK, NULL, &got, 8);
+    long tid = syscall(SYS_gettid);
+    int thread_tid = 0;
+    pthread_t thread;
+    pthread_create(&thread, NULL, thread_ids, &thread_tid);
+    pthread_join(thread, NULL);
+    int main_tid = syscall(SYS_gettid) == tid && tid == getpid();
+    munmap(readonly, 4096);
+    return snprintf(out, size,
+                    "size4=%ld bad_how=%ld bad_how_set=%ld get_any_how=%ld set_low=%ld old_low=%ld old_engine=%ld "
+                    "set_high=%ld old_readonly=%ld applied=%d unblockable=%d all_else=%d blocked=%d ran=%d/%d/%d "
+                    "left=%lx tids=%d/%d",
+                    size4, bad_how, bad_how_set, get_any_how, set_low, old_low, old_engine, set_high, old_readonly,
+                    applied, unblockable, all_else, blocked_then, ran_blocked, was_pending, ran_unblocked,
+                    (unsigned long) got, main_tid, thread_tid);
+}
+
 static int forge(char *out, size_t size) {
     struct kernel_action got;
     getppid(); /* through the host: the queue is empty after it */
@@ -166,7 +237,7 @@ static int forge(char *out, size_t size) {
     data[0] = (uint64_t) request_handler, data[1] = SA_SIGINFO, data[2] = 0, data[3] = 0;
     volatile uint32_t *e = q + 32;
     e[0] = SYS_rt_sigaction, e[1] = SIGKILL, e[2] = 0, e[3] = 0;
-    e[4] = SYS_rt_sigaction, e[5] = SIGUSR2, e[6] = 4096 - 448 - 16, e[7] = 0;
+    e[4] = SYS_rt_sigaction, e[5] = SIGUSR2, e[6] = 4096 - 464 - 16, e[7] = 0;
     e[8] = SYS_rt_sigaction, e[9] = 65, e[10] = 0, e[11] = 0;
     q[0] = 3;
     getppid();
@@ -214,6 +285,8 @@ int main(int argc, char **argv) {
             b = php_requests(body, !strcmp(path, "/set"));
         } else if (!strcmp(path, "/checks")) {
             b = checks(body, sizeof body);
+        } else if (!strcmp(path, "/masks")) {
+            b = masks(body, sizeof body);
         } else if (!strcmp(path, "/forge")) {
             b = forge(body, sizeof body);
         } else if (!strcmp(path, "/page")) {

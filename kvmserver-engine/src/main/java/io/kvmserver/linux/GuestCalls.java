@@ -22,10 +22,11 @@ import org.slf4j.LoggerFactory;
  * {@code FIONBIO}, adding it to or removing it from its epoll instance and the wait right after
  * the add (the host polled the connection, and vouched that nothing else in the instance is
  * ready), asking for its local address, an event loop's accept that finds nothing more, and its
- * zero-timeout poll that finds nothing again (at most once before the host looks itself). And one
- * call about the process rather than the connection: {@code rt_sigaction}, answered from the
- * process's actions as the host last wrote them ({@link DispositionsPage}), a new action queued
- * and installed here, as the call installs one.
+ * zero-timeout poll that finds nothing again (at most once before the host looks itself). And
+ * three calls about the process rather than the connection, answered from what the host last
+ * wrote of its signal state ({@link SignalPage}): {@code rt_sigaction} (a new action queued and
+ * installed here, as the call installs one), {@code rt_sigprocmask} (a new mask left in the queue
+ * page and given to the thread here, unless it unblocks a pending signal) and {@code gettid}.
  *
  * <p>Why the answers are Linux's: the page is computed from the VM's state before the program last
  * entered the guest, and since then only the program ran, changing nothing the host sees but
@@ -108,8 +109,8 @@ public final class GuestCalls {
     private final Memory sockaddr = new Memory(GuestCallPages.NAME_MAX);
     /** The connection's next bytes, for the reads the entry answers. */
     private final ReadAhead readAhead;
-    /** The process's signal actions, for the {@code rt_sigaction}s the entry answers. */
-    private final DispositionsPage dispositions;
+    /** The process's signal actions and its running thread's mask and id, for the calls the entry answers about them. */
+    private final SignalPage signals;
 
     /** The connection this VM serves (accepted from a request's listener) and its guest fd. */
     private SocketFile connection;
@@ -198,7 +199,7 @@ public final class GuestCalls {
         this.memory = memory;
         this.enabled = enabled;
         this.readAhead = new ReadAhead(memory);
-        this.dispositions = new DispositionsPage(memory);
+        this.signals = new SignalPage(memory);
     }
 
     public boolean enabled() {
@@ -250,7 +251,7 @@ public final class GuestCalls {
         describedPeer = null;
         waitingName = NO_NAME;
         readAhead.forget();
-        dispositions.forget();
+        signals.forget();
         published = false;
         mapsOf = null;
     }
@@ -262,11 +263,13 @@ public final class GuestCalls {
      * none were there, two host calls when the connection transferred data since its send queue was
      * last asked about (or the answer was no), none otherwise.
      */
-    public void publish(FdTable files, AddressSpace maps, SignalState actions, HostWaiter waiter) {
+    public void publish(LinuxProcess process, HostWaiter waiter) {
         if (!enabled) {
             return;
         }
-        dispositions.show(actions);
+        FdTable files = process.files();
+        AddressSpace maps = process.memory();
+        signals.show(process, process.scheduler().current());
         if (listenerCount < 0) {
             findListeners(files);
         }
@@ -647,7 +650,8 @@ public final class GuestCalls {
 
     /** Whether the program queued calls or the entry answered some without a queue entry: a flush is due. */
     public boolean pending() {
-        return enabled && (memory.getInt(GuestCallPages.COUNT) != 0 || talliesAny());
+        return enabled && (memory.getInt(GuestCallPages.COUNT) != 0 || talliesAny()
+                || memory.getInt(GuestCallPages.MASK_SET) != 0);
     }
 
     /** Whether the entry answered a call without a queue entry since the last exit. */
@@ -696,6 +700,11 @@ public final class GuestCalls {
         memory.putLong(GuestCallPages.UNMAP_HIGH, 0);
         memory.putLong(GuestCallPages.RESERVED_TAKEN, 0);
         memory.putLong(GuestCallPages.SIGACTIONS_QUEUED, 0);
+        if (memory.getInt(GuestCallPages.MASK_SET) != 0) {
+            // The mask the entry's rt_sigprocmasks left, for the thread that ran (no switch since).
+            memory.putInt(GuestCallPages.MASK_SET, 0);
+            c.thread().setBlocked(memory.getLong(GuestCallPages.MASK));
+        }
         return done;
     }
 

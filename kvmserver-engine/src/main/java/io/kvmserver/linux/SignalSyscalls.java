@@ -115,6 +115,11 @@ final class SignalSyscalls {
         }
     }
 
+    /**
+     * {@code rt_sigprocmask(how, set, oldset, sigsetsize)}, in Linux's order: the new set is read
+     * (EFAULT) before {@code how} is checked (EINVAL), and applied before the old mask is written
+     * out, so that an {@code oldset} that faults returns EFAULT with the new mask in place.
+     */
     static long rtSigprocmask(Syscall c) {
         int how = c.intArg(0);
         long set = c.arg(1);
@@ -124,22 +129,19 @@ final class SignalSyscalls {
         }
         GuestThread t = c.thread();
         long current = t.blocked();
-        long value = 0;
         if (set != 0) {
+            long value = c.memory().readLong(set);
             if (how != SIG_BLOCK && how != SIG_UNBLOCK && how != SIG_SETMASK) {
                 return -Errno.EINVAL;
             }
-            value = c.memory().readLong(set);
-        }
-        if (oldSet != 0) {
-            c.memory().writeLong(oldSet, current);
-        }
-        if (set != 0) {
             t.setBlocked(switch (how) {
                 case SIG_BLOCK -> current | value;
                 case SIG_UNBLOCK -> current & ~value;
                 default -> value;
             });
+        }
+        if (oldSet != 0) {
+            c.memory().writeLong(oldSet, current);
         }
         return 0; // a signal this unblocked is delivered as the call returns
     }

@@ -247,7 +247,7 @@ final class VcpuLoop {
             RunResult result;
             try {
                 if (!insideFastEntry()) { // halfway through, the entry goes on with the page it read
-                    calls.publish(process.files(), process.memory(), process.signals(), waiter);
+                    calls.publish(process, waiter);
                 }
                 result = atWait ? emulateSyscall() : enterGuest();
             } catch (GuestMemory.LimitExceeded e) {

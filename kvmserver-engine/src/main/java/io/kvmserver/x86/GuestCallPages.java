@@ -246,18 +246,28 @@ public final class GuestCallPages {
      * The calls of the {@link #TALLY} slots, in order: {@code epoll_wait} and {@code epoll_pwait}
      * answered 0 (zero timeout, nothing ready), {@code getsockname}, {@code accept} and
      * {@code accept4} answered {@code EAGAIN}, an {@code mremap} that cuts nothing off,
-     * {@code getpeername}, an {@code rt_sigaction} that only gets an action.
+     * {@code getpeername}, an {@code rt_sigaction} that only gets an action, {@code rt_sigprocmask}
+     * (its change is in {@link #MASK}), {@code gettid}.
      */
-    private static final int[] TALLIED_CALLS = {232, 281, 51, 43, 288, 25, 52, 13};
+    private static final int[] TALLIED_CALLS = {232, 281, 51, 43, 288, 25, 52, 13, 14, 186};
     /**
      * {@code long}: bit {@code sig - 1} set once the entry queued an action for signal {@code sig}
      * ({@link #DISPOSITIONS} is stale for it: the entry sends that signal's next
      * {@code rt_sigaction} to the host, which performs the queue first); the host clears it.
      */
-    public static final long SIGACTIONS_QUEUED = QUEUE + 432;
+    public static final long SIGACTIONS_QUEUED = QUEUE + 440;
+    /**
+     * {@code long}: the running thread's blocked signals as the entry's {@code rt_sigprocmask}s
+     * set them, once {@link #MASK_SET} ({@code int}) is nonzero; the host gives the thread that
+     * mask at the next exit, before anything else, and clears the flag. The entry never sets a mask
+     * that unblocks a signal pending then ({@link #THREAD_PENDING}); a program that writes these
+     * itself sets its own running thread's mask, as the call would.
+     */
+    public static final long MASK = QUEUE + 448;
+    public static final long MASK_SET = QUEUE + 456;
     /** The bytes of queued writes, and the 32-byte actions of queued {@code rt_sigaction}s. */
-    public static final long DATA = QUEUE + 448;
-    public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 448);
+    public static final long DATA = QUEUE + 464;
+    public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 464);
 
     /**
      * The dispositions page: the process's signal actions as {@code rt_sigaction} gives them, 32
@@ -269,6 +279,14 @@ public final class GuestCallPages {
     public static final long DISPOSITIONS = 0xe000;
     /** The bytes of one action in {@link #DISPOSITIONS} and in {@link #DATA}. */
     public static final int ACTION_SIZE = 32;
+    /**
+     * After the actions, on the same page: the running thread's blocked signals ({@code long}), the
+     * signals pending for it or its process ({@code long}), and its id ({@code int}), as they were
+     * when the program last entered the guest (only the host changes them, at an exit).
+     */
+    public static final long THREAD_BLOCKED = DISPOSITIONS + 64 * ACTION_SIZE;
+    public static final long THREAD_PENDING = THREAD_BLOCKED + 8;
+    public static final long THREAD_TID = THREAD_BLOCKED + 16;
 
     /** How many {@link #TALLY} slots there are. */
     public static int tallySlots() {

@@ -68,7 +68,9 @@ syscall_entry:
 # room (see `munmap` below: the pages stay the program's until the next exit, and every call but
 # these two goes to the host until then).
 # And rt_sigaction(sig, act, oldact, 8): the old action from the page of the process's
-# actions the host writes (DISPOSITIONS), the new one queued (see `rt_sigaction` below).
+# actions the host writes (DISPOSITIONS), the new one queued (see `rt_sigaction` below);
+# rt_sigprocmask(how, set, oldset, 8) from the running thread's mask on that page, kept in the
+# queue page until the next exit, unless it unblocks a pending signal; gettid().
 # And accept4(listener, addr, &len, flags), accept(listener, addr, &len): the connection
 # the host took from the listener for this request, at the fd it would get now (the
 # lowest free one), its peer's address copied as the kernel copies it; the accept is queued
@@ -162,12 +164,23 @@ syscall_entry:
         .set    TALLY_MREMAP, Q_TALLY + 20      # an mremap that cuts nothing off
         .set    TALLY_GETPEERNAME, Q_TALLY + 24
         .set    TALLY_RT_SIGACTION, Q_TALLY + 28 # rt_sigaction with no new action
-        .set    Q_SIGACTIONS_QUEUED, QUEUE + 432 # u64: bit sig - 1 set once an action for sig was
+        .set    TALLY_RT_SIGPROCMASK, Q_TALLY + 32
+        .set    TALLY_GETTID, Q_TALLY + 36
+        .set    Q_SIGACTIONS_QUEUED, QUEUE + 440 # u64: bit sig - 1 set once an action for sig was
                                                 # queued (DISPOSITIONS is stale for it until the host looks)
-        .set    Q_DATA, QUEUE + 448             # the bytes of queued writes and actions
-        .set    Q_DATA_SIZE, 4096 - 448
+        .set    Q_MASK, QUEUE + 448             # u64: the thread's blocked signals as this entry set
+        .set    Q_MASK_SET, QUEUE + 456         # them, once this int is nonzero (else T_BLOCKED)
+        .set    Q_DATA, QUEUE + 464             # the bytes of queued writes and actions
+        .set    Q_DATA_SIZE, 4096 - 464
         .set    DISPOSITIONS, 0xe000            # 64 x {handler, flags, restorer, mask}, signal 1 first:
                                                 # the process's actions (read-only, the host's)
+        .set    T_BLOCKED, DISPOSITIONS + 2048  # u64: the running thread's blocked signals,
+        .set    T_PENDING, DISPOSITIONS + 2056  # u64: the signals pending for it or its process,
+        .set    T_TID, DISPOSITIONS + 2064      # int: and its id (the host's, before the entry)
+        .set    SYS_RT_SIGPROCMASK, 14
+        .set    SYS_GETTID, 186
+        .set    SIG_SETMASK, 2
+        .set    UNBLOCKABLE, 0x40100            # SIGKILL and SIGSTOP's bits
         .set    SYS_RT_SIGACTION, 13
         .set    SIGKILL, 9
         .set    SIGSTOP, 19
@@ -280,6 +293,8 @@ fast_syscall_entry:
         je      mremap
         cmpq    $SYS_MMAP, %rax
         je      mmap
+        cmpq    $SYS_GETTID, %rax
+        je      gettid
         testl   %edi, %edi              # every other call here takes an fd first; a negative one
         js      slow                    # is EBADF
         cmpq    $0, Q_UNMAP_HIGH        # an unmap queued (its span never ends at 0)
@@ -316,6 +331,8 @@ fast_syscall_entry:
         je      shutdown
         cmpq    $SYS_RT_SIGACTION, %rax
         je      rt_sigaction
+        cmpq    $SYS_RT_SIGPROCMASK, %rax
+        je      rt_sigprocmask
 slow:
         movw    %cs, 0xa000
         sysretq                         # not reached: on PVM the host returns to RCX
@@ -638,6 +655,62 @@ getpeername:
         copy_address A_PEER, A_PEER_LENGTH, restore_slow
         incl    TALLY_GETPEERNAME
         xorl    %eax, %eax
+        jmp     done
+
+# rt_sigprocmask(how, set, oldset, 8): the running thread's blocked signals as the host wrote
+# them before the entry (T_BLOCKED), or as this entry set them (Q_MASK, once Q_MASK_SET); a
+# change is kept there, counted, and applied by the host at the next exit before anything else.
+# A change that would unblock a signal pending for the thread or its process (T_PENDING) goes to
+# the host, which delivers it as the call returns; so do a sigsetsize other than 8, a bad how
+# (EINVAL) and a pointer below USER_START (EFAULT); a fault on either pointer: the host.
+rt_sigprocmask:
+        cmpq    $8, %r10
+        jne     slow
+        testq   %rdx, %rdx
+        jz      1f
+        cmpq    $USER_START, %rdx
+        jb      slow
+1:      movq    T_BLOCKED, %rcx         # the mask now
+        cmpl    $0, Q_MASK_SET
+        je      1f
+        movq    Q_MASK, %rcx
+1:      testq   %rsi, %rsi
+        jz      3f                      # no new set: the old one only
+        cmpq    $USER_START, %rsi
+        jb      restore_slow
+        cmpl    $SIG_SETMASK, %edi      # SIG_BLOCK 0, SIG_UNBLOCK 1, SIG_SETMASK 2
+        ja      restore_slow
+        movq    (%rsi), %rax            # the new set
+        testl   %edi, %edi
+        jnz     2f
+        orq     %rcx, %rax              # SIG_BLOCK
+        jmp     4f
+2:      cmpl    $SIG_SETMASK, %edi
+        je      4f
+        notq    %rax                    # SIG_UNBLOCK
+        andq    %rcx, %rax
+4:      andq    $~UNBLOCKABLE, %rax
+        movq    %rax, %rsi
+        notq    %rsi
+        testq   T_PENDING, %rsi         # a pending signal it unblocks: the host delivers it
+        jnz     restore_rax_slow
+        testq   %rdx, %rdx
+        jz      5f
+        movq    %rcx, (%rdx)            # the old mask, to the program's oldset
+5:      movq    %rax, Q_MASK
+        movl    $1, Q_MASK_SET
+        jmp     6f
+3:      testq   %rdx, %rdx
+        jz      6f
+        movq    %rcx, (%rdx)
+6:      incl    TALLY_RT_SIGPROCMASK
+        xorl    %eax, %eax
+        jmp     done
+
+# gettid(): the running thread's id, which only the host changes (at an exit).
+gettid:
+        movl    T_TID, %eax
+        incl    TALLY_GETTID
         jmp     done
 
 epoll_ctl:

@@ -92,6 +92,13 @@ class TrapStubTest {
         assertThat(assembly.symbol("Q_DATA_SIZE")).isEqualTo(GuestCallPages.DATA_SIZE);
         assertThat(assembly.symbol("Q_SIGACTIONS_QUEUED")).isEqualTo(GuestCallPages.SIGACTIONS_QUEUED);
         assertThat(assembly.symbol("DISPOSITIONS")).isEqualTo(GuestCallPages.DISPOSITIONS);
+        assertThat(assembly.symbol("Q_MASK")).isEqualTo(GuestCallPages.MASK);
+        assertThat(assembly.symbol("Q_MASK_SET")).isEqualTo(GuestCallPages.MASK_SET);
+        assertThat(assembly.symbol("T_BLOCKED")).isEqualTo(GuestCallPages.THREAD_BLOCKED);
+        assertThat(assembly.symbol("T_PENDING")).isEqualTo(GuestCallPages.THREAD_PENDING);
+        assertThat(assembly.symbol("T_TID")).isEqualTo(GuestCallPages.THREAD_TID);
+        assertThat(GuestCallPages.SIGACTIONS_QUEUED + 8).isLessThanOrEqualTo(GuestCallPages.MASK);
+        assertThat(GuestCallPages.MASK_SET + 4).as("the mask ends before the data").isLessThanOrEqualTo(GuestCallPages.DATA);
         assertThat(assembly.symbol("USER_START")).isEqualTo(GuestLayout.USER_START);
         assertThat(assembly.symbol("Q_TALLY")).isEqualTo(GuestCallPages.TALLY);
         assertThat(assembly.symbol("USER_PAGES") << 12).as("TASK_SIZE").isEqualTo(0x7fff_ffff_f000L);
@@ -113,9 +120,10 @@ class TrapStubTest {
     @Test
     void theTallySlotsAreTheCallsTheHostCountsThemAs() {
         String[] slots = {"TALLY_EPOLL_WAIT", "TALLY_EPOLL_PWAIT", "TALLY_GETSOCKNAME", "TALLY_ACCEPT",
-            "TALLY_ACCEPT4", "TALLY_MREMAP", "TALLY_GETPEERNAME", "TALLY_RT_SIGACTION"};
+            "TALLY_ACCEPT4", "TALLY_MREMAP", "TALLY_GETPEERNAME", "TALLY_RT_SIGACTION", "TALLY_RT_SIGPROCMASK",
+            "TALLY_GETTID"};
         String[] calls = {"epoll_wait", "epoll_pwait", "getsockname", "accept", "accept4", "mremap", "getpeername",
-            "rt_sigaction"};
+            "rt_sigaction", "rt_sigprocmask", "gettid"};
         assertThat(GuestCallPages.tallySlots()).isEqualTo(slots.length);
         for (int i = 0; i < slots.length; i++) {
             assertThat(assembly.symbol(slots[i])).as(slots[i]).isEqualTo(GuestCallPages.TALLY + 4L * i);

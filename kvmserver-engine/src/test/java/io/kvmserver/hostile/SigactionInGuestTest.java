@@ -85,6 +85,34 @@ class SigactionInGuestTest {
         }
     }
 
+    /**
+     * rt_sigprocmask and gettid, answered from the running thread's fields on the same page: bad
+     * arguments, changes within one entry, a signal sent while a mask set in the guest blocks it
+     * (the host applies the mask before it delivers anything), a pending one delivered as soon as
+     * the call that unblocks it returns (the entry sends that call to the host), the id of a new
+     * thread: the same answers as the program run natively.
+     */
+    @Test
+    void masksAndThreadIdsAreLinuxs() {
+        String expected = "size4=-22 bad_how=-22 bad_how_set=-14 get_any_how=0 set_low=-14 old_low=-14 old_engine=-14"
+                + " set_high=-14 old_readonly=-14 applied=1 unblockable=0 all_else=1 blocked=1 ran=0/1/1 left=0 tids=1/1";
+        int port = TestServer.freePort();
+        try (NativeServer natively = NativeServer.start(
+                List.of(GuestPrograms.get("sigactions").toString(), Integer.toString(port)), List.of(), port)) {
+            assertThat(Http.get(port, "/masks")).as(natively.output()).isEqualTo(expected);
+        }
+        try (TestServer s = start()) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(get(s, "/masks")).isEqualTo(expected);
+                assertThat(get(s, "/look")).isEqualTo("DDDDTDDD");
+            }
+            assertThat(GuestAnswers.calls(s, "rt_sigprocmask", () -> assertThat(get(s, "/masks")).isEqualTo(expected)))
+                    .as("rt_sigprocmasks of a request, wherever answered").isGreaterThanOrEqualTo(19);
+            assertThat(GuestAnswers.calls(s, "gettid", () -> assertThat(get(s, "/masks")).isEqualTo(expected)))
+                    .as("gettids of a request, wherever answered").isGreaterThanOrEqualTo(4);
+        }
+    }
+
     /** Queue entries the entry never makes are dropped: SIGKILL keeps its action, and so does a signal whose bytes lie past the data. */
     @Test
     void forgedQueueEntriesAreDropped() {

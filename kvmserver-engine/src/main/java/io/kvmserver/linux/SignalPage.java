@@ -5,9 +5,11 @@ import io.kvmserver.x86.GuestCallPages;
 
 /**
  * The process's signal actions as the PVM syscall entry reads them ({@link GuestCallPages#DISPOSITIONS}),
- * kept equal to its {@link SignalState} before every entry: php installs its signal handlers for
- * every request (a get and a set of each of eight signals), sixteen exits of ~100 µs each on a
- * nested PVM host, which the entry answers from this page and its queue instead.
+ * kept equal to its {@link SignalState} before every entry, and the running thread's blocked
+ * signals, pending signals and id after them: php installs its signal handlers for every request
+ * (a get and a set of each of eight signals), sixteen exits of ~100 µs each on a nested PVM host,
+ * and threaded servers block and unblock every signal around each thread they start, which the
+ * entry answers from this page and its queue instead.
  *
  * <p>Only what changed is written, and only after the actions changed ({@link SignalState#changes}):
  * a request that installs nothing costs a comparison of two longs and dirties no page. After a
@@ -15,7 +17,7 @@ import io.kvmserver.x86.GuestCallPages;
  * the template's actions were by then (the last ones the entry queued were installed at the
  * freezing exit): the first look reads the page back once and writes what differs.
  */
-final class DispositionsPage {
+final class SignalPage {
 
     /** Four longs per signal: handler, flags, restorer, mask. */
     private static final int LONGS = SignalState.NSIG * 4;
@@ -28,9 +30,14 @@ final class DispositionsPage {
     private SignalState shownOf;
     private long shownChanges;
 
-    DispositionsPage(GuestMemory memory) {
+    SignalPage(GuestMemory memory) {
         this.memory = memory;
     }
+
+    /** The running thread's fields as the page holds them, when {@link #known}. */
+    private long shownBlocked;
+    private long shownPending;
+    private int shownTid;
 
     /** A fork or a reset: the page is the template's now, whatever this one last wrote. */
     void forget() {
@@ -38,13 +45,32 @@ final class DispositionsPage {
         shownOf = null;
     }
 
-    /** Makes the page show {@code actions}, writing the signals whose action differs. Allocates nothing. */
-    void show(SignalState actions) {
+    /** Makes the page show {@code process}'s actions and its running thread ({@code t}). Allocates nothing. */
+    void show(LinuxProcess process, GuestThread t) {
+        showActions(process.signals());
+        long blocked = t.blocked();
+        long pending = t.pending().set() | process.signals().pending().set();
+        int tid = t.tid();
+        if (blocked != shownBlocked || pending != shownPending || tid != shownTid) {
+            memory.putLong(GuestCallPages.THREAD_BLOCKED, blocked);
+            memory.putLong(GuestCallPages.THREAD_PENDING, pending);
+            memory.putInt(GuestCallPages.THREAD_TID, tid);
+            shownBlocked = blocked;
+            shownPending = pending;
+            shownTid = tid;
+        }
+    }
+
+    /** Writes the signals whose action differs from what the page shows. */
+    private void showActions(SignalState actions) {
         if (actions == shownOf && actions.changes() == shownChanges) {
             return;
         }
         if (!known) {
             memory.read(GuestCallPages.DISPOSITIONS, shown, 0, LONGS);
+            shownBlocked = memory.getLong(GuestCallPages.THREAD_BLOCKED);
+            shownPending = memory.getLong(GuestCallPages.THREAD_PENDING);
+            shownTid = memory.getInt(GuestCallPages.THREAD_TID);
             known = true;
         }
         for (int sig = 1; sig <= SignalState.NSIG; sig++) {
