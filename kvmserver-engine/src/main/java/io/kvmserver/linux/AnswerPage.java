@@ -32,6 +32,8 @@ final class AnswerPage {
     long reservedEnd;
     long roomAbove;
     long reservedExtentEnd;
+    int consoleFds;
+    int consoleBudget;
 
     void clear() {
         connectionFd = -1;
@@ -54,6 +56,8 @@ final class AnswerPage {
         reservedEnd = 0;
         roomAbove = 0;
         reservedExtentEnd = 0;
+        consoleFds = 0;
+        consoleBudget = 0;
     }
 
     boolean sameAs(AnswerPage o) {
@@ -62,7 +66,8 @@ final class AnswerPage {
                 && refuses == o.refuses && peer == o.peer && epollFd == o.epollFd && epollAcceptFd == o.epollAcceptFd
                 && epollCtlFd == o.epollCtlFd && connectionEvents == o.connectionEvents && unmaps == o.unmaps
                 && mapStart == o.mapStart && mapEnd == o.mapEnd && reservedStart == o.reservedStart
-                && reservedEnd == o.reservedEnd && roomAbove == o.roomAbove && reservedExtentEnd == o.reservedExtentEnd;
+                && reservedEnd == o.reservedEnd && roomAbove == o.roomAbove && reservedExtentEnd == o.reservedExtentEnd
+                && consoleFds == o.consoleFds && consoleBudget == o.consoleBudget;
     }
 
     void copyFrom(AnswerPage o) {
@@ -86,6 +91,8 @@ final class AnswerPage {
         reservedEnd = o.reservedEnd;
         roomAbove = o.roomAbove;
         reservedExtentEnd = o.reservedExtentEnd;
+        consoleFds = o.consoleFds;
+        consoleBudget = o.consoleBudget;
     }
 
     /**
@@ -119,5 +126,7 @@ final class AnswerPage {
         memory.putLong(GuestCallPages.RESERVED_END, reservedEnd);
         memory.putLong(GuestCallPages.ROOM_ABOVE, roomAbove);
         memory.putLong(GuestCallPages.RESERVED_EXTENT_END, reservedExtentEnd);
+        memory.putInt(GuestCallPages.CONSOLE_FDS, consoleFds);
+        memory.putInt(GuestCallPages.CONSOLE_BUDGET, consoleBudget);
     }
 }

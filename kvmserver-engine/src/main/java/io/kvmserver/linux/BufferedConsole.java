@@ -39,6 +39,12 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
     private final Object lock = new Object();
     private int head;
     private int used;
+    /**
+     * Bytes set aside for writes the PVM syscall entry answers in the guest ({@link #reserve}):
+     * no other write may take them, so that the entry's answer (every byte written) stays true
+     * until the host copies them in at the VM's next exit.
+     */
+    private int reserved;
     private boolean draining;
     private boolean closed;
     private Thread drainer;
@@ -73,7 +79,7 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
                 if (closed) {
                     return -Errno.EPIPE;
                 }
-                int free = CAPACITY - used;
+                int free = CAPACITY - used - reserved;
                 if (free > 0) {
                     int n = Math.min(want, free);
                     copyIn(stream, hostAddress, n);
@@ -89,6 +95,49 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
             if (waited == HostWaiter.WAIT_KICKED) {
                 return -Errno.EINTR;
             }
+        }
+    }
+
+    /**
+     * Sets aside up to {@code want} bytes of free space for writes answered in the guest, without
+     * waiting: returns how many (0 when the buffer is full or closed). The caller gives them back
+     * with {@link #writeReserved} and {@link #release}, before it waits on the host for anything.
+     */
+    int reserve(int want) {
+        synchronized (lock) {
+            if (closed || want <= 0) {
+                return 0;
+            }
+            int n = Math.max(0, Math.min(want, CAPACITY - used - reserved));
+            reserved += n;
+            return n;
+        }
+    }
+
+    /** Gives back {@code n} bytes set aside and not written. */
+    void release(int n) {
+        if (n <= 0) {
+            return;
+        }
+        synchronized (lock) {
+            reserved -= n;
+            lock.notifyAll();
+        }
+    }
+
+    /**
+     * Copies {@code n} bytes into space set aside by {@link #reserve} (at least {@code n} of it):
+     * never waits, never short. Dropped once the console is closed (the server is stopping).
+     */
+    void writeReserved(int stream, long hostAddress, int n) {
+        synchronized (lock) {
+            reserved -= n;
+            if (closed) {
+                return;
+            }
+            copyIn(stream, hostAddress, n);
+            startDrainer();
+            lock.notifyAll();
         }
     }
 

@@ -21,6 +21,15 @@ public final class ConsoleFile extends FileDescription {
         this.stream = stream;
     }
 
+    /** The buffer its writes go to, and which of the guest's streams it is (1 or 2). */
+    BufferedConsole console() {
+        return console;
+    }
+
+    int stream() {
+        return stream;
+    }
+
     @Override
     public long read(HostWaiter waiter, long hostBuffer, long count) {
         return -Errno.EBADF;

@@ -98,6 +98,8 @@ public final class GuestCalls {
     private static final int MREMAP = SyscallNumbers.MREMAP;
     private static final int MMAP = SyscallNumbers.MMAP;
     private static final int RT_SIGACTION = SyscallNumbers.RT_SIGACTION;
+    /** The console's fds the page publishes are those below this (a bit each). */
+    private static final int CONSOLE_FDS_MAX = 32;
 
     private final GuestMemory memory;
     private final boolean enabled;
@@ -111,6 +113,15 @@ public final class GuestCalls {
     private final ReadAhead readAhead;
     /** The process's signal actions and its running thread's mask and id, for the calls the entry answers about them. */
     private final SignalPage signals;
+    /**
+     * The console the program's stdout and stderr write to, and bytes of its buffer set aside for
+     * the entry's writes to them: reserved before an entry, given back at the next exit outside
+     * the entry, after the queue ({@link #releaseConsole}), so that a VM holds none while it waits.
+     */
+    private BufferedConsole creditConsole;
+    private int consoleCredit;
+    /** The console bytes the queue may still write in this flush. */
+    private long flushConsole;
 
     /** The connection this VM serves (accepted from a request's listener) and its guest fd. */
     private SocketFile connection;
@@ -252,6 +263,7 @@ public final class GuestCalls {
         waitingName = NO_NAME;
         readAhead.forget();
         signals.forget();
+        releaseConsole();
         published = false;
         mapsOf = null;
     }
@@ -280,6 +292,7 @@ public final class GuestCalls {
         int about = page.acceptFd >= 0 ? showWaiting(page, listener, waiter) : showConnection(page, files, waiter);
         showEpoll(page, files, about, listener, waiter);
         showMappings(page, maps);
+        showConsole(page, files);
         if (addedAlone(page)) {
             page.connectionEvents = probe.readyWhenAdded(page.acceptFd >= 0 ? listener.pendingHostFd() : connection.hostFd());
         }
@@ -648,6 +661,42 @@ public final class GuestCalls {
         }
     }
 
+    /**
+     * The fds below 32 that are the program's console, and bytes of the console's buffer set aside
+     * for the entry's writes to them: up to {@link GuestCallPages#DATA_SIZE}, as much as is free
+     * now (a full console takes none: its writes go to the host, which waits for room).
+     */
+    private void showConsole(AnswerPage page, FdTable files) {
+        BufferedConsole console = null;
+        int fds = 0;
+        for (int fd = 0; fd < CONSOLE_FDS_MAX; fd++) {
+            if (files.isOpen(fd) && files.get(fd) instanceof ConsoleFile f && (console == null || f.console() == console)) {
+                console = f.console();
+                fds |= 1 << fd;
+            }
+        }
+        if (console != creditConsole) {
+            releaseConsole();
+            creditConsole = console;
+        }
+        if (console != null && consoleCredit < GuestCallPages.DATA_SIZE) {
+            consoleCredit += console.reserve(GuestCallPages.DATA_SIZE - consoleCredit);
+        }
+        page.consoleFds = consoleCredit > 0 ? fds : 0;
+        page.consoleBudget = page.consoleFds != 0 ? consoleCredit : 0;
+    }
+
+    /**
+     * Gives back the console bytes set aside for the entry and not written: at every exit outside
+     * the entry, once the queue is performed (the next entry sets some aside again), and at a reset.
+     */
+    public void releaseConsole() {
+        if (consoleCredit > 0) {
+            creditConsole.release(consoleCredit);
+            consoleCredit = 0;
+        }
+    }
+
     /** Whether the program queued calls or the entry answered some without a queue entry: a flush is due. */
     public boolean pending() {
         return enabled && (memory.getInt(GuestCallPages.COUNT) != 0 || talliesAny()
@@ -679,6 +728,7 @@ public final class GuestCalls {
         flushAcceptable = published && shown.acceptFd >= 0;
         flushAdded = false;
         flushRegistered = false;
+        flushConsole = published ? Math.min(shown.consoleBudget, consoleCredit) : 0;
         if (count > 0 && count <= GuestCallPages.MAX_ENTRIES) {
             for (int i = 0; i < count; i++) {
                 long entry = GuestCallPages.ENTRIES + (long) i * GuestCallPages.ENTRY_SIZE;
@@ -735,6 +785,9 @@ public final class GuestCalls {
         if (nr == RT_SIGACTION) {
             return installed(c, fd, a & 0xffffffffL);
         }
+        if (nr == WRITE && fd >= 0 && fd < CONSOLE_FDS_MAX && (shown.consoleFds & (1 << fd)) != 0) {
+            return writtenToConsole(files, fd, a & 0xffffffffL, b & 0xffffffffL);
+        }
         if (fd != connectionFd || !holds(files, fd, connection)) {
             return false; // not the connection the host published: the program wrote this entry
         }
@@ -789,6 +842,22 @@ public final class GuestCalls {
         } else {
             return false;
         }
+        return true;
+    }
+
+    /**
+     * A queued write to the console at {@code fd}: its bytes go into the space set aside for the
+     * entry (so the count it returned is the one the host's write would have); false when it is
+     * more than that, outside the data, or the fd is no longer that console's.
+     */
+    private boolean writtenToConsole(FdTable files, int fd, long offset, long length) {
+        if (length == 0 || length > flushConsole || offset + length > GuestCallPages.DATA_SIZE
+                || !files.isOpen(fd) || !(files.get(fd) instanceof ConsoleFile f) || f.console() != creditConsole) {
+            return false;
+        }
+        flushConsole -= length;
+        consoleCredit -= (int) length;
+        creditConsole.writeReserved(f.stream(), memory.host(GuestCallPages.DATA + offset, length), (int) length);
         return true;
     }
 

@@ -11,11 +11,11 @@ import io.kvmserver.x86.GuestCallPages;
  * and threaded servers block and unblock every signal around each thread they start, which the
  * entry answers from this page and its queue instead.
  *
- * <p>Only what changed is written, and only after the actions changed ({@link SignalState#changes}):
- * a request that installs nothing costs a comparison of two longs and dirties no page. After a
- * fork or a reset the page holds what the template's did when it froze, which need not be what
- * the template's actions were by then (the last ones the entry queued were installed at the
- * freezing exit): the first look reads the page back once and writes what differs.
+ * <p>Only what changed is written: the actions only after they changed ({@link SignalState#changes}),
+ * so an entry that changed nothing costs five comparisons and dirties no page. After a fork or a
+ * reset the page holds what the template's did when it froze, which need not be what the
+ * template's state was by then (what the entry queued last was applied at the freezing exit): the
+ * first look reads the page back once and writes what differs.
  */
 final class SignalPage {
 
@@ -30,14 +30,14 @@ final class SignalPage {
     private SignalState shownOf;
     private long shownChanges;
 
-    SignalPage(GuestMemory memory) {
-        this.memory = memory;
-    }
-
     /** The running thread's fields as the page holds them, when {@link #known}. */
     private long shownBlocked;
     private long shownPending;
     private int shownTid;
+
+    SignalPage(GuestMemory memory) {
+        this.memory = memory;
+    }
 
     /** A fork or a reset: the page is the template's now, whatever this one last wrote. */
     void forget() {
@@ -47,6 +47,13 @@ final class SignalPage {
 
     /** Makes the page show {@code process}'s actions and its running thread ({@code t}). Allocates nothing. */
     void show(LinuxProcess process, GuestThread t) {
+        if (!known) {
+            memory.read(GuestCallPages.DISPOSITIONS, shown, 0, LONGS);
+            shownBlocked = memory.getLong(GuestCallPages.THREAD_BLOCKED);
+            shownPending = memory.getLong(GuestCallPages.THREAD_PENDING);
+            shownTid = memory.getInt(GuestCallPages.THREAD_TID);
+            known = true;
+        }
         showActions(process.signals());
         long blocked = t.blocked();
         long pending = t.pending().set() | process.signals().pending().set();
@@ -65,13 +72,6 @@ final class SignalPage {
     private void showActions(SignalState actions) {
         if (actions == shownOf && actions.changes() == shownChanges) {
             return;
-        }
-        if (!known) {
-            memory.read(GuestCallPages.DISPOSITIONS, shown, 0, LONGS);
-            shownBlocked = memory.getLong(GuestCallPages.THREAD_BLOCKED);
-            shownPending = memory.getLong(GuestCallPages.THREAD_PENDING);
-            shownTid = memory.getInt(GuestCallPages.THREAD_TID);
-            known = true;
         }
         for (int sig = 1; sig <= SignalState.NSIG; sig++) {
             int at = (sig - 1) * 4;

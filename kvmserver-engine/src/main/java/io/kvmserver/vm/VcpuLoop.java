@@ -225,6 +225,7 @@ final class VcpuLoop {
                     // the queue was performed; emptying it would pass the limit, and the VM is done
                 }
             }
+            calls.releaseConsole();
             return result;
         } finally {
             slice.disarm();
@@ -269,8 +270,11 @@ final class VcpuLoop {
         // program queued happened before it. Not while the syscall entry is halfway through
         // queueing a call (a tick or a kick stopped it there): emptying the queue under it would
         // make it reuse bytes already queued. It resumes, and the next exit performs the queue.
-        if (calls.pending() && !insideFastEntry()) {
-            syscalls += calls.flush(syscall, syscallCounts);
+        if (!insideFastEntry()) {
+            if (calls.pending()) {
+                syscalls += calls.flush(syscall, syscallCounts);
+            }
+            calls.releaseConsole(); // held only while the guest runs
         }
         lastExitAtTrap = exit.reason() == VcpuExit.Reason.MMIO || exit.reason() == VcpuExit.Reason.IO;
         if (dirty != null) {

@@ -117,6 +117,18 @@ public final class GuestCallPages {
      */
     public static final long RESERVED_EXTENT_END = ANSWERS + 384;
     /**
+     * {@code int}: bit {@code fd} set for each fd below 32 that is the program's console (its
+     * stdout and stderr, {@code ConsoleFile}): the entry answers {@code write} to it within
+     * {@link #CONSOLE_BUDGET} and queues it like a write to the connection.
+     */
+    public static final long CONSOLE_FDS = ANSWERS + 392;
+    /**
+     * {@code int}: bytes of the console's buffer the host set aside for this entry, at most
+     * {@link #DATA_SIZE}: what the queue's data, the console's writes included, may hold (as
+     * {@link #WRITE_BUDGET} is for the connection's). Given back at the next exit.
+     */
+    public static final long CONSOLE_BUDGET = ANSWERS + 396;
+    /**
      * Where the first entry after a reset resumes once {@link TrapStub#FPU_RESTORE_ENTRY} has
      * restored the template's FPU state, and the RAX and RDX it had: written by the host before
      * that entry, read by nothing else.

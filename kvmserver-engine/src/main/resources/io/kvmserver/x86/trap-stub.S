@@ -36,7 +36,9 @@ syscall_entry:
 #       of 0) when the host found the peer's end of stream right after them;
 #   write(conn, buf, n), sendto(conn, buf, n, 0 | MSG_NOSIGNAL, NULL, _), and writev(conn,
 #       iov, 1..8): the bytes are copied to the queue and their count is returned, within what
-#       the host published the connection's send queue takes without blocking;
+#       the host published the connection's send queue takes without blocking; and write() to
+#       the console (the program's stdout and stderr), within the console buffer the host set
+#       aside for the entry;
 #   setsockopt(conn, ..., &v, 4) on a TCP connection of TCP_NODELAY, SO_KEEPALIVE, and
 #       TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT within Linux's ranges: queued, 0;
 #   ioctl(conn, FIONBIO, &v): queued, 0;
@@ -110,6 +112,10 @@ syscall_entry:
         .set    A_ROOM_ABOVE, ANSWERS + 376     # the longest free gap above it: mmaps that fit
                                                 # it go to the host (it places them there)
         .set    A_RES_EXTENT_END, ANSWERS + 384 # the end of a mapping made from it, merged
+        .set    A_CONSOLE_FDS, ANSWERS + 392    # int: bit fd set for the fds below 32 that are the
+                                                # console (the program's stdout and stderr)
+        .set    A_CONSOLE_BUDGET, ANSWERS + 396 # int: console bytes set aside for this entry,
+                                                # <= Q_DATA_SIZE (counted with Q_BYTES, as a write's)
         .set    A_RESUME_RIP, ANSWERS + 320     # fpu_restore_entry: where the request VM's first
         .set    A_RESUME_RAX, ANSWERS + 328     # entry after a reset was to start, and the two
         .set    A_RESUME_RDX, ANSWERS + 336     # registers the XRSTOR mask takes
@@ -416,16 +422,19 @@ sendto:
         jnz     slow
 write:
         cmpl    %edi, Q_CONN_FD
-        jne     slow
+        jne     console_write
         testl   $CONN_WRITES, A_CONN_FLAGS
         jz      slow
         cmpl    $0, Q_WRITE_SHUT        # shut down for writing here: EPIPE, from the host
         jne     slow
-        cmpl    $Q_MAX_ENTRIES, Q_COUNT
-        jae     slow
-        testq   %rdx, %rdx
-        jz      slow
         movl    A_WRITE_BUDGET, %ecx
+write_within:                           # ECX: what the fd takes now (the budget published)
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     restore_slow
+        testq   %rdx, %rdx
+        jz      restore_slow
+        cmpq    $USER_START, %rsi       # the engine's pages are not the program's: EFAULT
+        jb      restore_slow
         subl    Q_BYTES, %ecx           # room left (the queue page is the program's: check it)
         jb      restore_slow
         cmpq    %rcx, %rdx
@@ -437,6 +446,19 @@ write:
         rep movsb                       # from the program's buffer
         movl    %edx, %eax
         jmp     queue_write
+
+# write(fd, buf, n) to the console (an fd in A_CONSOLE_FDS: stdout, stderr), within the part of
+# the console's buffer the host set aside for this entry (A_CONSOLE_BUDGET): a log line per
+# request without an exit. sendto and writev to it go to the host (ENOTSOCK; a plain write).
+console_write:
+        cmpq    $1, %rax
+        jne     slow
+        cmpl    $31, %edi
+        ja      slow
+        btl     %edi, A_CONSOLE_FDS
+        jnc     slow
+        movl    A_CONSOLE_BUDGET, %ecx
+        jmp     write_within
 
 writev:
         cmpl    %edi, Q_CONN_FD

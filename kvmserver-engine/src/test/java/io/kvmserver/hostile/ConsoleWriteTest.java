@@ -1,0 +1,110 @@
+package io.kvmserver.hostile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.testing.CapturedConsole;
+import io.kvmserver.testing.GuestAnswers;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.NativeServer;
+import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Writes to the console (the program's stdout and stderr) answered by the PVM syscall entry: a
+ * log line per request without an exit. What is shared: the console's buffer, which every VM of
+ * the server writes to; the entry answers only within the part the host set aside for it before
+ * the entry (no other write can take it, and the VM gives back what it did not use at its next
+ * exit), so its answer, every byte written, stays true. What the program can forge: the queue.
+ */
+@RequiresKvm
+class ConsoleWriteTest {
+
+    private static TestServer start(CapturedConsole console) {
+        return TestServer.start(GuestPrograms.get("console_log"), List.of(),
+                b -> b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(20)), console);
+    }
+
+    private static String get(TestServer s, String path) {
+        String response = s.exchange("GET " + path + " HTTP/1.1\r\n\r\n");
+        return response.substring(response.indexOf("\r\n\r\n") + 4);
+    }
+
+    /** How often {@code piece} occurs in what the console got, once that is {@code expected} or after 10 s. */
+    private static int awaitCount(CapturedConsole console, String piece, int expected) {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        int n = count(console.text(), piece);
+        while (n < expected && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+            n = count(console.text(), piece);
+        }
+        return n;
+    }
+
+    private static int count(String text, String piece) {
+        int n = 0;
+        for (int at = text.indexOf(piece); at >= 0; at = text.indexOf(piece, at + piece.length())) {
+            n++;
+        }
+        return n;
+    }
+
+    @Test
+    void aLogLinePerRequestMakesNoExit() {
+        CapturedConsole console = new CapturedConsole();
+        try (TestServer s = start(console)) {
+            long fewest = GuestAnswers.fewestExits(s, 5, () -> assertThat(get(s, "/log")).isEqualTo("logged 1"));
+            // In the guest: the accept, the read, both console writes, the response; the close exits.
+            GuestAnswers.expectExits(fewest, 1, "exits of a request");
+            assertThat(GuestAnswers.calls(s, "write", () -> assertThat(get(s, "/log")).isEqualTo("logged 1")))
+                    .as("writes of a request, wherever answered").isEqualTo(4);
+            for (int i = 0; i < 20; i++) {
+                assertThat(get(s, "/log")).isEqualTo("logged 1");
+            }
+            // Every line, in order: each request's stderr line before its stdout line.
+            assertThat(awaitCount(console, "request 1\nserved 1\n", 26)).as(console.text()).isEqualTo(26);
+        }
+    }
+
+    /** Bad buffers, an empty write, a sendto, one larger than the entry takes: the native run's answers. */
+    @Test
+    void answersAreLinuxs() {
+        String expected = "engine=-14 past_end=-14 empty=0 sendto=-88 large=5000";
+        int port = TestServer.freePort();
+        try (NativeServer natively = NativeServer.start(
+                List.of(GuestPrograms.get("console_log").toString(), Integer.toString(port)), List.of(), port)) {
+            assertThat(Http.get(port, "/checks")).as(natively.output()).isEqualTo(expected);
+        }
+        CapturedConsole console = new CapturedConsole();
+        try (TestServer s = start(console)) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(get(s, "/checks")).isEqualTo(expected);
+                assertThat(get(s, "/log")).isEqualTo("logged 1");
+            }
+            assertThat(awaitCount(console, "b".repeat(4999) + "\n", 3)).as(console.text()).isEqualTo(3);
+        }
+    }
+
+    /**
+     * Two forged writes to stderr, more together than the console bytes the host set aside for
+     * the entry: the first is written (the program's own output), the second dropped.
+     */
+    @Test
+    void forgedWritesStopAtTheSpaceSetAside() {
+        CapturedConsole console = new CapturedConsole();
+        try (TestServer s = start(console)) {
+            assertThat(get(s, "/forge")).isEqualTo("survived");
+            assertThat(get(s, "/log")).isEqualTo("logged 1");
+            assertThat(awaitCount(console, "served 1", 1)).isEqualTo(1);
+            assertThat(count(console.text(), "FORGED")).as(console.text()).isEqualTo(1);
+        }
+    }
+}

@@ -1,0 +1,94 @@
+package io.kvmserver.linux;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import java.nio.charset.StandardCharsets;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The console buffer's space set aside for writes answered in the guest: no other write takes it
+ * (a write that needs it waits), what is set aside is written whole and in order, and what is
+ * given back is free again.
+ */
+class BufferedConsoleTest {
+
+    /** A real console that blocks until {@code open} counts down, and keeps what it got. */
+    private static final class SlowConsole implements GuestConsole {
+        final CountDownLatch open = new CountDownLatch(1);
+        final StringBuilder got = new StringBuilder();
+
+        @Override
+        public long write(int stream, long hostAddress, long length) {
+            try {
+                open.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return -4; // EINTR
+            }
+            synchronized (got) {
+                got.append(new String(new Pointer(hostAddress).getByteArray(0, (int) length), StandardCharsets.US_ASCII));
+            }
+            return length;
+        }
+
+        String text() {
+            synchronized (got) {
+                return got.toString();
+            }
+        }
+    }
+
+    private static Memory bytes(String s) {
+        Memory m = new Memory(Math.max(1, s.length()));
+        m.write(0, s.getBytes(StandardCharsets.US_ASCII), 0, s.length());
+        return m;
+    }
+
+    @Test
+    void spaceSetAsideIsNoOneElsesUntilGivenBack() throws Exception {
+        SlowConsole real = new SlowConsole();
+        BufferedConsole console = BufferedConsole.of(real);
+        ExecutorService other = Executors.newSingleThreadExecutor();
+        try {
+            // Fill the buffer but for 100 bytes (the real console holds everything meanwhile).
+            Memory filler = new Memory(BufferedConsole.CAPACITY - 100);
+            filler.setMemory(0, filler.size(), (byte) 'f');
+            assertThat(console.write(1, Pointer.nativeValue(filler), filler.size())).isEqualTo(64 * 1024);
+            long left = filler.size() - 64 * 1024;
+            while (left > 0) {
+                left -= console.write(1, Pointer.nativeValue(filler), left);
+            }
+            assertThat(console.reserve(1000)).as("what is free").isEqualTo(100);
+            assertThat(console.reserve(1000)).as("nothing more").isZero();
+            Memory line = bytes("x\n");
+            Future<Long> waiting = other.submit(() -> console.write(2, Pointer.nativeValue(line), 2));
+            Thread.sleep(200);
+            assertThat(waiting.isDone()).as("a write finds the buffer full: it waits").isFalse();
+            Memory mine = bytes("set aside\n");
+            console.writeReserved(2, Pointer.nativeValue(mine), 10);
+            console.release(90);
+            assertThat(waiting.get(5, TimeUnit.SECONDS)).isEqualTo(2);
+            real.open.countDown();
+            assertThat(console.flush(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(real.text()).endsWith("fset aside\nx\n").hasSize(BufferedConsole.CAPACITY - 100 + 12);
+        } finally {
+            real.open.countDown();
+            other.shutdownNow();
+            console.close();
+        }
+    }
+
+    @Test
+    void aClosedConsoleSetsNothingAside() {
+        BufferedConsole console = BufferedConsole.of(new SlowConsole());
+        console.close();
+        assertThat(console.reserve(100)).isZero();
+    }
+}
