@@ -114,14 +114,17 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
         }
     }
 
-    /** Gives back {@code n} bytes set aside and not written. */
+    /**
+     * Gives back {@code n} bytes set aside and not written. Wakes nobody: a writer that found the
+     * buffer full looks again on its own, and the drainer has nothing new (a VM gives space back at
+     * every exit; waking the drainer each time would cost a switch of threads per exit).
+     */
     void release(int n) {
         if (n <= 0) {
             return;
         }
         synchronized (lock) {
             reserved -= n;
-            lock.notifyAll();
         }
     }
 

@@ -89,13 +89,6 @@ public final class SignalState {
         return mask[sig];
     }
 
-    public void get(int sig, long[] out) {
-        out[0] = handler[sig];
-        out[1] = flags[sig];
-        out[2] = restorer[sig];
-        out[3] = mask[sig];
-    }
-
     public void set(int sig, long newHandler, long newFlags, long newRestorer, long newMask) {
         handler[sig] = newHandler;
         flags[sig] = newFlags;
