@@ -118,6 +118,9 @@ final class FileSyscalls {
     }
 
     static long write(Syscall c) {
+        if (c.files().isOpen(c.intArg(0)) && c.files().get(c.intArg(0)) instanceof ConsoleFile) {
+            c.guestCalls().wroteConsole();
+        }
         return transfer(c, true, false);
     }
 

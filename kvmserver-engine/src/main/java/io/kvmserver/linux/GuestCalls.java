@@ -120,6 +120,12 @@ public final class GuestCalls {
      */
     private BufferedConsole creditConsole;
     private int consoleCredit;
+    /**
+     * Whether the program wrote to its console through the host (seen once, kept for the VM's
+     * life): only then is console space set aside before each entry, so that a program that
+     * never logs pays nothing for it.
+     */
+    private boolean writesConsole;
     /** The console bytes the queue may still write in this flush. */
     private long flushConsole;
 
@@ -602,6 +608,11 @@ public final class GuestCalls {
         onlyListener = listener;
     }
 
+    /** The program wrote to its console through the host. */
+    void wroteConsole() {
+        writesConsole = true;
+    }
+
     /** The program waited on an epoll instance with a zero timeout, through the host. */
     void waitedWithoutTimeout() {
         pollsWithoutTimeout = true;
@@ -667,6 +678,9 @@ public final class GuestCalls {
      * now (a full console takes none: its writes go to the host, which waits for room).
      */
     private void showConsole(AnswerPage page, FdTable files) {
+        if (!writesConsole) {
+            return; // the page's fields stay 0: its writes go to the host, which sees the first
+        }
         BufferedConsole console = null;
         int fds = 0;
         for (int fd = 0; fd < CONSOLE_FDS_MAX; fd++) {
@@ -686,12 +700,17 @@ public final class GuestCalls {
         page.consoleBudget = page.consoleFds != 0 ? consoleCredit : 0;
     }
 
+    /** Whether console space is set aside for the entry (see {@link #releaseConsole}). */
+    public boolean holdsConsole() {
+        return consoleCredit != 0;
+    }
+
     /**
      * Gives back the console bytes set aside for the entry and not written: at every exit outside
      * the entry, once the queue is performed (the next entry sets some aside again), and at a reset.
      */
     public void releaseConsole() {
-        if (consoleCredit > 0) {
+        if (consoleCredit != 0) {
             creditConsole.release(consoleCredit);
             consoleCredit = 0;
         }

@@ -270,7 +270,7 @@ final class VcpuLoop {
         // program queued happened before it. Not while the syscall entry is halfway through
         // queueing a call (a tick or a kick stopped it there): emptying the queue under it would
         // make it reuse bytes already queued. It resumes, and the next exit performs the queue.
-        if (!insideFastEntry()) {
+        if ((calls.pending() || calls.holdsConsole()) && !insideFastEntry()) {
             if (calls.pending()) {
                 syscalls += calls.flush(syscall, syscallCounts);
             }
