@@ -34,6 +34,15 @@ class SigactionInGuestTest {
         return response.substring(response.indexOf("\r\n\r\n") + 4);
     }
 
+    /** The fixture run natively answers {@code path} with {@code expected}: the answers the engine must give. */
+    private static void expectNatively(String path, String expected) {
+        int port = TestServer.freePort();
+        try (NativeServer natively = NativeServer.start(
+                List.of(GuestPrograms.get("sigactions").toString(), Integer.toString(port)), List.of(), port)) {
+            assertThat(Http.get(port, path)).as(natively.output()).isEqualTo(expected);
+        }
+    }
+
     @Test
     void phpsGetsAndSetsOfEightSignalsMakeNoExit() {
         try (TestServer s = start()) {
@@ -72,11 +81,7 @@ class SigactionInGuestTest {
                 + " act_low=-14 old_low=-14 act_high=-14 old_high=-14 act_engine=-14 old_engine=-14 old_readonly=-14"
                 + " installed=I reget=1 ran=1"
                 + " pending=1/0";
-        int port = TestServer.freePort();
-        try (NativeServer natively = NativeServer.start(
-                List.of(GuestPrograms.get("sigactions").toString(), Integer.toString(port)), List.of(), port)) {
-            assertThat(Http.get(port, "/checks")).as(natively.output()).isEqualTo(expected);
-        }
+        expectNatively("/checks", expected);
         try (TestServer s = start()) {
             for (int i = 0; i < 3; i++) {
                 assertThat(get(s, "/checks")).isEqualTo(expected);
@@ -96,11 +101,7 @@ class SigactionInGuestTest {
     void masksAndThreadIdsAreLinuxs() {
         String expected = "size4=-22 bad_how=-22 bad_how_set=-14 get_any_how=0 set_low=-14 old_low=-14 old_engine=-14"
                 + " set_high=-14 old_readonly=-14 applied=1 unblockable=0 all_else=1 blocked=1 ran=0/1/1 left=0 tids=1/1";
-        int port = TestServer.freePort();
-        try (NativeServer natively = NativeServer.start(
-                List.of(GuestPrograms.get("sigactions").toString(), Integer.toString(port)), List.of(), port)) {
-            assertThat(Http.get(port, "/masks")).as(natively.output()).isEqualTo(expected);
-        }
+        expectNatively("/masks", expected);
         try (TestServer s = start()) {
             for (int i = 0; i < 3; i++) {
                 assertThat(get(s, "/masks")).isEqualTo(expected);
