@@ -39,7 +39,7 @@ public final class GuestLayout {
     /**
      * The page of the template's FPU restore ({@link TrapStub#FPU_RESTORE_ENTRY}): code, executable
      * at CPL 3 (on PVM the program's first entry after a reset starts there) and read-only. A page
-     * of its own, so that the syscall entry's page is the fast entry's to grow into.
+     * of its own, so that the syscall entry's pages are the fast entry's to grow into.
      */
     public static final long FPU_RESTORE = 0x7000;
     /**
