@@ -128,6 +128,8 @@ public final class GuestCalls {
     private boolean writesConsole;
     /** The console bytes the queue may still write in this flush. */
     private long flushConsole;
+    /** Whether a dropped queue entry was logged (once per VM). */
+    private boolean warnedDropped;
 
     /** The connection this VM serves (accepted from a request's listener) and its guest fd. */
     private SocketFile connection;
@@ -752,10 +754,18 @@ public final class GuestCalls {
             for (int i = 0; i < count; i++) {
                 long entry = GuestCallPages.ENTRIES + (long) i * GuestCallPages.ENTRY_SIZE;
                 int nr = memory.getInt(entry);
-                if (performed(c, entry, nr, memory.getInt(entry + 4), memory.getInt(entry + 8),
-                        memory.getInt(entry + 12))) {
+                int fd = memory.getInt(entry + 4);
+                if (performed(c, entry, nr, fd, memory.getInt(entry + 8), memory.getInt(entry + 12))) {
                     callCounts[nr]++;
                     done++;
+                } else if (!warnedDropped) {
+                    // The entry queues only what the host performs: a program that wrote the queue
+                    // page itself, or a fault of the engine's, whose trace would otherwise be a
+                    // call the program saw succeed and that never happened.
+                    warnedDropped = true;
+                    log.warn("a call queued by the syscall entry was dropped: {} on fd {} (the program wrote the"
+                            + " queue page itself, or the engine is at fault); the VM's further drops are not logged",
+                            SyscallNumbers.name(nr), fd);
                 }
             }
         }
