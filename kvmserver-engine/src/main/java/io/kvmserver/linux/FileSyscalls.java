@@ -118,9 +118,6 @@ final class FileSyscalls {
     }
 
     static long write(Syscall c) {
-        if (c.files().isOpen(c.intArg(0)) && c.files().get(c.intArg(0)) instanceof ConsoleFile) {
-            c.guestCalls().wroteConsole();
-        }
         return transfer(c, true, false);
     }
 
@@ -138,6 +135,9 @@ final class FileSyscalls {
      */
     private static long transfer(Syscall c, boolean writing, boolean positioned) {
         FileDescription f = c.files().get(c.intArg(0));
+        if (writing && !positioned && f instanceof ConsoleFile) {
+            c.guestCalls().wroteConsole(); // from now on the syscall entry may answer its writes
+        }
         long requested = c.arg(2);
         long position = positioned ? c.arg(3) : -1;
         if (requested < 0 || (positioned && position < 0)) {

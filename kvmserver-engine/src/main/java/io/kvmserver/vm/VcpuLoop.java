@@ -270,8 +270,9 @@ final class VcpuLoop {
         // program queued happened before it. Not while the syscall entry is halfway through
         // queueing a call (a tick or a kick stopped it there): emptying the queue under it would
         // make it reuse bytes already queued. It resumes, and the next exit performs the queue.
-        if ((calls.pending() || calls.holdsConsole()) && !insideFastEntry()) {
-            if (calls.pending()) {
+        boolean queued = calls.pending();
+        if ((queued || calls.holdsConsole()) && !insideFastEntry()) {
+            if (queued) {
                 syscalls += calls.flush(syscall, syscallCounts);
             }
             calls.releaseConsole(); // held only while the guest runs
