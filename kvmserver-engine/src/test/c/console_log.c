@@ -23,7 +23,7 @@
 #include "http_request.h"
 
 #define QUEUE 0xc000
-#define QUEUE_DATA (QUEUE + 464)
+#define QUEUE_DATA (QUEUE + 608)
 
 static long result(long r) {
     return r < 0 ? -errno : r;

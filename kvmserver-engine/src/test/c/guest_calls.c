@@ -310,7 +310,7 @@ static void serve(int listener, int fd, const char *path) {
     } else if (!strcmp(path, "/forge")) {
         volatile uint32_t *q = (uint32_t *) QUEUE;
         const char *forged = "FORGED\n";
-        memcpy((char *) (QUEUE + 448), forged, strlen(forged)); /* the queued writes' bytes */
+        memcpy((char *) (QUEUE + 608), forged, strlen(forged)); /* the queued writes' bytes (GuestCallPages.DATA) */
         /* after what the program queued: a write to stdout, a write past the data area, then a
            count of a thousand */
         uint32_t n = q[0] < 7 ? q[0] : 6;

@@ -34,7 +34,7 @@
 #include "http_request.h"
 
 #define QUEUE 0xc000
-#define QUEUE_DATA (QUEUE + 464)
+#define QUEUE_DATA (QUEUE + 608)
 #define DISPOSITIONS 0xe000
 
 /* The kernel's struct sigaction on x86-64, as rt_sigaction takes it. */

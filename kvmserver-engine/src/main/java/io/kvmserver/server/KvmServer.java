@@ -107,6 +107,10 @@ public final class KvmServer implements AutoCloseable {
             FileDescription listener = template.syscallContext().listener();
             InetSocketAddress address = listener == null ? null : localAddress(listener.hostFd());
             VmSnapshot snapshot = template.freeze(kvm);
+            if (template.callSitesRewritten() > 0) {
+                log.info("kvmserver: {} system call sites of {} enter the engine without a trap (rewritten in the"
+                        + " template: nested PVM)", template.callSitesRewritten(), options.program());
+            }
             // Accessible memory: address space reserved with PROT_NONE is not memory.
             long templateBytes = template.process().memory().accessibleBytes();
             ServerStats stats = new ServerStats();

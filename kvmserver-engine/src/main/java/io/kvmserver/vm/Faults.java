@@ -14,6 +14,7 @@ final class Faults {
     static final int SIGBUS = 7;
     static final int SIGFPE = 8;
     static final int SIGSEGV = 11;
+    static final int DEBUG = 1;
     static final int GENERAL_PROTECTION = 13;
     static final int PAGE_FAULT = 14;
 

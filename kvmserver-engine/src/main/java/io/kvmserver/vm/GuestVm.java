@@ -95,6 +95,7 @@ public final class GuestVm implements AutoCloseable {
     };
 
     private final Object interruptLock = new Object();
+    private int callSitesRewritten;
     private long epoch;
     private volatile boolean closed;
 
@@ -191,6 +192,9 @@ public final class GuestVm implements AutoCloseable {
             vcpu.setReg(KvmAbi.RFLAGS, CpuSetup.USER_RFLAGS_FIXED);
             GuestVm booted = new GuestVm(vm, vcpu, memory, tables, kernel, process, null, null,
                     fpuFormat(kvm, kvm.supportedXcr0()), kernel.tracing() ? SyscallTrace.template() : null, answers);
+            if (answers) {
+                booted.loop.rewriteCallSites();
+            }
             // Last: nothing can fail after it, and the host writes the page from now until close.
             booted.timePage = GuestClock.shared(kvm).attach(memory.host(GuestLayout.VVAR, GuestLayout.PAGE_SIZE),
                     GuestLayout.USER_START, userLimit);
@@ -222,6 +226,7 @@ public final class GuestVm implements AutoCloseable {
      */
     public VmSnapshot freeze(Kvm kvm) {
         process.files().freeze();
+        callSitesRewritten = loop.sealCallSites();
         if (answersInGuest) {
             // Where the syscall entry answers anonymous mmaps (GuestCalls): every request VM
             // starts with it, and a reset gives back what a request took of it.
@@ -241,6 +246,14 @@ public final class GuestVm implements AutoCloseable {
         memory.write(GuestLayout.FPU_IMAGE, xsave.getByteArray(0, KvmAbi.XSAVE_SIZE));
         memory.putLong(GuestLayout.FPU_IMAGE + XSTATE_BV, xsave.getLong(XSTATE_BV) & xcr0);
         return new VmSnapshot(kernel, memory, process, regs, frozenSregs, xsave, xcr0, tables.cursor());
+    }
+
+    /**
+     * How many of the program's system call sites the template rewrote before its freeze to enter
+     * the syscall entry without {@code syscall} (nested PVM only: {@code SyscallSiteRewriter}).
+     */
+    public int callSitesRewritten() {
+        return callSitesRewritten;
     }
 
     /**

@@ -73,6 +73,8 @@ final class VcpuLoop {
     private final ContextSwitch cpu;
     /** The calls the syscall entry answers in the guest: published before each entry, performed after. */
     private final GuestCalls calls;
+    /** The template's, until its freeze, where the entry runs at CPL 3; null otherwise. */
+    private SyscallSiteRewriter rewriter;
     /** Set by {@link #resumeAtFrozenWait}: the next run starts with the frozen wait. */
     private boolean atFrozenWait;
     private final TimeSlice slice = new TimeSlice();
@@ -121,6 +123,22 @@ final class VcpuLoop {
                 return cpu.userStackPointer();
             }
         });
+    }
+
+    /** Rewrites the call sites the program executes from now on, until {@link #sealCallSites}. */
+    void rewriteCallSites() {
+        rewriter = new SyscallSiteRewriter(memory);
+    }
+
+    /** Stops rewriting call sites (the freeze); returns how many were rewritten. */
+    int sealCallSites() {
+        if (rewriter == null) {
+            return 0;
+        }
+        rewriter.seal();
+        int count = rewriter.rewritten();
+        rewriter = null;
+        return count;
     }
 
     /** The process a reset rebuilt from the template: the next run and every call act on it. */
@@ -277,6 +295,9 @@ final class VcpuLoop {
             }
             calls.releaseConsole(); // held only while the guest runs
         }
+        if (rewriter != null) {
+            rewriter.learnRecorded(process.memory());
+        }
         lastExitAtTrap = exit.reason() == VcpuExit.Reason.MMIO || exit.reason() == VcpuExit.Reason.IO;
         if (dirty != null) {
             dirty.collect();
@@ -411,6 +432,9 @@ final class VcpuLoop {
         syscalls++;
         long nr = vcpu.reg(KvmAbi.RAX);
         syscallCounts[nr >= 0 && nr < SyscallNumbers.COUNT ? (int) nr : SyscallNumbers.COUNT]++;
+        if (rewriter != null) {
+            rewriter.learn(process.memory(), vcpu.reg(KvmAbi.RCX), nr);
+        }
         Scheduler threads = process.scheduler();
         // A wait blocks the host thread only when nothing else could happen meanwhile.
         waiter.setParking(threads.liveCount() > 1 || process.timers().armed());
@@ -599,6 +623,12 @@ final class VcpuLoop {
      * a description of the fault.
      */
     private RunResult fault(int vector, long errorCode, long rip, boolean userMode) {
+        if (vector == Faults.DEBUG && userMode && GuestLayout.inTrapCode(rip)) {
+            // A program single-stepping itself (TF) into the syscall entry, through a rewritten
+            // site (the entry clears TF only after a few instructions) or by a jump: the steps are
+            // the engine's, not the program's (Linux shows none inside a call either). It goes on.
+            return null;
+        }
         if (userMode && calls.enabled() && (vector == Faults.PAGE_FAULT || vector == Faults.GENERAL_PROTECTION)
                 && rip >= TrapStub.FAST_SYSCALL_ENTRY && rip < TrapStub.FAST_SYSCALL_END) {
             // The syscall entry used a bad pointer of the program's: the host makes the call

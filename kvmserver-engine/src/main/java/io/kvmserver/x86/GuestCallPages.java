@@ -277,9 +277,20 @@ public final class GuestCallPages {
      */
     public static final long MASK = QUEUE + 448;
     public static final long MASK_SET = QUEUE + 456;
+    /**
+     * {@code int}: how many of the {@link #SITES} the entry filled since the host last looked, or
+     * {@link #SITES_MAX} once the template is frozen (request VMs record none). The host reads
+     * them while it rewrites the template's call sites ({@code SyscallSiteRewriter}) and clears
+     * the count; the program can write both, and then it names sites the host checks like any.
+     */
+    public static final long SITE_COUNT = QUEUE + 464;
+    /** {@link #SITES_MAX} x {{@code u64} RCX, {@code u64} RAX}: the calls the entry answered. */
+    public static final long SITES = QUEUE + 480;
+    public static final int SITES_MAX = 8;
+    public static final int SITE_SIZE = 16;
     /** The bytes of queued writes, and the 32-byte actions of queued {@code rt_sigaction}s. */
-    public static final long DATA = QUEUE + 464;
-    public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 464);
+    public static final long DATA = QUEUE + 608;
+    public static final int DATA_SIZE = (int) (GuestLayout.PAGE_SIZE - 608);
 
     /**
      * The dispositions page: the process's signal actions as {@code rt_sigaction} gives them, 32

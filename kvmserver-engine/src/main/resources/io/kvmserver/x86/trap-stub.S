@@ -176,8 +176,14 @@ syscall_entry:
                                                 # queued (DISPOSITIONS is stale for it until the host looks)
         .set    Q_MASK, QUEUE + 448             # u64: the thread's blocked signals as this entry set
         .set    Q_MASK_SET, QUEUE + 456         # them, once this int is nonzero (else T_BLOCKED)
-        .set    Q_DATA, QUEUE + 464             # the bytes of queued writes and actions
-        .set    Q_DATA_SIZE, 4096 - 464
+        .set    Q_SITE_COUNT, QUEUE + 464       # int: call sites recorded at Q_SITES; SITES_MAX once the
+                                                # template is frozen (a request VM records none)
+        .set    Q_SITES, QUEUE + 480            # SITES_MAX x {u64 RCX, u64 RAX}: calls answered here,
+                                                # for the host to find the program's call sites while
+                                                # it rewrites them (the template, before its freeze)
+        .set    SITES_MAX, 8
+        .set    Q_DATA, QUEUE + 608             # the bytes of queued writes and actions
+        .set    Q_DATA_SIZE, 4096 - 608
         .set    DISPOSITIONS, 0xe000            # 64 x {handler, flags, restorer, mask}, signal 1 first:
                                                 # the process's actions (read-only, the host's)
         .set    T_BLOCKED, DISPOSITIONS + 2048  # u64: the running thread's blocked signals,
@@ -192,6 +198,7 @@ syscall_entry:
         .set    SIGSTOP, 19
         .set    USER_START, 0x10000             # nothing below is the program's: EFAULT
         .set    TF, 0x100
+        .set    SYSCALL_MASKED_FLAGS, 0x44500   # TF, DF, NT and AC: the bits of FMASK a program can set
         .set    MSG_NOSIGNAL, 0x4000
         .set    MSG_DONTWAIT, 0x40
         .set    ACCEPT4_FLAGS, 0x80800          # SOCK_NONBLOCK | SOCK_CLOEXEC
@@ -1092,7 +1099,16 @@ refuse:
 1:      incl    (%rcx)
         movq    $-11, %rax              # EAGAIN
 done:
-        movq    Q_SAVE_RSI, %rsi
+        movl    Q_SITE_COUNT, %esi      # where the call came from, while the host learns sites
+        cmpl    $SITES_MAX, %esi
+        jae     1f
+        shll    $4, %esi
+        movq    Q_SAVE_RCX, %rdi
+        movq    %rdi, Q_SITES(%rsi)
+        movq    Q_SAVE_RAX, %rdi
+        movq    %rdi, Q_SITES + 8(%rsi)
+        incl    Q_SITE_COUNT
+1:      movq    Q_SAVE_RSI, %rsi
         movq    Q_SAVE_RDI, %rdi
         movq    Q_SAVE_RCX, %rcx
         movq    %rsp, Q_SAVE_RSP        # RFLAGS back from R11 as sysretq would (TF excluded
@@ -1101,6 +1117,23 @@ done:
         popfq
         movq    Q_SAVE_RSP, %rsp
         jmpq    *%rcx
+
+# ---- A rewritten call site's way in (REWRITTEN_ENTRY, PVM only) ----
+# On PVM the `syscall` instruction itself costs ~25 µs, before this entry runs its first
+# instruction, and this entry runs at CPL 3: a program can jump here. So the host rewrites the
+# template's call sites `mov $nr, %eax; syscall` (the C library's) to jump to a trampoline of
+# its own (SyscallSiteRewriter) that sets RAX and RCX as the instruction would and comes here;
+# what `syscall` would also do is done here: R11 takes RFLAGS, and TF, DF, NT, AC (FMASK) are
+# cleared, on the queue page's stack, never the program's. Then it is an ordinary call.
+rewritten_entry:
+        movq    %rsp, Q_SAVE_RSP
+        movl    $Q_STACK_TOP, %esp
+        pushfq
+        movq    (%rsp), %r11
+        andq    $~SYSCALL_MASKED_FLAGS, (%rsp)
+        popfq
+        movq    Q_SAVE_RSP, %rsp
+        jmp     fast_syscall_entry
 fast_syscall_end:
 
 # ---- The template's FPU state, restored in the guest (guest address 0x7000, a page of its own) ----

@@ -1,0 +1,157 @@
+package io.kvmserver.vm;
+
+import io.kvmserver.elf.LoadTarget;
+import io.kvmserver.host.SyscallNumbers;
+import io.kvmserver.linux.AddressSpace;
+import io.kvmserver.linux.SyscallError;
+import io.kvmserver.memory.GuestMemory;
+import io.kvmserver.x86.GuestCallPages;
+import io.kvmserver.x86.GuestLayout;
+import io.kvmserver.x86.SyscallTrampoline;
+
+/**
+ * Rewrites the template's system call sites so that they enter the syscall entry with a jump
+ * instead of the {@code syscall} instruction, on nested PVM, where that instruction costs ~25 µs
+ * before the entry runs (docs/benchmarks.md) and the entry runs at CPL 3, where the program can
+ * jump anyway. A call answered in the guest then costs what its code does, and one that goes to
+ * the host the exit alone.
+ *
+ * <p><b>Which sites.</b> Only sites the template executed: the host learns them from the calls
+ * that reach it (RCX and RAX at the doorbell) and from the ones the entry answered, which it
+ * records on the queue page ({@link GuestCallPages#SITES}). A site is rewritten when the seven
+ * bytes before RCX are {@code mov $nr, %eax; syscall} with {@code nr} the number the call had, in
+ * one mapping that is executable and not writable (a library's or the program's code, not a JIT's):
+ * {@link SyscallTrampoline} says why that shape, and what keeps the rewrite transparent.
+ *
+ * <p><b>Only the template, before its freeze.</b> Request VMs map the template's memory
+ * copy-on-write, so they start with its rewritten sites and trampolines and pay nothing for them;
+ * a reset restores them with the rest. They learn nothing: a request is untrusted input driving the
+ * program, and a site it named (the program can write the queue page, or jump to the entry with
+ * any RCX) that the host rewrote in the template would change the code of every later request.
+ * The template's own sites are the program's: whatever it executed before the first connection
+ * (and during warmup requests) is what it would have run anyway. At the freeze the host fills the
+ * site count ({@link #seal}), so request VMs' entries record nothing.
+ *
+ * <p><b>Where the trampolines go.</b> A {@code jmp rel32} reaches 2 GiB either way, so trampolines
+ * live in areas of {@link #AREA_SIZE} mapped read and execute for the program near the sites
+ * (where the next mapping would go, or failing that the nearest free range within reach), listed as
+ * {@value #AREA_NAME} in {@code /proc/self/maps}: a mapping like any, which a program that unmaps
+ * it breaks only for itself (and a reset gives back). A site with no area in reach and no room for
+ * one keeps its {@code syscall}.
+ *
+ * <p>Host work is per exit of the template only, and allocation-free after the first area.
+ */
+final class SyscallSiteRewriter {
+
+    static final String AREA_NAME = "[kvmserver-syscalls]";
+    /** Trampolines per area: {@code AREA_SIZE / SyscallTrampoline.SIZE}. */
+    static final long AREA_SIZE = 16 * 1024;
+    private static final int MAX_AREAS = 8;
+    private static final int SLOTS = (int) (AREA_SIZE / SyscallTrampoline.SIZE);
+
+    private final GuestMemory memory;
+    private final long[] areaStart = new long[MAX_AREAS];
+    private final int[] areaUsed = new int[MAX_AREAS];
+    private int areas;
+    private int rewritten;
+    private final byte[] site = new byte[SyscallTrampoline.SITE_LENGTH];
+    private final byte[] trampoline = new byte[SyscallTrampoline.SIZE];
+    private final byte[] jump = new byte[SyscallTrampoline.JUMP_LENGTH];
+
+    SyscallSiteRewriter(GuestMemory memory) {
+        this.memory = memory;
+    }
+
+    /** How many sites were rewritten. */
+    int rewritten() {
+        return rewritten;
+    }
+
+    /**
+     * The call the template made with return address {@code rcx} and number {@code nr}: rewrites
+     * its site if it has the shape and a trampoline fits in reach.
+     */
+    void learn(AddressSpace space, long rcx, long nr) {
+        if (nr < 0 || nr >= SyscallNumbers.COUNT) {
+            return;
+        }
+        long at = rcx - SyscallTrampoline.SITE_LENGTH;
+        if (at < GuestLayout.USER_START || rcx > space.limit()) {
+            return;
+        }
+        AddressSpace.Mapping code = space.find(at);
+        if (code == null || code.end() < rcx || (code.prot() & LoadTarget.PROT_EXEC) == 0
+                || (code.prot() & LoadTarget.PROT_WRITE) != 0) {
+            return;
+        }
+        memory.read(at, site, 0, site.length);
+        if (!SyscallTrampoline.isSite(site, nr)) {
+            return; // another shape, or rewritten already (its first byte is a jmp now)
+        }
+        long slot = slotNear(space, at);
+        if (slot < 0) {
+            return;
+        }
+        SyscallTrampoline.encodeTrampoline(trampoline, slot, (int) nr, at);
+        memory.write(slot, trampoline);
+        // Last: until this write the site makes its call as before.
+        SyscallTrampoline.encodeJump(jump, at, slot);
+        memory.write(at, jump);
+        rewritten++;
+    }
+
+    /** The sites the entry recorded since the last exit ({@link GuestCallPages#SITES}). */
+    void learnRecorded(AddressSpace space) {
+        int count = memory.getInt(GuestCallPages.SITE_COUNT);
+        if (count == 0) {
+            return;
+        }
+        // The program can write the count: only the slots there are.
+        int n = Integer.compareUnsigned(count, GuestCallPages.SITES_MAX) > 0 ? GuestCallPages.SITES_MAX : count;
+        for (int i = 0; i < n; i++) {
+            long entry = GuestCallPages.SITES + (long) i * GuestCallPages.SITE_SIZE;
+            learn(space, memory.getLong(entry), memory.getLong(entry + 8));
+        }
+        memory.putInt(GuestCallPages.SITE_COUNT, 0);
+    }
+
+    /** At the freeze: the entry of every request VM forked from now on records no site. */
+    void seal() {
+        memory.putInt(GuestCallPages.SITE_COUNT, GuestCallPages.SITES_MAX);
+    }
+
+    /** A free trampoline in reach of a site at {@code at}, in an area mapped for it if need be; -1 if none. */
+    private long slotNear(AddressSpace space, long at) {
+        for (int i = 0; i < areas; i++) {
+            if (areaUsed[i] < SLOTS && inReach(areaStart[i], at)) {
+                return areaStart[i] + (long) areaUsed[i]++ * SyscallTrampoline.SIZE;
+            }
+        }
+        if (areas == MAX_AREAS) {
+            return -1;
+        }
+        long start = space.findFree(AREA_SIZE);
+        if (start < 0 || !inReach(start, at)) {
+            start = space.findFreeBetween(AREA_SIZE, Math.max(GuestLayout.USER_START, at - (1L << 30)), at + (1L << 30));
+        }
+        if (start < 0) {
+            return -1;
+        }
+        try {
+            space.map(start, AREA_SIZE, LoadTarget.PROT_READ | LoadTarget.PROT_EXEC, AREA_NAME);
+        } catch (SyscallError e) {
+            return -1; // past the program's memory or mapping limits: the site keeps its syscall
+        }
+        memory.fill(start, AREA_SIZE, (byte) 0xcc); // int3: a jump into an unused trampoline traps
+        areaStart[areas] = start;
+        areaUsed[areas] = 1;
+        areas++;
+        return start;
+    }
+
+    /** Whether every trampoline of the area at {@code area} and the site at {@code at} reach each other. */
+    private static boolean inReach(long area, long at) {
+        long margin = AREA_SIZE + SyscallTrampoline.SITE_LENGTH;
+        return Math.abs(area - at) < SyscallTrampoline.REACH - margin;
+    }
+}

@@ -1,0 +1,102 @@
+package io.kvmserver.x86;
+
+/**
+ * The machine code of a rewritten system call site: a program's {@code mov $nr, %eax; syscall}
+ * whose {@code mov} becomes a jump to a trampoline that enters the syscall entry without the
+ * {@code syscall} instruction (nested PVM, where that instruction alone costs ~25 µs and the entry
+ * runs at CPL 3 anyway: {@link TrapStub#REWRITTEN_ENTRY}).
+ *
+ * <p>Only the five bytes of the {@code mov} change, into {@code jmp rel32}; the {@code syscall}
+ * after it stays, so every way into the site's code that Linux allows still works: a jump to the
+ * {@code syscall} itself (with RAX already set) makes the call as before, a thread stopped in the
+ * call returns to the instruction after it, and one stopped at the {@code mov} finds an
+ * instruction starting there. The trampoline sets what the two instructions would have set, RAX
+ * to the number and RCX to the address after the {@code syscall}, and jumps to the entry, which
+ * takes RFLAGS into R11; the entry's return to RCX lands after the {@code syscall}, as the
+ * instruction's own return does.
+ */
+public final class SyscallTrampoline {
+
+    private SyscallTrampoline() {
+    }
+
+    /** Bytes of a site: {@code mov $imm32, %eax} (5) and {@code syscall} (2). */
+    public static final int SITE_LENGTH = 7;
+    /** Bytes of the site that change: the {@code mov}, which becomes {@code jmp rel32}. */
+    public static final int JUMP_LENGTH = 5;
+    /** Bytes of one trampoline (its code, the entry's address and {@code int3} padding). */
+    public static final int SIZE = 32;
+    /** The furthest a {@code rel32} reaches, either way. */
+    public static final long REACH = Integer.MAX_VALUE;
+
+    private static final int MOV_EAX_IMM32 = 0xb8;
+    private static final int JMP_REL32 = 0xe9;
+    private static final int INT3 = 0xcc;
+
+    /**
+     * Whether the {@link #SITE_LENGTH} bytes at {@code code[0..]} are {@code mov $nr, %eax;
+     * syscall}. A {@code syscall} at {@code code[5]} that the program executed with RAX {@code nr}
+     * and these bytes before it: the {@code mov} set RAX (the five bytes decode as one instruction
+     * that does just that, and a longer instruction ending in them would be a coincidence of
+     * both the bytes and the number).
+     */
+    public static boolean isSite(byte[] code, long nr) {
+        return (code[0] & 0xff) == MOV_EAX_IMM32 && littleEndianInt(code, 1) == nr
+                && (code[5] & 0xff) == 0x0f && (code[6] & 0xff) == 0x05;
+    }
+
+    /** Whether a {@code rel32} at {@code from} (the address after its instruction) reaches {@code to}. */
+    public static boolean reaches(long from, long to) {
+        long distance = to - from;
+        return distance >= Integer.MIN_VALUE && distance <= REACH;
+    }
+
+    /**
+     * The trampoline at {@code slot} for the site whose {@code mov} is at {@code site}, into
+     * {@code into[0..SIZE)}: {@code mov $nr, %eax; lea site+7(%rip), %rcx; jmp *entry(%rip)} and
+     * the entry's address. {@code slot} must reach {@code site + 7} with a {@code rel32}.
+     */
+    public static void encodeTrampoline(byte[] into, long slot, int nr, long site) {
+        java.util.Arrays.fill(into, 0, SIZE, (byte) INT3);
+        into[0] = (byte) MOV_EAX_IMM32;
+        putInt(into, 1, nr);
+        into[5] = 0x48; // lea disp32(%rip), %rcx
+        into[6] = (byte) 0x8d;
+        into[7] = 0x0d;
+        putInt(into, 8, relative(slot + 12, site + SITE_LENGTH));
+        into[12] = (byte) 0xff; // jmp *0(%rip): the address after it
+        into[13] = 0x25;
+        putInt(into, 14, 0);
+        putLong(into, 18, TrapStub.REWRITTEN_ENTRY);
+    }
+
+    /** The {@code jmp rel32} that replaces the site's {@code mov}, into {@code into[0..JUMP_LENGTH)}. */
+    public static void encodeJump(byte[] into, long site, long slot) {
+        into[0] = (byte) JMP_REL32;
+        putInt(into, 1, relative(site + JUMP_LENGTH, slot));
+    }
+
+    private static int relative(long from, long to) {
+        if (!reaches(from, to)) {
+            throw new IllegalArgumentException("0x" + Long.toHexString(to) + " is out of a rel32's reach from 0x"
+                    + Long.toHexString(from));
+        }
+        return (int) (to - from);
+    }
+
+    private static int littleEndianInt(byte[] b, int at) {
+        return (b[at] & 0xff) | (b[at + 1] & 0xff) << 8 | (b[at + 2] & 0xff) << 16 | (b[at + 3] & 0xff) << 24;
+    }
+
+    private static void putInt(byte[] b, int at, int v) {
+        for (int i = 0; i < 4; i++) {
+            b[at + i] = (byte) (v >>> (8 * i));
+        }
+    }
+
+    private static void putLong(byte[] b, int at, long v) {
+        for (int i = 0; i < 8; i++) {
+            b[at + i] = (byte) (v >>> (8 * i));
+        }
+    }
+}

@@ -1,0 +1,154 @@
+package io.kvmserver.hostile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.testing.CapturedConsole;
+import io.kvmserver.testing.Eventually;
+import io.kvmserver.testing.GuestAnswers;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.Http;
+import io.kvmserver.testing.NativeServer;
+import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The template's {@code mov $nr, %eax; syscall} sites rewritten into jumps to trampolines that
+ * enter the syscall entry without the instruction (nested PVM: {@code SyscallSiteRewriter}). What
+ * is shared: the rewritten code and the trampolines, in the template's memory, which every request
+ * VM maps; so only the template's own execution names sites, never a request (which can write the
+ * queue page where the entry records sites, or jump to the entry with any RCX). What must not
+ * change: everything the program can see of a call, its registers, flags and red zone, a jump to
+ * the {@code syscall} itself, a program stepping through it.
+ */
+@RequiresKvm
+class SyscallRewriteTest {
+
+    private static TestServer start(GuestPrograms.Linking linking, UnaryOperator<KvmServerOptions.Builder> options) {
+        return TestServer.start(GuestPrograms.get("rewritten_sites", linking), List.of(),
+                b -> options.apply(b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(20))),
+                new CapturedConsole());
+    }
+
+    private static String get(TestServer s, String path) {
+        String response = s.exchange("GET " + path + " HTTP/1.1\r\n\r\n");
+        return response.substring(response.indexOf("\r\n\r\n") + 4);
+    }
+
+    /** The fixture run natively answers {@code path} with {@code expected}: the answers the engine must give. */
+    private static void expectNatively(String path, String expected) {
+        int port = TestServer.freePort();
+        try (NativeServer natively = NativeServer.start(
+                List.of(GuestPrograms.get("rewritten_sites").toString(), Integer.toString(port)), List.of(), port)) {
+            assertThat(Http.get(port, path)).as(natively.output()).isEqualTo(expected);
+        }
+    }
+
+    /**
+     * The sites the template ran are rewritten, in the program's code and in the C library's
+     * (static and dynamic, where the library lies 2^46 bytes above the program): every request
+     * starts with them and gets Linux's answers; a site the template never ran keeps its
+     * {@code syscall}, even one every request runs.
+     */
+    @Test
+    void theTemplatesSitesAreRewrittenForEveryRequest() {
+        String rewritten = GuestAnswers.onThisHost() ? "JJJMMJ ok" : "MMMMMM ok";
+        for (GuestPrograms.Linking linking : List.of(GuestPrograms.Linking.STATIC, GuestPrograms.Linking.PIE)) {
+            try (TestServer s = start(linking, b -> b)) {
+                for (int i = 0; i < 3; i++) {
+                    assertThat(get(s, "/sites")).as(linking + " request " + i).isEqualTo(rewritten);
+                }
+                assertThat(get(s, "/maps")).as(linking.toString())
+                        .isEqualTo(GuestAnswers.onThisHost() ? "areas=" + (linking == GuestPrograms.Linking.PIE ? 2 : 1)
+                                + " r-xp" : "areas=0 none");
+                assertThat(s.server().stats().failures()).isZero();
+            }
+        }
+        expectNatively("/sites", "MMMMMM ok");
+    }
+
+    /** Every call is traced: then every call is a {@code syscall} the host sees, none rewritten. */
+    @Test
+    void aTracedProgramKeepsItsSites() {
+        try (TestServer s = start(GuestPrograms.Linking.STATIC, b -> b.trace(true))) {
+            assertThat(get(s, "/sites")).isEqualTo("MMMMMM ok");
+        }
+    }
+
+    /**
+     * What the program sees of a call through a rewritten site is what {@code syscall} leaves:
+     * RCX the address after it, R11 the flags, DF kept, the 128 bytes below the stack pointer
+     * untouched (a {@code call} into the entry would have written there), DF cleared for the
+     * entry's own copies as {@code syscall} clears it; and a jump to the
+     * {@code syscall} itself, with another number, makes that call.
+     */
+    @Test
+    void registersFlagsAndTheRedZoneAreLinuxs() {
+        String regs = "rcx=after r11=flags df_after=1 redzone=intact result=getpid";
+        String direct = "site=getpid jump=getppid";
+        try (TestServer s = start(GuestPrograms.Linking.STATIC, b -> b)) {
+            assertThat(get(s, "/regs")).isEqualTo(regs);
+            assertThat(get(s, "/direct")).isEqualTo(direct);
+            assertThat(get(s, "/regs")).isEqualTo(regs);
+            assertThat(get(s, "/df")).as("a copy answered in the guest, called with DF set").isEqualTo("result=0 same=1");
+        }
+        expectNatively("/regs", regs);
+        expectNatively("/df", "result=0 same=1");
+        expectNatively("/direct", direct);
+    }
+
+    /**
+     * A program single-stepping itself (TF, a SIGTRAP handler) through a rewritten site: its steps
+     * stop in its own code and the trampoline, never in the engine's pages, and the call is made.
+     */
+    @Test
+    void aProgramSteppingThroughASiteNeverStopsInTheEngine() {
+        String expected = "result=getpid traps=10 low=0";
+        try (TestServer s = start(GuestPrograms.Linking.STATIC, b -> b)) {
+            assertThat(get(s, "/step")).isEqualTo(expected);
+            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJ ok" : "MMMMMM ok");
+        }
+        expectNatively("/step", expected);
+    }
+
+    /**
+     * A request that unmaps the trampolines breaks only itself: its next call through a rewritten
+     * site faults and it dies of the SIGSEGV (its client gets no answer), and the next request
+     * finds them again.
+     */
+    @Test
+    void aRequestThatUnmapsTheTrampolinesBreaksOnlyItself() {
+        try (TestServer s = start(GuestPrograms.Linking.STATIC, b -> b)) {
+            String response = s.exchange("GET /unmap HTTP/1.1\r\n\r\n");
+            if (GuestAnswers.onThisHost()) {
+                assertThat(response).as("the request died").isEmpty();
+                Eventually.reaches(() -> s.server().stats().failures(), 1L);
+            } else {
+                assertThat(response).endsWith("unmapped=0 returned");
+            }
+            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJ ok" : "MMMMMM ok");
+            assertThat(get(s, "/maps")).isEqualTo(GuestAnswers.onThisHost() ? "areas=1 r-xp" : "areas=0 none");
+        }
+        expectNatively("/unmap", "unmapped=0 returned");
+    }
+
+    /**
+     * A request names sites where the entry records them (never_run's, which the template never
+     * ran, and request_only's) and makes calls the host sees: nothing is rewritten, in that request
+     * or any later one (a rewrite would reach the template's memory, every request's code).
+     */
+    @Test
+    void sitesARequestNamesAreNeverRewritten() {
+        try (TestServer s = start(GuestPrograms.Linking.STATIC, b -> b)) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(get(s, "/forge")).as("request " + i).isEqualTo("MM");
+            }
+            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJ ok" : "MMMMMM ok");
+            assertThat(s.server().stats().failures()).isZero();
+        }
+    }
+}
