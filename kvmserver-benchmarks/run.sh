@@ -102,7 +102,8 @@ if [ "$ENGINE" = 1 ]; then
 fi
 
 # One plan per pinning: the C server in every configuration, each other guest natively, not
-# ephemeral and ephemeral (see ServerBenchmarks for the configuration names).
+# ephemeral, ephemeral, and ephemeral from a template warmed with RUNTIME_WARMUP requests (on PVM
+# it rewrote the call sites those ran: SyscallSiteRewriter); see ServerBenchmarks for the names.
 plan() {
   local p="c:$1" g
   for g in $GUESTS; do p="$p $g:$2"; done
@@ -116,13 +117,13 @@ if [ "$SERVERS" = 1 ]; then
   echo "## Server: one request per new connection"
   echo "- load average before the pinned run: $(cut -d' ' -f1-3 /proc/loadavg)"
   "${PIN[@]}" "${JAVA[@]}" "${SERVER[@]}" \
-    --plan "$(plan native,native-c,t1,e1,e1-small,e1-c,e1-notail,e2,e4 native,t1,e1,e1-notail)" \
+    --plan "$(plan native,native-c,t1,e1,e1-w$RUNTIME_WARMUP,e1-small,e1-c,e1-notail,e2,e4 native,t1,e1,e1-w$RUNTIME_WARMUP,e1-notail)" \
     --title "pinned: client, server and JVM on CPU $PIN_CPU (taskset -c $PIN_CPU)"
 fi
 if [ "$SERVERS" = 1 ] && [ "$UNPINNED" = 1 ]; then
   echo "- load average before the unpinned run: $(cut -d' ' -f1-3 /proc/loadavg)"
   "${JAVA[@]}" "${SERVER[@]}" \
-    --plan "$(plan native,native-c,t1,e1,e2,e4 native,t1,e1,e2)" \
+    --plan "$(plan native,native-c,t1,e1,e1-w$RUNTIME_WARMUP,e2,e4 native,t1,e1,e1-w$RUNTIME_WARMUP,e2)" \
     --title "unpinned: scheduler's choice of the $(nproc) CPUs"
 fi
 if [ -n "$RUNTIMES" ]; then
