@@ -6,7 +6,8 @@
  * Usage: rewritten_sites PORT; each request's path says what it does:
  *   /sites   per site, whether its first byte is a jmp now (J) or still the mov (M): own_getpid,
  *            step, direct, never_run, request_only (run in requests only, here too), the C
- *            library's getppid; then whether each gave the answer Linux gives
+ *            library's getppid, scanned_only, after_unknown, the bytes inside hidden_constant's
+ *            constant; then whether each gave the answer Linux gives
  *   /regs    a call through a site with DF set and values in the red zone: RCX and R11 as
  *            syscall leaves them, DF after the call, the red zone intact, the result
  *   /direct  a jump to the site's syscall instruction itself, with another number in RAX
@@ -44,6 +45,9 @@ long own_getpid(void);
 long step(int trace);
 long direct(int other);
 long never_run(void);
+long scanned_only(void);
+long after_unknown(void);
+uint64_t hidden_constant(void);
 long df_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
 long request_only(void);
 void regs(uint64_t *out);
@@ -102,6 +106,31 @@ __asm__(
     "  mov $39, %eax\n"
     "  syscall\n"
     "  ret\n"
+    /* functions with a symbol of their own (a type and a size): the template finds their sites
+       by decoding them from their start, without running them */
+    ".globl scanned_only\n"
+    ".type scanned_only, @function\n"
+    "scanned_only:\n"
+    "  mov $39, %eax\n"
+    "  syscall\n"
+    "  ret\n"
+    ".size scanned_only, .-scanned_only\n"
+    /* ... but not past an encoding the decoder does not know (VEX) */
+    ".globl after_unknown\n"
+    ".type after_unknown, @function\n"
+    "after_unknown:\n"
+    "  vzeroupper\n"
+    "  mov $39, %eax\n"
+    "  syscall\n"
+    "  ret\n"
+    ".size after_unknown, .-after_unknown\n"
+    /* ... and never inside another instruction: these bytes are a constant */
+    ".globl hidden_constant\n"
+    ".type hidden_constant, @function\n"
+    "hidden_constant:\n"
+    "  movabs $0x00050f00000027b8, %rax\n"
+    "  ret\n"
+    ".size hidden_constant, .-hidden_constant\n"
     /* regs(out): out[0] RFLAGS before (DF set), out[1] RCX after, out[2] R11 after, out[3] and
        out[4] the red zone's first and last words after, out[5] RFLAGS after, out[6] RAX */
     ".globl regs\n"
@@ -152,9 +181,11 @@ static const unsigned char *libc_getppid_site(void) {
 static int sites(char *out, size_t size) {
     const unsigned char *libc = libc_getppid_site();
     long pid = getpid(), ppid = getppid();
-    int ok = own_getpid() == pid && step(0) == pid && direct(0) == pid && request_only() == pid;
-    return snprintf(out, size, "%c%c%c%c%c%c %s", kind(own_getpid), kind(step_site), kind(direct_site),
-            kind(never_run), kind(request_only), libc ? kind(libc) : '-', ok && getppid() == ppid ? "ok" : "wrong");
+    int ok = own_getpid() == pid && step(0) == pid && direct(0) == pid && request_only() == pid
+            && scanned_only() == pid && hidden_constant() == 0x00050f00000027b8ul;
+    return snprintf(out, size, "%c%c%c%c%c%c%c%c%c %s", kind(own_getpid), kind(step_site), kind(direct_site),
+            kind(never_run), kind(request_only), libc ? kind(libc) : '-', kind(scanned_only), kind((const char *) after_unknown + 3),
+            kind((const char *) hidden_constant + 2), ok && getppid() == ppid ? "ok" : "wrong");
 }
 
 static int regs_check(char *out, size_t size) {

@@ -27,6 +27,17 @@ public final class LinuxProcess {
     private int umask = 0022;
     private final long[] rlimitCur;
     private final long[] rlimitMax;
+    /** The template's, until its freeze: told about code the program maps from files. Never forked. */
+    private CodeObserver codeObserver;
+
+    /** Told about each file mapping the program makes executable, once its bytes are in place. */
+    public interface CodeObserver {
+        /**
+         * {@code length} bytes of {@code file} from {@code offset} now lie at {@code start}, executable.
+         * It may rewrite them (they are the process's own copy) but not the mappings.
+         */
+        void mapped(AddressSpace space, FileDescription file, long offset, long start, long length);
+    }
 
     public LinuxProcess(AddressSpace addressSpace, FdTable files, String cwd) {
         this.addressSpace = addressSpace;
@@ -87,6 +98,18 @@ public final class LinuxProcess {
         }
         System.arraycopy(from, 0, into, 0, from.length);
         return into;
+    }
+
+    /** Tells {@code observer} about the code the program maps from now on; null to stop. */
+    public void observeCode(CodeObserver observer) {
+        this.codeObserver = observer;
+    }
+
+    /** The executable file mapping {@code [start, start + length)} from {@code file} at {@code offset} is filled. */
+    void codeMapped(FileDescription file, long offset, long start, long length) {
+        if (codeObserver != null) {
+            codeObserver.mapped(addressSpace, file, offset, start, length);
+        }
     }
 
     public AddressSpace memory() {

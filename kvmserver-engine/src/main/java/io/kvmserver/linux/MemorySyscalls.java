@@ -202,6 +202,9 @@ final class MemorySyscalls {
                 m.unmap(start, size);
                 return read;
             }
+            if ((prot & AddressSpace.PROT_EXEC) != 0) {
+                c.process().codeMapped(file, offset, start, Math.min(size, read));
+            }
         }
         return start;
     }

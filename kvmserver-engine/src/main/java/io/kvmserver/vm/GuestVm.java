@@ -193,7 +193,7 @@ public final class GuestVm implements AutoCloseable {
             GuestVm booted = new GuestVm(vm, vcpu, memory, tables, kernel, process, null, null,
                     fpuFormat(kvm, kvm.supportedXcr0()), kernel.tracing() ? SyscallTrace.template() : null, answers);
             if (answers) {
-                booted.loop.rewriteCallSites();
+                booted.loop.rewriteCallSites(program, loaded.programEntry() - program.entry());
             }
             // Last: nothing can fail after it, and the host writes the page from now until close.
             booted.timePage = GuestClock.shared(kvm).attach(memory.host(GuestLayout.VVAR, GuestLayout.PAGE_SIZE),

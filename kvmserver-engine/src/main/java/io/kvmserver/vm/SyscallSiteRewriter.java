@@ -1,13 +1,19 @@
 package io.kvmserver.vm;
 
+import io.kvmserver.elf.ElfFile;
+import io.kvmserver.elf.ElfSymbols;
 import io.kvmserver.elf.LoadTarget;
 import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.linux.AddressSpace;
+import io.kvmserver.linux.FileDescription;
+import io.kvmserver.linux.LinuxProcess;
 import io.kvmserver.linux.SyscallError;
 import io.kvmserver.memory.GuestMemory;
 import io.kvmserver.x86.GuestCallPages;
 import io.kvmserver.x86.GuestLayout;
+import io.kvmserver.x86.SyscallSiteScan;
 import io.kvmserver.x86.SyscallTrampoline;
+import java.nio.file.Path;
 
 /**
  * Rewrites the template's system call sites so that they enter the syscall entry with a jump
@@ -16,12 +22,16 @@ import io.kvmserver.x86.SyscallTrampoline;
  * jump anyway. A call answered in the guest then costs what its code does, and one that goes to
  * the host the exit alone.
  *
- * <p><b>Which sites.</b> Only sites the template executed: the host learns them from the calls
- * that reach it (RCX and RAX at the doorbell) and from the ones the entry answered, which it
- * records on the queue page ({@link GuestCallPages#SITES}). A site is rewritten when the seven
- * bytes before RCX are {@code mov $nr, %eax; syscall} with {@code nr} the number the call had, in
- * one mapping that is executable and not writable (a library's or the program's code, not a JIT's):
- * {@link SyscallTrampoline} says why that shape, and what keeps the rewrite transparent.
+ * <p><b>Which sites.</b> Sites where an instruction provably starts, found by the template: in
+ * the functions of the code it maps from ELF files (the program, and each library as the dynamic
+ * loader maps it), by decoding each function from its start as its symbol gives it
+ * ({@link SyscallSiteScan}: so a request's first call of {@code accept4} needs no warmup); and
+ * the sites of the calls it makes, which the host learns from the calls that reach it (RCX and RAX
+ * at the doorbell) and from the ones the entry answered, which it records on the queue page
+ * ({@link GuestCallPages#SITES}): there the instruction ran. A site is rewritten when its seven
+ * bytes are {@code mov $nr, %eax; syscall}, in one mapping that is executable and not writable (a
+ * library's or the program's code, not a JIT's): {@link SyscallTrampoline} says why that shape,
+ * and what keeps the rewrite transparent.
  *
  * <p><b>Only the template, before its freeze.</b> Request VMs map the template's memory
  * copy-on-write, so they start with its rewritten sites and trampolines and pay nothing for them;
@@ -41,7 +51,7 @@ import io.kvmserver.x86.SyscallTrampoline;
  *
  * <p>Host work is per exit of the template only, and allocation-free after the first area.
  */
-final class SyscallSiteRewriter {
+final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
 
     static final String AREA_NAME = "[kvmserver-syscalls]";
     /** Trampolines per area: {@code AREA_SIZE / SyscallTrampoline.SIZE}. */
@@ -98,6 +108,50 @@ final class SyscallSiteRewriter {
         SyscallTrampoline.encodeJump(jump, at, slot);
         memory.write(at, jump);
         rewritten++;
+    }
+
+    /** The sites in the functions of {@code program}, loaded {@code bias} bytes above its addresses. */
+    void scanProgram(AddressSpace space, ElfFile program, long bias) {
+        long[] functions = ElfSymbols.functions(program.bytes());
+        for (ElfFile.Segment s : program.segments()) {
+            if (s.type() == ElfFile.PT_LOAD && (s.flags() & ElfFile.PF_X) != 0) {
+                SyscallSiteScan.scan(program.bytes(), s.offset(), s.vaddr(), s.fileSize(), functions,
+                        SyscallNumbers.COUNT, (address, nr) -> rewrite(space, address + bias, nr));
+            }
+        }
+    }
+
+    /**
+     * A library's code, as the dynamic loader maps it: its ELF file is read again through the
+     * host fd the mapping came from (the same open file), and the sites in its functions that this
+     * mapping holds are rewritten. A file that is no ELF, or one with no symbols, gives none.
+     */
+    @Override
+    public void mapped(AddressSpace space, FileDescription file, long offset, long start, long length) {
+        ElfFile elf;
+        try {
+            elf = ElfFile.read(Path.of("/proc/self/fd/" + file.hostFd()));
+        } catch (RuntimeException e) { // ElfException: not an ELF file, or one the engine cannot read
+            return; // its sites keep their syscall
+        }
+        long[] functions = ElfSymbols.functions(elf.bytes());
+        for (ElfFile.Segment s : elf.segments()) {
+            if (s.type() != ElfFile.PT_LOAD || (s.flags() & ElfFile.PF_X) == 0) {
+                continue;
+            }
+            SyscallSiteScan.scan(elf.bytes(), s.offset(), s.vaddr(), s.fileSize(), functions, SyscallNumbers.COUNT,
+                    (address, nr) -> {
+                        long at = s.offset() + (address - s.vaddr()); // in the file
+                        if (at >= offset && at - offset <= length - SyscallTrampoline.SITE_LENGTH) {
+                            rewrite(space, start + (at - offset), nr);
+                        }
+                    });
+        }
+    }
+
+    /** Rewrites the site whose {@code mov} is at {@code at}, if it is one and a trampoline fits. */
+    private void rewrite(AddressSpace space, long at, int nr) {
+        learn(space, at + SyscallTrampoline.SITE_LENGTH, nr);
     }
 
     /** The sites the entry recorded since the last exit ({@link GuestCallPages#SITES}). */

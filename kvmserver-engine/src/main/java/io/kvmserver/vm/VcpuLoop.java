@@ -1,6 +1,7 @@
 package io.kvmserver.vm;
 
 import com.sun.jna.Memory;
+import io.kvmserver.elf.ElfFile;
 import io.kvmserver.host.LibC;
 import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.kvm.KvmAbi;
@@ -125,9 +126,14 @@ final class VcpuLoop {
         });
     }
 
-    /** Rewrites the call sites the program executes from now on, until {@link #sealCallSites}. */
-    void rewriteCallSites() {
+    /**
+     * Rewrites the call sites in {@code program} (loaded {@code bias} bytes above its addresses),
+     * in the code the program maps from files and those it executes, until {@link #sealCallSites}.
+     */
+    void rewriteCallSites(ElfFile program, long bias) {
         rewriter = new SyscallSiteRewriter(memory);
+        rewriter.scanProgram(process.memory(), program, bias);
+        process.observeCode(rewriter);
     }
 
     /** Stops rewriting call sites (the freeze); returns how many were rewritten. */
@@ -136,6 +142,7 @@ final class VcpuLoop {
             return 0;
         }
         rewriter.seal();
+        process.observeCode(null);
         int count = rewriter.rewritten();
         rewriter = null;
         return count;

@@ -1,0 +1,98 @@
+package io.kvmserver.elf;
+
+import java.util.Arrays;
+
+/**
+ * The functions an ELF file's symbol tables name ({@code .symtab} and {@code .dynsym}): where each
+ * starts and how long it is. A function's start is where an instruction starts, which is what a
+ * sweep of its code needs ({@code SyscallSiteScan}). Any file may be read here (a library a
+ * program maps), so every offset and count is checked, and a malformed table gives nothing.
+ */
+public final class ElfSymbols {
+
+    private ElfSymbols() {
+    }
+
+    private static final int SHT_SYMTAB = 2;
+    private static final int SHT_DYNSYM = 11;
+    private static final int STT_FUNC = 2;
+    private static final int SECTION_HEADER_SIZE = 64;
+    private static final int SYMBOL_SIZE = 24;
+
+    /**
+     * The defined functions of {@code elf} with a size, as {start, size} pairs sorted by start,
+     * each start once (aliases share it); empty when it has no symbol table or a malformed one.
+     */
+    public static long[] functions(byte[] elf) {
+        if (elf.length < 64) {
+            return new long[0];
+        }
+        long sectionHeaders = getLong(elf, 0x28);
+        int entrySize = getShort(elf, 0x3a);
+        int count = getShort(elf, 0x3c);
+        if (entrySize != SECTION_HEADER_SIZE || sectionHeaders <= 0
+                || sectionHeaders > elf.length - (long) count * SECTION_HEADER_SIZE) {
+            return new long[0];
+        }
+        long[] found = new long[0];
+        int n = 0;
+        for (int i = 0; i < count; i++) {
+            int header = (int) sectionHeaders + i * SECTION_HEADER_SIZE;
+            int type = getInt(elf, header + 4);
+            if (type != SHT_SYMTAB && type != SHT_DYNSYM) {
+                continue;
+            }
+            long offset = getLong(elf, header + 24);
+            long size = getLong(elf, header + 32);
+            if (offset < 0 || size < 0 || offset > elf.length || size > elf.length - offset) {
+                return new long[0];
+            }
+            int symbols = (int) (size / SYMBOL_SIZE);
+            found = Arrays.copyOf(found, 2 * (n + symbols));
+            for (int s = 0; s < symbols; s++) {
+                int symbol = (int) offset + s * SYMBOL_SIZE;
+                int info = elf[symbol + 4] & 0xff;
+                int section = getShort(elf, symbol + 6);
+                long value = getLong(elf, symbol + 8);
+                long length = getLong(elf, symbol + 16);
+                if ((info & 0xf) == STT_FUNC && section != 0 && length > 0 && value > 0) {
+                    found[2 * n] = value;
+                    found[2 * n + 1] = length;
+                    n++;
+                }
+            }
+        }
+        return sortedUnique(found, n);
+    }
+
+    private static long[] sortedUnique(long[] pairs, int n) {
+        Integer[] order = new Integer[n];
+        for (int i = 0; i < n; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, (a, b) -> Long.compareUnsigned(pairs[2 * a], pairs[2 * b]));
+        long[] out = new long[2 * n];
+        int m = 0;
+        for (int i : order) {
+            if (m > 0 && out[2 * (m - 1)] == pairs[2 * i]) {
+                continue;
+            }
+            out[2 * m] = pairs[2 * i];
+            out[2 * m + 1] = pairs[2 * i + 1];
+            m++;
+        }
+        return Arrays.copyOf(out, 2 * m);
+    }
+
+    private static int getShort(byte[] b, int at) {
+        return (b[at] & 0xff) | (b[at + 1] & 0xff) << 8;
+    }
+
+    private static int getInt(byte[] b, int at) {
+        return getShort(b, at) | getShort(b, at + 2) << 16;
+    }
+
+    private static long getLong(byte[] b, int at) {
+        return (getInt(b, at) & 0xffffffffL) | (long) getInt(b, at + 4) << 32;
+    }
+}

@@ -1,0 +1,123 @@
+package io.kvmserver.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.elf.ElfFile;
+import io.kvmserver.elf.ElfSymbols;
+import io.kvmserver.host.SyscallNumbers;
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.x86.InstructionLength;
+import io.kvmserver.x86.SyscallSiteScan;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The decoder that proves where instructions start ({@link InstructionLength}) and the scan of a
+ * file's functions for call sites ({@link SyscallSiteScan}), against {@code objdump -d} on real
+ * code: the host's C library, python3, nginx and a static C program. Every instruction start the
+ * decoder reaches from a function's start must be one objdump decodes, and every site the scan
+ * reports must be a {@code mov $nr, %eax} that objdump shows right before a {@code syscall}: a
+ * wrong length would make the engine rewrite bytes inside another instruction.
+ */
+class SyscallSiteScanTest {
+
+    private static final Pattern LINE = Pattern.compile("^\\s*([0-9a-f]+):\\t([0-9a-f ]+?)\\s*\\t(.*)$");
+
+    /** Instruction starts objdump decodes, and the {@code mov $nr, %eax} right before a {@code syscall}. */
+    private record Disassembly(Set<Long> starts, Set<Long> sites) {
+    }
+
+    private static Disassembly objdump(Path file) throws IOException, InterruptedException {
+        Process p = new ProcessBuilder("objdump", "-d", "-w", file.toString())
+                .redirectErrorStream(true).start();
+        Set<Long> starts = new HashSet<>();
+        Set<Long> sites = new HashSet<>();
+        long previous = -1;
+        String previousText = "";
+        for (String line : new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+            Matcher m = LINE.matcher(line);
+            if (!m.matches()) {
+                continue;
+            }
+            long address = Long.parseLong(m.group(1), 16);
+            String text = m.group(3).trim();
+            starts.add(address);
+            if (text.startsWith("syscall") && previousText.matches("mov\\s+\\$0x[0-9a-f]+,%eax.*")
+                    && address - previous == 5) {
+                sites.add(previous);
+            }
+            previous = address;
+            previousText = text;
+        }
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        return new Disassembly(starts, sites);
+    }
+
+    private static void checkAgainstObjdump(Path file, int fewestSites) throws Exception {
+        ElfFile elf = ElfFile.read(file);
+        long[] functions = ElfSymbols.functions(elf.bytes());
+        assertThat(functions.length).as(file + ": functions").isGreaterThan(20);
+        Disassembly truth = objdump(file);
+        List<Long> wrong = new ArrayList<>();
+        long decoded = 0;
+        for (ElfFile.Segment s : elf.segments()) {
+            if (s.type() != ElfFile.PT_LOAD || (s.flags() & ElfFile.PF_X) == 0) {
+                continue;
+            }
+            byte[] bytes = elf.bytes();
+            for (int f = 0; f < functions.length; f += 2) {
+                long start = functions[f];
+                if (start < s.vaddr() || start - s.vaddr() >= s.fileSize()) {
+                    continue;
+                }
+                int at = (int) (s.offset() + start - s.vaddr());
+                int end = (int) Math.min(s.offset() + s.fileSize(), at + functions[f + 1]);
+                while (at < end) {
+                    long address = s.vaddr() + at - s.offset();
+                    if (!truth.starts().contains(address) && wrong.size() < 10) {
+                        wrong.add(address);
+                    }
+                    int length = InstructionLength.of(bytes, at, end);
+                    if (length == InstructionLength.UNKNOWN) {
+                        break;
+                    }
+                    decoded++;
+                    at += length;
+                }
+            }
+            List<Long> sites = new ArrayList<>();
+            SyscallSiteScan.scan(bytes, s.offset(), s.vaddr(), s.fileSize(), functions, SyscallNumbers.COUNT,
+                    (address, nr) -> sites.add(address));
+            assertThat(truth.sites()).as(file + ": every site found is one objdump shows").containsAll(sites);
+            assertThat(sites.size()).as(file + ": sites found (objdump shows " + truth.sites().size() + ")")
+                    .isGreaterThanOrEqualTo(fewestSites);
+        }
+        assertThat(wrong).as(file + ": instruction starts objdump does not decode (of " + decoded + ")").isEmpty();
+        assertThat(decoded).as(file + ": instructions decoded").isGreaterThan(1000);
+    }
+
+    @Test
+    void theCLibrarysWrappers() throws Exception {
+        checkAgainstObjdump(Path.of("/lib/x86_64-linux-gnu/libc.so.6"), 300);
+    }
+
+    @Test
+    void aStaticProgramsOwnAndItsCLibrarys() throws Exception {
+        checkAgainstObjdump(GuestPrograms.get("http_server"), 50);
+    }
+
+    @Test
+    void python3AndNginx() throws Exception {
+        checkAgainstObjdump(Path.of("/usr/bin/python3.11"), 0);
+        checkAgainstObjdump(Path.of("/usr/sbin/nginx"), 0);
+    }
+}
