@@ -3,7 +3,8 @@
  * `mov $nr, %eax; syscall` sites become jumps to trampolines that enter the engine without the
  * `syscall` instruction. Its own sites are written in assembly below so that their bytes are
  * known; the template runs each of them (but never_run) before it waits for connections.
- * Usage: rewritten_sites PORT; each request's path says what it does:
+ * Usage: rewritten_sites PORT [map FILE]; with map, the template first maps the first MiB of FILE
+ * executable. Each request's path says what it does:
  *   /sites   per site, whether its first byte is a jmp now (J) or still the mov (M): own_getpid,
  *            step, direct, never_run, request_only (run in requests only, here too), the C
  *            library's getppid, scanned_only, after_unknown, the bytes inside hidden_constant's
@@ -28,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -289,8 +291,20 @@ static int forge(char *out, size_t size) {
     return snprintf(out, size, "%c%c", kind(never_run), kind(request_only));
 }
 
+/* With "map FILE": an executable mapping of FILE's first MiB, made by the template. */
+static void map_file(const char *path) {
+    int fd = open(path, O_RDONLY);
+    if (fd >= 0) {
+        mmap(NULL, 1 << 20, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd, 0);
+        close(fd);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) return 2;
+    if (argc > 3 && !strcmp(argv[2], "map")) {
+        map_file(argv[3]);
+    }
     signal(SIGPIPE, SIG_IGN);
     int listener = listen_on_loopback(atoi(argv[1]));
     if (listener < 0) return 1;

@@ -59,7 +59,13 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
     private static final int MAX_AREAS = 8;
     private static final int SLOTS = (int) (AREA_SIZE / SyscallTrampoline.SIZE);
 
+    /** The most scans of mapped code, bytes of one ELF file read and bytes of one mapping decoded. */
+    static final int MAX_SCANS = 1024;
+    static final long MAX_FILE_BYTES = 32L << 20;
+    static final long MAX_CODE_BYTES = 32L << 20;
+
     private final GuestMemory memory;
+    private int scans;
     private final long[] areaStart = new long[MAX_AREAS];
     private final int[] areaUsed = new int[MAX_AREAS];
     private int areas;
@@ -123,29 +129,44 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
 
     /**
      * A library's code, as the dynamic loader maps it: its ELF file is read again through the
-     * host fd the mapping came from (the same open file), and the sites in its functions that this
-     * mapping holds are rewritten. A file that is no ELF, or one with no symbols, gives none.
+     * host fd the mapping came from (its symbols: where functions start), and the code this
+     * mapping holds in guest memory (what will run, whatever the file holds by now) is decoded from
+     * there. A file that is no regular ELF file, a larger one than {@link #MAX_FILE_BYTES} or a
+     * mapping larger than {@link #MAX_CODE_BYTES} gives none, and so does every scan after the
+     * first {@link #MAX_SCANS}: what the host reads and decodes for a program is bounded.
      */
     @Override
     public void mapped(AddressSpace space, FileDescription file, long offset, long start, long length) {
+        if (scans >= MAX_SCANS || length > MAX_CODE_BYTES || length < SyscallTrampoline.SITE_LENGTH) {
+            return;
+        }
+        scans++;
         ElfFile elf;
         try {
-            elf = ElfFile.read(Path.of("/proc/self/fd/" + file.hostFd()));
+            elf = ElfFile.readAtMost(Path.of("/proc/self/fd/" + file.hostFd()), MAX_FILE_BYTES);
         } catch (RuntimeException e) { // ElfException: not an ELF file, or one the engine cannot read
             return; // its sites keep their syscall
         }
+        if (elf == null) {
+            return;
+        }
         long[] functions = ElfSymbols.functions(elf.bytes());
+        byte[] code = null;
         for (ElfFile.Segment s : elf.segments()) {
-            if (s.type() != ElfFile.PT_LOAD || (s.flags() & ElfFile.PF_X) == 0) {
+            long from = Math.max(offset, s.offset());
+            long to = Math.min(offset + length, s.offset() + s.fileSize());
+            if (s.type() != ElfFile.PT_LOAD || (s.flags() & ElfFile.PF_X) == 0 || from >= to || functions.length == 0) {
                 continue;
             }
-            SyscallSiteScan.scan(elf.bytes(), s.offset(), s.vaddr(), s.fileSize(), functions, SyscallNumbers.COUNT,
-                    (address, nr) -> {
-                        long at = s.offset() + (address - s.vaddr()); // in the file
-                        if (at >= offset && at - offset <= length - SyscallTrampoline.SITE_LENGTH) {
-                            rewrite(space, start + (at - offset), nr);
-                        }
-                    });
+            if (code == null) {
+                code = memory.read(start, (int) length);
+            }
+            // The mapping's bytes [from - offset, to - offset) are the segment's from address
+            // s.vaddr() + (from - s.offset()).
+            long vaddr = s.vaddr() + (from - s.offset());
+            long base = start - offset + s.offset() - s.vaddr(); // guest address = address + base
+            SyscallSiteScan.scan(code, from - offset, vaddr, to - from, functions, SyscallNumbers.COUNT,
+                    (address, nr) -> rewrite(space, address + base, nr));
         }
     }
 

@@ -11,10 +11,14 @@ import io.kvmserver.testing.Http;
 import io.kvmserver.testing.NativeServer;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The template's {@code mov $nr, %eax; syscall} sites rewritten into jumps to trampolines that
@@ -72,6 +76,25 @@ class SyscallRewriteTest {
             }
         }
         expectNatively("/sites", "MMMMMMMMM ok");
+    }
+
+    /**
+     * The template maps the first MiB of a 3 GiB file executable: the engine reads the file of an
+     * executable mapping for its symbols, but only a regular file of at most 32 MiB (the host's
+     * memory is not the program's to spend: reading this one whole failed the start with an
+     * OutOfMemoryError), and decodes the mapping's bytes in guest memory. It starts and serves.
+     */
+    @Test
+    void aHugeFileMappedExecutableIsNotReadForSymbols(@TempDir Path dir) throws IOException {
+        Path huge = dir.resolve("huge");
+        try (RandomAccessFile f = new RandomAccessFile(huge.toFile(), "rw")) {
+            f.setLength(3L << 30); // sparse
+        }
+        try (TestServer s = TestServer.start(GuestPrograms.get("rewritten_sites"), List.of("map", huge.toString()),
+                b -> b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(20))
+                        .allowRead(List.of(dir.toString())), new CapturedConsole())) {
+            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMM ok" : "MMMMMMMMM ok");
+        }
     }
 
     /** Every call is traced: then every call is a {@code syscall} the host sees, none rewritten. */
