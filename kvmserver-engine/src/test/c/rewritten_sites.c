@@ -8,7 +8,7 @@
  *   /sites   per site, whether its first byte is a jmp now (J) or still the mov (M): own_getpid,
  *            step, direct, never_run, request_only (run in requests only, here too), the C
  *            library's getppid, scanned_only, after_unknown, the bytes inside hidden_constant's
- *            constant; then whether each gave the answer Linux gives
+ *            constant, the C library's syscall(); then whether each gave the answer Linux gives
  *   /regs    a call through a site with DF set and values in the red zone: RCX and R11 as
  *            syscall leaves them, DF after the call, the red zone intact, the result
  *   /direct  a jump to the site's syscall instruction itself, with another number in RAX
@@ -165,7 +165,7 @@ __asm__(
 /* J when the site's first byte is a jmp rel32 now, M when it is still the mov. */
 static char kind(const void *site) {
     unsigned char b = *(const unsigned char *) site;
-    return b == 0xe9 ? 'J' : b == 0xb8 ? 'M' : '?';
+    return b == 0xe9 ? 'J' : b == 0xb8 || b == 0x4c ? 'M' : '?';
 }
 
 /* The C library's getppid: its first `mov $110, %eax; syscall`. */
@@ -180,14 +180,27 @@ static const unsigned char *libc_getppid_site(void) {
     return NULL;
 }
 
+/* The C library's syscall(): its `mov 0x8(%rsp), %r9; syscall`. */
+static const unsigned char *libc_syscall_site(void) {
+    const unsigned char *code = (const unsigned char *) syscall;
+    for (int i = 0; i < 64; i++) {
+        if (code[i + 5] == 0x0f && code[i + 6] == 0x05 && (code[i] == 0x4c || code[i] == 0xe9)) {
+            return code + i;
+        }
+    }
+    return NULL;
+}
+
 static int sites(char *out, size_t size) {
     const unsigned char *libc = libc_getppid_site();
     long pid = getpid(), ppid = getppid();
     int ok = own_getpid() == pid && step(0) == pid && direct(0) == pid && request_only() == pid
-            && scanned_only() == pid && hidden_constant() == 0x00050f00000027b8ul;
-    return snprintf(out, size, "%c%c%c%c%c%c%c%c%c %s", kind(own_getpid), kind(step_site), kind(direct_site),
-            kind(never_run), kind(request_only), libc ? kind(libc) : '-', kind(scanned_only), kind((const char *) after_unknown + 3),
-            kind((const char *) hidden_constant + 2), ok && getppid() == ppid ? "ok" : "wrong");
+            && scanned_only() == pid && hidden_constant() == 0x00050f00000027b8ul && syscall(SYS_getppid) == ppid;
+    const unsigned char *generic = libc_syscall_site();
+    return snprintf(out, size, "%c%c%c%c%c%c%c%c%c%c %s", kind(own_getpid), kind(step_site), kind(direct_site),
+            kind(never_run), kind(request_only), libc ? kind(libc) : '-', kind(scanned_only),
+            kind((const char *) after_unknown + 3), kind((const char *) hidden_constant + 2),
+            generic ? kind(generic) : '-', ok && getppid() == ppid ? "ok" : "wrong");
 }
 
 static int regs_check(char *out, size_t size) {

@@ -29,9 +29,10 @@ import java.nio.file.Path;
  * the sites of the calls it makes, which the host learns from the calls that reach it (RCX and RAX
  * at the doorbell) and from the ones the entry answered, which it records on the queue page
  * ({@link GuestCallPages#SITES}): there the instruction ran. A site is rewritten when its seven
- * bytes are {@code mov $nr, %eax; syscall}, in one mapping that is executable and not writable (a
- * library's or the program's code, not a JIT's): {@link SyscallTrampoline} says why that shape,
- * and what keeps the rewrite transparent.
+ * bytes are {@code mov $nr, %eax; syscall} (a site the scan found may also be the C library's
+ * {@code syscall()} function's {@code mov 0x8(%rsp), %r9; syscall}), in one mapping that is
+ * executable and not writable (a library's or the program's code, not a JIT's):
+ * {@link SyscallTrampoline} says why those shapes, and what keeps the rewrite transparent.
  *
  * <p><b>Only the template, before its freeze.</b> Request VMs map the template's memory
  * copy-on-write, so they start with its rewritten sites and trampolines and pay nothing for them;
@@ -95,20 +96,32 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
         if (at < GuestLayout.USER_START || rcx > space.limit()) {
             return;
         }
+        if (readCode(space, at) && SyscallTrampoline.isSite(site, nr)) { // not rewritten already: a jmp now
+            rewriteAt(space, at);
+        }
+    }
+
+    /**
+     * Reads the site at {@code at} into {@link #site}: false unless its seven bytes lie in one
+     * mapping that is executable and not writable (a library's or the program's code, not a JIT's).
+     */
+    private boolean readCode(AddressSpace space, long at) {
         AddressSpace.Mapping code = space.find(at);
-        if (code == null || code.end() < rcx || (code.prot() & LoadTarget.PROT_EXEC) == 0
-                || (code.prot() & LoadTarget.PROT_WRITE) != 0) {
-            return;
+        if (code == null || code.end() < at + SyscallTrampoline.SITE_LENGTH
+                || (code.prot() & LoadTarget.PROT_EXEC) == 0 || (code.prot() & LoadTarget.PROT_WRITE) != 0) {
+            return false;
         }
         memory.read(at, site, 0, site.length);
-        if (!SyscallTrampoline.isSite(site, nr)) {
-            return; // another shape, or rewritten already (its first byte is a jmp now)
-        }
+        return true;
+    }
+
+    /** Rewrites the site at {@code at}, whose bytes are in {@link #site}, if a trampoline fits. */
+    private void rewriteAt(AddressSpace space, long at) {
         long slot = slotNear(space, at);
         if (slot < 0) {
             return;
         }
-        SyscallTrampoline.encodeTrampoline(trampoline, slot, (int) nr, at);
+        SyscallTrampoline.encodeTrampoline(trampoline, slot, site, at);
         memory.write(slot, trampoline);
         // Last: until this write the site makes its call as before.
         SyscallTrampoline.encodeJump(jump, at, slot);
@@ -122,7 +135,7 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
         for (ElfFile.Segment s : program.segments()) {
             if (s.type() == ElfFile.PT_LOAD && (s.flags() & ElfFile.PF_X) != 0) {
                 SyscallSiteScan.scan(program.bytes(), s.offset(), s.vaddr(), s.fileSize(), functions,
-                        SyscallNumbers.COUNT, (address, nr) -> rewrite(space, address + bias, nr));
+                        SyscallNumbers.COUNT, address -> rewrite(space, address + bias));
             }
         }
     }
@@ -166,13 +179,19 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
             long vaddr = s.vaddr() + (from - s.offset());
             long base = start - offset + s.offset() - s.vaddr(); // guest address = address + base
             SyscallSiteScan.scan(code, from - offset, vaddr, to - from, functions, SyscallNumbers.COUNT,
-                    (address, nr) -> rewrite(space, address + base, nr));
+                    address -> rewrite(space, address + base));
         }
     }
 
-    /** Rewrites the site whose {@code mov} is at {@code at}, if it is one and a trampoline fits. */
-    private void rewrite(AddressSpace space, long at, int nr) {
-        learn(space, at + SyscallTrampoline.SITE_LENGTH, nr);
+    /**
+     * Rewrites the site at {@code at}, where an instruction provably starts (the scan decoded to
+     * it), if it holds a five-byte instruction a trampoline can run and then {@code syscall}, in
+     * code that is executable and not writable, and a trampoline fits.
+     */
+    private void rewrite(AddressSpace space, long at) {
+        if (at >= GuestLayout.USER_START && readCode(space, at) && SyscallTrampoline.isRelocatableSite(site)) {
+            rewriteAt(space, at);
+        }
     }
 
     /** The sites the entry recorded since the last exit ({@link GuestCallPages#SITES}). */

@@ -13,16 +13,17 @@ public final class SyscallSiteScan {
     private SyscallSiteScan() {
     }
 
-    /** Told about each site: the address of its {@code mov}, and the number it loads. */
+    /** Told about each site: the address of the instruction before its {@code syscall}. */
     public interface Sink {
-        void site(long address, int nr);
+        void site(long address);
     }
 
     /**
      * Scans the functions ({start, size} pairs, as {@code ElfSymbols.functions} gives them) that
      * lie in the segment whose {@code fileSize} bytes at {@code fileOffset} of {@code file} are
-     * loaded at {@code vaddr}; reports sites by their {@code vaddr}-based address with a number
-     * below {@code numbers}. Returns how many it reported.
+     * loaded at {@code vaddr}; reports the sites {@link SyscallTrampoline#isRelocatableSite} takes
+     * ({@code mov $nr, %eax} with {@code nr} below {@code numbers}) by their {@code vaddr}-based
+     * address. Returns how many it reported.
      */
     public static int scan(byte[] file, long fileOffset, long vaddr, long fileSize, long[] functions, int numbers,
             Sink sink) {
@@ -43,12 +44,12 @@ public final class SyscallSiteScan {
                 if (length == InstructionLength.UNKNOWN) {
                     break;
                 }
-                if (length == SyscallTrampoline.JUMP_LENGTH && file[at] == (byte) 0xb8
-                        && at + SyscallTrampoline.SITE_LENGTH <= end) {
+                if (length == SyscallTrampoline.JUMP_LENGTH && at + SyscallTrampoline.SITE_LENGTH <= end
+                        && file[at + 5] == 0x0f && file[at + 6] == 0x05) {
                     byte[] site = java.util.Arrays.copyOfRange(file, at, at + SyscallTrampoline.SITE_LENGTH);
                     int nr = (site[1] & 0xff) | (site[2] & 0xff) << 8 | (site[3] & 0xff) << 16 | (site[4] & 0xff) << 24;
-                    if (nr >= 0 && nr < numbers && SyscallTrampoline.isSite(site, nr)) {
-                        sink.site(vaddr + (at - fileOffset), nr);
+                    if (SyscallTrampoline.isRelocatableSite(site) && (site[0] != (byte) 0xb8 || nr >= 0 && nr < numbers)) {
+                        sink.site(vaddr + (at - fileOffset));
                         found++;
                     }
                 }

@@ -6,7 +6,9 @@ package io.kvmserver.x86;
  * {@code syscall} instruction (nested PVM, where that instruction alone costs ~25 µs and the entry
  * runs at CPL 3 anyway: {@link TrapStub#REWRITTEN_ENTRY}).
  *
- * <p>Only the five bytes of the {@code mov} change, into {@code jmp rel32}; the {@code syscall}
+ * <p>Only the five bytes of the {@code mov} change, into {@code jmp rel32} (and the C library's
+ * {@code syscall()} function's {@code mov 0x8(%rsp), %r9}, the same way: {@link #isRelocatableSite});
+ * the {@code syscall}
  * after it stays, so every way into the site's code that Linux allows still works: a jump to the
  * {@code syscall} itself (with RAX already set) makes the call as before, a thread stopped in the
  * call returns to the instruction after it, and one stopped at the {@code mov} finds an
@@ -45,6 +47,22 @@ public final class SyscallTrampoline {
                 && (code[5] & 0xff) == 0x0f && (code[6] & 0xff) == 0x05;
     }
 
+    /**
+     * Whether the {@link #SITE_LENGTH} bytes at {@code code[0..]} are a five-byte instruction the
+     * trampoline can run in the site's place, then {@code syscall}: {@code mov $imm32, %eax}, or
+     * {@code mov 0x8(%rsp), %r9} (the C library's {@code syscall()} function: its sixth argument;
+     * relative to RSP, which the jump keeps). Only for a site whose instruction starts there
+     * provably ({@link SyscallSiteScan}): the bytes alone do not say so.
+     */
+    public static boolean isRelocatableSite(byte[] code) {
+        if ((code[5] & 0xff) != 0x0f || (code[6] & 0xff) != 0x05) {
+            return false;
+        }
+        return (code[0] & 0xff) == MOV_EAX_IMM32
+                || ((code[0] & 0xff) == 0x4c && (code[1] & 0xff) == 0x8b && (code[2] & 0xff) == 0x4c
+                        && (code[3] & 0xff) == 0x24 && (code[4] & 0xff) == 0x08);
+    }
+
     /** Whether a {@code rel32} at {@code from} (the address after its instruction) reaches {@code to}. */
     public static boolean reaches(long from, long to) {
         long distance = to - from;
@@ -52,14 +70,14 @@ public final class SyscallTrampoline {
     }
 
     /**
-     * The trampoline at {@code slot} for the site whose {@code mov} is at {@code site}, into
-     * {@code into[0..SIZE)}: {@code mov $nr, %eax; lea site+7(%rip), %rcx; jmp *entry(%rip)} and
-     * the entry's address. {@code slot} must reach {@code site + 7} with a {@code rel32}.
+     * The trampoline at {@code slot} for the site at {@code site} whose first five bytes are
+     * {@code code[0..5)}, into {@code into[0..SIZE)}: those five bytes (the {@code mov}), then
+     * {@code lea site+7(%rip), %rcx; jmp *entry(%rip)} and the entry's address. {@code slot} must
+     * reach {@code site + 7} with a {@code rel32}.
      */
-    public static void encodeTrampoline(byte[] into, long slot, int nr, long site) {
+    public static void encodeTrampoline(byte[] into, long slot, byte[] code, long site) {
         java.util.Arrays.fill(into, 0, SIZE, (byte) INT3);
-        into[0] = (byte) MOV_EAX_IMM32;
-        putInt(into, 1, nr);
+        System.arraycopy(code, 0, into, 0, JUMP_LENGTH);
         into[5] = 0x48; // lea disp32(%rip), %rcx
         into[6] = (byte) 0x8d;
         into[7] = 0x0d;

@@ -32,7 +32,10 @@ class SyscallSiteScanTest {
 
     private static final Pattern LINE = Pattern.compile("^\\s*([0-9a-f]+):\\t([0-9a-f ]+?)\\s*\\t(.*)$");
 
-    /** Instruction starts objdump decodes, and the {@code mov $nr, %eax} right before a {@code syscall}. */
+    /**
+     * Instruction starts objdump decodes, and the {@code mov $nr, %eax} or {@code mov 0x8(%rsp), %r9}
+     * right before a {@code syscall}.
+     */
     private record Disassembly(Set<Long> starts, Set<Long> sites) {
     }
 
@@ -51,8 +54,9 @@ class SyscallSiteScanTest {
             long address = Long.parseLong(m.group(1), 16);
             String text = m.group(3).trim();
             starts.add(address);
-            if (text.startsWith("syscall") && previousText.matches("mov\\s+\\$0x[0-9a-f]+,%eax.*")
-                    && address - previous == 5) {
+            if (text.startsWith("syscall") && address - previous == 5
+                    && (previousText.matches("mov\\s+\\$0x[0-9a-f]+,%eax.*")
+                            || previousText.matches("mov\\s+0x8\\(%rsp\\),%r9.*"))) {
                 sites.add(previous);
             }
             previous = address;
@@ -96,7 +100,7 @@ class SyscallSiteScanTest {
             }
             List<Long> sites = new ArrayList<>();
             SyscallSiteScan.scan(bytes, s.offset(), s.vaddr(), s.fileSize(), functions, SyscallNumbers.COUNT,
-                    (address, nr) -> sites.add(address));
+                    sites::add);
             assertThat(truth.sites()).as(file + ": every site found is one objdump shows").containsAll(sites);
             assertThat(sites.size()).as(file + ": sites found (objdump shows " + truth.sites().size() + ")")
                     .isGreaterThanOrEqualTo(fewestSites);

@@ -56,14 +56,16 @@ class SyscallRewriteTest {
      * The sites the template ran are rewritten, in the program's code and in the C library's
      * (static and dynamic, where the library lies 2^46 bytes above the program), and those its
      * decoder finds in functions with a symbol (scanned_only, and getppid in the dynamic C library
-     * as the loader maps it): every request starts with them and gets Linux's answers. A site in
+     * as the loader maps it, and the library's generic {@code syscall()}, whose instruction before
+     * the {@code syscall} loads its sixth argument from the stack): every request starts with
+     * them and gets Linux's answers. A site in
      * code without a symbol that the template never ran keeps its {@code syscall}, even one every
      * request runs; so does one after an encoding the decoder does not know, and bytes that look
      * like a site inside another instruction (a constant) are left alone.
      */
     @Test
     void theTemplatesSitesAreRewrittenForEveryRequest() {
-        String rewritten = GuestAnswers.onThisHost() ? "JJJMMJJMM ok" : "MMMMMMMMM ok";
+        String rewritten = GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok";
         for (GuestPrograms.Linking linking : List.of(GuestPrograms.Linking.STATIC, GuestPrograms.Linking.PIE)) {
             try (TestServer s = start(linking, b -> b)) {
                 for (int i = 0; i < 3; i++) {
@@ -75,7 +77,7 @@ class SyscallRewriteTest {
                 assertThat(s.server().stats().failures()).isZero();
             }
         }
-        expectNatively("/sites", "MMMMMMMMM ok");
+        expectNatively("/sites", "MMMMMMMMMM ok");
     }
 
     /**
@@ -93,7 +95,7 @@ class SyscallRewriteTest {
         try (TestServer s = TestServer.start(GuestPrograms.get("rewritten_sites"), List.of("map", huge.toString()),
                 b -> b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(20))
                         .allowRead(List.of(dir.toString())), new CapturedConsole())) {
-            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMM ok" : "MMMMMMMMM ok");
+            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok");
         }
     }
 
@@ -101,7 +103,7 @@ class SyscallRewriteTest {
     @Test
     void aTracedProgramKeepsItsSites() {
         try (TestServer s = start(GuestPrograms.Linking.STATIC, b -> b.trace(true))) {
-            assertThat(get(s, "/sites")).isEqualTo("MMMMMMMMM ok");
+            assertThat(get(s, "/sites")).isEqualTo("MMMMMMMMMM ok");
         }
     }
 
@@ -136,7 +138,7 @@ class SyscallRewriteTest {
         String expected = "result=getpid traps=10 low=0";
         try (TestServer s = start(GuestPrograms.Linking.STATIC, b -> b)) {
             assertThat(get(s, "/step")).isEqualTo(expected);
-            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMM ok" : "MMMMMMMMM ok");
+            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok");
         }
         expectNatively("/step", expected);
     }
@@ -156,7 +158,7 @@ class SyscallRewriteTest {
             } else {
                 assertThat(response).endsWith("unmapped=0 returned");
             }
-            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMM ok" : "MMMMMMMMM ok");
+            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok");
             assertThat(get(s, "/maps")).isEqualTo(GuestAnswers.onThisHost() ? "areas=1 r-xp" : "areas=0 none");
         }
         expectNatively("/unmap", "unmapped=0 returned");
@@ -173,7 +175,7 @@ class SyscallRewriteTest {
             for (int i = 0; i < 3; i++) {
                 assertThat(get(s, "/forge")).as("request " + i).isEqualTo("MM");
             }
-            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMM ok" : "MMMMMMMMM ok");
+            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok");
             assertThat(s.server().stats().failures()).isZero();
         }
     }
