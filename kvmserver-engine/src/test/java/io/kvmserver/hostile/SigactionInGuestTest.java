@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.kvmserver.testing.CapturedConsole;
 import io.kvmserver.testing.GuestAnswers;
 import io.kvmserver.testing.GuestPrograms;
-import io.kvmserver.testing.Http;
 import io.kvmserver.testing.NativeServer;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
@@ -29,27 +28,13 @@ class SigactionInGuestTest {
                 b -> b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(20)), new CapturedConsole());
     }
 
-    private static String get(TestServer s, String path) {
-        String response = s.exchange("GET " + path + " HTTP/1.1\r\n\r\n");
-        return response.substring(response.indexOf("\r\n\r\n") + 4);
-    }
-
-    /** The fixture run natively answers {@code path} with {@code expected}: the answers the engine must give. */
-    private static void expectNatively(String path, String expected) {
-        int port = TestServer.freePort();
-        try (NativeServer natively = NativeServer.start(
-                List.of(GuestPrograms.get("sigactions").toString(), Integer.toString(port)), List.of(), port)) {
-            assertThat(Http.get(port, path)).as(natively.output()).isEqualTo(expected);
-        }
-    }
-
     @Test
     void phpsGetsAndSetsOfEightSignalsMakeNoExit() {
         try (TestServer s = start()) {
-            long fewest = GuestAnswers.fewestExits(s, 5, () -> assertThat(get(s, "/set")).isEqualTo("DDDDTDDD"));
+            long fewest = GuestAnswers.fewestExits(s, 5, () -> assertThat(s.get("/set")).isEqualTo("DDDDTDDD"));
             // In the guest: the accept, the reads, the sixteen rt_sigactions, the writes; the close exits.
             GuestAnswers.expectExits(fewest, 1, "exits of a request");
-            assertThat(GuestAnswers.calls(s, "rt_sigaction", () -> assertThat(get(s, "/set")).isEqualTo("DDDDTDDD")))
+            assertThat(GuestAnswers.calls(s, "rt_sigaction", () -> assertThat(s.get("/set")).isEqualTo("DDDDTDDD")))
                     .as("rt_sigactions of a request, wherever answered").isEqualTo(16);
         }
     }
@@ -63,10 +48,10 @@ class SigactionInGuestTest {
     void aRequestsActionsDoNotReachTheNext() {
         try (TestServer s = start()) {
             for (String path : List.of("/set", "/look", "/look", "/set", "/set", "/look", "/look", "/look")) {
-                assertThat(get(s, path)).as(path).isEqualTo("DDDDTDDD");
+                assertThat(s.get(path)).as(path).isEqualTo("DDDDTDDD");
             }
-            assertThat(get(s, "/page")).isEqualTo("usr1=T protected");
-            assertThat(get(s, "/look")).isEqualTo("DDDDTDDD");
+            assertThat(s.get("/page")).isEqualTo("usr1=T protected");
+            assertThat(s.get("/look")).isEqualTo("DDDDTDDD");
         }
     }
 
@@ -81,11 +66,11 @@ class SigactionInGuestTest {
                 + " act_low=-14 old_low=-14 act_high=-14 old_high=-14 act_engine=-14 old_engine=-14 old_readonly=-14"
                 + " installed=I reget=1 ran=1"
                 + " pending=1/0";
-        expectNatively("/checks", expected);
+        NativeServer.expectAnswer("sigactions", "/checks", expected);
         try (TestServer s = start()) {
             for (int i = 0; i < 3; i++) {
-                assertThat(get(s, "/checks")).isEqualTo(expected);
-                assertThat(get(s, "/look")).isEqualTo("DDDDTDDD");
+                assertThat(s.get("/checks")).isEqualTo(expected);
+                assertThat(s.get("/look")).isEqualTo("DDDDTDDD");
             }
         }
     }
@@ -101,15 +86,15 @@ class SigactionInGuestTest {
     void masksAndThreadIdsAreLinuxs() {
         String expected = "size4=-22 bad_how=-22 bad_how_set=-14 get_any_how=0 set_low=-14 old_low=-14 old_engine=-14"
                 + " set_high=-14 old_readonly=-14 applied=1 unblockable=0 all_else=1 blocked=1 ran=0/1/1 left=0 tids=1/1";
-        expectNatively("/masks", expected);
+        NativeServer.expectAnswer("sigactions", "/masks", expected);
         try (TestServer s = start()) {
             for (int i = 0; i < 3; i++) {
-                assertThat(get(s, "/masks")).isEqualTo(expected);
-                assertThat(get(s, "/look")).isEqualTo("DDDDTDDD");
+                assertThat(s.get("/masks")).isEqualTo(expected);
+                assertThat(s.get("/look")).isEqualTo("DDDDTDDD");
             }
-            assertThat(GuestAnswers.calls(s, "rt_sigprocmask", () -> assertThat(get(s, "/masks")).isEqualTo(expected)))
+            assertThat(GuestAnswers.calls(s, "rt_sigprocmask", () -> assertThat(s.get("/masks")).isEqualTo(expected)))
                     .as("rt_sigprocmasks of a request, wherever answered").isGreaterThanOrEqualTo(19);
-            assertThat(GuestAnswers.calls(s, "gettid", () -> assertThat(get(s, "/masks")).isEqualTo(expected)))
+            assertThat(GuestAnswers.calls(s, "gettid", () -> assertThat(s.get("/masks")).isEqualTo(expected)))
                     .as("gettids of a request, wherever answered").isGreaterThanOrEqualTo(4);
         }
     }
@@ -119,8 +104,8 @@ class SigactionInGuestTest {
     void forgedQueueEntriesAreDropped() {
         try (TestServer s = start()) {
             for (int i = 0; i < 3; i++) {
-                assertThat(get(s, "/forge")).isEqualTo("kill=D usr2=D");
-                assertThat(get(s, "/look")).isEqualTo("DDDDTDDD");
+                assertThat(s.get("/forge")).isEqualTo("kill=D usr2=D");
+                assertThat(s.get("/look")).isEqualTo("DDDDTDDD");
             }
         }
     }

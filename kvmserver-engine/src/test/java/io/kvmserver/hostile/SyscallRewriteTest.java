@@ -7,7 +7,6 @@ import io.kvmserver.testing.CapturedConsole;
 import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestAnswers;
 import io.kvmserver.testing.GuestPrograms;
-import io.kvmserver.testing.Http;
 import io.kvmserver.testing.NativeServer;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
@@ -38,30 +37,16 @@ class SyscallRewriteTest {
                 new CapturedConsole());
     }
 
-    private static String get(TestServer s, String path) {
-        String response = s.exchange("GET " + path + " HTTP/1.1\r\n\r\n");
-        return response.substring(response.indexOf("\r\n\r\n") + 4);
-    }
-
-    /** The fixture run natively answers {@code path} with {@code expected}: the answers the engine must give. */
-    private static void expectNatively(String path, String expected) {
-        int port = TestServer.freePort();
-        try (NativeServer natively = NativeServer.start(
-                List.of(GuestPrograms.get("rewritten_sites").toString(), Integer.toString(port)), List.of(), port)) {
-            assertThat(Http.get(port, path)).as(natively.output()).isEqualTo(expected);
-        }
-    }
-
     /**
      * The sites the template ran are rewritten, in the program's code and in the C library's
      * (static and dynamic, where the library lies 2^46 bytes above the program), and those its
-     * decoder finds in functions with a symbol (scanned_only, and getppid in the dynamic C library
-     * as the loader maps it, and the library's generic {@code syscall()}, whose instruction before
-     * the {@code syscall} loads its sixth argument from the stack): every request starts with
-     * them and gets Linux's answers. A site in
-     * code without a symbol that the template never ran keeps its {@code syscall}, even one every
-     * request runs; so does one after an encoding the decoder does not know, and bytes that look
-     * like a site inside another instruction (a constant) are left alone.
+     * decoder finds in functions with a symbol (scanned_only, getppid in the dynamic C library as
+     * the loader maps it, and the library's generic {@code syscall()}, whose instruction before the
+     * {@code syscall} loads its sixth argument from the stack): every request starts with them and
+     * gets Linux's answers. A site in code without a symbol that the template never ran keeps its
+     * {@code syscall}, even one every request runs; so does one after an encoding the decoder does
+     * not know, and bytes that look like a site inside another instruction (a constant) are left
+     * alone.
      */
     @Test
     void theTemplatesSitesAreRewrittenForEveryRequest() {
@@ -69,15 +54,15 @@ class SyscallRewriteTest {
         for (GuestPrograms.Linking linking : List.of(GuestPrograms.Linking.STATIC, GuestPrograms.Linking.PIE)) {
             try (TestServer s = start(linking, b -> b)) {
                 for (int i = 0; i < 3; i++) {
-                    assertThat(get(s, "/sites")).as(linking + " request " + i).isEqualTo(rewritten);
+                    assertThat(s.get("/sites")).as(linking + " request " + i).isEqualTo(rewritten);
                 }
-                assertThat(get(s, "/maps")).as(linking.toString())
+                assertThat(s.get("/maps")).as(linking.toString())
                         .isEqualTo(GuestAnswers.onThisHost() ? "areas=" + (linking == GuestPrograms.Linking.PIE ? 2 : 1)
                                 + " r-xp" : "areas=0 none");
                 assertThat(s.server().stats().failures()).isZero();
             }
         }
-        expectNatively("/sites", "MMMMMMMMMM ok");
+        NativeServer.expectAnswer("rewritten_sites", "/sites", "MMMMMMMMMM ok");
     }
 
     /**
@@ -95,7 +80,7 @@ class SyscallRewriteTest {
         try (TestServer s = TestServer.start(GuestPrograms.get("rewritten_sites"), List.of("map", huge.toString()),
                 b -> b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(20))
                         .allowRead(List.of(dir.toString())), new CapturedConsole())) {
-            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok");
+            assertThat(s.get("/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok");
         }
     }
 
@@ -103,7 +88,7 @@ class SyscallRewriteTest {
     @Test
     void aTracedProgramKeepsItsSites() {
         try (TestServer s = start(GuestPrograms.Linking.STATIC, b -> b.trace(true))) {
-            assertThat(get(s, "/sites")).isEqualTo("MMMMMMMMMM ok");
+            assertThat(s.get("/sites")).isEqualTo("MMMMMMMMMM ok");
         }
     }
 
@@ -119,14 +104,14 @@ class SyscallRewriteTest {
         String regs = "rcx=after r11=flags df_after=1 redzone=intact result=getpid";
         String direct = "site=getpid jump=getppid";
         try (TestServer s = start(GuestPrograms.Linking.STATIC, b -> b)) {
-            assertThat(get(s, "/regs")).isEqualTo(regs);
-            assertThat(get(s, "/direct")).isEqualTo(direct);
-            assertThat(get(s, "/regs")).isEqualTo(regs);
-            assertThat(get(s, "/df")).as("a copy answered in the guest, called with DF set").isEqualTo("result=0 same=1");
+            assertThat(s.get("/regs")).isEqualTo(regs);
+            assertThat(s.get("/direct")).isEqualTo(direct);
+            assertThat(s.get("/regs")).isEqualTo(regs);
+            assertThat(s.get("/df")).as("a copy answered in the guest, called with DF set").isEqualTo("result=0 same=1");
         }
-        expectNatively("/regs", regs);
-        expectNatively("/df", "result=0 same=1");
-        expectNatively("/direct", direct);
+        NativeServer.expectAnswer("rewritten_sites", "/regs", regs);
+        NativeServer.expectAnswer("rewritten_sites", "/df", "result=0 same=1");
+        NativeServer.expectAnswer("rewritten_sites", "/direct", direct);
     }
 
     /**
@@ -137,10 +122,10 @@ class SyscallRewriteTest {
     void aProgramSteppingThroughASiteNeverStopsInTheEngine() {
         String expected = "result=getpid traps=10 low=0";
         try (TestServer s = start(GuestPrograms.Linking.STATIC, b -> b)) {
-            assertThat(get(s, "/step")).isEqualTo(expected);
-            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok");
+            assertThat(s.get("/step")).isEqualTo(expected);
+            assertThat(s.get("/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok");
         }
-        expectNatively("/step", expected);
+        NativeServer.expectAnswer("rewritten_sites", "/step", expected);
     }
 
     /**
@@ -158,10 +143,10 @@ class SyscallRewriteTest {
             } else {
                 assertThat(response).endsWith("unmapped=0 returned");
             }
-            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok");
-            assertThat(get(s, "/maps")).isEqualTo(GuestAnswers.onThisHost() ? "areas=1 r-xp" : "areas=0 none");
+            assertThat(s.get("/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok");
+            assertThat(s.get("/maps")).isEqualTo(GuestAnswers.onThisHost() ? "areas=1 r-xp" : "areas=0 none");
         }
-        expectNatively("/unmap", "unmapped=0 returned");
+        NativeServer.expectAnswer("rewritten_sites", "/unmap", "unmapped=0 returned");
     }
 
     /**
@@ -173,9 +158,9 @@ class SyscallRewriteTest {
     void sitesARequestNamesAreNeverRewritten() {
         try (TestServer s = start(GuestPrograms.Linking.STATIC, b -> b)) {
             for (int i = 0; i < 3; i++) {
-                assertThat(get(s, "/forge")).as("request " + i).isEqualTo("MM");
+                assertThat(s.get("/forge")).as("request " + i).isEqualTo("MM");
             }
-            assertThat(get(s, "/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok");
+            assertThat(s.get("/sites")).isEqualTo(GuestAnswers.onThisHost() ? "JJJMMJJMMJ ok" : "MMMMMMMMMM ok");
             assertThat(s.server().stats().failures()).isZero();
         }
     }

@@ -31,6 +31,18 @@ public final class NativeServer implements AutoCloseable {
      * Starts {@code command} with {@code env} ({@code NAME=VALUE}) added to this process's
      * environment, and returns once it accepts connections on {@code port}.
      */
+    /**
+     * Runs the C fixture {@code fixture} ({@link GuestPrograms}) natively on a free port and
+     * checks that it answers {@code path} with {@code expected}: the answer the engine must give.
+     */
+    public static void expectAnswer(String fixture, String path, String expected) {
+        int port = TestServer.freePort();
+        try (NativeServer natively = start(List.of(GuestPrograms.get(fixture).toString(), Integer.toString(port)),
+                List.of(), port)) {
+            org.assertj.core.api.Assertions.assertThat(Http.get(port, path)).as(natively.output()).isEqualTo(expected);
+        }
+    }
+
     public static NativeServer start(List<String> command, List<String> env, int port) {
         try {
             Path output = Files.createTempFile(Files.createDirectories(Path.of("target/native-servers")), "server", ".log");
