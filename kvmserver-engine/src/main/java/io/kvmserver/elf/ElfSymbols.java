@@ -18,6 +18,12 @@ public final class ElfSymbols {
     private static final int STT_FUNC = 2;
     private static final int SECTION_HEADER_SIZE = 64;
     private static final int SYMBOL_SIZE = 24;
+    /**
+     * The most functions read from one file: far more than any library has (glibc ~3,000, a large
+     * static program ~100,000), and a bound on what a crafted file (many symbol tables, each the
+     * whole file) makes the host allocate.
+     */
+    public static final int MAX_FUNCTIONS = 1 << 18;
 
     /**
      * The defined functions of {@code elf} with a size, as {start, size} pairs sorted by start,
@@ -36,10 +42,17 @@ public final class ElfSymbols {
         }
         long[] found = new long[0];
         int n = 0;
+        boolean symtab = false;
+        boolean dynsym = false;
         for (int i = 0; i < count; i++) {
             int header = (int) sectionHeaders + i * SECTION_HEADER_SIZE;
             int type = getInt(elf, header + 4);
-            if (type != SHT_SYMTAB && type != SHT_DYNSYM) {
+            // One table of each kind, as a linker writes them.
+            if (type == SHT_SYMTAB && !symtab) {
+                symtab = true;
+            } else if (type == SHT_DYNSYM && !dynsym) {
+                dynsym = true;
+            } else {
                 continue;
             }
             long offset = getLong(elf, header + 24);
@@ -47,7 +60,7 @@ public final class ElfSymbols {
             if (offset < 0 || size < 0 || offset > elf.length || size > elf.length - offset) {
                 return new long[0];
             }
-            int symbols = (int) (size / SYMBOL_SIZE);
+            int symbols = (int) Math.min(size / SYMBOL_SIZE, MAX_FUNCTIONS - n);
             found = Arrays.copyOf(found, 2 * (n + symbols));
             for (int s = 0; s < symbols; s++) {
                 int symbol = (int) offset + s * SYMBOL_SIZE;

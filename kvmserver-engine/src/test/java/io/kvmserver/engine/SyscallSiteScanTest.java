@@ -109,6 +109,31 @@ class SyscallSiteScanTest {
         assertThat(decoded).as(file + ": instructions decoded").isGreaterThan(1000);
     }
 
+    /**
+     * A crafted file (a program may map any file it can read executable): 60,000 symbol tables,
+     * each the same 500,000 functions. One table of each kind is read, and at most
+     * {@link ElfSymbols#MAX_FUNCTIONS} functions: what the host allocates for a file stays bounded
+     * (reading every table overflowed the array's size: an exception out of the host's mmap).
+     */
+    @Test
+    void aCraftedFileWithManySymbolTablesIsReadOnce() {
+        int sections = 60_000;
+        int size = 16 << 20;
+        byte[] elf = new byte[size];
+        java.nio.ByteBuffer b = java.nio.ByteBuffer.wrap(elf).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+        long headers = size - (long) sections * 64;
+        b.putLong(0x28, headers).putShort(0x3a, (short) 64).putShort(0x3c, (short) sections);
+        for (int i = 0; i < sections; i++) {
+            int h = (int) headers + i * 64;
+            b.putInt(h + 4, i % 2 == 0 ? 2 : 11).putLong(h + 24, 0).putLong(h + 32, headers);
+        }
+        for (int sym = 72; sym + 24 <= headers; sym += 24) {
+            b.put(sym + 4, (byte) 2).putShort(sym + 6, (short) 1).putLong(sym + 8, sym).putLong(sym + 16, 8);
+        }
+        long[] functions = ElfSymbols.functions(elf);
+        assertThat(functions.length / 2).isGreaterThan(250_000).isLessThanOrEqualTo(ElfSymbols.MAX_FUNCTIONS);
+    }
+
     @Test
     void theCLibrarysWrappers() throws Exception {
         checkAgainstObjdump(Path.of("/lib/x86_64-linux-gnu/libc.so.6"), 300);
