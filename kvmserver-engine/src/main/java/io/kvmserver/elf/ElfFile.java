@@ -144,27 +144,11 @@ public final class ElfFile {
     }
 
     /**
-     * The ELF file {@code path} whose first bytes, at most {@code maxBytes} of them, are read once:
-     * for a file the engine only looks at (a library a program maps), whatever it is. Null when it
-     * is no regular file or a larger one; an {@link ElfException} when it is no valid ELF file.
+     * The ELF file {@code bytes}, read elsewhere (a library a program maps, through its fd), named
+     * {@code path} in messages; an {@link ElfException} when it is no valid ELF file.
      */
-    public static ElfFile readAtMost(Path path, long maxBytes) {
-        try (java.nio.channels.FileChannel channel = java.nio.channels.FileChannel.open(path)) {
-            if (!Files.isRegularFile(path)) {
-                return null; // a device or a pipe: endless, or not the file mapped
-            }
-            long size = channel.size();
-            if (size > maxBytes) {
-                return null;
-            }
-            java.nio.ByteBuffer buffer = java.nio.ByteBuffer.allocate((int) size);
-            while (buffer.hasRemaining() && channel.read(buffer) > 0) {
-                // a file that shrank meanwhile ends the read early: it is checked as it is
-            }
-            return new ElfFile(path, java.util.Arrays.copyOf(buffer.array(), buffer.position()));
-        } catch (IOException e) {
-            throw new ElfException("file " + path + " cannot be read: " + e.getMessage());
-        }
+    public static ElfFile of(Path path, byte[] bytes) {
+        return new ElfFile(path, bytes);
     }
 
     private ElfException fail(String what) {

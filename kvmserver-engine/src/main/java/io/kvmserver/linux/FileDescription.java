@@ -92,6 +92,15 @@ public abstract class FileDescription {
         return false;
     }
 
+    /**
+     * The whole content of this file, read through its own host fd (no path is opened again), when
+     * it is a regular file of at most {@code maxBytes}; null otherwise. Host memory for it is
+     * bounded by {@code maxBytes}, whatever the file.
+     */
+    public byte[] readRegular(long maxBytes) {
+        return null;
+    }
+
     // ---- readiness, for poll, select and epoll ----
 
     /** The host fd a wait watches for this file; -1 when readiness is known without the host. */

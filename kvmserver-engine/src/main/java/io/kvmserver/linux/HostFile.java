@@ -31,6 +31,7 @@ public final class HostFile extends FileDescription {
     private static final int SYS_FTRUNCATE = SyscallNumbers.FTRUNCATE;
     private static final int SYS_FSYNC = SyscallNumbers.FSYNC;
     private static final int STAT_SIZE = 144;
+    private static final int ST_MODE = 24;
     private static final int ST_SIZE = 48;
 
     private final int fd;
@@ -128,9 +129,35 @@ public final class HostFile extends FileDescription {
         return n;
     }
 
+    @Override
+    public byte[] readRegular(long maxBytes) {
+        long size;
+        try (Memory st = new Memory(STAT_SIZE)) {
+            if (pathOnly || stat(com.sun.jna.Pointer.nativeValue(st)) < 0
+                    || (st.getInt(ST_MODE) & PathSyscalls.S_IFMT) != PathSyscalls.S_IFREG) {
+                return null;
+            }
+            size = st.getLong(ST_SIZE);
+        }
+        if (size <= 0 || size > maxBytes) {
+            return null;
+        }
+        try (Memory buffer = new Memory(size)) {
+            long got = 0;
+            while (got < size) { // a file that shrank meanwhile ends early: it is checked as it is
+                long n = pread(com.sun.jna.Pointer.nativeValue(buffer) + got, size - got, got);
+                if (n <= 0) {
+                    break;
+                }
+                got += n;
+            }
+            return buffer.getByteArray(0, (int) got);
+        }
+    }
+
     private long size() {
         try (Memory st = new Memory(STAT_SIZE)) {
-            long rc = call(() -> LibC.syscall(SYS_FSTAT, fd, com.sun.jna.Pointer.nativeValue(st), 0, 0, 0, 0));
+            long rc = stat(com.sun.jna.Pointer.nativeValue(st));
             return rc < 0 ? rc : st.getLong(ST_SIZE);
         }
     }

@@ -64,10 +64,14 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
     private static final int MAX_AREAS = 8;
     private static final int SLOTS = (int) (AREA_SIZE / SyscallTrampoline.SIZE);
 
-    /** The most scans of mapped code, bytes of one ELF file read and bytes of one mapping decoded. */
+    /**
+     * The most scans of mapped code, bytes of one ELF file read and bytes of one mapping decoded:
+     * what a scan holds in the host's heap is at most the two (a library's file, glibc's 2 MiB,
+     * and its code), whatever the program maps.
+     */
     static final int MAX_SCANS = 1024;
-    static final long MAX_FILE_BYTES = 32L << 20;
-    static final long MAX_CODE_BYTES = 32L << 20;
+    static final long MAX_FILE_BYTES = 16L << 20;
+    static final long MAX_CODE_BYTES = 16L << 20;
 
     private final GuestMemory memory;
     private int scans;
@@ -146,7 +150,7 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
 
     /**
      * A library's code, as the dynamic loader maps it: its ELF file is read again through the
-     * host fd the mapping came from (its symbols: where functions start), and the code this
+     * host fd the mapping came from, never by path (its symbols: where functions start), and the code this
      * mapping holds in guest memory (what will run, whatever the file holds by now) is decoded from
      * there. A file that is no regular ELF file, a larger one than {@link #MAX_FILE_BYTES} or a
      * mapping larger than {@link #MAX_CODE_BYTES} gives none, and so does every scan after the
@@ -158,19 +162,15 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
             return;
         }
         scans++;
-        ElfFile elf;
-        try {
-            elf = ElfFile.readAtMost(Path.of("/proc/self/fd/" + file.hostFd()), MAX_FILE_BYTES);
-        } catch (RuntimeException e) { // ElfException: not an ELF file, or one the engine cannot read
-            return; // its sites keep their syscall
-        }
-        if (elf == null) {
-            return;
+        byte[] bytes = file.readRegular(MAX_FILE_BYTES);
+        if (bytes == null) {
+            return; // not a regular file, or a larger one: its sites keep their syscall
         }
         try {
-            scanMapped(space, elf, offset, start, length);
+            scanMapped(space, ElfFile.of(Path.of(String.valueOf(file.path())), bytes), offset, start, length);
         } catch (RuntimeException e) {
-            // A file no check above foresaw: its sites keep their syscall, and the mmap succeeds.
+            // Not an ELF file (ElfException), or one no check foresaw: its sites keep their
+            // syscall, and the mmap succeeds.
             log.debug("kvmserver: no call sites taken from {}: {}", file.path(), e.toString());
         }
     }

@@ -43,8 +43,7 @@ public final class SyscallTrampoline {
      * both the bytes and the number).
      */
     public static boolean isSite(byte[] code, long nr) {
-        return (code[0] & 0xff) == MOV_EAX_IMM32 && littleEndianInt(code, 1) == nr
-                && (code[5] & 0xff) == 0x0f && (code[6] & 0xff) == 0x05;
+        return (code[0] & 0xff) == MOV_EAX_IMM32 && littleEndianInt(code, 1) == nr && isRelocatableSite(code);
     }
 
     /**

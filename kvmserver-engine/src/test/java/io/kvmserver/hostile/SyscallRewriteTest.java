@@ -67,7 +67,7 @@ class SyscallRewriteTest {
 
     /**
      * The template maps the first MiB of a 3 GiB file executable: the engine reads the file of an
-     * executable mapping for its symbols, but only a regular file of at most 32 MiB (the host's
+     * executable mapping for its symbols, but only a regular file of at most 16 MiB (the host's
      * memory is not the program's to spend: reading this one whole failed the start with an
      * OutOfMemoryError), and decodes the mapping's bytes in guest memory. It starts and serves.
      */
