@@ -1,8 +1,16 @@
 /*
  * A server for the test of the munmap and shrinking mremap the PVM syscall entry answers in the
  * guest and queues for the host (UnmapInGuestTest). Usage: unmap_queued PORT MODE, where MODE is
- *   python   what python3 does with a receive buffer in every request: mmap 260 KiB, write to it,
- *            mremap it to 4 KiB (MREMAP_MAYMOVE), munmap it; answers "moved=0 munmap=0"
+ *   python   what python3 does with a receive buffer in every request: mmap 260 KiB (its first
+ *            and last page read as zeros: "clean"), write to it, mremap it to 4 KiB
+ *            (MREMAP_MAYMOVE), munmap it, and close; answers "moved=0 munmap=0 clean=1"
+ *   stale    two pages the template mapped and unmapped before it waits: a read and a write there
+ *            fault; then the request maps them (MAP_FIXED_NOREPLACE), writes them and unmaps them
+ *            with no call before its close (so a reset, not the unmap, must drop what KVM cached
+ *            for them); answers "unmapped=1,1"
+ *   closes   an unmap followed by a close that does not end the request (a pipe's): a write to
+ *            the pages faults then; and pages written, unmapped and mapped again at the same
+ *            address (MAP_FIXED) read as zeros; answers "segv=1 zero=1"
  *   checks   Linux's answers, one call each: a shrink, a same-size remap, a remap after a queued
  *            one, munmap's EINVALs and a good munmap, after which the next call that reaches the
  *            host has unmapped the pages (a write to them raises SIGSEGV), a remap there then
@@ -46,11 +54,45 @@
 
 static int python(char *body, size_t size) {
     char *p = mmap(NULL, 266240, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int clean = p[0] == 0 && p[4095] == 0 && p[266240 - 4096] == 0;
     memset(p, 'x', 8192);
+    memset(p + 266240 - 4096, 'x', 4096);
     char *q = mremap(p, 266240, 4096, MREMAP_MAYMOVE);
     int moved = q != p;
     int unmapped = munmap(q, 4096);
-    return snprintf(body, size, "moved=%d munmap=%d", moved, unmapped);
+    return snprintf(body, size, "moved=%d munmap=%d clean=%d", moved, unmapped, clean);
+}
+
+/* Two pages free in the template: mapped and unmapped again before it waits (see main). */
+static char *freed;
+
+static int stale(char *body, size_t size) {
+    int read = read_faults(freed);
+    int written = write_faults(freed + PAGE);
+    char *p = mmap(freed, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    if (p == freed) {
+        memset(p, 'x', 2 * PAGE);
+        munmap(p, 2 * PAGE);
+    }
+    return snprintf(body, size, "unmapped=%d,%d", read, written);
+}
+
+static int closes(char *body, size_t size) {
+    int pipes[2];
+    if (pipe(pipes) != 0) return snprintf(body, size, "pipe failed");
+    char *p = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(p, 'x', 2 * PAGE);
+    munmap(p, 2 * PAGE);
+    close(pipes[0]); /* the host's close, which ends no request */
+    int faulted = write_faults(p);
+    close(pipes[1]);
+    char *r = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    memset(r, 'y', PAGE);
+    munmap(r, PAGE);
+    char *again = mmap(r, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    int zero = again == r && r[0] == 0 && r[PAGE - 1] == 0;
+    munmap(again, PAGE);
+    return snprintf(body, size, "segv=%d zero=%d", faulted, zero);
 }
 
 static int err(long result) {
@@ -185,6 +227,11 @@ int main(int argc, char **argv) {
     if (listener < 0) return 1;
     int ep = epoll_watching_listener(listener);
     events_page = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    /* Far below the mmap area, where the engine's reservation (MapInGuestTest) never is. */
+    freed = mmap((void *) 0x10000000L, 2 * PAGE, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+    memset(freed, 'f', 2 * PAGE);
+    munmap(freed, 2 * PAGE);
     for (;;) {
         int fd = accept_when_reported(ep, listener);
         if (fd < 0) {
@@ -198,7 +245,9 @@ int main(int argc, char **argv) {
                 : !strcmp(mode, "forge") ? forge(body, sizeof body)
                 : !strcmp(mode, "full") ? full(body, sizeof body)
                 : !strcmp(mode, "buffers") ? buffers(ep, fd, body, sizeof body)
-                : !strcmp(mode, "wait") ? snprintf(body, sizeof body, "wait=%d", waited) : python(body, sizeof body);
+                : !strcmp(mode, "wait") ? snprintf(body, sizeof body, "wait=%d", waited)
+                : !strcmp(mode, "stale") ? stale(body, sizeof body)
+                : !strcmp(mode, "closes") ? closes(body, sizeof body) : python(body, sizeof body);
         write_response(fd, body, b);
         close(fd);
     }

@@ -1,6 +1,6 @@
 /*
- * What the test servers that probe their own memory share: whether a write to an address raises
- * SIGSEGV, caught by a handler that jumps back (install_segv_catcher first).
+ * What the test servers that probe their own memory share: whether a write to (or a read of) an
+ * address raises SIGSEGV, caught by a handler that jumps back (install_segv_catcher first).
  */
 #ifndef KVMSERVER_TEST_WRITE_FAULTS_H
 #define KVMSERVER_TEST_WRITE_FAULTS_H
@@ -27,6 +27,15 @@ static inline int write_faults(volatile char *p) {
         return 1;
     }
     *p = 1;
+    return 0;
+}
+
+/* Whether a read of p raises SIGSEGV. */
+static inline int read_faults(volatile char *p) {
+    if (sigsetjmp(on_segv, 1)) {
+        return 1;
+    }
+    (void) *p;
     return 0;
 }
 

@@ -130,6 +130,12 @@ public final class GuestCalls {
     private long flushConsole;
     /** Whether a dropped queue entry was logged (once per VM). */
     private boolean warnedDropped;
+    /**
+     * The unmaps of the last flush not performed yet ({@link #performUnmaps}): address and page
+     * count of each, in queue order.
+     */
+    private final long[] unmapsDue = new long[2 * GuestCallPages.MAX_ENTRIES];
+    private int unmapsDueCount;
 
     /** The connection this VM serves (accepted from a request's listener) and its guest fd. */
     private SocketFile connection;
@@ -274,6 +280,7 @@ public final class GuestCalls {
         releaseConsole();
         published = false;
         mapsOf = null;
+        unmapsDueCount = 0;
     }
 
     /**
@@ -758,14 +765,8 @@ public final class GuestCalls {
                 if (performed(c, entry, nr, fd, memory.getInt(entry + 8), memory.getInt(entry + 12))) {
                     callCounts[nr]++;
                     done++;
-                } else if (!warnedDropped) {
-                    // The entry queues only what the host performs: a program that wrote the queue
-                    // page itself, or a fault of the engine's, whose trace would otherwise be a
-                    // call the program saw succeed and that never happened.
-                    warnedDropped = true;
-                    log.warn("a call queued by the syscall entry was dropped: {} on fd {} (the program wrote the"
-                            + " queue page itself, or the engine is at fault); the VM's further drops are not logged",
-                            SyscallNumbers.name(nr), fd);
+                } else {
+                    warnDropped(nr, fd);
                 }
             }
         }
@@ -788,6 +789,20 @@ public final class GuestCalls {
     }
 
     /**
+     * Logs the first queue entry of the VM that was dropped. The entry queues only what the host
+     * performs: a program that wrote the queue page itself, or a fault of the engine's, whose
+     * trace would otherwise be a call the program saw succeed and that never happened.
+     */
+    private void warnDropped(int nr, int fd) {
+        if (!warnedDropped) {
+            warnedDropped = true;
+            log.warn("a call queued by the syscall entry was dropped: {} on fd {} (the program wrote the"
+                    + " queue page itself, or the engine is at fault); the VM's further drops are not logged",
+                    SyscallNumbers.name(nr), fd);
+        }
+    }
+
+    /**
      * Performs one queue entry {nr, fd, a, b} at {@code entry} if it is a call the entry queues as
      * the host published it; false for anything else (the program wrote it), which is dropped.
      */
@@ -803,10 +818,11 @@ public final class GuestCalls {
         }
         if (nr == MUNMAP || nr == MREMAP) {
             // {nr, pages, address}: an unmap, of the range or of the tail the mremap cut off
-            return published && shown.unmaps && unmapped(c, memory.getLong(entry + 8), fd & 0xffffffffL);
+            return published && shown.unmaps && unmapLater(memory.getLong(entry + 8), fd & 0xffffffffL);
         }
         if (nr == MMAP) {
             // {mmap, pages, address}: the top of the reservation as the page published it
+            performUnmaps(c); // in queue order (a forged entry may map what an unmap before it frees)
             long length = (fd & 0xffffffffL) << 12;
             return published && shown.reservedEnd != 0 && length > shown.roomAbove
                     && c.memory().mapReserved(memory.getLong(entry + 8), length);
@@ -927,15 +943,59 @@ public final class GuestCalls {
     }
 
     /**
-     * A queued unmap, checked as munmap checks its arguments (the program may have written the
-     * entry: then it is a munmap it could have made itself). False when those checks fail.
+     * Records a queued unmap, to be performed when the program or the host next needs it
+     * ({@link #performUnmaps}); false when munmap would refuse its arguments (the program wrote
+     * the entry: then it is a munmap it could have made itself, and it is dropped).
      */
-    private static boolean unmapped(Syscall c, long address, long pages) {
-        try {
-            return MemorySyscalls.unmap(c.memory(), address, pages << 12) == 0;
-        } catch (SyscallError e) {
-            return false; // ENOMEM: more splits than the page allowed for, so not the entry's
+    private boolean unmapLater(long address, long pages) {
+        if (!MemorySyscalls.unmappable(address, pages << 12)) {
+            return false;
         }
+        if (unmapsDueCount == GuestCallPages.MAX_ENTRIES) {
+            return false; // cannot happen: at most one per queue entry, and the queue was performed before it
+        }
+        unmapsDue[2 * unmapsDueCount] = address;
+        unmapsDue[2 * unmapsDueCount + 1] = pages;
+        unmapsDueCount++;
+        return true;
+    }
+
+    /**
+     * Performs the unmaps the last flush queued. The host calls this before the program runs
+     * again (so a touch of what it unmapped faults, as on Linux), before a call of the host's
+     * other than {@code close} (which could map, read or describe that memory), and before the
+     * page tells the entry what it may answer next. Not when the request ends at this exit
+     * ({@link #dropUnmaps}).
+     *
+     * <p>Why they wait: python3 unmaps its receive buffer right before it closes its connection,
+     * and unmapping gives the pages back to the host, which makes KVM drop its translations for
+     * them, so that every next request rebuilt them with a fault per page (two per request, an
+     * in-kernel exit each). When the close ends the request the reset restores those pages
+     * anyway, and the page tables still map them as the template does, so KVM keeps its
+     * translations; where the template maps them otherwise the reset drops them, as for any
+     * mapping the request changed.
+     */
+    public void performUnmaps(Syscall c) {
+        for (int i = 0; i < unmapsDueCount; i++) {
+            long address = unmapsDue[2 * i];
+            long pages = unmapsDue[2 * i + 1];
+            try {
+                MemorySyscalls.unmap(c.memory(), address, pages << 12);
+            } catch (SyscallError e) {
+                // ENOMEM: more splits than the page allowed for, so not the entry's but the
+                // program's own entry, whose munmap would have failed: its pages stay mapped.
+                warnDropped(MUNMAP, -1);
+            }
+        }
+        unmapsDueCount = 0;
+    }
+
+    /**
+     * Forgets the queued unmaps not performed: the request ended at this exit, and the reset
+     * that follows restores the address space, memory and page tables of the template.
+     */
+    public void dropUnmaps() {
+        unmapsDueCount = 0;
     }
 
     /**

@@ -256,17 +256,23 @@ final class MemorySyscalls {
      * ({@link GuestCalls#flush}), with the same checks.
      */
     static long unmap(AddressSpace m, long addr, long length) {
-        long size = pageUp(length);
-        if (!aligned(addr) || length == 0 || size <= 0 || Long.compareUnsigned(size, TASK_SIZE) > 0
-                || Long.compareUnsigned(addr, TASK_SIZE - size) > 0) {
+        if (!unmappable(addr, length)) {
             return -Errno.EINVAL;
         }
+        long size = pageUp(length);
         long from = Math.max(addr, GuestLayout.USER_START);
         long to = Math.min(addr + size, m.limit());
         if (from < to) {
             m.unmap(from, to - from);
         }
         return 0;
+    }
+
+    /** Whether munmap takes {@code addr} and {@code length}: else {@code EINVAL}. */
+    static boolean unmappable(long addr, long length) {
+        long size = pageUp(length);
+        return aligned(addr) && length != 0 && size > 0 && Long.compareUnsigned(size, TASK_SIZE) <= 0
+                && Long.compareUnsigned(addr, TASK_SIZE - size) <= 0;
     }
 
     static long mprotect(Syscall c) {

@@ -243,12 +243,17 @@ final class VcpuLoop {
             RunResult result = runUntilDone(frozenWait);
             // A run that ends inside the syscall entry (a time limit, a crash) leaves its
             // committed queue entries to be performed here: the entry never resumes.
-            if (calls.pending()) {
-                try {
+            try {
+                if (calls.pending()) {
                     syscalls += calls.flush(syscall, syscallCounts);
-                } catch (GuestMemory.LimitExceeded e) {
-                    // the queue was performed; emptying it would pass the limit, and the VM is done
                 }
+                if (result.kind() == RunResult.Kind.REQUEST_DONE) {
+                    calls.dropUnmaps(); // the reset restores what they would have unmapped
+                } else {
+                    calls.performUnmaps(syscall); // a template freezes, a VM waits: as Linux left it
+                }
+            } catch (GuestMemory.LimitExceeded e) {
+                // the queue was performed; emptying it would pass the limit, and the VM is done
             }
             calls.releaseConsole();
             return result;
@@ -302,6 +307,9 @@ final class VcpuLoop {
             }
             calls.releaseConsole(); // held only while the guest runs
         }
+        if (!closeAtDoorbell(exit)) {
+            calls.performUnmaps(syscall); // before the host looks at memory for any other exit
+        }
         if (rewriter != null) {
             rewriter.learnRecorded(process.memory());
         }
@@ -313,6 +321,15 @@ final class VcpuLoop {
             }
         }
         return onExit(exit);
+    }
+
+    /**
+     * Whether the exit is the syscall entry's doorbell for a {@code close}: the one call the
+     * queued unmaps wait past, since it may end the request ({@link GuestCalls#performUnmaps}).
+     */
+    private boolean closeAtDoorbell(VcpuExit exit) {
+        return exit.reason() == VcpuExit.Reason.MMIO && vcpu.reg(KvmAbi.RIP) == TrapStub.FAST_DOORBELL_RIP
+                && vcpu.reg(KvmAbi.RAX) == SyscallNumbers.CLOSE;
     }
 
     /** Whether the vCPU stopped inside the PVM syscall entry, anywhere but at its doorbell. */
@@ -450,6 +467,9 @@ final class VcpuLoop {
         calls.beforeHostCall();
         int tid = trace != null ? threads.current().tid() : 0;
         long result = table.dispatch(syscall);
+        if (!waiter.connections().finished()) {
+            calls.performUnmaps(syscall); // the close that did not end the request: they wait no more
+        }
         if (trace != null) {
             trace.log(tid, syscall, result);
         }
