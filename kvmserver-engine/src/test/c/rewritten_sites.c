@@ -9,6 +9,8 @@
  *            step, direct, never_run, request_only (run in requests only, here too), the C
  *            library's getppid, scanned_only, after_unknown, the bytes inside hidden_constant's
  *            constant, the C library's syscall(); then whether each gave the answer Linux gives
+ *   /read    the C library's read: J when its `xor %eax, %eax` is a jmp to padding holding a jmp
+ *            now, M when it is still the xor; a read of a pipe and one of fd -1 through it
  *   /regs    a call through a site with DF set and values in the red zone: RCX and R11 as
  *            syscall leaves them, DF after the call, the red zone intact, the result
  *   /direct  a jump to the site's syscall instruction itself, with another number in RAX
@@ -24,6 +26,7 @@
  *            syscall entry records the sites it answered, and makes calls the host sees
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -191,6 +194,37 @@ static const unsigned char *libc_syscall_site(void) {
     return NULL;
 }
 
+/*
+ * The C library's read: its `xor %eax, %eax; syscall`, or after the rewrite its `jmp rel8` to
+ * padding of the function that now holds a `jmp rel32` (to the trampoline).
+ */
+static const unsigned char *libc_read_site(void) {
+    const unsigned char *code = (const unsigned char *) read;
+    for (int i = 0; i < 64; i++) {
+        if (code[i + 2] == 0x0f && code[i + 3] == 0x05 && ((code[i] == 0x31 && code[i + 1] == 0xc0) || code[i] == 0xeb)) {
+            return code + i;
+        }
+    }
+    return NULL;
+}
+
+static int read_check(char *out, size_t size) {
+    const unsigned char *site = libc_read_site();
+    char k = !site ? '-' : site[0] == 0x31 ? 'M' : site[0] == 0xeb && site[2 + (signed char) site[1]] == 0xe9 ? 'J' : '?';
+    int p[2];
+    if (pipe(p) != 0) return snprintf(out, size, "pipe failed");
+    write(p[1], "hello", 5);
+    char buf[16];
+    long n = read(p[0], buf, sizeof buf);
+    errno = 0;
+    long bad = read(-1, buf, 1);
+    int e = errno;
+    close(p[0]);
+    close(p[1]);
+    return snprintf(out, size, "%c read=%ld %s ebadf=%d", k, n, n == 5 && !memcmp(buf, "hello", 5) ? "same" : "other",
+                    bad == -1 && e == EBADF);
+}
+
 static int sites(char *out, size_t size) {
     const unsigned char *libc = libc_getppid_site();
     long pid = getpid(), ppid = getppid();
@@ -340,7 +374,9 @@ int main(int argc, char **argv) {
         char path[64], body[512];
         read_request_path(fd, path, sizeof path);
         int b;
-        if (!strcmp(path, "/sites")) {
+        if (!strcmp(path, "/read")) {
+            b = read_check(body, sizeof body);
+        } else if (!strcmp(path, "/sites")) {
             b = sites(body, sizeof body);
         } else if (!strcmp(path, "/regs")) {
             b = regs_check(body, sizeof body);

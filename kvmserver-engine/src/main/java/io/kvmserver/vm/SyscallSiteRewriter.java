@@ -11,6 +11,7 @@ import io.kvmserver.linux.SyscallError;
 import io.kvmserver.memory.GuestMemory;
 import io.kvmserver.x86.GuestCallPages;
 import io.kvmserver.x86.GuestLayout;
+import io.kvmserver.x86.InstructionKind;
 import io.kvmserver.x86.SyscallSiteScan;
 import io.kvmserver.x86.SyscallTrampoline;
 import java.nio.file.Path;
@@ -82,6 +83,7 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
     private final byte[] site = new byte[SyscallTrampoline.SITE_LENGTH];
     private final byte[] trampoline = new byte[SyscallTrampoline.SIZE];
     private final byte[] jump = new byte[SyscallTrampoline.JUMP_LENGTH];
+    private final byte[] shortJump = new byte[SyscallTrampoline.SHORT_JUMP_LENGTH];
 
     SyscallSiteRewriter(GuestMemory memory) {
         this.memory = memory;
@@ -114,13 +116,18 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
      * mapping that is executable and not writable (a library's or the program's code, not a JIT's).
      */
     private boolean readCode(AddressSpace space, long at) {
-        AddressSpace.Mapping code = space.find(at);
-        if (code == null || code.end() < at + SyscallTrampoline.SITE_LENGTH
-                || (code.prot() & LoadTarget.PROT_EXEC) == 0 || (code.prot() & LoadTarget.PROT_WRITE) != 0) {
+        if (!inCode(space, at, at + SyscallTrampoline.SITE_LENGTH)) {
             return false;
         }
         memory.read(at, site, 0, site.length);
         return true;
+    }
+
+    /** Whether {@code [from, to)} lies in one mapping that is executable and not writable. */
+    private static boolean inCode(AddressSpace space, long from, long to) {
+        AddressSpace.Mapping code = space.find(from);
+        return code != null && code.end() >= to && (code.prot() & LoadTarget.PROT_EXEC) != 0
+                && (code.prot() & LoadTarget.PROT_WRITE) == 0;
     }
 
     /** Rewrites the site at {@code at}, whose bytes are in {@link #site}, if a trampoline fits. */
@@ -137,13 +144,63 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
         rewritten++;
     }
 
+    /**
+     * Rewrites the short site ({@code xor %eax, %eax; syscall}) at {@code at}, where the scan
+     * decoded it, with {@code padLength} bytes of padding the function never executes at
+     * {@code pad}: the trampoline, then a {@code jmp rel32} to it at the padding, last a
+     * {@code jmp rel8} to the padding in place of the {@code xor}. Both checked again in guest
+     * memory, in code that is executable and not writable.
+     */
+    private void rewriteShort(AddressSpace space, long at, long pad, int padLength) {
+        long from = Math.min(at, pad);
+        long to = Math.max(at + SyscallTrampoline.SHORT_SITE_LENGTH, pad + padLength);
+        if (at < GuestLayout.USER_START || pad < GuestLayout.USER_START || padLength < SyscallTrampoline.JUMP_LENGTH
+                || !SyscallTrampoline.reachesShort(at, pad) || !inCode(space, from, to)) {
+            return;
+        }
+        byte[] around = memory.read(from, (int) (to - from));
+        int siteAt = (int) (at - from);
+        int padAt = (int) (pad - from);
+        if (!SyscallTrampoline.isShortSite(java.util.Arrays.copyOfRange(around, siteAt, siteAt + 4))
+                || !InstructionKind.isPaddingRun(around, padAt, padAt + padLength)) {
+            return; // rewritten already (a library mapped twice), or not what the scan decoded
+        }
+        long slot = slotNear(space, pad);
+        if (slot < 0) {
+            return;
+        }
+        SyscallTrampoline.encodeShortTrampoline(trampoline, slot, at);
+        memory.write(slot, trampoline);
+        SyscallTrampoline.encodeJump(jump, pad, slot);
+        memory.write(pad, jump);
+        // Last: until this write the site makes its call as before.
+        SyscallTrampoline.encodeShortJump(shortJump, at, pad);
+        memory.write(at, shortJump);
+        rewritten++;
+    }
+
+    /** What the scans report to: sites at their address plus {@code bias}, rewritten. */
+    private SyscallSiteScan.Sink rewriting(AddressSpace space, long bias) {
+        return new SyscallSiteScan.Sink() {
+            @Override
+            public void site(long address) {
+                rewrite(space, address + bias);
+            }
+
+            @Override
+            public void shortSite(long address, long pad, int padLength) {
+                rewriteShort(space, address + bias, pad + bias, padLength);
+            }
+        };
+    }
+
     /** The sites in the functions of {@code program}, loaded {@code bias} bytes above its addresses. */
     void scanProgram(AddressSpace space, ElfFile program, long bias) {
         long[] functions = ElfSymbols.functions(program.bytes());
         for (ElfFile.Segment s : program.segments()) {
             if (s.type() == ElfFile.PT_LOAD && (s.flags() & ElfFile.PF_X) != 0) {
                 SyscallSiteScan.scan(program.bytes(), s.offset(), s.vaddr(), s.fileSize(), functions,
-                        SyscallNumbers.COUNT, address -> rewrite(space, address + bias));
+                        SyscallNumbers.COUNT, rewriting(space, bias));
             }
         }
     }
@@ -192,7 +249,7 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
             long vaddr = s.vaddr() + (from - s.offset());
             long base = start - offset + s.offset() - s.vaddr(); // guest address = address + base
             SyscallSiteScan.scan(code, from - offset, vaddr, to - from, functions, SyscallNumbers.COUNT,
-                    address -> rewrite(space, address + base));
+                    rewriting(space, base));
         }
     }
 

@@ -162,7 +162,7 @@ public final class InstructionLength {
             return UNKNOWN;
         }
         int op = code[p++] & 0xff;
-        if (operandSize16 && (op == 0xe8 || op == 0xe9 || op == 0x0f)) {
+        if (operandSize16 && (op == 0xe8 || op == 0xe9)) {
             return UNKNOWN; // a 16-bit branch: processors disagree on its length
         }
         int immediate = operandSize16 ? 2 : 4;
@@ -180,9 +180,9 @@ public final class InstructionLength {
                 p++;
             } else {
                 kind = TWO_BYTE[second];
-                if (kind == Z) {
-                    immediate = 4; // jcc rel32 whatever the operand size
-                }
+                if (kind == Z && operandSize16) {
+                    return UNKNOWN; // a 16-bit jcc, as above; elsewhere in this map 66 is an SSE
+                }                   // prefix, and no instruction of it has an imm16/32 it would shrink
             }
         }
         int length;

@@ -13,49 +13,202 @@ public final class SyscallSiteScan {
     private SyscallSiteScan() {
     }
 
-    /** Told about each site: the address of the instruction before its {@code syscall}. */
+    /** Told about each site. */
     public interface Sink {
+        /** A relocatable site: the address of the five-byte instruction before its {@code syscall}. */
         void site(long address);
+
+        /**
+         * A {@code xor %eax, %eax; syscall} site at {@code address} (the C library's {@code read}),
+         * whose two-byte {@code xor} is too short for a jump to a trampoline, and {@code padLength}
+         * bytes of padding at {@code pad} within a {@code jmp rel8} of it, which the function
+         * never executes ({@link SyscallTrampoline#encodeShortTrampoline}).
+         */
+        default void shortSite(long address, long pad, int padLength) {
+        }
     }
+
+    /** Bytes of padding a short site's jump to its trampoline takes: a {@code jmp rel32}. */
+    static final int PAD_LENGTH = SyscallTrampoline.JUMP_LENGTH;
 
     /**
      * Scans the functions ({start, size} pairs, as {@code ElfSymbols.functions} gives them) that
      * lie in the segment whose {@code fileSize} bytes at {@code fileOffset} of {@code file} are
      * loaded at {@code vaddr}; reports the sites {@link SyscallTrampoline#isRelocatableSite} takes
      * ({@code mov $nr, %eax} with {@code nr} below {@code numbers}) by their {@code vaddr}-based
-     * address. Returns how many it reported.
+     * address, and the short sites of functions it decoded to their end. Returns how many it
+     * reported.
      */
     public static int scan(byte[] file, long fileOffset, long vaddr, long fileSize, long[] functions, int numbers,
             Sink sink) {
         if (fileOffset < 0 || fileSize < 0 || fileOffset > file.length || fileSize > file.length - fileOffset) {
             return 0;
         }
+        Function f = new Function(file, vaddr - fileOffset);
         int found = 0;
-        for (int f = 0; f + 1 < functions.length; f += 2) {
-            long start = functions[f];
-            long size = functions[f + 1];
+        for (int i = 0; i + 1 < functions.length; i += 2) {
+            long start = functions[i];
+            long size = functions[i + 1];
             if (start < vaddr || start - vaddr >= fileSize) {
                 continue;
             }
             int at = (int) (fileOffset + (start - vaddr));
             int end = (int) Math.min(fileOffset + fileSize, at + Math.min(size, fileSize));
+            f.decode(at, end);
+            found += f.reportSites(numbers, sink);
+            if (f.complete) {
+                found += f.reportShortSites(sink);
+            }
+        }
+        return found;
+    }
+
+    /** One function's instructions, decoded from its start; reused from function to function. */
+    private static final class Function {
+        private final byte[] code;
+        /** Guest address minus index into {@link #code}. */
+        private final long base;
+        private int[] starts = new int[256];
+        private int[] targets = new int[64];
+        private int count;
+        private int targetCount;
+        private int end;
+        /**
+         * Whether every instruction to the function's end was decoded and every jump's target is
+         * known (no jump through a register or memory): then the only ways into a padding run
+         * after an instruction that never falls through are the function's direct branches.
+         */
+        private boolean complete;
+        /** The padding runs given to short sites so far, by start: one site each. */
+        private int[] padsUsed = new int[8];
+        private int padsUsedCount;
+
+        Function(byte[] code, long base) {
+            this.code = code;
+            this.base = base;
+        }
+
+        void decode(int at, int end) {
+            this.end = end;
+            count = 0;
+            targetCount = 0;
+            padsUsedCount = 0;
+            boolean targetsKnown = true;
             while (at < end) {
-                int length = InstructionLength.of(file, at, end);
+                int length = InstructionLength.of(code, at, end);
                 if (length == InstructionLength.UNKNOWN) {
                     break;
                 }
-                if (length == SyscallTrampoline.JUMP_LENGTH && at + SyscallTrampoline.SITE_LENGTH <= end
-                        && file[at + 5] == 0x0f && file[at + 6] == 0x05) {
-                    byte[] site = java.util.Arrays.copyOfRange(file, at, at + SyscallTrampoline.SITE_LENGTH);
-                    int nr = (site[1] & 0xff) | (site[2] & 0xff) << 8 | (site[3] & 0xff) << 16 | (site[4] & 0xff) << 24;
-                    if (SyscallTrampoline.isRelocatableSite(site) && (site[0] != (byte) 0xb8 || nr >= 0 && nr < numbers)) {
-                        sink.site(vaddr + (at - fileOffset));
-                        found++;
+                starts = add(starts, count++, at);
+                long target = InstructionKind.branchTarget(code, at, length);
+                if (target == InstructionKind.UNKNOWN_TARGET) {
+                    targetsKnown = false;
+                } else if (target != InstructionKind.NO_TARGET) {
+                    long to = at + target;
+                    if (to >= Integer.MIN_VALUE && to <= Integer.MAX_VALUE) {
+                        targets = add(targets, targetCount++, (int) to);
                     }
                 }
                 at += length;
             }
+            starts = add(starts, count, at); // where the last one ends: length(i) for every i < count
+            java.util.Arrays.sort(targets, 0, targetCount);
+            complete = at >= end && targetsKnown;
         }
-        return found;
+
+        private int length(int i) {
+            return starts[i + 1] - starts[i];
+        }
+
+        int reportSites(int numbers, Sink sink) {
+            int found = 0;
+            for (int i = 0; i < count; i++) {
+                int at = starts[i];
+                if (length(i) == SyscallTrampoline.JUMP_LENGTH && at + SyscallTrampoline.SITE_LENGTH <= end
+                        && code[at + 5] == 0x0f && code[at + 6] == 0x05) {
+                    byte[] site = java.util.Arrays.copyOfRange(code, at, at + SyscallTrampoline.SITE_LENGTH);
+                    int nr = (site[1] & 0xff) | (site[2] & 0xff) << 8 | (site[3] & 0xff) << 16 | (site[4] & 0xff) << 24;
+                    if (SyscallTrampoline.isRelocatableSite(site) && (site[0] != (byte) 0xb8 || nr >= 0 && nr < numbers)) {
+                        sink.site(base + at);
+                        found++;
+                    }
+                }
+            }
+            return found;
+        }
+
+        /**
+         * Reports each {@code xor %eax, %eax; syscall} with a padding run of its own: at least
+         * {@link #PAD_LENGTH} bytes of padding instructions right after one that never falls
+         * through, no direct branch of the function into any of it, its start within a
+         * {@code jmp rel8} from after the {@code xor}.
+         */
+        int reportShortSites(Sink sink) {
+            int found = 0;
+            for (int i = 0; i + 1 < count; i++) {
+                int at = starts[i];
+                if (length(i) == 2 && (code[at] & 0xff) == 0x31 && (code[at + 1] & 0xff) == 0xc0
+                        && length(i + 1) == 2 && code[at + 2] == 0x0f && code[at + 3] == 0x05) {
+                    int pad = padNear(at + 2);
+                    if (pad >= 0) {
+                        sink.shortSite(base + at, base + starts[pad], starts[runEnd(pad)] - starts[pad]);
+                        padsUsed = add(padsUsed, padsUsedCount++, starts[pad]);
+                        found++;
+                    }
+                }
+            }
+            return found;
+        }
+
+        /** The first unused padding run whose start a {@code jmp rel8} ending at {@code from} reaches; -1 if none. */
+        private int padNear(int from) {
+            for (int k = 1; k < count; k++) {
+                int distance = starts[k] - from;
+                if (distance < -128 || distance > 127 || !InstructionKind.isPadding(code, starts[k], length(k))
+                        || !InstructionKind.endsFlow(code, starts[k - 1], length(k - 1))) {
+                    continue;
+                }
+                int last = runEnd(k);
+                if (starts[last] - starts[k] >= PAD_LENGTH && !targeted(starts[k], starts[last]) && !used(starts[k])) {
+                    return k;
+                }
+            }
+            return -1;
+        }
+
+        /** The index of the first instruction after the padding run that starts at instruction {@code k}. */
+        private int runEnd(int k) {
+            int j = k;
+            while (j < count && InstructionKind.isPadding(code, starts[j], length(j))) {
+                j++;
+            }
+            return j;
+        }
+
+        /** Whether a direct branch of the function goes into {@code [from, to)}. */
+        private boolean targeted(int from, int to) {
+            int i = java.util.Arrays.binarySearch(targets, 0, targetCount, from);
+            int first = i >= 0 ? i : -i - 1;
+            // binarySearch finds any of equal keys: step back to the first not below from
+            while (first > 0 && targets[first - 1] >= from) {
+                first--;
+            }
+            return first < targetCount && targets[first] < to;
+        }
+
+        private boolean used(int padStart) {
+            for (int i = 0; i < padsUsedCount; i++) {
+                if (padsUsed[i] == padStart) {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        private static int[] add(int[] array, int index, int value) {
+            int[] a = index < array.length ? array : java.util.Arrays.copyOf(array, array.length * 2);
+            a[index] = value;
+            return a;
+        }
     }
 }

@@ -87,6 +87,56 @@ public final class SyscallTrampoline {
         putLong(into, 18, TrapStub.REWRITTEN_ENTRY);
     }
 
+    /** Bytes of a short site: {@code xor %eax, %eax} (2) and {@code syscall} (2). */
+    public static final int SHORT_SITE_LENGTH = 4;
+    /** Bytes of a short site that change: the {@code xor}, which becomes {@code jmp rel8}. */
+    public static final int SHORT_JUMP_LENGTH = 2;
+
+    /**
+     * Whether the {@link #SHORT_SITE_LENGTH} bytes at {@code code[0..]} are {@code xor %eax, %eax;
+     * syscall}: the C library's {@code read}, whose number is 0. Its two-byte {@code xor} cannot
+     * hold a jump to a trampoline, so it becomes a {@code jmp rel8} to padding the function never
+     * executes ({@link SyscallSiteScan}), where a {@code jmp rel32} goes on to the trampoline.
+     */
+    public static boolean isShortSite(byte[] code) {
+        return (code[0] & 0xff) == 0x31 && (code[1] & 0xff) == 0xc0 && (code[2] & 0xff) == 0x0f
+                && (code[3] & 0xff) == 0x05;
+    }
+
+    /**
+     * The trampoline at {@code slot} for the short site at {@code site}, into {@code into[0..SIZE)}:
+     * {@code xor %eax, %eax; lea site+4(%rip), %rcx; jmp *entry(%rip)} and the entry's address.
+     */
+    public static void encodeShortTrampoline(byte[] into, long slot, long site) {
+        java.util.Arrays.fill(into, 0, SIZE, (byte) INT3);
+        into[0] = 0x31; // xor %eax, %eax
+        into[1] = (byte) 0xc0;
+        into[2] = 0x48; // lea disp32(%rip), %rcx
+        into[3] = (byte) 0x8d;
+        into[4] = 0x0d;
+        putInt(into, 5, relative(slot + 9, site + SHORT_SITE_LENGTH));
+        into[9] = (byte) 0xff; // jmp *0(%rip): the address after it
+        into[10] = 0x25;
+        putInt(into, 11, 0);
+        putLong(into, 15, TrapStub.REWRITTEN_ENTRY);
+    }
+
+    /** Whether a {@code jmp rel8} at {@code site} reaches {@code to}. */
+    public static boolean reachesShort(long site, long to) {
+        long distance = to - (site + SHORT_JUMP_LENGTH);
+        return distance >= Byte.MIN_VALUE && distance <= Byte.MAX_VALUE;
+    }
+
+    /** The {@code jmp rel8} from a short site at {@code site} to {@code pad}, into {@code into[0..SHORT_JUMP_LENGTH)}. */
+    public static void encodeShortJump(byte[] into, long site, long pad) {
+        if (!reachesShort(site, pad)) {
+            throw new IllegalArgumentException("0x" + Long.toHexString(pad) + " is out of a rel8's reach from 0x"
+                    + Long.toHexString(site));
+        }
+        into[0] = (byte) 0xeb;
+        into[1] = (byte) (pad - (site + SHORT_JUMP_LENGTH));
+    }
+
     /** The {@code jmp rel32} that replaces the site's {@code mov}, into {@code into[0..JUMP_LENGTH)}. */
     public static void encodeJump(byte[] into, long site, long slot) {
         into[0] = (byte) JMP_REL32;

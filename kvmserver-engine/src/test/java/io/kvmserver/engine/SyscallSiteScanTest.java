@@ -12,9 +12,13 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.NavigableSet;
 import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -34,18 +38,29 @@ class SyscallSiteScanTest {
 
     /**
      * Instruction starts objdump decodes, and the {@code mov $nr, %eax} or {@code mov 0x8(%rsp), %r9}
-     * right before a {@code syscall}.
+     * right before a {@code syscall}; the {@code xor %eax, %eax} right before one (short sites);
+     * padding runs (nops and int3s) right after a return, a jump or ud2, by start, with their
+     * length; and every direct branch's target in the file.
      */
-    private record Disassembly(Set<Long> starts, Set<Long> sites) {
+    private record Disassembly(Set<Long> starts, Set<Long> sites, Set<Long> shortSites, Map<Long, Long> pads,
+            NavigableSet<Long> targets) {
     }
+
+    private static final Pattern PADDING = Pattern.compile("^((data16|cs|ds) )*(nop[wl]?\\b.*|xchg\\s+%ax,%ax|int3)$");
+    private static final Pattern ENDS_FLOW = Pattern.compile("^((repz|bnd|notrack) )*(ret|jmp|ud2)\\b.*");
+    private static final Pattern BRANCH = Pattern.compile("^((bnd|notrack|cs|ds) )*(j[a-z]+|call|loop[a-z]*)\\s+([0-9a-f]+)( .*)?$");
 
     private static Disassembly objdump(Path file) throws IOException, InterruptedException {
         Process p = new ProcessBuilder("objdump", "-d", "-w", file.toString())
                 .redirectErrorStream(true).start();
         Set<Long> starts = new HashSet<>();
         Set<Long> sites = new HashSet<>();
+        Set<Long> shortSites = new HashSet<>();
+        Map<Long, Long> pads = new HashMap<>();
+        NavigableSet<Long> targets = new TreeSet<>();
         long previous = -1;
         String previousText = "";
+        long pad = -1; // the padding run being read, after an instruction that ends the flow
         for (String line : new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
             Matcher m = LINE.matcher(line);
             if (!m.matches()) {
@@ -59,11 +74,35 @@ class SyscallSiteScanTest {
                             || previousText.matches("mov\\s+0x8\\(%rsp\\),%r9.*"))) {
                 sites.add(previous);
             }
+            if (text.startsWith("syscall") && address - previous == 2 && previousText.matches("xor\\s+%eax,%eax")) {
+                shortSites.add(previous);
+            }
+            boolean padding = PADDING.matcher(text).matches();
+            if (padding && (pad >= 0 || ENDS_FLOW.matcher(previousText).matches())) {
+                pad = pad >= 0 ? pad : address;
+                pads.put(pad, address + m.group(2).split(" ").length - pad);
+            } else {
+                pad = -1;
+            }
+            Matcher branch = BRANCH.matcher(text);
+            if (branch.matches()) {
+                targets.add(Long.parseLong(branch.group(4), 16));
+            }
             previous = address;
             previousText = text;
         }
         assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
-        return new Disassembly(starts, sites);
+        return new Disassembly(starts, sites, shortSites, pads, targets);
+    }
+
+    private static int totalShortSites;
+
+    /** As {@link #checkAgainstObjdump(Path, int)}, and at least {@code fewestShortSites} short sites. */
+    private static void checkAgainstObjdump(Path file, int fewestSites, int fewestShortSites) throws Exception {
+        totalShortSites = 0;
+        checkAgainstObjdump(file, fewestSites);
+        assertThat(totalShortSites).as(file + ": short sites (xor %eax,%eax; syscall) with padding")
+                .isGreaterThanOrEqualTo(fewestShortSites);
     }
 
     private static void checkAgainstObjdump(Path file, int fewestSites) throws Exception {
@@ -99,11 +138,34 @@ class SyscallSiteScanTest {
                 }
             }
             List<Long> sites = new ArrayList<>();
+            List<long[]> shortSites = new ArrayList<>();
             SyscallSiteScan.scan(bytes, s.offset(), s.vaddr(), s.fileSize(), functions, SyscallNumbers.COUNT,
-                    sites::add);
+                    new SyscallSiteScan.Sink() {
+                        @Override
+                        public void site(long address) {
+                            sites.add(address);
+                        }
+
+                        @Override
+                        public void shortSite(long address, long pad, int padLength) {
+                            shortSites.add(new long[] {address, pad, padLength});
+                        }
+                    });
             assertThat(truth.sites()).as(file + ": every site found is one objdump shows").containsAll(sites);
             assertThat(sites.size()).as(file + ": sites found (objdump shows " + truth.sites().size() + ")")
                     .isGreaterThanOrEqualTo(fewestSites);
+            for (long[] site : shortSites) {
+                String where = file + ": short site 0x" + Long.toHexString(site[0]) + ", padding at 0x"
+                        + Long.toHexString(site[1]);
+                assertThat(truth.shortSites()).as(where + ": xor %eax,%eax; syscall").contains(site[0]);
+                assertThat(truth.pads()).as(where + ": a padding run after a return or jump").containsKey(site[1]);
+                assertThat(truth.pads().get(site[1])).as(where + ": its length").isGreaterThanOrEqualTo(site[2]);
+                Long target = truth.targets().ceiling(site[1]);
+                assertThat(target == null || target >= site[1] + site[2])
+                        .as(where + ": no branch of the file into the padding (first target from there: 0x"
+                                + Long.toHexString(target == null ? 0 : target) + ")").isTrue();
+            }
+            totalShortSites += shortSites.size();
         }
         assertThat(wrong).as(file + ": instruction starts objdump does not decode (of " + decoded + ")").isEmpty();
         assertThat(decoded).as(file + ": instructions decoded").isGreaterThan(1000);
@@ -134,14 +196,77 @@ class SyscallSiteScanTest {
         assertThat(functions.length / 2).isGreaterThan(250_000).isLessThanOrEqualTo(ElfSymbols.MAX_FUNCTIONS);
     }
 
+    /** The short sites the scan reports in one function of {@code code} at address 0: {site, pad, length} each. */
+    private static List<long[]> shortSitesOf(int... code) {
+        byte[] bytes = new byte[code.length];
+        for (int i = 0; i < code.length; i++) {
+            bytes[i] = (byte) code[i];
+        }
+        List<long[]> found = new ArrayList<>();
+        SyscallSiteScan.scan(bytes, 0, 0, bytes.length, new long[] {0, bytes.length}, SyscallNumbers.COUNT,
+                new SyscallSiteScan.Sink() {
+                    @Override
+                    public void site(long address) {
+                    }
+
+                    @Override
+                    public void shortSite(long address, long pad, int padLength) {
+                        found.add(new long[] {address, pad, padLength});
+                    }
+                });
+        return found;
+    }
+
+    private static final int[] XOR_SYSCALL = {0x31, 0xc0, 0x0f, 0x05};
+    private static final int[] NOP5 = {0x0f, 0x1f, 0x44, 0x00, 0x00};
+
+    private static int[] concat(int[]... parts) {
+        return java.util.Arrays.stream(parts).flatMapToInt(java.util.Arrays::stream).toArray();
+    }
+
+    /**
+     * The padding a short site's jump may take is padding no path of its function executes:
+     * after an instruction that never falls through, no direct branch into any of it, no jump
+     * through a register anywhere in the function (a switch's table could point into it), at
+     * least five bytes, within a rel8 of the site. Each crafted function breaks one rule.
+     */
+    @Test
+    void aShortSitesPaddingIsPaddingNoPathExecutes() {
+        int[] test = {0x85, 0xff}; // test %edi, %edi
+        int[] ret = {0xc3};
+        // je +6: over xor, syscall, ret (to the ret after the padding: 4 + 1 + 5 = 10 bytes on)
+        assertThat(shortSitesOf(concat(test, new int[] {0x74, 0x0a}, XOR_SYSCALL, ret, NOP5, ret)))
+                .as("the padding after the ret, a branch past it").singleElement()
+                .satisfies(f -> assertThat(f).containsExactly(4, 9, 5));
+        assertThat(shortSitesOf(concat(test, new int[] {0x74, 0x05}, XOR_SYSCALL, ret, NOP5, ret)))
+                .as("a branch into the padding").isEmpty();
+        assertThat(shortSitesOf(concat(test, new int[] {0x74, 0x07}, XOR_SYSCALL, ret, NOP5, ret)))
+                .as("a branch into the padding's middle").isEmpty();
+        assertThat(shortSitesOf(concat(test, new int[] {0x74, 0x0b}, XOR_SYSCALL, new int[] {0x89, 0xc7}, NOP5, ret)))
+                .as("padding that mov falls into").isEmpty();
+        assertThat(shortSitesOf(concat(test, new int[] {0x74, 0x09}, XOR_SYSCALL, ret, new int[] {0x0f, 0x1f, 0x40, 0x00}, ret)))
+                .as("four bytes of padding").isEmpty();
+        assertThat(shortSitesOf(concat(new int[] {0xff, 0xe0}, XOR_SYSCALL, ret, NOP5, ret)))
+                .as("a function with a jump through a register").isEmpty();
+        int[] far = new int[130];
+        java.util.Arrays.fill(far, 0x90);
+        assertThat(shortSitesOf(concat(XOR_SYSCALL, ret, new int[] {0x48, 0x89, 0xc7}, far, new int[] {0xc3}, NOP5, ret)))
+                .as("padding out of a rel8's reach").isEmpty();
+        assertThat(shortSitesOf(concat(new int[] {0xeb, 0x05}, NOP5, XOR_SYSCALL, ret)))
+                .as("padding before the site, after a jmp over it").singleElement()
+                .satisfies(f -> assertThat(f).containsExactly(7, 2, 5));
+        assertThat(shortSitesOf(concat(new int[] {0x41, 0x90}, XOR_SYSCALL, ret, new int[] {0x41, 0x90, 0x41, 0x90, 0x90}, ret)))
+                .as("xchg %eax, %r8d is no nop").isEmpty();
+    }
+
     @Test
     void theCLibrarysWrappers() throws Exception {
-        checkAgainstObjdump(Path.of("/lib/x86_64-linux-gnu/libc.so.6"), 300);
+        checkAgainstObjdump(Path.of("/lib/x86_64-linux-gnu/libc.so.6"), 300, 2); // read's two
     }
 
     @Test
     void aStaticProgramsOwnAndItsCLibrarys() throws Exception {
-        checkAgainstObjdump(GuestPrograms.get("http_server"), 50);
+        checkAgainstObjdump(GuestPrograms.get("http_server"), 50, 2);
     }
 
     @Test

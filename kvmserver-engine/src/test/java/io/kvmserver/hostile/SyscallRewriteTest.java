@@ -66,6 +66,28 @@ class SyscallRewriteTest {
     }
 
     /**
+     * The C library's {@code read} ({@code xor %eax, %eax; syscall}: two bytes before the
+     * {@code syscall}, too few for a jump to a trampoline) jumps with a {@code jmp rel8} to padding
+     * of its own function that the scan proved is never executed, which holds the {@code jmp rel32}
+     * to its trampoline: in the static program and in the C library the dynamic loader maps.
+     * Reads through it get Linux's answers (a pipe's bytes, {@code EBADF}), and every request's
+     * own read of its request goes through it.
+     */
+    @Test
+    void theCLibrarysReadJumpsThroughPaddingOfItsFunction() {
+        String expected = (GuestAnswers.onThisHost() ? "J" : "M") + " read=5 same ebadf=1";
+        for (GuestPrograms.Linking linking : List.of(GuestPrograms.Linking.STATIC, GuestPrograms.Linking.PIE)) {
+            try (TestServer s = start(linking, b -> b)) {
+                for (int i = 0; i < 3; i++) {
+                    assertThat(s.get("/read")).as(linking + " request " + i).isEqualTo(expected);
+                }
+                assertThat(s.server().stats().failures()).isZero();
+            }
+        }
+        NativeServer.expectAnswer("rewritten_sites", "/read", "M read=5 same ebadf=1");
+    }
+
+    /**
      * The template maps the first MiB of a 3 GiB file executable: the engine reads the file of an
      * executable mapping for its symbols, but only a regular file of at most 16 MiB (the host's
      * memory is not the program's to spend: reading this one whole failed the start with an
