@@ -77,14 +77,22 @@ public final class SyscallTrampoline {
     public static void encodeTrampoline(byte[] into, long slot, byte[] code, long site) {
         java.util.Arrays.fill(into, 0, SIZE, (byte) INT3);
         System.arraycopy(code, 0, into, 0, JUMP_LENGTH);
-        into[5] = 0x48; // lea disp32(%rip), %rcx
-        into[6] = (byte) 0x8d;
-        into[7] = 0x0d;
-        putInt(into, 8, relative(slot + 12, site + SITE_LENGTH));
-        into[12] = (byte) 0xff; // jmp *0(%rip): the address after it
-        into[13] = 0x25;
-        putInt(into, 14, 0);
-        putLong(into, 18, TrapStub.REWRITTEN_ENTRY);
+        encodeEntry(into, JUMP_LENGTH, slot, site + SITE_LENGTH);
+    }
+
+    /**
+     * At {@code into[at..]} of the trampoline at {@code slot}: {@code lea returnTo(%rip), %rcx;
+     * jmp *entry(%rip)} and the entry's address ({@link TrapStub#REWRITTEN_ENTRY}), 21 bytes.
+     */
+    private static void encodeEntry(byte[] into, int at, long slot, long returnTo) {
+        into[at] = 0x48; // lea disp32(%rip), %rcx
+        into[at + 1] = (byte) 0x8d;
+        into[at + 2] = 0x0d;
+        putInt(into, at + 3, relative(slot + at + 7, returnTo));
+        into[at + 7] = (byte) 0xff; // jmp *0(%rip): the address after it
+        into[at + 8] = 0x25;
+        putInt(into, at + 9, 0);
+        putLong(into, at + 13, TrapStub.REWRITTEN_ENTRY);
     }
 
     /** Bytes of a short site: {@code xor %eax, %eax} (2) and {@code syscall} (2). */
@@ -111,14 +119,7 @@ public final class SyscallTrampoline {
         java.util.Arrays.fill(into, 0, SIZE, (byte) INT3);
         into[0] = 0x31; // xor %eax, %eax
         into[1] = (byte) 0xc0;
-        into[2] = 0x48; // lea disp32(%rip), %rcx
-        into[3] = (byte) 0x8d;
-        into[4] = 0x0d;
-        putInt(into, 5, relative(slot + 9, site + SHORT_SITE_LENGTH));
-        into[9] = (byte) 0xff; // jmp *0(%rip): the address after it
-        into[10] = 0x25;
-        putInt(into, 11, 0);
-        putLong(into, 15, TrapStub.REWRITTEN_ENTRY);
+        encodeEntry(into, 2, slot, site + SHORT_SITE_LENGTH);
     }
 
     /** Whether a {@code jmp rel8} at {@code site} reaches {@code to}. */
