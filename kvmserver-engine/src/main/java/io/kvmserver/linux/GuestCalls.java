@@ -976,6 +976,8 @@ public final class GuestCalls {
      * mapping the request changed.
      */
     public void performUnmaps(Syscall c) {
+        // Cleared after the loop: one that ends in an exception (a memory limit) leaves them all
+        // to the next call, where those already done unmap nothing.
         for (int i = 0; i < unmapsDueCount; i++) {
             long address = unmapsDue[2 * i];
             long pages = unmapsDue[2 * i + 1];

@@ -33,8 +33,9 @@ import org.slf4j.LoggerFactory;
  * at the doorbell) and from the ones the entry answered, which it records on the queue page
  * ({@link GuestCallPages#SITES}): there the instruction ran. A site is rewritten when its seven
  * bytes are {@code mov $nr, %eax; syscall} (a site the scan found may also be the C library's
- * {@code syscall()} function's {@code mov 0x8(%rsp), %r9; syscall}), in one mapping that is
- * executable and not writable (a library's or the program's code, not a JIT's):
+ * {@code syscall()} function's {@code mov 0x8(%rsp), %r9; syscall}, or the C library's {@code read},
+ * {@code xor %eax, %eax; syscall}, through padding of its function: {@link SyscallSiteScan}), in
+ * one mapping that is executable and not writable (a library's or the program's code, not a JIT's):
  * {@link SyscallTrampoline} says why those shapes, and what keeps the rewrite transparent.
  *
  * <p><b>Only the template, before its freeze.</b> Request VMs map the template's memory

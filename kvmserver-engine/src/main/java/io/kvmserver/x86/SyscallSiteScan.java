@@ -7,6 +7,12 @@ package io.kvmserver.x86;
  * function's end, and stops at the first encoding it does not know. Every site found so starts
  * where an instruction does; bytes that only look like one, inside another instruction or in data,
  * are never reached. Sites after an unknown encoding are missed, never guessed.
+ *
+ * <p>The C library's {@code read} clears EAX with a two-byte {@code xor} before its {@code syscall},
+ * too short for a jump to a trampoline: for a function decoded to its end, the scan also reports
+ * such a site with padding within a {@code jmp rel8} of it that no path of the function executes
+ * ({@link Sink#shortSite}). Only direct branches name their targets, so a function with a jump
+ * through a register (a switch's table) offers no padding.
  */
 public final class SyscallSiteScan {
 
