@@ -11,6 +11,8 @@
  *            constant, the C library's syscall(); then whether each gave the answer Linux gives
  *   /read    the C library's read: J when its `xor %eax, %eax` is a jmp to padding holding a jmp
  *            now, M when it is still the xor; a read of a pipe and one of fd -1 through it
+ *   /stepread  a read of a pipe single-stepped (TF) by the SIGTRAP handler for ten traps: the
+ *            bytes read, the traps, and whether any stopped in the engine's pages (below 0x10000)
  *   /regs    a call through a site with DF set and values in the red zone: RCX and R11 as
  *            syscall leaves them, DF after the call, the red zone intact, the result
  *   /direct  a jump to the site's syscall instruction itself, with another number in RAX
@@ -293,6 +295,35 @@ static int step_check(char *out, size_t size) {
     return snprintf(out, size, "result=%s traps=%d low=%d", result == getpid() ? "getpid" : "other", counted, low);
 }
 
+/* read with TF set from the instruction before its call on: every step through the C library's
+   read, its rewritten site, the padding and the trampoline raises SIGTRAP (the handler clears TF
+   at the tenth). */
+static long __attribute__((noinline)) read_stepped(int fd, void *buf, size_t n) {
+    __asm__ volatile("pushf\n orq $0x100, (%%rsp)\n popf" ::: "memory", "cc");
+    return read(fd, buf, n);
+}
+
+static int step_read_check(char *out, size_t size) {
+    struct sigaction act, old;
+    memset(&act, 0, sizeof act);
+    act.sa_sigaction = on_trap;
+    act.sa_flags = SA_SIGINFO;
+    int p[2];
+    if (pipe(p) != 0) return snprintf(out, size, "pipe failed");
+    write(p[1], "hello", 5);
+    char buf[16];
+    sigaction(SIGTRAP, &act, &old);
+    traps = low_traps = 0;
+    long n = read_stepped(p[0], buf, sizeof buf);
+    for (volatile int i = 0; i < 100 && traps < 10; i++) {
+    }
+    int counted = traps, low = low_traps;
+    sigaction(SIGTRAP, &old, NULL);
+    close(p[0]);
+    close(p[1]);
+    return snprintf(out, size, "read=%ld traps=%d low=%d", n, counted, low);
+}
+
 static int maps(char *out, size_t size) {
     FILE *f = fopen("/proc/self/maps", "r");
     char line[256], perms[8] = "none";
@@ -374,7 +405,9 @@ int main(int argc, char **argv) {
         char path[64], body[512];
         read_request_path(fd, path, sizeof path);
         int b;
-        if (!strcmp(path, "/read")) {
+        if (!strcmp(path, "/stepread")) {
+            b = step_read_check(body, sizeof body);
+        } else if (!strcmp(path, "/read")) {
             b = read_check(body, sizeof body);
         } else if (!strcmp(path, "/sites")) {
             b = sites(body, sizeof body);

@@ -88,6 +88,22 @@ class SyscallRewriteTest {
     }
 
     /**
+     * A program single-stepping itself (TF) through the rewritten {@code read}: the jump to the
+     * padding, the padding's jump and the trampoline each trap in the program, as its own
+     * instructions would, and none stops in the engine's pages; the read gets its bytes.
+     */
+    @Test
+    void aProgramSteppingThroughTheRewrittenReadNeverStopsInTheEngine() {
+        try (TestServer s = start(GuestPrograms.Linking.STATIC, b -> b)) {
+            assertThat(s.get("/read")).startsWith(GuestAnswers.onThisHost() ? "J" : "M");
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/stepread")).isEqualTo("read=5 traps=10 low=0");
+            }
+        }
+        NativeServer.expectAnswer("rewritten_sites", "/stepread", "read=5 traps=10 low=0");
+    }
+
+    /**
      * The template maps the first MiB of a 3 GiB file executable: the engine reads the file of an
      * executable mapping for its symbols, but only a regular file of at most 16 MiB (the host's
      * memory is not the program's to spend: reading this one whole failed the start with an
