@@ -411,6 +411,12 @@ public final class HostWaiter implements AutoCloseable {
                 return KICKED;
             }
             if (extra != 0 && revents(pollfds, count) != 0) {
+                if (n - 1 > 0) {
+                    // The program's own fds are ready too: it learns what it waited for first (a
+                    // read of this very connection finds the end of the stream, and a client that
+                    // only shut down its side still gets its response); the next wait looks again.
+                    return n - 1;
+                }
                 if (nothingToRead(watch)) {
                     connections.clientHungUp();
                     return KICKED;

@@ -167,9 +167,11 @@ final class ReadinessProbe {
     }
 
     /**
-     * Whether {@code ep} watches a file that time alone makes ready (an armed timerfd, a signalfd:
-     * a timer's signal), so that "nothing was ready" at the host's wait says nothing of later: the
-     * program can read the clock in the guest, past a deadline, and then wait.
+     * Whether {@code ep} watches a file that time alone makes ready (an armed timerfd, one that
+     * has expired since it was last read, a signalfd: a timer's signal), so that "nothing was
+     * ready" at the host's wait says nothing of later: the program can read the clock in the
+     * guest, past a deadline, and then wait. A one-shot timer that expired between the host's
+     * wait and this look is no longer armed, but ready: the wait's answer is stale already.
      */
     boolean watchesTime(FdTable files, EpollFile ep) {
         for (Integer fd : ep.interests().keySet()) {
@@ -180,8 +182,11 @@ final class ReadinessProbe {
         return false;
     }
 
-    /** An armed timerfd, or a signalfd (a timer's signal): files the clock alone makes ready. */
+    /** An armed or expired timerfd, or a signalfd (a timer's signal): files the clock alone makes ready. */
     private boolean timeMakesReady(FileDescription f) {
-        return (f instanceof TimerFdFile timer && timer.armed(timerSetting)) || f instanceof SignalFdFile;
+        if (f instanceof TimerFdFile timer) {
+            return timer.armed(timerSetting) || (pollNow(timer.hostFd(), HostWaiter.POLLIN) & HostWaiter.POLLIN) != 0;
+        }
+        return f instanceof SignalFdFile;
     }
 }
