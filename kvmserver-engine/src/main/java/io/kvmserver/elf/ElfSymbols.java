@@ -1,5 +1,7 @@
 package io.kvmserver.elf;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -33,9 +35,10 @@ public final class ElfSymbols {
         if (elf.length < 64) {
             return new long[0];
         }
-        long sectionHeaders = getLong(elf, 0x28);
-        int entrySize = getShort(elf, 0x3a);
-        int count = getShort(elf, 0x3c);
+        ByteBuffer b = ByteBuffer.wrap(elf).order(ByteOrder.LITTLE_ENDIAN);
+        long sectionHeaders = b.getLong(0x28);
+        int entrySize = Short.toUnsignedInt(b.getShort(0x3a));
+        int count = Short.toUnsignedInt(b.getShort(0x3c));
         if (entrySize != SECTION_HEADER_SIZE || sectionHeaders <= 0
                 || sectionHeaders > elf.length - (long) count * SECTION_HEADER_SIZE) {
             return new long[0];
@@ -46,7 +49,7 @@ public final class ElfSymbols {
         boolean dynsym = false;
         for (int i = 0; i < count; i++) {
             int header = (int) sectionHeaders + i * SECTION_HEADER_SIZE;
-            int type = getInt(elf, header + 4);
+            int type = b.getInt(header + 4);
             // One table of each kind, as a linker writes them.
             if (type == SHT_SYMTAB && !symtab) {
                 symtab = true;
@@ -55,8 +58,8 @@ public final class ElfSymbols {
             } else {
                 continue;
             }
-            long offset = getLong(elf, header + 24);
-            long size = getLong(elf, header + 32);
+            long offset = b.getLong(header + 24);
+            long size = b.getLong(header + 32);
             if (offset < 0 || size < 0 || offset > elf.length || size > elf.length - offset) {
                 return new long[0];
             }
@@ -65,9 +68,9 @@ public final class ElfSymbols {
             for (int s = 0; s < symbols; s++) {
                 int symbol = (int) offset + s * SYMBOL_SIZE;
                 int info = elf[symbol + 4] & 0xff;
-                int section = getShort(elf, symbol + 6);
-                long value = getLong(elf, symbol + 8);
-                long length = getLong(elf, symbol + 16);
+                int section = Short.toUnsignedInt(b.getShort(symbol + 6));
+                long value = b.getLong(symbol + 8);
+                long length = b.getLong(symbol + 16);
                 if ((info & 0xf) == STT_FUNC && section != 0 && length > 0 && value > 0) {
                     found[2 * n] = value;
                     found[2 * n + 1] = length;
@@ -95,17 +98,5 @@ public final class ElfSymbols {
             m++;
         }
         return Arrays.copyOf(out, 2 * m);
-    }
-
-    private static int getShort(byte[] b, int at) {
-        return (b[at] & 0xff) | (b[at + 1] & 0xff) << 8;
-    }
-
-    private static int getInt(byte[] b, int at) {
-        return getShort(b, at) | getShort(b, at + 2) << 16;
-    }
-
-    private static long getLong(byte[] b, int at) {
-        return (getInt(b, at) & 0xffffffffL) | (long) getInt(b, at + 4) << 32;
     }
 }

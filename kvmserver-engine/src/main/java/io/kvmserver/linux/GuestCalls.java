@@ -992,6 +992,11 @@ public final class GuestCalls {
         unmapsDueCount = 0;
     }
 
+    /** Whether the last flush left unmaps to perform ({@link #performUnmaps}). */
+    public boolean unmapsDue() {
+        return unmapsDueCount != 0;
+    }
+
     /**
      * Forgets the queued unmaps not performed: the request ended at this exit, and the reset
      * that follows restores the address space, memory and page tables of the template.

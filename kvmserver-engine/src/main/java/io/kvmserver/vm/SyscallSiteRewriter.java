@@ -74,6 +74,8 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
     static final int MAX_SCANS = 1024;
     static final long MAX_FILE_BYTES = 16L << 20;
     static final long MAX_CODE_BYTES = 16L << 20;
+    /** The most padding bytes read back for a short site: the jump's five, ended by one whole instruction. */
+    private static final int MAX_PAD_CHECKED = SyscallTrampoline.JUMP_LENGTH + 15;
 
     private final GuestMemory memory;
     private int scans;
@@ -156,14 +158,13 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
         long from = Math.min(at, pad);
         long to = Math.max(at + SyscallTrampoline.SHORT_SITE_LENGTH, pad + padLength);
         if (at < GuestLayout.USER_START || pad < GuestLayout.USER_START || padLength < SyscallTrampoline.JUMP_LENGTH
-                || !SyscallTrampoline.reachesShort(at, pad) || !inCode(space, from, to)) {
+                || padLength > MAX_PAD_CHECKED || !SyscallTrampoline.reachesShort(at, pad) || !inCode(space, from, to)) {
             return;
         }
         byte[] around = memory.read(from, (int) (to - from));
         int siteAt = (int) (at - from);
         int padAt = (int) (pad - from);
-        if (!SyscallTrampoline.isShortSite(java.util.Arrays.copyOfRange(around, siteAt, siteAt + 4))
-                || !InstructionKind.isPaddingRun(around, padAt, padAt + padLength)) {
+        if (!SyscallTrampoline.isShortSite(around, siteAt) || !InstructionKind.isPaddingRun(around, padAt, padAt + padLength)) {
             return; // rewritten already (a library mapped twice), or not what the scan decoded
         }
         long slot = slotNear(space, pad);
@@ -260,7 +261,7 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
      * code that is executable and not writable, and a trampoline fits.
      */
     private void rewrite(AddressSpace space, long at) {
-        if (at >= GuestLayout.USER_START && readCode(space, at) && SyscallTrampoline.isRelocatableSite(site)) {
+        if (at >= GuestLayout.USER_START && readCode(space, at) && SyscallTrampoline.isRelocatableSite(site, 0)) {
             rewriteAt(space, at);
         }
     }

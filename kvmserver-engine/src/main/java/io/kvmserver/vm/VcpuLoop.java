@@ -307,7 +307,7 @@ final class VcpuLoop {
             }
             calls.releaseConsole(); // held only while the guest runs
         }
-        if (!closeAtDoorbell(exit)) {
+        if (calls.unmapsDue() && !closeAtDoorbell(exit)) {
             calls.performUnmaps(syscall); // before the host looks at memory for any other exit
         }
         if (rewriter != null) {
@@ -467,7 +467,7 @@ final class VcpuLoop {
         calls.beforeHostCall();
         int tid = trace != null ? threads.current().tid() : 0;
         long result = table.dispatch(syscall);
-        if (!waiter.connections().finished()) {
+        if (calls.unmapsDue() && !waiter.connections().finished()) {
             calls.performUnmaps(syscall); // the close that did not end the request: they wait no more
         }
         if (trace != null) {

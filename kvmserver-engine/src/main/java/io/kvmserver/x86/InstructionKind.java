@@ -46,7 +46,7 @@ public final class InstructionKind {
             return length + (long) code[end - 1]; // rel8, the instruction's last byte
         }
         if (near) {
-            return length + (long) littleEndianInt(code, end - 4); // rel32, its last four bytes
+            return length + (long) int32(code, end - 4); // rel32, its last four bytes
         }
         return NO_TARGET;
     }
@@ -135,7 +135,8 @@ public final class InstructionKind {
         return false;
     }
 
-    private static int littleEndianInt(byte[] b, int at) {
+    /** The little-endian 32-bit value at {@code b[at..at + 4)}: an instruction's rel32 or imm32. */
+    static int int32(byte[] b, int at) {
         return (b[at] & 0xff) | (b[at + 1] & 0xff) << 8 | (b[at + 2] & 0xff) << 16 | (b[at + 3] & 0xff) << 24;
     }
 }

@@ -26,9 +26,10 @@ public final class SyscallSiteScan {
 
         /**
          * A {@code xor %eax, %eax; syscall} site at {@code address} (the C library's {@code read}),
-         * whose two-byte {@code xor} is too short for a jump to a trampoline, and {@code padLength}
-         * bytes of padding at {@code pad} within a {@code jmp rel8} of it, which the function
-         * never executes ({@link SyscallTrampoline#encodeShortTrampoline}).
+         * whose two-byte {@code xor} is too short for a jump to a trampoline, and padding at
+         * {@code pad} within a {@code jmp rel8} of it, which the function never executes: its
+         * whole instructions that cover the jump's five bytes, {@code padLength} bytes
+         * ({@link SyscallTrampoline#encodeShortTrampoline}).
          */
         default void shortSite(long address, long pad, int padLength) {
         }
@@ -131,13 +132,10 @@ public final class SyscallSiteScan {
             for (int i = 0; i < count; i++) {
                 int at = starts[i];
                 if (length(i) == SyscallTrampoline.JUMP_LENGTH && at + SyscallTrampoline.SITE_LENGTH <= end
-                        && code[at + 5] == 0x0f && code[at + 6] == 0x05) {
-                    byte[] site = java.util.Arrays.copyOfRange(code, at, at + SyscallTrampoline.SITE_LENGTH);
-                    int nr = (site[1] & 0xff) | (site[2] & 0xff) << 8 | (site[3] & 0xff) << 16 | (site[4] & 0xff) << 24;
-                    if (SyscallTrampoline.isRelocatableSite(site) && (site[0] != (byte) 0xb8 || nr >= 0 && nr < numbers)) {
-                        sink.site(base + at);
-                        found++;
-                    }
+                        && SyscallTrampoline.isRelocatableSite(code, at)
+                        && (code[at] != (byte) 0xb8 || Integer.compareUnsigned(InstructionKind.int32(code, at + 1), numbers) < 0)) {
+                    sink.site(base + at);
+                    found++;
                 }
             }
             return found;
@@ -153,11 +151,10 @@ public final class SyscallSiteScan {
             int found = 0;
             for (int i = 0; i + 1 < count; i++) {
                 int at = starts[i];
-                if (length(i) == 2 && (code[at] & 0xff) == 0x31 && (code[at + 1] & 0xff) == 0xc0
-                        && length(i + 1) == 2 && code[at + 2] == 0x0f && code[at + 3] == 0x05) {
+                if (length(i) == 2 && length(i + 1) == 2 && SyscallTrampoline.isShortSite(code, at)) {
                     int pad = padNear(at + 2);
                     if (pad >= 0) {
-                        sink.shortSite(base + at, base + starts[pad], starts[runEnd(pad)] - starts[pad]);
+                        sink.shortSite(base + at, base + starts[pad], jumpCover(pad) - starts[pad]);
                         padsUsed = add(padsUsed, padsUsedCount++, starts[pad]);
                         found++;
                     }
@@ -180,6 +177,19 @@ public final class SyscallSiteScan {
                 }
             }
             return -1;
+        }
+
+        /**
+         * Where the padding instructions from instruction {@code k} on first cover the
+         * {@link #PAD_LENGTH} bytes the jump takes: what the rewriter checks again and overwrites
+         * (at most a few instructions, whatever the run's length in the file).
+         */
+        private int jumpCover(int k) {
+            int j = k;
+            while (starts[j] - starts[k] < PAD_LENGTH) {
+                j++;
+            }
+            return starts[j];
         }
 
         /** The index of the first instruction after the padding run that starts at instruction {@code k}. */

@@ -43,23 +43,23 @@ public final class SyscallTrampoline {
      * both the bytes and the number).
      */
     public static boolean isSite(byte[] code, long nr) {
-        return (code[0] & 0xff) == MOV_EAX_IMM32 && littleEndianInt(code, 1) == nr && isRelocatableSite(code);
+        return (code[0] & 0xff) == MOV_EAX_IMM32 && InstructionKind.int32(code, 1) == nr && isRelocatableSite(code, 0);
     }
 
     /**
-     * Whether the {@link #SITE_LENGTH} bytes at {@code code[0..]} are a five-byte instruction the
+     * Whether the {@link #SITE_LENGTH} bytes at {@code code[at..]} are a five-byte instruction the
      * trampoline can run in the site's place, then {@code syscall}: {@code mov $imm32, %eax}, or
      * {@code mov 0x8(%rsp), %r9} (the C library's {@code syscall()} function: its sixth argument;
      * relative to RSP, which the jump keeps). Only for a site whose instruction starts there
      * provably ({@link SyscallSiteScan}): the bytes alone do not say so.
      */
-    public static boolean isRelocatableSite(byte[] code) {
-        if ((code[5] & 0xff) != 0x0f || (code[6] & 0xff) != 0x05) {
+    public static boolean isRelocatableSite(byte[] code, int at) {
+        if ((code[at + 5] & 0xff) != 0x0f || (code[at + 6] & 0xff) != 0x05) {
             return false;
         }
-        return (code[0] & 0xff) == MOV_EAX_IMM32
-                || ((code[0] & 0xff) == 0x4c && (code[1] & 0xff) == 0x8b && (code[2] & 0xff) == 0x4c
-                        && (code[3] & 0xff) == 0x24 && (code[4] & 0xff) == 0x08);
+        return (code[at] & 0xff) == MOV_EAX_IMM32
+                || ((code[at] & 0xff) == 0x4c && (code[at + 1] & 0xff) == 0x8b && (code[at + 2] & 0xff) == 0x4c
+                        && (code[at + 3] & 0xff) == 0x24 && (code[at + 4] & 0xff) == 0x08);
     }
 
     /** Whether a {@code rel32} at {@code from} (the address after its instruction) reaches {@code to}. */
@@ -101,14 +101,14 @@ public final class SyscallTrampoline {
     public static final int SHORT_JUMP_LENGTH = 2;
 
     /**
-     * Whether the {@link #SHORT_SITE_LENGTH} bytes at {@code code[0..]} are {@code xor %eax, %eax;
+     * Whether the {@link #SHORT_SITE_LENGTH} bytes at {@code code[at..]} are {@code xor %eax, %eax;
      * syscall}: the C library's {@code read}, whose number is 0. Its two-byte {@code xor} cannot
      * hold a jump to a trampoline, so it becomes a {@code jmp rel8} to padding the function never
      * executes ({@link SyscallSiteScan}), where a {@code jmp rel32} goes on to the trampoline.
      */
-    public static boolean isShortSite(byte[] code) {
-        return (code[0] & 0xff) == 0x31 && (code[1] & 0xff) == 0xc0 && (code[2] & 0xff) == 0x0f
-                && (code[3] & 0xff) == 0x05;
+    public static boolean isShortSite(byte[] code, int at) {
+        return (code[at] & 0xff) == 0x31 && (code[at + 1] & 0xff) == 0xc0 && (code[at + 2] & 0xff) == 0x0f
+                && (code[at + 3] & 0xff) == 0x05;
     }
 
     /**
@@ -150,10 +150,6 @@ public final class SyscallTrampoline {
                     + Long.toHexString(from));
         }
         return (int) (to - from);
-    }
-
-    private static int littleEndianInt(byte[] b, int at) {
-        return (b[at] & 0xff) | (b[at + 1] & 0xff) << 8 | (b[at + 2] & 0xff) << 16 | (b[at + 3] & 0xff) << 24;
     }
 
     private static void putInt(byte[] b, int at, int v) {

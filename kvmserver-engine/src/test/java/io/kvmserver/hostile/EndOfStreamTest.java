@@ -35,6 +35,26 @@ class EndOfStreamTest {
         return response.substring(response.indexOf("\r\n\r\n") + 4);
     }
 
+    /**
+     * Sends a request, waits {@code pauseMillis}, sends {@code more} and shuts down the client's
+     * side; returns the whole response.
+     */
+    private static String exchangeInTwoParts(TestServer s, long pauseMillis, String more)
+            throws IOException, InterruptedException {
+        try (Socket c = new Socket()) {
+            c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
+            c.setSoTimeout(15_000);
+            OutputStream out = c.getOutputStream();
+            out.write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            Thread.sleep(pauseMillis);
+            out.write(more.getBytes(StandardCharsets.US_ASCII));
+            out.flush();
+            c.shutdownOutput();
+            return new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
+        }
+    }
+
     @Test
     void theEndOfTheStreamAfterTheRequestIsReadWithoutTheHost() {
         String request = "GET / HTTP/1.1\r\n\r\n";
@@ -60,17 +80,8 @@ class EndOfStreamTest {
     void theEndOfTheStreamWhileTheReadWaitsInTheHostEndsTheReadNotTheRequest() throws IOException, InterruptedException {
         try (TestServer s = start()) {
             for (int i = 0; i < 3; i++) {
-                try (Socket c = new Socket()) {
-                    c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
-                    c.setSoTimeout(15_000);
-                    OutputStream out = c.getOutputStream();
-                    out.write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-                    out.flush();
-                    Thread.sleep(200); // the program read the request; its next read waits in the host
-                    c.shutdownOutput();
-                    String response = new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-                    assertThat(bodyOf(response)).as("request " + i).isEqualTo("bytes=18 end=0");
-                }
+                // The program reads the request; its next read waits in the host.
+                assertThat(bodyOf(exchangeInTwoParts(s, 200, ""))).as("request " + i).isEqualTo("bytes=18 end=0");
             }
             assertThat(s.server().stats().failures()).isZero();
         }
@@ -85,19 +96,8 @@ class EndOfStreamTest {
     void bytesThatArriveAfterTheReadAheadComeBeforeTheEnd() throws IOException, InterruptedException {
         try (TestServer s = start("late")) {
             for (int i = 0; i < 3; i++) {
-                try (Socket c = new Socket()) {
-                    c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
-                    c.setSoTimeout(15_000);
-                    OutputStream out = c.getOutputStream();
-                    out.write("GET / HTTP/1.1\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-                    out.flush();
-                    Thread.sleep(30); // the program sleeps 100 ms before it reads
-                    out.write("y".repeat(100).getBytes(StandardCharsets.US_ASCII));
-                    out.flush();
-                    c.shutdownOutput();
-                    String response = new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII);
-                    assertThat(bodyOf(response)).isEqualTo("bytes=118 end=0");
-                }
+                // The program sleeps 100 ms before it reads.
+                assertThat(bodyOf(exchangeInTwoParts(s, 30, "y".repeat(100)))).isEqualTo("bytes=118 end=0");
             }
         }
     }
