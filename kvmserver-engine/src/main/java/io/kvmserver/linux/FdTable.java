@@ -15,6 +15,12 @@ public final class FdTable {
     private final boolean[] closeOnExec = new boolean[LIMIT];
     /** Fds in use: asked before every entry into the guest (GuestCalls), so kept, not counted. */
     private int open;
+    /**
+     * One past the highest fd installed since the table was last emptied: every slot from here up
+     * is empty (and its close-on-exec flag clear), so the scans a reset makes (close all, fork,
+     * find the listeners) cover the few fds a server uses, not all {@link #LIMIT}.
+     */
+    private int end;
 
     /** The description behind {@code fd}; {@code EBADF} when there is none. */
     public FileDescription get(long fd) {
@@ -48,6 +54,7 @@ public final class FdTable {
                 files[fd] = file;
                 closeOnExec[fd] = cloexec;
                 open++;
+                end = Math.max(end, fd + 1);
                 return fd;
             }
         }
@@ -70,6 +77,7 @@ public final class FdTable {
         FileDescription previous = files[target];
         files[target] = file;
         closeOnExec[target] = cloexec;
+        end = Math.max(end, target + 1);
         if (previous != null) {
             previous.release();
         } else {
@@ -107,12 +115,17 @@ public final class FdTable {
 
     /** The fd the next {@link #install} from 0 takes, or -1 when the table is full. */
     public int lowestFree() {
-        for (int fd = 0; fd < LIMIT; fd++) {
+        for (int fd = 0; fd < end; fd++) {
             if (files[fd] == null) {
                 return fd;
             }
         }
-        return -1;
+        return end < LIMIT ? end : -1;
+    }
+
+    /** One past the highest fd that may be open: every fd from here up is free. */
+    public int end() {
+        return end;
     }
 
     public int openCount() {
@@ -121,7 +134,8 @@ public final class FdTable {
 
     /** Closes every fd, releasing host resources the table owns. */
     public void closeAll() {
-        for (int fd = 0; fd < LIMIT; fd++) {
+        for (int fd = 0; fd < end; fd++) {
+            closeOnExec[fd] = false;
             if (files[fd] != null) {
                 FileDescription f = files[fd];
                 files[fd] = null;
@@ -129,12 +143,14 @@ public final class FdTable {
                 f.release();
             }
         }
+        end = 0;
     }
 
     /** Each open description once (fds that share one are visited once). */
     public void forEach(java.util.function.Consumer<FileDescription> action) {
         java.util.Set<FileDescription> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
-        for (FileDescription f : files) {
+        for (int fd = 0; fd < end; fd++) {
+            FileDescription f = files[fd];
             if (f != null && seen.add(f)) {
                 action.accept(f);
             }
@@ -155,15 +171,13 @@ public final class FdTable {
      * was already made is released before the failure propagates.
      */
     FdTable fork(ForkContext context, FdTable copy) {
-        for (int fd = 0; fd < LIMIT; fd++) {
-            if (copy.files[fd] != null) {
-                throw new IllegalStateException("fd " + fd + " is still open in the table to fork into");
-            }
+        if (copy.open != 0) {
+            throw new IllegalStateException(copy.open + " fds are still open in the table to fork into");
         }
-        java.util.Arrays.fill(copy.closeOnExec, false);
         java.util.IdentityHashMap<FileDescription, FileDescription> forked = new java.util.IdentityHashMap<>(16);
+        copy.end = end;
         try {
-            for (int fd = 0; fd < LIMIT; fd++) {
+            for (int fd = 0; fd < end; fd++) {
                 FileDescription f = files[fd];
                 if (f != null) {
                     FileDescription c = forked.get(f);

@@ -100,7 +100,7 @@ final class FileSyscalls {
             return -Errno.EINVAL;
         }
         FdTable files = c.files();
-        for (long fd = first; fd <= Math.min(last, FdTable.LIMIT - 1); fd++) {
+        for (long fd = first; fd <= Math.min(last, files.end() - 1L); fd++) {
             if (!files.isOpen(fd)) {
                 continue;
             }

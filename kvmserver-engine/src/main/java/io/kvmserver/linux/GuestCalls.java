@@ -490,7 +490,7 @@ public final class GuestCalls {
     /** Looks for the shared listeners of a new process (a request VM's): at most {@link #MAX_LISTENERS}. */
     private void findListeners(FdTable files) {
         listenerCount = 0;
-        for (int fd = 0; fd < FdTable.LIMIT && listenerCount < MAX_LISTENERS; fd++) {
+        for (int fd = 0; fd < files.end() && listenerCount < MAX_LISTENERS; fd++) {
             if (files.isOpen(fd) && files.get(fd) instanceof SharedListener l) {
                 listeners[listenerCount] = l;
                 listenerFds[listenerCount++] = fd;
