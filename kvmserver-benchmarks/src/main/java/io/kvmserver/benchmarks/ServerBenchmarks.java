@@ -46,12 +46,12 @@ public final class ServerBenchmarks {
 
     /** One configuration's results; {@code failure} says why a configuration did not run at all. */
     record Row(Config config, LoadClient.Result result, Double exitsPerRequest, Double syscallsPerRequest,
-            Double resetPagesPerRequest, Latencies resetTimes, Double inVmMicros, Memory memory,
+            Double resetPagesPerRequest, Latencies resetTimes, Double inVmMicros, Double runMicros, Memory memory,
             Map<String, Double> syscallMix, Map<String, Double> kvmCounters, String threads, String failure,
             long startNanos) {
 
         static Row failed(Config config, String why) {
-            return new Row(config, null, null, null, null, null, null, null, Map.of(), Map.of(), null, why, 0);
+            return new Row(config, null, null, null, null, null, null, null, null, Map.of(), Map.of(), null, why, 0);
         }
 
         String name() {
@@ -296,7 +296,7 @@ public final class ServerBenchmarks {
             Client client = client(port, config, guest);
             client.run(run.warmup(), run.maxSeconds(), LoadClient.Pause.NONE);
             LoadClient.Result r = client.run(run.requests(), run.maxSeconds(), LoadClient.Pause.NONE);
-            return new Row(config, r, null, null, null, null, null, Memory.ofNative(vmRss(p.pid())), Map.of(),
+            return new Row(config, r, null, null, null, null, null, null, Memory.ofNative(vmRss(p.pid())), Map.of(),
                     Map.of(), null, null, startNanos);
         } finally {
             p.destroy();
@@ -389,6 +389,7 @@ public final class ServerBenchmarks {
             long exits0 = exits(kvm);
             Map<String, Long> calls0 = kvm.syscallCounts(64);
             long resetNanos0 = stats.resetNanos();
+            long runNanos0 = stats.vmRunNanos();
             Map<String, Long> kvm0 = KvmStats.snapshot();
             ThreadStats.Snapshot threads0 = ThreadStats.snapshot();
             LoadClient.Result r = client.run(requests, maxSeconds, waitForReset(stats, noTail));
@@ -428,6 +429,7 @@ public final class ServerBenchmarks {
                     served == 0 ? null : syscalls / (double) served,
                     resets == 0 ? null : (stats.resetPages() - resetPages0) / (double) resets, resetTime,
                     served == 0 ? null : (stats.requestNanos() - requestNanos0) / (double) served / 1e3,
+                    served == 0 ? null : (stats.vmRunNanos() - runNanos0) / (double) served / 1e3,
                     memory(kvm), mix, kvmCounters, threadTable(name, threads0, threads1, served), null, startNanos);
         }
     }
@@ -496,12 +498,13 @@ public final class ServerBenchmarks {
         StringBuilder b = new StringBuilder();
         b.append("\n#### ").append(title).append("\n\n");
         b.append("| name | requests | average | p50 | p90 | p99 | exits to engine/req | all KVM exits/req"
-                + " | shadow PF fixed/req | syscalls/req | reset pages/req | reset time avg | accept-to-close in VM |\n");
-        b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+                + " | shadow PF fixed/req | syscalls/req | reset pages/req | reset time avg | accept-to-close in VM"
+                + " | in KVM_RUN/req |\n");
+        b.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Row r : rows) {
             b.append("| ").append(r.name()).append(" | ");
             if (r.failure() != null) {
-                b.append("**failed**: ").append(r.failure().replace('|', '/')).append(" |").append(" - |".repeat(11))
+                b.append("**failed**: ").append(r.failure().replace('|', '/')).append(" |").append(" - |".repeat(12))
                         .append('\n');
                 continue;
             }
@@ -517,6 +520,7 @@ public final class ServerBenchmarks {
                     .append(" | ").append(num(r.resetPagesPerRequest(), "%.1f"))
                     .append(" | ").append(r.resetTimes() == null ? "-" : Latencies.fmt(r.resetTimes().avgNanos()))
                     .append(" | ").append(r.inVmMicros() == null ? "-" : Latencies.fmt(r.inVmMicros() * 1e3))
+                    .append(" | ").append(r.runMicros() == null ? "-" : Latencies.fmt(r.runMicros() * 1e3))
                     .append(" |\n");
         }
         b.append("\n| name | start to listening | native process VmRSS | template Rss | request VM Rss (avg)"

@@ -33,7 +33,7 @@ class ServerBenchmarksTest {
     private static ServerBenchmarks.Row row(String key, long p50Micros, long startMillis, ServerBenchmarks.Memory memory) {
         long[] nanos = {p50Micros * 1000, p50Micros * 1000, p50Micros * 1000};
         return new ServerBenchmarks.Row(ServerBenchmarks.config(key),
-                new LoadClient.Result(Latencies.of(nanos), 3, 0, 0.1, null), null, null, null, null, null, memory,
+                new LoadClient.Result(Latencies.of(nanos), 3, 0, 0.1, null), null, null, null, null, null, null, memory,
                 Map.of(), Map.of(), null, null, startMillis * 1_000_000);
     }
 

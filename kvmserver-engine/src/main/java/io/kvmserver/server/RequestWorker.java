@@ -316,6 +316,7 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     private void serveOnce() {
         beforeRun.accept(id);
         long exitsBefore = vm.exits();
+        long runBefore = vm.runNanos();
         RunResult result = vm.run();
         if (result.kind() == RunResult.Kind.STOPPED && stopping) {
             return;
@@ -336,7 +337,7 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         }
         String failure = outcome == ServerStats.Outcome.OK ? null : detail;
         // Exits first: whoever sees the request counted sees its exits too.
-        stats.exits(vm.exits() - exitsBefore);
+        stats.ran(vm.exits() - exitsBefore, vm.runNanos() - runBefore);
         endRequest(outcome, failure);
         if (stopping) {
             reportRouted(outcome, failure, 0);

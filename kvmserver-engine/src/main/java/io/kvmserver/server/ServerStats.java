@@ -28,6 +28,7 @@ public final class ServerStats {
     private final LongAdder resetNanos = new LongAdder();
     private final LongAdder resetPages = new LongAdder();
     private final LongAdder exits = new LongAdder();
+    private final LongAdder runNanos = new LongAdder();
     private final LongAdder failedResets = new LongAdder();
     private volatile String lastFailure;
 
@@ -46,8 +47,9 @@ public final class ServerStats {
         }
     }
 
-    void exits(long vmExits) {
+    void ran(long vmExits, long vmRunNanos) {
         exits.add(vmExits);
+        runNanos.add(vmRunNanos);
     }
 
     void reset(long pages, long nanos) {
@@ -111,6 +113,15 @@ public final class ServerStats {
 
     public long vmExits() {
         return exits.sum();
+    }
+
+    /**
+     * Nanoseconds the request VMs spent in {@code KVM_RUN} (the programs running, and the exits
+     * KVM handles without the engine); the rest of {@link #requestNanos()} is the engine's work
+     * and the waits for clients.
+     */
+    public long vmRunNanos() {
+        return runNanos.sum();
     }
 
     public long failedResets() {

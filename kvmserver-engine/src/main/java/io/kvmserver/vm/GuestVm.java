@@ -471,6 +471,14 @@ public final class GuestVm implements AutoCloseable {
         return loop.exits();
     }
 
+    /**
+     * Nanoseconds this VM spent in {@code KVM_RUN}, where the program runs (with the exits KVM
+     * handles in the kernel); the rest of a request's time on its thread is the engine's.
+     */
+    public long runNanos() {
+        return loop.runNanos();
+    }
+
     public long syscalls() {
         return loop.syscalls();
     }

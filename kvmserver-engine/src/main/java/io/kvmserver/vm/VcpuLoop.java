@@ -89,6 +89,7 @@ final class VcpuLoop {
     private volatile String stopDetail;
     private volatile long vcpuThread;
     private long exits;
+    private long runNanos;
     private long syscalls;
     /** Calls per system call number (the last slot counts numbers out of range). */
     private final long[] syscallCounts = new long[SyscallNumbers.COUNT + 1];
@@ -160,6 +161,11 @@ final class VcpuLoop {
 
     long exits() {
         return exits;
+    }
+
+    /** Nanoseconds in {@code KVM_RUN}: the program running, and the exits KVM handles itself. */
+    long runNanos() {
+        return runNanos;
     }
 
     long syscalls() {
@@ -293,7 +299,9 @@ final class VcpuLoop {
     /** Runs the guest to its next exit; null to go on running, or why the run ends. */
     private RunResult enterGuest() {
         cpu.beforeEntry();
+        long entered = System.nanoTime();
         VcpuExit exit = vcpu.run();
+        runNanos += System.nanoTime() - entered;
         exits++;
         cpu.afterExit();
         // Before anything else the exit leads to (a call, a fault, a stop, a reset): what the

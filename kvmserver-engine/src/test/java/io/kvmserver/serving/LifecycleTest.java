@@ -76,6 +76,8 @@ class LifecycleTest {
             }
             assertThat(java.util.Arrays.stream(exits).min().orElseThrow()).as("exits of the request with fewest")
                     .isEqualTo(expected);
+            // The program runs inside its requests: from the accept the host makes for the entry to the close.
+            assertThat(stats.vmRunNanos()).as("time in KVM_RUN").isPositive().isLessThan(stats.requestNanos());
         }
     }
 

@@ -85,6 +85,8 @@ class KvmServerApplicationTests {
         assertThat(this.registry.get("kvmserver.resets").functionTimer().count()).isEqualTo(REQUESTS);
         assertThat(this.registry.get("kvmserver.reset.pages").functionCounter().count()).isPositive();
         assertThat(this.registry.get("kvmserver.vm.exits").functionCounter().count()).isPositive();
+        assertThat(this.registry.get("kvmserver.vm.run.time").functionCounter().count()).isPositive()
+            .isLessThan(ok.totalTime(TimeUnit.NANOSECONDS));
         assertThat(this.registry.get("kvmserver.vms").tag("state", "idle").gauge().value()).isEqualTo(2);
         assertThat(this.registry.get("kvmserver.vms").tag("state", "busy").gauge().value()).isZero();
         assertThat(this.registry.get("kvmserver.template.memory").gauge().value()).isPositive();

@@ -115,6 +115,9 @@ public class KvmServerMetrics implements MeterBinder {
             counter(registry, "kvmserver.reset.failures", ServerStats::failedResets,
                     "Resets that failed; each takes a request VM out of service", null);
             counter(registry, "kvmserver.vm.exits", ServerStats::vmExits, "Exits of the request VMs to the host", null);
+            counter(registry, "kvmserver.vm.run.time", ServerStats::vmRunNanos,
+                    "Time the request VMs spent running the program (in KVM_RUN); the rest of a request is the engine's",
+                    "ns");
             gauge(registry, "kvmserver.vms", "busy", KvmServer::busyVms);
             gauge(registry, "kvmserver.vms", "idle", (server) -> server.aliveVms() - server.busyVms());
             for (Denials.Kind kind : Denials.Kind.values()) {
