@@ -11,6 +11,10 @@
  *            constant, the C library's syscall(); then whether each gave the answer Linux gives
  *   /read    the C library's read: J when its `xor %eax, %eax` is a jmp to padding holding a jmp
  *            now, M when it is still the xor; a read of a pipe and one of fd -1 through it
+ *   /moved   moved_call, the shape of Go's generic call (the number already in RAX, a register
+ *            moved into RDI right before the syscall, int3s after the function outside its
+ *            symbol): J when its mov is a jmp to the int3s holding a jmp now, M when it is still
+ *            the mov; getpid, dup(1) and dup(-1) through it
  *   /stepread  a read of a pipe single-stepped (TF) by the SIGTRAP handler for ten traps: the
  *            bytes read, the traps, and whether any stopped in the engine's pages (below 0x10000)
  *   /regs    a call through a site with DF set and values in the red zone: RCX and R11 as
@@ -58,6 +62,7 @@ uint64_t hidden_constant(void);
 long df_getsockname(int fd, struct sockaddr *addr, socklen_t *len);
 long request_only(void);
 void regs(uint64_t *out);
+long moved_call(long nr, long a1);
 extern char step_site[], direct_site[], regs_after[];
 
 __asm__(
@@ -165,7 +170,17 @@ __asm__(
     "  cld\n"
     "  mov %rax, 48(%rbx)\n"
     "  pop %rbx\n"
-    "  ret\n");
+    "  ret\n"
+    /* moved_call(nr, a1): Go's runtime/internal/syscall.Syscall6 in small */
+    ".globl moved_call\n"
+    ".type moved_call, @function\n"
+    "moved_call:\n"
+    "  mov %rdi, %rax\n"
+    "  mov %rsi, %rdi\n"
+    "  syscall\n"
+    "  ret\n"
+    ".size moved_call, .-moved_call\n"
+    "  .fill 11, 1, 0xcc\n");
 
 /* J when the site's first byte is a jmp rel32 now, M when it is still the mov. */
 static char kind(const void *site) {
@@ -225,6 +240,17 @@ static int read_check(char *out, size_t size) {
     close(p[1]);
     return snprintf(out, size, "%c read=%ld %s ebadf=%d", k, n, n == 5 && !memcmp(buf, "hello", 5) ? "same" : "other",
                     bad == -1 && e == EBADF);
+}
+
+static int moved_check(char *out, size_t size) {
+    const unsigned char *site = (const unsigned char *) moved_call + 3;
+    char k = site[0] == 0x48 ? 'M' : site[0] == 0xeb && site[2 + (signed char) site[1]] == 0xe9 ? 'J' : '?';
+    long pid = moved_call(SYS_getpid, 0);
+    long fd = moved_call(SYS_dup, 1);
+    long bad = moved_call(SYS_dup, -1);
+    if (fd >= 0) close(fd);
+    return snprintf(out, size, "%c getpid=%s dup=%s ebadf=%d", k, pid == getpid() ? "same" : "other",
+                    fd > 2 ? "fd" : "none", bad == -EBADF);
 }
 
 static int sites(char *out, size_t size) {
@@ -407,6 +433,8 @@ int main(int argc, char **argv) {
         int b;
         if (!strcmp(path, "/stepread")) {
             b = step_read_check(body, sizeof body);
+        } else if (!strcmp(path, "/moved")) {
+            b = moved_check(body, sizeof body);
         } else if (!strcmp(path, "/read")) {
             b = read_check(body, sizeof body);
         } else if (!strcmp(path, "/sites")) {

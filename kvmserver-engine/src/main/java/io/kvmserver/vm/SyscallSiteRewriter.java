@@ -33,8 +33,9 @@ import org.slf4j.LoggerFactory;
  * at the doorbell) and from the ones the entry answered, which it records on the queue page
  * ({@link GuestCallPages#SITES}): there the instruction ran. A site is rewritten when its seven
  * bytes are {@code mov $nr, %eax; syscall} (a site the scan found may also be the C library's
- * {@code syscall()} function's {@code mov 0x8(%rsp), %r9; syscall}, or the C library's {@code read},
- * {@code xor %eax, %eax; syscall}, through padding of its function: {@link SyscallSiteScan}), in
+ * {@code syscall()} function's {@code mov 0x8(%rsp), %r9; syscall}, or, through padding no path
+ * executes, the C library's {@code read}, {@code xor %eax, %eax; syscall}, and Go's generic call, a
+ * register {@code mov} and {@code syscall}: {@link SyscallSiteScan}), in
  * one mapping that is executable and not writable (a library's or the program's code, not a JIT's):
  * {@link SyscallTrampoline} says why those shapes, and what keeps the rewrite transparent.
  *
@@ -148,15 +149,16 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
     }
 
     /**
-     * Rewrites the short site ({@code xor %eax, %eax; syscall}) at {@code at}, where the scan
-     * decoded it, with {@code padLength} bytes of padding the function never executes at
-     * {@code pad}: the trampoline, then a {@code jmp rel32} to it at the padding, last a
-     * {@code jmp rel8} to the padding in place of the {@code xor}. Both checked again in guest
-     * memory, in code that is executable and not writable.
+     * Rewrites the short site ({@link SyscallTrampoline#shortSiteLength}: {@code xor %eax, %eax;
+     * syscall}, or a register {@code mov} and {@code syscall}) at {@code at}, where the scan decoded
+     * it, with {@code padLength} bytes of padding no path executes at {@code pad}: the trampoline,
+     * then a {@code jmp rel32} to it at the padding, last a {@code jmp rel8} to the padding in place
+     * of the site's instruction. Both checked again in guest memory, in code that is executable and
+     * not writable.
      */
     private void rewriteShort(AddressSpace space, long at, long pad, int padLength) {
         long from = Math.min(at, pad);
-        long to = Math.max(at + SyscallTrampoline.SHORT_SITE_LENGTH, pad + padLength);
+        long to = Math.max(at + SyscallTrampoline.MAX_SHORT_SITE_LENGTH, pad + padLength);
         if (at < GuestLayout.USER_START || pad < GuestLayout.USER_START || padLength < SyscallTrampoline.JUMP_LENGTH
                 || padLength > MAX_PAD_CHECKED || !SyscallTrampoline.reachesShort(at, pad) || !inCode(space, from, to)) {
             return;
@@ -164,14 +166,15 @@ final class SyscallSiteRewriter implements LinuxProcess.CodeObserver {
         byte[] around = memory.read(from, (int) (to - from));
         int siteAt = (int) (at - from);
         int padAt = (int) (pad - from);
-        if (!SyscallTrampoline.isShortSite(around, siteAt) || !InstructionKind.isPaddingRun(around, padAt, padAt + padLength)) {
+        if (SyscallTrampoline.shortSiteLength(around, siteAt) == 0
+                || !InstructionKind.isPaddingRun(around, padAt, padAt + padLength)) {
             return; // rewritten already (a library mapped twice), or not what the scan decoded
         }
         long slot = slotNear(space, pad);
         if (slot < 0) {
             return;
         }
-        SyscallTrampoline.encodeShortTrampoline(trampoline, slot, at);
+        SyscallTrampoline.encodeShortTrampoline(trampoline, slot, around, siteAt, at);
         memory.write(slot, trampoline);
         SyscallTrampoline.encodeJump(jump, pad, slot);
         memory.write(pad, jump);

@@ -9,10 +9,13 @@ package io.kvmserver.x86;
  * are never reached. Sites after an unknown encoding are missed, never guessed.
  *
  * <p>The C library's {@code read} clears EAX with a two-byte {@code xor} before its {@code syscall},
- * too short for a jump to a trampoline: for a function decoded to its end, the scan also reports
- * such a site with padding within a {@code jmp rel8} of it that no path of the function executes
- * ({@link Sink#shortSite}). Only direct branches name their targets, so a function with a jump
- * through a register (a switch's table) offers no padding.
+ * and Go's generic call moves a register into RDI with a three-byte {@code mov}: too short for a
+ * jump to a trampoline. For a function decoded to its end, the scan also reports such a site with
+ * padding within a {@code jmp rel8} of it that no path of the function executes
+ * ({@link Sink#shortSite}): inside the function, or {@code int3}s right after its last instruction
+ * when that never falls through, before the next function's symbol (Go pads between functions
+ * with {@code int3}, outside their symbols' sizes). Only direct branches name their
+ * targets, so a function with a jump through a register (a switch's table) offers no padding.
  */
 public final class SyscallSiteScan {
 
@@ -25,8 +28,8 @@ public final class SyscallSiteScan {
         void site(long address);
 
         /**
-         * A {@code xor %eax, %eax; syscall} site at {@code address} (the C library's {@code read}),
-         * whose two-byte {@code xor} is too short for a jump to a trampoline, and padding at
+         * A short site at {@code address} ({@link SyscallTrampoline#shortSiteLength}), whose
+         * instruction before the {@code syscall} is too short for a jump to a trampoline, and padding at
          * {@code pad} within a {@code jmp rel8} of it, which the function never executes: its
          * whole instructions that cover the jump's five bytes, {@code padLength} bytes
          * ({@link SyscallTrampoline#encodeShortTrampoline}).
@@ -37,6 +40,8 @@ public final class SyscallSiteScan {
 
     /** Bytes of padding a short site's jump to its trampoline takes: a {@code jmp rel32}. */
     static final int PAD_LENGTH = SyscallTrampoline.JUMP_LENGTH;
+    /** The most padding decoded after a function's end: a {@code jmp rel8} reaches no further anyway. */
+    static final int MAX_TAIL = 128;
 
     /**
      * Scans the functions ({start, size} pairs, as {@code ElfSymbols.functions} gives them) that
@@ -52,6 +57,11 @@ public final class SyscallSiteScan {
             return 0;
         }
         Function f = new Function(file, vaddr - fileOffset);
+        long[] starts = new long[functions.length / 2];
+        for (int i = 0; i < starts.length; i++) {
+            starts[i] = functions[2 * i];
+        }
+        java.util.Arrays.sort(starts);
         int found = 0;
         for (int i = 0; i + 1 < functions.length; i += 2) {
             long start = functions[i];
@@ -61,13 +71,27 @@ public final class SyscallSiteScan {
             }
             int at = (int) (fileOffset + (start - vaddr));
             int end = (int) Math.min(fileOffset + fileSize, at + Math.min(size, fileSize));
-            f.decode(at, end);
+            // Padding after the function may be taken up to the next function's start, no further.
+            long next = nextStart(starts, start + Math.max(size, 1));
+            int tailLimit = (int) Math.min(fileOffset + fileSize, Math.min(end + (long) MAX_TAIL,
+                    next == Long.MAX_VALUE ? Long.MAX_VALUE : fileOffset + (next - vaddr)));
+            f.decode(at, end, Math.max(end, tailLimit));
             found += f.reportSites(numbers, sink);
             if (f.complete) {
                 found += f.reportShortSites(sink);
             }
         }
         return found;
+    }
+
+    /** The first of the sorted {@code starts} at or after {@code address}; {@code Long.MAX_VALUE} if none. */
+    private static long nextStart(long[] starts, long address) {
+        int i = java.util.Arrays.binarySearch(starts, address);
+        int first = i >= 0 ? i : -i - 1;
+        while (first > 0 && starts[first - 1] >= address) {
+            first--;
+        }
+        return first < starts.length ? starts[first] : Long.MAX_VALUE;
     }
 
     /** One function's instructions, decoded from its start; reused from function to function. */
@@ -95,7 +119,13 @@ public final class SyscallSiteScan {
             this.base = base;
         }
 
-        void decode(int at, int end) {
+        /**
+         * Decodes {@code [at, end)}, and when that is complete and its last instruction never falls
+         * through, the {@code int3} padding right after it, below {@code tailLimit}: counted as the
+         * function's own (only its branches can reach it; nothing runs {@code int3} padding on
+         * purpose, where a {@code nop} might start code that has no symbol).
+         */
+        void decode(int at, int end, int tailLimit) {
             this.end = end;
             count = 0;
             targetCount = 0;
@@ -118,9 +148,16 @@ public final class SyscallSiteScan {
                 }
                 at += length;
             }
+            complete = at >= end && targetsKnown;
+            if (complete && count > 0 && InstructionKind.endsFlow(code, starts[count - 1], at - starts[count - 1])) {
+                // int3 only: a nop there could be the first instruction of code without a symbol
+                while (at < tailLimit && (code[at] & 0xff) == 0xcc) {
+                    starts = add(starts, count++, at);
+                    at++;
+                }
+            }
             starts = add(starts, count, at); // where the last one ends: length(i) for every i < count
             java.util.Arrays.sort(targets, 0, targetCount);
-            complete = at >= end && targetsKnown;
         }
 
         private int length(int i) {
@@ -142,17 +179,19 @@ public final class SyscallSiteScan {
         }
 
         /**
-         * Reports each {@code xor %eax, %eax; syscall} with a padding run of its own: at least
-         * {@link #PAD_LENGTH} bytes of padding instructions right after one that never falls
-         * through, no direct branch of the function into any of it, its start within a
-         * {@code jmp rel8} from after the {@code xor}.
+         * Reports each short site ({@link SyscallTrampoline#shortSiteLength}) with a padding run of
+         * its own: at least {@link #PAD_LENGTH} bytes of padding instructions right after one that
+         * never falls through, no direct branch of the function into any of it, its start within a
+         * {@code jmp rel8} from the site.
          */
         int reportShortSites(Sink sink) {
             int found = 0;
             for (int i = 0; i + 1 < count; i++) {
                 int at = starts[i];
-                if (length(i) == 2 && length(i + 1) == 2 && SyscallTrampoline.isShortSite(code, at)) {
-                    int pad = padNear(at + 2);
+                int length = length(i);
+                if ((length == 2 || length == 3) && length(i + 1) == 2 && starts[i + 1] + 2 <= end
+                        && SyscallTrampoline.shortSiteLength(code, at) == length + 2) {
+                    int pad = padNear(at + SyscallTrampoline.SHORT_JUMP_LENGTH);
                     if (pad >= 0) {
                         sink.shortSite(base + at, base + starts[pad], jumpCover(pad) - starts[pad]);
                         padsUsed = add(padsUsed, padsUsedCount++, starts[pad]);

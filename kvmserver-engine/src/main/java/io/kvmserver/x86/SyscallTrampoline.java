@@ -95,31 +95,55 @@ public final class SyscallTrampoline {
         putLong(into, at + 13, TrapStub.REWRITTEN_ENTRY);
     }
 
-    /** Bytes of a short site: {@code xor %eax, %eax} (2) and {@code syscall} (2). */
-    public static final int SHORT_SITE_LENGTH = 4;
-    /** Bytes of a short site that change: the {@code xor}, which becomes {@code jmp rel8}. */
+    /** Bytes of the longest short site: a register-to-register {@code mov} (3) and {@code syscall} (2). */
+    public static final int MAX_SHORT_SITE_LENGTH = 5;
+    /** Bytes of a short site that change: its first instruction's first two, which become {@code jmp rel8}. */
     public static final int SHORT_JUMP_LENGTH = 2;
 
     /**
-     * Whether the {@link #SHORT_SITE_LENGTH} bytes at {@code code[at..]} are {@code xor %eax, %eax;
-     * syscall}: the C library's {@code read}, whose number is 0. Its two-byte {@code xor} cannot
-     * hold a jump to a trampoline, so it becomes a {@code jmp rel8} to padding the function never
-     * executes ({@link SyscallSiteScan}), where a {@code jmp rel32} goes on to the trampoline.
+     * The length of the short site at {@code code[at..]}, its instruction and the {@code syscall},
+     * or 0 if there is none: {@code xor %eax, %eax; syscall} (4 bytes: the C library's {@code read},
+     * whose number is 0), or a 64-bit {@code mov} from register to register and {@code syscall} (5
+     * bytes: Go's one generic call, {@code runtime/internal/syscall.Syscall6}, moves its first
+     * argument into RDI last, with the number already in RAX). Neither instruction can hold a
+     * jump to a trampoline, so its first two bytes become a {@code jmp rel8} to padding that no
+     * path executes ({@link SyscallSiteScan}), where a {@code jmp rel32} goes on to the
+     * trampoline, which does what the instruction did: both touch registers only, so they run
+     * the same anywhere. The {@code syscall} stays where it was.
      */
-    public static boolean isShortSite(byte[] code, int at) {
-        return (code[at] & 0xff) == 0x31 && (code[at + 1] & 0xff) == 0xc0 && (code[at + 2] & 0xff) == 0x0f
-                && (code[at + 3] & 0xff) == 0x05;
+    public static int shortSiteLength(byte[] code, int at) {
+        if (at + 4 <= code.length && (code[at] & 0xff) == 0x31 && (code[at + 1] & 0xff) == 0xc0
+                && isSyscall(code, at + 2)) {
+            return 4;
+        }
+        if (at + MAX_SHORT_SITE_LENGTH > code.length || !isSyscall(code, at + 3)) {
+            return 0;
+        }
+        int rex = code[at] & 0xff;
+        int opcode = code[at + 1] & 0xff;
+        boolean registers = ((code[at + 2] & 0xff) >> 6) == 3; // ModRM mod 11: no memory operand
+        return (rex & 0xf8) == 0x48 && (rex & 0x02) == 0 && (opcode == 0x89 || opcode == 0x8b) && registers
+                ? MAX_SHORT_SITE_LENGTH : 0;
+    }
+
+    private static boolean isSyscall(byte[] code, int at) {
+        return (code[at] & 0xff) == 0x0f && (code[at + 1] & 0xff) == 0x05;
     }
 
     /**
-     * The trampoline at {@code slot} for the short site at {@code site}, into {@code into[0..SIZE)}:
-     * {@code xor %eax, %eax; lea site+4(%rip), %rcx; jmp *entry(%rip)} and the entry's address.
+     * The trampoline at {@code slot} for the short site at {@code site}, whose bytes are at
+     * {@code code[at..]}, into {@code into[0..SIZE)}: the site's instruction, then {@code lea
+     * returnTo(%rip), %rcx; jmp *entry(%rip)} and the entry's address, where {@code returnTo} is
+     * the address after the site's {@code syscall}.
      */
-    public static void encodeShortTrampoline(byte[] into, long slot, long site) {
+    public static void encodeShortTrampoline(byte[] into, long slot, byte[] code, int at, long site) {
+        int length = shortSiteLength(code, at);
+        if (length == 0) {
+            throw new IllegalArgumentException("no short site at 0x" + Long.toHexString(site));
+        }
         java.util.Arrays.fill(into, 0, SIZE, (byte) INT3);
-        into[0] = 0x31; // xor %eax, %eax
-        into[1] = (byte) 0xc0;
-        encodeEntry(into, 2, slot, site + SHORT_SITE_LENGTH);
+        System.arraycopy(code, at, into, 0, length - 2);
+        encodeEntry(into, length - 2, slot, site + length);
     }
 
     /** Whether a {@code jmp rel8} at {@code site} reaches {@code to}. */

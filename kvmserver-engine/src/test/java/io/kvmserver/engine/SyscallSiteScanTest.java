@@ -38,7 +38,8 @@ class SyscallSiteScanTest {
 
     /**
      * Instruction starts objdump decodes, and the {@code mov $nr, %eax} or {@code mov 0x8(%rsp), %r9}
-     * right before a {@code syscall}; the {@code xor %eax, %eax} right before one (short sites);
+     * right before a {@code syscall}; the {@code xor %eax, %eax} or 64-bit register {@code mov}
+     * right before one (short sites);
      * padding runs (nops and int3s) right after a return, a jump or ud2, by start, with their
      * length; and every direct branch's target in the file.
      */
@@ -74,7 +75,8 @@ class SyscallSiteScanTest {
                             || previousText.matches("mov\\s+0x8\\(%rsp\\),%r9.*"))) {
                 sites.add(previous);
             }
-            if (text.startsWith("syscall") && address - previous == 2 && previousText.matches("xor\\s+%eax,%eax")) {
+            if (text.startsWith("syscall") && (address - previous == 2 && previousText.matches("xor\\s+%eax,%eax")
+                    || address - previous == 3 && previousText.matches("mov\\s+%r[a-z0-9]+,%r[a-z0-9]+"))) {
                 shortSites.add(previous);
             }
             boolean padding = PADDING.matcher(text).matches();
@@ -101,7 +103,7 @@ class SyscallSiteScanTest {
     private static void checkAgainstObjdump(Path file, int fewestSites, int fewestShortSites) throws Exception {
         totalShortSites = 0;
         checkAgainstObjdump(file, fewestSites);
-        assertThat(totalShortSites).as(file + ": short sites (xor %eax,%eax; syscall) with padding")
+        assertThat(totalShortSites).as(file + ": short sites (xor %eax,%eax or mov %r,%r; syscall) with padding")
                 .isGreaterThanOrEqualTo(fewestShortSites);
     }
 
@@ -157,7 +159,7 @@ class SyscallSiteScanTest {
             for (long[] site : shortSites) {
                 String where = file + ": short site 0x" + Long.toHexString(site[0]) + ", padding at 0x"
                         + Long.toHexString(site[1]);
-                assertThat(truth.shortSites()).as(where + ": xor %eax,%eax; syscall").contains(site[0]);
+                assertThat(truth.shortSites()).as(where + ": xor %eax,%eax or mov %r,%r; syscall").contains(site[0]);
                 assertThat(truth.pads()).as(where + ": a padding run after a return or jump").containsKey(site[1]);
                 assertThat(truth.pads().get(site[1])).as(where + ": its length").isGreaterThanOrEqualTo(site[2]);
                 Long target = truth.targets().ceiling(site[1]);
@@ -198,12 +200,17 @@ class SyscallSiteScanTest {
 
     /** The short sites the scan reports in one function of {@code code} at address 0: {site, pad, length} each. */
     private static List<long[]> shortSitesOf(int... code) {
+        return shortSitesOf(new long[] {0, code.length}, code);
+    }
+
+    /** The short sites the scan reports in {@code code} at address 0, whose functions are {start, size} pairs. */
+    private static List<long[]> shortSitesOf(long[] functions, int... code) {
         byte[] bytes = new byte[code.length];
         for (int i = 0; i < code.length; i++) {
             bytes[i] = (byte) code[i];
         }
         List<long[]> found = new ArrayList<>();
-        SyscallSiteScan.scan(bytes, 0, 0, bytes.length, new long[] {0, bytes.length}, SyscallNumbers.COUNT,
+        SyscallSiteScan.scan(bytes, 0, 0, bytes.length, functions, SyscallNumbers.COUNT,
                 new SyscallSiteScan.Sink() {
                     @Override
                     public void site(long address) {
@@ -257,6 +264,45 @@ class SyscallSiteScanTest {
                 .satisfies(f -> assertThat(f).containsExactly(7, 2, 5));
         assertThat(shortSitesOf(concat(new int[] {0x41, 0x90}, XOR_SYSCALL, ret, new int[] {0x41, 0x90, 0x41, 0x90, 0x90}, ret)))
                 .as("xchg %eax, %r8d is no nop").isEmpty();
+    }
+
+    /**
+     * Go's generic call ({@code runtime/internal/syscall.Syscall6}) moves its first argument into
+     * RDI right before the {@code syscall}, and Go pads between functions with {@code int3}s
+     * outside their symbols' sizes: a 64-bit register {@code mov} is a short site, and the
+     * {@code int3}s after a function's last {@code ret} are its padding, up to the next function's
+     * start. Never a {@code mov} with a memory operand, a 32-bit one, {@code nop}s after the
+     * function (code without a symbol could start there), or {@code int3}s another function's
+     * symbol covers.
+     */
+    @Test
+    void goStyleSitesAndThePaddingAfterTheirFunction() {
+        int[] syscall6 = {0x49, 0x89, 0xf2, 0x48, 0x89, 0xdf, 0x0f, 0x05, 0xc3}; // mov %rsi,%r10; mov %rbx,%rdi; syscall; ret
+        int[] int3s = {0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc};
+        int[] next = {0xc3};
+        assertThat(shortSitesOf(new long[] {0, 9, 16, 1}, concat(syscall6, int3s, next)))
+                .as("int3s after the function, before the next").singleElement()
+                .satisfies(f -> assertThat(f).containsExactly(3, 9, 5));
+        assertThat(shortSitesOf(new long[] {0, 9, 12, 4}, concat(syscall6, int3s, next)))
+                .as("int3s the next function's symbol covers from the fourth on").isEmpty();
+        assertThat(shortSitesOf(new long[] {0, 9, 16, 1}, concat(syscall6, new int[] {0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90}, next)))
+                .as("nops after the function").isEmpty();
+        assertThat(shortSitesOf(new long[] {0, 9, 16, 1},
+                concat(new int[] {0x49, 0x89, 0xf2, 0x48, 0x8b, 0x3f, 0x0f, 0x05, 0xc3}, int3s, next)))
+                .as("mov (%rdi), %rdi: a memory operand").isEmpty();
+        assertThat(shortSitesOf(new long[] {0, 8, 16, 1},
+                concat(new int[] {0x49, 0x89, 0xf2, 0x89, 0xdf, 0x0f, 0x05, 0xc3}, int3s, new int[] {0xcc}, next)))
+                .as("mov %ebx, %edi: two bytes, and not one of the shapes").isEmpty();
+        assertThat(shortSitesOf(new long[] {0, 9, 16, 1}, concat(new int[] {0x49, 0x89, 0xf2, 0x48, 0x89, 0xdf, 0x0f, 0x05, 0x90},
+                int3s, next))).as("int3s after a function whose last instruction falls through").isEmpty();
+        assertThat(shortSitesOf(new long[] {0, 9, 16, 1}, concat(new int[] {0x74, 0x0a, 0x90, 0x48, 0x89, 0xdf, 0x0f, 0x05, 0xc3},
+                int3s, next))).as("a branch of the function into its int3s").isEmpty();
+    }
+
+    /** The Go runtime test guest: every generic call goes through one short site with int3s after its function. */
+    @Test
+    void aGoProgram() throws Exception {
+        checkAgainstObjdump(io.kvmserver.testing.CompiledGuests.go("go-counter"), 20, 1);
     }
 
     @Test

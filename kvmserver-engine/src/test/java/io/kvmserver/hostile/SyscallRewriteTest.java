@@ -88,6 +88,27 @@ class SyscallRewriteTest {
     }
 
     /**
+     * The shape of Go's generic call ({@code runtime/internal/syscall.Syscall6}: the number already
+     * in RAX, its first argument moved into RDI by a three-byte register {@code mov} right before
+     * the {@code syscall}, {@code int3}s after the function outside its symbol) jumps through those
+     * {@code int3}s to a trampoline that makes the same move: calls through it get Linux's answers,
+     * with the argument moved (a {@code dup} of fd 1, {@code EBADF} for fd -1).
+     */
+    @Test
+    void goStyleCallsJumpThroughTheInt3sAfterTheirFunction() {
+        String expected = (GuestAnswers.onThisHost() ? "J" : "M") + " getpid=same dup=fd ebadf=1";
+        for (GuestPrograms.Linking linking : List.of(GuestPrograms.Linking.STATIC, GuestPrograms.Linking.PIE)) {
+            try (TestServer s = start(linking, b -> b)) {
+                for (int i = 0; i < 3; i++) {
+                    assertThat(s.get("/moved")).as(linking + " request " + i).isEqualTo(expected);
+                }
+                assertThat(s.server().stats().failures()).isZero();
+            }
+        }
+        NativeServer.expectAnswer("rewritten_sites", "/moved", "M getpid=same dup=fd ebadf=1");
+    }
+
+    /**
      * A program single-stepping itself (TF) through the rewritten {@code read}: the jump to the
      * padding, the padding's jump and the trampoline each trap in the program, as its own
      * instructions would, and none stops in the engine's pages; the read gets its bytes.
