@@ -7,6 +7,14 @@
  *   /sendto       the response by sendto(..., MSG_NOSIGNAL, NULL, 0)
  *   /shutdown     the response, then shutdown(SHUT_WR) and a write (EPIPE): "shutdown=0
  *                 write=EPIPE" on stderr; then it reads to the client's end
+ *   /fcntl        the connection's status flags as php -S reads and sets them (F_GETFL, F_SETFL
+ *                 with O_NONBLOCK), read back, a read that then fails with EAGAIN, the flags set
+ *                 back, O_APPEND set and read back, and F_GETFL with bits above the 32 of cmd:
+ *                 "getfl=0x2 setfl=0 nonblock=0x802 read=EAGAIN back=0 0x2 append=0 0x402 wide=0x2"
+ *   /shutrdwr     the response, then shutdown(SHUT_RDWR), a write (EPIPE) and a read (0):
+ *                 "rdwr=0 write=EPIPE read=0" on stderr
+ *   /php          what php -S does on its connection: F_GETFL, F_SETFL with O_NONBLOCK, the
+ *                 response, shutdown(SHUT_RDWR): "php"
  *   /writev/N     the response by one writev of N iovecs (the header, then a byte each): up to 8
  *                 queued in the guest, more through the host
  *   /badiov       writev from an unmapped iovec array, and of an iovec whose base is unmapped:
@@ -59,6 +67,7 @@
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -106,7 +115,6 @@ static void serve(int listener, int fd, const char *path) {
     } else if (!strcmp(path, "/shutdown")) {
         /* the response, then shut down for writing: a write after it fails with EPIPE (what
            happened goes to stderr), and the client's end can still be read */
-        signal(SIGPIPE, SIG_IGN);
         respond(fd, "shut");
         int r1 = shutdown(fd, SHUT_WR);
         int w = write(fd, "late", 4);
@@ -115,7 +123,36 @@ static void serve(int listener, int fd, const char *path) {
         char rest[16];
         while (read(fd, rest, sizeof rest) > 0) {
         }
-        signal(SIGPIPE, SIG_DFL);
+    } else if (!strcmp(path, "/fcntl")) {
+        char result[160];
+        int before = fcntl(fd, F_GETFL);
+        int set = fcntl(fd, F_SETFL, before | O_NONBLOCK);
+        int after = fcntl(fd, F_GETFL);
+        char c;
+        long r = read(fd, &c, 1);
+        int er = errno;
+        int back = fcntl(fd, F_SETFL, before);
+        int again = fcntl(fd, F_GETFL);
+        int append = fcntl(fd, F_SETFL, before | O_APPEND);
+        int appended = fcntl(fd, F_GETFL);
+        fcntl(fd, F_SETFL, before);
+        long wide = syscall(SYS_fcntl, fd, F_GETFL | (1ul << 32));
+        snprintf(result, sizeof result, "getfl=%#x setfl=%d nonblock=%#x read=%s back=%d %#x append=%d %#x wide=%#lx",
+                 before, set, after, r == -1 && er == EAGAIN ? "EAGAIN" : "other", back, again, append, appended, wide);
+        respond(fd, result);
+    } else if (!strcmp(path, "/shutrdwr")) {
+        respond(fd, "rdwr");
+        int rs = shutdown(fd, SHUT_RDWR);
+        int w = write(fd, "late", 4);
+        int ew = errno;
+        char rest[16];
+        long r = read(fd, rest, sizeof rest);
+        fprintf(stderr, "rdwr=%d write=%s read=%ld\n", rs, w == -1 && ew == EPIPE ? "EPIPE" : "other", r);
+    } else if (!strcmp(path, "/php")) {
+        int flags = fcntl(fd, F_GETFL);
+        fcntl(fd, F_SETFL, flags | O_NONBLOCK);
+        respond(fd, "php");
+        shutdown(fd, SHUT_RDWR);
     } else if (!strncmp(path, "/writev/", 8)) {
         int n = atoi(path + 8);
         char h[128], body[64];
@@ -330,6 +367,8 @@ static void serve(int listener, int fd, const char *path) {
 }
 
 int main(int argc, char **argv) {
+    /* a client that left (a probe that connects and closes) must not end the server natively */
+    signal(SIGPIPE, SIG_IGN);
     int listener = listen_on_loopback(atoi(argv[1]));
     if (listener < 0) return 1;
     for (;;) {

@@ -11,6 +11,8 @@
  *   negative  a length of -1 first (EINVAL), then a full accept
  *   badaddr   an unmapped address first (EFAULT), then a full accept
  *   badlen    an address with no length pointer first (EFAULT), then a full accept
+ *   nonblock  a full accept with SOCK_NONBLOCK, its flags read (F_GETFL), set blocking (F_SETFL)
+ *             and read again: "flags=0x802/0x2 " before "accept="
  *   banner    a full accept, then the server speaks first ("ready\n") and reads the request
  *             the client sends once it has that
  *   late      a full accept; once the request is read (said on stdout), 100 ms of reading the
@@ -28,6 +30,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
@@ -155,7 +158,13 @@ int main(int argc, char **argv) {
                 snprintf(result, sizeof result, "first=%s ", first < 0 ? strerrorname_np(errno) : "accepted");
             }
             length = sizeof peer;
-            fd = accept4(listener, (struct sockaddr *) &peer, &length, SOCK_CLOEXEC);
+            int nonblock = !strcmp(mode, "nonblock");
+            fd = accept4(listener, (struct sockaddr *) &peer, &length, SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0));
+            if (nonblock && fd >= 0) {
+                int before = fcntl(fd, F_GETFL);
+                fcntl(fd, F_SETFL, before & ~O_NONBLOCK);
+                snprintf(result, sizeof result, "flags=%#x/%#x ", before, fcntl(fd, F_GETFL));
+            }
         }
         if (fd < 0) {
             continue;

@@ -389,7 +389,7 @@ public final class ServerBenchmarks {
             long exits0 = exits(kvm);
             Map<String, Long> calls0 = kvm.syscallCounts(64);
             long resetNanos0 = stats.resetNanos();
-            long runNanos0 = stats.vmRunNanos();
+            long runNanos0 = vmRunNanos(stats);
             Map<String, Long> kvm0 = KvmStats.snapshot();
             ThreadStats.Snapshot threads0 = ThreadStats.snapshot();
             LoadClient.Result r = client.run(requests, maxSeconds, waitForReset(stats, noTail));
@@ -429,7 +429,7 @@ public final class ServerBenchmarks {
                     served == 0 ? null : syscalls / (double) served,
                     resets == 0 ? null : (stats.resetPages() - resetPages0) / (double) resets, resetTime,
                     served == 0 ? null : (stats.requestNanos() - requestNanos0) / (double) served / 1e3,
-                    served == 0 ? null : (stats.vmRunNanos() - runNanos0) / (double) served / 1e3,
+                    served == 0 || runNanos0 < 0 ? null : (vmRunNanos(stats) - runNanos0) / (double) served / 1e3,
                     memory(kvm), mix, kvmCounters, threadTable(name, threads0, threads1, served), null, startNanos);
         }
     }
@@ -453,6 +453,15 @@ public final class ServerBenchmarks {
                 LockSupport.parkNanos(20_000);
             }
         };
+    }
+
+    /** The request VMs' time in KVM_RUN, or -1 from an engine older than that counter (compare.sh runs those). */
+    private static long vmRunNanos(ServerStats stats) {
+        try {
+            return stats.vmRunNanos();
+        } catch (NoSuchMethodError older) {
+            return -1;
+        }
     }
 
     private static long exits(KvmServer kvm) {

@@ -34,6 +34,7 @@ final class AnswerPage {
     long reservedExtentEnd;
     int consoleFds;
     int consoleBudget;
+    int status;
 
     void clear() {
         connectionFd = -1;
@@ -58,6 +59,7 @@ final class AnswerPage {
         reservedExtentEnd = 0;
         consoleFds = 0;
         consoleBudget = 0;
+        status = 0;
     }
 
     boolean sameAs(AnswerPage o) {
@@ -67,7 +69,7 @@ final class AnswerPage {
                 && epollCtlFd == o.epollCtlFd && connectionEvents == o.connectionEvents && unmaps == o.unmaps
                 && mapStart == o.mapStart && mapEnd == o.mapEnd && reservedStart == o.reservedStart
                 && reservedEnd == o.reservedEnd && roomAbove == o.roomAbove && reservedExtentEnd == o.reservedExtentEnd
-                && consoleFds == o.consoleFds && consoleBudget == o.consoleBudget;
+                && consoleFds == o.consoleFds && consoleBudget == o.consoleBudget && status == o.status;
     }
 
     void copyFrom(AnswerPage o) {
@@ -93,6 +95,7 @@ final class AnswerPage {
         reservedExtentEnd = o.reservedExtentEnd;
         consoleFds = o.consoleFds;
         consoleBudget = o.consoleBudget;
+        status = o.status;
     }
 
     /**
@@ -128,5 +131,6 @@ final class AnswerPage {
         memory.putLong(GuestCallPages.RESERVED_EXTENT_END, reservedExtentEnd);
         memory.putInt(GuestCallPages.CONSOLE_FDS, consoleFds);
         memory.putInt(GuestCallPages.CONSOLE_BUDGET, consoleBudget);
+        memory.putInt(GuestCallPages.CONNECTION_STATUS, status);
     }
 }

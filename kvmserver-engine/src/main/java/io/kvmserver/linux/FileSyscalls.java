@@ -234,7 +234,7 @@ final class FileSyscalls {
             case F_GETFL:
                 return f.statusFlags();
             case F_SETFL:
-                f.setStatusFlags((f.statusFlags() & ~OpenFlags.SETTABLE_STATUS) | ((int) arg & OpenFlags.SETTABLE_STATUS));
+                setStatusFlags(f, (int) arg);
                 return 0;
             case FileLocks.F_GETLK, FileLocks.F_SETLK, FileLocks.F_SETLKW, FileLocks.F_OFD_GETLK, FileLocks.F_OFD_SETLK,
                     FileLocks.F_OFD_SETLKW:
@@ -303,6 +303,11 @@ final class FileSyscalls {
             return 0;
         }
         return f.ioctl(request, arg, c.memory());
+    }
+
+    /** fcntl F_SETFL: the flags Linux lets a program change (access mode and creation flags are ignored). */
+    static void setStatusFlags(FileDescription f, int flags) {
+        f.setStatusFlags((f.statusFlags() & ~OpenFlags.SETTABLE_STATUS) | (flags & OpenFlags.SETTABLE_STATUS));
     }
 
     /** ioctl FIONBIO: the description's own O_NONBLOCK (the host fd is always non-blocking). */

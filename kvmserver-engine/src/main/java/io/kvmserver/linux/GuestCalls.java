@@ -81,6 +81,10 @@ public final class GuestCalls {
     private static final int WRITE = SyscallNumbers.WRITE;
     private static final int SHUTDOWN = SyscallNumbers.SHUTDOWN;
     private static final int SHUT_WR = 1;
+    private static final int SHUT_RDWR = 2;
+    private static final int FCNTL = SyscallNumbers.FCNTL;
+    private static final int F_GETFL = 3;
+    private static final int F_SETFL = 4;
     private static final int SETSOCKOPT = SyscallNumbers.SETSOCKOPT;
     private static final int IOCTL = SyscallNumbers.IOCTL;
     private static final int EPOLL_CTL = SyscallNumbers.EPOLL_CTL;
@@ -365,6 +369,7 @@ public final class GuestCalls {
         page.name = waitingName;
         page.peer = describedPeer;
         page.flags = GuestCallPages.FIONBIO_QUEUED | GuestCallPages.OPTIONS_QUEUED | GuestCallPages.SHUTDOWN_QUEUED;
+        page.status = OpenFlags.O_RDWR;
         if (peerNamed(hostFd, describedPeer)) {
             page.flags |= GuestCallPages.PEER_NAMED;
         }
@@ -402,6 +407,7 @@ public final class GuestCalls {
         page.connectionFd = connectionFd;
         page.name = connectionName;
         page.flags = GuestCallPages.FIONBIO_QUEUED | (connectionTcp ? GuestCallPages.OPTIONS_QUEUED : 0);
+        page.status = connection.statusFlags();
         if (peerNamed(connection.hostFd(), connectionPeer)) {
             page.peer = connectionPeer;
             page.flags |= GuestCallPages.PEER_NAMED;
@@ -776,6 +782,7 @@ public final class GuestCalls {
         memory.putInt(GuestCallPages.EPOLL_CTL_QUEUED, 0);
         memory.putInt(GuestCallPages.READ_TAKEN, 0);
         memory.putInt(GuestCallPages.WRITE_SHUT, 0);
+        memory.putInt(GuestCallPages.STATUS_STALE, 0);
         memory.putLong(GuestCallPages.UNMAP_LOW, 0);
         memory.putLong(GuestCallPages.UNMAP_HIGH, 0);
         memory.putLong(GuestCallPages.RESERVED_TAKEN, 0);
@@ -864,11 +871,17 @@ public final class GuestCalls {
         } else if (nr == SETSOCKOPT && (shown.flags & GuestCallPages.OPTIONS_QUEUED) != 0
                 && queuesOption(b >>> 8, b & 0xff, a)) {
             NetSyscalls.setOption(connection, b >>> 8, b & 0xff, LittleEndian.intBytes(a));
-        } else if (nr == SHUTDOWN && (shown.flags & GuestCallPages.SHUTDOWN_QUEUED) != 0 && a == SHUT_WR
-                && !connection.writeShut()) {
-            connection.shutdown(SHUT_WR);
+        } else if (nr == SHUTDOWN && (shown.flags & GuestCallPages.SHUTDOWN_QUEUED) != 0
+                && (a == SHUT_WR || a == SHUT_RDWR) && !connection.writeShut()) {
+            connection.shutdown(a);
         } else if (nr == IOCTL && (shown.flags & GuestCallPages.FIONBIO_QUEUED) != 0) {
             FileSyscalls.setNonBlocking(connection, a != 0);
+        } else if (nr == FCNTL && (shown.flags & GuestCallPages.FIONBIO_QUEUED) != 0
+                && (b == F_GETFL && a == 0 || b == F_SETFL && (a & ~(OpenFlags.O_ACCMODE | OpenFlags.O_NONBLOCK)) == 0)) {
+            // F_GETFL was answered from the page: counted here, nothing to do.
+            if (b == F_SETFL) {
+                FileSyscalls.setStatusFlags(connection, a);
+            }
         } else if (nr == EPOLL_CTL && holds(files, shown.epollCtlFd, shownEpollCtl)
                 && ((b == EPOLL_CTL_ADD && (shown.flags & GuestCallPages.UNREGISTERED) != 0 && !flushRegistered)
                     || (b == EPOLL_CTL_DEL && ((shown.flags & GuestCallPages.REGISTERED) != 0 || flushRegistered)))) {

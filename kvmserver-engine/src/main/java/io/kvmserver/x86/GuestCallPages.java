@@ -129,6 +129,13 @@ public final class GuestCallPages {
      */
     public static final long CONSOLE_BUDGET = ANSWERS + 396;
     /**
+     * {@code int}: the connection's file status flags, as {@code fcntl(F_GETFL)} gives them now (a
+     * connection waiting to be accepted: {@code O_RDWR}, what {@code accept} without flags gives
+     * it). The entry answers {@code F_GETFL} with them while {@link #STATUS_STALE} is clear, and
+     * queues {@code F_SETFL} of {@code O_NONBLOCK} (with {@link #FIONBIO_QUEUED}).
+     */
+    public static final long CONNECTION_STATUS = ANSWERS + 400;
+    /**
      * Where the first entry after a reset resumes once {@link TrapStub#FPU_RESTORE_ENTRY} has
      * restored the template's FPU state, and the RAX and RDX it had: written by the host before
      * that entry, read by nothing else.
@@ -153,7 +160,7 @@ public final class GuestCallPages {
     public static final int REGISTERED = 8;
     /** It is not: {@code EPOLL_CTL_ADD} of it may be queued. */
     public static final int UNREGISTERED = 16;
-    /** {@code shutdown(conn, SHUT_WR)} may be queued (a stream not shut down for writing). */
+    /** {@code shutdown(conn, SHUT_WR)} and {@code shutdown(conn, SHUT_RDWR)} may be queued (a stream not shut down for writing). */
     public static final int SHUTDOWN_QUEUED = 32;
     /**
      * {@link #EPOLL_FD} holds only once the program has read every byte read ahead
@@ -226,6 +233,12 @@ public final class GuestCallPages {
     public static final long EPOLL_EVENTS = QUEUE + 116;
     /** {@code int}: set by the entry when it queued a {@code shutdown(SHUT_WR)}, after which it queues no write; the host clears it. */
     public static final long WRITE_SHUT = QUEUE + 108;
+    /**
+     * {@code int}: set by the entry when it queued a change of the connection's status flags (an
+     * {@code F_SETFL}, a {@code FIONBIO}) or took it with {@code SOCK_NONBLOCK}:
+     * {@link #CONNECTION_STATUS} is stale, and {@code F_GETFL} goes to the host. The host clears it.
+     */
+    public static final long STATUS_STALE = QUEUE + 468;
     /**
      * 16 bytes each: {@code u32} system call number, fd, and two arguments: a write's data offset
      * and length, the {@code int} value of a queued setsockopt and its {@code level << 8 | name},

@@ -42,8 +42,12 @@ syscall_entry:
 #   setsockopt(conn, ..., &v, 4) on a TCP connection of TCP_NODELAY, SO_KEEPALIVE, and
 #       TCP_KEEPIDLE, TCP_KEEPINTVL, TCP_KEEPCNT within Linux's ranges: queued, 0;
 #   ioctl(conn, FIONBIO, &v): queued, 0;
-#   shutdown(conn, SHUT_WR) of a stream not shut down for writing: queued, 0 (and the entry
-#       queues no write after it);
+#   fcntl(conn, F_GETFL): the status flags the host published, unless this entry changed them
+#       (or took the connection with SOCK_NONBLOCK); fcntl(conn, F_SETFL, flags) of O_NONBLOCK
+#       and the access mode (which Linux ignores): queued, 0;
+#   shutdown(conn, SHUT_WR) and shutdown(conn, SHUT_RDWR) of a stream not shut down for writing:
+#       queued, 0 (and the entry queues no write after it; the bytes read ahead are still read
+#       here, as Linux reads what the socket holds after SHUT_RD);
 #   getsockname(conn, addr, &len): the published address, as the kernel copies it;
 #   epoll_ctl(ep, EPOLL_CTL_ADD, conn, &ev) and epoll_ctl(ep, EPOLL_CTL_DEL, conn, _) on the
 #       epoll instance the program last used, as the host published conn's registration in it:
@@ -116,6 +120,7 @@ syscall_entry:
                                                 # console (the program's stdout and stderr)
         .set    A_CONSOLE_BUDGET, ANSWERS + 396 # int: console bytes set aside for this entry,
                                                 # <= Q_DATA_SIZE (counted with Q_BYTES, as a write's)
+        .set    A_CONN_STATUS, ANSWERS + 400    # int: the connection's status flags (F_GETFL)
         .set    A_RESUME_RIP, ANSWERS + 320     # fpu_restore_entry: where the request VM's first
         .set    A_RESUME_RAX, ANSWERS + 328     # entry after a reset was to start, and the two
         .set    A_RESUME_RDX, ANSWERS + 336     # registers the XRSTOR mask takes
@@ -126,7 +131,7 @@ syscall_entry:
         .set    CONN_OPTIONS, 4
         .set    CONN_REGISTERED, 8              # in A_EPOLL_CTL_FD's interest list
         .set    CONN_UNREGISTERED, 16           # not in it
-        .set    CONN_SHUTDOWN, 32               # shutdown(SHUT_WR) may be queued
+        .set    CONN_SHUTDOWN, 32               # shutdown(SHUT_WR or SHUT_RDWR) may be queued
         .set    CONN_QUIET_ONCE_READ, 64        # A_EPOLL_FD holds once every byte read ahead is read
         .set    CONN_PEER_NAMED, 128            # A_PEER is its peer as getpeername gives it now
         .set    CONN_HOLDS_READ_AHEAD, 256      # it holds the bytes read ahead and nothing else
@@ -149,7 +154,7 @@ syscall_entry:
                                                 # none, EPOLL_ADD_ANSWERED after the wait after an ADD
         .set    Q_CONN_FD, QUEUE + 100          # int: the served connection (the host's, or accepted here)
         .set    Q_READ_TAKEN, QUEUE + 104       # int: bytes of A_READ_DATA already read
-        .set    Q_WRITE_SHUT, QUEUE + 108       # nonzero once a shutdown(SHUT_WR) was queued
+        .set    Q_WRITE_SHUT, QUEUE + 108       # nonzero once a shutdown was queued
         .set    Q_EMPTY_WAITS, QUEUE + 112      # waits answered with 0 here
         .set    Q_EPOLL_EVENTS, QUEUE + 116     # the queued EPOLL_CTL_ADD's events
         .set    EMPTY_WAITS_MAX, 4              # python3 asyncio polls four times a request
@@ -178,6 +183,8 @@ syscall_entry:
         .set    Q_MASK_SET, QUEUE + 456         # them, once this int is nonzero (else T_BLOCKED)
         .set    Q_SITE_COUNT, QUEUE + 464       # int: call sites recorded at Q_SITES; SITES_MAX once the
                                                 # template is frozen (a request VM records none)
+        .set    Q_STATUS_STALE, QUEUE + 468     # int: nonzero once this entry changed the connection's
+                                                # status flags or took it non-blocking: F_GETFL, the host
         .set    Q_SITES, QUEUE + 480            # SITES_MAX x {u64 RCX, u64 RAX}: calls answered here,
                                                 # for the host to find the program's call sites while
                                                 # it rewrites them (the template, before its freeze)
@@ -213,6 +220,13 @@ syscall_entry:
         .set    TCP_KEEP_MAX, 32767             # MAX_TCP_KEEPIDLE and MAX_TCP_KEEPINTVL
         .set    TCP_KEEPCNT_MAX, 127            # MAX_TCP_KEEPCNT
         .set    SHUT_WR, 1
+        .set    SHUT_RDWR, 2
+        .set    SYS_FCNTL, 72
+        .set    F_GETFL, 3
+        .set    F_SETFL, 4
+        .set    O_ACCMODE, 3
+        .set    O_NONBLOCK, 0x800
+        .set    SOCK_NONBLOCK, 0x800
         .set    IOV_QUEUED_MAX, 8
         .set    EPOLL_EVENTS_MAX, 64
         .set    EPOLL_CTL_ADD, 1
@@ -330,6 +344,8 @@ fast_syscall_entry:
         je      setsockopt
         cmpq    $16, %rax
         je      ioctl
+        cmpq    $SYS_FCNTL, %rax
+        je      fcntl
         cmpq    $233, %rax
         je      epoll_ctl
         cmpq    $232, %rax
@@ -634,6 +650,7 @@ ioctl:
         jz      slow
         cmpl    $FIONBIO, %esi
         jne     slow
+        movl    $1, Q_STATUS_STALE      # F_GETFL from here on: the host
         movq    %rdx, %rsi
 queue_int:                              # queues {ioctl, fd, *(int *) RSI, 0} and returns 0
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
@@ -650,19 +667,58 @@ queue_value:                            # queues {RAX, fd, ESI, 0} and returns 0
         xorl    %eax, %eax
         jmp     done
 
-shutdown:                               # queues {shutdown, fd, SHUT_WR, 0} and returns 0
+shutdown:                               # queues {shutdown, fd, how, 0} and returns 0
         cmpl    %edi, Q_CONN_FD
         jne     slow
         testl   $CONN_SHUTDOWN, A_CONN_FLAGS
         jz      slow
         cmpl    $SHUT_WR, %esi
+        je      1f
+        cmpl    $SHUT_RDWR, %esi
         jne     slow
-        cmpl    $0, Q_WRITE_SHUT        # a second one: the host
+1:      cmpl    $0, Q_WRITE_SHUT        # a second one: the host
         jne     slow
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     slow
         movl    $1, Q_WRITE_SHUT
         jmp     queue_value
+
+# fcntl(conn, F_GETFL): A_CONN_STATUS, unless Q_STATUS_STALE (the host, which performs the queue
+# first); queued as {fcntl, fd, 0, F_GETFL}, which the host only counts. fcntl(conn, F_SETFL, flags)
+# with nothing but the access mode and O_NONBLOCK in flags: queued {fcntl, fd, flags, F_SETFL}, 0.
+# Linux takes cmd and flags as 32-bit values.
+fcntl:
+        cmpl    %edi, Q_CONN_FD
+        jne     slow
+        testl   $CONN_FIONBIO, A_CONN_FLAGS
+        jz      slow
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT
+        jae     slow
+        cmpl    $F_GETFL, %esi
+        je      1f
+        cmpl    $F_SETFL, %esi
+        jne     slow
+        testl   $~(O_ACCMODE | O_NONBLOCK), %edx
+        jnz     slow
+        movl    $1, Q_STATUS_STALE
+        movl    %edx, %ecx
+        jmp     2f
+1:      cmpl    $0, Q_STATUS_STALE
+        jne     slow
+        xorl    %ecx, %ecx
+2:      movl    Q_COUNT, %edi
+        shll    $4, %edi
+        movl    %eax, Q_ENTRIES(%rdi)
+        movl    Q_SAVE_RDI, %eax
+        movl    %eax, Q_ENTRIES + 4(%rdi)
+        movl    %ecx, Q_ENTRIES + 8(%rdi)
+        movl    %esi, Q_ENTRIES + 12(%rdi)
+        incl    Q_COUNT
+        xorl    %eax, %eax
+        cmpl    $F_GETFL, %esi
+        jne     done
+        movl    A_CONN_STATUS, %eax
+        jmp     done
 
 getsockname:
         cmpl    %edi, Q_CONN_FD
@@ -933,7 +989,10 @@ accept:
 3:      xorl    %esi, %esi              # accept's flags are 0, accept4's in R10
         cmpl    $288, Q_SAVE_RAX
         cmovel  %r10d, %esi
-        movl    Q_COUNT, %ecx
+        testl   $SOCK_NONBLOCK, %esi    # the published status is accept's without flags
+        jz      4f
+        movl    $1, Q_STATUS_STALE
+4:      movl    Q_COUNT, %ecx
         shll    $4, %ecx
         movl    $288, Q_ENTRIES(%rcx)   # {accept4, listener, flags, fd}
         movl    Q_SAVE_RDI, %edi

@@ -8,6 +8,7 @@ import io.kvmserver.testing.CapturedConsole;
 import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestAnswers;
 import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.NativeServer;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
 import java.io.IOException;
@@ -303,6 +304,43 @@ class GuestCallsTest {
                     .as(console.text()).isEqualTo(3);
             assertThat(s.get("/parts/3")).as("the next request writes again").isEqualTo(body(2, 1));
         }
+    }
+
+    /**
+     * What php -S does on the connection it serves, answered and queued in the guest where the
+     * entry answers: {@code fcntl(F_GETFL)} from the flags the host published, {@code F_SETFL}
+     * with {@code O_NONBLOCK} queued, and {@code shutdown(SHUT_RDWR)} queued before the close, so
+     * that its request costs the exits of one that only writes. Every answer is Linux's: the flags
+     * read back after a change (through the host: the page is stale then), a read that fails with
+     * {@code EAGAIN} once non-blocking, {@code O_APPEND} (the host's), a {@code cmd} with bits above
+     * its 32; after {@code SHUT_RDWR} a write fails with {@code EPIPE} and a read returns 0, and the
+     * client gets the response and the end of the stream.
+     */
+    @Test
+    void phpsFlagsAndShutdownOfItsConnectionAnswerAsLinux() throws IOException {
+        String flags = "getfl=0x2 setfl=0 nonblock=0x802 read=EAGAIN back=0 0x2 append=0 0x402 wide=0x2";
+        CapturedConsole console = new CapturedConsole();
+        try (TestServer s = start(b -> b, console)) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/fcntl")).isEqualTo(flags);
+                try (Socket c = new Socket()) {
+                    c.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
+                    c.setSoTimeout(15_000);
+                    c.getOutputStream().write("GET /shutrdwr HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
+                    assertThat(new String(c.getInputStream().readAllBytes(), StandardCharsets.US_ASCII))
+                            .endsWith("\r\n\r\nrdwr");
+                }
+            }
+            assertThat(Eventually.reaches(() -> count(console.text(), "rdwr=0 write=EPIPE read=0"), 3))
+                    .as(console.text()).isEqualTo(3);
+            long parts = exitsOf(s, "/parts/2", body(1, 1));
+            long php = exitsOf(s, "/php", "php");
+            assertThat(php).as("exits of php's calls against a response alone (%d)", parts)
+                    .isEqualTo(answeredInGuest ? parts : parts + 3);
+            assertThat(s.server().stats().failures()).isZero();
+        }
+        NativeServer.expectAnswer("guest_calls", "/fcntl", flags);
+        NativeServer.expectAnswer("guest_calls", "/php", "php");
     }
 
     private static long count(String text, String line) {

@@ -84,6 +84,7 @@ class ReadAheadTest {
             {"negative", "negative: first=EINVAL accept=peer fd=4"},
             {"badaddr", "badaddr: first=EFAULT accept=peer fd=4"},
             {"badlen", "badlen: first=EFAULT accept=peer fd=4"},
+            {"nonblock", "nonblock: flags=0x802/0x2 accept=peer fd=4"},
         };
         for (String[] mode : modes) {
             try (TestServer s = start(mode[0], b -> b)) {
