@@ -303,6 +303,9 @@ public final class EngineBenchmarks {
             vm.close();
         }
         long t4 = System.nanoTime();
+        // The console's own thread delivers what the program wrote: all of it before it is read
+        // (pinned to one CPU, that thread had often not run yet, and the output came back empty).
+        prepared.kernel().console().flush(-1, TimeUnit.SECONDS);
         if (result.kind() != RunResult.Kind.EXITED || result.exitStatus() != 0) {
             throw new IllegalStateException(program + " did not exit cleanly: " + result.detail());
         }
