@@ -4,6 +4,8 @@ import com.sun.jna.LastErrorException;
 import com.sun.jna.Pointer;
 import io.kvmserver.host.HostCallException;
 import io.kvmserver.host.LibC;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -61,6 +63,12 @@ public final class GuestMemory implements AutoCloseable {
 
     /** Bytes a view spans: {@code ByteBuffer} indexes are ints. */
     private static final int VIEW_SHIFT = 30;
+    /**
+     * Views are published with release and read with acquire: a request VM's reset makes the
+     * template's views, which other VMs' threads then use, and a buffer seen before its address
+     * field was would be an access at the wrong host address.
+     */
+    private static final VarHandle VIEWS = MethodHandles.arrayElementVarHandle(ByteBuffer[].class);
     private static final long VIEW_MASK = (1L << VIEW_SHIFT) - 1;
 
     /**
@@ -130,12 +138,12 @@ public final class GuestMemory implements AutoCloseable {
         if ((address & VIEW_MASK) + length > 1L << VIEW_SHIFT) {
             return null;
         }
-        ByteBuffer v = views[index];
+        ByteBuffer v = (ByteBuffer) VIEWS.getAcquire(views, index);
         if (v == null) {
             // Two threads may both make one: either is a view of the same bytes.
             long start = (long) index << VIEW_SHIFT;
             v = base.getByteBuffer(start, Math.min(1L << VIEW_SHIFT, size - start)).order(ByteOrder.LITTLE_ENDIAN);
-            views[index] = v;
+            VIEWS.setRelease(views, index, v);
         }
         return v;
     }
