@@ -8,6 +8,9 @@
  *   /fd          opens /dev/null and leaves it open, answers the fd number
  *   /loop /sleep /crash /exit /alloc/N   misbehave: spin, sleep 30 s, fault, exit(3), dirty N MiB
  * Usage: http_server [port] [state-dir]
+ * LISTEN_PAUSE_MS=N in the environment: pause N ms between listen() and the first wait, as a
+ * program that finishes its start-up after it listens does (a window in which clients connect);
+ * ACCEPT_FIRST=1: then accept (non-blocking) until none is left, before the first wait.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -19,6 +22,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http_request.h"
@@ -107,6 +111,19 @@ int main(int argc, char **argv) {
     }
     printf("listening on %d\n", port);
     fflush(stdout);
+    const char *pause = getenv("LISTEN_PAUSE_MS");
+    if (pause) {
+        long ms = atol(pause);
+        struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (getenv("ACCEPT_FIRST")) {
+        int c;
+        while ((c = accept4(ls, NULL, NULL, 0)) >= 0) {
+            handle(c);
+            close(c);
+        }
+    }
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);

@@ -358,7 +358,13 @@ final class NetSyscalls {
             }
             c.memory().check(addr, guestLength, AddressSpace.PROT_WRITE);
         }
-        if (c.freezeOnListenerWait() && (s.statusFlags() & OpenFlags.O_NONBLOCK) == 0 && !connectionWaiting(c, s)) {
+        boolean nonblocking = (s.statusFlags() & OpenFlags.O_NONBLOCK) != 0;
+        if (c.freezeOnListenerWait()) {
+            // The template never takes a connection (see Readiness#awaitOrFreeze): a client that
+            // connected before the freeze is a request VM's. A blocking accept is the freeze point.
+            if (nonblocking) {
+                return -Errno.EAGAIN;
+            }
             c.requestFreeze(s);
             return 0;
         }
@@ -367,11 +373,29 @@ final class NetSyscalls {
         }
         Memory sa = c.sockaddrScratch();
         Memory len = c.sockaddrLengthScratch();
-        long hostFd = s.acceptHost(c.waiter(), sa, len);
-        if (hostFd < 0) {
-            return hostFd;
+        long hostFd;
+        byte[] peer;
+        while (true) {
+            hostFd = s.acceptHost(c.waiter(), sa, len);
+            if (hostFd < 0) {
+                return hostFd;
+            }
+            peer = sa.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX));
+            WarmupClients warmup = c.warmupClients();
+            if (warmup == null || warmup.admits(peer)) {
+                break;
+            }
+            // An outside client while the warmup runs: turned away unanswered, never served by
+            // the template whose memory every request VM starts from.
+            try {
+                LibC.close((int) hostFd);
+            } catch (LastErrorException ignored) {
+                // close(2) releases the fd even when it reports an error
+            }
+            if (nonblocking) {
+                return -Errno.EAGAIN;
+            }
         }
-        byte[] peer = sa.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX));
         ConnectionTracker tracker = s.acceptsRequests() ? c.waiter().connections() : null;
         int status = OpenFlags.O_RDWR | ((flags & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
         SocketFile connection = SocketFile.accepted((int) hostFd, s, status, tracker);
@@ -388,11 +412,6 @@ final class NetSyscalls {
     }
 
     /** Whether a connection is already queued on the template's listener (then accept does not block). */
-    private static boolean connectionWaiting(Syscall c, SocketFile s) {
-        HostWaiter.setPollfd(c.waiter().pollfds(), 0, s.hostFd(), HostWaiter.POLLIN);
-        return c.waiter().poll(1, 0) > 0;
-    }
-
     static long connect(Syscall c) {
         SocketFile s = socket(c, c.intArg(0));
         long rc;

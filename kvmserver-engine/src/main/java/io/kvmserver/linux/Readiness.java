@@ -33,25 +33,38 @@ final class Readiness {
     static final long FROZEN = Long.MIN_VALUE;
 
     private final HostWaiter waiter;
+    /** The wait in progress leaves listening sockets out ({@link #awaitOrFreeze}). */
+    private boolean hideListeners;
 
     Readiness(HostWaiter waiter) {
         this.waiter = waiter;
     }
 
     /**
-     * {@link #await}, except in a template that is to freeze at its wait for connections: a wait
-     * that holds the listening socket and would block (a timeout other than 0, and nothing ready
-     * now) freezes it instead ({@link #FROZEN}). A zero-timeout poll, as start-up code makes while
-     * it sets up, or a wait with something already ready, is performed: freezing there would
-     * make every request VM run the rest of the start-up again.
+     * {@link #await}, except in a template that is to freeze at its wait for connections. Such a
+     * template never sees a connection waiting: a client that connected before the freeze is a
+     * request VM's to serve, and a request the template served would be in every request VM's
+     * memory. So its waits leave listening sockets out, and a wait that holds one and would block
+     * (a timeout other than 0, and nothing else ready now) freezes it instead ({@link #FROZEN}). A
+     * zero-timeout poll, as start-up code makes while it sets up, or a wait with something else
+     * ready, is performed: freezing there would make every request VM run the rest of the
+     * start-up again.
      */
     long awaitOrFreeze(Syscall c, int count, long timeoutNanos, FileDescription listener) {
-        if (listener == null || !c.freezeOnListenerWait() || timeoutNanos == 0) {
+        if (!c.freezeOnListenerWait()) {
             return await(count, timeoutNanos);
         }
-        long now = await(count, 0);
-        if (now != 0) {
-            return now;
+        hideListeners = true;
+        try {
+            if (listener == null || timeoutNanos == 0) {
+                return await(count, timeoutNanos);
+            }
+            long now = await(count, 0);
+            if (now != 0) {
+                return now;
+            }
+        } finally {
+            hideListeners = false;
         }
         c.requestFreeze(listener);
         return FROZEN;
@@ -83,6 +96,9 @@ final class Readiness {
                     revents[i] = HostWaiter.POLLNVAL;
                     ready++;
                     continue;
+                }
+                if (hideListeners && f.isListener()) {
+                    continue; // never ready: see awaitOrFreeze
                 }
                 int hostFd = f.pollHostFd(waiter);
                 if (hostFd < 0) {

@@ -46,6 +46,7 @@ public final class Syscall {
     private int fatalSignal;
     private boolean segmentBasesChanged;
     private volatile boolean freezeOnListenerWait;
+    private volatile WarmupClients warmupClients;
     private boolean freezeRequested;
     private volatile FileDescription listener;
     private ThreadCpu cpu;
@@ -288,6 +289,18 @@ public final class Syscall {
 
     public boolean freezeOnListenerWait() {
         return freezeOnListenerWait;
+    }
+
+    /**
+     * In a template whose warmup runs: the only clients it may serve ({@code null} otherwise).
+     * Once it is to freeze ({@link #freezeOnListenerWait}) it serves none.
+     */
+    public void setWarmupClients(WarmupClients clients) {
+        this.warmupClients = clients;
+    }
+
+    WarmupClients warmupClients() {
+        return warmupClients;
     }
 
     /**

@@ -10,6 +10,7 @@ import io.kvmserver.linux.FileDescription;
 import io.kvmserver.linux.Scheduler;
 import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.linux.RouteSocket;
+import io.kvmserver.linux.WarmupClients;
 import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.vm.GuestVm;
 import io.kvmserver.vm.RunResult;
@@ -171,7 +172,10 @@ public final class KvmServer implements AutoCloseable {
                 options.maxBootTime().toNanos(), TimeUnit.NANOSECONDS);
         Thread client = null;
         if (warmup) {
-            client = new Thread(() -> Warmup.run(template, options), "kvmserver-warmup");
+            // While the warmup runs the template serves its connections and no one else's.
+            WarmupClients clients = new WarmupClients();
+            template.syscallContext().setWarmupClients(clients);
+            client = new Thread(() -> Warmup.run(template, options, clients), "kvmserver-warmup");
             client.setDaemon(true);
             client.start();
         }
@@ -182,6 +186,7 @@ public final class KvmServer implements AutoCloseable {
             if (client != null) {
                 client.interrupt();
             }
+            template.syscallContext().setWarmupClients(null);
             template.waiter().reset();
         }
     }

@@ -3,6 +3,7 @@ package io.kvmserver.server;
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.linux.FileDescription;
 import io.kvmserver.linux.RouteSocket;
+import io.kvmserver.linux.WarmupClients;
 import io.kvmserver.vm.GuestVm;
 import java.io.IOException;
 import java.io.InputStream;
@@ -38,7 +39,7 @@ final class Warmup {
         in.transferTo(OutputStream.nullOutputStream());
     }
 
-    static void run(GuestVm template, KvmServerOptions options) {
+    static void run(GuestVm template, KvmServerOptions options, WarmupClients clients) {
         try {
             FileDescription listener;
             while ((listener = template.syscallContext().listener()) == null) {
@@ -62,9 +63,17 @@ final class Warmup {
                 }
                 for (int i = 0; i < options.warmup(); i++) {
                     try (Socket s = new Socket()) {
-                        s.connect(address, 5_000);
-                        s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, options.maxRequestTime().toMillis()));
-                        send(s.getOutputStream(), s.getInputStream(), options);
+                        // Bound first: the template knows this connection by its address when it accepts it.
+                        s.bind(new InetSocketAddress(address.getAddress(), 0));
+                        InetSocketAddress local = (InetSocketAddress) s.getLocalSocketAddress();
+                        clients.expect(local);
+                        try {
+                            s.connect(address, 5_000);
+                            s.setSoTimeout((int) Math.min(Integer.MAX_VALUE, options.maxRequestTime().toMillis()));
+                            send(s.getOutputStream(), s.getInputStream(), options);
+                        } finally {
+                            clients.done(local);
+                        }
                     }
                 }
                 log.info("kvmserver: sent {} warmup request(s) to {}", options.warmup(), address);

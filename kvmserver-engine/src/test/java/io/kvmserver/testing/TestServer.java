@@ -38,7 +38,12 @@ public final class TestServer implements AutoCloseable {
     /** As {@link #start(Path, List, UnaryOperator)}, with the guest's stdout and stderr going to {@code console}. */
     public static TestServer start(Path program, List<String> extraArgs, UnaryOperator<KvmServerOptions.Builder> options,
             GuestConsole console) {
-        int port = freePort();
+        return start(freePort(), program, extraArgs, options, console);
+    }
+
+    /** As {@link #start(Path, List, UnaryOperator, GuestConsole)} on {@code port}, which clients may know before it starts. */
+    public static TestServer start(int port, Path program, List<String> extraArgs,
+            UnaryOperator<KvmServerOptions.Builder> options, GuestConsole console) {
         List<String> args = new java.util.ArrayList<>();
         args.add(Integer.toString(port));
         args.addAll(extraArgs);
