@@ -11,6 +11,9 @@
  * LISTEN_PAUSE_MS=N in the environment: pause N ms between listen() and the first wait, as a
  * program that finishes its start-up after it listens does (a window in which clients connect);
  * ACCEPT_FIRST=1: then accept (non-blocking) until none is left, before the first wait.
+ * TIMER_MS=N: a timer of the program's, due N ms after the first wait, that appends a line to
+ * $STATE_DIR/timer.txt when it fires (where it fires: once in the template, or in each request VM);
+ * TIMER_REPEAT=1: it fires every N ms.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -92,6 +95,22 @@ static void handle(int fd) {
     respond(fd, body);
 }
 
+static long long now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static void timer_fired(void) {
+    char name[512];
+    snprintf(name, sizeof name, "%s/timer.txt", state_dir);
+    int fd = open(name, O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd >= 0) {
+        write(fd, "fired\n", 6);
+        close(fd);
+    }
+}
+
 int main(int argc, char **argv) {
     int port = argc > 1 ? atoi(argv[1]) : 8000;
     if (argc > 2) state_dir = argv[2];
@@ -127,9 +146,23 @@ int main(int argc, char **argv) {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
+    const char *timer = getenv("TIMER_MS");
+    long timer_ms = timer ? atol(timer) : 0;
+    int timer_repeats = getenv("TIMER_REPEAT") != NULL;
+    long long due = timer_ms > 0 ? now_ms() + timer_ms : -1;
     for (;;) {
         struct epoll_event events[16];
-        int n = epoll_wait(ep, events, 16, -1);
+        int timeout = -1;
+        if (due >= 0) {
+            long long left = due - now_ms();
+            timeout = left > 0 ? (int) left : 0;
+        }
+        int n = epoll_wait(ep, events, 16, timeout);
+        // Timers first, as event loops run them: before the connection that woke the loop.
+        if (due >= 0 && now_ms() >= due) {
+            timer_fired();
+            due = timer_repeats ? now_ms() + timer_ms : -1;
+        }
         if (n < 0 && errno == EINTR) continue;
         for (int i = 0; i < n; i++) {
             if (events[i].data.fd == ls) {

@@ -87,26 +87,29 @@ public final class ServerBenchmarks {
      * freezes.
      */
     record Config(String key, String name, int threads, boolean ephemeral, boolean noTail, boolean cClient,
-            long mainMemory, int templateWarmup) {
+            long mainMemory, int templateWarmup, int settleSeconds) {
     }
 
-    /** {@code e1-wN}: ephemeral threads=1 from a template that served N warmup requests. */
-    private static final Pattern WARMED = Pattern.compile("e1-w(\\d+)");
+    /**
+     * {@code e1-wN}: ephemeral threads=1 from a template that served N warmup requests;
+     * {@code e1-wN-sS}: and then settled for up to S seconds (the engine's {@code --settle-time}).
+     */
+    private static final Pattern WARMED = Pattern.compile("e1-w(\\d+)(?:-s(\\d+))?");
 
     private static final Map<String, Config> CONFIGS = new LinkedHashMap<>();
 
     static {
         for (Config c : List.of(
-                new Config("native", "native", 0, false, false, false, 0, 0),
-                new Config("native-c", "native, C client", 0, false, false, true, 0, 0),
-                new Config("t1", "kvmserver threads=1", 1, false, false, false, 0, 0),
-                new Config("e1", "kvmserver ephemeral threads=1", 1, true, false, false, 0, 0),
+                new Config("native", "native", 0, false, false, false, 0, 0, 0),
+                new Config("native-c", "native, C client", 0, false, false, true, 0, 0, 0),
+                new Config("t1", "kvmserver threads=1", 1, false, false, false, 0, 0, 0),
+                new Config("e1", "kvmserver ephemeral threads=1", 1, true, false, false, 0, 0, 0),
                 new Config("e1-small", "kvmserver ephemeral threads=1, --max-main-memory 256", 1, true, false, false,
-                        256L << 20, 0),
-                new Config("e1-c", "kvmserver ephemeral threads=1, C client", 1, true, false, true, 0, 0),
-                new Config("e1-notail", "kvmserver ephemeral threads=1 no-tail", 1, true, true, false, 0, 0),
-                new Config("e2", "kvmserver ephemeral threads=2", 2, true, false, false, 0, 0),
-                new Config("e4", "kvmserver ephemeral threads=4", 4, true, false, false, 0, 0))) {
+                        256L << 20, 0, 0),
+                new Config("e1-c", "kvmserver ephemeral threads=1, C client", 1, true, false, true, 0, 0, 0),
+                new Config("e1-notail", "kvmserver ephemeral threads=1 no-tail", 1, true, true, false, 0, 0, 0),
+                new Config("e2", "kvmserver ephemeral threads=2", 2, true, false, false, 0, 0, 0),
+                new Config("e4", "kvmserver ephemeral threads=4", 4, true, false, false, 0, 0, 0))) {
             CONFIGS.put(c.key(), c);
         }
     }
@@ -120,8 +123,10 @@ public final class ServerBenchmarks {
         Matcher warmed = WARMED.matcher(key);
         if (warmed.matches()) {
             int n = Integer.parseInt(warmed.group(1));
+            int settle = warmed.group(2) == null ? 0 : Integer.parseInt(warmed.group(2));
             if (n > 0) {
-                return new Config(key, "kvmserver ephemeral threads=1 --warmup " + n, 1, true, false, false, 0, n);
+                return new Config(key, "kvmserver ephemeral threads=1 --warmup " + n
+                        + (settle > 0 ? " --settle-time " + settle : ""), 1, true, false, false, 0, n, settle);
             }
         }
         throw new IllegalArgumentException("unknown configuration " + key + "; known: " + CONFIGS.keySet()
@@ -345,7 +350,7 @@ public final class ServerBenchmarks {
         if (memory != 0) {
             builder.maxMainMemory(memory); // else the default, 8192 MiB, as in the CLI
         }
-        KvmServerOptions options = builder
+        builder
                 .program(guest.program())
                 .args(guest.command(port, work).subList(1, guest.args().size() + 1))
                 .cwd(work.toString())
@@ -357,8 +362,11 @@ public final class ServerBenchmarks {
                 .warmup(config.templateWarmup())
                 .warmupPath(guest.exchange().warmupPath())
                 .allowListen(List.of("127.0.0.1:" + port))
-                .maxBootTime(Duration.ofSeconds(30))
-                .build();
+                .maxBootTime(Duration.ofSeconds(30));
+        if (config.settleSeconds() > 0) {
+            builder.settleTime(Duration.ofSeconds(config.settleSeconds())); // not in engines before it
+        }
+        KvmServerOptions options = builder.build();
         BootConsole console = new BootConsole();
         boolean ephemeral = config.ephemeral();
         boolean noTail = config.noTail();

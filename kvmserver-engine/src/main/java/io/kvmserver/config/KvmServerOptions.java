@@ -35,6 +35,8 @@ import java.util.Objects;
  * @param ephemeral reset a request VM after every connection
  * @param warmup the number of warmup requests sent before the template is frozen
  * @param warmupPath the HTTP path of the warmup requests
+ * @param settleTime how long the template may keep running, once it waits for connections, for
+ *        the timers it armed to fire before it is frozen (0: frozen at its first such wait)
  * @param verbose log more
  * @param trace log every system call of the program (the logger {@code io.kvmserver.trace})
  * @param traceHostCalls log only the system calls that reach the host (the calls answered in the
@@ -70,6 +72,7 @@ public record KvmServerOptions(
         boolean ephemeral,
         int warmup,
         String warmupPath,
+        Duration settleTime,
         boolean verbose,
         boolean trace,
         boolean traceHostCalls,
@@ -131,6 +134,14 @@ public record KvmServerOptions(
         }
         check.positive(maxBootTime, Option.MAX_BOOT_TIME);
         check.positive(maxRequestTime, Option.MAX_REQUEST_TIME);
+        if (Objects.requireNonNull(settleTime, Option.SETTLE_TIME.key()).isNegative()) {
+            throw check.invalid(Option.SETTLE_TIME, " must be at least 0 seconds, got " + OptionType.seconds(settleTime));
+        }
+        if (settleTime.compareTo(maxBootTime) >= 0) {
+            throw check.invalid(Option.SETTLE_TIME, " (" + OptionType.seconds(settleTime) + " s) must be less than "
+                    + naming.nameOf(Option.MAX_BOOT_TIME) + " (" + OptionType.seconds(maxBootTime)
+                    + " s), which it is part of");
+        }
         check.memory(maxAddressSpace, MIB, MAX_ADDRESS_SPACE_LIMIT, Option.MAX_ADDRESS_SPACE);
         check.memory(maxMainMemory, MIB, Long.MAX_VALUE, Option.MAX_MAIN_MEMORY);
         if (maxMainMemory > maxAddressSpace) {
@@ -313,6 +324,7 @@ public record KvmServerOptions(
         private boolean ephemeral;
         private int warmup;
         private String warmupPath;
+        private Duration settleTime;
         private boolean verbose;
         private boolean trace;
         private boolean traceHostCalls;
@@ -348,6 +360,7 @@ public record KvmServerOptions(
             ephemeral = o.ephemeral;
             warmup = o.warmup;
             warmupPath = o.warmupPath;
+            settleTime = o.settleTime;
             verbose = o.verbose;
             trace = o.trace;
             traceHostCalls = o.traceHostCalls;
@@ -414,6 +427,11 @@ public record KvmServerOptions(
 
         public Builder warmupPath(String value) {
             warmupPath = value;
+            return this;
+        }
+
+        public Builder settleTime(Duration value) {
+            settleTime = value;
             return this;
         }
 
@@ -523,7 +541,8 @@ public record KvmServerOptions(
          * @throws InvalidOptionException naming the offending setting in the builder's naming
          */
         public KvmServerOptions build() {
-            return new KvmServerOptions(program, args, cwd, env, threads, ephemeral, warmup, warmupPath, verbose,
+            return new KvmServerOptions(program, args, cwd, env, threads, ephemeral, warmup, warmupPath, settleTime,
+                    verbose,
                     trace, traceHostCalls, printConfig, allowAll, allowRead, allowWrite, allowEnv, allowNet, allowConnect, allowListen,
                     routeAddress, volumes, maxBootTime, maxRequestTime, maxMainMemory, maxAddressSpace,
                     maxRequestMemory, limitRequestMemory, ephemeralKeepWorkingMemory, naming);

@@ -69,6 +69,14 @@ public enum Option {
             .describe("HTTP path of the warmup requests.")
             .defaultValue("/").example("/ping")
             .reads(KvmServerOptions::warmupPath).writes((b, v, base) -> b.warmupPath((String) v))),
+    SETTLE_TIME(flag("settle-time", OptionType.SECONDS, "SECONDS")
+            .spring("kvmserver.warmup.settle-time")
+            .describe("How long the template may keep running once it waits for connections (after any warmup),"
+                    + " for the timers it armed to fire once there instead of in every request VM; it is frozen at"
+                    + " its first wait for connections with no timer due within that time. At most half of the"
+                    + " boot time left; 0 freezes it at its first wait.")
+            .defaultValue(Duration.ZERO).example("12")
+            .reads(KvmServerOptions::settleTime).writes((b, v, base) -> b.settleTime((Duration) v))),
     VERBOSE(flag("verbose", OptionType.FLAG, "").shortFlag('v')
             .spring("kvmserver.verbose")
             .describe("Whether to log more about the server, including every permission denial.")

@@ -48,7 +48,10 @@ final class Readiness {
      * (a timeout other than 0, and nothing else ready now) freezes it instead ({@link #FROZEN}). A
      * zero-timeout poll, as start-up code makes while it sets up, or a wait with something else
      * ready, is performed: freezing there would make every request VM run the rest of the
-     * start-up again.
+     * start-up again. So is a wait whose timeout ends within the settle time
+     * ({@link Syscall#settlesUntil}): a timer the program armed fires once, here, instead of in
+     * every request VM that starts after it was due (a lazily started thread, a cache flush, an
+     * idle pool's threads ending).
      */
     long awaitOrFreeze(Syscall c, int count, long timeoutNanos, FileDescription listener) {
         if (!c.freezeOnListenerWait()) {
@@ -56,7 +59,8 @@ final class Readiness {
         }
         hideListeners = true;
         try {
-            if (listener == null || timeoutNanos == 0) {
+            // Settling, the wait is made (a timer of the program's ends it) with the listener left out.
+            if (listener == null || timeoutNanos == 0 || c.settlesUntil(waiter.deadlineAfter(timeoutNanos))) {
                 return await(count, timeoutNanos);
             }
             long now = await(count, 0);

@@ -47,6 +47,9 @@ public final class Syscall {
     private boolean segmentBasesChanged;
     private volatile boolean freezeOnListenerWait;
     private volatile WarmupClients warmupClients;
+    private long settleNanos;
+    private long bootDeadline = Deadline.NEVER;
+    private long settleEnd = Deadline.NEVER;
     private boolean freezeRequested;
     private volatile FileDescription listener;
     private ThreadCpu cpu;
@@ -301,6 +304,34 @@ public final class Syscall {
 
     WarmupClients warmupClients() {
         return warmupClients;
+    }
+
+    /**
+     * In the template: how long it may keep running once it first waits for connections, for the
+     * timers it armed to fire there and not in every request VM ({@code settle-time}), and when
+     * its boot time runs out ({@link System#nanoTime()}), of which the settling takes at most half
+     * of what is left.
+     */
+    public void settleBeforeFreeze(long nanos, long bootEndsAt) {
+        settleNanos = nanos;
+        bootDeadline = bootEndsAt;
+        settleEnd = Deadline.NEVER;
+    }
+
+    /**
+     * Whether a template at its wait for connections, which would block until {@code deadline},
+     * runs the wait instead of freezing: the wait ends (a timer of the program's is due) within the
+     * settle time, counted from its first wait for connections.
+     */
+    boolean settlesUntil(long deadline) {
+        if (settleNanos == 0 || deadline == Deadline.NEVER) {
+            return false;
+        }
+        if (settleEnd == Deadline.NEVER) {
+            long now = System.nanoTime();
+            settleEnd = now + Math.min(settleNanos, Math.max(0, (bootDeadline - now) / 2));
+        }
+        return deadline - settleEnd <= 0;
     }
 
     /**

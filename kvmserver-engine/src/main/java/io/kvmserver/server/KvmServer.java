@@ -166,6 +166,8 @@ public final class KvmServer implements AutoCloseable {
     private static RunResult bootTemplate(GuestVm template, KvmServerOptions options,
             ScheduledExecutorService timers) {
         boolean warmup = options.warmup() > 0;
+        template.syscallContext().settleBeforeFreeze(options.settleTime().toNanos(),
+                System.nanoTime() + options.maxBootTime().toNanos());
         template.syscallContext().setFreezeOnListenerWait(!warmup);
         ScheduledFuture<?> limit = timers.schedule(() -> template.interrupt(RunResult.Kind.TIMED_OUT,
                 "boot ran past " + options.nameOf(Option.MAX_BOOT_TIME)),

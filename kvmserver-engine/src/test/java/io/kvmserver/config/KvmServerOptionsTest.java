@@ -94,6 +94,9 @@ class KvmServerOptionsTest {
                 bad(b -> b.threads(-1), "--threads must be at least 0, got -1"),
                 bad(b -> b.warmup(-2), "--warmup must be at least 0, got -2"),
                 bad(b -> b.warmupPath("index.html"), "--warmup-path must start with '/'"),
+                bad(b -> b.settleTime(Duration.ofSeconds(-1)), "--settle-time must be at least 0 seconds, got -1"),
+                bad(b -> b.settleTime(Duration.ofSeconds(20)),
+                        "--settle-time (20 s) must be less than --max-boot-time (20 s), which it is part of"),
                 bad(b -> b.env(List.of("NOEQUALS")), "--env 'NOEQUALS' must be NAME=VALUE"),
                 bad(b -> b.env(List.of("=x")), "--env '=x' must be NAME=VALUE"),
                 bad(b -> b.allowRead(List.of("usr")), "--allow-read path 'usr' must be absolute"),
@@ -195,11 +198,12 @@ class KvmServerOptionsTest {
                 "allow-listen = [\"[::1]:8000\"]\n",
                 "route-address = \"127.0.0.1:9000\"\n",
                 "volume = [\"/srv/data:/data:rw\"]\n",
+                "settle-time = 0\n",
                 "max-boot-time = 2.5\n",
                 "max-request-time = 8\n",
                 "max-main-memory = 1024\n",
                 "no-ephemeral-keep-working-memory = true\n");
         assertThat(toml).doesNotContain("print-config");
-        assertThat(TomlSubset.parse(toml, "printed")).hasSize(27);
+        assertThat(TomlSubset.parse(toml, "printed")).hasSize(28);
     }
 }

@@ -129,9 +129,19 @@ public final class KvmServerProperties extends KvmServerSettings {
         /** HTTP path of the warmup requests. */
         private final String path;
 
-        public Warmup(@DefaultValue("0") int count, @DefaultValue("/") String path) {
+        /**
+         * How long the template may keep running once it waits for connections (after any
+         * warmup), for the timers it armed to fire once there instead of in every request VM; it
+         * is frozen at its first wait for connections with no timer due within that time. At most
+         * half of the boot time left; 0 freezes it at its first wait. A bare number means seconds.
+         */
+        private final Duration settleTime;
+
+        public Warmup(@DefaultValue("0") int count, @DefaultValue("/") String path,
+                @DefaultValue("0s") @DurationUnit(ChronoUnit.SECONDS) Duration settleTime) {
             this.count = count;
             this.path = path;
+            this.settleTime = settleTime;
         }
 
         public int getCount() {
@@ -140,6 +150,10 @@ public final class KvmServerProperties extends KvmServerSettings {
 
         public String getPath() {
             return this.path;
+        }
+
+        public Duration getSettleTime() {
+            return this.settleTime;
         }
 
     }

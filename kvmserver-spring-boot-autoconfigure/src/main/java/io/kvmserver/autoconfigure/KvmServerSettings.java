@@ -243,6 +243,7 @@ public abstract class KvmServerSettings {
             .traceHostCalls(this.traceHostCalls)
             .warmup(this.warmup.getCount())
             .warmupPath(this.warmup.getPath())
+            .settleTime(this.warmup.getSettleTime())
             .allowAll(this.permissions.isAllowAll())
             .allowRead(allowRead)
             .allowWrite(this.permissions.getAllowWrite())

@@ -201,7 +201,7 @@ class KvmServerAutoConfigurationTests {
         /** Never started: its start is a no-op because it is created as already stopped. */
         final KvmServerLifecycle lifecycle = new KvmServerLifecycle(
                 new KvmServerProperties(false, null, List.of(), null, List.of(), 1, false, true, false, false, false,
-                        new KvmServerProperties.Warmup(0, "/"),
+                        new KvmServerProperties.Warmup(0, "/", java.time.Duration.ZERO),
                         new KvmServerProperties.Permissions(false, List.of(), List.of(), List.of(), false, List.of(),
                                 List.of(), List.of()),
                         null, null, null, java.util.Map.of()),

@@ -1,0 +1,95 @@
+package io.kvmserver.serving;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.RequiresKvm;
+import io.kvmserver.testing.TestServer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.function.UnaryOperator;
+import io.kvmserver.config.KvmServerOptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code settle-time}: a timer the program armed before it waits for connections fires once in
+ * the template instead of in every request VM that starts after it was due ({@code http_server.c}
+ * with {@code TIMER_MS}: each firing appends a line to a host file, which no reset takes back).
+ */
+@RequiresKvm
+class SettleTimeTest {
+
+    private static TestServer start(Path dir, List<String> env, UnaryOperator<KvmServerOptions.Builder> options) {
+        return TestServer.start(GuestPrograms.get("http_server"), List.of(dir.toString()),
+                b -> options.apply(b.ephemeral(true).env(env).allowWrite(List.of(dir.toString()))));
+    }
+
+    private static long firings(Path dir) throws IOException {
+        Path file = dir.resolve("timer.txt");
+        return Files.exists(file) ? Files.readAllLines(file).size() : 0;
+    }
+
+    @Test
+    void aTimerDueWithinTheSettleTimeFiresOnceInTheTemplate(@TempDir Path dir) throws Exception {
+        try (TestServer s = start(dir, List.of("TIMER_MS=300"), b -> b.settleTime(Duration.ofSeconds(2)))) {
+            assertThat(firings(dir)).as("fired in the template before it froze").isEqualTo(1);
+            Thread.sleep(400);
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/")).isEqualTo("hello");
+            }
+            assertThat(firings(dir)).as("fired again by request VMs").isEqualTo(1);
+        }
+    }
+
+    @Test
+    void withoutSettlingEveryRequestVmFiresTheTemplatesOverdueTimer(@TempDir Path dir) throws Exception {
+        try (TestServer s = start(dir, List.of("TIMER_MS=300"), b -> b)) {
+            assertThat(firings(dir)).isZero();
+            Thread.sleep(400);
+            for (int i = 0; i < 3; i++) {
+                assertThat(s.get("/")).isEqualTo("hello");
+            }
+            assertThat(firings(dir)).as("a firing in every request VM").isGreaterThanOrEqualTo(3);
+        }
+    }
+
+    @Test
+    void aTimerThatNeverStopsEndsTheSettlingWithinHalfTheBootTime(@TempDir Path dir) throws Exception {
+        // Every 50 ms, for ever: the template settles for half of what is left of its 3 s boot
+        // time (a settle time past the boot time would have it run out and fail to start).
+        try (TestServer s = start(dir, List.of("TIMER_MS=50", "TIMER_REPEAT=1"),
+                b -> b.settleTime(Duration.ofMillis(2900)).maxBootTime(Duration.ofSeconds(3)))) {
+            assertThat(s.get("/")).isEqualTo("hello");
+            assertThat(firings(dir)).as("fired while settling").isBetween(10L, 40L);
+        }
+    }
+
+    @Test
+    void aClientThatConnectsWhileTheTemplateSettlesIsServedByARequestVm(@TempDir Path dir) throws Exception {
+        int port = TestServer.freePort();
+        java.util.concurrent.CompletableFuture<String> early = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            for (int i = 0; i < 2_000; i++) {
+                String answer = io.kvmserver.testing.Http.get(port, "/secret/early");
+                if (!answer.startsWith("ERROR")) {
+                    return answer;
+                }
+                try {
+                    Thread.sleep(2);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+            return "never connected";
+        });
+        try (TestServer s = TestServer.start(port, GuestPrograms.get("http_server"), List.of(dir.toString()),
+                b -> b.ephemeral(true).env(List.of("TIMER_MS=50", "TIMER_REPEAT=1")).allowWrite(List.of(dir.toString()))
+                        .settleTime(Duration.ofSeconds(1)), (stream, address, length) -> length)) {
+            assertThat(early.get()).isEqualTo("stored");
+            assertThat(s.get("/peek")).isEqualTo("pristine");
+        }
+    }
+}
