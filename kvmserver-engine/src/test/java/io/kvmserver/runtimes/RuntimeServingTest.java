@@ -116,4 +116,34 @@ class RuntimeServingTest {
     void aWarmedUpDeno() {
         assertEveryConnectionSeesTheTemplate(RuntimeGuests.deno(), 3);
     }
+
+    /**
+     * deno starts a thread of its own 0.5 s after it listens (a timer): frozen before that, its
+     * template left the timer to every request VM started after it was due, each of which started
+     * the thread again; settled for 2 s, the template starts it once (issue 11, settle-time).
+     */
+    @Test
+    void aSettledDenoStartsItsLazyThreadOnceInTheTemplateNotInEveryRequest() throws Exception {
+        assertThat(threadsStartedByFiveRequests(RuntimeGuests.deno(), java.time.Duration.ofSeconds(2)))
+                .as("clone3 calls in 5 requests, settled").isZero();
+        assertThat(threadsStartedByFiveRequests(RuntimeGuests.deno(), java.time.Duration.ZERO))
+                .as("clone3 calls in 5 requests, not settled (the first VM started it while idle)")
+                .isGreaterThanOrEqualTo(CONNECTIONS - 1);
+    }
+
+    private static long threadsStartedByFiveRequests(RuntimeGuest guest, java.time.Duration settle) throws Exception {
+        CapturedConsole console = new CapturedConsole();
+        try (TestServer server = TestServer.start(guest.program(), List.of(),
+                b -> guest.options().apply(b).ephemeral(true).threads(1).warmup(3).settleTime(settle), console)) {
+            Thread.sleep(700); // past the timer's due time
+            String template = guest.answerAfter().apply(4);
+            ServerStats stats = server.server().stats();
+            long before = server.server().syscallCounts(Integer.MAX_VALUE).getOrDefault("clone3", 0L);
+            for (int i = 0; i < CONNECTIONS; i++) {
+                assertThat(guest.ask(server.port())).as(() -> console.text()).isEqualTo(template);
+            }
+            Eventually.reaches(stats::resets, CONNECTIONS);
+            return server.server().syscallCounts(Integer.MAX_VALUE).getOrDefault("clone3", 0L) - before;
+        }
+    }
 }
