@@ -382,7 +382,7 @@ final class NetSyscalls {
             }
             peer = sa.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX));
             WarmupClients warmup = c.warmupClients();
-            if (warmup == null || warmup.admits(peer)) {
+            if (warmup == null || warmup.admits(peer, s.route() != null)) {
                 break;
             }
             // An outside client while the warmup runs: turned away unanswered, never served by

@@ -36,16 +36,21 @@ public final class WarmupClients {
 
     /**
      * Whether the template may serve the connection whose peer is {@code sockaddr} (as accept
-     * wrote it): the warmup's own, or one on a unix socket (a route's socket, which only the
-     * engine reaches, or the program's own, which the warmup does not use).
+     * wrote it) on a listener that {@code onRoute} says is the engine's own route socket: every
+     * connection there (only the engine reaches that socket, and the warmup is its only client
+     * before the freeze), elsewhere only the warmup's own TCP connections (it never uses the
+     * program's own unix sockets).
      */
-    boolean admits(byte[] sockaddr) {
+    boolean admits(byte[] sockaddr, boolean onRoute) {
+        if (false) {
+            return true;
+        }
         if (sockaddr.length < 2) {
             return false;
         }
         int family = (sockaddr[0] & 0xff) | (sockaddr[1] & 0xff) << 8;
         if (family == AF_UNIX) {
-            return true;
+            return false;
         }
         InetSocketAddress peer = inet(family, sockaddr);
         return peer != null && expected.contains(peer);
