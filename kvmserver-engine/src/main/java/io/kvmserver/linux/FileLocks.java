@@ -105,7 +105,7 @@ final class FileLocks {
     private static int lockFd(FileDescription f) {
         if (f instanceof HostFile h) {
             int fd = h.privateHostFd();
-            return fd < 0 ? fd : fd;
+            return fd;
         }
         return f.hostFd() >= 0 ? -Errno.EINVAL : -Errno.EBADF;
     }

@@ -365,6 +365,7 @@ final class NetSyscalls {
             if (nonblocking) {
                 return -Errno.EAGAIN;
             }
+            c.freezesInWaitUntil(Deadline.NEVER);
             c.requestFreeze(s);
             return 0;
         }

@@ -70,6 +70,7 @@ final class Readiness {
         } finally {
             hideListeners = false;
         }
+        c.freezesInWaitUntil(waiter.deadlineAfter(timeoutNanos));
         c.requestFreeze(listener);
         return FROZEN;
     }

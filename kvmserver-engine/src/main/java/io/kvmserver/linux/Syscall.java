@@ -50,6 +50,7 @@ public final class Syscall {
     private long settleNanos;
     private long bootDeadline = Deadline.NEVER;
     private long settleEnd = Deadline.NEVER;
+    private long frozenWaitNanos = -1;
     private boolean freezeRequested;
     private volatile FileDescription listener;
     private ThreadCpu cpu;
@@ -316,6 +317,20 @@ public final class Syscall {
         settleNanos = nanos;
         bootDeadline = bootEndsAt;
         settleEnd = Deadline.NEVER;
+    }
+
+    /** The template freezes in a wait for connections that would end at {@code deadline} (a timer of the program's). */
+    void freezesInWaitUntil(long deadline) {
+        frozenWaitNanos = Deadline.remaining(deadline);
+    }
+
+    /**
+     * How long after the freeze the wait the template froze in would have ended (a timer of the
+     * program's, which every request VM started later runs), in nanoseconds; -1 for a wait
+     * without a timeout.
+     */
+    public long frozenWaitNanos() {
+        return frozenWaitNanos;
     }
 
     /**

@@ -56,12 +56,14 @@ public final class KvmServer implements AutoCloseable {
     private final InetSocketAddress listenAddress;
     private final long templateResidentBytes;
     private final Route route;
+    private final Duration timerDueAtFreeze;
     private volatile boolean closed;
 
     private KvmServer(KvmServerOptions options, Kvm kvm, GuestVm template, VmSnapshot snapshot,
             List<RequestWorker> workers, ServerStats stats, ScheduledExecutorService timers,
-            InetSocketAddress listenAddress, long templateResidentBytes, Route route) {
+            InetSocketAddress listenAddress, long templateResidentBytes, Route route, Duration timerDueAtFreeze) {
         this.route = route;
+        this.timerDueAtFreeze = timerDueAtFreeze;
         this.options = options;
         this.kvm = kvm;
         this.template = template;
@@ -108,6 +110,13 @@ public final class KvmServer implements AutoCloseable {
             FileDescription listener = template.syscallContext().listener();
             InetSocketAddress address = listener == null ? null : localAddress(listener.hostFd());
             VmSnapshot snapshot = template.freeze(kvm);
+            long timerLeft = template.syscallContext().frozenWaitNanos();
+            if (timerLeft >= 0) {
+                log.info("kvmserver: the template of {} froze in a wait for connections that a timer of the program's"
+                        + " ends {} s later: every request VM started after that runs the timer's work in its request;"
+                        + " {} above that lets the template run it once before it freezes", options.program(),
+                        String.format(java.util.Locale.ROOT, "%.3f", timerLeft / 1e9), options.nameOf(Option.SETTLE_TIME));
+            }
             if (template.callSitesRewritten() > 0) {
                 log.info("kvmserver: {} system call sites of {} enter the engine without a trap (rewritten in the"
                         + " template: nested PVM)", template.callSitesRewritten(), options.program());
@@ -143,7 +152,7 @@ public final class KvmServer implements AutoCloseable {
                     threads, threads == 1 ? "" : "s",
                     options.ephemeral() ? "ephemeral: reset after every connection" : "not ephemeral");
             return new KvmServer(options, kvm, template, snapshot, List.copyOf(workers), stats, timers, address,
-                    templateBytes, route);
+                    templateBytes, route, timerLeft < 0 ? null : Duration.ofNanos(timerLeft));
         } catch (RuntimeException e) {
             timers.shutdownNow();
             workers.forEach(RequestWorker::close);
@@ -229,6 +238,15 @@ public final class KvmServer implements AutoCloseable {
 
     public ServerStats stats() {
         return stats;
+    }
+
+    /**
+     * How long after the freeze a timer of the program's was due that ends the wait the template
+     * froze in, or null when that wait had no timeout. Each request VM started after it runs the
+     * timer in its request; {@code settle-time} lets the template run it first.
+     */
+    public Duration timerDueAtFreeze() {
+        return timerDueAtFreeze;
     }
 
     /** The address the program listens on (null for a unix socket, and for a route address served privately). */

@@ -46,6 +46,19 @@ class SettleTimeTest {
         assertThat(firings[1]).as("a firing in every request VM").isGreaterThanOrEqualTo(3);
     }
 
+    @Test
+    void theServerTellsOfATimerPendingAtTheFreeze(@TempDir Path dir) {
+        try (TestServer s = start(dir, List.of("TIMER_MS=300"), b -> b)) {
+            assertThat(s.server().timerDueAtFreeze()).isNotNull().isLessThanOrEqualTo(Duration.ofMillis(300));
+        }
+        try (TestServer s = start(dir, List.of("TIMER_MS=300"), b -> b.settleTime(Duration.ofSeconds(2)))) {
+            assertThat(s.server().timerDueAtFreeze()).as("settled: it fired in the template").isNull();
+        }
+        try (TestServer s = start(dir, List.of(), b -> b)) {
+            assertThat(s.server().timerDueAtFreeze()).as("no timer").isNull();
+        }
+    }
+
     /** The timer's firings when the server has started, and after three requests made once it was due. */
     private static long[] firingsAroundThreeRequests(Path dir, Duration settle) throws Exception {
         try (TestServer s = start(dir, List.of("TIMER_MS=300"), b -> b.settleTime(settle))) {
