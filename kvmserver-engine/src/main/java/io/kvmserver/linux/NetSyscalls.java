@@ -386,12 +386,14 @@ final class NetSyscalls {
             if (warmup == null || warmup.admits(peer, s.route() != null)) {
                 break;
             }
-            // An outside client while the warmup runs: turned away unanswered, never served by
-            // the template whose memory every request VM starts from.
-            try {
-                LibC.close((int) hostFd);
-            } catch (LastErrorException ignored) {
-                // close(2) releases the fd even when it reports an error
+            // An outside client while the warmup runs: never served by the template, whose memory
+            // every request VM starts from; kept for the request VMs (closed unanswered past a bound).
+            if (!s.holdForRequestVms((int) hostFd, peer)) {
+                try {
+                    LibC.close((int) hostFd);
+                } catch (LastErrorException ignored) {
+                    // close(2) releases the fd even when it reports an error
+                }
             }
             if (nonblocking) {
                 return -Errno.EAGAIN;

@@ -46,6 +46,7 @@ public final class SharedListener extends SocketFile {
         boundTo(template.localName(), template.boundHostPath());
         options.replaceWith(template.options);
         route = template.route;
+        early = template.early;
     }
 
     // ---- the listener as this VM sees it ----
@@ -120,6 +121,9 @@ public final class SharedListener extends SocketFile {
 
     @Override
     public int pollHostFd(HostWaiter waiter) {
+        if (pendingFd < 0 && early != null && early.any()) {
+            tryAccept(waiter); // a connection the template kept: ready without the host
+        }
         return pendingFd >= 0 || shut ? -1 : waiter.exclusiveWaitFd(fd);
     }
 
@@ -138,14 +142,21 @@ public final class SharedListener extends SocketFile {
         if (shut || !waiter.connections().mayAccept()) {
             return false;
         }
-        peerLength.setInt(0, (int) peer.size());
-        long n = HostFile.call(() -> LibC.syscall(SyscallNumbers.ACCEPT4, fd, Pointer.nativeValue(peer),
-                Pointer.nativeValue(peerLength), OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC, 0, 0));
-        if (n < 0) {
-            return false; // another VM won the race (EAGAIN), or the client already left
+        EarlyConnections.Connection kept = early == null ? null : early.take();
+        if (kept != null) {
+            // Connected while the template booted: the longest waiting client is served first.
+            pendingFd = kept.fd();
+            pendingPeer = kept.peer();
+        } else {
+            peerLength.setInt(0, (int) peer.size());
+            long n = HostFile.call(() -> LibC.syscall(SyscallNumbers.ACCEPT4, fd, Pointer.nativeValue(peer),
+                    Pointer.nativeValue(peerLength), OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC, 0, 0));
+            if (n < 0) {
+                return false; // another VM won the race (EAGAIN), or the client already left
+            }
+            pendingFd = (int) n;
+            pendingPeer = peer.getByteArray(0, Math.min(peerLength.getInt(0), 128));
         }
-        pendingFd = (int) n;
-        pendingPeer = peer.getByteArray(0, Math.min(peerLength.getInt(0), 128));
         overlay.applyTo(pendingFd); // accepted sockets inherit the listener's options
         waiter.connections().acceptedFrom(pendingPeer);
         return true;

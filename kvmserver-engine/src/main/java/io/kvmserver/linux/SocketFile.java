@@ -63,6 +63,8 @@ public class SocketFile extends StreamFile {
     private final int pairSide;
     /** Set when this socket holds the route address, or is a connection accepted on it. */
     RouteSocket.Binding route;
+    /** A template's listener: connections it accepted while booting that are the request VMs' (or null). */
+    EarlyConnections early;
 
     SocketFile(int fd, boolean owner, int statusFlags, int domain, int type, int protocol, ConnectionTracker tracker,
             UnixPair pair, int pairSide) {
@@ -312,6 +314,17 @@ public class SocketFile extends StreamFile {
                 Pointer.nativeValue(peerLength), OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC, 0, 0));
     }
 
+    /**
+     * Keeps a connection this (booting template's) listener accepted for the request VMs to
+     * serve; false when too many already wait (the caller closes it).
+     */
+    boolean holdForRequestVms(int connectionFd, byte[] peer) {
+        if (early == null) {
+            early = new EarlyConnections();
+        }
+        return early.hold(connectionFd, peer);
+    }
+
     /** Whether connections accepted here end a request when closed. */
     public boolean acceptsRequests() {
         return listening;
@@ -367,6 +380,9 @@ public class SocketFile extends StreamFile {
     @Override
     protected void closeHost() {
         super.closeHost();
+        if (early != null) {
+            early.closeAll();
+        }
         if (route != null && route.peer() == null) {
             route.route().released(this);
         }

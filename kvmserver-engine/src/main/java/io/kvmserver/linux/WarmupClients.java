@@ -11,7 +11,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * The connections a booting template may serve while its warmup runs: the warmup client's own,
  * known by their local address, which the client binds before it connects. Whatever else connects
  * in that window is an outside client; the template must not serve it, because its state becomes
- * every request VM's starting point (a request it served would reach every later client).
+ * every request VM's starting point (a request it served would reach every later client). It keeps
+ * such a connection for the request VMs instead ({@link EarlyConnections}).
  *
  * <p>Shared between the warmup's thread, which adds and removes its connections, and the
  * template's, which asks about each connection it accepts.
@@ -42,7 +43,7 @@ public final class WarmupClients {
      * program's own unix sockets).
      */
     boolean admits(byte[] sockaddr, boolean onRoute) {
-        if (false) {
+        if (onRoute) {
             return true;
         }
         if (sockaddr.length < 2) {
