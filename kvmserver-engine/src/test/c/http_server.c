@@ -13,7 +13,8 @@
  * ACCEPT_FIRST=1: then accept (non-blocking) until none is left, before the first wait.
  * TIMER_MS=N: a timer of the program's, due N ms after the first wait, that appends a line to
  * $STATE_DIR/timer.txt when it fires (where it fires: once in the template, or in each request VM);
- * TIMER_REPEAT=1: it fires every N ms.
+ * TIMER_REPEAT=1: it fires every N ms. POLL_MS=N: the wait's timeout when no timer is due, an idle
+ * tick that does nothing (a poll interval, as select loops have).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -150,9 +151,11 @@ int main(int argc, char **argv) {
     long timer_ms = timer ? atol(timer) : 0;
     int timer_repeats = getenv("TIMER_REPEAT") != NULL;
     long long due = timer_ms > 0 ? now_ms() + timer_ms : -1;
+    const char *poll = getenv("POLL_MS");
+    int poll_ms = poll ? atoi(poll) : -1;
     for (;;) {
         struct epoll_event events[16];
-        int timeout = -1;
+        int timeout = poll_ms;
         if (due >= 0) {
             long long left = due - now_ms();
             timeout = left > 0 ? (int) left : 0;

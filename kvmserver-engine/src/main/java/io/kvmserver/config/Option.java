@@ -73,8 +73,8 @@ public enum Option {
             .spring("kvmserver.warmup.settle-time")
             .describe("How long the template may keep running once it waits for connections (after any warmup),"
                     + " for the timers it armed to fire once there instead of in every request VM; it is frozen at"
-                    + " its first wait for connections with no timer due within that time. At most half of the"
-                    + " boot time left; 0 freezes it at its first wait.")
+                    + " its first wait for connections with no timer due within that time, or after a poll interval"
+                    + " that did nothing. At most half of the boot time left; 0 freezes it at its first wait.")
             .defaultValue(Duration.ZERO).example("12")
             .reads(KvmServerOptions::settleTime).writes((b, v, base) -> b.settleTime((Duration) v))),
     VERBOSE(flag("verbose", OptionType.FLAG, "").shortFlag('v')

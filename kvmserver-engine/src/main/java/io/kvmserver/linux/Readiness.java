@@ -51,7 +51,8 @@ final class Readiness {
      * start-up again. So is a wait whose timeout ends within the settle time
      * ({@link Syscall#settlesUntil}): a timer the program armed fires once, here, instead of in
      * every request VM that starts after it was due (a lazily started thread, a cache flush, an
-     * idle pool's threads ending).
+     * idle pool's threads ending). A tick after which the program waits again with no other call
+     * ({@link Syscall#settledQuietly}: a poll interval) ends the settling: it would only repeat.
      */
     long awaitOrFreeze(Syscall c, int count, long timeoutNanos, FileDescription listener) {
         if (!c.freezeOnListenerWait()) {
@@ -59,9 +60,16 @@ final class Readiness {
         }
         hideListeners = true;
         try {
-            // Settling, the wait is made (a timer of the program's ends it) with the listener left out.
-            if (listener == null || timeoutNanos == 0 || c.settlesUntil(waiter.deadlineAfter(timeoutNanos))) {
+            if (listener == null || timeoutNanos == 0) {
                 return await(count, timeoutNanos);
+            }
+            if (c.settlesUntil(waiter.deadlineAfter(timeoutNanos)) && !c.settledQuietly(timeoutNanos)) {
+                // Settling: the wait is made with the listener left out; a timer of the program's ends it.
+                long n = await(count, timeoutNanos);
+                if (n == 0) {
+                    c.settleTickEnded(timeoutNanos);
+                }
+                return n;
             }
             long now = await(count, 0);
             if (now != 0) {

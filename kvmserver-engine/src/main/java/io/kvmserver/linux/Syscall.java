@@ -50,6 +50,12 @@ public final class Syscall {
     private long settleNanos;
     private long bootDeadline = Deadline.NEVER;
     private long settleEnd = Deadline.NEVER;
+    /** Calls that reached the host, retries of a parked call not counted again. */
+    private long hostCalls;
+    /** {@link #hostCalls} when a settling wait last timed out; -1 before. */
+    private long tickEndedAt = -1;
+    /** That wait's timeout. */
+    private long tickNanos;
     private long frozenWaitNanos = -1;
     private boolean freezeRequested;
     private volatile FileDescription listener;
@@ -317,6 +323,29 @@ public final class Syscall {
         settleNanos = nanos;
         bootDeadline = bootEndsAt;
         settleEnd = Deadline.NEVER;
+    }
+
+    /** A call reached the host (the system call table counts it; not a retry of a parked one). */
+    void countHostCall() {
+        if (!waiter.retrying()) {
+            hostCalls++;
+        }
+    }
+
+    /** A settling wait of {@code timeoutNanos} timed out: a timer of the program's is due, and it runs now. */
+    void settleTickEnded(long timeoutNanos) {
+        tickEndedAt = hostCalls;
+        tickNanos = timeoutNanos;
+    }
+
+    /**
+     * Whether the program, after its last settling wait timed out, came straight back to wait
+     * for at least half as long again without another call reaching the host: a periodic tick
+     * with nothing to do (a poll interval), which settling longer would only repeat. A shorter
+     * wait is the rest of a timer that woke early (event loops round their timers), not a tick.
+     */
+    boolean settledQuietly(long timeoutNanos) {
+        return tickEndedAt >= 0 && hostCalls == tickEndedAt + 1 && timeoutNanos >= tickNanos / 2;
     }
 
     /** The template freezes in a wait for connections that would end at {@code deadline} (a timer of the program's). */

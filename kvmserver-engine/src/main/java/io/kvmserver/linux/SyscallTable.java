@@ -83,6 +83,7 @@ public final class SyscallTable {
             }
             return -Errno.ENOSYS;
         }
+        call.countHostCall();
         try {
             long result = h.handle(call);
             if (result == -Errno.EPIPE) {

@@ -83,6 +83,19 @@ class SettleTimeTest {
     }
 
     @Test
+    void anIdlePollIntervalEndsTheSettlingAtItsSecondTick(@TempDir Path dir) {
+        // A wait of 100 ms, over and over, with nothing done in between: settling longer would
+        // only repeat it. Without the rule the start takes the whole 20 s.
+        long start = System.nanoTime();
+        try (TestServer s = start(dir, List.of("POLL_MS=100"), b -> b.settleTime(Duration.ofSeconds(20))
+                .maxBootTime(Duration.ofSeconds(60)))) {
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(10));
+            assertThat(s.server().timerDueAtFreeze()).as("frozen in a poll interval").isNotNull();
+            assertThat(s.get("/")).isEqualTo("hello");
+        }
+    }
+
+    @Test
     void aClientThatConnectsWhileTheTemplateSettlesIsServedByARequestVm(@TempDir Path dir) throws Exception {
         int port = TestServer.freePort();
         java.util.concurrent.CompletableFuture<String> early = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
