@@ -414,7 +414,6 @@ final class NetSyscalls {
         return guestFd;
     }
 
-    /** Whether a connection is already queued on the template's listener (then accept does not block). */
     static long connect(Syscall c) {
         SocketFile s = socket(c, c.intArg(0));
         long rc;

@@ -112,10 +112,17 @@ public final class KvmServer implements AutoCloseable {
             VmSnapshot snapshot = template.freeze(kvm);
             long timerLeft = template.syscallContext().frozenWaitNanos();
             if (timerLeft >= 0) {
-                log.info("kvmserver: the template of {} froze in a wait for connections that a timer of the program's"
-                        + " ends {} s later: every request VM started after that runs the timer's work in its request;"
-                        + " {} above that lets the template run it once before it freezes", options.program(),
-                        String.format(java.util.Locale.ROOT, "%.3f", timerLeft / 1e9), options.nameOf(Option.SETTLE_TIME));
+                String due = String.format(java.util.Locale.ROOT, "%.3f", timerLeft / 1e9);
+                if (options.settleTime().isZero()) {
+                    log.info("kvmserver: the template of {} froze in a wait for connections that a timer of the"
+                            + " program's ends {} s later: every request VM started after that runs the timer's work"
+                            + " in its request; {} above that lets the template run it once before it freezes",
+                            options.program(), due, options.nameOf(Option.SETTLE_TIME));
+                } else {
+                    log.info("kvmserver: the template of {} settled and froze in a wait for connections that a timer"
+                            + " of the program's ends {} s later (a poll interval that did nothing, or a timer past {})",
+                            options.program(), due, options.nameOf(Option.SETTLE_TIME));
+                }
             }
             if (template.callSitesRewritten() > 0) {
                 log.info("kvmserver: {} system call sites of {} enter the engine without a trap (rewritten in the"
