@@ -127,6 +127,8 @@ class KvmServerApplicationTests {
         assertThat(endpoint.<Integer>read("$.stats.requests")).isEqualTo(REQUESTS);
         assertThat(endpoint.<Integer>read("$.syscalls.accept4")).isGreaterThanOrEqualTo(REQUESTS);
         assertThat(endpoint.<String>read("$.state")).isEqualTo("serving");
+        assertThat(endpoint.<Integer>read("$.options.settleTimeMillis")).isZero();
+        assertThat(endpoint.<Object>read("$.timerDueAtFreezeMillis")).as("the C server waits without a timer").isNull();
         assertThat(endpoint.<List<String>>read("$.options.args")).containsExactly(String.valueOf(GUEST_PORT));
         assertThat(endpoint.<Integer>read("$.vms[0].requestMillis")).isZero();
     }

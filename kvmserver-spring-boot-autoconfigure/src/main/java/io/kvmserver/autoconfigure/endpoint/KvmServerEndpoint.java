@@ -86,7 +86,7 @@ public class KvmServerEndpoint {
         String state = lifecycle.getState().tag();
         String prefix = lifecycle.getNaming().prefix();
         if (server == null) {
-            return new KvmServerDescriptor(lifecycle.getProgram(), state, false, null, null, null, null, Map.of(),
+            return new KvmServerDescriptor(lifecycle.getProgram(), state, false, null, null, null, null, null, Map.of(),
                     List.of());
         }
         KvmServerOptions options = server.options();
@@ -102,7 +102,8 @@ public class KvmServerEndpoint {
                 (address != null) ? address.getAddress().getHostAddress() + ":" + address.getPort() : null,
                 (server.route() != null) ? server.route().address() : null,
                 new OptionsDescriptor(args, options.threads(), options.ephemeral(),
-                        options.maxRequestTime().toMillis(), options.maxRequestMemory()),
+                        options.maxRequestTime().toMillis(), options.maxRequestMemory(), options.settleTime().toMillis()),
+                (server.timerDueAtFreeze() != null) ? server.timerDueAtFreeze().toMillis() : null,
                 new StatsDescriptor(stats.requests(), stats.failures(), stats.resets(), stats.resetPages(),
                         stats.vmExits(), stats.failedResets(), lastFailure, server.templateMappedBytes()),
                 server.syscallCounts(SYSCALL_NAMES), server.vms());
@@ -133,13 +134,17 @@ public class KvmServerEndpoint {
      * @param routeAddress the address the program listens on privately, for the application's
      * routes, or null
      * @param options the settings that shape serving
+     * @param timerDueAtFreezeMillis how long after the freeze a timer of the program's was due that
+     * ended the wait the template froze in, or null: every request VM started after it runs that
+     * timer in its request (see {@code kvmserver.warmup.settle-time})
      * @param stats counters since the server started
      * @param syscalls system calls of the request VMs by name, most frequent first
      * @param vms each request VM: id, alive, busy, exits, and how long its current request has
      * been running (requestMillis)
      */
     public record KvmServerDescriptor(String program, String state, boolean running, String listenAddress,
-            String routeAddress, OptionsDescriptor options, StatsDescriptor stats, Map<String, Long> syscalls,
+            String routeAddress, OptionsDescriptor options, Long timerDueAtFreezeMillis, StatsDescriptor stats,
+            Map<String, Long> syscalls,
             List<VmState> vms) {
     }
 
@@ -151,9 +156,10 @@ public class KvmServerEndpoint {
      * @param ephemeral whether VMs reset after every connection
      * @param maxRequestTimeMillis the time limit of a request
      * @param maxRequestMemoryBytes the memory a request may dirty
+     * @param settleTimeMillis how long the template could settle before it froze
      */
     public record OptionsDescriptor(List<String> args, int threads, boolean ephemeral, long maxRequestTimeMillis,
-            long maxRequestMemoryBytes) {
+            long maxRequestMemoryBytes, long settleTimeMillis) {
     }
 
     /**
