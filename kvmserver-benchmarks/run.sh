@@ -13,7 +13,8 @@
 # (1: also run the server benchmarks without taskset), GUESTS ("python nginx php": the guests run
 # beside the C server, from .ci/install-guests), SERVERS (1: run them), RUNTIMES ("go tokio redis bun
 # python-http php deno": issue 10's runtimes, natively, threads=1, ephemeral and ephemeral after
-# RUNTIME_WARMUP (20) warmup requests, pinned; "" for none), ENGINE (1: run EngineBenchmarks),
+# RUNTIME_WARMUP (20) warmup requests, pinned; "" for none), SETTLED ("deno": runtimes also run
+# warmed and settled for SETTLE_SECONDS (12), the engine's --settle-time), ENGINE (1: run EngineBenchmarks),
 # ROUTES (1: also the routes benchmark on the sample application), LATENCIES (a directory: each
 # configuration's single request latencies, in the order sent), SKIP_BUILD (0), KVMSERVER_MVN_LOCK.
 set -euo pipefail
@@ -32,6 +33,8 @@ GUESTS="${GUESTS:-python nginx php}"
 SERVERS="${SERVERS:-1}"
 RUNTIMES="${RUNTIMES-go tokio redis bun python-http php deno}"
 RUNTIME_WARMUP="${RUNTIME_WARMUP:-20}"
+SETTLED="${SETTLED-deno}"
+SETTLE_SECONDS="${SETTLE_SECONDS:-12}"
 ENGINE="${ENGINE:-1}"
 RUNS="${RUNS:-200}"
 CLI_RUNS="${CLI_RUNS:-10}"
@@ -130,7 +133,10 @@ if [ -n "$RUNTIMES" ]; then
   echo "## Runtimes (issue 10): native, threads=1, ephemeral, ephemeral after $RUNTIME_WARMUP warmup requests"
   echo "- load average before the runtimes: $(cut -d' ' -f1-3 /proc/loadavg)"
   p=""
-  for g in $RUNTIMES; do p="$p $g:native,t1,e1,e1-w$RUNTIME_WARMUP"; done
+  for g in $RUNTIMES; do
+    p="$p $g:native,t1,e1,e1-w$RUNTIME_WARMUP"
+    case " $SETTLED " in *" $g "*) p="$p,e1-w$RUNTIME_WARMUP-s$SETTLE_SECONDS" ;; esac
+  done
   "${PIN[@]}" "${JAVA[@]}" "${SERVER[@]}" --plan "$p" \
     --title "pinned: client, server and JVM on CPU $PIN_CPU (taskset -c $PIN_CPU)"
 fi
