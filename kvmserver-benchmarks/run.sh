@@ -5,7 +5,7 @@
 #   ./kvmserver-benchmarks/run.sh            # takes /tmp/kvmserver-mvn.lock itself, for the whole run
 #   flock /tmp/kvmserver-mvn.lock ./kvmserver-benchmarks/run.sh   # also fine: an inherited lock is seen
 #
-# Knobs (environment): REQUESTS (5000 per server configuration), WARMUP (5000: steady state, see
+# Knobs (environment): REQUESTS (5000 per server configuration), WARMUP (12000: steady state, see
 # docs/benchmarks.md "How to run"), MAX_SECONDS (15 per
 # server configuration: the slow guests stop there), RUNS (200 hello runs), CLI_RUNS (10), LOOP_CALLS
 # (20000 getppid calls in the VM), CLOCK_CALLS (1000000 clock_gettime calls), TRAP_CALLS (10000 calls
@@ -27,7 +27,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 hold_lock "$ROOT/kvmserver-benchmarks/run.sh" "$@"
 
 REQUESTS="${REQUESTS:-5000}"
-WARMUP="${WARMUP:-5000}"
+WARMUP="${WARMUP:-12000}"
 MAX_SECONDS="${MAX_SECONDS:-15}"
 GUESTS="${GUESTS:-python nginx php}"
 SERVERS="${SERVERS:-1}"
