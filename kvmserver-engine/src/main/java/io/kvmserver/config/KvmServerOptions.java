@@ -134,9 +134,7 @@ public record KvmServerOptions(
         }
         check.positive(maxBootTime, Option.MAX_BOOT_TIME);
         check.positive(maxRequestTime, Option.MAX_REQUEST_TIME);
-        if (Objects.requireNonNull(settleTime, Option.SETTLE_TIME.key()).isNegative()) {
-            throw check.invalid(Option.SETTLE_TIME, " must be at least 0 seconds, got " + OptionType.seconds(settleTime));
-        }
+        check.notNegative(settleTime, Option.SETTLE_TIME);
         if (settleTime.compareTo(maxBootTime) >= 0) {
             throw check.invalid(Option.SETTLE_TIME, " (" + OptionType.seconds(settleTime) + " s) must be less than "
                     + naming.nameOf(Option.MAX_BOOT_TIME) + " (" + OptionType.seconds(maxBootTime)
@@ -289,6 +287,12 @@ public record KvmServerOptions(
         void atLeast(int value, int min, Option option) {
             if (value < min) {
                 throw invalid(option, " must be at least " + min + ", got " + value);
+            }
+        }
+
+        void notNegative(Duration duration, Option option) {
+            if (Objects.requireNonNull(duration, option.key()).isNegative()) {
+                throw invalid(option, " must be at least 0 seconds, got " + OptionType.seconds(duration));
             }
         }
 

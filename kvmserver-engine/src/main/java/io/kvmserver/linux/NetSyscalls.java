@@ -14,6 +14,7 @@ import io.kvmserver.sandbox.Access;
 import io.kvmserver.sandbox.NetworkPolicy;
 import io.kvmserver.sandbox.Resolution;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
@@ -190,18 +191,12 @@ final class NetSyscalls {
         }
         switch (family) {
             case AF_INET, AF_INET6 -> {
-                int need = family == AF_INET ? 16 : 24;
-                if (length < need) {
+                InetSocketAddress decoded = inetSocketAddress(sa);
+                if (decoded == null) {
                     throw new SyscallError(Errno.EINVAL);
                 }
-                int port = ((sa[2] & 0xff) << 8) | (sa[3] & 0xff);
-                InetAddress ip;
-                try {
-                    ip = InetAddress.getByAddress(family == AF_INET ? Arrays.copyOfRange(sa, 4, 8)
-                            : Arrays.copyOfRange(sa, 8, 24));
-                } catch (UnknownHostException e) {
-                    throw new SyscallError(Errno.EINVAL);
-                }
+                int port = decoded.getPort();
+                InetAddress ip = decoded.getAddress();
                 NetworkPolicy p = policy(c);
                 boolean allowed = binding ? p.mayListen(ip, port) : p.mayConnect(ip, port);
                 if (!allowed) {
@@ -412,6 +407,30 @@ final class NetSyscalls {
             c.memory().writeInt(addrLength, shown.length);
         }
         return guestFd;
+    }
+
+    /**
+     * The IPv4 or IPv6 address and port of a {@code sockaddr_in} or {@code sockaddr_in6}, or null
+     * for another family or one too short. A v4-mapped IPv6 address comes back as the IPv4 one.
+     */
+    static InetSocketAddress inetSocketAddress(byte[] sa) {
+        if (sa.length < 2) {
+            return null;
+        }
+        int family = (sa[0] & 0xff) | ((sa[1] & 0xff) << 8);
+        byte[] address;
+        if (family == AF_INET && sa.length >= 16) {
+            address = Arrays.copyOfRange(sa, 4, 8);
+        } else if (family == AF_INET6 && sa.length >= 24) {
+            address = Arrays.copyOfRange(sa, 8, 24);
+        } else {
+            return null;
+        }
+        try {
+            return new InetSocketAddress(InetAddress.getByAddress(address), ((sa[2] & 0xff) << 8) | (sa[3] & 0xff));
+        } catch (UnknownHostException e) {
+            return null; // only for a wrong length, which the checks above rule out
+        }
     }
 
     static long connect(Syscall c) {

@@ -325,9 +325,12 @@ public final class Syscall {
         settleEnd = Deadline.NEVER;
     }
 
-    /** A call reached the host (the system call table counts it; not a retry of a parked one). */
+    /**
+     * A call reached the host (the system call table counts it; not a retry of a parked one).
+     * Only a template that may settle needs the count: a request VM does nothing here.
+     */
     void countHostCall() {
-        if (!waiter.retrying()) {
+        if (settleNanos != 0 && !waiter.retrying()) {
             hostCalls++;
         }
     }

@@ -1,9 +1,6 @@
 package io.kvmserver.linux;
 
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
-import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
@@ -18,10 +15,6 @@ import java.util.concurrent.ConcurrentHashMap;
  * template's, which asks about each connection it accepts.
  */
 public final class WarmupClients {
-
-    private static final int AF_UNIX = 1;
-    private static final int AF_INET = 2;
-    private static final int AF_INET6 = 10;
 
     private final Set<InetSocketAddress> expected = ConcurrentHashMap.newKeySet();
 
@@ -46,34 +39,8 @@ public final class WarmupClients {
         if (onRoute) {
             return true;
         }
-        if (sockaddr.length < 2) {
-            return false;
-        }
-        int family = (sockaddr[0] & 0xff) | (sockaddr[1] & 0xff) << 8;
-        if (family == AF_UNIX) {
-            return false;
-        }
-        InetSocketAddress peer = inet(family, sockaddr);
+        InetSocketAddress peer = NetSyscalls.inetSocketAddress(sockaddr);
         return peer != null && expected.contains(peer);
-    }
-
-    private static InetSocketAddress inet(int family, byte[] sockaddr) {
-        int port;
-        byte[] address;
-        if (family == AF_INET && sockaddr.length >= 8) {
-            address = Arrays.copyOfRange(sockaddr, 4, 8);
-        } else if (family == AF_INET6 && sockaddr.length >= 24) {
-            address = Arrays.copyOfRange(sockaddr, 8, 24);
-        } else {
-            return null;
-        }
-        port = (sockaddr[2] & 0xff) << 8 | (sockaddr[3] & 0xff);
-        try {
-            // A v4-mapped IPv6 address (a dual-stack listener) comes back as the IPv4 one.
-            return new InetSocketAddress(InetAddress.getByAddress(address), port);
-        } catch (UnknownHostException e) {
-            return null; // only for a wrong length, which the checks above rule out
-        }
     }
 
     private static InetSocketAddress normalized(InetSocketAddress local) {

@@ -56,14 +56,12 @@ public final class KvmServer implements AutoCloseable {
     private final InetSocketAddress listenAddress;
     private final long templateResidentBytes;
     private final Route route;
-    private final Duration timerDueAtFreeze;
     private volatile boolean closed;
 
     private KvmServer(KvmServerOptions options, Kvm kvm, GuestVm template, VmSnapshot snapshot,
             List<RequestWorker> workers, ServerStats stats, ScheduledExecutorService timers,
-            InetSocketAddress listenAddress, long templateResidentBytes, Route route, Duration timerDueAtFreeze) {
+            InetSocketAddress listenAddress, long templateResidentBytes, Route route) {
         this.route = route;
-        this.timerDueAtFreeze = timerDueAtFreeze;
         this.options = options;
         this.kvm = kvm;
         this.template = template;
@@ -159,7 +157,7 @@ public final class KvmServer implements AutoCloseable {
                     threads, threads == 1 ? "" : "s",
                     options.ephemeral() ? "ephemeral: reset after every connection" : "not ephemeral");
             return new KvmServer(options, kvm, template, snapshot, List.copyOf(workers), stats, timers, address,
-                    templateBytes, route, timerLeft < 0 ? null : Duration.ofNanos(timerLeft));
+                    templateBytes, route);
         } catch (RuntimeException e) {
             timers.shutdownNow();
             workers.forEach(RequestWorker::close);
@@ -253,7 +251,8 @@ public final class KvmServer implements AutoCloseable {
      * timer in its request; {@code settle-time} lets the template run it first.
      */
     public Duration timerDueAtFreeze() {
-        return timerDueAtFreeze;
+        long nanos = template.syscallContext().frozenWaitNanos();
+        return nanos < 0 ? null : Duration.ofNanos(nanos);
     }
 
     /** The address the program listens on (null for a unix socket, and for a route address served privately). */
