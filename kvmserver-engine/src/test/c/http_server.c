@@ -14,13 +14,17 @@
  * TIMER_MS=N: a timer of the program's, due N ms after the first wait, that appends a line to
  * $STATE_DIR/timer.txt when it fires (where it fires: once in the template, or in each request VM);
  * TIMER_REPEAT=1: it fires every N ms. POLL_MS=N: the wait's timeout when no timer is due, an idle
- * tick that does nothing (a poll interval, as select loops have).
+ * tick that does nothing (a poll interval, as select loops have). THREAD_TIMER_MS=N: a thread,
+ * started before listen(), that waits N ms on a condition variable nobody signals (a futex wait
+ * with a timeout, as a runtime's idle pool thread makes), appends the same line, and ends.
+ * BLOCKING_ACCEPT=1: serve from a blocking accept() instead of the epoll loop.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,10 +116,40 @@ static void timer_fired(void) {
     }
 }
 
+static void *idle_thread(void *arg) {
+    long ms = (long) arg;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_t never;
+    pthread_cond_init(&never, &attr);
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    struct timespec until;
+    clock_gettime(CLOCK_MONOTONIC, &until);
+    until.tv_sec += ms / 1000;
+    until.tv_nsec += (ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&lock);
+    while (pthread_cond_timedwait(&never, &lock, &until) != ETIMEDOUT) {
+    }
+    pthread_mutex_unlock(&lock);
+    timer_fired();
+    return NULL;
+}
+
 int main(int argc, char **argv) {
     int port = argc > 1 ? atoi(argv[1]) : 8000;
     if (argc > 2) state_dir = argv[2];
     heap_counter = calloc(1, sizeof *heap_counter);
+    const char *thread_timer = getenv("THREAD_TIMER_MS");
+    if (thread_timer) {
+        pthread_t t;
+        pthread_create(&t, NULL, idle_thread, (void *) atol(thread_timer));
+        pthread_detach(t);
+    }
     int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -142,6 +176,16 @@ int main(int argc, char **argv) {
         while ((c = accept4(ls, NULL, NULL, 0)) >= 0) {
             handle(c);
             close(c);
+        }
+    }
+    if (getenv("BLOCKING_ACCEPT")) {
+        fcntl(ls, F_SETFL, 0);
+        for (;;) {
+            int c = accept4(ls, NULL, NULL, 0);
+            if (c >= 0) {
+                handle(c);
+                close(c);
+            }
         }
     }
     int ep = epoll_create1(EPOLL_CLOEXEC);

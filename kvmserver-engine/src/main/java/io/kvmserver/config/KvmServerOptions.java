@@ -138,7 +138,7 @@ public record KvmServerOptions(
         if (settleTime.compareTo(maxBootTime) >= 0) {
             throw check.invalid(Option.SETTLE_TIME, " (" + OptionType.seconds(settleTime) + " s) must be less than "
                     + naming.nameOf(Option.MAX_BOOT_TIME) + " (" + OptionType.seconds(maxBootTime)
-                    + " s), which it is part of");
+                    + " s): settling is the end of a start, not most of it");
         }
         check.memory(maxAddressSpace, MIB, MAX_ADDRESS_SPACE_LIMIT, Option.MAX_ADDRESS_SPACE);
         check.memory(maxMainMemory, MIB, Long.MAX_VALUE, Option.MAX_MAIN_MEMORY);

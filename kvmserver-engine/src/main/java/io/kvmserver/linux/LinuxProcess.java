@@ -134,6 +134,15 @@ public final class LinuxProcess {
         return timers;
     }
 
+    /**
+     * When something of the process's is next due besides {@code thread}'s own wait: another
+     * thread's timed wait (a futex, a sleep, a poll with a timeout) ending, or a timer firing;
+     * {@link Deadline#NEVER} when nothing is.
+     */
+    long nextDeadlineBesides(GuestThread thread) {
+        return Math.min(timers.nextDeadline(), scheduler.nextDeadlineBesides(thread));
+    }
+
     public String cwd() {
         return cwd;
     }

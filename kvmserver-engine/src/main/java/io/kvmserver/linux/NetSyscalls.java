@@ -360,7 +360,15 @@ final class NetSyscalls {
             if (nonblocking) {
                 return -Errno.EAGAIN;
             }
-            c.freezesInWaitUntil(Deadline.NEVER);
+            long others = c.process().nextDeadlineBesides(c.thread());
+            if (c.settlesUntil(others) && c.waiter().parking()) {
+                // Settling: another thread's timer ends within the settle time; this thread waits
+                // with no connection to take, asked again by each round of the scheduler.
+                if (c.waiter().poll(0, -1) == HostWaiter.PARKED) {
+                    return Syscall.RESTART;
+                }
+            }
+            c.freezesInWaitUntil(others);
             c.requestFreeze(s);
             return 0;
         }

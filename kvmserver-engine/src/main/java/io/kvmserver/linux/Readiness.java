@@ -49,8 +49,9 @@ final class Readiness {
      * zero-timeout poll, as start-up code makes while it sets up, or a wait with something else
      * ready, is performed: freezing there would make every request VM run the rest of the
      * start-up again. So is a wait whose timeout ends within the settle time
-     * ({@link Syscall#settlesUntil}): a timer the program armed fires once, here, instead of in
-     * every request VM that starts after it was due (a lazily started thread, a cache flush, an
+     * ({@link Syscall#settlesUntil}), and so is any wait while another thread's timed wait or a
+     * timer of the process ends within it: a timer the program armed fires once, here, instead of
+     * in every request VM that starts after it was due (a lazily started thread, a cache flush, an
      * idle pool's threads ending). A tick after which the program waits again with no other call
      * ({@link Syscall#settledQuietly}: a poll interval) ends the settling: it would only repeat.
      */
@@ -63,8 +64,12 @@ final class Readiness {
             if (listener == null || timeoutNanos == 0) {
                 return await(count, timeoutNanos);
             }
-            if (c.settlesUntil(waiter.deadlineAfter(timeoutNanos)) && !c.settledQuietly(timeoutNanos)) {
-                // Settling: the wait is made with the listener left out; a timer of the program's ends it.
+            long own = waiter.deadlineAfter(timeoutNanos);
+            long others = c.process().nextDeadlineBesides(c.thread());
+            if (c.settlesUntil(others) || c.settlesUntil(own) && !c.settledQuietly(timeoutNanos)) {
+                // Settling: the wait is made with the listener left out; a timer of the program's
+                // ends it, or another thread's runs meanwhile (the thread parks, and every round
+                // of the scheduler in which all threads wait asks this wait again).
                 long n = await(count, timeoutNanos);
                 if (n == 0) {
                     c.settleTickEnded(timeoutNanos);
@@ -78,7 +83,7 @@ final class Readiness {
         } finally {
             hideListeners = false;
         }
-        c.freezesInWaitUntil(waiter.deadlineAfter(timeoutNanos));
+        c.freezesInWaitUntil(Math.min(waiter.deadlineAfter(timeoutNanos), c.process().nextDeadlineBesides(c.thread())));
         c.requestFreeze(listener);
         return FROZEN;
     }

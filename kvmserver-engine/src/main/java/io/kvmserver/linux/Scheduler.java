@@ -209,6 +209,19 @@ public final class Scheduler {
         return !runnable.isEmpty();
     }
 
+    /** The earliest deadline of a parked call of a thread other than {@code t}; {@link Deadline#NEVER} for none. */
+    long nextDeadlineBesides(GuestThread t) {
+        long deadline = Deadline.NEVER;
+        for (int i = 0; i < threads.size(); i++) {
+            GuestThread other = threads.get(i);
+            GuestThread.Parked p = other.parked();
+            if (other != t && other.state() == GuestThread.State.PARKED && p != null) {
+                deadline = Math.min(deadline, p.deadline);
+            }
+        }
+        return deadline;
+    }
+
     /** Whether every thread but {@code t} is parked. */
     public boolean othersAllParked(GuestThread t) {
         for (GuestThread other : threads) {
@@ -337,10 +350,12 @@ public final class Scheduler {
                 return RUNNABLE;
             }
             if (c.freezeOnListenerWait()) {
-                // Every thread waits: a wait on the listening socket freezes the template now.
+                // Every thread waits: a wait on the listening socket freezes the template now. A
+                // settling one (Readiness#awaitOrFreeze) may wait on no host fd at all.
                 for (GuestThread t : threads) {
-                    if (t.state() == GuestThread.State.PARKED && t.parked() != null && t.parked().count > 0) {
-                        t.parked().retry = true;
+                    GuestThread.Parked p = t.parked();
+                    if (t.state() == GuestThread.State.PARKED && p != null && (p.count > 0 || mayWaitOnListener(p.number()))) {
+                        p.retry = true;
                     }
                 }
                 if (retryMarked(c)) {
@@ -440,6 +455,13 @@ public final class Scheduler {
                 p.retry = true;
             }
         }
+    }
+
+    /** Whether a call of {@code number} may be a wait for connections (a poll of a listening socket, or accept). */
+    private static boolean mayWaitOnListener(long number) {
+        return isEpollWait(number) || number == SyscallNumbers.POLL || number == SyscallNumbers.PPOLL
+                || number == SyscallNumbers.SELECT || number == SyscallNumbers.PSELECT6
+                || number == SyscallNumbers.ACCEPT || number == SyscallNumbers.ACCEPT4;
     }
 
     private static boolean isEpollWait(long number) {

@@ -316,8 +316,9 @@ public final class Syscall {
     /**
      * In the template: how long it may keep running once it first waits for connections, for the
      * timers it armed to fire there and not in every request VM ({@code settle-time}), and when
-     * its boot time runs out ({@link System#nanoTime()}), of which the settling takes at most half
-     * of what is left.
+     * its boot time runs out ({@link System#nanoTime()}; the settle time included), of which the
+     * settling takes at most half of what is left, so that a program busy when it ends has time
+     * to come back to its wait.
      */
     public void settleBeforeFreeze(long nanos, long bootEndsAt) {
         settleNanos = nanos;
@@ -351,15 +352,17 @@ public final class Syscall {
         return tickEndedAt >= 0 && hostCalls == tickEndedAt + 1 && timeoutNanos >= tickNanos / 2;
     }
 
-    /** The template freezes in a wait for connections that would end at {@code deadline} (a timer of the program's). */
+    /**
+     * The template freezes in a wait for connections with a timer of the program's due at
+     * {@code deadline}: the wait's own timeout, another thread's timed wait, or a timer it armed.
+     */
     void freezesInWaitUntil(long deadline) {
         frozenWaitNanos = Deadline.remaining(deadline);
     }
 
     /**
-     * How long after the freeze the wait the template froze in would have ended (a timer of the
-     * program's, which every request VM started later runs), in nanoseconds; -1 for a wait
-     * without a timeout.
+     * How long after the freeze a timer of the program's was due ({@link #freezesInWaitUntil}),
+     * which every request VM started later runs, in nanoseconds; -1 when none was.
      */
     public long frozenWaitNanos() {
         return frozenWaitNanos;

@@ -112,13 +112,13 @@ public final class KvmServer implements AutoCloseable {
             if (timerLeft >= 0) {
                 String due = String.format(java.util.Locale.ROOT, "%.3f", timerLeft / 1e9);
                 if (options.settleTime().isZero()) {
-                    log.info("kvmserver: the template of {} froze in a wait for connections that a timer of the"
-                            + " program's ends {} s later: every request VM started after that runs the timer's work"
+                    log.info("kvmserver: the template of {} froze waiting for connections with a timer of the"
+                            + " program's due {} s later: every request VM started after that runs the timer's work"
                             + " in its request; {} above that lets the template run it once before it freezes",
                             options.program(), due, options.nameOf(Option.SETTLE_TIME));
                 } else {
-                    log.info("kvmserver: the template of {} settled and froze in a wait for connections that a timer"
-                            + " of the program's ends {} s later (a poll interval that did nothing, or a timer past {})",
+                    log.info("kvmserver: the template of {} settled and froze waiting for connections with a timer"
+                            + " of the program's due {} s later (a poll interval that did nothing, or a timer past {})",
                             options.program(), due, options.nameOf(Option.SETTLE_TIME));
                 }
             }
@@ -180,12 +180,13 @@ public final class KvmServer implements AutoCloseable {
     private static RunResult bootTemplate(GuestVm template, KvmServerOptions options,
             ScheduledExecutorService timers) {
         boolean warmup = options.warmup() > 0;
-        template.syscallContext().settleBeforeFreeze(options.settleTime().toNanos(),
-                System.nanoTime() + options.maxBootTime().toNanos());
+        // Settling comes after the start, not out of its time: the program has max-boot-time to
+        // reach its first wait for connections, and settle-time more.
+        long bootNanos = options.maxBootTime().toNanos() + options.settleTime().toNanos();
+        template.syscallContext().settleBeforeFreeze(options.settleTime().toNanos(), System.nanoTime() + bootNanos);
         template.syscallContext().setFreezeOnListenerWait(!warmup);
         ScheduledFuture<?> limit = timers.schedule(() -> template.interrupt(RunResult.Kind.TIMED_OUT,
-                "boot ran past " + options.nameOf(Option.MAX_BOOT_TIME)),
-                options.maxBootTime().toNanos(), TimeUnit.NANOSECONDS);
+                "the time ran out"), bootNanos, TimeUnit.NANOSECONDS);
         Thread client = null;
         if (warmup) {
             // While the warmup runs the template serves its connections and no one else's.
@@ -215,12 +216,18 @@ public final class KvmServer implements AutoCloseable {
                     + " before it waited for connections; is it a server, and may it listen ("
                     + options.nameOf(Option.ALLOW_LISTEN) + ")?";
             case CRASHED -> program + " crashed before it waited for connections: " + result.detail();
-            case TIMED_OUT -> program + " did not wait for connections within "
-                    + options.nameOf(Option.MAX_BOOT_TIME) + " "
-                    + options.maxBootTime().toMillis() / 1000.0 + " s (" + result.detail() + "); "
+            case TIMED_OUT -> program + " did not wait for connections within " + bootLimit(options)
+                    + " (" + result.detail() + "); "
                     + (threads.liveCount() == 1 ? "its thread: " : "its threads: ") + threads.describe();
             default -> program + " stopped before it waited for connections: " + result.detail();
         };
+    }
+
+    /** The boot's time limit in the user's naming: max-boot-time, and settle-time when set. */
+    private static String bootLimit(KvmServerOptions options) {
+        String limit = options.nameOf(Option.MAX_BOOT_TIME) + " " + options.maxBootTime().toMillis() / 1000.0 + " s";
+        return options.settleTime().isZero() ? limit : limit + " and " + options.nameOf(Option.SETTLE_TIME) + " "
+                + options.settleTime().toMillis() / 1000.0 + " s";
     }
 
     /** The address a host socket is bound to, or null for a non-IP socket. */
@@ -246,8 +253,8 @@ public final class KvmServer implements AutoCloseable {
     }
 
     /**
-     * How long after the freeze a timer of the program's was due that ends the wait the template
-     * froze in, or null when that wait had no timeout. Each request VM started after it runs the
+     * How long after the freeze a timer of the program's was due (the timeout of the wait the
+     * template froze in, another thread's timed wait, or a timer it armed), or null when none was. Each request VM started after it runs the
      * timer in its request; {@code settle-time} lets the template run it first.
      */
     public Duration timerDueAtFreeze() {

@@ -96,7 +96,7 @@ class KvmServerOptionsTest {
                 bad(b -> b.warmupPath("index.html"), "--warmup-path must start with '/'"),
                 bad(b -> b.settleTime(Duration.ofSeconds(-1)), "--settle-time must be at least 0 seconds, got -1"),
                 bad(b -> b.settleTime(Duration.ofSeconds(20)),
-                        "--settle-time (20 s) must be less than --max-boot-time (20 s), which it is part of"),
+                        "--settle-time (20 s) must be less than --max-boot-time (20 s): settling is the end of a start, not most of it"),
                 bad(b -> b.env(List.of("NOEQUALS")), "--env 'NOEQUALS' must be NAME=VALUE"),
                 bad(b -> b.env(List.of("=x")), "--env '=x' must be NAME=VALUE"),
                 bad(b -> b.allowRead(List.of("usr")), "--allow-read path 'usr' must be absolute"),

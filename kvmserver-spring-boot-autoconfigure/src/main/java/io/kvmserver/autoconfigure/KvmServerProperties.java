@@ -133,8 +133,9 @@ public final class KvmServerProperties extends KvmServerSettings {
          * How long the template may keep running once it waits for connections (after any
          * warmup), for the timers it armed to fire once there instead of in every request VM; it
          * is frozen at its first wait for connections with no timer due within that time, or after a
-         * poll interval that did nothing. At most half of the boot time left; 0 freezes it at its
-         * first wait. A bare number means seconds.
+         * poll interval that did nothing. The boot may take max-boot-time plus this, and settling
+         * at most half of the boot time left; 0 freezes it at its first wait. A bare number means
+         * seconds.
          */
         private final Duration settleTime;
 

@@ -134,9 +134,10 @@ public class KvmServerEndpoint {
      * @param routeAddress the address the program listens on privately, for the application's
      * routes, or null
      * @param options the settings that shape serving
-     * @param timerDueAtFreezeMillis how long after the freeze a timer of the program's was due that
-     * ended the wait the template froze in, or null: every request VM started after it runs that
-     * timer in its request (see {@code kvmserver.warmup.settle-time})
+     * @param timerDueAtFreezeMillis how long after the freeze a timer of the program's was due (the
+     * timeout of the wait the template froze in, another thread's timed wait, or a timer it armed),
+     * or null: every request VM started after it runs that timer in its request (see
+     * {@code kvmserver.warmup.settle-time})
      * @param stats counters since the server started
      * @param syscalls system calls of the request VMs by name, most frequent first
      * @param vms each request VM: id, alive, busy, exits, and how long its current request has
