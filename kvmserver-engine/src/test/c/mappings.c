@@ -387,6 +387,7 @@ static void hostile_lengths(void) {
     }
     close(fd);
     char *page = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *pair = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     struct {
         const char *what;
         int got;
@@ -402,6 +403,11 @@ static void hostile_lengths(void) {
         {"mprotect-len-0-bad-prot", mprotect(page, 0, 0x10) == 0 ? 0 : errno, 0},
         {"madvise-unaligned", madvise(page + 1, 4096, MADV_NORMAL) == 0 ? 0 : errno, EINVAL},
         {"madvise-unmapped", madvise((void *) 0x7f0000000000, 4096, MADV_NORMAL) == 0 ? 0 : errno, ENOMEM},
+        /* A shrink whose old length runs past user space: the unmap of its tail is munmap's, EINVAL. */
+        {"mremap-shrink-past-user-space", mremap(pair, 1UL << 61, 4096, 0) != MAP_FAILED ? 0 : errno, EINVAL},
+        {"mremap-shrink-wraps", mremap(pair, 0x7ffffffffffff000UL, 4096, 0) != MAP_FAILED ? 0 : errno, EINVAL},
+        {"mremap-grow-past-mapping", mremap(pair, 1UL << 61, 1UL << 62, MREMAP_MAYMOVE) != MAP_FAILED ? 0 : errno,
+         EINVAL},
     };
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
         if (calls[i].got != calls[i].expected) {

@@ -345,9 +345,14 @@ final class MemorySyscalls {
         }
         // A shrink in place unmaps the tail, wherever the old range ends (Linux looks only for a
         // mapping at its address); a move or a growth needs the whole old range in the mapping.
+        // Through munmap's own checks and clamp: an old length past user space is EINVAL (as in
+        // Linux), and the unmap never walks more than the address range the program has.
         if ((flags & MREMAP_FIXED) == 0 && newSize <= oldSize) {
             if (newSize < oldSize) {
-                m.unmap(oldAddr + newSize, oldSize - newSize);
+                long unmapped = unmap(m, oldAddr + newSize, oldSize - newSize);
+                if (unmapped != 0) {
+                    return unmapped;
+                }
             }
             return oldAddr;
         }
