@@ -130,6 +130,10 @@ int main(int argc, char **argv) {
     un.sun_family = AF_UNIX;
     memcpy(un.sun_path, "\0abstract", 9);
     report("unix-abstract", bind(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *) &un, 2 + 9));
+    /* The family alone: Linux autobinds to an abstract name any host process can connect to. */
+    int autobound = socket(AF_UNIX, SOCK_STREAM, 0);
+    report("unix-autobind", bind(autobound, (struct sockaddr *) &un, sizeof(sa_family_t)));
+    report("unix-autobind-listen", listen(autobound, 1));
     snprintf(un.sun_path, sizeof un.sun_path, "ok.sock");
     report("control-unix-bind-allowed", bind(socket(AF_UNIX, SOCK_STREAM, 0), (struct sockaddr *) &un, sizeof un));
     /* processes */

@@ -214,13 +214,15 @@ final class NetSyscalls {
     }
 
     private static HostAddress unixAddress(Syscall c, byte[] sa, boolean binding) {
-        if (sa.length == 2) {
-            return HostAddress.plain(sa); // autobind (abstract)
+        // A bind of the family alone autobinds: Linux picks an abstract name, which any process
+        // of the host's network namespace can connect to, so it is an abstract socket too.
+        if (sa.length == 2 && !binding) {
+            return HostAddress.plain(sa);
         }
-        if (sa[2] == 0) {
+        if (sa.length == 2 || sa[2] == 0) {
             if (!policy(c).mayUseAbstractUnixSockets()) {
-                c.deny(Denials.Kind.UNIX_SOCKET,
-                        "@" + new String(sa, 3, sa.length - 3, StandardCharsets.ISO_8859_1));
+                c.deny(Denials.Kind.UNIX_SOCKET, sa.length == 2 ? "@ (autobind)"
+                        : "@" + new String(sa, 3, sa.length - 3, StandardCharsets.ISO_8859_1));
                 throw new SyscallError(Errno.EACCES);
             }
             return HostAddress.plain(sa);

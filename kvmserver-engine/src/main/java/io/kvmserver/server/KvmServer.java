@@ -130,6 +130,7 @@ public final class KvmServer implements AutoCloseable {
             long templateBytes = template.process().memory().accessibleBytes();
             ServerStats stats = new ServerStats();
             int threads = options.effectiveThreads();
+            HostFileLimit.ensure(threads, options);
             Route route = routeSocket == null ? null : new Route(routeSocket, threads);
             for (int i = 0; i < threads; i++) {
                 int number = i;

@@ -1,0 +1,67 @@
+package io.kvmserver.server;
+
+import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Option;
+import io.kvmserver.host.LibC;
+import io.kvmserver.host.SyscallNumbers;
+import io.kvmserver.linux.FdTable;
+
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.stream.Stream;
+
+/**
+ * The host file descriptors the request VMs may hold. A VM's program may open {@link FdTable#LIMIT}
+ * files, nearly all of them host descriptors in the JVM's one table: unless the process may open
+ * that many for every VM at once, a request that opens files until {@code EMFILE} takes them from
+ * the others (their {@code socket}, {@code open}, {@code accept} and resets fail), and isolation
+ * would depend on how many VMs share the table. So the soft {@code RLIMIT_NOFILE} is raised, up to
+ * the hard one, to cover them all, and a server it cannot cover does not start.
+ */
+final class HostFileLimit {
+
+    /** Host descriptors of a VM besides its program's: KVM's, its waiter's, its listeners' and the route's. */
+    static final int PER_VM_OVERHEAD = 64;
+
+    private static final int RLIMIT_NOFILE = 7;
+
+    private HostFileLimit() {
+    }
+
+    /** Makes room for {@code vms} request VMs' descriptors besides those open now, or says what to change. */
+    static void ensure(int vms, KvmServerOptions options) {
+        long needed = openNow() + (long) vms * (FdTable.LIMIT + PER_VM_OVERHEAD);
+        try (Memory limit = new Memory(16)) {
+            LibC.syscall(SyscallNumbers.PRLIMIT64, 0, RLIMIT_NOFILE, 0, Pointer.nativeValue(limit), 0, 0);
+            long soft = limit.getLong(0);
+            long hard = limit.getLong(8);
+            if (Long.compareUnsigned(soft, needed) >= 0) {
+                return;
+            }
+            if (Long.compareUnsigned(hard, needed) < 0) {
+                throw new KvmServerException(vms + " request VMs (" + options.nameOf(Option.THREADS) + ") may hold "
+                        + (FdTable.LIMIT + PER_VM_OVERHEAD) + " host file descriptors each, " + needed
+                        + " in all with those open now, but this process may open at most " + hard
+                        + " (RLIMIT_NOFILE): raise its limit (ulimit -n, systemd's LimitNOFILE) or lower "
+                        + options.nameOf(Option.THREADS), null);
+            }
+            limit.setLong(0, needed);
+            LibC.syscall(SyscallNumbers.PRLIMIT64, 0, RLIMIT_NOFILE, Pointer.nativeValue(limit), 0, 0, 0);
+        } catch (LastErrorException e) {
+            // Reading or raising a soft limit below the hard one does not fail; if it did, the
+            // VMs would still each be bounded by their own table, only not isolated by this.
+        }
+    }
+
+    private static long openNow() {
+        try (Stream<Path> fds = Files.list(Path.of("/proc/self/fd"))) {
+            return fds.count();
+        } catch (IOException e) {
+            return 0;
+        }
+    }
+}
