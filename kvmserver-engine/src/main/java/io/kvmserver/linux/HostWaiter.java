@@ -36,8 +36,6 @@ public final class HostWaiter implements AutoCloseable {
     private static final int EFD_CLOEXEC = 02000000;
     private static final int EINTR = 4;
     private static final long FIONREAD = 0x541b;
-    private static final int EPOLLEXCLUSIVE = 1 << 28;
-    private static final int EPOLL_CTL_ADD = 1;
     /** A wait that ended because of {@link #kick()}. */
     public static final long KICKED = -1;
 
@@ -55,8 +53,13 @@ public final class HostWaiter implements AutoCloseable {
     private volatile boolean kicked;
     private ConnectionTracker connections = ConnectionTracker.UNLIMITED;
     private final Readiness readiness = new Readiness(this);
-    private int exclusiveEpoll = -1;
-    private int exclusiveListener = -1;
+    /**
+     * Host fds of the shared listeners this VM's waits have polled since its reset: the template's,
+     * which outlive every request VM, so the VM holds no host fd for them. A VM has at most
+     * {@link FdTable#LIMIT} listeners.
+     */
+    private final int[] listenerFds = new int[FdTable.LIMIT];
+    private int listenerCount;
     /**
      * Whether the VM waits with every thread parked and the shared listener among what it waits
      * for: back at its wait for clients, however long its connections stay open. Written by the
@@ -76,41 +79,24 @@ public final class HostWaiter implements AutoCloseable {
     }
 
     /**
-     * A host epoll fd, private to this VM, that becomes readable when a connection arrives on the
-     * shared {@code listenerFd}. It is registered with {@code EPOLLEXCLUSIVE}, so a new
-     * connection wakes one waiting VM rather than all of them: no thundering herd. The waits
-     * poll this fd in place of the listener itself.
+     * The fd a wait polls for connections on the shared listener at host fd {@code listenerFd}:
+     * the listener itself, remembered so that a wait that holds it counts as a wait for clients
+     * ({@link #waitingForClients}). Every idle VM polls it, so a connection wakes each of them;
+     * one accepts, the others find {@code EAGAIN} and wait again. A per-VM epoll registered with
+     * {@code EPOLLEXCLUSIVE} would not spare them: the exclusive wake-up reaches only a thread
+     * blocked in {@code epoll_wait} on it, and a VM's wait is a {@code ppoll} (it must also watch
+     * its kick fd and whatever else the program waits for), which every such epoll wakes.
      */
-    public int exclusiveWaitFd(int listenerFd) {
-        if (exclusiveListener == listenerFd) {
-            return exclusiveEpoll;
-        }
-        closeExclusive();
-        try (Memory event = new Memory(12)) {
-            int ep = (int) LibC.syscall(SyscallNumbers.EPOLL_CREATE1, EFD_CLOEXEC, 0, 0, 0, 0, 0);
-            event.setInt(0, POLLIN | EPOLLEXCLUSIVE);
-            event.setLong(4, listenerFd);
-            try {
-                LibC.syscall(SyscallNumbers.EPOLL_CTL, ep, EPOLL_CTL_ADD, listenerFd,
-                        com.sun.jna.Pointer.nativeValue(event), 0, 0);
-            } catch (LastErrorException e) {
-                LibC.close(ep);
-                throw e;
+    public int listenerWaitFd(int listenerFd) {
+        for (int i = 0; i < listenerCount; i++) {
+            if (listenerFds[i] == listenerFd) {
+                return listenerFd;
             }
-            exclusiveEpoll = ep;
-            exclusiveListener = listenerFd;
-            return ep;
-        } catch (LastErrorException e) {
-            return listenerFd; // no EPOLLEXCLUSIVE (Linux < 4.5): every VM wakes, one wins
         }
-    }
-
-    private void closeExclusive() {
-        if (exclusiveEpoll >= 0) {
-            LibC.close(exclusiveEpoll);
-            exclusiveEpoll = -1;
-            exclusiveListener = -1;
+        if (listenerCount < listenerFds.length) {
+            listenerFds[listenerCount++] = listenerFd;
         }
+        return listenerFd;
     }
 
     Readiness readiness() {
@@ -153,6 +139,7 @@ public final class HostWaiter implements AutoCloseable {
     }
 
     public void reset() {
+        listenerCount = 0;
         waitingForClients = false;
         clientWaitEnded = 0;
         if (!kicked) {
@@ -162,12 +149,14 @@ public final class HostWaiter implements AutoCloseable {
         drainWake();
     }
 
-    /** Whether one of the first {@code count} pollfds is how this VM's waits watch the shared listener. */
+    /** Whether one of the first {@code count} pollfds is a shared listener ({@link #listenerWaitFd}). */
     private boolean watchesListener(int count) {
         for (int i = 0; i < count; i++) {
             int fd = pollfds.getInt(i * 8L);
-            if (fd >= 0 && (fd == exclusiveEpoll || fd == exclusiveListener)) {
-                return true;
+            for (int j = 0; j < listenerCount; j++) {
+                if (fd == listenerFds[j]) {
+                    return true;
+                }
             }
         }
         return false;
@@ -484,7 +473,6 @@ public final class HostWaiter implements AutoCloseable {
         if (!closed.compareAndSet(false, true)) {
             return;
         }
-        closeExclusive();
         LibC.close(kickFd);
         pollfds.close();
         one.close();

@@ -13,12 +13,13 @@ import io.kvmserver.host.LibC;
 /**
  * The template's listening socket as a request VM sees it: one host fd shared by every VM.
  *
- * <p>Each VM waits for connections through its own {@code EPOLLEXCLUSIVE} registration of the
- * listener ({@link HostWaiter#exclusiveWaitFd}), so the host wakes one waiting VM per
- * connection. When a wait finds the listener readable, the engine accepts at once, on this
- * VM's thread, and keeps the connection for the program's next {@code accept4}; should two VMs
- * still race, the loser sees the listener not ready and keeps waiting, so no program ever sees
- * a readiness it cannot act on. In ephemeral mode a VM takes one connection per request
+ * <p>Every idle VM polls the listener ({@link HostWaiter#listenerWaitFd}), so a connection wakes
+ * each of them. When a wait finds the listener readable, the engine accepts at once, on this
+ * VM's thread, and keeps the connection for the program's next {@code accept4}; the VMs that
+ * lose the race see the listener not ready and keep waiting, so no program ever sees a readiness
+ * it cannot act on. An accept that fails and leaves the connection queued ({@code EMFILE} when
+ * the host is out of fds) is the program's to see, as on Linux: the listener is readable and its
+ * {@code accept4} fails so. In ephemeral mode a VM takes one connection per request
  * ({@link ConnectionTracker}); after that the listener reports not ready and {@code accept4}
  * returns {@code EAGAIN} until the reset.
  *
@@ -124,7 +125,7 @@ public final class SharedListener extends SocketFile {
         if (pendingFd < 0 && early != null && early.any()) {
             tryAccept(waiter); // a connection the template kept: ready without the host
         }
-        return pendingFd >= 0 || shut ? -1 : waiter.exclusiveWaitFd(fd);
+        return pendingFd >= 0 || shut ? -1 : waiter.listenerWaitFd(fd);
     }
 
     @Override
@@ -132,15 +133,26 @@ public final class SharedListener extends SocketFile {
         if ((hostRevents & HostWaiter.POLLIN) == 0) {
             return hostRevents;
         }
-        if (pendingFd < 0 && !tryAccept(waiter)) {
+        // A failed accept that left the connection queued stays readable: dropping POLLIN would
+        // send the wait straight back to a host poll that finds it again, a spin no program sees.
+        if (pendingFd < 0 && tryAccept(waiter) == NOT_TAKEN) {
             return (short) (hostRevents & ~HostWaiter.POLLIN);
         }
         return hostRevents;
     }
 
-    private boolean tryAccept(HostWaiter waiter) {
+    /** {@link #tryAccept}: a connection is kept for the program. */
+    private static final long TAKEN = 1;
+    /** {@link #tryAccept}: none to take (another VM took it, or this VM may take no more). */
+    private static final long NOT_TAKEN = 0;
+
+    /**
+     * Takes a connection for the program: {@link #TAKEN}, {@link #NOT_TAKEN}, or {@code -errno}
+     * of a host accept that failed and left the connection queued.
+     */
+    private long tryAccept(HostWaiter waiter) {
         if (shut || !waiter.connections().mayAccept()) {
-            return false;
+            return NOT_TAKEN;
         }
         EarlyConnections.Connection kept = early == null ? null : early.take();
         if (kept != null) {
@@ -151,15 +163,20 @@ public final class SharedListener extends SocketFile {
             peerLength.setInt(0, (int) peer.size());
             long n = HostFile.call(() -> LibC.syscall(SyscallNumbers.ACCEPT4, fd, Pointer.nativeValue(peer),
                     Pointer.nativeValue(peerLength), OpenFlags.O_NONBLOCK | OpenFlags.O_CLOEXEC, 0, 0));
+            if (n == -Errno.EAGAIN || n == -Errno.ECONNABORTED) {
+                return NOT_TAKEN; // another VM won the race, or the client already left
+            }
             if (n < 0) {
-                return false; // another VM won the race (EAGAIN), or the client already left
+                // Out of fds or memory before the connection left the queue: it is still there,
+                // for whichever VM accepts once the host can.
+                return n;
             }
             pendingFd = (int) n;
             pendingPeer = peer.getByteArray(0, Math.min(peerLength.getInt(0), 128));
         }
         overlay.applyTo(pendingFd); // accepted sockets inherit the listener's options
         waiter.connections().acceptedFrom(pendingPeer);
-        return true;
+        return TAKEN;
     }
 
     /**
@@ -190,13 +207,17 @@ public final class SharedListener extends SocketFile {
             if (!waiter.connections().mayAccept()) {
                 return -Errno.EAGAIN;
             }
-            if (tryAccept(waiter)) {
+            long taken = tryAccept(waiter);
+            if (taken == TAKEN) {
                 break;
+            }
+            if (taken < 0) {
+                return taken; // what Linux's accept answers when it cannot take the connection
             }
             if (!guestBlocking()) {
                 return -Errno.EAGAIN;
             }
-            int waited = waiter.awaitOne(waiter.exclusiveWaitFd(fd), HostWaiter.POLLIN, Deadline.remaining(deadline));
+            int waited = waiter.awaitOne(waiter.listenerWaitFd(fd), HostWaiter.POLLIN, Deadline.remaining(deadline));
             if (waited == HostWaiter.WAIT_PARKED) {
                 return Syscall.RESTART;
             }
