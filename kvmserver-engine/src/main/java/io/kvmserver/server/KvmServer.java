@@ -114,7 +114,8 @@ public final class KvmServer implements AutoCloseable {
                 if (options.settleTime().isZero()) {
                     log.info("kvmserver: the template of {} froze waiting for connections with a timer of the"
                             + " program's due {} s later: every request VM started after that runs the timer's work"
-                            + " in its request; {} above that lets the template run it once before it freezes",
+                            + " in its request; unless it is a periodic tick, {} above that lets the template run it"
+                            + " once before it freezes",
                             options.program(), due, options.nameOf(Option.SETTLE_TIME));
                 } else {
                     log.info("kvmserver: the template of {} settled and froze waiting for connections with a timer"
