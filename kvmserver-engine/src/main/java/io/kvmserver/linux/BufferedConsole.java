@@ -26,6 +26,12 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(BufferedConsole.class);
     /** Bytes held at most: guest writes beyond it wait for the real console to catch up. */
     static final int CAPACITY = 256 * 1024;
+    /**
+     * Bytes set aside at most, for all VMs together: however many run at once, writes through the
+     * host (every VM's first log line, any line longer than the entry takes) always find at least
+     * the rest of the buffer once the real console has taken what it holds.
+     */
+    static final int RESERVED_MAX = CAPACITY / 2;
     /** The largest piece handed to the real console at once. */
     private static final int CHUNK = 64 * 1024;
     private static final long FULL_RETRY_NANOS = 1_000_000L;
@@ -100,17 +106,25 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
 
     /**
      * Sets aside up to {@code want} bytes of free space for writes answered in the guest, without
-     * waiting: returns how many (0 when the buffer is full or closed). The caller gives them back
-     * with {@link #writeReserved} and {@link #release}, before it waits on the host for anything.
+     * waiting: returns how many (0 when the buffer is full or closed, or when {@link #RESERVED_MAX}
+     * is set aside already). The caller gives them back with {@link #writeReserved} and
+     * {@link #release}, before it waits on the host for anything.
      */
     int reserve(int want) {
         synchronized (lock) {
             if (closed || want <= 0) {
                 return 0;
             }
-            int n = Math.max(0, Math.min(want, CAPACITY - used - reserved));
+            int n = Math.max(0, Math.min(want, Math.min(CAPACITY - used, RESERVED_MAX) - reserved));
             reserved += n;
             return n;
+        }
+    }
+
+    /** Bytes set aside now and not yet written or given back. */
+    int reserved() {
+        synchronized (lock) {
+            return reserved;
         }
     }
 

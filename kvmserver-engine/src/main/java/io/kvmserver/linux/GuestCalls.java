@@ -120,7 +120,9 @@ public final class GuestCalls {
     /**
      * The console the program's stdout and stderr write to, and bytes of its buffer set aside for
      * the entry's writes to them: reserved before an entry, given back at the next exit outside
-     * the entry, after the queue ({@link #releaseConsole}), so that a VM holds none while it waits.
+     * the entry, after the queue ({@link #releaseConsole}), before any call the host makes (the
+     * frozen wait for a connection is made without an entry) and at the end of every run, so that
+     * a VM holds none while it waits.
      */
     private BufferedConsole creditConsole;
     private int consoleCredit;
@@ -602,6 +604,11 @@ public final class GuestCalls {
      * find something (the call may make a file ready), unless the call itself says otherwise.
      */
     public void beforeHostCall() {
+        // The call may wait, for as long as the program likes (the frozen wait for a connection,
+        // published for before it is made): console space set aside meanwhile would be taken
+        // from every other VM's writes. Every exit gave it back already; the next entry sets
+        // some aside again.
+        releaseConsole();
         emptyBefore = emptyEpollFd;
         emptyEpollFd = -1;
         onlyListenerEpollFd = -1;

@@ -93,9 +93,21 @@ final class ContextSwitch {
         restoringFpu = false;
         if (fpuRestoredInGuest) {
             pendingFpu = image;
+            disarmFpuRestore();
         } else {
             pendingFpu = null;
             vcpu.setXsave(image);
+        }
+    }
+
+    /**
+     * Points the restore's final jump at its {@code ud2} ({@link TrapStub#FPU_RESTORE_REFUSED}):
+     * from now until {@link #beforeEntry} arms it for a reset, a program that jumps into the
+     * restore dies there instead of being sent to where the last reset resumed.
+     */
+    private void disarmFpuRestore() {
+        if (fpuRestoredInGuest) {
+            memory.putLong(GuestCallPages.RESUME_RIP, TrapStub.FPU_RESTORE_REFUSED);
         }
     }
 
@@ -113,8 +125,17 @@ final class ContextSwitch {
 
     /**
      * Called right after an exit: once the vCPU has left {@link TrapStub#FPU_RESTORE_ENTRY}, the
-     * pending state is loaded. It never faults (the image is KVM's own, its XSTATE_BV within XCR0);
-     * if it did, the program must not go on with the state it had before.
+     * pending state is loaded and the restore disarmed.
+     *
+     * <p>An exception in the restore's page is the program's: the restore itself never faults
+     * (its image is KVM's own, XSTATE_BV within XCR0, and its pages are out of the program's
+     * reach), but between the reset and this first exit the program may have jumped in there
+     * itself (a first exit of its own making: the accept and the reads are answered in the
+     * guest). The exit handler ends it as a crash ({@code VcpuLoop.fault}); the pending state
+     * stays, so that whatever the host reads off the vCPU until the reset is the template's,
+     * never a state the restore may not have replaced. A single step (#DB) in there ends it too:
+     * only a program that froze single-stepping, or jumped in with TF set, takes one, and going
+     * on would leave the host with a restore stopped halfway at CPL 0.
      */
     void afterExit() {
         if (!restoringFpu) {
@@ -125,16 +146,23 @@ final class ContextSwitch {
             return; // not entered (an immediate exit), or interrupted on the way
         }
         if (rip >= GuestLayout.EXCEPTION_ENTRIES && rip < GuestLayout.EXCEPTION_ENTRIES + GuestLayout.PAGE_SIZE
-                && inFpuRestore(memory.getLong(FRAME + 8))) {
-            throw new IllegalStateException("the reset's FPU restore faulted at 0x"
-                    + Long.toHexString(memory.getLong(FRAME + 8)) + " (vector " + (rip - GuestLayout.EXCEPTION_ENTRIES) / 16 + ")");
+                && inFpuRestorePage(memory.getLong(FRAME + 8))) {
+            restoringFpu = false;
+            disarmFpuRestore();
+            return;
         }
         pendingFpu = null;
         restoringFpu = false;
+        disarmFpuRestore();
     }
 
     private static boolean inFpuRestore(long rip) {
-        return rip >= TrapStub.FPU_RESTORE_ENTRY && rip < TrapStub.FPU_RESTORE_END;
+        return rip >= TrapStub.FPU_RESTORE_ENTRY && rip < TrapStub.FPU_RESTORE_REFUSED;
+    }
+
+    /** Whether {@code rip} is in the restore's page: the restore, or the {@code int3}s around it. */
+    static boolean inFpuRestorePage(long rip) {
+        return rip >= GuestLayout.FPU_RESTORE && rip < GuestLayout.FPU_RESTORE + GuestLayout.PAGE_SIZE;
     }
 
     /**
@@ -151,6 +179,7 @@ final class ContextSwitch {
             vcpu.setReg(KvmAbi.RAX, memory.getLong(GuestCallPages.RESUME_RAX));
             vcpu.setReg(KvmAbi.RDX, memory.getLong(GuestCallPages.RESUME_RDX));
             restoringFpu = false;
+            disarmFpuRestore();
         }
         vcpu.setXsave(pendingFpu);
         pendingFpu = null;
@@ -245,6 +274,9 @@ final class ContextSwitch {
 
     /** Makes the vCPU resume {@code ctx} in user mode at its next entry. */
     void load(UserContext ctx) {
+        if (restoringFpu) {
+            disarmFpuRestore();
+        }
         pendingFpu = null; // ctx's state replaces it, registers and all
         restoringFpu = false;
         for (int r = 0; r < GPR.length; r++) {

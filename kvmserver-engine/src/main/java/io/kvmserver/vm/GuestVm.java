@@ -182,6 +182,9 @@ public final class GuestVm implements AutoCloseable {
             MemorySlots.attach(vm, memory, 0);
             VcpuFd vcpu = vm.createVcpu(0);
             boolean answers = answersInGuest(kvm, kernel);
+            if (answers) {
+                CpuSetup.mapFpuRestoreForUserMode(tables); // request VMs restore their FPU state there
+            }
             CpuSetup.configure(vcpu, tables.root(), kvm.supportedXcr0(), syscallEntry(answers));
             // Sync regs are pushed into the vCPU on the first run, so set every one of them.
             for (int r = KvmAbi.RAX; r <= KvmAbi.R15; r += 8) {

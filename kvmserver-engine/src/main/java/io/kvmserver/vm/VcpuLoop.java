@@ -261,9 +261,11 @@ final class VcpuLoop {
             } catch (GuestMemory.LimitExceeded e) {
                 // the queue was performed; emptying it would pass the limit, and the VM is done
             }
-            calls.releaseConsole();
             return result;
         } finally {
+            // Whatever ends the run, an engine failure included (the worker then replaces the
+            // VM): console space set aside for the entry is the shared buffer's, not this VM's.
+            calls.releaseConsole();
             slice.disarm();
             vcpuThread = 0;
             vcpu.clearImmediateExit();
@@ -658,6 +660,14 @@ final class VcpuLoop {
      * a description of the fault.
      */
     private RunResult fault(int vector, long errorCode, long rip, boolean userMode) {
+        if (userMode && ContextSwitch.inFpuRestorePage(rip)) {
+            // The program jumped into the engine's FPU restore (executable at CPL 3 on PVM,
+            // supervisor-only elsewhere): Linux kills a program that executes below
+            // mmap_min_addr with SIGSEGV; its handlers do not run, as for the doorbell, since
+            // the restore may have been left halfway (ContextSwitch.afterExit).
+            return crash(SIGSEGV, "segmentation fault executing 0x" + Long.toHexString(rip)
+                    + " (the engine's FPU restore page)");
+        }
         if (vector == Faults.DEBUG && userMode && GuestLayout.inTrapCode(rip)) {
             // A program single-stepping itself (TF) into the syscall entry, through a rewritten
             // site (the entry clears TF only after a few instructions) or by a jump: the steps are
@@ -704,8 +714,9 @@ final class VcpuLoop {
         return RunResult.crashed(signal, detail);
     }
 
-    /** Stops the time-slice timer for good. */
+    /** Stops the time-slice timer for good, and gives back any console space still set aside. */
     void close() {
+        calls.releaseConsole();
         slice.close();
     }
 }

@@ -65,7 +65,11 @@ public final class CpuSetup {
         }
         memory.write(GuestLayout.SYSCALL_ENTRY, TrapStub.syscallEntry());
         memory.write(TrapStub.FAST_SYSCALL_ENTRY, TrapStub.fastSyscallEntry());
+        // int3 around the restore: a jump into the rest of its page traps at once (SIGSEGV)
+        // rather than running through zeros (add %al, (%rax)) into the next page.
+        memory.fill(GuestLayout.FPU_RESTORE, GuestLayout.PAGE_SIZE, (byte) 0xcc);
         memory.write(TrapStub.FPU_RESTORE_ENTRY, TrapStub.fpuRestoreEntry());
+        memory.putLong(GuestCallPages.RESUME_RIP, TrapStub.FPU_RESTORE_REFUSED); // no restore due
         // Nothing to answer in the guest until the host says so.
         memory.putInt(GuestCallPages.CONNECTION_FD, -1);
         memory.putInt(GuestCallPages.LISTENER_FD, -1);
@@ -82,7 +86,8 @@ public final class CpuSetup {
         // The syscall entry must be executable at CPL 3 as well: on PVM hosts syscall stays there.
         tables.set(GuestLayout.SYSCALL_ENTRY, GuestLayout.SYSCALL_ENTRY_END - GuestLayout.SYSCALL_ENTRY,
                 PageTables.PRESENT | PageTables.USER);
-        tables.set(GuestLayout.FPU_RESTORE, page, PageTables.PRESENT | PageTables.USER);
+        // Supervisor-only until the VM is known to restore its FPU state at CPL 3 (mapFpuRestoreForUserMode).
+        tables.set(GuestLayout.FPU_RESTORE, page, PageTables.PRESENT);
         tables.set(GuestLayout.EXCEPTION_ENTRIES, page, PageTables.PRESENT);
         tables.set(GuestCallPages.ANSWERS, page, PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);
         tables.set(GuestCallPages.QUEUE, page,
@@ -93,6 +98,16 @@ public final class CpuSetup {
         tables.mapDoorbell(GuestLayout.SYSCALL_DOORBELL, GuestLayout.doorbellPhysical(memory.size()));
         tables.set(GuestLayout.EXCEPTION_STACK_BOTTOM, GuestLayout.EXCEPTION_STACK_TOP - GuestLayout.EXCEPTION_STACK_BOTTOM,
                 PageTables.PRESENT | PageTables.WRITABLE | PageTables.NO_EXECUTE);
+    }
+
+    /**
+     * Makes the FPU restore's page executable at CPL 3, for VMs whose first entry after a reset
+     * starts there (PVM, where {@code syscall} stays at CPL 3 and the host avoids
+     * {@code KVM_SET_XSAVE}). Elsewhere it stays out of the program's reach, as any page below
+     * {@code mmap_min_addr} is on Linux.
+     */
+    public static void mapFpuRestoreForUserMode(PageTables tables) {
+        tables.set(GuestLayout.FPU_RESTORE, GuestLayout.PAGE_SIZE, PageTables.PRESENT | PageTables.USER);
     }
 
     private static long tssDescriptorLow(long base, long limit) {

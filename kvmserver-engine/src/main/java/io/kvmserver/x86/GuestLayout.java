@@ -37,9 +37,10 @@ public final class GuestLayout {
     public static final long EXCEPTION_STACK_BOTTOM = 0x5000;
     public static final long EXCEPTION_STACK_TOP = 0x7000;
     /**
-     * The page of the template's FPU restore ({@link TrapStub#FPU_RESTORE_ENTRY}): code, executable
-     * at CPL 3 (on PVM the program's first entry after a reset starts there) and read-only. A page
-     * of its own, so that the syscall entry's pages are the fast entry's to grow into.
+     * The page of the template's FPU restore ({@link TrapStub#FPU_RESTORE_ENTRY}): code, read-only,
+     * executable at CPL 3 only on PVM (where the program's first entry after a reset starts there;
+     * supervisor-only elsewhere). A page of its own, so that the syscall entry's pages are the
+     * fast entry's to grow into.
      */
     public static final long FPU_RESTORE = 0x7000;
     /**

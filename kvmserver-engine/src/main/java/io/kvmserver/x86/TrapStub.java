@@ -171,12 +171,20 @@ public final class TrapStub {
      */
     public static final long FPU_RESTORE_ENTRY = GuestLayout.FPU_RESTORE;
 
-    /** The end of {@code fpu_restore_entry}: a vCPU stopped in between has not reached the program yet. */
-    public static final long FPU_RESTORE_END = FPU_RESTORE_ENTRY + 0x2a;
+    /**
+     * The restore's {@code ud2}, right after its final jump: a vCPU stopped before it has not
+     * reached the program yet. {@link GuestCallPages#RESUME_RIP} points here while no restore is
+     * due: a program that runs the restore itself then dies (SIGSEGV, as Linux would kill it for
+     * executing below {@code mmap_min_addr}) instead of jumping where an old reset resumed.
+     */
+    public static final long FPU_RESTORE_REFUSED = FPU_RESTORE_ENTRY + 0x2a;
+
+    /** The end of {@code fpu_restore_entry}'s bytes. */
+    public static final long FPU_RESTORE_END = FPU_RESTORE_REFUSED + 2;
 
     /** The assembled {@code fpu_restore_entry} (trap-stub.S; TrapStubTest compares). */
     private static final String FPU_RESTORE_CODE =
-            "b8ffffffffbaffffffff480fae2c2500d00000488b042548b10000488b142550b10000ff242540b10000";
+            "b8ffffffffbaffffffff480fae2c2500d00000488b042548b10000488b142550b10000ff242540b100000f0b";
 
     /** The FPU restore's machine code, to be placed at {@link #FPU_RESTORE_ENTRY}. */
     public static byte[] fpuRestoreEntry() {

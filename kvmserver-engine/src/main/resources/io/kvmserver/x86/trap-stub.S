@@ -1201,8 +1201,12 @@ fast_syscall_end:
 # so a request VM's first entry after a reset starts here instead: XRSTOR of the template's image
 # (all of XCR0; the image's XSTATE_BV, masked with XCR0 by the host, sets the rest to their
 # initial state, as KVM_SET_XSAVE would), then RAX, RDX and RIP as the host had them. Neither
-# instruction changes RFLAGS or the stack. A program that jumps here itself only loads the
-# template's FPU state and the values the host put in its answer page.
+# instruction changes RFLAGS or the stack. The page is executable at CPL 3 only where this runs
+# there (PVM). A program that jumps here itself only loads the template's FPU state and the values
+# the host put in its answer page: between the host's reset and the VM's next exit those are the
+# restore's own (what the program could load itself from the pages it may read); at any other
+# time A_RESUME_RIP is fpu_restore_refused, and its #UD ends the program with SIGSEGV, as a jump
+# below mmap_min_addr would on Linux.
         .balign 16, 0xcc
 fpu_restore_entry:
         movl    $-1, %eax
@@ -1211,6 +1215,8 @@ fpu_restore_entry:
         movq    A_RESUME_RAX, %rax
         movq    A_RESUME_RDX, %rdx
         jmpq    *A_RESUME_RIP
+fpu_restore_refused:
+        ud2
 fpu_restore_end:
 
 # ---- Exception entries (guest address 0xf000, supervisor-only), 16 bytes apart ----

@@ -79,6 +79,10 @@ class TrapStubTest {
         assertThat(assembly.symbol("A_RESUME_RAX")).isEqualTo(GuestCallPages.RESUME_RAX);
         assertThat(assembly.symbol("A_RESUME_RDX")).isEqualTo(GuestCallPages.RESUME_RDX);
         assertThat(GuestLayout.FPU_IMAGE % 64).as("XRSTOR's alignment").isZero();
+        assertThat(TrapStub.FPU_RESTORE_ENTRY + assembly.symbol("fpu_restore_refused") - assembly.symbol("fpu_restore_entry"))
+                .isEqualTo(TrapStub.FPU_RESTORE_REFUSED);
+        assertThat(Arrays.copyOfRange(text, (int) assembly.symbol("fpu_restore_refused"), (int) assembly.symbol("fpu_restore_end")))
+                .as("ud2").containsExactly(0x0f, 0x0b);
     }
 
     @Test
@@ -199,6 +203,16 @@ class TrapStubTest {
             assertThat(tables.entry(GuestCallPages.QUEUE) & mask).isEqualTo(mask);
             byte[] restore = TrapStub.fpuRestoreEntry();
             assertThat(memory.read(TrapStub.FPU_RESTORE_ENTRY, restore.length)).containsExactly(restore);
+            assertThat(memory.getByte(TrapStub.FPU_RESTORE_END)).as("int3 in the rest of its page").isEqualTo((byte) 0xcc);
+            assertThat(memory.getByte(GuestLayout.FPU_RESTORE + GuestLayout.PAGE_SIZE - 1)).isEqualTo((byte) 0xcc);
+            assertThat(memory.getLong(GuestCallPages.RESUME_RIP)).as("no restore due: it ends at its ud2")
+                    .isEqualTo(TrapStub.FPU_RESTORE_REFUSED);
+            assertThat(tables.entry(GuestLayout.FPU_RESTORE) & mask)
+                    .as("the FPU restore: supervisor-only where it does not run at CPL 3")
+                    .isEqualTo(PageTables.PRESENT);
+            CpuSetup.mapFpuRestoreForUserMode(tables);
+            assertThat(tables.entry(GuestLayout.FPU_RESTORE) & mask).as("on PVM: executable at CPL 3, read-only")
+                    .isEqualTo(PageTables.PRESENT | PageTables.USER);
             assertThat(tables.entry(GuestLayout.FPU_IMAGE) & mask)
                     .as("the FPU image: readable by the program, nothing else")
                     .isEqualTo(PageTables.PRESENT | PageTables.USER | PageTables.NO_EXECUTE);

@@ -2,7 +2,12 @@ package io.kvmserver.hostile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kvmserver.linux.BufferedConsole;
+import io.kvmserver.linux.ConsoleInternals;
+import io.kvmserver.linux.GuestConsole;
+import io.kvmserver.server.ServerStats;
 import io.kvmserver.testing.CapturedConsole;
+import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestAnswers;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.Http;
@@ -24,7 +29,7 @@ import org.junit.jupiter.api.Test;
 @RequiresKvm
 class ConsoleWriteTest {
 
-    private static TestServer start(CapturedConsole console) {
+    private static TestServer start(GuestConsole console) {
         return TestServer.start(GuestPrograms.get("console_log"), List.of(),
                 b -> b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(20)), console);
     }
@@ -72,6 +77,29 @@ class ConsoleWriteTest {
             }
             // Every line, in order: each request's stderr line before its stdout line.
             assertThat(awaitCount(console, "request 1\nserved 1\n", 26)).as(console.text()).isEqualTo(26);
+        }
+    }
+
+    /**
+     * A VM that logged through the host sets console space aside before every entry; the wait for
+     * its next connection is made on the host right after the reset, without an entry, and may
+     * last for ever: it must hold none meanwhile, or idle VMs starve every other VM's writes (the
+     * first version held 3488 bytes per idle VM: with 76 the whole buffer, and every write
+     * through the host waited until its time limit).
+     */
+    @Test
+    void anIdleVmHoldsNoConsoleSpace() throws InterruptedException {
+        BufferedConsole console = BufferedConsole.of(new CapturedConsole());
+        try (TestServer s = start(console)) {
+            ServerStats stats = s.server().stats();
+            for (int i = 0; i < 3; i++) {
+                assertThat(get(s, "/log")).isEqualTo("logged 1");
+                Eventually.reaches(stats::resets, stats.requests());
+                for (int look = 0; look < 10; look++) {
+                    Thread.sleep(20);
+                    assertThat(ConsoleInternals.reserved(console)).as("set aside while the VM waits").isZero();
+                }
+            }
         }
     }
 

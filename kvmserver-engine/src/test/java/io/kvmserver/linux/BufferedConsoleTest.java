@@ -85,6 +85,37 @@ class BufferedConsoleTest {
         }
     }
 
+    /**
+     * However many VMs set space aside at once (each up to a queue page's data, 3488 bytes), half
+     * the buffer stays for writes through the host: without the bound, 76 VMs took all of it and
+     * every write through the host waited for one of them to exit.
+     */
+    @Test
+    void atMostHalfTheBufferIsSetAside() throws Exception {
+        SlowConsole real = new SlowConsole();
+        BufferedConsole console = BufferedConsole.of(real);
+        try {
+            int total = 0;
+            for (int vm = 0; vm < 100; vm++) {
+                total += console.reserve(3488);
+            }
+            assertThat(total).isEqualTo(BufferedConsole.CAPACITY / 2).isEqualTo(console.reserved());
+            Memory line = new Memory(BufferedConsole.CAPACITY / 2);
+            line.setMemory(0, line.size(), (byte) 'h');
+            long written = 0;
+            while (written < line.size()) {
+                long n = console.write(1, Pointer.nativeValue(line), line.size() - written);
+                assertThat(n).as("a write through the host finds room at once").isPositive();
+                written += n;
+            }
+            console.release(total);
+            assertThat(console.reserved()).isZero();
+        } finally {
+            real.open.countDown();
+            console.close();
+        }
+    }
+
     @Test
     void aClosedConsoleSetsNothingAside() {
         BufferedConsole console = BufferedConsole.of(new SlowConsole());
