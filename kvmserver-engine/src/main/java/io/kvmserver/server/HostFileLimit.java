@@ -46,8 +46,8 @@ final class HostFileLimit {
                 throw new KvmServerException(vms + " request VMs (" + options.nameOf(Option.THREADS) + ") may hold "
                         + (FdTable.LIMIT + PER_VM_OVERHEAD) + " host file descriptors each, " + needed
                         + " in all with those open now, but this process may open at most " + hard
-                        + " (RLIMIT_NOFILE): raise its limit (ulimit -n, systemd's LimitNOFILE) or lower "
-                        + options.nameOf(Option.THREADS), null);
+                        + " (RLIMIT_NOFILE)", "raise its limit (ulimit -n, systemd's LimitNOFILE, docker run"
+                        + " --ulimit nofile) or lower " + options.nameOf(Option.THREADS));
             }
             limit.setLong(0, needed);
             LibC.syscall(SyscallNumbers.PRLIMIT64, 0, RLIMIT_NOFILE, Pointer.nativeValue(limit), 0, 0, 0);

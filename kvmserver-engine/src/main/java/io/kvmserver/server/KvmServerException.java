@@ -17,10 +17,28 @@ public final class KvmServerException extends RuntimeException {
 
     private final transient List<Denials.Denial> denials;
 
+    private final String problem;
+
+    private final String action;
+
     public KvmServerException(String message, RunResult result) {
         super(message);
         this.result = result;
         this.denials = List.of();
+        this.problem = message;
+        this.action = null;
+    }
+
+    /**
+     * A start the host cannot carry (its limits, not the program), with what to change: the
+     * message is both, for a reader of the log; {@link #action()} is the second part alone.
+     */
+    public KvmServerException(String problem, String action) {
+        super(problem + ": " + action);
+        this.result = null;
+        this.denials = List.of();
+        this.problem = problem;
+        this.action = action;
     }
 
     /** A failed boot, with what the program was denied while it booted. */
@@ -28,6 +46,18 @@ public final class KvmServerException extends RuntimeException {
         super(message + denials.summary());
         this.result = result;
         this.denials = denials.first();
+        this.problem = getMessage();
+        this.action = null;
+    }
+
+    /** What went wrong, without {@link #action()}. */
+    public String problem() {
+        return problem;
+    }
+
+    /** What to change, for a start the host cannot carry; otherwise null. */
+    public String action() {
+        return action;
     }
 
     /** How the template's run ended, when that is the reason; otherwise null. */

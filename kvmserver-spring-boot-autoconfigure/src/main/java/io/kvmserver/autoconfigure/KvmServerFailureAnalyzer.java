@@ -70,6 +70,11 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
         if (engineFailure instanceof KvmServerException serverFailure && serverFailure.result() != null) {
             return analyzeBoot(cause, serverFailure);
         }
+        if (engineFailure instanceof KvmServerException hostLimit && hostLimit.action() != null) {
+            String action = hostLimit.action();
+            return new FailureAnalysis("kvmserver could not start " + cause.getProgram() + ": " + hostLimit.problem(),
+                    Character.toUpperCase(action.charAt(0)) + action.substring(1) + ".", cause);
+        }
         if (engineFailure instanceof UncheckedIOException) {
             return new FailureAnalysis("kvmserver could not prepare " + cause.getProgram() + ": "
                     + engineFailure.getMessage(), "kvmserver extracts classpath: programs and arguments to the"

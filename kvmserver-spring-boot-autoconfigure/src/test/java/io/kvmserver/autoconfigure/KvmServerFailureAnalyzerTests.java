@@ -142,6 +142,18 @@ class KvmServerFailureAnalyzerTests {
 
     @Test
     @RequiresKvm
+    void moreRequestVmsThanTheHostsFileLimitCovers(CapturedOutput output) {
+        // Each VM may hold its program's 1,024 fds on the host; no process may open 10^8 (fs.nr_open).
+        int port = Http.freePort();
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.get("http_server"),
+                "kvmserver.args=" + port, "kvmserver.permissions.allow-listen=127.0.0.1:" + port,
+                "kvmserver.limits.max-main-memory=256MB", "kvmserver.threads=100000"))
+            .contains("100000 request VMs (kvmserver.threads) may hold", "(RLIMIT_NOFILE)",
+                    "Raise its limit (ulimit -n", "or lower kvmserver.threads");
+    }
+
+    @Test
+    @RequiresKvm
     void programTooLargeForItsMemory(CapturedOutput output) {
         assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.get("http_server"),
                 "kvmserver.limits.max-main-memory=2MB"))
