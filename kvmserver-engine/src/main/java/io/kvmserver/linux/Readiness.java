@@ -59,13 +59,13 @@ final class Readiness {
         if (!c.freezeOnListenerWait()) {
             return await(count, timeoutNanos);
         }
+        long own = waiter.deadlineAfter(timeoutNanos);
+        long others = c.process().nextDeadlineBesides(c.thread());
         hideListeners = true;
         try {
             if (listener == null || timeoutNanos == 0) {
                 return await(count, timeoutNanos);
             }
-            long own = waiter.deadlineAfter(timeoutNanos);
-            long others = c.process().nextDeadlineBesides(c.thread());
             if (c.settlesUntil(others) || c.settlesUntil(own) && !c.settledQuietly(timeoutNanos)) {
                 // Settling: the wait is made with the listener left out; a timer of the program's
                 // ends it, or another thread's runs meanwhile (the thread parks, and every round
@@ -83,7 +83,7 @@ final class Readiness {
         } finally {
             hideListeners = false;
         }
-        c.freezesInWaitUntil(Math.min(waiter.deadlineAfter(timeoutNanos), c.process().nextDeadlineBesides(c.thread())));
+        c.freezesInWaitUntil(Math.min(own, others));
         c.requestFreeze(listener);
         return FROZEN;
     }
