@@ -1,13 +1,16 @@
 package io.kvmserver.memory;
 
 import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.kvmserver.host.HostCallException;
 import io.kvmserver.host.LibC;
+import io.kvmserver.host.SyscallNumbers;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -497,6 +500,70 @@ public final class GuestMemory implements AutoCloseable {
 
     private static final int SEEK_DATA = 3;
     private static final int SEEK_HOLE = 4;
+
+    /**
+     * The ranges of this template memory that hold no data now, as {start, end} pairs in
+     * ascending order: where, once the template is frozen, nothing ever belongs. A request VM that
+     * reads there (fresh memory it mapped, or memory the template mapped and never touched) faults
+     * on a hole of the shared memfd, and the host kernel fills it with a zeroed page of the memfd's
+     * own: memory no view wrote, which no reset takes back and no meter counts
+     * ({@link #punchHoles} frees it again).
+     */
+    public long[] holes() {
+        requireTemplate();
+        long[] pairs = new long[16];
+        int n = 0;
+        long at = 0;
+        while (at < size) {
+            long data = seek(at, SEEK_DATA);
+            long end = data < 0 ? size : data;
+            if (end > at) {
+                if (n == pairs.length) {
+                    pairs = Arrays.copyOf(pairs, n * 2);
+                }
+                pairs[n++] = at;
+                pairs[n++] = end;
+            }
+            if (data < 0) {
+                break;
+            }
+            long hole = seek(data, SEEK_HOLE);
+            at = hole < 0 ? size : hole;
+        }
+        return Arrays.copyOf(pairs, n);
+    }
+
+    /** Bytes of host memory this template memory's memfd holds ({@code st_blocks}). */
+    public long allocatedBytes() {
+        requireTemplate();
+        try (Memory stat = new Memory(144)) {
+            LibC.syscall(SyscallNumbers.FSTAT, memfd, Pointer.nativeValue(stat), 0, 0, 0, 0);
+            return stat.getLong(64) * 512; // struct stat's st_blocks, in 512-byte units
+        }
+    }
+
+    /**
+     * Punches {@link #holes} taken earlier again: the pages reads filled them with are freed, and
+     * every view reads zeros there as before (the host zaps its mappings of them and KVM its
+     * translations; a view's own copies stay). Safe while request VMs run: nothing the template
+     * holds lies in a hole.
+     */
+    public void punchHoles(long[] holes) {
+        requireTemplate();
+        for (int i = 0; i + 1 < holes.length; i += 2) {
+            try {
+                LibC.fallocate(memfd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, holes[i], holes[i + 1] - holes[i]);
+            } catch (LastErrorException e) {
+                return; // a file system without hole punching: nothing to free this way
+            }
+        }
+    }
+
+    private void requireTemplate() {
+        if (!ownsMemfd) {
+            throw new IllegalStateException("only the template's memory owns its memfd");
+        }
+    }
 
     /** lseek on the template's memfd ({@code SEEK_DATA}, {@code SEEK_HOLE}); -1 past the last data. */
     private long seek(long offset, int whence) {

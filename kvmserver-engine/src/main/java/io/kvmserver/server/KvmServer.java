@@ -141,6 +141,7 @@ public final class KvmServer implements AutoCloseable {
             workers.forEach(RequestWorker::start);
             long period = RequestWorker.timeLimitCheckPeriodNanos(options);
             List<RequestWorker> limited = List.copyOf(workers);
+            TemplateHoles holes = new TemplateHoles(template.memory());
             timers.scheduleAtFixedRate(() -> {
                 long now = System.nanoTime();
                 for (RequestWorker w : limited) {
@@ -151,6 +152,11 @@ public final class KvmServer implements AutoCloseable {
                     } catch (RuntimeException | Error e) {
                         log.error("kvmserver: checking the time limit of request VM {} failed", w.id(), e);
                     }
+                }
+                try {
+                    holes.run();
+                } catch (RuntimeException | Error e) {
+                    log.error("kvmserver: freeing the template's holes failed", e);
                 }
             }, period, period, TimeUnit.NANOSECONDS);
             log.info("kvmserver: {} is serving {} with {} request VM{} ({})", options.program(),
@@ -248,6 +254,14 @@ public final class KvmServer implements AutoCloseable {
 
     public KvmServerOptions options() {
         return options;
+    }
+
+    /**
+     * Host memory the template's image holds now: its memfd's pages. It grows only while request
+     * VMs' reads fill its holes, which the server frees again periodically ({@link TemplateHoles}).
+     */
+    public long templateHostBytes() {
+        return template.memory().allocatedBytes();
     }
 
     public ServerStats stats() {
