@@ -103,8 +103,8 @@ public enum Option {
 
     ALLOW_ALL(permission("allow-all", OptionType.FLAG, "")
             .spring("kvmserver.permissions.allow-all")
-            .describe("Whether to lift every restriction on files, environment and network;"
-                    + " excludes the other permissions.")
+            .describe("Whether to lift every restriction on files, environment and network, except the engine's"
+                    + " own (the route's directory, the JVM's /proc entries); excludes the other permissions.")
             .defaultValue(false)
             .reads(KvmServerOptions::allowAll).writes((b, v, base) -> b.allowAll((Boolean) v))),
     ALLOW_READ(permission("allow-read", OptionType.LIST, "PATHS").implicitValue("/")

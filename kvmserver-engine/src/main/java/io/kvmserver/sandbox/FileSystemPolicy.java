@@ -3,6 +3,7 @@ package io.kvmserver.sandbox;
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.config.Volume;
 import io.kvmserver.host.Errno;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -281,7 +282,33 @@ public final class FileSystemPolicy implements AutoCloseable {
                 return true;
             }
         }
-        return false;
+        return isTheJvmsProc(host);
+    }
+
+    private static final Path PROC = Path.of("/proc");
+    private static final String JVM_PID = Long.toString(ProcessHandle.current().pid());
+
+    /**
+     * Whether {@code host} is in the JVM's own {@code /proc} directories, which only
+     * {@code --allow-all} reaches: {@code /proc/<pid>} of the JVM or of any of its threads (its
+     * {@code mem} is the engine's memory and every VM's), {@code /proc/self} and
+     * {@code /proc/thread-self} (the host's, reached through a link). Never the guest's, whatever
+     * it may: the guest's own {@code /proc/self} is {@link #procSelf}.
+     */
+    private static boolean isTheJvmsProc(Path host) {
+        if (host.getNameCount() < 2 || !host.startsWith(PROC)) {
+            return false;
+        }
+        String entry = host.getName(1).toString();
+        if (entry.equals("self") || entry.equals("thread-self") || entry.equals(JVM_PID)) {
+            return true;
+        }
+        for (int i = 0; i < entry.length(); i++) {
+            if (entry.charAt(i) < '0' || entry.charAt(i) > '9') {
+                return false;
+            }
+        }
+        return Files.exists(PROC.resolve(JVM_PID).resolve("task").resolve(entry)); // one of the JVM's threads
     }
 
     private static int deniedErrno(Scope scope, Path host, Access access) {

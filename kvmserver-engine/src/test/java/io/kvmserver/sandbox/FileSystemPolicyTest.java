@@ -548,6 +548,29 @@ class FileSystemPolicyTest {
         }
 
         @Test
+        void theJvmsOwnProcIsOutOfReachEvenWithAllowAll() {
+            // Its mem is the engine's memory and every VM's; reached by pid, by a thread's id,
+            // or through the host's thread-self link.
+            FileSystemPolicy policy = policy(b -> b.allowAll(true), Set.of());
+            long pid = ProcessHandle.current().pid();
+            long thread = Long.parseLong(readThreadSelf());
+            assertDenied(policy.resolve("/", "/proc/" + pid + "/mem", WRITE), Errno.ENOENT);
+            assertDenied(policy.resolve("/", "/proc/" + pid + "/environ", READ), Errno.ENOENT);
+            assertDenied(policy.resolve("/", "/proc/" + thread + "/mem", WRITE), Errno.ENOENT);
+            assertDenied(policy.resolve("/", "/proc/thread-self/maps", READ), Errno.ENOENT);
+            assertDenied(policy.resolve("/", "/proc/" + pid + "/task/" + thread + "/mem", READ), Errno.ENOENT);
+            assertAllowed(policy.resolve("/", "/proc/1/status", READ), "/proc/1/status");
+        }
+
+        private static String readThreadSelf() {
+            try {
+                return Files.readSymbolicLink(Path.of("/proc/thread-self")).getFileName().toString();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+
+        @Test
         void staysVirtualWithAllowAll() {
             FileSystemPolicy policy = policy(b -> b.allowAll(true), Set.of());
 

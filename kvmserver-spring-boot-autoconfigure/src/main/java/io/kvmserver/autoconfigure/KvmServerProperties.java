@@ -167,8 +167,9 @@ public final class KvmServerProperties extends KvmServerSettings {
     public static final class Permissions {
 
         /**
-         * Whether to lift every restriction on files, environment and network; excludes the
-         * other permissions.
+         * Whether to lift every restriction on files, environment and network, except the
+         * engine's own (the route's directory, the JVM's /proc entries); excludes the other
+         * permissions.
          */
         private final boolean allowAll;
 
