@@ -570,8 +570,8 @@ read:
         jb      restore_slow
         cmpq    %rcx, %rsi
         ja      restore_slow
-        cmpl    $Q_MAX_ENTRIES, Q_COUNT
-        jae     slow
+        cmpl    $Q_MAX_ENTRIES, Q_COUNT # the queue is full: the host, with RCX back (the program's
+        jae     restore_slow            # return address, which the check above took)
         movl    A_READ_LENGTH, %ecx
         subl    Q_READ_TAKEN, %ecx      # bytes left (the queue page is the program's: check it)
         jb      restore_slow
