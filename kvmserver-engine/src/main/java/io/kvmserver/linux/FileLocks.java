@@ -51,13 +51,20 @@ final class FileLocks {
         if (kind != LOCK_SH && kind != LOCK_EX && kind != LOCK_UN) {
             return -Errno.EINVAL;
         }
+        if (f instanceof HostFile h && h.flockInherited(kind)) {
+            return 0; // the template's description holds it, and a fork shares the description
+        }
         int fd = lockFd(f);
         if (fd < 0) {
             return fd;
         }
         boolean wait = (operation & LOCK_NB) == 0 && kind != LOCK_UN;
-        return retrying(c, wait, () -> LibC.syscall(SyscallNumbers.FLOCK, fd, kind | (kind == LOCK_UN ? 0 : LOCK_NB), 0,
-                0, 0, 0));
+        long rc = retrying(c, wait, () -> LibC.syscall(SyscallNumbers.FLOCK, fd, kind | (kind == LOCK_UN ? 0 : LOCK_NB),
+                0, 0, 0, 0));
+        if (rc == 0 && f instanceof HostFile h) {
+            h.flockTaken(kind);
+        }
+        return rc;
     }
 
     /** fcntl's lock commands, POSIX and OFD alike, as OFD locks on the description's own host fd. */
@@ -105,7 +112,7 @@ final class FileLocks {
     private static int lockFd(FileDescription f) {
         if (f instanceof HostFile h) {
             int fd = h.privateHostFd();
-            return fd;
+            return fd == -Errno.EFBIG ? -Errno.ENOLCK : fd; // no room for a deleted file's private copy
         }
         return f.hostFd() >= 0 ? -Errno.EINVAL : -Errno.EBADF;
     }

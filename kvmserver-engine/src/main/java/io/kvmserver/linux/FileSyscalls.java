@@ -264,8 +264,11 @@ final class FileSyscalls {
         return c.files().duplicateTo(oldFd, newFd, flags != 0);
     }
 
+    /** pipe2's packet mode flag: accepted, as Linux does (the pipe stays a byte stream here). */
+    private static final int O_DIRECT = 040000;
+
     static long pipe2(Syscall c, long fdsAddress, int flags) {
-        if ((flags & ~(OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK | OpenFlags.O_DIRECTORY)) != 0) {
+        if ((flags & ~(OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK | O_DIRECT)) != 0) {
             return -Errno.EINVAL;
         }
         c.memory().check(fdsAddress, 8, AddressSpace.PROT_WRITE);

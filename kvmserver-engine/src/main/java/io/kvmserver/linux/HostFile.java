@@ -22,7 +22,21 @@ import java.nio.file.Path;
  * <p>What a host fd carries beyond its offset is shared by everyone who holds it: a directory's
  * read position and the file's locks (open file description locks belong to the description). A
  * forked copy therefore takes a private host fd of its own, opened again from the shared one, the
- * first time it lists the directory or takes a lock.
+ * first time it lists the directory, takes a lock or writes with {@code O_APPEND}.
+ *
+ * <p>{@code O_APPEND} is the host's: an appending write goes through this description's own host
+ * fd with the host's {@code O_APPEND} set (atomic against every other writer, at the end of the
+ * file, never at an offset someone else moved), and a write without it is a {@code pwrite} at the
+ * guest's offset through a host fd without {@code O_APPEND} (a {@code pwrite} on an
+ * {@code O_APPEND} fd appends). The flag follows the guest's {@code F_SETFL}.
+ *
+ * <p>A regular file nobody can name any more (host link count 0 when the template is frozen: made
+ * by {@code tmpfile()}, or created and unlinked) is process state, like a pipe: each fork gets
+ * its own copy of it, made from the template's file the first time the fork changes it (writes,
+ * truncates, locks, changes its mode or times), in a memfd. Until then the fork reads the
+ * template's file, which nobody changes any more. The copies of one fork take at most
+ * {@link #PRIVATE_COPY_LIMIT} bytes in all; a write that would grow them further fails with
+ * {@code EFBIG}, as if the file size limit were reached.
  */
 public final class HostFile extends FileDescription {
 
@@ -33,9 +47,34 @@ public final class HostFile extends FileDescription {
     private static final int STAT_SIZE = 144;
     private static final int ST_MODE = 24;
     private static final int ST_SIZE = 48;
+    private static final int ST_NLINK = 16;
+    private static final int F_GETFL = 3;
+    private static final int F_SETFL = 4;
+    private static final int MFD_CLOEXEC = 1;
+    static final int LOCK_SH = 1;
+    static final int LOCK_EX = 2;
+    static final int LOCK_UN = 8;
+    /** Bytes the private copies of deleted files take in one request VM, all together. */
+    public static final long PRIVATE_COPY_LIMIT = 64L << 20;
+    private static final Object COPY_BUDGET = new Object();
 
     private final int fd;
     private final boolean owner;
+    /** Whether {@link #fd} has the host's {@code O_APPEND} (changed only on an owned fd). */
+    private boolean fdAppends;
+    /** Whether {@link #privateFd} has the host's {@code O_APPEND}. */
+    private boolean privateAppends;
+    /**
+     * In the template, frozen: names the file when nobody else can (link count 0), so that each
+     * fork makes one private copy per file ({@link ForkContext#replica}); null otherwise.
+     */
+    private String deletedFileKey;
+    /** In a fork of a deleted file: its copy in this VM (shared by its descriptions of the file). */
+    private PrivateCopy copy;
+    /** The {@code flock} lock this description took (LOCK_SH, LOCK_EX, or 0). */
+    private int flockHeld;
+    /** In a fork: the {@code flock} lock the template's description holds (for the template's life). */
+    private int inheritedFlock;
     private final boolean directory;
     private final boolean pathOnly;
     private final String path;
@@ -71,7 +110,9 @@ public final class HostFile extends FileDescription {
         boolean pathOnly = (guestFlags & OpenFlags.O_PATH) != 0;
         int status = pathOnly ? OpenFlags.O_PATH : guestFlags & (OpenFlags.O_ACCMODE | OpenFlags.SETTABLE_STATUS);
         if (type == PathSyscalls.S_IFREG || type == PathSyscalls.S_IFDIR || type == PathSyscalls.S_IFBLK || pathOnly) {
-            return new HostFile(fd, true, status, type == PathSyscalls.S_IFDIR, pathOnly, guestPath, hostPath);
+            HostFile file = new HostFile(fd, true, status, type == PathSyscalls.S_IFDIR, pathOnly, guestPath, hostPath);
+            file.fdAppends = !pathOnly && (guestFlags & OpenFlags.O_APPEND) != 0;
+            return file;
         }
         return new StreamFile(fd, true, status, guestPath, type);
     }
@@ -90,6 +131,11 @@ public final class HostFile extends FileDescription {
         long run() throws LastErrorException;
     }
 
+    /** Opened for reading only (checked here: a private copy's memfd could be written). */
+    private boolean readOnly() {
+        return (statusFlags & OpenFlags.O_ACCMODE) == OpenFlags.O_RDONLY;
+    }
+
     private boolean appending() {
         return (statusFlags & OpenFlags.O_APPEND) != 0;
     }
@@ -102,7 +148,8 @@ public final class HostFile extends FileDescription {
         if (pathOnly) {
             return -Errno.EBADF;
         }
-        long n = call(() -> LibC.pread(fd, hostBuffer, count, offset));
+        int from = dataFd();
+        long n = call(() -> LibC.pread(from, hostBuffer, count, offset));
         if (n > 0) {
             offset += n;
         }
@@ -111,22 +158,102 @@ public final class HostFile extends FileDescription {
 
     @Override
     public long write(HostWaiter waiter, long hostBuffer, long count) {
-        if (pathOnly) {
+        if (pathOnly || readOnly()) {
             return -Errno.EBADF;
         }
         if (appending()) {
-            long n = call(() -> LibC.write(fd, hostBuffer, count));
-            if (n >= 0) {
-                long size = size();
-                offset = size >= 0 ? size : offset + n; // the host fd's own offset is shared: ask the file
-            }
-            return n;
+            return append(hostBuffer, count, -1);
         }
-        long n = call(() -> LibC.pwrite(fd, hostBuffer, count, offset));
+        long n = writeAt(hostBuffer, count, offset);
         if (n > 0) {
             offset += n;
         }
         return n;
+    }
+
+    /**
+     * An {@code O_APPEND} write, at the end of the file as the host finds it, through this
+     * description's own host fd: with {@code position} -1 a {@code write} that moves this
+     * description's offset to the end of what it wrote, else a {@code pwrite} (which appends too,
+     * as on Linux, and moves nothing).
+     */
+    private long append(long hostBuffer, long count, long position) {
+        int own = ownFd(true);
+        if (own < 0) {
+            return own;
+        }
+        long allowed = copy == null ? count : copy.allow(-1, count);
+        if (allowed < 0) {
+            return allowed;
+        }
+        long n = call(() -> position < 0 ? LibC.write(own, hostBuffer, allowed)
+                : LibC.pwrite(own, hostBuffer, allowed, position));
+        if (n >= 0 && copy != null) {
+            copy.wroteAtEnd(n);
+        }
+        if (n >= 0 && position < 0) {
+            long at = call(() -> LibC.lseek(own, 0, 1));
+            if (at >= 0) {
+                offset = at;
+            }
+        }
+        return n;
+    }
+
+    /** A write at {@code position}, through a host fd without the host's {@code O_APPEND}. */
+    private long writeAt(long hostBuffer, long count, long position) {
+        int target;
+        if (copy != null) {
+            target = copy.materialize();
+        } else {
+            target = fdAppends ? ownFd(false) : fd;
+        }
+        if (target < 0) {
+            return target;
+        }
+        long allowed = copy == null ? count : copy.allow(position, count);
+        if (allowed < 0) {
+            return allowed;
+        }
+        long n = call(() -> LibC.pwrite(target, hostBuffer, allowed, position));
+        if (n > 0 && copy != null) {
+            copy.wroteUpTo(position + n);
+        }
+        return n;
+    }
+
+    /**
+     * This description's own host fd ({@link #privateHostFd()}) with the host's {@code O_APPEND}
+     * set or cleared as asked; {@code -errno} when there is none.
+     */
+    private int ownFd(boolean append) {
+        int own = privateHostFd();
+        if (own < 0) {
+            return own;
+        }
+        boolean now = own == fd ? fdAppends : privateAppends;
+        if (now != append) {
+            long flags = call(() -> LibC.fcntl(own, F_GETFL, 0));
+            if (flags < 0) {
+                return (int) flags;
+            }
+            long rc = call(() -> LibC.fcntl(own, F_SETFL,
+                    append ? flags | OpenFlags.O_APPEND : flags & ~OpenFlags.O_APPEND));
+            if (rc < 0) {
+                return (int) rc;
+            }
+            if (own == fd) {
+                fdAppends = append;
+            } else {
+                privateAppends = append;
+            }
+        }
+        return own;
+    }
+
+    /** The host fd this description reads: its copy once made, else the file it was opened on. */
+    private int dataFd() {
+        return copy == null ? fd : copy.dataFd(fd);
     }
 
     @Override
@@ -170,15 +297,16 @@ public final class HostFile extends FileDescription {
         if (directory) {
             return -Errno.EISDIR;
         }
-        return call(() -> LibC.pread(fd, hostBuffer, count, position));
+        int from = dataFd();
+        return call(() -> LibC.pread(from, hostBuffer, count, position));
     }
 
     @Override
     public long pwrite(long hostBuffer, long count, long position) {
-        if (pathOnly) {
+        if (pathOnly || readOnly()) {
             return -Errno.EBADF;
         }
-        return call(() -> LibC.pwrite(fd, hostBuffer, count, position));
+        return appending() ? append(hostBuffer, count, position) : writeAt(hostBuffer, count, position);
     }
 
     @Override
@@ -223,7 +351,18 @@ public final class HostFile extends FileDescription {
 
     @Override
     public long stat(long hostStatBuffer) {
-        return call(() -> LibC.syscall(SYS_FSTAT, fd, hostStatBuffer, 0, 0, 0, 0));
+        int from = dataFd();
+        long rc = call(() -> LibC.syscall(SYS_FSTAT, from, hostStatBuffer, 0, 0, 0, 0));
+        if (rc == 0 && from != fd) {
+            // The copy's size and times, the file's identity: device, inode, links, mode, owner.
+            try (Memory original = new Memory(STAT_SIZE)) {
+                if (call(() -> LibC.syscall(SYS_FSTAT, fd, com.sun.jna.Pointer.nativeValue(original), 0, 0, 0, 0))
+                        == 0) {
+                    new com.sun.jna.Pointer(hostStatBuffer).write(0, original.getByteArray(0, 36), 0, 36);
+                }
+            }
+        }
+        return rc;
     }
 
     @Override
@@ -251,12 +390,28 @@ public final class HostFile extends FileDescription {
         if (directory) {
             return -Errno.EISDIR;
         }
+        if (copy != null) {
+            int target = copy.materialize();
+            if (target < 0) {
+                return target;
+            }
+            long allowed = copy.allow(0, length);
+            if (allowed < length) {
+                return -Errno.EFBIG;
+            }
+            long rc = call(() -> LibC.syscall(SYS_FTRUNCATE, target, length, 0, 0, 0, 0));
+            if (rc == 0) {
+                copy.truncated(length);
+            }
+            return rc;
+        }
         return call(() -> LibC.syscall(SYS_FTRUNCATE, fd, length, 0, 0, 0, 0));
     }
 
     @Override
     public long sync() {
-        return call(() -> LibC.syscall(SYS_FSYNC, fd, 0, 0, 0, 0, 0));
+        int target = dataFd();
+        return call(() -> LibC.syscall(SYS_FSYNC, target, 0, 0, 0, 0, 0));
     }
 
     /**
@@ -269,11 +424,34 @@ public final class HostFile extends FileDescription {
             return fd;
         }
         if (privateFd < 0) {
+            int from = fd;
+            if (copy != null) {
+                from = copy.materialize();
+                if (from < 0) {
+                    return from;
+                }
+            }
             int access = directory ? OpenFlags.O_RDONLY | OpenFlags.O_DIRECTORY : statusFlags & OpenFlags.O_ACCMODE;
-            privateFd = (int) call(() -> LibC.open(PathSyscalls.procSelfFd(fd),
-                    access | OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK, 0));
+            byte[] name = PathSyscalls.procSelfFd(from);
+            privateFd = (int) call(() -> LibC.open(name, access | OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK, 0));
+            privateAppends = false;
         }
         return privateFd;
+    }
+
+    /**
+     * A {@code flock} on this description: true when it is already answered by the lock the
+     * template's description holds, which a fork shares as a forked child shares its parent's
+     * open file description. That lock stays on the template's host fd, excluding every other
+     * description of the file, whatever the fork does with it (an unlock here is this VM's own).
+     */
+    boolean flockInherited(int kind) {
+        return inheritedFlock == LOCK_EX || (inheritedFlock == LOCK_SH && kind != LOCK_EX);
+    }
+
+    /** A {@code flock} on this description's own host fd succeeded. */
+    void flockTaken(int kind) {
+        flockHeld = kind == LOCK_UN ? 0 : kind;
     }
 
     private int listingFd() {
@@ -283,7 +461,7 @@ public final class HostFile extends FileDescription {
 
     @Override
     public int hostFd() {
-        return pathOnly ? -1 : fd;
+        return pathOnly ? -1 : dataFd();
     }
 
     @Override
@@ -305,6 +483,9 @@ public final class HostFile extends FileDescription {
 
     @Override
     public boolean mayChangeAttributes(FileSystemPolicy policy) {
+        if (copy != null && copy.materialize() < 0) {
+            return false; // a deleted file's mode and times are changed on this VM's copy only
+        }
         return !pathOnly && policy.mayWrite(Path.of(hostPath));
     }
 
@@ -313,11 +494,33 @@ public final class HostFile extends FileDescription {
         return directory;
     }
 
+    /** Notes whether nobody can name this file any more: forks then copy it ({@link PrivateCopy}). */
+    @Override
+    public void freeze() {
+        if (directory || pathOnly || copy != null) {
+            return;
+        }
+        try (Memory st = new Memory(STAT_SIZE)) {
+            if (stat(com.sun.jna.Pointer.nativeValue(st)) == 0
+                    && (st.getInt(ST_MODE) & PathSyscalls.S_IFMT) == PathSyscalls.S_IFREG && st.getLong(ST_NLINK) == 0) {
+                // One key per file, the same object for every description of it (replicas are found by identity).
+                deletedFileKey = ("deleted file " + st.getLong(0) + ":" + st.getLong(8)).intern();
+            }
+        }
+    }
+
     @Override
     public FileDescription fork(ForkContext context) {
-        HostFile copy = new HostFile(fd, false, statusFlags, directory, pathOnly, path, hostPath);
-        copy.offset = offset;
-        return copy;
+        HostFile fork = new HostFile(fd, false, statusFlags, directory, pathOnly, path, hostPath);
+        fork.offset = offset;
+        fork.fdAppends = fdAppends;
+        fork.inheritedFlock = owner ? flockHeld : inheritedFlock;
+        if (deletedFileKey != null) {
+            CopyBudget budget = context.replica(COPY_BUDGET, CopyBudget::new);
+            fork.copy = context.replica(deletedFileKey, () -> new PrivateCopy(fd, budget));
+            fork.copy.references++;
+        }
+        return fork;
     }
 
     @Override
@@ -326,11 +529,125 @@ public final class HostFile extends FileDescription {
             LibC.close(privateFd);
             privateFd = -1;
         }
+        if (copy != null) {
+            copy.release();
+        }
         if (owner) {
             try {
                 LibC.close(fd);
             } catch (LastErrorException ignored) {
                 // close(2) releases the fd even when it reports an error
+            }
+        }
+    }
+
+    /** What the private copies of one fork take, together. */
+    private static final class CopyBudget {
+        long used;
+    }
+
+    /**
+     * One request VM's copy of a file the template kept open after deleting it: made in a memfd
+     * from the template's file the first time it is changed, closed with the last of the VM's
+     * descriptions of it. Its size is kept here (every change to it goes through this class) and
+     * counted against the fork's {@link CopyBudget}.
+     */
+    private static final class PrivateCopy {
+        private final int original;
+        private final CopyBudget budget;
+        int references;
+        private int fd = -1;
+        private long size;
+
+        PrivateCopy(int original, CopyBudget budget) {
+            this.original = original;
+            this.budget = budget;
+        }
+
+        int dataFd(int template) {
+            return fd >= 0 ? fd : template;
+        }
+
+        /** The copy's host fd, made now if need be; {@code -EFBIG} when it would exceed the budget. */
+        int materialize() {
+            if (fd >= 0) {
+                return fd;
+            }
+            long length;
+            try (Memory st = new Memory(STAT_SIZE)) {
+                long rc = call(() -> LibC.syscall(SYS_FSTAT, original, com.sun.jna.Pointer.nativeValue(st), 0, 0, 0, 0));
+                if (rc < 0) {
+                    return (int) rc;
+                }
+                length = st.getLong(ST_SIZE);
+            }
+            if (length > PRIVATE_COPY_LIMIT - budget.used) {
+                return -Errno.EFBIG;
+            }
+            int made;
+            try {
+                made = LibC.memfd_create("kvmserver-deleted-file", MFD_CLOEXEC);
+            } catch (LastErrorException e) {
+                return -e.getErrorCode();
+            }
+            long copied = 0;
+            try (Memory buffer = new Memory(Math.max(1, Math.min(length, 1 << 20)))) {
+                long address = com.sun.jna.Pointer.nativeValue(buffer);
+                while (copied < length) {
+                    long at = copied;
+                    long n = call(() -> LibC.pread(original, address, Math.min(buffer.size(), length - at), at));
+                    if (n <= 0) {
+                        break; // nobody changes the template's file: it ends where it ends
+                    }
+                    long w = call(() -> LibC.pwrite(made, address, n, at));
+                    if (w != n) {
+                        LibC.close(made);
+                        return w < 0 ? (int) w : -Errno.EIO;
+                    }
+                    copied += n;
+                }
+            }
+            fd = made;
+            size = copied;
+            budget.used += copied;
+            return fd;
+        }
+
+        /**
+         * How much of a write of {@code count} bytes at {@code position} (-1: at the end) fits in
+         * the budget; {@code -EFBIG} when none does.
+         */
+        long allow(long position, long count) {
+            long start = position < 0 ? size : position;
+            long room = PRIVATE_COPY_LIMIT - budget.used;
+            if (count <= 0 || start + count <= size + room) {
+                return count;
+            }
+            long fits = size + room - start;
+            return fits > 0 ? fits : -Errno.EFBIG;
+        }
+
+        void wroteAtEnd(long n) {
+            wroteUpTo(size + n);
+        }
+
+        void wroteUpTo(long end) {
+            if (end > size) {
+                budget.used += end - size;
+                size = end;
+            }
+        }
+
+        void truncated(long length) {
+            budget.used += length - size;
+            size = length;
+        }
+
+        void release() {
+            if (--references == 0 && fd >= 0) {
+                LibC.close(fd);
+                budget.used -= size;
+                fd = -1;
             }
         }
     }
