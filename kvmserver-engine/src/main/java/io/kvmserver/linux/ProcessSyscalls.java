@@ -208,7 +208,7 @@ final class ProcessSyscalls {
                 yield 0;
             }
             case 1, 38, 4, 36 -> 0; // PDEATHSIG, NO_NEW_PRIVS, SET_DUMPABLE, CHILD_SUBREAPER
-            case 3 -> 0; // PR_GET_DUMPABLE
+            case 3 -> 1; // PR_GET_DUMPABLE: SUID_DUMP_USER, as Linux answers an ordinary process
             case 39 -> 1; // PR_GET_NO_NEW_PRIVS: always, in a sandbox
             case 22, 21 -> option == 21 ? 2 : -Errno.EINVAL; // seccomp: report filter mode, refuse new
             case 0x53564d41 -> 0; // PR_SET_VMA (naming anonymous memory)

@@ -13,8 +13,12 @@ import io.kvmserver.host.LibC;
 final class TimeSyscalls {
 
     private static final int TIMER_ABSTIME = 1;
+    static final int CLOCK_PROCESS_CPUTIME_ID = 2;
+    static final int CLOCK_THREAD_CPUTIME_ID = 3;
+    private static final int CLOCK_MONOTONIC_RAW = 4;
     private static final int CLOCK_REALTIME_COARSE = 5;
     private static final int CLOCK_MONOTONIC_COARSE = 6;
+    private static final int CLOCK_TAI = 11;
     private static final long NANOS = 1_000_000_000L;
 
     private TimeSyscalls() {
@@ -36,8 +40,31 @@ final class TimeSyscalls {
     }
 
     private static boolean validClock(int clock) {
-        // REALTIME, MONOTONIC, PROCESS_CPUTIME, THREAD_CPUTIME, MONOTONIC_RAW, *_COARSE, BOOTTIME
-        return clock >= 0 && clock <= 7;
+        // REALTIME, MONOTONIC, PROCESS_CPUTIME, THREAD_CPUTIME, MONOTONIC_RAW, *_COARSE, BOOTTIME, TAI
+        return clock >= 0 && clock <= 7 || clock == CLOCK_TAI;
+    }
+
+    /**
+     * The CPU clock a dynamic clock id names ({@code MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)}
+     * and the thread's, which glibc's timer_create and clock_getcpuclockid use), or
+     * {@code clock} itself: only the process's own (pid 0 or its own, any of its threads), as
+     * {@link #CLOCK_PROCESS_CPUTIME_ID} or {@link #CLOCK_THREAD_CPUTIME_ID}; -1 for another.
+     */
+    static int cpuClockOf(Syscall c, int clock) {
+        if (clock >= 0) {
+            return clock;
+        }
+        int id = ~(clock >> 3);
+        boolean thread = (clock & 4) != 0;
+        if ((clock & 3) != 2 || (thread ? id != 0 && c.process().scheduler().find(id) == null
+                : id != 0 && id != LinuxProcess.PID)) {
+            return -1; // not CPUCLOCK_SCHED, or another process's clock
+        }
+        return thread ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID;
+    }
+
+    private static boolean cpuClock(int clock) {
+        return clock == CLOCK_PROCESS_CPUTIME_ID || clock == CLOCK_THREAD_CPUTIME_ID;
     }
 
     private static long host(HostFile.HostCall call) {
@@ -45,11 +72,19 @@ final class TimeSyscalls {
     }
 
     static long clockGettime(Syscall c) {
-        int clock = c.intArg(0);
+        int clock = cpuClockOf(c, c.intArg(0));
         if (!validClock(clock)) {
             return -Errno.EINVAL;
         }
         long buf = c.memory().writable(c.arg(1), 16);
+        if (cpuClock(clock)) {
+            // The guest's own CPU time (see Timers#cpuClock), never the host's: the JVM's process
+            // clock counts every VM, and a VM thread's clock every request it served.
+            long ns = c.process().timers().cpuClock();
+            c.memory().writeLong(c.arg(1), ns / NANOS);
+            c.memory().writeLong(c.arg(1) + 8, ns % NANOS);
+            return 0;
+        }
         // The vDSO answers the coarse clocks with the fine ones; so does the call, or a program
         // mixing both would see the coarse clock go back by up to a host tick.
         int read = clock == CLOCK_REALTIME_COARSE ? 0 : clock == CLOCK_MONOTONIC_COARSE ? 1 : clock;
@@ -57,7 +92,7 @@ final class TimeSyscalls {
     }
 
     static long clockGetres(Syscall c) {
-        int clock = c.intArg(0);
+        int clock = cpuClockOf(c, c.intArg(0));
         if (!validClock(clock)) {
             return -Errno.EINVAL;
         }
@@ -65,6 +100,11 @@ final class TimeSyscalls {
             return 0;
         }
         long buf = c.memory().writable(c.arg(1), 16);
+        if (cpuClock(clock)) {
+            c.memory().writeLong(c.arg(1), 0);
+            c.memory().writeLong(c.arg(1) + 8, 1); // 1 ns, as Linux
+            return 0;
+        }
         return host(() -> LibC.syscall(SyscallNumbers.CLOCK_GETRES, clock, buf, 0, 0, 0, 0));
     }
 
@@ -91,8 +131,14 @@ final class TimeSyscalls {
     }
 
     static long sleep(Syscall c, int clock, int flags, long request, long remain) {
-        if (!validClock(clock) || clock == 2 || clock == 3) {
-            return clock == 2 || clock == 3 ? -Errno.EOPNOTSUPP : -Errno.EINVAL;
+        if (!validClock(clock)) {
+            return -Errno.EINVAL;
+        }
+        if (cpuClock(clock) || clock == CLOCK_MONOTONIC_RAW || clock == CLOCK_REALTIME_COARSE
+                || clock == CLOCK_MONOTONIC_COARSE) {
+            // Linux: EOPNOTSUPP for the thread's CPU clock and the raw and coarse ones. It sleeps
+            // on the process's CPU clock (until the process used that much CPU); not here.
+            return -Errno.EOPNOTSUPP;
         }
         long total = GuestTime.timespec(c.memory(), request);
         if (total == GuestTime.INVALID) {

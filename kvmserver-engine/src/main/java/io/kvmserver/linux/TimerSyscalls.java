@@ -89,7 +89,7 @@ final class TimerSyscalls {
     static long alarm(Syscall c) {
         long seconds = c.arg(0) & 0xffffffffL;
         Timers timers = c.process().timers();
-        long left = remaining(timers.itimerDeadline(Timers.ITIMER_REAL));
+        long left = remaining(timers.itimerDeadline(Timers.ITIMER_REAL), timers.itimerInterval(Timers.ITIMER_REAL));
         timers.setItimer(Timers.ITIMER_REAL, seconds == 0 ? Deadline.NEVER : Deadline.armedAfter(seconds * NANOS), 0);
         long old = (left + NANOS / 2) / NANOS;
         return left > 0 && old == 0 ? 1 : old;
@@ -97,7 +97,7 @@ final class TimerSyscalls {
 
     private static void writeItimer(Syscall c, long address, long interval, long deadline) {
         // An armed timer reports at least a microsecond (Linux does for one already due): 0 reads as disarmed.
-        long left = deadline == Deadline.NEVER ? 0 : Math.max(1000, remaining(deadline));
+        long left = deadline == Deadline.NEVER ? 0 : Math.max(1000, remaining(deadline, interval));
         long[] i = toTimeval(interval);
         long[] v = toTimeval(left);
         AddressSpace m = c.memory();
@@ -116,14 +116,23 @@ final class TimerSyscalls {
         return new long[] {nanos / NANOS, nanos % NANOS / 1000};
     }
 
-    private static long remaining(long deadline) {
-        return deadline == Deadline.NEVER ? 0 : Math.max(0, deadline - System.nanoTime());
+    /**
+     * What is left of a timer at {@code deadline} with {@code interval}: until its next expiry,
+     * one overdue moved forward by periods as Linux reports it (a dormant or SIGEV_NONE timer is
+     * not fired while its expiries pass, see {@link Timers}); 0 for a one-shot one overdue.
+     */
+    private static long remaining(long deadline, long interval) {
+        if (deadline == Deadline.NEVER) {
+            return 0;
+        }
+        long now = System.nanoTime();
+        return Math.max(0, Timers.expiry(deadline, interval, now) - now);
     }
 
     // ---- POSIX timers ----
 
     static long timerCreate(Syscall c) {
-        int clock = c.intArg(0);
+        int clock = TimeSyscalls.cpuClockOf(c, c.intArg(0));
         if (clock == CLOCK_MONOTONIC_RAW || clock == CLOCK_REALTIME_COARSE || clock == CLOCK_MONOTONIC_COARSE) {
             return -Errno.EOPNOTSUPP;
         }
@@ -196,7 +205,11 @@ final class TimerSyscalls {
         if (value == 0) {
             deadline = Deadline.NEVER;
         } else if ((c.intArg(1) & TIMER_ABSTIME) != 0) {
-            deadline = Math.min(HostClock.deadlineOf(timer.clock, value), Deadline.LATEST);
+            deadline = Math.min(timer.clock == TimeSyscalls.CLOCK_PROCESS_CPUTIME_ID
+                    || timer.clock == TimeSyscalls.CLOCK_THREAD_CPUTIME_ID
+                    // the guest's own CPU clock, never the host's (timers count wall time here)
+                    ? Deadline.after(Math.max(0, value - c.process().timers().cpuClock()))
+                    : HostClock.deadlineOf(timer.clock, value), Deadline.LATEST);
         } else {
             deadline = Deadline.armedAfter(value);
         }
@@ -217,7 +230,7 @@ final class TimerSyscalls {
     }
 
     private static void writeTimer(Syscall c, long address, long interval, long deadline) {
-        long left = remaining(deadline);
+        long left = remaining(deadline, interval);
         AddressSpace m = c.memory();
         m.check(address, 32, AddressSpace.PROT_WRITE);
         m.writeLong(address, interval / NANOS);

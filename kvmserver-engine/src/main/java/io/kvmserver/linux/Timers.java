@@ -11,6 +11,14 @@ package io.kvmserver.linux;
  * time slice running while a timer is armed, so that a program spinning in user mode still gets
  * its SIGALRM.
  *
+ * <p>A timer whose expiry would change nothing does not make the host wake: a {@code SIGEV_NONE}
+ * timer never does (what {@code timer_gettime} reports is computed when asked), and a timer whose
+ * signal is ignored, or still pending from its last expiry, is <em>dormant</em>: left out of the
+ * deadline the host waits for until the vCPU loop, at an exit, finds the signal unignored (then a
+ * timer overdue fires at once, with its missed expiries as overruns, as Linux does when the
+ * signal is unignored) or delivered (then it goes on at its next period). Otherwise a guest
+ * arming a 1 ns periodic timer with its signal ignored would keep a host core busy while idle.
+ *
  * <p>{@code ITIMER_VIRTUAL} and {@code ITIMER_PROF} count the program's CPU time on Linux; here
  * they count wall time, which is the same for a program that keeps the vCPU busy and is what
  * profilers and watchdogs that use them need.
@@ -31,8 +39,27 @@ public final class Timers {
 
     private final long[] itimerDeadline = {Deadline.NEVER, Deadline.NEVER, Deadline.NEVER};
     private final long[] itimerInterval = new long[3];
+    private final int[] itimerDormant = new int[3];
     private final PosixTimer[] posix = new PosixTimer[POSIX_LIMIT];
+    /** The earliest deadline the host must wake for: dormant and {@code SIGEV_NONE} timers left out. */
     private long next = Deadline.NEVER;
+    /** How many timers are {@link #DORMANT_IGNORED} or {@link #DORMANT_PENDING}. */
+    private int dormant;
+
+    private static final java.lang.management.ThreadMXBean HOST_THREADS =
+            java.lang.management.ManagementFactory.getThreadMXBean();
+    /** The process's CPU time (ns) as of its last reading: at a fork, the template's. */
+    private long cpu;
+    /** The host thread that last read it (each VM runs on one), and that thread's CPU time then. */
+    private Thread cpuThread = Thread.currentThread();
+    private long cpuHost = hostCpu();
+
+    /** A timer that fires as its deadline comes. */
+    private static final int LIVE = 0;
+    /** A timer whose signal is ignored: it would be discarded, so its expiries need no wake. */
+    private static final int DORMANT_IGNORED = 1;
+    /** A timer whose last signal is still pending: another expiry would only be an overrun. */
+    private static final int DORMANT_PENDING = 2;
 
     /** One {@code timer_create} timer. */
     static final class PosixTimer {
@@ -44,6 +71,8 @@ public final class Timers {
         long deadline = Deadline.NEVER;
         long interval;
         int overrun;
+        /** {@link #LIVE} or why the timer is dormant. */
+        int dormant;
 
         PosixTimer(int clock, int notify, int signo, int tid, long value) {
             this.clock = clock;
@@ -58,6 +87,7 @@ public final class Timers {
             c.deadline = deadline;
             c.interval = interval;
             c.overrun = overrun;
+            c.dormant = dormant;
             return c;
         }
     }
@@ -69,24 +99,72 @@ public final class Timers {
     Timers copyInto(Timers c) {
         System.arraycopy(itimerDeadline, 0, c.itimerDeadline, 0, 3);
         System.arraycopy(itimerInterval, 0, c.itimerInterval, 0, 3);
+        System.arraycopy(itimerDormant, 0, c.itimerDormant, 0, 3);
         for (int i = 0; i < POSIX_LIMIT; i++) {
             c.posix[i] = posix[i] == null ? null : posix[i].copy();
         }
         c.next = next;
+        c.dormant = dormant;
+        // The CPU clock goes on from the template's value, counting only the copy's own host
+        // thread from now: never the template's thread, another VM or an earlier request.
+        c.cpu = cpu;
+        c.cpuThread = Thread.currentThread();
+        c.cpuHost = hostCpu();
         return c;
     }
 
     /**
-     * Whether any timer may fire: then the vCPU loop must keep time slices running. One armed at
-     * {@link Deadline#LATEST} (saturated, as Linux saturates at KTIME_MAX) never will.
+     * Whether any timer may fire: then the vCPU loop must keep time slices running (a dormant one
+     * too, so that a program that unignores its signal while it computes gets it). One armed at
+     * {@link Deadline#LATEST} (saturated, as Linux saturates at KTIME_MAX) never will, and a
+     * {@code SIGEV_NONE} one never sends anything.
      */
     public boolean armed() {
-        return next < Deadline.LATEST;
+        return next < Deadline.LATEST || dormant > 0;
     }
 
-    /** The earliest deadline of an armed timer, or {@link Deadline#NEVER}. */
+    /**
+     * The earliest deadline the host must wake for, or {@link Deadline#NEVER}: that of a timer
+     * whose expiry sends a signal that would do something (see the class comment).
+     */
     public long nextDeadline() {
         return next;
+    }
+
+    /**
+     * The next expiry of a timer at {@code deadline} with {@code interval}, as Linux reports it
+     * at {@code now}: one overdue with an interval (a dormant or {@code SIGEV_NONE} timer, which
+     * nothing fired, or one the vCPU loop has not fired yet) is moved forward by periods.
+     */
+    static long expiry(long deadline, long interval, long now) {
+        return deadline <= now && deadline != Deadline.NEVER && interval > 0 ? reload(deadline, interval, now) : deadline;
+    }
+
+    // ---- the CPU-time clocks ----
+
+    /**
+     * {@code CLOCK_PROCESS_CPUTIME_ID} (and {@code CLOCK_THREAD_CPUTIME_ID}, the same here: the
+     * guest's threads share one vCPU) in nanoseconds: the CPU time of the host thread running
+     * this VM since the process was forked (the template's value at its freeze plus what this
+     * request used: the guest's time in {@code KVM_RUN} and the engine's work on its calls), so
+     * that it never shows the host's or another VM's CPU use, nor an earlier request's. A process
+     * forked on another thread than the one that runs it (a request VM's first fork) starts
+     * counting at its first reading. Called on the VM's own thread.
+     */
+    long cpuClock() {
+        Thread t = Thread.currentThread();
+        long host = hostCpu();
+        if (t == cpuThread && host > cpuHost) {
+            cpu += host - cpuHost;
+        }
+        cpuThread = t;
+        cpuHost = host;
+        return cpu;
+    }
+
+    private static long hostCpu() {
+        long ns = HOST_THREADS.getCurrentThreadCpuTime();
+        return Math.max(0, ns);
     }
 
     // ---- setitimer ----
@@ -103,6 +181,7 @@ public final class Timers {
     void setItimer(int which, long deadline, long interval) {
         itimerDeadline[which] = deadline;
         itimerInterval[which] = deadline == Deadline.NEVER ? 0 : interval;
+        itimerDormant[which] = LIVE;
         recompute();
     }
 
@@ -135,54 +214,125 @@ public final class Timers {
         t.deadline = deadline;
         t.interval = deadline == Deadline.NEVER ? 0 : interval;
         t.overrun = 0;
+        t.dormant = LIVE;
         recompute();
     }
 
     private void recompute() {
         long n = Deadline.NEVER;
-        for (long d : itimerDeadline) {
-            n = Math.min(n, d);
+        int d = 0;
+        for (int which = 0; which < 3; which++) {
+            if (itimerDormant[which] != LIVE) {
+                d++;
+            } else {
+                n = Math.min(n, itimerDeadline[which]);
+            }
         }
         for (PosixTimer t : posix) {
-            if (t != null) {
+            if (t == null || t.notify == SIGEV_NONE) {
+                continue; // computed when asked (timer_gettime): nothing to wake for
+            }
+            if (t.dormant != LIVE) {
+                d++;
+            } else {
                 n = Math.min(n, t.deadline);
             }
         }
         next = n;
+        dormant = d;
+    }
+
+    /**
+     * Why a timer sending {@code sig} (to {@code target}, or to the process when null) would be
+     * dormant now: its signal ignored, or still pending; {@link #LIVE} when neither.
+     */
+    private static int quiet(LinuxProcess p, int sig, GuestThread target) {
+        if (p.signals().ignores(sig)) {
+            return DORMANT_IGNORED;
+        }
+        long pending = target != null ? target.pending().set() : p.signals().pending().set();
+        return (pending & SignalState.bit(sig)) != 0 ? DORMANT_PENDING : LIVE;
     }
 
     /**
      * Sends the signals of every timer due at {@code now} and re-arms the periodic ones; expirations
-     * missed meanwhile count as overruns (one signal, as Linux sends).
+     * missed meanwhile count as overruns (one signal, as Linux sends). Looks again at every
+     * dormant timer: one whose signal is no longer ignored fires at once if overdue, one whose
+     * signal was delivered goes on at its next period.
      */
     public void fireDue(LinuxProcess p, long now) {
-        if (now < next) {
+        if (now < next && dormant == 0) {
             return;
         }
         for (int which = 0; which < 3; which++) {
             long due = itimerDeadline[which];
+            if (due == Deadline.NEVER) {
+                continue;
+            }
+            int sig = ITIMER_SIGNAL[which];
+            if (itimerDormant[which] != LIVE) {
+                int why = quiet(p, sig, null);
+                if (why != LIVE) {
+                    itimerDormant[which] = why;
+                    continue;
+                }
+                boolean wasPending = itimerDormant[which] == DORMANT_PENDING;
+                itimerDormant[which] = LIVE;
+                if (wasPending) {
+                    // Delivered: the timer goes on from its next period, as Linux re-arms it then.
+                    itimerDeadline[which] = expiry(due, itimerInterval[which], now);
+                    continue;
+                }
+            }
             if (due <= now) {
                 itimerDeadline[which] = reload(due, itimerInterval[which], now);
-                Signals.sendToProcess(p, Siginfo.kernel(ITIMER_SIGNAL[which]));
+                Signals.sendToProcess(p, Siginfo.kernel(sig));
+                if (itimerDeadline[which] != Deadline.NEVER) {
+                    itimerDormant[which] = quiet(p, sig, null);
+                    if (itimerDormant[which] == DORMANT_IGNORED) {
+                        itimerDeadline[which] = due; // discarded: overdue from here until unignored
+                    }
+                }
             }
         }
         for (int id = 0; id < POSIX_LIMIT; id++) {
             PosixTimer t = posix[id];
-            if (t == null || t.deadline > now) {
+            if (t == null || t.notify == SIGEV_NONE || t.deadline == Deadline.NEVER) {
+                continue;
+            }
+            GuestThread target = t.notify == SIGEV_THREAD_ID ? p.scheduler().find(t.tid) : null;
+            if (t.dormant != LIVE) {
+                int why = quiet(p, t.signo, target);
+                if (why != LIVE) {
+                    t.dormant = why;
+                    continue;
+                }
+                boolean wasPending = t.dormant == DORMANT_PENDING;
+                t.dormant = LIVE;
+                if (wasPending) {
+                    t.deadline = expiry(t.deadline, t.interval, now);
+                    continue;
+                }
+            }
+            if (t.deadline > now) {
                 continue;
             }
             long due = t.deadline;
             t.deadline = reload(due, t.interval, now);
             t.overrun = t.interval == 0 ? 0 : (int) Math.min(Integer.MAX_VALUE, (now - due) / t.interval);
-            if (t.notify == SIGEV_NONE) {
-                continue;
-            }
             Siginfo info = new Siginfo(t.signo, Siginfo.SI_TIMER, 0, id, t.overrun, t.value);
-            GuestThread target = t.notify == SIGEV_THREAD_ID ? p.scheduler().find(t.tid) : null;
             if (target != null) {
                 Signals.sendToThread(p, target, info);
             } else {
                 Signals.sendToProcess(p, info);
+            }
+            if (t.deadline != Deadline.NEVER) {
+                t.dormant = quiet(p, t.signo, target);
+                if (t.dormant == DORMANT_IGNORED) {
+                    // Discarded: overdue from its first expiry, so that unignoring it counts every
+                    // expiry since as an overrun, as Linux does.
+                    t.deadline = due;
+                }
             }
         }
         recompute();

@@ -180,6 +180,11 @@ final class RequestWorker implements Runnable, ConnectionTracker {
      * that a request costs the timer nothing: no task per request, no wake-up per request.
      */
     void enforceTimeLimit(long now) {
+        GuestVm current = vm;
+        if (!options.ephemeral()) {
+            enforceServerTimeLimit(current, now);
+            return;
+        }
         // The epoch before the start: a start read after it belongs to that request or a later one.
         long epoch = requestEpoch;
         long start = requestStart;
@@ -187,21 +192,55 @@ final class RequestWorker implements Runnable, ConnectionTracker {
             return;
         }
         // Writes the program queued in the guest and then computed on without a call: sent now.
-        vm.performQueuedCalls();
-        if (!options.ephemeral()) {
-            // Without ephemeral the VM runs like a server process: connections that overlap (a
-            // pool of persistent ones) never let the request end, so what is limited is the time
-            // since the VM last waited for its clients with nothing else to do.
-            HostWaiter waiter = vm.waiter();
-            if (waiter.waitingForClients()) {
+        current.performQueuedCalls();
+        if (now - start >= options.maxRequestTime().toNanos()) {
+            timedOut(current, epoch);
+        }
+    }
+
+    /**
+     * Without ephemeral the VM runs like a server process: connections that overlap (a pool of
+     * persistent ones) never let the request end, so what is limited is the time since the VM
+     * last waited for its clients with nothing else to do, whether or not a connection is open:
+     * a program that closes its last connection and then spins (or leaves a thread spinning)
+     * without going back to that wait is stopped too, and its VM reset.
+     */
+    private void enforceServerTimeLimit(GuestVm current, long now) {
+        boolean inRequest = busy;
+        // The epoch before what the waiter says: a reset in between makes it stale, and the
+        // interrupt then leaves the VM alone.
+        long epoch = inRequest ? requestEpoch : current.epoch();
+        long start = requestStart;
+        if (inRequest) {
+            // Writes the program queued in the guest and then computed on without a call: sent now.
+            current.performQueuedCalls();
+        }
+        HostWaiter waiter = current.waiter();
+        if (waiter.waitingForClients()) {
+            return;
+        }
+        long waitEnded = waiter.clientWaitEnded();
+        if (inRequest) {
+            start = Math.max(start, waitEnded);
+        } else if (waitEnded == 0) {
+            // Not waited on the host since its reset: either on its way to that wait (reset since
+            // its last request), or its last request came without one (the connection was taken
+            // in the guest), so it left its wait before that request started.
+            if (requestStart == 0 || requestEpoch != current.epoch()) {
                 return;
             }
-            start = Math.max(start, waiter.clientWaitEnded());
+            start = requestStart;
+        } else {
+            start = waitEnded;
         }
         if (now - start >= options.maxRequestTime().toNanos()) {
-            vm.interrupt(epoch, RunResult.Kind.TIMED_OUT, "request ran past "
-                    + options.nameOf(Option.MAX_REQUEST_TIME) + " " + options.maxRequestTime().toMillis() / 1000.0 + " s");
+            timedOut(current, epoch);
         }
+    }
+
+    private void timedOut(GuestVm current, long epoch) {
+        current.interrupt(epoch, RunResult.Kind.TIMED_OUT, "request ran past "
+                + options.nameOf(Option.MAX_REQUEST_TIME) + " " + options.maxRequestTime().toMillis() / 1000.0 + " s");
     }
 
     /** How often the time limits are checked: a tenth of the limit, between 1 and 100 ms. */
