@@ -2,7 +2,7 @@
  * System calls the runtimes make at start-up besides memory and threads (issue 10), one check per
  * run:
  *
- *   kernel_calls close-range | capabilities | pkeys
+ *   kernel_calls close-range | capabilities | pkeys | sendfile-offset
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed. Where
  * Linux's answer depends on the host (root's capabilities, a CPU with protection keys) the check
@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -178,11 +179,50 @@ static void pkeys(void) {
     }
 }
 
+/* ---- sendfile-offset: without an offset pointer, the file's offset moves by what was sent, no more. ---- */
+
+static void sendfile_offset(void) {
+    /* A file larger than the pipe: the program if static, else the C library it loaded. */
+    int in = open("/proc/self/exe", O_RDONLY);
+    if (in >= 0 && lseek(in, 0, SEEK_END) < (1 << 18)) {
+        close(in);
+        in = open("/lib/x86_64-linux-gnu/libc.so.6", O_RDONLY);
+    }
+    if (in >= 0) lseek(in, 0, SEEK_SET);
+    int p[2];
+    if (in < 0 || pipe2(p, O_NONBLOCK) < 0) {
+        fail("open or pipe2: %s", strerrorname_np(errno));
+        return;
+    }
+    /* The pipe takes 64 KiB: the send stops there, with more of the file read than fits. */
+    ssize_t sent = sendfile(p[1], in, NULL, 1 << 20);
+    off_t at = lseek(in, 0, SEEK_CUR);
+    static char piped[1 << 17], file[1 << 17];
+    ssize_t got = read(p[0], piped, sizeof piped);
+    ssize_t same = pread(in, file, sizeof file, 0);
+    if (sent <= 0 || at != sent || got != sent || same < got || memcmp(piped, file, (size_t) got) != 0) {
+        fail("sent %zd, the file's offset then %lld, %zd bytes in the pipe (%s the file's first)", sent,
+             (long long) at, got, same >= got && got > 0 && memcmp(piped, file, (size_t) got) == 0 ? "equal to" : "not");
+        return;
+    }
+    /* The next send goes on from there. */
+    ssize_t next = sendfile(p[1], in, NULL, 4096);
+    ssize_t more = read(p[0], piped, sizeof piped);
+    ssize_t again = pread(in, file, 4096, sent);
+    if (next != 4096 || more != 4096 || again != 4096 || memcmp(piped, file, 4096) != 0
+        || lseek(in, 0, SEEK_CUR) != sent + 4096) {
+        fail("the next send: %zd bytes, %zd in the pipe", next, more);
+        return;
+    }
+    ok("sent %zd bytes of %d and the file's offset moved by exactly that", sent, 1 << 20);
+}
+
 int main(int argc, char **argv) {
     static const struct check checks[] = {
         {"close-range", close_range_check},
         {"capabilities", capabilities},
         {"pkeys", pkeys},
+        {"sendfile-offset", sendfile_offset},
     };
     return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);
 }

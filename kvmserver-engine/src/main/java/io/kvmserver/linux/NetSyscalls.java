@@ -741,6 +741,13 @@ final class NetSyscalls {
         if (offset < -1) {
             return -Errno.EINVAL;
         }
+        // Without an offset pointer a seekable file is read at its own offset, which then moves by
+        // what was sent: a read would move it by what was read, more than a send the output cut
+        // short took, and those bytes would be lost to the program.
+        long ownOffset = offsetAddress == 0 ? in.seek(0, SEEK_CUR) : -1;
+        if (ownOffset >= 0) {
+            offset = ownOffset;
+        }
         try (Memory buffer = new Memory(Math.max(1, chunk))) {
             long address = Pointer.nativeValue(buffer);
             while (total < count) {
@@ -760,10 +767,7 @@ final class NetSyscalls {
                             return w;
                         }
                         total += written;
-                        if (offsetAddress != 0) {
-                            c.memory().writeLong(offsetAddress, offset + total);
-                        }
-                        return total;
+                        return sent(c, in, offsetAddress, ownOffset, offset, total);
                     }
                     written += w;
                 }
@@ -773,8 +777,18 @@ final class NetSyscalls {
                 }
             }
         }
+        return sent(c, in, offsetAddress, ownOffset, offset, total);
+    }
+
+    private static final int SEEK_CUR = 1;
+    private static final int SEEK_SET = 0;
+
+    /** sendfile's result, {@code total} bytes from {@code offset}: the offset it read at moves past them. */
+    private static long sent(Syscall c, FileDescription in, long offsetAddress, long ownOffset, long offset, long total) {
         if (offsetAddress != 0) {
             c.memory().writeLong(offsetAddress, offset + total);
+        } else if (ownOffset >= 0) {
+            in.seek(offset + total, SEEK_SET);
         }
         return total;
     }
