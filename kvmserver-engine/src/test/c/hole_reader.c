@@ -3,12 +3,14 @@
  * (16 + N) GiB (a new address each request) and reads a byte of every page; GET /template reads
  * every page of 256 MiB the program mapped read-write at start and never touched. Answers the
  * sum of the bytes read ("sum=0": untouched memory reads as zeros). On Linux such reads map the
- * zero page and cost no memory.
+ * zero page and cost no memory. GET /filemap maps 1 GiB of its own executable (a map size far
+ * beyond the file, as LMDB makes) and answers its first byte ("first=127": ELF's magic).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -43,6 +45,16 @@ int main(int argc, char **argv) {
             void *at = (void *) ((16UL + (unsigned long) n) << 30);
             void *p = mmap(at, SIZE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
             sum = p == MAP_FAILED ? -2 : sum_pages(p, SIZE);
+        } else if (strcmp(path, "/filemap") == 0) {
+            int exe = open("/proc/self/exe", O_RDONLY);
+            unsigned char *p = mmap(NULL, 1UL << 30, PROT_READ, MAP_SHARED, exe, 0);
+            sum = p == MAP_FAILED ? -2 : p[0];
+            if (p != MAP_FAILED) munmap(p, 1UL << 30);
+            close(exe);
+            snprintf(body, sizeof body, "first=%ld", sum);
+            write_response(fd, body, strlen(body));
+            close(fd);
+            continue;
         } else if (strcmp(path, "/template") == 0) {
             sum = untouched == MAP_FAILED ? -2 : sum_pages(untouched, SIZE);
         }

@@ -1,5 +1,9 @@
 package io.kvmserver.linux;
 
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import io.kvmserver.host.LibC;
 import io.kvmserver.host.OpenFlags;
 
 import io.kvmserver.host.SyscallNumbers;
@@ -195,9 +199,13 @@ final class MemorySyscalls {
         // Map writable first so the host can fill it, then apply the program's protection.
         m.map(start, size, prot, name);
         if (file != null) {
+            // The host writes what the file holds from the offset, not the mapping's length: a
+            // map size far beyond the file (LMDB's) costs the request only the file's pages.
+            long remaining = Math.max(0, hostFileSize(file.hostFd()) - offset);
+            long fill = remaining >= size ? size : pageUp(remaining);
             long host = m.memory().host(start, size);
-            m.memory().willWrite(start, size);
-            long read = file.pread(host, length, offset);
+            m.memory().willWrite(start, fill);
+            long read = fill == 0 ? 0 : file.pread(host, Math.min(length, fill), offset);
             if (read < 0) {
                 m.unmap(start, size);
                 return read;
@@ -207,6 +215,16 @@ final class MemorySyscalls {
             }
         }
         return start;
+    }
+
+    /** The size of the file behind a host fd ({@code fstat}), or {@link Long#MAX_VALUE} when the host cannot say. */
+    private static long hostFileSize(int hostFd) {
+        try (Memory stat = new Memory(144)) {
+            LibC.syscall(SyscallNumbers.FSTAT, hostFd, Pointer.nativeValue(stat), 0, 0, 0, 0);
+            return stat.getLong(48); // st_size
+        } catch (LastErrorException e) {
+            return Long.MAX_VALUE;
+        }
     }
 
     /**

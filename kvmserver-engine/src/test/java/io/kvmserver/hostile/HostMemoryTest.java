@@ -178,4 +178,18 @@ class HostMemoryTest {
             assertThat(grown).as("host memory the template's image gained from 2 GiB of reads").isLessThan(64 * MIB);
         }
     }
+
+    /**
+     * A file mapping far larger than its file (LMDB's map size) costs the request the file's pages,
+     * as on Linux, not the mapping's length: a 1 GiB map of a 1 MiB file under a 64 MiB request
+     * limit is served (it ended the request as over its memory limit).
+     */
+    @Test
+    void aFileMappingBeyondItsFileCostsOnlyTheFilesPages() {
+        try (TestServer s = TestServer.start(GuestPrograms.get("hole_reader"), List.of(),
+                b -> b.ephemeral(true).threads(1).maxMainMemory(4L << 30).maxRequestMemory(64 * MIB))) {
+            assertThat(s.get("/filemap")).isEqualTo("first=127");
+            assertThat(s.get("/filemap")).isEqualTo("first=127");
+        }
+    }
 }
