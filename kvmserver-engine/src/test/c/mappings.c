@@ -3,7 +3,7 @@
  *
  *   mappings map-32bit | map-32bit-full | hugetlb | fixed-noreplace | fixed-replace | fixed-low
  *            | reserve-48g | reserve-commit | hostile-lengths | guard-page | reservation-fault
- *            | stale-pointers
+ *            | stale-pointers | shared-file-write
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed, except
  * guard-page and reservation-fault, which print the address they touch and must then die of
@@ -498,8 +498,34 @@ static void stale_pointers(void) {
     ok("each pointer check saw the map as it was at the time");
 }
 
+/* ---- shared-file-write: a shared mapping of a file opened read-only never becomes writable. ---- */
+
+static void shared_file_write(void) {
+    int fd = open("/proc/self/exe", O_RDONLY);
+    char *shared = mmap(NULL, 8192, PROT_READ, MAP_SHARED, fd, 0);
+    char *private = mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (fd < 0 || shared == MAP_FAILED || private == MAP_FAILED) {
+        fail("open or mmap: %s", err());
+        return;
+    }
+    int up = mprotect(shared, 8192, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
+    int part = mprotect(shared + 4096, 4096, PROT_WRITE) == 0 ? 0 : errno;
+    int down = mprotect(shared, 8192, PROT_NONE) == 0 ? 0 : errno;
+    int back = mprotect(shared, 8192, PROT_READ) == 0 ? 0 : errno;
+    int privately = mprotect(private, 8192, PROT_READ | PROT_WRITE) == 0 ? 0 : errno;
+    if (up != EACCES || part != EACCES || down != 0 || back != 0 || privately != 0) {
+        fail("mprotect writable %s, its second page %s, none %s, read %s; the private one writable %s",
+             up ? strerrorname_np(up) : "0", part ? strerrorname_np(part) : "0", down ? strerrorname_np(down) : "0",
+             back ? strerrorname_np(back) : "0", privately ? strerrorname_np(privately) : "0");
+        return;
+    }
+    private[0] = 'x';
+    ok("the shared mapping stays unwritable (EACCES), the private one takes writes");
+}
+
 int main(int argc, char **argv) {
     static const struct check checks[] = {
+        {"shared-file-write", shared_file_write},
         {"map-32bit", map_32bit},
         {"map-32bit-full", map_32bit_full},
         {"hugetlb", hugetlb},

@@ -37,6 +37,13 @@ public final class AddressSpace implements LoadTarget {
     /** No access: a reservation, or a guard page. */
     public static final int PROT_NONE = 0;
     /**
+     * Beside the protection bits of a {@link Mapping}: the mapping may never be made writable (a
+     * shared mapping of a file, which the guest's own memory cannot keep coherent with the file;
+     * Linux's missing {@code VM_MAYWRITE}). {@code mprotect} to writable is {@code EACCES}.
+     */
+    public static final int NEVER_WRITABLE = 1 << 30;
+    private static final int ACCESS = PROT_READ | PROT_WRITE | PROT_EXEC;
+    /**
      * Linux's default {@code vm.max_map_count}: more mappings than this are {@code ENOMEM}, so
      * that a guest cannot grow the engine's bookkeeping without bound. Adjacent mappings alike in
      * protection and name are merged, as Linux merges them, so ordinary programs stay far below.
@@ -165,7 +172,7 @@ public final class AddressSpace implements LoadTarget {
      * limit, or spread the program over more chunks of guest memory than that limit justifies.
      */
     private void requireAccessible(long start, long end, int prot) {
-        if (prot == PROT_NONE) {
+        if ((prot & ACCESS) == PROT_NONE) {
             return;
         }
         if (accessibleBytes - covered(start, end, true) + (end - start) > maxAccessibleBytes) {
@@ -181,7 +188,7 @@ public final class AddressSpace implements LoadTarget {
     /** Adds ({@code sign} 1) or removes (-1) a mapping's bytes from the totals. */
     private void account(Mapping m, int sign) {
         mappedBytes += sign * m.length();
-        if (m.prot() != PROT_NONE) {
+        if ((m.prot() & ACCESS) != PROT_NONE) {
             accessibleBytes += sign * m.length();
         }
     }
@@ -298,6 +305,9 @@ public final class AddressSpace implements LoadTarget {
         TreeMap<Long, Mapping> pieces = new TreeMap<>();
         for (Mapping m : mappings.subMap(floorStart(start), true, end, false).values()) {
             if (m.end() > start) {
+                if ((prot & PROT_WRITE) != 0 && (m.prot() & NEVER_WRITABLE) != 0) {
+                    throw new SyscallError(Errno.EACCES);
+                }
                 pieces.put(m.start(), m);
             }
         }
@@ -306,7 +316,7 @@ public final class AddressSpace implements LoadTarget {
         for (Mapping m : pieces.values()) {
             long s = Math.max(start, m.start());
             long e = Math.min(end, m.end());
-            Mapping piece = new Mapping(s, e, prot, m.name());
+            Mapping piece = new Mapping(s, e, prot | (m.prot() & NEVER_WRITABLE), m.name());
             insert(piece);
             account(piece, 1);
             applyPageTables(s, e - s, prot);
@@ -335,7 +345,7 @@ public final class AddressSpace implements LoadTarget {
     private long covered(long start, long end, boolean accessible) {
         long total = 0;
         for (Mapping m : mappings.subMap(floorStart(start), true, end, false).values()) {
-            if (!accessible || m.prot() != PROT_NONE) {
+            if (!accessible || (m.prot() & ACCESS) != PROT_NONE) {
                 total += Math.max(0, Math.min(end, m.end()) - Math.max(start, m.start()));
             }
         }

@@ -197,7 +197,8 @@ final class MemorySyscalls {
         }
         String name = file == null ? null : file.path();
         // Map writable first so the host can fill it, then apply the program's protection.
-        m.map(start, size, prot, name);
+        // A shared file mapping stays what mmap allowed it to be: never writable (see above).
+        m.map(start, size, file != null && type != MAP_PRIVATE ? prot | AddressSpace.NEVER_WRITABLE : prot, name);
         if (file != null) {
             // The host writes what the file holds from the offset, not the mapping's length: a
             // map size far beyond the file (LMDB's) costs the request only the file's pages.
