@@ -3,7 +3,7 @@
  *
  *   mappings map-32bit | map-32bit-full | hugetlb | fixed-noreplace | fixed-replace | fixed-low
  *            | reserve-48g | reserve-commit | hostile-lengths | guard-page | reservation-fault
- *            | stale-pointers | shared-file-write
+ *            | stale-pointers | shared-file-write | dev-zero
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed, except
  * guard-page and reservation-fault, which print the address they touch and must then die of
@@ -523,8 +523,30 @@ static void shared_file_write(void) {
     ok("the shared mapping stays unwritable (EACCES), the private one takes writes");
 }
 
+/* ---- dev-zero: mapping /dev/zero is anonymous memory, private or shared, zeros either way. ---- */
+
+static void dev_zero(void) {
+    int fd = open("/dev/zero", O_RDWR);
+    if (fd < 0) fd = open("/dev/zero", O_RDONLY);
+    char *private = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    char *shared = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (fd < 0 || private == MAP_FAILED || shared == MAP_FAILED) {
+        fail("open %d, private %s, shared %s", fd, result(private), result(shared));
+        return;
+    }
+    int zeros = private[4096] == 0 && shared[(1 << 20) - 1] == 0;
+    private[0] = 1;
+    shared[0] = 2;
+    if (!zeros || private[0] != 1 || shared[0] != 2) {
+        fail("zeros %d, written back %d %d", zeros, private[0], shared[0]);
+        return;
+    }
+    ok("1 MiB private and 1 MiB shared of /dev/zero, zeros, writable");
+}
+
 int main(int argc, char **argv) {
     static const struct check checks[] = {
+        {"dev-zero", dev_zero},
         {"shared-file-write", shared_file_write},
         {"map-32bit", map_32bit},
         {"map-32bit-full", map_32bit_full},

@@ -148,6 +148,13 @@ final class MemorySyscalls {
             return -Errno.EOVERFLOW;
         }
         FileDescription file = null;
+        if (!anonymous && isDevZero(c.files().get(fd).hostFd())) {
+            // /dev/zero maps anonymous memory, shared (between threads: one address space) or not.
+            if ((c.files().get(fd).statusFlags() & OpenFlags.O_ACCMODE) == OpenFlags.O_WRONLY) {
+                return -Errno.EACCES;
+            }
+            anonymous = true;
+        }
         if (!anonymous) {
             file = c.files().get(fd);
             if ((flags & MAP_HUGETLB) != 0) {
@@ -216,6 +223,19 @@ final class MemorySyscalls {
             }
         }
         return start;
+    }
+
+    /** Whether a host fd is {@code /dev/zero}: a character device 1:5. */
+    private static boolean isDevZero(int hostFd) {
+        if (hostFd < 0) {
+            return false;
+        }
+        try (Memory stat = new Memory(144)) {
+            LibC.syscall(SyscallNumbers.FSTAT, hostFd, Pointer.nativeValue(stat), 0, 0, 0, 0);
+            return (stat.getInt(24) & 0170000) == 0020000 && stat.getLong(40) == ((1 << 8) | 5);
+        } catch (LastErrorException e) {
+            return false;
+        }
     }
 
     /** The size of the file behind a host fd ({@code fstat}), or {@link Long#MAX_VALUE} when the host cannot say. */

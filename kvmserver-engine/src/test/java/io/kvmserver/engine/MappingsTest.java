@@ -89,6 +89,12 @@ class MappingsTest {
     }
 
     @Test
+    void devZeroMapsAnonymousMemory() {
+        // It was ESPIPE (the device has no pread); Linux maps zeros, private or shared.
+        passes(Linking.STATIC, "dev-zero");
+    }
+
+    @Test
     void aSharedMappingOfAReadOnlyFileNeverBecomesWritable() {
         // It became writable, its writes lost in the VM's own memory (checked natively: EACCES).
         passes(Linking.STATIC, "shared-file-write");
