@@ -2,7 +2,7 @@
  * System calls the runtimes make at start-up besides memory and threads (issue 10), one check per
  * run:
  *
- *   kernel_calls close-range | capabilities | pkeys | sendfile-offset
+ *   kernel_calls close-range | capabilities | pkeys | sendfile-offset | epoll-closed-fd
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed. Where
  * Linux's answer depends on the host (root's capabilities, a CPU with protection keys) the check
@@ -17,6 +17,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -217,8 +219,36 @@ static void sendfile_offset(void) {
     ok("sent %zd bytes of %d and the file's offset moved by exactly that", sent, 1 << 20);
 }
 
+/* ---- epoll-closed-fd: closing the last fd of a file drops its registration; a new file there has none. ---- */
+
+static void epoll_closed_fd(void) {
+    int ep = epoll_create1(0);
+    int p[2];
+    if (ep < 0 || pipe(p) < 0) {
+        fail("epoll_create1 or pipe: %s", strerrorname_np(errno));
+        return;
+    }
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 111};
+    epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev);
+    int number = p[0];
+    close(p[0]);
+    close(p[1]);
+    int efd = eventfd(1, 0); /* readable at once, at the lowest free number: the pipe's */
+    struct epoll_event got[4];
+    int n = epoll_wait(ep, got, 4, 0);
+    int readd = epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev) == 0 ? 0 : errno;
+    int m = epoll_wait(ep, got, 4, 0);
+    if (efd != number || n != 0 || readd != 0 || m != 1) {
+        fail("eventfd at %d (pipe at %d): %d ready before it was added, add %s, %d after", efd, number, n,
+             readd ? strerrorname_np(readd) : "0", m);
+        return;
+    }
+    ok("a file at a closed file's number is not registered until added");
+}
+
 int main(int argc, char **argv) {
     static const struct check checks[] = {
+        {"epoll-closed-fd", epoll_closed_fd},
         {"close-range", close_range_check},
         {"capabilities", capabilities},
         {"pkeys", pkeys},

@@ -29,14 +29,17 @@ public final class EpollFile extends FileDescription {
         /** Edge-triggered: the events reported since the program last did I/O on the file. */
         short reported;
         long reportedEpoch = -1;
+        /** The fd's install count when it was registered ({@link FdTable#generation}). */
+        final int generation;
 
-        Interest(int events, long data) {
+        Interest(int events, long data, int generation) {
             this.events = events;
             this.data = data;
+            this.generation = generation;
         }
 
         Interest copy() {
-            Interest c = new Interest(events, data);
+            Interest c = new Interest(events, data, generation);
             c.disabled = disabled;
             c.reported = reported;
             c.reportedEpoch = reportedEpoch;

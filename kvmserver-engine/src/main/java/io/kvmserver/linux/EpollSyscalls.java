@@ -75,15 +75,19 @@ final class EpollSyscalls {
      * on the instance looks again (Linux wakes a waiter when a file it now watches is ready).
      */
     static long control(LinuxProcess process, EpollFile ep, int op, int fd, int events, long data) {
-        long rc = changeInterests(ep, op, fd, events, data);
+        long rc = changeInterests(ep, op, fd, events, data, process.files().generation(fd));
         if (rc == 0) {
             process.scheduler().epollInterestsChanged(process.files(), ep);
         }
         return rc;
     }
 
-    private static long changeInterests(EpollFile ep, int op, int fd, int events, long data) {
+    private static long changeInterests(EpollFile ep, int op, int fd, int events, long data, int generation) {
         Map<Integer, EpollFile.Interest> interests = ep.interests();
+        EpollFile.Interest stale = interests.get(fd);
+        if (stale != null && stale.generation != generation) {
+            interests.remove(fd); // the file it was made for was closed; this one is another
+        }
         switch (op) {
             case EPOLL_CTL_ADD, EPOLL_CTL_MOD -> {
                 EpollFile.Interest existing = interests.get(fd);
@@ -91,7 +95,7 @@ final class EpollSyscalls {
                     if (existing != null) {
                         return -Errno.EEXIST;
                     }
-                    interests.put(fd, new EpollFile.Interest(events, data));
+                    interests.put(fd, new EpollFile.Interest(events, data, generation));
                 } else {
                     if (existing == null) {
                         return -Errno.ENOENT;
@@ -131,7 +135,7 @@ final class EpollSyscalls {
         FileDescription listener = null;
         for (Iterator<Map.Entry<Integer, EpollFile.Interest>> it = ep.interests().entrySet().iterator(); it.hasNext();) {
             Map.Entry<Integer, EpollFile.Interest> e = it.next();
-            if (!c.files().isOpen(e.getKey())) {
+            if (!c.files().isOpen(e.getKey()) || c.files().generation(e.getKey()) != e.getValue().generation) {
                 it.remove(); // closing the last fd of a file removes its registrations
                 continue;
             }

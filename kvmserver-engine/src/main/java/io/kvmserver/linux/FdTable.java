@@ -13,6 +13,12 @@ public final class FdTable {
 
     private final FileDescription[] files = new FileDescription[LIMIT];
     private final boolean[] closeOnExec = new boolean[LIMIT];
+    /**
+     * How many times a description was installed at each fd: a registration kept by fd number
+     * (epoll's) belongs to the file that was there when it was made, never to a later one that
+     * took the number after a close.
+     */
+    private final int[] generation = new int[LIMIT];
     /** Fds in use: asked before every entry into the guest (GuestCalls), so kept, not counted. */
     private int open;
     /**
@@ -43,6 +49,11 @@ public final class FdTable {
         return type.cast(f);
     }
 
+    /** The install count of {@code fd} ({@link #generation}), for a registration made now. */
+    int generation(int fd) {
+        return fd >= 0 && fd < LIMIT ? generation[fd] : -1;
+    }
+
     public boolean isOpen(long fd) {
         return fd >= 0 && fd < LIMIT && files[(int) fd] != null;
     }
@@ -52,6 +63,7 @@ public final class FdTable {
         for (int fd = Math.max(0, minimum); fd < LIMIT; fd++) {
             if (files[fd] == null) {
                 files[fd] = file;
+                generation[fd]++;
                 closeOnExec[fd] = cloexec;
                 open++;
                 end = Math.max(end, fd + 1);
@@ -76,6 +88,7 @@ public final class FdTable {
         file.retain();
         FileDescription previous = files[target];
         files[target] = file;
+        generation[target]++;
         closeOnExec[target] = cloexec;
         end = Math.max(end, target + 1);
         if (previous != null) {
@@ -188,6 +201,7 @@ public final class FdTable {
                         c.retain();
                     }
                     copy.files[fd] = c;
+                    copy.generation[fd] = generation[fd];
                     copy.closeOnExec[fd] = closeOnExec[fd];
                     copy.open++;
                 }

@@ -28,6 +28,11 @@ class KernelCallsTest {
     }
 
     @Test
+    void aFileAtAClosedFilesNumberInheritsNoEpollRegistration() {
+        passes("epoll-closed-fd");
+    }
+
+    @Test
     void sendfileWithoutAnOffsetMovesTheFilesOffsetByWhatItSentOnly() {
         // A send the pipe cut short had read a chunk more than it wrote: lost from the file.
         passes("sendfile-offset");

@@ -46,7 +46,7 @@ class ReadinessProbeTest {
         FdTable files = new FdTable();
         int fd = files.install(timer, 0, false);
         EpollFile ep = new EpollFile();
-        ep.interests().put(fd, new EpollFile.Interest(EPOLLIN, 2));
+        ep.interests().put(fd, new EpollFile.Interest(EPOLLIN, 2, files.generation(fd)));
         ReadinessProbe probe = new ReadinessProbe();
         try {
             assertThat(probe.watchesTime(files, ep)).as("a timer never armed").isFalse();
