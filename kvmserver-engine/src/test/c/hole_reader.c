@@ -5,6 +5,8 @@
  * sum of the bytes read ("sum=0": untouched memory reads as zeros). On Linux such reads map the
  * zero page and cost no memory. GET /filemap maps 1 GiB of its own executable (a map size far
  * beyond the file, as LMDB makes) and answers its first byte ("first=127": ELF's magic).
+ * MOVE_RESERVATION=1: at start, map 4 GiB PROT_NONE, block the space above it, and grow it with
+ * mremap(MREMAP_MAYMOVE) (a runtime moving its reservation: Linux moves page tables, no memory).
  */
 #define _GNU_SOURCE
 #include <stdio.h>
@@ -31,6 +33,15 @@ static long sum_pages(const volatile unsigned char *p, unsigned long size) {
 }
 
 int main(int argc, char **argv) {
+    if (getenv("MOVE_RESERVATION")) {
+        char *r = mmap(NULL, 4UL << 30, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        void *above = mmap(r + (4UL << 30), 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+        void *moved = mremap(r, 4UL << 30, (4UL << 30) + (1UL << 20), MREMAP_MAYMOVE);
+        if (r == MAP_FAILED || above == MAP_FAILED || moved == MAP_FAILED || moved == r) {
+            printf("reservation not moved\n");
+            return 1;
+        }
+    }
     int listener = listen_on_loopback(atoi(argv[1]));
     unsigned char *untouched = mmap(NULL, SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     int ep = epoll_watching_listener(listener);

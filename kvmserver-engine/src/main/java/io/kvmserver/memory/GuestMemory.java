@@ -577,11 +577,33 @@ public final class GuestMemory implements AutoCloseable {
     private static final int FALLOC_FL_KEEP_SIZE = 1;
     private static final int FALLOC_FL_PUNCH_HOLE = 2;
 
-    /** Copies guest memory within this VM (as {@code mremap} moves pages). */
+    /**
+     * Copies guest memory within this VM (as {@code mremap} moves pages) into a range that reads
+     * as zeros. The template copies only what its memfd holds ({@code SEEK_DATA}): a copy of a
+     * whole reservation would fill the holes of both ranges with pages (a 4 GiB {@code PROT_NONE}
+     * reservation moved at start took 6.8 GB of host memory and seconds); the rest of the target
+     * reads as zeros already, as the source did.
+     */
     public void move(long to, long from, long length) {
         check(from, length);
+        check(to, length);
         willWrite(to, length);
-        LibC.memmove(hostBase + to, hostBase + from, length);
+        if (!ownsMemfd) {
+            LibC.memmove(hostBase + to, hostBase + from, length);
+            return;
+        }
+        long end = from + length;
+        long at = from;
+        while (at < end) {
+            long data = seek(at, SEEK_DATA);
+            if (data < 0 || data >= end) {
+                return;
+            }
+            long hole = seek(data, SEEK_HOLE);
+            long stop = hole < 0 ? end : Math.min(hole, end);
+            LibC.memmove(hostBase + to + (data - from), hostBase + data, stop - data);
+            at = stop;
+        }
     }
 
     /** Gives pages back to the host; a private mapping falls back to the template's contents. */

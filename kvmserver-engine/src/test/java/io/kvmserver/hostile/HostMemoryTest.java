@@ -192,4 +192,17 @@ class HostMemoryTest {
             assertThat(s.get("/filemap")).isEqualTo("first=127");
         }
     }
+
+    /**
+     * A template that grows a 4 GiB {@code PROT_NONE} reservation by moving it: the engine copied
+     * the whole range, filling both with host pages (6.8 GB and seconds in the reviewer's run).
+     */
+    @Test
+    void aTemplateMovingItsReservationCopiesOnlyWhatItHolds() {
+        try (TestServer s = TestServer.start(GuestPrograms.get("hole_reader"), List.of(),
+                b -> b.ephemeral(true).threads(1).maxMainMemory(1L << 30).env(List.of("MOVE_RESERVATION=1")))) {
+            assertThat(s.server().templateHostBytes()).as("the template's image after the move").isLessThan(64 * MIB);
+            assertThat(s.get("/template")).isEqualTo("sum=0");
+        }
+    }
 }
