@@ -484,8 +484,21 @@ public final class GuestMemory implements AutoCloseable {
             }
         }
         discard(address, length);
-        long end = address + length;
-        long at = address;
+        forEachData(address, address + length, zeroData);
+    }
+
+    /** Made once: {@link #zero} runs on unmaps, which a request may make in every request. */
+    private final DataRange zeroData = (data, stop) -> fill(data, stop - data, (byte) 0);
+
+    /** A range {@code [start, end)} where the template's memfd holds data. */
+    @FunctionalInterface
+    private interface DataRange {
+        void at(long start, long end);
+    }
+
+    /** Calls {@code range} for each part of {@code [from, end)} where the template's memfd holds data ({@code SEEK_DATA}). */
+    private void forEachData(long from, long end, DataRange range) {
+        long at = from;
         while (at < end) {
             long data = seek(at, SEEK_DATA);
             if (data < 0 || data >= end) {
@@ -493,7 +506,7 @@ public final class GuestMemory implements AutoCloseable {
             }
             long hole = seek(data, SEEK_HOLE);
             long stop = hole < 0 ? end : Math.min(hole, end);
-            fill(data, stop - data, (byte) 0);
+            range.at(data, stop);
             at = stop;
         }
     }
@@ -592,18 +605,8 @@ public final class GuestMemory implements AutoCloseable {
             LibC.memmove(hostBase + to, hostBase + from, length);
             return;
         }
-        long end = from + length;
-        long at = from;
-        while (at < end) {
-            long data = seek(at, SEEK_DATA);
-            if (data < 0 || data >= end) {
-                return;
-            }
-            long hole = seek(data, SEEK_HOLE);
-            long stop = hole < 0 ? end : Math.min(hole, end);
-            LibC.memmove(hostBase + to + (data - from), hostBase + data, stop - data);
-            at = stop;
-        }
+        forEachData(from, from + length, (data, stop) -> LibC.memmove(hostBase + to + (data - from), hostBase + data,
+                stop - data));
     }
 
     /** Gives pages back to the host; a private mapping falls back to the template's contents. */
