@@ -51,8 +51,8 @@ public final class Timers {
     /** The process's CPU time (ns) as of its last reading: at a fork, the template's. */
     private long cpu;
     /** The host thread that last read it (each VM runs on one), and that thread's CPU time then. */
-    private Thread cpuThread = Thread.currentThread();
-    private long cpuHost = hostCpu();
+    private Thread cpuThread;
+    private long cpuHost;
 
     /** A timer that fires as its deadline comes. */
     private static final int LIVE = 0;
@@ -106,10 +106,10 @@ public final class Timers {
         c.next = next;
         c.dormant = dormant;
         // The CPU clock goes on from the template's value, counting only the copy's own host
-        // thread from now: never the template's thread, another VM or an earlier request.
+        // thread, from its first reading (no host call in the reset for a clock few programs
+        // read; it only under-reports the time before): never another VM or an earlier request.
         c.cpu = cpu;
-        c.cpuThread = Thread.currentThread();
-        c.cpuHost = hostCpu();
+        c.cpuThread = null;
         return c;
     }
 
@@ -148,8 +148,7 @@ public final class Timers {
      * this VM since the process was forked (the template's value at its freeze plus what this
      * request used: the guest's time in {@code KVM_RUN} and the engine's work on its calls), so
      * that it never shows the host's or another VM's CPU use, nor an earlier request's. A process
-     * forked on another thread than the one that runs it (a request VM's first fork) starts
-     * counting at its first reading. Called on the VM's own thread.
+     * starts counting at its first reading. Called on the VM's own thread.
      */
     long cpuClock() {
         Thread t = Thread.currentThread();
