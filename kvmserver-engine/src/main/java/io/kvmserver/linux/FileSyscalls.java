@@ -1,5 +1,6 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.StructStat;
 import io.kvmserver.host.OpenFlags;
 
 import io.kvmserver.host.SyscallNumbers;
@@ -27,7 +28,6 @@ final class FileSyscalls {
     private static final long FIONBIO = 0x5421;
     private static final long FIOCLEX = 0x5451;
     private static final long FIONCLEX = 0x5450;
-    private static final int STAT_SIZE = 144;
 
     private FileSyscalls() {
     }
@@ -206,7 +206,7 @@ final class FileSyscalls {
 
     static long fstat(Syscall c) {
         FileDescription f = c.files().get(c.intArg(0));
-        return f.stat(c.memory().writable(c.arg(1), STAT_SIZE));
+        return f.stat(c.memory().writable(c.arg(1), StructStat.SIZE));
     }
 
     static long getdents64(Syscall c) {

@@ -2,6 +2,7 @@ package io.kvmserver.linux;
 
 import io.kvmserver.host.OpenFlags;
 
+import io.kvmserver.host.StructStat;
 import io.kvmserver.host.SyscallNumbers;
 
 import io.kvmserver.host.Errno;
@@ -44,10 +45,6 @@ public final class HostFile extends FileDescription {
     private static final int SYS_FSTAT = SyscallNumbers.FSTAT;
     private static final int SYS_FTRUNCATE = SyscallNumbers.FTRUNCATE;
     private static final int SYS_FSYNC = SyscallNumbers.FSYNC;
-    private static final int STAT_SIZE = 144;
-    private static final int ST_MODE = 24;
-    private static final int ST_SIZE = 48;
-    private static final int ST_NLINK = 16;
     private static final int F_GETFL = 3;
     private static final int F_SETFL = 4;
     private static final int MFD_CLOEXEC = 1;
@@ -101,9 +98,9 @@ public final class HostFile extends FileDescription {
      */
     public static FileDescription opened(int fd, int guestFlags, String guestPath, String hostPath) {
         int type;
-        try (Memory st = new Memory(STAT_SIZE)) {
+        try (Memory st = new Memory(StructStat.SIZE)) {
             LibC.syscall(SYS_FSTAT, fd, com.sun.jna.Pointer.nativeValue(st), 0, 0, 0, 0);
-            type = st.getInt(24) & PathSyscalls.S_IFMT;
+            type = st.getInt(StructStat.ST_MODE) & PathSyscalls.S_IFMT;
         } catch (LastErrorException e) {
             type = 0;
         }
@@ -259,12 +256,12 @@ public final class HostFile extends FileDescription {
     @Override
     public byte[] readRegular(long maxBytes) {
         long size;
-        try (Memory st = new Memory(STAT_SIZE)) {
+        try (Memory st = new Memory(StructStat.SIZE)) {
             if (pathOnly || stat(com.sun.jna.Pointer.nativeValue(st)) < 0
-                    || (st.getInt(ST_MODE) & PathSyscalls.S_IFMT) != PathSyscalls.S_IFREG) {
+                    || (st.getInt(StructStat.ST_MODE) & PathSyscalls.S_IFMT) != PathSyscalls.S_IFREG) {
                 return null;
             }
-            size = st.getLong(ST_SIZE);
+            size = st.getLong(StructStat.ST_SIZE);
         }
         if (size <= 0 || size > maxBytes) {
             return null;
@@ -283,9 +280,9 @@ public final class HostFile extends FileDescription {
     }
 
     private long size() {
-        try (Memory st = new Memory(STAT_SIZE)) {
+        try (Memory st = new Memory(StructStat.SIZE)) {
             long rc = stat(com.sun.jna.Pointer.nativeValue(st));
-            return rc < 0 ? rc : st.getLong(ST_SIZE);
+            return rc < 0 ? rc : st.getLong(StructStat.ST_SIZE);
         }
     }
 
@@ -355,7 +352,7 @@ public final class HostFile extends FileDescription {
         long rc = call(() -> LibC.syscall(SYS_FSTAT, from, hostStatBuffer, 0, 0, 0, 0));
         if (rc == 0 && from != fd) {
             // The copy's size and times, the file's identity: device, inode, links, mode, owner.
-            try (Memory original = new Memory(STAT_SIZE)) {
+            try (Memory original = new Memory(StructStat.SIZE)) {
                 if (call(() -> LibC.syscall(SYS_FSTAT, fd, com.sun.jna.Pointer.nativeValue(original), 0, 0, 0, 0))
                         == 0) {
                     new com.sun.jna.Pointer(hostStatBuffer).write(0, original.getByteArray(0, 36), 0, 36);
@@ -500,9 +497,9 @@ public final class HostFile extends FileDescription {
         if (directory || pathOnly || copy != null) {
             return;
         }
-        try (Memory st = new Memory(STAT_SIZE)) {
+        try (Memory st = new Memory(StructStat.SIZE)) {
             if (stat(com.sun.jna.Pointer.nativeValue(st)) == 0
-                    && (st.getInt(ST_MODE) & PathSyscalls.S_IFMT) == PathSyscalls.S_IFREG && st.getLong(ST_NLINK) == 0) {
+                    && (st.getInt(StructStat.ST_MODE) & PathSyscalls.S_IFMT) == PathSyscalls.S_IFREG && st.getLong(StructStat.ST_NLINK) == 0) {
                 // One key per file, the same object for every description of it (replicas are found by identity).
                 deletedFileKey = ("deleted file " + st.getLong(0) + ":" + st.getLong(8)).intern();
             }
@@ -574,12 +571,12 @@ public final class HostFile extends FileDescription {
                 return fd;
             }
             long length;
-            try (Memory st = new Memory(STAT_SIZE)) {
+            try (Memory st = new Memory(StructStat.SIZE)) {
                 long rc = call(() -> LibC.syscall(SYS_FSTAT, original, com.sun.jna.Pointer.nativeValue(st), 0, 0, 0, 0));
                 if (rc < 0) {
                     return (int) rc;
                 }
-                length = st.getLong(ST_SIZE);
+                length = st.getLong(StructStat.ST_SIZE);
             }
             if (length > PRIVATE_COPY_LIMIT - budget.used) {
                 return -Errno.EFBIG;

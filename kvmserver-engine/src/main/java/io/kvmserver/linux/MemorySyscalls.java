@@ -2,10 +2,9 @@ package io.kvmserver.linux;
 
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
-import com.sun.jna.Pointer;
-import io.kvmserver.host.LibC;
 import io.kvmserver.host.OpenFlags;
 
+import io.kvmserver.host.StructStat;
 import io.kvmserver.host.SyscallNumbers;
 
 import io.kvmserver.host.Errno;
@@ -148,7 +147,8 @@ final class MemorySyscalls {
             return -Errno.EOVERFLOW;
         }
         FileDescription file = null;
-        if (!anonymous && isDevZero(c.files().get(fd).hostFd())) {
+        long hostSize = anonymous ? 0 : hostFileSize(c.files().get(fd).hostFd());
+        if (hostSize == DEV_ZERO) {
             // /dev/zero maps anonymous memory, shared (between threads: one address space) or not.
             if ((c.files().get(fd).statusFlags() & OpenFlags.O_ACCMODE) == OpenFlags.O_WRONLY) {
                 return -Errno.EACCES;
@@ -209,7 +209,7 @@ final class MemorySyscalls {
         if (file != null) {
             // The host writes what the file holds from the offset, not the mapping's length: a
             // map size far beyond the file (LMDB's) costs the request only the file's pages.
-            long remaining = Math.max(0, hostFileSize(file.hostFd()) - offset);
+            long remaining = Math.max(0, hostSize - offset);
             long fill = remaining >= size ? size : pageUp(remaining);
             long host = m.memory().host(start, size);
             m.memory().willWrite(start, fill);
@@ -225,28 +225,28 @@ final class MemorySyscalls {
         return start;
     }
 
-    /** Whether a host fd is {@code /dev/zero}: a character device 1:5. */
-    private static boolean isDevZero(int hostFd) {
-        if (hostFd < 0) {
-            return false;
-        }
-        try (Memory stat = new Memory(144)) {
-            LibC.syscall(SyscallNumbers.FSTAT, hostFd, Pointer.nativeValue(stat), 0, 0, 0, 0);
-            return (stat.getInt(24) & 0170000) == 0020000 && stat.getLong(40) == ((1 << 8) | 5);
-        } catch (LastErrorException e) {
-            return false;
-        }
-    }
+    /** {@link #hostFileSize} of {@code /dev/zero}, a character device 1:5, which maps anonymous memory. */
+    private static final long DEV_ZERO = -2;
 
-    /** The size of the file behind a host fd ({@code fstat}), or {@link Long#MAX_VALUE} when the host cannot say. */
+    /**
+     * The size of the file behind a host fd ({@code fstat}), {@link #DEV_ZERO}, or
+     * {@link Long#MAX_VALUE} when the host cannot say.
+     */
     private static long hostFileSize(int hostFd) {
-        try (Memory stat = new Memory(144)) {
-            LibC.syscall(SyscallNumbers.FSTAT, hostFd, Pointer.nativeValue(stat), 0, 0, 0, 0);
-            return stat.getLong(48); // st_size
+        if (hostFd < 0) {
+            return Long.MAX_VALUE;
+        }
+        try (Memory stat = new Memory(StructStat.SIZE)) {
+            StructStat.fstat(hostFd, stat);
+            boolean characterDevice = (stat.getInt(StructStat.ST_MODE) & PathSyscalls.S_IFMT) == S_IFCHR;
+            return characterDevice && stat.getLong(StructStat.ST_RDEV) == ((1 << 8) | 5) ? DEV_ZERO
+                    : stat.getLong(StructStat.ST_SIZE);
         } catch (LastErrorException e) {
             return Long.MAX_VALUE;
         }
     }
+
+    private static final int S_IFCHR = 0020000;
 
     /**
      * Where a mapping without {@code MAP_FIXED} goes: at its hint (rounded up to a page) when that

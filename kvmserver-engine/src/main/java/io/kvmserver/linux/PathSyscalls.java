@@ -1,5 +1,6 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.StructStat;
 import io.kvmserver.host.OpenFlags;
 
 import io.kvmserver.host.SyscallNumbers;
@@ -29,7 +30,6 @@ import java.nio.charset.StandardCharsets;
 final class PathSyscalls {
 
     private static final int O_NOFOLLOW_HOST = OpenFlags.O_NOFOLLOW | OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK;
-    private static final int STAT_SIZE = 144;
     private static final int STATX_SIZE = 256;
     private static final int STATFS_SIZE = 120;
     static final int S_IFMT = 0170000;
@@ -223,7 +223,7 @@ final class PathSyscalls {
         if ((flags & ~(OpenFlags.AT_SYMLINK_NOFOLLOW | OpenFlags.AT_EMPTY_PATH | OpenFlags.AT_NO_AUTOMOUNT)) != 0) {
             return -Errno.EINVAL;
         }
-        long host = c.memory().writable(statAddress, STAT_SIZE);
+        long host = c.memory().writable(statAddress, StructStat.SIZE);
         if ((flags & OpenFlags.AT_EMPTY_PATH) != 0 && c.memory().readPath(pathAddress).isEmpty()) {
             return c.files().get(dirfd).stat(host);
         }

@@ -1,5 +1,6 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.StructStat;
 import io.kvmserver.host.OpenFlags;
 
 import io.kvmserver.host.SyscallNumbers;
@@ -29,7 +30,6 @@ public final class ServedEndpoints {
     private static final int AF_INET = 2;
     private static final int AF_INET6 = 10;
     private static final int AF_UNIX = 1;
-    private static final int STAT_SIZE = 144;
 
     /** One listening address: socket type, family, address bytes (4 or 16), port. */
     private record Served(int type, int family, byte[] address, int port) {
@@ -90,7 +90,7 @@ public final class ServedEndpoints {
         if (current.isEmpty()) {
             return false;
         }
-        try (Memory st = new Memory(STAT_SIZE)) {
+        try (Memory st = new Memory(StructStat.SIZE)) {
             LibC.syscall(SyscallNumbers.NEWFSTATAT, dirFd, (name + "\0").getBytes(StandardCharsets.UTF_8),
                     Pointer.nativeValue(st), OpenFlags.AT_SYMLINK_NOFOLLOW, 0, 0);
             return current.contains(new Inode(st.getLong(0), st.getLong(8)));
@@ -105,7 +105,7 @@ public final class ServedEndpoints {
         }
         for (java.nio.file.Path p = java.nio.file.Path.of(hostPath); p != null && p.getNameCount() > 0;
                 p = p.getParent()) {
-            try (Memory st = new Memory(STAT_SIZE)) {
+            try (Memory st = new Memory(StructStat.SIZE)) {
                 LibC.syscall(SyscallNumbers.NEWFSTATAT, OpenFlags.AT_FDCWD,
                         (p + "\0").getBytes(StandardCharsets.UTF_8), Pointer.nativeValue(st),
                         OpenFlags.AT_SYMLINK_NOFOLLOW, 0, 0);

@@ -5,7 +5,7 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.kvmserver.host.HostCallException;
 import io.kvmserver.host.LibC;
-import io.kvmserver.host.SyscallNumbers;
+import io.kvmserver.host.StructStat;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.nio.ByteBuffer;
@@ -549,9 +549,9 @@ public final class GuestMemory implements AutoCloseable {
     /** Bytes of host memory this template memory's memfd holds ({@code st_blocks}). */
     public long allocatedBytes() {
         requireTemplate();
-        try (Memory stat = new Memory(144)) {
-            LibC.syscall(SyscallNumbers.FSTAT, memfd, Pointer.nativeValue(stat), 0, 0, 0, 0);
-            return stat.getLong(64) * 512; // struct stat's st_blocks, in 512-byte units
+        try (Memory stat = new Memory(StructStat.SIZE)) {
+            StructStat.fstat(memfd, stat);
+            return stat.getLong(StructStat.ST_BLOCKS) * 512;
         }
     }
 

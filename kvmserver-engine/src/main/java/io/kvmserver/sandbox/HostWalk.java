@@ -3,6 +3,7 @@ package io.kvmserver.sandbox;
 import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
+import io.kvmserver.host.StructStat;
 import io.kvmserver.host.LibC;
 import io.kvmserver.host.Errno;
 import io.kvmserver.host.SyscallNumbers;
@@ -57,7 +58,6 @@ final class HostWalk {
     private static final int F_DUPFD_CLOEXEC = 1030;
     private static final long RESOLVE_NO_MAGICLINKS = 0x02;
     private static final long RESOLVE_NO_SYMLINKS = 0x04;
-    private static final int STAT_SIZE = 144;
     private static final int ST_MODE = 24;
     static final int S_IFMT = 0170000;
     static final int S_IFDIR = 0040000;
@@ -113,7 +113,7 @@ final class HostWalk {
      * @param followedLinks receives each symlink followed, or null
      */
     static Result walk(int rootFd, Path start, boolean followLast, Predicate<Path> gate, List<Path> followedLinks) {
-        try (Memory stat = new Memory(STAT_SIZE)) {
+        try (Memory stat = new Memory(StructStat.SIZE)) {
             if (followedLinks == null) {
                 Result fast = withoutSymlinks(rootFd, start, followLast, gate, stat);
                 if (fast != null) {
