@@ -1,9 +1,11 @@
 /*
  * An epoll HTTP server whose requests attack what request VMs share (issue 8), for the isolation
  * tests. One request per connection. Before it waits for connections it makes a pipe, a
- * socketpair, an eventfd and a timerfd holding known state. Paths:
- *   /shared/write        writes into the template's pipe, socketpair and eventfd, disarms its timerfd
- *   /shared/read         what the template's objects hold: "pipe=.. pair=.. event=N timer=armed"
+ * socketpair, an eventfd and a timerfd holding known state, and if DIR/template.fifo is a FIFO,
+ * opens it twice (a reader and a writer), writes into it and unlinks it. Paths:
+ *   /shared/write        writes into the template's pipe, socketpair, eventfd and FIFO, disarms its timerfd
+ *   /shared/read         what the template's objects hold: "pipe=.. pair=.. event=N timer=armed",
+ *                        then " fifo=.." if there is a FIFO
  *   /listener/hijack     SO_REUSEPORT on the listener, then binds a socket of its own to the port
  *   /listener/break      shutdown, listen(0), SO_LINGER, SO_RCVBUF, TCP_DEFER_ACCEPT on the listener
  *   /listener/options    the listener's SO_RCVBUF, TCP_DEFER_ACCEPT and SO_LINGER as this VM sees them
@@ -81,7 +83,7 @@
 #endif
 
 static int port, ls, ep;
-static int tpipe[2], tpair[2], tevent, ttimer;
+static int tpipe[2], tpair[2], tevent, ttimer, tfifo_r = -1, tfifo_w = -1;
 static const char *dir, *rodir;
 
 static const char *en(int e) {
@@ -131,6 +133,7 @@ static void shared_write(char *body, size_t size) {
     eventfd_write(tevent, 100);
     struct itimerspec off = {0};
     timerfd_settime(ttimer, 0, &off, NULL);
+    if (tfifo_w >= 0) write(tfifo_w, "LEAK", 4);
     snprintf(body, size, "wrote");
 }
 
@@ -146,8 +149,13 @@ static void shared_read(char *body, size_t size) {
     eventfd_read(tevent, &value);
     struct itimerspec t;
     timerfd_gettime(ttimer, &t);
-    snprintf(body, size, "pipe=%s pair=%s event=%llu timer=%s", p, q, (unsigned long long) value,
-             t.it_value.tv_sec > 1000 ? "armed" : "disarmed");
+    int n = snprintf(body, size, "pipe=%s pair=%s event=%llu timer=%s", p, q, (unsigned long long) value,
+                     t.it_value.tv_sec > 1000 ? "armed" : "disarmed");
+    if (tfifo_r >= 0) {
+        char f[64] = {0};
+        read(tfifo_r, f, sizeof f - 1);
+        snprintf(body + n, size - n, " fifo=%s", f);
+    }
 }
 
 static void listener_hijack(char *body, size_t size) {
@@ -557,6 +565,16 @@ int main(int argc, char **argv) {
     ttimer = timerfd_create(CLOCK_MONOTONIC, 0);
     struct itimerspec hour = {.it_value = {3600, 0}};
     timerfd_settime(ttimer, 0, &hour, NULL);
+    char fifo[512];
+    path_in(fifo, sizeof fifo, "template.fifo");
+    struct stat fst;
+    if (stat(fifo, &fst) == 0 && S_ISFIFO(fst.st_mode)) {
+        /* Unlinked, the FIFO is this process's own channel, as a pipe is: never another request's. */
+        tfifo_r = open(fifo, O_RDONLY | O_NONBLOCK);
+        tfifo_w = open(fifo, O_WRONLY | O_NONBLOCK);
+        write(tfifo_w, "template-fifo", 13);
+        unlink(fifo);
+    }
     ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);

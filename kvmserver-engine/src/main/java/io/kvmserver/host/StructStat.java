@@ -8,6 +8,8 @@ import com.sun.jna.Pointer;
 public final class StructStat {
 
     public static final int SIZE = 144;
+    public static final int ST_DEV = 0;
+    public static final int ST_INO = 8;
     public static final int ST_NLINK = 16;
     public static final int ST_MODE = 24;
     public static final int ST_RDEV = 40;

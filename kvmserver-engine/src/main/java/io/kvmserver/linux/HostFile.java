@@ -501,7 +501,7 @@ public final class HostFile extends FileDescription {
             if (stat(com.sun.jna.Pointer.nativeValue(st)) == 0
                     && (st.getInt(StructStat.ST_MODE) & PathSyscalls.S_IFMT) == PathSyscalls.S_IFREG && st.getLong(StructStat.ST_NLINK) == 0) {
                 // One key per file, the same object for every description of it (replicas are found by identity).
-                deletedFileKey = ("deleted file " + st.getLong(0) + ":" + st.getLong(8)).intern();
+                deletedFileKey = ("deleted file " + st.getLong(StructStat.ST_DEV) + ":" + st.getLong(StructStat.ST_INO)).intern();
             }
         }
     }

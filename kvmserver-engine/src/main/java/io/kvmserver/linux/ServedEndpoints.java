@@ -93,7 +93,7 @@ public final class ServedEndpoints {
         try (Memory st = new Memory(StructStat.SIZE)) {
             LibC.syscall(SyscallNumbers.NEWFSTATAT, dirFd, (name + "\0").getBytes(StandardCharsets.UTF_8),
                     Pointer.nativeValue(st), OpenFlags.AT_SYMLINK_NOFOLLOW, 0, 0);
-            return current.contains(new Inode(st.getLong(0), st.getLong(8)));
+            return current.contains(new Inode(st.getLong(StructStat.ST_DEV), st.getLong(StructStat.ST_INO)));
         } catch (LastErrorException e) {
             return false;
         }
@@ -109,7 +109,7 @@ public final class ServedEndpoints {
                 LibC.syscall(SyscallNumbers.NEWFSTATAT, OpenFlags.AT_FDCWD,
                         (p + "\0").getBytes(StandardCharsets.UTF_8), Pointer.nativeValue(st),
                         OpenFlags.AT_SYMLINK_NOFOLLOW, 0, 0);
-                inodes.add(new Inode(st.getLong(0), st.getLong(8)));
+                inodes.add(new Inode(st.getLong(StructStat.ST_DEV), st.getLong(StructStat.ST_INO)));
             } catch (LastErrorException ignored) {
                 // gone already: nothing to keep
             }

@@ -6,7 +6,11 @@ import io.kvmserver.host.SyscallNumbers;
 
 import io.kvmserver.host.Errno;
 
+import com.sun.jna.LastErrorException;
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
 import io.kvmserver.host.LibC;
+import io.kvmserver.host.StructStat;
 
 /**
  * A host fd that is a stream rather than a file: pipe, eventfd, timerfd, socket. The host fd is
@@ -15,10 +19,16 @@ import io.kvmserver.host.LibC;
  */
 public class StreamFile extends FileDescription {
 
+    private static final int S_IFIFO = 0010000;
+
     protected final int fd;
     protected final boolean owner;
     private final String name;
     private final int mode;
+    /** For a FIFO no path named at the freeze: one key per FIFO, the same object for each of its descriptions. */
+    private String deletedFifoKey;
+    /** The template's reader of that FIFO, from which forks copy what it held. */
+    private int frozenReader = -1;
 
     public StreamFile(int fd, boolean owner, int statusFlags, String name, int mode) {
         super(statusFlags);
@@ -108,13 +118,34 @@ public class StreamFile extends FileDescription {
         return mode;
     }
 
+    /** Notes whether this is a FIFO nobody can open any more: forks then replicate it ({@link DeletedFifo}). */
+    @Override
+    public void freeze() {
+        if (mode != S_IFIFO || deletedFifoKey != null) {
+            return;
+        }
+        try (Memory st = new Memory(StructStat.SIZE)) {
+            if (stat(Pointer.nativeValue(st)) == 0 && st.getLong(StructStat.ST_NLINK) == 0) {
+                frozenReader = DeletedFifo.frozenReader(fd);
+                deletedFifoKey = ("deleted fifo " + st.getLong(StructStat.ST_DEV) + ":" + st.getLong(StructStat.ST_INO)).intern();
+            }
+        } catch (LastErrorException e) {
+            // No reader of it can be opened: forks share it as a FIFO a path names.
+        }
+    }
+
     /**
      * A FIFO or device opened by path: the copy shares the host fd, whose only state is the
      * file's own (data in a FIFO is the file system's, as between processes on Linux); its
-     * blocking and flags are the copy's.
+     * blocking and flags are the copy's. A FIFO no path names any more is the process's own
+     * channel: the copy opens this fork's replica of it.
      */
     @Override
     public FileDescription fork(ForkContext context) {
+        if (deletedFifoKey != null) {
+            DeletedFifo.Replica replica = context.replica(deletedFifoKey, () -> DeletedFifo.replicate(frozenReader));
+            return new StreamFile(replica.open(statusFlags & OpenFlags.O_ACCMODE), true, statusFlags, name, mode);
+        }
         return new StreamFile(fd, false, statusFlags, name, mode);
     }
 
@@ -122,6 +153,9 @@ public class StreamFile extends FileDescription {
     protected void closeHost() {
         if (owner) {
             LibC.close(fd);
+        }
+        if (frozenReader >= 0) {
+            LibC.close(frozenReader);
         }
     }
 }

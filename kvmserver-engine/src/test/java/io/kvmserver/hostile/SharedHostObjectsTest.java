@@ -20,14 +20,17 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Host objects the template and every request VM share ({@code hostile_isolation.c}): the
  * listening socket, and the pipe, socketpair, eventfd and timerfd the template made before it
- * was frozen. No request may change them for another client or the next request.
+ * was frozen, and a FIFO it opened and unlinked. No request may change them for another client or the next request.
  */
 @RequiresKvm
 class SharedHostObjectsTest {
 
-    private static final String PRISTINE = "pipe=template-pipe pair=template-pair event=5 timer=armed";
+    private static final String PRISTINE =
+            "pipe=template-pipe pair=template-pair event=5 timer=armed fifo=template-fifo";
 
+    /** The guest opens {@code template.fifo} twice, writes into it and unlinks it before the freeze. */
     private static TestServer start(Path dir, UnaryOperator<KvmServerOptions.Builder> options) {
+        mkfifo(dir.resolve("template.fifo"));
         return TestServer.start(GuestPrograms.get("hostile_isolation"), List.of(dir.toString(), dir.toString()),
                 b -> options.apply(b.allowWrite(List.of(dir.toString()))));
     }
@@ -50,7 +53,7 @@ class SharedHostObjectsTest {
         try (TestServer s = start(dir, b -> b.ephemeral(false).threads(1))) {
             assertThat(s.get("/shared/read")).isEqualTo(PRISTINE);
             assertThat(s.get("/shared/write")).isEqualTo("wrote");
-            assertThat(s.get("/shared/read")).isEqualTo("pipe=LEAK pair=LEAK event=100 timer=disarmed");
+            assertThat(s.get("/shared/read")).isEqualTo("pipe=LEAK pair=LEAK event=100 timer=disarmed fifo=LEAK");
         }
     }
 
@@ -79,6 +82,15 @@ class SharedHostObjectsTest {
             ServerStats stats = s.server().stats();
             assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.OK), 13)).isEqualTo(13);
             assertThat(stats.failures()).isZero();
+        }
+    }
+
+    private static void mkfifo(Path path) {
+        try {
+            Process p = new ProcessBuilder("mkfifo", path.toString()).inheritIO().start();
+            assertThat(p.waitFor()).as("mkfifo %s", path).isZero();
+        } catch (Exception e) {
+            throw new AssertionError("cannot make a FIFO for the test", e);
         }
     }
 }
