@@ -135,7 +135,7 @@ public final class GuestCalls {
     /** The console bytes the queue may still write in this flush. */
     private long flushConsole;
     /** Whether a dropped queue entry was logged (once per VM). */
-    private boolean warnedDropped;
+    private final OddQueueWarning odd = new OddQueueWarning(log);
     /**
      * The unmaps of the last flush not performed yet ({@link #performUnmaps}): address and page
      * count of each, in queue order.
@@ -229,7 +229,7 @@ public final class GuestCalls {
     public GuestCalls(GuestMemory memory, boolean enabled) {
         this.memory = memory;
         this.enabled = enabled;
-        this.readAhead = new ReadAhead(memory);
+        this.readAhead = new ReadAhead(memory, odd);
         this.signals = new SignalPage(memory);
     }
 
@@ -803,17 +803,12 @@ public final class GuestCalls {
     }
 
     /**
-     * Logs the first queue entry of the VM that was dropped. The entry queues only what the host
-     * performs: a program that wrote the queue page itself, or a fault of the engine's, whose
-     * trace would otherwise be a call the program saw succeed and that never happened.
+     * A queue entry dropped: the entry queues only what the host performs, so this is a program
+     * that wrote the queue page itself, or a fault of the engine's, whose trace would otherwise be
+     * a call the program saw succeed and that never happened.
      */
     private void warnDropped(int nr, int fd) {
-        if (!warnedDropped) {
-            warnedDropped = true;
-            log.warn("a call queued by the syscall entry was dropped: {} on fd {} (the program wrote the"
-                    + " queue page itself, or the engine is at fault); the VM's further drops are not logged",
-                    SyscallNumbers.name(nr), fd);
-        }
+        odd.warn("a call queued by the syscall entry was dropped: {} on fd {}", SyscallNumbers.name(nr), fd);
     }
 
     /**
@@ -1055,7 +1050,7 @@ public final class GuestCalls {
     }
 
     /** The queued accept: the host's own, which installs the connection at the fd the program was given. */
-    private static void accept(Syscall c, int listenerFd, int flags, int givenFd) {
+    private void accept(Syscall c, int listenerFd, int flags, int givenFd) {
         long installed;
         try {
             installed = NetSyscalls.accept(c, listenerFd, 0, 0, flags);
@@ -1063,8 +1058,8 @@ public final class GuestCalls {
             installed = -e.errno();
         }
         if (installed != givenFd) {
-            // Cannot happen: nothing but the host changes the table, and it did not since it published.
-            log.warn("an accept the program made in the guest gave fd {}, the host's {}", givenFd, installed);
+            // Nothing but the host changes the table, and it did not since it published.
+            odd.warn("an accept the program made in the guest gave fd {}, the host's {}", givenFd, installed);
         }
     }
 
@@ -1091,8 +1086,8 @@ public final class GuestCalls {
             return;
         }
         if (sent < length) {
-            // Cannot happen within the budget the host published; said, so that it would be seen.
-            log.warn("a queued write of {} bytes to a request's connection sent {}: the rest is lost", length, sent);
+            // Not within the budget the host published.
+            odd.warn("a queued write of {} bytes to a request's connection sent {}: the rest is lost", length, sent);
         }
     }
 }

@@ -7,8 +7,6 @@ import io.kvmserver.host.LibC;
 import io.kvmserver.host.SyscallNumbers;
 import io.kvmserver.memory.GuestMemory;
 import io.kvmserver.x86.GuestCallPages;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The next bytes of the connection a request VM serves, read ahead into its answer page
@@ -28,12 +26,12 @@ import org.slf4j.LoggerFactory;
  */
 final class ReadAhead {
 
-    private static final Logger log = LoggerFactory.getLogger(ReadAhead.class);
     private static final int MSG_PEEK = 2;
     private static final int MSG_DONTWAIT = 0x40;
     private static final int FIONREAD = 0x541b;
 
     private final GuestMemory memory;
+    private final OddQueueWarning odd;
     /** Where the bytes of the program's reads are taken to (it has them already). */
     private final Memory taken = new Memory(GuestCallPages.READ_MAX);
     private final Memory available = new Memory(4);
@@ -42,8 +40,9 @@ final class ReadAhead {
     private long epoch;
     private int peeked;
 
-    ReadAhead(GuestMemory memory) {
+    ReadAhead(GuestMemory memory, OddQueueWarning odd) {
         this.memory = memory;
+        this.odd = odd;
     }
 
     /**
@@ -117,8 +116,8 @@ final class ReadAhead {
             n = -e.getErrorCode();
         }
         if (n != length) {
-            // Cannot happen: only the program reads the socket, and the bytes were there at the peek.
-            log.warn("a read of {} bytes the program made in the guest took {} from the connection", length, n);
+            // Only the program reads the socket, and the bytes were there at the peek.
+            odd.warn("a read of {} bytes the program made in the guest took {} from the connection", length, n);
         }
     }
 }

@@ -56,6 +56,13 @@ final class VcpuLoop {
      * kick, a tick) may have cut an exception's injection short. True until the vCPU first runs.
      */
     private boolean lastExitAtTrap = true;
+    /**
+     * Whether the last exit stopped the vCPU halfway through the PVM syscall entry (a tick or a
+     * kick), judged from where it stopped, not from where the host then sends it: a host call
+     * returns to the RCX the program chose, which may be inside the entry (a program that rings
+     * the doorbell itself), and the entry must then find the page published afresh.
+     */
+    private boolean stoppedInsideEntry;
     /** How every ephemeral request ends (one immutable result, not one per request). */
     private static final RunResult CONNECTION_CLOSED = RunResult.of(RunResult.Kind.REQUEST_DONE, "connection closed");
 
@@ -245,6 +252,7 @@ final class VcpuLoop {
         // vCPU at the frozen wait (a thread resumed later sits on the same iretq, elsewhere).
         boolean frozenWait = atFrozenWait;
         atFrozenWait = false;
+        stoppedInsideEntry = false; // a run starts after a host call or a reset: the page is published
         try {
             RunResult result = runUntilDone(frozenWait);
             // A run that ends inside the syscall entry (a time limit, a crash) leaves its
@@ -285,7 +293,7 @@ final class VcpuLoop {
             frozenWait = false;
             RunResult result;
             try {
-                if (!insideFastEntry()) { // halfway through, the entry goes on with the page it read
+                if (!stoppedInsideEntry) { // halfway through, the entry goes on with the page it read
                     calls.publish(process, waiter);
                 }
                 result = atWait ? emulateSyscall() : enterGuest();
@@ -306,12 +314,13 @@ final class VcpuLoop {
         runNanos += System.nanoTime() - entered;
         exits++;
         cpu.afterExit();
+        stoppedInsideEntry = insideFastEntry();
         // Before anything else the exit leads to (a call, a fault, a stop, a reset): what the
         // program queued happened before it. Not while the syscall entry is halfway through
         // queueing a call (a tick or a kick stopped it there): emptying the queue under it would
         // make it reuse bytes already queued. It resumes, and the next exit performs the queue.
         boolean queued = calls.pending();
-        if ((queued || calls.holdsConsole()) && !insideFastEntry()) {
+        if ((queued || calls.holdsConsole()) && !stoppedInsideEntry) {
             if (queued) {
                 syscalls += calls.flush(syscall, syscallCounts);
             }

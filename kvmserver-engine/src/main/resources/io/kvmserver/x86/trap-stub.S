@@ -248,8 +248,13 @@ syscall_entry:
 
 # Copies a published address to the program's buffer (RSI) and length (the int at RDX) as the
 # kernel copies one: cut to the program's length, the full length written back. A negative
-# length goes to \negative (EINVAL, from the host). Clobbers RCX, RSI and RDI.
+# length goes to \negative (EINVAL, from the host), and so does a pointer below USER_START (the
+# engine's pages, some writable at CPL 3: EFAULT from the host). Clobbers RCX, RSI and RDI.
         .macro  copy_address address, length, negative
+        cmpq    $USER_START, %rdx
+        jb      \negative
+        cmpq    $USER_START, %rsi
+        jb      \negative
         movl    (%rdx), %ecx            # the program's length
         testl   %ecx, %ecx
         js      \negative
@@ -496,7 +501,9 @@ writev:
         jb      slow                    # unsigned long): the host
         cmpq    $IOV_QUEUED_MAX, %rdx
         ja      slow
-        movq    %rdx, %rcx              # the iovec array
+        cmpq    $USER_START, %rsi       # the iovec array: not the engine's pages (EFAULT)
+        jb      slow
+        movq    %rdx, %rcx
         shlq    $4, %rcx
         outside_unmapped %rsi, %rcx, restore_slow
         movl    A_WRITE_BUDGET, %ecx
@@ -514,6 +521,8 @@ writev:
         addq    $16, Q_IOV_NEXT
         cmpq    Q_ROOM, %rcx
         ja      writev_slow
+        cmpq    $USER_START, %rsi       # a buffer in the engine's pages: EFAULT, from the host
+        jb      writev_slow
         outside_unmapped %rsi, %rcx, writev_slow
         subq    %rcx, Q_ROOM
         addq    %rcx, %rax
@@ -570,6 +579,8 @@ read:
         jb      restore_slow
         cmpq    %rcx, %rsi
         ja      restore_slow
+        cmpq    $USER_START, %rsi       # the engine's pages are not the program's: the host, EFAULT
+        jb      restore_slow
         cmpl    $Q_MAX_ENTRIES, Q_COUNT # the queue is full: the host, with RCX back (the program's
         jae     restore_slow            # return address, which the check above took)
         movl    A_READ_LENGTH, %ecx
@@ -941,6 +952,8 @@ epoll_wait_added:                       # the wait after an ADD of conn, on that
         jl      restore_slow
         cmpl    $EPOLL_WAIT_MAX_EVENTS, %edx
         jg      restore_slow
+        cmpq    $USER_START, %rsi       # the engine's pages are not the program's: EFAULT
+        jb      restore_slow
         movabsq $USER_END, %rcx         # the whole array within user space, or EFAULT
         cmpq    %rcx, %rsi
         jae     restore_slow
