@@ -483,7 +483,7 @@ public final class HostFile extends FileDescription {
         if (copy != null && copy.materialize() < 0) {
             return false; // a deleted file's mode and times are changed on this VM's copy only
         }
-        return !pathOnly && policy.mayWrite(Path.of(hostPath));
+        return !pathOnly && policy.mayWrite(path, Path.of(hostPath));
     }
 
     @Override

@@ -420,6 +420,10 @@ final class PathSyscalls {
             if (served.pins(from.directoryFd(), from.name()) || served.pins(to.directoryFd(), to.name())) {
                 return -Errno.EBUSY;
             }
+            FileSystemPolicy policy = c.kernel().fileSystem();
+            if (policy.holdsVolume(from.guestPath(), from.hostPath()) || policy.holdsVolume(to.guestPath(), to.hostPath())) {
+                return -Errno.EBUSY;
+            }
             return HostFile.call(() -> LibC.syscall(SyscallNumbers.RENAMEAT2, from.directoryFd(), from.nameBytes(),
                     to.directoryFd(), to.nameBytes(), flags, 0));
         }

@@ -163,16 +163,42 @@ public final class FileSystemPolicy implements AutoCloseable {
         return resolve(guestCwd, guestPath, access, false);
     }
 
-    /** True if the guest may read this real host path (any grant, any volume). */
-    public boolean mayRead(Path hostRealPath) {
-        return !isHidden(hostRealPath) && global.read().covers(hostRealPath)
-                || volumes.stream().anyMatch(v -> v.scope().read().covers(hostRealPath));
+    /**
+     * True if the guest may write the file it opened as {@code guestPathAtOpen}, now at
+     * {@code hostRealPath}: judged by the grant that path went through, as a file's mount decides
+     * on Linux, never by any grant whose host tree also holds the file (a read-only volume nested
+     * in a writable one shares its host files with it).
+     */
+    public boolean mayWrite(String guestPathAtOpen, Path hostRealPath) {
+        return !isHidden(hostRealPath) && scopeOf(Path.of(guestPathAtOpen)).write().covers(hostRealPath);
     }
 
-    /** True if the guest may write this real host path (any grant, any volume). */
-    public boolean mayWrite(Path hostRealPath) {
-        return !isHidden(hostRealPath) && global.write().covers(hostRealPath)
-                || volumes.stream().anyMatch(v -> v.scope().write().covers(hostRealPath));
+    /**
+     * True if a volume is mounted at or below this path, by its guest path or its host path: such
+     * a directory cannot be moved ({@code EBUSY}). On Linux a mount moves with its parent
+     * directory; here a volume is found by the prefix of a guest path, so moving a directory
+     * above a read-only volume nested in a writable one would leave the volume's files under a
+     * new name that only the writable grant covers.
+     */
+    public boolean holdsVolume(String guestPath, String hostPath) {
+        Path guest = Path.of(guestPath);
+        Path host = hostPath == null ? null : Path.of(hostPath);
+        for (MountedVolume volume : volumes) {
+            if (volume.guestPath().startsWith(guest) || (host != null && volume.hostPath().startsWith(host))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The grants of a guest path: those of the innermost volume that holds it, else the global ones. */
+    private Scope scopeOf(Path guestPath) {
+        for (MountedVolume volume : volumes) {
+            if (guestPath.startsWith(volume.guestPath())) {
+                return volume.scope();
+            }
+        }
+        return global;
     }
 
     /**

@@ -105,4 +105,34 @@ class EscapeTest {
         assertThat(ro.resolve("data.txt")).hasContent("read only");
         assertThat(root.resolve("escape.sock")).doesNotExist();
     }
+
+    /**
+     * A read-only volume nested in a writable one, whose host directory is inside the writable
+     * volume's ({@code hostile_volumes.c}). Found by the review of 2026-12-04 late: renaming the
+     * directory above the read-only volume moved its files to a name only the writable grant
+     * covered (written, then renamed back: the host file said PWNED), and {@code fchmod} and
+     * {@code futimens} of a file opened through the read-only volume were judged by any grant
+     * whose host tree held the file (the mode became 0666, the time the epoch).
+     */
+    @Test
+    void aReadOnlyVolumeNestedInAWritableOneCannotBeMovedOrChanged(@TempDir Path root) throws Exception {
+        Path app = Files.createDirectories(root.resolve("app"));
+        Path secrets = Files.createDirectories(app.resolve("etc/secrets"));
+        Path key = Files.writeString(secrets.resolve("key.txt"), "ORIGINAL");
+        Files.setPosixFilePermissions(key, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r-----"));
+        java.nio.file.attribute.FileTime modified = Files.getLastModifiedTime(key);
+        GuestRun.Outcome o = HostileRuns.run("hostile_volumes", List.of("/app"),
+                b -> b.volumes(List.of(new Volume(app.toString(), "/app", true),
+                        new Volume(secrets.toString(), "/app/etc/secrets", false))));
+        assertThat(o.status()).as(o.toString()).isZero();
+        int eacces = 13, ebusy = 16, enoent = 2, eperm = 1;
+        assertThat(o.stdout().trim()).isEqualTo("open-write=" + eacces + " rename-parent=" + ebusy
+                + " exchange-parent=" + ebusy + " moved-write=" + enoent + " fchmod=" + eperm + " futimens=" + eacces
+                + " key=ORIGINAL");
+        assertThat(Files.readString(key)).isEqualTo("ORIGINAL");
+        assertThat(java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(key)))
+                .isEqualTo("rw-r-----");
+        assertThat(Files.getLastModifiedTime(key)).isEqualTo(modified);
+        assertThat(Files.exists(app.resolve("etc/secrets/key.txt"))).isTrue();
+    }
 }

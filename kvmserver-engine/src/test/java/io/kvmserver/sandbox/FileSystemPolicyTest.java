@@ -196,14 +196,13 @@ class FileSystemPolicyTest {
         }
 
         @Test
-        void mayReadAndMayWriteAnswerForRealHostPaths() {
+        void mayWriteAnswersForAFileByThePathItWasOpenedWith() {
             FileSystemPolicy policy = standard();
 
-            assertThat(policy.mayRead(root.resolve("ro/file"))).isTrue();
-            assertThat(policy.mayWrite(root.resolve("ro/file"))).isFalse();
-            assertThat(policy.mayWrite(root.resolve("rw/file"))).isTrue();
-            assertThat(policy.mayRead(root.resolve("secret/file"))).isFalse();
-            assertThat(policy.mayRead(root.resolve("foobar/file"))).isFalse();
+            assertThat(policy.mayWrite(p("ro/file"), root.resolve("ro/file"))).isFalse();
+            assertThat(policy.mayWrite(p("rw/file"), root.resolve("rw/file"))).isTrue();
+            assertThat(policy.mayWrite(p("secret/file"), root.resolve("secret/file"))).isFalse();
+            assertThat(policy.mayWrite(p("foobar/file"), root.resolve("foobar/file"))).isFalse();
         }
 
         @Test
@@ -332,7 +331,6 @@ class FileSystemPolicyTest {
 
             assertAllowed(policy.resolve("/", p("alias/file"), READ), p("secret/file"));
             assertAllowed(policy.resolve("/", p("rw/viaAlias"), READ), p("secret/file"));
-            assertThat(policy.mayRead(root.resolve("secret/file"))).isTrue();
         }
 
         @Test
@@ -415,6 +413,23 @@ class FileSystemPolicyTest {
 
             assertAllowed(policy.resolve("/", "/data/inner/file", WRITE), inner.resolve("file").toString());
             assertDenied(policy.resolve("/", "/data/file", WRITE), Errno.EACCES);
+            assertThat(policy.mayWrite("/data/inner/file", inner.resolve("file"))).isTrue();
+            assertThat(policy.mayWrite("/data/file", volume.resolve("file"))).isFalse();
+        }
+
+        @Test
+        void aReadOnlyVolumeInsideAWritableOnesHostTreeIsReadOnlyAndCannotBeMoved() throws IOException {
+            Path secrets = Files.createDirectories(volume.resolve("etc/secrets"));
+            Files.writeString(secrets.resolve("key"), "key");
+            FileSystemPolicy policy = policy(b -> b.volumes(List.of(new Volume(volume.toString(), "/app", true),
+                    new Volume(secrets.toString(), "/app/etc/secrets", false))), Set.of());
+
+            assertThat(policy.mayWrite("/app/etc/secrets/key", secrets.resolve("key"))).isFalse();
+            assertThat(policy.mayWrite("/app/etc/other", volume.resolve("etc/other"))).isTrue();
+            assertThat(policy.holdsVolume("/app/etc", volume.resolve("etc").toString())).isTrue();
+            assertThat(policy.holdsVolume("/app", volume.toString())).isTrue();
+            assertThat(policy.holdsVolume("/app/etc/other", volume.resolve("etc/other").toString())).isFalse();
+            assertThat(policy.holdsVolume("/elsewhere", secrets.getParent().toString())).as("by its host path").isTrue();
         }
 
         @Test
