@@ -587,7 +587,7 @@ final class NetSyscalls {
         if (refused != 0) {
             return -refused;
         }
-        return s.setOption(level, name, value);
+        return s.setOption(level, name, SocketOptions.hostValue(level, name, value));
     }
 
     static long getsockopt(Syscall c) {

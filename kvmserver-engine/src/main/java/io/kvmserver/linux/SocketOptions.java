@@ -51,33 +51,98 @@ final class SocketOptions {
         return set;
     }
 
+    private static final int SO_SNDBUF = 7;
+    private static final int SO_RCVBUF = 8;
     private static final int SO_PRIORITY = 12;
     private static final int SO_MARK = 36;
+    private static final int SO_PREFER_BUSY_POLL = 69;
+    private static final int SO_BUSY_POLL_BUDGET = 70;
     /** The highest priority an unprivileged socket may take (socket(7)). */
     private static final int MAX_UNPRIVILEGED_PRIORITY = 6;
+    /**
+     * The most a guest's {@code SO_SNDBUF} or {@code SO_RCVBUF} asks the host for: Linux's default
+     * {@code net.core.wmem_max} and {@code rmem_max}. A host tuned higher would otherwise give
+     * every socket of every request VM its maximum (8 MiB here: 480 socketpairs of one request
+     * held 3.9 GB of the host's kernel memory, outside any limit of the engine's).
+     */
+    static final int BUFFER_MAX = 212992;
+    private static final int IP_OPTIONS = 4;
     /** IP_FREEBIND, IP_IPSEC_POLICY, IP_XFRM_POLICY, IP_TRANSPARENT. */
     private static final BitSet IP_PRIVILEGED = of(15, 16, 17, 19);
     /** IPV6_IPSEC_POLICY, IPV6_XFRM_POLICY, IPV6_TRANSPARENT, IPV6_FREEBIND. */
     private static final BitSet IPV6_PRIVILEGED = of(34, 35, 75, 78);
+    /**
+     * Extension headers a socket would add to what it sends: hop-by-hop and destination options
+     * ({@code CAP_NET_RAW} on Linux), routing headers, which send every packet through addresses
+     * the network policy never saw (Linux lets any process set them), and the RFC 2292 forms,
+     * including {@code IPV6_2292PKTOPTIONS}, which carries any of them.
+     */
+    private static final BitSet IPV6_HEADERS = of(3, 4, 5, 6, 54, 55, 57, 59);
+    /** IP options that may be set without {@code CAP_NET_RAW}: end, no-op, record route, timestamp. */
+    private static final BitSet IP_OPTIONS_UNPRIVILEGED = of(0, 1, 7, 0x44);
 
     /**
      * For setsockopt of an allowed option: {@code EPERM} when setting it needs a capability the
      * guest does not have ({@code CAP_NET_ADMIN}, {@code CAP_NET_RAW}) although the JVM may: to
-     * bind foreign addresses, mark or prioritize host traffic, or install IPsec policies; 0 when
-     * the value may be set.
+     * bind foreign addresses, mark, prioritize or busy-poll host traffic, route packets through
+     * other addresses (source routes, IPv6 routing headers), or install IPsec policies; 0 when the
+     * value may be set.
      */
     static int refusedValue(int level, int name, byte[] value) {
-        if (level == SOL_SOCKET && name == SO_MARK) {
-            return Errno.EPERM;
+        int number = value.length >= 4 ? LittleEndian.intAt(value, 0) : 0;
+        if (level == SOL_SOCKET) {
+            return switch (name) {
+                case SO_MARK -> Errno.EPERM;
+                case SO_PRIORITY -> value.length >= 4 && (number < 0 || number > MAX_UNPRIVILEGED_PRIORITY) ? Errno.EPERM : 0;
+                case SO_PREFER_BUSY_POLL, SO_BUSY_POLL_BUDGET -> number != 0 ? Errno.EPERM : 0;
+                default -> 0;
+            };
         }
-        if (level == SOL_SOCKET && name == SO_PRIORITY && value.length >= 4) {
-            int priority = LittleEndian.intAt(value, 0);
-            return priority < 0 || priority > MAX_UNPRIVILEGED_PRIORITY ? Errno.EPERM : 0;
+        if (level == IPPROTO_IP) {
+            return IP_PRIVILEGED.get(name) || (name == IP_OPTIONS && !unprivilegedIpOptions(value)) ? Errno.EPERM : 0;
         }
-        if ((level == IPPROTO_IP && IP_PRIVILEGED.get(name)) || (level == IPPROTO_IPV6 && IPV6_PRIVILEGED.get(name))) {
-            return Errno.EPERM;
+        if (level == IPPROTO_IPV6) {
+            return IPV6_PRIVILEGED.get(name) || (IPV6_HEADERS.get(name) && value.length > 0) ? Errno.EPERM : 0;
         }
         return 0;
+    }
+
+    /** Whether every option of an {@code IP_OPTIONS} value is one Linux lets any process set. */
+    private static boolean unprivilegedIpOptions(byte[] options) {
+        int at = 0;
+        while (at < options.length) {
+            int type = options[at] & 0xff;
+            if (!IP_OPTIONS_UNPRIVILEGED.get(type)) {
+                return false;
+            }
+            if (type == 0) {
+                return true; // end of the list
+            }
+            if (type == 1) {
+                at++;
+                continue;
+            }
+            int length = at + 1 < options.length ? options[at + 1] & 0xff : 0;
+            if (length < 2) {
+                return true; // malformed: Linux's own parse refuses it (EINVAL)
+            }
+            at += length;
+        }
+        return true;
+    }
+
+    /**
+     * The value to give the host for an allowed option that may be set: the guest's, except a
+     * buffer size above {@link #BUFFER_MAX}, which is cut to it as a default Linux host would.
+     */
+    static byte[] hostValue(int level, int name, byte[] value) {
+        if (level == SOL_SOCKET && (name == SO_SNDBUF || name == SO_RCVBUF) && value.length >= 4
+                && LittleEndian.intAt(value, 0) > BUFFER_MAX) {
+            byte[] cut = value.clone();
+            System.arraycopy(LittleEndian.intBytes(BUFFER_MAX), 0, cut, 0, 4);
+            return cut;
+        }
+        return value;
     }
 
     static boolean allowed(int level, int name) {

@@ -10,7 +10,12 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Socket options whose value is a pointer or fd (BPF filters, zero-copy receive) or that act on
- * the host (netfilter tables, marks, kernel modules) are refused; plain value options work.
+ * the host (netfilter tables, marks, kernel modules, busy polling) are refused; so are source
+ * routes and IPv6 routing and option headers, which would send packets through addresses the
+ * network policy never saw (the review of 2026-12-04 late saw an allowed connect's packets go to
+ * 127.0.0.3 and fd00::2); buffer sizes are cut to a default host's maximum (a request's 480
+ * socketpairs held 3.9 GB of kernel memory at the host's 8 MiB). Plain value options work, and
+ * every answer is an unprivileged process's on a default host (checked natively as nobody).
  */
 @RequiresKvm
 class SocketOptionTest {
@@ -29,6 +34,18 @@ class SocketOptionTest {
                 zerocopy_receive=-1 errno=92
                 ulp=-1 errno=92
                 peercred=-1 errno=92
+                prefer_busy_poll=-1 errno=1
+                busy_poll_budget=-1 errno=1
+                ip_options_lsrr=-1 errno=1
+                ip_options_rr=0 errno=0
+                ipv6_rthdr=-1 errno=1
+                ipv6_2292rthdr=-1 errno=1
+                ipv6_hopopts=-1 errno=1
+                ipv6_rthdr_cleared=0 errno=0
+                sndbuf=0 errno=0
+                sndbuf_got=425984
+                rcvbuf=0 errno=0
+                rcvbuf_got=425984
                 """);
     }
 }
