@@ -2,7 +2,7 @@
  * System calls the runtimes make at start-up besides memory and threads (issue 10), one check per
  * run:
  *
- *   kernel_calls close-range | capabilities | pkeys | sendfile-offset | epoll-closed-fd
+ *   kernel_calls close-range | capabilities | pkeys | sendfile-offset | epoll-closed-fd | vectors
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed. Where
  * Linux's answer depends on the host (root's capabilities, a CPU with protection keys) the check
@@ -20,7 +20,9 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "checks.h"
@@ -246,8 +248,72 @@ static void epoll_closed_fd(void) {
     ok("a file at a closed file's number is not registered until added");
 }
 
+/* ---- vectors: readv and writev make one transfer of the vector, cut at MAX_RW_COUNT in all. ---- */
+
+static void vectors(void) {
+    int d[2], st[2];
+    if (socketpair(AF_UNIX, SOCK_DGRAM, 0, d) < 0 || socketpair(AF_UNIX, SOCK_STREAM, 0, st) < 0) {
+        fail("socketpair: %s", strerrorname_np(errno));
+        return;
+    }
+    /* A writev on a datagram socket is one datagram. */
+    struct iovec two[2] = {{"abc", 3}, {"def", 3}};
+    char got[32] = {0};
+    ssize_t w = writev(d[0], two, 2);
+    ssize_t r = recv(d[1], got, sizeof got, MSG_DONTWAIT);
+    if (w != 6 || r != 6 || memcmp(got, "abcdef", 6) != 0) {
+        fail("writev of 3+3 bytes on a datagram socket: wrote %zd, the first datagram %zd bytes '%.*s'", w, r,
+             (int) (r > 0 ? r : 0), got);
+        return;
+    }
+    /* A readv on a datagram socket takes one datagram, never part of the next. */
+    send(d[0], "ghijkl", 6, 0);
+    send(d[0], "mnopqr", 6, 0);
+    char a[3], b[8];
+    struct iovec parts[2] = {{a, sizeof a}, {b, sizeof b}};
+    r = readv(d[1], parts, 2);
+    ssize_t next = recv(d[1], got, sizeof got, MSG_DONTWAIT);
+    if (r != 6 || memcmp(a, "ghi", 3) != 0 || memcmp(b, "jkl", 3) != 0 || next != 6 || memcmp(got, "mnopqr", 6) != 0) {
+        fail("readv of a 6-byte datagram into 3+8 bytes: %zd, then %zd", r, next);
+        return;
+    }
+    /* A blocking readv on a stream returns what is there: 4 of 8 bytes, at once. */
+    send(st[0], "wxyz", 4, 0);
+    char c[4], e[4];
+    struct iovec halves[2] = {{c, sizeof c}, {e, sizeof e}};
+    alarm(5); /* a readv waiting for the second half would end the check here */
+    r = readv(st[1], halves, 2);
+    alarm(0);
+    if (r != 4 || memcmp(c, "wxyz", 4) != 0) {
+        fail("blocking readv with 4 bytes there: %zd", r);
+        return;
+    }
+    /* Linux cuts a vector at MAX_RW_COUNT in all, refuses a negative length (EINVAL, before any
+     * other check) and a buffer beyond user space (EFAULT), though the cut would have left it out. */
+    size_t chunk = 4UL << 20;
+    char *untouched = mmap(NULL, chunk, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    int null = open("/dev/null", O_WRONLY);
+    static struct iovec many[1024]; /* 4 GiB in all, from one 4 MiB buffer */
+    for (int i = 0; i < 1024; i++) many[i] = (struct iovec){untouched, chunk};
+    ssize_t capped = writev(null, many, 1024);
+    int capped_errno = capped < 0 ? errno : 0;
+    struct iovec negative[1] = {{untouched, (size_t) -1}};
+    long neg = writev(null, negative, 1) == -1 ? errno : 0;
+    struct iovec beyond[2] = {{untouched, chunk}, {untouched, 1UL << 62}};
+    long far = writev(null, beyond, 2) == -1 ? errno : 0;
+    struct iovec both[2] = {{untouched, 1UL << 62}, {untouched, (size_t) -1}};
+    long first = writev(null, both, 2) == -1 ? errno : 0;
+    if (untouched == MAP_FAILED || null < 0 || capped != 0x7ffff000 || neg != EINVAL || far != EFAULT || first != EINVAL) {
+        fail("writev of 4 GiB to /dev/null: %zd (%s), a negative length %s, beyond user space %s, both %s", capped,
+             capped < 0 ? strerrorname_np(capped_errno) : "-", strerrorname_np((int) neg), strerrorname_np((int) far), strerrorname_np((int) first));
+        return;
+    }
+    ok("one datagram each way, a partial blocking read, 4 GiB cut at 0x7ffff000, EINVAL and EFAULT as Linux");
+}
+
 int main(int argc, char **argv) {
     static const struct check checks[] = {
+        {"vectors", vectors},
         {"epoll-closed-fd", epoll_closed_fd},
         {"close-range", close_range_check},
         {"capabilities", capabilities},

@@ -659,6 +659,11 @@ public final class AddressSpace implements LoadTarget {
     /** Linux's {@code TASK_SIZE_MAX} on x86-64 with 4-level paging: where user space ends. */
     static final long TASK_SIZE_MAX = 0x7fff_ffff_f000L;
 
+    /** Linux's {@code access_ok}: {@code [address, address + length)} lies within user space. */
+    static boolean accessOk(long address, long length) {
+        return address >= 0 && length >= 0 && address <= TASK_SIZE_MAX && length <= TASK_SIZE_MAX - address;
+    }
+
     /**
      * Checks that {@code [address, address + length)} is mapped with at least {@code prot};
      * throws {@code EFAULT} otherwise. Zero-length ranges are valid anywhere in user space, as

@@ -93,6 +93,22 @@ public abstract class FileDescription {
     }
 
     /**
+     * Whether readv and writev take a vector in one transfer ({@link #vector}), as the kernel
+     * does on a stream: a datagram is one message, a read returns what is there without waiting
+     * for the rest, a pipe write up to {@code PIPE_BUF} is atomic. False for descriptions whose
+     * buffers are transferred one at a time: regular files, which keep their offset here, and the
+     * engine's own files.
+     */
+    public boolean vectorsInOneCall() {
+        return false;
+    }
+
+    /** readv or writev of {@code count} host buffers ({@code struct iovec}s at {@code hostIov}) in one transfer. */
+    public long vector(HostWaiter waiter, boolean writing, long hostIov, int count) {
+        throw new UnsupportedOperationException("transferred one buffer at a time");
+    }
+
+    /**
      * The whole content of this file, read through its own host fd (no path is opened again), when
      * it is a regular file of at most {@code maxBytes}; null otherwise. Host memory for it is
      * bounded by {@code maxBytes}, whatever the file.

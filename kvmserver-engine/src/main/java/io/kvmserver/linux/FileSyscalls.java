@@ -7,6 +7,8 @@ import io.kvmserver.host.SyscallNumbers;
 
 import io.kvmserver.host.Errno;
 
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
 import io.kvmserver.host.LibC;
 
 /**
@@ -156,7 +158,14 @@ final class FileSyscalls {
         return writing ? f.write(c.waiter(), host, count) : f.read(c.waiter(), host, count);
     }
 
-    /** readv, writev, preadv, pwritev: one buffer at a time, stopping at a short transfer. */
+    /**
+     * readv, writev, preadv, pwritev. As Linux does, the lengths must each be non-negative
+     * ({@code EINVAL}) and each buffer within user space ({@code EFAULT}), and the vector is cut at {@link #MAX_RW}
+     * bytes in all (one call never moves more than a read does: an unbounded vector would hold
+     * the VM's thread past any time limit, since a regular file's transfer is not interrupted).
+     * A stream takes the vector in one host call ({@link FileDescription#vector}); anything else
+     * one buffer at a time, stopping at a short transfer.
+     */
     static long vector(Syscall c, boolean writing, long position) {
         FileDescription f = c.files().get(c.intArg(0));
         long iov = c.arg(1);
@@ -166,23 +175,23 @@ final class FileSyscalls {
         }
         AddressSpace m = c.memory();
         m.check(iov, count * 16, AddressSpace.PROT_READ);
-        if (writing && f instanceof SocketFile) {
-            // A socket takes the vector as one message: Linux copies it whole or fails it with
-            // EFAULT, and sends no part of it before a bad buffer.
-            for (int i = 0; i < count; i++) {
-                long len = m.readLong(iov + i * 16L + 8);
-                if (len > 0) {
-                    m.readable(m.readLong(iov + i * 16L), len);
-                }
-            }
-        }
-        long total = 0;
         for (int i = 0; i < count; i++) {
-            long base = m.readLong(iov + i * 16L);
-            long len = m.readLong(iov + i * 16L + 8);
-            if (len < 0 || total + len < 0) {
+            if (m.readLong(iov + i * 16L + 8) < 0) {
                 return -Errno.EINVAL;
             }
+        }
+        for (int i = 0; i < count; i++) {
+            if (!AddressSpace.accessOk(m.readLong(iov + i * 16L), m.readLong(iov + i * 16L + 8))) {
+                return -Errno.EFAULT;
+            }
+        }
+        if (position < 0 && f.vectorsInOneCall()) {
+            return inOneCall(c, f, writing, iov, (int) count);
+        }
+        long total = 0;
+        for (int i = 0; i < count && total < MAX_RW; i++) {
+            long base = m.readLong(iov + i * 16L);
+            long len = Math.min(m.readLong(iov + i * 16L + 8), MAX_RW - total);
             if (len == 0) {
                 continue;
             }
@@ -202,6 +211,30 @@ final class FileSyscalls {
             }
         }
         return total;
+    }
+
+    /**
+     * The vector in one host call on a stream, its buffers cut at {@link #MAX_RW} in all; every
+     * buffer is checked first (a bad one: {@code EFAULT}, nothing transferred).
+     */
+    private static long inOneCall(Syscall c, FileDescription f, boolean writing, long iov, int count) {
+        AddressSpace m = c.memory();
+        try (Memory hostIov = new Memory(Math.max(16, count * 16L))) {
+            long total = 0;
+            int used = 0;
+            for (int i = 0; i < count && total < MAX_RW; i++) {
+                long base = m.readLong(iov + i * 16L);
+                long len = Math.min(m.readLong(iov + i * 16L + 8), MAX_RW - total);
+                if (len == 0) {
+                    continue;
+                }
+                hostIov.setLong(used * 16L, writing ? m.readable(base, len) : m.writable(base, len));
+                hostIov.setLong(used * 16L + 8, len);
+                used++;
+                total += len;
+            }
+            return f.vector(c.waiter(), writing, Pointer.nativeValue(hostIov), used);
+        }
     }
 
     static long fstat(Syscall c) {

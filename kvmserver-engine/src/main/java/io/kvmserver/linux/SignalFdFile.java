@@ -88,6 +88,12 @@ final class SignalFdFile extends StreamFile {
         }
     }
 
+    /** Records are the engine's: a vector is read and written one buffer at a time. */
+    @Override
+    public boolean vectorsInOneCall() {
+        return false;
+    }
+
     @Override
     public long read(HostWaiter waiter, long hostBuffer, long count) {
         if (count < RECORD_SIZE) {

@@ -90,6 +90,17 @@ public class StreamFile extends FileDescription {
     }
 
     @Override
+    public boolean vectorsInOneCall() {
+        return true;
+    }
+
+    @Override
+    public long vector(HostWaiter waiter, boolean writing, long hostIov, int count) {
+        int nr = writing ? SyscallNumbers.WRITEV : SyscallNumbers.READV;
+        return io(waiter, writing ? HostWaiter.POLLOUT : HostWaiter.POLLIN, () -> LibC.syscall(nr, fd, hostIov, count, 0, 0, 0));
+    }
+
+    @Override
     public long stat(long hostStatBuffer) {
         return HostFile.call(() -> LibC.syscall(SyscallNumbers.FSTAT, fd, hostStatBuffer, 0, 0, 0, 0));
     }
