@@ -2,7 +2,7 @@
  * System calls the runtimes make at start-up besides memory and threads (issue 10), one check per
  * run:
  *
- *   kernel_calls close-range | capabilities | pkeys | sendfile-offset | epoll-closed-fd | vectors
+ *   kernel_calls close-range | capabilities | pkeys | sendfile-offset | epoll-closed-fd | vectors | corners
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed. Where
  * Linux's answer depends on the host (root's capabilities, a CPU with protection keys) the check
@@ -21,7 +21,9 @@
 #include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
+#include <sys/select.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -311,8 +313,51 @@ static void vectors(void) {
     ok("one datagram each way, a partial blocking read, 4 GiB cut at 0x7ffff000, EINVAL and EFAULT as Linux");
 }
 
+/* ---- corners: answers Linux gives that programs rely on, found by the review of 2026-12-04 late. ---- */
+
+static void corners(void) {
+    /* select with nfds past FD_SETSIZE: cut at the fd table's size, not EINVAL. */
+    fd_set none;
+    FD_ZERO(&none);
+    struct timeval zero = {0, 0};
+    int selected = select(2000, &none, NULL, NULL, &zero);
+    /* connect(AF_UNSPEC) dissolves a datagram socket's association; a send then has no peer. */
+    int d[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, d);
+    struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+    int dissolved = connect(d[0], &unspec, sizeof unspec);
+    ssize_t orphan = send(d[0], "x", 1, MSG_DONTWAIT);
+    int orphan_errno = errno;
+    /* sendmsg with a name of length 0 has no name: it goes to the peer. */
+    int e[2];
+    socketpair(AF_UNIX, SOCK_DGRAM, 0, e);
+    struct sockaddr_un ignored;
+    struct iovec one = {"hello", 5};
+    struct msghdr msg = {.msg_name = &ignored, .msg_namelen = 0, .msg_iov = &one, .msg_iovlen = 1};
+    ssize_t named = sendmsg(e[0], &msg, 0);
+    /* A pipe's size: read, shrunk; grown past the default: Linux's pipe-max-size (1 MiB) allows
+     * it, the engine refuses it as past that limit (EPERM); not a pipe: EBADF. */
+    int p[2];
+    pipe(p);
+    int size = fcntl(p[0], F_GETPIPE_SZ);
+    int shrunk = fcntl(p[1], F_SETPIPE_SZ, 4096);
+    int grown = fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+    int grown_errno = errno;
+    int not_pipe = fcntl(d[1], F_GETPIPE_SZ) == -1 ? errno : 0;
+    if (selected != 0 || dissolved != 0 || orphan != -1 || orphan_errno != ENOTCONN || named != 5 || size != 65536
+        || shrunk != 4096 || !(grown == 1 << 20 || (grown == -1 && grown_errno == EPERM)) || not_pipe != EBADF) {
+        fail("select %d, AF_UNSPEC connect %d then send %zd %s, sendmsg with a 0-length name %zd, pipe size %d,"
+             " shrunk %d, grown %d %s, not a pipe %s", selected, dissolved, orphan, strerrorname_np(orphan_errno), named,
+             size, shrunk, grown, grown < 0 ? strerrorname_np(grown_errno) : "", strerrorname_np(not_pipe));
+        return;
+    }
+    ok("select cut at the table, AF_UNSPEC disconnects, a 0-length name is none, pipe grown %s",
+       grown < 0 ? "EPERM" : "to 1 MiB");
+}
+
 int main(int argc, char **argv) {
     static const struct check checks[] = {
+        {"corners", corners},
         {"vectors", vectors},
         {"epoll-closed-fd", epoll_closed_fd},
         {"close-range", close_range_check},

@@ -24,6 +24,10 @@ final class FileSyscalls {
     private static final int F_GETFD = 1;
     private static final int F_SETFD = 2;
     private static final int F_GETFL = 3;
+    private static final int F_SETPIPE_SZ = 1031;
+    private static final int F_GETPIPE_SZ = 1032;
+    /** Linux's default pipe size, the most a guest's pipe may take. */
+    private static final long PIPE_SIZE_MAX = 65536;
     private static final int F_SETFL = 4;
     private static final int F_DUPFD_CLOEXEC = 1030;
     private static final int FD_CLOEXEC = 1;
@@ -272,9 +276,27 @@ final class FileSyscalls {
             case FileLocks.F_GETLK, FileLocks.F_SETLK, FileLocks.F_SETLKW, FileLocks.F_OFD_GETLK, FileLocks.F_OFD_SETLK,
                     FileLocks.F_OFD_SETLKW:
                 return FileLocks.fcntl(c, f, cmd, arg);
+            case F_GETPIPE_SZ, F_SETPIPE_SZ:
+                return pipeSize(f, cmd, arg);
             default:
                 return -Errno.EINVAL;
         }
+    }
+
+    /**
+     * F_GETPIPE_SZ, F_SETPIPE_SZ of a pipe or FIFO ({@code EBADF} for anything else, as on Linux).
+     * A pipe may shrink but not grow past Linux's default size: the host's pipe buffers are its
+     * kernel memory (a root JVM may grow them to any size), and a VM's 1,024 fds of pipes would
+     * otherwise hold up to half a GiB. Past it: {@code EPERM}, as past {@code pipe-max-size}.
+     */
+    private static long pipeSize(FileDescription f, int cmd, long arg) {
+        if (!(f instanceof StreamFile s) || s.mode() != PathSyscalls.S_IFIFO) {
+            return -Errno.EBADF;
+        }
+        if (cmd == F_SETPIPE_SZ && (arg & 0xffffffffL) > PIPE_SIZE_MAX) {
+            return -Errno.EPERM;
+        }
+        return HostFile.call(() -> LibC.syscall(SyscallNumbers.FCNTL, s.hostFd(), cmd, arg & 0xffffffffL, 0, 0, 0));
     }
 
     static long dup2(Syscall c) {

@@ -33,6 +33,7 @@ import java.util.Arrays;
  */
 final class NetSyscalls {
 
+    static final int AF_UNSPEC = 0;
     static final int AF_UNIX = 1;
     static final int AF_INET = 2;
     static final int AF_INET6 = 10;
@@ -443,11 +444,25 @@ final class NetSyscalls {
         }
     }
 
+    private static boolean isUnspecified(byte[] family) {
+        return family[0] == AF_UNSPEC && family[1] == 0;
+    }
+
     static long connect(Syscall c) {
         SocketFile s = socket(c, c.intArg(0));
+        long length = c.arg(2) & 0xffffffffL;
+        if (length >= 2 && isUnspecified(c.memory().readBytes(c.arg(1), 2))) {
+            // Dissolves the socket's association (a datagram socket's default destination): it
+            // names no address, so nothing is checked; the host's own sockaddr says only that.
+            long rc = s.connect(new byte[2]);
+            if (rc == 0) {
+                s.connectedTo(null);
+            }
+            return rc;
+        }
         long rc;
         String unixName;
-        try (HostAddress a = checkedAddress(c, s, c.arg(1), c.arg(2) & 0xffffffffL, false)) {
+        try (HostAddress a = checkedAddress(c, s, c.arg(1), length, false)) {
             rc = s.connect(a.sockaddr);
             unixName = a.unixName;
         }
@@ -687,7 +702,9 @@ final class NetSyscalls {
         if (sending && controlLength != 0) {
             return -Errno.EOPNOTSUPP;
         }
-        try (HostAddress destination = sending && name != 0 ? checkedAddress(c, s, name, nameLength, false) : null;
+        // A name of length 0 is no name, as the kernel reads a msghdr.
+        try (HostAddress destination = sending && name != 0 && nameLength != 0
+                ? checkedAddress(c, s, name, nameLength, false) : null;
                 Memory hostIov = new Memory(Math.max(16, iovCount * 16)); Memory hdr = new Memory(56);
                 Memory sa = new Memory(SOCKADDR_MAX)) {
             for (int i = 0; i < iovCount; i++) {

@@ -100,9 +100,10 @@ final class PollSyscalls {
         long readSet = c.arg(1);
         long writeSet = c.arg(2);
         long exceptSet = c.arg(3);
-        if (nfds < 0 || nfds > FD_SETSIZE) {
+        if (nfds < 0) {
             return -Errno.EINVAL;
         }
+        nfds = Math.min(nfds, FD_SETSIZE); // Linux cuts it at the fd table's size, which is this
         AddressSpace m = c.memory();
         int words = (nfds + 63) / 64;
         long[] read = new long[words];

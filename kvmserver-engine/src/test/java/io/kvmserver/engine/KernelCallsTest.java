@@ -48,6 +48,13 @@ class KernelCallsTest {
     }
 
     @Test
+    void selectPastTheSetSizeAfUnspecConnectsNamelessMessagesAndPipeSizesAnswerAsLinux() {
+        // Found by the review of 2026-12-04 late: EINVAL, EAFNOSUPPORT, EINVAL and EINVAL; a
+        // pipe may not grow past Linux's default size (the host's kernel memory).
+        assertThat(passes("corners").stdout()).contains("pipe grown EPERM");
+    }
+
+    @Test
     void closeRangeClosesOrMarksCloseOnExecAndRefusesBadArguments() {
         assertThat(passes("close-range").syscalls(SyscallNumbers.CLOSE_RANGE)).isEqualTo(6);
     }
