@@ -13,6 +13,8 @@
  *   /fifo/write          opens DIR/fifo for writing (no reader): blocks
  *   /fifo/block          opens DIR/fifo read-write and reads: blocks
  *   /ppoll               ppoll of a pipe that never becomes ready with a timeout of LONG_MAX/2 s
+ *   /readv/sparse        one readv of DIR/sparse (a sparse file) into 1024 buffers of 16 MiB (the
+ *                        same one): 16 GiB asked for, a regular file's read that no signal cuts
  *   /stdout/flood        writes 8 MiB to stdout
  *   /console/huge        one write(1) of 1 GiB of mapped memory
  *   /memory/unmap        maps 3 GiB, madvise(DONTNEED)s it, maps over it with MAP_FIXED, unmaps it
@@ -63,6 +65,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -222,6 +225,17 @@ static void fifo(char *body, size_t size, int mode) {
     char c;
     long n = read(fd, &c, 1);
     snprintf(body, size, "read=%ld", n);
+}
+
+static void readv_sparse(char *body, size_t size) {
+    char path[512];
+    path_in(path, sizeof path, "sparse");
+    int fd = open(path, O_RDONLY);
+    static char buffer[16 << 20];
+    static struct iovec many[1024];
+    for (int i = 0; i < 1024; i++) many[i] = (struct iovec){buffer, sizeof buffer};
+    ssize_t n = readv(fd, many, 1024);
+    snprintf(body, size, "readv=%zd", n);
 }
 
 static void do_ppoll(char *body, size_t size) {
@@ -518,6 +532,7 @@ static void handle(int fd) {
     else if (!strcmp(path, "/fifo/write")) fifo(body, sizeof body, O_WRONLY);
     else if (!strcmp(path, "/fifo/block")) fifo(body, sizeof body, O_RDWR);
     else if (!strcmp(path, "/ppoll")) do_ppoll(body, sizeof body);
+    else if (!strcmp(path, "/readv/sparse")) readv_sparse(body, sizeof body);
     else if (!strcmp(path, "/stdout/flood")) stdout_flood(body, sizeof body);
     else if (!strcmp(path, "/console/huge")) console_huge(body, sizeof body);
     else if (!strcmp(path, "/memory/unmap")) memory_unmap(body, sizeof body);

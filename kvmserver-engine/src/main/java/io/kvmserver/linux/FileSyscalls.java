@@ -199,6 +199,9 @@ final class FileSyscalls {
             if (len == 0) {
                 continue;
             }
+            if (total > 0 && c.waiter().isKicked()) {
+                break; // a time limit or shutdown: what was transferred, as a signal would cut it
+            }
             long host;
             try {
                 host = writing ? m.readable(base, len) : m.writable(base, len);

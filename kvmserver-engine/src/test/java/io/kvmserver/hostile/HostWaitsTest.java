@@ -56,6 +56,29 @@ class HostWaitsTest {
     }
 
     /**
+     * One readv of a 1 TiB sparse file into 1,024 buffers of 16 MiB: a regular file's read that no
+     * kick interrupts. Found by the review of 2026-12-04 late: the vector was never cut (Linux cuts
+     * it at 0x7ffff000 bytes) and each buffer was read whatever the time limit, so one call held
+     * the only VM for most of a minute past it. Now it is cut, and the time limit stops it between
+     * buffers: the VM serves on within a buffer's read of its limit.
+     */
+    @Test
+    void aHugeVectorReadOfARegularFileEndsAtTheRequestTimeLimit(@TempDir Path dir) throws Exception {
+        try (java.io.RandomAccessFile sparse = new java.io.RandomAccessFile(dir.resolve("sparse").toFile(), "rw")) {
+            sparse.setLength(1L << 40);
+        }
+        try (TestServer s = start(dir, (stream, address, length) -> length, b -> b)) {
+            long started = System.nanoTime();
+            assertThat(s.get("/readv/sparse")).as("answered by nobody: the time limit ends it").doesNotContain("readv=");
+            Duration took = Duration.ofNanos(System.nanoTime() - started);
+            assertThat(s.get("/normal/4")).isEqualTo("ok 4");
+            assertThat(took).as("the request past its %s limit", LIMIT).isLessThan(LIMIT.plusSeconds(2));
+            ServerStats stats = s.server().stats();
+            assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.TIMEOUT), 1)).isEqualTo(1);
+        }
+    }
+
+    /**
      * A lingering close waits for the peer to take the data: set on the host socket, the reset
      * that closes a connection whose client reads nothing would hold the only VM for a minute.
      */
