@@ -768,6 +768,9 @@ final class NetSyscalls {
         try (Memory buffer = new Memory(Math.max(1, chunk))) {
             long address = Pointer.nativeValue(buffer);
             while (total < count) {
+                if (total > 0 && c.waiter().isKicked()) {
+                    break; // a time limit or shutdown: what was sent (a regular file's read is never cut)
+                }
                 long want = Math.min(chunk, count - total);
                 long n = offset >= 0 ? in.pread(address, want, offset + total) : in.read(c.waiter(), address, want);
                 if (n <= 0) {
