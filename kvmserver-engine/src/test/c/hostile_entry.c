@@ -112,14 +112,11 @@ int main(int argc, char **argv) {
     if (listener < 0) return 1;
     int ep = epoll_watching_listener(listener);
     for (;;) {
-        struct epoll_event got[8];
-        if (!listener_reported(got, epoll_wait(ep, got, 8, -1))) continue;
-        struct sockaddr_in peer;
-        socklen_t len = sizeof peer;
-        int fd = accept4(listener, (struct sockaddr *) &peer, &len, SOCK_CLOEXEC);
+        int client;
+        int fd = accept_from_client(ep, listener, &client);
         if (fd < 0) continue;
         char body[256];
-        if ((ntohl(peer.sin_addr.s_addr) & 0xff) == 1) {
+        if (client == 1) {
             stale_page(fd, body, sizeof body);
         } else {
             low_buffers(fd, body, sizeof body);

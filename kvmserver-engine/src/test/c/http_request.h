@@ -53,6 +53,20 @@ static inline int accept_when_reported(int ep, int listener) {
     return accept4(listener, NULL, NULL, SOCK_CLOEXEC);
 }
 
+/* As accept_when_reported, and *client is the last byte of the client's address (127.0.0.N): how
+ * the tests that must act before reading anything tell a server what to do. */
+static inline int accept_from_client(int ep, int listener, int *client) {
+    struct epoll_event got[8];
+    if (!listener_reported(got, epoll_wait(ep, got, 8, -1))) {
+        return -1;
+    }
+    struct sockaddr_in peer;
+    socklen_t len = sizeof peer;
+    int fd = accept4(listener, (struct sockaddr *) &peer, &len, SOCK_CLOEXEC);
+    *client = fd < 0 ? 0 : (int) (ntohl(peer.sin_addr.s_addr) & 0xff);
+    return fd;
+}
+
 /* Reads the head of a request (up to 2 KiB) and writes its GET path to path ("/" if none). */
 static inline void read_request_path(int fd, char *path, size_t path_size) {
     char req[2048];

@@ -6,15 +6,12 @@ import io.kvmserver.server.ServerStats;
 import io.kvmserver.testing.Assembly;
 import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.Http;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.TrapStub;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.InetSocketAddress;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -49,20 +46,9 @@ class SyscallEntryAttackTest {
                 b -> b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(5)));
     }
 
-    /** A request from {@code 127.0.0.<from>}: the response's body, or {@code NO-RESPONSE}. */
+    /** A request from {@code 127.0.0.<from>}, which says what the connection does. */
     private static String request(TestServer s, int from) {
-        try (Socket so = new Socket()) {
-            so.bind(new InetSocketAddress("127.0.0." + from, 0));
-            so.connect(new InetSocketAddress("127.0.0.1", s.port()), 5_000);
-            so.setSoTimeout(15_000);
-            so.getOutputStream().write("GET /attack HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            InputStream in = so.getInputStream();
-            String response = new String(in.readAllBytes(), StandardCharsets.UTF_8);
-            int body = response.indexOf("\r\n\r\n");
-            return body < 0 ? "NO-RESPONSE" + response : response.substring(body + 4);
-        } catch (IOException e) {
-            return "NO-RESPONSE:" + e.getClass().getSimpleName();
-        }
+        return Http.getFrom("127.0.0." + from, s.port(), "/attack");
     }
 
     @Test

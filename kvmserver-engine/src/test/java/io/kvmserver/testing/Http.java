@@ -16,7 +16,19 @@ public final class Http {
 
     /** GET {@code path} on 127.0.0.1; returns the body, or "ERROR:" and the exception's class name. */
     public static String get(int port, String path) {
+        return getFrom(null, port, path);
+    }
+
+    /**
+     * GET {@code path} on 127.0.0.1 from the local address {@code from} (any if null), by which a
+     * test server may tell its clients apart before it reads anything: the body,
+     * "NO-RESPONSE:" and what came if no header ended, or "ERROR:" and the exception's class name.
+     */
+    public static String getFrom(String from, int port, String path) {
         try (Socket socket = new Socket()) {
+            if (from != null) {
+                socket.bind(new InetSocketAddress(from, 0));
+            }
             socket.connect(new InetSocketAddress("127.0.0.1", port), 5_000);
             socket.setSoTimeout(30_000);
             OutputStream out = socket.getOutputStream();
