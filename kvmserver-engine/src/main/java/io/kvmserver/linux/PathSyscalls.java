@@ -176,6 +176,9 @@ final class PathSyscalls {
             if (!r.exists() && !creating) {
                 return -Errno.ENOENT;
             }
+            if (!r.exists() && r.namesDirectory()) {
+                return -Errno.EISDIR; // O_CREAT makes files only: "new/" cannot be one
+            }
             if (isSymlink(r) && !pathOnly) {
                 return r.exists() && creating && (flags & OpenFlags.O_EXCL) != 0 ? -Errno.EEXIST : -Errno.ELOOP;
             }

@@ -217,6 +217,10 @@ public final class FileSystemPolicy implements AutoCloseable {
             return Resolution.failed(syntax);
         }
         String guest = GuestPaths.normalize(guestCwd, guestPath);
+        boolean namesDirectory = GuestPaths.namesDirectory(guestPath);
+        if (namesDirectory) {
+            followLast = true; // Linux follows a symlink named with a trailing slash
+        }
         if (guest.equals(PROC_SELF) || guest.startsWith(PROC_SELF + "/")) {
             return procSelf(guest, access, followLast);
         }
@@ -234,10 +238,11 @@ public final class FileSystemPolicy implements AutoCloseable {
         if (lexical != 0) {
             return Resolution.refused(lexical);
         }
-        return walk(scope, host, guest, access, followLast);
+        return walk(scope, host, guest, access, followLast, namesDirectory);
     }
 
-    private Resolution walk(Scope scope, Path host, String guest, Access access, boolean followLast) {
+    private Resolution walk(Scope scope, Path host, String guest, Access access, boolean followLast,
+            boolean namesDirectory) {
         HostWalk.Result walked = HostWalk.walk(rootFd, host, followLast,
                 p -> !isHidden(p) && scope.read().traversable(p), null);
         if (walked.errno() == HostWalk.OUTSIDE) {
@@ -246,10 +251,14 @@ public final class FileSystemPolicy implements AutoCloseable {
         if (walked.errno() != 0) {
             return Resolution.failed(walked.errno());
         }
-        Resolution found = Resolution.allowed(walked, guest);
+        Resolution found = Resolution.allowed(walked, guest, namesDirectory);
         if (!walked.exists() && access == Access.READ) {
             found.close();
             return Resolution.failed(Errno.ENOENT);
+        }
+        if (namesDirectory && walked.exists() && !walked.isDirectory()) {
+            found.close();
+            return Resolution.failed(Errno.ENOTDIR);
         }
         int real = isHidden(walked.path()) ? Errno.ENOENT : deniedErrno(scope, walked.path(), access);
         if (real != 0) {
@@ -299,7 +308,7 @@ public final class FileSystemPolicy implements AutoCloseable {
         if (access != Access.READ) {
             return Resolution.refused(Errno.EACCES);
         }
-        return walk(programScope, programRealPath, guest, access, true);
+        return walk(programScope, programRealPath, guest, access, true, false);
     }
 
     private boolean isHidden(Path host) {

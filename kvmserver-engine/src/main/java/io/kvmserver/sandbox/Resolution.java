@@ -31,6 +31,7 @@ public final class Resolution implements AutoCloseable {
     private final HostWalk.Result location;
     private final String guestPath;
     private final String virtualName;
+    private boolean namesDirectory;
     private boolean closed;
 
     private Resolution(Kind kind, int errno, boolean byPolicy, HostWalk.Result location, String guestPath,
@@ -43,8 +44,10 @@ public final class Resolution implements AutoCloseable {
         this.virtualName = virtualName;
     }
 
-    static Resolution allowed(HostWalk.Result location, String guestPath) {
-        return new Resolution(Kind.ALLOWED, 0, false, location, guestPath, null);
+    static Resolution allowed(HostWalk.Result location, String guestPath, boolean namesDirectory) {
+        Resolution allowed = new Resolution(Kind.ALLOWED, 0, false, location, guestPath, null);
+        allowed.namesDirectory = namesDirectory;
+        return allowed;
     }
 
     /** Refused by the permissions (the guest cannot tell it from a missing file). */
@@ -103,6 +106,15 @@ public final class Resolution implements AutoCloseable {
     /** The resolved host path (for messages and for checks; never to act on). */
     public String hostPath() {
         return location == null ? null : location.path().toString();
+    }
+
+    /**
+     * Whether the guest's path named a directory by its form (a trailing slash, a last {@code .}):
+     * what it names exists as a directory or not at all, and a file created there would be
+     * {@code EISDIR}.
+     */
+    public boolean namesDirectory() {
+        return namesDirectory;
     }
 
     /** Whether the last component exists (a create or a mkdir may find it missing). */

@@ -107,6 +107,28 @@ class FileAccessTest {
         assertThat(allowed.resolve("a.txt")).hasContent("hello-allowed");
     }
 
+    /**
+     * A path that names a directory by its form (a trailing slash, a last {@code .}) is one:
+     * Linux's {@code ENOTDIR} for a file, {@code EISDIR} for a file {@code O_CREAT} would make,
+     * and a symlink named so is followed. Found by the review of 2026-12-04 late: the slash was
+     * dropped, so {@code open("a.txt/")} read the file and {@code "new/"} was created as one.
+     */
+    @Test
+    void aPathWithATrailingSlashNamesADirectoryAsOnLinux() {
+        GuestRun.Outcome o = files(readAllowed(), "read:" + allowed.resolve("a.txt") + "/",
+                "read:" + allowed.resolve("a.txt") + "/.", "stat:" + allowed.resolve("a.txt") + "/",
+                "write:" + rw + "/new/", "stat:" + allowed + "/", "stat:" + allowed.resolve("inner") + "/",
+                "stat:" + allowed.resolve("a.txt"));
+        assertThat(o.stdout()).isEqualTo(allowed.resolve("a.txt") + "/ read errno=ENOTDIR\n"
+                + allowed.resolve("a.txt") + "/. read errno=ENOTDIR\n"
+                + allowed.resolve("a.txt") + "/ stat ENOTDIR\n"
+                + rw + "/new/ write errno=EISDIR\n"
+                + allowed + "/ stat ok\n"
+                + allowed.resolve("inner") + "/ stat ENOTDIR\n"
+                + allowed.resolve("a.txt") + " stat ok\n");
+        assertThat(rw.resolve("new")).doesNotExist();
+    }
+
     @Test
     void dotDotDoesNotLeaveTheAllowedTree() {
         GuestRun.Outcome o = files(b -> b.allowRead(List.of(allowed.toString())).cwd(allowed.toString()),

@@ -108,10 +108,18 @@ class FileSystemPolicyTest {
 
         @Test
         void collapsesDuplicateSlashes() {
-            Resolution r = standard().resolve("/", "/" + p("ro").replace("/", "//") + "///file/", READ);
+            Resolution r = standard().resolve("/", "/" + p("ro").replace("/", "//") + "///file", READ);
 
             assertAllowed(r, p("ro/file"));
             assertThat(r.guestPath()).isEqualTo(p("ro/file"));
+        }
+
+        @Test
+        void aTrailingSlashNamesADirectory() {
+            assertDenied(standard().resolve("/", p("ro/file") + "/", READ), Errno.ENOTDIR);
+            assertDenied(standard().resolve("/", p("ro/file") + "/.", READ), Errno.ENOTDIR);
+            assertAllowed(standard().resolve("/", p("ro") + "//", READ), p("ro"));
+            assertThat(standard().resolve("/", p("rw/new") + "/", WRITE).namesDirectory()).isTrue();
         }
 
         @Test
