@@ -189,6 +189,7 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         long epoch = requestEpoch;
         long start = requestStart;
         if (!busy) {
+            enforceIdleTimeLimit(current, now);
             return;
         }
         // Writes the program queued in the guest and then computed on without a call: sent now.
@@ -235,6 +236,29 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         }
         if (now - start >= options.maxRequestTime().toNanos()) {
             timedOut(current, epoch);
+        }
+    }
+
+    /**
+     * An ephemeral VM between requests runs only on its way back to its wait for clients (after a
+     * reset it resumes at the frozen wait, which may time out: a poll with a timeout, a timer):
+     * the time since it last left that wait without a connection is limited as a request is, or a
+     * program that spins there (or sleeps) would hold a host core and the VM for good, serving
+     * nobody. Found by the review of 2026-12-04 late.
+     */
+    private void enforceIdleTimeLimit(GuestVm current, long now) {
+        // The epoch before what the waiter says: a connection taken in between begins a new one,
+        // and the interrupt then leaves the VM alone.
+        long epoch = current.epoch();
+        HostWaiter waiter = current.waiter();
+        long waitEnded = waiter.clientWaitEnded();
+        if (waiter.waitingForClients() || waitEnded == 0 || busy) {
+            return;
+        }
+        if (now - waitEnded >= options.maxRequestTime().toNanos()) {
+            current.interrupt(epoch, RunResult.Kind.TIMED_OUT, "the program ran past "
+                    + options.nameOf(Option.MAX_REQUEST_TIME) + " " + options.maxRequestTime().toMillis() / 1000.0
+                    + " s between requests, without going back to its wait for connections");
         }
     }
 

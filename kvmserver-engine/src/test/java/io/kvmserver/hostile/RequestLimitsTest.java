@@ -37,4 +37,24 @@ class RequestLimitsTest {
             assertThat(s.get("/normal/1")).isEqualTo("ok 1");
         }
     }
+
+    /**
+     * An ephemeral VM between requests ({@code idle_spinner.c}: its wait for connections, where the
+     * template froze, times out in every request VM, and the program then spins or sleeps for an
+     * hour instead of waiting again). Found by the review of 2026-12-04 late: the limit counted
+     * only from an accepted connection, so the only VM held a host core (or its slot) for good
+     * and no client was ever served. Now the time since it left its wait is limited too, and the
+     * reset brings it back to the wait, where a client is served.
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"spin", "sleep"})
+    void aProgramThatSpinsOrSleepsBetweenRequestsIsResetAtTheLimit(String how) {
+        try (TestServer s = TestServer.start(GuestPrograms.get("idle_spinner"), List.of(how), b -> b.ephemeral(true)
+                .threads(1).maxRequestTime(Duration.ofSeconds(1)))) {
+            ServerStats stats = s.server().stats();
+            assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.TIMEOUT), 1))
+                    .as("the VM stopped outside any request").isGreaterThanOrEqualTo(1);
+            assertThat(s.get("/after")).isEqualTo("served");
+        }
+    }
 }
