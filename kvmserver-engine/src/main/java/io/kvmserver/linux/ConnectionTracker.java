@@ -61,8 +61,18 @@ public interface ConnectionTracker {
         return -1;
     }
 
-    /** The client of the watched connection hung up with nothing left to read, while the program waited. */
-    default void clientHungUp() {
+    /** The program read bytes its client sent on a connection of the request. */
+    default void clientSpoke() {
+    }
+
+    /**
+     * The client of the watched connection hung up (its side is shut down: closed, or only shut
+     * for writing) with nothing left to read, while the program waited: whether that ends the
+     * request. A client that never sent a byte (a health probe) is gone; one whose request the
+     * program read may only have shut down its side, and waits for the response.
+     */
+    default boolean clientHungUp() {
+        return false;
     }
 
     /** The client hung up but data is left to read: no need to watch until the program reads. */

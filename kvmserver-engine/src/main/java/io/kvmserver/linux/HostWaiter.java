@@ -406,11 +406,11 @@ public final class HostWaiter implements AutoCloseable {
                     // only shut down its side still gets its response); the next wait looks again.
                     return n - 1;
                 }
-                if (nothingToRead(watch)) {
-                    connections.clientHungUp();
+                if (nothingToRead(watch) && connections.clientHungUp()) {
                     return KICKED;
                 }
-                // Hung up with data left: the program will read it; stop watching until it has.
+                // Hung up with data left (the program will read it), or only shut down its side
+                // after its request: stop watching until the program has used the connection.
                 connections.clientHungUpWithData();
                 return n - 1 > 0 ? n - 1 : pollAll(count, Deadline.remaining(deadline));
             }

@@ -109,6 +109,7 @@ final class ReadAhead {
     void take(SocketFile s, long length) {
         s.touched();
         s.connectionUsed();
+        s.clientSpoke();
         long n;
         try {
             n = LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), Pointer.nativeValue(taken), length, MSG_DONTWAIT, 0, 0);

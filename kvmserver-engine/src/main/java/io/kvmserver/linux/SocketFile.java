@@ -333,10 +333,22 @@ public class SocketFile extends StreamFile {
     /** Sends or receives; a request's connection tells its tracker that the program used it. */
     @Override
     public long io(HostWaiter waiter, short events, HostFile.HostCall op) {
-        if (tracker != null) {
-            tracker.connectionUsed();
+        if (tracker == null) {
+            return blocking(waiter, events, op);
         }
-        return blocking(waiter, events, op);
+        tracker.connectionUsed();
+        long n = blocking(waiter, events, op);
+        if (n > 0 && events == HostWaiter.POLLIN) {
+            tracker.clientSpoke();
+        }
+        return n;
+    }
+
+    /** Tells a request's tracker that the program read bytes the client sent (in the guest). */
+    void clientSpoke() {
+        if (tracker != null) {
+            tracker.clientSpoke();
+        }
     }
 
     @Override

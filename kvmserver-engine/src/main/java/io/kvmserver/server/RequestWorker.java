@@ -60,6 +60,8 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     private boolean finished;
     private int watchedFd = -1;
     private boolean watchSuppressed;
+    /** Whether the program read a byte of the request's connection: its client's hang-up may be a half-close. */
+    private boolean clientSpoke;
     private ScheduledFuture<?> memoryCheck;
     /** The server's route, or null: connections accepted from it report how their request went. */
     private final Route route;
@@ -289,8 +291,18 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     }
 
     @Override
-    public void clientHungUp() {
+    public void clientSpoke() {
+        clientSpoke = true;
+    }
+
+    @Override
+    public boolean clientHungUp() {
+        if (clientSpoke) {
+            watchSuppressed = true; // shut down its side after its request: it waits for the answer
+            return false;
+        }
         finished = true;
+        return true;
     }
 
     @Override
@@ -429,6 +441,7 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         openConnections = 0;
         watchedFd = -1;
         watchSuppressed = false;
+        clientSpoke = false;
     }
 
     /**

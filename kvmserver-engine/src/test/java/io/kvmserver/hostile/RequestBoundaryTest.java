@@ -6,10 +6,12 @@ import io.kvmserver.server.ServerStats;
 import io.kvmserver.testing.CapturedConsole;
 import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.Fixtures;
+import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
 import java.net.InetSocketAddress;
 import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -62,5 +64,30 @@ class RequestBoundaryTest {
             }
         }
         assertThat(console.text().split("start-up finished", -1)).as(console.text()).hasSize(2);
+    }
+
+    /**
+     * A client that shuts down its side after its request ({@code nc -N}, Go's {@code CloseWrite},
+     * health checkers) while the program sleeps before answering ({@code hostile_server.c}
+     * {@code /slow/300}). Found by the review of 2026-12-04 late: the hang-up watch took its FIN
+     * for a client gone and ended the request, and the client got an empty response (natively:
+     * the answer). A client that never sent a byte still ends its request at once (above).
+     */
+    @Test
+    void aClientThatShutsDownItsSideAfterItsRequestGetsTheAnswer() throws Exception {
+        try (TestServer s = TestServer.start(GuestPrograms.get("hostile_server"), List.of(),
+                b -> b.ephemeral(true).threads(1).maxRequestTime(Duration.ofSeconds(10)))) {
+            for (int i = 0; i < 3; i++) {
+                try (Socket client = new Socket("127.0.0.1", s.port())) {
+                    client.setSoTimeout(15_000);
+                    client.getOutputStream().write("GET /slow/300 HTTP/1.1\r\nHost: x\r\n\r\n"
+                            .getBytes(StandardCharsets.US_ASCII));
+                    client.shutdownOutput();
+                    String response = new String(client.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                    assertThat(response).as("response %d", i).endsWith("slept");
+                }
+            }
+            assertThat(s.server().stats().requests(ServerStats.Outcome.TIMEOUT)).isZero();
+        }
     }
 }
