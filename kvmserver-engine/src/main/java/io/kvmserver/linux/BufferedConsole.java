@@ -34,6 +34,8 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
     static final int RESERVED_MAX = CAPACITY / 2;
     /** The largest piece handed to the real console at once. */
     private static final int CHUNK = 64 * 1024;
+    /** Linux's {@code PIPE_BUF}: writes up to this size reach the console whole. */
+    static final int ATOMIC = 4096;
     private static final long FULL_RETRY_NANOS = 1_000_000L;
 
     private record Segment(int stream, int length) {
@@ -73,20 +75,24 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
     /**
      * Copies what fits of {@code length} bytes (at most {@link #CHUNK}) and returns that count, as
      * a short write to a pipe would; waits in the VM's {@code waiter} while the buffer is full,
-     * {@code -EINTR} if the VM is kicked meanwhile.
+     * {@code -EINTR} if the VM is kicked meanwhile. A write of at most {@link #ATOMIC} bytes is
+     * copied whole or waits, as a pipe takes it: a short write would let other VMs' output land
+     * between its parts, inside the line a program wrote at once (one request's bytes in another
+     * request's log line, found by the review of 2026-12-04 late).
      */
     public long write(HostWaiter waiter, int stream, long hostAddress, long length) {
         if (length <= 0) {
             return 0;
         }
         int want = (int) Math.min(length, CHUNK);
+        int whole = want <= ATOMIC ? want : 1;
         while (true) {
             synchronized (lock) {
                 if (closed) {
                     return -Errno.EPIPE;
                 }
                 int free = CAPACITY - used - reserved;
-                if (free > 0) {
+                if (free >= whole) {
                     int n = Math.min(want, free);
                     copyIn(stream, hostAddress, n);
                     startDrainer();

@@ -116,6 +116,44 @@ class BufferedConsoleTest {
         }
     }
 
+    /**
+     * A write of a line (at most PIPE_BUF) is copied whole or waits for room, as a pipe takes it:
+     * copied in parts, another VM's output landed inside the line (the review of 2026-12-04 late
+     * saw 37 lines of 1,800 spliced under a slow stdout). Larger writes still take what fits.
+     */
+    @Test
+    void aLineIsWrittenWholeOrWaitsSoNoOtherOutputLandsInsideIt() throws Exception {
+        SlowConsole real = new SlowConsole();
+        BufferedConsole console = BufferedConsole.of(real);
+        ExecutorService other = Executors.newSingleThreadExecutor();
+        try {
+            Memory filler = new Memory(BufferedConsole.CAPACITY - 10);
+            filler.setMemory(0, filler.size(), (byte) 'f');
+            long left = filler.size();
+            while (left > 0) {
+                left -= console.write(1, Pointer.nativeValue(filler), left);
+            }
+            Memory line = new Memory(100);
+            line.setMemory(0, 99, (byte) 'L');
+            line.setByte(99, (byte) '\n');
+            Future<Long> waiting = other.submit(() -> console.write(1, Pointer.nativeValue(line), 100));
+            Thread.sleep(200);
+            assertThat(waiting.isDone()).as("10 bytes free: the 100-byte line waits, whole").isFalse();
+            Memory big = new Memory(BufferedConsole.ATOMIC + 1);
+            big.setMemory(0, big.size(), (byte) 'b');
+            assertThat(console.write(1, Pointer.nativeValue(big), big.size())).as("a larger write takes what fits")
+                    .isEqualTo(10);
+            real.open.countDown();
+            assertThat(waiting.get(5, TimeUnit.SECONDS)).isEqualTo(100);
+            assertThat(console.flush(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(real.text()).endsWith("bbbbbbbbbb" + "L".repeat(99) + "\n");
+        } finally {
+            real.open.countDown();
+            other.shutdownNow();
+            console.close();
+        }
+    }
+
     @Test
     void aClosedConsoleSetsNothingAside() {
         BufferedConsole console = BufferedConsole.of(new SlowConsole());
