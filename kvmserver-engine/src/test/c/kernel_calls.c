@@ -2,7 +2,8 @@
  * System calls the runtimes make at start-up besides memory and threads (issue 10), one check per
  * run:
  *
- *   kernel_calls close-range | capabilities | pkeys | sendfile-offset | epoll-closed-fd | vectors | corners
+ *   kernel_calls close-range | capabilities | pkeys | sendfile-offset | epoll-closed-fd | vectors | corners |
+ *               random-while-threads-run
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed. Where
  * Linux's answer depends on the host (root's capabilities, a CPU with protection keys) the check
@@ -23,6 +24,8 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/syscall.h>
+#include <pthread.h>
+#include <sys/random.h>
 #include <sys/select.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -355,8 +358,39 @@ static void corners(void) {
        grown < 0 ? "EPERM" : "to 1 MiB");
 }
 
+/* ---- random-while-threads-run: large reads of randomness are whole while another thread runs. ---- */
+
+static volatile int stop_spinning;
+
+static void *spin(void *arg) {
+    (void) arg;
+    while (!stop_spinning) {
+    }
+    return NULL;
+}
+
+static void random_while_threads_run(void) {
+    /* Another runnable thread: the engine's time slice signals the vCPU's host thread every 10 ms. */
+    pthread_t spinner;
+    pthread_create(&spinner, NULL, spin, NULL);
+    size_t size = 16 << 20;
+    char *buffer = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ssize_t drawn = getrandom(buffer, size, 0);
+    int urandom = open("/dev/urandom", O_RDONLY);
+    ssize_t read_n = urandom < 0 ? -1 : read(urandom, buffer, size);
+    stop_spinning = 1;
+    pthread_join(spinner, NULL);
+    if (drawn != (ssize_t) size || read_n != (ssize_t) size) {
+        fail("getrandom of 16 MiB gave %zd, a read of /dev/urandom %zd (%s)", drawn, read_n,
+             urandom < 0 ? strerrorname_np(errno) : "opened");
+        return;
+    }
+    ok("16 MiB from getrandom and from /dev/urandom, whole, while another thread ran");
+}
+
 int main(int argc, char **argv) {
     static const struct check checks[] = {
+        {"random-while-threads-run", random_while_threads_run},
         {"corners", corners},
         {"vectors", vectors},
         {"epoll-closed-fd", epoll_closed_fd},

@@ -186,11 +186,22 @@ final class ProcessSyscalls {
             return -Errno.EINVAL;
         }
         long host = c.memory().writable(c.arg(0), count);
-        try {
-            return LibC.syscall(SyscallNumbers.GETRANDOM, host, count, GRND_NONBLOCK, 0, 0, 0);
-        } catch (LastErrorException e) {
-            return -e.getErrorCode();
+        // The engine's own signals (the vCPU's time slice) cut a large call short: go on until
+        // the count, as Linux does for a program no signal reached, unless the VM was kicked.
+        long total = 0;
+        while (total < count) {
+            long at = total;
+            long n = HostFile.call(() -> LibC.syscall(SyscallNumbers.GETRANDOM, host + at, count - at, GRND_NONBLOCK,
+                    0, 0, 0));
+            if (n <= 0) {
+                return total > 0 ? total : n;
+            }
+            total += n;
+            if (c.waiter().isKicked()) {
+                break;
+            }
         }
+        return total;
     }
 
     static long prctl(Syscall c) {

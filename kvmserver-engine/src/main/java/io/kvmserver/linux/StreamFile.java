@@ -20,6 +20,7 @@ import io.kvmserver.host.StructStat;
 public class StreamFile extends FileDescription {
 
     private static final int S_IFIFO = 0010000;
+    private static final int S_IFCHR = 0020000;
 
     protected final int fd;
     protected final boolean owner;
@@ -81,7 +82,25 @@ public class StreamFile extends FileDescription {
 
     @Override
     public long read(HostWaiter waiter, long hostBuffer, long count) {
-        return io(waiter, HostWaiter.POLLIN, () -> LibC.read(fd, hostBuffer, count));
+        if (mode != S_IFCHR) {
+            return io(waiter, HostWaiter.POLLIN, () -> LibC.read(fd, hostBuffer, count));
+        }
+        // A device (/dev/urandom, /dev/zero) read short by the engine's own signals (the vCPU's
+        // time slice) goes on until the count, as on Linux for a program no signal reached,
+        // unless the VM was kicked; an end (0) or an error ends it.
+        long total = 0;
+        while (total < count) {
+            long at = total;
+            long n = io(waiter, HostWaiter.POLLIN, () -> LibC.read(fd, hostBuffer + at, count - at));
+            if (n <= 0) {
+                return total > 0 ? total : n;
+            }
+            total += n;
+            if (waiter.isKicked()) {
+                break;
+            }
+        }
+        return total;
     }
 
     @Override
