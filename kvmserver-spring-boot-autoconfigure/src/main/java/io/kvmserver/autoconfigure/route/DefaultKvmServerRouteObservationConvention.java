@@ -36,7 +36,19 @@ public class DefaultKvmServerRouteObservationConvention implements KvmServerRout
     public KeyValues getLowCardinalityKeyValues(KvmServerRouteObservationContext context) {
         return KeyValues.of(KeyValue.of("server", context.getServer()), KeyValue.of("outcome", context.getOutcome()),
                 KeyValue.of("status", (context.getStatus() > 0) ? String.valueOf(context.getStatus()) : "none"),
-                KeyValue.of("method", context.getMethod()));
+                KeyValue.of("method", method(context.getMethod())));
+    }
+
+    /**
+     * The method as a tag: the standard ones as they are, anything a client invents
+     * {@code UNKNOWN}, as Spring's own HTTP metrics tag it (each invented method would be a meter
+     * of its own, kept for good).
+     */
+    static String method(String method) {
+        return switch (method) {
+            case "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE" -> method;
+            default -> "UNKNOWN";
+        };
     }
 
     @Override

@@ -1,16 +1,20 @@
 package io.kvmserver.autoconfigure.route;
 
 import io.micrometer.observation.Observation;
+import java.io.IOException;
 import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.client.AsyncRequestContent;
 import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.client.Result;
+import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.util.Callback;
 import org.reactivestreams.Subscription;
@@ -74,13 +78,14 @@ final class ReactiveRouteHandler {
             RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, body, parent);
             AtomicInteger status = new AtomicInteger();
             AtomicReference<Throwable> error = new AtomicReference<>();
+            BodyWriter writer = (body != null) ? new BodyWriter(body) : null;
             return Mono.fromRunnable(exchange::admit)
                 .subscribeOn(Schedulers.boundedElastic())
                 .then(Mono.defer(() -> Mono.fromFuture(exchange.connect())))
                 .flatMap((connection) -> {
                     Answer answer = new Answer();
-                    if (body != null) {
-                        request.getBody().subscribe(new BodyWriter(body));
+                    if (writer != null) {
+                        request.getBody().subscribe(writer);
                     }
                     connection.send(exchange.request(), answer);
                     return Mono.fromFuture(answer.headers);
@@ -90,11 +95,17 @@ final class ReactiveRouteHandler {
                             .subscribeOn(Schedulers.boundedElastic())
                             .flatMap(Mono::error))
                 .flatMap((answer) -> {
+                    if (!RouteExchange.isFinalStatus(answer.response.getStatus())) {
+                        answer.content.fail(new CancellationException("refused"));
+                        return Mono.error(exchange.invalid(answer.response.getStatus()));
+                    }
                     ServerHttpResponse response = web.getResponse();
                     status.set(answer.response.getStatus());
                     response.setStatusCode(HttpStatusCode.valueOf(answer.response.getStatus()));
                     ForwardedHeaders.toClient(answer.response.getHeaders(), response.getHeaders()::add);
-                    return response.writeWith(content(answer.content, response.bufferFactory()));
+                    return response.writeWith(content(answer.content, response.bufferFactory(),
+                            answer.response.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH)))
+                        .doOnError((ex) -> ClientConnections.end(response));
                 })
                 .doOnError((ex) -> {
                     error.set(ex);
@@ -102,15 +113,33 @@ final class ReactiveRouteHandler {
                         status.set(route.getStatusCode().value());
                     }
                 })
-                .doFinally((signal) -> exchange.finish(status.get(), error.get()));
+                .doFinally((signal) -> {
+                    if (writer != null) {
+                        writer.dispose(); // the request is over: nothing more of its body is read
+                    }
+                    exchange.finish(status.get(), error.get());
+                });
         });
     }
 
-    /** The program's answer as WebFlux buffers: each chunk copied once, read only as WebFlux asks. */
-    private static Flux<DataBuffer> content(Content.Source source, DataBufferFactory buffers) {
+    /**
+     * The program's answer as WebFlux buffers: each chunk copied once, read only as WebFlux asks.
+     * An answer that ends before its {@code Content-Length} ({@code declared}, or -1) is an error,
+     * so that the client's connection ends instead of waiting for bytes that belong to the next
+     * answer on it.
+     */
+    private static Flux<DataBuffer> content(Content.Source source, DataBufferFactory buffers, long declared) {
+        AtomicLong relayed = new AtomicLong();
         return JdkFlowAdapter.flowPublisherToFlux(Content.Source.asPublisher(source))
             .filter(Content.Chunk::hasRemaining)
-            .map((chunk) -> buffers.wrap(copy(chunk.getByteBuffer())));
+            .map((chunk) -> {
+                relayed.addAndGet(chunk.remaining());
+                return buffers.wrap(copy(chunk.getByteBuffer()));
+            })
+            .concatWith(Mono.defer(() -> (declared >= 0 && relayed.get() < declared)
+                    ? Mono.error(new IOException("the program's answer ended after " + relayed.get() + " of "
+                            + declared + " bytes"))
+                    : Mono.empty()));
     }
 
     private static ByteBuffer copy(ByteBuffer buffer) {

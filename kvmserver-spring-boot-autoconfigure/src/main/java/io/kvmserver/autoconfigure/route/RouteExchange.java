@@ -26,6 +26,9 @@ final class RouteExchange {
     private static final DefaultKvmServerRouteObservationConvention DEFAULT_CONVENTION =
             new DefaultKvmServerRouteObservationConvention();
 
+    /** The outcome of an answer the route refused ({@link #invalid}). */
+    private static final String INVALID = "invalid";
+
     /** How long the observation waits for the request VM's report once the answer has gone. */
     private static final Duration REPORT_AFTER_ANSWER = Duration.ofSeconds(5);
 
@@ -157,6 +160,29 @@ final class RouteExchange {
         };
     }
 
+    /** Whether a client may get {@code status} from a proxy as its answer: 200-599 (a 1xx is never final here). */
+    static boolean isFinalStatus(int status) {
+        return status >= 200 && status <= 599;
+    }
+
+    /**
+     * The program answered with a status no client may get from a proxy: a 101 to a request that
+     * asked for no upgrade (the client would wait for another protocol), or a number outside
+     * 200-599. 502, with the outcome {@code invalid}.
+     */
+    KvmServerRouteException invalid(int status) {
+        return fail(HttpStatus.BAD_GATEWAY, INVALID, "the kvmserver " + this.server.name()
+                + " answered with status " + status + ", which no client may get from a proxy", null);
+    }
+
+    /** Ends the request's connection to the program (the program's side sees its end). */
+    void closeConnection() {
+        Connection used = this.connection;
+        if (used != null) {
+            used.close();
+        }
+    }
+
     private KvmServerRouteException fail(HttpStatus status, String outcome, String detail, Throwable cause) {
         this.context.setOutcome(outcome);
         return new KvmServerRouteException(status, this.server.name(), outcome, detail, cause);
@@ -168,10 +194,7 @@ final class RouteExchange {
      * stops the observation when the VM's report comes (on the route's threads, never the VM's).
      */
     void finish(int status, Throwable error) {
-        Connection used = this.connection;
-        if (used != null) {
-            used.close(); // whatever the program answered, its connection ends with the request
-        }
+        closeConnection(); // whatever the program answered, its connection ends with the request
         this.context.setStatus(status);
         if (error != null) {
             this.observation.error(error);
@@ -191,7 +214,9 @@ final class RouteExchange {
             .whenCompleteAsync((report, failure) -> {
                 if (report != null) {
                     this.context.setReport(report);
-                    this.context.setOutcome(tag(report.outcome()));
+                    if (!INVALID.equals(this.context.getOutcome())) { // the VM served it; the answer was refused
+                        this.context.setOutcome(tag(report.outcome()));
+                    }
                 }
                 this.observation.stop();
             }, this.routes.client().getExecutor());

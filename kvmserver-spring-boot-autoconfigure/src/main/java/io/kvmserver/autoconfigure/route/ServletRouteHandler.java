@@ -8,6 +8,8 @@ import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.reflect.Method;
 import java.util.Collections;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -63,6 +65,7 @@ final class ServletRouteHandler {
         RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, body, null);
         int status = 0;
         Throwable error = null;
+        CompletableFuture<Void> copier = null;
         try (Observation.Scope scope = exchange.observation().openScope()) {
             exchange.admit();
             Connection connection = connect(exchange);
@@ -73,7 +76,7 @@ final class ServletRouteHandler {
                 // that this one is free to stream the answer while the body still comes in, and so that
                 // no blocking read ever runs on the HTTP client's selector (which would stop the answer).
                 InputStream in = request.getInputStream();
-                this.routes.client().getExecutor().execute(() -> copyBody(in, body));
+                copier = CompletableFuture.runAsync(() -> copyBody(in, body), this.routes.client().getExecutor());
             }
             Response answer;
             try {
@@ -89,6 +92,10 @@ final class ServletRouteHandler {
             catch (InterruptedException ex) {
                 Thread.currentThread().interrupt();
                 throw exchange.failed(ex);
+            }
+            if (!RouteExchange.isFinalStatus(answer.getStatus())) {
+                listener.getInputStream().close();
+                throw exchange.invalid(answer.getStatus());
             }
             response.setStatus(answer.getStatus());
             ForwardedHeaders.toClient(answer.getHeaders(), response::addHeader);
@@ -107,6 +114,15 @@ final class ServletRouteHandler {
             throw ex;
         }
         finally {
+            if (copier != null) {
+                // The copier reads the client's request: it must be done before this request is, or
+                // the container would recycle the stream under it (another client's bytes read into
+                // this program, or that client's request broken). With the program's connection closed
+                // its next write fails; what it waits for is at most the client's next bytes.
+                exchange.closeConnection();
+                body.fail(new CancellationException("the routed request is over"));
+                copier.exceptionally((ignored) -> null).join();
+            }
             exchange.finish(status, error);
         }
     }
@@ -153,7 +169,11 @@ final class ServletRouteHandler {
                     response.reset();
                     throw exchange.failed(ex);
                 }
-                throw ex;
+                // Only the connection's end can say it now. Not the EOFException itself: Spring takes
+                // that for a client gone and ends the exchange quietly, and the container would then
+                // keep the connection for the next request, whose answer a client trusting the
+                // Content-Length would read as the rest of this one.
+                throw new AnswerCutShort("the program's answer ended early: " + ex.getMessage());
             }
             if (n < 0) {
                 break;
@@ -165,13 +185,22 @@ final class ServletRouteHandler {
         }
     }
 
+    /** The program's answer broke off after it began: the client's connection must end. */
+    static final class AnswerCutShort extends IllegalStateException {
+
+        AnswerCutShort(String message) {
+            super(message);
+        }
+
+    }
+
     private static ForwardedHeaders.Incoming incoming(HttpServletRequest request) {
         HttpHeaders headers = new HttpHeaders();
         for (String name : Collections.list(request.getHeaderNames())) {
             headers.addAll(name, Collections.list(request.getHeaders(name)));
         }
         return new ForwardedHeaders.Incoming(request.getMethod(), request.getRequestURI(), request.getQueryString(),
-                headers, request.getRemoteAddr(), request.getScheme(), request.getServerPort());
+                headers, request.getRemoteAddr(), request.getScheme(), request.getLocalPort());
     }
 
 }

@@ -192,6 +192,32 @@ final class RouteClient {
         }
     }
 
+    /**
+     * Sends {@code request} (which asks to keep the connection) and reads until the server ends
+     * the connection; fails if it is still open 10 s later.
+     */
+    String keptAlive(String request) throws IOException {
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress("127.0.0.1", this.port), 5000);
+            socket.setSoTimeout(10_000);
+            socket.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
+            java.io.ByteArrayOutputStream got = new java.io.ByteArrayOutputStream();
+            byte[] buffer = new byte[4096];
+            try {
+                for (int n; (n = socket.getInputStream().read(buffer)) >= 0;) {
+                    got.write(buffer, 0, n);
+                }
+            }
+            catch (java.net.SocketTimeoutException ex) {
+                throw new AssertionError("the connection was kept open after: " + got.toString(StandardCharsets.UTF_8));
+            }
+            catch (java.net.SocketException ex) {
+                // reset by the server: ended too
+            }
+            return got.toString(StandardCharsets.UTF_8);
+        }
+    }
+
     private static String readHead(InputStream in) throws IOException {
         StringBuilder head = new StringBuilder();
         while (!head.toString().endsWith("\r\n\r\n")) {
