@@ -54,7 +54,6 @@ public class KvmServerRoutes implements DisposableBean {
         this.client.setFollowRedirects(false);
         this.client.setHttpCookieStore(new HttpCookieStore.Empty());
         this.client.setUserAgentField(null);
-        this.client.getContentDecoderFactories().clear();
         this.client.getProtocolHandlers().clear();
         try {
             this.client.start();
@@ -62,6 +61,9 @@ public class KvmServerRoutes implements DisposableBean {
         catch (Exception ex) {
             throw new IllegalStateException("cannot start the HTTP client of the kvmserver routes", ex);
         }
+        // Cleared once started, which installs the default decoders: no answer is decoded, and no
+        // request gets an Accept-Encoding the client never sent.
+        this.client.getContentDecoderFactories().clear();
     }
 
     /** The servers with routes. */
