@@ -1,6 +1,7 @@
 package io.kvmserver.autoconfigure.route;
 
 import io.micrometer.observation.Observation;
+import java.io.EOFException;
 import java.io.IOException;
 import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
@@ -12,6 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.client.AsyncRequestContent;
+import org.eclipse.jetty.client.BytesRequestContent;
+import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.client.Result;
 import org.eclipse.jetty.http.HttpHeader;
@@ -67,6 +70,17 @@ final class ReactiveRouteHandler {
             ServerHttpRequest request = web.getRequest();
             ForwardedHeaders.Incoming incoming = incoming(request);
             long length = incoming.contentLength();
+            if (RouteExchange.isBufferedBody(length)) {
+                // Read before a request VM is taken: a client that sends a small body slowly holds
+                // no VM that other clients wait for.
+                return DataBufferUtils.join(request.getBody(), (int) length)
+                    .map(ReactiveRouteHandler::bytes)
+                    .defaultIfEmpty(new byte[0])
+                    .flatMap((bytes) -> (bytes.length < length)
+                            ? Mono.error(new EOFException("the client's body ended after " + bytes.length + " of "
+                                    + length + " bytes"))
+                            : route(web, parent, incoming, new BytesRequestContent(bytes), null));
+            }
             AsyncRequestContent body = (length == 0) ? null : new AsyncRequestContent() {
 
                 @Override
@@ -75,51 +89,64 @@ final class ReactiveRouteHandler {
                 }
 
             };
-            RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, body, parent);
-            AtomicInteger status = new AtomicInteger();
-            AtomicReference<Throwable> error = new AtomicReference<>();
-            BodyWriter writer = (body != null) ? new BodyWriter(body) : null;
-            return Mono.fromRunnable(exchange::admit)
-                .subscribeOn(Schedulers.boundedElastic())
-                .then(Mono.defer(() -> Mono.fromFuture(exchange.connect())))
-                .flatMap((connection) -> {
-                    Answer answer = new Answer();
-                    if (writer != null) {
-                        request.getBody().subscribe(writer);
-                    }
-                    connection.send(exchange.request(), answer);
-                    return Mono.fromFuture(answer.headers);
-                })
-                .onErrorResume((ex) -> !(ex instanceof KvmServerRouteException),
-                        (ex) -> Mono.fromCallable(() -> exchange.failed(unwrap(ex)))
-                            .subscribeOn(Schedulers.boundedElastic())
-                            .flatMap(Mono::error))
-                .flatMap((answer) -> {
-                    if (!RouteExchange.isFinalStatus(answer.response.getStatus())) {
-                        answer.content.fail(new CancellationException("refused"));
-                        return Mono.error(exchange.invalid(answer.response.getStatus()));
-                    }
-                    ServerHttpResponse response = web.getResponse();
-                    status.set(answer.response.getStatus());
-                    response.setStatusCode(HttpStatusCode.valueOf(answer.response.getStatus()));
-                    ForwardedHeaders.toClient(answer.response.getHeaders(), response.getHeaders()::add);
-                    return response.writeWith(content(answer.content, response.bufferFactory(),
-                            answer.response.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH)))
-                        .doOnError((ex) -> ClientConnections.end(response));
-                })
-                .doOnError((ex) -> {
-                    error.set(ex);
-                    if (ex instanceof KvmServerRouteException route) {
-                        status.set(route.getStatusCode().value());
-                    }
-                })
-                .doFinally((signal) -> {
-                    if (writer != null) {
-                        writer.dispose(); // the request is over: nothing more of its body is read
-                    }
-                    exchange.finish(status.get(), error.get());
-                });
+            return route(web, parent, incoming, body, (body != null) ? new BodyWriter(body) : null);
         });
+    }
+
+    private static byte[] bytes(DataBuffer buffer) {
+        byte[] bytes = new byte[buffer.readableByteCount()];
+        buffer.read(bytes);
+        DataBufferUtils.release(buffer);
+        return bytes;
+    }
+
+    /** Forwards the request with {@code body} (streamed by {@code writer}, if any) and relays the answer. */
+    private Mono<Void> route(ServerWebExchange web, Observation parent, ForwardedHeaders.Incoming incoming,
+            Request.Content body, BodyWriter writer) {
+        ServerHttpRequest request = web.getRequest();
+        RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, body, parent);
+        AtomicInteger status = new AtomicInteger();
+        AtomicReference<Throwable> error = new AtomicReference<>();
+        return Mono.fromRunnable(exchange::admit)
+            .subscribeOn(Schedulers.boundedElastic())
+            .then(Mono.defer(() -> Mono.fromFuture(exchange.connect())))
+            .flatMap((connection) -> {
+                Answer answer = new Answer();
+                if (writer != null) {
+                    request.getBody().subscribe(writer);
+                }
+                connection.send(exchange.request(), answer);
+                return Mono.fromFuture(answer.headers);
+            })
+            .onErrorResume((ex) -> !(ex instanceof KvmServerRouteException),
+                    (ex) -> Mono.fromCallable(() -> exchange.failed(unwrap(ex)))
+                        .subscribeOn(Schedulers.boundedElastic())
+                        .flatMap(Mono::error))
+            .flatMap((answer) -> {
+                if (!RouteExchange.isFinalStatus(answer.response.getStatus())) {
+                    answer.content.fail(new CancellationException("refused"));
+                    return Mono.error(exchange.invalid(answer.response.getStatus()));
+                }
+                ServerHttpResponse response = web.getResponse();
+                status.set(answer.response.getStatus());
+                response.setStatusCode(HttpStatusCode.valueOf(answer.response.getStatus()));
+                ForwardedHeaders.toClient(answer.response.getHeaders(), response.getHeaders()::add);
+                return response.writeWith(content(answer.content, response.bufferFactory(),
+                        answer.response.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH)))
+                    .doOnError((ex) -> ClientConnections.end(response));
+            })
+            .doOnError((ex) -> {
+                error.set(ex);
+                if (ex instanceof KvmServerRouteException route) {
+                    status.set(route.getStatusCode().value());
+                }
+            })
+            .doFinally((signal) -> {
+                if (writer != null) {
+                    writer.dispose(); // the request is over: nothing more of its body is read
+                }
+                exchange.finish(status.get(), error.get());
+            });
     }
 
     /**

@@ -26,6 +26,18 @@ final class RouteExchange {
     private static final DefaultKvmServerRouteObservationConvention DEFAULT_CONVENTION =
             new DefaultKvmServerRouteObservationConvention();
 
+    /**
+     * The largest request body read whole before a request VM is taken (a body with a
+     * {@code Content-Length} of at most this): a client that sends it slowly holds no VM others
+     * wait for. Larger bodies, and bodies of unknown length, stream to the program as they come.
+     */
+    static final int BUFFERED_BODY = 64 * 1024;
+
+    /** Whether a request body of {@code length} bytes (-1: unknown) is read whole before admission. */
+    static boolean isBufferedBody(long length) {
+        return length > 0 && length <= BUFFERED_BODY;
+    }
+
     /** The outcome of an answer the route refused ({@link #invalid}). */
     private static final String INVALID = "invalid";
 

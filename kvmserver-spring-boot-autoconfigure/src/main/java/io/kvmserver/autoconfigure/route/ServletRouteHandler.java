@@ -3,6 +3,7 @@ package io.kvmserver.autoconfigure.route;
 import io.micrometer.observation.Observation;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
+import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -13,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.Connection;
 import org.eclipse.jetty.client.InputStreamResponseListener;
 import org.eclipse.jetty.client.OutputStreamRequestContent;
@@ -53,7 +55,17 @@ final class ServletRouteHandler {
     public void handle(HttpServletRequest request, HttpServletResponse response) throws IOException {
         ForwardedHeaders.Incoming incoming = incoming(request);
         long length = incoming.contentLength();
-        OutputStreamRequestContent body = (length == 0) ? null
+        Request.Content whole = null;
+        if (RouteExchange.isBufferedBody(length)) {
+            // Read before a request VM is taken: a client that sends a small body slowly holds this
+            // thread, never a VM that other clients wait for.
+            byte[] bytes = request.getInputStream().readNBytes((int) length);
+            if (bytes.length < length) {
+                throw new EOFException("the client's body ended after " + bytes.length + " of " + length + " bytes");
+            }
+            whole = new BytesRequestContent(request.getContentType(), bytes);
+        }
+        OutputStreamRequestContent body = (length == 0 || whole != null) ? null
                 : new OutputStreamRequestContent(request.getContentType()) {
 
                     @Override
@@ -62,7 +74,8 @@ final class ServletRouteHandler {
                     }
 
                 };
-        RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, body, null);
+        RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, (whole != null) ? whole : body,
+                null);
         int status = 0;
         Throwable error = null;
         CompletableFuture<Void> copier = null;
