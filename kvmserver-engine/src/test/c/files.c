@@ -4,6 +4,8 @@
  *   write:PATH    open O_WRONLY|O_CREAT|O_TRUNC and write "written", print "ok" or the errno
  *   symlink:TARGET=LINK  symlink(TARGET, LINK), print the result, then try to read LINK
  *   stat:PATH     stat(), print "ok" or the errno
+ *   rmdir:PATH    rmdir(), print "ok" or the errno
+ *   rename:FROM=TO  rename(), print "ok" or the errno
  * Errors are printed by name (strerrorname_np) so that tests compare exact errnos.
  */
 #define _GNU_SOURCE
@@ -58,6 +60,17 @@ static void do_stat(const char *path) {
     printf("%s stat %s\n", path, stat(path, &st) == 0 ? "ok" : strerrorname_np(errno));
 }
 
+static void do_rmdir(const char *path) {
+    printf("%s rmdir %s\n", path, rmdir(path) == 0 ? "ok" : strerrorname_np(errno));
+}
+
+static void do_rename(char *spec) {
+    char *to = strchr(spec, '=');
+    if (to == NULL) return;
+    *to++ = 0;
+    printf("%s rename %s\n", spec, rename(spec, to) == 0 ? "ok" : strerrorname_np(errno));
+}
+
 int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         char *arg = argv[i];
@@ -65,6 +78,8 @@ int main(int argc, char **argv) {
         else if (!strncmp(arg, "write:", 6)) do_write(arg + 6);
         else if (!strncmp(arg, "symlink:", 8)) do_symlink(arg + 8);
         else if (!strncmp(arg, "stat:", 5)) do_stat(arg + 5);
+        else if (!strncmp(arg, "rmdir:", 6)) do_rmdir(arg + 6);
+        else if (!strncmp(arg, "rename:", 7)) do_rename(arg + 7);
         else { printf("unknown action %s\n", arg); return 2; }
     }
     return 0;

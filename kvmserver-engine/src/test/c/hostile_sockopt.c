@@ -60,5 +60,10 @@ int main(void) {
     len = sizeof got;
     getsockopt(udp, SOL_SOCKET, SO_RCVBUF, &got, &len);
     printf("rcvbuf_got=%d\n", got);
+    int minus_one = -1;
+    report("sndbuf_minus_one", setsockopt(udp, SOL_SOCKET, SO_SNDBUF, &minus_one, sizeof minus_one));
+    len = sizeof got;
+    getsockopt(udp, SOL_SOCKET, SO_SNDBUF, &got, &len);
+    printf("sndbuf_minus_one_got=%d\n", got);
     return 0;
 }

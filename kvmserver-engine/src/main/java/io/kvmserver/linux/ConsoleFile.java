@@ -40,6 +40,50 @@ public final class ConsoleFile extends FileDescription {
         return console.write(waiter, stream, hostBuffer, count);
     }
 
+    /** A vector of at most {@code PIPE_BUF} bytes reaches the console whole, as a pipe takes it. */
+    @Override
+    public boolean vectorsInOneCall() {
+        return true;
+    }
+
+    @Override
+    public long vector(HostWaiter waiter, boolean writing, long hostIov, int count) {
+        if (!writing) {
+            return -Errno.EBADF;
+        }
+        com.sun.jna.Pointer iov = new com.sun.jna.Pointer(hostIov);
+        long total = 0;
+        for (int i = 0; i < count; i++) {
+            total += iov.getLong(i * 16L + 8);
+        }
+        if (count > 1 && total <= BufferedConsole.ATOMIC) {
+            // Gathered into one write: another VM's output cannot land between the buffers.
+            try (com.sun.jna.Memory whole = new com.sun.jna.Memory(total)) {
+                long at = 0;
+                for (int i = 0; i < count; i++) {
+                    long length = iov.getLong(i * 16L + 8);
+                    whole.write(at, new com.sun.jna.Pointer(iov.getLong(i * 16L)).getByteArray(0, (int) length), 0,
+                            (int) length);
+                    at += length;
+                }
+                return console.write(waiter, stream, com.sun.jna.Pointer.nativeValue(whole), total);
+            }
+        }
+        long written = 0;
+        for (int i = 0; i < count; i++) {
+            long length = iov.getLong(i * 16L + 8);
+            long n = console.write(waiter, stream, iov.getLong(i * 16L), length);
+            if (n < 0) {
+                return written > 0 ? written : n;
+            }
+            written += n;
+            if (n < length) {
+                break;
+            }
+        }
+        return written;
+    }
+
     @Override
     public long stat(long hostStatBuffer) {
         com.sun.jna.Pointer p = new com.sun.jna.Pointer(hostStatBuffer);

@@ -389,7 +389,20 @@ final class PathSyscalls {
         if ((flags & ~OpenFlags.AT_REMOVEDIR) != 0) {
             return -Errno.EINVAL;
         }
-        try (Resolution r = resolve(c, dirfd, pathAddress, Access.WRITE, false)) {
+        String path = c.memory().readPath(pathAddress);
+        if ((flags & OpenFlags.AT_REMOVEDIR) != 0) {
+            String last = path.substring(path.lastIndexOf('/') + 1); // as written: "." of "dir/."
+            if (last.equals(".")) {
+                return -Errno.EINVAL; // rmdir of a directory by "dir/.": Linux refuses it
+            }
+            if (last.equals("..")) {
+                return -Errno.ENOTEMPTY;
+            }
+        }
+        if (path.isEmpty()) {
+            return -Errno.ENOENT;
+        }
+        try (Resolution r = resolve(c, dirfd, path, Access.WRITE, false)) {
             if (r.isVirtual()) {
                 return -Errno.EACCES;
             }
@@ -426,6 +439,9 @@ final class PathSyscalls {
             FileSystemPolicy policy = c.kernel().fileSystem();
             if (policy.holdsVolume(from.guestPath(), from.hostPath()) || policy.holdsVolume(to.guestPath(), to.hostPath())) {
                 return -Errno.EBUSY;
+            }
+            if ((from.namesDirectory() || to.namesDirectory()) && (from.fileMode() & S_IFMT) != S_IFDIR) {
+                return -Errno.ENOTDIR; // "new/" or "file/": only a directory may be named so
             }
             return HostFile.call(() -> LibC.syscall(SyscallNumbers.RENAMEAT2, from.directoryFd(), from.nameBytes(),
                     to.directoryFd(), to.nameBytes(), flags, 0));

@@ -136,8 +136,9 @@ final class SocketOptions {
      * buffer size above {@link #BUFFER_MAX}, which is cut to it as a default Linux host would.
      */
     static byte[] hostValue(int level, int name, byte[] value) {
+        // Unsigned, as Linux compares it (min_t(u32, ...)): -1 would otherwise ask for the host's maximum.
         if (level == SOL_SOCKET && (name == SO_SNDBUF || name == SO_RCVBUF) && value.length >= 4
-                && LittleEndian.intAt(value, 0) > BUFFER_MAX) {
+                && Integer.compareUnsigned(LittleEndian.intAt(value, 0), BUFFER_MAX) > 0) {
             byte[] cut = value.clone();
             System.arraycopy(LittleEndian.intBytes(BUFFER_MAX), 0, cut, 0, 4);
             return cut;

@@ -217,10 +217,10 @@ public final class FileSystemPolicy implements AutoCloseable {
             return Resolution.failed(syntax);
         }
         String guest = GuestPaths.normalize(guestCwd, guestPath);
+        // A symlink so named is followed where the call follows its last component anyway; where
+        // it does not (rmdir, rename, unlink, lstat), it is not a directory: ENOTDIR, never an
+        // act on its target.
         boolean namesDirectory = GuestPaths.namesDirectory(guestPath);
-        if (namesDirectory) {
-            followLast = true; // Linux follows a symlink named with a trailing slash
-        }
         if (guest.equals(PROC_SELF) || guest.startsWith(PROC_SELF + "/")) {
             return procSelf(guest, access, followLast);
         }

@@ -56,8 +56,8 @@ final class GuestPaths {
 
     /**
      * Whether a path names a directory by its form: a trailing slash, or {@code .} or {@code ..}
-     * as its last component. Linux then follows a symlink there and requires a directory
-     * ({@code ENOTDIR} for anything else; {@code EISDIR} for a file {@code O_CREAT} would make).
+     * as its last component. Linux then requires a directory ({@code ENOTDIR} for anything else;
+     * {@code EISDIR} for a file {@code O_CREAT} would make).
      */
     static boolean namesDirectory(String path) {
         return path.endsWith("/") || path.equals(".") || path.equals("..") || path.endsWith("/.")

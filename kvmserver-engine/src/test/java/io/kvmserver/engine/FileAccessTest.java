@@ -129,6 +129,27 @@ class FileAccessTest {
         assertThat(rw.resolve("new")).doesNotExist();
     }
 
+    /**
+     * Where a call does not follow its last component (rmdir, rename), a symlink named with a
+     * trailing slash is not a directory: the first version followed it and removed or moved the
+     * link's target (found by the last read of the change, 2026-12-04 late); a file cannot be
+     * renamed to "new/", and "dir/." cannot be removed.
+     */
+    @Test
+    void aTrailingSlashNeverMakesRmdirOrRenameActOnASymlinksTarget() throws IOException {
+        Files.createDirectory(rw.resolve("target"));
+        Files.createSymbolicLink(rw.resolve("ldir"), Path.of("target"));
+        Files.writeString(rw.resolve("file"), "f");
+        Files.createDirectory(rw.resolve("sub"));
+        GuestRun.Outcome o = files(readAllowed(), "rmdir:" + rw + "/ldir/", "rename:" + rw + "/ldir/=" + rw + "/moved",
+                "rename:" + rw + "/file=" + rw + "/new/", "rmdir:" + rw + "/sub/.", "rmdir:" + rw + "/sub/");
+        assertThat(o.stdout()).isEqualTo(rw + "/ldir/ rmdir ENOTDIR\n" + rw + "/ldir/ rename ENOTDIR\n"
+                + rw + "/file rename ENOTDIR\n" + rw + "/sub/. rmdir EINVAL\n" + rw + "/sub/ rmdir ok\n");
+        assertThat(rw.resolve("target")).isDirectory();
+        assertThat(rw.resolve("file")).hasContent("f");
+        assertThat(rw.resolve("sub")).doesNotExist();
+    }
+
     @Test
     void dotDotDoesNotLeaveTheAllowedTree() {
         GuestRun.Outcome o = files(b -> b.allowRead(List.of(allowed.toString())).cwd(allowed.toString()),

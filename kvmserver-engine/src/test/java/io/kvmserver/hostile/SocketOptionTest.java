@@ -46,6 +46,8 @@ class SocketOptionTest {
                 sndbuf_got=425984
                 rcvbuf=0 errno=0
                 rcvbuf_got=425984
+                sndbuf_minus_one=0 errno=0
+                sndbuf_minus_one_got=425984
                 """);
     }
 }

@@ -154,6 +154,43 @@ class BufferedConsoleTest {
         }
     }
 
+    /** The same for a line written with writev (node's queued writes): its buffers arrive together. */
+    @Test
+    void aLineWrittenWithWritevIsWrittenWholeOrWaits() throws Exception {
+        SlowConsole real = new SlowConsole();
+        BufferedConsole console = BufferedConsole.of(real);
+        ConsoleFile stdout = new ConsoleFile(console, 1);
+        ExecutorService other = Executors.newSingleThreadExecutor();
+        try {
+            Memory filler = new Memory(BufferedConsole.CAPACITY - 30);
+            filler.setMemory(0, filler.size(), (byte) 'f');
+            long left = filler.size();
+            while (left > 0) {
+                left -= console.write(1, Pointer.nativeValue(filler), left);
+            }
+            Memory first = bytes("first half of a line, ");
+            Memory second = bytes("second half\n");
+            Memory iov = new Memory(32);
+            iov.setLong(0, Pointer.nativeValue(first));
+            iov.setLong(8, first.size());
+            iov.setLong(16, Pointer.nativeValue(second));
+            iov.setLong(24, second.size());
+            Future<Long> waiting = other.submit(() -> stdout.vector(null, true, Pointer.nativeValue(iov), 2));
+            Thread.sleep(200);
+            assertThat(waiting.isDone()).as("30 bytes free: the 34-byte line waits, whole").isFalse();
+            assertThat(console.reserve(1000)).as("none of it copied meanwhile (its first buffer would fit)").isEqualTo(30);
+            console.release(30);
+            real.open.countDown();
+            assertThat(waiting.get(5, TimeUnit.SECONDS)).isEqualTo(first.size() + second.size());
+            assertThat(console.flush(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(real.text()).endsWith("ff" + "first half of a line, second half\n");
+        } finally {
+            real.open.countDown();
+            other.shutdownNow();
+            console.close();
+        }
+    }
+
     @Test
     void aClosedConsoleSetsNothingAside() {
         BufferedConsole console = BufferedConsole.of(new SlowConsole());

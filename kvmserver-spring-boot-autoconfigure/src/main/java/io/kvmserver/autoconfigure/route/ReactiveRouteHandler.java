@@ -24,6 +24,7 @@ import org.reactivestreams.Subscription;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferFactory;
 import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.server.reactive.ServerHttpRequest;
 import org.springframework.http.server.reactive.ServerHttpResponse;
@@ -132,7 +133,7 @@ final class ReactiveRouteHandler {
                 response.setStatusCode(HttpStatusCode.valueOf(answer.response.getStatus()));
                 ForwardedHeaders.toClient(answer.response.getHeaders(), response.getHeaders()::add);
                 return response.writeWith(content(answer.content, response.bufferFactory(),
-                        answer.response.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH)))
+                        declaredLength(request, answer.response)))
                     .doOnError((ex) -> ClientConnections.end(response));
             })
             .doOnError((ex) -> {
@@ -147,6 +148,19 @@ final class ReactiveRouteHandler {
                 }
                 exchange.finish(status.get(), error.get());
             });
+    }
+
+    /**
+     * The length of the body the program's answer declares, or -1 when it has no body whatever its
+     * {@code Content-Length} says: an answer to HEAD (which carries the length a GET would get),
+     * a 204 and a 304.
+     */
+    private static long declaredLength(ServerHttpRequest request, Response answer) {
+        int status = answer.getStatus();
+        if (HttpMethod.HEAD.equals(request.getMethod()) || status == 204 || status == 304) {
+            return -1;
+        }
+        return answer.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
     }
 
     /**

@@ -177,6 +177,9 @@ abstract class RouteTests {
         // Ended: fewer bytes than the 100 announced, whatever the container added after the cut
         // (Tomcat includes the application's error page into a committed response).
         assertThat(answer.substring(answer.indexOf("\r\n\r\n") + 4)).startsWith("ok\n").hasSizeLessThan(100);
+        // An answer to HEAD declares the length a GET would get and has no body: not cut short.
+        String head = this.client.raw("HEAD /counter HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+        assertThat(head).startsWith("HTTP/1.1 200").containsIgnoringCase("content-length: 9");
     }
 
     /**
