@@ -95,9 +95,9 @@ public abstract class FileDescription {
     /**
      * Whether readv and writev take a vector in one transfer ({@link #vector}), as the kernel
      * does on a stream: a datagram is one message, a read returns what is there without waiting
-     * for the rest, a pipe write up to {@code PIPE_BUF} is atomic. False for descriptions whose
-     * buffers are transferred one at a time: regular files, which keep their offset here, and the
-     * engine's own files.
+     * for the rest, a pipe write up to {@code PIPE_BUF} is atomic (the console gathers such a
+     * vector into one write). False for descriptions whose buffers are transferred one at a
+     * time: regular files, which keep their offset here, and the engine's other files.
      */
     public boolean vectorsInOneCall() {
         return false;

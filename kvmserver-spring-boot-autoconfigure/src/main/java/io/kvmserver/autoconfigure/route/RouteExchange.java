@@ -178,9 +178,10 @@ final class RouteExchange {
     }
 
     /**
-     * The program answered with a status no client may get from a proxy: a 101 to a request that
-     * asked for no upgrade (the client would wait for another protocol), or a number outside
-     * 200-599. 502, with the outcome {@code invalid}.
+     * The program answered with a status no client may get from a proxy: a 1xx as its final answer
+     * (a 101 too: the route strips {@code Upgrade}, a hop-by-hop header, so no client's request
+     * asks the program to switch protocols), or a number outside 200-599. 502, with the outcome
+     * {@code invalid}.
      */
     KvmServerRouteException invalid(int status) {
         return fail(HttpStatus.BAD_GATEWAY, INVALID, "the kvmserver " + this.server.name()

@@ -186,7 +186,8 @@ final class ServletRouteHandler {
                 // that for a client gone and ends the exchange quietly, and the container would then
                 // keep the connection for the next request, whose answer a client trusting the
                 // Content-Length would read as the rest of this one.
-                throw new AnswerCutShort("the program's answer ended early: " + ex.getMessage());
+                throw new AnswerCutShort("the program's answer broke off after it began (" + ex.getClass().getSimpleName()
+                        + "): the client's connection is cut");
             }
             if (n < 0) {
                 break;
@@ -198,11 +199,15 @@ final class ServletRouteHandler {
         }
     }
 
-    /** The program's answer broke off after it began: the client's connection must end. */
-    static final class AnswerCutShort extends IllegalStateException {
+    /**
+     * The program's answer broke off after it began: the client's connection must end. Without a
+     * stack trace: the container logs it for every such request, and the program decides how many
+     * there are (its message says what happened; where in the route is always here).
+     */
+    static final class AnswerCutShort extends RuntimeException {
 
         AnswerCutShort(String message) {
-            super(message);
+            super(message, null, false, false);
         }
 
     }

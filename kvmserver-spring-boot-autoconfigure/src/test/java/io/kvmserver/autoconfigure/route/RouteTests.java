@@ -214,7 +214,15 @@ abstract class RouteTests {
         RouteClient.waitFor(() -> this.meters.find("kvmserver.route.requests").tag("method", "UNKNOWN").timer() != null
                 && this.meters.find("kvmserver.route.requests").tag("method", "UNKNOWN").timer().count() >= 3);
         assertThat(this.meters.find("kvmserver.route.requests").timers())
-            .allSatisfy((t) -> assertThat(t.getId().getTag("method")).isIn("GET", "POST", "UNKNOWN"));
+            .allSatisfy((t) -> assertThat(t.getId().getTag("method")).isIn("GET", "HEAD", "POST", "UNKNOWN"));
+    }
+
+    /** Every observed routed request, for messages. */
+    String observedSummary() {
+        return this.observed.contexts.stream()
+            .map((c) -> c.getMethod() + " " + c.getPath() + " " + c.getOutcome() + " " + c.getStatus())
+            .toList()
+            .toString();
     }
 
     /** How many routed POSTs of {@code /counter} have been observed to their end. */
