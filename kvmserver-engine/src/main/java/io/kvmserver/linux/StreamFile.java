@@ -30,6 +30,8 @@ public class StreamFile extends FileDescription {
     private String deletedFifoKey;
     /** The template's reader of that FIFO, from which forks copy what it held. */
     private int frozenReader = -1;
+    /** For a device: 1 if it is one that never ends a read short, -1 if not, 0 until known. */
+    private int endless;
 
     public StreamFile(int fd, boolean owner, int statusFlags, String name, int mode) {
         super(statusFlags);
@@ -82,12 +84,13 @@ public class StreamFile extends FileDescription {
 
     @Override
     public long read(HostWaiter waiter, long hostBuffer, long count) {
-        if (mode != S_IFCHR) {
+        if (mode != S_IFCHR || !endlessDevice()) {
             return io(waiter, HostWaiter.POLLIN, () -> LibC.read(fd, hostBuffer, count));
         }
-        // A device (/dev/urandom, /dev/zero) read short by the engine's own signals (the vCPU's
-        // time slice) goes on until the count, as on Linux for a program no signal reached,
-        // unless the VM was kicked; an end (0) or an error ends it.
+        // /dev/zero, /dev/random, /dev/urandom read short by the engine's own signals (the vCPU's
+        // time slice) go on until the count, as on Linux for a program no signal reached, unless
+        // the VM was kicked; an end (0) or an error ends it. Other devices may give one record per
+        // read (a tty, tun, /dev/kmsg): those are read once.
         long total = 0;
         while (total < count) {
             long at = total;
@@ -146,6 +149,20 @@ public class StreamFile extends FileDescription {
     /** The file type bits for {@code fstat}-like answers (pipes are FIFOs, sockets sockets). */
     public int mode() {
         return mode;
+    }
+
+    /** Whether this is /dev/zero, /dev/random or /dev/urandom (1:5, 1:8, 1:9), which never end a read short. */
+    private boolean endlessDevice() {
+        if (endless == 0) {
+            long rdev = -1;
+            try (Memory st = new Memory(StructStat.SIZE)) {
+                if (stat(Pointer.nativeValue(st)) == 0) {
+                    rdev = st.getLong(StructStat.ST_RDEV);
+                }
+            }
+            endless = (rdev == 0x105 || rdev == 0x108 || rdev == 0x109) ? 1 : -1;
+        }
+        return endless > 0;
     }
 
     /** Notes whether this is a FIFO nobody can open any more: forks then replicate it ({@link DeletedFifo}). */
