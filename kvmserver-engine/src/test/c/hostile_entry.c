@@ -10,7 +10,8 @@
  *              first host call that returned there, the same for a getppid.
  *   127.0.0.2  passes the engine's pages below 0x10000 (the queue page 0xc000, writable at CPL 3
  *              on PVM, and the doorbell page 0xa000) as buffers to the calls the entry answers in
- *              the guest: getsockname, getpeername, writev and read of the connection. Answers
+ *              the guest: getsockname, getpeername, writev and read of the connection, the value
+ *              of setsockopt and ioctl(FIONBIO), the event of epoll_ctl ADD. Answers
  *              each result; on Linux, where nothing is mapped there, every one is -14 (EFAULT).
  * Every call is a raw `syscall`, so that no C library code stands between the program and the
  * entry.
@@ -21,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -63,6 +65,16 @@ static long call_returning_into_entry(long n, long a, long b, long c) {
     return r;
 }
 
+static long call6(long n, long a, long b, long c, long d, long e) {
+    long r;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8) : "rcx", "r11", "memory");
+    return r;
+}
+
+static int epoll_fd = -1;
+
 static int reread(int fd) {
     int got = 0;
     for (int i = 0; i < 16; i++) {
@@ -88,7 +100,7 @@ static void low_buffers(int fd, char *body, size_t size) {
     int length = 16;
     struct sockaddr_in name;
     struct iovec low_base = {.iov_base = (void *) (QUEUE_PAGE + 0xf00), .iov_len = 8};
-    long r[8];
+    long r[11];
     r[0] = call(SYS_getsockname, fd, QUEUE_PAGE + 0xf00, (long) &length);
     r[1] = call(SYS_getsockname, fd, (long) &name, QUEUE_PAGE + 0xf80);
     r[2] = call(SYS_getsockname, fd, DOORBELL_PAGE, (long) &length);
@@ -97,10 +109,13 @@ static void low_buffers(int fd, char *body, size_t size) {
     r[5] = call(SYS_writev, fd, QUEUE_PAGE + 0xf00, 1);
     r[6] = call(SYS_read, fd, QUEUE_PAGE + 0xf00, 8);
     r[7] = call(SYS_read, fd, DOORBELL_PAGE, 8);
+    r[8] = call6(SYS_setsockopt, fd, SOL_SOCKET, SO_KEEPALIVE, DOORBELL_PAGE, 4);
+    r[9] = call(SYS_ioctl, fd, FIONBIO, DOORBELL_PAGE);
+    r[10] = call6(SYS_epoll_ctl, epoll_fd, EPOLL_CTL_ADD, fd, DOORBELL_PAGE, 0);
     static char request[8192];
     call(SYS_read, fd, (long) request, sizeof request); /* closing with it unread would reset the connection */
-    snprintf(body, size, "getsockname=%ld,%ld,%ld getpeername=%ld writev=%ld,%ld read=%ld,%ld", r[0], r[1], r[2],
-             r[3], r[4], r[5], r[6], r[7]);
+    snprintf(body, size, "getsockname=%ld,%ld,%ld getpeername=%ld writev=%ld,%ld read=%ld,%ld setsockopt=%ld ioctl=%ld"
+             " epoll_ctl=%ld", r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10]);
 }
 
 int main(int argc, char **argv) {
@@ -111,6 +126,7 @@ int main(int argc, char **argv) {
     int listener = listen_on_loopback(atoi(argv[1]));
     if (listener < 0) return 1;
     int ep = epoll_watching_listener(listener);
+    epoll_fd = ep;
     for (;;) {
         int client;
         int fd = accept_from_client(ep, listener, &client);

@@ -618,6 +618,8 @@ setsockopt:                             # queues {setsockopt, fd, value, level <
         jne     slow
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     slow
+        cmpq    $USER_START, %r10       # the engine's pages are not the program's: EFAULT
+        jb      slow
         movl    (%r10), %ecx            # the value, from the program's memory
         cmpl    $SOL_SOCKET, %esi
         je      1f
@@ -666,6 +668,8 @@ ioctl:
 queue_int:                              # queues {ioctl, fd, *(int *) RSI, 0} and returns 0
         cmpl    $Q_MAX_ENTRIES, Q_COUNT
         jae     restore_slow
+        cmpq    $USER_START, %rsi       # the engine's pages are not the program's: EFAULT
+        jb      restore_slow
         movl    (%rsi), %esi            # from the program's memory
 queue_value:                            # queues {RAX, fd, ESI, 0} and returns 0
         movl    Q_COUNT, %ecx
@@ -826,6 +830,8 @@ epoll_ctl:
         jne     slow
         testl   $CONN_UNREGISTERED, A_CONN_FLAGS
         jz      slow
+        cmpq    $USER_START, %r10       # the engine's pages are not the program's: EFAULT
+        jb      slow
         movl    $12, %ecx               # the event, in what an unmap queued takes: EFAULT
         outside_unmapped %r10, %rcx, restore_slow
         movl    (%r10), %ecx            # the event, from the program's memory
