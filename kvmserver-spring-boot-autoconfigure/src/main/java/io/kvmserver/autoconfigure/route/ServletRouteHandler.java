@@ -14,6 +14,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.Connection;
 import org.eclipse.jetty.client.InputStreamResponseListener;
@@ -140,13 +141,24 @@ final class ServletRouteHandler {
         }
     }
 
+    /** Copiers reading a client's body now, of every route (for diagnostics and tests). */
+    private static final AtomicInteger COPYING = new AtomicInteger();
+
+    static int copying() {
+        return COPYING.get();
+    }
+
     /** Copies the client's body to the program's request; a client that fails fails the request. */
     private static void copyBody(InputStream in, OutputStreamRequestContent body) {
+        COPYING.incrementAndGet();
         try (OutputStream out = body.getOutputStream()) {
             in.transferTo(out);
         }
         catch (IOException ex) {
             body.fail(ex);
+        }
+        finally {
+            COPYING.decrementAndGet();
         }
     }
 
