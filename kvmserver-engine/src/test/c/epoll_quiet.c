@@ -13,6 +13,8 @@
  *             listener may accept it), then one zero-timeout wait
  *   unread    getppid before the request is read (the host looks while its bytes wait), then,
  *             the request read, five zero-timeout waits
+ *   unread-ended  as unread for a client that shuts its side down after the request: the end of
+ *             the stream awaited (poll for POLLRDHUP) before the host looks
  *   partial   getppid before the request is read, one byte of it read, one zero-timeout wait
  *             (the rest is still there), then the rest read
  *   big       as partial for a request larger than the host reads ahead (3584 bytes): those
@@ -25,6 +27,7 @@
  */
 #define _GNU_SOURCE
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,9 +60,10 @@ int main(int argc, char **argv) {
         ev.data.u64 = 3;
         epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
     }
-    int waits = !strcmp(mode, "quiet") || !strcmp(mode, "unread") ? 5 : 1;
+    int shut_down = !strcmp(mode, "unread-ended");
+    int waits = !strcmp(mode, "quiet") || !strcmp(mode, "unread") || shut_down ? 5 : 1;
     int unread = !strcmp(mode, "unread") || !strcmp(mode, "partial") || !strcmp(mode, "big")
-                 || !strcmp(mode, "writable");
+                 || !strcmp(mode, "writable") || shut_down;
     for (;;) {
         struct epoll_event got[8];
         int fd = accept_when_reported(ep, listener);
@@ -72,6 +76,12 @@ int main(int argc, char **argv) {
         epoll_wait(ep, got, 8, 1000);
         char path[256];
         if (unread) {
+            if (shut_down) {
+                /* The client's end of the stream too, before the host looks: it may come after
+                 * the request (a client's write and its shutdown are two calls). */
+                struct pollfd end = {.fd = fd, .events = POLLRDHUP};
+                poll(&end, 1, 1000);
+            }
             syscall(SYS_getppid);
         }
         static char head_part[3584];

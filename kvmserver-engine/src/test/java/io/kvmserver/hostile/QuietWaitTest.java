@@ -80,7 +80,7 @@ class QuietWaitTest {
      */
     @Test
     void aConnectionTheClientShutDownStaysReadable() throws IOException {
-        try (TestServer s = start("unread", b -> b.ephemeral(true))) {
+        try (TestServer s = start("unread-ended", b -> b.ephemeral(true))) {
             for (int i = 0; i < 3; i++) {
                 assertThat(bodyOfRawRequest(s, REQUEST, true)).isEqualTo("waits=1,1,1,1,1 data=7");
             }
