@@ -179,15 +179,9 @@ final class FileSyscalls {
         }
         AddressSpace m = c.memory();
         m.check(iov, count * 16, AddressSpace.PROT_READ);
-        for (int i = 0; i < count; i++) {
-            if (m.readLong(iov + i * 16L + 8) < 0) {
-                return -Errno.EINVAL;
-            }
-        }
-        for (int i = 0; i < count; i++) {
-            if (!AddressSpace.accessOk(m.readLong(iov + i * 16L), m.readLong(iov + i * 16L + 8))) {
-                return -Errno.EFAULT;
-            }
+        int invalid = invalidVector(m, iov, (int) count);
+        if (invalid != 0) {
+            return -invalid;
         }
         if (position < 0 && f.vectorsInOneCall()) {
             return inOneCall(c, f, writing, iov, (int) count);
@@ -195,7 +189,7 @@ final class FileSyscalls {
         long total = 0;
         for (int i = 0; i < count && total < MAX_RW; i++) {
             long base = m.readLong(iov + i * 16L);
-            long len = Math.min(m.readLong(iov + i * 16L + 8), MAX_RW - total);
+            long len = cutLength(m, iov, i, total);
             if (len == 0) {
                 continue;
             }
@@ -221,6 +215,29 @@ final class FileSyscalls {
     }
 
     /**
+     * Linux's checks of a vector, in its order: any negative length {@code EINVAL}, then any
+     * buffer beyond user space {@code EFAULT} (its whole length, before the cut); 0 if none.
+     */
+    private static int invalidVector(AddressSpace m, long iov, int count) {
+        for (int i = 0; i < count; i++) {
+            if (m.readLong(iov + i * 16L + 8) < 0) {
+                return Errno.EINVAL;
+            }
+        }
+        for (int i = 0; i < count; i++) {
+            if (!AddressSpace.accessOk(m.readLong(iov + i * 16L), m.readLong(iov + i * 16L + 8))) {
+                return Errno.EFAULT;
+            }
+        }
+        return 0;
+    }
+
+    /** The length of buffer {@code i} of the vector after {@code total} bytes: cut at {@link #MAX_RW} in all. */
+    private static long cutLength(AddressSpace m, long iov, int i, long total) {
+        return Math.min(m.readLong(iov + i * 16L + 8), MAX_RW - total);
+    }
+
+    /**
      * The vector in one host call on a stream, its buffers cut at {@link #MAX_RW} in all; every
      * buffer is checked first (a bad one: {@code EFAULT}, nothing transferred).
      */
@@ -231,7 +248,7 @@ final class FileSyscalls {
             int used = 0;
             for (int i = 0; i < count && total < MAX_RW; i++) {
                 long base = m.readLong(iov + i * 16L);
-                long len = Math.min(m.readLong(iov + i * 16L + 8), MAX_RW - total);
+                long len = cutLength(m, iov, i, total);
                 if (len == 0) {
                     continue;
                 }

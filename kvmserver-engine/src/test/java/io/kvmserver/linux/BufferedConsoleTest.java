@@ -45,6 +45,16 @@ class BufferedConsoleTest {
         }
     }
 
+    /** Writes 'f's into the buffer (the real console holding them) until {@code free} bytes are left. */
+    private static void fillAllBut(BufferedConsole console, int free) {
+        Memory filler = new Memory(BufferedConsole.CAPACITY - free);
+        filler.setMemory(0, filler.size(), (byte) 'f');
+        long left = filler.size();
+        while (left > 0) {
+            left -= console.write(1, Pointer.nativeValue(filler), left);
+        }
+    }
+
     private static Memory bytes(String s) {
         Memory m = new Memory(Math.max(1, s.length()));
         m.write(0, s.getBytes(StandardCharsets.US_ASCII), 0, s.length());
@@ -127,12 +137,7 @@ class BufferedConsoleTest {
         BufferedConsole console = BufferedConsole.of(real);
         ExecutorService other = Executors.newSingleThreadExecutor();
         try {
-            Memory filler = new Memory(BufferedConsole.CAPACITY - 10);
-            filler.setMemory(0, filler.size(), (byte) 'f');
-            long left = filler.size();
-            while (left > 0) {
-                left -= console.write(1, Pointer.nativeValue(filler), left);
-            }
+            fillAllBut(console, 10);
             Memory line = new Memory(100);
             line.setMemory(0, 99, (byte) 'L');
             line.setByte(99, (byte) '\n');
@@ -162,12 +167,7 @@ class BufferedConsoleTest {
         ConsoleFile stdout = new ConsoleFile(console, 1);
         ExecutorService other = Executors.newSingleThreadExecutor();
         try {
-            Memory filler = new Memory(BufferedConsole.CAPACITY - 30);
-            filler.setMemory(0, filler.size(), (byte) 'f');
-            long left = filler.size();
-            while (left > 0) {
-                left -= console.write(1, Pointer.nativeValue(filler), left);
-            }
+            fillAllBut(console, 30);
             Memory first = bytes("first half of a line, ");
             Memory second = bytes("second half\n");
             Memory iov = new Memory(32);
