@@ -38,6 +38,11 @@ final class NetSyscalls {
     static final int AF_INET = 2;
     static final int AF_INET6 = 10;
     private static final int SOCK_TYPE_MASK = 0xf;
+    private static final int SOCK_STREAM_KIND = 1;
+    private static final int SOCK_DGRAM_KIND = 2;
+    private static final int SOCK_SEQPACKET_KIND = 5;
+    private static final int IPPROTO_TCP = 6;
+    private static final int IPPROTO_UDP = 17;
     private static final int SOCK_NONBLOCK = 04000;
     private static final int SOCK_CLOEXEC = 02000000;
     private static final int SOCKADDR_MAX = Syscall.SOCKADDR_SCRATCH;
@@ -102,6 +107,12 @@ final class NetSyscalls {
         if (kind != 1 && kind != 2 && kind != 5) { // STREAM, DGRAM, SEQPACKET: no raw sockets
             return -Errno.ESOCKTNOSUPPORT;
         }
+        if (domain != AF_UNIX && kind == SOCK_SEQPACKET_KIND) {
+            return -Errno.ESOCKTNOSUPPORT; // SCTP where the host has it: see plainInternetProtocol
+        }
+        if (domain != AF_UNIX && !plainInternetProtocol(kind, protocol)) {
+            return -Errno.EPROTONOSUPPORT;
+        }
         int status = OpenFlags.O_RDWR | ((type & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0);
         SocketFile s;
         try {
@@ -109,7 +120,21 @@ final class NetSyscalls {
         } catch (LastErrorException e) {
             return -e.getErrorCode();
         }
+        if (domain != AF_UNIX) {
+            s.receiveFromAllowedSendersOnly(policy(c));
+        }
         return c.files().install(s, 0, (type & SOCK_CLOEXEC) != 0);
+    }
+
+    /**
+     * TCP for streams, UDP for datagrams: the protocols the policy's addresses and ports describe.
+     * Others the host may offer are refused as a kernel without them refuses them: ICMP echo
+     * sockets (where a host's {@code ping_group_range} allows them) have no port, MPTCP opens
+     * subflows to addresses the peer names, SCTP binds and connects several addresses at once.
+     */
+    private static boolean plainInternetProtocol(int kind, int protocol) {
+        return protocol == 0 || (kind == SOCK_STREAM_KIND && protocol == IPPROTO_TCP)
+                || (kind == SOCK_DGRAM_KIND && protocol == IPPROTO_UDP);
     }
 
     static long socketpair(Syscall c) {
@@ -645,20 +670,21 @@ final class NetSyscalls {
     private static long transfer(Syscall c, boolean sending) {
         SocketFile s = socket(c, c.intArg(0));
         long count = Math.min(c.arg(2), 0x7ffff000L);
-        int flags = (c.intArg(3) & MSG_ALLOWED) | MSG_DONTWAIT;
+        int callFlags = c.intArg(3);
+        int flags = (callFlags & MSG_ALLOWED) | MSG_DONTWAIT;
         long buffer = sending ? c.memory().readable(c.arg(1), count) : c.memory().writable(c.arg(1), count);
         int nr = sending ? SyscallNumbers.SENDTO : SyscallNumbers.RECVFROM;
         short events = sending ? HostWaiter.POLLOUT : HostWaiter.POLLIN;
         long address = c.arg(4);
         if (address == 0) {
-            return s.io(c.waiter(), events, () -> LibC.syscall(nr, s.hostFd(), buffer, count, flags, 0, 0));
+            return s.io(c.waiter(), events, () -> LibC.syscall(nr, s.hostFd(), buffer, count, flags, 0, 0), callFlags);
         }
         if (sending) {
             try (HostAddress a = checkedAddress(c, s, address, c.arg(5) & 0xffffffffL, false);
                     Memory to = new Memory(a.sockaddr.length)) {
                 to.write(0, a.sockaddr, 0, a.sockaddr.length);
                 return s.io(c.waiter(), events, () -> LibC.syscall(nr, s.hostFd(), buffer, count, flags,
-                        Pointer.nativeValue(to), a.sockaddr.length));
+                        Pointer.nativeValue(to), a.sockaddr.length), callFlags);
             }
         }
         int guestLength = c.memory().readInt(c.arg(5));
@@ -670,7 +696,7 @@ final class NetSyscalls {
         try (Memory from = new Memory(SOCKADDR_MAX); Memory len = new Memory(4)) {
             len.setInt(0, SOCKADDR_MAX);
             long n = s.io(c.waiter(), events, () -> LibC.syscall(nr, s.hostFd(), buffer, count, flags,
-                    Pointer.nativeValue(from), Pointer.nativeValue(len)));
+                    Pointer.nativeValue(from), Pointer.nativeValue(len)), callFlags);
             if (n >= 0) {
                 byte[] shown = guestAddress(from.getByteArray(0, Math.min(len.getInt(0), SOCKADDR_MAX)), null);
                 c.memory().writeBytes(address, shown, 0, Math.min(shown.length, guestLength));
@@ -729,7 +755,7 @@ final class NetSyscalls {
             hdr.setLong(24, iovCount);
             int nr = sending ? SyscallNumbers.SENDMSG : SyscallNumbers.RECVMSG;
             long n = s.io(c.waiter(), sending ? HostWaiter.POLLOUT : HostWaiter.POLLIN,
-                    () -> LibC.syscall(nr, s.hostFd(), Pointer.nativeValue(hdr), flags | MSG_DONTWAIT, 0, 0, 0));
+                    () -> LibC.syscall(nr, s.hostFd(), Pointer.nativeValue(hdr), flags | MSG_DONTWAIT, 0, 0, 0), flags);
             if (n >= 0 && !sending) {
                 if (name != 0) {
                     byte[] shown = guestAddress(sa.getByteArray(0, Math.min(hdr.getInt(8), SOCKADDR_MAX)), null);

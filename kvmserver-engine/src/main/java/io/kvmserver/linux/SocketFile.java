@@ -1,5 +1,6 @@
 package io.kvmserver.linux;
 
+import io.kvmserver.host.Errno;
 import io.kvmserver.host.OpenFlags;
 
 import io.kvmserver.host.SyscallNumbers;
@@ -8,6 +9,8 @@ import com.sun.jna.LastErrorException;
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import io.kvmserver.host.LibC;
+import io.kvmserver.sandbox.NetworkPolicy;
+import java.net.InetSocketAddress;
 
 /**
  * A host socket. Like every stream its host fd is non-blocking and the guest's blocking is
@@ -65,6 +68,16 @@ public class SocketFile extends StreamFile {
     RouteSocket.Binding route;
     /** A template's listener: connections it accepted while booting that are the request VMs' (or null). */
     EarlyConnections early;
+    /**
+     * For an internet datagram socket under a policy that limits where the program may send: that
+     * policy, which its senders are held to while the program has not bound the socket itself
+     * (see {@link #receiveFromAllowedSendersOnly}).
+     */
+    private NetworkPolicy datagramPolicy;
+    /** Whether the program bound this socket, which took a listen grant: anyone may send to it then. */
+    private boolean boundByProgram;
+    /** The sender of the datagram at the head of the queue, and its length (only for datagramPolicy). */
+    private Memory sender;
 
     SocketFile(int fd, boolean owner, int statusFlags, int domain, int type, int protocol, ConnectionTracker tracker,
             UnixPair pair, int pairSide) {
@@ -160,10 +173,67 @@ public class SocketFile extends StreamFile {
         this.route = binding;
     }
 
+    // ---- who may send to an internet datagram socket ----
+
+    private static final int SOCK_DGRAM = 2;
+    private static final int MSG_PEEK = 0x2;
+    private static final int MSG_TRUNC = 0x20;
+    private static final int MSG_DONTWAIT = 0x40;
+    private static final int SENDER_MAX = 128;
+
+    /**
+     * Holds the senders of this datagram socket to {@code policy}'s connect grants until the
+     * program binds it. An unbound UDP socket is bound by Linux to a port on every interface at
+     * its first send (autobind), and from then on any host can send to it: the program never
+     * asked to receive from anyone (that takes a bind, and the bind a listen grant), only to talk
+     * to the addresses it may send to. A datagram from any other sender is dropped before the
+     * program can see any of it, as the kernel drops those of a peer other than a connected
+     * socket's. Like a datagram with a bad checksum, it may have made the socket look readable.
+     */
+    void receiveFromAllowedSendersOnly(NetworkPolicy policy) {
+        if (type == SOCK_DGRAM && policy.limitsConnections()) {
+            datagramPolicy = policy;
+        }
+    }
+
+    /**
+     * Drops the datagrams at the head of the queue whose sender the program may not send to:
+     * each is looked at (its sender only, none of its bytes) and thrown away, until one from an
+     * allowed sender or nothing is at the head. {@code 0}, or an error the look reported (a
+     * socket error is reported once, so the caller returns it instead of receiving).
+     */
+    private long dropDatagramsFromForbiddenSenders() {
+        if (sender == null) {
+            sender = new Memory(SENDER_MAX + 4);
+        }
+        while (true) {
+            sender.setInt(SENDER_MAX, SENDER_MAX);
+            long n = HostFile.call(() -> LibC.syscall(SyscallNumbers.RECVFROM, fd, 0, 0,
+                    MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT, Pointer.nativeValue(sender), Pointer.nativeValue(sender) + SENDER_MAX));
+            if (n < 0) {
+                return n == -Errno.EAGAIN ? 0 : n;
+            }
+            InetSocketAddress from = NetSyscalls.inetSocketAddress(
+                    sender.getByteArray(0, Math.min(sender.getInt(SENDER_MAX), SENDER_MAX)));
+            if (from != null && datagramPolicy.mayConnect(from.getAddress(), from.getPort())) {
+                return 0;
+            }
+            HostFile.call(() -> LibC.syscall(SyscallNumbers.RECVFROM, fd, 0, 0, MSG_DONTWAIT, 0, 0));
+        }
+    }
+
+    private boolean checksSenders() {
+        return datagramPolicy != null && !boundByProgram;
+    }
+
     // ---- operations a shared socket answers differently ----
 
     long bind(byte[] address) {
-        return HostFile.call(() -> LibC.syscall(SyscallNumbers.BIND, fd, address, address.length, 0, 0, 0));
+        long rc = HostFile.call(() -> LibC.syscall(SyscallNumbers.BIND, fd, address, address.length, 0, 0, 0));
+        if (rc == 0) {
+            boundByProgram = true;
+        }
+        return rc;
     }
 
     long listen(int backlog) {
@@ -333,11 +403,26 @@ public class SocketFile extends StreamFile {
     /** Sends or receives; a request's connection tells its tracker that the program used it. */
     @Override
     public long io(HostWaiter waiter, short events, HostFile.HostCall op) {
+        return io(waiter, events, op, 0);
+    }
+
+    /**
+     * {@link #io} for send and receive calls, with their flags: {@code MSG_DONTWAIT} makes this
+     * one call non-blocking whatever the socket's own mode.
+     */
+    long io(HostWaiter waiter, short events, HostFile.HostCall op, int callFlags) {
+        boolean mayWait = guestBlocking() && (callFlags & MSG_DONTWAIT) == 0;
+        if (events == HostWaiter.POLLIN && checksSenders()) {
+            return blocking(waiter, events, () -> {
+                long dropped = dropDatagramsFromForbiddenSenders();
+                return dropped < 0 ? dropped : op.run();
+            }, mayWait);
+        }
         if (tracker == null) {
-            return blocking(waiter, events, op);
+            return blocking(waiter, events, op, mayWait);
         }
         tracker.connectionUsed();
-        long n = blocking(waiter, events, op);
+        long n = blocking(waiter, events, op, mayWait);
         if (n > 0 && events == HostWaiter.POLLIN) {
             tracker.clientSpoke();
         }
@@ -380,6 +465,7 @@ public class SocketFile extends StreamFile {
         }
         options.applyTo(copy.fd);
         copy.adoptOptions(this);
+        copy.datagramPolicy = datagramPolicy; // unbound again: held to the policy until bound again
         return copy;
     }
 

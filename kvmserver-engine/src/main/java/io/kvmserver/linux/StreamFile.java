@@ -52,11 +52,16 @@ public class StreamFile extends FileDescription {
      * ({@code SO_RCVTIMEO}, {@code SO_SNDTIMEO}).
      */
     protected final long blocking(HostWaiter waiter, short events, HostFile.HostCall op) {
+        return blocking(waiter, events, op, guestBlocking());
+    }
+
+    /** {@link #blocking}, waiting only if {@code mayWait} (a call's own {@code MSG_DONTWAIT} says not). */
+    protected final long blocking(HostWaiter waiter, short events, HostFile.HostCall op, boolean mayWait) {
         touched();
         long deadline = waiter.deadlineAfter(timeoutNanos(events));
         while (true) {
             long n = HostFile.call(op);
-            if (n != -Errno.EAGAIN || !guestBlocking()) {
+            if (n != -Errno.EAGAIN || !mayWait) {
                 return n;
             }
             int waited = waiter.awaitOne(fd, events, Deadline.remaining(deadline));

@@ -76,6 +76,11 @@ public final class NetworkPolicy {
         return allowAll || allowNet || matches(listen, address, port);
     }
 
+    /** True unless the guest may connect anywhere ({@code --allow-all}, {@code --allow-net}). */
+    public boolean limitsConnections() {
+        return !allowAll && !allowNet;
+    }
+
     /** True if the guest may bind or connect abstract-namespace unix sockets. */
     public boolean mayUseAbstractUnixSockets() {
         return allowAll;

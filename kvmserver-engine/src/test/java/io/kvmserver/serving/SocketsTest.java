@@ -46,6 +46,57 @@ class SocketsTest {
         }
     }
 
+    /**
+     * Linux binds an unbound UDP socket to a port on every interface at its first send, and any
+     * host may then send to it. The program may talk only to its connect grants and has no listen
+     * grant: a stranger's datagram, queued ahead of the reply, must never reach it, neither through
+     * a peek, a read nor a recvmsg, nor as bytes left in its buffer (natively it is received first).
+     */
+    @Test
+    void anUnboundUdpSocketReceivesOnlyFromAddressesTheProgramMaySendTo() throws Exception {
+        try (DatagramSocket echo = new DatagramSocket(0, InetAddress.getLoopbackAddress());
+                DatagramSocket stranger = new DatagramSocket(0, InetAddress.getLoopbackAddress())) {
+            int port = echo.getLocalPort();
+            Thread server = new Thread(() -> {
+                try {
+                    for (int i = 0; i < 4; i++) {
+                        DatagramPacket p = new DatagramPacket(new byte[64], 64);
+                        echo.receive(p);
+                        stranger.send(new DatagramPacket("evil".getBytes(StandardCharsets.US_ASCII), 4,
+                                p.getSocketAddress()));
+                        echo.send(new DatagramPacket("pong".getBytes(StandardCharsets.US_ASCII), 4,
+                                p.getSocketAddress()));
+                    }
+                } catch (IOException ignored) {
+                    // the sockets close at the end of the test
+                }
+            });
+            server.start();
+            GuestRun.Outcome limited = GuestRun.run(GuestPrograms.get("net_probe"), List.of("udpstranger", "" + port),
+                    b -> b.allowConnect(List.of("127.0.0.1:" + port)));
+            assertThat(limited.stdout()).isEqualTo("""
+                    peek=pong buffer=pong
+                    read=pong buffer=pong
+                    recvmsg=pong from_port_ok=1 buffer=pong
+                    rest=-1 errno=11 buffer=
+                    """);
+            // With every address allowed the stranger may be talked to, and is heard, as natively.
+            GuestRun.Outcome open = GuestRun.run(GuestPrograms.get("net_probe"), List.of("udpstranger", "" + port),
+                    b -> b.allowNet(true));
+            assertThat(open.stdout()).startsWith("peek=evil buffer=evil\nread=evil buffer=evil\n");
+            server.join(5_000);
+        }
+    }
+
+    /** ICMP echo sockets have no port and MPTCP and SCTP reach addresses nobody checked: refused. */
+    @Test
+    void internetSocketsAreTcpOrUdpOnly() {
+        GuestRun.Outcome outcome = GuestRun.run(GuestPrograms.get("net_probe"), List.of("protocols", "0"),
+                b -> b.allowNet(true));
+        assertThat(outcome.stdout())
+                .isEqualTo("icmp=93 icmpv6=93 mptcp=93 udplite=93 seqpacket=94 tcp=0 udp=0 tcp6=0 udp6=0\n");
+    }
+
     @Test
     void ipv6ConnectionsAreCheckedAgainstIpv6Rules() throws Exception {
         InetAddress loopback6 = InetAddress.getByName("::1");
