@@ -18,6 +18,14 @@ import java.util.Set;
  * cache, and the transitive closure of {@code DT_NEEDED} libraries found where the loader would
  * look for them. The engine lets a dynamic program read exactly these files (read-only) without
  * any {@code --allow-read}: enough to start, and nothing the program did not declare.
+ *
+ * <p>The program's headers are the program's, and a hostile program names what it likes there: a
+ * {@code DT_NEEDED} of {@code /etc/shadow}, a {@code RUNPATH} of {@code /etc}, a loader of its own
+ * that reads what it was granted. So a file is granted only if it is where libraries are (the
+ * system library directories, or the program's own directory and below it, where an
+ * {@code $ORIGIN} run path points), by its name and by its real path, and only if it is an x86-64
+ * shared object; anything else the program needs takes an explicit grant, and the loader reports
+ * it missing until then, with the grant to add in the engine's denial.
  */
 public final class DynamicDependencies {
 
@@ -26,7 +34,8 @@ public final class DynamicDependencies {
     private static final long DT_STRTAB = 5;
     private static final long DT_RPATH = 15;
     private static final long DT_RUNPATH = 29;
-    private static final List<String> SYSTEM_DIRECTORIES = List.of("/lib/x86_64-linux-gnu",
+    /** Where libraries are: the loader's default search path on x86-64 Debian, Fedora and Alpine. */
+    public static final List<String> SYSTEM_DIRECTORIES = List.of("/lib/x86_64-linux-gnu",
             "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib", "/usr/local/lib");
     private static final int MAX_LIBRARIES = 512;
 
@@ -39,7 +48,11 @@ public final class DynamicDependencies {
         if (program.interpreter() == null) {
             return files;
         }
-        addWithRealPath(files, Path.of(program.interpreter()));
+        Path home = ownDirectory(program);
+        Path interpreter = Path.of(program.interpreter());
+        if (isWhereLibrariesAre(interpreter, home)) {
+            addWithRealPath(files, interpreter);
+        }
         addWithRealPath(files, Path.of("/etc/ld.so.cache"));
         Deque<ElfFile> pending = new ArrayDeque<>();
         pending.add(program);
@@ -51,18 +64,70 @@ public final class DynamicDependencies {
                     continue;
                 }
                 Path found = find(name, searchPath(elf));
-                if (found == null) {
+                if (found == null || !isWhereLibrariesAre(found, home)) {
                     continue; // the loader will report it missing, in the program's own words
                 }
-                addWithRealPath(files, found);
+                ElfFile library;
                 try {
-                    pending.add(ElfFile.read(found));
+                    library = ElfFile.read(found);
                 } catch (ElfException e) {
-                    // not loadable: let the loader say so
+                    continue; // no ELF file: the loader would refuse it, and nothing of it is granted
                 }
+                if (!library.isPositionIndependent()) {
+                    continue;
+                }
+                addWithRealPath(files, found);
+                pending.add(library);
             }
         }
         return files;
+    }
+
+    /**
+     * Whether {@code path}, by its name and by its real path, is in a system library directory or
+     * in {@code home} (the program's own directory, or null) or below it. A path that does not
+     * exist is not.
+     */
+    public static boolean isWhereLibrariesAre(Path path, Path home) {
+        if (!path.isAbsolute()) {
+            return false;
+        }
+        Path real;
+        try {
+            real = path.toRealPath();
+        } catch (IOException e) {
+            return false;
+        }
+        return isInLibraryDirectory(path.normalize(), home) && isInLibraryDirectory(real, home);
+    }
+
+    private static boolean isInLibraryDirectory(Path path, Path home) {
+        if (home != null && path.startsWith(home)) {
+            return true;
+        }
+        return SYSTEM_DIRECTORIES.stream().anyMatch(d -> path.startsWith(d) || realStartsWith(path, d));
+    }
+
+    /** Merged-/usr systems make /lib a link to /usr/lib: a library's real path is then under the latter. */
+    private static boolean realStartsWith(Path path, String directory) {
+        try {
+            return path.startsWith(Path.of(directory).toRealPath());
+        } catch (IOException e) {
+            return false;
+        }
+    }
+
+    /**
+     * The program's own directory, by its real path, where its {@code $ORIGIN} libraries are; none
+     * for a program in the root directory, which would make every file a library's.
+     */
+    public static Path ownDirectory(ElfFile program) {
+        try {
+            Path parent = program.path().toAbsolutePath().toRealPath().getParent();
+            return parent == null || parent.getParent() == null ? null : parent;
+        } catch (IOException e) {
+            return null;
+        }
     }
 
     private static void addWithRealPath(Set<Path> files, Path path) {

@@ -22,11 +22,13 @@ import io.kvmserver.sandbox.FileSystemPolicy;
 import io.kvmserver.sandbox.NetworkPolicy;
 import io.kvmserver.vm.GuestVm;
 import io.kvmserver.vm.TrapPathCheck;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * A program ready to boot: its ELF file (and dynamic loader) read and validated, its
@@ -59,6 +61,16 @@ public final class Program implements AutoCloseable {
         ElfFile executable = ElfFile.read(path);
         ElfFile interpreter = null;
         if (executable.interpreter() != null) {
+            Path loader = Path.of(executable.interpreter());
+            if (!DynamicDependencies.isWhereLibrariesAre(loader, DynamicDependencies.ownDirectory(executable))
+                    && !mayReadExplicitly(options, loader)) {
+                // The engine reads the loader into the guest's memory: a file the program names
+                // there is one it reads, so it must be a grant's or where loaders are.
+                throw new ElfException("program " + path + " names " + loader + " as its dynamic loader, which is"
+                        + " neither in a system library directory (" + String.join(", ",
+                                DynamicDependencies.SYSTEM_DIRECTORIES) + ") nor in the program's own directory:"
+                        + " allow it with " + options.nameOf(Option.ALLOW_READ) + "=" + loader);
+            }
             try {
                 interpreter = ElfFile.read(Path.of(executable.interpreter()));
             } catch (ElfException e) {
@@ -85,6 +97,21 @@ public final class Program implements AutoCloseable {
         argv.add(options.program());
         argv.addAll(options.args());
         return new Program(options, executable, interpreter, kernel, List.copyOf(argv));
+    }
+
+    /** Whether the operator's own grants let the guest read the host file {@code file}. */
+    private static boolean mayReadExplicitly(KvmServerOptions options, Path file) {
+        if (options.allowAll()) {
+            return true;
+        }
+        Path real;
+        try {
+            real = file.toRealPath();
+        } catch (IOException e) {
+            return false; // missing: ElfFile.read says so
+        }
+        return Stream.concat(options.allowRead().stream(), options.allowWrite().stream())
+                .map(Path::of).anyMatch(grant -> file.normalize().startsWith(grant) && real.startsWith(grant));
     }
 
     public KvmServerOptions options() {
