@@ -20,12 +20,15 @@ final class EpollSyscalls {
     private static final int EPOLL_CTL_DEL = 2;
     private static final int EPOLL_CTL_MOD = 3;
     private static final int EPOLL_EVENT_SIZE = 12;
+    /** The events {@code EPOLLEXCLUSIVE} may come with: IN, OUT, ERR, HUP, WAKEUP, ET. */
+    private static final int EXCLUSIVE_COMPANIONS = 0x1 | 0x4 | 0x8 | 0x10 | EpollFile.EPOLLWAKEUP | EpollFile.EPOLLET
+            | EpollFile.EPOLLEXCLUSIVE;
 
     private EpollSyscalls() {
     }
 
     static void register(SyscallTable t) {
-        t.register(SyscallNumbers.EPOLL_CREATE, c -> c.arg(0) <= 0 ? -Errno.EINVAL
+        t.register(SyscallNumbers.EPOLL_CREATE, c -> c.intArg(0) <= 0 ? -Errno.EINVAL
                 : c.files().install(new EpollFile(), 0, false));
         t.register(SyscallNumbers.EPOLL_CREATE1, c -> (c.intArg(0) & ~OpenFlags.O_CLOEXEC) != 0 ? -Errno.EINVAL
                 : c.files().install(new EpollFile(), 0, c.intArg(0) != 0));
@@ -50,6 +53,12 @@ final class EpollSyscalls {
         if (target == ep) {
             return -Errno.EINVAL;
         }
+        if (target instanceof EpollFile && op != EPOLL_CTL_DEL) {
+            // Linux nests instances (and refuses loops with ELOOP); here an instance is never
+            // ready in another wait, so a nested one would hang its waiter: refused as a file
+            // epoll cannot watch, which a program sees at once.
+            return -Errno.EPERM;
+        }
         if (target instanceof HostFile h && h.hostFd() >= 0 && !h.isDirectory() && h.path() != null
                 && !h.path().startsWith("/dev/")) {
             return -Errno.EPERM; // regular files are always ready; epoll refuses them
@@ -59,6 +68,10 @@ final class EpollSyscalls {
         if (op == EPOLL_CTL_ADD || op == EPOLL_CTL_MOD) {
             events = c.memory().readInt(event);
             data = c.memory().readLong(event + 4);
+        }
+        if ((events & EpollFile.EPOLLEXCLUSIVE) != 0
+                && (op == EPOLL_CTL_MOD || (events & ~EXCLUSIVE_COMPANIONS) != 0)) {
+            return -Errno.EINVAL; // as epoll_ctl(2): exclusive wakeups only on ADD, with these events
         }
         if (c.guestCalls() != null) {
             c.guestCalls().epollUsed(c.intArg(0), ep);

@@ -268,6 +268,9 @@ final class FileSyscalls {
 
     static long getdents64(Syscall c) {
         FileDescription f = c.files().get(c.intArg(0));
+        if ((c.arg(2) & 0xffffffffL) > Integer.MAX_VALUE) {
+            return -Errno.EINVAL;
+        }
         long count = Math.min(c.arg(2) & 0xffffffffL, MAX_RW);
         return f.getdents64(c.memory().writable(c.arg(1), count), count);
     }

@@ -778,10 +778,19 @@ final class NetSyscalls {
         if (count < 0) {
             return -Errno.EINVAL;
         }
+        // As sendfile(2): the input must be a file one can read at an offset (a pipe or a
+        // socket is EINVAL), the output open for writing and not for appending.
+        if ((in.statusFlags() & OpenFlags.O_ACCMODE) == OpenFlags.O_WRONLY
+                || (out.statusFlags() & OpenFlags.O_ACCMODE) == OpenFlags.O_RDONLY) {
+            return -Errno.EBADF;
+        }
+        if (in instanceof StreamFile || (out.statusFlags() & OpenFlags.O_APPEND) != 0) {
+            return -Errno.EINVAL;
+        }
         long chunk = Math.min(count, 64 * 1024);
         long total = 0;
         long offset = offsetAddress != 0 ? c.memory().readLong(offsetAddress) : -1;
-        if (offset < -1) {
+        if (offsetAddress != 0 && offset < 0) {
             return -Errno.EINVAL;
         }
         // Without an offset pointer a seekable file is read at its own offset, which then moves by

@@ -22,7 +22,7 @@ final class PollSyscalls {
         t.register(SyscallNumbers.POLL, c -> poll(c, c.arg(0), c.arg(1), millisToNanos(c.intArg(2))));
         t.register(SyscallNumbers.PPOLL, c -> WaitMask.wait(c, c.arg(3), c.arg(4), timespecNanos(c, c.arg(2)),
                 (s, timeout) -> poll(s, s.arg(0), s.arg(1), timeout)));
-        t.register(SyscallNumbers.SELECT, c -> select(c, timevalNanos(c, c.arg(4))));
+        t.register(SyscallNumbers.SELECT, c -> select(c, selectTimeoutNanos(c, c.arg(4))));
         t.register(SyscallNumbers.PSELECT6, c -> {
             long timeout = timespecNanos(c, c.arg(4));
             // The sixth argument is a struct { const sigset_t *ss; size_t ss_len; }, or NULL.
@@ -45,6 +45,24 @@ final class PollSyscalls {
     /** A {@code struct timeval} timeout in nanoseconds, saturating; null pointer: forever (-1). */
     static long timevalNanos(Syscall c, long address) {
         return address == 0 ? -1 : validTimeout(GuestTime.timeval(c.memory(), address));
+    }
+
+    /**
+     * select's {@code struct timeval}: unlike the other calls, Linux takes microseconds past a
+     * second as whole seconds ({@code {0, 2000000}} waits 2 s); negative parts are EINVAL.
+     */
+    static long selectTimeoutNanos(Syscall c, long address) {
+        if (address == 0) {
+            return -1;
+        }
+        long seconds = c.memory().readLong(address);
+        long micros = c.memory().readLong(address + 8);
+        if (seconds < 0 || micros < 0) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        long whole = micros / 1_000_000L;
+        return Deadline.nanos(seconds > Long.MAX_VALUE - whole ? Long.MAX_VALUE : seconds + whole,
+                micros % 1_000_000L, 1_000_000L);
     }
 
     private static long validTimeout(long nanos) {

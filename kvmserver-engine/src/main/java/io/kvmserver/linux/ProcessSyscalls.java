@@ -46,7 +46,7 @@ final class ProcessSyscalls {
         t.register(SyscallNumbers.SETUID, c -> c.arg(0) == UID ? 0 : -Errno.EPERM);
         t.register(SyscallNumbers.SETGID, c -> c.arg(0) == UID ? 0 : -Errno.EPERM);
         t.register(SyscallNumbers.SCHED_GETAFFINITY, ProcessSyscalls::schedGetaffinity);
-        t.register(SyscallNumbers.SCHED_SETAFFINITY, c -> 0);
+        t.register(SyscallNumbers.SCHED_SETAFFINITY, ProcessSyscalls::schedSetaffinity);
         t.register(SyscallNumbers.SCHED_GETSCHEDULER, c -> 0);
         t.register(SyscallNumbers.SCHED_GETPARAM, c -> {
             if (c.arg(1) == 0) {
@@ -55,21 +55,18 @@ final class ProcessSyscalls {
             c.memory().writeInt(c.arg(1), 0);
             return 0;
         });
-        t.register(SyscallNumbers.GETPRIORITY, c -> 20);
-        t.register(SyscallNumbers.SETPRIORITY, c -> 0);
+        t.register(SyscallNumbers.GETPRIORITY, c -> priorityTarget(c) < 0 ? priorityTarget(c) : 20);
+        t.register(SyscallNumbers.SETPRIORITY, ProcessSyscalls::setpriority);
         t.register(SyscallNumbers.GETCPU, ProcessSyscalls::getcpu);
         t.register(SyscallNumbers.GETRANDOM, ProcessSyscalls::getrandom);
         t.register(SyscallNumbers.PRCTL, ProcessSyscalls::prctl);
         t.register(SyscallNumbers.SYSINFO, ProcessSyscalls::sysinfo);
-        t.register(SyscallNumbers.GETRUSAGE, c -> {
-            c.memory().writeBytes(c.arg(1), new byte[144]);
-            return 0;
-        });
+        t.register(SyscallNumbers.GETRUSAGE, ProcessSyscalls::getrusage);
         // Refused: one VM is one process, and nothing in it may reach the host's processes.
         t.register(SyscallNumbers.EXECVE, c -> refuseExec(c, c.arg(0)));
         t.register(SyscallNumbers.EXECVEAT, c -> refuseExec(c, c.arg(1)));
-        t.register(SyscallNumbers.WAIT4, c -> -Errno.ECHILD);
-        t.register(SyscallNumbers.WAITID, c -> -Errno.ECHILD);
+        t.register(SyscallNumbers.WAIT4, ProcessSyscalls::wait4);
+        t.register(SyscallNumbers.WAITID, ProcessSyscalls::waitid);
         for (int nr : new int[] {SyscallNumbers.PTRACE, SyscallNumbers.MOUNT, SyscallNumbers.UMOUNT2,
             SyscallNumbers.PIVOT_ROOT, SyscallNumbers.CHROOT, SyscallNumbers.REBOOT, SyscallNumbers.SWAPON,
             SyscallNumbers.SWAPOFF, SyscallNumbers.INIT_MODULE, SyscallNumbers.FINIT_MODULE,
@@ -154,13 +151,117 @@ final class ProcessSyscalls {
         return 0;
     }
 
+    /** The mask's size in bytes, an unsigned int, as the affinity calls take it. */
+    private static long affinitySize(Syscall c) {
+        return c.arg(1) & 0xffffffffL;
+    }
+
+    /** Whether {@code pid} names this process or one of its threads (0: the caller). */
+    private static boolean isOwnTask(Syscall c, long pid) {
+        return pid == 0 || pid == LinuxProcess.PID || c.process().scheduler().find(pid) != null;
+    }
+
     static long schedGetaffinity(Syscall c) {
-        long size = c.arg(1);
+        long size = affinitySize(c);
         if (size < 8 || (size & 7) != 0) {
             return -Errno.EINVAL;
         }
+        if (!isOwnTask(c, c.intArg(0))) {
+            return -Errno.ESRCH;
+        }
         c.memory().writeLong(c.arg(2), 1); // CPU 0 only: one vCPU per VM
         return 8;
+    }
+
+    /** Accepted for any CPU (the VM's one vCPU runs every thread), but never an empty set. */
+    static long schedSetaffinity(Syscall c) {
+        if (!isOwnTask(c, c.intArg(0))) {
+            return -Errno.ESRCH;
+        }
+        byte[] mask = c.memory().readBytes(c.arg(2), (int) Math.min(affinitySize(c), 128));
+        for (byte b : mask) {
+            if (b != 0) {
+                return 0;
+            }
+        }
+        return -Errno.EINVAL;
+    }
+
+    private static final int PRIO_PROCESS = 0;
+    private static final int PRIO_PGRP = 1;
+    private static final int PRIO_USER = 2;
+
+    /** 0 if getpriority/setpriority's {@code which} and {@code who} name this process, else -errno. */
+    private static long priorityTarget(Syscall c) {
+        int which = c.intArg(0);
+        int who = c.intArg(1);
+        boolean ours = switch (which) {
+            case PRIO_PROCESS -> isOwnTask(c, who);
+            case PRIO_PGRP -> who == 0 || who == LinuxProcess.PID;
+            case PRIO_USER -> who == 0 || who == UID;
+            default -> false;
+        };
+        if (which < PRIO_PROCESS || which > PRIO_USER) {
+            return -Errno.EINVAL;
+        }
+        return ours ? 0 : -Errno.ESRCH;
+    }
+
+    /** Nice values are not kept (one VM, one vCPU): raising one is accepted, lowering it needs privilege. */
+    static long setpriority(Syscall c) {
+        long target = priorityTarget(c);
+        if (target < 0) {
+            return target;
+        }
+        return c.intArg(2) < 0 ? -Errno.EACCES : 0;
+    }
+
+    private static final int RUSAGE_SELF = 0;
+    private static final int RUSAGE_CHILDREN = -1;
+    private static final int RUSAGE_THREAD = 1;
+    private static final int RUSAGE_SIZE = 144;
+
+    /** getrusage: the guest's CPU time as user time (the process's and the thread's are the same clock); no children. */
+    static long getrusage(Syscall c) {
+        int who = c.intArg(0);
+        if (who != RUSAGE_SELF && who != RUSAGE_CHILDREN && who != RUSAGE_THREAD) {
+            return -Errno.EINVAL;
+        }
+        c.memory().writeBytes(c.arg(1), new byte[RUSAGE_SIZE]);
+        if (who != RUSAGE_CHILDREN) {
+            long nanos = c.process().timers().cpuClock();
+            c.memory().writeLong(c.arg(1), nanos / 1_000_000_000L); // ru_utime.tv_sec
+            c.memory().writeLong(c.arg(1) + 8, nanos % 1_000_000_000L / 1000); // ru_utime.tv_usec
+        }
+        return 0;
+    }
+
+    private static final int WNOHANG = 1;
+    private static final int WUNTRACED = 2;
+    private static final int WEXITED = 4;
+    private static final int WCONTINUED = 8;
+    private static final int WNOWAIT = 0x1000000;
+    private static final int WAIT_THREAD_FLAGS = 0x20000000 | 0x40000000 | 0x80000000; // __WNOTHREAD, __WALL, __WCLONE
+    private static final int P_PIDFD = 3;
+
+    /** wait4: a VM's process never has children (fork is refused): ECHILD once the options are valid. */
+    static long wait4(Syscall c) {
+        if ((c.intArg(2) & ~(WNOHANG | WUNTRACED | WCONTINUED | WAIT_THREAD_FLAGS)) != 0) {
+            return -Errno.EINVAL;
+        }
+        return -Errno.ECHILD;
+    }
+
+    /** waitid: as wait4, with its own checks of the id type and the options. */
+    static long waitid(Syscall c) {
+        int idtype = c.intArg(0);
+        int options = c.intArg(3);
+        if (idtype < 0 || idtype > P_PIDFD
+                || (options & ~(WNOHANG | WNOWAIT | WEXITED | WUNTRACED | WCONTINUED | WAIT_THREAD_FLAGS)) != 0
+                || (options & (WEXITED | WUNTRACED | WCONTINUED)) == 0) {
+            return -Errno.EINVAL;
+        }
+        return idtype == P_PIDFD ? -Errno.EBADF : -Errno.ECHILD; // no pidfd is ever given out
     }
 
     static long getcpu(Syscall c) {
@@ -218,7 +319,11 @@ final class ProcessSyscalls {
                 c.memory().writeBytes(c.arg(1), "kvmserver\0\0\0\0\0\0\0".getBytes(StandardCharsets.US_ASCII));
                 yield 0;
             }
-            case 1, 38, 4, 36 -> 0; // PDEATHSIG, NO_NEW_PRIVS, SET_DUMPABLE, CHILD_SUBREAPER
+            case 1 -> c.arg(1) < 0 || c.arg(1) > SignalState.NSIG ? -Errno.EINVAL : 0; // PR_SET_PDEATHSIG
+            case 4 -> c.arg(1) != 0 && c.arg(1) != 1 ? -Errno.EINVAL : 0; // PR_SET_DUMPABLE
+            case 38 -> c.arg(1) != 1 || c.arg(2) != 0 || c.arg(3) != 0 || c.arg(4) != 0
+                    ? -Errno.EINVAL : 0; // PR_SET_NO_NEW_PRIVS: it is always set here
+            case 36 -> 0; // PR_SET_CHILD_SUBREAPER
             case 3 -> 1; // PR_GET_DUMPABLE: SUID_DUMP_USER, as Linux answers an ordinary process
             case 39 -> 1; // PR_GET_NO_NEW_PRIVS: always, in a sandbox
             case 22, 21 -> option == 21 ? 2 : -Errno.EINVAL; // seccomp: report filter mode, refuse new

@@ -160,7 +160,7 @@ final class ThreadSyscalls {
         if ((flags & ~THREAD_FLAGS) != 0 || (flags & (CLONE_FS | CLONE_FILES)) != (CLONE_FS | CLONE_FILES)) {
             return -Errno.EINVAL; // a thread with its own fd table or cwd: not something runtimes make
         }
-        if ((flags & CLONE_SETTLS) != 0 && Long.compareUnsigned(tls, USER_LIMIT) >= 0) {
+        if ((flags & CLONE_SETTLS) != 0 && Long.compareUnsigned(tls, TASK_SIZE_MAX) >= 0) {
             return -Errno.EPERM;
         }
         Scheduler s = c.process().scheduler();
@@ -286,13 +286,16 @@ final class ThreadSyscalls {
         return 0;
     }
 
+    /** Linux's highest user address plus one for a segment base: the last page below 2^47 is not user space. */
+    private static final long TASK_SIZE_MAX = (1L << 47) - 4096;
+
     static long archPrctl(Syscall c) {
         int code = c.intArg(0);
         long addr = c.arg(1);
         UserContext ctx = c.thread().context();
         switch (code) {
             case ARCH_SET_FS, ARCH_SET_GS -> {
-                if (Long.compareUnsigned(addr, USER_LIMIT) >= 0) {
+                if (Long.compareUnsigned(addr, TASK_SIZE_MAX) >= 0) {
                     return -Errno.EPERM;
                 }
                 if (code == ARCH_SET_FS) {

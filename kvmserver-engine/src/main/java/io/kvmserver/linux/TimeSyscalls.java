@@ -31,12 +31,19 @@ final class TimeSyscalls {
         t.register(SyscallNumbers.TIME, TimeSyscalls::time);
         t.register(SyscallNumbers.NANOSLEEP, c -> sleep(c, 1, 0, c.arg(0), c.arg(1)));
         t.register(SyscallNumbers.CLOCK_NANOSLEEP, c -> sleep(c, c.intArg(0), c.intArg(1), c.arg(2), c.arg(3)));
-        t.register(SyscallNumbers.TIMES, c -> {
-            if (c.arg(0) != 0) {
-                c.memory().writeBytes(c.arg(0), new byte[32]);
-            }
-            return System.nanoTime() / 10_000_000L;
-        });
+        t.register(SyscallNumbers.TIMES, TimeSyscalls::times);
+    }
+
+    /** Clock ticks per second of times(2): USER_HZ. */
+    private static final long USER_HZ = 100;
+
+    /** times: the guest's CPU time as user time (see {@link Timers#cpuClock}), no children; the return a tick count. */
+    static long times(Syscall c) {
+        if (c.arg(0) != 0) {
+            c.memory().writeBytes(c.arg(0), new byte[32]);
+            c.memory().writeLong(c.arg(0), c.process().timers().cpuClock() / (NANOS / USER_HZ)); // tms_utime
+        }
+        return System.nanoTime() / (NANOS / USER_HZ);
     }
 
     private static boolean validClock(int clock) {
@@ -56,9 +63,9 @@ final class TimeSyscalls {
         }
         int id = ~(clock >> 3);
         boolean thread = (clock & 4) != 0;
-        if ((clock & 3) != 2 || (thread ? id != 0 && c.process().scheduler().find(id) == null
+        if ((clock & 3) == 3 || (thread ? id != 0 && c.process().scheduler().find(id) == null
                 : id != 0 && id != LinuxProcess.PID)) {
-            return -1; // not CPUCLOCK_SCHED, or another process's clock
+            return -1; // no CPU clock (PROF, VIRT and SCHED are all the guest's CPU time here), or another process's
         }
         return thread ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID;
     }

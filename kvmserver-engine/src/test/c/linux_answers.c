@@ -1,0 +1,140 @@
+/* One line per system call with edge-case arguments, "name=result" with the errno's name when it
+ * fails, printed the same way natively and in the engine (LinuxAnswersTest compares the engine's
+ * lines with the ones recorded from Linux 6.18 as an unprivileged user). The calls are those a
+ * differential review found answered differently (2026-12-04 night).
+ *   linux_answers DIR   DIR: a writable directory for the files sendfile needs */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/select.h>
+#include <sys/sendfile.h>
+#include <sys/syscall.h>
+#include <sys/times.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <asm/prctl.h>
+
+static void show(const char *name, long rc) {
+    if (rc < 0) {
+        printf("%s=-1 %s\n", name, strerrorname_np(errno));
+    } else {
+        printf("%s=%ld\n", name, rc);
+    }
+}
+
+static long raw(long nr, long a, long b, long c) {
+    return syscall(nr, a, b, c);
+}
+
+int main(int argc, char **argv) {
+    char path[4096];
+    /* epoll */
+    show("epoll_create(-1)", raw(SYS_epoll_create, 0xffffffffL, 0, 0));
+    int ep = epoll_create1(0);
+    int p[2];
+    pipe(p);
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLEXCLUSIVE};
+    show("epoll_ctl add exclusive", epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev));
+    show("epoll_ctl mod exclusive", epoll_ctl(ep, EPOLL_CTL_MOD, p[0], &ev));
+    ev.events = 0xffffffff;
+    show("epoll_ctl add all bits", epoll_ctl(ep, EPOLL_CTL_ADD, p[1], &ev));
+    int outer = epoll_create1(0);
+    ev.events = EPOLLIN;
+    show("epoll_ctl add an epoll", epoll_ctl(outer, EPOLL_CTL_ADD, ep, &ev));
+    /* sendfile */
+    snprintf(path, sizeof path, "%s/in", argv[1]);
+    int in = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    write(in, "hello", 5);
+    snprintf(path, sizeof path, "%s/appended", argv[1]);
+    int appended = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+    snprintf(path, sizeof path, "%s/out", argv[1]);
+    int out = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int readonly = open(path, O_RDONLY);
+    off_t offset = -1;
+    show("sendfile offset -1", sendfile(out, in, &offset, 5));
+    offset = 0;
+    show("sendfile to O_APPEND", sendfile(appended, in, &offset, 5));
+    offset = 0;
+    show("sendfile to read-only", sendfile(readonly, in, &offset, 5));
+    write(p[1], "x", 1);
+    show("sendfile from pipe", sendfile(out, p[0], NULL, 1));
+    offset = 0;
+    show("sendfile", sendfile(out, in, &offset, 5));
+    /* select normalizes a timeout's microseconds */
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(p[0], &readable);
+    struct timeval two_seconds = {0, 2000000};
+    show("select usec 2000000 ready", select(p[0] + 1, &readable, NULL, NULL, &two_seconds));
+    /* arch_prctl: a segment base at or above TASK_SIZE_MAX */
+    show("arch_prctl set gs 0x7ffffffff000", raw(SYS_arch_prctl, ARCH_SET_GS, 0x7ffffffff000L, 0));
+    show("arch_prctl set gs 0x7fffffffe000", raw(SYS_arch_prctl, ARCH_SET_GS, 0x7fffffffe000L, 0));
+    raw(SYS_arch_prctl, ARCH_SET_GS, 0, 0);
+    /* getdents64 with a count past INT_MAX */
+    int dir = open(argv[1], O_RDONLY | O_DIRECTORY);
+    show("getdents64 count -1", raw(SYS_getdents64, dir, (long) path, 0xffffffffL));
+    /* sched_getaffinity: the length is an unsigned int */
+    unsigned long mask[16];
+    show("sched_getaffinity len 2^40", raw(SYS_sched_getaffinity, 0, 1L << 40, (long) mask) > 0 ? 1 : -1);
+    show("sched_getaffinity len 4", raw(SYS_sched_getaffinity, 0, 4, (long) mask));
+    show("sched_getaffinity pid 999999", raw(SYS_sched_getaffinity, 999999, sizeof mask, (long) mask));
+    show("sched_setaffinity empty", raw(SYS_sched_setaffinity, 0, 0, (long) mask));
+    /* priorities */
+    errno = 0;
+    show("getpriority which 9", raw(SYS_getpriority, 9, 0, 0));
+    show("getpriority pid 999999", raw(SYS_getpriority, PRIO_PROCESS, 999999, 0));
+    show("getpriority self", raw(SYS_getpriority, PRIO_PROCESS, 0, 0));
+    show("setpriority which 9", raw(SYS_setpriority, 9, 0, 0));
+    show("setpriority pid 999999", raw(SYS_setpriority, PRIO_PROCESS, 999999, 0));
+    struct rusage usage;
+    show("getrusage who 5", raw(SYS_getrusage, 5, (long) &usage, 0));
+    /* wait for no children */
+    int status;
+    show("wait4 any", raw(SYS_wait4, -1, (long) &status, 0));
+    show("wait4 bad options", raw(SYS_wait4, -1, (long) &status, 0x100));
+    siginfo_t info;
+    show("waitid options 0", waitid(P_ALL, 0, &info, 0));
+    show("waitid idtype 9", raw(SYS_waitid, 9, 0, (long) &info));
+    show("waitid exited", waitid(P_ALL, 0, &info, WEXITED));
+    /* prctl arguments */
+    show("prctl pdeathsig 65", prctl(PR_SET_PDEATHSIG, 65, 0, 0, 0));
+    show("prctl dumpable 2", prctl(PR_SET_DUMPABLE, 2, 0, 0, 0));
+    show("prctl no_new_privs 2", prctl(PR_SET_NO_NEW_PRIVS, 2, 0, 0, 0));
+    show("prctl no_new_privs 1 extra", prctl(PR_SET_NO_NEW_PRIVS, 1, 1, 0, 0));
+    show("prctl no_new_privs 1", prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+    /* sigaltstack: the size is unsigned */
+    stack_t ss = {.ss_sp = malloc(65536), .ss_size = (size_t) -1};
+    show("sigaltstack size -1", sigaltstack(&ss, NULL));
+    ss.ss_flags = SS_DISABLE;
+    sigaltstack(&ss, NULL);
+    /* CPU clocks: PROF and VIRT of the process and the thread */
+    struct timespec ts;
+    for (int clock = -8; clock <= -1; clock++) {
+        char name[64];
+        snprintf(name, sizeof name, "clock_gettime %d", clock);
+        show(name, clock_gettime(clock, &ts));
+    }
+    fflush(stdout);
+    /* times() and getrusage count the CPU time the clocks count */
+    struct timespec start;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &start);
+    do {
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    } while ((ts.tv_sec - start.tv_sec) * 1000000000L + ts.tv_nsec - start.tv_nsec < 150000000L);
+    struct tms t;
+    times(&t);
+    getrusage(RUSAGE_SELF, &usage);
+    long usage_ms = usage.ru_utime.tv_sec * 1000 + usage.ru_utime.tv_usec / 1000
+                    + usage.ru_stime.tv_sec * 1000 + usage.ru_stime.tv_usec / 1000;
+    printf("times counts cpu=%d\n", (t.tms_utime + t.tms_stime) * 1000 / sysconf(_SC_CLK_TCK) >= 100);
+    printf("getrusage counts cpu=%d\n", usage_ms >= 100);
+    return 0;
+}
