@@ -410,6 +410,9 @@ final class FileSyscalls {
         if (!f.mayChangeAttributes(c.kernel().fileSystem())) {
             return f.hostFd() < 0 ? -Errno.EBADF : -Errno.EPERM;
         }
+        if (c.kernel().served().pinsFile(f.hostFd())) {
+            return -Errno.EPERM; // the server's socket and the directories to it keep their modes
+        }
         int bits = c.intArg(1) & 01777;
         return HostFile.call(() -> LibC.syscall(SyscallNumbers.FCHMOD, f.hostFd(), bits, 0, 0, 0, 0));
     }

@@ -533,6 +533,9 @@ final class PathSyscalls {
             if (!r.exists()) {
                 return -Errno.ENOENT;
             }
+            if (c.kernel().served().pins(r.directoryFd(), r.name())) {
+                return -Errno.EPERM; // the server's socket and the directories to it keep their modes
+            }
             int bits = mode & MODE_BITS;
             return withPathFd(r, fd -> LibC.syscall(SyscallNumbers.FCHMODAT, OpenFlags.AT_FDCWD, procSelfFd(fd), bits, 0,
                     0, 0));

@@ -99,6 +99,20 @@ public final class ServedEndpoints {
         }
     }
 
+    /** Whether the host file {@code hostFd} is open on is one the server must keep. */
+    boolean pinsFile(int hostFd) {
+        Set<Inode> current = pinned;
+        if (current.isEmpty() || hostFd < 0) {
+            return false;
+        }
+        try (Memory st = new Memory(StructStat.SIZE)) {
+            LibC.syscall(SyscallNumbers.FSTAT, hostFd, Pointer.nativeValue(st), 0, 0, 0, 0);
+            return current.contains(new Inode(st.getLong(StructStat.ST_DEV), st.getLong(StructStat.ST_INO)));
+        } catch (LastErrorException e) {
+            return false;
+        }
+    }
+
     private static void pin(String hostPath, Set<Inode> inodes) {
         if (hostPath == null) {
             return;

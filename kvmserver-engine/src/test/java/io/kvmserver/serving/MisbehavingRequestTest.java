@@ -18,6 +18,7 @@ import java.net.UnixDomainSocketAddress;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -108,6 +109,37 @@ class MisbehavingRequestTest {
                 }
             }
             assertThat(Eventually.reaches(server.stats()::resets, 10)).isEqualTo(10);
+        }
+    }
+
+    /**
+     * The server's socket and the directories to it may not be moved (EBUSY), and their modes may
+     * not be taken away either: a chmod to 0 by one request would persist and lock out every
+     * client that is not root (review of 2026-12-04 night).
+     */
+    @Test
+    void noRequestTakesTheModesOfTheServedSocketOrItsDirectoryAway(@TempDir Path dir) throws Exception {
+        KvmServerOptions options = KvmServerOptions.builder()
+                .program(GuestPrograms.get("unix_server").toString())
+                .args(List.of("/run/app.sock", "chmod"))
+                .cwd("/")
+                .volumes(List.of(new io.kvmserver.config.Volume(dir.toString(), "/run", true)))
+                .ephemeral(true)
+                .maxBootTime(Duration.ofSeconds(30)).maxMainMemory(1L << 30).build();
+        try (KvmServer server = KvmServer.start(options, (stream, address, length) -> length, Map.of())) {
+            Path socket = dir.resolve("app.sock");
+            var socketMode = Files.getPosixFilePermissions(socket);
+            var dirMode = Files.getPosixFilePermissions(dir);
+            for (int i = 0; i < 2; i++) {
+                try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                    ch.connect(UnixDomainSocketAddress.of(socket));
+                    InputStream in = Channels.newInputStream(ch);
+                    assertThat(new String(in.readAllBytes(), StandardCharsets.UTF_8))
+                            .isEqualTo("chmod socket=EPERM dir=EPERM fchmod dir=EPERM\nunix hello");
+                }
+            }
+            assertThat(Files.getPosixFilePermissions(socket)).isEqualTo(socketMode);
+            assertThat(Files.getPosixFilePermissions(dir)).isEqualTo(dirMode);
         }
     }
 }
