@@ -97,6 +97,8 @@ public record KvmServerOptions(
 
     /** One mebibyte, the unit of every memory flag. */
     public static final long MIB = 1L << 20;
+    /** The longest duration a setting may take: 100 years (deadlines are monotonic nanoseconds). */
+    public static final Duration MAX_DURATION = Duration.ofDays(36_500);
 
     /**
      * The largest address space: the lower canonical half of a 4-level-paging x86-64 address
@@ -294,11 +296,21 @@ public record KvmServerOptions(
             if (Objects.requireNonNull(duration, option.key()).isNegative()) {
                 throw invalid(option, " must be at least 0 seconds, got " + OptionType.seconds(duration));
             }
+            notTooLong(duration, option);
         }
 
         void positive(Duration duration, Option option) {
             if (Objects.requireNonNull(duration, option.key()).isNegative() || duration.isZero()) {
                 throw invalid(option, " must be more than 0 seconds, got " + OptionType.seconds(duration));
+            }
+            notTooLong(duration, option);
+        }
+
+        /** Deadlines are monotonic nanoseconds: a duration past a century would overflow them. */
+        private void notTooLong(Duration duration, Option option) {
+            if (duration.compareTo(MAX_DURATION) > 0) {
+                throw invalid(option, " must be at most " + MAX_DURATION.toDays() / 365 + " years ("
+                        + MAX_DURATION.getSeconds() + " seconds), got " + OptionType.seconds(duration));
             }
         }
 

@@ -138,8 +138,8 @@ public final class KvmServer implements AutoCloseable {
                 workers.add(new RequestWorker(i, () -> GuestVm.fork(kvm, snapshot, options.maxRequestMemory(), number),
                         options, stats, timers, route));
             }
-            workers.forEach(RequestWorker::start);
             long period = RequestWorker.timeLimitCheckPeriodNanos(options);
+            workers.forEach(RequestWorker::start);
             List<RequestWorker> limited = List.copyOf(workers);
             TemplateHoles holes = new TemplateHoles(template.memory());
             timers.scheduleAtFixedRate(() -> {
@@ -168,7 +168,9 @@ public final class KvmServer implements AutoCloseable {
                     templateBytes, route);
         } catch (RuntimeException e) {
             timers.shutdownNow();
-            workers.forEach(RequestWorker::close);
+            if (!stopAndClose(workers)) {
+                throw e; // a worker's thread still runs its VM: the VMs and KVM stay to process exit
+            }
             if (template != null) {
                 template.close();
             }
@@ -178,6 +180,29 @@ public final class KvmServer implements AutoCloseable {
             program.close();
             throw e;
         }
+    }
+
+    /**
+     * A start that failed once workers may run: each is stopped and its thread awaited before its
+     * VM is released (a VM closed under a running vCPU thread would crash the JVM). False if a
+     * thread did not stop: then nothing is released.
+     */
+    private static boolean stopAndClose(List<RequestWorker> workers) {
+        workers.forEach(RequestWorker::stop);
+        workers.forEach(RequestWorker::cut);
+        try {
+            for (RequestWorker w : workers) {
+                w.join(5_000);
+            }
+        } catch (InterruptedException interrupted) {
+            Thread.currentThread().interrupt();
+        }
+        if (workers.stream().anyMatch(RequestWorker::alive)) {
+            log.error("kvmserver: a request VM did not stop after a failed start; leaving its resources to process exit");
+            return false;
+        }
+        workers.forEach(RequestWorker::close);
+        return true;
     }
 
     /**

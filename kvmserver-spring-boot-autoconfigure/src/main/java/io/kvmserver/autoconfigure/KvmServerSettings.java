@@ -200,6 +200,11 @@ public abstract class KvmServerSettings {
             throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.max-wait"),
                     naming.property("route.max-wait") + " must not be negative, got " + this.route.getMaxWait(), null);
         }
+        if (this.route.getMaxWait().compareTo(KvmServerOptions.MAX_DURATION) > 0) {
+            throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.max-wait"),
+                    naming.property("route.max-wait") + " must be at most " + KvmServerOptions.MAX_DURATION.toDays() / 365
+                            + " years, got " + this.route.getMaxWait(), null);
+        }
         for (String path : this.route.getPaths()) {
             if (!path.startsWith("/")) {
                 throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.paths"),

@@ -234,7 +234,10 @@ class KvmServerPropertiesTests {
             "kvmserver.limits.max-main-memory=200GB | kvmserver.limits.max-main-memory (204800 MiB) must not exceed kvmserver.limits.max-address-space",
             "kvmserver.limits.max-request-memory=0 | kvmserver.limits.max-request-memory must be at least 1 MiB",
             "kvmserver.route.address=example.com:80 | kvmserver.route.address: 'example.com:80' must be the local address",
-            "kvmserver.route.max-wait=-1s | kvmserver.route.max-wait must not be negative" })
+            "kvmserver.route.max-wait=-1s | kvmserver.route.max-wait must not be negative",
+            "kvmserver.route.max-wait=999999999d | kvmserver.route.max-wait must be at most 100 years",
+            "kvmserver.limits.max-request-time=200000d | kvmserver.limits.max-request-time must be at most 100 years",
+            "kvmserver.limits.max-boot-time=999999999d | kvmserver.limits.max-boot-time must be at most 100 years" })
     void invalidValuesAreReportedWithThePropertyName(String property, String message) {
         List<String> values = new java.util.ArrayList<>(List.of(property));
         if (!property.startsWith("kvmserver.enabled")) {
