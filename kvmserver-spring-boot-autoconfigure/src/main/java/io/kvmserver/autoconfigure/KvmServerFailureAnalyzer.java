@@ -154,6 +154,15 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
                             + ".",
                     cause);
         }
+        String library = missingLibrary(cause.getGuestOutput());
+        if (library != null) {
+            return new FailureAnalysis("The kvmserver program could not start: its dynamic loader did not find the"
+                    + " shared library " + library + ". " + failure.getMessage() + output,
+                    "Install " + library + " on this host; if it is there, outside the system library directories"
+                            + " and the program's own directory (a RUNPATH of /opt/..., for example), add its"
+                            + " directory to " + allowRead + ".",
+                    cause);
+        }
         if (!denied(failure, Denials.Kind.READ).isEmpty()) {
             return new FailureAnalysis("The kvmserver program stopped before it served, after it was denied reading"
                     + " files: " + failure.getMessage() + output,
@@ -167,6 +176,20 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
                         + " a server needs " + allowListen + " for its address, and a program that reads files"
                         + " needs " + allowRead + " for them.",
                 cause);
+    }
+
+    /** The library named by ld.so's "error while loading shared libraries: NAME: ..." in the output, or null. */
+    private static String missingLibrary(List<String> guestOutput) {
+        String marker = "error while loading shared libraries: ";
+        for (String line : guestOutput) {
+            int at = line.indexOf(marker);
+            if (at >= 0) {
+                int start = at + marker.length();
+                int end = line.indexOf(':', start);
+                return line.substring(start, end < 0 ? line.length() : end).strip();
+            }
+        }
+        return null;
     }
 
     private static List<Denials.Denial> denied(KvmServerException failure, Denials.Kind kind) {

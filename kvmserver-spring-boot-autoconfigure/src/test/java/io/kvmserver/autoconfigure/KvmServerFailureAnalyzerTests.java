@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.HostTools;
 import io.kvmserver.testing.Http;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.kvm.KvmUnavailableException;
@@ -182,6 +183,24 @@ class KvmServerFailureAnalyzerTests {
                     "kvmserver.limits.max-main-memory=256MB"))
                 .contains("already in use", "bind: Address already in use", "ss -ltnp");
         }
+    }
+
+    /** A library outside the library directories is not granted: the loader's own words, and the advice. */
+    @Test
+    @RequiresKvm
+    void aSharedLibraryTheLoaderCannotFind(@TempDir Path dir, CapturedOutput output) throws IOException {
+        Path lib = Files.createDirectories(dir.resolve("opt-lib"));
+        Path app = Files.createDirectories(dir.resolve("app"));
+        Path source = GuestPrograms.sourceDirectory();
+        HostTools.run(List.of("gcc", "-shared", "-fPIC", "-o", lib.resolve("libneeded.so").toString(),
+                source.resolve("hostile_needed_lib.c").toString(), "-Wl,-soname,libneeded.so"));
+        HostTools.run(List.of("gcc", "-o", app.resolve("needs_lib").toString(),
+                source.resolve("hostile_needed.c").toString(), "-L" + lib, "-l:libneeded.so", "-Wl,-rpath," + lib));
+        assertThat(failedStart(output, false, "kvmserver.program=" + app.resolve("needs_lib"),
+                "kvmserver.limits.max-main-memory=256MB"))
+            .contains("its dynamic loader did not find the shared library libneeded.so",
+                    "cannot open shared object file", "Install libneeded.so on this host",
+                    "add its directory to kvmserver.permissions.allow-read");
     }
 
     @Test
