@@ -82,6 +82,16 @@ class KvmServerConfigurationFailureAnalyzer implements FailureAnalyzer, Ordered 
         List<String> suggestions = new ArrayList<>();
         for (ConfigurationProperty property : unknown) {
             String name = property.getName().toString();
+            if (suggest(name).filter(name::equals).isPresent()) {
+                // Spring leaves a known key with an empty value unbound, and it comes here as unknown.
+                description.append((description.length() > 0) ? "\n" : "")
+                    .append(name)
+                    .append(" has no value")
+                    .append((property.getOrigin() != null) ? " (set in " + property.getOrigin() + ")" : "")
+                    .append('.');
+                suggestions.add("Give " + name + " a value, or remove the key to take its default.");
+                continue;
+            }
             description.append((description.length() > 0) ? "\n" : "")
                 .append(name)
                 .append(" is not a kvmserver property")
@@ -89,8 +99,10 @@ class KvmServerConfigurationFailureAnalyzer implements FailureAnalyzer, Ordered 
                 .append('.');
             suggest(name).ifPresent((known) -> suggestions.add("Did you mean " + known + " instead of " + name + "?"));
         }
-        description.append("\nkvmserver refuses unknown keys, because a misspelt permission or limit must not go"
-                + " unnoticed.");
+        if (description.indexOf(" is not a kvmserver property") >= 0) {
+            description.append("\nkvmserver refuses unknown keys, because a misspelt permission or limit must not go"
+                    + " unnoticed.");
+        }
         return new FailureAnalysis(description.toString(), String.join(" ", suggestions)
                 + ((suggestions.isEmpty()) ? "" : " ")
                 + "Correct or remove the key; the README lists every kvmserver property.", cause);

@@ -80,6 +80,15 @@ class KvmServerFailureAnalyzerTests {
         assertThat(output.getAll()).doesNotContain("Tomcat started on port");
     }
 
+    /** Spring leaves a known key with an empty value unbound: it is no misspelling of itself. */
+    @Test
+    void aKeyWithNoValueIsSaidToHaveNone(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.program=/bin/true", "kvmserver.limits.max-boot-time="))
+            .contains("kvmserver.limits.max-boot-time has no value",
+                    "Give kvmserver.limits.max-boot-time a value, or remove the key to take its default")
+            .doesNotContain("Did you mean", "is not a kvmserver property");
+    }
+
     @Test
     void misspeltKeyIsRefusedWithTheKeyAndTheLikelyProperty(CapturedOutput output) {
         assertThat(failedStart(output, false, "kvmserver.program=/bin/true", "kvmserver.treads=4",
