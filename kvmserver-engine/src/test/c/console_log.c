@@ -5,6 +5,7 @@
  *   /log     "request N" to stderr and "served N" to stdout (a write each), then answers "logged N"
  *   /checks  the answers Linux gives to writes to the console with bad arguments, an empty one, a
  *            sendto, and one larger than the entry takes (compared with a native run)
+ *   /partial "partial N" to stderr without a newline, then answers "partial N"
  *   /forge   (in the engine only) queue entries the entry never makes: two writes to stderr of
  *            3000 bytes each, more together than the console bytes the host set aside; answers
  *            "survived"
@@ -78,6 +79,10 @@ int main(int argc, char **argv) {
             n = snprintf(line, sizeof line, "served %lu\n", served);
             write(1, line, n);
             b = snprintf(body, sizeof body, "logged %lu", served);
+        } else if (!strcmp(path, "/partial")) {
+            int n = snprintf(line, sizeof line, "partial %lu", served);
+            write(2, line, n);
+            b = snprintf(body, sizeof body, "partial %lu", served);
         } else if (!strcmp(path, "/checks")) {
             b = checks(body, sizeof body);
         } else if (!strcmp(path, "/forge")) {

@@ -41,6 +41,9 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
     private record Segment(int stream, int length) {
     }
 
+    /** Not bytes: the place in the output where {@link #endOfOutput} was called. */
+    private static final Segment END_OF_OUTPUT = new Segment(-1, 0);
+
     private final GuestConsole target;
     private final Memory ring = new Memory(CAPACITY);
     private final ArrayDeque<Segment> segments = new ArrayDeque<>();
@@ -55,6 +58,8 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
     private int reserved;
     private boolean draining;
     private boolean closed;
+    /** Whether bytes were written since the last {@link #endOfOutput} (or ever). */
+    private boolean writtenSinceEnd;
     private Thread drainer;
 
     private BufferedConsole(GuestConsole target) {
@@ -172,6 +177,7 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
             LibC.memcpy(Pointer.nativeValue(ring), from + first, n - first);
         }
         used += n;
+        writtenSinceEnd = true;
         Segment last = segments.peekLast();
         if (last != null && last.stream == stream) {
             segments.pollLast();
@@ -194,6 +200,20 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
         }
     }
 
+    /** Passes {@link GuestConsole#endOfOutput} on to the real console once what was written before has reached it. */
+    @Override
+    public void endOfOutput() {
+        synchronized (lock) {
+            if (closed || !writtenSinceEnd) {
+                return; // nothing was written since the output last ended: nothing to end
+            }
+            writtenSinceEnd = false;
+            segments.addLast(END_OF_OUTPUT);
+            startDrainer();
+            lock.notifyAll();
+        }
+    }
+
     private void startDrainer() {
         if (drainer == null) {
             drainer = new Thread(this::drain, "kvmserver-console");
@@ -208,14 +228,14 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
             int start;
             int n;
             synchronized (lock) {
-                while (used == 0 && !closed) {
+                while (segments.isEmpty() && !closed) {
                     try {
                         lock.wait();
                     } catch (InterruptedException e) {
                         return;
                     }
                 }
-                if (used == 0) {
+                if (segments.isEmpty()) {
                     return;
                 }
                 Segment s = segments.peekFirst();
@@ -223,6 +243,15 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
                 start = head;
                 n = Math.min(Math.min(s.length, CHUNK), CAPACITY - head);
                 draining = true;
+            }
+            if (stream == END_OF_OUTPUT.stream) {
+                passEndOfOutput();
+                synchronized (lock) {
+                    segments.pollFirst();
+                    draining = false;
+                    lock.notifyAll();
+                }
+                continue;
             }
             writeFully(stream, Pointer.nativeValue(ring) + start, n);
             synchronized (lock) {
@@ -235,6 +264,14 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
                 draining = false;
                 lock.notifyAll();
             }
+        }
+    }
+
+    private void passEndOfOutput() {
+        try {
+            target.endOfOutput();
+        } catch (RuntimeException e) {
+            log.warn("guest output could not be ended: {}", e.toString());
         }
     }
 
@@ -265,7 +302,7 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
     public boolean flush(long timeout, TimeUnit unit) {
         long deadline = timeout < 0 ? Long.MAX_VALUE : System.nanoTime() + unit.toNanos(timeout);
         synchronized (lock) {
-            while (used > 0 || draining) {
+            while (!segments.isEmpty() || draining) {
                 long left = deadline - System.nanoTime();
                 if (left <= 0) {
                     return false;
@@ -281,9 +318,13 @@ public final class BufferedConsole implements GuestConsole, AutoCloseable {
         }
     }
 
-    /** Flushes (for at most 5 s) and stops the draining thread; later writes fail with {@code EPIPE}. */
+    /**
+     * Ends the output, flushes (for at most 5 s) and stops the draining thread; later writes fail
+     * with {@code EPIPE}.
+     */
     @Override
     public void close() {
+        endOfOutput();
         if (!flush(5, TimeUnit.SECONDS)) {
             log.warn("guest output still waiting after 5 s was dropped: the console did not take it");
         }

@@ -32,6 +32,7 @@ public final class ProgramRunner {
         try (GuestVm vm = program.boot(kvm)) {
             return run(vm, limit);
         } finally {
+            program.kernel().console().endOfOutput();
             program.kernel().console().flush(-1, TimeUnit.SECONDS);
         }
     }

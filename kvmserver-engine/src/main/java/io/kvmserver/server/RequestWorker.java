@@ -413,6 +413,7 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         String failure = outcome == ServerStats.Outcome.OK ? null : detail;
         // Exits first: whoever sees the request counted sees its exits too.
         stats.ran(vm.exits() - exitsBefore, vm.runNanos() - runBefore);
+        vm.endOfOutput();
         endRequest(outcome, failure);
         if (stopping) {
             reportRouted(outcome, failure, 0);

@@ -470,6 +470,14 @@ public final class GuestVm implements AutoCloseable {
         return loop.syscall();
     }
 
+    /**
+     * The VM's output so far is complete (its request ended): the console passes on a last line
+     * the program left without its newline, instead of joining the next request's output to it.
+     */
+    public void endOfOutput() {
+        kernel.console().endOfOutput();
+    }
+
     public long exits() {
         return loop.exits();
     }

@@ -63,6 +63,24 @@ class ConsoleWriteTest {
         return n;
     }
 
+    /**
+     * A line a request leaves without its newline is its own: the console is told that the
+     * request's output ended, after its bytes and before the next request's (the operator review
+     * found one request's unterminated line joined to the next one's in the log, and the last
+     * one lost at shutdown).
+     */
+    @Test
+    void theEndOfEachRequestsOutputReachesTheConsoleInOrder() {
+        CapturedConsole console = CapturedConsole.markingEnds("|");
+        try (TestServer s = start(console)) {
+            for (int i = 0; i < 3; i++) {
+                assertThat(get(s, "/partial")).isEqualTo("partial 1");
+            }
+            assertThat(awaitCount(console, "partial 1|", 3)).as(console.text()).isEqualTo(3);
+            assertThat(console.text()).isEqualTo("partial 1|partial 1|partial 1|");
+        }
+    }
+
     @Test
     void aLogLinePerRequestMakesNoExit() {
         CapturedConsole console = new CapturedConsole();

@@ -131,6 +131,41 @@ class BufferedConsoleTest {
      * copied in parts, another VM's output landed inside the line (the review of 2026-12-04 late
      * saw 37 lines of 1,800 spliced under a slow stdout). Larger writes still take what fits.
      */
+    /** The end of output reaches the real console after the bytes before it and before those after; an end with nothing before it is none. */
+    @Test
+    void theEndOfOutputReachesTheConsoleInItsPlace() throws Exception {
+        StringBuilder got = new StringBuilder();
+        GuestConsole target = new GuestConsole() {
+            @Override
+            public synchronized long write(int stream, long hostAddress, long length) {
+                got.append(new String(new Pointer(hostAddress).getByteArray(0, (int) length), StandardCharsets.UTF_8));
+                return length;
+            }
+
+            @Override
+            public synchronized void endOfOutput() {
+                got.append('|');
+            }
+        };
+        try (BufferedConsole console = BufferedConsole.of(target); Memory a = new Memory(2); Memory b = new Memory(2)) {
+            a.setString(0, "a", "US-ASCII");
+            b.setString(0, "b", "US-ASCII");
+            console.endOfOutput();
+            console.write(1, Pointer.nativeValue(a), 1);
+            console.endOfOutput();
+            console.endOfOutput();
+            console.write(2, Pointer.nativeValue(b), 1);
+            assertThat(console.flush(5, TimeUnit.SECONDS)).isTrue();
+            synchronized (target) {
+                assertThat(got.toString()).isEqualTo("a|b");
+            }
+            console.close();
+            synchronized (target) {
+                assertThat(got.toString()).as("closing ends the output").isEqualTo("a|b|");
+            }
+        }
+    }
+
     @Test
     void aLineIsWrittenWholeOrWaitsSoNoOtherOutputLandsInsideIt() throws Exception {
         SlowConsole real = new SlowConsole();

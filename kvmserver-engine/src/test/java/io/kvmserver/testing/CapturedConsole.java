@@ -13,6 +13,25 @@ public final class CapturedConsole implements GuestConsole {
     private static final int KEEP = 64 * 1024;
 
     private final StringBuilder text = new StringBuilder();
+    private final String endMark;
+
+    public CapturedConsole() {
+        this("");
+    }
+
+    private CapturedConsole(String endMark) {
+        this.endMark = endMark;
+    }
+
+    /** A console that keeps {@code mark} where the output was ended ({@link #endOfOutput}). */
+    public static CapturedConsole markingEnds(String mark) {
+        return new CapturedConsole(mark);
+    }
+
+    @Override
+    public synchronized void endOfOutput() {
+        text.append(endMark);
+    }
 
     @Override
     public synchronized long write(int stream, long hostAddress, long length) {

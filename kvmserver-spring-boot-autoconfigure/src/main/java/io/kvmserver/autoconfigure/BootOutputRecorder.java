@@ -42,6 +42,11 @@ final class BootOutputRecorder implements GuestConsole {
         return this.delegate.write(stream, hostAddress, length);
     }
 
+    @Override
+    public void endOfOutput() {
+        this.delegate.endOfOutput();
+    }
+
     private void addLine(String line) {
         if (this.lines.size() == MAX_LINES) {
             this.lines.removeFirst();

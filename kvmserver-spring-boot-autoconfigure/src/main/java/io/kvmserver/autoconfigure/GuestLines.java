@@ -48,6 +48,14 @@ final class GuestLines {
         }
     }
 
+    /** Passes on the line written so far without a line break, if there is one. */
+    void endOfOutput() {
+        if (this.length > 0) {
+            this.sink.accept(decode());
+            this.length = 0;
+        }
+    }
+
     /** The line written so far without a line break, or {@code ""}. */
     String partial() {
         return decode();

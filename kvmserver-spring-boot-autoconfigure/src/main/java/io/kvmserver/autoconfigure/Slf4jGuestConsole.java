@@ -13,7 +13,8 @@ import org.springframework.boot.logging.LogLevel;
  * access logs to stderr, which are not warnings). The output of all VMs of the server goes
  * through one line buffer per stream, so lines written at the same moment by two request VMs
  * may interleave. A line longer than 8 KiB is logged in pieces; output that does not end in a
- * newline is held until the next one.
+ * newline is held until the next one, or until the output ends ({@link #endOfOutput}: the end of
+ * a request, the program's or the server's stop), when it is logged as it is.
  */
 public class Slf4jGuestConsole implements GuestConsole {
 
@@ -55,6 +56,12 @@ public class Slf4jGuestConsole implements GuestConsole {
         return length;
     }
 
+    @Override
+    public void endOfOutput() {
+        this.stdout.endOfOutput();
+        this.stderr.endOfOutput();
+    }
+
     /** One stream: its logger, its level and its line buffer. */
     private static final class Stream {
 
@@ -74,6 +81,10 @@ public class Slf4jGuestConsole implements GuestConsole {
             if (this.level != null && this.logger.isEnabledForLevel(this.level)) {
                 this.lines.write(hostAddress, length);
             }
+        }
+
+        synchronized void endOfOutput() {
+            this.lines.endOfOutput();
         }
 
         private void log(String line) {

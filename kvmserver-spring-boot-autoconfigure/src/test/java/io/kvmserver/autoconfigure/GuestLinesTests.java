@@ -25,6 +25,18 @@ class GuestLinesTests {
     }
 
     @Test
+    void theEndOfOutputPassesOnTheLineLeftWithoutItsNewline() {
+        GuestLines guest = new GuestLines(100, false, this.lines::add);
+        write(guest, "request 1 partial");
+        guest.endOfOutput();
+        guest.endOfOutput();
+        write(guest, "request 2\n");
+
+        assertThat(this.lines).containsExactly("request 1 partial", "request 2");
+        assertThat(guest.partial()).isEmpty();
+    }
+
+    @Test
     void aHugeWriteIsReadInChunksAndLoggedInPiecesOfTheLongestLine() {
         GuestLines guest = new GuestLines(8192, false, this.lines::add);
         byte[] megabyte = new byte[1 << 20];
