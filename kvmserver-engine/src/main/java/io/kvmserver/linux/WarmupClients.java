@@ -17,6 +17,18 @@ import java.util.concurrent.ConcurrentHashMap;
 public final class WarmupClients {
 
     private final Set<InetSocketAddress> expected = ConcurrentHashMap.newKeySet();
+    /** Warmup requests begun so far: a boot that fails after the first one failed in the warmup. */
+    private volatile int begun;
+
+    /** A warmup request is about to be sent (through the route or TCP). */
+    public void begin() {
+        begun++;
+    }
+
+    /** How many warmup requests were begun. */
+    public int begun() {
+        return begun;
+    }
 
     /** The warmup is about to connect from {@code local} (bound already, so that the address is its own). */
     public void expect(InetSocketAddress local) {

@@ -94,9 +94,10 @@ public final class KvmServer implements AutoCloseable {
         List<RequestWorker> workers = new ArrayList<>();
         try {
             template = program.boot(kvm);
-            RunResult result = bootTemplate(template, options, timers);
+            WarmupClients warmupClients = new WarmupClients();
+            RunResult result = bootTemplate(template, options, timers, warmupClients);
             if (result.kind() != RunResult.Kind.WAITING) {
-                throw new KvmServerException(describeBootFailure(options, result, template), result,
+                throw new KvmServerException(describeBootFailure(options, result, template, warmupClients), result,
                         program.kernel().denials());
             }
             RouteSocket routeSocket = program.kernel().route();
@@ -176,6 +177,7 @@ public final class KvmServer implements AutoCloseable {
             }
             kvm.close();
             // Whatever the program printed before it ended is what explains the failure: all of it.
+            program.kernel().console().endOfOutput();
             program.kernel().console().flush(-1, TimeUnit.SECONDS);
             program.close();
             throw e;
@@ -211,7 +213,7 @@ public final class KvmServer implements AutoCloseable {
      * last of them.
      */
     private static RunResult bootTemplate(GuestVm template, KvmServerOptions options,
-            ScheduledExecutorService timers) {
+            ScheduledExecutorService timers, WarmupClients clients) {
         boolean warmup = options.warmup() > 0;
         // Settling comes after the start, not out of its time: the program has max-boot-time to
         // reach its first wait for connections, and settle-time more.
@@ -223,7 +225,6 @@ public final class KvmServer implements AutoCloseable {
         Thread client = null;
         if (warmup) {
             // While the warmup runs the template serves its connections and no one else's.
-            WarmupClients clients = new WarmupClients();
             template.syscallContext().setWarmupClients(clients);
             client = new Thread(() -> Warmup.run(template, options, clients), "kvmserver-warmup");
             client.setDaemon(true);
@@ -241,9 +242,24 @@ public final class KvmServer implements AutoCloseable {
         }
     }
 
-    private static String describeBootFailure(KvmServerOptions options, RunResult result, GuestVm template) {
+    private static String describeBootFailure(KvmServerOptions options, RunResult result, GuestVm template,
+            WarmupClients warmup) {
         String program = "program " + options.program();
         Scheduler threads = template.process().scheduler();
+        int begun = warmup.begun();
+        if (begun > 0) {
+            // It listened and served: the warmup's requests are what it failed on.
+            String during = " during warmup request " + begun + " of " + options.warmup() + " ("
+                    + options.nameOf(Option.WARMUP) + ", path " + options.warmupPath() + ")";
+            return switch (result.kind()) {
+                case EXITED -> program + " exited with status " + result.exitStatus() + during;
+                case CRASHED -> program + " crashed" + during + ": " + result.detail();
+                case TIMED_OUT -> program + " did not answer its warmup within " + bootLimit(options) + ": it was"
+                        + during + " (" + result.detail() + "); "
+                        + (threads.liveCount() == 1 ? "its thread: " : "its threads: ") + threads.describe();
+                default -> program + " stopped" + during + ": " + result.detail();
+            };
+        }
         return switch (result.kind()) {
             case EXITED -> program + " exited with status " + result.exitStatus()
                     + " before it waited for connections; is it a server, and may it listen ("

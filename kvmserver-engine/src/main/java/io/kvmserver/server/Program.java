@@ -24,6 +24,7 @@ import io.kvmserver.vm.GuestVm;
 import io.kvmserver.vm.TrapPathCheck;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -59,6 +60,11 @@ public final class Program implements AutoCloseable {
             path = Path.of(options.cwd()).resolve(path).normalize();
         }
         ElfFile executable = ElfFile.read(path);
+        if (!Files.isExecutable(path)) {
+            // As execve(2), which refuses a file without an execute bit to everyone, root too.
+            throw new ElfException("program " + path + " is not executable: it has no execute permission (chmod +x "
+                    + path + ")");
+        }
         ElfFile interpreter = null;
         if (executable.interpreter() != null) {
             Path loader = Path.of(executable.interpreter());

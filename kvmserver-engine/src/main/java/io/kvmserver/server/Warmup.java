@@ -49,6 +49,7 @@ final class Warmup {
             InetSocketAddress address = KvmServer.localAddress(listener.hostFd());
             if (route != null && route.isListening()) {
                 for (int i = 0; i < options.warmup(); i++) {
+                    clients.begin();
                     try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(route.socket()))) {
                         send(Channels.newOutputStream(channel), Channels.newInputStream(channel), options);
                     }
@@ -62,6 +63,7 @@ final class Warmup {
                     address = new InetSocketAddress(InetAddress.getLoopbackAddress(), address.getPort());
                 }
                 for (int i = 0; i < options.warmup(); i++) {
+                    clients.begin();
                     try (Socket s = new Socket()) {
                         // Bound first: the template knows this connection by its address when it accepts it.
                         s.bind(new InetSocketAddress(address.getAddress(), 0));

@@ -1,10 +1,12 @@
 package io.kvmserver.serving;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.kvmserver.kvm.Kvm;
 
 import io.kvmserver.testing.Eventually;
+import io.kvmserver.server.KvmServerException;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
@@ -29,6 +31,23 @@ class LifecycleTest {
                 assertThat(s.get("/counter")).isEqualTo("global=4 heap=4");
             }
         }
+    }
+
+    /**
+     * A program that fails on a warmup request listened and served: the failure is the warmup
+     * request's, named with the setting (the operator review found "crashed before it waited for
+     * connections" and advice about listen grants).
+     */
+    @Test
+    void aProgramThatFailsOnAWarmupRequestIsSaidToHaveFailedThere() {
+        assertThatThrownBy(() -> TestServer.start(GuestPrograms.get("http_server"), List.of(),
+                b -> b.warmup(2).warmupPath("/crash")).close())
+                .isInstanceOf(KvmServerException.class)
+                .hasMessageContaining("crashed during warmup request 1 of 2 (--warmup, path /crash): ");
+        assertThatThrownBy(() -> TestServer.start(GuestPrograms.get("http_server"), List.of(),
+                b -> b.warmup(3).warmupPath("/exit")).close())
+                .isInstanceOf(KvmServerException.class)
+                .hasMessageContaining("exited with status 3 during warmup request 1 of 3 (--warmup, path /exit)");
     }
 
     /**

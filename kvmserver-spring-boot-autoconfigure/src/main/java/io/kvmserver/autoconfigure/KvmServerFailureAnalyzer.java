@@ -9,6 +9,8 @@ import io.kvmserver.kvm.KvmUnavailableException;
 import io.kvmserver.linux.Denials;
 import io.kvmserver.server.KvmServerException;
 import io.kvmserver.vm.RunResult;
+import java.io.IOException;
+import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -102,11 +104,46 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
                             + " application's working directory, or a classpath: resource.",
                     cause);
         }
-        return new FailureAnalysis("The kvmserver program " + program + " cannot be run: " + engineFailure.getMessage(),
+        String message = engineFailure.getMessage();
+        if (message.contains("is not executable: it has no execute permission")) {
+            return new FailureAnalysis("The kvmserver program " + program + " cannot be run: " + message,
+                    "Make the file executable (chmod +x), as any Linux system requires of a program it runs.", cause);
+        }
+        if (!looksLikeScript(program)) {
+            return new FailureAnalysis("The kvmserver program " + program + " cannot be run: " + message,
+                    "kvmserver runs x86-64 Linux ELF executables: build the program for x86-64 Linux (file(1) says"
+                            + " what the file is), or set " + property + " to one.",
+                    cause);
+        }
+        return new FailureAnalysis("The kvmserver program " + program + " cannot be run: " + message,
                 "kvmserver runs x86-64 Linux ELF executables. For a script, set " + property + " to its interpreter"
                         + " (for example /usr/bin/python3) and pass the script in "
                         + cause.getNaming().nameOf(Option.ARGS) + ".",
                 cause);
+    }
+
+    /** Whether the file starts with "#!" or holds text only in its first bytes: a script, not a binary. */
+    private static boolean looksLikeScript(String program) {
+        if (program == null) {
+            return false;
+        }
+        byte[] head = new byte[256];
+        int n;
+        try (InputStream in = Files.newInputStream(Path.of(program))) {
+            n = in.readNBytes(head, 0, head.length);
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+        if (n >= 2 && head[0] == '#' && head[1] == '!') {
+            return true;
+        }
+        for (int i = 0; i < n; i++) {
+            int b = head[i] & 0xff;
+            if (b < 0x09 || (b > 0x0d && b < 0x20 && b != 0x1b)) {
+                return false;
+            }
+        }
+        return n > 0;
     }
 
     private FailureAnalysis analyzeBoot(KvmServerStartupException cause, KvmServerException failure) {
@@ -121,6 +158,14 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
             return new FailureAnalysis(failure.getMessage() + output, "Set " + routeAddress + " to the address the"
                     + " program listens on (its arguments or configuration decide it), or let the program listen on "
                     + routeAddress + ".", cause);
+        }
+        if (failure.getMessage().contains(" during warmup request ")) {
+            return new FailureAnalysis(failure.getMessage() + output,
+                    "The program listened and failed on a warmup request: check that it answers a GET of "
+                            + naming.property("warmup.path") + " (its output above may say why not), raise "
+                            + naming.nameOf(Option.MAX_BOOT_TIME) + " if it needs longer, or set "
+                            + naming.nameOf(Option.WARMUP) + " to 0 to start without a warmup.",
+                    cause);
         }
         if (kind == RunResult.Kind.TIMED_OUT) {
             return new FailureAnalysis(failure.getMessage() + output,

@@ -80,6 +80,35 @@ class KvmServerFailureAnalyzerTests {
         assertThat(output.getAll()).doesNotContain("Tomcat started on port");
     }
 
+    /** A binary for another machine is no script: the advice is to build it for x86-64 Linux. */
+    @Test
+    void aBinaryForAnotherMachineGetsNoScriptAdvice(@TempDir Path dir, CapturedOutput output) throws IOException {
+        byte[] aarch64 = new byte[64];
+        aarch64[0] = 0x7f;
+        aarch64[1] = 'E';
+        aarch64[2] = 'L';
+        aarch64[3] = 'F';
+        aarch64[4] = 2; // 64-bit
+        aarch64[5] = 1; // little-endian
+        aarch64[6] = 1;
+        aarch64[16] = 2; // ET_EXEC
+        aarch64[18] = (byte) 183; // EM_AARCH64
+        Path binary = Files.write(dir.resolve("server-arm64"), aarch64);
+        assertThat(failedStart(output, true, "kvmserver.program=" + binary)).contains(binary + " cannot be run",
+                "build the program for x86-64 Linux").doesNotContain("For a script");
+    }
+
+    /** As execve(2): a file without an execute bit is not run, with the fix in the message. */
+    @Test
+    void aProgramWithoutExecutePermission(@TempDir Path dir, CapturedOutput output) throws IOException {
+        Path copy = dir.resolve("http_server");
+        Files.write(copy, Files.readAllBytes(GuestPrograms.get("http_server")));
+        Files.setPosixFilePermissions(copy, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        assertThat(failedStart(output, true, "kvmserver.program=" + copy)).contains(
+                "is not executable: it has no execute permission (chmod +x " + copy + ")",
+                "Make the file executable");
+    }
+
     /** Spring leaves a known key with an empty value unbound: it is no misspelling of itself. */
     @Test
     void aKeyWithNoValueIsSaidToHaveNone(CapturedOutput output) {
@@ -210,6 +239,19 @@ class KvmServerFailureAnalyzerTests {
             .contains("its dynamic loader did not find the shared library libneeded.so",
                     "cannot open shared object file", "Install libneeded.so on this host",
                     "add its directory to kvmserver.permissions.allow-read");
+    }
+
+    @Test
+    @RequiresKvm
+    void aProgramThatCrashesOnAWarmupRequest(CapturedOutput output) {
+        int port = Http.freePort();
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.get("http_server"),
+                "kvmserver.args=" + port, "kvmserver.permissions.allow-listen=127.0.0.1:" + port,
+                "kvmserver.limits.max-main-memory=256MB", "kvmserver.warmup.count=2", "kvmserver.warmup.path=/crash"))
+            .contains("crashed during warmup request 1 of 2 (kvmserver.warmup.count, path /crash)",
+                    "failed on a warmup request: check that it answers a GET of kvmserver.warmup.path",
+                    "set kvmserver.warmup.count to 0")
+            .doesNotContain("before it waited for connections");
     }
 
     @Test
