@@ -2,6 +2,7 @@ package io.kvmserver.linux;
 
 import io.kvmserver.memory.GuestMemory;
 import io.kvmserver.x86.PageTables;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Everything the emulated kernel keeps for one VM's program, in one object: memory bookkeeping,
@@ -14,10 +15,24 @@ import io.kvmserver.x86.PageTables;
  */
 public final class LinuxProcess {
 
-    public static final int PID = 1;
+    /** The template's process id, and its main thread's id in every VM. */
+    public static final int TEMPLATE_PID = 1;
+    /** The range request VMs' process ids are drawn from, in turn: above any thread id, below Linux's pid_max. */
+    private static final int FIRST_FORK_PID = 100_000;
+    private static final int PID_LIMIT = 4_194_304;
+    private static final AtomicInteger forks = new AtomicInteger();
     /** The unprivileged user the program runs as, in every id call. */
     public static final int UID = 1000;
 
+    /**
+     * This process's id: {@link #TEMPLATE_PID} for the template, a new one for every fork (a
+     * request VM's start and every reset), as a forked child gets its own. Libraries that keep
+     * state they must not share with a child notice a fork by this alone: OpenSSL 3's random
+     * generator reseeds when {@code getpid()} changes, Python's {@code tempfile} too; with the
+     * template's id every request VM would draw the same "random" bytes (TLS randoms and key
+     * shares, tokens) from the state the template froze.
+     */
+    private final int pid;
     private final AddressSpace addressSpace;
     private final FdTable files;
     private final SignalState signals;
@@ -40,6 +55,7 @@ public final class LinuxProcess {
     }
 
     public LinuxProcess(AddressSpace addressSpace, FdTable files, String cwd) {
+        this.pid = TEMPLATE_PID;
         this.addressSpace = addressSpace;
         this.files = files;
         this.signals = new SignalState();
@@ -51,6 +67,7 @@ public final class LinuxProcess {
     }
 
     private LinuxProcess(LinuxProcess o, AddressSpace addressSpace, FdTable files, LinuxProcess spent) {
+        this.pid = FIRST_FORK_PID + Math.floorMod(forks.getAndIncrement(), PID_LIMIT - FIRST_FORK_PID);
         this.addressSpace = addressSpace;
         this.files = files;
         this.signals = o.signals.copyInto(spent != null ? spent.signals : new SignalState());
@@ -141,6 +158,20 @@ public final class LinuxProcess {
      */
     long nextDeadlineBesides(GuestThread thread) {
         return Math.min(timers.nextDeadline(), scheduler.nextDeadlineBesides(thread));
+    }
+
+    /** This process's id ({@code getpid}); its main thread's id stays {@link Scheduler#MAIN_TID}. */
+    public int pid() {
+        return pid;
+    }
+
+    /**
+     * Whether {@code id} names this process: its own id, or the template's, which a program may
+     * have kept from its start (a runtime's cached pid) to signal itself; natively that would be
+     * the parent, or init, which it could not signal at all.
+     */
+    public boolean isSelf(long id) {
+        return id == pid || id == TEMPLATE_PID;
     }
 
     public String cwd() {

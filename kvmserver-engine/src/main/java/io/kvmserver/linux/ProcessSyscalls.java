@@ -30,11 +30,11 @@ final class ProcessSyscalls {
         t.register(SyscallNumbers.GETRLIMIT, c -> c.arg(1) == 0 ? -Errno.EFAULT : prlimit(c, c.intArg(0), 0, c.arg(1)));
         t.register(SyscallNumbers.SETRLIMIT, c -> c.arg(1) == 0 ? -Errno.EFAULT : prlimit(c, c.intArg(0), c.arg(1), 0));
         t.register(SyscallNumbers.UNAME, ProcessSyscalls::uname);
-        t.register(SyscallNumbers.GETPID, c -> LinuxProcess.PID);
+        t.register(SyscallNumbers.GETPID, c -> c.process().pid());
         t.register(SyscallNumbers.GETPPID, c -> 0);
-        t.register(SyscallNumbers.GETPGRP, c -> LinuxProcess.PID);
-        t.register(SyscallNumbers.GETPGID, c -> LinuxProcess.PID);
-        t.register(SyscallNumbers.GETSID, c -> LinuxProcess.PID);
+        t.register(SyscallNumbers.GETPGRP, c -> c.process().pid());
+        t.register(SyscallNumbers.GETPGID, ProcessSyscalls::ownGroup);
+        t.register(SyscallNumbers.GETSID, ProcessSyscalls::ownGroup);
         t.register(SyscallNumbers.SETSID, c -> -Errno.EPERM);
         t.register(SyscallNumbers.GETUID, c -> UID);
         t.register(SyscallNumbers.GETEUID, c -> UID);
@@ -98,7 +98,7 @@ final class ProcessSyscalls {
     }
 
     static long prlimit64(Syscall c) {
-        if (c.arg(0) != 0 && c.arg(0) != LinuxProcess.PID) {
+        if (c.intArg(0) != 0 && !c.process().isSelf(c.intArg(0))) {
             return -Errno.ESRCH;
         }
         return prlimit(c, c.intArg(1), c.arg(2), c.arg(3));
@@ -151,6 +151,12 @@ final class ProcessSyscalls {
         return 0;
     }
 
+    /** getpgid and getsid: the process leads its own group and session, and knows no other process. */
+    private static long ownGroup(Syscall c) {
+        int pid = c.intArg(0);
+        return pid == 0 || c.process().isSelf(pid) ? c.process().pid() : -Errno.ESRCH;
+    }
+
     /** The mask's size in bytes, an unsigned int, as the affinity calls take it. */
     private static long affinitySize(Syscall c) {
         return c.arg(1) & 0xffffffffL;
@@ -158,7 +164,7 @@ final class ProcessSyscalls {
 
     /** Whether {@code pid} names this process or one of its threads (0: the caller). */
     private static boolean isOwnTask(Syscall c, long pid) {
-        return pid == 0 || pid == LinuxProcess.PID || c.process().scheduler().find(pid) != null;
+        return pid == 0 || c.process().isSelf(pid) || c.process().scheduler().find(pid) != null;
     }
 
     static long schedGetaffinity(Syscall c) {
@@ -197,7 +203,7 @@ final class ProcessSyscalls {
         int who = c.intArg(1);
         boolean ours = switch (which) {
             case PRIO_PROCESS -> isOwnTask(c, who);
-            case PRIO_PGRP -> who == 0 || who == LinuxProcess.PID;
+            case PRIO_PGRP -> who == 0 || c.process().isSelf(who);
             case PRIO_USER -> who == 0 || who == UID;
             default -> false;
         };

@@ -27,7 +27,12 @@ import java.util.Map;
 public final class Scheduler {
 
     /** Tid of the first thread: the process id. */
-    public static final int MAIN_TID = LinuxProcess.PID;
+    /**
+     * The main thread's id: the template's pid, in every VM. Forked processes get ids of their
+     * own (see {@link LinuxProcess#pid}) but keep their threads' ids, which libc caches in each
+     * thread's descriptor (a changed one would make {@code raise} signal a thread that is gone).
+     */
+    public static final int MAIN_TID = LinuxProcess.TEMPLATE_PID;
 
     private final List<GuestThread> threads = new ArrayList<>();
     private final ArrayDeque<GuestThread> runnable = new ArrayDeque<>();

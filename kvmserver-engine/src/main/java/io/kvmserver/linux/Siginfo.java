@@ -24,9 +24,9 @@ public record Siginfo(int signo, int code, long address, int pid, int uid, long 
     public static final int SI_TIMER = -2;
     public static final int SI_TKILL = -6;
 
-    /** A signal sent by the program to itself ({@code kill}: SI_USER, {@code tgkill}: SI_TKILL). */
-    public static Siginfo sent(int signo, int code) {
-        return new Siginfo(signo, code, 0, LinuxProcess.PID, LinuxProcess.UID, 0);
+    /** A signal sent by the program to itself ({@code kill}: SI_USER, {@code tgkill}: SI_TKILL), from {@code pid}. */
+    public static Siginfo sent(int signo, int code, int pid) {
+        return new Siginfo(signo, code, 0, pid, LinuxProcess.UID, 0);
     }
 
     /** A signal the kernel raises (SIGPIPE, SIGALRM of alarm and setitimer). */

@@ -34,9 +34,9 @@ final class SignalSyscalls {
         t.register(SyscallNumbers.SIGALTSTACK, SignalSyscalls::sigaltstack);
         t.register(SyscallNumbers.KILL, SignalSyscalls::kill);
         t.register(SyscallNumbers.TKILL, c -> c.arg(0) <= 0 || (int) c.arg(0) != c.arg(0) ? -Errno.EINVAL
-                : signalThread(c, c.arg(0), Siginfo.sent(c.intArg(1), Siginfo.SI_TKILL)));
+                : signalThread(c, c.arg(0), Siginfo.sent(c.intArg(1), Siginfo.SI_TKILL, c.process().pid())));
         t.register(SyscallNumbers.TGKILL, c -> tgkill(c, c.arg(0), c.arg(1), c.intArg(2),
-                Siginfo.sent(c.intArg(2), Siginfo.SI_TKILL)));
+                Siginfo.sent(c.intArg(2), Siginfo.SI_TKILL, c.process().pid())));
         t.register(SyscallNumbers.RT_SIGQUEUEINFO, SignalSyscalls::rtSigqueueinfo);
         t.register(SyscallNumbers.RT_TGSIGQUEUEINFO, SignalSyscalls::rtTgsigqueueinfo);
         t.register(SyscallNumbers.RT_SIGRETURN, SignalSyscalls::rtSigreturn);
@@ -224,20 +224,22 @@ final class SignalSyscalls {
         if (sig != 0 && !SignalState.valid(sig)) {
             return -Errno.EINVAL;
         }
-        if (pid != LinuxProcess.PID && pid != 0) {
+        // Itself (0, or its id), or its own process group (-id); -1, every other process, is none here.
+        if (pid != 0 && !c.process().isSelf(pid) && -(long) pid != c.process().pid()) {
             return -Errno.ESRCH;
         }
         if (sig == 0) {
             return 0;
         }
-        return Signals.sendToProcess(c.process(), Siginfo.sent(sig, Siginfo.SI_USER)) ? 0 : -Errno.EAGAIN;
+        return Signals.sendToProcess(c.process(), Siginfo.sent(sig, Siginfo.SI_USER, c.process().pid())) ? 0
+                : -Errno.EAGAIN;
     }
 
     static long tgkill(Syscall c, long tgid, long tid, int sig, Siginfo info) {
         if (tgid <= 0 || tid <= 0 || (int) tgid != tgid || (int) tid != tid) {
             return -Errno.EINVAL;
         }
-        if (tgid != LinuxProcess.PID) {
+        if (!c.process().isSelf(tgid)) {
             return -Errno.ESRCH;
         }
         return signalThread(c, tid, info);
@@ -269,7 +271,7 @@ final class SignalSyscalls {
         long pid = c.arg(0);
         int sig = c.intArg(1);
         Siginfo info = queuedInfo(c, sig, c.arg(2));
-        if (pid != LinuxProcess.PID) {
+        if (!c.process().isSelf(pid)) {
             return -Errno.ESRCH;
         }
         if (!SignalState.valid(sig)) {

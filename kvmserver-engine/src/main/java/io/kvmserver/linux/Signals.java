@@ -252,7 +252,7 @@ public final class Signals {
         if (write || (send && (sendFlags & MSG_NOSIGNAL) == 0)) {
             GuestThread t = c.thread();
             if (t != null) {
-                sendToThread(c.process(), t, Siginfo.sent(SignalState.SIGPIPE, Siginfo.SI_USER));
+                sendToThread(c.process(), t, Siginfo.sent(SignalState.SIGPIPE, Siginfo.SI_USER, c.process().pid()));
             }
         }
     }

@@ -64,7 +64,7 @@ final class TimeSyscalls {
         int id = ~(clock >> 3);
         boolean thread = (clock & 4) != 0;
         if ((clock & 3) == 3 || (thread ? id != 0 && c.process().scheduler().find(id) == null
-                : id != 0 && id != LinuxProcess.PID)) {
+                : id != 0 && !c.process().isSelf(id))) {
             return -1; // no CPU clock (PROF, VIRT and SCHED are all the guest's CPU time here), or another process's
         }
         return thread ? CLOCK_THREAD_CPUTIME_ID : CLOCK_PROCESS_CPUTIME_ID;

@@ -38,6 +38,33 @@ class PythonServingTest {
                 .allowRead(List.of(stdlib.toString(), SCRIPT.getParent().toString()))));
     }
 
+    /**
+     * A request VM is a fork of the template: libraries that must not share their state with a
+     * child notice a fork by {@code getpid()} alone (OpenSSL 3's random generator, Python's
+     * tempfile names). With the template's pid in every VM, every request drew the same OpenSSL
+     * bytes (node's crypto, TLS server randoms and key shares alike: review of 2026-12-04 night).
+     */
+    @Test
+    void everyRequestDrawsFreshRandomnessFromTheLibrariesOwnGenerators() throws Exception {
+        assumeTrue(Files.isExecutable(PYTHON), "skipped: /usr/bin/python3 is not installed");
+        Path script = Fixtures.file("python", "randomness_server.py");
+        Path stdlib = PYTHON.toRealPath().getParent().getParent().resolve("lib")
+                .resolve(PYTHON.toRealPath().getFileName().toString());
+        try (TestServer s = TestServer.start(PYTHON, List.of(), b -> b.ephemeral(true).threads(2)
+                .args(List.of(script.toString(), "PORT"))
+                .allowRead(List.of(stdlib.toString(), script.getParent().toString(), "/usr/lib", "/etc/ssl")))) {
+            java.util.Set<String> randoms = new java.util.HashSet<>();
+            java.util.Set<String> names = new java.util.HashSet<>();
+            for (int i = 0; i < 6; i++) {
+                String[] answer = s.get("/").split(" ");
+                randoms.add(answer[0]);
+                names.add(answer[1]);
+            }
+            assertThat(randoms).as("OpenSSL's random bytes, one per request").hasSize(6);
+            assertThat(names).as("tempfile names, one per request").hasSize(6);
+        }
+    }
+
     @Test
     void servesEveryConnectionFromAPristinePythonProcess() throws Exception {
         try (TestServer s = start(b -> b.ephemeral(true).threads(2))) {
