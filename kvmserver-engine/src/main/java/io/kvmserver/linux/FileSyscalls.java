@@ -20,6 +20,8 @@ final class FileSyscalls {
 
     private static final int IOV_MAX = 1024;
     private static final long MAX_RW = 0x7ffff000L; // Linux caps one read/write at this
+    /** Linux's TASK_SIZE_MAX: no user buffer reaches past it. */
+    private static final long USER_TOP = (1L << 47) - 4096;
     private static final int F_DUPFD = 0;
     private static final int F_GETFD = 1;
     private static final int F_SETFD = 2;
@@ -61,6 +63,7 @@ final class FileSyscalls {
         t.register(SyscallNumbers.PIPE2, c -> pipe2(c, c.arg(0), c.intArg(1)));
         t.register(SyscallNumbers.IOCTL, FileSyscalls::ioctl);
         t.register(SyscallNumbers.FTRUNCATE, FileSyscalls::ftruncate);
+        t.register(SyscallNumbers.FALLOCATE, FileSyscalls::fallocate);
         t.register(SyscallNumbers.FSYNC, c -> c.files().get(c.intArg(0)).sync());
         t.register(SyscallNumbers.FDATASYNC, c -> c.files().get(c.intArg(0)).sync());
         t.register(SyscallNumbers.FCHMOD, FileSyscalls::fchmod);
@@ -146,8 +149,13 @@ final class FileSyscalls {
         }
         long requested = c.arg(2);
         long position = positioned ? c.arg(3) : -1;
-        if (requested < 0 || (positioned && position < 0)) {
+        if (positioned && position < 0) {
             return -Errno.EINVAL;
+        }
+        // The count is a size_t: past the top of user space from the buffer (-1 included) the
+        // buffer cannot be there, EFAULT, as Linux's access_ok decides before anything else.
+        if (Long.compareUnsigned(requested, Math.max(0, USER_TOP - c.arg(1))) > 0) {
+            return -Errno.EFAULT;
         }
         long count = Math.min(requested, MAX_RW);
         long host = writing ? c.memory().readable(c.arg(1), count) : c.memory().writable(c.arg(1), count);
@@ -273,6 +281,23 @@ final class FileSyscalls {
         }
         long count = Math.min(c.arg(2) & 0xffffffffL, MAX_RW);
         return f.getdents64(c.memory().writable(c.arg(1), count), count);
+    }
+
+    /**
+     * fallocate: the arguments checked as Linux checks them, then the answer of a file system
+     * without it, on which glibc's {@code posix_fallocate} writes the blocks itself.
+     */
+    static long fallocate(Syscall c) {
+        FileDescription f = c.files().get(c.intArg(0));
+        long offset = c.arg(2);
+        long length = c.arg(3);
+        if (offset < 0 || length <= 0) {
+            return -Errno.EINVAL;
+        }
+        if ((f.statusFlags() & OpenFlags.O_ACCMODE) == OpenFlags.O_RDONLY) {
+            return -Errno.EBADF;
+        }
+        return f instanceof StreamFile ? -Errno.ESPIPE : -Errno.EOPNOTSUPP;
     }
 
     static long fcntl(Syscall c) {

@@ -51,6 +51,8 @@ final class MemorySyscalls {
     static final int MADV_DONTNEED = 4;
     static final int MADV_FREE = 8;
     static final int MADV_REMOVE = 9;
+    static final int MADV_WIPEONFORK = 18;
+    static final int MADV_KEEPONFORK = 19;
     static final int MADV_COLLAPSE = 25;
     static final int MADV_HWPOISON = 100;
     static final int MADV_SOFT_OFFLINE = 101;
@@ -448,6 +450,13 @@ final class MemorySyscalls {
         }
         if (advice == MADV_HWPOISON || advice == MADV_SOFT_OFFLINE) {
             return -Errno.EPERM;
+        }
+        if (advice == MADV_WIPEONFORK || advice == MADV_KEEPONFORK) {
+            // A request VM is a fork whose memory is the template's: wiping would have to happen
+            // at every fork. Refused as a kernel before 4.14 refuses it, so that a library relying
+            // on it to notice a fork (BoringSSL, AWS-LC) takes its fork-safe path instead of
+            // trusting an advice that is not carried out.
+            return -Errno.EINVAL;
         }
         if (length == 0) {
             return 0;

@@ -54,6 +54,23 @@ final class PathSyscalls {
     }
 
     static void register(SyscallTable t) {
+        // Extended attributes: the file must be there and reachable, then the answer of a file
+        // system without them (python's shutil.copystat and copy2 take that for "none").
+        t.register(SyscallNumbers.GETXATTR, c -> noXattrs(c, c.arg(0), Access.READ, true));
+        t.register(SyscallNumbers.LGETXATTR, c -> noXattrs(c, c.arg(0), Access.READ, false));
+        t.register(SyscallNumbers.LISTXATTR, c -> noXattrs(c, c.arg(0), Access.READ, true));
+        t.register(SyscallNumbers.LLISTXATTR, c -> noXattrs(c, c.arg(0), Access.READ, false));
+        t.register(SyscallNumbers.SETXATTR, c -> noXattrs(c, c.arg(0), Access.WRITE, true));
+        t.register(SyscallNumbers.LSETXATTR, c -> noXattrs(c, c.arg(0), Access.WRITE, false));
+        t.register(SyscallNumbers.REMOVEXATTR, c -> noXattrs(c, c.arg(0), Access.WRITE, true));
+        t.register(SyscallNumbers.LREMOVEXATTR, c -> noXattrs(c, c.arg(0), Access.WRITE, false));
+        for (int nr : new int[] {SyscallNumbers.FGETXATTR, SyscallNumbers.FLISTXATTR, SyscallNumbers.FSETXATTR,
+            SyscallNumbers.FREMOVEXATTR}) {
+            t.register(nr, c -> {
+                c.files().get(c.intArg(0)); // EBADF first
+                return -Errno.EOPNOTSUPP;
+            });
+        }
         t.register(SyscallNumbers.OPEN, c -> openat(c, OpenFlags.AT_FDCWD, c.arg(0), c.intArg(1), c.intArg(2)));
         t.register(SyscallNumbers.OPENAT, c -> openat(c, c.intArg(0), c.arg(1), c.intArg(2), c.intArg(3)));
         t.register(SyscallNumbers.CREAT, c -> openat(c, OpenFlags.AT_FDCWD, c.arg(0),
@@ -110,6 +127,16 @@ final class PathSyscalls {
      * readlink, {@code O_NOFOLLOW}). A refusal by the permissions is recorded as a denial; a
      * file that is simply missing is not.
      */
+    /** An extended-attribute call on a path: its resolution's errno, or none supported. */
+    private static long noXattrs(Syscall c, long pathAddress, Access access, boolean follow) {
+        try (Resolution r = resolve(c, OpenFlags.AT_FDCWD, pathAddress, access, follow)) {
+            if (r.errno() != 0) {
+                return -r.errno();
+            }
+            return r.exists() || r.isVirtual() ? -Errno.EOPNOTSUPP : -Errno.ENOENT;
+        }
+    }
+
     static Resolution resolve(Syscall c, int dirfd, long pathAddress, Access access, boolean follow) {
         String path = c.memory().readPath(pathAddress);
         if (path.isEmpty()) {

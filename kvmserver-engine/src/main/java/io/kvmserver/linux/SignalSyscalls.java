@@ -225,7 +225,7 @@ final class SignalSyscalls {
             return -Errno.EINVAL;
         }
         // Itself (0, or its id), or its own process group (-id); -1, every other process, is none here.
-        if (pid != 0 && !c.process().isSelf(pid) && -(long) pid != c.process().pid()) {
+        if (pid == -1 || (pid != 0 && !c.process().isSelf(pid) && -(long) pid != c.process().pid())) {
             return -Errno.ESRCH;
         }
         if (sig == 0) {

@@ -202,10 +202,14 @@ final class ThreadSyscalls {
         }
     }
 
-    /** fork, vfork and clone without a shared address space: recorded as a denial the user sees. */
+    /**
+     * fork, vfork and clone without a shared address space: recorded as a denial the user sees,
+     * and {@code EAGAIN}, what Linux answers at the process limit: every runtime takes that for a
+     * failed spawn it reports to its caller (node throws on anything else, ENOSYS included).
+     */
     static long refuseProcess(Syscall c, String how) {
         c.kernel().denials().record(Denials.Kind.PROCESS, how);
-        return -Errno.ENOSYS;
+        return -Errno.EAGAIN;
     }
 
     /** exit: ends the calling thread; the last thread's exit ends the program. */

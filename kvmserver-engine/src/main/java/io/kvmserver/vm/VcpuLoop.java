@@ -473,7 +473,8 @@ final class VcpuLoop {
     /** Emulates the call in the registers; null to go on running, or why the run ends. */
     private RunResult emulateSyscall() {
         syscalls++;
-        long nr = vcpu.reg(KvmAbi.RAX);
+        // Linux reads the number as an int: the upper half of RAX is ignored (1 << 32 | 39 is getpid).
+        long nr = (int) vcpu.reg(KvmAbi.RAX);
         syscallCounts[nr >= 0 && nr < SyscallNumbers.COUNT ? (int) nr : SyscallNumbers.COUNT]++;
         if (rewriter != null) {
             rewriter.learn(process.memory(), vcpu.reg(KvmAbi.RCX), nr);

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
  * select's timeout, segment bases, getdents64's count, affinity, priorities, rusage, wait,
  * prctl arguments, the CPU clocks and the CPU time times() and getrusage report. The expected
  * lines are the program's output natively (Linux 6.18, as uid 1000 and as root alike), but for
- * two deliberate differences, marked.
+ * the deliberate differences, marked.
  */
 @RequiresKvm
 class LinuxAnswersTest {
@@ -25,9 +25,11 @@ class LinuxAnswersTest {
     void edgeCaseArgumentsGetLinuxsAnswers(@TempDir Path dir) {
         GuestRun.Outcome outcome = GuestRun.run(GuestPrograms.get("linux_answers"), List.of(dir.toString()),
                 b -> b.allowWrite(List.of(dir.toString())));
-        // Deliberate: "an epoll" (an instance is never ready inside another here, so nesting is
-        // refused rather than left to hang, natively 0); "sigaltstack size -1" (natively 0: an
-        // alternate stack that wraps the address space is refused).
+        // Deliberate (natively each is 0): "an epoll" (an instance is never ready inside another
+        // here, so nesting is refused rather than left to hang); "sigaltstack size -1" (an
+        // alternate stack that wraps the address space is refused); "fork" (a VM runs one
+        // process: EAGAIN, as at the process limit); "listxattr" (no extended attributes);
+        // "madvise wipeonfork" (refused as before Linux 4.14: request VMs are forks it cannot wipe).
         assertThat(outcome.stdout()).as(outcome.toString()).isEqualTo("""
                 epoll_create(-1)=-1 EINVAL
                 epoll_ctl add exclusive=0
@@ -72,6 +74,14 @@ class LinuxAnswersTest {
                 clock_gettime -3=0
                 clock_gettime -2=0
                 clock_gettime -1=-1 EINVAL
+                fork=-1 EAGAIN
+                listxattr=-1 EOPNOTSUPP
+                getxattr missing file=-1 ENOENT
+                fallocate bad length=-1 EINVAL
+                posix_fallocate=0
+                madvise wipeonfork=-1 EINVAL
+                write count -1=-1 EFAULT
+                getpid with high bits=0
                 times counts cpu=1
                 getrusage counts cpu=1
                 """);
