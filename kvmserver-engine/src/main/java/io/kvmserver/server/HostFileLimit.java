@@ -26,6 +26,15 @@ final class HostFileLimit {
 
     /** Host descriptors of a VM besides its program's: KVM's, its waiter's, its listeners' and the route's. */
     static final int PER_VM_OVERHEAD = 64;
+    /**
+     * Host descriptors one guest fd may hold: two, for a file the template opened and no path names
+     * any more (its private copy's memfd, and a private descriptor reopened from it for locks and
+     * {@code O_APPEND}); every other kind holds one (the review of 2026-12-04 night ran a request to
+     * about 2,000 host fds with a table of 1,000, and the other VM's writes failed with EMFILE).
+     */
+    static final int HOST_FDS_PER_GUEST_FD = 2;
+    /** What one request VM may hold at most. */
+    static final long PER_VM = (long) FdTable.LIMIT * HOST_FDS_PER_GUEST_FD + PER_VM_OVERHEAD;
 
     private static final int RLIMIT_NOFILE = 7;
 
@@ -34,7 +43,7 @@ final class HostFileLimit {
 
     /** Makes room for {@code vms} request VMs' descriptors besides those open now, or says what to change. */
     static void ensure(int vms, KvmServerOptions options) {
-        long needed = openNow() + (long) vms * (FdTable.LIMIT + PER_VM_OVERHEAD);
+        long needed = openNow() + vms * PER_VM;
         try (Memory limit = new Memory(16)) {
             LibC.syscall(SyscallNumbers.PRLIMIT64, 0, RLIMIT_NOFILE, 0, Pointer.nativeValue(limit), 0, 0);
             long soft = limit.getLong(0);
@@ -44,7 +53,7 @@ final class HostFileLimit {
             }
             if (Long.compareUnsigned(hard, needed) < 0) {
                 throw new KvmServerException(vms + " request VMs (" + options.nameOf(Option.THREADS) + ") may hold "
-                        + (FdTable.LIMIT + PER_VM_OVERHEAD) + " host file descriptors each, " + needed
+                        + PER_VM + " host file descriptors each, " + needed
                         + " in all with those open now, but this process may open at most " + hard
                         + " (RLIMIT_NOFILE)", "raise its limit (ulimit -n, systemd's LimitNOFILE, docker run"
                         + " --ulimit nofile) or lower " + options.nameOf(Option.THREADS));
