@@ -68,6 +68,18 @@ int main(int argc, char **argv) {
     show("sendfile to read-only", sendfile(readonly, in, &offset, 5));
     write(p[1], "x", 1);
     show("sendfile from pipe", sendfile(out, p[0], NULL, 1));
+    write(p[1], "y", 1);
+    off_t pipe_offset = 0;
+    show("sendfile from pipe with offset", sendfile(out, p[0], &pipe_offset, 1));
+    char drained;
+    read(p[0], &drained, 1);
+    int zero = open("/dev/zero", O_RDONLY);
+    show("sendfile from /dev/zero", sendfile(out, zero, NULL, 4));
+    int q[2];
+    pipe(q);
+    fcntl(q[1], F_SETFL, O_APPEND);
+    offset = 0;
+    show("sendfile to an appending pipe", sendfile(q[1], in, &offset, 4));
     offset = 0;
     show("sendfile", sendfile(out, in, &offset, 5));
     /* select normalizes a timeout's microseconds */
@@ -76,6 +88,10 @@ int main(int argc, char **argv) {
     FD_SET(p[0], &readable);
     struct timeval two_seconds = {0, 2000000};
     show("select usec 2000000 ready", select(p[0] + 1, &readable, NULL, NULL, &two_seconds));
+    struct timeval borrowed = {-1, 1100000};
+    show("select -1 s 1100000 usec", syscall(SYS_select, 0, NULL, NULL, NULL, &borrowed));
+    struct timeval overflow = {0x7fffffffffffffffL, 999999999};
+    show("select overflowing", syscall(SYS_select, 0, NULL, NULL, NULL, &overflow));
     /* arch_prctl: a segment base at or above TASK_SIZE_MAX */
     show("arch_prctl set gs 0x7ffffffff000", raw(SYS_arch_prctl, ARCH_SET_GS, 0x7ffffffff000L, 0));
     show("arch_prctl set gs 0x7fffffffe000", raw(SYS_arch_prctl, ARCH_SET_GS, 0x7fffffffe000L, 0));
@@ -89,6 +105,10 @@ int main(int argc, char **argv) {
     show("sched_getaffinity len 4", raw(SYS_sched_getaffinity, 0, 4, (long) mask));
     show("sched_getaffinity pid 999999", raw(SYS_sched_getaffinity, 999999, sizeof mask, (long) mask));
     show("sched_setaffinity empty", raw(SYS_sched_setaffinity, 0, 0, (long) mask));
+    memset(mask, 0, sizeof mask);
+    mask[0] = 1UL << 40;
+    show("sched_setaffinity cpu 40 only", raw(SYS_sched_setaffinity, 0, sizeof mask, (long) mask));
+    show("sched_setaffinity bad pointer bad pid", raw(SYS_sched_setaffinity, 999999, sizeof mask, 8));
     /* priorities */
     errno = 0;
     show("getpriority which 9", raw(SYS_getpriority, 9, 0, 0));
@@ -106,6 +126,9 @@ int main(int argc, char **argv) {
     show("waitid options 0", waitid(P_ALL, 0, &info, 0));
     show("waitid idtype 9", raw(SYS_waitid, 9, 0, (long) &info));
     show("waitid exited", waitid(P_ALL, 0, &info, WEXITED));
+    show("waitid pid 0", waitid(P_PID, 0, &info, WEXITED));
+    show("waitid pgid -1", raw(SYS_waitid, P_PGID, -1, (long) &info) == 0 ? 0 : -1);
+    show("wait4 INT_MIN", raw(SYS_wait4, (int) 0x80000000, (long) &status, 0));
     /* prctl arguments */
     show("prctl pdeathsig 65", prctl(PR_SET_PDEATHSIG, 65, 0, 0, 0));
     show("prctl dumpable 2", prctl(PR_SET_DUMPABLE, 2, 0, 0, 0));

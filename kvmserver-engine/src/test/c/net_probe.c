@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -67,6 +68,9 @@ int main(int argc, char **argv) {
     } else if (strcmp(argv[1], "udpstranger") == 0) {
         int s = socket(AF_INET, SOCK_DGRAM, 0);
         ping(s, port);
+        int queued = -1;
+        ioctl(s, FIONREAD, &queued);
+        printf("fionread=%d\n", queued);
         int n = recv(s, buf, sizeof buf - 1, MSG_PEEK);
         printf("peek=%.*s buffer=%s\n", n > 0 ? n : 0, buf, buf);
         memset(buf, 0, sizeof buf);

@@ -23,7 +23,9 @@ import java.util.Set;
  * {@code DT_NEEDED} of {@code /etc/shadow}, a {@code RUNPATH} of {@code /etc}, a loader of its own
  * that reads what it was granted. So a file is granted only if it is where libraries are (the
  * system library directories, or the program's own directory and below it, where an
- * {@code $ORIGIN} run path points), by its name and by its real path, and only if it is an x86-64
+ * {@code $ORIGIN} run path points, and the directory above it when a run path of the program's
+ * climbs there, {@code $ORIGIN/../lib} as in a JDK's or a CMake install's {@code bin}), by its
+ * name and by its real path, and only if it is an x86-64
  * shared object; anything else the program needs takes an explicit grant, and the loader reports
  * it missing until then, with the grant to add in the engine's denial.
  */
@@ -48,7 +50,7 @@ public final class DynamicDependencies {
         if (program.interpreter() == null) {
             return files;
         }
-        Path home = ownDirectory(program);
+        List<Path> home = homes(program);
         Path interpreter = Path.of(program.interpreter());
         if (isWhereLibrariesAre(interpreter, home)) {
             addWithRealPath(files, interpreter);
@@ -85,10 +87,9 @@ public final class DynamicDependencies {
 
     /**
      * Whether {@code path}, by its name and by its real path, is in a system library directory or
-     * in {@code home} (the program's own directory, or null) or below it. A path that does not
-     * exist is not.
+     * in one of {@code homes} (see {@link #homes}) or below it. A path that does not exist is not.
      */
-    public static boolean isWhereLibrariesAre(Path path, Path home) {
+    public static boolean isWhereLibrariesAre(Path path, List<Path> homes) {
         if (!path.isAbsolute()) {
             return false;
         }
@@ -98,11 +99,11 @@ public final class DynamicDependencies {
         } catch (IOException e) {
             return false;
         }
-        return isInLibraryDirectory(path.normalize(), home) && isInLibraryDirectory(real, home);
+        return isInLibraryDirectory(path.normalize(), homes) && isInLibraryDirectory(real, homes);
     }
 
-    private static boolean isInLibraryDirectory(Path path, Path home) {
-        if (home != null && path.startsWith(home)) {
+    private static boolean isInLibraryDirectory(Path path, List<Path> homes) {
+        if (homes.stream().anyMatch(path::startsWith)) {
             return true;
         }
         return SYSTEM_DIRECTORIES.stream().anyMatch(d -> path.startsWith(d) || realStartsWith(path, d));
@@ -118,15 +119,39 @@ public final class DynamicDependencies {
     }
 
     /**
-     * The program's own directory, by its real path, where its {@code $ORIGIN} libraries are; none
-     * for a program in the root directory, which would make every file a library's.
+     * Where the program's own libraries may be: its directory as named and as its real path (a
+     * deploy symlink such as {@code current -> releases/42}), and the directory above each when
+     * one of its run paths climbs there ({@code $ORIGIN/..}). A directory with fewer than two
+     * components ({@code /}, {@code /tmp}, {@code /home}) is none: every library of the host, or
+     * of every user, would be the program's.
      */
-    public static Path ownDirectory(ElfFile program) {
+    public static List<Path> homes(ElfFile program) {
+        List<Path> dirs = new ArrayList<>();
+        Path named = program.path().toAbsolutePath().normalize().getParent();
+        Path real;
         try {
-            Path parent = program.path().toAbsolutePath().toRealPath().getParent();
-            return parent == null || parent.getParent() == null ? null : parent;
+            real = program.path().toRealPath().getParent();
         } catch (IOException e) {
-            return null;
+            real = null;
+        }
+        boolean climbs = dynamicStrings(program, DT_RUNPATH, DT_RPATH).stream()
+                .flatMap(runpath -> java.util.Arrays.stream(runpath.split(":")))
+                .anyMatch(dir -> dir.startsWith("$ORIGIN/..") || dir.startsWith("${ORIGIN}/.."));
+        for (Path dir : new Path[] {named, real}) {
+            if (dir == null) {
+                continue;
+            }
+            addHome(dirs, dir);
+            if (climbs) {
+                addHome(dirs, dir.getParent());
+            }
+        }
+        return dirs;
+    }
+
+    private static void addHome(List<Path> homes, Path dir) {
+        if (dir != null && dir.getNameCount() >= 2 && !homes.contains(dir)) {
+            homes.add(dir);
         }
     }
 

@@ -107,6 +107,9 @@ final class NetSyscalls {
         if (kind != 1 && kind != 2 && kind != 5) { // STREAM, DGRAM, SEQPACKET: no raw sockets
             return -Errno.ESOCKTNOSUPPORT;
         }
+        if (protocol < 0) {
+            return -Errno.EINVAL;
+        }
         if (domain != AF_UNIX && kind == SOCK_SEQPACKET_KIND) {
             return -Errno.ESOCKTNOSUPPORT; // SCTP where the host has it: see plainInternetProtocol
         }
@@ -784,8 +787,11 @@ final class NetSyscalls {
                 || (out.statusFlags() & OpenFlags.O_ACCMODE) == OpenFlags.O_RDONLY) {
             return -Errno.EBADF;
         }
-        if (in instanceof StreamFile || (out.statusFlags() & OpenFlags.O_APPEND) != 0) {
-            return -Errno.EINVAL;
+        if (in instanceof StreamFile s && s.isPipe()) {
+            return offsetAddress != 0 ? -Errno.ESPIPE : -Errno.EINVAL; // a pipe is no file to read at an offset
+        }
+        if (!(out instanceof StreamFile) && (out.statusFlags() & OpenFlags.O_APPEND) != 0) {
+            return -Errno.EINVAL; // a file opened for appending (a pipe or a socket may be)
         }
         long chunk = Math.min(count, 64 * 1024);
         long total = 0;

@@ -57,12 +57,20 @@ final class PollSyscalls {
         }
         long seconds = c.memory().readLong(address);
         long micros = c.memory().readLong(address + 8);
-        if (seconds < 0 || micros < 0) {
+        // As Linux: whole seconds moved out of the microseconds first (floor, so -1 s and
+        // 1,100,000 µs is 100 ms), then the result checked; a sum that overflows is invalid.
+        long whole = Math.floorDiv(micros, 1_000_000L);
+        long fraction = Math.floorMod(micros, 1_000_000L);
+        long total;
+        try {
+            total = Math.addExact(seconds, whole);
+        } catch (ArithmeticException e) {
             throw new SyscallError(Errno.EINVAL);
         }
-        long whole = micros / 1_000_000L;
-        return Deadline.nanos(seconds > Long.MAX_VALUE - whole ? Long.MAX_VALUE : seconds + whole,
-                micros % 1_000_000L, 1_000_000L);
+        if (total < 0 || (total == Long.MAX_VALUE && fraction > 0)) {
+            throw new SyscallError(Errno.EINVAL);
+        }
+        return Deadline.nanos(total, fraction, 1_000_000L);
     }
 
     private static long validTimeout(long nanos) {

@@ -179,14 +179,18 @@ final class ProcessSyscalls {
         return 8;
     }
 
-    /** Accepted for any CPU (the VM's one vCPU runs every thread), but never an empty set. */
+    /**
+     * Accepted for any CPU the host has (the VM's one vCPU runs every thread), as Linux accepts a
+     * mask with an online CPU in it; the mask is copied before the pid is looked up, as there.
+     */
     static long schedSetaffinity(Syscall c) {
+        byte[] mask = c.memory().readBytes(c.arg(2), (int) Math.min(affinitySize(c), 128));
         if (!isOwnTask(c, c.intArg(0))) {
             return -Errno.ESRCH;
         }
-        byte[] mask = c.memory().readBytes(c.arg(2), (int) Math.min(affinitySize(c), 128));
-        for (byte b : mask) {
-            if (b != 0) {
+        int cpus = Math.min(Runtime.getRuntime().availableProcessors(), mask.length * 8);
+        for (int cpu = 0; cpu < cpus; cpu++) {
+            if ((mask[cpu / 8] & (1 << (cpu % 8))) != 0) {
                 return 0;
             }
         }
@@ -248,6 +252,8 @@ final class ProcessSyscalls {
     private static final int WCONTINUED = 8;
     private static final int WNOWAIT = 0x1000000;
     private static final int WAIT_THREAD_FLAGS = 0x20000000 | 0x40000000 | 0x80000000; // __WNOTHREAD, __WALL, __WCLONE
+    private static final int P_PID = 1;
+    private static final int P_PGID = 2;
     private static final int P_PIDFD = 3;
 
     /** wait4: a VM's process never has children (fork is refused): ECHILD once the options are valid. */
@@ -255,16 +261,19 @@ final class ProcessSyscalls {
         if ((c.intArg(2) & ~(WNOHANG | WUNTRACED | WCONTINUED | WAIT_THREAD_FLAGS)) != 0) {
             return -Errno.EINVAL;
         }
-        return -Errno.ECHILD;
+        return c.intArg(0) == Integer.MIN_VALUE ? -Errno.ESRCH : -Errno.ECHILD; // -INT_MIN names no group
     }
 
     /** waitid: as wait4, with its own checks of the id type and the options. */
     static long waitid(Syscall c) {
         int idtype = c.intArg(0);
         int options = c.intArg(3);
+        int id = c.intArg(1);
         if (idtype < 0 || idtype > P_PIDFD
                 || (options & ~(WNOHANG | WNOWAIT | WEXITED | WUNTRACED | WCONTINUED | WAIT_THREAD_FLAGS)) != 0
-                || (options & (WEXITED | WUNTRACED | WCONTINUED)) == 0) {
+                || (options & (WEXITED | WUNTRACED | WCONTINUED)) == 0
+                || ((idtype == P_PID || idtype == P_PIDFD) && id <= (idtype == P_PID ? 0 : -1))
+                || (idtype == P_PGID && id < 0)) {
             return -Errno.EINVAL;
         }
         return idtype == P_PIDFD ? -Errno.EBADF : -Errno.ECHILD; // no pidfd is ever given out

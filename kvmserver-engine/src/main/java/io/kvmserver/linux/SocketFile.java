@@ -78,6 +78,8 @@ public class SocketFile extends StreamFile {
     private boolean boundByProgram;
     /** The sender of the datagram at the head of the queue, and its length (only for datagramPolicy). */
     private Memory sender;
+    /** A socket error a look at the head took outside a receive ({@code -errno}), for the next receive. */
+    private long errorForNextReceive;
 
     SocketFile(int fd, boolean owner, int statusFlags, int domain, int type, int protocol, ConnectionTracker tracker,
             UnixPair pair, int pairSide) {
@@ -220,6 +222,21 @@ public class SocketFile extends StreamFile {
             }
             HostFile.call(() -> LibC.syscall(SyscallNumbers.RECVFROM, fd, 0, 0, MSG_DONTWAIT, 0, 0));
         }
+    }
+
+    /**
+     * FIONREAD (SIOCINQ) tells the size of the datagram at the head: of one the program may
+     * receive, never of one it would not (its length would carry a stranger's number).
+     */
+    @Override
+    public long ioctl(long request, long argument, AddressSpace memory) {
+        if (checksSenders()) {
+            long dropped = dropDatagramsFromForbiddenSenders();
+            if (dropped < 0) {
+                errorForNextReceive = dropped; // the look took the socket's error: the next receive reports it
+            }
+        }
+        return super.ioctl(request, argument, memory);
     }
 
     private boolean checksSenders() {
@@ -414,6 +431,11 @@ public class SocketFile extends StreamFile {
         boolean mayWait = guestBlocking() && (callFlags & MSG_DONTWAIT) == 0;
         if (events == HostWaiter.POLLIN && checksSenders()) {
             return blocking(waiter, events, () -> {
+                long error = errorForNextReceive;
+                if (error < 0) {
+                    errorForNextReceive = 0;
+                    return error;
+                }
                 long dropped = dropDatagramsFromForbiddenSenders();
                 return dropped < 0 ? dropped : op.run();
             }, mayWait);

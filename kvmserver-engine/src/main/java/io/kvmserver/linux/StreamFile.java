@@ -41,6 +41,11 @@ public class StreamFile extends FileDescription {
         this.mode = mode;
     }
 
+    /** Whether this is a pipe or a FIFO (both {@code S_IFIFO}). */
+    boolean isPipe() {
+        return mode == S_IFIFO;
+    }
+
     protected final boolean guestBlocking() {
         return (statusFlags & OpenFlags.O_NONBLOCK) == 0;
     }

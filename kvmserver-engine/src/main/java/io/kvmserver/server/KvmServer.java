@@ -167,18 +167,19 @@ public final class KvmServer implements AutoCloseable {
                     options.ephemeral() ? "ephemeral: reset after every connection" : "not ephemeral");
             return new KvmServer(options, kvm, template, snapshot, List.copyOf(workers), stats, timers, address,
                     templateBytes, route);
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | Error e) { // an Error too: workers may already run (no thread for the next)
             timers.shutdownNow();
-            if (!stopAndClose(workers)) {
+            boolean stopped = stopAndClose(workers);
+            // Whatever the program printed before it ended is what explains the failure: all of it.
+            program.kernel().console().endOfOutput();
+            program.kernel().console().flush(-1, TimeUnit.SECONDS);
+            if (!stopped) {
                 throw e; // a worker's thread still runs its VM: the VMs and KVM stay to process exit
             }
             if (template != null) {
                 template.close();
             }
             kvm.close();
-            // Whatever the program printed before it ended is what explains the failure: all of it.
-            program.kernel().console().endOfOutput();
-            program.kernel().console().flush(-1, TimeUnit.SECONDS);
             program.close();
             throw e;
         }

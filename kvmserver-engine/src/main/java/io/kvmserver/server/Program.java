@@ -26,9 +26,11 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.stream.Stream;
 
 /**
@@ -60,15 +62,17 @@ public final class Program implements AutoCloseable {
             path = Path.of(options.cwd()).resolve(path).normalize();
         }
         ElfFile executable = ElfFile.read(path);
-        if (!Files.isExecutable(path)) {
-            // As execve(2), which refuses a file without an execute bit to everyone, root too.
+        if (!hasExecuteBit(path)) {
+            // As execve(2), which refuses a file without an execute bit to everyone, root too. (A
+            // noexec mount is not checked: the engine loads the file, the host never executes it,
+            // and the starter's classpath: programs are extracted to a tmpdir often mounted so.)
             throw new ElfException("program " + path + " is not executable: it has no execute permission (chmod +x "
                     + path + ")");
         }
         ElfFile interpreter = null;
         if (executable.interpreter() != null) {
             Path loader = Path.of(executable.interpreter());
-            if (!DynamicDependencies.isWhereLibrariesAre(loader, DynamicDependencies.ownDirectory(executable))
+            if (!DynamicDependencies.isWhereLibrariesAre(loader, DynamicDependencies.homes(executable))
                     && !mayReadExplicitly(options, loader)) {
                 // The engine reads the loader into the guest's memory: a file the program names
                 // there is one it reads, so it must be a grant's or where loaders are.
@@ -103,6 +107,18 @@ public final class Program implements AutoCloseable {
         argv.add(options.program());
         argv.addAll(options.args());
         return new Program(options, executable, interpreter, kernel, List.copyOf(argv));
+    }
+
+    /** Whether any of the file's execute bits is set (owner, group or others), as execve requires of root. */
+    private static boolean hasExecuteBit(Path file) {
+        try {
+            Set<PosixFilePermission> mode = Files.getPosixFilePermissions(file);
+            return mode.contains(PosixFilePermission.OWNER_EXECUTE)
+                    || mode.contains(PosixFilePermission.GROUP_EXECUTE)
+                    || mode.contains(PosixFilePermission.OTHERS_EXECUTE);
+        } catch (IOException | UnsupportedOperationException e) {
+            return true; // no POSIX modes to go by: ElfFile.read has read it, let it run
+        }
     }
 
     /** Whether the operator's own grants let the guest read the host file {@code file}. */

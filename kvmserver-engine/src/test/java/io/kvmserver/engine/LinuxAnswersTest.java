@@ -40,8 +40,13 @@ class LinuxAnswersTest {
                 sendfile to O_APPEND=-1 EINVAL
                 sendfile to read-only=-1 EBADF
                 sendfile from pipe=-1 EINVAL
+                sendfile from pipe with offset=-1 ESPIPE
+                sendfile from /dev/zero=4
+                sendfile to an appending pipe=4
                 sendfile=5
                 select usec 2000000 ready=1
+                select -1 s 1100000 usec=0
+                select overflowing=-1 EINVAL
                 arch_prctl set gs 0x7ffffffff000=-1 EPERM
                 arch_prctl set gs 0x7fffffffe000=0
                 getdents64 count -1=-1 EINVAL
@@ -49,6 +54,8 @@ class LinuxAnswersTest {
                 sched_getaffinity len 4=-1 EINVAL
                 sched_getaffinity pid 999999=-1 ESRCH
                 sched_setaffinity empty=-1 EINVAL
+                sched_setaffinity cpu 40 only=-1 EINVAL
+                sched_setaffinity bad pointer bad pid=-1 EFAULT
                 getpriority which 9=-1 EINVAL
                 getpriority pid 999999=-1 ESRCH
                 getpriority self=20
@@ -60,6 +67,9 @@ class LinuxAnswersTest {
                 waitid options 0=-1 EINVAL
                 waitid idtype 9=-1 EINVAL
                 waitid exited=-1 ECHILD
+                waitid pid 0=-1 EINVAL
+                waitid pgid -1=-1 EINVAL
+                wait4 INT_MIN=-1 ESRCH
                 prctl pdeathsig 65=-1 EINVAL
                 prctl dumpable 2=-1 EINVAL
                 prctl no_new_privs 2=-1 EINVAL

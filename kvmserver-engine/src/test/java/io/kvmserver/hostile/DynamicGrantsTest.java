@@ -59,6 +59,14 @@ class DynamicGrantsTest {
         program("beside", "libbeside.so", loader, List.of());
         program("foreign-loader", "libneeded.so", secrets.resolve("loader"), List.of());
         program("origin", "libneeded.so", null, List.of("-Wl,-rpath,$ORIGIN"));
+        // A JDK's or a CMake install's layout: bin/program, lib/library, RUNPATH $ORIGIN/../lib.
+        Path installBin = Files.createDirectories(root.resolve("install/bin"));
+        Path installLib = Files.createDirectories(root.resolve("install/lib"));
+        Files.copy(app.resolve("libneeded.so"), installLib.resolve("libneeded.so"));
+        gcc("-o", installBin.resolve("program").toString(), source("hostile_needed"), "-L" + app, "-l:libneeded.so",
+                "-Wl,-rpath,$ORIGIN/../lib");
+        // A deploy symlink: current -> app, the program started through it.
+        Files.createSymbolicLink(root.resolve("current"), app);
     }
 
     @Test
@@ -99,6 +107,18 @@ class DynamicGrantsTest {
     @Test
     void aLibraryBesideTheProgramLoadsThroughItsOriginRunPath() {
         GuestRun.Outcome outcome = GuestRun.run(app.resolve("origin"), List.of());
+        assertThat(outcome.status()).as(outcome.toString()).isEqualTo(42);
+    }
+
+    @Test
+    void aLibraryInTheInstallsLibDirectoryLoadsThroughOriginDotDot() {
+        GuestRun.Outcome outcome = GuestRun.run(root.resolve("install/bin/program"), List.of());
+        assertThat(outcome.status()).as(outcome.toString()).isEqualTo(42);
+    }
+
+    @Test
+    void aProgramStartedThroughADeploySymlinkFindsItsLibraryBesideIt() {
+        GuestRun.Outcome outcome = GuestRun.run(root.resolve("current/origin"), List.of());
         assertThat(outcome.status()).as(outcome.toString()).isEqualTo(42);
     }
 

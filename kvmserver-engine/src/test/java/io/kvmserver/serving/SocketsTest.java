@@ -50,7 +50,8 @@ class SocketsTest {
      * Linux binds an unbound UDP socket to a port on every interface at its first send, and any
      * host may then send to it. The program may talk only to its connect grants and has no listen
      * grant: a stranger's datagram, queued ahead of the reply, must never reach it, neither through
-     * a peek, a read nor a recvmsg, nor as bytes left in its buffer (natively it is received first).
+     * a peek, a read nor a recvmsg, nor as bytes left in its buffer, nor as its length through
+     * FIONREAD (natively it is received first).
      */
     @Test
     void anUnboundUdpSocketReceivesOnlyFromAddressesTheProgramMaySendTo() throws Exception {
@@ -62,7 +63,7 @@ class SocketsTest {
                     for (int i = 0; i < 4; i++) {
                         DatagramPacket p = new DatagramPacket(new byte[64], 64);
                         echo.receive(p);
-                        stranger.send(new DatagramPacket("evil".getBytes(StandardCharsets.US_ASCII), 4,
+                        stranger.send(new DatagramPacket("evil-stranger".getBytes(StandardCharsets.US_ASCII), 13,
                                 p.getSocketAddress()));
                         echo.send(new DatagramPacket("pong".getBytes(StandardCharsets.US_ASCII), 4,
                                 p.getSocketAddress()));
@@ -75,6 +76,7 @@ class SocketsTest {
             GuestRun.Outcome limited = GuestRun.run(GuestPrograms.get("net_probe"), List.of("udpstranger", "" + port),
                     b -> b.allowConnect(List.of("127.0.0.1:" + port)));
             assertThat(limited.stdout()).isEqualTo("""
+                    fionread=4
                     peek=pong buffer=pong
                     read=pong buffer=pong
                     recvmsg=pong from_port_ok=1 buffer=pong
@@ -83,7 +85,8 @@ class SocketsTest {
             // With every address allowed the stranger may be talked to, and is heard, as natively.
             GuestRun.Outcome open = GuestRun.run(GuestPrograms.get("net_probe"), List.of("udpstranger", "" + port),
                     b -> b.allowNet(true));
-            assertThat(open.stdout()).startsWith("peek=evil buffer=evil\nread=evil buffer=evil\n");
+            assertThat(open.stdout())
+                    .startsWith("fionread=13\npeek=evil-stranger buffer=evil-stranger\nread=evil-stranger buffer=evil-stranger\n");
             server.join(5_000);
         }
     }
