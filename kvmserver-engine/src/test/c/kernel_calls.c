@@ -3,7 +3,7 @@
  * run:
  *
  *   kernel_calls close-range | capabilities | pkeys | sendfile-offset | epoll-closed-fd | vectors | corners |
- *               random-while-threads-run
+ *               proc-stat | random-while-threads-run
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed. Where
  * Linux's answer depends on the host (root's capabilities, a CPU with protection keys) the check
@@ -15,6 +15,7 @@
 #include <linux/capability.h>
 #include <linux/close_range.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -358,6 +359,42 @@ static void corners(void) {
        grown < 0 ? "EPERM" : "to 1 MiB");
 }
 
+/* ---- proc-stat: /proc/self/stat and statm describe the program (node's memoryUsage reads them). ---- */
+
+static void proc_stat(void) {
+    char buf[1024] = {0};
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (f == NULL || fgets(buf, sizeof buf, f) == NULL) {
+        fail("/proc/self/stat: %s", strerrorname_np(errno));
+        return;
+    }
+    fclose(f);
+    long pid = atol(buf);
+    char *after = strrchr(buf, ')');
+    /* Fields from 3 (state) on, after the command name; rss is field 24, num_threads 20. */
+    char *field[64];
+    int n = 0;
+    for (char *t = strtok(after + 2, " \n"); t != NULL && n < 64; t = strtok(NULL, " \n")) {
+        field[n++] = t;
+    }
+    long threads = n > 17 ? atol(field[17]) : -1;
+    long rss = n > 21 ? atol(field[21]) : -1;
+    long resident = -1;
+    f = fopen("/proc/self/statm", "r");
+    long size = -1;
+    if (f == NULL || fscanf(f, "%ld %ld", &size, &resident) != 2) {
+        fail("/proc/self/statm: %s", strerrorname_np(errno));
+        return;
+    }
+    fclose(f);
+    if (pid != getpid() || n != 50 || threads != 1 || rss <= 0 || resident <= 0) {
+        fail("stat: pid %ld (getpid %d), %d fields after the name, threads %ld, rss %ld; statm resident %ld", pid,
+             getpid(), n, threads, rss, resident);
+        return;
+    }
+    ok("stat and statm describe the program");
+}
+
 /* ---- random-while-threads-run: large reads of randomness are whole while another thread runs. ---- */
 
 static volatile int stop_spinning;
@@ -392,6 +429,7 @@ int main(int argc, char **argv) {
     static const struct check checks[] = {
         {"random-while-threads-run", random_while_threads_run},
         {"corners", corners},
+        {"proc-stat", proc_stat},
         {"vectors", vectors},
         {"epoll-closed-fd", epoll_closed_fd},
         {"close-range", close_range_check},

@@ -218,7 +218,9 @@ static int masks(char *out, size_t size) {
     pthread_t thread;
     pthread_create(&thread, NULL, thread_ids, &thread_tid);
     pthread_join(thread, NULL);
-    int main_tid = syscall(SYS_gettid) == tid && tid == getpid();
+    /* Natively the main thread's id is the pid; in a request VM it is the template's (1), which
+     * libc cached, while the process is a new one (a fork's pid, see LinuxProcess#pid). */
+    int main_tid = syscall(SYS_gettid) == tid && (tid == getpid() || tid == 1);
     munmap(readonly, 4096);
     return snprintf(out, size,
                     "size4=%ld bad_how=%ld bad_how_set=%ld get_any_how=%ld set_low=%ld old_low=%ld old_engine=%ld "

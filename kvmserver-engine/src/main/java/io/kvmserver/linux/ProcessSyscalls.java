@@ -242,6 +242,7 @@ final class ProcessSyscalls {
             long nanos = c.process().timers().cpuClock();
             c.memory().writeLong(c.arg(1), nanos / 1_000_000_000L); // ru_utime.tv_sec
             c.memory().writeLong(c.arg(1) + 8, nanos % 1_000_000_000L / 1000); // ru_utime.tv_usec
+            c.memory().writeLong(c.arg(1) + 32, c.memory().accessibleBytes() / 1024); // ru_maxrss, an upper bound
         }
         return 0;
     }

@@ -1,12 +1,15 @@
 package io.kvmserver.linux;
 
 import com.sun.jna.Pointer;
+import java.nio.charset.StandardCharsets;
 
 /**
  * {@code /proc/self}: the host's describes the JVM, so the guest gets stand-ins describing itself.
- * {@code maps} lists the guest's mappings, streamed as it is read ({@link MapsFile}); a few files
- * programs read at start are empty; the links ({@code exe}, {@code fd/N}, {@code cwd}) name guest
- * paths, never the host's.
+ * {@code maps} lists the guest's mappings, streamed as it is read ({@link MapsFile}); {@code stat}
+ * and {@code statm} give its process id, thread count, CPU time and memory (what node's
+ * {@code process.memoryUsage()} and redis's cron read; the resident size is the memory the program
+ * may touch, an upper bound); a few files programs read at start are empty; the links
+ * ({@code exe}, {@code fd/N}, {@code cwd}) name guest paths, never the host's.
  */
 final class VirtualFiles {
 
@@ -19,9 +22,42 @@ final class VirtualFiles {
     static FileDescription open(Syscall c, String name, String guestPath) {
         return switch (name) {
             case "maps" -> new MapsFile(c.memory(), guestPath);
+            case "stat" -> new MemoryFile(stat(c), guestPath);
+            case "statm" -> new MemoryFile(statm(c), guestPath);
             case "cmdline", "environ", "status", "auxv" -> new MemoryFile(new byte[0], guestPath);
             default -> null;
         };
+    }
+
+    private static final long PAGE = 4096;
+    /** USER_HZ: clock ticks per second in {@code /proc}. */
+    private static final long TICKS = 100;
+
+    /** {@code /proc/self/stat}: the 52 fields of proc(5), those the engine knows filled in. */
+    private static byte[] stat(Syscall c) {
+        LinuxProcess p = c.process();
+        String program = c.kernel().fileSystem().programGuestPath();
+        String comm = program.substring(program.lastIndexOf('/') + 1);
+        comm = comm.length() > 15 ? comm.substring(0, 15) : comm;
+        long pid = p.pid();
+        long ticks = p.timers().cpuClock() / (1_000_000_000L / TICKS);
+        StringBuilder line = new StringBuilder(256);
+        line.append(pid).append(" (").append(comm).append(") R 0 ").append(pid).append(' ').append(pid)
+                .append(" 0 -1 0 0 0 0 0 ").append(ticks).append(" 0 0 0 20 0 ")
+                .append(p.scheduler().liveCount()).append(" 0 0 ").append(p.memory().mappedBytes()).append(' ')
+                .append(p.memory().accessibleBytes() / PAGE).append(" 18446744073709551615");
+        for (int field = 26; field <= 52; field++) {
+            line.append(" 0");
+        }
+        return line.append('\n').toString().getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** {@code /proc/self/statm}: size, resident, shared, text, lib, data and dt, in pages. */
+    private static byte[] statm(Syscall c) {
+        AddressSpace m = c.process().memory();
+        long resident = m.accessibleBytes() / PAGE;
+        return (m.mappedBytes() / PAGE + " " + resident + " 0 0 0 " + resident + " 0\n")
+                .getBytes(StandardCharsets.US_ASCII);
     }
 
     /** {@code stat} of a stand-in: an empty, read-only regular file, as procfs reports its files. */

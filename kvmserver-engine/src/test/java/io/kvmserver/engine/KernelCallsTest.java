@@ -54,6 +54,12 @@ class KernelCallsTest {
         assertThat(passes("corners").stdout()).contains("pipe grown EPERM");
     }
 
+    /** node's process.memoryUsage() read /proc/self/stat and threw ENOENT (runtimes review, 2026-12-04 night). */
+    @Test
+    void procSelfStatAndStatmDescribeTheProgram() {
+        assertThat(passes("proc-stat").stdout()).contains("stat and statm describe the program");
+    }
+
     @Test
     void largeReadsOfRandomnessAreWholeWhileAnotherThreadRuns() {
         // Found by the review of 2026-12-04 late: the engine's own time-slice signal cut them
