@@ -500,6 +500,10 @@ public class SocketFile extends StreamFile {
     @Override
     protected void closeHost() {
         super.closeHost();
+        if (sender != null) {
+            sender.close();
+            sender = null;
+        }
         if (early != null) {
             early.closeAll();
         }
