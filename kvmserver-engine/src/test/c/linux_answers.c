@@ -147,6 +147,27 @@ int main(int argc, char **argv) {
         snprintf(name, sizeof name, "clock_gettime %d", clock);
         show(name, clock_gettime(clock, &ts));
     }
+    /* fcntl record locks are the process's: one taken through one fd is released through another,
+     * or by closing any fd of the file; an OFD lock is another owner's, which sees them */
+    snprintf(path, sizeof path, "%s/locked", argv[1]);
+    int la = open(path, O_RDWR | O_CREAT, 0600), lb = open(path, O_RDWR), lc = open(path, O_RDWR);
+    struct flock whole = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    struct flock unlock = {.l_type = F_UNLCK, .l_whence = SEEK_SET};
+    show("posix lock through a", fcntl(la, F_SETLK, &whole));
+    show("posix lock through b, the same process", fcntl(lb, F_SETLK, &whole));
+    struct flock probe = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    fcntl(lb, F_GETLK, &probe);
+    show("getlk through b sees no conflict", probe.l_type == F_UNLCK ? 0 : -1);
+    show("ofd lock through c while locked", fcntl(lc, F_OFD_SETLK, &whole));
+    show("posix unlock through b", fcntl(lb, F_SETLK, &unlock));
+    show("ofd lock through c once unlocked", fcntl(lc, F_OFD_SETLK, &whole));
+    fcntl(lc, F_OFD_SETLK, &unlock);
+    show("posix lock through a again", fcntl(la, F_SETLK, &whole));
+    close(lb);
+    show("ofd lock through c once b is closed", fcntl(lc, F_OFD_SETLK, &whole));
+    fcntl(lc, F_OFD_SETLK, &unlock);
+    close(la);
+    close(lc);
     /* process creation: refused here as at the process limit (natively it works: a deliberate difference) */
     pid_t child = fork();
     if (child == 0) {

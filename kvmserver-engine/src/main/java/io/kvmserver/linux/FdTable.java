@@ -10,6 +10,8 @@ import io.kvmserver.host.Errno;
 public final class FdTable {
 
     public static final int LIMIT = 1024;
+    /** The process's record locks, which end with any of its fds of their file. */
+    private final RecordLocks recordLocks = new RecordLocks();
 
     private final FileDescription[] files = new FileDescription[LIMIT];
     private final boolean[] closeOnExec = new boolean[LIMIT];
@@ -92,6 +94,7 @@ public final class FdTable {
         closeOnExec[target] = cloexec;
         end = Math.max(end, target + 1);
         if (previous != null) {
+            recordLocks.closed(previous);
             previous.release();
         } else {
             open++;
@@ -110,6 +113,7 @@ public final class FdTable {
 
     public void close(long fd) {
         FileDescription file = get(fd);
+        recordLocks.closed(file);
         files[(int) fd] = null;
         closeOnExec[(int) fd] = false;
         open--;
@@ -147,6 +151,7 @@ public final class FdTable {
 
     /** Closes every fd, releasing host resources the table owns. */
     public void closeAll() {
+        recordLocks.closeAll();
         for (int fd = 0; fd < end; fd++) {
             closeOnExec[fd] = false;
             if (files[fd] != null) {
@@ -157,6 +162,11 @@ public final class FdTable {
             }
         }
         end = 0;
+    }
+
+    /** The process's POSIX record locks (see {@link RecordLocks}). */
+    RecordLocks recordLocks() {
+        return recordLocks;
     }
 
     /** Each open description once (fds that share one are visited once). */

@@ -16,9 +16,12 @@ import io.kvmserver.host.LibC;
  *
  * <p>Each VM is one process, and the host sees all VMs as one process (the JVM): POSIX record
  * locks on the host would never conflict between them. Open file description ({@code F_OFD_*})
- * locks do, and they are taken here on each description's own host fd
- * ({@link HostFile#privateHostFd()}), so two VMs conflict as two processes would, and a lock ends
- * with the description: at the latest when the VM's reset closes it. The host call never blocks:
+ * locks do, and they are what the host is asked for: a guest's OFD locks and {@code flock}s on
+ * each description's own host fd ({@link HostFile#privateHostFd()}), a guest's POSIX record locks
+ * on one host fd per file and process ({@link RecordLocks}), so that two VMs conflict as two
+ * processes would, one process's fds never conflict with each other, and the locks end as
+ * Linux ends them (a description's with it, a process's at the close of any fd of the file); at
+ * the latest when the VM's reset closes everything. The host call never blocks:
  * a waiting lock ({@code F_SETLKW}, {@code flock} without {@code LOCK_NB}) is retried in the VM's
  * waiter, so that the request's time limit ends the wait.
  */
@@ -84,7 +87,8 @@ final class FileLocks {
         if ((command == F_OFD_GETLK || command == F_OFD_SETLK || command == F_OFD_SETLKW) && readPid(request) != 0) {
             return -Errno.EINVAL;
         }
-        int fd = lockFd(f);
+        boolean posix = command == F_GETLK || command == F_SETLK || command == F_SETLKW;
+        int fd = posix && f instanceof HostFile h ? recordLockFd(c.files().recordLocks().lockFd(h)) : lockFd(f);
         if (fd < 0) {
             return fd;
         }
@@ -106,6 +110,11 @@ final class FileLocks {
 
     private static int readPid(byte[] flock) {
         return LittleEndian.intAt(flock, 24);
+    }
+
+    /** A host fd for the process's record locks, or {@code -errno}: no room for a deleted file's copy is ENOLCK. */
+    private static int recordLockFd(int fd) {
+        return fd == -Errno.EFBIG ? -Errno.ENOLCK : fd;
     }
 
     /** The host fd whose locks are this description's alone; {@code -errno} for a file without one. */

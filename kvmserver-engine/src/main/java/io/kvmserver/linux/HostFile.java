@@ -416,6 +416,20 @@ public final class HostFile extends FileDescription {
      * the template's, a private one opened again through {@code /proc/self/fd} (the engine's own
      * descriptor, so the magic link names exactly this file) the first time it is needed.
      */
+    /**
+     * A host fd of this description's file as this VM has it, for the process's record locks:
+     * its private copy (made now if not yet: a lock on the template's deleted file would be one
+     * every fork shares), else the file it was opened on; {@code -errno} if the copy has no room.
+     */
+    int lockableFd() {
+        return copy == null ? fd : copy.materialize();
+    }
+
+    /** The host fd of this description's file as this VM has it now (its copy only once made). */
+    int currentFileFd() {
+        return dataFd();
+    }
+
     int privateHostFd() {
         if (owner) {
             return fd;

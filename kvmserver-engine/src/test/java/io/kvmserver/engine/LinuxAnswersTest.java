@@ -14,7 +14,8 @@ import org.junit.jupiter.api.io.TempDir;
  * System calls with edge-case arguments ({@code linux_answers.c}) that a differential review
  * (2026-12-04 night) found answered otherwise than Linux: epoll flags, sendfile's argument rules,
  * select's timeout, segment bases, getdents64's count, affinity, priorities, rusage, wait,
- * prctl arguments, the CPU clocks and the CPU time times() and getrusage report. The expected
+ * prctl arguments, the CPU clocks and the CPU time times() and getrusage report, and record locks
+ * (the process's, through any of its fds of the file). The expected
  * lines are the program's output natively (Linux 6.18, as uid 1000 and as root alike), but for
  * the deliberate differences, marked.
  */
@@ -84,6 +85,14 @@ class LinuxAnswersTest {
                 clock_gettime -3=0
                 clock_gettime -2=0
                 clock_gettime -1=-1 EINVAL
+                posix lock through a=0
+                posix lock through b, the same process=0
+                getlk through b sees no conflict=0
+                ofd lock through c while locked=-1 EAGAIN
+                posix unlock through b=0
+                ofd lock through c once unlocked=0
+                posix lock through a again=0
+                ofd lock through c once b is closed=0
                 fork=-1 EAGAIN
                 listxattr=-1 EOPNOTSUPP
                 getxattr missing file=-1 ENOENT
