@@ -387,12 +387,20 @@ static void proc_stat(void) {
         return;
     }
     fclose(f);
+    char own[64];
+    snprintf(own, sizeof own, "/proc/%d/statm", getpid());
+    int by_pid = open(own, O_RDONLY);
+    if (by_pid < 0) {
+        fail("%s: %s", own, strerrorname_np(errno));
+        return;
+    }
+    close(by_pid);
     if (pid != getpid() || n != 50 || threads != 1 || rss <= 0 || resident <= 0) {
         fail("stat: pid %ld (getpid %d), %d fields after the name, threads %ld, rss %ld; statm resident %ld", pid,
              getpid(), n, threads, rss, resident);
         return;
     }
-    ok("stat and statm describe the program");
+    ok("stat and statm describe the program, also by its pid");
 }
 
 /* ---- random-while-threads-run: large reads of randomness are whole while another thread runs. ---- */

@@ -146,6 +146,7 @@ final class PathSyscalls {
     }
 
     static Resolution resolve(Syscall c, int dirfd, String path, Access access, boolean follow) {
+        path = ownProcPath(c, path);
         String base = c.process().cwd();
         if (!path.startsWith("/") && dirfd != OpenFlags.AT_FDCWD) {
             base = directoryPath(c, dirfd);
@@ -159,6 +160,24 @@ final class PathSyscalls {
             throw new SyscallError(r.errno());
         }
         return r;
+    }
+
+    /**
+     * {@code /proc/<pid>/...} of the program's own pid is {@code /proc/self/...}, as on Linux,
+     * where programs build it from {@code getpid()} (psutil, process collectors); any other pid
+     * is another process's, which the guest cannot see.
+     */
+    private static String ownProcPath(Syscall c, String path) {
+        if (!path.startsWith("/proc/")) {
+            return path;
+        }
+        int end = path.indexOf('/', 6);
+        String id = path.substring(6, end < 0 ? path.length() : end);
+        if (id.isEmpty() || id.length() > 9 || !id.chars().allMatch(ch -> ch >= '0' && ch <= '9')
+                || Integer.parseInt(id) != c.process().pid()) {
+            return path;
+        }
+        return "/proc/self" + (end < 0 ? "" : path.substring(end));
     }
 
     /** The guest path of the directory {@code dirfd} refers to now; ENOTDIR or ENOENT otherwise. */

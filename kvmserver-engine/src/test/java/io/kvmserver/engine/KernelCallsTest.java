@@ -57,7 +57,7 @@ class KernelCallsTest {
     /** node's process.memoryUsage() read /proc/self/stat and threw ENOENT (runtimes review, 2026-12-04 night). */
     @Test
     void procSelfStatAndStatmDescribeTheProgram() {
-        assertThat(passes("proc-stat").stdout()).contains("stat and statm describe the program");
+        assertThat(passes("proc-stat").stdout()).contains("stat and statm describe the program, also by its pid");
     }
 
     @Test
