@@ -3,7 +3,7 @@
  * run:
  *
  *   kernel_calls close-range | capabilities | pkeys | sendfile-offset | epoll-closed-fd | vectors | corners |
- *               proc-stat | random-while-threads-run
+ *               proc-stat | random-while-threads-run | lock-read-only FILE
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed. Where
  * Linux's answer depends on the host (root's capabilities, a CPU with protection keys) the check
@@ -403,6 +403,21 @@ static void proc_stat(void) {
     ok("stat and statm describe the program, also by its pid");
 }
 
+/* ---- lock-read-only FILE: a read lock through a read-only fd, held for 5 s (KernelCallsTest looks
+ * at the host meanwhile: the file must not be open for writing there, or it could not be run). ---- */
+
+static void lock_read_only(const char *file) {
+    int fd = open(file, O_RDONLY);
+    struct flock read_lock = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+    if (fd < 0 || fcntl(fd, F_SETLK, &read_lock) != 0) {
+        printf("FAIL lock-read-only: open or F_SETLK of %s: %s\n", file, strerrorname_np(errno));
+        return;
+    }
+    struct timespec hold = {5, 0};
+    nanosleep(&hold, NULL);
+    printf("OK lock-read-only: held a read lock on %s\n", file);
+}
+
 /* ---- random-while-threads-run: large reads of randomness are whole while another thread runs. ---- */
 
 static volatile int stop_spinning;
@@ -434,6 +449,10 @@ static void random_while_threads_run(void) {
 }
 
 int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "lock-read-only") == 0) {
+        lock_read_only(argv[2]);
+        return 0;
+    }
     static const struct check checks[] = {
         {"random-while-threads-run", random_while_threads_run},
         {"corners", corners},

@@ -166,6 +166,16 @@ int main(int argc, char **argv) {
     close(lb);
     show("ofd lock through c once b is closed", fcntl(lc, F_OFD_SETLK, &whole));
     fcntl(lc, F_OFD_SETLK, &unlock);
+    /* dup2 over an fd of the same description closes it first: the process's locks end */
+    show("posix lock through a, third time", fcntl(la, F_SETLK, &whole));
+    int ld = dup(la);
+    dup2(la, ld);
+    show("ofd lock through c once dup2 closed a copy", fcntl(lc, F_OFD_SETLK, &whole));
+    fcntl(lc, F_OFD_SETLK, &unlock);
+    int lp = open(path, O_PATH);
+    show("posix lock through an O_PATH fd", fcntl(lp, F_SETLK, &whole));
+    close(lp);
+    close(ld);
     close(la);
     close(lc);
     /* process creation: refused here as at the process limit (natively it works: a deliberate difference) */

@@ -84,6 +84,9 @@ public final class FdTable {
         }
         int target = (int) newFd;
         if (files[target] == file) {
+            if (target != oldFd) {
+                recordLocks.closed(file); // Linux closes newfd first, which ends the process's record locks
+            }
             closeOnExec[target] = cloexec;
             return target;
         }

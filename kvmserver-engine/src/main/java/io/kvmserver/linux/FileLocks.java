@@ -41,6 +41,7 @@ final class FileLocks {
     private static final int F_RDLCK = 0;
     private static final int F_WRLCK = 1;
     private static final int F_UNLCK = 2;
+    private static final int SEEK_SET = 0;
     /** How often a waiting lock tries again. */
     private static final long RETRY_NANOS = 2_000_000L;
 
@@ -53,6 +54,9 @@ final class FileLocks {
         int kind = operation & ~LOCK_NB;
         if (kind != LOCK_SH && kind != LOCK_EX && kind != LOCK_UN) {
             return -Errno.EINVAL;
+        }
+        if ((f.statusFlags() & OpenFlags.O_PATH) != 0) {
+            return -Errno.EBADF; // an O_PATH fd opens nothing to lock
         }
         if (f instanceof HostFile h && h.flockInherited(kind)) {
             return 0; // the template's description holds it, and a fork shares the description
@@ -75,6 +79,9 @@ final class FileLocks {
         AddressSpace m = c.memory();
         boolean get = command == F_GETLK || command == F_OFD_GETLK;
         m.check(flockAddress, FLOCK_SIZE, AddressSpace.PROT_READ | (get ? AddressSpace.PROT_WRITE : 0));
+        if ((f.statusFlags() & OpenFlags.O_PATH) != 0) {
+            return -Errno.EBADF; // an O_PATH fd opens nothing to lock
+        }
         byte[] request = m.readBytes(flockAddress, FLOCK_SIZE);
         int type = (request[0] & 0xff) | (request[1] << 8);
         if (type != F_RDLCK && type != F_WRLCK && type != F_UNLCK) {
@@ -88,7 +95,10 @@ final class FileLocks {
             return -Errno.EINVAL;
         }
         boolean posix = command == F_GETLK || command == F_SETLK || command == F_SETLKW;
-        int fd = posix && f instanceof HostFile h ? recordLockFd(c.files().recordLocks().lockFd(h)) : lockFd(f);
+        RecordLocks processLocks = c.files().recordLocks();
+        int held = posix && f instanceof HostFile h ? processLocks.lockFd(h, type == F_WRLCK && !get) : -1;
+        boolean processLock = held != -1;
+        int fd = processLock ? recordLockFd(held) : lockFd(f);
         if (fd < 0) {
             return fd;
         }
@@ -104,7 +114,12 @@ final class FileLocks {
                 return rc;
             }
             boolean wait = command == F_SETLKW || command == F_OFD_SETLKW;
-            return retrying(c, wait, () -> LibC.syscall(SyscallNumbers.FCNTL, fd, F_OFD_SETLK, address, 0, 0, 0));
+            long rc = retrying(c, wait, () -> LibC.syscall(SyscallNumbers.FCNTL, fd, F_OFD_SETLK, address, 0, 0, 0));
+            if (rc == 0 && processLock) {
+                processLocks.locked(fd, type == F_UNLCK && flock.getShort(2) == SEEK_SET && flock.getLong(8) == 0
+                        && flock.getLong(16) == 0);
+            }
+            return rc;
         }
     }
 

@@ -173,7 +173,7 @@ final class PathSyscalls {
         }
         int end = path.indexOf('/', 6);
         String id = path.substring(6, end < 0 ? path.length() : end);
-        if (id.isEmpty() || id.length() > 9 || !id.chars().allMatch(ch -> ch >= '0' && ch <= '9')
+        if (id.isEmpty() || id.length() > 9 || id.charAt(0) == '0' || !id.chars().allMatch(ch -> ch >= '0' && ch <= '9')
                 || Integer.parseInt(id) != c.process().pid()) {
             return path;
         }

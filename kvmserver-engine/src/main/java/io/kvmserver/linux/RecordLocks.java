@@ -28,13 +28,31 @@ final class RecordLocks {
     private record Inode(long device, long number) {
     }
 
-    private final Map<Inode, Integer> lockFds = new HashMap<>();
+    /** The host fd holding the process's locks on one file, how it was opened, whether it may hold any. */
+    private static final class Holder {
+        final int fd;
+        final boolean writable;
+        boolean mayHold;
+
+        Holder(int fd, boolean writable) {
+            this.fd = fd;
+            this.writable = writable;
+        }
+    }
+
+    private final Map<Inode, Holder> holders = new HashMap<>();
 
     /**
      * The host descriptor holding this process's record locks on {@code file}'s file, opened at
-     * the first lock; {@code -errno} if there is none to open.
+     * the first lock with the least access that lock needs: read-only, unless a write lock is
+     * asked for (through a description the guest opened for writing: the host has the file open
+     * for writing already), so that no lock makes the host hold a file open for writing on the
+     * guest's behalf (an executable so held cannot be run: ETXTBSY, ld.so included). When a write
+     * lock needs a writable descriptor and the read-only one may hold locks, there is no moving
+     * them: the description's own fd is used ({@code -1}, and the caller falls back), as before
+     * locks were the process's. {@code -errno} if there is nothing to open.
      */
-    int lockFd(HostFile file) {
+    int lockFd(HostFile file, boolean write) {
         int source = file.lockableFd();
         if (source < 0) {
             return source;
@@ -43,40 +61,56 @@ final class RecordLocks {
         if (inode == null) {
             return -Errno.EBADF;
         }
-        Integer held = lockFds.get(inode);
+        Holder held = holders.get(inode);
+        if (held != null && (held.writable || !write)) {
+            return held.fd;
+        }
         if (held != null) {
-            return held;
+            if (held.mayHold) {
+                return -1;
+            }
+            holders.remove(inode);
+            closeQuietly(held.fd);
         }
-        // Both directions when the host allows it (the guest's own access mode was checked for
-        // the lock type already); read-only where it does not (a read-only mount: no write lock
-        // could be asked for).
         byte[] name = PathSyscalls.procSelfFd(source);
-        int fd = (int) HostFile.call(() -> LibC.open(name, OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0));
-        if (fd < 0) {
-            fd = (int) HostFile.call(() -> LibC.open(name, OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC, 0));
-        }
+        int access = write ? OpenFlags.O_RDWR : OpenFlags.O_RDONLY;
+        int fd = (int) HostFile.call(() -> LibC.open(name,
+                access | OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK | OpenFlags.O_NOCTTY, 0));
         if (fd >= 0) {
-            lockFds.put(inode, fd);
+            holders.put(inode, new Holder(fd, write));
         }
         return fd;
     }
 
+    /**
+     * A lock call on the holder {@code fd} succeeded: whether the process may hold locks there
+     * now (anything but an unlock of the whole file, from offset 0 to the end, may leave some).
+     */
+    void locked(int fd, boolean unlockedWholeFile) {
+        for (Holder h : holders.values()) {
+            if (h.fd == fd) {
+                h.mayHold = !unlockedWholeFile;
+                return;
+            }
+        }
+    }
+
     /** An fd of {@code file} was closed: the process's record locks on its file end, as on Linux. */
     void closed(FileDescription file) {
-        if (lockFds.isEmpty() || !(file instanceof HostFile h) || h.currentFileFd() < 0) {
+        if (holders.isEmpty() || !(file instanceof HostFile h) || h.currentFileFd() < 0) {
             return;
         }
         Inode inode = inodeOf(h.currentFileFd());
-        Integer fd = inode == null ? null : lockFds.remove(inode);
-        if (fd != null) {
-            closeQuietly(fd);
+        Holder held = inode == null ? null : holders.remove(inode);
+        if (held != null) {
+            closeQuietly(held.fd);
         }
     }
 
     /** Every fd is closed (a reset, the VM's end): every lock ends. */
     void closeAll() {
-        lockFds.values().forEach(RecordLocks::closeQuietly);
-        lockFds.clear();
+        holders.values().forEach(h -> closeQuietly(h.fd));
+        holders.clear();
     }
 
     private static Inode inodeOf(int hostFd) {

@@ -27,12 +27,13 @@ final class HostFileLimit {
     /** Host descriptors of a VM besides its program's: KVM's, its waiter's, its listeners' and the route's. */
     static final int PER_VM_OVERHEAD = 64;
     /**
-     * Host descriptors one guest fd may hold: two, for a file the template opened and no path names
-     * any more (its private copy's memfd, and a private descriptor reopened from it for locks and
-     * {@code O_APPEND}); every other kind holds one (the review of 2026-12-04 night ran a request to
-     * about 2,000 host fds with a table of 1,000, and the other VM's writes failed with EMFILE).
+     * Host descriptors one guest fd may hold: three, for a file the template opened and no path
+     * names any more (its private copy's memfd, a private descriptor reopened from it for
+     * {@code flock} and {@code O_APPEND}, and the process's record-lock descriptor for the file);
+     * every other kind holds one or two (the review of 2026-12-04 night ran a request to about
+     * 2,000, then 3,000, host fds with a table of 1,000, and the other VM's writes failed with EMFILE).
      */
-    static final int HOST_FDS_PER_GUEST_FD = 2;
+    static final int HOST_FDS_PER_GUEST_FD = 3;
     /** What one request VM may hold at most. */
     static final long PER_VM = (long) FdTable.LIMIT * HOST_FDS_PER_GUEST_FD + PER_VM_OVERHEAD;
 

@@ -7,8 +7,13 @@ import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.GuestRun;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.vm.RunResult;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Calls the runtimes make at start-up ({@code src/test/c/kernel_calls.c}, one check per test; each
@@ -58,6 +63,33 @@ class KernelCallsTest {
     @Test
     void procSelfStatAndStatmDescribeTheProgram() {
         assertThat(passes("proc-stat").stdout()).contains("stat and statm describe the program, also by its pid");
+    }
+
+    /**
+     * A read lock through a read-only fd never makes the host hold the file open for writing: an
+     * executable so held cannot be run on the host ("Text file busy"), ld.so included, which
+     * every dynamic program may read (the last read of the change, 2026-12-04 night: the
+     * process's lock descriptor was opened for writing whatever the lock).
+     */
+    @Test
+    void aReadLockLeavesTheFileRunnableOnTheHost(@TempDir Path dir)
+            throws Exception {
+        Path executable = dir.resolve("true");
+        Files.copy(Path.of("/bin/true"), executable);
+        long inode = (Long) Files.getAttribute(executable, "unix:ino");
+        CompletableFuture<GuestRun.Outcome> run = CompletableFuture.supplyAsync(
+                () -> GuestRun.run(GuestPrograms.get("kernel_calls"), List.of("lock-read-only", executable.toString()),
+                        b -> b.allowRead(List.of(dir.toString()))));
+        long deadline = System.nanoTime() + 20_000_000_000L;
+        while (!Files.readString(Path.of("/proc/locks")).contains(":" + inode + " ")) {
+            assertThat(System.nanoTime()).as("the guest's lock shows in /proc/locks").isLessThan(deadline);
+            assertThat(run).as("the guest still holds its lock").isNotDone();
+            Thread.sleep(10);
+        }
+        Process p = new ProcessBuilder(executable.toString()).redirectErrorStream(true).start();
+        String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as("running the locked file on the host: " + output).isZero();
+        assertThat(run.get().stdout()).startsWith("OK lock-read-only:");
     }
 
     @Test

@@ -93,6 +93,9 @@ class LinuxAnswersTest {
                 ofd lock through c once unlocked=0
                 posix lock through a again=0
                 ofd lock through c once b is closed=0
+                posix lock through a, third time=0
+                ofd lock through c once dup2 closed a copy=0
+                posix lock through an O_PATH fd=-1 EBADF
                 fork=-1 EAGAIN
                 listxattr=-1 EOPNOTSUPP
                 getxattr missing file=-1 ENOENT

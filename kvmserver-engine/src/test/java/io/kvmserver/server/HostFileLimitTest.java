@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 class HostFileLimitTest {
 
     private static final int RLIMIT_NOFILE = 7;
-    private static final long PER_VM = 2L * FdTable.LIMIT + HostFileLimit.PER_VM_OVERHEAD;
+    private static final long PER_VM = 3L * FdTable.LIMIT + HostFileLimit.PER_VM_OVERHEAD;
 
     private static long[] limit() {
         try (Memory m = new Memory(16)) {
@@ -46,7 +46,8 @@ class HostFileLimitTest {
     void theSoftLimitIsRaisedToHoldEveryVmsTable() {
         long[] before = limit();
         // Room for this process's own descriptors and a few more: not for two VMs' tables, each of
-        // whose fds may hold two host fds (a deleted file's private copy and its private fd).
+        // whose fds may hold three host fds (a deleted file's private copy, its private fd and
+        // the process's record-lock fd for it).
         setSoft(Math.min(before[1], 600), before[1]);
         try {
             HostFileLimit.ensure(2, options());
