@@ -172,6 +172,13 @@ int main(int argc, char **argv) {
     dup2(la, ld);
     show("ofd lock through c once dup2 closed a copy", fcntl(lc, F_OFD_SETLK, &whole));
     fcntl(lc, F_OFD_SETLK, &unlock);
+    /* SQLite's pattern on one read-write fd: a read lock, then a write lock over it (an upgrade) */
+    struct flock first_byte = {.l_type = F_RDLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 1};
+    int lu = open(path, O_RDWR);
+    show("read lock through a fresh read-write fd", fcntl(lu, F_SETLK, &first_byte));
+    first_byte.l_type = F_WRLCK;
+    show("then a write lock over it", fcntl(lu, F_SETLK, &first_byte));
+    close(lu);
     int lp = open(path, O_PATH);
     show("posix lock through an O_PATH fd", fcntl(lp, F_SETLK, &whole));
     close(lp);

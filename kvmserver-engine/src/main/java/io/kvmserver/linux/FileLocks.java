@@ -96,7 +96,8 @@ final class FileLocks {
         }
         boolean posix = command == F_GETLK || command == F_SETLK || command == F_SETLKW;
         RecordLocks processLocks = c.files().recordLocks();
-        int held = posix && f instanceof HostFile h ? processLocks.lockFd(h, type == F_WRLCK && !get) : -1;
+        int held = posix && f instanceof HostFile h
+                ? processLocks.lockFd(h, access != OpenFlags.O_RDONLY, type == F_WRLCK && !get) : -1;
         boolean processLock = held != -1;
         int fd = processLock ? recordLockFd(held) : lockFd(f);
         if (fd < 0) {

@@ -44,15 +44,16 @@ final class RecordLocks {
 
     /**
      * The host descriptor holding this process's record locks on {@code file}'s file, opened at
-     * the first lock with the least access that lock needs: read-only, unless a write lock is
-     * asked for (through a description the guest opened for writing: the host has the file open
-     * for writing already), so that no lock makes the host hold a file open for writing on the
-     * guest's behalf (an executable so held cannot be run: ETXTBSY, ld.so included). When a write
-     * lock needs a writable descriptor and the read-only one may hold locks, there is no moving
-     * them: the description's own fd is used ({@code -1}, and the caller falls back), as before
-     * locks were the process's. {@code -errno} if there is nothing to open.
+     * the first lock with the access of the description it is asked through: read-only for a
+     * read-only description, so that no lock makes the host hold a file open for writing that
+     * the guest only reads (an executable so held cannot be run: ETXTBSY, ld.so included); for a
+     * writable one the host has the file open for writing already. A read-only descriptor is
+     * replaced by a writable one when a writable description asks and it holds nothing; when it
+     * may hold locks there is no moving them, and a write lock is taken on the description's own
+     * fd ({@code -1}: the caller falls back), as before locks were the process's. {@code -errno}
+     * if there is nothing to open.
      */
-    int lockFd(HostFile file, boolean write) {
+    int lockFd(HostFile file, boolean writableDescription, boolean writeLock) {
         int source = file.lockableFd();
         if (source < 0) {
             return source;
@@ -62,17 +63,18 @@ final class RecordLocks {
             return -Errno.EBADF;
         }
         Holder held = holders.get(inode);
-        if (held != null && (held.writable || !write)) {
+        if (held != null && (held.writable || !writableDescription)) {
             return held.fd;
         }
         if (held != null) {
             if (held.mayHold) {
-                return -1;
+                return writeLock ? -1 : held.fd;
             }
             holders.remove(inode);
             closeQuietly(held.fd);
         }
         byte[] name = PathSyscalls.procSelfFd(source);
+        boolean write = writableDescription;
         int access = write ? OpenFlags.O_RDWR : OpenFlags.O_RDONLY;
         int fd = (int) HostFile.call(() -> LibC.open(name,
                 access | OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK | OpenFlags.O_NOCTTY, 0));

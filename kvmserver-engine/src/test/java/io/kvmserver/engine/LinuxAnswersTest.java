@@ -95,6 +95,8 @@ class LinuxAnswersTest {
                 ofd lock through c once b is closed=0
                 posix lock through a, third time=0
                 ofd lock through c once dup2 closed a copy=0
+                read lock through a fresh read-write fd=0
+                then a write lock over it=0
                 posix lock through an O_PATH fd=-1 EBADF
                 fork=-1 EAGAIN
                 listxattr=-1 EOPNOTSUPP
