@@ -55,8 +55,8 @@ final class FileLocks {
         if (kind != LOCK_SH && kind != LOCK_EX && kind != LOCK_UN) {
             return -Errno.EINVAL;
         }
-        if ((f.statusFlags() & OpenFlags.O_PATH) != 0) {
-            return -Errno.EBADF; // an O_PATH fd opens nothing to lock
+        if (pathOnly(f)) {
+            return -Errno.EBADF;
         }
         if (f instanceof HostFile h && h.flockInherited(kind)) {
             return 0; // the template's description holds it, and a fork shares the description
@@ -79,8 +79,8 @@ final class FileLocks {
         AddressSpace m = c.memory();
         boolean get = command == F_GETLK || command == F_OFD_GETLK;
         m.check(flockAddress, FLOCK_SIZE, AddressSpace.PROT_READ | (get ? AddressSpace.PROT_WRITE : 0));
-        if ((f.statusFlags() & OpenFlags.O_PATH) != 0) {
-            return -Errno.EBADF; // an O_PATH fd opens nothing to lock
+        if (pathOnly(f)) {
+            return -Errno.EBADF;
         }
         byte[] request = m.readBytes(flockAddress, FLOCK_SIZE);
         int type = (request[0] & 0xff) | (request[1] << 8);
@@ -126,6 +126,11 @@ final class FileLocks {
 
     private static int readPid(byte[] flock) {
         return LittleEndian.intAt(flock, 24);
+    }
+
+    /** An {@code O_PATH} fd opens nothing to lock: {@code EBADF}, for flock and fcntl alike. */
+    private static boolean pathOnly(FileDescription f) {
+        return (f.statusFlags() & OpenFlags.O_PATH) != 0;
     }
 
     /** A host fd for the process's record locks, or {@code -errno}: no room for a deleted file's copy is ENOLCK. */

@@ -104,7 +104,7 @@ final class NetSyscalls {
             return -Errno.EINVAL;
         }
         int kind = type & SOCK_TYPE_MASK;
-        if (kind != 1 && kind != 2 && kind != 5) { // STREAM, DGRAM, SEQPACKET: no raw sockets
+        if (kind != SOCK_STREAM_KIND && kind != SOCK_DGRAM_KIND && kind != SOCK_SEQPACKET_KIND) { // no raw sockets
             return -Errno.ESOCKTNOSUPPORT;
         }
         if (protocol < 0) {

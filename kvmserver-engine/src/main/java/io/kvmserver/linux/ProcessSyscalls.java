@@ -55,7 +55,10 @@ final class ProcessSyscalls {
             c.memory().writeInt(c.arg(1), 0);
             return 0;
         });
-        t.register(SyscallNumbers.GETPRIORITY, c -> priorityTarget(c) < 0 ? priorityTarget(c) : 20);
+        t.register(SyscallNumbers.GETPRIORITY, c -> {
+            long target = priorityTarget(c);
+            return target < 0 ? target : 20; // nice 0, as the kernel returns it (20 - nice)
+        });
         t.register(SyscallNumbers.SETPRIORITY, ProcessSyscalls::setpriority);
         t.register(SyscallNumbers.GETCPU, ProcessSyscalls::getcpu);
         t.register(SyscallNumbers.GETRANDOM, ProcessSyscalls::getrandom);
@@ -203,17 +206,13 @@ final class ProcessSyscalls {
 
     /** 0 if getpriority/setpriority's {@code which} and {@code who} name this process, else -errno. */
     private static long priorityTarget(Syscall c) {
-        int which = c.intArg(0);
         int who = c.intArg(1);
-        boolean ours = switch (which) {
+        boolean ours = switch (c.intArg(0)) {
             case PRIO_PROCESS -> isOwnTask(c, who);
             case PRIO_PGRP -> who == 0 || c.process().isSelf(who);
             case PRIO_USER -> who == 0 || who == UID;
-            default -> false;
+            default -> throw new SyscallError(Errno.EINVAL);
         };
-        if (which < PRIO_PROCESS || which > PRIO_USER) {
-            return -Errno.EINVAL;
-        }
         return ours ? 0 : -Errno.ESRCH;
     }
 
@@ -253,6 +252,7 @@ final class ProcessSyscalls {
     private static final int WCONTINUED = 8;
     private static final int WNOWAIT = 0x1000000;
     private static final int WAIT_THREAD_FLAGS = 0x20000000 | 0x40000000 | 0x80000000; // __WNOTHREAD, __WALL, __WCLONE
+    private static final int P_ALL = 0;
     private static final int P_PID = 1;
     private static final int P_PGID = 2;
     private static final int P_PIDFD = 3;
@@ -270,11 +270,14 @@ final class ProcessSyscalls {
         int idtype = c.intArg(0);
         int options = c.intArg(3);
         int id = c.intArg(1);
-        if (idtype < 0 || idtype > P_PIDFD
-                || (options & ~(WNOHANG | WNOWAIT | WEXITED | WUNTRACED | WCONTINUED | WAIT_THREAD_FLAGS)) != 0
-                || (options & (WEXITED | WUNTRACED | WCONTINUED)) == 0
-                || ((idtype == P_PID || idtype == P_PIDFD) && id <= (idtype == P_PID ? 0 : -1))
-                || (idtype == P_PGID && id < 0)) {
+        boolean validId = switch (idtype) {
+            case P_ALL -> true;
+            case P_PID -> id > 0;
+            case P_PGID, P_PIDFD -> id >= 0;
+            default -> false;
+        };
+        if (!validId || (options & ~(WNOHANG | WNOWAIT | WEXITED | WUNTRACED | WCONTINUED | WAIT_THREAD_FLAGS)) != 0
+                || (options & (WEXITED | WUNTRACED | WCONTINUED)) == 0) {
             return -Errno.EINVAL;
         }
         return idtype == P_PIDFD ? -Errno.EBADF : -Errno.ECHILD; // no pidfd is ever given out

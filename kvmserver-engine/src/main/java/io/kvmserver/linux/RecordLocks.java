@@ -74,12 +74,11 @@ final class RecordLocks {
             closeQuietly(held.fd);
         }
         byte[] name = PathSyscalls.procSelfFd(source);
-        boolean write = writableDescription;
-        int access = write ? OpenFlags.O_RDWR : OpenFlags.O_RDONLY;
+        int access = writableDescription ? OpenFlags.O_RDWR : OpenFlags.O_RDONLY;
         int fd = (int) HostFile.call(() -> LibC.open(name,
                 access | OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK | OpenFlags.O_NOCTTY, 0));
         if (fd >= 0) {
-            holders.put(inode, new Holder(fd, write));
+            holders.put(inode, new Holder(fd, writableDescription));
         }
         return fd;
     }

@@ -82,7 +82,7 @@ public final class Program implements AutoCloseable {
                         + " allow it with " + options.nameOf(Option.ALLOW_READ) + "=" + loader);
             }
             try {
-                interpreter = ElfFile.read(Path.of(executable.interpreter()));
+                interpreter = ElfFile.read(loader);
             } catch (ElfException e) {
                 throw new ElfException("program " + path + " is dynamically linked, but its dynamic loader cannot"
                         + " be used: " + e.getMessage());
