@@ -19,7 +19,7 @@ import org.junit.jupiter.api.Test;
  */
 class BufferedConsoleTest {
 
-    /** A real console that blocks until {@code open} counts down, and keeps what it got. */
+    /** A real console that blocks until {@code open} counts down, and keeps what it got (each end of output a '|'). */
     private static final class SlowConsole implements GuestConsole {
         final CountDownLatch open = new CountDownLatch(1);
         final StringBuilder got = new StringBuilder();
@@ -36,6 +36,14 @@ class BufferedConsoleTest {
                 got.append(new String(new Pointer(hostAddress).getByteArray(0, (int) length), StandardCharsets.US_ASCII));
             }
             return length;
+        }
+
+        /** Kept as a '|' where it comes among the bytes. */
+        @Override
+        public void endOfOutput() {
+            synchronized (got) {
+                got.append('|');
+            }
         }
 
         String text() {
@@ -133,37 +141,21 @@ class BufferedConsoleTest {
      */
     /** The end of output reaches the real console after the bytes before it and before those after; an end with nothing before it is none. */
     @Test
-    void theEndOfOutputReachesTheConsoleInItsPlace() throws Exception {
-        StringBuilder got = new StringBuilder();
-        GuestConsole target = new GuestConsole() {
-            @Override
-            public synchronized long write(int stream, long hostAddress, long length) {
-                got.append(new String(new Pointer(hostAddress).getByteArray(0, (int) length), StandardCharsets.UTF_8));
-                return length;
-            }
-
-            @Override
-            public synchronized void endOfOutput() {
-                got.append('|');
-            }
-        };
-        try (BufferedConsole console = BufferedConsole.of(target); Memory a = new Memory(2); Memory b = new Memory(2)) {
-            a.setString(0, "a", "US-ASCII");
-            b.setString(0, "b", "US-ASCII");
-            console.endOfOutput();
-            console.write(1, Pointer.nativeValue(a), 1);
-            console.endOfOutput();
-            console.endOfOutput();
-            console.write(2, Pointer.nativeValue(b), 1);
-            assertThat(console.flush(5, TimeUnit.SECONDS)).isTrue();
-            synchronized (target) {
-                assertThat(got.toString()).isEqualTo("a|b");
-            }
-            console.close();
-            synchronized (target) {
-                assertThat(got.toString()).as("closing ends the output").isEqualTo("a|b|");
-            }
-        }
+    void theEndOfOutputReachesTheConsoleInItsPlace() {
+        SlowConsole real = new SlowConsole();
+        real.open.countDown();
+        BufferedConsole console = BufferedConsole.of(real);
+        Memory a = bytes("a");
+        Memory b = bytes("b");
+        console.endOfOutput();
+        console.write(1, Pointer.nativeValue(a), 1);
+        console.endOfOutput();
+        console.endOfOutput();
+        console.write(2, Pointer.nativeValue(b), 1);
+        assertThat(console.flush(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(real.text()).isEqualTo("a|b");
+        console.close();
+        assertThat(real.text()).as("closing ends the output").isEqualTo("a|b|");
     }
 
     @Test

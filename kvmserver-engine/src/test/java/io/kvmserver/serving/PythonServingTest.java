@@ -17,7 +17,10 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 
@@ -30,12 +33,20 @@ class PythonServingTest {
 
     /** The asyncio server, allowed to read its script and the standard library, configured by {@code options}. */
     private static TestServer start(UnaryOperator<KvmServerOptions.Builder> options) throws Exception {
+        return start(List.of(), List.of(), options);
+    }
+
+    /** As {@link #start(UnaryOperator)}, with more arguments for the script and more paths to read. */
+    private static TestServer start(List<String> moreArgs, List<String> moreReads,
+            UnaryOperator<KvmServerOptions.Builder> options) throws Exception {
         assumeTrue(Files.isExecutable(PYTHON), "skipped: /usr/bin/python3 is not installed");
         Path stdlib = PYTHON.toRealPath().getParent().getParent().resolve("lib")
                 .resolve(PYTHON.toRealPath().getFileName().toString());
-        return TestServer.start(PYTHON, List.of(), b -> options.apply(b
-                .args(List.of(SCRIPT.toString(), "PORT"))
-                .allowRead(List.of(stdlib.toString(), SCRIPT.getParent().toString()))));
+        List<String> args = new ArrayList<>(List.of(SCRIPT.toString(), "PORT"));
+        args.addAll(moreArgs);
+        List<String> reads = new ArrayList<>(List.of(stdlib.toString(), SCRIPT.getParent().toString()));
+        reads.addAll(moreReads);
+        return TestServer.start(PYTHON, List.of(), b -> options.apply(b.args(args).allowRead(reads)));
     }
 
     /**
@@ -46,15 +57,11 @@ class PythonServingTest {
      */
     @Test
     void everyRequestDrawsFreshRandomnessFromTheLibrariesOwnGenerators() throws Exception {
-        assumeTrue(Files.isExecutable(PYTHON), "skipped: /usr/bin/python3 is not installed");
-        Path script = Fixtures.file("python", "randomness_server.py");
-        Path stdlib = PYTHON.toRealPath().getParent().getParent().resolve("lib")
-                .resolve(PYTHON.toRealPath().getFileName().toString());
-        try (TestServer s = TestServer.start(PYTHON, List.of(), b -> b.ephemeral(true).threads(2)
-                .args(List.of(script.toString(), "PORT"))
-                .allowRead(List.of(stdlib.toString(), script.getParent().toString(), "/usr/lib", "/etc/ssl")))) {
-            java.util.Set<String> randoms = new java.util.HashSet<>();
-            java.util.Set<String> names = new java.util.HashSet<>();
+        // OpenSSL's library and configuration, which the ssl module loads at run time.
+        try (TestServer s = start(List.of("random"), List.of("/usr/lib", "/etc/ssl"),
+                b -> b.ephemeral(true).threads(2))) {
+            Set<String> randoms = new HashSet<>();
+            Set<String> names = new HashSet<>();
             for (int i = 0; i < 6; i++) {
                 String[] answer = s.get("/").split(" ");
                 randoms.add(answer[0]);
