@@ -6,6 +6,7 @@ import io.kvmserver.host.Errno;
 import io.kvmserver.host.LibC;
 import io.kvmserver.host.OpenFlags;
 import io.kvmserver.host.SyscallNumbers;
+import io.kvmserver.sandbox.EngineDirectory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetAddress;
@@ -13,7 +14,6 @@ import java.net.UnknownHostException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Arrays;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.stream.Stream;
@@ -90,30 +90,18 @@ public final class RouteSocket implements AutoCloseable {
     }
 
     /**
-     * A new directory only this user may enter, short enough for the socket paths made in it: in
-     * {@code /dev/shm} when it is there (a memory file system: binding a client's name there costs
-     * no disk metadata), else in the temporary directory.
+     * A new directory of the route's own in the engine's directory, which only this user may enter
+     * and no guest of any server sees ({@link EngineDirectory}); short enough for the socket paths
+     * made in it.
      */
     private static Path privateDirectory() {
-        for (String parent : new String[] {"/dev/shm", System.getProperty("java.io.tmpdir"), "/tmp"}) {
-            Path base = Path.of(parent);
-            // "kvmserver-route-" and the random part createTempDirectory adds, then "/" and a name.
-            if (base.toString().length() + 40 + 1 + CLIENT_NAME_MAX >= UNIX_PATH_MAX || !Files.isDirectory(base)
-                    || !Files.isWritable(base)) {
-                continue;
-            }
-            try {
-                return Files.createTempDirectory(base, "kvmserver-route-",
-                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
-            } catch (IOException e) {
-                if (parent.startsWith("/dev/")) {
-                    continue;
-                }
-                throw new UncheckedIOException("cannot create the private directory of the route socket in " + base, e);
-            }
+        Path directory = EngineDirectory.newDirectory("r");
+        if (directory.toString().length() + 1 + CLIENT_NAME_MAX >= UNIX_PATH_MAX) {
+            directory.toFile().delete();
+            throw new IllegalStateException("no temporary directory with a path short enough for a unix socket:"
+                    + " the engine's directory is " + EngineDirectory.root());
         }
-        throw new IllegalStateException("no temporary directory with a path short enough for a unix socket:"
-                + " java.io.tmpdir is " + System.getProperty("java.io.tmpdir"));
+        return directory;
     }
 
     /** The route address as configured, such as {@code 127.0.0.1:8000}. */

@@ -47,7 +47,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * {@code /dev/urandom} and {@code /dev/random}, reading and writing {@code /dev/null} and
  * {@code /dev/zero}. Trees never reach into {@code /proc}, {@code /sys} or {@code /dev} unless
  * they are inside them (see {@link Grant}). {@code --allow-all} grants everything but the engine's
- * own private directories (the route socket's), which no grant reaches.
+ * own directory ({@link EngineDirectory}: every server's route socket), which no grant reaches.
  *
  * <p><b>Errors.</b> A path outside the readable set, or a symlink walk that leaves it, is
  * {@code ENOENT} for both accesses, so the guest cannot tell a forbidden file from a missing
@@ -80,7 +80,7 @@ public final class FileSystemPolicy implements AutoCloseable {
     private final Scope programScope;
     /** {@code O_PATH} descriptor of the host's {@code /}: where every walk starts. */
     private final int rootFd;
-    /** The engine's own directories, as configured and as real paths: never the guest's, whatever it may. */
+    /** The engine's directory, as named and as its real path: never the guest's, whatever it may. */
     private final List<Path> hidden;
 
     /** What one lookup may use: global grants, plus those of the volume it went through. */
@@ -103,26 +103,11 @@ public final class FileSystemPolicy implements AutoCloseable {
      * @throws IllegalArgumentException if the program does not exist
      */
     public FileSystemPolicy(KvmServerOptions options, Path programHostPath, Set<Path> implicitlyReadable) {
-        this(options, programHostPath, implicitlyReadable, List.of());
-    }
-
-    /**
-     * As {@link #FileSystemPolicy(KvmServerOptions, Path, Set)}, with directories of the engine's
-     * own that the guest may never reach, not even with {@code --allow-all}: lookups in them, or
-     * walks through them, are {@code ENOENT}.
-     */
-    public FileSystemPolicy(KvmServerOptions options, Path programHostPath, Set<Path> implicitlyReadable,
-            List<Path> hiddenDirectories) {
-        List<Path> hide = new ArrayList<>();
-        for (Path directory : hiddenDirectories) {
-            Path absolute = directory.toAbsolutePath().normalize();
-            hide.add(absolute);
-            Path real = GrantSet.realPath(absolute);
-            if (real != null && !real.equals(absolute)) {
-                hide.add(real);
-            }
-        }
-        hidden = List.copyOf(hide);
+        // The engine's directory holds every server's route socket: hidden from each, not only
+        // the one whose route is in it (a guest of one server must not reach another's).
+        Path engine = EngineDirectory.root().toAbsolutePath().normalize();
+        Path engineReal = GrantSet.realPath(engine);
+        hidden = engineReal == null || engineReal.equals(engine) ? List.of(engine) : List.of(engine, engineReal);
         Path program = programHostPath.toAbsolutePath().normalize();
         Path real = GrantSet.realPath(program);
         if (real == null) {

@@ -93,8 +93,7 @@ public final class Program implements AutoCloseable {
             }
         }
         RouteSocket route = options.routeAddress().isEmpty() ? null : RouteSocket.create(options.routeAddress());
-        FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable),
-                route == null ? List.of() : List.of(route.directory()));
+        FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable));
         List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
         // -Dkvmserver.trace=true is the trace's older spelling, kept as an alias of the option.
         boolean trace = options.trace() || Boolean.getBoolean("kvmserver.trace");

@@ -105,6 +105,25 @@ class RouteTest {
         }
     }
 
+    /**
+     * Nor is another server's route directory, in the same JVM (an application with several
+     * servers): found by the review of 2026-12-05, each server hid only its own, so a program
+     * allowed {@code /dev/shm} (python's multiprocessing wants it) connected to the other server's
+     * route socket, to be served unadmitted and unreported by its request VMs.
+     */
+    @Test
+    void noGuestReachesAnotherServersRouteSocketsDirectoryEither() throws Exception {
+        int port = Http.freePort();
+        int other = Http.freePort();
+        try (KvmServer server = start(port, b -> b.allowAll(true));
+                KvmServer neighbour = start(other, b -> b)) {
+            String reach = exchange(server.route(), "/reach" + neighbour.route().socket()).body();
+            assertThat(reach).isEqualTo("connect=2 open=2 bind=2");
+            assertThat(exchange(neighbour.route(), "/reach" + server.route().socket()).body())
+                    .isEqualTo("connect=2 open=2 bind=2");
+        }
+    }
+
     @Test
     void aRequestThatCrashesOrRunsPastItsLimitIsReportedAsSuch() throws Exception {
         int port = Http.freePort();

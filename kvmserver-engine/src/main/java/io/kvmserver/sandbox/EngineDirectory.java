@@ -1,0 +1,73 @@
+package io.kvmserver.sandbox;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermissions;
+
+/**
+ * The engine's own directory on the host, one for the whole JVM: the route sockets of every server
+ * and the files the engine keeps on a client's behalf live in it. Only the JVM's user may enter it
+ * ({@code 0700}), and {@link FileSystemPolicy} hides it from every guest path of every server,
+ * whatever the guest may ({@code allow-all} included): request VMs run as the JVM's user, so the
+ * host's permissions alone would not keep one server's program out of another server's route.
+ *
+ * <p>It is made at its first use, in {@code /dev/shm} when it is there (a memory file system: a
+ * client's socket name bound there costs no disk metadata), else in the temporary directory, and
+ * its path is short enough for unix socket paths two levels below it.
+ */
+public final class EngineDirectory {
+
+    /** The longest parent path chosen while a shorter one is writable: sun_path holds 107 bytes. */
+    private static final int SHORT_PARENT = 40;
+
+    private static final FileAttribute<?> OWNER_ONLY =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
+
+    private static Path root;
+
+    private EngineDirectory() {
+    }
+
+    /** The directory, made now if this is its first use; removed at the JVM's exit once empty. */
+    public static synchronized Path root() {
+        if (root == null) {
+            root = create();
+            root.toFile().deleteOnExit();
+        }
+        return root;
+    }
+
+    /** A new directory of the JVM's user alone inside {@link #root()}, named {@code prefix} and a random number. */
+    public static Path newDirectory(String prefix) {
+        try {
+            return Files.createTempDirectory(root(), prefix, OWNER_ONLY);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create a directory in the engine's directory " + root(), e);
+        }
+    }
+
+    private static Path create() {
+        String[] parents = {"/dev/shm", System.getProperty("java.io.tmpdir"), "/tmp"};
+        IOException failure = null;
+        for (boolean shortOnly : new boolean[] {true, false}) {
+            for (String parent : parents) {
+                Path base = Path.of(parent);
+                if ((shortOnly && parent.length() > SHORT_PARENT) || !Files.isDirectory(base)
+                        || !Files.isWritable(base)) {
+                    continue;
+                }
+                try {
+                    return Files.createTempDirectory(base, "kvmserver-", OWNER_ONLY);
+                } catch (IOException e) {
+                    failure = e;
+                }
+            }
+        }
+        throw new UncheckedIOException("cannot create the engine's private directory in /dev/shm, "
+                + System.getProperty("java.io.tmpdir") + " or /tmp",
+                failure != null ? failure : new IOException("none of them is a writable directory"));
+    }
+}
