@@ -94,6 +94,9 @@ static void handle(int fd) {
     sscanf(buf, "%*s %255s", path);
     char *query = strchr(path, '?');
     if (query) *query = 0; /* paths are matched without their query */
+    if (strncmp(path, "/streamed/", 10) == 0) {
+        memmove(path, path + 9, strlen(path + 9) + 1); /* a second server's route: the same paths */
+    }
     char body[1024];
     if (strcmp(path, "/counter") == 0) {
         snprintf(body, sizeof body, "counter=%ld", ++counter);
@@ -171,6 +174,13 @@ static void handle(int fd) {
             done += r;
         }
         snprintf(body, sizeof body, "bytes=%ld sum=%lu", done, sum);
+        respond(fd, 200, "", body);
+    } else if (strcmp(path, "/drain") == 0) {
+        /* reads whatever comes until the client's end, whatever the framing: a chunked body too */
+        long done = extra;
+        int r;
+        while ((r = read(fd, buf, sizeof buf)) > 0) done += r;
+        snprintf(body, sizeof body, "drained=%ld", done);
         respond(fd, 200, "", body);
     } else if (strncmp(path, "/download/", 10) == 0) {
         long length = atol(path + 10) << 20;

@@ -1,9 +1,15 @@
 package io.kvmserver.sandbox;
 
+import com.sun.jna.LastErrorException;
+import io.kvmserver.host.LibC;
+import io.kvmserver.host.OpenFlags;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermissions;
 
@@ -46,6 +52,33 @@ public final class EngineDirectory {
             return Files.createTempDirectory(root(), prefix, OWNER_ONLY);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot create a directory in the engine's directory " + root(), e);
+        }
+    }
+
+    /**
+     * A new empty file with no name, open for reading and writing: made with {@code O_TMPFILE} in
+     * the temporary directory (on disk, where there is one), so that no path ever reaches it, and
+     * gone when the channel closes. Where the file system cannot make one, it is made in the
+     * engine's directory, which no guest sees, and unlinked at once.
+     */
+    public static FileChannel unnamedFile() throws IOException {
+        String temporary = System.getProperty("java.io.tmpdir");
+        int fd;
+        try {
+            fd = LibC.open((temporary + "\0").getBytes(StandardCharsets.UTF_8),
+                    OpenFlags.O_TMPFILE | OpenFlags.O_RDWR | OpenFlags.O_CLOEXEC, 0600);
+        } catch (LastErrorException e) {
+            Path named = Files.createTempFile(root(), "f", "");
+            try {
+                return FileChannel.open(named, StandardOpenOption.READ, StandardOpenOption.WRITE);
+            } finally {
+                Files.delete(named);
+            }
+        }
+        try {
+            return FileChannel.open(Path.of("/proc/self/fd/" + fd), StandardOpenOption.READ, StandardOpenOption.WRITE);
+        } finally {
+            LibC.close(fd);
         }
     }
 

@@ -37,6 +37,7 @@ public final class KvmServerProperties extends KvmServerSettings {
      */
     public static final List<String> SPRING_ONLY = List.of("kvmserver.enabled", "kvmserver.output.stdout-level",
             "kvmserver.output.stderr-level", "kvmserver.route.paths", "kvmserver.route.max-wait",
+            "kvmserver.route.request-buffering", "kvmserver.route.max-body-size",
             "kvmserver.servers");
 
     /**
@@ -447,11 +448,34 @@ public final class KvmServerProperties extends KvmServerSettings {
          */
         private final Duration maxWait;
 
+        /**
+         * Whether a request body is read whole before a request VM is taken: in memory up to
+         * 64 KiB, beyond that in a temporary file that has no name (no guest, and no other
+         * process, can open it), gone with the request. A client that uploads slowly then holds
+         * no request VM that other clients wait for, and the program gets the body's
+         * Content-Length even when the client sent it chunked. Set it to false for programs that
+         * answer while the body still arrives: the body then streams to the program as it comes,
+         * and a client that sends it slowly holds its request VM up to 'limits.max-request-time'.
+         */
+        private final boolean requestBuffering;
+
+        /**
+         * The largest request body a routed request may have: a larger one is answered 413
+         * Content Too Large before a request VM is taken (a body of unknown length as soon as it
+         * grows past it). With request buffering, it bounds the disk one request may use. A bare
+         * number means megabytes.
+         */
+        private final DataSize maxBodySize;
+
         public Route(@DefaultValue List<String> paths, String address,
-                @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) Duration maxWait) {
+                @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) Duration maxWait,
+                @DefaultValue("true") boolean requestBuffering,
+                @DefaultValue("10MB") @DataSizeUnit(DataUnit.MEGABYTES) DataSize maxBodySize) {
             this.paths = List.copyOf(paths);
             this.address = address;
             this.maxWait = maxWait;
+            this.requestBuffering = requestBuffering;
+            this.maxBodySize = maxBodySize;
         }
 
         public List<String> getPaths() {
@@ -464,6 +488,14 @@ public final class KvmServerProperties extends KvmServerSettings {
 
         public Duration getMaxWait() {
             return this.maxWait;
+        }
+
+        public boolean isRequestBuffering() {
+            return this.requestBuffering;
+        }
+
+        public DataSize getMaxBodySize() {
+            return this.maxBodySize;
         }
 
     }

@@ -205,6 +205,11 @@ public abstract class KvmServerSettings {
                     naming.property("route.max-wait") + " must be at most " + KvmServerOptions.MAX_DURATION.toDays() / 365
                             + " years, got " + this.route.getMaxWait(), null);
         }
+        if (this.route.getMaxBodySize().isNegative()) {
+            throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.max-body-size"),
+                    naming.property("route.max-body-size") + " must not be negative, got "
+                            + this.route.getMaxBodySize(), null);
+        }
         for (String path : this.route.getPaths()) {
             if (!path.startsWith("/")) {
                 throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.paths"),

@@ -9,7 +9,8 @@ import org.springframework.web.ErrorResponseException;
  * A routed request the program could not answer: 504 Gateway Timeout when its request VM ran
  * past {@code max-request-time}, 502 Bad Gateway when it crashed, exited, ran out of memory or
  * closed the connection without an answer, 503 Service Unavailable when no request VM was free
- * within {@code route.max-wait} or the server was not serving. Thrown by the route's handler
+ * within {@code route.max-wait} or the server was not serving, 413 Content Too Large when the
+ * request body is larger than {@code route.max-body-size}. Thrown by the route's handler
  * before anything was sent to the client, so the application's error handling applies: Spring
  * MVC's and WebFlux's own (a problem detail, or the error page) or an
  * {@code @ExceptionHandler(KvmServerRouteException.class)} of the application's.
@@ -39,7 +40,7 @@ public class KvmServerRouteException extends ErrorResponseException {
     /**
      * Why it failed: {@code timeout}, {@code crash}, {@code exit}, {@code memory-limit},
      * {@code ok} (the program closed the connection without an answer), {@code busy},
-     * {@code unavailable} or {@code failed}.
+     * {@code unavailable}, {@code too-large}, {@code invalid} or {@code failed}.
      */
     public String getOutcome() {
         return this.outcome;

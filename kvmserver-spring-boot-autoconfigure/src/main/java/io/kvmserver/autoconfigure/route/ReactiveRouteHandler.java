@@ -13,7 +13,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import org.eclipse.jetty.client.AsyncRequestContent;
-import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.client.Result;
@@ -24,6 +23,7 @@ import org.reactivestreams.Subscription;
 import org.springframework.core.io.buffer.DataBuffer;
 import org.springframework.core.io.buffer.DataBufferFactory;
 import org.springframework.core.io.buffer.DataBufferUtils;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpMethod;
 import org.springframework.http.HttpStatusCode;
 import org.springframework.http.server.reactive.ServerHttpRequest;
@@ -31,6 +31,7 @@ import org.springframework.http.server.reactive.ServerHttpResponse;
 import org.springframework.web.server.ServerWebExchange;
 import org.springframework.util.ReflectionUtils;
 import reactor.adapter.JdkFlowAdapter;
+import reactor.core.Exceptions;
 import reactor.core.publisher.BaseSubscriber;
 import reactor.core.publisher.Flux;
 import reactor.core.publisher.Mono;
@@ -71,18 +72,31 @@ final class ReactiveRouteHandler {
             ServerHttpRequest request = web.getRequest();
             ForwardedHeaders.Incoming incoming = incoming(request);
             long length = incoming.contentLength();
-            if (RouteExchange.isBufferedBody(length)) {
-                // Read before a request VM is taken: a client that sends a small body slowly holds
-                // no VM that other clients wait for.
-                return DataBufferUtils.join(request.getBody(), (int) length)
-                    .map(ReactiveRouteHandler::bytes)
-                    .defaultIfEmpty(new byte[0])
-                    .flatMap((bytes) -> (bytes.length < length)
-                            ? Mono.error(new EOFException("the client's body ended after " + bytes.length + " of "
-                                    + length + " bytes"))
-                            : route(web, parent, incoming, new BytesRequestContent(bytes), null));
+            RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, parent);
+            String type = request.getHeaders().getFirst(HttpHeaders.CONTENT_TYPE);
+            Mono<Void> checked = Mono.fromRunnable(() -> exchange.checkBodyLength(length));
+            if (length != 0 && this.server.requestBuffering()) {
+                // Read before a request VM is taken: a client that sends its body slowly holds no
+                // VM that other clients wait for.
+                BufferedBody body = new BufferedBody(this.server.maxBodySize(), length);
+                Mono<Void> read = checked.thenMany(request.getBody())
+                    .publishOn(Schedulers.boundedElastic()) // beyond 64 KiB, a body goes to a file
+                    .doOnNext((buffer) -> write(body, buffer))
+                    .doOnDiscard(DataBuffer.class, DataBufferUtils::release)
+                    .then(Mono.fromCallable(() -> {
+                        if (body.length() < length) {
+                            throw new EOFException("the client's body ended after " + body.length() + " of " + length
+                                    + " bytes");
+                        }
+                        exchange.body(body.content(type));
+                        return body;
+                    }))
+                    .onErrorMap((ex) -> (Exceptions.unwrap(ex) instanceof BufferedBody.TooLarge) ? exchange.tooLarge()
+                            : Exceptions.unwrap(ex))
+                    .then();
+                return route(web, exchange, read, null).doFinally((signal) -> body.close());
             }
-            AsyncRequestContent body = (length == 0) ? null : new AsyncRequestContent() {
+            AsyncRequestContent body = (length == 0) ? null : new AsyncRequestContent(type) {
 
                 @Override
                 public long getLength() {
@@ -90,25 +104,35 @@ final class ReactiveRouteHandler {
                 }
 
             };
-            return route(web, parent, incoming, body, (body != null) ? new BodyWriter(body) : null);
+            if (body != null) {
+                exchange.body(body);
+            }
+            return route(web, exchange, checked,
+                    (body != null) ? new BodyWriter(body, this.server.maxBodySize()) : null);
         });
     }
 
-    private static byte[] bytes(DataBuffer buffer) {
+    private static void write(BufferedBody body, DataBuffer buffer) {
         byte[] bytes = new byte[buffer.readableByteCount()];
         buffer.read(bytes);
         DataBufferUtils.release(buffer);
-        return bytes;
+        try {
+            body.write(bytes, 0, bytes.length);
+        }
+        catch (IOException ex) {
+            throw Exceptions.propagate(ex);
+        }
     }
 
-    /** Forwards the request with {@code body} (streamed by {@code writer}, if any) and relays the answer. */
-    private Mono<Void> route(ServerWebExchange web, Observation parent, ForwardedHeaders.Incoming incoming,
-            Request.Content body, BodyWriter writer) {
+    /**
+     * Forwards the request, once {@code before} is done (the body's checks, and its reading when it
+     * is buffered), with its body streamed by {@code writer}, if any, and relays the answer.
+     */
+    private Mono<Void> route(ServerWebExchange web, RouteExchange exchange, Mono<Void> before, BodyWriter writer) {
         ServerHttpRequest request = web.getRequest();
-        RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, body, parent);
         AtomicInteger status = new AtomicInteger();
         AtomicReference<Throwable> error = new AtomicReference<>();
-        return Mono.fromRunnable(exchange::admit)
+        Mono<Answer> forwarded = Mono.fromRunnable(exchange::admit)
             .subscribeOn(Schedulers.boundedElastic())
             .then(Mono.defer(() -> Mono.fromFuture(exchange.connect())))
             .flatMap((connection) -> {
@@ -122,7 +146,8 @@ final class ReactiveRouteHandler {
             .onErrorResume((ex) -> !(ex instanceof KvmServerRouteException),
                     (ex) -> Mono.fromCallable(() -> exchange.failed(unwrap(ex)))
                         .subscribeOn(Schedulers.boundedElastic())
-                        .flatMap(Mono::error))
+                        .flatMap(Mono::error));
+        return before.then(forwarded)
             .flatMap((answer) -> {
                 if (!RouteExchange.isFinalStatus(answer.response.getStatus())) {
                     answer.content.fail(new CancellationException("refused"));
@@ -232,13 +257,21 @@ final class ReactiveRouteHandler {
 
     }
 
-    /** Writes the client's request body into the program's request, one buffer at a time. */
+    /**
+     * Writes the client's request body into the program's request, one buffer at a time; a body
+     * that grows past {@code limit} bytes fails the request ({@link BufferedBody.TooLarge}: 413).
+     */
     private static final class BodyWriter extends BaseSubscriber<DataBuffer> {
 
         private final AsyncRequestContent content;
 
-        BodyWriter(AsyncRequestContent content) {
+        private final long limit;
+
+        private long written;
+
+        BodyWriter(AsyncRequestContent content, long limit) {
             this.content = content;
+            this.limit = limit;
         }
 
         @Override
@@ -251,6 +284,12 @@ final class ReactiveRouteHandler {
             byte[] bytes = new byte[buffer.readableByteCount()];
             buffer.read(bytes);
             DataBufferUtils.release(buffer);
+            this.written += bytes.length;
+            if (this.written > this.limit) {
+                this.content.fail(new BufferedBody.TooLarge(this.limit));
+                cancel();
+                return;
+            }
             this.content.write(ByteBuffer.wrap(bytes), Callback.from(() -> request(1), (failure) -> cancel()));
         }
 

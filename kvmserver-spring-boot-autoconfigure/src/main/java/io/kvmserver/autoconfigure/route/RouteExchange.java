@@ -26,18 +26,6 @@ final class RouteExchange {
     private static final DefaultKvmServerRouteObservationConvention DEFAULT_CONVENTION =
             new DefaultKvmServerRouteObservationConvention();
 
-    /**
-     * The largest request body read whole before a request VM is taken (a body with a
-     * {@code Content-Length} of at most this): a client that sends it slowly holds no VM others
-     * wait for. Larger bodies, and bodies of unknown length, stream to the program as they come.
-     */
-    static final int BUFFERED_BODY = 64 * 1024;
-
-    /** Whether a request body of {@code length} bytes (-1: unknown) is read whole before admission. */
-    static boolean isBufferedBody(long length) {
-        return length > 0 && length <= BUFFERED_BODY;
-    }
-
     /** The outcome of an answer the route refused ({@link #invalid}). */
     private static final String INVALID = "invalid";
 
@@ -63,12 +51,11 @@ final class RouteExchange {
     private volatile Connection connection;
 
     /**
-     * Builds the request for the program and starts observing.
-     * @param body the request's body, or null when it has none
+     * Builds the request for the program, without its body yet ({@link #body}), and starts observing.
      * @param parent the observation of the application's request, or null for the one in scope
      */
     RouteExchange(KvmServerRoutes routes, RoutedServer server, ForwardedHeaders.Incoming incoming,
-            Request.Content body, Observation parent) {
+            Observation parent) {
         this.routes = routes;
         this.server = server;
         long timeout = server.timeout().toMillis();
@@ -80,9 +67,6 @@ final class RouteExchange {
             .timeout(timeout, TimeUnit.MILLISECONDS)
             .idleTimeout(timeout, TimeUnit.MILLISECONDS)
             .headers((headers) -> ForwardedHeaders.toProgram(incoming, headers));
-        if (body != null) {
-            this.request.body(body);
-        }
         this.context = new KvmServerRouteObservationContext(server.name(), this.request, incoming.method(),
                 incoming.path());
         Observation created = Observation.createNotStarted(routes.convention(), DEFAULT_CONVENTION,
@@ -95,6 +79,27 @@ final class RouteExchange {
 
     Observation observation() {
         return this.observation;
+    }
+
+    /** The request's body, before {@link #admit()}. */
+    void body(Request.Content body) {
+        this.request.body(body);
+    }
+
+    /**
+     * Refuses a body of {@code length} bytes (-1: not known yet) larger than {@code route.max-body-size}.
+     * @throws KvmServerRouteException 413 for a body known to be too large
+     */
+    void checkBodyLength(long length) {
+        if (length > this.server.maxBodySize()) {
+            throw tooLarge();
+        }
+    }
+
+    /** 413 Content Too Large, with the outcome {@code too-large}: the body is larger than {@code route.max-body-size}. */
+    KvmServerRouteException tooLarge() {
+        return fail(HttpStatus.CONTENT_TOO_LARGE, "too-large", "the request body is larger than "
+                + this.server.property("max-body-size") + " (" + this.server.maxBodySize() + " bytes)", null);
     }
 
     /**
@@ -143,6 +148,11 @@ final class RouteExchange {
      * Waits for the report (the VM is reset by then).
      */
     KvmServerRouteException failed(Throwable cause) {
+        for (Throwable c = cause; c != null; c = c.getCause()) {
+            if (c instanceof BufferedBody.TooLarge) {
+                return tooLarge(); // a streamed body of unknown length grew past the limit
+            }
+        }
         RequestReport report = null;
         if (this.followed) {
             try {

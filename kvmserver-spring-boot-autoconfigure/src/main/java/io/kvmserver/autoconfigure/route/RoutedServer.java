@@ -11,7 +11,8 @@ import org.eclipse.jetty.io.Transport;
 
 /**
  * One server's route: the requests it takes ({@code route.paths}), how long they wait for a free
- * request VM ({@code route.max-wait}), and the way to its request VMs while it serves.
+ * request VM ({@code route.max-wait}), how their bodies come in ({@code route.request-buffering},
+ * {@code route.max-body-size}), and the way to its request VMs while it serves.
  */
 final class RoutedServer {
 
@@ -36,6 +37,21 @@ final class RoutedServer {
 
     Duration maxWait() {
         return this.lifecycle.getSettings().getRoute().getMaxWait();
+    }
+
+    /** Whether request bodies are read whole before a request VM is taken ({@code route.request-buffering}). */
+    boolean requestBuffering() {
+        return this.lifecycle.getSettings().getRoute().isRequestBuffering();
+    }
+
+    /** The largest request body, in bytes ({@code route.max-body-size}). */
+    long maxBodySize() {
+        return this.lifecycle.getSettings().getRoute().getMaxBodySize().toBytes();
+    }
+
+    /** The name of a route property of this server, as the application sets it: {@code kvmserver.route.max-body-size}. */
+    String property(String relative) {
+        return this.lifecycle.getNaming().property("route." + relative);
     }
 
     /** How long a routed request may take at most: the engine cuts it at max-request-time, this is the safety net. */

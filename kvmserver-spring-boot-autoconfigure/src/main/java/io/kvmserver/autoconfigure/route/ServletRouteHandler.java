@@ -15,7 +15,6 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.eclipse.jetty.client.BytesRequestContent;
 import org.eclipse.jetty.client.Connection;
 import org.eclipse.jetty.client.InputStreamResponseListener;
 import org.eclipse.jetty.client.OutputStreamRequestContent;
@@ -56,18 +55,22 @@ final class ServletRouteHandler {
     public void handle(HttpServletRequest request, HttpServletResponse response) throws IOException {
         ForwardedHeaders.Incoming incoming = incoming(request);
         long length = incoming.contentLength();
-        Request.Content whole = null;
-        if (RouteExchange.isBufferedBody(length)) {
-            // Read before a request VM is taken: a client that sends a small body slowly holds this
-            // thread, never a VM that other clients wait for.
-            byte[] bytes = request.getInputStream().readNBytes((int) length);
-            if (bytes.length < length) {
-                throw new EOFException("the client's body ended after " + bytes.length + " of " + length + " bytes");
+        RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, null);
+        int status = 0;
+        Throwable error = null;
+        BufferedBody buffered = null;
+        OutputStreamRequestContent streamed = null;
+        CompletableFuture<Void> copier = null;
+        try (Observation.Scope scope = exchange.observation().openScope()) {
+            exchange.checkBodyLength(length);
+            if (length != 0 && this.server.requestBuffering()) {
+                // Read before a request VM is taken: a client that sends its body slowly holds
+                // this thread, never a VM that other clients wait for.
+                buffered = readWhole(request, length, exchange);
+                exchange.body(buffered.content(request.getContentType()));
             }
-            whole = new BytesRequestContent(request.getContentType(), bytes);
-        }
-        OutputStreamRequestContent body = (length == 0 || whole != null) ? null
-                : new OutputStreamRequestContent(request.getContentType()) {
+            else if (length != 0) {
+                streamed = new OutputStreamRequestContent(request.getContentType()) {
 
                     @Override
                     public long getLength() {
@@ -75,22 +78,22 @@ final class ServletRouteHandler {
                     }
 
                 };
-        RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, (whole != null) ? whole : body,
-                null);
-        int status = 0;
-        Throwable error = null;
-        CompletableFuture<Void> copier = null;
-        try (Observation.Scope scope = exchange.observation().openScope()) {
+                exchange.body(streamed);
+            }
             exchange.admit();
             Connection connection = connect(exchange);
             InputStreamResponseListener listener = new InputStreamResponseListener();
             connection.send(exchange.request(), listener);
-            if (body != null) {
+            if (streamed != null) {
                 // The client's body is copied with blocking reads and writes on a thread of the routes, so
                 // that this one is free to stream the answer while the body still comes in, and so that
                 // no blocking read ever runs on the HTTP client's selector (which would stop the answer).
                 InputStream in = request.getInputStream();
-                copier = CompletableFuture.runAsync(() -> copyBody(in, body), this.routes.client().getExecutor());
+                OutputStreamRequestContent body = streamed;
+                Request forwarded = exchange.request();
+                long limit = this.server.maxBodySize();
+                copier = CompletableFuture.runAsync(() -> copyBody(in, body, forwarded, limit),
+                        this.routes.client().getExecutor());
             }
             Response answer;
             try {
@@ -134,8 +137,11 @@ final class ServletRouteHandler {
                 // this program, or that client's request broken). With the program's connection closed
                 // its next write fails; what it waits for is at most the client's next bytes.
                 exchange.closeConnection();
-                body.fail(new CancellationException("the routed request is over"));
+                streamed.fail(new CancellationException("the routed request is over"));
                 copier.exceptionally((ignored) -> null).join();
+            }
+            if (buffered != null) {
+                buffered.close();
             }
             exchange.finish(status, error);
         }
@@ -148,17 +154,58 @@ final class ServletRouteHandler {
         return COPYING.get();
     }
 
-    /** Copies the client's body to the program's request; a client that fails fails the request. */
-    private static void copyBody(InputStream in, OutputStreamRequestContent body) {
+    /**
+     * Copies the client's body to the program's request; a client that fails fails the request,
+     * and a body that grows past {@code limit} bytes aborts it ({@link BufferedBody.TooLarge}: 413),
+     * whatever the program is doing.
+     */
+    private static void copyBody(InputStream in, OutputStreamRequestContent body, Request forwarded, long limit) {
         COPYING.incrementAndGet();
         try (OutputStream out = body.getOutputStream()) {
-            in.transferTo(out);
+            byte[] buffer = new byte[BUFFER];
+            long copied = 0;
+            for (int n; (n = in.read(buffer)) >= 0;) {
+                copied += n;
+                if (copied > limit) {
+                    forwarded.abort(new BufferedBody.TooLarge(limit));
+                    return;
+                }
+                out.write(buffer, 0, n);
+            }
         }
         catch (IOException ex) {
             body.fail(ex);
         }
         finally {
             COPYING.decrementAndGet();
+        }
+    }
+
+    /**
+     * Reads the client's whole body ({@code length} bytes, -1 when not known).
+     * @throws KvmServerRouteException 413 when it is larger than {@code route.max-body-size}
+     */
+    private BufferedBody readWhole(HttpServletRequest request, long length, RouteExchange exchange)
+            throws IOException {
+        BufferedBody body = new BufferedBody(this.server.maxBodySize(), length);
+        try {
+            InputStream in = request.getInputStream();
+            byte[] buffer = new byte[BUFFER];
+            for (int n; (n = in.read(buffer)) >= 0;) {
+                body.write(buffer, 0, n);
+            }
+            if (body.length() < length) {
+                throw new EOFException("the client's body ended after " + body.length() + " of " + length + " bytes");
+            }
+            return body;
+        }
+        catch (BufferedBody.TooLarge ex) {
+            body.close();
+            throw exchange.tooLarge();
+        }
+        catch (IOException | RuntimeException ex) {
+            body.close();
+            throw ex;
         }
     }
 

@@ -61,6 +61,47 @@ final class RouteClient {
         return response.body();
     }
 
+    /** POSTs {@code bytes} of the fixture's pattern to {@code path} without a length (chunked); returns the answer. */
+    HttpResponse<String> uploadChunked(String path, long bytes) throws Exception {
+        HttpRequest request = HttpRequest.newBuilder(uri(path))
+            .timeout(Duration.ofSeconds(120))
+            .POST(HttpRequest.BodyPublishers.ofInputStream(() -> new PatternStream(bytes)))
+            .build();
+        return CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
+    }
+
+    /**
+     * Sends the head of a POST to {@code path} ({@code framing}: its Content-Length or
+     * Transfer-Encoding line), then body bytes for as long as the server reads them, and returns
+     * the answer's head and the start of its body: a server that answers before the body is all
+     * there is read while the client still sends.
+     */
+    String postWhileTheServerReads(String path, String framing, byte[] chunk) throws Exception {
+        try (Socket socket = new Socket()) {
+            socket.connect(new InetSocketAddress("127.0.0.1", this.port), 5000);
+            socket.setSoTimeout(20_000);
+            OutputStream out = socket.getOutputStream();
+            out.write(("POST " + path + " HTTP/1.1\r\nHost: localhost\r\n" + framing + "\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+            CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> {
+                try {
+                    while (!socket.isClosed()) {
+                        out.write(chunk);
+                    }
+                }
+                catch (IOException ex) {
+                    // the server stopped reading, or closed
+                }
+            });
+            String head = readHead(socket.getInputStream());
+            byte[] start = new byte[200];
+            int n = socket.getInputStream().read(start);
+            socket.close();
+            sending.join();
+            return head + new String(start, 0, Math.max(n, 0), StandardCharsets.UTF_8);
+        }
+    }
+
     /** GETs {@code path} and reads its body as a stream: its length and SHA-256, never holding it whole. */
     String[] download(String path) throws Exception {
         HttpResponse<InputStream> response = CLIENT.send(
@@ -93,6 +134,13 @@ final class RouteClient {
 
         PatternStream(long length) {
             this.length = length;
+        }
+
+        /** The pattern's first {@code length} bytes. */
+        static byte[] bytes(int length) {
+            byte[] bytes = new byte[length];
+            new PatternStream(length).read(bytes, 0, length);
+            return bytes;
         }
 
         @Override

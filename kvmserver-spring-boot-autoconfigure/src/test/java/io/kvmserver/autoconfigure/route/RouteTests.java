@@ -18,6 +18,7 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.SpringBootConfiguration;
 import org.springframework.boot.autoconfigure.EnableAutoConfiguration;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -42,12 +43,16 @@ abstract class RouteTests {
 
     private static final int GUEST_PORT = Http.freePort();
 
+    /** The port of the second server, which streams request bodies (no request buffering). */
+    private static final int STREAMED_PORT = Http.freePort();
+
     private static final int MIB = 1 << 20;
 
     @LocalServerPort
     private int port;
 
     @Autowired
+    @Qualifier("kvmServerLifecycle")
     private KvmServerLifecycle lifecycle;
 
     @Autowired
@@ -71,6 +76,16 @@ abstract class RouteTests {
         registry.add("kvmserver.program", () -> GuestPrograms.get("route_server").toString());
         registry.add("kvmserver.args", () -> GUEST_PORT);
         registry.add("kvmserver.route.address", () -> "127.0.0.1:" + GUEST_PORT);
+        registry.add("kvmserver.route.max-body-size", () -> "2MB");
+        // The same program again, behind a route that streams request bodies as they come.
+        registry.add("kvmserver.servers.streamed.program", () -> GuestPrograms.get("route_server").toString());
+        registry.add("kvmserver.servers.streamed.args", () -> STREAMED_PORT);
+        registry.add("kvmserver.servers.streamed.ephemeral", () -> true);
+        registry.add("kvmserver.servers.streamed.limits.max-main-memory", () -> "256MB");
+        registry.add("kvmserver.servers.streamed.route.address", () -> "127.0.0.1:" + STREAMED_PORT);
+        registry.add("kvmserver.servers.streamed.route.paths", () -> "/streamed/**");
+        registry.add("kvmserver.servers.streamed.route.request-buffering", () -> false);
+        registry.add("kvmserver.servers.streamed.route.max-body-size", () -> "100MB");
     }
 
     @BeforeEach
@@ -140,14 +155,61 @@ abstract class RouteTests {
     }
 
     @Test
-    void bodiesOf64MibStreamBothWays() throws Exception {
-        assertThat(this.client.upload("/upload", 64L * MIB))
+    void withoutRequestBufferingBodiesOf64MibStreamBothWays() throws Exception {
+        assertThat(this.client.upload("/streamed/upload", 64L * MIB))
             .isEqualTo("bytes=" + (64L * MIB) + " sum=" + RouteClient.patternSum(64L * MIB));
         String[] download = this.client.download("/download/64");
         String[] expected = RouteClient.digest(new RouteClient.PatternStream(64L * MIB));
         assertThat(download).containsExactly(expected);
-        // A body of more than 64 KiB streams; a smaller one is read before a VM is taken (below).
-        assertThat(this.client.echoBeforeTheRequestEnds("/echo", MIB)).isEqualTo(MIB);
+        // The program answers while the body still comes in: only a streamed body allows it.
+        assertThat(this.client.echoBeforeTheRequestEnds("/streamed/echo", MIB)).isEqualTo(MIB);
+    }
+
+    /**
+     * With request buffering (the default), a body larger than what is kept in memory reaches the
+     * program whole from its file, with its length: a chunked one too (the fixture reads exactly
+     * Content-Length bytes, and counts none of a chunked body).
+     */
+    @Test
+    void aBufferedBodyReachesTheProgramWholeWithItsLength() throws Exception {
+        long length = 3L * MIB / 2;
+        String expected = "bytes=" + length + " sum=" + RouteClient.patternSum(length);
+        assertThat(this.client.upload("/upload", length)).isEqualTo(expected);
+        HttpResponse<String> chunked = this.client.uploadChunked("/upload", length);
+        assertThat(chunked.statusCode()).isEqualTo(200);
+        assertThat(chunked.body()).isEqualTo(expected);
+    }
+
+    /**
+     * A body larger than {@code route.max-body-size} is 413 before any request VM is taken: one
+     * that announces its length at once, a chunked one as soon as it grows past the limit (with
+     * request buffering and without); the server serves on.
+     */
+    @Test
+    void aBodyLargerThanTheLimitIs413BeforeAVmIsTaken() throws Exception {
+        long resetsBefore = this.lifecycle.getServer().stats().resets();
+        byte[] chunk = new byte[64 * 1024];
+        String announced = this.client.postWhileTheServerReads("/upload", "Content-Length: 3000000", chunk);
+        assertThat(announced).startsWith("HTTP/1.1 413")
+            .contains("advised too-large: the request body is larger than kvmserver.route.max-body-size (2097152 bytes)");
+        String chunkHead = Integer.toHexString(chunk.length) + "\r\n";
+        byte[] framed = new byte[chunkHead.length() + chunk.length + 2];
+        System.arraycopy(chunkHead.getBytes(java.nio.charset.StandardCharsets.US_ASCII), 0, framed, 0,
+                chunkHead.length());
+        framed[framed.length - 2] = '\r';
+        framed[framed.length - 1] = '\n';
+        assertThat(this.client.postWhileTheServerReads("/upload", "Transfer-Encoding: chunked", framed))
+            .startsWith("HTTP/1.1 413")
+            .contains("advised too-large");
+        assertThat(this.client.postWhileTheServerReads("/streamed/drain", "Transfer-Encoding: chunked", framed))
+            .startsWith("HTTP/1.1 413")
+            .contains("advised too-large: the request body is larger than kvmserver.servers.streamed.route.max-body-size");
+        assertThat(this.lifecycle.getServer().stats().resets()).as("no request VM served them")
+            .isEqualTo(resetsBefore);
+        assertThat(this.client.get("/counter").body()).isEqualTo("counter=1");
+        RouteClient.waitFor(() -> this.observed.contexts.stream()
+            .filter((c) -> c.getPath().equals("/upload") && "too-large".equals(c.getOutcome()))
+            .count() == 2);
     }
 
     @Test
@@ -225,37 +287,49 @@ abstract class RouteTests {
             .toString();
     }
 
-    /** How many routed POSTs of {@code /counter} have been observed to their end. */
-    long observedPosts() {
+    /** How many routed POSTs of {@code path} have been observed to their end. */
+    long observedPosts(String path) {
         return this.observed.contexts.stream()
-            .filter((c) -> c.getPath().equals("/counter") && c.getMethod().equals("POST"))
+            .filter((c) -> c.getPath().equals(path) && c.getMethod().equals("POST"))
             .count();
     }
 
     /**
-     * Clients that announce a small body and stall before sending it, one per request VM. Found
-     * by the review of 2026-12-04 late: a request took its VM before any byte of its body came,
-     * so two slow uploaders made every other client 503. A body of up to 64 KiB is now read
-     * before a VM is taken.
+     * Clients that announce a body and stall before sending it all, more of them than request VMs:
+     * a small body, a large one and a chunked one. Found by the review of 2026-12-04 late: a
+     * request took its VM before any byte of its body came, so two slow uploaders made every
+     * other client 503; bodies of up to 64 KiB were then read first, and since the review of
+     * 2026-12-05 every body is ({@code route.request-buffering}).
      */
     @Test
-    void clientsThatSendTheirSmallBodiesSlowlyHoldNoRequestVm() throws Exception {
+    void clientsThatSendTheirBodiesSlowlyHoldNoRequestVm() throws Exception {
+        String[] framings = { "Content-Length: 10", "Content-Length: 200000", "Transfer-Encoding: chunked" };
+        byte[] large = RouteClient.PatternStream.bytes(200000);
         List<java.net.Socket> stalled = new java.util.ArrayList<>();
         try {
-            for (int i = 0; i < 2; i++) {
+            for (String framing : framings) {
                 java.net.Socket slow = new java.net.Socket("127.0.0.1", this.port);
-                slow.getOutputStream().write(("POST /upload HTTP/1.1\r\nHost: localhost\r\nContent-Length: 10\r\nConnection: close\r\n\r\n")
-                        .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                slow.getOutputStream().write(("POST /upload HTTP/1.1\r\nHost: localhost\r\n" + framing
+                        + "\r\nConnection: close\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                if (framing.endsWith("200000")) {
+                    slow.getOutputStream().write(large, 0, 100000); // half of it, then nothing
+                }
                 stalled.add(slow);
             }
             Thread.sleep(500);
             assertThat(this.lifecycle.getServer().busyVms()).isZero();
             assertThat(this.client.get("/counter").statusCode()).as("another client meanwhile").isEqualTo(200);
-            for (java.net.Socket slow : stalled) {
-                slow.getOutputStream().write("0123456789".getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            byte[][] rests = { RouteClient.PatternStream.bytes(10), java.util.Arrays.copyOfRange(large, 100000, 200000),
+                    ("a\r\n" + new String(RouteClient.PatternStream.bytes(10), java.nio.charset.StandardCharsets.ISO_8859_1)
+                            + "\r\n0\r\n\r\n").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1) };
+            String[] answers = { "bytes=10 sum=" + RouteClient.patternSum(10),
+                    "bytes=200000 sum=" + RouteClient.patternSum(200000), "bytes=10 sum=" + RouteClient.patternSum(10) };
+            for (int i = 0; i < stalled.size(); i++) {
+                java.net.Socket slow = stalled.get(i);
+                slow.getOutputStream().write(rests[i]);
                 slow.setSoTimeout(10_000);
-                String answer = new String(slow.getInputStream().readNBytes(400), java.nio.charset.StandardCharsets.UTF_8);
-                assertThat(answer).startsWith("HTTP/1.1 200").contains("bytes=10 sum=525");
+                String answer = new String(slow.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+                assertThat(answer).as(framings[i]).startsWith("HTTP/1.1 200").contains(answers[i]);
             }
         }
         finally {

@@ -8,6 +8,7 @@ import java.nio.charset.StandardCharsets;
 import io.kvmserver.autoconfigure.KvmServerLifecycle;
 import org.junit.jupiter.api.Test;
 import org.springframework.beans.factory.annotation.Autowired;
+import org.springframework.beans.factory.annotation.Qualifier;
 import org.springframework.boot.test.context.SpringBootTest;
 import org.springframework.boot.test.context.SpringBootTest.WebEnvironment;
 import org.springframework.boot.test.web.server.LocalServerPort;
@@ -21,11 +22,12 @@ class ServletRouteTests extends RouteTests {
     private int localPort;
 
     @Autowired
-    private KvmServerLifecycle lifecycle;
+    @Qualifier("kvmServerLifecycle-streamed")
+    private KvmServerLifecycle streamed;
 
     /**
      * A client that announces a large body and stalls before sending it, to a program that answers
-     * without reading it. Found by the review of 2026-12-04 late: the handler returned while the
+     * without reading it, behind a route that streams bodies. Found by the review of 2026-12-04 late: the handler returned while the
      * thread copying the body still read the request's stream, which Tomcat then recycled for
      * other clients (their requests broke with 400s, their bytes read by this copier). Now a
      * routed request is over only when its copier is: whenever its observation has stopped, no
@@ -34,17 +36,17 @@ class ServletRouteTests extends RouteTests {
     @Test
     void noBodyCopierOutlivesItsRequest() throws Exception {
         // Every VM free first: a request refused 503 for another test's VM would end at once.
-        RouteClient.waitFor(() -> this.lifecycle.getServer().busyVms() == 0);
+        RouteClient.waitFor(() -> this.streamed.getServer().busyVms() == 0);
         try (Socket client = new Socket()) {
             client.connect(new InetSocketAddress("127.0.0.1", this.localPort), 5000);
-            client.getOutputStream().write(("POST /counter HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n"
+            client.getOutputStream().write(("POST /streamed/counter HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n"
                     + "\r\n").getBytes(StandardCharsets.US_ASCII));
             Thread.sleep(1000);
-            if (observedPosts() == 1) {
+            if (observedPosts("/streamed/counter") == 1) {
                 assertThat(ServletRouteHandler.copying()).as("a copier reads after its request ended").isZero();
             }
         }
-        RouteClient.waitFor(() -> observedPosts() == 1);
+        RouteClient.waitFor(() -> observedPosts("/streamed/counter") == 1);
         assertThat(ServletRouteHandler.copying()).isZero();
     }
 
