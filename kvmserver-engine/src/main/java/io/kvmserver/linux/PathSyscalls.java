@@ -416,8 +416,9 @@ final class PathSyscalls {
             return -Errno.ENOENT;
         }
         try (Resolution seen = c.kernel().fileSystem().resolveNoFollow(pathBase(c, dirfd, path), path, Access.READ)) {
-            if (seen.isVirtual() || seen.exists()) {
-                return -Errno.EEXIST;
+            if (seen.isVirtual() || seen.exists() || (seen.guestPath() != null
+                    && c.kernel().fileSystem().holdsMountPoint(seen.guestPath(), seen.hostPath()))) {
+                return -Errno.EEXIST; // a volume or write tree is there even when its host directory is not
             }
         }
         try (Resolution r = resolve(c, dirfd, path, Access.WRITE, false)) {
@@ -452,7 +453,8 @@ final class PathSyscalls {
             if (r.isVirtual()) {
                 return -Errno.EACCES;
             }
-            if (c.kernel().served().pins(r.directoryFd(), r.name())) {
+            if (c.kernel().served().pins(r.directoryFd(), r.name())
+                    || c.kernel().fileSystem().holdsMountPoint(r.guestPath(), r.hostPath())) {
                 return -Errno.EBUSY;
             }
             return HostFile.call(() -> LibC.syscall(SyscallNumbers.UNLINKAT, r.directoryFd(), r.nameBytes(), flags, 0,
@@ -483,7 +485,8 @@ final class PathSyscalls {
                 return -Errno.EBUSY;
             }
             FileSystemPolicy policy = c.kernel().fileSystem();
-            if (policy.holdsVolume(from.guestPath(), from.hostPath()) || policy.holdsVolume(to.guestPath(), to.hostPath())) {
+            if (policy.holdsMountPoint(from.guestPath(), from.hostPath())
+                    || policy.holdsMountPoint(to.guestPath(), to.hostPath())) {
                 return -Errno.EBUSY;
             }
             if ((from.namesDirectory() || to.namesDirectory()) && (from.fileMode() & S_IFMT) != S_IFDIR) {

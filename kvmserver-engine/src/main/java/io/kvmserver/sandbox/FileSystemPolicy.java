@@ -74,6 +74,8 @@ public final class FileSystemPolicy implements AutoCloseable {
 
     private final Scope global;
     private final List<MountedVolume> volumes;
+    /** The host roots of the {@code --allow-write} trees, as named and as real paths: mount points to the guest. */
+    private final List<Path> writeRoots;
     private final Path programRealPath;
     private final String programGuestPath;
     /** What {@code /proc/self/exe} may reach: the program's real path and nothing else. */
@@ -127,6 +129,16 @@ public final class FileSystemPolicy implements AutoCloseable {
                 .sorted(Comparator.comparingInt((MountedVolume v) -> v.guestPath().getNameCount()).reversed())
                 .toList();
         programGuestPath = guestPathOf(program, options.volumes());
+        List<Path> roots = new ArrayList<>();
+        for (String tree : options.allowWrite()) {
+            Path root = Path.of(tree).toAbsolutePath().normalize();
+            Path realRoot = GrantSet.realPath(root);
+            roots.add(root);
+            if (realRoot != null && !realRoot.equals(root)) {
+                roots.add(realRoot);
+            }
+        }
+        writeRoots = List.copyOf(roots);
     }
 
     /**
@@ -159,18 +171,28 @@ public final class FileSystemPolicy implements AutoCloseable {
     }
 
     /**
-     * True if a volume is mounted at or below this path, by its guest path or its host path: such
-     * a directory cannot be moved ({@code EBUSY}). On Linux a mount moves with its parent
-     * directory; here a volume is found by the prefix of a guest path, so moving a directory
-     * above a read-only volume nested in a writable one would leave the volume's files under a
-     * new name that only the writable grant covers.
+     * True if a volume is mounted at or below this path, by its guest path or its host path, or an
+     * {@code --allow-write} tree begins there: the guest may change what is in such a tree, never
+     * the tree itself. Removing it or moving it is {@code EBUSY}, as for a mount point on Linux
+     * (a volume is one; a write grant is treated as one, so that no request takes away what every
+     * later request is granted, nor writes the entry of its root in a parent no grant covers), and
+     * making it is {@code EEXIST}. A volume must also stay where it is because it is found by the
+     * prefix of a guest path: moving a directory above a read-only volume nested in a writable one
+     * would leave the volume's files under a new name that only the writable grant covers.
      */
-    public boolean holdsVolume(String guestPath, String hostPath) {
+    public boolean holdsMountPoint(String guestPath, String hostPath) {
         Path guest = Path.of(guestPath);
         Path host = hostPath == null ? null : Path.of(hostPath);
         for (MountedVolume volume : volumes) {
             if (volume.guestPath().startsWith(guest) || (host != null && volume.hostPath().startsWith(host))) {
                 return true;
+            }
+        }
+        if (host != null) {
+            for (Path root : writeRoots) {
+                if (root.startsWith(host)) {
+                    return true;
+                }
             }
         }
         return false;

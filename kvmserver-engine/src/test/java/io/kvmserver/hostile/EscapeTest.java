@@ -135,4 +135,34 @@ class EscapeTest {
         assertThat(Files.getLastModifiedTime(key)).isEqualTo(modified);
         assertThat(Files.exists(app.resolve("etc/secrets/key.txt"))).isTrue();
     }
+
+    /**
+     * The trees the operator grants stay where they are ({@code hostile_roots.c}). Found by the
+     * review of 2026-12-05: a request emptied its writable volume and removed it ({@code rmdir} of
+     * the volume's guest path removed the host directory, and every later request found nothing
+     * there), then made it again with a mode of its choice ({@code mkdir} wrote an entry in a host
+     * directory no grant covers); an {@code allow-write} root could be removed or moved into
+     * another grant alike. On Linux a volume is a mount point ({@code EBUSY}); a write grant's root
+     * is treated as one.
+     */
+    @Test
+    void theTreesTheOperatorGrantsCannotBeRemovedOrMoved(@TempDir Path root) throws Exception {
+        Path first = Files.createDirectories(root.resolve("first"));
+        Path second = Files.createDirectories(root.resolve("second"));
+        Path file = Files.writeString(root.resolve("alone.db"), "data");
+        int ebusy = 16, eexist = 17;
+        GuestRun.Outcome granted = HostileRuns.run("hostile_roots",
+                List.of(first.toString(), second.toString(), file.toString()),
+                b -> b.allowWrite(List.of(first.toString(), second.toString(), file.toString())));
+        assertThat(granted.stdout().trim()).as(granted.toString())
+                .isEqualTo("rmdir=" + ebusy + " rename=" + ebusy + " mkdir=" + eexist + " unlink=" + ebusy);
+        GuestRun.Outcome mounted = HostileRuns.run("hostile_roots", List.of("/data", "/data2", "-"),
+                b -> b.volumes(List.of(new Volume(first.toString(), "/data", true),
+                        new Volume(second.toString(), "/data2", true))));
+        assertThat(mounted.stdout().trim()).as(mounted.toString())
+                .isEqualTo("rmdir=" + ebusy + " rename=" + ebusy + " mkdir=" + eexist);
+        assertThat(first).isDirectory();
+        assertThat(second.resolve("moved")).doesNotExist();
+        assertThat(file).hasContent("data");
+    }
 }

@@ -434,10 +434,10 @@ class FileSystemPolicyTest {
 
             assertThat(policy.mayWrite("/app/etc/secrets/key", secrets.resolve("key"))).isFalse();
             assertThat(policy.mayWrite("/app/etc/other", volume.resolve("etc/other"))).isTrue();
-            assertThat(policy.holdsVolume("/app/etc", volume.resolve("etc").toString())).isTrue();
-            assertThat(policy.holdsVolume("/app", volume.toString())).isTrue();
-            assertThat(policy.holdsVolume("/app/etc/other", volume.resolve("etc/other").toString())).isFalse();
-            assertThat(policy.holdsVolume("/elsewhere", secrets.getParent().toString())).as("by its host path").isTrue();
+            assertThat(policy.holdsMountPoint("/app/etc", volume.resolve("etc").toString())).isTrue();
+            assertThat(policy.holdsMountPoint("/app", volume.toString())).isTrue();
+            assertThat(policy.holdsMountPoint("/app/etc/other", volume.resolve("etc/other").toString())).isFalse();
+            assertThat(policy.holdsMountPoint("/elsewhere", secrets.getParent().toString())).as("by its host path").isTrue();
         }
 
         @Test
