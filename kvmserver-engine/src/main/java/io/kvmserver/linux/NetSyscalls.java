@@ -54,6 +54,8 @@ final class NetSyscalls {
      * ({@link StreamFile}), so every host send and receive carries this flag.
      */
     private static final int MSG_DONTWAIT = 0x40;
+    private static final int MSG_PEEK = 0x2;
+    private static final int MSG_WAITALL = 0x100;
     /** OOB, PEEK, CTRUNC, TRUNC, DONTWAIT, WAITALL, NOSIGNAL, MORE, FASTOPEN, CMSG_CLOEXEC. */
     private static final int MSG_ALLOWED = 0x1 | 0x2 | 0x8 | 0x20 | MSG_DONTWAIT | 0x100 | 0x4000 | 0x8000
             | 0x20000000 | 0x40000000;
@@ -493,6 +495,9 @@ final class NetSyscalls {
         try (HostAddress a = checkedAddress(c, s, c.arg(1), length, false)) {
             rc = s.connect(a.sockaddr);
             unixName = a.unixName;
+            if (rc == -Errno.EAGAIN && s.domain() == AF_UNIX && (s.statusFlags() & OpenFlags.O_NONBLOCK) == 0) {
+                rc = connectWhenThereIsRoom(c, s, a.sockaddr);
+            }
         }
         if (c.waiter().retrying()) {
             // The same connect, tried again after the thread waited: it is in progress or done.
@@ -657,6 +662,34 @@ final class NetSyscalls {
         }
     }
 
+    /**
+     * A blocking connect to a unix listener whose backlog is full: Linux waits until the listener
+     * takes a connection (as long as {@code SO_SNDTIMEO} allows, then {@code EAGAIN}); the host's
+     * non-blocking connect says {@code EAGAIN} at once, and poll cannot tell when there is room,
+     * so the connect is tried again after a pause, for as long as the request may run.
+     */
+    private static long connectWhenThereIsRoom(Syscall c, SocketFile s, byte[] sockaddr) {
+        long deadline = c.waiter().deadlineAfter(s.timeoutNanos(HostWaiter.POLLOUT));
+        while (true) {
+            long remaining = Deadline.remaining(deadline);
+            if (remaining == 0) {
+                return -Errno.EAGAIN;
+            }
+            int slept = c.waiter().sleep(remaining < 0 ? StreamFile.REFUSED_RETRY_NANOS
+                    : Math.min(StreamFile.REFUSED_RETRY_NANOS, remaining));
+            if (slept == HostWaiter.WAIT_PARKED) {
+                return Syscall.RESTART;
+            }
+            if (slept == HostWaiter.WAIT_KICKED) {
+                return -Errno.EINTR;
+            }
+            long rc = s.connect(sockaddr);
+            if (rc != -Errno.EAGAIN) {
+                return rc;
+            }
+        }
+    }
+
     static long sendto(Syscall c) {
         return transfer(c, true);
     }
@@ -680,7 +713,8 @@ final class NetSyscalls {
         short events = sending ? HostWaiter.POLLOUT : HostWaiter.POLLIN;
         long address = c.arg(4);
         if (address == 0) {
-            return s.io(c.waiter(), events, () -> LibC.syscall(nr, s.hostFd(), buffer, count, flags, 0, 0), callFlags);
+            long n = s.io(c.waiter(), events, () -> LibC.syscall(nr, s.hostFd(), buffer, count, flags, 0, 0), callFlags);
+            return sending ? n : receiveTheRest(c, s, callFlags, n, count, oneBuffer(buffer));
         }
         if (sending) {
             try (HostAddress a = checkedAddress(c, s, address, c.arg(5) & 0xffffffffL, false);
@@ -705,8 +739,52 @@ final class NetSyscalls {
                 c.memory().writeBytes(address, shown, 0, Math.min(shown.length, guestLength));
                 c.memory().writeInt(c.arg(5), shown.length);
             }
-            return n;
+            return receiveTheRest(c, s, callFlags, n, count, oneBuffer(buffer));
         }
+    }
+
+    /** Where the byte at offset {@code at} of a receive's buffers is on the host, and how many fit from there ({@code room[0]}). */
+    private interface ReceiveBuffer {
+        long hostAddress(long at, long[] room);
+    }
+
+    /** A receive's one buffer, at {@code hostAddress}: room to its end, which the count bounds. */
+    private static ReceiveBuffer oneBuffer(long hostAddress) {
+        return (at, room) -> {
+            room[0] = Long.MAX_VALUE;
+            return hostAddress + at;
+        };
+    }
+
+    /**
+     * {@code MSG_WAITALL} on a blocking stream socket: after a first receive of {@code first}
+     * bytes, receives until {@code count} came, the stream ended, an error, or a signal or the
+     * request's time limit stopped it, and returns what came (as Linux does on a signal). Without
+     * it, a program that reads a fixed-size header with {@code MSG_WAITALL} got a short read. A
+     * program with other threads still gets what the first receive found: its wait must park the
+     * thread, and a parked call is tried again from its start, which would lose the bytes taken.
+     */
+    private static long receiveTheRest(Syscall c, SocketFile s, int callFlags, long first, long count,
+            ReceiveBuffer buffers) {
+        if (first <= 0 || first >= count || c.waiter().parking() || (callFlags & (MSG_WAITALL | MSG_PEEK)) != MSG_WAITALL
+                || (callFlags & MSG_DONTWAIT) != 0 || s.type() != SocketFile.SOCK_STREAM
+                || (s.statusFlags() & OpenFlags.O_NONBLOCK) != 0) {
+            return first;
+        }
+        int flags = (callFlags & MSG_ALLOWED & ~MSG_WAITALL) | MSG_DONTWAIT;
+        long[] room = new long[1];
+        long total = first;
+        while (total < count) {
+            long at = buffers.hostAddress(total, room);
+            long length = Math.min(room[0], count - total);
+            long n = s.io(c.waiter(), HostWaiter.POLLIN,
+                    () -> LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), at, length, flags, 0, 0), callFlags);
+            if (n <= 0) {
+                break;
+            }
+            total += n;
+        }
+        return total;
     }
 
     /**
@@ -768,7 +846,24 @@ final class NetSyscalls {
                 m.writeLong(msghdr + 40, 0); // no control data
                 m.writeInt(msghdr + 48, hdr.getInt(48) & ~0x8); // msg_flags, without MSG_CTRUNC
             }
-            return n;
+            if (sending) {
+                return n;
+            }
+            long capacity = 0;
+            for (int i = 0; i < iovCount; i++) {
+                capacity += hostIov.getLong(i * 16L + 8);
+            }
+            return receiveTheRest(c, s, flags, n, capacity, (at, room) -> {
+                long skipped = 0;
+                for (int i = 0;; i++) {
+                    long length = hostIov.getLong(i * 16L + 8);
+                    if (at < skipped + length) {
+                        room[0] = skipped + length - at;
+                        return hostIov.getLong(i * 16L) + (at - skipped);
+                    }
+                    skipped += length;
+                }
+            });
         }
     }
 

@@ -181,6 +181,7 @@ public class SocketFile extends StreamFile {
     private static final int MSG_PEEK = 0x2;
     private static final int MSG_TRUNC = 0x20;
     private static final int MSG_DONTWAIT = 0x40;
+    private static final long FIONREAD = 0x541b;
     private static final int SENDER_MAX = 128;
 
     /**
@@ -202,13 +203,21 @@ public class SocketFile extends StreamFile {
      * Drops the datagrams at the head of the queue whose sender the program may not send to:
      * each is looked at (its sender only, none of its bytes) and thrown away, until one from an
      * allowed sender or nothing is at the head. {@code 0}, or an error the look reported (a
-     * socket error is reported once, so the caller returns it instead of receiving).
+     * socket error is reported once, so the caller returns it instead of receiving), or
+     * {@code EAGAIN} when strangers' datagrams are still at the head after {@link #DROPS_PER_LOOK}:
+     * a sender that floods the socket must not keep the host thread in this loop past the
+     * request's time limit.
      */
+    private static final int DROPS_PER_LOOK = 64;
+
     private long dropDatagramsFromForbiddenSenders() {
         if (sender == null) {
             sender = new Memory(SENDER_MAX + 4);
         }
-        while (true) {
+        for (int dropped = 0;; dropped++) {
+            if (dropped == DROPS_PER_LOOK) {
+                return -Errno.EAGAIN; // a flood: nothing the program may see yet; its wait goes on, and can be ended
+            }
             sender.setInt(SENDER_MAX, SENDER_MAX);
             long n = HostFile.call(() -> LibC.syscall(SyscallNumbers.RECVFROM, fd, 0, 0,
                     MSG_PEEK | MSG_TRUNC | MSG_DONTWAIT, Pointer.nativeValue(sender), Pointer.nativeValue(sender) + SENDER_MAX));
@@ -232,7 +241,11 @@ public class SocketFile extends StreamFile {
     public long ioctl(long request, long argument, AddressSpace memory) {
         if (checksSenders()) {
             long dropped = dropDatagramsFromForbiddenSenders();
-            if (dropped < 0) {
+            if (dropped == -Errno.EAGAIN && request == FIONREAD) {
+                memory.writeInt(argument, 0); // a stranger's datagram still at the head: nothing for the program
+                return 0;
+            }
+            if (dropped < 0 && dropped != -Errno.EAGAIN) {
                 errorForNextReceive = dropped; // the look took the socket's error: the next receive reports it
             }
         }

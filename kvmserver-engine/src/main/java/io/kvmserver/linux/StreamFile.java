@@ -46,6 +46,9 @@ public class StreamFile extends FileDescription {
         return mode == S_IFIFO;
     }
 
+    /** The pause before an operation refused though poll said ready is tried again (see {@link #blocking}). */
+    static final long REFUSED_RETRY_NANOS = 1_000_000L;
+
     protected final boolean guestBlocking() {
         return (statusFlags & OpenFlags.O_NONBLOCK) == 0;
     }
@@ -60,16 +63,40 @@ public class StreamFile extends FileDescription {
         return blocking(waiter, events, op, guestBlocking());
     }
 
-    /** {@link #blocking}, waiting only if {@code mayWait} (a call's own {@code MSG_DONTWAIT} says not). */
+    /**
+     * {@link #blocking}, waiting only if {@code mayWait} (a call's own {@code MSG_DONTWAIT} says not).
+     *
+     * <p>Poll's readiness is not always a promise: an unconnected unix datagram socket polls
+     * writable while the receiver it names is full, and a socket that drops what the program may
+     * not see polls readable for a stranger's datagram. An operation refused again right after a
+     * wait that said ready (or after the scheduler woke its parked thread) is tried again after a
+     * pause instead, where Linux's sender sleeps until the peer reads: polling again would return
+     * at once, and the host thread would spin for the whole time limit.
+     */
     protected final long blocking(HostWaiter waiter, short events, HostFile.HostCall op, boolean mayWait) {
         touched();
         long deadline = waiter.deadlineAfter(timeoutNanos(events));
+        boolean toldReady = waiter.retrying();
         while (true) {
             long n = HostFile.call(op);
             if (n != -Errno.EAGAIN || !mayWait) {
                 return n;
             }
-            int waited = waiter.awaitOne(fd, events, Deadline.remaining(deadline));
+            long remaining = Deadline.remaining(deadline);
+            int waited;
+            if (toldReady) {
+                if (remaining == 0) {
+                    return -Errno.EAGAIN;
+                }
+                waited = waiter.sleep(remaining < 0 ? REFUSED_RETRY_NANOS : Math.min(REFUSED_RETRY_NANOS, remaining));
+                toldReady = false;
+                if (waited == HostWaiter.WAIT_TIMED_OUT) {
+                    continue; // the pause, not the deadline
+                }
+            } else {
+                waited = waiter.awaitOne(fd, events, remaining);
+                toldReady = waited == HostWaiter.WAIT_READY;
+            }
             if (waited == HostWaiter.WAIT_PARKED) {
                 return Syscall.RESTART;
             }

@@ -1,0 +1,80 @@
+package io.kvmserver.hostile;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.GuestRun;
+import io.kvmserver.testing.RequiresKvm;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Waits that the host's poll cannot end ({@code blocking_peers.c}), each answered natively first
+ * as an unprivileged user. Found by the review of 2026-12-05 (what can block): a blocking send to
+ * a full unix datagram receiver spun the host thread for the whole time limit, since an
+ * unconnected sender polls writable while its receiver is full; a blocking connect to a unix
+ * listener with a full backlog was {@code EAGAIN} at once; {@code MSG_WAITALL} was ignored (it
+ * still is in a program with other threads: see {@code NetSyscalls.receiveTheRest}).
+ */
+@RequiresKvm
+class BlockingPeersTest {
+
+    /** The test's own thread runs the guest: its CPU time is the host's for the run. */
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
+    @Test
+    void aSendToAFullDatagramReceiverWaitsWithoutSpinning(@TempDir Path directory) {
+        long before = THREADS.getCurrentThreadCpuTime();
+        GuestRun.Outcome o = GuestRun.run(GuestPrograms.get("blocking_peers"),
+                List.of(directory.toString(), "dgram-full"), b -> b.allowWrite(List.of(directory.toString())));
+        long cpuMillis = (THREADS.getCurrentThreadCpuTime() - before) / 1_000_000;
+        assertThat(o.stdout()).as(o.toString()).isEqualTo("sent>0=1 errno=11 waited=1000\n");
+        // The run waits one second; spinning took all of it (about 1000 ms of CPU), a pause
+        // between tries a few tens of ms, with the VM's start and stop.
+        assertThat(cpuMillis).as("host CPU time of the run").isLessThan(500);
+    }
+
+    @Test
+    void aConnectToAFullUnixBacklogWaitsForItsTimeout(@TempDir Path directory) {
+        GuestRun.Outcome o = GuestRun.run(GuestPrograms.get("blocking_peers"),
+                List.of(directory.toString(), "unix-backlog"), b -> b.allowWrite(List.of(directory.toString())));
+        assertThat(o.stdout()).as(o.toString()).isEqualTo("first=0 second=-1 errno=11 waited=300\n");
+    }
+
+    @Test
+    void msgWaitallReceivesTheWholeCount(@TempDir Path directory) throws Exception {
+        assertThat(waitall(directory, "waitall")).isEqualTo("waitall=10 [ABCDEFGHIJ]\n");
+        assertThat(waitall(directory, "waitall-msg")).isEqualTo("waitall=10 [ABCD|EFGHIJ]\n");
+    }
+
+    /** What the program prints for a receive with {@code MSG_WAITALL} from a peer that sends 3 bytes, then 7. */
+    private static String waitall(Path directory, String mode) throws Exception {
+        try (ServerSocket peer = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
+                try (Socket s = peer.accept()) {
+                    s.getOutputStream().write("ABC".getBytes(StandardCharsets.US_ASCII));
+                    Thread.sleep(200);
+                    s.getOutputStream().write("DEFGHIJ".getBytes(StandardCharsets.US_ASCII));
+                    s.getInputStream().read(); // until the program is done
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+            });
+            GuestRun.Outcome o = GuestRun.run(GuestPrograms.get("blocking_peers"),
+                    List.of(directory.toString(), mode, Integer.toString(peer.getLocalPort())),
+                    b -> b.allowConnect(List.of("127.0.0.1:" + peer.getLocalPort())));
+            writer.get(10, TimeUnit.SECONDS);
+            return o.stdout();
+        }
+    }
+}
