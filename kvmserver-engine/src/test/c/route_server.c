@@ -13,7 +13,8 @@
  *   /download/N    answers N MiB of the pattern byte i = (i * 7 + 3) & 0xff
  *   /cookie        answers with a Set-Cookie header
  *   /status/N      answers status N
- *   /short         answers a Content-Length of 100 with 3 bytes, then closes: an answer cut short
+ *   /short         answers JSON with a Content-Length of 100 and 3 bytes, then closes: an answer cut short
+ *   /charset       answers with a charset no JVM knows: Content-Type: text/plain; charset=nope
  *   /sleep /crash  sleep 30 s, fault
  *   anything else  "hello"
  * Usage: route_server PORT [ADDRESS]   (default 127.0.0.1)
@@ -199,8 +200,10 @@ static void handle(int fd) {
     } else if (strncmp(path, "/status/", 8) == 0) {
         respond(fd, atoi(path + 8), "X-Guest: yes\r\n", "status");
     } else if (strcmp(path, "/short") == 0) {
-        static const char cut[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok\n";
+        static const char cut[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\nok\n";
         write_all(fd, cut, sizeof cut - 1);
+    } else if (strcmp(path, "/charset") == 0) {
+        respond(fd, 200, "Content-Type: text/plain; charset=nope\r\n", "charset");
     } else if (strcmp(path, "/sleep") == 0) {
         sleep(30);
         respond(fd, 200, "", "woke");

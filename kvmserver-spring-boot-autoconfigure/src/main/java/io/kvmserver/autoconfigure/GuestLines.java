@@ -82,7 +82,31 @@ final class GuestLines {
         if (end > 0 && this.line[end - 1] == '\r') {
             end--;
         }
-        return new String(this.line, 0, end, StandardCharsets.UTF_8);
+        return printable(new String(this.line, 0, end, StandardCharsets.UTF_8));
+    }
+
+    /**
+     * The line with every control character but tab written as {@code \xNN} (C0, DEL and C1): a
+     * carriage return, an ANSI or OSC escape sequence or a NUL in the program's output would
+     * otherwise rewrite what a terminal shows of the application's log (a forged line over the
+     * real prefix, the clipboard set through OSC 52); found by the review of 2026-12-05.
+     */
+    static String printable(String text) {
+        StringBuilder out = null;
+        for (int i = 0; i < text.length(); i++) {
+            char c = text.charAt(i);
+            boolean control = (c < 0x20 && c != '\t') || (c >= 0x7f && c <= 0x9f);
+            if (control && out == null) {
+                out = new StringBuilder(text.length() + 16).append(text, 0, i);
+            }
+            if (control) {
+                out.append("\\x").append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 0xf, 16));
+            }
+            else if (out != null) {
+                out.append(c);
+            }
+        }
+        return (out != null) ? out.toString() : text;
     }
 
 }

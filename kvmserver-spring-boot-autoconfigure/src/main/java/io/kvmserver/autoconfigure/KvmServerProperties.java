@@ -37,7 +37,7 @@ public final class KvmServerProperties extends KvmServerSettings {
      */
     public static final List<String> SPRING_ONLY = List.of("kvmserver.enabled", "kvmserver.output.stdout-level",
             "kvmserver.output.stderr-level", "kvmserver.route.paths", "kvmserver.route.max-wait",
-            "kvmserver.route.request-buffering", "kvmserver.route.max-body-size",
+            "kvmserver.route.request-buffering", "kvmserver.route.max-body-size", "kvmserver.route.sensitive-headers",
             "kvmserver.servers");
 
     /**
@@ -467,15 +467,26 @@ public final class KvmServerProperties extends KvmServerSettings {
          */
         private final DataSize maxBodySize;
 
+        /**
+         * Headers that never pass the route, either way: the program does not see the client's
+         * credentials (Spring Security has checked them already) or the application's cookies,
+         * and cannot set the application's cookies or its HSTS policy on the client. Set it to
+         * an empty list to pass them all.
+         */
+        private final List<String> sensitiveHeaders;
+
         public Route(@DefaultValue List<String> paths, String address,
                 @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) Duration maxWait,
                 @DefaultValue("true") boolean requestBuffering,
-                @DefaultValue("10MB") @DataSizeUnit(DataUnit.MEGABYTES) DataSize maxBodySize) {
+                @DefaultValue("10MB") @DataSizeUnit(DataUnit.MEGABYTES) DataSize maxBodySize,
+                @DefaultValue({ "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
+                        "Strict-Transport-Security" }) List<String> sensitiveHeaders) {
             this.paths = List.copyOf(paths);
             this.address = address;
             this.maxWait = maxWait;
             this.requestBuffering = requestBuffering;
             this.maxBodySize = maxBodySize;
+            this.sensitiveHeaders = List.copyOf(sensitiveHeaders);
         }
 
         public List<String> getPaths() {
@@ -496,6 +507,10 @@ public final class KvmServerProperties extends KvmServerSettings {
 
         public DataSize getMaxBodySize() {
             return this.maxBodySize;
+        }
+
+        public List<String> getSensitiveHeaders() {
+            return this.sensitiveHeaders;
         }
 
     }

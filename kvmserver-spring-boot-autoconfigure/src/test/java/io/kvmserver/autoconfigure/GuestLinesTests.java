@@ -47,6 +47,21 @@ class GuestLinesTests {
         assertThat(guest.partial()).hasSize((1 << 20) - 127 * 8192);
     }
 
+    /**
+     * The program cannot rewrite what a terminal shows of the log: a carriage return inside a
+     * line (a forged line over the real prefix), ANSI and OSC escapes, NUL, DEL and C1 controls
+     * are written out; a tab and the text around them stay (found by the review of 2026-12-05).
+     */
+    @Test
+    void controlCharactersAreWrittenOutSoTheProgramCannotForgeTheLog() {
+        GuestLines guest = new GuestLines(200, false, this.lines::add);
+        write(guest, "normal\r2026-12-05 INFO FAKE admin logged in\n\u001b[2K\u001b]52;c;ZXZpbA==\u0007 done\n"
+                + "nul\u0000after\tdel\u007fc1\u009bé\r\n");
+
+        assertThat(this.lines).containsExactly("normal\\x0d2026-12-05 INFO FAKE admin logged in",
+                "\\x1b[2K\\x1b]52;c;ZXZpbA==\\x07 done", "nul\\x00after\tdel\\x7fc1\\x9bé");
+    }
+
     @Test
     void truncatingKeepsTheStartOfALongLineOnly() {
         GuestLines guest = new GuestLines(5, true, this.lines::add);

@@ -1,5 +1,6 @@
 package io.kvmserver.autoconfigure.route;
 
+import java.nio.charset.Charset;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
@@ -16,7 +17,8 @@ import org.springframework.http.HttpHeaders;
  * where the request came from through {@code X-Forwarded-For}, {@code -Proto}, {@code -Host} and
  * {@code -Port}, each appended to what an earlier proxy may have set (the last value is the
  * application's own view). The connection to the program is the request's alone, and is closed
- * after it: ephemeral request VMs serve one connection each.
+ * after it: ephemeral request VMs serve one connection each. The server's sensitive headers
+ * ({@code route.sensitive-headers}: credentials, cookies, HSTS by default) pass neither way.
  */
 final class ForwardedHeaders {
 
@@ -58,9 +60,10 @@ final class ForwardedHeaders {
 
     }
 
-    /** The headers the program receives. */
-    static void toProgram(Incoming request, HttpFields.Mutable out) {
+    /** The headers the program receives: not the {@code sensitive} ones (lower-case names). */
+    static void toProgram(Incoming request, Set<String> sensitive, HttpFields.Mutable out) {
         Set<String> dropped = connectionHeaders(request.headers().get(HttpHeaders.CONNECTION));
+        dropped.addAll(sensitive);
         dropped.add("expect"); // 100-continue is the application's to answer: it reads the body
         request.headers().forEach((name, values) -> {
             if (!dropped.contains(name.toLowerCase(Locale.ROOT))) {
@@ -77,13 +80,41 @@ final class ForwardedHeaders {
         out.put("Connection", "close");
     }
 
-    /** The program's answer headers, as the client receives them. */
-    static void toClient(HttpFields programHeaders, BiConsumer<String, String> out) {
+    /** The program's answer headers, as the client receives them: not the {@code sensitive} ones (lower-case names). */
+    static void toClient(HttpFields programHeaders, Set<String> sensitive, BiConsumer<String, String> out) {
         Set<String> dropped = connectionHeaders(programHeaders.getValuesList("Connection"));
+        dropped.addAll(sensitive);
         for (HttpField field : programHeaders) {
             if (!dropped.contains(field.getLowerCaseName())) {
                 out.accept(field.getName(), field.getValue());
             }
+        }
+    }
+
+    /**
+     * A {@code Content-Type} without a charset parameter the JVM does not know (the rest of it
+     * kept as the program wrote it).
+     */
+    static String withKnownCharset(String contentType) {
+        StringBuilder kept = new StringBuilder();
+        for (String part : contentType.split(";")) {
+            String parameter = part.strip();
+            if (parameter.regionMatches(true, 0, "charset=", 0, 8) && !isKnownCharset(parameter.substring(8))) {
+                continue;
+            }
+            kept.append((kept.length() > 0) ? ";" : "").append(part);
+        }
+        return kept.toString();
+    }
+
+    private static boolean isKnownCharset(String name) {
+        String unquoted = (name.length() >= 2 && name.startsWith("\"") && name.endsWith("\""))
+                ? name.substring(1, name.length() - 1) : name;
+        try {
+            return Charset.isSupported(unquoted);
+        }
+        catch (IllegalArgumentException ex) {
+            return false; // an illegal name (empty, or characters no charset name has)
         }
     }
 

@@ -58,6 +58,16 @@ public final class KvmServerRouteAutoConfiguration {
                     new ServletRouteHandler(routes, server), ServletRouteHandler.HANDLE));
         }
 
+        @Bean
+        org.springframework.boot.web.servlet.FilterRegistrationBean<CutAnswerErrorFilter> kvmServerCutAnswerErrorFilter() {
+            org.springframework.boot.web.servlet.FilterRegistrationBean<CutAnswerErrorFilter> registration =
+                    new org.springframework.boot.web.servlet.FilterRegistrationBean<>(new CutAnswerErrorFilter());
+            // Tomcat dispatches the error page of a committed response as an include.
+            registration.setDispatcherTypes(jakarta.servlet.DispatcherType.ERROR, jakarta.servlet.DispatcherType.INCLUDE);
+            registration.setOrder(org.springframework.core.Ordered.HIGHEST_PRECEDENCE);
+            return registration;
+        }
+
     }
 
     @Configuration(proxyBeanMethods = false)

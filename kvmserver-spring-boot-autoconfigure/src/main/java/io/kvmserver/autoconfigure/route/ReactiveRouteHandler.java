@@ -156,7 +156,8 @@ final class ReactiveRouteHandler {
                 ServerHttpResponse response = web.getResponse();
                 status.set(answer.response.getStatus());
                 response.setStatusCode(HttpStatusCode.valueOf(answer.response.getStatus()));
-                ForwardedHeaders.toClient(answer.response.getHeaders(), response.getHeaders()::add);
+                ForwardedHeaders.toClient(answer.response.getHeaders(), this.server.sensitiveHeaders(),
+                        response.getHeaders()::add);
                 return response.writeWith(content(answer.content, response.bufferFactory(),
                         declaredLength(request, answer.response)))
                     .doOnError((ex) -> ClientConnections.end(response));

@@ -29,6 +29,9 @@ final class RouteExchange {
     /** The outcome of an answer the route refused ({@link #invalid}). */
     private static final String INVALID = "invalid";
 
+    /** The outcome of a request whose body the route refused ({@link #tooLarge}). */
+    private static final String TOO_LARGE = "too-large";
+
     /** How long the observation waits for the request VM's report once the answer has gone. */
     private static final Duration REPORT_AFTER_ANSWER = Duration.ofSeconds(5);
 
@@ -66,7 +69,7 @@ final class RouteExchange {
             .version(HttpVersion.HTTP_1_1)
             .timeout(timeout, TimeUnit.MILLISECONDS)
             .idleTimeout(timeout, TimeUnit.MILLISECONDS)
-            .headers((headers) -> ForwardedHeaders.toProgram(incoming, headers));
+            .headers((headers) -> ForwardedHeaders.toProgram(incoming, server.sensitiveHeaders(), headers));
         this.context = new KvmServerRouteObservationContext(server.name(), this.request, incoming.method(),
                 incoming.path());
         Observation created = Observation.createNotStarted(routes.convention(), DEFAULT_CONVENTION,
@@ -98,7 +101,7 @@ final class RouteExchange {
 
     /** 413 Content Too Large, with the outcome {@code too-large}: the body is larger than {@code route.max-body-size}. */
     KvmServerRouteException tooLarge() {
-        return fail(HttpStatus.CONTENT_TOO_LARGE, "too-large", "the request body is larger than "
+        return fail(HttpStatus.CONTENT_TOO_LARGE, TOO_LARGE, "the request body is larger than "
                 + this.server.property("max-body-size") + " (" + this.server.maxBodySize() + " bytes)", null);
     }
 
@@ -167,18 +170,17 @@ final class RouteExchange {
         }
         String name = this.server.name();
         if (report == null) {
-            return fail(HttpStatus.BAD_GATEWAY, "failed", "the kvmserver " + name + " gave no answer: " + cause,
-                    cause);
+            return fail(HttpStatus.BAD_GATEWAY, "failed", "the kvmserver " + name + " gave no answer",
+                    String.valueOf(cause), cause);
         }
         this.context.setReport(report);
         String outcome = tag(report.outcome());
+        String vm = "request VM " + report.vm() + " of the kvmserver " + name;
         return switch (report.outcome()) {
-            case TIMEOUT -> fail(HttpStatus.GATEWAY_TIMEOUT, outcome, "request VM " + report.vm() + " of the kvmserver "
-                    + name + " ran past its time limit: " + report.failure(), cause);
-            case OK -> fail(HttpStatus.BAD_GATEWAY, outcome, "request VM " + report.vm() + " of the kvmserver " + name
-                    + " closed the connection without an answer", cause);
-            default -> fail(HttpStatus.BAD_GATEWAY, outcome, "request VM " + report.vm() + " of the kvmserver " + name
-                    + " failed: " + report.failure(), cause);
+            case TIMEOUT -> fail(HttpStatus.GATEWAY_TIMEOUT, outcome, vm + " ran past its time limit", report.failure(),
+                    cause);
+            case OK -> fail(HttpStatus.BAD_GATEWAY, outcome, vm + " closed the connection without an answer", cause);
+            default -> fail(HttpStatus.BAD_GATEWAY, outcome, vm + " failed (" + outcome + ")", report.failure(), cause);
         };
     }
 
@@ -207,8 +209,13 @@ final class RouteExchange {
     }
 
     private KvmServerRouteException fail(HttpStatus status, String outcome, String detail, Throwable cause) {
+        return fail(status, outcome, detail, null, cause);
+    }
+
+    private KvmServerRouteException fail(HttpStatus status, String outcome, String detail, String failure,
+            Throwable cause) {
         this.context.setOutcome(outcome);
-        return new KvmServerRouteException(status, this.server.name(), outcome, detail, cause);
+        return new KvmServerRouteException(status, this.server.name(), outcome, detail, failure, cause);
     }
 
     /**
@@ -237,7 +244,8 @@ final class RouteExchange {
             .whenCompleteAsync((report, failure) -> {
                 if (report != null) {
                     this.context.setReport(report);
-                    if (!INVALID.equals(this.context.getOutcome())) { // the VM served it; the answer was refused
+                    String refused = this.context.getOutcome(); // the VM served it; the route refused it
+                    if (!INVALID.equals(refused) && !TOO_LARGE.equals(refused)) {
                         this.context.setOutcome(tag(report.outcome()));
                     }
                 }

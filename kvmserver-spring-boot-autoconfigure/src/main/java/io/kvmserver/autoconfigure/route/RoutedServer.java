@@ -6,7 +6,10 @@ import io.kvmserver.server.Route;
 import java.io.IOException;
 import java.nio.channels.SelectableChannel;
 import java.time.Duration;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Locale;
+import java.util.Set;
 import org.eclipse.jetty.io.Transport;
 
 /**
@@ -47,6 +50,15 @@ final class RoutedServer {
     /** The largest request body, in bytes ({@code route.max-body-size}). */
     long maxBodySize() {
         return this.lifecycle.getSettings().getRoute().getMaxBodySize().toBytes();
+    }
+
+    /** The headers that pass the route neither way ({@code route.sensitive-headers}), lower-case. */
+    Set<String> sensitiveHeaders() {
+        Set<String> names = new HashSet<>();
+        for (String name : this.lifecycle.getSettings().getRoute().getSensitiveHeaders()) {
+            names.add(name.strip().toLowerCase(Locale.ROOT));
+        }
+        return names;
     }
 
     /** The name of a route property of this server, as the application sets it: {@code kvmserver.route.max-body-size}. */

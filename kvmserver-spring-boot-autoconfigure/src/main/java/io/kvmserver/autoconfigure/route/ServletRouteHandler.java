@@ -115,7 +115,12 @@ final class ServletRouteHandler {
                 throw exchange.invalid(answer.getStatus());
             }
             response.setStatus(answer.getStatus());
-            ForwardedHeaders.toClient(answer.getHeaders(), response::addHeader);
+            ForwardedHeaders.toClient(answer.getHeaders(), this.server.sensitiveHeaders(), (name, value) -> {
+                // Tomcat parses a Content-Type it is given, and logs a long warning for every
+                // charset it does not know: the program would decide how much the log grows.
+                response.addHeader(name, name.equalsIgnoreCase(HttpHeaders.CONTENT_TYPE)
+                        ? ForwardedHeaders.withKnownCharset(value) : value);
+            });
             try (InputStream in = listener.getInputStream()) {
                 copy(in, response, exchange);
             }
