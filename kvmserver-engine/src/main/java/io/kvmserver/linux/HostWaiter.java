@@ -67,7 +67,7 @@ public final class HostWaiter implements AutoCloseable {
      */
     private volatile boolean waitingForClients;
     /** When the last such wait ended ({@link System#nanoTime()}), 0 if none did since the reset. */
-    private volatile long clientWaitEnded;
+    private volatile long clientWaitEnded = System.nanoTime();
 
     public HostWaiter() {
         one.setLong(0, 1);
@@ -141,7 +141,7 @@ public final class HostWaiter implements AutoCloseable {
     public void reset() {
         listenerCount = 0;
         waitingForClients = false;
-        clientWaitEnded = 0;
+        clientWaitEnded = System.nanoTime(); // it resumes at the frozen wait, which it left at the freeze
         if (!kicked) {
             return; // nothing was written to the eventfd: spare the reset a host call
         }
@@ -171,7 +171,11 @@ public final class HostWaiter implements AutoCloseable {
         return waitingForClients;
     }
 
-    /** When the VM last stopped waiting for its clients ({@link System#nanoTime()}); 0 if not since the reset. */
+    /**
+     * When the VM last stopped waiting for its clients ({@link System#nanoTime()}), or was made or
+     * reset (it resumes at the frozen wait, which the template left at its freeze): a program that
+     * never gets back to a wait (an {@code accept} that fails at once, spun on) is limited from there.
+     */
     public long clientWaitEnded() {
         return clientWaitEnded;
     }

@@ -225,16 +225,12 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         long waitEnded = waiter.clientWaitEnded();
         if (inRequest) {
             start = Math.max(start, waitEnded);
-        } else if (waitEnded == 0) {
-            // Not waited on the host since its reset: either on its way to that wait (reset since
-            // its last request), or its last request came without one (the connection was taken
-            // in the guest), so it left its wait before that request started.
-            if (requestStart == 0 || requestEpoch != current.epoch()) {
-                return;
-            }
-            start = requestStart;
         } else {
-            start = waitEnded;
+            // Since it last left its wait for clients (or was made or reset: it resumes at the
+            // frozen wait), or since its last request began, if later: a request whose connection
+            // was taken in the guest came without a host wait.
+            start = (requestStart != 0 && requestEpoch == current.epoch()) ? Math.max(waitEnded, requestStart)
+                    : waitEnded;
         }
         if (now - start >= options.maxRequestTime().toNanos()) {
             timedOut(current, epoch);
@@ -246,7 +242,9 @@ final class RequestWorker implements Runnable, ConnectionTracker {
      * reset it resumes at the frozen wait, which may time out: a poll with a timeout, a timer):
      * the time since it last left that wait without a connection is limited as a request is, or a
      * program that spins there (or sleeps) would hold a host core and the VM for good, serving
-     * nobody. Found by the review of 2026-12-04 late.
+     * nobody. Found by the review of 2026-12-04 late; since the review of 2026-12-05 the time runs
+     * from the reset too, for a program whose frozen wait fails at once (an {@code accept} at a full fd
+     * table) and which spins on it without ever waiting on the host.
      */
     private void enforceIdleTimeLimit(GuestVm current, long now) {
         // The epoch before what the waiter says: a connection taken in between begins a new one,
@@ -254,7 +252,7 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         long epoch = current.epoch();
         HostWaiter waiter = current.waiter();
         long waitEnded = waiter.clientWaitEnded();
-        if (waiter.waitingForClients() || waitEnded == 0 || busy) {
+        if (waiter.waitingForClients() || busy) {
             return;
         }
         if (now - waitEnded >= options.maxRequestTime().toNanos()) {

@@ -57,4 +57,23 @@ class RequestLimitsTest {
             assertThat(s.get("/after")).isEqualTo("served");
         }
     }
+
+    /**
+     * A program whose frozen wait fails at once in every request VM ({@code idle_spinner.c}
+     * "emfile": an {@code accept} at a full fd table) and which spins on it: found by the review of
+     * 2026-12-05, the VM never waited on the host after its fork or reset, and the limits counted
+     * only from such a wait, so it held a host core for good, with no log line, ephemeral or not.
+     * Now the time runs from the fork and from every reset too: the VM is stopped at the limit,
+     * and reset, again and again (as the program spins natively), each time reported.
+     */
+    @ParameterizedTest(name = "ephemeral {0}")
+    @ValueSource(booleans = {true, false})
+    void aProgramWhoseFrozenWaitFailsAtOnceIsStoppedAtTheLimit(boolean ephemeral) {
+        try (TestServer s = TestServer.start(GuestPrograms.get("idle_spinner"), List.of("emfile"),
+                b -> b.ephemeral(ephemeral).threads(1).maxRequestTime(Duration.ofSeconds(1)))) {
+            ServerStats stats = s.server().stats();
+            assertThat(Eventually.reaches(() -> stats.requests(ServerStats.Outcome.TIMEOUT), 2))
+                    .as("stopped at the limit, again after its reset").isGreaterThanOrEqualTo(2);
+        }
+    }
 }
