@@ -39,7 +39,7 @@ final class EventFdFile extends StreamFile {
     }
 
     @Override
-    public void freeze() {
+    public void freeze(FrozenBytes budget) {
         frozenCount = FdInfo.field(fd, "eventfd-count", 16);
     }
 

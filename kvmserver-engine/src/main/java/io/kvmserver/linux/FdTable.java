@@ -185,7 +185,8 @@ public final class FdTable {
 
     /** The template is being frozen: every description captures what its forks replicate. */
     public void freeze() {
-        forEach(FileDescription::freeze);
+        FrozenBytes budget = new FrozenBytes();
+        forEach((description) -> description.freeze(budget));
     }
 
     /**

@@ -177,7 +177,7 @@ public abstract class FileDescription {
      * Called once on each of the template's descriptions when it is frozen, before any fork:
      * captures what forks must replicate (data buffered in a pipe, an eventfd's counter).
      */
-    public void freeze() {
+    public void freeze(FrozenBytes budget) {
     }
 
     final void retain() {

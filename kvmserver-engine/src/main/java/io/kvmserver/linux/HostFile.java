@@ -507,7 +507,7 @@ public final class HostFile extends FileDescription {
 
     /** Notes whether nobody can name this file any more: forks then copy it ({@link PrivateCopy}). */
     @Override
-    public void freeze() {
+    public void freeze(FrozenBytes budget) {
         if (directory || pathOnly || copy != null) {
             return;
         }

@@ -41,7 +41,7 @@ final class Pipe {
      * Takes what is buffered in the template's pipe, once, when the template is frozen: the
      * template never runs again, so reading its pipe empty changes nothing anyone can see.
      */
-    void freeze() {
+    void freeze(FrozenBytes budget) {
         ByteArrayOutputStream content = new ByteArrayOutputStream();
         try (Memory buffer = new Memory(CAPACITY)) {
             while (content.size() < CAPACITY) {
@@ -49,6 +49,7 @@ final class Pipe {
                 if (n <= 0) {
                     break;
                 }
+                budget.keep(n);
                 content.write(buffer.getByteArray(0, (int) n), 0, (int) n);
             }
         }

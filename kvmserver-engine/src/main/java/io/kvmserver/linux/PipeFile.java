@@ -17,9 +17,9 @@ final class PipeFile extends StreamFile {
     }
 
     @Override
-    public void freeze() {
+    public void freeze(FrozenBytes budget) {
         if (readEnd) {
-            pipe.freeze();
+            pipe.freeze(budget);
         }
     }
 

@@ -472,9 +472,9 @@ public class SocketFile extends StreamFile {
     }
 
     @Override
-    public void freeze() {
+    public void freeze(FrozenBytes budget) {
         if (pair != null) {
-            pair.freeze(pairSide);
+            pair.freeze(pairSide, budget);
         }
     }
 

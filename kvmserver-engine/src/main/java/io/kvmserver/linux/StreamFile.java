@@ -204,7 +204,7 @@ public class StreamFile extends FileDescription {
 
     /** Notes whether this is a FIFO nobody can open any more: forks then replicate it ({@link DeletedFifo}). */
     @Override
-    public void freeze() {
+    public void freeze(FrozenBytes budget) {
         if (mode != S_IFIFO || deletedFifoKey != null) {
             return;
         }

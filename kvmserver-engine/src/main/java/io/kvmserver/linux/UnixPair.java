@@ -54,7 +54,7 @@ final class UnixPair {
     }
 
     /** Takes what waits on {@code side} of the template's pair, once, when it is frozen. */
-    void freeze(int side) {
+    void freeze(int side, FrozenBytes budget) {
         List<byte[]> messages = frozen[side];
         int total = 0;
         try (Memory buffer = new Memory(MESSAGE_MAX)) {
@@ -64,6 +64,7 @@ final class UnixPair {
                 if (n <= 0) {
                     break; // empty (EAGAIN), or the other side is gone (0)
                 }
+                budget.keep(n);
                 messages.add(buffer.getByteArray(0, (int) n));
                 total += (int) n;
             }

@@ -6,6 +6,7 @@ import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.config.Option;
 import io.kvmserver.kvm.Kvm;
 import io.kvmserver.host.LibC;
+import io.kvmserver.linux.FrozenStateException;
 import io.kvmserver.linux.FileDescription;
 import io.kvmserver.linux.Scheduler;
 import io.kvmserver.linux.GuestConsole;
@@ -108,7 +109,13 @@ public final class KvmServer implements AutoCloseable {
             }
             FileDescription listener = template.syscallContext().listener();
             InetSocketAddress address = listener == null ? null : localAddress(listener.hostFd());
-            VmSnapshot snapshot = template.freeze(kvm);
+            VmSnapshot snapshot;
+            try {
+                snapshot = template.freeze(kvm);
+            } catch (FrozenStateException e) {
+                throw new KvmServerException("program " + options.program() + " cannot be served: " + e.getMessage(),
+                        result, program.kernel().denials());
+            }
             long timerLeft = template.syscallContext().frozenWaitNanos();
             if (timerLeft >= 0) {
                 String due = String.format(java.util.Locale.ROOT, "%.3f", timerLeft / 1e9);
