@@ -51,7 +51,7 @@ public class KvmServerRouteException extends ResponseStatusException {
     /**
      * Why it failed: {@code timeout}, {@code crash}, {@code exit}, {@code memory-limit},
      * {@code ok} (the program closed the connection without an answer), {@code busy},
-     * {@code unavailable}, {@code too-large}, {@code invalid} or {@code failed}.
+     * {@code unavailable}, {@code too-large}, {@code bad-request}, {@code invalid} or {@code failed}.
      */
     public String getOutcome() {
         return this.outcome;

@@ -74,7 +74,10 @@ final class ReactiveRouteHandler {
             long length = incoming.contentLength();
             RouteExchange exchange = new RouteExchange(this.routes, this.server, incoming, parent);
             String type = request.getHeaders().getFirst(HttpHeaders.CONTENT_TYPE);
-            Mono<Void> checked = Mono.fromRunnable(() -> exchange.checkBodyLength(length));
+            Mono<Void> checked = Mono.fromRunnable(() -> {
+                exchange.checkHost(incoming);
+                exchange.checkBodyLength(length);
+            });
             if (length != 0 && this.server.requestBuffering()) {
                 // Read before a request VM is taken: a client that sends its body slowly holds no
                 // VM that other clients wait for.

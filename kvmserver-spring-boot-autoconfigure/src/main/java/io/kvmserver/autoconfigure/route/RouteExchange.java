@@ -5,6 +5,7 @@ import io.kvmserver.server.Route;
 import io.kvmserver.server.ServerStats;
 import io.micrometer.observation.Observation;
 import java.time.Duration;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -13,6 +14,7 @@ import java.util.concurrent.TimeoutException;
 import org.eclipse.jetty.client.Connection;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.http.HttpVersion;
+import org.springframework.http.HttpHeaders;
 import org.springframework.http.HttpStatus;
 
 /**
@@ -90,6 +92,20 @@ final class RouteExchange {
     }
 
     /**
+     * Refuses a request with more than one {@code Host} (RFC 9112, section 3.2: a server answers
+     * 400): the application reads the first, and a program that read another could act for a
+     * host the application never checked. Tomcat refuses such a request itself, Reactor Netty
+     * passes it on.
+     * @throws KvmServerRouteException 400
+     */
+    void checkHost(ForwardedHeaders.Incoming incoming) {
+        List<String> hosts = incoming.headers().get(HttpHeaders.HOST);
+        if (hosts != null && hosts.size() > 1) {
+            throw fail(HttpStatus.BAD_REQUEST, "bad-request", "the request has " + hosts.size() + " Host headers", null);
+        }
+    }
+
+    /**
      * Refuses a body of {@code length} bytes (-1: not known yet) larger than {@code route.max-body-size}.
      * @throws KvmServerRouteException 413 for a body known to be too large
      */
@@ -123,6 +139,11 @@ final class RouteExchange {
             throw fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", "interrupted while waiting for a free request VM", ex);
         }
         if (this.admission == null) {
+            if (this.server.connections() == null) {
+                // The server stopped while the request waited: it was refused at once, not after the wait.
+                throw fail(HttpStatus.SERVICE_UNAVAILABLE, "unavailable",
+                        "the kvmserver " + this.server.name() + " stopped serving", null);
+            }
             throw fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", "no request VM of the kvmserver " + this.server.name()
                     + " was free within " + this.server.maxWait().toMillis() + " ms", null);
         }

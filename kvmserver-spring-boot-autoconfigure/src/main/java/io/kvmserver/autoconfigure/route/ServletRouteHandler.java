@@ -62,6 +62,7 @@ final class ServletRouteHandler {
         OutputStreamRequestContent streamed = null;
         CompletableFuture<Void> copier = null;
         try (Observation.Scope scope = exchange.observation().openScope()) {
+            exchange.checkHost(incoming);
             exchange.checkBodyLength(length);
             if (length != 0 && this.server.requestBuffering()) {
                 // Read before a request VM is taken: a client that sends its body slowly holds

@@ -236,6 +236,20 @@ abstract class RouteTests {
             .count() == 2);
     }
 
+    /**
+     * A request with two Host headers is 400 and never reaches a program: the application reads
+     * the first, a program could act on the other. Found by the review of 2026-12-05: Reactor Netty
+     * passed both on (Tomcat refuses such a request itself).
+     */
+    @Test
+    void aRequestWithTwoHostsIsRefused() throws Exception {
+        long resetsBefore = this.lifecycle.getServer().stats().resets();
+        String answer = this.client.raw("GET /headers HTTP/1.1\r\nHost: localhost\r\nHost: elsewhere\r\n"
+                + "Connection: close\r\n\r\n");
+        assertThat(answer).startsWith("HTTP/1.1 400").doesNotContain("elsewhere\r\nx-forwarded");
+        assertThat(this.lifecycle.getServer().stats().resets()).isEqualTo(resetsBefore);
+    }
+
     @Test
     void aProgramThatRunsPastItsLimitIs504AndOneThatCrashesIs502() throws Exception {
         HttpResponse<String> slow = this.client.get("/sleep");
