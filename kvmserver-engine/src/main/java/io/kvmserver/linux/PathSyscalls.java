@@ -276,7 +276,7 @@ final class PathSyscalls {
         if ((flags & OpenFlags.AT_EMPTY_PATH) != 0 && c.memory().readPath(pathAddress).isEmpty()) {
             return c.files().get(dirfd).stat(host);
         }
-        try (Resolution r = resolve(c, dirfd, pathAddress, Access.READ,
+        try (Resolution r = resolve(c, dirfd, pathAddress, Access.STAT,
                 (flags & OpenFlags.AT_SYMLINK_NOFOLLOW) == 0)) {
             if (r.isVirtual()) {
                 return VirtualFiles.stat(r.virtualName(), host);
@@ -304,7 +304,7 @@ final class PathSyscalls {
             return HostFile.call(() -> LibC.syscall(SyscallNumbers.STATX, hostFd, new byte[] {0},
                     OpenFlags.AT_EMPTY_PATH | (flags & AT_STATX_SYNC_TYPE), mask, host, 0));
         }
-        try (Resolution r = resolve(c, dirfd, pathAddress, Access.READ,
+        try (Resolution r = resolve(c, dirfd, pathAddress, Access.STAT,
                 (flags & OpenFlags.AT_SYMLINK_NOFOLLOW) == 0)) {
             if (r.isVirtual()) {
                 return -Errno.ENOSYS;

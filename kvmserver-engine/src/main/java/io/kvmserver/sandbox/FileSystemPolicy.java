@@ -259,7 +259,7 @@ public final class FileSystemPolicy implements AutoCloseable {
             return Resolution.failed(walked.errno());
         }
         Resolution found = Resolution.allowed(walked, guest, namesDirectory);
-        if (!walked.exists() && access == Access.READ) {
+        if (!walked.exists() && access != Access.WRITE) {
             found.close();
             return Resolution.failed(Errno.ENOENT);
         }
@@ -312,7 +312,7 @@ public final class FileSystemPolicy implements AutoCloseable {
         if (!name.equals("exe") || !followLast) {
             return Resolution.virtual(name, guest);
         }
-        if (access != Access.READ) {
+        if (access == Access.WRITE) {
             return Resolution.refused(Errno.EACCES);
         }
         return walk(programScope, programRealPath, guest, access, true, false);
@@ -358,7 +358,10 @@ public final class FileSystemPolicy implements AutoCloseable {
             return 0;
         }
         if (scope.read().covers(host)) {
-            return access == Access.READ ? 0 : Errno.EACCES;
+            return access == Access.WRITE ? Errno.EACCES : 0;
+        }
+        if (access == Access.STAT && scope.read().traversable(host)) {
+            return 0; // a directory on the way to a grant: its metadata, never its listing
         }
         return Errno.ENOENT;
     }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.kvmserver.config.Volume;
 import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestPrograms;
+import io.kvmserver.testing.GuestRun;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
 import java.nio.file.Files;
@@ -63,5 +64,24 @@ class LinuxBehaviourTest {
             assertThat(s.get("/names")).isEqualTo("bind=0 sock=/data/u.sock exe=/app/server execfn=/app/server");
             assertThat(s.get("/mkdir/ro")).isEqualTo("mkdir=EEXIST");
         }
+    }
+
+    /**
+     * A runtime resolves its script's real path by {@code lstat} of every ancestor (node's
+     * {@code realpathSync}, python's {@code os.path.realpath}): found in the session of 2026-12-05,
+     * {@code node /srv/app/server.js} with {@code allow-read=/srv/app} died of "ENOENT: lstat
+     * '/srv'". The directories on the way to a grant may be looked at, never listed; a sibling
+     * stays unknown.
+     */
+    @Test
+    void theDirectoriesOnTheWayToAGrantCanBeLookedAtButNotListed(@TempDir Path tmp) throws Exception {
+        Path granted = Files.createDirectories(tmp.resolve("app"));
+        Files.createDirectories(tmp.resolve("sibling"));
+        Path parent = tmp;
+        GuestRun.Outcome o = GuestRun.run(GuestPrograms.get("stat_ancestors"),
+                List.of(parent.toString(), granted.toString(), tmp.resolve("sibling").toString()),
+                b -> b.allowRead(List.of(granted.toString())));
+        assertThat(o.stdout()).as(o.toString()).isEqualTo(parent + " lstat=0 dir=1 open=2\n" + granted
+                + " lstat=0 dir=1 open=0\n" + tmp.resolve("sibling") + " lstat=2 dir=0 open=2\n");
     }
 }
