@@ -34,6 +34,11 @@ class RuntimeFixturesNativeTest {
     }
 
     @Test
+    void node() {
+        assertCounts(RuntimeGuests.node());
+    }
+
+    @Test
     void bun() {
         assertCounts(RuntimeGuests.bun());
     }

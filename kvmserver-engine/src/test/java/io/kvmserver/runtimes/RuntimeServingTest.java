@@ -66,6 +66,11 @@ class RuntimeServingTest {
     }
 
     @Test
+    void nodeHttp() {
+        assertEveryConnectionSeesTheTemplate(RuntimeGuests.node());
+    }
+
+    @Test
     void bunWithItsDefaultSettings() {
         assertEveryConnectionSeesTheTemplate(RuntimeGuests.bun());
     }

@@ -44,6 +44,20 @@ public final class RuntimeGuests {
         return dir;
     }
 
+    /**
+     * node with its {@code http} module. Only the script's own directory is granted: node resolves
+     * the script's real path by {@code lstat} of each ancestor, which the engine answers for the
+     * directories on the way to a grant (before, node died with "ENOENT: lstat" of the first).
+     * Its libraries (Debian's libnode, or a static build) need no grant of their own.
+     */
+    public static RuntimeGuest node() {
+        Path node = Runtimes.require("node");
+        Path script = GUESTS.resolve("node-counter/counter.js");
+        return new RuntimeGuest("node", node, List.of(script.toString(), "PORT"),
+                List.of(Runtimes.realPath(node).getParent().toString(), script.getParent().toString()), List.of(),
+                List.of("NO_COLOR=1"), JIT_MEMORY, HTTP_GET, true, Integer::toString);
+    }
+
     /** bun with its default settings (concurrent GC on), {@code Bun.serve}. */
     public static RuntimeGuest bun() {
         Path bun = Runtimes.require("bun");
