@@ -4,7 +4,10 @@ import com.sun.jna.Pointer;
 import java.nio.charset.StandardCharsets;
 
 /**
- * {@code /proc/self}: the host's describes the JVM, so the guest gets stand-ins describing itself.
+ * {@code /proc/self}: the host's describes the JVM, so the guest gets stand-ins describing itself;
+ * and the system-wide {@code stat}, {@code cpuinfo}, {@code meminfo}, {@code uptime} and
+ * {@code loadavg}, named {@code ../stat} and so on from {@code /proc/self}, describe its VM: one
+ * CPU, the memory it may map, its CPU time.
  * {@code maps} lists the guest's mappings, streamed as it is read ({@link MapsFile}); {@code stat}
  * and {@code statm} give its process id, thread count, CPU time and memory (what node's
  * {@code process.memoryUsage()} and redis's cron read; the resident size is the memory the program
@@ -25,6 +28,12 @@ final class VirtualFiles {
             case "stat" -> new MemoryFile(stat(c), guestPath);
             case "statm" -> new MemoryFile(statm(c), guestPath);
             case "cmdline", "environ", "status", "auxv" -> new MemoryFile(new byte[0], guestPath);
+            case "../stat" -> new MemoryFile(systemStat(c), guestPath);
+            case "../cpuinfo" -> new MemoryFile(HostCpu.INFO, guestPath);
+            case "../meminfo" -> new MemoryFile(meminfo(c), guestPath);
+            case "../uptime" -> new MemoryFile(uptime(), guestPath);
+            case "../loadavg" -> new MemoryFile(("0.00 0.00 0.00 1/" + c.process().scheduler().liveCount() + " "
+                    + c.process().pid() + "\n").getBytes(StandardCharsets.US_ASCII), guestPath);
             default -> null;
         };
     }
@@ -50,6 +59,35 @@ final class VirtualFiles {
             line.append(" 0");
         }
         return line.append('\n').toString().getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /**
+     * {@code /proc/stat} of a VM of one CPU: the program's CPU time as the user time of {@code cpu}
+     * and {@code cpu0}, the rest zero (there is no idle time to count: the VM runs when it has work).
+     */
+    private static byte[] systemStat(Syscall c) {
+        long ticks = c.process().timers().cpuClock() / (1_000_000_000L / TICKS);
+        String times = ticks + " 0 0 0 0 0 0 0 0 0\n";
+        long bootSeconds = (System.currentTimeMillis() - System.nanoTime() / 1_000_000L) / 1000;
+        return ("cpu  " + times + "cpu0 " + times + "intr 0\nctxt 0\nbtime " + bootSeconds + "\nprocesses 1\n"
+                + "procs_running 1\nprocs_blocked 0\nsoftirq 0 0 0 0 0 0 0 0 0 0 0\n").getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** {@code /proc/meminfo}: the memory the program may map accessible ({@code max-main-memory}), as {@code sysinfo} says. */
+    private static byte[] meminfo(Syscall c) {
+        long total = c.memory().maxAccessibleBytes() / 1024;
+        long free = (c.memory().maxAccessibleBytes() - c.memory().accessibleBytes()) / 1024;
+        return String.format(java.util.Locale.ROOT, "MemTotal:       %8d kB%nMemFree:        %8d kB%n"
+                + "MemAvailable:   %8d kB%nBuffers:               0 kB%nCached:                0 kB%n"
+                + "SwapCached:            0 kB%nSwapTotal:             0 kB%nSwapFree:              0 kB%n",
+                total, free, free).getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** {@code /proc/uptime}: the seconds {@code CLOCK_BOOTTIME}'s guest readers see, no idle time. */
+    private static byte[] uptime() {
+        long centis = System.nanoTime() / 10_000_000L;
+        return String.format(java.util.Locale.ROOT, "%d.%02d 0.00%n", centis / 100, centis % 100)
+                .getBytes(StandardCharsets.US_ASCII);
     }
 
     /** {@code /proc/self/statm}: size, resident, shared, text, lib, data and dt, in pages. */

@@ -71,6 +71,13 @@ public final class FileSystemPolicy implements AutoCloseable {
     private final AtomicBoolean closed = new AtomicBoolean();
 
     private static final String PROC_SELF = "/proc/self";
+    /**
+     * The system-wide {@code /proc} files the guest gets stand-ins for, describing its VM (one
+     * CPU, its memory limit), even with {@code --allow-all}: runtimes read them for their CPU
+     * count, load and free memory (node's {@code os.cpus()} was empty without them).
+     */
+    private static final Set<String> PROC_STAND_INS = Set.of("/proc/stat", "/proc/cpuinfo", "/proc/meminfo",
+            "/proc/uptime", "/proc/loadavg");
 
     private final Scope global;
     private final List<MountedVolume> volumes;
@@ -230,6 +237,11 @@ public final class FileSystemPolicy implements AutoCloseable {
         boolean namesDirectory = GuestPaths.namesDirectory(guestPath);
         if (guest.equals(PROC_SELF) || guest.startsWith(PROC_SELF + "/")) {
             return procSelf(guest, access, followLast);
+        }
+        if (PROC_STAND_INS.contains(guest)) {
+            // Named as from /proc/self, where the guest's own stand-ins are: "../stat".
+            return access == Access.WRITE ? Resolution.failed(Errno.EACCES) // read-only, as procfs's
+                    : Resolution.virtual(".." + guest.substring(PROC.toString().length()), guest);
         }
         Path guestAsPath = Path.of(guest);
         Path host = guestAsPath;

@@ -84,4 +84,20 @@ class LinuxBehaviourTest {
         assertThat(o.stdout()).as(o.toString()).isEqualTo(parent + " lstat=0 dir=1 open=2\n" + granted
                 + " lstat=0 dir=1 open=0\n" + tmp.resolve("sibling") + " lstat=2 dir=0 open=2\n");
     }
+
+    /**
+     * The system-wide {@code /proc} files runtimes read for their CPU count, load and memory
+     * describe the VM: one CPU, the memory it may map (found in the session of 2026-12-05: node's
+     * {@code os.cpus()} was empty, since {@code /proc/stat} and {@code /proc/cpuinfo} were
+     * {@code ENOENT}, and each read was logged as a denial). Read-only, as on Linux.
+     */
+    @Test
+    void theSystemWideProcFilesDescribeTheVm() {
+        GuestRun.Outcome o = GuestRun.run(GuestPrograms.get("proc_files"), List.of(),
+                b -> b.maxMainMemory(512L << 20));
+        assertThat(o.stdout()).as(o.toString())
+                .isEqualTo("processors=1 cpus=1 total=1 memtotal=" + (512 << 10) + " uptime=1 loadavg=0.00,0.00,0.00"
+                        + " write=13\n");
+        assertThat(o.denials()).as("nothing was denied").isEmpty();
+    }
 }
