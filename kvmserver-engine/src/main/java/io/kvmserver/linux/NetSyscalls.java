@@ -99,13 +99,17 @@ final class NetSyscalls {
         int domain = c.intArg(0);
         int type = c.intArg(1);
         int protocol = c.intArg(2);
-        if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX) {
+        if (domain != AF_INET && domain != AF_INET6 && domain != AF_UNIX && domain != NetlinkRouteSocket.AF_NETLINK) {
             return -Errno.EAFNOSUPPORT;
         }
         if ((type & ~(SOCK_TYPE_MASK | SOCK_NONBLOCK | SOCK_CLOEXEC)) != 0) {
             return -Errno.EINVAL;
         }
         int kind = type & SOCK_TYPE_MASK;
+        if (domain == NetlinkRouteSocket.AF_NETLINK) {
+            return NetlinkSyscalls.socket(c, kind, protocol,
+                    OpenFlags.O_RDWR | ((type & SOCK_NONBLOCK) != 0 ? OpenFlags.O_NONBLOCK : 0), (type & SOCK_CLOEXEC) != 0);
+        }
         if (kind != SOCK_STREAM_KIND && kind != SOCK_DGRAM_KIND && kind != SOCK_SEQPACKET_KIND) { // no raw sockets
             return -Errno.ESOCKTNOSUPPORT;
         }
@@ -309,6 +313,9 @@ final class NetSyscalls {
     }
 
     static long bind(Syscall c) {
+        if (NetlinkSyscalls.of(c, c.intArg(0)) != null) {
+            return NetlinkSyscalls.bindOrConnect(c, c.arg(1), c.arg(2) & 0xffffffffL);
+        }
         SocketFile s = socket(c, c.intArg(0));
         long routed = routeBind(c, s);
         if (routed != RouteSocket.NOT_ROUTED) {
@@ -479,6 +486,9 @@ final class NetSyscalls {
     }
 
     static long connect(Syscall c) {
+        if (NetlinkSyscalls.of(c, c.intArg(0)) != null) {
+            return NetlinkSyscalls.bindOrConnect(c, c.arg(1), c.arg(2) & 0xffffffffL);
+        }
         SocketFile s = socket(c, c.intArg(0));
         long length = c.arg(2) & 0xffffffffL;
         if (length >= 2 && isUnspecified(c.memory().readBytes(c.arg(1), 2))) {
@@ -542,6 +552,10 @@ final class NetSyscalls {
      * its place).
      */
     static long socketName(Syscall c, boolean peer) {
+        NetlinkRouteSocket netlink = NetlinkSyscalls.of(c, c.intArg(0));
+        if (netlink != null) {
+            return NetlinkSyscalls.name(c, netlink, peer);
+        }
         SocketFile s = socket(c, c.intArg(0));
         int guestLength = c.memory().readInt(c.arg(2));
         if (guestLength < 0) {
@@ -616,6 +630,9 @@ final class NetSyscalls {
     }
 
     static long setsockopt(Syscall c) {
+        if (NetlinkSyscalls.of(c, c.intArg(0)) != null) {
+            return 0; // buffer sizes, extended acks: nothing a dump of the loopback needs
+        }
         SocketFile s = socket(c, c.intArg(0));
         int level = c.intArg(1);
         int name = c.intArg(2);
@@ -639,6 +656,9 @@ final class NetSyscalls {
     }
 
     static long getsockopt(Syscall c) {
+        if (NetlinkSyscalls.of(c, c.intArg(0)) != null) {
+            return -Errno.ENOPROTOOPT;
+        }
         SocketFile s = socket(c, c.intArg(0));
         int level = c.intArg(1);
         int name = c.intArg(2);
@@ -704,6 +724,10 @@ final class NetSyscalls {
      * the guest may see it.
      */
     private static long transfer(Syscall c, boolean sending) {
+        NetlinkRouteSocket netlink = NetlinkSyscalls.of(c, c.intArg(0));
+        if (netlink != null) {
+            return NetlinkSyscalls.transfer(c, netlink, sending);
+        }
         SocketFile s = socket(c, c.intArg(0));
         long count = Math.min(c.arg(2), 0x7ffff000L);
         int callFlags = c.intArg(3);
@@ -793,6 +817,10 @@ final class NetSyscalls {
      * and none is ever received.
      */
     static long msg(Syscall c, boolean sending) {
+        NetlinkRouteSocket netlink = NetlinkSyscalls.of(c, c.intArg(0));
+        if (netlink != null) {
+            return NetlinkSyscalls.msg(c, netlink, sending);
+        }
         SocketFile s = socket(c, c.intArg(0));
         long msghdr = c.arg(1);
         int flags = c.intArg(2) & MSG_ALLOWED;

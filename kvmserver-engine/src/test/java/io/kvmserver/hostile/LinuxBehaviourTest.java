@@ -100,4 +100,26 @@ class LinuxBehaviourTest {
                         + " write=13\n");
         assertThat(o.denials()).as("nothing was denied").isEmpty();
     }
+
+    /**
+     * The network a program sees through {@code NETLINK_ROUTE} ({@code netlink_probe.c}): the
+     * loopback alone, as {@code getifaddrs} and {@code if_nameindex} list it natively (found in the
+     * session of 2026-12-05: node's {@code os.networkInterfaces()} threw, since netlink sockets were
+     * refused); a change is {@code EPERM} as for a process without {@code CAP_NET_ADMIN}, and
+     * requests never read are lost past a few, never held. Natively (uid 1000) the host's
+     * interfaces are listed beside {@code lo} and an audit socket opens: the two deliberate
+     * differences.
+     */
+    @Test
+    void theNetworkSeenThroughNetlinkIsTheLoopback() {
+        GuestRun.Outcome o = GuestRun.run(GuestPrograms.get("netlink_probe"), List.of());
+        assertThat(o.stdout()).as(o.toString()).isEqualTo("""
+                lo family=17 up=1 loopback=1 - -
+                lo family=2 up=1 loopback=1 127.0.0.1 255.0.0.0
+                lo family=10 up=1 loopback=1 ::1 -
+                index 1 lo
+                audit=93 newaddr=1 flood=100/0
+                """);
+        assertThat(o.denials()).isEmpty();
+    }
 }
