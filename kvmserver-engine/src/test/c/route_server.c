@@ -15,6 +15,7 @@
  *   /status/N      answers status N
  *   /short         answers JSON with a Content-Length of 100 and 3 bytes, then closes: an answer cut short
  *   /charset       answers with a charset no JVM knows: Content-Type: text/plain; charset=nope
+ *   /bighead       answers with 128 KiB of headers
  *   /sleep /crash  sleep 30 s, fault
  *   anything else  "hello"
  * Usage: route_server PORT [ADDRESS]   (default 127.0.0.1)
@@ -202,6 +203,14 @@ static void handle(int fd) {
     } else if (strcmp(path, "/short") == 0) {
         static const char cut[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\nok\n";
         write_all(fd, cut, sizeof cut - 1);
+    } else if (strcmp(path, "/bighead") == 0) {
+        static char head[140 * 1024];
+        int n = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");
+        for (int i = 0; i < 1024; i++) {
+            n += snprintf(head + n, sizeof head - n, "X-Big-%04d: %0120d\r\n", i, 0);
+        }
+        n += snprintf(head + n, sizeof head - n, "\r\nok");
+        write_all(fd, head, n);
     } else if (strcmp(path, "/charset") == 0) {
         respond(fd, 200, "Content-Type: text/plain; charset=nope\r\n", "charset");
     } else if (strcmp(path, "/sleep") == 0) {

@@ -20,6 +20,9 @@ import org.springframework.beans.factory.DisposableBean;
  */
 public class KvmServerRoutes implements DisposableBean {
 
+    /** The longest answer head a program may send through a route. */
+    static final int MAX_ANSWER_HEAD = 64 * 1024;
+
     private final List<RoutedServer> servers;
 
     private final HttpClient client;
@@ -54,6 +57,9 @@ public class KvmServerRoutes implements DisposableBean {
         this.client.setFollowRedirects(false);
         this.client.setHttpCookieStore(new HttpCookieStore.Empty());
         this.client.setUserAgentField(null);
+        // A program's answer head is bounded as a server bounds a request's (Tomcat's 8 KiB, here
+        // 64 KiB): a longer one is a bad gateway's, never megabytes taken into the heap.
+        this.client.setMaxResponseHeadersSize(MAX_ANSWER_HEAD);
         this.client.getProtocolHandlers().clear();
         try {
             this.client.start();
