@@ -10,6 +10,9 @@
  *   waitall PORT  recv(MSG_WAITALL) of 10 bytes from a TCP peer at 127.0.0.1:PORT that writes 3
  *                 bytes, then 7 more 200 ms later: the 10 bytes in one call
  *   waitall-msg PORT  the same with recvmsg into two buffers of 4 and 6 bytes
+ *   select-left   select(2) writes back the time it did not wait: 0 after a 200 ms timeout
+ *                 passed, more than 4 of 5 s when a pipe was ready at once; a pselect6 whose
+ *                 timespec is read-only still answers (Linux ignores the failed write-back)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -18,6 +21,8 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/select.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -96,10 +101,28 @@ static int waitall(int port, int msg) {
     return 0;
 }
 
+static int select_left(void) {
+    struct timeval passed = {0, 200000};
+    int n1 = select(0, NULL, NULL, NULL, &passed);
+    int p[2];
+    if (pipe(p) != 0 || write(p[1], "x", 1) != 1) return 1;
+    fd_set readable;
+    FD_ZERO(&readable);
+    FD_SET(p[0], &readable);
+    struct timeval budget = {5, 0};
+    int n2 = select(p[0] + 1, &readable, NULL, NULL, &budget);
+    static const struct timespec read_only = {0, 1000000};
+    long n3 = syscall(SYS_pselect6, 0, NULL, NULL, NULL, &read_only, NULL);
+    printf("passed=%d left=%ld.%06ld ready=%d left>4=%d read-only=%ld\n", n1, (long) passed.tv_sec,
+           (long) passed.tv_usec, n2, budget.tv_sec >= 4 && budget.tv_sec <= 5, n3 < 0 ? -errno : n3);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
     if (strcmp(argv[2], "dgram-full") == 0) return dgram_full(argv[1]);
     if (strcmp(argv[2], "unix-backlog") == 0) return unix_backlog(argv[1]);
+    if (strcmp(argv[2], "select-left") == 0) return select_left();
     if (strcmp(argv[2], "waitall") == 0 && argc > 3) return waitall(atoi(argv[3]), 0);
     if (strcmp(argv[2], "waitall-msg") == 0 && argc > 3) return waitall(atoi(argv[3]), 1);
     return 2;

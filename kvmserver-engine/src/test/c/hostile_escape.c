@@ -115,7 +115,8 @@ int main(int argc, char **argv) {
     sin.sin_addr.s_addr = htonl(0x08080808);
     report("sendto-denied", sendto(udp, "x", 1, 0, (struct sockaddr *) &sin, sizeof sin));
     report("raw-socket", socket(AF_INET, SOCK_RAW, IPPROTO_ICMP));
-    report("netlink-socket", socket(AF_NETLINK, SOCK_RAW, 0));
+    /* NETLINK_ROUTE is the engine's own stand-in (the loopback alone); any other reaches the host */
+    report("netlink-audit-socket", socket(AF_NETLINK, SOCK_RAW, 9 /* NETLINK_AUDIT */));
     struct sockaddr_un un = {.sun_family = AF_UNIX};
     int us = socket(AF_UNIX, SOCK_STREAM, 0);
     snprintf(un.sun_path, sizeof un.sun_path, "%s.sock", secret);

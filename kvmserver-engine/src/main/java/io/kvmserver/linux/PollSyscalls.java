@@ -22,13 +22,19 @@ final class PollSyscalls {
         t.register(SyscallNumbers.POLL, c -> poll(c, c.arg(0), c.arg(1), millisToNanos(c.intArg(2))));
         t.register(SyscallNumbers.PPOLL, c -> WaitMask.wait(c, c.arg(3), c.arg(4), timespecNanos(c, c.arg(2)),
                 (s, timeout) -> poll(s, s.arg(0), s.arg(1), timeout)));
-        t.register(SyscallNumbers.SELECT, c -> select(c, selectTimeoutNanos(c, c.arg(4))));
+        t.register(SyscallNumbers.SELECT, PollSyscalls::selectWithTimeLeft);
         t.register(SyscallNumbers.PSELECT6, c -> {
-            long timeout = timespecNanos(c, c.arg(4));
+            long timespec = c.arg(4);
+            long timeout = timespecNanos(c, timespec);
+            long deadline = c.waiter().deadlineAfter(timeout);
             // The sixth argument is a struct { const sigset_t *ss; size_t ss_len; }, or NULL.
             long mask = c.arg(5) == 0 ? 0 : c.memory().readLong(c.arg(5));
             long size = c.arg(5) == 0 ? 0 : c.memory().readLong(c.arg(5) + 8);
-            return WaitMask.wait(c, mask, size, timeout, PollSyscalls::select);
+            long n = WaitMask.wait(c, mask, size, timeout, PollSyscalls::select);
+            // The syscall writes the time left back too (glibc's select is this call, and turns it
+            // back into the caller's timeval; its pselect copies the timespec, which it keeps).
+            writeTimeLeft(c, timespec, deadline, n, 1);
+            return n;
         });
     }
 
@@ -51,6 +57,37 @@ final class PollSyscalls {
      * select's {@code struct timeval}: unlike the other calls, Linux takes microseconds past a
      * second as whole seconds ({@code {0, 2000000}} waits 2 s); negative parts are EINVAL.
      */
+    /**
+     * select(2): as {@link #select}, and the time it did not wait written back into its timeval,
+     * as Linux does (a program looping on select with one timeval counts down its budget so).
+     */
+    private static long selectWithTimeLeft(Syscall c) {
+        long timeval = c.arg(4);
+        long timeout = selectTimeoutNanos(c, timeval);
+        long deadline = c.waiter().deadlineAfter(timeout); // a parked call tried again keeps its first
+        long n = select(c, timeout);
+        writeTimeLeft(c, timeval, deadline, n, 1000);
+        return n;
+    }
+
+    /**
+     * Writes the time left until {@code deadline} into the timeval or timespec at {@code address}
+     * ({@code unit} nanoseconds per unit of its second field: 1000 for microseconds), unless there
+     * is none, the call is to be tried again, or the timeout was past the clock's range; a
+     * timeout the program cannot write leaves the call's answer as it is, as on Linux.
+     */
+    private static void writeTimeLeft(Syscall c, long address, long deadline, long result, long unit) {
+        long left = Deadline.remaining(deadline);
+        if (address != 0 && result != Syscall.RESTART && left >= 0) {
+            try {
+                c.memory().writeLong(address, left / 1_000_000_000L);
+                c.memory().writeLong(address + 8, left % 1_000_000_000L / unit);
+            } catch (SyscallError e) {
+                // a timeout in read-only memory: Linux keeps the call's answer, not EFAULT
+            }
+        }
+    }
+
     static long selectTimeoutNanos(Syscall c, long address) {
         if (address == 0) {
             return -1;
