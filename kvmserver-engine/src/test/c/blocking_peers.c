@@ -10,6 +10,10 @@
  *   waitall PORT  recv(MSG_WAITALL) of 10 bytes from a TCP peer at 127.0.0.1:PORT that writes 3
  *                 bytes, then 7 more 200 ms later: the 10 bytes in one call
  *   waitall-msg PORT  the same with recvmsg into two buffers of 4 and 6 bytes
+ *   waitall-timeout PORT  the same with SO_RCVTIMEO 500 ms, from a peer that sends a byte every
+ *                 300 ms: the timeout is the whole call's, so not all 10 bytes come ("all=0")
+ *   two-readers PORT  two threads each in a blocking 1-byte recv from a TCP peer that sends "a",
+ *                 then "b" 300 ms later: both come ("got=ab" or "got=ba")
  *   select-left   select(2) writes back the time it did not wait: 0 after a 200 ms timeout
  *                 passed, more than 4 of 5 s when a pipe was ready at once; a pselect6 whose
  *                 timespec is read-only still answers (Linux ignores the failed write-back)
@@ -17,6 +21,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -83,10 +88,18 @@ static int unix_backlog(const char *dir) {
     return 0;
 }
 
-static int waitall(int port, int msg) {
+static int waitall(int port, int msg, int timeout_ms) {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001)};
     if (connect(fd, (struct sockaddr *) &peer, sizeof peer) != 0) return 1;
+    if (timeout_ms > 0) {
+        struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        char b[16] = {0};
+        long n = recv(fd, b, 10, MSG_WAITALL);
+        printf("waitall-timeout all=%d\n", n == 10);
+        return 0;
+    }
     if (!msg) {
         char b[16] = {0};
         long n = recv(fd, b, 10, MSG_WAITALL);
@@ -98,6 +111,34 @@ static int waitall(int port, int msg) {
     struct msghdr m = {.msg_iov = iov, .msg_iovlen = 2};
     long n = recvmsg(fd, &m, MSG_WAITALL);
     printf("waitall=%ld [%s|%s]\n", n, head, rest);
+    return 0;
+}
+
+static int reader_fd;
+static char got[3];
+static int got_count;
+static pthread_mutex_t got_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *read_one(void *unused) {
+    (void) unused;
+    char c;
+    if (recv(reader_fd, &c, 1, 0) == 1) {
+        pthread_mutex_lock(&got_lock);
+        got[got_count++] = c;
+        pthread_mutex_unlock(&got_lock);
+    }
+    return NULL;
+}
+
+static int two_readers(int port) {
+    reader_fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001)};
+    if (connect(reader_fd, (struct sockaddr *) &peer, sizeof peer) != 0) return 1;
+    pthread_t t;
+    pthread_create(&t, NULL, read_one, NULL);
+    read_one(NULL);
+    pthread_join(t, NULL);
+    printf("got=%d\n", got_count);
     return 0;
 }
 
@@ -123,7 +164,9 @@ int main(int argc, char **argv) {
     if (strcmp(argv[2], "dgram-full") == 0) return dgram_full(argv[1]);
     if (strcmp(argv[2], "unix-backlog") == 0) return unix_backlog(argv[1]);
     if (strcmp(argv[2], "select-left") == 0) return select_left();
-    if (strcmp(argv[2], "waitall") == 0 && argc > 3) return waitall(atoi(argv[3]), 0);
-    if (strcmp(argv[2], "waitall-msg") == 0 && argc > 3) return waitall(atoi(argv[3]), 1);
+    if (strcmp(argv[2], "two-readers") == 0 && argc > 3) return two_readers(atoi(argv[3]));
+    if (strcmp(argv[2], "waitall") == 0 && argc > 3) return waitall(atoi(argv[3]), 0, 0);
+    if (strcmp(argv[2], "waitall-msg") == 0 && argc > 3) return waitall(atoi(argv[3]), 1, 0);
+    if (strcmp(argv[2], "waitall-timeout") == 0 && argc > 3) return waitall(atoi(argv[3]), 0, 500);
     return 2;
 }

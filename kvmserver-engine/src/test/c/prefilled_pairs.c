@@ -3,12 +3,14 @@
  * a pair here) before it listens, for TemplateFilesTest: every request VM starts with a copy of
  * what they hold, which the engine keeps, so past a bound the template cannot be frozen. Answers
  * "pairs=N" to every request.
- * Usage: prefilled_pairs PORT N
+ * With "dgram", the pairs are datagram pairs filled with one-byte datagrams both ways.
+ * Usage: prefilled_pairs PORT N [dgram]
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,11 +19,14 @@
 int main(int argc, char **argv) {
     if (argc < 3) return 2;
     int pairs = atoi(argv[2]);
+    int dgram = argc > 3 && strcmp(argv[3], "dgram") == 0;
     static char chunk[65536];
     for (int i = 0; i < pairs; i++) {
         int sv[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0) return 1;
-        while (write(sv[0], chunk, sizeof chunk) > 0) {
+        if (socketpair(AF_UNIX, (dgram ? SOCK_DGRAM : SOCK_STREAM) | SOCK_NONBLOCK, 0, sv) != 0) return 1;
+        while (write(sv[0], chunk, dgram ? 1 : sizeof chunk) > 0) {
+        }
+        while (dgram && write(sv[1], chunk, 1) > 0) {
         }
     }
     int listener = listen_on_loopback(atoi(argv[1]));

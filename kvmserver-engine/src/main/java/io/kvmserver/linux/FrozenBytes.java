@@ -13,19 +13,26 @@ final class FrozenBytes {
     /** The most a template's pipes and socketpairs may hold when it freezes, in all. */
     static final long LIMIT = 16L << 20;
 
+    /**
+     * What one message counts for at least: each is a host call at every fork and reset and an
+     * object in the heap, so a template that fills datagram pairs with single bytes (278,000 of
+     * them made every reset cost 0.6 s of host CPU, review of 2026-12-05) pays for them.
+     */
+    static final long MESSAGE_COST = 4096;
+
     private long kept;
 
     /**
-     * Counts {@code n} more bytes to keep.
+     * Counts one more message of {@code n} bytes to keep (at least {@link #MESSAGE_COST}).
      * @throws FrozenStateException past {@link #LIMIT}, saying what to change
      */
     void keep(long n) {
-        kept += n;
+        kept += Math.max(n, MESSAGE_COST);
         if (kept > LIMIT) {
             throw new FrozenStateException("the program's pipes and socketpairs held more than " + (LIMIT >> 20)
-                    + " MiB when its template froze: every request VM starts with a copy of what they hold, so at"
-                    + " most that much is kept; read what they hold (or close them) before the program waits for"
-                    + " connections");
+                    + " MiB when its template froze (a message counts as at least " + (MESSAGE_COST >> 10)
+                    + " KiB): every request VM starts with a copy of what they hold, so at most that much is kept;"
+                    + " read what they hold (or close them) before the program waits for connections");
         }
     }
 }

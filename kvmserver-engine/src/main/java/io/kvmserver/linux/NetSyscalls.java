@@ -686,9 +686,15 @@ final class NetSyscalls {
      * A blocking connect to a unix listener whose backlog is full: Linux waits until the listener
      * takes a connection (as long as {@code SO_SNDTIMEO} allows, then {@code EAGAIN}); the host's
      * non-blocking connect says {@code EAGAIN} at once, and poll cannot tell when there is room,
-     * so the connect is tried again after a pause, for as long as the request may run.
+     * so the connect is tried again after a pause, for as long as the request may run. In a
+     * program with other threads (whose waits park) it is still {@code EAGAIN} at once.
      */
     private static long connectWhenThereIsRoom(Syscall c, SocketFile s, byte[] sockaddr) {
+        if (c.waiter().parking()) {
+            // A parked pause would be tried again with the call's first deadline, not the pause's:
+            // with other threads the program learns it at once, as before (see StreamFile#blocking).
+            return -Errno.EAGAIN;
+        }
         long deadline = c.waiter().deadlineAfter(s.timeoutNanos(HostWaiter.POLLOUT));
         while (true) {
             long remaining = Deadline.remaining(deadline);
@@ -798,11 +804,13 @@ final class NetSyscalls {
         int flags = (callFlags & MSG_ALLOWED & ~MSG_WAITALL) | MSG_DONTWAIT;
         long[] room = new long[1];
         long total = first;
+        // One SO_RCVTIMEO for the whole call, as on Linux: it began with the first receive.
+        long deadline = c.waiter().deadlineAfter(s.timeoutNanos(HostWaiter.POLLIN));
         while (total < count) {
             long at = buffers.hostAddress(total, room);
             long length = Math.min(room[0], count - total);
-            long n = s.io(c.waiter(), HostWaiter.POLLIN,
-                    () -> LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), at, length, flags, 0, 0), callFlags);
+            long n = s.receive(c.waiter(),
+                    () -> LibC.syscall(SyscallNumbers.RECVFROM, s.hostFd(), at, length, flags, 0, 0), deadline);
             if (n <= 0) {
                 break;
             }

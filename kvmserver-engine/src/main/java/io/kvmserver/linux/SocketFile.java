@@ -464,6 +464,21 @@ public class SocketFile extends StreamFile {
         return n;
     }
 
+    /**
+     * A blocking receive until {@code deadline}, the rest of a call that began earlier
+     * ({@code MSG_WAITALL}): on a stream socket, which has no senders to check.
+     */
+    long receive(HostWaiter waiter, HostFile.HostCall op, long deadline) {
+        if (tracker != null) {
+            tracker.connectionUsed();
+        }
+        long n = blocking(waiter, HostWaiter.POLLIN, op, guestBlocking(), deadline);
+        if (n > 0 && tracker != null) {
+            tracker.clientSpoke();
+        }
+        return n;
+    }
+
     /** Tells a request's tracker that the program read bytes the client sent (in the guest). */
     void clientSpoke() {
         if (tracker != null) {

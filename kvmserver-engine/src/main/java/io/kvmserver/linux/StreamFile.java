@@ -63,20 +63,28 @@ public class StreamFile extends FileDescription {
         return blocking(waiter, events, op, guestBlocking());
     }
 
+    /** {@link #blocking}, waiting only if {@code mayWait} (a call's own {@code MSG_DONTWAIT} says not). */
+    protected final long blocking(HostWaiter waiter, short events, HostFile.HostCall op, boolean mayWait) {
+        return blocking(waiter, events, op, mayWait, waiter.deadlineAfter(timeoutNanos(events)));
+    }
+
     /**
-     * {@link #blocking}, waiting only if {@code mayWait} (a call's own {@code MSG_DONTWAIT} says not).
+     * {@link #blocking}, until {@code deadline} (a {@link Deadline}): one timeout for a call made of
+     * several operations ({@code MSG_WAITALL}'s).
      *
      * <p>Poll's readiness is not always a promise: an unconnected unix datagram socket polls
      * writable while the receiver it names is full, and a socket that drops what the program may
      * not see polls readable for a stranger's datagram. An operation refused again right after a
-     * wait that said ready (or after the scheduler woke its parked thread) is tried again after a
-     * pause instead, where Linux's sender sleeps until the peer reads: polling again would return
-     * at once, and the host thread would spin for the whole time limit.
+     * wait that said ready is tried again after a pause instead, where Linux's sender sleeps until
+     * the peer reads: polling again would return at once, and the host thread would spin for the
+     * whole time limit. Not while the thread's waits park (a program with other threads or
+     * timers): a parked pause would be tried again with the call's own deadline, and the wait
+     * for the file is recorded as ever (the scheduler then tries the call again when it polls ready).
      */
-    protected final long blocking(HostWaiter waiter, short events, HostFile.HostCall op, boolean mayWait) {
+    protected final long blocking(HostWaiter waiter, short events, HostFile.HostCall op, boolean mayWait,
+            long deadline) {
         touched();
-        long deadline = waiter.deadlineAfter(timeoutNanos(events));
-        boolean toldReady = waiter.retrying();
+        boolean toldReady = false;
         while (true) {
             long n = HostFile.call(op);
             if (n != -Errno.EAGAIN || !mayWait) {
@@ -84,7 +92,7 @@ public class StreamFile extends FileDescription {
             }
             long remaining = Deadline.remaining(deadline);
             int waited;
-            if (toldReady) {
+            if (toldReady && !waiter.parking()) {
                 if (remaining == 0) {
                     return -Errno.EAGAIN;
                 }

@@ -26,13 +26,39 @@ import java.nio.file.attribute.PosixFilePermissions;
  */
 public final class EngineDirectory {
 
-    /** The longest parent path chosen while a shorter one is writable: sun_path holds 107 bytes. */
-    private static final int SHORT_PARENT = 40;
+    /**
+     * The longest parent path chosen while a shorter one is writable: sun_path holds 107 bytes,
+     * and a route client's socket is the parent, the engine directory's name (17 and 19 bytes), a
+     * route directory's (20) and the client's (21), with their slashes.
+     */
+    private static final int SHORT_PARENT = 24;
 
     private static final FileAttribute<?> OWNER_ONLY =
             PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
 
     private static Path root;
+
+    /** The name every engine directory begins with: no other file of the engine's does. */
+    private static final String PREFIX = "kvmserver-engine-";
+
+    private static final String[] PARENT_NAMES = {"/dev/shm", System.getProperty("java.io.tmpdir"), "/tmp"};
+
+    /** Where engine directories are made, as named and as real paths. */
+    private static final java.util.List<Path> PARENTS = parents();
+
+    private static java.util.List<Path> parents() {
+        java.util.List<Path> all = new java.util.ArrayList<>();
+        for (String name : PARENT_NAMES) {
+            Path parent = Path.of(name).toAbsolutePath().normalize();
+            all.add(parent);
+            try {
+                all.add(parent.toRealPath());
+            } catch (IOException e) {
+                // not there: nothing is made in it
+            }
+        }
+        return java.util.List.copyOf(new java.util.LinkedHashSet<>(all));
+    }
 
     private EngineDirectory() {
     }
@@ -82,8 +108,24 @@ public final class EngineDirectory {
         }
     }
 
+    /**
+     * Whether {@code host} is in the engine's directory of this JVM or of any other, as named or
+     * as its real path: every JVM of the same user makes one in the same places, and a guest of one
+     * must not reach another's route sockets either (found by the review of 2026-12-05: a program
+     * of another JVM allowed {@code /dev/shm} took this one's route socket over).
+     */
+    public static boolean isEngineDirectory(Path host) {
+        for (Path parent : PARENTS) {
+            if (host.getNameCount() > parent.getNameCount() && host.startsWith(parent)
+                    && host.getName(parent.getNameCount()).toString().startsWith(PREFIX)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     private static Path create() {
-        String[] parents = {"/dev/shm", System.getProperty("java.io.tmpdir"), "/tmp"};
+        String[] parents = PARENT_NAMES;
         IOException failure = null;
         for (boolean shortOnly : new boolean[] {true, false}) {
             for (String parent : parents) {
@@ -93,7 +135,7 @@ public final class EngineDirectory {
                     continue;
                 }
                 try {
-                    return Files.createTempDirectory(base, "kvmserver-", OWNER_ONLY);
+                    return Files.createTempDirectory(base, PREFIX, OWNER_ONLY);
                 } catch (IOException e) {
                     failure = e;
                 }

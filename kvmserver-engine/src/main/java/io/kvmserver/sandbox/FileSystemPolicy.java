@@ -336,6 +336,9 @@ public final class FileSystemPolicy implements AutoCloseable {
                 return true;
             }
         }
+        if (EngineDirectory.isEngineDirectory(host)) {
+            return true;
+        }
         return isTheJvmsProc(host);
     }
 

@@ -64,11 +64,53 @@ class BlockingPeersTest {
         assertThat(waitall(directory, "waitall-msg")).isEqualTo("waitall=10 [ABCD|EFGHIJ]\n");
     }
 
-    /** What the program prints for a receive with {@code MSG_WAITALL} from a peer that sends 3 bytes, then 7. */
+    /**
+     * Two threads each in a blocking receive on one connection, the bytes 300 ms apart: both
+     * come. Found by the second wave of the review of 2026-12-05: the first version of the pause
+     * (see {@code StreamFile#blocking}) took a parked call tried again for a wait that said ready,
+     * and the second reader's pause was parked with the call's own deadline: it never woke.
+     */
+    @Test
+    void twoThreadsReadingOneConnectionBothGetTheirByte(@TempDir Path directory) throws Exception {
+        assertThat(waitall(directory, "two-readers")).isEqualTo("got=2\n");
+    }
+
+    /**
+     * {@code SO_RCVTIMEO} bounds the whole {@code MSG_WAITALL} call, not each part of it (the review
+     * of 2026-12-05: a peer dripping a byte every 300 ms held a call with a 500 ms timeout until all
+     * ten came). Natively, two bytes come.
+     */
+    @Test
+    void msgWaitallKeepsOneReceiveTimeoutForTheWholeCall(@TempDir Path directory) throws Exception {
+        assertThat(waitall(directory, "waitall-timeout")).isEqualTo("waitall-timeout all=0\n");
+    }
+
+    /**
+     * What the program prints for a receive with {@code MSG_WAITALL} from a peer that sends 3 bytes,
+     * then 7 (or, for "waitall-timeout", one byte every 300 ms).
+     */
     private static String waitall(Path directory, String mode) throws Exception {
         try (ServerSocket peer = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             CompletableFuture<Void> writer = CompletableFuture.runAsync(() -> {
                 try (Socket s = peer.accept()) {
+                    if (mode.equals("waitall-timeout")) {
+                        try {
+                            for (int i = 0; i < 10; i++) {
+                                s.getOutputStream().write('0' + i);
+                                Thread.sleep(300);
+                            }
+                        } catch (java.io.IOException e) {
+                            // the program gave up before all came: what this case expects
+                        }
+                        return;
+                    }
+                    if (mode.equals("two-readers")) {
+                        s.getOutputStream().write('a');
+                        Thread.sleep(300);
+                        s.getOutputStream().write('b');
+                        s.getInputStream().read(); // until the program is done
+                        return;
+                    }
                     s.getOutputStream().write("ABC".getBytes(StandardCharsets.US_ASCII));
                     Thread.sleep(200);
                     s.getOutputStream().write("DEFGHIJ".getBytes(StandardCharsets.US_ASCII));

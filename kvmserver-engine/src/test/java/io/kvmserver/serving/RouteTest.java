@@ -124,6 +124,30 @@ class RouteTest {
         }
     }
 
+    /**
+     * Nor another JVM's engine directory: every JVM of the same user makes one in the same places.
+     * Found by the review of 2026-12-05: a program of another JVM allowed {@code /dev/shm} listed
+     * this one's directory, connected to its route socket, unlinked it and bound its own in its
+     * place. A directory named as another JVM's, with a listening socket in it, stands for it.
+     */
+    @Test
+    void noGuestReachesAnotherJvmsEngineDirectory() throws Exception {
+        Path other = Files.createTempDirectory(io.kvmserver.sandbox.EngineDirectory.root().getParent(), "kvmserver-engine-");
+        Path socket = other.resolve("listener");
+        int port = Http.freePort();
+        try (java.nio.channels.ServerSocketChannel listener = java.nio.channels.ServerSocketChannel
+                .open(java.net.StandardProtocolFamily.UNIX)
+                .bind(java.net.UnixDomainSocketAddress.of(socket));
+                KvmServer server = start(port, b -> b.allowAll(true))) {
+            assertThat(exchange(server.route(), "/reach" + socket).body()).isEqualTo("connect=2 open=2 bind=2");
+            assertThat(socket).exists();
+        } finally {
+            Files.deleteIfExists(socket);
+            Files.deleteIfExists(other.resolve("c1"));
+            Files.deleteIfExists(other);
+        }
+    }
+
     @Test
     void aRequestThatCrashesOrRunsPastItsLimitIsReportedAsSuch() throws Exception {
         int port = Http.freePort();
