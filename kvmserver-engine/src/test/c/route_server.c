@@ -16,6 +16,7 @@
  *   /short         answers JSON with a Content-Length of 100 and 3 bytes, then closes: an answer cut short
  *   /charset       answers with a charset no JVM knows: Content-Type: text/plain; charset=nope
  *   /bighead       answers with 128 KiB of headers
+ *   /cutclose      answers without a length (the connection's end ends it), part of it, then faults
  *   /sleep /crash  sleep 30 s, fault
  *   anything else  "hello"
  * Usage: route_server PORT [ADDRESS]   (default 127.0.0.1)
@@ -203,6 +204,10 @@ static void handle(int fd) {
     } else if (strcmp(path, "/short") == 0) {
         static const char cut[] = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\nok\n";
         write_all(fd, cut, sizeof cut - 1);
+    } else if (strcmp(path, "/cutclose") == 0) {
+        static const char part[] = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{\"balance\": 1";
+        write_all(fd, part, sizeof part - 1);
+        *(volatile int *) 16 = 1;
     } else if (strcmp(path, "/bighead") == 0) {
         static char head[140 * 1024];
         int n = snprintf(head, sizeof head, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n");

@@ -470,8 +470,10 @@ public final class KvmServerProperties extends KvmServerSettings {
         /**
          * Headers that never pass the route, either way: the program does not see the client's
          * credentials (Spring Security has checked them already) or the application's cookies,
-         * and cannot set the application's cookies or its HSTS policy on the client. Set it to
-         * an empty list to pass them all.
+         * and cannot set what holds for the application's whole site (its cookies, HSTS, another
+         * host for its connections, a wipe of its storage, a service worker's scope). The list
+         * replaces the default one (a default it leaves out is logged at start); set it to an
+         * empty list to pass them all.
          */
         private final List<String> sensitiveHeaders;
 
@@ -480,7 +482,8 @@ public final class KvmServerProperties extends KvmServerSettings {
                 @DefaultValue("true") boolean requestBuffering,
                 @DefaultValue("10MB") @DataSizeUnit(DataUnit.MEGABYTES) DataSize maxBodySize,
                 @DefaultValue({ "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
-                        "Strict-Transport-Security" }) List<String> sensitiveHeaders) {
+                        "Strict-Transport-Security", "Alt-Svc", "Clear-Site-Data",
+                        "Service-Worker-Allowed" }) List<String> sensitiveHeaders) {
             this.paths = List.copyOf(paths);
             this.address = address;
             this.maxWait = maxWait;

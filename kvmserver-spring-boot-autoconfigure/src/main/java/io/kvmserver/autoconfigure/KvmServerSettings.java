@@ -182,6 +182,10 @@ public abstract class KvmServerSettings {
         return this.route;
     }
 
+    /** An HTTP field name: a token of RFC 9110's tchar. */
+    private static final java.util.regex.Pattern HEADER_NAME =
+            java.util.regex.Pattern.compile("[!#$%&'*+.^_`|~0-9A-Za-z-]+");
+
     /**
      * Checks these settings with the engine's rules, naming them as {@code naming} does; the
      * program is checked as written (the lifecycle resolves it later).
@@ -209,6 +213,13 @@ public abstract class KvmServerSettings {
             throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.max-body-size"),
                     naming.property("route.max-body-size") + " must not be negative, got "
                             + this.route.getMaxBodySize(), null);
+        }
+        for (String header : this.route.getSensitiveHeaders()) {
+            if (!HEADER_NAME.matcher(header.strip()).matches()) {
+                throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.sensitive-headers"),
+                        naming.property("route.sensitive-headers") + ": '" + header + "' is not a header name (list"
+                                + " them separated by commas, as in 'Authorization,Cookie')", null);
+            }
         }
         for (String path : this.route.getPaths()) {
             if (!path.startsWith("/")) {

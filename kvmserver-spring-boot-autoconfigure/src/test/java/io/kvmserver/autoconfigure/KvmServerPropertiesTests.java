@@ -237,6 +237,7 @@ class KvmServerPropertiesTests {
             "kvmserver.route.max-wait=-1s | kvmserver.route.max-wait must not be negative",
             "kvmserver.route.max-wait=999999999d | kvmserver.route.max-wait must be at most 100 years",
             "kvmserver.route.max-body-size=-1 | kvmserver.route.max-body-size must not be negative, got -1048576B",
+            "kvmserver.route.sensitive-headers=Cookie;Authorization | kvmserver.route.sensitive-headers: 'Cookie;Authorization' is not a header name",
             "kvmserver.limits.max-request-time=200000d | kvmserver.limits.max-request-time must be at most 100 years",
             "kvmserver.limits.max-boot-time=999999999d | kvmserver.limits.max-boot-time must be at most 100 years" })
     void invalidValuesAreReportedWithThePropertyName(String property, String message) {

@@ -20,6 +20,8 @@ import org.springframework.beans.factory.DisposableBean;
  */
 public class KvmServerRoutes implements DisposableBean {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(KvmServerRoutes.class);
+
     /** The longest answer head a program may send through a route. */
     static final int MAX_ANSWER_HEAD = 64 * 1024;
 
@@ -39,6 +41,13 @@ public class KvmServerRoutes implements DisposableBean {
             .toList();
         this.observations = observations;
         this.convention = convention;
+        for (RoutedServer server : this.servers) {
+            List<String> passed = server.sensitiveHeadersLeftOut();
+            if (!passed.isEmpty()) {
+                LOG.warn("{} leaves out {}: the program sees and sets them through its route",
+                        server.property("sensitive-headers"), String.join(", ", passed));
+            }
+        }
         QueuedThreadPool threads = new QueuedThreadPool();
         threads.setName("kvmserver-route");
         threads.setDaemon(true);

@@ -161,9 +161,16 @@ final class ReactiveRouteHandler {
                 response.setStatusCode(HttpStatusCode.valueOf(answer.response.getStatus()));
                 ForwardedHeaders.toClient(answer.response.getHeaders(), this.server.sensitiveHeaders(),
                         response.getHeaders()::add);
-                return response.writeWith(content(answer.content, response.bufferFactory(),
-                        declaredLength(request, answer.response)))
-                    .doOnError((ex) -> ClientConnections.end(response));
+                Flux<DataBuffer> body = content(answer.content, response.bufferFactory(),
+                        declaredLength(request, answer.response));
+                if (RouteExchange.endsWithItsConnection(request.getMethod().name(), answer.response.getStatus(),
+                        answer.response.getHeaders())) {
+                    // A close-delimited answer that ended because its VM failed is cut short, not whole.
+                    body = body.concatWith(Mono.fromFuture(exchange.programFailed())
+                        .flatMap((failed) -> failed ? Mono.error(new IOException("the program's answer, which ends with"
+                                + " its connection, ended with its request VM's failure")) : Mono.empty()));
+                }
+                return response.writeWith(body).doOnError((ex) -> ClientConnections.end(response));
             })
             .doOnError((ex) -> {
                 error.set(ex);

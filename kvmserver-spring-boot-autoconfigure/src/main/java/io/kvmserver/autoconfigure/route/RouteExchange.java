@@ -91,6 +91,16 @@ final class RouteExchange {
         this.request.body(body);
     }
 
+    /** The length of the body the program gets, when it is not the client's (a form rebuilt from its fields). */
+    void bodyLength(long length) {
+        this.request.headers((headers) -> headers.put(HttpHeaders.CONTENT_LENGTH, Long.toString(length)));
+    }
+
+    /** 400 Bad Request, with the outcome {@code bad-request}: the request cannot be forwarded as it is. */
+    KvmServerRouteException badRequest(String detail) {
+        return fail(HttpStatus.BAD_REQUEST, "bad-request", detail, null);
+    }
+
     /**
      * Refuses a request with more than one {@code Host} (RFC 9112, section 3.2: a server answers
      * 400): the application reads the first, and a program that read another could act for a
@@ -101,7 +111,7 @@ final class RouteExchange {
     void checkHost(ForwardedHeaders.Incoming incoming) {
         List<String> hosts = incoming.headers().get(HttpHeaders.HOST);
         if (hosts != null && hosts.size() > 1) {
-            throw fail(HttpStatus.BAD_REQUEST, "bad-request", "the request has " + hosts.size() + " Host headers", null);
+            throw badRequest("the request has " + hosts.size() + " Host headers");
         }
     }
 
@@ -118,7 +128,8 @@ final class RouteExchange {
     /** 413 Content Too Large, with the outcome {@code too-large}: the body is larger than {@code route.max-body-size}. */
     KvmServerRouteException tooLarge() {
         return fail(HttpStatus.CONTENT_TOO_LARGE, TOO_LARGE, "the request body is larger than "
-                + this.server.property("max-body-size") + " (" + this.server.maxBodySize() + " bytes)", null);
+                + this.server.maxBodySize() + " bytes", this.server.property("max-body-size") + " is "
+                + this.server.maxBodySize() + " bytes", null);
     }
 
     /**
@@ -203,6 +214,31 @@ final class RouteExchange {
             case OK -> fail(HttpStatus.BAD_GATEWAY, outcome, vm + " closed the connection without an answer", cause);
             default -> fail(HttpStatus.BAD_GATEWAY, outcome, vm + " failed (" + outcome + ")", report.failure(), cause);
         };
+    }
+
+    /**
+     * Whether an answer of {@code status} with {@code headers}, to a request of {@code method},
+     * ends with its connection (no length, not chunked): only the request VM's report can tell
+     * such an answer cut short by a crash from a whole one.
+     */
+    static boolean endsWithItsConnection(String method, int status, org.eclipse.jetty.http.HttpFields headers) {
+        return !"HEAD".equals(method) && status != 204 && status != 304
+                && !headers.contains(org.eclipse.jetty.http.HttpHeader.CONTENT_LENGTH)
+                && !headers.contains(org.eclipse.jetty.http.HttpHeader.TRANSFER_ENCODING);
+    }
+
+    /**
+     * Whether the request VM that answered reports a failure (a crash, its time limit, its memory
+     * limit, an exit), waiting for its report: for an answer that ended with its connection, which
+     * is whole only if the program closed it.
+     */
+    CompletableFuture<Boolean> programFailed() {
+        if (!this.followed) {
+            return CompletableFuture.completedFuture(false);
+        }
+        return this.admission.report()
+            .orTimeout(this.server.timeout().toMillis(), TimeUnit.MILLISECONDS)
+            .handle((report, failure) -> report != null && report.outcome() != ServerStats.Outcome.OK);
     }
 
     /** Whether a client may get {@code status} from a proxy as its answer: 200-599 (a 1xx is never final here). */

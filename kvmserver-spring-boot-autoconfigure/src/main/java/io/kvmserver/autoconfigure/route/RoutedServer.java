@@ -52,6 +52,18 @@ final class RoutedServer {
         return this.lifecycle.getSettings().getRoute().getMaxBodySize().toBytes();
     }
 
+    /** {@code route.sensitive-headers}' default: what holds for the application's whole site. */
+    static final List<String> DEFAULT_SENSITIVE_HEADERS = List.of("Authorization", "Proxy-Authorization", "Cookie",
+            "Set-Cookie", "Strict-Transport-Security", "Alt-Svc", "Clear-Site-Data", "Service-Worker-Allowed");
+
+    /** The defaults {@code route.sensitive-headers} leaves out, as configured: they pass the route. */
+    List<String> sensitiveHeadersLeftOut() {
+        Set<String> configured = sensitiveHeaders();
+        return DEFAULT_SENSITIVE_HEADERS.stream()
+            .filter((name) -> !configured.contains(name.toLowerCase(Locale.ROOT)))
+            .toList();
+    }
+
     /** The headers that pass the route neither way ({@code route.sensitive-headers}), lower-case. */
     Set<String> sensitiveHeaders() {
         Set<String> names = new HashSet<>();

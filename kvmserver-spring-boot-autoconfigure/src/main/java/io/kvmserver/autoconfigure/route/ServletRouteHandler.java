@@ -3,12 +3,14 @@ package io.kvmserver.autoconfigure.route;
 import io.micrometer.observation.Observation;
 import jakarta.servlet.http.HttpServletRequest;
 import jakarta.servlet.http.HttpServletResponse;
-import java.io.EOFException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.reflect.Method;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import java.util.Collections;
+import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -64,9 +66,10 @@ final class ServletRouteHandler {
         try (Observation.Scope scope = exchange.observation().openScope()) {
             exchange.checkHost(incoming);
             exchange.checkBodyLength(length);
-            if (length != 0 && this.server.requestBuffering()) {
+            if (length != 0 && (this.server.requestBuffering() || isForm(request))) {
                 // Read before a request VM is taken: a client that sends its body slowly holds
-                // this thread, never a VM that other clients wait for.
+                // this thread, never a VM that other clients wait for. A form always is (a filter
+                // may have read it; the container bounds its size).
                 buffered = readWhole(request, length, exchange);
                 exchange.body(buffered.content(request.getContentType()));
             }
@@ -124,6 +127,12 @@ final class ServletRouteHandler {
             });
             try (InputStream in = listener.getInputStream()) {
                 copy(in, response, exchange);
+                if (RouteExchange.endsWithItsConnection(request.getMethod(), answer.getStatus(), answer.getHeaders())
+                        && exchange.programFailed().join()) {
+                    // A close-delimited answer that ended because its VM failed is cut short, not whole.
+                    throw new AnswerCutShort("the program's answer, which ends with its connection, ended with"
+                            + " its request VM's failure: the client's connection is cut");
+                }
             }
             status = answer.getStatus();
         }
@@ -200,8 +209,17 @@ final class ServletRouteHandler {
             for (int n; (n = in.read(buffer)) >= 0;) {
                 body.write(buffer, 0, n);
             }
+            if (body.length() == 0 && isForm(request)) {
+                // A filter of the application read the form first (Spring's FormContentFilter does
+                // for PUT, PATCH and DELETE; a CSRF check for POST): its fields are the body.
+                byte[] form = formBody(request);
+                body.write(form, 0, form.length);
+                exchange.bodyLength(form.length);
+                return body;
+            }
             if (body.length() < length) {
-                throw new EOFException("the client's body ended after " + body.length() + " of " + length + " bytes");
+                // Not an EOFException, which Spring takes for a client gone (and answers 200).
+                throw exchange.badRequest("the request body ended after " + body.length() + " of " + length + " bytes");
             }
             return body;
         }
@@ -213,6 +231,42 @@ final class ServletRouteHandler {
             body.close();
             throw ex;
         }
+    }
+
+    private static boolean isForm(HttpServletRequest request) {
+        String type = request.getContentType();
+        return type != null && type.toLowerCase(java.util.Locale.ROOT).startsWith("application/x-www-form-urlencoded");
+    }
+
+    /**
+     * The form's fields as a body, in the request's encoding: the parameters the container parsed,
+     * without those of the query string (which stays in the request line).
+     */
+    private static byte[] formBody(HttpServletRequest request) {
+        java.nio.charset.Charset charset = (request.getCharacterEncoding() != null)
+                ? java.nio.charset.Charset.forName(request.getCharacterEncoding()) : StandardCharsets.UTF_8;
+        org.springframework.util.MultiValueMap<String, String> query = org.springframework.web.util.UriComponentsBuilder
+            .newInstance()
+            .query(request.getQueryString())
+            .build()
+            .getQueryParams();
+        StringBuilder form = new StringBuilder();
+        request.getParameterMap().forEach((name, values) -> {
+            List<String> fromQuery = new java.util.ArrayList<>();
+            query.forEach((key, raw) -> {
+                if (org.springframework.web.util.UriUtils.decode(key, charset).equals(name)) {
+                    raw.forEach((value) -> fromQuery.add(
+                            (value != null) ? org.springframework.web.util.UriUtils.decode(value.replace('+', ' '), charset) : ""));
+                }
+            });
+            for (String value : values) {
+                if (!fromQuery.remove(value)) {
+                    form.append(form.isEmpty() ? "" : "&").append(URLEncoder.encode(name, charset))
+                        .append('=').append(URLEncoder.encode(value, charset));
+                }
+            }
+        });
+        return form.toString().getBytes(StandardCharsets.US_ASCII);
     }
 
     private static Connection connect(RouteExchange exchange) {
