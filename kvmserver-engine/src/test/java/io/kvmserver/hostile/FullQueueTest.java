@@ -46,9 +46,14 @@ class FullQueueTest {
         };
     }
 
-    /** The fewest exits of three requests of {@code length} bytes and a newline, each answered as natively. */
+    /**
+     * The fewest exits of five requests of {@code length} bytes and a newline, each answered as
+     * natively. Five, not three: under JaCoCo's agent (as in {@code .ci/run}) the three requests of
+     * one length all took an exit more about once in eight runs, at 163a26a as since (measured
+     * 2026-12-05; which exit it is was not found).
+     */
     private static long exits(TestServer s, String mode, int length) {
-        return GuestAnswers.fewestExits(s, 3,
+        return GuestAnswers.fewestExits(s, 5,
                 () -> assertThat(s.exchange(line(length))).as("%s, %d bytes", mode, length).isEqualTo(answer(mode, length)));
     }
 
