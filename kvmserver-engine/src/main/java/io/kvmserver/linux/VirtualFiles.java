@@ -100,10 +100,18 @@ final class VirtualFiles {
 
     /** {@code stat} of a stand-in: an empty, read-only regular file, as procfs reports its files. */
     static long stat(String name, long hostStatBuffer) {
+        return madeUpStat(hostStatBuffer, S_IFREG | 0444);
+    }
+
+    /**
+     * A {@code struct stat} of a file the engine makes up, of {@code mode}: one link, a page as its
+     * block size, everything else zero (a size procfs does not know until the file is read).
+     */
+    static long madeUpStat(long hostStatBuffer, int mode) {
         Pointer p = new Pointer(hostStatBuffer);
         p.setMemory(0, 144, (byte) 0);
         p.setLong(16, 1); // st_nlink
-        p.setInt(24, S_IFREG | 0444); // st_mode
+        p.setInt(24, mode); // st_mode
         p.setLong(56, 4096); // st_blksize
         return 0;
     }
