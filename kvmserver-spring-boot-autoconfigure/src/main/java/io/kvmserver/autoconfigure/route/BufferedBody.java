@@ -22,9 +22,12 @@ final class BufferedBody implements Closeable {
     /** The part of a body kept in memory; the rest goes to the file. */
     static final int IN_MEMORY = 64 * 1024;
 
+    /** The buffer a body starts with, doubled as it comes up to {@link #IN_MEMORY}. */
+    private static final int FIRST_BUFFER = 4 * 1024;
+
     private final long limit;
 
-    private final byte[] memory;
+    private byte[] memory;
 
     private FileChannel file;
 
@@ -36,7 +39,9 @@ final class BufferedBody implements Closeable {
      */
     BufferedBody(long limit, long expected) {
         this.limit = limit;
-        this.memory = new byte[(int) ((expected >= 0) ? Math.min(expected, IN_MEMORY) : IN_MEMORY)];
+        // A little: a client's headers alone (a length it then never sends) make the host allocate
+        // no more than that; the buffer grows as the body arrives, up to what stays in memory.
+        this.memory = new byte[(int) ((expected >= 0) ? Math.min(expected, FIRST_BUFFER) : FIRST_BUFFER)];
     }
 
     /**
@@ -47,7 +52,11 @@ final class BufferedBody implements Closeable {
         if (count > this.limit - this.length) {
             throw new TooLarge(this.limit);
         }
-        if (this.file == null && this.length + count <= this.memory.length) {
+        if (this.file == null && this.length + count <= IN_MEMORY) {
+            if (this.length + count > this.memory.length) {
+                this.memory = java.util.Arrays.copyOf(this.memory,
+                        (int) Math.min(IN_MEMORY, Math.max(this.memory.length * 2L, this.length + count)));
+            }
             System.arraycopy(bytes, offset, this.memory, (int) this.length, count);
         }
         else {
