@@ -744,7 +744,8 @@ final class NetSyscalls {
         long address = c.arg(4);
         if (address == 0) {
             long n = s.io(c.waiter(), events, () -> LibC.syscall(nr, s.hostFd(), buffer, count, flags, 0, 0), callFlags);
-            return sending ? n : receiveTheRest(c, s, callFlags, n, count, oneBuffer(buffer));
+            return sending || !waitsForAll(c, s, callFlags, n, count) ? n
+                    : receiveTheRest(c, s, callFlags, n, count, oneBuffer(buffer));
         }
         if (sending) {
             try (HostAddress a = checkedAddress(c, s, address, c.arg(5) & 0xffffffffL, false);
@@ -769,8 +770,21 @@ final class NetSyscalls {
                 c.memory().writeBytes(address, shown, 0, Math.min(shown.length, guestLength));
                 c.memory().writeInt(c.arg(5), shown.length);
             }
-            return receiveTheRest(c, s, callFlags, n, count, oneBuffer(buffer));
+            return !waitsForAll(c, s, callFlags, n, count) ? n
+                    : receiveTheRest(c, s, callFlags, n, count, oneBuffer(buffer));
         }
+    }
+
+    /**
+     * Whether a receive that took {@code first} of {@code count} bytes goes on for the rest
+     * ({@link #receiveTheRest}): {@code MSG_WAITALL} without {@code MSG_PEEK} or
+     * {@code MSG_DONTWAIT}, on a blocking stream socket, in a thread whose waits do not park.
+     * Asked before anything is made for the rest, so that every other receive allocates nothing.
+     */
+    private static boolean waitsForAll(Syscall c, SocketFile s, int callFlags, long first, long count) {
+        return first > 0 && first < count && (callFlags & (MSG_WAITALL | MSG_PEEK | MSG_DONTWAIT)) == MSG_WAITALL
+                && s.type() == SocketFile.SOCK_STREAM && (s.statusFlags() & OpenFlags.O_NONBLOCK) == 0
+                && !c.waiter().parking();
     }
 
     /** Where the byte at offset {@code at} of a receive's buffers is on the host, and how many fit from there ({@code room[0]}). */
@@ -796,11 +810,6 @@ final class NetSyscalls {
      */
     private static long receiveTheRest(Syscall c, SocketFile s, int callFlags, long first, long count,
             ReceiveBuffer buffers) {
-        if (first <= 0 || first >= count || c.waiter().parking() || (callFlags & (MSG_WAITALL | MSG_PEEK)) != MSG_WAITALL
-                || (callFlags & MSG_DONTWAIT) != 0 || s.type() != SocketFile.SOCK_STREAM
-                || (s.statusFlags() & OpenFlags.O_NONBLOCK) != 0) {
-            return first;
-        }
         int flags = (callFlags & MSG_ALLOWED & ~MSG_WAITALL) | MSG_DONTWAIT;
         long[] room = new long[1];
         long total = first;
@@ -882,12 +891,15 @@ final class NetSyscalls {
                 m.writeLong(msghdr + 40, 0); // no control data
                 m.writeInt(msghdr + 48, hdr.getInt(48) & ~0x8); // msg_flags, without MSG_CTRUNC
             }
-            if (sending) {
+            if (sending || (flags & MSG_WAITALL) == 0) {
                 return n;
             }
             long capacity = 0;
             for (int i = 0; i < iovCount; i++) {
                 capacity += hostIov.getLong(i * 16L + 8);
+            }
+            if (!waitsForAll(c, s, flags, n, capacity)) {
+                return n;
             }
             return receiveTheRest(c, s, flags, n, capacity, (at, room) -> {
                 long skipped = 0;

@@ -26,8 +26,16 @@ final class RoutedServer {
 
     private volatile Connections connections;
 
+    /** {@code route.sensitive-headers}, lower-case: the settings never change, every request reads them. */
+    private final Set<String> sensitiveHeaders;
+
     RoutedServer(KvmServerLifecycle lifecycle) {
         this.lifecycle = lifecycle;
+        Set<String> names = new HashSet<>();
+        for (String name : lifecycle.getSettings().getRoute().getSensitiveHeaders()) {
+            names.add(name.strip().toLowerCase(Locale.ROOT));
+        }
+        this.sensitiveHeaders = Set.copyOf(names);
     }
 
     String name() {
@@ -66,11 +74,7 @@ final class RoutedServer {
 
     /** The headers that pass the route neither way ({@code route.sensitive-headers}), lower-case. */
     Set<String> sensitiveHeaders() {
-        Set<String> names = new HashSet<>();
-        for (String name : this.lifecycle.getSettings().getRoute().getSensitiveHeaders()) {
-            names.add(name.strip().toLowerCase(Locale.ROOT));
-        }
-        return names;
+        return this.sensitiveHeaders;
     }
 
     /** The name of a route property of this server, as the application sets it: {@code kvmserver.route.max-body-size}. */
