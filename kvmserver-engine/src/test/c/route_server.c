@@ -197,6 +197,8 @@ static void handle(int fd) {
             if (write_all(fd, buf, chunk) < 0) return;
             at += chunk;
         }
+    } else if (strcmp(path, "/early") == 0) {
+        respond(fd, 413, "", "answered before the body"); /* and closed, the body unread */
     } else if (strcmp(path, "/cookie") == 0) {
         respond(fd, 200, "Set-Cookie: session=guest-secret; Path=/\r\n", "cookie set");
     } else if (strncmp(path, "/status/", 8) == 0) {

@@ -525,6 +525,30 @@ public class SocketFile extends StreamFile {
         sendTimeoutNanos = template.sendTimeoutNanos;
     }
 
+    /**
+     * A connection the program accepted from a listener it serves closes gently when its client's
+     * request was not all read ({@link LingeringClose}), unless the program asked for a reset
+     * ({@code SO_LINGER} on with a zero time).
+     */
+    @Override
+    protected void closeFd() {
+        if (tracker != null && type == SOCK_STREAM && !abortsOnClose()) {
+            if (route != null) {
+                LingeringClose.closeRouted(fd);
+            } else {
+                LingeringClose.close(fd);
+            }
+        } else {
+            super.closeFd();
+        }
+    }
+
+    private boolean abortsOnClose() {
+        byte[] linger = options.valueOf(SOL_SOCKET, SO_LINGER);
+        return linger != null && linger.length >= LINGER_SIZE && LittleEndian.intAt(linger, 0) != 0
+                && LittleEndian.intAt(linger, 4) == 0;
+    }
+
     @Override
     protected void closeHost() {
         super.closeHost();

@@ -244,10 +244,15 @@ public class StreamFile extends FileDescription {
     @Override
     protected void closeHost() {
         if (owner) {
-            LibC.close(fd);
+            closeFd();
         }
         if (frozenReader >= 0) {
             LibC.close(frozenReader);
         }
+    }
+
+    /** Closes the host fd this description owns, its last reference gone. */
+    protected void closeFd() {
+        LibC.close(fd);
     }
 }

@@ -51,17 +51,22 @@ final class RouteClient {
      * whole), and returns the answer's body.
      */
     String upload(String path, long bytes) throws Exception {
+        HttpResponse<String> response = post(path, bytes);
+        assertThat(response.statusCode()).as("status of %s (%s)", path, response.body()).isEqualTo(200);
+        return response.body();
+    }
+
+    /** POSTs {@code bytes} of the fixture's pattern to {@code path} without a length (chunked); returns the answer. */
+    /** Posts {@code bytes} of the pattern, with their length, and returns the answer whatever its status. */
+    HttpResponse<String> post(String path, long bytes) throws Exception {
         HttpRequest request = HttpRequest.newBuilder(uri(path))
             .timeout(Duration.ofSeconds(120))
             .POST(HttpRequest.BodyPublishers.fromPublisher(
                     HttpRequest.BodyPublishers.ofInputStream(() -> new PatternStream(bytes)), bytes))
             .build();
-        HttpResponse<String> response = CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as("status of %s", path).isEqualTo(200);
-        return response.body();
+        return CLIENT.send(request, HttpResponse.BodyHandlers.ofString());
     }
 
-    /** POSTs {@code bytes} of the fixture's pattern to {@code path} without a length (chunked); returns the answer. */
     HttpResponse<String> uploadChunked(String path, long bytes) throws Exception {
         HttpRequest request = HttpRequest.newBuilder(uri(path))
             .timeout(Duration.ofSeconds(120))

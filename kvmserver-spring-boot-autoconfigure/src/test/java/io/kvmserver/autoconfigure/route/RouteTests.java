@@ -72,7 +72,7 @@ abstract class RouteTests {
         registry.add("kvmserver.limits.max-request-time", () -> "2s");
         registry.add("kvmserver.route.max-wait", () -> "300ms");
         registry.add("kvmserver.route.paths",
-                () -> "/counter,/names,/headers,/echo,/upload,/download/**,/cookie,/status/**,/short,/sleep,/crash,/charset,/bighead,/cutclose");
+                () -> "/counter,/names,/headers,/echo,/upload,/early,/download/**,/cookie,/status/**,/short,/sleep,/crash,/charset,/bighead,/cutclose");
         registry.add("kvmserver.program", () -> GuestPrograms.get("route_server").toString());
         registry.add("kvmserver.args", () -> GUEST_PORT);
         registry.add("kvmserver.route.address", () -> "127.0.0.1:" + GUEST_PORT);
@@ -200,6 +200,24 @@ abstract class RouteTests {
         HttpResponse<String> chunked = this.client.uploadChunked("/upload", length);
         assertThat(chunked.statusCode()).isEqualTo(200);
         assertThat(chunked.body()).isEqualTo(expected);
+    }
+
+    /**
+     * A program that answers before it has read a large body (here a 413 of its own), and closes,
+     * is answered: its answer reaches the client whole, with request buffering and without, as a proxy in front of a
+     * native server would have it. Found by the review of 2026-12-05: the route failed the exchange
+     * (502) when the rest of the body could not be sent, although the answer was there to read.
+     */
+    @Test
+    void anAnswerBeforeTheBodyIsReadReachesTheClient() throws Exception {
+        long length = 3L * MIB / 2;
+        for (int i = 0; i < 3; i++) {
+            for (String path : List.of("/early", "/streamed/early")) {
+                HttpResponse<String> answer = this.client.post(path, length);
+                assertThat(answer.statusCode()).as("%s (%s)", path, answer.body()).isEqualTo(413);
+                assertThat(answer.body()).isEqualTo("answered before the body");
+            }
+        }
     }
 
     /**
