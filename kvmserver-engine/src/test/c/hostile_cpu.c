@@ -68,6 +68,20 @@ int main(int argc, char **argv) {
     else if (!strcmp(how, "write-doorbell")) *(volatile short *) 0xa000 = 0x23; /* as the syscall entry does */
     else if (!strcmp(how, "read-doorbell")) printf("read %x\n", *(volatile char *) 0xa010);
     else if (!strcmp(how, "exec-doorbell")) ((void (*)(void)) 0xa000)();
+    /* Accesses KVM splits into several MMIO exits: what gcc -O2 makes of memcpy(buf, (void *) 0xa000, 16). */
+    else if (!strcmp(how, "read-doorbell-wide")) {
+        char out[16];
+        __asm__ volatile("movdqu 0xa000, %%xmm0; movdqu %%xmm0, %0" : "=m"(out)::"xmm0");
+        printf("read %x\n", out[0]);
+    } else if (!strcmp(how, "write-doorbell-wide")) {
+        __asm__ volatile("pxor %%xmm0, %%xmm0; movdqu %%xmm0, 0xa000" ::: "xmm0");
+    } else if (!strcmp(how, "read-doorbell-rep")) {
+        static char out[4096];
+        void *to = out, *from = (void *) 0xa000;
+        long count = sizeof out;
+        __asm__ volatile("rep movsb" : "+D"(to), "+S"(from), "+c"(count)::"memory");
+        printf("read %x\n", out[0]);
+    }
     else if (!strcmp(how, "write-exception-stack")) *(volatile long *) 0x6ff8 = 0;
     else if (!strcmp(how, "write-pool")) *(volatile long *) address = 0;
     else if (!strcmp(how, "read-pool")) printf("read %lx\n", *(volatile long *) address);

@@ -108,6 +108,12 @@ public final class VcpuFd implements AutoCloseable {
      * Makes the current or next {@code KVM_RUN} return at once. Safe from any thread; pair it with
      * a signal to the vCPU thread to interrupt a run already in the guest.
      */
+    /**
+     * The most MMIO fragments {@link #completePendingExit} completes: far more than one instruction
+     * makes between two restarts (a 64-byte AVX-512 access is 8).
+     */
+    static final int MAX_PENDING_FRAGMENTS = 1024;
+
     public void requestImmediateExit() {
         run.setByte(KvmAbi.RUN_IMMEDIATE_EXIT, (byte) 1);
     }
@@ -118,14 +124,26 @@ public final class VcpuFd implements AutoCloseable {
      * {@code immediate_exit} set, which completes pending operations and then returns
      * {@code EINTR}. A read is completed with zeros. Needed before the vCPU's state is replaced (a
      * reset): otherwise the next run would complete the old instruction into the new state.
+     *
+     * <p>KVM splits an access wider than 8 bytes ({@code movdqu}) into fragments, and emulates a
+     * {@code rep movs} element by element: completing one fragment returns the next as another
+     * MMIO exit, immediate exit or not, until the instruction is done or stops to be restarted.
+     * Each is completed in turn, up to {@link #MAX_PENDING_FRAGMENTS}.
      */
     public void completePendingExit() {
-        run.setLong(KvmAbi.RUN_MMIO_DATA, 0);
         requestImmediateExit();
-        VcpuExit exit = run();
-        if (exit != VcpuExit.INTERRUPTED) {
-            throw new KvmException("KVM_RUN with immediate_exit ran the guest (exit " + exit + ")");
+        for (int fragment = 0; fragment < MAX_PENDING_FRAGMENTS; fragment++) {
+            run.setLong(KvmAbi.RUN_MMIO_DATA, 0);
+            VcpuExit exit = run();
+            if (exit == VcpuExit.INTERRUPTED) {
+                return;
+            }
+            if (!(exit instanceof VcpuExit.Mmio)) {
+                throw new KvmException("KVM_RUN with immediate_exit ran the guest (exit " + exit + ")");
+            }
         }
+        throw new KvmException("KVM_RUN with immediate_exit still had an MMIO access pending after "
+                + MAX_PENDING_FRAGMENTS + " fragments");
     }
 
     public void clearImmediateExit() {
