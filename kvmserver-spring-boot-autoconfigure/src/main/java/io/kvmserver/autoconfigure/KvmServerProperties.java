@@ -37,7 +37,8 @@ public final class KvmServerProperties extends KvmServerSettings {
      */
     public static final List<String> SPRING_ONLY = List.of("kvmserver.enabled", "kvmserver.output.stdout-level",
             "kvmserver.output.stderr-level", "kvmserver.route.paths", "kvmserver.route.max-wait",
-            "kvmserver.route.request-buffering", "kvmserver.route.max-body-size", "kvmserver.route.sensitive-headers",
+            "kvmserver.route.request-buffering", "kvmserver.route.max-body-size", "kvmserver.route.max-buffered-size",
+            "kvmserver.route.sensitive-headers",
             "kvmserver.servers");
 
     /**
@@ -468,6 +469,15 @@ public final class KvmServerProperties extends KvmServerSettings {
         private final DataSize maxBodySize;
 
         /**
+         * The most the request bodies being read whole (request buffering) may hold together, in
+         * memory and in their temporary files (in /dev/shm, which is memory, where it exists): a
+         * request whose body would pass it is answered 503 Service Unavailable before a request
+         * VM is taken, and its client may try again. Bounds what many or slow uploaders make the
+         * host keep; at least 'route.max-body-size'. A bare number means megabytes.
+         */
+        private final DataSize maxBufferedSize;
+
+        /**
          * Headers that never pass the route, either way: the program does not see the client's
          * credentials (Spring Security has checked them already) or the application's cookies,
          * and cannot set what holds for the application's whole site (its cookies, HSTS, another
@@ -481,6 +491,7 @@ public final class KvmServerProperties extends KvmServerSettings {
                 @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) Duration maxWait,
                 @DefaultValue("true") boolean requestBuffering,
                 @DefaultValue("10MB") @DataSizeUnit(DataUnit.MEGABYTES) DataSize maxBodySize,
+                @DefaultValue("100MB") @DataSizeUnit(DataUnit.MEGABYTES) DataSize maxBufferedSize,
                 @DefaultValue({ "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie",
                         "Strict-Transport-Security", "Alt-Svc", "Clear-Site-Data",
                         "Service-Worker-Allowed" }) List<String> sensitiveHeaders) {
@@ -489,6 +500,7 @@ public final class KvmServerProperties extends KvmServerSettings {
             this.maxWait = maxWait;
             this.requestBuffering = requestBuffering;
             this.maxBodySize = maxBodySize;
+            this.maxBufferedSize = maxBufferedSize;
             this.sensitiveHeaders = List.copyOf(sensitiveHeaders);
         }
 
@@ -510,6 +522,10 @@ public final class KvmServerProperties extends KvmServerSettings {
 
         public DataSize getMaxBodySize() {
             return this.maxBodySize;
+        }
+
+        public DataSize getMaxBufferedSize() {
+            return this.maxBufferedSize;
         }
 
         public List<String> getSensitiveHeaders() {

@@ -214,6 +214,19 @@ public abstract class KvmServerSettings {
                     naming.property("route.max-body-size") + " must not be negative, got "
                             + this.route.getMaxBodySize(), null);
         }
+        if (this.route.getMaxBufferedSize().isNegative()) {
+            throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.max-buffered-size"),
+                    naming.property("route.max-buffered-size") + " must not be negative, got "
+                            + this.route.getMaxBufferedSize(), null);
+        }
+        if (this.route.isRequestBuffering()
+                && this.route.getMaxBufferedSize().compareTo(this.route.getMaxBodySize()) < 0) {
+            throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.max-buffered-size"),
+                    naming.property("route.max-buffered-size") + " must be at least "
+                            + naming.property("route.max-body-size") + " (" + this.route.getMaxBodySize()
+                            + ") while request bodies are read whole, got " + this.route.getMaxBufferedSize()
+                            + ": a body of the largest size would never fit", null);
+        }
         for (String header : this.route.getSensitiveHeaders()) {
             if (!HEADER_NAME.matcher(header.strip()).matches()) {
                 throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.sensitive-headers"),

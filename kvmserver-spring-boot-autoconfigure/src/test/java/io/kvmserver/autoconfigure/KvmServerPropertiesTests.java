@@ -237,6 +237,8 @@ class KvmServerPropertiesTests {
             "kvmserver.route.max-wait=-1s | kvmserver.route.max-wait must not be negative",
             "kvmserver.route.max-wait=999999999d | kvmserver.route.max-wait must be at most 100 years",
             "kvmserver.route.max-body-size=-1 | kvmserver.route.max-body-size must not be negative, got -1048576B",
+            "kvmserver.route.max-buffered-size=-1 | kvmserver.route.max-buffered-size must not be negative, got -1048576B",
+            "kvmserver.route.max-buffered-size=5 | kvmserver.route.max-buffered-size must be at least kvmserver.route.max-body-size (10485760B) while request bodies are read whole, got 5242880B",
             "kvmserver.route.sensitive-headers=Cookie;Authorization | kvmserver.route.sensitive-headers: 'Cookie;Authorization' is not a header name",
             "kvmserver.limits.max-request-time=200000d | kvmserver.limits.max-request-time must be at most 100 years",
             "kvmserver.limits.max-boot-time=999999999d | kvmserver.limits.max-boot-time must be at most 100 years" })

@@ -15,7 +15,8 @@ import org.eclipse.jetty.client.Request;
  * its first 64 KiB in memory, the rest in a file with no name ({@link EngineDirectory#unnamedFile()}),
  * which no guest and no other process can open and which is gone when the request is. A client
  * that sends its body slowly then holds a thread of the application, never a request VM others
- * wait for; what the host keeps for one client is bounded by {@code route.max-body-size}, on disk.
+ * wait for; what the host keeps for one client is bounded by {@code route.max-body-size}, and for
+ * all of a server's clients together by its {@link BodyBudget} ({@code route.max-buffered-size}).
  */
 final class BufferedBody implements Closeable {
 
@@ -27,6 +28,8 @@ final class BufferedBody implements Closeable {
 
     private final long limit;
 
+    private final BodyBudget budget;
+
     private byte[] memory;
 
     private FileChannel file;
@@ -35,10 +38,12 @@ final class BufferedBody implements Closeable {
 
     /**
      * @param limit the largest body accepted, in bytes
+     * @param budget what the bodies being read for the server may hold together
      * @param expected the client's {@code Content-Length}, or -1 when it is not known
      */
-    BufferedBody(long limit, long expected) {
+    BufferedBody(long limit, BodyBudget budget, long expected) {
         this.limit = limit;
+        this.budget = budget;
         // A little: a client's headers alone (a length it then never sends) make the host allocate
         // no more than that; the buffer grows as the body arrives, up to what stays in memory.
         this.memory = new byte[(int) ((expected >= 0) ? Math.min(expected, FIRST_BUFFER) : FIRST_BUFFER)];
@@ -47,10 +52,14 @@ final class BufferedBody implements Closeable {
     /**
      * Appends the next bytes of the body.
      * @throws TooLarge when the body grows past the limit (nothing of these bytes is kept)
+     * @throws OverBudget when the server's bodies would hold more than their budget
      */
     void write(byte[] bytes, int offset, int count) throws IOException {
         if (count > this.limit - this.length) {
             throw new TooLarge(this.limit);
+        }
+        if (!this.budget.take(count)) {
+            throw new OverBudget(this.budget.limit());
         }
         if (this.file == null && this.length + count <= IN_MEMORY) {
             if (this.length + count > this.memory.length) {
@@ -97,9 +106,14 @@ final class BufferedBody implements Closeable {
         };
     }
 
-    /** Frees the file, if the body needed one: a file with no name is gone once closed, whatever close reports. */
+    /**
+     * Frees the file, if the body needed one (a file with no name is gone once closed, whatever
+     * close reports), and gives the body's bytes back to the budget. Once; later calls do nothing.
+     */
     @Override
     public void close() {
+        this.budget.give(this.length);
+        this.length = 0;
         if (this.file != null) {
             try {
                 this.file.close();
@@ -107,7 +121,19 @@ final class BufferedBody implements Closeable {
             catch (IOException ex) {
                 // the descriptor is released all the same
             }
+            this.file = null;
         }
+    }
+
+    /** A request body the server's bodies have no room for now ({@code route.max-buffered-size}). */
+    static final class OverBudget extends IOException {
+
+        private static final long serialVersionUID = 1L;
+
+        OverBudget(long limit) {
+            super("the request bodies being read hold " + limit + " bytes, all they may", null);
+        }
+
     }
 
     /** A request body larger than {@code route.max-body-size}. */

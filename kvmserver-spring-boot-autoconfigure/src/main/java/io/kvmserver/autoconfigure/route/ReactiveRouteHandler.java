@@ -81,7 +81,7 @@ final class ReactiveRouteHandler {
             if (length != 0 && this.server.requestBuffering()) {
                 // Read before a request VM is taken: a client that sends its body slowly holds no
                 // VM that other clients wait for.
-                BufferedBody body = new BufferedBody(this.server.maxBodySize(), length);
+                BufferedBody body = new BufferedBody(this.server.maxBodySize(), this.server.bodyBudget(), length);
                 Mono<Void> read = checked.thenMany(request.getBody())
                     .publishOn(Schedulers.boundedElastic()) // beyond 64 KiB, a body goes to a file
                     .doOnNext((buffer) -> write(body, buffer))
@@ -94,8 +94,13 @@ final class ReactiveRouteHandler {
                         exchange.body(body.content(type));
                         return body;
                     }))
-                    .onErrorMap((ex) -> (Exceptions.unwrap(ex) instanceof BufferedBody.TooLarge) ? exchange.tooLarge()
-                            : Exceptions.unwrap(ex))
+                    .onErrorMap((ex) -> {
+                        Throwable cause = Exceptions.unwrap(ex);
+                        if (cause instanceof BufferedBody.TooLarge) {
+                            return exchange.tooLarge();
+                        }
+                        return (cause instanceof BufferedBody.OverBudget) ? exchange.overBudget() : cause;
+                    })
                     .then();
                 return route(web, exchange, read, null).doFinally((signal) -> body.close());
             }

@@ -133,6 +133,17 @@ final class RouteExchange {
     }
 
     /**
+     * 503 Service Unavailable, with the outcome {@code busy}: the bodies being read for the server
+     * hold all of {@code route.max-buffered-size}; the client may try again.
+     */
+    KvmServerRouteException overBudget() {
+        long limit = this.server.bodyBudget().limit();
+        return fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", "the request bodies being read for the kvmserver "
+                + this.server.name() + " hold all they may", this.server.property("max-buffered-size") + " is "
+                + limit + " bytes", null);
+    }
+
+    /**
      * Takes a place in a free request VM, waiting up to {@code route.max-wait}.
      * @throws KvmServerRouteException 503 when none is free in time, or the server does not serve
      */

@@ -29,6 +29,8 @@ final class RoutedServer {
     /** {@code route.sensitive-headers}, lower-case: the settings never change, every request reads them. */
     private final Set<String> sensitiveHeaders;
 
+    private final BodyBudget bodyBudget;
+
     RoutedServer(KvmServerLifecycle lifecycle) {
         this.lifecycle = lifecycle;
         Set<String> names = new HashSet<>();
@@ -36,6 +38,7 @@ final class RoutedServer {
             names.add(name.strip().toLowerCase(Locale.ROOT));
         }
         this.sensitiveHeaders = Set.copyOf(names);
+        this.bodyBudget = new BodyBudget(lifecycle.getSettings().getRoute().getMaxBufferedSize().toBytes());
     }
 
     String name() {
@@ -58,6 +61,11 @@ final class RoutedServer {
     /** The largest request body, in bytes ({@code route.max-body-size}). */
     long maxBodySize() {
         return this.lifecycle.getSettings().getRoute().getMaxBodySize().toBytes();
+    }
+
+    /** What the bodies being read whole for this server may hold together ({@code route.max-buffered-size}). */
+    BodyBudget bodyBudget() {
+        return this.bodyBudget;
     }
 
     /** {@code route.sensitive-headers}' default: what holds for the application's whole site. */

@@ -198,11 +198,12 @@ final class ServletRouteHandler {
 
     /**
      * Reads the client's whole body ({@code length} bytes, -1 when not known).
-     * @throws KvmServerRouteException 413 when it is larger than {@code route.max-body-size}
+     * @throws KvmServerRouteException 413 when it is larger than {@code route.max-body-size}, 503
+     * when the server's bodies hold all of {@code route.max-buffered-size}
      */
     private BufferedBody readWhole(HttpServletRequest request, long length, RouteExchange exchange)
             throws IOException {
-        BufferedBody body = new BufferedBody(this.server.maxBodySize(), length);
+        BufferedBody body = new BufferedBody(this.server.maxBodySize(), this.server.bodyBudget(), length);
         try {
             InputStream in = request.getInputStream();
             byte[] buffer = new byte[BUFFER];
@@ -226,6 +227,10 @@ final class ServletRouteHandler {
         catch (BufferedBody.TooLarge ex) {
             body.close();
             throw exchange.tooLarge();
+        }
+        catch (BufferedBody.OverBudget ex) {
+            body.close();
+            throw exchange.overBudget();
         }
         catch (IOException | RuntimeException ex) {
             body.close();
