@@ -119,14 +119,15 @@ public final class LingeringClose {
             Memory event = SCRATCH.get();
             event.setInt(0, EPOLLIN | EPOLLRDHUP);
             event.setLong(4, fd);
-            // Handed over before it is registered: the thread takes in what was handed over before
-            // it looks at the events of a wake-up, which the client's next bytes or its end make.
-            handedOver.add(new int[] {fd});
             LibC.syscall(SyscallNumbers.EPOLL_CTL, epoll, EPOLL_CTL_ADD, fd, Pointer.nativeValue(event), 0, 0);
+            // Handed over once registered, never before: a registration that failed leaves the fd
+            // to the caller alone. An event the thread sees before the fd is handed over is
+            // reported again at its next wait (level-triggered), by when the fd is its own.
+            handedOver.add(new int[] {fd});
             return true;
         } catch (LastErrorException ex) {
-            // Not a connection any more (the client reset it): closed at once, as without lingering.
-            handedOver.removeIf((entry) -> entry[0] == fd);
+            // Not a connection any more (the client reset it), or no room to watch it: closed at
+            // once by the caller, as without lingering.
             count.decrementAndGet();
             return false;
         }
