@@ -22,6 +22,11 @@
  *   /cpu-timer         a POSIX timer on CLOCK_PROCESS_CPUTIME_ID armed TIMER_ABSTIME at the clock's
  *                      value plus 1 s: whether timer_gettime's value is within (0, 1 s]
  *   /dumpable          prctl(PR_GET_DUMPABLE)
+ *   /prof/US           a SIGPROF handler that counts, and ITIMER_PROF every US us: "prof=R"
+ *   /cputimer/US       a SIGUSR2 handler that counts, and a POSIX timer of CLOCK_PROCESS_CPUTIME_ID
+ *                      sending it every US us: "cputimer=R,S"
+ *   /ticks             the SIGPROF and SIGUSR2 the process has counted: "ticks=N"
+ *   /burn-ticks/MS     burns MS ms of CPU time: "ticks=N" counted meanwhile
  * Usage: hostile_timers PORT [PATH]: PATH is served once, to nobody, before listening.
  */
 #define _GNU_SOURCE
@@ -40,7 +45,12 @@
 #include <unistd.h>
 
 static int counter;
-static volatile int got, got_overrun;
+static volatile int got, got_overrun, ticks;
+
+static void on_tick(int sig) {
+    (void) sig;
+    ticks++;
+}
 
 static void *spinner(void *a) {
     (void) a;
@@ -198,6 +208,27 @@ static void act(const char *path, char *o, size_t n) {
         timer_settime(t, TIMER_ABSTIME, &its, 0);
         timer_gettime(t, &g);
         snprintf(o, n, "cpu-timer=%d value_ok=%d", r, within(g.it_value, 1, 1000000000L));
+    } else if (!strncmp(path, "/prof/", 6)) {
+        long us = atol(path + 6);
+        signal(SIGPROF, on_tick);
+        struct itimerval v = {{us / 1000000, us % 1000000}, {us / 1000000, us % 1000000}};
+        snprintf(o, n, "prof=%d", setitimer(ITIMER_PROF, &v, 0));
+    } else if (!strncmp(path, "/cputimer/", 10)) {
+        long us = atol(path + 10);
+        signal(SIGUSR2, on_tick);
+        timer_t t;
+        struct sigevent ev = {0};
+        ev.sigev_notify = SIGEV_SIGNAL;
+        ev.sigev_signo = SIGUSR2;
+        int r = timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &t);
+        struct itimerspec its = {{us / 1000000, us % 1000000 * 1000}, {us / 1000000, us % 1000000 * 1000}};
+        snprintf(o, n, "cputimer=%d,%d", r, timer_settime(t, 0, &its, 0));
+    } else if (!strcmp(path, "/ticks")) {
+        snprintf(o, n, "ticks=%d", ticks);
+    } else if (!strncmp(path, "/burn-ticks/", 12)) {
+        int before = ticks;
+        burn(atol(path + 12));
+        snprintf(o, n, "ticks=%d", ticks - before);
     } else if (!strcmp(path, "/dumpable")) {
         snprintf(o, n, "dumpable=%d", prctl(PR_GET_DUMPABLE));
     } else {

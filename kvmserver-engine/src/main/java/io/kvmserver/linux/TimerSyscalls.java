@@ -68,9 +68,11 @@ final class TimerSyscalls {
         Timers timers = c.process().timers();
         long oldInterval = timers.itimerInterval(which);
         long oldDeadline = timers.itimerDeadline(which);
-        timers.setItimer(which, value == 0 ? Deadline.NEVER : Deadline.armedAfter(value), interval);
+        boolean cpuTime = Timers.countsCpu(which);
+        long now = timers.now(cpuTime);
+        timers.setItimer(which, value == 0 ? Deadline.NEVER : timers.armedAfter(cpuTime, value), interval);
         if (c.arg(2) != 0) {
-            writeItimer(c, c.arg(2), oldInterval, oldDeadline);
+            writeItimer(c, c.arg(2), oldInterval, oldDeadline, now);
         }
         return 0;
     }
@@ -81,7 +83,8 @@ final class TimerSyscalls {
             return -Errno.EINVAL;
         }
         Timers timers = c.process().timers();
-        writeItimer(c, c.arg(1), timers.itimerInterval(which), timers.itimerDeadline(which));
+        writeItimer(c, c.arg(1), timers.itimerInterval(which), timers.itimerDeadline(which),
+                timers.now(Timers.countsCpu(which)));
         return 0;
     }
 
@@ -89,15 +92,16 @@ final class TimerSyscalls {
     static long alarm(Syscall c) {
         long seconds = c.arg(0) & 0xffffffffL;
         Timers timers = c.process().timers();
-        long left = remaining(timers.itimerDeadline(Timers.ITIMER_REAL), timers.itimerInterval(Timers.ITIMER_REAL));
+        long left = remaining(timers.itimerDeadline(Timers.ITIMER_REAL), timers.itimerInterval(Timers.ITIMER_REAL),
+                System.nanoTime());
         timers.setItimer(Timers.ITIMER_REAL, seconds == 0 ? Deadline.NEVER : Deadline.armedAfter(seconds * NANOS), 0);
         long old = (left + NANOS / 2) / NANOS;
         return left > 0 && old == 0 ? 1 : old;
     }
 
-    private static void writeItimer(Syscall c, long address, long interval, long deadline) {
+    private static void writeItimer(Syscall c, long address, long interval, long deadline, long now) {
         // An armed timer reports at least a microsecond (Linux does for one already due): 0 reads as disarmed.
-        long left = deadline == Deadline.NEVER ? 0 : Math.max(1000, remaining(deadline, interval));
+        long left = deadline == Deadline.NEVER ? 0 : Math.max(1000, remaining(deadline, interval, now));
         long[] i = toTimeval(interval);
         long[] v = toTimeval(left);
         AddressSpace m = c.memory();
@@ -117,15 +121,15 @@ final class TimerSyscalls {
     }
 
     /**
-     * What is left of a timer at {@code deadline} with {@code interval}: until its next expiry,
-     * one overdue moved forward by periods as Linux reports it (a dormant or SIGEV_NONE timer is
-     * not fired while its expiries pass, see {@link Timers}); 0 for a one-shot one overdue.
+     * What is left at {@code now} (on the timer's clock) of a timer at {@code deadline} with
+     * {@code interval}: until its next expiry, one overdue moved forward by periods as Linux
+     * reports it (a dormant or SIGEV_NONE timer is not fired while its expiries pass, see
+     * {@link Timers}); 0 for a one-shot one overdue.
      */
-    private static long remaining(long deadline, long interval) {
+    private static long remaining(long deadline, long interval, long now) {
         if (deadline == Deadline.NEVER) {
             return 0;
         }
-        long now = System.nanoTime();
         return Math.max(0, Timers.expiry(deadline, interval, now) - now);
     }
 
@@ -201,21 +205,20 @@ final class TimerSyscalls {
         }
         long oldInterval = timer.interval;
         long oldDeadline = timer.deadline;
+        boolean cpuTime = Timers.clockCountsCpu(timer.clock);
+        long now = timers.now(cpuTime);
         long deadline;
         if (value == 0) {
             deadline = Deadline.NEVER;
         } else if ((c.intArg(1) & TIMER_ABSTIME) != 0) {
-            deadline = Math.min(timer.clock == TimeSyscalls.CLOCK_PROCESS_CPUTIME_ID
-                    || timer.clock == TimeSyscalls.CLOCK_THREAD_CPUTIME_ID
-                    // the guest's own CPU clock, never the host's (timers count wall time here)
-                    ? Deadline.after(Math.max(0, value - c.process().timers().cpuClock()))
-                    : HostClock.deadlineOf(timer.clock, value), Deadline.LATEST);
+            // A CPU clock's deadline is its own time (the guest's CPU time, never the host's).
+            deadline = Math.min(cpuTime ? value : HostClock.deadlineOf(timer.clock, value), Deadline.LATEST);
         } else {
-            deadline = Deadline.armedAfter(value);
+            deadline = timers.armedAfter(cpuTime, value);
         }
         timers.arm(timer, deadline, interval);
         if (c.arg(3) != 0) {
-            writeTimer(c, c.arg(3), oldInterval, oldDeadline);
+            writeTimer(c, c.arg(3), oldInterval, oldDeadline, now);
         }
         return 0;
     }
@@ -225,12 +228,13 @@ final class TimerSyscalls {
         if (timer == null) {
             return -Errno.EINVAL;
         }
-        writeTimer(c, c.arg(1), timer.interval, timer.deadline);
+        writeTimer(c, c.arg(1), timer.interval, timer.deadline,
+                c.process().timers().now(Timers.clockCountsCpu(timer.clock)));
         return 0;
     }
 
-    private static void writeTimer(Syscall c, long address, long interval, long deadline) {
-        long left = remaining(deadline, interval);
+    private static void writeTimer(Syscall c, long address, long interval, long deadline, long now) {
+        long left = remaining(deadline, interval, now);
         AddressSpace m = c.memory();
         m.check(address, 32, AddressSpace.PROT_WRITE);
         m.writeLong(address, interval / NANOS);

@@ -4,7 +4,7 @@ package io.kvmserver.linux;
  * The process's signal-sending timers: the three interval timers of {@code setitimer} (and
  * {@code alarm}, which is {@code ITIMER_REAL}) and the POSIX timers of {@code timer_create}.
  *
- * <p>They are plain data on the host's monotonic clock, copied with the process, so a request VM
+ * <p>They are plain data on two clocks, copied with the process, so a request VM
  * inherits the template's armed timers and a reset disarms whatever a request armed. Nothing runs
  * on the host between exits: the vCPU loop fires due timers when the program makes a call, when a
  * time slice ends, and while every thread waits ({@link Scheduler#awaitRunnable}), and it keeps a
@@ -19,9 +19,13 @@ package io.kvmserver.linux;
  * signal is unignored) or delivered (then it goes on at its next period). Otherwise a guest
  * arming a 1 ns periodic timer with its signal ignored would keep a host core busy while idle.
  *
- * <p>{@code ITIMER_VIRTUAL} and {@code ITIMER_PROF} count the program's CPU time on Linux; here
- * they count wall time, which is the same for a program that keeps the vCPU busy and is what
- * profilers and watchdogs that use them need.
+ * <p>{@code ITIMER_REAL} and POSIX timers of the other clocks count on the host's monotonic clock.
+ * {@code ITIMER_VIRTUAL}, {@code ITIMER_PROF} and POSIX timers of {@code CLOCK_PROCESS_CPUTIME_ID}
+ * and {@code CLOCK_THREAD_CPUTIME_ID} count the program's CPU time ({@link #cpuClock}), as on
+ * Linux: they are never part of the deadline the host waits for (a program that waits uses no CPU,
+ * so they cannot expire meanwhile) and are fired only at exits and time slices, which the program's
+ * computing makes. On wall time, a template that armed a profiling timer before it waited for
+ * clients made every idle request VM wake, take the signal and wait again, for good.
  */
 public final class Timers {
 
@@ -43,6 +47,10 @@ public final class Timers {
     private final PosixTimer[] posix = new PosixTimer[POSIX_LIMIT];
     /** The earliest deadline the host must wake for: dormant and {@code SIGEV_NONE} timers left out. */
     private long next = Deadline.NEVER;
+    /** The earliest deadline of a live timer of the CPU clock, in its nanoseconds ({@link #cpuClock}). */
+    private long nextCpu = Deadline.NEVER;
+    /** How many armed timers count CPU time, live or dormant: fireDue reads the clock only when some do. */
+    private int cpuTimers;
     /** How many timers are {@link #DORMANT_IGNORED} or {@link #DORMANT_PENDING}. */
     private int dormant;
 
@@ -104,6 +112,8 @@ public final class Timers {
             c.posix[i] = posix[i] == null ? null : posix[i].copy();
         }
         c.next = next;
+        c.nextCpu = nextCpu;
+        c.cpuTimers = cpuTimers;
         c.dormant = dormant;
         // The CPU clock goes on from the template's value, counting only the copy's own host
         // thread, from its first reading (no host call in the reset for a clock few programs
@@ -120,7 +130,37 @@ public final class Timers {
      * {@code SIGEV_NONE} one never sends anything.
      */
     public boolean armed() {
-        return next < Deadline.LATEST || dormant > 0;
+        return next < Deadline.LATEST || nextCpu < Deadline.LATEST || dormant > 0;
+    }
+
+    /** Whether {@code setitimer}'s timer {@code which} counts CPU time: {@code ITIMER_VIRTUAL} and {@code ITIMER_PROF}. */
+    static boolean countsCpu(int which) {
+        return which != ITIMER_REAL;
+    }
+
+    /** Whether a POSIX timer of {@code clock} counts CPU time. */
+    static boolean clockCountsCpu(int clock) {
+        return clock == TimeSyscalls.CLOCK_PROCESS_CPUTIME_ID || clock == TimeSyscalls.CLOCK_THREAD_CPUTIME_ID;
+    }
+
+    /**
+     * The time now on the clock a timer counts, for reporting what it has left: the CPU clock's or
+     * the host's monotonic one.
+     */
+    long now(boolean cpuTime) {
+        return cpuTime ? cpuClock() : System.nanoTime();
+    }
+
+    /**
+     * The deadline of a timer armed to expire {@code nanos} (not negative) from now on its clock:
+     * saturates at {@link Deadline#LATEST}, as {@link Deadline#armedAfter}.
+     */
+    long armedAfter(boolean cpuTime, long nanos) {
+        if (!cpuTime) {
+            return Deadline.armedAfter(nanos);
+        }
+        long now = cpuClock();
+        return nanos > Deadline.LATEST - now ? Deadline.LATEST : now + nanos;
     }
 
     /**
@@ -219,10 +259,18 @@ public final class Timers {
 
     private void recompute() {
         long n = Deadline.NEVER;
+        long nc = Deadline.NEVER;
         int d = 0;
+        int cpu = 0;
         for (int which = 0; which < 3; which++) {
+            boolean cpuTime = countsCpu(which);
+            if (cpuTime && itimerDeadline[which] != Deadline.NEVER) {
+                cpu++;
+            }
             if (itimerDormant[which] != LIVE) {
                 d++;
+            } else if (cpuTime) {
+                nc = Math.min(nc, itimerDeadline[which]);
             } else {
                 n = Math.min(n, itimerDeadline[which]);
             }
@@ -231,14 +279,22 @@ public final class Timers {
             if (t == null || t.notify == SIGEV_NONE) {
                 continue; // computed when asked (timer_gettime): nothing to wake for
             }
+            boolean cpuTime = clockCountsCpu(t.clock);
+            if (cpuTime && t.deadline != Deadline.NEVER) {
+                cpu++;
+            }
             if (t.dormant != LIVE) {
                 d++;
+            } else if (cpuTime) {
+                nc = Math.min(nc, t.deadline);
             } else {
                 n = Math.min(n, t.deadline);
             }
         }
         next = n;
+        nextCpu = nc;
         dormant = d;
+        cpuTimers = cpu;
     }
 
     /**
@@ -254,16 +310,23 @@ public final class Timers {
     }
 
     /**
-     * Sends the signals of every timer due at {@code now} and re-arms the periodic ones; expirations
+     * Sends the signals of every timer due at {@code wallNow} (a timer of the CPU clock: due at the
+     * CPU time now) and re-arms the periodic ones; expirations
      * missed meanwhile count as overruns (one signal, as Linux sends). Looks again at every
      * dormant timer: one whose signal is no longer ignored fires at once if overdue, one whose
      * signal was delivered goes on at its next period.
      */
-    public void fireDue(LinuxProcess p, long now) {
-        if (now < next && dormant == 0) {
+    public void fireDue(LinuxProcess p, long wallNow) {
+        if (wallNow < next && dormant == 0 && nextCpu == Deadline.NEVER) {
+            return;
+        }
+        // Read only when a timer counts CPU time: a host call, on the VM's own thread.
+        long cpuNow = cpuTimers > 0 ? cpuClock() : 0;
+        if (wallNow < next && dormant == 0 && cpuNow < nextCpu) {
             return;
         }
         for (int which = 0; which < 3; which++) {
+            long now = countsCpu(which) ? cpuNow : wallNow;
             long due = itimerDeadline[which];
             if (due == Deadline.NEVER) {
                 continue;
@@ -299,6 +362,7 @@ public final class Timers {
             if (t == null || t.notify == SIGEV_NONE || t.deadline == Deadline.NEVER) {
                 continue;
             }
+            long now = clockCountsCpu(t.clock) ? cpuNow : wallNow;
             GuestThread target = t.notify == SIGEV_THREAD_ID ? p.scheduler().find(t.tid) : null;
             if (t.dormant != LIVE) {
                 int why = quiet(p, t.signo, target);

@@ -96,6 +96,42 @@ class TimerAttackTest {
         }
     }
 
+    // ---- 3: timers of the CPU clock count the program's CPU time ----
+
+    /**
+     * A profiling timer (ITIMER_PROF, or a POSIX timer of CLOCK_PROCESS_CPUTIME_ID) of 1 ms the
+     * template armed before it waited for clients: natively a process that waits uses no CPU, so
+     * the timer never fires and nothing runs. Found by the review of 2026-12-05 (later): on wall
+     * time, every idle request VM woke each millisecond to take the signal and wait again, for good
+     * (half a host core per VM; at 1 us, more than a core for two VMs). Now an idle VM's thread
+     * uses no CPU and the program counts only a few ticks of its own; 200 ms of computing still
+     * brings them (about 20: timers fire at exits and at the 10 ms time slices, where Linux sends
+     * one a millisecond).
+     */
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"/prof/1000", "/cputimer/1000"})
+    void aCpuTimeTimerFiresOnlyWhileTheProgramComputes(String path) throws Exception {
+        try (TestServer s = start(true, 2, Duration.ofSeconds(10), List.of(path))) {
+            assertThat(s.get("/count")).as(path).isEqualTo("count=1");
+            Thread.sleep(200);
+            assertThat(requestVmCpuOver(1000)).as(path + ": CPU of 2 idle VMs in 1 s").isLessThan(200_000_000L);
+            assertThat(ticks(s.get("/ticks"))).as(path + ": ticks of a VM that idled 1.2 s").isLessThan(50);
+            assertThat(ticks(s.get("/burn-ticks/200"))).as(path + ": ticks in 200 ms of computing")
+                .isBetween(10, 260);
+        }
+        try (TestServer s = start(false, 1, Duration.ofSeconds(10), List.of())) {
+            assertThat(s.get(path)).as(path).matches("[a-z]+=0(,0)?");
+            Thread.sleep(200);
+            assertThat(requestVmCpuOver(1000)).as(path + ": CPU of the idle VM in 1 s, not ephemeral").isLessThan(100_000_000L);
+            assertThat(ticks(s.get("/ticks"))).as(path + ": ticks while it idled, not ephemeral").isLessThan(50);
+        }
+    }
+
+    private static int ticks(String answer) {
+        assertThat(answer).startsWith("ticks=");
+        return Integer.parseInt(answer.substring(6));
+    }
+
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"/none-get", "/ign-get"})
     void timersThatDeliverNothingReadBackAsOnLinux(String path) throws Exception {
