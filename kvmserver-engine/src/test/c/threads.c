@@ -4,7 +4,7 @@
  *   threads create-join | mutex-condvar | tls | spin-wait | robust-mutex | futex-ops | futex-attacks
  *           | thread-exit
  *           | exit-group-from-thread | thread-limit | tgkill | yield | no-new-processes | never-serves
- *           | epoll-edge | epoll-mod-rearm | epoll-late-add
+ *           | epoll-edge | epoll-mod-rearm | epoll-late-add | rseq-abort | rseq-signal
  *
  * Each check prints "OK <check>: ..." or "FAIL <check>: ..." and exits 0 only if it passed
  * (exit-group-from-thread exits with status 7 from a second thread instead).
@@ -24,9 +24,11 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/epoll.h>
+#include <sys/rseq.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -811,6 +813,137 @@ static void never_serves(void) {
     pthread_join(t, NULL);
 }
 
+/*
+ * rseq-abort: two threads add to per-CPU counters in a restartable sequence (the tcmalloc and
+ * librseq pattern, on glibc's registration of every thread): the section checks it still runs on
+ * the CPU whose counter it loaded, spins a little between the load and the store, and commits
+ * with the store. A preemption or signal inside must send the thread to the abort handler, which
+ * retries; then no addition is lost. Natively the threads run on any CPUs; in the engine on one.
+ */
+#define RSEQ_ADDS 1000000
+#define RSEQ_CPUS 1024
+
+static struct {
+    long value;
+    char pad[56];
+} rseq_counters[RSEQ_CPUS];
+static atomic_long rseq_aborts;
+
+static struct rseq *rseq_area(void) {
+    return (struct rseq *) ((char *) __builtin_thread_pointer() + __rseq_offset);
+}
+
+/* One addition to this CPU's counter in a restartable sequence: 1 when it committed, 0 when aborted. */
+static int rseq_add(struct rseq *rs) {
+    int cpu = (int) __atomic_load_n(&rs->cpu_id_start, __ATOMIC_RELAXED);
+    long *value = &rseq_counters[cpu % RSEQ_CPUS].value;
+    __asm__ goto(
+        ".pushsection __rseq_cs, \"aw\"\n"
+        ".balign 32\n"
+        "3: .long 0, 0\n"
+        ".quad 1f, (2f - 1f), 4f\n"
+        ".popsection\n"
+        "leaq 3b(%%rip), %%rax\n"
+        "movq %%rax, 8(%[rs])\n"
+        "1: cmpl %[cpu], 4(%[rs])\n"
+        "jnz 4f\n"
+        "movq (%[value]), %%rbx\n"
+        "movl $200, %%ecx\n"
+        "5: decl %%ecx\n"
+        "jnz 5b\n"
+        "addq $1, %%rbx\n"
+        "movq %%rbx, (%[value])\n"
+        "2:\n"
+        ".pushsection __rseq_failure, \"ax\"\n"
+        ".long 0x53053053\n"
+        "4: jmp %l[aborted]\n"
+        ".popsection\n"
+        :
+        : [rs] "r"(rs), [cpu] "r"(cpu), [value] "r"(value)
+        : "memory", "cc", "rax", "rbx", "rcx"
+        : aborted);
+    return 1;
+aborted:
+    atomic_fetch_add(&rseq_aborts, 1);
+    return 0;
+}
+
+static void *rseq_adder(void *arg) {
+    (void) arg;
+    struct rseq *rs = rseq_area();
+    for (long i = 0; i < RSEQ_ADDS;) {
+        i += rseq_add(rs);
+    }
+    return NULL;
+}
+
+static long rseq_total(void) {
+    long total = 0;
+    for (int i = 0; i < RSEQ_CPUS; i++) {
+        total += rseq_counters[i].value;
+    }
+    return total;
+}
+
+static volatile long rseq_handler_adds;
+
+static void rseq_on_alarm(int sig) {
+    (void) sig;
+    while (!rseq_add(rseq_area())) {
+    }
+    rseq_handler_adds++;
+}
+
+/*
+ * rseq-signal: one thread adds in restartable sequences while a 1 ms timer's handler adds too: a
+ * signal delivered inside a section must send the thread to its abort handler on return, or it
+ * stores a value loaded before the handler's addition.
+ */
+static void rseq_signal(void) {
+    if (__rseq_size == 0) {
+        fail("glibc registered no rseq area (__rseq_size 0)");
+        return;
+    }
+    signal(SIGALRM, rseq_on_alarm);
+    struct itimerval every = {{0, 1000}, {0, 1000}}, off = {{0, 0}, {0, 0}};
+    setitimer(ITIMER_REAL, &every, NULL);
+    struct rseq *rs = rseq_area();
+    for (long i = 0; i < RSEQ_ADDS;) {
+        i += rseq_add(rs);
+    }
+    setitimer(ITIMER_REAL, &off, NULL);
+    long expected = RSEQ_ADDS + rseq_handler_adds;
+    if (rseq_total() != expected) {
+        fail("total %ld, not %ld: additions were lost (aborts %ld)", rseq_total(), expected, (long) rseq_aborts);
+        return;
+    }
+    ok("no addition lost, handlers %s, aborts %s", rseq_handler_adds > 0 ? "some" : "none",
+       rseq_aborts > 0 ? "some" : "none");
+}
+
+static void rseq_abort(void) {
+    if (__rseq_size == 0) {
+        fail("glibc registered no rseq area (__rseq_size 0)");
+        return;
+    }
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++) {
+        if (pthread_create(&t[i], NULL, rseq_adder, NULL) != 0) {
+            fail("pthread_create failed");
+            return;
+        }
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+    }
+    long total = rseq_total();
+    if (total != 2L * RSEQ_ADDS) {
+        fail("total %ld, not %ld: additions were lost (aborts %ld)", total, 2L * RSEQ_ADDS, (long) rseq_aborts);
+        return;
+    }
+    ok("total %ld, aborts %s", total, rseq_aborts > 0 ? "some" : "none");
+}
+
 int main(int argc, char **argv) {
     static const struct check checks[] = {
         {"create-join", create_join},
@@ -830,6 +963,8 @@ int main(int argc, char **argv) {
         {"epoll-edge", epoll_edge},
         {"epoll-mod-rearm", epoll_mod_rearm},
         {"epoll-late-add", epoll_late_add},
+        {"rseq-abort", rseq_abort},
+        {"rseq-signal", rseq_signal},
     };
     return run_check(argc, argv, checks, sizeof checks / sizeof checks[0]);
 }

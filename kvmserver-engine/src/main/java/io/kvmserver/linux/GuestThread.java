@@ -35,6 +35,8 @@ public final class GuestThread {
     private long clearChildTid;
     private long robustList;
     private long rseqArea;
+    private int rseqSignature;
+    private long rseqLength;
     /** The mask to put back when a handler returns after {@code rt_sigsuspend} changed it; -1 for none. */
     private long savedMask = -1;
     /** The call a signal interrupted ({@code EINTR}), to start over if the handler says so; -1 for none. */
@@ -59,6 +61,8 @@ public final class GuestThread {
         this.clearChildTid = o.clearChildTid;
         this.robustList = o.robustList;
         this.rseqArea = o.rseqArea;
+        this.rseqSignature = o.rseqSignature;
+        this.rseqLength = o.rseqLength;
         this.savedMask = o.savedMask;
         this.interruptedCall = o.interruptedCall;
     }
@@ -161,8 +165,20 @@ public final class GuestThread {
         return rseqArea;
     }
 
-    public void setRseqArea(long area) {
+    /** The signature {@code rseq} registered: the four bytes before every abort handler. */
+    public int rseqSignature() {
+        return rseqSignature;
+    }
+
+    /** The length the area was registered with: unregistering must give the same. */
+    public long rseqLength() {
+        return rseqLength;
+    }
+
+    public void setRseqArea(long area, long length, int signature) {
         this.rseqArea = area;
+        this.rseqLength = length;
+        this.rseqSignature = signature;
     }
 
     void setInterruptedCall(long nr) {

@@ -170,6 +170,9 @@ public final class Signals {
         long flags = s.flags(sig);
         long oldMask = t.savedMask() >= 0 ? t.savedMask() : t.blocked();
         t.setSavedMask(-1);
+        if (!Rseq.abortIfInside(c.memory(), t, ctx)) {
+            return SignalState.SIGSEGV; // the handler would return into a critical section it left
+        }
         // x86-64 handlers return through the restorer glibc registers; without one, Linux
         // cannot build the frame and the program dies of SIGSEGV.
         boolean pushed;

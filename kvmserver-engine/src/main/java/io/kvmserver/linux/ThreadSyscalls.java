@@ -330,29 +330,44 @@ final class ThreadSyscalls {
         }
     }
 
-    /** rseq: accept each thread's registration and report CPU 0, the only one the VM has. */
+    /**
+     * rseq: registers the thread's area (reporting CPU 0, the only one the VM has) and the
+     * signature its abort handlers carry; a critical section the thread is preempted or signalled
+     * in is aborted ({@link Rseq}).
+     */
     static long rseq(Syscall c) {
         long area = c.arg(0);
         long length = c.arg(1) & 0xffffffffL;
         int flags = c.intArg(2);
+        int signature = c.intArg(3);
         GuestThread t = c.thread();
-        if (flags == 1) { // RSEQ_FLAG_UNREGISTER
-            if (t.rseqArea() != area) {
-                return -Errno.EINVAL;
-            }
-            t.setRseqArea(0);
-            return 0;
-        }
-        if (flags != 0 || length < 32 || (area & 31) != 0) {
+        if ((flags & ~1) != 0) {
             return -Errno.EINVAL;
         }
+        if (flags == 1) { // RSEQ_FLAG_UNREGISTER
+            if (t.rseqArea() == 0 || t.rseqArea() != area || length != t.rseqLength()) {
+                return -Errno.EINVAL;
+            }
+            if (signature != t.rseqSignature()) {
+                return -Errno.EPERM;
+            }
+            t.setRseqArea(0, 0, 0);
+            return 0;
+        }
         if (t.rseqArea() != 0) {
-            return t.rseqArea() == area ? -Errno.EBUSY : -Errno.EINVAL;
+            // As Linux: the same registration again is EBUSY, with another signature EPERM.
+            if (t.rseqArea() != area || length != t.rseqLength()) {
+                return -Errno.EINVAL;
+            }
+            return signature != t.rseqSignature() ? -Errno.EPERM : -Errno.EBUSY;
+        }
+        if (length < Rseq.AREA_SIZE || (area & (Rseq.AREA_SIZE - 1)) != 0) {
+            return -Errno.EINVAL;
         }
         c.memory().check(area, 32, AddressSpace.PROT_READ | AddressSpace.PROT_WRITE);
         c.memory().writeInt(area, 0); // cpu_id_start
         c.memory().writeInt(area + 4, 0); // cpu_id
-        t.setRseqArea(area);
+        t.setRseqArea(area, length, signature);
         return 0;
     }
 

@@ -11,6 +11,7 @@ import io.kvmserver.kvm.VcpuFd;
 import io.kvmserver.linux.FpuFormat;
 import io.kvmserver.linux.GuestCalls;
 import io.kvmserver.linux.GuestThread;
+import io.kvmserver.linux.Rseq;
 import io.kvmserver.linux.HostWaiter;
 import io.kvmserver.linux.Kernel;
 import io.kvmserver.linux.LinuxProcess;
@@ -654,6 +655,9 @@ final class VcpuLoop {
         boolean others = threads.poll(syscall);
         if (others && System.nanoTime() - sliceStart >= TIME_SLICE_NANOS) {
             cpu.capture(current.context());
+            if (!Rseq.abortIfInside(process.memory(), current, current.context())) {
+                return killedBy(SIGSEGV, "preempted in a restartable sequence whose descriptor is not valid");
+            }
             threads.yieldCurrent();
             return switchThread();
         }
