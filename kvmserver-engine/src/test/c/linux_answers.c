@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,6 +110,15 @@ int main(int argc, char **argv) {
     mask[0] = 1UL << 40;
     show("sched_setaffinity cpu 40 only", raw(SYS_sched_setaffinity, 0, sizeof mask, (long) mask));
     show("sched_setaffinity bad pointer bad pid", raw(SYS_sched_setaffinity, 999999, sizeof mask, 8));
+    show("sched_getscheduler pid 999999", raw(SYS_sched_getscheduler, 999999, 0, 0));
+    show("sched_getscheduler pid -1", raw(SYS_sched_getscheduler, -1, 0, 0));
+    show("sched_getscheduler self", raw(SYS_sched_getscheduler, 0, 0, 0));
+    int param = -1;
+    show("sched_getparam pid 999999", raw(SYS_sched_getparam, 999999, (long) &param, 0));
+    show("sched_getparam self", raw(SYS_sched_getparam, 0, (long) &param, 0));
+    /* clone: the legacy call's flags are an int (here a thread with a TLS past user space: EPERM) */
+    show("clone thread upper flags bad tls", syscall(SYS_clone, (1L << 32) | CLONE_VM | CLONE_FS | CLONE_FILES
+            | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM | CLONE_SETTLS, 0L, 0L, 0L, 1L << 62));
     /* priorities */
     errno = 0;
     show("getpriority which 9", raw(SYS_getpriority, 9, 0, 0));

@@ -47,10 +47,16 @@ final class ProcessSyscalls {
         t.register(SyscallNumbers.SETGID, c -> c.arg(0) == UID ? 0 : -Errno.EPERM);
         t.register(SyscallNumbers.SCHED_GETAFFINITY, ProcessSyscalls::schedGetaffinity);
         t.register(SyscallNumbers.SCHED_SETAFFINITY, ProcessSyscalls::schedSetaffinity);
-        t.register(SyscallNumbers.SCHED_GETSCHEDULER, c -> 0);
+        // SCHED_OTHER at priority 0 for the process's own tasks; as Linux: EINVAL for a negative
+        // pid (or a NULL param), ESRCH for a task that is not there.
+        t.register(SyscallNumbers.SCHED_GETSCHEDULER, c -> c.intArg(0) < 0 ? -Errno.EINVAL
+                : isOwnTask(c, c.intArg(0)) ? 0 : -Errno.ESRCH);
         t.register(SyscallNumbers.SCHED_GETPARAM, c -> {
-            if (c.arg(1) == 0) {
-                return -Errno.EINVAL; // sched_getparam(2): "param is NULL"
+            if (c.arg(1) == 0 || c.intArg(0) < 0) {
+                return -Errno.EINVAL; // sched_getparam(2): "param is NULL" or "pid is negative"
+            }
+            if (!isOwnTask(c, c.intArg(0))) {
+                return -Errno.ESRCH;
             }
             c.memory().writeInt(c.arg(1), 0);
             return 0;

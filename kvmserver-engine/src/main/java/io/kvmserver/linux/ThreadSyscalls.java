@@ -68,8 +68,9 @@ final class ThreadSyscalls {
     }
 
     static void register(SyscallTable t) {
-        t.register(SyscallNumbers.CLONE, c -> clone(c, c.arg(0) & ~CSIGNAL, c.arg(0) & CSIGNAL, c.arg(1), c.arg(2),
-                c.arg(3), c.arg(4)));
+        // The legacy call's flags are an int: Linux ignores the upper half (clone3's flags are 64 bits).
+        t.register(SyscallNumbers.CLONE, c -> clone(c, c.arg(0) & 0xffffffffL & ~CSIGNAL, c.arg(0) & CSIGNAL,
+                c.arg(1), c.arg(2), c.arg(3), c.arg(4)));
         t.register(SyscallNumbers.CLONE3, ThreadSyscalls::clone3);
         t.register(SyscallNumbers.FORK, c -> refuseProcess(c, "fork"));
         t.register(SyscallNumbers.VFORK, c -> refuseProcess(c, "vfork"));

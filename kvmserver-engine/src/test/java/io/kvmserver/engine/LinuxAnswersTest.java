@@ -57,6 +57,12 @@ class LinuxAnswersTest {
                 sched_setaffinity empty=-1 EINVAL
                 sched_setaffinity cpu 40 only=-1 EINVAL
                 sched_setaffinity bad pointer bad pid=-1 EFAULT
+                sched_getscheduler pid 999999=-1 ESRCH
+                sched_getscheduler pid -1=-1 EINVAL
+                sched_getscheduler self=0
+                sched_getparam pid 999999=-1 ESRCH
+                sched_getparam self=0
+                clone thread upper flags bad tls=-1 EPERM
                 getpriority which 9=-1 EINVAL
                 getpriority pid 999999=-1 ESRCH
                 getpriority self=20
