@@ -38,7 +38,8 @@ class EarlyAnswerTest {
                 b -> b.threads(1).ephemeral(true))) {
             for (int i = 0; i < 3; i++) {
                 try (Socket client = connect(s)) {
-                    CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> send(client, BODY));
+                    sendStart(client, BODY);
+                    CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> sendRest(client, BODY));
                     assertThat(readAnswer(client.getInputStream())).as("request %d", i).endsWith("\r\n\r\nhello");
                     sending.get(10, TimeUnit.SECONDS); // every byte was taken: no reset, no broken pipe
                 }
@@ -60,7 +61,8 @@ class EarlyAnswerTest {
             int closedBefore = LingeringClose.closed();
             try (Socket flooder = connect(s)) {
                 long started = System.nanoTime();
-                CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> send(flooder, Long.MAX_VALUE));
+                sendStart(flooder, Long.MAX_VALUE);
+                CompletableFuture<Void> sending = CompletableFuture.runAsync(() -> sendRest(flooder, Long.MAX_VALUE));
                 assertThat(readAnswer(flooder.getInputStream())).endsWith("\r\n\r\nhello");
                 assertThat(s.get("/")).as("the next client, while the first one still sends").isEqualTo("hello");
                 assertThat(sending).failsWithin(20, TimeUnit.SECONDS); // the host ended it: a reset at last
@@ -85,14 +87,28 @@ class EarlyAnswerTest {
         return client;
     }
 
-    /** A POST head announcing {@code length} bytes, then that many (as fast as the server takes them). */
-    private static void send(Socket client, long length) {
+    /** The first bytes of the body, sent with the head before the program reads anything. */
+    private static final int START = 256 * 1024;
+
+    /**
+     * A POST head announcing {@code length} bytes and the body's first {@link #START}: queued
+     * before the program reads, so that some of it is unread when the program closes. (Bytes that
+     * arrive only after the close are answered with a reset, as Linux answers them.)
+     */
+    private static void sendStart(Socket client, long length) throws IOException {
+        OutputStream out = client.getOutputStream();
+        out.write(("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + length + "\r\n\r\n")
+            .getBytes(StandardCharsets.US_ASCII));
+        out.write(new byte[START]);
+        out.flush();
+    }
+
+    /** The rest of the body (as fast as the server takes it). */
+    private static void sendRest(Socket client, long length) {
         try {
             OutputStream out = client.getOutputStream();
-            out.write(("POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + length + "\r\n\r\n")
-                .getBytes(StandardCharsets.US_ASCII));
             byte[] chunk = new byte[64 * 1024];
-            for (long sent = 0; sent < length; sent += chunk.length) {
+            for (long sent = START; sent < length; sent += chunk.length) {
                 out.write(chunk, 0, (int) Math.min(chunk.length, length - sent));
             }
             out.flush();
