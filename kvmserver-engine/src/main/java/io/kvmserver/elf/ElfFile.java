@@ -34,6 +34,8 @@ public final class ElfFile {
     private static final int EHDR_SIZE = 64;
     private static final int PHDR_SIZE = 56;
     private static final int MAX_PHDRS = 512;
+    /** The largest executable read: a Java array's size (the largest runtimes are a few hundred MiB). */
+    private static final long MAX_FILE_SIZE = Integer.MAX_VALUE - 64;
 
     /** One program header. */
     public record Segment(int type, int flags, long offset, long vaddr, long fileSize, long memSize, long align) {
@@ -52,31 +54,8 @@ public final class ElfFile {
         this.path = path;
         this.bytes = bytes;
         ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        if (bytes.length < 4 || b.getInt(0) != 0x464c457f) {
-            throw fail("is not an ELF executable (no ELF magic)");
-        }
-        // The class comes before the size check: a 32-bit ELF header is only 52 bytes long, and
-        // "32-bit" is the useful answer for it, not "truncated".
-        if (bytes.length > 4 && bytes[4] == 1) {
-            throw fail("is a 32-bit ELF file; only x86-64 (ELFCLASS64) programs can run");
-        }
-        if (bytes.length < EHDR_SIZE) {
-            throw fail("is truncated: " + bytes.length + " bytes, shorter than an ELF header");
-        }
-        if (bytes[4] != 2) {
-            throw fail("has an invalid ELF class " + bytes[4] + "; only x86-64 (ELFCLASS64) programs can run");
-        }
-        if (bytes[5] != 1) {
-            throw fail("is a big-endian ELF file; only little-endian x86-64 programs can run");
-        }
-        int machine = b.getShort(18) & 0xffff;
-        if (machine != EM_X86_64) {
-            throw fail("is built for ELF machine " + machine + ", not x86-64 (62)");
-        }
+        checkHeader(path, bytes, bytes.length);
         this.type = b.getShort(16) & 0xffff;
-        if (type != ET_EXEC && type != ET_DYN) {
-            throw fail("is not an executable (ELF type " + type + ")");
-        }
         this.entry = b.getLong(24);
         this.phoff = b.getLong(32);
         int phentsize = b.getShort(54) & 0xffff;
@@ -125,14 +104,36 @@ public final class ElfFile {
         this.interpreter = interp;
     }
 
-    /** Reads and validates {@code path}; every failure is an {@link ElfException} naming it. */
+    /**
+     * Reads and validates {@code path}; every failure is an {@link ElfException} naming it. Only a
+     * regular file is opened (a FIFO would block the start, a device never end), and its ELF
+     * header is checked before the rest is read: a large file that is no program is never read
+     * whole into the heap.
+     */
     public static ElfFile read(Path path) {
         byte[] bytes;
         try {
             if (Files.isDirectory(path)) {
                 throw new ElfException("program " + path + " is a directory, not an executable file");
             }
-            bytes = Files.readAllBytes(path);
+            if (Files.exists(path) && !Files.isRegularFile(path)) {
+                throw new ElfException("program " + path + " is not a regular file (a device, a FIFO or a socket),"
+                        + " not an executable file");
+            }
+            long size = Files.size(path);
+            if (size > MAX_FILE_SIZE) {
+                throw new ElfException("program " + path + " is " + size + " bytes, more than the "
+                        + (MAX_FILE_SIZE >> 20) + " MiB an executable file may be");
+            }
+            try (java.io.InputStream in = Files.newInputStream(path)) {
+                byte[] head = in.readNBytes(EHDR_SIZE);
+                checkHeader(path, head, size);
+                bytes = java.util.Arrays.copyOf(head, (int) size);
+                int n = head.length + in.readNBytes(bytes, head.length, bytes.length - head.length);
+                if (n < bytes.length) {
+                    bytes = java.util.Arrays.copyOf(bytes, n); // it shrank while read: the checks see what is there
+                }
+            }
         } catch (NoSuchFileException e) {
             throw new ElfException("program " + path + " does not exist");
         } catch (AccessDeniedException e) {
@@ -152,7 +153,44 @@ public final class ElfFile {
     }
 
     private ElfException fail(String what) {
+        return fail(path, what);
+    }
+
+    private static ElfException fail(Path path, String what) {
         return new ElfException("program " + path + " " + what);
+    }
+
+    /**
+     * Checks the ELF header at the start of {@code head}, of a file {@code length} bytes long: an
+     * x86-64 executable or shared object, little-endian, 64-bit.
+     */
+    private static void checkHeader(Path path, byte[] head, long length) {
+        ByteBuffer b = ByteBuffer.wrap(head).order(ByteOrder.LITTLE_ENDIAN);
+        if (head.length < 4 || b.getInt(0) != 0x464c457f) {
+            throw fail(path, "is not an ELF executable (no ELF magic)");
+        }
+        // The class comes before the size check: a 32-bit ELF header is only 52 bytes long, and
+        // "32-bit" is the useful answer for it, not "truncated".
+        if (head.length > 4 && head[4] == 1) {
+            throw fail(path, "is a 32-bit ELF file; only x86-64 (ELFCLASS64) programs can run");
+        }
+        if (head.length < EHDR_SIZE) {
+            throw fail(path, "is truncated: " + length + " bytes, shorter than an ELF header");
+        }
+        if (head[4] != 2) {
+            throw fail(path, "has an invalid ELF class " + head[4] + "; only x86-64 (ELFCLASS64) programs can run");
+        }
+        if (head[5] != 1) {
+            throw fail(path, "is a big-endian ELF file; only little-endian x86-64 programs can run");
+        }
+        int machine = b.getShort(18) & 0xffff;
+        if (machine != EM_X86_64) {
+            throw fail(path, "is built for ELF machine " + machine + ", not x86-64 (62)");
+        }
+        int type = b.getShort(16) & 0xffff;
+        if (type != ET_EXEC && type != ET_DYN) {
+            throw fail(path, "is not an executable (ELF type " + type + ")");
+        }
     }
 
     public Path path() {

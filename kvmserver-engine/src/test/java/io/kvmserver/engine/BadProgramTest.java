@@ -62,6 +62,33 @@ class BadProgramTest {
         assertThat(prepareError(dir)).contains(dir.toString(), "is a directory");
     }
 
+    /**
+     * A FIFO, a device or a large file that is no program: refused at once, without opening the
+     * FIFO (which blocked the start for good) or reading the whole file into the heap (an
+     * {@code OutOfMemoryError} for {@code /dev/zero} or a sparse file of 1 GiB). Found by the
+     * review of 2026-12-05 (later).
+     */
+    @Test
+    void aFifoADeviceOrALargeFileThatIsNoProgram() throws Exception {
+        Path fifo = dir.resolve("fifo");
+        Process mkfifo = new ProcessBuilder("mkfifo", fifo.toString()).start();
+        assertThat(mkfifo.waitFor()).isZero();
+        assertThat(prepareError(fifo)).contains("fifo", "is not a regular file");
+        assertThat(prepareError(Path.of("/dev/zero"))).contains("/dev/zero", "is not a regular file");
+        Path sparse = dir.resolve("sparse");
+        try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(sparse.toFile(), "rw")) {
+            f.setLength(1L << 30);
+        }
+        long allocatedBefore = allocatedByThisThread();
+        assertThat(prepareError(sparse)).contains("sparse", "not an ELF");
+        assertThat(allocatedByThisThread() - allocatedBefore).as("bytes the refusal allocated").isLessThan(16L << 20);
+    }
+
+    private static long allocatedByThisThread() {
+        return ((com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean())
+            .getThreadAllocatedBytes(Thread.currentThread().getId());
+    }
+
     @Test
     void textFile() throws IOException {
         Path p = write("script.txt", "#!/bin/sh\necho hi\n".getBytes(StandardCharsets.US_ASCII));
