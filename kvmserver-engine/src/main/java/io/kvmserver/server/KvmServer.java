@@ -43,8 +43,12 @@ public final class KvmServer implements AutoCloseable {
      * A request VM as health checks and the Actuator endpoint see it.
      *
      * @param requestMillis how long the VM's current request has been running, 0 when idle
+     * @param limitedMillis how long the VM has run on the clock {@code max-request-time} limits, 0
+     * while it waits for its clients: a request's whole life in ephemeral mode, otherwise the time
+     * since the VM last waited for its clients (a persistent connection left open and silent
+     * counts nothing)
      */
-    public record VmState(int id, boolean alive, boolean busy, long exits, long requestMillis) {
+    public record VmState(int id, boolean alive, boolean busy, long exits, long requestMillis, long limitedMillis) {
     }
 
     private final KvmServerOptions options;
@@ -348,7 +352,7 @@ public final class KvmServer implements AutoCloseable {
     public List<VmState> vms() {
         List<VmState> states = new ArrayList<>(workers.size());
         for (RequestWorker w : workers) {
-            states.add(new VmState(w.id(), w.alive(), w.busy(), w.exits(), w.requestMillis()));
+            states.add(new VmState(w.id(), w.alive(), w.busy(), w.exits(), w.requestMillis(), w.limitedMillis()));
         }
         return Collections.unmodifiableList(states);
     }

@@ -116,6 +116,28 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         return busy ? (System.nanoTime() - requestStart) / 1_000_000 : 0;
     }
 
+    /**
+     * How long the VM has run on the clock {@code max-request-time} limits (see
+     * {@link #enforceTimeLimit}), 0 while it waits for its clients: in ephemeral mode a request's
+     * whole life; otherwise the time since the VM last waited for its clients with nothing else to
+     * do, so that a persistent connection a client keeps open and silent counts nothing.
+     */
+    long limitedMillis() {
+        long now = System.nanoTime();
+        if (options.ephemeral()) {
+            return busy ? (now - requestStart) / 1_000_000 : 0;
+        }
+        HostWaiter waiter = vm.waiter();
+        if (waiter.waitingForClients()) {
+            return 0;
+        }
+        long start = waiter.clientWaitEnded();
+        if (busy) {
+            start = Math.max(start, requestStart);
+        }
+        return Math.max(0, now - start) / 1_000_000;
+    }
+
     long dirtyPages() {
         return vm.dirtyPages();
     }

@@ -353,8 +353,9 @@ public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, App
         boolean broken = !stuck.isEmpty() || running.aliveVms() == 0;
         if (broken && !this.reportedBroken) {
             logger.error(logPrefix() + (stuck.isEmpty() ? "no request VM is alive"
-                    : "request VM " + stuck.get(0).id() + " is stuck " + stuck.get(0).requestMillis()
-                            + " ms into a request, past " + StuckVms.threshold(running).toMillis() + " ms")
+                    : "request VM " + stuck.get(0).id() + " has run " + stuck.get(0).limitedMillis()
+                            + " ms without going back to its wait for clients, past "
+                            + StuckVms.threshold(running).toMillis() + " ms")
                     + "; reporting the application's liveness as BROKEN");
             AvailabilityChangeEvent.publish(this.publisher, this, LivenessState.BROKEN);
             this.reportedBroken = true;

@@ -86,15 +86,55 @@ class KvmServerHealthTests {
         }
     }
 
+    /**
+     * Without ephemeral, a persistent connection a client keeps open and silent is no request
+     * running while the program waits for its clients (an event loop with the listener and the
+     * connection in one epoll instance): the engine's limit does not count, and neither does the
+     * stuck check. Found by the review of 2026-12-05 (later): the VM was reported stuck after
+     * max-request-time and the grace, and the application's liveness BROKEN, while it served every
+     * other client. A program blocked reading one client ({@code http_server}) waits for no other:
+     * that is on the clock, as the engine limits it.
+     */
+    @Test
+    @RequiresKvm
+    void aPersistentConnectionLeftOpenAndSilentIsNotStuck() throws Exception {
+        assertThat(limitedMillisWithASilentConnection("epoll_added", "plain")).as("an event loop waiting for its clients")
+            .isLessThan(1000);
+        assertThat(limitedMillisWithASilentConnection("http_server", null)).as("a program blocked reading one client")
+            .isGreaterThan(1000);
+    }
+
+    /** The limited clock of a non-ephemeral VM 1.5 s after a client connected and sent nothing. */
+    private long limitedMillisWithASilentConnection(String program, String mode) throws Exception {
+        int guestPort = Http.freePort();
+        String args = guestPort + ((mode != null) ? "," + mode : "");
+        try (ConfigurableApplicationContext context = new SpringApplicationBuilder(
+                KvmServerApplicationTests.Application.class)
+            .web(WebApplicationType.NONE)
+            .run("--spring.main.banner-mode=off", "--spring.lifecycle.timeout-per-shutdown-phase=1s",
+                    "--kvmserver.program=" + GuestPrograms.get(program), "--kvmserver.args=" + args,
+                    "--kvmserver.ephemeral=false", "--kvmserver.permissions.allow-listen=127.0.0.1:" + guestPort,
+                    "--kvmserver.limits.max-request-time=60s", "--kvmserver.limits.max-main-memory=256MB");
+                java.net.Socket silent = new java.net.Socket("127.0.0.1", guestPort)) {
+            KvmServer server = context.getBean(KvmServerLifecycle.class).getServer();
+            KvmServerApplicationTests.waitFor(() -> server.vms().get(0).requestMillis() > 1500);
+            long limited = server.vms().get(0).limitedMillis();
+            assertThat(StuckVms.of(server.vms(), Duration.ofSeconds(1)).isEmpty()).as("stuck past 1 s")
+                .isEqualTo(limited <= 1000);
+            return limited;
+        }
+    }
+
     @Test
     void aVmBusyPastItsLimitAndTheGraceIsStuck() {
         Duration threshold = Duration.ofSeconds(8).plusSeconds(StuckVms.GRACE_SECONDS);
-        VmState idle = new VmState(0, true, false, 10, 0);
-        VmState working = new VmState(1, true, true, 10, 7_000);
-        VmState stuck = new VmState(2, true, true, 10, 18_001);
-        VmState dead = new VmState(3, false, true, 10, 60_000);
+        VmState idle = new VmState(0, true, false, 10, 0, 0);
+        VmState working = new VmState(1, true, true, 10, 7_000, 7_000);
+        VmState stuck = new VmState(2, true, true, 10, 18_001, 18_001);
+        VmState dead = new VmState(3, false, true, 10, 60_000, 60_000);
+        VmState keptOpen = new VmState(4, true, true, 10, 60_000, 0);
 
-        assertThat(StuckVms.of(List.of(idle, working, stuck, dead), threshold)).containsExactly(stuck);
+        assertThat(StuckVms.of(List.of(idle, working, stuck, dead, keptOpen), threshold)).containsExactly(stuck);
     }
 
     private HttpResponse<String> awaitResponse(int port, String path) throws Exception {
