@@ -14,6 +14,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.apache.commons.logging.Log;
 import org.apache.commons.logging.LogFactory;
+import org.springframework.beans.factory.DisposableBean;
 import org.springframework.beans.factory.InitializingBean;
 import org.springframework.boot.availability.AvailabilityChangeEvent;
 import org.springframework.boot.availability.LivenessState;
@@ -43,7 +44,8 @@ import org.springframework.core.io.ResourceLoader;
  * gracefully: request VMs stop accepting, requests in flight may finish within
  * {@code spring.lifecycle.timeout-per-shutdown-phase}, and then the VMs are cut.
  */
-public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, ApplicationEventPublisherAware {
+public class KvmServerLifecycle
+        implements SmartLifecycle, InitializingBean, DisposableBean, ApplicationEventPublisherAware {
 
     /** The phase of web server graceful shutdown: both servers drain at the same time. */
     public static final int PHASE = SmartLifecycle.DEFAULT_PHASE - 1024;
@@ -235,6 +237,20 @@ public class KvmServerLifecycle implements SmartLifecycle, InitializingBean, App
             this.state = State.STOPPED;
             logger.info(logPrefix() + "stopped " + program + " after " + running.stats().requests() + " request"
                     + ((running.stats().requests() == 1) ? "" : "s"));
+        }
+    }
+
+    /**
+     * Stops the server if it runs, and deletes what was extracted for it: also when the
+     * application fails to start after this bean was made (another server's program missing, the
+     * web server's port taken), which stops no lifecycle. Found by the review of 2026-12-05
+     * (later): the extracted {@code classpath:} program stayed in the temporary directory.
+     */
+    @Override
+    public void destroy() {
+        stop();
+        synchronized (this.monitor) {
+            release();
         }
     }
 

@@ -66,6 +66,47 @@ class KvmServerFailureAnalyzerTests {
         assertThat(output.getAll()).doesNotContain("Tomcat started on port");
     }
 
+    /**
+     * A {@code classpath:} resource extracted for a server is deleted when the application fails
+     * to start after the server's bean was made (here a bean that needs it fails). Found by the
+     * review of 2026-12-05 (later): the extracted files stayed in the temporary directory.
+     */
+    @Test
+    void filesExtractedForAServerAreDeletedWhenTheApplicationFailsToStart() throws IOException {
+        java.util.Set<Path> before = extractedDirectories();
+        Throwable failure = catchThrowable(() -> new SpringApplicationBuilder(FailsAfterTheServer.class)
+            .web(WebApplicationType.NONE)
+            .run("--spring.main.banner-mode=off", "--kvmserver.program=" + GuestPrograms.get("http_server"),
+                    "--kvmserver.args=classpath:io/kvmserver/autoconfigure/KvmServerFailureAnalyzerTests.class")
+            .close());
+        assertThat(failure).hasRootCauseMessage("a bean made after the server failed");
+        assertThat(FailsAfterTheServer.whileAlive).as("extracted while the server's bean lived")
+            .hasSizeGreaterThan(before.size());
+        assertThat(extractedDirectories()).as("extracted directories left").isEqualTo(before);
+    }
+
+    static java.util.Set<Path> extractedDirectories() throws IOException {
+        try (java.util.stream.Stream<Path> files = Files.list(Path.of(System.getProperty("java.io.tmpdir")))) {
+            return files.filter((p) -> p.getFileName().toString().startsWith("kvmserver-")
+                    && !p.getFileName().toString().startsWith("kvmserver-engine-"))
+                .collect(java.util.stream.Collectors.toSet());
+        }
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @EnableAutoConfiguration
+    static class FailsAfterTheServer {
+
+        static volatile java.util.Set<Path> whileAlive = java.util.Set.of();
+
+        @org.springframework.context.annotation.Bean
+        Object failing(KvmServerLifecycle lifecycle) throws IOException {
+            whileAlive = extractedDirectories();
+            throw new IllegalStateException("a bean made after the server failed");
+        }
+
+    }
+
     @Test
     void classpathProgramNotFound(CapturedOutput output) {
         assertThat(failedStart(output, false, "kvmserver.program=classpath:guest/missing"))
