@@ -24,7 +24,7 @@ public final class ElfLoader {
         if (!memory.isFree(low, high - low)) {
             throw new ElfException("program " + program.path() + " wants addresses 0x" + Long.toHexString(low)
                     + "-0x" + Long.toHexString(high) + ", outside the guest's " + (memory.limit() >> 20)
-                    + " MiB address space", List.of(Option.MAX_MAIN_MEMORY));
+                    + " MiB address space", List.of(Option.MAX_ADDRESS_SPACE));
         }
         mapSegments(memory, program, bias);
         long interpreterBase = 0;
@@ -34,7 +34,7 @@ public final class ElfLoader {
             long base = memory.findFree(span);
             if (base < 0) {
                 throw new ElfException("no room for the dynamic loader " + interpreter.path()
-                        + " in the guest address space", List.of(Option.MAX_MAIN_MEMORY));
+                        + " in the guest address space", List.of(Option.MAX_ADDRESS_SPACE));
             }
             long interpBias = base - interpreter.lowAddress();
             mapSegments(memory, interpreter, interpBias);

@@ -211,6 +211,20 @@ class KvmServerFailureAnalyzerTests {
                     "not a server after all", "listen and wait for connections");
     }
 
+    /**
+     * A program that does not fit in the address space is told to raise the address space, not the
+     * main memory, which may not pass it. Found by the review of 2026-12-05 (later): the advice
+     * named max-main-memory, and raising it was refused.
+     */
+    @Test
+    @RequiresKvm
+    void aProgramOutsideTheAddressSpaceIsToldToRaiseIt(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.get("http_server"),
+                "kvmserver.limits.max-address-space=4MB", "kvmserver.limits.max-main-memory=4MB"))
+            .contains("outside the guest's 4 MiB address space", "kvmserver.limits.max-address-space")
+            .doesNotContain("max-main-memory");
+    }
+
     @Test
     @RequiresKvm
     void programTimesOutBeforeWaiting(CapturedOutput output) {
