@@ -303,13 +303,19 @@ public abstract class KvmServerSettings {
         List<Volume> result = new ArrayList<>();
         for (int i = 0; i < volumes.size(); i++) {
             VolumeProperties volume = volumes.get(i);
+            String name = naming.nameOf(Option.VOLUME) + "[" + i + "]";
+            for (String part : new String[] { "host", "guest" }) {
+                String value = part.equals("host") ? volume.getHost() : volume.getGuest();
+                if (value == null || value.isBlank()) {
+                    throw new InvalidOptionException(Option.VOLUME, name + "." + part, name + "." + part
+                            + " must be set: the " + part + " path of the volume", null);
+                }
+            }
             try {
                 result.add(new Volume(volume.getHost(), volume.getGuest(), volume.getMode().isWritable()));
             }
-            catch (IllegalArgumentException | NullPointerException ex) {
-                String name = naming.nameOf(Option.VOLUME) + "[" + i + "]";
-                throw new InvalidOptionException(Option.VOLUME, name, name + ": "
-                        + ((ex.getMessage() != null) ? ex.getMessage() : "host and guest must both be set"), null);
+            catch (IllegalArgumentException ex) {
+                throw new InvalidOptionException(Option.VOLUME, name, name + ": " + ex.getMessage(), null);
             }
         }
         return result;

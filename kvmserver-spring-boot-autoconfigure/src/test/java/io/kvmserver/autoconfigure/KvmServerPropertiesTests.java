@@ -228,6 +228,7 @@ class KvmServerPropertiesTests {
             "kvmserver.permissions.allow-connect=exa_mple.com:80 | kvmserver.permissions.allow-connect: 'exa_mple.com:80': 'exa_mple.com' is neither an address nor a host name",
             "kvmserver.permissions.volumes[0].guest=/a | kvmserver.permissions.volumes maps guest path /a twice",
             "kvmserver.permissions.volumes[0].host=data | kvmserver.permissions.volumes[0]: volume host path 'data' must be absolute",
+            "kvmserver.permissions.volumes[0].host=/srv/no-guest | kvmserver.permissions.volumes[0].guest must be set: the guest path of the volume",
             "kvmserver.limits.max-boot-time=0s | kvmserver.limits.max-boot-time must be more than 0 seconds",
             "kvmserver.limits.max-request-time=-1s | kvmserver.limits.max-request-time must be more than 0 seconds",
             "kvmserver.limits.max-main-memory=1500KB | kvmserver.limits.max-main-memory must be a whole number of MiB",
@@ -247,7 +248,7 @@ class KvmServerPropertiesTests {
         if (!property.startsWith("kvmserver.enabled")) {
             values.add("kvmserver.program=/srv/server");
         }
-        if (property.contains("volumes[0].host")) {
+        if (property.contains("volumes[0].host") && !property.contains("no-guest")) {
             values.add("kvmserver.permissions.volumes[0].guest=/data");
         }
         if (property.contains("volumes[0].guest")) {
