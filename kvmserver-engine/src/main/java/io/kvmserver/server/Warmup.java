@@ -80,11 +80,14 @@ final class Warmup {
                 }
                 log.info("kvmserver: sent {} warmup request(s) to {}", options.warmup(), address);
             }
-        } catch (InterruptedException e) {
+        } catch (InterruptedException | java.nio.channels.ClosedByInterruptException e) {
+            // The boot ended (the program crashed or exited on a warmup request, or its time ran
+            // out): the start reports that, and nothing is frozen.
             Thread.currentThread().interrupt();
             return;
         } catch (IOException e) {
-            log.warn("warmup request failed: {}; freezing the template as it is", e.toString());
+            log.warn("kvmserver: a warmup request to {} failed ({}); freezing the template as it is",
+                    options.warmupPath(), (e.getMessage() != null) ? e.getMessage() : e.getClass().getSimpleName());
         }
         template.syscallContext().setFreezeOnListenerWait(true);
         // End the wait the template is in, once, so that it reaches the freeze point at its next one.
