@@ -72,6 +72,12 @@ public final class Program implements AutoCloseable {
         ElfFile interpreter = null;
         if (executable.interpreter() != null) {
             Path loader = Path.of(executable.interpreter());
+            if (!Files.exists(loader)) {
+                // Before the grant is asked for: no grant makes a missing loader appear.
+                throw new ElfException("program " + path + " is dynamically linked, but its dynamic loader " + loader
+                        + " does not exist on this host: link the program statically, or install the C library it"
+                        + " was built for");
+            }
             if (!DynamicDependencies.isWhereLibrariesAre(loader, DynamicDependencies.homes(executable))
                     && !mayReadExplicitly(options, loader)) {
                 // The engine reads the loader into the guest's memory: a file the program names

@@ -109,6 +109,21 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
             return new FailureAnalysis("The kvmserver program " + program + " cannot be run: " + message,
                     "Make the file executable (chmod +x), as any Linux system requires of a program it runs.", cause);
         }
+        if (message.contains("dynamic loader") && message.contains("does not exist on this host")) {
+            return new FailureAnalysis("The kvmserver program " + program + " cannot be run: " + message,
+                    "Link the program statically (gcc -static, CGO_ENABLED=0 for Go), or build it on a system with"
+                            + " this host's C library, so that the loader it names is there.", cause);
+        }
+        if (message.contains("as its dynamic loader, which is neither in a system library directory")) {
+            return new FailureAnalysis("The kvmserver program " + program + " cannot be run: " + message,
+                    "Add the loader's path to " + cause.getNaming().nameOf(Option.ALLOW_READ) + " if the program may"
+                            + " read it, or link the program with the system's loader"
+                            + " (-Wl,--dynamic-linker=/lib64/ld-linux-x86-64.so.2).", cause);
+        }
+        if (message.contains("is not a regular file")) {
+            return new FailureAnalysis("The kvmserver program " + program + " cannot be run: " + message,
+                    "Set " + property + " to the executable file itself.", cause);
+        }
         if (!looksLikeScript(program)) {
             return new FailureAnalysis("The kvmserver program " + program + " cannot be run: " + message,
                     "kvmserver runs x86-64 Linux ELF executables: build the program for x86-64 Linux (file(1) says"

@@ -278,6 +278,40 @@ class KvmServerFailureAnalyzerTests {
         }
     }
 
+    /**
+     * A dynamic loader that is missing, or outside the library directories: the advice is what
+     * to do about each, never a grant that cannot help. Found by the review of 2026-12-05 (later):
+     * a missing loader was answered "allow it with allow-read", which changed nothing, and an
+     * Action to build the program for x86-64 Linux.
+     */
+    @Test
+    void aDynamicLoaderThatIsMissingOrOutsideTheLibraryDirectories(@TempDir Path dir, CapturedOutput output)
+            throws IOException {
+        Path source = GuestPrograms.sourceDirectory();
+        Path missing = dir.resolve("missing-loader");
+        HostTools.run(List.of("gcc", "-o", missing.toString(), source.resolve("hello.c").toString(),
+                "-Wl,--dynamic-linker=/nonexistent/ld.so"));
+        assertThat(failedStart(output, false, "kvmserver.program=" + missing))
+            .contains("its dynamic loader /nonexistent/ld.so does not exist on this host", "Link the program statically")
+            .doesNotContain("allow-read");
+        Path loaders = Files.createDirectories(dir.resolve("loaders"));
+        Files.copy(Path.of("/lib64/ld-linux-x86-64.so.2"), loaders.resolve("ld.so"));
+        Path elsewhere = Files.createDirectories(dir.resolve("app")).resolve("elsewhere-loader");
+        HostTools.run(List.of("gcc", "-o", elsewhere.toString(), source.resolve("hello.c").toString(),
+                "-Wl,--dynamic-linker=" + loaders.resolve("ld.so")));
+        assertThat(failedStart(output, false, "kvmserver.program=" + elsewhere))
+            .contains("as its dynamic loader", "Add the loader's path to kvmserver.permissions.allow-read")
+            .doesNotContain("build the program for x86-64 Linux");
+    }
+
+    @Test
+    void aFifoAsTheProgram(@TempDir Path dir, CapturedOutput output) throws Exception {
+        Path fifo = dir.resolve("fifo");
+        assertThat(new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor()).isZero();
+        assertThat(failedStart(output, false, "kvmserver.program=" + fifo))
+            .contains("is not a regular file", "Set kvmserver.program to the executable file itself");
+    }
+
     /** A library outside the library directories is not granted: the loader's own words, and the advice. */
     @Test
     @RequiresKvm
