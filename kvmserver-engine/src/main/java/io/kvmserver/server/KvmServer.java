@@ -226,6 +226,16 @@ public final class KvmServer implements AutoCloseable {
      */
     private static RunResult bootTemplate(GuestVm template, KvmServerOptions options,
             ScheduledExecutorService timers, WarmupClients clients) {
+        BootAbort.watch(template);
+        try {
+            return bootTemplateUntilItWaits(template, options, timers, clients);
+        } finally {
+            BootAbort.forget(template);
+        }
+    }
+
+    private static RunResult bootTemplateUntilItWaits(GuestVm template, KvmServerOptions options,
+            ScheduledExecutorService timers, WarmupClients clients) {
         boolean warmup = options.warmup() > 0;
         // Settling comes after the start, not out of its time: the program has max-boot-time to
         // reach its first wait for connections, and settle-time more.

@@ -1,6 +1,7 @@
 package io.kvmserver.autoconfigure;
 
 import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.config.Option;
 import io.kvmserver.elf.ElfFile;
 import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.server.KvmServer;
@@ -194,6 +195,9 @@ public class KvmServerLifecycle
             }
             prepare();
             this.state = State.STARTING;
+            logger.info(logPrefix() + "starting " + this.options.program() + ", which has "
+                    + this.naming.nameOf(Option.MAX_BOOT_TIME) + " " + this.options.maxBootTime().toMillis() / 1000.0
+                    + " s to wait for connections");
             BootOutputRecorder recorder = new BootOutputRecorder(this.console);
             try {
                 this.server = KvmServer.start(this.options, recorder, hostEnvironment());
