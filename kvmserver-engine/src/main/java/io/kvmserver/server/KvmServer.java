@@ -506,11 +506,18 @@ public final class KvmServer implements AutoCloseable {
                 long left = Math.max(1, (deadline - System.nanoTime()) / 1_000_000L);
                 w.join(left);
             }
+            int cut = 0;
             for (RequestWorker w : workers) {
                 if (w.alive()) {
+                    cut += w.busy() ? 1 : 0;
                     w.cut();
                     w.join(5_000);
                 }
+            }
+            if (cut > 0) {
+                // Their clients see their connections end: the log says why.
+                log.warn("kvmserver: {} request{} of {} still ran after the shutdown's {} ms for requests in flight:"
+                        + " cut", cut, cut == 1 ? "" : "s", options.program(), grace.toMillis());
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();

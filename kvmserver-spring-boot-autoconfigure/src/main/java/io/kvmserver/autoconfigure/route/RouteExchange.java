@@ -212,6 +212,12 @@ final class RouteExchange {
             }
         }
         String name = this.server.name();
+        if (report == null && this.server.connections() == null) {
+            // The server stopped with the request in flight (its shutdown's grace ran out): the
+            // program is not to blame, and another instance may answer.
+            return fail(HttpStatus.SERVICE_UNAVAILABLE, "unavailable", "the kvmserver " + name
+                    + " stopped while the request was in flight", String.valueOf(cause), cause);
+        }
         if (report == null) {
             return fail(HttpStatus.BAD_GATEWAY, "failed", "the kvmserver " + name + " gave no answer",
                     String.valueOf(cause), cause);

@@ -39,6 +39,7 @@ import org.springframework.web.bind.annotation.RestControllerAdvice;
  * observations.
  */
 @RequiresKvm
+@org.junit.jupiter.api.extension.ExtendWith(org.springframework.boot.test.system.OutputCaptureExtension.class)
 abstract class RouteTests {
 
     private static final int GUEST_PORT = Http.freePort();
@@ -56,6 +57,10 @@ abstract class RouteTests {
     private KvmServerLifecycle lifecycle;
 
     @Autowired
+    @Qualifier("kvmServerLifecycle-streamed")
+    private KvmServerLifecycle streamedLifecycle;
+
+    @Autowired
     private MeterRegistry meters;
 
     @Autowired
@@ -67,6 +72,7 @@ abstract class RouteTests {
     @DynamicPropertySource
     static void guest(DynamicPropertyRegistry registry) {
         registry.add("kvmserver.threads", () -> 2);
+        registry.add("spring.lifecycle.timeout-per-shutdown-phase", () -> "1s");
         registry.add("kvmserver.ephemeral", () -> true);
         registry.add("kvmserver.limits.max-main-memory", () -> "256MB");
         registry.add("kvmserver.limits.max-request-time", () -> "2s");
@@ -298,6 +304,38 @@ abstract class RouteTests {
             }
         });
         assertThat(this.client.upload("/upload", length)).isEqualTo("bytes=" + length + " sum=" + RouteClient.patternSum(length));
+    }
+
+    /**
+     * A request in flight when its server stops (its shutdown's grace, 1 s here, ran out) is 503
+     * with Retry-After: the program is not to blame, and another instance may answer; the engine
+     * logs that it cut it. Found by the review of 2026-12-05 (later): it was 502, the program's
+     * failure, and nothing said a request was cut. The server serves again once started.
+     */
+    @Test
+    void aRequestInFlightWhenItsServerStopsIs503(org.springframework.boot.test.system.CapturedOutput output)
+            throws Exception {
+        CompletableFuture<HttpResponse<String>> sleeping = CompletableFuture.supplyAsync(() -> {
+            try {
+                return this.client.get("/streamed/sleep");
+            }
+            catch (Exception ex) {
+                throw new IllegalStateException(ex);
+            }
+        });
+        RouteClient.waitFor(() -> this.streamedLifecycle.getServer().busyVms() == 1);
+        this.streamedLifecycle.stop();
+        try {
+            HttpResponse<String> cut = sleeping.get();
+            assertThat(cut.statusCode()).as(cut.body()).isEqualTo(503);
+            assertThat(cut.headers().firstValue("Retry-After")).hasValue("1");
+            assertThat(cut.body()).contains("the kvmserver streamed stopped while the request was in flight");
+            assertThat(output.getAll()).contains("1 request of", "still ran after the shutdown's", "cut");
+        }
+        finally {
+            this.streamedLifecycle.start();
+        }
+        assertThat(this.client.get("/streamed/counter").body()).isEqualTo("counter=1");
     }
 
     /**
