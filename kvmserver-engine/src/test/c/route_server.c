@@ -197,6 +197,9 @@ static void handle(int fd) {
             if (write_all(fd, buf, chunk) < 0) return;
             at += chunk;
         }
+    } else if (strcmp(path, "/garbage") == 0) {
+        static const char junk[] = "this is not an HTTP answer\r\n\r\n";
+        write_all(fd, junk, sizeof junk - 1);
     } else if (strcmp(path, "/early") == 0) {
         respond(fd, 413, "", "answered before the body"); /* and closed, the body unread */
     } else if (strcmp(path, "/cookie") == 0) {

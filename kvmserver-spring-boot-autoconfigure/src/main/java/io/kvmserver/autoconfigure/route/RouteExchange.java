@@ -25,6 +25,8 @@ import org.springframework.http.HttpStatus;
  */
 final class RouteExchange {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(RouteExchange.class);
+
     private static final DefaultKvmServerRouteObservationConvention DEFAULT_CONVENTION =
             new DefaultKvmServerRouteObservationConvention();
 
@@ -198,6 +200,12 @@ final class RouteExchange {
             if (c instanceof BufferedBody.TooLarge) {
                 return tooLarge(); // a streamed body of unknown length grew past the limit
             }
+            if (c instanceof org.eclipse.jetty.http.HttpException) {
+                // The route's client could not read the answer as HTTP (a head it cannot parse, or
+                // one too long): the program answered, wrongly.
+                return fail(HttpStatus.BAD_GATEWAY, INVALID, "the kvmserver " + this.server.name()
+                        + " answered something that is not an HTTP response", String.valueOf(c.getMessage()), cause);
+            }
         }
         RequestReport report = null;
         if (this.followed) {
@@ -289,6 +297,17 @@ final class RouteExchange {
     private KvmServerRouteException fail(HttpStatus status, String outcome, String detail, String failure,
             Throwable cause) {
         this.context.setOutcome(outcome);
+        if (INVALID.equals(outcome) || "failed".equals(outcome)) {
+            // The program's own failures (a crash, a time limit) are logged by its request VM; an
+            // answer the route refused, or none with no report, only here.
+            // The detail only: the failure may quote the program's bytes, which never reach the log raw.
+            LOG.warn("kvmserver: a routed request to {} was answered {} ({}): {}", this.server.name(), status.value(),
+                    outcome, detail);
+        }
+        else if (LOG.isDebugEnabled()) {
+            LOG.debug("kvmserver: a routed request to {} was answered {} ({}): {}", this.server.name(), status.value(),
+                    outcome, detail);
+        }
         return new KvmServerRouteException(status, this.server.name(), outcome, detail, failure, cause);
     }
 
