@@ -3,6 +3,7 @@ package io.kvmserver.server;
 import io.kvmserver.config.InvalidOptionException;
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.config.Option;
+import io.kvmserver.config.Volume;
 import io.kvmserver.elf.DynamicDependencies;
 import io.kvmserver.elf.ElfException;
 import io.kvmserver.elf.ElfFile;
@@ -98,6 +99,7 @@ public final class Program implements AutoCloseable {
                         + " is not a position-independent, self-contained loader");
             }
         }
+        checkWorkingDirectory(options);
         RouteSocket route = options.routeAddress().isEmpty() ? null : RouteSocket.create(options.routeAddress());
         FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable));
         List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
@@ -112,6 +114,35 @@ public final class Program implements AutoCloseable {
         argv.add(options.program());
         argv.addAll(options.args());
         return new Program(options, executable, interpreter, kernel, List.copyOf(argv));
+    }
+
+    /**
+     * The program's working directory must be a directory on the host (through the volume that
+     * holds it, if one does), as a process can only be started in one: a path that is missing or a
+     * file is refused, where the program would see every relative path fail. Outside the grants is
+     * allowed (the guest's default working directory, the JVM's, usually is): the program then
+     * reaches nothing through it, as a process whose working directory it may not search.
+     */
+    private static void checkWorkingDirectory(KvmServerOptions options) {
+        String cwd = options.cwd();
+        String host = cwd;
+        int matched = -1;
+        for (Volume volume : options.volumes()) {
+            String guest = volume.guestPath();
+            boolean inside = cwd.equals(guest) || cwd.startsWith(guest.endsWith("/") ? guest : guest + "/");
+            if (inside && guest.length() > matched) {
+                matched = guest.length();
+                host = volume.hostPath() + cwd.substring(guest.length());
+            }
+        }
+        Path directory = Path.of(host);
+        if (!Files.isDirectory(directory)) {
+            String name = options.nameOf(Option.CWD);
+            throw new InvalidOptionException(Option.CWD, name, name + " " + cwd
+                    + (Files.exists(directory) ? " is not a directory" : " does not exist")
+                    + ((matched >= 0) ? " (" + host + " on the host, through its volume)" : "")
+                    + ": the program's working directory must be an existing directory", null);
+        }
     }
 
     /** Whether any of the file's execute bits is set (owner, group or others), as execve requires of root. */

@@ -89,6 +89,29 @@ class BadProgramTest {
             .getThreadAllocatedBytes(Thread.currentThread().getId());
     }
 
+    /**
+     * A working directory that does not exist, or is a file (on the host, through the volume
+     * that holds it), is refused at start, naming the setting: the program would see every
+     * relative path fail. Found by the review of 2026-12-05 (later).
+     */
+    @Test
+    void aWorkingDirectoryThatIsNoDirectory() throws IOException {
+        Path program = GuestPrograms.get("hello");
+        Path file = Files.writeString(dir.resolve("a-file"), "x");
+        for (String[] c : new String[][] {{dir.resolve("missing").toString(), "does not exist"},
+            {file.toString(), "is not a directory"}, {"/data/missing", "does not exist (" + dir + "/missing on the host"}}) {
+            KvmServerOptions options = KvmServerOptions.builder().program(program.toString()).args(List.of()).cwd(c[0])
+                .volumes(List.of(new io.kvmserver.config.Volume(dir.toString(), "/data", false))).build();
+            Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(
+                    () -> Program.prepare(options, DISCARD, Map.of()));
+            assertThat(thrown).as(c[0]).isInstanceOf(io.kvmserver.config.InvalidOptionException.class)
+                .hasMessageContaining("--cwd " + c[0] + " " + c[1]);
+        }
+        KvmServerOptions inVolume = KvmServerOptions.builder().program(program.toString()).args(List.of()).cwd("/data")
+            .volumes(List.of(new io.kvmserver.config.Volume(dir.toString(), "/data", false))).build();
+        Program.prepare(inVolume, DISCARD, Map.of()).close();
+    }
+
     @Test
     void textFile() throws IOException {
         Path p = write("script.txt", "#!/bin/sh\necho hi\n".getBytes(StandardCharsets.US_ASCII));
