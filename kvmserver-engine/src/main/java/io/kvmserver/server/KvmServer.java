@@ -284,8 +284,10 @@ public final class KvmServer implements AutoCloseable {
         }
         return switch (result.kind()) {
             case EXITED -> program + " exited with status " + result.exitStatus()
-                    + " before it waited for connections; is it a server, and may it listen ("
-                    + options.nameOf(Option.ALLOW_LISTEN) + ")?";
+                    + " before it waited for connections; " + (options.routeAddress().isEmpty()
+                            ? "is it a server, and may it listen (" + options.nameOf(Option.ALLOW_LISTEN) + ")?"
+                            : "is it a server, listening on " + options.routeAddress() + " ("
+                                    + options.nameOf(Option.ROUTE_ADDRESS) + ")?");
             case CRASHED -> program + " crashed before it waited for connections: " + result.detail();
             case TIMED_OUT -> program + " did not wait for connections within " + bootLimit(options)
                     + " (" + result.detail() + "); "

@@ -231,10 +231,23 @@ class KvmServerFailureAnalyzer extends AbstractFailureAnalyzer<KvmServerStartupE
                             + " readable without it).",
                     cause);
         }
+        if (text.contains("out of memory") || text.contains("cannot allocate memory") || text.contains("memoryerror")
+                || text.contains("bad_alloc")) {
+            return new FailureAnalysis("The kvmserver program ran out of memory while it started: " + failure.getMessage()
+                    + output, "Raise " + naming.nameOf(Option.MAX_MAIN_MEMORY) + ", the memory the program may map.",
+                    cause);
+        }
+        String check = cause.getGuestOutput().isEmpty()
+                ? "The program wrote nothing: run it with " + naming.nameOf(Option.VERBOSE) + "=true to see its system"
+                        + " calls, or natively, to see why it stops."
+                : "Check the program's output above.";
+        String listening = cause.getRouteAddress().isEmpty()
+                ? " A server needs " + allowListen + " for its address"
+                : " A server listens on its route address " + cause.getRouteAddress() + " (" + routeAddress
+                        + "), which needs no " + allowListen;
         return new FailureAnalysis(failure.getMessage() + output,
-                "kvmserver serves programs that listen and wait for connections. Check the program's output above;"
-                        + " a server needs " + allowListen + " for its address, and a program that reads files"
-                        + " needs " + allowRead + " for them.",
+                "kvmserver serves programs that listen and wait for connections. " + check + listening
+                        + ", and a program that reads files needs " + allowRead + " for them.",
                 cause);
     }
 

@@ -225,6 +225,23 @@ class KvmServerFailureAnalyzerTests {
             .doesNotContain("max-main-memory");
     }
 
+    /**
+     * A program with a route that exits before it waits: the advice names the route address,
+     * which needs no listen permission. Found by the review of 2026-12-05 (later): every exit was
+     * asked whether it may listen, and told to add allow-listen.
+     */
+    @Test
+    @RequiresKvm
+    void aRoutedProgramThatExitsIsAskedAboutItsRouteAddress(CapturedOutput output) {
+        assertThat(failedStart(output, false, "kvmserver.program=" + GuestPrograms.get("not_a_server"),
+                "kvmserver.limits.max-main-memory=256MB", "kvmserver.route.address=127.0.0.1:8000"))
+            .contains("exited with status 3 before it waited for connections; is it a server, listening on"
+                    + " 127.0.0.1:8000 (kvmserver.route.address)?",
+                    "listens on its route address 127.0.0.1:8000 (kvmserver.route.address), which needs no"
+                            + " kvmserver.permissions.allow-listen")
+            .doesNotContain("may it listen");
+    }
+
     @Test
     @RequiresKvm
     void programTimesOutBeforeWaiting(CapturedOutput output) {
