@@ -533,11 +533,7 @@ public class SocketFile extends StreamFile {
     @Override
     protected void closeFd() {
         if (tracker != null && type == SOCK_STREAM && !abortsOnClose()) {
-            if (route != null) {
-                LingeringClose.closeRouted(fd);
-            } else {
-                LingeringClose.close(fd);
-            }
+            LingeringClose.close(fd);
         } else {
             super.closeFd();
         }
