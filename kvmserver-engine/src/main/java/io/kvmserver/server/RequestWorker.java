@@ -428,7 +428,9 @@ final class RequestWorker implements Runnable, ConnectionTracker {
                         + (options.maxRequestMemory() >> 20) + " MiB"
                 : result.detail();
         if (outcome != ServerStats.Outcome.OK) {
-            log.warn("request VM {}: {} ({}); resetting the VM", id, outcome.name().toLowerCase(), detail);
+            // The outcome as meters and observations tag it: memory-limit, not MEMORY_LIMIT's memory_limit.
+            log.warn("request VM {}: {} ({}); resetting the VM", id, outcome.name().toLowerCase(java.util.Locale.ROOT)
+                    .replace('_', '-'), detail);
         }
         String failure = outcome == ServerStats.Outcome.OK ? null : detail;
         // Exits first: whoever sees the request counted sees its exits too.
