@@ -477,4 +477,36 @@ class KvmServerFailureAnalyzerTests {
 
     }
 
+    /**
+     * A route on the path of a controller that takes only GET: refused at start, naming both.
+     * Found by the review of 2026-12-05 (later): the web stack refuses a second mapping only when
+     * its methods are the same, so GET went to the controller and every other method silently to
+     * the program, where the documentation promised a refusal.
+     */
+    @Test
+    void aRouteOnTheSamePathAsAControllerIsRefused(CapturedOutput output) {
+        List<String> args = List.of("--spring.main.banner-mode=off", "--server.port=0",
+                "--kvmserver.program=" + GuestPrograms.get("http_server"), "--kvmserver.route.address=127.0.0.1:8000",
+                "--kvmserver.route.paths=/greeting");
+        Throwable failure = catchThrowable(() -> new SpringApplicationBuilder(WebApplicationWithAController.class)
+            .web(WebApplicationType.SERVLET)
+            .run(args.toArray(String[]::new))
+            .close());
+        assertThat(failure).isNotNull();
+        assertThat(output.getAll()).contains("kvmserver.route.paths '/greeting' is also a path of the application's",
+                "WebApplicationWithAController#greeting");
+    }
+
+    @Configuration(proxyBeanMethods = false)
+    @EnableAutoConfiguration
+    @org.springframework.web.bind.annotation.RestController
+    static class WebApplicationWithAController {
+
+        @org.springframework.web.bind.annotation.GetMapping("/greeting")
+        String greeting() {
+            return "hello";
+        }
+
+    }
+
 }

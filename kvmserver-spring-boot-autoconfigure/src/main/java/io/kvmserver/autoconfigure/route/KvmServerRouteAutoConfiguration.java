@@ -3,7 +3,9 @@ package io.kvmserver.autoconfigure.route;
 import io.kvmserver.autoconfigure.KvmServerAutoConfiguration;
 import io.kvmserver.autoconfigure.KvmServerLifecycle;
 import io.micrometer.observation.ObservationRegistry;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.function.BiConsumer;
 import org.springframework.beans.factory.ObjectProvider;
 import org.springframework.beans.factory.annotation.Qualifier;
@@ -23,7 +25,7 @@ import org.springframework.context.annotation.Configuration;
  * forwarded to a request VM of that server, through the application's filters, by Spring MVC or
  * WebFlux, whichever serves the application. Each route is a request mapping of the application,
  * registered like a controller's: a controller with a more specific pattern wins, the same
- * pattern on both is refused at start as an ambiguous mapping, and the application's
+ * pattern on both is refused at start (whatever methods the controller takes), and the application's
  * {@code @ControllerAdvice} handles a route's failures ({@link KvmServerRouteException}).
  */
 @AutoConfiguration(after = KvmServerAutoConfiguration.class,
@@ -51,7 +53,10 @@ public final class KvmServerRouteAutoConfiguration {
         RouteMappings kvmServerRouteMappings(KvmServerRoutes routes,
                 @Qualifier("requestMappingHandlerMapping")
                 org.springframework.web.servlet.mvc.method.annotation.RequestMappingHandlerMapping mapping) {
-            return RouteMappings.register(routes, (paths, server) -> mapping.registerMapping(
+            Map<String, String> mapped = new HashMap<>();
+            mapping.getHandlerMethods().forEach((info, method) -> info.getPatternValues()
+                .forEach((pattern) -> mapped.putIfAbsent(pattern, method.toString())));
+            return RouteMappings.register(routes, mapped, (paths, server) -> mapping.registerMapping(
                     org.springframework.web.servlet.mvc.method.RequestMappingInfo.paths(paths)
                         .options(mapping.getBuilderConfiguration())
                         .build(),
@@ -82,7 +87,10 @@ public final class KvmServerRouteAutoConfiguration {
             org.springframework.web.reactive.result.method.RequestMappingInfo.BuilderConfiguration options =
                     new org.springframework.web.reactive.result.method.RequestMappingInfo.BuilderConfiguration();
             options.setPatternParser(mapping.getPathPatternParser());
-            return RouteMappings.register(routes, (paths, server) -> mapping.registerMapping(
+            Map<String, String> mapped = new HashMap<>();
+            mapping.getHandlerMethods().forEach((info, method) -> info.getPatternsCondition().getPatterns()
+                .forEach((pattern) -> mapped.putIfAbsent(pattern.getPatternString(), method.toString())));
+            return RouteMappings.register(routes, mapped, (paths, server) -> mapping.registerMapping(
                     org.springframework.web.reactive.result.method.RequestMappingInfo.paths(paths)
                         .options(options)
                         .build(),
@@ -99,8 +107,26 @@ public final class KvmServerRouteAutoConfiguration {
      */
     public record RouteMappings(List<String> paths) {
 
-        /** Maps each server's patterns with {@code register}, which the web stack provides. */
-        static RouteMappings register(KvmServerRoutes routes, BiConsumer<String[], RoutedServer> register) {
+        /**
+         * Maps each server's patterns with {@code register}, which the web stack provides, after
+         * checking that none is a pattern of the application's own handlers ({@code mapped}, by
+         * pattern): the web stack refuses a second mapping only when its methods are the same too,
+         * so a route on a GET-only controller's path would silently take its other methods.
+         */
+        static RouteMappings register(KvmServerRoutes routes, Map<String, String> mapped,
+                BiConsumer<String[], RoutedServer> register) {
+            for (RoutedServer server : routes.servers()) {
+                for (String path : server.paths()) {
+                    String handler = mapped.get(path);
+                    if (handler != null) {
+                        String property = server.property("paths");
+                        throw new io.kvmserver.config.InvalidOptionException(io.kvmserver.config.Option.ROUTE_ADDRESS,
+                                property, property + " '" + path + "' is also a path of the application's " + handler
+                                        + ": a request would go to one or the other by its method; route another"
+                                        + " path, or take the controller's mapping off it", null);
+                    }
+                }
+            }
             routes.servers().forEach((server) -> register.accept(server.paths().toArray(String[]::new), server));
             return new RouteMappings(routes.servers().stream().flatMap((server) -> server.paths().stream()).toList());
         }
