@@ -36,6 +36,9 @@ final class BufferedBody implements Closeable {
 
     private long length;
 
+    /** Closed: what it held is given back, and nothing more is taken (a write racing the close fails). */
+    private boolean closed;
+
     /**
      * @param limit the largest body accepted, in bytes
      * @param budget what the bodies being read for the server may hold together
@@ -53,29 +56,48 @@ final class BufferedBody implements Closeable {
      * Appends the next bytes of the body.
      * @throws TooLarge when the body grows past the limit (nothing of these bytes is kept)
      * @throws OverBudget when the server's bodies would hold more than their budget
+     * @throws NotStored when the bytes could not be kept (the temporary file's disk is full): the
+     * budget they took is given back
      */
-    void write(byte[] bytes, int offset, int count) throws IOException {
+    synchronized void write(byte[] bytes, int offset, int count) throws IOException {
+        if (this.closed) {
+            throw new NotStored(new java.nio.channels.ClosedChannelException());
+        }
         if (count > this.limit - this.length) {
             throw new TooLarge(this.limit);
         }
         if (!this.budget.take(count)) {
             throw new OverBudget(this.budget.limit());
         }
-        if (this.file == null && this.length + count <= IN_MEMORY) {
-            if (this.length + count > this.memory.length) {
-                this.memory = java.util.Arrays.copyOf(this.memory,
-                        (int) Math.min(IN_MEMORY, Math.max(this.memory.length * 2L, this.length + count)));
+        boolean stored = false;
+        try {
+            if (this.file == null && this.length + count <= IN_MEMORY) {
+                if (this.length + count > this.memory.length) {
+                    this.memory = java.util.Arrays.copyOf(this.memory,
+                            (int) Math.min(IN_MEMORY, Math.max(this.memory.length * 2L, this.length + count)));
+                }
+                System.arraycopy(bytes, offset, this.memory, (int) this.length, count);
             }
-            System.arraycopy(bytes, offset, this.memory, (int) this.length, count);
-        }
-        else {
-            if (this.file == null) {
-                this.file = EngineDirectory.unnamedFile();
-                writeFully(ByteBuffer.wrap(this.memory, 0, (int) this.length));
+            else {
+                if (this.file == null) {
+                    this.file = EngineDirectory.unnamedFile();
+                    writeFully(ByteBuffer.wrap(this.memory, 0, (int) this.length));
+                }
+                writeFully(ByteBuffer.wrap(bytes, offset, count));
             }
-            writeFully(ByteBuffer.wrap(bytes, offset, count));
+            this.length += count;
+            stored = true;
         }
-        this.length += count;
+        catch (IOException | java.io.UncheckedIOException ex) {
+            throw new NotStored(ex);
+        }
+        finally {
+            if (!stored) {
+                // Only what the body holds is the budget's: a failed write (a full disk) must not
+                // keep its share for good, or each failure would shrink the budget of every later body.
+                this.budget.give(count);
+            }
+        }
     }
 
     private void writeFully(ByteBuffer buffer) throws IOException {
@@ -85,12 +107,12 @@ final class BufferedBody implements Closeable {
     }
 
     /** The body's length so far. */
-    long length() {
+    synchronized long length() {
         return this.length;
     }
 
     /** The whole body, for the program's request, with its length (so a chunked body gets a Content-Length). */
-    Request.Content content(String contentType) throws IOException {
+    synchronized Request.Content content(String contentType) throws IOException {
         if (this.file == null) {
             return new ByteBufferRequestContent(contentType, ByteBuffer.wrap(this.memory, 0, (int) this.length));
         }
@@ -111,7 +133,11 @@ final class BufferedBody implements Closeable {
      * close reports), and gives the body's bytes back to the budget. Once; later calls do nothing.
      */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (this.closed) {
+            return;
+        }
+        this.closed = true;
         this.budget.give(this.length);
         this.length = 0;
         if (this.file != null) {
@@ -123,6 +149,17 @@ final class BufferedBody implements Closeable {
             }
             this.file = null;
         }
+    }
+
+    /** Bytes of a body that could not be kept (the temporary file's disk is full, or the body was closed). */
+    static final class NotStored extends IOException {
+
+        private static final long serialVersionUID = 1L;
+
+        NotStored(Throwable cause) {
+            super("the request body could not be kept: " + cause.getMessage(), cause);
+        }
+
     }
 
     /** A request body the server's bodies have no room for now ({@code route.max-buffered-size}). */

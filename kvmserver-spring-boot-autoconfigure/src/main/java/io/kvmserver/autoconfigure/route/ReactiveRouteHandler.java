@@ -99,6 +99,9 @@ final class ReactiveRouteHandler {
                         if (cause instanceof BufferedBody.TooLarge) {
                             return exchange.tooLarge();
                         }
+                        if (cause instanceof BufferedBody.NotStored) {
+                            return exchange.notStored(cause);
+                        }
                         return (cause instanceof BufferedBody.OverBudget) ? exchange.overBudget() : cause;
                     })
                     .then();

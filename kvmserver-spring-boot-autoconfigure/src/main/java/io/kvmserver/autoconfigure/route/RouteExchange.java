@@ -146,6 +146,15 @@ final class RouteExchange {
     }
 
     /**
+     * 503 Service Unavailable, with the outcome {@code busy}: the body could not be kept for the
+     * program (the temporary file's disk is full); the client may try again.
+     */
+    KvmServerRouteException notStored(Throwable cause) {
+        return fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", "the request body could not be kept for the kvmserver "
+                + this.server.name(), String.valueOf(cause.getMessage()), cause);
+    }
+
+    /**
      * Takes a place in a free request VM, waiting up to {@code route.max-wait}.
      * @throws KvmServerRouteException 503 when none is free in time, or the server does not serve
      */

@@ -232,6 +232,10 @@ final class ServletRouteHandler {
             body.close();
             throw exchange.overBudget();
         }
+        catch (BufferedBody.NotStored ex) {
+            body.close();
+            throw exchange.notStored(ex);
+        }
         catch (IOException | RuntimeException ex) {
             body.close();
             throw ex;
