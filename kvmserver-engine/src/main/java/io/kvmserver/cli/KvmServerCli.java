@@ -64,6 +64,10 @@ public final class KvmServerCli {
         } catch (ElfException | HostCallException e) {
             System.err.println("kvmserver: " + e.getMessage());
             return 1;
+        } catch (io.kvmserver.config.InvalidOptionException e) {
+            // A setting only the start can check (the working directory): a usage error, as at parsing.
+            System.err.println("kvmserver: " + e.getMessage());
+            return 2;
         }
         CountDownLatch stopped = new CountDownLatch(1);
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {

@@ -40,6 +40,16 @@ public interface ConnectionTracker {
     /** The program closed (the last fd of) a connection it accepted. */
     void closed();
 
+    /**
+     * Whether a connection closed now with bytes unread may close gently ({@link LingeringClose}):
+     * when the program closes it, as it answered; never when the engine closes it because the
+     * request failed (a crash, a time limit), where Linux's reset tells the client the answer may
+     * be cut short.
+     */
+    default boolean closesGently() {
+        return true;
+    }
+
     /** Whether the VM's request is over, so its run should end at the next system call. */
     default boolean finished() {
         return false;

@@ -112,6 +112,10 @@ public class SocketFile extends StreamFile {
         if (lowWater != null) {
             s.options.record(SOL_SOCKET, SO_RCVLOWAT, lowWater); // inherited, as Linux's accept does
         }
+        byte[] linger = listener.options.valueOf(SOL_SOCKET, SO_LINGER);
+        if (linger != null) {
+            s.options.record(SOL_SOCKET, SO_LINGER, linger); // inherited too: a {1, 0} listener's connections reset
+        }
         if (listener.route != null) {
             s.route = listener.route.accepted();
         }
@@ -532,7 +536,7 @@ public class SocketFile extends StreamFile {
      */
     @Override
     protected void closeFd() {
-        if (tracker != null && type == SOCK_STREAM && !abortsOnClose()) {
+        if (tracker != null && type == SOCK_STREAM && !abortsOnClose() && tracker.closesGently()) {
             LingeringClose.close(fd);
         } else {
             super.closeFd();

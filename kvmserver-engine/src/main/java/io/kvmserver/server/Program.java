@@ -132,7 +132,9 @@ public final class Program implements AutoCloseable {
             boolean inside = cwd.equals(guest) || cwd.startsWith(guest.endsWith("/") ? guest : guest + "/");
             if (inside && guest.length() > matched) {
                 matched = guest.length();
-                host = volume.hostPath() + cwd.substring(guest.length());
+                String rest = cwd.substring(guest.length());
+                // Joined as paths: a volume at "/" has no separator left before the rest.
+                host = Path.of(volume.hostPath()).resolve(rest.startsWith("/") ? rest.substring(1) : rest).toString();
             }
         }
         Path directory = Path.of(host);

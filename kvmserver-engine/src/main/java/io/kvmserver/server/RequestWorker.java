@@ -56,6 +56,8 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     private volatile long requestEpoch;
     private int openConnections;
     private boolean resetting;
+    /** The request being reset failed (a crash, a time limit...): what it left open is reset, never closed gently. */
+    private boolean resettingAFailure;
     private boolean taken;
     private boolean finished;
     private int watchedFd = -1;
@@ -331,6 +333,13 @@ final class RequestWorker implements Runnable, ConnectionTracker {
     }
 
     @Override
+    public boolean closesGently() {
+        // The reset also performs closes the program queued in the guest before its request
+        // ended well: those are its own. What a failed request left open is the engine's to close.
+        return !(resetting && resettingAFailure);
+    }
+
+    @Override
     public void closed() {
         if (resetting) {
             return; // the reset closes what the request left open: not a request of its own
@@ -441,6 +450,7 @@ final class RequestWorker implements Runnable, ConnectionTracker {
             reportRouted(outcome, failure, 0);
             return;
         }
+        resettingAFailure = outcome != ServerStats.Outcome.OK;
         long pages = reset();
         reportRouted(outcome, failure, pages);
     }
@@ -479,6 +489,7 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         } catch (Throwable ignored) { // NOPMD: accounting must not stop the recovery
             busy = false;
         }
+        resettingAFailure = true;
         replaceVm();
         reportRouted(ServerStats.Outcome.CRASH, "engine failure: " + failure, 0);
     }

@@ -110,6 +110,12 @@ class BadProgramTest {
         KvmServerOptions inVolume = KvmServerOptions.builder().program(program.toString()).args(List.of()).cwd("/data")
             .volumes(List.of(new io.kvmserver.config.Volume(dir.toString(), "/data", false))).build();
         Program.prepare(inVolume, DISCARD, Map.of()).close();
+        // A volume at "/" (the second wave of that review: the separator was lost, "/sub" was looked
+        // for as the host's DIRsub).
+        Files.createDirectories(dir.resolve("root").resolve("sub"));
+        KvmServerOptions underRoot = KvmServerOptions.builder().program(program.toString()).args(List.of()).cwd("/sub")
+            .volumes(List.of(new io.kvmserver.config.Volume(dir.resolve("root").toString(), "/", false))).build();
+        Program.prepare(underRoot, DISCARD, Map.of()).close();
     }
 
     @Test

@@ -58,4 +58,12 @@ class CliTest {
         assertThat(o.exitCode()).as(o.toString()).isEqualTo(124);
         assertThat(o.stderr()).contains("within --max-boot-time 1.0 s").containsPattern("RIP 0x[0-9a-f]+");
     }
+
+    /** A working directory that does not exist is one line and status 2, as a bad flag: never a stack trace. */
+    @Test
+    void aMissingWorkingDirectoryIsAUsageError() {
+        CliProcess.Outcome o = CliProcess.run("--cwd=/no/such/directory", GuestPrograms.get("hello").toString());
+        assertThat(o.exitCode()).as(o.toString()).isEqualTo(2);
+        assertThat(o.stderr()).contains("kvmserver: --cwd /no/such/directory does not exist").doesNotContain("\tat ");
+    }
 }

@@ -50,6 +50,29 @@ class EarlyAnswerTest {
     }
 
     /**
+     * A request that fails (here the program crashes after reading the head) with bytes unread is
+     * reset, as Linux resets a connection its dying process leaves: a client of a close-delimited
+     * answer must not take a cut answer for a whole one. Found by the review of 2026-12-05 (later):
+     * the engine's reset closed such a connection gently too, a clean end of stream.
+     */
+    @Test
+    void aRequestThatFailsWithBytesUnreadIsReset() throws Exception {
+        try (TestServer s = TestServer.start(GuestPrograms.get("http_server"), List.of(),
+                b -> b.threads(1).ephemeral(true));
+                Socket client = connect(s)) {
+            OutputStream out = client.getOutputStream();
+            out.write(("GET /crash HTTP/1.1\r\nHost: localhost\r\nContent-Length: " + BODY + "\r\n\r\n")
+                .getBytes(StandardCharsets.US_ASCII));
+            out.write(new byte[START]);
+            out.flush();
+            org.assertj.core.api.Assertions.assertThatThrownBy(() -> readAnswer(client.getInputStream()))
+                .as("the end of the failed request's connection")
+                .isInstanceOf(java.net.SocketException.class)
+                .hasMessageContaining("reset");
+        }
+    }
+
+    /**
      * A client that never stops sending after its answer holds nothing of the program's: the
      * next client is served at once by the same (single) request VM, and the lingering connection
      * is closed by the host within its bound, however much the client still sends.
