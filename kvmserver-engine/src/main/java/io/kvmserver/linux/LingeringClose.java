@@ -166,7 +166,7 @@ public final class LingeringClose {
         Map<Integer, Lingering> connections = new HashMap<>();
         try (Memory events = new Memory((long) EVENTS * EVENT_SIZE); Memory discard = new Memory(DISCARD)) {
             while (true) {
-                long now = System.currentTimeMillis();
+                long now = monotonicMillis();
                 for (int[] entry; (entry = handedOver.poll()) != null;) {
                     connections.put(entry[0], new Lingering(now));
                 }
@@ -180,7 +180,7 @@ public final class LingeringClose {
                     }
                     ready = 0;
                 }
-                now = System.currentTimeMillis();
+                now = monotonicMillis();
                 for (int[] entry; (entry = handedOver.poll()) != null;) {
                     connections.put(entry[0], new Lingering(now));
                 }
@@ -202,6 +202,11 @@ public final class LingeringClose {
                 }
             }
         }
+    }
+
+    /** Milliseconds of the monotonic clock: a wall clock set back would keep connections lingering. */
+    private static long monotonicMillis() {
+        return System.nanoTime() / 1_000_000;
     }
 
     private static long nextEnd(Map<Integer, Lingering> connections) {
