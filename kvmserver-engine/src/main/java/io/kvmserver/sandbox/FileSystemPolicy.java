@@ -244,20 +244,37 @@ public final class FileSystemPolicy implements AutoCloseable {
                     : Resolution.virtual(".." + guest.substring(PROC.toString().length()), guest);
         }
         Path guestAsPath = Path.of(guest);
-        Path host = guestAsPath;
-        Scope scope = global;
-        for (MountedVolume volume : volumes) {
-            if (guestAsPath.startsWith(volume.guestPath())) {
-                host = volume.hostPath().resolve(volume.guestPath().relativize(guestAsPath));
-                scope = volume.scope();
-                break;
-            }
-        }
+        MountedVolume volume = volumeOf(guestAsPath);
+        Path host = hostPathOf(volume, guestAsPath);
+        Scope scope = volume != null ? volume.scope() : global;
         int lexical = isHidden(host) ? Errno.ENOENT : deniedErrno(scope, host, access);
         if (lexical != 0) {
             return Resolution.refused(lexical);
         }
         return walk(scope, host, guest, access, followLast, namesDirectory);
+    }
+
+    /**
+     * The host path an absolute, normalized guest path names through the volumes, lexically: no
+     * walk and no permission asked (the path itself outside every volume).
+     */
+    public Path hostPathOf(String guestPath) {
+        Path guest = Path.of(guestPath);
+        return hostPathOf(volumeOf(guest), guest);
+    }
+
+    /** The innermost volume holding {@code guest}, or null. */
+    private MountedVolume volumeOf(Path guest) {
+        for (MountedVolume volume : volumes) { // innermost first
+            if (guest.startsWith(volume.guestPath())) {
+                return volume;
+            }
+        }
+        return null;
+    }
+
+    private static Path hostPathOf(MountedVolume volume, Path guest) {
+        return volume == null ? guest : volume.hostPath().resolve(volume.guestPath().relativize(guest));
     }
 
     private Resolution walk(Scope scope, Path host, String guest, Access access, boolean followLast,

@@ -3,7 +3,6 @@ package io.kvmserver.server;
 import io.kvmserver.config.InvalidOptionException;
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.config.Option;
-import io.kvmserver.config.Volume;
 import io.kvmserver.elf.DynamicDependencies;
 import io.kvmserver.elf.ElfException;
 import io.kvmserver.elf.ElfFile;
@@ -99,9 +98,17 @@ public final class Program implements AutoCloseable {
                         + " is not a position-independent, self-contained loader");
             }
         }
-        checkWorkingDirectory(options);
         RouteSocket route = options.routeAddress().isEmpty() ? null : RouteSocket.create(options.routeAddress());
         FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable));
+        try {
+            checkWorkingDirectory(options, policy);
+        } catch (InvalidOptionException e) {
+            policy.close();
+            if (route != null) {
+                route.close();
+            }
+            throw e;
+        }
         List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
         // -Dkvmserver.trace=true is the trace's older spelling, kept as an alias of the option.
         boolean trace = options.trace() || Boolean.getBoolean("kvmserver.trace");
@@ -123,26 +130,14 @@ public final class Program implements AutoCloseable {
      * allowed (the guest's default working directory, the JVM's, usually is): the program then
      * reaches nothing through it, as a process whose working directory it may not search.
      */
-    private static void checkWorkingDirectory(KvmServerOptions options) {
+    private static void checkWorkingDirectory(KvmServerOptions options, FileSystemPolicy policy) {
         String cwd = options.cwd();
-        String host = cwd;
-        int matched = -1;
-        for (Volume volume : options.volumes()) {
-            String guest = volume.guestPath();
-            boolean inside = cwd.equals(guest) || cwd.startsWith(guest.endsWith("/") ? guest : guest + "/");
-            if (inside && guest.length() > matched) {
-                matched = guest.length();
-                String rest = cwd.substring(guest.length());
-                // Joined as paths: a volume at "/" has no separator left before the rest.
-                host = Path.of(volume.hostPath()).resolve(rest.startsWith("/") ? rest.substring(1) : rest).toString();
-            }
-        }
-        Path directory = Path.of(host);
+        Path directory = policy.hostPathOf(cwd);
         if (!Files.isDirectory(directory)) {
             String name = options.nameOf(Option.CWD);
             throw new InvalidOptionException(Option.CWD, name, name + " " + cwd
                     + (Files.exists(directory) ? " is not a directory" : " does not exist")
-                    + ((matched >= 0) ? " (" + host + " on the host, through its volume)" : "")
+                    + (directory.toString().equals(cwd) ? "" : " (" + directory + " on the host, through its volume)")
                     + ": the program's working directory must be an existing directory", null);
         }
     }
