@@ -129,15 +129,8 @@ final class RequestWorker implements Runnable, ConnectionTracker {
         if (options.ephemeral()) {
             return busy ? (now - requestStart) / 1_000_000 : 0;
         }
-        HostWaiter waiter = vm.waiter();
-        if (waiter.waitingForClients()) {
-            return 0;
-        }
-        long start = waiter.clientWaitEnded();
-        if (busy) {
-            start = Math.max(start, requestStart);
-        }
-        return Math.max(0, now - start) / 1_000_000;
+        long since = serverClockStart(vm, busy, requestStart);
+        return since < 0 ? 0 : Math.max(0, now - since) / 1_000_000;
     }
 
     long dirtyPages() {
@@ -242,23 +235,26 @@ final class RequestWorker implements Runnable, ConnectionTracker {
             // Writes the program queued in the guest and then computed on without a call: sent now.
             current.performQueuedCalls();
         }
-        HostWaiter waiter = current.waiter();
-        if (waiter.waitingForClients()) {
-            return;
-        }
-        long waitEnded = waiter.clientWaitEnded();
-        if (inRequest) {
-            start = Math.max(start, waitEnded);
-        } else {
-            // Since it last left its wait for clients (or was made or reset: it resumes at the
-            // frozen wait), or since its last request began, if later: a request whose connection
-            // was taken in the guest came without a host wait.
-            start = (requestStart != 0 && requestEpoch == current.epoch()) ? Math.max(waitEnded, requestStart)
-                    : waitEnded;
-        }
-        if (now - start >= options.maxRequestTime().toNanos()) {
+        long since = serverClockStart(current, inRequest, start);
+        if (since >= 0 && now - since >= options.maxRequestTime().toNanos()) {
             timedOut(current, epoch);
         }
+    }
+
+    /**
+     * Where the server clock of {@link #enforceServerTimeLimit} starts, without ephemeral: -1
+     * while the VM waits for its clients; otherwise when it last left that wait (or was made or
+     * reset: it resumes at the frozen wait), or when {@code requestStart} began, if later (a
+     * request whose connection was taken in the guest came without a host wait).
+     */
+    private long serverClockStart(GuestVm current, boolean inRequest, long requestStart) {
+        HostWaiter waiter = current.waiter();
+        if (waiter.waitingForClients()) {
+            return -1;
+        }
+        long waitEnded = waiter.clientWaitEnded();
+        boolean requestOfThisVm = inRequest || (requestStart != 0 && requestEpoch == current.epoch());
+        return requestOfThisVm ? Math.max(waitEnded, requestStart) : waitEnded;
     }
 
     /**
