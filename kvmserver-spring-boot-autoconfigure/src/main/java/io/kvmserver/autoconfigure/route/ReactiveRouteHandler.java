@@ -96,13 +96,8 @@ final class ReactiveRouteHandler {
                     }))
                     .onErrorMap((ex) -> {
                         Throwable cause = Exceptions.unwrap(ex);
-                        if (cause instanceof BufferedBody.TooLarge) {
-                            return exchange.tooLarge();
-                        }
-                        if (cause instanceof BufferedBody.NotStored) {
-                            return exchange.notStored(cause);
-                        }
-                        return (cause instanceof BufferedBody.OverBudget) ? exchange.overBudget() : cause;
+                        KvmServerRouteException refused = exchange.refusedBody(cause);
+                        return (refused != null) ? refused : cause;
                     })
                     .then();
                 return route(web, exchange, read, null).doFinally((signal) -> body.close());

@@ -135,10 +135,24 @@ final class RouteExchange {
     }
 
     /**
+     * The answer to a buffered body's refusal, whichever web stack read it: 413 for one too large,
+     * 503 for one the budget or the disk has no room for; null for any other failure.
+     */
+    KvmServerRouteException refusedBody(Throwable failure) {
+        if (failure instanceof BufferedBody.TooLarge) {
+            return tooLarge();
+        }
+        if (failure instanceof BufferedBody.OverBudget) {
+            return overBudget();
+        }
+        return (failure instanceof BufferedBody.NotStored) ? notStored(failure) : null;
+    }
+
+    /**
      * 503 Service Unavailable, with the outcome {@code busy}: the bodies being read for the server
      * hold all of {@code route.max-buffered-size}; the client may try again.
      */
-    KvmServerRouteException overBudget() {
+    private KvmServerRouteException overBudget() {
         long limit = this.server.bodyBudget().limit();
         return fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", "the request bodies being read for the kvmserver "
                 + this.server.name() + " hold all they may", this.server.property("max-buffered-size") + " is "
@@ -149,7 +163,7 @@ final class RouteExchange {
      * 503 Service Unavailable, with the outcome {@code busy}: the body could not be kept for the
      * program (the temporary file's disk is full); the client may try again.
      */
-    KvmServerRouteException notStored(Throwable cause) {
+    private KvmServerRouteException notStored(Throwable cause) {
         return fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", "the request body could not be kept for the kvmserver "
                 + this.server.name(), String.valueOf(cause.getMessage()), cause);
     }

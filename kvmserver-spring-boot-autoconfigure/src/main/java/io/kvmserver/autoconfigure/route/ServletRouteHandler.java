@@ -224,20 +224,12 @@ final class ServletRouteHandler {
             }
             return body;
         }
-        catch (BufferedBody.TooLarge ex) {
-            body.close();
-            throw exchange.tooLarge();
-        }
-        catch (BufferedBody.OverBudget ex) {
-            body.close();
-            throw exchange.overBudget();
-        }
-        catch (BufferedBody.NotStored ex) {
-            body.close();
-            throw exchange.notStored(ex);
-        }
         catch (IOException | RuntimeException ex) {
             body.close();
+            KvmServerRouteException refused = exchange.refusedBody(ex);
+            if (refused != null) {
+                throw refused;
+            }
             throw ex;
         }
     }
