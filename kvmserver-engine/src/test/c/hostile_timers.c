@@ -91,23 +91,31 @@ static int within(struct timespec v, long lo_ns, long hi_ns) {
     return ns >= lo_ns && ns <= hi_ns;
 }
 
+/* A POSIX timer of CLOCK firing every NS ns (SIGNO, or nothing for SIGEV_NONE): "C,S", timer_create's and timer_settime's results. */
+static void posix_every(char *o, size_t n, const char *name, clockid_t clock, int notify, int signo, long ns) {
+    timer_t t;
+    struct sigevent ev = {0};
+    ev.sigev_notify = notify;
+    ev.sigev_signo = signo;
+    int r = timer_create(clock, &ev, &t);
+    struct itimerspec its = {{ns / 1000000000L, ns % 1000000000L}, {ns / 1000000000L, ns % 1000000000L}};
+    snprintf(o, n, "%s=%d,%d", name, r, timer_settime(t, 0, &its, 0));
+}
+
+/* setitimer(WHICH) every US us: "NAME=R". */
+static void itimer_every(char *o, size_t n, const char *name, int which, long us) {
+    struct itimerval v = {{us / 1000000, us % 1000000}, {us / 1000000, us % 1000000}};
+    snprintf(o, n, "%s=%d", name, setitimer(which, &v, 0));
+}
+
 static void act(const char *path, char *o, size_t n) {
     if (!strcmp(path, "/count")) {
         snprintf(o, n, "count=%d", ++counter);
     } else if (!strncmp(path, "/none/", 6)) {
-        long ns = atol(path + 6);
-        timer_t t;
-        struct sigevent ev = {0};
-        ev.sigev_notify = SIGEV_NONE;
-        int r = timer_create(CLOCK_MONOTONIC, &ev, &t);
-        struct itimerspec its = {{ns / 1000000000L, ns % 1000000000L}, {ns / 1000000000L, ns % 1000000000L}};
-        int s = timer_settime(t, 0, &its, 0);
-        snprintf(o, n, "none=%d,%d", r, s);
+        posix_every(o, n, "none", CLOCK_MONOTONIC, SIGEV_NONE, 0, atol(path + 6));
     } else if (!strncmp(path, "/ign/", 5)) {
-        long us = atol(path + 5);
         signal(SIGALRM, SIG_IGN);
-        struct itimerval v = {{us / 1000000, us % 1000000}, {us / 1000000, us % 1000000}};
-        snprintf(o, n, "ign=%d", setitimer(ITIMER_REAL, &v, 0));
+        itimer_every(o, n, "ign", ITIMER_REAL, atol(path + 5));
     } else if (!strncmp(path, "/blocked/", 9)) {
         long ns = atol(path + 9);
         struct sigaction sa = {0};
@@ -118,13 +126,7 @@ static void act(const char *path, char *o, size_t n) {
         sigemptyset(&set);
         sigaddset(&set, SIGUSR1);
         sigprocmask(SIG_BLOCK, &set, 0);
-        timer_t t;
-        struct sigevent ev = {0};
-        ev.sigev_notify = SIGEV_SIGNAL;
-        ev.sigev_signo = SIGUSR1;
-        int r = timer_create(CLOCK_MONOTONIC, &ev, &t);
-        struct itimerspec its = {{ns / 1000000000L, ns % 1000000000L}, {ns / 1000000000L, ns % 1000000000L}};
-        snprintf(o, n, "blocked=%d,%d", r, timer_settime(t, 0, &its, 0));
+        posix_every(o, n, "blocked", CLOCK_MONOTONIC, SIGEV_SIGNAL, SIGUSR1, ns);
     } else if (!strcmp(path, "/none-get")) {
         timer_t t;
         struct sigevent ev = {0};
@@ -209,20 +211,11 @@ static void act(const char *path, char *o, size_t n) {
         timer_gettime(t, &g);
         snprintf(o, n, "cpu-timer=%d value_ok=%d", r, within(g.it_value, 1, 1000000000L));
     } else if (!strncmp(path, "/prof/", 6)) {
-        long us = atol(path + 6);
         signal(SIGPROF, on_tick);
-        struct itimerval v = {{us / 1000000, us % 1000000}, {us / 1000000, us % 1000000}};
-        snprintf(o, n, "prof=%d", setitimer(ITIMER_PROF, &v, 0));
+        itimer_every(o, n, "prof", ITIMER_PROF, atol(path + 6));
     } else if (!strncmp(path, "/cputimer/", 10)) {
-        long us = atol(path + 10);
         signal(SIGUSR2, on_tick);
-        timer_t t;
-        struct sigevent ev = {0};
-        ev.sigev_notify = SIGEV_SIGNAL;
-        ev.sigev_signo = SIGUSR2;
-        int r = timer_create(CLOCK_PROCESS_CPUTIME_ID, &ev, &t);
-        struct itimerspec its = {{us / 1000000, us % 1000000 * 1000}, {us / 1000000, us % 1000000 * 1000}};
-        snprintf(o, n, "cputimer=%d,%d", r, timer_settime(t, 0, &its, 0));
+        posix_every(o, n, "cputimer", CLOCK_PROCESS_CPUTIME_ID, SIGEV_SIGNAL, SIGUSR2, atol(path + 10) * 1000);
     } else if (!strcmp(path, "/ticks")) {
         snprintf(o, n, "ticks=%d", ticks);
     } else if (!strncmp(path, "/burn-ticks/", 12)) {
