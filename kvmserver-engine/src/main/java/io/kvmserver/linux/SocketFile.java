@@ -473,12 +473,10 @@ public class SocketFile extends StreamFile {
      * ({@code MSG_WAITALL}): on a stream socket, which has no senders to check.
      */
     long receive(HostWaiter waiter, HostFile.HostCall op, long deadline) {
-        if (tracker != null) {
-            tracker.connectionUsed();
-        }
+        connectionUsed();
         long n = blocking(waiter, HostWaiter.POLLIN, op, guestBlocking(), deadline);
-        if (n > 0 && tracker != null) {
-            tracker.clientSpoke();
+        if (n > 0) {
+            clientSpoke();
         }
         return n;
     }
