@@ -1,5 +1,6 @@
 package io.kvmserver.linux;
 
+import com.sun.jna.Memory;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -30,6 +31,8 @@ public final class ForkContext {
     private final Map<Object, Object> replicas = new IdentityHashMap<>(4);
     private final List<Replica> toFinish = new ArrayList<>(2);
 
+    private Memory scratch;
+
     ForkContext(AddressSpace memory) {
         this.memory = memory;
     }
@@ -53,8 +56,20 @@ public final class ForkContext {
         return (T) copy;
     }
 
+    /** 32 bytes of native memory for the host calls of one description's fork, freed with the fork. */
+    Memory scratch() {
+        if (scratch == null) {
+            scratch = new Memory(32);
+        }
+        return scratch;
+    }
+
     /** Releases what no forked description took. */
     void finish() {
         toFinish.forEach(Replica::releaseUnclaimed);
+        if (scratch != null) {
+            scratch.close();
+            scratch = null;
+        }
     }
 }

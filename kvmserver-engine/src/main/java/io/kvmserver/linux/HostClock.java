@@ -24,8 +24,18 @@ final class HostClock {
             return System.nanoTime(); // HotSpot's nanoTime is CLOCK_MONOTONIC on Linux
         }
         try (Memory ts = new Memory(16)) {
-            LibC.clock_gettime(clock, Pointer.nativeValue(ts));
-            return Deadline.nanos(ts.getLong(0), ts.getLong(8), 1_000_000_000L);
+            return now(clock, ts);
+        }
+    }
+
+    /** {@link #now(int)}, reading the clock into {@code scratch} (16 bytes or more) instead of memory of its own. */
+    static long now(int clock, Memory scratch) {
+        if (clock == CLOCK_MONOTONIC) {
+            return System.nanoTime();
+        }
+        try {
+            LibC.clock_gettime(clock, Pointer.nativeValue(scratch));
+            return Deadline.nanos(scratch.getLong(0), scratch.getLong(8), 1_000_000_000L);
         } catch (LastErrorException e) {
             return System.nanoTime();
         }
