@@ -5,6 +5,7 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
@@ -40,32 +41,42 @@ public final class DynamicDependencies {
     public static final List<String> SYSTEM_DIRECTORIES = List.of("/lib/x86_64-linux-gnu",
             "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib", "/usr/local/lib");
     private static final int MAX_LIBRARIES = 512;
+    private static final int MAX_DYNAMIC_STRINGS = 1024;
+    private static final int MAX_RUN_PATH_DIRECTORIES = 128;
+    private static final int PATH_MAX = 4096;
 
     private DynamicDependencies() {
     }
 
-    /** Host paths the program may read implicitly; both the names and their real paths. */
-    public static Set<Path> of(ElfFile program) {
+    /**
+     * Host paths the program may read implicitly; both the names and their real paths.
+     *
+     * @param program the executable
+     * @param interpreter its dynamic loader as read ({@link ElfFile#read}), or null for a static program
+     */
+    public static Set<Path> of(ElfFile program, ElfFile interpreter) {
         Set<Path> files = new LinkedHashSet<>();
-        if (program.interpreter() == null) {
+        if (program.interpreter() == null || interpreter == null) {
             return files;
         }
         List<Path> home = homes(program);
-        Path interpreter = Path.of(program.interpreter());
-        if (isWhereLibrariesAre(interpreter, home)) {
-            addWithRealPath(files, interpreter);
-        }
+        grantIfWhereLibrariesAre(files, interpreter, home);
         addWithRealPath(files, Path.of("/etc/ld.so.cache"));
-        Deque<ElfFile> pending = new ArrayDeque<>();
-        pending.add(program);
+        // Each file's names and search path, taken as it is read: its bytes are not kept while
+        // the closure is walked (a hostile program's libraries may be large).
+        Deque<Needs> pending = new ArrayDeque<>();
+        pending.add(Needs.of(program));
         Set<String> seen = new LinkedHashSet<>();
-        while (!pending.isEmpty() && seen.size() < MAX_LIBRARIES) {
-            ElfFile elf = pending.poll();
-            for (String name : dynamicStrings(elf, DT_NEEDED, DT_NEEDED)) {
+        while (!pending.isEmpty()) {
+            Needs needs = pending.poll();
+            for (String name : needs.names()) {
+                if (seen.size() >= MAX_LIBRARIES) {
+                    return files;
+                }
                 if (!seen.add(name)) {
                     continue;
                 }
-                Path found = find(name, searchPath(elf));
+                Path found = find(name, needs.searchPath());
                 if (found == null || !isWhereLibrariesAre(found, home)) {
                     continue; // the loader will report it missing, in the program's own words
                 }
@@ -75,14 +86,34 @@ public final class DynamicDependencies {
                 } catch (ElfException e) {
                     continue; // no ELF file: the loader would refuse it, and nothing of it is granted
                 }
-                if (!library.isPositionIndependent()) {
-                    continue;
+                if (library.isPositionIndependent() && grantIfWhereLibrariesAre(files, library, home)) {
+                    pending.add(Needs.of(library));
                 }
-                addWithRealPath(files, found);
-                pending.add(library);
             }
         }
         return files;
+    }
+
+    /** A file's {@code DT_NEEDED} names and the directories the loader searches for them. */
+    private record Needs(List<String> names, List<String> searchPath) {
+        static Needs of(ElfFile elf) {
+            return new Needs(dynamicStrings(elf, DT_NEEDED, DT_NEEDED), DynamicDependencies.searchPath(elf));
+        }
+    }
+
+    /**
+     * Grants {@code elf} by its name and by the real path of the file that was read, if that real
+     * path is where libraries are too: the name was checked before the file was opened, and may
+     * have been made a link to something else since.
+     */
+    private static boolean grantIfWhereLibrariesAre(Set<Path> files, ElfFile elf, List<Path> homes) {
+        Path name = elf.path().toAbsolutePath().normalize();
+        if (!isWhereLibrariesAre(name, homes) || !isInLibraryDirectory(elf.realPath(), homes)) {
+            return false;
+        }
+        files.add(name);
+        files.add(elf.realPath());
+        return true;
     }
 
     /**
@@ -170,7 +201,7 @@ public final class DynamicDependencies {
                 : elf.path().toAbsolutePath().getParent().toString();
         for (String runpath : dynamicStrings(elf, DT_RUNPATH, DT_RPATH)) {
             for (String dir : runpath.split(":")) {
-                if (!dir.isEmpty()) {
+                if (!dir.isEmpty() && dirs.size() < MAX_RUN_PATH_DIRECTORIES) {
                     dirs.add(dir.replace("$ORIGIN", origin).replace("${ORIGIN}", origin));
                 }
             }
@@ -180,20 +211,29 @@ public final class DynamicDependencies {
     }
 
     private static Path find(String name, List<String> dirs) {
-        if (name.contains("/")) {
-            Path p = Path.of(name);
-            return Files.isRegularFile(p) ? p : null;
-        }
-        for (String dir : dirs) {
-            Path p = Path.of(dir, name);
-            if (Files.isRegularFile(p)) {
-                return p;
+        try {
+            if (name.contains("/")) {
+                Path p = Path.of(name);
+                return Files.isRegularFile(p) ? p : null;
             }
+            for (String dir : dirs) {
+                Path p = Path.of(dir, name);
+                if (Files.isRegularFile(p)) {
+                    return p;
+                }
+            }
+        } catch (InvalidPathException e) {
+            // bytes this JVM cannot name a file with (its file name encoding is not UTF-8): not granted
         }
         return null;
     }
 
-    /** Strings of the dynamic section entries with tag {@code a} or {@code b}. */
+    /**
+     * Strings of the dynamic section entries with tag {@code a} or {@code b}: at most
+     * {@value #MAX_DYNAMIC_STRINGS}, each at most {@value #PATH_MAX} bytes (a longer one names no
+     * file Linux can open, and is left out), so that a small file of many long entries cannot make
+     * the host build gigabytes of strings.
+     */
     private static List<String> dynamicStrings(ElfFile elf, long a, long b) {
         List<String> out = new ArrayList<>();
         ElfFile.Segment dynamic = elf.segments().stream().filter(s -> s.type() == ElfFile.PT_DYNAMIC).findFirst()
@@ -205,7 +245,11 @@ public final class DynamicDependencies {
         ByteBuffer buf = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         long strtab = -1;
         List<Long> offsets = new ArrayList<>();
-        for (long p = dynamic.offset(); p + 16 <= dynamic.offset() + dynamic.fileSize() && p + 16 <= bytes.length;
+        if (dynamic.offset() < 0 || dynamic.fileSize() < 0 || dynamic.offset() > bytes.length) {
+            return out; // a dynamic section outside the file: the loader finds no libraries in it either
+        }
+        long sectionEnd = dynamic.offset() + Math.min(dynamic.fileSize(), bytes.length - dynamic.offset());
+        for (long p = dynamic.offset(); p + 16 <= sectionEnd;
                 p += 16) {
             long tag = buf.getLong((int) p);
             long value = buf.getLong((int) p + 8);
@@ -214,7 +258,7 @@ public final class DynamicDependencies {
             }
             if (tag == DT_STRTAB) {
                 strtab = fileOffset(elf, value);
-            } else if (tag == a || tag == b) {
+            } else if ((tag == a || tag == b) && offsets.size() < MAX_DYNAMIC_STRINGS) {
                 offsets.add(value);
             }
         }
@@ -227,10 +271,13 @@ public final class DynamicDependencies {
                 continue;
             }
             int end = (int) start;
-            while (end < bytes.length && bytes[end] != 0) {
+            int limit = (int) Math.min(bytes.length, start + PATH_MAX);
+            while (end < limit && bytes[end] != 0) {
                 end++;
             }
-            out.add(new String(bytes, (int) start, end - (int) start, StandardCharsets.UTF_8));
+            if (end < bytes.length && bytes[end] == 0) {
+                out.add(new String(bytes, (int) start, end - (int) start, StandardCharsets.UTF_8));
+            }
         }
         return out;
     }

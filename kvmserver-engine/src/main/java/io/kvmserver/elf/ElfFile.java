@@ -1,12 +1,15 @@
 package io.kvmserver.elf;
 
+import com.sun.jna.LastErrorException;
+import io.kvmserver.host.Errno;
+import io.kvmserver.host.LibC;
+import io.kvmserver.host.OpenFlags;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -34,6 +37,7 @@ public final class ElfFile {
     private static final int EHDR_SIZE = 64;
     private static final int PHDR_SIZE = 56;
     private static final int MAX_PHDRS = 512;
+    private static final int PATH_MAX = 4096;
     /** The largest executable read: a Java array's size (the largest runtimes are a few hundred MiB). */
     private static final long MAX_FILE_SIZE = Integer.MAX_VALUE - 64;
 
@@ -42,6 +46,7 @@ public final class ElfFile {
     }
 
     private final Path path;
+    private final Path realPath;
     private final byte[] bytes;
     private final int type;
     private final long entry;
@@ -50,8 +55,9 @@ public final class ElfFile {
     private final List<Segment> segments;
     private final String interpreter;
 
-    private ElfFile(Path path, byte[] bytes) {
+    private ElfFile(Path path, Path realPath, byte[] bytes) {
         this.path = path;
+        this.realPath = realPath;
         this.bytes = bytes;
         ByteBuffer b = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
         checkHeader(path, bytes, bytes.length);
@@ -88,10 +94,17 @@ public final class ElfFile {
                 }
             }
             if (s.type() == PT_INTERP) {
-                int end = (int) (s.offset() + s.fileSize());
+                // As execve(2): a NUL-terminated path of 2 to PATH_MAX bytes, or ENOEXEC; the
+                // loader named is the string up to its first NUL.
                 int start = (int) s.offset();
-                while (end > start && bytes[end - 1] == 0) {
-                    end--;
+                int last = (int) (s.offset() + s.fileSize()) - 1;
+                if (s.fileSize() < 2 || s.fileSize() > PATH_MAX || bytes[last] != 0 || bytes[start] == 0) {
+                    throw fail("has an invalid PT_INTERP (the dynamic loader's path): it must be a"
+                            + " NUL-terminated path of 1 to " + (PATH_MAX - 1) + " bytes");
+                }
+                int end = start;
+                while (bytes[end] != 0) {
+                    end++;
                 }
                 interp = new String(bytes, start, end - start, StandardCharsets.UTF_8);
             }
@@ -105,27 +118,49 @@ public final class ElfFile {
     }
 
     /**
-     * Reads and validates {@code path}; every failure is an {@link ElfException} naming it. Only a
-     * regular file is opened (a FIFO would block the start, a device never end), and its ELF
-     * header is checked before the rest is read: a large file that is no program is never read
-     * whole into the heap.
+     * Reads and validates {@code path}; every failure is an {@link ElfException} naming it. The
+     * file is opened once and everything about it is learnt through that open file: whether it is
+     * a regular file (a FIFO would block the start, a device never end), its bytes, and its real
+     * path ({@link #realPath()}), which is what the program's grants name. A name looked up again
+     * after the check could meanwhile be a symlink to anything: a program or library swapped for a
+     * link to a secret while the engine started got the secret granted. Its ELF header is checked
+     * before the rest is read: a large file that is no program is never read whole into the heap.
      */
     public static ElfFile read(Path path) {
-        byte[] bytes;
+        if (Files.isDirectory(path)) {
+            throw new ElfException("program " + path + " is a directory, not an executable file");
+        }
+        int fd;
         try {
-            if (Files.isDirectory(path)) {
-                throw new ElfException("program " + path + " is a directory, not an executable file");
+            // Non-blocking: opening a FIFO swapped in after the check above must not wait for a writer.
+            fd = LibC.open(nulTerminated(path), OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK
+                    | OpenFlags.O_NOCTTY, 0);
+        } catch (LastErrorException e) {
+            throw switch (e.getErrorCode()) {
+                case Errno.ENOENT, Errno.ENOTDIR -> new ElfException("program " + path + " does not exist");
+                case Errno.EACCES, Errno.EPERM -> new ElfException("program " + path
+                        + " cannot be read: permission denied");
+                case Errno.EISDIR -> new ElfException("program " + path + " is a directory, not an executable file");
+                default -> new ElfException("program " + path + " cannot be opened: " + Errno.name(e.getErrorCode()));
+            };
+        }
+        try {
+            Path open = Path.of("/proc/self/fd/" + fd);
+            if (!Files.isRegularFile(open)) {
+                throw new ElfException("program " + path + " is not a regular file (a device, a FIFO, a socket or a"
+                        + " directory), not an executable file");
             }
-            if (Files.exists(path) && !Files.isRegularFile(path)) {
-                throw new ElfException("program " + path + " is not a regular file (a device, a FIFO or a socket),"
-                        + " not an executable file");
+            Path real = Files.readSymbolicLink(open);
+            if (!real.isAbsolute() || real.toString().endsWith(" (deleted)")) {
+                throw new ElfException("program " + path + " was removed while it was read");
             }
-            long size = Files.size(path);
+            long size = Files.size(open);
             if (size > MAX_FILE_SIZE) {
                 throw new ElfException("program " + path + " is " + size + " bytes, more than the "
                         + (MAX_FILE_SIZE >> 20) + " MiB an executable file may be");
             }
-            try (java.io.InputStream in = Files.newInputStream(path)) {
+            byte[] bytes;
+            try (java.io.InputStream in = Files.newInputStream(open)) {
                 byte[] head = in.readNBytes(EHDR_SIZE);
                 checkHeader(path, head, size);
                 bytes = java.util.Arrays.copyOf(head, (int) size);
@@ -134,14 +169,19 @@ public final class ElfFile {
                     bytes = java.util.Arrays.copyOf(bytes, n); // it shrank while read: the checks see what is there
                 }
             }
-        } catch (NoSuchFileException e) {
-            throw new ElfException("program " + path + " does not exist");
+            return new ElfFile(path, real, bytes);
         } catch (AccessDeniedException e) {
             throw new ElfException("program " + path + " cannot be read: permission denied");
         } catch (IOException e) {
             throw new ElfException("program " + path + " cannot be read: " + e.getMessage());
+        } finally {
+            LibC.close(fd);
         }
-        return new ElfFile(path, bytes);
+    }
+
+    private static byte[] nulTerminated(Path path) {
+        byte[] name = path.toString().getBytes(StandardCharsets.UTF_8);
+        return java.util.Arrays.copyOf(name, name.length + 1);
     }
 
     /**
@@ -149,7 +189,7 @@ public final class ElfFile {
      * {@code path} in messages; an {@link ElfException} when it is no valid ELF file.
      */
     public static ElfFile of(Path path, byte[] bytes) {
-        return new ElfFile(path, bytes);
+        return new ElfFile(path, path, bytes);
     }
 
     private ElfException fail(String what) {
@@ -195,6 +235,14 @@ public final class ElfFile {
 
     public Path path() {
         return path;
+    }
+
+    /**
+     * The real path of the file that was read (no symlink in it), as the kernel named the open
+     * file: what a grant of this file must name.
+     */
+    public Path realPath() {
+        return realPath;
     }
 
     public byte[] bytes() {

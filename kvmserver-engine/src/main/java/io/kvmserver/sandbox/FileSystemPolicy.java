@@ -112,24 +112,37 @@ public final class FileSystemPolicy implements AutoCloseable {
      * @throws IllegalArgumentException if the program does not exist
      */
     public FileSystemPolicy(KvmServerOptions options, Path programHostPath, Set<Path> implicitlyReadable) {
+        this(options, programHostPath, GrantSet.realPath(programHostPath.toAbsolutePath().normalize()),
+                implicitlyReadable);
+    }
+
+    /**
+     * Builds the policy for a program whose real path is already known: the one of the file the
+     * engine read ({@code ElfFile#realPath}), never its name resolved again, which may have been
+     * made a link to anything since.
+     *
+     * @param readProgram the real path of the executable that was read; null if it does not exist
+     */
+    public FileSystemPolicy(KvmServerOptions options, Path programHostPath, Path readProgram,
+            Set<Path> implicitlyReadable) {
         // The engine's directory holds every server's route socket: hidden from each, not only
         // the one whose route is in it (a guest of one server must not reach another's).
         Path engine = EngineDirectory.root().toAbsolutePath().normalize();
         Path engineReal = GrantSet.realPath(engine);
         hidden = engineReal == null || engineReal.equals(engine) ? List.of(engine) : List.of(engine, engineReal);
         Path program = programHostPath.toAbsolutePath().normalize();
-        Path real = GrantSet.realPath(program);
+        Path real = readProgram;
         if (real == null) {
             throw new IllegalArgumentException("program " + program + " does not exist");
         }
         programRealPath = real;
-        programScope = new Scope(GrantSet.of(Grant.file(real)), GrantSet.EMPTY);
+        programScope = new Scope(GrantSet.ofFileRead(real, null), GrantSet.EMPTY);
         rootFd = HostWalk.openRoot();
         if (options.allowAll()) {
             GrantSet everything = GrantSet.of(Grant.everything());
             global = new Scope(everything, everything);
         } else {
-            global = globalScope(options, program, implicitlyReadable);
+            global = globalScope(options, program, real, implicitlyReadable);
         }
         volumes = options.volumes().stream()
                 .map(v -> new MountedVolume(Path.of(v.guestPath()), Path.of(v.hostPath()), global.plus(volumeScope(v))))
@@ -398,7 +411,8 @@ public final class FileSystemPolicy implements AutoCloseable {
         return Errno.ENOENT;
     }
 
-    private static Scope globalScope(KvmServerOptions options, Path program, Set<Path> implicitlyReadable) {
+    private static Scope globalScope(KvmServerOptions options, Path program, Path programRead,
+            Set<Path> implicitlyReadable) {
         List<GrantSet> read = new ArrayList<>();
         List<GrantSet> write = new ArrayList<>();
         options.allowRead().forEach(p -> read.add(GrantSet.of(Grant.tree(Path.of(p)))));
@@ -407,8 +421,9 @@ public final class FileSystemPolicy implements AutoCloseable {
             read.add(grant);
             write.add(grant);
         }
-        read.add(GrantSet.of(Grant.file(program)));
-        implicitlyReadable.forEach(p -> read.add(GrantSet.of(Grant.file(p.toAbsolutePath().normalize()))));
+        read.add(GrantSet.ofFileRead(program, programRead));
+        // The engine read these (a name and the real path of what it read, for each file): see ofFileRead.
+        implicitlyReadable.forEach(p -> read.add(GrantSet.ofFileRead(p.toAbsolutePath().normalize(), null)));
         for (String device : List.of("/dev/urandom", "/dev/random")) {
             read.add(GrantSet.of(Grant.file(Path.of(device))));
         }

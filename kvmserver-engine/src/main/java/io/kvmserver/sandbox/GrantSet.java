@@ -38,6 +38,25 @@ final class GrantSet {
         return new GrantSet(grants, links);
     }
 
+    /**
+     * A set for one file the engine has itself read (the program, its loader and libraries):
+     * {@code name} as written and {@code read}, the real path of the file that was read, with the
+     * waypoints to it as the name resolves now. The name's real path is not resolved again into a
+     * grant: by now the name may be a link to anything (a swap while the engine started), and
+     * through such a link a walk reaches only what is granted otherwise.
+     *
+     * @param read the real path of the file read, or null when {@code name} is one itself
+     */
+    static GrantSet ofFileRead(Path name, Path read) {
+        List<Path> links = new ArrayList<>();
+        realPath(name, links);
+        List<Grant> grants = new ArrayList<>(List.of(Grant.file(name)));
+        if (read != null && !read.equals(name)) {
+            grants.add(Grant.file(read));
+        }
+        return new GrantSet(grants, links);
+    }
+
     /** The host's real path of an existing {@code path}, or null when it does not exist. */
     static Path realPath(Path path) {
         return realPath(path, new ArrayList<>());

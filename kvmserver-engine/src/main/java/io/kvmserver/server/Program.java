@@ -25,6 +25,7 @@ import io.kvmserver.vm.TrapPathCheck;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.ArrayList;
@@ -71,7 +72,14 @@ public final class Program implements AutoCloseable {
         }
         ElfFile interpreter = null;
         if (executable.interpreter() != null) {
-            Path loader = Path.of(executable.interpreter());
+            Path loader;
+            try {
+                loader = Path.of(executable.interpreter());
+            } catch (InvalidPathException e) {
+                throw new ElfException("program " + path + " names a dynamic loader whose path this JVM cannot use ("
+                        + e.getReason() + "; its file names are " + System.getProperty("sun.jnu.encoding")
+                        + "): run the JVM with a UTF-8 locale (LANG=C.UTF-8), or link the program statically");
+            }
             if (!Files.exists(loader)) {
                 // Before the grant is asked for: no grant makes a missing loader appear.
                 throw new ElfException("program " + path + " is dynamically linked, but its dynamic loader " + loader
@@ -99,7 +107,8 @@ public final class Program implements AutoCloseable {
             }
         }
         RouteSocket route = options.routeAddress().isEmpty() ? null : RouteSocket.create(options.routeAddress());
-        FileSystemPolicy policy = new FileSystemPolicy(options, path, DynamicDependencies.of(executable));
+        FileSystemPolicy policy = new FileSystemPolicy(options, path, executable.realPath(),
+                DynamicDependencies.of(executable, interpreter));
         try {
             checkWorkingDirectory(options, policy);
         } catch (InvalidOptionException e) {

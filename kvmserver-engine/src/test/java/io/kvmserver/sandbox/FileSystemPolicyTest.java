@@ -528,7 +528,8 @@ class FileSystemPolicyTest {
             Files.createDirectory(root.resolve("secret/lib64"));
             Path loaderLink = Files.createSymbolicLink(root.resolve("secret/lib64/ld.so"), root.resolve("secret/lib/ld.so.2"));
 
-            FileSystemPolicy policy = policy(b -> b, Set.of(loaderLink));
+            // As the engine passes them: each file's name and the real path of what it read.
+            FileSystemPolicy policy = policy(b -> b, Set.of(loaderLink, loader));
 
             assertAllowed(policy.resolve("/", loaderLink.toString(), READ), loader.toString());
             assertDenied(policy.resolve("/", p("secret/lib/ld.so.2"), READ), Errno.ENOENT);
@@ -536,6 +537,19 @@ class FileSystemPolicyTest {
             assertDenied(policy.resolve("/", p("secret/lib/other.so"), READ), Errno.ENOENT);
             assertDenied(policy.resolve("/", libDir.resolve("other.so").toString(), READ), Errno.ENOENT);
             assertDenied(policy.resolve("/", loader.toString(), WRITE), Errno.EACCES);
+        }
+
+        @Test
+        void aNameAloneDoesNotGrantWhatItLinksToNow() throws IOException {
+            // The name was checked and read as a library; by the time the policy is built it may
+            // be a link to anything (a swap while the engine started): only what was read is granted.
+            Path secretFile = Files.writeString(root.resolve("secret/key"), "KEY");
+            Path swapped = Files.createSymbolicLink(root.resolve("lib.so"), secretFile);
+
+            FileSystemPolicy policy = policy(b -> b, Set.of(swapped));
+
+            assertDenied(policy.resolve("/", swapped.toString(), READ), Errno.ENOENT);
+            assertDenied(policy.resolve("/", secretFile.toString(), READ), Errno.ENOENT);
         }
     }
 
