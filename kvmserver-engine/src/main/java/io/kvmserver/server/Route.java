@@ -17,6 +17,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -47,6 +48,7 @@ public final class Route implements AutoCloseable {
 
     private final RouteSocket socket;
     private final Semaphore free;
+    private final AtomicInteger waiting = new AtomicInteger();
     private final Map<String, Connection> connections = new ConcurrentHashMap<>();
     private final AtomicLong serials = new AtomicLong();
     private volatile boolean closed;
@@ -69,16 +71,52 @@ public final class Route implements AutoCloseable {
     /**
      * A place in a free request VM for one routed connection, waiting up to {@code wait} for one;
      * null when none is free in time or the server has stopped. First come, first served.
+     *
+     * <p>At most {@code maxWaiting} requests wait at once: each waits on a thread of the
+     * application's web server, and requests that outnumbered its threads waiting for this
+     * server's VMs left none for any other server, controller or health probe of the application
+     * (a client that only keeps enough requests open stalled the whole application for
+     * {@code wait} at a time).
+     *
+     * @throws QueueFull when {@code maxWaiting} requests already wait
      */
-    public Admission admit(Duration wait) throws InterruptedException {
-        if (closed || !free.tryAcquire(wait.toNanos(), TimeUnit.NANOSECONDS)) {
+    public Admission admit(Duration wait, int maxWaiting) throws InterruptedException, QueueFull {
+        if (closed) {
             return null;
+        }
+        // A zero timeout, not tryAcquire(): that one takes a permit ahead of those waiting.
+        if (!free.tryAcquire(0, TimeUnit.NANOSECONDS)) {
+            if (waiting.incrementAndGet() > maxWaiting) {
+                waiting.decrementAndGet();
+                throw new QueueFull(maxWaiting);
+            }
+            try {
+                if (!free.tryAcquire(wait.toNanos(), TimeUnit.NANOSECONDS)) {
+                    return null;
+                }
+            } finally {
+                waiting.decrementAndGet();
+            }
         }
         if (closed) {
             free.release();
             return null;
         }
         return new Admission();
+    }
+
+    /** How many routed requests wait for a free request VM now. */
+    public int waiting() {
+        return waiting.get();
+    }
+
+    /** A routed request refused at once: as many as allowed already wait for a free request VM. */
+    public static final class QueueFull extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        QueueFull(int maxWaiting) {
+            super(maxWaiting + " routed requests already wait for a free request VM", null, false, false);
+        }
     }
 
     /**

@@ -26,6 +26,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.UnaryOperator;
 import java.util.regex.Matcher;
@@ -168,20 +169,61 @@ class RouteTest {
         int port = Http.freePort();
         try (KvmServer server = start(port, b -> b.threads(1))) {
             Route route = server.route();
-            Route.Admission first = route.admit(WAIT);
+            Route.Admission first = route.admit(WAIT, 8);
             assertThat(first).isNotNull();
-            assertThat(route.admit(Duration.ofMillis(100))).as("the only VM is taken").isNull();
+            assertThat(route.admit(Duration.ofMillis(100), 8)).as("the only VM is taken").isNull();
             SocketChannel channel = connect(route, first);
             first.close(); // the client is done, but the VM has not even read the request yet
-            assertThat(route.admit(Duration.ofMillis(100))).as("the VM is still busy").isNull();
+            assertThat(route.admit(Duration.ofMillis(100), 8)).as("the VM is still busy").isNull();
             channel.write(ByteBuffer.wrap(request("/counter")));
             assertThat(read(channel)).endsWith("counter=1");
             channel.close();
             assertThat(first.report().get(10, TimeUnit.SECONDS).outcome()).isEqualTo(ServerStats.Outcome.OK);
-            try (Route.Admission second = route.admit(WAIT)) {
+            try (Route.Admission second = route.admit(WAIT, 8)) {
                 assertThat(second).as("free again once the VM has reported").isNotNull();
             }
-            assertThat(route.admit(Duration.ZERO)).as("a place not followed is freed at close").isNotNull();
+            assertThat(route.admit(Duration.ZERO, 8)).as("a place not followed is freed at close").isNotNull();
+        }
+    }
+
+    /**
+     * Each waiting admission holds a thread of the application's web server: beyond
+     * {@code maxWaiting} a request is refused at once (review of 2026-12-05, third round: 400
+     * clients of one route parked all 200 of Tomcat's threads, and every other server, controller
+     * and health probe of the application waited up to the route's max-wait).
+     */
+    @Test
+    void admissionsWaitingAtOnceAreBoundedAndTheNextOneIsRefusedAtOnce() throws Exception {
+        int port = Http.freePort();
+        try (KvmServer server = start(port, b -> b.threads(1))) {
+            Route route = server.route();
+            try (Route.Admission only = route.admit(WAIT, 1)) {
+                assertThat(only).as("a free VM is taken without waiting, whatever the bound").isNotNull();
+                assertThatThrownBy(() -> route.admit(WAIT, 0)).as("no waiting allowed")
+                        .isInstanceOf(Route.QueueFull.class);
+                CompletableFuture<Route.Admission> waiter = CompletableFuture.supplyAsync(() -> {
+                    try {
+                        return route.admit(Duration.ofSeconds(2), 1);
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                });
+                long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+                while (route.waiting() == 0 && System.nanoTime() < deadline) {
+                    Thread.sleep(1);
+                }
+                assertThat(route.waiting()).isEqualTo(1);
+                long start = System.nanoTime();
+                assertThatThrownBy(() -> route.admit(WAIT, 1)).isInstanceOf(Route.QueueFull.class)
+                        .hasMessage("1 routed requests already wait for a free request VM");
+                assertThat(System.nanoTime() - start).as("refused at once, not after the wait")
+                        .isLessThan(TimeUnit.SECONDS.toNanos(1));
+                assertThat(waiter.get(5, TimeUnit.SECONDS)).as("the waiter's VM never came free").isNull();
+                assertThat(route.waiting()).isZero();
+            }
+            try (Route.Admission again = route.admit(Duration.ZERO, 0)) {
+                assertThat(again).as("free again: taken without waiting").isNotNull();
+            }
         }
     }
 
@@ -246,7 +288,7 @@ class RouteTest {
 
     /** A GET through the route, the way a routing application sends it. */
     static Exchange exchange(Route route, String path) throws Exception {
-        try (Route.Admission admission = route.admit(WAIT)) {
+        try (Route.Admission admission = route.admit(WAIT, 8)) {
             assertThat(admission).as("a free VM").isNotNull();
             String response;
             try (SocketChannel channel = connect(route, admission)) {

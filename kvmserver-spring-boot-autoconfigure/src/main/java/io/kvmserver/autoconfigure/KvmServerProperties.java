@@ -36,7 +36,7 @@ public final class KvmServerProperties extends KvmServerSettings {
      * is the Spring name of a setting of the catalog.
      */
     public static final List<String> SPRING_ONLY = List.of("kvmserver.enabled", "kvmserver.output.stdout-level",
-            "kvmserver.output.stderr-level", "kvmserver.route.paths", "kvmserver.route.max-wait",
+            "kvmserver.output.stderr-level", "kvmserver.route.paths", "kvmserver.route.max-wait", "kvmserver.route.max-waiting",
             "kvmserver.route.request-buffering", "kvmserver.route.max-body-size", "kvmserver.route.max-buffered-size",
             "kvmserver.route.sensitive-headers",
             "kvmserver.servers");
@@ -450,6 +450,14 @@ public final class KvmServerProperties extends KvmServerSettings {
         private final Duration maxWait;
 
         /**
+         * How many routed requests may wait for a free request VM at once; more are answered 503
+         * Service Unavailable at once. Each waiting request holds a thread of the application's
+         * web server, so the routes' waits together must leave threads for everything else the
+         * application serves (its other routes, its controllers, its health probes).
+         */
+        private final int maxWaiting;
+
+        /**
          * Whether a request body is read whole before a request VM is taken: in memory up to
          * 64 KiB, beyond that in a temporary file that has no name (no guest, and no other
          * process, can open it), gone with the request. A client that uploads slowly then holds
@@ -489,6 +497,7 @@ public final class KvmServerProperties extends KvmServerSettings {
 
         public Route(@DefaultValue List<String> paths, String address,
                 @DefaultValue("5s") @DurationUnit(ChronoUnit.SECONDS) Duration maxWait,
+                @DefaultValue("20") int maxWaiting,
                 @DefaultValue("true") boolean requestBuffering,
                 @DefaultValue("10MB") @DataSizeUnit(DataUnit.MEGABYTES) DataSize maxBodySize,
                 @DefaultValue("100MB") @DataSizeUnit(DataUnit.MEGABYTES) DataSize maxBufferedSize,
@@ -498,6 +507,7 @@ public final class KvmServerProperties extends KvmServerSettings {
             this.paths = List.copyOf(paths);
             this.address = address;
             this.maxWait = maxWait;
+            this.maxWaiting = maxWaiting;
             this.requestBuffering = requestBuffering;
             this.maxBodySize = maxBodySize;
             this.maxBufferedSize = maxBufferedSize;
@@ -514,6 +524,10 @@ public final class KvmServerProperties extends KvmServerSettings {
 
         public Duration getMaxWait() {
             return this.maxWait;
+        }
+
+        public int getMaxWaiting() {
+            return this.maxWaiting;
         }
 
         public boolean isRequestBuffering() {

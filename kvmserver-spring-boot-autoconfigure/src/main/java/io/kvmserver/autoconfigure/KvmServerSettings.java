@@ -214,6 +214,11 @@ public abstract class KvmServerSettings {
                     naming.property("route.max-body-size") + " must not be negative, got "
                             + this.route.getMaxBodySize(), null);
         }
+        if (this.route.getMaxWaiting() < 0) {
+            throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.max-waiting"),
+                    naming.property("route.max-waiting") + " must not be negative, got "
+                            + this.route.getMaxWaiting(), null);
+        }
         if (this.route.getMaxBufferedSize().isNegative()) {
             throw new InvalidOptionException(Option.ROUTE_ADDRESS, naming.property("route.max-buffered-size"),
                     naming.property("route.max-buffered-size") + " must not be negative, got "

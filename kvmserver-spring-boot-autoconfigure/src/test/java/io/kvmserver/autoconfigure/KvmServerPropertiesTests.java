@@ -237,6 +237,7 @@ class KvmServerPropertiesTests {
             "kvmserver.route.address=example.com:80 | kvmserver.route.address: 'example.com:80' must be the local address",
             "kvmserver.route.max-wait=-1s | kvmserver.route.max-wait must not be negative",
             "kvmserver.route.max-wait=999999999d | kvmserver.route.max-wait must be at most 100 years",
+            "kvmserver.route.max-waiting=-1 | kvmserver.route.max-waiting must not be negative, got -1",
             "kvmserver.route.max-body-size=-1 | kvmserver.route.max-body-size must not be negative, got -1048576B",
             "kvmserver.route.max-buffered-size=-1 | kvmserver.route.max-buffered-size must not be negative, got -1048576B",
             "kvmserver.route.max-buffered-size=5 | kvmserver.route.max-buffered-size must be at least kvmserver.route.max-body-size (10485760B) while request bodies are read whole, got 5242880B",

@@ -179,11 +179,15 @@ final class RouteExchange {
                     "the kvmserver " + this.server.name() + " is not serving", null);
         }
         try {
-            this.admission = current.route.admit(this.server.maxWait());
+            this.admission = current.route.admit(this.server.maxWait(), this.server.maxWaiting());
         }
         catch (InterruptedException ex) {
             Thread.currentThread().interrupt();
             throw fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", "interrupted while waiting for a free request VM", ex);
+        }
+        catch (Route.QueueFull ex) {
+            throw fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", ex.getMessage() + " of the kvmserver "
+                    + this.server.name(), this.server.property("max-waiting") + " is " + this.server.maxWaiting(), null);
         }
         if (this.admission == null) {
             if (this.server.connections() == null) {

@@ -53,6 +53,11 @@ final class RoutedServer {
         return this.lifecycle.getSettings().getRoute().getMaxWait();
     }
 
+    /** How many routed requests may wait for a free request VM at once ({@code route.max-waiting}). */
+    int maxWaiting() {
+        return this.lifecycle.getSettings().getRoute().getMaxWaiting();
+    }
+
     /** Whether request bodies are read whole before a request VM is taken ({@code route.request-buffering}). */
     boolean requestBuffering() {
         return this.lifecycle.getSettings().getRoute().isRequestBuffering();

@@ -80,6 +80,7 @@ abstract class RouteTests {
         registry.add("kvmserver.limits.max-main-memory", () -> "256MB");
         registry.add("kvmserver.limits.max-request-time", () -> "2s");
         registry.add("kvmserver.route.max-wait", () -> "300ms");
+        registry.add("kvmserver.route.max-waiting", () -> 1);
         registry.add("kvmserver.route.paths",
                 () -> "/counter,/names,/headers,/echo,/upload,/early,/garbage,/download/**,/cookie,/status/**,/short,/sleep,/crash,/charset,/bighead,/cutclose");
         registry.add("kvmserver.program", () -> GuestPrograms.get("route_server").toString());
@@ -549,6 +550,50 @@ abstract class RouteTests {
         assertThat(first.get().statusCode()).isEqualTo(504);
         assertThat(second.get().statusCode()).isEqualTo(504);
         assertThat(this.client.get("/counter").body()).isEqualTo("counter=1");
+    }
+
+    /**
+     * Each waiting request holds a thread of the web server (review of 2026-12-05, third round:
+     * 400 clients of one route held all of Tomcat's 200 threads, and every other server, controller
+     * and health probe waited up to max-wait): beyond {@code route.max-waiting} a request is 503
+     * at once.
+     */
+    @Test
+    void requestsBeyondTheWaitingBoundAre503AtOnce() throws Exception {
+        CompletableFuture<HttpResponse<String>> first = CompletableFuture.supplyAsync(() -> sleep());
+        CompletableFuture<HttpResponse<String>> second = CompletableFuture.supplyAsync(() -> sleep());
+        RouteClient.waitFor(() -> this.lifecycle.getServer().busyVms() == 2);
+        HttpResponse<String> refused = null;
+        // The waiter gives up after max-wait (300 ms): until a request arrives while it waits.
+        for (int attempt = 0; attempt < 10 && refused == null; attempt++) {
+            CompletableFuture<HttpResponse<String>> waiter = CompletableFuture.supplyAsync(() -> get("/counter"));
+            RouteClient.waitFor(() -> this.lifecycle.getServer().route().waiting() == 1 || waiter.isDone());
+            long start = System.nanoTime();
+            HttpResponse<String> next = this.client.get("/counter");
+            if (next.body().contains("already wait")) {
+                refused = next;
+                assertThat(System.nanoTime() - start).as("refused at once").isLessThan(250_000_000L);
+            }
+            assertThat(waiter.get().body()).as("the one waiting").contains("was free within 300 ms");
+        }
+        assertThat(refused).as("a request while one waited").isNotNull();
+        assertThat(refused.statusCode()).isEqualTo(503);
+        assertThat(refused.headers().firstValue("Retry-After")).hasValue("1");
+        assertThat(refused.body()).startsWith(
+                "advised busy: 1 routed requests already wait for a free request VM of the kvmserver default");
+        assertThat(refused.headers().firstValue("X-Problem-Detail").orElse(""))
+            .contains("1 routed requests already wait");
+        assertThat(first.get().statusCode()).isEqualTo(504);
+        assertThat(second.get().statusCode()).isEqualTo(504);
+    }
+
+    private HttpResponse<String> get(String path) {
+        try {
+            return this.client.get(path);
+        }
+        catch (Exception ex) {
+            throw new IllegalStateException(ex);
+        }
     }
 
     private HttpResponse<String> sleep() {
