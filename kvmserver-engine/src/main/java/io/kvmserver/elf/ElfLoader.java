@@ -21,6 +21,12 @@ public final class ElfLoader {
         long bias = program.isPositionIndependent() ? PIE_BASE - program.lowAddress() : 0;
         long low = program.lowAddress() + bias;
         long high = pageUp(program.highAddress() + bias);
+        if (low < GuestLayout.USER_START) {
+            throw new ElfException("program " + program.path() + " wants addresses from 0x" + Long.toHexString(low)
+                    + ", below 0x" + Long.toHexString(GuestLayout.USER_START) + ", where no program may map (Linux's"
+                    + " vm.mmap_min_addr; the engine keeps its own pages there): link it at a higher address, or"
+                    + " position-independent");
+        }
         if (!memory.isFree(low, high - low)) {
             throw new ElfException("program " + program.path() + " wants addresses 0x" + Long.toHexString(low)
                     + "-0x" + Long.toHexString(high) + ", outside the guest's " + (memory.limit() >> 20)

@@ -129,7 +129,47 @@ public final class Program implements AutoCloseable {
         List<String> argv = new ArrayList<>();
         argv.add(options.program());
         argv.addAll(options.args());
+        try {
+            checkArgumentSize(options, argv, env);
+        } catch (InvalidOptionException e) {
+            kernel.close();
+            throw e;
+        }
         return new Program(options, executable, interpreter, kernel, List.copyOf(argv));
+    }
+
+    /** Linux's bound on one argument or environment string, its NUL included ({@code MAX_ARG_STRLEN}). */
+    private static final int MAX_ARG_STRLEN = 32 * 4096;
+
+    /**
+     * What {@code execve(2)} refuses with {@code E2BIG}: a string longer than
+     * {@value #MAX_ARG_STRLEN} bytes, or strings and their pointers together over a quarter of the
+     * stack. The engine writes them onto the guest's stack, which they must leave room on (past
+     * it, they overwrote the memory below it).
+     */
+    private static void checkArgumentSize(KvmServerOptions options, List<String> argv, List<String> env) {
+        long total = 0;
+        for (List<String> strings : List.of(argv, env)) {
+            for (String string : strings) {
+                int length = string.getBytes(StandardCharsets.UTF_8).length + 1;
+                if (length > MAX_ARG_STRLEN) {
+                    Option option = strings == argv ? Option.ARGS : Option.ENV;
+                    throw new InvalidOptionException(option, options.nameOf(option), "an "
+                            + (strings == argv ? "argument" : "environment variable") + " of the program ("
+                            + options.nameOf(option) + ") is " + length + " bytes long (" + string.substring(0, Math.min(40, string.length()))
+                            + "...), longer than the " + MAX_ARG_STRLEN + " bytes Linux allows one", null);
+                }
+                total += length + 8;
+            }
+        }
+        long limit = GuestVm.STACK_SIZE / 4;
+        if (total > limit) {
+            throw new InvalidOptionException(Option.ARGS, options.nameOf(Option.ARGS), "the program's arguments and"
+                    + " environment take " + total + " bytes, more than the " + (limit >> 20) + " MiB Linux allows"
+                    + " them (a quarter of the program's " + (GuestVm.STACK_SIZE >> 20) + " MiB stack): shorten "
+                    + options.nameOf(Option.ARGS) + " or " + options.nameOf(Option.ENV)
+                    + " (or pass fewer host variables with " + options.nameOf(Option.ALLOW_ENV) + ")", null);
+        }
     }
 
     /**

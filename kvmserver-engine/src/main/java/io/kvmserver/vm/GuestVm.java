@@ -48,7 +48,7 @@ public final class GuestVm implements AutoCloseable {
     private static final long XSTATE_BV = 512;
 
     /** The stack the program starts with, at the top of its address space (RLIMIT_STACK). */
-    static final long STACK_SIZE = 8L << 20;
+    public static final long STACK_SIZE = 8L << 20;
     /** Unmapped pages between the stack and the mmap area, so a stack overflow faults. */
     static final long STACK_GUARD = 1L << 20;
 

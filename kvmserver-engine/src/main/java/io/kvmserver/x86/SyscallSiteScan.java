@@ -42,6 +42,8 @@ public final class SyscallSiteScan {
     static final int PAD_LENGTH = SyscallTrampoline.JUMP_LENGTH;
     /** The most padding decoded after a function's end: a {@code jmp rel8} reaches no further anyway. */
     static final int MAX_TAIL = 128;
+    /** Decoding a scan may do beyond twice its segment's size (see {@link #scan}). */
+    static final long DECODE_ALLOWANCE = 1 << 20;
 
     /**
      * Scans the functions ({start, size} pairs, as {@code ElfSymbols.functions} gives them) that
@@ -63,10 +65,16 @@ public final class SyscallSiteScan {
         }
         java.util.Arrays.sort(starts);
         int found = 0;
+        // The symbols are the program's: thousands of them, each spanning the whole segment, made
+        // one scan decode the segment thousands of times (hours of a host thread, at boot or in
+        // an mmap, where no time limit reaches). Real code decodes about once: aliases of one
+        // function (glibc's weak symbols) are scanned once, and all of it is bounded.
+        long budget = 2 * fileSize + DECODE_ALLOWANCE;
+        java.util.Set<Long> scanned = new java.util.HashSet<>();
         for (int i = 0; i + 1 < functions.length; i += 2) {
             long start = functions[i];
             long size = functions[i + 1];
-            if (start < vaddr || start - vaddr >= fileSize) {
+            if (start < vaddr || start - vaddr >= fileSize || !scanned.add(start)) {
                 continue;
             }
             int at = (int) (fileOffset + (start - vaddr));
@@ -75,6 +83,10 @@ public final class SyscallSiteScan {
             long next = nextStart(starts, start + Math.max(size, 1));
             int tailLimit = (int) Math.min(fileOffset + fileSize, Math.min(end + (long) MAX_TAIL,
                     next == Long.MAX_VALUE ? Long.MAX_VALUE : fileOffset + (next - vaddr)));
+            budget -= Math.max(end, tailLimit) - at;
+            if (budget < 0) {
+                break; // the sites left are missed: their calls take the trap, as unscanned code's do
+            }
             f.decode(at, end, Math.max(end, tailLimit));
             found += f.reportSites(numbers, sink);
             if (f.complete) {

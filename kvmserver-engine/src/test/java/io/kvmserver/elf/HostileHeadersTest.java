@@ -87,6 +87,18 @@ class HostileHeadersTest {
                 .isInstanceOf(ElfException.class).hasMessageContaining("invalid PT_INTERP");
     }
 
+    /** 512 segments over one 64 MiB region made the start copy 32 GiB; text and data still share a page. */
+    @Test
+    void segmentsThatLoadTheFileOverAndOverAreRefused() {
+        byte[] body = new byte[1 << 20];
+        Header[] again = new Header[8];
+        Arrays.fill(again, new Header(PT_LOAD, 0, body.length));
+        assertThatThrownBy(() -> ElfFile.of(Path.of("/hostile"), elf(body, again)))
+                .isInstanceOf(ElfException.class).hasMessageContaining("overlap in the file");
+        assertThat(ElfFile.of(Path.of("/shared-page"), elf(body, new Header(PT_LOAD, body.length - 4096, 4096)))
+                .segments()).hasSize(2);
+    }
+
     @Test
     void aDynamicSectionOutsideTheFileNamesNoLibraries() throws Exception {
         byte[] interp = "/lib64/ld-linux-x86-64.so.2\0".getBytes(StandardCharsets.US_ASCII);

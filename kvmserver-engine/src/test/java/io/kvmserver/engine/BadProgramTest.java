@@ -94,6 +94,34 @@ class BadProgramTest {
      * that holds it), is refused at start, naming the setting: the program would see every
      * relative path fail. Found by the review of 2026-12-05 (later).
      */
+    /**
+     * Arguments and environment as {@code execve(2)} bounds them, E2BIG beyond (review of
+     * 2026-12-05, third round: twelve 1 MiB variables were written below the stack, over the
+     * program's memory, or the engine's own pages with a small address space).
+     */
+    @Test
+    void argumentsAndEnvironmentLinuxWouldRefuseWithE2bigAreRefused() {
+        String program = GuestPrograms.get("hello").toString();
+        String longOne = "x".repeat(140_000);
+        List<String> manyVariables = java.util.stream.IntStream.range(0, 24)
+                .mapToObj(i -> "V" + i + "=" + "y".repeat(100_000)).toList();
+        for (Object[] c : new Object[][] {
+            {List.of(longOne), List.of(), "an argument of the program (args) is 140001 bytes long", "131072"},
+            {List.of(), List.of("BIG=" + longOne), "an environment variable of the program (--env) is 140005 bytes", "131072"},
+            {List.of(), manyVariables, "the program's arguments and environment take", "more than the 2 MiB Linux allows them (a quarter of the program's 8 MiB stack): shorten args or --env"}}) {
+            @SuppressWarnings("unchecked")
+            KvmServerOptions options = KvmServerOptions.builder().program(program).args((List<String>) c[0])
+                .env((List<String>) c[1]).cwd(dir.toString()).build();
+            Throwable thrown = org.assertj.core.api.Assertions.catchThrowable(
+                    () -> Program.prepare(options, DISCARD, Map.of()));
+            assertThat(thrown).isInstanceOf(io.kvmserver.config.InvalidOptionException.class)
+                .hasMessageContaining((String) c[2]).hasMessageContaining((String) c[3]);
+        }
+        KvmServerOptions justUnder = KvmServerOptions.builder().program(program).args(List.of("z".repeat(131_071)))
+            .env(manyVariables.subList(0, 15)).cwd(dir.toString()).build();
+        Program.prepare(justUnder, DISCARD, Map.of()).close();
+    }
+
     @Test
     void aWorkingDirectoryThatIsNoDirectory() throws IOException {
         Path program = GuestPrograms.get("hello");

@@ -198,6 +198,32 @@ class SyscallSiteScanTest {
         assertThat(functions.length / 2).isGreaterThan(250_000).isLessThanOrEqualTo(ElfSymbols.MAX_FUNCTIONS);
     }
 
+    /**
+     * A hostile symbol table (review of 2026-12-05, third round): 400 functions starting a byte
+     * apart in a 4 MiB sled, each spanning it to its end, made the scan decode 1.6 GB (20 s of a
+     * host thread at boot, where no time limit reaches; 2^18 such symbols, hours). A scan decodes
+     * about twice its segment at most, and aliases of one start once; the site is still found.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(10)
+    void symbolsThatAllSpanTheSegmentAreDecodedWithinABudget() {
+        byte[] code = new byte[4 << 20];
+        java.util.Arrays.fill(code, (byte) 0x90);
+        byte[] site = {(byte) 0xb8, 39, 0, 0, 0, 0x0f, 0x05}; // mov $39, %eax; syscall
+        System.arraycopy(site, 0, code, code.length - site.length, site.length);
+        long[] functions = new long[2 * 800];
+        for (int i = 0; i < 400; i++) {
+            functions[2 * i] = i;
+            functions[2 * i + 1] = code.length - i;
+            functions[800 + 2 * i] = i; // an alias of each: scanned once
+            functions[800 + 2 * i + 1] = code.length - i;
+        }
+        List<Long> sites = new ArrayList<>();
+        SyscallSiteScan.scan(code, 0, 0, code.length, functions, SyscallNumbers.COUNT, sites::add);
+        assertThat(sites).isNotEmpty().allMatch(a -> a == code.length - site.length);
+        assertThat(sites.size()).as("decoded twice the segment at most").isLessThanOrEqualTo(3);
+    }
+
     /** The short sites the scan reports in one function of {@code code} at address 0: {site, pad, length} each. */
     private static List<long[]> shortSitesOf(int... code) {
         return shortSitesOf(new long[] {0, code.length}, code);
