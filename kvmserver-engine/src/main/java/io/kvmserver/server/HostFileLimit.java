@@ -20,7 +20,8 @@ import java.util.stream.Stream;
  * that many for every VM at once, a request that opens files until {@code EMFILE} takes them from
  * the others (their {@code socket}, {@code open}, {@code accept} and resets fail), and isolation
  * would depend on how many VMs share the table. So the soft {@code RLIMIT_NOFILE} is raised, up to
- * the hard one, to cover them all, and a server it cannot cover does not start.
+ * the hard one, to cover them all (every server's of the JVM), and a server it cannot cover does
+ * not start.
  */
 final class HostFileLimit {
 
@@ -42,9 +43,43 @@ final class HostFileLimit {
     private HostFileLimit() {
     }
 
-    /** Makes room for {@code vms} request VMs' descriptors besides those open now, or says what to change. */
-    static void ensure(int vms, KvmServerOptions options) {
-        long needed = openNow() + vms * PER_VM;
+    /**
+     * What the servers running in this JVM have been promised, together: one table for all of
+     * them, so each server's check counts the others' promises, not only the descriptors they
+     * happen to hold when it starts (two servers that each passed alone were promised more than
+     * the limit together, and one's guest took the other's).
+     */
+    private static long reserved;
+
+    /** Descriptors promised to one server's request VMs, given back when it stops. */
+    static final class Reservation implements AutoCloseable {
+        private long count;
+
+        private Reservation(long count) {
+            this.count = count;
+        }
+
+        @Override
+        public void close() {
+            synchronized (HostFileLimit.class) {
+                reserved -= count;
+                count = 0;
+            }
+        }
+    }
+
+    /**
+     * Makes room for {@code vms} request VMs' descriptors besides those open now and those the
+     * other servers of this JVM were promised, or says what to change.
+     */
+    static synchronized Reservation reserve(int vms, KvmServerOptions options) {
+        ensure(vms, reserved, options);
+        reserved += vms * PER_VM;
+        return new Reservation(vms * PER_VM);
+    }
+
+    private static void ensure(int vms, long promisedToOthers, KvmServerOptions options) {
+        long needed = openNow() + promisedToOthers + vms * PER_VM;
         try (Memory limit = new Memory(16)) {
             LibC.syscall(SyscallNumbers.PRLIMIT64, 0, RLIMIT_NOFILE, 0, Pointer.nativeValue(limit), 0, 0);
             long soft = limit.getLong(0);
@@ -54,8 +89,9 @@ final class HostFileLimit {
             }
             if (Long.compareUnsigned(hard, needed) < 0) {
                 throw new KvmServerException(vms + " request VMs (" + options.nameOf(Option.THREADS) + ") may hold "
-                        + PER_VM + " host file descriptors each, " + needed
-                        + " in all with those open now, but this process may open at most " + hard
+                        + PER_VM + " host file descriptors each, " + needed + " in all with those open now"
+                        + (promisedToOthers > 0 ? " and the " + promisedToOthers + " the other servers of this process"
+                                + " may hold" : "") + ", but this process may open at most " + hard
                         + " (RLIMIT_NOFILE)", "raise its limit (ulimit -n, systemd's LimitNOFILE, docker run"
                         + " --ulimit nofile) or lower " + options.nameOf(Option.THREADS));
             }

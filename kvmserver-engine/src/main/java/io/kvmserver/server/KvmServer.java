@@ -61,12 +61,15 @@ public final class KvmServer implements AutoCloseable {
     private final InetSocketAddress listenAddress;
     private final long templateResidentBytes;
     private final Route route;
+    private final HostFileLimit.Reservation fileLimit;
     private volatile boolean closed;
 
     private KvmServer(KvmServerOptions options, Kvm kvm, GuestVm template, VmSnapshot snapshot,
             List<RequestWorker> workers, ServerStats stats, ScheduledExecutorService timers,
-            InetSocketAddress listenAddress, long templateResidentBytes, Route route) {
+            InetSocketAddress listenAddress, long templateResidentBytes, Route route,
+            HostFileLimit.Reservation fileLimit) {
         this.route = route;
+        this.fileLimit = fileLimit;
         this.options = options;
         this.kvm = kvm;
         this.template = template;
@@ -97,6 +100,7 @@ public final class KvmServer implements AutoCloseable {
         // A cancelled limit leaves the queue at once rather than when it would have expired.
         timers.setRemoveOnCancelPolicy(true);
         List<RequestWorker> workers = new ArrayList<>();
+        HostFileLimit.Reservation fileLimit = null;
         try {
             template = program.boot(kvm);
             WarmupClients warmupClients = new WarmupClients();
@@ -143,7 +147,7 @@ public final class KvmServer implements AutoCloseable {
             long templateBytes = template.process().memory().accessibleBytes();
             ServerStats stats = new ServerStats();
             int threads = options.effectiveThreads();
-            HostFileLimit.ensure(threads, options);
+            fileLimit = HostFileLimit.reserve(threads, options);
             Route route = routeSocket == null ? null : new Route(routeSocket, threads);
             for (int i = 0; i < threads; i++) {
                 int number = i;
@@ -177,7 +181,7 @@ public final class KvmServer implements AutoCloseable {
                     threads, threads == 1 ? "" : "s",
                     options.ephemeral() ? "ephemeral: reset after every connection" : "not ephemeral");
             return new KvmServer(options, kvm, template, snapshot, List.copyOf(workers), stats, timers, address,
-                    templateBytes, route);
+                    templateBytes, route, fileLimit);
         } catch (RuntimeException | Error e) { // an Error too: workers may already run (no thread for the next)
             timers.shutdownNow();
             boolean stopped = stopAndClose(workers);
@@ -186,6 +190,9 @@ public final class KvmServer implements AutoCloseable {
             program.kernel().console().flush(-1, TimeUnit.SECONDS);
             if (!stopped) {
                 throw e; // a worker's thread still runs its VM: the VMs and KVM stay to process exit
+            }
+            if (fileLimit != null) {
+                fileLimit.close();
             }
             if (template != null) {
                 template.close();
@@ -549,6 +556,7 @@ public final class KvmServer implements AutoCloseable {
         if (!leaked) {
             template.close();
             kvm.close();
+            fileLimit.close(); // a VM left running keeps its promise
         }
         snapshot.kernel().close();
     }

@@ -50,7 +50,7 @@ class HostFileLimitTest {
         // the process's record-lock fd for it).
         setSoft(Math.min(before[1], 600), before[1]);
         try {
-            HostFileLimit.ensure(2, options());
+            HostFileLimit.reserve(2, options()).close();
             assertThat(limit()[0]).isGreaterThanOrEqualTo(2 * PER_VM).isLessThanOrEqualTo(before[1]);
         } finally {
             setSoft(before[0], before[1]);
@@ -61,15 +61,34 @@ class HostFileLimitTest {
     void aServerTheHardLimitCannotCoverDoesNotStartAndSaysWhatToChange() {
         long hard = limit()[1];
         if (hard < 0) { // RLIM_INFINITY: nothing to refuse, and no VM count makes the soft limit overflow
-            HostFileLimit.ensure(1_000_000, options());
+            HostFileLimit.reserve(1_000_000, options()).close();
             assertThat(limit()[0]).isGreaterThanOrEqualTo(1_000_000 * PER_VM);
             return;
         }
         int vms = (int) Math.min(hard / PER_VM + 1, Integer.MAX_VALUE);
-        assertThatThrownBy(() -> HostFileLimit.ensure(vms, options()))
+        assertThatThrownBy(() -> HostFileLimit.reserve(vms, options()))
                 .isInstanceOf(KvmServerException.class)
                 .hasMessageContaining(vms + " request VMs (--threads)")
                 .hasMessageContaining("at most " + hard + " (RLIMIT_NOFILE)")
                 .hasMessageContaining("or lower --threads");
+    }
+
+    /**
+     * Servers of one JVM share its table: each one's check counts what the others were promised,
+     * not only what they hold when it starts (review of 2026-12-05, third round: two servers that
+     * each passed alone together exceeded the limit, and one's guest took the other's descriptors,
+     * its sockets failing with EMFILE at 202 of its 1,024).
+     */
+    @Test
+    void serversOfOneProcessArePromisedTheirDescriptorsTogether() {
+        long hard = limit()[1];
+        assertThat(hard).as("a finite hard limit (this machine's), or nothing could be refused").isPositive();
+        int half = (int) (hard / PER_VM / 2 + 1); // two of these pass alone, not together
+        try (HostFileLimit.Reservation first = HostFileLimit.reserve(half, options())) {
+            assertThatThrownBy(() -> HostFileLimit.reserve(half, options()))
+                    .isInstanceOf(KvmServerException.class)
+                    .hasMessageContaining("the other servers of this process may hold");
+        }
+        HostFileLimit.reserve(half, options()).close(); // the first one's promise ended with it
     }
 }

@@ -231,6 +231,10 @@ public class KvmServerLifecycle
             }
             this.state = State.STOPPING;
             stopWatchdog();
+            if (this.reportedBroken) {
+                BrokenServers.recovered(this.publisher, this.naming.name()); // a stopped server is broken no more
+                this.reportedBroken = false;
+            }
             Duration grace = drainTime(this.shutdownTimeout);
             String program = running.options().program();
             logger.info(logPrefix() + "stopping " + program + ", waiting up to " + grace.toMillis()
@@ -377,13 +381,21 @@ public class KvmServerLifecycle
                             + " ms without going back to its wait for clients, past "
                             + StuckVms.threshold(running).toMillis() + " ms")
                     + "; reporting the application's liveness as BROKEN");
+            BrokenServers.broken(this.publisher, this.naming.name());
             AvailabilityChangeEvent.publish(this.publisher, this, LivenessState.BROKEN);
             this.reportedBroken = true;
         }
         else if (!broken && this.reportedBroken) {
-            logger.info(logPrefix() + "every request VM is serving again; liveness is CORRECT");
-            AvailabilityChangeEvent.publish(this.publisher, this, LivenessState.CORRECT);
             this.reportedBroken = false;
+            java.util.Set<String> others = BrokenServers.recovered(this.publisher, this.naming.name());
+            if (others.isEmpty()) {
+                logger.info(logPrefix() + "every request VM is serving again; liveness is CORRECT");
+                AvailabilityChangeEvent.publish(this.publisher, this, LivenessState.CORRECT);
+            }
+            else {
+                logger.info(logPrefix() + "every request VM is serving again; liveness stays BROKEN for "
+                        + String.join(", ", new java.util.TreeSet<>(others)));
+            }
         }
     }
 
