@@ -10,14 +10,15 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayDeque;
+import java.util.List;
 import java.util.Map;
 import java.util.OptionalInt;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.Semaphore;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -47,15 +48,19 @@ public final class Route implements AutoCloseable {
     private static final int FORGOTTEN_CHANNELS = 64;
 
     private final RouteSocket socket;
-    private final Semaphore free;
-    private final AtomicInteger waiting = new AtomicInteger();
+    /** Guards {@link #free} and {@link #waiting}. */
+    private final Object places = new Object();
+    /** Places in request VMs no admission holds and no waiting request was given. */
+    private int free;
+    /** Requests waiting for a place, first come first served; each completes with its place, or null. */
+    private final ArrayDeque<CompletableFuture<Admission>> waiting = new ArrayDeque<>();
     private final Map<String, Connection> connections = new ConcurrentHashMap<>();
     private final AtomicLong serials = new AtomicLong();
     private volatile boolean closed;
 
     Route(RouteSocket socket, int vms) {
         this.socket = socket;
-        this.free = new Semaphore(vms, true);
+        this.free = vms;
     }
 
     /** The unix socket the program's route address is served on. */
@@ -70,44 +75,114 @@ public final class Route implements AutoCloseable {
 
     /**
      * A place in a free request VM for one routed connection, waiting up to {@code wait} for one;
-     * null when none is free in time or the server has stopped. First come, first served.
-     *
-     * <p>At most {@code maxWaiting} requests wait at once: each waits on a thread of the
-     * application's web server, and requests that outnumbered its threads waiting for this
-     * server's VMs left none for any other server, controller or health probe of the application
-     * (a client that only keeps enough requests open stalled the whole application for
-     * {@code wait} at a time).
+     * null when none is free in time or the server has stopped. First come, first served. Blocks
+     * the calling thread while it waits ({@link #admitLater} does not).
      *
      * @throws QueueFull when {@code maxWaiting} requests already wait
      */
     public Admission admit(Duration wait, int maxWaiting) throws InterruptedException, QueueFull {
-        if (closed) {
-            return null;
-        }
-        // A zero timeout, not tryAcquire(): that one takes a permit ahead of those waiting.
-        if (!free.tryAcquire(0, TimeUnit.NANOSECONDS)) {
-            if (waiting.incrementAndGet() > maxWaiting) {
-                waiting.decrementAndGet();
-                throw new QueueFull(maxWaiting);
+        CompletableFuture<Admission> place = admitLater(wait, maxWaiting);
+        try {
+            return place.get();
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof QueueFull full) {
+                throw full;
             }
-            try {
-                if (!free.tryAcquire(wait.toNanos(), TimeUnit.NANOSECONDS)) {
-                    return null;
+            throw new IllegalStateException(e.getCause());
+        } catch (InterruptedException e) {
+            abandon(place);
+            throw e;
+        }
+    }
+
+    /**
+     * {@link #admit} without a thread waiting: completes with the place, or null when none was
+     * free within {@code wait} or the server stopped, or fails with {@link QueueFull} at once when
+     * {@code maxWaiting} requests already wait. Each waiting request would otherwise hold a thread
+     * of the application's web server (a container thread, a bounded-elastic one), and requests
+     * that outnumbered those threads waiting for this server's VMs left none for any other route,
+     * controller or health probe of the application (a client that only kept enough requests open
+     * stalled the whole application for {@code wait} at a time).
+     *
+     * <p>It may complete on the thread that freed the place (a request VM's): continue
+     * asynchronously. A caller that gives up cancels it ({@link #abandon}), and the place goes to
+     * the next request.
+     */
+    public CompletableFuture<Admission> admitLater(Duration wait, int maxWaiting) {
+        CompletableFuture<Admission> place = new CompletableFuture<>();
+        synchronized (places) {
+            if (closed) {
+                place.complete(null);
+                return place;
+            }
+            if (free > 0 && waiting.isEmpty()) {
+                free--;
+                place.complete(new Admission());
+                return place;
+            }
+            if (wait.isZero() || wait.isNegative()) {
+                place.complete(null);
+                return place;
+            }
+            if (waiting.size() >= maxWaiting) {
+                place.completeExceptionally(new QueueFull(maxWaiting));
+                return place;
+            }
+            waiting.add(place);
+        }
+        CompletableFuture.delayedExecutor(wait.toNanos(), TimeUnit.NANOSECONDS).execute(() -> giveUp(place));
+        place.whenComplete((admission, failure) -> {
+            if (place.isCancelled()) {
+                giveUp(place); // out of the queue at once, not at its timeout
+            }
+        });
+        return place;
+    }
+
+    /**
+     * A caller of {@link #admitLater} that no longer wants its place (its client went): cancels
+     * the wait, or gives the place back if it came meanwhile.
+     */
+    public static void abandon(CompletableFuture<Admission> place) {
+        if (!place.cancel(false) && !place.isCompletedExceptionally()) {
+            Admission admission = place.getNow(null);
+            if (admission != null) {
+                admission.close();
+            }
+        }
+    }
+
+    /** A waiting request's time is up (or it was cancelled): it leaves the queue with no place. */
+    private void giveUp(CompletableFuture<Admission> place) {
+        synchronized (places) {
+            waiting.remove(place);
+        }
+        place.complete(null);
+    }
+
+    /** A place is free again: the request that waited longest takes it, or it is counted free. */
+    private void placeFreed() {
+        while (true) {
+            CompletableFuture<Admission> next;
+            synchronized (places) {
+                next = closed ? null : waiting.poll();
+                if (next == null) {
+                    free++;
+                    return;
                 }
-            } finally {
-                waiting.decrementAndGet();
             }
+            if (next.complete(new Admission())) {
+                return;
+            }
+            // it gave up (its time, its client) between the poll and now: the next one
         }
-        if (closed) {
-            free.release();
-            return null;
-        }
-        return new Admission();
     }
 
     /** How many routed requests wait for a free request VM now. */
     public int waiting() {
-        return waiting.get();
+        synchronized (places) {
+            return waiting.size();
+        }
     }
 
     /** A routed request refused at once: as many as allowed already wait for a free request VM. */
@@ -169,11 +244,14 @@ public final class Route implements AutoCloseable {
     }
 
     /** The server is stopping: no routed request is admitted any more, and those waiting are refused. */
-    synchronized void stopAdmitting() {
-        if (!closed) {
+    void stopAdmitting() {
+        List<CompletableFuture<Admission>> refused;
+        synchronized (places) {
             closed = true;
-            free.release(Integer.MAX_VALUE / 2); // wakes every admit, which then sees the server closed
+            refused = List.copyOf(waiting);
+            waiting.clear();
         }
+        refused.forEach(place -> place.complete(null));
     }
 
     /** Ends every routed request still waiting for its report: the request VMs have stopped. */
@@ -292,7 +370,7 @@ public final class Route implements AutoCloseable {
 
         private void release() {
             if (released.compareAndSet(false, true)) {
-                free.release();
+                placeFreed();
             }
         }
     }

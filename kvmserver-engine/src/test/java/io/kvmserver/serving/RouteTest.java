@@ -227,6 +227,40 @@ class RouteTest {
         }
     }
 
+    /**
+     * A request may wait for its place without a thread ({@code admitLater}: WebFlux's route, whose
+     * waits held the bounded-elastic threads every other route and blocking task of the
+     * application needs): the place freed goes to the request that waited longest and still
+     * waits, one that gave up leaves the queue at once, a place that came to one that gave up is
+     * given back, and the server's stop ends every wait.
+     */
+    @Test
+    void aRequestWaitsForItsPlaceWithoutAThreadAndOneThatGaveUpTakesNone() throws Exception {
+        int port = Http.freePort();
+        CompletableFuture<Route.Admission> atStop;
+        try (KvmServer server = start(port, b -> b.threads(1))) {
+            Route route = server.route();
+            Route.Admission only = route.admit(WAIT, 2);
+            CompletableFuture<Route.Admission> gaveUp = route.admitLater(Duration.ofSeconds(10), 2);
+            CompletableFuture<Route.Admission> next = route.admitLater(Duration.ofSeconds(10), 2);
+            assertThat(route.waiting()).isEqualTo(2);
+            assertThatThrownBy(() -> route.admitLater(WAIT, 2).join()).hasCauseInstanceOf(Route.QueueFull.class);
+            Route.abandon(gaveUp);
+            assertThat(route.waiting()).as("the one that gave up left the queue").isEqualTo(1);
+            assertThat(next).isNotDone();
+            only.close(); // never followed: its place is free at once, and the next one takes it
+            assertThat(next.get(5, TimeUnit.SECONDS)).isNotNull();
+            assertThat(gaveUp).isCancelled();
+            assertThat(route.admit(Duration.ZERO, 0)).as("taken by the one that waited").isNull();
+            Route.abandon(next); // its client went after all: the place is given back
+            Route.Admission again = route.admit(Duration.ZERO, 0);
+            assertThat(again).as("the place given back").isNotNull();
+            atStop = route.admitLater(Duration.ofSeconds(30), 2);
+            assertThat(route.waiting()).isEqualTo(1);
+        }
+        assertThat(atStop.get(5, TimeUnit.SECONDS)).as("the stop ends every wait, with no place").isNull();
+    }
+
     @Test
     void withoutEphemeralModeAVmKeepsItsStateAndReportsEachConnectionWithoutAReset() throws Exception {
         int port = Http.freePort();

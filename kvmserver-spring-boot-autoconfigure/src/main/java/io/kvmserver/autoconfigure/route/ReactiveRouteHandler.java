@@ -138,8 +138,10 @@ final class ReactiveRouteHandler {
         ServerHttpRequest request = web.getRequest();
         AtomicInteger status = new AtomicInteger();
         AtomicReference<Throwable> error = new AtomicReference<>();
-        Mono<Answer> forwarded = Mono.fromRunnable(exchange::admit)
-            .subscribeOn(Schedulers.boundedElastic())
+        // The wait for a request VM holds no thread: waits that held bounded-elastic threads
+        // left none for the application's other routes and blocking work.
+        Mono<Answer> forwarded = Mono.fromFuture(exchange::admitLater)
+            .onErrorMap(CompletionException.class, (ex) -> (ex.getCause() != null) ? ex.getCause() : ex)
             .then(Mono.defer(() -> Mono.fromFuture(exchange.connect())))
             .flatMap((connection) -> {
                 Answer answer = new Answer();

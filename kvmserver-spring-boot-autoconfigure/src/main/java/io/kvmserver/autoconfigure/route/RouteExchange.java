@@ -7,7 +7,9 @@ import io.micrometer.observation.Observation;
 import java.time.Duration;
 import java.util.List;
 import java.util.Locale;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -51,7 +53,10 @@ final class RouteExchange {
 
     private RoutedServer.Connections connections;
 
-    private Route.Admission admission;
+    private volatile Route.Admission admission;
+
+    /** The place waited for without a thread ({@link #admitLater}), until the exchange has it. */
+    private volatile CompletableFuture<Route.Admission> pendingPlace;
 
     private volatile boolean followed;
 
@@ -173,22 +178,69 @@ final class RouteExchange {
      * @throws KvmServerRouteException 503 when none is free in time, or the server does not serve
      */
     void admit() {
-        RoutedServer.Connections current = this.server.connections();
-        if (current == null) {
-            throw fail(HttpStatus.SERVICE_UNAVAILABLE, "unavailable",
-                    "the kvmserver " + this.server.name() + " is not serving", null);
-        }
+        RoutedServer.Connections current = serving();
+        Route.Admission place;
         try {
-            this.admission = current.route.admit(this.server.maxWait(), this.server.maxWaiting());
+            place = current.route.admit(this.server.maxWait(), this.server.maxWaiting());
         }
         catch (InterruptedException ex) {
             Thread.currentThread().interrupt();
             throw fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", "interrupted while waiting for a free request VM", ex);
         }
         catch (Route.QueueFull ex) {
-            throw fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", ex.getMessage() + " of the kvmserver "
-                    + this.server.name(), this.server.property("max-waiting") + " is " + this.server.maxWaiting(), null);
+            throw queueFull(ex);
         }
+        admitted(current, place);
+    }
+
+    /**
+     * {@link #admit()} without a thread waiting (WebFlux): completes once the request has its
+     * place, on a pool thread (never the request VM's that freed it), or fails with the same
+     * {@link KvmServerRouteException}s. {@link #finish} gives the place back if the exchange ended
+     * first.
+     */
+    CompletableFuture<Void> admitLater() {
+        RoutedServer.Connections current;
+        try {
+            current = serving();
+        }
+        catch (KvmServerRouteException ex) {
+            return CompletableFuture.failedFuture(ex);
+        }
+        CompletableFuture<Route.Admission> place = current.route.admitLater(this.server.maxWait(),
+                this.server.maxWaiting());
+        this.pendingPlace = place;
+        return place.handleAsync((admission, failure) -> {
+            if (failure != null) {
+                Throwable cause = failure instanceof CompletionException ? failure.getCause() : failure;
+                if (cause instanceof CancellationException cancelled) {
+                    throw cancelled; // the exchange ended first (finish gave the wait up): nothing to answer
+                }
+                throw cause instanceof Route.QueueFull full ? queueFull(full)
+                        : fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", "the wait for a free request VM ended", cause);
+            }
+            admitted(current, admission);
+            return null;
+        });
+    }
+
+    private RoutedServer.Connections serving() {
+        RoutedServer.Connections current = this.server.connections();
+        if (current == null) {
+            throw fail(HttpStatus.SERVICE_UNAVAILABLE, "unavailable",
+                    "the kvmserver " + this.server.name() + " is not serving", null);
+        }
+        return current;
+    }
+
+    private KvmServerRouteException queueFull(Route.QueueFull full) {
+        return fail(HttpStatus.SERVICE_UNAVAILABLE, "busy", full.getMessage() + " of the kvmserver " + this.server.name(),
+                this.server.property("max-waiting") + " is " + this.server.maxWaiting(), null);
+    }
+
+    /** The request has its place ({@code place}), or is refused: none came in time, or the server stopped. */
+    private void admitted(RoutedServer.Connections current, Route.Admission place) {
+        this.admission = place;
         if (this.admission == null) {
             if (this.server.connections() == null) {
                 // The server stopped while the request waited: it was refused at once, not after the wait.
@@ -348,6 +400,10 @@ final class RouteExchange {
         this.context.setStatus(status);
         if (error != null) {
             this.observation.error(error);
+        }
+        CompletableFuture<Route.Admission> pending = this.pendingPlace;
+        if (pending != null && this.admission == null) {
+            Route.abandon(pending); // the exchange ended while it waited (its client went): no place kept
         }
         Route.Admission place = this.admission;
         if (place == null || !this.followed) {

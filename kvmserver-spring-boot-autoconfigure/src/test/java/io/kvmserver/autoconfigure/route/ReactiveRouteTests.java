@@ -8,4 +8,9 @@ import org.springframework.boot.test.context.SpringBootTest.WebEnvironment;
         properties = "spring.main.web-application-type=reactive")
 class ReactiveRouteTests extends RouteTests {
 
+    @Override
+    protected boolean waitingHoldsAThread() {
+        return false;
+    }
+
 }

@@ -568,11 +568,13 @@ abstract class RouteTests {
         for (int attempt = 0; attempt < 10 && refused == null; attempt++) {
             CompletableFuture<HttpResponse<String>> waiter = CompletableFuture.supplyAsync(() -> get("/counter"));
             RouteClient.waitFor(() -> this.lifecycle.getServer().route().waiting() == 1 || waiter.isDone());
+            long blocked = threadsWaitingInAdmit();
             long start = System.nanoTime();
             HttpResponse<String> next = this.client.get("/counter");
             if (next.body().contains("already wait")) {
                 refused = next;
                 assertThat(System.nanoTime() - start).as("refused at once").isLessThan(250_000_000L);
+                assertThat(blocked).as("threads held by the one waiting").isEqualTo(waitingHoldsAThread() ? 1 : 0);
             }
             assertThat(waiter.get().body()).as("the one waiting").contains("was free within 300 ms");
         }
@@ -585,6 +587,22 @@ abstract class RouteTests {
             .contains("1 routed requests already wait");
         assertThat(first.get().statusCode()).isEqualTo(504);
         assertThat(second.get().statusCode()).isEqualTo(504);
+    }
+
+    /**
+     * Whether a request waiting for a request VM holds a thread: Spring MVC's waits on its
+     * container thread (bounded by {@code route.max-waiting}), WebFlux's on none.
+     */
+    protected boolean waitingHoldsAThread() {
+        return true;
+    }
+
+    private static long threadsWaitingInAdmit() {
+        return Thread.getAllStackTraces().values().stream()
+            .filter((stack) -> java.util.Arrays.stream(stack)
+                .anyMatch((frame) -> frame.getClassName().equals("io.kvmserver.server.Route")
+                        && frame.getMethodName().equals("admit")))
+            .count();
     }
 
     private HttpResponse<String> get(String path) {
