@@ -159,12 +159,8 @@ public final class DynamicDependencies {
     public static List<Path> homes(ElfFile program) {
         List<Path> dirs = new ArrayList<>();
         Path named = program.path().toAbsolutePath().normalize().getParent();
-        Path real;
-        try {
-            real = program.path().toRealPath().getParent();
-        } catch (IOException e) {
-            real = null;
-        }
+        // The directory of the file that was read, not of what the name is now (see ElfFile#realPath).
+        Path real = program.realPath().getParent();
         boolean climbs = dynamicStrings(program, DT_RUNPATH, DT_RPATH).stream()
                 .flatMap(runpath -> java.util.Arrays.stream(runpath.split(":")))
                 .anyMatch(dir -> dir.startsWith("$ORIGIN/..") || dir.startsWith("${ORIGIN}/.."));
