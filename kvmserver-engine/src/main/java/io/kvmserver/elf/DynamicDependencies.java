@@ -133,7 +133,11 @@ public final class DynamicDependencies {
         return isInLibraryDirectory(path.normalize(), homes) && isInLibraryDirectory(real, homes);
     }
 
-    private static boolean isInLibraryDirectory(Path path, List<Path> homes) {
+    /**
+     * Whether {@code path}, a real path (no symlink in it: the real path of a file that was read),
+     * is in a system library directory or in one of {@code homes} or below it.
+     */
+    public static boolean isInLibraryDirectory(Path path, List<Path> homes) {
         if (homes.stream().anyMatch(path::startsWith)) {
             return true;
         }

@@ -78,7 +78,9 @@ public final class ElfFile {
             int p = (int) (phoff + (long) i * PHDR_SIZE);
             Segment s = new Segment(b.getInt(p), b.getInt(p + 4), b.getLong(p + 8), b.getLong(p + 16),
                     b.getLong(p + 32), b.getLong(p + 40), b.getLong(p + 48));
-            if (s.type() == PT_LOAD || s.type() == PT_INTERP) {
+            // Only the first PT_INTERP counts, as in execve(2): later ones are never looked at.
+            boolean interpreterHeader = s.type() == PT_INTERP && interp == null;
+            if (s.type() == PT_LOAD || interpreterHeader) {
                 if (s.offset() < 0 || s.fileSize() < 0 || s.offset() > bytes.length
                         || s.fileSize() > bytes.length - s.offset()) {
                     throw fail("is truncated: segment " + i + " lies past the end of the file");
@@ -93,7 +95,7 @@ public final class ElfFile {
                     throw fail("has a loadable segment " + i + " whose address and offset disagree modulo the page size");
                 }
             }
-            if (s.type() == PT_INTERP) {
+            if (interpreterHeader) {
                 // As execve(2): a NUL-terminated path of 2 to PATH_MAX bytes, or ENOEXEC; the
                 // loader named is the string up to its first NUL.
                 int start = (int) s.offset();
@@ -139,9 +141,10 @@ public final class ElfFile {
         }
         int fd;
         try {
-            // Non-blocking: opening a FIFO swapped in after the check above must not wait for a writer.
-            fd = LibC.open(nulTerminated(path), OpenFlags.O_RDONLY | OpenFlags.O_CLOEXEC | OpenFlags.O_NONBLOCK
-                    | OpenFlags.O_NOCTTY, 0);
+            // O_PATH: opening what the name is now has no effect of its own (a FIFO swapped in
+            // does not wait for a writer, a device is not opened); the file is opened for reading
+            // through this descriptor once it is known to be a regular file.
+            fd = LibC.open(nulTerminated(path), OpenFlags.O_PATH | OpenFlags.O_CLOEXEC, 0);
         } catch (LastErrorException e) {
             throw switch (e.getErrorCode()) {
                 case Errno.ENOENT, Errno.ENOTDIR -> new ElfException("program " + path + " does not exist");

@@ -29,6 +29,8 @@ final class TimerFdFile extends StreamFile {
     private static final long TFD_IOC_SET_TICKS = 0x40085400L;
     private static final int ITIMERSPEC_SIZE = 32;
     private static final long NANOS_PER_SECOND = 1_000_000_000L;
+    /** Reads of the template's setting and count at its freeze beyond the first (see {@link #freeze}). */
+    private static final int FREEZE_ATTEMPTS = 3;
 
     private final int clock;
     private boolean frozen;
@@ -61,21 +63,29 @@ final class TimerFdFile extends StreamFile {
     @Override
     public void freeze(FrozenBytes budget) {
         try (Memory setting = new Memory(ITIMERSPEC_SIZE)) {
-            // The count, the setting, the count again: an expiry between the two reads would be
-            // counted twice (in the count and again from the setting's earlier deadline), so the
-            // pair is read again until no expiry falls between them.
-            long ticks;
-            long again = Math.max(0, FdInfo.field(fd, "ticks", 10));
-            do {
-                ticks = again;
+            // The setting, then the count. Asking for the setting brings the count up to date
+            // (the kernel counts an unread periodic timer's overruns only when it is read or asked
+            // for); one more expiry, at the setting's next one, may be counted before the count is
+            // read, and the fork would count it again. So the pair is read again while that may
+            // have happened: at most a few times, as an interval shorter than the reads (1 µs)
+            // would make it happen every time (a loop until two reads agreed never ended); then
+            // the pair is taken as read: one expiry too many at most, of a timer that expires a
+            // million times a second.
+            for (int attempt = 0; ; attempt++) {
                 long now = HostClock.now(clock);
                 LibC.syscall(SyscallNumbers.TIMERFD_GETTIME, fd, Pointer.nativeValue(setting), 0, 0, 0, 0);
+                long ticks = Math.max(0, FdInfo.field(fd, "ticks", 10));
+                long after = HostClock.now(clock);
                 long left = Deadline.nanos(setting.getLong(16), setting.getLong(24), NANOS_PER_SECOND);
                 frozenInterval = Deadline.nanos(setting.getLong(0), setting.getLong(8), NANOS_PER_SECOND);
-                frozenNext = left == 0 ? 0 : saturatedAdd(now, left);
-                again = Math.max(0, FdInfo.field(fd, "ticks", 10));
-            } while (again != ticks);
-            frozenTicks = ticks;
+                // An armed periodic timer may have no time left (its next expiry is now): only a
+                // timer with neither time left nor an interval is disarmed.
+                frozenNext = left == 0 && frozenInterval == 0 ? 0 : saturatedAdd(now, left);
+                frozenTicks = ticks;
+                if (frozenNext == 0 || after < frozenNext || attempt == FREEZE_ATTEMPTS) {
+                    break;
+                }
+            }
             frozen = true;
         } catch (LastErrorException e) {
             frozen = false; // forks read the template's timer as it stands

@@ -86,8 +86,8 @@ public final class Program implements AutoCloseable {
                         + " does not exist on this host: link the program statically, or install the C library it"
                         + " was built for");
             }
-            if (!DynamicDependencies.isWhereLibrariesAre(loader, DynamicDependencies.homes(executable))
-                    && !mayReadExplicitly(options, loader)) {
+            List<Path> homes = DynamicDependencies.homes(executable);
+            if (!DynamicDependencies.isWhereLibrariesAre(loader, homes) && !mayReadExplicitly(options, loader)) {
                 // The engine reads the loader into the guest's memory: a file the program names
                 // there is one it reads, so it must be a grant's or where loaders are.
                 throw new ElfException("program " + path + " names " + loader + " as its dynamic loader, which is"
@@ -100,6 +100,14 @@ public final class Program implements AutoCloseable {
             } catch (ElfException e) {
                 throw new ElfException("program " + path + " is dynamically linked, but its dynamic loader cannot"
                         + " be used: " + e.getMessage());
+            }
+            // The name was checked before the file was opened, and may have been made a link to
+            // anything since: the file read must pass the same check, or its bytes would be the
+            // guest's to read.
+            if (!DynamicDependencies.isInLibraryDirectory(interpreter.realPath(), homes)
+                    && !mayReadExplicitly(options, interpreter.realPath())) {
+                throw new ElfException("program " + path + " names " + loader + " as its dynamic loader, which"
+                        + " changed while it was read: it is now " + interpreter.realPath());
             }
             if (interpreter.interpreter() != null || !interpreter.isPositionIndependent()) {
                 throw new ElfException("dynamic loader " + interpreter.path() + " of " + path

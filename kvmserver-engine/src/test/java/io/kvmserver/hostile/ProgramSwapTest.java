@@ -3,7 +3,9 @@ package io.kvmserver.hostile;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.kvmserver.config.KvmServerOptions;
+import io.kvmserver.elf.DynamicDependencies;
 import io.kvmserver.elf.ElfException;
+import io.kvmserver.elf.ElfFile;
 import io.kvmserver.linux.GuestConsole;
 import io.kvmserver.sandbox.Access;
 import io.kvmserver.sandbox.Resolution;
@@ -32,6 +34,23 @@ class ProgramSwapTest {
 
     @TempDir
     Path dir;
+
+    /**
+     * The program's own directory, where its libraries may be, is the directory of the file read
+     * (the second wave of that review: it was the directory of what the name resolved to later,
+     * so a swap made a private directory's shared objects the program's own libraries).
+     */
+    @Test
+    void theProgramsOwnDirectoryIsTheOneOfTheFileRead() throws Exception {
+        Path app = Files.createDirectories(dir.resolve("app"));
+        Path secrets = Files.createDirectories(dir.resolve("secrets"));
+        Path program = Files.copy(GuestPrograms.get("hello"), app.resolve("program"));
+        Files.writeString(secrets.resolve("libsecret.so"), "S");
+        ElfFile read = ElfFile.read(program);
+        Files.delete(program);
+        Files.createSymbolicLink(program, secrets.resolve("libsecret.so"));
+        assertThat(DynamicDependencies.homes(read)).contains(app.toRealPath()).doesNotContain(secrets.toRealPath());
+    }
 
     @Test
     void aProgramSwappedForALinkToASecretWhileItIsPreparedNeverGrantsTheSecret() throws Exception {

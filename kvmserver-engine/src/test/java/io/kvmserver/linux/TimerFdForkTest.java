@@ -134,6 +134,30 @@ class TimerFdForkTest {
         template.closeHost();
     }
 
+    /**
+     * A 1 µs periodic timer expires between any two reads of it (the second wave of the review of
+     * 2026-12-05, third session: the freeze read the pair again until two reads agreed, and for
+     * such a timer never stopped: the template's start spun for good).
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(10)
+    void aTimerFasterThanItsOwnReadsIsFrozenToo() throws Exception {
+        for (long interval : new long[] {1, 1_000}) {
+            TimerFdFile template = TimerFdFile.create(CLOCK_MONOTONIC, 0);
+            arm(template, interval, interval);
+            Thread.sleep(5);
+            template.freeze(new FrozenBytes());
+            long before = templateTicks(template);
+            TimerFdFile copy = fork(template);
+            long copied = drain(copy);
+            long after = templateTicks(template);
+            assertThat(copied).as("interval %d ns: the template counted %d..%d", interval, before, after)
+                    .isBetween(before, after + 2);
+            copy.closeHost();
+            template.closeHost();
+        }
+    }
+
     @Test
     void aTimerNeverArmedStaysDisarmedAndAFarOneStaysFar() {
         TimerFdFile never = TimerFdFile.create(CLOCK_MONOTONIC, 0);

@@ -375,6 +375,16 @@ public class KvmServerLifecycle
         }
         List<KvmServer.VmState> stuck = StuckVms.of(running);
         boolean broken = !stuck.isEmpty() || running.aliveVms() == 0;
+        // Under the lifecycle's lock, as stop() takes the server's report back: a check still
+        // running when the server stops must not report it broken after that.
+        synchronized (this.monitor) {
+            if (this.server == running) {
+                publishLiveness(running, stuck, broken);
+            }
+        }
+    }
+
+    private void publishLiveness(KvmServer running, List<KvmServer.VmState> stuck, boolean broken) {
         if (broken && !this.reportedBroken) {
             logger.error(logPrefix() + (stuck.isEmpty() ? "no request VM is alive"
                     : "request VM " + stuck.get(0).id() + " has run " + stuck.get(0).limitedMillis()
