@@ -77,6 +77,15 @@ class HostileHeadersTest {
                 .isEqualTo("/lib64/ld-linux-x86-64.so.2");
     }
 
+    /** Linux reads the first PT_INTERP and never looks at another (the second wave: the last one was used). */
+    @Test
+    void onlyTheFirstInterpreterHeaderCounts() {
+        byte[] first = "/lib64/ld-linux-x86-64.so.2\0".getBytes(StandardCharsets.US_ASCII);
+        ElfFile elf = ElfFile.of(Path.of("/two"), elf(first, new Header(PT_INTERP, 0, first.length),
+                new Header(PT_INTERP, 1 << 20, 0)));
+        assertThat(elf.interpreter()).isEqualTo("/lib64/ld-linux-x86-64.so.2");
+    }
+
     @Test
     void anInterpreterThatIsEmptyOrNotNulTerminatedIsRefusedAsExecveRefusesIt() {
         for (String bad : List.of("\0", "\0\0/lib64/ld.so\0", "/lib64/ld-linux-x86-64.so.2")) {
