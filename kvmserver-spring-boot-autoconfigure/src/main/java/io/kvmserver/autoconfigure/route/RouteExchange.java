@@ -195,7 +195,7 @@ final class RouteExchange {
 
     /**
      * {@link #admit()} without a thread waiting (WebFlux): completes once the request has its
-     * place, on a pool thread (never the request VM's that freed it), or fails with the same
+     * place, on a thread of the routes' client, or fails with the same
      * {@link KvmServerRouteException}s. {@link #finish} gives the place back if the exchange ended
      * first.
      */
@@ -210,6 +210,8 @@ final class RouteExchange {
         CompletableFuture<Route.Admission> place = current.route.admitLater(this.server.maxWait(),
                 this.server.maxWaiting());
         this.pendingPlace = place;
+        // On a thread of the routes' client, never the request VM's that freed the place (nor the
+        // common pool, which is a new thread per task on one CPU).
         return place.handleAsync((admission, failure) -> {
             if (failure != null) {
                 Throwable cause = failure instanceof CompletionException ? failure.getCause() : failure;
@@ -221,7 +223,7 @@ final class RouteExchange {
             }
             admitted(current, admission);
             return null;
-        });
+        }, this.routes.client().getExecutor());
     }
 
     private RoutedServer.Connections serving() {
