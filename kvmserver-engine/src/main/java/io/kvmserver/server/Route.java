@@ -130,10 +130,12 @@ public final class Route implements AutoCloseable {
             }
             waiting.add(place);
         }
-        CompletableFuture.delayedExecutor(wait.toNanos(), TimeUnit.NANOSECONDS).execute(() -> giveUp(place));
+        // Its timer ends with it (a place given, a client gone): timers of waits already over
+        // would pile up with the request rate for as long as max-wait, whatever max-waiting is.
+        place.completeOnTimeout(null, wait.toNanos(), TimeUnit.NANOSECONDS);
         place.whenComplete((admission, failure) -> {
-            if (place.isCancelled()) {
-                giveUp(place); // out of the queue at once, not at its timeout
+            if (admission == null) {
+                leave(place); // its time is up, its caller gave up, or the server stopped
             }
         });
         return place;
@@ -152,12 +154,11 @@ public final class Route implements AutoCloseable {
         }
     }
 
-    /** A waiting request's time is up (or it was cancelled): it leaves the queue with no place. */
-    private void giveUp(CompletableFuture<Admission> place) {
+    /** A waiting request that has no place (its time is up, it was cancelled) leaves the queue. */
+    private void leave(CompletableFuture<Admission> place) {
         synchronized (places) {
             waiting.remove(place);
         }
-        place.complete(null);
     }
 
     /** A place is free again: the request that waited longest takes it, or it is counted free. */
@@ -174,7 +175,7 @@ public final class Route implements AutoCloseable {
             if (next.complete(new Admission())) {
                 return;
             }
-            // it gave up (its time, its client) between the poll and now: the next one
+            // it gave up (its time, its caller) between the poll and now: the next one
         }
     }
 

@@ -13,6 +13,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
 import org.eclipse.jetty.client.Connection;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.http.HttpVersion;
@@ -59,6 +60,11 @@ final class RouteExchange {
     private volatile CompletableFuture<Route.Admission> pendingPlace;
 
     private volatile boolean followed;
+
+    /** Guards {@link #finished} against a connection being taken up ({@link #connect}). */
+    private final Object connectionLock = new Object();
+
+    private boolean finished;
 
     private volatile Connection connection;
 
@@ -255,15 +261,32 @@ final class RouteExchange {
         this.connections = current;
     }
 
-    /** A connection of the request's own to the program, tied to its place in a request VM; after {@link #admit()}. */
+    /**
+     * A connection of the request's own to the program, tied to its place in a request VM; after
+     * {@link #admit()}. The connection is taken up in a stage of its own, which nobody can cancel:
+     * a caller that gives up (a WebFlux request whose client went while the connection was being
+     * made) cancels only the future returned, and a connection made after the exchange finished is
+     * closed at once, never left open to hold the request VM that accepted it until its time limit
+     * (with its place already given back).
+     */
     CompletableFuture<Connection> connect() {
         this.request.transport(this.connections.transport);
-        return this.routes.client().resolveDestination(this.request).newConnection().thenApply((connection) -> {
-            this.connection = connection;
-            this.admission.follow(connection.getLocalSocketAddress());
-            this.followed = true;
-            return connection;
-        });
+        CompletableFuture<Connection> taken = this.routes.client()
+            .resolveDestination(this.request)
+            .newConnection()
+            .thenApply((connection) -> {
+                synchronized (this.connectionLock) {
+                    if (this.finished) {
+                        connection.close();
+                        throw new CancellationException("the exchange ended while its connection was made");
+                    }
+                    this.connection = connection;
+                    this.admission.follow(connection.getLocalSocketAddress());
+                    this.followed = true;
+                }
+                return connection;
+            });
+        return taken.thenApply(Function.identity());
     }
 
     /** The request for the program, to send on the connection. */
@@ -398,6 +421,9 @@ final class RouteExchange {
      * stops the observation when the VM's report comes (on the route's threads, never the VM's).
      */
     void finish(int status, Throwable error) {
+        synchronized (this.connectionLock) {
+            this.finished = true; // a connection made from now on is closed as it comes (connect)
+        }
         closeConnection(); // whatever the program answered, its connection ends with the request
         this.context.setStatus(status);
         if (error != null) {

@@ -590,6 +590,51 @@ abstract class RouteTests {
     }
 
     /**
+     * Clients that send a request and reset their connection a few milliseconds later, at about
+     * the moment it is admitted (the third wave of the review of 2026-12-05, third session: with
+     * WebFlux the connection to the program made after the exchange was cancelled was never
+     * closed, so its request VM read from it until its time limit while its place was given back,
+     * and a few hundred such requests held every VM of the route). Every VM is free again at once,
+     * and none runs into its time limit.
+     */
+    @Test
+    void clientsThatResetAsTheirRequestIsAdmittedHoldNoRequestVm() throws Exception {
+        long timeoutsBefore = this.lifecycle.getServer().stats().requests(io.kvmserver.server.ServerStats.Outcome.TIMEOUT);
+        long end = System.nanoTime() + 1_500_000_000L;
+        java.util.List<Thread> clients = new java.util.ArrayList<>();
+        for (int c = 0; c < 6; c++) {
+            Thread client = new Thread(() -> {
+                java.util.Random random = new java.util.Random();
+                while (System.nanoTime() < end) {
+                    try (java.net.Socket socket = new java.net.Socket("127.0.0.1", this.port)) {
+                        socket.getOutputStream().write("GET /counter HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                            .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                        Thread.sleep(random.nextInt(20));
+                        socket.setSoLinger(true, 0); // a reset, not a FIN
+                    }
+                    catch (Exception ex) {
+                        // the application may refuse some: what matters is what the VMs are left with
+                    }
+                }
+            });
+            client.start();
+            clients.add(client);
+        }
+        for (Thread client : clients) {
+            client.join();
+        }
+        long deadline = System.nanoTime() + 1_000_000_000L;
+        while (this.lifecycle.getServer().busyVms() > 0 && System.nanoTime() < deadline) {
+            Thread.sleep(5);
+        }
+        assertThat(this.lifecycle.getServer().busyVms()).as("request VMs still busy 1 s after the last client")
+            .isZero();
+        assertThat(this.client.get("/counter").statusCode()).isEqualTo(200);
+        assertThat(this.lifecycle.getServer().stats().requests(io.kvmserver.server.ServerStats.Outcome.TIMEOUT))
+            .as("requests that ran into their time limit").isEqualTo(timeoutsBefore);
+    }
+
+    /**
      * Whether a request waiting for a request VM holds a thread: Spring MVC's waits on its
      * container thread (bounded by {@code route.max-waiting}), WebFlux's on none.
      */
