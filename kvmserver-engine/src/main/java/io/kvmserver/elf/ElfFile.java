@@ -136,9 +136,6 @@ public final class ElfFile {
      * before the rest is read: a large file that is no program is never read whole into the heap.
      */
     public static ElfFile read(Path path) {
-        if (Files.isDirectory(path)) {
-            throw new ElfException("program " + path + " is a directory, not an executable file");
-        }
         int fd;
         try {
             // O_PATH: opening what the name is now has no effect of its own (a FIFO swapped in
@@ -150,15 +147,17 @@ public final class ElfFile {
                 case Errno.ENOENT, Errno.ENOTDIR -> new ElfException("program " + path + " does not exist");
                 case Errno.EACCES, Errno.EPERM -> new ElfException("program " + path
                         + " cannot be read: permission denied");
-                case Errno.EISDIR -> new ElfException("program " + path + " is a directory, not an executable file");
                 default -> new ElfException("program " + path + " cannot be opened: " + Errno.name(e.getErrorCode()));
             };
         }
         try {
             Path open = Path.of("/proc/self/fd/" + fd);
+            if (Files.isDirectory(open)) {
+                throw new ElfException("program " + path + " is a directory, not an executable file");
+            }
             if (!Files.isRegularFile(open)) {
-                throw new ElfException("program " + path + " is not a regular file (a device, a FIFO, a socket or a"
-                        + " directory), not an executable file");
+                throw new ElfException("program " + path + " is not a regular file (a device, a FIFO or a socket),"
+                        + " not an executable file");
             }
             Path real = Files.readSymbolicLink(open);
             if (!real.isAbsolute() || real.toString().endsWith(" (deleted)")) {

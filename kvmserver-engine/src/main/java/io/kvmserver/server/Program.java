@@ -117,8 +117,13 @@ public final class Program implements AutoCloseable {
         RouteSocket route = options.routeAddress().isEmpty() ? null : RouteSocket.create(options.routeAddress());
         FileSystemPolicy policy = new FileSystemPolicy(options, path, executable.realPath(),
                 DynamicDependencies.of(executable, interpreter));
+        List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
+        List<String> argv = new ArrayList<>();
+        argv.add(options.program());
+        argv.addAll(options.args());
         try {
             checkWorkingDirectory(options, policy);
+            checkArgumentSize(options, argv, env);
         } catch (InvalidOptionException e) {
             policy.close();
             if (route != null) {
@@ -126,7 +131,6 @@ public final class Program implements AutoCloseable {
             }
             throw e;
         }
-        List<String> env = new EnvironmentPolicy(options).guestEnvironment(hostEnv);
         // -Dkvmserver.trace=true is the trace's older spelling, kept as an alias of the option.
         boolean trace = options.trace() || Boolean.getBoolean("kvmserver.trace");
         Kernel.Tracing tracing = trace ? Kernel.Tracing.ALL
@@ -134,15 +138,6 @@ public final class Program implements AutoCloseable {
         NetworkPolicy network = new NetworkPolicy(options);
         Kernel kernel = new Kernel(SyscallTable.standard(), policy, network, console, path.toString(), env,
                 new Denials(options.naming(), options.verbose()), tracing, route);
-        List<String> argv = new ArrayList<>();
-        argv.add(options.program());
-        argv.addAll(options.args());
-        try {
-            checkArgumentSize(options, argv, env);
-        } catch (InvalidOptionException e) {
-            kernel.close();
-            throw e;
-        }
         return new Program(options, executable, interpreter, kernel, List.copyOf(argv));
     }
 
