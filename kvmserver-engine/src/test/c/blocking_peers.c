@@ -1,10 +1,12 @@
 /*
  * Waits that poll cannot end, for BlockingPeersTest; argv[1] is a writable directory, argv[2] the
- * case. Each prints what its calls returned and how long the wait took (ms, rounded down to 100):
+ * case. Each prints what its calls returned and how long the wait took (ms; a loaded machine
+ * makes it longer than asked, never shorter):
  *   dgram-full    an unconnected unix datagram socket sends (blocking, SO_SNDTIMEO 1 s) to a
  *                 receiver that never reads: once its queue is full the send waits, and after
  *                 the timeout is EAGAIN; natively the sender sleeps (unix_wait_for_peer), and the
- *                 engine must not spin meanwhile (the test measures its CPU time)
+ *                 engine must not spin meanwhile: "cpu=" is the process's CPU time (ms) over the
+ *                 wait, which in the engine counts the engine's work on the call too
  *   unix-backlog  two blocking connects (SO_SNDTIMEO 300 ms) to a unix listener of backlog 0
  *                 that never accepts: the first is queued, the second waits the timeout, EAGAIN
  *   waitall PORT  recv(MSG_WAITALL) of 10 bytes from a TCP peer at 127.0.0.1:PORT that writes 3
@@ -40,6 +42,12 @@ static long now_ms(void) {
     return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
 }
 
+static long cpu_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+    return t.tv_sec * 1000L + t.tv_nsec / 1000000L;
+}
+
 static struct sockaddr_un at(const char *dir, const char *name) {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof a.sun_path, "%s/%s", dir, name);
@@ -60,14 +68,16 @@ static int dgram_full(const char *dir) {
     send_timeout(sender, 1000);
     char datagram[1000] = {0};
     int sent = 0;
-    long start = 0;
+    long start = 0, cpu = 0;
     for (;;) {
         if (sendto(sender, datagram, sizeof datagram, 0, (struct sockaddr *) &a, sizeof a) < 0) break;
         sent++;
         start = now_ms(); /* the last send that went through: the wait starts after it */
+        cpu = cpu_ms();
     }
     int e = errno;
-    printf("sent>0=%d errno=%d waited=%ld\n", sent > 0, e, (now_ms() - start) / 100 * 100);
+    long waited = now_ms() - start;
+    printf("sent>0=%d errno=%d waited=%ld cpu=%ld\n", sent > 0, e, waited, cpu_ms() - cpu);
     unlink(a.sun_path);
     return 0;
 }
@@ -83,7 +93,7 @@ static int unix_backlog(const char *dir) {
     long start = now_ms();
     int r2 = connect(second, (struct sockaddr *) &a, sizeof a);
     int e = errno;
-    printf("first=%d second=%d errno=%d waited=%ld\n", r1, r2, r2 < 0 ? e : 0, (now_ms() - start) / 100 * 100);
+    printf("first=%d second=%d errno=%d waited=%ld\n", r1, r2, r2 < 0 ? e : 0, now_ms() - start);
     unlink(a.sun_path);
     return 0;
 }

@@ -5,12 +5,13 @@
  * for the listener (data 1), accept, add the connection (EPOLLIN, data 7), wait, read the
  * request; then, by MODE:
  *   quiet     getppid (a call the host answers), then five zero-timeout waits
- *   more      100 ms asleep (the client sends more bytes meanwhile), then one zero-timeout wait
+ *   more      a "+" written once the request is read, 300 ms asleep (the client, seeing the
+ *             "+", sends more bytes meanwhile), then one zero-timeout wait
  *   eventfd   an eventfd in the instance (data 2) written, then one zero-timeout wait
  *   timer     a timerfd in the instance (data 3) armed for 2 ms, getppid (the host looks, before
  *             the timer is due), 5 ms of reading the clock in the guest, one zero-timeout wait
- *   listener  100 ms asleep (another client connects meanwhile; the VM is not ephemeral, so its
- *             listener may accept it), then one zero-timeout wait
+ *   listener  as more, and another client connects when the first sees the "+" (the VM is not
+ *             ephemeral, so its listener may accept it), then one zero-timeout wait
  *   unread    getppid before the request is read (the host looks while its bytes wait), then,
  *             the request read, five zero-timeout waits
  *   unread-ended  as unread for a client that shuts its side down after the request: the end of
@@ -111,6 +112,11 @@ int main(int argc, char **argv) {
             write(efd, &one, sizeof one);
         } else if (unread) {
             /* the waits below */
+        } else if (!strcmp(mode, "more") || !strcmp(mode, "listener")) {
+            /* The client sends more when it sees this: after the read, whatever the load. */
+            write(fd, "+", 1);
+            struct timespec nap = {.tv_nsec = 300000000};
+            nanosleep(&nap, NULL);
         } else {
             struct timespec nap = {.tv_nsec = 100000000};
             nanosleep(&nap, NULL);

@@ -31,6 +31,11 @@ final class TimerFdFile extends StreamFile {
     private static final long NANOS_PER_SECOND = 1_000_000_000L;
     /** Reads of the template's setting and count at its freeze beyond the first (see {@link #freeze}). */
     private static final int FREEZE_ATTEMPTS = 3;
+    /**
+     * The most time between the clock reads around the setting's read for the freeze to take the
+     * pair at once: a thread preempted between them would shift the copies' schedule by as much.
+     */
+    private static final long SETTING_READ_WINDOW_NANOS = 20_000L;
 
     private final int clock;
     private boolean frozen;
@@ -62,7 +67,7 @@ final class TimerFdFile extends StreamFile {
 
     @Override
     public void freeze(FrozenBytes budget) {
-        try (Memory setting = new Memory(ITIMERSPEC_SIZE)) {
+        try (Memory setting = new Memory(ITIMERSPEC_SIZE); Memory scratch = new Memory(16)) {
             // The setting, then the count. Asking for the setting brings the count up to date
             // (the kernel counts an unread periodic timer's overruns only when it is read or asked
             // for); one more expiry, at the setting's next one, may be counted before the count is
@@ -70,19 +75,24 @@ final class TimerFdFile extends StreamFile {
             // have happened: at most a few times, as an interval shorter than the reads (1 µs)
             // would make it happen every time (a loop until two reads agreed never ended); then
             // the pair is taken as read: one expiry too many at most, of a timer that expires a
-            // million times a second.
+            // million times a second. The time left is as of a moment between the clock reads
+            // around it, taken as their middle; reads far apart (the thread was preempted) are
+            // made again too.
             for (int attempt = 0; ; attempt++) {
-                long now = HostClock.now(clock);
+                long now = HostClock.now(clock, scratch);
                 LibC.syscall(SyscallNumbers.TIMERFD_GETTIME, fd, Pointer.nativeValue(setting), 0, 0, 0, 0);
+                long read = HostClock.now(clock, scratch);
                 long ticks = Math.max(0, FdInfo.field(fd, "ticks", 10));
-                long after = HostClock.now(clock);
+                long after = HostClock.now(clock, scratch);
                 long left = Deadline.nanos(setting.getLong(16), setting.getLong(24), NANOS_PER_SECOND);
                 frozenInterval = Deadline.nanos(setting.getLong(0), setting.getLong(8), NANOS_PER_SECOND);
                 // An armed periodic timer may have no time left (its next expiry is now): only a
                 // timer with neither time left nor an interval is disarmed.
-                frozenNext = left == 0 && frozenInterval == 0 ? 0 : saturatedAdd(now, left);
+                frozenNext = left == 0 && frozenInterval == 0 ? 0 : saturatedAdd(now + (read - now) / 2, left);
                 frozenTicks = ticks;
-                if (frozenNext == 0 || after < frozenNext || attempt == FREEZE_ATTEMPTS) {
+                boolean last = attempt == FREEZE_ATTEMPTS;
+                if (frozenNext == 0 || last
+                        || after < frozenNext && read - now <= SETTING_READ_WINDOW_NANOS) {
                     break;
                 }
             }

@@ -251,11 +251,12 @@ class ReadAheadTest {
     void aRequestReadAheadExitsOnlyToClose() {
         try (TestServer s = start("full", b -> b)) {
             String sent = request(20);
-            long fewest = GuestAnswers.fewestExits(s, 5,
-                    () -> assertThat(bodyOf(s.exchange(sent))).isEqualTo(expected("full: accept=peer fd=4", sent)));
             // Through the host: the accept, the getpeername, the reads of 1, 7 and 64 bytes the
             // request of 72 takes, the two writes and the close.
-            assertThat(fewest).as("exits of a request").isEqualTo(answeredInGuest ? 1 : 8);
+            long floor = answeredInGuest ? 1 : 8;
+            long fewest = GuestAnswers.fewestExits(s, 5, f -> f <= floor,
+                    () -> assertThat(bodyOf(s.exchange(sent))).isEqualTo(expected("full: accept=peer fd=4", sent)));
+            assertThat(fewest).as("exits of a request").isEqualTo(floor);
         }
     }
 }

@@ -2,8 +2,10 @@ package io.kvmserver.hostile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.kvmserver.linux.LingeringClose;
 import io.kvmserver.linux.SyscallTable;
 import io.kvmserver.server.ServerStats;
+import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
@@ -57,9 +59,14 @@ class SoakTest {
         return new Sample(fds, rss);
     }
 
-    /** A sample once the last requests' resets are done and garbage is collected. */
-    static Sample quiet() throws Exception {
-        Thread.sleep(1500);
+    /**
+     * A sample once the last requests' resets are done, the connections they left lingering are
+     * closed, and garbage is collected (waited for, not slept on: a loaded machine takes longer).
+     */
+    static Sample quiet(TestServer s) throws Exception {
+        ServerStats stats = s.server().stats();
+        Eventually.reaches(() -> stats.resets() + stats.failedResets(), stats.requests());
+        Eventually.reaches(() -> LingeringClose.lingering() == 0 ? 1 : 0, 1);
         System.gc();
         Thread.sleep(500);
         return sample();
@@ -149,11 +156,11 @@ class SoakTest {
                     f.get();
                 }
                 if (phaseEnd == warmupEnd) {
-                    warm = quiet();
+                    warm = quiet(s);
                 }
             }
             clients.shutdown();
-            last = quiet();
+            last = quiet(s);
             stats = s.server().stats();
         }
         String report = String.format("soak: %d s, %d clients, threads 2, ephemeral: normal=%d slow=%d crash=%d loop=%d"

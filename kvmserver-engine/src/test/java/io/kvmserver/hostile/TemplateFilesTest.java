@@ -5,9 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.kvmserver.config.KvmServerOptions;
 import io.kvmserver.linux.SyscallTable;
+import io.kvmserver.testing.Eventually;
 import io.kvmserver.testing.GuestPrograms;
 import io.kvmserver.testing.RequiresKvm;
 import io.kvmserver.testing.TestServer;
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -88,7 +90,8 @@ class TemplateFilesTest {
     void concurrentAppendsNeverWriteWhereAnotherVmLeftAnOffset(@TempDir Path dir) throws Exception {
         try (TestServer s = start(dir, b -> b.ephemeral(true).threads(2))) {
             CompletableFuture<String> slow = CompletableFuture.supplyAsync(() -> s.get("/append/A1/2000"));
-            Thread.sleep(400);
+            // The slow request's first write is in the file (it writes again 2 s later).
+            assertThat(Eventually.reaches(() -> fileContains(dir.resolve("log"), "A1") ? 1 : 0, 1)).isEqualTo(1);
             assertThat(s.get("/append/XY")).isEqualTo("w=2 off=14 file=[0123456789A1XY]");
             assertThat(slow.get(30, TimeUnit.SECONDS)).isEqualTo("w=4 off=16 file=[0123456789A1XYA1]");
             assertThat(s.get("/append/ZW")).isEqualTo("w=2 off=18 file=[0123456789A1XYA1ZW]");
@@ -136,5 +139,13 @@ class TemplateFilesTest {
                 b -> b.ephemeral(true)).close())
                 .isInstanceOf(io.kvmserver.server.KvmServerException.class)
                 .hasMessageContaining("a message counts as at least 4 KiB");
+    }
+
+    private static boolean fileContains(Path file, String text) {
+        try {
+            return Files.readString(file).contains(text);
+        } catch (IOException e) {
+            return false;
+        }
     }
 }

@@ -136,19 +136,35 @@ class RuntimeServingTest {
                 .isGreaterThanOrEqualTo(CONNECTIONS - 1);
     }
 
+    /**
+     * The clone3 calls of five requests to a template frozen after three warmup requests. Not
+     * settled, the case is a template frozen before the timer was due: on a loaded machine the
+     * warmup may outlast the timer's 0.5 s, and the template starts the thread itself, which is the
+     * settled case; that start is made again (at most five times).
+     */
     private static long threadsStartedByFiveRequests(RuntimeGuest guest, java.time.Duration settle) throws Exception {
-        CapturedConsole console = new CapturedConsole();
-        try (TestServer server = TestServer.start(guest.program(), List.of(),
-                b -> guest.options().apply(b).ephemeral(true).threads(1).warmup(3).settleTime(settle), console)) {
-            Thread.sleep(700); // past the timer's due time
-            String template = guest.answerAfter().apply(4);
-            ServerStats stats = server.server().stats();
-            long before = server.server().syscallCounts(Integer.MAX_VALUE).getOrDefault("clone3", 0L);
-            for (int i = 0; i < CONNECTIONS; i++) {
-                assertThat(guest.ask(server.port())).as(() -> console.text()).isEqualTo(template);
+        for (int attempt = 1;; attempt++) {
+            CapturedConsole console = new CapturedConsole();
+            try (TestServer server = TestServer.start(guest.program(), List.of(),
+                    b -> guest.options().apply(b).ephemeral(true).threads(1).warmup(3).settleTime(settle), console)) {
+                if (settle.isZero() && server.server().timerDueAtFreeze() == null && attempt < 5) {
+                    continue;
+                }
+                return threadsStartedByFiveRequests(guest, server, console);
             }
-            Eventually.reaches(stats::resets, CONNECTIONS);
-            return server.server().syscallCounts(Integer.MAX_VALUE).getOrDefault("clone3", 0L) - before;
         }
+    }
+
+    private static long threadsStartedByFiveRequests(RuntimeGuest guest, TestServer server, CapturedConsole console)
+            throws Exception {
+        Thread.sleep(700); // past the timer's due time
+        String template = guest.answerAfter().apply(4);
+        ServerStats stats = server.server().stats();
+        long before = server.server().syscallCounts(Integer.MAX_VALUE).getOrDefault("clone3", 0L);
+        for (int i = 0; i < CONNECTIONS; i++) {
+            assertThat(guest.ask(server.port())).as(() -> console.text()).isEqualTo(template);
+        }
+        Eventually.reaches(stats::resets, CONNECTIONS);
+        return server.server().syscallCounts(Integer.MAX_VALUE).getOrDefault("clone3", 0L) - before;
     }
 }

@@ -72,8 +72,9 @@ class LifecycleTest {
      * the frozen one, and where the syscall entry answers calls in the guest (PVM), one: the read
      * is answered from the bytes the host read ahead and the write waits for the close. A request
      * whose bytes arrive after the host looked reads them through the host, one exit more, which
-     * in a loaded test run happens to most of them: the fewest exits of 21 requests, which a
-     * frozen wait made in the guest would raise for every one.
+     * in a loaded test run happens to most of them: the fewest exits of requests, run until one
+     * makes the expected count (at most 200, or a minute), which a frozen wait made in the guest
+     * would raise for every one.
      */
     @Test
     void aRequestVmMakesItsFrozenWaitWithoutAnExit() {
@@ -85,16 +86,15 @@ class LifecycleTest {
             var stats = s.server().stats();
             assertThat(s.get("/rest")).isEqualTo("ok");
             Eventually.reaches(stats::requests, 1);
-            int requests = 21;
-            long[] exits = new long[requests];
-            for (int i = 0; i < requests; i++) {
+            long fewest = Long.MAX_VALUE;
+            long deadline = System.nanoTime() + 60_000_000_000L;
+            for (int i = 0; i < 5 || (fewest > expected && i < 200 && System.nanoTime() < deadline); i++) {
                 long before = stats.vmExits();
                 assertThat(s.get("/rest")).isEqualTo("ok");
                 Eventually.reaches(stats::requests, 2 + i);
-                exits[i] = stats.vmExits() - before;
+                fewest = Math.min(fewest, stats.vmExits() - before);
             }
-            assertThat(java.util.Arrays.stream(exits).min().orElseThrow()).as("exits of the request with fewest")
-                    .isEqualTo(expected);
+            assertThat(fewest).as("exits of the request with fewest").isEqualTo(expected);
             // The program runs inside its requests: from the accept the host makes for the entry to the close.
             assertThat(stats.vmRunNanos()).as("time in KVM_RUN").isPositive().isLessThan(stats.requestNanos());
         }

@@ -103,14 +103,16 @@ class SettleTimeTest {
 
     @Test
     void aTimerThatNeverStopsEndsTheSettlingAtTheSettleTime(@TempDir Path dir) throws Exception {
-        // Every 50 ms, for ever: the template settles for its settle time of 1 s, which comes on
-        // top of the boot time (a start that took 0.9 s of a 1 s boot time still settles).
+        // Every 50 ms, for ever: the template settles for its settle time of 0.9 s, which comes on
+        // top of the boot time (a start that took 2 s of a 3 s boot time still settles; the
+        // settling is cut to half of what is left of the two when less is left, so a start slowed
+        // by a loaded machine settles a little less, never not at all).
         long start = System.nanoTime();
-        try (TestServer s = start(dir, List.of("TIMER_MS=50", "TIMER_REPEAT=1", "LISTEN_PAUSE_MS=900"),
-                b -> b.settleTime(Duration.ofMillis(900)).maxBootTime(Duration.ofSeconds(1)))) {
+        try (TestServer s = start(dir, List.of("TIMER_MS=50", "TIMER_REPEAT=1", "LISTEN_PAUSE_MS=2000"),
+                b -> b.settleTime(Duration.ofMillis(900)).maxBootTime(Duration.ofSeconds(3)))) {
             assertThat(s.get("/")).isEqualTo("hello");
-            assertThat(firings(dir)).as("fired while settling").isBetween(5L, 18L);
-            assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(Duration.ofMillis(1200));
+            assertThat(firings(dir)).as("fired while settling (at most 0.9 s)").isBetween(5L, 20L);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThan(Duration.ofMillis(2300));
         }
     }
 

@@ -564,19 +564,20 @@ abstract class RouteTests {
         CompletableFuture<HttpResponse<String>> second = CompletableFuture.supplyAsync(() -> sleep());
         RouteClient.waitFor(() -> this.lifecycle.getServer().busyVms() == 2);
         HttpResponse<String> refused = null;
-        // The waiter gives up after max-wait (300 ms): until a request arrives while it waits.
-        for (int attempt = 0; attempt < 10 && refused == null; attempt++) {
+        // The waiter gives up after max-wait (300 ms): until a request arrives while it waits. The
+        // refusal's text is the bound's, which a request that waited its turn never gets; how
+        // long either took is the machine's load, not asserted.
+        for (int attempt = 0; attempt < 10 && refused == null && !first.isDone() && !second.isDone(); attempt++) {
             CompletableFuture<HttpResponse<String>> waiter = CompletableFuture.supplyAsync(() -> get("/counter"));
             RouteClient.waitFor(() -> this.lifecycle.getServer().route().waiting() == 1 || waiter.isDone());
             long blocked = threadsWaitingInAdmit();
-            long start = System.nanoTime();
             HttpResponse<String> next = this.client.get("/counter");
             if (next.body().contains("already wait")) {
                 refused = next;
-                assertThat(System.nanoTime() - start).as("refused at once").isLessThan(250_000_000L);
                 assertThat(blocked).as("threads held by the one waiting").isEqualTo(waitingHoldsAThread() ? 1 : 0);
             }
-            assertThat(waiter.get().body()).as("the one waiting").contains("was free within 300 ms");
+            // Given up, or served if a sleeping request ended meanwhile.
+            assertThat(waiter.get().statusCode()).as("the one waiting").isIn(200, 503);
         }
         assertThat(refused).as("a request while one waited").isNotNull();
         assertThat(refused.statusCode()).isEqualTo(503);
@@ -623,11 +624,13 @@ abstract class RouteTests {
         for (Thread client : clients) {
             client.join();
         }
-        long deadline = System.nanoTime() + 1_000_000_000L;
+        // A VM held until its time limit is what the last assertion counts; a reset or a late
+        // admission's max-wait (300 ms) on a loaded machine takes what it takes.
+        long deadline = System.nanoTime() + 10_000_000_000L;
         while (this.lifecycle.getServer().busyVms() > 0 && System.nanoTime() < deadline) {
             Thread.sleep(5);
         }
-        assertThat(this.lifecycle.getServer().busyVms()).as("request VMs still busy 1 s after the last client")
+        assertThat(this.lifecycle.getServer().busyVms()).as("request VMs still busy 10 s after the last client")
             .isZero();
         assertThat(this.client.get("/counter").statusCode()).isEqualTo(200);
         assertThat(this.lifecycle.getServer().stats().requests(io.kvmserver.server.ServerStats.Outcome.TIMEOUT))
