@@ -664,6 +664,31 @@ public final class AddressSpace implements LoadTarget {
         return address >= 0 && length >= 0 && address <= TASK_SIZE_MAX && length <= TASK_SIZE_MAX - address;
     }
 
+    /** Linux's {@code MAX_RW_COUNT}: the most one read or write moves. */
+    static final long MAX_RW_COUNT = 0x7fff_f000L;
+
+    /**
+     * Linux's checks of an iovec array of {@code count} entries at {@code iov} (its
+     * {@code import_iovec}), in its order: any negative length {@code EINVAL}, then any buffer
+     * beyond user space {@code EFAULT}: its whole length, before a call cuts the total, but for a
+     * single buffer, which Linux cuts to {@link #MAX_RW_COUNT} first (a send of one buffer of
+     * 2^47 bytes is {@code EMSGSIZE} natively, of two {@code EFAULT}); 0 if none.
+     */
+    int vectorError(long iov, int count) {
+        for (int i = 0; i < count; i++) {
+            if (readLong(iov + i * 16L + 8) < 0) {
+                return Errno.EINVAL;
+            }
+        }
+        for (int i = 0; i < count; i++) {
+            long length = readLong(iov + i * 16L + 8);
+            if (!accessOk(readLong(iov + i * 16L), count == 1 ? Math.min(length, MAX_RW_COUNT) : length)) {
+                return Errno.EFAULT;
+            }
+        }
+        return 0;
+    }
+
     /**
      * Checks that {@code [address, address + length)} is mapped with at least {@code prot};
      * throws {@code EFAULT} otherwise. Zero-length ranges are valid anywhere in user space, as

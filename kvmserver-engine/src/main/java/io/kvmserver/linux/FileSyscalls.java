@@ -19,7 +19,7 @@ import io.kvmserver.host.LibC;
 final class FileSyscalls {
 
     private static final int IOV_MAX = 1024;
-    private static final long MAX_RW = 0x7ffff000L; // Linux caps one read/write at this
+    private static final long MAX_RW = AddressSpace.MAX_RW_COUNT;
     /** Linux's TASK_SIZE_MAX: no user buffer reaches past it. */
     private static final long USER_TOP = (1L << 47) - 4096;
     private static final int F_DUPFD = 0;
@@ -49,8 +49,8 @@ final class FileSyscalls {
         t.register(SyscallNumbers.PWRITE64, FileSyscalls::pwrite64);
         t.register(SyscallNumbers.READV, c -> vector(c, false, -1));
         t.register(SyscallNumbers.WRITEV, c -> vector(c, true, -1));
-        t.register(SyscallNumbers.PREADV, c -> vector(c, false, c.arg(3)));
-        t.register(SyscallNumbers.PWRITEV, c -> vector(c, true, c.arg(3)));
+        t.register(SyscallNumbers.PREADV, c -> positionedVector(c, false));
+        t.register(SyscallNumbers.PWRITEV, c -> positionedVector(c, true));
         t.register(SyscallNumbers.LSEEK, c -> c.files().get(c.intArg(0)).seek(c.arg(1), c.intArg(2)));
         t.register(SyscallNumbers.FSTAT, FileSyscalls::fstat);
         t.register(SyscallNumbers.FSTATFS, FileSyscalls::fstatfs);
@@ -171,6 +171,16 @@ final class FileSyscalls {
     }
 
     /**
+     * preadv and pwritev: a negative position is {@code EINVAL} before anything else (the
+     * eighth review: it was taken for "no position", a transfer at the file's own offset that
+     * moved it). {@link #vector} takes a negative position as that.
+     */
+    private static long positionedVector(Syscall c, boolean writing) {
+        long position = c.arg(3);
+        return position < 0 ? -Errno.EINVAL : vector(c, writing, position);
+    }
+
+    /**
      * readv, writev, preadv, pwritev. As Linux does, the lengths must each be non-negative
      * ({@code EINVAL}) and each buffer within user space ({@code EFAULT}), and the vector is cut at {@link #MAX_RW}
      * bytes in all (one call never moves more than a read does: an unbounded vector would hold
@@ -187,7 +197,7 @@ final class FileSyscalls {
         }
         AddressSpace m = c.memory();
         m.check(iov, count * 16, AddressSpace.PROT_READ);
-        int invalid = invalidVector(m, iov, (int) count);
+        int invalid = m.vectorError(iov, (int) count);
         if (invalid != 0) {
             return -invalid;
         }
@@ -220,24 +230,6 @@ final class FileSyscalls {
             }
         }
         return total;
-    }
-
-    /**
-     * Linux's checks of a vector, in its order: any negative length {@code EINVAL}, then any
-     * buffer beyond user space {@code EFAULT} (its whole length, before the cut); 0 if none.
-     */
-    private static int invalidVector(AddressSpace m, long iov, int count) {
-        for (int i = 0; i < count; i++) {
-            if (m.readLong(iov + i * 16L + 8) < 0) {
-                return Errno.EINVAL;
-            }
-        }
-        for (int i = 0; i < count; i++) {
-            if (!AddressSpace.accessOk(m.readLong(iov + i * 16L), m.readLong(iov + i * 16L + 8))) {
-                return Errno.EFAULT;
-            }
-        }
-        return 0;
     }
 
     /** The length of buffer {@code i} of the vector after {@code total} bytes: cut at {@link #MAX_RW} in all. */

@@ -75,6 +75,9 @@ final class NetlinkRouteSocket extends FileDescription {
 
     /** Takes one request datagram of {@code length} bytes at {@code hostBuffer}; its answer waits to be received. */
     long send(long hostBuffer, long length) {
+        if (length < 0) {
+            throw new IllegalArgumentException("negative length " + length);
+        }
         if (length < NLMSG_HDRLEN) {
             return length; // not a message: the kernel drops it
         }
@@ -124,7 +127,7 @@ final class NetlinkRouteSocket extends FileDescription {
         if (next == null) {
             return -Errno.EAGAIN;
         }
-        int n = (int) Math.min(count, next.length);
+        int n = (int) Math.max(0, Math.min(count, next.length));
         new Pointer(hostBuffer).write(0, next, 0, n);
         if ((flags & MSG_PEEK) == 0) {
             answers.poll();

@@ -1,5 +1,7 @@
 package io.kvmserver.linux;
 
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
 import io.kvmserver.host.Errno;
 
 /**
@@ -18,6 +20,8 @@ final class NetlinkSyscalls {
     private static final int MSG_TRUNC = 0x20;
     /** The most one receive or send gathers: the largest answer is far below it. */
     private static final int GATHER_MAX = 65536;
+    /** The most a netlink send may take: the socket's default send buffer less the kernel's 32 bytes. */
+    private static final long SEND_MAX = 212_992 - 32;
     private static final long EMPTY_WAIT_NANOS = 100_000_000L;
 
     private NetlinkSyscalls() {
@@ -63,9 +67,13 @@ final class NetlinkSyscalls {
 
     /** sendto and recvfrom ({@code fd, buf, len, flags, addr, addrlen}). */
     static long transfer(Syscall c, NetlinkRouteSocket n, boolean sending) {
-        long count = Math.min(c.arg(2), GATHER_MAX);
+        long length = c.arg(2); // a size_t: -1 is the largest
+        long count = Long.compareUnsigned(length, GATHER_MAX) > 0 ? GATHER_MAX : length;
         int flags = c.intArg(3);
         if (sending) {
+            if (Long.compareUnsigned(length, SEND_MAX) > 0) {
+                return -Errno.EMSGSIZE;
+            }
             return n.send(c.memory().readable(c.arg(1), count), count);
         }
         long address = c.arg(4);
@@ -73,11 +81,23 @@ final class NetlinkSyscalls {
         if (guestLength < 0) {
             return -Errno.EINVAL;
         }
-        long rc = receive(c, n, c.memory().writable(c.arg(1), count), count, flags);
-        if (rc >= 0 && address != 0) {
-            writeAddress(c, address, c.arg(5), guestLength, NetlinkRouteSocket.kernelAddress());
+        // Linux checks the buffer's range (cut at MAX_RW_COUNT), then writes only the answer:
+        // a length of -1 over a small buffer is an ordinary receive.
+        if (!AddressSpace.accessOk(c.arg(1), Math.min(count, AddressSpace.MAX_RW_COUNT))) {
+            return -Errno.EFAULT;
         }
-        return rc;
+        try (Memory answer = new Memory(Math.max(1, count))) {
+            long rc = receive(c, n, Pointer.nativeValue(answer), count, flags);
+            if (rc < 0) {
+                return rc;
+            }
+            int copied = (int) Math.min(rc, count);
+            c.memory().writeBytes(c.arg(1), answer.getByteArray(0, copied), 0, copied);
+            if (address != 0) {
+                writeAddress(c, address, c.arg(5), guestLength, NetlinkRouteSocket.kernelAddress());
+            }
+            return rc;
+        }
     }
 
     /** sendmsg and recvmsg: the iovecs gathered into one datagram, or one answer scattered over them. */
@@ -93,16 +113,24 @@ final class NetlinkSyscalls {
         if (iovCount < 0 || iovCount > 1024 || nameLength < 0) {
             return -Errno.EINVAL;
         }
+        int invalid = m.vectorError(iov, (int) iovCount);
+        if (invalid != 0) {
+            return -invalid;
+        }
+        // Each length is cut before it is added: two near Long.MAX_VALUE overflowed the sum into
+        // a buffer of one byte, which an answer of a hundred then overran (the eighth review).
         long total = 0;
+        long whole = 0; // each length within user space (checked): 1024 of them cannot overflow
         for (int i = 0; i < iovCount; i++) {
             long length = m.readLong(iov + i * 16L + 8);
-            if (length < 0) {
-                return -Errno.EINVAL;
-            }
-            total = Math.min(GATHER_MAX, total + length);
+            total = Math.min(GATHER_MAX, total + Math.min(length, GATHER_MAX));
+            whole += length;
         }
-        try (com.sun.jna.Memory buffer = new com.sun.jna.Memory(Math.max(1, total))) {
-            long hostBuffer = com.sun.jna.Pointer.nativeValue(buffer);
+        if (sending && whole > SEND_MAX) {
+            return -Errno.EMSGSIZE;
+        }
+        try (Memory buffer = new Memory(Math.max(1, total))) {
+            long hostBuffer = Pointer.nativeValue(buffer);
             if (sending) {
                 long at = 0;
                 for (int i = 0; i < iovCount && at < total; i++) {

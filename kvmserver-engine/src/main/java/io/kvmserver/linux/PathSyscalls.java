@@ -80,8 +80,8 @@ final class PathSyscalls {
                 OpenFlags.AT_SYMLINK_NOFOLLOW));
         t.register(SyscallNumbers.NEWFSTATAT, c -> fstatat(c, c.intArg(0), c.arg(1), c.arg(2), c.intArg(3)));
         t.register(SyscallNumbers.STATX, PathSyscalls::statx);
-        t.register(SyscallNumbers.READLINK, c -> readlinkat(c, OpenFlags.AT_FDCWD, c.arg(0), c.arg(1), c.arg(2)));
-        t.register(SyscallNumbers.READLINKAT, c -> readlinkat(c, c.intArg(0), c.arg(1), c.arg(2), c.arg(3)));
+        t.register(SyscallNumbers.READLINK, c -> readlinkat(c, OpenFlags.AT_FDCWD, c.arg(0), c.arg(1), c.intArg(2)));
+        t.register(SyscallNumbers.READLINKAT, c -> readlinkat(c, c.intArg(0), c.arg(1), c.arg(2), c.intArg(3)));
         t.register(SyscallNumbers.ACCESS, c -> faccessat(c, OpenFlags.AT_FDCWD, c.arg(0), c.intArg(1), 0));
         t.register(SyscallNumbers.FACCESSAT, c -> faccessat(c, c.intArg(0), c.arg(1), c.intArg(2), 0));
         t.register(SyscallNumbers.FACCESSAT2, c -> faccessat(c, c.intArg(0), c.arg(1), c.intArg(2), c.intArg(3)));
@@ -317,9 +317,10 @@ final class PathSyscalls {
     /**
      * readlink: the engine's own links ({@code /proc/self/exe}, {@code /proc/self/fd/N},
      * {@code /proc/self/cwd}) answer with guest paths, never the host's; a symlink on the host
-     * answers with its target as written.
+     * answers with its target as written. The size is an {@code int}, as Linux declares it: the
+     * register's upper half is not part of it.
      */
-    static long readlinkat(Syscall c, int dirfd, long pathAddress, long buffer, long size) {
+    static long readlinkat(Syscall c, int dirfd, long pathAddress, long buffer, int size) {
         if (size <= 0) {
             return -Errno.EINVAL;
         }

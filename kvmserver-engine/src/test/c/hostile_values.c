@@ -1,0 +1,102 @@
+/*
+ * Values a hostile program passes where the engine once computed with them as Java longs (the
+ * eighth review, 2026-12-05, fourth session), for HostileValuesTest; the same lines natively.
+ * argv[1] is a writable directory. Each line: the call, what it returned, errno.
+ *   netlink-recvmsg   recvmsg on a NETLINK_ROUTE socket into two iovecs whose lengths sum past
+ *                     Long.MAX_VALUE to a few bytes more than a multiple of 2^64 (the engine's
+ *                     buffer was one byte, the answer written into it a hundred: the JVM died)
+ *   netlink-sendmsg   sendmsg of an iovec whose length runs past user space
+ *   netlink-recvfrom  recvfrom of an answer with a length of -1 (a size_t: the largest)
+ *   netlink-sendto    sendto with a length of -1
+ *   preadv/pwritev    a negative position: the file and its offset untouched
+ *   readlink          of the file's /proc/self/fd link, a size whose upper half is set (an int
+ *                     to Linux: 2) and one of 2^31
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+static char buffer[8192];
+
+static void line(const char *call, long r) {
+    printf("%s r=%ld errno=%d\n", call, r, r < 0 ? errno : 0);
+}
+
+static struct {
+    struct nlmsghdr h;
+    struct rtgenmsg g;
+} link_dump = {{sizeof link_dump, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0}, {AF_UNSPEC}};
+
+static void drain(int nl) {
+    while (syscall(SYS_recvfrom, nl, buffer, sizeof buffer, MSG_DONTWAIT, 0, 0) > 0) {
+    }
+}
+
+static void netlink(void) {
+    int nl = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+    syscall(SYS_sendto, nl, &link_dump, sizeof link_dump, 0, 0, 0);
+    long first = syscall(SYS_recvfrom, nl, buffer, sizeof buffer, MSG_DONTWAIT | MSG_PEEK, 0, 0);
+    drain(nl);
+    syscall(SYS_sendto, nl, &link_dump, sizeof link_dump, 0, 0, 0);
+    struct iovec two[2] = {{buffer, 0x7fffffffffffffffL}, {buffer, 0x7fffffffffffffffL - 65536 + 1 + first}};
+    struct msghdr m = {.msg_iov = two, .msg_iovlen = 2};
+    line("netlink-recvmsg", syscall(SYS_recvmsg, nl, &m, MSG_DONTWAIT));
+    drain(nl);
+    struct iovec past = {buffer, 0x800000000000L};
+    struct msghdr s = {.msg_iov = &past, .msg_iovlen = 1};
+    line("netlink-sendmsg", syscall(SYS_sendmsg, nl, &s, 0));
+    syscall(SYS_sendto, nl, &link_dump, sizeof link_dump, 0, 0, 0);
+    long r = syscall(SYS_recvfrom, nl, buffer, -1L, MSG_DONTWAIT, 0, 0);
+    printf("netlink-recvfrom r>0=%d errno=%d\n", r > 0, r < 0 ? errno : 0);
+    drain(nl);
+    line("netlink-sendto", syscall(SYS_sendto, nl, &link_dump, -1L, 0, 0, 0));
+    close(nl);
+}
+
+static void positioned(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/values.txt", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    write(fd, "0123456789", 10);
+    lseek(fd, 2, SEEK_SET);
+    char got[8] = {0};
+    struct iovec in = {got, 4};
+    line("preadv", syscall(SYS_preadv, fd, &in, 1, -5L, 0));
+    struct iovec out = {"XY", 2};
+    line("pwritev", syscall(SYS_pwritev, fd, &out, 1, -1L, 0));
+    char whole[16] = {0};
+    pread(fd, whole, 10, 0);
+    printf("offset=%ld file=%s\n", (long) lseek(fd, 0, SEEK_CUR), whole);
+    close(fd);
+}
+
+static void readlinks(const char *dir) {
+    char path[4096], link[64];
+    snprintf(path, sizeof path, "%s/values.txt", dir);
+    int fd = open(path, O_RDONLY);
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    char got[32];
+    memset(got, 0, sizeof got);
+    long r = syscall(SYS_readlink, link, got, 0x100000002L);
+    printf("readlink r=%ld errno=%d got=%s\n", r, r < 0 ? errno : 0, got);
+    line("readlink-2^31", syscall(SYS_readlinkat, AT_FDCWD, link, got, 0x80000000L));
+    close(fd);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        return 2;
+    }
+    netlink();
+    positioned(argv[1]);
+    readlinks(argv[1]);
+    return 0;
+}
