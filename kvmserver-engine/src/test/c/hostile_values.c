@@ -9,6 +9,12 @@
  *   netlink-recvfrom  recvfrom of an answer with a length of -1 (a size_t: the largest)
  *   netlink-sendto    sendto with a length of -1
  *   preadv/pwritev    a negative position: the file and its offset untouched
+ * With "names" as argv[2] instead, names that are not UTF-8 (the engine's one deliberate
+ * difference here: EILSEQ, as a file system that takes only UTF-8 names answers; Linux's ext4
+ * takes any bytes):
+ *   create a\xffb, then a\xef\xbf\xbdb (U+FFFD, valid), then open a\xfeb: one file per name or none
+ * With "umask" as argv[2]: unix sockets bound under umask 077 and 0, their files' modes (Linux:
+ * 0777 less the umask; the host's bind used the JVM's)
  *   readlink          of the file's /proc/self/fd link, a size whose upper half is set (an int
  *                     to Linux: 2) and one of 2^31
  */
@@ -20,8 +26,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 static char buffer[8192];
@@ -91,9 +99,45 @@ static void readlinks(const char *dir) {
     close(fd);
 }
 
+static void names(const char *dir) {
+    const char *each[] = {"a\xff" "b", "a\xef\xbf\xbd" "b", "a\xfe" "b"};
+    for (int i = 0; i < 3; i++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", dir, each[i]);
+        int fd = open(path, i < 2 ? O_RDWR | O_CREAT | O_EXCL : O_RDONLY, 0600);
+        printf("name%d fd>=0=%d errno=%d\n", i, fd >= 0, fd < 0 ? errno : 0);
+        if (fd >= 0) {
+            close(fd);
+        }
+    }
+}
+
+static void socket_modes(const char *dir) {
+    int masks[] = {077, 0};
+    for (int i = 0; i < 2; i++) {
+        struct sockaddr_un a = {.sun_family = AF_UNIX};
+        snprintf(a.sun_path, sizeof a.sun_path, "%s/s%d", dir, i);
+        umask(masks[i]);
+        int s = socket(AF_UNIX, SOCK_STREAM, 0);
+        int r = bind(s, (struct sockaddr *) &a, sizeof a);
+        struct stat st;
+        stat(a.sun_path, &st);
+        printf("umask %03o bind=%d mode=%o\n", masks[i], r, st.st_mode & 07777);
+        close(s);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         return 2;
+    }
+    if (argc > 2 && !strcmp(argv[2], "umask")) {
+        socket_modes(argv[1]);
+        return 0;
+    }
+    if (argc > 2 && !strcmp(argv[2], "names")) {
+        names(argv[1]);
+        return 0;
     }
     netlink();
     positioned(argv[1]);

@@ -824,7 +824,29 @@ public final class AddressSpace implements LoadTarget {
 
     public String readPath(long address) {
         byte[] raw = readCString(address, 4096);
-        return new String(raw, StandardCharsets.UTF_8);
+        return pathOf(raw, 0, raw.length);
+    }
+
+    /**
+     * A guest's path or socket name: its bytes as UTF-8, or {@code EILSEQ} when they are not (as
+     * a file system that takes only UTF-8 names answers). Paths are Java strings from here to the
+     * policy and back to bytes for the host; a lenient decoding made every invalid byte U+FFFD,
+     * so {@code "a\xffb"}, {@code "a\xfeb"} and {@code "a\u00ef\u00bf\u00bdb"} named one host file (the
+     * eighth review).
+     */
+    static String pathOf(byte[] raw, int offset, int length) {
+        boolean ascii = true;
+        for (int i = offset; i < offset + length && ascii; i++) {
+            ascii = raw[i] >= 0;
+        }
+        if (ascii) {
+            return new String(raw, offset, length, StandardCharsets.US_ASCII);
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(raw, offset, length)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new SyscallError(Errno.EILSEQ);
+        }
     }
 
     // ---- introspection ----

@@ -196,6 +196,13 @@ final class NetSyscalls {
             this.pathFd = pathFd;
         }
 
+        /** Sets the mode of the socket file a bind to this address created. */
+        void chmodBound(int mode) {
+            if (resolution != null) {
+                PathSyscalls.chmodResolved(resolution, mode);
+            }
+        }
+
         static HostAddress plain(byte[] sockaddr) {
             return new HostAddress(sockaddr, null, null, null, -1);
         }
@@ -266,7 +273,7 @@ final class NetSyscalls {
         while (end < sa.length && sa[end] != 0) {
             end++;
         }
-        String path = new String(sa, 2, end - 2, StandardCharsets.UTF_8);
+        String path = AddressSpace.pathOf(sa, 2, end - 2);
         // Binding creates the socket file and must not follow a symlink there; connecting reaches
         // the socket the path names. Both need write access, as Linux requires for connect.
         Resolution r = binding ? c.kernel().fileSystem().resolveNoFollow(c.process().cwd(), path, Access.WRITE)
@@ -328,6 +335,11 @@ final class NetSyscalls {
             long rc = s.bind(a.sockaddr);
             if (rc == 0 && a.unixName != null) {
                 s.boundTo(a.unixName, a.unixHostPath);
+                // Linux makes the socket file 0777 less the process's umask; the host's bind used
+                // the JVM's (the eighth review: a program's umask 077 left its socket 0777 in a
+                // JVM of umask 0, for any host user to connect to). For the moment between the
+                // two the JVM's umask holds, as strict as its operator made it.
+                a.chmodBound(0777 & ~c.process().umask());
             }
             return rc;
         }

@@ -324,30 +324,31 @@ final class PathSyscalls {
         if (size <= 0) {
             return -Errno.EINVAL;
         }
-        String target;
+        byte[] bytes;
         try (Resolution r = resolve(c, dirfd, pathAddress, Access.READ, false)) {
             if (r.isVirtual()) {
-                target = VirtualFiles.linkTarget(c, r.virtualName());
+                String target = VirtualFiles.linkTarget(c, r.virtualName());
+                bytes = target == null ? null : target.getBytes(StandardCharsets.UTF_8);
             } else if (isSymlink(r)) {
-                target = readHostLink(r);
+                bytes = readHostLink(r);
             } else {
-                target = null;
+                bytes = null;
             }
         }
-        if (target == null) {
+        if (bytes == null) {
             return -Errno.EINVAL;
         }
-        byte[] bytes = target.getBytes(StandardCharsets.UTF_8);
         int n = (int) Math.min(bytes.length, size);
         c.memory().writeBytes(buffer, bytes, 0, n);
         return n;
     }
 
-    private static String readHostLink(Resolution r) {
+    /** A host link's target as its bytes: what the guest reads is what the link holds. */
+    private static byte[] readHostLink(Resolution r) {
         try (Memory out = new Memory(4096)) {
             long n = LibC.syscall(SyscallNumbers.READLINKAT, r.directoryFd(), r.nameBytes(), Pointer.nativeValue(out),
                     4096, 0, 0);
-            return new String(out.getByteArray(0, (int) n), StandardCharsets.UTF_8);
+            return out.getByteArray(0, (int) n);
         } catch (LastErrorException e) {
             return null;
         }
@@ -586,10 +587,14 @@ final class PathSyscalls {
             if (c.kernel().served().pins(r.directoryFd(), r.name())) {
                 return -Errno.EPERM; // the server's socket and the directories to it keep their modes
             }
-            int bits = mode & MODE_BITS;
-            return withPathFd(r, fd -> LibC.syscall(SyscallNumbers.FCHMODAT, OpenFlags.AT_FDCWD, procSelfFd(fd), bits, 0,
-                    0, 0));
+            return chmodResolved(r, mode & MODE_BITS);
         }
+    }
+
+    /** Sets the mode of exactly the inode {@code r} names, never following a symlink there. */
+    static long chmodResolved(Resolution r, int bits) {
+        return withPathFd(r, fd -> LibC.syscall(SyscallNumbers.FCHMODAT, OpenFlags.AT_FDCWD, procSelfFd(fd), bits, 0,
+                0, 0));
     }
 
     /** The magic link of one of the engine's own descriptors, to act on exactly that inode. */

@@ -40,4 +40,46 @@ class HostileValuesTest {
         GuestRun.Outcome o = GuestRun.run(program, List.of(dir.toString()), b -> b.allowWrite(List.of(dir.toString())));
         assertThat(o.stdout()).as(o.toString()).isEqualTo(expected);
     }
+
+    /**
+     * A name that is not UTF-8 is {@code EILSEQ}, where Linux's ext4 takes any bytes: the engine
+     * decoded names leniently, every invalid byte becoming U+FFFD, so {@code a\xffb} was created
+     * as the host file {@code a\xef\xbf\xbdb} and {@code a\xfeb} opened it (the eighth review).
+     * Natively the first two are two files and the third does not exist.
+     */
+    @Test
+    void aNameThatIsNotUtf8IsRefusedNotTakenForAnother(@TempDir Path dir) throws Exception {
+        GuestRun.Outcome o = GuestRun.run(GuestPrograms.get("hostile_values"), List.of(dir.toString(), "names"),
+                b -> b.allowWrite(List.of(dir.toString())));
+        assertThat(o.stdout()).as(o.toString()).isEqualTo("""
+                name0 fd>=0=0 errno=84
+                name1 fd>=0=1 errno=0
+                name2 fd>=0=0 errno=84
+                """);
+        try (var files = java.nio.file.Files.list(dir)) {
+            assertThat(files).as("the one valid name's file (however the JVM's locale decodes it)").hasSize(1);
+        }
+    }
+
+    /**
+     * A unix socket's file is 0777 less the program's umask, as Linux makes it: the host's bind
+     * used the JVM's umask (the eighth review: a program's umask 077 left its socket 0777 for any
+     * host user in a JVM of umask 0; here, in the JVM's usual 022, 0755 for both).
+     */
+    @Test
+    void aUnixSocketsFileModeIsTheProgramsUmasks(@TempDir Path dir) {
+        String expected = """
+                umask 077 bind=0 mode=700
+                umask 000 bind=0 mode=777
+                """;
+        Path program = GuestPrograms.get("hostile_values");
+        Path natively = dir.resolve("native");
+        Path engine = dir.resolve("engine");
+        assertThat(natively.toFile().mkdir() && engine.toFile().mkdir()).isTrue();
+        assertThat(HostTools.run(List.of(program.toString(), natively.toString(), "umask"))).as("natively")
+                .isEqualTo(expected);
+        GuestRun.Outcome o = GuestRun.run(program, List.of(engine.toString(), "umask"),
+                b -> b.allowWrite(List.of(engine.toString())));
+        assertThat(o.stdout()).as(o.toString()).isEqualTo(expected);
+    }
 }
