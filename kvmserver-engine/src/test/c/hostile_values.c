@@ -15,6 +15,10 @@
  *   create a\xffb, then a\xef\xbf\xbdb (U+FFFD, valid), then open a\xfeb: one file per name or none
  * With "umask" as argv[2]: unix sockets bound under umask 077 and 0, their files' modes (Linux:
  * 0777 less the umask; the host's bind used the JVM's)
+ * With "madvise" as argv[2]: the discarding advices on each kind of mapping (the engine zeroed
+ * every one): private anonymous memory reads zeros after MADV_DONTNEED, shared memory keeps its
+ * data, a file mapping its file's; MADV_FREE takes private anonymous memory only, MADV_REMOVE
+ * shared writable memory only
  *   readlink          of the file's /proc/self/fd link, a size whose upper half is set (an int
  *                     to Linux: 2) and one of 2^31
  */
@@ -25,6 +29,7 @@
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -127,9 +132,51 @@ static void socket_modes(const char *dir) {
     }
 }
 
+static void advise(const char *what, char *at, int advice) {
+    long r = syscall(SYS_madvise, at, 4096, advice);
+    if (advice == MADV_FREE && r == 0) {
+        printf("%s r=0\n", what); /* the data may stay or go: Linux keeps it until memory is short */
+    } else {
+        printf("%s r=%ld errno=%d byte=%d\n", what, r, r < 0 ? errno : 0, at[0]);
+    }
+}
+
+static void advices(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/advised.txt", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    write(fd, "0123456789", 10);
+    char *private = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    private[0] = 42;
+    advise("private DONTNEED", private, MADV_DONTNEED);
+    private[0] = 42;
+    advise("private FREE", private, MADV_FREE);
+    private[0] = 42;
+    advise("private REMOVE", private, MADV_REMOVE);
+    char *shared = mmap(0, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    shared[0] = 42;
+    advise("shared DONTNEED", shared, MADV_DONTNEED);
+    advise("shared FREE", shared, MADV_FREE);
+    advise("shared REMOVE", shared, MADV_REMOVE);
+    char *file = mmap(0, 4096, PROT_READ, MAP_PRIVATE, fd, 0);
+    advise("file DONTNEED", file, MADV_DONTNEED);
+    advise("file FREE", file, MADV_FREE);
+    advise("file REMOVE", file, MADV_REMOVE);
+    int read_only = open(path, O_RDONLY);
+    char *shared_file = mmap(0, 4096, PROT_READ, MAP_SHARED, read_only, 0);
+    advise("shared file DONTNEED", shared_file, MADV_DONTNEED);
+    advise("shared file REMOVE", shared_file, MADV_REMOVE);
+    close(fd);
+    close(read_only);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         return 2;
+    }
+    if (argc > 2 && !strcmp(argv[2], "madvise")) {
+        advices(argv[1]);
+        return 0;
     }
     if (argc > 2 && !strcmp(argv[2], "umask")) {
         socket_modes(argv[1]);

@@ -60,7 +60,7 @@ public final class ElfLoader {
             }
             long start = pageDown(s.vaddr() + bias);
             long end = pageUp(s.vaddr() + bias + s.memSize());
-            int prot = protection(s.flags());
+            int prot = protection(s.flags()) | LoadTarget.FILE_BACKED;
             String name = elf.path().toString();
             boolean mapped = memory.tryMap(start, end - start, prot, name);
             if (mapped && start < previousEnd) {

@@ -10,6 +10,11 @@ public interface LoadTarget {
     int PROT_READ = 1;
     int PROT_WRITE = 2;
     int PROT_EXEC = 4;
+    /**
+     * Beside the protection bits: the range is a private mapping of a file (a segment of the
+     * program or its loader), which {@code madvise} treats otherwise than anonymous memory.
+     */
+    int FILE_BACKED = 1 << 28;
 
     /** One past the highest address a program may use. */
     long limit();

@@ -42,6 +42,15 @@ public final class AddressSpace implements LoadTarget {
      * Linux's missing {@code VM_MAYWRITE}). {@code mprotect} to writable is {@code EACCES}.
      */
     public static final int NEVER_WRITABLE = 1 << 30;
+    /**
+     * Beside the protection bits: a {@code MAP_SHARED} mapping, whose pages are the object's
+     * ({@code madvise(MADV_DONTNEED)} leaves them, {@code MADV_FREE} refuses them).
+     */
+    public static final int SHARED = 1 << 29;
+    /** Beside the protection bits: a mapping of a file ({@code MADV_FREE} and {@code MADV_REMOVE} differ). */
+    public static final int FILE = LoadTarget.FILE_BACKED;
+    /** The bits beside the protection that a mapping keeps through {@code mprotect}. */
+    private static final int KIND = NEVER_WRITABLE | SHARED | FILE;
     private static final int ACCESS = PROT_READ | PROT_WRITE | PROT_EXEC;
     /**
      * Linux's default {@code vm.max_map_count}: more mappings than this are {@code ENOMEM}, so
@@ -316,7 +325,7 @@ public final class AddressSpace implements LoadTarget {
         for (Mapping m : pieces.values()) {
             long s = Math.max(start, m.start());
             long e = Math.min(end, m.end());
-            Mapping piece = new Mapping(s, e, prot | (m.prot() & NEVER_WRITABLE), m.name());
+            Mapping piece = new Mapping(s, e, prot | (m.prot() & KIND), m.name());
             insert(piece);
             account(piece, 1);
             applyPageTables(s, e - s, prot);
@@ -888,9 +897,10 @@ public final class AddressSpace implements LoadTarget {
 
     /** One line of {@code /proc/self/maps} for a mapping. */
     public static String mapsLine(Mapping m) {
-        return String.format("%08x-%08x %c%c%cp 00000000 00:00 0 %s%n", m.start(), m.end(),
+        return String.format("%08x-%08x %c%c%c%c 00000000 00:00 0 %s%n", m.start(), m.end(),
                 (m.prot() & PROT_READ) != 0 ? 'r' : '-', (m.prot() & PROT_WRITE) != 0 ? 'w' : '-',
-                (m.prot() & PROT_EXEC) != 0 ? 'x' : '-', m.name() == null ? "" : "                          " + m.name());
+                (m.prot() & PROT_EXEC) != 0 ? 'x' : '-', (m.prot() & SHARED) != 0 ? 's' : 'p',
+                m.name() == null ? "" : "                          " + m.name());
     }
 
     /** How many mappings the program has (at most {@link #MAX_MAP_COUNT}). */

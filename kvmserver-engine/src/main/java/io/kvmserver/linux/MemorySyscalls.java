@@ -207,7 +207,9 @@ final class MemorySyscalls {
         String name = file == null ? null : file.path();
         // Map writable first so the host can fill it, then apply the program's protection.
         // A shared file mapping stays what mmap allowed it to be: never writable (see above).
-        m.map(start, size, file != null && type != MAP_PRIVATE ? prot | AddressSpace.NEVER_WRITABLE : prot, name);
+        int kind = (type != MAP_PRIVATE ? AddressSpace.SHARED : 0) | (file != null ? AddressSpace.FILE : 0)
+                | (file != null && type != MAP_PRIVATE ? AddressSpace.NEVER_WRITABLE : 0);
+        m.map(start, size, prot | kind, name);
         if (file != null) {
             // The host writes what the file holds from the offset, not the mapping's length: a
             // map size far beyond the file (LMDB's) costs the request only the file's pages.
@@ -463,17 +465,61 @@ final class MemorySyscalls {
         }
         AddressSpace m = c.memory();
         long size = userRangeSize(m, addr, length);
+        boolean discards = advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE;
         for (long at = addr; at < addr + size; ) {
             AddressSpace.Mapping mapping = m.find(at);
             if (mapping == null) {
                 return -Errno.ENOMEM;
             }
+            int refused = discards ? refusedDiscard(mapping, advice) : 0;
+            if (refused != 0) {
+                return -refused;
+            }
             at = mapping.end();
         }
-        if (advice == MADV_DONTNEED || advice == MADV_FREE || advice == MADV_REMOVE) {
-            // Private anonymous memory reads as zeros after MADV_DONTNEED.
-            m.memory().zero(addr, size);
+        if (discards) {
+            for (long at = addr; at < addr + size; ) {
+                AddressSpace.Mapping mapping = m.find(at);
+                long end = Math.min(mapping.end(), addr + size);
+                if (discardZeroes(mapping, advice)) {
+                    m.memory().zero(at, end - at);
+                }
+                at = end;
+            }
         }
         return advice == MADV_COLLAPSE ? -Errno.EINVAL : 0;
+    }
+
+    /**
+     * Linux's refusals of a discarding advice for one mapping (the eighth review found every
+     * mapping zeroed): {@code MADV_FREE} takes private anonymous memory only; {@code MADV_REMOVE}
+     * needs a file behind the mapping ({@code EINVAL} for private anonymous memory; shared
+     * anonymous memory has one) that the mapping may write ({@code EACCES} otherwise, and a shared
+     * file mapping here never may).
+     */
+    private static int refusedDiscard(AddressSpace.Mapping mapping, int advice) {
+        boolean shared = (mapping.prot() & AddressSpace.SHARED) != 0;
+        boolean file = (mapping.prot() & AddressSpace.FILE) != 0;
+        if (advice == MADV_FREE && (shared || file)) {
+            return Errno.EINVAL;
+        }
+        if (advice == MADV_REMOVE && (file || !shared)) {
+            return file ? Errno.EACCES : Errno.EINVAL;
+        }
+        return 0;
+    }
+
+    /**
+     * Whether a discarding advice makes the mapping read as zeros: private anonymous memory
+     * (the next touch finds a zero page; {@code MADV_FREE} may, and here does), and shared
+     * anonymous memory removed. Shared memory keeps its pages through {@code MADV_DONTNEED},
+     * the object's; a private file mapping reads the file again on Linux, and keeps its pages
+     * here (the engine keeps no file behind a mapping: its copies of pages the program wrote stay,
+     * where Linux would show the file; zeros would break a library's text).
+     */
+    private static boolean discardZeroes(AddressSpace.Mapping mapping, int advice) {
+        boolean shared = (mapping.prot() & AddressSpace.SHARED) != 0;
+        boolean file = (mapping.prot() & AddressSpace.FILE) != 0;
+        return advice == MADV_REMOVE || !shared && !file;
     }
 }

@@ -82,4 +82,32 @@ class HostileValuesTest {
                 b -> b.allowWrite(List.of(engine.toString())));
         assertThat(o.stdout()).as(o.toString()).isEqualTo(expected);
     }
+
+    /**
+     * The discarding advices on each kind of mapping: the engine zeroed every one (the eighth
+     * review), so a program that dropped a shared mapping's pages or a read-only file mapping's
+     * (to return memory, as a database does) read zeros where Linux keeps the data.
+     */
+    @Test
+    void discardingAdvicesKeepWhatLinuxKeeps(@TempDir Path dir) {
+        String expected = """
+                private DONTNEED r=0 errno=0 byte=0
+                private FREE r=0
+                private REMOVE r=-1 errno=22 byte=42
+                shared DONTNEED r=0 errno=0 byte=42
+                shared FREE r=-1 errno=22 byte=42
+                shared REMOVE r=0 errno=0 byte=0
+                file DONTNEED r=0 errno=0 byte=48
+                file FREE r=-1 errno=22 byte=48
+                file REMOVE r=-1 errno=13 byte=48
+                shared file DONTNEED r=0 errno=0 byte=48
+                shared file REMOVE r=-1 errno=13 byte=48
+                """;
+        Path program = GuestPrograms.get("hostile_values");
+        assertThat(HostTools.run(List.of(program.toString(), dir.toString(), "madvise"))).as("natively")
+                .isEqualTo(expected);
+        GuestRun.Outcome o = GuestRun.run(program, List.of(dir.toString(), "madvise"),
+                b -> b.allowWrite(List.of(dir.toString())));
+        assertThat(o.stdout()).as(o.toString()).isEqualTo(expected);
+    }
 }
