@@ -16,6 +16,7 @@ import org.eclipse.jetty.client.AsyncRequestContent;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.client.Result;
+import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.util.Callback;
@@ -157,19 +158,19 @@ final class ReactiveRouteHandler {
                         .flatMap(Mono::error));
         return before.then(forwarded)
             .flatMap((answer) -> {
-                if (!RouteExchange.isFinalStatus(answer.response.getStatus())) {
+                if (!RouteExchange.isFinalStatus(answer.status)) {
                     answer.content.fail(new CancellationException("refused"));
-                    return Mono.error(exchange.invalid(answer.response.getStatus()));
+                    return Mono.error(exchange.invalid(answer.status));
                 }
                 ServerHttpResponse response = web.getResponse();
-                status.set(answer.response.getStatus());
-                response.setStatusCode(HttpStatusCode.valueOf(answer.response.getStatus()));
-                ForwardedHeaders.toClient(answer.response.getHeaders(), this.server.sensitiveHeaders(),
+                status.set(answer.status);
+                response.setStatusCode(HttpStatusCode.valueOf(answer.status));
+                ForwardedHeaders.toClient(answer.fields, this.server.sensitiveHeaders(),
                         response.getHeaders()::add);
                 Flux<DataBuffer> body = content(answer.content, response.bufferFactory(),
-                        declaredLength(request, answer.response));
-                if (RouteExchange.endsWithItsConnection(request.getMethod().name(), answer.response.getStatus(),
-                        answer.response.getHeaders())) {
+                        declaredLength(request, answer.status, answer.fields));
+                if (RouteExchange.endsWithItsConnection(request.getMethod().name(), answer.status,
+                        answer.fields)) {
                     // A close-delimited answer that ended because its VM failed is cut short, not whole.
                     body = body.concatWith(Mono.fromFuture(exchange.programFailed())
                         .flatMap((failed) -> failed ? Mono.error(new IOException("the program's answer, which ends with"
@@ -196,12 +197,11 @@ final class ReactiveRouteHandler {
      * {@code Content-Length} says: an answer to HEAD (which carries the length a GET would get),
      * a 204 and a 304.
      */
-    private static long declaredLength(ServerHttpRequest request, Response answer) {
-        int status = answer.getStatus();
+    private static long declaredLength(ServerHttpRequest request, int status, HttpFields headers) {
         if (HttpMethod.HEAD.equals(request.getMethod()) || status == 204 || status == 304) {
             return -1;
         }
-        return answer.getHeaders().getLongField(HttpHeader.CONTENT_LENGTH);
+        return headers.getLongField(HttpHeader.CONTENT_LENGTH);
     }
 
     /**
@@ -253,13 +253,20 @@ final class ReactiveRouteHandler {
 
         private final CompletableFuture<Answer> headers = new CompletableFuture<>();
 
-        private Response response;
+        /**
+         * The status and headers as they came: Jetty's response object may change after (see
+         * {@code ServletRouteHandler.AnswerListener}).
+         */
+        private int status;
+
+        private HttpFields fields = HttpFields.EMPTY;
 
         private Content.Source content;
 
         @Override
         public void onContentSource(Response response, Content.Source contentSource) {
-            this.response = response;
+            this.status = response.getStatus();
+            this.fields = response.getHeaders().asImmutable();
             this.content = contentSource;
             this.headers.complete(this);
         }

@@ -22,6 +22,7 @@ import org.eclipse.jetty.client.InputStreamResponseListener;
 import org.eclipse.jetty.client.OutputStreamRequestContent;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
+import org.eclipse.jetty.http.HttpFields;
 import org.springframework.http.HttpHeaders;
 import org.springframework.util.ReflectionUtils;
 
@@ -86,7 +87,7 @@ final class ServletRouteHandler {
             }
             exchange.admit();
             Connection connection = connect(exchange);
-            InputStreamResponseListener listener = new InputStreamResponseListener();
+            AnswerListener listener = new AnswerListener();
             connection.send(exchange.request(), listener);
             if (streamed != null) {
                 // The client's body is copied with blocking reads and writes on a thread of the routes, so
@@ -99,9 +100,8 @@ final class ServletRouteHandler {
                 copier = CompletableFuture.runAsync(() -> copyBody(in, body, forwarded, limit),
                         this.routes.client().getExecutor());
             }
-            Response answer;
             try {
-                answer = listener.get(this.server.timeout().toMillis(), TimeUnit.MILLISECONDS);
+                listener.get(this.server.timeout().toMillis(), TimeUnit.MILLISECONDS);
             }
             catch (ExecutionException ex) {
                 throw exchange.failed(ex.getCause());
@@ -114,12 +114,14 @@ final class ServletRouteHandler {
                 Thread.currentThread().interrupt();
                 throw exchange.failed(ex);
             }
-            if (!RouteExchange.isFinalStatus(answer.getStatus())) {
+            int answered = listener.status;
+            HttpFields answerHeaders = listener.headers;
+            if (!RouteExchange.isFinalStatus(answered)) {
                 listener.getInputStream().close();
-                throw exchange.invalid(answer.getStatus());
+                throw exchange.invalid(answered);
             }
-            response.setStatus(answer.getStatus());
-            ForwardedHeaders.toClient(answer.getHeaders(), this.server.sensitiveHeaders(), (name, value) -> {
+            response.setStatus(answered);
+            ForwardedHeaders.toClient(answerHeaders, this.server.sensitiveHeaders(), (name, value) -> {
                 // Tomcat parses a Content-Type it is given, and logs a long warning for every
                 // charset it does not know: the program would decide how much the log grows.
                 response.addHeader(name, name.equalsIgnoreCase(HttpHeaders.CONTENT_TYPE)
@@ -127,14 +129,14 @@ final class ServletRouteHandler {
             });
             try (InputStream in = listener.getInputStream()) {
                 copy(in, response, exchange);
-                if (RouteExchange.endsWithItsConnection(request.getMethod(), answer.getStatus(), answer.getHeaders())
+                if (RouteExchange.endsWithItsConnection(request.getMethod(), answered, answerHeaders)
                         && exchange.programFailed().join()) {
                     // A close-delimited answer that ended because its VM failed is cut short, not whole.
                     throw new AnswerCutShort("the program's answer, which ends with its connection, ended with"
                             + " its request VM's failure: the client's connection is cut");
                 }
             }
-            status = answer.getStatus();
+            status = answered;
         }
         catch (KvmServerRouteException ex) {
             status = ex.getStatusCode().value();
@@ -339,6 +341,27 @@ final class ServletRouteHandler {
         }
         return new ForwardedHeaders.Incoming(request.getMethod(), request.getRequestURI(), request.getQueryString(),
                 headers, request.getRemoteAddr(), request.getScheme(), request.getLocalPort());
+    }
+
+    /**
+     * The program's status and headers as they were when they came: Jetty's response object is
+     * not, after that (a program that answers HEAD with a body, as a plain server does, made the
+     * client parse those bytes as the start of another answer, which set the response's status
+     * to 0 under the thread reading it: 502 "status 0" in one HEAD of twenty).
+     */
+    private static final class AnswerListener extends InputStreamResponseListener {
+
+        private volatile int status;
+
+        private volatile HttpFields headers = HttpFields.EMPTY;
+
+        @Override
+        public void onHeaders(Response response) {
+            this.status = response.getStatus();
+            this.headers = response.getHeaders().asImmutable();
+            super.onHeaders(response);
+        }
+
     }
 
 }
