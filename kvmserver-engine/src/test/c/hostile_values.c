@@ -19,6 +19,10 @@
  * every one): private anonymous memory reads zeros after MADV_DONTNEED, shared memory keeps its
  * data, a file mapping its file's; MADV_FREE takes private anonymous memory only, MADV_REMOVE
  * shared writable memory only
+ * With "memory" as argv[2]: what mmap takes (no pipe, no device but /dev/zero) and the checks of
+ * msync, mlock and mincore (they answered 0 to anything, or ENOSYS); with "prot-none" a PROT_NONE
+ * mapping of a 256 MiB sparse file (Linux allocates nothing; the engine reads the file in, so it
+ * counts against the memory limit)
  *   readlink          of the file's /proc/self/fd link, a size whose upper half is set (an int
  *                     to Linux: 2) and one of 2^31
  */
@@ -170,9 +174,56 @@ static void advices(const char *dir) {
     close(read_only);
 }
 
+static void memory(void) {
+    int p[2];
+    pipe(p);
+    line("mmap pipe", syscall(SYS_mmap, 0, 4096, PROT_READ, MAP_PRIVATE, p[0], 0));
+    int null = open("/dev/null", O_RDONLY);
+    line("mmap /dev/null", syscall(SYS_mmap, 0, 4096, PROT_READ, MAP_PRIVATE, null, 0));
+    char *two = mmap(0, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    two[0] = two[4096] = 1;
+    munmap(two + 8192, 0);
+    char *gone = mmap(0, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    munmap(gone, 4096);
+    line("msync flags", syscall(SYS_msync, two, 4096, 0xff));
+    line("msync sync|async", syscall(SYS_msync, two, 4096, MS_SYNC | MS_ASYNC));
+    line("msync unmapped", syscall(SYS_msync, gone, 4096, MS_SYNC));
+    line("msync", syscall(SYS_msync, two, 8192, MS_SYNC));
+    line("mlock unmapped", syscall(SYS_mlock, gone, 4096));
+    line("mlock", syscall(SYS_mlock, two + 1, 4096));
+    line("munlock", syscall(SYS_munlock, two, 8192));
+    line("mlockall 0", syscall(SYS_mlockall, 0));
+    line("mlockall 99", syscall(SYS_mlockall, 99));
+    unsigned char vec[2] = {9, 9};
+    long r = syscall(SYS_mincore, two, 8192, vec);
+    printf("mincore r=%ld vec=%d,%d\n", r, vec[0], vec[1]);
+    line("mincore unaligned", syscall(SYS_mincore, two + 1, 4096, vec));
+    line("mincore unmapped", syscall(SYS_mincore, gone, 4096, vec));
+}
+
+static void prot_none(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/sparse", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    ftruncate(fd, 256L << 20);
+    for (int i = 0; i < 2; i++) {
+        line("mmap PROT_NONE of 256 MiB", syscall(SYS_mmap, 0, 256L << 20, PROT_NONE, MAP_PRIVATE, fd, 0) < 0 ? -1 : 0);
+    }
+    close(fd);
+    unlink(path);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         return 2;
+    }
+    if (argc > 2 && !strcmp(argv[2], "memory")) {
+        memory();
+        return 0;
+    }
+    if (argc > 2 && !strcmp(argv[2], "prot-none")) {
+        prot_none(argv[1]);
+        return 0;
     }
     if (argc > 2 && !strcmp(argv[2], "madvise")) {
         advices(argv[1]);

@@ -24,10 +24,18 @@ static void ping(int s, int port) {
         printf("sendto errno=%d\n", errno);
         exit(0);
     }
-    struct pollfd p = {.fd = s, .events = POLLIN};
-    if (poll(&p, 1, 5000) != 1) {
-        printf("no reply\n");
-        exit(0);
+    /* Readable may be a stranger's datagram the engine then drops (as a datagram with a bad
+     * checksum makes a socket look readable on Linux): wait until something is there to read. */
+    for (int waits = 0;; waits++) {
+        struct pollfd p = {.fd = s, .events = POLLIN};
+        int queued = 0;
+        if (waits == 50 || poll(&p, 1, 5000) != 1) {
+            printf("no reply\n");
+            exit(0);
+        }
+        if (ioctl(s, FIONREAD, &queued) == 0 && queued > 0) {
+            return;
+        }
     }
 }
 

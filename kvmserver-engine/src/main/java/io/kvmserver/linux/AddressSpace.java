@@ -181,7 +181,7 @@ public final class AddressSpace implements LoadTarget {
      * limit, or spread the program over more chunks of guest memory than that limit justifies.
      */
     private void requireAccessible(long start, long end, int prot) {
-        if ((prot & ACCESS) == PROT_NONE) {
+        if (!counted(prot)) {
             return;
         }
         if (accessibleBytes - covered(start, end, true) + (end - start) > maxAccessibleBytes) {
@@ -194,10 +194,20 @@ public final class AddressSpace implements LoadTarget {
         }
     }
 
+    /**
+     * Whether a mapping of protection {@code prot} counts against the accessible-bytes limit: an
+     * accessible one, and a file mapping whatever its protection, since mmap fills it from the
+     * file at once (the eighth review: PROT_NONE mappings of a 2 GiB sparse file, each read into
+     * host memory, past any limit); a reservation of PROT_NONE anonymous memory costs nothing.
+     */
+    private static boolean counted(int prot) {
+        return (prot & ACCESS) != PROT_NONE || (prot & FILE) != 0;
+    }
+
     /** Adds ({@code sign} 1) or removes (-1) a mapping's bytes from the totals. */
     private void account(Mapping m, int sign) {
         mappedBytes += sign * m.length();
-        if ((m.prot() & ACCESS) != PROT_NONE) {
+        if (counted(m.prot())) {
             accessibleBytes += sign * m.length();
         }
     }
@@ -354,7 +364,7 @@ public final class AddressSpace implements LoadTarget {
     private long covered(long start, long end, boolean accessible) {
         long total = 0;
         for (Mapping m : mappings.subMap(floorStart(start), true, end, false).values()) {
-            if (!accessible || (m.prot() & ACCESS) != PROT_NONE) {
+            if (!accessible || counted(m.prot())) {
                 total += Math.max(0, Math.min(end, m.end()) - Math.max(start, m.start()));
             }
         }

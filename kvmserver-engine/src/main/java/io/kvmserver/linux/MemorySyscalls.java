@@ -72,11 +72,14 @@ final class MemorySyscalls {
         t.register(SyscallNumbers.MPROTECT, MemorySyscalls::mprotect);
         t.register(SyscallNumbers.MREMAP, MemorySyscalls::mremap);
         t.register(SyscallNumbers.MADVISE, MemorySyscalls::madvise);
-        t.register(SyscallNumbers.MSYNC, c -> aligned(c.arg(0)) ? 0 : -Errno.EINVAL);
-        t.register(SyscallNumbers.MLOCK, c -> 0);
-        t.register(SyscallNumbers.MUNLOCK, c -> 0);
-        t.register(SyscallNumbers.MLOCKALL, c -> 0);
+        t.register(SyscallNumbers.MSYNC, MemorySyscalls::msync);
+        t.register(SyscallNumbers.MLOCK, c -> locked(c, c.arg(0), c.arg(1)));
+        t.register(SyscallNumbers.MLOCK2, c -> (c.intArg(2) & ~MLOCK_ONFAULT) != 0 ? -Errno.EINVAL
+                : locked(c, c.arg(0), c.arg(1)));
+        t.register(SyscallNumbers.MUNLOCK, c -> locked(c, c.arg(0), c.arg(1)));
+        t.register(SyscallNumbers.MLOCKALL, c -> mlockall(c.intArg(0)));
         t.register(SyscallNumbers.MUNLOCKALL, c -> 0);
+        t.register(SyscallNumbers.MINCORE, MemorySyscalls::mincore);
         // System V IPC: ENOSYS, as from a kernel built without it (CONFIG_SYSVIPC=n), deliberately
         // and without the unimplemented-call warning. A VM is one process, and a segment attached
         // twice needs one memory at two addresses, which guest virtual = guest physical cannot give.
@@ -89,6 +92,100 @@ final class MemorySyscalls {
         t.register(SyscallNumbers.PKEY_ALLOC, MemorySyscalls::pkeyAlloc);
         t.register(SyscallNumbers.PKEY_FREE, c -> -Errno.EINVAL); // no key was ever allocated
         t.register(SyscallNumbers.PKEY_MPROTECT, MemorySyscalls::pkeyMprotect);
+    }
+
+    private static final int MS_ASYNC = 1;
+    private static final int MS_INVALIDATE = 2;
+    private static final int MS_SYNC = 4;
+    private static final int MLOCK_ONFAULT = 1;
+    private static final int MCL_CURRENT = 1;
+    private static final int MCL_FUTURE = 2;
+    private static final int MCL_ONFAULT = 4;
+
+    /**
+     * msync: nothing to write back (a shared file mapping here is a read-only copy), but Linux's
+     * checks: the flags ({@code MS_SYNC} and {@code MS_ASYNC} exclude each other), the alignment,
+     * and {@code ENOMEM} where part of the range is not mapped.
+     */
+    static long msync(Syscall c) {
+        long addr = c.arg(0);
+        int flags = c.intArg(2);
+        if ((flags & ~(MS_ASYNC | MS_INVALIDATE | MS_SYNC)) != 0 || (flags & MS_ASYNC) != 0 && (flags & MS_SYNC) != 0
+                || !aligned(addr)) {
+            return -Errno.EINVAL;
+        }
+        return c.arg(1) == 0 ? 0 : mappedOrEnomem(c.memory(), addr, c.arg(1));
+    }
+
+    /**
+     * mlock, mlock2 and munlock: guest memory is never swapped out by the engine, so a lock
+     * changes nothing, but a range that is not all mapped is {@code ENOMEM}, as on Linux (the
+     * start rounded down to its page).
+     */
+    private static long locked(Syscall c, long addr, long length) {
+        if (length == 0) {
+            return 0;
+        }
+        long start = addr & -PAGE;
+        return mappedOrEnomem(c.memory(), start, length + (addr - start));
+    }
+
+    private static long mlockall(int flags) {
+        boolean known = (flags & ~(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) == 0;
+        return !known || (flags & (MCL_CURRENT | MCL_FUTURE)) == 0 ? -Errno.EINVAL : 0;
+    }
+
+    /**
+     * mincore: one byte per page of {@code [addr, addr + length)}, 1 for each: the engine cannot
+     * tell which pages the host holds (Linux answers which are resident), and every mapped page is
+     * the guest's to read. {@code ENOMEM} where the range is not all mapped.
+     */
+    static long mincore(Syscall c) {
+        long addr = c.arg(0);
+        long length = c.arg(1);
+        if (!aligned(addr)) {
+            return -Errno.EINVAL;
+        }
+        if (length == 0) {
+            return 0;
+        }
+        long rc = mappedOrEnomem(c.memory(), addr, length);
+        if (rc != 0) {
+            return rc;
+        }
+        long pages = pageUp(length) / PAGE;
+        AddressSpace m = c.memory();
+        m.check(c.arg(2), pages, AddressSpace.PROT_WRITE);
+        for (long done = 0; done < pages; ) {
+            int n = (int) Math.min(pages - done, ONES.length);
+            m.writeBytes(c.arg(2) + done, ONES, 0, n);
+            done += n;
+        }
+        return 0;
+    }
+
+    private static final byte[] ONES = filled(4096, (byte) 1);
+
+    private static byte[] filled(int length, byte value) {
+        byte[] bytes = new byte[length];
+        java.util.Arrays.fill(bytes, value);
+        return bytes;
+    }
+
+    /** 0 when every page of {@code [addr, addr + length)} is mapped; {@code -ENOMEM} otherwise. */
+    private static long mappedOrEnomem(AddressSpace m, long addr, long length) {
+        if (length < 0 || !m.isUserRange(addr, pageUp(length)) || pageUp(length) <= 0) {
+            return -Errno.ENOMEM;
+        }
+        long end = addr + pageUp(length);
+        for (long at = addr; at < end; ) {
+            AddressSpace.Mapping mapping = m.find(at);
+            if (mapping == null) {
+                return -Errno.ENOMEM;
+            }
+            at = mapping.end();
+        }
+        return 0;
     }
 
     /** The page-rounded size of {@code [addr, addr + length)}; {@code ENOMEM} outside user space. */
@@ -165,8 +262,8 @@ final class MemorySyscalls {
             if (type == MAP_SHARED_VALIDATE && ((flags & ~MAP_KNOWN_FLAGS) != 0 || (flags & MAP_SYNC) != 0)) {
                 return -Errno.EOPNOTSUPP; // MAP_SYNC needs a DAX file
             }
-            if (file.hostFd() < 0 || file.isDirectory()) {
-                return -Errno.ENODEV;
+            if (file.hostFd() < 0 || file.isDirectory() || hostSize == NOT_REGULAR) {
+                return -Errno.ENODEV; // a pipe, socket, FIFO or device but /dev/zero: Linux maps none of them
             }
             int access = file.statusFlags() & OpenFlags.O_ACCMODE;
             if (access == OpenFlags.O_WRONLY) {
@@ -217,10 +314,20 @@ final class MemorySyscalls {
             long fill = remaining >= size ? size : pageUp(remaining);
             long host = m.memory().host(start, size);
             m.memory().willWrite(start, fill);
-            long read = fill == 0 ? 0 : file.pread(host, Math.min(length, fill), offset);
-            if (read < 0) {
-                m.unmap(start, size);
-                return read;
+            // One host read moves at most MAX_RW_COUNT (2 GiB less a page): a larger mapping read
+            // zeros past it (the eighth review), so the fill reads on to its end or the file's.
+            long want = Math.min(length, fill);
+            long read = 0;
+            while (read < want) {
+                long n = file.pread(host + read, want - read, offset + read);
+                if (n < 0) {
+                    m.unmap(start, size);
+                    return n;
+                }
+                if (n == 0) {
+                    break;
+                }
+                read += n;
             }
             if ((prot & AddressSpace.PROT_EXEC) != 0) {
                 c.process().codeMapped(file, offset, start, Math.min(size, read));
@@ -231,6 +338,8 @@ final class MemorySyscalls {
 
     /** {@link #hostFileSize} of {@code /dev/zero}, a character device 1:5, which maps anonymous memory. */
     private static final long DEV_ZERO = -2;
+    /** {@link #hostFileSize} of anything but a regular file and {@code /dev/zero}. */
+    private static final long NOT_REGULAR = -3;
 
     /**
      * The size of the file behind a host fd ({@code fstat}), {@link #DEV_ZERO}, or
@@ -242,15 +351,18 @@ final class MemorySyscalls {
         }
         try (Memory stat = new Memory(StructStat.SIZE)) {
             StructStat.fstat(hostFd, stat);
-            boolean characterDevice = (stat.getInt(StructStat.ST_MODE) & PathSyscalls.S_IFMT) == S_IFCHR;
-            return characterDevice && stat.getLong(StructStat.ST_RDEV) == ((1 << 8) | 5) ? DEV_ZERO
-                    : stat.getLong(StructStat.ST_SIZE);
+            int type = stat.getInt(StructStat.ST_MODE) & PathSyscalls.S_IFMT;
+            if (type == S_IFCHR && stat.getLong(StructStat.ST_RDEV) == ((1 << 8) | 5)) {
+                return DEV_ZERO;
+            }
+            return type == S_IFREG ? stat.getLong(StructStat.ST_SIZE) : NOT_REGULAR;
         } catch (LastErrorException e) {
             return Long.MAX_VALUE;
         }
     }
 
     private static final int S_IFCHR = 0020000;
+    private static final int S_IFREG = 0100000;
 
     /**
      * Where a mapping without {@code MAP_FIXED} goes: at its hint (rounded up to a page) when that

@@ -110,4 +110,51 @@ class HostileValuesTest {
                 b -> b.allowWrite(List.of(dir.toString())));
         assertThat(o.stdout()).as(o.toString()).isEqualTo(expected);
     }
+
+    /**
+     * What mmap takes, and the checks of msync, mlock and mincore, which answered 0 to anything
+     * (or ENOSYS): a pipe or a device but {@code /dev/zero} is {@code ENODEV}, an unmapped range
+     * {@code ENOMEM}, unknown flags {@code EINVAL} (the eighth review, checked natively here).
+     */
+    @Test
+    void memoryCallsCheckWhatLinuxChecks(@TempDir Path dir) {
+        String expected = """
+                mmap pipe r=-1 errno=19
+                mmap /dev/null r=-1 errno=19
+                msync flags r=-1 errno=22
+                msync sync|async r=-1 errno=22
+                msync unmapped r=-1 errno=12
+                msync r=0 errno=0
+                mlock unmapped r=-1 errno=12
+                mlock r=0 errno=0
+                munlock r=0 errno=0
+                mlockall 0 r=-1 errno=22
+                mlockall 99 r=-1 errno=22
+                mincore r=0 vec=1,1
+                mincore unaligned r=-1 errno=22
+                mincore unmapped r=-1 errno=12
+                """;
+        Path program = GuestPrograms.get("hostile_values");
+        assertThat(HostTools.run(List.of(program.toString(), dir.toString(), "memory"))).as("natively")
+                .isEqualTo(expected);
+        GuestRun.Outcome o = GuestRun.run(program, List.of(dir.toString(), "memory"), b -> b);
+        assertThat(o.stdout()).as(o.toString()).isEqualTo(expected);
+    }
+
+    /**
+     * A {@code PROT_NONE} mapping of a file counts against the memory limit: mmap reads the file in
+     * at once (Linux allocates nothing until a page is touched), and a program that mapped a 2 GiB
+     * sparse file {@code PROT_NONE} again and again filled gigabytes of host memory past
+     * {@code max-main-memory} (the eighth review). With a 384 MiB limit the second 256 MiB one is
+     * {@code ENOMEM}.
+     */
+    @Test
+    void fileMappingsCountAgainstTheMemoryLimitWhateverTheirProtection(@TempDir Path dir) {
+        GuestRun.Outcome o = GuestRun.run(GuestPrograms.get("hostile_values"), List.of(dir.toString(), "prot-none"),
+                b -> b.allowWrite(List.of(dir.toString())).maxMainMemory(384L << 20));
+        assertThat(o.stdout()).as(o.toString()).isEqualTo("""
+                mmap PROT_NONE of 256 MiB r=0 errno=0
+                mmap PROT_NONE of 256 MiB r=-1 errno=12
+                """);
+    }
 }
