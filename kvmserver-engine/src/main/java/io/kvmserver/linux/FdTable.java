@@ -30,6 +30,11 @@ public final class FdTable {
      */
     private int end;
 
+    /** The description behind {@code fd}, or null when there is none. */
+    FileDescription find(int fd) {
+        return fd < 0 || fd >= LIMIT ? null : files[fd];
+    }
+
     /** The description behind {@code fd}; {@code EBADF} when there is none. */
     public FileDescription get(long fd) {
         if (fd < 0 || fd >= LIMIT || files[(int) fd] == null) {

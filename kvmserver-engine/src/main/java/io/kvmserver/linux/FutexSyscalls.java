@@ -22,6 +22,8 @@ final class FutexSyscalls {
     static final int FUTEX_LOCK_PI2 = 13;
     private static final int FUTEX_PRIVATE_FLAG = 128;
     private static final int FUTEX_CLOCK_REALTIME = 256;
+    /** The command of an op word: its flags ({@code FUTEX_PRIVATE_FLAG}, {@code FUTEX_CLOCK_REALTIME}) aside. */
+    static final int FUTEX_CMD_MASK = ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     private static final int FUTEX_BITSET_MATCH_ANY = -1;
     private static final int CLOCK_REALTIME = 0;
     private static final int CLOCK_MONOTONIC = 1;

@@ -68,6 +68,9 @@ public final class Scheduler {
         });
         current = copies.get(o.current);
         nextTid = o.nextTid;
+        if (spent != null && spent.slotFd != null) {
+            allocatePollArrays(spent);
+        }
         // The parked calls' host fds are the other VM's: each finds out afresh in this one.
         for (GuestThread t : threads) {
             GuestThread.Parked p = t.parked();
@@ -412,19 +415,25 @@ public final class Scheduler {
             return RUNNABLE;
         }
         Memory pollfds = c.waiter().pollfds();
-        int count = 0;
         long deadline = c.process().timers().nextDeadline();
         owners.clear();
+        if (slotFd == null) {
+            allocatePollArrays(null);
+        }
+        int entries = 0;
         for (GuestThread t : threads) {
             GuestThread.Parked p = t.parked();
             if (t.state() != GuestThread.State.PARKED || p == null) {
                 continue;
             }
             deadline = Math.min(deadline, p.deadline);
-            for (int i = 0; i < p.count && count < FdTable.LIMIT; i++) {
-                HostWaiter.setPollfd(pollfds, count++, p.fds[i], p.events[i]);
-                owners.add(t);
+            for (int i = 0; i < p.count; i++) {
+                entries = addEntry(entries, p.fds[i], p.events[i], t);
             }
+        }
+        int count = entries <= FdTable.LIMIT ? identity(entries) : fold(entries);
+        for (int slot = 0; slot < count; slot++) {
+            HostWaiter.setPollfd(pollfds, slot, slotFd[slot], slotEvents[slot]);
         }
         if (count == 0 && timeoutNanos == 0) {
             return runnable.isEmpty() ? 1 : RUNNABLE;
@@ -433,9 +442,9 @@ public final class Scheduler {
         if (n == HostWaiter.KICKED) {
             return KICKED;
         }
-        for (int i = 0; i < count && n > 0; i++) {
-            GuestThread.Parked p = owners.get(i).parked();
-            if (HostWaiter.revents(pollfds, i) != 0 && p != null) {
+        for (int k = 0; k < entries && n > 0; k++) {
+            GuestThread.Parked p = owners.get(k).parked();
+            if (slotOf[k] >= 0 && HostWaiter.revents(pollfds, slotOf[k]) != 0 && p != null) {
                 p.retry = true;
             }
         }
@@ -443,7 +452,80 @@ public final class Scheduler {
         return runnable.isEmpty() ? 1 : RUNNABLE;
     }
 
+    // The host poll's entries: each parked call's (fd, events), its thread, and the poll slot it
+    // went to. Kept between polls (a scheduler polls on every wait of a multi-threaded program)
+    // and handed from a reset VM's spent scheduler to its next, as the FPU areas are.
     private final List<GuestThread> owners = new ArrayList<>();
+    private int[] entryFd;
+    private short[] entryEvents;
+    private int[] slotOf;
+    private int[] slotFd;
+    private short[] slotEvents;
+
+    private void allocatePollArrays(Scheduler spent) {
+        if (spent != null && spent.slotFd != null) {
+            entryFd = spent.entryFd;
+            entryEvents = spent.entryEvents;
+            slotOf = spent.slotOf;
+            slotFd = spent.slotFd;
+            slotEvents = spent.slotEvents;
+        } else {
+            entryFd = new int[64];
+            entryEvents = new short[64];
+            slotOf = new int[64];
+            slotFd = new int[FdTable.LIMIT];
+            slotEvents = new short[FdTable.LIMIT];
+        }
+    }
+
+    private int addEntry(int entries, int fd, short events, GuestThread t) {
+        if (entries == entryFd.length) {
+            entryFd = java.util.Arrays.copyOf(entryFd, entries * 2);
+            entryEvents = java.util.Arrays.copyOf(entryEvents, entries * 2);
+            slotOf = java.util.Arrays.copyOf(slotOf, entries * 2);
+        }
+        entryFd[entries] = fd;
+        entryEvents[entries] = events;
+        owners.add(t);
+        return entries + 1;
+    }
+
+    /** Each entry its own slot: the usual case, where they fit the host poll. */
+    private int identity(int entries) {
+        for (int k = 0; k < entries; k++) {
+            slotOf[k] = k;
+            slotFd[k] = entryFd[k];
+            slotEvents[k] = entryEvents[k];
+        }
+        return entries;
+    }
+
+    /**
+     * More entries than the host poll takes (threads' waits add up: three threads each polling
+     * the same 500 sockets): entries of one host fd share a slot, their events added, so that
+     * every fd is watched, a later thread's listener too. The entries past the limit were
+     * dropped, and a server's clients went unanswered until a time limit (the eighth review).
+     * There are never more distinct host fds than the table holds, but for the engine's own: an
+     * entry without a slot is left out, as before.
+     */
+    private int fold(int entries) {
+        java.util.HashMap<Integer, Integer> slots = new java.util.HashMap<>();
+        int count = 0;
+        for (int k = 0; k < entries; k++) {
+            Integer slot = slots.get(entryFd[k]);
+            if (slot == null && count < FdTable.LIMIT) {
+                slot = count++;
+                slots.put(entryFd[k], slot);
+                slotFd[slot] = entryFd[k];
+                slotEvents[slot] = 0;
+            }
+            slotOf[k] = slot == null ? -1 : slot;
+            if (slot != null) {
+                slotEvents[slot] |= entryEvents[k];
+            }
+        }
+        return count;
+    }
 
     /**
      * epoll_ctl changed what {@code epoll} watches: every thread parked in an epoll wait on it

@@ -84,6 +84,7 @@ public final class Signals {
             // Start the call over: it finds the signal pending and takes it.
             p.scheduler().restartParked(t);
         } else if ((t.blocked() & SignalState.bit(sig)) == 0) {
+            TimeSyscalls.interrupted(p.memory(), parked);
             p.scheduler().interrupt(t);
         }
     }
@@ -132,7 +133,7 @@ public final class Signals {
             }
             long flags = s.flags(sig);
             if (!handled) {
-                restartAfterHandler(t, ctx, flags);
+                restartAfterHandler(p, t, ctx, flags);
                 handled = true;
             }
             int fatal = runHandler(c, t, ctx, info, SignalFrame.Trap.NONE, fpu, userCs, userSs);
@@ -201,12 +202,45 @@ public final class Signals {
      * when the handler has {@code SA_RESTART} and the call is one Linux restarts (signal(7)):
      * the context goes back to the {@code syscall} instruction with the call number in RAX.
      */
-    private static void restartAfterHandler(GuestThread t, UserContext ctx, long handlerFlags) {
+    private static void restartAfterHandler(LinuxProcess p, GuestThread t, UserContext ctx, long handlerFlags) {
         long nr = t.takeInterruptedCall();
         if (nr >= 0 && ctx.get(UserContext.RAX) == -Errno.EINTR && (handlerFlags & SignalState.SA_RESTART) != 0
-                && restartsWithSaRestart(nr)) {
+                && restartsWithSaRestart(nr) && !hasTimeout(p, ctx, nr)) {
             rewind(ctx, nr);
         }
+    }
+
+    /**
+     * Whether the interrupted call waits with a timeout of its own, which Linux never restarts
+     * after a handler, {@code SA_RESTART} or not (signal(7)): a socket call on a socket with
+     * {@code SO_RCVTIMEO} (input) or {@code SO_SNDTIMEO} (output), and a timed {@code FUTEX_WAIT}
+     * (its {@code -ERESTART_RESTARTBLOCK} is {@code EINTR} once a handler ran). Restarting them
+     * began the timeout again: a periodic signal faster than it kept the call waiting for ever
+     * (the eighth review). The call's arguments are still in its registers.
+     */
+    private static boolean hasTimeout(LinuxProcess p, UserContext ctx, long nr) {
+        if (nr == SyscallNumbers.FUTEX) {
+            int command = (int) ctx.get(UserContext.RSI) & FutexSyscalls.FUTEX_CMD_MASK;
+            return (command == FutexSyscalls.FUTEX_WAIT || command == FutexSyscalls.FUTEX_WAIT_BITSET)
+                    && ctx.get(UserContext.R10) != 0;
+        }
+        if (nr == SyscallNumbers.RECVMMSG && ctx.get(UserContext.R8) != 0) {
+            return true;
+        }
+        short events;
+        if (nr == SyscallNumbers.ACCEPT || nr == SyscallNumbers.ACCEPT4 || nr == SyscallNumbers.RECVFROM
+                || nr == SyscallNumbers.RECVMSG || nr == SyscallNumbers.RECVMMSG || nr == SyscallNumbers.READ
+                || nr == SyscallNumbers.READV) {
+            events = HostWaiter.POLLIN;
+        } else if (nr == SyscallNumbers.CONNECT || nr == SyscallNumbers.SENDTO || nr == SyscallNumbers.SENDMSG
+                || nr == SyscallNumbers.SENDMMSG || nr == SyscallNumbers.WRITE || nr == SyscallNumbers.WRITEV) {
+            events = HostWaiter.POLLOUT;
+        } else {
+            return false;
+        }
+        int fd = (int) ctx.get(UserContext.RDI);
+        FileDescription file = p.files().find((int) fd);
+        return file instanceof SocketFile socket && socket.timeoutNanos(events) > 0;
     }
 
     /** An interrupted call that no handler ran for starts over, as Linux's -ERESTARTNOHAND. */

@@ -171,4 +171,32 @@ final class TimeSyscalls {
         return 0;
     }
 
+    /**
+     * A parked {@code nanosleep} or relative {@code clock_nanosleep} a signal interrupts: the
+     * time it did not sleep goes to its {@code rem}, as Linux writes it (the eighth review: it was
+     * written only for a sleep the engine woke itself, so {@code while (nanosleep(&t, &t))} and
+     * glibc's {@code sleep} began the whole time again after each signal of a program with threads
+     * or timers). A {@code rem} the program cannot write is left as it is.
+     */
+    static void interrupted(AddressSpace memory, GuestThread.Parked parked) {
+        long remain;
+        if (parked.number == SyscallNumbers.NANOSLEEP) {
+            remain = parked.args[1];
+        } else if (parked.number == SyscallNumbers.CLOCK_NANOSLEEP && (parked.args[1] & TIMER_ABSTIME) == 0) {
+            remain = parked.args[3];
+        } else {
+            return;
+        }
+        if (remain == 0 || parked.deadline == Deadline.NEVER) {
+            return;
+        }
+        long left = Math.max(0, Deadline.remaining(parked.deadline));
+        try {
+            memory.writeLong(remain, left / NANOS);
+            memory.writeLong(remain + 8, left % NANOS);
+        } catch (SyscallError e) {
+            // as Linux, which would answer EFAULT: the program asked for nothing it can read
+        }
+    }
+
 }
