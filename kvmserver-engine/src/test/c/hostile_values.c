@@ -12,7 +12,8 @@
  * With "names" as argv[2] instead, names that are not UTF-8 (the engine's one deliberate
  * difference here: EILSEQ, as a file system that takes only UTF-8 names answers; Linux's ext4
  * takes any bytes):
- *   create a\xffb, then a\xef\xbf\xbdb (U+FFFD, valid), then open a\xfeb: one file per name or none
+ *   create a\xffb, then a\xef\xbf\xbdb (U+FFFD, valid), then open a\xfeb: one file per name or none;
+ *   then the host's link L to a\xffb (made by the test): EILSEQ too, never a\xef\xbf\xbdb
  * With "umask" as argv[2]: unix sockets bound under umask 077 and 0, their files' modes (Linux:
  * 0777 less the umask; the host's bind used the JVM's)
  * With "madvise" as argv[2]: the discarding advices on each kind of mapping (the engine zeroed
@@ -23,6 +24,9 @@
  * msync, mlock and mincore (they answered 0 to anything, or ENOSYS); with "prot-none" a PROT_NONE
  * mapping of a 256 MiB sparse file (Linux allocates nothing; the engine reads the file in, so it
  * counts against the memory limit)
+ * With "numbers" as argv[2]: arguments Linux takes as an int or an unsigned int (dup2's new
+ * fd, getgroups' size), getcwd's size_t, fadvise's advice and length, and the futex operations
+ * Linux refuses (FUTEX_WAIT with FUTEX_CLOCK_REALTIME) or looks up (a shared futex's page)
  *   readlink          of the file's /proc/self/fd link, a size whose upper half is set (an int
  *                     to Linux: 2) and one of 2^31
  */
@@ -213,29 +217,67 @@ static void prot_none(const char *dir) {
     unlink(path);
 }
 
+static void numbers(const char *dir) {
+    line("dup2 to 2^32 + 7", syscall(SYS_dup2, 1, 0x100000007L));
+    close(7);
+    line("getgroups -1", syscall(SYS_getgroups, -1, 0));
+    char cwd[4096];
+    long r = syscall(SYS_getcwd, cwd, -1L);
+    printf("getcwd size -1 r>0=%d\n", r > 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/advised", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+    line("fadvise advice 99", syscall(SYS_fadvise64, fd, 0, 0, 99));
+    line("fadvise length -1", syscall(SYS_fadvise64, fd, 0, -1L, 0));
+    line("fadvise", syscall(SYS_fadvise64, fd, 0, 0, 0));
+    int p[2];
+    pipe(p);
+    line("fadvise pipe", syscall(SYS_fadvise64, p[0], 0, 0, 0));
+    static int word = 1;
+    struct timespec soon = {0, 1000};
+    line("futex WAIT|CLOCK_REALTIME", syscall(SYS_futex, &word, 0 | 256, 1, &soon, 0, 0));
+    line("shared futex WAKE of NULL", syscall(SYS_futex, 0, 1, 1, 0, 0, 0));
+    line("private futex WAKE of NULL", syscall(SYS_futex, 0, 1 | 128, 1, 0, 0, 0));
+    close(fd);
+}
+
+static void link_to_name(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/L", dir);
+    int fd = open(path, O_RDONLY);
+    char got[8] = {0};
+    if (fd >= 0) {
+        read(fd, got, sizeof got - 1);
+    }
+    printf("open L fd>=0=%d errno=%d read=%s\n", fd >= 0, fd < 0 ? errno : 0, got);
+}
+
+static void memory_in(const char *dir) {
+    (void) dir;
+    memory();
+}
+
+/* Each mode's calls, given the writable directory. */
+static const struct {
+    const char *name;
+    void (*run)(const char *dir);
+} modes[] = {
+    {"numbers", numbers}, {"memory", memory_in}, {"prot-none", prot_none}, {"madvise", advices},
+    {"umask", socket_modes}, {"names", names}, {"link", link_to_name},
+};
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         return 2;
     }
-    if (argc > 2 && !strcmp(argv[2], "memory")) {
-        memory();
-        return 0;
+    for (unsigned i = 0; argc > 2 && i < sizeof modes / sizeof modes[0]; i++) {
+        if (!strcmp(argv[2], modes[i].name)) {
+            modes[i].run(argv[1]);
+            return 0;
+        }
     }
-    if (argc > 2 && !strcmp(argv[2], "prot-none")) {
-        prot_none(argv[1]);
-        return 0;
-    }
-    if (argc > 2 && !strcmp(argv[2], "madvise")) {
-        advices(argv[1]);
-        return 0;
-    }
-    if (argc > 2 && !strcmp(argv[2], "umask")) {
-        socket_modes(argv[1]);
-        return 0;
-    }
-    if (argc > 2 && !strcmp(argv[2], "names")) {
-        names(argv[1]);
-        return 0;
+    if (argc > 2) {
+        return 2;
     }
     netlink();
     positioned(argv[1]);

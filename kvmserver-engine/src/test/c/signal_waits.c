@@ -7,6 +7,7 @@
  *   recv on a socket with SO_RCVTIMEO, a timed FUTEX_WAIT  EINTR: Linux never restarts a call with
  *                 a timeout of its own after a handler (the engine restarted it with its timeout
  *                 begun again: a periodic signal kept it waiting for ever)
+ *   SA_RESETHAND  the action after one delivery: SIG_DFL, its flags (SA_SIGINFO) as they were
  *   poll of 400 sockets in each of three threads, then a fourth thread's poll of a socket written
  *                 100 ms later: the fourth wakes (the host poll took the first 1024 entries only)
  * Prints one line per wait, its result against Linux's: "ok" or what was wrong.
@@ -36,6 +37,12 @@ static void handler(int sig) {
     (void) sig;
 }
 
+static void info_handler(int sig, siginfo_t *info, void *context) {
+    (void) sig;
+    (void) info;
+    (void) context;
+}
+
 static void arm(void) {
     struct itimerval once = {{0, 0}, {0, 50000}};
     setitimer(ITIMER_REAL, &once, 0);
@@ -63,14 +70,14 @@ static int sockets[400][2];
 static int pipe_ends[2];
 static volatile long late_woken_ms = -1;
 
+/* A poll of the 400 sockets for arg ms (-1: for ever). */
 static void *many(void *arg) {
-    (void) arg;
     static __thread struct pollfd fds[400];
     for (int i = 0; i < 400; i++) {
         fds[i].fd = sockets[i][0];
         fds[i].events = POLLIN;
     }
-    poll(fds, 400, 5000);
+    poll(fds, 400, (int) (long) arg);
     return 0;
 }
 
@@ -79,17 +86,6 @@ static void *late(void *arg) {
     struct pollfd p = {.fd = pipe_ends[0], .events = POLLIN};
     poll(&p, 1, 10000);
     late_woken_ms = since(start);
-    return 0;
-}
-
-static void *forever(void *arg) {
-    (void) arg;
-    static __thread struct pollfd fds[400];
-    for (int i = 0; i < 400; i++) {
-        fds[i].fd = sockets[i][0];
-        fds[i].events = POLLIN;
-    }
-    poll(fds, 400, -1);
     return 0;
 }
 
@@ -123,7 +119,7 @@ static int serve(void) {
     }
     pthread_t threads[4];
     for (int i = 0; i < 3; i++) {
-        pthread_create(&threads[i], 0, forever, 0);
+        pthread_create(&threads[i], 0, many, (void *) -1L);
     }
     usleep(10000);
     pthread_create(&threads[3], 0, acceptor, 0);
@@ -168,6 +164,16 @@ int main(int argc, char **argv) {
     r = syscall(SYS_futex, &word, 0 /* FUTEX_WAIT */, 0, &whole, 0, 0);
     report("timed FUTEX_WAIT", r, errno, 0);
 
+    struct sigaction once, after;
+    memset(&once, 0, sizeof once);
+    once.sa_sigaction = info_handler;
+    once.sa_flags = SA_RESETHAND | SA_SIGINFO;
+    sigaction(SIGUSR1, &once, 0);
+    raise(SIGUSR1);
+    sigaction(SIGUSR1, 0, &after);
+    printf("SA_RESETHAND: %s\n", after.sa_handler == SIG_DFL && (after.sa_flags & SA_SIGINFO) ? "ok"
+           : "flags changed");
+
     for (int i = 0; i < 400; i++) {
         sockets[i][0] = socket(AF_INET, SOCK_DGRAM, 0);
     }
@@ -175,7 +181,7 @@ int main(int argc, char **argv) {
     pthread_t pollers[4];
     struct timespec start;
     for (int i = 0; i < 3; i++) {
-        pthread_create(&pollers[i], 0, many, 0);
+        pthread_create(&pollers[i], 0, many, (void *) 5000L);
     }
     usleep(100000);
     clock_gettime(CLOCK_MONOTONIC, &start);

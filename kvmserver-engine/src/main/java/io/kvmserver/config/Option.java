@@ -165,8 +165,9 @@ public enum Option {
             .reads(KvmServerOptions::maxRequestTime).writes((b, v, base) -> b.maxRequestTime((Duration) v))),
     MAX_MAIN_MEMORY(limit("max-main-memory", OptionType.MIB, "MiB")
             .spring("kvmserver.limits.max-main-memory")
-            .describe("Memory the program may map readable, writable or executable; address space it only"
-                    + " reserves (PROT_NONE) does not count, and only the pages it touches use host memory.")
+            .describe("Memory the program may map readable, writable or executable, or from a file; address"
+                    + " space it only reserves (PROT_NONE, anonymous) does not count, and only the pages it"
+                    + " touches use host memory.")
             .defaultValue(8192 * KvmServerOptions.MIB).example("1024")
             .reads(KvmServerOptions::maxMainMemory).writes((b, v, base) -> b.maxMainMemory((Long) v))),
     MAX_ADDRESS_SPACE(limit("max-address-space", OptionType.MIB, "MiB")

@@ -77,10 +77,23 @@ final class FileSyscalls {
             return old;
         });
         t.register(SyscallNumbers.FLOCK, FileLocks::flock);
-        t.register(SyscallNumbers.FADVISE64, c -> {
-            c.files().get(c.intArg(0));
-            return 0;
-        });
+        t.register(SyscallNumbers.FADVISE64, FileSyscalls::fadvise);
+    }
+
+    private static final int POSIX_FADV_NOREUSE = 5;
+
+    /**
+     * fadvise64: advice only (the host's page cache is not the program's), with Linux's checks:
+     * {@code EBADF}, {@code ESPIPE} for a pipe, {@code EINVAL} for a negative length or an advice
+     * it does not know (0 to 5).
+     */
+    private static long fadvise(Syscall c) {
+        FileDescription f = c.files().get(c.intArg(0));
+        int advice = c.intArg(3);
+        if (f instanceof PipeFile) {
+            return -Errno.ESPIPE;
+        }
+        return c.arg(2) < 0 || advice < 0 || advice > POSIX_FADV_NOREUSE ? -Errno.EINVAL : 0;
     }
 
     // ---- fds and I/O ----
@@ -341,7 +354,7 @@ final class FileSyscalls {
 
     static long dup2(Syscall c) {
         int oldFd = c.intArg(0);
-        long newFd = c.arg(1);
+        long newFd = c.arg(1) & 0xffffffffL; // an unsigned int to Linux: the upper half is not part of it
         c.files().get(oldFd);
         if (oldFd == newFd) {
             return newFd;
@@ -351,7 +364,7 @@ final class FileSyscalls {
 
     static long dup3(Syscall c) {
         int oldFd = c.intArg(0);
-        long newFd = c.arg(1);
+        long newFd = c.arg(1) & 0xffffffffL; // an unsigned int to Linux: the upper half is not part of it
         int flags = c.intArg(2);
         if ((flags & ~OpenFlags.O_CLOEXEC) != 0 || oldFd == newFd) {
             return -Errno.EINVAL;

@@ -41,12 +41,17 @@ final class FutexSyscalls {
         int op = opWord & ~(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
         int val = c.intArg(2);
         boolean realtime = (opWord & FUTEX_CLOCK_REALTIME) != 0;
-        if (realtime && op != FUTEX_WAIT && op != FUTEX_WAIT_BITSET && op != FUTEX_WAIT_REQUEUE_PI
-                && op != FUTEX_LOCK_PI2) {
+        // As Linux 6.x has it (checked natively): FUTEX_WAIT itself takes no CLOCK_REALTIME.
+        if (realtime && op != FUTEX_WAIT_BITSET && op != FUTEX_WAIT_REQUEUE_PI && op != FUTEX_LOCK_PI2) {
             return -Errno.ENOSYS;
         }
         if ((uaddr & 3) != 0) {
             return -Errno.EINVAL;
+        }
+        if ((opWord & FUTEX_PRIVATE_FLAG) == 0) {
+            // A shared futex's key is its page, which Linux looks up (EFAULT for none); a private
+            // one's is the address alone.
+            c.memory().check(uaddr, 4, AddressSpace.PROT_READ);
         }
         switch (op) {
             case FUTEX_WAIT -> {

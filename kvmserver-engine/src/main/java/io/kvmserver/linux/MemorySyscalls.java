@@ -123,11 +123,15 @@ final class MemorySyscalls {
      * start rounded down to its page).
      */
     private static long locked(Syscall c, long addr, long length) {
-        if (length == 0) {
+        long start = addr & -PAGE;
+        long rounded = pageUp(length + (addr - start)); // a size_t: -1 rounds to 0, as in Linux
+        if (rounded == 0) {
             return 0;
         }
-        long start = addr & -PAGE;
-        return mappedOrEnomem(c.memory(), start, length + (addr - start));
+        if (Long.compareUnsigned(start + rounded, start) < 0) {
+            return -Errno.EINVAL; // the range wraps
+        }
+        return mappedOrEnomem(c.memory(), start, rounded);
     }
 
     private static long mlockall(int flags) {

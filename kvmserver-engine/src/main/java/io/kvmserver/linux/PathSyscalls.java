@@ -377,8 +377,8 @@ final class PathSyscalls {
 
     static long getcwd(Syscall c) {
         byte[] cwd = (c.process().cwd() + "\0").getBytes(StandardCharsets.UTF_8);
-        long size = c.arg(1);
-        if (size < cwd.length) {
+        long size = c.arg(1); // a size_t: -1 is the largest
+        if (Long.compareUnsigned(size, cwd.length) < 0) {
             return size == 0 && c.arg(0) != 0 ? -Errno.EINVAL : -Errno.ERANGE;
         }
         c.memory().writeBytes(c.arg(0), cwd);

@@ -42,7 +42,7 @@ final class ProcessSyscalls {
         t.register(SyscallNumbers.GETEGID, c -> UID);
         t.register(SyscallNumbers.GETRESUID, c -> getres(c));
         t.register(SyscallNumbers.GETRESGID, c -> getres(c));
-        t.register(SyscallNumbers.GETGROUPS, c -> 0);
+        t.register(SyscallNumbers.GETGROUPS, c -> c.intArg(0) < 0 ? -Errno.EINVAL : 0); // no groups; the size is an int
         t.register(SyscallNumbers.SETUID, c -> c.arg(0) == UID ? 0 : -Errno.EPERM);
         t.register(SyscallNumbers.SETGID, c -> c.arg(0) == UID ? 0 : -Errno.EPERM);
         t.register(SyscallNumbers.SCHED_GETAFFINITY, ProcessSyscalls::schedGetaffinity);

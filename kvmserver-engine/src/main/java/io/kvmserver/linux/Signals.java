@@ -84,8 +84,7 @@ public final class Signals {
             // Start the call over: it finds the signal pending and takes it.
             p.scheduler().restartParked(t);
         } else if ((t.blocked() & SignalState.bit(sig)) == 0) {
-            TimeSyscalls.interrupted(p.memory(), parked);
-            p.scheduler().interrupt(t);
+            p.scheduler().interrupt(t, TimeSyscalls.interrupted(p.memory(), parked));
         }
     }
 
@@ -192,7 +191,8 @@ public final class Signals {
         }
         t.setBlocked(blocked);
         if ((flags & SignalState.SA_RESETHAND) != 0) {
-            s.set(sig, SignalState.SIG_DFL, flags & ~SignalState.SA_SIGINFO, s.restorer(sig), s.mask(sig));
+            // The handler only: Linux leaves the flags as they were, SA_SIGINFO too.
+            s.set(sig, SignalState.SIG_DFL, flags, s.restorer(sig), s.mask(sig));
         }
         return DELIVERED;
     }

@@ -176,26 +176,28 @@ final class TimeSyscalls {
      * time it did not sleep goes to its {@code rem}, as Linux writes it (the eighth review: it was
      * written only for a sleep the engine woke itself, so {@code while (nanosleep(&t, &t))} and
      * glibc's {@code sleep} began the whole time again after each signal of a program with threads
-     * or timers). A {@code rem} the program cannot write is left as it is.
+     * or timers). Returns the call's result: {@code -EINTR}, or {@code -EFAULT} when {@code rem}
+     * cannot be written (the program unmapped it meanwhile), as Linux answers.
      */
-    static void interrupted(AddressSpace memory, GuestThread.Parked parked) {
+    static long interrupted(AddressSpace memory, GuestThread.Parked parked) {
         long remain;
         if (parked.number == SyscallNumbers.NANOSLEEP) {
             remain = parked.args[1];
         } else if (parked.number == SyscallNumbers.CLOCK_NANOSLEEP && (parked.args[1] & TIMER_ABSTIME) == 0) {
             remain = parked.args[3];
         } else {
-            return;
+            return -Errno.EINTR;
         }
         if (remain == 0 || parked.deadline == Deadline.NEVER) {
-            return;
+            return -Errno.EINTR;
         }
         long left = Math.max(0, Deadline.remaining(parked.deadline));
         try {
             memory.writeLong(remain, left / NANOS);
             memory.writeLong(remain + 8, left % NANOS);
+            return -Errno.EINTR;
         } catch (SyscallError e) {
-            // as Linux, which would answer EFAULT: the program asked for nothing it can read
+            return -e.errno();
         }
     }
 

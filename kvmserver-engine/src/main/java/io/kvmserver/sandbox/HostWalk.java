@@ -199,6 +199,9 @@ final class HostWalk {
                         pending.addFirst(name); // replaced under us: look at it again (a hop)
                         continue;
                     }
+                    if (NOT_UTF8.equals(target)) {
+                        return Result.failed(Errno.EILSEQ); // as a guest's own name that is not UTF-8
+                    }
                     if (target.isEmpty()) {
                         return Result.failed(Errno.ENOENT);
                     }
@@ -316,12 +319,25 @@ final class HostWalk {
         }
     }
 
-    /** The target of the symlink {@code name} in {@code dirFd}; null if it is no longer a symlink. */
+    /** What {@link #readLink} answers for a target that is not UTF-8 (no target has a NUL). */
+    static final String NOT_UTF8 = "\0";
+
+    /**
+     * The target of the symlink {@code name} in {@code dirFd}; null if it is no longer a symlink,
+     * {@link #NOT_UTF8} if its bytes are not UTF-8: decoded leniently, a target {@code a\xffb}
+     * led to the file {@code a<U+FFFD>b} (the second wave of the eighth review), where guest paths
+     * that are not UTF-8 are refused.
+     */
     static String readLink(int dirFd, String name) {
         try (Memory buffer = new Memory(PATH_MAX)) {
             long n = LibC.syscall(SyscallNumbers.READLINKAT, dirFd, bytes(name), Pointer.nativeValue(buffer), PATH_MAX,
                     0, 0);
-            return new String(buffer.getByteArray(0, (int) Math.min(n, PATH_MAX)), StandardCharsets.UTF_8);
+            byte[] target = buffer.getByteArray(0, (int) Math.min(n, PATH_MAX));
+            try {
+                return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(target)).toString();
+            } catch (java.nio.charset.CharacterCodingException e) {
+                return NOT_UTF8;
+            }
         } catch (LastErrorException e) {
             return null;
         }

@@ -35,10 +35,7 @@ class HostileValuesTest {
                 readlink r=2 errno=0 got=%s
                 readlink-2^31 r=-1 errno=22
                 """.formatted(dir.toString().substring(0, 2));
-        Path program = GuestPrograms.get("hostile_values");
-        assertThat(HostTools.run(List.of(program.toString(), dir.toString()))).as("natively").isEqualTo(expected);
-        GuestRun.Outcome o = GuestRun.run(program, List.of(dir.toString()), b -> b.allowWrite(List.of(dir.toString())));
-        assertThat(o.stdout()).as(o.toString()).isEqualTo(expected);
+        assertAsNatively(dir, List.of(), expected);
     }
 
     /**
@@ -62,6 +59,21 @@ class HostileValuesTest {
     }
 
     /**
+     * A host link whose target is not UTF-8 is {@code EILSEQ} too (the second wave of the eighth
+     * review: the walk decoded the target leniently, and {@code L -> a\xffb} opened the file
+     * {@code a\xef\xbf\xbdb}). The files and the link are made with python3 (names as bytes).
+     */
+    @Test
+    void aHostLinkToANameThatIsNotUtf8IsRefusedNotTakenForAnother(@TempDir Path dir) {
+        HostTools.run(List.of("python3", "-c", "import os, sys; d = os.fsencode(sys.argv[1]);"
+                + " open(d + b'/a\\xffb', 'w').write('FF'); open(d + b'/a\\xef\\xbf\\xbdb', 'w').write('REPL');"
+                + " os.symlink(b'a\\xffb', d + b'/L')", dir.toString()));
+        GuestRun.Outcome o = GuestRun.run(GuestPrograms.get("hostile_values"), List.of(dir.toString(), "link"),
+                b -> b.allowRead(List.of(dir.toString())));
+        assertThat(o.stdout()).as(o.toString()).isEqualTo("open L fd>=0=0 errno=84 read=\n");
+    }
+
+    /**
      * A unix socket's file is 0777 less the program's umask, as Linux makes it: the host's bind
      * used the JVM's umask (the eighth review: a program's umask 077 left its socket 0777 for any
      * host user in a JVM of umask 0; here, in the JVM's usual 022, 0755 for both).
@@ -72,15 +84,7 @@ class HostileValuesTest {
                 umask 077 bind=0 mode=700
                 umask 000 bind=0 mode=777
                 """;
-        Path program = GuestPrograms.get("hostile_values");
-        Path natively = dir.resolve("native");
-        Path engine = dir.resolve("engine");
-        assertThat(natively.toFile().mkdir() && engine.toFile().mkdir()).isTrue();
-        assertThat(HostTools.run(List.of(program.toString(), natively.toString(), "umask"))).as("natively")
-                .isEqualTo(expected);
-        GuestRun.Outcome o = GuestRun.run(program, List.of(engine.toString(), "umask"),
-                b -> b.allowWrite(List.of(engine.toString())));
-        assertThat(o.stdout()).as(o.toString()).isEqualTo(expected);
+        assertAsNatively(dir, List.of("umask"), expected);
     }
 
     /**
@@ -103,12 +107,7 @@ class HostileValuesTest {
                 shared file DONTNEED r=0 errno=0 byte=48
                 shared file REMOVE r=-1 errno=13 byte=48
                 """;
-        Path program = GuestPrograms.get("hostile_values");
-        assertThat(HostTools.run(List.of(program.toString(), dir.toString(), "madvise"))).as("natively")
-                .isEqualTo(expected);
-        GuestRun.Outcome o = GuestRun.run(program, List.of(dir.toString(), "madvise"),
-                b -> b.allowWrite(List.of(dir.toString())));
-        assertThat(o.stdout()).as(o.toString()).isEqualTo(expected);
+        assertAsNatively(dir, List.of("madvise"), expected);
     }
 
     /**
@@ -134,11 +133,7 @@ class HostileValuesTest {
                 mincore unaligned r=-1 errno=22
                 mincore unmapped r=-1 errno=12
                 """;
-        Path program = GuestPrograms.get("hostile_values");
-        assertThat(HostTools.run(List.of(program.toString(), dir.toString(), "memory"))).as("natively")
-                .isEqualTo(expected);
-        GuestRun.Outcome o = GuestRun.run(program, List.of(dir.toString(), "memory"), b -> b);
-        assertThat(o.stdout()).as(o.toString()).isEqualTo(expected);
+        assertAsNatively(dir, List.of("memory"), expected);
     }
 
     /**
@@ -156,5 +151,47 @@ class HostileValuesTest {
                 mmap PROT_NONE of 256 MiB r=0 errno=0
                 mmap PROT_NONE of 256 MiB r=-1 errno=12
                 """);
+    }
+
+    /**
+     * Arguments Linux takes as an int or an unsigned int, a size_t, and the futex operations it
+     * refuses or looks up: the engine took dup2's new fd as 64 bits ({@code EBADF} for
+     * {@code 2^32 + 7}), answered {@code getgroups(-1)} and any {@code fadvise} with 0,
+     * {@code getcwd} of {@code (size_t) -1} with {@code ERANGE}, and a shared
+     * {@code FUTEX_WAKE} of no memory with 0 (the eighth review, checked natively here).
+     */
+    @Test
+    void numbersAreTakenAtLinuxsWidths(@TempDir Path dir) {
+        String expected = """
+                dup2 to 2^32 + 7 r=7 errno=0
+                getgroups -1 r=-1 errno=22
+                getcwd size -1 r>0=1
+                fadvise advice 99 r=-1 errno=22
+                fadvise length -1 r=-1 errno=22
+                fadvise r=0 errno=0
+                fadvise pipe r=-1 errno=29
+                futex WAIT|CLOCK_REALTIME r=-1 errno=38
+                shared futex WAKE of NULL r=-1 errno=14
+                private futex WAKE of NULL r=0 errno=0
+                """;
+        assertAsNatively(dir, List.of("numbers"), expected);
+    }
+
+    /**
+     * Runs {@code hostile_values} with {@code args} natively, then in the engine, each in a
+     * directory of its own that it may write: both print {@code expected}.
+     */
+    private static void assertAsNatively(Path dir, List<String> args, String expected) {
+        Path program = GuestPrograms.get("hostile_values");
+        Path natively = dir.resolve("native");
+        Path engine = dir.resolve("engine");
+        assertThat(natively.toFile().mkdir() && engine.toFile().mkdir()).isTrue();
+        List<String> nativeCommand = new java.util.ArrayList<>(List.of(program.toString(), natively.toString()));
+        nativeCommand.addAll(args);
+        assertThat(HostTools.run(nativeCommand)).as("natively").isEqualTo(expected);
+        List<String> engineArgs = new java.util.ArrayList<>(List.of(engine.toString()));
+        engineArgs.addAll(args);
+        GuestRun.Outcome o = GuestRun.run(program, engineArgs, b -> b.allowWrite(List.of(engine.toString())));
+        assertThat(o.stdout()).as(o.toString()).isEqualTo(expected);
     }
 }

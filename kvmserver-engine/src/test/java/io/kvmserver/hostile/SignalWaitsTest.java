@@ -27,6 +27,7 @@ class SignalWaitsTest {
             clock_nanosleep: ok
             recv with SO_RCVTIMEO: ok
             timed FUTEX_WAIT: ok
+            SA_RESETHAND: ok
             late poller: ok
             """;
 
@@ -34,7 +35,8 @@ class SignalWaitsTest {
      * A sleep a handler interrupts writes the time it did not sleep (it did only when the engine
      * woke it itself, so a sleep loop began again); a call with a timeout of its own is
      * {@code EINTR} after a handler, {@code SA_RESTART} or not (it was made again with its timeout
-     * begun again: a periodic signal kept it waiting for ever).
+     * begun again: a periodic signal kept it waiting for ever); {@code SA_RESETHAND} resets the
+     * handler only (it cleared {@code SA_SIGINFO} too).
      */
     @Test
     void waitsInterruptedByAHandlerEndAsOnLinux() {

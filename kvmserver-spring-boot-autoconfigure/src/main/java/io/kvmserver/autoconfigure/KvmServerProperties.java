@@ -326,9 +326,9 @@ public final class KvmServerProperties extends KvmServerSettings {
         private final Duration maxRequestTime;
 
         /**
-         * Memory the program may map readable, writable or executable; address space it only
-         * reserves (PROT_NONE) does not count, and only the pages it touches use host memory. A
-         * bare number means megabytes (MiB); only whole MiB are allowed.
+         * Memory the program may map readable, writable or executable, or from a file; address
+         * space it only reserves (PROT_NONE, anonymous) does not count, and only the pages it
+         * touches use host memory. A bare number means megabytes (MiB); only whole MiB are allowed.
          */
         private final DataSize maxMainMemory;
 
