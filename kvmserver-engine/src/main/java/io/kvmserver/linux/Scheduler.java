@@ -505,11 +505,13 @@ public final class Scheduler {
 
     /**
      * More entries than the host poll takes (threads' waits add up: three threads each polling
-     * the same 500 sockets): entries of one host fd share a slot, their events added, so that
-     * every fd is watched, a later thread's listener too. The entries past the limit were
-     * dropped, and a server's clients went unanswered until a time limit (the eighth review).
-     * There are never more distinct host fds than the table holds, but for the engine's own: an
-     * entry without a slot is left out, as before.
+     * the same 500 sockets): entries that ask the same of one host fd share a slot, so that every
+     * fd is watched, a later thread's listener too. The entries past the limit were dropped, and
+     * a server's clients went unanswered until a time limit (the eighth review). Entries asking
+     * different events of one fd keep slots of their own: added together, a writable socket would
+     * end every poll at once and wake a thread that waits to read it, again and again. There are
+     * never more distinct entries than the table holds but for a program's odd mixes: an entry
+     * without a slot is left out, as before.
      */
     private int fold(int entries) {
         if (slotByFd == null) {
@@ -519,11 +521,12 @@ public final class Scheduler {
         int count = 0;
         for (int k = 0; k < entries; k++) {
             int fd = entryFd[k];
-            int at = fd & (FOLD_TABLE - 1);
-            // Open addressing, keyed by the fd (slotFd holds it): no boxing, no allocation per
-            // poll, which a multi-threaded program's every blocking call makes (the second wave:
-            // a HashMap of 262,144 entries took 32 ms a poll at 255 threads).
-            while (slotByFd[at] >= 0 && slotFd[slotByFd[at]] != fd) {
+            short events = entryEvents[k];
+            int at = (fd * 31 + events) & (FOLD_TABLE - 1);
+            // Open addressing, keyed by the fd and events (slotFd and slotEvents hold them): no
+            // boxing, no allocation per poll, which a multi-threaded program's every blocking
+            // call makes.
+            while (slotByFd[at] >= 0 && (slotFd[slotByFd[at]] != fd || slotEvents[slotByFd[at]] != events)) {
                 at = (at + 1) & (FOLD_TABLE - 1);
             }
             int slot = slotByFd[at];
@@ -531,12 +534,9 @@ public final class Scheduler {
                 slot = count++;
                 slotByFd[at] = slot;
                 slotFd[slot] = fd;
-                slotEvents[slot] = 0;
+                slotEvents[slot] = events;
             }
             slotOf[k] = slot;
-            if (slot >= 0) {
-                slotEvents[slot] |= entryEvents[k];
-            }
         }
         return count;
     }
