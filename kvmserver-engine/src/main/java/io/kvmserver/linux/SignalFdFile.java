@@ -107,10 +107,7 @@ final class SignalFdFile extends StreamFile {
         long written = 0;
         GuestThread t = owner == null ? null : owner.scheduler().current();
         while (owner != null && written + RECORD_SIZE <= count) {
-            Siginfo info = t == null ? null : t.pending().take(mask);
-            if (info == null) {
-                info = owner.signals().pending().take(mask);
-            }
+            Siginfo info = Signals.take(owner, t, mask);
             if (info == null) {
                 break;
             }

@@ -344,10 +344,7 @@ final class SignalSyscalls {
             }
         }
         GuestThread t = c.thread();
-        Siginfo info = t.pending().take(set);
-        if (info == null) {
-            info = c.process().signals().pending().take(set);
-        }
+        Siginfo info = Signals.take(c.process(), t, set);
         if (info != null) {
             SignalFdFile.refresh(c.process());
             if (c.arg(1) != 0) {

@@ -68,6 +68,19 @@ public final class Signals {
         return p.signals().ignores(sig) && (t.blocked() & SignalState.bit(sig)) == 0 && !waitsFor(t, sig);
     }
 
+    /**
+     * Takes the next pending signal in {@code allowed}, the thread's own first (null: none), as
+     * delivery, {@code rt_sigtimedwait} and a signalfd take it; a timer's signal leaves with the
+     * expiries it missed while pending counted as overruns ({@link Timers#dequeued}).
+     */
+    static Siginfo take(LinuxProcess p, GuestThread t, long allowed) {
+        Siginfo info = t == null ? null : t.pending().take(allowed);
+        if (info == null) {
+            info = p.signals().pending().take(allowed);
+        }
+        return info == null ? null : p.timers().dequeued(info);
+    }
+
     /** Whether {@code t} is in {@code rt_sigtimedwait} for {@code sig}. */
     private static boolean waitsFor(GuestThread t, int sig) {
         GuestThread.Parked p = t.parked();
@@ -113,11 +126,7 @@ public final class Signals {
         LinuxProcess p = c.process();
         boolean handled = false;
         while (true) {
-            long allowed = ~t.blocked();
-            Siginfo info = t.pending().take(allowed);
-            if (info == null) {
-                info = p.signals().pending().take(allowed);
-            }
+            Siginfo info = take(p, t, ~t.blocked());
             if (info == null) {
                 break;
             }

@@ -28,6 +28,7 @@ class SignalWaitsTest {
             recv with SO_RCVTIMEO: ok
             timed FUTEX_WAIT: ok
             SA_RESETHAND: ok
+            blocked timer: ok
             late poller: ok
             """;
 
@@ -36,7 +37,8 @@ class SignalWaitsTest {
      * woke it itself, so a sleep loop began again); a call with a timeout of its own is
      * {@code EINTR} after a handler, {@code SA_RESTART} or not (it was made again with its timeout
      * begun again: a periodic signal kept it waiting for ever); {@code SA_RESETHAND} resets the
-     * handler only (it cleared {@code SA_SIGINFO} too).
+     * handler only (it cleared {@code SA_SIGINFO} too); a periodic timer's signal taken after
+     * being blocked counts the expiries it missed as overruns (they were lost: 0).
      */
     @Test
     void waitsInterruptedByAHandlerEndAsOnLinux() {
