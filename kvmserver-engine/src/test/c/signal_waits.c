@@ -17,7 +17,7 @@
  * fourth accepts on 127.0.0.1:PORT and answers "ok" (the listener was past the host poll's 1024
  * entries: no client was answered until the request's time limit reset the VM).
  */
-#define _GNU_SOURCE
+#define _GNU_SOURCE /* POLLRDHUP */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -72,12 +72,19 @@ static int sockets[400][2];
 static int pipe_ends[2];
 static volatile long late_woken_ms = -1;
 
-/* A poll of the 400 sockets for arg ms (-1: for ever). */
+/*
+ * A poll of the 400 sockets for arg ms (-1: for ever), each thread asking other events of them
+ * (POLLIN, with POLLPRI, with POLLRDHUP): 1,200 pairs of fd and events, 400 fds.
+ */
+static int next_events;
+
 static void *many(void *arg) {
+    static const short asked[] = {POLLIN, POLLIN | POLLPRI, POLLIN | POLLRDHUP};
+    short events = asked[__sync_fetch_and_add(&next_events, 1) % 3];
     static __thread struct pollfd fds[400];
     for (int i = 0; i < 400; i++) {
         fds[i].fd = sockets[i][0];
-        fds[i].events = POLLIN;
+        fds[i].events = events;
     }
     poll(fds, 400, (int) (long) arg);
     return 0;

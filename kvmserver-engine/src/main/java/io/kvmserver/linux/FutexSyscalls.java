@@ -48,11 +48,7 @@ final class FutexSyscalls {
         if ((uaddr & 3) != 0) {
             return -Errno.EINVAL;
         }
-        if ((opWord & FUTEX_PRIVATE_FLAG) == 0) {
-            // A shared futex's key is its page, which Linux looks up (EFAULT for none); a private
-            // one's is the address alone.
-            c.memory().check(uaddr, 4, AddressSpace.PROT_READ);
-        }
+        boolean shared = (opWord & FUTEX_PRIVATE_FLAG) == 0;
         switch (op) {
             case FUTEX_WAIT -> {
                 long timeout = c.arg(3) == 0 ? -1 : GuestTime.timespec(c.memory(), c.arg(3));
@@ -69,11 +65,12 @@ final class FutexSyscalls {
                 return timeout == GuestTime.INVALID ? -Errno.EINVAL : wait(c, uaddr, val, timeout, bitset);
             }
             case FUTEX_WAKE -> {
-                return wake(c, uaddr, val, FUTEX_BITSET_MATCH_ANY);
+                return sharedKeyFault(c, shared, uaddr) ? -Errno.EFAULT : wake(c, uaddr, val, FUTEX_BITSET_MATCH_ANY);
             }
             case FUTEX_WAKE_BITSET -> {
                 int bitset = c.intArg(5);
-                return bitset == 0 ? -Errno.EINVAL : wake(c, uaddr, val, bitset);
+                return bitset == 0 ? -Errno.EINVAL
+                        : sharedKeyFault(c, shared, uaddr) ? -Errno.EFAULT : wake(c, uaddr, val, bitset);
             }
             case FUTEX_REQUEUE, FUTEX_CMP_REQUEUE -> {
                 return requeue(c, uaddr, val, c.arg(4), c.intArg(3), op == FUTEX_CMP_REQUEUE, c.intArg(5));
@@ -84,6 +81,23 @@ final class FutexSyscalls {
             default -> {
                 return -Errno.ENOSYS;
             }
+        }
+    }
+
+    /**
+     * Whether a wake of a shared futex finds no page at {@code uaddr}: a shared futex's key is
+     * its page, which Linux looks up ({@code EFAULT} for none), where a private one's is the
+     * address alone (a private wake never looks at the memory). The waits read the word anyway.
+     */
+    private static boolean sharedKeyFault(Syscall c, boolean shared, long uaddr) {
+        if (!shared) {
+            return false;
+        }
+        try {
+            c.memory().check(uaddr, 4, AddressSpace.PROT_READ);
+            return false;
+        } catch (SyscallError e) {
+            return true;
         }
     }
 

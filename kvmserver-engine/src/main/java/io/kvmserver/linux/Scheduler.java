@@ -447,7 +447,10 @@ public final class Scheduler {
         }
         for (int k = 0; k < entries && n > 0; k++) {
             GuestThread.Parked p = owners.get(k).parked();
-            if (slotOf[k] >= 0 && HostWaiter.revents(pollfds, slotOf[k]) != 0 && p != null) {
+            // What the entry asked for, or what poll reports unasked: a shared slot's other
+            // events (another thread's) do not wake this one.
+            if (slotOf[k] >= 0 && p != null
+                    && (HostWaiter.revents(pollfds, slotOf[k]) & (entryEvents[k] | ALWAYS_REPORTED)) != 0) {
                 p.retry = true;
             }
         }
@@ -505,13 +508,14 @@ public final class Scheduler {
 
     /**
      * More entries than the host poll takes (threads' waits add up: three threads each polling
-     * the same 500 sockets): entries that ask the same of one host fd share a slot, so that every
-     * fd is watched, a later thread's listener too. The entries past the limit were dropped, and
-     * a server's clients went unanswered until a time limit (the eighth review). Entries asking
-     * different events of one fd keep slots of their own: added together, a writable socket would
-     * end every poll at once and wake a thread that waits to read it, again and again. There are
-     * never more distinct entries than the table holds but for a program's odd mixes: an entry
-     * without a slot is left out, as before.
+     * the same 500 sockets): entries of one host fd share a slot, their events added, so that
+     * every fd is watched, a later thread's listener too. The entries past the limit were
+     * dropped, and a server's clients went unanswered until a time limit (the eighth review).
+     * One slot per fd, whatever the events: the distinct fds are bounded by the fd table, the
+     * pairs of fd and events are not (a third wave: three threads asking different events of
+     * the same 400 sockets dropped the listener again). A thread is woken only by the events it
+     * asked for ({@link #pollOnce}). There are never more distinct host fds than the table holds,
+     * but for the engine's own: an entry without a slot is left out, as before.
      */
     private int fold(int entries) {
         if (slotByFd == null) {
@@ -521,12 +525,10 @@ public final class Scheduler {
         int count = 0;
         for (int k = 0; k < entries; k++) {
             int fd = entryFd[k];
-            short events = entryEvents[k];
-            int at = (fd * 31 + events) & (FOLD_TABLE - 1);
-            // Open addressing, keyed by the fd and events (slotFd and slotEvents hold them): no
-            // boxing, no allocation per poll, which a multi-threaded program's every blocking
-            // call makes.
-            while (slotByFd[at] >= 0 && (slotFd[slotByFd[at]] != fd || slotEvents[slotByFd[at]] != events)) {
+            int at = fd & (FOLD_TABLE - 1);
+            // Open addressing, keyed by the fd (slotFd holds it): no boxing, no allocation per
+            // poll, which a multi-threaded program's every blocking call makes.
+            while (slotByFd[at] >= 0 && slotFd[slotByFd[at]] != fd) {
                 at = (at + 1) & (FOLD_TABLE - 1);
             }
             int slot = slotByFd[at];
@@ -534,12 +536,18 @@ public final class Scheduler {
                 slot = count++;
                 slotByFd[at] = slot;
                 slotFd[slot] = fd;
-                slotEvents[slot] = events;
+                slotEvents[slot] = 0;
             }
             slotOf[k] = slot;
+            if (slot >= 0) {
+                slotEvents[slot] |= entryEvents[k];
+            }
         }
         return count;
     }
+
+    /** What poll reports whatever was asked: POLLERR, POLLHUP, POLLNVAL. */
+    private static final short ALWAYS_REPORTED = HostWaiter.POLLERR | HostWaiter.POLLHUP | HostWaiter.POLLNVAL;
 
     /** Slots of the fold's table: a power of two, four times the slots it may hold. */
     private static final int FOLD_TABLE = 4 * FdTable.LIMIT;
