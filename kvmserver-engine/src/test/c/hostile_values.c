@@ -203,6 +203,12 @@ static void memory(void) {
     printf("mincore r=%ld vec=%d,%d\n", r, vec[0], vec[1]);
     line("mincore unaligned", syscall(SYS_mincore, two + 1, 4096, vec));
     line("mincore unmapped", syscall(SYS_mincore, gone, 4096, vec));
+    /* after the rest: a new mapping may take the address of the one unmapped above */
+    char *write_only = mmap(0, 4096, PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    write_only[0] = 'w'; /* x86: a page that may be written may be read */
+    int wp[2];
+    pipe(wp);
+    line("write from a PROT_WRITE page", syscall(SYS_write, wp[1], write_only, 1));
 }
 
 static void prot_none(const char *dir) {

@@ -725,17 +725,17 @@ public final class AddressSpace implements LoadTarget {
         }
         long end = address + length;
         Mapping last = lastChecked;
-        if (last != null && address >= last.start() && end <= last.end() && (last.prot() & prot) == prot) {
+        if (last != null && address >= last.start() && end <= last.end() && grants(last, prot)) {
             return;
         }
         long at = address;
         Map.Entry<Long, Mapping> e = mappings.floorEntry(address);
-        if (e != null && e.getValue().end() >= end && (e.getValue().prot() & prot) == prot) {
+        if (e != null && e.getValue().end() >= end && grants(e.getValue(), prot)) {
             lastChecked = e.getValue();
             return;
         }
         while (at < end) {
-            if (e == null || e.getValue().end() <= at || (e.getValue().prot() & prot) != prot) {
+            if (e == null || e.getValue().end() <= at || !grants(e.getValue(), prot)) {
                 throw new SyscallError(Errno.EFAULT);
             }
             at = e.getValue().end();
@@ -746,6 +746,20 @@ public final class AddressSpace implements LoadTarget {
                 }
             }
         }
+    }
+
+    /**
+     * Whether mapping {@code m} allows {@code prot}: on x86 a page that may be written or executed
+     * may be read too (the page tables have no read bit), so {@code PROT_WRITE} alone grants a
+     * read, as the guest's own loads find (the third wave of the eighth review: a {@code write}
+     * from a write-only page was {@code EFAULT}, natively it is written).
+     */
+    private static boolean grants(Mapping m, int prot) {
+        int have = m.prot();
+        if ((have & ACCESS) != PROT_NONE) {
+            have |= PROT_READ;
+        }
+        return (have & prot) == prot;
     }
 
     /** Host address of a readable guest range. */
