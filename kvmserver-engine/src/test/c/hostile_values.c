@@ -239,6 +239,10 @@ static void numbers(const char *dir) {
     int p[2];
     pipe(p);
     line("fadvise pipe", syscall(SYS_fadvise64, p[0], 0, 0, 0));
+    int path_only = open(path, O_PATH);
+    line("fadvise O_PATH", syscall(SYS_fadvise64, path_only, 0, 0, 0));
+    close(path_only);
+    line("getcwd size 0", syscall(SYS_getcwd, cwd, 0));
     static int word = 1;
     struct timespec soon = {0, 1000};
     line("futex WAIT|CLOCK_REALTIME", syscall(SYS_futex, &word, 0 | 256, 1, &soon, 0, 0));

@@ -84,12 +84,15 @@ final class FileSyscalls {
 
     /**
      * fadvise64: advice only (the host's page cache is not the program's), with Linux's checks:
-     * {@code EBADF}, {@code ESPIPE} for a pipe, {@code EINVAL} for a negative length or an advice
-     * it does not know (0 to 5).
+     * {@code EBADF} (an {@code O_PATH} descriptor too), {@code ESPIPE} for a pipe, {@code EINVAL}
+     * for a negative length or an advice it does not know (0 to 5).
      */
     private static long fadvise(Syscall c) {
         FileDescription f = c.files().get(c.intArg(0));
         int advice = c.intArg(3);
+        if ((f.statusFlags() & OpenFlags.O_PATH) != 0) {
+            return -Errno.EBADF;
+        }
         if (f instanceof PipeFile) {
             return -Errno.ESPIPE;
         }

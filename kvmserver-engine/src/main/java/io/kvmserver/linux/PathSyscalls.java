@@ -379,7 +379,7 @@ final class PathSyscalls {
         byte[] cwd = (c.process().cwd() + "\0").getBytes(StandardCharsets.UTF_8);
         long size = c.arg(1); // a size_t: -1 is the largest
         if (Long.compareUnsigned(size, cwd.length) < 0) {
-            return size == 0 && c.arg(0) != 0 ? -Errno.EINVAL : -Errno.ERANGE;
+            return -Errno.ERANGE; // the kernel's answer, size 0 too (glibc's wrapper says EINVAL for that)
         }
         c.memory().writeBytes(c.arg(0), cwd);
         return cwd.length;

@@ -172,6 +172,8 @@ class HostileValuesTest {
                 fadvise length -1 r=-1 errno=22
                 fadvise r=0 errno=0
                 fadvise pipe r=-1 errno=29
+                fadvise O_PATH r=-1 errno=9
+                getcwd size 0 r=-1 errno=34
                 futex WAIT|CLOCK_REALTIME r=-1 errno=38
                 shared futex WAKE of NULL r=-1 errno=14
                 private futex WAKE of NULL r=0 errno=0
