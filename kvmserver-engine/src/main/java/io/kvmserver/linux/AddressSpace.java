@@ -1,12 +1,11 @@
 package io.kvmserver.linux;
 
-import io.kvmserver.host.Errno;
-
 import io.kvmserver.elf.LoadTarget;
+import io.kvmserver.host.Errno;
 import io.kvmserver.memory.GuestMemory;
+import io.kvmserver.sandbox.GuestPaths;
 import io.kvmserver.x86.GuestLayout;
 import io.kvmserver.x86.PageTables;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -460,6 +459,11 @@ public final class AddressSpace implements LoadTarget {
         return isUserRange(start, length) && covered(start, start + length, false) == 0;
     }
 
+    /** Whether every page of the user range {@code [start, start + length)} is mapped, whatever its protection. */
+    public boolean isMapped(long start, long length) {
+        return isUserRange(start, length) && covered(start, start + length, false) == length;
+    }
+
     public void setMmapTop(long top) {
         this.mmapTop = top;
     }
@@ -861,25 +865,15 @@ public final class AddressSpace implements LoadTarget {
     }
 
     /**
-     * A guest's path or socket name: its bytes as UTF-8, or {@code EILSEQ} when they are not (as
-     * a file system that takes only UTF-8 names answers). Paths are Java strings from here to the
-     * policy and back to bytes for the host; a lenient decoding made every invalid byte U+FFFD,
-     * so {@code "a\xffb"}, {@code "a\xfeb"} and {@code "a\u00ef\u00bf\u00bdb"} named one host file (the
-     * eighth review).
+     * A guest's path or socket name ({@link GuestPaths#decode}), or {@code EILSEQ} when it is not
+     * UTF-8, as a file system that takes only UTF-8 names answers.
      */
     static String pathOf(byte[] raw, int offset, int length) {
-        boolean ascii = true;
-        for (int i = offset; i < offset + length && ascii; i++) {
-            ascii = raw[i] >= 0;
-        }
-        if (ascii) {
-            return new String(raw, offset, length, StandardCharsets.US_ASCII);
-        }
-        try {
-            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(raw, offset, length)).toString();
-        } catch (java.nio.charset.CharacterCodingException e) {
+        String path = GuestPaths.decode(raw, offset, length);
+        if (path == null) {
             throw new SyscallError(Errno.EILSEQ);
         }
+        return path;
     }
 
     // ---- introspection ----

@@ -18,6 +18,12 @@ final class GuestTime {
     }
 
     /** The {@code struct timespec} at {@code address} as nanoseconds, or {@link #INVALID}. */
+    /** Writes {@code nanos} (not negative) as a {@code struct timespec} at {@code address}. */
+    static void writeTimespec(AddressSpace m, long address, long nanos) {
+        m.writeLong(address, nanos / 1_000_000_000L);
+        m.writeLong(address + 8, nanos % 1_000_000_000L);
+    }
+
     static long timespec(AddressSpace m, long address) {
         return read(m, address, NANOS_PER_SECOND);
     }

@@ -178,18 +178,8 @@ final class MemorySyscalls {
 
     /** 0 when every page of {@code [addr, addr + length)} is mapped; {@code -ENOMEM} otherwise. */
     private static long mappedOrEnomem(AddressSpace m, long addr, long length) {
-        if (length < 0 || !m.isUserRange(addr, pageUp(length)) || pageUp(length) <= 0) {
-            return -Errno.ENOMEM;
-        }
-        long end = addr + pageUp(length);
-        for (long at = addr; at < end; ) {
-            AddressSpace.Mapping mapping = m.find(at);
-            if (mapping == null) {
-                return -Errno.ENOMEM;
-            }
-            at = mapping.end();
-        }
-        return 0;
+        long size = pageUp(length);
+        return length > 0 && size > 0 && m.isMapped(addr, size) ? 0 : -Errno.ENOMEM;
     }
 
     /** The page-rounded size of {@code [addr, addr + length)}; {@code ENOMEM} outside user space. */

@@ -68,8 +68,8 @@ public final class Scheduler {
         });
         current = copies.get(o.current);
         nextTid = o.nextTid;
-        if (spent != null && spent.slotFd != null) {
-            allocatePollArrays(spent);
+        if (spent != null) {
+            takePollArrays(spent);
         }
         // The parked calls' host fds are the other VM's: each finds out afresh in this one.
         for (GuestThread t : threads) {
@@ -420,8 +420,10 @@ public final class Scheduler {
         Memory pollfds = c.waiter().pollfds();
         long deadline = c.process().timers().nextDeadline();
         owners.clear();
-        if (slotFd == null) {
-            allocatePollArrays(null);
+        if (entryFd == null) {
+            entryFd = new int[64];
+            entryEvents = new short[64];
+            slotOf = new int[64];
         }
         int entries = 0;
         for (GuestThread t : threads) {
@@ -434,9 +436,15 @@ public final class Scheduler {
                 entries = addEntry(entries, p.fds[i], p.events[i], t);
             }
         }
-        int count = entries <= FdTable.LIMIT ? identity(entries) : fold(entries);
+        boolean folded = entries > FdTable.LIMIT;
+        int count = folded ? fold(entries) : entries;
         for (int slot = 0; slot < count; slot++) {
-            HostWaiter.setPollfd(pollfds, slot, slotFd[slot], slotEvents[slot]);
+            if (folded) {
+                HostWaiter.setPollfd(pollfds, slot, slotFd[slot], slotEvents[slot]);
+            } else {
+                slotOf[slot] = slot; // each entry its own slot: the usual case
+                HostWaiter.setPollfd(pollfds, slot, entryFd[slot], entryEvents[slot]);
+            }
         }
         if (count == 0 && timeoutNanos == 0) {
             return runnable.isEmpty() ? 1 : RUNNABLE;
@@ -468,20 +476,14 @@ public final class Scheduler {
     private int[] slotFd;
     private short[] slotEvents;
 
-    private void allocatePollArrays(Scheduler spent) {
-        if (spent != null && spent.slotFd != null) {
-            entryFd = spent.entryFd;
-            entryEvents = spent.entryEvents;
-            slotOf = spent.slotOf;
-            slotFd = spent.slotFd;
-            slotEvents = spent.slotEvents;
-        } else {
-            entryFd = new int[64];
-            entryEvents = new short[64];
-            slotOf = new int[64];
-            slotFd = new int[FdTable.LIMIT];
-            slotEvents = new short[FdTable.LIMIT];
-        }
+    /** The spent scheduler's arrays (null where it never polled or folded), as the FPU areas are taken. */
+    private void takePollArrays(Scheduler spent) {
+        entryFd = spent.entryFd;
+        entryEvents = spent.entryEvents;
+        slotOf = spent.slotOf;
+        slotFd = spent.slotFd;
+        slotEvents = spent.slotEvents;
+        slotByFd = spent.slotByFd;
     }
 
     private int addEntry(int entries, int fd, short events, GuestThread t) {
@@ -494,16 +496,6 @@ public final class Scheduler {
         entryEvents[entries] = events;
         owners.add(t);
         return entries + 1;
-    }
-
-    /** Each entry its own slot: the usual case, where they fit the host poll. */
-    private int identity(int entries) {
-        for (int k = 0; k < entries; k++) {
-            slotOf[k] = k;
-            slotFd[k] = entryFd[k];
-            slotEvents[k] = entryEvents[k];
-        }
-        return entries;
     }
 
     /**
@@ -520,6 +512,8 @@ public final class Scheduler {
     private int fold(int entries) {
         if (slotByFd == null) {
             slotByFd = new int[FOLD_TABLE];
+            slotFd = new int[FdTable.LIMIT];
+            slotEvents = new short[FdTable.LIMIT];
         }
         java.util.Arrays.fill(slotByFd, -1);
         int count = 0;

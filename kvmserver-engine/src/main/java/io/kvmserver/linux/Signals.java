@@ -248,7 +248,7 @@ public final class Signals {
             return false;
         }
         int fd = (int) ctx.get(UserContext.RDI);
-        FileDescription file = p.files().find((int) fd);
+        FileDescription file = p.files().find(fd);
         return file instanceof SocketFile socket && socket.timeoutNanos(events) > 0;
     }
 

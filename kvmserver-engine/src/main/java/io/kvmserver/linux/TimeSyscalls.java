@@ -88,8 +88,7 @@ final class TimeSyscalls {
             // The guest's own CPU time (see Timers#cpuClock), never the host's: the JVM's process
             // clock counts every VM, and a VM thread's clock every request it served.
             long ns = c.process().timers().cpuClock();
-            c.memory().writeLong(c.arg(1), ns / NANOS);
-            c.memory().writeLong(c.arg(1) + 8, ns % NANOS);
+            GuestTime.writeTimespec(c.memory(), c.arg(1), ns);
             return 0;
         }
         // The vDSO answers the coarse clocks with the fine ones; so does the call, or a program
@@ -162,9 +161,7 @@ final class TimeSyscalls {
         }
         if (slept == HostWaiter.WAIT_KICKED) {
             if (remain != 0) {
-                long left = Math.max(0, Deadline.remaining(deadline));
-                c.memory().writeLong(remain, left / NANOS);
-                c.memory().writeLong(remain + 8, left % NANOS);
+                GuestTime.writeTimespec(c.memory(), remain, Math.max(0, Deadline.remaining(deadline)));
             }
             return -Errno.EINTR;
         }
@@ -191,10 +188,8 @@ final class TimeSyscalls {
         if (remain == 0 || parked.deadline == Deadline.NEVER) {
             return -Errno.EINTR;
         }
-        long left = Math.max(0, Deadline.remaining(parked.deadline));
         try {
-            memory.writeLong(remain, left / NANOS);
-            memory.writeLong(remain + 8, left % NANOS);
+            GuestTime.writeTimespec(memory, remain, Math.max(0, Deadline.remaining(parked.deadline)));
             return -Errno.EINTR;
         } catch (SyscallError e) {
             return -e.errno();

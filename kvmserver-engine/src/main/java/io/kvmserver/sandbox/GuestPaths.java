@@ -9,7 +9,7 @@ import java.util.Deque;
  * Lexical handling of guest path strings. Guest paths are the guest's bytes decoded as UTF-8;
  * lengths are counted in UTF-8 bytes, as Linux counts bytes.
  */
-final class GuestPaths {
+public final class GuestPaths {
 
     /** Linux's {@code PATH_MAX}, which counts the terminating NUL: 4095 bytes of path at most. */
     static final int PATH_MAX = 4096;
@@ -18,6 +18,27 @@ final class GuestPaths {
     static final int NAME_MAX = 255;
 
     private GuestPaths() {
+    }
+
+    /**
+     * Bytes of a guest path, or of a host link's target, as a string: UTF-8 strictly, null when
+     * they are not. Paths are Java strings from the guest to the policy and back to bytes for the
+     * host, so a lenient decoding (every invalid byte U+FFFD) made different names one host file
+     * (the eighth review); a name that is not UTF-8 is refused instead.
+     */
+    public static String decode(byte[] raw, int offset, int length) {
+        boolean ascii = true;
+        for (int i = offset; i < offset + length && ascii; i++) {
+            ascii = raw[i] >= 0;
+        }
+        if (ascii) {
+            return new String(raw, offset, length, StandardCharsets.US_ASCII);
+        }
+        try {
+            return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(raw, offset, length)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            return null;
+        }
     }
 
     /** The errno Linux gives for this path before looking at any file, or 0 if none. */

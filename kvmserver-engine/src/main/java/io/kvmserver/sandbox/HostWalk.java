@@ -333,11 +333,8 @@ final class HostWalk {
             long n = LibC.syscall(SyscallNumbers.READLINKAT, dirFd, bytes(name), Pointer.nativeValue(buffer), PATH_MAX,
                     0, 0);
             byte[] target = buffer.getByteArray(0, (int) Math.min(n, PATH_MAX));
-            try {
-                return StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(target)).toString();
-            } catch (java.nio.charset.CharacterCodingException e) {
-                return NOT_UTF8;
-            }
+            String decoded = GuestPaths.decode(target, 0, target.length);
+            return decoded == null ? NOT_UTF8 : decoded;
         } catch (LastErrorException e) {
             return null;
         }
