@@ -16,7 +16,6 @@ import org.eclipse.jetty.client.AsyncRequestContent;
 import org.eclipse.jetty.client.Request;
 import org.eclipse.jetty.client.Response;
 import org.eclipse.jetty.client.Result;
-import org.eclipse.jetty.http.HttpFields;
 import org.eclipse.jetty.http.HttpHeader;
 import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.util.Callback;
@@ -158,19 +157,19 @@ final class ReactiveRouteHandler {
                         .flatMap(Mono::error));
         return before.then(forwarded)
             .flatMap((answer) -> {
-                if (!RouteExchange.isFinalStatus(answer.status)) {
+                if (!RouteExchange.isFinalStatus(answer.head.status())) {
                     answer.content.fail(new CancellationException("refused"));
-                    return Mono.error(exchange.invalid(answer.status));
+                    return Mono.error(exchange.invalid(answer.head.status()));
                 }
                 ServerHttpResponse response = web.getResponse();
-                status.set(answer.status);
-                response.setStatusCode(HttpStatusCode.valueOf(answer.status));
-                ForwardedHeaders.toClient(answer.fields, this.server.sensitiveHeaders(),
+                status.set(answer.head.status());
+                response.setStatusCode(HttpStatusCode.valueOf(answer.head.status()));
+                ForwardedHeaders.toClient(answer.head.headers(), this.server.sensitiveHeaders(),
                         response.getHeaders()::add);
                 Flux<DataBuffer> body = content(answer.content, response.bufferFactory(),
-                        declaredLength(request, answer.status, answer.fields));
-                if (RouteExchange.endsWithItsConnection(request.getMethod().name(), answer.status,
-                        answer.fields)) {
+                        declaredLength(request, answer.head));
+                if (RouteExchange.endsWithItsConnection(request.getMethod().name(), answer.head.status(),
+                        answer.head.headers())) {
                     // A close-delimited answer that ended because its VM failed is cut short, not whole.
                     body = body.concatWith(Mono.fromFuture(exchange.programFailed())
                         .flatMap((failed) -> failed ? Mono.error(new IOException("the program's answer, which ends with"
@@ -197,11 +196,12 @@ final class ReactiveRouteHandler {
      * {@code Content-Length} says: an answer to HEAD (which carries the length a GET would get),
      * a 204 and a 304.
      */
-    private static long declaredLength(ServerHttpRequest request, int status, HttpFields headers) {
+    private static long declaredLength(ServerHttpRequest request, AnswerHead answer) {
+        int status = answer.status();
         if (HttpMethod.HEAD.equals(request.getMethod()) || status == 204 || status == 304) {
             return -1;
         }
-        return headers.getLongField(HttpHeader.CONTENT_LENGTH);
+        return answer.headers().getLongField(HttpHeader.CONTENT_LENGTH);
     }
 
     /**
@@ -253,20 +253,13 @@ final class ReactiveRouteHandler {
 
         private final CompletableFuture<Answer> headers = new CompletableFuture<>();
 
-        /**
-         * The status and headers as they came: Jetty's response object may change after (see
-         * {@code ServletRouteHandler.AnswerListener}).
-         */
-        private int status;
-
-        private HttpFields fields = HttpFields.EMPTY;
+        private AnswerHead head = AnswerHead.NONE;
 
         private Content.Source content;
 
         @Override
         public void onContentSource(Response response, Content.Source contentSource) {
-            this.status = response.getStatus();
-            this.fields = response.getHeaders().asImmutable();
+            this.head = AnswerHead.of(response);
             this.content = contentSource;
             this.headers.complete(this);
         }

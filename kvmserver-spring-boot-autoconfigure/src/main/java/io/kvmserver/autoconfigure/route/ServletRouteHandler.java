@@ -114,8 +114,9 @@ final class ServletRouteHandler {
                 Thread.currentThread().interrupt();
                 throw exchange.failed(ex);
             }
-            int answered = listener.status;
-            HttpFields answerHeaders = listener.headers;
+            AnswerHead head = listener.head;
+            int answered = head.status();
+            HttpFields answerHeaders = head.headers();
             if (!RouteExchange.isFinalStatus(answered)) {
                 listener.getInputStream().close();
                 throw exchange.invalid(answered);
@@ -343,22 +344,14 @@ final class ServletRouteHandler {
                 headers, request.getRemoteAddr(), request.getScheme(), request.getLocalPort());
     }
 
-    /**
-     * The program's status and headers as they were when they came: Jetty's response object is
-     * not, after that (a program that answers HEAD with a body, as a plain server does, made the
-     * client parse those bytes as the start of another answer, which set the response's status
-     * to 0 under the thread reading it: 502 "status 0" in one HEAD of twenty).
-     */
+    /** A listener that keeps the answer's head as it came ({@link AnswerHead}). */
     private static final class AnswerListener extends InputStreamResponseListener {
 
-        private volatile int status;
-
-        private volatile HttpFields headers = HttpFields.EMPTY;
+        private volatile AnswerHead head = AnswerHead.NONE;
 
         @Override
         public void onHeaders(Response response) {
-            this.status = response.getStatus();
-            this.headers = response.getHeaders().asImmutable();
+            this.head = AnswerHead.of(response);
             super.onHeaders(response);
         }
 
