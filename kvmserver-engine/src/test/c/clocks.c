@@ -30,13 +30,27 @@ static long long ns(struct timespec t) {
     return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
+/*
+ * The realtime clocks are compared in up to three rounds: the host may step its realtime clock
+ * (NTP), which the system call sees at once and the vDSO at the engine's next publication, within
+ * a second; a round in order shows they agree again. The others must agree in one.
+ */
+#define REALTIME_ROUNDS 3
+
 static void compare_clock(const char *name, clockid_t clock) {
     struct timespec a, s, b;
-    int ra = clock_gettime(clock, &a);
-    long rs = syscall(SYS_clock_gettime, clock, &s);
-    int rb = clock_gettime(clock, &b);
-    int ok = ra == 0 && rs == 0 && rb == 0 && ns(a) <= ns(s) + SLACK_NS && ns(s) <= ns(b) + SLACK_NS
+    int rounds = clock == CLOCK_REALTIME || clock == CLOCK_REALTIME_COARSE ? REALTIME_ROUNDS : 1;
+    int ok = 0;
+    for (int round = 0; round < rounds && !ok; round++) {
+        if (round > 0) {
+            usleep(400000);
+        }
+        int ra = clock_gettime(clock, &a);
+        long rs = syscall(SYS_clock_gettime, clock, &s);
+        int rb = clock_gettime(clock, &b);
+        ok = ra == 0 && rs == 0 && rb == 0 && ns(a) <= ns(s) + SLACK_NS && ns(s) <= ns(b) + SLACK_NS
              && ns(a) <= ns(b);
+    }
     printf("%s %lld %lld %lld order=%s\n", name, ns(a), ns(s), ns(b), ok ? "ok" : "BAD");
 }
 
@@ -50,13 +64,21 @@ static void compare(void) {
 
     struct timeval ta, ts, tb;
     struct timezone tz = {123, 456};
-    gettimeofday(&ta, NULL);
-    syscall(SYS_gettimeofday, &ts, NULL);
-    gettimeofday(&tb, &tz);
-    long long ua = ta.tv_sec * 1000000LL + ta.tv_usec, us = ts.tv_sec * 1000000LL + ts.tv_usec,
-              ub = tb.tv_sec * 1000000LL + tb.tv_usec;
-    printf("gettimeofday %lld %lld %lld order=%s tz=%d,%d\n", ua, us, ub,
-           ua <= us + SLACK_NS / 1000 && us <= ub + SLACK_NS / 1000 && ta.tv_usec < 1000000 ? "ok" : "BAD",
+    long long ua = 0, us = 0, ub = 0;
+    int ok = 0;
+    for (int round = 0; round < REALTIME_ROUNDS && !ok; round++) {
+        if (round > 0) {
+            usleep(400000);
+        }
+        gettimeofday(&ta, NULL);
+        syscall(SYS_gettimeofday, &ts, NULL);
+        gettimeofday(&tb, &tz);
+        ua = ta.tv_sec * 1000000LL + ta.tv_usec;
+        us = ts.tv_sec * 1000000LL + ts.tv_usec;
+        ub = tb.tv_sec * 1000000LL + tb.tv_usec;
+        ok = ua <= us + SLACK_NS / 1000 && us <= ub + SLACK_NS / 1000 && ta.tv_usec < 1000000;
+    }
+    printf("gettimeofday %lld %lld %lld order=%s tz=%d,%d\n", ua, us, ub, ok ? "ok" : "BAD",
            tz.tz_minuteswest, tz.tz_dsttime);
 
     time_t t1 = time(NULL);
